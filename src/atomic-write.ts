@@ -1,0 +1,79 @@
+/**
+ * Replacing a file so that a reader sees the old bytes or the new ones, never a torn or
+ * empty file, even across a crash: temp file in the same directory (O_EXCL), write,
+ * fsync, rename over the target, fsync the directory. Owner, mode and SELinux label of
+ * the file being replaced are kept; nothing is written when the bytes are unchanged.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants, existsSync, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface WriteResult {
+  readonly changed: boolean;
+}
+
+export interface WriteOptions {
+  /** Mode for a new file (default 0644); an existing file keeps its own. */
+  readonly mode?: number;
+}
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** On an SELinux host, give the temp file the label of the file it replaces (rename keeps the temp file's label). */
+async function copySelinuxLabel(from: string, to: string): Promise<void> {
+  if (!existsSync('/sys/fs/selinux/enforce')) return;
+  try {
+    await run('chcon', ['--reference', from, to], { timeout: 5000 });
+  } catch {
+    // No chcon or no label: the policy's default label for the directory applies, as for any new file.
+  }
+}
+
+export async function writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<WriteResult> {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const old = await readIfExists(path);
+  if (old && old.equals(bytes)) return { changed: false };
+  const dir = dirname(path);
+  const st = old ? await fs.stat(path) : undefined;
+  const mode = st ? st.mode & 0o7777 : (opts.mode ?? 0o644);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    try {
+      await fh.writeFile(bytes);
+      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) await fh.chown(st.uid, st.gid);
+      await fh.chmod(mode); // explicit: the umask must not decide who can read registries.conf
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (st) await copySelinuxLabel(path, tmp);
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dir);
+  return { changed: true };
+}
+
+/** Makes a rename durable: the directory entry itself must reach the disk. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The command line: dispatch to a subcommand, map outcomes to exit codes
+ * (0 done, 1 failed, 2 usage error).
+ */
+import { UsageError } from '../diagnostic.js';
+import { VERSION } from '../version.js';
+import { checkCommand, importCommand, renderCommand, type CommandIO } from './commands.js';
+import { usage } from './usage.js';
+
+const COMMANDS: Record<string, (args: readonly string[], io: CommandIO) => Promise<number>> = {
+  check: checkCommand,
+  render: renderCommand,
+  import: importCommand,
+};
+
+export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    io.stdout(usage(rest[0]));
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === 'version') {
+    io.stdout(`mirror-policyd ${VERSION} (node ${process.versions.node})\n`);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  try {
+    if (!run) throw new UsageError(`unknown command "${command}"`);
+    return await run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`mirror-policyd: ${e.message}\nTry 'mirror-policyd ${run ? `${command} ` : ''}--help'.\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

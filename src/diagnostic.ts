@@ -1,0 +1,52 @@
+/**
+ * Errors and warnings as values with a location, until the edge prints them as
+ * `FILE:LINE:COL: message` (the form editors and CI logs link to).
+ */
+
+export interface Location {
+  /** File name as the user knows it (a fragment's base name, or the path given on the command line). */
+  readonly file: string;
+  readonly line?: number;
+  readonly col?: number;
+}
+
+export type Severity = 'error' | 'warning';
+
+export interface Diagnostic extends Location {
+  readonly severity: Severity;
+  readonly message: string;
+  /** Other places the problem involves (the other side of a conflict). */
+  readonly related?: readonly Location[];
+}
+
+export function error(at: Location, message: string): Diagnostic {
+  return { ...at, severity: 'error', message };
+}
+
+export function warning(at: Location, message: string): Diagnostic {
+  return { ...at, severity: 'warning', message };
+}
+
+/** `file:line:col` with the parts that are known. */
+export function formatLocation(at: Location): string {
+  if (at.line === undefined) return at.file;
+  return `${at.file}:${at.line}:${at.col ?? 1}`;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const prefix = d.severity === 'warning' ? 'warning: ' : '';
+  return `${formatLocation(d)}: ${prefix}${d.message}`;
+}
+
+export function hasErrors(ds: readonly Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === 'error');
+}
+
+/** Thrown only at edges that cannot return a value (CLI argument handling). */
+export class UsageError extends Error {}
+
+/** A path into parsed data: `['registry', 0, 'mirror', 1, 'location']`. */
+export type DataPath = ReadonlyArray<string | number>;
+
+/** Maps a path in a document (and the offending value, to sharpen the column) to a source location. */
+export type Locator = (path: DataPath, needle?: string) => Location;

@@ -1,0 +1,98 @@
+/**
+ * Typed access to parsed TOML/YAML data with located errors: every wrong type or
+ * unknown key becomes a Diagnostic naming the file, line and column, so parsers can
+ * read a document in one pass and report everything wrong with it at once.
+ */
+import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator, type Severity } from './diagnostic.js';
+
+export type Table = Record<string, unknown>;
+
+export function isTable(v: unknown): v is Table {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** What a value is, in the words of the file formats. */
+export function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object') return 'a table';
+  if (typeof v === 'number' || typeof v === 'bigint') return 'a number';
+  if (typeof v === 'boolean') return 'a boolean';
+  if (typeof v === 'string') return 'a string';
+  return typeof v;
+}
+
+export class FieldReader {
+  constructor(
+    private readonly locate: Locator,
+    readonly diagnostics: Diagnostic[] = [],
+  ) {}
+
+  private wrong(path: TomlPath, key: string, expected: string, v: unknown): undefined {
+    this.diagnostics.push(error(this.locate(path), `"${key}" must be ${expected}, not ${describe(v)}`));
+    return undefined;
+  }
+
+  locatePath(path: TomlPath, needle?: string): Location {
+    return this.locate(path, needle);
+  }
+
+  error(path: TomlPath, message: string, needle?: string): void {
+    this.diagnostics.push(error(this.locate(path, needle), message));
+  }
+
+  warn(path: TomlPath, message: string, needle?: string): void {
+    this.diagnostics.push(warning(this.locate(path, needle), message));
+  }
+
+  string(obj: Table, key: string, path: TomlPath): string | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    return typeof v === 'string' ? v : this.wrong([...path, key], key, 'a string', v);
+  }
+
+  boolean(obj: Table, key: string, path: TomlPath): boolean | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    return typeof v === 'boolean' ? v : this.wrong([...path, key], key, 'a boolean (true or false, unquoted)', v);
+  }
+
+  stringArray(obj: Table, key: string, path: TomlPath): string[] | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) return this.wrong([...path, key], key, 'an array of strings', v);
+    const out: string[] = [];
+    v.forEach((item, i) => {
+      if (typeof item === 'string') out.push(item);
+      else this.diagnostics.push(error(this.locate([...path, key, i]), `"${key}" must hold only strings; item ${i + 1} is ${describe(item)}`));
+    });
+    return out;
+  }
+
+  table(obj: Table, key: string, path: TomlPath): Table | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    return isTable(v) ? v : this.wrong([...path, key], key, 'a table', v);
+  }
+
+  tables(obj: Table, key: string, path: TomlPath): Table[] {
+    const v = obj[key];
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) return this.wrong([...path, key], key, 'an array of tables', v) ?? [];
+    return v.filter((item, i) => {
+      if (isTable(item)) return true;
+      this.diagnostics.push(error(this.locate([...path, key, i]), `"${key}" must hold only tables; item ${i + 1} is ${describe(item)}`));
+      return false;
+    }) as Table[];
+  }
+
+  /** Reports keys outside `known`: an error in our own formats (a typo must not pass silently), a warning where upstream ignores them. */
+  unknownKeys(obj: Table, known: readonly string[], path: TomlPath, severity: Severity, where: string): void {
+    for (const key of Object.keys(obj)) {
+      if (known.includes(key)) continue;
+      const message = `unknown key "${key}" in ${where}${severity === 'warning' ? ' (ignored, as containers/image does)' : `; known keys: ${known.join(', ')}`}`;
+      this.diagnostics.push(severity === 'error' ? error(this.locate([...path, key]), message) : warning(this.locate([...path, key]), message));
+    }
+  }
+}

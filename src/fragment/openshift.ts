@@ -1,0 +1,168 @@
+/**
+ * OpenShift objects as `oc get -o yaml` or oc-mirror write them:
+ * ImageContentSourcePolicy (operator.openshift.io/v1alpha1), ImageDigestMirrorSet and
+ * ImageTagMirrorSet (config.openshift.io/v1), the cluster Image config
+ * (config.openshift.io/v1, spec.registrySources), several per file (`---`) or inside
+ * `kind: List`. metadata, status and unknown fields are tolerated, as the API server does.
+ */
+import { isMap, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { error, warning, type DataPath, type Diagnostic, type Location, type Locator } from '../diagnostic.js';
+import { FieldReader, isTable, type Table } from '../field-reader.js';
+import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SetKind, validateMirrorSet, validateScope } from '../policy.js';
+import type { RegistriesConf } from '../registries-conf.js';
+import { validateConf } from '../validate.js';
+
+interface KindSpec {
+  readonly apiVersion: string;
+  readonly listKey: string;
+  readonly mode: MirrorMode;
+  readonly hasPolicy: boolean;
+}
+
+const SET_KINDS: Readonly<Record<string, KindSpec>> = {
+  ImageContentSourcePolicy: { apiVersion: 'operator.openshift.io/v1alpha1', listKey: 'repositoryDigestMirrors', mode: 'digest-only', hasPolicy: false },
+  ImageDigestMirrorSet: { apiVersion: 'config.openshift.io/v1', listKey: 'imageDigestMirrors', mode: 'digest-only', hasPolicy: true },
+  ImageTagMirrorSet: { apiVersion: 'config.openshift.io/v1', listKey: 'imageTagMirrors', mode: 'tag-only', hasPolicy: true },
+};
+const POLICY_VALUES: Readonly<Record<string, 'allow' | 'never'>> = { AllowContactingSource: 'allow', NeverContactSource: 'never' };
+const SUPPORTED = [...Object.keys(SET_KINDS), 'Image', 'List'].join(', ');
+
+/** Aliases are legitimate YAML, but a few are plenty for policy objects; more is a billion-laughs attempt. */
+const MAX_ALIASES = 100;
+
+function yamlLocator(doc: Document, lines: LineCounter, file: string): Locator {
+  return (path: DataPath) => {
+    // Walk up the path until a node with a position is found.
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node && node.range) {
+        const pos = lines.linePos(node.range[0]);
+        return { file, line: pos.line, col: pos.col };
+      }
+    }
+    return { file };
+  };
+}
+
+interface Collected {
+  mirrorSets: MirrorSet[];
+  insecure: Located<string>[];
+  blocked: Located<string>[];
+  conf: RegistriesConf;
+  confOrigins: Record<string, Location>;
+}
+
+function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator, out: Collected): void {
+  const kind = r.string(obj, 'kind', path);
+  const apiVersion = r.string(obj, 'apiVersion', path);
+  if (kind === undefined) {
+    r.error(path, `not an OpenShift object: no "kind" (supported kinds: ${SUPPORTED})`);
+    return;
+  }
+  if (kind === 'List') {
+    r.tables(obj, 'items', path).forEach((item, i) => readObject(item, [...path, 'items', i], r, locate, out));
+    return;
+  }
+  const spec = SET_KINDS[kind];
+  const expectedApi = spec?.apiVersion ?? (kind === 'Image' ? 'config.openshift.io/v1' : undefined);
+  if (expectedApi === undefined) {
+    r.error([...path, 'kind'], `unsupported kind "${kind}" (supported kinds: ${SUPPORTED})`);
+    return;
+  }
+  if (apiVersion !== expectedApi) {
+    r.error([...path, 'apiVersion'], `${kind} must have apiVersion "${expectedApi}", not ${apiVersion === undefined ? 'none' : `"${apiVersion}"`}`);
+    return;
+  }
+  const specTable = r.table(obj, 'spec', path) ?? {};
+  const specPath = [...path, 'spec'];
+  if (!spec) {
+    readImageConfig(specTable, specPath, r, locate, out);
+    return;
+  }
+  const entries = specTable[spec.listKey];
+  if (entries === null || entries === undefined) return; // an object with no entries mirrors nothing
+  r.tables(specTable, spec.listKey, specPath).forEach((entry, i) => {
+    const epath = [...specPath, spec.listKey, i];
+    const source = r.string(entry, 'source', epath);
+    if (source === undefined) {
+      r.error(epath, `${spec.listKey} entry needs a "source"`);
+      return;
+    }
+    const mirrors = entry.mirrors === null ? [] : (r.stringArray(entry, 'mirrors', epath) ?? []);
+    let sourcePolicy: 'allow' | 'never' | undefined;
+    if (spec.hasPolicy) {
+      const p = r.string(entry, 'mirrorSourcePolicy', epath);
+      if (p !== undefined && p !== '') {
+        sourcePolicy = POLICY_VALUES[p];
+        if (!sourcePolicy) r.error([...epath, 'mirrorSourcePolicy'], `mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "${p}"`);
+      }
+    }
+    const set: MirrorSet = { source, mirrors, mode: spec.mode, kind: kind as SetKind, origin: locate([...epath, 'source']), ...(sourcePolicy ? { sourcePolicy } : {}) };
+    r.diagnostics.push(
+      ...validateMirrorSet(set, (needle) => {
+        const j = mirrors.indexOf(needle);
+        return locate(needle === source || j < 0 ? [...epath, 'source'] : [...epath, 'mirrors', j]);
+      }),
+    );
+    out.mirrorSets.push(set);
+  });
+}
+
+/** The cluster image config's registrySources (config.openshift.io/v1 Image). */
+function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Locator, out: Collected): void {
+  const sources = r.table(spec, 'registrySources', path);
+  if (!sources) return;
+  const sp = [...path, 'registrySources'];
+  for (const [key, kind, list] of [['insecureRegistries', 'insecure', out.insecure], ['blockedRegistries', 'blocked', out.blocked]] as const) {
+    (r.stringArray(sources, key, sp) ?? []).forEach((value, i) => {
+      const origin = locate([...sp, key, i]);
+      r.diagnostics.push(...validateScope(kind, value, origin));
+      list.push({ value, origin });
+    });
+  }
+  const search = r.stringArray(sources, 'containerRuntimeSearchRegistries', sp);
+  if (search) {
+    out.conf.unqualifiedSearchRegistries = search;
+    out.confOrigins['unqualified-search-registries'] = locate([...sp, 'containerRuntimeSearchRegistries']);
+  }
+  if (sources.allowedRegistries !== undefined) {
+    r.warn([...sp, 'allowedRegistries'], 'allowedRegistries belongs to policy.json (signature policy), not registries.conf; ignored');
+  }
+}
+
+export function parseOpenShiftFragment(text: string, file: string): ParsedFragment {
+  const lines = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} };
+  const docs = parseAllDocuments(text, { lineCounter: lines, logLevel: 'silent', uniqueKeys: true, prettyErrors: true });
+  const list = Array.isArray(docs) ? docs : [];
+  for (const doc of list) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${e.message.split('\n')[0] ?? e.code}`));
+    }
+    for (const w of doc.warnings) {
+      const pos = w.linePos?.[0];
+      diagnostics.push(warning({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `YAML: ${w.message.split('\n')[0] ?? w.code}`));
+    }
+    if (doc.errors.length > 0) continue;
+    if (doc.contents === null) continue; // an empty document between `---` lines
+    const locate = yamlLocator(doc, lines, file);
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (e) {
+      diagnostics.push(error(locate([]), `invalid YAML: ${(e as Error).message}`));
+      continue;
+    }
+    if (!isMap(doc.contents) || !isTable(data)) {
+      diagnostics.push(error(locate([]), `expected an OpenShift object (a mapping with apiVersion and kind), found ${Array.isArray(data) ? 'a sequence' : 'a scalar'}`));
+      continue;
+    }
+    const r = new FieldReader(locate, diagnostics);
+    readObject(data, [], r, locate, out);
+  }
+  diagnostics.push(...validateConf(out.conf, () => ({ file })));
+  const fragment: Fragment = { file, ...out };
+  return { fragment, diagnostics };
+}

@@ -1,0 +1,197 @@
+/**
+ * The merge: base registries.conf + policy fragments → one RegistriesConf.
+ * A pure function in the manner of OpenShift's runtime-utils `EditRegistriesConfig`:
+ *  1. registries.conf content of fragments is layered on the base in file-name order,
+ *     as containers/image layers registries.conf.d drop-ins (a table replaces the table
+ *     of the same prefix whole; the later file wins a genuine conflict, with a warning);
+ *  2. mirror sets are merged per source and mode by topological order (topo.ts) and
+ *     appended to that source's table: digest-only, then tag-only, then all;
+ *     NeverContactSource on any set blocks the table;
+ *  3. blocked scopes get tables, insecure and blocked propagate to nested scopes,
+ *     and mirror-less nested tables inherit their mirrored scope's mirrors, so that a
+ *     more specific table never hides the mirror configuration (MCO PR #2819).
+ */
+import { error, warning, type Diagnostic, type Location } from './diagnostic.js';
+import { findSourcePolicyConflicts } from './conflicts.js';
+import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from './policy.js';
+import { cloneConf, emptyConf, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from './registries-conf.js';
+import { scopeIsNestedInsideScope } from './scope.js';
+import { byteOrderCompare, mergeMirrorLists } from './topo.js';
+
+export interface MergeInput {
+  readonly base?: RegistriesConf;
+  /** Already in merge order: byte order of file names. */
+  readonly fragments: readonly Fragment[];
+}
+
+export interface MergeResult {
+  readonly conf: RegistriesConf;
+  readonly diagnostics: Diagnostic[];
+}
+
+const MODE_ORDER: readonly MirrorMode[] = ['digest-only', 'tag-only', 'all'];
+
+/** Layer each fragment's registries.conf keys like a registries.conf.d drop-in. */
+function layerConfContent(conf: RegistriesConf, fragments: readonly Fragment[], diagnostics: Diagnostic[]): void {
+  const setBy = new Map<string, Location>(); // key → where a fragment last set it
+  const note = (key: string, at: Location | undefined, same: boolean): void => {
+    const earlier = setBy.get(key);
+    if (earlier && at && !same) {
+      diagnostics.push(warning(at, `${key} is also set in ${earlier.file}${earlier.line ? `:${earlier.line}` : ''}; ${at.file} wins (the later file name)`));
+    }
+    if (at) setBy.set(key, at);
+  };
+  const eq = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  for (const f of fragments) {
+    const c = f.conf;
+    if (c.unqualifiedSearchRegistries !== undefined) {
+      note('unqualified-search-registries', f.confOrigins['unqualified-search-registries'], eq(conf.unqualifiedSearchRegistries, c.unqualifiedSearchRegistries));
+      conf.unqualifiedSearchRegistries = [...c.unqualifiedSearchRegistries];
+    }
+    if (c.credentialHelpers !== undefined) {
+      note('credential-helpers', f.confOrigins['credential-helpers'], eq(conf.credentialHelpers, c.credentialHelpers));
+      conf.credentialHelpers = [...c.credentialHelpers];
+    }
+    if (c.shortNameMode) {
+      note('short-name-mode', f.confOrigins['short-name-mode'], conf.shortNameMode === c.shortNameMode);
+      conf.shortNameMode = c.shortNameMode;
+    }
+    if (c.additionalLayerStoreAuthHelper) {
+      note('additional-layer-store-auth-helper', f.confOrigins['additional-layer-store-auth-helper'], conf.additionalLayerStoreAuthHelper === c.additionalLayerStoreAuthHelper);
+      conf.additionalLayerStoreAuthHelper = c.additionalLayerStoreAuthHelper;
+    }
+    for (const [name, value] of Object.entries(c.aliases ?? {})) {
+      note(`alias "${name}"`, f.confOrigins[`aliases.${name}`], conf.aliases?.[name] === value);
+      conf.aliases = { ...conf.aliases };
+      if (value === '') delete conf.aliases[name];
+      else conf.aliases[name] = value;
+    }
+    for (const t of c.registries) {
+      const scope = registryScope(t);
+      const at = conf.registries.findIndex((r) => registryScope(r) === scope);
+      const copy: RegistryTable = { ...t, mirrors: t.mirrors.map((m) => ({ ...m })) };
+      note(`[[registry]] "${scope}"`, t.origin, at >= 0 && eq({ ...conf.registries[at], origin: 0 }, { ...copy, origin: 0 }));
+      if (at >= 0) conf.registries[at] = copy;
+      else conf.registries.push(copy);
+    }
+  }
+}
+
+/** The table answering for `scope`, created (OpenShift style: wildcard → prefix, else location) if missing. */
+function tableFor(conf: RegistriesConf, scope: string, origin: Location): RegistryTable {
+  let t = conf.registries.find((r) => registryScope(r) === scope);
+  if (!t) {
+    t = scope.startsWith('*.') ? { prefix: scope, location: '', mirrors: [], origin } : { location: scope, mirrors: [], origin };
+    conf.registries.push(t);
+  }
+  return t;
+}
+
+interface MergedSet {
+  readonly source: string;
+  readonly mode: MirrorMode;
+  readonly mirrors: readonly string[];
+  readonly never: boolean;
+  readonly origin: Location;
+}
+
+/** One merged list per (mode, source): sources in byte order within each mode, modes in MODE_ORDER. */
+export function mergeMirrorSets(sets: readonly MirrorSet[]): MergedSet[] {
+  const out: MergedSet[] = [];
+  for (const mode of MODE_ORDER) {
+    const bySource = new Map<string, MirrorSet[]>();
+    for (const s of sets) {
+      if (s.mode !== mode || !hasRealMirror(s)) continue; // OpenShift ignores mirror-less sets, policy included
+      bySource.set(s.source, [...(bySource.get(s.source) ?? []), s]);
+    }
+    for (const source of [...bySource.keys()].sort(byteOrderCompare)) {
+      const group = bySource.get(source) ?? [];
+      out.push({
+        source,
+        mode,
+        mirrors: mergeMirrorLists(source, group.map((s) => s.mirrors)),
+        never: group.some((s) => s.sourcePolicy === 'never'),
+        origin: (group[0] as MirrorSet).origin,
+      });
+    }
+  }
+  return out;
+}
+
+function uniqueScopes(fragments: readonly Fragment[], key: 'insecure' | 'blocked'): Array<{ value: string; origin: Location }> {
+  const seen = new Set<string>();
+  const out: Array<{ value: string; origin: Location }> = [];
+  for (const f of fragments) {
+    for (const s of f[key]) {
+      if (seen.has(s.value)) continue;
+      seen.add(s.value);
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+export function mergePolicies(input: MergeInput): MergeResult {
+  const diagnostics: Diagnostic[] = [];
+  const conf = input.base ? cloneConf(input.base) : emptyConf();
+  layerConfContent(conf, input.fragments, diagnostics);
+
+  const allSets = input.fragments.flatMap((f) => f.mirrorSets);
+  diagnostics.push(...findSourcePolicyConflicts(allSets));
+
+  const merged = mergeMirrorSets(allSets);
+  for (const set of merged) {
+    const t = tableFor(conf, set.source, set.origin);
+    if (set.never) t.blocked = true;
+    for (const location of set.mirrors) {
+      const ep: Endpoint = { location, origin: set.origin };
+      if (set.mode !== 'all') ep.pullFromMirror = set.mode;
+      t.mirrors.push(ep);
+    }
+  }
+
+  const blocked = uniqueScopes(input.fragments, 'blocked');
+  const insecure = uniqueScopes(input.fragments, 'insecure');
+  // Blocked tables exist before insecure propagation, so *.blocked.insecure.com can become both.
+  for (const s of blocked) tableFor(conf, s.value, s.origin);
+  for (const s of insecure) {
+    tableFor(conf, s.value, s.origin).insecure = true;
+    for (const t of conf.registries) {
+      if (scopeIsNestedInsideScope(registryScope(t), s.value)) t.insecure = true;
+      for (const m of t.mirrors) if (scopeIsNestedInsideScope(m.location, s.value)) m.insecure = true;
+    }
+  }
+  for (const s of blocked) {
+    tableFor(conf, s.value, s.origin).blocked = true;
+    for (const t of conf.registries) if (scopeIsNestedInsideScope(registryScope(t), s.value)) t.blocked = true;
+  }
+
+  propagateMirrorsToNestedScopes(conf, merged, diagnostics);
+  return { conf, diagnostics };
+}
+
+/**
+ * containers/image uses only the longest matching table, so a mirror-less table nested in a
+ * mirrored scope (say a blocked or insecure namespace) would hide the mirrors. Give it the
+ * mirrors of the most specific mirrored scope around it, with the nested suffix appended.
+ * Deviation from runtime-utils, on purpose: it takes the first mirrored scope in source
+ * order (the least specific), which routes such a table differently from how
+ * containers/image would route the same name without it. We take the most specific.
+ */
+function propagateMirrorsToNestedScopes(conf: RegistriesConf, merged: readonly MergedSet[], diagnostics: Diagnostic[]): void {
+  const mirroredScopes = [...new Set(merged.map((s) => s.source))];
+  const snapshot = new Map(conf.registries.map((t) => [registryScope(t), t.mirrors.map((m) => ({ ...m }))]));
+  for (const t of conf.registries) {
+    if (t.mirrors.length > 0) continue;
+    const scope = registryScope(t);
+    const around = mirroredScopes.filter((s) => s !== scope && scopeIsNestedInsideScope(scope, s)).sort((a, b) => b.length - a.length)[0];
+    if (around === undefined) continue;
+    if (around.startsWith('*.')) {
+      const set = merged.find((s) => s.source === around) as MergedSet;
+      diagnostics.push(error(t.origin ?? set.origin, `"${scope}" lies inside the wildcard mirror source "${around}" (${set.origin.file}), whose mirrors cannot be carried into a nested scope; give "${scope}" its own mirror set`));
+      continue;
+    }
+    const suffix = scope.slice(around.length);
+    t.mirrors = (snapshot.get(around) ?? []).map((m) => ({ ...m, location: m.location + suffix }));
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The whole pure pipeline: fragment texts + base text → registries.conf text, or the
+ * reasons why not. parse → merge → validate → render → parse back. Strict: any error
+ * means no text (the daemon builds its forgiving mode from the same pieces).
+ */
+import { error, hasErrors, type DataPath, type Diagnostic, type Location } from './diagnostic.js';
+import { classifyName, parseFragment } from './fragment/index.js';
+import { mergePolicies } from './merge.js';
+import type { Fragment } from './policy.js';
+import type { RegistriesConf } from './registries-conf.js';
+import { parseRegistriesConf } from './registries-conf-parse.js';
+import { renderBody, renderRegistriesConf } from './render.js';
+import { byteOrderCompare } from './topo.js';
+import { validateConf, validateRewrites } from './validate.js';
+
+export interface SourceText {
+  /** As named in messages: a fragment's base name, or the base file's path. */
+  readonly file: string;
+  readonly text: string;
+}
+
+export interface PipelineInput {
+  readonly base?: SourceText;
+  readonly fragments: readonly SourceText[];
+}
+
+export interface PipelineResult {
+  readonly diagnostics: Diagnostic[];
+  /** Fragments that parsed without errors, in merge order. */
+  readonly fragments: Fragment[];
+  readonly conf?: RegistriesConf;
+  /** The rendered file; absent when there was any error. */
+  readonly text?: string;
+}
+
+/** Locates a path of the merged model by the origins its tables and mirrors carry. */
+function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPath) => Location {
+  return (path) => {
+    if (path[0] !== 'registry' || typeof path[1] !== 'number') return fallback;
+    const t = conf.registries[path[1]];
+    if (path[2] === 'mirror' && typeof path[3] === 'number') return t?.mirrors[path[3]]?.origin ?? t?.origin ?? fallback;
+    return t?.origin ?? fallback;
+  };
+}
+
+/** Validates a merged model and renders it; the rendered text is parsed back and must mean the same. */
+export function finishConf(conf: RegistriesConf, facts: { fragments: readonly string[]; base?: string }, output: Location): { text?: string; diagnostics: Diagnostic[] } {
+  const locate = originLocator(conf, output);
+  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate)];
+  if (hasErrors(diagnostics)) return { diagnostics };
+  const text = renderRegistriesConf(conf, facts);
+  // Belt and braces: what we write must parse back to what we meant, byte for byte once re-rendered.
+  const back = parseRegistriesConf(text, output.file);
+  if (!back.conf || hasErrors(back.diagnostics) || renderBody(back.conf) !== renderBody(conf)) {
+    return { diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')] };
+  }
+  return { text, diagnostics };
+}
+
+export function buildRegistriesConf(input: PipelineInput, output: Location = { file: 'registries.conf' }): PipelineResult {
+  const diagnostics: Diagnostic[] = [];
+  let base: RegistriesConf | undefined;
+  if (input.base) {
+    const parsed = parseRegistriesConf(input.base.text, input.base.file);
+    diagnostics.push(...parsed.diagnostics);
+    base = parsed.conf;
+  }
+  const fragments: Fragment[] = [];
+  const ordered = [...input.fragments].sort((a, b) => byteOrderCompare(a.file, b.file));
+  for (const src of ordered) {
+    const cls = classifyName(src.file);
+    if ('ignored' in cls) continue;
+    const parsed = parseFragment(src.file, cls.format, src.text);
+    diagnostics.push(...parsed.diagnostics);
+    if (parsed.fragment && !hasErrors(parsed.diagnostics)) fragments.push(parsed.fragment);
+  }
+  const merged = mergePolicies({ ...(base ? { base } : {}), fragments });
+  diagnostics.push(...merged.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
+  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}) };
+  const finished = finishConf(merged.conf, facts, output);
+  diagnostics.push(...finished.diagnostics);
+  return { diagnostics, fragments, conf: merged.conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
+}
+
+function baseName(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i >= 0 ? path.slice(i + 1) : path;
+}

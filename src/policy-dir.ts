@@ -1,0 +1,114 @@
+/**
+ * Reading a policy directory (an edge: file system). Every fragment is opened once,
+ * checked on the open descriptor (no race between check and read), and refused when an
+ * unprivileged user could have written it: a fragment is policy for every pull on the host.
+ */
+import { constants, promises as fs } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
+import { error, type Diagnostic } from './diagnostic.js';
+import { classifyName } from './fragment/index.js';
+import type { SourceText } from './pipeline.js';
+import { byteOrderCompare } from './topo.js';
+
+/** Fragments are small; a larger file is a mistake or an attack, not policy. */
+export const MAX_FRAGMENT_BYTES = 1024 * 1024;
+
+export interface ReadOptions {
+  /** Skip ownership and permission checks (demos and tests on files a user owns). */
+  readonly allowUnsafe?: boolean;
+  /** The uid allowed besides root; defaults to the process's own. */
+  readonly uid?: number;
+}
+
+export interface IgnoredFile {
+  readonly name: string;
+  readonly why: string;
+}
+
+export interface PolicyDirContents {
+  readonly fragments: SourceText[];
+  readonly ignored: IgnoredFile[];
+  readonly diagnostics: Diagnostic[];
+  /** False when the directory does not exist (not an error for the daemon, which waits for it). */
+  readonly exists: boolean;
+}
+
+function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
+  if (st.uid !== 0 && st.uid !== uid) return `owned by uid ${st.uid}, not by root or uid ${uid}`;
+  if (st.mode & 0o022) return `writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  return undefined;
+}
+
+export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promise<PolicyDirContents> {
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const fragments: SourceText[] = [];
+  const ignored: IgnoredFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  let names: string[];
+  let realDir: string;
+  try {
+    realDir = await fs.realpath(dir);
+    names = await fs.readdir(realDir);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false };
+    return { fragments, ignored, diagnostics: [error({ file: dir }, `cannot read policy directory: ${err.message}`)], exists: true };
+  }
+  if (!opts.allowUnsafe) {
+    const st = await fs.stat(realDir);
+    const problem = trustProblem(st, uid);
+    // A sticky, world-writable directory still lets others add files; refuse all of it.
+    if (problem) return { fragments, ignored, diagnostics: [error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`)], exists: true };
+  }
+  for (const name of names.sort(byteOrderCompare)) {
+    const cls = classifyName(name);
+    if ('ignored' in cls) {
+      ignored.push({ name, why: cls.ignored });
+      continue;
+    }
+    const path = join(realDir, name);
+    const result = await readFragment(path, name, realDir, uid, opts.allowUnsafe === true);
+    if ('ignored' in result) ignored.push({ name, why: result.ignored });
+    else if ('diagnostic' in result) diagnostics.push(result.diagnostic);
+    else fragments.push({ file: name, text: result.text });
+  }
+  return { fragments, ignored, diagnostics, exists: true };
+}
+
+type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: string };
+
+async function readFragment(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead> {
+  const at = { file: name };
+  try {
+    const l = await fs.lstat(path);
+    if (l.isSymbolicLink()) {
+      const target = await fs.realpath(path);
+      const rel = relative(realDir, target);
+      if (!allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
+        return { diagnostic: error(at, `refusing fragment: symlink to ${target}, outside the policy directory`) };
+      }
+    } else if (l.isDirectory()) {
+      return { ignored: 'subdirectory' };
+    }
+    const fh = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) return { ignored: 'subdirectory' };
+      if (!st.isFile()) return { diagnostic: error(at, 'refusing fragment: not a regular file') };
+      const problem = allowUnsafe ? undefined : trustProblem(st, uid);
+      if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
+      if (st.size > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: ${st.size} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`) };
+      const buf = await fh.readFile();
+      if (buf.length > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+      return { text };
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return { ignored: 'vanished while reading' }; // deleted between listing and opening
+    if (e instanceof TypeError) return { diagnostic: error(at, 'not valid UTF-8 text') };
+    return { diagnostic: error(at, `cannot read fragment: ${err.message}`) };
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * registries.conf text → RegistriesConf, with located diagnostics. Used for the
+ * host's base file (lenient about unknown keys, as containers/image is) and for the
+ * registries.conf content of native fragments (strict: a typo is an error).
+ */
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { error, warning, type Diagnostic, type Locator } from './diagnostic.js';
+import { FieldReader, type Table } from './field-reader.js';
+import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './registries-conf.js';
+import { locateToml } from './toml-locate.js';
+import { validateConf } from './validate.js';
+
+export interface ParsedToml {
+  readonly data?: Table;
+  readonly diagnostics: Diagnostic[];
+}
+
+export function tomlLocator(text: string, file: string): Locator {
+  return (path, needle) => ({ file, ...(locateToml(text, path, needle) ?? {}) });
+}
+
+/** TOML syntax only; a syntax error is reported at smol-toml's line and column. */
+export function parseTomlText(text: string, file: string): ParsedToml {
+  try {
+    return { data: parseToml(text.replace(/^\uFEFF/, '')) as Table, diagnostics: [] };
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const message = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? 'invalid TOML';
+      return { diagnostics: [error({ file, line: e.line, col: e.column }, `invalid TOML: ${message}`)] };
+    }
+    throw e;
+  }
+}
+
+export const TOP_LEVEL_KEYS = ['unqualified-search-registries', 'short-name-mode', 'credential-helpers', 'additional-layer-store-auth-helper', 'aliases', 'registry'] as const;
+const REGISTRY_KEYS = ['prefix', 'location', 'insecure', 'blocked', 'mirror-by-digest-only', 'mirror'];
+const MIRROR_KEYS = ['location', 'insecure', 'pull-from-mirror'];
+
+const stripSlash = (s: string): string => s.replace(/\/+$/, '');
+
+/** Reads the registries.conf v2 keys of `data` (other keys are the caller's business). */
+export function readConfKeys(data: Table, r: FieldReader, strict: boolean): RegistriesConf {
+  const conf: RegistriesConf = { registries: [] };
+  const search = r.stringArray(data, 'unqualified-search-registries', []);
+  if (search) conf.unqualifiedSearchRegistries = search.map(stripSlash);
+  const mode = r.string(data, 'short-name-mode', []);
+  if (mode) conf.shortNameMode = mode;
+  const helpers = r.stringArray(data, 'credential-helpers', []);
+  if (helpers) conf.credentialHelpers = helpers;
+  const alsh = r.string(data, 'additional-layer-store-auth-helper', []);
+  if (alsh) conf.additionalLayerStoreAuthHelper = alsh;
+  const aliases = r.table(data, 'aliases', []);
+  if (aliases) {
+    conf.aliases = {};
+    for (const [name, value] of Object.entries(aliases)) {
+      if (typeof value === 'string') conf.aliases[name] = value;
+      else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}`);
+    }
+  }
+  const seen = new Set<string>();
+  r.tables(data, 'registry', []).forEach((t, i) => {
+    const path = ['registry', i];
+    r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]');
+    if (t['pull-from-mirror'] !== undefined) {
+      r.error([...path, 'pull-from-mirror'], `pull-from-mirror must not be set for a non-mirror registry "${String(t.prefix ?? t.location ?? '')}"`);
+    }
+    const reg: RegistryTable = { location: stripSlash(r.string(t, 'location', path) ?? ''), mirrors: [] };
+    const prefix = r.string(t, 'prefix', path);
+    if (prefix) reg.prefix = stripSlash(prefix);
+    for (const [key, field] of [['insecure', 'insecure'], ['blocked', 'blocked'], ['mirror-by-digest-only', 'mirrorByDigestOnly']] as const) {
+      const v = r.boolean(t, key, path);
+      if (v) reg[field] = true;
+    }
+    r.tables(t, 'mirror', path).forEach((m, j) => {
+      const mpath = [...path, 'mirror', j];
+      r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]');
+      const ep: Endpoint = { location: stripSlash(r.string(m, 'location', mpath) ?? '') };
+      if (r.boolean(m, 'insecure', mpath)) ep.insecure = true;
+      const pfm = r.string(m, 'pull-from-mirror', mpath);
+      if (pfm) ep.pullFromMirror = pfm;
+      reg.mirrors.push(ep);
+    });
+    const scope = registryScope(reg);
+    if (scope && seen.has(scope)) {
+      // containers/image keeps the first table of a prefix within one file and drops the rest silently.
+      r.diagnostics.push((strict ? error : warning)(r.locatePath([...path]), `prefix "${scope}" is defined more than once in this file; only the first table counts`));
+      return;
+    }
+    seen.add(scope);
+    reg.origin = r.locatePath(path);
+    conf.registries.push(reg);
+  });
+  return conf;
+}
+
+/** The deprecated v1 tables, converted as containers/image ≤5.39 converts a v1 main file. */
+function readV1(data: Table, r: FieldReader): RegistriesConf {
+  const v1 = r.table(data, 'registries', []) ?? {};
+  const list = (key: string): string[] => {
+    const t = r.table(v1, key, ['registries']);
+    return t ? (r.stringArray(t, 'registries', ['registries', key]) ?? []) : [];
+  };
+  const conf: RegistriesConf = { registries: [] };
+  const search = list('search');
+  if (search.length > 0) conf.unqualifiedSearchRegistries = search;
+  const tables = new Map<string, RegistryTable>();
+  const table = (host: string): RegistryTable => {
+    let t = tables.get(host);
+    if (!t) tables.set(host, (t = { location: host, mirrors: [], origin: r.locatePath(['registries']) }));
+    return t;
+  };
+  for (const host of list('insecure')) table(host).insecure = true;
+  for (const host of list('block')) table(host).blocked = true;
+  conf.registries = [...tables.values()];
+  return conf;
+}
+
+export interface ParsedConf {
+  readonly conf?: RegistriesConf;
+  readonly diagnostics: Diagnostic[];
+}
+
+/** A whole registries.conf file (the base): lenient about unknown keys, validated like containers/image loads it. */
+export function parseRegistriesConf(text: string, file: string): ParsedConf {
+  const parsed = parseTomlText(text, file);
+  if (!parsed.data) return { diagnostics: parsed.diagnostics };
+  const locate = tomlLocator(text, file);
+  const r = new FieldReader(locate);
+  const data = parsed.data;
+  const v2 = TOP_LEVEL_KEYS.some((k) => k in data);
+  let conf: RegistriesConf;
+  if ('registries' in data) {
+    if (v2) {
+      return { diagnostics: [error(locate(['registries']), 'mixing sysregistry v1/v2 is not supported')] };
+    }
+    r.warn(['registries'], 'deprecated v1 format ([registries.search], [registries.insecure], [registries.block]) converted to v2');
+    conf = readV1(data, r);
+  } else {
+    r.unknownKeys(data, TOP_LEVEL_KEYS, [], 'warning', 'registries.conf');
+    conf = readConfKeys(data, r, false);
+  }
+  const diagnostics = [...r.diagnostics, ...validateConf(conf, locate)];
+  return { conf, diagnostics };
+}

@@ -1,0 +1,159 @@
+/**
+ * containers/image's load-time rules for registries.conf (sysregistriesv2
+ * `postProcessRegistries` and friends; messages keep upstream wording so they can be
+ * searched), plus one rule containers/image only finds at pull time: every prefix,
+ * location and mirror must rewrite image names into canonical references.
+ */
+import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator } from './diagnostic.js';
+import { isDomain, parseNamed, parseNormalizedNamed, InvalidReferenceError } from './reference.js';
+import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './registries-conf.js';
+
+function hasScheme(s: string): boolean {
+  return s.startsWith('http://') || s.startsWith('https://');
+}
+
+function schemeError(at: Location, value: string): Diagnostic {
+  return error(at, `invalid location '${value}': URI schemes are not supported`);
+}
+
+/** A name that has a registry part: containers/image calls such names fully qualified. */
+function hasRegistry(name: string): boolean {
+  const slash = name.indexOf('/');
+  if (slash < 0) return false;
+  const first = name.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost';
+}
+
+export function validateShortNameAlias(name: string, value: string): string | undefined {
+  try {
+    const ref = parseNormalizedNamed(name);
+    if (hasRegistry(name)) return `invalid short name "${name}": must not contain registry`;
+    if (ref.tag !== undefined) return `invalid short name "${name}": must not contain tag`;
+    if (ref.digest !== undefined) return `invalid short name "${name}": must not contain digest`;
+  } catch (e) {
+    return `invalid short name "${name}": ${(e as Error).message}`;
+  }
+  if (value === '') return undefined; // erases an alias of an earlier file
+  try {
+    const ref = parseNormalizedNamed(value);
+    if (!hasRegistry(value)) return `invalid alias "${name}" = "${value}": must contain registry and repository`;
+    if (ref.tag !== undefined) return `invalid alias "${name}" = "${value}": must not contain tag`;
+    if (ref.digest !== undefined) return `invalid alias "${name}" = "${value}": must not contain digest`;
+  } catch (e) {
+    return `invalid alias "${name}" = "${value}": ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+/** The per-file load-time checks of containers/image (containers-registries.conf(5)). */
+export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  (conf.unqualifiedSearchRegistries ?? []).forEach((entry, i) => {
+    const at = locate(['unqualified-search-registries', i], entry);
+    if (hasScheme(entry)) out.push(schemeError(at, entry));
+    else if (!isDomain(entry.replace(/\/+$/, ''))) out.push(error(at, `Invalid unqualified-search-registries entry "${entry}"`));
+  });
+  if (conf.shortNameMode && !SHORT_NAME_MODES.includes(conf.shortNameMode)) {
+    out.push(error(locate(['short-name-mode'], conf.shortNameMode), `invalid short-name mode: "${conf.shortNameMode}"`));
+  }
+  for (const [name, value] of Object.entries(conf.aliases ?? {})) {
+    const problem = validateShortNameAlias(name, value);
+    if (problem) out.push(error(locate(['aliases', name]), `validating short-name aliases: ${problem}`));
+  }
+
+  const seenPrefix = new Map<string, number>();
+  conf.registries.forEach((reg, i) => {
+    const at = (path: TomlPath, needle?: string): Location => locate(['registry', i, ...path], needle);
+    const prefix = reg.prefix ?? '';
+    for (const [key, value] of [['prefix', prefix], ['location', reg.location]] as const) {
+      if (hasScheme(value)) out.push(schemeError(at([key], value), value));
+    }
+    if (!prefix && !reg.location) out.push(error(at([]), 'invalid condition: both location and prefix are unset'));
+    else if (!reg.location && !prefix.startsWith('*.')) {
+      out.push(error(at(['prefix'], prefix), 'invalid condition: location is unset and prefix is not in the format: *.example.com'));
+    }
+    if (prefix.startsWith('*.') && /[/@:]/.test(prefix)) {
+      out.push(error(at(['prefix'], prefix), `Wildcarded prefix should be in the format: *.example.com. Current prefix "${prefix}" is incorrectly formatted`));
+    }
+    const scope = registryScope(reg);
+    const first = seenPrefix.get(scope);
+    if (first !== undefined) {
+      out.push(error(at(['prefix'], scope), `prefix "${scope}" is defined more than once (also table ${first + 1}); containers/image would silently use only the first`));
+    } else seenPrefix.set(scope, i);
+    reg.mirrors.forEach((m, j) => {
+      const mat = (key: string, needle?: string): Location => at(['mirror', j, key], needle);
+      if (!m.location) out.push(error(mat('location'), 'invalid condition: mirror location is unset'));
+      else if (hasScheme(m.location)) out.push(schemeError(mat('location', m.location), m.location));
+      if (m.pullFromMirror) {
+        if (reg.mirrorByDigestOnly) {
+          out.push(error(mat('pull-from-mirror', m.pullFromMirror), `cannot set mirror usage mirror-by-digest-only for the registry ("${scope}") and pull-from-mirror for per-mirror ("${m.location}") at the same time`));
+        }
+        if (!PULL_FROM_MIRROR_VALUES.includes(m.pullFromMirror)) {
+          out.push(error(mat('pull-from-mirror', m.pullFromMirror), `unsupported pull-from-mirror value "${m.pullFromMirror}" for mirror "${m.location}"`));
+        }
+      }
+    });
+  });
+
+  // Tables sharing a physical location must agree on insecure and blocked.
+  const byLocation = new Map<string, { insecure: boolean; blocked: boolean; index: number }>();
+  conf.registries.forEach((reg, i) => {
+    const key = reg.location || (reg.prefix ?? '');
+    const seen = byLocation.get(key);
+    const here = { insecure: reg.insecure === true, blocked: reg.blocked === true, index: i };
+    if (!seen) {
+      byLocation.set(key, here);
+      return;
+    }
+    for (const flag of ['insecure', 'blocked'] as const) {
+      if (seen[flag] !== here[flag]) {
+        out.push(error(locate(['registry', i, flag]), `registry '${key}' is defined multiple times with conflicting '${flag}' setting`));
+      }
+    }
+  });
+  return out;
+}
+
+/** Parses `s` as containers/image's rewrite would: canonical form required. */
+function canonicalProblem(s: string): string | undefined {
+  try {
+    const ref = parseNamed(s);
+    if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';
+    return undefined;
+  } catch (e) {
+    return e instanceof InvalidReferenceError || e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Representative suffix of an image name below any scope: docker.io needs two path components. */
+const SAMPLE = '/ns/repo';
+
+/**
+ * containers/image rewrites `location + name[len(prefix):]` and fails the whole pull when the
+ * result is not canonical. Check every prefix, location and mirror with a representative name.
+ */
+export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  conf.registries.forEach((reg, i) => {
+    const scope = registryScope(reg);
+    const wildcard = scope.startsWith('*.');
+    if (!wildcard) {
+      const p = canonicalProblem(scope + SAMPLE);
+      if (p) out.push(error(locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope), `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`));
+    }
+    // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
+    const exactRepo = !wildcard && canonicalProblem(scope) === undefined;
+    const endpoints: Array<{ location: string; path: TomlPath }> = [];
+    if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
+    reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
+    for (const ep of endpoints) {
+      const p = canonicalProblem(ep.location + SAMPLE);
+      if (p) {
+        out.push(error(locate(ep.path, ep.location), `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`));
+      } else if (exactRepo && canonicalProblem(ep.location) !== undefined) {
+        out.push(warning(locate(ep.path, ep.location), `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`));
+      }
+    }
+  });
+  return out;
+}
