@@ -146,7 +146,6 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
       diagnostics.push(warning({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `YAML: ${w.message.split('\n')[0] ?? w.code}`));
     }
     if (doc.errors.length > 0) continue;
-    if (doc.contents === null) continue; // an empty document between `---` lines
     const locate = yamlLocator(doc, lines, file);
     let data: unknown;
     try {
@@ -155,6 +154,7 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
       diagnostics.push(error(locate([]), `invalid YAML: ${(e as Error).message}`));
       continue;
     }
+    if (data === null || data === undefined) continue; // an empty (or comment-only) document between `---` lines
     if (!isMap(doc.contents) || !isTable(data)) {
       diagnostics.push(error(locate([]), `expected an OpenShift object (a mapping with apiVersion and kind), found ${Array.isArray(data) ? 'a sequence' : 'a scalar'}`));
       continue;

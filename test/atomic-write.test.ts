@@ -1,0 +1,87 @@
+import t from 'tap';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../src/atomic-write.js';
+
+const isRoot = process.getuid?.() === 0;
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'mpd-aw-'));
+
+t.test('a new file gets the bytes and mode 0644 whatever the umask', async (t) => {
+  const d = tmp();
+  const p = join(d, 'registries.conf');
+  const old = process.umask(0o077);
+  try {
+    t.same(await writeFileAtomic(p, 'a = 1\n'), { changed: true });
+  } finally {
+    process.umask(old);
+  }
+  t.equal(readFileSync(p, 'utf8'), 'a = 1\n');
+  t.equal(statSync(p).mode & 0o777, 0o644);
+  t.same(readdirSync(d), ['registries.conf'], 'no temp file left behind');
+});
+
+t.test('unchanged bytes are not written at all', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  await writeFileAtomic(p, 'same\n');
+  const before = statSync(p);
+  t.same(await writeFileAtomic(p, 'same\n'), { changed: false });
+  const after = statSync(p);
+  t.equal(after.ino, before.ino, 'same inode: no rename happened');
+  t.equal(after.mtimeMs, before.mtimeMs);
+});
+
+t.test('a replaced file keeps its mode and owner; the inode changes (rename, not overwrite)', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'old\n');
+  chmodSync(p, 0o640);
+  if (isRoot) chownSync(p, 4242, 4343);
+  const ino = statSync(p).ino;
+  await writeFileAtomic(p, 'new\n');
+  const st = statSync(p);
+  t.equal(readFileSync(p, 'utf8'), 'new\n');
+  t.equal(st.mode & 0o777, 0o640);
+  if (isRoot) t.same([st.uid, st.gid], [4242, 4343]);
+  t.not(st.ino, ino);
+});
+
+t.test('a failed write leaves the old file intact and no temp file', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'old\n');
+  // A directory where the temp file should go that cannot be written (as root, use a missing parent instead).
+  await t.rejects(writeFileAtomic(join(d, 'missing', 'f'), 'x'), { code: 'ENOENT' });
+  if (!isRoot) {
+    chmodSync(d, 0o555);
+    await t.rejects(writeFileAtomic(p, 'new\n'), { code: 'EACCES' });
+    chmodSync(d, 0o755);
+  }
+  t.equal(readFileSync(p, 'utf8'), 'old\n');
+  t.same(readdirSync(d), ['f']);
+});
+
+t.test('concurrent readers never see a torn or empty file', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  const a = `${'a'.repeat(200_000)}\n`;
+  const b = `${'b'.repeat(300_000)}\n`;
+  await writeFileAtomic(p, a);
+  let reads = 0;
+  let bad = 0;
+  let writing = true;
+  const reader = (async () => {
+    while (writing && reads < 100_000) {
+      const s = readFileSync(p, 'utf8');
+      if (s !== a && s !== b) bad++;
+      reads++;
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  for (let i = 0; i < 50; i++) await writeFileAtomic(p, i % 2 ? a : b);
+  writing = false;
+  await reader;
+  t.ok(reads > 0);
+  t.equal(bad, 0, `${reads} reads, none torn`);
+});

@@ -1,0 +1,117 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { parseOpenShiftFragment } from '../../src/fragment/openshift.js';
+import { formatDiagnostic } from '../../src/diagnostic.js';
+
+const errors = (text: string): string[] =>
+  parseOpenShiftFragment(text, 'f.yaml').diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+
+t.test('the ICSP of the OpenShift documentation parses into digest-only sets', async (t) => {
+  const text = readFileSync(new URL('../../examples/policy.d/10-ubi8repo.yaml', import.meta.url), 'utf8');
+  const { fragment, diagnostics } = parseOpenShiftFragment(text, '10-ubi8repo.yaml');
+  t.same(diagnostics, []);
+  t.same(
+    fragment?.mirrorSets.map((s) => [s.kind, s.source, s.mirrors.join(','), s.mode, s.sourcePolicy]),
+    [
+      ['ImageContentSourcePolicy', 'registry.access.redhat.com/ubi8/ubi-minimal', 'example.io/example/ubi-minimal,example.com/example/ubi-minimal', 'digest-only', undefined],
+      ['ImageContentSourcePolicy', 'registry.redhat.io/openshift4', 'mirror.example.com/redhat', 'digest-only', undefined],
+      ['ImageContentSourcePolicy', 'registry.redhat.io', 'mirror.example.com', 'digest-only', undefined],
+      ['ImageContentSourcePolicy', 'registry.example.com/redhat/ubi8/ubi-minimal', 'mirror.example.net/image', 'digest-only', undefined],
+      ['ImageContentSourcePolicy', 'registry.example.com/redhat', 'mirror.example.net', 'digest-only', undefined],
+      ['ImageContentSourcePolicy', 'registry.example.com', 'mirror.example.net', 'digest-only', undefined],
+    ],
+  );
+  t.equal(fragment?.mirrorSets[0]?.origin.line, 14, 'each set is located at its source line');
+});
+
+t.test('IDMS and ITMS with mirrorSourcePolicy, several documents, kind: List, status and unknown fields', async (t) => {
+  const text = `apiVersion: v1
+kind: List
+metadata:
+  resourceVersion: ""
+items:
+- apiVersion: config.openshift.io/v1
+  kind: ImageDigestMirrorSet
+  metadata: {name: a, generation: 3}
+  spec:
+    imageDigestMirrors:
+    - source: quay.io/release
+      mirrors: [m1.example/release]
+      mirrorSourcePolicy: NeverContactSource
+      someFutureField: x
+  status: {}
+---
+# an empty document between separators is fine
+---
+apiVersion: config.openshift.io/v1
+kind: ImageTagMirrorSet
+metadata:
+  name: b
+spec:
+  imageTagMirrors:
+  - source: registry.example.com/ns
+    mirrors:
+    - t1.example/ns
+    mirrorSourcePolicy: AllowContactingSource
+  - source: registry.example.com/empty
+---
+apiVersion: config.openshift.io/v1
+kind: Image
+metadata: {name: cluster}
+spec:
+  registrySources:
+    insecureRegistries: ["insecure.example:5000", "*.lab.example"]
+    blockedRegistries: [blocked.example]
+    containerRuntimeSearchRegistries: [registry.example.com]
+`;
+  const { fragment, diagnostics } = parseOpenShiftFragment(text, 'f.yaml');
+  t.same(diagnostics.map(formatDiagnostic), []);
+  t.same(
+    fragment?.mirrorSets.map((s) => [s.kind, s.source, s.mirrors.join(','), s.mode, s.sourcePolicy]),
+    [
+      ['ImageDigestMirrorSet', 'quay.io/release', 'm1.example/release', 'digest-only', 'never'],
+      ['ImageTagMirrorSet', 'registry.example.com/ns', 't1.example/ns', 'tag-only', 'allow'],
+      ['ImageTagMirrorSet', 'registry.example.com/empty', '', 'tag-only', undefined],
+    ],
+  );
+  t.equal(fragment?.mirrorSets[0]?.origin.line, 11);
+  t.same(fragment?.insecure.map((s) => s.value), ['insecure.example:5000', '*.lab.example']);
+  t.same(fragment?.blocked.map((s) => s.value), ['blocked.example']);
+  t.same(fragment?.conf.unqualifiedSearchRegistries, ['registry.example.com']);
+});
+
+t.test('bad input is refused with file, line and column', async (t) => {
+  const head = (kind: string, api: string): string => `apiVersion: ${api}\nkind: ${kind}\nmetadata: {name: x}\n`;
+  const cases: Array<[string, string, RegExp]> = [
+    ['malformed YAML', 'apiVersion: v1\nkind: [\n', /^f\.yaml:\d+:\d+: invalid YAML/],
+    ['duplicate key', 'kind: A\nkind: B\n', /^f\.yaml:2:1: invalid YAML: Map keys must be unique/],
+    ['unknown kind', head('Deployment', 'apps/v1'), /^f\.yaml:2:7: unsupported kind "Deployment"/],
+    ['wrong apiVersion', head('ImageDigestMirrorSet', 'operator.openshift.io/v1alpha1'), /^f\.yaml:1:13: ImageDigestMirrorSet must have apiVersion "config\.openshift\.io\/v1"/],
+    ['no kind', 'apiVersion: v1\n', /^f\.yaml:1:1: not an OpenShift object: no "kind"/],
+    ['a sequence at the top', '- a\n- b\n', /^f\.yaml:1:1: expected an OpenShift object/],
+    ['mirrors not a list', `${head('ImageContentSourcePolicy', 'operator.openshift.io/v1alpha1')}spec:\n  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: m.example/x\n`, /^f\.yaml:7:14: "mirrors" must be an array of strings, not a string/],
+    ['a mirror that is a number', `${head('ImageContentSourcePolicy', 'operator.openshift.io/v1alpha1')}spec:\n  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x, 42]\n`, /^f\.yaml:7:28: "mirrors" must hold only strings; item 2 is a number/],
+    ['bad mirrorSourcePolicy', `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: Never\n`, /^f\.yaml:8:25: mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "Never"/],
+    ['invalid source', `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: "quay.io/x "\n    mirrors: [m.example/x]\n`, /^f\.yaml:6:13: invalid format for source "quay\.io\/x "/],
+    ['invalid mirror', `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors:\n    - ok.example/x\n    - "*.bad.example"\n`, /^f\.yaml:9:7: invalid format for mirror "\*\.bad\.example"/],
+    ['invalid blocked scope', `${head('Image', 'config.openshift.io/v1')}spec:\n  registrySources:\n    blockedRegistries: ["example.*.com"]\n`, /^f\.yaml:6:25: invalid entry for blocked registries "example\.\*\.com"/],
+  ];
+  for (const [name, text, re] of cases) {
+    const es = errors(text);
+    t.ok(es.some((e) => re.test(e)), `${name}: ${es.join(' | ') || 'no error'}`);
+  }
+});
+
+t.test('an alias bomb is refused, not expanded', async (t) => {
+  const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 0; i < 9; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`);
+  lines.push('kind: ImageContentSourcePolicy', 'apiVersion: operator.openshift.io/v1alpha1');
+  const es = errors(lines.join('\n'));
+  t.ok(es.some((e) => /^f\.yaml:1:1: invalid YAML: .*alias/i.test(e)), es.join(' | '));
+});
+
+t.test('an object with no entries mirrors nothing and is valid', async (t) => {
+  const { fragment, diagnostics } = parseOpenShiftFragment('apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec: {}\n', 'f.yaml');
+  t.same(diagnostics, []);
+  t.same(fragment?.mirrorSets, []);
+});
