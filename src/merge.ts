@@ -91,8 +91,16 @@ interface MergedSet {
   readonly source: string;
   readonly mode: MirrorMode;
   readonly mirrors: readonly string[];
+  /** Where each merged mirror was first written (the first set, in merge order, that lists it). */
+  readonly mirrorOrigins: readonly Location[];
   readonly never: boolean;
   readonly origin: Location;
+}
+
+function firstOrigins(group: readonly MirrorSet[]): Map<string, Location> {
+  const at = new Map<string, Location>();
+  for (const s of group) s.mirrors.forEach((m, i) => at.has(m) || at.set(m, s.mirrorOrigins?.[i] ?? s.origin));
+  return at;
 }
 
 /** One merged list per (mode, source): sources in byte order within each mode, modes in MODE_ORDER. */
@@ -106,10 +114,13 @@ export function mergeMirrorSets(sets: readonly MirrorSet[]): MergedSet[] {
     }
     for (const source of [...bySource.keys()].sort(byteOrderCompare)) {
       const group = bySource.get(source) ?? [];
+      const mirrors = mergeMirrorLists(source, group.map((s) => s.mirrors));
+      const origins = firstOrigins(group);
       out.push({
         source,
         mode,
-        mirrors: mergeMirrorLists(source, group.map((s) => s.mirrors)),
+        mirrors,
+        mirrorOrigins: mirrors.map((m) => origins.get(m) ?? (group[0] as MirrorSet).origin),
         never: group.some((s) => s.sourcePolicy === 'never'),
         origin: (group[0] as MirrorSet).origin,
       });
@@ -143,8 +154,8 @@ export function mergePolicies(input: MergeInput): MergeResult {
   for (const set of merged) {
     const t = tableFor(conf, set.source, set.origin);
     if (set.never) t.blocked = true;
-    for (const location of set.mirrors) {
-      const ep: Endpoint = { location, origin: set.origin };
+    for (const [i, location] of set.mirrors.entries()) {
+      const ep: Endpoint = { location, origin: set.mirrorOrigins[i] ?? set.origin };
       if (set.mode !== 'all') ep.pullFromMirror = set.mode;
       t.mirrors.push(ep);
     }

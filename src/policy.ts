@@ -21,7 +21,10 @@ export interface MirrorSet {
   /** Undefined when not set: it then counts as allow. */
   readonly sourcePolicy?: SourcePolicy;
   readonly kind: SetKind;
+  /** Where the source is written. */
   readonly origin: Location;
+  /** Where each mirror is written, parallel to `mirrors`. */
+  readonly mirrorOrigins?: readonly Location[];
 }
 
 export interface Located<T> {

@@ -97,7 +97,15 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
         if (!sourcePolicy) r.error([...epath, 'mirrorSourcePolicy'], `mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "${p}"`);
       }
     }
-    const set: MirrorSet = { source, mirrors, mode: spec.mode, kind: kind as SetKind, origin: locate([...epath, 'source']), ...(sourcePolicy ? { sourcePolicy } : {}) };
+    const set: MirrorSet = {
+      source,
+      mirrors,
+      mode: spec.mode,
+      kind: kind as SetKind,
+      origin: locate([...epath, 'source']),
+      mirrorOrigins: mirrors.map((_, j) => locate([...epath, 'mirrors', j])),
+      ...(sourcePolicy ? { sourcePolicy } : {}),
+    };
     r.diagnostics.push(
       ...validateMirrorSet(set, (needle) => {
         const j = mirrors.indexOf(needle);

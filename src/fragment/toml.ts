@@ -43,6 +43,7 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
       mode: (MODES.includes(mode) ? mode : 'digest-only') as MirrorMode,
       kind: 'mirror-set',
       origin: locate([...path, 'source'], source),
+      mirrorOrigins: mirrors.map((m) => locate([...path, 'mirrors'], m)),
       ...(policy === 'allow' || policy === 'never' ? { sourcePolicy: policy as SourcePolicy } : {}),
     };
     r.diagnostics.push(...validateMirrorSet(set, (needle) => locate([...path, needle === source ? 'source' : 'mirrors'], needle)));
