@@ -31,8 +31,37 @@ export interface MergeResult {
 
 const MODE_ORDER: readonly MirrorMode[] = ['digest-only', 'tag-only', 'all'];
 
+/** The tables of a conf by scope, kept in step with `conf.registries` (linear lookups made 10 000 fragments quadratic). */
+class Tables {
+  private readonly byScope = new Map<string, number>();
+
+  constructor(private readonly conf: RegistriesConf) {
+    conf.registries.forEach((t, i) => this.byScope.has(registryScope(t)) || this.byScope.set(registryScope(t), i));
+  }
+
+  indexOf(scope: string): number {
+    return this.byScope.get(scope) ?? -1;
+  }
+
+  /** Replaces the table of the same scope in place, or appends. */
+  put(t: RegistryTable): void {
+    const at = this.indexOf(registryScope(t));
+    if (at >= 0) this.conf.registries[at] = t;
+    else this.byScope.set(registryScope(t), this.conf.registries.push(t) - 1);
+  }
+
+  /** The table answering for `scope`, created (OpenShift style: wildcard → prefix, else location) if missing. */
+  for(scope: string, origin: Location): RegistryTable {
+    const at = this.indexOf(scope);
+    if (at >= 0) return this.conf.registries[at] as RegistryTable;
+    const t: RegistryTable = scope.startsWith('*.') ? { prefix: scope, location: '', mirrors: [], origin } : { location: scope, mirrors: [], origin };
+    this.put(t);
+    return t;
+  }
+}
+
 /** Layer each fragment's registries.conf keys like a registries.conf.d drop-in. */
-function layerConfContent(conf: RegistriesConf, fragments: readonly Fragment[], diagnostics: Diagnostic[]): void {
+function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: readonly Fragment[], diagnostics: Diagnostic[]): void {
   const setBy = new Map<string, Location>(); // key → where a fragment last set it
   const note = (key: string, at: Location | undefined, same: boolean): void => {
     const earlier = setBy.get(key);
@@ -68,23 +97,12 @@ function layerConfContent(conf: RegistriesConf, fragments: readonly Fragment[], 
     }
     for (const t of c.registries) {
       const scope = registryScope(t);
-      const at = conf.registries.findIndex((r) => registryScope(r) === scope);
+      const at = tables.indexOf(scope);
       const copy: RegistryTable = { ...t, mirrors: t.mirrors.map((m) => ({ ...m })) };
       note(`[[registry]] "${scope}"`, t.origin, at >= 0 && eq({ ...conf.registries[at], origin: 0 }, { ...copy, origin: 0 }));
-      if (at >= 0) conf.registries[at] = copy;
-      else conf.registries.push(copy);
+      tables.put(copy);
     }
   }
-}
-
-/** The table answering for `scope`, created (OpenShift style: wildcard → prefix, else location) if missing. */
-function tableFor(conf: RegistriesConf, scope: string, origin: Location): RegistryTable {
-  let t = conf.registries.find((r) => registryScope(r) === scope);
-  if (!t) {
-    t = scope.startsWith('*.') ? { prefix: scope, location: '', mirrors: [], origin } : { location: scope, mirrors: [], origin };
-    conf.registries.push(t);
-  }
-  return t;
 }
 
 interface MergedSet {
@@ -145,14 +163,15 @@ function uniqueScopes(fragments: readonly Fragment[], key: 'insecure' | 'blocked
 export function mergePolicies(input: MergeInput): MergeResult {
   const diagnostics: Diagnostic[] = [];
   const conf = input.base ? cloneConf(input.base) : emptyConf();
-  layerConfContent(conf, input.fragments, diagnostics);
+  const tables = new Tables(conf);
+  layerConfContent(conf, tables, input.fragments, diagnostics);
 
   const allSets = input.fragments.flatMap((f) => f.mirrorSets);
   diagnostics.push(...findSourcePolicyConflicts(allSets));
 
   const merged = mergeMirrorSets(allSets);
   for (const set of merged) {
-    const t = tableFor(conf, set.source, set.origin);
+    const t = tables.for(set.source, set.origin);
     if (set.never) t.blocked = true;
     for (const [i, location] of set.mirrors.entries()) {
       const ep: Endpoint = { location, origin: set.mirrorOrigins[i] ?? set.origin };
@@ -164,32 +183,45 @@ export function mergePolicies(input: MergeInput): MergeResult {
   const blocked = uniqueScopes(input.fragments, 'blocked');
   const insecure = uniqueScopes(input.fragments, 'insecure');
   // Blocked tables exist before insecure propagation, so *.blocked.insecure.com can become both.
-  for (const s of blocked) tableFor(conf, s.value, s.origin);
+  for (const s of blocked) tables.for(s.value, s.origin);
   for (const s of insecure) {
-    tableFor(conf, s.value, s.origin).insecure = true;
+    tables.for(s.value, s.origin).insecure = true;
     for (const t of conf.registries) {
       if (scopeIsNestedInsideScope(registryScope(t), s.value)) t.insecure = true;
       for (const m of t.mirrors) if (scopeIsNestedInsideScope(m.location, s.value)) m.insecure = true;
     }
   }
   for (const s of blocked) {
-    tableFor(conf, s.value, s.origin).blocked = true;
+    tables.for(s.value, s.origin).blocked = true;
     for (const t of conf.registries) if (scopeIsNestedInsideScope(registryScope(t), s.value)) t.blocked = true;
   }
 
-  propagateMirrorsToNestedScopes(conf, merged, diagnostics);
+  propagateMirrorsToNestedScopes(conf, merged);
   return { conf, diagnostics };
+}
+
+/**
+ * What containers/image appends to a wildcard source's mirror for names in `scope`: the
+ * rewrite of `*.d` replaces the host name only, so the port and path stay. A nested
+ * wildcard keeps the mirrors as they are.
+ */
+function wildcardSuffix(scope: string): string {
+  if (scope.startsWith('*.')) return '';
+  const end = scope.search(/[:/]/);
+  return end < 0 ? '' : scope.slice(end);
 }
 
 /**
  * containers/image uses only the longest matching table, so a mirror-less table nested in a
  * mirrored scope (say a blocked or insecure namespace) would hide the mirrors. Give it the
  * mirrors of the most specific mirrored scope around it, with the nested suffix appended.
- * Deviation from runtime-utils, on purpose: it takes the first mirrored scope in source
+ * Deviations from runtime-utils, on purpose: it takes the first mirrored scope in source
  * order (the least specific), which routes such a table differently from how
- * containers/image would route the same name without it. We take the most specific.
+ * containers/image would route the same name without it; we take the most specific.
+ * And it fails the whole render for a table inside a wildcard source ("internal error");
+ * we carry the mirrors with the suffix containers/image's wildcard rewrite would append.
  */
-function propagateMirrorsToNestedScopes(conf: RegistriesConf, merged: readonly MergedSet[], diagnostics: Diagnostic[]): void {
+function propagateMirrorsToNestedScopes(conf: RegistriesConf, merged: readonly MergedSet[]): void {
   const mirroredScopes = [...new Set(merged.map((s) => s.source))];
   const snapshot = new Map(conf.registries.map((t) => [registryScope(t), t.mirrors.map((m) => ({ ...m }))]));
   for (const t of conf.registries) {
@@ -197,12 +229,7 @@ function propagateMirrorsToNestedScopes(conf: RegistriesConf, merged: readonly M
     const scope = registryScope(t);
     const around = mirroredScopes.filter((s) => s !== scope && scopeIsNestedInsideScope(scope, s)).sort((a, b) => b.length - a.length)[0];
     if (around === undefined) continue;
-    if (around.startsWith('*.')) {
-      const set = merged.find((s) => s.source === around) as MergedSet;
-      diagnostics.push(error(t.origin ?? set.origin, `"${scope}" lies inside the wildcard mirror source "${around}" (${set.origin.file}), whose mirrors cannot be carried into a nested scope; give "${scope}" its own mirror set`));
-      continue;
-    }
-    const suffix = scope.slice(around.length);
+    const suffix = around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length);
     t.mirrors = (snapshot.get(around) ?? []).map((m) => ({ ...m, location: m.location + suffix }));
   }
 }

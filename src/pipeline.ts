@@ -9,7 +9,9 @@ import { mergePolicies } from './merge.js';
 import type { Fragment } from './policy.js';
 import type { RegistriesConf } from './registries-conf.js';
 import { parseRegistriesConf } from './registries-conf-parse.js';
-import { renderBody, renderRegistriesConf } from './render.js';
+import { parse as parseToml } from 'smol-toml';
+import { isDeepStrictEqual } from 'node:util';
+import { renderRegistriesConf } from './render.js';
 import { byteOrderCompare } from './topo.js';
 import { validateConf, validateRewrites } from './validate.js';
 
@@ -49,12 +51,45 @@ export function finishConf(conf: RegistriesConf, facts: { fragments: readonly st
   const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate)];
   if (hasErrors(diagnostics)) return { diagnostics };
   const text = renderRegistriesConf(conf, facts);
-  // Belt and braces: what we write must parse back to what we meant, byte for byte once re-rendered.
-  const back = parseRegistriesConf(text, output.file);
-  if (!back.conf || hasErrors(back.diagnostics) || renderBody(back.conf) !== renderBody(conf)) {
+  // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
+  if (!parsesBackTo(text, conf)) {
     return { diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')] };
   }
   return { text, diagnostics };
+}
+
+/** The TOML data `conf` must read back as: only the keys we write, with their values. */
+function expectedToml(conf: RegistriesConf): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (conf.unqualifiedSearchRegistries) out['unqualified-search-registries'] = conf.unqualifiedSearchRegistries;
+  if (conf.shortNameMode) out['short-name-mode'] = conf.shortNameMode;
+  if (conf.credentialHelpers) out['credential-helpers'] = conf.credentialHelpers;
+  if (conf.additionalLayerStoreAuthHelper) out['additional-layer-store-auth-helper'] = conf.additionalLayerStoreAuthHelper;
+  if (conf.aliases && Object.keys(conf.aliases).length > 0) out.aliases = conf.aliases;
+  if (conf.registries.length > 0) {
+    out.registry = conf.registries.map((t) => {
+      const r: Record<string, unknown> = {};
+      if (t.prefix && t.prefix !== t.location) r.prefix = t.prefix;
+      r.location = t.location;
+      if (t.insecure) r.insecure = true;
+      if (t.blocked) r.blocked = true;
+      if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = true;
+      if (t.mirrors.length > 0) {
+        r.mirror = t.mirrors.map((m) => ({ location: m.location, ...(m.insecure ? { insecure: true } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}) }));
+      }
+      return r;
+    });
+  }
+  return out;
+}
+
+function parsesBackTo(text: string, conf: RegistriesConf): boolean {
+  try {
+    // smol-toml's tables have null prototypes: compare plain data.
+    return isDeepStrictEqual(JSON.parse(JSON.stringify(parseToml(text))), expectedToml(conf));
+  } catch {
+    return false;
+  }
 }
 
 export function buildRegistriesConf(input: PipelineInput, output: Location = { file: 'registries.conf' }): PipelineResult {

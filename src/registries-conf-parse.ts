@@ -7,7 +7,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { error, warning, type Diagnostic, type Locator } from './diagnostic.js';
 import { FieldReader, type Table } from './field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './registries-conf.js';
-import { locateToml } from './toml-locate.js';
+import { TomlIndex } from './toml-locate.js';
 import { validateConf } from './validate.js';
 
 export interface ParsedToml {
@@ -16,7 +16,8 @@ export interface ParsedToml {
 }
 
 export function tomlLocator(text: string, file: string): Locator {
-  return (path, needle) => ({ file, ...(locateToml(text, path, needle) ?? {}) });
+  let index: TomlIndex | undefined; // built on the first lookup: most texts never need one
+  return (path, needle) => ({ file, ...(index ??= new TomlIndex(text)).locate(path, needle) });
 }
 
 /** TOML syntax only; a syntax error is reported at smol-toml's line and column. */

@@ -16,22 +16,14 @@ import type { DataPath as TomlPath } from './diagnostic.js';
 interface Header {
   readonly line: number; // 0-based index
   readonly name: string; // "registry.mirror"
-  readonly array: boolean;
+  readonly index: number; // position in the list of all headers
 }
 
 const HEADER = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/;
 
-function headers(lines: readonly string[]): Header[] {
-  const out: Header[] = [];
-  lines.forEach((text, line) => {
-    const m = HEADER.exec(text);
-    if (m) out.push({ line, name: normaliseKey(m[2] ?? ''), array: m[1] === '[[' });
-  });
-  return out;
-}
-
 /** `"registry" . mirror` → `registry.mirror`; quotes around single keys dropped. */
 function normaliseKey(k: string): string {
+  if (!/["'\s]/.test(k)) return k;
   return k
     .split('.')
     .map((p) => p.trim().replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1'))
@@ -42,56 +34,104 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function keyLine(lines: readonly string[], from: number, to: number, key: string): number | undefined {
-  const re = new RegExp(`^\\s*(?:${escapeRegExp(key)}|"${escapeRegExp(key)}"|'${escapeRegExp(key)}')\\s*=`);
-  for (let i = from; i < to; i++) if (re.test(lines[i] ?? '')) return i;
-  return undefined;
-}
+/** Lines and table headers of one text, indexed once so that each lookup is cheap (a 10 000-table file is located thousands of times). */
+export class TomlIndex {
+  private readonly lines: string[];
+  private readonly all: Header[] = [];
+  private readonly byName = new Map<string, Header[]>();
 
-/**
- * Locate `path` in `text`. Paths look like the parsed data: `['short-name-mode']`,
- * `['mirror-set', 2, 'mirrors', 1]`, `['registry', 0, 'mirror', 1, 'location']`,
- * `['aliases', 'name']`. `needle` (the offending string value) sharpens the column.
- */
-export function locateToml(text: string, path: TomlPath, needle?: string): Position | undefined {
-  const lines = text.split('\n');
-  const hs = headers(lines);
-  let from = 0;
-  let to = lines.length;
-  let keysEnd = hs[0]?.line ?? lines.length; // top-level keys stop at the first header
-  let table = '';
-  let i = 0;
-  // Descend through the tables the path names; whatever is left is a key.
-  while (i < path.length && typeof path[i] === 'string') {
-    const full = table ? `${table}.${String(path[i])}` : String(path[i]);
-    const inRange = hs.filter((h) => h.name === full && h.line >= from && h.line < to);
-    if (inRange.length === 0) break;
-    const next = path[i + 1];
-    const h = typeof next === 'number' ? inRange[next] : inRange[0];
-    i += typeof next === 'number' ? 2 : 1;
-    if (!h) return undefined;
-    table = full;
-    from = h.line;
-    // A table's section ends at the next header that is not one of its sub-tables;
-    // its own keys end at the very next header.
-    to = hs.find((x) => x.line > h.line && !x.name.startsWith(`${full}.`))?.line ?? to;
-    keysEnd = Math.min(hs.find((x) => x.line > h.line)?.line ?? to, to);
+  constructor(text: string) {
+    this.lines = text.split('\n');
+    this.lines.forEach((lineText, line) => {
+      if (!lineText.includes('[')) return;
+      const m = HEADER.exec(lineText);
+      if (!m) return;
+      const h: Header = { line, name: normaliseKey(m[2] ?? ''), index: this.all.length };
+      this.all.push(h);
+      const list = this.byName.get(h.name);
+      if (list) list.push(h);
+      else this.byName.set(h.name, [h]);
+    });
   }
-  const key = path[i];
-  let at = from;
-  if (typeof key === 'string') {
-    const found = keyLine(lines, from, keysEnd, key);
-    if (found !== undefined) at = found;
+
+  /** The headers named `name` with from <= line < to. */
+  private named(name: string, from: number, to: number): Header[] {
+    const list = this.byName.get(name) ?? [];
+    if (from === 0 && to >= this.lines.length) return list;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((list[mid] as Header).line < from) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Header[] = [];
+    for (let i = lo; i < list.length && (list[i] as Header).line < to; i++) out.push(list[i] as Header);
+    return out;
   }
-  if (needle !== undefined) {
-    for (let l = at; l < keysEnd; l++) {
-      const lineText = lines[l] ?? '';
-      for (const quoted of [JSON.stringify(needle), `'${needle}'`]) {
-        const col = lineText.indexOf(quoted);
-        if (col >= 0) return { line: l + 1, col: col + 1 };
+
+  private keyLine(from: number, to: number, key: string): number | undefined {
+    const re = new RegExp(`^\\s*(?:${escapeRegExp(key)}|"${escapeRegExp(key)}"|'${escapeRegExp(key)}')\\s*=`);
+    for (let i = from; i < to; i++) if (re.test(this.lines[i] ?? '')) return i;
+    return undefined;
+  }
+
+  /**
+   * Locate `path`. Paths look like the parsed data: `['short-name-mode']`,
+   * `['mirror-set', 2, 'mirrors', 1]`, `['registry', 0, 'mirror', 1, 'location']`,
+   * `['aliases', 'name']`. `needle` (the offending string value) sharpens the column.
+   */
+  locate(path: TomlPath, needle?: string): Position {
+    let from = 0;
+    let to = this.lines.length;
+    let keysEnd = this.all[0]?.line ?? this.lines.length; // top-level keys stop at the first header
+    let table = '';
+    let i = 0;
+    // Descend through the tables the path names; whatever is left is a key.
+    while (i < path.length && typeof path[i] === 'string') {
+      const full = table ? `${table}.${String(path[i])}` : String(path[i]);
+      const inRange = this.named(full, from, to);
+      if (inRange.length === 0) break;
+      const next = path[i + 1];
+      const h = typeof next === 'number' ? inRange[next] : inRange[0];
+      i += typeof next === 'number' ? 2 : 1;
+      if (!h) break;
+      table = full;
+      from = h.line;
+      // A table's section ends at the next header that is not one of its sub-tables;
+      // its own keys end at the very next header.
+      let end = to;
+      for (let k = h.index + 1; k < this.all.length; k++) {
+        const x = this.all[k] as Header;
+        if (!x.name.startsWith(`${full}.`)) {
+          end = Math.min(x.line, to);
+          break;
+        }
+      }
+      to = end;
+      keysEnd = Math.min(this.all[h.index + 1]?.line ?? to, to);
+    }
+    const key = path[i];
+    let at = from;
+    if (typeof key === 'string') {
+      const found = this.keyLine(from, keysEnd, key);
+      if (found !== undefined) at = found;
+    }
+    if (needle !== undefined) {
+      for (let l = at; l < keysEnd; l++) {
+        const lineText = this.lines[l] ?? '';
+        for (const quoted of [JSON.stringify(needle), `'${needle}'`]) {
+          const col = lineText.indexOf(quoted);
+          if (col >= 0) return { line: l + 1, col: col + 1 };
+        }
       }
     }
+    const lineText = this.lines[at] ?? '';
+    return { line: at + 1, col: Math.max(lineText.search(/\S/) + 1, 1) };
   }
-  const lineText = lines[at] ?? '';
-  return { line: at + 1, col: Math.max(lineText.search(/\S/) + 1, 1) };
+}
+
+/** One-off lookup; build a TomlIndex to locate many paths in one text. */
+export function locateToml(text: string, path: TomlPath, needle?: string): Position {
+  return new TomlIndex(text).locate(path, needle);
 }

@@ -115,7 +115,14 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
 }
 
 /** Parses `s` as containers/image's rewrite would: canonical form required. */
-function canonicalProblem(s: string): string | undefined {
+function canonicalProblem(s: string, cache?: Map<string, string | undefined>): string | undefined {
+  if (cache?.has(s)) return cache.get(s);
+  const problem = canonicalProblemUncached(s);
+  cache?.set(s, problem);
+  return problem;
+}
+
+function canonicalProblemUncached(s: string): string | undefined {
   try {
     const ref = parseNamed(s);
     if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';
@@ -134,6 +141,7 @@ const SAMPLE = '/ns/repo';
  */
 export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const cache = new Map<string, string | undefined>(); // the same mirror often serves many scopes
   conf.registries.forEach((reg, i) => {
     const scope = registryScope(reg);
     const wildcard = scope.startsWith('*.');
@@ -147,10 +155,12 @@ export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnos
     if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
     reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
     for (const ep of endpoints) {
-      const p = canonicalProblem(ep.location + SAMPLE);
+      const p = canonicalProblem(ep.location + SAMPLE, cache);
       if (p) {
         out.push(error(locate(ep.path, ep.location), `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`));
-      } else if (exactRepo && canonicalProblem(ep.location) !== undefined) {
+      } else if (wildcard && ep.location.includes('/')) {
+        out.push(warning(locate(ep.path, ep.location), `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`));
+      } else if (exactRepo && canonicalProblem(ep.location, cache) !== undefined) {
         out.push(warning(locate(ep.path, ep.location), `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`));
       }
     }
