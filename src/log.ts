@@ -28,7 +28,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
     colorize: false,
     translateTime: false,
     ignore: 'pid,hostname,time',
-    singleLine: true,
+    hideObject: true, // people read the message; the fields are there in json format
   });
   return pino({ level, base: undefined }, stream);
 }

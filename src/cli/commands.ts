@@ -3,7 +3,7 @@
  * 0 done, 1 invalid input (nothing written), 2 usage error (thrown as UsageError).
  */
 import { promises as fs } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError } from '../diagnostic.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
@@ -78,6 +78,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     const kept = await keepCopy(output, `${output}.edited-by-hand`);
     log.warn({ path: kept }, `${output} was edited by hand since we wrote it; the edited copy is kept as ${kept}`);
   }
+  await fs.mkdir(dirname(output), { recursive: true, mode: 0o755 });
   const { changed } = await writeFileAtomic(output, loaded.text);
   const { tables, mirrors } = summary(loaded.conf);
   const ms = Math.round(performance.now() - started);
