@@ -33,9 +33,14 @@ export function formatLocation(at: Location): string {
   return `${at.file}:${at.line}:${at.col ?? 1}`;
 }
 
+/** Control characters in a message (from hostile values or file names) are shown escaped: one diagnostic, one line. */
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
   const prefix = d.severity === 'warning' ? 'warning: ' : '';
-  return `${formatLocation(d)}: ${prefix}${d.message}`;
+  return oneLine(`${formatLocation(d)}: ${prefix}${d.message}`);
 }
 
 export function hasErrors(ds: readonly Diagnostic[]): boolean {

@@ -13,10 +13,11 @@ export type FileState = 'missing' | 'ours' | 'edited' | 'foreign';
 /** Classifies the text of an output file. */
 export function classifyText(text: string): Exclude<FileState, 'missing'> {
   if (!text.startsWith(HEADER_MARK)) return 'foreign';
-  const end = text.indexOf('\n', text.indexOf(DIGEST_MARK));
-  const digestLine = text.indexOf(DIGEST_MARK);
-  if (digestLine < 0 || end < 0) return 'edited';
-  const claimed = text.slice(digestLine + DIGEST_MARK.length, end);
+  // The digest line starts a line; a fragment name in the header may contain the same words.
+  const at = text.indexOf(`\n${DIGEST_MARK}`);
+  const end = at < 0 ? -1 : text.indexOf('\n', at + 1);
+  if (at < 0 || end < 0) return 'edited';
+  const claimed = text.slice(at + 1 + DIGEST_MARK.length, end);
   const body = text.slice(end + 1).replace(/^\n/, '');
   return claimed === bodyDigest(body) ? 'ours' : 'edited';
 }

@@ -91,7 +91,7 @@ function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: reado
     }
     for (const [name, value] of Object.entries(c.aliases ?? {})) {
       note(`alias "${name}"`, f.confOrigins[`aliases.${name}`], conf.aliases?.[name] === value);
-      conf.aliases = { ...conf.aliases };
+      conf.aliases = Object.assign(Object.create(null) as Record<string, string>, conf.aliases);
       if (value === '') delete conf.aliases[name];
       else conf.aliases[name] = value;
     }

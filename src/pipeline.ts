@@ -65,7 +65,7 @@ function expectedToml(conf: RegistriesConf): Record<string, unknown> {
   if (conf.shortNameMode) out['short-name-mode'] = conf.shortNameMode;
   if (conf.credentialHelpers) out['credential-helpers'] = conf.credentialHelpers;
   if (conf.additionalLayerStoreAuthHelper) out['additional-layer-store-auth-helper'] = conf.additionalLayerStoreAuthHelper;
-  if (conf.aliases && Object.keys(conf.aliases).length > 0) out.aliases = conf.aliases;
+  if (conf.aliases && Object.keys(conf.aliases).length > 0) out.aliases = { ...conf.aliases }; // a plain object, as JSON.parse makes
   if (conf.registries.length > 0) {
     out.registry = conf.registries.map((t) => {
       const r: Record<string, unknown> = {};
@@ -118,7 +118,8 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
   return { diagnostics, fragments, conf: merged.conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
 }
 
-function baseName(path: string): string {
+/** The name a base file goes by in the header: never an absolute (temp) path. */
+export function baseName(path: string): string {
   const i = path.lastIndexOf('/');
   return i >= 0 ? path.slice(i + 1) : path;
 }

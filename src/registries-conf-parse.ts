@@ -52,7 +52,7 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean): Regi
   if (alsh) conf.additionalLayerStoreAuthHelper = alsh;
   const aliases = r.table(data, 'aliases', []);
   if (aliases) {
-    conf.aliases = {};
+    conf.aliases = Object.create(null) as Record<string, string>; // "__proto__" must be an ordinary (and invalid) name
     for (const [name, value] of Object.entries(aliases)) {
       if (typeof value === 'string') conf.aliases[name] = value;
       else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}`);
@@ -75,7 +75,7 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean): Regi
     r.tables(t, 'mirror', path).forEach((m, j) => {
       const mpath = [...path, 'mirror', j];
       r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]');
-      const ep: Endpoint = { location: stripSlash(r.string(m, 'location', mpath) ?? '') };
+      const ep: Endpoint = { location: stripSlash(r.string(m, 'location', mpath) ?? ''), origin: r.locatePath([...mpath, 'location']) };
       if (r.boolean(m, 'insecure', mpath)) ep.insecure = true;
       const pfm = r.string(m, 'pull-from-mirror', mpath);
       if (pfm) ep.pullFromMirror = pfm;

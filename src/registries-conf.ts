@@ -56,6 +56,6 @@ export function cloneConf(c: RegistriesConf): RegistriesConf {
   const out: RegistriesConf = { ...c, registries: c.registries.map(cloneTable) };
   if (c.unqualifiedSearchRegistries) out.unqualifiedSearchRegistries = [...c.unqualifiedSearchRegistries];
   if (c.credentialHelpers) out.credentialHelpers = [...c.credentialHelpers];
-  if (c.aliases) out.aliases = { ...c.aliases };
+  if (c.aliases) out.aliases = Object.assign(Object.create(null) as Record<string, string>, c.aliases);
   return out;
 }

@@ -20,7 +20,7 @@ export interface RenderFacts {
 
 /** A file name in a comment: plain when harmless, else a fully escaped TOML string (no newline can escape the comment). */
 function commentSafe(name: string): string {
-  return /^[\w.@+,=-]+$/.test(name) ? name : tomlString(name);
+  return /^[\w.@+,=-]+$/.test(name) ? name : tomlString(name.toWellFormed());
 }
 
 function renderTable(t: RegistryTable): string {

@@ -45,9 +45,34 @@ export function validateShortNameAlias(name: string, value: string): string | un
   return undefined;
 }
 
+/** Strings that cannot be written as UTF-8 (a lone surrogate, possible through a YAML escape). */
+function malformedStrings(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const check = (v: string | undefined, path: Array<string | number>): void => {
+    if (v !== undefined && !v.isWellFormed()) out.push(error(locate(path), `${JSON.stringify(v)} is not valid Unicode text (a lone UTF-16 surrogate)`));
+  };
+  conf.unqualifiedSearchRegistries?.forEach((v, i) => check(v, ['unqualified-search-registries', i]));
+  conf.credentialHelpers?.forEach((v, i) => check(v, ['credential-helpers', i]));
+  check(conf.shortNameMode, ['short-name-mode']);
+  check(conf.additionalLayerStoreAuthHelper, ['additional-layer-store-auth-helper']);
+  for (const [k, v] of Object.entries(conf.aliases ?? {})) {
+    check(k, ['aliases', k]);
+    check(v, ['aliases', k]);
+  }
+  conf.registries.forEach((t, i) => {
+    check(t.prefix, ['registry', i, 'prefix']);
+    check(t.location, ['registry', i, 'location']);
+    t.mirrors.forEach((m, j) => {
+      check(m.location, ['registry', i, 'mirror', j, 'location']);
+      check(m.pullFromMirror, ['registry', i, 'mirror', j, 'pull-from-mirror']);
+    });
+  });
+  return out;
+}
+
 /** The per-file load-time checks of containers/image (containers-registries.conf(5)). */
 export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[] {
-  const out: Diagnostic[] = [];
+  const out: Diagnostic[] = malformedStrings(conf, locate);
   (conf.unqualifiedSearchRegistries ?? []).forEach((entry, i) => {
     const at = locate(['unqualified-search-registries', i], entry);
     if (hasScheme(entry)) out.push(schemeError(at, entry));

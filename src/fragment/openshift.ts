@@ -132,10 +132,17 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
   if (search) {
     out.conf.unqualifiedSearchRegistries = search;
     out.confOrigins['unqualified-search-registries'] = locate([...sp, 'containerRuntimeSearchRegistries']);
+    // Validate here, where each entry's position is known.
+    r.diagnostics.push(...validateConf({ unqualifiedSearchRegistries: search, registries: [] }, (path) => locate([...sp, 'containerRuntimeSearchRegistries', ...path.slice(1)])));
   }
   if (sources.allowedRegistries !== undefined) {
     r.warn([...sp, 'allowedRegistries'], 'allowedRegistries belongs to policy.json (signature policy), not registries.conf; ignored');
   }
+}
+
+/** The yaml library's first message line, without its own " at line L, column C:" (we print the position first). */
+function yamlMessage(message: string, code: string): string {
+  return (message.split('\n')[0] ?? code).replace(/ at line \d+, column \d+:?$/, '');
 }
 
 export function parseOpenShiftFragment(text: string, file: string): ParsedFragment {
@@ -147,11 +154,11 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
   for (const doc of list) {
     for (const e of doc.errors) {
       const pos = e.linePos?.[0];
-      diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${e.message.split('\n')[0] ?? e.code}`));
+      diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${yamlMessage(e.message, e.code)}`));
     }
     for (const w of doc.warnings) {
       const pos = w.linePos?.[0];
-      diagnostics.push(warning({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `YAML: ${w.message.split('\n')[0] ?? w.code}`));
+      diagnostics.push(warning({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `YAML: ${yamlMessage(w.message, w.code)}`));
     }
     if (doc.errors.length > 0) continue;
     const locate = yamlLocator(doc, lines, file);
@@ -170,7 +177,6 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
     const r = new FieldReader(locate, diagnostics);
     readObject(data, [], r, locate, out);
   }
-  diagnostics.push(...validateConf(out.conf, () => ({ file })));
   const fragment: Fragment = { file, ...out };
   return { fragment, diagnostics };
 }

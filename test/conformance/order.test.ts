@@ -4,7 +4,7 @@
  * order ("Trying to access ..."). With no network every unknown host fails at DNS at
  * once, so this checks the order for any host names in milliseconds.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ interface Row {
   readonly blocked?: readonly string[];
 }
 
-async function assertOrder(t: Tap.Test, conf: string, rows: readonly Row[]): Promise<void> {
+async function assertOrder(t: Test, conf: string, rows: readonly Row[]): Promise<void> {
   for (const row of rows) {
     const r = await skopeoInspectRaw(`docker://${row.ref}`, { registriesConf: conf, timeoutMs: 15_000 });
     t.same(r.tried, row.tried, `${row.ref} → ${row.tried.join(', ')}`);
