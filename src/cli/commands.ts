@@ -14,6 +14,8 @@ import { classifyFile, defaultBase, keepCopy } from '../managed-file.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { loadAndBuild, printDiagnostics } from './load.js';
 import { usage } from './usage.js';
+import { managingDaemon } from './daemon-commands.js';
+import { DEFAULT_STATE_DIR } from '../daemon/config.js';
 
 export interface CommandIO {
   readonly stdout: (s: string) => void;
@@ -47,12 +49,19 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
 }
 
 export async function renderCommand(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string', short: 'o' }, stdout: { type: 'boolean' } });
+  const { values } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string', short: 'o' }, stdout: { type: 'boolean' }, 'state-dir': { type: 'string' }, force: { type: 'boolean' } });
   if (values.help) return help(io, 'render');
   if (values.stdout && values.output !== undefined) throw new UsageError('--output and --stdout exclude each other');
   const log = io.log ?? createLogger(logSettings(values));
   const output = values.output ?? DEFAULT_OUTPUT;
   const started = performance.now();
+  if (!values.stdout && !values.force) {
+    const pid = await managingDaemon(values['state-dir'] ?? DEFAULT_STATE_DIR, output);
+    if (pid !== undefined) {
+      log.error(`${output} is managed by the running mirror-policyd (pid ${pid}); it would be rendered over again. Use --force to write anyway.`);
+      return 1;
+    }
+  }
 
   // Without --base the host's own file is the base: the copy we kept of it, or (first run) the file itself.
   let base = values.base;

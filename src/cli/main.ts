@@ -5,12 +5,16 @@
 import { UsageError } from '../diagnostic.js';
 import { VERSION } from '../version.js';
 import { checkCommand, importCommand, renderCommand, type CommandIO } from './commands.js';
+import { restoreCommand, runCommand, statusCommand } from './daemon-commands.js';
 import { usage } from './usage.js';
 
 const COMMANDS: Record<string, (args: readonly string[], io: CommandIO) => Promise<number>> = {
   check: checkCommand,
   render: renderCommand,
   import: importCommand,
+  run: runCommand,
+  status: statusCommand,
+  restore: restoreCommand,
 };
 
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {

@@ -23,6 +23,9 @@ Commands:
   check     validate the policy fragments; exit 1 on any error or conflict
   render    merge the fragments with the base and write registries.conf atomically
   import    print the native TOML fragment equivalent to an OpenShift YAML file
+  run       the daemon: keep the output rendered, live, under systemd
+  status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not running)
+  restore   put back the registries.conf adopted at first start (for uninstalling)
 
   mirror-policyd COMMAND --help   flags of a command
   mirror-policyd --version        the version
@@ -47,6 +50,54 @@ write is kept as OUTPUT.before-mirror-policyd before it is first replaced.
 ${POLICY}
   -o, --output FILE        where to write (default ${DEFAULT_OUTPUT})
   --stdout                 print the result instead of writing it
+  --state-dir DIR          the daemon's state dir, to find out whether a running
+                           daemon manages OUTPUT (default /var/lib/mirror-policyd)
+  --force                  write even when a running daemon manages OUTPUT
+${COMMON}
+`,
+  run: `Usage: mirror-policyd run [FLAGS]
+
+Keeps OUTPUT equal to the render of the policy directory, live: watches it, re-renders
+on every change (coalescing bursts), keeps each fragment's last valid content in effect
+when it breaks, adopts the host's own file as the base, restores hand edits (keeping a
+copy). Runs in the foreground; Type=notify under systemd; SIGHUP re-reads the config
+and re-renders; SIGTERM stops after any write in flight. Flags win over the config file.
+
+  --config FILE            TOML config file with the same keys as these flags (default
+                           /etc/mirror-policyd/config.toml; may be absent), plus
+                           after-render = [["/usr/bin/systemctl", "reload", "crio.service"]]
+                           and after-render-timeout-ms
+  --policy-dir DIR         policy fragments (default ${DEFAULT_POLICY_DIR})
+  --output FILE            the managed file (default ${DEFAULT_OUTPUT})
+  --base FILE              the base; default: the host's file adopted into the state dir
+  --state-dir DIR          last-good fragments, adopted base, drift copies
+                           (default /var/lib/mirror-policyd)
+  --control-socket PATH    answers \`status\` (default /run/mirror-policyd/control.sock)
+  --debounce-ms N          coalesce changes within N ms after a render (default 100)
+  --rescan-interval-ms N   safety-net rescan interval (default 30000)
+  --allow-unsafe-fragments as for render
+${COMMON}
+Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
+`,
+  status: `Usage: mirror-policyd status [--json] [--control-socket PATH]
+
+Shows the running daemon's state: every fragment with its state and errors, the last
+render (time, hash), the base, drift events and shadowing drop-ins.
+Exit 0 healthy, 1 degraded, 3 not running.
+
+  --json                   machine-readable
+  --control-socket PATH    (default /run/mirror-policyd/control.sock)
+${COMMON}
+`,
+  restore: `Usage: mirror-policyd restore [--state-dir DIR] [--output FILE] [--force]
+
+Puts back the registries.conf the daemon adopted at its first start (kept in the state
+dir), or removes our file when there was none before. Refuses while the daemon runs
+unless --force.
+
+  --state-dir DIR          (default /var/lib/mirror-policyd)
+  --output FILE            (default: the output the daemon managed)
+  --force                  even if a daemon is running
 ${COMMON}
 `,
   import: `Usage: mirror-policyd import FILE

@@ -1,0 +1,183 @@
+/**
+ * The daemon's commands: `run` (the service), `status` (asks it over the control
+ * socket) and `restore` (puts the host's own registries.conf back, for uninstalling).
+ */
+import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
+import { controlRequest, NotRunningError } from '../control/client.js';
+import { formatDiagnostic, UsageError } from '../diagnostic.js';
+import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
+import { Daemon, pidAlive, StartError, type DaemonStatus } from '../daemon/daemon.js';
+import { StateDir } from '../daemon/state-dir.js';
+import { createLogger, type Logger } from '../log.js';
+import { classifyFile } from '../managed-file.js';
+import { createNotifier } from '../systemd/notify.js';
+import { COMMON_OPTIONS, parse } from './args.js';
+import type { CommandIO } from './commands.js';
+import { usage } from './usage.js';
+
+const RUN_OPTIONS = {
+  ...COMMON_OPTIONS,
+  config: { type: 'string' },
+  'policy-dir': { type: 'string' },
+  output: { type: 'string' },
+  base: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'control-socket': { type: 'string' },
+  'debounce-ms': { type: 'string' },
+  'rescan-interval-ms': { type: 'string' },
+  'allow-unsafe-fragments': { type: 'boolean' },
+} as const;
+
+type RunValues = ReturnType<typeof parse<typeof RUN_OPTIONS>>['values'];
+
+/** Reads the config file (the default one may be absent) and applies the flags over it. */
+async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; problems: string[] }> {
+  const path = values.config ?? DEFAULT_CONFIG;
+  let file: { path: string; text: string } | undefined;
+  try {
+    file = { path, text: await fs.readFile(path, 'utf8') };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined) return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
+  }
+  const flags: ConfigValues = {};
+  for (const key of ['policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'log-level', 'log-format'] as const) {
+    const v = values[key];
+    if (v !== undefined) flags[key] = v;
+  }
+  if (values['allow-unsafe-fragments']) flags['allow-unsafe-fragments'] = true;
+  const r = resolveConfig(file, flags);
+  return { ...(r.config ? { config: r.config } : {}), problems: r.diagnostics.map(formatDiagnostic) };
+}
+
+export async function runCommand(args: readonly string[], io: CommandIO): Promise<number> {
+  const { values } = parse(args, RUN_OPTIONS);
+  if (values.help) {
+    io.stdout(usage('run'));
+    return 0;
+  }
+  const loaded = await loadConfig(values);
+  if (!loaded.config) {
+    for (const p of loaded.problems) process.stderr.write(`${p}\n`);
+    throw new UsageError('invalid configuration');
+  }
+  let config = loaded.config;
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, fd: 1 });
+  const notifier = createNotifier(process.env, log);
+  const daemon = new Daemon(config, log, notifier);
+  try {
+    await daemon.start();
+  } catch (e) {
+    if (e instanceof StartError) {
+      log.fatal(`cannot start: ${e.message}`);
+      notifier.close();
+      return 1;
+    }
+    throw e;
+  }
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: stopping`);
+      void daemon.stop().then(() => resolveExit(0));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      void (async () => {
+        const next = await loadConfig(values);
+        for (const p of next.problems) log.error(`reload: ${p}`);
+        if (!next.config) log.error('reload: configuration invalid; keeping the previous settings');
+        else config = next.config;
+        await daemon.reload(next.config);
+      })();
+    });
+  });
+}
+
+const STATUS_OPTIONS = { ...COMMON_OPTIONS, json: { type: 'boolean' }, 'control-socket': { type: 'string' } } as const;
+
+function formatStatus(s: DaemonStatus): string {
+  const lines = [
+    `mirror-policyd ${s.version}, pid ${s.pid}, since ${s.startedAt}: ${s.state.toUpperCase()}`,
+    ...s.degraded.map((d) => `  degraded: ${d}`),
+    `policy dir: ${s.policyDir}`,
+    `output:     ${s.output}${s.lastRender ? ` (sha256 ${s.lastRender.sha256.slice(0, 12)}, rendered ${s.lastRender.at}, ${s.lastRender.tables} tables, ${s.lastRender.mirrors} mirrors)` : ' (not rendered yet)'}`,
+    `base:       ${s.base.source}${s.base.path ? ` (${s.base.path})` : ''}`,
+    `state dir:  ${s.stateDir}`,
+    `renders:    ${s.renders} (${s.renderErrors} failed)`,
+    'fragments:',
+    ...(s.fragments.length === 0 ? ['  (none)'] : s.fragments.flatMap((f) => [`  ${f.state.padEnd(7)} ${f.file}`, ...f.errors.map((e) => `          ${e}`)])),
+  ];
+  if (s.drift.length > 0) lines.push('drift:', ...s.drift.map((d) => `  ${d.at} ${d.kind}, kept as ${d.savedAs}`));
+  if (s.shadowing.length > 0) lines.push('shadowed by registries.conf.d drop-ins:', ...s.shadowing.map((x) => `  ${x}`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Exit 0 healthy, 1 degraded, 3 not running. */
+export async function statusCommand(args: readonly string[], io: CommandIO): Promise<number> {
+  const { values } = parse(args, STATUS_OPTIONS);
+  if (values.help) {
+    io.stdout(usage('status'));
+    return 0;
+  }
+  const socket = values['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
+  try {
+    const res = await controlRequest(socket, { cmd: 'status' });
+    if (!res.ok) {
+      process.stderr.write(`mirror-policyd status: ${res.error}\n`);
+      return 1;
+    }
+    const s = res.result as DaemonStatus;
+    io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+    return s.state === 'healthy' ? 0 : 1;
+  } catch (e) {
+    if (e instanceof NotRunningError) {
+      if (values.json) io.stdout(`${JSON.stringify({ state: 'not running', controlSocket: socket })}\n`);
+      else process.stderr.write(`mirror-policyd is not running (no answer at ${socket})\n`);
+      return 3;
+    }
+    throw e;
+  }
+}
+
+const RESTORE_OPTIONS = { ...COMMON_OPTIONS, 'state-dir': { type: 'string' }, output: { type: 'string' }, force: { type: 'boolean' } } as const;
+
+/** Puts back the registries.conf we adopted at first start (or removes ours when there was none). */
+export async function restoreCommand(args: readonly string[], io: CommandIO): Promise<number> {
+  const { values } = parse(args, RESTORE_OPTIONS);
+  if (values.help) {
+    io.stdout(usage('restore'));
+    return 0;
+  }
+  const log: Logger = io.log ?? createLogger({});
+  const state = new StateDir(values['state-dir'] ?? DEFAULT_STATE_DIR);
+  const record = await state.readRecord().catch(() => undefined);
+  const output = values.output ?? record?.output ?? '/etc/containers/registries.conf';
+  if (record && pidAlive(record.pid) && !values.force) {
+    log.error(`mirror-policyd (pid ${record.pid}) is running and would render again; stop it first (or --force)`);
+    return 1;
+  }
+  const original = await state.readOriginal().catch(() => undefined);
+  if (original !== undefined) {
+    await writeFileAtomic(output, original);
+    log.info(`restored ${output} from ${state.path('original.conf')}`);
+    return 0;
+  }
+  if ((await classifyFile(output)) !== 'foreign') {
+    await fs.rm(output, { force: true });
+    log.info(`no original was adopted (there was no ${output} before us); removed ours`);
+    return 0;
+  }
+  log.info(`${output} is not ours; nothing to restore`);
+  return 0;
+}
+
+/** For `render --output`: the daemon that manages that file, if one runs. */
+export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
+  const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
+  return record && record.output === resolve(output) && pidAlive(record.pid) ? record.pid : undefined;
+}

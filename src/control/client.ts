@@ -1,0 +1,132 @@
+/**
+ * Client side of the control socket, used by `mirror-policyd status` and by the daemon
+ * itself to tell a live instance from a stale socket file at startup.
+ */
+import { connect } from 'node:net';
+import { MAX_RESPONSE_BYTES, encodeLine, parseResponseLine, type Request, type Response } from './protocol.js';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * Nothing serves the control socket: the path does not exist (`reason: 'missing'`) or
+ * connecting is refused (`reason: 'refused'`, a stale socket file left by a killed daemon).
+ * `mirror-policyd status` reports this as "not running" (exit 3).
+ */
+export class NotRunningError extends Error {
+  override readonly name = 'NotRunningError';
+  readonly path: string;
+  readonly reason: 'missing' | 'refused';
+
+  constructor(path: string, reason: 'missing' | 'refused') {
+    super(
+      reason === 'missing'
+        ? `mirror-policyd is not running (no control socket at ${path})`
+        : `mirror-policyd is not running (control socket ${path} refuses connections)`,
+    );
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+function errorWithCode(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Sends one request and returns the parsed response. Bounded by `timeoutMs` (connect,
+ * send and answer together): past it the connection is destroyed and the promise rejects
+ * with an Error whose code is 'ETIMEDOUT'. Rejects with NotRunningError when the socket is
+ * missing or refuses connections, and with an Error (code 'EPROTO') when the server closes
+ * without a well-formed answer.
+ */
+export function controlRequest(path: string, req: Request, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const sock = connect({ path });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+
+    const finish = (err: Error | undefined, res?: Response): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(res as Response);
+    };
+
+    const timer = setTimeout(
+      () => finish(errorWithCode(`control socket ${path} did not answer within ${timeoutMs} ms`, 'ETIMEDOUT')),
+      timeoutMs,
+    );
+
+    const answer = (line: string): void => {
+      try {
+        finish(undefined, parseResponseLine(line));
+      } catch (e) {
+        finish(Object.assign(e as Error, { code: 'EPROTO' }));
+      }
+    };
+
+    sock.on('connect', () => {
+      sock.write(encodeLine(req));
+    });
+    sock.on('data', (b: Buffer) => {
+      const nl = b.indexOf(0x0a);
+      if (nl >= 0) {
+        chunks.push(b.subarray(0, nl));
+        answer(Buffer.concat(chunks).toString('utf8'));
+        return;
+      }
+      chunks.push(b);
+      size += b.length;
+      if (size > MAX_RESPONSE_BYTES) {
+        finish(errorWithCode(`control socket ${path} sent more than ${MAX_RESPONSE_BYTES} bytes without a newline`, 'EPROTO'));
+      }
+    });
+    sock.on('end', () => {
+      // The server closed without a newline: take what it sent, if anything.
+      if (size > 0) answer(Buffer.concat(chunks).toString('utf8'));
+      else finish(errorWithCode(`control socket ${path} closed the connection without answering`, 'EPROTO'));
+    });
+    sock.on('close', () => {
+      finish(errorWithCode(`control socket ${path} closed the connection without answering`, 'EPROTO'));
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') finish(new NotRunningError(path, 'missing'));
+      else if (e.code === 'ECONNREFUSED') finish(new NotRunningError(path, 'refused'));
+      else finish(e);
+    });
+  });
+}
+
+/** True when a server answers a ping at `path` (within `timeoutMs`); false on any failure. */
+export async function isServing(path: string, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS): Promise<boolean> {
+  try {
+    const res = await controlRequest(path, { cmd: 'ping' }, timeoutMs);
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What is at `path`, for a server about to bind there:
+ * - 'serving': something answered a ping;
+ * - 'busy': something accepts connections but gave no well-formed answer in time (a hung
+ *   daemon, another program, or a daemon at its connection limit): not ours to remove;
+ * - 'stale': a socket file nobody listens on (ECONNREFUSED);
+ * - 'missing': nothing there.
+ * Other failures (EACCES, ENOTSOCK...) are thrown.
+ */
+export async function probeControlSocket(path: string, timeoutMs: number): Promise<'serving' | 'busy' | 'stale' | 'missing'> {
+  try {
+    await controlRequest(path, { cmd: 'ping' }, timeoutMs);
+    return 'serving';
+  } catch (e) {
+    if (e instanceof NotRunningError) return e.reason === 'missing' ? 'missing' : 'stale';
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ETIMEDOUT' || code === 'EPROTO' || code === 'ECONNRESET' || code === 'EPIPE') return 'busy';
+    throw e;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Commands run after the output changed (e.g. `systemctl reload crio.service`: CRI-O
+ * caches registries.conf until SIGHUP). argv arrays, no shell, a timeout, result logged.
+ */
+import { execFile } from 'node:child_process';
+import type { Logger } from '../log.js';
+
+export interface CommandResult {
+  readonly argv: readonly string[];
+  readonly ok: boolean;
+  readonly code: number | null;
+  readonly ms: number;
+  readonly error?: string;
+}
+
+const MAX_OUTPUT = 64 * 1024;
+
+export function runAfterRender(commands: ReadonlyArray<readonly string[]>, timeoutMs: number, log: Logger): Promise<CommandResult[]> {
+  return Promise.all(
+    commands.map(
+      (argv) =>
+        new Promise<CommandResult>((resolve) => {
+          const started = performance.now();
+          const [cmd, ...args] = argv as [string, ...string[]];
+          execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, shell: false }, (err, stdout, stderr) => {
+            const ms = Math.round(performance.now() - started);
+            const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
+            const code = e ? (typeof e.code === 'number' ? e.code : null) : 0;
+            const result: CommandResult = e ? { argv, ok: false, code, ms, error: e.killed ? `killed after ${timeoutMs} ms` : e.message.split('\n')[0] ?? String(e) } : { argv, ok: true, code: 0, ms };
+            const line = argv.join(' ');
+            if (result.ok) log.info({ command: argv, ms }, `after-render: ${line}: ok, ${ms} ms`);
+            else log.error({ command: argv, ms, code, stderr: stderr.slice(0, 2000) }, `after-render: ${line}: failed: ${result.error}`);
+            if (stdout.trim()) log.debug({ command: argv }, `after-render: ${line}: ${stdout.trim().slice(0, 2000)}`);
+            resolve(result);
+          });
+        }),
+    ),
+  );
+}

@@ -1,0 +1,118 @@
+/**
+ * The daemon's settings: an optional TOML config file (default
+ * /etc/mirror-policyd/config.toml) with the same names as the flags; flags win.
+ * Pure: text and flag values in, a validated DaemonConfig or located errors out.
+ */
+import { error, type Diagnostic } from '../diagnostic.js';
+import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
+import { FieldReader, describe } from '../field-reader.js';
+import { LOG_LEVELS, type LogFormat } from '../log.js';
+import { parseTomlText, tomlLocator } from '../registries-conf-parse.js';
+
+export const DEFAULT_CONFIG = '/etc/mirror-policyd/config.toml';
+export const DEFAULT_STATE_DIR = '/var/lib/mirror-policyd';
+export const DEFAULT_CONTROL_SOCKET = '/run/mirror-policyd/control.sock';
+
+export interface DaemonConfig {
+  readonly policyDir: string;
+  readonly output: string;
+  /** An explicit base file; otherwise the host's adopted registries.conf in the state dir. */
+  readonly base?: string;
+  readonly stateDir: string;
+  readonly controlSocket: string;
+  /** Changes within this window after a render are coalesced into the next one. */
+  readonly debounceMs: number;
+  /** The safety-net rescan, in case an event was missed. */
+  readonly rescanIntervalMs: number;
+  /** Commands (argv arrays, no shell) run after the output changed, e.g. to reload CRI-O. */
+  readonly afterRender: ReadonlyArray<readonly string[]>;
+  readonly afterRenderTimeoutMs: number;
+  readonly allowUnsafeFragments: boolean;
+  readonly logLevel: string;
+  readonly logFormat: LogFormat;
+}
+
+export const DEFAULTS: DaemonConfig = {
+  policyDir: DEFAULT_POLICY_DIR,
+  output: DEFAULT_OUTPUT,
+  stateDir: DEFAULT_STATE_DIR,
+  controlSocket: DEFAULT_CONTROL_SOCKET,
+  debounceMs: 100,
+  rescanIntervalMs: 30_000,
+  afterRender: [],
+  afterRenderTimeoutMs: 30_000,
+  allowUnsafeFragments: false,
+  logLevel: 'info',
+  logFormat: 'pretty',
+};
+
+/** Config-file keys, also the flag names (the flags use them with `--`). */
+export const CONFIG_KEYS = [
+  'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms',
+  'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'log-level', 'log-format',
+] as const;
+
+export type ConfigValues = Partial<Record<(typeof CONFIG_KEYS)[number], string | number | boolean | string[][]>>;
+
+function validate(v: ConfigValues, at: (key: string) => (message: string) => Diagnostic): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const fail = (key: string, message: string): void => void diagnostics.push(at(key)(message));
+  const str = (key: (typeof CONFIG_KEYS)[number]): string | undefined => {
+    const x = v[key];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'string' || x === '') return void fail(key, `"${key}" must be a non-empty string, not ${describe(x)}`);
+    return x;
+  };
+  const int = (key: (typeof CONFIG_KEYS)[number], min: number, max: number): number | undefined => {
+    const x = v[key];
+    if (x === undefined) return undefined;
+    const n = typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) return void fail(key, `"${key}" must be a whole number from ${min} to ${max}, not ${JSON.stringify(x)}`);
+    return n;
+  };
+  const afterRender = v['after-render'];
+  if (afterRender !== undefined && (!Array.isArray(afterRender) || !afterRender.every((c) => Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === 'string')))) {
+    fail('after-render', '"after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]');
+  }
+  const level = str('log-level');
+  if (level !== undefined && !LOG_LEVELS.includes(level)) fail('log-level', `"log-level" must be one of ${LOG_LEVELS.join(', ')}`);
+  const format = str('log-format');
+  if (format !== undefined && format !== 'pretty' && format !== 'json') fail('log-format', '"log-format" must be pretty or json');
+  const unsafe = v['allow-unsafe-fragments'];
+  if (unsafe !== undefined && typeof unsafe !== 'boolean') fail('allow-unsafe-fragments', '"allow-unsafe-fragments" must be true or false');
+  const base = str('base');
+  const config: DaemonConfig = {
+    policyDir: str('policy-dir') ?? DEFAULTS.policyDir,
+    output: str('output') ?? DEFAULTS.output,
+    ...(base !== undefined ? { base } : {}),
+    stateDir: str('state-dir') ?? DEFAULTS.stateDir,
+    controlSocket: str('control-socket') ?? DEFAULTS.controlSocket,
+    debounceMs: int('debounce-ms', 0, 60_000) ?? DEFAULTS.debounceMs,
+    rescanIntervalMs: int('rescan-interval-ms', 100, 86_400_000) ?? DEFAULTS.rescanIntervalMs,
+    afterRender: Array.isArray(afterRender) ? (afterRender as string[][]) : DEFAULTS.afterRender,
+    afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
+    allowUnsafeFragments: typeof unsafe === 'boolean' ? unsafe : DEFAULTS.allowUnsafeFragments,
+    logLevel: level ?? DEFAULTS.logLevel,
+    logFormat: (format as LogFormat | undefined) ?? DEFAULTS.logFormat,
+  };
+  return diagnostics.length > 0 ? { diagnostics } : { config, diagnostics };
+}
+
+/** Config file text (may be absent) + flag values (win) → config. */
+export function resolveConfig(file: { path: string; text: string } | undefined, flags: ConfigValues): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
+  let fromFile: ConfigValues = {};
+  const diagnostics: Diagnostic[] = [];
+  let locate = (key: string): ((m: string) => Diagnostic) => (m: string) => error({ file: `--${key}` }, m);
+  if (file) {
+    const parsed = parseTomlText(file.text, file.path);
+    if (!parsed.data) return { diagnostics: parsed.diagnostics };
+    const loc = tomlLocator(file.text, file.path);
+    const r = new FieldReader(loc);
+    r.unknownKeys(parsed.data, CONFIG_KEYS, [], 'error', 'the config file');
+    diagnostics.push(...r.diagnostics);
+    fromFile = parsed.data as ConfigValues;
+    locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));
+  }
+  const merged = validate({ ...fromFile, ...flags }, locate);
+  return { ...(merged.config && diagnostics.length === 0 ? { config: merged.config } : {}), diagnostics: [...diagnostics, ...merged.diagnostics] };
+}

@@ -1,0 +1,408 @@
+/**
+ * The daemon: keeps the output (default /etc/containers/registries.conf) equal to the
+ * forgiving render of the policy directory, live, and never leaves the host worse off.
+ * A thin shell around the pure pipeline: it reads files, writes files, watches, talks
+ * to systemd and answers `status`. One render at a time; triggers coalesce.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
+import { startControlServer, type ControlServer } from '../control/server.js';
+import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
+import { readDropIns } from '../drop-ins.js';
+import type { Logger } from '../log.js';
+import { classifyText } from '../managed-file.js';
+import type { SourceText } from '../pipeline.js';
+import { readPolicyDir } from '../policy-dir.js';
+import { findShadowing } from '../shadowing.js';
+import type { Notifier } from '../systemd/notify.js';
+import { VERSION } from '../version.js';
+import { runAfterRender } from './after-render.js';
+import type { DaemonConfig } from './config.js';
+import { buildForgiving, type FragmentStatus } from './forgiving.js';
+import { StateDir, StateDirError } from './state-dir.js';
+import { watchTargets, type Watcher } from './watcher.js';
+
+const MAX_BACKOFF_MS = 60_000;
+
+export class StartError extends Error {}
+
+export interface DriftEvent {
+  readonly at: string;
+  readonly kind: 'adopted' | 'edited' | 'replaced';
+  readonly savedAs: string;
+}
+
+export interface RenderInfo {
+  readonly at: string;
+  readonly ms: number;
+  readonly sha256: string;
+  readonly changed: boolean;
+  readonly fragments: number;
+  readonly tables: number;
+  readonly mirrors: number;
+}
+
+export interface DaemonStatus {
+  readonly state: 'healthy' | 'degraded';
+  readonly degraded: string[];
+  readonly pid: number;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly policyDir: string;
+  readonly output: string;
+  readonly stateDir: string;
+  readonly base: { readonly source: 'flag' | 'adopted' | 'none'; readonly path?: string };
+  readonly fragments: Array<{ file: string; state: string; errors: string[] }>;
+  readonly lastRender?: RenderInfo;
+  readonly lastWriteError?: string;
+  readonly drift: DriftEvent[];
+  readonly shadowing: string[];
+  readonly renders: number;
+  readonly renderErrors: number;
+}
+
+export class Daemon {
+  private readonly state: StateDir;
+  private readonly startedAt = new Date().toISOString();
+  private watcher?: Watcher;
+  private control?: ControlServer;
+  private rescanTimer?: NodeJS.Timeout;
+  private debounceTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private backoffMs = 0;
+  private rendering?: Promise<void>;
+  private pending = false;
+  private lastStart = 0;
+  private stopped = false;
+
+  private changeCounter = 0;
+  private readonly seen = new Map<string, { text: string; changedAt: number }>();
+  private lastGood: Record<string, string> = {};
+  private lastWritten?: string;
+  private reported = new Map<string, string>(); // file → messages already logged
+  private statuses: FragmentStatus[] = [];
+  private generalProblems: string[] = [];
+  private lastRender?: RenderInfo;
+  private lastWriteError?: string;
+  private policyDirMissing = false;
+  private readonly drift: DriftEvent[] = [];
+  private shadowing: string[] = [];
+  private renders = 0;
+  private renderErrors = 0;
+  private baseSource: DaemonStatus['base'] = { source: 'none' };
+
+  constructor(
+    private config: DaemonConfig,
+    private readonly log: Logger,
+    private readonly notifier: Notifier,
+  ) {
+    this.state = new StateDir(config.stateDir);
+  }
+
+  /** Takes the state dir, renders once, starts watching and answering; READY=1 even when degraded. */
+  async start(): Promise<void> {
+    try {
+      await this.state.init();
+    } catch (e) {
+      throw new StartError(e instanceof StateDirError ? e.message : `state directory ${this.config.stateDir} is not usable: ${(e as Error).message}`);
+    }
+    const other = await this.state.readRecord();
+    if (other && other.pid !== process.pid && pidAlive(other.pid)) {
+      throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
+    }
+    try {
+      this.control = await startControlServer(this.config.controlSocket, { status: () => this.status(), ping: () => 'pong' }, this.log);
+    } catch (e) {
+      throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
+    }
+    await this.state.writeRecord({ pid: process.pid, output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
+    this.lastGood = await this.state.readLastGood();
+    this.pending = true;
+    await this.runRender();
+    this.startWatching();
+    this.notifier.ready(this.statusLine());
+    this.notifier.startWatchdog();
+    this.log.info({ policyDir: this.config.policyDir, output: this.config.output, pid: process.pid }, `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`);
+  }
+
+  private startWatching(): void {
+    this.watcher = watchTargets(
+      { policyDir: this.config.policyDir, output: this.config.output },
+      (what, name) => {
+        this.log.debug({ event: what, file: name }, `${what} ${name}`);
+        this.trigger();
+      },
+      (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
+    );
+    this.rescanTimer = setInterval(() => this.trigger(), this.config.rescanIntervalMs);
+    this.rescanTimer.unref();
+  }
+
+  /** A change happened (or might have): render now, or after the debounce window if one just ran. */
+  trigger(): void {
+    this.pending = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.rendering || this.debounceTimer) return;
+    const wait = Math.max(0, this.lastStart + this.config.debounceMs - Date.now());
+    if (wait === 0) void this.runRender();
+    else {
+      this.debounceTimer = setTimeout(() => {
+        this.debounceTimer = undefined;
+        void this.runRender();
+      }, wait);
+    }
+  }
+
+  private runRender(): Promise<void> {
+    if (!this.pending || this.rendering) return this.rendering ?? Promise.resolve();
+    this.pending = false;
+    this.lastStart = Date.now();
+    this.rendering = this.render()
+      .catch((e: Error) => {
+        this.renderErrors++;
+        this.log.error({ err: e.stack }, `render failed: ${e.message}`);
+      })
+      .finally(() => {
+        this.rendering = undefined;
+        if (this.pending) this.schedule();
+      });
+    return this.rendering;
+  }
+
+  /** SIGHUP: new settings, a full re-read and re-render. */
+  async reload(config: DaemonConfig | undefined): Promise<void> {
+    this.notifier.reloading();
+    if (config) {
+      const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
+      this.config = config;
+      if (watchChanged) {
+        await this.watcher?.close();
+        if (this.rescanTimer) clearInterval(this.rescanTimer);
+        this.startWatching();
+      }
+    }
+    this.seen.clear();
+    this.reported.clear();
+    await this.rendering;
+    this.pending = true;
+    await this.runRender();
+    this.notifier.ready(this.statusLine());
+    this.log.info('reloaded: settings re-read, policy re-rendered');
+  }
+
+  /** SIGTERM: finish any write in flight, then stop everything. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.notifier.stopping();
+    for (const t of [this.debounceTimer, this.retryTimer]) if (t) clearTimeout(t);
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    await this.rendering;
+    await this.watcher?.close();
+    await this.control?.close();
+    await this.state.clearRecord(process.pid);
+    this.notifier.close();
+    this.log.info('stopped');
+  }
+
+  private async readBase(): Promise<{ base?: SourceText; source: 'flag' | 'adopted' | 'none' }> {
+    if (this.config.base !== undefined) {
+      const text = await fs.readFile(this.config.base, 'utf8'); // a missing explicit base is an error worth a degraded state
+      return { base: { file: this.config.base, text }, source: 'flag' };
+    }
+    const adopted = await this.state.readBase();
+    return adopted !== undefined ? { base: { file: 'base.conf', text: adopted }, source: 'adopted' } : { source: 'none' };
+  }
+
+  /** Before writing: a file that is not what we last wrote was adopted, edited or replaced by someone. */
+  private async checkOutput(): Promise<void> {
+    let current: string;
+    try {
+      current = await fs.readFile(this.config.output, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    if (current === this.lastWritten) return;
+    const kind = classifyText(current);
+    if (kind === 'ours') return; // our render from an earlier run or a `render`: fine to replace
+    const at = new Date().toISOString();
+    if (kind === 'edited') {
+      const savedAs = await this.state.keepDrift(current);
+      this.drift.push({ at, kind: 'edited', savedAs });
+      this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`);
+    } else if (this.config.base === undefined) {
+      const first = (await this.state.readOriginal()) === undefined;
+      await this.state.adopt(current);
+      const savedAs = this.state.path('base.conf');
+      this.drift.push({ at, kind: first ? 'adopted' : 'replaced', savedAs });
+      if (first) this.log.info({ path: this.config.output, savedAs }, `adopted ${this.config.output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`);
+      else this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`);
+    } else {
+      const savedAs = await this.state.keepDrift(current);
+      this.drift.push({ at, kind: 'replaced', savedAs });
+      this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${this.config.base})`);
+    }
+    while (this.drift.length > 100) this.drift.shift();
+  }
+
+  private async render(): Promise<void> {
+    const started = performance.now();
+    this.renders++;
+    const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
+    if (!dir.exists && !this.policyDirMissing) this.log.warn({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} does not exist; waiting for it`);
+    this.policyDirMissing = !dir.exists;
+    for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
+
+    const fragments = dir.fragments.map((f) => {
+      const prev = this.seen.get(f.file);
+      const changedAt = prev && prev.text === f.text ? prev.changedAt : ++this.changeCounter;
+      this.seen.set(f.file, { text: f.text, changedAt });
+      return { ...f, changedAt };
+    });
+    for (const file of [...this.seen.keys()]) if (!dir.fragments.some((f) => f.file === file)) this.seen.delete(file);
+
+    this.generalProblems = [];
+    let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
+    try {
+      await this.checkOutput();
+      baseInfo = await this.readBase();
+      this.baseSource = baseInfo.source === 'flag' ? { source: 'flag', path: this.config.base as string } : baseInfo.source === 'adopted' ? { source: 'adopted', path: this.state.path('base.conf') } : { source: 'none' };
+    } catch (e) {
+      this.generalProblems.push(`base: ${(e as Error).message}`);
+      this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
+      this.renderErrors++;
+      this.notifier.status(this.statusLine());
+      return;
+    }
+    const result = buildForgiving({ ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable: dir.diagnostics, lastGood: this.lastGood }, { file: basename(this.config.output) });
+    this.statuses = result.statuses;
+    this.reportProblems(result.statuses, result.diagnostics);
+    if (result.text === undefined) {
+      this.renderErrors++;
+      this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
+      this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
+      this.notifier.status(this.statusLine());
+      return;
+    }
+    await this.state.writeLastGood(this.lastGood, result.lastGood);
+    this.lastGood = result.lastGood;
+
+    let changed = false;
+    try {
+      await fs.mkdir(resolve(this.config.output, '..'), { recursive: true, mode: 0o755 });
+      changed = (await writeFileAtomic(this.config.output, result.text)).changed;
+      this.lastWritten = result.text;
+      if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
+      this.lastWriteError = undefined;
+      this.backoffMs = 0;
+    } catch (e) {
+      this.renderErrors++;
+      this.lastWriteError = (e as Error).message;
+      this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(1000, this.backoffMs * 2));
+      this.log.error({ path: this.config.output, retryInMs: this.backoffMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${this.backoffMs / 1000} s`);
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.trigger(), this.backoffMs);
+      this.retryTimer.unref();
+      this.notifier.status(this.statusLine());
+      return;
+    }
+    const tables = result.conf?.registries.length ?? 0;
+    const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
+    const ms = Math.round(performance.now() - started);
+    this.lastRender = { at: new Date().toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
+    this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
+    if (changed) {
+      this.log.info({ path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms }, `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`);
+      for (const s of this.shadowing) this.log.warn(s);
+      if (this.config.afterRender.length > 0) await runAfterRender(this.config.afterRender, this.config.afterRenderTimeoutMs, this.log);
+    } else {
+      this.log.debug({ ms }, `unchanged ${this.config.output}`);
+    }
+    this.notifier.status(this.statusLine());
+  }
+
+  /** Each problem is logged once, when it appears; a fix is logged when it happens. */
+  private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
+    const now = new Map<string, string>();
+    for (const s of statuses) {
+      const key = s.errors.map(formatDiagnostic).join('\n');
+      if (s.state !== 'valid') now.set(s.file, `${s.state}:${key}`);
+      const before = this.reported.get(s.file);
+      if (s.state !== 'valid' && before !== `${s.state}:${key}`) {
+        const effect = s.state === 'held' ? 'its last valid content stays in effect' : 'left out';
+        for (const e of s.errors) this.log.error({ fragment: s.file, line: e.line }, `${formatDiagnostic(e)} (${effect})`);
+        if (s.errors.length === 0) this.log.error({ fragment: s.file }, `${s.file}: not usable (${effect})`);
+      } else if (s.state === 'valid' && before !== undefined) {
+        this.log.info({ fragment: s.file }, `${s.file} is valid again`);
+      }
+    }
+    for (const d of diagnostics) {
+      if (d.severity !== 'warning') continue;
+      const key = `warning:${formatDiagnostic(d)}`;
+      now.set(key, key);
+      if (!this.reported.has(key)) this.log.warn({ fragment: d.file }, formatDiagnostic(d));
+    }
+    this.reported = now;
+  }
+
+  private counts(): { valid: number; held: number; invalid: number } {
+    const c = { valid: 0, held: 0, invalid: 0 };
+    for (const s of this.statuses) c[s.state]++;
+    return c;
+  }
+
+  degradedReasons(): string[] {
+    const out: string[] = [];
+    const { held, invalid } = this.counts();
+    if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
+    if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
+    if (this.policyDirMissing) out.push(`policy directory ${this.config.policyDir} does not exist`);
+    if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
+    out.push(...this.generalProblems);
+    return out;
+  }
+
+  statusLine(): string {
+    const { valid, held, invalid } = this.counts();
+    const r = this.lastRender;
+    const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : ', not rendered yet';
+    const degraded = this.degradedReasons();
+    return `${degraded.length > 0 ? 'degraded' : 'healthy'}: fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
+  }
+
+  status(): DaemonStatus {
+    const degraded = this.degradedReasons();
+    return {
+      state: degraded.length > 0 ? 'degraded' : 'healthy',
+      degraded,
+      pid: process.pid,
+      version: VERSION,
+      startedAt: this.startedAt,
+      policyDir: this.config.policyDir,
+      output: this.config.output,
+      stateDir: this.config.stateDir,
+      base: this.baseSource,
+      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic) })),
+      ...(this.lastRender ? { lastRender: this.lastRender } : {}),
+      ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
+      drift: [...this.drift],
+      shadowing: [...this.shadowing],
+      renders: this.renders,
+      renderErrors: this.renderErrors,
+    };
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

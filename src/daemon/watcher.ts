@@ -1,0 +1,43 @@
+/**
+ * Watching the policy directory and the output file (an edge: inotify through chokidar).
+ * Events are only triggers: whatever happened, the daemon re-reads the whole directory.
+ * chokidar loses a watch when the watched directory itself is deleted or swapped, so we
+ * watch each directory's parent (depth 1) with a filter, plus a cheap periodic rescan as
+ * the safety net. No polling.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import { basename, dirname, resolve, sep } from 'node:path';
+
+export interface WatchTargets {
+  readonly policyDir: string;
+  readonly output: string;
+}
+
+export interface Watcher {
+  close(): Promise<void>;
+}
+
+/** True for paths the daemon cares about: the policy dir, anything in it, and the output file. */
+export function interesting(path: string, targets: WatchTargets): boolean {
+  const p = resolve(path);
+  const dir = resolve(targets.policyDir);
+  const out = resolve(targets.output);
+  if (p === dir || p === out) return true;
+  if (p.startsWith(dir + sep)) return !p.slice(dir.length + 1).includes(sep); // direct children only
+  // The parents themselves must be watched for the directory's own create/delete/rename events.
+  return p === dirname(dir) || p === dirname(out);
+}
+
+export function watchTargets(targets: WatchTargets, onEvent: (what: string, path: string) => void, onError: (e: Error) => void): Watcher {
+  const roots = [...new Set([dirname(resolve(targets.policyDir)), dirname(resolve(targets.output))])];
+  const w: FSWatcher = watch(roots, {
+    ignoreInitial: true,
+    usePolling: false,
+    depth: 1,
+    followSymlinks: false,
+    ignored: (path: string) => !interesting(path, targets),
+  });
+  w.on('all', (what, path) => onEvent(what, basename(path)));
+  w.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
+  return { close: () => w.close() };
+}

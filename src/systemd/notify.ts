@@ -1,0 +1,219 @@
+/**
+ * sd_notify(3) for a Type=notify service: datagrams of "KEY=VALUE" lines
+ * sent to the AF_UNIX socket named by $NOTIFY_SOCKET.
+ *
+ * Node has no AF_UNIX datagram sockets, so this uses the `unix-dgram` native
+ * addon (CommonJS, loaded with createRequire, and only when NOTIFY_SOCKET is
+ * set, so the CLI never loads it). Each message uses a fresh socket that is
+ * closed right after sendto(): unix-dgram's socket keeps a ref'd libuv poll
+ * handle, which would otherwise keep the process alive, and messages are rare
+ * (a watchdog ping every WATCHDOG_USEC/2). The kernel attaches our pid to
+ * each datagram, which is all NotifyAccess=main checks.
+ *
+ * Never throws: problems are logged as warnings and the call is dropped. A
+ * notifier is disabled (`enabled` false, every call a quiet no-op) when
+ * NOTIFY_SOCKET is unset, and also, after one warning, when it names a
+ * socket unix-dgram cannot reach: an abstract socket ("@name"), a
+ * non-absolute address (e.g. "vsock:..."), or a path longer than sun_path.
+ *
+ * MONOTONIC_USEC (sent with RELOADING=1): systemd compares it with its own
+ * CLOCK_MONOTONIC. process.hrtime.bigint() is libuv's uv_hrtime(), which on
+ * Linux is clock_gettime(CLOCK_MONOTONIC) (uv__hrtime with UV_CLOCK_PRECISE;
+ * only the loop's UV_CLOCK_FAST may use CLOCK_MONOTONIC_COARSE), so
+ * hrtime/1000 is the value systemd wants. test/systemd/notify.test.ts checks
+ * it against python3's time.clock_gettime(CLOCK_MONOTONIC). systemd 252
+ * ignores MONOTONIC_USEC (it is used by Type=notify-reload, systemd >= 253);
+ * sending it is harmless there.
+ */
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import type { EventEmitter } from 'node:events';
+
+export interface Notifier {
+  /** False when NOTIFY_SOCKET is unset or unusable: then every call is a quiet no-op. */
+  readonly enabled: boolean;
+  /** The watchdog ping interval (WATCHDOG_USEC/2) in ms when the watchdog is ours, else null. */
+  readonly watchdogIntervalMs: number | null;
+  /** "READY=1" and, with a status, "STATUS=...". */
+  ready(status?: string): void;
+  /** "STATUS=..." (one line: newlines become spaces). */
+  status(text: string): void;
+  /** "RELOADING=1" with "MONOTONIC_USEC=" CLOCK_MONOTONIC in µs; send ready() when the reload is done. */
+  reloading(): void;
+  /** "STOPPING=1". */
+  stopping(): void;
+  /** "WATCHDOG=1". */
+  watchdog(): void;
+  /**
+   * Starts WATCHDOG=1 pings (one at once, then every WATCHDOG_USEC/2) when
+   * WATCHDOG_USEC is set and WATCHDOG_PID is unset or equals process.pid.
+   * The timer is unref'd. Returns a function that stops the pings. Calling it
+   * again replaces the previous timer.
+   */
+  startWatchdog(): () => void;
+  /** Stops the watchdog; later calls are no-ops. */
+  close(): void;
+}
+
+export interface NotifyLog {
+  warn(obj: object, msg: string): void;
+}
+
+/** The part of unix-dgram's API we use (it ships no types). */
+export interface UnixDgramSocket extends EventEmitter {
+  bind(path: string): void;
+  send(buf: Buffer, offset: number, length: number, path: string, callback: (err?: Error & { code?: unknown }) => void): void;
+  close(): void;
+}
+interface UnixDgramModule {
+  createSocket(type: 'unix_dgram', listener?: (msg: Buffer) => void): UnixDgramSocket;
+}
+
+let unixDgram: UnixDgramModule | undefined;
+
+/** Loads the unix-dgram addon (throws if it is not built). */
+export function loadUnixDgram(): UnixDgramModule {
+  unixDgram ??= createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
+  return unixDgram;
+}
+
+/** sockaddr_un.sun_path is 108 bytes and unix-dgram copies at most 107. */
+const MAX_SOCKET_PATH = 107;
+
+/** One line for STATUS=: sd_notify messages are newline-separated. */
+function oneLine(text: string): string {
+  return text.replace(/\r\n|[\r\n]/g, ' ');
+}
+
+/** unix-dgram reports errors with code = -errno; name it for the log. */
+function errnoName(err: { code?: unknown; message?: string }): string {
+  const code = err.code;
+  if (typeof code === 'number') {
+    const errno = Math.abs(code);
+    const name = Object.entries(osConstants.errno).find(([, v]) => v === errno)?.[0];
+    return name ?? `errno ${errno}`;
+  }
+  return typeof code === 'string' ? code : (err.message ?? 'unknown error');
+}
+
+const stderrLog: NotifyLog = {
+  warn(obj, msg) {
+    process.stderr.write(`mirror-policyd: ${msg} ${JSON.stringify(obj)}\n`);
+  },
+};
+
+const noop = (): void => {};
+
+/** Parses WATCHDOG_USEC/WATCHDOG_PID as sd_watchdog_enabled(3) does: the interval is ours to keep, or null. */
+function watchdogInterval(env: NodeJS.ProcessEnv): number | null {
+  const usec = env['WATCHDOG_USEC'];
+  if (usec === undefined || !/^\d+$/.test(usec.trim())) return null;
+  const n = Number(usec.trim());
+  if (!Number.isSafeInteger(n) || n <= 0) return null;
+  const pid = env['WATCHDOG_PID'];
+  if (pid !== undefined && pid.trim() !== '' && pid.trim() !== String(process.pid)) return null;
+  return Math.max(1, Math.floor(n / 2 / 1000));
+}
+
+export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: NotifyLog = stderrLog): Notifier {
+  const raw = env['NOTIFY_SOCKET'];
+  let path: string | null = null;
+  if (raw !== undefined && raw !== '') {
+    if (raw.startsWith('@')) {
+      log.warn({ notifySocket: raw }, 'sd_notify: NOTIFY_SOCKET is an abstract socket, which unix-dgram cannot send to; not notifying systemd');
+    } else if (!raw.startsWith('/')) {
+      log.warn({ notifySocket: raw }, 'sd_notify: NOTIFY_SOCKET is not an absolute socket path; not notifying systemd');
+    } else if (Buffer.byteLength(raw) > MAX_SOCKET_PATH) {
+      log.warn({ notifySocket: raw }, `sd_notify: NOTIFY_SOCKET is longer than ${MAX_SOCKET_PATH} bytes; not notifying systemd`);
+    } else {
+      try {
+        loadUnixDgram();
+        path = raw;
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'sd_notify: cannot load the unix-dgram addon; not notifying systemd');
+      }
+    }
+  }
+
+  const interval = path === null ? null : watchdogInterval(env);
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  /** The last failure logged; repeats of it are not logged again until a send succeeds. */
+  let lastFailure: string | null = null;
+
+  const send = (message: string): void => {
+    if (path === null || closed) return;
+    const target = path;
+    const fail = (e: unknown): void => {
+      const reason = errnoName((e ?? {}) as { code?: unknown; message?: string });
+      if (reason === lastFailure) return;
+      lastFailure = reason;
+      log.warn({ notifySocket: target, error: reason, message: message.split('\n')[0] }, 'sd_notify: cannot send to NOTIFY_SOCKET');
+    };
+    let sock: UnixDgramSocket;
+    try {
+      sock = loadUnixDgram().createSocket('unix_dgram');
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    sock.on('error', fail); // unix-dgram emits rather than throws in some paths
+    const buf = Buffer.from(message);
+    try {
+      sock.send(buf, 0, buf.length, target, (err) => {
+        if (err) fail(err);
+        else lastFailure = null;
+      });
+    } catch (e) {
+      fail(e);
+    } finally {
+      try {
+        sock.close();
+      } catch {
+        /* the message went out or failed already; nothing to do */
+      }
+    }
+  };
+
+  const stopWatchdog = (): void => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  };
+
+  return {
+    get enabled() {
+      return path !== null && !closed;
+    },
+    watchdogIntervalMs: interval,
+    ready(status?: string) {
+      send(status === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(status)}`);
+    },
+    status(text: string) {
+      send(`STATUS=${oneLine(text)}`);
+    },
+    reloading() {
+      send(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
+    },
+    stopping() {
+      send('STOPPING=1');
+    },
+    watchdog() {
+      send('WATCHDOG=1');
+    },
+    startWatchdog() {
+      if (interval === null || closed) return noop;
+      stopWatchdog();
+      send('WATCHDOG=1');
+      const t = setInterval(() => send('WATCHDOG=1'), interval);
+      t.unref();
+      timer = t;
+      return () => {
+        if (timer === t) stopWatchdog();
+      };
+    },
+    close() {
+      stopWatchdog();
+      closed = true;
+    },
+  };
+}
