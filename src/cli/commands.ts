@@ -14,6 +14,8 @@ import { classifyFile, defaultBase, keepCopy } from '../managed-file.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { loadAndBuild, printDiagnostics } from './load.js';
 import { usage } from './usage.js';
+import { readDropIns } from '../drop-ins.js';
+import { findShadowing } from '../shadowing.js';
 import { managingDaemon } from './daemon-commands.js';
 import { DEFAULT_STATE_DIR } from '../daemon/config.js';
 
@@ -41,7 +43,8 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   const output = values.output ?? DEFAULT_OUTPUT;
   const base = values.base;
   const loaded = await loadAndBuild({ policyDir: values['policy-dir'] ?? DEFAULT_POLICY_DIR, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true }, log);
-  printDiagnostics(loaded.diagnostics);
+  const shadowing = loaded.conf ? findShadowing(loaded.conf, await readDropIns(output)) : [];
+  printDiagnostics([...loaded.diagnostics, ...shadowing]);
   if (hasErrors(loaded.diagnostics)) return 1;
   const { tables, mirrors } = summary(loaded.conf);
   log.info({ fragments: loaded.fragments.length, tables, mirrors }, `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -143,4 +143,16 @@ t.test('import prints a native fragment that renders the same registries.conf', 
   t.equal(body(b.stdout), body(a.stdout));
   const bad = await runCli(['import', join(dir, 'nope.yaml')]);
   t.equal(bad.code, 1);
+});
+
+t.test('check warns when a registries.conf.d drop-in beside the output shadows a prefix we manage', async (t) => {
+  const { dir, policy, out } = workspace();
+  const dropIns = join(dir, 'registries.conf.d');
+  mkdirSync(dropIns);
+  writeFileSync(join(dropIns, '50-local.conf'), '# an admin\'s drop-in\n[[registry]]\nlocation = "docker.io"\nblocked = true\n');
+  writeFileSync(join(dropIns, '60-other.conf'), '[[registry]]\nlocation = "unrelated.example.com"\n');
+  const r = await runCli(['check', '--policy-dir', policy, '--output', out]);
+  t.equal(r.code, 0, 'a warning, not an error');
+  t.match(r.stderr, new RegExp(`${dropIns}/50-local\\.conf:2:1: warning: this drop-in defines prefix "docker\\.io", which the rendered registries\\.conf manages`));
+  t.notMatch(r.stderr, /60-other\.conf/);
 });
