@@ -1,0 +1,83 @@
+/**
+ * The health cache's rules, pure: per endpoint (scheme, host, port), consecutive
+ * failures mark it down for a time that doubles up to a cap; while down, pulls skip it
+ * (unless every candidate is down); after that time one request probes it; a success
+ * clears it. Only failures that say something about the endpoint count: a 404, 401 or
+ * 403 means "absent" or "forbidden", not "unhealthy".
+ */
+
+export type FailureClass = 'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'protocol' | 'dns' | 'reset';
+
+export interface EndpointHealth {
+  readonly endpoint: string; // "https://host:port"
+  readonly failures: number; // consecutive
+  readonly downUntil?: number; // epoch ms; absent = up
+  readonly lastFailure?: { readonly at: number; readonly class: FailureClass; readonly message: string };
+  readonly lastSuccess?: number;
+  readonly latencyMs?: number;
+  /** When this record last changed: the newer record wins when two processes merge. */
+  readonly updatedAt: number;
+}
+
+export interface HealthPolicy {
+  /** Consecutive failures before an endpoint counts as down. */
+  readonly threshold: number;
+  readonly baseTtlMs: number;
+  readonly maxTtlMs: number;
+}
+
+export const DEFAULT_HEALTH_POLICY: HealthPolicy = { threshold: 1, baseTtlMs: 30_000, maxTtlMs: 15 * 60_000 };
+
+export type HealthMap = Readonly<Record<string, EndpointHealth>>;
+
+export function recordFailure(h: EndpointHealth | undefined, endpoint: string, cls: FailureClass, message: string, now: number, policy: HealthPolicy = DEFAULT_HEALTH_POLICY): EndpointHealth {
+  const failures = (h?.failures ?? 0) + 1;
+  const down = failures >= policy.threshold;
+  const ttl = Math.min(policy.maxTtlMs, policy.baseTtlMs * 2 ** Math.max(0, failures - policy.threshold));
+  return {
+    endpoint,
+    failures,
+    ...(down ? { downUntil: now + ttl } : {}),
+    lastFailure: { at: now, class: cls, message: message.slice(0, 300) },
+    ...(h?.lastSuccess !== undefined ? { lastSuccess: h.lastSuccess } : {}),
+    ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+    updatedAt: now,
+  };
+}
+
+export function recordSuccess(h: EndpointHealth | undefined, endpoint: string, now: number, latencyMs?: number): EndpointHealth {
+  return {
+    endpoint,
+    failures: 0,
+    ...(h?.lastFailure ? { lastFailure: h.lastFailure } : {}),
+    lastSuccess: now,
+    ...(latencyMs !== undefined ? { latencyMs } : h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+    updatedAt: now,
+  };
+}
+
+export type HealthState = 'up' | 'down' | 'probe' | 'unknown';
+
+/** up; down (skip it); probe (down, but its time is over: one request may try it); unknown (never seen). */
+export function healthState(h: EndpointHealth | undefined, now: number): HealthState {
+  if (!h) return 'unknown';
+  if (h.downUntil === undefined) return 'up';
+  return now < h.downUntil ? 'down' : 'probe';
+}
+
+/** Candidates in order, the down ones left out — unless all are down, then all are tried in order anyway. */
+export function orderByHealth<T>(candidates: readonly T[], endpointOf: (c: T) => string, health: HealthMap, now: number): { tried: T[]; skipped: T[] } {
+  const skipped = candidates.filter((c) => healthState(health[endpointOf(c)], now) === 'down');
+  if (skipped.length === candidates.length) return { tried: [...candidates], skipped: [] };
+  return { tried: candidates.filter((c) => !skipped.includes(c)), skipped };
+}
+
+/** Two views of the cache (two processes) merged: per endpoint, the more recently updated record wins. */
+export function mergeHealth(a: HealthMap, b: HealthMap): Record<string, EndpointHealth> {
+  const out: Record<string, EndpointHealth> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const mine = out[k];
+    if (!mine || v.updatedAt > mine.updatedAt) out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,251 @@
+/**
+ * A client for one registry endpoint (host[:port], secure or insecure), on undici 7.
+ * The distribution protocol as containers/image speaks it: /v2/ ping, bearer tokens
+ * from WWW-Authenticate (anonymous or with credentials), basic auth, redirects to blob
+ * storage without credentials for another origin, 429 honoured with a bounded wait.
+ * Every attempt is bounded: connect, response headers, body idle; nothing can hang.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { FailureClass } from '../health.js';
+import type { Credentials } from './auth-file.js';
+import type { TlsMaterial } from './certs.js';
+import { parseWwwAuthenticate } from './www-authenticate.js';
+
+export interface Timeouts {
+  readonly connectMs: number;
+  readonly headersMs: number;
+  readonly bodyIdleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 3000, headersMs: 10_000, bodyIdleMs: 30_000 };
+const MAX_REDIRECTS = 5;
+const MAX_429_WAIT_MS = 10_000;
+const MAX_429_TRIES = 3;
+
+/** What went wrong, and whether it says the endpoint is unhealthy (a 404 does not). */
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'absent' | 'forbidden' | 'unhealthy' | 'invalid',
+    readonly failureClass?: FailureClass,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface ErrWithCode {
+  code?: string;
+  cause?: unknown;
+  message?: string;
+}
+
+/** Maps a network error (undici's, Node's, OpenSSL's) to a health failure class. */
+export function classifyNetworkError(e: unknown): FailureClass {
+  const codes: string[] = [];
+  for (let x: unknown = e, i = 0; x && i < 5; x = (x as ErrWithCode).cause, i++) {
+    const c = (x as ErrWithCode).code;
+    if (typeof c === 'string') codes.push(c);
+  }
+  const has = (re: RegExp): boolean => codes.some((c) => re.test(c));
+  if (has(/^ECONNREFUSED$/)) return 'refused';
+  if (has(/^UND_ERR_CONNECT_TIMEOUT$|^ETIMEDOUT$/)) return 'connect-timeout';
+  if (has(/^UND_ERR_HEADERS_TIMEOUT$/)) return 'headers-timeout';
+  if (has(/^UND_ERR_BODY_TIMEOUT$/)) return 'body-timeout';
+  if (has(/^ENOTFOUND$|^EAI_AGAIN$/)) return 'dns';
+  if (has(/^ERR_TLS|^ERR_SSL|^CERT_|^UNABLE_TO|SELF_SIGNED|^EPROTO$|^ERR_OSSL/)) return 'tls';
+  if (has(/^ECONNRESET$|^UND_ERR_SOCKET$|^EPIPE$/)) return 'reset';
+  return 'protocol';
+}
+
+function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let x: unknown = e, i = 0; x && i < 3; x = (x as ErrWithCode).cause, i++) {
+    const m = (x as ErrWithCode).message;
+    if (m && !parts.includes(m)) parts.push(m);
+  }
+  return parts.join(': ') || String(e);
+}
+
+export interface ClientOptions {
+  readonly tls: TlsMaterial;
+  readonly credentials: (repository: string) => Promise<Credentials | undefined>;
+  readonly timeouts?: Timeouts;
+}
+
+export interface Response {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Readable & { dump(opts?: { limit: number }): Promise<void> };
+}
+
+/** undici's answer in the shape we use. */
+async function call(url: URL | string, method: 'GET' | 'HEAD', headers: Record<string, string>, dispatcher: Dispatcher): Promise<Response> {
+  const r = await request(url, { method, headers, dispatcher });
+  return { status: r.statusCode, headers: r.headers, body: r.body as unknown as Response['body'] };
+}
+
+function header(r: Response, name: string): string | undefined {
+  const v = r.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export class EndpointClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly timeouts: Timeouts;
+  private scheme: 'https' | 'http' | undefined;
+  private readonly tokens = new Map<string, string>(); // scope → Authorization value
+
+  constructor(
+    readonly host: string,
+    readonly insecure: boolean,
+    private readonly opts: ClientOptions,
+  ) {
+    this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    const connect = { timeout: this.timeouts.connectMs, rejectUnauthorized: !insecure, ...opts.tls };
+    const common = { headersTimeout: this.timeouts.headersMs, bodyTimeout: this.timeouts.bodyIdleMs, connect };
+    const proxied = process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy;
+    this.dispatcher = proxied ? new EnvHttpProxyAgent({ ...common, requestTls: connect }) : new Agent(common);
+  }
+
+  get endpoint(): string {
+    return `${this.scheme ?? 'https'}://${this.host}`;
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  /** One HTTP request with redirects followed by hand: credentials never go to another origin, https never downgrades. */
+  private async send(url: URL, headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Response> {
+    let current = url;
+    let hdrs = headers;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const res = await call(current, method, hdrs, this.dispatcher);
+      const location = header(res, 'location');
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      await res.body.dump({ limit: 64 * 1024 });
+      const next = new URL(location, current);
+      if (current.protocol === 'https:' && next.protocol !== 'https:') {
+        throw new RegistryError(`redirect from ${current.origin} to ${next.origin} refused: it would leave TLS`, 'unhealthy', 'protocol', res.status);
+      }
+      if (next.origin !== current.origin) {
+        const { authorization: _dropped, ...rest } = hdrs;
+        hdrs = rest;
+      }
+      current = next;
+    }
+    throw new RegistryError(`more than ${MAX_REDIRECTS} redirects from ${url.origin}`, 'unhealthy', 'protocol');
+  }
+
+  /** A request to this endpoint, with its auth dance and 429 handling; network errors become RegistryErrors. */
+  async get(path: string, repository: string | undefined, accept?: string, method: 'GET' | 'HEAD' = 'GET'): Promise<Response> {
+    const scheme = await this.pickScheme();
+    const url = new URL(`${scheme}://${this.host}${path}`);
+    const base: Record<string, string> = { 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
+    const scope = repository ? `repository:${repository}:pull` : '';
+    for (let attempt = 0; ; attempt++) {
+      const auth = this.tokens.get(scope);
+      let res: Response;
+      try {
+        res = await this.send(url, auth ? { ...base, authorization: auth } : base, method);
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
+        throw new RegistryError(`${url.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+      }
+      if (res.status === 401 && attempt === 0) {
+        const challenge = header(res, 'www-authenticate');
+        await res.body.dump({ limit: 64 * 1024 });
+        if (challenge && (await this.authenticate(challenge, scope, repository))) continue;
+        throw new RegistryError(`${url.origin}${path}: 401 unauthorized`, 'forbidden', undefined, 401);
+      }
+      if (res.status === 429 && attempt < MAX_429_TRIES) {
+        await res.body.dump({ limit: 64 * 1024 });
+        const after = Number(header(res, 'retry-after'));
+        await new Promise((r) => setTimeout(r, Math.min(MAX_429_WAIT_MS, Number.isFinite(after) && after > 0 ? after * 1000 : 1000 * 2 ** attempt)));
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private async authenticate(challengeHeader: string, scope: string, repository: string | undefined): Promise<boolean> {
+    const challenges = parseWwwAuthenticate(challengeHeader);
+    const creds = repository ? await this.opts.credentials(`${this.host}/${repository}`) : await this.opts.credentials(this.host);
+    const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    if (bearer?.params.realm) {
+      const realm = new URL(bearer.params.realm);
+      if (bearer.params.service) realm.searchParams.set('service', bearer.params.service);
+      if (scope) realm.searchParams.set('scope', scope);
+      let res: Response;
+      try {
+        res = await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.dispatcher);
+      } catch (e) {
+        throw new RegistryError(`token service ${realm.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+      }
+      if (res.status !== 200) {
+        await res.body.dump({ limit: 64 * 1024 });
+        throw new RegistryError(`token service ${realm.origin}: HTTP ${res.status}`, res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
+      }
+      const json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as { token?: string; access_token?: string };
+      const token = json.token ?? json.access_token;
+      if (!token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');
+      this.tokens.set(scope, `Bearer ${token}`);
+      return true;
+    }
+    if (challenges.some((c) => c.scheme === 'basic') && basic) {
+      this.tokens.set(scope, basic);
+      return true;
+    }
+    return false;
+  }
+
+  /** https first; an insecure endpoint falls back to plain http (as containers/image does). */
+  private async pickScheme(): Promise<'https' | 'http'> {
+    if (this.scheme) return this.scheme;
+    const schemes: Array<'https' | 'http'> = this.insecure ? ['https', 'http'] : ['https'];
+    let last: unknown;
+    for (const s of schemes) {
+      try {
+        const res = await call(`${s}://${this.host}/v2/`, 'GET', { 'user-agent': 'mirror-policyd' }, this.dispatcher);
+        await res.body.dump({ limit: 64 * 1024 });
+        if (res.status === 200 || res.status === 401) {
+          this.scheme = s;
+          return s;
+        }
+        last = new RegistryError(`pinging ${s}://${this.host}/v2/: HTTP ${res.status}`, 'unhealthy', res.status >= 500 ? 'server-error' : 'protocol', res.status);
+      } catch (e) {
+        last = e;
+      }
+    }
+    if (last instanceof RegistryError) throw last;
+    throw new RegistryError(`pinging ${this.host}: ${describeError(last)}`, 'unhealthy', classifyNetworkError(last));
+  }
+
+  /** GET /v2/ as a health probe: resolves on 200 or 401. */
+  async ping(): Promise<void> {
+    this.scheme = undefined;
+    await this.pickScheme();
+  }
+}
+
+/** Reads a body into memory, refusing more than `max` bytes (a hostile endless body stops there). */
+export async function readLimited(body: Readable, max: number, what: string): Promise<string> {
+  return (await readLimitedBuffer(body, max, what)).toString('utf8');
+}
+
+export async function readLimitedBuffer(body: Readable, max: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += (chunk as Buffer).length;
+    if (n > max) {
+      body.destroy();
+      throw new RegistryError(`${what} larger than ${max} bytes`, 'invalid', 'protocol');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,265 @@
+/**
+ * Pulling an image through its ordered sources, with what containers/image lacks: the
+ * health cache (a down endpoint is skipped, so a dead or hung mirror costs its timeout
+ * once), digest verification of everything fetched, and blob-level fallback (a blob that
+ * fails from one source comes from the next that has it).
+ */
+import { healthState, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
+import { parseNamed, type ImageReference } from '../reference.js';
+import type { Logger } from '../log.js';
+import { findCredentials } from './auth-file.js';
+import { tlsFor } from './certs.js';
+import { EndpointClient, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
+import { digestOf, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
+
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+const MT = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+};
+const ACCEPT = [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ');
+const INDEX_TYPES = new Set([MT.ociIndex, MT.dockerList]);
+
+/** One candidate, as the source order gives it. */
+export interface PullSource {
+  readonly reference: string;
+  readonly endpoint: { readonly host: string; readonly insecure: boolean };
+  readonly role: 'mirror' | 'primary';
+  readonly blocked: boolean;
+}
+
+export interface Platform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string;
+}
+
+export function hostPlatform(): Platform {
+  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return { os: process.platform === 'win32' ? 'windows' : process.platform, architecture: arch[process.arch] ?? process.arch };
+}
+
+export function parsePlatform(s: string): Platform {
+  const [os, architecture, variant] = s.split('/');
+  if (!os || !architecture || s.split('/').length > 3) throw new Error(`--platform must be OS/ARCH[/VARIANT], not "${s}"`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+export interface PullOptions {
+  readonly dest: string;
+  readonly platform: Platform;
+  readonly authFile?: string;
+  readonly certDir?: string;
+  readonly timeouts?: Timeouts;
+  readonly health: HealthMap;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export interface Attempt {
+  readonly source: string;
+  readonly endpoint: string;
+  readonly error: string;
+}
+
+export interface PullReport {
+  readonly reference: string;
+  readonly digest: string;
+  readonly verified: boolean; // false for tag pulls: the digest is whatever the source said
+  readonly manifestFrom: string;
+  readonly blobs: Array<{ digest: string; size: number; from: string }>;
+  readonly skipped: string[]; // sources left out because their endpoint is down
+  readonly attempts: Attempt[]; // failures along the way
+  readonly health: Record<string, EndpointHealth>; // updates for the cache
+}
+
+export class PullError extends Error {
+  constructor(
+    message: string,
+    readonly attempts: Attempt[],
+    readonly health: Record<string, EndpointHealth>,
+  ) {
+    super(message);
+  }
+}
+
+interface Fetched {
+  readonly source: PullSource;
+  readonly ref: ImageReference;
+  readonly client: EndpointClient;
+  readonly bytes: Buffer;
+  readonly mediaType: string;
+  readonly digest: string;
+}
+
+function endpointKey(s: PullSource): string {
+  return `${s.endpoint.insecure ? 'insecure' : 'https'}://${s.endpoint.host}`;
+}
+
+function mediaTypeOf(bytes: Buffer, header: string | undefined): string {
+  try {
+    const j = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
+    if (typeof j.mediaType === 'string') return j.mediaType;
+    if (Array.isArray(j.manifests)) return MT.ociIndex;
+  } catch {
+    // not JSON: the checks below refuse it
+  }
+  return (header ?? MT.ociManifest).split(';')[0]?.trim() ?? MT.ociManifest;
+}
+
+export async function pullImage(sources: readonly PullSource[], opts: PullOptions): Promise<PullReport> {
+  const now = opts.now ?? Date.now;
+  const log = opts.log;
+  const health: Record<string, EndpointHealth> = {};
+  const view = (): HealthMap => ({ ...opts.health, ...health });
+  const attempts: Attempt[] = [];
+  const clients = new Map<string, EndpointClient>();
+  const clientFor = async (s: PullSource): Promise<EndpointClient> => {
+    const key = endpointKey(s);
+    let c = clients.get(key);
+    if (!c) {
+      c = new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
+        tls: await tlsFor(s.endpoint.host, opts.certDir),
+        credentials: (repo) => findCredentials(repo, { ...(opts.authFile ? { authFile: opts.authFile } : {}) }),
+        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      });
+      clients.set(key, c);
+    }
+    return c;
+  };
+  const fail = (s: PullSource, e: unknown): void => {
+    const err = e instanceof RegistryError ? e : e instanceof DigestMismatch ? new RegistryError(e.message, 'invalid', 'protocol') : new RegistryError(String((e as Error).message ?? e), 'unhealthy', classifyNetworkError(e));
+    attempts.push({ source: s.reference, endpoint: endpointKey(s), error: err.message });
+    log.warn({ source: s.reference, endpoint: endpointKey(s) }, `${s.reference}: ${err.message}`);
+    if (err.kind === 'unhealthy' && err.failureClass) {
+      const key = endpointKey(s);
+      health[key] = recordFailure(view()[key], key, err.failureClass, err.message, now());
+    }
+  };
+  const ok = (s: PullSource, ms: number): void => {
+    const key = endpointKey(s);
+    health[key] = recordSuccess(view()[key], key, now(), Math.round(ms));
+  };
+
+  try {
+    const usable = sources.filter((s) => {
+      if (!s.blocked) return true;
+      attempts.push({ source: s.reference, endpoint: endpointKey(s), error: 'blocked in registries.conf: not contacted' });
+      return false;
+    });
+    const { tried, skipped } = orderByHealth(usable, endpointKey, opts.health, now());
+    for (const s of skipped) log.info({ source: s.reference }, `skipping ${s.reference}: ${endpointKey(s)} is down (health cache)`);
+
+    // Manifest: the first source that serves it (verified when pulled by digest).
+    let got: Fetched | undefined;
+    for (const s of tried) {
+      const started = performance.now();
+      try {
+        got = await fetchManifest(s, await clientFor(s), opts.platform);
+        ok(s, performance.now() - started);
+        break;
+      } catch (e) {
+        fail(s, e);
+      }
+    }
+    if (!got) throw new PullError(`no source served ${sources[sources.length - 1]?.reference ?? 'the image'}`, attempts, health);
+    log.info({ source: got.source.reference, digest: got.digest }, `manifest ${got.digest} from ${got.source.reference}`);
+
+    const manifest = JSON.parse(got.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
+    if (!manifest.config || !Array.isArray(manifest.layers)) throw new PullError(`${got.source.reference}: the manifest has no config or layers`, attempts, health);
+    if (manifest.config.size > MAX_CONFIG_BYTES) throw new PullError(`config blob of ${manifest.config.size} bytes is larger than the ${MAX_CONFIG_BYTES} allowed`, attempts, health);
+
+    await initLayout(opts.dest);
+    const blobs: PullReport['blobs'] = [];
+    // Blob-level fallback: the manifest's source first, then the others in order.
+    const blobSources = [got.source, ...tried.filter((s) => s !== got.source && healthState(view()[endpointKey(s)], now()) !== 'down')];
+    for (const d of [manifest.config, ...manifest.layers]) {
+      splitDigest(d.digest);
+      if (await haveBlob(opts.dest, d.digest)) {
+        blobs.push({ digest: d.digest, size: d.size, from: 'already present' });
+        continue;
+      }
+      let done = false;
+      for (const s of blobSources) {
+        const ref = parseNamed(s.reference);
+        const started = performance.now();
+        try {
+          const client = await clientFor(s);
+          const res = await client.get(`/v2/${ref.path}/blobs/${d.digest}`, ref.path);
+          if (res.status !== 200) {
+            await res.body.dump({ limit: 64 * 1024 });
+            throw new RegistryError(`blob ${d.digest}: HTTP ${res.status}`, res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
+          }
+          const size = await writeBlobStream(opts.dest, d.digest, d.size, res.body);
+          ok(s, performance.now() - started);
+          blobs.push({ digest: d.digest, size, from: s.reference });
+          done = true;
+          break;
+        } catch (e) {
+          fail(s, e);
+        }
+      }
+      if (!done) throw new PullError(`no source served blob ${d.digest}`, attempts, health);
+    }
+    await writeBlobBytes(opts.dest, got.digest, got.bytes);
+    const tag = got.ref.tag;
+    await writeIndex(opts.dest, [{ mediaType: got.mediaType, digest: got.digest, size: got.bytes.length, ...(tag ? { annotations: { 'org.opencontainers.image.ref.name': tag } } : {}) }]);
+    return { reference: sources[sources.length - 1]?.reference ?? '', digest: got.digest, verified: got.ref.digest !== undefined, manifestFrom: got.source.reference, blobs, skipped: skipped.map((s) => s.reference), attempts, health };
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+async function getManifestBytes(client: EndpointClient, repo: string, ref: string): Promise<{ bytes: Buffer; header?: string }> {
+  const res = await client.get(`/v2/${repo}/manifests/${ref}`, repo, ACCEPT);
+  if (res.status !== 200) {
+    await res.body.dump({ limit: 64 * 1024 });
+    const kind = res.status === 404 ? 'absent' : res.status === 401 || res.status === 403 ? 'forbidden' : res.status >= 500 ? 'unhealthy' : 'invalid';
+    throw new RegistryError(`manifest ${ref}: HTTP ${res.status}`, kind, res.status >= 500 ? 'server-error' : undefined, res.status);
+  }
+  const len = Number(res.headers['content-length']);
+  if (Number.isFinite(len) && len > MAX_MANIFEST_BYTES) {
+    res.body.destroy();
+    throw new RegistryError(`manifest of ${len} bytes is larger than the ${MAX_MANIFEST_BYTES} allowed`, 'invalid', 'protocol');
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readLimitedBuffer(res.body, MAX_MANIFEST_BYTES, 'manifest');
+  } catch (e) {
+    if (e instanceof RegistryError) throw e;
+    throw new RegistryError(`reading manifest: ${(e as Error).message}`, 'unhealthy', classifyNetworkError(e));
+  }
+  const ct = res.headers['content-type'];
+  return { bytes, ...(typeof ct === 'string' ? { header: ct } : {}) };
+}
+
+function verify(bytes: Buffer, digest: string, what: string): void {
+  const { alg } = splitDigest(digest);
+  const got = digestOf(bytes, alg);
+  if (got !== digest) throw new DigestMismatch(`${what}: content is ${got}, not ${digest}`);
+}
+
+/** The manifest for the platform, verified against every digest we know for it. */
+async function fetchManifest(s: PullSource, client: EndpointClient, platform: Platform): Promise<Fetched> {
+  const ref = parseNamed(s.reference);
+  const first = await getManifestBytes(client, ref.path, ref.digest ?? ref.tag ?? 'latest');
+  if (ref.digest) verify(first.bytes, ref.digest, s.reference);
+  let bytes = first.bytes;
+  let mediaType = mediaTypeOf(bytes, first.header);
+  let digest = ref.digest ?? digestOf(bytes);
+  if (INDEX_TYPES.has(mediaType)) {
+    const index = JSON.parse(bytes.toString('utf8')) as { manifests?: Array<Descriptor & { platform?: Platform }> };
+    const match = (index.manifests ?? []).find((m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture && (platform.variant === undefined || m.platform.variant === platform.variant));
+    if (!match) throw new RegistryError(`no manifest for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in the image index`, 'absent');
+    const child = await getManifestBytes(client, ref.path, match.digest);
+    verify(child.bytes, match.digest, `${s.reference} (${platform.os}/${platform.architecture})`);
+    bytes = child.bytes;
+    mediaType = mediaTypeOf(bytes, child.header);
+    digest = match.digest;
+  }
+  return { source: s, ref, client, bytes, mediaType, digest };
+}

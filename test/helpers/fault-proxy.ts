@@ -1,0 +1,108 @@
+/**
+ * Fault makers for the faults a real registry cannot produce on demand (the only mocks
+ * we allow): an HTTP proxy in front of a real docker-registry that answers 5xx, corrupts
+ * bytes or hangs for chosen paths; a port that refuses; a listener that accepts and never
+ * answers (also a TLS handshake that never completes).
+ */
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { freePort } from './registry.js';
+
+export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop';
+
+export interface FaultRule {
+  readonly path: RegExp;
+  readonly fault: Fault;
+}
+
+export interface FaultProxy {
+  readonly host: string; // 127.0.0.1:PORT
+  rules: FaultRule[];
+  readonly hits: string[]; // "METHOD path fault|pass"
+  close(): Promise<void>;
+}
+
+function closeServer(s: Server | NetServer, sockets: Set<Socket>): Promise<void> {
+  for (const so of sockets) so.destroy();
+  return new Promise((r) => s.close(() => r()));
+}
+
+function track(s: Server | NetServer): Set<Socket> {
+  const sockets = new Set<Socket>();
+  s.on('connection', (so: Socket) => {
+    sockets.add(so);
+    so.on('close', () => sockets.delete(so));
+  });
+  return sockets;
+}
+
+/** An HTTP proxy to `target` (a registry's 127.0.0.1:PORT) applying the first matching rule. */
+export async function startFaultProxy(target: string, rules: FaultRule[] = []): Promise<FaultProxy> {
+  const [thost, tport] = target.split(':') as [string, string];
+  const hits: string[] = [];
+  const proxy: { rules: FaultRule[] } = { rules };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    const rule = proxy.rules.find((r) => r.path.test(path));
+    hits.push(`${req.method} ${path} ${rule?.fault ?? 'pass'}`);
+    if (rule?.fault === 'status-500') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
+    if (rule?.fault === 'status-404') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
+    if (rule?.fault === 'hang') return; // never answer
+    if (rule?.fault === 'redirect-loop') return void res.writeHead(307, { location: path }).end();
+    if (rule?.fault === 'endless') {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x7b);
+      const pump = (): void => {
+        while (res.write(chunk)) if (res.destroyed) return;
+        res.once('drain', pump);
+      };
+      return pump();
+    }
+    const upstream = httpRequest({ host: thost, port: Number(tport), method: req.method, path, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      if (rule?.fault === 'corrupt') {
+        let first = true;
+        up.on('data', (b: Buffer) => {
+          if (first && b.length > 0) {
+            b = Buffer.from(b);
+            b[b.length - 1] = (b[b.length - 1] ?? 0) ^ 0xff; // same length, wrong content
+            first = false;
+          }
+          res.write(b);
+        });
+        up.on('end', () => res.end());
+      } else up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const sockets = track(server);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${port}`,
+    get rules() {
+      return proxy.rules;
+    },
+    set rules(v: FaultRule[]) {
+      proxy.rules = v;
+    },
+    hits,
+    close: () => closeServer(server, sockets),
+  };
+}
+
+/** A TCP listener that accepts and never says a word: a hung application, or a TLS handshake that stalls. */
+export async function startSilentListener(): Promise<{ host: string; connections: () => number; close(): Promise<void> }> {
+  let n = 0;
+  const server = createNetServer(() => void n++);
+  const sockets = track(server);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { host: `127.0.0.1:${port}`, connections: () => n, close: () => closeServer(server, sockets) };
+}
+
+/** A port nothing listens on: connections are refused. */
+export async function refusingHost(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}

@@ -1,0 +1,41 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { authFilePaths, candidateKeys, findCredentials, lookupInFile, normaliseAuthKey } from '../../src/registry/auth-file.js';
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+t.test('lookup order of containers-auth.json(5)', async (t) => {
+  t.same(authFilePaths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' }), ['/run/user/1/containers/auth.json', '/h/.config/containers/auth.json', '/h/.docker/config.json']);
+  t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }), ['/x.json']);
+  t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }, '/explicit.json'), ['/explicit.json']);
+});
+
+t.test('the most specific key wins; legacy docker keys are normalised', async (t) => {
+  t.same(candidateKeys('quay.io/a/b/c'), ['quay.io/a/b/c', 'quay.io/a/b', 'quay.io/a', 'quay.io']);
+  t.equal(normaliseAuthKey('https://index.docker.io/v1/'), 'docker.io');
+  t.equal(normaliseAuthKey('https://registry.example.com/v2/'), 'registry.example.com');
+  t.equal(normaliseAuthKey('quay.io/ns/'), 'quay.io/ns');
+  const file = { auths: { 'quay.io': { auth: b64('host:pw1') }, 'quay.io/team': { auth: b64('team:pw:with:colons') } } };
+  t.same(lookupInFile(file, 'quay.io/team/app'), { credentials: { username: 'team', password: 'pw:with:colons' } });
+  t.same(lookupInFile(file, 'quay.io/other/app'), { credentials: { username: 'host', password: 'pw1' } });
+  t.equal(lookupInFile(file, 'quay.io.evil/x'), undefined, 'a key matches whole path components only');
+  t.same(lookupInFile({ credHelpers: { 'quay.io': 'pass' } }, 'quay.io/a'), { helper: 'pass' });
+});
+
+t.test('findCredentials reads the first file that has a match', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-auth-'));
+  const home = join(d, 'home');
+  const xdg = join(d, 'xdg');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(xdg, 'containers'), { recursive: true });
+  mkdirSync(join(home, '.docker'), { recursive: true });
+  writeFileSync(join(xdg, 'containers', 'auth.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('xdg:1') } } }));
+  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('docker:2') }, 'b.example': { auth: b64('docker:3') } } }));
+  const env = { HOME: home, XDG_RUNTIME_DIR: xdg };
+  t.same(await findCredentials('a.example/x', { env }), { username: 'xdg', password: '1' });
+  t.same(await findCredentials('b.example/x', { env }), { username: 'docker', password: '3' });
+  t.equal(await findCredentials('c.example/x', { env }), undefined);
+  await t.rejects(findCredentials('a.example/x', { env, authFile: join(d, 'missing.json') }), /cannot read auth file/);
+});

@@ -1,0 +1,126 @@
+/**
+ * Pulling through ordered sources from real docker-registry processes on 127.0.0.1,
+ * with fault makers only where a real registry cannot fail on demand.
+ */
+import t from 'tap';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../src/log.js';
+import { pullImage, PullError, hostPlatform, type PullSource } from '../../src/registry/pull.js';
+import type { HealthMap } from '../../src/health.js';
+import { buildImage, pushImage } from '../helpers/oci-image.js';
+import { registryFor } from '../helpers/registry.js';
+import { skopeo } from '../helpers/skopeo.js';
+import { refusingHost, startFaultProxy, startSilentListener } from '../helpers/fault-proxy.js';
+
+const log = createLogger({ level: 'silent' });
+const work = mkdtempSync(join(tmpdir(), 'mpd-pull-'));
+const [a, b] = await Promise.all([registryFor(t), registryFor(t)]);
+const img = await buildImage(join(work, 'img'), { content: 'pull me', tag: 'v1' });
+await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`)]);
+const D = img.manifestDigest;
+
+const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({ reference: `${host}/${ref}`, endpoint: { host, insecure: true }, role, blocked: false });
+const dest = (): string => mkdtempSync(join(work, 'dest-'));
+const fast = { connectMs: 1000, headersMs: 1500, bodyIdleMs: 1500 };
+
+t.test('a digest pull writes a verified OCI layout that skopeo reads, and says who served what', async (t) => {
+  const d = dest();
+  const r = await pullImage([src(a.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log });
+  t.equal(r.digest, D);
+  t.equal(r.verified, true);
+  t.equal(r.manifestFrom, `${a.host}/app@${D}`);
+  t.same(r.blobs.map((x) => x.from), [`${a.host}/app@${D}`, `${a.host}/app@${D}`]);
+  t.same(r.blobs.map((x) => x.digest), [img.configDigest, img.layerDigest]);
+  t.equal(readFileSync(join(d, 'blobs', 'sha256', D.slice(7))).toString(), img.manifest.toString());
+  const inspect = await skopeo(['inspect', `oci:${d}`]);
+  t.equal(inspect.code, 0, inspect.stderr);
+  t.match(JSON.parse(inspect.stdout), { Digest: D });
+  writeFileSync(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  const copied = join(work, 'copied');
+  const copy = await skopeo(['copy', '--policy', join(work, 'policy.json'), `oci:${d}`, `dir:${copied}`]);
+  t.equal(copy.code, 0, copy.stderr);
+  t.equal(readFileSync(join(copied, 'manifest.json')).toString(), img.manifest.toString(), 'skopeo copy oci:DIR reads the layout back byte for byte');
+});
+
+t.test('a refused endpoint falls through, is recorded as down, and the next pull skips it', async (t) => {
+  const dead = await refusingHost();
+  const first = await pullImage([src(dead), src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(first.manifestFrom, `${a.host}/app@${D}`);
+  const key = `insecure://${dead}`;
+  t.match(first.health[key], { failures: 1, lastFailure: { class: 'refused' } });
+  const second = await pullImage([src(dead), src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health, log });
+  t.same(second.skipped, [`${dead}/app@${D}`], 'not contacted again while down');
+  t.same(second.attempts, []);
+});
+
+t.test('a hung endpoint costs its deadline once: the second pull does not contact it', async (t) => {
+  const hung = await startSilentListener();
+  t.teardown(() => hung.close());
+  const s = { ...src(hung.host), endpoint: { host: hung.host, insecure: false } };
+  const first = await pullImage([s, src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log, timeouts: fast });
+  t.equal(first.manifestFrom, `${a.host}/app@${D}`);
+  t.match(Object.values(first.health).find((h) => h.endpoint.includes(hung.host))?.lastFailure?.class, /headers-timeout|tls|connect-timeout/);
+  const before = hung.connections();
+  const second = await pullImage([s, src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health as HealthMap, log, timeouts: fast });
+  t.equal(second.manifestFrom, `${a.host}/app@${D}`);
+  t.equal(hung.connections(), before, 'no new connection to the hung endpoint');
+});
+
+t.test('a manifest with the wrong digest is rejected and the next source serves', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'corrupt' }]);
+  t.teardown(() => p.close());
+  const d = dest();
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.match(r.attempts, [{ source: `${p.host}/app@${D}`, error: /content is sha256:[0-9a-f]+, not sha256:/ }]);
+});
+
+t.test('blob-level fallback: a blob that fails from the manifest source comes from the next source', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'status-500' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${p.host}/app@${D}`);
+  const layer = r.blobs.find((x) => x.digest === img.layerDigest);
+  t.equal(layer?.from, `${b.host}/app@${D}`);
+});
+
+t.test('a corrupted blob is never kept: nothing unverified in the layout, the next source serves it', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'corrupt' }]);
+  t.teardown(() => p.close());
+  const d = dest();
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log });
+  t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`);
+  t.same(readdirSync(join(d, 'blobs', 'sha256')).filter((n) => n.includes('.partial')), [], 'no partial file left');
+});
+
+t.test('when every source fails, the pull fails with every attempt and nothing unverified is written', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/blobs\//, fault: 'corrupt' }]);
+  t.teardown(() => p.close());
+  const d = dest();
+  const err = await pullImage([src(p.host)], { dest: d, platform: hostPlatform(), health: {}, log }).catch((e: unknown) => e);
+  t.ok(err instanceof PullError);
+  t.match((err as PullError).message, /no source served blob/);
+  t.notOk(existsSync(join(d, 'index.json')), 'no index.json: the layout is not an image');
+  const leftovers = existsSync(join(d, 'blobs', 'sha256')) ? readdirSync(join(d, 'blobs', 'sha256')) : [];
+  t.notOk(leftovers.includes(img.layerDigest.slice(7)), 'the corrupt layer is not there');
+});
+
+t.test('blocked sources are never contacted; a tag pull reports an unverified digest', async (t) => {
+  const p = await startFaultProxy(a.host, []);
+  t.teardown(() => p.close());
+  const blocked = { ...src(p.host, 'primary', 'app:v1'), blocked: true };
+  const r = await pullImage([src(b.host, 'mirror', 'app:v1'), blocked], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.verified, false);
+  t.equal(r.digest, D);
+  t.same(p.hits, [], 'the blocked source saw no request');
+});
+
+t.test('an endless manifest body stops at the size limit and the next source serves', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'endless' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log, timeouts: fast });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.match(r.attempts[0]?.error, /larger than 4194304 bytes/);
+});
