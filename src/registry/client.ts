@@ -172,7 +172,12 @@ export class EndpointClient {
 
   private async authenticate(challengeHeader: string, scope: string, repository: string | undefined): Promise<boolean> {
     const challenges = parseWwwAuthenticate(challengeHeader);
-    const creds = repository ? await this.opts.credentials(`${this.host}/${repository}`) : await this.opts.credentials(this.host);
+    let creds: Credentials | undefined;
+    try {
+      creds = await this.opts.credentials(repository ? `${this.host}/${repository}` : this.host);
+    } catch (e) {
+      throw new RegistryError((e as Error).message, 'forbidden'); // our side's problem: says nothing about the endpoint's health
+    }
     const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {

@@ -124,3 +124,25 @@ t.test('an endless manifest body stops at the size limit and the next source ser
   t.equal(r.manifestFrom, `${b.host}/app@${D}`);
   t.match(r.attempts[0]?.error, /larger than 4194304 bytes/);
 });
+
+t.test('TLS with a CA from --cert-dir and basic auth from an auth file; no credentials → refused, not unhealthy', async (t) => {
+  const { makeHtpasswd, makeSelfSignedCert } = await import('../helpers/registry.js');
+  const dir = mkdtempSync(join(work, 'tls-'));
+  const tls = await makeSelfSignedCert(dir);
+  const secret = 'pull-secret-7f3a';
+  const htpasswdFile = await makeHtpasswd(join(dir, 'htpasswd'), 'puller', secret);
+  const reg = await registryFor(t, { tls: { certFile: tls.certFile, keyFile: tls.keyFile }, htpasswdFile });
+  await pushImage(img, `${reg.host}/secure/app:v1`, { tlsVerify: true, certDir: tls.certDir, creds: `puller:${secret}` });
+  const authFile = join(dir, 'auth.json');
+  writeFileSync(authFile, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`puller:${secret}`).toString('base64') } } }));
+  const s: PullSource = { reference: `${reg.host}/secure/app@${D}`, endpoint: { host: reg.host, insecure: false }, role: 'primary', blocked: false };
+  const r = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile });
+  t.equal(r.manifestFrom, s.reference);
+  const denied = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: join(dir, 'none.json') }).catch((e: unknown) => e as PullError);
+  t.ok(denied instanceof PullError);
+  t.match((denied as PullError).attempts[0]?.error, /401|cannot read auth file/);
+  const untrusted = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, authFile }).catch((e: unknown) => e as PullError);
+  t.ok(untrusted instanceof PullError, 'without the CA the certificate is not trusted');
+  t.match(Object.values((untrusted as PullError).health)[0]?.lastFailure, { class: 'tls' });
+  t.notMatch(JSON.stringify([r, denied, untrusted, (denied as PullError).attempts]), secret, 'the password appears in no report');
+});
