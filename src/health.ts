@@ -30,6 +30,11 @@ export const DEFAULT_HEALTH_POLICY: HealthPolicy = { threshold: 1, baseTtlMs: 30
 
 export type HealthMap = Readonly<Record<string, EndpointHealth>>;
 
+/** The cache key of an endpoint: pulls and the daemon's probes must agree on it. */
+export function endpointKey(host: string, insecure: boolean): string {
+  return `${insecure ? 'insecure' : 'https'}://${host}`;
+}
+
 export function recordFailure(h: EndpointHealth | undefined, endpoint: string, cls: FailureClass, message: string, now: number, policy: HealthPolicy = DEFAULT_HEALTH_POLICY): EndpointHealth {
   const failures = (h?.failures ?? 0) + 1;
   const down = failures >= policy.threshold;

@@ -4,7 +4,7 @@
  * once), digest verification of everything fetched, and blob-level fallback (a blob that
  * fails from one source comes from the next that has it).
  */
-import { healthState, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
+import { endpointKey as endpointKeyOf, healthState, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
 import { parseNamed, type ImageReference } from '../reference.js';
 import type { Logger } from '../log.js';
 import { findCredentials } from './auth-file.js';
@@ -97,7 +97,7 @@ interface Fetched {
 }
 
 function endpointKey(s: PullSource): string {
-  return `${s.endpoint.insecure ? 'insecure' : 'https'}://${s.endpoint.host}`;
+  return endpointKeyOf(s.endpoint.host, s.endpoint.insecure);
 }
 
 function mediaTypeOf(bytes: Buffer, header: string | undefined): string {

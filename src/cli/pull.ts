@@ -1,0 +1,122 @@
+/**
+ * `mirror-policyd pull REF --dest DIR`: the ordered sources of registries.conf (as
+ * containers/image orders them), tried with the shared health cache, everything
+ * verified, written as an OCI layout. Reports which source served the manifest and
+ * each blob.
+ */
+import { promises as fs } from 'node:fs';
+import { UsageError } from '../diagnostic.js';
+import { DEFAULT_STATE_DIR } from '../daemon/config.js';
+import { healthPath, readHealth, updateHealth } from '../health-store.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
+import { hostPlatform, parsePlatform, pullImage, PullError, type PullReport } from '../registry/pull.js';
+import { loadRegistriesConf, RegistriesLoadError } from '../registries-load.js';
+import { pullSources, ResolveError } from '../sources.js';
+import { COMMON_OPTIONS, logSettings, parse } from './args.js';
+import type { CommandIO } from './commands.js';
+import { usage } from './usage.js';
+
+const PULL_OPTIONS = {
+  ...COMMON_OPTIONS,
+  dest: { type: 'string' },
+  'registries-conf': { type: 'string' },
+  authfile: { type: 'string' },
+  'cert-dir': { type: 'string' },
+  platform: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'connect-timeout-ms': { type: 'string' },
+  'headers-timeout-ms': { type: 'string' },
+  'body-timeout-ms': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+function ms(v: string | undefined, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 3_600_000) throw new UsageError(`--${flag} must be a whole number of milliseconds from 1 to 3600000`);
+  return Number(v);
+}
+
+function human(r: PullReport): string {
+  const lines = [`${r.reference}`, `  digest:   ${r.digest}${r.verified ? ' (verified)' : ''}`, `  manifest: ${r.manifestFrom}`];
+  for (const b of r.blobs) lines.push(`  blob ${b.digest.slice(0, 19)}… ${String(b.size).padStart(10)} B  ${b.from}`);
+  for (const s of r.skipped) lines.push(`  skipped (down): ${s}`);
+  for (const a of r.attempts) lines.push(`  failed: ${a.source}: ${a.error}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function pullCommand(args: readonly string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse(args, PULL_OPTIONS, 1);
+  if (values.help) {
+    io.stdout(usage('pull'));
+    return 0;
+  }
+  const ref = positionals[0];
+  if (ref === undefined) throw new UsageError('pull needs a REF (an image reference, as skopeo takes it)');
+  if (values.dest === undefined) throw new UsageError('pull needs --dest DIR (the OCI layout to write)');
+  const timeouts: Timeouts = {
+    connectMs: ms(values['connect-timeout-ms'], 'connect-timeout-ms', DEFAULT_TIMEOUTS.connectMs),
+    headersMs: ms(values['headers-timeout-ms'], 'headers-timeout-ms', DEFAULT_TIMEOUTS.headersMs),
+    bodyIdleMs: ms(values['body-timeout-ms'], 'body-timeout-ms', DEFAULT_TIMEOUTS.bodyIdleMs),
+  };
+  let platform = hostPlatform();
+  if (values.platform !== undefined) {
+    try {
+      platform = parsePlatform(values.platform);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const log = io.log ?? createLogger(logSettings(values));
+  if (values.authfile !== undefined) {
+    try {
+      await fs.access(values.authfile);
+    } catch {
+      log.error(`--authfile ${values.authfile}: no such file`);
+      return 1;
+    }
+  }
+  let sources;
+  try {
+    const loaded = await loadRegistriesConf(values['registries-conf'] !== undefined ? { path: values['registries-conf'] } : {});
+    sources = pullSources(loaded.conf, ref);
+  } catch (e) {
+    if (e instanceof RegistriesLoadError || e instanceof ResolveError) {
+      log.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
+  const store = healthPath(values['state-dir'] ?? DEFAULT_STATE_DIR);
+  const health = await readHealth(store);
+  const save = async (updates: PullReport['health']): Promise<void> => {
+    try {
+      await updateHealth(store, updates);
+    } catch (e) {
+      log.warn(`health cache ${store} not updated: ${(e as Error).message}`);
+    }
+  };
+  try {
+    const report = await pullImage(sources.sources, {
+      dest: values.dest,
+      platform,
+      health,
+      log,
+      timeouts,
+      ...(values.authfile !== undefined ? { authFile: values.authfile } : {}),
+      ...(values['cert-dir'] !== undefined ? { certDir: values['cert-dir'] } : {}),
+    });
+    await save(report.health);
+    if (!report.verified) log.warn(`pulled by tag: ${report.digest} is the digest ${report.manifestFrom} gave; content from a mirror by tag cannot be verified against the source`);
+    io.stdout(values.json ? `${JSON.stringify({ ...report, reference: sources.reference }, null, 2)}\n` : human({ ...report, reference: sources.reference }));
+    return 0;
+  } catch (e) {
+    if (e instanceof PullError) {
+      await save(e.health);
+      log.error(`pull of ${sources.reference} failed: ${e.message}`);
+      for (const a of e.attempts) log.error(`  ${a.source}: ${a.error}`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The daemon's background probes: every mirror endpoint of the rendered file gets a
+ * `GET /v2/` now and then (interval with jitter, so many hosts do not probe in step),
+ * with the same CA, credentials and proxy settings a pull would use. Results go into
+ * the shared health cache, so a `pull` finds a dead mirror already marked down.
+ */
+import { endpointKey, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
+import { readHealth, updateHealth } from '../health-store.js';
+import type { Logger } from '../log.js';
+import type { RegistriesConf } from '../registries-conf.js';
+import { findCredentials } from '../registry/auth-file.js';
+import { tlsFor } from '../registry/certs.js';
+import { EndpointClient, RegistryError, classifyNetworkError, DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
+
+export interface ProbeTarget {
+  readonly host: string;
+  readonly insecure: boolean;
+}
+
+/** The mirror endpoints of a rendered configuration (host[:port] and insecure), each once. */
+export function mirrorEndpoints(conf: RegistriesConf): ProbeTarget[] {
+  const seen = new Map<string, ProbeTarget>();
+  for (const t of conf.registries) {
+    for (const m of t.mirrors) {
+      const host = m.location.split('/')[0] ?? m.location;
+      const insecure = m.insecure === true;
+      seen.set(`${insecure}:${host}`, { host, insecure });
+    }
+  }
+  return [...seen.values()];
+}
+
+function keyOf(t: ProbeTarget): string {
+  return endpointKey(t.host, t.insecure);
+}
+
+/** Probes every target once, in parallel; returns the updated records. */
+export async function probeAll(targets: readonly ProbeTarget[], health: HealthMap, opts: { timeouts?: Timeouts; now?: () => number } = {}): Promise<Record<string, EndpointHealth>> {
+  const now = opts.now ?? Date.now;
+  const out: Record<string, EndpointHealth> = {};
+  await Promise.all(
+    targets.map(async (t) => {
+      const key = keyOf(t);
+      const client = new EndpointClient(t.host, t.insecure, { tls: await tlsFor(t.host), credentials: (repo) => findCredentials(repo), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
+      const started = performance.now();
+      try {
+        await client.ping();
+        out[key] = recordSuccess(health[key], key, now(), Math.round(performance.now() - started));
+      } catch (e) {
+        const err = e instanceof RegistryError ? e : new RegistryError((e as Error).message, 'unhealthy', classifyNetworkError(e));
+        out[key] = recordFailure(health[key], key, err.failureClass ?? 'protocol', err.message, now());
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    }),
+  );
+  return out;
+}
+
+export interface Prober {
+  stop(): void;
+  /** The latest view of the cache (after the last round). */
+  health(): HealthMap;
+}
+
+/** Probes `targets()` every `intervalMs` ± 20 %, writing results to the cache file. */
+export function startProber(targets: () => readonly ProbeTarget[], healthFile: string, intervalMs: number, log: Logger, timeouts?: Timeouts): Prober {
+  let current: HealthMap = {};
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const round = async (): Promise<void> => {
+    const list = targets();
+    if (list.length > 0) {
+      const before = await readHealth(healthFile);
+      const updates = await probeAll(list, before, timeouts ? { timeouts } : {});
+      for (const [k, h] of Object.entries(updates)) {
+        const was = before[k];
+        const wasDown = was?.downUntil !== undefined;
+        const isDown = h.downUntil !== undefined;
+        if (isDown && !wasDown) log.warn({ endpoint: k, class: h.lastFailure?.class }, `mirror ${k} is down: ${h.lastFailure?.message ?? ''}`);
+        else if (!isDown && wasDown) log.info({ endpoint: k }, `mirror ${k} is up again`);
+      }
+      try {
+        current = await updateHealth(healthFile, updates);
+      } catch (e) {
+        log.warn(`health cache ${healthFile} not updated: ${(e as Error).message}`);
+        current = { ...before, ...updates };
+      }
+    }
+    if (!stopped) schedule();
+  };
+  const schedule = (): void => {
+    const jitter = intervalMs * (0.8 + Math.random() * 0.4);
+    timer = setTimeout(() => void round().catch((e: Error) => log.error(`probe round failed: ${e.message}`)), jitter);
+    timer.unref();
+  };
+  schedule();
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+    health: () => current,
+  };
+}
