@@ -303,3 +303,32 @@ export function isCanonicalRepositoryName(s: string): boolean {
     return false; // parseNamed only throws InvalidReferenceError
   }
 }
+
+/**
+ * ParseNormalizedNamed as containers/image's own fork of the reference package
+ * (docker/reference, as vendored by skopeo 1.9.3 / containers/image 5.23) answers it.
+ * It refuses three things that distribution/reference v0.6 accepts:
+ * - bracketed IPv6 hosts ("[::1]:5000/app"): invalid reference format;
+ * - an uppercase first component without '.', ':' or "localhost" ("Docker/app"): it is a
+ *   Docker Hub path there, so "repository name must be lowercase";
+ * - names (domain + "/" + path) longer than 255 characters.
+ * Used where we must accept exactly what containers/image accepts (the resolver).
+ */
+export function parseNormalizedNamedContainersImage(s: string): ImageReference {
+  const slash = s.indexOf('/');
+  if (slash >= 0) {
+    const first = s.slice(0, slash);
+    if (!/[.:]/.test(first) && first !== LOCALHOST && first.toLowerCase() !== first) fail(ERR_UPPERCASE);
+  }
+  const ref = parseNormalizedNamed(s);
+  if (ref.domain.startsWith('[')) fail(ERR_FORMAT);
+  if (referenceName(ref).length > REPOSITORY_NAME_MAX_LENGTH) fail(ERR_NAME_TOO_LONG);
+  return ref;
+}
+
+/** ParseNamed (canonical form required) with containers/image's rules, see parseNormalizedNamedContainersImage. */
+export function parseNamedContainersImage(s: string): ImageReference {
+  const ref = parseNormalizedNamedContainersImage(s);
+  if (referenceString(ref) !== s) fail(ERR_NOT_CANONICAL);
+  return ref;
+}

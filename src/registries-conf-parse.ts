@@ -5,7 +5,7 @@
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { error, warning, type Diagnostic, type Locator } from './diagnostic.js';
-import { FieldReader, type Table } from './field-reader.js';
+import { FieldReader, isTable, type Table } from './field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './registries-conf.js';
 import { TomlIndex } from './toml-locate.js';
 import { validateConf } from './validate.js';
@@ -39,8 +39,12 @@ const MIRROR_KEYS = ['location', 'insecure', 'pull-from-mirror'];
 
 const stripSlash = (s: string): string => s.replace(/\/+$/, '');
 
-/** Reads the registries.conf v2 keys of `data` (other keys are the caller's business). */
-export function readConfKeys(data: Table, r: FieldReader, strict: boolean): RegistriesConf {
+/**
+ * Reads the registries.conf v2 keys of `data` (other keys are the caller's business).
+ * Tables dropped as duplicate prefixes go to `dropped` when given: containers/image drops them
+ * too, but only after its insecure/blocked conflict check, which still sees them.
+ */
+export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropped?: RegistryTable[]): RegistriesConf {
   const conf: RegistriesConf = { registries: [] };
   const search = r.stringArray(data, 'unqualified-search-registries', []);
   if (search) conf.unqualifiedSearchRegistries = search.map(stripSlash);
@@ -82,13 +86,14 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean): Regi
       reg.mirrors.push(ep);
     });
     const scope = registryScope(reg);
+    reg.origin = r.locatePath(path);
     if (scope && seen.has(scope)) {
       // containers/image keeps the first table of a prefix within one file and drops the rest silently.
       r.diagnostics.push((strict ? error : warning)(r.locatePath([...path]), `prefix "${scope}" is defined more than once in this file; only the first table counts`));
+      dropped?.push(reg);
       return;
     }
     seen.add(scope);
-    reg.origin = r.locatePath(path);
     conf.registries.push(reg);
   });
   return conf;
@@ -119,6 +124,43 @@ function readV1(data: Table, r: FieldReader): RegistriesConf {
 export interface ParsedConf {
   readonly conf?: RegistriesConf;
   readonly diagnostics: Diagnostic[];
+  /** 'v1' when the file was in the deprecated v1 format and was converted (drop-ins may not be v1). */
+  readonly format?: 'v1' | 'v2';
+}
+
+/**
+ * containers/image's V1RegistriesConf.Nonempty: the file is v1 only when one of the three v1
+ * lists has an entry; `[registries.search] registries = []` alone is an (empty) v2 file.
+ * A wrongly typed v1 key counts as v1, so that readV1 reports the type error.
+ */
+function isV1(data: Table): boolean {
+  const v1 = data.registries;
+  if (v1 === undefined) return false;
+  if (!isTable(v1)) return true;
+  return ['search', 'insecure', 'block'].some((key) => {
+    const t = v1[key];
+    if (t === undefined) return false;
+    if (!isTable(t)) return true;
+    const list = t.registries;
+    return list !== undefined && (!Array.isArray(list) || list.length > 0);
+  });
+}
+
+/** Tables sharing a physical location must agree on insecure and blocked: the check that sees dropped duplicates too. */
+function droppedConflicts(kept: readonly RegistryTable[], dropped: readonly RegistryTable[], file: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const key = (t: RegistryTable): string => t.location || (t.prefix ?? '');
+  for (const d of dropped) {
+    for (const other of [...kept, ...dropped]) {
+      if (other === d || key(other) !== key(d)) continue;
+      const flag = (['insecure', 'blocked'] as const).find((f) => (other[f] === true) !== (d[f] === true));
+      if (flag) {
+        out.push(error(d.origin ?? { file }, `registry '${key(d)}' is defined multiple times with conflicting '${flag}' setting`));
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** A whole registries.conf file (the base): lenient about unknown keys, validated like containers/image loads it. */
@@ -129,17 +171,18 @@ export function parseRegistriesConf(text: string, file: string): ParsedConf {
   const r = new FieldReader(locate);
   const data = parsed.data;
   const v2 = TOP_LEVEL_KEYS.some((k) => k in data);
-  let conf: RegistriesConf;
-  if ('registries' in data) {
+  if (isV1(data)) {
     if (v2) {
-      return { diagnostics: [error(locate(['registries']), 'mixing sysregistry v1/v2 is not supported')] };
+      return { diagnostics: [error(locate(['registries']), 'mixing sysregistry v1/v2 is not supported')], format: 'v1' };
     }
     r.warn(['registries'], 'deprecated v1 format ([registries.search], [registries.insecure], [registries.block]) converted to v2');
-    conf = readV1(data, r);
-  } else {
-    r.unknownKeys(data, TOP_LEVEL_KEYS, [], 'warning', 'registries.conf');
-    conf = readConfKeys(data, r, false);
+    const conf = readV1(data, r);
+    return { conf, diagnostics: [...r.diagnostics, ...validateConf(conf, locate)], format: 'v1' };
   }
-  const diagnostics = [...r.diagnostics, ...validateConf(conf, locate)];
-  return { conf, diagnostics };
+  // An empty v1 [registries] table is no error and no unknown key for containers/image.
+  r.unknownKeys(data, [...TOP_LEVEL_KEYS, 'registries'], [], 'warning', 'registries.conf');
+  const dropped: RegistryTable[] = [];
+  const conf = readConfKeys(data, r, false, dropped);
+  const diagnostics = [...r.diagnostics, ...validateConf(conf, locate), ...droppedConflicts(conf.registries, dropped, file)];
+  return { conf, diagnostics, format: 'v2' };
 }

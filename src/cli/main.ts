@@ -6,6 +6,8 @@ import { UsageError } from '../diagnostic.js';
 import { VERSION } from '../version.js';
 import { checkCommand, importCommand, renderCommand, type CommandIO } from './commands.js';
 import { restoreCommand, runCommand, statusCommand } from './daemon-commands.js';
+import { resolveCommand } from './resolve.js';
+import { pullCommand } from './pull.js';
 import { usage } from './usage.js';
 
 const COMMANDS: Record<string, (args: readonly string[], io: CommandIO) => Promise<number>> = {
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, (args: readonly string[], io: CommandIO) => Promi
   run: runCommand,
   status: statusCommand,
   restore: restoreCommand,
+  resolve: resolveCommand,
+  pull: pullCommand,
 };
 
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {

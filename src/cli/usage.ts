@@ -26,6 +26,8 @@ Commands:
   run       the daemon: keep the output rendered, live, under systemd
   status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not running)
   restore   put back the registries.conf adopted at first start (for uninstalling)
+  resolve   the sources a pull of an image reference tries, in containers/image's order
+  pull      pull an image through those sources into an OCI layout, skipping dead mirrors
 
   mirror-policyd COMMAND --help   flags of a command
   mirror-policyd --version        the version
@@ -99,6 +101,54 @@ unless --force.
   --output FILE            (default: the output the daemon managed)
   --force                  even if a daemon is running
 ${COMMON}
+`,
+  pull: `Usage: mirror-policyd pull REF --dest DIR [FLAGS]
+
+Pulls REF (a docker reference as skopeo takes it) through the sources of registries.conf,
+in containers/image's order, into an OCI image layout at DIR (\`skopeo copy oci:DIR ...\`
+reads it). Unlike containers/image it remembers dead mirrors (a health cache shared with
+the daemon in STATE/health.json) and skips them, verifies every digest, and fetches a blob
+that fails from one source from the next one. Reports which source served what.
+
+  --dest DIR               the OCI layout to write (required)
+  --registries-conf FILE   main registries.conf (default as containers/image: ~/.config/
+                           containers/registries.conf or /etc/containers/registries.conf,
+                           plus the registries.conf.d drop-ins)
+  --authfile FILE          credentials (default: containers-auth.json(5) lookup order)
+  --cert-dir DIR           CA and client certificates for every host (default:
+                           /etc/containers/certs.d/HOST[:PORT]/, /etc/docker/certs.d/...)
+  --platform OS/ARCH[/VARIANT]  which image of an index (default: this host's)
+  --state-dir DIR          where the health cache lives (default /var/lib/mirror-policyd)
+  --connect-timeout-ms N   per attempt (default 3000)
+  --headers-timeout-ms N   per attempt (default 10000)
+  --body-timeout-ms N      idle time while reading a body (default 30000)
+  --json                   machine-readable report
+${COMMON}
+Exit codes: 0 pulled, 1 failed (every attempt listed), 2 usage error.
+`,
+  resolve: `Usage: mirror-policyd resolve REF [--registries-conf FILE] [--json]
+
+Prints the sources a pull of REF tries, in order, as containers/image (skopeo, podman,
+CRI-O) tries them with the same registries.conf set: the mirrors the longest matching
+[[registry]] keeps for this pull (digest-only mirrors only for digests, tag-only only for
+tags), then the primary, always last. Each source shows its rewritten reference, its
+endpoint, and whether it is insecure or blocked (blocked is decided by the table the
+rewritten reference falls under). A name without tag or digest gets :latest; short
+names are Docker Hub names (aliases and search registries are not consulted).
+
+Configuration read (as containers/image 5.x up to 5.39): FILE, or
+$HOME/.config/containers/registries.conf if it exists, else
+/etc/containers/registries.conf; plus the *.conf drop-ins of
+/etc/containers/registries.conf.d (not when the user's file is used) and
+$HOME/.config/containers/registries.conf.d.
+
+  --registries-conf FILE   the main registries.conf (must exist); the drop-in
+                           directories are still read, as skopeo reads them
+  --json                   {"reference", "sources": [{"reference", "endpoint", "role",
+                           "insecure", "blocked", "health"}]}
+${COMMON}
+Exit codes: 0 resolved, 1 the reference or the configuration is refused (as
+containers/image would refuse it; the reason on stderr), 2 usage error.
 `,
   import: `Usage: mirror-policyd import FILE
 

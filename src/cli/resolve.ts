@@ -1,0 +1,111 @@
+/**
+ * `mirror-policyd resolve REF`: the sources a pull of REF tries, in order, exactly as
+ * containers/image (skopeo, podman ≤5.8, CRI-O) would try them with the same registries.conf set.
+ * Exit 0 resolved, 1 when containers/image would refuse the reference or the configuration,
+ * 2 on usage errors.
+ */
+import { formatDiagnostic, UsageError } from '../diagnostic.js';
+import { createLogger } from '../log.js';
+import { loadRegistriesConf, RegistriesLoadError } from '../registries-load.js';
+import { pullSources, ResolveError, type PullSources } from '../sources.js';
+import { COMMON_OPTIONS, logSettings, parse } from './args.js';
+import type { CommandIO } from './commands.js';
+import { usage } from './usage.js';
+
+const RESOLVE_OPTIONS = {
+  ...COMMON_OPTIONS,
+  'registries-conf': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** The health of a source; the health cache comes later, until then every source is "unknown". */
+export type Health = 'unknown';
+
+export interface ResolvedSourceJson {
+  readonly reference: string;
+  readonly endpoint: string;
+  readonly role: 'mirror' | 'primary';
+  readonly insecure: boolean;
+  readonly blocked: boolean;
+  readonly health: Health;
+}
+
+export interface ResolvedJson {
+  readonly reference: string;
+  readonly sources: readonly ResolvedSourceJson[];
+}
+
+export function resolvedJson(resolved: PullSources): ResolvedJson {
+  return {
+    reference: resolved.reference,
+    sources: resolved.sources.map((s) => ({
+      reference: s.reference,
+      endpoint: s.endpoint.host,
+      role: s.role,
+      insecure: s.endpoint.insecure,
+      blocked: s.blocked,
+      health: 'unknown' as const,
+    })),
+  };
+}
+
+/** A plain text table: one row per source, in the order they are tried. */
+export function formatResolved(resolved: PullSources, files: readonly string[]): string {
+  const { registry } = resolved;
+  let blocked = '';
+  if (registry.table.blocked) {
+    const primary = resolved.sources.at(-1);
+    blocked = primary?.blocked ? ' (blocked)' : ` (blocked; its location "${registry.table.location}" is not under it, so the primary is not refused)`;
+  }
+  const lines = [
+    `${resolved.reference}`,
+    registry.implicit ? '  no [[registry]] matches: pulled as it is' : `  [[registry]] prefix "${registry.prefix}"${blocked}`,
+    `  configuration: ${files.length > 0 ? files.join(', ') : '(none)'}`,
+    '',
+  ];
+  const rows = resolved.sources.map((s, i) => {
+    const flags = [s.endpoint.insecure ? 'insecure' : '', s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '', s.unusable ? 'unusable: tag and digest' : ''].filter((f) => f !== '');
+    return [String(i + 1), s.role, s.reference, s.endpoint.host, flags.length > 0 ? flags.join(', ') : '-', 'unknown'];
+  });
+  const header = ['#', 'ROLE', 'REFERENCE', 'ENDPOINT', 'FLAGS', 'HEALTH'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ');
+  lines.push(line(header), ...rows.map(line));
+  return `${lines.join('\n')}\n`;
+}
+
+export async function resolveCommand(args: readonly string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parse(args, RESOLVE_OPTIONS, 1);
+  if (values.help) {
+    io.stdout(usage('resolve'));
+    return 0;
+  }
+  const log = io.log ?? createLogger(logSettings(values));
+  const input = positionals[0];
+  if (input === undefined) throw new UsageError('resolve needs an image reference (REF), e.g. docker.io/library/busybox:latest');
+  const path = values['registries-conf'];
+  if (path === '') throw new UsageError('--registries-conf needs a file name');
+
+  let loaded;
+  try {
+    loaded = await loadRegistriesConf(path !== undefined ? { path } : {});
+  } catch (e) {
+    if (!(e instanceof RegistriesLoadError)) throw e;
+    process.stderr.write(`mirror-policyd: ${e.message}\n`);
+    for (const d of e.diagnostics.slice(1)) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    return 1;
+  }
+  for (const f of loaded.files) log.debug({ file: f }, `loaded registries configuration ${f}`);
+  for (const w of loaded.warnings) log.debug(formatDiagnostic(w));
+
+  let resolved: PullSources;
+  try {
+    resolved = pullSources(loaded.conf, input);
+  } catch (e) {
+    if (!(e instanceof ResolveError)) throw e;
+    process.stderr.write(`mirror-policyd: cannot resolve "${input}": ${e.message}\n`);
+    return 1;
+  }
+  io.stdout(values.json ? `${JSON.stringify(resolvedJson(resolved), null, 2)}\n` : formatResolved(resolved, loaded.files));
+  return 0;
+}

@@ -1,0 +1,54 @@
+/**
+ * `mirror-policyd pull` as users run it: registries.conf rendered by us, real registries,
+ * the health cache in the state dir shared between separate pull processes.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImage, pushImage } from '../helpers/oci-image.js';
+import { registryFor } from '../helpers/registry.js';
+import { refusingHost } from '../helpers/fault-proxy.js';
+import { runCli } from '../helpers/cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mpd-cli-pull-'));
+const src = await registryFor(t);
+const img = await buildImage(join(work, 'img'), { content: 'pulled by the cli', tag: 'v1' });
+await pushImage(img, `${src.host}/app:v1`);
+const dead = await refusingHost();
+const conf = join(work, 'registries.conf');
+writeFileSync(conf, `[[registry]]\nlocation = "${src.host}/app"\ninsecure = true\n\n[[registry.mirror]]\nlocation = "${dead}/app"\ninsecure = true\n`);
+const state = join(work, 'state');
+const ref = `${src.host}/app@${img.manifestDigest}`;
+
+t.test('pull: falls through a dead mirror, remembers it, and the next process skips it', async (t) => {
+  const first = await runCli(['pull', ref, '--dest', join(work, 'd1'), '--registries-conf', conf, '--state-dir', state, '--json', '--log-level', 'silent']);
+  t.equal(first.code, 0, first.stderr);
+  const r1 = JSON.parse(first.stdout) as { manifestFrom: string; attempts: Array<{ source: string }>; skipped: string[]; digest: string; verified: boolean };
+  t.equal(r1.manifestFrom, ref);
+  t.equal(r1.digest, img.manifestDigest);
+  t.equal(r1.verified, true);
+  t.same(r1.attempts.map((a) => a.source), [`${dead}/app@${img.manifestDigest}`]);
+  const health = JSON.parse(readFileSync(join(state, 'health.json'), 'utf8')) as { endpoints: Record<string, { lastFailure?: { class: string } }> };
+  t.equal(health.endpoints[`insecure://${dead}`]?.lastFailure?.class, 'refused');
+
+  const second = await runCli(['pull', ref, '--dest', join(work, 'd2'), '--registries-conf', conf, '--state-dir', state, '--json', '--log-level', 'silent']);
+  t.equal(second.code, 0, second.stderr);
+  const r2 = JSON.parse(second.stdout) as { skipped: string[]; attempts: unknown[] };
+  t.same(r2.skipped, [`${dead}/app@${img.manifestDigest}`]);
+  t.same(r2.attempts, []);
+});
+
+t.test('pull: human report, tag warning, refused references and usage errors', async (t) => {
+  const tag = await runCli(['pull', `${src.host}/app:v1`, '--dest', join(work, 'd3'), '--registries-conf', conf, '--state-dir', state]);
+  t.equal(tag.code, 0, tag.stderr);
+  t.match(tag.stdout, new RegExp(`digest:   ${img.manifestDigest}\\n`));
+  t.match(tag.stderr, /cannot be verified/);
+  const both = await runCli(['pull', `${src.host}/app:v1@${img.manifestDigest}`, '--dest', join(work, 'd4'), '--registries-conf', conf, '--state-dir', state]);
+  t.equal(both.code, 1);
+  const missing = await runCli(['pull', `${src.host}/nope@${img.manifestDigest}`, '--dest', join(work, 'd5'), '--registries-conf', conf, '--state-dir', state]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /failed/);
+  t.equal((await runCli(['pull', ref])).code, 2, 'no --dest');
+  t.equal((await runCli(['pull', ref, '--dest', join(work, 'd6'), '--platform', 'linux'])).code, 2);
+});
