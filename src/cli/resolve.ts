@@ -6,6 +6,9 @@
  */
 import { formatDiagnostic, UsageError } from '../diagnostic.js';
 import { createLogger } from '../log.js';
+import { DEFAULT_STATE_DIR } from '../daemon/config.js';
+import { endpointKey, healthState, type HealthMap, type HealthState } from '../health.js';
+import { healthPath, readHealth } from '../health-store.js';
 import { loadRegistriesConf, RegistriesLoadError } from '../registries-load.js';
 import { pullSources, ResolveError, type PullSources } from '../sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
@@ -15,11 +18,12 @@ import { usage } from './usage.js';
 const RESOLVE_OPTIONS = {
   ...COMMON_OPTIONS,
   'registries-conf': { type: 'string' },
+  'state-dir': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
-/** The health of a source; the health cache comes later, until then every source is "unknown". */
-export type Health = 'unknown';
+/** The health of a source's endpoint in the shared cache (unknown: never probed or pulled from). */
+export type Health = HealthState;
 
 export interface ResolvedSourceJson {
   readonly reference: string;
@@ -35,7 +39,11 @@ export interface ResolvedJson {
   readonly sources: readonly ResolvedSourceJson[];
 }
 
-export function resolvedJson(resolved: PullSources): ResolvedJson {
+function healthOf(s: PullSources['sources'][number], health: HealthMap, now: number): Health {
+  return healthState(health[endpointKey(s.endpoint.host, s.endpoint.insecure)], now);
+}
+
+export function resolvedJson(resolved: PullSources, health: HealthMap = {}, now = Date.now()): ResolvedJson {
   return {
     reference: resolved.reference,
     sources: resolved.sources.map((s) => ({
@@ -44,13 +52,13 @@ export function resolvedJson(resolved: PullSources): ResolvedJson {
       role: s.role,
       insecure: s.endpoint.insecure,
       blocked: s.blocked,
-      health: 'unknown' as const,
+      health: healthOf(s, health, now),
     })),
   };
 }
 
 /** A plain text table: one row per source, in the order they are tried. */
-export function formatResolved(resolved: PullSources, files: readonly string[]): string {
+export function formatResolved(resolved: PullSources, files: readonly string[], health: HealthMap = {}, now = Date.now()): string {
   const { registry } = resolved;
   let blocked = '';
   if (registry.table.blocked) {
@@ -65,7 +73,7 @@ export function formatResolved(resolved: PullSources, files: readonly string[]):
   ];
   const rows = resolved.sources.map((s, i) => {
     const flags = [s.endpoint.insecure ? 'insecure' : '', s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '', s.unusable ? 'unusable: tag and digest' : ''].filter((f) => f !== '');
-    return [String(i + 1), s.role, s.reference, s.endpoint.host, flags.length > 0 ? flags.join(', ') : '-', 'unknown'];
+    return [String(i + 1), s.role, s.reference, s.endpoint.host, flags.length > 0 ? flags.join(', ') : '-', healthOf(s, health, now)];
   });
   const header = ['#', 'ROLE', 'REFERENCE', 'ENDPOINT', 'FLAGS', 'HEALTH'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
@@ -106,6 +114,7 @@ export async function resolveCommand(args: readonly string[], io: CommandIO): Pr
     process.stderr.write(`mirror-policyd: cannot resolve "${input}": ${e.message}\n`);
     return 1;
   }
-  io.stdout(values.json ? `${JSON.stringify(resolvedJson(resolved), null, 2)}\n` : formatResolved(resolved, loaded.files));
+  const health = await readHealth(healthPath(values['state-dir'] ?? DEFAULT_STATE_DIR));
+  io.stdout(values.json ? `${JSON.stringify(resolvedJson(resolved, health), null, 2)}\n` : formatResolved(resolved, loaded.files, health));
   return 0;
 }

@@ -126,7 +126,7 @@ that fails from one source from the next one. Reports which source served what.
 ${COMMON}
 Exit codes: 0 pulled, 1 failed (every attempt listed), 2 usage error.
 `,
-  resolve: `Usage: mirror-policyd resolve REF [--registries-conf FILE] [--json]
+  resolve: `Usage: mirror-policyd resolve REF [--registries-conf FILE] [--state-dir DIR] [--json]
 
 Prints the sources a pull of REF tries, in order, as containers/image (skopeo, podman,
 CRI-O) tries them with the same registries.conf set: the mirrors the longest matching
@@ -144,6 +144,9 @@ $HOME/.config/containers/registries.conf.d.
 
   --registries-conf FILE   the main registries.conf (must exist); the drop-in
                            directories are still read, as skopeo reads them
+  --state-dir DIR          the health cache shared with pull and the daemon
+                           (default /var/lib/mirror-policyd): health is up, down,
+                           probe (down, but due for one more try) or unknown
   --json                   {"reference", "sources": [{"reference", "endpoint", "role",
                            "insecure", "blocked", "health"}]}
 ${COMMON}

@@ -52,3 +52,12 @@ t.test('pull: human report, tag warning, refused references and usage errors', a
   t.equal((await runCli(['pull', ref])).code, 2, 'no --dest');
   t.equal((await runCli(['pull', ref, '--dest', join(work, 'd6'), '--platform', 'linux'])).code, 2);
 });
+
+t.test('resolve shows each endpoint\'s health from the cache the pulls filled', async (t) => {
+  const r = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', state, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { sources: Array<{ endpoint: string; health: string }> };
+  t.same(j.sources.map((s) => [s.endpoint, s.health]), [[dead, 'down'], [src.host, 'up']]);
+  const fresh = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', join(work, 'no-state'), '--json']);
+  t.same((JSON.parse(fresh.stdout) as { sources: Array<{ health: string }> }).sources.map((s) => s.health), ['unknown', 'unknown']);
+});
