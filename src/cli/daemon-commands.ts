@@ -66,6 +66,14 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   const log = createLogger({ level: config.logLevel, format: config.logFormat, fd: 1 });
   const notifier = createNotifier(process.env, log);
   const daemon = new Daemon(config, log, notifier);
+  // Handlers from the start: a signal's default action would kill the daemon while it starts
+  // (it already answers `status` then). One that comes during the start is acted on after it.
+  const early: { stop?: string; reload?: boolean } = {};
+  let onStop = (signal: string): void => void (early.stop ??= signal);
+  let onReload = (): void => void (early.reload = true);
+  process.on('SIGTERM', () => onStop('SIGTERM'));
+  process.on('SIGINT', () => onStop('SIGINT'));
+  process.on('SIGHUP', () => onReload());
   try {
     await daemon.start();
   } catch (e) {
@@ -78,15 +86,13 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   }
   return new Promise<number>((resolveExit) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    onStop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info(`${signal}: stopping`);
       void daemon.stop().then(() => resolveExit(0));
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    onReload = (): void => {
       void (async () => {
         const next = await loadConfig(values);
         for (const p of next.problems) log.error(`reload: ${p}`);
@@ -94,7 +100,9 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
         else config = next.config;
         await daemon.reload(next.config);
       })();
-    });
+    };
+    if (early.stop) onStop(early.stop);
+    else if (early.reload) onReload();
   });
 }
 

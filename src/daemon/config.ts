@@ -60,14 +60,17 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
   const str = (key: (typeof CONFIG_KEYS)[number]): string | undefined => {
     const x = v[key];
     if (x === undefined) return undefined;
-    if (typeof x !== 'string' || x === '') return void fail(key, `"${key}" must be a non-empty string, not ${describe(x)}`);
+    if (typeof x !== 'string' || x === '') return void fail(key, `"${key}" must be a non-empty string, not ${x === '' ? 'an empty string' : describe(x)}`);
     return x;
   };
   const int = (key: (typeof CONFIG_KEYS)[number], min: number, max: number): number | undefined => {
     const x = v[key];
     if (x === undefined) return undefined;
     const n = typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) return void fail(key, `"${key}" must be a whole number from ${min} to ${max}, not ${JSON.stringify(x)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      // String(x) for numbers: JSON.stringify would print inf and nan as "null".
+      return void fail(key, `"${key}" must be a whole number from ${min} to ${max}, not ${typeof x === 'number' ? String(x) : JSON.stringify(x)}`);
+    }
     return n;
   };
   const afterRender = v['after-render'];

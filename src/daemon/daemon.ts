@@ -25,6 +25,16 @@ import { StateDir, StateDirError } from './state-dir.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
 const MAX_BACKOFF_MS = 60_000;
+/** How long a start waits for another starting daemon's claim of the state dir, and when such a claim is stale. */
+const CLAIM_WAIT_MS = 15_000;
+const STALE_CLAIM_MS = 10_000;
+/**
+ * chokidar can drop a change that closely follows another on the same path (seen up to ~100 ms
+ * apart: its per-file throttle, a file replaced by rename while it re-attaches to the previous
+ * replacement). A lost event is always close to one it delivered, so one more look this long
+ * after the last event catches it; a render of unchanged inputs writes nothing.
+ */
+const SETTLE_MS = 1000;
 
 export class StartError extends Error {}
 
@@ -71,11 +81,13 @@ export class Daemon {
   private rescanTimer?: NodeJS.Timeout;
   private debounceTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
+  private settleTimer?: NodeJS.Timeout;
   private backoffMs = 0;
   private rendering?: Promise<void>;
   private pending = false;
   private lastStart = 0;
   private stopped = false;
+  private reloads: Promise<void> = Promise.resolve();
 
   private changeCounter = 0;
   private readonly seen = new Map<string, { text: string; changedAt: number }>();
@@ -108,36 +120,74 @@ export class Daemon {
     } catch (e) {
       throw new StartError(e instanceof StateDirError ? e.message : `state directory ${this.config.stateDir} is not usable: ${(e as Error).message}`);
     }
-    const other = await this.state.readRecord();
-    if (other && other.pid !== process.pid && pidAlive(other.pid)) {
-      throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
-    }
+    await this.claim();
     try {
       this.control = await startControlServer(this.config.controlSocket, { status: () => this.status(), ping: () => 'pong' }, this.log);
     } catch (e) {
+      await this.state.clearRecord(process.pid);
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
     }
-    await this.state.writeRecord({ pid: process.pid, output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
     this.lastGood = await this.state.readLastGood();
+    // Watching first: a change made during the first render, or right after READY=1, must not be missed.
+    await this.startWatching();
     this.pending = true;
     await this.runRender();
-    this.startWatching();
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
     this.log.info({ policyDir: this.config.policyDir, output: this.config.output, pid: process.pid }, `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`);
   }
 
-  private startWatching(): void {
-    this.watcher = watchTargets(
+  /**
+   * Takes the state dir: reading the record of a running daemon and writing ours is one step
+   * (under a mkdir lock), so that of several daemons started at once exactly one runs.
+   */
+  private async claim(): Promise<void> {
+    const lock = this.state.path('.claim.lock');
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (;;) {
+      try {
+        await fs.mkdir(lock, { mode: 0o700 });
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StartError(`state directory ${this.config.stateDir} is not usable: ${(e as Error).message}`);
+        // It is held for one read and one write; an older one was left by a crash in between.
+        const st = await fs.stat(lock).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS) await fs.rmdir(lock).catch(() => {});
+        else if (Date.now() > deadline) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${lock})`);
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    try {
+      const other = await this.state.readRecord();
+      if (other && other.pid !== process.pid && pidAlive(other.pid)) {
+        throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
+      }
+      await this.state.writeRecord({ pid: process.pid, output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
+    } finally {
+      await fs.rmdir(lock).catch(() => {});
+    }
+  }
+
+  /** Starts the watcher and the rescan; resolves when changes are being reported. */
+  private async startWatching(): Promise<void> {
+    const watcher = watchTargets(
       { policyDir: this.config.policyDir, output: this.config.output },
       (what, name) => {
         this.log.debug({ event: what, file: name }, `${what} ${name}`);
         this.trigger();
+        if (this.settleTimer) clearTimeout(this.settleTimer);
+        this.settleTimer = setTimeout(() => {
+          this.settleTimer = undefined;
+          this.trigger();
+        }, SETTLE_MS);
+        this.settleTimer.unref();
       },
       (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
     );
+    this.watcher = watcher;
     this.rescanTimer = setInterval(() => this.trigger(), this.config.rescanIntervalMs);
     this.rescanTimer.unref();
+    if (!(await watcher.ready)) this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
@@ -175,7 +225,15 @@ export class Daemon {
   }
 
   /** SIGHUP: new settings, a full re-read and re-render. */
-  async reload(config: DaemonConfig | undefined): Promise<void> {
+  reload(config: DaemonConfig | undefined): Promise<void> {
+    // One at a time, and none once stopping: stop() waits for one in flight, so that the
+    // watcher a reload starts is the one stop() closes (else the process would never exit).
+    this.reloads = this.reloads.then(() => this.reloadNow(config)).catch((e: Error) => this.log.error({ err: e.stack }, `reload failed: ${e.message}`));
+    return this.reloads;
+  }
+
+  private async reloadNow(config: DaemonConfig | undefined): Promise<void> {
+    if (this.stopped) return;
     this.notifier.reloading();
     if (config) {
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
@@ -183,9 +241,10 @@ export class Daemon {
       if (watchChanged) {
         await this.watcher?.close();
         if (this.rescanTimer) clearInterval(this.rescanTimer);
-        this.startWatching();
+        await this.startWatching();
       }
     }
+    if (this.stopped) return;
     this.seen.clear();
     this.reported.clear();
     await this.rendering;
@@ -199,7 +258,8 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     this.notifier.stopping();
-    for (const t of [this.debounceTimer, this.retryTimer]) if (t) clearTimeout(t);
+    await this.reloads;
+    for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer]) if (t) clearTimeout(t);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
     await this.watcher?.close();
@@ -219,17 +279,21 @@ export class Daemon {
   }
 
   /** Before writing: a file that is not what we last wrote was adopted, edited or replaced by someone. */
-  private async checkOutput(): Promise<void> {
-    let current: string;
+  private async readOutput(): Promise<string | undefined> {
     try {
-      current = await fs.readFile(this.config.output, 'utf8');
+      return await fs.readFile(this.config.output, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    if (current === this.lastWritten) return;
+  }
+
+  /** Returns the text it looked at (undefined: no file), which is the one this render may replace. */
+  private async checkOutput(): Promise<string | undefined> {
+    const current = await this.readOutput();
+    if (current === undefined || current === this.lastWritten) return current;
     const kind = classifyText(current);
-    if (kind === 'ours') return; // our render from an earlier run or a `render`: fine to replace
+    if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
     const at = new Date().toISOString();
     if (kind === 'edited') {
       const savedAs = await this.state.keepDrift(current);
@@ -248,6 +312,7 @@ export class Daemon {
       this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${this.config.base})`);
     }
     while (this.drift.length > 100) this.drift.shift();
+    return current;
   }
 
   private async render(): Promise<void> {
@@ -260,16 +325,26 @@ export class Daemon {
 
     const fragments = dir.fragments.map((f) => {
       const prev = this.seen.get(f.file);
-      const changedAt = prev && prev.text === f.text ? prev.changedAt : ++this.changeCounter;
+      // First sight (start, SIGHUP): a fragment still at its last good content is older than any
+      // that changed since, so after a restart the changed one still gives way in a conflict.
+      const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.lastGood[f.file] === f.text ? 0 : ++this.changeCounter;
       this.seen.set(f.file, { text: f.text, changedAt });
       return { ...f, changedAt };
     });
     for (const file of [...this.seen.keys()]) if (!dir.fragments.some((f) => f.file === file)) this.seen.delete(file);
 
     this.generalProblems = [];
+    // An output we cannot even read (its parent is a file, EACCES...) cannot be classified, so it is
+    // not replaced: a write problem, retried with backoff, not a base problem.
+    let outputProblem: string | undefined;
+    let looked: string | undefined;
+    try {
+      looked = await this.checkOutput();
+    } catch (e) {
+      outputProblem = `cannot read it: ${(e as Error).message}`;
+    }
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
-      await this.checkOutput();
       baseInfo = await this.readBase();
       this.baseSource = baseInfo.source === 'flag' ? { source: 'flag', path: this.config.base as string } : baseInfo.source === 'adopted' ? { source: 'adopted', path: this.state.path('base.conf') } : { source: 'none' };
     } catch (e) {
@@ -294,6 +369,14 @@ export class Daemon {
 
     let changed = false;
     try {
+      if (outputProblem !== undefined) throw new Error(outputProblem);
+      // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
+      // (it would be lost); the next render classifies it and keeps it.
+      if ((await this.readOutput()) !== looked) {
+        this.log.debug(`${this.config.output} changed during the render; rendering again`);
+        this.trigger();
+        return;
+      }
       await fs.mkdir(resolve(this.config.output, '..'), { recursive: true, mode: 0o755 });
       changed = (await writeFileAtomic(this.config.output, result.text)).changed;
       this.lastWritten = result.text;

@@ -104,7 +104,9 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   }
 
   // Merge what is in effect; a merge or validation error tied to fragments demotes the most recently changed of them, until clean.
-  for (let round = 0; round <= candidates.size; round++) {
+  // Each fragment is demoted at most twice (current → last good → left out), so this many rounds always end in a render.
+  const maxRounds = 2 * candidates.size + 1;
+  for (let round = 0; round < maxRounds; round++) {
     const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
     const merged = mergePolicies({ ...(base ? { base } : {}), fragments: inEffect.map((c) => c.fragment) });
     let problems = merged.diagnostics.filter((d) => d.severity === 'error');

@@ -32,6 +32,28 @@ export function fileStamp(d: Date = new Date()): string {
   return d.toISOString().replace(/[:.]/g, '-');
 }
 
+let lastStampMs = 0;
+
+/**
+ * `dir/STAMP.conf` for now, or a later millisecond when that one was already used (several
+ * copies within one millisecond, easy on tmpfs): a copy never overwrites an earlier one,
+ * and the names still sort oldest first.
+ */
+async function stampedPath(dir: string): Promise<string> {
+  const start = Math.max(new Date().getTime(), lastStampMs + 1);
+  for (let ms = start; ms < start + 60_000; ms++) {
+    const path = join(dir, `${fileStamp(new Date(ms))}.conf`);
+    try {
+      await fs.lstat(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      lastStampMs = ms;
+      return path;
+    }
+  }
+  throw new Error(`${dir}: no free time-stamped name`);
+}
+
 async function readText(path: string): Promise<string | undefined> {
   try {
     return await fs.readFile(path, 'utf8');
@@ -117,13 +139,13 @@ export class StateDir {
   async adopt(text: string): Promise<void> {
     if ((await this.readOriginal()) === undefined) await writeFileAtomic(this.path('original.conf'), text, { mode: 0o600 });
     const old = await this.readBase();
-    if (old !== undefined && old !== text) await writeFileAtomic(this.path('bases', `${fileStamp()}.conf`), old, { mode: 0o600 });
+    if (old !== undefined && old !== text) await writeFileAtomic(await stampedPath(this.path('bases')), old, { mode: 0o600 });
     await writeFileAtomic(this.path('base.conf'), text, { mode: 0o600 });
   }
 
   /** Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. */
   async keepDrift(text: string): Promise<string> {
-    const path = this.path('drift', `${fileStamp()}.conf`);
+    const path = await stampedPath(this.path('drift'));
     await writeFileAtomic(path, text, { mode: 0o600 });
     const all = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf')).sort();
     for (const old of all.slice(0, Math.max(0, all.length - DRIFT_KEEP))) await fs.rm(this.path('drift', old), { force: true });

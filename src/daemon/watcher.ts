@@ -14,8 +14,15 @@ export interface WatchTargets {
 }
 
 export interface Watcher {
+  /**
+   * Resolves true once the initial scan is done and changes are reported; false if that has
+   * not happened within READY_TIMEOUT_MS (the periodic rescan still catches changes).
+   */
+  readonly ready: Promise<boolean>;
   close(): Promise<void>;
 }
+
+export const READY_TIMEOUT_MS = 10_000;
 
 /** True for paths the daemon cares about: the policy dir, anything in it, and the output file. */
 export function interesting(path: string, targets: WatchTargets): boolean {
@@ -39,5 +46,15 @@ export function watchTargets(targets: WatchTargets, onEvent: (what: string, path
   });
   w.on('all', (what, path) => onEvent(what, basename(path)));
   w.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
-  return { close: () => w.close() };
+  // Until chokidar's initial scan is done, changes are not reported: whoever starts watching
+  // must wait for this before the render that READY=1 stands for.
+  const ready = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+    timer.unref();
+    w.once('ready', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  return { ready, close: () => w.close() };
 }
