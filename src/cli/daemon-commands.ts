@@ -27,6 +27,7 @@ const RUN_OPTIONS = {
   'control-socket': { type: 'string' },
   'debounce-ms': { type: 'string' },
   'rescan-interval-ms': { type: 'string' },
+  'probe-interval-ms': { type: 'string' },
   'allow-unsafe-fragments': { type: 'boolean' },
 } as const;
 
@@ -42,7 +43,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined) return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
   }
   const flags: ConfigValues = {};
-  for (const key of ['policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'log-level', 'log-format'] as const) {
+  for (const key of ['policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms', 'log-level', 'log-format'] as const) {
     const v = values[key];
     if (v !== undefined) flags[key] = v;
   }
@@ -121,6 +122,9 @@ function formatStatus(s: DaemonStatus): string {
     ...(s.fragments.length === 0 ? ['  (none)'] : s.fragments.flatMap((f) => [`  ${f.state.padEnd(7)} ${f.file}`, ...f.errors.map((e) => `          ${e}`)])),
   ];
   if (s.drift.length > 0) lines.push('drift:', ...s.drift.map((d) => `  ${d.at} ${d.kind}, kept as ${d.savedAs}`));
+  if (s.mirrors && s.mirrors.length > 0) {
+    lines.push('mirrors (health cache):', ...s.mirrors.map((m) => `  ${m.state.padEnd(7)} ${m.endpoint}${m.latencyMs !== undefined ? `  ${m.latencyMs} ms` : ''}${m.lastProbe ? `  probed ${m.lastProbe}` : ''}${m.why ? `  (${m.why})` : ''}`));
+  }
   if (s.shadowing.length > 0) lines.push('shadowed by registries.conf.d drop-ins:', ...s.shadowing.map((x) => `  ${x}`));
   return `${lines.join('\n')}\n`;
 }

@@ -24,6 +24,8 @@ export interface DaemonConfig {
   readonly debounceMs: number;
   /** The safety-net rescan, in case an event was missed. */
   readonly rescanIntervalMs: number;
+  /** Background `GET /v2/` probes of every mirror endpoint into the health cache; 0 turns them off. */
+  readonly probeIntervalMs: number;
   /** Commands (argv arrays, no shell) run after the output changed, e.g. to reload CRI-O. */
   readonly afterRender: ReadonlyArray<readonly string[]>;
   readonly afterRenderTimeoutMs: number;
@@ -39,6 +41,7 @@ export const DEFAULTS: DaemonConfig = {
   controlSocket: DEFAULT_CONTROL_SOCKET,
   debounceMs: 100,
   rescanIntervalMs: 30_000,
+  probeIntervalMs: 10_000,
   afterRender: [],
   afterRenderTimeoutMs: 30_000,
   allowUnsafeFragments: false,
@@ -48,7 +51,7 @@ export const DEFAULTS: DaemonConfig = {
 
 /** Config-file keys, also the flag names (the flags use them with `--`). */
 export const CONFIG_KEYS = [
-  'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms',
+  'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms',
   'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'log-level', 'log-format',
 ] as const;
 
@@ -92,6 +95,11 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     controlSocket: str('control-socket') ?? DEFAULTS.controlSocket,
     debounceMs: int('debounce-ms', 0, 60_000) ?? DEFAULTS.debounceMs,
     rescanIntervalMs: int('rescan-interval-ms', 100, 86_400_000) ?? DEFAULTS.rescanIntervalMs,
+    probeIntervalMs: (() => {
+      const n = int('probe-interval-ms', 0, 86_400_000);
+      if (n !== undefined && n > 0 && n < 100) fail('probe-interval-ms', '"probe-interval-ms" must be 0 (off) or at least 100');
+      return n ?? DEFAULTS.probeIntervalMs;
+    })(),
     afterRender: Array.isArray(afterRender) ? (afterRender as string[][]) : DEFAULTS.afterRender,
     afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
     allowUnsafeFragments: typeof unsafe === 'boolean' ? unsafe : DEFAULTS.allowUnsafeFragments,

@@ -19,6 +19,10 @@ import { findShadowing } from '../shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
 import { VERSION } from '../version.js';
 import { runAfterRender } from './after-render.js';
+import { mirrorEndpoints, startProber, type Prober } from './prober.js';
+import { endpointKey, healthState } from '../health.js';
+import { healthPath } from '../health-store.js';
+import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
 import { StateDir, StateDirError } from './state-dir.js';
@@ -69,6 +73,8 @@ export interface DaemonStatus {
   readonly lastWriteError?: string;
   readonly drift: DriftEvent[];
   readonly shadowing: string[];
+  /** Each mirror endpoint of the render, as the health cache sees it. */
+  readonly mirrors?: Array<{ endpoint: string; state: string; lastProbe?: string; latencyMs?: number; why?: string }>;
   readonly renders: number;
   readonly renderErrors: number;
 }
@@ -97,6 +103,8 @@ export class Daemon {
   private statuses: FragmentStatus[] = [];
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
+  private lastConf?: RegistriesConf;
+  private prober?: Prober;
   private lastWriteError?: string;
   private policyDirMissing = false;
   private readonly drift: DriftEvent[] = [];
@@ -134,6 +142,9 @@ export class Daemon {
     await this.runRender();
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
+    if (this.config.probeIntervalMs > 0) {
+      this.prober = startProber(() => (this.lastConf ? mirrorEndpoints(this.lastConf) : []), healthPath(this.config.stateDir), this.config.probeIntervalMs, this.log);
+    }
     this.log.info({ policyDir: this.config.policyDir, output: this.config.output, pid: process.pid }, `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`);
   }
 
@@ -256,6 +267,7 @@ export class Daemon {
 
   /** SIGTERM: finish any write in flight, then stop everything. */
   async stop(): Promise<void> {
+    this.prober?.stop();
     this.stopped = true;
     this.notifier.stopping();
     await this.reloads;
@@ -397,6 +409,7 @@ export class Daemon {
     const tables = result.conf?.registries.length ?? 0;
     const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
     const ms = Math.round(performance.now() - started);
+    this.lastConf = result.conf;
     this.lastRender = { at: new Date().toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
@@ -475,9 +488,28 @@ export class Daemon {
       ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
       drift: [...this.drift],
       shadowing: [...this.shadowing],
+      mirrors: this.mirrorHealth(),
       renders: this.renders,
       renderErrors: this.renderErrors,
     };
+  }
+
+  private mirrorHealth(): DaemonStatus['mirrors'] {
+    if (!this.lastConf) return [];
+    const health = this.prober?.health() ?? {};
+    const now = Date.now();
+    return mirrorEndpoints(this.lastConf).map((t) => {
+      const key = endpointKey(t.host, t.insecure);
+      const h = health[key];
+      const last = h ? Math.max(h.lastSuccess ?? 0, h.lastFailure?.at ?? 0) : 0;
+      return {
+        endpoint: key,
+        state: healthState(h, now),
+        ...(last > 0 ? { lastProbe: new Date(last).toISOString() } : {}),
+        ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+        ...(h && h.failures > 0 && h.lastFailure ? { why: `${h.failures} × ${h.lastFailure.class}: ${h.lastFailure.message}` } : {}),
+      };
+    });
   }
 }
 

@@ -1,0 +1,182 @@
+/**
+ * resolveConfig (src/daemon/config.ts): defaults, the config file, flags over it, and
+ * every invalid value located (FILE:LINE:COL for the file, --flag for flags).
+ */
+import t from 'tap';
+import { formatDiagnostic } from '../../src/diagnostic.js';
+import { CONFIG_KEYS, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../../src/daemon/config.js';
+
+const FILE = '/etc/mirror-policyd/config.toml';
+const file = (text: string): { path: string; text: string } => ({ path: FILE, text });
+const messages = (r: { diagnostics: Parameters<typeof formatDiagnostic>[0][] }): string[] => r.diagnostics.map(formatDiagnostic);
+
+t.test('no file, no flags: the documented defaults', async (t) => {
+  const r = resolveConfig(undefined, {});
+  t.same(r.diagnostics, []);
+  t.same(r.config, DEFAULTS);
+  t.same(r.config, {
+    policyDir: '/etc/mirror-policy.d',
+    output: '/etc/containers/registries.conf',
+    stateDir: '/var/lib/mirror-policyd',
+    controlSocket: '/run/mirror-policyd/control.sock',
+    debounceMs: 100,
+    rescanIntervalMs: 30_000,
+    probeIntervalMs: 10_000,
+    afterRender: [],
+    afterRenderTimeoutMs: 30_000,
+    allowUnsafeFragments: false,
+    logLevel: 'info',
+    logFormat: 'pretty',
+  } satisfies DaemonConfig);
+  t.notOk(r.config && 'base' in r.config, 'no base unless one is given');
+  t.same(resolveConfig(file(''), {}).config, DEFAULTS, 'an empty file is all defaults');
+  t.same(resolveConfig(file('# only a comment\n'), {}).config, DEFAULTS);
+});
+
+const FULL = `# every key
+policy-dir = "/srv/policy.d"
+output = "/srv/out/registries.conf"
+base = "/srv/base.conf"
+state-dir = "/srv/state"
+control-socket = "/srv/control.sock"
+debounce-ms = 250
+rescan-interval-ms = 5000
+after-render = [["/usr/bin/systemctl", "reload", "crio.service"], ["/bin/true"]]
+after-render-timeout-ms = 1000
+allow-unsafe-fragments = true
+log-level = "debug"
+log-format = "json"
+`;
+
+t.test('every key from the file', async (t) => {
+  const r = resolveConfig(file(FULL), {});
+  t.same(messages(r), []);
+  t.same(r.config, {
+    policyDir: '/srv/policy.d',
+    output: '/srv/out/registries.conf',
+    base: '/srv/base.conf',
+    stateDir: '/srv/state',
+    controlSocket: '/srv/control.sock',
+    debounceMs: 250,
+    rescanIntervalMs: 5000,
+    probeIntervalMs: 10_000,
+    afterRender: [['/usr/bin/systemctl', 'reload', 'crio.service'], ['/bin/true']],
+    afterRenderTimeoutMs: 1000,
+    allowUnsafeFragments: true,
+    logLevel: 'debug',
+    logFormat: 'json',
+  } satisfies DaemonConfig);
+});
+
+t.test('flags win over the file, key by key; the rest comes from the file or the defaults', async (t) => {
+  const flags: ConfigValues = { 'policy-dir': '/flag/policy.d', 'debounce-ms': '7', 'log-level': 'warn', 'allow-unsafe-fragments': false };
+  const r = resolveConfig(file(FULL), flags);
+  t.same(messages(r), []);
+  t.equal(r.config?.policyDir, '/flag/policy.d');
+  t.equal(r.config?.debounceMs, 7, 'a flag is a string of digits');
+  t.equal(r.config?.logLevel, 'warn');
+  t.equal(r.config?.allowUnsafeFragments, false);
+  t.equal(r.config?.output, '/srv/out/registries.conf', 'from the file');
+  t.equal(r.config?.logFormat, 'json', 'from the file');
+
+  const partial = resolveConfig(file('output = "/o/registries.conf"\n'), { 'state-dir': '/s' });
+  t.same(partial.config, { ...DEFAULTS, output: '/o/registries.conf', stateDir: '/s' });
+
+  t.same(resolveConfig(undefined, { 'rescan-interval-ms': '100', 'after-render-timeout-ms': '600000', 'debounce-ms': '0' }).config, {
+    ...DEFAULTS,
+    rescanIntervalMs: 100,
+    afterRenderTimeoutMs: 600_000,
+    debounceMs: 0,
+  }, 'the bounds themselves are allowed');
+});
+
+t.test('a flag makes an invalid file value irrelevant; an invalid flag is named as --flag', async (t) => {
+  t.same(messages(resolveConfig(file('debounce-ms = -5\n'), { 'debounce-ms': '10' })), []);
+  const r = resolveConfig(file('debounce-ms = 10\n'), { 'debounce-ms': 'soon' });
+  t.same(messages(r), ['--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "soon"']);
+  t.equal(r.config, undefined);
+});
+
+// [file text, flags, expected messages] — every invalid value, located.
+const INVALID: Array<[string, string, ConfigValues, string[]]> = [
+  ['a string key given a number', 'policy-dir = 5\n', {}, [`${FILE}:1:1: "policy-dir" must be a non-empty string, not a number`]],
+  ['an empty string', 'output = ""\n', {}, [`${FILE}:1:1: "output" must be a non-empty string, not an empty string`]],
+  ['a table for a string', 'log-format = "json"\n[state-dir]\nx = 1\n', {}, [`${FILE}:2:1: "state-dir" must be a non-empty string, not a table`]],
+  ['a boolean for a string', 'base = true\n', {}, [`${FILE}:1:1: "base" must be a non-empty string, not a boolean`]],
+  ['an array for a string', 'control-socket = ["/a"]\n', {}, [`${FILE}:1:1: "control-socket" must be a non-empty string, not an array`]],
+  ['a negative number', '\n\ndebounce-ms = -1\n', {}, [`${FILE}:3:1: "debounce-ms" must be a whole number from 0 to 60000, not -1`]],
+  ['above the maximum', 'debounce-ms = 60001\n', {}, [`${FILE}:1:1: "debounce-ms" must be a whole number from 0 to 60000, not 60001`]],
+  ['a fraction', 'rescan-interval-ms = 1000.5\n', {}, [`${FILE}:1:1: "rescan-interval-ms" must be a whole number from 100 to 86400000, not 1000.5`]],
+  ['below the minimum', 'rescan-interval-ms = 99\n', {}, [`${FILE}:1:1: "rescan-interval-ms" must be a whole number from 100 to 86400000, not 99`]],
+  ['infinity', 'after-render-timeout-ms = inf\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not Infinity`]],
+  ['not a number', 'after-render-timeout-ms = nan\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not NaN`]],
+  ['a boolean for a number', 'debounce-ms = true\n', {}, [`${FILE}:1:1: "debounce-ms" must be a whole number from 0 to 60000, not true`]],
+  ['a string for a boolean', 'allow-unsafe-fragments = "yes"\n', {}, [`${FILE}:1:1: "allow-unsafe-fragments" must be true or false`]],
+  ['an unknown log level', 'log-level = "loud"\n', {}, [`${FILE}:1:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`]],
+  ['an unknown log format', 'log-format = "xml"\n', {}, [`${FILE}:1:1: "log-format" must be pretty or json`]],
+  ['after-render a string', 'after-render = "systemctl reload crio"\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
+  ['after-render a flat array', 'after-render = ["systemctl", "reload"]\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
+  ['after-render with an empty command', 'after-render = [["/bin/true"], []]\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
+  ['after-render with a number', 'after-render = [["/bin/sleep", 1]]\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
+  ['an unknown key (a typo)', 'output = "/o"\npolicy_dir = "/p"\n', {}, [`${FILE}:2:1: unknown key "policy_dir" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`]],
+  ['the config key itself is not a config-file key', 'config = "/other.toml"\n', {}, [`${FILE}:1:1: unknown key "config" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`]],
+  ['invalid TOML', 'output = "/o"\ndebounce-ms = \n', {}, [`${FILE}:2:15: invalid TOML: invalid value`]],
+  ['an integer TOML cannot hold', 'debounce-ms = 99999999999999999999\n', {}, [`${FILE}:1:15: invalid TOML: integer value cannot be represented losslessly`]],
+  ['a flag: empty', '', { 'policy-dir': '' }, ['--policy-dir: "policy-dir" must be a non-empty string, not an empty string']],
+  ['a flag: negative', '', { 'debounce-ms': '-1' }, ['--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "-1"']],
+  ['a flag: a unit', '', { 'rescan-interval-ms': '30s' }, ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "30s"']],
+  ['a flag: too large', '', { 'rescan-interval-ms': '86400001' }, ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "86400001"']],
+  ['a flag: log level', '', { 'log-level': 'INFO' }, ['--log-level: "log-level" must be one of trace, debug, info, warn, error, fatal, silent']],
+  ['a flag: log format', '', { 'log-format': 'text' }, ['--log-format: "log-format" must be pretty or json']],
+];
+
+t.test('every invalid value is refused and located', async (t) => {
+  for (const [name, text, flags, expected] of INVALID) {
+    const r = resolveConfig(file(text), flags);
+    t.same(messages(r), expected, name);
+    t.equal(r.config, undefined, `${name}: no config`);
+    t.ok(r.diagnostics.every((d) => d.severity === 'error'), `${name}: errors, not warnings`);
+  }
+});
+
+t.test('flags alone (no config file) are located as flags too', async (t) => {
+  t.same(messages(resolveConfig(undefined, { 'debounce-ms': 'x', output: '' })), [
+    '--output: "output" must be a non-empty string, not an empty string',
+    '--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "x"',
+  ]);
+});
+
+t.test('several problems are all reported at once, file and flags mixed', async (t) => {
+  const text = 'policy-dir = 1\nbogus = 2\nlog-level = "loud"\ndebounce-ms = 5\n';
+  const r = resolveConfig(file(text), { 'debounce-ms': 'never', output: '/ok' });
+  t.same(messages(r).sort(), [
+    `${FILE}:1:1: "policy-dir" must be a non-empty string, not a number`,
+    `${FILE}:2:1: unknown key "bogus" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`,
+    `${FILE}:3:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`,
+    '--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "never"',
+  ].sort());
+  t.equal(r.config, undefined);
+});
+
+t.test('after-render: the accepted shape, kept as argv arrays (no shell)', async (t) => {
+  const cases: Array<[string, string[][]]> = [
+    ['after-render = []\n', []],
+    ['after-render = [["/usr/bin/systemctl", "reload", "crio.service"]]\n', [['/usr/bin/systemctl', 'reload', 'crio.service']]],
+    ['after-render = [["/bin/sh", "-c", "echo $HOME; rm -rf /"]]\n', [['/bin/sh', '-c', 'echo $HOME; rm -rf /']]],
+    ['after-render = [\n  ["/a"],\n  ["/b", "x y"],\n]\n', [['/a'], ['/b', 'x y']]],
+  ];
+  for (const [text, expected] of cases) {
+    const r = resolveConfig(file(text), {});
+    t.same(messages(r), [], text);
+    t.same(r.config?.afterRender, expected, text);
+  }
+});
+
+t.test('resolving is pure: the same inputs give equal results, and inputs are not changed', async (t) => {
+  const flags: ConfigValues = { 'debounce-ms': '20' };
+  const a = resolveConfig(file(FULL), flags);
+  const b = resolveConfig(file(FULL), flags);
+  t.same(a, b);
+  t.same(flags, { 'debounce-ms': '20' });
+  t.same(DEFAULTS.afterRender, [], 'the defaults are not changed by a resolved config');
+});
