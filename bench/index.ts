@@ -1,4 +1,13 @@
-/** `npm run bench`: prints figures; nothing here asserts a time. */
+/**
+ * `npm run bench`: prints figures; nothing here asserts a time.
+ * BENCH_IDLE_S sets the daemon's idle window (default 60); BENCH_PULLS (10) and
+ * BENCH_SKOPEO_LIMIT_S (30) the pull comparison; BENCH_ONLY=render|daemon|pull runs one part.
+ */
+import { runDaemonBench } from './daemon.js';
+import { runPullBench } from './pull.js';
 import { runRenderBench } from './render.js';
 
-runRenderBench();
+const only = process.env.BENCH_ONLY;
+if (!only || only === 'render') runRenderBench();
+if (!only || only === 'daemon') await runDaemonBench();
+if (!only || only === 'pull') await runPullBench();

@@ -1,0 +1,226 @@
+/**
+ * Daemon figures, measured on the REAL process (`bin/mirror-policyd run`, the daemon's
+ * default settings: debounce 100 ms, rescan every 30 s, log level info) on temp
+ * directories. Printed beside the goals; nothing here asserts anything.
+ *
+ *  (a) change → output in place: a fragment is written to a dotfile in the policy directory
+ *      (ignored by the daemon) and renamed into place; the clock starts just before that
+ *      rename(2) and stops when an fs.watch (inotify) watcher on the output's directory
+ *      reports an event for registries.conf and the file read then holds the new mirror.
+ *      Changes are spaced past the debounce window of the daemon's follow-up render (its own
+ *      output change triggers one), so each is measured alone. With 5 and with 101 fragments.
+ *  (b) start → READY=1 with 100 fragments: from spawn() to the READY=1 datagram on a
+ *      NOTIFY_SOCKET we listen on. One start with an empty state directory and no output
+ *      (first boot), then starts on the state and output that one left (every boot after).
+ *  (c) idle: after READY=1 two daemons (5 and 100 fragments) are left alone for BENCH_IDLE_S
+ *      seconds (default 60); RSS (VmRSS) at the end, CPU time (utime+stime of /proc/PID/stat)
+ *      and context switches over the window: the main thread's (/proc/PID/status) and all
+ *      threads' (/proc/PID/task/TID/status). The rescan every 30 s is included.
+ */
+import { watch } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { makeFragments } from './render.js';
+import { makeDirs, procFigures, removeDirs, sleep, startDaemon, startNotifyListener, stopDaemon, writeFragment, type Dirs, type NotifyListener } from './daemon-harness.js';
+
+const DEFAULT_DEBOUNCE_MS = 100;
+/** Between a change's output and the next change: past the debounce window of the follow-up render. */
+const CHANGE_GAP_MS = 3 * DEFAULT_DEBOUNCE_MS;
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+function writeAll(dirs: Dirs, n: number): void {
+  for (const f of makeFragments(n)) writeFragment(dirs.policy, f.file, f.text);
+}
+
+interface Latency {
+  readonly samples: number[];
+  readonly missed: number;
+}
+
+/** (a): `changes` fragment changes, one at a time, each timed from rename to the new output in place. */
+async function measureLatency(notify: NotifyListener, changes: number, background: number): Promise<Latency> {
+  const dirs = makeDirs('mpd-bench-');
+  try {
+    writeAll(dirs, background);
+    const d = startDaemon(dirs, { notify, logLevel: 'info', logFormat: 'pretty' });
+    await d.ready;
+    let waiting: { marker: string; done: (at: number) => void } | undefined;
+    const look = (): void => {
+      if (!waiting) return;
+      let text: string;
+      try {
+        text = readFileSync(dirs.output, 'utf8');
+      } catch {
+        return; // between events; the next one will tell
+      }
+      if (text.includes(waiting.marker)) {
+        const w = waiting;
+        waiting = undefined;
+        w.done(performance.now());
+      }
+    };
+    const watcher = watch(dirname(dirs.output), (_event, name) => {
+      if (name === 'registries.conf') look();
+    });
+    const samples: number[] = [];
+    let missed = 0;
+    try {
+      for (let i = 0; i < changes; i++) {
+        const marker = `latency-${i}.bench.example.net/x`;
+        const tmp = join(dirs.policy, '.zz-latency.toml.writing');
+        writeFileSync(tmp, `[[mirror-set]]\nsource = "latency.example.com/team"\nmirrors = ["${marker}"]\n`);
+        let timer: NodeJS.Timeout | undefined;
+        const arrived = new Promise<number | undefined>((resolve) => {
+          waiting = { marker, done: resolve };
+          timer = setTimeout(() => resolve(undefined), 5000); // bounded: a lost change counts as missed
+        });
+        const t0 = performance.now();
+        renameSync(tmp, join(dirs.policy, 'zz-latency.toml'));
+        const t1 = await arrived;
+        clearTimeout(timer);
+        waiting = undefined;
+        if (t1 === undefined) missed++;
+        else samples.push(t1 - t0);
+        // Each render writes the output, whose own change event triggers one more (unchanged) render a
+        // debounce window later; the next change comes after that window, so it is rendered at once.
+        await sleep(CHANGE_GAP_MS);
+      }
+    } finally {
+      watcher.close();
+      await stopDaemon(d);
+    }
+    return { samples, missed };
+  } finally {
+    removeDirs(dirs);
+  }
+}
+
+/** (b): start → READY=1 with `n` fragments: the first start on empty state, then `warm` starts on what it left. */
+async function measureReady(notify: NotifyListener, n: number, warm: number): Promise<{ cold: number; warm: number[] }> {
+  const dirs = makeDirs('mpd-bench-');
+  try {
+    writeAll(dirs, n);
+    const times: number[] = [];
+    for (let i = 0; i <= warm; i++) {
+      const d = startDaemon(dirs, { notify, logLevel: 'info', logFormat: 'pretty' });
+      try {
+        times.push(await d.ready);
+      } finally {
+        await stopDaemon(d);
+      }
+    }
+    return { cold: times[0] as number, warm: times.slice(1) };
+  } finally {
+    removeDirs(dirs);
+  }
+}
+
+interface Idle {
+  readonly fragments: number;
+  readonly seconds: number;
+  readonly rssStartMB: number;
+  readonly rssEndMB: number;
+  readonly cpuMs: number;
+  readonly voluntary: number;
+  readonly involuntary: number;
+  readonly allVoluntary: number;
+  readonly allInvoluntary: number;
+}
+
+/** (c): the daemon left alone after READY=1. */
+async function measureIdle(notify: NotifyListener, n: number, seconds: number): Promise<Idle> {
+  const dirs = makeDirs('mpd-bench-');
+  try {
+    writeAll(dirs, n);
+    const d = startDaemon(dirs, { notify, logLevel: 'info', logFormat: 'pretty' });
+    try {
+      await d.ready;
+      const a = procFigures(d.pid);
+      await sleep(seconds * 1000);
+      const b = procFigures(d.pid);
+      if (!a || !b) throw new Error('the daemon is gone');
+      return {
+        fragments: n,
+        seconds,
+        rssStartMB: a.rssKb / 1024,
+        rssEndMB: b.rssKb / 1024,
+        cpuMs: b.cpuMs - a.cpuMs,
+        voluntary: b.voluntaryCtxt - a.voluntaryCtxt,
+        involuntary: b.nonvoluntaryCtxt - a.nonvoluntaryCtxt,
+        allVoluntary: b.allThreadsVoluntaryCtxt - a.allThreadsVoluntaryCtxt,
+        allInvoluntary: b.allThreadsNonvoluntaryCtxt - a.allThreadsNonvoluntaryCtxt,
+      };
+    } finally {
+      await stopDaemon(d);
+    }
+  } finally {
+    removeDirs(dirs);
+  }
+}
+
+const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
+
+function row(figure: string, measured: string, goal = ''): string {
+  return `  ${figure.padEnd(60)} ${measured.padStart(10)}   ${goal}`;
+}
+
+export async function runDaemonBench(): Promise<void> {
+  const idleS = Math.max(1, Number(process.env['BENCH_IDLE_S'] ?? 60) || 60);
+  const CHANGES = 200;
+  const SIZES = [5, 101]; // fragments in the policy dir while one of them changes
+  const FRAGMENTS = 100;
+  const WARM_STARTS = 5;
+  console.log('');
+  console.log('daemon: the real process (bin/mirror-policyd run), default settings (debounce 100 ms, rescan 30 s, log level info)');
+  let notify: NotifyListener;
+  try {
+    notify = await startNotifyListener();
+  } catch (e) {
+    console.log(`  skipped: no NOTIFY_SOCKET listener (${(e as Error).message}); build the unix-dgram addon`);
+    return;
+  }
+  try {
+    const lat: Array<[number, Latency]> = [];
+    for (const size of SIZES) lat.push([size, await measureLatency(notify, CHANGES, size - 1)]);
+    const ready = await measureReady(notify, FRAGMENTS, WARM_STARTS);
+    process.stdout.write(`  (idle figures: leaving two daemons, with 5 and with ${FRAGMENTS} fragments, alone for ${idleS} s ...)\n`);
+    const idle = await Promise.all([measureIdle(notify, 5, idleS), measureIdle(notify, FRAGMENTS, idleS)]);
+
+    console.log(row('figure', 'measured', 'goal'));
+    for (const [size, l] of lat) {
+      const sorted = [...l.samples].sort((a, b) => a - b);
+      console.log(row(`change → output in place, ${size} fragments: p50 (${l.samples.length} changes)`, ms(percentile(sorted, 50))));
+      console.log(row(`change → output in place, ${size} fragments: p90`, ms(percentile(sorted, 90))));
+      console.log(row(`change → output in place, ${size} fragments: p99`, ms(percentile(sorted, 99)), 'p99 <= 30 ms'));
+      console.log(row(`change → output in place, ${size} fragments: max`, ms(sorted.at(-1) ?? NaN)));
+      if (l.missed > 0) console.log(row(`  changes not seen in the output within 5 s`, String(l.missed), '0'));
+    }
+    console.log(row(`start → READY=1, ${FRAGMENTS} fragments, median of ${WARM_STARTS} starts`, `${median(ready.warm).toFixed(0)} ms`, '<= 300 ms'));
+    console.log(row(`  (each: ${ready.warm.map((x) => x.toFixed(0)).join(', ')} ms)`, ''));
+    console.log(row(`start → READY=1, ${FRAGMENTS} fragments, first start (empty state)`, `${ready.cold.toFixed(0)} ms`));
+    for (const i of idle) {
+      console.log(row(`idle, ${i.fragments} fragments: RSS after ${i.seconds} s (at READY=1: ${i.rssStartMB.toFixed(1)} MB)`, `${i.rssEndMB.toFixed(1)} MB`, '<= 60 MB'));
+      console.log(row(`idle, ${i.fragments} fragments: CPU time (utime+stime) over ${i.seconds} s`, `${i.cpuMs.toFixed(0)} ms`));
+      console.log(row(`idle, ${i.fragments} fragments: context switches, main thread, vol/invol`, `${i.voluntary}/${i.involuntary}`));
+      console.log(row(`idle, ${i.fragments} fragments: context switches, all threads, vol/invol`, `${i.allVoluntary}/${i.allInvoluntary}`));
+    }
+    console.log('  latency: from rename(2) of the fragment into the policy dir to an fs.watch (inotify) event on the output');
+    console.log(`  directory after which the output read back holds the new mirror; the next change ${CHANGE_GAP_MS} ms after that`);
+    console.log('  (the daemon re-renders once more on its own output\'s change event, a debounce window later; a change');
+    console.log('  inside that window waits for it, which these isolated changes avoid).');
+    console.log('  The rescan every 30 s is a render too: a change just after one waits out its debounce window (~1% of 200).');
+    console.log('  idle: from READY=1 on, no changes; the rescan every 30 s (a full re-render) falls in the window.');
+  } finally {
+    await notify.close();
+  }
+}
