@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { freePort } from './registry.js';
 
-export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop';
+export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop' | 'status-429-once';
 
 export interface FaultRule {
   readonly path: RegExp;
@@ -41,6 +41,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
   const [thost, tport] = target.split(':') as [string, string];
   const hits: string[] = [];
   const proxy: { rules: FaultRule[] } = { rules };
+  const throttled = new Set<string>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
     const rule = proxy.rules.find((r) => r.path.test(path));
@@ -48,6 +49,10 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
     if (rule?.fault === 'status-500') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
     if (rule?.fault === 'status-404') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
     if (rule?.fault === 'hang') return; // never answer
+    if (rule?.fault === 'status-429-once' && !throttled.has(path)) {
+      throttled.add(path);
+      return void res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain' }).end('slow down');
+    }
     if (rule?.fault === 'redirect-loop') return void res.writeHead(307, { location: path }).end();
     if (rule?.fault === 'endless') {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });

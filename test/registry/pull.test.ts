@@ -146,3 +146,20 @@ t.test('TLS with a CA from --cert-dir and basic auth from an auth file; no crede
   t.match(Object.values((untrusted as PullError).health)[0]?.lastFailure, { class: 'tls' });
   t.notMatch(JSON.stringify([r, denied, untrusted, (denied as PullError).attempts]), secret, 'the password appears in no report');
 });
+
+t.test('429 is honoured with a bounded wait, then the same source serves', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'status-429-once' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${p.host}/app@${D}`, 'served by the throttling source after its Retry-After');
+  t.same(r.attempts, []);
+  t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 2, 'asked twice: once throttled, once served');
+});
+
+t.test('a redirect loop is cut off and the next source serves', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'redirect-loop' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.match(r.attempts[0]?.error, /more than 5 redirects/);
+});
