@@ -29,6 +29,8 @@ import { StateDir, StateDirError } from './state-dir.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
 const MAX_BACKOFF_MS = 60_000;
+/** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
+const EMPTY_SETTLE_MS = 300;
 /** How long a start waits for another starting daemon's claim of the state dir, and when such a claim is stale. */
 const CLAIM_WAIT_MS = 15_000;
 const STALE_CLAIM_MS = 10_000;
@@ -104,6 +106,8 @@ export class Daemon {
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
+  private readonly emptyPending = new Set<string>();
+  private emptyTimer?: NodeJS.Timeout;
   private prober?: Prober;
   private lastWriteError?: string;
   private policyDirMissing = false;
@@ -271,7 +275,7 @@ export class Daemon {
     this.stopped = true;
     this.notifier.stopping();
     await this.reloads;
-    for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer]) if (t) clearTimeout(t);
+    for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
     await this.watcher?.close();
@@ -337,6 +341,18 @@ export class Daemon {
 
     const fragments = dir.fragments.map((f) => {
       const prev = this.seen.get(f.file);
+      // An in-place write (truncate, then write) read in between looks like an empty fragment,
+      // which is valid and would drop its mirrors and replace its last good. So a fragment that
+      // just became empty keeps its previous content for this render, and is looked at again
+      // shortly: still empty then, it really is empty.
+      if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
+        this.emptyPending.add(f.file);
+        if (this.emptyTimer) clearTimeout(this.emptyTimer);
+        this.emptyTimer = setTimeout(() => this.trigger(), EMPTY_SETTLE_MS);
+        this.emptyTimer.unref();
+        return { ...f, text: prev.text, changedAt: prev.changedAt };
+      }
+      this.emptyPending.delete(f.file);
       // First sight (start, SIGHUP): a fragment still at its last good content is older than any
       // that changed since, so after a restart the changed one still gives way in a conflict.
       const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.lastGood[f.file] === f.text ? 0 : ++this.changeCounter;
