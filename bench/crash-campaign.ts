@@ -7,17 +7,19 @@
  * After every kill:
  *  - the output is exactly one complete render of ours: its header digest matches
  *    (classifyText === 'ours'), it parses with parseRegistriesConf without errors, and it is
- *    byte for byte the strict render of a fragment set that was on disk during the round
- *    (every fragment version is identified by its first mirror, so the set is read back from
- *    the output and rendered again);
+ *    byte for byte the strict render of a fragment set read back from it (every fragment
+ *    version is identified by its first mirror), in which each fragment is in a version it had
+ *    on disk (or absent, if it was absent) at some moment of the round;
  *  - beside the output there is nothing but the daemon's own interrupted temp files
  *    (`.registries.conf.PID.RANDOM.tmp`, which nothing reads);
  *  - the state directory is complete: format-version is whole, daemon.json (if there)
  *    parses, every last-good file is exactly some content written for that fragment, and
- *    nothing was adopted, archived or taken for drift (the output was always ours).
+ *    nothing was adopted, archived or taken for drift (the output was always ours); the
+ *    start's claim lock (state/.claim.lock) a kill may leave is counted, not an error.
  * After every restart (READY=1) the output is exactly the render of what is on disk now.
  * Some rounds kill the daemon while it starts (before READY=1): then the output is the one
- * from before or the render of what is on disk.
+ * from before or the render of what is on disk. At the end one more start must come up on
+ * all the leftovers and stop cleanly on SIGTERM (exit 0, daemon.json removed).
  *
  * Used by test/daemon/crash.test.ts (50 rounds, CRASH_ROUNDS to raise) and by
  * `npm run soak` (bench/soak.ts, 1 000 rounds). Every loop is bounded in count and time.
@@ -136,6 +138,8 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
   };
 
   const dirs: Dirs = makeDirs('mpd-crash-');
+  // No background probes of the (made-up) mirrors: they are not what is checked here, and would only reach for the network.
+  const daemonSettings = { debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, extraArgs: ['--probe-interval-ms', '0'], ...(opts.bin ? { bin: opts.bin } : {}) };
   // Each daemon gets its own NOTIFY_SOCKET: a READY=1 a killed daemon sent just before dying can never be taken for the next one's.
   let notify = await startNotifyListener();
   const freshNotify = async (): Promise<void> => {
@@ -227,6 +231,7 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
     const names = readdirSync(dirs.state);
     for (const name of names) {
       if (['format-version', 'daemon.json', 'last-good', 'bases', 'drift'].includes(name) || temp('state', name)) continue;
+      if (name === 'health.json' || name === 'health.json.lock') continue; // the probes' cache (off here; checked below if there)
       if (name === '.claim.lock') {
         // The start's lock around reading and writing daemon.json (a directory, removed right after): a kill in between leaves it.
         result.claimLocksLeft++;
@@ -242,6 +247,13 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
         if (typeof r.pid !== 'number' || r.output !== resolve(dirs.output)) violation(round, `daemon.json is not a whole record: ${JSON.stringify(r)}`);
       } catch (e) {
         violation(round, `daemon.json is torn: ${(e as Error).message}`);
+      }
+    }
+    if (names.includes('health.json')) {
+      try {
+        JSON.parse(readFileSync(join(dirs.state, 'health.json'), 'utf8'));
+      } catch (e) {
+        violation(round, `health.json is torn: ${(e as Error).message}`);
       }
     }
     for (const name of existsSync(join(dirs.state, 'last-good')) ? readdirSync(join(dirs.state, 'last-good')) : []) {
@@ -275,7 +287,7 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
       const startupKill = round > 0 && rand() < (opts.startupKillShare ?? 0.1);
       if (round > 0) await freshNotify();
       // READY=1 may take 10 s and more: a kill inside the start's claim of the state dir leaves a lock that the next start waits out.
-      const d = startDaemon(dirs, { notify, debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, ...(opts.bin ? { bin: opts.bin } : {}) });
+      const d = startDaemon(dirs, { notify, ...daemonSettings });
       result.restarts++;
 
       if (startupKill) {
@@ -357,7 +369,7 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
 
     // A last start after everything: it must come up on all the leftovers, render what is on disk, and stop cleanly.
     await freshNotify();
-    const d = startDaemon(dirs, { notify, debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, ...(opts.bin ? { bin: opts.bin } : {}) });
+    const d = startDaemon(dirs, { notify, ...daemonSettings });
     result.restarts++;
     try {
       await d.ready;
