@@ -87,6 +87,7 @@ export function daemonArgs(dirs: Dirs, opts: DaemonSettings = {}): string[] {
     ...(opts.debounceMs !== undefined ? ['--debounce-ms', String(opts.debounceMs)] : []),
     '--log-level', opts.logLevel ?? 'warn',
     '--log-format', opts.logFormat ?? 'json',
+    '--probe-interval-ms', '0', // made-up mirror hosts: never reached for (extraArgs may turn probes on)
     ...(opts.extraArgs ?? []),
   ];
 }

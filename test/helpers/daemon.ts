@@ -180,7 +180,8 @@ function installExitHook(): void {
 
 /** The standard flags for `ws`. */
 export function runArgs(ws: Workspace, debounceMs = 50, config = '/dev/null'): string[] {
-  return ['--config', config, '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments', '--debounce-ms', String(debounceMs)];
+  // Probes off: the made-up mirror hosts of the tests must never be reached for (a test turns them on with its own flag, which wins).
+  return ['--config', config, '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments', '--debounce-ms', String(debounceMs), '--probe-interval-ms', '0'];
 }
 
 /** An environment without the test runner's own systemd variables. */
