@@ -14,11 +14,19 @@ const run = promisify(execFile);
 
 export interface WriteResult {
   readonly changed: boolean;
+  /** True when `beforeReplace` said no: nothing was replaced. */
+  readonly aborted?: boolean;
 }
 
 export interface WriteOptions {
   /** Mode for a new file (default 0644); an existing file keeps its own. */
   readonly mode?: number;
+  /**
+   * Called with the file's bytes as they are just before the rename (undefined: no file);
+   * false aborts, so a change made meanwhile by someone else is never replaced unseen.
+   * (A rename has no compare-and-swap: this narrows the window to microseconds.)
+   */
+  readonly beforeReplace?: (current: Buffer | undefined) => boolean;
 }
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
@@ -59,6 +67,10 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
       await fh.close();
     }
     if (st) await copySelinuxLabel(path, tmp);
+    if (opts.beforeReplace && !opts.beforeReplace(await readIfExists(path))) {
+      await fs.rm(tmp, { force: true });
+      return { changed: false, aborted: true };
+    }
     await fs.rename(tmp, path);
   } catch (e) {
     await fs.rm(tmp, { force: true });

@@ -85,3 +85,17 @@ t.test('concurrent readers never see a torn or empty file', async (t) => {
   t.ok(reads > 0);
   t.equal(bad, 0, `${reads} reads, none torn`);
 });
+
+t.test('beforeReplace sees the file as it is just before the rename, and can refuse', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'theirs\n');
+  let seen: string | undefined;
+  const r = await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => ((seen = cur?.toString()), false) });
+  t.same(r, { changed: false, aborted: true });
+  t.equal(seen, 'theirs\n');
+  t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'not replaced');
+  t.same(readdirSync(d), ['f'], 'no temp file left behind');
+  t.same(await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => cur?.toString() === 'theirs\n' }), { changed: true });
+  t.equal(readFileSync(p, 'utf8'), 'ours\n');
+});

@@ -277,7 +277,7 @@ function yamlObjects(f: FragM): unknown[] {
     const entries = sets.map((s) => ({
       source: s.source,
       mirrors: s.mirrors,
-      ...(kind !== 'ImageContentSourcePolicy' && s.policy !== undefined ? { mirrorSourcePolicy: YAML_POLICY[s.policy] ?? s.policy } : {}),
+      ...(kind !== 'ImageContentSourcePolicy' && s.policy !== undefined ? { mirrorSourcePolicy: (Object.hasOwn(YAML_POLICY, s.policy) ? YAML_POLICY[s.policy] : s.policy) } : {}),
     }));
     objects.push({ apiVersion: KIND_API[kind], kind, metadata: { name: kind.toLowerCase() }, spec: { [LIST_KEY[kind] as string]: entries } });
   }

@@ -31,7 +31,7 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
     io.stdout(`mirror-policyd ${VERSION} (node ${process.versions.node})\n`);
     return 0;
   }
-  const run = COMMANDS[command];
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
     if (!run) throw new UsageError(`unknown command "${command}"`);
     return await run(rest, io);

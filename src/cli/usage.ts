@@ -162,5 +162,5 @@ ${COMMON}
 };
 
 export function usage(command = 'main'): string {
-  return TEXTS[command] ?? (TEXTS.main as string);
+  return (Object.hasOwn(TEXTS, command) ? TEXTS[command] : undefined) ?? (TEXTS.main as string);
 }

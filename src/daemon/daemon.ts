@@ -406,7 +406,15 @@ export class Daemon {
         return;
       }
       await fs.mkdir(resolve(this.config.output, '..'), { recursive: true, mode: 0o755 });
-      changed = (await writeFileAtomic(this.config.output, result.text)).changed;
+      const written = await writeFileAtomic(this.config.output, result.text, {
+        beforeReplace: (current) => (current === undefined ? looked === undefined : current.toString('utf8') === looked),
+      });
+      if (written.aborted) {
+        this.log.debug(`${this.config.output} changed while we wrote; rendering again`);
+        this.trigger();
+        return;
+      }
+      changed = written.changed;
       this.lastWritten = result.text;
       if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
       this.lastWriteError = undefined;

@@ -63,7 +63,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     r.tables(obj, 'items', path).forEach((item, i) => readObject(item, [...path, 'items', i], r, locate, out));
     return;
   }
-  const spec = SET_KINDS[kind];
+  const spec = Object.hasOwn(SET_KINDS, kind) ? SET_KINDS[kind] : undefined; // own keys only: "constructor" is no kind
   const expectedApi = spec?.apiVersion ?? (kind === 'Image' ? 'config.openshift.io/v1' : undefined);
   if (expectedApi === undefined) {
     r.error([...path, 'kind'], `unsupported kind "${kind}" (supported kinds: ${SUPPORTED})`);
@@ -93,7 +93,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     if (spec.hasPolicy) {
       const p = r.string(entry, 'mirrorSourcePolicy', epath);
       if (p !== undefined && p !== '') {
-        sourcePolicy = POLICY_VALUES[p];
+        sourcePolicy = Object.hasOwn(POLICY_VALUES, p) ? POLICY_VALUES[p] : undefined;
         if (!sourcePolicy) r.error([...epath, 'mirrorSourcePolicy'], `mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "${p}"`);
       }
     }

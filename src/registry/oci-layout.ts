@@ -26,7 +26,7 @@ export function splitDigest(digest: string): { alg: string; hex: string } {
   const i = digest.indexOf(':');
   const alg = digest.slice(0, i);
   const hex = digest.slice(i + 1);
-  if (!ALGORITHMS[alg] || !/^[a-f0-9]+$/.test(hex)) throw new DigestMismatch(`unsupported digest ${digest}`);
+  if (!Object.hasOwn(ALGORITHMS, alg) || !/^[a-f0-9]+$/.test(hex)) throw new DigestMismatch(`unsupported digest ${digest}`);
   return { alg, hex };
 }
 

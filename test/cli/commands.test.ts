@@ -156,3 +156,10 @@ t.test('check warns when a registries.conf.d drop-in beside the output shadows a
   t.match(r.stderr, new RegExp(`${dropIns}/50-local\\.conf:2:1: warning: this drop-in defines prefix "docker\\.io", which the rendered registries\\.conf manages`));
   t.notMatch(r.stderr, /60-other\.conf/);
 });
+
+t.test('names of Object.prototype are not commands', async (t) => {
+  const r = await runCli(['constructor']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /unknown command "constructor"/);
+  t.equal((await runCli(['help', 'toString'])).code, 0, 'help for an unknown topic shows the main help');
+});

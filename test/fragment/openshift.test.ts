@@ -115,3 +115,9 @@ t.test('an object with no entries mirrors nothing and is valid', async (t) => {
   t.same(diagnostics, []);
   t.same(fragment?.mirrorSets, []);
 });
+
+t.test('names of Object.prototype are not kinds or policies', async (t) => {
+  const es = errors('apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: constructor\n');
+  t.ok(es.some((e) => /mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "constructor"/.test(e)), es.join(' | '));
+  t.ok(errors('apiVersion: v1\nkind: toString\n').some((e) => /unsupported kind "toString"/.test(e)));
+});
