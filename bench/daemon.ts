@@ -1,7 +1,8 @@
 /**
  * Daemon figures, measured on the REAL process (`bin/mirror-policyd run`, the daemon's
- * default settings: debounce 100 ms, rescan every 30 s, log level info) on temp
- * directories. Printed beside the goals; nothing here asserts anything.
+ * default settings: debounce 100 ms, rescan every 30 s, log level info; background probes
+ * off, as the mirror hosts are made up) on temp directories. Printed beside the goals;
+ * nothing here asserts anything.
  *
  *  (a) change → output in place: a fragment is written to a dotfile in the policy directory
  *      (ignored by the daemon) and renamed into place; the clock starts just before that
@@ -181,7 +182,8 @@ export async function runDaemonBench(): Promise<void> {
   const FRAGMENTS = 100;
   const WARM_STARTS = 5;
   console.log('');
-  console.log('daemon: the real process (bin/mirror-policyd run), default settings (debounce 100 ms, rescan 30 s, log level info)');
+  console.log('daemon: the real process (bin/mirror-policyd run), default settings (debounce 100 ms, rescan 30 s, log level info),');
+  console.log('        background probes off (the mirror hosts are made up)');
   let notify: NotifyListener;
   try {
     notify = await startNotifyListener();
