@@ -7,6 +7,7 @@
 //   location | prefix=…   (B) blocked, (I) insecure, (B,I) both
 //   → mirror[d] digest-only, mirror[t] tag-only, mirror (no pull-from-mirror), mirror[d](I) insecure mirror
 import t, { type Test } from 'tap';
+import { shuffled } from './helpers/shuffle.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -418,19 +419,6 @@ t.test('intentional deviation (propagateMirrorsToNestedScopes): a mirror-less ne
 
 // ------------------------------------------------------------------ order independence ----
 
-/** Deterministic Fisher-Yates with a small LCG, so failures are reproducible. */
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  const a = [...xs];
-  let s = seed >>> 0;
-  for (let i = a.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    const tmp = a[i] as T;
-    a[i] = a[j] as T;
-    a[j] = tmp;
-  }
-  return a;
-}
 
 type Obj = { kind: string; spec?: Record<string, unknown> } & Record<string, unknown>;
 const LIST_KEYS = ['repositoryDigestMirrors', 'imageDigestMirrors', 'imageTagMirrors'];

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { shuffled } from './helpers/shuffle.js';
 import fc from 'fast-check';
 import { byteOrderCompare, mergeMirrorLists, topoSort } from '../src/topo.js';
 
@@ -13,19 +14,6 @@ const edge = (s: string): Edge => {
 const rotations = <T>(xs: readonly T[]): T[][] =>
   xs.length === 0 ? [[]] : xs.map((_, i) => [...xs.slice(i), ...xs.slice(0, i)]);
 
-/** Deterministic Fisher-Yates with a small LCG, so failures are reproducible. */
-const shuffled = <T>(xs: readonly T[], seed: number): T[] => {
-  const a = [...xs];
-  let s = seed >>> 0;
-  for (let i = a.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    const tmp = a[i] as T;
-    a[i] = a[j] as T;
-    a[j] = tmp;
-  }
-  return a;
-};
 
 // runtime-utils TestTopoGraph (pkg/registries/topo_test.go); two disconnected copies (upper/lower case).
 const topoVectors: ReadonlyArray<{ name: string; edges: string[]; extraNodes?: string[]; expected: string }> = [

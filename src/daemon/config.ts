@@ -3,6 +3,7 @@
  * /etc/mirror-policyd/config.toml) with the same names as the flags; flags win.
  * Pure: text and flag values in, a validated DaemonConfig or located errors out.
  */
+import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { error, type Diagnostic } from '../diagnostic.js';
 import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
 import { FieldReader, describe } from '../field-reader.js';
@@ -11,7 +12,7 @@ import { parseTomlText, tomlLocator } from '../registries-conf-parse.js';
 
 export const DEFAULT_CONFIG = '/etc/mirror-policyd/config.toml';
 export const DEFAULT_STATE_DIR = '/var/lib/mirror-policyd';
-export const DEFAULT_CONTROL_SOCKET = '/run/mirror-policyd/control.sock';
+export { DEFAULT_CONTROL_SOCKET }; // one definition, in the control socket's protocol
 
 export interface DaemonConfig {
   readonly policyDir: string;
