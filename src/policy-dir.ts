@@ -13,11 +13,19 @@ import { byteOrderCompare } from './topo.js';
 /** Fragments are small; a larger file is a mistake or an attack, not policy. */
 export const MAX_FRAGMENT_BYTES = 1024 * 1024;
 
+/**
+ * How many fragments one directory may hold (five times the 10 000 of the render bench).
+ * Those past the cap, in byte order of their names, are refused one by one; the others are read.
+ */
+export const MAX_FRAGMENTS = 50_000;
+
 export interface ReadOptions {
-  /** Skip ownership and permission checks (demos and tests on files a user owns). */
+  /** Skip ownership, permission and hard-link checks (demos and tests on files a user owns). */
   readonly allowUnsafe?: boolean;
   /** The uid allowed besides root; defaults to the process's own. */
   readonly uid?: number;
+  /** The cap on the number of fragments (default MAX_FRAGMENTS). */
+  readonly maxFragments?: number;
 }
 
 export interface IgnoredFile {
@@ -61,10 +69,16 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
     // A sticky, world-writable directory still lets others add files; refuse all of it.
     if (problem) return { fragments, ignored, diagnostics: [error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`)], exists: true };
   }
+  const maxFragments = opts.maxFragments ?? MAX_FRAGMENTS;
+  let seen = 0;
   for (const name of names.sort(byteOrderCompare)) {
     const cls = classifyName(name);
     if ('ignored' in cls) {
       ignored.push({ name, why: cls.ignored });
+      continue;
+    }
+    if (++seen > maxFragments) {
+      diagnostics.push(error({ file: name }, `refusing fragment: the policy directory holds more than ${maxFragments} fragments; this is number ${seen} in byte order of names`));
       continue;
     }
     const path = join(realDir, name);
@@ -78,15 +92,43 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
 
 type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: string };
 
+/** A file replaced between its checks and its opening is looked at again, this many times at most. */
+const REOPEN_TRIES = 3;
+
 async function readFragment(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead> {
+  for (let n = 1; ; n++) {
+    const r = await readFragmentOnce(path, name, realDir, uid, allowUnsafe);
+    if (!('replaced' in r)) return r;
+    if (n >= REOPEN_TRIES) return { diagnostic: error({ file: name }, `refusing fragment: replaced while being opened, ${REOPEN_TRIES} times in a row`) };
+  }
+}
+
+/** The whole file, read in chunks; undefined past MAX_FRAGMENT_BYTES (a file growing while it is read cannot make us read more). */
+async function readCapped(fh: fs.FileHandle): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunkBytes = 64 * 1024;
+  for (let n = 0; n <= MAX_FRAGMENT_BYTES / chunkBytes + 1; n++) {
+    const chunk = Buffer.allocUnsafe(chunkBytes);
+    const { bytesRead } = await fh.read(chunk, 0, chunkBytes, total);
+    if (bytesRead === 0) return Buffer.concat(chunks, total);
+    chunks.push(chunk.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > MAX_FRAGMENT_BYTES) return undefined;
+  }
+  return undefined;
+}
+
+async function readFragmentOnce(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
   try {
     const l = await fs.lstat(path);
+    let linkTarget: string | undefined;
     if (l.isSymbolicLink()) {
-      const target = await fs.realpath(path);
-      const rel = relative(realDir, target);
+      linkTarget = await fs.realpath(path);
+      const rel = relative(realDir, linkTarget);
       if (!allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
-        return { diagnostic: error(at, `refusing fragment: symlink to ${target}, outside the policy directory`) };
+        return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
     } else if (l.isDirectory()) {
       return { ignored: 'subdirectory' };
@@ -96,11 +138,18 @@ async function readFragment(path: string, name: string, realDir: string, uid: nu
       const st = await fh.stat();
       if (st.isDirectory()) return { ignored: 'subdirectory' };
       if (!st.isFile()) return { diagnostic: error(at, 'refusing fragment: not a regular file') };
-      const problem = allowUnsafe ? undefined : trustProblem(st, uid);
-      if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
+      if (!allowUnsafe) {
+        // What was opened must be what was checked: a link or file swapped in between is refused, not read.
+        const checked = linkTarget === undefined ? l : await fs.stat(linkTarget);
+        if (checked.ino !== st.ino || checked.dev !== st.dev) return { replaced: true };
+        const problem = trustProblem(st, uid);
+        if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
+        // Another name for the same file may sit where other rules (or other users) reach it.
+        if (st.nlink > 1) return { diagnostic: error(at, `refusing fragment: it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`) };
+      }
       if (st.size > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: ${st.size} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`) };
-      const buf = await fh.readFile();
-      if (buf.length > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
+      const buf = await readCapped(fh);
+      if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
       return { text };
     } finally {

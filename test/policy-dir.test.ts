@@ -1,8 +1,8 @@
 import t from 'tap';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPolicyDir, MAX_FRAGMENT_BYTES } from '../src/policy-dir.js';
+import { readPolicyDir, MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../src/policy-dir.js';
 import { formatDiagnostic } from '../src/diagnostic.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -54,6 +54,24 @@ t.test('fragments writable by group or others are refused; the rest are still re
   t.same(unsafe.fragments.map((f) => f.file), ['good.toml', 'group.toml', 'other.toml'], '--allow-unsafe-fragments reads them');
 });
 
+t.test('a fragment owned by a non-root user (nobody, 65534) is refused when that user is not the one reading', { skip: !isRoot && 'needs root to chown a file to another user' }, async (t) => {
+  const d = dir();
+  chownSync(put(d, '10-nobody.toml', '[[mirror-set]]\nsource = "a.example.com"\nmirrors = ["m.example.net"]\n'), 65534, 65534);
+  put(d, '20-root.toml');
+  const got = await readPolicyDir(d); // as root: only root (or the reader) may own fragments
+  t.same(got.fragments.map((f) => f.file), ['20-root.toml'], 'the root-owned fragment is still read');
+  t.same(got.diagnostics.map(formatDiagnostic), ['10-nobody.toml: refusing fragment: owned by uid 65534, not by root or uid 0 (use --allow-unsafe-fragments only for demos and tests)']);
+});
+
+t.test('a policy directory owned by a non-root user is refused whole', { skip: !isRoot && 'needs root to chown a directory to another user' }, async (t) => {
+  const d = dir();
+  put(d, 'good.toml');
+  chownSync(d, 65534, 65534);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments, []);
+  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: owned by uid 65534/]);
+});
+
 t.test('a fragment owned by another user is refused', { skip: !isRoot && 'needs root to chown' }, async (t) => {
   const d = dir();
   chownSync(put(d, 'theirs.toml'), 4242, 4242);
@@ -96,4 +114,71 @@ t.test('oversized and non-UTF-8 fragments are refused', async (t) => {
   const got = await readPolicyDir(d);
   t.same(got.fragments, []);
   t.match(got.diagnostics.map(formatDiagnostic), [/^big\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed/, /^latin1\.toml: not valid UTF-8 text/]);
+});
+
+t.test('a policy directory writable by its group is refused whole too', async (t) => {
+  const d = dir();
+  put(d, 'good.toml');
+  chmodSync(d, 0o775);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments, []);
+  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: writable by group \(mode 0775\)/]);
+});
+
+t.test('a symlink into a subdirectory is followed; one through .. out of the directory is refused', async (t) => {
+  const root = dir();
+  const d = join(root, 'policy.d');
+  mkdirSync(d, { mode: 0o755 });
+  mkdirSync(join(d, 'parts'), { mode: 0o755 });
+  put(join(d, 'parts'), 'inner.toml', '# inner');
+  put(root, 'beside.toml', '# beside the policy directory');
+  symlinkSync('parts/inner.toml', join(d, 'in.toml'));
+  symlinkSync('../beside.toml', join(d, 'up.toml'));
+  symlinkSync('parts/../../beside.toml', join(d, 'zigzag.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => [f.file, f.text]), [['in.toml', '# inner']]);
+  t.match(got.diagnostics.map(formatDiagnostic), [/^up\.toml: refusing fragment: symlink to .*beside\.toml, outside the policy directory/, /^zigzag\.toml: refusing fragment: symlink to .*beside\.toml, outside/]);
+});
+
+t.test('a fragment with a second hard link is refused; the others are read', async (t) => {
+  const d = dir();
+  const elsewhere = dir();
+  put(d, 'single.toml', '# one name');
+  put(elsewhere, 'shared.toml', '# two names');
+  linkSync(join(elsewhere, 'shared.toml'), join(d, 'linked.toml'));
+  put(d, 'twin-a.toml', '# twins');
+  linkSync(join(d, 'twin-a.toml'), join(d, 'twin-b.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => f.file), ['single.toml']);
+  t.same(got.diagnostics.map(formatDiagnostic), ['linked.toml', 'twin-a.toml', 'twin-b.toml'].map((f) => `${f}: refusing fragment: it has 2 hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`));
+  const unsafe = await readPolicyDir(d, { allowUnsafe: true });
+  t.same(unsafe.fragments.map((f) => f.file), ['linked.toml', 'single.toml', 'twin-a.toml', 'twin-b.toml'], '--allow-unsafe-fragments reads them');
+});
+
+t.test('a fragment of exactly 1 MiB is read; one byte more is refused; the others are unaffected', async (t) => {
+  const d = dir();
+  put(d, 'a-small.toml', '# small');
+  put(d, 'b-exact.toml', '#'.repeat(MAX_FRAGMENT_BYTES));
+  put(d, 'c-over.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  put(d, 'd-small.toml', '# small too');
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-small.toml', 7], ['b-exact.toml', MAX_FRAGMENT_BYTES], ['d-small.toml', 11]]);
+  t.same(got.diagnostics.map(formatDiagnostic), [`c-over.toml: refusing fragment: ${MAX_FRAGMENT_BYTES + 1} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`]);
+  t.ok(MAX_FRAGMENTS >= 50_000, `the default cap on the number of fragments (${MAX_FRAGMENTS}) is well above the 10 000 of the bench`);
+});
+
+t.test('over the cap on the number of fragments, the ones past it (in byte order) are refused one by one; ignored files do not count', async (t) => {
+  const d = dir();
+  for (const name of ['e.toml', 'a.toml', 'c.yaml', 'b.toml', 'd.yml']) put(d, name, `# ${name}`);
+  for (const name of ['.hidden.toml', 'x.toml~', 'README']) put(d, name);
+  const got = await readPolicyDir(d, { maxFragments: 3 });
+  t.same(got.fragments.map((f) => f.file), ['a.toml', 'b.toml', 'c.yaml']);
+  t.same(got.diagnostics.map(formatDiagnostic), [
+    'd.yml: refusing fragment: the policy directory holds more than 3 fragments; this is number 4 in byte order of names',
+    'e.toml: refusing fragment: the policy directory holds more than 3 fragments; this is number 5 in byte order of names',
+  ]);
+  t.equal(got.ignored.length, 3);
+  const atCap = await readPolicyDir(d, { maxFragments: 5 });
+  t.equal(atCap.fragments.length, 5, 'exactly at the cap: all read');
+  t.same(atCap.diagnostics, []);
 });
