@@ -49,6 +49,10 @@ export function parsePlatform(s: string): Platform {
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
+export function platformName(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
 export interface PullOptions {
   readonly dest: string;
   readonly platform: Platform;
@@ -254,9 +258,12 @@ async function fetchManifest(s: PullSource, client: EndpointClient, platform: Pl
   if (INDEX_TYPES.has(mediaType)) {
     const index = JSON.parse(bytes.toString('utf8')) as { manifests?: Array<Descriptor & { platform?: Platform }> };
     const match = (index.manifests ?? []).find((m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture && (platform.variant === undefined || m.platform.variant === platform.variant));
-    if (!match) throw new RegistryError(`no manifest for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in the image index`, 'absent');
+    if (!match) {
+      const listed = (index.manifests ?? []).map((m) => (m.platform ? platformName(m.platform) : 'no platform')).join(', ');
+      throw new RegistryError(`no manifest for ${platformName(platform)} in the image index (it has ${listed || 'no manifests'})`, 'absent');
+    }
     const child = await getManifestBytes(client, ref.path, match.digest);
-    verify(child.bytes, match.digest, `${s.reference} (${platform.os}/${platform.architecture})`);
+    verify(child.bytes, match.digest, `${s.reference} (${platformName(platform)})`);
     bytes = child.bytes;
     mediaType = mediaTypeOf(bytes, child.header);
     digest = match.digest;

@@ -50,6 +50,10 @@ export interface BuildOptions {
   tag?: string;
   /** file name inside the layer, default "hello.txt" */
   fileName?: string;
+  /** platform written into the config; default this host's (GOOS/GOARCH names) */
+  os?: string;
+  architecture?: string;
+  variant?: string;
 }
 
 export function sha256(data: Buffer | string): string {
@@ -163,8 +167,9 @@ export async function buildImage(dir: string, opts: BuildOptions): Promise<Built
 
   const config = Buffer.from(
     JSON.stringify({
-      architecture: ociArch(),
-      os: ociOs(),
+      architecture: opts.architecture ?? ociArch(),
+      os: opts.os ?? ociOs(),
+      ...(opts.variant ? { variant: opts.variant } : {}),
       config: { Cmd: ['/' + fileName] },
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created_by: 'test/helpers/oci-image.ts' }],
@@ -247,6 +252,76 @@ export async function pushImage(img: BuiltImage, dest: string, opts: PushOptions
     if (pushed !== img.manifestDigest) {
       throw new Error(`skopeo pushed ${pushed}, expected ${img.manifestDigest} (manifest was rewritten)`);
     }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+export interface IndexPlatform {
+  os: string;
+  architecture: string;
+  variant?: string;
+  /** layer content of this platform's image (distinct per platform) */
+  content: string;
+}
+
+export interface BuiltIndex {
+  layoutDir: string;
+  tag: string;
+  /** "sha256:<hex>" of `index` */
+  indexDigest: string;
+  index: Buffer;
+  /** one image per platform, in the order given */
+  images: Array<BuiltImage & { platform: { os: string; architecture: string; variant?: string } }>;
+}
+
+/**
+ * A multi-platform image: one image per platform (each built as by buildImage,
+ * under a scratch tag) and an OCI image index over them, recorded in
+ * index.json under `tag`. Push it with pushIndex.
+ */
+export async function buildIndex(dir: string, tag: string, platforms: IndexPlatform[]): Promise<BuiltIndex> {
+  const images: BuiltIndex['images'] = [];
+  for (const [i, p] of platforms.entries()) {
+    const img = await buildImage(dir, { content: p.content, tag: `${tag}-platform-${i}`, os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) });
+    images.push({ ...img, platform: { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) } });
+  }
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: images.map((m) => ({ mediaType: OCI_MANIFEST, digest: m.manifestDigest, size: m.manifest.length, platform: m.platform })),
+    }),
+  );
+  const indexDigest = await writeBlob(dir, index);
+  const indexPath = join(dir, 'index.json');
+  const layout = JSON.parse(await readFile(indexPath, 'utf8')) as IndexJson;
+  // only the index stays tagged: skopeo copy oci:DIR:TAG then takes the index
+  layout.manifests = layout.manifests.filter((m) => !m.annotations?.[REF_NAME]?.startsWith(`${tag}-platform-`) && m.annotations?.[REF_NAME] !== tag);
+  layout.manifests.push({ mediaType: OCI_INDEX, digest: indexDigest, size: index.length, annotations: { [REF_NAME]: tag } });
+  await writeFile(indexPath, JSON.stringify(layout));
+  return { layoutDir: dir, tag, indexDigest, index, images };
+}
+
+/** Push an index and every platform's image (`skopeo copy --all --preserve-digests`); checks the pushed digest. */
+export async function pushIndex(built: BuiltIndex, dest: string, opts: PushOptions = {}): Promise<void> {
+  const tmp = await mkdtemp(join(tmpdir(), 'skopeo-push-'));
+  try {
+    const policy = join(tmp, 'policy.json');
+    await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+    const regConf = join(tmp, 'registries.conf');
+    await writeFile(regConf, 'unqualified-search-registries = []\n');
+    const digestFile = join(tmp, 'digest');
+    const args = ['--policy', policy, '--registries-conf', regConf, 'copy', '--all', '--preserve-digests', '--retry-times', '0', `--dest-tls-verify=${opts.tlsVerify ?? false}`, '--digestfile', digestFile];
+    if (opts.certDir) args.push('--dest-cert-dir', opts.certDir);
+    if (opts.creds) args.push('--dest-creds', opts.creds);
+    args.push(`oci:${built.layoutDir}:${built.tag}`, `docker://${dest}`);
+    const r = await skopeo(args, { timeoutMs: opts.timeoutMs ?? 30_000 });
+    if (r.code !== 0) throw new Error(`skopeo copy --all to ${dest} failed (code ${r.code}${r.timedOut ? ', timed out' : ''}):\n${r.stderr}`);
+    const pushed = (await readFile(digestFile, 'utf8')).trim();
+    if (pushed !== built.indexDigest) throw new Error(`skopeo pushed ${pushed}, expected ${built.indexDigest} (index was rewritten)`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
