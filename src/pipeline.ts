@@ -21,9 +21,17 @@ export interface SourceText {
   readonly text: string;
 }
 
+/**
+ * A pure rewrite of the merged configuration, applied after the merge and before it is
+ * validated and rendered (the daemon's health-aware mirror order). It must return a new
+ * configuration, not change its input.
+ */
+export type ConfTransform = (conf: RegistriesConf) => RegistriesConf;
+
 export interface PipelineInput {
   readonly base?: SourceText;
   readonly fragments: readonly SourceText[];
+  readonly transform?: ConfTransform;
 }
 
 export interface PipelineResult {
@@ -113,9 +121,10 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
   diagnostics.push(...merged.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
   const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}) };
-  const finished = finishConf(merged.conf, facts, output);
+  const conf = input.transform ? input.transform(merged.conf) : merged.conf;
+  const finished = finishConf(conf, facts, output);
   diagnostics.push(...finished.diagnostics);
-  return { diagnostics, fragments, conf: merged.conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
+  return { diagnostics, fragments, conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
 }
 
 /** The name a base file goes by in the header: never an absolute (temp) path. */

@@ -135,7 +135,7 @@ mirror_policyd_mirror_up{endpoint="https://m2:5000"} 0
 # HELP mirror_policyd_render_errors_total Renders that failed (invalid result or write error).
 # TYPE mirror_policyd_render_errors_total counter
 mirror_policyd_render_errors_total 1
-# HELP mirror_policyd_renders_total Renders that wrote registries.conf.
+# HELP mirror_policyd_renders_total Renders (each a full re-read of the policy directory), including those that changed nothing or failed.
 # TYPE mirror_policyd_renders_total counter
 mirror_policyd_renders_total 7
 `;
@@ -262,4 +262,16 @@ t.test('property: any snapshot renders to text the parser accepts, and parses ba
     { numRuns: RUNS },
   );
   t.pass('holds');
+});
+
+t.test('the daemon counters and last-probe time, when given', async (t) => {
+  const text = renderMetrics({ ...SMALL, writesTotal: 3, healthRewritesTotal: 2, probeRoundsTotal: 40, mirrors: [{ endpoint: 'https://m1:5000', up: true, demoted: false, lastProbeTimestampSeconds: 1_700_000_001.25 }] });
+  const p = check(text);
+  const value = (name: string): number | undefined => p.samples.find((s) => s.name === name)?.value;
+  t.equal(value('mirror_policyd_writes_total'), 3);
+  t.equal(value('mirror_policyd_health_rewrites_total'), 2);
+  t.equal(value('mirror_policyd_probe_rounds_total'), 40);
+  t.equal(value('mirror_policyd_mirror_last_probe_timestamp_seconds'), 1_700_000_001.25);
+  t.equal(p.type.get('mirror_policyd_writes_total'), 'counter');
+  t.notMatch(renderMetrics(SMALL), /writes_total|health_rewrites_total|probe_rounds_total|last_probe/, 'left out when not given');
 });

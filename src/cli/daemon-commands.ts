@@ -28,6 +28,13 @@ const RUN_OPTIONS = {
   'debounce-ms': { type: 'string' },
   'rescan-interval-ms': { type: 'string' },
   'probe-interval-ms': { type: 'string' },
+  'probe-timeout-ms': { type: 'string' },
+  'health-aware-order': { type: 'boolean' },
+  'demote-after': { type: 'string' },
+  'restore-after': { type: 'string' },
+  'min-dwell-ms': { type: 'string' },
+  'max-rewrites-per-minute': { type: 'string' },
+  'metrics-file': { type: 'string' },
   'allow-unsafe-fragments': { type: 'boolean' },
 } as const;
 
@@ -43,11 +50,15 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined) return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
   }
   const flags: ConfigValues = {};
-  for (const key of ['policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms', 'log-level', 'log-format'] as const) {
+  for (const key of [
+    'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms', 'probe-timeout-ms',
+    'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file', 'log-level', 'log-format',
+  ] as const) {
     const v = values[key];
     if (v !== undefined) flags[key] = v;
   }
   if (values['allow-unsafe-fragments']) flags['allow-unsafe-fragments'] = true;
+  if (values['health-aware-order']) flags['health-aware-order'] = true;
   const r = resolveConfig(file, flags);
   return { ...(r.config ? { config: r.config } : {}), problems: r.diagnostics.map(formatDiagnostic) };
 }
@@ -124,6 +135,10 @@ function formatStatus(s: DaemonStatus): string {
   if (s.drift.length > 0) lines.push('drift:', ...s.drift.map((d) => `  ${d.at} ${d.kind}, kept as ${d.savedAs}`));
   if (s.mirrors && s.mirrors.length > 0) {
     lines.push('mirrors (health cache):', ...s.mirrors.map((m) => `  ${m.state.padEnd(7)} ${m.endpoint}${m.latencyMs !== undefined ? `  ${m.latencyMs} ms` : ''}${m.lastProbe ? `  probed ${m.lastProbe}` : ''}${m.why ? `  (${m.why})` : ''}`));
+  }
+  if (s.healthAwareOrder) {
+    const h = s.healthAwareOrder;
+    lines.push(`health-aware order: ${h.demoted.length > 0 ? `demoted ${h.demoted.join(', ')}` : 'nothing demoted'}; ${h.demotions} demotion(s), ${h.rewrites} rewrite(s), ${h.rewritesLastMinute} in the last minute`);
   }
   if (s.shadowing.length > 0) lines.push('shadowed by registries.conf.d drop-ins:', ...s.shadowing.map((x) => `  ${x}`));
   return `${lines.join('\n')}\n`;

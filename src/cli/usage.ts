@@ -77,6 +77,18 @@ and re-renders; SIGTERM stops after any write in flight. Flags win over the conf
   --control-socket PATH    answers \`status\` (default /run/mirror-policyd/control.sock)
   --debounce-ms N          coalesce changes within N ms after a render (default 100)
   --rescan-interval-ms N   safety-net rescan interval (default 30000)
+  --probe-interval-ms N    GET /v2/ of every mirror endpoint every N ms, ±20 %, into the
+                           health cache (default 10000; 0 = off)
+  --probe-timeout-ms N     connect and response deadline of a probe (default 3000)
+  --health-aware-order     list a mirror whose probes fail after the healthy mirrors of
+                           its table (never removed); the configured order comes back
+                           when it recovers. Needs the probes
+  --demote-after N         consecutive failed probes before a mirror is demoted (default 3)
+  --restore-after N        consecutive successful probes before it is restored (default 2)
+  --min-dwell-ms N         least time between two changes of one mirror (default 30000)
+  --max-rewrites-per-minute N  cap on rewrites for mirror health (default 6)
+  --metrics-file PATH      Prometheus textfile (node_exporter textfile collector, name it
+                           *.prom), rewritten atomically after each render and probe round
   --allow-unsafe-fragments as for render
 ${COMMON}
 Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
@@ -84,7 +96,9 @@ Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
   status: `Usage: mirror-policyd status [--json] [--control-socket PATH]
 
 Shows the running daemon's state: every fragment with its state and errors, the last
-render (time, hash), the base, drift events and shadowing drop-ins.
+render (time, hash), the base, drift events, shadowing drop-ins, and every mirror
+endpoint (up, down, probe, unknown, or demoted by health-aware order) with its last
+probe, latency and why.
 Exit 0 healthy, 1 degraded, 3 not running.
 
   --json                   machine-readable

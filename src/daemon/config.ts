@@ -7,6 +7,7 @@ import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { error, type Diagnostic } from '../diagnostic.js';
 import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
 import { FieldReader, describe } from '../field-reader.js';
+import { DEFAULT_HYSTERESIS, type HysteresisPolicy } from '../health-order.js';
 import { LOG_LEVELS, type LogFormat } from '../log.js';
 import { parseTomlText, tomlLocator } from '../registries-conf-parse.js';
 
@@ -27,6 +28,14 @@ export interface DaemonConfig {
   readonly rescanIntervalMs: number;
   /** Background `GET /v2/` probes of every mirror endpoint into the health cache; 0 turns them off. */
   readonly probeIntervalMs: number;
+  /** Connect and response-headers deadline of each probe (a hung mirror must not stall the rounds). */
+  readonly probeTimeoutMs: number;
+  /** List a mirror whose probes fail after the healthy mirrors of its table (needs the probes). */
+  readonly healthAwareOrder: boolean;
+  /** When a mirror counts as demoted or restored, and how often the file may be rewritten for it. */
+  readonly hysteresis: HysteresisPolicy;
+  /** node_exporter textfile-collector file, rewritten atomically after each render and probe round. */
+  readonly metricsFile?: string;
   /** Commands (argv arrays, no shell) run after the output changed, e.g. to reload CRI-O. */
   readonly afterRender: ReadonlyArray<readonly string[]>;
   readonly afterRenderTimeoutMs: number;
@@ -43,6 +52,9 @@ export const DEFAULTS: DaemonConfig = {
   debounceMs: 100,
   rescanIntervalMs: 30_000,
   probeIntervalMs: 10_000,
+  probeTimeoutMs: 3000,
+  healthAwareOrder: false,
+  hysteresis: DEFAULT_HYSTERESIS,
   afterRender: [],
   afterRenderTimeoutMs: 30_000,
   allowUnsafeFragments: false,
@@ -53,6 +65,7 @@ export const DEFAULTS: DaemonConfig = {
 /** Config-file keys, also the flag names (the flags use them with `--`). */
 export const CONFIG_KEYS = [
   'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms',
+  'probe-timeout-ms', 'health-aware-order', 'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file',
   'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'log-level', 'log-format',
 ] as const;
 
@@ -85,9 +98,29 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
   if (level !== undefined && !LOG_LEVELS.includes(level)) fail('log-level', `"log-level" must be one of ${LOG_LEVELS.join(', ')}`);
   const format = str('log-format');
   if (format !== undefined && format !== 'pretty' && format !== 'json') fail('log-format', '"log-format" must be pretty or json');
-  const unsafe = v['allow-unsafe-fragments'];
-  if (unsafe !== undefined && typeof unsafe !== 'boolean') fail('allow-unsafe-fragments', '"allow-unsafe-fragments" must be true or false');
+  const bool = (key: (typeof CONFIG_KEYS)[number]): boolean | undefined => {
+    const x = v[key];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'boolean') return void fail(key, `"${key}" must be true or false`);
+    return x;
+  };
+  const unsafe = bool('allow-unsafe-fragments');
   const base = str('base');
+  const metricsFile = str('metrics-file');
+  const probeIntervalMs = (() => {
+    const n = int('probe-interval-ms', 0, 86_400_000);
+    if (n !== undefined && n > 0 && n < 100) fail('probe-interval-ms', '"probe-interval-ms" must be 0 (off) or at least 100');
+    return n ?? DEFAULTS.probeIntervalMs;
+  })();
+  const healthAwareOrder = bool('health-aware-order') ?? DEFAULTS.healthAwareOrder;
+  // Without probes nothing would ever be demoted: say so rather than silently do nothing.
+  if (healthAwareOrder && probeIntervalMs === 0) fail('health-aware-order', '"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
+  const hysteresis: HysteresisPolicy = {
+    demoteAfter: int('demote-after', 1, 1000) ?? DEFAULTS.hysteresis.demoteAfter,
+    restoreAfter: int('restore-after', 1, 1000) ?? DEFAULTS.hysteresis.restoreAfter,
+    minDwellMs: int('min-dwell-ms', 0, 86_400_000) ?? DEFAULTS.hysteresis.minDwellMs,
+    maxRewritesPerMinute: int('max-rewrites-per-minute', 1, 600) ?? DEFAULTS.hysteresis.maxRewritesPerMinute,
+  };
   const config: DaemonConfig = {
     policyDir: str('policy-dir') ?? DEFAULTS.policyDir,
     output: str('output') ?? DEFAULTS.output,
@@ -96,14 +129,14 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     controlSocket: str('control-socket') ?? DEFAULTS.controlSocket,
     debounceMs: int('debounce-ms', 0, 60_000) ?? DEFAULTS.debounceMs,
     rescanIntervalMs: int('rescan-interval-ms', 100, 86_400_000) ?? DEFAULTS.rescanIntervalMs,
-    probeIntervalMs: (() => {
-      const n = int('probe-interval-ms', 0, 86_400_000);
-      if (n !== undefined && n > 0 && n < 100) fail('probe-interval-ms', '"probe-interval-ms" must be 0 (off) or at least 100');
-      return n ?? DEFAULTS.probeIntervalMs;
-    })(),
+    probeIntervalMs,
+    probeTimeoutMs: int('probe-timeout-ms', 100, 60_000) ?? DEFAULTS.probeTimeoutMs,
+    healthAwareOrder,
+    hysteresis,
+    ...(metricsFile !== undefined ? { metricsFile } : {}),
     afterRender: Array.isArray(afterRender) ? (afterRender as string[][]) : DEFAULTS.afterRender,
     afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
-    allowUnsafeFragments: typeof unsafe === 'boolean' ? unsafe : DEFAULTS.allowUnsafeFragments,
+    allowUnsafeFragments: unsafe ?? DEFAULTS.allowUnsafeFragments,
     logLevel: level ?? DEFAULTS.logLevel,
     logFormat: (format as LogFormat | undefined) ?? DEFAULTS.logFormat,
   };

@@ -19,9 +19,12 @@ import { findShadowing } from '../shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
 import { VERSION } from '../version.js';
 import { runAfterRender } from './after-render.js';
-import { mirrorEndpoints, startProber, type Prober } from './prober.js';
-import { endpointKey, healthState } from '../health.js';
+import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from './prober.js';
+import { endpointKey, healthState, type EndpointHealth } from '../health.js';
+import { applyHealthOrder } from '../health-order.js';
 import { healthPath } from '../health-store.js';
+import { renderMetrics, type MetricsSnapshot } from '../metrics.js';
+import { HealthKeeper } from './health-keeper.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
@@ -75,8 +78,13 @@ export interface DaemonStatus {
   readonly lastWriteError?: string;
   readonly drift: DriftEvent[];
   readonly shadowing: string[];
-  /** Each mirror endpoint of the render, as the health cache sees it. */
-  readonly mirrors?: Array<{ endpoint: string; state: string; lastProbe?: string; latencyMs?: number; why?: string }>;
+  /**
+   * Each mirror endpoint of the render: `state` is its health in the cache (up, down, probe,
+   * unknown), or `demoted` while health-aware order lists it after the healthy mirrors.
+   */
+  readonly mirrors?: Array<{ endpoint: string; state: string; demoted?: boolean; lastProbe?: string; latencyMs?: number; why?: string }>;
+  /** Present when health-aware order is on. */
+  readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
   readonly renders: number;
   readonly renderErrors: number;
 }
@@ -115,6 +123,16 @@ export class Daemon {
   private shadowing: string[] = [];
   private renders = 0;
   private renderErrors = 0;
+  private writes = 0;
+  private driftRestores = 0;
+  private healthRewrites = 0;
+  private probeRounds = 0;
+  private lastSuccessAt?: number;
+  /** Health-aware order's memory; present while the setting is on. */
+  private keeper?: HealthKeeper;
+  private rateLimitLogged = false;
+  private metricsWrites: Promise<void> = Promise.resolve();
+  private metricsProblem?: string;
   private baseSource: DaemonStatus['base'] = { source: 'none' };
 
   constructor(
@@ -123,6 +141,7 @@ export class Daemon {
     private readonly notifier: Notifier,
   ) {
     this.state = new StateDir(config.stateDir);
+    if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
   }
 
   /** Takes the state dir, renders once, starts watching and answering; READY=1 even when degraded. */
@@ -146,10 +165,44 @@ export class Daemon {
     await this.runRender();
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
-    if (this.config.probeIntervalMs > 0) {
-      this.prober = startProber(() => (this.lastConf ? mirrorEndpoints(this.lastConf) : []), healthPath(this.config.stateDir), this.config.probeIntervalMs, this.log);
-    }
+    this.startProbing();
     this.log.info({ policyDir: this.config.policyDir, output: this.config.output, pid: process.pid }, `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`);
+  }
+
+  private startProbing(): void {
+    this.prober?.stop();
+    this.prober = undefined;
+    if (this.config.probeIntervalMs <= 0) return;
+    this.prober = startProber(
+      () => (this.lastConf ? mirrorEndpoints(this.lastConf) : []),
+      healthPath(this.config.stateDir),
+      this.config.probeIntervalMs,
+      this.log,
+      probeTimeouts(this.config.probeTimeoutMs),
+      (updates) => this.onProbeRound(updates),
+    );
+  }
+
+  /** After each probe round: hysteresis, a re-render when the demoted set changed (rate limited), metrics. */
+  private async onProbeRound(updates: Readonly<Record<string, EndpointHealth>>): Promise<void> {
+    this.probeRounds++;
+    if (this.keeper && this.lastConf && !this.stopped) {
+      const outcomes = Object.entries(updates).map(([key, h]) => ({ key, ok: h.failures === 0, ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}) }));
+      const endpoints = mirrorEndpoints(this.lastConf).map((e) => endpointKey(e.host, e.insecure));
+      const verdict = this.keeper.observeRound(outcomes, endpoints, Date.now());
+      for (const c of verdict.changes) {
+        if (c.demoted) this.log.warn({ endpoint: c.key }, c.reason);
+        else this.log.info({ endpoint: c.key }, c.reason);
+      }
+      if (verdict.rewrite === 'now') {
+        this.rateLimitLogged = false;
+        this.trigger();
+      } else if (verdict.rewrite === 'deferred' && !this.rateLimitLogged) {
+        this.rateLimitLogged = true;
+        this.log.warn(`mirror order not rewritten yet: ${this.config.hysteresis.maxRewritesPerMinute} health rewrites in the last minute (max-rewrites-per-minute); trying again after the next probes`);
+      }
+    }
+    await this.writeMetrics();
   }
 
   /**
@@ -234,6 +287,7 @@ export class Daemon {
       })
       .finally(() => {
         this.rendering = undefined;
+        void this.writeMetrics();
         if (this.pending) this.schedule();
       });
     return this.rendering;
@@ -252,7 +306,13 @@ export class Daemon {
     this.notifier.reloading();
     if (config) {
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
+      const probesChanged = config.probeIntervalMs !== this.config.probeIntervalMs || config.probeTimeoutMs !== this.config.probeTimeoutMs;
       this.config = config;
+      // Health-aware order turned off: the next render restores the configured order.
+      if (!config.healthAwareOrder) this.keeper = undefined;
+      else if (this.keeper) this.keeper.setPolicy(config.hysteresis);
+      else this.keeper = new HealthKeeper(config.hysteresis);
+      if (probesChanged) this.startProbing();
       if (watchChanged) {
         await this.watcher?.close();
         if (this.rescanTimer) clearInterval(this.rescanTimer);
@@ -314,6 +374,7 @@ export class Daemon {
     if (kind === 'edited') {
       const savedAs = await this.state.keepDrift(current);
       this.drift.push({ at, kind: 'edited', savedAs });
+      this.driftRestores++;
       this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`);
     } else if (this.config.base === undefined) {
       const first = (await this.state.readOriginal()) === undefined;
@@ -382,7 +443,14 @@ export class Daemon {
       this.notifier.status(this.statusLine());
       return;
     }
-    const result = buildForgiving({ ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable: dir.diagnostics, lastGood: this.lastGood }, { file: basename(this.config.output) });
+    // Health-aware order: the mirrors demoted now go after the healthy ones of their tables.
+    const keeper = this.keeper;
+    const demoted = keeper?.demoted();
+    const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
+    const result = buildForgiving(
+      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable: dir.diagnostics, lastGood: this.lastGood, ...(transform ? { transform } : {}) },
+      { file: basename(this.config.output) },
+    );
     this.statuses = result.statuses;
     this.reportProblems(result.statuses, result.diagnostics);
     if (result.text === undefined) {
@@ -434,10 +502,17 @@ export class Daemon {
     const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
     const ms = Math.round(performance.now() - started);
     this.lastConf = result.conf;
-    this.lastRender = { at: new Date().toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
+    this.lastSuccessAt = Date.now();
+    const healthReasons = keeper && demoted ? keeper.markApplied(demoted) : [];
+    this.lastRender = { at: new Date(this.lastSuccessAt).toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
+      this.writes++;
       this.log.info({ path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms }, `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`);
+      if (healthReasons.length > 0) {
+        this.healthRewrites++;
+        this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);
+      }
       for (const s of this.shadowing) this.log.warn(s);
       if (this.config.afterRender.length > 0) await runAfterRender(this.config.afterRender, this.config.afterRenderTimeoutMs, this.log);
     } else {
@@ -513,9 +588,67 @@ export class Daemon {
       drift: [...this.drift],
       shadowing: [...this.shadowing],
       mirrors: this.mirrorHealth(),
+      ...(this.keeper
+        ? {
+            healthAwareOrder: {
+              demoted: [...this.keeper.demoted()].sort(),
+              demotions: this.keeper.demotionsTotal,
+              rewrites: this.healthRewrites,
+              rewritesLastMinute: this.keeper.recentRewrites(Date.now()),
+            },
+          }
+        : {}),
       renders: this.renders,
       renderErrors: this.renderErrors,
     };
+  }
+
+  metricsSnapshot(): MetricsSnapshot {
+    const health = this.prober?.health() ?? {};
+    const demoted = this.keeper?.demoted() ?? new Set<string>();
+    const mirrors = (this.lastConf ? mirrorEndpoints(this.lastConf) : []).map((t) => {
+      const key = endpointKey(t.host, t.insecure);
+      const h = health[key];
+      const last = h ? Math.max(h.lastSuccess ?? 0, h.lastFailure?.at ?? 0) : 0;
+      return {
+        endpoint: key,
+        up: h ? h.failures === 0 : undefined,
+        ...(h?.latencyMs !== undefined ? { probeLatencySeconds: h.latencyMs / 1000 } : {}),
+        ...(last > 0 ? { lastProbeTimestampSeconds: last / 1000 } : {}),
+        demoted: demoted.has(key),
+      };
+    });
+    return {
+      mirrors,
+      rendersTotal: this.renders,
+      renderErrorsTotal: this.renderErrors,
+      writesTotal: this.writes,
+      healthRewritesTotal: this.healthRewrites,
+      probeRoundsTotal: this.probeRounds,
+      fragments: this.counts(),
+      ...(this.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: this.lastSuccessAt / 1000 } : {}),
+      driftRestoresTotal: this.driftRestores,
+      demotionsTotal: this.keeper?.demotionsTotal ?? 0,
+      info: { version: VERSION },
+    };
+  }
+
+  /** Rewrites the metrics file (if configured), one write at a time; a failure is logged once until it is fixed. */
+  private writeMetrics(): Promise<void> {
+    const file = this.config.metricsFile;
+    if (file === undefined) return this.metricsWrites;
+    this.metricsWrites = this.metricsWrites.then(async () => {
+      try {
+        await writeFileAtomic(file, renderMetrics(this.metricsSnapshot()));
+        if (this.metricsProblem) this.log.info(`metrics file ${file} written again`);
+        this.metricsProblem = undefined;
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (this.metricsProblem !== msg) this.log.warn({ path: file }, `cannot write the metrics file ${file}: ${msg}`);
+        this.metricsProblem = msg;
+      }
+    });
+    return this.metricsWrites;
   }
 
   private mirrorHealth(): DaemonStatus['mirrors'] {
@@ -526,12 +659,19 @@ export class Daemon {
       const key = endpointKey(t.host, t.insecure);
       const h = health[key];
       const last = h ? Math.max(h.lastSuccess ?? 0, h.lastFailure?.at ?? 0) : 0;
+      const order = this.keeper?.entry(key);
+      const demoted = order?.demoted === true;
+      const why = [
+        ...(demoted ? [`demoted: ${order?.reason ?? ''}${order && order.consecutiveSuccesses > 0 ? `; ${order.consecutiveSuccesses} successful probe(s) since` : ''}`] : []),
+        ...(h && h.failures > 0 && h.lastFailure ? [`${h.failures} × ${h.lastFailure.class}: ${h.lastFailure.message}`] : []),
+      ];
       return {
         endpoint: key,
-        state: healthState(h, now),
+        state: demoted ? 'demoted' : healthState(h, now),
+        ...(this.keeper ? { demoted } : {}),
         ...(last > 0 ? { lastProbe: new Date(last).toISOString() } : {}),
         ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
-        ...(h && h.failures > 0 && h.lastFailure ? { why: `${h.failures} × ${h.lastFailure.class}: ${h.lastFailure.message}` } : {}),
+        ...(why.length > 0 ? { why: why.join('; ') } : {}),
       };
     });
   }

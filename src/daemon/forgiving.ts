@@ -15,7 +15,7 @@ import { mergePolicies } from '../merge.js';
 import type { Fragment } from '../policy.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import { parseRegistriesConf } from '../registries-conf-parse.js';
-import { baseName, finishConf, type SourceText } from '../pipeline.js';
+import { baseName, finishConf, type ConfTransform, type SourceText } from '../pipeline.js';
 import { byteOrderCompare } from '../topo.js';
 
 export type FragmentState = 'valid' | 'held' | 'invalid';
@@ -38,12 +38,15 @@ export interface ForgivingInput {
   /** Fragments that could not be read or were refused (trust): treated like invalid content. */
   readonly unreadable: readonly Diagnostic[];
   readonly lastGood: Readonly<Record<string, string>>;
+  /** Applied to the merged configuration before it is rendered (see ConfTransform). */
+  readonly transform?: ConfTransform;
 }
 
 export interface ForgivingResult {
   readonly statuses: FragmentStatus[];
   /** Problems not tied to one fragment (the base, the output as a whole), and warnings. */
   readonly diagnostics: Diagnostic[];
+  /** The configuration rendered (after the transform). */
   readonly conf?: RegistriesConf;
   /** Absent when even the forgiving render failed (e.g. the base is invalid): keep the old output. */
   readonly text?: string;
@@ -111,13 +114,14 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     const merged = mergePolicies({ ...(base ? { base } : {}), fragments: inEffect.map((c) => c.fragment) });
     let problems = merged.diagnostics.filter((d) => d.severity === 'error');
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
+    const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;
     if (problems.length === 0) {
-      finished = finishConf(merged.conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}) }, output);
+      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}) }, output);
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
     if (problems.length === 0 && finished?.text !== undefined) {
       diagnostics.push(...merged.diagnostics, ...finished.diagnostics);
-      return finish(merged.conf, finished.text);
+      return finish(conf, finished.text);
     }
     const implicated = new Set(problems.flatMap((d) => [d.file, ...(d.related ?? []).map((r) => r.file)]).filter((f) => candidates.has(f)));
     if (implicated.size === 0) {

@@ -63,12 +63,26 @@ export interface Prober {
   health(): HealthMap;
 }
 
-/** Probes `targets()` every `intervalMs` ± 20 %, writing results to the cache file. */
-export function startProber(targets: () => readonly ProbeTarget[], healthFile: string, intervalMs: number, log: Logger, timeouts?: Timeouts): Prober {
+/** The results of one round: the updated record of every endpoint probed, and the cache after the round. */
+export type RoundListener = (updates: Readonly<Record<string, EndpointHealth>>, health: HealthMap) => void | Promise<void>;
+
+/** Deadlines of a probe: `ms` to connect (TLS included) and `ms` for the response headers. */
+export function probeTimeouts(ms: number): Timeouts {
+  return { connectMs: ms, headersMs: ms, bodyIdleMs: ms };
+}
+
+/**
+ * Probes `targets()` every `intervalMs` ± 20 %, writing results to the cache file, and
+ * hands each round's results to `onRound`. Rounds start `intervalMs` apart (counted from
+ * the start of the previous round, never overlapping), so a mirror that hangs until the
+ * probe deadline does not stretch the time it takes to notice it.
+ */
+export function startProber(targets: () => readonly ProbeTarget[], healthFile: string, intervalMs: number, log: Logger, timeouts?: Timeouts, onRound?: RoundListener): Prober {
   let current: HealthMap = {};
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const round = async (): Promise<void> => {
+    const started = Date.now();
     const list = targets();
     if (list.length > 0) {
       const before = await readHealth(healthFile);
@@ -86,15 +100,23 @@ export function startProber(targets: () => readonly ProbeTarget[], healthFile: s
         log.warn(`health cache ${healthFile} not updated: ${(e as Error).message}`);
         current = { ...before, ...updates };
       }
+      if (!stopped && onRound) await onRound(updates, current);
     }
-    if (!stopped) schedule();
+    if (!stopped) schedule(Date.now() - started);
   };
-  const schedule = (): void => {
-    const jitter = intervalMs * (0.8 + Math.random() * 0.4);
-    timer = setTimeout(() => void round().catch((e: Error) => log.error(`probe round failed: ${e.message}`)), jitter);
+  const schedule = (spentMs: number): void => {
+    const wait = Math.max(0, intervalMs * (0.8 + Math.random() * 0.4) - spentMs);
+    timer = setTimeout(
+      () =>
+        void round().catch((e: Error) => {
+          log.error(`probe round failed: ${e.message}`);
+          if (!stopped) schedule(0); // one failed round must not end the probing
+        }),
+      wait,
+    );
     timer.unref();
   };
-  schedule();
+  schedule(0);
   return {
     stop: () => {
       stopped = true;

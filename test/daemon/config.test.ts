@@ -22,6 +22,9 @@ t.test('no file, no flags: the documented defaults', async (t) => {
     debounceMs: 100,
     rescanIntervalMs: 30_000,
     probeIntervalMs: 10_000,
+    probeTimeoutMs: 3000,
+    healthAwareOrder: false,
+    hysteresis: { demoteAfter: 3, restoreAfter: 2, minDwellMs: 30_000, maxRewritesPerMinute: 6 },
     afterRender: [],
     afterRenderTimeoutMs: 30_000,
     allowUnsafeFragments: false,
@@ -41,6 +44,14 @@ state-dir = "/srv/state"
 control-socket = "/srv/control.sock"
 debounce-ms = 250
 rescan-interval-ms = 5000
+probe-interval-ms = 2000
+probe-timeout-ms = 1500
+health-aware-order = true
+demote-after = 4
+restore-after = 3
+min-dwell-ms = 60000
+max-rewrites-per-minute = 2
+metrics-file = "/srv/metrics/mirror-policyd.prom"
 after-render = [["/usr/bin/systemctl", "reload", "crio.service"], ["/bin/true"]]
 after-render-timeout-ms = 1000
 allow-unsafe-fragments = true
@@ -59,7 +70,11 @@ t.test('every key from the file', async (t) => {
     controlSocket: '/srv/control.sock',
     debounceMs: 250,
     rescanIntervalMs: 5000,
-    probeIntervalMs: 10_000,
+    probeIntervalMs: 2000,
+    probeTimeoutMs: 1500,
+    healthAwareOrder: true,
+    hysteresis: { demoteAfter: 4, restoreAfter: 3, minDwellMs: 60_000, maxRewritesPerMinute: 2 },
+    metricsFile: '/srv/metrics/mirror-policyd.prom',
     afterRender: [['/usr/bin/systemctl', 'reload', 'crio.service'], ['/bin/true']],
     afterRenderTimeoutMs: 1000,
     allowUnsafeFragments: true,
@@ -128,6 +143,16 @@ const INVALID: Array<[string, string, ConfigValues, string[]]> = [
   ['a flag: too large', '', { 'rescan-interval-ms': '86400001' }, ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "86400001"']],
   ['a flag: log level', '', { 'log-level': 'INFO' }, ['--log-level: "log-level" must be one of trace, debug, info, warn, error, fatal, silent']],
   ['a flag: log format', '', { 'log-format': 'text' }, ['--log-format: "log-format" must be pretty or json']],
+  ['health-aware-order a string', 'health-aware-order = "yes"\n', {}, [`${FILE}:1:1: "health-aware-order" must be true or false`]],
+  ['health-aware-order without probes', 'health-aware-order = true\nprobe-interval-ms = 0\n', {}, [`${FILE}:1:1: "health-aware-order" needs the background probes: "probe-interval-ms" must not be 0`]],
+  ['health-aware-order from the file, probes off by flag', 'health-aware-order = true\n', { 'probe-interval-ms': '0' }, [`${FILE}:1:1: "health-aware-order" needs the background probes: "probe-interval-ms" must not be 0`]],
+  ['demote-after zero', 'demote-after = 0\n', {}, [`${FILE}:1:1: "demote-after" must be a whole number from 1 to 1000, not 0`]],
+  ['restore-after a fraction', '\nrestore-after = 1.5\n', {}, [`${FILE}:2:1: "restore-after" must be a whole number from 1 to 1000, not 1.5`]],
+  ['min-dwell-ms negative', 'min-dwell-ms = -1\n', {}, [`${FILE}:1:1: "min-dwell-ms" must be a whole number from 0 to 86400000, not -1`]],
+  ['max-rewrites-per-minute zero', 'max-rewrites-per-minute = 0\n', {}, [`${FILE}:1:1: "max-rewrites-per-minute" must be a whole number from 1 to 600, not 0`]],
+  ['probe-timeout-ms too short', 'probe-timeout-ms = 10\n', {}, [`${FILE}:1:1: "probe-timeout-ms" must be a whole number from 100 to 60000, not 10`]],
+  ['metrics-file empty', 'metrics-file = ""\n', {}, [`${FILE}:1:1: "metrics-file" must be a non-empty string, not an empty string`]],
+  ['a flag: demote-after', '', { 'demote-after': 'three' }, ['--demote-after: "demote-after" must be a whole number from 1 to 1000, not "three"']],
 ];
 
 t.test('every invalid value is refused and located', async (t) => {

@@ -344,3 +344,24 @@ t.test('property: over random change sequences the render is always the strict r
   );
   t.pass('300 random sequences');
 });
+
+t.test('a transform (health-aware order) reorders mirrors within their table; the rest of the file is byte-identical', async (t) => {
+  const { applyHealthOrder } = await import('../../src/health-order.js');
+  const input: ForgivingInput = { fragments: [{ file: '10-a.toml', text: A1, changedAt: 1 }, { file: '20-c.toml', text: C1, changedAt: 2 }], unreadable: [], lastGood: {} };
+  const plain = buildForgiving(input, OUT);
+  const demoted = buildForgiving({ ...input, transform: (c) => applyHealthOrder(c, new Set(['https://a1.example'])) }, OUT);
+  t.ok(plain.text && demoted.text);
+  const p = plain.text as string;
+  const d = demoted.text as string;
+  t.ok(p.indexOf('a1.example/hub') < p.indexOf('a1b.example/hub'), 'configured order');
+  t.ok(d.indexOf('a1b.example/hub') < d.indexOf('a1.example/hub'), 'the demoted mirror after the healthy one');
+  // Swap the two mirror blocks back: only the header digest may differ.
+  const body = (s: string): string => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  const swapped = body(d).replace(/location = "a1b\.example\/hub"|location = "a1\.example\/hub"/g, (m) => (m.includes('a1b') ? 'location = "a1.example/hub"' : 'location = "a1b.example/hub"'));
+  t.equal(swapped, body(p), 'nothing but the order of the two mirrors changed');
+  t.same(demoted.statuses, plain.statuses);
+  t.same(demoted.lastGood, plain.lastGood);
+  t.equal(demoted.conf?.registries.find((r) => r.location === 'docker.io')?.mirrors[0]?.location, 'a1b.example/hub', 'the conf returned is the one rendered');
+  const same = buildForgiving({ ...input, transform: (c) => applyHealthOrder(c, new Set()) }, OUT);
+  t.equal(same.text, plain.text, 'nothing demoted: byte-identical');
+});
