@@ -28,7 +28,8 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === 'version') {
-    io.stdout(`mirror-policyd ${VERSION} (node ${process.versions.node})\n`);
+    // Which runtime runs us matters on hosts with several (distro Node, a bundled one).
+    io.stdout(`mirror-policyd ${VERSION} (node ${process.versions.node}, ABI ${process.versions.modules}, ${process.execPath})\n`);
     return 0;
   }
   const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;

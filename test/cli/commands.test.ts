@@ -19,6 +19,7 @@ t.test('--help and --version', async (t) => {
   const v = await runCli(['--version']);
   t.equal(v.code, 0);
   t.match(v.stdout, /^mirror-policyd \d+\.\d+\.\d+ \(node /);
+  t.ok(v.stdout.includes(`node ${process.versions.node}, ABI ${process.versions.modules}, ${process.execPath})`), 'names the runtime it runs on');
   const h = await runCli(['--help']);
   t.equal(h.code, 0);
   for (const cmd of ['check', 'render', 'import']) t.match(h.stdout, new RegExp(`\\n  ${cmd} `));
