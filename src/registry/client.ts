@@ -10,6 +10,7 @@ import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { FailureClass } from '../health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
+import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
 export interface Timeouts {
@@ -41,13 +42,18 @@ interface ErrWithCode {
   message?: string;
 }
 
-/** Maps a network error (undici's, Node's, OpenSSL's) to a health failure class. */
-export function classifyNetworkError(e: unknown): FailureClass {
+function errorCodes(e: unknown): string[] {
   const codes: string[] = [];
   for (let x: unknown = e, i = 0; x && i < 5; x = (x as ErrWithCode).cause, i++) {
     const c = (x as ErrWithCode).code;
     if (typeof c === 'string') codes.push(c);
   }
+  return codes;
+}
+
+/** Maps a network error (undici's, Node's, OpenSSL's) to a health failure class. */
+export function classifyNetworkError(e: unknown): FailureClass {
+  const codes = errorCodes(e);
   const has = (re: RegExp): boolean => codes.some((c) => re.test(c));
   if (has(/^ECONNREFUSED$/)) return 'refused';
   if (has(/^UND_ERR_CONNECT_TIMEOUT$|^ETIMEDOUT$/)) return 'connect-timeout';
@@ -226,7 +232,16 @@ export class EndpointClient {
       }
     }
     if (last instanceof RegistryError) throw last;
-    throw new RegistryError(`pinging ${this.host}: ${describeError(last)}`, 'unhealthy', classifyNetworkError(last));
+    const cls = classifyNetworkError(last);
+    if (cls === 'reset' || cls === 'tls') {
+      const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs + this.timeouts.headersMs));
+      if (alert) {
+        // our configuration's problem, not the endpoint's health
+        const ours = this.opts.tls.cert ? 'it refused ours' : 'none was found in --cert-dir or certs.d for this host';
+        throw new RegistryError(`${this.host} requires a client certificate and ${ours} (${alert})`, 'forbidden');
+      }
+    }
+    throw new RegistryError(`pinging ${this.host}: ${describeError(last)}`, 'unhealthy', cls);
   }
 
   /** GET /v2/ as a health probe: resolves on 200 or 401. */

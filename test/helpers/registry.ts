@@ -46,7 +46,20 @@ export const REGISTRY_BIN = process.env.TEST_REGISTRY_BIN ?? '/usr/bin/docker-re
 
 export interface RegistryOptions {
   /** serve https with this certificate/key (PEM files) */
-  tls?: { certFile: string; keyFile: string };
+  tls?: {
+    certFile: string;
+    keyFile: string;
+    /** require a client certificate signed by one of these CAs (PEM files) */
+    clientCaFiles?: string[];
+    /** the client certificate the readiness probe presents when clientCaFiles is set */
+    probeClient?: { certFile: string; keyFile: string };
+  };
+  /**
+   * require bearer tokens (distribution's `auth: token`): the realm clients get them from,
+   * the service and issuer the tokens must name, and the PEM bundle of certificates
+   * whose keys may sign them (see test/helpers/token-server.ts)
+   */
+  tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   /** require basic auth from this htpasswd file (bcrypt entries; see makeHtpasswd) */
   htpasswdFile?: string;
   /**
@@ -191,6 +204,12 @@ function configYaml(dir: string, port: number, opts: RegistryOptions, secret: st
   ];
   if (opts.tls) {
     lines.push('  tls:', `    certificate: ${q(opts.tls.certFile)}`, `    key: ${q(opts.tls.keyFile)}`);
+    // clientcas: Go's tls.RequireAndVerifyClientCert against these CAs
+    if (opts.tls.clientCaFiles?.length) lines.push('    clientcas:', ...opts.tls.clientCaFiles.map((f) => `      - ${q(f)}`));
+  }
+  if (opts.tokenAuth) {
+    const a = opts.tokenAuth;
+    lines.push('auth:', '  token:', `    realm: ${q(a.realm)}`, `    service: ${q(a.service)}`, `    issuer: ${q(a.issuer)}`, `    rootcertbundle: ${q(a.rootCertBundle)}`);
   }
   if (opts.htpasswdFile) {
     lines.push('auth:', '  htpasswd:', '    realm: test-registry', `    path: ${q(opts.htpasswdFile)}`);
@@ -199,7 +218,7 @@ function configYaml(dir: string, port: number, opts: RegistryOptions, secret: st
 }
 
 /** One GET /v2/ with a short timeout; resolves to the status, or undefined if nothing answered. */
-function probe(scheme: 'http' | 'https', port: number, timeoutMs: number): Promise<{ status: number; api?: string } | undefined> {
+function probe(scheme: 'http' | 'https', port: number, timeoutMs: number, client?: { cert: Buffer; key: Buffer }): Promise<{ status: number; api?: string } | undefined> {
   return new Promise((resolve) => {
     const req = (scheme === 'https' ? httpsRequest : httpRequest)(
       {
@@ -211,6 +230,7 @@ function probe(scheme: 'http' | 'https', port: number, timeoutMs: number): Promi
         timeout: timeoutMs,
         rejectUnauthorized: false,
         agent: false,
+        ...(client ?? {}),
       },
       (res) => {
         res.resume();
@@ -343,13 +363,15 @@ class RegistryProcess implements Registry {
 
     // Bounded readiness wait: poll GET /v2/ every 50 ms (each probe at most
     // 500 ms) until the deadline; give up early if the process exits.
+    const pc = this.#opts.tls?.probeClient;
+    const probeClient = pc ? { cert: await readFile(pc.certFile), key: await readFile(pc.keyFile) } : undefined;
     const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 5000);
     for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
       if (spawnError) throw new Error(`cannot run ${REGISTRY_BIN}: ${spawnError.message}`);
       if (exitInfo) break;
       // race the probe with the exit so a dying child is noticed at once
       // (a foreign listener on the port may accept and never answer)
-      const r = await Promise.race([probe(this.scheme, this.#port, 500), this.#exited.then(() => undefined)]);
+      const r = await Promise.race([probe(this.scheme, this.#port, 500, probeClient), this.#exited.then(() => undefined)]);
       // any HTTP answer counts (401 with htpasswd), but it must come from a
       // registry and our child must still be alive (not someone else's port)
       if (r && r.api === 'registry/2.0' && !exitInfo && this.#child === child) return;
