@@ -198,6 +198,11 @@ export class EndpointClient {
       }
       if (res.status !== 200) {
         await res.body.dump({ limit: 64 * 1024 });
+        if (res.status === 401 || res.status === 403) {
+          // the user name helps; the password never appears
+          const who = creds ? `the credentials of ${creds.username}` : 'anonymous access';
+          throw new RegistryError(`token service ${realm.origin} refused ${who} for ${scope || 'the registry'} (HTTP ${res.status})`, 'forbidden', undefined, res.status);
+        }
         throw new RegistryError(`token service ${realm.origin}: HTTP ${res.status}`, res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
       }
       const json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as { token?: string; access_token?: string };

@@ -1,0 +1,123 @@
+/**
+ * A token service for docker-registry's `auth: token` (the Docker registry token
+ * protocol): GET /token?service=S&scope=repository:NAME:ACTIONS, optionally with basic
+ * auth, answers {"token": JWT}. The JWT is ES256-signed by a key whose certificate is
+ * issued by a test CA; the registry's `rootcertbundle` is that CA.
+ *
+ * What distribution 2.8's token access controller accepts (registry/auth/token/token.go):
+ * a header with `x5c` (the signing certificate chain, standard base64 DER, verified up to
+ * the rootcertbundle with any key usage), else `jwk`, else `kid` as a libtrust key ID of a
+ * bundle certificate's key; we send `x5c`. libtrust verifies ES256 as the raw r||s pair
+ * (JWS), so the signature is made with dsaEncoding 'ieee-p1363'. Claims checked: `iss` =
+ * the configured issuer, `aud` = the service (a string), `exp`/`nbf` (60 s leeway), and
+ * `access` must cover the request.
+ *
+ * Each request is recorded (service, scopes, the user name if any, the answer) — never the
+ * password.
+ */
+import { createPrivateKey, sign, X509Certificate, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from './registry.js';
+import { issue, makeCa } from './test-ca.js';
+
+export interface TokenRequest {
+  readonly service: string | null;
+  readonly scopes: string[];
+  readonly user?: string; // from basic auth; the password is never kept
+  readonly status: number;
+}
+
+export interface TokenServerOptions {
+  /** the tokens' issuer (the registry's auth.token.issuer) */
+  issuer?: string;
+  /** users and their passwords; a request with wrong credentials gets 401 */
+  users?: Record<string, string>;
+  /** anonymous requests get pull access (otherwise 401) */
+  anonymousPull?: boolean;
+  /** serve https with this certificate (e.g. the registry's own, so one CA trusts both) */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export interface TokenServer {
+  readonly realm: string; // http(s)://127.0.0.1:PORT/token
+  readonly issuer: string;
+  /** PEM file for the registry's auth.token.rootcertbundle */
+  readonly rootCertBundle: string;
+  readonly requests: TokenRequest[];
+  close(): Promise<void>;
+}
+
+const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
+
+export async function startTokenServer(dir: string, opts: TokenServerOptions = {}): Promise<TokenServer> {
+  const ca = await makeCa(join(dir, 'token-ca'), 'token CA');
+  const signer = await issue(ca, 'token-signer', 'client');
+  const key = createPrivateKey(await readFile(signer.keyFile));
+  const certDer = new X509Certificate(await readFile(signer.certFile)).raw;
+  const issuer = opts.issuer ?? 'test-token-issuer';
+  const requests: TokenRequest[] = [];
+
+  const jwt = (service: string, sub: string, access: Array<{ type: string; name: string; actions: string[] }>): string => {
+    const now = Math.floor(Date.now() / 1000);
+    const header = { typ: 'JWT', alg: 'ES256', x5c: [certDer.toString('base64')] };
+    const claims = { iss: issuer, sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${b64url(sig)}`;
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://token');
+    const service = url.searchParams.get('service');
+    const scopes = url.searchParams.getAll('scope');
+    const answer = (status: number, body: unknown, user?: string): void => {
+      requests.push({ service, scopes, ...(user !== undefined ? { user } : {}), status });
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (url.pathname !== '/token') return answer(404, { errors: [{ code: 'NOT_FOUND' }] });
+    let user: string | undefined;
+    const auth = req.headers.authorization;
+    if (auth) {
+      const m = /^Basic (.+)$/i.exec(auth);
+      const [u, ...rest] = Buffer.from(m?.[1] ?? '', 'base64').toString('utf8').split(':');
+      if (!m || u === undefined || opts.users?.[u] === undefined || opts.users[u] !== rest.join(':')) {
+        return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }, u);
+      }
+      user = u;
+    } else if (!opts.anonymousPull) {
+      res.setHeader('www-authenticate', 'Basic realm="token"');
+      return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
+    }
+    // scope: repository:NAME:ACTION[,ACTION]; anonymous callers get pull only
+    const access = scopes.map((s) => {
+      const [type = '', ...rest] = s.split(':');
+      const actions = (rest.pop() ?? '').split(',').filter((a) => user !== undefined || a === 'pull');
+      return { type, name: rest.join(':'), actions };
+    });
+    const token = jwt(service ?? '', user ?? '', access);
+    answer(200, { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }, user);
+  };
+
+  const server: Server = opts.tls ? createHttpsServer({ cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) }, handler) : createHttpServer(handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    realm: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/token`,
+    issuer,
+    rootCertBundle: ca.certFile,
+    requests,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
