@@ -503,7 +503,7 @@ export class Daemon {
     const ms = Math.round(performance.now() - started);
     this.lastConf = result.conf;
     this.lastSuccessAt = Date.now();
-    const healthReasons = keeper && demoted ? keeper.markApplied(demoted) : [];
+    const healthReasons = keeper ? keeper.markApplied() : [];
     this.lastRender = { at: new Date(this.lastSuccessAt).toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
@@ -660,9 +660,12 @@ export class Daemon {
       const h = health[key];
       const last = h ? Math.max(h.lastSuccess ?? 0, h.lastFailure?.at ?? 0) : 0;
       const order = this.keeper?.entry(key);
-      const demoted = order?.demoted === true;
+      const demoted = this.keeper?.demoted().has(key) === true;
       const why = [
-        ...(demoted ? [`demoted: ${order?.reason ?? ''}${order && order.consecutiveSuccesses > 0 ? `; ${order.consecutiveSuccesses} successful probe(s) since` : ''}`] : []),
+        // The file's order lags the hysteresis only while the rewrite cap holds a change back.
+        ...(demoted && order?.demoted ? [`demoted: ${order.reason ?? ''}${order.consecutiveSuccesses > 0 ? `; ${order.consecutiveSuccesses} successful probe(s) since` : ''}`] : []),
+        ...(demoted && !order?.demoted ? [`demoted; restore held back by max-rewrites-per-minute${order?.reason ? ` (${order.reason})` : ''}`] : []),
+        ...(!demoted && order?.demoted ? [`demotion held back by max-rewrites-per-minute (${order.reason ?? ''})`] : []),
         ...(h && h.failures > 0 && h.lastFailure ? [`${h.failures} × ${h.lastFailure.class}: ${h.lastFailure.message}`] : []),
       ];
       return {

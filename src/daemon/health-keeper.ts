@@ -25,7 +25,7 @@ export interface ProbeOutcome {
 export interface RoundVerdict {
   /** Flags that changed in this round, each with its reason ("demoted https://m1: 3 refused"). */
   readonly changes: OrderChange[];
-  /** 'now': render with `demoted()`; 'deferred': the rate limit says later (asked again next round); 'none': the file is current. */
+  /** 'now': render (with the new `demoted()`); 'deferred': the rate limit says later (asked again next round); 'none': nothing to change. */
   readonly rewrite: 'now' | 'deferred' | 'none';
 }
 
@@ -38,10 +38,15 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 export class HealthKeeper {
   private state: OrderState = {};
   private rewriteTimes: number[] = [];
-  /** The demoted set the last successful render used. */
-  private applied: ReadonlySet<string> = new Set();
-  /** Reasons of the changes not yet written to the file. */
+  /**
+   * The demoted set every render uses. It follows the hysteresis only when the rate limit
+   * allows a rewrite: renders for other reasons (a fragment changed, the daemon's own write
+   * seen by the watcher, the rescan) must not carry a change the limit is holding back.
+   */
+  private target: ReadonlySet<string> = new Set();
+  /** Reasons of the flag changes not yet in `target`, then not yet written. */
   private pending: string[] = [];
+  private carried: string[] = [];
   private demotions = 0;
 
   constructor(private policy: HysteresisPolicy) {}
@@ -63,42 +68,47 @@ export class HealthKeeper {
       if (r.change) {
         changes.push(r.change);
         this.pending.push(r.change.reason);
-        if (r.change.demoted) this.demotions++;
       }
     }
     this.state = state;
-    if (sameSet(demotedKeys(state), this.applied)) {
-      this.pending = [];
+    const live = demotedKeys(state);
+    if (sameSet(live, this.target)) {
+      this.pending = []; // changed and changed back before it was written: nothing to write
       return { changes, rewrite: 'none' };
     }
     this.rewriteTimes = pruneRewriteTimes(this.rewriteTimes, now);
     if (!mayRewrite(this.rewriteTimes, now, this.policy)) return { changes, rewrite: 'deferred' };
     this.rewriteTimes.push(now);
+    for (const k of live) if (!this.target.has(k)) this.demotions++;
+    this.target = live;
+    this.carried.push(...this.pending);
+    this.pending = [];
     return { changes, rewrite: 'now' };
   }
 
-  /** The endpoints to list after the healthy mirrors of their tables, now. */
+  /** The endpoints renders list after the healthy mirrors of their tables. */
   demoted(): ReadonlySet<string> {
-    return demotedKeys(this.state);
+    return this.target;
   }
 
-  /** A render using `set` was written (or found the file already so): the file reflects it. Returns the reasons it carried. */
-  markApplied(set: ReadonlySet<string>): string[] {
-    this.applied = set;
-    const reasons = this.pending;
-    this.pending = [];
+  /** A render with the current `demoted()` succeeded: returns the reasons it carried (once). */
+  markApplied(): string[] {
+    const reasons = this.carried;
+    this.carried = [];
     return reasons;
   }
 
+  /** The hysteresis state of an endpoint (streaks, why its flag last changed). */
   entry(key: string): EndpointOrderState | undefined {
     return Object.hasOwn(this.state, key) ? this.state[key] : undefined;
   }
 
+  /** Demotions that reached the file's order. */
   get demotionsTotal(): number {
     return this.demotions;
   }
 
-  /** Health-caused rewrites in the last 60 s (for status and the rate limit's log line). */
+  /** Health-caused rewrites in the last 60 s. */
   recentRewrites(now: number): number {
     return pruneRewriteTimes(this.rewriteTimes, now).length;
   }
