@@ -8,6 +8,9 @@
  * installed, and `--recursive-errors=no` keeps problems of other units on the
  * host (e.g. an installed crio.service that we order Before=) out of the
  * output.
+ *
+ * And it is sandboxed: `systemd-analyze security --offline=true` rates its exposure at
+ * most 2.5 (issue 6's goal), with the settings the daemon's writes need.
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -99,6 +102,68 @@ t.test('the unit has the settings the daemon relies on', async (t) => {
   t.match(one('Unit.After'), /\blocal-fs\.target\b/);
   t.match(one('Unit.Before'), /\bcrio\.service\b/);
   t.match(one('Unit.Before'), /\bpodman\.service\b/);
-  t.equal(one('Unit.Documentation'), 'man:mirror-policyd(8)');
+  t.equal(one('Unit.Documentation'), 'man:mirror-policyd(8) man:mirror-policy.d(5)');
   t.equal(one('Install.WantedBy'), 'multi-user.target');
+});
+
+/** `systemd-analyze security --offline=true`'s overall exposure of a unit file. */
+function exposure(unitPath: string): { score?: number; text: string; error?: Error } {
+  const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unitPath], {
+    encoding: 'utf8',
+    env: { ...process.env, LC_ALL: 'C', SYSTEMD_LOG_COLOR: '0', SYSTEMD_PAGER: 'cat', SYSTEMD_COLORS: '0' },
+    timeout: 60_000,
+  });
+  const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  const m = /Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(text);
+  const out: { score?: number; text: string; error?: Error } = { text };
+  if (m) out.score = Number(m[1]);
+  if (r.error) out.error = r.error;
+  return out;
+}
+
+t.test('systemd-analyze security: exposure at most 2.5', async (t) => {
+  const r = exposure(UNIT);
+  t.notOk(r.error, `systemd-analyze runs: ${r.error?.message ?? ''}`);
+  t.type(r.score, 'number', 'an overall exposure level is printed');
+  t.ok((r.score ?? 99) <= 2.5, `exposure ${r.score} <= 2.5`, { lines: r.text.split('\n').filter((l) => l.startsWith('✗')) });
+});
+
+t.test('the exposure check is not vacuous: the unit without its sandbox scores above 2.5', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-unit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bare = join(dir, 'mirror-policyd.service');
+  const text = readFileSync(UNIT, 'utf8');
+  const start = text.indexOf('# --- Sandbox.');
+  const end = text.indexOf('[Install]');
+  t.ok(start > 0 && end > start, 'the sandbox block is marked in the unit');
+  writeFileSync(bare, text.slice(0, start) + text.slice(end));
+  const r = exposure(bare);
+  t.ok((r.score ?? 0) > 2.5, `without the sandbox: ${r.score}`);
+});
+
+t.test('the sandbox leaves the daemon what it needs', async (t) => {
+  const s = settings(readFileSync(UNIT, 'utf8'));
+  const all = (k: string) => s.get(k) ?? [];
+  const one = (k: string) => {
+    const v = all(k);
+    t.equal(v.length, 1, `${k} is set once`);
+    return v[0];
+  };
+  t.equal(one('Service.ProtectSystem'), 'strict');
+  // registries.conf and its atomic temp file live in /etc/containers; nothing else of the
+  // read-only system is writable. ("-": a missing directory does not fail the start.)
+  t.same(all('Service.ReadWritePaths'), ['-/etc/containers'], 'only the output directory is writable');
+  t.equal(one('Service.UMask'), '0022', 'registries.conf stays world-readable');
+  t.equal(one('Service.CapabilityBoundingSet'), '', 'no capability at all');
+  t.equal(one('Service.NoNewPrivileges'), 'yes');
+  t.equal(one('Service.RestrictAddressFamilies'), 'AF_UNIX AF_INET AF_INET6', 'sd_notify, control socket, D-Bus to PID 1, probes');
+  t.ok(all('Service.SystemCallFilter').includes('@system-service'));
+  for (const k of ['ProtectHome', 'PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectControlGroups', 'RestrictNamespaces', 'RestrictSUIDSGID', 'LockPersonality']) {
+    t.equal(one(`Service.${k}`), 'yes', k);
+  }
+  // What must NOT be set: V8 JIT-compiles; probes need the network; root must stay root
+  // (it owns registries.conf and talks to PID 1 as uid 0 for `systemctl reload crio`).
+  for (const k of ['MemoryDenyWriteExecute', 'PrivateNetwork', 'PrivateUsers', 'DynamicUser', 'User', 'IPAddressDeny']) {
+    t.notOk(s.has(`Service.${k}`), `${k} is not set`);
+  }
 });
