@@ -6,10 +6,11 @@
  * Every attempt is bounded: connect, response headers, body idle; nothing can hang.
  */
 import type { Readable } from 'node:stream';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { FailureClass } from '../health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
+import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
@@ -76,6 +77,8 @@ function describeError(e: unknown): string {
 
 export interface ClientOptions {
   readonly tls: TlsMaterial;
+  /** where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (default process.env) */
+  readonly env?: ProxyEnv;
   readonly credentials: (repository: string) => Promise<Credentials | undefined>;
   readonly timeouts?: Timeouts;
 }
@@ -87,8 +90,8 @@ export interface Response {
 }
 
 /** undici's answer in the shape we use. */
-async function call(url: URL | string, method: 'GET' | 'HEAD', headers: Record<string, string>, dispatcher: Dispatcher): Promise<Response> {
-  const r = await request(url, { method, headers, dispatcher });
+async function call(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, routes: Routes): Promise<Response> {
+  const r = await request(url, { method, headers, dispatcher: routes.for(url) });
   return { status: r.statusCode, headers: r.headers, body: r.body as unknown as Response['body'] };
 }
 
@@ -97,8 +100,59 @@ function header(r: Response, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * One dispatcher per route: direct, or through the proxy containers/image would use for
+ * that URL (see proxy.ts). Chosen per request, so a redirect to storage or a token realm
+ * on another host gets its own route.
+ */
+class Routes {
+  private readonly direct: Agent;
+  private readonly proxied = new Map<string, ProxyAgent>();
+  private readonly proxies: ProxyConfig | RegistryError;
+
+  constructor(
+    env: ProxyEnv,
+    private readonly common: { headersTimeout: number; bodyTimeout: number; connect: Record<string, unknown> },
+  ) {
+    this.direct = new Agent(common);
+    try {
+      this.proxies = parseProxyEnv(env);
+    } catch (e) {
+      // our configuration, not the endpoint's health; raised at the first request
+      this.proxies = new RegistryError((e as Error).message, 'invalid');
+    }
+  }
+
+  private proxyFor(url: URL): URL | undefined {
+    if (this.proxies instanceof RegistryError) throw this.proxies;
+    return proxyFor(this.proxies, url);
+  }
+
+  isDirect(url: URL): boolean {
+    return this.proxyFor(url) === undefined;
+  }
+
+  for(url: URL): Dispatcher {
+    const proxy = this.proxyFor(url);
+    if (!proxy) return this.direct;
+    let agent = this.proxied.get(proxy.href);
+    if (!agent) {
+      // Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
+      // tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
+      const { timeout } = this.common.connect;
+      agent = new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] });
+      this.proxied.set(proxy.href, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.direct.close(), ...[...this.proxied.values()].map((a) => a.close())]);
+  }
+}
+
 export class EndpointClient {
-  private readonly dispatcher: Dispatcher;
+  private readonly routes: Routes;
   private readonly timeouts: Timeouts;
   private scheme: 'https' | 'http' | undefined;
   private readonly tokens = new Map<string, string>(); // scope → Authorization value
@@ -111,8 +165,7 @@ export class EndpointClient {
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
     const connect = { timeout: this.timeouts.connectMs, rejectUnauthorized: !insecure, ...opts.tls };
     const common = { headersTimeout: this.timeouts.headersMs, bodyTimeout: this.timeouts.bodyIdleMs, connect };
-    const proxied = process.env.HTTPS_PROXY || process.env.https_proxy || process.env.HTTP_PROXY || process.env.http_proxy;
-    this.dispatcher = proxied ? new EnvHttpProxyAgent({ ...common, requestTls: connect }) : new Agent(common);
+    this.routes = new Routes(opts.env ?? process.env, common);
   }
 
   get endpoint(): string {
@@ -120,7 +173,7 @@ export class EndpointClient {
   }
 
   close(): Promise<void> {
-    return this.dispatcher.close();
+    return this.routes.close();
   }
 
   /** One HTTP request with redirects followed by hand: credentials never go to another origin, https never downgrades. */
@@ -128,7 +181,7 @@ export class EndpointClient {
     let current = url;
     let hdrs = headers;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await call(current, method, hdrs, this.dispatcher);
+      const res = await call(current, method, hdrs, this.routes);
       const location = header(res, 'location');
       if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
       await res.body.dump({ limit: 64 * 1024 });
@@ -192,8 +245,9 @@ export class EndpointClient {
       if (scope) realm.searchParams.set('scope', scope);
       let res: Response;
       try {
-        res = await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.dispatcher);
+        res = await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.routes);
       } catch (e) {
+        if (e instanceof RegistryError) throw e;
         throw new RegistryError(`token service ${realm.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
       if (res.status !== 200) {
@@ -225,7 +279,7 @@ export class EndpointClient {
     let last: unknown;
     for (const s of schemes) {
       try {
-        const res = await call(`${s}://${this.host}/v2/`, 'GET', { 'user-agent': 'mirror-policyd' }, this.dispatcher);
+        const res = await call(new URL(`${s}://${this.host}/v2/`), 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
         await res.body.dump({ limit: 64 * 1024 });
         if (res.status === 200 || res.status === 401) {
           this.scheme = s;
@@ -238,7 +292,8 @@ export class EndpointClient {
     }
     if (last instanceof RegistryError) throw last;
     const cls = classifyNetworkError(last);
-    if (cls === 'reset' || cls === 'tls') {
+    // (only for a direct route: the diagnosis connects without the proxy)
+    if ((cls === 'reset' || cls === 'tls') && this.routes.isDirect(new URL(`https://${this.host}/`))) {
       const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs + this.timeouts.headersMs));
       if (alert) {
         // our configuration's problem, not the endpoint's health

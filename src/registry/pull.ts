@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
 import { EndpointClient, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
+import type { ProxyEnv } from './proxy.js';
 import { digestOf, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -59,6 +60,8 @@ export interface PullOptions {
   readonly authFile?: string;
   readonly certDir?: string;
   readonly timeouts?: Timeouts;
+  /** where HTTPS_PROXY, HTTP_PROXY and NO_PROXY come from (default process.env) */
+  readonly env?: ProxyEnv;
   readonly health: HealthMap;
   readonly log: Logger;
   readonly now?: () => number;
@@ -130,6 +133,7 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
         tls: await tlsFor(s.endpoint.host, opts.certDir),
         credentials: (repo) => findCredentials(repo, { ...(opts.authFile ? { authFile: opts.authFile } : {}) }),
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
       });
       clients.set(key, c);
     }
