@@ -63,6 +63,9 @@ export interface Prober {
   health(): HealthMap;
 }
 
+/** How soon after the start the first round runs (±20 %), when the interval is longer. */
+const FIRST_ROUND_MS = 1000;
+
 /** The results of one round: the updated record of every endpoint probed, and the cache after the round. */
 export type RoundListener = (updates: Readonly<Record<string, EndpointHealth>>, health: HealthMap) => void | Promise<void>;
 
@@ -104,8 +107,8 @@ export function startProber(targets: () => readonly ProbeTarget[], healthFile: s
     }
     if (!stopped) schedule(Date.now() - started);
   };
-  const schedule = (spentMs: number): void => {
-    const wait = Math.max(0, intervalMs * (0.8 + Math.random() * 0.4) - spentMs);
+  const schedule = (spentMs: number, everyMs = intervalMs): void => {
+    const wait = Math.max(0, everyMs * (0.8 + Math.random() * 0.4) - spentMs);
     timer = setTimeout(
       () =>
         void round().catch((e: Error) => {
@@ -116,7 +119,8 @@ export function startProber(targets: () => readonly ProbeTarget[], healthFile: s
     );
     timer.unref();
   };
-  schedule(0);
+  // The first round soon after the start (status says "unknown" until then), not a whole interval later.
+  schedule(0, Math.min(intervalMs, FIRST_ROUND_MS));
   return {
     stop: () => {
       stopped = true;

@@ -30,6 +30,19 @@ t.test('--help and --version', async (t) => {
   for (const flag of ['--policy-dir', '--base', '--allow-unsafe-fragments']) t.match(ch.stdout, flag);
 });
 
+t.test('run --help lists the health-aware order, probe and metrics flags; an unusable combination exits 2 and says why', async (t) => {
+  const rh = await runCli(['run', '--help']);
+  t.equal(rh.code, 0);
+  for (const flag of ['--probe-interval-ms', '--probe-timeout-ms', '--health-aware-order', '--demote-after', '--restore-after', '--min-dwell-ms', '--max-rewrites-per-minute', '--metrics-file']) t.match(rh.stdout, flag);
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-cli-'));
+  const r = await runCli(['run', '--config', '/dev/null', '--state-dir', join(dir, 'state'), '--health-aware-order', '--probe-interval-ms', '0']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--health-aware-order: "health-aware-order" needs the background probes/);
+  const bad = await runCli(['run', '--config', '/dev/null', '--state-dir', join(dir, 'state'), '--demote-after', '0']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--demote-after: "demote-after" must be a whole number from 1 to 1000, not "0"/);
+});
+
 t.test('usage errors exit 2', async (t) => {
   for (const args of [[], ['frobnicate'], ['check', '--no-such-flag'], ['render', '--stdout', '--output', 'x'], ['check', 'extra'], ['import'], ['check', '--log-level', 'loud']]) {
     const r = await runCli(args);

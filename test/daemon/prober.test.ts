@@ -47,3 +47,24 @@ t.test('probes mark a live registry up and a refused or hung one down, in the sh
   t.same(Object.keys(stored).sort(), targets.map((x) => endpointKey(x.host, x.insecure)).sort(), 'every endpoint in the file');
   t.equal(healthState(stored[endpointKey(dead, false)], Date.now()), 'down');
 });
+
+t.test('each round hands its results to the listener; a round that fails does not end the probing', async (t) => {
+  const live = await registryFor(t);
+  const dead = await refusingHost();
+  const targets = [
+    { host: live.host, insecure: true },
+    { host: dead, insecure: false },
+  ];
+  const file = join(mkdtempSync(join(tmpdir(), 'mpd-probe-')), 'health.json');
+  const rounds: Array<Record<string, number>> = [];
+  const prober = startProber(() => targets, file, 100, createLogger({ level: 'silent' }), { connectMs: 500, headersMs: 500, bodyIdleMs: 500 }, (updates) => {
+    rounds.push(Object.fromEntries(Object.entries(updates).map(([k, h]) => [k, h.failures])));
+    if (rounds.length === 1) throw new Error('listener failed once');
+  });
+  t.teardown(() => prober.stop());
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && rounds.length < 3) await new Promise((r) => setTimeout(r, 50));
+  t.ok(rounds.length >= 3, `probing went on after the failed round (${rounds.length} rounds)`);
+  t.equal(rounds[0]?.[endpointKey(live.host, true)], 0, 'the live one succeeded');
+  t.ok((rounds[2]?.[endpointKey(dead, false)] ?? 0) >= 2, 'the refused one failed, consecutively');
+});
