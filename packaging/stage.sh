@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Builds the installed file tree of mirror-policyd into DESTDIR, shared by the .deb and the
+# .rpm: the compiled program with its production dependencies (the native unix-dgram
+# addon built for this machine's Node.js ABI, which is recorded) under
+# /usr/lib/mirror-policyd, the /usr/bin launcher, the unit, tmpfiles.d, /etc files and
+# the man pages.
+#
+#   packaging/stage.sh DESTDIR
+#
+# The program is built from the committed HEAD (`git archive`), so uncommitted edits in
+# the checkout never land in a package; MPD_FROM_WORKTREE=1 takes the working tree
+# instead (also the fallback outside git). The packaging files themselves (this
+# directory, systemd/) are always the checkout's own.
+# Needs: node + npm (the npm registry or its cache for `npm ci`), g++/make/python3 for
+# the addon, git, gzip, strip (binutils).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PKG="$ROOT/packaging"
+DEST=${1:?usage: stage.sh DESTDIR}
+mkdir -p "$DEST"
+DEST=$(cd "$DEST" && pwd)
+LIB="$DEST/usr/lib/mirror-policyd"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mpd-stage.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+src="$work/src"
+mkdir -p "$src"
+
+paths=(bin src package.json package-lock.json tsconfig.json tsconfig.build.json)
+if [ -z "${MPD_FROM_WORKTREE:-}" ] && git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+  git -C "$ROOT" archive --format=tar HEAD -- "${paths[@]}" | tar -x -C "$src"
+  epoch=$(git -C "$ROOT" log -1 --format=%ct HEAD)
+else
+  (cd "$ROOT" && tar -c "${paths[@]}") | tar -x -C "$src"
+  epoch=$(date +%s)
+fi
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$epoch}
+
+# 1. Compile. The checkout's own dev dependencies (typescript, @types/node) when it has
+#    them, else a throw-away `npm ci` (scripts off: only tsc is needed here).
+if [ -x "$ROOT/node_modules/.bin/tsc" ]; then
+  ln -s "$ROOT/node_modules" "$src/node_modules"
+else
+  (cd "$src" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+(cd "$src" && node node_modules/typescript/bin/tsc -p tsconfig.build.json)
+rm -f "$src/node_modules"
+[ -f "$src/dist/src/cli/main.js" ] || { echo "stage.sh: the build produced no dist/src/cli/main.js" >&2; exit 1; }
+
+# 2. Production dependencies only, in a directory of their own. Lifecycle scripts are
+#    off (the root `prepare` would need tsc); the one native addon is then built on
+#    purpose. `npm rebuild` uses npm's bundled node-gyp with this node's headers.
+app="$work/app"
+mkdir -p "$app"
+cp "$src/package.json" "$src/package-lock.json" "$app/"
+(cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+(cd "$app" && npm rebuild unix-dgram --loglevel=error >/dev/null)
+addon="$app/node_modules/unix-dgram/build/Release/unix_dgram.node"
+[ -f "$addon" ] || { echo "stage.sh: the unix-dgram addon was not built" >&2; exit 1; }
+# Smoke test of the addon with the node that built it.
+(cd "$app" && node -e 'require("unix-dgram")') || { echo "stage.sh: the unix-dgram addon does not load" >&2; exit 1; }
+
+# Keep only what runs: the addon's build tree, sources and tests, docs tools, bin links go.
+ud="$app/node_modules/unix-dgram"
+rm -rf "$ud/src" "$ud/test" "$ud/binding.gyp" "$app/node_modules/.bin"
+find "$ud/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
+find "$ud/build/Release" -mindepth 1 -maxdepth 1 ! -name unix_dgram.node -exec rm -rf {} +
+strip --strip-unneeded "$addon"
+# nan only provides C++ headers for that build.
+rm -rf "$app/node_modules/nan"
+find "$app/node_modules" -mindepth 2 \( -name test -o -name tests -o -name docs -o -name benchmarks -o -name '.husky' -o -name '.github' \
+  -o -name '*.map' -o -name '*.ts' -o -name '*.html' -o -name '*.md' -o -name '.npmignore' -o -name '.gitattributes' -o -name '.eslintrc*' \
+  -o -name '.travis.yml' -o -name '.editorconfig' -o -name '.taprc' -o -name '.prettierrc*' -o -name 'tsconfig*.json' \) \
+  ! -iname 'LICENSE*' -prune -exec rm -rf {} +
+
+# 3. The tree.
+rm -rf "$LIB"
+mkdir -p "$LIB/dist" "$LIB/bin"
+cp -r "$src/dist/src" "$LIB/dist/src"
+find "$LIB/dist" -name '*.map' -delete
+cp "$src/bin/mirror-policyd" "$LIB/bin/mirror-policyd"
+cp "$src/package.json" "$LIB/package.json"
+cp -r "$app/node_modules" "$LIB/node_modules"
+cp "$PKG/files/launcher.js" "$LIB/launcher.js"
+node -e 'process.stdout.write(JSON.stringify({ modules: process.versions.modules, node: process.versions.node, arch: process.arch, platform: process.platform }) + "\n")' >"$LIB/node-abi.json"
+
+install -D -m 0755 "$PKG/files/mirror-policyd.sh" "$DEST/usr/bin/mirror-policyd"
+install -D -m 0644 "$ROOT/systemd/mirror-policyd.service" "$DEST/usr/lib/systemd/system/mirror-policyd.service"
+install -D -m 0644 "$PKG/files/tmpfiles.conf" "$DEST/usr/lib/tmpfiles.d/mirror-policyd.conf"
+install -D -m 0644 "$PKG/files/config.toml" "$DEST/etc/mirror-policyd/config.toml"
+install -D -m 0644 "$PKG/files/policy.d-README" "$DEST/etc/mirror-policy.d/README"
+for page in "$PKG"/man/*.[1-8]; do
+  section=${page##*.}
+  mkdir -p "$DEST/usr/share/man/man$section"
+  gzip -9n <"$page" >"$DEST/usr/share/man/man$section/$(basename "$page").gz"
+done
+
+# Ownership is set by the package builders (dpkg-deb --root-owner-group, %defattr);
+# modes and times are made uniform here, so the package does not depend on the umask
+# or on when it was built.
+find "$DEST" -type d -exec chmod 0755 {} +
+find "$DEST" -type f ! -path "$DEST/usr/bin/*" -exec chmod 0644 {} +
+chmod 0755 "$DEST/usr/bin/mirror-policyd" "$LIB/bin/mirror-policyd"
+# Scripts the modules ship (their CLIs) keep their #! and get to be executable.
+find "$LIB/node_modules" -type f -print0 | while IFS= read -r -d '' f; do
+  [ "$(head -c 2 "$f" | tr -d '\000')" = '#!' ] && chmod 0755 "$f"
+  true
+done
+find "$DEST" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
