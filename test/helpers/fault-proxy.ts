@@ -111,3 +111,122 @@ export async function startSilentListener(): Promise<{ host: string; connections
 export async function refusingHost(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
 }
+
+// ------------------------------------------------ hostile mirrors (test/registry/hostile.test.ts) ----
+
+export type HostileFault =
+  /** 200 with a Content-Length over the manifest cap; a few bytes, then silence. */
+  | 'oversized-declared'
+  /** The status line, then one header byte every 100 ms, never the end of the headers. */
+  | 'slow-headers'
+  /** 200, then one body byte every 100 ms, forever: never idle, never done. */
+  | 'trickle-body'
+  /** 200 without a length, then bytes as fast as the client takes them, forever (for blobs). */
+  | 'endless-blob'
+  /** 307 to `rule.location(path)`. */
+  | 'redirect-to';
+
+export interface HostileRule {
+  readonly path: RegExp;
+  readonly fault: HostileFault;
+  readonly location?: (path: string) => string;
+}
+
+/** Like startFaultProxy (everything else passes to `target`), with the faults of a mirror that attacks its client. */
+export async function startHostileProxy(target: string, rules: HostileRule[]): Promise<FaultProxy> {
+  const [thost, tport] = target.split(':') as [string, string];
+  const hits: string[] = [];
+  const proxy: { rules: HostileRule[] } = { rules };
+  const timers = new Set<NodeJS.Timeout>();
+  /** Writes `next()` every `ms` until the socket closes (or 10 minutes pass: a bound, far beyond any test). */
+  const trickle = (so: Socket, next: () => string, ms: number): void => {
+    let n = 0;
+    const timer = setInterval(() => {
+      if (so.destroyed || ++n > (10 * 60 * 1000) / ms) {
+        clearInterval(timer);
+        timers.delete(timer);
+        return;
+      }
+      so.write(next());
+    }, ms);
+    timers.add(timer);
+    so.on('close', () => {
+      clearInterval(timer);
+      timers.delete(timer);
+    });
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    const rule = proxy.rules.find((r) => r.path.test(path));
+    hits.push(`${req.method} ${path} ${rule?.fault ?? 'pass'}`);
+    if (rule?.fault === 'oversized-declared') {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(64 * 1024 * 1024) });
+      res.write('{"schemaVersion":2,');
+      return; // the rest never comes
+    }
+    if (rule?.fault === 'slow-headers') {
+      const so = req.socket;
+      so.write('HTTP/1.1 200 OK\r\nX-Slow: ');
+      trickle(so, () => 'a', 100);
+      return;
+    }
+    if (rule?.fault === 'trickle-body') {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      res.write('{');
+      trickle(req.socket, () => ' ', 100);
+      return;
+    }
+    if (rule?.fault === 'endless-blob') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      let sent = 0;
+      const pump = (): void => {
+        // Bounded: 1 GiB is far past any blob of the tests.
+        while (sent < 1024 * 1024 * 1024 && !res.destroyed && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed && sent < 1024 * 1024 * 1024) res.once('drain', pump);
+      };
+      return pump();
+    }
+    if (rule?.fault === 'redirect-to') return void res.writeHead(307, { location: rule.location?.(path) ?? path }).end();
+    const upstream = httpRequest({ host: thost, port: Number(tport), method: req.method, path, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const sockets = track(server);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${port}`,
+    get rules() {
+      return proxy.rules as unknown as FaultRule[];
+    },
+    set rules(v: FaultRule[]) {
+      proxy.rules = v as unknown as HostileRule[];
+    },
+    hits,
+    close: () => {
+      for (const timer of timers) clearInterval(timer);
+      return closeServer(server, sockets);
+    },
+  };
+}
+
+/** An HTTPS endpoint (certificate `tls`) that answers /v2/ and redirects everything else to `location(path)`. */
+export async function startTlsRedirector(tls: { certFile: string; keyFile: string }, location: (path: string) => string): Promise<{ host: string; hits: string[]; close(): Promise<void> }> {
+  const { createServer: createHttpsServer } = await import('node:https');
+  const { readFileSync } = await import('node:fs');
+  const hits: string[] = [];
+  const server = createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => {
+    const path = req.url ?? '/';
+    hits.push(`${req.method} ${path}`);
+    if (path === '/v2/' || path === '/v2') return void res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
+    res.writeHead(307, { location: location(path) }).end();
+  });
+  const sockets = track(server as unknown as Server);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { host: `127.0.0.1:${port}`, hits, close: () => closeServer(server as unknown as Server, sockets) };
+}
