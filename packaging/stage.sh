@@ -45,7 +45,7 @@ else
   (cd "$src" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 (cd "$src" && node node_modules/typescript/bin/tsc -p tsconfig.build.json)
-rm -f "$src/node_modules"
+rm -rf "$src/node_modules"  # a symlink to the checkout's, or the throw-away install
 [ -f "$src/dist/src/cli/main.js" ] || { echo "stage.sh: the build produced no dist/src/cli/main.js" >&2; exit 1; }
 
 # 2. Production dependencies only, in a directory of their own. Lifecycle scripts are

@@ -157,7 +157,7 @@ t.test('extracted files', { skip: !extractedOk && 'the .deb was not extracted' }
   const tmpfiles = readFileSync(join(extracted, 'usr/lib/tmpfiles.d/mirror-policyd.conf'), 'utf8');
   t.match(tmpfiles, /^d \/var\/lib\/mirror-policyd 0700 root root -$/m);
   t.match(tmpfiles, /^d \/run\/mirror-policyd 0700 root root -$/m);
-  // Every setting of the example config is commented out, and each one is a key the daemon knows.
+  // Every setting of the example config is commented out (test/packaging/files.test.ts checks the keys).
   const config = readFileSync(join(extracted, 'etc/mirror-policyd/config.toml'), 'utf8');
   t.same(config.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')), [], 'config.toml: only comments');
 });
