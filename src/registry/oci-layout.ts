@@ -61,6 +61,14 @@ export async function writeBlobBytes(dir: string, digest: string, bytes: Buffer)
   await writeFileAtomic(blobPath(dir, digest), bytes);
 }
 
+/**
+ * Buffering between the socket, the hash and the file. With the defaults (16 KiB for a
+ * file stream) the pipeline stalls on backpressure every few socket reads and the file
+ * gets one small write per ~60 KiB chunk; 4 MiB lets the writer batch queued chunks into
+ * one writev while the hash keeps reading (200 MiB blob: 595 → 374 ms here, curl -o 421 ms).
+ */
+const STREAM_HWM = 4 * 1024 * 1024;
+
 /** Streams `body` to the blob's place, verifying digest and size; a mismatch leaves nothing behind. */
 export async function writeBlobStream(dir: string, digest: string, size: number | undefined, body: Readable): Promise<number> {
   const { alg } = splitDigest(digest);
@@ -70,6 +78,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
   const hash = createHash(alg);
   let n = 0;
   const counter = new Transform({
+    highWaterMark: STREAM_HWM,
     transform(chunk: Buffer, _enc, cb) {
       n += chunk.length;
       if (size !== undefined && n > size) return cb(new DigestMismatch(`blob ${digest} is larger than the ${size} bytes its descriptor says`));
@@ -78,7 +87,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
     },
   });
   try {
-    await pipeline(body, counter, createWriteStream(tmp, { mode: 0o644 }));
+    await pipeline(body, counter, createWriteStream(tmp, { mode: 0o644, highWaterMark: STREAM_HWM }));
     const got = `${alg}:${hash.digest('hex')}`;
     if (got !== digest) throw new DigestMismatch(`blob content is ${got}, not ${digest}`);
     if (size !== undefined && n !== size) throw new DigestMismatch(`blob ${digest} has ${n} bytes, its descriptor says ${size}`);
