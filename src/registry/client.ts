@@ -294,7 +294,7 @@ export class EndpointClient {
     const cls = classifyNetworkError(last);
     // (only for a direct route: the diagnosis connects without the proxy)
     if ((cls === 'reset' || cls === 'tls') && this.routes.isDirect(new URL(`https://${this.host}/`))) {
-      const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs + this.timeouts.headersMs));
+      const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs));
       if (alert) {
         // our configuration's problem, not the endpoint's health
         const ours = this.opts.tls.cert ? 'it refused ours' : 'none was found in --cert-dir or certs.d for this host';
