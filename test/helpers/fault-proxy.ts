@@ -138,8 +138,8 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
   const hits: string[] = [];
   const proxy: { rules: HostileRule[] } = { rules };
   const timers = new Set<NodeJS.Timeout>();
-  /** Writes `next()` every `ms` until the socket closes (or 10 minutes pass: a bound, far beyond any test). */
-  const trickle = (so: Socket, next: () => string, ms: number): void => {
+  /** Calls `write()` every `ms` until the socket closes (or 10 minutes pass: a bound, far beyond any test). */
+  const trickle = (so: Socket, write: () => void, ms: number): void => {
     let n = 0;
     const timer = setInterval(() => {
       if (so.destroyed || ++n > (10 * 60 * 1000) / ms) {
@@ -147,7 +147,7 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
         timers.delete(timer);
         return;
       }
-      so.write(next());
+      write();
     }, ms);
     timers.add(timer);
     so.on('close', () => {
@@ -167,13 +167,13 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
     if (rule?.fault === 'slow-headers') {
       const so = req.socket;
       so.write('HTTP/1.1 200 OK\r\nX-Slow: ');
-      trickle(so, () => 'a', 100);
+      trickle(so, () => so.write('a'), 100);
       return;
     }
     if (rule?.fault === 'trickle-body') {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
       res.write('{');
-      trickle(req.socket, () => ' ', 100);
+      trickle(req.socket, () => res.write(' '), 100);
       return;
     }
     if (rule?.fault === 'endless-blob') {
