@@ -292,8 +292,9 @@ export class EndpointClient {
     }
     if (last instanceof RegistryError) throw last;
     const cls = classifyNetworkError(last);
-    // (only for a direct route: the diagnosis connects without the proxy)
-    if ((cls === 'reset' || cls === 'tls') && this.routes.isDirect(new URL(`https://${this.host}/`))) {
+    // Only for a secure endpoint (an insecure one's last error is its plain-http attempt's)
+    // on a direct route (the diagnosis connects without the proxy).
+    if (!this.insecure && (cls === 'reset' || cls === 'tls') && this.routes.isDirect(new URL(`https://${this.host}/`))) {
       const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs));
       if (alert) {
         // our configuration's problem, not the endpoint's health
