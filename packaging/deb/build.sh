@@ -43,6 +43,7 @@ install -m 0644 "$DEB/copyright" "$doc/copyright"
 } | gzip -9n >"$doc/changelog.Debian.gz"
 install -m 0644 "$DEB/lintian-overrides" "$pkg/usr/share/lintian/overrides/mirror-policyd"
 
+# procps: /bin/kill, which the unit's ExecReload= runs (not in a minimal Debian).
 # The addon's shared-library dependencies (libc6, libstdc++6, ...), as dh_shlibdeps finds them.
 mkdir -p "$work/shlibs/debian"
 printf 'Source: mirror-policyd\n\nPackage: mirror-policyd\nArchitecture: any\n' >"$work/shlibs/debian/control"
@@ -58,7 +59,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $MAINTAINER
 Installed-Size: $size
-Depends: nodejs (>= 20.19), $shlibs
+Depends: nodejs (>= 20.19), procps, $shlibs
 Section: admin
 Priority: optional
 Homepage: https://example.org/mirror-policyd
