@@ -338,6 +338,7 @@ export class Daemon {
     for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
+    await this.metricsWrites;
     await this.watcher?.close();
     await this.control?.close();
     await this.state.clearRecord(process.pid);
