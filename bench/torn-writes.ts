@@ -43,6 +43,8 @@ export interface TornOptions {
   readonly deadlineMs?: number;
   readonly onProgress?: (r: TornResult) => void;
   readonly progressEvery?: number;
+  /** The compiled writer to run (default: dist/bench/torn-writer.js of this tree). */
+  readonly writer?: string;
 }
 
 export interface TornResult {
@@ -80,7 +82,8 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
     seen.add(what);
     if (result.violations.length < 50) result.violations.push(`round ${round} (seed ${seed}): ${what}`);
   };
-  if (!existsSync(WRITER)) throw new Error(`${WRITER} is missing: run npm run build first`);
+  const writer = opts.writer ?? WRITER;
+  if (!existsSync(writer)) throw new Error(`${writer} is missing: run npm run build first`);
   const root = mkdtempSync(join(tmpdir(), 'mpd-torn-'));
   const state = join(root, 'state');
   const temps = new Set<string>();
@@ -90,7 +93,7 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
         result.stoppedEarly = true;
         break;
       }
-      const child = spawn(process.execPath, [WRITER, state, String(round + 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [writer, state, String(round + 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr.on('data', (b: Buffer) => (err += b.toString()));
       const exited = new Promise<void>((r) => child.on('close', () => r()));
