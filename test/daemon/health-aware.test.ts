@@ -10,7 +10,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { readOrUndefined, replaceFile, sleep, startDaemon, workspace, type DaemonProcess, type Teardown, type Workspace } from '../helpers/daemon.js';
-import { startFaultProxy, startSilentListener, type FaultProxy } from '../helpers/fault-proxy.js';
+import { refusingHost, startFaultProxy, startSilentListener, type FaultProxy } from '../helpers/fault-proxy.js';
 import { buildImage, pushImage, type BuiltImage } from '../helpers/oci-image.js';
 import { freePort, makeSelfSignedCert, registryFor, type Registry } from '../helpers/registry.js';
 import { skopeoInspectRaw } from '../helpers/skopeo.js';
@@ -269,6 +269,29 @@ t.test('without a dwell, the rewrite cap holds the file still: at most max-rewri
   t.ok(afterRuns(afterLog) - 1 <= 2, `after-render runs capped too: ${afterRuns(afterLog) - 1}`);
   await d.waitForLog(/max-rewrites-per-minute/); // the held-back rewrite is logged
   t.ok((s.healthAwareOrder?.rewritesLastMinute ?? 99) <= 2, 'the status says so too');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('SIGHUP with health-aware-order turned off in the config file puts the configured order back; on again, it demotes again', async (t) => {
+  const reg2 = await registryFor(t);
+  const dead = await refusingHost();
+  const ws = workspace(t);
+  const file = join(ws.dir, 'config.toml');
+  const settings = (on: boolean): string => `health-aware-order = ${on}\ndemote-after = 1\nmin-dwell-ms = 0\nprobe-timeout-ms = 1500\n`;
+  writeFileSync(file, settings(true));
+  writeFileSync(join(ws.policy, '10-app.toml'), policy([dead, reg2.host], [dead, reg2.host]));
+  const d = await startDaemon(t, ws, { config: file, args: ['--probe-interval-ms', '200'] });
+  const demoted = await d.waitForOutput((o) => at(o, reg2.host) > 0 && at(o, reg2.host) < at(o, dead), 'the refused mirror listed last', HEALTH_DEADLINE_MS);
+  writeFileSync(file, settings(false));
+  d.child.kill('SIGHUP');
+  const configured = await d.waitForOutput((o) => at(o, dead) > 0 && at(o, dead) < at(o, reg2.host), 'the configured order after the reload');
+  t.equal(body(swap(configured, dead, reg2.host)), body(demoted), 'only the order changed back');
+  const s = await d.status();
+  t.equal(s.healthAwareOrder, undefined, 'no health-aware summary when it is off');
+  t.equal(s.mirrors?.find((m) => m.endpoint === `insecure://${dead}`)?.state, 'down', 'still probed: down, not demoted');
+  writeFileSync(file, settings(true));
+  d.child.kill('SIGHUP');
+  await d.waitForOutput((o) => at(o, reg2.host) < at(o, dead), 'demoted again once it is on', HEALTH_DEADLINE_MS);
   t.equal(await d.stop(), 0);
 });
 
