@@ -66,8 +66,18 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
   if (!opts.allowUnsafe) {
     const st = await fs.stat(realDir);
     const problem = trustProblem(st, uid);
-    // A sticky, world-writable directory still lets others add files; refuse all of it.
-    if (problem) return { fragments, ignored, diagnostics: [error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`)], exists: true };
+    // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
+    // by fragment (none is read), so that each is named and the daemon keeps each one's last
+    // valid content in effect instead of rendering as if the policy were empty.
+    if (problem) {
+      diagnostics.push(error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`));
+      for (const name of names.sort(byteOrderCompare)) {
+        const cls = classifyName(name);
+        if ('ignored' in cls) ignored.push({ name, why: cls.ignored });
+        else diagnostics.push(error({ file: name }, `refusing fragment: the policy directory is ${problem}`));
+      }
+      return { fragments, ignored, diagnostics, exists: true };
+    }
   }
   const maxFragments = opts.maxFragments ?? MAX_FRAGMENTS;
   let seen = 0;

@@ -69,7 +69,10 @@ t.test('a policy directory owned by a non-root user is refused whole', { skip: !
   chownSync(d, 65534, 65534);
   const got = await readPolicyDir(d);
   t.same(got.fragments, []);
-  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: owned by uid 65534/]);
+  const lines = got.diagnostics.map(formatDiagnostic);
+  t.equal(lines.length, 2);
+  t.match(lines[0], /refusing policy directory: owned by uid 65534/);
+  t.equal(lines[1], 'good.toml: refusing fragment: the policy directory is owned by uid 65534, not by root or uid 0');
 });
 
 t.test('a fragment owned by another user is refused', { skip: !isRoot && 'needs root to chown' }, async (t) => {
@@ -83,13 +86,18 @@ t.test('a fragment owned by another user is refused', { skip: !isRoot && 'needs 
   t.same(asOwner.fragments.map((f) => f.file), ['mine.toml', 'theirs.toml'], 'the user running the command may own fragments');
 });
 
-t.test('a policy directory writable by others is refused whole', async (t) => {
+t.test('a policy directory writable by others is refused whole: the directory and each fragment named, nothing read', async (t) => {
   const d = dir();
   put(d, 'good.toml');
+  put(d, 'other.yaml');
+  put(d, '.hidden.toml');
   chmodSync(d, 0o1777);
   const got = await readPolicyDir(d);
   t.same(got.fragments, []);
-  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: writable by group and others \(mode 1777\)/]);
+  const lines = got.diagnostics.map(formatDiagnostic);
+  t.match(lines[0], /refusing policy directory: writable by group and others \(mode 1777\)/);
+  t.same(lines.slice(1), ['good.toml', 'other.yaml'].map((f) => `${f}: refusing fragment: the policy directory is writable by group and others (mode 1777)`));
+  t.same(got.ignored.map((i) => i.name), ['.hidden.toml'], 'ignored names are still ignored, not refused');
 });
 
 t.test('symlinks: inside the directory are followed, outside are refused', async (t) => {
@@ -122,7 +130,7 @@ t.test('a policy directory writable by its group is refused whole too', async (t
   chmodSync(d, 0o775);
   const got = await readPolicyDir(d);
   t.same(got.fragments, []);
-  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: writable by group \(mode 0775\)/]);
+  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: writable by group \(mode 0775\)/, /^good\.toml: refusing fragment: the policy directory is writable by group \(mode 0775\)$/]);
 });
 
 t.test('a symlink into a subdirectory is followed; one through .. out of the directory is refused', async (t) => {

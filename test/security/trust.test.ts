@@ -5,7 +5,7 @@
  * it are rendered as if it were not there. (The rules themselves: test/policy-dir.test.ts.)
  */
 import t from 'tap';
-import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_FRAGMENT_BYTES } from '../../src/policy-dir.js';
 import { fragment, replaceFile, startDaemon, workspace, type Workspace } from '../helpers/daemon.js';
@@ -85,5 +85,27 @@ t.test('a trusted fragment that grows over 1 MiB keeps its last valid content; t
   await d.waitForLog(/10-a\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed \(its last valid content stays in effect\)/, from);
   t.match(out, /m1\.a\.example\.net/, 'the oversized fragment\'s last valid content stays in effect');
   t.notMatch(out, /m2\.a\.example\.net/, 'nothing of the oversized version is used');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('a policy directory made writable by others: every fragment refused and held at its last valid content; the output unchanged', async (t) => {
+  const ws = workspace(t);
+  put(ws.policy, '10-a.toml', `blocked-registries = ["bad.example.com"]\n${fragment('a.example.com', ['m.a.example.net'])}`);
+  put(ws.policy, '20-b.yaml', 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: b.example.com\n    mirrors: [m.b.example.net]\n');
+  const d = await startDaemon(t, ws, { argv: strictArgs(ws) });
+  const before = await d.waitForOutput((o) => o.includes('m.a.example.net') && o.includes('m.b.example.net') && o.includes('bad.example.com'));
+  const from = d.log().length;
+  chmodSync(ws.policy, 0o777);
+  put(ws.policy, '30-planted.toml', fragment('a.example.com', ['evil.example.net'])); // what anyone could now drop in
+  await d.waitForLog(/30-planted\.toml: refusing fragment: the policy directory is writable by group and others/, from);
+  const st = await d.waitForStatus((s) => s.fragments.filter((f) => f.state === 'held').length === 2, 'both fragments held');
+  t.same(st.fragments.filter((f) => !f.file.startsWith('/')).map((f) => [f.file, f.state]), [['10-a.toml', 'held'], ['20-b.yaml', 'held'], ['30-planted.toml', 'invalid']]);
+  t.equal(st.state, 'degraded');
+  t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is exactly as before: mirrors and the blocked registry still in effect, nothing planted');
+  t.same(readdirSync(join(ws.state, 'last-good')).filter((n) => !n.startsWith('.')).sort(), ['10-a.toml', '20-b.yaml'], 'the last valid contents are kept');
+  chmodSync(ws.policy, 0o755);
+  rmSync(join(ws.policy, '30-planted.toml'));
+  await d.waitForStatus((s) => s.state === 'healthy' && s.fragments.length === 2, 'healthy again once the directory is fixed');
+  t.equal(readFileSync(ws.output, 'utf8'), before);
   t.equal(await d.stop(), 0);
 });
