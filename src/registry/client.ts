@@ -153,7 +153,7 @@ class Routes {
 
 export class EndpointClient {
   private readonly routes: Routes;
-  private readonly timeouts: Timeouts;
+  readonly timeouts: Timeouts;
   private scheme: 'https' | 'http' | undefined;
   private readonly tokens = new Map<string, string>(); // scope → Authorization value
 
@@ -315,6 +315,33 @@ export class EndpointClient {
 /** Reads a body into memory, refusing more than `max` bytes (a hostile endless body stops there). */
 export async function readLimited(body: Readable, max: number, what: string): Promise<string> {
   return (await readLimitedBuffer(body, max, what)).toString('utf8');
+}
+
+/**
+ * An overall deadline on reading one response body. undici's body timeout is an idle
+ * timeout: a mirror that trickles a byte every few seconds never trips it, and would hold
+ * the pull for as long as the size cap allows (days for a 4 MiB manifest). On expiry the
+ * body is destroyed with an error classified as a body timeout. Returns the disarm function.
+ */
+export function bodyDeadline(body: Readable, ms: number, what: string): () => void {
+  const timer = setTimeout(() => {
+    const e = Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
+    body.destroy(e);
+  }, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/**
+ * The slowest average rate a blob may arrive at before the next source is tried: 32 KiB/s
+ * (256 kbit/s), low enough for a genuinely slow restricted link, high enough that a
+ * trickling mirror cannot hold a pull for days.
+ */
+export const MIN_BLOB_BYTES_PER_S = 32 * 1024;
+
+/** The overall deadline for a blob of `size` bytes: the idle timeout plus its size at the minimum rate. */
+export function blobDeadlineMs(timeouts: Timeouts, size: number | undefined): number {
+  return timeouts.bodyIdleMs + Math.ceil(((size ?? 0) / MIN_BLOB_BYTES_PER_S) * 1000);
 }
 
 export async function readLimitedBuffer(body: Readable, max: number, what: string): Promise<Buffer> {

@@ -9,7 +9,7 @@ import { parseNamed, type ImageReference } from '../reference.js';
 import type { Logger } from '../log.js';
 import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
-import { EndpointClient, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
+import { EndpointClient, bodyDeadline, blobDeadlineMs, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
 import type { ProxyEnv } from './proxy.js';
 import { digestOf, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
 
@@ -202,7 +202,8 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
             await res.body.dump({ limit: 64 * 1024 });
             throw new RegistryError(`blob ${d.digest}: HTTP ${res.status}`, res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
           }
-          const size = await writeBlobStream(opts.dest, d.digest, d.size, res.body);
+          const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
+          const size = await writeBlobStream(opts.dest, d.digest, d.size, res.body).finally(disarm);
           ok(s, performance.now() - started);
           blobs.push({ digest: d.digest, size, from: s.reference });
           done = true;
@@ -235,11 +236,15 @@ async function getManifestBytes(client: EndpointClient, repo: string, ref: strin
     throw new RegistryError(`manifest of ${len} bytes is larger than the ${MAX_MANIFEST_BYTES} allowed`, 'invalid', 'protocol');
   }
   let bytes: Buffer;
+  // A manifest is small: the whole of it within the body deadline, not just each piece.
+  const disarm = bodyDeadline(res.body, client.timeouts.bodyIdleMs, 'the manifest');
   try {
     bytes = await readLimitedBuffer(res.body, MAX_MANIFEST_BYTES, 'manifest');
   } catch (e) {
     if (e instanceof RegistryError) throw e;
     throw new RegistryError(`reading manifest: ${(e as Error).message}`, 'unhealthy', classifyNetworkError(e));
+  } finally {
+    disarm();
   }
   const ct = res.headers['content-type'];
   return { bytes, ...(typeof ct === 'string' ? { header: ct } : {}) };
