@@ -77,7 +77,15 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
   const insecure = scopes('insecure-registries', 'insecure');
   const blocked = scopes('blocked-registries', 'blocked');
 
-  const conf = readConfKeys(data, r, true);
+  let conf: ReturnType<typeof readConfKeys>;
+  try {
+    conf = readConfKeys(data, r, true);
+  } catch (e) {
+    // readConfKeys can trip over a value of the wrong type in a message of its own (a [[registry]] whose
+    // location is a table, found by the fuzzer): an error at the tables, never an exception.
+    r.error(['registry'], `[[registry]] tables cannot be read: ${(e as Error).message}`);
+    conf = { registries: [] };
+  }
   const confOrigins: Record<string, Location> = {};
   for (const key of TOP_LEVEL_KEYS) if (key in data && key !== 'registry') confOrigins[key] = locate([key]);
   for (const [name] of Object.entries(conf.aliases ?? {})) confOrigins[`aliases.${name}`] = locate(['aliases', name]);

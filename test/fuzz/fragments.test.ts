@@ -54,3 +54,10 @@ t.test('the key-set comparison sees a table or key that a string would add', asy
   const withKey = JSON.parse(JSON.stringify(parse(r.text.replace(/^location = "quay.io\/ns"$/m, 'location = "quay.io/ns"\nblocked = true')))) as Record<string, unknown>;
   t.not(keySets(withKey), modelKeySets(r.conf), 'an added key is seen');
 });
+
+t.test('found by the fuzzer: a [[registry]] whose location is a table (with pull-from-mirror set) is an error at its line, not an exception', async (t) => {
+  const text = '[[registry]]\npull-from-mirror = "quay.io"\n\n[registry.location]\n';
+  const got = checkCase([{ file: '10-table-location.toml', text }]);
+  t.same(got.findings, []);
+  t.equal(got.accepted, false);
+});
