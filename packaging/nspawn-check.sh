@@ -75,7 +75,8 @@ r test "$after" -gt "$before"
 r systemctl reload mirror-policyd
 r systemctl is-active --quiet mirror-policyd
 r test "$(systemctl show -p NRestarts --value mirror-policyd)" = 0
-mirror-policyd status
+mirror-policyd status >/tmp/status.txt; cat /tmp/status.txt
+r grep -q 'down .*localhost:9 .*refused' /tmp/status.txt
 journalctl -u mirror-policyd --no-pager -o cat
 systemctl poweroff
 EOF
@@ -85,8 +86,12 @@ rm -f "$ROOTFS/etc/mirror-policy.d/20-quay.toml" "$ROOTFS/var/log/crio-reloads" 
 
 nspawn --bind-ro="$NODE:/usr/bin/node" dpkg -i --force-depends /root/mirror-policyd.deb >"$RESULTS/install.log"
 printf '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["mirror.example/dockerhub"]\n' >"$ROOTFS/etc/mirror-policy.d/10-hub.toml"
-chmod 0644 "$ROOTFS/etc/mirror-policy.d/10-hub.toml"
-sed -i 's|^#after-render = .*|after-render = [["/usr/bin/systemctl", "try-reload-or-restart", "crio.service"]]|; s|^#probe-interval-ms = .*|probe-interval-ms = 0|' "$ROOTFS/etc/mirror-policyd/config.toml"
+# A mirror on a closed local port: the background probe must get "connection refused" (an
+# AF_INET socket from inside the sandbox), not a sandbox error. (minbase has no /etc/hosts.)
+printf '[[mirror-set]]\nsource = "registry.local.test"\nmirrors = ["localhost:9/x"]\n' >"$ROOTFS/etc/mirror-policy.d/05-local.toml"
+chmod 0644 "$ROOTFS/etc/mirror-policy.d/10-hub.toml" "$ROOTFS/etc/mirror-policy.d/05-local.toml"
+[ -e "$ROOTFS/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' >"$ROOTFS/etc/hosts"
+sed -i 's|^#after-render = .*|after-render = [["/usr/bin/systemctl", "try-reload-or-restart", "crio.service"]]|; s|^#probe-interval-ms = .*|probe-interval-ms = 500|' "$ROOTFS/etc/mirror-policyd/config.toml"
 
 nspawn -b --bind-ro="$NODE:/usr/bin/node" --bind="$RESULTS:/results" >"$RESULTS/console.log"
 nspawn sh -c 'dpkg --purge mirror-policyd; cmp /etc/containers/registries.conf /etc/containers-original.conf && echo "PASS: purge restored registries.conf" || echo "FAIL: purge restored registries.conf"; test ! -e /var/lib/mirror-policyd && echo "PASS: purge deleted the state" || echo "FAIL: purge deleted the state"' >"$RESULTS/purge.log"
