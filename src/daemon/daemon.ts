@@ -20,11 +20,13 @@ import type { Notifier } from '../systemd/notify.js';
 import { VERSION } from '../version.js';
 import { runAfterRender } from './after-render.js';
 import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from './prober.js';
-import { endpointKey, healthState, type EndpointHealth } from '../health.js';
+import { endpointKey, type EndpointHealth } from '../health.js';
 import { applyHealthOrder } from '../health-order.js';
 import { healthPath } from '../health-store.js';
-import { renderMetrics, type MetricsSnapshot } from '../metrics.js';
+import type { MetricsSnapshot } from '../metrics.js';
 import { HealthKeeper } from './health-keeper.js';
+import { MetricsFile } from './metrics-file.js';
+import { mirrorMetrics, mirrorViews, type MirrorView } from './mirror-view.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
@@ -82,7 +84,7 @@ export interface DaemonStatus {
    * Each mirror endpoint of the render: `state` is its health in the cache (up, down, probe,
    * unknown), or `demoted` while health-aware order lists it after the healthy mirrors.
    */
-  readonly mirrors?: Array<{ endpoint: string; state: string; demoted?: boolean; lastProbe?: string; latencyMs?: number; why?: string }>;
+  readonly mirrors?: MirrorView[];
   /** Present when health-aware order is on. */
   readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
   readonly renders: number;
@@ -131,8 +133,7 @@ export class Daemon {
   /** Health-aware order's memory; present while the setting is on. */
   private keeper?: HealthKeeper;
   private rateLimitLogged = false;
-  private metricsWrites: Promise<void> = Promise.resolve();
-  private metricsProblem?: string;
+  private readonly metrics: MetricsFile;
   private baseSource: DaemonStatus['base'] = { source: 'none' };
 
   constructor(
@@ -141,6 +142,7 @@ export class Daemon {
     private readonly notifier: Notifier,
   ) {
     this.state = new StateDir(config.stateDir);
+    this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
   }
 
@@ -338,7 +340,7 @@ export class Daemon {
     for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
-    await this.metricsWrites;
+    await this.metrics.settled();
     await this.watcher?.close();
     await this.control?.close();
     await this.state.clearRecord(process.pid);
@@ -588,7 +590,7 @@ export class Daemon {
       ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
       drift: [...this.drift],
       shadowing: [...this.shadowing],
-      mirrors: this.mirrorHealth(),
+      mirrors: mirrorViews(this.lastConf, this.prober?.health() ?? {}, this.keeper, Date.now()),
       ...(this.keeper
         ? {
             healthAwareOrder: {
@@ -605,22 +607,8 @@ export class Daemon {
   }
 
   metricsSnapshot(): MetricsSnapshot {
-    const health = this.prober?.health() ?? {};
-    const demoted = this.keeper?.demoted() ?? new Set<string>();
-    const mirrors = (this.lastConf ? mirrorEndpoints(this.lastConf) : []).map((t) => {
-      const key = endpointKey(t.host, t.insecure);
-      const h = health[key];
-      const last = h ? Math.max(h.lastSuccess ?? 0, h.lastFailure?.at ?? 0) : 0;
-      return {
-        endpoint: key,
-        up: h ? h.failures === 0 : undefined,
-        ...(h?.latencyMs !== undefined ? { probeLatencySeconds: h.latencyMs / 1000 } : {}),
-        ...(last > 0 ? { lastProbeTimestampSeconds: last / 1000 } : {}),
-        demoted: demoted.has(key),
-      };
-    });
     return {
-      mirrors,
+      mirrors: mirrorMetrics(this.lastConf, this.prober?.health() ?? {}, this.keeper?.demoted() ?? new Set()),
       rendersTotal: this.renders,
       renderErrorsTotal: this.renderErrors,
       writesTotal: this.writes,
@@ -634,50 +622,9 @@ export class Daemon {
     };
   }
 
-  /** Rewrites the metrics file (if configured), one write at a time; a failure is logged once until it is fixed. */
+  /** After each render and probe round (when a metrics file is configured). */
   private writeMetrics(): Promise<void> {
-    const file = this.config.metricsFile;
-    if (file === undefined) return this.metricsWrites;
-    this.metricsWrites = this.metricsWrites.then(async () => {
-      try {
-        await writeFileAtomic(file, renderMetrics(this.metricsSnapshot()));
-        if (this.metricsProblem) this.log.info(`metrics file ${file} written again`);
-        this.metricsProblem = undefined;
-      } catch (e) {
-        const msg = (e as Error).message;
-        if (this.metricsProblem !== msg) this.log.warn({ path: file }, `cannot write the metrics file ${file}: ${msg}`);
-        this.metricsProblem = msg;
-      }
-    });
-    return this.metricsWrites;
-  }
-
-  private mirrorHealth(): DaemonStatus['mirrors'] {
-    if (!this.lastConf) return [];
-    const health = this.prober?.health() ?? {};
-    const now = Date.now();
-    return mirrorEndpoints(this.lastConf).map((t) => {
-      const key = endpointKey(t.host, t.insecure);
-      const h = health[key];
-      const last = h ? Math.max(h.lastSuccess ?? 0, h.lastFailure?.at ?? 0) : 0;
-      const order = this.keeper?.entry(key);
-      const demoted = this.keeper?.demoted().has(key) === true;
-      const why = [
-        // The file's order lags the hysteresis only while the rewrite cap holds a change back.
-        ...(demoted && order?.demoted ? [`demoted: ${order.reason ?? ''}${order.consecutiveSuccesses > 0 ? `; ${order.consecutiveSuccesses} successful probe(s) since` : ''}`] : []),
-        ...(demoted && !order?.demoted ? [`demoted; restore held back by max-rewrites-per-minute${order?.reason ? ` (${order.reason})` : ''}`] : []),
-        ...(!demoted && order?.demoted ? [`demotion held back by max-rewrites-per-minute (${order.reason ?? ''})`] : []),
-        ...(h && h.failures > 0 && h.lastFailure ? [`${h.failures} × ${h.lastFailure.class}: ${h.lastFailure.message}`] : []),
-      ];
-      return {
-        endpoint: key,
-        state: demoted ? 'demoted' : healthState(h, now),
-        ...(this.keeper ? { demoted } : {}),
-        ...(last > 0 ? { lastProbe: new Date(last).toISOString() } : {}),
-        ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
-        ...(why.length > 0 ? { why: why.join('; ') } : {}),
-      };
-    });
+    return this.metrics.write(this.config.metricsFile);
   }
 }
 
