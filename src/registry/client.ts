@@ -66,10 +66,13 @@ export function classifyNetworkError(e: unknown): FailureClass {
   return 'protocol';
 }
 
-function describeError(e: unknown): string {
+export function describeError(e: unknown): string {
   const parts: string[] = [];
   for (let x: unknown = e, i = 0; x && i < 3; x = (x as ErrWithCode).cause, i++) {
-    const m = (x as ErrWithCode).message;
+    // Node's happy-eyeballs connect fails with an AggregateError whose own message is
+    // empty: what each address answered is in .errors ("connect ECONNREFUSED ::1:9", ...).
+    const inner = x instanceof AggregateError ? (x.errors as unknown[]).map((y) => (y as ErrWithCode).message).filter(Boolean) : [];
+    const m = (x as ErrWithCode).message || inner.join(', ');
     if (m && !parts.includes(m)) parts.push(m);
   }
   return parts.join(': ') || String(e);
