@@ -113,21 +113,28 @@ async function readFragment(path: string, name: string, realDir: string, uid: nu
   }
 }
 
-/** The whole file, read in chunks; undefined past MAX_FRAGMENT_BYTES (a file growing while it is read cannot make us read more). */
-async function readCapped(fh: fs.FileHandle): Promise<Buffer | undefined> {
+/**
+ * The whole file, read in chunks (the first one sized by fstat); undefined past
+ * MAX_FRAGMENT_BYTES: a file growing while it is read cannot make us read more.
+ */
+async function readCapped(fh: fs.FileHandle, sizeHint: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
-  const chunkBytes = 64 * 1024;
-  for (let n = 0; n <= MAX_FRAGMENT_BYTES / chunkBytes + 1; n++) {
-    const chunk = Buffer.allocUnsafe(chunkBytes);
-    const { bytesRead } = await fh.read(chunk, 0, chunkBytes, total);
-    if (bytesRead === 0) return Buffer.concat(chunks, total);
+  let want = Math.min(sizeHint, MAX_FRAGMENT_BYTES) + 1;
+  for (let n = 0; n <= MAX_FRAGMENT_BYTES / GROWTH_CHUNK_BYTES + 2; n++) {
+    const chunk = Buffer.allocUnsafe(want);
+    const { bytesRead } = await fh.read(chunk, 0, want, total);
+    if (bytesRead === 0) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
     if (total > MAX_FRAGMENT_BYTES) return undefined;
+    if (bytesRead < want) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total); // a short read of a regular file is its end
+    want = GROWTH_CHUNK_BYTES;
   }
   return undefined;
 }
+
+const GROWTH_CHUNK_BYTES = 64 * 1024;
 
 async function readFragmentOnce(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
@@ -158,7 +165,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, uid
         if (st.nlink > 1) return { diagnostic: error(at, `refusing fragment: it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`) };
       }
       if (st.size > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: ${st.size} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`) };
-      const buf = await readCapped(fh);
+      const buf = await readCapped(fh, st.size);
       if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
       return { text };
