@@ -11,6 +11,11 @@
 # the checkout never land in a package; MPD_FROM_WORKTREE=1 takes the working tree
 # instead (also the fallback outside git). The packaging files themselves (this
 # directory, systemd/) are always the checkout's own.
+#
+# MPD_NODE=DIR (a runtime packaging/node-runtime.sh fetched: DIR/bin/node, DIR/include/node,
+# DIR/LICENSE) makes the self-contained tree: the addon is built against DIR's headers
+# (npm_config_nodedir) for DIR's ABI, and DIR/bin/node (stripped) and DIR/LICENSE are
+# installed as /usr/lib/mirror-policyd/node/, which the /usr/bin launcher prefers.
 # Needs: node + npm (the npm registry or its cache for `npm ci`), g++/make/python3 for
 # the addon, git, gzip, strip (binutils).
 set -euo pipefail
@@ -21,6 +26,16 @@ DEST=${1:?usage: stage.sh DESTDIR}
 mkdir -p "$DEST"
 DEST=$(cd "$DEST" && pwd)
 LIB="$DEST/usr/lib/mirror-policyd"
+# The runtime the addon is built for: the bundled one, else the `node` on PATH.
+RUNTIME=${MPD_NODE:-}
+if [ -n "$RUNTIME" ]; then
+  RUNTIME=$(cd "$RUNTIME" && pwd)
+  [ -x "$RUNTIME/bin/node" ] && [ -d "$RUNTIME/include/node" ] ||
+    { echo "stage.sh: MPD_NODE=$RUNTIME has no bin/node and include/node (packaging/node-runtime.sh MAJOR DIR)" >&2; exit 1; }
+  NODE="$RUNTIME/bin/node"
+else
+  NODE=$(command -v node)
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mpd-stage.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -55,11 +70,26 @@ app="$work/app"
 mkdir -p "$app"
 cp "$src/package.json" "$src/package-lock.json" "$app/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
-(cd "$app" && npm rebuild unix-dgram --loglevel=error >/dev/null)
+# node-gyp builds against the headers of the runtime's own installation (DIR/include/node,
+# e.g. /usr/include/node of the nodejs package or a node-runtime.sh tree): it would otherwise
+# download them from nodejs.org. Unbundled, npm_config_nodedir set by the caller wins.
+if [ -n "$RUNTIME" ]; then nodedir=$RUNTIME; else nodedir=${npm_config_nodedir:-}; fi
+if [ -z "$nodedir" ]; then
+  prefix=$(dirname "$(dirname "$(readlink -f "$NODE")")")
+  major=$("$NODE" -p 'process.versions.node.split(".")[0]')
+  if grep -qs "^#define NODE_MAJOR_VERSION $major\$" "$prefix/include/node/node_version.h"; then nodedir=$prefix; fi
+fi
+# npm (and its node-gyp) run by that node (first on PATH), with its headers: its ABI.
+(
+  cd "$app"
+  export PATH="$(dirname "$NODE"):$PATH"
+  if [ -n "$nodedir" ]; then export npm_config_nodedir="$nodedir"; fi
+  npm rebuild unix-dgram --loglevel=error >/dev/null
+)
 addon="$app/node_modules/unix-dgram/build/Release/unix_dgram.node"
 [ -f "$addon" ] || { echo "stage.sh: the unix-dgram addon was not built" >&2; exit 1; }
-# Smoke test of the addon with the node that built it.
-(cd "$app" && node -e 'require("unix-dgram")') || { echo "stage.sh: the unix-dgram addon does not load" >&2; exit 1; }
+# Smoke test of the addon with the node it was built for.
+(cd "$app" && "$NODE" -e 'require("unix-dgram")') || { echo "stage.sh: the unix-dgram addon does not load in $NODE" >&2; exit 1; }
 
 # Keep only what runs: the addon's build tree, sources and tests, docs tools, bin links go.
 ud="$app/node_modules/unix-dgram"
@@ -83,7 +113,15 @@ cp "$src/bin/mirror-policyd" "$LIB/bin/mirror-policyd"
 cp "$src/package.json" "$LIB/package.json"
 cp -r "$app/node_modules" "$LIB/node_modules"
 cp "$PKG/files/launcher.js" "$LIB/launcher.js"
-node -e 'process.stdout.write(JSON.stringify({ modules: process.versions.modules, node: process.versions.node, arch: process.arch, platform: process.platform }) + "\n")' >"$LIB/node-abi.json"
+"$NODE" -e 'process.stdout.write(JSON.stringify({ modules: process.versions.modules, node: process.versions.node, arch: process.arch, platform: process.platform }) + "\n")' >"$LIB/node-abi.json"
+if [ -n "$RUNTIME" ]; then
+  # The runtime itself: the binary (its debug symbols stripped: 121 MB -> 108 MB) and its
+  # license; no headers, npm, man pages.
+  install -D -m 0755 "$RUNTIME/bin/node" "$LIB/node/bin/node"
+  strip --strip-unneeded "$LIB/node/bin/node"
+  install -m 0644 "$RUNTIME/LICENSE" "$LIB/node/LICENSE"
+  "$LIB/node/bin/node" --version >/dev/null || { echo "stage.sh: the stripped bundled node does not run" >&2; exit 1; }
+fi
 
 install -D -m 0755 "$PKG/files/mirror-policyd.sh" "$DEST/usr/bin/mirror-policyd"
 install -D -m 0644 "$ROOT/systemd/mirror-policyd.service" "$DEST/usr/lib/systemd/system/mirror-policyd.service"
@@ -102,9 +140,16 @@ done
 find "$DEST" -type d -exec chmod 0755 {} +
 find "$DEST" -type f ! -path "$DEST/usr/bin/*" -exec chmod 0644 {} +
 chmod 0755 "$DEST/usr/bin/mirror-policyd" "$LIB/bin/mirror-policyd"
+[ -z "$RUNTIME" ] || chmod 0755 "$LIB/node/bin/node"
 # Scripts the modules ship (their CLIs) keep their #! and get to be executable.
 find "$LIB/node_modules" -type f -print0 | while IFS= read -r -d '' f; do
   [ "$(head -c 2 "$f" | tr -d '\000')" = '#!' ] && chmod 0755 "$f"
   true
 done
+# Bundled, nothing runs `#!/usr/bin/env node` scripts (the launcher imports bin/mirror-policyd
+# with the bundled runtime; the modules' CLIs are not used), and the host may have no `node`
+# for them to find: they are not made executable.
+if [ -n "$RUNTIME" ]; then
+  grep -rlZ -m1 '^#!/usr/bin/env node' "$LIB/bin" "$LIB/node_modules" | xargs -0 -r chmod 0644
+fi
 find "$DEST" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
