@@ -8,13 +8,15 @@
  *           1 000 rounds (TORN_ROUNDS)
  *   fuzz    fast-check over TOML and YAML fragments (bench/fuzz.ts), 10 000 random cases
  *           and 2 000 plain/hostile pairs (FUZZ_RUNS, FUZZ_PAIRS; FUZZ_SEED repeats)
+ *   fuzzd   the real daemon fed 1 000 fuzz fragments in batches of 20 (FUZZ_DAEMON_CASES):
+ *           it stays up, answers status, and its output stays one whole valid render
  *   storm   the real daemon under storms of 1 000 fragment writes in about a second,
  *           10 storms (STORMS): renders per storm, and the final file equal to the strict render
  *   cap     a policy directory at the cap on the number of fragments (50 000) and one over:
  *           read time, the one over refused
  *
  *   npm run soak                       every part
- *   SOAK_ONLY=fuzz,torn npm run soak   some parts
+ *   SOAK_ONLY=fuzz,torn npm run soak   some parts (crash, torn, fuzz, fuzzd, storm, cap)
  *   SOAK_KEEP=1 npm run soak           keep the crash campaign's temp directories
  */
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -37,7 +39,7 @@ const seedOf = (name: string): { seed: number } | Record<string, never> => {
   const v = process.env[name];
   return v !== undefined && Number.isFinite(Number(v)) ? { seed: Number(v) } : {};
 };
-const PARTS = ['crash', 'torn', 'fuzz', 'storm', 'cap'] as const;
+const PARTS = ['crash', 'torn', 'fuzz', 'fuzzd', 'storm', 'cap'] as const;
 const only = (process.env['SOAK_ONLY'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const want = (part: (typeof PARTS)[number]): boolean => only.length === 0 || only.includes(part);
 const verdicts: string[] = [];
@@ -93,6 +95,15 @@ try {
       if (err.cause) console.log(`broken: ${String(err.cause.message ?? err.cause).slice(0, 3000)}`);
       verdict(false, 'fuzz: a property broke (counterexample and seed above)');
     }
+  }
+
+  if (want('fuzzd')) {
+    const cases = num('FUZZ_DAEMON_CASES', 1000);
+    console.log(`\nsoak/fuzzd: the daemon fed ${cases} fuzz fragments, 20 at a time`);
+    const r = await runDaemonFuzz(cases, build.bin, seedOf('FUZZ_SEED').seed ?? Date.now() % 2_147_483_647);
+    console.log(`  batches ${r.batches}, fragments ${r.fragments} (${r.invalid} refused with a located error, ${r.fragments - r.invalid} valid), ${(r.ms / 1000).toFixed(1)} s, seed ${r.seed}`);
+    for (const p of r.problems.slice(0, 10)) console.log(`  problem: ${p}`);
+    verdict(r.problems.length === 0 && r.fragments === cases, `fuzzd: ${r.fragments}/${cases} fragments, daemon up throughout, ${r.problems.length} problems`);
   }
 
   if (want('storm')) {
@@ -182,4 +193,66 @@ async function runStorms(storms: number, bin: string): Promise<{ renders: number
     removeDirs(dirs);
   }
   return { renders, settleMs, mismatches };
+}
+
+/** Fuzz fragments through the real daemon; after every batch: still running, status lists them, output whole and valid, the anchor in effect. */
+async function runDaemonFuzz(cases: number, bin: string, seed: number): Promise<{ batches: number; fragments: number; invalid: number; problems: string[]; ms: number; seed: number }> {
+  const fc = (await import('fast-check')).default;
+  const { fuzzCase } = await import('./fuzz.js');
+  const { classifyText } = await import('../src/managed-file.js');
+  const { parseRegistriesConf } = await import('../src/registries-conf-parse.js');
+  const { readFileSync } = await import('node:fs');
+  const started = performance.now();
+  const dirs = makeDirs('mpd-fuzzd-');
+  writeFragment(dirs.policy, '00-anchor.toml', '[[mirror-set]]\nsource = "anchor.example.com"\nmirrors = ["mirror.anchor.example.net/a"]\n');
+  const notify = await startNotifyListener();
+  const d = startDaemon(dirs, { notify, bin, debounceMs: 20 });
+  const problems: string[] = [];
+  let fragments = 0;
+  let invalid = 0;
+  let batches = 0;
+  const status = async (): Promise<DaemonStatus> => {
+    const r = await controlRequest(dirs.control, { cmd: 'status' });
+    if (!r.ok) throw new Error(r.error);
+    return r.result as DaemonStatus;
+  };
+  try {
+    await d.ready;
+    const all = fc.sample(fuzzCase, { numRuns: cases, seed });
+    for (let b = 0; b * 20 < all.length; b++) {
+      batches++;
+      const names = all.slice(b * 20, (b + 1) * 20).map((c, i) => {
+        const name = `${String(b * 20 + i + 10).padStart(5, '0')}-fuzz.${c.file.endsWith('.toml') ? 'toml' : 'yaml'}`;
+        writeFragment(dirs.policy, name, c.text);
+        return name;
+      });
+      let st: DaemonStatus | undefined;
+      const deadline = performance.now() + 30_000;
+      while (performance.now() < deadline) {
+        st = await status().catch(() => undefined);
+        if (st && names.every((n) => st?.fragments.some((f) => f.file === n))) break;
+        await sleep(50);
+      }
+      if (d.child.exitCode !== null || d.child.signalCode !== null) {
+        problems.push(`batch ${b}: the daemon exited (${d.child.exitCode ?? d.child.signalCode}): ${d.tail()}`);
+        break;
+      }
+      if (!st || !names.every((n) => st?.fragments.some((f) => f.file === n))) problems.push(`batch ${b}: status did not list the batch within 30 s`);
+      for (const f of st?.fragments.filter((x) => names.includes(x.file) && x.state !== 'valid') ?? []) {
+        invalid++;
+        if (f.errors.length === 0 || f.errors.some((e) => !/^[^:]+:\d+(:\d+)?: /.test(e) || !e.includes(f.file))) problems.push(`batch ${b}: ${f.file}: an error without its file and line: ${JSON.stringify(f.errors).slice(0, 300)}`);
+      }
+      fragments += names.length;
+      const out = readFileSync(dirs.output, 'utf8');
+      if (classifyText(out) !== 'ours') problems.push(`batch ${b}: the output is not one whole render of ours`);
+      if (parseRegistriesConf(out, 'registries.conf').diagnostics.some((x) => x.severity === 'error')) problems.push(`batch ${b}: the output does not validate`);
+      if (!out.includes('mirror.anchor.example.net/a')) problems.push(`batch ${b}: the valid anchor fragment is no longer in effect`);
+      for (const n of names) unlinkSync(join(dirs.policy, n));
+    }
+  } finally {
+    await stopDaemon(d);
+    await notify.close();
+    removeDirs(dirs);
+  }
+  return { batches, fragments, invalid, problems, ms: performance.now() - started, seed };
 }
