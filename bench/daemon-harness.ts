@@ -73,6 +73,8 @@ export interface DaemonSettings {
 export interface StartOptions extends DaemonSettings {
   readonly notify: NotifyListener;
   readonly readyTimeoutMs?: number;
+  /** The Node.js binary that runs `bin` (default: the one running this process). */
+  readonly node?: string;
 }
 
 export function daemonArgs(dirs: Dirs, opts: DaemonSettings = {}): string[] {
@@ -101,7 +103,7 @@ export function startDaemon(dirs: Dirs, opts: StartOptions): RunningDaemon {
   // The program as users run it: not under a test runner's loader hooks (tap's processinfo
   // would slow every start and leave a record for every killed process).
   for (const k of Object.keys(env)) if (k === 'NODE_OPTIONS' || k.startsWith('_TAPJS_')) delete env[k];
-  const child = spawn(process.execPath, daemonArgs(dirs, opts), {
+  const child = spawn(opts.node ?? process.execPath, daemonArgs(dirs, opts), {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
