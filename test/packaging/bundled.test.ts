@@ -8,10 +8,12 @@
  * private mount namespace where /usr/lib/mirror-policyd is the extracted tree and there is no
  * `node` in PATH at all (root only: skipped otherwise, saying so).
  *
- * Also the launcher's refusal of a Node.js older than 20.19 (any package).
+ * Also the launcher's refusals (a Node.js older than 20.19; another ABI), and the .rpm
+ * (rpmbuild --with bundled) from the same staged tree.
  *
- * Time: fetching Node 24 (npm's cache after the first time) + staging ≈25 s, dpkg-deb at
- * xz level 1 ≈10 s, lintian ≈15 s (the 108 MB binary).
+ * Time here (2 shared cores): fetching Node 24 (npm's cache after the first time) ≈5 s,
+ * staging ≈15-20 s, dpkg-deb at xz level 1 ≈12 s, lintian ≈17 s (the 108 MB binary),
+ * rpmbuild ≈3 s, the rest ≈5 s.
  */
 import t from 'tap';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
@@ -50,15 +52,23 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const outDir = join(work, 'out');
 const arch = run('dpkg', ['--print-architecture']).stdout.trim();
 
-// The build as `npm run package:deb -- --bundled` does it, xz level 1 (the default 6 takes
-// ~2 min for the runtime on 2 cores; only the compression differs).
-const build = run('bash', [join(ROOT, 'packaging/deb/build.sh'), '--bundled'], {
-  env: { ...ENV, OUT_DIR: outDir, MPD_DEB_XZ_LEVEL: '1', LC_ALL: 'C' },
-  timeout: 240_000,
-});
+// What `npm run package:deb -- --bundled` does (build.sh fetches the runtime and stages with
+// MPD_NODE), done once here and shared by the .deb and the .rpm as packages.test.ts shares
+// its staging. dpkg-deb at xz level 1 (the default 6 takes ~2 min for the runtime on 2 cores;
+// only the compression differs).
+const ENV_BUILD = { ...ENV, OUT_DIR: outDir, LC_ALL: 'C' };
+const runtimeDir = join(work, 'node24');
+const stageDir = join(work, 'stage');
+const fetched = run('bash', [join(ROOT, 'packaging/node-runtime.sh'), NODE_MAJOR, runtimeDir], { timeout: 180_000 });
+const staged = fetched.status === 0 ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...ENV, MPD_NODE: runtimeDir }, timeout: 240_000 }) : undefined;
+const build = staged?.status === 0
+  ? run('bash', [join(ROOT, 'packaging/deb/build.sh'), '--bundled'], { env: { ...ENV_BUILD, MPD_STAGE_DIR: stageDir, MPD_DEB_XZ_LEVEL: '1' }, timeout: 240_000 })
+  : { status: null, stdout: '', stderr: `node-runtime.sh: ${fetched.stderr.slice(-2000)}\nstage.sh: ${staged?.stderr.slice(-2000) ?? ''}` };
 const deb = build.status === 0 ? build.stdout.trim() : '';
 
 t.test('deb/build.sh --bundled builds mirror-policyd-bundled', async (t) => {
+  t.equal(fetched.status, 0, `node-runtime.sh ${NODE_MAJOR} fetches the runtime from the npm registry`, { stderr: fetched.stderr.slice(-2000) });
+  t.equal(staged?.status, 0, 'stage.sh with MPD_NODE succeeds', { stderr: staged?.stderr.slice(-3000) });
   t.equal(build.status, 0, 'build.sh --bundled succeeds', { stderr: build.stderr.slice(-3000) });
   t.equal(deb, join(outDir, `mirror-policyd-bundled_${VERSION}-1_${arch}.deb`), 'prints the path of mirror-policyd-bundled_VERSION-1_ARCH.deb');
   t.ok(deb && existsSync(deb), 'the .deb exists');
@@ -303,4 +313,38 @@ t.test('a Node.js of another ABI than the bundled build is refused', { skip: !ex
   t.match(r.stderr, new RegExp(`built for Node\\.js ${abi.node!.replace(/\./g, '\\.')} \\(ABI ${abi.modules}, `), 'says what it was built for');
   t.match(r.stderr, new RegExp(`is Node\\.js ${process.versions.node.replace(/\./g, '\\.')} \\(ABI ${process.versions.modules}, `), 'and what it found');
   t.equal(r.stdout, '');
+});
+
+t.test('a tree staged with a runtime is not packaged as the plain package', { skip: staged?.status !== 0 && 'staging failed' }, async (t) => {
+  const r = run('bash', [join(ROOT, 'packaging/deb/build.sh')], { env: { ...ENV_BUILD, OUT_DIR: join(work, 'wrong'), MPD_STAGE_DIR: stageDir } });
+  t.equal(r.status, 1, 'exit 1');
+  t.match(r.stderr, /carries a Node\.js runtime: build it with --bundled/);
+});
+
+// ---- the RPM: rpmbuild --with bundled (gzip level 1 payload: 3 s instead of 13 s) ----
+
+const rpmBuild = staged?.status === 0 ? run('bash', [join(ROOT, 'packaging/rpm/build.sh'), '--bundled'], { env: { ...ENV_BUILD, MPD_STAGE_DIR: stageDir, MPD_RPM_PAYLOAD: 'w1.gzdio' }, timeout: 240_000 }) : undefined;
+const rpm = rpmBuild?.status === 0 ? rpmBuild.stdout.trim() : '';
+
+t.test('rpm/build.sh --bundled (rpmbuild --with bundled) builds mirror-policyd-bundled', { skip: staged?.status !== 0 && 'staging failed' }, async (t) => {
+  t.notOk(rpmBuild?.error, `rpmbuild runs (apt-get install rpm): ${rpmBuild?.error?.message ?? ''}`);
+  t.equal(rpmBuild?.status, 0, 'rpm/build.sh --bundled succeeds', { stderr: rpmBuild?.stderr.slice(-3000) });
+  t.match(rpm, new RegExp(`/mirror-policyd-bundled-${VERSION.replace(/\./g, '\\.')}-1\\.[a-z0-9_]+\\.rpm$`));
+});
+
+t.test('rpm: the runtime inside, no nodejs, provides and conflicts with mirror-policyd', { skip: !rpm && 'no .rpm was built' }, async (t) => {
+  const list = run('rpm', ['-qlp', rpm]).stdout.trim().split('\n');
+  for (const path of [BUNDLED_NODE, '/usr/lib/mirror-policyd/node/LICENSE', '/usr/lib/mirror-policyd/launcher.js', '/usr/lib/mirror-policyd/node_modules/unix-dgram/build/Release/unix_dgram.node', '/usr/bin/mirror-policyd']) {
+    t.ok(list.includes(path), path);
+  }
+  if (deb) {
+    const debLib = [...debContents().keys()].filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort();
+    t.same(list.filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort(), debLib, '/usr/lib/mirror-policyd as in the .deb');
+  }
+  const requires = run('rpm', ['-qp', '--requires', rpm]).stdout;
+  t.notMatch(requires, /nodejs/, 'no Requires: nodejs');
+  t.match(requires, /^libstdc\+\+\.so\.6/m, "the runtime's libraries");
+  t.match(run('rpm', ['-qp', '--provides', rpm]).stdout, new RegExp(`^mirror-policyd = ${VERSION.replace(/\./g, '\\.')}-1$`, 'm'), 'Provides: mirror-policyd = VERSION');
+  t.equal(run('rpm', ['-qp', '--conflicts', rpm]).stdout.trim(), 'mirror-policyd', 'Conflicts: mirror-policyd');
+  t.match(run('rpm', ['-qp', '--scripts', rpm]).stdout, /\/usr\/bin\/mirror-policyd restore/, 'the same scriptlets');
 });
