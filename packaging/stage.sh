@@ -72,18 +72,25 @@ cp "$src/package.json" "$src/package-lock.json" "$app/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 # node-gyp builds against the headers of the runtime's own installation (DIR/include/node,
 # e.g. /usr/include/node of the nodejs package or a node-runtime.sh tree): it would otherwise
-# download them from nodejs.org. Unbundled, npm_config_nodedir set by the caller wins.
-if [ -n "$RUNTIME" ]; then nodedir=$RUNTIME; else nodedir=${npm_config_nodedir:-}; fi
-if [ -z "$nodedir" ]; then
-  prefix=$(dirname "$(dirname "$(readlink -f "$NODE")")")
-  major=$("$NODE" -p 'process.versions.node.split(".")[0]')
-  if grep -qs "^#define NODE_MAJOR_VERSION $major\$" "$prefix/include/node/node_version.h"; then nodedir=$prefix; fi
+# download them from nodejs.org. Unbundled, a caller's npm_config_nodedir is used when its
+# headers are of this node's major (npm exports ~/.npmrc's nodedir to the scripts it runs,
+# e.g. nodedir=/usr set for the machine's Node 20, which would be wrong for Node 24).
+major=$("$NODE" -p 'process.versions.node.split(".")[0]')
+headers_match() { grep -qs "^#define NODE_MAJOR_VERSION $major\$" "$1/include/node/node_version.h"; }
+nodedir=
+if [ -n "$RUNTIME" ]; then
+  nodedir=$RUNTIME
+else
+  for candidate in "${npm_config_nodedir:-}" "$(dirname "$(dirname "$(readlink -f "$NODE")")")"; do
+    if [ -n "$candidate" ] && headers_match "$candidate"; then nodedir=$candidate; break; fi
+  done
+  [ -n "$nodedir" ] || echo "stage.sh: no Node.js $major headers beside $NODE or in npm_config_nodedir: node-gyp will look for them itself" >&2
 fi
 # npm (and its node-gyp) run by that node (first on PATH), with its headers: its ABI.
 (
   cd "$app"
   export PATH="$(dirname "$NODE"):$PATH"
-  if [ -n "$nodedir" ]; then export npm_config_nodedir="$nodedir"; fi
+  if [ -n "$nodedir" ]; then export npm_config_nodedir="$nodedir"; else unset npm_config_nodedir; fi
   npm rebuild unix-dgram --loglevel=error >/dev/null
 )
 addon="$app/node_modules/unix-dgram/build/Release/unix_dgram.node"
