@@ -10,18 +10,22 @@ import { readFileSync } from 'node:fs';
 
 const built = JSON.parse(readFileSync(new URL('./node-abi.json', import.meta.url), 'utf8'));
 const bundled = process.execPath === new URL('./node/bin/node', import.meta.url).pathname;
-const fix = bundled
-  ? 'The bundled runtime does not match the package: reinstall mirror-policyd-bundled.'
-  : `Install a Node.js ${built.node.split('.')[0]}.x (ABI ${built.modules}), or the self-contained mirror-policyd-bundled package, ` +
-    'or rebuild the package with this Node.js (npm run package:deb / package:rpm).';
+const builtMajor = built.node.split('.')[0];
+const reinstall = 'The bundled runtime does not match the package: reinstall mirror-policyd-bundled.';
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) {
   process.stderr.write(
     `mirror-policyd: ${process.execPath} is Node.js ${process.versions.node}, but mirror-policyd needs Node.js >= 20.19 ` +
-      `(this package was built for ${built.node}, ABI ${built.modules}). ${fix}\n`,
+      `(this package was built for ${built.node}, ABI ${built.modules}). ` +
+      (bundled ? reinstall : `Install a Node.js ${builtMajor}.x (>= 20.19), or the self-contained mirror-policyd-bundled package.`) +
+      '\n',
   );
   process.exit(1);
 }
+const fix = bundled
+  ? reinstall
+  : `Install a Node.js ${builtMajor}.x (ABI ${built.modules}), or the self-contained mirror-policyd-bundled package, ` +
+    'or rebuild the package with this Node.js (npm run package:deb / package:rpm).';
 if (process.versions.modules !== built.modules || process.arch !== built.arch) {
   process.stderr.write(
     `mirror-policyd: this package was built for Node.js ${built.node} (ABI ${built.modules}, ${built.arch}), ` +
