@@ -10,15 +10,23 @@
 #   packaging/nspawn-check.sh dist/packages/mirror-policyd_*.deb [WORKDIR]
 #
 # The host's /usr/bin/node is bind-mounted into the container (Debian 12's own nodejs is 18,
-# another ABI), so the package is installed with --force-depends. Prints PASS or FAIL lines;
-# exit 1 on any FAIL. WORKDIR (default: a temp dir) keeps the base system for a rerun.
+# another ABI), so the package is installed with --force-depends. The self-contained
+# mirror-policyd-bundled .deb is installed as it is, into a container with no node at all
+# (its dependencies are all in Debian 12), and must run with its own runtime. Prints PASS or
+# FAIL lines; exit 1 on any FAIL. WORKDIR (default: a temp dir) keeps the base system for a
+# rerun.
 set -euo pipefail
 
 DEB=$(readlink -f "${1:?usage: nspawn-check.sh PACKAGE.deb [WORKDIR]}")
 WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/mpd-nspawn.XXXXXX")}
 ROOTFS="$WORK/root"
 RESULTS="$WORK/results"
-NODE=$(command -v node)
+PKG=$(dpkg-deb --field "$DEB" Package)
+if [ "$PKG" = mirror-policyd-bundled ]; then
+  node_bind=() force=()
+else
+  node_bind=(--bind-ro="$(command -v node):/usr/bin/node") force=(--force-depends)
+fi
 mkdir -p "$RESULTS"
 
 nspawn() { timeout "${NSPAWN_TIMEOUT:-180}" systemd-nspawn -q -D "$ROOTFS" --register=no --keep-unit "$@" 2>&1 | grep -v 'Attempted to remove disk file system' || true; }
@@ -58,6 +66,11 @@ r() { if "$@"; then echo "PASS: $*"; else echo "FAIL: $*"; fi; }
 sleep 2
 r systemctl is-active --quiet mirror-policyd
 pid=$(systemctl show -p MainPID --value mirror-policyd)
+echo "runtime: $(readlink /proc/$pid/exe); $(mirror-policyd --version)"
+if [ -x /usr/lib/mirror-policyd/node/bin/node ]; then
+  r test "$(readlink /proc/$pid/exe)" = /usr/lib/mirror-policyd/node/bin/node
+  r test -z "$(command -v node)"
+fi
 r test "$(awk '/^CapEff/ {print $2}' /proc/$pid/status)" = 0000000000000000
 r test "$(awk '/^NoNewPrivs/ {print $2}' /proc/$pid/status)" = 1
 r test "$(systemctl show -p ProtectSystem --value mirror-policyd)" = strict
@@ -84,7 +97,7 @@ ln -sf /etc/systemd/system/crio.service "$ROOTFS/etc/systemd/system/multi-user.t
 ln -sf /etc/systemd/system/mpd-check.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/mpd-check.service"
 rm -f "$ROOTFS/etc/mirror-policy.d/20-quay.toml" "$ROOTFS/var/log/crio-reloads" "$RESULTS"/*.log
 
-nspawn --bind-ro="$NODE:/usr/bin/node" dpkg -i --force-depends /root/mirror-policyd.deb >"$RESULTS/install.log"
+nspawn "${node_bind[@]}" dpkg -i "${force[@]}" /root/mirror-policyd.deb >"$RESULTS/install.log"
 printf '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["mirror.example/dockerhub"]\n' >"$ROOTFS/etc/mirror-policy.d/10-hub.toml"
 # A mirror on a closed local port: the background probe must get "connection refused" (an
 # AF_INET socket from inside the sandbox), not a sandbox error. (minbase has no /etc/hosts.)
@@ -93,8 +106,8 @@ chmod 0644 "$ROOTFS/etc/mirror-policy.d/10-hub.toml" "$ROOTFS/etc/mirror-policy.
 [ -e "$ROOTFS/etc/hosts" ] || printf '127.0.0.1 localhost\n::1 localhost\n' >"$ROOTFS/etc/hosts"
 sed -i 's|^#after-render = .*|after-render = [["/usr/bin/systemctl", "try-reload-or-restart", "crio.service"]]|; s|^#probe-interval-ms = .*|probe-interval-ms = 500|' "$ROOTFS/etc/mirror-policyd/config.toml"
 
-nspawn -b --bind-ro="$NODE:/usr/bin/node" --bind="$RESULTS:/results" >"$RESULTS/console.log"
-nspawn sh -c 'dpkg --purge mirror-policyd; cmp /etc/containers/registries.conf /etc/containers-original.conf && echo "PASS: purge restored registries.conf" || echo "FAIL: purge restored registries.conf"; test ! -e /var/lib/mirror-policyd && echo "PASS: purge deleted the state" || echo "FAIL: purge deleted the state"' >"$RESULTS/purge.log"
+nspawn -b "${node_bind[@]}" --bind="$RESULTS:/results" >"$RESULTS/console.log"
+nspawn sh -c 'dpkg --purge '"$PKG"'; cmp /etc/containers/registries.conf /etc/containers-original.conf && echo "PASS: purge restored registries.conf" || echo "FAIL: purge restored registries.conf"; test ! -e /var/lib/mirror-policyd && echo "PASS: purge deleted the state" || echo "FAIL: purge deleted the state"' >"$RESULTS/purge.log"
 
 grep -h -E '^(PASS|FAIL):' "$RESULTS/boot.log" "$RESULTS/purge.log" 2>/dev/null || true
 if grep -q '^PASS: systemctl is-active' "$RESULTS/boot.log" 2>/dev/null && ! grep -q '^FAIL' "$RESULTS/boot.log" "$RESULTS/purge.log"; then

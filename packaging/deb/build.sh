@@ -104,7 +104,10 @@ Replaces: mirror-policyd"
  /usr/lib/mirror-policyd/node), which the program uses; it needs no nodejs
  package and replaces the mirror-policyd package that uses the system's one."
 else
-  relations="Depends: nodejs (>= 20.19), procps, $shlibs"
+  # Switching back from the bundled package with dpkg -i needs these on this side too.
+  relations="Depends: nodejs (>= 20.19), procps, $shlibs
+Conflicts: mirror-policyd-bundled
+Replaces: mirror-policyd-bundled"
   about=" The package contains a native Node.js addon built for one Node.js ABI
  (/usr/lib/mirror-policyd/node-abi.json); the program refuses to run under
  a Node.js with another ABI."

@@ -18,7 +18,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNotifyListener } from '../helpers/notify-listener.js';
 
@@ -181,17 +181,21 @@ const BARE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
  * non-executable file, and PATH is /usr/sbin:/usr/bin:/sbin:/bin. The script checks that
  * `command -v node` finds nothing before it runs argv.
  */
-function inPlace(root: string, argv: string[]): [string, string[], NodeJS.ProcessEnv] {
+function inPlace(root: string, argv: string[], hideNode = true): [string, string[], NodeJS.ProcessEnv] {
   const script = [
     'set -e',
     'if [ -d /usr/lib/mirror-policyd ]; then mount --bind "$MPD_ROOT/usr/lib/mirror-policyd" /usr/lib/mirror-policyd',
     'else mount -t overlay mpd-test -o "lowerdir=$MPD_ROOT/usr/lib:/usr/lib" /usr/lib; fi',
-    'for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do',
-    '  [ -L "$d" ] && continue',
-    '  for n in node nodejs; do if [ -e "$d/$n" ]; then mount --bind "$MPD_EMPTY" "$d/$n"; fi; done',
-    'done',
-    `export PATH=${BARE_PATH}`,
-    'if command -v node >/dev/null 2>&1; then echo "a system node is still in PATH: $(command -v node)" >&2; exit 99; fi',
+    ...(hideNode
+      ? [
+          'for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do',
+          '  [ -L "$d" ] && continue',
+          '  for n in node nodejs; do if [ -e "$d/$n" ]; then mount --bind "$MPD_EMPTY" "$d/$n"; fi; done',
+          'done',
+          `export PATH=${BARE_PATH}`,
+          'if command -v node >/dev/null 2>&1; then echo "a system node is still in PATH: $(command -v node)" >&2; exit 99; fi',
+        ]
+      : []),
     'exec "$@"',
   ].join('\n');
   return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...argv], { ...ENV, MPD_ROOT: root, MPD_EMPTY: EMPTY }];
@@ -215,6 +219,13 @@ t.test('extracted, no system node: --version names the bundled Node 24', { skip:
     new RegExp(`^mirror-policyd ${VERSION.replace(/\./g, '\\.')} \\(node ${NODE_MAJOR}\\.\\d+\\.\\d+, ABI \\d+, ${BUNDLED_NODE.replace(/\./g, '\\.')}\\)$`),
     'mirror-policyd VERSION (node 24.x, ABI N, /usr/lib/mirror-policyd/node/bin/node)',
   );
+});
+
+t.test('extracted, with a system node in PATH: the bundled runtime is still preferred', { skip: NS_SKIP }, async (t) => {
+  const [cmd, args, e] = inPlace(extracted, [launcher, '--version'], false);
+  const r = run(cmd, args, { env: { ...e, PATH: `${dirname(process.execPath)}:${e.PATH ?? ''}` }, timeout: 60_000 });
+  t.equal(r.status, 0, 'exit 0', { stderr: r.stderr });
+  t.match(r.stdout, new RegExp(`\\(node ${NODE_MAJOR}\\.\\d+\\.\\d+, ABI \\d+, ${BUNDLED_NODE.replace(/\./g, '\\.')}\\)$`, 'm'), `names ${BUNDLED_NODE}, not ${process.execPath}`);
 });
 
 /** A policy dir, base and output dir under `dir`. */
