@@ -67,7 +67,7 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     const path = ['registry', i];
     r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]');
     if (t['pull-from-mirror'] !== undefined) {
-      r.error([...path, 'pull-from-mirror'], `pull-from-mirror must not be set for a non-mirror registry "${String(t.prefix ?? t.location ?? '')}"`);
+      r.error([...path, 'pull-from-mirror'], `pull-from-mirror must not be set for a non-mirror registry "${typeof t.prefix === 'string' ? t.prefix : typeof t.location === 'string' ? t.location : ''}"`);
     }
     const reg: RegistryTable = { location: stripSlash(r.string(t, 'location', path) ?? ''), mirrors: [] };
     const prefix = r.string(t, 'prefix', path);

@@ -30,10 +30,6 @@ function normaliseKey(k: string): string {
     .join('.');
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** Lines and table headers of one text, indexed once so that each lookup is cheap (a 10 000-table file is located thousands of times). */
 export class TomlIndex {
   private readonly lines: string[];
@@ -71,8 +67,13 @@ export class TomlIndex {
   }
 
   private keyLine(from: number, to: number, key: string): number | undefined {
-    const re = new RegExp(`^\\s*(?:${escapeRegExp(key)}|"${escapeRegExp(key)}"|'${escapeRegExp(key)}')\\s*=`);
-    for (let i = from; i < to; i++) if (re.test(this.lines[i] ?? '')) return i;
+    // Plain string comparison, not a RegExp built from the key: a hostile key of some
+    // 32 000 characters makes "Regular expression too large" (found by the fuzzer).
+    const spellings = [key, `"${key}"`, `'${key}'`];
+    for (let i = from; i < to; i++) {
+      const line = (this.lines[i] ?? '').trimStart();
+      for (const k of spellings) if (line.startsWith(k) && /^\s*=/.test(line.slice(k.length))) return i;
+    }
     return undefined;
   }
 

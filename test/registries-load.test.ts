@@ -159,3 +159,18 @@ t.test('listDropIns: byte order, *.conf non-directories only, a missing director
   t.same((await listDropIns(dir)).map((f) => f.slice(dir.length + 1)), ['.hidden.conf', '10.conf', 'B.conf', 'a.conf', 'b.conf']);
   t.same(await listDropIns(join(dir, 'none')), []);
 });
+
+t.test('hostile base files give located errors, not exceptions (the daemon would fail every render)', async (t) => {
+  // A key of 40 000 characters: a RegExp built from it was "too large" (found by the fuzzer).
+  const long = 'k'.repeat(40_000);
+  const p = parseRegistriesConf(`unqualified-search-registries = []\n[[registry]]\nlocation = "a.example"\n${long} = 1\n`, 'long.conf');
+  t.ok(p.conf, 'lenient about an unknown key, as containers/image is');
+  const warning = p.diagnostics.find((d) => d.message.includes('kkkk'));
+  t.ok(warning, 'the unknown key is reported');
+  t.equal(warning?.line, 4, 'at its line');
+  // A location that is a table, beside pull-from-mirror: String() of a null-prototype table threw.
+  const q = parseRegistriesConf('[[registry]]\npull-from-mirror = "all"\n[registry.location]\nx = 1\n', 'table.conf');
+  t.ok(q.diagnostics.some((d) => d.severity === 'error'), 'refused with errors');
+  t.ok(q.diagnostics.some((d) => /pull-from-mirror must not be set/.test(d.message) && d.line === 2), 'pull-from-mirror named at its line');
+  t.ok(q.diagnostics.some((d) => /location/.test(d.message)), 'the location that is no string is named');
+});
