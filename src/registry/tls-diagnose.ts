@@ -8,8 +8,12 @@
 import { connect } from 'node:tls';
 import type { TlsMaterial } from './certs.js';
 
-/** OpenSSL's codes for alerts a server sends about the client's certificate. */
-const CLIENT_CERT_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+/**
+ * OpenSSL's codes for alerts a server sends about the client's certificate. OpenSSL 3.0
+ * (Node 20) says ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, OpenSSL 3.5 (Node 24)
+ * ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE.
+ */
+const CLIENT_CERT_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13|SSL\/TLS)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
 
 export function isClientCertAlert(code: string | undefined): boolean {
   return code !== undefined && CLIENT_CERT_ALERT.test(code);
