@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
@@ -217,13 +217,19 @@ export class Daemon {
     for (;;) {
       try {
         await fs.mkdir(lock, { mode: 0o700 });
+        // Who holds it, so that a start after a crash inside the claim need not wait for it to go stale.
+        await fs.writeFile(join(lock, 'pid'), `${process.pid}\n`);
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StartError(`state directory ${this.config.stateDir} is not usable: ${(e as Error).message}`);
-        // It is held for one read and one write; an older one was left by a crash in between.
+        // It is held for one read and one write; an older one was left by a crash in between:
+        // its holder is gone, or (killed before it wrote its pid) the lock is old.
+        const holder = Number.parseInt(await fs.readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10);
         const st = await fs.stat(lock).catch(() => undefined);
-        if (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS) await fs.rmdir(lock).catch(() => {});
-        else if (Date.now() > deadline) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${lock})`);
+        if ((Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) || (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS)) {
+          this.log.info(`removing a stale start-up lock ${lock}${Number.isInteger(holder) ? ` of pid ${holder} (not running)` : ''}`);
+          await fs.rm(lock, { recursive: true, force: true }).catch(() => {});
+        } else if (Date.now() > deadline) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${lock})`);
         else await new Promise((r) => setTimeout(r, 20));
       }
     }
@@ -234,7 +240,7 @@ export class Daemon {
       }
       await this.state.writeRecord({ pid: process.pid, output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
     } finally {
-      await fs.rmdir(lock).catch(() => {});
+      await fs.rm(lock, { recursive: true, force: true }).catch(() => {});
     }
   }
 

@@ -163,3 +163,17 @@ t.test('usage errors exit 2; an unusable state dir exits 1', async (t) => {
   t.notOk(existsSync(ws.control), 'no control socket left behind');
   t.notOk(existsSync(ws.output), 'nothing rendered');
 });
+
+t.test('a start-up lock left by a daemon killed inside its claim is taken over at once: its holder is gone', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  // A pid that is surely not running: a child that has exited (and been reaped).
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+  mkdirSync(join(ws.state, '.claim.lock'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(ws.state, '.claim.lock', 'pid'), `${gone}\n`);
+  const d = await startDaemon(t, ws);
+  await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+  t.match(d.log(), new RegExp(`removing a stale start-up lock .*\\.claim\\.lock of pid ${gone} \\(not running\\)`), 'says whose lock it took over');
+  t.notOk(existsSync(join(ws.state, '.claim.lock')), 'and leaves no lock behind');
+});
