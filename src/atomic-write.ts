@@ -89,3 +89,33 @@ export async function fsyncDir(dir: string): Promise<void> {
     await dh.close();
   }
 }
+
+/** Our temp files: `.NAME.PID.HEX.tmp` beside NAME (see writeFileAtomic). */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temp files that writers killed mid-write left in `dir` (their pid no longer
+ * runs). With `only`, just those beside that one file name: in a directory that is not ours
+ * (/etc/containers) nothing else is touched. Returns the names removed.
+ */
+export async function removeStaleTemps(dir: string, only?: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || (only !== undefined && m[1] !== only)) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || processRuns(pid)) continue;
+    await fs.rm(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../src/atomic-write.js';
+import { removeStaleTemps, writeFileAtomic } from '../src/atomic-write.js';
 
 const isRoot = process.getuid?.() === 0;
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'mpd-aw-'));
@@ -98,4 +98,24 @@ t.test('beforeReplace sees the file as it is just before the rename, and can ref
   t.same(readdirSync(d), ['f'], 'no temp file left behind');
   t.same(await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => cur?.toString() === 'theirs\n' }), { changed: true });
   t.equal(readFileSync(p, 'utf8'), 'ours\n');
+});
+
+t.test('removeStaleTemps: temp files of writers that no longer run go, everything else stays', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-temps-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid; // exited and reaped
+  const names = {
+    deadOurs: `.registries.conf.${dead}.0a1b2c3d.tmp`,
+    deadOther: `.other.conf.${dead}.0a1b2c3d.tmp`,
+    live: `.registries.conf.${process.ppid}.0a1b2c3d.tmp`, // our parent runs
+    mine: `.registries.conf.${process.pid}.0a1b2c3d.tmp`, // a write of ours in flight
+    notOurs: `.registries.conf.${dead}.tmp`,
+    plain: 'registries.conf',
+  };
+  for (const n of Object.values(names)) writeFileSync(join(dir, n), 'x');
+  t.same(await removeStaleTemps(dir, 'registries.conf'), [names.deadOurs], 'only the dead writer\'s temp beside that file');
+  t.same(await removeStaleTemps(dir), [names.deadOther], 'without a name: any dead writer\'s temp');
+  t.same(readdirSync(dir).sort(), [names.live, names.mine, names.notOurs, names.plain].sort(), 'the rest is untouched');
+  t.same(await removeStaleTemps(join(dir, 'missing')), [], 'a missing directory is nothing to clean');
 });

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { removeStaleTemps, writeFileAtomic } from '../atomic-write.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
 import { readDropIns } from '../drop-ins.js';
@@ -160,6 +160,7 @@ export class Daemon {
       await this.state.clearRecord(process.pid);
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
     }
+    await this.removeStaleTemps();
     this.lastGood = await this.state.readLastGood();
     // Watching first: a change made during the first render, or right after READY=1, must not be missed.
     await this.startWatching();
@@ -241,6 +242,20 @@ export class Daemon {
       await this.state.writeRecord({ pid: process.pid, output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
     } finally {
       await fs.rm(lock, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  /** Temp files that an earlier run killed mid-write left beside the output, the metrics file and in the state dir. */
+  private async removeStaleTemps(): Promise<void> {
+    const places: Array<[string, string | undefined]> = [
+      [dirname(this.config.output), basename(this.config.output)],
+      [this.config.stateDir, undefined],
+      ...['last-good', 'bases', 'drift'].map((sub): [string, undefined] => [this.state.path(sub), undefined]),
+      ...(this.config.metricsFile ? [[dirname(this.config.metricsFile), basename(this.config.metricsFile)] as [string, string]] : []),
+    ];
+    for (const [dir, only] of places) {
+      const removed = await removeStaleTemps(dir, only).catch(() => []);
+      if (removed.length > 0) this.log.info(`removed ${removed.length} temp file(s) left by an interrupted write in ${dir}: ${removed.join(', ')}`);
     }
   }
 

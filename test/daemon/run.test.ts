@@ -177,3 +177,22 @@ t.test('a start-up lock left by a daemon killed inside its claim is taken over a
   t.match(d.log(), new RegExp(`removing a stale start-up lock .*\\.claim\\.lock of pid ${gone} \\(not running\\)`), 'says whose lock it took over');
   t.notOk(existsSync(join(ws.state, '.claim.lock')), 'and leaves no lock behind');
 });
+
+t.test('temp files that a killed run left beside the output and in the state dir are removed at start', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+  mkdirSync(join(ws.output, '..'), { recursive: true });
+  mkdirSync(join(ws.state, 'last-good'), { recursive: true, mode: 0o700 });
+  const besideOutput = join(ws.output, '..', `.registries.conf.${gone}.deadbeef.tmp`);
+  const inState = join(ws.state, 'last-good', `.10-a.toml.${gone}.deadbeef.tmp`);
+  const someoneElses = join(ws.output, '..', `.other.conf.${gone}.deadbeef.tmp`);
+  for (const f of [besideOutput, inState, someoneElses]) writeFileSync(f, 'half a write');
+  const d = await startDaemon(t, ws);
+  await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+  t.notOk(existsSync(besideOutput), 'the temp beside the output is gone');
+  t.notOk(existsSync(inState), 'the temp in the state dir is gone');
+  t.ok(existsSync(someoneElses), 'a temp of another file beside the output is not ours to remove');
+  t.match(d.log(), /removed 1 temp file\(s\) left by an interrupted write in .*out: \.registries\.conf\./);
+});
