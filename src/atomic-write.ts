@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { pidAlive } from './pid.js';
 
 const run = promisify(execFile);
 
@@ -104,18 +105,9 @@ export async function removeStaleTemps(dir: string, only?: string): Promise<stri
     const m = TEMP_NAME.exec(name);
     if (!m || (only !== undefined && m[1] !== only)) continue;
     const pid = Number(m[2]);
-    if (pid === process.pid || processRuns(pid)) continue;
+    if (pid === process.pid || pidAlive(pid)) continue;
     await fs.rm(join(dir, name), { force: true });
     removed.push(name);
   }
   return removed;
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

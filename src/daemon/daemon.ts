@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../atomic-write.js';
+import { pidAlive } from '../pid.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
 import { readDropIns } from '../drop-ins.js';
@@ -646,14 +647,5 @@ export class Daemon {
   /** After each render and probe round (when a metrics file is configured). */
   private writeMetrics(): Promise<void> {
     return this.metrics.write(this.config.metricsFile);
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
