@@ -134,9 +134,12 @@ t.test('requests are size-bounded: oversized lines and endless streams are refus
   t.ok(over.closedByServer, 'and the connection closed');
 
   // 16 MiB without a newline: the server stops reading at the limit and closes; the client does not get to send it all.
+  // The refusal is written, but the client, still writing, may get EPIPE first and drop what
+  // it had not read yet (seen once under CI load): then the daemon's log is the witness.
   const endless = await raw(ws.control, Buffer.alloc(16 * 1024 * 1024, 0x78), 10_000);
-  t.match(endless.answer, /request too large/, 'an endless line is refused');
+  t.ok(/request too large/.test(endless.answer) || endless.error === 'EPIPE' || endless.error === 'ECONNRESET', `an endless line is refused (answer ${JSON.stringify(endless.answer.slice(0, 80))}, error ${endless.error ?? 'none'})`);
   t.ok(endless.closedByServer, 'and closed by the server, not left to stream');
+  await d.waitFor(() => (d.log().match(/control socket: request too large; refused/g) ?? []).length >= 2, 'the daemon logs both refusals');
 
   // A flood of idle connections (more than the server's 16 slots): they are dropped, and the daemon still renders and answers.
   const idle = Array.from({ length: 40 }, () => connect(ws.control).on('error', () => undefined));
