@@ -16,11 +16,12 @@
  * rpmbuild ≈3 s, the rest ≈5 s.
  */
 import t from 'tap';
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNotifyListener } from '../helpers/notify-listener.js';
+import { debContents, policyFixture, run as runCommand, type Ran } from '../helpers/packages.js';
 
 t.setTimeout(300_000);
 
@@ -30,22 +31,12 @@ const IS_ROOT = process.getuid?.() === 0;
 const NODE_MAJOR = '24';
 const BUNDLED_NODE = '/usr/lib/mirror-policyd/node/bin/node';
 
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  error?: Error;
-}
 
 /** This environment without the test runner's loader hooks (node runs as users run it). */
 const ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_')));
 
-function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Ran {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, env: ENV, ...opts });
-  const out: Ran = { status: r.status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
-  if (r.error) out.error = r.error;
-  return out;
-}
+/** Commands run with ENV unless told otherwise. */
+const run = (cmd: string, args: string[], opts: SpawnSyncOptions = {}): Ran => runCommand(cmd, args, { env: ENV, ...opts });
 
 const work = mkdtempSync(join('/tmp', 'mpd-bundled-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -108,17 +99,9 @@ t.test('lintian: no errors, no warnings; the overrides are the documented ones',
 });
 
 /** `dpkg-deb -c` as path -> "mode owner" (directories without the trailing /). */
-function debContents(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of run('dpkg-deb', ['-c', deb]).stdout.split('\n')) {
-    const m = /^(\S+)\s+(\S+)\s+\d+\s+\S+\s+\S+\s+\.(\/.*?)\/?(?: -> .*)?$/.exec(line);
-    if (m) out.set((m[3] as string) || '/', `${m[1]} ${m[2]}`);
-  }
-  return out;
-}
 
 t.test('file list: the runtime is bin/node and its LICENSE only', { skip: SKIP_ALL || (!deb && 'no .deb was built') }, async (t) => {
-  const files = debContents();
+  const files = debContents(deb);
   const expect: Record<string, string> = {
     '/usr/bin/mirror-policyd': '-rwxr-xr-x root/root',
     [BUNDLED_NODE]: '-rwxr-xr-x root/root',
@@ -228,22 +211,6 @@ t.test('extracted, with a system node in PATH: the bundled runtime is still pref
   t.match(r.stdout, new RegExp(`\\(node ${NODE_MAJOR}\\.\\d+\\.\\d+, ABI \\d+, ${BUNDLED_NODE.replace(/\./g, '\\.')}\\)$`, 'm'), `names ${BUNDLED_NODE}, not ${process.execPath}`);
 });
 
-/** A policy dir, base and output dir under `dir`. */
-function policyFixture(dir: string): { policy: string; base: string; out: string; state: string } {
-  const policy = join(dir, 'policy.d');
-  mkdirSync(policy, { recursive: true, mode: 0o755 });
-  writeFileSync(join(policy, '10-hub.toml'), '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["mirror.example/dockerhub"]\npull-from-mirror = "all"\n', { mode: 0o644 });
-  writeFileSync(
-    join(policy, '20-icsp.yaml'),
-    'apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: quay\nspec:\n  repositoryDigestMirrors:\n  - source: quay.io/openshift\n    mirrors:\n    - mirror.example/openshift\n',
-    { mode: 0o644 },
-  );
-  const base = join(dir, 'base.conf');
-  writeFileSync(base, 'unqualified-search-registries = ["docker.io"]\n');
-  const out = join(dir, 'out');
-  mkdirSync(out, { recursive: true, mode: 0o755 });
-  return { policy, base, out, state: join(dir, 'state') };
-}
 
 t.test('extracted, no system node: check', { skip: NS_SKIP }, async (t) => {
   const f = policyFixture(join(work, 'check'));
@@ -352,7 +319,7 @@ t.test('rpm: the runtime inside, no nodejs, provides and conflicts with mirror-p
     t.ok(list.includes(path), path);
   }
   if (deb) {
-    const debLib = [...debContents().keys()].filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort();
+    const debLib = [...debContents(deb).keys()].filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort();
     t.same(list.filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort(), debLib, '/usr/lib/mirror-policyd as in the .deb');
   }
   const requires = run('rpm', ['-qp', '--requires', rpm]).stdout;

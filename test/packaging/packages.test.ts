@@ -13,11 +13,12 @@
  * setpriv), g++/make/python3 for the addon, and the npm registry or its cache.
  */
 import t from 'tap';
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNotifyListener } from '../helpers/notify-listener.js';
+import { debContents, policyFixture, run, type Ran } from '../helpers/packages.js';
 
 // Building takes ~20 s here (npm ci --omit=dev, the addon, tsc); lintian ~7 s.
 t.setTimeout(300_000);
@@ -26,19 +27,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const IS_ROOT = process.getuid?.() === 0;
 
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  error?: Error;
-}
 
-function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Ran {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...opts });
-  const out: Ran = { status: r.status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
-  if (r.error) out.error = r.error;
-  return out;
-}
 
 const work = mkdtempSync(join('/tmp', 'mpd-pkg-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -90,17 +79,9 @@ t.test('lintian: no errors', { skip: !deb && 'no .deb was built' }, async (t) =>
 });
 
 /** `dpkg-deb -c` as path -> "mode owner" (directories without the trailing /). */
-function debContents(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of run('dpkg-deb', ['-c', deb]).stdout.split('\n')) {
-    const m = /^(\S+)\s+(\S+)\s+\d+\s+\S+\s+\S+\s+\.(\/.*?)\/?(?: -> .*)?$/.exec(line);
-    if (m) out.set((m[3] as string) || '/', `${m[1]} ${m[2]}`);
-  }
-  return out;
-}
 
 t.test('file list (dpkg-deb -c)', { skip: !deb && 'no .deb was built' }, async (t) => {
-  const files = debContents();
+  const files = debContents(deb);
   const expect: Record<string, string> = {
     '/usr/bin/mirror-policyd': '-rwxr-xr-x root/root',
     '/usr/lib/mirror-policyd/launcher.js': '-rw-r--r-- root/root',
@@ -207,22 +188,6 @@ t.test('extracted: --version', { skip: NS_SKIP }, async (t) => {
   if (!existsSync('/usr/lib/mirror-policyd')) t.not(run(launcher, ['--version']).status, 0, 'without the mount it cannot run');
 });
 
-/** A policy dir, base and output dir under `dir` (owned by root, not group/other-writable). */
-function policyFixture(dir: string): { policy: string; base: string; out: string; state: string } {
-  const policy = join(dir, 'policy.d');
-  mkdirSync(policy, { recursive: true, mode: 0o755 });
-  writeFileSync(join(policy, '10-hub.toml'), '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["mirror.example/dockerhub"]\npull-from-mirror = "all"\n', { mode: 0o644 });
-  writeFileSync(
-    join(policy, '20-icsp.yaml'),
-    'apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: quay\nspec:\n  repositoryDigestMirrors:\n  - source: quay.io/openshift\n    mirrors:\n    - mirror.example/openshift\n',
-    { mode: 0o644 },
-  );
-  const base = join(dir, 'base.conf');
-  writeFileSync(base, 'unqualified-search-registries = ["docker.io"]\n');
-  const out = join(dir, 'out');
-  mkdirSync(out, { recursive: true, mode: 0o755 });
-  return { policy, base, out, state: join(dir, 'state') };
-}
 
 t.test('extracted: check', { skip: NS_SKIP }, async (t) => {
   const f = policyFixture(join(work, 'check'));
@@ -325,7 +290,7 @@ t.test('rpm: file list, requirements, scripts (rpm -qp)', { skip: !rpm && 'no .r
   }
   // The same program as the .deb: identical /usr/lib/mirror-policyd file lists.
   if (deb) {
-    const debLib = [...debContents().keys()].filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort();
+    const debLib = [...debContents(deb).keys()].filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort();
     t.same(list.filter((p) => p.startsWith('/usr/lib/mirror-policyd')).sort(), debLib, '/usr/lib/mirror-policyd as in the .deb');
   }
   t.same(run('rpm', ['-qpc', rpm]).stdout.trim().split('\n').sort(), ['/etc/mirror-policy.d/README', '/etc/mirror-policyd/config.toml'], 'config files');
