@@ -9,15 +9,13 @@
  * Figures only; nothing asserted. BENCH_HEALTH_STATIC_PULLS (2), BENCH_HEALTH_PULLS (10)
  * and BENCH_SKOPEO_LIMIT_S (30) tune it.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createTlsServer } from 'node:tls';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { buildImage, pushImage } from '../test/helpers/oci-image.js';
-import { freePort, makeSelfSignedCert, startRegistry } from '../test/helpers/registry.js';
+import { startRegistry } from '../test/helpers/registry.js';
 import { startSilentListener } from '../test/helpers/fault-proxy.js';
 import { makeDirs, removeDirs, sleep, startDaemon, startNotifyListener, stopDaemon, writeFragment } from './daemon-harness.js';
+import { hungTlsServer, timed } from './timed.js';
 
 const STATIC_PULLS = Number(process.env.BENCH_HEALTH_STATIC_PULLS ?? 2);
 const PULLS = Number(process.env.BENCH_HEALTH_PULLS ?? 10);
@@ -26,36 +24,7 @@ const SKOPEO_LIMIT_S = Number(process.env.BENCH_SKOPEO_LIMIT_S ?? 30);
 const DETECT_LIMIT_MS = 120_000;
 const SOURCE = 'source.invalid/app';
 
-function timed(cmd: string, args: string[], limitMs: number, env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; killed: boolean }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: 'ignore', env });
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, limitMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ ms: performance.now() - t0, code, killed });
-    });
-  });
-}
 
-async function hungTlsServer(dir: string): Promise<{ host: string; close(): void }> {
-  const cert = await makeSelfSignedCert(dir);
-  const sockets = new Set<Socket>();
-  const server = createTlsServer({ cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) }, (s) => void sockets.add(s));
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return {
-    host: `127.0.0.1:${port}`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 interface Series {
   readonly meanMs: number;

@@ -9,10 +9,9 @@
  * Figures only; nothing asserted. BENCH_PULLS (10) and BENCH_SKOPEO_LIMIT_S (30) tune it;
  * BENCH_PULL_PARTS=failover|throughput runs one part; BENCH_BLOB_MIB (200), BENCH_BLOB_RUNS (5).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createTlsServer } from 'node:tls';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,9 +19,10 @@ import { request } from 'undici';
 import { EndpointClient } from '../src/registry/client.js';
 import { writeBlobStream } from '../src/registry/oci-layout.js';
 import { buildImage, pushImage } from '../test/helpers/oci-image.js';
-import { makeSelfSignedCert, startRegistry, freePort } from '../test/helpers/registry.js';
+import { startRegistry } from '../test/helpers/registry.js';
 import { refusingHost, startSilentListener } from '../test/helpers/fault-proxy.js';
 import { BIN } from './daemon-harness.js';
+import { hungTlsServer, timed } from './timed.js';
 
 const run = promisify(execFile);
 const PULLS = Number(process.env.BENCH_PULLS ?? 10);
@@ -30,31 +30,7 @@ const SKOPEO_LIMIT_S = Number(process.env.BENCH_SKOPEO_LIMIT_S ?? 30);
 /** BENCH_PULL_PARTS: failover,throughput (default both) */
 const PARTS = new Set((process.env.BENCH_PULL_PARTS ?? 'failover,throughput').split(','));
 
-function timed(cmd: string, args: string[], limitMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ms: number; code: number | null; killed: boolean }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: 'ignore', env });
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, limitMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ ms: performance.now() - t0, code, killed });
-    });
-  });
-}
 
-async function hungTlsServer(dir: string): Promise<{ host: string; close(): void }> {
-  const cert = await makeSelfSignedCert(dir);
-  const server = createTlsServer({ cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) }, () => {
-    // handshake done; never answer
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { host: `127.0.0.1:${port}`, close: () => server.close() };
-}
 
 export async function runPullBench(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mpd-bench-pull-'));
