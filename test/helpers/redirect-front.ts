@@ -4,10 +4,8 @@
  * with a 307 to a "storage" origin (another port, optionally another scheme). Both
  * record every request with its headers, so a test can see where credentials went.
  */
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
-import { freePort } from './registry.js';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenLocal } from './local-server.js';
 
 export interface Recorded {
   readonly method: string;
@@ -35,23 +33,6 @@ function forward(target: string, req: IncomingMessage, res: ServerResponse, path
   req.pipe(up);
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, tls?: { cert: Buffer; key: Buffer }): Promise<{ port: number; close(): Promise<void> }> {
-  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return {
-    port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
 
 /**
  * "Storage": serves GET /blob/REPO/DIGEST from the registry at `target`, authenticating to
@@ -59,7 +40,7 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
  */
 export async function startBlobStore(target: string, upstreamAuth?: string, tls?: { cert: Buffer; key: Buffer }): Promise<Recorder> {
   const requests: Recorded[] = [];
-  const srv = await listen((req, res) => {
+  const srv = await listenLocal((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const m = /^\/blob\/(.+)\/(sha256:[a-f0-9]{64})$/.exec((req.url ?? '').split('?')[0] ?? '');
     if (!m) return void res.writeHead(404).end();
@@ -72,7 +53,7 @@ export async function startBlobStore(target: string, upstreamAuth?: string, tls?
 /** The registry's front: everything passes to `target` except blob GETs, redirected (307) to `store`. */
 export async function startRedirectingFront(target: string, store: Recorder, tls?: { cert: Buffer; key: Buffer }): Promise<Recorder> {
   const requests: Recorded[] = [];
-  const srv = await listen((req, res) => {
+  const srv = await listenLocal((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const m = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '');
     if (req.method === 'GET' && m) return void res.writeHead(307, { location: `${store.origin}/blob/${m[1]}/${m[2]}?X-Signature=test` }).end();

@@ -17,11 +17,9 @@
  */
 import { createPrivateKey, sign, X509Certificate, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { freePort } from './registry.js';
+import { listenLocal } from './local-server.js';
 import { issue, makeCa } from './test-ca.js';
 
 export interface TokenRequest {
@@ -102,22 +100,12 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     answer(200, { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }, user);
   };
 
-  const server: Server = opts.tls ? createHttpsServer({ cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) }, handler) : createHttpServer(handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const { port, close } = await listenLocal(handler, opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined);
   return {
     realm: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/token`,
     issuer,
     rootCertBundle: ca.certFile,
     requests,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
+    close,
   };
 }
