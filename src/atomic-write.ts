@@ -3,6 +3,9 @@
  * empty file, even across a crash: temp file in the same directory (O_EXCL), write,
  * fsync, rename over the target, fsync the directory. Owner, mode and SELinux label of
  * the file being replaced are kept; nothing is written when the bytes are unchanged.
+ * A symbolic link at the path is replaced by a regular file like a new one (0644, our
+ * owner): the link's target is not the file replaced, so its mode and owner (0600, or
+ * root:shadow 0640) say nothing about who should read this one. The caller logs it.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,10 +20,12 @@ export interface WriteResult {
   readonly changed: boolean;
   /** True when `beforeReplace` said no: nothing was replaced. */
   readonly aborted?: boolean;
+  /** The path was a symbolic link (to this target, as readlink says) and is now a regular file. */
+  readonly replacedLink?: string;
 }
 
 export interface WriteOptions {
-  /** Mode for a new file (default 0644); an existing file keeps its own. */
+  /** Mode for a new file or one replacing a symbolic link (default 0644); an existing file keeps its own. */
   readonly mode?: number;
   /**
    * Called with the file's bytes as they are just before the rename (undefined: no file);
@@ -28,6 +33,16 @@ export interface WriteOptions {
    * (A rename has no compare-and-swap: this narrows the window to microseconds.)
    */
   readonly beforeReplace?: (current: Buffer | undefined) => boolean;
+}
+
+/** The target of a symbolic link at `path`; undefined when it is none (or nothing is there). */
+async function linkTarget(path: string): Promise<string | undefined> {
+  try {
+    return (await fs.lstat(path)).isSymbolicLink() ? await fs.readlink(path) : undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
 }
 
 async function readIfExists(path: string): Promise<Buffer | undefined> {
@@ -54,7 +69,9 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
   const old = await readIfExists(path);
   if (old && old.equals(bytes)) return { changed: false };
   const dir = dirname(path);
-  const st = old ? await fs.stat(path) : undefined;
+  const link = await linkTarget(path);
+  // Metadata to keep: the file itself, never a link's target (see the top of this file).
+  const st = old && link === undefined ? await fs.stat(path) : undefined;
   const mode = st ? st.mode & 0o7777 : (opts.mode ?? 0o644);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -78,7 +95,12 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
     throw e;
   }
   await fsyncDir(dir);
-  return { changed: true };
+  return link === undefined ? { changed: true } : { changed: true, replacedLink: link };
+}
+
+/** The log line for `WriteResult.replacedLink`: an operator who linked the file elsewhere must learn the link is gone. */
+export function replacedLinkMessage(path: string, target: string): string {
+  return `${path} was a symbolic link to ${target}; replaced by a regular file (mode and owner as for a new file), ${target} left as it was`;
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */

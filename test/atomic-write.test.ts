@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../src/atomic-write.js';
@@ -45,6 +45,30 @@ t.test('a replaced file keeps its mode and owner; the inode changes (rename, not
   t.equal(st.mode & 0o777, 0o640);
   if (isRoot) t.same([st.uid, st.gid], [4242, 4343]);
   t.not(st.ino, ino);
+});
+
+t.test('a symbolic link is replaced by a regular file like a new one (0644, our owner); its target is left alone', async (t) => {
+  const d = tmp();
+  const target = join(d, 'shadow-like');
+  writeFileSync(target, 'secret\n');
+  chmodSync(target, 0o600);
+  if (isRoot) chownSync(target, 4242, 4343);
+  const p = join(d, 'registries.conf');
+  symlinkSync('shadow-like', p);
+  const r = await writeFileAtomic(p, 'new\n');
+  t.same(r, { changed: true, replacedLink: 'shadow-like' }, 'says a link was replaced, and which');
+  const st = lstatSync(p);
+  t.ok(st.isFile(), 'a regular file now');
+  t.equal(st.mode & 0o777, 0o644, "not the target's 0600");
+  t.same([st.uid, st.gid], [process.getuid?.(), process.getgid?.()], "our owner, not the target's");
+  t.equal(readFileSync(p, 'utf8'), 'new\n');
+  t.equal(readFileSync(target, 'utf8'), 'secret\n', 'the target is untouched');
+  t.equal(statSync(target).mode & 0o777, 0o600);
+
+  const dangling = join(d, 'dangling.conf');
+  symlinkSync(join(d, 'nowhere'), dangling);
+  t.same(await writeFileAtomic(dangling, 'x\n', { mode: 0o640 }), { changed: true, replacedLink: join(d, 'nowhere') }, 'a dangling link too');
+  t.equal(lstatSync(dangling).mode & 0o777, 0o640, 'with the mode given for a new file');
 });
 
 t.test('a failed write leaves the old file intact and no temp file', async (t) => {

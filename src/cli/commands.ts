@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError } from '../diagnostic.js';
-import { writeFileAtomic } from '../atomic-write.js';
+import { replacedLinkMessage, writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
 import { parseOpenShiftFragment } from '../fragment/openshift.js';
 import { fragmentToToml } from '../import.js';
@@ -91,7 +91,9 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     log.warn({ path: kept }, `${output} was edited by hand since we wrote it; the edited copy is kept as ${kept}`);
   }
   await fs.mkdir(dirname(output), { recursive: true, mode: 0o755 });
-  const { changed } = await writeFileAtomic(output, loaded.text);
+  const written = await writeFileAtomic(output, loaded.text);
+  logReplacedLink(log, output, written.replacedLink);
+  const { changed } = written;
   const { tables, mirrors } = summary(loaded.conf);
   const ms = Math.round(performance.now() - started);
   log.info({ path: output, changed, fragments: loaded.fragments.length, tables, mirrors, ms }, `${changed ? 'rendered' : 'unchanged'} ${output}: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors, ${ms} ms`);
@@ -115,6 +117,11 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   if (!parsed.fragment || hasErrors(parsed.diagnostics)) return 1;
   io.stdout(fragmentToToml(parsed.fragment, basename(file)));
   return 0;
+}
+
+/** Says so when the write replaced a symbolic link. */
+export function logReplacedLink(log: Logger, output: string, target: string | undefined): void {
+  if (target !== undefined) log.warn({ path: output, linkTarget: target }, replacedLinkMessage(output, target));
 }
 
 function help(io: CommandIO, command: string): number {

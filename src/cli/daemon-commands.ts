@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../log.js';
 import { classifyFile } from '../managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
-import type { CommandIO } from './commands.js';
+import { logReplacedLink, type CommandIO } from './commands.js';
 import { usage } from './usage.js';
 
 const RUN_OPTIONS = {
@@ -191,7 +191,7 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   }
   const original = await state.readOriginal().catch(() => undefined);
   if (original !== undefined) {
-    await writeFileAtomic(output, original);
+    logReplacedLink(log, output, (await writeFileAtomic(output, original)).replacedLink);
     log.info(`restored ${output} from ${state.path('original.conf')}`);
     return 0;
   }

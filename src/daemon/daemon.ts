@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { removeStaleTemps, writeFileAtomic } from '../atomic-write.js';
+import { removeStaleTemps, replacedLinkMessage, writeFileAtomic } from '../atomic-write.js';
 import { pidAlive } from '../pid.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
@@ -507,6 +507,7 @@ export class Daemon {
         this.trigger();
         return;
       }
+      if (written.replacedLink !== undefined) this.log.warn({ path: this.config.output, linkTarget: written.replacedLink }, replacedLinkMessage(this.config.output, written.replacedLink));
       changed = written.changed;
       this.lastWritten = result.text;
       if (this.lastWriteError) this.log.info(`${this.config.output} written again`);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -176,4 +176,19 @@ t.test('names of Object.prototype are not commands', async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, /unknown command "constructor"/);
   t.equal((await runCli(['help', 'toString'])).code, 0, 'help for an unknown topic shows the main help');
+});
+
+t.test('render over a symbolic link: a regular 0644 file, the target untouched, a warning says so', async (t) => {
+  const { dir, policy, out } = workspace();
+  const target = join(dir, 'managed-elsewhere.conf');
+  writeFileSync(target, '# kept by someone else\n');
+  chmodSync(target, 0o600);
+  symlinkSync(target, out);
+  const r = await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, new RegExp(`${out} was a symbolic link to ${target}; replaced by a regular file`));
+  const st = lstatSync(out);
+  t.ok(st.isFile());
+  t.equal(st.mode & 0o777, 0o644);
+  t.equal(readFileSync(target, 'utf8'), '# kept by someone else\n');
 });
