@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
-import { controlRequest, NotRunningError } from '../control/client.js';
+import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
@@ -119,7 +119,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   });
 }
 
-const STATUS_OPTIONS = { ...COMMON_OPTIONS, json: { type: 'boolean' }, 'control-socket': { type: 'string' } } as const;
+const STATUS_OPTIONS = { ...COMMON_OPTIONS, json: { type: 'boolean' }, 'control-socket': { type: 'string' }, 'timeout-ms': { type: 'string' } } as const;
 
 function formatStatus(s: DaemonStatus): string {
   const lines = [
@@ -145,7 +145,25 @@ function formatStatus(s: DaemonStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Exit 0 healthy, 1 degraded, 3 not running. */
+/** `status` exit codes, as LSB init scripts' status action has them (4: status unknown). */
+export const STATUS_EXIT = { healthy: 0, degraded: 1, notRunning: 3, unknown: 4 } as const;
+
+/**
+ * Why the daemon could not be asked, in one line (no stack: these are the operator's
+ * situation, not our bug). Undefined for an error without a system error code (our bug:
+ * a crash with its stack).
+ */
+export function cannotAskReason(e: unknown, socket: string): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied on the control socket ${socket} (it is root's, mode 0600): run status as root`;
+  if (code === 'ETIMEDOUT') return `${(e as Error).message}; the daemon may be hung or overloaded: see journalctl -u mirror-policyd`;
+  if (code === 'EPROTO' || code === 'ECONNRESET' || code === 'EPIPE') return `${(e as Error).message}: is this mirror-policyd's control socket?`;
+  if (code === 'ENOTSOCK') return `${socket} is not a socket: is --control-socket right?`;
+  if (typeof code === 'string') return `cannot ask the daemon at ${socket}: ${(e as Error).message}`;
+  return undefined;
+}
+
+/** Exit 0 healthy, 1 degraded, 3 not running, 4 cannot tell (see STATUS_EXIT). */
 export async function statusCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values } = parse(args, STATUS_OPTIONS);
   if (values.help) {
@@ -153,23 +171,37 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
     return 0;
   }
   const socket = values['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
+  const timeoutMs = positiveMs(values['timeout-ms'], '--timeout-ms', DEFAULT_REQUEST_TIMEOUT_MS);
+  const unknown = (reason: string): number => {
+    if (values.json) io.stdout(`${JSON.stringify({ state: 'unknown', reason, controlSocket: socket })}\n`);
+    else process.stderr.write(`mirror-policyd status: ${reason}\n`);
+    return STATUS_EXIT.unknown;
+  };
+  let res;
   try {
-    const res = await controlRequest(socket, { cmd: 'status' });
-    if (!res.ok) {
-      process.stderr.write(`mirror-policyd status: ${res.error}\n`);
-      return 1;
-    }
-    const s = res.result as DaemonStatus;
-    io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
-    return s.state === 'healthy' ? 0 : 1;
+    res = await controlRequest(socket, { cmd: 'status' }, timeoutMs);
   } catch (e) {
     if (e instanceof NotRunningError) {
       if (values.json) io.stdout(`${JSON.stringify({ state: 'not running', controlSocket: socket })}\n`);
       else process.stderr.write(`mirror-policyd is not running (no answer at ${socket})\n`);
-      return 3;
+      return STATUS_EXIT.notRunning;
     }
-    throw e;
+    const reason = cannotAskReason(e, socket);
+    if (reason === undefined) throw e;
+    return unknown(reason);
   }
+  if (!res.ok) return unknown(`the daemon answered with an error: ${res.error}`);
+  const s = res.result as DaemonStatus;
+  io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+  return s.state === 'healthy' ? STATUS_EXIT.healthy : STATUS_EXIT.degraded;
+}
+
+/** A whole number of milliseconds from 1 to an hour, from a flag. */
+function positiveMs(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) throw new UsageError(`${flag} must be a whole number of milliseconds from 1 to 3600000, not "${value}"`);
+  return n;
 }
 
 const RESTORE_OPTIONS = { ...COMMON_OPTIONS, 'state-dir': { type: 'string' }, output: { type: 'string' }, force: { type: 'boolean' } } as const;
