@@ -4,15 +4,17 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { hasErrors, UsageError } from '../diagnostic.js';
+import { hasErrors, UsageError, type Diagnostic } from '../diagnostic.js';
 import { replacedLinkMessage, writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
+import { parseFragment } from '../fragment/index.js';
 import { parseOpenShiftFragment } from '../fragment/openshift.js';
 import { fragmentToToml } from '../import.js';
 import { createLogger, type Logger } from '../log.js';
 import { classifyFile, defaultBase, keepCopy } from '../managed-file.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
-import { loadAndBuild, printDiagnostics } from './load.js';
+import { diagnosticJson, loadAndBuild, missingPolicyDir, printDiagnostics } from './load.js';
+import { unifiedDiff } from './unified-diff.js';
 import { usage } from './usage.js';
 import { readDropIns } from '../drop-ins.js';
 import { findShadowing } from '../shadowing.js';
@@ -37,28 +39,46 @@ function summary(conf: { registries: Array<{ mirrors: unknown[] }> } | undefined
 }
 
 export async function checkCommand(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string' }, json: { type: 'boolean' } }, Infinity);
   if (values.help) return help(io, 'check');
   const log = io.log ?? createLogger(logSettings(values));
+  const json = values.json === true;
+  const report = (diagnostics: readonly Diagnostic[], facts: Record<string, number> = {}): number => {
+    const valid = !hasErrors(diagnostics);
+    if (json) io.stdout(`${JSON.stringify({ valid, ...facts, diagnostics: diagnostics.map(diagnosticJson) }, null, 2)}\n`);
+    else printDiagnostics(diagnostics);
+    return valid ? 0 : 1;
+  };
+  const policyDir = values['policy-dir'] ?? DEFAULT_POLICY_DIR;
+  const missing = await missingPolicyDir(policyDir);
+  if (missing) return report([missing]);
   const output = values.output ?? DEFAULT_OUTPUT;
   const base = values.base;
-  const loaded = await loadAndBuild({ policyDir: values['policy-dir'] ?? DEFAULT_POLICY_DIR, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true }, log);
+  const loaded = await loadAndBuild({ policyDir, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true, candidates: positionals }, log);
   const shadowing = loaded.conf ? findShadowing(loaded.conf, await readDropIns(output)) : [];
-  printDiagnostics([...loaded.diagnostics, ...shadowing]);
-  if (hasErrors(loaded.diagnostics)) return 1;
   const { tables, mirrors } = summary(loaded.conf);
-  log.info({ fragments: loaded.fragments.length, tables, mirrors }, `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`);
-  return 0;
+  const code = report([...loaded.diagnostics, ...shadowing], { fragments: loaded.fragments.length, tables, mirrors });
+  if (code === 0 && !json) log.info({ fragments: loaded.fragments.length, tables, mirrors }, `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`);
+  return code;
 }
 
 export async function renderCommand(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string', short: 'o' }, stdout: { type: 'boolean' }, 'state-dir': { type: 'string' }, force: { type: 'boolean' } });
+  const { values } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string', short: 'o' }, stdout: { type: 'boolean' }, diff: { type: 'boolean' }, 'state-dir': { type: 'string' }, force: { type: 'boolean' } });
   if (values.help) return help(io, 'render');
   if (values.stdout && values.output !== undefined) throw new UsageError('--output and --stdout exclude each other');
+  if (values.stdout && values.diff) throw new UsageError('--diff and --stdout exclude each other');
   const log = io.log ?? createLogger(logSettings(values));
   const output = values.output ?? DEFAULT_OUTPUT;
+  const policyDir = values['policy-dir'] ?? DEFAULT_POLICY_DIR;
   const started = performance.now();
-  if (!values.stdout && !values.force) {
+  const missing = await missingPolicyDir(policyDir);
+  if (missing) {
+    printDiagnostics([missing]);
+    return 1;
+  }
+  // --stdout and --diff write nothing: no daemon to ask, no copy to keep.
+  const writes = !values.stdout && !values.diff;
+  if (writes && !values.force) {
     const pid = await managingDaemon(values['state-dir'] ?? DEFAULT_STATE_DIR, output);
     if (pid !== undefined) {
       log.error(`${output} is managed by the running mirror-policyd (pid ${pid}); it would be rendered over again. Use --force to write anyway.`);
@@ -69,23 +89,24 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   // Without --base the host's own file is the base: the copy we kept of it, or (first run) the file itself.
   let base = values.base;
   const state = await classifyFile(output);
-  if (base === undefined && !values.stdout && state === 'foreign') {
+  if (base === undefined && writes && state === 'foreign') {
     const kept = await keepCopy(output);
     log.info({ path: kept }, `kept the host's ${output} as ${kept}; it is the base of every render`);
     base = kept;
   }
   base ??= await defaultBase(output);
 
-  const loaded = await loadAndBuild({ policyDir: values['policy-dir'] ?? DEFAULT_POLICY_DIR, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true }, log);
+  const loaded = await loadAndBuild({ policyDir, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true }, log);
   printDiagnostics(loaded.diagnostics);
   if (hasErrors(loaded.diagnostics) || loaded.text === undefined) {
-    log.error(`not rendered: the policy has errors; ${values.stdout ? 'nothing printed' : `${output} left as it was`}`);
+    log.error(`not rendered: the policy has errors; ${writes ? `${output} left as it was` : 'nothing printed'}`);
     return 1;
   }
   if (values.stdout) {
     io.stdout(loaded.text);
     return 0;
   }
+  if (values.diff) return printDiff(io, log, output, loaded.text);
   if (state === 'edited') {
     const kept = await keepCopy(output, `${output}.edited-by-hand`);
     log.warn({ path: kept }, `${output} was edited by hand since we wrote it; the edited copy is kept as ${kept}`);
@@ -100,22 +121,65 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   return 0;
 }
 
+/** `render --diff`: what a render would change in OUTPUT, as a unified diff; nothing is written. */
+async function printDiff(io: CommandIO, log: Logger, output: string, rendered: string): Promise<number> {
+  let current = '';
+  try {
+    current = await fs.readFile(output, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      process.stderr.write(`${output}: cannot read: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
+  const diff = unifiedDiff(current, rendered, output, `${output} (rendered)`);
+  if (diff === '') log.info({ path: output }, `no change: ${output} is what a render would write`);
+  else io.stdout(diff);
+  return 0;
+}
+
+/** How `import` names standard input (`import -`) in messages and in the fragment's header. */
+const STDIN_NAME = '<stdin>';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A native fragment given to `import` (by its name, or by content that is no OpenShift
+ * YAML but a valid native fragment): there is nothing to convert; say so, not YAML errors.
+ */
+function alreadyNative(name: string, text: string, openShiftFailed: boolean): boolean {
+  if (name.endsWith('.toml')) return true;
+  if (!openShiftFailed || text.trim() === '') return false;
+  const toml = parseFragment(name, 'toml', text);
+  return toml.fragment !== undefined && !hasErrors(toml.diagnostics);
+}
+
 export async function importCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse(args, COMMON_OPTIONS, 1);
   if (values.help) return help(io, 'import');
   const file = positionals[0];
-  if (file === undefined) throw new UsageError('import needs a FILE (an OpenShift YAML file)');
+  if (file === undefined) throw new UsageError('import needs a FILE (an OpenShift YAML file, or - for standard input)');
+  const name = file === '-' ? STDIN_NAME : file;
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = file === '-' ? await readStdin() : await fs.readFile(file, 'utf8');
   } catch (e) {
-    process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
+    process.stderr.write(`${name}: cannot read: ${(e as Error).message}\n`);
     return 1;
   }
-  const parsed = parseOpenShiftFragment(text, file);
-  printDiagnostics(parsed.diagnostics);
-  if (!parsed.fragment || hasErrors(parsed.diagnostics)) return 1;
-  io.stdout(fragmentToToml(parsed.fragment, basename(file)));
+  const parsed = name.endsWith('.toml') ? undefined : parseOpenShiftFragment(text, name);
+  const failed = !parsed?.fragment || hasErrors(parsed.diagnostics);
+  if (alreadyNative(name, text, failed)) {
+    process.stderr.write(`${name}: already a native TOML fragment, nothing to import: put it in the policy directory as it is (mirror-policyd check ${file === '-' ? 'FILE' : file} checks it first)\n`);
+    return 1;
+  }
+  printDiagnostics(parsed?.diagnostics ?? []);
+  if (!parsed?.fragment || failed) return 1;
+  io.stdout(fragmentToToml(parsed.fragment, file === '-' ? STDIN_NAME : basename(file)));
   return 0;
 }
 

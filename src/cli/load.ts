@@ -1,30 +1,104 @@
 /**
- * Shared by check and render: read the policy directory and the base file, run the
- * pipeline, and report what was ignored (debug) and what is wrong (stderr).
+ * Shared by check and render: read the policy directory (with any candidate files dropped
+ * in) and the base file, run the pipeline, and report what was ignored (debug) and what
+ * is wrong (stderr), each problem at the path as the user gave it.
  */
 import { promises as fs } from 'node:fs';
-import { basename } from 'node:path';
-import { error, formatDiagnostic, type Diagnostic } from '../diagnostic.js';
+import { basename, join } from 'node:path';
+import { error, formatDiagnostic, formatLocation, type Diagnostic, type Location } from '../diagnostic.js';
+import { classifyName } from '../fragment/index.js';
 import type { Logger } from '../log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline.js';
-import { readPolicyDir } from '../policy-dir.js';
+import { MAX_FRAGMENT_BYTES, readPolicyDir } from '../policy-dir.js';
 
 export interface LoadOptions {
   readonly policyDir: string;
   readonly base?: string;
   readonly output: string;
   readonly allowUnsafe: boolean;
+  /**
+   * Files to check as if dropped into the policy directory (`check FILE...`): each goes by
+   * its base name and replaces the fragment of that name. Not held to the directory's
+   * ownership rules: they apply where the file will live, once it is there.
+   */
+  readonly candidates?: readonly string[];
 }
 
 export interface Loaded extends PipelineResult {
   readonly policyDirExists: boolean;
 }
 
+/**
+ * check and render need the directory: a missing one is a mistake (a mistyped --policy-dir),
+ * not an empty policy. An existing, empty directory is a valid, empty policy.
+ */
+export async function missingPolicyDir(dir: string): Promise<Diagnostic | undefined> {
+  try {
+    await fs.stat(dir);
+    return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined; // readPolicyDir reports it, with its reason
+    return error({ file: dir }, 'policy directory does not exist (create it, or name another with --policy-dir; an empty directory is an empty policy)');
+  }
+}
+
+async function readCandidate(path: string): Promise<{ source?: SourceText; diagnostic?: Diagnostic }> {
+  const name = basename(path);
+  const cls = classifyName(name);
+  if ('ignored' in cls) return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it *.toml, *.yaml or *.yml`) };
+  try {
+    const bytes = await fs.readFile(path);
+    if (bytes.length > MAX_FRAGMENT_BYTES) return { diagnostic: error({ file: path }, `${bytes.length} bytes, more than the ${MAX_FRAGMENT_BYTES} a fragment may have`) };
+    return { source: { file: name, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) } };
+  } catch (e) {
+    if (e instanceof TypeError) return { diagnostic: error({ file: path }, 'not valid UTF-8 text') };
+    return { diagnostic: error({ file: path }, `cannot read: ${(e as Error).message}`) };
+  }
+}
+
+/**
+ * Diagnostics name fragments by their base names (the daemon's status keeps those); at
+ * the command line each is named by its path as the user gave it, so that editors and
+ * quickfix lists can open it.
+ */
+export function withUserPaths(ds: readonly Diagnostic[], paths: ReadonlyMap<string, string>): Diagnostic[] {
+  const place = <L extends Location>(at: L): L => {
+    const path = paths.get(at.file);
+    return path === undefined ? at : { ...at, file: path };
+  };
+  return ds.map((d) => {
+    if (d.related === undefined) return place(d);
+    // A message names the other side of a conflict as the location it carries: name it the same way.
+    let message = d.message;
+    for (const r of d.related) message = message.split(formatLocation(r)).join(formatLocation(place(r)));
+    return { ...place(d), message, related: d.related.map(place) };
+  });
+}
+
 export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Loaded> {
   const dir = await readPolicyDir(opts.policyDir, { allowUnsafe: opts.allowUnsafe });
   for (const f of dir.ignored) log.debug({ fragment: f.name, reason: f.why }, `ignored ${f.name}: ${f.why}`);
-  const diagnostics: Diagnostic[] = [...dir.diagnostics];
-  if (!dir.exists) diagnostics.push({ ...error({ file: opts.policyDir }, 'policy directory does not exist'), severity: 'warning' });
+  const missing = dir.exists ? undefined : await missingPolicyDir(opts.policyDir);
+  const diagnostics: Diagnostic[] = missing ? [missing] : [];
+  const paths = new Map<string, string>();
+  const note = (name: string): void => void (name !== opts.base && paths.set(name, join(opts.policyDir, name)));
+  for (const f of dir.fragments) note(f.file);
+  for (const d of dir.diagnostics) if (d.file !== opts.policyDir && !d.file.includes('/')) note(d.file);
+
+  let fragments = dir.fragments;
+  let dirDiagnostics = dir.diagnostics;
+  for (const path of opts.candidates ?? []) {
+    const candidate = await readCandidate(path);
+    if (candidate.diagnostic) diagnostics.push(candidate.diagnostic);
+    if (!candidate.source) continue;
+    const { file } = candidate.source;
+    // Same name replaces: the directory's fragment and whatever was said about it are gone.
+    fragments = [...fragments.filter((f) => f.file !== file), candidate.source];
+    dirDiagnostics = dirDiagnostics.filter((d) => d.file !== file);
+    paths.set(file, path);
+  }
+  diagnostics.unshift(...dirDiagnostics);
+
   let base: SourceText | undefined;
   if (opts.base !== undefined) {
     try {
@@ -33,10 +107,16 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
       diagnostics.push(error({ file: opts.base }, `cannot read base file: ${(e as Error).message}`));
     }
   }
-  const result = buildRegistriesConf({ ...(base ? { base } : {}), fragments: dir.fragments }, { file: basename(opts.output) });
-  return { ...result, diagnostics: [...diagnostics, ...result.diagnostics], policyDirExists: dir.exists };
+  const result = buildRegistriesConf({ ...(base ? { base } : {}), fragments }, { file: opts.output });
+  return { ...result, diagnostics: withUserPaths([...diagnostics, ...result.diagnostics], paths), policyDirExists: dir.exists };
 }
 
 export function printDiagnostics(ds: readonly Diagnostic[], write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
   for (const d of ds) write(formatDiagnostic(d));
+}
+
+/** `check --json`: each diagnostic as data, line and column null where unknown. */
+export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
+  const at = (l: Location): Record<string, unknown> => ({ file: l.file, line: l.line ?? null, column: l.line === undefined ? null : (l.col ?? 1) });
+  return { ...at(d), severity: d.severity, message: d.message, ...(d.related ? { related: d.related.map(at) } : {}) };
 }

@@ -22,9 +22,10 @@ the registries.conf that podman, skopeo, buildah and CRI-O read.
 Commands:
   check     validate the policy fragments; exit 1 on any error or conflict
   render    merge the fragments with the base and write registries.conf atomically
-  import    print the native TOML fragment equivalent to an OpenShift YAML file
+  import    print the native TOML fragment equivalent to an OpenShift YAML file (- reads stdin)
   run       the daemon: keep the output rendered, live, under systemd
-  status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not running)
+  status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not
+            running, 4 cannot tell)
   restore   put back the registries.conf adopted at first start (for uninstalling)
   resolve   the sources a pull of an image reference tries, in containers/image's order
   pull      pull an image through those sources into an OCI layout, skipping dead mirrors
@@ -32,26 +33,41 @@ Commands:
   mirror-policyd COMMAND --help   flags of a command
   mirror-policyd --version        the version
 
-Exit codes: 0 done, 1 invalid policy (nothing written), 2 usage error.
+Exit codes: 0 done, 1 invalid policy or failure (nothing written), 2 usage error;
+status also 3 (not running) and 4 (cannot tell). Each command's --help has its own.
 `,
-  check: `Usage: mirror-policyd check [FLAGS]
+  check: `Usage: mirror-policyd check [FLAGS] [FILE...]
 
 Validates every fragment and their combination; prints each problem as
-FILE:LINE:COL: message. Exit 0 when valid, 1 when not, 2 on usage errors.
+FILE:LINE:COL: message, FILE as you named it (DIR/NAME for a fragment of the policy
+directory). With FILEs: checks them together with the policy directory as it would be
+with them dropped in (a FILE replaces the fragment of its base name), before you do.
+A policy directory that does not exist is an error; an empty one is an empty policy.
+Exit 0 when valid (warnings allowed), 1 when not, 2 on usage errors.
 
 ${POLICY}
-  --output FILE            name the output in messages (default ${DEFAULT_OUTPUT})
+  --output FILE            name the output in messages, and look for registries.conf.d
+                           drop-ins beside it that shadow ours (default ${DEFAULT_OUTPUT})
+  --json                   print {"valid", "fragments", "tables", "mirrors", "diagnostics":
+                           [{"file", "line", "column", "severity", "message", "related"}]}
+                           on stdout (line and column null when unknown)
 ${COMMON}
 `,
   render: `Usage: mirror-policyd render [FLAGS]
 
 Merges the fragments with the base and replaces the output atomically. Strict: on
 any invalid fragment or conflict nothing is written (exit 1). A file we did not
-write is kept as OUTPUT.before-mirror-policyd before it is first replaced.
+write is kept as OUTPUT.before-mirror-policyd before it is first replaced. A symbolic
+link at OUTPUT is replaced by a regular file (mode 0644), its target left alone.
+Exit 0 written (or unchanged), 1 invalid policy or missing policy directory (nothing
+written), 2 usage error.
 
 ${POLICY}
   -o, --output FILE        where to write (default ${DEFAULT_OUTPUT})
   --stdout                 print the result instead of writing it
+  --diff                   print what a render would change in OUTPUT, as a unified
+                           diff (nothing written; exit 0 with or without changes, "no
+                           change" logged when none)
   --state-dir DIR          the daemon's state dir, to find out whether a running
                            daemon manages OUTPUT (default /var/lib/mirror-policyd)
   --force                  write even when a running daemon manages OUTPUT
@@ -93,23 +109,27 @@ and re-renders; SIGTERM stops after any write in flight. Flags win over the conf
 ${COMMON}
 Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
 `,
-  status: `Usage: mirror-policyd status [--json] [--control-socket PATH]
+  status: `Usage: mirror-policyd status [--json] [--control-socket PATH] [--timeout-ms N]
 
 Shows the running daemon's state: every fragment with its state and errors, the last
 render (time, hash), the base, drift events, shadowing drop-ins, and every mirror
 endpoint (up, down, probe, unknown, or demoted by health-aware order) with its last
 probe, latency and why.
-Exit 0 healthy, 1 degraded, 3 not running.
+Exit 0 healthy, 1 degraded, 3 not running, 4 cannot tell: permission denied on the
+socket (run as root), no answer in time, or an answer that is not the daemon's; the
+reason in one line on stderr.
 
-  --json                   machine-readable
+  --json                   machine-readable; {"state": "not running"} or
+                           {"state": "unknown", "reason"} when there is no status
   --control-socket PATH    (default /run/mirror-policyd/control.sock)
+  --timeout-ms N           how long to wait for the answer (default 5000)
 ${COMMON}
 `,
   restore: `Usage: mirror-policyd restore [--state-dir DIR] [--output FILE] [--force]
 
 Puts back the registries.conf the daemon adopted at its first start (kept in the state
 dir), or removes our file when there was none before. Refuses while the daemon runs
-unless --force.
+unless --force. Exit 0 restored (or nothing to do), 1 refused, 2 usage error.
 
   --state-dir DIR          (default /var/lib/mirror-policyd)
   --output FILE            (default: the output the daemon managed)
@@ -167,9 +187,11 @@ ${COMMON}
 Exit codes: 0 resolved, 1 the reference or the configuration is refused (as
 containers/image would refuse it; the reason on stderr), 2 usage error.
 `,
-  import: `Usage: mirror-policyd import FILE
+  import: `Usage: mirror-policyd import FILE | -
 
-Prints the native TOML fragment equivalent to the OpenShift objects in FILE.
+Prints the native TOML fragment equivalent to the OpenShift objects in FILE (- reads
+standard input). A native TOML fragment is refused (exit 1): it needs no import.
+Exit 0 printed, 1 unreadable, invalid or already native, 2 usage error.
 
 ${COMMON}
 `,
