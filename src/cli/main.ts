@@ -41,6 +41,24 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
       process.stderr.write(`mirror-policyd: ${e.message}\nTry 'mirror-policyd ${run ? `${command} ` : ''}--help'.\n`);
       return 2;
     }
+    // `run` has its own start-up error path (the daemon logs why it cannot start).
+    const reason = command === 'run' ? undefined : systemErrorReason(e);
+    if (reason !== undefined) {
+      process.stderr.write(`mirror-policyd ${command}: ${reason}\n`);
+      return 1;
+    }
     throw e;
   }
+}
+
+/**
+ * A failed system call (permission denied, read-only or full file system...) is the
+ * operator's situation, not our bug: one line saying what failed, not a stack trace.
+ * Undefined for anything else, which stays an internal error with its stack.
+ */
+export function systemErrorReason(e: unknown): string | undefined {
+  const err = e as NodeJS.ErrnoException | undefined;
+  if (!(err instanceof Error) || typeof err.code !== 'string' || typeof err.syscall !== 'string') return undefined;
+  const hint = err.code === 'EACCES' || err.code === 'EPERM' ? ' (run as root?)' : err.code === 'EROFS' ? ' (a read-only file system; under the packaged unit see ReadWritePaths=)' : '';
+  return `${err.message}${hint}`;
 }

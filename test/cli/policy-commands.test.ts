@@ -5,9 +5,10 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, runCli } from '../helpers/cli.js';
+import { NOBODY, runAs } from './run-as.js';
 import { EXAMPLES, workspace } from './workspace.js';
 
 t.test('render over a symbolic link: a regular 0644 file, the target untouched, a warning says so', async (t) => {
@@ -139,4 +140,20 @@ t.test('import - reads standard input; a native TOML fragment is refused as need
   const garbage = spawnSync(process.execPath, [BIN, 'import', '-'], { input: 'kind: [\n', encoding: 'utf8' });
   t.equal(garbage.status, 1);
   t.match(garbage.stderr, /^<stdin>:\d+:\d+: invalid YAML/m, 'YAML errors name standard input');
+});
+
+t.test('render as a user who may not write the output: one line saying so, exit 1, no stack trace', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false }, async (t) => {
+  const { dir, policy } = workspace();
+  chmodSync(dir, 0o755);
+  const etc = join(dir, 'etc-containers');
+  mkdirSync(etc, { mode: 0o755 });
+  const out = join(etc, 'registries.conf');
+  writeFileSync(out, '# the host\'s\n');
+  for (const f of [dir, policy]) chownSync(f, 0, 0);
+  const r = await runAs(NOBODY, ['render', '--policy-dir', policy, '--output', out, '--allow-unsafe-fragments', '--state-dir', join(dir, 'state')]);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /^mirror-policyd render: EACCES: permission denied, .* \(run as root\?\)$/m);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  t.notMatch(r.stderr, /internal error/);
+  t.equal(readFileSync(out, 'utf8'), '# the host\'s\n', 'the output is as it was');
 });

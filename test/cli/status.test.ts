@@ -4,14 +4,12 @@
  * and never 1 (degraded, which is an answer).
  */
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, runCli, type Run } from '../helpers/cli.js';
-
-const NOBODY = 65534;
+import { runCli } from '../helpers/cli.js';
+import { NOBODY, runAs } from './run-as.js';
 
 /** A Unix socket server whose connections get `answer` (or nothing); closed at teardown. */
 async function socketServer(t: Test, path: string, answer?: string): Promise<Server> {
@@ -28,26 +26,6 @@ async function socketServer(t: Test, path: string, answer?: string): Promise<Ser
     server.close();
   });
   return server;
-}
-
-/**
- * bin/mirror-policyd as another user (the test runs as root). Through `env -i`: tap adds its
- * coverage hooks to children's environment, and they could not write tap's files as that user.
- */
-function runAs(uid: number, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, BIN, ...args], { uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 function oneLineNoStack(t: Test, stderr: string): void {
