@@ -4,7 +4,10 @@
  */
 
 export interface Location {
-  /** File name as the user knows it (a fragment's base name, or the path given on the command line). */
+  /**
+   * File name as the user knows it: a fragment's base name (the daemon's status), or a path
+   * given on the command line; the CLI names fragments DIR/NAME at its edge (cli/load.ts).
+   */
   readonly file: string;
   readonly line?: number;
   readonly col?: number;
