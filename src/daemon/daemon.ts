@@ -32,9 +32,10 @@ import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
 import { StateDir, StateDirError } from './state-dir.js';
+import { holdUnlisted, MissingDirPoll } from './policy-dir-presence.js';
+import { Backoff } from './retry.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
-const MAX_BACKOFF_MS = 60_000;
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
 /** How long a start waits for another starting daemon's claim of the state dir, and when such a claim is stale. */
@@ -101,7 +102,8 @@ export class Daemon {
   private debounceTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private settleTimer?: NodeJS.Timeout;
-  private backoffMs = 0;
+  private readonly outputBackoff = new Backoff();
+  private readonly stateBackoff = new Backoff();
   private rendering?: Promise<void>;
   private pending = false;
   private lastStart = 0;
@@ -111,6 +113,9 @@ export class Daemon {
   private changeCounter = 0;
   private readonly seen = new Map<string, { text: string; changedAt: number }>();
   private lastGood: Record<string, string> = {};
+  /** What the state dir holds of `lastGood` (they differ while saving fails: the next render saves the difference). */
+  private savedLastGood: Record<string, string> = {};
+  private lastStateError?: string;
   private lastWritten?: string;
   private reported = new Map<string, string>(); // file → messages already logged
   private statuses: FragmentStatus[] = [];
@@ -122,6 +127,9 @@ export class Daemon {
   private prober?: Prober;
   private lastWriteError?: string;
   private policyDirMissing = false;
+  private readonly missingDirPoll = new MissingDirPoll(() => this.config.policyDir, () => this.trigger());
+  /** The policy directory as a whole is refused or unreadable (every fragment held): why. */
+  private dirProblem?: string;
   private readonly drift: DriftEvent[] = [];
   private shadowing: string[] = [];
   private renders = 0;
@@ -163,6 +171,7 @@ export class Daemon {
     }
     await this.removeStaleTemps();
     this.lastGood = await this.state.readLastGood();
+    this.savedLastGood = { ...this.lastGood };
     // Watching first: a change made during the first render, or right after READY=1, must not be missed.
     await this.startWatching();
     this.pending = true;
@@ -360,6 +369,7 @@ export class Daemon {
     this.notifier.stopping();
     await this.reloads;
     for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
+    this.missingDirPoll.stop();
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
     await this.metrics.settled();
@@ -421,9 +431,16 @@ export class Daemon {
     const started = performance.now();
     this.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
-    if (!dir.exists && !this.policyDirMissing) this.log.warn({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} does not exist; waiting for it`);
-    this.policyDirMissing = !dir.exists;
+    if (!dir.exists) return this.holdWhileMissing();
+    if (this.policyDirMissing) this.log.info({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} is there again; rendering it`);
+    this.policyDirMissing = false;
+    this.missingDirPoll.stop();
+    this.noteDirProblem(dir.dirProblem);
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
+    // Refused or unreadable as a whole: what it holds is unknown, so a fragment it no longer lists is held too.
+    const refusedFiles = dir.diagnostics.filter((d) => d.severity === 'error' && d !== dir.dirProblem);
+    const unreadable = dir.dirProblem ? [...refusedFiles, ...holdUnlisted(this.knownFragments(), dir)] : refusedFiles;
+    const dirWarnings = dir.diagnostics.filter((d) => d.severity === 'warning');
 
     const fragments = dir.fragments.map((f) => {
       const prev = this.seen.get(f.file);
@@ -473,11 +490,11 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     const result = buildForgiving(
-      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable: dir.diagnostics, lastGood: this.lastGood, ...(transform ? { transform } : {}) },
+      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}) },
       { file: basename(this.config.output) },
     );
     this.statuses = result.statuses;
-    this.reportProblems(result.statuses, result.diagnostics);
+    this.reportProblems(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
       this.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
@@ -485,8 +502,8 @@ export class Daemon {
       this.notifier.status(this.statusLine());
       return;
     }
-    await this.state.writeLastGood(this.lastGood, result.lastGood);
     this.lastGood = result.lastGood;
+    await this.saveLastGood();
 
     let changed = false;
     try {
@@ -511,15 +528,12 @@ export class Daemon {
       this.lastWritten = result.text;
       if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
       this.lastWriteError = undefined;
-      this.backoffMs = 0;
+      this.outputBackoff.succeeded();
     } catch (e) {
       this.renderErrors++;
       this.lastWriteError = (e as Error).message;
-      this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(1000, this.backoffMs * 2));
-      this.log.error({ path: this.config.output, retryInMs: this.backoffMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${this.backoffMs / 1000} s`);
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.trigger(), this.backoffMs);
-      this.retryTimer.unref();
+      const retryInMs = this.retryLater(this.outputBackoff);
+      this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`);
       this.notifier.status(this.statusLine());
       return;
     }
@@ -544,6 +558,62 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
+  }
+
+  /** A render again after `backoff`'s next delay (one timer: the earliest retry wins). Returns the delay. */
+  private retryLater(backoff: Backoff): number {
+    const ms = backoff.failed();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.trigger(), ms);
+    this.retryTimer.unref();
+    return ms;
+  }
+
+  /**
+   * Saves what changed in the last-good copies. A failure (the state dir full, read-only) does
+   * not stop the render, whose policy is valid and belongs in effect; it degrades the daemon
+   * until a retry (with backoff) saves them, because a restart would fall back to older copies.
+   */
+  private async saveLastGood(): Promise<void> {
+    try {
+      await this.state.writeLastGood(this.savedLastGood, this.lastGood);
+      this.savedLastGood = { ...this.lastGood };
+      if (this.lastStateError) this.log.info(`last-good copies saved in ${this.state.path('last-good')} again`);
+      this.lastStateError = undefined;
+      this.stateBackoff.succeeded();
+    } catch (e) {
+      this.renderErrors++;
+      const first = this.lastStateError === undefined;
+      this.lastStateError = (e as Error).message;
+      const retryInMs = this.retryLater(this.stateBackoff);
+      const say = `cannot save the last-good copies in ${this.state.path('last-good')}: ${this.lastStateError}; retrying in ${retryInMs / 1000} s (until then a restart falls back to older copies)`;
+      if (first) this.log.error({ path: this.state.path('last-good'), retryInMs }, say);
+      else this.log.warn({ path: this.state.path('last-good'), retryInMs }, say);
+    }
+  }
+
+  /** Every fragment name the daemon knows of: with a last-good copy, or in the last statuses. */
+  private knownFragments(): Set<string> {
+    return new Set([...Object.keys(this.lastGood), ...this.statuses.map((s) => s.file)]);
+  }
+
+  /** The policy directory is gone (deleted, moved away, mid-swap): nothing is rendered, everything stays, until it is back. */
+  private holdWhileMissing(): void {
+    if (!this.policyDirMissing) {
+      const kept = this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`;
+      this.log.warn({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} does not exist; waiting for it (${kept} until it is back)`);
+    }
+    this.policyDirMissing = true;
+    this.missingDirPoll.start();
+    this.notifier.status(this.statusLine());
+  }
+
+  /** Logs the refusal of the whole policy directory when it starts or changes, and its end. */
+  private noteDirProblem(problem: Diagnostic | undefined): void {
+    const now = problem ? `${formatDiagnostic(problem)}; every fragment is held at its last valid content` : undefined;
+    if (now !== undefined && now !== this.dirProblem) this.log.error({ policyDir: this.config.policyDir }, now);
+    else if (now === undefined && this.dirProblem !== undefined) this.log.info({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} is usable again`);
+    this.dirProblem = now;
   }
 
   /** Each problem is logged once, when it appears; a fix is logged when it happens. */
@@ -581,8 +651,11 @@ export class Daemon {
     const { held, invalid } = this.counts();
     if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
     if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
-    if (this.policyDirMissing) out.push(`policy directory ${this.config.policyDir} does not exist`);
+    if (this.policyDirMissing) out.push(`policy directory ${this.config.policyDir} does not exist; ${this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`} until it is back`);
+    if (this.dirProblem) out.push(this.dirProblem);
+    if (!this.lastRender) out.push('not rendered yet');
     if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
+    if (this.lastStateError) out.push(`cannot save the last-good copies in ${this.state.path('last-good')}: ${this.lastStateError}`);
     out.push(...this.generalProblems);
     return out;
   }
