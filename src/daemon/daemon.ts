@@ -77,7 +77,9 @@ export interface DaemonStatus {
   readonly output: string;
   readonly stateDir: string;
   readonly base: { readonly source: 'flag' | 'adopted' | 'none'; readonly path?: string };
-  readonly fragments: Array<{ file: string; state: string; errors: string[] }>;
+  readonly fragments: Array<{ file: string; state: string; errors: string[]; warnings: string[] }>;
+  /** Warnings not located in a fragment: files in the policy directory that are not fragments, the base. */
+  readonly warnings: string[];
   readonly lastRender?: RenderInfo;
   readonly lastWriteError?: string;
   readonly drift: DriftEvent[];
@@ -119,6 +121,7 @@ export class Daemon {
   private lastWritten?: string;
   private reported = new Map<string, string>(); // file → messages already logged
   private statuses: FragmentStatus[] = [];
+  private otherWarnings: string[] = [];
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
@@ -494,6 +497,8 @@ export class Daemon {
       { file: basename(this.config.output) },
     );
     this.statuses = result.statuses;
+    const inFragments = new Set(result.statuses.map((x) => x.file));
+    this.otherWarnings = [...dirWarnings, ...result.diagnostics].filter((x) => x.severity === 'warning' && !inFragments.has(x.file)).map(formatDiagnostic);
     this.reportProblems(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
       this.renderErrors++;
@@ -680,7 +685,8 @@ export class Daemon {
       output: this.config.output,
       stateDir: this.config.stateDir,
       base: this.baseSource,
-      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic) })),
+      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
+      warnings: [...this.otherWarnings],
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
       ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
       drift: [...this.drift],
