@@ -40,10 +40,6 @@ export class MissingDirPoll {
     private readonly onBack: () => void,
   ) {}
 
-  get active(): boolean {
-    return this.timer !== undefined;
-  }
-
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
