@@ -402,9 +402,25 @@ export class Daemon {
     }
   }
 
-  /** Returns the text it looked at (undefined: no file), which is the one this render may replace. */
+  /**
+   * Returns the text it looked at (undefined: no file), which is the one this render may replace.
+   * A file someone else wrote is replaced only once a copy of it is safe in the state dir.
+   */
   private async checkOutput(): Promise<string | undefined> {
-    const current = await this.readOutput();
+    let current: string | undefined;
+    try {
+      current = await this.readOutput();
+    } catch (e) {
+      throw new Error(`cannot read it: ${(e as Error).message}`);
+    }
+    try {
+      return await this.keepForeignOutput(current);
+    } catch (e) {
+      throw new Error(`not replaced, since a copy of it cannot be kept in ${this.config.stateDir}: ${(e as Error).message}`);
+    }
+  }
+
+  private async keepForeignOutput(current: string | undefined): Promise<string | undefined> {
     if (current === undefined || current === this.lastWritten) return current;
     const kind = classifyText(current);
     if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
@@ -475,7 +491,7 @@ export class Daemon {
     try {
       looked = await this.checkOutput();
     } catch (e) {
-      outputProblem = `cannot read it: ${(e as Error).message}`;
+      outputProblem = (e as Error).message;
     }
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {

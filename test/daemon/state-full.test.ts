@@ -5,7 +5,7 @@
  * the 30 s rescan, set far away here) saves the last-good copies.
  */
 import t from 'tap';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runArgs, fragment, replaceFile, startDaemon, workspace } from '../helpers/daemon.js';
 
@@ -54,5 +54,19 @@ t.test('state directory full while running: degraded with the reason, retried wi
   await d.waitForStatus((x) => x.state === 'healthy', 'healthy once a retry saved the copies (the rescan is 10 minutes away)');
   t.equal(readFileSync(join(state, 'last-good', '20-b.toml'), 'utf8'), fragment('quay.io/b', ['mirror-b.example/b']));
   await d.waitForLog(/last-good copies saved in .* again/, from);
+
+  // A hand edit of the output while the state dir is full: not replaced (the edit would be lost) until a copy is kept.
+  const filler2 = fill(state);
+  const edited = `${readFileSync(ws.output, 'utf8')}# hand edit\n`;
+  writeFileSync(ws.output, edited);
+  const s2 = await d.waitForStatus((x) => x.state === 'degraded', 'degraded: the edited output cannot be kept');
+  t.match(s2.degraded.join('\n'), /cannot write .*registries\.conf: not replaced, since a copy of it cannot be kept in .*ENOSPC/);
+  t.equal(readFileSync(ws.output, 'utf8'), edited, 'the hand edit is still there');
+  rmSync(filler2);
+  await d.waitForOutput((o) => !o.includes('# hand edit'), 'our render restored once the edited copy is kept');
+  const kept = readdirSync(join(state, 'drift')).filter((n) => n.endsWith('.conf'));
+  t.equal(kept.length, 1);
+  t.equal(readFileSync(join(state, 'drift', kept[0] as string), 'utf8'), edited, 'the edited copy is kept');
+  await d.waitForStatus((x) => x.state === 'healthy', 'healthy');
   t.equal(await d.stop(), 0);
 });
