@@ -32,7 +32,8 @@ import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
 import { StateDir, StateDirError } from './state-dir.js';
-import { holdUnlisted, MissingDirPoll } from './policy-dir-presence.js';
+import { PolicyDirPresence } from './policy-dir-presence.js';
+import { LastGoodSaver } from './last-good-saver.js';
 import { Backoff } from './retry.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
@@ -105,7 +106,6 @@ export class Daemon {
   private retryTimer?: NodeJS.Timeout;
   private settleTimer?: NodeJS.Timeout;
   private readonly outputBackoff = new Backoff();
-  private readonly stateBackoff = new Backoff();
   private rendering?: Promise<void>;
   private pending = false;
   private lastStart = 0;
@@ -115,9 +115,7 @@ export class Daemon {
   private changeCounter = 0;
   private readonly seen = new Map<string, { text: string; changedAt: number }>();
   private lastGood: Record<string, string> = {};
-  /** What the state dir holds of `lastGood` (they differ while saving fails: the next render saves the difference). */
-  private savedLastGood: Record<string, string> = {};
-  private lastStateError?: string;
+  private lastGoodSaver?: LastGoodSaver;
   private lastWritten?: string;
   private reported = new Map<string, string>(); // file → messages already logged
   private statuses: FragmentStatus[] = [];
@@ -129,10 +127,7 @@ export class Daemon {
   private emptyTimer?: NodeJS.Timeout;
   private prober?: Prober;
   private lastWriteError?: string;
-  private policyDirMissing = false;
-  private readonly missingDirPoll = new MissingDirPoll(() => this.config.policyDir, () => this.trigger());
-  /** The policy directory as a whole is refused or unreadable (every fragment held): why. */
-  private dirProblem?: string;
+  private readonly presence: PolicyDirPresence;
   private readonly drift: DriftEvent[] = [];
   private shadowing: string[] = [];
   private renders = 0;
@@ -155,6 +150,7 @@ export class Daemon {
   ) {
     this.state = new StateDir(config.stateDir);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
+    this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
   }
 
@@ -174,7 +170,7 @@ export class Daemon {
     }
     await this.removeStaleTemps();
     this.lastGood = await this.state.readLastGood();
-    this.savedLastGood = { ...this.lastGood };
+    this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
     // Watching first: a change made during the first render, or right after READY=1, must not be missed.
     await this.startWatching();
     this.pending = true;
@@ -372,7 +368,7 @@ export class Daemon {
     this.notifier.stopping();
     await this.reloads;
     for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
-    this.missingDirPoll.stop();
+    this.presence.stop();
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
     await this.metrics.settled();
@@ -450,16 +446,14 @@ export class Daemon {
     const started = performance.now();
     this.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
-    if (!dir.exists) return this.holdWhileMissing();
-    if (this.policyDirMissing) this.log.info({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} is there again; rendering it`);
-    this.policyDirMissing = false;
-    this.missingDirPoll.stop();
-    this.noteDirProblem(dir.dirProblem);
+    const known = new Set([...Object.keys(this.lastGood), ...this.statuses.map((x) => x.file)]);
+    const verdict = this.presence.judge(dir, known, this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
+    if (!verdict.render) {
+      this.notifier.status(this.statusLine());
+      return;
+    }
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
-    // Refused or unreadable as a whole: what it holds is unknown, so a fragment it no longer lists is held too.
-    const refusedFiles = dir.diagnostics.filter((d) => d.severity === 'error' && d !== dir.dirProblem);
-    const unreadable = dir.dirProblem ? [...refusedFiles, ...holdUnlisted(this.knownFragments(), dir)] : refusedFiles;
-    const dirWarnings = dir.diagnostics.filter((d) => d.severity === 'warning');
+    const { unreadable, warnings: dirWarnings } = verdict;
 
     const fragments = dir.fragments.map((f) => {
       const prev = this.seen.get(f.file);
@@ -524,7 +518,11 @@ export class Daemon {
       return;
     }
     this.lastGood = result.lastGood;
-    await this.saveLastGood();
+    const retryInMs = await this.lastGoodSaver?.save(this.lastGood);
+    if (retryInMs !== undefined) {
+      this.renderErrors++;
+      this.retryIn(retryInMs);
+    }
 
     let changed = false;
     try {
@@ -553,7 +551,8 @@ export class Daemon {
     } catch (e) {
       this.renderErrors++;
       this.lastWriteError = (e as Error).message;
-      const retryInMs = this.retryLater(this.outputBackoff);
+      const retryInMs = this.outputBackoff.failed();
+      this.retryIn(retryInMs);
       this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`);
       this.notifier.status(this.statusLine());
       return;
@@ -581,61 +580,13 @@ export class Daemon {
     this.notifier.status(this.statusLine());
   }
 
-  /** A render again after `backoff`'s next delay (one timer: the earliest retry wins). Returns the delay. */
-  private retryLater(backoff: Backoff): number {
-    const ms = backoff.failed();
+  /** A render again in `ms` (one timer: the latest failure sets it). */
+  private retryIn(ms: number): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.trigger(), ms);
     this.retryTimer.unref();
-    return ms;
   }
 
-  /**
-   * Saves what changed in the last-good copies. A failure (the state dir full, read-only) does
-   * not stop the render, whose policy is valid and belongs in effect; it degrades the daemon
-   * until a retry (with backoff) saves them, because a restart would fall back to older copies.
-   */
-  private async saveLastGood(): Promise<void> {
-    try {
-      await this.state.writeLastGood(this.savedLastGood, this.lastGood);
-      this.savedLastGood = { ...this.lastGood };
-      if (this.lastStateError) this.log.info(`last-good copies saved in ${this.state.path('last-good')} again`);
-      this.lastStateError = undefined;
-      this.stateBackoff.succeeded();
-    } catch (e) {
-      this.renderErrors++;
-      const first = this.lastStateError === undefined;
-      this.lastStateError = (e as Error).message;
-      const retryInMs = this.retryLater(this.stateBackoff);
-      const say = `cannot save the last-good copies in ${this.state.path('last-good')}: ${this.lastStateError}; retrying in ${retryInMs / 1000} s (until then a restart falls back to older copies)`;
-      if (first) this.log.error({ path: this.state.path('last-good'), retryInMs }, say);
-      else this.log.warn({ path: this.state.path('last-good'), retryInMs }, say);
-    }
-  }
-
-  /** Every fragment name the daemon knows of: with a last-good copy, or in the last statuses. */
-  private knownFragments(): Set<string> {
-    return new Set([...Object.keys(this.lastGood), ...this.statuses.map((s) => s.file)]);
-  }
-
-  /** The policy directory is gone (deleted, moved away, mid-swap): nothing is rendered, everything stays, until it is back. */
-  private holdWhileMissing(): void {
-    if (!this.policyDirMissing) {
-      const kept = this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`;
-      this.log.warn({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} does not exist; waiting for it (${kept} until it is back)`);
-    }
-    this.policyDirMissing = true;
-    this.missingDirPoll.start();
-    this.notifier.status(this.statusLine());
-  }
-
-  /** Logs the refusal of the whole policy directory when it starts or changes, and its end. */
-  private noteDirProblem(problem: Diagnostic | undefined): void {
-    const now = problem ? `${formatDiagnostic(problem)}; every fragment is held at its last valid content` : undefined;
-    if (now !== undefined && now !== this.dirProblem) this.log.error({ policyDir: this.config.policyDir }, now);
-    else if (now === undefined && this.dirProblem !== undefined) this.log.info({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} is usable again`);
-    this.dirProblem = now;
-  }
 
   /** Each problem is logged once, when it appears; a fix is logged when it happens. */
   private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
@@ -672,11 +623,10 @@ export class Daemon {
     const { held, invalid } = this.counts();
     if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
     if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
-    if (this.policyDirMissing) out.push(`policy directory ${this.config.policyDir} does not exist; ${this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`} until it is back`);
-    if (this.dirProblem) out.push(this.dirProblem);
+    out.push(...this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`));
     if (!this.lastRender) out.push('not rendered yet');
     if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
-    if (this.lastStateError) out.push(`cannot save the last-good copies in ${this.state.path('last-good')}: ${this.lastStateError}`);
+    out.push(...(this.lastGoodSaver?.degradedReasons() ?? []));
     out.push(...this.generalProblems);
     return out;
   }
