@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPolicyDir, MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../src/policy-dir.js';
 import { formatDiagnostic } from '../src/diagnostic.js';
+import { runCli } from './helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -227,4 +228,8 @@ t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escap
     '20-caf\\xe9.toml: refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it',
     'notes-\\xff: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml',
   ]);
+  const check = await runCli(['check', '--policy-dir', d]);
+  t.equal(check.code, 1, '`check` fails on it');
+  t.match(check.stderr, /20-caf\\xe9\.toml: refusing fragment: its name is not valid UTF-8/);
+  t.match(check.stderr, /notes-\\xff: warning: not a policy fragment/, '`check` shows the warning too');
 });

@@ -12,6 +12,9 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { DEFAULTS } from '../../src/daemon/config.js';
 import { createLogger } from '../../src/log.js';
 import { createNotifier } from '../../src/systemd/notify.js';
+import { error } from '../../src/diagnostic.js';
+import { holdUnlisted } from '../../src/daemon/policy-dir-presence.js';
+import { Backoff } from '../../src/daemon/retry.js';
 import { exists, fragment, idms, readOrUndefined, sleep, startDaemon, workspace, type Workspace } from '../helpers/daemon.js';
 
 const toml = (s: string): string => JSON.stringify(s);
@@ -167,4 +170,21 @@ t.test('status is not healthy before the first render', async (t) => {
   t.equal(s.state, 'degraded');
   t.same(s.degraded, ['not rendered yet']);
   t.match(daemon.statusLine(), /^degraded: .*not rendered yet/);
+});
+
+t.test('holdUnlisted: every known fragment a refused directory no longer lists is held, nothing else', async (t) => {
+  const refusedDir = error({ file: '/etc/mirror-policy.d' }, 'refusing policy directory: writable by others');
+  const contents = { exists: true, fragments: [], ignored: [], dirProblem: refusedDir, diagnostics: [refusedDir, error({ file: '11-renamed.toml' }, 'refusing fragment: the policy directory is writable by others')] };
+  const held = holdUnlisted(['10-a.toml', '11-renamed.toml', '20-gone.yaml', '10-a.toml'], contents);
+  t.same(held.map((d) => d.file), ['10-a.toml', '20-gone.yaml']);
+  t.ok(held.every((d) => d.severity === 'error'), 'held as refused: the forgiving render keeps their last good content');
+});
+
+t.test('Backoff: 1 s doubling to a minute, reset by a success', async (t) => {
+  const b = new Backoff();
+  t.same([b.failed(), b.failed(), b.failed()], [1000, 2000, 4000]);
+  for (let i = 0; i < 10; i++) b.failed();
+  t.equal(b.failed(), 60_000);
+  b.succeeded();
+  t.equal(b.failed(), 1000);
 });
