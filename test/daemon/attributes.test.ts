@@ -5,6 +5,7 @@
 import t from 'tap';
 import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rawEventPath } from '../../src/daemon/watcher.js';
 import { fragment, sleep, startDaemon, workspace } from '../helpers/daemon.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -42,4 +43,11 @@ t.test('chmod and chown of a fragment are noticed at once', async (t) => {
   const idle = (await d.status()).renders - before;
   t.ok(idle <= 3, `no render loop: ${idle} render(s) in 2.5 s of quiet`);
   t.equal(await d.stop(), 0);
+});
+
+t.test('rawEventPath: a directory watcher names the child, a file watcher the file itself', async (t) => {
+  t.equal(rawEventPath('10-a.toml', '/etc/mirror-policy.d'), '/etc/mirror-policy.d/10-a.toml');
+  t.equal(rawEventPath('10-a.toml', '/etc/mirror-policy.d/10-a.toml'), '/etc/mirror-policy.d/10-a.toml');
+  t.equal(rawEventPath('', '/etc/mirror-policy.d'), '/etc/mirror-policy.d', 'an event about the watched directory itself');
+  t.equal(rawEventPath('x', undefined), undefined);
 });
