@@ -587,7 +587,6 @@ export class Daemon {
     this.retryTimer.unref();
   }
 
-
   /** Each problem is logged once, when it appears; a fix is logged when it happens. */
   private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
     const now = new Map<string, string>();
