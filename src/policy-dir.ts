@@ -5,8 +5,8 @@
  */
 import { constants, promises as fs } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { error, type Diagnostic } from './diagnostic.js';
-import { classifyName } from './fragment/index.js';
+import { error, warning, type Diagnostic } from './diagnostic.js';
+import { NOT_A_FRAGMENT, classifyName } from './fragment/index.js';
 import type { SourceText } from './pipeline.js';
 import { byteOrderCompare } from './topo.js';
 
@@ -36,9 +36,15 @@ export interface IgnoredFile {
 export interface PolicyDirContents {
   readonly fragments: SourceText[];
   readonly ignored: IgnoredFile[];
+  /** Errors (fragments refused or unreadable) and warnings (files that are not fragments). */
   readonly diagnostics: Diagnostic[];
   /** False when the directory does not exist (not an error for the daemon, which waits for it). */
   readonly exists: boolean;
+  /**
+   * Set when the directory as a whole was refused or could not be read (it is also in
+   * `diagnostics`): what it holds is unknown, so a daemon keeps every fragment it knew.
+   */
+  readonly dirProblem?: Diagnostic;
 }
 
 function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
@@ -48,21 +54,87 @@ function trustProblem(st: { uid: number; mode: number }, uid: number): string | 
   return undefined;
 }
 
+/** The directory's identity (undefined: not there), to see whether it was moved or swapped while we read it. */
+async function dirIdentity(dir: string): Promise<string | undefined> {
+  try {
+    const st = await fs.stat(dir);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A directory swapped while read (`mv policy.d policy.d.old; mv new policy.d`) is read again, this many times at most. */
+const REREAD_TRIES = 3;
+
+/**
+ * Reads every fragment of `dir`. A read that a move or swap of the directory overlapped is
+ * done again: half of one directory and half of another, or fragments that "vanished"
+ * because their directory moved away, must never look like a policy.
+ */
 export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promise<PolicyDirContents> {
+  for (let n = 1; ; n++) {
+    const before = await dirIdentity(dir);
+    const got = await readPolicyDirOnce(dir, opts);
+    if ((await dirIdentity(dir)) === before) return got;
+    if (n >= REREAD_TRIES) {
+      const problem = error({ file: dir }, `the policy directory was moved or replaced while being read, ${REREAD_TRIES} times in a row`);
+      return { fragments: [], ignored: [], diagnostics: [problem], exists: true, dirProblem: problem };
+    }
+  }
+}
+
+/** A file name as shown to people: bytes that are not valid UTF-8 (or not ASCII, then) escaped as \xNN. */
+export function displayName(raw: Buffer): { name: string; validUtf8: boolean } {
+  try {
+    return { name: new TextDecoder('utf-8', { fatal: true }).decode(raw), validUtf8: true };
+  } catch {
+    return { name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''), validUtf8: false };
+  }
+}
+
+interface DirEntry {
+  readonly raw: Buffer;
+  readonly name: string;
+  readonly validUtf8: boolean;
+}
+
+type NameVerdict = { fragment: true } | { ignored: string } | { diagnostic: Diagnostic };
+
+/**
+ * Leftovers and subdirectories are ignored quietly; any other file that is not a fragment is a
+ * warning (a misnamed fragment is a likely mistake). Only lstat is used: nothing is opened.
+ */
+async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry): Promise<NameVerdict> {
+  const cls = classifyName(name);
+  if ('ignored' in cls && cls.ignored !== NOT_A_FRAGMENT) return { ignored: cls.ignored };
+  if ('ignored' in cls) {
+    const st = await fs.lstat(Buffer.concat([Buffer.from(`${realDir}/`), raw])).catch(() => undefined);
+    if (st === undefined) return { ignored: 'vanished while reading' };
+    if (st.isDirectory()) return { ignored: 'subdirectory' };
+    return { diagnostic: warning({ file: name }, 'not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml') };
+  }
+  if (!validUtf8) return { diagnostic: error({ file: name }, 'refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it') };
+  return { fragment: true };
+}
+
+async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
   const uid = opts.uid ?? process.getuid?.() ?? 0;
   const fragments: SourceText[] = [];
   const ignored: IgnoredFile[] = [];
   const diagnostics: Diagnostic[] = [];
-  let names: string[];
+  let entries: DirEntry[];
   let realDir: string;
   try {
     realDir = await fs.realpath(dir);
-    names = await fs.readdir(realDir);
+    entries = (await fs.readdir(realDir, { encoding: 'buffer' })).map((raw) => ({ raw, ...displayName(raw) }));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false };
-    return { fragments, ignored, diagnostics: [error({ file: dir }, `cannot read policy directory: ${err.message}`)], exists: true };
+    const problem = error({ file: dir }, `cannot read policy directory: ${err.message}`);
+    return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem };
   }
+  entries.sort((a, b) => byteOrderCompare(a.name, b.name));
   if (!opts.allowUnsafe) {
     const st = await fs.stat(realDir);
     const problem = trustProblem(st, uid);
@@ -70,21 +142,29 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
     // by fragment (none is read), so that each is named and the daemon keeps each one's last
     // valid content in effect instead of rendering as if the policy were empty.
     if (problem) {
-      diagnostics.push(error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`));
-      for (const name of names.sort(byteOrderCompare)) {
-        const cls = classifyName(name);
-        if ('ignored' in cls) ignored.push({ name, why: cls.ignored });
+      const dirProblem = error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`);
+      diagnostics.push(dirProblem);
+      for (const entry of entries) {
+        const { name } = entry;
+        const verdict = await judgeName(realDir, entry);
+        if ('ignored' in verdict) ignored.push({ name, why: verdict.ignored });
+        else if ('diagnostic' in verdict) diagnostics.push(verdict.diagnostic);
         else diagnostics.push(error({ file: name }, `refusing fragment: the policy directory is ${problem}`));
       }
-      return { fragments, ignored, diagnostics, exists: true };
+      return { fragments, ignored, diagnostics, exists: true, dirProblem };
     }
   }
   const maxFragments = opts.maxFragments ?? MAX_FRAGMENTS;
   let seen = 0;
-  for (const name of names.sort(byteOrderCompare)) {
-    const cls = classifyName(name);
-    if ('ignored' in cls) {
-      ignored.push({ name, why: cls.ignored });
+  for (const entry of entries) {
+    const { name } = entry;
+    const verdict = await judgeName(realDir, entry);
+    if ('ignored' in verdict) {
+      ignored.push({ name, why: verdict.ignored });
+      continue;
+    }
+    if ('diagnostic' in verdict) {
+      diagnostics.push(verdict.diagnostic);
       continue;
     }
     if (++seen > maxFragments) {
@@ -136,29 +216,45 @@ async function readCapped(fh: fs.FileHandle, sizeHint: number): Promise<Buffer |
 
 const GROWTH_CHUNK_BYTES = 64 * 1024;
 
+/** What a non-regular file is, for the refusal. */
+function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
 async function readFragmentOnce(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
   try {
     const l = await fs.lstat(path);
     let linkTarget: string | undefined;
+    let checked = l;
     if (l.isSymbolicLink()) {
       linkTarget = await fs.realpath(path);
       const rel = relative(realDir, linkTarget);
       if (!allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
-    } else if (l.isDirectory()) {
-      return { ignored: 'subdirectory' };
+      checked = await fs.lstat(linkTarget);
     }
-    const fh = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (checked.isDirectory()) return { ignored: 'subdirectory' };
+    // Nothing but a regular file is opened: opening a device can act (a watchdog, a tape), a FIFO can block.
+    if (!checked.isFile()) return { diagnostic: error(at, `refusing fragment: ${fileKind(checked)}, not a regular file`) };
+    // O_NOFOLLOW: what is opened is the file checked (realpath resolved every link), not a link swapped in since.
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(linkTarget ?? path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') return { replaced: true };
+      throw e;
+    }
     try {
       const st = await fh.stat();
-      if (st.isDirectory()) return { ignored: 'subdirectory' };
-      if (!st.isFile()) return { diagnostic: error(at, 'refusing fragment: not a regular file') };
+      // What was opened must be what was checked: a file swapped in between is looked at again, not read.
+      if (checked.ino !== st.ino || checked.dev !== st.dev || !st.isFile()) return { replaced: true };
       if (!allowUnsafe) {
-        // What was opened must be what was checked: a link or file swapped in between is refused, not read.
-        const checked = linkTarget === undefined ? l : await fs.stat(linkTarget);
-        if (checked.ino !== st.ino || checked.dev !== st.dev) return { replaced: true };
         const problem = trustProblem(st, uid);
         if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
         // Another name for the same file may sit where other rules (or other users) reach it.

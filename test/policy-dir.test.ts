@@ -1,9 +1,11 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPolicyDir, MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../src/policy-dir.js';
 import { formatDiagnostic } from '../src/diagnostic.js';
+import { runCli } from './helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -26,9 +28,9 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
   mkdirSync(join(d, 'sub.toml'));
   const got = await readPolicyDir(d);
   t.same(got.fragments.map((f) => f.file), ['A.yaml', 'a.yml', 'b.toml']);
-  t.same(got.diagnostics, []);
+  t.same(got.diagnostics.map(formatDiagnostic), ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml'], 'a file that is no fragment and no leftover is a warning');
   const ignored = Object.fromEntries(got.ignored.map((i) => [i.name, i.why]));
-  t.same(Object.keys(ignored).sort(), ['.hidden.toml', '.x.toml.swp', '4913', 'README', 'p.toml.dpkg-old', 'q.toml.dpkg-new', 'r.toml.rpmnew', 's.toml.rpmsave', 'sub.toml', 'x.toml~', 'y.toml.swp', 'z.tmp']);
+  t.same(Object.keys(ignored).sort(), ['.hidden.toml', '.x.toml.swp', '4913', 'p.toml.dpkg-old', 'q.toml.dpkg-new', 'r.toml.rpmnew', 's.toml.rpmsave', 'sub.toml', 'x.toml~', 'y.toml.swp', 'z.tmp']);
   t.equal(ignored['sub.toml'], 'subdirectory');
   t.equal(ignored['x.toml~'], 'editor backup');
 });
@@ -98,6 +100,7 @@ t.test('a policy directory writable by others is refused whole: the directory an
   t.match(lines[0], /refusing policy directory: writable by group and others \(mode 1777\)/);
   t.same(lines.slice(1), ['good.toml', 'other.yaml'].map((f) => `${f}: refusing fragment: the policy directory is writable by group and others (mode 1777)`));
   t.same(got.ignored.map((i) => i.name), ['.hidden.toml'], 'ignored names are still ignored, not refused');
+  t.equal(got.dirProblem && formatDiagnostic(got.dirProblem), lines[0], 'the refusal of the whole directory is flagged as such (the daemon then holds every fragment)');
 });
 
 t.test('symlinks: inside the directory are followed, outside are refused', async (t) => {
@@ -180,13 +183,53 @@ t.test('over the cap on the number of fragments, the ones past it (in byte order
   for (const name of ['e.toml', 'a.toml', 'c.yaml', 'b.toml', 'd.yml']) put(d, name, `# ${name}`);
   for (const name of ['.hidden.toml', 'x.toml~', 'README']) put(d, name);
   const got = await readPolicyDir(d, { maxFragments: 3 });
+  const warnings = got.diagnostics.filter((x) => x.severity === 'warning').map(formatDiagnostic);
+  t.same(warnings, ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml']);
   t.same(got.fragments.map((f) => f.file), ['a.toml', 'b.toml', 'c.yaml']);
-  t.same(got.diagnostics.map(formatDiagnostic), [
+  t.same(got.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic), [
     'd.yml: refusing fragment: the policy directory holds more than 3 fragments; this is number 4 in byte order of names',
     'e.toml: refusing fragment: the policy directory holds more than 3 fragments; this is number 5 in byte order of names',
   ]);
-  t.equal(got.ignored.length, 3);
+  t.equal(got.ignored.length, 2);
   const atCap = await readPolicyDir(d, { maxFragments: 5 });
   t.equal(atCap.fragments.length, 5, 'exactly at the cap: all read');
-  t.same(atCap.diagnostics, []);
+  t.same(atCap.diagnostics.filter((x) => x.severity === 'error'), []);
+});
+
+t.test('nothing but regular files is opened: a FIFO and a device are refused by type, without opening them', { skip: !isRoot && 'needs root for mknod' }, async (t) => {
+  const d = dir();
+  put(d, '10-good.toml', '# good');
+  execFileSync('mkfifo', ['-m', '0644', join(d, '20-fifo.toml')]);
+  // Major 240 is reserved for local use: no driver, so opening it fails (ENXIO); refusing it by type never tries.
+  execFileSync('mknod', ['-m', '0644', join(d, '30-dev.toml'), 'c', '240', '0']);
+  symlinkSync('30-dev.toml', join(d, '40-link-to-dev.toml'));
+  for (const opts of [{}, { allowUnsafe: true }]) {
+    const got = await readPolicyDir(d, opts);
+    t.same(got.fragments.map((f) => f.file), ['10-good.toml']);
+    t.same(got.diagnostics.map(formatDiagnostic), [
+      '20-fifo.toml: refusing fragment: a FIFO, not a regular file',
+      '30-dev.toml: refusing fragment: a character device, not a regular file',
+      '40-link-to-dev.toml: refusing fragment: a character device, not a regular file',
+    ]);
+  }
+});
+
+t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escaped), not left out silently', async (t) => {
+  const d = dir();
+  put(d, '10-good.toml', '# good');
+  const raw = Buffer.concat([Buffer.from(join(d, '20-caf')), Buffer.from([0xe9]), Buffer.from('.toml')]);
+  writeFileSync(raw, '# latin-1 name');
+  chmodSync(raw, 0o644);
+  const other = Buffer.concat([Buffer.from(join(d, 'notes-')), Buffer.from([0xff])]);
+  writeFileSync(other, 'x');
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => f.file), ['10-good.toml']);
+  t.same(got.diagnostics.map(formatDiagnostic), [
+    '20-caf\\xe9.toml: refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it',
+    'notes-\\xff: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml',
+  ]);
+  const check = await runCli(['check', '--policy-dir', d]);
+  t.equal(check.code, 1, '`check` fails on it');
+  t.match(check.stderr, /20-caf\\xe9\.toml: refusing fragment: its name is not valid UTF-8/);
+  t.match(check.stderr, /notes-\\xff: warning: not a policy fragment/, '`check` shows the warning too');
 });

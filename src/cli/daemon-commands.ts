@@ -131,8 +131,9 @@ function formatStatus(s: DaemonStatus): string {
     `state dir:  ${s.stateDir}`,
     `renders:    ${s.renders} (${s.renderErrors} failed)`,
     'fragments:',
-    ...(s.fragments.length === 0 ? ['  (none)'] : s.fragments.flatMap((f) => [`  ${f.state.padEnd(7)} ${f.file}`, ...f.errors.map((e) => `          ${e}`)])),
+    ...(s.fragments.length === 0 ? ['  (none)'] : s.fragments.flatMap((f) => [`  ${f.state.padEnd(7)} ${f.file}`, ...[...f.errors, ...(f.warnings ?? [])].map((e) => `          ${e}`)])),
   ];
+  if ((s.warnings ?? []).length > 0) lines.push('other warnings:', ...s.warnings.map((w) => `  ${w}`));
   if (s.drift.length > 0) lines.push('drift:', ...s.drift.map((d) => `  ${d.at} ${d.kind}, kept as ${d.savedAs}`));
   if (s.mirrors && s.mirrors.length > 0) {
     lines.push('mirrors (health cache):', ...s.mirrors.map((m) => `  ${m.state.padEnd(7)} ${m.endpoint}${m.latencyMs !== undefined ? `  ${m.latencyMs} ms` : ''}${m.lastProbe ? `  probed ${m.lastProbe}` : ''}${m.why ? `  (${m.why})` : ''}`));

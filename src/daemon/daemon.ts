@@ -32,9 +32,11 @@ import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
 import { StateDir, StateDirError } from './state-dir.js';
+import { PolicyDirPresence } from './policy-dir-presence.js';
+import { LastGoodSaver } from './last-good-saver.js';
+import { Backoff } from './retry.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
-const MAX_BACKOFF_MS = 60_000;
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
 /** How long a start waits for another starting daemon's claim of the state dir, and when such a claim is stale. */
@@ -76,7 +78,9 @@ export interface DaemonStatus {
   readonly output: string;
   readonly stateDir: string;
   readonly base: { readonly source: 'flag' | 'adopted' | 'none'; readonly path?: string };
-  readonly fragments: Array<{ file: string; state: string; errors: string[] }>;
+  readonly fragments: Array<{ file: string; state: string; errors: string[]; warnings: string[] }>;
+  /** Warnings not located in a fragment: files in the policy directory that are not fragments, the base. */
+  readonly warnings: string[];
   readonly lastRender?: RenderInfo;
   readonly lastWriteError?: string;
   readonly drift: DriftEvent[];
@@ -101,7 +105,7 @@ export class Daemon {
   private debounceTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private settleTimer?: NodeJS.Timeout;
-  private backoffMs = 0;
+  private readonly outputBackoff = new Backoff();
   private rendering?: Promise<void>;
   private pending = false;
   private lastStart = 0;
@@ -111,9 +115,11 @@ export class Daemon {
   private changeCounter = 0;
   private readonly seen = new Map<string, { text: string; changedAt: number }>();
   private lastGood: Record<string, string> = {};
+  private lastGoodSaver?: LastGoodSaver;
   private lastWritten?: string;
   private reported = new Map<string, string>(); // file → messages already logged
   private statuses: FragmentStatus[] = [];
+  private otherWarnings: string[] = [];
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
@@ -121,7 +127,7 @@ export class Daemon {
   private emptyTimer?: NodeJS.Timeout;
   private prober?: Prober;
   private lastWriteError?: string;
-  private policyDirMissing = false;
+  private readonly presence: PolicyDirPresence;
   private readonly drift: DriftEvent[] = [];
   private shadowing: string[] = [];
   private renders = 0;
@@ -144,6 +150,7 @@ export class Daemon {
   ) {
     this.state = new StateDir(config.stateDir);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
+    this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
   }
 
@@ -163,6 +170,7 @@ export class Daemon {
     }
     await this.removeStaleTemps();
     this.lastGood = await this.state.readLastGood();
+    this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
     // Watching first: a change made during the first render, or right after READY=1, must not be missed.
     await this.startWatching();
     this.pending = true;
@@ -360,6 +368,7 @@ export class Daemon {
     this.notifier.stopping();
     await this.reloads;
     for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
+    this.presence.stop();
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     await this.rendering;
     await this.metrics.settled();
@@ -389,9 +398,25 @@ export class Daemon {
     }
   }
 
-  /** Returns the text it looked at (undefined: no file), which is the one this render may replace. */
+  /**
+   * Returns the text it looked at (undefined: no file), which is the one this render may replace.
+   * A file someone else wrote is replaced only once a copy of it is safe in the state dir.
+   */
   private async checkOutput(): Promise<string | undefined> {
-    const current = await this.readOutput();
+    let current: string | undefined;
+    try {
+      current = await this.readOutput();
+    } catch (e) {
+      throw new Error(`cannot read it: ${(e as Error).message}`);
+    }
+    try {
+      return await this.keepForeignOutput(current);
+    } catch (e) {
+      throw new Error(`not replaced, since a copy of it cannot be kept in ${this.config.stateDir}: ${(e as Error).message}`);
+    }
+  }
+
+  private async keepForeignOutput(current: string | undefined): Promise<string | undefined> {
     if (current === undefined || current === this.lastWritten) return current;
     const kind = classifyText(current);
     if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
@@ -421,9 +446,14 @@ export class Daemon {
     const started = performance.now();
     this.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
-    if (!dir.exists && !this.policyDirMissing) this.log.warn({ policyDir: this.config.policyDir }, `policy directory ${this.config.policyDir} does not exist; waiting for it`);
-    this.policyDirMissing = !dir.exists;
+    const known = new Set([...Object.keys(this.lastGood), ...this.statuses.map((x) => x.file)]);
+    const verdict = this.presence.judge(dir, known, this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
+    if (!verdict.render) {
+      this.notifier.status(this.statusLine());
+      return;
+    }
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
+    const { unreadable, warnings: dirWarnings } = verdict;
 
     const fragments = dir.fragments.map((f) => {
       const prev = this.seen.get(f.file);
@@ -455,7 +485,7 @@ export class Daemon {
     try {
       looked = await this.checkOutput();
     } catch (e) {
-      outputProblem = `cannot read it: ${(e as Error).message}`;
+      outputProblem = (e as Error).message;
     }
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
@@ -473,11 +503,13 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     const result = buildForgiving(
-      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable: dir.diagnostics, lastGood: this.lastGood, ...(transform ? { transform } : {}) },
+      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}) },
       { file: basename(this.config.output) },
     );
     this.statuses = result.statuses;
-    this.reportProblems(result.statuses, result.diagnostics);
+    const inFragments = new Set(result.statuses.map((x) => x.file));
+    this.otherWarnings = [...dirWarnings, ...result.diagnostics].filter((x) => x.severity === 'warning' && !inFragments.has(x.file)).map(formatDiagnostic);
+    this.reportProblems(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
       this.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
@@ -485,8 +517,12 @@ export class Daemon {
       this.notifier.status(this.statusLine());
       return;
     }
-    await this.state.writeLastGood(this.lastGood, result.lastGood);
     this.lastGood = result.lastGood;
+    const retryInMs = await this.lastGoodSaver?.save(this.lastGood);
+    if (retryInMs !== undefined) {
+      this.renderErrors++;
+      this.retryIn(retryInMs);
+    }
 
     let changed = false;
     try {
@@ -512,15 +548,13 @@ export class Daemon {
       this.lastWritten = result.text;
       if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
       this.lastWriteError = undefined;
-      this.backoffMs = 0;
+      this.outputBackoff.succeeded();
     } catch (e) {
       this.renderErrors++;
       this.lastWriteError = (e as Error).message;
-      this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(1000, this.backoffMs * 2));
-      this.log.error({ path: this.config.output, retryInMs: this.backoffMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${this.backoffMs / 1000} s`);
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.trigger(), this.backoffMs);
-      this.retryTimer.unref();
+      const retryInMs = this.outputBackoff.failed();
+      this.retryIn(retryInMs);
+      this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`);
       this.notifier.status(this.statusLine());
       return;
     }
@@ -545,6 +579,13 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
+  }
+
+  /** A render again in `ms` (one timer: the latest failure sets it). */
+  private retryIn(ms: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.trigger(), ms);
+    this.retryTimer.unref();
   }
 
   /** Each problem is logged once, when it appears; a fix is logged when it happens. */
@@ -582,8 +623,10 @@ export class Daemon {
     const { held, invalid } = this.counts();
     if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
     if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
-    if (this.policyDirMissing) out.push(`policy directory ${this.config.policyDir} does not exist`);
+    out.push(...this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`));
+    if (!this.lastRender) out.push('not rendered yet');
     if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
+    out.push(...(this.lastGoodSaver?.degradedReasons() ?? []));
     out.push(...this.generalProblems);
     return out;
   }
@@ -608,7 +651,8 @@ export class Daemon {
       output: this.config.output,
       stateDir: this.config.stateDir,
       base: this.baseSource,
-      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic) })),
+      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
+      warnings: [...this.otherWarnings],
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
       ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
       drift: [...this.drift],

@@ -9,7 +9,7 @@
  *
  * When fragments that are each valid conflict, the one changed most recently gives way.
  */
-import { hasErrors, type Diagnostic, type Location } from '../diagnostic.js';
+import { formatDiagnostic, hasErrors, type Diagnostic, type Location } from '../diagnostic.js';
 import { classifyName, parseFragment } from '../fragment/index.js';
 import { mergePolicies } from '../merge.js';
 import type { Fragment } from '../policy.js';
@@ -30,6 +30,8 @@ export interface FragmentStatus {
   readonly state: FragmentState;
   /** Why it is held or left out (empty when valid). */
   readonly errors: Diagnostic[];
+  /** Warnings located in it (its current content's, and the merge's): the operator should see them in `status` too. */
+  readonly warnings: Diagnostic[];
 }
 
 export interface ForgivingInput {
@@ -44,7 +46,7 @@ export interface ForgivingInput {
 
 export interface ForgivingResult {
   readonly statuses: FragmentStatus[];
-  /** Problems not tied to one fragment (the base, the output as a whole), and warnings. */
+  /** Problems not tied to one fragment (the base, the output as a whole), and warnings (each fragment's are in its status too). */
   readonly diagnostics: Diagnostic[];
   /** The configuration rendered (after the transform). */
   readonly conf?: RegistriesConf;
@@ -145,12 +147,18 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
       if (text !== undefined && c?.using === 'current') lastGood[file] = c.text;
       else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file] as string;
     }
+    const warningsOf = (file: string): Diagnostic[] => unique(diagnostics.filter((d) => d.severity === 'warning' && d.file === file));
     const statuses: FragmentStatus[] = [...present].sort(byteOrderCompare).map((file) => {
       const c = candidates.get(file);
       const state: FragmentState = c?.using === 'current' ? 'valid' : c ? 'held' : 'invalid';
-      return { file, state, errors: errors.get(file) ?? [] };
+      return { file, state, errors: errors.get(file) ?? [], warnings: warningsOf(file) };
     });
     const inEffect = [...candidates.keys()].sort(byteOrderCompare);
     return { statuses, diagnostics, lastGood, inEffect, ...(conf ? { conf } : {}), ...(text !== undefined ? { text } : {}) };
   }
+}
+
+/** Each diagnostic once (a warning can come from a fragment's parse and from the merge). */
+function unique(ds: readonly Diagnostic[]): Diagnostic[] {
+  return [...new Map(ds.map((d) => [formatDiagnostic(d), d])).values()];
 }

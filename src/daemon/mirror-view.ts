@@ -16,6 +16,7 @@ export interface MirrorView {
   /** Present while health-aware order is on. */
   readonly demoted?: boolean;
   readonly lastProbe?: string;
+  /** The latest probe's, when it succeeded (absent while the mirror fails). */
   readonly latencyMs?: number;
   readonly why?: string;
 }
@@ -44,7 +45,8 @@ export function mirrorViews(conf: RegistriesConf | undefined, health: HealthMap,
       state: demoted ? 'demoted' : healthState(h, now),
       ...(keeper ? { demoted } : {}),
       ...(last > 0 ? { lastProbe: new Date(last).toISOString() } : {}),
-      ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+      // Only the latest probe's latency: that of an older success, beside a failing (down, demoted) mirror, misleads.
+      ...(h?.latencyMs !== undefined && h.failures === 0 ? { latencyMs: h.latencyMs } : {}),
       ...(why.length > 0 ? { why: why.join('; ') } : {}),
     };
   });

@@ -35,6 +35,16 @@ export function interesting(path: string, targets: WatchTargets): boolean {
   return p === dirname(dir) || p === dirname(out);
 }
 
+/**
+ * The path a raw event is about: a directory's watcher names the child (`name` inside
+ * `watchedPath`), a file's watcher the file itself (its own base name).
+ */
+export function rawEventPath(name: string | undefined, watchedPath: string | undefined): string | undefined {
+  if (watchedPath === undefined) return undefined;
+  if (!name || basename(watchedPath) === name) return resolve(watchedPath);
+  return resolve(watchedPath, name);
+}
+
 export function watchTargets(targets: WatchTargets, onEvent: (what: string, path: string) => void, onError: (e: Error) => void): Watcher {
   const roots = [...new Set([dirname(resolve(targets.policyDir)), dirname(resolve(targets.output))])];
   const w: FSWatcher = watch(roots, {
@@ -45,6 +55,13 @@ export function watchTargets(targets: WatchTargets, onEvent: (what: string, path
     ignored: (path: string) => !interesting(path, targets),
   });
   w.on('all', (what, path) => onEvent(what, basename(path)));
+  // chokidar drops a 'change' whose mtime did not move: a chmod or chown, which can fix or break
+  // a fragment's trust. inotify reports it (IN_ATTRIB, a raw 'change'); a render of unchanged
+  // inputs writes nothing, so a raw event too many costs one read of the directory.
+  w.on('raw', (what, name, details) => {
+    const path = rawEventPath(name, (details as { watchedPath?: string } | undefined)?.watchedPath);
+    if (what === 'change' && path !== undefined && interesting(path, targets)) onEvent('attributes', basename(path));
+  });
   w.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
   // Until chokidar's initial scan is done, changes are not reported: whoever starts watching
   // must wait for this before the render that READY=1 stands for.

@@ -18,13 +18,17 @@ const LEFTOVERS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\.tmp$/, 'temporary file'],
   [/\.dpkg-[a-z]+$/, 'dpkg leftover'],
   [/\.(rpmnew|rpmsave|rpmorig)$/, 'rpm leftover'],
+  [/^4913$/, "vim's write test file"],
 ];
+
+/** Why a name that is no leftover is still not a fragment: the policy directory warns about these. */
+export const NOT_A_FRAGMENT = 'not *.toml, *.yaml or *.yml';
 
 export function classifyName(name: string): NameClass {
   for (const [re, why] of LEFTOVERS) if (re.test(name)) return { ignored: why };
   if (name.endsWith('.toml')) return { format: 'toml' };
   if (name.endsWith('.yaml') || name.endsWith('.yml')) return { format: 'yaml' };
-  return { ignored: 'not *.toml, *.yaml or *.yml' };
+  return { ignored: NOT_A_FRAGMENT };
 }
 
 export function parseFragment(file: string, format: FragmentFormat, text: string): ParsedFragment {

@@ -22,7 +22,7 @@ const HEALTH: HealthMap = {
 
 t.test('without health-aware order: the cache verdicts, no demoted field', async (t) => {
   t.same(mirrorViews(CONF, HEALTH, undefined, NOW), [
-    { endpoint: M1, state: 'down', lastProbe: new Date(NOW - 1000).toISOString(), latencyMs: 4, why: '3 × refused: connect ECONNREFUSED' },
+    { endpoint: M1, state: 'down', lastProbe: new Date(NOW - 1000).toISOString(), why: '3 × refused: connect ECONNREFUSED' },
     { endpoint: M2, state: 'up', lastProbe: new Date(NOW - 500).toISOString(), latencyMs: 12 },
     { endpoint: M3, state: 'unknown' },
   ]);
@@ -37,6 +37,8 @@ t.test('demoted, and a demotion the rewrite cap holds back, each said so', async
   t.equal(v[0]?.state, 'demoted');
   t.equal(v[0]?.demoted, true);
   t.equal(v[0]?.why, 'demoted: 1 refused; 3 × refused: connect ECONNREFUSED');
+  t.equal(v[0]?.latencyMs, undefined, 'no latency of a success a minute old beside a demoted, failing mirror');
+  t.equal(v[1]?.latencyMs, 12, 'the latest probe\'s latency of a healthy mirror');
   t.equal(v[1]?.state, 'up');
   t.equal(v[1]?.demoted, false);
   t.equal(v[2]?.state, 'unknown', 'not in the file order yet');

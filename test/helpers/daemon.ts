@@ -129,6 +129,11 @@ export interface DaemonOptions {
   readonly waitReady?: boolean;
   /** An fd to give the daemon as stdout instead of a pipe (stdout() then stays empty). */
   readonly stdoutFd?: number;
+  /**
+   * A command that runs the daemon's argv (node, the program, its arguments) by exec, keeping
+   * its pid: e.g. `unshare --mount` with a `sh -c '...; exec "$@"'`.
+   */
+  readonly wrap?: readonly string[];
 }
 
 export interface DaemonProcess {
@@ -198,7 +203,8 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
   const notify = useNotify ? await startNotifyListener() : undefined;
   const env = cleanEnv({ ...(notify ? { NOTIFY_SOCKET: notify.path } : {}), ...opts.env });
   const args = ['run', ...(opts.argv ?? [...runArgs(ws, opts.debounceMs ?? 50, opts.config), ...(opts.args ?? [])])];
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd: ws.dir, stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'] });
+  const argv = [...(opts.wrap ?? []), process.execPath, BIN, ...args];
+  const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: ws.dir, stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   let err = '';

@@ -1,0 +1,49 @@
+/**
+ * Saving the fragments' last-good copies in the state dir, tolerating a state dir that cannot
+ * take them (full, read-only): the render goes on (its policy is valid and belongs in effect),
+ * the failure is a degraded reason, and the next try (after a backoff) saves the difference
+ * between what the state dir holds and what is good now.
+ */
+import type { Logger } from '../log.js';
+import { Backoff } from './retry.js';
+import type { StateDir } from './state-dir.js';
+
+export class LastGoodSaver {
+  /** What the state dir holds (differs from the last good while saving fails). */
+  private saved: Record<string, string>;
+  private lastError?: string;
+  private readonly backoff = new Backoff();
+
+  constructor(
+    private readonly state: StateDir,
+    private readonly log: Logger,
+    saved: Readonly<Record<string, string>>,
+  ) {
+    this.saved = { ...saved };
+  }
+
+  /** Saves what differs; on failure, returns after how long to try again. */
+  async save(lastGood: Readonly<Record<string, string>>): Promise<number | undefined> {
+    const where = this.state.path('last-good');
+    try {
+      await this.state.writeLastGood(this.saved, lastGood);
+      this.saved = { ...lastGood };
+      if (this.lastError) this.log.info(`last-good copies saved in ${where} again`);
+      this.lastError = undefined;
+      this.backoff.succeeded();
+      return undefined;
+    } catch (e) {
+      const first = this.lastError === undefined;
+      this.lastError = (e as Error).message;
+      const retryInMs = this.backoff.failed();
+      const say = `cannot save the last-good copies in ${where}: ${this.lastError}; retrying in ${retryInMs / 1000} s (until then a restart falls back to older copies)`;
+      if (first) this.log.error({ path: where, retryInMs }, say);
+      else this.log.warn({ path: where, retryInMs }, say);
+      return retryInMs;
+    }
+  }
+
+  degradedReasons(): string[] {
+    return this.lastError ? [`cannot save the last-good copies in ${this.state.path('last-good')}: ${this.lastError}`] : [];
+  }
+}
