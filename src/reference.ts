@@ -117,6 +117,14 @@ export function isDomain(s: string): boolean {
   return host.split('.').every((label) => DOMAIN_COMPONENT.test(label));
 }
 
+/**
+ * containers/image's DomainRegexp (its docker/reference fork, as in skopeo 1.9.3): host[:port]
+ * with no bracketed IPv6 form. It decides unqualified-search-registries entries there.
+ */
+export function isDomainContainersImage(s: string): boolean {
+  return !s.startsWith('[') && isDomain(s);
+}
+
 function isRemoteName(s: string): boolean {
   return s.split('/').every((component) => PATH_COMPONENT.test(component));
 }
