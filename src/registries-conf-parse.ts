@@ -4,7 +4,7 @@
  * registries.conf content of native fragments (strict: a typo is an error).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { error, warning, type Diagnostic, type Locator } from './diagnostic.js';
+import { error, warning, type DataPath, type Diagnostic, type Locator } from './diagnostic.js';
 import { FieldReader, isTable, type Table } from './field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './registries-conf.js';
 import { TomlIndex } from './toml-locate.js';
@@ -99,24 +99,29 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   return conf;
 }
 
-/** The deprecated v1 tables, converted as containers/image ≤5.39 converts a v1 main file. */
+/**
+ * The deprecated v1 tables, converted as containers/image ≤5.39 converts a v1 main file
+ * (ConvertToV2): every entry loses its trailing slashes (parseLocation), blocked hosts come
+ * first, then insecure ones, one table per host in that order of first mention.
+ */
 function readV1(data: Table, r: FieldReader): RegistriesConf {
   const v1 = r.table(data, 'registries', []) ?? {};
-  const list = (key: string): string[] => {
+  const list = (key: string): Array<{ host: string; raw: string; path: DataPath }> => {
     const t = r.table(v1, key, ['registries']);
-    return t ? (r.stringArray(t, 'registries', ['registries', key]) ?? []) : [];
+    const entries = t ? (r.stringArray(t, 'registries', ['registries', key]) ?? []) : [];
+    return entries.map((raw, i) => ({ host: stripSlash(raw), raw, path: ['registries', key, 'registries', i] }));
   };
   const conf: RegistriesConf = { registries: [] };
   const search = list('search');
-  if (search.length > 0) conf.unqualifiedSearchRegistries = search;
+  if (search.length > 0) conf.unqualifiedSearchRegistries = search.map((e) => e.host);
   const tables = new Map<string, RegistryTable>();
-  const table = (host: string): RegistryTable => {
+  const table = ({ host, raw, path }: { host: string; raw: string; path: DataPath }): RegistryTable => {
     let t = tables.get(host);
-    if (!t) tables.set(host, (t = { location: host, mirrors: [], origin: r.locatePath(['registries']) }));
+    if (!t) tables.set(host, (t = { location: host, mirrors: [], origin: r.locatePath(path, raw) }));
     return t;
   };
-  for (const host of list('insecure')) table(host).insecure = true;
-  for (const host of list('block')) table(host).blocked = true;
+  for (const entry of list('block')) table(entry).blocked = true;
+  for (const entry of list('insecure')) table(entry).insecure = true;
   conf.registries = [...tables.values()];
   return conf;
 }
