@@ -55,6 +55,11 @@ export function closestName(key: string, known: readonly string[]): string | und
   return best?.name;
 }
 
+/** For a key found inside a table that is a top-level key: TOML puts every key after a header into that table. */
+export function misplacedTopLevelKey(key: string, topLevel: readonly string[]): string {
+  return topLevel.includes(key) ? `; "${key}" is a top-level key, but TOML reads every key after a [table] header as part of that table: move it above the first table` : '';
+}
+
 /** `; did you mean "x"?` or nothing. */
 export function didYouMean(key: string, known: readonly string[]): string {
   const name = closestName(key, known);
@@ -126,10 +131,10 @@ export class FieldReader {
   }
 
   /** Reports keys outside `known`: an error in our own formats (a typo must not pass silently), a warning where upstream ignores them. */
-  unknownKeys(obj: Table, known: readonly string[], path: TomlPath, severity: Severity, where: string, suggest = false): void {
+  unknownKeys(obj: Table, known: readonly string[], path: TomlPath, severity: Severity, where: string, hint?: (key: string) => string): void {
     for (const key of Object.keys(obj)) {
       if (known.includes(key)) continue;
-      const message = `unknown key "${key}" in ${where}${suggest ? didYouMean(key, known) : ''}${severity === 'warning' ? ' (ignored, as containers/image does)' : `; known keys: ${known.join(', ')}`}`;
+      const message = `unknown key "${key}" in ${where}${hint ? hint(key) : ''}${severity === 'warning' ? ' (ignored, as containers/image does)' : `; known keys: ${known.join(', ')}`}`;
       this.diagnostics.push(severity === 'error' ? error(this.locate([...path, key]), message) : warning(this.locate([...path, key]), message));
     }
   }

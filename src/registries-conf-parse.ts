@@ -5,7 +5,7 @@
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { error, warning, type DataPath, type Diagnostic, type Locator } from './diagnostic.js';
-import { FieldReader, isTable, type Table } from './field-reader.js';
+import { FieldReader, isTable, misplacedTopLevelKey, type Table } from './field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './registries-conf.js';
 import { TomlIndex } from './toml-locate.js';
 import { validateConf } from './validate.js';
@@ -46,6 +46,9 @@ const stripSlash = (s: string): string => s.replace(/\/+$/, '');
  */
 export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropped?: RegistryTable[]): RegistriesConf {
   const conf: RegistriesConf = { registries: [] };
+  // A top-level key written after a table lands in it: say why (fragments have two more top-level keys).
+  const topLevel: readonly string[] = strict ? [...TOP_LEVEL_KEYS, 'insecure-registries', 'blocked-registries'] : TOP_LEVEL_KEYS;
+  const misplaced = (k: string): string => misplacedTopLevelKey(k, topLevel);
   const search = r.stringArray(data, 'unqualified-search-registries', []);
   if (search) conf.unqualifiedSearchRegistries = search.map(stripSlash);
   const mode = r.string(data, 'short-name-mode', []);
@@ -58,14 +61,15 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   if (aliases) {
     conf.aliases = Object.create(null) as Record<string, string>; // "__proto__" must be an ordinary (and invalid) name
     for (const [name, value] of Object.entries(aliases)) {
-      if (typeof value === 'string') conf.aliases[name] = value;
+      if (topLevel.includes(name)) r.error(['aliases', name], `"${name}" is read as an alias${misplaced(name)}`);
+      else if (typeof value === 'string') conf.aliases[name] = value;
       else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}`);
     }
   }
   const seen = new Set<string>();
   r.tables(data, 'registry', []).forEach((t, i) => {
     const path = ['registry', i];
-    r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]');
+    r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]', misplaced);
     if (t['pull-from-mirror'] !== undefined) {
       r.error([...path, 'pull-from-mirror'], `pull-from-mirror must not be set for a non-mirror registry "${typeof t.prefix === 'string' ? t.prefix : typeof t.location === 'string' ? t.location : ''}"`);
     }
@@ -78,7 +82,7 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     }
     r.tables(t, 'mirror', path).forEach((m, j) => {
       const mpath = [...path, 'mirror', j];
-      r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]');
+      r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]', misplaced);
       const ep: Endpoint = { location: stripSlash(r.string(m, 'location', mpath) ?? ''), origin: r.locatePath([...mpath, 'location']) };
       if (r.boolean(m, 'insecure', mpath)) ep.insecure = true;
       const pfm = r.string(m, 'pull-from-mirror', mpath);

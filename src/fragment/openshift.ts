@@ -7,7 +7,7 @@
  * entry is an error, as the API server's strict field validation makes it (a typo there loses a
  * setting, e.g. `mirrorsourcePolicy: NeverContactSource`); one beside `spec` is a warning.
  */
-import { isMap, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
 import { error, warning, type DataPath, type Diagnostic, type Location, type Locator, type Severity } from '../diagnostic.js';
 import { didYouMean, FieldReader, isTable, type Table } from '../field-reader.js';
 import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SetKind, validateMirrorSet, validateScope } from '../policy.js';
@@ -209,6 +209,32 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
   }
 }
 
+/**
+ * Aliases with no anchor before them, as errors at the alias. The usual one is a wildcard
+ * written unquoted (`- source: *.example.com`): YAML reads `*` as the start of an alias.
+ * One pass over the document, so that many aliases cost no more than one.
+ */
+function unresolvedAliases(doc: Document, lines: LineCounter, file: string): Diagnostic[] {
+  const anchors = new Set<string>();
+  const out: Diagnostic[] = [];
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) {
+        if (anchors.has(node.source)) return;
+        const pos = node.range ? lines.linePos(node.range[0]) : undefined;
+        const at = { file, ...(pos ? { line: pos.line, col: pos.col } : {}) };
+        const text = `*${node.source}`;
+        out.push(
+          error(at, node.source.startsWith('.')
+            ? `${text} is read as a YAML alias (an unquoted "*" starts one); quote the wildcard: "${text}"`
+            : `invalid YAML: ${text} is an alias with no anchor &${node.source} before it; if it is a value, quote it: "${text}"`),
+        );
+      } else if (isNode(node) && node.anchor) anchors.add(node.anchor);
+    },
+  });
+  return out;
+}
+
 /** The yaml library's first message line, without its own " at line L, column C:" (we print the position first). */
 function yamlMessage(message: string, code: string): string {
   return (message.split('\n')[0] ?? code).replace(/ at line \d+, column \d+:?$/, '');
@@ -231,6 +257,11 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
     }
     if (doc.errors.length > 0) continue;
     const locate = yamlLocator(doc, lines, file);
+    const unresolved = unresolvedAliases(doc, lines, file);
+    if (unresolved.length > 0) {
+      diagnostics.push(...unresolved);
+      continue;
+    }
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIASES });

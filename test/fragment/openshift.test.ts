@@ -177,3 +177,21 @@ t.test('the Image kind: its known spec fields pass, an Image that only sets impo
 t.test('a fragment of comments only contributes nothing: a warning, not an error', async (t) => {
   t.same(all('# nothing here yet\n---\n'), ['f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)']);
 });
+
+t.test('an unquoted * wildcard is a YAML alias: the error points at it and says to quote it', async (t) => {
+  const QUOTE = /is read as a YAML alias \(an unquoted "\*" starts one\); quote the wildcard: "\*\.example\.com"$/;
+  const cases: Array<[string, string, string]> = [
+    ['a source', `${IDMS_HEAD}  imageDigestMirrors:\n  - source: *.example.com\n    mirrors: [m.example/x]\n`, 'f.yaml:6:13: *.example.com'],
+    ['a block list item', `${IMAGE_HEAD}  registrySources:\n    blockedRegistries:\n    - b.example\n    - *.example.com\n`, 'f.yaml:8:7: *.example.com'],
+    ['a flow list item', `${IMAGE_HEAD}  registrySources:\n    insecureRegistries: [a.example, *.example.com]\n`, 'f.yaml:6:37: *.example.com'],
+  ];
+  for (const [name, text, where] of cases) {
+    const ds = all(text);
+    t.equal(ds.length, 1, `${name}: one diagnostic: ${ds.join(' | ')}`);
+    t.ok(ds[0]?.startsWith(where) && QUOTE.test(ds[0]), `${name}: ${ds[0]}`);
+  }
+  const quoted = all(`${IDMS_HEAD}  imageDigestMirrors:\n  - source: "*.example.com"\n    mirrors: [m.example/x]\n`);
+  t.same(quoted, [], 'quoted, it is a wildcard source');
+  t.match(errors('apiVersion: v1\nkind: List\nitems: *nowhere\n'), [/^f\.yaml:3:8: invalid YAML: \*nowhere is an alias with no anchor &nowhere before it/], 'another unresolved alias, at its place');
+  t.same(all(`${IDMS_HEAD}  imageDigestMirrors:\n  - &s {source: quay.io/x, mirrors: [m.example/x]}\n  - *s\n`), [], 'an alias with its anchor is fine');
+});

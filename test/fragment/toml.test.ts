@@ -102,3 +102,18 @@ t.test('a fragment that contributes nothing is a warning; a misspelled key gets 
   t.same(diags('credential-helpers = []\n'), [], 'an explicit key is a contribution, even an empty list');
   t.match(diags('[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\npull-from-mirrors = "all"\n'), [/^f\.toml:4:1: unknown key "pull-from-mirrors" in \[\[mirror-set\]\]; did you mean "pull-from-mirror"\?/]);
 });
+
+t.test('a top-level key after the first table: the error says TOML put it in that table', async (t) => {
+  const MOVE = /"(insecure-registries|unqualified-search-registries|short-name-mode|credential-helpers)" is a top-level key, but TOML reads every key after a \[table\] header as part of that table: move it above the first table/;
+  const cases: Array<[string, string, RegExp]> = [
+    ['after [[mirror-set]]', '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\ninsecure-registries = ["i.example"]\n', /^f\.toml:4:1: unknown key "insecure-registries" in \[\[mirror-set\]\]; /],
+    ['after [[registry]]', '[[registry]]\nlocation = "a.example"\nunqualified-search-registries = ["docker.io"]\n', /^f\.toml:3:1: unknown key "unqualified-search-registries" in \[\[registry\]\]; /],
+    ['after [[registry.mirror]]', '[[registry]]\nlocation = "a.example"\n[[registry.mirror]]\nlocation = "m.example"\nshort-name-mode = "enforcing"\n', /^f\.toml:5:1: unknown key "short-name-mode" in \[\[registry\.mirror\]\]; /],
+    ['after [aliases]', '[aliases]\n"x" = "quay.io/x"\ncredential-helpers = ["pass"]\n', /^f\.toml:3:1: "credential-helpers" is read as an alias; /],
+  ];
+  for (const [name, text, re] of cases) {
+    const es = errors(text);
+    t.ok(es.some((e) => re.test(e) && MOVE.test(e)), `${name}: ${es.join(' | ') || 'no error'}`);
+  }
+  t.same(errors('insecure-registries = ["i.example"]\n[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\n'), [], 'above the first table it is fine');
+});
