@@ -61,9 +61,8 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   if (aliases) {
     conf.aliases = Object.create(null) as Record<string, string>; // "__proto__" must be an ordinary (and invalid) name
     for (const [name, value] of Object.entries(aliases)) {
-      if (topLevel.includes(name)) r.error(['aliases', name], `"${name}" is read as an alias${misplaced(name)}`);
-      else if (typeof value === 'string') conf.aliases[name] = value;
-      else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}`);
+      if (typeof value === 'string') conf.aliases[name] = value; // "registry" = "docker.io/library/registry" is a real alias
+      else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}${misplaced(name)}`);
     }
   }
   const seen = new Set<string>();

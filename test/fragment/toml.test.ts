@@ -109,11 +109,12 @@ t.test('a top-level key after the first table: the error says TOML put it in tha
     ['after [[mirror-set]]', '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\ninsecure-registries = ["i.example"]\n', /^f\.toml:4:1: unknown key "insecure-registries" in \[\[mirror-set\]\]; /],
     ['after [[registry]]', '[[registry]]\nlocation = "a.example"\nunqualified-search-registries = ["docker.io"]\n', /^f\.toml:3:1: unknown key "unqualified-search-registries" in \[\[registry\]\]; /],
     ['after [[registry.mirror]]', '[[registry]]\nlocation = "a.example"\n[[registry.mirror]]\nlocation = "m.example"\nshort-name-mode = "enforcing"\n', /^f\.toml:5:1: unknown key "short-name-mode" in \[\[registry\.mirror\]\]; /],
-    ['after [aliases]', '[aliases]\n"x" = "quay.io/x"\ncredential-helpers = ["pass"]\n', /^f\.toml:3:1: "credential-helpers" is read as an alias; /],
+    ['after [aliases]', '[aliases]\n"x" = "quay.io/x"\ncredential-helpers = ["pass"]\n', /^f\.toml:3:1: alias "credential-helpers" must be a string, not object; /],
   ];
   for (const [name, text, re] of cases) {
     const es = errors(text);
     t.ok(es.some((e) => re.test(e) && MOVE.test(e)), `${name}: ${es.join(' | ') || 'no error'}`);
   }
+  t.same(errors('[aliases]\n"registry" = "docker.io/library/registry"\n'), [], 'a short name that happens to be a key name is a real alias (shortnames.conf has "registry")');
   t.same(errors('insecure-registries = ["i.example"]\n[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\n'), [], 'above the first table it is fine');
 });
