@@ -150,7 +150,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
   if (entries === null || entries === undefined) return; // an object with no entries mirrors nothing
   r.tables(specTable, spec.listKey, specPath).forEach((entry, i) => {
     const epath = [...specPath, spec.listKey, i];
-    unknownFields(entry, entryFields(spec), epath, `a ${spec.listKey} entry`, 'error', r, keyAt, ENTRY_HINTS[kind]);
+    unknownFields(entry, entryFields(spec), epath, `an entry of ${spec.listKey}`, 'error', r, keyAt, ENTRY_HINTS[kind]);
     const source = r.string(entry, 'source', epath);
     if (source === undefined) {
       r.error(epath, `${spec.listKey} entry needs a "source"`);

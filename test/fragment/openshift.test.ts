@@ -129,9 +129,9 @@ const IMAGE_HEAD = 'apiVersion: config.openshift.io/v1\nkind: Image\nmetadata: {
 t.test('an unknown field inside spec or a mirror entry is an error at its line, with the right name for the kind', async (t) => {
   const cases: Array<[string, string, RegExp]> = [
     ['"mirror:" for "mirrors:"', `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirror:\n    - m.example/x\n`,
-      /^f\.yaml:7:5: unknown field "mirror" in a imageDigestMirrors entry; did you mean "mirrors"\?; known fields: source, mirrors, mirrorSourcePolicy$/],
+      /^f\.yaml:7:5: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"\?; known fields: source, mirrors, mirrorSourcePolicy$/],
     ['a lowercase s in mirrorSourcePolicy loses NeverContactSource', `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorsourcePolicy: NeverContactSource\n`,
-      /^f\.yaml:8:5: unknown field "mirrorsourcePolicy" in a imageDigestMirrors entry; did you mean "mirrorSourcePolicy"\?/],
+      /^f\.yaml:8:5: unknown field "mirrorsourcePolicy" in an entry of imageDigestMirrors; did you mean "mirrorSourcePolicy"\?/],
     ['an IDMS written with ICSP\'s repositoryDigestMirrors', `${IDMS_HEAD}  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n`,
       /^f\.yaml:5:3: unknown field "repositoryDigestMirrors" in ImageDigestMirrorSet spec; "repositoryDigestMirrors" belongs to ImageContentSourcePolicy; ImageDigestMirrorSet lists its entries in "imageDigestMirrors"/],
     ['an ITMS written with imageDigestMirrors', `apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSet\nmetadata: {name: x}\nspec:\n  imageDigestMirrors: []\n`,
@@ -139,7 +139,7 @@ t.test('an unknown field inside spec or a mirror entry is an error at its line, 
     ['spec.repositoryDigestMirror (singular)', `${ICSP_HEAD}  repositoryDigestMirror:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n`,
       /^f\.yaml:5:3: unknown field "repositoryDigestMirror" in ImageContentSourcePolicy spec; did you mean "repositoryDigestMirrors"\?/],
     ['mirrorSourcePolicy in an ICSP', `${ICSP_HEAD}  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: NeverContactSource\n`,
-      /^f\.yaml:8:5: unknown field "mirrorSourcePolicy" in a repositoryDigestMirrors entry; ImageContentSourcePolicy has no mirrorSourcePolicy .*use an ImageDigestMirrorSet/],
+      /^f\.yaml:8:5: unknown field "mirrorSourcePolicy" in an entry of repositoryDigestMirrors; ImageContentSourcePolicy has no mirrorSourcePolicy .*use an ImageDigestMirrorSet/],
     ['Image: a misspelled registrySources', `${IMAGE_HEAD}  registrySource:\n    blockedRegistries: [b.example]\n`,
       /^f\.yaml:5:3: unknown field "registrySource" in Image spec; did you mean "registrySources"\?/],
     ['Image: a misspelled list in registrySources', `${IMAGE_HEAD}  registrySources:\n    insecureRegistry: [i.example]\n`,
@@ -149,7 +149,7 @@ t.test('an unknown field inside spec or a mirror entry is an error at its line, 
     ['a set kind with registrySources', `${IDMS_HEAD}  registrySources: {}\n`,
       /^f\.yaml:5:3: unknown field "registrySources" in ImageDigestMirrorSet spec; "registrySources" belongs to the cluster Image config/],
     ['inside kind: List', `apiVersion: v1\nkind: List\nitems:\n- apiVersion: config.openshift.io/v1\n  kind: ImageDigestMirrorSet\n  spec:\n    imageDigestMirrors:\n    - source: quay.io/x\n      mirror: [m.example/x]\n`,
-      /^f\.yaml:9:7: unknown field "mirror" in a imageDigestMirrors entry; did you mean "mirrors"\?/],
+      /^f\.yaml:9:7: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"\?/],
   ];
   for (const [name, text, re] of cases) {
     const es = errors(text);
