@@ -8,7 +8,9 @@
  * Note: containers/image parses with its own older fork of this package
  * (containers/image/v5/docker/reference), which has no IPv6 hosts, does not
  * treat an uppercase first component as a domain, and counts the domain in
- * the 255 limit. We follow distribution/reference on all three.
+ * the 255 limit. The functions below follow distribution/reference on all three; everything
+ * that judges a value containers/image will read (validate.ts, the resolver) uses the
+ * *ContainersImage variants at the end of this file instead.
  *
  * Grammar (upstream reference.go):
  *
