@@ -30,6 +30,7 @@ function hasRegistry(name: string): boolean {
 
 export function validateShortNameAlias(name: string, value: string): string | undefined {
   try {
+    // Either dialect gives the same verdict on a name without a registry part (an IPv6 one has a registry part).
     const ref = parseNormalizedNamed(name);
     if (hasRegistry(name)) return `invalid short name "${name}": must not contain registry`;
     if (ref.tag !== undefined) return `invalid short name "${name}": must not contain tag`;
