@@ -106,7 +106,8 @@ const tomlStructure = fc.dictionary(key(TOML_KEYS), valueTree(TOML_KEYS, 4), { m
 const mostlyRight = <T>(right: fc.Arbitrary<T>, known: readonly string[]): fc.Arbitrary<unknown> => fc.oneof({ arbitrary: right, weight: 40 }, { arbitrary: valueTree(known, 2), weight: 1 });
 const loc = fc.oneof({ arbitrary: fc.constantFrom(...KNOWN_LOCATIONS.filter((l) => !l.startsWith('*'))), weight: 40 }, { arbitrary: hostileString, weight: 1 });
 const scopeString = fc.oneof({ arbitrary: fc.constantFrom(...KNOWN_LOCATIONS), weight: 30 }, { arbitrary: hostileString.map((h) => `*.${h}`), weight: 4 }, { arbitrary: hostileString, weight: 1 });
-const freeText = fc.oneof(fc.constantFrom('containers-auth.json', 'pass', 'secretservice'), hostileString);
+// Helper names are validated (validate.ts): mostly real ones, so that enough fragments are accepted.
+const freeText = fc.oneof({ arbitrary: fc.constantFrom('containers-auth.json', 'pass', 'secretservice'), weight: 6 }, { arbitrary: hostileString, weight: 1 });
 const locs = fc.array(loc, { maxLength: 3 });
 
 /** Native-shaped TOML: the right keys, mostly with the right types, strings often hostile. */
@@ -148,6 +149,20 @@ const tomlShaped = fc
 const KINDS = ['ImageContentSourcePolicy', 'ImageDigestMirrorSet', 'ImageTagMirrorSet', 'Image', 'List', 'ConfigMap', '', 'imagedigestmirrorset'];
 const APIS = ['operator.openshift.io/v1alpha1', 'config.openshift.io/v1', 'v1', 'config.openshift.io/v2', ''];
 
+/** A spec with its kind's own fields (unknown fields are errors): four times in five, as the apiVersion. */
+function ownFields(kind: string, spec: unknown): unknown {
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return spec;
+  const fields = spec as Record<string, unknown>;
+  if (kind === 'Image') return Object.hasOwn(fields, 'registrySources') ? { registrySources: fields.registrySources } : {};
+  const own = LIST_OF[kind];
+  if (!own) return spec;
+  const entries = Object.values(fields).find(Array.isArray) ?? [];
+  const keep = kind === 'ImageContentSourcePolicy' ? ['source', 'mirrors'] : ['source', 'mirrors', 'mirrorSourcePolicy'];
+  const clean = entries.map((e) => (e && typeof e === 'object' && !Array.isArray(e) ? Object.fromEntries(Object.entries(e).filter(([k]) => keep.includes(k))) : e));
+  return { [own]: clean };
+}
+const LIST_OF: Readonly<Record<string, string>> = { ImageContentSourcePolicy: 'repositoryDigestMirrors', ImageDigestMirrorSet: 'imageDigestMirrors', ImageTagMirrorSet: 'imageTagMirrors' };
+
 const API_OF: Readonly<Record<string, string>> = { ImageContentSourcePolicy: 'operator.openshift.io/v1alpha1', ImageDigestMirrorSet: 'config.openshift.io/v1', ImageTagMirrorSet: 'config.openshift.io/v1', Image: 'config.openshift.io/v1' };
 
 /** An object with random contents; four times in five its apiVersion is the one its kind needs. */
@@ -169,7 +184,7 @@ const openshiftObject: fc.Arbitrary<unknown> = fc.tuple(fc.integer({ min: 0, max
     { weight: 3, arbitrary: fc.dictionary(fc.constantFrom('insecureRegistries', 'blockedRegistries', 'allowedRegistries', 'containerRuntimeSearchRegistries'), mostlyRight(fc.array(scopeString, { maxLength: 3 }), YAML_KEYS), { maxKeys: 3, noNullPrototype: true }).map((registrySources) => ({ registrySources })) },
     { weight: 1, arbitrary: valueTree(YAML_KEYS, 3) },
   ),
-})).map(([n, o]) => (n > 0 && typeof o.kind === 'string' && Object.hasOwn(API_OF, o.kind) ? { ...o, apiVersion: API_OF[o.kind] } : o));
+})).map(([n, o]) => (n > 0 && typeof o.kind === 'string' && Object.hasOwn(API_OF, o.kind) ? { ...o, apiVersion: API_OF[o.kind], spec: ownFields(o.kind, o.spec) } : o));
 
 /** Several objects, as separate documents or a List; with `share`, one sub-object is reused, which YAML writes as an anchor and aliases. */
 const yamlDocs = fc.record({ objects: fc.array(openshiftObject, { minLength: 1, maxLength: 3 }), list: fc.boolean(), share: fc.boolean() }).map(({ objects, list, share }) => {
@@ -177,7 +192,7 @@ const yamlDocs = fc.record({ objects: fc.array(openshiftObject, { minLength: 1, 
     const shared = { source: 'quay.io', mirrors: ['m.example.net/q'] };
     for (const o of objects) {
       const spec = (o as { spec?: unknown }).spec;
-      if (spec && typeof spec === 'object' && !Array.isArray(spec)) (spec as Record<string, unknown>)['imageDigestMirrors'] = [shared, shared];
+      if (spec && typeof spec === 'object' && !Array.isArray(spec) && (o as { kind?: unknown }).kind === 'ImageDigestMirrorSet') (spec as Record<string, unknown>)['imageDigestMirrors'] = [shared, shared];
     }
   }
   try {

@@ -23,6 +23,49 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
+/** Edit distance (insertions, deletions, substitutions), stopping early past `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    if (Math.min(...row) > limit) return limit + 1;
+    prev = row;
+  }
+  return prev[b.length] ?? limit + 1;
+}
+
+/** Lowercase and singular ("registries" → "registry", "mirrors" → "mirror"): a plural slip is no typo. */
+function normalName(s: string): string {
+  return s.toLowerCase().replace(/ies$/, 'y').replace(/s$/, '');
+}
+
+/** The known name `key` most likely misspells (case and plural aside, at most two edits, and fewer than half its length), for a did-you-mean. */
+export function closestName(key: string, known: readonly string[]): string | undefined {
+  if (key.length > 100) return undefined; // a hostile key: no quadratic work for a hint
+  let best: { name: string; d: number } | undefined;
+  for (const name of known) {
+    const limit = Math.min(2, Math.floor((name.length - 1) / 2));
+    const d = Math.min(editDistance(key.toLowerCase(), name.toLowerCase(), limit), editDistance(normalName(key), normalName(name), limit));
+    if (d <= limit && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+/** For a key found inside a table that is a top-level key: TOML puts every key after a header into that table. */
+export function misplacedTopLevelKey(key: string, topLevel: readonly string[]): string {
+  return topLevel.includes(key) ? `; "${key}" is a top-level key, but TOML reads every key after a [table] header as part of that table: move it above the first table` : '';
+}
+
+/** `; did you mean "x"?` or nothing. */
+export function didYouMean(key: string, known: readonly string[]): string {
+  const name = closestName(key, known);
+  return name === undefined ? '' : `; did you mean "${name}"?`;
+}
+
 export class FieldReader {
   constructor(
     private readonly locate: Locator,
@@ -88,10 +131,10 @@ export class FieldReader {
   }
 
   /** Reports keys outside `known`: an error in our own formats (a typo must not pass silently), a warning where upstream ignores them. */
-  unknownKeys(obj: Table, known: readonly string[], path: TomlPath, severity: Severity, where: string): void {
+  unknownKeys(obj: Table, known: readonly string[], path: TomlPath, severity: Severity, where: string, hint?: (key: string) => string): void {
     for (const key of Object.keys(obj)) {
       if (known.includes(key)) continue;
-      const message = `unknown key "${key}" in ${where}${severity === 'warning' ? ' (ignored, as containers/image does)' : `; known keys: ${known.join(', ')}`}`;
+      const message = `unknown key "${key}" in ${where}${hint ? hint(key) : ''}${severity === 'warning' ? ' (ignored, as containers/image does)' : `; known keys: ${known.join(', ')}`}`;
       this.diagnostics.push(severity === 'error' ? error(this.locate([...path, key]), message) : warning(this.locate([...path, key]), message));
     }
   }

@@ -8,7 +8,9 @@
  * Note: containers/image parses with its own older fork of this package
  * (containers/image/v5/docker/reference), which has no IPv6 hosts, does not
  * treat an uppercase first component as a domain, and counts the domain in
- * the 255 limit. We follow distribution/reference on all three.
+ * the 255 limit. The functions below follow distribution/reference on all three; everything
+ * that judges a value containers/image will read (validate.ts, the resolver) uses the
+ * *ContainersImage variants at the end of this file instead.
  *
  * Grammar (upstream reference.go):
  *
@@ -115,6 +117,14 @@ export function isDomain(s: string): boolean {
     if (!PORT.test(port)) return false;
   }
   return host.split('.').every((label) => DOMAIN_COMPONENT.test(label));
+}
+
+/**
+ * containers/image's DomainRegexp (its docker/reference fork, as in skopeo 1.9.3): host[:port]
+ * with no bracketed IPv6 form. It decides unqualified-search-registries entries there.
+ */
+export function isDomainContainersImage(s: string): boolean {
+  return !s.startsWith('[') && isDomain(s);
 }
 
 function isRemoteName(s: string): boolean {

@@ -4,8 +4,8 @@
  * registries.conf content of native fragments (strict: a typo is an error).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { error, warning, type Diagnostic, type Locator } from './diagnostic.js';
-import { FieldReader, isTable, type Table } from './field-reader.js';
+import { error, warning, type DataPath, type Diagnostic, type Locator } from './diagnostic.js';
+import { FieldReader, isTable, misplacedTopLevelKey, type Table } from './field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './registries-conf.js';
 import { TomlIndex } from './toml-locate.js';
 import { validateConf } from './validate.js';
@@ -46,6 +46,9 @@ const stripSlash = (s: string): string => s.replace(/\/+$/, '');
  */
 export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropped?: RegistryTable[]): RegistriesConf {
   const conf: RegistriesConf = { registries: [] };
+  // A top-level key written after a table lands in it: say why (fragments have two more top-level keys).
+  const topLevel: readonly string[] = strict ? [...TOP_LEVEL_KEYS, 'insecure-registries', 'blocked-registries'] : TOP_LEVEL_KEYS;
+  const misplaced = (k: string): string => misplacedTopLevelKey(k, topLevel);
   const search = r.stringArray(data, 'unqualified-search-registries', []);
   if (search) conf.unqualifiedSearchRegistries = search.map(stripSlash);
   const mode = r.string(data, 'short-name-mode', []);
@@ -58,14 +61,14 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   if (aliases) {
     conf.aliases = Object.create(null) as Record<string, string>; // "__proto__" must be an ordinary (and invalid) name
     for (const [name, value] of Object.entries(aliases)) {
-      if (typeof value === 'string') conf.aliases[name] = value;
-      else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}`);
+      if (typeof value === 'string') conf.aliases[name] = value; // "registry" = "docker.io/library/registry" is a real alias
+      else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}${misplaced(name)}`);
     }
   }
   const seen = new Set<string>();
   r.tables(data, 'registry', []).forEach((t, i) => {
     const path = ['registry', i];
-    r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]');
+    r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]', misplaced);
     if (t['pull-from-mirror'] !== undefined) {
       r.error([...path, 'pull-from-mirror'], `pull-from-mirror must not be set for a non-mirror registry "${typeof t.prefix === 'string' ? t.prefix : typeof t.location === 'string' ? t.location : ''}"`);
     }
@@ -78,7 +81,7 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     }
     r.tables(t, 'mirror', path).forEach((m, j) => {
       const mpath = [...path, 'mirror', j];
-      r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]');
+      r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]', misplaced);
       const ep: Endpoint = { location: stripSlash(r.string(m, 'location', mpath) ?? ''), origin: r.locatePath([...mpath, 'location']) };
       if (r.boolean(m, 'insecure', mpath)) ep.insecure = true;
       const pfm = r.string(m, 'pull-from-mirror', mpath);
@@ -99,24 +102,29 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   return conf;
 }
 
-/** The deprecated v1 tables, converted as containers/image ≤5.39 converts a v1 main file. */
+/**
+ * The deprecated v1 tables, converted as containers/image ≤5.39 converts a v1 main file
+ * (ConvertToV2): every entry loses its trailing slashes (parseLocation), blocked hosts come
+ * first, then insecure ones, one table per host in that order of first mention.
+ */
 function readV1(data: Table, r: FieldReader): RegistriesConf {
   const v1 = r.table(data, 'registries', []) ?? {};
-  const list = (key: string): string[] => {
+  const list = (key: string): Array<{ host: string; raw: string; path: DataPath }> => {
     const t = r.table(v1, key, ['registries']);
-    return t ? (r.stringArray(t, 'registries', ['registries', key]) ?? []) : [];
+    const entries = t ? (r.stringArray(t, 'registries', ['registries', key]) ?? []) : [];
+    return entries.map((raw, i) => ({ host: stripSlash(raw), raw, path: ['registries', key, 'registries', i] }));
   };
   const conf: RegistriesConf = { registries: [] };
   const search = list('search');
-  if (search.length > 0) conf.unqualifiedSearchRegistries = search;
+  if (search.length > 0) conf.unqualifiedSearchRegistries = search.map((e) => e.host);
   const tables = new Map<string, RegistryTable>();
-  const table = (host: string): RegistryTable => {
+  const table = ({ host, raw, path }: { host: string; raw: string; path: DataPath }): RegistryTable => {
     let t = tables.get(host);
-    if (!t) tables.set(host, (t = { location: host, mirrors: [], origin: r.locatePath(['registries']) }));
+    if (!t) tables.set(host, (t = { location: host, mirrors: [], origin: r.locatePath(path, raw) }));
     return t;
   };
-  for (const host of list('insecure')) table(host).insecure = true;
-  for (const host of list('block')) table(host).blocked = true;
+  for (const entry of list('block')) table(entry).blocked = true;
+  for (const entry of list('insecure')) table(entry).insecure = true;
   conf.registries = [...tables.values()];
   return conf;
 }

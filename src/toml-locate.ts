@@ -90,9 +90,17 @@ export class TomlIndex {
     let i = 0;
     // Descend through the tables the path names; whatever is left is a key.
     while (i < path.length && typeof path[i] === 'string') {
-      const full = table ? `${table}.${String(path[i])}` : String(path[i]);
-      const inRange = this.named(full, from, to);
+      let full = table ? `${table}.${String(path[i])}` : String(path[i]);
+      let inRange = this.named(full, from, to);
+      // `[registries.insecure]` with no `[registries]` header: the path names the tables one key at a time.
+      let last = i;
+      while (inRange.length === 0 && typeof path[last + 1] === 'string') {
+        last++;
+        full = `${full}.${String(path[last])}`;
+        inRange = this.named(full, from, to);
+      }
       if (inRange.length === 0) break;
+      i = last;
       const next = path[i + 1];
       const h = typeof next === 'number' ? inRange[next] : inRange[0];
       i += typeof next === 'number' ? 2 : 1;

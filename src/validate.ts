@@ -3,9 +3,13 @@
  * `postProcessRegistries` and friends; messages keep upstream wording so they can be
  * searched), plus one rule containers/image only finds at pull time: every prefix,
  * location and mirror must rewrite image names into canonical references.
+ *
+ * Every value is judged by containers/image's own reference rules (its docker/reference fork:
+ * no IPv6 hosts, 255 characters for domain and path together), not distribution/reference's:
+ * containers/image is what reads the file, and one value it refuses fails every pull.
  */
 import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator } from './diagnostic.js';
-import { isDomain, parseNamed, parseNormalizedNamed, InvalidReferenceError } from './reference.js';
+import { isDomainContainersImage, parseNamedContainersImage, parseNormalizedNamed, parseNormalizedNamedContainersImage, InvalidReferenceError } from './reference.js';
 import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './registries-conf.js';
 
 function hasScheme(s: string): boolean {
@@ -26,6 +30,7 @@ function hasRegistry(name: string): boolean {
 
 export function validateShortNameAlias(name: string, value: string): string | undefined {
   try {
+    // Either dialect gives the same verdict on a name without a registry part (an IPv6 one has a registry part).
     const ref = parseNormalizedNamed(name);
     if (hasRegistry(name)) return `invalid short name "${name}": must not contain registry`;
     if (ref.tag !== undefined) return `invalid short name "${name}": must not contain tag`;
@@ -35,7 +40,7 @@ export function validateShortNameAlias(name: string, value: string): string | un
   }
   if (value === '') return undefined; // erases an alias of an earlier file
   try {
-    const ref = parseNormalizedNamed(value);
+    const ref = parseNormalizedNamedContainersImage(value);
     if (!hasRegistry(value)) return `invalid alias "${name}" = "${value}": must contain registry and repository`;
     if (ref.tag !== undefined) return `invalid alias "${name}" = "${value}": must not contain tag`;
     if (ref.digest !== undefined) return `invalid alias "${name}" = "${value}": must not contain digest`;
@@ -70,13 +75,56 @@ function malformedStrings(conf: RegistriesConf, locate: Locator): Diagnostic[] {
   return out;
 }
 
+/** A value quoted for a message, every invisible or line-breaking character escaped (JSON.stringify leaves DEL, C1 and U+2028 raw). */
+function quoted(value: string): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** credential-helpers' reserved value: the auth.json files, no program. */
+const AUTH_FILES_HELPER = 'containers-auth.json';
+/**
+ * What a helper name may be. containers/image runs `docker-credential-NAME` with Go's exec.Command,
+ * which searches PATH only for a name without "/": "../x" would run a file relative to the working
+ * directory of whatever pulls. Real helpers (pass, secretservice, ecr-login, gcloud) are single words.
+ */
+const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const HELPER_NAME_RULE = 'letters, digits, ".", "_", "+" and "-", starting with a letter or digit (no "/", spaces or control characters)';
+
+export function credentialHelperProblem(name: string): string | undefined {
+  if (name === AUTH_FILES_HELPER || HELPER_NAME.test(name)) return undefined;
+  return `invalid credential helper ${quoted(name)}: containers/image runs "docker-credential-NAME" found in PATH, so NAME must be ${HELPER_NAME_RULE}; or "${AUTH_FILES_HELPER}" for the auth.json files`;
+}
+
+/**
+ * additional-layer-store-auth-helper is run as given (exec.Command): a bare name is searched in PATH,
+ * anything with "/" is a path, which must then be absolute and plain (a relative one depends on the
+ * working directory of whatever pulls).
+ */
+export function layerStoreHelperProblem(helper: string): string | undefined {
+  const plainAbsolute = helper.startsWith('/') && helper.slice(1).split('/').every((seg) => HELPER_NAME.test(seg));
+  if (HELPER_NAME.test(helper) || plainAbsolute) return undefined;
+  return `invalid additional-layer-store-auth-helper ${quoted(helper)}: must be a program name found in PATH or an absolute path, each part ${HELPER_NAME_RULE}`;
+}
+
+function helperProblems(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  (conf.credentialHelpers ?? []).forEach((name, i) => {
+    const problem = credentialHelperProblem(name);
+    if (problem) out.push(error(locate(['credential-helpers', i], name), problem));
+  });
+  const als = conf.additionalLayerStoreAuthHelper;
+  const problem = als ? layerStoreHelperProblem(als) : undefined;
+  if (problem && als) out.push(error(locate(['additional-layer-store-auth-helper'], als), problem));
+  return out;
+}
+
 /** The per-file load-time checks of containers/image (containers-registries.conf(5)). */
 export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[] {
-  const out: Diagnostic[] = malformedStrings(conf, locate);
+  const out: Diagnostic[] = [...malformedStrings(conf, locate), ...helperProblems(conf, locate)];
   (conf.unqualifiedSearchRegistries ?? []).forEach((entry, i) => {
     const at = locate(['unqualified-search-registries', i], entry);
     if (hasScheme(entry)) out.push(schemeError(at, entry));
-    else if (!isDomain(entry.replace(/\/+$/, ''))) out.push(error(at, `Invalid unqualified-search-registries entry "${entry}"`));
+    else if (!isDomainContainersImage(entry.replace(/\/+$/, ''))) out.push(error(at, `Invalid unqualified-search-registries entry "${entry}"`));
   });
   if (conf.shortNameMode && !SHORT_NAME_MODES.includes(conf.shortNameMode)) {
     out.push(error(locate(['short-name-mode'], conf.shortNameMode), `invalid short-name mode: "${conf.shortNameMode}"`));
@@ -149,7 +197,7 @@ function canonicalProblem(s: string, cache?: Map<string, string | undefined>): s
 
 function canonicalProblemUncached(s: string): string | undefined {
   try {
-    const ref = parseNamed(s);
+    const ref = parseNamedContainersImage(s);
     if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';
     return undefined;
   } catch (e) {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,8 @@ import { registryScope, type RegistriesConf } from '../src/registries-conf.js';
 import { parseRegistriesConf } from '../src/registries-conf-parse.js';
 import { listDropIns, loadRegistriesConf, registriesPaths, RegistriesLoadError } from '../src/registries-load.js';
 import { mergeRegistriesConf, mergeRegistriesConfs } from '../src/registries-merge.js';
+import { buildRegistriesConf } from '../src/pipeline.js';
+import { findRegistry } from '../src/sources.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/registries/', import.meta.url));
 
@@ -173,4 +175,28 @@ t.test('hostile base files give located errors, not exceptions (the daemon would
   t.ok(q.diagnostics.some((d) => d.severity === 'error'), 'refused with errors');
   t.ok(q.diagnostics.some((d) => /pull-from-mirror must not be set/.test(d.message) && d.line === 2), 'pull-from-mirror named at its line');
   t.ok(q.diagnostics.some((d) => /location/.test(d.message)), 'the location that is no string is named');
+});
+
+t.test('a v1 main file loses trailing slashes on every entry, as containers/image trims them (TestV1BackwardsCompatibility)', async (t) => {
+  const file = `${FIXTURES}v1-compatibility.conf`;
+  const parsedV1 = parseRegistriesConf(readFileSync(file, 'utf8'), file);
+  t.same(parsedV1.diagnostics.filter((d) => d.severity === 'error'), [], 'no error: containers/image loads it');
+  t.same(parsedV1.conf?.registries.map((r) => [r.location, r.blocked ?? false, r.insecure ?? false]), [
+    ['registry-b.com', true, true],
+    ['registry-d.com', false, true],
+    ['registry-e.com', false, true],
+    ['registry-a.com', false, true],
+    ['registry-x.com', false, true],
+  ], 'blocked hosts first, then insecure ones, one table per host, in containers/image\'s order');
+  t.equal(parsedV1.conf?.registries.find((r) => r.location === 'registry-x.com')?.origin?.line, 12, 'a table points at its v1 list');
+  const loaded = await loadRegistriesConf({ path: file, dropInDirs: [] });
+  t.same(loaded.conf.unqualifiedSearchRegistries, ['registry-a.com', 'registry-c.com', 'registry-d.com']);
+  t.equal(loaded.conf.registries.length, 5);
+  const x = findRegistry(loaded.conf, 'registry-x.com/ns/app:latest');
+  t.same([x.prefix, x.table.insecure], ['registry-x.com', true], '"registry-x.com////" makes registry-x.com insecure, as in containers/image');
+  const b = findRegistry(loaded.conf, 'registry-b.com/bar/foo/barfoo:latest').table;
+  t.same([b.blocked, b.insecure], [true, true], 'merged per host');
+  const built = buildRegistriesConf({ base: { file, text: readFileSync(file, 'utf8') }, fragments: [] });
+  t.same(built.diagnostics.filter((d) => d.severity === 'error'), [], 'the same file as a v1 base renders');
+  t.match(built.text, /location = "registry-x\.com"\ninsecure = true/);
 });

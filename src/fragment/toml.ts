@@ -3,11 +3,12 @@
  * `blocked-registries` lists, and any registries.conf v2 content. The format is
  * documented key by key in the README ("Native TOML fragments").
  */
-import { FieldReader } from '../field-reader.js';
+import { didYouMean, FieldReader, misplacedTopLevelKey } from '../field-reader.js';
 import type { Location, Locator } from '../diagnostic.js';
 import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SourcePolicy, validateMirrorSet, validateScope } from '../policy.js';
 import { parseTomlText, readConfKeys, tomlLocator, TOP_LEVEL_KEYS } from '../registries-conf-parse.js';
 import { validateConf } from '../validate.js';
+import { contributesNothing } from './contribution.js';
 
 export const FRAGMENT_KEYS = ['mirror-set', 'insecure-registries', 'blocked-registries', ...TOP_LEVEL_KEYS];
 const MIRROR_SET_KEYS = ['source', 'mirrors', 'pull-from-mirror', 'source-policy'];
@@ -38,13 +39,13 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
   const data = parsed.data;
   const locate = guardedLocator(tomlLocator(text, file), text, file);
   const r = new FieldReader(locate);
-  r.unknownKeys(data, FRAGMENT_KEYS, [], 'error', 'a policy fragment');
+  r.unknownKeys(data, FRAGMENT_KEYS, [], 'error', 'a policy fragment', (k) => didYouMean(k, FRAGMENT_KEYS));
   if ('registries' in data) r.error(['registries'], 'the v1 format ([registries.search] ...) is not accepted in fragments; use registries.conf v2 keys');
 
   const mirrorSets: MirrorSet[] = [];
   r.tables(data, 'mirror-set', []).forEach((t, i) => {
     const path = ['mirror-set', i];
-    r.unknownKeys(t, MIRROR_SET_KEYS, path, 'error', '[[mirror-set]]');
+    r.unknownKeys(t, MIRROR_SET_KEYS, path, 'error', '[[mirror-set]]', (k) => misplacedTopLevelKey(k, FRAGMENT_KEYS) || didYouMean(k, MIRROR_SET_KEYS));
     const source = r.string(t, 'source', path);
     const mirrors = r.stringArray(t, 'mirrors', path) ?? [];
     const mode = r.string(t, 'pull-from-mirror', path) ?? 'digest-only';
@@ -92,5 +93,5 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
 
   const diagnostics = [...r.diagnostics, ...validateConf(conf, locate)];
   const fragment: Fragment = { file, mirrorSets, insecure, blocked, conf, confOrigins };
-  return { fragment, diagnostics };
+  return { fragment, diagnostics: [...diagnostics, ...contributesNothing(fragment, diagnostics)] };
 }

@@ -59,7 +59,7 @@ insecure = true
 t.test('errors name the file, line and column, and say what is wrong', async (t) => {
   const cases: Array<[string, string, RegExp]> = [
     ['syntax error', 'a = [1,\n', /^f\.toml:2:\d+: invalid TOML/],
-    ['unknown top-level key (a typo)', 'mirror-sets = []\n', /^f\.toml:1:1: unknown key "mirror-sets" in a policy fragment; known keys: /],
+    ['unknown top-level key (a typo)', 'mirror-sets = []\n', /^f\.toml:1:1: unknown key "mirror-sets" in a policy fragment; did you mean "mirror-set"\?; known keys: /],
     ['unknown key in a mirror set', '[[mirror-set]]\nsource = "quay.io"\nmirror = ["m.example"]\n', /^f\.toml:3:1: unknown key "mirror" in \[\[mirror-set\]\]/],
     ['wrong type', '[[mirror-set]]\nsource = "quay.io"\nmirrors = "m.example"\n', /^f\.toml:3:1: "mirrors" must be an array of strings, not a string/],
     ['boolean as a string', '[[registry]]\nlocation = "quay.io"\ninsecure = "true"\n', /^f\.toml:3:1: "insecure" must be a boolean/],
@@ -87,9 +87,34 @@ t.test('errors name the file, line and column, and say what is wrong', async (t)
 
 t.test('a valid fragment has no diagnostics at all', async (t) => {
   t.same(errors('[[mirror-set]]\nsource = "quay.io/ns"\nmirrors = ["m.example/ns"]\n'), []);
-  t.same(errors(''), [], 'an empty fragment is valid and says nothing');
+  t.same(errors(''), [], 'an empty fragment is valid (a warning says it contributes nothing)');
 });
 
 t.test('a BOM at the start is accepted', async (t) => {
   t.same(errors('\uFEFF[[mirror-set]]\nsource = "quay.io/ns"\nmirrors = ["m.example/ns"]\n'), []);
+});
+
+t.test('a fragment that contributes nothing is a warning; a misspelled key gets a did-you-mean', async (t) => {
+  const diags = (text: string): string[] => parseTomlFragment(text, 'f.toml').diagnostics.map(formatDiagnostic);
+  const NOTHING = 'f.toml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)';
+  t.same(diags(''), [NOTHING], 'an empty file');
+  t.same(diags('# switched off\n'), [NOTHING], 'comments only');
+  t.same(diags('credential-helpers = []\n'), [], 'an explicit key is a contribution, even an empty list');
+  t.match(diags('[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\npull-from-mirrors = "all"\n'), [/^f\.toml:4:1: unknown key "pull-from-mirrors" in \[\[mirror-set\]\]; did you mean "pull-from-mirror"\?/]);
+});
+
+t.test('a top-level key after the first table: the error says TOML put it in that table', async (t) => {
+  const MOVE = /"(insecure-registries|unqualified-search-registries|short-name-mode|credential-helpers)" is a top-level key, but TOML reads every key after a \[table\] header as part of that table: move it above the first table/;
+  const cases: Array<[string, string, RegExp]> = [
+    ['after [[mirror-set]]', '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\ninsecure-registries = ["i.example"]\n', /^f\.toml:4:1: unknown key "insecure-registries" in \[\[mirror-set\]\]; /],
+    ['after [[registry]]', '[[registry]]\nlocation = "a.example"\nunqualified-search-registries = ["docker.io"]\n', /^f\.toml:3:1: unknown key "unqualified-search-registries" in \[\[registry\]\]; /],
+    ['after [[registry.mirror]]', '[[registry]]\nlocation = "a.example"\n[[registry.mirror]]\nlocation = "m.example"\nshort-name-mode = "enforcing"\n', /^f\.toml:5:1: unknown key "short-name-mode" in \[\[registry\.mirror\]\]; /],
+    ['after [aliases]', '[aliases]\n"x" = "quay.io/x"\ncredential-helpers = ["pass"]\n', /^f\.toml:3:1: alias "credential-helpers" must be a string, not object; /],
+  ];
+  for (const [name, text, re] of cases) {
+    const es = errors(text);
+    t.ok(es.some((e) => re.test(e) && MOVE.test(e)), `${name}: ${es.join(' | ') || 'no error'}`);
+  }
+  t.same(errors('[aliases]\n"registry" = "docker.io/library/registry"\n'), [], 'a short name that happens to be a key name is a real alias (shortnames.conf has "registry")');
+  t.same(errors('insecure-registries = ["i.example"]\n[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["m.example/x"]\n'), [], 'above the first table it is fine');
 });
