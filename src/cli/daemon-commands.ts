@@ -9,8 +9,7 @@ import { controlRequest, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
-import { pidAlive } from '../pid.js';
-import { StateDir } from '../daemon/state-dir.js';
+import { describeFsError, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../log.js';
 import { classifyFile } from '../managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
@@ -90,8 +89,10 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   try {
     await daemon.start();
   } catch (e) {
-    if (e instanceof StartError) {
-      log.fatal(`cannot start: ${e.message}`);
+    // One line, exit 1, for every start-up failure; an fs error that escaped naming is still one line, not a stack.
+    const errno = e as NodeJS.ErrnoException;
+    if (e instanceof StartError || (typeof errno.code === 'string' && typeof errno.syscall === 'string')) {
+      log.fatal(`cannot start: ${e instanceof StartError ? e.message : `${errno.path !== undefined ? `${errno.path}: ` : ''}${describeFsError(e)}`}`);
       notifier.close();
       return 1;
     }
@@ -185,7 +186,7 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   const state = new StateDir(values['state-dir'] ?? DEFAULT_STATE_DIR);
   const record = await state.readRecord().catch(() => undefined);
   const output = values.output ?? record?.output ?? '/etc/containers/registries.conf';
-  if (record && pidAlive(record.pid) && !values.force) {
+  if (record && recordHolder(record, state.dir).running && !values.force) {
     log.error(`mirror-policyd (pid ${record.pid}) is running and would render again; stop it first (or --force)`);
     return 1;
   }
@@ -207,5 +208,5 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
 /** For `render --output`: the daemon that manages that file, if one runs. */
 export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
   const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
-  return record && record.output === resolve(output) && pidAlive(record.pid) ? record.pid : undefined;
+  return record && record.output === resolve(output) && recordHolder(record, stateDir).running ? record.pid : undefined;
 }
