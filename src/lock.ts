@@ -34,6 +34,8 @@ const POLL_MS = 20;
 
 interface LockHolder {
   readonly st: Stats;
+  /** What the lock file said (an older directory lock: its `pid` file). */
+  readonly text: string;
   readonly id?: ProcessIdentity;
 }
 
@@ -52,7 +54,7 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   }
   // An older claim lock: a directory holding `pid`. Anything else but a file names nobody.
   const file = st.isDirectory() ? join(path, 'pid') : st.isFile() ? path : undefined;
-  if (file === undefined) return { st };
+  if (file === undefined) return { st, text: '' };
   let text = '';
   try {
     const fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -66,23 +68,23 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    if (isIdentity(parsed)) return { st, id: parsed };
+    if (isIdentity(parsed)) return { st, text, id: parsed };
   } catch {
     // an older version's plain pid
   }
   const pid = Number(text.trim());
-  return text.trim() !== '' ? { st, id: { pid } } : { st };
+  return text.trim() !== '' ? { st, text, id: { pid } } : { st, text };
 }
 
-/** Removes `path` only when it is still the file `st` describes. */
-async function removeIfSame(path: string, st: Stats): Promise<void> {
-  try {
-    const now = await fs.lstat(path);
-    // A lock taken by someone else in between is a new file; this narrows a takeover race to microseconds.
-    if (now.ino === st.ino && now.dev === st.dev) await fs.rm(path, { recursive: now.isDirectory(), force: true });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+/**
+ * Removes `path` only when it is still the lock `was` describes: same file and same text (a
+ * new lock may get a freed inode number back, but not our nonce). Someone taking the lock
+ * in between is then left alone; this narrows a takeover race to microseconds.
+ */
+async function removeIfSame(path: string, was: LockHolder): Promise<void> {
+  const now = await readHolder(path);
+  if (now === undefined || now.st.ino !== was.st.ino || now.st.dev !== was.st.dev || now.text !== was.text) return;
+  await fs.rm(path, { recursive: now.st.isDirectory(), force: true });
 }
 
 /** Why a holder is gone, or undefined while it may still run. */
@@ -102,11 +104,13 @@ export interface HeldLock {
 
 /** Takes the lock at `path`, waiting up to `opts.waitMs` for a live holder; LockBusyError past that. */
 export async function acquireLock(path: string, opts: LockOptions): Promise<HeldLock> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const nonce = randomBytes(4).toString('hex');
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${nonce}.tmp`);
+  const text = `${JSON.stringify({ ...ownIdentity(), nonce })}\n`;
   const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {
-      await fh.writeFile(`${JSON.stringify(ownIdentity())}\n`);
+      await fh.writeFile(text);
     } finally {
       await fh.close();
     }
@@ -115,7 +119,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
       try {
         await fs.link(tmp, path);
         const st = await fs.lstat(path);
-        return { release: () => removeIfSame(path, st) };
+        return { release: () => removeIfSame(path, { st, text }) };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -123,7 +127,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
       const why = holder === undefined ? undefined : goneWhy(holder, opts);
       if (holder !== undefined && why !== undefined) {
         opts.onTakeOver?.(holder.id?.pid, why);
-        await removeIfSame(path, holder.st);
+        await removeIfSame(path, holder);
       }
       if (holder === undefined || why !== undefined) {
         // Let go just now, or taken over: try again at once (bounded, should it keep coming back).
