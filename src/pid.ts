@@ -6,7 +6,7 @@
  * good. A record without them (written by an older version) is judged by its pid's command
  * line instead.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export interface ProcessIdentity {
   readonly pid: number;
@@ -14,6 +14,10 @@ export interface ProcessIdentity {
   readonly bootId?: string;
   /** Field 22 of /proc/PID/stat: when the process started, in clock ticks after boot. */
   readonly startTicks?: number;
+}
+
+export function ownUid(): number {
+  return process.getuid?.() ?? 0;
 }
 
 /** pid 0, -1 and 1 (the process group, every process, init) and non-integers are never a holder. */
@@ -73,6 +77,23 @@ export function ownIdentity(): ProcessIdentity {
 
 export type Holder = { readonly running: true } | { readonly running: false; readonly why: string };
 
+/**
+ * Why the live process `pid` cannot be a holder of ours by its user, or undefined. What it
+ * holds is in a directory only root and our user can write, so it runs as one of them. Under
+ * systemd's ProtectProc=invisible (or hidepid) the processes of other users are not in /proc
+ * at all: for a daemon running as root, an invisible live pid is another user's.
+ */
+function foreignUser(pid: number): string | undefined {
+  let uid: number;
+  try {
+    uid = statSync(`/proc/${pid}`).uid;
+  } catch {
+    const procWorks = readProc('/proc/self/stat') !== undefined;
+    return procWorks && ownUid() === 0 ? "the pid is now another user's process (hidden from us)" : undefined;
+  }
+  return uid !== ownUid() && uid !== 0 ? `the pid is now a process of uid ${uid}` : undefined;
+}
+
 function describeCommand(argv: readonly string[]): string {
   const text = argv.join(' ');
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
@@ -81,12 +102,15 @@ function describeCommand(argv: readonly string[]): string {
 /**
  * Whether the process `id` names still runs. With its boot and start time written down
  * that is exact; without them, the pid's command line must satisfy `looksLike` (when given).
- * When nothing can be read (no /proc, another user's process hidden), a live pid counts as
- * running: a holder is never declared gone without proof.
+ * A live pid of a user that could not have written the record is gone (foreignUser). When
+ * nothing can be read (no /proc), a live pid counts as running: a holder is never declared
+ * gone without proof.
  */
 export function holderRunning(id: ProcessIdentity, looksLike?: (argv: readonly string[]) => boolean): Holder {
   if (!validPid(id.pid)) return { running: false, why: `${JSON.stringify(id.pid)} is not a process id` };
   if (!pidAlive(id.pid)) return { running: false, why: 'not running' };
+  const foreign = foreignUser(id.pid);
+  if (foreign !== undefined) return { running: false, why: foreign };
   const boot = currentBootId();
   if (id.bootId !== undefined && boot !== undefined && id.bootId !== boot) return { running: false, why: 'written before the last boot' };
   const now = startTicks(id.pid);

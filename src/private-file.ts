@@ -7,15 +7,12 @@
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
+import { ownUid } from './pid.js';
 import { trustProblem } from './policy-dir.js';
 
 /** A state file (or directory) that is there but must not be believed; the message names it and why. */
 export class UntrustedFileError extends Error {
   override readonly name = 'UntrustedFileError';
-}
-
-export function ownUid(): number {
-  return process.getuid?.() ?? 0;
 }
 
 /** "a directory", "a FIFO"...: what a non-regular entry is, for messages. */

@@ -84,6 +84,18 @@ t.test('a lock whose holder is gone is taken over at once: exited, pid reused, e
   }
 });
 
+t.test('a lock whose pid is now another user\'s process is taken over: only root and we write our state', { skip: process.getuid?.() !== 0 && 'needs root to run a process as nobody' }, async (t) => {
+  const child = spawn('sleep', ['300'], { stdio: 'ignore', uid: 65534, gid: 65534 });
+  t.teardown(() => void child.kill('SIGKILL'));
+  await new Promise((r) => child.once('spawn', r));
+  const dir = tempDir(t);
+  const lock = join(dir, 'x.lock');
+  writeFileSync(lock, `${child.pid}\n`); // an older version's plain pid: no start time to compare
+  const told: string[] = [];
+  await (await acquireLock(lock, { ...opts, onTakeOver: (p, w) => told.push(`${p}: ${w}`) })).release();
+  t.same(told, [`${child.pid}: the pid is now a process of uid 65534`]);
+});
+
 t.test('a lock that names no holder (an older version\'s) waits while young, is taken over when old', async (t) => {
   const dir = tempDir(t);
   const lock = join(dir, 'x.lock');

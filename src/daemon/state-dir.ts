@@ -18,9 +18,9 @@
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fsyncDir } from '../atomic-write.js';
-import { holderRunning, type Holder, type ProcessIdentity } from '../pid.js';
+import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../pid.js';
 import { trustProblem } from '../policy-dir.js';
-import { ownUid, readPrivateFile, replacePrivateFile, UntrustedFileError } from '../private-file.js';
+import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../private-file.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
