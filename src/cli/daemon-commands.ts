@@ -190,7 +190,14 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     log.error(`mirror-policyd (pid ${record.pid}) is running and would render again; stop it first (or --force)`);
     return 1;
   }
-  const original = await state.readOriginal().catch(() => undefined);
+  let original: string | undefined;
+  try {
+    original = await state.readOriginal(); // undefined: none was adopted
+  } catch (e) {
+    // Unreadable, or not believed (another user could have written it): never put into place.
+    log.error(`cannot restore ${output}: ${(e as Error).message}`);
+    return 1;
+  }
   if (original !== undefined) {
     await writeFileAtomic(output, original);
     log.info(`restored ${output} from ${state.path('original.conf')}`);

@@ -175,3 +175,21 @@ t.test('no space left in the state directory at start: one FATAL line naming the
   t.notOk(existsSync(ws.control), 'no control socket left behind');
   await sleep(0);
 });
+
+t.test('restore never puts an original.conf others could write into place', async (t) => {
+  const ws = workspace(t);
+  mkdirSync(join(ws.state, 'last-good'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(ws.output, '..'), { recursive: true });
+  writeFileSync(ws.output, '# the host file\n');
+  const original = join(ws.state, 'original.conf');
+  writeFileSync(original, '[[registry]]\nlocation = "quay.io"\n[[registry.mirror]]\nlocation = "evil.example"\n');
+  chmodSync(original, 0o666);
+  const r = await runCli(['restore', '--state-dir', ws.state, '--output', ws.output]);
+  t.equal(r.code, 1, 'refused');
+  t.match(r.stdout + r.stderr, `cannot restore ${ws.output}: ${original}: not used: writable by group and others (mode 0666)`);
+  t.equal(readFileSync(ws.output, 'utf8'), '# the host file\n', 'the output is untouched');
+  chmodSync(original, 0o600);
+  const ok = await runCli(['restore', '--state-dir', ws.state, '--output', ws.output]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(readFileSync(ws.output, 'utf8'), /evil\.example/, 'a private one is restored');
+});
