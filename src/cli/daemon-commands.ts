@@ -9,7 +9,7 @@ import { controlRequest, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
-import { describeFsError, recordHolder, StateDir } from '../daemon/state-dir.js';
+import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../log.js';
 import { classifyFile } from '../managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
@@ -92,7 +92,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
     // One line, exit 1, for every start-up failure; an fs error that escaped naming is still one line, not a stack.
     const errno = e as NodeJS.ErrnoException;
     if (e instanceof StartError || (typeof errno.code === 'string' && typeof errno.syscall === 'string')) {
-      log.fatal(`cannot start: ${e instanceof StartError ? e.message : `${errno.path !== undefined ? `${errno.path}: ` : ''}${describeFsError(e)}`}`);
+      log.fatal(`cannot start: ${e instanceof StartError ? e.message : fsErrorLine(e)}`);
       notifier.close();
       return 1;
     }

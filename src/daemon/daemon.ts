@@ -32,7 +32,7 @@ import { mirrorMetrics, mirrorViews, type MirrorView } from './mirror-view.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
-import { describeFsError, recordHolder, StateDir, StateDirError } from './state-dir.js';
+import { describeFsError, fsErrorLine, recordHolder, StateDir, StateDirError } from './state-dir.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
 const MAX_BACKOFF_MS = 60_000;
@@ -164,12 +164,18 @@ export class Daemon {
       await this.state.clearRecord(process.pid);
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
     }
-    await this.removeStaleTemps();
-    this.lastGood = await this.state.readLastGood();
-    // Watching first: a change made during the first render, or right after READY=1, must not be missed.
-    await this.startWatching();
-    this.pending = true;
-    await this.runRender();
+    try {
+      await this.removeStaleTemps();
+      this.lastGood = await this.state.readLastGood();
+      // Watching first: a change made during the first render, or right after READY=1, must not be missed.
+      await this.startWatching();
+      this.pending = true;
+      await this.runRender();
+    } catch (e) {
+      // Never a daemon half up (answering `status` as healthy but never rendering): all of it goes, in one line.
+      await this.stop().catch(() => {});
+      throw new StartError(fsErrorLine(e));
+    }
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
     this.startProbing();

@@ -77,6 +77,12 @@ export function describeFsError(e: unknown): string {
   return (code !== undefined ? ERRNO_TEXT[code] : undefined) ?? (e as Error).message;
 }
 
+/** An error as one line: the path Node names (if any) and the reason in plain words. */
+export function fsErrorLine(e: unknown): string {
+  const path = (e as NodeJS.ErrnoException).path;
+  return `${path !== undefined ? `${path}: ` : ''}${describeFsError(e)}`;
+}
+
 /** An fs error of an operation on `path`, as one line naming the path (UntrustedFileError already does). */
 function failure(action: string, path: string, e: unknown): Error {
   if (e instanceof UntrustedFileError || e instanceof StateDirError) return e;

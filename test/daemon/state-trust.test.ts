@@ -193,3 +193,20 @@ t.test('restore never puts an original.conf others could write into place', asyn
   t.equal(ok.code, 0, ok.stderr);
   t.match(readFileSync(ws.output, 'utf8'), /evil\.example/, 'a private one is restored');
 });
+
+t.test('a start that fails after the control socket is up exits in one line, leaving no daemon half up', { skip: !isRoot && 'needs root to run the daemon as nobody' }, async (t) => {
+  const ws = workspace(t);
+  // As nobody, with its own state dir whose last-good/ it cannot list (mode 0300): safe, but unreadable.
+  for (const d of [join(ws.state, 'last-good'), join(ws.state, 'bases'), join(ws.state, 'drift'), join(ws.output, '..')]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  spawnSync('chown', ['-R', '65534:65534', ws.dir]);
+  chmodSync(ws.dir, 0o755);
+  chmodSync(join(ws.state, 'last-good'), 0o300);
+  // `env -i`: not the test runner's environment, whose coverage hooks would write where nobody cannot.
+  const r = spawnSync('env', ['-i', `PATH=${process.env['PATH'] ?? '/usr/bin:/bin'}`, process.execPath, BIN, 'run', ...runArgs(ws)], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 30_000 });
+  const text = r.stdout + r.stderr;
+  t.equal(r.status, 1, `exits 1 (not left running): ${text}`);
+  t.match(text, `FATAL: cannot start: ${join(ws.state, 'last-good')}: permission denied`);
+  t.notMatch(text, /internal error|\n\s+at /, 'no stack trace');
+  t.notOk(existsSync(ws.control), 'the control socket is gone');
+  t.notOk(existsSync(join(ws.state, 'daemon.json')), 'and the record');
+});
