@@ -32,7 +32,7 @@ import { mirrorMetrics, mirrorViews, type MirrorView } from './mirror-view.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
-import { describeFsError, fsErrorLine, recordHolder, StateDir, StateDirError } from './state-dir.js';
+import { describeFsError, fsErrorLine, looksLikeDaemonOf, recordHolder, StateDir, StateDirError } from './state-dir.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
 const MAX_BACKOFF_MS = 60_000;
@@ -173,6 +173,7 @@ export class Daemon {
       await this.runRender();
     } catch (e) {
       // Never a daemon half up (answering `status` as healthy but never rendering): all of it goes, in one line.
+      this.log.debug({ err: (e as Error).stack }, 'start-up failed');
       await this.stop().catch(() => {});
       throw new StartError(fsErrorLine(e));
     }
@@ -231,7 +232,7 @@ export class Daemon {
       lock = await acquireLock(lockPath, {
         waitMs: CLAIM_WAIT_MS,
         unnamedStaleMs: STALE_CLAIM_MS,
-        looksLike: (argv) => argv.some((a) => a.includes('mirror-policyd')),
+        looksLike: looksLikeDaemonOf(this.config.stateDir),
         onTakeOver: (pid, why) => this.log.info(`removing a stale start-up lock ${lockPath}${pid !== undefined ? ` of pid ${pid}` : ''} (${why})`),
       });
     } catch (e) {
