@@ -47,7 +47,7 @@ export interface PolicyDirContents {
   readonly dirProblem?: Diagnostic;
 }
 
-function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
+export function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
   if (st.uid !== 0 && st.uid !== uid) return `owned by uid ${st.uid}, not by root or uid ${uid}`;
   const writers = [st.mode & 0o020 ? 'group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean);
   if (writers.length > 0) return `writable by ${writers.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;

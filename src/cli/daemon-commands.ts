@@ -9,8 +9,7 @@ import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../
 import { formatDiagnostic, UsageError } from '../diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
-import { pidAlive } from '../pid.js';
-import { StateDir } from '../daemon/state-dir.js';
+import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../log.js';
 import { classifyFile } from '../managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
@@ -90,8 +89,10 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   try {
     await daemon.start();
   } catch (e) {
-    if (e instanceof StartError) {
-      log.fatal(`cannot start: ${e.message}`);
+    // One line, exit 1, for every start-up failure; an fs error that escaped naming is still one line, not a stack.
+    const errno = e as NodeJS.ErrnoException;
+    if (e instanceof StartError || (typeof errno.code === 'string' && typeof errno.syscall === 'string')) {
+      log.fatal(`cannot start: ${e instanceof StartError ? e.message : fsErrorLine(e)}`);
       notifier.close();
       return 1;
     }
@@ -218,11 +219,18 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   const state = new StateDir(values['state-dir'] ?? DEFAULT_STATE_DIR);
   const record = await state.readRecord().catch(() => undefined);
   const output = values.output ?? record?.output ?? '/etc/containers/registries.conf';
-  if (record && pidAlive(record.pid) && !values.force) {
+  if (record && recordHolder(record, state.dir).running && !values.force) {
     log.error(`mirror-policyd (pid ${record.pid}) is running and would render again; stop it first (or --force)`);
     return 1;
   }
-  const original = await state.readOriginal().catch(() => undefined);
+  let original: string | undefined;
+  try {
+    original = await state.readOriginal(); // undefined: none was adopted
+  } catch (e) {
+    // Unreadable, or not believed (another user could have written it): never put into place.
+    log.error(`cannot restore ${output}: ${(e as Error).message}`);
+    return 1;
+  }
   if (original !== undefined) {
     logReplacedLink(log, output, (await writeFileAtomic(output, original)).replacedLink);
     log.info(`restored ${output} from ${state.path('original.conf')}`);
@@ -240,5 +248,5 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
 /** For `render --output`: the daemon that manages that file, if one runs. */
 export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
   const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
-  return record && record.output === resolve(output) && pidAlive(record.pid) ? record.pid : undefined;
+  return record && record.output === resolve(output) && recordHolder(record, stateDir).running ? record.pid : undefined;
 }

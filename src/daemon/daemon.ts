@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { removeStaleTemps, replacedLinkMessage, writeFileAtomic } from '../atomic-write.js';
-import { pidAlive } from '../pid.js';
+import { acquireLock, LockBusyError } from '../lock.js';
+import { ownIdentity } from '../pid.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
 import { readDropIns } from '../drop-ins.js';
@@ -31,7 +32,7 @@ import { mirrorMetrics, mirrorViews, type MirrorView } from './mirror-view.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from './forgiving.js';
-import { StateDir, StateDirError } from './state-dir.js';
+import { describeFsError, fsErrorLine, looksLikeDaemonOf, recordHolder, StateDir, StateDirError } from './state-dir.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { LastGoodSaver } from './last-good-saver.js';
 import { Backoff } from './retry.js';
@@ -39,7 +40,7 @@ import { watchTargets, type Watcher } from './watcher.js';
 
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
-/** How long a start waits for another starting daemon's claim of the state dir, and when such a claim is stale. */
+/** How long a start waits for another starting daemon's claim of the state dir, and when a claim naming no holder (an older version's) is stale. */
 const CLAIM_WAIT_MS = 15_000;
 const STALE_CLAIM_MS = 10_000;
 /**
@@ -148,7 +149,7 @@ export class Daemon {
     private readonly log: Logger,
     private readonly notifier: Notifier,
   ) {
-    this.state = new StateDir(config.stateDir);
+    this.state = new StateDir(config.stateDir, { warn: (m) => log.warn(m) });
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
@@ -159,7 +160,9 @@ export class Daemon {
     try {
       await this.state.init();
     } catch (e) {
-      throw new StartError(e instanceof StateDirError ? e.message : `state directory ${this.config.stateDir} is not usable: ${(e as Error).message}`);
+      // A refusal says what is wrong itself; a failed fs operation (it has a code) is prefixed.
+      const refusal = e instanceof StateDirError && (e as NodeJS.ErrnoException).code === undefined;
+      throw new StartError(refusal ? e.message : `state directory ${this.config.stateDir} is not usable: ${e instanceof StateDirError ? e.message : describeFsError(e)}`);
     }
     await this.claim();
     try {
@@ -168,13 +171,20 @@ export class Daemon {
       await this.state.clearRecord(process.pid);
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
     }
-    await this.removeStaleTemps();
-    this.lastGood = await this.state.readLastGood();
-    this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
-    // Watching first: a change made during the first render, or right after READY=1, must not be missed.
-    await this.startWatching();
-    this.pending = true;
-    await this.runRender();
+    try {
+      await this.removeStaleTemps();
+      this.lastGood = await this.state.readLastGood();
+      this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
+      // Watching first: a change made during the first render, or right after READY=1, must not be missed.
+      await this.startWatching();
+      this.pending = true;
+      await this.runRender();
+    } catch (e) {
+      // Never a daemon half up (answering `status` as healthy but never rendering): all of it goes, in one line.
+      this.log.debug({ err: (e as Error).stack }, 'start-up failed');
+      await this.stop().catch(() => {});
+      throw new StartError(fsErrorLine(e));
+    }
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
     this.startProbing();
@@ -219,38 +229,37 @@ export class Daemon {
 
   /**
    * Takes the state dir: reading the record of a running daemon and writing ours is one step
-   * (under a mkdir lock), so that of several daemons started at once exactly one runs.
+   * (under a lock, src/lock.ts), so that of several daemons started at once exactly one runs.
+   * A record whose process is gone (its pid now another process after a crash or a power loss)
+   * is replaced; every failure is one line that names the path.
    */
   private async claim(): Promise<void> {
-    const lock = this.state.path('.claim.lock');
-    const deadline = Date.now() + CLAIM_WAIT_MS;
-    for (;;) {
-      try {
-        await fs.mkdir(lock, { mode: 0o700 });
-        // Who holds it, so that a start after a crash inside the claim need not wait for it to go stale.
-        await fs.writeFile(join(lock, 'pid'), `${process.pid}\n`);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StartError(`state directory ${this.config.stateDir} is not usable: ${(e as Error).message}`);
-        // It is held for one read and one write; an older one was left by a crash in between:
-        // its holder is gone, or (killed before it wrote its pid) the lock is old.
-        const holder = Number.parseInt(await fs.readFile(join(lock, 'pid'), 'utf8').catch(() => ''), 10);
-        const st = await fs.stat(lock).catch(() => undefined);
-        if ((Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) || (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS)) {
-          this.log.info(`removing a stale start-up lock ${lock}${Number.isInteger(holder) ? ` of pid ${holder} (not running)` : ''}`);
-          await fs.rm(lock, { recursive: true, force: true }).catch(() => {});
-        } else if (Date.now() > deadline) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${lock})`);
-        else await new Promise((r) => setTimeout(r, 20));
-      }
+    const lockPath = this.state.path('.claim.lock');
+    let lock;
+    try {
+      lock = await acquireLock(lockPath, {
+        waitMs: CLAIM_WAIT_MS,
+        unnamedStaleMs: STALE_CLAIM_MS,
+        looksLike: looksLikeDaemonOf(this.config.stateDir),
+        onTakeOver: (pid, why) => this.log.info(`removing a stale start-up lock ${lockPath}${pid !== undefined ? ` of pid ${pid}` : ''} (${why})`),
+      });
+    } catch (e) {
+      if (e instanceof LockBusyError) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${e.message})`);
+      throw new StartError(`cannot lock ${lockPath}: ${describeFsError(e)}`);
     }
     try {
       const other = await this.state.readRecord();
-      if (other && other.pid !== process.pid && pidAlive(other.pid)) {
-        throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
+      if (other && other.pid !== process.pid) {
+        const holder = recordHolder(other, this.config.stateDir);
+        if (holder.running) throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
+        this.log.info(`replacing the record of a mirror-policyd that is gone (${this.state.path('daemon.json')}: pid ${JSON.stringify(other.pid)}, ${holder.why})`);
       }
-      await this.state.writeRecord({ pid: process.pid, output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
+      await this.state.writeRecord({ ...ownIdentity(), output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
+    } catch (e) {
+      if (e instanceof StartError) throw e;
+      throw new StartError(e instanceof StateDirError ? e.message : `cannot take the state directory ${this.config.stateDir}: ${describeFsError(e)}`);
     } finally {
-      await fs.rm(lock, { recursive: true, force: true }).catch(() => {});
+      await lock.release().catch(() => {});
     }
   }
 

@@ -10,18 +10,25 @@
  *   base.conf             the base we render on (the adopted file, or its replacement)
  *   bases/TIME.conf       earlier bases, kept when a new one replaced them
  *   drift/TIME.conf       hand-edited copies of the output we replaced (the last 20)
+ *
+ * What is here becomes policy (a last-good copy is rendered into registries.conf), so the
+ * directory must be ours and private (refused at start otherwise), and a file in it that
+ * is not a private regular file of ours is not believed (src/private-file.ts).
  */
-import { constants, promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic, fsyncDir } from '../atomic-write.js';
+import { constants, promises as fs, type Stats } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fsyncDir } from '../atomic-write.js';
+import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../pid.js';
+import { trustProblem } from '../policy-dir.js';
+import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../private-file.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
 
 export class StateDirError extends Error {}
 
-export interface DaemonRecord {
-  readonly pid: number;
+/** The record of the running daemon: its identity (pid, boot, start time) and where it works. */
+export interface DaemonRecord extends ProcessIdentity {
   readonly output: string;
   readonly controlSocket: string;
   readonly startedAt: string;
@@ -54,46 +61,157 @@ async function stampedPath(dir: string): Promise<string> {
   throw new Error(`${dir}: no free time-stamped name`);
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is not a directory',
+  EIO: 'input/output error',
+};
+
+/** A file-system error in plain words ("no space left on device"), without Node's "ENOSPC: ..., write". */
+export function describeFsError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (code !== undefined ? ERRNO_TEXT[code] : undefined) ?? (e as Error).message;
+}
+
+/** An error as one line: the path Node names (if any) and the reason in plain words. */
+export function fsErrorLine(e: unknown): string {
+  const path = (e as NodeJS.ErrnoException).path;
+  return `${path !== undefined ? `${path}: ` : ''}${describeFsError(e)}`;
+}
+
+/** An fs error of an operation on `path`, as one line naming the path (UntrustedFileError already does). */
+function failure(action: string, path: string, e: unknown): Error {
+  if (e instanceof UntrustedFileError || e instanceof StateDirError) return e;
+  return Object.assign(new StateDirError(`cannot ${action} ${path}: ${describeFsError(e)}`), { code: (e as NodeJS.ErrnoException).code });
+}
+
+/** The command to make `path` the running user's and private, for messages. */
+function fixCommand(path: string, mode: string): string {
+  const uid = ownUid();
+  return `chown ${uid === 0 ? 'root' : uid}: ${path}; chmod ${mode} ${path}`;
+}
+
+/** Why `st` of a state (sub)directory is unsafe, with the fix; undefined when it is safe. */
+function unsafeDirReason(path: string, st: Stats): string | undefined {
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+  if (!st.isDirectory()) return `${path} is not a directory (it must be one, ours and private); fix: remove it`;
+  const problem = trustProblem(st, ownUid());
+  if (problem === undefined) return undefined;
+  return `refusing state directory ${path} (owner uid ${st.uid}, mode ${mode}): ${problem}; another user could put there what the daemon renders; fix: ${fixCommand(path, '0700')}`;
+}
+
+/** What the command line of a mirror-policyd of `stateDir` looks like: its name, and this state dir if it names one. */
+export function looksLikeDaemonOf(stateDir: string): (argv: readonly string[]) => boolean {
+  return (argv) => {
+    if (!argv.some((a) => a.includes('mirror-policyd'))) return false;
+    const at = argv.findIndex((a) => a === '--state-dir' || a.startsWith('--state-dir='));
+    if (at < 0) return true; // the default, or one from its config file
+    const named = argv[at]?.startsWith('--state-dir=') ? argv[at].slice('--state-dir='.length) : argv[at + 1];
+    // A relative one is relative to its working directory, not ours: not proof of another dir.
+    return named === undefined || !isAbsolute(named) || resolve(named) === resolve(stateDir);
+  };
+}
+
+/** Whether the daemon of `record` (read from `stateDir`) still runs: its very process, not just its pid. */
+export function recordHolder(record: DaemonRecord, stateDir: string): Holder {
+  return holderRunning(record, looksLikeDaemonOf(stateDir));
+}
+
+export interface StateDirOptions {
+  /** Told about state files that are skipped (not believed, or in the way). */
+  readonly warn?: (message: string) => void;
 }
 
 export class StateDir {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly opts: StateDirOptions = {},
+  ) {}
+
+  private warn(message: string): void {
+    this.opts.warn?.(message);
+  }
+
+  /** A state file's text (undefined: none); a file not to be believed is a StateDirError. */
+  private async readFile(path: string): Promise<string | undefined> {
+    try {
+      return await readPrivateFile(path);
+    } catch (e) {
+      throw failure('read', path, e);
+    }
+  }
+
+  private async writeFile(path: string, text: string): Promise<void> {
+    try {
+      await replacePrivateFile(path, text);
+    } catch (e) {
+      throw failure('write', path, e);
+    }
+  }
 
   path(...parts: string[]): string {
     return join(this.dir, ...parts);
   }
 
-  /** Creates the layout, proves it writable, and refuses a layout from a newer version. */
+  /**
+   * Creates the layout, proves it writable, and refuses a layout from a newer version, and a
+   * directory that another user could write (or own): everything in it becomes policy.
+   */
   async init(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    for (const sub of ['last-good', 'bases', 'drift']) await fs.mkdir(this.path(sub), { recursive: true, mode: 0o700 });
-    const version = await readText(this.path('format-version'));
+    try {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw failure('create', this.dir, e);
+    }
+    const top = unsafeDirReason(this.dir, await fs.stat(this.dir)); // a symlinked state dir is the admin's choice: its target is checked
+    if (top !== undefined) throw new StateDirError(top);
+    for (const sub of ['last-good', 'bases', 'drift']) {
+      const path = this.path(sub);
+      try {
+        await fs.mkdir(path, { mode: 0o700 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw failure('create', path, e);
+      }
+      const unsafe = unsafeDirReason(path, await fs.lstat(path));
+      if (unsafe !== undefined) throw new StateDirError(unsafe);
+    }
+    const version = await this.readFile(this.path('format-version'));
     if (version !== undefined && Number(version.trim()) !== STATE_FORMAT_VERSION) {
       throw new StateDirError(`state directory ${this.dir} has format version ${version.trim()}, this mirror-policyd knows ${STATE_FORMAT_VERSION}`);
     }
-    await writeFileAtomic(this.path('format-version'), `${STATE_FORMAT_VERSION}\n`, { mode: 0o600 });
-    await fs.access(this.dir, constants.W_OK);
+    if (version === undefined || version.trim() !== String(STATE_FORMAT_VERSION)) await this.writeFile(this.path('format-version'), `${STATE_FORMAT_VERSION}\n`);
+    try {
+      await fs.access(this.dir, constants.W_OK);
+    } catch (e) {
+      throw failure('write to', this.dir, e);
+    }
   }
 
+  /** The running daemon's record; one that is torn, edited or not ours reads as absent. */
   async readRecord(): Promise<DaemonRecord | undefined> {
-    const text = await readText(this.path('daemon.json'));
+    let text: string | undefined;
+    try {
+      text = await readPrivateFile(this.path('daemon.json'));
+    } catch (e) {
+      if (!(e instanceof UntrustedFileError)) throw e;
+      this.warn(e.message);
+      return undefined;
+    }
     if (text === undefined) return undefined;
     try {
-      return JSON.parse(text) as DaemonRecord;
+      const r = JSON.parse(text) as DaemonRecord;
+      return typeof r === 'object' && r !== null ? r : undefined;
     } catch {
       return undefined; // torn by an older version, or edited: as good as absent
     }
   }
 
-  writeRecord(r: DaemonRecord): Promise<unknown> {
-    return writeFileAtomic(this.path('daemon.json'), `${JSON.stringify(r, null, 2)}\n`, { mode: 0o600 });
+  writeRecord(r: DaemonRecord): Promise<void> {
+    return this.writeFile(this.path('daemon.json'), `${JSON.stringify(r, null, 2)}\n`);
   }
 
   async clearRecord(pid: number): Promise<void> {
@@ -101,52 +219,73 @@ export class StateDir {
     if (r?.pid === pid) await fs.rm(this.path('daemon.json'), { force: true });
   }
 
+  /**
+   * Each fragment's last valid content. An entry that is not a private regular file of ours
+   * (a directory, a FIFO, a symlink, another user's file) is skipped and named in a warning:
+   * it is not ours, and its fragment simply has no last good content.
+   */
   async readLastGood(): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     for (const name of await fs.readdir(this.path('last-good'))) {
       if (name.startsWith('.')) continue; // temp files of an interrupted write
-      const text = await readText(this.path('last-good', name));
-      if (text !== undefined) out[name] = text;
+      try {
+        const text = await readPrivateFile(this.path('last-good', name));
+        if (text !== undefined) out[name] = text;
+      } catch (e) {
+        this.warn(`last-good copy ${e instanceof UntrustedFileError ? e.message : `${this.path('last-good', name)}: not used: ${describeFsError(e)}`}`);
+      }
     }
     return out;
   }
 
-  /** Writes only what changed; removes entries of fragments that are gone. */
+  /**
+   * Writes only what changed; removes entries of fragments that are gone. An entry in the
+   * way that is not a file (a directory) is left alone and named in a warning.
+   */
   async writeLastGood(previous: Readonly<Record<string, string>>, next: Readonly<Record<string, string>>): Promise<void> {
     let touched = false;
     for (const [name, text] of Object.entries(next)) {
       if (previous[name] === text) continue;
-      await writeFileAtomic(this.path('last-good', name), text, { mode: 0o600 });
+      const path = this.path('last-good', name);
+      try {
+        await this.writeFile(path, text);
+      } catch (e) {
+        if (!(e instanceof UntrustedFileError)) throw e;
+        this.warn(`last-good copy ${e.message}`);
+      }
       touched = true;
     }
     for (const name of Object.keys(previous)) {
       if (name in next) continue;
-      await fs.rm(this.path('last-good', name), { force: true });
+      const path = this.path('last-good', name);
+      const st = await fs.lstat(path).catch(() => undefined);
+      if (st?.isDirectory()) this.warn(`last-good copy ${path}: not removed: it is a directory; remove it`);
+      else await fs.rm(path, { force: true });
       touched = true;
     }
     if (touched) await fsyncDir(this.path('last-good'));
   }
 
   readOriginal(): Promise<string | undefined> {
-    return readText(this.path('original.conf'));
+    return this.readFile(this.path('original.conf'));
   }
 
   readBase(): Promise<string | undefined> {
-    return readText(this.path('base.conf'));
+    return this.readFile(this.path('base.conf'));
   }
 
   /** Adoption: the host's file becomes the base; the very first one is also kept as the original. */
   async adopt(text: string): Promise<void> {
-    if ((await this.readOriginal()) === undefined) await writeFileAtomic(this.path('original.conf'), text, { mode: 0o600 });
+    if ((await this.readOriginal()) === undefined) await this.writeFile(this.path('original.conf'), text);
     const old = await this.readBase();
-    if (old !== undefined && old !== text) await writeFileAtomic(await stampedPath(this.path('bases')), old, { mode: 0o600 });
-    await writeFileAtomic(this.path('base.conf'), text, { mode: 0o600 });
+    if (old !== undefined && old !== text) await this.writeFile(await stampedPath(this.path('bases')), old);
+    await this.writeFile(this.path('base.conf'), text);
   }
 
   /** Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. */
   async keepDrift(text: string): Promise<string> {
     const path = await stampedPath(this.path('drift'));
-    await writeFileAtomic(path, text, { mode: 0o600 });
+    await this.writeFile(path, text);
     const all = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf')).sort();
     for (const old of all.slice(0, Math.max(0, all.length - DRIFT_KEEP))) await fs.rm(this.path('drift', old), { force: true });
     return path;
