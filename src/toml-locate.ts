@@ -77,6 +77,26 @@ export class TomlIndex {
     return undefined;
   }
 
+  /** Lines on which each quoted string is written (a line once per string), built on the first lookup of a value. */
+  private strings?: Map<string, number[]>;
+
+  /**
+   * The first line in [from, to) where `needle` is written as a "basic" or 'literal' string.
+   * Looked up in an index, not by scanning from `from`: locating each of 90 000 entries of
+   * one array scanned the lines above it each time (quadratic, minutes of CPU).
+   */
+  private stringAt(needle: string, from: number, to: number): Position | undefined {
+    this.strings ??= indexStrings(this.lines);
+    let best: Position | undefined;
+    for (const quoted of [JSON.stringify(needle), `'${needle}'`]) {
+      const lines = this.strings.get(quoted) ?? [];
+      const line = lines[firstAtOrAfter(lines, from)];
+      if (line === undefined || line >= to || (best && best.line <= line + 1)) continue;
+      best = { line: line + 1, col: (this.lines[line] ?? '').indexOf(quoted) + 1 };
+    }
+    return best;
+  }
+
   /**
    * Locate `path`. Paths look like the parsed data: `['short-name-mode']`,
    * `['mirror-set', 2, 'mirrors', 1]`, `['registry', 0, 'mirror', 1, 'location']`,
@@ -119,17 +139,40 @@ export class TomlIndex {
       if (found !== undefined) at = found;
     }
     if (needle !== undefined) {
-      for (let l = at; l < keysEnd; l++) {
-        const lineText = this.lines[l] ?? '';
-        for (const quoted of [JSON.stringify(needle), `'${needle}'`]) {
-          const col = lineText.indexOf(quoted);
-          if (col >= 0) return { line: l + 1, col: col + 1 };
-        }
-      }
+      const found = this.stringAt(needle, at, keysEnd);
+      if (found) return found;
     }
     const lineText = this.lines[at] ?? '';
     return { line: at + 1, col: Math.max(lineText.search(/\S/) + 1, 1) };
   }
+}
+
+/** "basic" (with escapes) and 'literal' strings of one line; anything else between quotes is not a value. */
+const STRING_TOKEN = /"(?:[^"\\]|\\.)*"|'[^']*'/g;
+
+function indexStrings(lines: readonly string[]): Map<string, number[]> {
+  const at = new Map<string, number[]>();
+  lines.forEach((lineText, line) => {
+    if (!lineText.includes('"') && !lineText.includes("'")) return;
+    for (const [token] of lineText.matchAll(STRING_TOKEN)) {
+      const list = at.get(token);
+      if (!list) at.set(token, [line]);
+      else if (list[list.length - 1] !== line) list.push(line);
+    }
+  });
+  return at;
+}
+
+/** Index of the first element >= `value` in an ascending list (its length if none). */
+function firstAtOrAfter(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** One-off lookup; build a TomlIndex to locate many paths in one text. */
