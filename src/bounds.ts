@@ -7,30 +7,32 @@
  *
  * The bounds are far above any real policy: oc-mirror, for a large operator catalog, writes
  * some 10 000 ImageDigestMirrorSet entries of one or two mirrors each, which renders 10 000
- * tables, 20 000 mirrors and 3.4 MB. They are constants, documented in mirror-policy.d(5), so
- * that `check`, `render` and the daemon agree on what is valid.
+ * tables, 20 000 mirrors and 3.4 MB in about a second. A policy at every bound renders in about
+ * 4 s of one core, far from the daemon's 30 s watchdog. They are constants, documented in
+ * mirror-policy.d(5), so that `check`, `render` and the daemon agree on what is valid.
  */
 import { error, formatLocation, type Diagnostic, type Location } from './diagnostic.js';
 import type { Inheritance } from './merge.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from './registries-conf.js';
 import { renderedMirrorLength, renderedTableLength } from './render.js';
+import { byteOrderCompare } from './topo.js';
 
 export interface PolicyBounds {
-  /** [[registry]] tables in the output: ten times the largest real policy (and the 90 000-entry insecure lists seen in the field). */
+  /** [[registry]] tables in the output: ten times the largest real policy, and room for a 90 000-entry insecure list. */
   readonly maxTables: number;
   /** Mirrors of one table: containers/image tries them one after another, so a thousand is already far past useful. */
   readonly maxMirrorsPerTable: number;
-  /** Mirrors in the output, inherited ones included: ten times the largest real policy. */
+  /** Mirrors in the output, inherited ones included: five to ten times the largest real policy. */
   readonly maxMirrors: number;
-  /** Size of the output's tables: every podman, CRI-O and skopeo run parses the whole file. */
+  /** Size of the output's tables (five times the largest real policy): every podman, CRI-O and skopeo run parses the whole file. */
   readonly maxOutputBytes: number;
 }
 
 export const DEFAULT_BOUNDS: PolicyBounds = {
   maxTables: 100_000,
   maxMirrorsPerTable: 1_000,
-  maxMirrors: 200_000,
-  maxOutputBytes: 32 * 1024 * 1024,
+  maxMirrors: 100_000,
+  maxOutputBytes: 16 * 1024 * 1024,
 };
 
 /** A count and who contributes to it: a problem is reported at the file that contributes the most. */
@@ -49,10 +51,12 @@ class Tally {
     return this.byFile.get(file)?.n ?? 0;
   }
 
-  /** The file that contributes the most (the first of them in merge order on a tie), and where it first does. */
+  /** The file that contributes the most (on a tie the last in merge order, as with the cap on fragments), and where it first does. */
   largest(): { n: number; first: Location } {
-    let best: { n: number; first: Location } | undefined;
-    for (const entry of this.byFile.values()) if (!best || entry.n > best.n) best = entry;
+    let best: { file: string; n: number; first: Location } | undefined;
+    for (const [file, entry] of this.byFile) {
+      if (!best || entry.n > best.n || (entry.n === best.n && byteOrderCompare(file, best.file) > 0)) best = { file, ...entry };
+    }
     return best ?? { n: 0, first: { file: 'registries.conf' } };
   }
 }

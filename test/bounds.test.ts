@@ -36,7 +36,7 @@ t.test('the 66 KB amplifying fragment is refused, naming it, before anything is 
   t.equal(r.text, undefined, 'nothing rendered');
   const errors = errorsOf(r.diagnostics);
   t.equal(errors.length, 1, errors.join('\n'));
-  t.match(errors[0], /^10-amp\.toml:2: the policy would render 1000200 mirrors, more than the limit of 200000 \(1000200 mirrors from this file: 5000 scopes here are nested in "quay\.io" and would each inherit its 200 mirrors \(listed at 10-amp\.toml:5008:1\)/);
+  t.match(errors[0], /^10-amp\.toml:2: the policy would render 1000200 mirrors, more than the limit of 100000 \(1000200 mirrors from this file: 5000 scopes here are nested in "quay\.io" and would each inherit its 200 mirrors \(listed at 10-amp\.toml:5008:1\)/);
   t.match(errors[0], /see LIMITS in mirror-policy\.d\(5\)/, 'says where the limits are documented');
   const mirrors = (r.conf?.registries ?? []).reduce((n, x) => n + x.mirrors.length, 0);
   t.equal(mirrors, 200, 'no inherited mirror was built: only the source\'s own 200');
@@ -72,6 +72,12 @@ t.test('each bound, reported at the fragment that contributes the most', async (
   t.match(merge({ maxMirrors: 6 }), [/^20-big\.toml:3: the policy would render 7 mirrors, more than the limit of 6 \(6 mirrors from this file\)/]);
   const bytes = renderBody(mergePolicies({ fragments: [small, big] }).conf).length;
   t.strictSame(merge({ maxOutputBytes: bytes + 10 }), [], 'the size counted is the size rendered (give or take the last newline)');
+  const twin = parsed('30-twin.toml', Array.from({ length: 3 }, (_, i) => fragment(`quay.io/t${i}`, ['m1.example.com/t', 'm2.example.com/t'])).join('\n'));
+  t.match(
+    errorsOf(mergePolicies({ fragments: [small, big, twin], bounds: { ...DEFAULT_BOUNDS, maxMirrors: 12 } }).diagnostics),
+    [/^30-twin\.toml:3: the policy would render 13 mirrors, more than the limit of 12 \(6 mirrors from this file\)/],
+    'on a tie, the last in merge order',
+  );
   t.match(merge({ maxOutputBytes: bytes - 10 }), [/^20-big\.toml:\d+: the policy would render about 0\.0 MiB of registries\.conf, more than the limit of 0\.0 MiB/]);
 });
 
