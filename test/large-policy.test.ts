@@ -38,6 +38,19 @@ t.test('many scopes nested in many mirrored scopes: each inherits from its own, 
 });
 
 
+t.test('40 000 aliases (800 KiB) render, each located at its line', async (t) => {
+  // Took more than ten minutes: the aliases were copied once per alias, and each was located
+  // by scanning the [aliases] table from its start.
+  const n = 40_000;
+  const text = `[aliases]\n${Array.from({ length: n }, (_, i) => `a${i} = "d.io/a${i}"`).join('\n')}\n`;
+  const r = buildRegistriesConf({ fragments: [{ file: '10-aliases.toml', text }] });
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.equal(Object.keys(r.conf?.aliases ?? {}).length, n);
+  t.equal(r.text?.match(/^"a\d+" = "d\.io\/a\d+"$/gm)?.length, n, 'all rendered');
+  const bad = buildRegistriesConf({ fragments: [{ file: '10-aliases.toml', text: text.replace(`a${n - 1} = "d.io/a${n - 1}"`, `a${n - 1} = 5`) }] });
+  t.match(errorsOf(bad.diagnostics), [new RegExp(`^10-aliases\\.toml:${n + 1}: alias "a${n - 1}" must be a string`)], 'the last one, located');
+});
+
 /**
  * Calls of the string methods every scan uses, while `run` runs. A deterministic count, not a
  * time: linear work grows as the input, a scan per entry as its square.
@@ -68,7 +81,8 @@ t.test('the work grows linearly with the entries (string operations counted, 4×
     { file: '10-scopes.toml', text: `insecure-registries = [${Array.from({ length: n }, (_, i) => `"quay.io/s${i}/app"`).join(',\n')}]\n` },
     { file: '20-sets.toml', text: Array.from({ length: n }, (_, i) => fragment(`quay.io/s${i}`, [`m.example.com/s${i}`])).join('\n') },
   ];
-  for (const [name, input] of [['an insecure list', insecureList], ['nested scopes under as many sources', nested]] as const) {
+  const aliases = (n: number) => [{ file: '10-aliases.toml', text: `[aliases]\n${Array.from({ length: n }, (_, i) => `a${i} = "d.io/a${i}"`).join('\n')}\n` }];
+  for (const [name, input] of [['an insecure list', insecureList], ['nested scopes under as many sources', nested], ['aliases', aliases]] as const) {
     const ops = (n: number) => stringOps(() => t.strictSame(errorsOf(buildRegistriesConf({ fragments: input(n) }).diagnostics), []));
     const small = ops(2000);
     const large = ops(8000);
