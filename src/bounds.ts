@@ -1,7 +1,7 @@
 /**
  * What one policy may expand to. A few lines can ask for a million mirrors: 5 000 namespaces
  * listed as insecure under a source with 200 mirrors each inherit the 200 (containers/image
- * uses only the longest matching table, so they must carry them): 1 000 201 mirrors, an
+ * uses only the longest matching table, so they must carry them): 1 000 200 mirrors, an
  * 89.5 MB registries.conf, 38 s of render and 1.5 GB, past the daemon's watchdog. So the merge
  * counts what its plan would build, and builds nothing when that is past a bound.
  *
