@@ -24,5 +24,11 @@ t.test('the daemon leaves the amplifying fragment out, keeps rendering the rest 
   const out = await d.waitForOutput(() => true);
   t.match(out, /# fragments: 10-a\.toml\n/, 'the rest stays in effect');
   t.notMatch(out, /m0\.example\.com/);
+
+  // A valid fragment edited into an amplifying one: held, its last valid content stays.
+  replaceFile(join(ws.policy, '10-a.toml'), amplifyingFragment());
+  const held = await d.waitForStatus((x) => x.fragments.some((f) => f.file === '10-a.toml' && f.state === 'held'), '10-a.toml held');
+  t.match(held.fragments.find((f) => f.file === '10-a.toml')?.errors.join('\n'), /^10-a\.toml:2:\d+: the policy would render/m);
+  t.match(await d.waitForOutput(() => true), /mirror-a\.example\.com\/a/, 'its old mirrors are still in effect');
   t.equal(await d.stop(), 0);
 });
