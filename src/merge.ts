@@ -12,16 +12,19 @@
  *     more specific table never hides the mirror configuration (MCO PR #2819).
  */
 import { error, warning, type Diagnostic, type Location } from './diagnostic.js';
+import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findSourcePolicyConflicts } from './conflicts.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from './policy.js';
 import { cloneConf, emptyConf, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from './registries-conf.js';
-import { scopeIsNestedInsideScope } from './scope.js';
+import { ScopeSet } from './scope.js';
 import { byteOrderCompare, mergeMirrorLists } from './topo.js';
 
 export interface MergeInput {
   readonly base?: RegistriesConf;
   /** Already in merge order: byte order of file names. */
   readonly fragments: readonly Fragment[];
+  /** What the policy may expand to; DEFAULT_BOUNDS when absent. */
+  readonly bounds?: PolicyBounds;
 }
 
 export interface MergeResult {
@@ -71,6 +74,12 @@ function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: reado
     if (at) setBy.set(key, at);
   };
   const eq = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  let aliasesCopied = false; // copied once, not per alias: copying 5 000 aliases per alias took 12 s
+  const aliases = (): Record<string, string> => {
+    if (!aliasesCopied) conf.aliases = Object.assign(Object.create(null) as Record<string, string>, conf.aliases);
+    aliasesCopied = true;
+    return conf.aliases as Record<string, string>;
+  };
   for (const f of fragments) {
     const c = f.conf;
     if (c.unqualifiedSearchRegistries !== undefined) {
@@ -91,9 +100,8 @@ function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: reado
     }
     for (const [name, value] of Object.entries(c.aliases ?? {})) {
       note(`alias "${name}"`, f.confOrigins[`aliases.${name}`], conf.aliases?.[name] === value);
-      conf.aliases = Object.assign(Object.create(null) as Record<string, string>, conf.aliases);
-      if (value === '') delete conf.aliases[name];
-      else conf.aliases[name] = value;
+      if (value === '') delete aliases()[name];
+      else aliases()[name] = value;
     }
     for (const t of c.registries) {
       const scope = registryScope(t);
@@ -128,7 +136,9 @@ export function mergeMirrorSets(sets: readonly MirrorSet[]): MergedSet[] {
     const bySource = new Map<string, MirrorSet[]>();
     for (const s of sets) {
       if (s.mode !== mode || !hasRealMirror(s)) continue; // OpenShift ignores mirror-less sets, policy included
-      bySource.set(s.source, [...(bySource.get(s.source) ?? []), s]);
+      const group = bySource.get(s.source);
+      if (group) group.push(s);
+      else bySource.set(s.source, [s]); // not a copy per set: 10 000 sets of one source were quadratic
     }
     for (const source of [...bySource.keys()].sort(byteOrderCompare)) {
       const group = bySource.get(source) ?? [];
@@ -167,7 +177,7 @@ export function mergePolicies(input: MergeInput): MergeResult {
   layerConfContent(conf, tables, input.fragments, diagnostics);
 
   const allSets = input.fragments.flatMap((f) => f.mirrorSets);
-  diagnostics.push(...findSourcePolicyConflicts(allSets));
+  for (const d of findSourcePolicyConflicts(allSets)) diagnostics.push(d); // no spread: there may be 100 000
 
   const merged = mergeMirrorSets(allSets);
   for (const set of merged) {
@@ -184,19 +194,20 @@ export function mergePolicies(input: MergeInput): MergeResult {
   const insecure = uniqueScopes(input.fragments, 'insecure');
   // Blocked tables exist before insecure propagation, so *.blocked.insecure.com can become both.
   for (const s of blocked) tables.for(s.value, s.origin);
-  for (const s of insecure) {
-    tables.for(s.value, s.origin).insecure = true;
-    for (const t of conf.registries) {
-      if (scopeIsNestedInsideScope(registryScope(t), s.value)) t.insecure = true;
-      for (const m of t.mirrors) if (scopeIsNestedInsideScope(m.location, s.value)) m.insecure = true;
-    }
+  for (const s of insecure) tables.for(s.value, s.origin).insecure = true;
+  const insecureScopes = new ScopeSet(insecure.map((s) => s.value));
+  for (const t of conf.registries) {
+    if (insecureScopes.encloses(registryScope(t))) t.insecure = true;
+    for (const m of t.mirrors) if (insecureScopes.encloses(m.location)) m.insecure = true;
   }
-  for (const s of blocked) {
-    tables.for(s.value, s.origin).blocked = true;
-    for (const t of conf.registries) if (scopeIsNestedInsideScope(registryScope(t), s.value)) t.blocked = true;
-  }
+  const blockedScopes = new ScopeSet(blocked.map((s) => s.value));
+  for (const t of conf.registries) if (blockedScopes.encloses(registryScope(t))) t.blocked = true;
 
-  propagateMirrorsToNestedScopes(conf, merged);
+  // Count before building: inheriting multiplies mirrors (5 000 nested scopes × 200 mirrors).
+  const plan = planInheritance(conf, merged);
+  const exceeded = checkBounds(conf, plan, input.bounds);
+  for (const d of exceeded) diagnostics.push(d);
+  if (exceeded.length === 0) inheritMirrors(plan);
   return { conf, diagnostics };
 }
 
@@ -211,6 +222,15 @@ function wildcardSuffix(scope: string): string {
   return end < 0 ? '' : scope.slice(end);
 }
 
+export interface Inheritance {
+  /** A mirror-less table nested in a mirrored scope. */
+  readonly table: RegistryTable;
+  /** The table of the most specific mirrored scope around it. */
+  readonly from: RegistryTable;
+  /** What is appended to each inherited mirror's location. */
+  readonly suffix: string;
+}
+
 /**
  * containers/image uses only the longest matching table, so a mirror-less table nested in a
  * mirrored scope (say a blocked or insecure namespace) would hide the mirrors. Give it the
@@ -221,15 +241,27 @@ function wildcardSuffix(scope: string): string {
  * And it fails the whole render for a table inside a wildcard source ("internal error");
  * we carry the mirrors with the suffix containers/image's wildcard rewrite would append.
  */
-function propagateMirrorsToNestedScopes(conf: RegistriesConf, merged: readonly MergedSet[]): void {
-  const mirroredScopes = [...new Set(merged.map((s) => s.source))];
-  const snapshot = new Map(conf.registries.map((t) => [registryScope(t), t.mirrors.map((m) => ({ ...m }))]));
+function planInheritance(conf: RegistriesConf, merged: readonly MergedSet[]): Inheritance[] {
+  const order = new Map<string, number>(); // first appearance decides between equally long scopes, as a stable sort would
+  for (const s of merged) if (!order.has(s.source)) order.set(s.source, order.size);
+  const mirrored = new ScopeSet(order.keys());
+  const byScope = new Map(conf.registries.map((t) => [registryScope(t), t] as const));
+  const plan: Inheritance[] = [];
   for (const t of conf.registries) {
     if (t.mirrors.length > 0) continue;
     const scope = registryScope(t);
-    const around = mirroredScopes.filter((s) => s !== scope && scopeIsNestedInsideScope(scope, s)).sort((a, b) => b.length - a.length)[0];
-    if (around === undefined) continue;
-    const suffix = around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length);
-    t.mirrors = (snapshot.get(around) ?? []).map((m) => ({ ...m, location: m.location + suffix }));
+    const around = mirrored
+      .enclosing(scope)
+      .filter((s) => s !== scope)
+      .sort((a, b) => b.length - a.length || (order.get(a) ?? 0) - (order.get(b) ?? 0))[0];
+    const from = around === undefined ? undefined : byScope.get(around);
+    if (around === undefined || from === undefined) continue;
+    plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
   }
+  return plan;
+}
+
+/** Only mirror-less tables inherit, from tables that have mirrors: no table is both, so the order does not matter. */
+function inheritMirrors(plan: readonly Inheritance[]): void {
+  for (const { table, from, suffix } of plan) table.mirrors = from.mirrors.map((m) => ({ ...m, location: m.location + suffix }));
 }

@@ -100,12 +100,17 @@ function parsesBackTo(text: string, conf: RegistriesConf): boolean {
   }
 }
 
+/** `push(...items)` without the spread: 90 000 diagnostics overflow the call stack. */
+function append<T>(to: T[], items: readonly T[]): void {
+  for (const item of items) to.push(item);
+}
+
 export function buildRegistriesConf(input: PipelineInput, output: Location = { file: 'registries.conf' }): PipelineResult {
   const diagnostics: Diagnostic[] = [];
   let base: RegistriesConf | undefined;
   if (input.base) {
     const parsed = parseRegistriesConf(input.base.text, input.base.file);
-    diagnostics.push(...parsed.diagnostics);
+    append(diagnostics, parsed.diagnostics);
     base = parsed.conf;
   }
   const fragments: Fragment[] = [];
@@ -114,16 +119,16 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
     const cls = classifyName(src.file);
     if ('ignored' in cls) continue;
     const parsed = parseFragment(src.file, cls.format, src.text);
-    diagnostics.push(...parsed.diagnostics);
+    append(diagnostics, parsed.diagnostics);
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) fragments.push(parsed.fragment);
   }
   const merged = mergePolicies({ ...(base ? { base } : {}), fragments });
-  diagnostics.push(...merged.diagnostics);
+  append(diagnostics, merged.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
   const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}) };
   const conf = input.transform ? input.transform(merged.conf) : merged.conf;
   const finished = finishConf(conf, facts, output);
-  diagnostics.push(...finished.diagnostics);
+  append(diagnostics, finished.diagnostics);
   return { diagnostics, fragments, conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
 }
 

@@ -6,15 +6,35 @@
  * See docs/registries-semantics.md §1.5.
  */
 import { cloneConf, registryScope, type RegistriesConf, type RegistryTable } from './registries-conf.js';
+import { byteOrderCompare } from './topo.js';
 
 /** containers/image's reserved credential helper: "use the auth.json files". */
 export const AUTH_FILE_HELPER = 'containers-auth.json';
 /** What an unset short-name-mode means. */
 export const DEFAULT_SHORT_NAME_MODE = 'permissive';
 
-/** Go's sort.Strings order: bytes, not UTF-16 units. */
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** The first table of each prefix (containers/image silently drops the later ones), by prefix. */
+function firstOfEachPrefix(tables: readonly RegistryTable[]): Map<string, RegistryTable> {
+  const byPrefix = new Map<string, RegistryTable>();
+  for (const t of tables) {
+    const prefix = registryScope(t);
+    if (!byPrefix.has(prefix)) byPrefix.set(prefix, t);
+  }
+  return byPrefix;
+}
+
+/**
+ * Go's sort.Strings order: UTF-8 bytes. UTF-16 units (JavaScript's `<`) sort the same unless a
+ * surrogate is involved, so only then is each prefix encoded (once, not at every comparison:
+ * encoding both sides of each comparison of 100 000 tables took 1.5 s).
+ */
+function sortedByPrefix(byPrefix: ReadonlyMap<string, RegistryTable>): RegistryTable[] {
+  const entries = [...byPrefix.entries()];
+  if (!entries.some(([prefix]) => /[\uD800-\uDFFF]/.test(prefix))) return entries.sort(([a], [b]) => byteOrderCompare(a, b)).map(([, t]) => t);
+  return entries
+    .map(([prefix, t]) => ({ key: Buffer.from(prefix), t }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ t }) => t);
 }
 
 /**
@@ -23,12 +43,7 @@ function compareBytes(a: string, b: string): number {
  * order of tables in a file never matters (it decides ties between equally long prefixes).
  */
 export function normaliseTables(tables: readonly RegistryTable[]): RegistryTable[] {
-  const byPrefix = new Map<string, RegistryTable>();
-  for (const t of tables) {
-    const prefix = registryScope(t);
-    if (!byPrefix.has(prefix)) byPrefix.set(prefix, t);
-  }
-  return [...byPrefix.entries()].sort(([a], [b]) => compareBytes(a, b)).map(([, t]) => t);
+  return sortedByPrefix(firstOfEachPrefix(tables));
 }
 
 /**
@@ -41,12 +56,10 @@ export function normaliseTables(tables: readonly RegistryTable[]): RegistryTable
  * - aliases are merged per name, the later file winning; a "" value erases the alias.
  */
 export function mergeRegistriesConf(base: RegistriesConf, updates: RegistriesConf): RegistriesConf {
-  const out = cloneConf(base);
-  const byPrefix = new Map<string, RegistryTable>();
-  for (const t of normaliseTables(base.registries)) byPrefix.set(registryScope(t), t);
-  for (const t of normaliseTables(updates.registries)) byPrefix.set(registryScope(t), t);
-  out.registries = normaliseTables([...byPrefix.values()]);
-  out.registries = out.registries.map((t) => ({ ...t, mirrors: t.mirrors.map((m) => ({ ...m })) }));
+  const out = cloneConf({ ...base, registries: [] });
+  const byPrefix = firstOfEachPrefix(base.registries);
+  for (const [prefix, t] of firstOfEachPrefix(updates.registries)) byPrefix.set(prefix, t);
+  out.registries = sortedByPrefix(byPrefix).map((t) => ({ ...t, mirrors: t.mirrors.map((m) => ({ ...m })) })); // one sort, not three
 
   if (updates.unqualifiedSearchRegistries !== undefined) out.unqualifiedSearchRegistries = [...updates.unqualifiedSearchRegistries];
   if (updates.credentialHelpers !== undefined) out.credentialHelpers = [...updates.credentialHelpers];

@@ -4,7 +4,7 @@
  * after `[[registry.mirror]]` would silently become a mirror's key, podman#14306).
  */
 import { createHash } from 'node:crypto';
-import type { RegistriesConf, RegistryTable } from './registries-conf.js';
+import type { Endpoint, RegistriesConf, RegistryTable } from './registries-conf.js';
 import { tomlAssignments, tomlString } from './toml-syntax.js';
 import { VERSION } from './version.js';
 
@@ -85,3 +85,25 @@ export function renderRegistriesConf(conf: RegistriesConf, facts: RenderFacts): 
   return `${renderHeader(facts, body)}\n${body}`;
 }
 
+
+/**
+ * What renderTable writes for a table and for each of its mirrors, in characters, without
+ * escaping (valid names need none): what the bounds check counts before the mirrors a table
+ * inherits exist. Kept next to renderTable, whose layout it follows (a test compares them).
+ */
+export function renderedTableLength(t: Pick<RegistryTable, 'prefix' | 'location' | 'insecure' | 'blocked' | 'mirrorByDigestOnly'>): number {
+  let n = '[[registry]]'.length + 2; // and the blank line that separates it from the next section
+  if (t.prefix && t.prefix !== t.location) n += '\nprefix = ""'.length + t.prefix.length;
+  n += '\nlocation = ""'.length + t.location.length;
+  if (t.insecure) n += '\ninsecure = true'.length;
+  if (t.blocked) n += '\nblocked = true'.length;
+  if (t.mirrorByDigestOnly) n += '\nmirror-by-digest-only = true'.length;
+  return n;
+}
+
+export function renderedMirrorLength(m: Pick<Endpoint, 'location' | 'insecure' | 'pullFromMirror'>): number {
+  let n = '\n\n  [[registry.mirror]]\n  location = ""'.length + m.location.length;
+  if (m.insecure) n += '\n  insecure = true'.length;
+  if (m.pullFromMirror) n += '\n  pull-from-mirror = ""'.length + m.pullFromMirror.length;
+  return n;
+}

@@ -214,16 +214,16 @@ const SAMPLE = '/ns/repo';
  */
 export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const cache = new Map<string, string | undefined>(); // the same mirror often serves many scopes
+  const cache = new Map<string, string | undefined>(); // each distinct name parsed once: a table's location is usually its prefix, a mirror often serves many scopes
   conf.registries.forEach((reg, i) => {
     const scope = registryScope(reg);
     const wildcard = scope.startsWith('*.');
     if (!wildcard) {
-      const p = canonicalProblem(scope + SAMPLE);
+      const p = canonicalProblem(scope + SAMPLE, cache); // usually also its location's: parsed once
       if (p) out.push(error(locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope), `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`));
     }
     // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
-    const exactRepo = !wildcard && canonicalProblem(scope) === undefined;
+    const exactRepo = !wildcard && canonicalProblem(scope, cache) === undefined;
     const endpoints: Array<{ location: string; path: TomlPath }> = [];
     if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
     reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));

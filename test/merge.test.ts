@@ -18,6 +18,9 @@ import type { Fragment, MirrorSet } from '../src/policy.js';
 import type { Endpoint, RegistriesConf, RegistryTable } from '../src/registries-conf.js';
 import { parseRegistriesConf } from '../src/registries-conf-parse.js';
 import { renderBody } from '../src/render.js';
+import { registryScope } from '../src/registries-conf.js';
+import { scopeIsNestedInsideScope } from '../src/scope.js';
+import fc from 'fast-check';
 
 const VECTORS = fileURLToPath(new URL('./fixtures/vectors/', import.meta.url));
 
@@ -530,3 +533,45 @@ t.test(
     t.equal(errors[0]?.col, 7);
   },
 );
+
+t.test('insecure, blocked and inherited mirrors are what scopeIsNestedInsideScope says, scope by scope (the lookup agrees with comparing every pair)', async (t) => {
+  // Small alphabets: nesting by path, by wildcard, equal-length ties between a host and a wildcard.
+  const scope = fc.constantFrom('a.com', 'b.a.com', 'b.a.com/x', 'b.a.com/x/y', 'c.com', 'c.com/x', 'c.a.com:5000/x', '*.a.com', '*.com', 'm1.io', 'm1.io/p');
+  const source = fc.constantFrom('a.com', 'b.a.com', 'b.a.com/x', 'c.com', '*.a.com', '*.com');
+  const mirror = fc.constantFrom('m1.io/p', 'm1.io/p/q', 'm2.io', 'm3.io/r');
+  const set = fc.record({ source, mirrors: fc.uniqueArray(mirror, { minLength: 1, maxLength: 3 }) });
+  const at = { file: '10-f.toml', line: 1 };
+  fc.assert(
+    fc.property(fc.array(set, { maxLength: 4 }), fc.uniqueArray(scope, { maxLength: 5 }), fc.uniqueArray(scope, { maxLength: 3 }), (sets, insecure, blocked) => {
+      const fragment: Fragment = {
+        file: '10-f.toml',
+        mirrorSets: sets.map((s) => ({ ...s, mode: 'all', kind: 'mirror-set', origin: at })),
+        insecure: insecure.map((value) => ({ value, origin: at })),
+        blocked: blocked.map((value) => ({ value, origin: at })),
+        conf: { registries: [] },
+        confOrigins: {},
+      };
+      const { conf } = mergePolicies({ fragments: [fragment] });
+      const nestedIn = (scopes: readonly string[], sub: string): boolean => scopes.some((sup) => scopeIsNestedInsideScope(sub, sup));
+      const mirrored: string[] = [...new Set(sets.map((s) => s.source))];
+      const own = new Map(conf.registries.filter((x) => mirrored.includes(registryScope(x))).map((x) => [registryScope(x), x.mirrors]));
+      for (const x of conf.registries) {
+        const sc = registryScope(x);
+        if (Boolean(x.insecure) !== nestedIn(insecure, sc)) return false;
+        if (Boolean(x.blocked) !== nestedIn(blocked, sc)) return false;
+        if (own.has(sc)) {
+          if (!x.mirrors.every((m) => Boolean(m.insecure) === nestedIn(insecure, m.location))) return false;
+          continue;
+        }
+        // The most specific mirrored scope around it (equal lengths: byte order of sources, the merge's order).
+        const around = mirrored.filter((s) => s !== sc && scopeIsNestedInsideScope(sc, s)).sort((a, b) => b.length - a.length || (a < b ? -1 : 1))[0];
+        const suffix = around === undefined ? '' : around.startsWith('*.') ? (sc.startsWith('*.') || sc.search(/[:/]/) < 0 ? '' : sc.slice(sc.search(/[:/]/))) : sc.slice(around.length);
+        const expected = around === undefined ? [] : (own.get(around) ?? []).map((m) => ({ ...m, location: m.location + suffix }));
+        if (JSON.stringify(x.mirrors) !== JSON.stringify(expected)) return false;
+      }
+      return true;
+    }),
+    { numRuns: 3000 },
+  );
+  t.pass('checked');
+});

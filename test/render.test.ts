@@ -5,7 +5,7 @@ import { parse as parseToml } from 'smol-toml';
 import { classifyText } from '../src/managed-file.js';
 import { buildRegistriesConf, type SourceText } from '../src/pipeline.js';
 import type { RegistriesConf } from '../src/registries-conf.js';
-import { bodyDigest, DIGEST_MARK, HEADER_MARK, renderBody, renderHeader, renderRegistriesConf } from '../src/render.js';
+import { bodyDigest, DIGEST_MARK, HEADER_MARK, renderBody, renderedMirrorLength, renderedTableLength, renderHeader, renderRegistriesConf } from '../src/render.js';
 import { VERSION } from '../src/version.js';
 
 
@@ -351,4 +351,17 @@ t.test('managed file: a fragment name containing the digest mark does not make o
   t.equal(classifyText(text), 'ours');
   const text2 = build([], { file: '/etc/# mirror-policyd-digest: sha256:0', text: '' });
   t.equal(classifyText(text2), 'ours');
+});
+
+t.test('renderedTableLength and renderedMirrorLength count what renderBody writes for the tables', async (t) => {
+  const conf: RegistriesConf = {
+    registries: [
+      { prefix: '*.example.com', location: '', mirrors: [{ location: 'm.example.net', insecure: true }] },
+      { prefix: 'quay.io/ns', location: 'other.io/ns', insecure: true, blocked: true, mirrorByDigestOnly: true, mirrors: [] },
+      { location: 'quay.io', mirrors: [{ location: 'a.example.net/q', pullFromMirror: 'digest-only' }, { location: 'b.example.net:5000/q', insecure: true, pullFromMirror: 'tag-only' }] },
+    ],
+  };
+  const counted = conf.registries.reduce((n, x) => n + renderedTableLength(x) + x.mirrors.reduce((k, m) => k + renderedMirrorLength(m), 0), 0);
+  // Each table is counted with the blank line after it; the file ends with one newline.
+  t.equal(counted, renderBody(conf).length + 1);
 });

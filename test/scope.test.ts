@@ -9,6 +9,7 @@ import {
   refMatchingSubdomainPrefix,
   scopeHost,
   scopeIsNestedInsideScope,
+  ScopeSet,
 } from '../src/scope.js';
 
 const SHA_A = 'sha256:' + 'a'.repeat(64);
@@ -336,4 +337,34 @@ t.test('property: wildcard nesting agrees with refMatchingSubdomainPrefix for pl
     }),
   );
   t.pass('checked');
+});
+
+t.test('ScopeSet.enclosing finds exactly the members scopeIsNestedInsideScope names', async (t) => {
+  // Small alphabets so that nesting (paths, wildcards, ports, the ":" quirk, "*." alone) is common.
+  const lbl = fc.constantFrom('a', 'b', 'example', 'com');
+  const host = fc.array(lbl, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.'));
+  const port = fc.constantFrom('', '', ':5000');
+  const path = fc.array(fc.constantFrom('ns', 'a.com', 'repo:tag'), { maxLength: 2 }).map((ps) => ps.map((p) => '/' + p).join(''));
+  const plain = fc.tuple(host, port, path).map(([h, p, q]) => h + p + q);
+  const wildcard = fc.array(lbl, { maxLength: 3 }).map((ls) => `*.${ls.join('.')}`);
+  const scope = fc.oneof(plain, wildcard, fc.tuple(wildcard, path).map(([w, p]) => w + p));
+  fc.assert(
+    fc.property(fc.array(scope, { maxLength: 12 }), scope, (members, sub) => {
+      const expected = [...new Set(members)].filter((sup) => scopeIsNestedInsideScope(sub, sup)).sort();
+      const set = new ScopeSet(members);
+      t.strictSame(set.enclosing(sub).sort(), expected, `${JSON.stringify(sub)} in ${JSON.stringify(members)}`);
+      return set.encloses(sub) === expected.length > 0;
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('checked');
+});
+
+t.test('ScopeSet: a hostile name costs no more than its length', async (t) => {
+  // 200 000 dots and slashes: every one is a potential candidate, but none has a member's length.
+  const name = 'a.'.repeat(100_000) + 'b' + '/c'.repeat(100_000);
+  const set = new ScopeSet(['*.example.com', 'quay.io/ns']);
+  t.equal(set.encloses(name), false);
+  const host = `${'a.'.repeat(100_000)}b`;
+  t.strictSame(new ScopeSet(['*.b', host, '*.c']).enclosing(name).sort(), ['*.b', host], 'the wildcard and the path prefix are found');
 });
