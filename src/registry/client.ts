@@ -11,6 +11,7 @@ import type { FailureClass } from '../health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
+import { endSafe } from './end-safe.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
@@ -89,7 +90,24 @@ export interface ClientOptions {
 export interface Response {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Readable & { dump(opts?: { limit: number }): Promise<void> };
+  readonly body: Readable & { dump(opts?: { limit: number; signal?: AbortSignal }): Promise<void> };
+}
+
+/** The most of an unwanted body (an error page, a redirect's, a challenge's) read so that its connection can be reused. */
+const DISCARD_LIMIT = 64 * 1024;
+
+/**
+ * Every response body is read or destroyed, on every path: one left unread holds its
+ * connection, and under undici 7 a paused parser meeting the server's close crashes the
+ * process (see end-safe.ts). An unwanted body is read up to DISCARD_LIMIT (then destroyed)
+ * within `ms`, so a trickling error page cannot hold the pull either. Never throws.
+ */
+export async function discard(res: Response, ms: number): Promise<void> {
+  try {
+    await res.body.dump({ limit: DISCARD_LIMIT, signal: AbortSignal.timeout(ms) });
+  } catch {
+    res.body.destroy();
+  }
 }
 
 /** undici's answer in the shape we use. */
@@ -117,7 +135,7 @@ class Routes {
     env: ProxyEnv,
     private readonly common: { headersTimeout: number; bodyTimeout: number; connect: Record<string, unknown> },
   ) {
-    this.direct = new Agent(common);
+    this.direct = endSafe(new Agent(common));
     try {
       this.proxies = parseProxyEnv(env);
     } catch (e) {
@@ -143,7 +161,7 @@ class Routes {
       // Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
       // tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
       const { timeout } = this.common.connect;
-      agent = new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] });
+      agent = endSafe(new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] }));
       this.proxied.set(proxy.href, agent);
     }
     return agent;
@@ -187,7 +205,7 @@ export class EndpointClient {
       const res = await call(current, method, hdrs, this.routes);
       const location = header(res, 'location');
       if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
-      await res.body.dump({ limit: 64 * 1024 });
+      await discard(res, this.timeouts.bodyIdleMs);
       const next = new URL(location, current);
       if (current.protocol === 'https:' && next.protocol !== 'https:') {
         throw new RegistryError(`redirect from ${current.origin} to ${next.origin} refused: it would leave TLS`, 'unhealthy', 'protocol', res.status);
@@ -218,12 +236,12 @@ export class EndpointClient {
       }
       if (res.status === 401 && attempt === 0) {
         const challenge = header(res, 'www-authenticate');
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         if (challenge && (await this.authenticate(challenge, scope, repository))) continue;
         throw new RegistryError(`${url.origin}${path}: 401 unauthorized`, 'forbidden', undefined, 401);
       }
       if (res.status === 429 && attempt < MAX_429_TRIES) {
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         const after = Number(header(res, 'retry-after'));
         await new Promise((r) => setTimeout(r, Math.min(MAX_429_WAIT_MS, Number.isFinite(after) && after > 0 ? after * 1000 : 1000 * 2 ** attempt)));
         continue;
@@ -254,7 +272,7 @@ export class EndpointClient {
         throw new RegistryError(`token service ${realm.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
       if (res.status !== 200) {
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         if (res.status === 401 || res.status === 403) {
           // the user name helps; the password never appears
           const who = creds ? `the credentials of ${creds.username}` : 'anonymous access';
@@ -283,7 +301,7 @@ export class EndpointClient {
     for (const s of schemes) {
       try {
         const res = await call(new URL(`${s}://${this.host}/v2/`), 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         if (res.status === 200 || res.status === 401) {
           this.scheme = s;
           return s;
@@ -326,7 +344,8 @@ export async function readLimited(body: Readable, max: number, what: string): Pr
  * the pull for as long as the size cap allows (days for a 4 MiB manifest). On expiry the
  * body is destroyed with an error classified as a body timeout. Returns the disarm function.
  */
-export function bodyDeadline(body: Readable, ms: number, what: string): () => void {
+export function bodyDeadline(body: Readable, deadlineMs: number, what: string): () => void {
+  const ms = Math.min(deadlineMs, MAX_TIMER_MS);
   const timer = setTimeout(() => {
     const e = Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
     body.destroy(e);
@@ -342,9 +361,19 @@ export function bodyDeadline(body: Readable, ms: number, what: string): () => vo
  */
 export const MIN_BLOB_BYTES_PER_S = 32 * 1024;
 
-/** The overall deadline for a blob of `size` bytes: the idle timeout plus its size at the minimum rate. */
+/**
+ * The longest a timer can wait: setTimeout takes a signed 32-bit count of ms (~24.8 days);
+ * beyond it Node warns (TimeoutOverflowWarning) and fires after 1 ms instead.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The overall deadline for a blob of `size` bytes: the idle timeout plus its size at the
+ * minimum rate, at most MAX_TIMER_MS (reached from ~70 GB on: such a blob is still bounded
+ * by its size and the idle timeout).
+ */
 export function blobDeadlineMs(timeouts: Timeouts, size: number | undefined): number {
-  return timeouts.bodyIdleMs + Math.ceil(((size ?? 0) / MIN_BLOB_BYTES_PER_S) * 1000);
+  return Math.min(MAX_TIMER_MS, timeouts.bodyIdleMs + Math.ceil(((size ?? 0) / MIN_BLOB_BYTES_PER_S) * 1000));
 }
 
 export async function readLimitedBuffer(body: Readable, max: number, what: string): Promise<Buffer> {

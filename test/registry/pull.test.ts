@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
 import { pullImage, PullError, hostPlatform, type PullSource } from '../../src/registry/pull.js';
-import type { HealthMap } from '../../src/health.js';
+import { recordFailure, type HealthMap } from '../../src/health.js';
 import { buildImage, pushImage } from '../helpers/oci-image.js';
 import { registryFor } from '../helpers/registry.js';
 import { skopeo } from '../helpers/skopeo.js';
@@ -53,6 +53,25 @@ t.test('a refused endpoint falls through, is recorded as down, and the next pull
   const second = await pullImage([src(dead), src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health, log });
   t.same(second.skipped, [`${dead}/app@${D}`], 'not contacted again while down');
   t.same(second.attempts, []);
+});
+
+t.test('a source the health cache marks down is still tried, last, when every other source failed', async (t) => {
+  const dead = await refusingHost();
+  const downKey = `insecure://${a.host}`;
+  const health: HealthMap = { [downKey]: recordFailure(undefined, downKey, 'refused', 'was down a moment ago', Date.now()) };
+  // a (recovered, but still marked down) is listed first: it is tried only after the dead primary failed
+  const r = await pullImage([src(a.host), src(dead, 'primary')], { dest: dest(), platform: hostPlatform(), health, log });
+  t.equal(r.manifestFrom, `${a.host}/app@${D}`, 'the recovered mirror served as a last resort');
+  t.same(r.attempts.map((x) => x.source), [`${dead}/app@${D}`], 'the sources not marked down came first');
+  t.same(r.skipped, [], 'it was contacted, so not skipped');
+  t.equal(r.health[downKey]?.failures, 0, 'and its success clears the mark');
+  t.equal(r.health[downKey]?.downUntil, undefined);
+
+  const dead2 = await refusingHost();
+  const down2 = `insecure://${dead2}`;
+  const err = await pullImage([src(dead2), src(dead, 'primary')], { dest: dest(), platform: hostPlatform(), health: { [down2]: recordFailure(undefined, down2, 'refused', 'x', Date.now()) }, log }).catch((e: unknown) => e);
+  t.ok(err instanceof PullError);
+  t.same((err as PullError).attempts.map((x) => x.source), [`${dead}/app@${D}`, `${dead2}/app@${D}`], 'the failure report lists the attempts in the order they were made: the down one last');
 });
 
 t.test('a hung endpoint costs its deadline once: the second pull does not contact it', async (t) => {

@@ -1,0 +1,86 @@
+/**
+ * A mirror that is a plain web server: Python's stock `http.server` over a directory laid
+ * out as /v2/ (HTTP/1.0, the connection closed after every answer). Under undici 7 a
+ * response body whose parser is paused (unread yet, or read slower than it arrives) when
+ * such a server closes crashed the whole process with an uncatchable
+ * `AssertionError: assert(!this.paused)` (nodejs/undici#5360; see src/registry/end-safe.ts).
+ * A pull from it must succeed, or fall to the next source, never crash.
+ */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createLogger } from '../../src/log.js';
+import { EndpointClient } from '../../src/registry/client.js';
+import { pullImage, hostPlatform, type PullSource } from '../../src/registry/pull.js';
+import { bodyFraming, mayPause } from '../../src/registry/end-safe.js';
+import { buildImage, pushImage } from '../helpers/oci-image.js';
+import { registryFor } from '../helpers/registry.js';
+import { layOutImage, startStaticRegistry } from '../helpers/static-registry.js';
+
+const log = createLogger({ level: 'silent' });
+const work = mkdtempSync(join(tmpdir(), 'mpd-http10-'));
+t.teardown(() => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
+// Incompressible layers a few times undici's 64 KiB body buffer: the sizes that crashed.
+const images = await Promise.all([100, 300, 1500].map((kib) => buildImage(join(work, `img-${kib}`), { content: randomBytes(kib * 768).toString('base64'), tag: `v${kib}` })));
+const www = join(work, 'www');
+for (const [i, img] of images.entries()) await layOutImage(www, `app${i}`, img);
+const plain = await startStaticRegistry(www);
+t.teardown(() => plain.close());
+const dest = (): string => mkdtempSync(join(work, 'dest-'));
+const src = (host: string, repo: string, ref: string): PullSource => ({ reference: `${host}/${repo}${ref}`, endpoint: { host, insecure: true }, role: 'mirror', blocked: false });
+
+t.test('pulls from an HTTP/1.0 mirror (python3 http.server) succeed, by digest and by tag, again and again', async (t) => {
+  for (let round = 0; round < 3; round++) {
+    for (const [i, img] of images.entries()) {
+      const byDigest = await pullImage([src(plain.host, `app${i}`, `@${img.manifestDigest}`)], { dest: dest(), platform: hostPlatform(), health: {}, log });
+      t.equal(byDigest.digest, img.manifestDigest);
+      t.same(byDigest.blobs.map((b) => b.digest), [img.configDigest, img.layerDigest]);
+      const byTag = await pullImage([src(plain.host, `app${i}`, `:${img.tag}`)], { dest: dest(), platform: hostPlatform(), health: {}, log });
+      t.equal(byTag.digest, img.manifestDigest);
+    }
+  }
+});
+
+t.test('a blob read slower than the mirror sends it (backpressure on its last bytes) arrives whole', async (t) => {
+  const client = new EndpointClient(plain.host, true, { tls: {}, credentials: async () => undefined });
+  t.teardown(() => client.close());
+  const img = images[2]!;
+  for (let round = 0; round < 3; round++) {
+    const res = await client.get(`/v2/app2/blobs/${img.layerDigest}`, 'app2');
+    t.equal(res.status, 200);
+    let n = 0;
+    const slowDisk = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        setTimeout(cb, 1);
+      },
+    });
+    await pipeline(res.body, slowDisk);
+    t.equal(n, Number(res.headers['content-length']), 'every byte');
+  }
+});
+
+t.test('an HTTP/1.0 mirror without the image (404 pages) falls through to the next source', async (t) => {
+  const reg = await registryFor(t);
+  const img = images[1]!;
+  await pushImage(img, `${reg.host}/elsewhere:v1`);
+  const r = await pullImage([src(plain.host, 'elsewhere', `@${img.manifestDigest}`), { ...src(reg.host, 'elsewhere', `@${img.manifestDigest}`), role: 'primary' }], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${reg.host}/elsewhere@${img.manifestDigest}`);
+  t.match(r.attempts, [{ source: `${plain.host}/elsewhere@${img.manifestDigest}`, error: /HTTP 404/ }]);
+});
+
+t.test('which bodies may pause undici\'s parser: never on the last bytes of a known length, never a close-delimited one', async (t) => {
+  const h = (...kv: string[]): Buffer[] => kv.map((x) => Buffer.from(x));
+  t.same(bodyFraming(h('Content-Length', '100')), { length: 100, chunked: false });
+  t.same(bodyFraming(h('transfer-encoding', 'chunked', 'content-length', '5')), { chunked: true }, 'chunked wins over a length');
+  t.same(bodyFraming(h('Server', 'SimpleHTTP/0.6')), { chunked: false });
+  t.equal(mayPause({ length: 100, chunked: false }, 99), true);
+  t.equal(mayPause({ length: 100, chunked: false }, 100), false, 'the last chunk never pauses');
+  t.equal(mayPause({ chunked: false }, 10), false, 'a close-delimited body never pauses');
+  t.equal(mayPause({ chunked: true }, 10), true);
+});
