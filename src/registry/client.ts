@@ -23,8 +23,32 @@ export interface Timeouts {
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 3000, headersMs: 10_000, bodyIdleMs: 30_000 };
 const MAX_REDIRECTS = 5;
-const MAX_429_WAIT_MS = 10_000;
-const MAX_429_TRIES = 3;
+/**
+ * A throttling answer (429) is retried at most MAX_429_RETRIES times, each after at most
+ * MAX_429_WAIT_MS (never beyond the headers deadline): a pull waits seconds for a busy
+ * mirror, not the minutes or days its Retry-After may ask. One asking for longer than that
+ * is given up at once; either way it counts as unhealthy ('throttled'), so later pulls try
+ * the others first.
+ */
+const MAX_429_WAIT_MS = 3_000;
+const MAX_429_RETRIES = 2;
+
+/** Retry-After (RFC 9110: delay-seconds or an HTTP-date) in ms from `now`; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** How long to wait before retry number `retry` (0-based) of a 429, or undefined to give up on this endpoint now. */
+export function throttleWaitMs(retryAfter: number | undefined, retry: number, capMs: number): number | undefined {
+  if (retry >= MAX_429_RETRIES) return undefined;
+  const cap = Math.min(MAX_429_WAIT_MS, capMs);
+  if (retryAfter !== undefined) return retryAfter <= cap ? retryAfter : undefined;
+  return Math.min(cap, 1000 * 2 ** retry);
+}
 
 /** What went wrong, and whether it says the endpoint is unhealthy (a 404 does not). */
 export class RegistryError extends Error {
@@ -225,7 +249,8 @@ export class EndpointClient {
     const url = new URL(`${scheme}://${this.host}${path}`);
     const base: Record<string, string> = { 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
     const scope = repository ? `repository:${repository}:pull` : '';
-    for (let attempt = 0; ; attempt++) {
+    let challenged = false;
+    for (let retry429 = 0; ; ) {
       const auth = this.tokens.get(scope);
       let res: Response;
       try {
@@ -234,16 +259,22 @@ export class EndpointClient {
         if (e instanceof RegistryError) throw e;
         throw new RegistryError(`${url.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
-      if (res.status === 401 && attempt === 0) {
+      if (res.status === 401 && !challenged) {
+        challenged = true;
         const challenge = header(res, 'www-authenticate');
         await discard(res, this.timeouts.bodyIdleMs);
         if (challenge && (await this.authenticate(challenge, scope, repository))) continue;
         throw new RegistryError(`${url.origin}${path}: 401 unauthorized`, 'forbidden', undefined, 401);
       }
-      if (res.status === 429 && attempt < MAX_429_TRIES) {
+      if (res.status === 429) {
+        const retryAfter = header(res, 'retry-after');
         await discard(res, this.timeouts.bodyIdleMs);
-        const after = Number(header(res, 'retry-after'));
-        await new Promise((r) => setTimeout(r, Math.min(MAX_429_WAIT_MS, Number.isFinite(after) && after > 0 ? after * 1000 : 1000 * 2 ** attempt)));
+        const wait = throttleWaitMs(retryAfterMs(retryAfter, Date.now()), retry429++, this.timeouts.headersMs);
+        if (wait === undefined) {
+          const asked = retryAfter !== undefined ? ` (Retry-After: ${retryAfter.slice(0, 40)})` : '';
+          throw new RegistryError(`${url.origin}${path}: 429 too many requests${asked}; not waiting longer`, 'unhealthy', 'throttled', 429);
+        }
+        await new Promise((r) => setTimeout(r, wait));
         continue;
       }
       return res;

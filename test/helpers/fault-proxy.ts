@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { freePort } from './registry.js';
 
-export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop' | 'status-429-once';
+export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop' | 'status-429-once' | 'status-429-far' | 'status-429-always';
 
 export interface FaultRule {
   readonly path: RegExp;
@@ -53,6 +53,9 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
       throttled.add(path);
       return void res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain' }).end('slow down');
     }
+    // 429 asking for a wait of 11.6 days; 429 without Retry-After, every time
+    if (rule?.fault === 'status-429-far') return void res.writeHead(429, { 'retry-after': '999999', 'content-type': 'text/plain' }).end('slow down');
+    if (rule?.fault === 'status-429-always') return void res.writeHead(429, { 'content-type': 'text/plain' }).end('slow down');
     if (rule?.fault === 'redirect-loop') return void res.writeHead(307, { location: path }).end();
     if (rule?.fault === 'endless') {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });

@@ -6,7 +6,7 @@
  * directory listing), anything missing 404.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { BuiltImage } from './oci-image.js';
@@ -61,7 +61,3 @@ export async function startStaticRegistry(dir: string): Promise<StaticRegistry> 
   throw new Error(`python3 http.server on 127.0.0.1:${port} did not answer /v2/`);
 }
 
-/** Reads a file of the served tree (for tests that edit what is served). */
-export function servedFile(dir: string, ...parts: string[]): Promise<Buffer> {
-  return readFile(join(dir, ...parts));
-}

@@ -175,6 +175,27 @@ t.test('429 is honoured with a bounded wait, then the same source serves', async
   t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 2, 'asked twice: once throttled, once served');
 });
 
+t.test('429 asking for a longer wait than a pull gives is not waited for: the next source serves, the mirror counts as unhealthy', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'status-429-far' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 1, 'asked once: a Retry-After of 999999 s is not honoured, nor retried sooner');
+  t.match(r.attempts, [{ source: `${p.host}/app@${D}`, error: /429 too many requests \(Retry-After: 999999\); not waiting longer/ }]);
+  const h = r.health[`insecure://${p.host}`];
+  t.match(h, { failures: 1, lastFailure: { class: 'throttled' } });
+  t.ok(h?.downUntil !== undefined, 'marked down: the next pulls try the others first');
+});
+
+t.test('a mirror that keeps answering 429 is retried a bounded number of times, then counts as unhealthy', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'status-429-always' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 3, 'asked three times: two retries');
+  t.match(r.health[`insecure://${p.host}`], { lastFailure: { class: 'throttled' } });
+});
+
 t.test('a redirect loop is cut off and the next source serves', async (t) => {
   const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'redirect-loop' }]);
   t.teardown(() => p.close());
