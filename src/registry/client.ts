@@ -292,7 +292,7 @@ export class EndpointClient {
     const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {
-      const realm = new URL(bearer.params.realm);
+      const realm = this.tokenRealm(bearer.params.realm, creds);
       if (bearer.params.service) realm.searchParams.set('service', bearer.params.service);
       if (scope) realm.searchParams.set('scope', scope);
       let res: Response;
@@ -311,9 +311,15 @@ export class EndpointClient {
         }
         throw new RegistryError(`token service ${realm.origin}: HTTP ${res.status}`, res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
       }
-      const json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as { token?: string; access_token?: string };
-      const token = json.token ?? json.access_token;
-      if (!token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');
+      let json: { token?: unknown; access_token?: unknown } | null;
+      try {
+        json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as typeof json;
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
+        throw new RegistryError(`token service ${realm.origin}: ${e instanceof SyntaxError ? 'the answer is not JSON' : describeError(e)}`, 'unhealthy', e instanceof SyntaxError ? 'protocol' : classifyNetworkError(e));
+      }
+      const token = json?.token ?? json?.access_token;
+      if (typeof token !== 'string' || !token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');
       this.tokens.set(scope, `Bearer ${token}`);
       return true;
     }
@@ -322,6 +328,28 @@ export class EndpointClient {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The token service a bearer challenge names, if we may ask it. An https registry's
+   * credentials never go over plain http: a challenge naming an http realm (a
+   * misconfiguration, or someone downgrading the exchange) is refused when we would send
+   * credentials. An anonymous token request there is allowed: it carries no secret, and a
+   * forged answer only gets a token the registry rejects.
+   */
+  private tokenRealm(value: string, creds: Credentials | undefined): URL {
+    const shown = JSON.stringify(value.slice(0, 200));
+    let realm: URL;
+    try {
+      realm = new URL(value);
+    } catch {
+      throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is not a URL`, 'unhealthy', 'protocol');
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is neither https nor http`, 'unhealthy', 'protocol');
+    if (creds && this.scheme === 'https' && realm.protocol !== 'https:') {
+      throw new RegistryError(`${this.endpoint}: refusing to send the credentials of ${creds.username} to the token service ${realm.origin} over plain http (the registry itself is https; its token realm must be too)`, 'forbidden');
+    }
+    return realm;
   }
 
   /** https first; an insecure endpoint falls back to plain http (as containers/image does). */
