@@ -87,7 +87,7 @@ t.test('a wrong password fails with a clear error, is not marked unhealthy, and 
 async function httpRealmRegistry(t: Teardownable) {
   const tokens = await startTokenServer(mkdtempSync(join(work, 'ts-')), { users: { puller: secret }, anonymousPull: true });
   t.teardown(() => tokens.close());
-  t.match(tokens.realm, /^http:\/\//);
+  if (!tokens.realm.startsWith('http://')) throw new Error(`the token service should be plain http: ${tokens.realm}`);
   const reg = await registryFor(t, { tls, tokenAuth: { realm: tokens.realm, service, issuer: tokens.issuer, rootCertBundle: tokens.rootCertBundle } });
   await pushImage(img, `${reg.host}/team/app:v1`, { tlsVerify: true, certDir: tls.certDir, creds: `puller:${secret}` });
   tokens.requests.length = 0;
