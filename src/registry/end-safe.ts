@@ -1,32 +1,49 @@
 /**
- * A dispatcher wrapper that keeps undici 7's HTTP/1 parser from being paused on a
- * response's last bytes.
+ * Keeping undici 7's HTTP/1 parser from meeting a server's close while it is paused.
  *
  * Why: undici 7 pauses its parser when a response body's buffer is full (the consumer is
  * slower than the network, or has not started reading yet). If the server then closes the
  * connection (HTTP/1.0, `Connection: close`: Python's `http.server`, many plain web servers
- * used as mirrors), the socket's end handler calls `parser.finish()`, which asserts that
- * the parser is not paused: an AssertionError thrown from an event handler, which no
- * caller can catch, and the process dies (nodejs/undici#5360, fixed only in undici 8,
- * which needs Node >= 22.19). Reading every body at once is not enough: a file write that
- * applies backpressure on the final chunk pauses the parser the same way.
+ * used as mirrors; or a mirror that dies mid-body), the socket's end handler calls
+ * `parser.finish()`, which asserts that the parser is not paused: an AssertionError thrown
+ * from an event handler, which no caller can catch, and the process dies
+ * (nodejs/undici#5360, fixed only in undici 8, which needs Node >= 22.19). Reading every
+ * body at once is not enough: a file write that applies backpressure on the final chunk
+ * pauses the parser the same way. Two guards:
  *
- * The parser can only reach the socket's end while paused if it paused on the last bytes
- * the socket had, so:
- * - a body of known length (Content-Length) may pause on any chunk but its last;
- * - a chunked body may pause anywhere (its terminating chunk always follows the data, so
- *   the socket cannot have ended with the parser waiting);
- * - a close-delimited body (neither) never pauses: its end is the close itself. Such a
- *   body is buffered as fast as it arrives; every consumer here has a size cap or a
- *   deadline that destroys it, and the registries that send one are small plain servers.
+ * 1. endSafe (every dispatcher, proxies included; public API only): the parser can only
+ *    reach the socket's end while paused if it paused on the last bytes the socket had, so
+ *    - a body of known length (Content-Length) may pause on any chunk but its last;
+ *    - a chunked body may pause anywhere (its terminating chunk follows the data);
+ *    - a close-delimited body (neither) never pauses: its end is the close itself. It is
+ *      buffered as fast as it arrives; every consumer here has a size cap or a deadline
+ *      that destroys it, and the registries that send one are small plain servers.
+ *    This covers every complete response.
+ * 2. endSafeConnector (direct connections): a body cut short by the server's close (a
+ *    mirror restarting, or hostile) can still leave the parser paused at the end. Each
+ *    socket gets a first 'end' listener that resumes a paused parser, as undici 8 does
+ *    itself; undici then finishes it and the truncated body fails with an ordinary error.
+ *    This reaches into undici's socket state (its `kParser` symbol, from
+ *    undici/lib/core/symbols.js): pinned to undici 7, and harmless if that ever changes
+ *    (nothing is found, nothing is done; guard 1 still holds).
  * Nothing else changes: the chunks, their order and every other callback pass through.
  */
-import type { Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { buildConnector, type Dispatcher } from 'undici';
 
-type LegacyHandler = Dispatcher.DispatchHandler & {
-  onHeaders?: (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string) => boolean;
-  onData?: (chunk: Buffer) => boolean;
-};
+/** undici's legacy handler API (the one request() uses). */
+interface LegacyHandler {
+  onConnect?(abort: (err?: Error) => void, context?: unknown): void;
+  onError?(err: Error): void;
+  onUpgrade?(statusCode: number, headers: Buffer[] | string[] | null, socket: unknown): void;
+  onResponseStarted?(): void;
+  onHeaders?(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
+  onData?(chunk: Buffer): boolean;
+  onComplete?(trailers: string[] | null): void;
+  onBodySent?(chunkSize: number, totalBytesSent: number): void;
+  onRequestSent?(): void;
+}
 
 /** How a response body ends, read from its raw headers (Buffer name, Buffer value, ...). */
 export function bodyFraming(rawHeaders: readonly (Buffer | string)[]): { length?: number; chunked: boolean } {
@@ -48,39 +65,79 @@ export function mayPause(framing: { length?: number; chunked: boolean }, receive
   return false;
 }
 
-/** Wraps one request's handler (undici's legacy handler API, which request() uses). */
-function endSafeHandler(handler: LegacyHandler): LegacyHandler {
+/**
+ * Wraps one request's handler: a plain object of its own that calls the handler's methods
+ * (not a Proxy: ProxyAgent assigns `handler.onHeaders`, which must land on this object).
+ */
+function endSafeHandler(h: LegacyHandler): LegacyHandler {
   let framing: { length?: number; chunked: boolean } = { chunked: false };
   let received = 0;
-  return new Proxy(handler, {
-    get(target, key, receiver) {
-      if (key === 'onHeaders' && target.onHeaders) {
-        return (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean => {
-          framing = bodyFraming(rawHeaders);
-          received = 0;
-          return target.onHeaders!(statusCode, rawHeaders, resume, statusText);
-        };
-      }
-      if (key === 'onData' && target.onData) {
-        return (chunk: Buffer): boolean => {
-          received += chunk.length;
-          const goOn = target.onData!(chunk);
-          return goOn !== false || !mayPause(framing, received);
-        };
-      }
-      const v: unknown = Reflect.get(target, key, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+  const wrapper: LegacyHandler = {
+    onConnect: (abort, context) => h.onConnect?.(abort, context),
+    onError: (err) => h.onError?.(err),
+    onHeaders: (statusCode, rawHeaders, resume, statusText) => {
+      framing = bodyFraming(rawHeaders);
+      received = 0;
+      return h.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true;
     },
-  });
+    onData: (chunk) => {
+      received += chunk.length;
+      const goOn = h.onData?.(chunk) ?? true;
+      // An empty chunk adds nothing to wait for: the parser hands one over when resumed
+      // with nothing new (as resumeParserAtEnd does), and must not pause again on it.
+      return goOn !== false || chunk.length === 0 || !mayPause(framing, received);
+    },
+    onComplete: (trailers) => h.onComplete?.(trailers),
+  };
+  if (h.onUpgrade) wrapper.onUpgrade = (statusCode, headers, socket) => h.onUpgrade?.(statusCode, headers, socket);
+  if (h.onResponseStarted) wrapper.onResponseStarted = () => h.onResponseStarted?.();
+  if (h.onBodySent) wrapper.onBodySent = (size, total) => h.onBodySent?.(size, total);
+  if (h.onRequestSent) wrapper.onRequestSent = () => h.onRequestSent?.();
+  return wrapper;
 }
 
 /** `dispatcher`, with every request's handler wrapped by endSafeHandler. */
 export function endSafe<D extends Dispatcher>(dispatcher: D): D {
   return new Proxy(dispatcher, {
-    get(target, key, receiver) {
-      if (key === 'dispatch') return (opts: Dispatcher.DispatchOptions, handler: LegacyHandler) => target.dispatch(opts, endSafeHandler(handler));
-      const v: unknown = Reflect.get(target, key, receiver);
+    get(target, key) {
+      // request() hands over a legacy handler; one of the newer API (onRequestStart...) passes as it is
+      if (key === 'dispatch') return (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => target.dispatch(opts, 'onRequestStart' in handler ? handler : (endSafeHandler(handler as LegacyHandler) as Dispatcher.DispatchHandler));
+      // the dispatcher itself as `this` and receiver: its private fields are not the Proxy's
+      const v: unknown = Reflect.get(target, key);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+/** undici 7's own symbol for a socket's HTTP/1 parser (undefined if it ever moves). */
+const kParser: symbol | undefined = (() => {
+  try {
+    const symbols = createRequire(import.meta.url)('undici/lib/core/symbols.js') as { kParser?: unknown };
+    return typeof symbols.kParser === 'symbol' ? symbols.kParser : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+interface PausableParser {
+  readonly paused?: boolean;
+  resume?: () => void;
+}
+
+/** At the server's close, a paused parser is resumed first, so that undici's own end handler can finish it. */
+export function resumeParserAtEnd(socket: Socket): void {
+  socket.prependListener('end', () => {
+    const parser = kParser ? ((socket as unknown as Record<symbol, PausableParser | null | undefined>)[kParser] ?? undefined) : undefined;
+    if (parser?.paused === true && typeof parser.resume === 'function') parser.resume();
+  });
+}
+
+/** undici's connector with `options`, each socket guarded by resumeParserAtEnd. */
+export function endSafeConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector(options);
+  return (opts, callback) =>
+    connect(opts, (...args: [null, Socket] | [Error, null]) => {
+      if (args[1]) resumeParserAtEnd(args[1]);
+      callback(...args);
+    });
 }

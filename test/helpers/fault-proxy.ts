@@ -127,7 +127,9 @@ export type HostileFault =
   /** 200 without a length, then bytes as fast as the client takes them, forever (for blobs). */
   | 'endless-blob'
   /** 307 to `rule.location(path)`. */
-  | 'redirect-to';
+  | 'redirect-to'
+  /** The real answer's headers with `Connection: close`, half its body, then the connection closed (a mirror dying mid-body). */
+  | 'truncate-close';
 
 export interface HostileRule {
   readonly path: RegExp;
@@ -192,6 +194,17 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
     }
     if (rule?.fault === 'redirect-to') return void res.writeHead(307, { location: rule.location?.(path) ?? path }).end();
     const upstream = httpRequest({ host: thost, port: Number(tport), method: req.method, path, headers: req.headers }, (up) => {
+      if (rule?.fault === 'truncate-close') {
+        res.writeHead(up.statusCode ?? 502, { ...up.headers, connection: 'close' });
+        let left = Math.floor(Number(up.headers['content-length'] ?? 0) / 2);
+        up.on('data', (b: Buffer) => {
+          if (left <= 0) return;
+          res.write(b.subarray(0, left));
+          left -= b.length;
+          if (left <= 0) res.socket?.end(); // FIN after what was written, the rest never sent
+        });
+        return;
+      }
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });

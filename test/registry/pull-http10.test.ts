@@ -19,6 +19,7 @@ import { pullImage, hostPlatform, type PullSource } from '../../src/registry/pul
 import { bodyFraming, mayPause } from '../../src/registry/end-safe.js';
 import { buildImage, pushImage } from '../helpers/oci-image.js';
 import { registryFor } from '../helpers/registry.js';
+import { startHostileProxy } from '../helpers/fault-proxy.js';
 import { layOutImage, startStaticRegistry } from '../helpers/static-registry.js';
 
 const log = createLogger({ level: 'silent' });
@@ -52,16 +53,7 @@ t.test('a blob read slower than the mirror sends it (backpressure on its last by
   for (let round = 0; round < 3; round++) {
     const res = await client.get(`/v2/app2/blobs/${img.layerDigest}`, 'app2');
     t.equal(res.status, 200);
-    let n = 0;
-    const slowDisk = new Writable({
-      highWaterMark: 16 * 1024,
-      write(chunk: Buffer, _enc, cb) {
-        n += chunk.length;
-        setTimeout(cb, 1);
-      },
-    });
-    await pipeline(res.body, slowDisk);
-    t.equal(n, Number(res.headers['content-length']), 'every byte');
+    t.equal(await readSlowly(res.body), Number(res.headers['content-length']), 'every byte');
   }
 });
 
@@ -74,6 +66,38 @@ t.test('an HTTP/1.0 mirror without the image (404 pages) falls through to the ne
   t.match(r.attempts, [{ source: `${plain.host}/elsewhere@${img.manifestDigest}`, error: /HTTP 404/ }]);
 });
 
+/** Reads a body into a writable slower than loopback (1 ms per 16 KiB): the parser pauses under backpressure. */
+async function readSlowly(body: NodeJS.ReadableStream): Promise<number> {
+  let n = 0;
+  const slowDisk = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      setTimeout(cb, 1);
+    },
+  });
+  await pipeline(body, slowDisk);
+  return n;
+}
+
+t.test('a mirror closing the connection in the middle of a body read under backpressure: an ordinary error, then the next source', async (t) => {
+  const reg = await registryFor(t);
+  const img = images[2]!;
+  await pushImage(img, `${reg.host}/cut:v1`);
+  const p = await startHostileProxy(reg.host, [{ path: /\/blobs\//, fault: 'truncate-close' }]);
+  t.teardown(() => p.close());
+  const client = new EndpointClient(p.host, true, { tls: {}, credentials: async () => undefined });
+  t.teardown(() => client.close());
+  for (let round = 0; round < 3; round++) {
+    const res = await client.get(`/v2/cut/blobs/${img.layerDigest}`, 'cut');
+    t.equal(res.status, 200);
+    const err = await readSlowly(res.body).then(() => undefined, (e: unknown) => e as { code?: string });
+    t.equal(err?.code, 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'the cut body fails as a body error');
+  }
+  const r = await pullImage([{ ...src(p.host, 'cut', `@${img.manifestDigest}`) }, { ...src(reg.host, 'cut', `@${img.manifestDigest}`), role: 'primary' }], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.blobs.find((b) => b.digest === img.layerDigest)?.from, `${reg.host}/cut@${img.manifestDigest}`, 'the layer came from the next source');
+});
+
 t.test('which bodies may pause undici\'s parser: never on the last bytes of a known length, never a close-delimited one', async (t) => {
   const h = (...kv: string[]): Buffer[] => kv.map((x) => Buffer.from(x));
   t.same(bodyFraming(h('Content-Length', '100')), { length: 100, chunked: false });
@@ -83,4 +107,5 @@ t.test('which bodies may pause undici\'s parser: never on the last bytes of a kn
   t.equal(mayPause({ length: 100, chunked: false }, 100), false, 'the last chunk never pauses');
   t.equal(mayPause({ chunked: false }, 10), false, 'a close-delimited body never pauses');
   t.equal(mayPause({ chunked: true }, 10), true);
+  t.equal(mayPause({ length: 0, chunked: false }, 0), false);
 });
