@@ -199,9 +199,12 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
 
     await initLayout(opts.dest);
     const blobs: PullReport['blobs'] = [];
-    // Blob-level fallback: the manifest's source first, then the others, the ones down by now last.
-    const others = sources.filter((s) => s !== got.source && !s.blocked);
-    const blobSources = [got.source, ...orderByHealth(others, endpointKey, view(), now()).ordered];
+    // Blob-level fallback: the manifest's source first, then the others in order, those the
+    // cache marks down last; an endpoint that failed in this very pull is not asked again (a
+    // hung one would cost its deadline once more for each blob).
+    const failedHere = (s: PullSource): boolean => (health[endpointKey(s)]?.failures ?? 0) > 0;
+    const others = sources.filter((s) => s !== got.source && !s.blocked && !failedHere(s));
+    const blobSources = [got.source, ...orderByHealth(others, endpointKey, opts.health, now()).ordered];
     for (const d of [got.manifest.config, ...got.manifest.layers]) {
       if (await haveBlob(opts.dest, d.digest)) {
         blobs.push({ digest: d.digest, size: d.size, from: 'already present' });

@@ -74,6 +74,20 @@ t.test('a source the health cache marks down is still tried, last, when every ot
   t.same((err as PullError).attempts.map((x) => x.source), [`${dead}/app@${D}`, `${dead2}/app@${D}`], 'the failure report lists the attempts in the order they were made: the down one last');
 });
 
+t.test('blob fallback: an endpoint that failed earlier in the same pull is not asked again; one the cache marks down is, last', async (t) => {
+  const dead = await refusingHost();
+  const p = await startFaultProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'status-500' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(dead), src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`);
+  t.same(r.attempts.map((x) => x.source), [`${dead}/app@${D}`, `${p.host}/app@${D}`], 'the dead mirror once (manifest), the 500 once (layer)');
+
+  const bKey = `insecure://${b.host}`;
+  const cached: HealthMap = { [bKey]: recordFailure(undefined, bKey, 'refused', 'x', Date.now()) };
+  const r2 = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: cached, log });
+  t.equal(r2.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the source the cache marks down, as a last resort');
+});
+
 t.test('a hung endpoint costs its deadline once: the second pull does not contact it', async (t) => {
   const hung = await startSilentListener();
   t.teardown(() => hung.close());
