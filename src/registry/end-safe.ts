@@ -15,10 +15,13 @@
  *    reach the socket's end while paused if it paused on the last bytes the socket had, so
  *    - a body of known length (Content-Length) may pause on any chunk but its last;
  *    - a chunked body may pause anywhere (its terminating chunk follows the data);
- *    - a close-delimited body (neither) never pauses: its end is the close itself. It is
- *      buffered as fast as it arrives; every consumer here has a size cap or a deadline
- *      that destroys it, and the registries that send one are small plain servers.
- *    This covers every complete response.
+ *    - a close-delimited body (neither) does not pause for its first
+ *      CLOSE_DELIMITED_UNPAUSED bytes: its end is the close itself. What arrives faster than
+ *      it is read is buffered; every manifest, token or error page fits, and the plain
+ *      servers that send such bodies send files with a length. Past that, backpressure
+ *      holds again, so memory stays bounded (guard 2 covers the close on a direct route).
+ *    This covers every complete response but a close-delimited one over 16 MiB read through
+ *    a proxy slower than it arrives.
  * 2. endSafeConnector (direct connections): a body cut short by the server's close (a
  *    mirror restarting, or hostile) can still leave the parser paused at the end. Each
  *    socket gets a first 'end' listener that resumes a paused parser, as undici 8 does
@@ -58,11 +61,14 @@ export function bodyFraming(rawHeaders: readonly (Buffer | string)[]): { length?
   return chunked ? { chunked } : { ...(length !== undefined ? { length } : {}), chunked };
 }
 
+/** How much of a close-delimited body is taken without backpressure (see guard 1). */
+export const CLOSE_DELIMITED_UNPAUSED = 16 * 1024 * 1024;
+
 /** May the parser pause after `received` bytes of a body framed so? */
 export function mayPause(framing: { length?: number; chunked: boolean }, received: number): boolean {
   if (framing.chunked) return true;
   if (framing.length !== undefined) return received < framing.length;
-  return false;
+  return received > CLOSE_DELIMITED_UNPAUSED;
 }
 
 /**

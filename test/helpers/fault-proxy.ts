@@ -129,7 +129,9 @@ export type HostileFault =
   /** 307 to `rule.location(path)`. */
   | 'redirect-to'
   /** The real answer's headers with `Connection: close`, half its body, then the connection closed (a mirror dying mid-body). */
-  | 'truncate-close';
+  | 'truncate-close'
+  /** The real answer without a length: its body ends where the connection closes (as an HTTP/1.0 server may send it). */
+  | 'close-delimited';
 
 export interface HostileRule {
   readonly path: RegExp;
@@ -203,6 +205,13 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
           left -= b.length;
           if (left <= 0) res.socket?.end(); // FIN after what was written, the rest never sent
         });
+        return;
+      }
+      if (rule?.fault === 'close-delimited') {
+        const { 'content-length': _length, ...headers } = up.headers;
+        res.useChunkedEncodingByDefault = false; // no length, no chunks: Node closes the connection at the end
+        res.writeHead(up.statusCode ?? 502, { ...headers, connection: 'close' });
+        up.pipe(res);
         return;
       }
       res.writeHead(up.statusCode ?? 502, up.headers);

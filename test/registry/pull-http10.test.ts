@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createLogger } from '../../src/log.js';
 import { EndpointClient } from '../../src/registry/client.js';
 import { pullImage, hostPlatform, type PullSource } from '../../src/registry/pull.js';
-import { bodyFraming, mayPause } from '../../src/registry/end-safe.js';
+import { bodyFraming, CLOSE_DELIMITED_UNPAUSED, mayPause } from '../../src/registry/end-safe.js';
 import { buildImage, pushImage } from '../helpers/oci-image.js';
 import { registryFor } from '../helpers/registry.js';
 import { startHostileProxy } from '../helpers/fault-proxy.js';
@@ -98,14 +98,32 @@ t.test('a mirror closing the connection in the middle of a body read under backp
   t.equal(r.blobs.find((b) => b.digest === img.layerDigest)?.from, `${reg.host}/cut@${img.manifestDigest}`, 'the layer came from the next source');
 });
 
-t.test('which bodies may pause undici\'s parser: never on the last bytes of a known length, never a close-delimited one', async (t) => {
+t.test('a close-delimited body larger than what is taken without backpressure, read slowly, arrives whole', async (t) => {
+  const reg = await registryFor(t);
+  const big = await buildImage(join(work, 'img-big'), { content: randomBytes(CLOSE_DELIMITED_UNPAUSED * 1.25).toString('base64'), tag: 'big' });
+  await pushImage(big, `${reg.host}/big:v1`);
+  const p = await startHostileProxy(reg.host, [{ path: /\/blobs\//, fault: 'close-delimited' }]);
+  t.teardown(() => p.close());
+  const client = new EndpointClient(p.host, true, { tls: {}, credentials: async () => undefined });
+  t.teardown(() => client.close());
+  const res = await client.get(`/v2/big/blobs/${big.layerDigest}`, 'big');
+  t.equal(res.status, 200);
+  t.equal(res.headers['content-length'], undefined, 'no length: the close ends it');
+  const n = await readSlowly(res.body);
+  t.ok(n > CLOSE_DELIMITED_UNPAUSED, `${n} bytes`);
+  const r = await pullImage([src(p.host, 'big', `@${big.manifestDigest}`)], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.blobs.find((b) => b.digest === big.layerDigest)?.size, n, 'and a pull through it gets the same layer, verified');
+});
+
+t.test('which bodies may pause undici\'s parser: never on the last bytes of a known length, nor a small close-delimited one', async (t) => {
   const h = (...kv: string[]): Buffer[] => kv.map((x) => Buffer.from(x));
   t.same(bodyFraming(h('Content-Length', '100')), { length: 100, chunked: false });
   t.same(bodyFraming(h('transfer-encoding', 'chunked', 'content-length', '5')), { chunked: true }, 'chunked wins over a length');
   t.same(bodyFraming(h('Server', 'SimpleHTTP/0.6')), { chunked: false });
   t.equal(mayPause({ length: 100, chunked: false }, 99), true);
   t.equal(mayPause({ length: 100, chunked: false }, 100), false, 'the last chunk never pauses');
-  t.equal(mayPause({ chunked: false }, 10), false, 'a close-delimited body never pauses');
+  t.equal(mayPause({ chunked: false }, 10), false, 'a close-delimited body does not pause while it is small');
+  t.equal(mayPause({ chunked: false }, CLOSE_DELIMITED_UNPAUSED + 1), true, 'past 16 MiB backpressure holds again: memory stays bounded');
   t.equal(mayPause({ chunked: true }, 10), true);
   t.equal(mayPause({ length: 0, chunked: false }, 0), false);
 });
