@@ -6,12 +6,12 @@
  * Every attempt is bounded: connect, response headers, body idle; nothing can hang.
  */
 import type { Readable } from 'node:stream';
-import { Agent, ProxyAgent, request, type buildConnector, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { FailureClass } from '../health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
-import { endSafe, endSafeConnector } from './end-safe.js';
+import { endSafe } from './end-safe.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
@@ -159,7 +159,7 @@ class Routes {
     env: ProxyEnv,
     private readonly common: { headersTimeout: number; bodyTimeout: number; connect: Record<string, unknown> },
   ) {
-    this.direct = endSafe(new Agent({ ...common, connect: endSafeConnector(common.connect as buildConnector.BuildOptions) }));
+    this.direct = endSafe(new Agent(common));
     try {
       this.proxies = parseProxyEnv(env);
     } catch (e) {

@@ -19,21 +19,22 @@
  *      CLOSE_DELIMITED_UNPAUSED bytes: its end is the close itself. What arrives faster than
  *      it is read is buffered; every manifest, token or error page fits, and the plain
  *      servers that send such bodies send files with a length. Past that, backpressure
- *      holds again, so memory stays bounded (guard 2 covers the close on a direct route).
- *    This covers every complete response but a close-delimited one over 16 MiB read through
- *    a proxy slower than it arrives.
- * 2. endSafeConnector (direct connections): a body cut short by the server's close (a
- *    mirror restarting, or hostile) can still leave the parser paused at the end. Each
- *    socket gets a first 'end' listener that resumes a paused parser, as undici 8 does
- *    itself; undici then finishes it and the truncated body fails with an ordinary error.
- *    This reaches into undici's socket state (its `kParser` symbol, from
- *    undici/lib/core/symbols.js): pinned to undici 7, and harmless if that ever changes
- *    (nothing is found, nothing is done; guard 1 still holds).
+ *      holds again, so memory stays bounded (guard 2 covers the close then).
+ *    This covers every complete response.
+ * 2. guardConnections (every connection undici makes in this process, proxied and
+ *    tunnelled ones included, announced on its `undici:client:connected` diagnostics
+ *    channel): a body cut short by the server's close (a mirror restarting, or hostile)
+ *    can still leave the parser paused at the end. Each socket gets a first 'end' listener
+ *    that resumes a paused parser, as undici 8 does itself; undici then finishes it and the
+ *    truncated body fails with an ordinary error. This reaches into undici's socket state
+ *    (its `kParser` symbol, from undici/lib/core/symbols.js): pinned to undici 7, and
+ *    harmless if that ever changes (nothing is found, nothing is done; guard 1 still holds).
  * Nothing else changes: the chunks, their order and every other callback pass through.
  */
+import { subscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import { buildConnector, type Dispatcher } from 'undici';
+import { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
 
 /** undici's legacy handler API (the one request() uses). */
 interface LegacyHandler {
@@ -102,8 +103,9 @@ function endSafeHandler(h: LegacyHandler): LegacyHandler {
   return wrapper;
 }
 
-/** `dispatcher`, with every request's handler wrapped by endSafeHandler. */
+/** `dispatcher`, with every request's handler wrapped by endSafeHandler, and its connections guarded (guardConnections). */
 export function endSafe<D extends Dispatcher>(dispatcher: D): D {
+  guardConnections();
   return new Proxy(dispatcher, {
     get(target, key) {
       // request() hands over a legacy handler; one of the newer API (onRequestStart...) passes as it is
@@ -138,12 +140,14 @@ export function resumeParserAtEnd(socket: Socket): void {
   });
 }
 
-/** undici's connector with `options`, each socket guarded by resumeParserAtEnd. */
-export function endSafeConnector(options: buildConnector.BuildOptions): buildConnector.connector {
-  const connect = buildConnector(options);
-  return (opts, callback) =>
-    connect(opts, (...args: [null, Socket] | [Error, null]) => {
-      if (args[1]) resumeParserAtEnd(args[1]);
-      callback(...args);
-    });
+let guarding = false;
+
+/** From now on, every connection undici makes in this process gets resumeParserAtEnd (idempotent). */
+export function guardConnections(): void {
+  if (guarding) return;
+  guarding = true;
+  subscribe('undici:client:connected', (message) => {
+    const socket = (message as { socket?: unknown } | null)?.socket;
+    if (socket instanceof Socket) resumeParserAtEnd(socket);
+  });
 }

@@ -16,7 +16,10 @@ import { pipeline } from 'node:stream/promises';
 import { createLogger } from '../../src/log.js';
 import { EndpointClient } from '../../src/registry/client.js';
 import { pullImage, hostPlatform, type PullSource } from '../../src/registry/pull.js';
-import { bodyFraming, CLOSE_DELIMITED_UNPAUSED, mayPause } from '../../src/registry/end-safe.js';
+import { bodyFraming, CLOSE_DELIMITED_UNPAUSED, endSafe, mayPause } from '../../src/registry/end-safe.js';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { ProxyAgent, request } from 'undici';
+import { freePort } from '../helpers/registry.js';
 import { buildImage, pushImage } from '../helpers/oci-image.js';
 import { registryFor } from '../helpers/registry.js';
 import { startHostileProxy } from '../helpers/fault-proxy.js';
@@ -113,6 +116,29 @@ t.test('a close-delimited body larger than what is taken without backpressure, r
   t.ok(n > CLOSE_DELIMITED_UNPAUSED, `${n} bytes`);
   const r = await pullImage([src(p.host, 'big', `@${big.manifestDigest}`)], { dest: dest(), platform: hostPlatform(), health: {}, log });
   t.equal(r.blobs.find((b) => b.digest === big.layerDigest)?.size, n, 'and a pull through it gets the same layer, verified');
+});
+
+t.test('through an HTTP proxy too: a connection-close body cut short under backpressure is an ordinary error', async (t) => {
+  // The fault (a proxy that answers with half a body and closes) is made by hand: a real proxy does not do it on demand.
+  const body = Buffer.alloc(512 * 1024, 0x61);
+  const sockets = new Set<Socket>();
+  const proxy = createNetServer((so) => {
+    sockets.add(so);
+    so.once('data', () => {
+      so.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length * 2}\r\nConnection: close\r\n\r\n`);
+      so.end(body);
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => (sockets.forEach((so) => so.destroy()), proxy.close(() => r()))));
+  const dispatcher = endSafe(new ProxyAgent({ uri: `http://127.0.0.1:${port}`, proxyTunnel: false }));
+  t.teardown(() => dispatcher.close());
+  for (let round = 0; round < 3; round++) {
+    const res = await request('http://registry.test/v2/app/blobs/x', { dispatcher });
+    const err = await readSlowly(res.body).then(() => undefined, (e: unknown) => e as { code?: string });
+    t.equal(err?.code, 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH');
+  }
 });
 
 t.test('which bodies may pause undici\'s parser: never on the last bytes of a known length, nor a small close-delimited one', async (t) => {
