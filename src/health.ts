@@ -1,12 +1,13 @@
 /**
  * The health cache's rules, pure: per endpoint (scheme, host, port), consecutive
- * failures mark it down for a time that doubles up to a cap; while down, pulls skip it
- * (unless every candidate is down); after that time one request probes it; a success
+ * failures mark it down for a time that doubles up to a cap; while down, pulls try it
+ * only after every other candidate has failed; after that time one request probes it; a success
  * clears it. Only failures that say something about the endpoint count: a 404, 401 or
  * 403 means "absent" or "forbidden", not "unhealthy".
  */
 
-export type FailureClass = 'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'protocol' | 'dns' | 'reset';
+/** 'throttled': it kept answering 429 (or asked for a longer wait than a pull gives it). */
+export type FailureClass = 'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'throttled' | 'protocol' | 'dns' | 'reset';
 
 export interface EndpointHealth {
   readonly endpoint: string; // "https://host:port"
@@ -70,11 +71,14 @@ export function healthState(h: EndpointHealth | undefined, now: number): HealthS
   return now < h.downUntil ? 'down' : 'probe';
 }
 
-/** Candidates in order, the down ones left out — unless all are down, then all are tried in order anyway. */
-export function orderByHealth<T>(candidates: readonly T[], endpointOf: (c: T) => string, health: HealthMap, now: number): { tried: T[]; skipped: T[] } {
-  const skipped = candidates.filter((c) => healthState(health[endpointOf(c)], now) === 'down');
-  if (skipped.length === candidates.length) return { tried: [...candidates], skipped: [] };
-  return { tried: candidates.filter((c) => !skipped.includes(c)), skipped };
+/**
+ * Candidates in the order to try them: those not marked down, in order, then those marked
+ * down, in order, as a last resort (a mirror recovers before its down time is over; when
+ * everything else has failed, asking it costs little). `down` is that tail.
+ */
+export function orderByHealth<T>(candidates: readonly T[], endpointOf: (c: T) => string, health: HealthMap, now: number): { ordered: T[]; down: T[] } {
+  const down = candidates.filter((c) => healthState(health[endpointOf(c)], now) === 'down');
+  return { ordered: [...candidates.filter((c) => !down.includes(c)), ...down], down };
 }
 
 /** Two views of the cache (two processes) merged: per endpoint, the more recently updated record wins. */

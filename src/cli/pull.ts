@@ -10,7 +10,7 @@ import { DEFAULT_STATE_DIR } from '../daemon/config.js';
 import { healthPath, readHealth, updateHealth } from '../health-store.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
-import { hostPlatform, parsePlatform, pullImage, PullError, type PullReport } from '../registry/pull.js';
+import { hostPlatform, parsePlatform, pullImage, PullError, type BlobProgress, type PullReport } from '../registry/pull.js';
 import { loadRegistriesConf, RegistriesLoadError } from '../registries-load.js';
 import { pullSources, ResolveError } from '../sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
@@ -37,9 +37,50 @@ function ms(v: string | undefined, flag: string, fallback: number): number {
   return Number(v);
 }
 
+/** A digest as people compare them: the algorithm and the first 12 hex digits. */
+export function shortDigest(digest: string): string {
+  const i = digest.indexOf(':');
+  return digest.slice(0, i + 13);
+}
+
+/** Bytes in binary units, one decimal from KiB on. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** One progress line of a blob: which, how far, from where. */
+export function formatProgress(p: BlobProgress): string {
+  const pct = p.total > 0 ? Math.floor((Math.min(p.done, p.total) / p.total) * 100) : 100;
+  return `blob ${shortDigest(p.digest)} ${formatBytes(p.done)} / ${formatBytes(p.total)} (${pct}%) from ${p.source}`;
+}
+
+/**
+ * Progress as whole lines (never a redrawn line, which the log lines on the same stderr
+ * would break into): a blob's first bytes from a source, then at most one line every
+ * `everyMs`, and its last bytes.
+ */
+export function progressLines(write: (s: string) => void, now: () => number = Date.now, everyMs = 2000): (p: BlobProgress) => void {
+  const last = new Map<string, number>();
+  return (p) => {
+    const key = `${p.digest} ${p.source}`;
+    const t = now();
+    const prev = last.get(key);
+    if (p.done < p.total && prev !== undefined && t - prev < everyMs) return;
+    last.set(key, t);
+    write(`${formatProgress(p)}\n`);
+  };
+}
+
 function human(r: PullReport): string {
   const lines = [`${r.reference}`, `  digest:   ${r.digest}${r.verified ? ' (verified)' : ''}`, `  manifest: ${r.manifestFrom}`];
-  for (const b of r.blobs) lines.push(`  blob ${b.digest.slice(0, 19)}… ${String(b.size).padStart(10)} B  ${b.from}`);
+  for (const b of r.blobs) lines.push(`  blob ${shortDigest(b.digest)}… ${String(b.size).padStart(10)} B  ${b.from}`);
   for (const s of r.skipped) lines.push(`  skipped (down): ${s}`);
   for (const a of r.attempts) lines.push(`  failed: ${a.source}: ${a.error}`);
   return `${lines.join('\n')}\n`;
@@ -103,6 +144,8 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       health,
       log,
       timeouts,
+      // on a terminal only: a script or a log collector gets the report, not a stream of lines
+      ...(process.stderr.isTTY ? { progress: progressLines((line) => void process.stderr.write(line)) } : {}),
       ...(values.authfile !== undefined ? { authFile: values.authfile } : {}),
       ...(values['cert-dir'] !== undefined ? { certDir: values['cert-dir'] } : {}),
     });

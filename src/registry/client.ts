@@ -11,6 +11,7 @@ import type { FailureClass } from '../health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
+import { endSafe } from './end-safe.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
@@ -22,8 +23,32 @@ export interface Timeouts {
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 3000, headersMs: 10_000, bodyIdleMs: 30_000 };
 const MAX_REDIRECTS = 5;
-const MAX_429_WAIT_MS = 10_000;
-const MAX_429_TRIES = 3;
+/**
+ * A throttling answer (429) is retried at most MAX_429_RETRIES times, each after at most
+ * MAX_429_WAIT_MS (never beyond the headers deadline): a pull waits seconds for a busy
+ * mirror, not the minutes or days its Retry-After may ask. One asking for longer than that
+ * is given up at once; either way it counts as unhealthy ('throttled'), so later pulls try
+ * the others first.
+ */
+const MAX_429_WAIT_MS = 3_000;
+const MAX_429_RETRIES = 2;
+
+/** Retry-After (RFC 9110: delay-seconds or an HTTP-date) in ms from `now`; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** How long to wait before retry number `retry` (0-based) of a 429, or undefined to give up on this endpoint now. */
+export function throttleWaitMs(retryAfter: number | undefined, retry: number, capMs: number): number | undefined {
+  if (retry >= MAX_429_RETRIES) return undefined;
+  const cap = Math.min(MAX_429_WAIT_MS, capMs);
+  if (retryAfter !== undefined) return retryAfter <= cap ? retryAfter : undefined;
+  return Math.min(cap, 1000 * 2 ** retry);
+}
 
 /** What went wrong, and whether it says the endpoint is unhealthy (a 404 does not). */
 export class RegistryError extends Error {
@@ -89,7 +114,24 @@ export interface ClientOptions {
 export interface Response {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Readable & { dump(opts?: { limit: number }): Promise<void> };
+  readonly body: Readable & { dump(opts?: { limit: number; signal?: AbortSignal }): Promise<void> };
+}
+
+/** The most of an unwanted body (an error page, a redirect's, a challenge's) read so that its connection can be reused. */
+const DISCARD_LIMIT = 64 * 1024;
+
+/**
+ * Every response body is read or destroyed, on every path: one left unread holds its
+ * connection, and under undici 7 a paused parser meeting the server's close crashes the
+ * process (see end-safe.ts). An unwanted body is read up to DISCARD_LIMIT (then destroyed)
+ * within `ms`, so a trickling error page cannot hold the pull either. Never throws.
+ */
+export async function discard(res: Response, ms: number): Promise<void> {
+  try {
+    await res.body.dump({ limit: DISCARD_LIMIT, signal: AbortSignal.timeout(ms) });
+  } catch {
+    res.body.destroy();
+  }
 }
 
 /** undici's answer in the shape we use. */
@@ -117,7 +159,7 @@ class Routes {
     env: ProxyEnv,
     private readonly common: { headersTimeout: number; bodyTimeout: number; connect: Record<string, unknown> },
   ) {
-    this.direct = new Agent(common);
+    this.direct = endSafe(new Agent(common));
     try {
       this.proxies = parseProxyEnv(env);
     } catch (e) {
@@ -143,7 +185,7 @@ class Routes {
       // Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
       // tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
       const { timeout } = this.common.connect;
-      agent = new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] });
+      agent = endSafe(new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] }));
       this.proxied.set(proxy.href, agent);
     }
     return agent;
@@ -187,7 +229,7 @@ export class EndpointClient {
       const res = await call(current, method, hdrs, this.routes);
       const location = header(res, 'location');
       if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
-      await res.body.dump({ limit: 64 * 1024 });
+      await discard(res, this.timeouts.bodyIdleMs);
       const next = new URL(location, current);
       if (current.protocol === 'https:' && next.protocol !== 'https:') {
         throw new RegistryError(`redirect from ${current.origin} to ${next.origin} refused: it would leave TLS`, 'unhealthy', 'protocol', res.status);
@@ -207,7 +249,8 @@ export class EndpointClient {
     const url = new URL(`${scheme}://${this.host}${path}`);
     const base: Record<string, string> = { 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
     const scope = repository ? `repository:${repository}:pull` : '';
-    for (let attempt = 0; ; attempt++) {
+    let challenged = false;
+    for (let retry429 = 0; ; ) {
       const auth = this.tokens.get(scope);
       let res: Response;
       try {
@@ -216,16 +259,22 @@ export class EndpointClient {
         if (e instanceof RegistryError) throw e;
         throw new RegistryError(`${url.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
-      if (res.status === 401 && attempt === 0) {
+      if (res.status === 401 && !challenged) {
+        challenged = true;
         const challenge = header(res, 'www-authenticate');
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         if (challenge && (await this.authenticate(challenge, scope, repository))) continue;
         throw new RegistryError(`${url.origin}${path}: 401 unauthorized`, 'forbidden', undefined, 401);
       }
-      if (res.status === 429 && attempt < MAX_429_TRIES) {
-        await res.body.dump({ limit: 64 * 1024 });
-        const after = Number(header(res, 'retry-after'));
-        await new Promise((r) => setTimeout(r, Math.min(MAX_429_WAIT_MS, Number.isFinite(after) && after > 0 ? after * 1000 : 1000 * 2 ** attempt)));
+      if (res.status === 429) {
+        const retryAfter = header(res, 'retry-after');
+        await discard(res, this.timeouts.bodyIdleMs);
+        const wait = throttleWaitMs(retryAfterMs(retryAfter, Date.now()), retry429++, this.timeouts.headersMs);
+        if (wait === undefined) {
+          const asked = retryAfter !== undefined ? ` (Retry-After: ${retryAfter.slice(0, 40)})` : '';
+          throw new RegistryError(`${url.origin}${path}: 429 too many requests${asked}; not waiting longer`, 'unhealthy', 'throttled', 429);
+        }
+        await new Promise((r) => setTimeout(r, wait));
         continue;
       }
       return res;
@@ -243,7 +292,7 @@ export class EndpointClient {
     const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {
-      const realm = new URL(bearer.params.realm);
+      const realm = this.tokenRealm(bearer.params.realm, creds);
       if (bearer.params.service) realm.searchParams.set('service', bearer.params.service);
       if (scope) realm.searchParams.set('scope', scope);
       let res: Response;
@@ -254,7 +303,7 @@ export class EndpointClient {
         throw new RegistryError(`token service ${realm.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
       if (res.status !== 200) {
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         if (res.status === 401 || res.status === 403) {
           // the user name helps; the password never appears
           const who = creds ? `the credentials of ${creds.username}` : 'anonymous access';
@@ -262,9 +311,15 @@ export class EndpointClient {
         }
         throw new RegistryError(`token service ${realm.origin}: HTTP ${res.status}`, res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
       }
-      const json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as { token?: string; access_token?: string };
-      const token = json.token ?? json.access_token;
-      if (!token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');
+      let json: { token?: unknown; access_token?: unknown } | null;
+      try {
+        json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as typeof json;
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
+        throw new RegistryError(`token service ${realm.origin}: ${e instanceof SyntaxError ? 'the answer is not JSON' : describeError(e)}`, 'unhealthy', e instanceof SyntaxError ? 'protocol' : classifyNetworkError(e));
+      }
+      const token = json?.token ?? json?.access_token;
+      if (typeof token !== 'string' || !token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');
       this.tokens.set(scope, `Bearer ${token}`);
       return true;
     }
@@ -275,6 +330,28 @@ export class EndpointClient {
     return false;
   }
 
+  /**
+   * The token service a bearer challenge names, if we may ask it. An https registry's
+   * credentials never go over plain http: a challenge naming an http realm (a
+   * misconfiguration, or someone downgrading the exchange) is refused when we would send
+   * credentials. An anonymous token request there is allowed: it carries no secret, and a
+   * forged answer only gets a token the registry rejects.
+   */
+  private tokenRealm(value: string, creds: Credentials | undefined): URL {
+    const shown = JSON.stringify(value.slice(0, 200));
+    let realm: URL;
+    try {
+      realm = new URL(value);
+    } catch {
+      throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is not a URL`, 'unhealthy', 'protocol');
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is neither https nor http`, 'unhealthy', 'protocol');
+    if (creds && this.scheme === 'https' && realm.protocol !== 'https:') {
+      throw new RegistryError(`${this.endpoint}: refusing to send the credentials of ${creds.username} to the token service ${realm.origin} over plain http (the registry itself is https; its token realm must be too)`, 'forbidden');
+    }
+    return realm;
+  }
+
   /** https first; an insecure endpoint falls back to plain http (as containers/image does). */
   private async pickScheme(): Promise<'https' | 'http'> {
     if (this.scheme) return this.scheme;
@@ -283,7 +360,7 @@ export class EndpointClient {
     for (const s of schemes) {
       try {
         const res = await call(new URL(`${s}://${this.host}/v2/`), 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
-        await res.body.dump({ limit: 64 * 1024 });
+        await discard(res, this.timeouts.bodyIdleMs);
         if (res.status === 200 || res.status === 401) {
           this.scheme = s;
           return s;
@@ -326,7 +403,8 @@ export async function readLimited(body: Readable, max: number, what: string): Pr
  * the pull for as long as the size cap allows (days for a 4 MiB manifest). On expiry the
  * body is destroyed with an error classified as a body timeout. Returns the disarm function.
  */
-export function bodyDeadline(body: Readable, ms: number, what: string): () => void {
+export function bodyDeadline(body: Readable, deadlineMs: number, what: string): () => void {
+  const ms = Math.min(deadlineMs, MAX_TIMER_MS);
   const timer = setTimeout(() => {
     const e = Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
     body.destroy(e);
@@ -342,9 +420,19 @@ export function bodyDeadline(body: Readable, ms: number, what: string): () => vo
  */
 export const MIN_BLOB_BYTES_PER_S = 32 * 1024;
 
-/** The overall deadline for a blob of `size` bytes: the idle timeout plus its size at the minimum rate. */
+/**
+ * The longest a timer can wait: setTimeout takes a signed 32-bit count of ms (~24.8 days);
+ * beyond it Node warns (TimeoutOverflowWarning) and fires after 1 ms instead.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The overall deadline for a blob of `size` bytes: the idle timeout plus its size at the
+ * minimum rate, at most MAX_TIMER_MS (reached from ~70 GB on: such a blob is still bounded
+ * by its size and the idle timeout).
+ */
 export function blobDeadlineMs(timeouts: Timeouts, size: number | undefined): number {
-  return timeouts.bodyIdleMs + Math.ceil(((size ?? 0) / MIN_BLOB_BYTES_PER_S) * 1000);
+  return Math.min(MAX_TIMER_MS, timeouts.bodyIdleMs + Math.ceil(((size ?? 0) / MIN_BLOB_BYTES_PER_S) * 1000));
 }
 
 export async function readLimitedBuffer(body: Readable, max: number, what: string): Promise<Buffer> {

@@ -20,13 +20,15 @@ export interface Descriptor {
 
 export class DigestMismatch extends Error {}
 
-const ALGORITHMS: Readonly<Record<string, string>> = { sha256: 'sha256', sha512: 'sha512' };
+/** The digest algorithms we verify, and the length of each one's hex. */
+const HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
 
+/** ALG:HEX of a supported algorithm with a hex of its length; anything else (it would become a path) is refused. */
 export function splitDigest(digest: string): { alg: string; hex: string } {
   const i = digest.indexOf(':');
-  const alg = digest.slice(0, i);
+  const alg = i > 0 ? digest.slice(0, i) : '';
   const hex = digest.slice(i + 1);
-  if (!Object.hasOwn(ALGORITHMS, alg) || !/^[a-f0-9]+$/.test(hex)) throw new DigestMismatch(`unsupported digest ${digest}`);
+  if (!Object.hasOwn(HEX_LENGTH, alg) || !/^[a-f0-9]+$/.test(hex) || hex.length !== HEX_LENGTH[alg]) throw new DigestMismatch(`unsupported digest ${JSON.stringify(digest.slice(0, 200))}`);
   return { alg, hex };
 }
 
@@ -37,6 +39,11 @@ export function digestOf(bytes: Buffer, alg = 'sha256'): string {
 export function blobPath(dir: string, digest: string): string {
   const { alg, hex } = splitDigest(digest);
   return join(dir, 'blobs', alg, hex);
+}
+
+/** The directory a blob goes to, made before its request: once the answer is there, nothing may delay reading it. */
+export async function ensureBlobDir(dir: string, digest: string): Promise<void> {
+  await fs.mkdir(join(dir, 'blobs', splitDigest(digest).alg), { recursive: true });
 }
 
 export async function initLayout(dir: string): Promise<void> {
@@ -69,10 +76,13 @@ export async function writeBlobBytes(dir: string, digest: string, bytes: Buffer)
  */
 const STREAM_HWM = 4 * 1024 * 1024;
 
-/** Streams `body` to the blob's place, verifying digest and size; a mismatch leaves nothing behind. */
-export async function writeBlobStream(dir: string, digest: string, size: number | undefined, body: Readable): Promise<number> {
+/**
+ * Streams `body` to the blob's place, verifying digest and size; a mismatch leaves nothing
+ * behind. The blob's directory must exist (ensureBlobDir): reading starts at once.
+ * `onBytes` is told the running count as chunks pass.
+ */
+export async function writeBlobStream(dir: string, digest: string, size: number | undefined, body: Readable, onBytes?: (n: number) => void): Promise<number> {
   const { alg } = splitDigest(digest);
-  await fs.mkdir(join(dir, 'blobs', alg), { recursive: true });
   const final = blobPath(dir, digest);
   const tmp = `${final}.${process.pid}.${Math.random().toString(16).slice(2)}.partial`;
   const hash = createHash(alg);
@@ -83,6 +93,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
       n += chunk.length;
       if (size !== undefined && n > size) return cb(new DigestMismatch(`blob ${digest} is larger than the ${size} bytes its descriptor says`));
       hash.update(chunk);
+      onBytes?.(n);
       cb(null, chunk);
     },
   });

@@ -4,14 +4,14 @@
  * once), digest verification of everything fetched, and blob-level fallback (a blob that
  * fails from one source comes from the next that has it).
  */
-import { endpointKey as endpointKeyOf, healthState, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
+import { endpointKey as endpointKeyOf, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
 import { parseNamed, type ImageReference } from '../reference.js';
 import type { Logger } from '../log.js';
 import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
-import { EndpointClient, bodyDeadline, blobDeadlineMs, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
+import { EndpointClient, bodyDeadline, blobDeadlineMs, discard, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
 import type { ProxyEnv } from './proxy.js';
-import { digestOf, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
+import { digestOf, ensureBlobDir, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -65,6 +65,15 @@ export interface PullOptions {
   readonly health: HealthMap;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Called as each blob's bytes arrive (the CLI shows it on a terminal). */
+  readonly progress?: (p: BlobProgress) => void;
+}
+
+export interface BlobProgress {
+  readonly digest: string;
+  readonly done: number; // bytes so far
+  readonly total: number; // as the manifest declares it
+  readonly source: string;
 }
 
 export interface Attempt {
@@ -79,7 +88,7 @@ export interface PullReport {
   readonly verified: boolean; // false for tag pulls: the digest is whatever the source said
   readonly manifestFrom: string;
   readonly blobs: Array<{ digest: string; size: number; from: string }>;
-  readonly skipped: string[]; // sources left out because their endpoint is down
+  readonly skipped: string[]; // sources never contacted because their endpoint is down (tried only as a last resort)
   readonly attempts: Attempt[]; // failures along the way
   readonly health: Record<string, EndpointHealth>; // updates for the cache
 }
@@ -101,6 +110,13 @@ interface Fetched {
   readonly bytes: Buffer;
   readonly mediaType: string;
   readonly digest: string;
+  readonly manifest: ImageManifest;
+}
+
+/** The parts of an image manifest a pull uses, checked. */
+interface ImageManifest {
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
 }
 
 function endpointKey(s: PullSource): string {
@@ -140,7 +156,7 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
     return c;
   };
   const fail = (s: PullSource, e: unknown): void => {
-    const err = e instanceof RegistryError ? e : e instanceof DigestMismatch ? new RegistryError(e.message, 'invalid', 'protocol') : new RegistryError(String((e as Error).message ?? e), 'unhealthy', classifyNetworkError(e));
+    const err = asRegistryError(e);
     attempts.push({ source: s.reference, endpoint: endpointKey(s), error: err.message });
     log.warn({ source: s.reference, endpoint: endpointKey(s) }, `${s.reference}: ${err.message}`);
     if (err.kind === 'unhealthy' && err.failureClass) {
@@ -152,19 +168,21 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
     const key = endpointKey(s);
     health[key] = recordSuccess(view()[key], key, now(), Math.round(ms));
   };
+  const contacted = new Set<PullSource>();
 
   try {
-    const usable = sources.filter((s) => {
-      if (!s.blocked) return true;
-      attempts.push({ source: s.reference, endpoint: endpointKey(s), error: 'blocked in registries.conf: not contacted' });
-      return false;
-    });
-    const { tried, skipped } = orderByHealth(usable, endpointKey, opts.health, now());
-    for (const s of skipped) log.info({ source: s.reference }, `skipping ${s.reference}: ${endpointKey(s)} is down (health cache)`);
+    const { ordered, down } = orderByHealth(sources, endpointKey, opts.health, now());
 
-    // Manifest: the first source that serves it (verified when pulled by digest).
+    // Manifest: the first source that serves it (verified when pulled by digest); the
+    // sources marked down only after every other one failed.
     let got: Fetched | undefined;
-    for (const s of tried) {
+    for (const s of ordered) {
+      if (s.blocked) {
+        attempts.push({ source: s.reference, endpoint: endpointKey(s), error: 'blocked in registries.conf: not contacted' });
+        continue;
+      }
+      if (down.includes(s)) log.info({ source: s.reference }, `trying ${s.reference} as a last resort: ${endpointKey(s)} is down (health cache)`);
+      contacted.add(s);
       const started = performance.now();
       try {
         got = await fetchManifest(s, await clientFor(s), opts.platform);
@@ -174,36 +192,29 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
         fail(s, e);
       }
     }
+    const skipped = down.filter((s) => !s.blocked && !contacted.has(s));
+    for (const s of skipped) log.info({ source: s.reference }, `skipped ${s.reference}: ${endpointKey(s)} is down (health cache)`);
     if (!got) throw new PullError(`no source served ${sources[sources.length - 1]?.reference ?? 'the image'}`, attempts, health);
     log.info({ source: got.source.reference, digest: got.digest }, `manifest ${got.digest} from ${got.source.reference}`);
 
-    const manifest = JSON.parse(got.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
-    if (!manifest.config || !Array.isArray(manifest.layers)) throw new PullError(`${got.source.reference}: the manifest has no config or layers`, attempts, health);
-    if (manifest.config.size > MAX_CONFIG_BYTES) throw new PullError(`config blob of ${manifest.config.size} bytes is larger than the ${MAX_CONFIG_BYTES} allowed`, attempts, health);
-
     await initLayout(opts.dest);
     const blobs: PullReport['blobs'] = [];
-    // Blob-level fallback: the manifest's source first, then the others in order.
-    const blobSources = [got.source, ...tried.filter((s) => s !== got.source && healthState(view()[endpointKey(s)], now()) !== 'down')];
-    for (const d of [manifest.config, ...manifest.layers]) {
-      splitDigest(d.digest);
+    // Blob-level fallback: the manifest's source first, then the others in order, those the
+    // cache marks down last; an endpoint that failed in this very pull is not asked again (a
+    // hung one would cost its deadline once more for each blob).
+    const failedHere = (s: PullSource): boolean => (health[endpointKey(s)]?.failures ?? 0) > 0;
+    const others = sources.filter((s) => s !== got.source && !s.blocked && !failedHere(s));
+    const blobSources = [got.source, ...orderByHealth(others, endpointKey, opts.health, now()).ordered];
+    for (const d of [got.manifest.config, ...got.manifest.layers]) {
       if (await haveBlob(opts.dest, d.digest)) {
         blobs.push({ digest: d.digest, size: d.size, from: 'already present' });
         continue;
       }
       let done = false;
       for (const s of blobSources) {
-        const ref = parseNamed(s.reference);
         const started = performance.now();
         try {
-          const client = await clientFor(s);
-          const res = await client.get(`/v2/${ref.path}/blobs/${d.digest}`, ref.path);
-          if (res.status !== 200) {
-            await res.body.dump({ limit: 64 * 1024 });
-            throw new RegistryError(`blob ${d.digest}: HTTP ${res.status}`, res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
-          }
-          const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
-          const size = await writeBlobStream(opts.dest, d.digest, d.size, res.body).finally(disarm);
+          const size = await fetchBlob(s, await clientFor(s), d, opts.dest, opts.progress);
           ok(s, performance.now() - started);
           blobs.push({ digest: d.digest, size, from: s.reference });
           done = true;
@@ -223,10 +234,36 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
   }
 }
 
+/**
+ * What a source's failure says: a RegistryError as it is; a content error (a digest or
+ * size mismatch, a malformed manifest or digest) says nothing about the endpoint's
+ * health; anything else is a network error.
+ */
+function asRegistryError(e: unknown): RegistryError {
+  if (e instanceof RegistryError) return e;
+  if (e instanceof DigestMismatch) return new RegistryError(e.message, 'invalid');
+  return new RegistryError(String((e as Error).message ?? e), 'unhealthy', classifyNetworkError(e));
+}
+
+/** One blob from one source, streamed into the layout, verified; returns its size. */
+async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, dest: string, progress?: (p: BlobProgress) => void): Promise<number> {
+  const ref = parseNamed(s.reference);
+  // Everything that awaits happens before the request: once the answer is there, its body is read at once.
+  await ensureBlobDir(dest, d.digest);
+  const res = await client.get(`/v2/${ref.path}/blobs/${d.digest}`, ref.path);
+  if (res.status !== 200) {
+    await discard(res, client.timeouts.bodyIdleMs);
+    throw new RegistryError(`blob ${d.digest}: HTTP ${res.status}`, res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
+  }
+  const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
+  const onBytes = progress ? (done: number): void => progress({ digest: d.digest, done, total: d.size, source: s.reference }) : undefined;
+  return writeBlobStream(dest, d.digest, d.size, res.body, onBytes).finally(disarm);
+}
+
 async function getManifestBytes(client: EndpointClient, repo: string, ref: string): Promise<{ bytes: Buffer; header?: string }> {
   const res = await client.get(`/v2/${repo}/manifests/${ref}`, repo, ACCEPT);
   if (res.status !== 200) {
-    await res.body.dump({ limit: 64 * 1024 });
+    await discard(res, client.timeouts.bodyIdleMs);
     const kind = res.status === 404 ? 'absent' : res.status === 401 || res.status === 403 ? 'forbidden' : res.status >= 500 ? 'unhealthy' : 'invalid';
     throw new RegistryError(`manifest ${ref}: HTTP ${res.status}`, kind, res.status >= 500 ? 'server-error' : undefined, res.status);
   }
@@ -256,6 +293,37 @@ function verify(bytes: Buffer, digest: string, what: string): void {
   if (got !== digest) throw new DigestMismatch(`${what}: content is ${got}, not ${digest}`);
 }
 
+/** A source's JSON, or that source's content error. */
+function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (e) {
+    throw new DigestMismatch(`${what} is not JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * A descriptor as the layout may use it: a digest that names a supported algorithm and a
+ * hex of its length (it becomes a file name and a URL path), a size that is a whole
+ * number of bytes. Anything else is the source's content error.
+ */
+function checkedDescriptor(d: unknown, what: string): Descriptor {
+  const o = (typeof d === 'object' && d !== null ? d : {}) as Partial<Record<keyof Descriptor, unknown>>;
+  if (typeof o.digest !== 'string') throw new DigestMismatch(`${what} has no digest`);
+  splitDigest(o.digest);
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) throw new DigestMismatch(`${what} ${o.digest}: size ${JSON.stringify(o.size)} is not a whole number of bytes`);
+  return { mediaType: typeof o.mediaType === 'string' ? o.mediaType : '', digest: o.digest, size: o.size };
+}
+
+/** The config and layers of an image manifest, every descriptor checked; a malformed one is the source's content error. */
+export function parseImageManifest(bytes: Buffer): ImageManifest {
+  const j = parseJson(bytes, 'the manifest') as { config?: unknown; layers?: unknown };
+  if (typeof j !== 'object' || j === null || j.config === undefined || !Array.isArray(j.layers)) throw new DigestMismatch('the manifest has no config or layers');
+  const config = checkedDescriptor(j.config, 'the config');
+  if (config.size > MAX_CONFIG_BYTES) throw new DigestMismatch(`config blob of ${config.size} bytes is larger than the ${MAX_CONFIG_BYTES} allowed`);
+  return { config, layers: j.layers.map((l, i) => checkedDescriptor(l, `layer ${i + 1}`)) };
+}
+
 /** The manifest for the platform, verified against every digest we know for it. */
 async function fetchManifest(s: PullSource, client: EndpointClient, platform: Platform): Promise<Fetched> {
   const ref = parseNamed(s.reference);
@@ -265,17 +333,19 @@ async function fetchManifest(s: PullSource, client: EndpointClient, platform: Pl
   let mediaType = mediaTypeOf(bytes, first.header);
   let digest = ref.digest ?? digestOf(bytes);
   if (INDEX_TYPES.has(mediaType)) {
-    const index = JSON.parse(bytes.toString('utf8')) as { manifests?: Array<Descriptor & { platform?: Platform }> };
-    const match = (index.manifests ?? []).find((m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture && (platform.variant === undefined || m.platform.variant === platform.variant));
+    const index = parseJson(bytes, 'the image index') as { manifests?: unknown };
+    const entries = (Array.isArray(index?.manifests) ? index.manifests : []) as Array<{ platform?: Platform } | null>;
+    const match = entries.find((m) => m?.platform?.os === platform.os && m.platform.architecture === platform.architecture && (platform.variant === undefined || m.platform.variant === platform.variant));
     if (!match) {
-      const listed = (index.manifests ?? []).map((m) => (m.platform ? platformName(m.platform) : 'no platform')).join(', ');
+      const listed = entries.map((m) => (m?.platform ? platformName(m.platform) : 'no platform')).join(', ');
       throw new RegistryError(`no manifest for ${platformName(platform)} in the image index (it has ${listed || 'no manifests'})`, 'absent');
     }
-    const child = await getManifestBytes(client, ref.path, match.digest);
-    verify(child.bytes, match.digest, `${s.reference} (${platformName(platform)})`);
-    bytes = child.bytes;
-    mediaType = mediaTypeOf(bytes, child.header);
-    digest = match.digest;
+    const child = checkedDescriptor(match, `the image index's ${platformName(platform)} entry`);
+    const got = await getManifestBytes(client, ref.path, child.digest);
+    verify(got.bytes, child.digest, `${s.reference} (${platformName(platform)})`);
+    bytes = got.bytes;
+    mediaType = mediaTypeOf(bytes, got.header);
+    digest = child.digest;
   }
-  return { source: s, ref, client, bytes, mediaType, digest };
+  return { source: s, ref, client, bytes, mediaType, digest, manifest: parseImageManifest(bytes) };
 }

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { buildImage, pushImage } from '../helpers/oci-image.js';
 import { registryFor } from '../helpers/registry.js';
 import { refusingHost } from '../helpers/fault-proxy.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { formatBytes, formatProgress, progressLines, shortDigest } from '../../src/cli/pull.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-cli-pull-'));
 const src = await registryFor(t);
@@ -60,4 +62,45 @@ t.test('resolve shows each endpoint\'s health from the cache the pulls filled', 
   t.same(j.sources.map((s) => [s.endpoint, s.health]), [[dead, 'down'], [src.host, 'up']]);
   const fresh = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', join(work, 'no-state'), '--json']);
   t.same((JSON.parse(fresh.stdout) as { sources: Array<{ health: string }> }).sources.map((s) => s.health), ['unknown', 'unknown']);
+});
+
+t.test('progress lines: the digest short form, bytes of the total, the source; throttled per blob, the last always shown', async (t) => {
+  const digest = `sha256:${'ab12'.repeat(16)}`;
+  t.equal(shortDigest(digest), 'sha256:ab12ab12ab12');
+  t.equal(formatBytes(512), '512 B');
+  t.equal(formatBytes(1536), '1.5 KiB');
+  t.equal(formatBytes(45.6 * 1024 * 1024), '45.6 MiB');
+  t.equal(formatProgress({ digest, done: 12 * 1024 * 1024, total: 48 * 1024 * 1024, source: 'mirror.example/app:v1' }), 'blob sha256:ab12ab12ab12 12.0 MiB / 48.0 MiB (25%) from mirror.example/app:v1');
+  t.equal(formatProgress({ digest, done: 0, total: 0, source: 's' }), 'blob sha256:ab12ab12ab12 0 B / 0 B (100%) from s');
+  const out: string[] = [];
+  let clock = 0;
+  const report = progressLines((l) => void out.push(l), () => clock, 2000);
+  for (const [at, done] of [[0, 10], [500, 20], [1999, 30], [2000, 40], [2100, 50], [2200, 100]] as const) {
+    clock = at;
+    report({ digest, done, total: 100, source: 's' });
+  }
+  t.same(out.map((l) => l.replace(/ from s\n$/, '')), ['blob sha256:ab12ab12ab12 10 B / 100 B (10%)', 'blob sha256:ab12ab12ab12 40 B / 100 B (40%)', 'blob sha256:ab12ab12ab12 100 B / 100 B (100%)']);
+  t.ok(out.every((l) => l.endsWith('\n') && !l.includes('\r')), 'whole lines, nothing redrawn');
+});
+
+t.test('pull: no progress lines when stderr is not a terminal; on a terminal, one per blob at least', async (t) => {
+  const args = ['pull', ref, '--dest', join(work, 'd-progress'), '--registries-conf', conf, '--state-dir', join(work, 'state-progress')];
+  const piped = await runCli(args);
+  t.equal(piped.code, 0, piped.stderr);
+  t.notMatch(piped.stderr, /^blob sha256:/m, 'stderr piped: quiet');
+  // script(1) gives the program a terminal; what it writes there comes back on script's stdout
+  const quoted = [process.execPath, BIN, ...args.slice(0, 3), join(work, 'd-progress-tty'), ...args.slice(4)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const tty = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+    const child = spawn('script', ['-qec', quoted, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+  t.equal(tty.code, 0, tty.out);
+  for (const d of [img.configDigest, img.layerDigest]) t.match(tty.out, new RegExp(`blob ${shortDigest(d)} \\d+ B / \\d+ B \\(100%\\) from ${src.host}/app@`), `the last line of ${shortDigest(d)}`);
 });

@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { freePort } from './registry.js';
 
-export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop' | 'status-429-once';
+export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless' | 'redirect-loop' | 'status-429-once' | 'status-429-far' | 'status-429-always';
 
 export interface FaultRule {
   readonly path: RegExp;
@@ -53,6 +53,9 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
       throttled.add(path);
       return void res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain' }).end('slow down');
     }
+    // 429 asking for a wait of 11.6 days; 429 without Retry-After, every time
+    if (rule?.fault === 'status-429-far') return void res.writeHead(429, { 'retry-after': '999999', 'content-type': 'text/plain' }).end('slow down');
+    if (rule?.fault === 'status-429-always') return void res.writeHead(429, { 'content-type': 'text/plain' }).end('slow down');
     if (rule?.fault === 'redirect-loop') return void res.writeHead(307, { location: path }).end();
     if (rule?.fault === 'endless') {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
@@ -124,7 +127,11 @@ export type HostileFault =
   /** 200 without a length, then bytes as fast as the client takes them, forever (for blobs). */
   | 'endless-blob'
   /** 307 to `rule.location(path)`. */
-  | 'redirect-to';
+  | 'redirect-to'
+  /** The real answer's headers with `Connection: close`, half its body, then the connection closed (a mirror dying mid-body). */
+  | 'truncate-close'
+  /** The real answer without a length: its body ends where the connection closes (as an HTTP/1.0 server may send it). */
+  | 'close-delimited';
 
 export interface HostileRule {
   readonly path: RegExp;
@@ -189,6 +196,24 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
     }
     if (rule?.fault === 'redirect-to') return void res.writeHead(307, { location: rule.location?.(path) ?? path }).end();
     const upstream = httpRequest({ host: thost, port: Number(tport), method: req.method, path, headers: req.headers }, (up) => {
+      if (rule?.fault === 'truncate-close') {
+        res.writeHead(up.statusCode ?? 502, { ...up.headers, connection: 'close' });
+        let left = Math.floor(Number(up.headers['content-length'] ?? 0) / 2);
+        up.on('data', (b: Buffer) => {
+          if (left <= 0) return;
+          res.write(b.subarray(0, left));
+          left -= b.length;
+          if (left <= 0) res.socket?.end(); // FIN after what was written, the rest never sent
+        });
+        return;
+      }
+      if (rule?.fault === 'close-delimited') {
+        const { 'content-length': _length, ...headers } = up.headers;
+        res.useChunkedEncodingByDefault = false; // no length, no chunks: Node closes the connection at the end
+        res.writeHead(up.statusCode ?? 502, { ...headers, connection: 'close' });
+        up.pipe(res);
+        return;
+      }
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });

@@ -82,3 +82,32 @@ t.test('a wrong password fails with a clear error, is not marked unhealthy, and 
   t.notMatch(everything, wrong, 'the password appears nowhere');
   t.notMatch(everything, Buffer.from(`puller:${wrong}`).toString('base64'), 'nor its base64');
 });
+
+/** A TLS registry whose token realm is plain http (a misconfiguration, or a downgrade). */
+async function httpRealmRegistry(t: Teardownable) {
+  const tokens = await startTokenServer(mkdtempSync(join(work, 'ts-')), { users: { puller: secret }, anonymousPull: true });
+  t.teardown(() => tokens.close());
+  if (!tokens.realm.startsWith('http://')) throw new Error(`the token service should be plain http: ${tokens.realm}`);
+  const reg = await registryFor(t, { tls, tokenAuth: { realm: tokens.realm, service, issuer: tokens.issuer, rootCertBundle: tokens.rootCertBundle } });
+  await pushImage(img, `${reg.host}/team/app:v1`, { tlsVerify: true, certDir: tls.certDir, creds: `puller:${secret}` });
+  tokens.requests.length = 0;
+  const source: PullSource = { reference: `${reg.host}/team/app@${D}`, endpoint: { host: reg.host, insecure: false }, role: 'primary', blocked: false };
+  return { tokens, reg, source };
+}
+
+t.test('an https registry naming a plain-http token realm never gets credentials sent there: a clear error, not unhealthy', async (t) => {
+  const { tokens, reg, source } = await httpRealmRegistry(t);
+  const err = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: authFile('http-realm.json', reg.host, secret) }).catch((e: unknown) => e);
+  t.ok(err instanceof PullError);
+  t.match((err as PullError).attempts[0]?.error, /refusing to send the credentials of puller to the token service http:\/\/127\.0\.0\.1:\d+ over plain http \(the registry itself is https; its token realm must be too\)/);
+  t.same(tokens.requests, [], 'the http token service was never asked');
+  t.same((err as PullError).health, {}, 'a policy refusal says nothing about the registry\'s health');
+  t.notMatch(JSON.stringify((err as PullError).attempts), secret);
+});
+
+t.test('without credentials, an anonymous token may still come from a plain-http realm (no secret travels)', async (t) => {
+  const { tokens, source } = await httpRealmRegistry(t);
+  const r = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: emptyAuth });
+  t.equal(r.digest, D);
+  t.same(tokens.requests, [{ service, scopes: ['repository:team/app:pull'], status: 200 }], 'one anonymous request');
+});

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
 import { pullImage, PullError, hostPlatform, type PullSource } from '../../src/registry/pull.js';
-import type { HealthMap } from '../../src/health.js';
+import { recordFailure, type HealthMap } from '../../src/health.js';
 import { buildImage, pushImage } from '../helpers/oci-image.js';
 import { registryFor } from '../helpers/registry.js';
 import { skopeo } from '../helpers/skopeo.js';
@@ -53,6 +53,39 @@ t.test('a refused endpoint falls through, is recorded as down, and the next pull
   const second = await pullImage([src(dead), src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health, log });
   t.same(second.skipped, [`${dead}/app@${D}`], 'not contacted again while down');
   t.same(second.attempts, []);
+});
+
+t.test('a source the health cache marks down is still tried, last, when every other source failed', async (t) => {
+  const dead = await refusingHost();
+  const downKey = `insecure://${a.host}`;
+  const health: HealthMap = { [downKey]: recordFailure(undefined, downKey, 'refused', 'was down a moment ago', Date.now()) };
+  // a (recovered, but still marked down) is listed first: it is tried only after the dead primary failed
+  const r = await pullImage([src(a.host), src(dead, 'primary')], { dest: dest(), platform: hostPlatform(), health, log });
+  t.equal(r.manifestFrom, `${a.host}/app@${D}`, 'the recovered mirror served as a last resort');
+  t.same(r.attempts.map((x) => x.source), [`${dead}/app@${D}`], 'the sources not marked down came first');
+  t.same(r.skipped, [], 'it was contacted, so not skipped');
+  t.equal(r.health[downKey]?.failures, 0, 'and its success clears the mark');
+  t.equal(r.health[downKey]?.downUntil, undefined);
+
+  const dead2 = await refusingHost();
+  const down2 = `insecure://${dead2}`;
+  const err = await pullImage([src(dead2), src(dead, 'primary')], { dest: dest(), platform: hostPlatform(), health: { [down2]: recordFailure(undefined, down2, 'refused', 'x', Date.now()) }, log }).catch((e: unknown) => e);
+  t.ok(err instanceof PullError);
+  t.same((err as PullError).attempts.map((x) => x.source), [`${dead}/app@${D}`, `${dead2}/app@${D}`], 'the failure report lists the attempts in the order they were made: the down one last');
+});
+
+t.test('blob fallback: an endpoint that failed earlier in the same pull is not asked again; one the cache marks down is, last', async (t) => {
+  const dead = await refusingHost();
+  const p = await startFaultProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'status-500' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(dead), src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`);
+  t.same(r.attempts.map((x) => x.source), [`${dead}/app@${D}`, `${p.host}/app@${D}`], 'the dead mirror once (manifest), the 500 once (layer)');
+
+  const bKey = `insecure://${b.host}`;
+  const cached: HealthMap = { [bKey]: recordFailure(undefined, bKey, 'refused', 'x', Date.now()) };
+  const r2 = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: cached, log });
+  t.equal(r2.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the source the cache marks down, as a last resort');
 });
 
 t.test('a hung endpoint costs its deadline once: the second pull does not contact it', async (t) => {
@@ -154,6 +187,27 @@ t.test('429 is honoured with a bounded wait, then the same source serves', async
   t.equal(r.manifestFrom, `${p.host}/app@${D}`, 'served by the throttling source after its Retry-After');
   t.same(r.attempts, []);
   t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 2, 'asked twice: once throttled, once served');
+});
+
+t.test('429 asking for a longer wait than a pull gives is not waited for: the next source serves, the mirror counts as unhealthy', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'status-429-far' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 1, 'asked once: a Retry-After of 999999 s is not honoured, nor retried sooner');
+  t.match(r.attempts, [{ source: `${p.host}/app@${D}`, error: /429 too many requests \(Retry-After: 999999\); not waiting longer/ }]);
+  const h = r.health[`insecure://${p.host}`];
+  t.match(h, { failures: 1, lastFailure: { class: 'throttled' } });
+  t.ok(h?.downUntil !== undefined, 'marked down: the next pulls try the others first');
+});
+
+t.test('a mirror that keeps answering 429 is retried a bounded number of times, then counts as unhealthy', async (t) => {
+  const p = await startFaultProxy(a.host, [{ path: /\/manifests\//, fault: 'status-429-always' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  t.equal(r.manifestFrom, `${b.host}/app@${D}`);
+  t.equal(p.hits.filter((h) => h.includes('/manifests/')).length, 3, 'asked three times: two retries');
+  t.match(r.health[`insecure://${p.host}`], { lastFailure: { class: 'throttled' } });
 });
 
 t.test('a redirect loop is cut off and the next source serves', async (t) => {
