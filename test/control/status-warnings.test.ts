@@ -9,7 +9,7 @@ import { runCli } from '../helpers/cli.js';
 import { fragment, startDaemon, workspace } from '../helpers/daemon.js';
 import type { DaemonStatus } from '../../src/daemon/daemon.js';
 
-const IMAGE_CONFIG = ['apiVersion: config.openshift.io/v1', 'kind: Image', 'metadata:', '  name: cluster', 'spec:', '  registrySources:', '    allowedRegistries: [quay.io]', ''].join('\n');
+const IMAGE_CONFIG = ['apiVersion: config.openshift.io/v1', 'kind: Image', 'metadata:', '  name: cluster', 'spec:', '  registrySources:', '    allowedRegistries: [quay.io]', '    insecureRegistries: [insecure.example.com]', ''].join('\n');
 const ALLOWED = /^20-image\.yaml:7:\d+: warning: allowedRegistries belongs to policy\.json/;
 const NOT_A_FRAGMENT = 'mirrors.conf: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml';
 
