@@ -82,3 +82,19 @@ t.test('every relative link in the README and docs/ resolves (file and #anchor)'
     }
   }
 });
+
+t.test('every "docs/registries-semantics.md §N" cited in src/ and test/ names a section of it', async (t) => {
+  const reference = readFileSync(`${ROOT}docs/registries-semantics.md`, 'utf8');
+  const sections = new Set([...reference.matchAll(/^#{2,3} (\d+(?:\.\d+)?)\.? /gm)].map((m) => m[1]));
+  const sources = ['src', 'test'].flatMap((dir) => readdirSync(`${ROOT}${dir}`, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => `${dir}/${f}`));
+  let cited = 0;
+  for (const file of sources) {
+    for (const [citation] of readFileSync(`${ROOT}${file}`, 'utf8').matchAll(/registries-semantics\.md[^\n]*/g)) {
+      for (const [, number] of citation.matchAll(/§(\d+(?:\.\d+)?)/g)) {
+        cited++;
+        t.ok(sections.has(number as string), `${file}: §${number}`);
+      }
+    }
+  }
+  t.ok(cited >= 8, 'the citations are found');
+});
