@@ -1,7 +1,7 @@
 /**
  * Native TOML fragments: `[[mirror-set]]` tables, `insecure-registries` and
  * `blocked-registries` lists, and any registries.conf v2 content. The format is
- * documented key by key in the README ("Native TOML fragments").
+ * documented key by key in docs/policy-formats.md ("Native TOML fragments").
  */
 import { didYouMean, FieldReader, misplacedTopLevelKey } from '../field-reader.js';
 import type { Location, Locator } from '../diagnostic.js';

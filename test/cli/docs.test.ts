@@ -4,7 +4,8 @@
  * (The texts are read as they ship; `\-` in roff is a plain `-`.)
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { posix } from 'node:path';
 import { CONFIG_KEYS } from '../../src/daemon/config.js';
 import { usage } from '../../src/cli/usage.js';
 
@@ -13,6 +14,8 @@ const roff = (name: string): string => readFileSync(`${ROOT}packaging/man/${name
 const man8 = roff('mirror-policyd.8');
 const man5 = roff('mirror-policy.d.5');
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+/** The README keeps install and quick start; the commands and their exit table live in docs/commands.md. */
+const commandsDoc = readFileSync(`${ROOT}docs/commands.md`, 'utf8');
 
 const COMMANDS = [...usage().matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
 
@@ -41,13 +44,14 @@ t.test('mirror-policyd(8) names every flag of every command', async (t) => {
   }
 });
 
-t.test('one exit status table: a row for every command, in the man page and the README', async (t) => {
+t.test('one exit status table: a row for every command, in the man page and docs/commands.md', async (t) => {
   const table = section(man8, 'EXIT STATUS');
   t.match(table, /\.TS\n/);
   for (const cmd of COMMANDS) t.match(table, new RegExp(`\\n${cmd}\\t0\\t`), `man: ${cmd}`);
   t.match(table, /\n\t4\tT\{\ncannot tell/, 'status 4');
-  for (const cmd of COMMANDS) t.match(readme, new RegExp(`\\n\\| ${cmd} \\| `), `README: ${cmd}`);
-  t.notMatch(readme, /Exit codes: 0 done, 1 invalid policy \(nothing written\), 2 usage\s+error\./, 'no partial list left');
+  for (const cmd of COMMANDS) t.match(commandsDoc, new RegExp(`\\n\\| ${cmd} \\| `), `docs/commands.md: ${cmd}`);
+  t.match(readme, /\]\(docs\/commands\.md\)/, 'the README links to it');
+  for (const text of [readme, commandsDoc]) t.notMatch(text, /Exit codes: 0 done, 1 invalid policy \(nothing written\), 2 usage\s+error\./, 'no partial list left');
 });
 
 t.test('mirror-policy.d(5) documents every OpenShift kind and every refusal', async (t) => {
@@ -56,4 +60,41 @@ t.test('mirror-policy.d(5) documents every OpenShift kind and every refusal', as
   t.match(man5, /hard link/);
   t.match(man5, /50000th/);
   t.match(man5, /1 MiB/);
+});
+
+/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
+const anchorOf = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+
+t.test('every relative link in the README and docs/ resolves (file and #anchor)', async (t) => {
+  const pages = ['README.md', ...readdirSync(`${ROOT}docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  t.ok(pages.length >= 10, 'README and the docs/ pages are read');
+  for (const page of pages) {
+    const text = readFileSync(`${ROOT}${page}`, 'utf8').replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target as string)) continue;
+      const [file, anchor] = (target as string).split('#') as [string, string | undefined];
+      const path = file === '' ? page : posix.normalize(posix.join(posix.dirname(page), file));
+      t.ok(existsSync(`${ROOT}${path}`), `${page}: ${target} exists`);
+      if (anchor !== undefined && path.endsWith('.md') && existsSync(`${ROOT}${path}`)) {
+        const anchors = [...readFileSync(`${ROOT}${path}`, 'utf8').replace(/```[\s\S]*?```/g, '').matchAll(/^#+ (.*)$/gm)].map((m) => anchorOf(m[1] as string));
+        t.ok(anchors.includes(anchor), `${page}: ${target} names a heading`);
+      }
+    }
+  }
+});
+
+t.test('every "docs/registries-semantics.md §N" cited in src/ and test/ names a section of it', async (t) => {
+  const reference = readFileSync(`${ROOT}docs/registries-semantics.md`, 'utf8');
+  const sections = new Set([...reference.matchAll(/^#{2,3} (\d+(?:\.\d+)?)\.? /gm)].map((m) => m[1]));
+  const sources = ['src', 'test'].flatMap((dir) => readdirSync(`${ROOT}${dir}`, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => `${dir}/${f}`));
+  let cited = 0;
+  for (const file of sources) {
+    for (const [citation] of readFileSync(`${ROOT}${file}`, 'utf8').matchAll(/registries-semantics\.md[^\n]*/g)) {
+      for (const [, number] of citation.matchAll(/§(\d+(?:\.\d+)?)/g)) {
+        cited++;
+        t.ok(sections.has(number as string), `${file}: §${number}`);
+      }
+    }
+  }
+  t.ok(cited >= 8, 'the citations are found');
 });
