@@ -2,13 +2,14 @@
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { SourceText } from './pipeline.js';
+import { byteOrderCompare } from './byte-order.js';
 
 /** `*.conf` regular files of OUTPUT_DIR/registries.conf.d, in name order; none when the directory is missing. */
 export async function readDropIns(output: string): Promise<SourceText[]> {
   const dir = join(dirname(output), 'registries.conf.d');
   let names: string[];
   try {
-    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.conf')).sort();
+    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.conf')).sort(byteOrderCompare);
   } catch {
     return [];
   }

@@ -37,6 +37,7 @@ import { PolicyDirPresence } from './policy-dir-presence.js';
 import { LastGoodSaver } from './last-good-saver.js';
 import { Backoff } from './retry.js';
 import { watchTargets, type Watcher } from './watcher.js';
+import { byteOrderCompare } from '../byte-order.js';
 
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
@@ -670,7 +671,7 @@ export class Daemon {
       ...(this.keeper
         ? {
             healthAwareOrder: {
-              demoted: [...this.keeper.demoted()].sort(),
+              demoted: [...this.keeper.demoted()].sort(byteOrderCompare),
               demotions: this.keeper.demotionsTotal,
               rewrites: this.healthRewrites,
               rewritesLastMinute: this.keeper.recentRewrites(Date.now()),
