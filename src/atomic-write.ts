@@ -13,6 +13,7 @@ import { constants, existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pidAlive } from './pid.js';
+import { unlessMissing } from './if-exists.js';
 
 const run = promisify(execFile);
 
@@ -37,21 +38,12 @@ export interface WriteOptions {
 
 /** The target of a symbolic link at `path`; undefined when it is none (or nothing is there). */
 async function linkTarget(path: string): Promise<string | undefined> {
-  try {
-    return (await fs.lstat(path)).isSymbolicLink() ? await fs.readlink(path) : undefined;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const st = await unlessMissing(fs.lstat(path));
+  return st?.isSymbolicLink() ? unlessMissing(fs.readlink(path)) : undefined;
 }
 
-async function readIfExists(path: string): Promise<Buffer | undefined> {
-  try {
-    return await fs.readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+function readIfExists(path: string): Promise<Buffer | undefined> {
+  return unlessMissing(fs.readFile(path));
 }
 
 /** On an SELinux host, give the temp file the label of the file it replaces (rename keeps the temp file's label). */

@@ -15,7 +15,7 @@ import { error, formatLocation, type Diagnostic, type Location } from './diagnos
 import type { Inheritance } from './merge.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from './registries-conf.js';
 import { renderedMirrorLength, renderedTableLength } from './render.js';
-import { byteOrderCompare } from './topo.js';
+import { byteOrderCompare } from './byte-order.js';
 
 export interface PolicyBounds {
   /** [[registry]] tables in the output: ten times the largest real policy, and room for a 90 000-entry insecure list. */

@@ -1,24 +1,29 @@
 /** Reading the registries.conf.d drop-ins beside an output file (an edge). */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { unlessMissing } from './if-exists.js';
 import type { SourceText } from './pipeline.js';
+import { listDropIns } from './registries-load.js';
 
-/** `*.conf` regular files of OUTPUT_DIR/registries.conf.d, in name order; none when the directory is missing. */
+/**
+ * The drop-ins of OUTPUT_DIR/registries.conf.d, exactly the files containers/image (and `resolve`)
+ * would read: listDropIns decides which, in which order. For warnings only, so a directory that
+ * cannot be listed, or a file that cannot be read, is left out rather than failing the caller.
+ */
 export async function readDropIns(output: string): Promise<SourceText[]> {
-  const dir = join(dirname(output), 'registries.conf.d');
-  let names: string[];
+  let files: string[];
   try {
-    names = (await fs.readdir(dir)).filter((n) => n.endsWith('.conf')).sort();
+    files = await listDropIns(join(dirname(output), 'registries.conf.d'));
   } catch {
     return [];
   }
   const out: SourceText[] = [];
-  for (const n of names) {
+  for (const file of files) {
     try {
-      const st = await fs.stat(join(dir, n));
-      if (st.isFile() && st.size <= 1024 * 1024) out.push({ file: join(dir, n), text: await fs.readFile(join(dir, n), 'utf8') });
+      const text = await unlessMissing(fs.readFile(file, 'utf8')); // missing: vanished since the listing
+      if (text !== undefined) out.push({ file, text });
     } catch {
-      // vanished while reading: containers/image skips it too
+      // unreadable (a directory behind a link, no permission): `resolve` names it when it loads the set
     }
   }
   return out;

@@ -14,6 +14,7 @@
  */
 import { endpointKey } from './health.js';
 import { cloneConf, type Endpoint, type RegistriesConf } from './registries-conf.js';
+import { byteOrderCompare } from './byte-order.js';
 
 export interface HysteresisPolicy {
   /** Consecutive failed probes before a mirror is demoted (≥ 1). */
@@ -73,7 +74,7 @@ const UNKNOWN_CLASS = 'unknown';
 
 /** "3 connect-timeout"; "3 failed probes (2 refused, 1 tls)"; "3 failed probes". */
 function failureSummary(n: number, classes: Readonly<Record<string, number>>): string {
-  const entries = Object.entries(classes).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const entries = Object.entries(classes).sort((a, b) => b[1] - a[1] || byteOrderCompare(a[0], b[0]));
   const only = entries.length === 1 ? entries[0] : undefined;
   if (only && only[0] !== UNKNOWN_CLASS) return `${n} ${only[0]}`;
   if (only) return `${n} failed probe${n === 1 ? '' : 's'}`;

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { holderRunning, ownIdentity, type ProcessIdentity } from './pid.js';
+import { unlessMissing } from './if-exists.js';
 
 export class LockBusyError extends Error {
   override readonly name = 'LockBusyError';
@@ -45,13 +46,8 @@ function isIdentity(x: unknown): x is ProcessIdentity {
 
 /** Who holds the lock at `path` (undefined: nobody now). */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
-  let st: Stats;
-  try {
-    st = await fs.lstat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const st = await unlessMissing(fs.lstat(path));
+  if (st === undefined) return undefined;
   // An older claim lock: a directory holding `pid`. Anything else but a file names nobody.
   const file = st.isDirectory() ? join(path, 'pid') : st.isFile() ? path : undefined;
   if (file === undefined) return { st, text: '' };

@@ -17,7 +17,8 @@ import { findSourcePolicyConflicts } from './conflicts.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from './policy.js';
 import { cloneConf, emptyConf, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from './registries-conf.js';
 import { ScopeSet } from './scope.js';
-import { byteOrderCompare, mergeMirrorLists } from './topo.js';
+import { byteOrderCompare } from './byte-order.js';
+import { mergeMirrorLists } from './topo.js';
 
 export interface MergeInput {
   readonly base?: RegistriesConf;

@@ -10,7 +10,7 @@
  * The writer must replace the `.prom` file atomically (temp file + rename): the collector
  * may read it at any moment.
  */
-import { byteOrderCompare } from './topo.js';
+import { byteOrderCompare } from './byte-order.js';
 
 export interface MetricsSnapshot {
   mirrors: Array<{

@@ -12,7 +12,7 @@ import { parseRegistriesConf } from './registries-conf-parse.js';
 import { parse as parseToml } from 'smol-toml';
 import { isDeepStrictEqual } from 'node:util';
 import { renderRegistriesConf } from './render.js';
-import { byteOrderCompare } from './topo.js';
+import { byteOrderCompare } from './byte-order.js';
 import { validateConf, validateRewrites } from './validate.js';
 
 export interface SourceText {

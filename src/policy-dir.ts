@@ -8,7 +8,7 @@ import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from './diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './fragment/index.js';
 import type { SourceText } from './pipeline.js';
-import { byteOrderCompare } from './topo.js';
+import { byteOrderCompare } from './byte-order.js';
 
 /** Fragments are small; a larger file is a mistake or an attack, not policy. */
 export const MAX_FRAGMENT_BYTES = 1024 * 1024;

@@ -9,6 +9,7 @@ import { constants, promises as fs, type Stats } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
 import { ownUid } from './pid.js';
 import { trustProblem } from './policy-dir.js';
+import { unlessMissing } from './if-exists.js';
 
 /** A state file (or directory) that is there but must not be believed; the message names it and why. */
 export class UntrustedFileError extends Error {
@@ -36,13 +37,8 @@ export function privateFileProblem(st: Stats, uid = ownUid()): string | undefine
  * anything else than a trusted regular file (nothing else is even opened).
  */
 export async function readPrivateFile(path: string): Promise<string | undefined> {
-  let l: Stats;
-  try {
-    l = await fs.lstat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const l = await unlessMissing(fs.lstat(path));
+  if (l === undefined) return undefined;
   const before = privateFileProblem(l);
   if (before !== undefined) throw new UntrustedFileError(`${path}: not used: ${before}`);
   // O_NOFOLLOW|O_NONBLOCK: what was swapped in since the lstat cannot make us follow a link or wait on a FIFO.

@@ -18,6 +18,7 @@ import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
 import type { RegistriesConf } from './registries-conf.js';
 import { parseRegistriesConf } from './registries-conf-parse.js';
 import { mergeRegistriesConfs } from './registries-merge.js';
+import { byteOrderCompare } from './byte-order.js';
 
 export const SYSTEM_REGISTRIES_CONF = '/etc/containers/registries.conf';
 export const SYSTEM_REGISTRIES_CONF_DIR = '/etc/containers/registries.conf.d';
@@ -105,7 +106,7 @@ export async function listDropIns(dir: string): Promise<string[]> {
   return entries
     .filter((d) => !d.isDirectory() && d.name.endsWith('.conf'))
     .map((d) => d.name)
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .sort(byteOrderCompare)
     .map((name) => join(dir, name));
 }
 

@@ -6,7 +6,7 @@
  * See docs/registries-semantics.md §1.5.
  */
 import { cloneConf, registryScope, type RegistriesConf, type RegistryTable } from './registries-conf.js';
-import { byteOrderCompare } from './topo.js';
+import { byteOrderCompare } from './byte-order.js';
 
 /** containers/image's reserved credential helper: "use the auth.json files". */
 export const AUTH_FILE_HELPER = 'containers-auth.json';
@@ -23,18 +23,9 @@ function firstOfEachPrefix(tables: readonly RegistryTable[]): Map<string, Regist
   return byPrefix;
 }
 
-/**
- * Go's sort.Strings order: UTF-8 bytes. UTF-16 units (JavaScript's `<`) sort the same unless a
- * surrogate is involved, so only then is each prefix encoded (once, not at every comparison:
- * encoding both sides of each comparison of 100 000 tables took 1.5 s).
- */
+/** Tables by prefix in Go's sort.Strings order (UTF-8 bytes). */
 function sortedByPrefix(byPrefix: ReadonlyMap<string, RegistryTable>): RegistryTable[] {
-  const entries = [...byPrefix.entries()];
-  if (!entries.some(([prefix]) => /[\uD800-\uDFFF]/.test(prefix))) return entries.sort(([a], [b]) => byteOrderCompare(a, b)).map(([, t]) => t);
-  return entries
-    .map(([prefix, t]) => ({ key: Buffer.from(prefix), t }))
-    .sort((a, b) => Buffer.compare(a.key, b.key))
-    .map(({ t }) => t);
+  return [...byPrefix.entries()].sort(([a], [b]) => byteOrderCompare(a, b)).map(([, t]) => t);
 }
 
 /**

@@ -4,15 +4,8 @@
  *
  * Pure functions, no I/O. See docs/registries-semantics.md §3.3.
  */
+import { byteOrderCompare } from './byte-order.js';
 
-/**
- * Byte-order comparison (plain `<` on strings, i.e. UTF-16 code units; uppercase before
- * lowercase). Never localeCompare: the Go original uses `sort.Strings` / `<` on bytes.
- * For ASCII (all valid registry names) UTF-16 and UTF-8 byte order coincide.
- */
-export function byteOrderCompare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 interface TopoNode {
   readonly name: string;

@@ -15,7 +15,7 @@ import { registryScope, type RegistriesConf } from '../src/registries-conf.js';
 import { parseRegistriesConf } from '../src/registries-conf-parse.js';
 import { classifyText } from '../src/managed-file.js';
 import { DIGEST_MARK, renderBody } from '../src/render.js';
-import { byteOrderCompare } from '../src/topo.js';
+import { byteOrderCompare } from '../src/byte-order.js';
 
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);

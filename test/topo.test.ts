@@ -1,7 +1,8 @@
 import t from 'tap';
 import { shuffled } from './helpers/shuffle.js';
 import fc from 'fast-check';
-import { byteOrderCompare, mergeMirrorLists, topoSort } from '../src/topo.js';
+import { byteOrderCompare } from '../src/byte-order.js';
+import { mergeMirrorLists, topoSort } from '../src/topo.js';
 
 type Edge = readonly [string, string];
 

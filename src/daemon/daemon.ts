@@ -37,6 +37,8 @@ import { PolicyDirPresence } from './policy-dir-presence.js';
 import { LastGoodSaver } from './last-good-saver.js';
 import { Backoff } from './retry.js';
 import { watchTargets, type Watcher } from './watcher.js';
+import { byteOrderCompare } from '../byte-order.js';
+import { unlessMissing } from '../if-exists.js';
 
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
@@ -398,13 +400,8 @@ export class Daemon {
   }
 
   /** Before writing: a file that is not what we last wrote was adopted, edited or replaced by someone. */
-  private async readOutput(): Promise<string | undefined> {
-    try {
-      return await fs.readFile(this.config.output, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+  private readOutput(): Promise<string | undefined> {
+    return unlessMissing(fs.readFile(this.config.output, 'utf8'));
   }
 
   /**
@@ -670,7 +667,7 @@ export class Daemon {
       ...(this.keeper
         ? {
             healthAwareOrder: {
-              demoted: [...this.keeper.demoted()].sort(),
+              demoted: [...this.keeper.demoted()].sort(byteOrderCompare),
               demotions: this.keeper.demotionsTotal,
               rewrites: this.healthRewrites,
               rewritesLastMinute: this.keeper.recentRewrites(Date.now()),

@@ -16,7 +16,7 @@ import type { Fragment } from '../policy.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import { parseRegistriesConf } from '../registries-conf-parse.js';
 import { baseName, finishConf, type ConfTransform, type SourceText } from '../pipeline.js';
-import { byteOrderCompare } from '../topo.js';
+import { byteOrderCompare } from '../byte-order.js';
 
 export type FragmentState = 'valid' | 'held' | 'invalid';
 

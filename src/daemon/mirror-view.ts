@@ -7,7 +7,7 @@ import { endpointKey, healthState, type HealthMap } from '../health.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import type { HealthKeeper } from './health-keeper.js';
-import { mirrorEndpoints } from './prober.js';
+import { mirrorEndpoints } from './mirror-endpoints.js';
 
 export interface MirrorView {
   readonly endpoint: string;

@@ -10,25 +10,10 @@ import type { Logger } from '../log.js';
 import type { RegistriesConf } from '../registries-conf.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
+import type { ProbeTarget } from './mirror-endpoints.js';
 import { EndpointClient, RegistryError, classifyNetworkError, DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
 
-export interface ProbeTarget {
-  readonly host: string;
-  readonly insecure: boolean;
-}
-
-/** The mirror endpoints of a rendered configuration (host[:port] and insecure), each once. */
-export function mirrorEndpoints(conf: RegistriesConf): ProbeTarget[] {
-  const seen = new Map<string, ProbeTarget>();
-  for (const t of conf.registries) {
-    for (const m of t.mirrors) {
-      const host = m.location.split('/')[0] ?? m.location;
-      const insecure = m.insecure === true;
-      seen.set(`${insecure}:${host}`, { host, insecure });
-    }
-  }
-  return [...seen.values()];
-}
+export { mirrorEndpoints, type ProbeTarget } from './mirror-endpoints.js';
 
 function keyOf(t: ProbeTarget): string {
   return endpointKey(t.host, t.insecure);

@@ -21,6 +21,7 @@ import { fsyncDir } from '../atomic-write.js';
 import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../pid.js';
 import { trustProblem } from '../policy-dir.js';
 import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../private-file.js';
+import { byteOrderCompare } from '../byte-order.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
@@ -286,7 +287,7 @@ export class StateDir {
   async keepDrift(text: string): Promise<string> {
     const path = await stampedPath(this.path('drift'));
     await this.writeFile(path, text);
-    const all = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf')).sort();
+    const all = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf')).sort(byteOrderCompare);
     for (const old of all.slice(0, Math.max(0, all.length - DRIFT_KEEP))) await fs.rm(this.path('drift', old), { force: true });
     return path;
   }

@@ -161,6 +161,18 @@ t.test('check warns when a registries.conf.d drop-in beside the output shadows a
   t.notMatch(r.stderr, /60-other\.conf/);
 });
 
+t.test('check reads the same drop-ins as resolve: a large one counts too', async (t) => {
+  const { dir, policy, out } = workspace();
+  const dropIns = join(dir, 'registries.conf.d');
+  mkdirSync(dropIns);
+  // Over 1 MiB (containers/image has no size limit, the old reader skipped it silently).
+  const padding = `# ${'x'.repeat(1024 * 1024)}\n`;
+  writeFileSync(join(dropIns, '50-big.conf'), `${padding}[[registry]]\nlocation = "docker.io"\nblocked = true\n`);
+  const r = await runCli(['check', '--policy-dir', policy, '--output', out]);
+  t.equal(r.code, 0, 'a warning, not an error');
+  t.match(r.stderr, new RegExp(`${dropIns}/50-big\\.conf:2:1: warning: this drop-in defines prefix "docker\\.io"`));
+});
+
 t.test('names of Object.prototype are not commands', async (t) => {
   const r = await runCli(['constructor']);
   t.equal(r.code, 2);

@@ -215,9 +215,9 @@ t.test('a silent client is dropped after the request timeout; the server still w
   const p = sockIn();
   const log = capture();
   await start(t, p, handlers, { requestTimeoutMs: 200 }, log);
-  const r = await raw(p, [], { timeoutMs: 3000 });
-  t.ok(r.closed, 'dropped');
-  t.ok(r.ms >= 150 && r.ms < 1500, `after about the timeout (${r.ms} ms)`);
+  // The server's 200 ms timer, not our 30 s one, must end it (no time bound asserted: a loaded CI runs timers late).
+  const r = await raw(p, [], { timeoutMs: 30_000 });
+  t.ok(r.closed, 'dropped by the server');
   t.match(JSON.parse(r.text), { ok: false, error: /no request within 200 ms/ });
   t.ok(log.msgs.some((m) => /no request within/.test(m)), 'logged');
   // A client that sends half a line and stalls is dropped the same way.
@@ -236,10 +236,8 @@ t.test('client timeout against a server that accepts but never answers', async (
     return new Promise<void>((r) => mute.close(() => r()));
   });
 
-  const t0 = Date.now();
+  // The error names the client's 300 ms timer: that it fired is the behaviour (no time bound: timers run late under load).
   await t.rejects(controlRequest(p, { cmd: 'status' }, 300), { code: 'ETIMEDOUT', message: /did not answer within 300 ms/ });
-  const ms = Date.now() - t0;
-  t.ok(ms >= 250 && ms < 2000, `rejected after about the timeout (${ms} ms)`);
   t.equal(await isServing(p, 300), false);
 
   // A daemon starting at this path must not remove a live (if mute) socket.
@@ -293,12 +291,11 @@ t.test('handler failures become error responses; the server survives', async (t)
   await start(t, p, h, { handlerTimeoutMs: 200 }, log);
   t.same(await controlRequest(p, { cmd: 'status' }), { ok: false, error: 'boom' });
   t.same(await controlRequest(p, { cmd: 'ping' }), { ok: false, error: 'async boom' });
-  const t0 = Date.now();
-  t.same(await controlRequest(p, { cmd: 'slow' } as unknown as Request, 3000), {
+  // A hung handler is cut off by the server's 200 ms bound (its answer), long before our 30 s client bound.
+  t.same(await controlRequest(p, { cmd: 'slow' } as unknown as Request, 30_000), {
     ok: false,
     error: 'command "slow" did not finish within 200 ms',
   });
-  t.ok(Date.now() - t0 < 1500, 'a hung handler is cut off');
   t.same(await controlRequest(p, { cmd: 'nothing' } as unknown as Request), { ok: true, result: null });
   t.match(await controlRequest(p, { cmd: 'big' } as unknown as Request), { ok: false, error: /cannot be sent/ });
   t.ok(log.msgs.some((m) => /command failed/.test(m)));
@@ -354,12 +351,11 @@ t.test('one request per connection: a second line is ignored', async (t) => {
 t.test('close() drops open clients promptly and never removes a successor socket', async (t) => {
   const p = sockIn();
   const a = await startControlServer(p, handlers);
-  const hanging = raw(p, [], { timeoutMs: 3000 });
+  // The idle client would wait 30 s; closed (by the server) proves close() did not wait for it.
+  const hanging = raw(p, [], { timeoutMs: 30_000 });
   await sleep(50);
-  const t0 = Date.now();
   await a.close();
-  t.ok(Date.now() - t0 < 1000, 'close() does not wait for the idle client');
-  t.ok((await hanging).closed);
+  t.ok((await hanging).closed, 'close() does not wait for the idle client');
 
   const c = await startControlServer(p, handlers);
   unlinkSync(p); // someone removed the socket file ...

@@ -1,0 +1,30 @@
+/** Pure modules must not pull in modules with effects (network stack, logger, file reads at import time). */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+
+/** Every module (project file or package name) reachable by static, non-type-only imports from `entry`. */
+function reachable(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^'";]*?from\s+'([^']+)'/gm)) {
+      const spec = m[1] as string;
+      if (spec.startsWith('.')) visit(join(dirname(file), spec).replace(/\.js$/, '.ts'));
+      else seen.add(spec);
+    }
+  };
+  visit(join(SRC, entry));
+  return seen;
+}
+
+t.test('the mirror view does not load the prober (and with it undici)', async (t) => {
+  const deps = reachable('daemon/mirror-view.ts');
+  t.notOk(deps.has(join(SRC, 'daemon/prober.ts')), 'no prober');
+  t.notOk(deps.has('undici'), 'no undici');
+});
