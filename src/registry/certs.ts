@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import { byteOrderCompare } from '../byte-order.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];
@@ -19,7 +20,7 @@ export const CERT_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
 async function readDir(dir: string): Promise<TlsMaterial | undefined> {
   let names: string[];
   try {
-    names = (await fs.readdir(dir)).sort();
+    names = (await fs.readdir(dir)).sort(byteOrderCompare); // os.ReadDir's order (bytes)
   } catch {
     return undefined;
   }
