@@ -10,11 +10,10 @@
 import { pino, type Logger, type Level } from 'pino';
 import pretty from 'pino-pretty';
 import { isJournalStream, JournalStream } from './systemd/journal.js';
+import type { LogFormat } from './log-levels.js';
 
-export type LogFormat = 'pretty' | 'json';
 export type { Logger };
-
-export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export { LOG_LEVELS, type LogFormat } from './log-levels.js';
 
 export interface LogOptions {
   readonly level?: string;

@@ -28,3 +28,10 @@ t.test('the mirror view does not load the prober (and with it undici)', async (t
   t.notOk(deps.has(join(SRC, 'daemon/prober.ts')), 'no prober');
   t.notOk(deps.has('undici'), 'no undici');
 });
+
+t.test('validating the configuration does not load the logger (pino)', async (t) => {
+  const deps = reachable('daemon/config.ts');
+  t.notOk(deps.has(join(SRC, 'log.ts')), 'no log.ts');
+  t.notOk(deps.has('pino'), 'no pino');
+  t.notOk(deps.has('pino-pretty'), 'no pino-pretty');
+});

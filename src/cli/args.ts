@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../diagnostic.js';
-import { LOG_LEVELS, type LogFormat } from '../log.js';
+import { LOG_LEVELS, type LogFormat } from '../log-levels.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -8,7 +8,7 @@ import { error, type Diagnostic } from '../diagnostic.js';
 import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
 import { FieldReader, describe } from '../field-reader.js';
 import { DEFAULT_HYSTERESIS, type HysteresisPolicy } from '../health-order.js';
-import { LOG_LEVELS, type LogFormat } from '../log.js';
+import { LOG_LEVELS, type LogFormat } from '../log-levels.js';
 import { parseTomlText, tomlLocator } from '../registries-conf-parse.js';
 
 export const DEFAULT_CONFIG = '/etc/mirror-policyd/config.toml';
