@@ -28,9 +28,9 @@ import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { STATE_FORMAT_VERSION } from '../src/daemon/state-dir.js';
-import { classifyText } from '../src/managed-file.js';
-import { buildRegistriesConf } from '../src/pipeline.js';
-import { parseRegistriesConf } from '../src/registries-conf-parse.js';
+import { classifyText } from '../src/output/managed-file.js';
+import { buildRegistriesConf } from '../src/pipeline/strict.js';
+import { parseRegistriesConf } from '../src/registries-conf/parse.js';
 import { makeDirs, prng, removeDirs, sleep, startDaemon, startNotifyListener, stopDaemon, writeFragment, type Dirs, type RunningDaemon } from './daemon-harness.js';
 
 export interface CampaignOptions {

@@ -25,11 +25,11 @@
 import fc from 'fast-check';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import YAML from 'yaml';
-import { formatDiagnostic, type Diagnostic } from '../src/diagnostic.js';
-import { classifyText } from '../src/managed-file.js';
-import { buildRegistriesConf, type PipelineResult } from '../src/pipeline.js';
-import type { RegistriesConf } from '../src/registries-conf.js';
-import { parseRegistriesConf } from '../src/registries-conf-parse.js';
+import { formatDiagnostic, type Diagnostic } from '../src/core/diagnostic.js';
+import { classifyText } from '../src/output/managed-file.js';
+import { buildRegistriesConf, type PipelineResult } from '../src/pipeline/strict.js';
+import type { RegistriesConf } from '../src/registries-conf/model.js';
+import { parseRegistriesConf } from '../src/registries-conf/parse.js';
 
 // ---------------------------------------------------------------- pieces
 

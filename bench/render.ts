@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { buildRegistriesConf, type SourceText } from '../src/pipeline.js';
+import { buildRegistriesConf, type SourceText } from '../src/pipeline/strict.js';
 
 export function makeFragments(n: number): SourceText[] {
   const out: SourceText[] = [];

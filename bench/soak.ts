@@ -24,8 +24,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { controlRequest } from '../src/control/client.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
-import { buildRegistriesConf } from '../src/pipeline.js';
-import { MAX_FRAGMENTS, readPolicyDir } from '../src/policy-dir.js';
+import { buildRegistriesConf } from '../src/pipeline/strict.js';
+import { MAX_FRAGMENTS, readPolicyDir } from '../src/fragments/policy-dir.js';
 import { formatCampaign, runCrashCampaign } from './crash-campaign.js';
 import { makeDirs, removeDirs, sleep, snapshotBuild, startDaemon, startNotifyListener, stopDaemon, writeFragment } from './daemon-harness.js';
 import { formatFuzz, runFuzz } from './fuzz.js';
@@ -199,8 +199,8 @@ async function runStorms(storms: number, bin: string): Promise<{ renders: number
 async function runDaemonFuzz(cases: number, bin: string, seed: number): Promise<{ batches: number; fragments: number; invalid: number; problems: string[]; ms: number; seed: number }> {
   const fc = (await import('fast-check')).default;
   const { fuzzCase } = await import('./fuzz.js');
-  const { classifyText } = await import('../src/managed-file.js');
-  const { parseRegistriesConf } = await import('../src/registries-conf-parse.js');
+  const { classifyText } = await import('../src/output/managed-file.js');
+  const { parseRegistriesConf } = await import('../src/registries-conf/parse.js');
   const { readFileSync } = await import('node:fs');
   const started = performance.now();
   const dirs = makeDirs('mpd-fuzzd-');

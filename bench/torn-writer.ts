@@ -10,8 +10,8 @@
  * Prints "writing" once it has started; stops by itself after MAX_ITERATIONS or MAX_MS.
  */
 import { StateDir } from '../src/daemon/state-dir.js';
-import { healthPath, updateHealth } from '../src/health-store.js';
-import type { EndpointHealth } from '../src/health.js';
+import { healthPath, updateHealth } from '../src/health/store.js';
+import type { EndpointHealth } from '../src/health/health.js';
 import { TORN_FRAGMENTS, tornText } from './torn-writes.js';
 
 const MAX_ITERATIONS = 100_000;

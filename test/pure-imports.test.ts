@@ -24,14 +24,14 @@ function reachable(entry: string): Set<string> {
 }
 
 t.test('the mirror view does not load the prober (and with it undici)', async (t) => {
-  const deps = reachable('daemon/mirror-view.ts');
-  t.notOk(deps.has(join(SRC, 'daemon/prober.ts')), 'no prober');
+  const deps = reachable('health/mirror-view.ts');
+  t.notOk(deps.has(join(SRC, 'health/prober.ts')), 'no prober');
   t.notOk(deps.has('undici'), 'no undici');
 });
 
 t.test('validating the configuration does not load the logger (pino)', async (t) => {
   const deps = reachable('daemon/config.ts');
-  t.notOk(deps.has(join(SRC, 'log.ts')), 'no log.ts');
+  t.notOk(deps.has(join(SRC, 'core/log.ts')), 'no core/log.ts');
   t.notOk(deps.has('pino'), 'no pino');
   t.notOk(deps.has('pino-pretty'), 'no pino-pretty');
 });

@@ -3,8 +3,8 @@
  * malformed flag is a usage error, exit 2).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../diagnostic.js';
-import { LOG_LEVELS, type LogFormat } from '../log-levels.js';
+import { UsageError } from '../core/diagnostic.js';
+import { LOG_LEVELS, type LogFormat } from '../core/log-levels.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -4,20 +4,20 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { hasErrors, UsageError, type Diagnostic } from '../diagnostic.js';
-import { replacedLinkMessage, writeFileAtomic } from '../atomic-write.js';
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
-import { parseFragment } from '../fragment/index.js';
-import { parseOpenShiftFragment } from '../fragment/openshift.js';
-import { fragmentToToml } from '../import.js';
-import { createLogger, type Logger } from '../log.js';
-import { classifyFile, defaultBase, keepCopy } from '../managed-file.js';
+import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
+import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
+import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { parseFragment } from '../fragments/index.js';
+import { parseOpenShiftFragment } from '../fragments/openshift.js';
+import { fragmentToToml } from '../fragments/import.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { classifyFile, defaultBase, keepCopy } from '../output/managed-file.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { diagnosticJson, loadAndBuild, missingPolicyDir, printDiagnostics } from './load.js';
 import { unifiedDiff } from './unified-diff.js';
 import { usage } from './usage.js';
-import { readDropIns } from '../drop-ins.js';
-import { findShadowing } from '../shadowing.js';
+import { readDropIns } from '../registries-conf/drop-ins.js';
+import { findShadowing } from '../merge/shadowing.js';
 import { managingDaemon } from './daemon-commands.js';
 import { DEFAULT_STATE_DIR } from '../daemon/config.js';
 

@@ -4,14 +4,14 @@
  */
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../output/atomic-write.js';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
-import { formatDiagnostic, UsageError } from '../diagnostic.js';
+import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
-import { createLogger, type Logger } from '../log.js';
-import { classifyFile } from '../managed-file.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { classifyFile } from '../output/managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import { logReplacedLink, type CommandIO } from './commands.js';

@@ -5,11 +5,11 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
-import { error, formatDiagnostic, formatLocation, type Diagnostic, type Location } from '../diagnostic.js';
-import { classifyName } from '../fragment/index.js';
-import type { Logger } from '../log.js';
-import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline.js';
-import { MAX_FRAGMENT_BYTES, readPolicyDir } from '../policy-dir.js';
+import { error, formatDiagnostic, formatLocation, type Diagnostic, type Location } from '../core/diagnostic.js';
+import { classifyName } from '../fragments/index.js';
+import type { Logger } from '../core/log.js';
+import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
+import { MAX_FRAGMENT_BYTES, readPolicyDir } from '../fragments/policy-dir.js';
 
 export interface LoadOptions {
   readonly policyDir: string;

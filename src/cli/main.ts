@@ -2,8 +2,8 @@
  * The command line: dispatch to a subcommand, map outcomes to exit codes
  * (0 done, 1 failed, 2 usage error).
  */
-import { UsageError } from '../diagnostic.js';
-import { VERSION } from '../version.js';
+import { UsageError } from '../core/diagnostic.js';
+import { VERSION } from '../core/version.js';
 import { checkCommand, importCommand, renderCommand, type CommandIO } from './commands.js';
 import { restoreCommand, runCommand, statusCommand } from './daemon-commands.js';
 import { resolveCommand } from './resolve.js';

@@ -5,14 +5,14 @@
  * each blob.
  */
 import { promises as fs } from 'node:fs';
-import { UsageError } from '../diagnostic.js';
+import { UsageError } from '../core/diagnostic.js';
 import { DEFAULT_STATE_DIR } from '../daemon/config.js';
-import { healthPath, readHealth, updateHealth } from '../health-store.js';
-import { createLogger } from '../log.js';
+import { healthPath, readHealth, updateHealth } from '../health/store.js';
+import { createLogger } from '../core/log.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
 import { hostPlatform, parsePlatform, pullImage, PullError, type BlobProgress, type PullReport } from '../registry/pull.js';
-import { loadRegistriesConf, RegistriesLoadError } from '../registries-load.js';
-import { pullSources, ResolveError } from '../sources.js';
+import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
+import { pullSources, ResolveError } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import type { CommandIO } from './commands.js';
 import { usage } from './usage.js';

@@ -4,13 +4,13 @@
  * Exit 0 resolved, 1 when containers/image would refuse the reference or the configuration,
  * 2 on usage errors.
  */
-import { formatDiagnostic, UsageError } from '../diagnostic.js';
-import { createLogger } from '../log.js';
+import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
+import { createLogger } from '../core/log.js';
 import { DEFAULT_STATE_DIR } from '../daemon/config.js';
-import { endpointKey, healthState, type HealthMap, type HealthState } from '../health.js';
-import { healthPath, readHealth } from '../health-store.js';
-import { loadRegistriesConf, RegistriesLoadError } from '../registries-load.js';
-import { pullSources, ResolveError, type PullSources } from '../sources.js';
+import { endpointKey, healthState, type HealthMap, type HealthState } from '../health/health.js';
+import { healthPath, readHealth } from '../health/store.js';
+import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
+import { pullSources, ResolveError, type PullSources } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import type { CommandIO } from './commands.js';
 import { usage } from './usage.js';

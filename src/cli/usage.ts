@@ -1,5 +1,5 @@
 /** --help texts. Every flag a command accepts is listed here. */
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
+import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
 
 const COMMON = `  --log-level LEVEL        trace, debug, info (default), warn, error, fatal, silent
   --log-format FORMAT      pretty (default) or json

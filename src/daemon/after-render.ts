@@ -3,7 +3,7 @@
  * caches registries.conf until SIGHUP). argv arrays, no shell, a timeout, result logged.
  */
 import { execFile } from 'node:child_process';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 
 export interface CommandResult {
   readonly argv: readonly string[];

@@ -4,12 +4,12 @@
  * Pure: text and flag values in, a validated DaemonConfig or located errors out.
  */
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
-import { error, type Diagnostic } from '../diagnostic.js';
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../defaults.js';
-import { FieldReader, describe } from '../field-reader.js';
-import { DEFAULT_HYSTERESIS, type HysteresisPolicy } from '../health-order.js';
-import { LOG_LEVELS, type LogFormat } from '../log-levels.js';
-import { parseTomlText, tomlLocator } from '../registries-conf-parse.js';
+import { error, type Diagnostic } from '../core/diagnostic.js';
+import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { FieldReader, describe } from '../core/field-reader.js';
+import { DEFAULT_HYSTERESIS, type HysteresisPolicy } from '../health/order.js';
+import { LOG_LEVELS, type LogFormat } from '../core/log-levels.js';
+import { parseTomlText, tomlLocator } from '../registries-conf/parse.js';
 
 export const DEFAULT_CONFIG = '/etc/mirror-policyd/config.toml';
 export const DEFAULT_STATE_DIR = '/var/lib/mirror-policyd';

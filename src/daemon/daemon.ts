@@ -7,38 +7,38 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { removeStaleTemps, replacedLinkMessage, writeFileAtomic } from '../atomic-write.js';
-import { acquireLock, LockBusyError } from '../lock.js';
-import { ownIdentity } from '../pid.js';
+import { removeStaleTemps, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
+import { acquireLock, LockBusyError } from '../output/lock.js';
+import { ownIdentity } from '../output/pid.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import { formatDiagnostic, type Diagnostic } from '../diagnostic.js';
-import { readDropIns } from '../drop-ins.js';
-import type { Logger } from '../log.js';
-import { classifyText } from '../managed-file.js';
-import type { SourceText } from '../pipeline.js';
-import { readPolicyDir } from '../policy-dir.js';
-import { findShadowing } from '../shadowing.js';
+import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { readDropIns } from '../registries-conf/drop-ins.js';
+import type { Logger } from '../core/log.js';
+import { classifyText } from '../output/managed-file.js';
+import type { SourceText } from '../pipeline/strict.js';
+import { readPolicyDir } from '../fragments/policy-dir.js';
+import { findShadowing } from '../merge/shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
 import { runAfterRender } from './after-render.js';
-import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from './prober.js';
-import { endpointKey, type EndpointHealth } from '../health.js';
-import { applyHealthOrder } from '../health-order.js';
-import { healthPath } from '../health-store.js';
-import type { MetricsSnapshot } from '../metrics.js';
-import { HealthKeeper } from './health-keeper.js';
-import { MetricsFile } from './metrics-file.js';
-import { mirrorMetrics, mirrorViews, type MirrorView } from './mirror-view.js';
-import type { RegistriesConf } from '../registries-conf.js';
+import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from '../health/prober.js';
+import { endpointKey, type EndpointHealth } from '../health/health.js';
+import { applyHealthOrder } from '../health/order.js';
+import { healthPath } from '../health/store.js';
+import type { MetricsSnapshot } from '../metrics/format.js';
+import { HealthKeeper } from '../health/keeper.js';
+import { MetricsFile } from '../metrics/file.js';
+import { mirrorMetrics, mirrorViews, type MirrorView } from '../health/mirror-view.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
-import { buildForgiving, type FragmentStatus } from './forgiving.js';
+import { buildForgiving, type FragmentStatus } from '../pipeline/forgiving.js';
 import { describeFsError, fsErrorLine, looksLikeDaemonOf, recordHolder, StateDir, StateDirError } from './state-dir.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { LastGoodSaver } from './last-good-saver.js';
 import { Backoff } from './retry.js';
 import { watchTargets, type Watcher } from './watcher.js';
-import { byteOrderCompare } from '../byte-order.js';
-import { unlessMissing } from '../if-exists.js';
+import { byteOrderCompare } from '../core/byte-order.js';
+import { unlessMissing } from '../output/if-exists.js';
 
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
@@ -231,7 +231,7 @@ export class Daemon {
 
   /**
    * Takes the state dir: reading the record of a running daemon and writing ours is one step
-   * (under a lock, src/lock.ts), so that of several daemons started at once exactly one runs.
+   * (under a lock, src/output/lock.ts), so that of several daemons started at once exactly one runs.
    * A record whose process is gone (its pid now another process after a crash or a power loss)
    * is replaced; every failure is one line that names the path.
    */

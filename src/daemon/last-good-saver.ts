@@ -4,7 +4,7 @@
  * the failure is a degraded reason, and the next try (after a backoff) saves the difference
  * between what the state dir holds and what is good now.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { Backoff } from './retry.js';
 import type { StateDir } from './state-dir.js';
 

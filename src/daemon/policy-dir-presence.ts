@@ -7,9 +7,9 @@
  * valid content stay. An existing, empty, trusted directory is a valid empty policy.
  */
 import { promises as fs } from 'node:fs';
-import { error, formatDiagnostic, type Diagnostic } from '../diagnostic.js';
-import type { Logger } from '../log.js';
-import type { PolicyDirContents } from '../policy-dir.js';
+import { error, formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import type { Logger } from '../core/log.js';
+import type { PolicyDirContents } from '../fragments/policy-dir.js';
 
 /** How often a missing policy directory is looked for (besides the watcher on its parent, which a missing parent defeats). */
 export const MISSING_DIR_POLL_MS = 1000;

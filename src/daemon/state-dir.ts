@@ -13,15 +13,15 @@
  *
  * What is here becomes policy (a last-good copy is rendered into registries.conf), so the
  * directory must be ours and private (refused at start otherwise), and a file in it that
- * is not a private regular file of ours is not believed (src/private-file.ts).
+ * is not a private regular file of ours is not believed (src/output/private-file.ts).
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fsyncDir } from '../atomic-write.js';
-import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../pid.js';
-import { trustProblem } from '../policy-dir.js';
-import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../private-file.js';
-import { byteOrderCompare } from '../byte-order.js';
+import { fsyncDir } from '../output/atomic-write.js';
+import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../output/pid.js';
+import { trustProblem } from '../fragments/policy-dir.js';
+import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../output/private-file.js';
+import { byteOrderCompare } from '../core/byte-order.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;

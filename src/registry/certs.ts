@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { byteOrderCompare } from '../byte-order.js';
+import { byteOrderCompare } from '../core/byte-order.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];

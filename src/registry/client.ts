@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
-import type { FailureClass } from '../health.js';
+import type { FailureClass } from '../health/health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../output/atomic-write.js';
 
 export interface Descriptor {
   readonly mediaType: string;

@@ -4,9 +4,9 @@
  * once), digest verification of everything fetched, and blob-level fallback (a blob that
  * fails from one source comes from the next that has it).
  */
-import { endpointKey as endpointKeyOf, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health.js';
-import { parseNamed, type ImageReference } from '../reference.js';
-import type { Logger } from '../log.js';
+import { endpointKey as endpointKeyOf, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
+import { parseNamed, type ImageReference } from '../reference/reference.js';
+import type { Logger } from '../core/log.js';
 import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
 import { EndpointClient, bodyDeadline, blobDeadlineMs, discard, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';

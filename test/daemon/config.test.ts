@@ -3,7 +3,7 @@
  * every invalid value located (FILE:LINE:COL for the file, --flag for flags).
  */
 import t from 'tap';
-import { formatDiagnostic } from '../../src/diagnostic.js';
+import { formatDiagnostic } from '../../src/core/diagnostic.js';
 import { CONFIG_KEYS, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../../src/daemon/config.js';
 
 const FILE = '/etc/mirror-policyd/config.toml';

@@ -6,7 +6,7 @@
  * fast-check's seed and shrunk counterexample.
  */
 import t from 'tap';
-import { buildRegistriesConf } from '../../src/pipeline.js';
+import { buildRegistriesConf } from '../../src/pipeline/strict.js';
 import { checkCase, formatFuzz, runFuzz } from '../../bench/fuzz.js';
 
 const runs = Math.max(1500, Number(process.env['FUZZ_RUNS'] ?? 1500) || 1500);

@@ -1,0 +1,282 @@
+/**
+ * OpenShift objects as `oc get -o yaml` or oc-mirror write them:
+ * ImageContentSourcePolicy (operator.openshift.io/v1alpha1), ImageDigestMirrorSet and
+ * ImageTagMirrorSet (config.openshift.io/v1), the cluster Image config
+ * (config.openshift.io/v1, spec.registrySources), several per file (`---`) or inside
+ * `kind: List`. metadata and status are not read. An unknown field inside `spec` or a mirror
+ * entry is an error, as the API server's strict field validation makes it (a typo there loses a
+ * setting, e.g. `mirrorsourcePolicy: NeverContactSource`); one beside `spec` is a warning.
+ */
+import { isAlias, isMap, isNode, isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import { error, warning, type DataPath, type Diagnostic, type Location, type Locator, type Severity } from '../core/diagnostic.js';
+import { didYouMean, FieldReader, isTable, type Table } from '../core/field-reader.js';
+import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SetKind, validateMirrorSet, validateScope } from './policy.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
+import { validateConf } from '../registries-conf/validate.js';
+import { contributesNothing } from './contribution.js';
+
+interface KindSpec {
+  readonly apiVersion: string;
+  readonly listKey: string;
+  readonly mode: MirrorMode;
+  readonly hasPolicy: boolean;
+}
+
+const SET_KINDS: Readonly<Record<string, KindSpec>> = {
+  ImageContentSourcePolicy: { apiVersion: 'operator.openshift.io/v1alpha1', listKey: 'repositoryDigestMirrors', mode: 'digest-only', hasPolicy: false },
+  ImageDigestMirrorSet: { apiVersion: 'config.openshift.io/v1', listKey: 'imageDigestMirrors', mode: 'digest-only', hasPolicy: true },
+  ImageTagMirrorSet: { apiVersion: 'config.openshift.io/v1', listKey: 'imageTagMirrors', mode: 'tag-only', hasPolicy: true },
+};
+const POLICY_VALUES: Readonly<Record<string, 'allow' | 'never'>> = { AllowContactingSource: 'allow', NeverContactSource: 'never' };
+const SUPPORTED = [...Object.keys(SET_KINDS), 'Image', 'List'].join(', ');
+
+const OBJECT_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+const LIST_FIELDS = ['apiVersion', 'kind', 'metadata', 'items'];
+/** config.openshift.io/v1 ImageSpec and RegistrySources (openshift/api config/v1/types_image.go). */
+const IMAGE_SPEC_FIELDS = ['allowedRegistriesForImport', 'externalRegistryHostnames', 'additionalTrustedCA', 'registrySources', 'imageStreamImportMode'];
+const REGISTRY_SOURCES_FIELDS = ['insecureRegistries', 'blockedRegistries', 'allowedRegistries', 'containerRuntimeSearchRegistries'];
+
+function entryFields(spec: KindSpec): string[] {
+  return spec.hasPolicy ? ['source', 'mirrors', 'mirrorSourcePolicy'] : ['source', 'mirrors'];
+}
+
+/** Names that belong to another kind: said so, with the right name for this one. */
+function specHints(kind: string): Record<string, string> {
+  const own = Object.hasOwn(SET_KINDS, kind) ? SET_KINDS[kind] : undefined;
+  const hints: Record<string, string> = {};
+  for (const [other, spec] of Object.entries(SET_KINDS)) {
+    if (other === kind) continue;
+    hints[spec.listKey] = `"${spec.listKey}" belongs to ${other}; ${own ? `${kind} lists its entries in "${own.listKey}"` : `${kind} has no mirror entries`}`;
+  }
+  if (own) hints.registrySources = `"registrySources" belongs to the cluster Image config (kind: Image, config.openshift.io/v1)`;
+  return hints;
+}
+
+const ENTRY_HINTS: Readonly<Record<string, Record<string, string>>> = {
+  ImageContentSourcePolicy: {
+    mirrorSourcePolicy: 'ImageContentSourcePolicy has no mirrorSourcePolicy (its source is always contactable); use an ImageDigestMirrorSet (config.openshift.io/v1) for NeverContactSource',
+  },
+};
+
+/** Aliases are legitimate YAML, but a few are plenty for policy objects; more is a billion-laughs attempt. */
+const MAX_ALIASES = 100;
+
+function yamlLocator(doc: Document, lines: LineCounter, file: string): Locator {
+  return (path: DataPath) => {
+    // Walk up the path until a node with a position is found.
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node && node.range) {
+        const pos = lines.linePos(node.range[0]);
+        return { file, line: pos.line, col: pos.col };
+      }
+    }
+    return { file };
+  };
+}
+
+/** Where the key of the field at `path` is written (its value may start on the next line). */
+function yamlKeyLocator(doc: Document, lines: LineCounter, locate: Locator): (path: DataPath) => Location {
+  return (path) => {
+    const parent = doc.getIn(path.slice(0, -1), true);
+    const name = path[path.length - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === name);
+      const range = pair && isScalar(pair.key) ? pair.key.range : undefined;
+      if (range) {
+        const pos = lines.linePos(range[0]);
+        return { ...locate([]), line: pos.line, col: pos.col };
+      }
+    }
+    return locate(path);
+  };
+}
+
+type KeyLocator = (path: DataPath) => Location;
+
+/** Fields outside `known`: an error inside spec and entries, a warning beside spec; with the likely intended name. */
+function unknownFields(obj: Table, known: readonly string[], path: DataPath, where: string, severity: Severity, r: FieldReader, keyAt: KeyLocator, hints: Readonly<Record<string, string>> = {}): void {
+  for (const key of Object.keys(obj)) {
+    if (known.includes(key)) continue;
+    const hint = Object.hasOwn(hints, key) ? `; ${hints[key]}` : didYouMean(key, known);
+    const at = keyAt([...path, key]);
+    r.diagnostics.push(
+      severity === 'error'
+        ? error(at, `unknown field "${key}" in ${where}${hint}; known fields: ${known.join(', ')}`)
+        : warning(at, `unknown field "${key}" in ${where} (ignored)${hint}`),
+    );
+  }
+}
+
+interface Collected {
+  mirrorSets: MirrorSet[];
+  insecure: Located<string>[];
+  blocked: Located<string>[];
+  conf: RegistriesConf;
+  confOrigins: Record<string, Location>;
+}
+
+function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator, keyAt: KeyLocator, out: Collected): void {
+  const kind = r.string(obj, 'kind', path);
+  const apiVersion = r.string(obj, 'apiVersion', path);
+  if (kind === undefined) {
+    r.error(path, `not an OpenShift object: no "kind" (supported kinds: ${SUPPORTED})`);
+    return;
+  }
+  if (kind === 'List') {
+    unknownFields(obj, LIST_FIELDS, path, 'a List', 'warning', r, keyAt);
+    r.tables(obj, 'items', path).forEach((item, i) => readObject(item, [...path, 'items', i], r, locate, keyAt, out));
+    return;
+  }
+  const spec = Object.hasOwn(SET_KINDS, kind) ? SET_KINDS[kind] : undefined; // own keys only: "constructor" is no kind
+  const expectedApi = spec?.apiVersion ?? (kind === 'Image' ? 'config.openshift.io/v1' : undefined);
+  if (expectedApi === undefined) {
+    r.error([...path, 'kind'], `unsupported kind "${kind}" (supported kinds: ${SUPPORTED})`);
+    return;
+  }
+  if (apiVersion !== expectedApi) {
+    r.error([...path, 'apiVersion'], `${kind} must have apiVersion "${expectedApi}", not ${apiVersion === undefined ? 'none' : `"${apiVersion}"`}`);
+    return;
+  }
+  unknownFields(obj, OBJECT_FIELDS, path, kind, 'warning', r, keyAt);
+  const specTable = r.table(obj, 'spec', path) ?? {};
+  const specPath = [...path, 'spec'];
+  unknownFields(specTable, spec ? [spec.listKey] : IMAGE_SPEC_FIELDS, specPath, `${kind} spec`, 'error', r, keyAt, specHints(kind));
+  if (!spec) {
+    readImageConfig(specTable, specPath, r, locate, keyAt, out);
+    return;
+  }
+  const entries = specTable[spec.listKey];
+  if (entries === null || entries === undefined) return; // an object with no entries mirrors nothing
+  r.tables(specTable, spec.listKey, specPath).forEach((entry, i) => {
+    const epath = [...specPath, spec.listKey, i];
+    unknownFields(entry, entryFields(spec), epath, `an entry of ${spec.listKey}`, 'error', r, keyAt, ENTRY_HINTS[kind]);
+    const source = r.string(entry, 'source', epath);
+    if (source === undefined) {
+      r.error(epath, `${spec.listKey} entry needs a "source"`);
+      return;
+    }
+    const mirrors = entry.mirrors === null ? [] : (r.stringArray(entry, 'mirrors', epath) ?? []);
+    let sourcePolicy: 'allow' | 'never' | undefined;
+    if (spec.hasPolicy) {
+      const p = r.string(entry, 'mirrorSourcePolicy', epath);
+      if (p !== undefined && p !== '') {
+        sourcePolicy = Object.hasOwn(POLICY_VALUES, p) ? POLICY_VALUES[p] : undefined;
+        if (!sourcePolicy) r.error([...epath, 'mirrorSourcePolicy'], `mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "${p}"`);
+      }
+    }
+    const set: MirrorSet = {
+      source,
+      mirrors,
+      mode: spec.mode,
+      kind: kind as SetKind,
+      origin: locate([...epath, 'source']),
+      mirrorOrigins: mirrors.map((_, j) => locate([...epath, 'mirrors', j])),
+      ...(sourcePolicy ? { sourcePolicy } : {}),
+    };
+    r.diagnostics.push(
+      ...validateMirrorSet(set, (needle) => {
+        const j = mirrors.indexOf(needle);
+        return locate(needle === source || j < 0 ? [...epath, 'source'] : [...epath, 'mirrors', j]);
+      }),
+    );
+    out.mirrorSets.push(set);
+  });
+}
+
+/** The cluster image config's registrySources (config.openshift.io/v1 Image). */
+function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Locator, keyAt: KeyLocator, out: Collected): void {
+  const sources = r.table(spec, 'registrySources', path);
+  if (!sources) return;
+  const sp = [...path, 'registrySources'];
+  unknownFields(sources, REGISTRY_SOURCES_FIELDS, sp, 'Image spec.registrySources', 'error', r, keyAt);
+  for (const [key, kind, list] of [['insecureRegistries', 'insecure', out.insecure], ['blockedRegistries', 'blocked', out.blocked]] as const) {
+    (r.stringArray(sources, key, sp) ?? []).forEach((value, i) => {
+      const origin = locate([...sp, key, i]);
+      r.diagnostics.push(...validateScope(kind, value, origin));
+      list.push({ value, origin });
+    });
+  }
+  const search = r.stringArray(sources, 'containerRuntimeSearchRegistries', sp);
+  if (search) {
+    out.conf.unqualifiedSearchRegistries = search;
+    out.confOrigins['unqualified-search-registries'] = locate([...sp, 'containerRuntimeSearchRegistries']);
+    // Validate here, where each entry's position is known.
+    r.diagnostics.push(...validateConf({ unqualifiedSearchRegistries: search, registries: [] }, (path) => locate([...sp, 'containerRuntimeSearchRegistries', ...path.slice(1)])));
+  }
+  if (sources.allowedRegistries !== undefined) {
+    r.warn([...sp, 'allowedRegistries'], 'allowedRegistries belongs to policy.json (signature policy), not registries.conf; ignored');
+  }
+}
+
+/**
+ * Aliases with no anchor before them, as errors at the alias. The usual one is a wildcard
+ * written unquoted (`- source: *.example.com`): YAML reads `*` as the start of an alias.
+ * One pass over the document, so that many aliases cost no more than one.
+ */
+function unresolvedAliases(doc: Document, lines: LineCounter, file: string): Diagnostic[] {
+  const anchors = new Set<string>();
+  const out: Diagnostic[] = [];
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) {
+        if (anchors.has(node.source)) return;
+        const pos = node.range ? lines.linePos(node.range[0]) : undefined;
+        const at = { file, ...(pos ? { line: pos.line, col: pos.col } : {}) };
+        const text = `*${node.source}`;
+        out.push(
+          error(at, node.source.startsWith('.')
+            ? `${text} is read as a YAML alias (an unquoted "*" starts one); quote the wildcard: "${text}"`
+            : `invalid YAML: ${text} is an alias with no anchor &${node.source} before it; if it is a value, quote it: "${text}"`),
+        );
+      } else if (isNode(node) && node.anchor) anchors.add(node.anchor);
+    },
+  });
+  return out;
+}
+
+/** The yaml library's first message line, without its own " at line L, column C:" (we print the position first). */
+function yamlMessage(message: string, code: string): string {
+  return (message.split('\n')[0] ?? code).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+export function parseOpenShiftFragment(text: string, file: string): ParsedFragment {
+  const lines = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} };
+  const docs = parseAllDocuments(text, { lineCounter: lines, logLevel: 'silent', uniqueKeys: true, prettyErrors: true });
+  const list = Array.isArray(docs) ? docs : [];
+  for (const doc of list) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${yamlMessage(e.message, e.code)}`));
+    }
+    for (const w of doc.warnings) {
+      const pos = w.linePos?.[0];
+      diagnostics.push(warning({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `YAML: ${yamlMessage(w.message, w.code)}`));
+    }
+    if (doc.errors.length > 0) continue;
+    const locate = yamlLocator(doc, lines, file);
+    const unresolved = unresolvedAliases(doc, lines, file);
+    if (unresolved.length > 0) {
+      diagnostics.push(...unresolved);
+      continue;
+    }
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (e) {
+      diagnostics.push(error(locate([]), `invalid YAML: ${(e as Error).message}`));
+      continue;
+    }
+    if (data === null || data === undefined) continue; // an empty (or comment-only) document between `---` lines
+    if (!isMap(doc.contents) || !isTable(data)) {
+      diagnostics.push(error(locate([]), `expected an OpenShift object (a mapping with apiVersion and kind), found ${Array.isArray(data) ? 'a sequence' : 'a scalar'}`));
+      continue;
+    }
+    const r = new FieldReader(locate, diagnostics);
+    readObject(data, [], r, locate, yamlKeyLocator(doc, lines, locate), out);
+  }
+  const fragment: Fragment = { file, ...out };
+  return { fragment, diagnostics: [...diagnostics, ...contributesNothing(fragment, diagnostics)] };
+}

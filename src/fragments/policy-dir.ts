@@ -1,0 +1,277 @@
+/**
+ * Reading a policy directory (an edge: file system). Every fragment is opened once,
+ * checked on the open descriptor (no race between check and read), and refused when an
+ * unprivileged user could have written it: a fragment is policy for every pull on the host.
+ */
+import { constants, promises as fs } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
+import { error, warning, type Diagnostic } from '../core/diagnostic.js';
+import { NOT_A_FRAGMENT, classifyName } from './index.js';
+import type { SourceText } from '../pipeline/strict.js';
+import { byteOrderCompare } from '../core/byte-order.js';
+
+/** Fragments are small; a larger file is a mistake or an attack, not policy. */
+export const MAX_FRAGMENT_BYTES = 1024 * 1024;
+
+/**
+ * How many fragments one directory may hold (five times the 10 000 of the render bench).
+ * Those past the cap, in byte order of their names, are refused one by one; the others are read.
+ */
+export const MAX_FRAGMENTS = 50_000;
+
+export interface ReadOptions {
+  /** Skip ownership, permission and hard-link checks (demos and tests on files a user owns). */
+  readonly allowUnsafe?: boolean;
+  /** The uid allowed besides root; defaults to the process's own. */
+  readonly uid?: number;
+  /** The cap on the number of fragments (default MAX_FRAGMENTS). */
+  readonly maxFragments?: number;
+}
+
+export interface IgnoredFile {
+  readonly name: string;
+  readonly why: string;
+}
+
+export interface PolicyDirContents {
+  readonly fragments: SourceText[];
+  readonly ignored: IgnoredFile[];
+  /** Errors (fragments refused or unreadable) and warnings (files that are not fragments). */
+  readonly diagnostics: Diagnostic[];
+  /** False when the directory does not exist (not an error for the daemon, which waits for it). */
+  readonly exists: boolean;
+  /**
+   * Set when the directory as a whole was refused or could not be read (it is also in
+   * `diagnostics`): what it holds is unknown, so a daemon keeps every fragment it knew.
+   */
+  readonly dirProblem?: Diagnostic;
+}
+
+export function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
+  if (st.uid !== 0 && st.uid !== uid) return `owned by uid ${st.uid}, not by root or uid ${uid}`;
+  const writers = [st.mode & 0o020 ? 'group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean);
+  if (writers.length > 0) return `writable by ${writers.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  return undefined;
+}
+
+/** The directory's identity (undefined: not there), to see whether it was moved or swapped while we read it. */
+async function dirIdentity(dir: string): Promise<string | undefined> {
+  try {
+    const st = await fs.stat(dir);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A directory swapped while read (`mv policy.d policy.d.old; mv new policy.d`) is read again, this many times at most. */
+const REREAD_TRIES = 3;
+
+/**
+ * Reads every fragment of `dir`. A read that a move or swap of the directory overlapped is
+ * done again: half of one directory and half of another, or fragments that "vanished"
+ * because their directory moved away, must never look like a policy.
+ */
+export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promise<PolicyDirContents> {
+  for (let n = 1; ; n++) {
+    const before = await dirIdentity(dir);
+    const got = await readPolicyDirOnce(dir, opts);
+    if ((await dirIdentity(dir)) === before) return got;
+    if (n >= REREAD_TRIES) {
+      const problem = error({ file: dir }, `the policy directory was moved or replaced while being read, ${REREAD_TRIES} times in a row`);
+      return { fragments: [], ignored: [], diagnostics: [problem], exists: true, dirProblem: problem };
+    }
+  }
+}
+
+/** A file name as shown to people: bytes that are not valid UTF-8 (or not ASCII, then) escaped as \xNN. */
+export function displayName(raw: Buffer): { name: string; validUtf8: boolean } {
+  try {
+    return { name: new TextDecoder('utf-8', { fatal: true }).decode(raw), validUtf8: true };
+  } catch {
+    return { name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''), validUtf8: false };
+  }
+}
+
+interface DirEntry {
+  readonly raw: Buffer;
+  readonly name: string;
+  readonly validUtf8: boolean;
+}
+
+type NameVerdict = { fragment: true } | { ignored: string } | { diagnostic: Diagnostic };
+
+/**
+ * Leftovers and subdirectories are ignored quietly; any other file that is not a fragment is a
+ * warning (a misnamed fragment is a likely mistake). Only lstat is used: nothing is opened.
+ */
+async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry): Promise<NameVerdict> {
+  const cls = classifyName(name);
+  if ('ignored' in cls && cls.ignored !== NOT_A_FRAGMENT) return { ignored: cls.ignored };
+  if ('ignored' in cls) {
+    const st = await fs.lstat(Buffer.concat([Buffer.from(`${realDir}/`), raw])).catch(() => undefined);
+    if (st === undefined) return { ignored: 'vanished while reading' };
+    if (st.isDirectory()) return { ignored: 'subdirectory' };
+    return { diagnostic: warning({ file: name }, 'not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml') };
+  }
+  if (!validUtf8) return { diagnostic: error({ file: name }, 'refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it') };
+  return { fragment: true };
+}
+
+async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const fragments: SourceText[] = [];
+  const ignored: IgnoredFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  let entries: DirEntry[];
+  let realDir: string;
+  try {
+    realDir = await fs.realpath(dir);
+    entries = (await fs.readdir(realDir, { encoding: 'buffer' })).map((raw) => ({ raw, ...displayName(raw) }));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false };
+    const problem = error({ file: dir }, `cannot read policy directory: ${err.message}`);
+    return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem };
+  }
+  entries.sort((a, b) => byteOrderCompare(a.name, b.name));
+  if (!opts.allowUnsafe) {
+    const st = await fs.stat(realDir);
+    const problem = trustProblem(st, uid);
+    // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
+    // by fragment (none is read), so that each is named and the daemon keeps each one's last
+    // valid content in effect instead of rendering as if the policy were empty.
+    if (problem) {
+      const dirProblem = error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`);
+      diagnostics.push(dirProblem);
+      for (const entry of entries) {
+        const { name } = entry;
+        const verdict = await judgeName(realDir, entry);
+        if ('ignored' in verdict) ignored.push({ name, why: verdict.ignored });
+        else if ('diagnostic' in verdict) diagnostics.push(verdict.diagnostic);
+        else diagnostics.push(error({ file: name }, `refusing fragment: the policy directory is ${problem}`));
+      }
+      return { fragments, ignored, diagnostics, exists: true, dirProblem };
+    }
+  }
+  const maxFragments = opts.maxFragments ?? MAX_FRAGMENTS;
+  let seen = 0;
+  for (const entry of entries) {
+    const { name } = entry;
+    const verdict = await judgeName(realDir, entry);
+    if ('ignored' in verdict) {
+      ignored.push({ name, why: verdict.ignored });
+      continue;
+    }
+    if ('diagnostic' in verdict) {
+      diagnostics.push(verdict.diagnostic);
+      continue;
+    }
+    if (++seen > maxFragments) {
+      diagnostics.push(error({ file: name }, `refusing fragment: the policy directory holds more than ${maxFragments} fragments; this is number ${seen} in byte order of names`));
+      continue;
+    }
+    const path = join(realDir, name);
+    const result = await readFragment(path, name, realDir, uid, opts.allowUnsafe === true);
+    if ('ignored' in result) ignored.push({ name, why: result.ignored });
+    else if ('diagnostic' in result) diagnostics.push(result.diagnostic);
+    else fragments.push({ file: name, text: result.text });
+  }
+  return { fragments, ignored, diagnostics, exists: true };
+}
+
+type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: string };
+
+/** A file replaced between its checks and its opening is looked at again, this many times at most. */
+const REOPEN_TRIES = 3;
+
+async function readFragment(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead> {
+  for (let n = 1; ; n++) {
+    const r = await readFragmentOnce(path, name, realDir, uid, allowUnsafe);
+    if (!('replaced' in r)) return r;
+    if (n >= REOPEN_TRIES) return { diagnostic: error({ file: name }, `refusing fragment: replaced while being opened, ${REOPEN_TRIES} times in a row`) };
+  }
+}
+
+/**
+ * The whole file, read in chunks (the first one sized by fstat); undefined past
+ * MAX_FRAGMENT_BYTES: a file growing while it is read cannot make us read more.
+ */
+async function readCapped(fh: fs.FileHandle, sizeHint: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let want = Math.min(sizeHint, MAX_FRAGMENT_BYTES) + 1;
+  for (let n = 0; n <= MAX_FRAGMENT_BYTES / GROWTH_CHUNK_BYTES + 2; n++) {
+    const chunk = Buffer.allocUnsafe(want);
+    const { bytesRead } = await fh.read(chunk, 0, want, total);
+    if (bytesRead === 0) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+    chunks.push(chunk.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > MAX_FRAGMENT_BYTES) return undefined;
+    if (bytesRead < want) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total); // a short read of a regular file is its end
+    want = GROWTH_CHUNK_BYTES;
+  }
+  return undefined;
+}
+
+const GROWTH_CHUNK_BYTES = 64 * 1024;
+
+/** What a non-regular file is, for the refusal. */
+function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+async function readFragmentOnce(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead | { replaced: true }> {
+  const at = { file: name };
+  try {
+    const l = await fs.lstat(path);
+    let linkTarget: string | undefined;
+    let checked = l;
+    if (l.isSymbolicLink()) {
+      linkTarget = await fs.realpath(path);
+      const rel = relative(realDir, linkTarget);
+      if (!allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
+        return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
+      }
+      checked = await fs.lstat(linkTarget);
+    }
+    if (checked.isDirectory()) return { ignored: 'subdirectory' };
+    // Nothing but a regular file is opened: opening a device can act (a watchdog, a tape), a FIFO can block.
+    if (!checked.isFile()) return { diagnostic: error(at, `refusing fragment: ${fileKind(checked)}, not a regular file`) };
+    // O_NOFOLLOW: what is opened is the file checked (realpath resolved every link), not a link swapped in since.
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(linkTarget ?? path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') return { replaced: true };
+      throw e;
+    }
+    try {
+      const st = await fh.stat();
+      // What was opened must be what was checked: a file swapped in between is looked at again, not read.
+      if (checked.ino !== st.ino || checked.dev !== st.dev || !st.isFile()) return { replaced: true };
+      if (!allowUnsafe) {
+        const problem = trustProblem(st, uid);
+        if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
+        // Another name for the same file may sit where other rules (or other users) reach it.
+        if (st.nlink > 1) return { diagnostic: error(at, `refusing fragment: it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`) };
+      }
+      if (st.size > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: ${st.size} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`) };
+      const buf = await readCapped(fh, st.size);
+      if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+      return { text };
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return { ignored: 'vanished while reading' }; // deleted between listing and opening
+    if (e instanceof TypeError) return { diagnostic: error(at, 'not valid UTF-8 text') };
+    return { diagnostic: error(at, `cannot read fragment: ${err.message}`) };
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The daemon's background probes: every mirror endpoint of the rendered file gets a
+ * `GET /v2/` now and then (interval with jitter, so many hosts do not probe in step),
+ * with the same CA, credentials and proxy settings a pull would use. Results go into
+ * the shared health cache, so a `pull` finds a dead mirror already marked down.
+ */
+import { endpointKey, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
+import { readHealth, updateHealth } from './store.js';
+import type { Logger } from '../core/log.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
+import { findCredentials } from '../registry/auth-file.js';
+import { tlsFor } from '../registry/certs.js';
+import type { ProbeTarget } from './mirror-endpoints.js';
+import { EndpointClient, RegistryError, classifyNetworkError, DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
+
+export { mirrorEndpoints, type ProbeTarget } from './mirror-endpoints.js';
+
+function keyOf(t: ProbeTarget): string {
+  return endpointKey(t.host, t.insecure);
+}
+
+/** Probes every target once, in parallel; returns the updated records. */
+export async function probeAll(targets: readonly ProbeTarget[], health: HealthMap, opts: { timeouts?: Timeouts; now?: () => number } = {}): Promise<Record<string, EndpointHealth>> {
+  const now = opts.now ?? Date.now;
+  const out: Record<string, EndpointHealth> = {};
+  await Promise.all(
+    targets.map(async (t) => {
+      const key = keyOf(t);
+      const client = new EndpointClient(t.host, t.insecure, { tls: await tlsFor(t.host), credentials: (repo) => findCredentials(repo), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
+      const started = performance.now();
+      try {
+        await client.ping();
+        out[key] = recordSuccess(health[key], key, now(), Math.round(performance.now() - started));
+      } catch (e) {
+        const err = e instanceof RegistryError ? e : new RegistryError((e as Error).message, 'unhealthy', classifyNetworkError(e));
+        out[key] = recordFailure(health[key], key, err.failureClass ?? 'protocol', err.message, now());
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    }),
+  );
+  return out;
+}
+
+export interface Prober {
+  stop(): void;
+  /** The latest view of the cache (after the last round). */
+  health(): HealthMap;
+}
+
+/** How soon after the start the first round runs (±20 %), when the interval is longer. */
+const FIRST_ROUND_MS = 1000;
+
+/** The results of one round: the updated record of every endpoint probed, and the cache after the round. */
+export type RoundListener = (updates: Readonly<Record<string, EndpointHealth>>, health: HealthMap) => void | Promise<void>;
+
+/** Deadlines of a probe: `ms` to connect (TLS included) and `ms` for the response headers. */
+export function probeTimeouts(ms: number): Timeouts {
+  return { connectMs: ms, headersMs: ms, bodyIdleMs: ms };
+}
+
+/**
+ * Probes `targets()` every `intervalMs` ± 20 %, writing results to the cache file, and
+ * hands each round's results to `onRound`. Rounds start `intervalMs` apart (counted from
+ * the start of the previous round, never overlapping), so a mirror that hangs until the
+ * probe deadline does not stretch the time it takes to notice it.
+ */
+export function startProber(targets: () => readonly ProbeTarget[], healthFile: string, intervalMs: number, log: Logger, timeouts?: Timeouts, onRound?: RoundListener): Prober {
+  let current: HealthMap = {};
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const round = async (): Promise<void> => {
+    const started = Date.now();
+    const list = targets();
+    if (list.length > 0) {
+      const before = await readHealth(healthFile);
+      const updates = await probeAll(list, before, timeouts ? { timeouts } : {});
+      for (const [k, h] of Object.entries(updates)) {
+        const was = before[k];
+        const wasDown = was?.downUntil !== undefined;
+        const isDown = h.downUntil !== undefined;
+        if (isDown && !wasDown) log.warn({ endpoint: k, class: h.lastFailure?.class }, `mirror ${k} is down: ${h.lastFailure?.message ?? ''}`);
+        else if (!isDown && wasDown) log.info({ endpoint: k }, `mirror ${k} is up again`);
+      }
+      try {
+        current = await updateHealth(healthFile, updates);
+      } catch (e) {
+        log.warn(`health cache ${healthFile} not updated: ${(e as Error).message}`);
+        current = { ...before, ...updates };
+      }
+      if (!stopped && onRound) await onRound(updates, current);
+    }
+    if (!stopped) schedule(Date.now() - started);
+  };
+  const schedule = (spentMs: number, everyMs = intervalMs): void => {
+    const wait = Math.max(0, everyMs * (0.8 + Math.random() * 0.4) - spentMs);
+    timer = setTimeout(
+      () =>
+        void round().catch((e: Error) => {
+          log.error(`probe round failed: ${e.message}`);
+          if (!stopped) schedule(0); // one failed round must not end the probing
+        }),
+      wait,
+    );
+    timer.unref();
+  };
+  // The first round soon after the start (status says "unknown" until then), not a whole interval later.
+  schedule(0, Math.min(intervalMs, FIRST_ROUND_MS));
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+    health: () => current,
+  };
+}

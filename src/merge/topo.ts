@@ -1,0 +1,110 @@
+/**
+ * Merge order for several mirror lists of one source, as rendered by OpenShift
+ * (openshift/runtime-utils `mergedMirrors` + `topoGraph.Sorted`).
+ *
+ * Pure functions, no I/O. See docs/registries-semantics.md §3.3.
+ */
+import { byteOrderCompare } from '../core/byte-order.js';
+
+
+interface TopoNode {
+  readonly name: string;
+  used: boolean;
+  /** Predecessors not yet output (consumed destructively while sorting). */
+  readonly ins: Set<TopoNode>;
+  /** All successors. */
+  readonly outs: Set<TopoNode>;
+}
+
+/** Orders the nodes of a directed graph like runtime-utils topoGraph.Sorted: Kahn's algorithm with a FIFO queue;
+ * initial queue = in-degree-0 nodes in byte order; successors reaching in-degree 0 are sorted (byte order) and appended;
+ * when the queue empties with nodes left (a cycle), take the first unused node in global byte order, ignore its remaining in-edges, continue.
+ *
+ * Duplicate edges collapse. A self edge `a -> a` counts as an in-edge of `a`, exactly as upstream: such a node
+ * never reaches in-degree 0 and is only ever emitted by the cycle breaker.
+ * `nodes` adds extra (possibly isolated) nodes, like upstream `AddNode`.
+ * The result depends only on the edge set and node set, never on the order in which they are given. */
+export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?: Iterable<string>): string[] {
+  const graph = new Map<string, TopoNode>();
+  const node = (name: string): TopoNode => {
+    let n = graph.get(name);
+    if (n === undefined) {
+      n = { name, used: false, ins: new Set(), outs: new Set() };
+      graph.set(name, n);
+    }
+    return n;
+  };
+  for (const [from, to] of edges) {
+    const f = node(from);
+    const t = node(to);
+    f.outs.add(t);
+    t.ins.add(f);
+  }
+  if (nodes !== undefined) {
+    for (const name of nodes) node(name);
+  }
+
+  const byName = (a: TopoNode, b: TopoNode): number => byteOrderCompare(a.name, b.name);
+  const all = [...graph.values()].sort(byName);
+
+  // FIFO queue (array + head index). Initial content is a subsequence of `all`, hence sorted.
+  const queue: TopoNode[] = all.filter((n) => n.ins.size === 0);
+  let head = 0;
+  let breakerIndex = 0;
+  const out: string[] = [];
+
+  while (out.length < all.length) {
+    let next: TopoNode | undefined;
+    if (head < queue.length) {
+      next = queue[head++];
+    } else {
+      // Cycle: use the first unused node in global order, ignoring its remaining in-edges.
+      while (breakerIndex < all.length && all[breakerIndex]?.used === true) breakerIndex++;
+      next = all[breakerIndex++];
+    }
+    if (next === undefined || next.used) {
+      // Unreachable: a node enters the queue at most once and only while unused.
+      throw new Error('internal error in topoSort: inconsistent graph state');
+    }
+    next.used = true;
+    out.push(next.name);
+
+    const batch: TopoNode[] = [];
+    for (const succ of next.outs) {
+      succ.ins.delete(next);
+      // succ.used may be true if it was emitted by the cycle breaker (or is `next` itself, via a self edge).
+      if (succ.ins.size === 0 && !succ.used) batch.push(succ);
+    }
+    batch.sort(byName);
+    for (const n of batch) queue.push(n); // no spread: a node may have 100 000 successors
+  }
+  return out;
+}
+
+/** runtime-utils mergedMirrors: for each set add edges m[i]->m[i+1]; if the set does not contain the source also add last->source;
+ * duplicate edges collapse, self edges harmless; sort; drop the source only if it comes out last. Sets whose mirrors are empty or all equal to the source are ignored (return [] when none remain).
+ *
+ * Caveat (faithful to upstream): "self edges harmless" only holds when the source sorts after the mirror. A repeated
+ * consecutive mirror (`[a, a]`, possible in ICSP which has no set semantics) creates a self edge, so no node has
+ * in-degree 0 and the cycle breaker emits the byte-order-first node first, which may be the source:
+ * `mergeMirrorLists('quay.io/x', [['r.local', 'r.local']])` gives `['quay.io/x', 'r.local']`. */
+export function mergeMirrorLists(source: string, lists: ReadonlyArray<ReadonlyArray<string>>): string[] {
+  const edges: Array<readonly [string, string]> = [];
+  let anySet = false;
+  for (const mirrors of lists) {
+    if (!mirrors.some((m) => m !== source)) continue; // not a real mirror set (empty, or only the source)
+    anySet = true;
+    for (let i = 0; i + 1 < mirrors.length; i++) {
+      edges.push([mirrors[i] as string, mirrors[i + 1] as string]);
+    }
+    if (!mirrors.includes(source)) {
+      edges.push([mirrors[mirrors.length - 1] as string, source]);
+    }
+  }
+  if (!anySet) return [];
+  // Every node, including the source, is reached through an edge: each kept set has a non-source mirror,
+  // so it either has >= 2 entries (pair edges) or a single non-source entry (edge to the source).
+  const sorted = topoSort(edges);
+  if (sorted[sorted.length - 1] === source) sorted.pop();
+  return sorted;
+}

@@ -1,0 +1,70 @@
+/**
+ * The output file and what we know of it: whether we wrote it (our header), whether it
+ * was edited since (the digest in our header no longer matches), and keeping a file we
+ * did not write before we replace it, so that nothing of the host's is ever lost.
+ */
+import { constants, promises as fs } from 'node:fs';
+import { bodyDigest, DIGEST_MARK, HEADER_MARK } from '../registries-conf/render.js';
+import { fsyncDir } from './atomic-write.js';
+import { dirname } from 'node:path';
+
+export type FileState = 'missing' | 'ours' | 'edited' | 'foreign';
+
+/** Classifies the text of an output file. */
+export function classifyText(text: string): Exclude<FileState, 'missing'> {
+  if (!text.startsWith(HEADER_MARK)) return 'foreign';
+  // The digest line starts a line; a fragment name in the header may contain the same words.
+  const at = text.indexOf(`\n${DIGEST_MARK}`);
+  const end = at < 0 ? -1 : text.indexOf('\n', at + 1);
+  if (at < 0 || end < 0) return 'edited';
+  const claimed = text.slice(at + 1 + DIGEST_MARK.length, end);
+  const body = text.slice(end + 1).replace(/^\n/, '');
+  return claimed === bodyDigest(body) ? 'ours' : 'edited';
+}
+
+export async function classifyFile(path: string): Promise<FileState> {
+  try {
+    return classifyText(await fs.readFile(path, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw e;
+  }
+}
+
+/** Where the host's own file is kept when `render` first replaces it. */
+export function originalCopyPath(output: string): string {
+  return `${output}.before-mirror-policyd`;
+}
+
+/**
+ * Copies `path` to a new name beside it, never overwriting an earlier copy
+ * (`NAME.before-mirror-policyd`, then `.1`, `.2`, ...). Returns the copy's path.
+ */
+export async function keepCopy(path: string, copyBase: string = originalCopyPath(path)): Promise<string> {
+  for (let n = 0; n < 1000; n++) {
+    const target = n === 0 ? copyBase : `${copyBase}.${n}`;
+    try {
+      await fs.copyFile(path, target, constants.COPYFILE_EXCL);
+      await fsyncDir(dirname(target));
+      return target;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`too many kept copies of ${path}`);
+}
+
+/**
+ * The base `render` uses when none is given: the host's original file if we kept one,
+ * or the current output itself when it is not ours. Stateless: the kept copy is the state.
+ */
+export async function defaultBase(output: string): Promise<string | undefined> {
+  const kept = originalCopyPath(output);
+  try {
+    await fs.access(kept);
+    return kept;
+  } catch {
+    // no kept original
+  }
+  return (await classifyFile(output)) === 'foreign' ? output : undefined;
+}

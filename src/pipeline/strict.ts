@@ -1,0 +1,139 @@
+/**
+ * The whole pure pipeline: fragment texts + base text → registries.conf text, or the
+ * reasons why not. parse → merge → validate → render → parse back. Strict: any error
+ * means no text (the daemon builds its forgiving mode from the same pieces).
+ */
+import { error, hasErrors, type DataPath, type Diagnostic, type Location } from '../core/diagnostic.js';
+import { classifyName, parseFragment } from '../fragments/index.js';
+import { mergePolicies } from '../merge/merge.js';
+import type { Fragment } from '../fragments/policy.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
+import { parseRegistriesConf } from '../registries-conf/parse.js';
+import { parse as parseToml } from 'smol-toml';
+import { isDeepStrictEqual } from 'node:util';
+import { renderRegistriesConf } from '../registries-conf/render.js';
+import { byteOrderCompare } from '../core/byte-order.js';
+import { validateConf, validateRewrites } from '../registries-conf/validate.js';
+
+export interface SourceText {
+  /** As named in messages: a fragment's base name, or the base file's path. */
+  readonly file: string;
+  readonly text: string;
+}
+
+/**
+ * A pure rewrite of the merged configuration, applied after the merge and before it is
+ * validated and rendered (the daemon's health-aware mirror order). It must return a new
+ * configuration, not change its input.
+ */
+export type ConfTransform = (conf: RegistriesConf) => RegistriesConf;
+
+export interface PipelineInput {
+  readonly base?: SourceText;
+  readonly fragments: readonly SourceText[];
+  readonly transform?: ConfTransform;
+}
+
+export interface PipelineResult {
+  readonly diagnostics: Diagnostic[];
+  /** Fragments that parsed without errors, in merge order. */
+  readonly fragments: Fragment[];
+  readonly conf?: RegistriesConf;
+  /** The rendered file; absent when there was any error. */
+  readonly text?: string;
+}
+
+/** Locates a path of the merged model by the origins its tables and mirrors carry. */
+function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPath) => Location {
+  return (path) => {
+    if (path[0] !== 'registry' || typeof path[1] !== 'number') return fallback;
+    const t = conf.registries[path[1]];
+    if (path[2] === 'mirror' && typeof path[3] === 'number') return t?.mirrors[path[3]]?.origin ?? t?.origin ?? fallback;
+    return t?.origin ?? fallback;
+  };
+}
+
+/** Validates a merged model and renders it; the rendered text is parsed back and must mean the same. */
+export function finishConf(conf: RegistriesConf, facts: { fragments: readonly string[]; base?: string }, output: Location): { text?: string; diagnostics: Diagnostic[] } {
+  const locate = originLocator(conf, output);
+  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate)];
+  if (hasErrors(diagnostics)) return { diagnostics };
+  const text = renderRegistriesConf(conf, facts);
+  // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
+  if (!parsesBackTo(text, conf)) {
+    return { diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')] };
+  }
+  return { text, diagnostics };
+}
+
+/** The TOML data `conf` must read back as: only the keys we write, with their values. */
+function expectedToml(conf: RegistriesConf): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (conf.unqualifiedSearchRegistries) out['unqualified-search-registries'] = conf.unqualifiedSearchRegistries;
+  if (conf.shortNameMode) out['short-name-mode'] = conf.shortNameMode;
+  if (conf.credentialHelpers) out['credential-helpers'] = conf.credentialHelpers;
+  if (conf.additionalLayerStoreAuthHelper) out['additional-layer-store-auth-helper'] = conf.additionalLayerStoreAuthHelper;
+  if (conf.aliases && Object.keys(conf.aliases).length > 0) out.aliases = { ...conf.aliases }; // a plain object, as JSON.parse makes
+  if (conf.registries.length > 0) {
+    out.registry = conf.registries.map((t) => {
+      const r: Record<string, unknown> = {};
+      if (t.prefix && t.prefix !== t.location) r.prefix = t.prefix;
+      r.location = t.location;
+      if (t.insecure) r.insecure = true;
+      if (t.blocked) r.blocked = true;
+      if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = true;
+      if (t.mirrors.length > 0) {
+        r.mirror = t.mirrors.map((m) => ({ location: m.location, ...(m.insecure ? { insecure: true } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}) }));
+      }
+      return r;
+    });
+  }
+  return out;
+}
+
+function parsesBackTo(text: string, conf: RegistriesConf): boolean {
+  try {
+    // smol-toml's tables have null prototypes: compare plain data.
+    return isDeepStrictEqual(JSON.parse(JSON.stringify(parseToml(text))), expectedToml(conf));
+  } catch {
+    return false;
+  }
+}
+
+/** `push(...items)` without the spread: 90 000 diagnostics overflow the call stack. */
+function append<T>(to: T[], items: readonly T[]): void {
+  for (const item of items) to.push(item);
+}
+
+export function buildRegistriesConf(input: PipelineInput, output: Location = { file: 'registries.conf' }): PipelineResult {
+  const diagnostics: Diagnostic[] = [];
+  let base: RegistriesConf | undefined;
+  if (input.base) {
+    const parsed = parseRegistriesConf(input.base.text, input.base.file);
+    append(diagnostics, parsed.diagnostics);
+    base = parsed.conf;
+  }
+  const fragments: Fragment[] = [];
+  const ordered = [...input.fragments].sort((a, b) => byteOrderCompare(a.file, b.file));
+  for (const src of ordered) {
+    const cls = classifyName(src.file);
+    if ('ignored' in cls) continue;
+    const parsed = parseFragment(src.file, cls.format, src.text);
+    append(diagnostics, parsed.diagnostics);
+    if (parsed.fragment && !hasErrors(parsed.diagnostics)) fragments.push(parsed.fragment);
+  }
+  const merged = mergePolicies({ ...(base ? { base } : {}), fragments });
+  append(diagnostics, merged.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
+  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}) };
+  const conf = input.transform ? input.transform(merged.conf) : merged.conf;
+  const finished = finishConf(conf, facts, output);
+  append(diagnostics, finished.diagnostics);
+  return { diagnostics, fragments, conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
+}
+
+/** The name a base file goes by in the header: never an absolute (temp) path. */
+export function baseName(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i >= 0 ? path.slice(i + 1) : path;
+}

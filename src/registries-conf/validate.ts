@@ -1,0 +1,242 @@
+/**
+ * containers/image's load-time rules for registries.conf (sysregistriesv2
+ * `postProcessRegistries` and friends; messages keep upstream wording so they can be
+ * searched), plus one rule containers/image only finds at pull time: every prefix,
+ * location and mirror must rewrite image names into canonical references.
+ *
+ * Every value is judged by containers/image's own reference rules (its docker/reference fork:
+ * no IPv6 hosts, 255 characters for domain and path together), not distribution/reference's:
+ * containers/image is what reads the file, and one value it refuses fails every pull.
+ */
+import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator } from '../core/diagnostic.js';
+import { isDomainContainersImage, parseNamedContainersImage, parseNormalizedNamed, parseNormalizedNamedContainersImage, InvalidReferenceError } from '../reference/reference.js';
+import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './model.js';
+
+function hasScheme(s: string): boolean {
+  return s.startsWith('http://') || s.startsWith('https://');
+}
+
+function schemeError(at: Location, value: string): Diagnostic {
+  return error(at, `invalid location '${value}': URI schemes are not supported`);
+}
+
+/** A name that has a registry part: containers/image calls such names fully qualified. */
+function hasRegistry(name: string): boolean {
+  const slash = name.indexOf('/');
+  if (slash < 0) return false;
+  const first = name.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost';
+}
+
+export function validateShortNameAlias(name: string, value: string): string | undefined {
+  try {
+    // Either dialect gives the same verdict on a name without a registry part (an IPv6 one has a registry part).
+    const ref = parseNormalizedNamed(name);
+    if (hasRegistry(name)) return `invalid short name "${name}": must not contain registry`;
+    if (ref.tag !== undefined) return `invalid short name "${name}": must not contain tag`;
+    if (ref.digest !== undefined) return `invalid short name "${name}": must not contain digest`;
+  } catch (e) {
+    return `invalid short name "${name}": ${(e as Error).message}`;
+  }
+  if (value === '') return undefined; // erases an alias of an earlier file
+  try {
+    const ref = parseNormalizedNamedContainersImage(value);
+    if (!hasRegistry(value)) return `invalid alias "${name}" = "${value}": must contain registry and repository`;
+    if (ref.tag !== undefined) return `invalid alias "${name}" = "${value}": must not contain tag`;
+    if (ref.digest !== undefined) return `invalid alias "${name}" = "${value}": must not contain digest`;
+  } catch (e) {
+    return `invalid alias "${name}" = "${value}": ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+/** Strings that cannot be written as UTF-8 (a lone surrogate, possible through a YAML escape). */
+function malformedStrings(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const check = (v: string | undefined, path: Array<string | number>): void => {
+    if (v !== undefined && !v.isWellFormed()) out.push(error(locate(path), `${JSON.stringify(v)} is not valid Unicode text (a lone UTF-16 surrogate)`));
+  };
+  conf.unqualifiedSearchRegistries?.forEach((v, i) => check(v, ['unqualified-search-registries', i]));
+  conf.credentialHelpers?.forEach((v, i) => check(v, ['credential-helpers', i]));
+  check(conf.shortNameMode, ['short-name-mode']);
+  check(conf.additionalLayerStoreAuthHelper, ['additional-layer-store-auth-helper']);
+  for (const [k, v] of Object.entries(conf.aliases ?? {})) {
+    check(k, ['aliases', k]);
+    check(v, ['aliases', k]);
+  }
+  conf.registries.forEach((t, i) => {
+    check(t.prefix, ['registry', i, 'prefix']);
+    check(t.location, ['registry', i, 'location']);
+    t.mirrors.forEach((m, j) => {
+      check(m.location, ['registry', i, 'mirror', j, 'location']);
+      check(m.pullFromMirror, ['registry', i, 'mirror', j, 'pull-from-mirror']);
+    });
+  });
+  return out;
+}
+
+/** A value quoted for a message, every invisible or line-breaking character escaped (JSON.stringify leaves DEL, C1 and U+2028 raw). */
+function quoted(value: string): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** credential-helpers' reserved value: the auth.json files, no program. */
+const AUTH_FILES_HELPER = 'containers-auth.json';
+/**
+ * What a helper name may be. containers/image runs `docker-credential-NAME` with Go's exec.Command,
+ * which searches PATH only for a name without "/": "../x" would run a file relative to the working
+ * directory of whatever pulls. Real helpers (pass, secretservice, ecr-login, gcloud) are single words.
+ */
+const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const HELPER_NAME_RULE = 'letters, digits, ".", "_", "+" and "-", starting with a letter or digit (no "/", spaces or control characters)';
+
+export function credentialHelperProblem(name: string): string | undefined {
+  if (name === AUTH_FILES_HELPER || HELPER_NAME.test(name)) return undefined;
+  return `invalid credential helper ${quoted(name)}: containers/image runs "docker-credential-NAME" found in PATH, so NAME must be ${HELPER_NAME_RULE}; or "${AUTH_FILES_HELPER}" for the auth.json files`;
+}
+
+/**
+ * additional-layer-store-auth-helper is run as given (exec.Command): a bare name is searched in PATH,
+ * anything with "/" is a path, which must then be absolute and plain (a relative one depends on the
+ * working directory of whatever pulls).
+ */
+export function layerStoreHelperProblem(helper: string): string | undefined {
+  const plainAbsolute = helper.startsWith('/') && helper.slice(1).split('/').every((seg) => HELPER_NAME.test(seg));
+  if (HELPER_NAME.test(helper) || plainAbsolute) return undefined;
+  return `invalid additional-layer-store-auth-helper ${quoted(helper)}: must be a program name found in PATH or an absolute path, each part ${HELPER_NAME_RULE}`;
+}
+
+function helperProblems(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  (conf.credentialHelpers ?? []).forEach((name, i) => {
+    const problem = credentialHelperProblem(name);
+    if (problem) out.push(error(locate(['credential-helpers', i], name), problem));
+  });
+  const als = conf.additionalLayerStoreAuthHelper;
+  const problem = als ? layerStoreHelperProblem(als) : undefined;
+  if (problem && als) out.push(error(locate(['additional-layer-store-auth-helper'], als), problem));
+  return out;
+}
+
+/** The per-file load-time checks of containers/image (containers-registries.conf(5)). */
+export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [...malformedStrings(conf, locate), ...helperProblems(conf, locate)];
+  (conf.unqualifiedSearchRegistries ?? []).forEach((entry, i) => {
+    const at = locate(['unqualified-search-registries', i], entry);
+    if (hasScheme(entry)) out.push(schemeError(at, entry));
+    else if (!isDomainContainersImage(entry.replace(/\/+$/, ''))) out.push(error(at, `Invalid unqualified-search-registries entry "${entry}"`));
+  });
+  if (conf.shortNameMode && !SHORT_NAME_MODES.includes(conf.shortNameMode)) {
+    out.push(error(locate(['short-name-mode'], conf.shortNameMode), `invalid short-name mode: "${conf.shortNameMode}"`));
+  }
+  for (const [name, value] of Object.entries(conf.aliases ?? {})) {
+    const problem = validateShortNameAlias(name, value);
+    if (problem) out.push(error(locate(['aliases', name]), `validating short-name aliases: ${problem}`));
+  }
+
+  const seenPrefix = new Map<string, number>();
+  conf.registries.forEach((reg, i) => {
+    const at = (path: TomlPath, needle?: string): Location => locate(['registry', i, ...path], needle);
+    const prefix = reg.prefix ?? '';
+    for (const [key, value] of [['prefix', prefix], ['location', reg.location]] as const) {
+      if (hasScheme(value)) out.push(schemeError(at([key], value), value));
+    }
+    if (!prefix && !reg.location) out.push(error(at([]), 'invalid condition: both location and prefix are unset'));
+    else if (!reg.location && !prefix.startsWith('*.')) {
+      out.push(error(at(['prefix'], prefix), 'invalid condition: location is unset and prefix is not in the format: *.example.com'));
+    }
+    if (prefix.startsWith('*.') && /[/@:]/.test(prefix)) {
+      out.push(error(at(['prefix'], prefix), `Wildcarded prefix should be in the format: *.example.com. Current prefix "${prefix}" is incorrectly formatted`));
+    }
+    const scope = registryScope(reg);
+    const first = seenPrefix.get(scope);
+    if (first !== undefined) {
+      out.push(error(at(['prefix'], scope), `prefix "${scope}" is defined more than once (also table ${first + 1}); containers/image would silently use only the first`));
+    } else seenPrefix.set(scope, i);
+    reg.mirrors.forEach((m, j) => {
+      const mat = (key: string, needle?: string): Location => at(['mirror', j, key], needle);
+      if (!m.location) out.push(error(mat('location'), 'invalid condition: mirror location is unset'));
+      else if (hasScheme(m.location)) out.push(schemeError(mat('location', m.location), m.location));
+      if (m.pullFromMirror) {
+        if (reg.mirrorByDigestOnly) {
+          out.push(error(mat('pull-from-mirror', m.pullFromMirror), `cannot set mirror usage mirror-by-digest-only for the registry ("${scope}") and pull-from-mirror for per-mirror ("${m.location}") at the same time`));
+        }
+        if (!PULL_FROM_MIRROR_VALUES.includes(m.pullFromMirror)) {
+          out.push(error(mat('pull-from-mirror', m.pullFromMirror), `unsupported pull-from-mirror value "${m.pullFromMirror}" for mirror "${m.location}"`));
+        }
+      }
+    });
+  });
+
+  // Tables sharing a physical location must agree on insecure and blocked.
+  const byLocation = new Map<string, { insecure: boolean; blocked: boolean; index: number }>();
+  conf.registries.forEach((reg, i) => {
+    const key = reg.location || (reg.prefix ?? '');
+    const seen = byLocation.get(key);
+    const here = { insecure: reg.insecure === true, blocked: reg.blocked === true, index: i };
+    if (!seen) {
+      byLocation.set(key, here);
+      return;
+    }
+    for (const flag of ['insecure', 'blocked'] as const) {
+      if (seen[flag] !== here[flag]) {
+        out.push(error(locate(['registry', i, flag]), `registry '${key}' is defined multiple times with conflicting '${flag}' setting`));
+      }
+    }
+  });
+  return out;
+}
+
+/** Parses `s` as containers/image's rewrite would: canonical form required. */
+function canonicalProblem(s: string, cache?: Map<string, string | undefined>): string | undefined {
+  if (cache?.has(s)) return cache.get(s);
+  const problem = canonicalProblemUncached(s);
+  cache?.set(s, problem);
+  return problem;
+}
+
+function canonicalProblemUncached(s: string): string | undefined {
+  try {
+    const ref = parseNamedContainersImage(s);
+    if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';
+    return undefined;
+  } catch (e) {
+    return e instanceof InvalidReferenceError || e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Representative suffix of an image name below any scope: docker.io needs two path components. */
+const SAMPLE = '/ns/repo';
+
+/**
+ * containers/image rewrites `location + name[len(prefix):]` and fails the whole pull when the
+ * result is not canonical. Check every prefix, location and mirror with a representative name.
+ */
+export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const cache = new Map<string, string | undefined>(); // each distinct name parsed once: a table's location is usually its prefix, a mirror often serves many scopes
+  conf.registries.forEach((reg, i) => {
+    const scope = registryScope(reg);
+    const wildcard = scope.startsWith('*.');
+    if (!wildcard) {
+      const p = canonicalProblem(scope + SAMPLE, cache); // usually also its location's: parsed once
+      if (p) out.push(error(locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope), `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`));
+    }
+    // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
+    const exactRepo = !wildcard && canonicalProblem(scope, cache) === undefined;
+    const endpoints: Array<{ location: string; path: TomlPath }> = [];
+    if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
+    reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
+    for (const ep of endpoints) {
+      const p = canonicalProblem(ep.location + SAMPLE, cache);
+      if (p) {
+        out.push(error(locate(ep.path, ep.location), `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`));
+      } else if (wildcard && ep.location.includes('/')) {
+        out.push(warning(locate(ep.path, ep.location), `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`));
+      } else if (exactRepo && canonicalProblem(ep.location, cache) !== undefined) {
+        out.push(warning(locate(ep.path, ep.location), `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`));
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,54 @@
+import t from 'tap';
+import { DEFAULT_HEALTH_POLICY, healthState, mergeHealth, orderByHealth, recordFailure, recordSuccess } from '../../src/health/health.js';
+
+const E = 'https://m1.example:5000';
+
+t.test('a failure marks an endpoint down for a time that doubles up to a cap; a success clears it', async (t) => {
+  const policy = { threshold: 1, baseTtlMs: 1000, maxTtlMs: 5000 };
+  let h = recordFailure(undefined, E, 'connect-timeout', 'timed out', 0, policy);
+  t.equal(h.failures, 1);
+  t.equal(h.downUntil, 1000);
+  t.equal(healthState(h, 500), 'down');
+  t.equal(healthState(h, 1000), 'probe', 'after the TTL one request may probe it');
+  h = recordFailure(h, E, 'connect-timeout', 'timed out', 1000, policy);
+  t.equal(h.downUntil, 3000, 'second failure: 2 s');
+  h = recordFailure(h, E, 'refused', 'refused', 3000, policy);
+  t.equal(h.downUntil, 7000, 'third: 4 s');
+  h = recordFailure(h, E, 'refused', 'refused', 7000, policy);
+  t.equal(h.downUntil, 12000, 'capped at 5 s');
+  t.match(h.lastFailure, { class: 'refused', at: 7000 });
+  const up = recordSuccess(h, E, 12500, 12);
+  t.equal(healthState(up, 12500), 'up');
+  t.equal(up.failures, 0);
+  t.equal(up.latencyMs, 12);
+  t.equal(up.downUntil, undefined);
+});
+
+t.test('a threshold above 1 needs consecutive failures', async (t) => {
+  const policy = { ...DEFAULT_HEALTH_POLICY, threshold: 3 };
+  let h = recordFailure(undefined, E, 'tls', 'x', 0, policy);
+  h = recordFailure(h, E, 'tls', 'x', 1, policy);
+  t.equal(healthState(h, 2), 'up');
+  h = recordFailure(h, E, 'tls', 'x', 2, policy);
+  t.equal(healthState(h, 3), 'down');
+  t.equal(healthState(undefined, 0), 'unknown');
+});
+
+t.test('down endpoints are tried last, after every other candidate', async (t) => {
+  const down = recordFailure(undefined, 'a', 'refused', 'x', 0);
+  const sources = ['a', 'b', 'c'];
+  t.same(orderByHealth(sources, (s) => s, { a: down }, 1), { ordered: ['b', 'c', 'a'], down: ['a'] }, 'a down source is tried last, as a last resort');
+  const all = { a: down, b: recordFailure(undefined, 'b', 'refused', 'x', 0), c: recordFailure(undefined, 'c', 'refused', 'x', 0) };
+  t.same(orderByHealth(sources, (s) => s, all, 1), { ordered: ['a', 'b', 'c'], down: ['a', 'b', 'c'] }, 'all down: all tried in order anyway');
+  t.same(orderByHealth(sources, (s) => s, { a: down }, 10 ** 9), { ordered: ['a', 'b', 'c'], down: [] }, 'after the TTL it is probed again');
+});
+
+t.test('merging two views keeps the newer record per endpoint and every endpoint of both', async (t) => {
+  const a = { x: recordFailure(undefined, 'x', 'refused', 'old', 10), y: recordSuccess(undefined, 'y', 5) };
+  const b = { x: recordSuccess(undefined, 'x', 20), z: recordSuccess(undefined, 'z', 1) };
+  const m = mergeHealth(a, b);
+  t.same(Object.keys(m).sort(), ['x', 'y', 'z']);
+  t.equal(m.x?.updatedAt, 20);
+  t.equal(healthState(m.x, 21), 'up');
+  t.equal(mergeHealth(b, a).x?.updatedAt, 20, 'order of the views does not matter');
+});

@@ -1,0 +1,83 @@
+import t from 'tap';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../helpers/cli.js';
+
+const D = `@sha256:${'a'.repeat(64)}`;
+
+function setup(): { conf: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-cli-resolve-'));
+  const conf = join(dir, 'registries.conf');
+  writeFileSync(conf, `[[registry]]
+location = "example.com/foo"
+blocked = true
+[[registry.mirror]]
+location = "example-mirror-0.local/mirror-for-foo"
+pull-from-mirror = "digest-only"
+[[registry.mirror]]
+location = "example-mirror-1.local/mirrors/foo"
+insecure = true
+`);
+  mkdirSync(join(dir, 'home'));
+  return { conf, env: { ...process.env, HOME: join(dir, 'home') } };
+}
+
+t.test('resolve --help lists every flag; the main help lists the command', async (t) => {
+  const h = await runCli(['resolve', '--help']);
+  t.equal(h.code, 0);
+  for (const flag of ['--registries-conf', '--json', '--log-level', '--log-format', '--help']) t.match(h.stdout, flag);
+  t.match((await runCli(['--help'])).stdout, /\n {2}resolve /);
+});
+
+t.test('resolve: usage errors exit 2', async (t) => {
+  for (const args of [['resolve'], ['resolve', 'a', 'b'], ['resolve', '--no-such-flag', 'a'], ['resolve', '--registries-conf'], ['resolve', '--registries-conf', '', 'busybox'], ['resolve', '--log-level', 'loud', 'busybox']]) {
+    const r = await runCli(args);
+    t.equal(r.code, 2, `${args.join(' ')} → 2`);
+    t.match(r.stderr, /Try 'mirror-policyd resolve --help'/);
+  }
+});
+
+t.test('resolve: the sources as a table and as JSON', async (t) => {
+  const { conf, env } = setup();
+  const table = await runCli(['resolve', '--registries-conf', conf, `example.com/foo/image${D}`], { env });
+  t.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.split('\n');
+  t.equal(lines[0], `example.com/foo/image${D}`);
+  t.match(lines[1], /\[\[registry\]\] prefix "example\.com\/foo" \(blocked\)/);
+  t.match(lines[2], new RegExp(`configuration: ${conf}`));
+  t.match(table.stdout, /#\s+ROLE\s+REFERENCE\s+ENDPOINT\s+FLAGS\s+HEALTH\n1\s+mirror\s+example-mirror-0\.local\/mirror-for-foo\/image@sha256:a+\s+example-mirror-0\.local\s+-\s+unknown\n2\s+mirror\s+\S+\s+example-mirror-1\.local\s+insecure\s+unknown\n3\s+primary\s+example\.com\/foo\/image@\S+\s+example\.com\s+blocked by "example\.com\/foo"\s+unknown\n$/);
+
+  const json = await runCli(['resolve', '--registries-conf', conf, '--json', 'example.com/foo/image'], { env });
+  t.equal(json.code, 0, json.stderr);
+  t.same(JSON.parse(json.stdout), {
+    reference: 'example.com/foo/image:latest',
+    sources: [
+      { reference: 'example-mirror-1.local/mirrors/foo/image:latest', endpoint: 'example-mirror-1.local', role: 'mirror', insecure: true, blocked: false, health: 'unknown' },
+      { reference: 'example.com/foo/image:latest', endpoint: 'example.com', role: 'primary', insecure: false, blocked: true, health: 'unknown' },
+    ],
+  }, 'a tag pull skips the digest-only mirror; the blocked primary is still last');
+});
+
+t.test('resolve: a blocked table whose location lies elsewhere does not block its primary, and says so', async (t) => {
+  const { conf, env } = setup();
+  writeFileSync(conf, '[[registry]]\nprefix = "example.com/foo"\nlocation = "internal.example/bar"\nblocked = true\n');
+  const r = await runCli(['resolve', '--registries-conf', conf, 'example.com/foo/image:v1'], { env });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /prefix "example\.com\/foo" \(blocked; its location "internal\.example\/bar" is not under it, so the primary is not refused\)/);
+  t.match(r.stdout, /1\s+primary\s+internal\.example\/bar\/image:v1\s+internal\.example\s+-\s+unknown/);
+});
+
+t.test('resolve: refused references and configurations exit 1 with the reason on stderr', async (t) => {
+  const { conf, env } = setup();
+  const both = await runCli(['resolve', '--registries-conf', conf, `busybox:1${D}`], { env });
+  t.equal(both.code, 1);
+  t.equal(both.stdout, '');
+  t.match(both.stderr, /^mirror-policyd: cannot resolve "busybox:1@sha256:a+": Docker references with both a tag and digest are currently not supported\n$/);
+  const bad = await runCli(['resolve', '--registries-conf', conf, 'UPPER/x'], { env });
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /repository name must be lowercase/);
+  const missing = await runCli(['resolve', '--registries-conf', `${conf}.missing`, 'busybox'], { env });
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /^mirror-policyd: loading registries configuration ".*\.missing": open .*\.missing: no such file or directory\n$/);
+});

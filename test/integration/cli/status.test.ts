@@ -1,0 +1,70 @@
+/**
+ * `status` when the daemon cannot be asked: no permission on the socket, no answer in time,
+ * a garbled answer. One line saying why and exit 4 (status unknown), never a stack trace
+ * and never 1 (degraded, which is an answer).
+ */
+import t, { type Test } from 'tap';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../helpers/cli.js';
+import { NOBODY, runAs } from './run-as.js';
+
+/** A Unix socket server whose connections get `answer` (or nothing); closed at teardown. */
+async function socketServer(t: Test, path: string, answer?: string): Promise<Server> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    if (answer !== undefined) s.on('data', () => s.end(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return server;
+}
+
+function oneLineNoStack(t: Test, stderr: string): void {
+  t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+  t.notMatch(stderr, /\n\s+at /, 'no stack trace');
+}
+
+t.test('no answer within --timeout-ms: exit 4 with a one-line reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+  const path = join(dir, 'control.sock');
+  await socketServer(t, path);
+  const r = await runCli(['status', '--control-socket', path, '--timeout-ms', '300']);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, new RegExp(`^mirror-policyd status: control socket ${path} did not answer within 300 ms; the daemon may be hung`));
+  oneLineNoStack(t, r.stderr);
+  const j = await runCli(['status', '--json', '--control-socket', path, '--timeout-ms', '300']);
+  t.equal(j.code, 4);
+  t.match(JSON.parse(j.stdout), { state: 'unknown', controlSocket: path, reason: /did not answer within 300 ms/ });
+  t.equal((await runCli(['status', '--timeout-ms', '0'])).code, 2, 'a zero timeout is a usage error');
+});
+
+t.test('a garbled answer: exit 4 with a one-line reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+  const path = join(dir, 'control.sock');
+  await socketServer(t, path, 'HTTP/1.1 400 Bad Request\r\n\r\n');
+  const r = await runCli(['status', '--control-socket', path]);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, /is this mirror-policyd's control socket\?/);
+  oneLineNoStack(t, r.stderr);
+});
+
+t.test('an unprivileged user: permission denied, exit 4, one line', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+  chmodSync(dir, 0o755);
+  const path = join(dir, 'control.sock');
+  await socketServer(t, path, '{"ok":true,"result":{}}\n');
+  chmodSync(path, 0o600); // as the daemon's socket is
+  const r = await runAs(NOBODY, ['status', '--control-socket', path]);
+  t.equal(r.code, 4, r.stderr);
+  t.match(r.stderr, new RegExp(`^mirror-policyd status: permission denied on the control socket ${path}.*run status as root`));
+  oneLineNoStack(t, r.stderr);
+});

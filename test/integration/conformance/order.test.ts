@@ -1,0 +1,132 @@
+/**
+ * Conformance of what we render with the real consumer: skopeo 1.9.3 (containers/image
+ * 5.23) reads our registries.conf and prints, with --debug, every source it tries in
+ * order ("Trying to access ..."). With no network every unknown host fails at DNS at
+ * once, so this checks the order for any host names in milliseconds.
+ */
+import t, { type Test } from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildRegistriesConf, type SourceText } from '../../../src/pipeline/strict.js';
+import { skopeoInspectRaw } from '../../helpers/skopeo.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+const EXAMPLES = new URL('../../../examples/policy.d/', import.meta.url);
+const example = (name: string): SourceText => ({ file: name, text: readFileSync(new URL(name, EXAMPLES), 'utf8') });
+
+function renderTo(fragments: SourceText[], warnings: string[] = []): string {
+  const result = buildRegistriesConf({ fragments });
+  warnings.push(...result.diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message));
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  if (result.text === undefined) throw new Error(`render failed: ${errors.map((e) => e.message).join('; ')}`);
+  const file = join(mkdtempSync(join(tmpdir(), 'mpd-order-')), 'registries.conf');
+  writeFileSync(file, result.text);
+  return file;
+}
+
+interface Row {
+  readonly ref: string;
+  readonly tried: readonly string[];
+  /** Sources skopeo must refuse as blocked, without contacting them. */
+  readonly blocked?: readonly string[];
+}
+
+async function assertOrder(t: Test, conf: string, rows: readonly Row[]): Promise<void> {
+  for (const row of rows) {
+    const r = await skopeoInspectRaw(`docker://${row.ref}`, { registriesConf: conf, timeoutMs: 15_000 });
+    t.same(r.tried, row.tried, `${row.ref} → ${row.tried.join(', ')}`);
+    for (const b of row.blocked ?? []) t.match(r.stderr, `is blocked in`, `${b} refused as blocked`);
+    t.notMatch(r.stderr, /loading registries configuration/, 'skopeo loads the file');
+  }
+}
+
+t.test('the ICSP of the OpenShift documentation: digest pulls try the mirrors in order, longest prefix wins, tag pulls go to the source', async (t) => {
+  const conf = renderTo([example('10-ubi8repo.yaml')]);
+  await assertOrder(t, conf, [
+    { ref: `registry.access.redhat.com/ubi8/ubi-minimal@${D}`, tried: [`example.io/example/ubi-minimal@${D}`, `example.com/example/ubi-minimal@${D}`, `registry.access.redhat.com/ubi8/ubi-minimal@${D}`] },
+    { ref: 'registry.access.redhat.com/ubi8/ubi-minimal:latest', tried: ['registry.access.redhat.com/ubi8/ubi-minimal:latest'] },
+    { ref: `registry.redhat.io/openshift4/ose-cli@${D}`, tried: [`mirror.example.com/redhat/ose-cli@${D}`, `registry.redhat.io/openshift4/ose-cli@${D}`] },
+    { ref: `registry.redhat.io/rhel9/httpd@${D}`, tried: [`mirror.example.com/rhel9/httpd@${D}`, `registry.redhat.io/rhel9/httpd@${D}`] },
+    { ref: `registry.example.com/redhat/ubi8/ubi-minimal@${D}`, tried: [`mirror.example.net/image@${D}`, `registry.example.com/redhat/ubi8/ubi-minimal@${D}`] },
+    { ref: `registry.example.com/redhat/other@${D}`, tried: [`mirror.example.net/other@${D}`, `registry.example.com/redhat/other@${D}`] },
+    { ref: `registry.example.com/team/app@${D}`, tried: [`mirror.example.net/team/app@${D}`, `registry.example.com/team/app@${D}`] },
+    { ref: `quay.io/unrelated/app@${D}`, tried: [`quay.io/unrelated/app@${D}`] },
+  ]);
+});
+
+t.test('the rewrite our render warns about is one containers/image really refuses', async (t) => {
+  // check/render warn: pulls of exactly registry.example.com/redhat rewrite to mirror.example.net@D.
+  const conf = renderTo([example('10-ubi8repo.yaml')]);
+  const r = await skopeoInspectRaw(`docker://registry.example.com/redhat@${D}`, { registriesConf: conf });
+  t.not(r.code, 0);
+  t.match(r.stderr, /rewriting reference/);
+  t.same(r.tried, [], 'the whole pull fails before any source is tried');
+});
+
+t.test('IDMS NeverContactSource and ITMS: blocked source after its mirrors, tag mirrors only for tags', async (t) => {
+  const conf = renderTo([example('20-release.yaml')]);
+  await assertOrder(t, conf, [
+    { ref: `quay.io/openshift-release-dev/ocp-release@${D}`, tried: [`mirror.registry.example:5000/ocp4/openshift4@${D}`, `quay.io/openshift-release-dev/ocp-release@${D}`], blocked: ['quay.io'] },
+    { ref: 'quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64', tried: ['quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64'], blocked: ['quay.io'] },
+    { ref: 'registry.access.redhat.com/ubi9/ubi:latest', tried: ['mirror.registry.example:5000/ubi9/ubi:latest', 'registry.access.redhat.com/ubi9/ubi:latest'] },
+    { ref: `registry.access.redhat.com/ubi9/ubi@${D}`, tried: [`registry.access.redhat.com/ubi9/ubi@${D}`] },
+  ]);
+});
+
+t.test('native TOML: an all-pulls mirror set for docker.io, short names normalised, insecure and blocked scopes', async (t) => {
+  const conf = renderTo([example('50-local.toml')]);
+  await assertOrder(t, conf, [
+    { ref: 'busybox', tried: ['cache-1.lab.example/dockerhub/library/busybox:latest', 'cache-2.lab.example/dockerhub/library/busybox:latest', 'docker.io/library/busybox:latest'] },
+    { ref: `docker.io/grafana/grafana@${D}`, tried: [`cache-1.lab.example/dockerhub/grafana/grafana@${D}`, `cache-2.lab.example/dockerhub/grafana/grafana@${D}`, `docker.io/grafana/grafana@${D}`] },
+    { ref: `registry.lab.example:5000/team/app@${D}`, tried: [`registry-dr.lab.example/team/app@${D}`, `registry.lab.example:5000/team/app@${D}`] },
+    { ref: 'untrusted.example.com/x/y:1', tried: ['untrusted.example.com/x/y:1'], blocked: ['untrusted.example.com'] },
+  ]);
+});
+
+t.test('wildcard sources, nested scopes and merged sets', async (t) => {
+  const conf = renderTo([
+    {
+      file: '10-sets.toml',
+      text: `blocked-registries = ["primary.example.com/top/blocked", "*.blocked.example.org"]
+insecure-registries = ["primary.example.com/top/insecure"]
+
+[[mirror-set]]
+source = "*.example.org"
+mirrors = ["wild-mirror.example.net/org"]
+pull-from-mirror = "all"
+
+[[mirror-set]]
+source = "primary.example.com/top"
+mirrors = ["mirror.example.net/primary", "mirror-b.example.net/primary"]
+
+[[mirror-set]]
+source = "primary.example.com/top/insecure/more-specific"
+mirrors = ["mirror.example.net/more-specific"]
+`,
+    },
+    // A second fragment for the same source: merged in topological order (V1).
+    { file: '20-more.yaml', text: 'apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata: {name: more}\nspec:\n  repositoryDigestMirrors:\n  - source: primary.example.com/top\n    mirrors: [mirror-b.example.net/primary, mirror-c.example.net/primary]\n' },
+  ]);
+  const m = (host: string, path: string): string => `${host}/${path}@${D}`;
+  await assertOrder(t, conf, [
+    { ref: `a.example.org/ns/app@${D}`, tried: [m('wild-mirror.example.net/org', 'ns/app'), m('a.example.org', 'ns/app')] },
+    // The blocked wildcard inside the mirrored one inherits its mirrors (else its table would hide them).
+    { ref: `x.blocked.example.org/ns/app@${D}`, tried: [m('wild-mirror.example.net/org', 'ns/app'), m('x.blocked.example.org', 'ns/app')], blocked: ['x.blocked.example.org'] },
+    { ref: `primary.example.com/top/app@${D}`, tried: [m('mirror.example.net/primary', 'app'), m('mirror-b.example.net/primary', 'app'), m('mirror-c.example.net/primary', 'app'), m('primary.example.com/top', 'app')] },
+    { ref: `primary.example.com/top/blocked/app@${D}`, tried: [m('mirror.example.net/primary', 'blocked/app'), m('mirror-b.example.net/primary', 'blocked/app'), m('mirror-c.example.net/primary', 'blocked/app'), m('primary.example.com/top/blocked', 'app')], blocked: ['primary.example.com/top/blocked'] },
+    { ref: `primary.example.com/top/insecure/app@${D}`, tried: [m('mirror.example.net/primary', 'insecure/app'), m('mirror-b.example.net/primary', 'insecure/app'), m('mirror-c.example.net/primary', 'insecure/app'), m('primary.example.com/top/insecure', 'app')] },
+    { ref: `primary.example.com/top/insecure/more-specific/app@${D}`, tried: [m('mirror.example.net/more-specific', 'app'), m('primary.example.com/top/insecure/more-specific', 'app')] },
+  ]);
+});
+
+t.test('the port rewrite our render warns about for wildcard sources is one containers/image really refuses', async (t) => {
+  const warnings: string[] = [];
+  const conf = renderTo([{ file: 'w.toml', text: '[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["wild-mirror.example.net/org"]\npull-from-mirror = "all"\n' }], warnings);
+  t.match(warnings, [/names with a port under "\*\.example\.org" .* "wild-mirror\.example\.net\/org:PORT\/\.\.\.", which is not a valid reference/]);
+  const r = await skopeoInspectRaw('docker://deep.sub.example.org:5000/ns/app:v1', { registriesConf: conf });
+  t.not(r.code, 0);
+  t.match(r.stderr, /rewriting reference/);
+  const plain = await skopeoInspectRaw('docker://deep.sub.example.org/ns/app:v1', { registriesConf: conf });
+  t.same(plain.tried, ['wild-mirror.example.net/org/ns/app:v1', 'deep.sub.example.org/ns/app:v1'], 'without a port the same set works');
+});

@@ -1,0 +1,83 @@
+/**
+ * after-render commands from the config file: argv arrays (no shell of ours), run once per
+ * render that changed the output, never for one that did not; a failing, missing or
+ * hanging command is logged and the daemon carries on.
+ */
+import t from 'tap';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fragment, readOrUndefined, startDaemon, workspace } from '../../helpers/daemon.js';
+
+const toml = (s: string): string => JSON.stringify(s);
+const lines = (path: string): string[] => (readOrUndefined(path) ?? '').split('\n').filter((l) => l !== '');
+
+t.test('after-render runs once per changed render, with its argv as given', async (t) => {
+  const ws = workspace(t);
+  const ran = join(ws.dir, 'ran.txt');
+  const args = join(ws.dir, 'args.txt');
+  const hostile = '$(touch PWNED); `touch PWNED2` && echo "x" > PWNED3';
+  const config = join(ws.dir, 'config.toml');
+  writeFileSync(
+    config,
+    [
+      'after-render = [',
+      `  ["/bin/sh", "-c", ${toml(`echo x >> '${ran}'`)}],`,
+      `  ["/bin/sh", "-c", ${toml(`printf '%s\\n' "$1" >> '${args}'`)}, "sh", ${toml(hostile)}],`,
+      ']',
+      '',
+    ].join('\n'),
+  );
+  // Fragments are replaced by rename here, so that no render can see a half-written file: the
+  // number of changed renders is then exactly the number of real changes.
+  const a = join(ws.policy, '10-a.toml');
+  const put = (text: string): void => {
+    writeFileSync(`${a}.tmp`, text);
+    renameSync(`${a}.tmp`, a);
+  };
+  put(fragment('quay.io/a', ['mirror-a.example/a']));
+  const d = await startDaemon(t, ws, { config });
+  await d.waitFor(() => lines(ran).length === 1, 'the command after the first render');
+  t.same(lines(args), [hostile], 'the argument arrives as one literal argv element');
+  t.notOk(['PWNED', 'PWNED2', 'PWNED3'].some((f) => existsSync(join(ws.dir, f))), 'nothing in it was run by a shell (the daemon runs in ws.dir)');
+  await d.waitForLog(/after-render: \/bin\/sh -c echo x .*: ok/);
+
+  put(fragment('quay.io/a', ['mirror-a2.example/a']));
+  await d.waitFor(() => lines(ran).length === 2, 'the command after a changed render');
+
+  // A change that does not change the output (a comment): that render runs nothing.
+  const from = d.log().length;
+  put(fragment('quay.io/a', ['mirror-a2.example/a'], '# only a comment\n'));
+  // A render has read it once its last good content is the new text.
+  await d.waitFor(() => (readOrUndefined(join(ws.state, 'last-good', '10-a.toml')) ?? '').includes('# only a comment'), 'a render of the commented fragment');
+  t.equal(lines(ran).length, 2, 'no command for a render that changed nothing');
+  t.notMatch(d.log().slice(from), /INFO: rendered /, 'that render did not change the output');
+
+  put(fragment('quay.io/a', ['mirror-a3.example/a']));
+  await d.waitForOutput((o) => o.includes('mirror-a3.example/a'), 'the third render');
+  await d.waitFor(() => (d.stdout().match(/after-render: .*: ok/g) ?? []).length === 6, 'both commands after the third render');
+  const changed = (d.stdout().match(/^INFO: rendered /gm) ?? []).length;
+  t.equal(changed, 3, 'three renders changed the output');
+  t.equal(lines(ran).length, 3, 'the command ran exactly once per changed render');
+  t.equal(lines(args).length, 3);
+  t.equal(await d.stop(), 0);
+  t.equal(lines(ran).length, 3, 'and not again on the way out');
+});
+
+t.test('failing, missing and hanging commands are logged; the daemon keeps running', async (t) => {
+  const ws = workspace(t);
+  const config = join(ws.dir, 'config.toml');
+  writeFileSync(config, ['after-render = [["/bin/false"], ["/nonexistent/reload-something"], ["/bin/sleep", "30"]]', 'after-render-timeout-ms = 300', ''].join('\n'));
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const d = await startDaemon(t, ws, { config });
+  await d.waitForLog(/after-render: \/bin\/false: failed/);
+  await d.waitForLog(/after-render: \/nonexistent\/reload-something: failed: .*ENOENT/);
+  await d.waitForLog(/after-render: \/bin\/sleep 30: failed: killed after 300 ms/);
+  t.match(d.stdout(), /^ERROR: after-render: \/bin\/false: failed/m, 'logged as errors');
+
+  // Still running and rendering.
+  writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
+  await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'a later render');
+  const s = await d.status();
+  t.equal(s.state, 'healthy', 'a failed after-render command does not degrade the render');
+  t.equal(await d.stop(), 0);
+});

@@ -1,0 +1,76 @@
+/**
+ * SIGHUP re-reads the config file: a changed policy-dir is watched and rendered from then
+ * on, new after-render commands apply; an invalid file keeps the previous settings.
+ */
+import t from 'tap';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fragment, readOrUndefined, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
+
+t.test('SIGHUP re-reads the config file', async (t) => {
+  const ws = workspace(t);
+  const p1 = join(ws.dir, 'p1.d');
+  const p2 = join(ws.dir, 'p2.d');
+  mkdirSync(p1);
+  mkdirSync(p2);
+  writeFileSync(join(p1, '10-one.toml'), fragment('quay.io/one', ['mirror-one.example/x']));
+  writeFileSync(join(p2, '10-two.toml'), fragment('quay.io/two', ['mirror-two.example/x']));
+  const hook = join(ws.dir, 'hook.txt');
+  const config = join(ws.dir, 'config.toml');
+  const settings = (policyDir: string, debounce: number, tag: string): string =>
+    `policy-dir = ${JSON.stringify(policyDir)}\ndebounce-ms = ${debounce}\nafter-render = [["/bin/sh", "-c", ${JSON.stringify(`echo ${tag} >> '${hook}'`)}]]\n`;
+  writeFileSync(config, settings(p1, 50, 'first'));
+  // No --policy-dir or --debounce-ms flags: flags would win over the file.
+  const argv = ['--config', config, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments'];
+  const d = await startDaemon(t, ws, { argv });
+  await d.waitForOutput((o) => o.includes('mirror-one.example/x'), 'the render of the first policy dir');
+  t.equal((await d.status()).policyDir, p1);
+
+  writeFileSync(config, settings(p2, 80, 'second'));
+  const n = d.notify!.messages().length;
+  d.child.kill('SIGHUP');
+  await d.waitForNotify((m) => m.startsWith('RELOADING=1'), n);
+  const out = await d.waitForOutput((o) => o.includes('mirror-two.example/x'), 'the render of the new policy dir');
+  t.notMatch(out, /mirror-one/, 'the old policy dir is no longer in effect');
+  await d.waitForNotify((m) => m.startsWith('READY=1'), n);
+  t.equal((await d.status()).policyDir, p2, 'status shows the new policy dir');
+  await d.waitFor(() => (readOrUndefined(hook) ?? '').includes('second'), 'the new after-render command');
+  t.notMatch(readOrUndefined(hook) ?? '', /first\n[\s\S]*first/, 'the old command ran only for the first render');
+
+  // The new directory is watched; the old one no longer is.
+  writeFileSync(join(p1, '20-late.toml'), fragment('quay.io/late', ['mirror-late.example/x']));
+  writeFileSync(join(p2, '20-new.toml'), fragment('quay.io/new', ['mirror-new.example/x']));
+  const later = await d.waitForOutput((o) => o.includes('mirror-new.example/x'), 'a change in the new policy dir');
+  t.notMatch(later, /mirror-late/);
+
+  // An invalid config file on SIGHUP: logged with FILE:LINE, previous settings kept, still running.
+  writeFileSync(config, `policy-dir = ${JSON.stringify(p1)}\ndebounce-ms = -5\n`);
+  d.child.kill('SIGHUP');
+  await d.waitForLog(new RegExp(`reload: ${config}:2:\\d+: "debounce-ms" must be a whole number`));
+  await d.waitForLog(/configuration invalid; keeping the previous settings/);
+  await sleep(200);
+  const s = await d.status();
+  t.equal(s.policyDir, p2, 'the previous settings are kept');
+  t.equal(s.state, 'healthy');
+  t.match(readOrUndefined(ws.output) ?? '', /mirror-new\.example\/x/);
+  t.equal(await d.stop(), 0);
+});
+
+t.test('SIGHUP (a new policy dir) and SIGTERM right after it: the daemon still stops, exit 0', async (t) => {
+  for (const delay of [0, 5, 20]) {
+    const ws = workspace(t);
+    const p2 = join(ws.dir, 'p2.d');
+    mkdirSync(p2);
+    const config = join(ws.dir, 'config.toml');
+    writeFileSync(config, `policy-dir = ${JSON.stringify(ws.policy)}\n`);
+    const argv = ['--config', config, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments'];
+    const d = await startDaemon(t, ws, { argv });
+    writeFileSync(config, `policy-dir = ${JSON.stringify(p2)}\n`);
+    d.child.kill('SIGHUP');
+    if (delay > 0) await sleep(delay);
+    // Without SIGKILL: stop() sends SIGTERM and only kills after 10 s; a watcher started by
+    // the reload after stop() closed the old one would keep the process alive until then.
+    t.equal(await d.stop(), 0, `exit 0 (SIGTERM ${delay} ms after SIGHUP)`);
+    t.match(d.stdout(), /stopped\n$/, 'nothing happens after "stopped"');
+  }
+});

@@ -1,0 +1,235 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPolicyDir, MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../../../src/fragments/policy-dir.js';
+import { formatDiagnostic } from '../../../src/core/diagnostic.js';
+import { runCli } from '../../helpers/cli.js';
+
+const isRoot = process.getuid?.() === 0;
+
+function dir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-dir-'));
+  chmodSync(d, 0o755);
+  return d;
+}
+
+function put(d: string, name: string, text = '', mode = 0o644): string {
+  const p = join(d, name);
+  writeFileSync(p, text);
+  chmodSync(p, mode);
+  return p;
+}
+
+t.test('fragments are read in byte order of their names; leftovers are ignored with a reason', async (t) => {
+  const d = dir();
+  for (const name of ['b.toml', 'A.yaml', 'a.yml', '.hidden.toml', 'x.toml~', '.x.toml.swp', 'y.toml.swp', 'z.tmp', 'p.toml.dpkg-old', 'q.toml.dpkg-new', 'r.toml.rpmnew', 's.toml.rpmsave', 'README', '4913']) put(d, name);
+  mkdirSync(join(d, 'sub.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => f.file), ['A.yaml', 'a.yml', 'b.toml']);
+  t.same(got.diagnostics.map(formatDiagnostic), ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml'], 'a file that is no fragment and no leftover is a warning');
+  const ignored = Object.fromEntries(got.ignored.map((i) => [i.name, i.why]));
+  t.same(Object.keys(ignored).sort(), ['.hidden.toml', '.x.toml.swp', '4913', 'p.toml.dpkg-old', 'q.toml.dpkg-new', 'r.toml.rpmnew', 's.toml.rpmsave', 'sub.toml', 'x.toml~', 'y.toml.swp', 'z.tmp']);
+  t.equal(ignored['sub.toml'], 'subdirectory');
+  t.equal(ignored['x.toml~'], 'editor backup');
+});
+
+t.test('a missing directory is reported as missing, not as an error', async (t) => {
+  const got = await readPolicyDir(join(dir(), 'nope'));
+  t.equal(got.exists, false);
+  t.same(got.diagnostics, []);
+});
+
+t.test('fragments writable by group or others are refused; the rest are still read', async (t) => {
+  const d = dir();
+  put(d, 'good.toml');
+  put(d, 'group.toml', '', 0o664);
+  put(d, 'other.toml', '', 0o646);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => f.file), ['good.toml']);
+  t.same(got.diagnostics.map(formatDiagnostic), [
+    'group.toml: refusing fragment: writable by group (mode 0664) (use --allow-unsafe-fragments only for demos and tests)',
+    'other.toml: refusing fragment: writable by others (mode 0646) (use --allow-unsafe-fragments only for demos and tests)',
+  ]);
+  const unsafe = await readPolicyDir(d, { allowUnsafe: true });
+  t.same(unsafe.fragments.map((f) => f.file), ['good.toml', 'group.toml', 'other.toml'], '--allow-unsafe-fragments reads them');
+});
+
+t.test('a fragment owned by a non-root user (nobody, 65534) is refused when that user is not the one reading', { skip: !isRoot && 'needs root to chown a file to another user' }, async (t) => {
+  const d = dir();
+  chownSync(put(d, '10-nobody.toml', '[[mirror-set]]\nsource = "a.example.com"\nmirrors = ["m.example.net"]\n'), 65534, 65534);
+  put(d, '20-root.toml');
+  const got = await readPolicyDir(d); // as root: only root (or the reader) may own fragments
+  t.same(got.fragments.map((f) => f.file), ['20-root.toml'], 'the root-owned fragment is still read');
+  t.same(got.diagnostics.map(formatDiagnostic), ['10-nobody.toml: refusing fragment: owned by uid 65534, not by root or uid 0 (use --allow-unsafe-fragments only for demos and tests)']);
+});
+
+t.test('a policy directory owned by a non-root user is refused whole', { skip: !isRoot && 'needs root to chown a directory to another user' }, async (t) => {
+  const d = dir();
+  put(d, 'good.toml');
+  chownSync(d, 65534, 65534);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments, []);
+  const lines = got.diagnostics.map(formatDiagnostic);
+  t.equal(lines.length, 2);
+  t.match(lines[0], /refusing policy directory: owned by uid 65534/);
+  t.equal(lines[1], 'good.toml: refusing fragment: the policy directory is owned by uid 65534, not by root or uid 0');
+});
+
+t.test('a fragment owned by another user is refused', { skip: !isRoot && 'needs root to chown' }, async (t) => {
+  const d = dir();
+  chownSync(put(d, 'theirs.toml'), 4242, 4242);
+  put(d, 'mine.toml');
+  const got = await readPolicyDir(d, { uid: 1000 });
+  t.same(got.fragments.map((f) => f.file), ['mine.toml'], 'root-owned is trusted');
+  t.match(got.diagnostics.map(formatDiagnostic), [/^theirs\.toml: refusing fragment: owned by uid 4242, not by root or uid 1000/]);
+  const asOwner = await readPolicyDir(d, { uid: 4242 });
+  t.same(asOwner.fragments.map((f) => f.file), ['mine.toml', 'theirs.toml'], 'the user running the command may own fragments');
+});
+
+t.test('a policy directory writable by others is refused whole: the directory and each fragment named, nothing read', async (t) => {
+  const d = dir();
+  put(d, 'good.toml');
+  put(d, 'other.yaml');
+  put(d, '.hidden.toml');
+  chmodSync(d, 0o1777);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments, []);
+  const lines = got.diagnostics.map(formatDiagnostic);
+  t.match(lines[0], /refusing policy directory: writable by group and others \(mode 1777\)/);
+  t.same(lines.slice(1), ['good.toml', 'other.yaml'].map((f) => `${f}: refusing fragment: the policy directory is writable by group and others (mode 1777)`));
+  t.same(got.ignored.map((i) => i.name), ['.hidden.toml'], 'ignored names are still ignored, not refused');
+  t.equal(got.dirProblem && formatDiagnostic(got.dirProblem), lines[0], 'the refusal of the whole directory is flagged as such (the daemon then holds every fragment)');
+});
+
+t.test('symlinks: inside the directory are followed, outside are refused', async (t) => {
+  const d = dir();
+  const outside = dir();
+  put(d, 'real.toml', '# inside');
+  put(outside, 'evil.toml', '# outside');
+  symlinkSync('real.toml', join(d, 'link.toml'));
+  symlinkSync(join(outside, 'evil.toml'), join(d, 'out.toml'));
+  symlinkSync('missing.toml', join(d, 'dangling.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => [f.file, f.text]), [['link.toml', '# inside'], ['real.toml', '# inside']]);
+  t.match(got.diagnostics.map(formatDiagnostic), [/^out\.toml: refusing fragment: symlink to .*evil\.toml, outside the policy directory/]);
+  t.ok(got.ignored.some((i) => i.name === 'dangling.toml'), 'a dangling link is skipped like a vanished file');
+});
+
+t.test('oversized and non-UTF-8 fragments are refused', async (t) => {
+  const d = dir();
+  put(d, 'big.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  writeFileSync(join(d, 'latin1.toml'), Buffer.from([0x23, 0xe9, 0x0a]));
+  chmodSync(join(d, 'latin1.toml'), 0o644);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments, []);
+  t.match(got.diagnostics.map(formatDiagnostic), [/^big\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed/, /^latin1\.toml: not valid UTF-8 text/]);
+});
+
+t.test('a policy directory writable by its group is refused whole too', async (t) => {
+  const d = dir();
+  put(d, 'good.toml');
+  chmodSync(d, 0o775);
+  const got = await readPolicyDir(d);
+  t.same(got.fragments, []);
+  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: writable by group \(mode 0775\)/, /^good\.toml: refusing fragment: the policy directory is writable by group \(mode 0775\)$/]);
+});
+
+t.test('a symlink into a subdirectory is followed; one through .. out of the directory is refused', async (t) => {
+  const root = dir();
+  const d = join(root, 'policy.d');
+  mkdirSync(d, { mode: 0o755 });
+  mkdirSync(join(d, 'parts'), { mode: 0o755 });
+  put(join(d, 'parts'), 'inner.toml', '# inner');
+  put(root, 'beside.toml', '# beside the policy directory');
+  symlinkSync('parts/inner.toml', join(d, 'in.toml'));
+  symlinkSync('../beside.toml', join(d, 'up.toml'));
+  symlinkSync('parts/../../beside.toml', join(d, 'zigzag.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => [f.file, f.text]), [['in.toml', '# inner']]);
+  t.match(got.diagnostics.map(formatDiagnostic), [/^up\.toml: refusing fragment: symlink to .*beside\.toml, outside the policy directory/, /^zigzag\.toml: refusing fragment: symlink to .*beside\.toml, outside/]);
+});
+
+t.test('a fragment with a second hard link is refused; the others are read', async (t) => {
+  const d = dir();
+  const elsewhere = dir();
+  put(d, 'single.toml', '# one name');
+  put(elsewhere, 'shared.toml', '# two names');
+  linkSync(join(elsewhere, 'shared.toml'), join(d, 'linked.toml'));
+  put(d, 'twin-a.toml', '# twins');
+  linkSync(join(d, 'twin-a.toml'), join(d, 'twin-b.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => f.file), ['single.toml']);
+  t.same(got.diagnostics.map(formatDiagnostic), ['linked.toml', 'twin-a.toml', 'twin-b.toml'].map((f) => `${f}: refusing fragment: it has 2 hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`));
+  const unsafe = await readPolicyDir(d, { allowUnsafe: true });
+  t.same(unsafe.fragments.map((f) => f.file), ['linked.toml', 'single.toml', 'twin-a.toml', 'twin-b.toml'], '--allow-unsafe-fragments reads them');
+});
+
+t.test('a fragment of exactly 1 MiB is read; one byte more is refused; the others are unaffected', async (t) => {
+  const d = dir();
+  put(d, 'a-small.toml', '# small');
+  put(d, 'b-exact.toml', '#'.repeat(MAX_FRAGMENT_BYTES));
+  put(d, 'c-over.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  put(d, 'd-small.toml', '# small too');
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-small.toml', 7], ['b-exact.toml', MAX_FRAGMENT_BYTES], ['d-small.toml', 11]]);
+  t.same(got.diagnostics.map(formatDiagnostic), [`c-over.toml: refusing fragment: ${MAX_FRAGMENT_BYTES + 1} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`]);
+  t.ok(MAX_FRAGMENTS >= 50_000, `the default cap on the number of fragments (${MAX_FRAGMENTS}) is well above the 10 000 of the bench`);
+});
+
+t.test('over the cap on the number of fragments, the ones past it (in byte order) are refused one by one; ignored files do not count', async (t) => {
+  const d = dir();
+  for (const name of ['e.toml', 'a.toml', 'c.yaml', 'b.toml', 'd.yml']) put(d, name, `# ${name}`);
+  for (const name of ['.hidden.toml', 'x.toml~', 'README']) put(d, name);
+  const got = await readPolicyDir(d, { maxFragments: 3 });
+  const warnings = got.diagnostics.filter((x) => x.severity === 'warning').map(formatDiagnostic);
+  t.same(warnings, ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml']);
+  t.same(got.fragments.map((f) => f.file), ['a.toml', 'b.toml', 'c.yaml']);
+  t.same(got.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic), [
+    'd.yml: refusing fragment: the policy directory holds more than 3 fragments; this is number 4 in byte order of names',
+    'e.toml: refusing fragment: the policy directory holds more than 3 fragments; this is number 5 in byte order of names',
+  ]);
+  t.equal(got.ignored.length, 2);
+  const atCap = await readPolicyDir(d, { maxFragments: 5 });
+  t.equal(atCap.fragments.length, 5, 'exactly at the cap: all read');
+  t.same(atCap.diagnostics.filter((x) => x.severity === 'error'), []);
+});
+
+t.test('nothing but regular files is opened: a FIFO and a device are refused by type, without opening them', { skip: !isRoot && 'needs root for mknod' }, async (t) => {
+  const d = dir();
+  put(d, '10-good.toml', '# good');
+  execFileSync('mkfifo', ['-m', '0644', join(d, '20-fifo.toml')]);
+  // Major 240 is reserved for local use: no driver, so opening it fails (ENXIO); refusing it by type never tries.
+  execFileSync('mknod', ['-m', '0644', join(d, '30-dev.toml'), 'c', '240', '0']);
+  symlinkSync('30-dev.toml', join(d, '40-link-to-dev.toml'));
+  for (const opts of [{}, { allowUnsafe: true }]) {
+    const got = await readPolicyDir(d, opts);
+    t.same(got.fragments.map((f) => f.file), ['10-good.toml']);
+    t.same(got.diagnostics.map(formatDiagnostic), [
+      '20-fifo.toml: refusing fragment: a FIFO, not a regular file',
+      '30-dev.toml: refusing fragment: a character device, not a regular file',
+      '40-link-to-dev.toml: refusing fragment: a character device, not a regular file',
+    ]);
+  }
+});
+
+t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escaped), not left out silently', async (t) => {
+  const d = dir();
+  put(d, '10-good.toml', '# good');
+  const raw = Buffer.concat([Buffer.from(join(d, '20-caf')), Buffer.from([0xe9]), Buffer.from('.toml')]);
+  writeFileSync(raw, '# latin-1 name');
+  chmodSync(raw, 0o644);
+  const other = Buffer.concat([Buffer.from(join(d, 'notes-')), Buffer.from([0xff])]);
+  writeFileSync(other, 'x');
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => f.file), ['10-good.toml']);
+  t.same(got.diagnostics.map(formatDiagnostic), [
+    '20-caf\\xe9.toml: refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it',
+    'notes-\\xff: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml',
+  ]);
+  const check = await runCli(['check', '--policy-dir', d]);
+  t.equal(check.code, 1, '`check` fails on it');
+  t.match(check.stderr, /20-caf\\xe9\.toml: refusing fragment: its name is not valid UTF-8/);
+  t.match(check.stderr, /notes-\\xff: warning: not a policy fragment/, '`check` shows the warning too');
+});

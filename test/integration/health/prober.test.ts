@@ -1,0 +1,70 @@
+import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mirrorEndpoints, probeAll, startProber } from '../../../src/health/prober.js';
+import { endpointKey, healthState } from '../../../src/health/health.js';
+import { readHealth } from '../../../src/health/store.js';
+import { createLogger } from '../../../src/core/log.js';
+import { registryFor } from '../../helpers/registry.js';
+import { refusingHost, startSilentListener } from '../../helpers/fault-proxy.js';
+
+t.test('the mirror endpoints of a rendered file, each once', async (t) => {
+  t.same(
+    mirrorEndpoints({
+      registries: [
+        { location: 'quay.io', mirrors: [{ location: 'm1.example:5000/a' }, { location: 'm2.example/b', insecure: true }] },
+        { location: 'docker.io', mirrors: [{ location: 'm1.example:5000/c' }] },
+      ],
+    }),
+    [{ host: 'm1.example:5000', insecure: false }, { host: 'm2.example', insecure: true }],
+  );
+});
+
+t.test('probes mark a live registry up and a refused or hung one down, in the shared cache', async (t) => {
+  const live = await registryFor(t);
+  const hung = await startSilentListener();
+  t.teardown(() => hung.close());
+  const dead = await refusingHost();
+  const targets = [
+    { host: live.host, insecure: true },
+    { host: dead, insecure: false },
+    { host: hung.host, insecure: false },
+  ];
+  const fast = { connectMs: 500, headersMs: 500, bodyIdleMs: 500 };
+  const r = await probeAll(targets, {}, { timeouts: fast });
+  t.equal(healthState(r[endpointKey(live.host, true)], Date.now()), 'up');
+  t.equal(healthState(r[endpointKey(dead, false)], Date.now()), 'down');
+  t.equal(r[endpointKey(dead, false)]?.lastFailure?.class, 'refused');
+  t.equal(healthState(r[endpointKey(hung.host, false)], Date.now()), 'down');
+
+  const file = join(mkdtempSync(join(tmpdir(), 'mpd-probe-')), 'health.json');
+  const prober = startProber(() => targets, file, 50, createLogger({ level: 'silent' }), fast);
+  t.teardown(() => prober.stop());
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && Object.keys(await readHealth(file)).length < 3) await new Promise((r) => setTimeout(r, 50));
+  const stored = await readHealth(file);
+  t.same(Object.keys(stored).sort(), targets.map((x) => endpointKey(x.host, x.insecure)).sort(), 'every endpoint in the file');
+  t.equal(healthState(stored[endpointKey(dead, false)], Date.now()), 'down');
+});
+
+t.test('each round hands its results to the listener; a round that fails does not end the probing', async (t) => {
+  const live = await registryFor(t);
+  const dead = await refusingHost();
+  const targets = [
+    { host: live.host, insecure: true },
+    { host: dead, insecure: false },
+  ];
+  const file = join(mkdtempSync(join(tmpdir(), 'mpd-probe-')), 'health.json');
+  const rounds: Array<Record<string, number>> = [];
+  const prober = startProber(() => targets, file, 100, createLogger({ level: 'silent' }), { connectMs: 500, headersMs: 500, bodyIdleMs: 500 }, (updates) => {
+    rounds.push(Object.fromEntries(Object.entries(updates).map(([k, h]) => [k, h.failures])));
+    if (rounds.length === 1) throw new Error('listener failed once');
+  });
+  t.teardown(() => prober.stop());
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && rounds.length < 3) await new Promise((r) => setTimeout(r, 50));
+  t.ok(rounds.length >= 3, `probing went on after the failed round (${rounds.length} rounds)`);
+  t.equal(rounds[0]?.[endpointKey(live.host, true)], 0, 'the live one succeeded');
+  t.ok((rounds[2]?.[endpointKey(dead, false)] ?? 0) >= 2, 'the refused one failed, consecutively');
+});

@@ -1,0 +1,145 @@
+import t from 'tap';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { removeStaleTemps, writeFileAtomic } from '../../../src/output/atomic-write.js';
+
+const isRoot = process.getuid?.() === 0;
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'mpd-aw-'));
+
+t.test('a new file gets the bytes and mode 0644 whatever the umask', async (t) => {
+  const d = tmp();
+  const p = join(d, 'registries.conf');
+  const old = process.umask(0o077);
+  try {
+    t.same(await writeFileAtomic(p, 'a = 1\n'), { changed: true });
+  } finally {
+    process.umask(old);
+  }
+  t.equal(readFileSync(p, 'utf8'), 'a = 1\n');
+  t.equal(statSync(p).mode & 0o777, 0o644);
+  t.same(readdirSync(d), ['registries.conf'], 'no temp file left behind');
+});
+
+t.test('unchanged bytes are not written at all', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  await writeFileAtomic(p, 'same\n');
+  const before = statSync(p);
+  t.same(await writeFileAtomic(p, 'same\n'), { changed: false });
+  const after = statSync(p);
+  t.equal(after.ino, before.ino, 'same inode: no rename happened');
+  t.equal(after.mtimeMs, before.mtimeMs);
+});
+
+t.test('a replaced file keeps its mode and owner; the inode changes (rename, not overwrite)', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'old\n');
+  chmodSync(p, 0o640);
+  if (isRoot) chownSync(p, 4242, 4343);
+  const ino = statSync(p).ino;
+  await writeFileAtomic(p, 'new\n');
+  const st = statSync(p);
+  t.equal(readFileSync(p, 'utf8'), 'new\n');
+  t.equal(st.mode & 0o777, 0o640);
+  if (isRoot) t.same([st.uid, st.gid], [4242, 4343]);
+  t.not(st.ino, ino);
+});
+
+t.test('a symbolic link is replaced by a regular file like a new one (0644, our owner); its target is left alone', async (t) => {
+  const d = tmp();
+  const target = join(d, 'shadow-like');
+  writeFileSync(target, 'secret\n');
+  chmodSync(target, 0o600);
+  if (isRoot) chownSync(target, 4242, 4343);
+  const p = join(d, 'registries.conf');
+  symlinkSync('shadow-like', p);
+  const r = await writeFileAtomic(p, 'new\n');
+  t.same(r, { changed: true, replacedLink: 'shadow-like' }, 'says a link was replaced, and which');
+  const st = lstatSync(p);
+  t.ok(st.isFile(), 'a regular file now');
+  t.equal(st.mode & 0o777, 0o644, "not the target's 0600");
+  t.same([st.uid, st.gid], [process.getuid?.(), process.getgid?.()], "our owner, not the target's");
+  t.equal(readFileSync(p, 'utf8'), 'new\n');
+  t.equal(readFileSync(target, 'utf8'), 'secret\n', 'the target is untouched');
+  t.equal(statSync(target).mode & 0o777, 0o600);
+
+  const dangling = join(d, 'dangling.conf');
+  symlinkSync(join(d, 'nowhere'), dangling);
+  t.same(await writeFileAtomic(dangling, 'x\n', { mode: 0o640 }), { changed: true, replacedLink: join(d, 'nowhere') }, 'a dangling link too');
+  t.equal(lstatSync(dangling).mode & 0o777, 0o640, 'with the mode given for a new file');
+});
+
+t.test('a failed write leaves the old file intact and no temp file', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'old\n');
+  // A directory where the temp file should go that cannot be written (as root, use a missing parent instead).
+  await t.rejects(writeFileAtomic(join(d, 'missing', 'f'), 'x'), { code: 'ENOENT' });
+  if (!isRoot) {
+    chmodSync(d, 0o555);
+    await t.rejects(writeFileAtomic(p, 'new\n'), { code: 'EACCES' });
+    chmodSync(d, 0o755);
+  }
+  t.equal(readFileSync(p, 'utf8'), 'old\n');
+  t.same(readdirSync(d), ['f']);
+});
+
+t.test('concurrent readers never see a torn or empty file', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  const a = `${'a'.repeat(200_000)}\n`;
+  const b = `${'b'.repeat(300_000)}\n`;
+  await writeFileAtomic(p, a);
+  let reads = 0;
+  let bad = 0;
+  let writing = true;
+  const reader = (async () => {
+    while (writing && reads < 100_000) {
+      const s = readFileSync(p, 'utf8');
+      if (s !== a && s !== b) bad++;
+      reads++;
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  for (let i = 0; i < 50; i++) await writeFileAtomic(p, i % 2 ? a : b);
+  writing = false;
+  await reader;
+  t.ok(reads > 0);
+  t.equal(bad, 0, `${reads} reads, none torn`);
+});
+
+t.test('beforeReplace sees the file as it is just before the rename, and can refuse', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'theirs\n');
+  let seen: string | undefined;
+  const r = await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => ((seen = cur?.toString()), false) });
+  t.same(r, { changed: false, aborted: true });
+  t.equal(seen, 'theirs\n');
+  t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'not replaced');
+  t.same(readdirSync(d), ['f'], 'no temp file left behind');
+  t.same(await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => cur?.toString() === 'theirs\n' }), { changed: true });
+  t.equal(readFileSync(p, 'utf8'), 'ours\n');
+});
+
+t.test('removeStaleTemps: temp files of writers that no longer run go, everything else stays', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-temps-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid; // exited and reaped
+  const names = {
+    deadOurs: `.registries.conf.${dead}.0a1b2c3d.tmp`,
+    deadOther: `.other.conf.${dead}.0a1b2c3d.tmp`,
+    live: `.registries.conf.${process.ppid}.0a1b2c3d.tmp`, // our parent runs
+    mine: `.registries.conf.${process.pid}.0a1b2c3d.tmp`, // a write of ours in flight
+    notOurs: `.registries.conf.${dead}.tmp`,
+    plain: 'registries.conf',
+  };
+  for (const n of Object.values(names)) writeFileSync(join(dir, n), 'x');
+  t.same(await removeStaleTemps(dir, 'registries.conf'), [names.deadOurs], 'only the dead writer\'s temp beside that file');
+  t.same(await removeStaleTemps(dir), [names.deadOther], 'without a name: any dead writer\'s temp');
+  t.same(readdirSync(dir).sort(), [names.live, names.mine, names.notOurs, names.plain].sort(), 'the rest is untouched');
+  t.same(await removeStaleTemps(join(dir, 'missing')), [], 'a missing directory is nothing to clean');
+});

@@ -1,0 +1,277 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { escapeLabelValue, renderMetrics, type MetricsSnapshot } from '../../src/metrics/format.js';
+
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
+
+// ---------------------------------------------------------------- a tiny parser of the text format 0.0.4
+
+interface ParsedSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+interface Parsed {
+  help: Map<string, string>;
+  type: Map<string, string>;
+  samples: ParsedSample[];
+}
+
+const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
+const LABEL_NAME = '[a-zA-Z_][a-zA-Z0-9_]*';
+const LABEL_VALUE = '"(?:[^"\\\\\\n]|\\\\[\\\\"n])*"';
+const SAMPLE = new RegExp(`^(${NAME})(?:\\{((?:${LABEL_NAME}=${LABEL_VALUE})(?:,${LABEL_NAME}=${LABEL_VALUE})*)?\\})? (\\S+)$`);
+const LABEL = new RegExp(`(${LABEL_NAME})=(${LABEL_VALUE})`, 'g');
+const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function unescapeLabel(quoted: string): string {
+  return quoted.slice(1, -1).replace(/\\([\\"n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
+}
+
+/** Throws on anything the format does not allow, or that we promise not to write. */
+function parse(text: string): Parsed {
+  if (text !== '' && !text.endsWith('\n')) throw new Error('last line without a newline');
+  const out: Parsed = { help: new Map(), type: new Map(), samples: [] };
+  const lines = text.split('\n').slice(0, -1);
+  let current: string | undefined;
+  const closed = new Set<string>();
+  for (const [i, line] of lines.entries()) {
+    const where = `line ${i + 1}: ${JSON.stringify(line)}`;
+    const comment = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (comment) {
+      const [, kind = '', name = '', rest = ''] = comment;
+      if (!new RegExp(`^${NAME}$`).test(name)) throw new Error(`${where}: bad name`);
+      const map = kind === 'HELP' ? out.help : out.type;
+      if (map.has(name)) throw new Error(`${where}: second ${kind} for ${name}`);
+      if (kind === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`${where}: bad type`);
+      if (kind === 'TYPE' && out.samples.some((s) => s.name === name)) throw new Error(`${where}: TYPE after samples`);
+      if (current !== name) {
+        if (current !== undefined) closed.add(current);
+        if (closed.has(name)) throw new Error(`${where}: ${name} is split in two groups`);
+        current = name;
+      }
+      map.set(name, rest);
+      continue;
+    }
+    if (line.startsWith('#') || line.trim() === '') throw new Error(`${where}: a line we never write`);
+    const m = SAMPLE.exec(line);
+    if (!m) throw new Error(`${where}: not name{labels} value`);
+    const [, name = '', labelText = '', valueText = ''] = m;
+    if (name !== current) throw new Error(`${where}: sample outside its group`);
+    if (!FLOAT.test(valueText)) throw new Error(`${where}: value ${valueText} is not a finite number`);
+    const labels: Record<string, string> = {};
+    for (const l of labelText.matchAll(LABEL)) {
+      const [, k = '', v = ''] = l;
+      if (k in labels) throw new Error(`${where}: label ${k} twice`);
+      labels[k] = unescapeLabel(v);
+    }
+    out.samples.push({ name, labels, value: Number(valueText) });
+  }
+  return out;
+}
+
+/** The format's invariants plus ours: HELP and TYPE once for every metric with samples, counters named _total and not negative, each series once. */
+function check(text: string): Parsed {
+  const p = parse(text);
+  const names = new Set(p.samples.map((s) => s.name));
+  for (const n of names) {
+    if (!p.help.has(n) || !p.type.has(n)) throw new Error(`${n}: HELP or TYPE missing`);
+    if (!n.startsWith('mirror_policyd_')) throw new Error(`${n}: prefix`);
+    if ((p.type.get(n) === 'counter') !== n.endsWith('_total')) throw new Error(`${n}: counters and only counters end in _total`);
+  }
+  for (const n of [...p.help.keys(), ...p.type.keys()]) if (!names.has(n)) throw new Error(`${n}: HELP/TYPE without samples`);
+  const series = p.samples.map((s) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`);
+  if (new Set(series).size !== series.length) throw new Error('a series twice');
+  for (const s of p.samples) if (p.type.get(s.name) === 'counter' && s.value < 0) throw new Error(`${s.name}: negative counter`);
+  return p;
+}
+
+// ---------------------------------------------------------------- tests
+
+const SMALL: MetricsSnapshot = {
+  mirrors: [
+    { endpoint: 'https://m2:5000', up: false, demoted: true },
+    { endpoint: 'https://m1:5000', up: true, probeLatencySeconds: 0.012, demoted: false },
+    { endpoint: 'insecure://m3:5000', up: undefined, demoted: false },
+  ],
+  rendersTotal: 7,
+  renderErrorsTotal: 1,
+  fragments: { valid: 3, held: 1, invalid: 0 },
+  lastSuccessfulRenderTimestampSeconds: 1_700_000_000.5,
+  driftRestoresTotal: 2,
+  demotionsTotal: 4,
+  info: { version: '0.1.0' },
+};
+
+const SMALL_TEXT = `# HELP mirror_policyd_build_info mirror-policyd build information; always 1.
+# TYPE mirror_policyd_build_info gauge
+mirror_policyd_build_info{version="0.1.0"} 1
+# HELP mirror_policyd_demotions_total Times a mirror endpoint was demoted (listed after the healthy mirrors).
+# TYPE mirror_policyd_demotions_total counter
+mirror_policyd_demotions_total 4
+# HELP mirror_policyd_drift_restores_total Hand edits of the managed file undone by restoring the render.
+# TYPE mirror_policyd_drift_restores_total counter
+mirror_policyd_drift_restores_total 2
+# HELP mirror_policyd_fragments Policy fragments by state: valid, held (last valid content kept in effect), invalid (never valid, left out).
+# TYPE mirror_policyd_fragments gauge
+mirror_policyd_fragments{state="held"} 1
+mirror_policyd_fragments{state="invalid"} 0
+mirror_policyd_fragments{state="valid"} 3
+# HELP mirror_policyd_last_successful_render_timestamp_seconds Unix time of the last successful render, in seconds.
+# TYPE mirror_policyd_last_successful_render_timestamp_seconds gauge
+mirror_policyd_last_successful_render_timestamp_seconds 1700000000.5
+# HELP mirror_policyd_mirror_demoted Whether the mirror endpoint is listed after the healthy mirrors (health-aware order) (1) or in its configured place (0).
+# TYPE mirror_policyd_mirror_demoted gauge
+mirror_policyd_mirror_demoted{endpoint="https://m1:5000"} 0
+mirror_policyd_mirror_demoted{endpoint="https://m2:5000"} 1
+mirror_policyd_mirror_demoted{endpoint="insecure://m3:5000"} 0
+# HELP mirror_policyd_mirror_probe_latency_seconds Duration of the last successful probe of the mirror endpoint, in seconds.
+# TYPE mirror_policyd_mirror_probe_latency_seconds gauge
+mirror_policyd_mirror_probe_latency_seconds{endpoint="https://m1:5000"} 0.012
+# HELP mirror_policyd_mirror_up Whether the last probe (GET /v2/) of the mirror endpoint succeeded (1) or failed (0); absent until probed.
+# TYPE mirror_policyd_mirror_up gauge
+mirror_policyd_mirror_up{endpoint="https://m1:5000"} 1
+mirror_policyd_mirror_up{endpoint="https://m2:5000"} 0
+# HELP mirror_policyd_render_errors_total Renders that failed (invalid result or write error).
+# TYPE mirror_policyd_render_errors_total counter
+mirror_policyd_render_errors_total 1
+# HELP mirror_policyd_renders_total Renders (each a full re-read of the policy directory), including those that changed nothing or failed.
+# TYPE mirror_policyd_renders_total counter
+mirror_policyd_renders_total 7
+`;
+
+t.test('exact output for a small snapshot', async (t) => {
+  t.equal(renderMetrics(SMALL), SMALL_TEXT);
+  check(SMALL_TEXT);
+  const reversed = { ...SMALL, mirrors: [...SMALL.mirrors].reverse() };
+  t.equal(renderMetrics(reversed), SMALL_TEXT, 'deterministic: the order of mirrors in the snapshot does not matter');
+});
+
+t.test('the tiny parser refuses what it must', async (t) => {
+  t.throws(() => check('mirror_policyd_x 1\n'), /HELP or TYPE missing|outside/);
+  t.throws(() => check('# HELP mirror_policyd_x h\n# TYPE mirror_policyd_x gauge\nmirror_policyd_x NaN\n'), /finite/);
+  t.throws(() => check('# HELP mirror_policyd_x h\n# TYPE mirror_policyd_x gauge\nmirror_policyd_x{a="b"c"} 1\n'), /name\{labels\} value/);
+  t.throws(() => check('# HELP mirror_policyd_x h\n# HELP mirror_policyd_x h\n'), /second HELP/);
+  t.throws(() => check('# HELP mirror_policyd_x h\n# TYPE mirror_policyd_x gauge\nmirror_policyd_x 1'), /newline/);
+});
+
+t.test('hostile label values are escaped and parse back to themselves', async (t) => {
+  const hostile = [
+    'https://evil:1"} 1\nmirror_policyd_renders_total 999\n# TYPE x counter',
+    'back\\slash',
+    'quote"quote',
+    'new\nline',
+    '\\n not a newline',
+    '\\"',
+    'tab\tand \r carriage',
+    'ünïcödé 🚀',
+    '',
+  ];
+  const snap: MetricsSnapshot = { ...SMALL, mirrors: hostile.map((endpoint, i) => ({ endpoint, up: i % 2 === 0, demoted: i % 3 === 0 })), info: { version: '1.0"}\n\\' } };
+  const text = renderMetrics(snap);
+  const p = check(text);
+  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_mirror_demoted').map((s) => s.labels.endpoint).sort(), [...hostile].sort());
+  t.same(p.samples.find((s) => s.name === 'mirror_policyd_build_info')?.labels, { version: '1.0"}\n\\' });
+  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_renders_total').map((s) => s.value), [7], 'no injected sample');
+  t.notOk(text.split('\n').some((l) => l.startsWith('# TYPE x') || l.startsWith('mirror_policyd_renders_total 999')), 'no injected line');
+  t.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+  t.equal(escapeLabelValue('lone \ud800 surrogate'), 'lone \ufffd surrogate', 'the file stays valid UTF-8');
+});
+
+t.test('unknown values are left out: never NaN, Infinity or undefined', async (t) => {
+  const snap: MetricsSnapshot = {
+    mirrors: [
+      { endpoint: 'https://a:1', up: undefined, demoted: false },
+      { endpoint: 'https://b:1', up: true, probeLatencySeconds: Number.NaN, demoted: false },
+      { endpoint: 'https://c:1', up: false, probeLatencySeconds: Number.POSITIVE_INFINITY, demoted: true },
+      { endpoint: 'https://d:1', up: true, probeLatencySeconds: -1, demoted: false },
+    ],
+    rendersTotal: Number.NaN,
+    renderErrorsTotal: -3,
+    fragments: { valid: 2, held: Number.NaN, invalid: undefined as unknown as number },
+    driftRestoresTotal: 0,
+    demotionsTotal: Number.POSITIVE_INFINITY,
+  };
+  const text = renderMetrics(snap);
+  const p = check(text);
+  t.notMatch(text, /NaN|Inf|undefined|null/);
+  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_mirror_up').map((s) => s.labels.endpoint), ['https://b:1', 'https://c:1', 'https://d:1'], 'an endpoint not probed yet has no mirror_up');
+  t.notOk(p.help.has('mirror_policyd_mirror_probe_latency_seconds'), 'no latency known: no family at all');
+  t.notOk(p.help.has('mirror_policyd_renders_total'));
+  t.notOk(p.help.has('mirror_policyd_render_errors_total'), 'a negative counter is not a counter value');
+  t.notOk(p.help.has('mirror_policyd_demotions_total'));
+  t.notOk(p.help.has('mirror_policyd_last_successful_render_timestamp_seconds'), 'never rendered');
+  t.notOk(p.help.has('mirror_policyd_build_info'), 'no info');
+  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_fragments').map((s) => [s.labels.state, s.value]), [['valid', 2]]);
+  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_drift_restores_total').map((s) => s.value), [0], 'zero is a value');
+  t.equal(p.samples.filter((s) => s.name === 'mirror_policyd_mirror_demoted').length, 4);
+});
+
+t.test('an endpoint listed twice gives one series (a duplicate would fail the whole scrape)', async (t) => {
+  const snap: MetricsSnapshot = { ...SMALL, mirrors: [...SMALL.mirrors, { endpoint: 'https://m1:5000', up: false, demoted: true }] };
+  t.equal(renderMetrics(snap), SMALL_TEXT, 'the first entry wins');
+});
+
+t.test('no mirrors: mirror families are left out, the rest is there', async (t) => {
+  const p = check(renderMetrics({ ...SMALL, mirrors: [] }));
+  t.notOk([...p.type.keys()].some((n) => n.startsWith('mirror_policyd_mirror_')));
+  t.same([...p.type.entries()].sort(), [
+    ['mirror_policyd_build_info', 'gauge'],
+    ['mirror_policyd_demotions_total', 'counter'],
+    ['mirror_policyd_drift_restores_total', 'counter'],
+    ['mirror_policyd_fragments', 'gauge'],
+    ['mirror_policyd_last_successful_render_timestamp_seconds', 'gauge'],
+    ['mirror_policyd_render_errors_total', 'counter'],
+    ['mirror_policyd_renders_total', 'counter'],
+  ]);
+});
+
+t.test('property: any snapshot renders to text the parser accepts, and parses back to the snapshot', async (t) => {
+  const num = fc.oneof(fc.double(), fc.nat(), fc.constant(undefined));
+  const snapArb = fc.record({
+    mirrors: fc.array(fc.record({ endpoint: fc.string({ unit: 'binary' }), up: fc.constantFrom(true, false, undefined), probeLatencySeconds: num, demoted: fc.boolean() }), { maxLength: 6 }),
+    rendersTotal: fc.double(),
+    renderErrorsTotal: fc.nat(),
+    fragments: fc.record({ valid: fc.nat(), held: fc.double(), invalid: fc.nat() }),
+    lastSuccessfulRenderTimestampSeconds: num,
+    driftRestoresTotal: fc.nat(),
+    demotionsTotal: fc.double(),
+    info: fc.option(fc.record({ version: fc.string({ unit: 'binary' }) }), { nil: undefined }),
+  }) as fc.Arbitrary<MetricsSnapshot>;
+  fc.assert(
+    fc.property(snapArb, (s) => {
+      const text = renderMetrics(s);
+      const p = check(text);
+      if (renderMetrics(s) !== text) return false;
+      const firsts = new Map<string, MetricsSnapshot['mirrors'][number]>();
+      for (const m of s.mirrors) {
+        const key = m.endpoint.toWellFormed();
+        if (!firsts.has(key)) firsts.set(key, m);
+      }
+      const demoted = p.samples.filter((x) => x.name === 'mirror_policyd_mirror_demoted');
+      if (demoted.length !== firsts.size) return false;
+      for (const x of demoted) {
+        const m = firsts.get(x.labels.endpoint ?? '');
+        if (!m || x.value !== (m.demoted ? 1 : 0)) return false;
+      }
+      const renders = p.samples.find((x) => x.name === 'mirror_policyd_renders_total');
+      const ok = Number.isFinite(s.rendersTotal) && s.rendersTotal >= 0;
+      if (ok !== (renders !== undefined) || (renders && renders.value !== (Object.is(s.rendersTotal, -0) ? 0 : s.rendersTotal))) return false;
+      return true;
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass('holds');
+});
+
+t.test('the daemon counters and last-probe time, when given', async (t) => {
+  const text = renderMetrics({ ...SMALL, writesTotal: 3, healthRewritesTotal: 2, probeRoundsTotal: 40, mirrors: [{ endpoint: 'https://m1:5000', up: true, demoted: false, lastProbeTimestampSeconds: 1_700_000_001.25 }] });
+  const p = check(text);
+  const value = (name: string): number | undefined => p.samples.find((s) => s.name === name)?.value;
+  t.equal(value('mirror_policyd_writes_total'), 3);
+  t.equal(value('mirror_policyd_health_rewrites_total'), 2);
+  t.equal(value('mirror_policyd_probe_rounds_total'), 40);
+  t.equal(value('mirror_policyd_mirror_last_probe_timestamp_seconds'), 1_700_000_001.25);
+  t.equal(p.type.get('mirror_policyd_writes_total'), 'counter');
+  t.notMatch(renderMetrics(SMALL), /writes_total|health_rewrites_total|probe_rounds_total|last_probe/, 'left out when not given');
+});

@@ -1,0 +1,41 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyFile, classifyText, defaultBase, keepCopy, originalCopyPath } from '../../src/output/managed-file.js';
+import { renderRegistriesConf } from '../../src/registries-conf/render.js';
+
+const ours = renderRegistriesConf({ unqualifiedSearchRegistries: ['docker.io'], registries: [{ location: 'quay.io', mirrors: [{ location: 'm.example' }] }] }, { fragments: ['a.toml'] });
+
+t.test('our own render is recognised; a hand edit below the header is detected; other files are foreign', async (t) => {
+  t.equal(classifyText(ours), 'ours');
+  t.equal(classifyText(ours.replace('m.example', 'n.example')), 'edited');
+  t.equal(classifyText(`${ours}# a comment added by hand\n`), 'edited');
+  t.equal(classifyText('unqualified-search-registries = ["docker.io"]\n'), 'foreign');
+  t.equal(classifyText(''), 'foreign');
+});
+
+t.test('keepCopy never overwrites an earlier copy', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-mf-'));
+  const p = join(d, 'registries.conf');
+  writeFileSync(p, 'one\n');
+  t.equal(await keepCopy(p), originalCopyPath(p));
+  writeFileSync(p, 'two\n');
+  t.equal(await keepCopy(p), `${originalCopyPath(p)}.1`);
+  t.equal(readFileSync(originalCopyPath(p), 'utf8'), 'one\n');
+  t.equal(readFileSync(`${originalCopyPath(p)}.1`, 'utf8'), 'two\n');
+});
+
+t.test('the default base is the kept original, else a foreign output itself, else none', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-mf-'));
+  const p = join(d, 'registries.conf');
+  t.equal(await defaultBase(p), undefined, 'nothing there');
+  t.equal(await classifyFile(p), 'missing');
+  writeFileSync(p, ours);
+  t.equal(await defaultBase(p), undefined, 'our own output is never a base');
+  writeFileSync(p, 'short-name-mode = "enforcing"\n');
+  t.equal(await defaultBase(p), p, 'a foreign output is');
+  await keepCopy(p);
+  writeFileSync(p, ours);
+  t.equal(await defaultBase(p), originalCopyPath(p), 'the kept original wins once it exists');
+});
