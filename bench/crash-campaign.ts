@@ -32,6 +32,7 @@ import { classifyText } from '../src/output/managed-file.js';
 import { buildRegistriesConf } from '../src/pipeline/strict.js';
 import { parseRegistriesConf } from '../src/registries-conf/parse.js';
 import { makeDirs, prng, removeDirs, sleep, startDaemon, startNotifyListener, stopDaemon, writeFragment, type Dirs, type RunningDaemon } from './daemon-harness.js';
+import { VERSION } from '../src/core/version.js';
 
 export interface CampaignOptions {
   readonly rounds: number;
@@ -182,7 +183,7 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
     }
   };
   const renderOf = (set: ReadonlyMap<string, string>): string => {
-    const r = buildRegistriesConf({ fragments: [...set].map(([file, text]) => ({ file, text })) });
+    const r = buildRegistriesConf({ fragments: [...set].map(([file, text]) => ({ file, text })), version: VERSION });
     if (r.text === undefined) throw new Error(`the test's own fragments do not render: ${r.diagnostics.map((d) => d.message).join('; ')}`);
     return r.text;
   };

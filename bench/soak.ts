@@ -30,6 +30,7 @@ import { formatCampaign, runCrashCampaign } from './crash-campaign.js';
 import { makeDirs, removeDirs, sleep, snapshotBuild, startDaemon, startNotifyListener, stopDaemon, writeFragment } from './daemon-harness.js';
 import { formatFuzz, runFuzz } from './fuzz.js';
 import { formatTornWrites, runTornWriteCampaign } from './torn-writes.js';
+import { VERSION } from '../src/core/version.js';
 
 const num = (name: string, dflt: number): number => {
   const v = Math.floor(Number(process.env[name] ?? dflt));
@@ -172,7 +173,7 @@ async function runStorms(storms: number, bin: string): Promise<{ renders: number
         const file = `${String(i).padStart(3, '0')}-storm.toml`;
         if (onDisk.delete(file)) unlinkSync(join(dirs.policy, file));
       }
-      const expected = buildRegistriesConf({ fragments: [...onDisk].map(([file, text]) => ({ file, text })) }).text;
+      const expected = buildRegistriesConf({ fragments: [...onDisk].map(([file, text]) => ({ file, text })), version: VERSION }).text;
       const deadline = performance.now() + 60_000;
       let ok = false;
       while (performance.now() < deadline) {

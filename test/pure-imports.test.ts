@@ -35,3 +35,9 @@ t.test('validating the configuration does not load the logger (pino)', async (t)
   t.notOk(deps.has('pino'), 'no pino');
   t.notOk(deps.has('pino-pretty'), 'no pino-pretty');
 });
+
+t.test('rendering reads nothing: the pipeline does not load core/version.ts (it reads package.json)', async (t) => {
+  for (const entry of ['registries-conf/render.ts', 'pipeline/strict.ts', 'pipeline/forgiving.ts']) {
+    t.notOk(reachable(entry).has(join(SRC, 'core/version.ts')), `${entry}: no core/version.ts`);
+  }
+});

@@ -10,6 +10,7 @@ import { classifyName } from '../fragments/index.js';
 import type { Logger } from '../core/log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
 import { MAX_FRAGMENT_BYTES, readPolicyDir } from '../fragments/policy-dir.js';
+import { VERSION } from '../core/version.js';
 
 export interface LoadOptions {
   readonly policyDir: string;
@@ -107,7 +108,7 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
       diagnostics.push(error({ file: opts.base }, `cannot read base file: ${(e as Error).message}`));
     }
   }
-  const result = buildRegistriesConf({ ...(base ? { base } : {}), fragments }, { file: opts.output });
+  const result = buildRegistriesConf({ ...(base ? { base } : {}), fragments, version: VERSION }, { file: opts.output });
   return { ...result, diagnostics: withUserPaths([...diagnostics, ...result.diagnostics], paths), policyDirExists: dir.exists };
 }
 

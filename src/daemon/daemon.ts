@@ -509,7 +509,7 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     const result = buildForgiving(
-      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}) },
+      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}), version: VERSION },
       { file: basename(this.config.output) },
     );
     this.statuses = result.statuses;

@@ -42,6 +42,8 @@ export interface ForgivingInput {
   readonly lastGood: Readonly<Record<string, string>>;
   /** Applied to the merged configuration before it is rendered (see ConfTransform). */
   readonly transform?: ConfTransform;
+  /** The version named in the rendered file's header (see RenderFacts.version). */
+  readonly version?: string;
 }
 
 export interface ForgivingResult {
@@ -118,7 +120,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
     const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;
     if (problems.length === 0) {
-      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}) }, output);
+      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) }, output);
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
     if (problems.length === 0 && finished?.text !== undefined) {

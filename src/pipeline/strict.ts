@@ -11,7 +11,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { parse as parseToml } from 'smol-toml';
 import { isDeepStrictEqual } from 'node:util';
-import { renderRegistriesConf } from '../registries-conf/render.js';
+import { renderRegistriesConf, type RenderFacts } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { validateConf, validateRewrites } from '../registries-conf/validate.js';
 
@@ -32,6 +32,8 @@ export interface PipelineInput {
   readonly base?: SourceText;
   readonly fragments: readonly SourceText[];
   readonly transform?: ConfTransform;
+  /** The version named in the rendered file's header (see RenderFacts.version). */
+  readonly version?: string;
 }
 
 export interface PipelineResult {
@@ -54,7 +56,7 @@ function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPat
 }
 
 /** Validates a merged model and renders it; the rendered text is parsed back and must mean the same. */
-export function finishConf(conf: RegistriesConf, facts: { fragments: readonly string[]; base?: string }, output: Location): { text?: string; diagnostics: Diagnostic[] } {
+export function finishConf(conf: RegistriesConf, facts: RenderFacts, output: Location): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
   const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate)];
   if (hasErrors(diagnostics)) return { diagnostics };
@@ -125,7 +127,7 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
   const merged = mergePolicies({ ...(base ? { base } : {}), fragments });
   append(diagnostics, merged.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
-  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}) };
+  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) };
   const conf = input.transform ? input.transform(merged.conf) : merged.conf;
   const finished = finishConf(conf, facts, output);
   append(diagnostics, finished.diagnostics);

@@ -11,7 +11,7 @@ import { VERSION } from '../../src/core/version.js';
 
 /** The pipeline's text, which must exist (the input has no error). */
 function build(fragments: SourceText[], base?: SourceText): string {
-  const r = buildRegistriesConf({ fragments, ...(base ? { base } : {}) });
+  const r = buildRegistriesConf({ fragments, ...(base ? { base } : {}), version: VERSION });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || r.text === undefined) throw new Error(`unexpected errors: ${JSON.stringify(errors)}`);
   return r.text;
@@ -61,6 +61,14 @@ const BASE = `unqualified-search-registries = ["registry.fedoraproject.org"]
 location = "base.example"
 `;
 
+t.test('header: the version is what the caller passes; without one the header names none', async (t) => {
+  const without = buildRegistriesConf({ fragments: [{ file: '10-a.toml', text: NATIVE }] }).text ?? '';
+  t.equal(without.split('\n')[0], `${HEADER_MARK}. Do not edit: this file is rewritten`);
+  const other = buildRegistriesConf({ fragments: [{ file: '10-a.toml', text: NATIVE }], version: '9.9.9-test' }).text ?? '';
+  t.equal(other.split('\n')[0], `${HEADER_MARK} 9.9.9-test. Do not edit: this file is rewritten`);
+  t.equal(classifyText(without), 'ours', 'a header without a version is still ours');
+});
+
 t.test('header: generated-by line with version, do-not-edit note, fragment names, base name, digest line', async (t) => {
   const text = build([{ file: '20-b.toml', text: NATIVE }, { file: '10-a.yaml', text: IDMS }], { file: '/etc/containers/registries.conf', text: BASE });
   const { header, body } = split(text);
@@ -78,7 +86,7 @@ t.test('header: "(none)" without fragments, no base line without a base', async 
   const { header } = split(text);
   t.equal(header[2], '# fragments: (none)');
   t.notOk(header.some((l) => l.startsWith('# base:')), 'no base line');
-  t.equal(text, `${renderHeader({ fragments: [] }, '')}\n`, 'an empty policy renders the header and nothing else');
+  t.equal(text, `${renderHeader({ fragments: [], version: VERSION }, '')}\n`, 'an empty policy renders the header and nothing else');
   t.equal(classifyText(text), 'ours');
 });
 
@@ -103,7 +111,7 @@ t.test('digest line matches the body, and bodyDigest is sha256 of the UTF-8 body
   t.equal(bodyDigest(body), sha256(body));
   t.equal(bodyDigest('x = "é\u{1f600}"\n'), sha256('x = "é\u{1f600}"\n'));
   t.equal(bodyDigest(''), 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-  t.equal(text, `${renderHeader({ fragments: ['b.toml'] }, body)}\n${body}`, 'text is header, blank line, body');
+  t.equal(text, `${renderHeader({ fragments: ['b.toml'], version: VERSION }, body)}\n${body}`, 'text is header, blank line, body');
 });
 
 t.test('top-level keys come before any table, aliases before [[registry]]', async (t) => {
@@ -253,7 +261,7 @@ t.test('deterministic bytes: same input, same output, whatever the order fragmen
   t.equal(build([fragments[2]!, fragments[0]!, fragments[1]!], base), first, 'rotated input array');
   const r = buildRegistriesConf({ fragments, base });
   t.ok(r.conf);
-  t.equal(renderRegistriesConf(r.conf!, { fragments: ['a.yaml', 'b.toml', 'c.toml'], base: 'base.conf' }), first, 'the model and facts alone determine the bytes');
+  t.equal(renderRegistriesConf(r.conf!, { fragments: ['a.yaml', 'b.toml', 'c.toml'], base: 'base.conf', version: VERSION }), first, 'the model and facts alone determine the bytes');
 });
 
 t.test('deterministic bytes for random models: renderBody is a pure function and round-trips through smol-toml', async () => {
