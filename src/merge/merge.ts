@@ -19,6 +19,7 @@ import { cloneConf, emptyConf, registryScope, type Endpoint, type RegistriesConf
 import { ScopeSet } from '../reference/scope.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { mergeMirrorLists } from './topo.js';
+import { layerTopLevelKeys } from '../registries-conf/layer.js';
 
 export interface MergeInput {
   readonly base?: RegistriesConf;
@@ -64,7 +65,7 @@ class Tables {
   }
 }
 
-/** Layer each fragment's registries.conf keys like a registries.conf.d drop-in. */
+/** Layer each fragment's registries.conf keys like a registries.conf.d drop-in (the rules: layerTopLevelKeys). */
 function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: readonly Fragment[], diagnostics: Diagnostic[]): void {
   const setBy = new Map<string, Location>(); // key → where a fragment last set it
   const note = (key: string, at: Location | undefined, same: boolean): void => {
@@ -74,41 +75,19 @@ function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: reado
     }
     if (at) setBy.set(key, at);
   };
-  const eq = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-  let aliasesCopied = false; // copied once, not per alias: copying 5 000 aliases per alias took 12 s
-  const aliases = (): Record<string, string> => {
-    if (!aliasesCopied) conf.aliases = Object.assign(Object.create(null) as Record<string, string>, conf.aliases);
-    aliasesCopied = true;
-    return conf.aliases as Record<string, string>;
-  };
+  // The aliases are copied once, not per alias (copying 5 000 aliases per alias took 12 s), and
+  // only when a fragment sets one, so that the base's object is never changed.
+  if (fragments.some((f) => f.conf.aliases !== undefined)) conf.aliases = Object.assign(Object.create(null) as Record<string, string>, conf.aliases);
   for (const f of fragments) {
-    const c = f.conf;
-    if (c.unqualifiedSearchRegistries !== undefined) {
-      note('unqualified-search-registries', f.confOrigins['unqualified-search-registries'], eq(conf.unqualifiedSearchRegistries, c.unqualifiedSearchRegistries));
-      conf.unqualifiedSearchRegistries = [...c.unqualifiedSearchRegistries];
-    }
-    if (c.credentialHelpers !== undefined) {
-      note('credential-helpers', f.confOrigins['credential-helpers'], eq(conf.credentialHelpers, c.credentialHelpers));
-      conf.credentialHelpers = [...c.credentialHelpers];
-    }
-    if (c.shortNameMode) {
-      note('short-name-mode', f.confOrigins['short-name-mode'], conf.shortNameMode === c.shortNameMode);
-      conf.shortNameMode = c.shortNameMode;
-    }
-    if (c.additionalLayerStoreAuthHelper) {
-      note('additional-layer-store-auth-helper', f.confOrigins['additional-layer-store-auth-helper'], conf.additionalLayerStoreAuthHelper === c.additionalLayerStoreAuthHelper);
-      conf.additionalLayerStoreAuthHelper = c.additionalLayerStoreAuthHelper;
-    }
-    for (const [name, value] of Object.entries(c.aliases ?? {})) {
-      note(`alias "${name}"`, f.confOrigins[`aliases.${name}`], conf.aliases?.[name] === value);
-      if (value === '') delete aliases()[name];
-      else aliases()[name] = value;
-    }
-    for (const t of c.registries) {
+    layerTopLevelKeys(conf, f.conf, (key, same) => {
+      const alias = key.startsWith('aliases.') ? key.slice('aliases.'.length) : undefined;
+      note(alias === undefined ? key : `alias "${alias}"`, f.confOrigins[key], same);
+    });
+    for (const t of f.conf.registries) {
       const scope = registryScope(t);
       const at = tables.indexOf(scope);
       const copy: RegistryTable = { ...t, mirrors: t.mirrors.map((m) => ({ ...m })) };
-      note(`[[registry]] "${scope}"`, t.origin, at >= 0 && eq({ ...conf.registries[at], origin: 0 }, { ...copy, origin: 0 }));
+      note(`[[registry]] "${scope}"`, t.origin, at >= 0 && JSON.stringify({ ...conf.registries[at], origin: 0 }) === JSON.stringify({ ...copy, origin: 0 }));
       tables.put(copy);
     }
   }

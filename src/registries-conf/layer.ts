@@ -37,14 +37,51 @@ export function normaliseTables(tables: readonly RegistryTable[]): RegistryTable
   return sortedByPrefix(firstOfEachPrefix(tables));
 }
 
+/** A top-level key (or `aliases.NAME`) that a layer sets, and whether it already had that value. */
+export type KeySetNote = (key: string, unchanged: boolean) => void;
+
+const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
 /**
- * `updates` applied on top of `base` (neither is changed):
- * - a table of `updates` replaces the table of the same prefix WHOLE (no field-level merge);
- *   new prefixes are added; the result is sorted by prefix;
- * - unqualified-search-registries and credential-helpers are replaced when `updates` has the
- *   key at all: a present but empty list clears them;
- * - short-name-mode and additional-layer-store-auth-helper are replaced when non-empty;
- * - aliases are merged per name, the later file winning; a "" value erases the alias.
+ * The top-level keys of `updates` layered onto `target` (changed in place; its lists and
+ * aliases must be its own), as containers/image's updateWithConfigurationFrom does:
+ * unqualified-search-registries and credential-helpers are replaced when `updates` has the key
+ * at all (a present but empty list clears them); short-name-mode and
+ * additional-layer-store-auth-helper when non-empty; aliases per name, a "" value erasing one.
+ * The one copy of these rules: drop-ins (below) and fragments (merge/merge.ts) both use it.
+ */
+export function layerTopLevelKeys(target: RegistriesConf, updates: RegistriesConf, note: KeySetNote = () => {}): void {
+  if (updates.unqualifiedSearchRegistries !== undefined) {
+    note('unqualified-search-registries', sameValue(target.unqualifiedSearchRegistries, updates.unqualifiedSearchRegistries));
+    target.unqualifiedSearchRegistries = [...updates.unqualifiedSearchRegistries];
+  }
+  if (updates.credentialHelpers !== undefined) {
+    note('credential-helpers', sameValue(target.credentialHelpers, updates.credentialHelpers));
+    target.credentialHelpers = [...updates.credentialHelpers];
+  }
+  if (updates.shortNameMode) {
+    note('short-name-mode', target.shortNameMode === updates.shortNameMode);
+    target.shortNameMode = updates.shortNameMode;
+  }
+  if (updates.additionalLayerStoreAuthHelper) {
+    note('additional-layer-store-auth-helper', target.additionalLayerStoreAuthHelper === updates.additionalLayerStoreAuthHelper);
+    target.additionalLayerStoreAuthHelper = updates.additionalLayerStoreAuthHelper;
+  }
+  if (updates.aliases !== undefined) {
+    const aliases = target.aliases ?? (Object.create(null) as Record<string, string>);
+    for (const [name, value] of Object.entries(updates.aliases)) {
+      note(`aliases.${name}`, aliases[name] === value);
+      if (value === '') delete aliases[name];
+      else aliases[name] = value;
+    }
+    target.aliases = aliases;
+  }
+}
+
+/**
+ * `updates` applied on top of `base` (neither is changed): a table of `updates` replaces the
+ * table of the same prefix WHOLE (no field-level merge); new prefixes are added; the result is
+ * sorted by prefix; the top-level keys as layerTopLevelKeys says.
  */
 export function mergeRegistriesConf(base: RegistriesConf, updates: RegistriesConf): RegistriesConf {
   const out = cloneConf({ ...base, registries: [] });
@@ -52,18 +89,7 @@ export function mergeRegistriesConf(base: RegistriesConf, updates: RegistriesCon
   for (const [prefix, t] of firstOfEachPrefix(updates.registries)) byPrefix.set(prefix, t);
   out.registries = sortedByPrefix(byPrefix).map((t) => ({ ...t, mirrors: t.mirrors.map((m) => ({ ...m })) })); // one sort, not three
 
-  if (updates.unqualifiedSearchRegistries !== undefined) out.unqualifiedSearchRegistries = [...updates.unqualifiedSearchRegistries];
-  if (updates.credentialHelpers !== undefined) out.credentialHelpers = [...updates.credentialHelpers];
-  if (updates.shortNameMode) out.shortNameMode = updates.shortNameMode;
-  if (updates.additionalLayerStoreAuthHelper) out.additionalLayerStoreAuthHelper = updates.additionalLayerStoreAuthHelper;
-  if (updates.aliases !== undefined) {
-    const aliases = out.aliases ?? (Object.create(null) as Record<string, string>);
-    for (const [name, value] of Object.entries(updates.aliases)) {
-      if (value === '') delete aliases[name];
-      else aliases[name] = value;
-    }
-    out.aliases = aliases;
-  }
+  layerTopLevelKeys(out, updates);
   return out;
 }
 

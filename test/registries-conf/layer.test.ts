@@ -3,7 +3,8 @@
  * it uses inside: plain `<` for the usual names, encoded bytes when a surrogate pair is there.
  */
 import t from 'tap';
-import { mergeRegistriesConfs, normaliseTables } from '../../src/registries-conf/layer.js';
+import { layerTopLevelKeys, mergeRegistriesConfs, normaliseTables } from '../../src/registries-conf/layer.js';
+import type { RegistriesConf } from '../../src/registries-conf/model.js';
 
 const scopes = (locations: readonly string[]) => normaliseTables(locations.map((location) => ({ location, mirrors: [] }))).map((x) => x.location);
 
@@ -19,4 +20,21 @@ t.test('drop-ins replace tables whole and the result is sorted once', async (t) 
   const merged = mergeRegistriesConfs(main, [dropIn]);
   t.strictSame(merged.registries.map((x) => [x.location, x.mirrors.map((m) => m.location)]), [['a.io', []], ['b.io', ['m2.io']], ['c.io', []]]);
   t.not(merged.registries[1], dropIn.registries[0], 'a copy, the input unchanged');
+});
+
+t.test('layerTopLevelKeys: the one copy of the drop-in rules names each key it sets and whether it was already so', async (t) => {
+  const target: RegistriesConf = { registries: [], credentialHelpers: ['a'], shortNameMode: 'enforcing', aliases: { keep: 'x.io/keep', drop: 'x.io/drop' } };
+  const notes: [string, boolean][] = [];
+  layerTopLevelKeys(target, { registries: [], credentialHelpers: ['a'], shortNameMode: 'disabled', unqualifiedSearchRegistries: [], aliases: { drop: '', keep: 'x.io/keep', add: 'y.io/add' } }, (key, same) => notes.push([key, same]));
+  t.same(notes, [
+    ['unqualified-search-registries', false],
+    ['credential-helpers', true],
+    ['short-name-mode', false],
+    ['aliases.drop', false],
+    ['aliases.keep', true],
+    ['aliases.add', false],
+  ]);
+  t.same(target.unqualifiedSearchRegistries, [], 'a present empty list clears');
+  t.equal(target.shortNameMode, 'disabled');
+  t.same({ ...target.aliases }, { keep: 'x.io/keep', add: 'y.io/add' }, '"" erases an alias');
 });
