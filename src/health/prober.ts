@@ -4,14 +4,15 @@
  * with the same CA, credentials and proxy settings a pull would use. Results go into
  * the shared health cache, so a `pull` finds a dead mirror already marked down.
  */
-import { endpointKey, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
+import { endpointKey, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
 import { readHealth, updateHealth } from './store.js';
 import type { Logger } from '../core/log.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import type { ProbeTarget } from './mirror-endpoints.js';
-import { EndpointClient, RegistryError, classifyNetworkError, DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
+import { EndpointClient, DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
+import { afterProbeFailure } from '../registry/failure.js';
 
 export { mirrorEndpoints, type ProbeTarget } from './mirror-endpoints.js';
 
@@ -32,8 +33,7 @@ export async function probeAll(targets: readonly ProbeTarget[], health: HealthMa
         await client.ping();
         out[key] = recordSuccess(health[key], key, now(), Math.round(performance.now() - started));
       } catch (e) {
-        const err = e instanceof RegistryError ? e : new RegistryError((e as Error).message, 'unhealthy', classifyNetworkError(e));
-        out[key] = recordFailure(health[key], key, err.failureClass ?? 'protocol', err.message, now());
+        out[key] = afterProbeFailure(health[key], key, e, now());
       } finally {
         await client.close().catch(() => undefined);
       }
