@@ -149,8 +149,8 @@ export function rewriteReference(refString: string, prefix: string, location: st
   }
 }
 
-/** containers/image PullSourcesFromReference's mirror filter. */
-function keptMirrors(table: RegistryTable, digested: boolean): Endpoint[] {
+/** containers/image PullSourcesFromReference's mirror filter: the mirrors a tag or a digest pull tries. */
+export function keptMirrors(table: RegistryTable, digested: boolean): Endpoint[] {
   if (table.mirrorByDigestOnly) return digested ? [...table.mirrors] : [];
   return table.mirrors.filter((m) => {
     if (m.pullFromMirror === 'digest-only') return digested;
