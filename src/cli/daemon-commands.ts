@@ -36,6 +36,7 @@ const RUN_OPTIONS = {
   'max-rewrites-per-minute': { type: 'string' },
   'metrics-file': { type: 'string' },
   'allow-unsafe-fragments': { type: 'boolean' },
+  'local-mirror': { type: 'string' },
 } as const;
 
 type RunValues = ReturnType<typeof parse<typeof RUN_OPTIONS>>['values'];
@@ -53,6 +54,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
   for (const key of [
     'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms', 'probe-timeout-ms',
     'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file', 'log-level', 'log-format',
+    'local-mirror',
   ] as const) {
     const v = values[key];
     if (v !== undefined) flags[key] = v;

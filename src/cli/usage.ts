@@ -106,6 +106,10 @@ and re-renders; SIGTERM stops after any write in flight. Flags win over the conf
   --metrics-file PATH      Prometheus textfile (node_exporter textfile collector, name it
                            *.prom), rewritten atomically after each render and probe round
   --allow-unsafe-fragments as for render
+  --local-mirror HOST:PORT serve pulls through the resolver on this loopback address and
+                           list it first in every table with mirrors from the policy
+                           (off by default; config file: local-mirror-credentials,
+                           local-mirror-allow-non-loopback)
 ${COMMON}
 Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
 `,

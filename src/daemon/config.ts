@@ -42,6 +42,17 @@ export interface DaemonConfig {
   readonly allowUnsafeFragments: boolean;
   readonly logLevel: string;
   readonly logFormat: LogFormat;
+  /** The local mirror (issue #14): absent when off, the default. */
+  readonly localMirror?: LocalMirrorSettings;
+}
+
+export interface LocalMirrorSettings {
+  /** host:port as written in registries.conf, e.g. 127.0.0.1:5050. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  /** May the endpoint use the host's credentials (auth files) upstream? Off unless set. */
+  readonly credentials: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -67,9 +78,37 @@ export const CONFIG_KEYS = [
   'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms',
   'probe-timeout-ms', 'health-aware-order', 'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file',
   'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'log-level', 'log-format',
+  'local-mirror', 'local-mirror-allow-non-loopback', 'local-mirror-credentials',
 ] as const;
 
 export type ConfigValues = Partial<Record<(typeof CONFIG_KEYS)[number], string | number | boolean | string[][]>>;
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HOST_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/;
+const PORT = /^[1-9]\d{0,4}$/;
+
+/**
+ * `local-mirror = "HOST:PORT"`: the address the endpoint listens on, written as is into
+ * registries.conf. Loopback only (127.0.0.0/8) unless allowed otherwise: anything that can reach
+ * the port can read what the endpoint can pull. Returns the problem, or the parts.
+ */
+export function parseLocalMirrorAddress(s: string, allowNonLoopback: boolean): { host: string; port: number } | { problem: string } {
+  if (s.startsWith('[')) {
+    // Checked with skopeo 1.9.3: a mirror location "[::1]:PORT/…" fails every pull of its table ("rewriting reference: invalid reference format").
+    return { problem: `"local-mirror" cannot be an IPv6 address ("${s}"): containers/image 5.23 (skopeo 1.9.3) refuses a mirror location in brackets and then fails every pull of the table; use 127.0.0.1:PORT` };
+  }
+  const colon = s.lastIndexOf(':');
+  const host = colon > 0 ? s.slice(0, colon) : '';
+  const portText = colon > 0 ? s.slice(colon + 1) : '';
+  const port = Number(portText);
+  if (!PORT.test(portText) || port > 65535 || !(IPV4.test(host) || (HOST_NAME.test(host) && !/^[\d.]+$/.test(host)))) {
+    return { problem: `"local-mirror" must be HOST:PORT with a port from 1 to 65535, e.g. "127.0.0.1:5050", not ${JSON.stringify(s)}` };
+  }
+  if (!allowNonLoopback && !(IPV4.test(host) && host.startsWith('127.'))) {
+    return { problem: `"local-mirror" must be a loopback address (127.0.0.0/8, e.g. "127.0.0.1:5050"), not ${JSON.stringify(s)}: any process that can reach the port can read what the endpoint pulls; set "local-mirror-allow-non-loopback = true" to allow it` };
+  }
+  return { host, port };
+}
 
 function validate(v: ConfigValues, at: (key: string) => (message: string) => Diagnostic): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
@@ -121,6 +160,15 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     minDwellMs: int('min-dwell-ms', 0, 86_400_000) ?? DEFAULTS.hysteresis.minDwellMs,
     maxRewritesPerMinute: int('max-rewrites-per-minute', 1, 600) ?? DEFAULTS.hysteresis.maxRewritesPerMinute,
   };
+  const localMirror = (() => {
+    const address = str('local-mirror');
+    const allowNonLoopback = bool('local-mirror-allow-non-loopback') ?? false;
+    const credentials = bool('local-mirror-credentials') ?? false;
+    if (address === undefined) return undefined;
+    const parsed = parseLocalMirrorAddress(address, allowNonLoopback);
+    if ('problem' in parsed) return void fail('local-mirror', parsed.problem);
+    return { address, ...parsed, credentials } satisfies LocalMirrorSettings;
+  })();
   const config: DaemonConfig = {
     policyDir: str('policy-dir') ?? DEFAULTS.policyDir,
     output: str('output') ?? DEFAULTS.output,
@@ -139,6 +187,7 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     allowUnsafeFragments: unsafe ?? DEFAULTS.allowUnsafeFragments,
     logLevel: level ?? DEFAULTS.logLevel,
     logFormat: (format as LogFormat | undefined) ?? DEFAULTS.logFormat,
+    ...(localMirror ? { localMirror } : {}),
   };
   return diagnostics.length > 0 ? { diagnostics } : { config, diagnostics };
 }

@@ -24,6 +24,7 @@ import { runAfterRender } from './after-render.js';
 import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from '../health/prober.js';
 import { endpointKey, type EndpointHealth } from '../health/health.js';
 import { applyHealthOrder } from '../health/order.js';
+import { applyLocalMirror } from '../local-mirror/render.js';
 import { healthPath } from '../health/store.js';
 import type { MetricsSnapshot } from '../metrics/format.js';
 import { HealthKeeper } from '../health/keeper.js';
@@ -507,7 +508,10 @@ export class Daemon {
     // Health-aware order: the mirrors demoted now go after the healthy ones of their tables.
     const keeper = this.keeper;
     const demoted = keeper?.demoted();
-    const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
+    const healthOrder = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
+    // The local mirror goes first after the health order, so that it stays first; off, no trace of it is left.
+    const localMirror = this.config.localMirror ? { address: this.config.localMirror.address, ...(baseInfo.base ? { baseFile: baseInfo.base.file } : {}) } : undefined;
+    const transform = localMirror ? (c: RegistriesConf) => applyLocalMirror(healthOrder ? healthOrder(c) : c, localMirror) : healthOrder;
     const result = buildForgiving(
       { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}), version: VERSION },
       { file: basename(this.config.output) },

@@ -205,3 +205,42 @@ t.test('resolving is pure: the same inputs give equal results, and inputs are no
   t.same(flags, { 'debounce-ms': '20' });
   t.same(DEFAULTS.afterRender, [], 'the defaults are not changed by a resolved config');
 });
+
+t.test('local-mirror: off by default; a loopback address on, with credentials off unless set', async (t) => {
+  t.equal(resolveConfig(undefined, {}).config?.localMirror, undefined, 'off by default');
+  t.same(resolveConfig(file('local-mirror = "127.0.0.1:5050"\n'), {}).config?.localMirror, { address: '127.0.0.1:5050', host: '127.0.0.1', port: 5050, credentials: false });
+  t.same(resolveConfig(file('local-mirror = "127.8.9.10:65535"\nlocal-mirror-credentials = true\n'), {}).config?.localMirror, { address: '127.8.9.10:65535', host: '127.8.9.10', port: 65535, credentials: true }, 'all of 127.0.0.0/8; credentials when set');
+  t.same(resolveConfig(file('local-mirror = "127.0.0.1:5050"\n'), { 'local-mirror': '127.0.0.2:6000' }).config?.localMirror?.address, '127.0.0.2:6000', 'the flag wins');
+  t.equal(resolveConfig(file('local-mirror-credentials = true\n'), {}).config?.localMirror, undefined, 'credentials alone turn nothing on');
+});
+
+t.test('local-mirror: anything but a loopback HOST:PORT is refused, located, saying why', async (t) => {
+  const refused: Array<[string, RegExp]> = [
+    ['10.0.0.5:5050', /must be a loopback address \(127\.0\.0\.0\/8.*local-mirror-allow-non-loopback = true/],
+    ['0.0.0.0:5050', /must be a loopback address/],
+    ['localhost:5050', /must be a loopback address/],
+    ['[::1]:5050', /cannot be an IPv6 address .*skopeo 1\.9\.3.*fails every pull/],
+    ['127.0.0.1', /must be HOST:PORT with a port from 1 to 65535/],
+    ['127.0.0.1:0', /must be HOST:PORT/],
+    ['127.0.0.1:65536', /must be HOST:PORT/],
+    ['127.0.0.1:05050', /must be HOST:PORT/],
+    ['127.0.0.1:50/x', /must be HOST:PORT/],
+    ['http://127.0.0.1:5050', /must be HOST:PORT/],
+    ['127.0.0.256:5050', /must be HOST:PORT/],
+  ];
+  for (const [value, why] of refused) {
+    const r = resolveConfig(file(`# the endpoint\nlocal-mirror = ${JSON.stringify(value)}\n`), {});
+    t.equal(r.config, undefined, value);
+    t.match(messages(r), [new RegExp(`^${FILE.replace(/[.]/g, '\\.')}:2:1: .*${why.source}`)], `${value}: file, line, key`);
+  }
+  t.match(messages(resolveConfig(undefined, { 'local-mirror': '10.0.0.5:5050' })), [/^--local-mirror: "local-mirror" must be a loopback address/], 'the flag is named');
+  t.match(messages(resolveConfig(file('local-mirror = 5050\n'), {})), [/"local-mirror" must be a non-empty string, not a number/]);
+  t.match(messages(resolveConfig(file('local-mirror = "127.0.0.1:5050"\nlocal-mirror-credentials = "yes"\n'), {})), [/:2:1: "local-mirror-credentials" must be true or false/]);
+});
+
+t.test('local-mirror-allow-non-loopback = true: another address is accepted (IPv6 still not)', async (t) => {
+  const allow = 'local-mirror-allow-non-loopback = true\n';
+  t.same(resolveConfig(file(`${allow}local-mirror = "10.0.0.5:5050"\n`), {}).config?.localMirror, { address: '10.0.0.5:5050', host: '10.0.0.5', port: 5050, credentials: false });
+  t.equal(resolveConfig(file(`${allow}local-mirror = "mirror.lan:5050"\n`), {}).config?.localMirror?.host, 'mirror.lan');
+  t.match(messages(resolveConfig(file(`${allow}local-mirror = "[::1]:5050"\n`), {})), [/cannot be an IPv6 address/]);
+});
