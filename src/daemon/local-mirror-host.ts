@@ -1,0 +1,132 @@
+/**
+ * The daemon's side of the local mirror: starts the endpoint when the setting is on, restarts
+ * it when its address or credentials change, stops it when it is turned off or the daemon
+ * stops, and gives it every new render.
+ *
+ * The endpoint is listed in registries.conf only while it listens (`listening()`): a port we
+ * could not bind may be someone else's, and the runtimes must not be sent there.
+ */
+import type { Logger } from '../core/log.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
+import type { ConfTransform } from '../pipeline/strict.js';
+import { applyLocalMirror, planLocalMirror, type LocalMirrorPlan } from '../local-mirror/render.js';
+import type { LocalMirrorSettings } from './config.js';
+
+/** What the daemon needs of a running endpoint (src/local-mirror/server.ts). */
+export interface RunningEndpoint {
+  readonly address: string;
+  setConf(conf: RegistriesConf): void;
+  stats(): unknown;
+  /** Stops accepting; in-flight transfers finish within `graceMs` or are cut. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export type StartEndpoint = (settings: LocalMirrorSettings, conf: RegistriesConf) => Promise<RunningEndpoint>;
+
+export interface LocalMirrorStatus {
+  readonly address: string;
+  readonly listening: boolean;
+  readonly credentials: boolean;
+  /** Why it does not listen (and is not in registries.conf). */
+  readonly error?: string;
+  /** Tables that list it in the last render. */
+  readonly fronted: number;
+  /** Tables with mirrors from the policy that do not, and why (wildcard tables). */
+  readonly skipped: LocalMirrorPlan['skipped'];
+  /** The endpoint's counters (requests, bytes, per-source outcomes, fallbacks, errors). */
+  readonly stats?: unknown;
+}
+
+/** In-flight transfers get this long at a stop or a change of settings, then are cut. */
+export const LOCAL_MIRROR_CLOSE_GRACE_MS = 5_000;
+
+const sameSettings = (a: LocalMirrorSettings, b: LocalMirrorSettings): boolean => a.address === b.address && a.credentials === b.credentials;
+
+export class LocalMirrorHost {
+  private running?: { settings: LocalMirrorSettings; endpoint: RunningEndpoint };
+  private failed?: { settings: LocalMirrorSettings; error: string };
+  private conf: RegistriesConf = { registries: [] };
+  private plan: LocalMirrorPlan = { fronted: [], skipped: [] };
+
+  constructor(
+    private readonly start: StartEndpoint,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Brings the endpoint in line with `settings` (undefined: off) before a render; a failed start
+   * is tried again at the next render. Resolves once it listens, or not.
+   */
+  async sync(settings: LocalMirrorSettings | undefined): Promise<void> {
+    if (this.running && (!settings || !sameSettings(this.running.settings, settings))) await this.stop();
+    if (!settings) {
+      this.failed = undefined;
+      return;
+    }
+    if (this.running) return;
+    try {
+      const endpoint = await this.start(settings, this.conf);
+      this.running = { settings, endpoint };
+      if (this.failed) this.log.info(`local mirror listening on ${settings.address} again`);
+      this.failed = undefined;
+    } catch (e) {
+      const error = (e as Error).message;
+      if (this.failed?.error !== error) this.log.error(`local mirror: cannot listen on ${settings.address}: ${error}; not listed in the rendered file, tried again at the next render`);
+      this.failed = { settings, error };
+    }
+  }
+
+  /** The address to list in registries.conf, or undefined while the endpoint does not listen. */
+  listening(): string | undefined {
+    return this.running?.settings.address;
+  }
+
+  /**
+   * The render's transform (after the health order): the endpoint first in the tables it
+   * fronts, while it listens; undefined otherwise, so that the render leaves no trace of it.
+   * `baseFile` names the base as the merge did: tables with only its mirrors are the host's.
+   */
+  transform(baseFile: string | undefined): ConfTransform | undefined {
+    const address = this.listening();
+    if (address === undefined) {
+      this.plan = { fronted: [], skipped: [] };
+      return undefined;
+    }
+    const options = { address, ...(baseFile !== undefined ? { baseFile } : {}) };
+    return (conf) => {
+      const plan = planLocalMirror(conf, options);
+      const was = new Set(this.plan.skipped.map((x) => x.prefix));
+      for (const x of plan.skipped) if (!was.has(x.prefix)) this.log.info(`local mirror: not listed in [[registry]] "${x.prefix}": ${x.why}`);
+      this.plan = plan;
+      return applyLocalMirror(conf, options);
+    };
+  }
+
+  /** Each new render: the endpoint serves from its tables from now on. */
+  setConf(conf: RegistriesConf): void {
+    this.conf = conf;
+    this.running?.endpoint.setConf(conf);
+  }
+
+  async stop(): Promise<void> {
+    const r = this.running;
+    this.running = undefined;
+    if (!r) return;
+    await r.endpoint.close(LOCAL_MIRROR_CLOSE_GRACE_MS);
+    this.log.info(`local mirror on ${r.settings.address} stopped`);
+  }
+
+  status(): LocalMirrorStatus | undefined {
+    if (this.running) {
+      const { settings, endpoint } = this.running;
+      return { address: settings.address, listening: true, credentials: settings.credentials, fronted: this.plan.fronted.length, skipped: [...this.plan.skipped], stats: endpoint.stats() };
+    }
+    if (this.failed) return { address: this.failed.settings.address, listening: false, credentials: this.failed.settings.credentials, error: this.failed.error, fronted: 0, skipped: [] };
+    return undefined;
+  }
+
+  /** A reason the daemon is degraded, if any: on, but not listening. */
+  degradedReasons(): string[] {
+    return this.failed ? [`local mirror: cannot listen on ${this.failed.settings.address}: ${this.failed.error}`] : [];
+  }
+}
