@@ -75,10 +75,29 @@ export const DEFAULTS: DaemonConfig = {
 
 /** Config-file keys, also the flag names (the flags use them with `--`). */
 export const CONFIG_KEYS = [
-  'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms',
-  'probe-timeout-ms', 'health-aware-order', 'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file',
-  'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'log-level', 'log-format',
-  'local-mirror', 'local-mirror-allow-non-loopback', 'local-mirror-credentials',
+  'policy-dir',
+  'output',
+  'base',
+  'state-dir',
+  'control-socket',
+  'debounce-ms',
+  'rescan-interval-ms',
+  'probe-interval-ms',
+  'probe-timeout-ms',
+  'health-aware-order',
+  'demote-after',
+  'restore-after',
+  'min-dwell-ms',
+  'max-rewrites-per-minute',
+  'metrics-file',
+  'after-render',
+  'after-render-timeout-ms',
+  'allow-unsafe-fragments',
+  'log-level',
+  'log-format',
+  'local-mirror',
+  'local-mirror-allow-non-loopback',
+  'local-mirror-credentials',
 ] as const;
 
 export type ConfigValues = Partial<Record<(typeof CONFIG_KEYS)[number], string | number | boolean | string[][]>>;
@@ -95,7 +114,9 @@ const PORT = /^[1-9]\d{0,4}$/;
 export function parseLocalMirrorAddress(s: string, allowNonLoopback: boolean): { host: string; port: number } | { problem: string } {
   if (s.startsWith('[')) {
     // Checked with skopeo 1.9.3: a mirror location "[::1]:PORT/…" fails every pull of its table ("rewriting reference: invalid reference format").
-    return { problem: `"local-mirror" cannot be an IPv6 address ("${s}"): containers/image 5.23 (skopeo 1.9.3) refuses a mirror location in brackets and then fails every pull of the table; use 127.0.0.1:PORT` };
+    return {
+      problem: `"local-mirror" cannot be an IPv6 address ("${s}"): containers/image 5.23 (skopeo 1.9.3) refuses a mirror location in brackets and then fails every pull of the table; use 127.0.0.1:PORT`,
+    };
   }
   const colon = s.lastIndexOf(':');
   const host = colon > 0 ? s.slice(0, colon) : '';
@@ -105,7 +126,9 @@ export function parseLocalMirrorAddress(s: string, allowNonLoopback: boolean): {
     return { problem: `"local-mirror" must be HOST:PORT with a port from 1 to 65535, e.g. "127.0.0.1:5050", not ${JSON.stringify(s)}` };
   }
   if (!allowNonLoopback && !(IPV4.test(host) && host.startsWith('127.'))) {
-    return { problem: `"local-mirror" must be a loopback address (127.0.0.0/8, e.g. "127.0.0.1:5050"), not ${JSON.stringify(s)}: any process that can reach the port can read what the endpoint pulls; set "local-mirror-allow-non-loopback = true" to allow it` };
+    return {
+      problem: `"local-mirror" must be a loopback address (127.0.0.0/8, e.g. "127.0.0.1:5050"), not ${JSON.stringify(s)}: any process that can reach the port can read what the endpoint pulls; set "local-mirror-allow-non-loopback = true" to allow it`,
+    };
   }
   return { host, port };
 }
@@ -130,7 +153,10 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     return n;
   };
   const afterRender = v['after-render'];
-  if (afterRender !== undefined && (!Array.isArray(afterRender) || !afterRender.every((c) => Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === 'string')))) {
+  if (
+    afterRender !== undefined &&
+    (!Array.isArray(afterRender) || !afterRender.every((c) => Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === 'string')))
+  ) {
     fail('after-render', '"after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]');
   }
   const level = str('log-level');
@@ -153,7 +179,8 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
   })();
   const healthAwareOrder = bool('health-aware-order') ?? DEFAULTS.healthAwareOrder;
   // Without probes nothing would ever be demoted: say so rather than silently do nothing.
-  if (healthAwareOrder && probeIntervalMs === 0) fail('health-aware-order', '"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
+  if (healthAwareOrder && probeIntervalMs === 0)
+    fail('health-aware-order', '"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
   const hysteresis: HysteresisPolicy = {
     demoteAfter: int('demote-after', 1, 1000) ?? DEFAULTS.hysteresis.demoteAfter,
     restoreAfter: int('restore-after', 1, 1000) ?? DEFAULTS.hysteresis.restoreAfter,
@@ -196,7 +223,10 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
 export function resolveConfig(file: { path: string; text: string } | undefined, flags: ConfigValues): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
   let fromFile: ConfigValues = {};
   const diagnostics: Diagnostic[] = [];
-  let locate = (key: string): ((m: string) => Diagnostic) => (m: string) => error({ file: `--${key}` }, m);
+  let locate =
+    (key: string): ((m: string) => Diagnostic) =>
+    (m: string) =>
+      error({ file: `--${key}` }, m);
   if (file) {
     const parsed = parseTomlText(file.text, file.path);
     if (!parsed.data) return { diagnostics: parsed.diagnostics };

@@ -154,7 +154,11 @@ export class Daemon {
   ) {
     this.state = new StateDir(config.stateDir, { warn: (m) => log.warn(m) });
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
-    this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
+    this.presence = new PolicyDirPresence(
+      () => this.config.policyDir,
+      log,
+      () => this.trigger(),
+    );
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
   }
 
@@ -165,7 +169,9 @@ export class Daemon {
     } catch (e) {
       // A refusal says what is wrong itself; a failed fs operation (it has a code) is prefixed.
       const refusal = e instanceof StateDirError && (e as NodeJS.ErrnoException).code === undefined;
-      throw new StartError(refusal ? e.message : `state directory ${this.config.stateDir} is not usable: ${e instanceof StateDirError ? e.message : describeFsError(e)}`);
+      throw new StartError(
+        refusal ? e.message : `state directory ${this.config.stateDir} is not usable: ${e instanceof StateDirError ? e.message : describeFsError(e)}`,
+      );
     }
     await this.claim();
     try {
@@ -191,7 +197,10 @@ export class Daemon {
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
     this.startProbing();
-    this.log.info({ policyDir: this.config.policyDir, output: this.config.output, pid: process.pid }, `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`);
+    this.log.info(
+      { policyDir: this.config.policyDir, output: this.config.output, pid: process.pid },
+      `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`,
+    );
   }
 
   private startProbing(): void {
@@ -212,7 +221,11 @@ export class Daemon {
   private async onProbeRound(updates: Readonly<Record<string, EndpointHealth>>): Promise<void> {
     this.probeRounds++;
     if (this.keeper && this.lastConf && !this.stopped) {
-      const outcomes = Object.entries(updates).map(([key, h]) => ({ key, ok: h.failures === 0, ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}) }));
+      const outcomes = Object.entries(updates).map(([key, h]) => ({
+        key,
+        ok: h.failures === 0,
+        ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}),
+      }));
       const endpoints = mirrorEndpoints(this.lastConf).map((e) => endpointKey(e.host, e.insecure));
       const verdict = this.keeper.observeRound(outcomes, endpoints, Date.now());
       for (const c of verdict.changes) {
@@ -224,7 +237,9 @@ export class Daemon {
         this.trigger();
       } else if (verdict.rewrite === 'deferred' && !this.rateLimitLogged) {
         this.rateLimitLogged = true;
-        this.log.warn(`mirror order not rewritten yet: ${this.config.hysteresis.maxRewritesPerMinute} health rewrites in the last minute (max-rewrites-per-minute); trying again after the next probes`);
+        this.log.warn(
+          `mirror order not rewritten yet: ${this.config.hysteresis.maxRewritesPerMinute} health rewrites in the last minute (max-rewrites-per-minute); trying again after the next probes`,
+        );
       }
     }
     await this.writeMetrics();
@@ -247,7 +262,8 @@ export class Daemon {
         onTakeOver: (pid, why) => this.log.info(`removing a stale start-up lock ${lockPath}${pid !== undefined ? ` of pid ${pid}` : ''} (${why})`),
       });
     } catch (e) {
-      if (e instanceof LockBusyError) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${e.message})`);
+      if (e instanceof LockBusyError)
+        throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${e.message})`);
       throw new StartError(`cannot lock ${lockPath}: ${describeFsError(e)}`);
     }
     try {
@@ -255,9 +271,16 @@ export class Daemon {
       if (other && other.pid !== process.pid) {
         const holder = recordHolder(other, this.config.stateDir);
         if (holder.running) throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
-        this.log.info(`replacing the record of a mirror-policyd that is gone (${this.state.path('daemon.json')}: pid ${JSON.stringify(other.pid)}, ${holder.why})`);
+        this.log.info(
+          `replacing the record of a mirror-policyd that is gone (${this.state.path('daemon.json')}: pid ${JSON.stringify(other.pid)}, ${holder.why})`,
+        );
       }
-      await this.state.writeRecord({ ...ownIdentity(), output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
+      await this.state.writeRecord({
+        ...ownIdentity(),
+        output: resolve(this.config.output),
+        controlSocket: resolve(this.config.controlSocket),
+        startedAt: this.startedAt,
+      });
     } catch (e) {
       if (e instanceof StartError) throw e;
       throw new StartError(e instanceof StateDirError ? e.message : `cannot take the state directory ${this.config.stateDir}: ${describeFsError(e)}`);
@@ -299,7 +322,8 @@ export class Daemon {
     this.watcher = watcher;
     this.rescanTimer = setInterval(() => this.trigger(), this.config.rescanIntervalMs);
     this.rescanTimer.unref();
-    if (!(await watcher.ready)) this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
+    if (!(await watcher.ready))
+      this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
@@ -432,18 +456,32 @@ export class Daemon {
       const savedAs = await this.state.keepDrift(current);
       this.drift.push({ at, kind: 'edited', savedAs });
       this.driftRestores++;
-      this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`);
+      this.log.warn(
+        { path: this.config.output, savedAs },
+        `${this.config.output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`,
+      );
     } else if (this.config.base === undefined) {
       const first = (await this.state.readOriginal()) === undefined;
       await this.state.adopt(current);
       const savedAs = this.state.path('base.conf');
       this.drift.push({ at, kind: first ? 'adopted' : 'replaced', savedAs });
-      if (first) this.log.info({ path: this.config.output, savedAs }, `adopted ${this.config.output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`);
-      else this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`);
+      if (first)
+        this.log.info(
+          { path: this.config.output, savedAs },
+          `adopted ${this.config.output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`,
+        );
+      else
+        this.log.warn(
+          { path: this.config.output, savedAs },
+          `${this.config.output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`,
+        );
     } else {
       const savedAs = await this.state.keepDrift(current);
       this.drift.push({ at, kind: 'replaced', savedAs });
-      this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${this.config.base})`);
+      this.log.warn(
+        { path: this.config.output, savedAs },
+        `${this.config.output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${this.config.base})`,
+      );
     }
     while (this.drift.length > 100) this.drift.shift();
     return current;
@@ -454,7 +492,13 @@ export class Daemon {
     this.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
     const known = new Set([...Object.keys(this.lastGood), ...this.statuses.map((x) => x.file)]);
-    const verdict = this.presence.judge(dir, known, this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
+    const verdict = this.presence.judge(
+      dir,
+      known,
+      this.lastRender
+        ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect`
+        : `nothing is rendered and ${this.config.output} is left as it is`,
+    );
     if (!verdict.render) {
       this.notifier.status(this.statusLine());
       return;
@@ -497,7 +541,12 @@ export class Daemon {
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
       baseInfo = await this.readBase();
-      this.baseSource = baseInfo.source === 'flag' ? { source: 'flag', path: this.config.base as string } : baseInfo.source === 'adopted' ? { source: 'adopted', path: this.state.path('base.conf') } : { source: 'none' };
+      this.baseSource =
+        baseInfo.source === 'flag'
+          ? { source: 'flag', path: this.config.base as string }
+          : baseInfo.source === 'adopted'
+            ? { source: 'adopted', path: this.state.path('base.conf') }
+            : { source: 'none' };
     } catch (e) {
       this.generalProblems.push(`base: ${(e as Error).message}`);
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
@@ -510,10 +559,19 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const healthOrder = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     // The local mirror goes first after the health order, so that it stays first; off, no trace of it is left.
-    const localMirror = this.config.localMirror ? { address: this.config.localMirror.address, ...(baseInfo.base ? { baseFile: baseInfo.base.file } : {}) } : undefined;
+    const localMirror = this.config.localMirror
+      ? { address: this.config.localMirror.address, ...(baseInfo.base ? { baseFile: baseInfo.base.file } : {}) }
+      : undefined;
     const transform = localMirror ? (c: RegistriesConf) => applyLocalMirror(healthOrder ? healthOrder(c) : c, localMirror) : healthOrder;
     const result = buildForgiving(
-      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}), version: VERSION },
+      {
+        ...(baseInfo.base ? { base: baseInfo.base } : {}),
+        fragments,
+        unreadable,
+        lastGood: this.lastGood,
+        ...(transform ? { transform } : {}),
+        version: VERSION,
+      },
       { file: basename(this.config.output) },
     );
     this.statuses = result.statuses;
@@ -553,7 +611,8 @@ export class Daemon {
         this.trigger();
         return;
       }
-      if (written.replacedLink !== undefined) this.log.warn({ path: this.config.output, linkTarget: written.replacedLink }, replacedLinkMessage(this.config.output, written.replacedLink));
+      if (written.replacedLink !== undefined)
+        this.log.warn({ path: this.config.output, linkTarget: written.replacedLink }, replacedLinkMessage(this.config.output, written.replacedLink));
       changed = written.changed;
       this.lastWritten = result.text;
       if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
@@ -564,7 +623,10 @@ export class Daemon {
       this.lastWriteError = (e as Error).message;
       const retryInMs = this.outputBackoff.failed();
       this.retryIn(retryInMs);
-      this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`);
+      this.log.error(
+        { path: this.config.output, retryInMs },
+        `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`,
+      );
       this.notifier.status(this.statusLine());
       return;
     }
@@ -574,11 +636,22 @@ export class Daemon {
     this.lastConf = result.conf;
     this.lastSuccessAt = Date.now();
     const healthReasons = keeper ? keeper.markApplied() : [];
-    this.lastRender = { at: new Date(this.lastSuccessAt).toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
+    this.lastRender = {
+      at: new Date(this.lastSuccessAt).toISOString(),
+      ms,
+      sha256: createHash('sha256').update(result.text).digest('hex'),
+      changed,
+      fragments: result.inEffect.length,
+      tables,
+      mirrors,
+    };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
       this.writes++;
-      this.log.info({ path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms }, `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`);
+      this.log.info(
+        { path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms },
+        `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`,
+      );
       if (healthReasons.length > 0) {
         this.healthRewrites++;
         this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);
@@ -661,7 +734,12 @@ export class Daemon {
       output: this.config.output,
       stateDir: this.config.stateDir,
       base: this.baseSource,
-      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
+      fragments: this.statuses.map((s) => ({
+        file: s.file,
+        state: s.state,
+        errors: s.errors.map(formatDiagnostic),
+        warnings: s.warnings.map(formatDiagnostic),
+      })),
       warnings: [...this.otherWarnings],
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
       ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),

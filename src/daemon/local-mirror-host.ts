@@ -71,7 +71,8 @@ export class LocalMirrorHost {
       this.failed = undefined;
     } catch (e) {
       const error = (e as Error).message;
-      if (this.failed?.error !== error) this.log.error(`local mirror: cannot listen on ${settings.address}: ${error}; not listed in the rendered file, tried again at the next render`);
+      if (this.failed?.error !== error)
+        this.log.error(`local mirror: cannot listen on ${settings.address}: ${error}; not listed in the rendered file, tried again at the next render`);
       this.failed = { settings, error };
     }
   }
@@ -119,9 +120,24 @@ export class LocalMirrorHost {
   status(): LocalMirrorStatus | undefined {
     if (this.running) {
       const { settings, endpoint } = this.running;
-      return { address: settings.address, listening: true, credentials: settings.credentials, fronted: this.plan.fronted.length, skipped: [...this.plan.skipped], stats: endpoint.stats() };
+      return {
+        address: settings.address,
+        listening: true,
+        credentials: settings.credentials,
+        fronted: this.plan.fronted.length,
+        skipped: [...this.plan.skipped],
+        stats: endpoint.stats(),
+      };
     }
-    if (this.failed) return { address: this.failed.settings.address, listening: false, credentials: this.failed.settings.credentials, error: this.failed.error, fronted: 0, skipped: [] };
+    if (this.failed)
+      return {
+        address: this.failed.settings.address,
+        listening: false,
+        credentials: this.failed.settings.credentials,
+        error: this.failed.error,
+        fronted: 0,
+        skipped: [],
+      };
     return undefined;
   }
 

@@ -44,8 +44,16 @@ t.test('a repository path maps back to its table and original name', async (t) =
   ]);
   const quay = mapLocalMirrorRepository(c, ADDR, `${localMirrorPath('quay.io')}/ns/app`);
   t.match(quay, { prefix: 'quay.io', wildcard: false, remainder: '/ns/app', name: 'quay.io/ns/app' });
-  t.equal(quay?.table, c.registries.find((x) => x.location === 'quay.io'), 'the table itself');
-  t.match(mapLocalMirrorRepository(c, ADDR, localMirrorPath('reg.example.com:5000/team')), { prefix: 'reg.example.com:5000/team', remainder: '', name: 'reg.example.com:5000/team' }, 'the exact repository of a prefix');
+  t.equal(
+    quay?.table,
+    c.registries.find((x) => x.location === 'quay.io'),
+    'the table itself',
+  );
+  t.match(
+    mapLocalMirrorRepository(c, ADDR, localMirrorPath('reg.example.com:5000/team')),
+    { prefix: 'reg.example.com:5000/team', remainder: '', name: 'reg.example.com:5000/team' },
+    'the exact repository of a prefix',
+  );
   const wild = mapLocalMirrorRepository(c, ADDR, `${localMirrorPath('*.example.org')}/lib/x`);
   t.match(wild, { prefix: '*.example.org', wildcard: true, remainder: '/lib/x' });
   t.notOk(wild && 'name' in wild, 'a wildcard table has no original name: the host was rewritten away');
@@ -77,15 +85,24 @@ t.test('a request: the sources containers/image would try, the endpoint excluded
   const path = localMirrorPath('quay.io');
   const byTag = mapLocalMirrorRequest(c, ADDR, `${path}/ns/app`, 'v1');
   t.equal(byTag?.reference, 'quay.io/ns/app:v1');
-  t.same(byTag?.sources.map((s) => [s.reference, s.role]), [
-    ['m1.example:5000/quay/ns/app:v1', 'mirror'],
-    ['m2.example/quay/ns/app:v1', 'mirror'],
-    ['quay.io/ns/app:v1', 'primary'],
-  ]);
+  t.same(
+    byTag?.sources.map((s) => [s.reference, s.role]),
+    [
+      ['m1.example:5000/quay/ns/app:v1', 'mirror'],
+      ['m2.example/quay/ns/app:v1', 'mirror'],
+      ['quay.io/ns/app:v1', 'primary'],
+    ],
+  );
   const byDigest = mapLocalMirrorRequest(c, ADDR, `${path}/ns/app`, D);
   t.equal(byDigest?.reference, `quay.io/ns/app@${D}`);
-  t.same(byDigest?.sources.map((s) => s.reference), [`m1.example:5000/quay/ns/app@${D}`, `m2.example/quay/ns/app@${D}`, `quay.io/ns/app@${D}`]);
-  t.notOk(byDigest?.sources.some((s) => s.endpoint.host === ADDR), 'never the endpoint itself');
+  t.same(
+    byDigest?.sources.map((s) => s.reference),
+    [`m1.example:5000/quay/ns/app@${D}`, `m2.example/quay/ns/app@${D}`, `quay.io/ns/app@${D}`],
+  );
+  t.notOk(
+    byDigest?.sources.some((s) => s.endpoint.host === ADDR),
+    'never the endpoint itself',
+  );
 });
 
 t.test('a request honours pull-from-mirror and blocked as containers/image does', async (t) => {
@@ -97,21 +114,32 @@ t.test('a request honours pull-from-mirror and blocked as containers/image does'
   );
   const c2 = mergeRegistriesConfs(parsed.conf as RegistriesConf);
   const path = localMirrorPath('reg.example.com');
-  t.same(mapLocalMirrorRequest(c2, ADDR, `${path}/a`, 'v1')?.sources.map((s) => [s.reference, s.blocked]), [
-    ['t.example/r/a:v1', false],
-    ['reg.example.com/a:v1', true],
-  ], 'a tag: tag-only mirrors, then the primary, blocked');
-  t.same(mapLocalMirrorRequest(c2, ADDR, `${path}/a`, D)?.sources.map((s) => s.reference), [`d.example/r/a@${D}`, `reg.example.com/a@${D}`], 'a digest: digest-only mirrors');
+  t.same(
+    mapLocalMirrorRequest(c2, ADDR, `${path}/a`, 'v1')?.sources.map((s) => [s.reference, s.blocked]),
+    [
+      ['t.example/r/a:v1', false],
+      ['reg.example.com/a:v1', true],
+    ],
+    'a tag: tag-only mirrors, then the primary, blocked',
+  );
+  t.same(
+    mapLocalMirrorRequest(c2, ADDR, `${path}/a`, D)?.sources.map((s) => s.reference),
+    [`d.example/r/a@${D}`, `reg.example.com/a@${D}`],
+    'a digest: digest-only mirrors',
+  );
 });
 
 t.test('a wildcard table: its mirrors only, with the path that is left', async (t) => {
   const c = conf([{ prefix: '*.example.org', mirrors: ['m3.example:5000', 'm4.example/wild'] }]);
   const req = mapLocalMirrorRequest(c, ADDR, `${localMirrorPath('*.example.org')}/lib/x`, 'v2');
   t.equal(req?.reference, undefined);
-  t.same(req?.sources.map((s) => [s.reference, s.role]), [
-    ['m3.example:5000/lib/x:v2', 'mirror'],
-    ['m4.example/wild/lib/x:v2', 'mirror'],
-  ]);
+  t.same(
+    req?.sources.map((s) => [s.reference, s.role]),
+    [
+      ['m3.example:5000/lib/x:v2', 'mirror'],
+      ['m4.example/wild/lib/x:v2', 'mirror'],
+    ],
+  );
 });
 
 t.test('names containers/image could not have sent are refused, never mapped elsewhere', async (t) => {

@@ -56,7 +56,11 @@ location = "host-mirror.example/x"
 `;
 
 function build(transform?: (c: RegistriesConf) => RegistriesConf): { conf: RegistriesConf; text: string } {
-  const r = buildRegistriesConf({ base: { file: BASE, text: BASE_TEXT }, fragments: [{ file: '50-policy.toml', text: POLICY }], ...(transform ? { transform } : {}) });
+  const r = buildRegistriesConf({
+    base: { file: BASE, text: BASE_TEXT },
+    fragments: [{ file: '50-policy.toml', text: POLICY }],
+    ...(transform ? { transform } : {}),
+  });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (!r.conf || r.text === undefined || errors.length > 0) throw new Error(errors.map((e) => e.message).join('; '));
   return { conf: r.conf, text: r.text };
@@ -71,11 +75,27 @@ t.test('every table with mirrors from the policy gets the endpoint first, insecu
   for (const prefix of ['docker.io', 'quay.io/ns', 'ghcr.io/team', 'reg.example.com:5000/a/b']) {
     const was = table(before, prefix);
     const now = table(conf, prefix);
-    t.same(now?.mirrors[0], { location: localMirrorLocation(ADDR, prefix), insecure: true, ...(now?.mirrors[0]?.pullFromMirror ? { pullFromMirror: now.mirrors[0].pullFromMirror } : {}) }, `${prefix}: the endpoint first`);
-    t.same(now?.mirrors.slice(1).map((m) => m.location), was?.mirrors.map((m) => m.location), `${prefix}: the configured mirrors after it, in order`);
+    t.same(
+      now?.mirrors[0],
+      {
+        location: localMirrorLocation(ADDR, prefix),
+        insecure: true,
+        ...(now?.mirrors[0]?.pullFromMirror ? { pullFromMirror: now.mirrors[0].pullFromMirror } : {}),
+      },
+      `${prefix}: the endpoint first`,
+    );
+    t.same(
+      now?.mirrors.slice(1).map((m) => m.location),
+      was?.mirrors.map((m) => m.location),
+      `${prefix}: the configured mirrors after it, in order`,
+    );
     t.equal(now?.location, was?.location, `${prefix}: the primary untouched`);
   }
-  t.same(table(conf, 'host-only.example')?.mirrors.map((m) => m.location), ['host-mirror.example/x'], "the base's own table is the host's: left alone");
+  t.same(
+    table(conf, 'host-only.example')?.mirrors.map((m) => m.location),
+    ['host-mirror.example/x'],
+    "the base's own table is the host's: left alone",
+  );
   t.same(conf.unqualifiedSearchRegistries, ['docker.io'], 'top-level keys untouched');
 });
 
@@ -85,8 +105,14 @@ t.test('a base table the policy adds mirrors to is fronted; the base mirror stay
     fragments: [{ file: '50-policy.toml', text: POLICY }],
     transform: on,
   });
-  t.same(table(r.conf as RegistriesConf, 'docker.io')?.mirrors.map((m) => m.location), [localMirrorLocation(ADDR, 'docker.io'), 'base-mirror.example/hub', 'cache-1.example/dockerhub', 'cache-2.example:5000/dockerhub']);
-  t.same(r.diagnostics.filter((d) => d.severity === 'error'), []);
+  t.same(
+    table(r.conf as RegistriesConf, 'docker.io')?.mirrors.map((m) => m.location),
+    [localMirrorLocation(ADDR, 'docker.io'), 'base-mirror.example/hub', 'cache-1.example/dockerhub', 'cache-2.example:5000/dockerhub'],
+  );
+  t.same(
+    r.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
 });
 
 t.test('pull-from-mirror covers what the mirrors cover', async (t) => {
@@ -99,7 +125,10 @@ t.test('pull-from-mirror covers what the mirrors cover', async (t) => {
 });
 
 t.test('mirror-by-digest-only tables: the table filters the endpoint too, no pull-from-mirror next to it', async (t) => {
-  const base = parseRegistriesConf(`[[registry]]\nlocation = "q.example"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m.example/q"\n`, 'frag.conf').conf as RegistriesConf;
+  const base = parseRegistriesConf(
+    `[[registry]]\nlocation = "q.example"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m.example/q"\n`,
+    'frag.conf',
+  ).conf as RegistriesConf;
   const out = applyLocalMirror(base, { address: ADDR });
   t.same(out.registries[0]?.mirrors[0], { location: localMirrorLocation(ADDR, 'q.example'), insecure: true });
 });
@@ -122,14 +151,20 @@ t.test('applied twice, or on a base that already lists it: still one endpoint', 
 
 t.test('after the health order: the endpoint stays first however the mirrors are ordered', async (t) => {
   const { conf } = build((c) => on(applyHealthOrder(c, new Set(['https://cache-1.example']))));
-  t.same(table(conf, 'docker.io')?.mirrors.map((m) => m.location), [localMirrorLocation(ADDR, 'docker.io'), 'cache-2.example:5000/dockerhub', 'cache-1.example/dockerhub']);
+  t.same(
+    table(conf, 'docker.io')?.mirrors.map((m) => m.location),
+    [localMirrorLocation(ADDR, 'docker.io'), 'cache-2.example:5000/dockerhub', 'cache-1.example/dockerhub'],
+  );
 });
 
 t.test('wildcard tables: fronted only where a name with a port fails already; otherwise skipped with the reason', async (t) => {
   const plan = planLocalMirror(build().conf, { address: ADDR, baseFile: BASE });
   t.ok(plan.fronted.includes('*.wild.example'), 'w.example:5000 has a port: a.wild.example:5000/x fails already, the endpoint costs nothing more');
   t.same(plan.skipped, [], 'nothing skipped');
-  const bare = parseRegistriesConf(`[[registry]]\nprefix = "*.bare.example"\nlocation = ""\n[[registry.mirror]]\nlocation = "bare-mirror.example"\n`, 'frag.conf').conf as RegistriesConf;
+  const bare = parseRegistriesConf(
+    `[[registry]]\nprefix = "*.bare.example"\nlocation = ""\n[[registry.mirror]]\nlocation = "bare-mirror.example"\n`,
+    'frag.conf',
+  ).conf as RegistriesConf;
   const p2 = planLocalMirror(bare, { address: ADDR });
   t.same(p2.fronted, []);
   t.match(p2.skipped, [{ prefix: '*.bare.example', why: /names with a port/ }]);

@@ -61,16 +61,48 @@ function renderTo(): string {
 }
 
 const ROWS: ReadonlyArray<{ ref: string; tried: string[]; why: string }> = [
-  { ref: `quay.io/ns/app@${D}`, tried: [at('quay.io', `/ns/app@${D}`), `m1.invalid/quay/ns/app@${D}`, `m2.invalid:5000/quay/ns/app@${D}`, `quay.io/ns/app@${D}`], why: 'a host, by digest' },
-  { ref: 'quay.io/ns/app:v1', tried: [at('quay.io', '/ns/app:v1'), 'm1.invalid/quay/ns/app:v1', 'm2.invalid:5000/quay/ns/app:v1', 'quay.io/ns/app:v1'], why: 'a host, by tag (all)' },
-  { ref: `reg.invalid:5000/team/app@${D}`, tried: [at('reg.invalid:5000/team', `/app@${D}`), `m3.invalid/team/app@${D}`, `reg.invalid:5000/team/app@${D}`], why: 'a port' },
+  {
+    ref: `quay.io/ns/app@${D}`,
+    tried: [at('quay.io', `/ns/app@${D}`), `m1.invalid/quay/ns/app@${D}`, `m2.invalid:5000/quay/ns/app@${D}`, `quay.io/ns/app@${D}`],
+    why: 'a host, by digest',
+  },
+  {
+    ref: 'quay.io/ns/app:v1',
+    tried: [at('quay.io', '/ns/app:v1'), 'm1.invalid/quay/ns/app:v1', 'm2.invalid:5000/quay/ns/app:v1', 'quay.io/ns/app:v1'],
+    why: 'a host, by tag (all)',
+  },
+  {
+    ref: `reg.invalid:5000/team/app@${D}`,
+    tried: [at('reg.invalid:5000/team', `/app@${D}`), `m3.invalid/team/app@${D}`, `reg.invalid:5000/team/app@${D}`],
+    why: 'a port',
+  },
   { ref: 'reg.invalid:5000/team/app:v1', tried: ['reg.invalid:5000/team/app:v1'], why: 'digest-only mirrors: the endpoint is digest-only too' },
-  { ref: 'deep.invalid/a/b/c/d/e:v1', tried: [at('deep.invalid/a/b/c', '/d/e:v1'), 'm4.invalid/abc/d/e:v1', 'deep.invalid/a/b/c/d/e:v1'], why: 'nested namespaces, tag-only' },
+  {
+    ref: 'deep.invalid/a/b/c/d/e:v1',
+    tried: [at('deep.invalid/a/b/c', '/d/e:v1'), 'm4.invalid/abc/d/e:v1', 'deep.invalid/a/b/c/d/e:v1'],
+    why: 'nested namespaces, tag-only',
+  },
   { ref: `deep.invalid/a/b/c/d/e@${D}`, tried: [`deep.invalid/a/b/c/d/e@${D}`], why: 'tag-only mirrors: the endpoint is tag-only too' },
-  { ref: `exact.invalid/ns/app@${D}`, tried: [at('exact.invalid/ns/app', `@${D}`), `m5.invalid/mirrored/app@${D}`, `exact.invalid/ns/app@${D}`], why: 'exactly the repository of a prefix' },
-  { ref: `Upper.Case.invalid/x/y@${D}`, tried: [at('Upper.Case.invalid/x', `/y@${D}`), `m6.invalid/x/y@${D}`, `Upper.Case.invalid/x/y@${D}`], why: 'upper-case host labels' },
-  { ref: 'a.wild.invalid/lib/img:v1', tried: [at('*.wild.invalid', '/lib/img:v1'), 'm7.invalid:5000/lib/img:v1', 'a.wild.invalid/lib/img:v1'], why: 'a wildcard: the host is rewritten away' },
-  { ref: 'a.bare.invalid:6000/lib/img:v1', tried: ['m8.invalid:6000/lib/img:v1', 'a.bare.invalid:6000/lib/img:v1'], why: 'a wildcard whose bare mirror takes names with a port: not fronted, still pulls' },
+  {
+    ref: `exact.invalid/ns/app@${D}`,
+    tried: [at('exact.invalid/ns/app', `@${D}`), `m5.invalid/mirrored/app@${D}`, `exact.invalid/ns/app@${D}`],
+    why: 'exactly the repository of a prefix',
+  },
+  {
+    ref: `Upper.Case.invalid/x/y@${D}`,
+    tried: [at('Upper.Case.invalid/x', `/y@${D}`), `m6.invalid/x/y@${D}`, `Upper.Case.invalid/x/y@${D}`],
+    why: 'upper-case host labels',
+  },
+  {
+    ref: 'a.wild.invalid/lib/img:v1',
+    tried: [at('*.wild.invalid', '/lib/img:v1'), 'm7.invalid:5000/lib/img:v1', 'a.wild.invalid/lib/img:v1'],
+    why: 'a wildcard: the host is rewritten away',
+  },
+  {
+    ref: 'a.bare.invalid:6000/lib/img:v1',
+    tried: ['m8.invalid:6000/lib/img:v1', 'a.bare.invalid:6000/lib/img:v1'],
+    why: 'a wildcard whose bare mirror takes names with a port: not fronted, still pulls',
+  },
   { ref: 'a.bare.invalid/lib/img:v1', tried: ['m8.invalid/lib/img:v1', 'a.bare.invalid/lib/img:v1'], why: 'the same table without a port' },
 ];
 
@@ -78,7 +110,11 @@ t.test('skopeo reads the rendered file and tries the endpoint first, for every p
   const conf = renderTo();
   for (const row of ROWS) {
     const r = await skopeoInspectRaw(`docker://${row.ref}`, { registriesConf: conf, timeoutMs: 15_000 });
-    t.notMatch(r.stderr, /loading registries configuration|rewriting reference|invalid reference format/, `${row.why}: skopeo loads the file and rewrites the name`);
+    t.notMatch(
+      r.stderr,
+      /loading registries configuration|rewriting reference|invalid reference format/,
+      `${row.why}: skopeo loads the file and rewrites the name`,
+    );
     t.same(r.tried, row.tried, `${row.why}: ${row.ref}`);
   }
 });

@@ -32,18 +32,26 @@ t.test('on: the endpoint first; resolve lists it first; off: the next render rem
   const d = await startDaemon(t, ws, { argv: runArgs(ws, 50, config) });
 
   const on = await d.waitForOutput((o) => o.includes(endpoint), 'the endpoint in the output');
-  t.match(on, `[[registry]]\nlocation = "quay.io/team"\n\n  [[registry.mirror]]\n  location = "${endpoint}"\n  insecure = true\n  pull-from-mirror = "digest-only"\n\n  [[registry.mirror]]\n  location = "mirror-1.example/team"`, 'first, insecure, digest-only like the mirrors behind it');
+  t.match(
+    on,
+    `[[registry]]\nlocation = "quay.io/team"\n\n  [[registry.mirror]]\n  location = "${endpoint}"\n  insecure = true\n  pull-from-mirror = "digest-only"\n\n  [[registry.mirror]]\n  location = "mirror-1.example/team"`,
+    'first, insecure, digest-only like the mirrors behind it',
+  );
 
   const home = join(ws.dir, 'home');
   const resolved = await runCli(['resolve', '--registries-conf', ws.output, '--json', `quay.io/team/app@${D}`], { env: { ...process.env, HOME: home } });
   t.equal(resolved.code, 0, resolved.stderr);
   const sources = (JSON.parse(resolved.stdout) as { sources: Array<{ reference: string; endpoint: string; role: string; insecure: boolean }> }).sources;
-  t.same(sources.map((s) => [s.role, s.reference, s.endpoint, s.insecure]), [
-    ['mirror', `${endpoint}/app@${D}`, address, true],
-    ['mirror', `mirror-1.example/team/app@${D}`, 'mirror-1.example', false],
-    ['mirror', `mirror-2.example:5000/team/app@${D}`, 'mirror-2.example:5000', false],
-    ['primary', `quay.io/team/app@${D}`, 'quay.io', false],
-  ], 'resolve reads the rendered file: the endpoint is the first mirror');
+  t.same(
+    sources.map((s) => [s.role, s.reference, s.endpoint, s.insecure]),
+    [
+      ['mirror', `${endpoint}/app@${D}`, address, true],
+      ['mirror', `mirror-1.example/team/app@${D}`, 'mirror-1.example', false],
+      ['mirror', `mirror-2.example:5000/team/app@${D}`, 'mirror-2.example:5000', false],
+      ['primary', `quay.io/team/app@${D}`, 'quay.io', false],
+    ],
+    'resolve reads the rendered file: the endpoint is the first mirror',
+  );
 
   writeFileSync(config, '# local-mirror turned off\n');
   d.child.kill('SIGHUP');
