@@ -36,6 +36,7 @@ const RUN_OPTIONS = {
   'max-rewrites-per-minute': { type: 'string' },
   'metrics-file': { type: 'string' },
   'allow-unsafe-fragments': { type: 'boolean' },
+  'max-fragment-bytes': { type: 'string' },
 } as const;
 
 type RunValues = ReturnType<typeof parse<typeof RUN_OPTIONS>>['values'];
@@ -52,7 +53,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
   const flags: ConfigValues = {};
   for (const key of [
     'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms', 'probe-timeout-ms',
-    'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file', 'log-level', 'log-format',
+    'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file', 'max-fragment-bytes', 'log-level', 'log-format',
   ] as const) {
     const v = values[key];
     if (v !== undefined) flags[key] = v;

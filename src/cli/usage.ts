@@ -1,5 +1,5 @@
 /** --help texts. Every flag a command accepts is listed here. */
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
 
 const COMMON = `  --log-level LEVEL        trace, debug, info (default), warn, error, fatal, silent
   --log-format FORMAT      pretty (default) or json
@@ -10,7 +10,8 @@ const POLICY = `  --policy-dir DIR         policy fragments (default ${DEFAULT_P
                            (default: the copy of the host's file kept at the first render,
                            OUTPUT.before-mirror-policyd, if there is one)
   --allow-unsafe-fragments do not refuse fragments that others than root (or you) could
-                           have written; for demos and tests only`;
+                           have written; for demos and tests only
+  --max-fragment-bytes N   refuse a fragment larger than N bytes (default ${DEFAULT_MAX_FRAGMENT_BYTES})`;
 
 const TEXTS: Record<string, string> = {
   main: `Usage: mirror-policyd COMMAND [FLAGS]
@@ -106,6 +107,7 @@ and re-renders; SIGTERM stops after any write in flight. Flags win over the conf
   --metrics-file PATH      Prometheus textfile (node_exporter textfile collector, name it
                            *.prom), rewritten atomically after each render and probe round
   --allow-unsafe-fragments as for render
+  --max-fragment-bytes N   as for render
 ${COMMON}
 Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
 `,

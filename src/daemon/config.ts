@@ -5,7 +5,7 @@
  */
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { error, type Diagnostic } from '../core/diagnostic.js';
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
 import { FieldReader, describe } from '../core/field-reader.js';
 import { DEFAULT_HYSTERESIS, type HysteresisPolicy } from '../health/order.js';
 import { LOG_LEVELS, type LogFormat } from '../core/log-levels.js';
@@ -40,6 +40,8 @@ export interface DaemonConfig {
   readonly afterRender: ReadonlyArray<readonly string[]>;
   readonly afterRenderTimeoutMs: number;
   readonly allowUnsafeFragments: boolean;
+  /** The cap on a fragment's size: oc-mirror's IDMS for a large catalog is over 1 MB. */
+  readonly maxFragmentBytes: number;
   readonly logLevel: string;
   readonly logFormat: LogFormat;
 }
@@ -58,6 +60,7 @@ export const DEFAULTS: DaemonConfig = {
   afterRender: [],
   afterRenderTimeoutMs: 30_000,
   allowUnsafeFragments: false,
+  maxFragmentBytes: DEFAULT_MAX_FRAGMENT_BYTES,
   logLevel: 'info',
   logFormat: 'pretty',
 };
@@ -66,7 +69,7 @@ export const DEFAULTS: DaemonConfig = {
 export const CONFIG_KEYS = [
   'policy-dir', 'output', 'base', 'state-dir', 'control-socket', 'debounce-ms', 'rescan-interval-ms', 'probe-interval-ms',
   'probe-timeout-ms', 'health-aware-order', 'demote-after', 'restore-after', 'min-dwell-ms', 'max-rewrites-per-minute', 'metrics-file',
-  'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'log-level', 'log-format',
+  'after-render', 'after-render-timeout-ms', 'allow-unsafe-fragments', 'max-fragment-bytes', 'log-level', 'log-format',
 ] as const;
 
 export type ConfigValues = Partial<Record<(typeof CONFIG_KEYS)[number], string | number | boolean | string[][]>>;
@@ -137,6 +140,7 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     afterRender: Array.isArray(afterRender) ? (afterRender as string[][]) : DEFAULTS.afterRender,
     afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
     allowUnsafeFragments: unsafe ?? DEFAULTS.allowUnsafeFragments,
+    maxFragmentBytes: int('max-fragment-bytes', 1, MAX_FRAGMENT_BYTES_SETTING) ?? DEFAULTS.maxFragmentBytes,
     logLevel: level ?? DEFAULTS.logLevel,
     logFormat: (format as LogFormat | undefined) ?? DEFAULTS.logFormat,
   };

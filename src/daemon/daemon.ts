@@ -451,7 +451,7 @@ export class Daemon {
   private async render(): Promise<void> {
     const started = performance.now();
     this.renders++;
-    const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
+    const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes });
     const known = new Set([...Object.keys(this.lastGood), ...this.statuses.map((x) => x.file)]);
     const verdict = this.presence.judge(dir, known, this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
     if (!verdict.render) {

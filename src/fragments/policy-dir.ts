@@ -9,9 +9,14 @@ import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
 
-/** Fragments are small; a larger file is a mistake or an attack, not policy. */
-export const MAX_FRAGMENT_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_FRAGMENT_BYTES };
+
+/** Why a fragment over the cap is refused, naming the cap and the setting that raises it. */
+export function oversizeMessage(size: number, cap: number): string {
+  return `${size} bytes, more than the ${cap} allowed by max-fragment-bytes`;
+}
 
 /**
  * How many fragments one directory may hold (five times the 10 000 of the render bench).
@@ -26,6 +31,8 @@ export interface ReadOptions {
   readonly uid?: number;
   /** The cap on the number of fragments (default MAX_FRAGMENTS). */
   readonly maxFragments?: number;
+  /** The cap on a fragment's size in bytes (default DEFAULT_MAX_FRAGMENT_BYTES). */
+  readonly maxFragmentBytes?: number;
 }
 
 export interface IgnoredFile {
@@ -118,8 +125,14 @@ async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry): P
   return { fragment: true };
 }
 
+interface ReadLimits {
+  readonly uid: number;
+  readonly allowUnsafe: boolean;
+  readonly maxFragmentBytes: number;
+}
+
 async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
-  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const limits: ReadLimits = { uid: opts.uid ?? process.getuid?.() ?? 0, allowUnsafe: opts.allowUnsafe === true, maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES };
   const fragments: SourceText[] = [];
   const ignored: IgnoredFile[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -135,9 +148,9 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem };
   }
   entries.sort((a, b) => byteOrderCompare(a.name, b.name));
-  if (!opts.allowUnsafe) {
+  if (!limits.allowUnsafe) {
     const st = await fs.stat(realDir);
-    const problem = trustProblem(st, uid);
+    const problem = trustProblem(st, limits.uid);
     // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
     // by fragment (none is read), so that each is named and the daemon keeps each one's last
     // valid content in effect instead of rendering as if the policy were empty.
@@ -172,7 +185,7 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
       continue;
     }
     const path = join(realDir, name);
-    const result = await readFragment(path, name, realDir, uid, opts.allowUnsafe === true);
+    const result = await readFragment(path, name, realDir, limits);
     if ('ignored' in result) ignored.push({ name, why: result.ignored });
     else if ('diagnostic' in result) diagnostics.push(result.diagnostic);
     else fragments.push({ file: name, text: result.text });
@@ -185,29 +198,29 @@ type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: s
 /** A file replaced between its checks and its opening is looked at again, this many times at most. */
 const REOPEN_TRIES = 3;
 
-async function readFragment(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead> {
+async function readFragment(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead> {
   for (let n = 1; ; n++) {
-    const r = await readFragmentOnce(path, name, realDir, uid, allowUnsafe);
+    const r = await readFragmentOnce(path, name, realDir, limits);
     if (!('replaced' in r)) return r;
     if (n >= REOPEN_TRIES) return { diagnostic: error({ file: name }, `refusing fragment: replaced while being opened, ${REOPEN_TRIES} times in a row`) };
   }
 }
 
 /**
- * The whole file, read in chunks (the first one sized by fstat); undefined past
- * MAX_FRAGMENT_BYTES: a file growing while it is read cannot make us read more.
+ * The whole file, read in chunks (the first one sized by fstat); undefined past `cap` bytes:
+ * a file growing while it is read cannot make us read more.
  */
-async function readCapped(fh: fs.FileHandle, sizeHint: number): Promise<Buffer | undefined> {
+async function readCapped(fh: fs.FileHandle, sizeHint: number, cap: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
-  let want = Math.min(sizeHint, MAX_FRAGMENT_BYTES) + 1;
-  for (let n = 0; n <= MAX_FRAGMENT_BYTES / GROWTH_CHUNK_BYTES + 2; n++) {
+  let want = Math.min(sizeHint, cap) + 1;
+  for (let n = 0; n <= cap / GROWTH_CHUNK_BYTES + 2; n++) {
     const chunk = Buffer.allocUnsafe(want);
     const { bytesRead } = await fh.read(chunk, 0, want, total);
     if (bytesRead === 0) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
-    if (total > MAX_FRAGMENT_BYTES) return undefined;
+    if (total > cap) return undefined;
     if (bytesRead < want) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total); // a short read of a regular file is its end
     want = GROWTH_CHUNK_BYTES;
   }
@@ -225,7 +238,7 @@ function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
   return 'not a regular file';
 }
 
-async function readFragmentOnce(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead | { replaced: true }> {
+async function readFragmentOnce(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
   try {
     const l = await fs.lstat(path);
@@ -234,7 +247,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, uid
     if (l.isSymbolicLink()) {
       linkTarget = await fs.realpath(path);
       const rel = relative(realDir, linkTarget);
-      if (!allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
+      if (!limits.allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
       checked = await fs.lstat(linkTarget);
@@ -254,15 +267,15 @@ async function readFragmentOnce(path: string, name: string, realDir: string, uid
       const st = await fh.stat();
       // What was opened must be what was checked: a file swapped in between is looked at again, not read.
       if (checked.ino !== st.ino || checked.dev !== st.dev || !st.isFile()) return { replaced: true };
-      if (!allowUnsafe) {
-        const problem = trustProblem(st, uid);
+      if (!limits.allowUnsafe) {
+        const problem = trustProblem(st, limits.uid);
         if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
         // Another name for the same file may sit where other rules (or other users) reach it.
         if (st.nlink > 1) return { diagnostic: error(at, `refusing fragment: it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`) };
       }
-      if (st.size > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: ${st.size} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`) };
-      const buf = await readCapped(fh, st.size);
-      if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
+      if (st.size > limits.maxFragmentBytes) return { diagnostic: error(at, `refusing fragment: ${oversizeMessage(st.size, limits.maxFragmentBytes)}`) };
+      const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
+      if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
       return { text };
     } finally {

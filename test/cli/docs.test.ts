@@ -59,7 +59,8 @@ t.test('mirror-policy.d(5) documents every OpenShift kind and every refusal', as
   t.match(man5, /registrySources/);
   t.match(man5, /hard link/);
   t.match(man5, /50000th/);
-  t.match(man5, /1 MiB/);
+  t.match(man5, /16 MiB/);
+  t.match(man5, /max-fragment-bytes/);
 });
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */

@@ -28,6 +28,7 @@ t.test('no file, no flags: the documented defaults', async (t) => {
     afterRender: [],
     afterRenderTimeoutMs: 30_000,
     allowUnsafeFragments: false,
+    maxFragmentBytes: 16 * 1024 * 1024,
     logLevel: 'info',
     logFormat: 'pretty',
   } satisfies DaemonConfig);
@@ -55,6 +56,7 @@ metrics-file = "/srv/metrics/mirror-policyd.prom"
 after-render = [["/usr/bin/systemctl", "reload", "crio.service"], ["/bin/true"]]
 after-render-timeout-ms = 1000
 allow-unsafe-fragments = true
+max-fragment-bytes = 4194304
 log-level = "debug"
 log-format = "json"
 `;
@@ -78,6 +80,7 @@ t.test('every key from the file', async (t) => {
     afterRender: [['/usr/bin/systemctl', 'reload', 'crio.service'], ['/bin/true']],
     afterRenderTimeoutMs: 1000,
     allowUnsafeFragments: true,
+    maxFragmentBytes: 4_194_304,
     logLevel: 'debug',
     logFormat: 'json',
   } satisfies DaemonConfig);
@@ -126,6 +129,7 @@ const INVALID: Array<[string, string, ConfigValues, string[]]> = [
   ['infinity', 'after-render-timeout-ms = inf\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not Infinity`]],
   ['not a number', 'after-render-timeout-ms = nan\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not NaN`]],
   ['a boolean for a number', 'debounce-ms = true\n', {}, [`${FILE}:1:1: "debounce-ms" must be a whole number from 0 to 60000, not true`]],
+  ['a fragment cap of 0', 'max-fragment-bytes = 0\n', {}, [`${FILE}:1:1: "max-fragment-bytes" must be a whole number from 1 to 268435456, not 0`]],
   ['a string for a boolean', 'allow-unsafe-fragments = "yes"\n', {}, [`${FILE}:1:1: "allow-unsafe-fragments" must be true or false`]],
   ['an unknown log level', 'log-level = "loud"\n', {}, [`${FILE}:1:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`]],
   ['an unknown log format', 'log-format = "xml"\n', {}, [`${FILE}:1:1: "log-format" must be pretty or json`]],

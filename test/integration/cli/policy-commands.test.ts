@@ -157,3 +157,23 @@ t.test('render as a user who may not write the output: one line saying so, exit 
   t.notMatch(r.stderr, /internal error/);
   t.equal(readFileSync(out, 'utf8'), '# the host\'s\n', 'the output is as it was');
 });
+
+t.test('--max-fragment-bytes: check and render refuse a larger fragment, naming it and the cap; a bad value is a usage error', async (t) => {
+  const { dir, policy, out } = workspace();
+  writeFileSync(join(policy, '60-padded.toml'), `# ${'x'.repeat(200)}\n`);
+  chmodSync(join(policy, '60-padded.toml'), 0o644);
+  const check = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '128']);
+  t.equal(check.code, 1, check.stderr);
+  t.match(check.stderr, /60-padded\.toml: refusing fragment: 203 bytes, more than the 128 allowed by max-fragment-bytes/);
+  const candidate = join(dir, '61-candidate.toml');
+  writeFileSync(candidate, `# ${'y'.repeat(200)}\n`);
+  const cand = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '128', candidate]);
+  t.match(cand.stderr, new RegExp(`${candidate}: 203 bytes, more than the 128 allowed by max-fragment-bytes`), 'a candidate is held to the same cap');
+  const render = await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null', '--max-fragment-bytes', '128']);
+  t.equal(render.code, 1, render.stderr);
+  t.notOk(existsSync(out), 'nothing written');
+  t.equal((await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null'])).code, 0, 'the default cap admits it');
+  const bad = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '0']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--max-fragment-bytes must be a whole number from 1 to 268435456, not "0"/);
+});

@@ -3,11 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPolicyDir, MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../../../src/fragments/policy-dir.js';
+import { readPolicyDir, DEFAULT_MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../../../src/fragments/policy-dir.js';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
 import { runCli } from '../../helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
+
+/** A small max-fragment-bytes, so that the cap's edges are cheap to write. */
+const CAP = 4096;
 
 function dir(): string {
   const d = mkdtempSync(join(tmpdir(), 'mpd-dir-'));
@@ -119,12 +122,12 @@ t.test('symlinks: inside the directory are followed, outside are refused', async
 
 t.test('oversized and non-UTF-8 fragments are refused', async (t) => {
   const d = dir();
-  put(d, 'big.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  put(d, 'big.toml', '#'.repeat(CAP + 1));
   writeFileSync(join(d, 'latin1.toml'), Buffer.from([0x23, 0xe9, 0x0a]));
   chmodSync(join(d, 'latin1.toml'), 0o644);
-  const got = await readPolicyDir(d);
+  const got = await readPolicyDir(d, { maxFragmentBytes: CAP });
   t.same(got.fragments, []);
-  t.match(got.diagnostics.map(formatDiagnostic), [/^big\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed/, /^latin1\.toml: not valid UTF-8 text/]);
+  t.match(got.diagnostics.map(formatDiagnostic), [/^big\.toml: refusing fragment: 4097 bytes, more than the 4096 allowed by max-fragment-bytes$/, /^latin1\.toml: not valid UTF-8 text/]);
 });
 
 t.test('a policy directory writable by its group is refused whole too', async (t) => {
@@ -166,15 +169,15 @@ t.test('a fragment with a second hard link is refused; the others are read', asy
   t.same(unsafe.fragments.map((f) => f.file), ['linked.toml', 'single.toml', 'twin-a.toml', 'twin-b.toml'], '--allow-unsafe-fragments reads them');
 });
 
-t.test('a fragment of exactly 1 MiB is read; one byte more is refused; the others are unaffected', async (t) => {
+t.test('a fragment of exactly max-fragment-bytes is read; one byte more is refused; the others are unaffected', async (t) => {
   const d = dir();
   put(d, 'a-small.toml', '# small');
-  put(d, 'b-exact.toml', '#'.repeat(MAX_FRAGMENT_BYTES));
-  put(d, 'c-over.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  put(d, 'b-exact.toml', '#'.repeat(CAP));
+  put(d, 'c-over.toml', '#'.repeat(CAP + 1));
   put(d, 'd-small.toml', '# small too');
-  const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-small.toml', 7], ['b-exact.toml', MAX_FRAGMENT_BYTES], ['d-small.toml', 11]]);
-  t.same(got.diagnostics.map(formatDiagnostic), [`c-over.toml: refusing fragment: ${MAX_FRAGMENT_BYTES + 1} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`]);
+  const got = await readPolicyDir(d, { maxFragmentBytes: CAP });
+  t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-small.toml', 7], ['b-exact.toml', CAP], ['d-small.toml', 11]]);
+  t.same(got.diagnostics.map(formatDiagnostic), [`c-over.toml: refusing fragment: ${CAP + 1} bytes, more than the ${CAP} allowed by max-fragment-bytes`]);
   t.ok(MAX_FRAGMENTS >= 50_000, `the default cap on the number of fragments (${MAX_FRAGMENTS}) is well above the 10 000 of the bench`);
 });
 
@@ -232,4 +235,13 @@ t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escap
   t.equal(check.code, 1, '`check` fails on it');
   t.match(check.stderr, /20-caf\\xe9\.toml: refusing fragment: its name is not valid UTF-8/);
   t.match(check.stderr, /notes-\\xff: warning: not a policy fragment/, '`check` shows the warning too');
+});
+
+t.test('by default a fragment of a few MB is read (an oc-mirror IDMS of a large catalog); past 16 MiB it is refused', async (t) => {
+  const d = dir();
+  put(d, 'a-idms.toml', '#'.repeat(3 * 1024 * 1024));
+  put(d, 'b-huge.toml', '#'.repeat(DEFAULT_MAX_FRAGMENT_BYTES + 1));
+  const got = await readPolicyDir(d);
+  t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-idms.toml', 3 * 1024 * 1024]]);
+  t.same(got.diagnostics.map(formatDiagnostic), [`b-huge.toml: refusing fragment: ${DEFAULT_MAX_FRAGMENT_BYTES + 1} bytes, more than the 16777216 allowed by max-fragment-bytes`]);
 });

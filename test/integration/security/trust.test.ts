@@ -7,14 +7,16 @@
 import t from 'tap';
 import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_FRAGMENT_BYTES } from '../../../src/fragments/policy-dir.js';
 import { fragment, replaceFile, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
 
 const isRoot = process.getuid?.() === 0;
 
+/** The cap the daemon is given (--max-fragment-bytes), small so that oversized fragments are cheap to write. */
+const MAX_FRAGMENT_BYTES = 65_536;
+
 /** The standard flags without --allow-unsafe-fragments. */
 function strictArgs(ws: Workspace): string[] {
-  return ['--config', '/dev/null', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--debounce-ms', '20', '--probe-interval-ms', '0'];
+  return ['--config', '/dev/null', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--debounce-ms', '20', '--probe-interval-ms', '0', '--max-fragment-bytes', String(MAX_FRAGMENT_BYTES)];
 }
 
 function put(dir: string, name: string, text: string, mode = 0o644): string {
@@ -53,7 +55,7 @@ t.test('the daemon refuses untrusted and oversized fragments one by one, logs ea
     '21-other-writable.yaml': /writable by others \(mode 0646\)/,
     '22-symlink-out.toml': /symlink to .*planted\.toml, outside the policy directory/,
     '23-hard-link.toml': /2 hard links/,
-    '24-huge.toml': new RegExp(`more than the ${MAX_FRAGMENT_BYTES} allowed`),
+    '24-huge.toml': new RegExp(`more than the ${MAX_FRAGMENT_BYTES} allowed by max-fragment-bytes`),
     '25-nobody.toml': /owned by uid 65534/,
   };
   for (const file of refused) {
@@ -72,7 +74,7 @@ t.test('the daemon refuses untrusted and oversized fragments one by one, logs ea
   t.equal(await d.stop(), 0);
 });
 
-t.test('a trusted fragment that grows over 1 MiB keeps its last valid content; the others are unaffected', async (t) => {
+t.test('a trusted fragment that grows over max-fragment-bytes keeps its last valid content; the others are unaffected', async (t) => {
   const ws = workspace(t);
   put(ws.policy, '10-a.toml', fragment('a.example.com', ['m1.a.example.net']));
   put(ws.policy, '20-b.toml', fragment('b.example.com', ['m1.b.example.net']));
@@ -82,7 +84,7 @@ t.test('a trusted fragment that grows over 1 MiB keeps its last valid content; t
   replaceFile(join(ws.policy, '10-a.toml'), `${fragment('a.example.com', ['m2.a.example.net'])}#${'y'.repeat(MAX_FRAGMENT_BYTES)}\n`);
   replaceFile(join(ws.policy, '20-b.toml'), fragment('b.example.com', ['m2.b.example.net']));
   const out = await d.waitForOutput((text) => text.includes('m2.b.example.net'), 'the other fragment changed as usual');
-  await d.waitForLog(/10-a\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed \(its last valid content stays in effect\)/, from);
+  await d.waitForLog(new RegExp(`10-a\\.toml: refusing fragment: \\d+ bytes, more than the ${MAX_FRAGMENT_BYTES} allowed by max-fragment-bytes \\(its last valid content stays in effect\\)`), from);
   t.match(out, /m1\.a\.example\.net/, 'the oversized fragment\'s last valid content stays in effect');
   t.notMatch(out, /m2\.a\.example\.net/, 'nothing of the oversized version is used');
   t.equal(await d.stop(), 0);
