@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPolicyDir, DEFAULT_MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../../../src/fragments/policy-dir.js';
+import { readPolicyDir, DEFAULT_MAX_FRAGMENT_BYTES, MAX_FRAGMENTS, READ_CONCURRENCY } from '../../../src/fragments/policy-dir.js';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
 import { runCli } from '../../helpers/cli.js';
 
@@ -244,4 +244,28 @@ t.test('by default a fragment of a few MB is read (an oc-mirror IDMS of a large 
   const got = await readPolicyDir(d);
   t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-idms.toml', 3 * 1024 * 1024]]);
   t.same(got.diagnostics.map(formatDiagnostic), [`b-huge.toml: refusing fragment: ${DEFAULT_MAX_FRAGMENT_BYTES + 1} bytes, more than the 16777216 allowed by max-fragment-bytes`]);
+});
+
+t.test('read many at once, the result is the same as one by one: fragments, refusals and ignored files in byte order of names', async (t) => {
+  const d = dir();
+  const n = READ_CONCURRENCY * 10;
+  const names = Array.from({ length: n }, (_, i) => `${String(n - i).padStart(4, '0')}-p.toml`); // written in reverse order
+  names.forEach((name, i) => {
+    // Big and small files mixed, so that reads finish out of order; every 7th is refused, every 13th a leftover beside it.
+    put(d, name, `# ${name}\n${'#'.repeat(i % 3 === 0 ? 200_000 : 10)}\n`, i % 7 === 0 ? 0o664 : 0o644);
+    if (i % 13 === 0) put(d, `${name}~`);
+  });
+  const sorted = [...names].sort();
+  const expected = {
+    fragments: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 7 !== 0),
+    refused: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 7 === 0).map((f) => `${f}: refusing fragment: writable by group (mode 0664) (use --allow-unsafe-fragments only for demos and tests)`),
+    ignored: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 13 === 0).map((f) => `${f}~`),
+  };
+  for (let run = 0; run < 3; run++) {
+    const got = await readPolicyDir(d);
+    t.same(got.fragments.map((f) => f.file), expected.fragments, `run ${run}: fragments`);
+    t.ok(got.fragments.every((f) => f.text.startsWith(`# ${f.file}\n`)), `run ${run}: each text is its own file's`);
+    t.same(got.diagnostics.map(formatDiagnostic), expected.refused, `run ${run}: refusals`);
+    t.same(got.ignored.map((i) => i.name), expected.ignored, `run ${run}: ignored`);
+  }
 });
