@@ -17,6 +17,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { baseName, finishConf, type ConfTransform, type SourceText } from './strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { RewriteChecks } from '../registries-conf/validate.js';
 
 export type FragmentState = 'valid' | 'held' | 'invalid';
 
@@ -113,6 +114,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   // Merge what is in effect; a merge or validation error tied to fragments demotes the most recently changed of them, until clean.
   // Each fragment is demoted at most twice (current → last good → left out), so this many rounds always end in a render.
   const maxRounds = 2 * candidates.size + 1;
+  const checks = new RewriteChecks(); // a name judged in one round is not parsed again in the next
   for (let round = 0; round < maxRounds; round++) {
     const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
     const merged = mergePolicies({ ...(base ? { base } : {}), fragments: inEffect.map((c) => c.fragment) });
@@ -120,7 +122,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
     const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;
     if (problems.length === 0) {
-      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) }, output);
+      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) }, output, checks);
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
     if (problems.length === 0 && finished?.text !== undefined) {

@@ -13,7 +13,7 @@ import { parse as parseToml } from 'smol-toml';
 import { isDeepStrictEqual } from 'node:util';
 import { renderRegistriesConf, type RenderFacts } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { validateConf, validateRewrites } from '../registries-conf/validate.js';
+import { RewriteChecks, validateConf, validateRewrites } from '../registries-conf/validate.js';
 
 export interface SourceText {
   /** As named in messages: a fragment's base name, or the base file's path. */
@@ -55,10 +55,13 @@ function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPat
   };
 }
 
-/** Validates a merged model and renders it; the rendered text is parsed back and must mean the same. */
-export function finishConf(conf: RegistriesConf, facts: RenderFacts, output: Location): { text?: string; diagnostics: Diagnostic[] } {
+/**
+ * Validates a merged model and renders it; the rendered text is parsed back and must mean the same.
+ * `checks` carries the names already judged: one per render, however many rounds validate.
+ */
+export function finishConf(conf: RegistriesConf, facts: RenderFacts, output: Location, checks: RewriteChecks = new RewriteChecks()): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
-  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate)];
+  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate, checks)];
   if (hasErrors(diagnostics)) return { diagnostics };
   const text = renderRegistriesConf(conf, facts);
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.

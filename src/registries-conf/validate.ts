@@ -187,15 +187,28 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
   return out;
 }
 
-/** Parses `s` as containers/image's rewrite would: canonical form required. */
-function canonicalProblem(s: string, cache?: Map<string, string | undefined>): string | undefined {
-  if (cache?.has(s)) return cache.get(s);
-  const problem = canonicalProblemUncached(s);
-  cache?.set(s, problem);
-  return problem;
+/**
+ * What containers/image's rewrite makes of each distinct name: parsed once per render however
+ * many tables, mirrors and rounds use it (a table's location is usually its prefix, a mirror
+ * often serves many scopes, and the daemon may validate several rounds of one render).
+ */
+export class RewriteChecks {
+  private readonly problems = new Map<string, string | undefined>();
+  /** How many names were parsed (each distinct one once): the cost of the checks, to keep linear. */
+  parsed = 0;
+
+  /** Why `name` is not a canonical reference without tag or digest; undefined when it is. */
+  problem(name: string): string | undefined {
+    if (this.problems.has(name)) return this.problems.get(name);
+    this.parsed++;
+    const problem = canonicalProblem(name);
+    this.problems.set(name, problem);
+    return problem;
+  }
 }
 
-function canonicalProblemUncached(s: string): string | undefined {
+/** Parses `s` as containers/image's rewrite would: canonical form required. */
+function canonicalProblem(s: string): string | undefined {
   try {
     const ref = parseNamedContainersImage(s);
     if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';
@@ -212,28 +225,30 @@ const SAMPLE = '/ns/repo';
  * containers/image rewrites `location + name[len(prefix):]` and fails the whole pull when the
  * result is not canonical. Check every prefix, location and mirror with a representative name.
  */
-export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+export function validateRewrites(conf: RegistriesConf, locate: Locator, checks: RewriteChecks = new RewriteChecks()): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const cache = new Map<string, string | undefined>(); // each distinct name parsed once: a table's location is usually its prefix, a mirror often serves many scopes
   conf.registries.forEach((reg, i) => {
     const scope = registryScope(reg);
     const wildcard = scope.startsWith('*.');
     if (!wildcard) {
-      const p = canonicalProblem(scope + SAMPLE, cache); // usually also its location's: parsed once
+      const p = checks.problem(scope + SAMPLE); // usually also its location's: parsed once
       if (p) out.push(error(locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope), `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`));
     }
     // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
-    const exactRepo = !wildcard && canonicalProblem(scope, cache) === undefined;
+    // Asked only of an endpoint other than the scope (a scope rewritten to itself stays what it was), so that the
+    // usual table, whose location is its prefix, costs one parse and not two.
+    let exactRepo: boolean | undefined;
+    const isExactRepo = (): boolean => (exactRepo ??= !wildcard && checks.problem(scope) === undefined);
     const endpoints: Array<{ location: string; path: TomlPath }> = [];
     if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
     reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
     for (const ep of endpoints) {
-      const p = canonicalProblem(ep.location + SAMPLE, cache);
+      const p = checks.problem(ep.location + SAMPLE);
       if (p) {
         out.push(error(locate(ep.path, ep.location), `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`));
       } else if (wildcard && ep.location.includes('/')) {
         out.push(warning(locate(ep.path, ep.location), `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`));
-      } else if (exactRepo && canonicalProblem(ep.location, cache) !== undefined) {
+      } else if (ep.location !== scope && isExactRepo() && checks.problem(ep.location) !== undefined) {
         out.push(warning(locate(ep.path, ep.location), `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`));
       }
     }
