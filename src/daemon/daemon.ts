@@ -6,10 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { removeStaleTemps, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { acquireLock, LockBusyError } from '../output/lock.js';
-import { ownIdentity } from '../output/pid.js';
+import { basename, resolve } from 'node:path';
+import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
@@ -32,7 +30,8 @@ import { mirrorMetrics, mirrorViews, type MirrorView } from '../health/mirror-vi
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type FragmentStatus } from '../pipeline/forgiving.js';
-import { describeFsError, fsErrorLine, looksLikeDaemonOf, recordHolder, StateDir, StateDirError } from './state-dir.js';
+import { fsErrorLine, StateDir } from './state-dir.js';
+import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { LastGoodSaver } from './last-good-saver.js';
 import { Backoff } from './retry.js';
@@ -42,9 +41,6 @@ import { unlessMissing } from '../output/if-exists.js';
 
 /** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
 const EMPTY_SETTLE_MS = 300;
-/** How long a start waits for another starting daemon's claim of the state dir, and when a claim naming no holder (an older version's) is stale. */
-const CLAIM_WAIT_MS = 15_000;
-const STALE_CLAIM_MS = 10_000;
 /**
  * chokidar can drop a change that closely follows another on the same path (seen up to ~100 ms
  * apart: its per-file throttle, a file replaced by rename while it re-attaches to the previous
@@ -53,7 +49,7 @@ const STALE_CLAIM_MS = 10_000;
  */
 const SETTLE_MS = 1000;
 
-export class StartError extends Error {}
+export { StartError } from './start-up-claim.js';
 
 export interface DriftEvent {
   readonly at: string;
@@ -159,14 +155,8 @@ export class Daemon {
 
   /** Takes the state dir, renders once, starts watching and answering; READY=1 even when degraded. */
   async start(): Promise<void> {
-    try {
-      await this.state.init();
-    } catch (e) {
-      // A refusal says what is wrong itself; a failed fs operation (it has a code) is prefixed.
-      const refusal = e instanceof StateDirError && (e as NodeJS.ErrnoException).code === undefined;
-      throw new StartError(refusal ? e.message : `state directory ${this.config.stateDir} is not usable: ${e instanceof StateDirError ? e.message : describeFsError(e)}`);
-    }
-    await this.claim();
+    await initStateDir(this.state, this.config.stateDir);
+    await claimStateDir(this.state, this.config, this.startedAt, this.log);
     try {
       this.control = await startControlServer(this.config.controlSocket, { status: () => this.status(), ping: () => 'pong' }, this.log);
     } catch (e) {
@@ -174,7 +164,7 @@ export class Daemon {
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
     }
     try {
-      await this.removeStaleTemps();
+      await removeLeftTemps(this.state, this.config, this.log);
       this.lastGood = await this.state.readLastGood();
       this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
       // Watching first: a change made during the first render, or right after READY=1, must not be missed.
@@ -227,56 +217,6 @@ export class Daemon {
       }
     }
     await this.writeMetrics();
-  }
-
-  /**
-   * Takes the state dir: reading the record of a running daemon and writing ours is one step
-   * (under a lock, src/output/lock.ts), so that of several daemons started at once exactly one runs.
-   * A record whose process is gone (its pid now another process after a crash or a power loss)
-   * is replaced; every failure is one line that names the path.
-   */
-  private async claim(): Promise<void> {
-    const lockPath = this.state.path('.claim.lock');
-    let lock;
-    try {
-      lock = await acquireLock(lockPath, {
-        waitMs: CLAIM_WAIT_MS,
-        unnamedStaleMs: STALE_CLAIM_MS,
-        looksLike: looksLikeDaemonOf(this.config.stateDir),
-        onTakeOver: (pid, why) => this.log.info(`removing a stale start-up lock ${lockPath}${pid !== undefined ? ` of pid ${pid}` : ''} (${why})`),
-      });
-    } catch (e) {
-      if (e instanceof LockBusyError) throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${e.message})`);
-      throw new StartError(`cannot lock ${lockPath}: ${describeFsError(e)}`);
-    }
-    try {
-      const other = await this.state.readRecord();
-      if (other && other.pid !== process.pid) {
-        const holder = recordHolder(other, this.config.stateDir);
-        if (holder.running) throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
-        this.log.info(`replacing the record of a mirror-policyd that is gone (${this.state.path('daemon.json')}: pid ${JSON.stringify(other.pid)}, ${holder.why})`);
-      }
-      await this.state.writeRecord({ ...ownIdentity(), output: resolve(this.config.output), controlSocket: resolve(this.config.controlSocket), startedAt: this.startedAt });
-    } catch (e) {
-      if (e instanceof StartError) throw e;
-      throw new StartError(e instanceof StateDirError ? e.message : `cannot take the state directory ${this.config.stateDir}: ${describeFsError(e)}`);
-    } finally {
-      await lock.release().catch(() => {});
-    }
-  }
-
-  /** Temp files that an earlier run killed mid-write left beside the output, the metrics file and in the state dir. */
-  private async removeStaleTemps(): Promise<void> {
-    const places: Array<[string, string | undefined]> = [
-      [dirname(this.config.output), basename(this.config.output)],
-      [this.config.stateDir, undefined],
-      ...['last-good', 'bases', 'drift'].map((sub): [string, undefined] => [this.state.path(sub), undefined]),
-      ...(this.config.metricsFile ? [[dirname(this.config.metricsFile), basename(this.config.metricsFile)] as [string, string]] : []),
-    ];
-    for (const [dir, only] of places) {
-      const removed = await removeStaleTemps(dir, only).catch(() => []);
-      if (removed.length > 0) this.log.info(`removed ${removed.length} temp file(s) left by an interrupted write in ${dir}: ${removed.join(', ')}`);
-    }
   }
 
   /** Starts the watcher and the rescan; resolves when changes are being reported. */
