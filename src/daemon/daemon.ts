@@ -34,20 +34,11 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { LastGoodSaver } from './last-good-saver.js';
-import { Backoff } from './retry.js';
+import { RenderScheduler } from './render-scheduler.js';
 import { watchTargets, type Watcher } from './watcher.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { unlessMissing } from '../output/if-exists.js';
 
-/** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
-const EMPTY_SETTLE_MS = 300;
-/**
- * chokidar can drop a change that closely follows another on the same path (seen up to ~100 ms
- * apart: its per-file throttle, a file replaced by rename while it re-attaches to the previous
- * replacement). A lost event is always close to one it delivered, so one more look this long
- * after the last event catches it; a render of unchanged inputs writes nothing.
- */
-const SETTLE_MS = 1000;
 
 export { StartError } from './start-up-claim.js';
 
@@ -100,15 +91,7 @@ export class Daemon {
   private readonly startedAt = new Date().toISOString();
   private watcher?: Watcher;
   private control?: ControlServer;
-  private rescanTimer?: NodeJS.Timeout;
-  private debounceTimer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
-  private settleTimer?: NodeJS.Timeout;
-  private readonly outputBackoff = new Backoff();
-  private rendering?: Promise<void>;
-  private pending = false;
-  private lastStart = 0;
-  private stopped = false;
+  private readonly scheduler: RenderScheduler;
   private reloads: Promise<void> = Promise.resolve();
 
   private changeCounter = 0;
@@ -123,7 +106,6 @@ export class Daemon {
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
   private readonly emptyPending = new Set<string>();
-  private emptyTimer?: NodeJS.Timeout;
   private prober?: Prober;
   private lastWriteError?: string;
   private readonly presence: PolicyDirPresence;
@@ -148,6 +130,15 @@ export class Daemon {
     private readonly notifier: Notifier,
   ) {
     this.state = new StateDir(config.stateDir, { warn: (m) => log.warn(m) });
+    this.scheduler = new RenderScheduler({
+      render: () => this.render(),
+      onError: (e) => {
+        this.renderErrors++;
+        this.log.error({ err: e.stack }, `render failed: ${e.message}`);
+      },
+      afterEach: () => void this.writeMetrics(),
+      debounceMs: () => this.config.debounceMs,
+    });
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
@@ -169,8 +160,7 @@ export class Daemon {
       this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
       // Watching first: a change made during the first render, or right after READY=1, must not be missed.
       await this.startWatching();
-      this.pending = true;
-      await this.runRender();
+      await this.scheduler.renderNow();
     } catch (e) {
       // Never a daemon half up (answering `status` as healthy but never rendering): all of it goes, in one line.
       this.log.debug({ err: (e as Error).stack }, 'start-up failed');
@@ -200,7 +190,7 @@ export class Daemon {
   /** After each probe round: hysteresis, a re-render when the demoted set changed (rate limited), metrics. */
   private async onProbeRound(updates: Readonly<Record<string, EndpointHealth>>): Promise<void> {
     this.probeRounds++;
-    if (this.keeper && this.lastConf && !this.stopped) {
+    if (this.keeper && this.lastConf && !this.scheduler.isStopped) {
       const outcomes = Object.entries(updates).map(([key, h]) => ({ key, ok: h.failures === 0, ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}) }));
       const endpoints = mirrorEndpoints(this.lastConf).map((e) => endpointKey(e.host, e.insecure));
       const verdict = this.keeper.observeRound(outcomes, endpoints, Date.now());
@@ -225,55 +215,18 @@ export class Daemon {
       { policyDir: this.config.policyDir, output: this.config.output },
       (what, name) => {
         this.log.debug({ event: what, file: name }, `${what} ${name}`);
-        this.trigger();
-        if (this.settleTimer) clearTimeout(this.settleTimer);
-        this.settleTimer = setTimeout(() => {
-          this.settleTimer = undefined;
-          this.trigger();
-        }, SETTLE_MS);
-        this.settleTimer.unref();
+        this.scheduler.requestAndSettle();
       },
       (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
     );
     this.watcher = watcher;
-    this.rescanTimer = setInterval(() => this.trigger(), this.config.rescanIntervalMs);
-    this.rescanTimer.unref();
+    this.scheduler.rescanEvery(this.config.rescanIntervalMs);
     if (!(await watcher.ready)) this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
   trigger(): void {
-    this.pending = true;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped || this.rendering || this.debounceTimer) return;
-    const wait = Math.max(0, this.lastStart + this.config.debounceMs - Date.now());
-    if (wait === 0) void this.runRender();
-    else {
-      this.debounceTimer = setTimeout(() => {
-        this.debounceTimer = undefined;
-        void this.runRender();
-      }, wait);
-    }
-  }
-
-  private runRender(): Promise<void> {
-    if (!this.pending || this.rendering) return this.rendering ?? Promise.resolve();
-    this.pending = false;
-    this.lastStart = Date.now();
-    this.rendering = this.render()
-      .catch((e: Error) => {
-        this.renderErrors++;
-        this.log.error({ err: e.stack }, `render failed: ${e.message}`);
-      })
-      .finally(() => {
-        this.rendering = undefined;
-        void this.writeMetrics();
-        if (this.pending) this.schedule();
-      });
-    return this.rendering;
+    this.scheduler.request();
   }
 
   /** SIGHUP: new settings, a full re-read and re-render. */
@@ -285,7 +238,7 @@ export class Daemon {
   }
 
   private async reloadNow(config: DaemonConfig | undefined): Promise<void> {
-    if (this.stopped) return;
+    if (this.scheduler.isStopped) return;
     this.notifier.reloading();
     if (config) {
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
@@ -298,16 +251,14 @@ export class Daemon {
       if (probesChanged) this.startProbing();
       if (watchChanged) {
         await this.watcher?.close();
-        if (this.rescanTimer) clearInterval(this.rescanTimer);
+        this.scheduler.stopRescan();
         await this.startWatching();
       }
     }
-    if (this.stopped) return;
+    if (this.scheduler.isStopped) return;
     this.seen.clear();
     this.reported.clear();
-    await this.rendering;
-    this.pending = true;
-    await this.runRender();
+    await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
   }
@@ -315,13 +266,11 @@ export class Daemon {
   /** SIGTERM: finish any write in flight, then stop everything. */
   async stop(): Promise<void> {
     this.prober?.stop();
-    this.stopped = true;
+    this.scheduler.stop();
     this.notifier.stopping();
     await this.reloads;
-    for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
     this.presence.stop();
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
-    await this.rendering;
+    await this.scheduler.idle();
     await this.metrics.settled();
     await this.watcher?.close();
     await this.control?.close();
@@ -409,9 +358,7 @@ export class Daemon {
       // shortly: still empty then, it really is empty.
       if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
         this.emptyPending.add(f.file);
-        if (this.emptyTimer) clearTimeout(this.emptyTimer);
-        this.emptyTimer = setTimeout(() => this.trigger(), EMPTY_SETTLE_MS);
-        this.emptyTimer.unref();
+        this.scheduler.recheckSoon();
         return { ...f, text: prev.text, changedAt: prev.changedAt };
       }
       this.emptyPending.delete(f.file);
@@ -467,7 +414,7 @@ export class Daemon {
     const retryInMs = await this.lastGoodSaver?.save(this.lastGood);
     if (retryInMs !== undefined) {
       this.renderErrors++;
-      this.retryIn(retryInMs);
+      this.scheduler.retryIn(retryInMs);
     }
 
     let changed = false;
@@ -494,12 +441,11 @@ export class Daemon {
       this.lastWritten = result.text;
       if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
       this.lastWriteError = undefined;
-      this.outputBackoff.succeeded();
+      this.scheduler.writeSucceeded();
     } catch (e) {
       this.renderErrors++;
       this.lastWriteError = (e as Error).message;
-      const retryInMs = this.outputBackoff.failed();
-      this.retryIn(retryInMs);
+      const retryInMs = this.scheduler.writeFailed();
       this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`);
       this.notifier.status(this.statusLine());
       return;
@@ -525,13 +471,6 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
-  }
-
-  /** A render again in `ms` (one timer: the latest failure sets it). */
-  private retryIn(ms: number): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.trigger(), ms);
-    this.retryTimer.unref();
   }
 
   /** Each problem is logged once, when it appears; a fix is logged when it happens. */
