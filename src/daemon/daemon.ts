@@ -33,7 +33,7 @@ import { buildForgiving, type FragmentStatus } from '../pipeline/forgiving.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
-import { LastGoodSaver } from './last-good-saver.js';
+import { FragmentTracker } from './fragment-tracker.js';
 import { RenderScheduler } from './render-scheduler.js';
 import { watchTargets, type Watcher } from './watcher.js';
 import { byteOrderCompare } from '../core/byte-order.js';
@@ -94,18 +94,11 @@ export class Daemon {
   private readonly scheduler: RenderScheduler;
   private reloads: Promise<void> = Promise.resolve();
 
-  private changeCounter = 0;
-  private readonly seen = new Map<string, { text: string; changedAt: number }>();
-  private lastGood: Record<string, string> = {};
-  private lastGoodSaver?: LastGoodSaver;
+  private readonly fragments: FragmentTracker;
   private lastWritten?: string;
-  private reported = new Map<string, string>(); // file → messages already logged
-  private statuses: FragmentStatus[] = [];
-  private otherWarnings: string[] = [];
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
-  private readonly emptyPending = new Set<string>();
   private prober?: Prober;
   private lastWriteError?: string;
   private readonly presence: PolicyDirPresence;
@@ -139,6 +132,7 @@ export class Daemon {
       afterEach: () => void this.writeMetrics(),
       debounceMs: () => this.config.debounceMs,
     });
+    this.fragments = new FragmentTracker(log, () => this.scheduler.recheckSoon());
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
@@ -156,8 +150,7 @@ export class Daemon {
     }
     try {
       await removeLeftTemps(this.state, this.config, this.log);
-      this.lastGood = await this.state.readLastGood();
-      this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
+      await this.fragments.load(this.state);
       // Watching first: a change made during the first render, or right after READY=1, must not be missed.
       await this.startWatching();
       await this.scheduler.renderNow();
@@ -256,8 +249,7 @@ export class Daemon {
       }
     }
     if (this.scheduler.isStopped) return;
-    this.seen.clear();
-    this.reported.clear();
+    this.fragments.forget();
     await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
@@ -341,8 +333,7 @@ export class Daemon {
     const started = performance.now();
     this.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
-    const known = new Set([...Object.keys(this.lastGood), ...this.statuses.map((x) => x.file)]);
-    const verdict = this.presence.judge(dir, known, this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
+    const verdict = this.presence.judge(dir, this.fragments.known(), this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
     if (!verdict.render) {
       this.notifier.status(this.statusLine());
       return;
@@ -350,25 +341,7 @@ export class Daemon {
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
     const { unreadable, warnings: dirWarnings } = verdict;
 
-    const fragments = dir.fragments.map((f) => {
-      const prev = this.seen.get(f.file);
-      // An in-place write (truncate, then write) read in between looks like an empty fragment,
-      // which is valid and would drop its mirrors and replace its last good. So a fragment that
-      // just became empty keeps its previous content for this render, and is looked at again
-      // shortly: still empty then, it really is empty.
-      if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
-        this.emptyPending.add(f.file);
-        this.scheduler.recheckSoon();
-        return { ...f, text: prev.text, changedAt: prev.changedAt };
-      }
-      this.emptyPending.delete(f.file);
-      // First sight (start, SIGHUP): a fragment still at its last good content is older than any
-      // that changed since, so after a restart the changed one still gives way in a conflict.
-      const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.lastGood[f.file] === f.text ? 0 : ++this.changeCounter;
-      this.seen.set(f.file, { text: f.text, changedAt });
-      return { ...f, changedAt };
-    });
-    for (const file of [...this.seen.keys()]) if (!dir.fragments.some((f) => f.file === file)) this.seen.delete(file);
+    const fragments = this.fragments.stamp(dir.fragments);
 
     this.generalProblems = [];
     // An output we cannot even read (its parent is a file, EACCES...) cannot be classified, so it is
@@ -396,13 +369,10 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     const result = buildForgiving(
-      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.lastGood, ...(transform ? { transform } : {}), version: VERSION },
+      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.fragments.lastGood, ...(transform ? { transform } : {}), version: VERSION },
       { file: basename(this.config.output) },
     );
-    this.statuses = result.statuses;
-    const inFragments = new Set(result.statuses.map((x) => x.file));
-    this.otherWarnings = [...dirWarnings, ...result.diagnostics].filter((x) => x.severity === 'warning' && !inFragments.has(x.file)).map(formatDiagnostic);
-    this.reportProblems(result.statuses, [...dirWarnings, ...result.diagnostics]);
+    this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
       this.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
@@ -410,8 +380,7 @@ export class Daemon {
       this.notifier.status(this.statusLine());
       return;
     }
-    this.lastGood = result.lastGood;
-    const retryInMs = await this.lastGoodSaver?.save(this.lastGood);
+    const retryInMs = await this.fragments.accept(result.lastGood);
     if (retryInMs !== undefined) {
       this.renderErrors++;
       this.scheduler.retryIn(retryInMs);
@@ -473,51 +442,21 @@ export class Daemon {
     this.notifier.status(this.statusLine());
   }
 
-  /** Each problem is logged once, when it appears; a fix is logged when it happens. */
-  private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
-    const now = new Map<string, string>();
-    for (const s of statuses) {
-      const key = s.errors.map(formatDiagnostic).join('\n');
-      if (s.state !== 'valid') now.set(s.file, `${s.state}:${key}`);
-      const before = this.reported.get(s.file);
-      if (s.state !== 'valid' && before !== `${s.state}:${key}`) {
-        const effect = s.state === 'held' ? 'its last valid content stays in effect' : 'left out';
-        for (const e of s.errors) this.log.error({ fragment: s.file, line: e.line }, `${formatDiagnostic(e)} (${effect})`);
-        if (s.errors.length === 0) this.log.error({ fragment: s.file }, `${s.file}: not usable (${effect})`);
-      } else if (s.state === 'valid' && before !== undefined) {
-        this.log.info({ fragment: s.file }, `${s.file} is valid again`);
-      }
-    }
-    for (const d of diagnostics) {
-      if (d.severity !== 'warning') continue;
-      const key = `warning:${formatDiagnostic(d)}`;
-      now.set(key, key);
-      if (!this.reported.has(key)) this.log.warn({ fragment: d.file }, formatDiagnostic(d));
-    }
-    this.reported = now;
-  }
-
-  private counts(): { valid: number; held: number; invalid: number } {
-    const c = { valid: 0, held: 0, invalid: 0 };
-    for (const s of this.statuses) c[s.state]++;
-    return c;
-  }
-
   degradedReasons(): string[] {
     const out: string[] = [];
-    const { held, invalid } = this.counts();
+    const { held, invalid } = this.fragments.counts();
     if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
     if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
     out.push(...this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`));
     if (!this.lastRender) out.push('not rendered yet');
     if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
-    out.push(...(this.lastGoodSaver?.degradedReasons() ?? []));
+    out.push(...this.fragments.savingProblems());
     out.push(...this.generalProblems);
     return out;
   }
 
   statusLine(): string {
-    const { valid, held, invalid } = this.counts();
+    const { valid, held, invalid } = this.fragments.counts();
     const r = this.lastRender;
     const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : ', not rendered yet';
     const degraded = this.degradedReasons();
@@ -536,8 +475,8 @@ export class Daemon {
       output: this.config.output,
       stateDir: this.config.stateDir,
       base: this.baseSource,
-      fragments: this.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
-      warnings: [...this.otherWarnings],
+      fragments: this.fragments.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
+      warnings: [...this.fragments.warnings],
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
       ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
       drift: [...this.drift],
@@ -566,7 +505,7 @@ export class Daemon {
       writesTotal: this.writes,
       healthRewritesTotal: this.healthRewrites,
       probeRoundsTotal: this.probeRounds,
-      fragments: this.counts(),
+      fragments: this.fragments.counts(),
       ...(this.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: this.lastSuccessAt / 1000 } : {}),
       driftRestoresTotal: this.driftRestores,
       demotionsTotal: this.keeper?.demotionsTotal ?? 0,
