@@ -6,13 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
+import { basename } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
-import { classifyText } from '../output/managed-file.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { readPolicyDir } from '../fragments/policy-dir.js';
 import { findShadowing } from '../merge/shadowing.js';
@@ -29,24 +27,20 @@ import { MetricsFile } from '../metrics/file.js';
 import { mirrorMetrics, mirrorViews, type MirrorView } from '../health/mirror-view.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
-import { buildForgiving, type FragmentStatus } from '../pipeline/forgiving.js';
+import { buildForgiving } from '../pipeline/forgiving.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
+import { OutputGuard, type DriftEvent } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
 import { watchTargets, type Watcher } from './watcher.js';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { unlessMissing } from '../output/if-exists.js';
 
 
 export { StartError } from './start-up-claim.js';
 
-export interface DriftEvent {
-  readonly at: string;
-  readonly kind: 'adopted' | 'edited' | 'replaced';
-  readonly savedAs: string;
-}
+export type { DriftEvent } from './output-guard.js';
 
 export interface RenderInfo {
   readonly at: string;
@@ -95,19 +89,16 @@ export class Daemon {
   private reloads: Promise<void> = Promise.resolve();
 
   private readonly fragments: FragmentTracker;
-  private lastWritten?: string;
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
   private prober?: Prober;
-  private lastWriteError?: string;
   private readonly presence: PolicyDirPresence;
-  private readonly drift: DriftEvent[] = [];
+  private readonly output: OutputGuard;
   private shadowing: string[] = [];
   private renders = 0;
   private renderErrors = 0;
   private writes = 0;
-  private driftRestores = 0;
   private healthRewrites = 0;
   private probeRounds = 0;
   private lastSuccessAt?: number;
@@ -133,6 +124,7 @@ export class Daemon {
       debounceMs: () => this.config.debounceMs,
     });
     this.fragments = new FragmentTracker(log, () => this.scheduler.recheckSoon());
+    this.output = new OutputGuard(() => this.config, this.state, log);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
@@ -280,55 +272,6 @@ export class Daemon {
     return adopted !== undefined ? { base: { file: 'base.conf', text: adopted }, source: 'adopted' } : { source: 'none' };
   }
 
-  /** Before writing: a file that is not what we last wrote was adopted, edited or replaced by someone. */
-  private readOutput(): Promise<string | undefined> {
-    return unlessMissing(fs.readFile(this.config.output, 'utf8'));
-  }
-
-  /**
-   * Returns the text it looked at (undefined: no file), which is the one this render may replace.
-   * A file someone else wrote is replaced only once a copy of it is safe in the state dir.
-   */
-  private async checkOutput(): Promise<string | undefined> {
-    let current: string | undefined;
-    try {
-      current = await this.readOutput();
-    } catch (e) {
-      throw new Error(`cannot read it: ${(e as Error).message}`);
-    }
-    try {
-      return await this.keepForeignOutput(current);
-    } catch (e) {
-      throw new Error(`not replaced, since a copy of it cannot be kept in ${this.config.stateDir}: ${(e as Error).message}`);
-    }
-  }
-
-  private async keepForeignOutput(current: string | undefined): Promise<string | undefined> {
-    if (current === undefined || current === this.lastWritten) return current;
-    const kind = classifyText(current);
-    if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
-    const at = new Date().toISOString();
-    if (kind === 'edited') {
-      const savedAs = await this.state.keepDrift(current);
-      this.drift.push({ at, kind: 'edited', savedAs });
-      this.driftRestores++;
-      this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`);
-    } else if (this.config.base === undefined) {
-      const first = (await this.state.readOriginal()) === undefined;
-      await this.state.adopt(current);
-      const savedAs = this.state.path('base.conf');
-      this.drift.push({ at, kind: first ? 'adopted' : 'replaced', savedAs });
-      if (first) this.log.info({ path: this.config.output, savedAs }, `adopted ${this.config.output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`);
-      else this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`);
-    } else {
-      const savedAs = await this.state.keepDrift(current);
-      this.drift.push({ at, kind: 'replaced', savedAs });
-      this.log.warn({ path: this.config.output, savedAs }, `${this.config.output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${this.config.base})`);
-    }
-    while (this.drift.length > 100) this.drift.shift();
-    return current;
-  }
-
   private async render(): Promise<void> {
     const started = performance.now();
     this.renders++;
@@ -344,15 +287,8 @@ export class Daemon {
     const fragments = this.fragments.stamp(dir.fragments);
 
     this.generalProblems = [];
-    // An output we cannot even read (its parent is a file, EACCES...) cannot be classified, so it is
-    // not replaced: a write problem, retried with backoff, not a base problem.
-    let outputProblem: string | undefined;
-    let looked: string | undefined;
-    try {
-      looked = await this.checkOutput();
-    } catch (e) {
-      outputProblem = (e as Error).message;
-    }
+    // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.
+    const look = await this.output.look();
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
       baseInfo = await this.readBase();
@@ -388,34 +324,18 @@ export class Daemon {
 
     let changed = false;
     try {
-      if (outputProblem !== undefined) throw new Error(outputProblem);
-      // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
-      // (it would be lost); the next render classifies it and keeps it.
-      if ((await this.readOutput()) !== looked) {
-        this.log.debug(`${this.config.output} changed during the render; rendering again`);
+      const outcome = await this.output.replace(result.text, look);
+      if (outcome === 'raced') {
         this.trigger();
         return;
       }
-      await fs.mkdir(resolve(this.config.output, '..'), { recursive: true, mode: 0o755 });
-      const written = await writeFileAtomic(this.config.output, result.text, {
-        beforeReplace: (current) => (current === undefined ? looked === undefined : current.toString('utf8') === looked),
-      });
-      if (written.aborted) {
-        this.log.debug(`${this.config.output} changed while we wrote; rendering again`);
-        this.trigger();
-        return;
-      }
-      if (written.replacedLink !== undefined) this.log.warn({ path: this.config.output, linkTarget: written.replacedLink }, replacedLinkMessage(this.config.output, written.replacedLink));
-      changed = written.changed;
-      this.lastWritten = result.text;
-      if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
-      this.lastWriteError = undefined;
+      changed = outcome.changed;
       this.scheduler.writeSucceeded();
     } catch (e) {
       this.renderErrors++;
-      this.lastWriteError = (e as Error).message;
+      const message = this.output.failed(e);
       const retryInMs = this.scheduler.writeFailed();
-      this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`);
+      this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`);
       this.notifier.status(this.statusLine());
       return;
     }
@@ -449,7 +369,8 @@ export class Daemon {
     if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
     out.push(...this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`));
     if (!this.lastRender) out.push('not rendered yet');
-    if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
+    const writeError = this.output.lastWriteError;
+    if (writeError) out.push(`cannot write ${this.config.output}: ${writeError}`);
     out.push(...this.fragments.savingProblems());
     out.push(...this.generalProblems);
     return out;
@@ -478,8 +399,8 @@ export class Daemon {
       fragments: this.fragments.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
       warnings: [...this.fragments.warnings],
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
-      ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
-      drift: [...this.drift],
+      ...(this.output.lastWriteError ? { lastWriteError: this.output.lastWriteError } : {}),
+      drift: [...this.output.drift],
       shadowing: [...this.shadowing],
       mirrors: mirrorViews(this.lastConf, this.prober?.health() ?? {}, this.keeper, Date.now()),
       ...(this.keeper
@@ -507,7 +428,7 @@ export class Daemon {
       probeRoundsTotal: this.probeRounds,
       fragments: this.fragments.counts(),
       ...(this.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: this.lastSuccessAt / 1000 } : {}),
-      driftRestoresTotal: this.driftRestores,
+      driftRestoresTotal: this.output.driftRestores,
       demotionsTotal: this.keeper?.demotionsTotal ?? 0,
       info: { version: VERSION },
     };
