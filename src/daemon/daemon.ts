@@ -3,6 +3,8 @@
  * forgiving render of the policy directory, live, and never leaves the host worse off.
  * A thin shell around the pure pipeline: it reads files, writes files, watches, talks
  * to systemd and answers `status`. One render at a time; triggers coalesce.
+ * This class orchestrates; the parts are its own modules: start-up-claim, render-scheduler
+ * (when to render), fragment-tracker, output-guard and status-report.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -24,7 +26,6 @@ import { healthPath } from '../health/store.js';
 import type { MetricsSnapshot } from '../metrics/format.js';
 import { HealthKeeper } from '../health/keeper.js';
 import { MetricsFile } from '../metrics/file.js';
-import { mirrorMetrics, mirrorViews, type MirrorView } from '../health/mirror-view.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving } from '../pipeline/forgiving.js';
@@ -32,53 +33,15 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
-import { OutputGuard, type DriftEvent } from './output-guard.js';
+import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
+import { buildStatus, degradedReasons, metricsSnapshot, statusLine, type DaemonFacts, type DaemonStatus, type RenderInfo } from './status-report.js';
 import { watchTargets, type Watcher } from './watcher.js';
-import { byteOrderCompare } from '../core/byte-order.js';
 
-
+// What the CLI and the tests take from here, wherever it lives now.
 export { StartError } from './start-up-claim.js';
-
 export type { DriftEvent } from './output-guard.js';
-
-export interface RenderInfo {
-  readonly at: string;
-  readonly ms: number;
-  readonly sha256: string;
-  readonly changed: boolean;
-  readonly fragments: number;
-  readonly tables: number;
-  readonly mirrors: number;
-}
-
-export interface DaemonStatus {
-  readonly state: 'healthy' | 'degraded';
-  readonly degraded: string[];
-  readonly pid: number;
-  readonly version: string;
-  readonly startedAt: string;
-  readonly policyDir: string;
-  readonly output: string;
-  readonly stateDir: string;
-  readonly base: { readonly source: 'flag' | 'adopted' | 'none'; readonly path?: string };
-  readonly fragments: Array<{ file: string; state: string; errors: string[]; warnings: string[] }>;
-  /** Warnings not located in a fragment: files in the policy directory that are not fragments, the base. */
-  readonly warnings: string[];
-  readonly lastRender?: RenderInfo;
-  readonly lastWriteError?: string;
-  readonly drift: DriftEvent[];
-  readonly shadowing: string[];
-  /**
-   * Each mirror endpoint of the render: `state` is its health in the cache (up, down, probe,
-   * unknown), or `demoted` while health-aware order lists it after the healthy mirrors.
-   */
-  readonly mirrors?: MirrorView[];
-  /** Present when health-aware order is on. */
-  readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
-  readonly renders: number;
-  readonly renderErrors: number;
-}
+export type { DaemonStatus, RenderInfo } from './status-report.js';
 
 export class Daemon {
   private readonly state: StateDir;
@@ -96,11 +59,7 @@ export class Daemon {
   private readonly presence: PolicyDirPresence;
   private readonly output: OutputGuard;
   private shadowing: string[] = [];
-  private renders = 0;
-  private renderErrors = 0;
-  private writes = 0;
-  private healthRewrites = 0;
-  private probeRounds = 0;
+  private readonly counters = { renders: 0, renderErrors: 0, writes: 0, healthRewrites: 0, probeRounds: 0 };
   private lastSuccessAt?: number;
   /** Health-aware order's memory; present while the setting is on. */
   private keeper?: HealthKeeper;
@@ -117,7 +76,7 @@ export class Daemon {
     this.scheduler = new RenderScheduler({
       render: () => this.render(),
       onError: (e) => {
-        this.renderErrors++;
+        this.counters.renderErrors++;
         this.log.error({ err: e.stack }, `render failed: ${e.message}`);
       },
       afterEach: () => void this.writeMetrics(),
@@ -174,7 +133,7 @@ export class Daemon {
 
   /** After each probe round: hysteresis, a re-render when the demoted set changed (rate limited), metrics. */
   private async onProbeRound(updates: Readonly<Record<string, EndpointHealth>>): Promise<void> {
-    this.probeRounds++;
+    this.counters.probeRounds++;
     if (this.keeper && this.lastConf && !this.scheduler.isStopped) {
       const outcomes = Object.entries(updates).map(([key, h]) => ({ key, ok: h.failures === 0, ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}) }));
       const endpoints = mirrorEndpoints(this.lastConf).map((e) => endpointKey(e.host, e.insecure));
@@ -274,7 +233,7 @@ export class Daemon {
 
   private async render(): Promise<void> {
     const started = performance.now();
-    this.renders++;
+    this.counters.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
     const verdict = this.presence.judge(dir, this.fragments.known(), this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
     if (!verdict.render) {
@@ -296,7 +255,7 @@ export class Daemon {
     } catch (e) {
       this.generalProblems.push(`base: ${(e as Error).message}`);
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
-      this.renderErrors++;
+      this.counters.renderErrors++;
       this.notifier.status(this.statusLine());
       return;
     }
@@ -310,7 +269,7 @@ export class Daemon {
     );
     this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
-      this.renderErrors++;
+      this.counters.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
       this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
       this.notifier.status(this.statusLine());
@@ -318,7 +277,7 @@ export class Daemon {
     }
     const retryInMs = await this.fragments.accept(result.lastGood);
     if (retryInMs !== undefined) {
-      this.renderErrors++;
+      this.counters.renderErrors++;
       this.scheduler.retryIn(retryInMs);
     }
 
@@ -332,7 +291,7 @@ export class Daemon {
       changed = outcome.changed;
       this.scheduler.writeSucceeded();
     } catch (e) {
-      this.renderErrors++;
+      this.counters.renderErrors++;
       const message = this.output.failed(e);
       const retryInMs = this.scheduler.writeFailed();
       this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`);
@@ -348,10 +307,10 @@ export class Daemon {
     this.lastRender = { at: new Date(this.lastSuccessAt).toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
-      this.writes++;
+      this.counters.writes++;
       this.log.info({ path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms }, `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`);
       if (healthReasons.length > 0) {
-        this.healthRewrites++;
+        this.counters.healthRewrites++;
         this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);
       }
       for (const s of this.shadowing) this.log.warn(s);
@@ -362,33 +321,10 @@ export class Daemon {
     this.notifier.status(this.statusLine());
   }
 
-  degradedReasons(): string[] {
-    const out: string[] = [];
-    const { held, invalid } = this.fragments.counts();
-    if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
-    if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
-    out.push(...this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`));
-    if (!this.lastRender) out.push('not rendered yet');
-    const writeError = this.output.lastWriteError;
-    if (writeError) out.push(`cannot write ${this.config.output}: ${writeError}`);
-    out.push(...this.fragments.savingProblems());
-    out.push(...this.generalProblems);
-    return out;
-  }
-
-  statusLine(): string {
-    const { valid, held, invalid } = this.fragments.counts();
-    const r = this.lastRender;
-    const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : ', not rendered yet';
-    const degraded = this.degradedReasons();
-    return `${degraded.length > 0 ? 'degraded' : 'healthy'}: fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
-  }
-
-  status(): DaemonStatus {
-    const degraded = this.degradedReasons();
+  /** The daemon's state now, for the status report (src/daemon/status-report.ts). */
+  private facts(): DaemonFacts {
     return {
-      state: degraded.length > 0 ? 'degraded' : 'healthy',
-      degraded,
+      now: Date.now(),
       pid: process.pid,
       version: VERSION,
       startedAt: this.startedAt,
@@ -396,42 +332,37 @@ export class Daemon {
       output: this.config.output,
       stateDir: this.config.stateDir,
       base: this.baseSource,
-      fragments: this.fragments.statuses.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
-      warnings: [...this.fragments.warnings],
+      fragments: this.fragments.statuses,
+      otherWarnings: this.fragments.warnings,
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
+      ...(this.lastSuccessAt !== undefined ? { lastSuccessAt: this.lastSuccessAt } : {}),
       ...(this.output.lastWriteError ? { lastWriteError: this.output.lastWriteError } : {}),
-      drift: [...this.output.drift],
-      shadowing: [...this.shadowing],
-      mirrors: mirrorViews(this.lastConf, this.prober?.health() ?? {}, this.keeper, Date.now()),
-      ...(this.keeper
-        ? {
-            healthAwareOrder: {
-              demoted: [...this.keeper.demoted()].sort(byteOrderCompare),
-              demotions: this.keeper.demotionsTotal,
-              rewrites: this.healthRewrites,
-              rewritesLastMinute: this.keeper.recentRewrites(Date.now()),
-            },
-          }
-        : {}),
-      renders: this.renders,
-      renderErrors: this.renderErrors,
+      policyDirProblems: this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`),
+      savingProblems: this.fragments.savingProblems(),
+      generalProblems: this.generalProblems,
+      drift: this.output.drift,
+      shadowing: this.shadowing,
+      ...(this.lastConf ? { conf: this.lastConf } : {}),
+      health: this.prober?.health() ?? {},
+      ...(this.keeper ? { keeper: this.keeper } : {}),
+      counters: { ...this.counters, driftRestores: this.output.driftRestores },
     };
   }
 
+  degradedReasons(): string[] {
+    return degradedReasons(this.facts());
+  }
+
+  statusLine(): string {
+    return statusLine(this.facts());
+  }
+
+  status(): DaemonStatus {
+    return buildStatus(this.facts());
+  }
+
   metricsSnapshot(): MetricsSnapshot {
-    return {
-      mirrors: mirrorMetrics(this.lastConf, this.prober?.health() ?? {}, this.keeper?.demoted() ?? new Set()),
-      rendersTotal: this.renders,
-      renderErrorsTotal: this.renderErrors,
-      writesTotal: this.writes,
-      healthRewritesTotal: this.healthRewrites,
-      probeRoundsTotal: this.probeRounds,
-      fragments: this.fragments.counts(),
-      ...(this.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: this.lastSuccessAt / 1000 } : {}),
-      driftRestoresTotal: this.output.driftRestores,
-      demotionsTotal: this.keeper?.demotionsTotal ?? 0,
-      info: { version: VERSION },
-    };
+    return metricsSnapshot(this.facts());
   }
 
   /** After each render and probe round (when a metrics file is configured). */

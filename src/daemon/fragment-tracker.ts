@@ -92,12 +92,6 @@ export class FragmentTracker {
     return this.saver?.save(lastGood);
   }
 
-  counts(): { valid: number; held: number; invalid: number } {
-    const c = { valid: 0, held: 0, invalid: 0 };
-    for (const s of this.lastStatuses) c[s.state]++;
-    return c;
-  }
-
   /** Why the last-good copies are not safe in the state dir, if they are not. */
   savingProblems(): string[] {
     return this.saver?.degradedReasons() ?? [];
