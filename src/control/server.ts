@@ -240,12 +240,52 @@ function encodeAnswer(res: Response): string {
   }
 }
 
+/** What readRequestLine reports, once: the line, a request over the limit, or nothing sent. */
+interface RequestLineEvents {
+  line(line: Buffer): void;
+  tooLarge(): void;
+  nothing(): void;
+}
+
+/**
+ * Reads the one request line of `sock`: up to its newline or, without one, up to the
+ * client's EOF (allowHalfOpen: a client may shut down its side after sending, as `socat`
+ * and `nc -N` do, and still get the answer). More than MAX_REQUEST_BYTES without a newline is
+ * refused as soon as it arrives. Reports one event; returns a function that stops it from
+ * reporting any (an answer is on its way). Bytes after that are read and dropped, so the
+ * client's EOF is seen and the socket closes.
+ */
+function readRequestLine(sock: Socket, on: RequestLineEvents): () => void {
+  let buf = Buffer.alloc(0);
+  let done = false;
+  sock.on('data', (b: Buffer) => {
+    if (done) return;
+    const nl = b.indexOf(0x0a);
+    if (nl >= 0) {
+      done = true;
+      return on.line(Buffer.concat([buf, b.subarray(0, nl)]));
+    }
+    buf = Buffer.concat([buf, b]);
+    if (buf.length > MAX_REQUEST_BYTES) {
+      done = true;
+      on.tooLarge();
+    }
+  });
+  sock.on('end', () => {
+    if (done) return;
+    done = true;
+    if (buf.length > 0) on.line(buf);
+    else on.nothing();
+  });
+  return () => {
+    done = true;
+  };
+}
+
 /** Serves one connection: reads one request line (capped at MAX_REQUEST_BYTES, within requestTimeoutMs), answers it, closes. */
 function serveConnection(sock: Socket, ctx: ServeContext): void {
   const { path, log, requestTimeoutMs } = ctx;
   ctx.open.add(sock);
-  let buf = Buffer.alloc(0);
-  let done = false; // a request line was taken (or refused); read nothing more
   let timer: NodeJS.Timeout | undefined = setTimeout(() => {
     log?.warn({ path }, `control socket: client sent no request within ${requestTimeoutMs} ms; dropped`);
     reply({ ok: false, error: `no request within ${requestTimeoutMs} ms` });
@@ -256,26 +296,31 @@ function serveConnection(sock: Socket, ctx: ServeContext): void {
     timer = undefined;
   };
 
+  const stopReading = readRequestLine(sock, {
+    line(line) {
+      clear();
+      if (line.length > MAX_REQUEST_BYTES) return refuseOversize();
+      // A handler failure is turned into an error answer inside answerRequest(); this catch is only a backstop.
+      answerRequest(line.toString('utf8').replace(/\r$/, ''), ctx)
+        .then((res) => reply(res))
+        .catch(() => sock.destroy());
+    },
+    tooLarge: () => refuseOversize(),
+    nothing() {
+      clear();
+      sock.end();
+    },
+  });
+
   // Writes the one answer and closes; a client that does not read it is destroyed after
   // requestTimeoutMs, so a connection slot is never held for long.
   function reply(res: Response, thenDestroy = false): void {
     if (sock.destroyed) return;
-    done = true;
+    stopReading();
     clear();
-    // Bytes the client sends from now on are read and dropped (see 'data'), so its EOF is seen and the socket closes.
     sock.end(encodeAnswer(res));
     if (thenDestroy) sock.once('finish', () => sock.destroy());
     timer = setTimeout(() => sock.destroy(), requestTimeoutMs);
-  }
-
-  function take(line: Buffer): void {
-    done = true;
-    clear();
-    if (line.length > MAX_REQUEST_BYTES) return refuseOversize();
-    // A handler failure is turned into an error answer inside answerRequest(); this catch is only a backstop.
-    answerRequest(line.toString('utf8').replace(/\r$/, ''), ctx)
-      .then((res) => reply(res))
-      .catch(() => sock.destroy());
   }
 
   function refuseOversize(): void {
@@ -284,27 +329,6 @@ function serveConnection(sock: Socket, ctx: ServeContext): void {
     reply({ ok: false, error: `request too large (limit ${MAX_REQUEST_BYTES} bytes)` }, true);
   }
 
-  sock.on('data', (b: Buffer) => {
-    if (done) return;
-    const nl = b.indexOf(0x0a);
-    if (nl >= 0) return take(Buffer.concat([buf, b.subarray(0, nl)]));
-    buf = Buffer.concat([buf, b]);
-    if (buf.length > MAX_REQUEST_BYTES) {
-      done = true;
-      refuseOversize();
-    }
-  });
-  // allowHalfOpen: a client may shut down its side after sending (`socat`, `nc -N`) and
-  // still get the answer; a request without its final newline is taken at EOF.
-  sock.on('end', () => {
-    if (done) return;
-    if (buf.length > 0) take(buf);
-    else {
-      done = true;
-      clear();
-      sock.end();
-    }
-  });
   sock.on('error', () => {
     // EPIPE/ECONNRESET from a client that went away: nothing to do but forget it.
   });
