@@ -6,7 +6,9 @@
 import t from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { posix } from 'node:path';
+import { COMMON_OPTIONS } from '../../src/cli/args.js';
 import { CONFIG_KEYS } from '../../src/daemon/config.js';
+import { FILE_SETTINGS, RUN_SETTINGS } from '../../src/daemon/run-options.js';
 import { usage } from '../../src/cli/usage.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -16,6 +18,7 @@ const man5 = roff('mirror-policy.d.5');
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
 /** The README keeps install and quick start; the commands and their exit table live in docs/commands.md. */
 const commandsDoc = readFileSync(`${ROOT}docs/commands.md`, 'utf8');
+const configurationDoc = readFileSync(`${ROOT}docs/configuration.md`, 'utf8');
 
 const COMMANDS = [...usage().matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
 
@@ -32,6 +35,36 @@ t.test('the commands are known', async (t) => {
 t.test('mirror-policyd(8) documents every config key, with its own entry', async (t) => {
   const conf = section(man8, 'CONFIGURATION');
   for (const key of CONFIG_KEYS) t.match(conf, new RegExp(`\\n\\.TP\\n\\.B ${key}\\n`), key);
+});
+
+/** Each distinct string once, sorted: the lists below are compared as sets. */
+const setOf = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
+const flagsIn = (text: string): string[] => setOf([...text.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]));
+const RUN_FLAGS = RUN_SETTINGS.filter((r) => r.flag === 'run').map((r) => `--${r.name}`);
+
+t.test('the settings of run (daemon/run-options.ts) are exactly what the man page, the docs and --help list', async (t) => {
+  const conf = section(man8, 'CONFIGURATION');
+  const entries = [...conf.matchAll(/\n\.TP\n\.B ([a-z][a-z-]*)\n/g)].map((m) => m[1] as string);
+  t.same(setOf(entries), setOf(CONFIG_KEYS), 'mirror-policyd(8) CONFIGURATION: an entry for each config key, and no other');
+
+  const toml = /```toml\n([\s\S]*?)```/.exec(configurationDoc)?.[1] ?? '';
+  t.same(setOf([...toml.matchAll(/^(?:# )?([a-z][a-z-]*) = /gm)].map((m) => m[1] as string)), setOf(CONFIG_KEYS), 'docs/configuration.md: the example has every config key');
+
+  const synopsis = /\nmirror-policyd run ([\s\S]*?)\nmirror-policyd status/.exec(commandsDoc)?.[1] ?? '';
+  t.same(flagsIn(synopsis), setOf(RUN_FLAGS), 'docs/commands.md: the run synopsis has every flag of run');
+
+  t.same(flagsIn(usage('run')), setOf([...RUN_FLAGS, ...Object.keys(COMMON_OPTIONS).map((k) => `--${k}`)]), 'run --help');
+  for (const r of RUN_SETTINGS.filter((r) => r.flag === 'common')) t.ok(Object.hasOwn(COMMON_OPTIONS, r.name), `${r.name}: a flag of every command`);
+});
+
+t.test("mirror-policyd(8) states each setting's default and bounds as run-options.ts has them", async (t) => {
+  const conf = section(man8, 'CONFIGURATION').replace(/\s+/g, ' ');
+  for (const r of FILE_SETTINGS) {
+    const entry = new RegExp(` \\.TP \\.B ${r.name} (.*?)(?= \\.TP |$)`).exec(conf)?.[1] ?? '';
+    if (r.value.type === 'whole') t.match(entry, `${r.value.min} to ${r.value.max};`, `${r.name}: its bounds`);
+    if (typeof r.default === 'string' && r.value.type === 'string') t.match(entry, r.default, `${r.name}: its default`);
+    else if (typeof r.default !== 'object' && r.default !== undefined) t.match(entry, new RegExp(`[(;] ?${r.default}\\)`), `${r.name}: its default, last in the parentheses`);
+  }
 });
 
 t.test('mirror-policyd(8) names every flag of every command', async (t) => {
