@@ -62,8 +62,15 @@ export type DataPath = ReadonlyArray<string | number>;
  * costly part (toml/locate.ts parses the text again), so a valid input never does.
  */
 export function lazyLocation(file: string, find: () => { readonly line: number; readonly col: number }): Location {
+  let finder: typeof find | undefined = find; // let go once used: it holds the whole text
   let found: { readonly line: number; readonly col: number } | undefined;
-  const at = (): { readonly line: number; readonly col: number } => (found ??= find());
+  const at = (): { readonly line: number; readonly col: number } => {
+    if (!found) {
+      found = (finder as typeof find)();
+      finder = undefined;
+    }
+    return found;
+  };
   return {
     file,
     get line() {

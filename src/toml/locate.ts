@@ -17,10 +17,15 @@ export interface Position {
 export type { DataPath as TomlPath } from '../core/diagnostic.js';
 import type { DataPath as TomlPath } from '../core/diagnostic.js';
 
-/** Where one path of the data is written, and the node to look into for the offending value. */
+/**
+ * Where one path of the data is written, and which string values are written inside it (by
+ * index into PathIndex's list, in document order: a key's value, an array element or a
+ * table's own keys are one run of it).
+ */
 interface Entry {
   readonly at: Position;
-  readonly node: AST.TOMLContentNode | AST.TOMLTable | AST.TOMLTopLevelTable;
+  readonly from: number;
+  readonly to: number;
 }
 
 const START: Position = { line: 1, col: 1 };
@@ -38,77 +43,75 @@ const positionOf = (node: AST.TOMLNode): Position => ({ line: node.loc.start.lin
 
 const keyNames = (key: AST.TOMLKey): string[] => key.keys.map((k) => (k.type === 'TOMLBare' ? k.name : k.value));
 
-/** Every path of one document, at the first place it is written. */
+/**
+ * Every path of one document, at the first place it is written, and every string value with
+ * its position. Only positions are kept, not the tree: locations live as long as the parsed
+ * data, and the tree of a 1 MiB text takes some 90 MB.
+ */
 class PathIndex {
   private readonly entries = new Map<string, Entry>();
+  private readonly strings: string[] = [];
+  private readonly stringAt: Position[] = [];
   readonly root: Entry;
 
   constructor(program: AST.TOMLProgram) {
-    const top = program.body[0];
-    this.root = { at: START, node: top };
-    for (const item of top.body) {
+    let topLevelEnd: number | undefined; // the top-level keys end at the first table
+    for (const item of program.body[0].body) {
       if (item.type === 'TOMLKeyValue') {
         this.keyValue([], item);
         continue;
       }
-      // `[[registry.mirror]]` is ['registry', 1, 'mirror', 0]: its implicit parents start here unless written earlier.
-      const at = positionOf(item);
-      for (let n = 1; n < item.resolvedKey.length; n++) this.record(item.resolvedKey.slice(0, n), { at, node: item });
-      this.record(item.resolvedKey, { at, node: item });
+      topLevelEnd ??= this.strings.length;
+      const from = this.strings.length;
       for (const kv of item.body) this.keyValue(item.resolvedKey, kv);
+      // `[[registry.mirror]]` is ['registry', 1, 'mirror', 0]: its implicit parents start here unless written earlier.
+      this.record(item.resolvedKey, item.resolvedKey.length, { at: positionOf(item), from, to: this.strings.length });
     }
+    this.root = { at: START, from: 0, to: topLevelEnd ?? this.strings.length };
   }
 
   get(path: TomlPath): Entry | undefined {
     return this.entries.get(keyOf(path));
   }
 
-  private record(path: TomlPath, entry: Entry): void {
-    const key = keyOf(path);
-    if (!this.entries.has(key)) this.entries.set(key, entry);
+  /** The first string equal to `needle` written inside `entry`. */
+  stringIn(entry: Entry, needle: string): Position | undefined {
+    for (let i = entry.from; i < entry.to; i++) if (this.strings[i] === needle) return this.stringAt[i];
+    return undefined;
+  }
+
+  /** `entry` for `path` and for its parents of the last `levels` levels, wherever not written earlier. */
+  private record(path: TomlPath, levels: number, entry: Entry): void {
+    for (let n = path.length - levels + 1; n <= path.length; n++) {
+      const key = keyOf(path.slice(0, n));
+      if (!this.entries.has(key)) this.entries.set(key, entry);
+    }
   }
 
   /** `a.b.c = 1` in table `t`: t.a and t.a.b are written here too. */
   private keyValue(table: TomlPath, kv: AST.TOMLKeyValue): void {
     const names = keyNames(kv.key);
-    const at = positionOf(kv);
-    for (let n = 1; n < names.length; n++) this.record([...table, ...names.slice(0, n)], { at, node: kv.value });
     const path = [...table, ...names];
-    this.record(path, { at, node: kv.value });
+    const from = this.strings.length;
     this.content(path, kv.value);
+    this.record(path, names.length, { at: positionOf(kv), from, to: this.strings.length });
   }
 
   private content(path: TomlPath, node: AST.TOMLContentNode): void {
-    if (node.type === 'TOMLArray') {
+    if (node.type === 'TOMLValue') {
+      if (node.kind === 'string') {
+        this.strings.push(node.value);
+        this.stringAt.push(positionOf(node));
+      }
+    } else if (node.type === 'TOMLArray') {
       node.elements.forEach((element, i) => {
-        const at = [...path, i];
-        this.record(at, { at: positionOf(element), node: element });
-        this.content(at, element);
+        const from = this.strings.length;
+        this.content([...path, i], element);
+        this.record([...path, i], 1, { at: positionOf(element), from, to: this.strings.length });
       });
-    } else if (node.type === 'TOMLInlineTable') {
+    } else {
       for (const kv of node.body) this.keyValue(path, kv);
     }
-  }
-}
-
-/** The first string value equal to `needle` inside `node` (a table: its own keys only, not its sub-tables). */
-function stringIn(node: Entry['node'], needle: string): Position | undefined {
-  switch (node.type) {
-    case 'TOMLValue':
-      return node.kind === 'string' && node.value === needle ? positionOf(node) : undefined;
-    case 'TOMLArray':
-      for (const element of node.elements) {
-        const found = stringIn(element, needle);
-        if (found) return found;
-      }
-      return undefined;
-    default:
-      for (const kv of node.body) {
-        if (kv.type !== 'TOMLKeyValue') continue;
-        const found = stringIn(kv.value, needle);
-        if (found) return found;
-      }
-      return undefined;
   }
 }
 
@@ -136,7 +139,7 @@ export class TomlIndex {
         break;
       }
     }
-    return (needle !== undefined ? stringIn(entry.node, needle) : undefined) ?? entry.at;
+    return (needle !== undefined ? paths.stringIn(entry, needle) : undefined) ?? entry.at;
   }
 
   private tree(): PathIndex | null {
