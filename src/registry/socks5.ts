@@ -5,9 +5,11 @@
  * tunnel for https).
  *
  * Ours rather than undici's Socks5ProxyAgent (experimental in undici 7, a warning on stderr
- * at first use): that agent speaks TLS to the SOCKS server itself when given a connect
- * deadline, leaves the TLS handshake to the registry without any deadline (a registry that
- * accepts and stays silent held a pull forever), and sends an IPv6 host with its brackets.
+ * at first use): through ProxyAgent it speaks TLS to the SOCKS server itself once proxyTls is
+ * given (where ProxyAgent takes the connect deadline); on its own it leaves the TLS handshake
+ * to the registry without any deadline (a registry that accepts and stays silent held a pull
+ * forever), applies no header or body deadline, and sends an IPv6 host with its brackets.
+ * IPv6 destinations go here as names (ATYP 3) for the proxy to parse, not as 16 bytes.
  * Here one deadline covers the whole connect: TCP to the proxy, the SOCKS exchange and the
  * TLS handshake. The header and body deadlines are the Agent's, as for a direct connection.
  */
