@@ -4,7 +4,7 @@
  * registries.conf content of native fragments (strict: a typo is an error).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { error, warning, type DataPath, type Diagnostic, type Locator } from '../core/diagnostic.js';
+import { error, lazyLocation, warning, type DataPath, type Diagnostic, type Locator } from '../core/diagnostic.js';
 import { FieldReader, isTable, misplacedTopLevelKey, type Table } from '../core/field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './model.js';
 import { TomlIndex } from '../toml/locate.js';
@@ -16,8 +16,8 @@ export interface ParsedToml {
 }
 
 export function tomlLocator(text: string, file: string): Locator {
-  let index: TomlIndex | undefined; // built on the first lookup: most texts never need one
-  return (path, needle) => ({ file, ...(index ??= new TomlIndex(text)).locate(path, needle) });
+  const index = new TomlIndex(text); // parses the text on the first line read: most texts never need it
+  return (path, needle) => lazyLocation(file, () => index.locate(path, needle));
 }
 
 /** TOML syntax only; a syntax error is reported at smol-toml's line and column. */

@@ -11,6 +11,7 @@ import type { FailureClass } from '../health/health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
+import { socks5Connector } from './socks5.js';
 import { endSafe } from './end-safe.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
@@ -152,7 +153,7 @@ function header(r: Response, name: string): string | undefined {
  */
 class Routes {
   private readonly direct: Agent;
-  private readonly proxied = new Map<string, ProxyAgent>();
+  private readonly proxied = new Map<string, Dispatcher>();
   private readonly proxies: ProxyConfig | RegistryError;
 
   constructor(
@@ -182,13 +183,29 @@ class Routes {
     if (!proxy) return this.direct;
     let agent = this.proxied.get(proxy.href);
     if (!agent) {
-      // Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
-      // tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
-      const { timeout } = this.common.connect;
-      agent = endSafe(new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] }));
+      agent = endSafe(proxy.protocol === 'socks5:' ? this.socks5Agent(proxy) : this.httpProxyAgent(proxy));
       this.proxied.set(proxy.href, agent);
     }
     return agent;
+  }
+
+  /**
+   * Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
+   * tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
+   */
+  private httpProxyAgent(proxy: URL): Dispatcher {
+    const { timeout } = this.common.connect;
+    return new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] });
+  }
+
+  /**
+   * A SOCKS5 tunnel per connection (socks5.ts), TLS to the registry inside it for https, as
+   * Go does; the same header and body deadlines as a direct connection, and the connect
+   * deadline over the whole tunnel and handshake.
+   */
+  private socks5Agent(proxy: URL): Dispatcher {
+    const { timeout, ...tls } = this.common.connect;
+    return new Agent({ headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, connect: socks5Connector(proxy, tls, Number(timeout)) });
   }
 
   async close(): Promise<void> {
