@@ -134,7 +134,7 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     healthAwareOrder,
     hysteresis,
     ...(metricsFile !== undefined ? { metricsFile } : {}),
-    afterRender: Array.isArray(afterRender) ? (afterRender as string[][]) : DEFAULTS.afterRender,
+    afterRender: Array.isArray(afterRender) ? afterRender : DEFAULTS.afterRender,
     afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
     allowUnsafeFragments: unsafe ?? DEFAULTS.allowUnsafeFragments,
     logLevel: level ?? DEFAULTS.logLevel,
@@ -155,7 +155,7 @@ export function resolveConfig(file: { path: string; text: string } | undefined, 
     const r = new FieldReader(loc);
     r.unknownKeys(parsed.data, CONFIG_KEYS, [], 'error', 'the config file');
     diagnostics.push(...r.diagnostics);
-    fromFile = parsed.data as ConfigValues;
+    fromFile = parsed.data;
     locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));
   }
   const merged = validate({ ...fromFile, ...flags }, locate);

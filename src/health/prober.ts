@@ -7,7 +7,6 @@
 import { endpointKey, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
 import { readHealth, updateHealth } from './store.js';
 import type { Logger } from '../core/log.js';
-import type { RegistriesConf } from '../registries-conf/model.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import type { ProbeTarget } from './mirror-endpoints.js';

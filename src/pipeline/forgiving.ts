@@ -147,7 +147,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     for (const file of present) {
       const c = candidates.get(file);
       if (text !== undefined && c?.using === 'current') lastGood[file] = c.text;
-      else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file] as string;
+      else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file];
     }
     const warningsOf = (file: string): Diagnostic[] => unique(diagnostics.filter((d) => d.severity === 'warning' && d.file === file));
     const statuses: FragmentStatus[] = [...present].sort(byteOrderCompare).map((file) => {

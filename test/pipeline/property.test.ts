@@ -304,7 +304,7 @@ function serialisedFaithfully(f: FragM, text: string): boolean {
   if (f.format === 'yaml') {
     const docs = YAML.parseAllDocuments(text.replace(/\r\n/g, '\n'));
     if (!Array.isArray(docs)) return false;
-    const js = docs.map((d) => d.toJS());
+    const js = docs.map((d) => d.toJS() as unknown);
     const want = f.style ? [{ apiVersion: 'v1', kind: 'List', items: yamlObjects(f) }] : yamlObjects(f);
     return JSON.stringify(js) === JSON.stringify(want);
   }
@@ -384,7 +384,7 @@ function build(i: Pick<Input, 'sources' | 'base'>): PipelineResult {
     }
     return r;
   } catch (e) {
-    throw new Error(`buildRegistriesConf threw instead of reporting: ${(e as Error).stack}\ninput: ${JSON.stringify(i)}`);
+    throw new Error(`buildRegistriesConf threw instead of reporting: ${(e as Error).stack}\ninput: ${JSON.stringify(i)}`, { cause: e });
   }
 }
 
@@ -481,7 +481,7 @@ function checkAccepted(i: Pick<Input, 'sources' | 'base'>, r: PipelineResult): {
   // (a) smol-toml parses it; our reader reads it without any diagnostic; re-rendering gives the same body.
   let parsed: Record<string, unknown>;
   try {
-    parsed = parseToml(text) as Record<string, unknown>;
+    parsed = parseToml(text);
   } catch (e) {
     fail(`smol-toml cannot parse the output: ${(e as Error).message}`, i, r);
   }
