@@ -60,7 +60,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
   if (values['allow-unsafe-fragments']) flags['allow-unsafe-fragments'] = true;
   if (values['health-aware-order']) flags['health-aware-order'] = true;
   const r = resolveConfig(file, flags);
-  return { ...(r.config ? { config: r.config } : {}), problems: r.diagnostics.map(formatDiagnostic) };
+  return { config: r.config, problems: r.diagnostics.map(formatDiagnostic) };
 }
 
 export async function runCommand(args: readonly string[], io: CommandIO): Promise<number> {

@@ -124,7 +124,7 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
   const config: DaemonConfig = {
     policyDir: str('policy-dir') ?? DEFAULTS.policyDir,
     output: str('output') ?? DEFAULTS.output,
-    ...(base !== undefined ? { base } : {}),
+    base,
     stateDir: str('state-dir') ?? DEFAULTS.stateDir,
     controlSocket: str('control-socket') ?? DEFAULTS.controlSocket,
     debounceMs: int('debounce-ms', 0, 60_000) ?? DEFAULTS.debounceMs,
@@ -133,7 +133,7 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
     probeTimeoutMs: int('probe-timeout-ms', 100, 60_000) ?? DEFAULTS.probeTimeoutMs,
     healthAwareOrder,
     hysteresis,
-    ...(metricsFile !== undefined ? { metricsFile } : {}),
+    metricsFile,
     afterRender: Array.isArray(afterRender) ? afterRender : DEFAULTS.afterRender,
     afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
     allowUnsafeFragments: unsafe ?? DEFAULTS.allowUnsafeFragments,
@@ -159,5 +159,5 @@ export function resolveConfig(file: { path: string; text: string } | undefined, 
     locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));
   }
   const merged = validate({ ...fromFile, ...flags }, locate);
-  return { ...(merged.config && diagnostics.length === 0 ? { config: merged.config } : {}), diagnostics: [...diagnostics, ...merged.diagnostics] };
+  return { config: diagnostics.length === 0 ? merged.config : undefined, diagnostics: [...diagnostics, ...merged.diagnostics] };
 }

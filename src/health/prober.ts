@@ -73,7 +73,7 @@ export function startProber(targets: () => readonly ProbeTarget[], healthFile: s
     const list = targets();
     if (list.length > 0) {
       const before = await readHealth(healthFile);
-      const updates = await probeAll(list, before, timeouts ? { timeouts } : {});
+      const updates = await probeAll(list, before, { timeouts });
       for (const [k, h] of Object.entries(updates)) {
         const was = before[k];
         const wasDown = was?.downUntil !== undefined;

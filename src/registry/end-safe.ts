@@ -59,7 +59,7 @@ export function bodyFraming(rawHeaders: readonly (Buffer | string)[]): { length?
     if (name === 'content-length' && /^\d+$/.test(value)) length = Number(value);
     if (name === 'transfer-encoding' && /(^|,)\s*chunked\s*$/i.test(value)) chunked = true;
   }
-  return chunked ? { chunked } : { ...(length !== undefined ? { length } : {}), chunked };
+  return chunked ? { chunked } : { length, chunked };
 }
 
 /** How much of a close-delimited body is taken without backpressure (see guard 1). */

@@ -157,7 +157,7 @@ function arbs(u: Universe) {
     },
     { requiredKeys: ['registries'] },
   );
-  const yamlSearch = opt(fc.array(host, { maxLength: 3 })).map((search): ConfM => ({ registries: [], ...(search ? { search } : {}) }));
+  const yamlSearch = opt(fc.array(host, { maxLength: 3 })).map((search): ConfM => ({ registries: [], search }));
   const cleanScope = fc.oneof({ arbitrary: loc, weight: 10 }, { arbitrary: fc.constantFrom(...WILDCARDS), weight: 2 });
   const frag = (opts: { withConf: boolean; withScopes: boolean; clean?: boolean; format?: Format }): fc.Arbitrary<FragM> => {
     const scopes = fc.array(opts.clean ? cleanScope : scope, { maxLength: 3 });
@@ -378,7 +378,7 @@ const errorTally = new Map<string, number>();
 
 function build(i: Pick<Input, 'sources' | 'base'>): PipelineResult {
   try {
-    const r = buildRegistriesConf({ fragments: i.sources, ...(i.base ? { base: i.base } : {}) });
+    const r = buildRegistriesConf({ fragments: i.sources, base: i.base });
     if (process.env.PROPERTY_DEBUG) {
       for (const kind of new Set(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message.replace(/"[^"]*"|'[^']*'/g, '_').slice(0, 70)))) errorTally.set(kind, (errorTally.get(kind) ?? 0) + 1);
     }

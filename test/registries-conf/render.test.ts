@@ -11,7 +11,7 @@ import { VERSION } from '../../src/core/version.js';
 
 /** The pipeline's text, which must exist (the input has no error). */
 function build(fragments: SourceText[], base?: SourceText): string {
-  const r = buildRegistriesConf({ fragments, ...(base ? { base } : {}), version: VERSION });
+  const r = buildRegistriesConf({ fragments, base, version: VERSION });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || r.text === undefined) throw new Error(`unexpected errors: ${JSON.stringify(errors)}`);
   return r.text;
