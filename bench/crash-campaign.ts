@@ -140,7 +140,7 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
 
   const dirs: Dirs = makeDirs('mpd-crash-');
   // No background probes of the (made-up) mirrors: they are not what is checked here, and would only reach for the network.
-  const daemonSettings = { debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, extraArgs: ['--probe-interval-ms', '0'], ...(opts.bin ? { bin: opts.bin } : {}) };
+  const daemonSettings = { debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, extraArgs: ['--probe-interval-ms', '0'], bin: opts.bin };
   // Each daemon gets its own NOTIFY_SOCKET: a READY=1 a killed daemon sent just before dying can never be taken for the next one's.
   let notify = await startNotifyListener();
   const freshNotify = async (): Promise<void> => {

@@ -94,7 +94,7 @@ export interface FuzzCase {
 /** smol-toml cannot write every value (a key of a table and a string at once, NaN in some places...): such trees are skipped. */
 function tomlOf(v: unknown): string | undefined {
   try {
-    return stringifyToml(v as Record<string, unknown>);
+    return stringifyToml(v);
   } catch {
     return undefined;
   }
@@ -156,7 +156,7 @@ function ownFields(kind: string, spec: unknown): unknown {
   if (kind === 'Image') return Object.hasOwn(fields, 'registrySources') ? { registrySources: fields.registrySources } : {};
   const own = LIST_OF[kind];
   if (!own) return spec;
-  const entries = Object.values(fields).find(Array.isArray) ?? [];
+  const entries: unknown[] = Object.values(fields).find((v): v is unknown[] => Array.isArray(v)) ?? [];
   const keep = kind === 'ImageContentSourcePolicy' ? ['source', 'mirrors'] : ['source', 'mirrors', 'mirrorSourcePolicy'];
   const clean = entries.map((e) => (e && typeof e === 'object' && !Array.isArray(e) ? Object.fromEntries(Object.entries(e).filter(([k]) => keep.includes(k))) : e));
   return { [own]: clean };
@@ -293,7 +293,7 @@ export const slotFragment: fc.Arbitrary<SlotFragment> = fc.record({
         ? fc.oneof({ arbitrary: fc.constant(undefined), weight: 1 }, { arbitrary: i === 3 ? hostileString.map((h) => `*.${h}`) : hostileString, weight: 3 })
         : fc.oneof({ arbitrary: fc.constant(undefined), weight: 25 }, { arbitrary: hostileString, weight: 1 }),
     ),
-  ).map((a) => a as Array<string | undefined>),
+  ),
   yaml: fc.boolean(),
 });
 

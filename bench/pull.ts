@@ -90,7 +90,7 @@ async function runFailover(host: string, work: string): Promise<void> {
     console.log(`${c.name.padEnd(32)} ${(sTotal / 1000).toFixed(1).padStart(10)} s ${(oTotal / 1000).toFixed(1).padStart(10)} s ${(sLost / 1000).toFixed(2).padStart(16)} s ${(oLost / 1000).toFixed(2).padStart(14)} s ${String(ratio).padStart(13)}x${sFailed ? `   (skopeo failed/killed ${sFailed}/${PULLS})` : ''}`);
   }
   console.log('goal for (a): >= 10x less time lost than skopeo over the pulls');
-  silent.close();
+  await silent.close();
   hung.close();
 }
 
@@ -109,7 +109,7 @@ async function uploadBlob(host: string, repo: string, bytes: Buffer): Promise<st
 
 /** Our blob phase alone: GET through EndpointClient (endpoint already pinged), stream, hash, verify, fsync, rename. */
 async function oursOnce(host: string, repo: string, digest: string, size: number, dir: string): Promise<number> {
-  const client = new EndpointClient(host, true, { tls: {}, credentials: async () => undefined });
+  const client = new EndpointClient(host, true, { tls: {}, credentials: () => Promise.resolve(undefined) });
   try {
     await client.ping();
     const t0 = performance.now();

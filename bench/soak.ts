@@ -42,6 +42,12 @@ const seedOf = (name: string): { seed: number } | Record<string, never> => {
 };
 const PARTS = ['crash', 'torn', 'fuzz', 'fuzzd', 'storm', 'cap'] as const;
 const only = (process.env['SOAK_ONLY'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+// A misspelt part would otherwise run nothing and pass.
+const unknownParts = only.filter((p) => !(PARTS as readonly string[]).includes(p));
+if (unknownParts.length > 0) {
+  console.error(`soak: SOAK_ONLY: no part named ${unknownParts.join(', ')} (the parts: ${PARTS.join(', ')})`);
+  process.exit(1);
+}
 const want = (part: (typeof PARTS)[number]): boolean => only.length === 0 || only.includes(part);
 const verdicts: string[] = [];
 let failed = false;

@@ -63,7 +63,7 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   if (missing) return report([missing]);
   const output = values.output ?? DEFAULT_OUTPUT;
   const base = values.base;
-  const loaded = await loadAndBuild({ policyDir, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true, maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']), candidates: positionals }, log);
+  const loaded = await loadAndBuild({ policyDir, base, output, allowUnsafe: values['allow-unsafe-fragments'] === true, maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']), candidates: positionals }, log);
   const shadowing = loaded.conf ? findShadowing(loaded.conf, await readDropIns(output)) : [];
   const { tables, mirrors } = summary(loaded.conf);
   const code = report([...loaded.diagnostics, ...shadowing], { fragments: loaded.fragments.length, tables, mirrors });
@@ -105,7 +105,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   }
   base ??= await defaultBase(output);
 
-  const loaded = await loadAndBuild({ policyDir, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true, maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']) }, log);
+  const loaded = await loadAndBuild({ policyDir, base, output, allowUnsafe: values['allow-unsafe-fragments'] === true, maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']) }, log);
   printDiagnostics(loaded.diagnostics);
   if (hasErrors(loaded.diagnostics) || loaded.text === undefined) {
     log.error(`not rendered: the policy has errors; ${writes ? `${output} left as it was` : 'nothing printed'}`);

@@ -37,7 +37,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
     if (v !== undefined) flags[key] = v;
   }
   const r = resolveConfig(file, flags);
-  return { ...(r.config ? { config: r.config } : {}), problems: r.diagnostics.map(formatDiagnostic) };
+  return { config: r.config, problems: r.diagnostics.map(formatDiagnostic) };
 }
 
 export async function runCommand(args: readonly string[], io: CommandIO): Promise<number> {

@@ -111,7 +111,7 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
       diagnostics.push(error({ file: opts.base }, `cannot read base file: ${(e as Error).message}`));
     }
   }
-  const result = buildRegistriesConf({ ...(base ? { base } : {}), fragments, version: VERSION }, { file: opts.output });
+  const result = buildRegistriesConf({ base, fragments, version: VERSION }, { file: opts.output });
   return { ...result, diagnostics: withUserPaths([...diagnostics, ...result.diagnostics], paths), policyDirExists: dir.exists };
 }
 

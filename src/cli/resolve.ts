@@ -96,7 +96,7 @@ export async function resolveCommand(args: readonly string[], io: CommandIO): Pr
 
   let loaded;
   try {
-    loaded = await loadRegistriesConf(path !== undefined ? { path } : {});
+    loaded = await loadRegistriesConf({ path });
   } catch (e) {
     if (!(e instanceof RegistriesLoadError)) throw e;
     process.stderr.write(`mirror-policyd: ${e.message}\n`);

@@ -134,9 +134,9 @@ export function resolveConfig(file: { path: string; text: string } | undefined, 
     const r = new FieldReader(loc);
     r.unknownKeys(parsed.data, CONFIG_KEYS, [], 'error', 'the config file');
     diagnostics.push(...r.diagnostics);
-    fromFile = parsed.data as ConfigValues;
+    fromFile = parsed.data;
     locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));
   }
   const merged = validate({ ...fromFile, ...flags }, locate);
-  return { ...(merged.config && diagnostics.length === 0 ? { config: merged.config } : {}), diagnostics: [...diagnostics, ...merged.diagnostics] };
+  return { config: diagnostics.length === 0 ? merged.config : undefined, diagnostics: [...diagnostics, ...merged.diagnostics] };
 }

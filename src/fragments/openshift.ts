@@ -172,7 +172,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
       kind: kind as SetKind,
       origin: locate([...epath, 'source']),
       mirrorOrigins: mirrors.map((_, j) => locate([...epath, 'mirrors', j])),
-      ...(sourcePolicy ? { sourcePolicy } : {}),
+      sourcePolicy,
     };
     r.diagnostics.push(
       ...validateMirrorSet(set, (needle) => {

@@ -237,11 +237,11 @@ async function readCapped(fh: fs.FileHandle, sizeHint: number, cap: number): Pro
   for (let n = 0; n <= cap / GROWTH_CHUNK_BYTES + 2; n++) {
     const chunk = Buffer.allocUnsafe(want);
     const { bytesRead } = await fh.read(chunk, 0, want, total);
-    if (bytesRead === 0) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+    if (bytesRead === 0) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
     if (total > cap) return undefined;
-    if (bytesRead < want) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total); // a short read of a regular file is its end
+    if (bytesRead < want) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total); // a short read of a regular file is its end
     want = GROWTH_CHUNK_BYTES;
   }
   return undefined;

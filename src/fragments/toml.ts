@@ -5,7 +5,7 @@
  */
 import { didYouMean, FieldReader, misplacedTopLevelKey } from '../core/field-reader.js';
 import type { Location } from '../core/diagnostic.js';
-import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SourcePolicy, validateMirrorSet, validateScope } from './policy.js';
+import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, validateMirrorSet, validateScope } from './policy.js';
 import { parseTomlText, readConfKeys, tomlLocator, TOP_LEVEL_KEYS } from '../registries-conf/parse.js';
 import { validateConf } from '../registries-conf/validate.js';
 import { contributesNothing } from './contribution.js';
@@ -45,7 +45,7 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
       kind: 'mirror-set',
       origin: locate([...path, 'source'], source),
       mirrorOrigins: mirrors.map((m) => locate([...path, 'mirrors'], m)),
-      ...(policy === 'allow' || policy === 'never' ? { sourcePolicy: policy as SourcePolicy } : {}),
+      ...(policy === 'allow' || policy === 'never' ? { sourcePolicy: policy } : {}),
     };
     r.diagnostics.push(...validateMirrorSet(set, (needle) => locate([...path, needle === source ? 'source' : 'mirrors'], needle)));
     mirrorSets.push(set);

@@ -45,8 +45,8 @@ export function recordFailure(h: EndpointHealth | undefined, endpoint: string, c
     failures,
     ...(down ? { downUntil: now + ttl } : {}),
     lastFailure: { at: now, class: cls, message: message.slice(0, 300) },
-    ...(h?.lastSuccess !== undefined ? { lastSuccess: h.lastSuccess } : {}),
-    ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+    lastSuccess: h?.lastSuccess,
+    latencyMs: h?.latencyMs,
     updatedAt: now,
   };
 }
@@ -55,9 +55,9 @@ export function recordSuccess(h: EndpointHealth | undefined, endpoint: string, n
   return {
     endpoint,
     failures: 0,
-    ...(h?.lastFailure ? { lastFailure: h.lastFailure } : {}),
+    lastFailure: h?.lastFailure,
     lastSuccess: now,
-    ...(latencyMs !== undefined ? { latencyMs } : h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+    latencyMs: latencyMs ?? h?.latencyMs,
     updatedAt: now,
   };
 }

@@ -102,7 +102,7 @@ export function observeProbe(
   let change: OrderChange | undefined;
   if (ok) {
     const successes = prev.consecutiveSuccesses + 1;
-    next = { demoted: prev.demoted, consecutiveFailures: 0, consecutiveSuccesses: successes, since: prev.since, ...(prev.reason !== undefined ? { reason: prev.reason } : {}) };
+    next = { demoted: prev.demoted, consecutiveFailures: 0, consecutiveSuccesses: successes, since: prev.since, reason: prev.reason };
     if (prev.demoted && successes >= policy.restoreAfter && dwelt) {
       const reason = `${successes} successful probe${successes === 1 ? '' : 's'}`;
       next = { ...next, demoted: false, since: now, reason };
@@ -112,7 +112,7 @@ export function observeProbe(
     const failures = prev.consecutiveFailures + 1;
     const cls = failureClass && failureClass.length > 0 ? failureClass : UNKNOWN_CLASS;
     const classes = { ...(prev.failureClasses ?? {}), [cls]: (prev.failureClasses?.[cls] ?? 0) + 1 };
-    next = { demoted: prev.demoted, consecutiveFailures: failures, consecutiveSuccesses: 0, since: prev.since, ...(prev.reason !== undefined ? { reason: prev.reason } : {}), failureClasses: classes };
+    next = { demoted: prev.demoted, consecutiveFailures: failures, consecutiveSuccesses: 0, since: prev.since, reason: prev.reason, failureClasses: classes };
     if (!prev.demoted && failures >= policy.demoteAfter && dwelt) {
       const reason = failureSummary(failures, classes);
       next = { ...next, demoted: true, since: now, reason };

@@ -7,7 +7,6 @@
 import { endpointKey, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
 import { readHealth, updateHealth } from './store.js';
 import type { Logger } from '../core/log.js';
-import type { RegistriesConf } from '../registries-conf/model.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import type { ProbeTarget } from './mirror-endpoints.js';
@@ -74,7 +73,7 @@ export function startProber(targets: () => readonly ProbeTarget[], healthFile: s
     const list = targets();
     if (list.length > 0) {
       const before = await readHealth(healthFile);
-      const updates = await probeAll(list, before, timeouts ? { timeouts } : {});
+      const updates = await probeAll(list, before, { timeouts });
       for (const [k, h] of Object.entries(updates)) {
         const was = before[k];
         const wasDown = was?.downUntil !== undefined;

@@ -117,12 +117,12 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   const checks = new RewriteChecks(); // a name judged in one round is not parsed again in the next
   for (let round = 0; round < maxRounds; round++) {
     const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
-    const merged = mergePolicies({ ...(base ? { base } : {}), fragments: inEffect.map((c) => c.fragment) });
+    const merged = mergePolicies({ base, fragments: inEffect.map((c) => c.fragment) });
     let problems = merged.diagnostics.filter((d) => d.severity === 'error');
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
     const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;
     if (problems.length === 0) {
-      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) }, output, checks);
+      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version }, output, checks);
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
     if (problems.length === 0 && finished?.text !== undefined) {
@@ -149,7 +149,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     for (const file of present) {
       const c = candidates.get(file);
       if (text !== undefined && c?.using === 'current') lastGood[file] = c.text;
-      else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file] as string;
+      else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file];
     }
     const warningsOf = (file: string): Diagnostic[] => unique(diagnostics.filter((d) => d.severity === 'warning' && d.file === file));
     const statuses: FragmentStatus[] = [...present].sort(byteOrderCompare).map((file) => {
@@ -158,7 +158,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
       return { file, state, errors: errors.get(file) ?? [], warnings: warningsOf(file) };
     });
     const inEffect = [...candidates.keys()].sort(byteOrderCompare);
-    return { statuses, diagnostics, lastGood, inEffect, ...(conf ? { conf } : {}), ...(text !== undefined ? { text } : {}) };
+    return { statuses, diagnostics, lastGood, inEffect, conf, text };
   }
 }
 

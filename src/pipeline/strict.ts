@@ -127,14 +127,14 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
     append(diagnostics, parsed.diagnostics);
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) fragments.push(parsed.fragment);
   }
-  const merged = mergePolicies({ ...(base ? { base } : {}), fragments });
+  const merged = mergePolicies({ base, fragments });
   append(diagnostics, merged.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
-  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) };
+  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version };
   const conf = input.transform ? input.transform(merged.conf) : merged.conf;
   const finished = finishConf(conf, facts, output);
   append(diagnostics, finished.diagnostics);
-  return { diagnostics, fragments, conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
+  return { diagnostics, fragments, conf, text: finished.text };
 }
 
 /** The name a base file goes by in the header: never an absolute (temp) path. */

@@ -23,7 +23,7 @@ export function tomlLocator(text: string, file: string): Locator {
 /** TOML syntax only; a syntax error is reported at smol-toml's line and column. */
 export function parseTomlText(text: string, file: string): ParsedToml {
   try {
-    return { data: parseToml(text.replace(/^\uFEFF/, '')) as Table, diagnostics: [] };
+    return { data: parseToml(text.replace(/^\uFEFF/, '')), diagnostics: [] };
   } catch (e) {
     if (e instanceof TomlError) {
       const message = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? 'invalid TOML';

@@ -126,7 +126,7 @@ t.test('every "docs/registries-semantics.md §N" cited in src/ and test/ names a
     for (const [citation] of readFileSync(`${ROOT}${file}`, 'utf8').matchAll(/registries-semantics\.md[^\n]*/g)) {
       for (const [, number] of citation.matchAll(/§(\d+(?:\.\d+)?)/g)) {
         cited++;
-        t.ok(sections.has(number as string), `${file}: §${number}`);
+        t.ok(sections.has(number), `${file}: §${number}`);
       }
     }
   }

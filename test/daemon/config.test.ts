@@ -32,7 +32,7 @@ t.test('no file, no flags: the documented defaults', async (t) => {
     logLevel: 'info',
     logFormat: 'pretty',
   } satisfies DaemonConfig);
-  t.notOk(r.config && 'base' in r.config, 'no base unless one is given');
+  t.equal(r.config?.base, undefined, 'no base unless one is given');
   t.same(resolveConfig(file(''), {}).config, DEFAULTS, 'an empty file is all defaults');
   t.same(resolveConfig(file('# only a comment\n'), {}).config, DEFAULTS);
 });

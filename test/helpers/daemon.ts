@@ -92,7 +92,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function pollUntil(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = DEADLINE_MS, describe: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await pred();
     } catch {
@@ -274,7 +274,7 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
       try {
         return await notify.waitFor(pred, timeoutMs, from);
       } catch (e) {
-        throw new Error(`${(e as Error).message}${describe()}`);
+        throw new Error(`${(e as Error).message}${describe()}`, { cause: e });
       }
     },
     status,

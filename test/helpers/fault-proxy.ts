@@ -250,8 +250,8 @@ export async function startTlsRedirector(tls: { certFile: string; keyFile: strin
     if (path === '/v2/' || path === '/v2') return void res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
     res.writeHead(307, { location: location(path) }).end();
   });
-  const sockets = track(server as unknown as Server);
+  const sockets = track(server);
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { host: `127.0.0.1:${port}`, hits, close: () => closeServer(server as unknown as Server, sockets) };
+  return { host: `127.0.0.1:${port}`, hits, close: () => closeServer(server, sockets) };
 }

@@ -232,5 +232,5 @@ export async function skopeoInspectRaw(ref: string, opts: InspectRawOptions): Pr
   const args = ['--debug', '--registries-conf', opts.registriesConf, 'inspect', '--raw', '--retry-times', '0'];
   if (opts.tlsVerify !== undefined) args.push(`--tls-verify=${opts.tlsVerify}`);
   args.push(...(opts.extraArgs ?? []), ref);
-  return skopeo(args, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  return skopeo(args, { timeoutMs: opts.timeoutMs });
 }

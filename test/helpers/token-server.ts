@@ -73,7 +73,7 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     const service = url.searchParams.get('service');
     const scopes = url.searchParams.getAll('scope');
     const answer = (status: number, body: unknown, user?: string): void => {
-      requests.push({ service, scopes, ...(user !== undefined ? { user } : {}), status });
+      requests.push({ service, scopes, user, status });
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     if (url.pathname !== '/token') return answer(404, { errors: [{ code: 'NOT_FOUND' }] });

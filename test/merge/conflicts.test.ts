@@ -208,7 +208,7 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
       mode: 'digest-only',
       kind,
       origin: { file: `${kind}.yaml`, line },
-      ...(policy ? { sourcePolicy: policy } : {}),
+      sourcePolicy: policy,
     });
     t.strictSame(findSourcePolicyConflicts([set('s', 'ImageDigestMirrorSet', 'never'), set('s', 'ImageDigestMirrorSet', 'never', 2)]), [], 'never + never');
     t.strictSame(findSourcePolicyConflicts([set('s', 'ImageDigestMirrorSet', 'allow'), set('s', 'ImageContentSourcePolicy')]), [], 'allow + ICSP');

@@ -213,7 +213,7 @@ const CASES: Case[] = [
 
 function inputOf(c: Case): ForgivingInput {
   return {
-    ...(c.base ? { base: c.base } : {}),
+    base: c.base,
     fragments: c.fragments.map(([file, text, changedAt]): FragmentInput => ({ file, text, changedAt })),
     unreadable: (c.unreadable ?? []).map(refused),
     lastGood: c.lastGood ?? {},
@@ -241,7 +241,7 @@ t.test('states, the render, and last good, case by case', async (t) => {
       continue;
     }
     t.same(r.inEffect, Object.keys(c.effective).sort(), `${c.name}: in effect`);
-    const strict = buildRegistriesConf({ ...(c.base ? { base: c.base } : {}), fragments: Object.entries(c.effective).map(([file, text]) => ({ file, text })) }, OUT);
+    const strict = buildRegistriesConf({ base: c.base, fragments: Object.entries(c.effective).map(([file, text]) => ({ file, text })) }, OUT);
     t.same(strict.diagnostics.filter((d) => d.severity === 'error'), [], `${c.name}: (the expected effective set is itself valid)`);
     t.equal(r.text, strict.text, `${c.name}: the render is the strict render of what is in effect`);
     t.ok(r.conf, `${c.name}: conf`);

@@ -26,7 +26,7 @@ const PAYLOAD = '"\n[[registry]]\nlocation = "evil.com';
 const PAYLOAD_ESCAPED = '\\"\\n[[registry]]\\nlocation = \\"evil.com';
 
 function run(fragments: SourceText[], base?: SourceText): PipelineResult {
-  return buildRegistriesConf({ fragments, ...(base ? { base } : {}) });
+  return buildRegistriesConf({ fragments, base });
 }
 
 const one = (file: string, text: string): PipelineResult => run([{ file, text }]);

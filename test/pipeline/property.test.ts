@@ -157,7 +157,7 @@ function arbs(u: Universe) {
     },
     { requiredKeys: ['registries'] },
   );
-  const yamlSearch = opt(fc.array(host, { maxLength: 3 })).map((search): ConfM => ({ registries: [], ...(search ? { search } : {}) }));
+  const yamlSearch = opt(fc.array(host, { maxLength: 3 })).map((search): ConfM => ({ registries: [], search }));
   const cleanScope = fc.oneof({ arbitrary: loc, weight: 10 }, { arbitrary: fc.constantFrom(...WILDCARDS), weight: 2 });
   const frag = (opts: { withConf: boolean; withScopes: boolean; clean?: boolean; format?: Format }): fc.Arbitrary<FragM> => {
     const scopes = fc.array(opts.clean ? cleanScope : scope, { maxLength: 3 });
@@ -304,7 +304,7 @@ function serialisedFaithfully(f: FragM, text: string): boolean {
   if (f.format === 'yaml') {
     const docs = YAML.parseAllDocuments(text.replace(/\r\n/g, '\n'));
     if (!Array.isArray(docs)) return false;
-    const js = docs.map((d) => d.toJS());
+    const js = docs.map((d) => d.toJS() as unknown);
     const want = f.style ? [{ apiVersion: 'v1', kind: 'List', items: yamlObjects(f) }] : yamlObjects(f);
     return JSON.stringify(js) === JSON.stringify(want);
   }
@@ -378,13 +378,13 @@ const errorTally = new Map<string, number>();
 
 function build(i: Pick<Input, 'sources' | 'base'>): PipelineResult {
   try {
-    const r = buildRegistriesConf({ fragments: i.sources, ...(i.base ? { base: i.base } : {}) });
+    const r = buildRegistriesConf({ fragments: i.sources, base: i.base });
     if (process.env.PROPERTY_DEBUG) {
       for (const kind of new Set(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message.replace(/"[^"]*"|'[^']*'/g, '_').slice(0, 70)))) errorTally.set(kind, (errorTally.get(kind) ?? 0) + 1);
     }
     return r;
   } catch (e) {
-    throw new Error(`buildRegistriesConf threw instead of reporting: ${(e as Error).stack}\ninput: ${JSON.stringify(i)}`);
+    throw new Error(`buildRegistriesConf threw instead of reporting: ${(e as Error).stack}\ninput: ${JSON.stringify(i)}`, { cause: e });
   }
 }
 
@@ -481,7 +481,7 @@ function checkAccepted(i: Pick<Input, 'sources' | 'base'>, r: PipelineResult): {
   // (a) smol-toml parses it; our reader reads it without any diagnostic; re-rendering gives the same body.
   let parsed: Record<string, unknown>;
   try {
-    parsed = parseToml(text) as Record<string, unknown>;
+    parsed = parseToml(text);
   } catch (e) {
     fail(`smol-toml cannot parse the output: ${(e as Error).message}`, i, r);
   }

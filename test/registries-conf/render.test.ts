@@ -11,7 +11,7 @@ import { VERSION } from '../../src/core/version.js';
 
 /** The pipeline's text, which must exist (the input has no error). */
 function build(fragments: SourceText[], base?: SourceText): string {
-  const r = buildRegistriesConf({ fragments, ...(base ? { base } : {}), version: VERSION });
+  const r = buildRegistriesConf({ fragments, base, version: VERSION });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || r.text === undefined) throw new Error(`unexpected errors: ${JSON.stringify(errors)}`);
   return r.text;
@@ -285,7 +285,7 @@ t.test('deterministic bytes for random models: renderBody is a pure function and
   fc.assert(
     fc.property(conf, (c) => {
       // dictionary() may use "__proto__" as a key; a model is plain data, so rebuild it as such.
-      const model = structuredClone(c) as RegistriesConf;
+      const model = structuredClone<RegistriesConf>(c);
       const body = renderBody(model);
       if (renderBody(structuredClone(model)) !== body) throw new Error('renderBody is not deterministic');
       const parsed = parseToml(body) as Record<string, unknown>;
@@ -317,8 +317,14 @@ t.test('deterministic bytes for random models: renderBody is a pure function and
 
 /** All keys used anywhere in a JSON-like value (for a key-sorted JSON.stringify). */
 function flattenKeys(v: unknown, into: Record<string, true> = {}): Record<string, true> {
-  if (Array.isArray(v)) for (const x of v) flattenKeys(x, into);
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (into[k] = true), flattenKeys(x, into);
+  if (Array.isArray(v)) {
+    for (const x of v) flattenKeys(x, into);
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      into[k] = true;
+      flattenKeys(x, into);
+    }
+  }
   return into;
 }
 

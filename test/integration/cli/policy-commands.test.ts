@@ -110,7 +110,7 @@ t.test('render --diff: what would change, as a patch that applies; nothing writt
   writeFileSync(join(policy, '60-new.toml'), '[[mirror-set]]\nsource = "ghcr.io"\nmirrors = ["mirror.example/ghcr"]\n');
   const changed = await runCli(['render', '--diff', '--policy-dir', policy, '--output', out, '--base', base]);
   t.equal(changed.code, 0, 'exit 0 with changes too');
-  t.match(changed.stdout, /^\+  location = "mirror\.example\/ghcr"$/m);
+  t.match(changed.stdout, /^\+ {2}location = "mirror\.example\/ghcr"$/m);
   t.equal(readFileSync(out, 'utf8'), rendered, 'still nothing written');
   // The diff is what render then writes: patch(1) applied to the old file gives the new one.
   const copy = join(policy, '..', 'patched.conf');

@@ -7,13 +7,13 @@ import t from 'tap';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, pushImage, type BuiltImage } from '../../helpers/oci-image.js';
+import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { manifestRequests, registryFor, type Registry } from '../../helpers/registry.js';
 import { skopeoInspectRaw, type SkopeoResult } from '../../helpers/skopeo.js';
 import { runCli } from '../../helpers/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-e2e-'));
-const [m1, m2, src] = (await Promise.all([registryFor(t), registryFor(t), registryFor(t)])) as [Registry, Registry, Registry];
+const [m1, m2, src] = await Promise.all([registryFor(t), registryFor(t), registryFor(t)]);
 const img = await buildImage(join(work, 'img'), { content: 'served by a mirror', tag: 'v1' });
 const onlyAtSource = await buildImage(join(work, 'img2'), { content: 'only at the source', tag: 'v2' });
 

@@ -22,7 +22,7 @@ t.test('chmod and chown of a fragment are noticed at once', async (t) => {
 
   chmodSync(a, 0o644); // fixes its trust
   await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the fragment rendered once its mode is fixed');
-  s = await d.waitForStatus((x) => x.state === 'healthy', 'healthy');
+  await d.waitForStatus((x) => x.state === 'healthy', 'healthy');
 
   chmodSync(a, 0o646); // breaks it
   s = await d.waitForStatus((x) => x.fragments.some((f) => f.file === '10-a.toml' && f.state === 'held'), 'held once writable by others');

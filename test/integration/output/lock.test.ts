@@ -37,7 +37,7 @@ function identityOf(pid: number): Record<string, unknown> {
 }
 
 /** A pid that surely runs no more: a child that has exited and been reaped. */
-const gonePid = (): number => spawnSync(process.execPath, ['-e', '0']).pid as number;
+const gonePid = (): number => spawnSync(process.execPath, ['-e', '0']).pid;
 
 const anHourAgo = (): Date => new Date(Date.now() - 3600_000);
 

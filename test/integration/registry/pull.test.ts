@@ -96,7 +96,7 @@ t.test('a hung endpoint costs its deadline once: the second pull does not contac
   t.equal(first.manifestFrom, `${a.host}/app@${D}`);
   t.match(Object.values(first.health).find((h) => h.endpoint.includes(hung.host))?.lastFailure?.class, /headers-timeout|tls|connect-timeout/);
   const before = hung.connections();
-  const second = await pullImage([s, src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health as HealthMap, log, timeouts: fast });
+  const second = await pullImage([s, src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health, log, timeouts: fast });
   t.equal(second.manifestFrom, `${a.host}/app@${D}`);
   t.equal(hung.connections(), before, 'no new connection to the hung endpoint');
 });

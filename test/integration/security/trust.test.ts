@@ -61,7 +61,7 @@ t.test('the daemon refuses untrusted and oversized fragments one by one, logs ea
   for (const file of refused) {
     await d.waitForLog(new RegExp(`${file.replace(/\./g, '\\.')}: refusing fragment: `));
     const line = d.log().split('\n').find((l) => l.includes(`${file}: refusing fragment`)) ?? '';
-    t.match(line, reasons[file] as RegExp, `${file}: the log line says why`);
+    t.match(line, reasons[file], `${file}: the log line says why`);
   }
   const st = await d.status();
   t.equal(st.state, 'degraded', 'degraded while refused fragments are there');
