@@ -21,7 +21,7 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-export type ControlHandlers = Record<string, () => unknown | Promise<unknown>>;
+export type ControlHandlers = Record<string, () => unknown>;
 
 export interface ControlLog {
   warn(o: object, m: string): void;

@@ -251,7 +251,7 @@ export class Daemon {
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
       baseInfo = await this.readBase();
-      this.baseSource = baseInfo.source === 'flag' ? { source: 'flag', path: this.config.base as string } : baseInfo.source === 'adopted' ? { source: 'adopted', path: this.state.path('base.conf') } : { source: 'none' };
+      this.baseSource = baseInfo.source === 'flag' ? { source: 'flag', path: this.config.base } : baseInfo.source === 'adopted' ? { source: 'adopted', path: this.state.path('base.conf') } : { source: 'none' };
     } catch (e) {
       this.generalProblems.push(`base: ${(e as Error).message}`);
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
@@ -281,7 +281,7 @@ export class Daemon {
       this.scheduler.retryIn(retryInMs);
     }
 
-    let changed = false;
+    let changed: boolean;
     try {
       const outcome = await this.output.replace(result.text, look);
       if (outcome === 'raced') {

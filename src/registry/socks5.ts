@@ -177,7 +177,7 @@ export function socks5Connector(proxy: URL, tls: ConnectionOptions, timeoutMs: n
       current = secure;
       socket.on('error', (e) => secure.destroy(e)); // the tunnel's errors are the TLS socket's, which undici watches
       secure.once('secureConnect', () => finish(null));
-      secure.once('error', (e) => finish(e));
+      secure.once('error', (e: Error) => finish(e));
     };
     handshake().catch((e: Error) => finish(e));
   };
