@@ -52,5 +52,7 @@ export function runLargeListsBench(): void {
   const idms = ocMirrorIdms(10_000);
   const catalog = measure('90-catalog.yaml', idms);
   console.log(row(`oc-mirror IDMS, 10 000 entries (${(idms.length / 1e6).toFixed(2)} MB)`, catalog.ms, catalog.floor));
-  console.log('floor: smol-toml or yaml parse of the fragment + JSON.stringify + smol-toml parse of the output; goals: 90 000 entries <= 2 s, the IDMS <= 1.5x its floor');
+  console.log(
+    'floor: smol-toml or yaml parse of the fragment + JSON.stringify + smol-toml parse of the output; goals: 90 000 entries <= 2 s, the IDMS <= 1.5x its floor',
+  );
 }

@@ -40,7 +40,8 @@ export async function runPolicyDirBench(): Promise<void> {
       let t0 = performance.now();
       const got = await readPolicyDir(dir);
       ours.push(performance.now() - t0);
-      if (got.fragments.length !== FILES || got.diagnostics.length > 0) throw new Error(`read ${got.fragments.length} of ${FILES} fragments: ${got.diagnostics[0]?.message ?? ''}`);
+      if (got.fragments.length !== FILES || got.diagnostics.length > 0)
+        throw new Error(`read ${got.fragments.length} of ${FILES} fragments: ${got.diagnostics[0]?.message ?? ''}`);
       t0 = performance.now();
       plainReadLoop(dir);
       floor.push(performance.now() - t0);

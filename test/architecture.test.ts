@@ -12,11 +12,29 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 const PURE_FOLDERS = ['core', 'toml', 'reference', 'registries-conf', 'fragments', 'merge', 'pipeline', 'sources', 'health', 'metrics'];
 /** Files of the pure folders that read or write (docs/architecture.md names each as its folder's edge). */
-const EDGE_FILES = new Set(['core/log.ts', 'core/version.ts', 'fragments/policy-dir.ts', 'registries-conf/load.ts', 'registries-conf/drop-ins.ts', 'health/store.ts', 'health/prober.ts', 'metrics/file.ts']);
+const EDGE_FILES = new Set([
+  'core/log.ts',
+  'core/version.ts',
+  'fragments/policy-dir.ts',
+  'registries-conf/load.ts',
+  'registries-conf/drop-ins.ts',
+  'health/store.ts',
+  'health/prober.ts',
+  'metrics/file.ts',
+]);
 /** Pure files in the shells' folders (docs/architecture.md marks them pure). */
-const PURE_FILES_ELSEWHERE = new Set(['daemon/config.ts', 'daemon/run-options.ts', 'daemon/retry.ts', 'daemon/status-report.ts', 'control/protocol.ts', 'cli/unified-diff.ts', 'registry/www-authenticate.ts']);
+const PURE_FILES_ELSEWHERE = new Set([
+  'daemon/config.ts',
+  'daemon/run-options.ts',
+  'daemon/retry.ts',
+  'daemon/status-report.ts',
+  'control/protocol.ts',
+  'cli/unified-diff.ts',
+  'registry/www-authenticate.ts',
+]);
 /** Packages and node modules with effects (a pure file may use node:crypto, node:util, smol-toml, yaml...). */
-const EFFECTFUL_PACKAGES = /^(node:)?(fs|fs\/promises|net|child_process|os|tls|http|https|dgram|worker_threads)$|^(chokidar|pino|pino-pretty|undici|unix-dgram)$/;
+const EFFECTFUL_PACKAGES =
+  /^(node:)?(fs|fs\/promises|net|child_process|os|tls|http|https|dgram|worker_threads)$|^(chokidar|pino|pino-pretty|undici|unix-dgram)$/;
 
 const PURE = PURE_FOLDERS;
 /** Which of our folders each folder may import (its own always). */
@@ -43,7 +61,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 const EDGES_MAY_ALSO_IMPORT = ['output', 'registry', 'systemd'];
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The static, non-type-only imports of a file: our files (relative to src/) and package names. */
@@ -63,7 +83,11 @@ const graph = new Map(files.map((f) => [f, importsOf(join(SRC, f))]));
 const folderOf = (f: string): string => (f.includes('/') ? (f.split('/')[0] as string) : '');
 
 t.test('every file lives in a known folder', async (t) => {
-  t.same(files.filter((f) => !(folderOf(f) in MAY_IMPORT)), [], 'no file outside the folders of docs/architecture.md');
+  t.same(
+    files.filter((f) => !(folderOf(f) in MAY_IMPORT)),
+    [],
+    'no file outside the folders of docs/architecture.md',
+  );
 });
 
 t.test('each folder imports only the folders it may', async (t) => {

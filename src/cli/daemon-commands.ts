@@ -29,7 +29,8 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
   try {
     file = { path, text: await fs.readFile(path, 'utf8') };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined) return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined)
+      return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
   }
   const flags: ConfigValues = {};
   for (const key of FLAG_CONFIG_KEYS) {
@@ -109,16 +110,26 @@ function formatStatus(s: DaemonStatus): string {
     `state dir:  ${s.stateDir}`,
     `renders:    ${s.renders} (${s.renderErrors} failed)`,
     'fragments:',
-    ...(s.fragments.length === 0 ? ['  (none)'] : s.fragments.flatMap((f) => [`  ${f.state.padEnd(7)} ${f.file}`, ...[...f.errors, ...(f.warnings ?? [])].map((e) => `          ${e}`)])),
+    ...(s.fragments.length === 0
+      ? ['  (none)']
+      : s.fragments.flatMap((f) => [`  ${f.state.padEnd(7)} ${f.file}`, ...[...f.errors, ...(f.warnings ?? [])].map((e) => `          ${e}`)])),
   ];
   if ((s.warnings ?? []).length > 0) lines.push('other warnings:', ...s.warnings.map((w) => `  ${w}`));
   if (s.drift.length > 0) lines.push('drift:', ...s.drift.map((d) => `  ${d.at} ${d.kind}, kept as ${d.savedAs}`));
   if (s.mirrors && s.mirrors.length > 0) {
-    lines.push('mirrors (health cache):', ...s.mirrors.map((m) => `  ${m.state.padEnd(7)} ${m.endpoint}${m.latencyMs !== undefined ? `  ${m.latencyMs} ms` : ''}${m.lastProbe ? `  probed ${m.lastProbe}` : ''}${m.why ? `  (${m.why})` : ''}`));
+    lines.push(
+      'mirrors (health cache):',
+      ...s.mirrors.map(
+        (m) =>
+          `  ${m.state.padEnd(7)} ${m.endpoint}${m.latencyMs !== undefined ? `  ${m.latencyMs} ms` : ''}${m.lastProbe ? `  probed ${m.lastProbe}` : ''}${m.why ? `  (${m.why})` : ''}`,
+      ),
+    );
   }
   if (s.healthAwareOrder) {
     const h = s.healthAwareOrder;
-    lines.push(`health-aware order: ${h.demoted.length > 0 ? `demoted ${h.demoted.join(', ')}` : 'nothing demoted'}; ${h.demotions} demotion(s), ${h.rewrites} rewrite(s), ${h.rewritesLastMinute} in the last minute`);
+    lines.push(
+      `health-aware order: ${h.demoted.length > 0 ? `demoted ${h.demoted.join(', ')}` : 'nothing demoted'}; ${h.demotions} demotion(s), ${h.rewrites} rewrite(s), ${h.rewritesLastMinute} in the last minute`,
+    );
   }
   if (s.shadowing.length > 0) lines.push('shadowed by registries.conf.d drop-ins:', ...s.shadowing.map((x) => `  ${x}`));
   return `${lines.join('\n')}\n`;

@@ -48,7 +48,8 @@ export async function missingPolicyDir(dir: string): Promise<Diagnostic | undefi
 async function readCandidate(path: string, maxBytes: number): Promise<{ source?: SourceText; diagnostic?: Diagnostic }> {
   const name = basename(path);
   const cls = classifyName(name);
-  if ('ignored' in cls) return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it *.toml, *.yaml or *.yml`) };
+  if ('ignored' in cls)
+    return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it *.toml, *.yaml or *.yml`) };
   try {
     const bytes = await fs.readFile(path);
     if (bytes.length > maxBytes) return { diagnostic: error({ file: path }, oversizeMessage(bytes.length, maxBytes)) };

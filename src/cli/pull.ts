@@ -150,7 +150,8 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       certDir: values['cert-dir'],
     });
     await save(report.health);
-    if (!report.verified) log.warn(`pulled by tag: ${report.digest} is the digest ${report.manifestFrom} gave; content from a mirror by tag cannot be verified against the source`);
+    if (!report.verified)
+      log.warn(`pulled by tag: ${report.digest} is the digest ${report.manifestFrom} gave; content from a mirror by tag cannot be verified against the source`);
     io.stdout(values.json ? `${JSON.stringify({ ...report, reference: sources.reference }, null, 2)}\n` : human({ ...report, reference: sources.reference }));
     return 0;
   } catch (e) {

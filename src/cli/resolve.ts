@@ -72,7 +72,11 @@ export function formatResolved(resolved: PullSources, files: readonly string[], 
     '',
   ];
   const rows = resolved.sources.map((s, i) => {
-    const flags = [s.endpoint.insecure ? 'insecure' : '', s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '', s.unusable ? 'unusable: tag and digest' : ''].filter((f) => f !== '');
+    const flags = [
+      s.endpoint.insecure ? 'insecure' : '',
+      s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '',
+      s.unusable ? 'unusable: tag and digest' : '',
+    ].filter((f) => f !== '');
     return [String(i + 1), s.role, s.reference, s.endpoint.host, flags.length > 0 ? flags.join(', ') : '-', healthOf(s, health, now)];
   });
   const header = ['#', 'ROLE', 'REFERENCE', 'ENDPOINT', 'FLAGS', 'HEALTH'];

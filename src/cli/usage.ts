@@ -33,7 +33,10 @@ function settingHelp(r: RunSetting): string {
   return wrapHelp(`  ${name}${r.arg ? ` ${r.arg}` : ''}`, `${r.help}${shown}`);
 }
 
-const settingsHelp = (flag: RunSetting['flag']): string => RUN_SETTINGS.filter((r) => r.flag === flag).map(settingHelp).join('\n');
+const settingsHelp = (flag: RunSetting['flag']): string =>
+  RUN_SETTINGS.filter((r) => r.flag === flag)
+    .map(settingHelp)
+    .join('\n');
 const RUN_FLAGS = settingsHelp('run');
 const FILE_ONLY = settingsHelp('none');
 

@@ -215,10 +215,7 @@ async function answerRequest(line: string, ctx: ServeContext): Promise<Response>
     const result = await Promise.race([
       Promise.resolve().then(handler),
       new Promise<never>((_, reject) => {
-        deadline = setTimeout(
-          () => reject(new Error(`command ${JSON.stringify(cmd)} did not finish within ${ctx.handlerTimeoutMs} ms`)),
-          ctx.handlerTimeoutMs,
-        );
+        deadline = setTimeout(() => reject(new Error(`command ${JSON.stringify(cmd)} did not finish within ${ctx.handlerTimeoutMs} ms`)), ctx.handlerTimeoutMs);
       }),
     ]);
     return { ok: true, result: result === undefined ? null : result };
@@ -349,12 +346,7 @@ function serveConnection(sock: Socket, ctx: ServeContext): void {
  *
  * The server keeps the event loop alive (it is not unref'd): it is what keeps the daemon up.
  */
-export async function startControlServer(
-  path: string,
-  handlers: ControlHandlers,
-  log?: ControlLog,
-  opts: ControlServerOptions = {},
-): Promise<ControlServer> {
+export async function startControlServer(path: string, handlers: ControlHandlers, log?: ControlLog, opts: ControlServerOptions = {}): Promise<ControlServer> {
   const maxConnections = opts.maxConnections ?? 16;
   const ctx: ServeContext = {
     path,

@@ -71,7 +71,8 @@ function readValue(key: string, x: string | number | boolean | string[][], value
     case 'choice': {
       const s = readValue(key, x, { type: 'string' }, fail);
       if (s === undefined) return undefined;
-      if (!value.of.includes(s as string)) return void fail(`"${key}" must be ${value.of.length === 2 ? value.of.join(' or ') : `one of ${value.of.join(', ')}`}`);
+      if (!value.of.includes(s as string))
+        return void fail(`"${key}" must be ${value.of.length === 2 ? value.of.join(' or ') : `one of ${value.of.join(', ')}`}`);
       return s;
     }
     case 'commands':
@@ -105,7 +106,10 @@ export const DEFAULTS: DaemonConfig = configFrom(new Map());
 
 function validate(v: ConfigValues, at: (key: string) => (message: string) => Diagnostic): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const failAt = (key: string): Fail => (message) => void diagnostics.push(at(key)(message));
+  const failAt =
+    (key: string): Fail =>
+    (message) =>
+      void diagnostics.push(at(key)(message));
   const values = new Map<RunSetting, unknown>();
   for (const row of FILE_SETTINGS) {
     const x = v[row.name];
@@ -118,7 +122,8 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
   }
   const config = configFrom(values);
   // Without probes nothing would ever be demoted: say so rather than silently do nothing.
-  if (config.healthAwareOrder && config.probeIntervalMs === 0) failAt('health-aware-order')('"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
+  if (config.healthAwareOrder && config.probeIntervalMs === 0)
+    failAt('health-aware-order')('"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
   return diagnostics.length > 0 ? { diagnostics } : { config, diagnostics };
 }
 
@@ -126,7 +131,10 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
 export function resolveConfig(file: { path: string; text: string } | undefined, flags: ConfigValues): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
   let fromFile: ConfigValues = {};
   const diagnostics: Diagnostic[] = [];
-  let locate = (key: string): ((m: string) => Diagnostic) => (m: string) => error({ file: `--${key}` }, m);
+  let locate =
+    (key: string): ((m: string) => Diagnostic) =>
+    (m: string) =>
+      error({ file: `--${key}` }, m);
   if (file) {
     const parsed = parseTomlText(file.text, file.path);
     if (!parsed.data) return { diagnostics: parsed.diagnostics };

@@ -85,7 +85,11 @@ export class Daemon {
     this.fragments = new FragmentTracker(log, () => this.scheduler.recheckSoon());
     this.output = new OutputGuard(() => this.config, this.state, log);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
-    this.presence = new PolicyDirPresence(() => this.config.policyDir, log, () => this.trigger());
+    this.presence = new PolicyDirPresence(
+      () => this.config.policyDir,
+      log,
+      () => this.trigger(),
+    );
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
   }
 
@@ -114,7 +118,10 @@ export class Daemon {
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
     this.startProbing();
-    this.log.info({ policyDir: this.config.policyDir, output: this.config.output, pid: process.pid }, `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`);
+    this.log.info(
+      { policyDir: this.config.policyDir, output: this.config.output, pid: process.pid },
+      `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`,
+    );
   }
 
   private startProbing(): void {
@@ -135,7 +142,11 @@ export class Daemon {
   private async onProbeRound(updates: Readonly<Record<string, EndpointHealth>>): Promise<void> {
     this.counters.probeRounds++;
     if (this.keeper && this.lastConf && !this.scheduler.isStopped) {
-      const outcomes = Object.entries(updates).map(([key, h]) => ({ key, ok: h.failures === 0, ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}) }));
+      const outcomes = Object.entries(updates).map(([key, h]) => ({
+        key,
+        ok: h.failures === 0,
+        ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}),
+      }));
       const endpoints = mirrorEndpoints(this.lastConf).map((e) => endpointKey(e.host, e.insecure));
       const verdict = this.keeper.observeRound(outcomes, endpoints, Date.now());
       for (const c of verdict.changes) {
@@ -147,7 +158,9 @@ export class Daemon {
         this.trigger();
       } else if (verdict.rewrite === 'deferred' && !this.rateLimitLogged) {
         this.rateLimitLogged = true;
-        this.log.warn(`mirror order not rewritten yet: ${this.config.hysteresis.maxRewritesPerMinute} health rewrites in the last minute (max-rewrites-per-minute); trying again after the next probes`);
+        this.log.warn(
+          `mirror order not rewritten yet: ${this.config.hysteresis.maxRewritesPerMinute} health rewrites in the last minute (max-rewrites-per-minute); trying again after the next probes`,
+        );
       }
     }
     await this.writeMetrics();
@@ -165,7 +178,8 @@ export class Daemon {
     );
     this.watcher = watcher;
     this.scheduler.rescanEvery(this.config.rescanIntervalMs);
-    if (!(await watcher.ready)) this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
+    if (!(await watcher.ready))
+      this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
@@ -235,7 +249,13 @@ export class Daemon {
     const started = performance.now();
     this.counters.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes });
-    const verdict = this.presence.judge(dir, this.fragments.known(), this.lastRender ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect` : `nothing is rendered and ${this.config.output} is left as it is`);
+    const verdict = this.presence.judge(
+      dir,
+      this.fragments.known(),
+      this.lastRender
+        ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect`
+        : `nothing is rendered and ${this.config.output} is left as it is`,
+    );
     if (!verdict.render) {
       this.notifier.status(this.statusLine());
       return;
@@ -251,7 +271,12 @@ export class Daemon {
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
       baseInfo = await this.readBase();
-      this.baseSource = baseInfo.source === 'flag' ? { source: 'flag', path: this.config.base } : baseInfo.source === 'adopted' ? { source: 'adopted', path: this.state.path('base.conf') } : { source: 'none' };
+      this.baseSource =
+        baseInfo.source === 'flag'
+          ? { source: 'flag', path: this.config.base }
+          : baseInfo.source === 'adopted'
+            ? { source: 'adopted', path: this.state.path('base.conf') }
+            : { source: 'none' };
     } catch (e) {
       this.generalProblems.push(`base: ${(e as Error).message}`);
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
@@ -264,7 +289,14 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const transform = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     const result = buildForgiving(
-      { ...(baseInfo.base ? { base: baseInfo.base } : {}), fragments, unreadable, lastGood: this.fragments.lastGood, ...(transform ? { transform } : {}), version: VERSION },
+      {
+        ...(baseInfo.base ? { base: baseInfo.base } : {}),
+        fragments,
+        unreadable,
+        lastGood: this.fragments.lastGood,
+        ...(transform ? { transform } : {}),
+        version: VERSION,
+      },
       { file: basename(this.config.output) },
     );
     this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
@@ -294,7 +326,10 @@ export class Daemon {
       this.counters.renderErrors++;
       const message = this.output.failed(e);
       const retryInMs = this.scheduler.writeFailed();
-      this.log.error({ path: this.config.output, retryInMs }, `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`);
+      this.log.error(
+        { path: this.config.output, retryInMs },
+        `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`,
+      );
       this.notifier.status(this.statusLine());
       return;
     }
@@ -304,11 +339,22 @@ export class Daemon {
     this.lastConf = result.conf;
     this.lastSuccessAt = Date.now();
     const healthReasons = keeper ? keeper.markApplied() : [];
-    this.lastRender = { at: new Date(this.lastSuccessAt).toISOString(), ms, sha256: createHash('sha256').update(result.text).digest('hex'), changed, fragments: result.inEffect.length, tables, mirrors };
+    this.lastRender = {
+      at: new Date(this.lastSuccessAt).toISOString(),
+      ms,
+      sha256: createHash('sha256').update(result.text).digest('hex'),
+      changed,
+      fragments: result.inEffect.length,
+      tables,
+      mirrors,
+    };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
       this.counters.writes++;
-      this.log.info({ path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms }, `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`);
+      this.log.info(
+        { path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms },
+        `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`,
+      );
       if (healthReasons.length > 0) {
         this.counters.healthRewrites++;
         this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);

@@ -95,7 +95,8 @@ export class OutputGuard {
       this.log.debug(`${output} changed while we wrote; rendering again`);
       return 'raced';
     }
-    if (written.replacedLink !== undefined) this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
+    if (written.replacedLink !== undefined)
+      this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
     this.lastWritten = text;
     if (this.writeError) this.log.info(`${output} written again`);
     this.writeError = undefined;
@@ -130,7 +131,11 @@ export class OutputGuard {
       const savedAs = this.state.path('base.conf');
       this.events.push({ at, kind: first ? 'adopted' : 'replaced', savedAs });
       if (first) this.log.info({ path: output, savedAs }, `adopted ${output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`);
-      else this.log.warn({ path: output, savedAs }, `${output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`);
+      else
+        this.log.warn(
+          { path: output, savedAs },
+          `${output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`,
+        );
     } else {
       const savedAs = await this.state.keepDrift(current);
       this.events.push({ at, kind: 'replaced', savedAs });

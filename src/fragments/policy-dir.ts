@@ -103,7 +103,10 @@ export function displayName(raw: Buffer): { name: string; validUtf8: boolean } {
   try {
     return { name: new TextDecoder('utf-8', { fatal: true }).decode(raw), validUtf8: true };
   } catch {
-    return { name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''), validUtf8: false };
+    return {
+      name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''),
+      validUtf8: false,
+    };
   }
 }
 
@@ -152,7 +155,11 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T
 /** What became of one directory entry; collected in the entries' order so the result does not depend on timing. */
 type EntryOutcome = { ignored: string } | { diagnostic: Diagnostic } | { text: string };
 
-function collect(entries: readonly DirEntry[], outcomes: readonly EntryOutcome[], into: Pick<PolicyDirContents, 'fragments' | 'ignored' | 'diagnostics'>): void {
+function collect(
+  entries: readonly DirEntry[],
+  outcomes: readonly EntryOutcome[],
+  into: Pick<PolicyDirContents, 'fragments' | 'ignored' | 'diagnostics'>,
+): void {
   outcomes.forEach((outcome, i) => {
     const { name } = entries[i] as DirEntry;
     if ('ignored' in outcome) into.ignored.push({ name, why: outcome.ignored });
@@ -168,7 +175,11 @@ interface ReadLimits {
 }
 
 async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
-  const limits: ReadLimits = { uid: opts.uid ?? process.getuid?.() ?? 0, allowUnsafe: opts.allowUnsafe === true, maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES };
+  const limits: ReadLimits = {
+    uid: opts.uid ?? process.getuid?.() ?? 0,
+    allowUnsafe: opts.allowUnsafe === true,
+    maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
+  };
   const fragments: SourceText[] = [];
   const ignored: IgnoredFile[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -194,7 +205,9 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     if (problem) {
       const dirProblem = error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`);
       diagnostics.push(dirProblem);
-      const refused = verdicts.map((v, i): EntryOutcome => ('fragment' in v ? { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory is ${problem}`) } : v));
+      const refused = verdicts.map((v, i): EntryOutcome =>
+        'fragment' in v ? { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory is ${problem}`) } : v,
+      );
       collect(entries, refused, { fragments, ignored, diagnostics });
       return { fragments, ignored, diagnostics, exists: true, dirProblem };
     }
@@ -206,7 +219,12 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
   const admitted = verdicts.map((v, i): EntryOutcome | DirEntry => {
     if (!('fragment' in v)) return v;
     if (++seen <= maxFragments) return entries[i] as DirEntry;
-    return { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory holds more than ${maxFragments} fragments; this is number ${seen} in byte order of names`) };
+    return {
+      diagnostic: error(
+        { file: (entries[i] as DirEntry).name },
+        `refusing fragment: the policy directory holds more than ${maxFragments} fragments; this is number ${seen} in byte order of names`,
+      ),
+    };
   });
   const outcomes = await mapBounded(admitted, READ_CONCURRENCY, async (a) => ('raw' in a ? readFragment(join(realDir, a.name), a.name, realDir, limits) : a));
   collect(entries, outcomes, { fragments, ignored, diagnostics });
@@ -309,7 +327,8 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       const problem = fileProblem(st, limits);
       if (problem) return { diagnostic: error(at, `refusing fragment: ${problem}`) };
       const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
-      if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
+      if (buf === undefined)
+        return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
       return { text };
     } finally {

@@ -37,7 +37,8 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
       return;
     }
     if (!MODES.includes(mode)) r.error([...path, 'pull-from-mirror'], `"pull-from-mirror" must be one of ${MODES.join(', ')}, not "${mode}"`, mode);
-    if (policy !== undefined && !POLICIES.includes(policy)) r.error([...path, 'source-policy'], `"source-policy" must be "allow" or "never", not "${policy}"`, policy);
+    if (policy !== undefined && !POLICIES.includes(policy))
+      r.error([...path, 'source-policy'], `"source-policy" must be "allow" or "never", not "${policy}"`, policy);
     const set: MirrorSet = {
       source,
       mirrors,

@@ -7,7 +7,8 @@
  */
 
 /** 'throttled': it kept answering 429 (or asked for a longer wait than a pull gives it). */
-export type FailureClass = 'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'throttled' | 'protocol' | 'dns' | 'reset';
+export type FailureClass =
+  'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'throttled' | 'protocol' | 'dns' | 'reset';
 
 export interface EndpointHealth {
   readonly endpoint: string; // "https://host:port"
@@ -36,7 +37,14 @@ export function endpointKey(host: string, insecure: boolean): string {
   return `${insecure ? 'insecure' : 'https'}://${host}`;
 }
 
-export function recordFailure(h: EndpointHealth | undefined, endpoint: string, cls: FailureClass, message: string, now: number, policy: HealthPolicy = DEFAULT_HEALTH_POLICY): EndpointHealth {
+export function recordFailure(
+  h: EndpointHealth | undefined,
+  endpoint: string,
+  cls: FailureClass,
+  message: string,
+  now: number,
+  policy: HealthPolicy = DEFAULT_HEALTH_POLICY,
+): EndpointHealth {
   const failures = (h?.failures ?? 0) + 1;
   const down = failures >= policy.threshold;
   const ttl = Math.min(policy.maxTtlMs, policy.baseTtlMs * 2 ** Math.max(0, failures - policy.threshold));

@@ -96,7 +96,8 @@ export function observeProbe(
   now: number,
   policy: HysteresisPolicy = DEFAULT_HYSTERESIS,
 ): { state: OrderState; change?: OrderChange } {
-  const prev: EndpointOrderState = Object.hasOwn(state, key) && state[key] ? state[key] : { demoted: false, consecutiveFailures: 0, consecutiveSuccesses: 0, since: NEVER_CHANGED };
+  const prev: EndpointOrderState =
+    Object.hasOwn(state, key) && state[key] ? state[key] : { demoted: false, consecutiveFailures: 0, consecutiveSuccesses: 0, since: NEVER_CHANGED };
   const dwelt = now - prev.since >= policy.minDwellMs;
   let next: EndpointOrderState;
   let change: OrderChange | undefined;
@@ -125,7 +126,11 @@ export function observeProbe(
 
 /** The demoted endpoint keys of a state. */
 export function demotedKeys(state: OrderState): Set<string> {
-  return new Set(Object.entries(state).filter(([, s]) => s.demoted).map(([k]) => k));
+  return new Set(
+    Object.entries(state)
+      .filter(([, s]) => s.demoted)
+      .map(([k]) => k),
+  );
 }
 
 /** The state restricted to `keys` (the endpoints of the current configuration): a mirror that left the configuration is forgotten. */

@@ -20,13 +20,21 @@ function keyOf(t: ProbeTarget): string {
 }
 
 /** Probes every target once, in parallel; returns the updated records. */
-export async function probeAll(targets: readonly ProbeTarget[], health: HealthMap, opts: { timeouts?: Timeouts; now?: () => number } = {}): Promise<Record<string, EndpointHealth>> {
+export async function probeAll(
+  targets: readonly ProbeTarget[],
+  health: HealthMap,
+  opts: { timeouts?: Timeouts; now?: () => number } = {},
+): Promise<Record<string, EndpointHealth>> {
   const now = opts.now ?? Date.now;
   const out: Record<string, EndpointHealth> = {};
   await Promise.all(
     targets.map(async (t) => {
       const key = keyOf(t);
-      const client = new EndpointClient(t.host, t.insecure, { tls: await tlsFor(t.host), credentials: (repo) => findCredentials(repo), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
+      const client = new EndpointClient(t.host, t.insecure, {
+        tls: await tlsFor(t.host),
+        credentials: (repo) => findCredentials(repo),
+        timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS,
+      });
       const started = performance.now();
       try {
         await client.ping();
@@ -64,7 +72,14 @@ export function probeTimeouts(ms: number): Timeouts {
  * the start of the previous round, never overlapping), so a mirror that hangs until the
  * probe deadline does not stretch the time it takes to notice it.
  */
-export function startProber(targets: () => readonly ProbeTarget[], healthFile: string, intervalMs: number, log: Logger, timeouts?: Timeouts, onRound?: RoundListener): Prober {
+export function startProber(
+  targets: () => readonly ProbeTarget[],
+  healthFile: string,
+  intervalMs: number,
+  log: Logger,
+  timeouts?: Timeouts,
+  onRound?: RoundListener,
+): Prober {
   let current: HealthMap = {};
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

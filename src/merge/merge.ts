@@ -122,7 +122,10 @@ export function mergeMirrorSets(sets: readonly MirrorSet[]): MergedSet[] {
     }
     for (const source of [...bySource.keys()].sort(byteOrderCompare)) {
       const group = bySource.get(source) ?? [];
-      const mirrors = mergeMirrorLists(source, group.map((s) => s.mirrors));
+      const mirrors = mergeMirrorLists(
+        source,
+        group.map((s) => s.mirrors),
+      );
       const origins = firstOrigins(group);
       out.push({
         source,

@@ -94,7 +94,10 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) {
       candidates.set(f.file, { file: f.file, fragment: parsed.fragment, using: 'current', changedAt: f.changedAt, text: f.text });
     } else {
-      addError(f.file, parsed.diagnostics.filter((d) => d.severity === 'error'));
+      addError(
+        f.file,
+        parsed.diagnostics.filter((d) => d.severity === 'error'),
+      );
       fallBack(f.file, f.changedAt);
     }
   }
@@ -122,7 +125,12 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
     const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;
     if (problems.length === 0) {
-      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version }, output, checks);
+      finished = finishConf(
+        conf,
+        { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version },
+        output,
+        checks,
+      );
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
     if (problems.length === 0 && finished?.text !== undefined) {
@@ -137,9 +145,13 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     const culprit = [...implicated]
       .map((f) => candidates.get(f) as Candidate)
       .sort((a, b) => (a.using === b.using ? b.changedAt - a.changedAt || byteOrderCompare(b.file, a.file) : a.using === 'current' ? -1 : 1))[0] as Candidate;
-    addError(culprit.file, problems.filter((d) => d.file === culprit.file || (d.related ?? []).some((r) => r.file === culprit.file)));
+    addError(
+      culprit.file,
+      problems.filter((d) => d.file === culprit.file || (d.related ?? []).some((r) => r.file === culprit.file)),
+    );
     candidates.delete(culprit.file);
-    if (culprit.using === 'current' && input.lastGood[culprit.file] !== undefined && input.lastGood[culprit.file] !== culprit.text) fallBack(culprit.file, culprit.changedAt);
+    if (culprit.using === 'current' && input.lastGood[culprit.file] !== undefined && input.lastGood[culprit.file] !== culprit.text)
+      fallBack(culprit.file, culprit.changedAt);
   }
   return finish(undefined, undefined);
 

@@ -59,14 +59,21 @@ function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPat
  * Validates a merged model and renders it; the rendered text is parsed back and must mean the same.
  * `checks` carries the names already judged: one per render, however many rounds validate.
  */
-export function finishConf(conf: RegistriesConf, facts: RenderFacts, output: Location, checks: RewriteChecks = new RewriteChecks()): { text?: string; diagnostics: Diagnostic[] } {
+export function finishConf(
+  conf: RegistriesConf,
+  facts: RenderFacts,
+  output: Location,
+  checks: RewriteChecks = new RewriteChecks(),
+): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
   const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate, checks)];
   if (hasErrors(diagnostics)) return { diagnostics };
   const text = renderRegistriesConf(conf, facts);
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
   if (!parsesBackTo(text, conf)) {
-    return { diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')] };
+    return {
+      diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')],
+    };
   }
   return { text, diagnostics };
 }
@@ -88,7 +95,11 @@ function expectedToml(conf: RegistriesConf): Record<string, unknown> {
       if (t.blocked) r.blocked = true;
       if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = true;
       if (t.mirrors.length > 0) {
-        r.mirror = t.mirrors.map((m) => ({ location: m.location, ...(m.insecure ? { insecure: true } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}) }));
+        r.mirror = t.mirrors.map((m) => ({
+          location: m.location,
+          ...(m.insecure ? { insecure: true } : {}),
+          ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}),
+        }));
       }
       return r;
     });

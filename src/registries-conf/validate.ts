@@ -9,7 +9,13 @@
  * containers/image is what reads the file, and one value it refuses fails every pull.
  */
 import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator } from '../core/diagnostic.js';
-import { isDomainContainersImage, parseNamedContainersImage, parseNormalizedNamed, parseNormalizedNamedContainersImage, InvalidReferenceError } from '../reference/reference.js';
+import {
+  isDomainContainersImage,
+  parseNamedContainersImage,
+  parseNormalizedNamed,
+  parseNormalizedNamedContainersImage,
+  InvalidReferenceError,
+} from '../reference/reference.js';
 import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './model.js';
 
 function hasScheme(s: string): boolean {
@@ -101,7 +107,12 @@ export function credentialHelperProblem(name: string): string | undefined {
  * working directory of whatever pulls).
  */
 export function layerStoreHelperProblem(helper: string): string | undefined {
-  const plainAbsolute = helper.startsWith('/') && helper.slice(1).split('/').every((seg) => HELPER_NAME.test(seg));
+  const plainAbsolute =
+    helper.startsWith('/') &&
+    helper
+      .slice(1)
+      .split('/')
+      .every((seg) => HELPER_NAME.test(seg));
   if (HELPER_NAME.test(helper) || plainAbsolute) return undefined;
   return `invalid additional-layer-store-auth-helper ${quoted(helper)}: must be a program name found in PATH or an absolute path, each part ${HELPER_NAME_RULE}`;
 }
@@ -138,7 +149,10 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
   conf.registries.forEach((reg, i) => {
     const at = (path: TomlPath, needle?: string): Location => locate(['registry', i, ...path], needle);
     const prefix = reg.prefix ?? '';
-    for (const [key, value] of [['prefix', prefix], ['location', reg.location]] as const) {
+    for (const [key, value] of [
+      ['prefix', prefix],
+      ['location', reg.location],
+    ] as const) {
       if (hasScheme(value)) out.push(schemeError(at([key], value), value));
     }
     if (!prefix && !reg.location) out.push(error(at([]), 'invalid condition: both location and prefix are unset'));
@@ -151,7 +165,12 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
     const scope = registryScope(reg);
     const first = seenPrefix.get(scope);
     if (first !== undefined) {
-      out.push(error(at(['prefix'], scope), `prefix "${scope}" is defined more than once (also table ${first + 1}); containers/image would silently use only the first`));
+      out.push(
+        error(
+          at(['prefix'], scope),
+          `prefix "${scope}" is defined more than once (also table ${first + 1}); containers/image would silently use only the first`,
+        ),
+      );
     } else seenPrefix.set(scope, i);
     reg.mirrors.forEach((m, j) => {
       const mat = (key: string, needle?: string): Location => at(['mirror', j, key], needle);
@@ -159,7 +178,12 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
       else if (hasScheme(m.location)) out.push(schemeError(mat('location', m.location), m.location));
       if (m.pullFromMirror) {
         if (reg.mirrorByDigestOnly) {
-          out.push(error(mat('pull-from-mirror', m.pullFromMirror), `cannot set mirror usage mirror-by-digest-only for the registry ("${scope}") and pull-from-mirror for per-mirror ("${m.location}") at the same time`));
+          out.push(
+            error(
+              mat('pull-from-mirror', m.pullFromMirror),
+              `cannot set mirror usage mirror-by-digest-only for the registry ("${scope}") and pull-from-mirror for per-mirror ("${m.location}") at the same time`,
+            ),
+          );
         }
         if (!PULL_FROM_MIRROR_VALUES.includes(m.pullFromMirror)) {
           out.push(error(mat('pull-from-mirror', m.pullFromMirror), `unsupported pull-from-mirror value "${m.pullFromMirror}" for mirror "${m.location}"`));
@@ -232,7 +256,13 @@ export function validateRewrites(conf: RegistriesConf, locate: Locator, checks: 
     const wildcard = scope.startsWith('*.');
     if (!wildcard) {
       const p = checks.problem(scope + SAMPLE); // usually also its location's: parsed once
-      if (p) out.push(error(locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope), `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`));
+      if (p)
+        out.push(
+          error(
+            locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
+            `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`,
+          ),
+        );
     }
     // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
     // Asked only of an endpoint other than the scope (a scope rewritten to itself stays what it was), so that the
@@ -245,11 +275,26 @@ export function validateRewrites(conf: RegistriesConf, locate: Locator, checks: 
     for (const ep of endpoints) {
       const p = checks.problem(ep.location + SAMPLE);
       if (p) {
-        out.push(error(locate(ep.path, ep.location), `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`));
+        out.push(
+          error(
+            locate(ep.path, ep.location),
+            `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`,
+          ),
+        );
       } else if (wildcard && ep.location.includes('/')) {
-        out.push(warning(locate(ep.path, ep.location), `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`));
+        out.push(
+          warning(
+            locate(ep.path, ep.location),
+            `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
+          ),
+        );
       } else if (ep.location !== scope && isExactRepo() && checks.problem(ep.location) !== undefined) {
-        out.push(warning(locate(ep.path, ep.location), `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`));
+        out.push(
+          warning(
+            locate(ep.path, ep.location),
+            `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
+          ),
+        );
       }
     }
   });

@@ -109,7 +109,9 @@ export function endSafe<D extends Dispatcher>(dispatcher: D): D {
   return new Proxy(dispatcher, {
     get(target, key) {
       // request() hands over a legacy handler; one of the newer API (onRequestStart...) passes as it is
-      if (key === 'dispatch') return (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => target.dispatch(opts, 'onRequestStart' in handler ? handler : endSafeHandler(handler));
+      if (key === 'dispatch')
+        return (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) =>
+          target.dispatch(opts, 'onRequestStart' in handler ? handler : endSafeHandler(handler));
       // the dispatcher itself as `this` and receiver: its private fields are not the Proxy's
       const v: unknown = Reflect.get(target, key);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;

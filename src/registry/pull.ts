@@ -12,7 +12,18 @@ import { tlsFor } from './certs.js';
 import { EndpointClient, bodyDeadline, blobDeadlineMs, discard, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
 import { afterRequestFailure, asRegistryError } from './failure.js';
 import type { ProxyEnv } from './proxy.js';
-import { digestOf, ensureBlobDir, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
+import {
+  digestOf,
+  ensureBlobDir,
+  haveBlob,
+  initLayout,
+  splitDigest,
+  writeBlobBytes,
+  writeBlobStream,
+  writeIndex,
+  DigestMismatch,
+  type Descriptor,
+} from './oci-layout.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -309,7 +320,9 @@ async function fetchBlobFromAny(d: Descriptor, order: readonly PullSource[], ses
 async function writeImage(dest: string, got: Fetched): Promise<void> {
   await writeBlobBytes(dest, got.digest, got.bytes);
   const tag = got.ref.tag;
-  await writeIndex(dest, [{ mediaType: got.mediaType, digest: got.digest, size: got.bytes.length, ...(tag ? { annotations: { 'org.opencontainers.image.ref.name': tag } } : {}) }]);
+  await writeIndex(dest, [
+    { mediaType: got.mediaType, digest: got.digest, size: got.bytes.length, ...(tag ? { annotations: { 'org.opencontainers.image.ref.name': tag } } : {}) },
+  ]);
 }
 
 /** One blob from one source, streamed into the layout, verified; returns its size. */
@@ -320,7 +333,12 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
   const res = await client.get(`/v2/${ref.path}/blobs/${d.digest}`, ref.path);
   if (res.status !== 200) {
     await discard(res, client.timeouts.bodyIdleMs);
-    throw new RegistryError(`blob ${d.digest}: HTTP ${res.status}`, res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
+    throw new RegistryError(
+      `blob ${d.digest}: HTTP ${res.status}`,
+      res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden',
+      res.status >= 500 ? 'server-error' : undefined,
+      res.status,
+    );
   }
   const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
   const onBytes = progress ? (done: number): void => progress({ digest: d.digest, done, total: d.size, source: s.reference }) : undefined;
@@ -378,14 +396,16 @@ function checkedDescriptor(d: unknown, what: string): Descriptor {
   const o = (typeof d === 'object' && d !== null ? d : {}) as Partial<Record<keyof Descriptor, unknown>>;
   if (typeof o.digest !== 'string') throw new DigestMismatch(`${what} has no digest`);
   splitDigest(o.digest);
-  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) throw new DigestMismatch(`${what} ${o.digest}: size ${JSON.stringify(o.size)} is not a whole number of bytes`);
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0)
+    throw new DigestMismatch(`${what} ${o.digest}: size ${JSON.stringify(o.size)} is not a whole number of bytes`);
   return { mediaType: typeof o.mediaType === 'string' ? o.mediaType : '', digest: o.digest, size: o.size };
 }
 
 /** The config and layers of an image manifest, every descriptor checked; a malformed one is the source's content error. */
 export function parseImageManifest(bytes: Buffer): ImageManifest {
   const j = parseJson(bytes, 'the manifest') as { config?: unknown; layers?: unknown };
-  if (typeof j !== 'object' || j === null || j.config === undefined || !Array.isArray(j.layers)) throw new DigestMismatch('the manifest has no config or layers');
+  if (typeof j !== 'object' || j === null || j.config === undefined || !Array.isArray(j.layers))
+    throw new DigestMismatch('the manifest has no config or layers');
   const config = checkedDescriptor(j.config, 'the config');
   if (config.size > MAX_CONFIG_BYTES) throw new DigestMismatch(`config blob of ${config.size} bytes is larger than the ${MAX_CONFIG_BYTES} allowed`);
   return { config, layers: j.layers.map((l, i) => checkedDescriptor(l, `layer ${i + 1}`)) };
@@ -402,7 +422,12 @@ async function fetchManifest(s: PullSource, client: EndpointClient, platform: Pl
   if (INDEX_TYPES.has(mediaType)) {
     const index = parseJson(bytes, 'the image index') as { manifests?: unknown };
     const entries = (Array.isArray(index?.manifests) ? index.manifests : []) as Array<{ platform?: Platform } | null>;
-    const match = entries.find((m) => m?.platform?.os === platform.os && m.platform.architecture === platform.architecture && (platform.variant === undefined || m.platform.variant === platform.variant));
+    const match = entries.find(
+      (m) =>
+        m?.platform?.os === platform.os &&
+        m.platform.architecture === platform.architecture &&
+        (platform.variant === undefined || m.platform.variant === platform.variant),
+    );
     if (!match) {
       const listed = entries.map((m) => (m?.platform ? platformName(m.platform) : 'no platform')).join(', ');
       throw new RegistryError(`no manifest for ${platformName(platform)} in the image index (it has ${listed || 'no manifests'})`, 'absent');

@@ -113,7 +113,12 @@ async function authenticate(r: HandshakeReader, socket: Socket, proxy: URL): Pro
   socket.write(Buffer.from(user || pass ? [VERSION, 2, NO_AUTH, USER_PASS] : [VERSION, 1, NO_AUTH]));
   const [version, method] = await r.read(2);
   if (version !== VERSION) throw new Socks5Error('the proxy does not speak SOCKS5');
-  if (method === NO_ACCEPTABLE) throw new Socks5Error(user || pass ? 'the SOCKS5 proxy accepts none of our authentication methods' : 'the SOCKS5 proxy requires a username and password (none in the proxy URL)');
+  if (method === NO_ACCEPTABLE)
+    throw new Socks5Error(
+      user || pass
+        ? 'the SOCKS5 proxy accepts none of our authentication methods'
+        : 'the SOCKS5 proxy requires a username and password (none in the proxy URL)',
+    );
   if (method === NO_AUTH) return;
   if (method !== USER_PASS) throw new Socks5Error(`the SOCKS5 proxy chose an authentication method we did not offer (${method})`);
   const u = Buffer.from(user, 'utf8');
@@ -129,7 +134,11 @@ async function requestTunnel(r: HandshakeReader, socket: Socket, host: string, p
   socket.write(Buffer.concat([Buffer.from([VERSION, CMD_CONNECT, 0x00]), destination(host), Buffer.from([port >> 8, port & 0xff])]));
   const [version, reply, , atyp] = await r.read(4);
   if (version !== VERSION) throw new Socks5Error('the proxy does not speak SOCKS5');
-  if (reply !== 0x00) throw new Socks5Error(`the SOCKS5 proxy could not connect to ${host}:${port}: ${REPLIES[reply ?? 1] ?? `reply ${reply}`}`, reply === 5 ? 'ECONNREFUSED' : 'ERR_SOCKS5');
+  if (reply !== 0x00)
+    throw new Socks5Error(
+      `the SOCKS5 proxy could not connect to ${host}:${port}: ${REPLIES[reply ?? 1] ?? `reply ${reply}`}`,
+      reply === 5 ? 'ECONNREFUSED' : 'ERR_SOCKS5',
+    );
   // BND.ADDR and BND.PORT: read to get past them; the tunnel starts after
   const addrLength = atyp === ATYP_IPV4 ? 4 : atyp === ATYP_IPV6 ? 16 : atyp === ATYP_DOMAIN ? ((await r.read(1))[0] ?? 0) : -1;
   if (addrLength < 0) throw new Socks5Error(`the SOCKS5 proxy answered with an unknown address type (${atyp})`);
@@ -158,7 +167,10 @@ export function socks5Connector(proxy: URL, tls: ConnectionOptions, timeoutMs: n
         callback(e, null);
       } else callback(null, current);
     };
-    const timer = setTimeout(() => finish(new errors.ConnectTimeoutError(`connect timeout: ${host}:${port} through the SOCKS5 proxy ${proxy.host}, ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new errors.ConnectTimeoutError(`connect timeout: ${host}:${port} through the SOCKS5 proxy ${proxy.host}, ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const reader = new HandshakeReader(socket); // its error listener also keeps an early error (ECONNREFUSED) from being uncaught
     const handshake = async (): Promise<void> => {
       await new Promise<void>((resolve, reject) => {

@@ -135,7 +135,8 @@ export function rewriteReference(refString: string, prefix: string, location: st
   if (matchLength === -1) throw new ResolveError('rewrite', `invalid prefix '${prefix}' for reference '${refString}'`, input);
   let rewritten = refString;
   if (location === '') {
-    if (!prefix.startsWith('*.')) throw new ResolveError('rewrite', `invalid prefix '${prefix}' for empty location, should be in the format: *.example.com`, input);
+    if (!prefix.startsWith('*.'))
+      throw new ResolveError('rewrite', `invalid prefix '${prefix}' for empty location, should be in the format: *.example.com`, input);
   } else {
     rewritten = location + refString.slice(matchLength);
   }
@@ -143,7 +144,11 @@ export function rewriteReference(refString: string, prefix: string, location: st
     return parseNamedContainersImage(rewritten);
   } catch (e) {
     if (e instanceof InvalidReferenceError) {
-      throw new ResolveError('rewrite', `rewriting reference: ${e.message} ("${refString}" under prefix "${prefix}" becomes "${rewritten}" at "${location}")`, input);
+      throw new ResolveError(
+        'rewrite',
+        `rewriting reference: ${e.message} ("${refString}" under prefix "${prefix}" becomes "${rewritten}" at "${location}")`,
+        input,
+      );
     }
     throw e;
   }

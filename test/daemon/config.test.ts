@@ -100,12 +100,16 @@ t.test('flags win over the file, key by key; the rest comes from the file or the
   const partial = resolveConfig(file('output = "/o/registries.conf"\n'), { 'state-dir': '/s' });
   t.same(partial.config, { ...DEFAULTS, output: '/o/registries.conf', stateDir: '/s' });
 
-  t.same(resolveConfig(undefined, { 'rescan-interval-ms': '100', 'after-render-timeout-ms': '600000', 'debounce-ms': '0' }).config, {
-    ...DEFAULTS,
-    rescanIntervalMs: 100,
-    afterRenderTimeoutMs: 600_000,
-    debounceMs: 0,
-  }, 'the bounds themselves are allowed');
+  t.same(
+    resolveConfig(undefined, { 'rescan-interval-ms': '100', 'after-render-timeout-ms': '600000', 'debounce-ms': '0' }).config,
+    {
+      ...DEFAULTS,
+      rescanIntervalMs: 100,
+      afterRenderTimeoutMs: 600_000,
+      debounceMs: 0,
+    },
+    'the bounds themselves are allowed',
+  );
 });
 
 t.test('a flag makes an invalid file value irrelevant; an invalid flag is named as --flag', async (t) => {
@@ -133,23 +137,73 @@ const INVALID: Array<[string, string, ConfigValues, string[]]> = [
   ['a string for a boolean', 'allow-unsafe-fragments = "yes"\n', {}, [`${FILE}:1:1: "allow-unsafe-fragments" must be true or false`]],
   ['an unknown log level', 'log-level = "loud"\n', {}, [`${FILE}:1:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`]],
   ['an unknown log format', 'log-format = "xml"\n', {}, [`${FILE}:1:1: "log-format" must be pretty or json`]],
-  ['after-render a string', 'after-render = "systemctl reload crio"\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
-  ['after-render a flat array', 'after-render = ["systemctl", "reload"]\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
-  ['after-render with an empty command', 'after-render = [["/bin/true"], []]\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
-  ['after-render with a number', 'after-render = [["/bin/sleep", 1]]\n', {}, [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`]],
-  ['an unknown key (a typo)', 'output = "/o"\npolicy_dir = "/p"\n', {}, [`${FILE}:2:1: unknown key "policy_dir" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`]],
-  ['the config key itself is not a config-file key', 'config = "/other.toml"\n', {}, [`${FILE}:1:1: unknown key "config" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`]],
+  [
+    'after-render a string',
+    'after-render = "systemctl reload crio"\n',
+    {},
+    [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`],
+  ],
+  [
+    'after-render a flat array',
+    'after-render = ["systemctl", "reload"]\n',
+    {},
+    [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`],
+  ],
+  [
+    'after-render with an empty command',
+    'after-render = [["/bin/true"], []]\n',
+    {},
+    [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`],
+  ],
+  [
+    'after-render with a number',
+    'after-render = [["/bin/sleep", 1]]\n',
+    {},
+    [`${FILE}:1:1: "after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`],
+  ],
+  [
+    'an unknown key (a typo)',
+    'output = "/o"\npolicy_dir = "/p"\n',
+    {},
+    [`${FILE}:2:1: unknown key "policy_dir" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`],
+  ],
+  [
+    'the config key itself is not a config-file key',
+    'config = "/other.toml"\n',
+    {},
+    [`${FILE}:1:1: unknown key "config" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`],
+  ],
   ['invalid TOML', 'output = "/o"\ndebounce-ms = \n', {}, [`${FILE}:2:15: invalid TOML: invalid value`]],
   ['an integer TOML cannot hold', 'debounce-ms = 99999999999999999999\n', {}, [`${FILE}:1:15: invalid TOML: integer value cannot be represented losslessly`]],
   ['a flag: empty', '', { 'policy-dir': '' }, ['--policy-dir: "policy-dir" must be a non-empty string, not an empty string']],
   ['a flag: negative', '', { 'debounce-ms': '-1' }, ['--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "-1"']],
-  ['a flag: a unit', '', { 'rescan-interval-ms': '30s' }, ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "30s"']],
-  ['a flag: too large', '', { 'rescan-interval-ms': '86400001' }, ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "86400001"']],
+  [
+    'a flag: a unit',
+    '',
+    { 'rescan-interval-ms': '30s' },
+    ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "30s"'],
+  ],
+  [
+    'a flag: too large',
+    '',
+    { 'rescan-interval-ms': '86400001' },
+    ['--rescan-interval-ms: "rescan-interval-ms" must be a whole number from 100 to 86400000, not "86400001"'],
+  ],
   ['a flag: log level', '', { 'log-level': 'INFO' }, ['--log-level: "log-level" must be one of trace, debug, info, warn, error, fatal, silent']],
   ['a flag: log format', '', { 'log-format': 'text' }, ['--log-format: "log-format" must be pretty or json']],
   ['health-aware-order a string', 'health-aware-order = "yes"\n', {}, [`${FILE}:1:1: "health-aware-order" must be true or false`]],
-  ['health-aware-order without probes', 'health-aware-order = true\nprobe-interval-ms = 0\n', {}, [`${FILE}:1:1: "health-aware-order" needs the background probes: "probe-interval-ms" must not be 0`]],
-  ['health-aware-order from the file, probes off by flag', 'health-aware-order = true\n', { 'probe-interval-ms': '0' }, [`${FILE}:1:1: "health-aware-order" needs the background probes: "probe-interval-ms" must not be 0`]],
+  [
+    'health-aware-order without probes',
+    'health-aware-order = true\nprobe-interval-ms = 0\n',
+    {},
+    [`${FILE}:1:1: "health-aware-order" needs the background probes: "probe-interval-ms" must not be 0`],
+  ],
+  [
+    'health-aware-order from the file, probes off by flag',
+    'health-aware-order = true\n',
+    { 'probe-interval-ms': '0' },
+    [`${FILE}:1:1: "health-aware-order" needs the background probes: "probe-interval-ms" must not be 0`],
+  ],
   ['demote-after zero', 'demote-after = 0\n', {}, [`${FILE}:1:1: "demote-after" must be a whole number from 1 to 1000, not 0`]],
   ['restore-after a fraction', '\nrestore-after = 1.5\n', {}, [`${FILE}:2:1: "restore-after" must be a whole number from 1 to 1000, not 1.5`]],
   ['min-dwell-ms negative', 'min-dwell-ms = -1\n', {}, [`${FILE}:1:1: "min-dwell-ms" must be a whole number from 0 to 86400000, not -1`]],
@@ -164,7 +218,10 @@ t.test('every invalid value is refused and located', async (t) => {
     const r = resolveConfig(file(text), flags);
     t.same(messages(r), expected, name);
     t.equal(r.config, undefined, `${name}: no config`);
-    t.ok(r.diagnostics.every((d) => d.severity === 'error'), `${name}: errors, not warnings`);
+    t.ok(
+      r.diagnostics.every((d) => d.severity === 'error'),
+      `${name}: errors, not warnings`,
+    );
   }
 });
 
@@ -178,12 +235,15 @@ t.test('flags alone (no config file) are located as flags too', async (t) => {
 t.test('several problems are all reported at once, file and flags mixed', async (t) => {
   const text = 'policy-dir = 1\nbogus = 2\nlog-level = "loud"\ndebounce-ms = 5\n';
   const r = resolveConfig(file(text), { 'debounce-ms': 'never', output: '/ok' });
-  t.same(messages(r).sort(), [
-    `${FILE}:1:1: "policy-dir" must be a non-empty string, not a number`,
-    `${FILE}:2:1: unknown key "bogus" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`,
-    `${FILE}:3:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`,
-    '--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "never"',
-  ].sort());
+  t.same(
+    messages(r).sort(),
+    [
+      `${FILE}:1:1: "policy-dir" must be a non-empty string, not a number`,
+      `${FILE}:2:1: unknown key "bogus" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`,
+      `${FILE}:3:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`,
+      '--debounce-ms: "debounce-ms" must be a whole number from 0 to 60000, not "never"',
+    ].sort(),
+  );
   t.equal(r.config, undefined);
 });
 

@@ -11,7 +11,10 @@ import { FragmentTracker } from '../../src/daemon/fragment-tracker.js';
 /** A tracker whose log lines (level and message) are kept, and which counts its recheck requests. */
 function trackerWithLog(): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
   const logs: string[] = [];
-  const log = pino({ level: 'trace', base: undefined }, { write: (line: string) => void logs.push(((r) => `${pino.levels.labels[r.level]}: ${r.msg}`)(JSON.parse(line) as { level: number; msg: string })) });
+  const log = pino(
+    { level: 'trace', base: undefined },
+    { write: (line: string) => void logs.push(((r) => `${pino.levels.labels[r.level]}: ${r.msg}`)(JSON.parse(line) as { level: number; msg: string })) },
+  );
   let rechecks = 0;
   return { tracker: new FragmentTracker(log, () => rechecks++), logs, rechecks: () => rechecks };
 }
@@ -22,12 +25,26 @@ const status = (file: string, state: FragmentStatus['state'], errors: FragmentSt
 t.test('changedAt: kept while the text is the same, newer at each change, in the order seen', async (t) => {
   const { tracker } = trackerWithLog();
   const first = tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]);
-  t.same(first.map((f) => f.changedAt), [1, 2]);
-  t.same(tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]).map((f) => f.changedAt), [1, 2], 'unchanged');
-  t.same(tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt), [3, 2], 'a changed last');
+  t.same(
+    first.map((f) => f.changedAt),
+    [1, 2],
+  );
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]).map((f) => f.changedAt),
+    [1, 2],
+    'unchanged',
+  );
+  t.same(
+    tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt),
+    [3, 2],
+    'a changed last',
+  );
   // A fragment gone and back is seen for the first time again.
   tracker.stamp([frag('b.toml', 'B')]);
-  t.same(tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt), [4, 2]);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt),
+    [4, 2],
+  );
 });
 
 t.test('a fragment that just became empty keeps its text for one render and asks for a look again', async (t) => {
@@ -56,7 +73,10 @@ t.test('known(): fragments with a last valid content or a status', async (t) => 
 t.test('after a restart, a fragment still at its last valid content is older than any that changed', async (t) => {
   const { tracker } = trackerWithLog();
   await tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
-  t.same(tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B2')]).map((f) => f.changedAt), [0, 1]);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B2')]).map((f) => f.changedAt),
+    [0, 1],
+  );
 });
 
 t.test('problems are logged once when they appear, fixes once when they happen; forget() logs them again', async (t) => {
@@ -65,9 +85,16 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
   const aside = warning({ file: 'notes.txt' }, 'not a fragment: ignored');
   const inFragment = warning({ file: 'b.toml', line: 1 }, 'unknown key');
   tracker.record([status('a.toml', 'held', [bad]), { ...status('b.toml', 'valid'), warnings: [inFragment] }], [aside, inFragment]);
-  t.same(logs, ['error: a.toml:3:1: mirrors must be an array (its last valid content stays in effect)', 'warn: notes.txt: warning: not a fragment: ignored', 'warn: b.toml:1:1: warning: unknown key']);
+  t.same(logs, [
+    'error: a.toml:3:1: mirrors must be an array (its last valid content stays in effect)',
+    'warn: notes.txt: warning: not a fragment: ignored',
+    'warn: b.toml:1:1: warning: unknown key',
+  ]);
   t.same(tracker.warnings, ['notes.txt: warning: not a fragment: ignored'], 'only the warnings outside the fragments');
-  t.same(tracker.statuses.map((x) => x.state), ['held', 'valid']);
+  t.same(
+    tracker.statuses.map((x) => x.state),
+    ['held', 'valid'],
+  );
 
   tracker.record([status('a.toml', 'held', [bad]), status('b.toml', 'valid')], [aside, inFragment]);
   t.equal(logs.length, 3, 'the same problems: nothing logged again');
@@ -80,5 +107,9 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
 
   tracker.forget();
   tracker.record([status('a.toml', 'invalid', [])], [aside]);
-  t.same(logs.slice(5), ['error: a.toml: not usable (left out)', 'warn: notes.txt: warning: not a fragment: ignored'], 'after forget(), everything is new again');
+  t.same(
+    logs.slice(5),
+    ['error: a.toml: not usable (left out)', 'warn: notes.txt: warning: not a fragment: ignored'],
+    'after forget(), everything is new again',
+  );
 });

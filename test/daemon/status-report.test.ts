@@ -8,7 +8,15 @@ import { HealthKeeper } from '../../src/health/keeper.js';
 import type { HealthMap } from '../../src/health/health.js';
 import type { FragmentStatus } from '../../src/pipeline/forgiving.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
-import { buildStatus, degradedReasons, fragmentCounts, metricsSnapshot, statusLine, type DaemonFacts, type RenderInfo } from '../../src/daemon/status-report.js';
+import {
+  buildStatus,
+  degradedReasons,
+  fragmentCounts,
+  metricsSnapshot,
+  statusLine,
+  type DaemonFacts,
+  type RenderInfo,
+} from '../../src/daemon/status-report.js';
 
 const NOW = 1_700_000_000_000;
 const RENDER: RenderInfo = { at: new Date(NOW - 5000).toISOString(), ms: 7, sha256: 'a'.repeat(64), changed: true, fragments: 1, tables: 1, mirrors: 2 };
@@ -64,7 +72,10 @@ t.test('healthy: no degraded reason, the status line and the status answer', asy
     lastRender: RENDER,
     drift: [],
     shadowing: [],
-    mirrors: [{ endpoint: M1, state: 'unknown' }, { endpoint: M2, state: 'up', lastProbe: new Date(NOW - 500).toISOString(), latencyMs: 12 }],
+    mirrors: [
+      { endpoint: M1, state: 'unknown' },
+      { endpoint: M2, state: 'up', lastProbe: new Date(NOW - 500).toISOString(), latencyMs: 12 },
+    ],
     renders: 3,
     renderErrors: 1,
   });
@@ -72,7 +83,11 @@ t.test('healthy: no degraded reason, the status line and the status answer', asy
 
 t.test('every degraded reason, in order: fragments, the policy dir, the render, the write, the state dir, the rest', async (t) => {
   const f = facts({
-    fragments: [VALID, { file: '20-b.toml', state: 'held', errors: [], warnings: [] }, { file: '30-c.toml', state: 'invalid', errors: [error({ file: '30-c.toml', line: 3 }, 'bad')], warnings: [] }],
+    fragments: [
+      VALID,
+      { file: '20-b.toml', state: 'held', errors: [], warnings: [] },
+      { file: '30-c.toml', state: 'invalid', errors: [error({ file: '30-c.toml', line: 3 }, 'bad')], warnings: [] },
+    ],
     policyDirProblems: ['policy directory /p does not exist; the last render stays in effect until it is back'],
     lastWriteError: 'EROFS: read-only file system',
     savingProblems: ['cannot save the last-good copies in /s/last-good: ENOSPC'],
@@ -107,12 +122,28 @@ t.test('not rendered yet: degraded, and said so in the line; no lastRender, no m
 t.test('health-aware order: its summary only while on, demoted endpoints in byte order', async (t) => {
   t.notOk('healthAwareOrder' in buildStatus(facts()), 'off: no summary');
   const keeper = new HealthKeeper({ demoteAfter: 1, restoreAfter: 1, minDwellMs: 0, maxRewritesPerMinute: 6 });
-  keeper.observeRound([{ key: M2, ok: false, failureClass: 'refused' }, { key: M1, ok: false, failureClass: 'tls' }], [M1, M2], NOW - 1000);
+  keeper.observeRound(
+    [
+      { key: M2, ok: false, failureClass: 'refused' },
+      { key: M1, ok: false, failureClass: 'tls' },
+    ],
+    [M1, M2],
+    NOW - 1000,
+  );
   const s = buildStatus(facts({ keeper, counters: { ...facts().counters, healthRewrites: 1 } }));
   t.same(s.healthAwareOrder, { demoted: [M1, M2], demotions: 2, rewrites: 1, rewritesLastMinute: 1 });
-  t.same(s.mirrors?.map((m) => [m.endpoint, m.state, m.demoted]), [[M1, 'demoted', true], [M2, 'demoted', true]]);
+  t.same(
+    s.mirrors?.map((m) => [m.endpoint, m.state, m.demoted]),
+    [
+      [M1, 'demoted', true],
+      [M2, 'demoted', true],
+    ],
+  );
   t.equal(buildStatus(facts({ keeper, now: NOW + 120_000 })).healthAwareOrder?.rewritesLastMinute, 0, 'the minute is counted from `now`');
-  t.same(metricsSnapshot(facts({ keeper })).mirrors.map((m) => m.demoted), [true, true]);
+  t.same(
+    metricsSnapshot(facts({ keeper })).mirrors.map((m) => m.demoted),
+    [true, true],
+  );
   t.equal(metricsSnapshot(facts({ keeper })).demotionsTotal, 2);
 });
 

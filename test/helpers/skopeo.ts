@@ -151,8 +151,14 @@ const DROP_ENV = [
   'CONTAINERS_STORAGE_CONF',
   'CONTAINERS_POLICY_JSON',
   'XDG_CONFIG_HOME',
-  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY',
-  'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
 ];
 
 /**

@@ -81,7 +81,9 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     const auth = req.headers.authorization;
     if (auth) {
       const m = /^Basic (.+)$/i.exec(auth);
-      const [u, ...rest] = Buffer.from(m?.[1] ?? '', 'base64').toString('utf8').split(':');
+      const [u, ...rest] = Buffer.from(m?.[1] ?? '', 'base64')
+        .toString('utf8')
+        .split(':');
       if (!m || u === undefined || opts.users?.[u] === undefined || opts.users[u] !== rest.join(':')) {
         return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }, u);
       }

@@ -30,7 +30,12 @@ t.test('an oc-mirror IDMS of 10 000 entries (over 1 MiB) renders under the defau
   t.equal(r.conf?.registries.length, 10_000, 'a table per source');
   const out = r.text ?? '';
   t.equal(out.split('\n[[registry]]\n').length - 1, 10_000, '10 000 [[registry]] tables rendered');
-  t.ok(out.includes('\n[[registry]]\nlocation = "registry.redhat.io/ns-49/operator-9999-bundle"\n\n  [[registry.mirror]]\n  location = "mirror.example.com:5000/ns-49/operator-9999-bundle"\n  pull-from-mirror = "digest-only"\n'), 'the last entry, with its mirror, digest-only');
+  t.ok(
+    out.includes(
+      '\n[[registry]]\nlocation = "registry.redhat.io/ns-49/operator-9999-bundle"\n\n  [[registry.mirror]]\n  location = "mirror.example.com:5000/ns-49/operator-9999-bundle"\n  pull-from-mirror = "digest-only"\n',
+    ),
+    'the last entry, with its mirror, digest-only',
+  );
 });
 
 t.test('each distinct name is parsed once per render: one parse per insecure table, none again in a second round', async (t) => {
@@ -45,7 +50,10 @@ t.test('each distinct name is parsed once per render: one parse per insecure tab
 });
 
 t.test('a mirror shared by many tables is parsed once, however many tables use it', async (t) => {
-  const sets = Array.from({ length: 2000 }, (_, i) => `[[mirror-set]]\nsource = "registry.example.com/team-${i}"\nmirrors = ["mirror-${i % 4}.example.net/shared"]\n`).join('');
+  const sets = Array.from(
+    { length: 2000 },
+    (_, i) => `[[mirror-set]]\nsource = "registry.example.com/team-${i}"\nmirrors = ["mirror-${i % 4}.example.net/shared"]\n`,
+  ).join('');
   const merged = mergePolicies({ fragments: [parsed('10-sets.toml', sets)] });
   const checks = new RewriteChecks();
   t.same(validateRewrites(merged.conf, locate, checks), []);

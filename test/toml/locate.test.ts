@@ -15,7 +15,7 @@ const text = [
   ']', // 5
   '[aliases]', // 6
   '"quay.io/x" = "c.io"', // 7
-  "'lit' = \"c.io\"", // 8
+  '\'lit\' = "c.io"', // 8
   'plain="a.io"', // 9
   '[[registry]]', // 10
   'location = "a.io"', // 11
@@ -38,7 +38,7 @@ t.test('keys: bare, "basic" and \'literal\', only inside their table', async (t)
   t.strictSame(locateToml(text, ['aliases', 'plain']), { line: 9, col: 1 }, 'no blank before "="');
   t.strictSame(locateToml(text, ['short-name-mode']), { line: 1, col: 1 });
   t.strictSame(locateToml(text, ['registry', 1, 'location']), { line: 13, col: 1 });
-  t.strictSame(locateToml(text, ['aliases', 'location']), { line: 6, col: 1 }, 'a key of a later table is not this table\'s: the header');
+  t.strictSame(locateToml(text, ['aliases', 'location']), { line: 6, col: 1 }, "a key of a later table is not this table's: the header");
 });
 
 // The cases below are the ones the line-scanning heuristic got wrong (it fell back to the table, or shifted lines).
@@ -106,7 +106,11 @@ t.test('a multi-line string holding a header does not move anything', async (t) 
 t.test('CRLF line ends and a BOM: the same lines and columns as LF', async (t) => {
   const lf = ['\uFEFFshort-name-mode = "x"', '[[registry]]', 'location = "a.io"', 'mirror = [{ location = "m.io" }]'].join('\n');
   const crlf = lf.replace(/\n/g, '\r\n');
-  for (const [path, needle] of [[['registry', 0, 'location'], 'a.io'], [['registry', 0, 'mirror', 0, 'location'], 'm.io'], [['short-name-mode'], undefined]] as const) {
+  for (const [path, needle] of [
+    [['registry', 0, 'location'], 'a.io'],
+    [['registry', 0, 'mirror', 0, 'location'], 'm.io'],
+    [['short-name-mode'], undefined],
+  ] as const) {
     t.strictSame(locateToml(crlf, path, needle), locateToml(lf, path, needle), JSON.stringify(path));
   }
   t.strictSame(locateToml(crlf, ['registry', 0, 'mirror', 0, 'location'], 'm.io'), { line: 4, col: 24 });

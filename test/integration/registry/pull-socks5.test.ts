@@ -52,23 +52,42 @@ t.test('https through HTTPS_PROXY=socks5://user:pass@…: tunnels through the SO
   t.equal(r.digest, D);
   t.ok(socks.tunnels.length >= 1);
   t.same(new Set(socks.tunnels), new Set([host]), 'every connection tunnelled, to the registry');
-  t.same((await secure.requests()).filter((q) => q.kind).map((q) => q.kind), ['manifests', 'blobs', 'blobs'], 'the registry served the pull');
+  t.same(
+    (await secure.requests()).filter((q) => q.kind).map((q) => q.kind),
+    ['manifests', 'blobs', 'blobs'],
+    'the registry served the pull',
+  );
   t.notMatch(JSON.stringify(r), password);
 });
 
 t.test('an insecure http registry through HTTP_PROXY=socks5://…: https tried, then plain http, both tunnelled', async (t) => {
   await reset();
   const host = viaAny(plain.host);
-  const r = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, env: { HTTPS_PROXY: socks.url, HTTP_PROXY: socks.url } });
+  const r = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    env: { HTTPS_PROXY: socks.url, HTTP_PROXY: socks.url },
+  });
   t.equal(r.digest, D);
   t.same(new Set(socks.tunnels), new Set([host]));
-  t.ok((await plain.requests()).some((q) => q.kind === 'manifests'), 'the registry served it');
+  t.ok(
+    (await plain.requests()).some((q) => q.kind === 'manifests'),
+    'the registry served it',
+  );
 });
 
 t.test('NO_PROXY hosts go direct, past the SOCKS server', async (t) => {
   await reset();
   const host = viaAny(plain.host);
-  const r = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, env: { HTTPS_PROXY: socks.url, HTTP_PROXY: socks.url, NO_PROXY: '0.0.0.0/8' } });
+  const r = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    env: { HTTPS_PROXY: socks.url, HTTP_PROXY: socks.url, NO_PROXY: '0.0.0.0/8' },
+  });
   t.equal(r.digest, D);
   t.same(socks.tunnels, [], 'the SOCKS server opened no tunnel');
 });
@@ -76,7 +95,15 @@ t.test('NO_PROXY hosts go direct, past the SOCKS server', async (t) => {
 t.test('wrong SOCKS credentials: the pull fails naming the proxy refusal, never the password', async (t) => {
   await reset();
   const wrong = socks.url.replace(encodeURIComponent(password), 'not-the-password');
-  const failed = await pullImage([src(viaAny(secure.host), false)], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir, timeouts, env: { HTTPS_PROXY: wrong } }).then(
+  const failed = await pullImage([src(viaAny(secure.host), false)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir,
+    timeouts,
+    env: { HTTPS_PROXY: wrong },
+  }).then(
     () => undefined,
     (e: unknown) => e as Error & { attempts?: Array<{ error: string }> },
   );
@@ -91,11 +118,24 @@ t.test('a SOCKS server without authentication; one that wants it, given none', a
   t.teardown(() => open.close());
   await reset();
   const host = viaAny(plain.host);
-  const r = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, env: { HTTPS_PROXY: open.url, HTTP_PROXY: open.url } });
+  const r = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    env: { HTTPS_PROXY: open.url, HTTP_PROXY: open.url },
+  });
   t.equal(r.digest, D);
   t.same(new Set(open.tunnels), new Set([host]));
   const anonymous = socks.url.replace(/\/\/[^@]*@/, '//');
-  const failed = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, timeouts, env: { HTTPS_PROXY: anonymous, HTTP_PROXY: anonymous } }).then(
+  const failed = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    timeouts,
+    env: { HTTPS_PROXY: anonymous, HTTP_PROXY: anonymous },
+  }).then(
     () => undefined,
     (e: unknown) => e as Error & { attempts?: Array<{ error: string }> },
   );
@@ -105,7 +145,14 @@ t.test('a SOCKS server without authentication; one that wants it, given none', a
 t.test('a SOCKS proxy that refuses connections: the pull fails, the endpoint "refused"', async (t) => {
   const url = `socks5://${await refusingHost()}`;
   const host = viaAny(plain.host);
-  const failed = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, timeouts, env: { HTTPS_PROXY: url, HTTP_PROXY: url } }).then(
+  const failed = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    timeouts,
+    env: { HTTPS_PROXY: url, HTTP_PROXY: url },
+  }).then(
     () => undefined,
     (e: unknown) => e as Error & { health?: Record<string, { lastFailure?: { class?: string } }> },
   );
@@ -117,7 +164,14 @@ t.test('the header deadline holds through a SOCKS tunnel (a registry that never 
   const hostile = await startHostileProxy(plain.host, [{ path: /\/manifests\//, fault: 'slow-headers' }]);
   t.teardown(() => hostile.close());
   const host = viaAny(hostile.host);
-  const failed = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, timeouts, env: { HTTPS_PROXY: socks.url, HTTP_PROXY: socks.url } }).then(
+  const failed = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    timeouts,
+    env: { HTTPS_PROXY: socks.url, HTTP_PROXY: socks.url },
+  }).then(
     () => undefined,
     (e: unknown) => e as Error & { health?: Record<string, { endpoint: string; lastFailure?: { class?: string } }> },
   );
@@ -131,12 +185,24 @@ t.test('the connect deadline holds through a SOCKS tunnel (a registry that accep
   const silent = await startSilentListener();
   t.teardown(() => silent.close());
   const host = viaAny(silent.host);
-  const failed = await pullImage([src(host, false)], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir, timeouts, env: { HTTPS_PROXY: socks.url } }).then(
+  const failed = await pullImage([src(host, false)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir,
+    timeouts,
+    env: { HTTPS_PROXY: socks.url },
+  }).then(
     () => undefined,
     (e: unknown) => e as Error & { health?: Record<string, { lastFailure?: { class?: string; message?: string } }> },
   );
   t.ok(failed, 'the pull failed');
-  t.match(failed?.health?.[`https://${host}`]?.lastFailure, { class: 'connect-timeout', message: /through the SOCKS5 proxy/ }, 'cut off by the connect deadline');
+  t.match(
+    failed?.health?.[`https://${host}`]?.lastFailure,
+    { class: 'connect-timeout', message: /through the SOCKS5 proxy/ },
+    'cut off by the connect deadline',
+  );
   t.ok(socks.tunnels.includes(host), 'through the tunnel');
 });
 
@@ -145,7 +211,24 @@ t.test('the CLI reads a socks5:// HTTPS_PROXY from its environment; the SOCKS pa
   const host = viaAny(secure.host);
   const conf = join(work, 'registries.conf');
   writeFileSync(conf, `[[registry]]\nlocation = "${host}"\n`);
-  const r = await runCli(['pull', `${host}/app@${D}`, '--dest', dest(), '--registries-conf', conf, '--cert-dir', certDir, '--state-dir', join(work, 'state'), '--json', '--log-level', 'trace'], { env: { ...process.env, HTTPS_PROXY: socks.url, NO_PROXY: '' } });
+  const r = await runCli(
+    [
+      'pull',
+      `${host}/app@${D}`,
+      '--dest',
+      dest(),
+      '--registries-conf',
+      conf,
+      '--cert-dir',
+      certDir,
+      '--state-dir',
+      join(work, 'state'),
+      '--json',
+      '--log-level',
+      'trace',
+    ],
+    { env: { ...process.env, HTTPS_PROXY: socks.url, NO_PROXY: '' } },
+  );
   t.equal(r.code, 0, r.stderr);
   t.equal((JSON.parse(r.stdout) as { digest: string }).digest, D);
   t.same(new Set(socks.tunnels), new Set([host]));
