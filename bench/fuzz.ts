@@ -29,7 +29,7 @@ import { formatDiagnostic, type Diagnostic } from '../src/core/diagnostic.js';
 import { classifyText } from '../src/output/managed-file.js';
 import { buildRegistriesConf, type PipelineResult } from '../src/pipeline/strict.js';
 import type { RegistriesConf } from '../src/registries-conf/model.js';
-import { parseRegistriesConf } from '../src/registries-conf/parse.js';
+import { parseRegistriesConf, TOP_LEVEL_KEYS } from '../src/registries-conf/parse.js';
 
 // ---------------------------------------------------------------- pieces
 
@@ -598,14 +598,7 @@ export interface CaseFinding {
   readonly detail: string;
 }
 
-const TOP_KEYS = new Set([
-  'unqualified-search-registries',
-  'short-name-mode',
-  'credential-helpers',
-  'additional-layer-store-auth-helper',
-  'aliases',
-  'registry',
-]);
+const TOP_KEYS: ReadonlySet<string> = new Set(TOP_LEVEL_KEYS);
 const REGISTRY_KEYS = new Set(['prefix', 'location', 'insecure', 'blocked', 'mirror-by-digest-only', 'mirror']);
 const MIRROR_KEYS = new Set(['location', 'insecure', 'pull-from-mirror']);
 
