@@ -16,6 +16,8 @@ export class FragmentTracker {
   private readonly seen = new Map<string, { text: string; changedAt: number }>();
   /** Fragments that just became empty and are given a moment to show whether they are being rewritten. */
   private readonly emptyPending = new Set<string>();
+  /** Whether a read was stamped yet: at the first (start), every fragment is new and none is half-written by us. */
+  private stampedOnce = false;
   private good: Record<string, string> = {};
   private saver?: LastGoodSaver;
   private reported = new Map<string, string>(); // file → messages already logged
@@ -56,8 +58,18 @@ export class FragmentTracker {
 
   /** The fragments just read, each with when it last changed. */
   stamp(read: readonly SourceText[]): FragmentInput[] {
-    const stamped = read.map((f) => {
+    const firstSight = !this.stampedOnce;
+    this.stampedOnce = true;
+    const stamped = read.flatMap((f): FragmentInput[] => {
       const prev = this.seen.get(f.file);
+      // A fragment created while we run is read empty when it is caught between its creation and
+      // its first write: left out of this render (as it was a moment ago) and looked at again
+      // shortly, so its real content, not an empty one, is the first the daemon knows of it.
+      if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && !this.emptyPending.has(f.file)) {
+        this.emptyPending.add(f.file);
+        this.recheckSoon();
+        return [];
+      }
       // An in-place write (truncate, then write) read in between looks like an empty fragment,
       // which is valid and would drop its mirrors and replace its last good. So a fragment that
       // just became empty keeps its previous content for this render, and is looked at again
@@ -65,14 +77,14 @@ export class FragmentTracker {
       if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
         this.emptyPending.add(f.file);
         this.recheckSoon();
-        return { ...f, text: prev.text, changedAt: prev.changedAt };
+        return [{ ...f, text: prev.text, changedAt: prev.changedAt }];
       }
       this.emptyPending.delete(f.file);
       // First sight (start, SIGHUP): a fragment still at its last good content is older than any
       // that changed since, so after a restart the changed one still gives way in a conflict.
       const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.good[f.file] === f.text ? 0 : ++this.changeCounter;
       this.seen.set(f.file, { text: f.text, changedAt });
-      return { ...f, changedAt };
+      return [{ ...f, changedAt }];
     });
     for (const file of [...this.seen.keys()]) if (!read.some((f) => f.file === file)) this.seen.delete(file);
     return stamped;

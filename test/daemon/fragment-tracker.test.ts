@@ -113,3 +113,34 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
     'after forget(), everything is new again',
   );
 });
+
+t.test('a fragment created while running and read before its first write is left out once, then read again', async (t) => {
+  const { tracker, rechecks } = trackerWithLog();
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('z.toml', '')]).map((f) => f.file),
+    ['a.toml', 'z.toml'],
+    'at start an empty fragment is simply empty',
+  );
+  t.equal(rechecks(), 0);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', ''), frag('z.toml', '')]).map((f) => f.file),
+    ['a.toml', 'z.toml'],
+    'the new empty one is left out',
+  );
+  t.equal(rechecks(), 1, 'and looked at again');
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'BAD'), frag('z.toml', '')]).map((f) => [f.file, f.text]),
+    [
+      ['a.toml', 'A'],
+      ['b.toml', 'BAD'],
+      ['z.toml', ''],
+    ],
+    'its written content is the first seen',
+  );
+  tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]).map((f) => f.file),
+    ['a.toml', 'c.toml'],
+    'still empty when looked at again: it is empty',
+  );
+});
