@@ -163,7 +163,15 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
       if (text !== undefined && c?.using === 'current') lastGood[file] = c.text;
       else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file];
     }
-    const warningsOf = (file: string): Diagnostic[] => unique(diagnostics.filter((d) => d.severity === 'warning' && d.file === file));
+    // Grouped once, not filtered per fragment: linear in fragments and diagnostics.
+    const warningsByFile = new Map<string, Diagnostic[]>();
+    for (const d of diagnostics) {
+      if (d.severity !== 'warning') continue;
+      const list = warningsByFile.get(d.file);
+      if (list) list.push(d);
+      else warningsByFile.set(d.file, [d]);
+    }
+    const warningsOf = (file: string): Diagnostic[] => unique(warningsByFile.get(file) ?? []);
     const statuses: FragmentStatus[] = [...present].sort(byteOrderCompare).map((file) => {
       const c = candidates.get(file);
       const state: FragmentState = c?.using === 'current' ? 'valid' : c ? 'held' : 'invalid';
