@@ -31,7 +31,18 @@ import { STATE_FORMAT_VERSION } from '../src/daemon/state-dir.js';
 import { classifyText } from '../src/output/managed-file.js';
 import { buildRegistriesConf } from '../src/pipeline/strict.js';
 import { parseRegistriesConf } from '../src/registries-conf/parse.js';
-import { makeDirs, prng, removeDirs, sleep, startDaemon, startNotifyListener, stopDaemon, writeFragment, type Dirs, type RunningDaemon } from './daemon-harness.js';
+import {
+  makeDirs,
+  prng,
+  removeDirs,
+  sleep,
+  startDaemon,
+  startNotifyListener,
+  stopDaemon,
+  writeFragment,
+  type Dirs,
+  type RunningDaemon,
+} from './daemon-harness.js';
 import { VERSION } from '../src/core/version.js';
 
 export interface CampaignOptions {
@@ -122,12 +133,30 @@ const OUTPUT_TEMP = /^\.registries\.conf\.\d+\.[0-9a-f]{8}\.tmp$/;
 const ANY_TEMP = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
 
 export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignResult> {
-  const seed = opts.seed ?? (Date.now() % 2_147_483_647);
+  const seed = opts.seed ?? Date.now() % 2_147_483_647;
   const rand = prng(seed);
   const between = (lo: number, hi: number): number => lo + rand() * (hi - lo);
   const started = performance.now();
   const deadline = started + (opts.deadlineMs ?? opts.rounds * 2000 + 60_000);
-  const result: CampaignResult = { seed, rounds: 0, kills: 0, startupKills: 0, killsMidWrite: 0, killsWithRenderPending: 0, restarts: 0, claimLocksLeft: 0, slowestReadyMs: 0, slowReadies: 0, writes: 0, distinctOutputs: 0, violations: [], violationCount: 0, stoppedEarly: false, ms: 0, phaseMs: { ready: 0, writing: 0, checking: 0 } };
+  const result: CampaignResult = {
+    seed,
+    rounds: 0,
+    kills: 0,
+    startupKills: 0,
+    killsMidWrite: 0,
+    killsWithRenderPending: 0,
+    restarts: 0,
+    claimLocksLeft: 0,
+    slowestReadyMs: 0,
+    slowReadies: 0,
+    writes: 0,
+    distinctOutputs: 0,
+    violations: [],
+    violationCount: 0,
+    stoppedEarly: false,
+    ms: 0,
+    phaseMs: { ready: 0, writing: 0, checking: 0 },
+  };
   const reported = new Set<string>();
   const violation = (round: number, what: string, d?: RunningDaemon): void => {
     result.violationCount++;
@@ -140,7 +169,7 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
 
   const dirs: Dirs = makeDirs('mpd-crash-');
   // No background probes of the (made-up) mirrors: they are not what is checked here, and would only reach for the network.
-  const daemonSettings = { debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, extraArgs: ['--probe-interval-ms', '0'], ...(opts.bin ? { bin: opts.bin } : {}) };
+  const daemonSettings = { debounceMs: opts.debounceMs ?? 2, readyTimeoutMs: READY_TIMEOUT_MS, extraArgs: ['--probe-interval-ms', '0'], bin: opts.bin };
   // Each daemon gets its own NOTIFY_SOCKET: a READY=1 a killed daemon sent just before dying can never be taken for the next one's.
   let notify = await startNotifyListener();
   const freshNotify = async (): Promise<void> => {
@@ -268,7 +297,8 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
       if (!written.has(text)) violation(round, `last-good/${name} is not any content written for it (${text.length} bytes)`);
     }
     for (const sub of ['bases', 'drift']) {
-      for (const name of existsSync(join(dirs.state, sub)) ? readdirSync(join(dirs.state, sub)) : []) if (!temp(sub, name)) violation(round, `${sub}/${name}: the output was always ours, nothing to keep`);
+      for (const name of existsSync(join(dirs.state, sub)) ? readdirSync(join(dirs.state, sub)) : [])
+        if (!temp(sub, name)) violation(round, `${sub}/${name}: the output was always ours, nothing to keep`);
     }
     return fresh;
   };
@@ -300,7 +330,11 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
         const out = readOutput();
         if (out !== lastOutput && out !== renderOf(onDisk)) {
           const e = explain(out ?? '');
-          violation(round, `killed while starting: the output is neither the one from before nor the render of what is on disk${'why' in e ? `: ${e.why}` : ''}`, d);
+          violation(
+            round,
+            `killed while starting: the output is neither the one from before nor the render of what is on disk${'why' in e ? `: ${e.why}` : ''}`,
+            d,
+          );
         }
       } else {
         try {
@@ -314,7 +348,8 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
           break; // nothing more can be learnt from this directory
         }
         const atReady = readOutput();
-        if (atReady !== renderOf(onDisk)) violation(round, `after the restart the output is not the render of the fragments on disk${atReady === undefined ? ' (no output)' : ''}`, d);
+        if (atReady !== renderOf(onDisk))
+          violation(round, `after the restart the output is not the render of the fragments on disk${atReady === undefined ? ' (no output)' : ''}`, d);
 
         const writingFrom = performance.now();
         // Keep it rendering: either write until a random moment and kill there, or a burst, then a (mostly short) pause, then kill.
@@ -348,7 +383,8 @@ export async function runCrashCampaign(opts: CampaignOptions): Promise<CampaignR
           else {
             for (const spec of SPECS) {
               const state = e.set.get(spec.file) ?? null;
-              if (!history.get(spec.file)?.has(state)) violation(round, `the output holds ${spec.file} ${state === null ? 'absent' : 'in a version'} that was not on disk during this round`, d);
+              if (!history.get(spec.file)?.has(state))
+                violation(round, `the output holds ${spec.file} ${state === null ? 'absent' : 'in a version'} that was not on disk during this round`, d);
             }
           }
           if (out !== renderOf(onDisk)) result.killsWithRenderPending++;

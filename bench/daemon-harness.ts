@@ -31,7 +31,13 @@ export interface Dirs {
 export function makeDirs(prefix: string): Dirs {
   const base = tmpdir().length <= 60 ? tmpdir() : '/tmp';
   const root = mkdtempSync(join(base, prefix));
-  const dirs = { root, policy: join(root, 'policy.d'), output: join(root, 'out', 'registries.conf'), state: join(root, 'state'), control: join(root, 'control.sock') };
+  const dirs = {
+    root,
+    policy: join(root, 'policy.d'),
+    output: join(root, 'out', 'registries.conf'),
+    state: join(root, 'state'),
+    control: join(root, 'control.sock'),
+  };
   mkdirSync(dirs.policy, { mode: 0o755 });
   return dirs;
 }
@@ -79,17 +85,26 @@ export interface StartOptions extends DaemonSettings {
 
 export function daemonArgs(dirs: Dirs, opts: DaemonSettings = {}): string[] {
   return [
-    opts.bin ?? BIN, 'run',
-    '--policy-dir', dirs.policy,
-    '--output', dirs.output,
-    '--state-dir', dirs.state,
-    '--control-socket', dirs.control,
-    '--config', '/dev/null', // never /etc/mirror-policyd/config.toml of the machine
+    opts.bin ?? BIN,
+    'run',
+    '--policy-dir',
+    dirs.policy,
+    '--output',
+    dirs.output,
+    '--state-dir',
+    dirs.state,
+    '--control-socket',
+    dirs.control,
+    '--config',
+    '/dev/null', // never /etc/mirror-policyd/config.toml of the machine
     '--allow-unsafe-fragments',
     ...(opts.debounceMs !== undefined ? ['--debounce-ms', String(opts.debounceMs)] : []),
-    '--log-level', opts.logLevel ?? 'warn',
-    '--log-format', opts.logFormat ?? 'json',
-    '--probe-interval-ms', '0', // made-up mirror hosts: never reached for (extraArgs may turn probes on)
+    '--log-level',
+    opts.logLevel ?? 'warn',
+    '--log-format',
+    opts.logFormat ?? 'json',
+    '--probe-interval-ms',
+    '0', // made-up mirror hosts: never reached for (extraArgs may turn probes on)
     ...(opts.extraArgs ?? []),
   ];
 }
@@ -121,16 +136,18 @@ export function startDaemon(dirs: Dirs, opts: StartOptions): RunningDaemon {
       if (!done) rej(new Error(`daemon exited before READY=1 (code ${code}, signal ${signal}): ${lines.join('\n')}`));
       done = true;
     });
-    opts.notify.waitFor((m) => m.split('\n').includes('READY=1'), opts.readyTimeoutMs ?? 10_000, from).then(
-      () => {
-        if (!done) res(performance.now() - t0);
-        done = true;
-      },
-      (e: Error) => {
-        if (!done) rej(new Error(`${e.message}\ndaemon said: ${lines.join('\n')}`));
-        done = true;
-      },
-    );
+    opts.notify
+      .waitFor((m) => m.split('\n').includes('READY=1'), opts.readyTimeoutMs ?? 10_000, from)
+      .then(
+        () => {
+          if (!done) res(performance.now() - t0);
+          done = true;
+        },
+        (e: Error) => {
+          if (!done) rej(new Error(`${e.message}\ndaemon said: ${lines.join('\n')}`));
+          done = true;
+        },
+      );
   });
   ready.catch(() => {}); // the caller awaits it when it cares
   if (child.pid === undefined) throw new Error('could not spawn the daemon');
@@ -138,7 +155,11 @@ export function startDaemon(dirs: Dirs, opts: StartOptions): RunningDaemon {
 }
 
 /** Sends a signal and waits for the exit; SIGKILL after `graceMs` if it is still there. */
-export async function stopDaemon(d: RunningDaemon, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopDaemon(
+  d: RunningDaemon,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (d.child.exitCode !== null || d.child.signalCode !== null) return d.exited;
   d.child.kill(signal);
   const timer = setTimeout(() => d.child.kill('SIGKILL'), graceMs);

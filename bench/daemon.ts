@@ -22,7 +22,18 @@ import { watch } from 'node:fs';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeFragments } from './render.js';
-import { makeDirs, procFigures, removeDirs, sleep, startDaemon, startNotifyListener, stopDaemon, writeFragment, type Dirs, type NotifyListener } from './daemon-harness.js';
+import {
+  makeDirs,
+  procFigures,
+  removeDirs,
+  sleep,
+  startDaemon,
+  startNotifyListener,
+  stopDaemon,
+  writeFragment,
+  type Dirs,
+  type NotifyListener,
+} from './daemon-harness.js';
 
 const DEFAULT_DEBOUNCE_MS = 100;
 /** Between a change's output and the next change: past the debounce window of the follow-up render. */
@@ -211,14 +222,16 @@ export async function runDaemonBench(): Promise<void> {
     console.log(row(`  (each: ${ready.warm.map((x) => x.toFixed(0)).join(', ')} ms)`, ''));
     console.log(row(`start → READY=1, ${FRAGMENTS} fragments, first start (empty state)`, `${ready.cold.toFixed(0)} ms`));
     for (const i of idle) {
-      console.log(row(`idle, ${i.fragments} fragments: RSS after ${i.seconds} s (at READY=1: ${i.rssStartMB.toFixed(1)} MB)`, `${i.rssEndMB.toFixed(1)} MB`, '<= 60 MB'));
+      console.log(
+        row(`idle, ${i.fragments} fragments: RSS after ${i.seconds} s (at READY=1: ${i.rssStartMB.toFixed(1)} MB)`, `${i.rssEndMB.toFixed(1)} MB`, '<= 60 MB'),
+      );
       console.log(row(`idle, ${i.fragments} fragments: CPU time (utime+stime) over ${i.seconds} s`, `${i.cpuMs.toFixed(0)} ms`));
       console.log(row(`idle, ${i.fragments} fragments: context switches, main thread, vol/invol`, `${i.voluntary}/${i.involuntary}`));
       console.log(row(`idle, ${i.fragments} fragments: context switches, all threads, vol/invol`, `${i.allVoluntary}/${i.allInvoluntary}`));
     }
     console.log('  latency: from rename(2) of the fragment into the policy dir to an fs.watch (inotify) event on the output');
     console.log(`  directory after which the output read back holds the new mirror; the next change ${CHANGE_GAP_MS} ms after that`);
-    console.log('  (the daemon re-renders once more on its own output\'s change event, a debounce window later; a change');
+    console.log("  (the daemon re-renders once more on its own output's change event, a debounce window later; a change");
     console.log('  inside that window waits for it, which these isolated changes avoid).');
     console.log('  The rescan every 30 s is a render too: a change just after one waits out its debounce window (~1% of 200).');
     console.log('  idle: from READY=1 on, no changes; the rescan every 30 s (a full re-render) falls in the window.');

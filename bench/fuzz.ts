@@ -29,12 +29,67 @@ import { formatDiagnostic, type Diagnostic } from '../src/core/diagnostic.js';
 import { classifyText } from '../src/output/managed-file.js';
 import { buildRegistriesConf, type PipelineResult } from '../src/pipeline/strict.js';
 import type { RegistriesConf } from '../src/registries-conf/model.js';
-import { parseRegistriesConf } from '../src/registries-conf/parse.js';
+import { parseRegistriesConf, TOP_LEVEL_KEYS } from '../src/registries-conf/parse.js';
 
 // ---------------------------------------------------------------- pieces
 
 /** Strings that break naive writers and parsers. */
-export const HOSTILE = ['"', '\\', '\n', '\r\n', '\r', '\u0000', '\u0001', '\u001b', '\u007f', '\b', '\f', '\t', ']', '[', '[[registry]]', '[aliases]', '[[registry.mirror]]', '\n[[registry]]\nlocation = "evil.com"\n', '"\nblocked = true\n#', '=', '#', "'", "'''", '"""', ' ', '\ufeff', '\u2028', '\u2029', '\u0085', '\u00a0', 'é', '\u{1f600}', '\u202e', 'location = "evil.com"', '\\u0041', '\\"', ',', '{', '}', ':', ': ', '- ', '&a', '*a', '!!str', '!!js/function', '---', '...', '%YAML 1.2', '? ', '|', '>', '@', '%'];
+export const HOSTILE = [
+  '"',
+  '\\',
+  '\n',
+  '\r\n',
+  '\r',
+  '\u0000',
+  '\u0001',
+  '\u001b',
+  '\u007f',
+  '\b',
+  '\f',
+  '\t',
+  ']',
+  '[',
+  '[[registry]]',
+  '[aliases]',
+  '[[registry.mirror]]',
+  '\n[[registry]]\nlocation = "evil.com"\n',
+  '"\nblocked = true\n#',
+  '=',
+  '#',
+  "'",
+  "'''",
+  '"""',
+  ' ',
+  '\ufeff',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\u00a0',
+  'é',
+  '\u{1f600}',
+  '\u202e',
+  'location = "evil.com"',
+  '\\u0041',
+  '\\"',
+  ',',
+  '{',
+  '}',
+  ':',
+  ': ',
+  '- ',
+  '&a',
+  '*a',
+  '!!str',
+  '!!js/function',
+  '---',
+  '...',
+  '%YAML 1.2',
+  '? ',
+  '|',
+  '>',
+  '@',
+  '%',
+];
 
 const KNOWN_LOCATIONS = ['quay.io', 'docker.io/library', 'registry.example:5000/ns', 'mirror.example.net/m', 'm2.example.net', '*.example.com', 'localhost/x'];
 
@@ -46,17 +101,96 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: fc.string({ unit: 'grapheme', maxLength: 8 }), weight: 2 },
   { arbitrary: hostilePieces, weight: 4 },
   { arbitrary: fc.tuple(fc.constantFrom(...KNOWN_LOCATIONS), hostilePieces, fc.boolean()).map(([l, h, before]) => (before ? h + l : l + h)), weight: 4 },
-  { arbitrary: fc.tuple(fc.constantFrom('x', '"', '\n', 'é', '\u{1f600}', '[[registry]]\n'), fc.integer({ min: 1000, max: 70_000 })).map(([s, n]) => s.repeat(Math.ceil(n / s.length)).slice(0, n)), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom('x', '"', '\n', 'é', '\u{1f600}', '[[registry]]\n'), fc.integer({ min: 1000, max: 70_000 }))
+      .map(([s, n]) => s.repeat(Math.ceil(n / s.length)).slice(0, n)),
+    weight: 1,
+  },
 );
 
-const TOML_KEYS = ['source', 'mirrors', 'pull-from-mirror', 'source-policy', 'insecure-registries', 'blocked-registries', 'mirror-set', 'registry', 'mirror', 'prefix', 'location', 'insecure', 'blocked', 'mirror-by-digest-only', 'unqualified-search-registries', 'short-name-mode', 'credential-helpers', 'additional-layer-store-auth-helper', 'aliases'];
-const YAML_KEYS = ['apiVersion', 'kind', 'metadata', 'name', 'spec', 'status', 'items', 'repositoryDigestMirrors', 'imageDigestMirrors', 'imageTagMirrors', 'registrySources', 'insecureRegistries', 'blockedRegistries', 'allowedRegistries', 'containerRuntimeSearchRegistries', 'source', 'mirrors', 'mirrorSourcePolicy'];
-const ODD_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '', ' ', 'a.b', '"', "'", '[x]', 'registry]]\n[[x', 'é', '\u{1f600}', 'x\u0000y', 'Source', 'MIRRORS'];
+const TOML_KEYS = [
+  'source',
+  'mirrors',
+  'pull-from-mirror',
+  'source-policy',
+  'insecure-registries',
+  'blocked-registries',
+  'mirror-set',
+  'registry',
+  'mirror',
+  'prefix',
+  'location',
+  'insecure',
+  'blocked',
+  'mirror-by-digest-only',
+  'unqualified-search-registries',
+  'short-name-mode',
+  'credential-helpers',
+  'additional-layer-store-auth-helper',
+  'aliases',
+];
+const YAML_KEYS = [
+  'apiVersion',
+  'kind',
+  'metadata',
+  'name',
+  'spec',
+  'status',
+  'items',
+  'repositoryDigestMirrors',
+  'imageDigestMirrors',
+  'imageTagMirrors',
+  'registrySources',
+  'insecureRegistries',
+  'blockedRegistries',
+  'allowedRegistries',
+  'containerRuntimeSearchRegistries',
+  'source',
+  'mirrors',
+  'mirrorSourcePolicy',
+];
+const ODD_KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  '',
+  ' ',
+  'a.b',
+  '"',
+  "'",
+  '[x]',
+  'registry]]\n[[x',
+  'é',
+  '\u{1f600}',
+  'x\u0000y',
+  'Source',
+  'MIRRORS',
+];
 
-const key = (known: readonly string[]): fc.Arbitrary<string> => fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 10 }, { arbitrary: fc.constantFrom(...ODD_KEYS), weight: 2 }, { arbitrary: fc.string({ maxLength: 6 }), weight: 1 });
+const key = (known: readonly string[]): fc.Arbitrary<string> =>
+  fc.oneof(
+    { arbitrary: fc.constantFrom(...known), weight: 10 },
+    { arbitrary: fc.constantFrom(...ODD_KEYS), weight: 2 },
+    { arbitrary: fc.string({ maxLength: 6 }), weight: 1 },
+  );
 
 const scalar: fc.Arbitrary<unknown> = fc.oneof(
-  { arbitrary: fc.constantFrom(...KNOWN_LOCATIONS, 'all', 'digest-only', 'tag-only', 'never', 'allow', 'enforcing', 'NeverContactSource', 'AllowContactingSource'), weight: 6 },
+  {
+    arbitrary: fc.constantFrom(
+      ...KNOWN_LOCATIONS,
+      'all',
+      'digest-only',
+      'tag-only',
+      'never',
+      'allow',
+      'enforcing',
+      'NeverContactSource',
+      'AllowContactingSource',
+    ),
+    weight: 6,
+  },
   { arbitrary: hostileString, weight: 4 },
   { arbitrary: fc.integer(), weight: 1 },
   { arbitrary: fc.double(), weight: 1 },
@@ -94,7 +228,7 @@ export interface FuzzCase {
 /** smol-toml cannot write every value (a key of a table and a string at once, NaN in some places...): such trees are skipped. */
 function tomlOf(v: unknown): string | undefined {
   try {
-    return stringifyToml(v as Record<string, unknown>);
+    return stringifyToml(v);
   } catch {
     return undefined;
   }
@@ -103,9 +237,14 @@ function tomlOf(v: unknown): string | undefined {
 const tomlStructure = fc.dictionary(key(TOML_KEYS), valueTree(TOML_KEYS, 4), { minKeys: 1, maxKeys: 6, noNullPrototype: true });
 
 /** Mostly a value of the right type for its key, sometimes any value tree (a wrong type, a nested table...). */
-const mostlyRight = <T>(right: fc.Arbitrary<T>, known: readonly string[]): fc.Arbitrary<unknown> => fc.oneof({ arbitrary: right, weight: 40 }, { arbitrary: valueTree(known, 2), weight: 1 });
+const mostlyRight = <T>(right: fc.Arbitrary<T>, known: readonly string[]): fc.Arbitrary<unknown> =>
+  fc.oneof({ arbitrary: right, weight: 40 }, { arbitrary: valueTree(known, 2), weight: 1 });
 const loc = fc.oneof({ arbitrary: fc.constantFrom(...KNOWN_LOCATIONS.filter((l) => !l.startsWith('*'))), weight: 40 }, { arbitrary: hostileString, weight: 1 });
-const scopeString = fc.oneof({ arbitrary: fc.constantFrom(...KNOWN_LOCATIONS), weight: 30 }, { arbitrary: hostileString.map((h) => `*.${h}`), weight: 4 }, { arbitrary: hostileString, weight: 1 });
+const scopeString = fc.oneof(
+  { arbitrary: fc.constantFrom(...KNOWN_LOCATIONS), weight: 30 },
+  { arbitrary: hostileString.map((h) => `*.${h}`), weight: 4 },
+  { arbitrary: hostileString, weight: 1 },
+);
 // Helper names are validated (validate.ts): mostly real ones, so that enough fragments are accepted.
 const freeText = fc.oneof({ arbitrary: fc.constantFrom('containers-auth.json', 'pass', 'secretservice'), weight: 6 }, { arbitrary: hostileString, weight: 1 });
 const locs = fc.array(loc, { maxLength: 3 });
@@ -114,7 +253,15 @@ const locs = fc.array(loc, { maxLength: 3 });
 const tomlShaped = fc
   .record({
     sets: fc.array(
-      fc.record({ source: mostlyRight(loc, TOML_KEYS), mirrors: mostlyRight(locs, TOML_KEYS), 'pull-from-mirror': mostlyRight(fc.constantFrom('all', 'digest-only', 'tag-only'), TOML_KEYS), 'source-policy': mostlyRight(fc.constantFrom('allow', 'never'), TOML_KEYS) }, { requiredKeys: ['source'] }),
+      fc.record(
+        {
+          source: mostlyRight(loc, TOML_KEYS),
+          mirrors: mostlyRight(locs, TOML_KEYS),
+          'pull-from-mirror': mostlyRight(fc.constantFrom('all', 'digest-only', 'tag-only'), TOML_KEYS),
+          'source-policy': mostlyRight(fc.constantFrom('allow', 'never'), TOML_KEYS),
+        },
+        { requiredKeys: ['source'] },
+      ),
       { maxLength: 3 },
     ),
     registries: fc.array(
@@ -125,7 +272,20 @@ const tomlShaped = fc
           insecure: mostlyRight(fc.boolean(), TOML_KEYS),
           blocked: mostlyRight(fc.boolean(), TOML_KEYS),
           'mirror-by-digest-only': mostlyRight(fc.boolean(), TOML_KEYS),
-          mirror: mostlyRight(fc.array(fc.record({ location: mostlyRight(loc, TOML_KEYS), insecure: fc.boolean(), 'pull-from-mirror': mostlyRight(fc.constantFrom('all', 'digest-only', 'tag-only'), TOML_KEYS) }, { requiredKeys: ['location'] }), { maxLength: 2 }), TOML_KEYS),
+          mirror: mostlyRight(
+            fc.array(
+              fc.record(
+                {
+                  location: mostlyRight(loc, TOML_KEYS),
+                  insecure: fc.boolean(),
+                  'pull-from-mirror': mostlyRight(fc.constantFrom('all', 'digest-only', 'tag-only'), TOML_KEYS),
+                },
+                { requiredKeys: ['location'] },
+              ),
+              { maxLength: 2 },
+            ),
+            TOML_KEYS,
+          ),
         },
         { requiredKeys: ['location'] },
       ),
@@ -139,7 +299,17 @@ const tomlShaped = fc
         'short-name-mode': mostlyRight(fc.constantFrom('enforcing', 'permissive', 'disabled'), TOML_KEYS),
         'credential-helpers': mostlyRight(fc.array(freeText, { maxLength: 2 }), TOML_KEYS),
         'additional-layer-store-auth-helper': mostlyRight(freeText, TOML_KEYS),
-        aliases: mostlyRight(fc.dictionary(fc.oneof({ arbitrary: fc.constantFrom('fedora', 'ubi', 'team/tool'), weight: 15 }, { arbitrary: hostileString, weight: 1 }), fc.oneof({ arbitrary: fc.constantFrom('quay.io/ns/app', 'registry.fedoraproject.org/fedora', ''), weight: 15 }, { arbitrary: hostileString, weight: 1 }), { maxKeys: 2, noNullPrototype: true }), TOML_KEYS),
+        aliases: mostlyRight(
+          fc.dictionary(
+            fc.oneof({ arbitrary: fc.constantFrom('fedora', 'ubi', 'team/tool'), weight: 15 }, { arbitrary: hostileString, weight: 1 }),
+            fc.oneof(
+              { arbitrary: fc.constantFrom('quay.io/ns/app', 'registry.fedoraproject.org/fedora', ''), weight: 15 },
+              { arbitrary: hostileString, weight: 1 },
+            ),
+            { maxKeys: 2, noNullPrototype: true },
+          ),
+          TOML_KEYS,
+        ),
       },
       { requiredKeys: [] },
     ),
@@ -156,51 +326,111 @@ function ownFields(kind: string, spec: unknown): unknown {
   if (kind === 'Image') return Object.hasOwn(fields, 'registrySources') ? { registrySources: fields.registrySources } : {};
   const own = LIST_OF[kind];
   if (!own) return spec;
-  const entries = Object.values(fields).find(Array.isArray) ?? [];
+  const entries: unknown[] = Object.values(fields).find((v): v is unknown[] => Array.isArray(v)) ?? [];
   const keep = kind === 'ImageContentSourcePolicy' ? ['source', 'mirrors'] : ['source', 'mirrors', 'mirrorSourcePolicy'];
-  const clean = entries.map((e) => (e && typeof e === 'object' && !Array.isArray(e) ? Object.fromEntries(Object.entries(e).filter(([k]) => keep.includes(k))) : e));
+  const clean = entries.map((e) =>
+    e && typeof e === 'object' && !Array.isArray(e) ? Object.fromEntries(Object.entries(e).filter(([k]) => keep.includes(k))) : e,
+  );
   return { [own]: clean };
 }
-const LIST_OF: Readonly<Record<string, string>> = { ImageContentSourcePolicy: 'repositoryDigestMirrors', ImageDigestMirrorSet: 'imageDigestMirrors', ImageTagMirrorSet: 'imageTagMirrors' };
+const LIST_OF: Readonly<Record<string, string>> = {
+  ImageContentSourcePolicy: 'repositoryDigestMirrors',
+  ImageDigestMirrorSet: 'imageDigestMirrors',
+  ImageTagMirrorSet: 'imageTagMirrors',
+};
 
-const API_OF: Readonly<Record<string, string>> = { ImageContentSourcePolicy: 'operator.openshift.io/v1alpha1', ImageDigestMirrorSet: 'config.openshift.io/v1', ImageTagMirrorSet: 'config.openshift.io/v1', Image: 'config.openshift.io/v1' };
+const API_OF: Readonly<Record<string, string>> = {
+  ImageContentSourcePolicy: 'operator.openshift.io/v1alpha1',
+  ImageDigestMirrorSet: 'config.openshift.io/v1',
+  ImageTagMirrorSet: 'config.openshift.io/v1',
+  Image: 'config.openshift.io/v1',
+};
 
 /** An object with random contents; four times in five its apiVersion is the one its kind needs. */
-const openshiftObject: fc.Arbitrary<unknown> = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.record({
-  apiVersion: fc.oneof({ arbitrary: fc.constantFrom('config.openshift.io/v1'), weight: 6 }, { arbitrary: fc.constantFrom(...APIS), weight: 3 }, { arbitrary: scalar, weight: 1 }),
-  kind: fc.oneof({ arbitrary: fc.constantFrom('ImageDigestMirrorSet', 'ImageTagMirrorSet', 'Image'), weight: 6 }, { arbitrary: fc.constantFrom(...KINDS), weight: 3 }, { arbitrary: scalar, weight: 1 }),
-  metadata: fc.oneof(fc.constant({ name: 'x' }), valueTree(YAML_KEYS, 2)),
-  spec: fc.oneof(
-    { weight: 5, arbitrary: fc.record({
-      list: fc.constantFrom('repositoryDigestMirrors', 'imageDigestMirrors', 'imageTagMirrors'),
-      entries: fc.array(
-        fc.oneof(
-          { arbitrary: fc.record({ source: mostlyRight(scopeString, YAML_KEYS), mirrors: mostlyRight(locs, YAML_KEYS), mirrorSourcePolicy: mostlyRight(fc.constantFrom('NeverContactSource', 'AllowContactingSource'), YAML_KEYS) }, { requiredKeys: ['source', 'mirrors'] }), weight: 4 },
-          { arbitrary: fc.dictionary(fc.constantFrom('source', 'mirrors', 'mirrorSourcePolicy', 'junk'), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), valueTree(YAML_KEYS, 2)), { maxKeys: 4, noNullPrototype: true }), weight: 1 },
-        ),
-        { maxLength: 3 },
+const openshiftObject: fc.Arbitrary<unknown> = fc
+  .tuple(
+    fc.integer({ min: 0, max: 4 }),
+    fc.record({
+      apiVersion: fc.oneof(
+        { arbitrary: fc.constantFrom('config.openshift.io/v1'), weight: 6 },
+        { arbitrary: fc.constantFrom(...APIS), weight: 3 },
+        { arbitrary: scalar, weight: 1 },
       ),
-    }).map(({ list, entries }) => ({ [list]: entries })) },
-    { weight: 3, arbitrary: fc.dictionary(fc.constantFrom('insecureRegistries', 'blockedRegistries', 'allowedRegistries', 'containerRuntimeSearchRegistries'), mostlyRight(fc.array(scopeString, { maxLength: 3 }), YAML_KEYS), { maxKeys: 3, noNullPrototype: true }).map((registrySources) => ({ registrySources })) },
-    { weight: 1, arbitrary: valueTree(YAML_KEYS, 3) },
-  ),
-})).map(([n, o]) => (n > 0 && typeof o.kind === 'string' && Object.hasOwn(API_OF, o.kind) ? { ...o, apiVersion: API_OF[o.kind], spec: ownFields(o.kind, o.spec) } : o));
+      kind: fc.oneof(
+        { arbitrary: fc.constantFrom('ImageDigestMirrorSet', 'ImageTagMirrorSet', 'Image'), weight: 6 },
+        { arbitrary: fc.constantFrom(...KINDS), weight: 3 },
+        { arbitrary: scalar, weight: 1 },
+      ),
+      metadata: fc.oneof(fc.constant({ name: 'x' }), valueTree(YAML_KEYS, 2)),
+      spec: fc.oneof(
+        {
+          weight: 5,
+          arbitrary: fc
+            .record({
+              list: fc.constantFrom('repositoryDigestMirrors', 'imageDigestMirrors', 'imageTagMirrors'),
+              entries: fc.array(
+                fc.oneof(
+                  {
+                    arbitrary: fc.record(
+                      {
+                        source: mostlyRight(scopeString, YAML_KEYS),
+                        mirrors: mostlyRight(locs, YAML_KEYS),
+                        mirrorSourcePolicy: mostlyRight(fc.constantFrom('NeverContactSource', 'AllowContactingSource'), YAML_KEYS),
+                      },
+                      { requiredKeys: ['source', 'mirrors'] },
+                    ),
+                    weight: 4,
+                  },
+                  {
+                    arbitrary: fc.dictionary(
+                      fc.constantFrom('source', 'mirrors', 'mirrorSourcePolicy', 'junk'),
+                      fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), valueTree(YAML_KEYS, 2)),
+                      { maxKeys: 4, noNullPrototype: true },
+                    ),
+                    weight: 1,
+                  },
+                ),
+                { maxLength: 3 },
+              ),
+            })
+            .map(({ list, entries }) => ({ [list]: entries })),
+        },
+        {
+          weight: 3,
+          arbitrary: fc
+            .dictionary(
+              fc.constantFrom('insecureRegistries', 'blockedRegistries', 'allowedRegistries', 'containerRuntimeSearchRegistries'),
+              mostlyRight(fc.array(scopeString, { maxLength: 3 }), YAML_KEYS),
+              { maxKeys: 3, noNullPrototype: true },
+            )
+            .map((registrySources) => ({ registrySources })),
+        },
+        { weight: 1, arbitrary: valueTree(YAML_KEYS, 3) },
+      ),
+    }),
+  )
+  .map(([n, o]) =>
+    n > 0 && typeof o.kind === 'string' && Object.hasOwn(API_OF, o.kind) ? { ...o, apiVersion: API_OF[o.kind], spec: ownFields(o.kind, o.spec) } : o,
+  );
 
 /** Several objects, as separate documents or a List; with `share`, one sub-object is reused, which YAML writes as an anchor and aliases. */
-const yamlDocs = fc.record({ objects: fc.array(openshiftObject, { minLength: 1, maxLength: 3 }), list: fc.boolean(), share: fc.boolean() }).map(({ objects, list, share }) => {
-  if (share && objects.length > 0) {
-    const shared = { source: 'quay.io', mirrors: ['m.example.net/q'] };
-    for (const o of objects) {
-      const spec = (o as { spec?: unknown }).spec;
-      if (spec && typeof spec === 'object' && !Array.isArray(spec) && (o as { kind?: unknown }).kind === 'ImageDigestMirrorSet') (spec as Record<string, unknown>)['imageDigestMirrors'] = [shared, shared];
+const yamlDocs = fc
+  .record({ objects: fc.array(openshiftObject, { minLength: 1, maxLength: 3 }), list: fc.boolean(), share: fc.boolean() })
+  .map(({ objects, list, share }) => {
+    if (share && objects.length > 0) {
+      const shared = { source: 'quay.io', mirrors: ['m.example.net/q'] };
+      for (const o of objects) {
+        const spec = (o as { spec?: unknown }).spec;
+        if (spec && typeof spec === 'object' && !Array.isArray(spec) && (o as { kind?: unknown }).kind === 'ImageDigestMirrorSet')
+          (spec as Record<string, unknown>)['imageDigestMirrors'] = [shared, shared];
+      }
     }
-  }
-  try {
-    return list ? YAML.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) : objects.map((o) => YAML.stringify(o)).join('---\n');
-  } catch {
-    return 'kind: List\n';
-  }
-});
+    try {
+      return list ? YAML.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) : objects.map((o) => YAML.stringify(o)).join('---\n');
+    } catch {
+      return 'kind: List\n';
+    }
+  });
 
 const aliasBomb = fc.integer({ min: 2, max: 12 }).map((levels) => {
   const lines = ['apiVersion: config.openshift.io/v1', 'kind: ImageDigestMirrorSet', 'spec:', '  a0: &a0 ["m.example.net"]'];
@@ -210,7 +440,18 @@ const aliasBomb = fc.integer({ min: 2, max: 12 }).map((levels) => {
 });
 
 /** Text transforms: BOM, CRLF, a hostile piece spliced in, no final newline. */
-const transform = fc.record({ bom: fc.boolean(), crlf: fc.boolean(), splice: fc.oneof({ arbitrary: fc.constant(null), weight: 4 }, { arbitrary: fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...HOSTILE), hostileString)), weight: 1 }), chop: fc.boolean() }, { requiredKeys: [] });
+const transform = fc.record(
+  {
+    bom: fc.boolean(),
+    crlf: fc.boolean(),
+    splice: fc.oneof(
+      { arbitrary: fc.constant(null), weight: 4 },
+      { arbitrary: fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...HOSTILE), hostileString)), weight: 1 },
+    ),
+    chop: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
 
 function applyTransform(text: string, tr: { bom?: boolean; crlf?: boolean; splice?: [number, string] | null; chop?: boolean }): string {
   let s = text;
@@ -230,13 +471,39 @@ const name = (ext: string): fc.Arbitrary<string> => fc.constantFrom(...NAMES).ma
 
 /** Every kind of input, weighted; about a third TOML structures, a third YAML, the rest the odd ones. */
 export const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
-  { arbitrary: fc.tuple(tomlStructure, transform, name('toml')).map(([v, tr, file]) => ({ kind: 'toml-structure', file, text: applyTransform(tomlOf(v) ?? 'x = 1\n', tr) })), weight: 5 },
-  { arbitrary: fc.tuple(tomlShaped, transform, name('toml')).map(([v, tr, file]) => ({ kind: 'toml-shaped', file, text: applyTransform(tomlOf(v) ?? '', tr) })), weight: 6 },
-  { arbitrary: fc.tuple(yamlDocs, transform, name('yaml')).map(([text, tr, file]) => ({ kind: 'yaml-objects', file, text: applyTransform(text, tr) })), weight: 8 },
-  { arbitrary: fc.tuple(valueTree(YAML_KEYS, 4), transform, name('yml')).map(([v, tr, file]) => ({ kind: 'yaml-structure', file, text: applyTransform(YAML.stringify(v) ?? '', tr) })), weight: 2 },
+  {
+    arbitrary: fc
+      .tuple(tomlStructure, transform, name('toml'))
+      .map(([v, tr, file]) => ({ kind: 'toml-structure', file, text: applyTransform(tomlOf(v) ?? 'x = 1\n', tr) })),
+    weight: 5,
+  },
+  {
+    arbitrary: fc.tuple(tomlShaped, transform, name('toml')).map(([v, tr, file]) => ({ kind: 'toml-shaped', file, text: applyTransform(tomlOf(v) ?? '', tr) })),
+    weight: 6,
+  },
+  {
+    arbitrary: fc.tuple(yamlDocs, transform, name('yaml')).map(([text, tr, file]) => ({ kind: 'yaml-objects', file, text: applyTransform(text, tr) })),
+    weight: 8,
+  },
+  {
+    arbitrary: fc
+      .tuple(valueTree(YAML_KEYS, 4), transform, name('yml'))
+      .map(([v, tr, file]) => ({ kind: 'yaml-structure', file, text: applyTransform(YAML.stringify(v) ?? '', tr) })),
+    weight: 2,
+  },
   { arbitrary: fc.tuple(aliasBomb, name('yaml')).map(([text, file]) => ({ kind: 'yaml-aliases', file, text })), weight: 1 },
-  { arbitrary: fc.tuple(deep, fc.boolean()).map(([d, toml]) => ({ kind: 'deep', file: toml ? '10-deep.toml' : '10-deep.yaml', text: toml ? deepToml(d) : deepYaml(d) })), weight: 1 },
-  { arbitrary: fc.tuple(hostileString, fc.boolean()).map(([text, toml]) => ({ kind: 'raw', file: toml ? '10-raw.toml' : '10-raw.yaml', text: applyTransform(text, {}) })), weight: 2 },
+  {
+    arbitrary: fc
+      .tuple(deep, fc.boolean())
+      .map(([d, toml]) => ({ kind: 'deep', file: toml ? '10-deep.toml' : '10-deep.yaml', text: toml ? deepToml(d) : deepYaml(d) })),
+    weight: 1,
+  },
+  {
+    arbitrary: fc
+      .tuple(hostileString, fc.boolean())
+      .map(([text, toml]) => ({ kind: 'raw', file: toml ? '10-raw.toml' : '10-raw.yaml', text: applyTransform(text, {}) })),
+    weight: 2,
+  },
 );
 
 // ---------------------------------------------------------------- the same fragment, plain and hostile
@@ -248,16 +515,43 @@ export interface SlotFragment {
 }
 
 /** Plain values of the slots; a slot's hostile string replaces it when defined. */
-const PLAIN_SLOTS = ['quay.io/ns', 'mirror.example.net/ns', 'm2.example.net/ns', '*.example.org', 'containers-auth.json', 'helper-name', 'registry.fedoraproject.org/fedora', 'docker.io', 'insecure.example.com', 'blocked.example.com'];
+const PLAIN_SLOTS = [
+  'quay.io/ns',
+  'mirror.example.net/ns',
+  'm2.example.net/ns',
+  '*.example.org',
+  'containers-auth.json',
+  'helper-name',
+  'registry.fedoraproject.org/fedora',
+  'docker.io',
+  'insecure.example.com',
+  'blocked.example.com',
+];
 
 export function slotText(f: SlotFragment): string {
   const v = (i: number): string => f.hostile[i] ?? (PLAIN_SLOTS[i] as string);
-  const q = (s: string): string => JSON.stringify(s).replace(/\u007f/g, '\\u007f').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const q = (s: string): string =>
+    JSON.stringify(s)
+      .replace(/\u007f/g, '\\u007f')
+      .replace(/\u2028/g, '\\u2028')
+      .replace(/\u2029/g, '\\u2029');
   if (f.yaml) {
     return [
-      { apiVersion: 'config.openshift.io/v1', kind: 'ImageDigestMirrorSet', metadata: { name: 'fuzz' }, spec: { imageDigestMirrors: [{ source: v(0), mirrors: [v(1), v(2)] }] } },
-      { apiVersion: 'config.openshift.io/v1', kind: 'Image', metadata: { name: 'cluster' }, spec: { registrySources: { insecureRegistries: [v(8)], blockedRegistries: [v(9), v(3)], containerRuntimeSearchRegistries: [v(7)] } } },
-    ].map((o) => YAML.stringify(o)).join('---\n');
+      {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ImageDigestMirrorSet',
+        metadata: { name: 'fuzz' },
+        spec: { imageDigestMirrors: [{ source: v(0), mirrors: [v(1), v(2)] }] },
+      },
+      {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'Image',
+        metadata: { name: 'cluster' },
+        spec: { registrySources: { insecureRegistries: [v(8)], blockedRegistries: [v(9), v(3)], containerRuntimeSearchRegistries: [v(7)] } },
+      },
+    ]
+      .map((o) => YAML.stringify(o))
+      .join('---\n');
   }
   return [
     `unqualified-search-registries = [${q(v(7))}]`,
@@ -293,7 +587,7 @@ export const slotFragment: fc.Arbitrary<SlotFragment> = fc.record({
         ? fc.oneof({ arbitrary: fc.constant(undefined), weight: 1 }, { arbitrary: i === 3 ? hostileString.map((h) => `*.${h}`) : hostileString, weight: 3 })
         : fc.oneof({ arbitrary: fc.constant(undefined), weight: 25 }, { arbitrary: hostileString, weight: 1 }),
     ),
-  ).map((a) => a as Array<string | undefined>),
+  ),
   yaml: fc.boolean(),
 });
 
@@ -304,7 +598,7 @@ export interface CaseFinding {
   readonly detail: string;
 }
 
-const TOP_KEYS = new Set(['unqualified-search-registries', 'short-name-mode', 'credential-helpers', 'additional-layer-store-auth-helper', 'aliases', 'registry']);
+const TOP_KEYS: ReadonlySet<string> = new Set(TOP_LEVEL_KEYS);
 const REGISTRY_KEYS = new Set(['prefix', 'location', 'insecure', 'blocked', 'mirror-by-digest-only', 'mirror']);
 const MIRROR_KEYS = new Set(['location', 'insecure', 'pull-from-mirror']);
 
@@ -314,7 +608,10 @@ export function keySets(data: Record<string, unknown>): string {
   return JSON.stringify({
     top: Object.keys(data).sort(),
     aliases: data['aliases'] && typeof data['aliases'] === 'object' ? Object.keys(data['aliases']).length : 0,
-    registry: regs.map((r) => ({ keys: Object.keys(r).sort(), mirror: (Array.isArray(r['mirror']) ? (r['mirror'] as Array<Record<string, unknown>>) : []).map((m) => Object.keys(m).sort()) })),
+    registry: regs.map((r) => ({
+      keys: Object.keys(r).sort(),
+      mirror: (Array.isArray(r['mirror']) ? (r['mirror'] as Array<Record<string, unknown>>) : []).map((m) => Object.keys(m).sort()),
+    })),
   });
 }
 
@@ -334,7 +631,8 @@ export function modelKeySets(conf: RegistriesConf): string {
       if (t.insecure) r['insecure'] = 1;
       if (t.blocked) r['blocked'] = 1;
       if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = 1;
-      if (t.mirrors.length > 0) r['mirror'] = t.mirrors.map((m) => ({ location: 1, ...(m.insecure ? { insecure: 1 } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': 1 } : {}) }));
+      if (t.mirrors.length > 0)
+        r['mirror'] = t.mirrors.map((m) => ({ location: 1, ...(m.insecure ? { insecure: 1 } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': 1 } : {}) }));
       return r;
     });
   }
@@ -344,8 +642,17 @@ export function modelKeySets(conf: RegistriesConf): string {
 function unknownKeys(data: Record<string, unknown>): string[] {
   const bad = Object.keys(data).filter((k) => !TOP_KEYS.has(k));
   for (const r of (Array.isArray(data['registry']) ? data['registry'] : []) as Array<Record<string, unknown>>) {
-    bad.push(...Object.keys(r).filter((k) => !REGISTRY_KEYS.has(k)).map((k) => `registry.${k}`));
-    for (const m of (Array.isArray(r['mirror']) ? r['mirror'] : []) as Array<Record<string, unknown>>) bad.push(...Object.keys(m).filter((k) => !MIRROR_KEYS.has(k)).map((k) => `registry.mirror.${k}`));
+    bad.push(
+      ...Object.keys(r)
+        .filter((k) => !REGISTRY_KEYS.has(k))
+        .map((k) => `registry.${k}`),
+    );
+    for (const m of (Array.isArray(r['mirror']) ? r['mirror'] : []) as Array<Record<string, unknown>>)
+      bad.push(
+        ...Object.keys(m)
+          .filter((k) => !MIRROR_KEYS.has(k))
+          .map((k) => `registry.mirror.${k}`),
+      );
   }
   return bad;
 }
@@ -369,13 +676,15 @@ export function checkCase(files: ReadonlyArray<{ file: string; text: string }>):
   const names = new Set(files.map((f) => f.file));
   const errors = errorsOf(r);
   for (const d of errors) {
-    if (!names.has(d.file) || typeof d.line !== 'number' || !Number.isInteger(d.line) || d.line < 1) findings.push({ property: 'every rejection names the file and a line', detail: formatDiagnostic(d) });
+    if (!names.has(d.file) || typeof d.line !== 'number' || !Number.isInteger(d.line) || d.line < 1)
+      findings.push({ property: 'every rejection names the file and a line', detail: formatDiagnostic(d) });
   }
   if (errors.length > 0) {
     if (r.text !== undefined) findings.push({ property: 'nothing rendered on errors', detail: errors.map(formatDiagnostic).join('; ') });
     return { findings, accepted: false, errors: errors.length };
   }
-  if (r.text === undefined || r.conf === undefined) return { findings: [...findings, { property: 'no error means a render', detail: 'no text and no error' }], accepted: false, errors: 0 };
+  if (r.text === undefined || r.conf === undefined)
+    return { findings: [...findings, { property: 'no error means a render', detail: 'no text and no error' }], accepted: false, errors: 0 };
   let data: Record<string, unknown>;
   try {
     data = JSON.parse(JSON.stringify(parseToml(r.text))) as Record<string, unknown>;
@@ -392,7 +701,8 @@ export function checkCase(files: ReadonlyArray<{ file: string; text: string }>):
   } catch (e) {
     findings.push({ property: 'no exception escapes (output as a base)', detail: String((e as Error)?.stack ?? e) });
   }
-  if (asBase && asBase.text === undefined) findings.push({ property: 'every output loads again as a base', detail: asBase.diagnostics.map(formatDiagnostic).join('; ') });
+  if (asBase && asBase.text === undefined)
+    findings.push({ property: 'every output loads again as a base', detail: asBase.diagnostics.map(formatDiagnostic).join('; ') });
   const unknown = unknownKeys(data);
   if (unknown.length > 0) findings.push({ property: 'no string adds a key (unknown keys in the output)', detail: unknown.join(', ') });
   const got = keySets(data);
@@ -409,13 +719,25 @@ export function checkSlots(f: SlotFragment): { findings: CaseFinding[]; accepted
   if (!own.accepted) return { findings: own.findings, accepted: false };
   const plain = build([{ file, text: slotText({ ...f, hostile: f.hostile.map(() => undefined) }) }]).result;
   const hostile = build([{ file, text: hostileText }]).result;
-  if (!plain?.text || !hostile?.text) return { findings: [...own.findings, { property: 'the plain fragment renders', detail: (plain?.diagnostics ?? []).map(formatDiagnostic).join('; ') }], accepted: true };
+  if (!plain?.text || !hostile?.text)
+    return {
+      findings: [...own.findings, { property: 'the plain fragment renders', detail: (plain?.diagnostics ?? []).map(formatDiagnostic).join('; ') }],
+      accepted: true,
+    };
   const a = keySets(JSON.parse(JSON.stringify(parseToml(plain.text))) as Record<string, unknown>);
   const b = keySets(JSON.parse(JSON.stringify(parseToml(hostile.text))) as Record<string, unknown>);
   // A hostile string may legitimately merge two slots (say a mirror equal to another) or drop an alias (""): compare only when the model agrees.
   const sameModel = plain.conf && hostile.conf && modelKeySets(plain.conf) === modelKeySets(hostile.conf);
-  if (sameModel && a !== b) return { findings: [...own.findings, { property: 'hostile strings add no table or key (same key sets as the plain fragment)', detail: `plain   ${a}\nhostile ${b}` }], accepted: true };
-  if (!sameModel && b !== modelKeySets(hostile.conf as RegistriesConf)) return { findings: [...own.findings, { property: 'hostile strings add no table or key', detail: b }], accepted: true };
+  if (sameModel && a !== b)
+    return {
+      findings: [
+        ...own.findings,
+        { property: 'hostile strings add no table or key (same key sets as the plain fragment)', detail: `plain   ${a}\nhostile ${b}` },
+      ],
+      accepted: true,
+    };
+  if (!sameModel && b !== modelKeySets(hostile.conf as RegistriesConf))
+    return { findings: [...own.findings, { property: 'hostile strings add no table or key', detail: b }], accepted: true };
   return { findings: own.findings, accepted: true };
 }
 
@@ -469,7 +791,10 @@ export function formatFuzz(f: FuzzFigures): string {
   return [
     `fuzz: ${f.cases + f.slotCases} cases in ${(f.ms / 1000).toFixed(1)} s`,
     `  random fragments      ${f.cases} (${f.accepted} rendered and checked, ${f.rejected} rejected with ${f.errorsLocated} located errors)`,
-    `    by kind             ${Object.entries(f.byKind).sort().map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    `    by kind             ${Object.entries(f.byKind)
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
     `  plain/hostile pairs   ${f.slotCases} (${f.slotAccepted} hostile versions accepted, key sets compared)`,
   ].join('\n');
 }

@@ -24,8 +24,6 @@ const SKOPEO_LIMIT_S = Number(process.env.BENCH_SKOPEO_LIMIT_S ?? 30);
 const DETECT_LIMIT_MS = 120_000;
 const SOURCE = 'source.invalid/app';
 
-
-
 interface Series {
   readonly meanMs: number;
   readonly failed: number;
@@ -46,7 +44,12 @@ export async function runHealthAwareBench(): Promise<void> {
       let total = 0;
       let failed = 0;
       for (let i = 0; i < n; i++) {
-        const r = await timed('skopeo', ['--registries-conf', conf, 'copy', '--retry-times', '0', '--policy', policy, ref, `oci:${mkdtempSync(join(work, 'pull-'))}`], SKOPEO_LIMIT_S * 1000, env);
+        const r = await timed(
+          'skopeo',
+          ['--registries-conf', conf, 'copy', '--retry-times', '0', '--policy', policy, ref, `oci:${mkdtempSync(join(work, 'pull-'))}`],
+          SKOPEO_LIMIT_S * 1000,
+          env,
+        );
         total += r.ms;
         if (r.code !== 0) failed++;
       }
@@ -66,7 +69,9 @@ export async function runHealthAwareBench(): Promise<void> {
       { name: '(a) TLS handshake stalls', host: silent.host, insecure: false },
       { name: '(b) TLS ok, HTTP never answers', host: hung.host, insecure: true },
     ];
-    console.log(`\nhealth-aware order: skopeo digest pulls, mirror 1 dead, mirror 2 healthy; baseline (mirror 2 alone) ${(base.meanMs / 1000).toFixed(2)} s a pull`);
+    console.log(
+      `\nhealth-aware order: skopeo digest pulls, mirror 1 dead, mirror 2 healthy; baseline (mirror 2 alone) ${(base.meanMs / 1000).toFixed(2)} s a pull`,
+    );
     console.log(`(skopeo killed after ${SKOPEO_LIMIT_S} s a pull; the daemon with default probe settings: every 10 s ±20 %, demoted after 3 failures)`);
     console.log('case                             static: extra/pull   detected after   demoted: extra/pull   goal ≤ 0.1 s');
     for (const c of cases) {
@@ -75,7 +80,11 @@ export async function runHealthAwareBench(): Promise<void> {
       let d: ReturnType<typeof startDaemon> | undefined;
       try {
         const insecure = c.insecure ? [c.host, reg.host] : [reg.host];
-        writeFragment(dirs.policy, '10-app.toml', `insecure-registries = ${JSON.stringify(insecure)}\n\n[[mirror-set]]\nsource = "${SOURCE}"\nmirrors = ["${c.host}/app", "${reg.host}/app"]\n`);
+        writeFragment(
+          dirs.policy,
+          '10-app.toml',
+          `insecure-registries = ${JSON.stringify(insecure)}\n\n[[mirror-set]]\nsource = "${SOURCE}"\nmirrors = ["${c.host}/app", "${reg.host}/app"]\n`,
+        );
         d = startDaemon(dirs, { notify, extraArgs: ['--health-aware-order', '--probe-interval-ms', '10000'] });
         await d.ready;
         const started = performance.now();

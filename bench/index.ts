@@ -3,16 +3,21 @@
  * BENCH_IDLE_S sets the daemon's idle window (default 60); BENCH_PULLS (10) and
  * BENCH_SKOPEO_LIMIT_S (30) the pull comparison; BENCH_HEALTH_STATIC_PULLS (2) and
  * BENCH_HEALTH_PULLS (10) the health-aware order one; BENCH_RUNTIME_STARTS (7) the runtimes one;
- * BENCH_ONLY=render|daemon|pull|health|runtimes runs one part.
+ * BENCH_READ_RUNS (7) the policy-dir reads; BENCH_LARGE_RUNS (3) the large lists;
+ * BENCH_ONLY=render|reads|large|daemon|pull|health|runtimes runs one part.
  */
 import { runDaemonBench } from './daemon.js';
 import { runHealthAwareBench } from './health-aware.js';
+import { runLargeListsBench } from './large-lists.js';
+import { runPolicyDirBench } from './policy-dir.js';
 import { runPullBench } from './pull.js';
 import { runRenderBench } from './render.js';
 import { runRuntimesBench } from './runtimes.js';
 
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'render') runRenderBench();
+if (!only || only === 'reads') await runPolicyDirBench();
+if (!only || only === 'large') runLargeListsBench();
 if (!only || only === 'daemon') await runDaemonBench();
 if (!only || only === 'pull') await runPullBench();
 if (!only || only === 'health') await runHealthAwareBench();

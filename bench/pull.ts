@@ -30,8 +30,6 @@ const SKOPEO_LIMIT_S = Number(process.env.BENCH_SKOPEO_LIMIT_S ?? 30);
 /** BENCH_PULL_PARTS: failover,throughput (default both) */
 const PARTS = new Set((process.env.BENCH_PULL_PARTS ?? 'failover,throughput').split(','));
 
-
-
 export async function runPullBench(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mpd-bench-pull-'));
   const reg = await startRegistry();
@@ -65,14 +63,24 @@ async function runFailover(host: string, work: string): Promise<void> {
   writeFileSync(baseConf, `[[registry]]\nlocation = "${reg.host}/app"\ninsecure = true\n`);
   const ref = `${reg.host}/app@${img.manifestDigest}`;
   const skopeoPull = (conf: string, dest: string): Promise<{ ms: number; code: number | null; killed: boolean }> =>
-    timed('skopeo', ['--registries-conf', conf, 'copy', '--policy', policy, `docker://${ref}`, `oci:${dest}`], SKOPEO_LIMIT_S * 1000, { ...process.env, HOME: work });
+    timed('skopeo', ['--registries-conf', conf, 'copy', '--policy', policy, `docker://${ref}`, `oci:${dest}`], SKOPEO_LIMIT_S * 1000, {
+      ...process.env,
+      HOME: work,
+    });
   const ourPull = (conf: string, dest: string, state: string): Promise<{ ms: number; code: number | null; killed: boolean }> =>
-    timed(process.execPath, [BIN, 'pull', ref, '--dest', dest, '--registries-conf', conf, '--state-dir', state, '--log-level', 'silent'], SKOPEO_LIMIT_S * 1000);
+    timed(
+      process.execPath,
+      [BIN, 'pull', ref, '--dest', dest, '--registries-conf', conf, '--state-dir', state, '--log-level', 'silent'],
+      SKOPEO_LIMIT_S * 1000,
+    );
   const sBase = await skopeoPull(baseConf, join(work, 'b1'));
   const oBase = await ourPull(baseConf, join(work, 'b2'), join(work, 'state-base'));
   for (const c of cases) {
     const conf = join(work, `${c.name.slice(1, 2)}.conf`);
-    writeFileSync(conf, `[[registry]]\nlocation = "${reg.host}/app"\ninsecure = true\n\n  [[registry.mirror]]\n  location = "${c.host}/app"\n${c.insecure ? '  insecure = true\n' : ''}`);
+    writeFileSync(
+      conf,
+      `[[registry]]\nlocation = "${reg.host}/app"\ninsecure = true\n\n  [[registry.mirror]]\n  location = "${c.host}/app"\n${c.insecure ? '  insecure = true\n' : ''}`,
+    );
     const state = mkdtempSync(join(work, 'state-'));
     let sTotal = 0;
     let oTotal = 0;
@@ -87,10 +95,12 @@ async function runFailover(host: string, work: string): Promise<void> {
     const sLost = sTotal / PULLS - sBase.ms;
     const oLost = oTotal / PULLS - oBase.ms;
     const ratio = oLost > 0 ? (sLost / oLost).toFixed(1) : '∞';
-    console.log(`${c.name.padEnd(32)} ${(sTotal / 1000).toFixed(1).padStart(10)} s ${(oTotal / 1000).toFixed(1).padStart(10)} s ${(sLost / 1000).toFixed(2).padStart(16)} s ${(oLost / 1000).toFixed(2).padStart(14)} s ${String(ratio).padStart(13)}x${sFailed ? `   (skopeo failed/killed ${sFailed}/${PULLS})` : ''}`);
+    console.log(
+      `${c.name.padEnd(32)} ${(sTotal / 1000).toFixed(1).padStart(10)} s ${(oTotal / 1000).toFixed(1).padStart(10)} s ${(sLost / 1000).toFixed(2).padStart(16)} s ${(oLost / 1000).toFixed(2).padStart(14)} s ${String(ratio).padStart(13)}x${sFailed ? `   (skopeo failed/killed ${sFailed}/${PULLS})` : ''}`,
+    );
   }
   console.log('goal for (a): >= 10x less time lost than skopeo over the pulls');
-  silent.close();
+  await silent.close();
   hung.close();
 }
 
@@ -109,7 +119,7 @@ async function uploadBlob(host: string, repo: string, bytes: Buffer): Promise<st
 
 /** Our blob phase alone: GET through EndpointClient (endpoint already pinged), stream, hash, verify, fsync, rename. */
 async function oursOnce(host: string, repo: string, digest: string, size: number, dir: string): Promise<number> {
-  const client = new EndpointClient(host, true, { tls: {}, credentials: async () => undefined });
+  const client = new EndpointClient(host, true, { tls: {}, credentials: () => Promise.resolve(undefined) });
   try {
     await client.ping();
     const t0 = performance.now();
@@ -157,10 +167,14 @@ async function runThroughput(host: string, work: string): Promise<void> {
   console.log(`  curl -o FILE              ${mbps(cf).padStart(6)} MB/s (${cf.toFixed(0)} ms, process included)`);
   console.log(`  curl -o /dev/null         ${mbps(cn).padStart(6)} MB/s (${cn.toFixed(0)} ms)`);
   console.log(`  curl -o FILE && sync FILE ${mbps(cs).padStart(6)} MB/s (${cs.toFixed(0)} ms, process included)`);
-  console.log(`  ours: GET+sha256+write+fsync+rename ${mbps(o).padStart(6)} MB/s (${o.toFixed(0)} ms)   ratio to curl -o FILE ${(cf / o).toFixed(2)}x (goal >= 0.8), to curl + sync ${(cs / o).toFixed(2)}x`);
+  console.log(
+    `  ours: GET+sha256+write+fsync+rename ${mbps(o).padStart(6)} MB/s (${o.toFixed(0)} ms)   ratio to curl -o FILE ${(cf / o).toFixed(2)}x (goal >= 0.8), to curl + sync ${(cs / o).toFixed(2)}x`,
+  );
 
   // For reference, the whole process on a smaller image (start-up, ping, manifest, config, layer, index).
-  const big = randomBytes(48 * 1024 * 1024).toString('base64').slice(0, 64 * 1024 * 1024);
+  const big = randomBytes(48 * 1024 * 1024)
+    .toString('base64')
+    .slice(0, 64 * 1024 * 1024);
   const bigImg = await buildImage(join(work, 'bigimg'), { content: big });
   await pushImage(bigImg, `${host}/bigimg:v1`);
   const layerUrl = `http://${host}/v2/bigimg/blobs/${bigImg.layerDigest}`;
@@ -168,7 +182,25 @@ async function runThroughput(host: string, work: string): Promise<void> {
   const curl = await timed('curl', ['-s', '-o', '/dev/null', layerUrl], 120_000);
   const conf = join(work, 'big.conf');
   writeFileSync(conf, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
-  const whole = await timed(process.execPath, [BIN, 'pull', `${host}/bigimg@${bigImg.manifestDigest}`, '--dest', mkdtempSync(join(work, 'big-')), '--registries-conf', conf, '--state-dir', join(work, 'state-big'), '--log-level', 'silent'], 120_000);
+  const whole = await timed(
+    process.execPath,
+    [
+      BIN,
+      'pull',
+      `${host}/bigimg@${bigImg.manifestDigest}`,
+      '--dest',
+      mkdtempSync(join(work, 'big-')),
+      '--registries-conf',
+      conf,
+      '--state-dir',
+      join(work, 'state-big'),
+      '--log-level',
+      'silent',
+    ],
+    120_000,
+  );
   const lmbps = (ms: number): string => (layerSize / 1e6 / (ms / 1000)).toFixed(0);
-  console.log(`  whole process, ${(layerSize / 1e6).toFixed(0)} MB layer: curl -o /dev/null ${lmbps(curl.ms)} MB/s (${curl.ms.toFixed(0)} ms); mirror-policyd pull ${lmbps(whole.ms)} MB/s (${whole.ms.toFixed(0)} ms: node start, ping, manifest, config, layer, fsyncs)`);
+  console.log(
+    `  whole process, ${(layerSize / 1e6).toFixed(0)} MB layer: curl -o /dev/null ${lmbps(curl.ms)} MB/s (${curl.ms.toFixed(0)} ms); mirror-policyd pull ${lmbps(whole.ms)} MB/s (${whole.ms.toFixed(0)} ms: node start, ping, manifest, config, layer, fsyncs)`,
+  );
 }

@@ -32,7 +32,9 @@ function measure(n: number): void {
   const ms = performance.now() - t0;
   if (result.text === undefined) throw new Error(`render failed: ${result.diagnostics[0]?.message}`);
   const peak = process.resourceUsage().maxRSS * 1024;
-  process.stdout.write(`${JSON.stringify({ n, ms: Math.round(ms), peakRssMB: Math.round(peak / 1e6), rssBeforeMB: Math.round(rssBefore / 1e6), tables: result.conf?.registries.length, bytes: result.text.length })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ n, ms: Math.round(ms), peakRssMB: Math.round(peak / 1e6), rssBeforeMB: Math.round(rssBefore / 1e6), tables: result.conf?.registries.length, bytes: result.text.length })}\n`,
+  );
 }
 
 export function runRenderBench(): void {
@@ -42,7 +44,9 @@ export function runRenderBench(): void {
   for (const n of [100, 1000, 10000]) {
     const line = execFileSync(process.execPath, [self, String(n)], { encoding: 'utf8' }).trim();
     const r = JSON.parse(line) as { n: number; ms: number; peakRssMB: number; tables: number };
-    console.log(`${String(r.n).padStart(6)} ${String(r.ms).padStart(10)} ${String(r.peakRssMB).padStart(13)} ${(r.ms / r.n).toFixed(3).padStart(12)} ${String(r.tables).padStart(8)}`);
+    console.log(
+      `${String(r.n).padStart(6)} ${String(r.ms).padStart(10)} ${String(r.peakRssMB).padStart(13)} ${(r.ms / r.n).toFixed(3).padStart(12)} ${String(r.tables).padStart(8)}`,
+    );
   }
   console.log('goal: 10000 fragments in <= 1000 ms and <= 200 MB peak RSS');
 }

@@ -95,14 +95,20 @@ export async function runRuntimesBench(): Promise<void> {
     const runtimes: Runtime[] = [];
     process.stdout.write('  (staging the program for each runtime: ~20 s each ...)\n');
     // The machine's Node 20.
-    const node20 = process.versions.node.startsWith('20.') ? process.execPath : existsSync('/usr/bin/node') && nodeVersion('/usr/bin/node')?.startsWith('20.') ? '/usr/bin/node' : undefined;
+    const node20 = process.versions.node.startsWith('20.')
+      ? process.execPath
+      : existsSync('/usr/bin/node') && nodeVersion('/usr/bin/node')?.startsWith('20.')
+        ? '/usr/bin/node'
+        : undefined;
     if (!node20) console.log('  no Node 20 here (neither the running node nor /usr/bin/node): skipped');
     else {
       const launcher = stage(join(work, 'stage20'), { node: node20 });
       if (launcher) runtimes.push({ label: `Node ${nodeVersion(node20)} (${node20})`, node: node20, launcher });
     }
     // Node 24, as the self-contained package has it.
-    let dir24 = process.env.BENCH_NODE24_DIR ?? (existsSync('/opt/node24/include/node') && nodeVersion('/opt/node24/bin/node')?.startsWith('24.') ? '/opt/node24' : undefined);
+    let dir24 =
+      process.env.BENCH_NODE24_DIR ??
+      (existsSync('/opt/node24/include/node') && nodeVersion('/opt/node24/bin/node')?.startsWith('24.') ? '/opt/node24' : undefined);
     if (!dir24) {
       dir24 = join(work, 'node24');
       const f = spawnSync('bash', [join(ROOT, 'packaging/node-runtime.sh'), '24', dir24], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
@@ -144,7 +150,15 @@ export async function runRuntimesBench(): Promise<void> {
       console.log(`  ${rt.label}`);
       console.log(row(`--version (start-up, CLI loaded), median of ${starts}`, `${median(version.get(rt)!).toFixed(0)} ms`));
       console.log(row(`start → READY=1, ${FRAGMENTS} fragments, median of ${starts} restarts`, `${median(warm.get(rt)!).toFixed(0)} ms`));
-      console.log(row(`  (each: ${warm.get(rt)!.map((x) => x.toFixed(0)).join(', ')} ms)`, ''));
+      console.log(
+        row(
+          `  (each: ${warm
+            .get(rt)!
+            .map((x) => x.toFixed(0))
+            .join(', ')} ms)`,
+          '',
+        ),
+      );
       console.log(row(`start → READY=1, ${FRAGMENTS} fragments, first start (empty state)`, `${cold.get(rt)!.toFixed(0)} ms`));
     }
   } finally {

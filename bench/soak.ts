@@ -41,7 +41,16 @@ const seedOf = (name: string): { seed: number } | Record<string, never> => {
   return v !== undefined && Number.isFinite(Number(v)) ? { seed: Number(v) } : {};
 };
 const PARTS = ['crash', 'torn', 'fuzz', 'fuzzd', 'storm', 'cap'] as const;
-const only = (process.env['SOAK_ONLY'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const only = (process.env['SOAK_ONLY'] ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+// A misspelt part would otherwise run nothing and pass.
+const unknownParts = only.filter((p) => !(PARTS as readonly string[]).includes(p));
+if (unknownParts.length > 0) {
+  console.error(`soak: SOAK_ONLY: no part named ${unknownParts.join(', ')} (the parts: ${PARTS.join(', ')})`);
+  process.exit(1);
+}
 const want = (part: (typeof PARTS)[number]): boolean => only.length === 0 || only.includes(part);
 const verdicts: string[] = [];
 let failed = false;
@@ -63,10 +72,16 @@ try {
       ...seedOf('CRASH_SEED'),
       keep: process.env['SOAK_KEEP'] === '1',
       progressEvery: Math.max(10, Math.floor(rounds / 20)),
-      onProgress: (x) => console.log(`  ${String(x.rounds).padStart(6)} rounds  ${String(x.kills).padStart(6)} kills  ${String(x.killsMidWrite).padStart(4)} mid-write  ${String(x.violationCount).padStart(3)} violations  ${(x.ms / 1000).toFixed(0)} s`),
+      onProgress: (x) =>
+        console.log(
+          `  ${String(x.rounds).padStart(6)} rounds  ${String(x.kills).padStart(6)} kills  ${String(x.killsMidWrite).padStart(4)} mid-write  ${String(x.violationCount).padStart(3)} violations  ${(x.ms / 1000).toFixed(0)} s`,
+        ),
     });
     console.log(formatCampaign(r));
-    verdict(r.violationCount === 0 && r.rounds === rounds, `crash: ${r.rounds}/${rounds} rounds, ${r.kills} kills, ${r.violationCount} violations (seed ${r.seed})`);
+    verdict(
+      r.violationCount === 0 && r.rounds === rounds,
+      `crash: ${r.rounds}/${rounds} rounds, ${r.kills} kills, ${r.violationCount} violations (seed ${r.seed})`,
+    );
   }
 
   if (want('torn')) {
@@ -76,10 +91,16 @@ try {
       rounds,
       writer: join(dirname(build.bin), '..', 'dist', 'bench', 'torn-writer.js'),
       progressEvery: Math.max(10, Math.floor(rounds / 10)),
-      onProgress: (x) => console.log(`  ${String(x.rounds).padStart(6)} rounds  ${String(x.killsMidWrite).padStart(5)} mid-write  ${String(x.violationCount).padStart(3)} violations  ${(x.ms / 1000).toFixed(0)} s`),
+      onProgress: (x) =>
+        console.log(
+          `  ${String(x.rounds).padStart(6)} rounds  ${String(x.killsMidWrite).padStart(5)} mid-write  ${String(x.violationCount).padStart(3)} violations  ${(x.ms / 1000).toFixed(0)} s`,
+        ),
     });
     console.log(formatTornWrites(r));
-    verdict(r.violationCount === 0 && r.rounds === rounds, `torn: ${r.rounds}/${rounds} rounds, ${r.filesChecked} files checked whole, ${r.violationCount} violations (seed ${r.seed})`);
+    verdict(
+      r.violationCount === 0 && r.rounds === rounds,
+      `torn: ${r.rounds}/${rounds} rounds, ${r.filesChecked} files checked whole, ${r.violationCount} violations (seed ${r.seed})`,
+    );
   }
 
   if (want('fuzz')) {
@@ -102,7 +123,9 @@ try {
     const cases = num('FUZZ_DAEMON_CASES', 1000);
     console.log(`\nsoak/fuzzd: the daemon fed ${cases} fuzz fragments, 20 at a time`);
     const r = await runDaemonFuzz(cases, build.bin, seedOf('FUZZ_SEED').seed ?? Date.now() % 2_147_483_647);
-    console.log(`  batches ${r.batches}, fragments ${r.fragments} (${r.invalid} refused with a located error, ${r.fragments - r.invalid} valid), ${(r.ms / 1000).toFixed(1)} s, seed ${r.seed}`);
+    console.log(
+      `  batches ${r.batches}, fragments ${r.fragments} (${r.invalid} refused with a located error, ${r.fragments - r.invalid} valid), ${(r.ms / 1000).toFixed(1)} s, seed ${r.seed}`,
+    );
     for (const p of r.problems.slice(0, 10)) console.log(`  problem: ${p}`);
     verdict(r.problems.length === 0 && r.fragments === cases, `fuzzd: ${r.fragments}/${cases} fragments, daemon up throughout, ${r.problems.length} problems`);
   }
@@ -111,9 +134,14 @@ try {
     const storms = num('STORMS', 10);
     console.log(`\nsoak/storm: ${storms} storms of 1 000 fragment writes in about one second (250 files × 4 versions, then 10 deletes)`);
     const r = await runStorms(storms, build.bin);
-    console.log(`  renders per storm: ${r.renders.join(', ')}  (max ${Math.max(...r.renders)}, mean ${(r.renders.reduce((a, b) => a + b, 0) / r.renders.length).toFixed(1)})`);
+    console.log(
+      `  renders per storm: ${r.renders.join(', ')}  (max ${Math.max(...r.renders)}, mean ${(r.renders.reduce((a, b) => a + b, 0) / r.renders.length).toFixed(1)})`,
+    );
     console.log(`  first write → output equal to the strict render of the final set: ${r.settleMs.map((ms) => `${Math.round(ms)}`).join(', ')} ms`);
-    verdict(r.mismatches === 0 && r.renders.length === storms, `storm: ${r.renders.length}/${storms} storms, ${r.mismatches} final outputs not the render of the final set`);
+    verdict(
+      r.mismatches === 0 && r.renders.length === storms,
+      `storm: ${r.renders.length}/${storms} storms, ${r.mismatches} final outputs not the render of the final set`,
+    );
   }
 
   if (want('cap')) {
@@ -127,9 +155,16 @@ try {
       const t1 = performance.now();
       const rendered = buildRegistriesConf({ fragments: got.fragments });
       const renderMs = performance.now() - t1;
-      console.log(`  read ${got.fragments.length} fragments in ${Math.round(ms)} ms; refused: ${got.diagnostics.map((d) => `${d.file}: ${d.message}`).join('; ')}`);
-      console.log(`  render of ${got.fragments.length} (comment-only) fragments: ${Math.round(renderMs)} ms, ${rendered.text !== undefined ? 'rendered' : 'not rendered'}`);
-      verdict(got.fragments.length === MAX_FRAGMENTS && got.diagnostics.length === 1 && got.diagnostics[0]?.file === `${String(MAX_FRAGMENTS).padStart(6, '0')}.toml`, `cap: ${got.fragments.length} read, ${got.diagnostics.length} refused (the one over the cap)`);
+      console.log(
+        `  read ${got.fragments.length} fragments in ${Math.round(ms)} ms; refused: ${got.diagnostics.map((d) => `${d.file}: ${d.message}`).join('; ')}`,
+      );
+      console.log(
+        `  render of ${got.fragments.length} (comment-only) fragments: ${Math.round(renderMs)} ms, ${rendered.text !== undefined ? 'rendered' : 'not rendered'}`,
+      );
+      verdict(
+        got.fragments.length === MAX_FRAGMENTS && got.diagnostics.length === 1 && got.diagnostics[0]?.file === `${String(MAX_FRAGMENTS).padStart(6, '0')}.toml`,
+        `cap: ${got.fragments.length} read, ${got.diagnostics.length} refused (the one over the cap)`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -197,7 +232,11 @@ async function runStorms(storms: number, bin: string): Promise<{ renders: number
 }
 
 /** Fuzz fragments through the real daemon; after every batch: still running, status lists them, output whole and valid, the anchor in effect. */
-async function runDaemonFuzz(cases: number, bin: string, seed: number): Promise<{ batches: number; fragments: number; invalid: number; problems: string[]; ms: number; seed: number }> {
+async function runDaemonFuzz(
+  cases: number,
+  bin: string,
+  seed: number,
+): Promise<{ batches: number; fragments: number; invalid: number; problems: string[]; ms: number; seed: number }> {
   const fc = (await import('fast-check')).default;
   const { fuzzCase } = await import('./fuzz.js');
   const { classifyText } = await import('../src/output/managed-file.js');
@@ -241,12 +280,14 @@ async function runDaemonFuzz(cases: number, bin: string, seed: number): Promise<
       if (!st || !names.every((n) => st?.fragments.some((f) => f.file === n))) problems.push(`batch ${b}: status did not list the batch within 30 s`);
       for (const f of st?.fragments.filter((x) => names.includes(x.file) && x.state !== 'valid') ?? []) {
         invalid++;
-        if (f.errors.length === 0 || f.errors.some((e) => !/^[^:]+:\d+(:\d+)?: /.test(e) || !e.includes(f.file))) problems.push(`batch ${b}: ${f.file}: an error without its file and line: ${JSON.stringify(f.errors).slice(0, 300)}`);
+        if (f.errors.length === 0 || f.errors.some((e) => !/^[^:]+:\d+(:\d+)?: /.test(e) || !e.includes(f.file)))
+          problems.push(`batch ${b}: ${f.file}: an error without its file and line: ${JSON.stringify(f.errors).slice(0, 300)}`);
       }
       fragments += names.length;
       const out = readFileSync(dirs.output, 'utf8');
       if (classifyText(out) !== 'ours') problems.push(`batch ${b}: the output is not one whole render of ours`);
-      if (parseRegistriesConf(out, 'registries.conf').diagnostics.some((x) => x.severity === 'error')) problems.push(`batch ${b}: the output does not validate`);
+      if (parseRegistriesConf(out, 'registries.conf').diagnostics.some((x) => x.severity === 'error'))
+        problems.push(`batch ${b}: the output does not validate`);
       if (!out.includes('mirror.anchor.example.net/a')) problems.push(`batch ${b}: the valid anchor fragment is no longer in effect`);
       for (const n of names) unlinkSync(join(dirs.policy, n));
     }

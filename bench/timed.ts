@@ -10,7 +10,12 @@ import { createServer as createTlsServer } from 'node:tls';
 import { freePort, makeSelfSignedCert } from '../test/helpers/registry.js';
 
 /** Runs `cmd` to its end, or kills it after `limitMs` (`killed`). */
-export function timed(cmd: string, args: string[], limitMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ ms: number; code: number | null; killed: boolean }> {
+export function timed(
+  cmd: string,
+  args: string[],
+  limitMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ ms: number; code: number | null; killed: boolean }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: 'ignore', env });

@@ -36,7 +36,14 @@ async function main(): Promise<void> {
     const updates: Record<string, EndpointHealth> = {};
     for (let k = 0; k < 20; k++) {
       const endpoint = `https://m${k}.example.net:443`;
-      updates[endpoint] = { endpoint, failures: v % 4, updatedAt: now, ...(v % 2 ? { downUntil: now + 30_000, lastFailure: { at: now, class: 'connect-timeout', message: `attempt ${v}: ${'z'.repeat(v % 300)}` } } : { lastSuccess: now, latencyMs: v % 1000 }) };
+      updates[endpoint] = {
+        endpoint,
+        failures: v % 4,
+        updatedAt: now,
+        ...(v % 2
+          ? { downUntil: now + 30_000, lastFailure: { at: now, class: 'connect-timeout', message: `attempt ${v}: ${'z'.repeat(v % 300)}` } }
+          : { lastSuccess: now, latencyMs: v % 1000 }),
+      };
     }
     await updateHealth(healthPath(dir), updates);
     await state.writeRecord({ pid: process.pid, output: `/nonexistent/${v}`, controlSocket: `/nonexistent/${v}.sock`, startedAt: new Date(now).toISOString() });

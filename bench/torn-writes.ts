@@ -74,7 +74,18 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
   const rand = prng(seed);
   const started = performance.now();
   const deadline = started + (opts.deadlineMs ?? opts.rounds * 1000 + 30_000);
-  const result: TornResult = { seed, rounds: 0, kills: 0, killsMidWrite: 0, healthLocksLeft: 0, filesChecked: 0, violations: [], violationCount: 0, stoppedEarly: false, ms: 0 };
+  const result: TornResult = {
+    seed,
+    rounds: 0,
+    kills: 0,
+    killsMidWrite: 0,
+    healthLocksLeft: 0,
+    filesChecked: 0,
+    violations: [],
+    violationCount: 0,
+    stoppedEarly: false,
+    ms: 0,
+  };
   const seen = new Set<string>();
   const violation = (round: number, what: string): void => {
     result.violationCount++;
@@ -112,7 +123,8 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
       await Promise.race([sleep(rand() < 0.6 ? rand() * 15 : 15 + rand() * 120), exited]);
       const killed = child.kill('SIGKILL');
       await exited;
-      if (!killed || child.signalCode !== 'SIGKILL') violation(round, `the writer ended before the kill (code ${child.exitCode}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
+      if (!killed || child.signalCode !== 'SIGKILL')
+        violation(round, `the writer ended before the kill (code ${child.exitCode}): ${err.trim().split('\n').slice(-3).join(' | ')}`);
       result.kills++;
 
       let fresh = false;
@@ -132,7 +144,8 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
           try {
             const j = JSON.parse(text) as { version?: unknown; endpoints?: Record<string, { endpoint?: unknown; updatedAt?: unknown }> };
             const eps = Object.values(j.endpoints ?? {});
-            if (j.version !== 1 || eps.length !== 20 || eps.some((e) => typeof e.endpoint !== 'string' || typeof e.updatedAt !== 'number')) violation(round, `health.json is not a whole cache: ${text.slice(0, 120)}`);
+            if (j.version !== 1 || eps.length !== 20 || eps.some((e) => typeof e.endpoint !== 'string' || typeof e.updatedAt !== 'number'))
+              violation(round, `health.json is not a whole cache: ${text.slice(0, 120)}`);
           } catch (e) {
             violation(round, `health.json is torn: ${(e as Error).message}`);
           }
@@ -143,7 +156,8 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
         } else if (name === 'daemon.json') {
           try {
             const r = JSON.parse(text) as { pid?: unknown; output?: unknown; controlSocket?: unknown; startedAt?: unknown };
-            if (typeof r.pid !== 'number' || typeof r.output !== 'string' || typeof r.controlSocket !== 'string' || typeof r.startedAt !== 'string') violation(round, `daemon.json is not a whole record: ${text.slice(0, 120)}`);
+            if (typeof r.pid !== 'number' || typeof r.output !== 'string' || typeof r.controlSocket !== 'string' || typeof r.startedAt !== 'string')
+              violation(round, `daemon.json is not a whole record: ${text.slice(0, 120)}`);
           } catch (e) {
             violation(round, `daemon.json is torn: ${(e as Error).message}`);
           }
@@ -153,7 +167,8 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
         if (lookAtTemps('last-good', name)) continue;
         result.filesChecked++;
         if (!TORN_FRAGMENTS.includes(name)) violation(round, `last-good/${name}: no such fragment was written`);
-        else if (!isWholeTornText(name, readFileSync(join(state, 'last-good', name), 'utf8'))) violation(round, `last-good/${name} is torn (not one whole text written for it)`);
+        else if (!isWholeTornText(name, readFileSync(join(state, 'last-good', name), 'utf8')))
+          violation(round, `last-good/${name} is torn (not one whole text written for it)`);
       }
       if (fresh) result.killsMidWrite++;
       result.rounds++;

@@ -25,7 +25,9 @@ const EDGE_FILES = new Set([
 /** Pure files in the shells' folders (docs/architecture.md marks them pure). */
 const PURE_FILES_ELSEWHERE = new Set([
   'daemon/config.ts',
+  'daemon/run-options.ts',
   'daemon/retry.ts',
+  'daemon/status-report.ts',
   'control/protocol.ts',
   'cli/unified-diff.ts',
   'registry/www-authenticate.ts',

@@ -19,7 +19,11 @@ export interface Parsed<T> {
   readonly positionals: string[];
 }
 
-export function parse<O extends Options>(args: readonly string[], options: O, maxPositionals = 0): Parsed<ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true; args: string[] }>>['values']> {
+export function parse<O extends Options>(
+  args: readonly string[],
+  options: O,
+  maxPositionals = 0,
+): Parsed<ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true; args: string[] }>>['values']> {
   let result;
   try {
     result = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
 import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
 import { parseFragment } from '../fragments/index.js';
 import { parseOpenShiftFragment } from '../fragments/openshift.js';
 import { fragmentToToml } from '../fragments/import.js';
@@ -31,7 +31,17 @@ const POLICY_OPTIONS = {
   'policy-dir': { type: 'string' },
   base: { type: 'string' },
   'allow-unsafe-fragments': { type: 'boolean' },
+  'max-fragment-bytes': { type: 'string' },
 } as const;
+
+/** --max-fragment-bytes, with the bounds of the daemon's config key of that name. */
+function maxFragmentBytes(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_FRAGMENT_BYTES;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= MAX_FRAGMENT_BYTES_SETTING))
+    throw new UsageError(`--max-fragment-bytes must be a whole number from 1 to ${MAX_FRAGMENT_BYTES_SETTING}, not ${JSON.stringify(value)}`);
+  return n;
+}
 
 function summary(conf: { registries: Array<{ mirrors: unknown[] }> } | undefined): { tables: number; mirrors: number } {
   const regs = conf?.registries ?? [];
@@ -54,16 +64,37 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   if (missing) return report([missing]);
   const output = values.output ?? DEFAULT_OUTPUT;
   const base = values.base;
-  const loaded = await loadAndBuild({ policyDir, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true, candidates: positionals }, log);
+  const loaded = await loadAndBuild(
+    {
+      policyDir,
+      base,
+      output,
+      allowUnsafe: values['allow-unsafe-fragments'] === true,
+      maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']),
+      candidates: positionals,
+    },
+    log,
+  );
   const shadowing = loaded.conf ? findShadowing(loaded.conf, await readDropIns(output)) : [];
   const { tables, mirrors } = summary(loaded.conf);
   const code = report([...loaded.diagnostics, ...shadowing], { fragments: loaded.fragments.length, tables, mirrors });
-  if (code === 0 && !json) log.info({ fragments: loaded.fragments.length, tables, mirrors }, `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`);
+  if (code === 0 && !json)
+    log.info(
+      { fragments: loaded.fragments.length, tables, mirrors },
+      `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`,
+    );
   return code;
 }
 
 export async function renderCommand(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string', short: 'o' }, stdout: { type: 'boolean' }, diff: { type: 'boolean' }, 'state-dir': { type: 'string' }, force: { type: 'boolean' } });
+  const { values } = parse(args, {
+    ...POLICY_OPTIONS,
+    output: { type: 'string', short: 'o' },
+    stdout: { type: 'boolean' },
+    diff: { type: 'boolean' },
+    'state-dir': { type: 'string' },
+    force: { type: 'boolean' },
+  });
   if (values.help) return help(io, 'render');
   if (values.stdout && values.output !== undefined) throw new UsageError('--output and --stdout exclude each other');
   if (values.stdout && values.diff) throw new UsageError('--diff and --stdout exclude each other');
@@ -96,7 +127,10 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   }
   base ??= await defaultBase(output);
 
-  const loaded = await loadAndBuild({ policyDir, ...(base !== undefined ? { base } : {}), output, allowUnsafe: values['allow-unsafe-fragments'] === true }, log);
+  const loaded = await loadAndBuild(
+    { policyDir, base, output, allowUnsafe: values['allow-unsafe-fragments'] === true, maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']) },
+    log,
+  );
   printDiagnostics(loaded.diagnostics);
   if (hasErrors(loaded.diagnostics) || loaded.text === undefined) {
     log.error(`not rendered: the policy has errors; ${writes ? `${output} left as it was` : 'nothing printed'}`);
@@ -117,7 +151,10 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   const { changed } = written;
   const { tables, mirrors } = summary(loaded.conf);
   const ms = Math.round(performance.now() - started);
-  log.info({ path: output, changed, fragments: loaded.fragments.length, tables, mirrors, ms }, `${changed ? 'rendered' : 'unchanged'} ${output}: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors, ${ms} ms`);
+  log.info(
+    { path: output, changed, fragments: loaded.fragments.length, tables, mirrors, ms },
+    `${changed ? 'rendered' : 'unchanged'} ${output}: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors, ${ms} ms`,
+  );
   return 0;
 }
 
@@ -174,7 +211,9 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   const parsed = name.endsWith('.toml') ? undefined : parseOpenShiftFragment(text, name);
   const failed = !parsed?.fragment || hasErrors(parsed.diagnostics);
   if (alreadyNative(name, text, failed)) {
-    process.stderr.write(`${name}: already a native TOML fragment, nothing to import: put it in the policy directory as it is (mirror-policyd check ${file === '-' ? 'FILE' : file} checks it first)\n`);
+    process.stderr.write(
+      `${name}: already a native TOML fragment, nothing to import: put it in the policy directory as it is (mirror-policyd check ${file === '-' ? 'FILE' : file} checks it first)\n`,
+    );
     return 1;
   }
   printDiagnostics(parsed?.diagnostics ?? []);

@@ -9,6 +9,7 @@ import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
+import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile } from '../output/managed-file.js';
@@ -17,27 +18,7 @@ import { COMMON_OPTIONS, parse } from './args.js';
 import { logReplacedLink, type CommandIO } from './commands.js';
 import { usage } from './usage.js';
 
-const RUN_OPTIONS = {
-  ...COMMON_OPTIONS,
-  config: { type: 'string' },
-  'policy-dir': { type: 'string' },
-  output: { type: 'string' },
-  base: { type: 'string' },
-  'state-dir': { type: 'string' },
-  'control-socket': { type: 'string' },
-  'debounce-ms': { type: 'string' },
-  'rescan-interval-ms': { type: 'string' },
-  'probe-interval-ms': { type: 'string' },
-  'probe-timeout-ms': { type: 'string' },
-  'health-aware-order': { type: 'boolean' },
-  'demote-after': { type: 'string' },
-  'restore-after': { type: 'string' },
-  'min-dwell-ms': { type: 'string' },
-  'max-rewrites-per-minute': { type: 'string' },
-  'metrics-file': { type: 'string' },
-  'allow-unsafe-fragments': { type: 'boolean' },
-  'local-mirror': { type: 'string' },
-} as const;
+const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
 type RunValues = ReturnType<typeof parse<typeof RUN_OPTIONS>>['values'];
 
@@ -52,32 +33,12 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
       return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
   }
   const flags: ConfigValues = {};
-  for (const key of [
-    'policy-dir',
-    'output',
-    'base',
-    'state-dir',
-    'control-socket',
-    'debounce-ms',
-    'rescan-interval-ms',
-    'probe-interval-ms',
-    'probe-timeout-ms',
-    'demote-after',
-    'restore-after',
-    'min-dwell-ms',
-    'max-rewrites-per-minute',
-    'metrics-file',
-    'log-level',
-    'log-format',
-    'local-mirror',
-  ] as const) {
+  for (const key of FLAG_CONFIG_KEYS) {
     const v = values[key];
     if (v !== undefined) flags[key] = v;
   }
-  if (values['allow-unsafe-fragments']) flags['allow-unsafe-fragments'] = true;
-  if (values['health-aware-order']) flags['health-aware-order'] = true;
   const r = resolveConfig(file, flags);
-  return { ...(r.config ? { config: r.config } : {}), problems: r.diagnostics.map(formatDiagnostic) };
+  return { config: r.config, problems: r.diagnostics.map(formatDiagnostic) };
 }
 
 export async function runCommand(args: readonly string[], io: CommandIO): Promise<number> {

@@ -9,7 +9,7 @@ import { error, formatDiagnostic, formatLocation, type Diagnostic, type Location
 import { classifyName } from '../fragments/index.js';
 import type { Logger } from '../core/log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
-import { MAX_FRAGMENT_BYTES, readPolicyDir } from '../fragments/policy-dir.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES, oversizeMessage, readPolicyDir } from '../fragments/policy-dir.js';
 import { VERSION } from '../core/version.js';
 
 export interface LoadOptions {
@@ -17,6 +17,8 @@ export interface LoadOptions {
   readonly base?: string;
   readonly output: string;
   readonly allowUnsafe: boolean;
+  /** The cap on a fragment's size (default DEFAULT_MAX_FRAGMENT_BYTES), candidates included. */
+  readonly maxFragmentBytes?: number;
   /**
    * Files to check as if dropped into the policy directory (`check FILE...`): each goes by
    * its base name and replaces the fragment of that name. Not held to the directory's
@@ -43,13 +45,14 @@ export async function missingPolicyDir(dir: string): Promise<Diagnostic | undefi
   }
 }
 
-async function readCandidate(path: string): Promise<{ source?: SourceText; diagnostic?: Diagnostic }> {
+async function readCandidate(path: string, maxBytes: number): Promise<{ source?: SourceText; diagnostic?: Diagnostic }> {
   const name = basename(path);
   const cls = classifyName(name);
-  if ('ignored' in cls) return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it *.toml, *.yaml or *.yml`) };
+  if ('ignored' in cls)
+    return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it *.toml, *.yaml or *.yml`) };
   try {
     const bytes = await fs.readFile(path);
-    if (bytes.length > MAX_FRAGMENT_BYTES) return { diagnostic: error({ file: path }, `${bytes.length} bytes, more than the ${MAX_FRAGMENT_BYTES} a fragment may have`) };
+    if (bytes.length > maxBytes) return { diagnostic: error({ file: path }, oversizeMessage(bytes.length, maxBytes)) };
     return { source: { file: name, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) } };
   } catch (e) {
     if (e instanceof TypeError) return { diagnostic: error({ file: path }, 'not valid UTF-8 text') };
@@ -77,7 +80,8 @@ export function withUserPaths(ds: readonly Diagnostic[], paths: ReadonlyMap<stri
 }
 
 export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Loaded> {
-  const dir = await readPolicyDir(opts.policyDir, { allowUnsafe: opts.allowUnsafe });
+  const maxFragmentBytes = opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES;
+  const dir = await readPolicyDir(opts.policyDir, { allowUnsafe: opts.allowUnsafe, maxFragmentBytes });
   for (const f of dir.ignored) log.debug({ fragment: f.name, reason: f.why }, `ignored ${f.name}: ${f.why}`);
   const missing = dir.exists ? undefined : await missingPolicyDir(opts.policyDir);
   const diagnostics: Diagnostic[] = missing ? [missing] : [];
@@ -89,7 +93,7 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
   let fragments = dir.fragments;
   let dirDiagnostics = dir.diagnostics;
   for (const path of opts.candidates ?? []) {
-    const candidate = await readCandidate(path);
+    const candidate = await readCandidate(path, maxFragmentBytes);
     if (candidate.diagnostic) diagnostics.push(candidate.diagnostic);
     if (!candidate.source) continue;
     const { file } = candidate.source;
@@ -108,7 +112,7 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
       diagnostics.push(error({ file: opts.base }, `cannot read base file: ${(e as Error).message}`));
     }
   }
-  const result = buildRegistriesConf({ ...(base ? { base } : {}), fragments, version: VERSION }, { file: opts.output });
+  const result = buildRegistriesConf({ base, fragments, version: VERSION }, { file: opts.output });
   return { ...result, diagnostics: withUserPaths([...diagnostics, ...result.diagnostics], paths), policyDirExists: dir.exists };
 }
 

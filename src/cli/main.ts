@@ -59,6 +59,11 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
 export function systemErrorReason(e: unknown): string | undefined {
   const err = e as NodeJS.ErrnoException | undefined;
   if (!(err instanceof Error) || typeof err.code !== 'string' || typeof err.syscall !== 'string') return undefined;
-  const hint = err.code === 'EACCES' || err.code === 'EPERM' ? ' (run as root?)' : err.code === 'EROFS' ? ' (a read-only file system; under the packaged unit see ReadWritePaths=)' : '';
+  const hint =
+    err.code === 'EACCES' || err.code === 'EPERM'
+      ? ' (run as root?)'
+      : err.code === 'EROFS'
+        ? ' (a read-only file system; under the packaged unit see ReadWritePaths=)'
+        : '';
   return `${err.message}${hint}`;
 }

@@ -119,7 +119,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
   }
   let sources;
   try {
-    const loaded = await loadRegistriesConf(values['registries-conf'] !== undefined ? { path: values['registries-conf'] } : {});
+    const loaded = await loadRegistriesConf({ path: values['registries-conf'] });
     sources = pullSources(loaded.conf, ref);
   } catch (e) {
     if (e instanceof RegistriesLoadError || e instanceof ResolveError) {
@@ -146,11 +146,12 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       timeouts,
       // on a terminal only: a script or a log collector gets the report, not a stream of lines
       ...(process.stderr.isTTY ? { progress: progressLines((line) => void process.stderr.write(line)) } : {}),
-      ...(values.authfile !== undefined ? { authFile: values.authfile } : {}),
-      ...(values['cert-dir'] !== undefined ? { certDir: values['cert-dir'] } : {}),
+      authFile: values.authfile,
+      certDir: values['cert-dir'],
     });
     await save(report.health);
-    if (!report.verified) log.warn(`pulled by tag: ${report.digest} is the digest ${report.manifestFrom} gave; content from a mirror by tag cannot be verified against the source`);
+    if (!report.verified)
+      log.warn(`pulled by tag: ${report.digest} is the digest ${report.manifestFrom} gave; content from a mirror by tag cannot be verified against the source`);
     io.stdout(values.json ? `${JSON.stringify({ ...report, reference: sources.reference }, null, 2)}\n` : human({ ...report, reference: sources.reference }));
     return 0;
   } catch (e) {

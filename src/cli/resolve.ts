@@ -72,7 +72,11 @@ export function formatResolved(resolved: PullSources, files: readonly string[], 
     '',
   ];
   const rows = resolved.sources.map((s, i) => {
-    const flags = [s.endpoint.insecure ? 'insecure' : '', s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '', s.unusable ? 'unusable: tag and digest' : ''].filter((f) => f !== '');
+    const flags = [
+      s.endpoint.insecure ? 'insecure' : '',
+      s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '',
+      s.unusable ? 'unusable: tag and digest' : '',
+    ].filter((f) => f !== '');
     return [String(i + 1), s.role, s.reference, s.endpoint.host, flags.length > 0 ? flags.join(', ') : '-', healthOf(s, health, now)];
   });
   const header = ['#', 'ROLE', 'REFERENCE', 'ENDPOINT', 'FLAGS', 'HEALTH'];
@@ -96,7 +100,7 @@ export async function resolveCommand(args: readonly string[], io: CommandIO): Pr
 
   let loaded;
   try {
-    loaded = await loadRegistriesConf(path !== undefined ? { path } : {});
+    loaded = await loadRegistriesConf({ path });
   } catch (e) {
     if (!(e instanceof RegistriesLoadError)) throw e;
     process.stderr.write(`mirror-policyd: ${e.message}\n`);

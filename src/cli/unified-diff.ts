@@ -72,7 +72,7 @@ function middleScript(a: readonly string[], b: readonly string[]): Op[] {
 
 function removalsFirst(ops: readonly Op[]): Op[] {
   const out: Op[] = [];
-  for (let k = 0; k < ops.length; ) {
+  for (let k = 0; k < ops.length;) {
     if ((ops[k] as Op).kind === ' ') {
       out.push(ops[k++] as Op);
       continue;
@@ -100,7 +100,10 @@ export function unifiedDiff(oldText: string, newText: string, oldName: string, n
   const b = splitLines(newText);
   // A last line that differs only by its newline must count as changed.
   const key = (l: Lines, k: number): string => (l.unterminated && k === l.lines.length - 1 ? `${l.lines[k]}\n${NO_NEWLINE}` : (l.lines[k] as string));
-  const ops = editScript(a.lines.map((_, k) => key(a, k)), b.lines.map((_, k) => key(b, k)));
+  const ops = editScript(
+    a.lines.map((_, k) => key(a, k)),
+    b.lines.map((_, k) => key(b, k)),
+  );
   const out = [`--- ${oldName}`, `+++ ${newName}`];
   let k = 0;
   // Line numbers (0-based) in a and b of ops[k].

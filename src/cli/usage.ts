@@ -1,8 +1,47 @@
-/** --help texts. Every flag a command accepts is listed here. */
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+/** --help texts. Every flag a command accepts is listed here; those of `run` come from its settings table. */
+import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { RUN_SETTINGS, type RunSetting } from '../daemon/run-options.js';
 
-const COMMON = `  --log-level LEVEL        trace, debug, info (default), warn, error, fatal, silent
-  --log-format FORMAT      pretty (default) or json
+/** Where a flag's help text starts, and how wide the help is. */
+const HELP_COLUMN = 27;
+const HELP_WIDTH = 88;
+
+/**
+ * `text` wrapped at HELP_WIDTH after `first`, every line but the first indented to
+ * HELP_COLUMN. A `[[...]]` example and a `(default ...)` are never broken.
+ */
+function wrapHelp(first: string, text: string): string {
+  const lines: string[] = [];
+  let line = first.length < HELP_COLUMN ? first.padEnd(HELP_COLUMN) : `${first}  `;
+  let empty = true; // nothing of `text` on this line yet
+  for (const [word] of text.matchAll(/\[\[.*?\]\]\S*|\(default [^)]*\)\S*|\S+/g)) {
+    if (!empty && line.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(line);
+      line = ' '.repeat(HELP_COLUMN);
+      empty = true;
+    }
+    line += empty ? word : ` ${word}`;
+    empty = false;
+  }
+  return [...lines, line].join('\n');
+}
+
+/** One setting of `run` as its help shows it: the flag (or the file key) with its argument, the text, the default. */
+function settingHelp(r: RunSetting): string {
+  const shown = r.default !== undefined && r.value.type !== 'boolean' && r.value.type !== 'commands' ? ` (default ${String(r.default)})` : '';
+  const name = r.flag === 'none' ? r.name : `--${r.name}`;
+  return wrapHelp(`  ${name}${r.arg ? ` ${r.arg}` : ''}`, `${r.help}${shown}`);
+}
+
+const settingsHelp = (flag: RunSetting['flag']): string =>
+  RUN_SETTINGS.filter((r) => r.flag === flag)
+    .map(settingHelp)
+    .join('\n');
+const RUN_FLAGS = settingsHelp('run');
+const FILE_ONLY = settingsHelp('none');
+
+/** The flags every command takes; the log settings are also settings of `run`, so they come from its table. */
+const COMMON = `${settingsHelp('common')}
   -h, --help               this help`;
 
 const POLICY = `  --policy-dir DIR         policy fragments (default ${DEFAULT_POLICY_DIR})
@@ -10,7 +49,8 @@ const POLICY = `  --policy-dir DIR         policy fragments (default ${DEFAULT_P
                            (default: the copy of the host's file kept at the first render,
                            OUTPUT.before-mirror-policyd, if there is one)
   --allow-unsafe-fragments do not refuse fragments that others than root (or you) could
-                           have written; for demos and tests only`;
+                           have written; for demos and tests only
+  --max-fragment-bytes N   refuse a fragment larger than N bytes (default ${DEFAULT_MAX_FRAGMENT_BYTES})`;
 
 const TEXTS: Record<string, string> = {
   main: `Usage: mirror-policyd COMMAND [FLAGS]
@@ -81,36 +121,11 @@ when it breaks, adopts the host's own file as the base, restores hand edits (kee
 copy). Runs in the foreground; Type=notify under systemd; SIGHUP re-reads the config
 and re-renders; SIGTERM stops after any write in flight. Flags win over the config file.
 
-  --config FILE            TOML config file with the same keys as these flags (default
-                           /etc/mirror-policyd/config.toml; may be absent), plus
-                           after-render = [["/usr/bin/systemctl", "reload", "crio.service"]]
-                           and after-render-timeout-ms
-  --policy-dir DIR         policy fragments (default ${DEFAULT_POLICY_DIR})
-  --output FILE            the managed file (default ${DEFAULT_OUTPUT})
-  --base FILE              the base; default: the host's file adopted into the state dir
-  --state-dir DIR          last-good fragments, adopted base, drift copies
-                           (default /var/lib/mirror-policyd)
-  --control-socket PATH    answers \`status\` (default /run/mirror-policyd/control.sock)
-  --debounce-ms N          coalesce changes within N ms after a render (default 100)
-  --rescan-interval-ms N   safety-net rescan interval (default 30000)
-  --probe-interval-ms N    GET /v2/ of every mirror endpoint every N ms, ±20 %, into the
-                           health cache (default 10000; 0 = off)
-  --probe-timeout-ms N     connect and response deadline of a probe (default 3000)
-  --health-aware-order     list a mirror whose probes fail after the healthy mirrors of
-                           its table (never removed); the configured order comes back
-                           when it recovers. Needs the probes
-  --demote-after N         consecutive failed probes before a mirror is demoted (default 3)
-  --restore-after N        consecutive successful probes before it is restored (default 2)
-  --min-dwell-ms N         least time between two changes of one mirror (default 30000)
-  --max-rewrites-per-minute N  cap on rewrites for mirror health (default 6)
-  --metrics-file PATH      Prometheus textfile (node_exporter textfile collector, name it
-                           *.prom), rewritten atomically after each render and probe round
-  --allow-unsafe-fragments as for render
-  --local-mirror HOST:PORT serve pulls through the resolver on this loopback address and
-                           list it first in every table with mirrors from the policy
-                           (off by default; config file: local-mirror-credentials,
-                           local-mirror-allow-non-loopback)
+${RUN_FLAGS}
 ${COMMON}
+
+In the config file only:
+${FILE_ONLY}
 Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
 `,
   status: `Usage: mirror-policyd status [--json] [--control-socket PATH] [--timeout-ms N]

@@ -55,10 +55,7 @@ export function controlRequest(path: string, req: Request, timeoutMs: number = D
       else resolve(res as Response);
     };
 
-    const timer = setTimeout(
-      () => finish(errorWithCode(`control socket ${path} did not answer within ${timeoutMs} ms`, 'ETIMEDOUT')),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => finish(errorWithCode(`control socket ${path} did not answer within ${timeoutMs} ms`, 'ETIMEDOUT')), timeoutMs);
 
     const answer = (line: string): void => {
       try {

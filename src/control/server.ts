@@ -21,7 +21,7 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-export type ControlHandlers = Record<string, () => unknown | Promise<unknown>>;
+export type ControlHandlers = Record<string, () => unknown>;
 
 export interface ControlLog {
   warn(o: object, m: string): void;
@@ -97,12 +97,242 @@ async function clearStaleSocket(path: string, probeTimeoutMs: number): Promise<v
   if (state === 'missing') return;
   // Stale: nobody listens. Remove it only if it is still the file we probed, so a socket
   // another starting daemon has just put there is not removed from under it.
+  await unlinkIfSameFile(path, st);
+}
+
+/** Removes `path` only if it is still the file `was` describes (same inode); gone already is fine. */
+async function unlinkIfSameFile(path: string, was: { ino: number; dev: number }): Promise<void> {
   try {
     const now = await fs.lstat(path);
-    if (now.ino === st.ino && now.dev === st.dev) await fs.unlink(path);
+    if (now.ino === was.ino && now.dev === was.dev) await fs.unlink(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+}
+
+/** The options with their defaults filled in, plus what every connection needs to know. */
+interface ServeContext {
+  readonly path: string;
+  readonly handlers: ControlHandlers;
+  readonly log: ControlLog | undefined;
+  readonly requestTimeoutMs: number;
+  readonly handlerTimeoutMs: number;
+  /** Open connections, so close() can drop them. */
+  readonly open: Set<Socket>;
+}
+
+interface BindPaths {
+  /** Where the socket ends up. */
+  readonly abs: string;
+  readonly dir: string;
+  /** The private directory the socket is first bound in (see bindPrivately). */
+  readonly tmpDir: string;
+  readonly tmpSock: string;
+}
+
+/** Where the socket is bound first and where it ends up; refuses a path too long to bind. */
+function bindPaths(path: string): BindPaths {
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  const tmpDir = join(dir, `.ctl-${randomBytes(4).toString('hex')}`);
+  const tmpSock = join(tmpDir, 's');
+  if (Buffer.byteLength(tmpSock) > MAX_SOCKET_PATH_BYTES) {
+    throw errorWithCode(
+      `control socket path ${path} is too long: its directory must be at most ${MAX_SOCKET_PATH_BYTES - (Buffer.byteLength(tmpSock) - Buffer.byteLength(dir))} bytes`,
+      'ENAMETOOLONG',
+    );
+  }
+  return { abs, dir, tmpDir, tmpSock };
+}
+
+/** Logs connections refused over `maxConnections`: a flood of them must not become a flood of log lines, so at most one warning per 10 s. */
+function warnOnDroppedConnections(server: Server, path: string, maxConnections: number, log: ControlLog | undefined): void {
+  let dropped = 0;
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - lastDropWarning < 10_000) return;
+    lastDropWarning = now;
+    log?.warn({ path, maxConnections, dropped }, 'control socket: too many connections; dropping new ones');
+    dropped = 0;
+  });
+}
+
+/*
+ * Mode 0600 without a window in which anyone else can connect.
+ *
+ * bind() creates the socket file with mode 0777 & ~umask, and connecting needs write
+ * permission on it, so chmod after listen() leaves a window in which another local user
+ * can connect. Setting the umask to 077 around listen() would close it, but the umask is
+ * process-wide: every file the rest of the daemon (or a libuv threadpool thread) creates
+ * meanwhile would get it too, and process.umask(mask) throws in worker threads.
+ *
+ * Instead the socket is bound in a fresh directory next to `path` created with mode 0700
+ * (nobody but our uid and root can reach anything inside it, and they could connect to a
+ * 0600 socket anyway), chmod'ed to 0600 there, and only then hard-linked to `path`.
+ * link() (unlike rename()) fails with EEXIST instead of replacing a socket another
+ * starting daemon has just put at `path`. The link shares the socket's inode, so it has
+ * mode 0600 from the moment it exists; the temporary name and directory are then removed.
+ */
+async function bindPrivately(server: Server, path: string, p: BindPaths): Promise<void> {
+  try {
+    await fs.mkdir(p.tmpDir, { mode: 0o700 });
+    await fs.chmod(p.tmpDir, 0o700); // mkdir's mode is masked by the umask; a umask of 077 or more would lock us out too
+    await listen(server, p.tmpSock);
+    await fs.chmod(p.tmpSock, 0o600);
+    try {
+      await fs.link(p.tmpSock, p.abs);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw errorWithCode(`another mirror-policyd is starting (control socket ${path} appeared while binding)`, 'EADDRINUSE');
+      }
+      throw e;
+    }
+  } catch (e) {
+    await closeServer(server);
+    throw e;
+  } finally {
+    await fs.rm(p.tmpDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** The handler for `cmd`: own properties only ("constructor", "__proto__" or "toString" are unknown commands); `ping` answers "pong" by default. */
+function findHandler(handlers: ControlHandlers, cmd: string): (() => unknown) | undefined {
+  const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : cmd === 'ping' ? () => 'pong' : undefined;
+  return typeof handler === 'function' ? handler : undefined;
+}
+
+/** Runs the request `line` and returns its answer; a handler that fails or overruns handlerTimeoutMs becomes an error answer. */
+async function answerRequest(line: string, ctx: ServeContext): Promise<Response> {
+  const req = parseRequestLine(line);
+  if ('error' in req) return { ok: false, error: req.error };
+  const { cmd } = req;
+  const handler = findHandler(ctx.handlers, cmd);
+  if (!handler) return { ok: false, error: `unknown command: ${JSON.stringify(cmd)}` };
+  let deadline: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race([
+      Promise.resolve().then(handler),
+      new Promise<never>((_, reject) => {
+        deadline = setTimeout(() => reject(new Error(`command ${JSON.stringify(cmd)} did not finish within ${ctx.handlerTimeoutMs} ms`)), ctx.handlerTimeoutMs);
+      }),
+    ]);
+    return { ok: true, result: result === undefined ? null : result };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    ctx.log?.warn({ path: ctx.path, cmd, err: message }, 'control socket: command failed');
+    return { ok: false, error: message };
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+/** The one answer as a line; a result that cannot be encoded becomes an error answer. */
+function encodeAnswer(res: Response): string {
+  try {
+    return encodeLine(res);
+  } catch (e) {
+    return encodeLine({ ok: false, error: `result cannot be sent: ${(e as Error).message}` });
+  }
+}
+
+/** What readRequestLine reports, once: the line, a request over the limit, or nothing sent. */
+interface RequestLineEvents {
+  line(line: Buffer): void;
+  tooLarge(): void;
+  nothing(): void;
+}
+
+/**
+ * Reads the one request line of `sock`: up to its newline or, without one, up to the
+ * client's EOF (allowHalfOpen: a client may shut down its side after sending, as `socat`
+ * and `nc -N` do, and still get the answer). More than MAX_REQUEST_BYTES without a newline is
+ * refused as soon as it arrives. Reports one event; returns a function that stops it from
+ * reporting any (an answer is on its way). Bytes after that are read and dropped, so the
+ * client's EOF is seen and the socket closes.
+ */
+function readRequestLine(sock: Socket, on: RequestLineEvents): () => void {
+  let buf = Buffer.alloc(0);
+  let done = false;
+  sock.on('data', (b: Buffer) => {
+    if (done) return;
+    const nl = b.indexOf(0x0a);
+    if (nl >= 0) {
+      done = true;
+      return on.line(Buffer.concat([buf, b.subarray(0, nl)]));
+    }
+    buf = Buffer.concat([buf, b]);
+    if (buf.length > MAX_REQUEST_BYTES) {
+      done = true;
+      on.tooLarge();
+    }
+  });
+  sock.on('end', () => {
+    if (done) return;
+    done = true;
+    if (buf.length > 0) on.line(buf);
+    else on.nothing();
+  });
+  return () => {
+    done = true;
+  };
+}
+
+/** Serves one connection: reads one request line (capped at MAX_REQUEST_BYTES, within requestTimeoutMs), answers it, closes. */
+function serveConnection(sock: Socket, ctx: ServeContext): void {
+  const { path, log, requestTimeoutMs } = ctx;
+  ctx.open.add(sock);
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+    log?.warn({ path }, `control socket: client sent no request within ${requestTimeoutMs} ms; dropped`);
+    reply({ ok: false, error: `no request within ${requestTimeoutMs} ms` });
+  }, requestTimeoutMs);
+
+  const clear = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+
+  const stopReading = readRequestLine(sock, {
+    line(line) {
+      clear();
+      if (line.length > MAX_REQUEST_BYTES) return refuseOversize();
+      // A handler failure is turned into an error answer inside answerRequest(); this catch is only a backstop.
+      answerRequest(line.toString('utf8').replace(/\r$/, ''), ctx)
+        .then((res) => reply(res))
+        .catch(() => sock.destroy());
+    },
+    tooLarge: () => refuseOversize(),
+    nothing() {
+      clear();
+      sock.end();
+    },
+  });
+
+  // Writes the one answer and closes; a client that does not read it is destroyed after
+  // requestTimeoutMs, so a connection slot is never held for long.
+  function reply(res: Response, thenDestroy = false): void {
+    if (sock.destroyed) return;
+    stopReading();
+    clear();
+    sock.end(encodeAnswer(res));
+    if (thenDestroy) sock.once('finish', () => sock.destroy());
+    timer = setTimeout(() => sock.destroy(), requestTimeoutMs);
+  }
+
+  function refuseOversize(): void {
+    log?.warn({ path, limit: MAX_REQUEST_BYTES }, 'control socket: request too large; refused');
+    // Closed as soon as the refusal is written: no point reading the rest of it.
+    reply({ ok: false, error: `request too large (limit ${MAX_REQUEST_BYTES} bytes)` }, true);
+  }
+
+  sock.on('error', () => {
+    // EPIPE/ECONNRESET from a client that went away: nothing to do but forget it.
+  });
+  sock.on('close', () => {
+    clear();
+    ctx.open.delete(sock);
+  });
 }
 
 /**
@@ -116,189 +346,27 @@ async function clearStaleSocket(path: string, probeTimeoutMs: number): Promise<v
  *
  * The server keeps the event loop alive (it is not unref'd): it is what keeps the daemon up.
  */
-export async function startControlServer(
-  path: string,
-  handlers: ControlHandlers,
-  log?: ControlLog,
-  opts: ControlServerOptions = {},
-): Promise<ControlServer> {
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 2000;
-  const handlerTimeoutMs = opts.handlerTimeoutMs ?? 10_000;
+export async function startControlServer(path: string, handlers: ControlHandlers, log?: ControlLog, opts: ControlServerOptions = {}): Promise<ControlServer> {
   const maxConnections = opts.maxConnections ?? 16;
-  const probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
+  const ctx: ServeContext = {
+    path,
+    handlers,
+    log,
+    requestTimeoutMs: opts.requestTimeoutMs ?? 2000,
+    handlerTimeoutMs: opts.handlerTimeoutMs ?? 10_000,
+    open: new Set<Socket>(),
+  };
+  const paths = bindPaths(path);
+  await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  await clearStaleSocket(paths.abs, opts.probeTimeoutMs ?? 2000);
 
-  const abs = resolve(path);
-  const dir = dirname(abs);
-  // The socket is first bound inside a private directory next to `path` (see below).
-  const tmpDir = join(dir, `.ctl-${randomBytes(4).toString('hex')}`);
-  const tmpSock = join(tmpDir, 's');
-  if (Buffer.byteLength(tmpSock) > MAX_SOCKET_PATH_BYTES) {
-    throw errorWithCode(
-      `control socket path ${path} is too long: its directory must be at most ${MAX_SOCKET_PATH_BYTES - (Buffer.byteLength(tmpSock) - Buffer.byteLength(dir))} bytes`,
-      'ENAMETOOLONG',
-    );
-  }
-
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await clearStaleSocket(abs, probeTimeoutMs);
-
-  const open = new Set<Socket>();
-  const server = createServer({ allowHalfOpen: true }, (sock) => serve(sock));
+  const server = createServer({ allowHalfOpen: true }, (sock) => serveConnection(sock, ctx));
   server.maxConnections = maxConnections;
-  // A flood of connections must not become a flood of log lines: at most one warning per 10 s.
-  let dropped = 0;
-  let lastDropWarning = 0;
-  server.on('drop', () => {
-    dropped++;
-    const now = Date.now();
-    if (now - lastDropWarning < 10_000) return;
-    lastDropWarning = now;
-    log?.warn({ path, maxConnections, dropped }, 'control socket: too many connections; dropping new ones');
-    dropped = 0;
-  });
-
-  /*
-   * Mode 0600 without a window in which anyone else can connect.
-   *
-   * bind() creates the socket file with mode 0777 & ~umask, and connecting needs write
-   * permission on it, so chmod after listen() leaves a window in which another local user
-   * can connect. Setting the umask to 077 around listen() would close it, but the umask is
-   * process-wide: every file the rest of the daemon (or a libuv threadpool thread) creates
-   * meanwhile would get it too, and process.umask(mask) throws in worker threads.
-   *
-   * Instead the socket is bound in a fresh directory next to `path` created with mode 0700
-   * (nobody but our uid and root can reach anything inside it, and they could connect to a
-   * 0600 socket anyway), chmod'ed to 0600 there, and only then hard-linked to `path`.
-   * link() (unlike rename()) fails with EEXIST instead of replacing a socket another
-   * starting daemon has just put at `path`. The link shares the socket's inode, so it has
-   * mode 0600 from the moment it exists; the temporary name and directory are then removed.
-   */
-  try {
-    await fs.mkdir(tmpDir, { mode: 0o700 });
-    await fs.chmod(tmpDir, 0o700); // mkdir's mode is masked by the umask; a umask of 077 or more would lock us out too
-    await listen(server, tmpSock);
-    await fs.chmod(tmpSock, 0o600);
-    try {
-      await fs.link(tmpSock, abs);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw errorWithCode(`another mirror-policyd is starting (control socket ${path} appeared while binding)`, 'EADDRINUSE');
-      }
-      throw e;
-    }
-  } catch (e) {
-    await closeServer(server);
-    throw e;
-  } finally {
-    await fs.rm(tmpDir, { recursive: true, force: true }).catch(() => {});
-  }
+  warnOnDroppedConnections(server, path, maxConnections, log);
+  await bindPrivately(server, path, paths);
   // Remember which inode is ours so close() never removes a successor's socket.
-  const ours = await fs.lstat(abs);
+  const ours = await fs.lstat(paths.abs);
   server.on('error', (e) => log?.warn({ path, err: e.message }, 'control socket error'));
-
-  function serve(sock: Socket): void {
-    open.add(sock);
-    let buf = Buffer.alloc(0);
-    let done = false; // a request line was taken (or refused); read nothing more
-    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-      log?.warn({ path }, `control socket: client sent no request within ${requestTimeoutMs} ms; dropped`);
-      reply({ ok: false, error: `no request within ${requestTimeoutMs} ms` });
-    }, requestTimeoutMs);
-
-    const clear = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-    };
-
-    // Writes the one answer and closes; a client that does not read it is destroyed after
-    // requestTimeoutMs, so a connection slot is never held for long.
-    function reply(res: Response, thenDestroy = false): void {
-      if (sock.destroyed) return;
-      done = true;
-      clear();
-      let line: string;
-      try {
-        line = encodeLine(res);
-      } catch (e) {
-        line = encodeLine({ ok: false, error: `result cannot be sent: ${(e as Error).message}` });
-      }
-      // Bytes the client sends from now on are read and dropped (see 'data'), so its EOF is seen and the socket closes.
-      sock.end(line);
-      if (thenDestroy) sock.once('finish', () => sock.destroy());
-      timer = setTimeout(() => sock.destroy(), requestTimeoutMs);
-    }
-
-    async function handle(line: string): Promise<void> {
-      const req = parseRequestLine(line);
-      if ('error' in req) return reply({ ok: false, error: req.error });
-      const { cmd } = req;
-      // Own properties only: "constructor", "__proto__" or "toString" are unknown commands.
-      const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : cmd === 'ping' ? () => 'pong' : undefined;
-      if (typeof handler !== 'function') return reply({ ok: false, error: `unknown command: ${JSON.stringify(cmd)}` });
-      let deadline: NodeJS.Timeout | undefined;
-      try {
-        const result = await Promise.race([
-          Promise.resolve().then(handler),
-          new Promise<never>((_, reject) => {
-            deadline = setTimeout(
-              () => reject(new Error(`command ${JSON.stringify(cmd)} did not finish within ${handlerTimeoutMs} ms`)),
-              handlerTimeoutMs,
-            );
-          }),
-        ]);
-        reply({ ok: true, result: result === undefined ? null : result });
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        log?.warn({ path, cmd, err: message }, 'control socket: command failed');
-        reply({ ok: false, error: message });
-      } finally {
-        clearTimeout(deadline);
-      }
-    }
-
-    function take(line: Buffer): void {
-      done = true;
-      clear();
-      if (line.length > MAX_REQUEST_BYTES) return refuseOversize();
-      // A handler failure is turned into an error response inside handle(); this catch is only a backstop.
-      handle(line.toString('utf8').replace(/\r$/, '')).catch(() => sock.destroy());
-    }
-
-    function refuseOversize(): void {
-      log?.warn({ path, limit: MAX_REQUEST_BYTES }, 'control socket: request too large; refused');
-      // Closed as soon as the refusal is written: no point reading the rest of it.
-      reply({ ok: false, error: `request too large (limit ${MAX_REQUEST_BYTES} bytes)` }, true);
-    }
-
-    sock.on('data', (b: Buffer) => {
-      if (done) return;
-      const nl = b.indexOf(0x0a);
-      if (nl >= 0) return take(Buffer.concat([buf, b.subarray(0, nl)]));
-      buf = Buffer.concat([buf, b]);
-      if (buf.length > MAX_REQUEST_BYTES) {
-        done = true;
-        refuseOversize();
-      }
-    });
-    // allowHalfOpen: a client may shut down its side after sending (`socat`, `nc -N`) and
-    // still get the answer; a request without its final newline is taken at EOF.
-    sock.on('end', () => {
-      if (done) return;
-      if (buf.length > 0) take(buf);
-      else {
-        done = true;
-        clear();
-        sock.end();
-      }
-    });
-    sock.on('error', () => {
-      // EPIPE/ECONNRESET from a client that went away: nothing to do but forget it.
-    });
-    sock.on('close', () => {
-      clear();
-      open.delete(sock);
-    });
-  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -306,14 +374,9 @@ export async function startControlServer(
     close(): Promise<void> {
       closing ??= (async () => {
         const closed = closeServer(server);
-        for (const s of open) s.destroy();
+        for (const s of ctx.open) s.destroy();
         await closed;
-        try {
-          const now = await fs.lstat(abs);
-          if (now.ino === ours.ino && now.dev === ours.dev) await fs.unlink(abs);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        }
+        await unlinkIfSameFile(paths.abs, ours);
       })();
       return closing;
     },

@@ -56,5 +56,31 @@ export class UsageError extends Error {}
 /** A path into parsed data: `['registry', 0, 'mirror', 1, 'location']`. */
 export type DataPath = ReadonlyArray<string | number>;
 
+/**
+ * A location whose line and column are found on their first read. Parsers locate every value
+ * they keep (origins), but only a diagnostic or a status reads the line: finding it may be the
+ * costly part (toml/locate.ts parses the text again), so a valid input never does.
+ */
+export function lazyLocation(file: string, find: () => { readonly line: number; readonly col: number }): Location {
+  let finder: typeof find | undefined = find; // let go once used: it holds the whole text
+  let found: { readonly line: number; readonly col: number } | undefined;
+  const at = (): { readonly line: number; readonly col: number } => {
+    if (!found) {
+      found = (finder as typeof find)();
+      finder = undefined;
+    }
+    return found;
+  };
+  return {
+    file,
+    get line() {
+      return at().line;
+    },
+    get col() {
+      return at().col;
+    },
+  };
+}
+
 /** Maps a path in a document (and the offending value, to sharpen the column) to a source location. */
 export type Locator = (path: DataPath, needle?: string) => Location;

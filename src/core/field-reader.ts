@@ -57,7 +57,9 @@ export function closestName(key: string, known: readonly string[]): string | und
 
 /** For a key found inside a table that is a top-level key: TOML puts every key after a header into that table. */
 export function misplacedTopLevelKey(key: string, topLevel: readonly string[]): string {
-  return topLevel.includes(key) ? `; "${key}" is a top-level key, but TOML reads every key after a [table] header as part of that table: move it above the first table` : '';
+  return topLevel.includes(key)
+    ? `; "${key}" is a top-level key, but TOML reads every key after a [table] header as part of that table: move it above the first table`
+    : '';
 }
 
 /** `; did you mean "x"?` or nothing. */

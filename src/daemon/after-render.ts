@@ -26,7 +26,9 @@ export function runAfterRender(commands: ReadonlyArray<readonly string[]>, timeo
             const ms = Math.round(performance.now() - started);
             const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
             const code = e ? (typeof e.code === 'number' ? e.code : null) : 0;
-            const result: CommandResult = e ? { argv, ok: false, code, ms, error: e.killed ? `killed after ${timeoutMs} ms` : e.message.split('\n')[0] ?? String(e) } : { argv, ok: true, code: 0, ms };
+            const result: CommandResult = e
+              ? { argv, ok: false, code, ms, error: e.killed ? `killed after ${timeoutMs} ms` : (e.message.split('\n')[0] ?? String(e)) }
+              : { argv, ok: true, code: 0, ms };
             const line = argv.join(' ');
             if (result.ok) log.info({ command: argv, ms }, `after-render: ${line}: ok, ${ms} ms`);
             else log.error({ command: argv, ms, code, stderr: stderr.slice(0, 2000) }, `after-render: ${line}: failed: ${result.error}`);

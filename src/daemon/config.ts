@@ -1,18 +1,19 @@
 /**
  * The daemon's settings: an optional TOML config file (default
  * /etc/mirror-policyd/config.toml) with the same names as the flags; flags win.
+ * Every setting is a row of run-options.ts; this file reads and checks them.
  * Pure: text and flag values in, a validated DaemonConfig or located errors out.
  */
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { error, type Diagnostic } from '../core/diagnostic.js';
-import { DEFAULT_OUTPUT, DEFAULT_POLICY_DIR } from '../core/defaults.js';
+import { DEFAULT_CONFIG, DEFAULT_STATE_DIR } from '../core/defaults.js';
 import { FieldReader, describe } from '../core/field-reader.js';
-import { DEFAULT_HYSTERESIS, type HysteresisPolicy } from '../health/order.js';
-import { LOG_LEVELS, type LogFormat } from '../core/log-levels.js';
+import type { HysteresisPolicy } from '../health/order.js';
+import type { LogFormat } from '../core/log-levels.js';
 import { parseTomlText, tomlLocator } from '../registries-conf/parse.js';
+import { CONFIG_KEYS, FILE_SETTINGS, type ConfigField, type ConfigKey, type RunSetting, type SettingValue } from './run-options.js';
 
-export const DEFAULT_CONFIG = '/etc/mirror-policyd/config.toml';
-export const DEFAULT_STATE_DIR = '/var/lib/mirror-policyd';
+export { CONFIG_KEYS, DEFAULT_CONFIG, DEFAULT_STATE_DIR };
 export { DEFAULT_CONTROL_SOCKET }; // one definition, in the control socket's protocol
 
 export interface DaemonConfig {
@@ -40,67 +41,74 @@ export interface DaemonConfig {
   readonly afterRender: ReadonlyArray<readonly string[]>;
   readonly afterRenderTimeoutMs: number;
   readonly allowUnsafeFragments: boolean;
+  /** The cap on a fragment's size: oc-mirror's IDMS for a large catalog is over 1 MB. */
+  readonly maxFragmentBytes: number;
   readonly logLevel: string;
   readonly logFormat: LogFormat;
-  /** The local mirror (issue #14): absent when off, the default. */
-  readonly localMirror?: LocalMirrorSettings;
+  /** The local mirror's HOST:PORT (issue #14), as written in registries.conf; absent when off, the default. */
+  readonly localMirror?: string;
+  /** May the local mirror use the host's credentials (auth files) upstream? Off unless set. */
+  readonly localMirrorCredentials: boolean;
+  /** Accept a local-mirror address outside 127.0.0.0/8. */
+  readonly localMirrorAllowNonLoopback: boolean;
 }
 
-export interface LocalMirrorSettings {
-  /** host:port as written in registries.conf, e.g. 127.0.0.1:5050. */
-  readonly address: string;
-  readonly host: string;
-  readonly port: number;
-  /** May the endpoint use the host's credentials (auth files) upstream? Off unless set. */
-  readonly credentials: boolean;
+export type ConfigValues = Partial<Record<ConfigKey, string | number | boolean | string[][]>>;
+
+type Fail = (message: string) => void;
+
+/** `x` read as `value` says (a flag gives a string, the file a TOML value), or undefined after `fail`. */
+function readValue(key: string, x: string | number | boolean | string[][], value: SettingValue, fail: Fail): unknown {
+  switch (value.type) {
+    case 'string':
+      if (typeof x !== 'string' || x === '') return void fail(`"${key}" must be a non-empty string, not ${x === '' ? 'an empty string' : describe(x)}`);
+      return x;
+    case 'whole': {
+      const n = typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < value.min || n > value.max) {
+        // String(x) for numbers: JSON.stringify would print inf and nan as "null".
+        return void fail(`"${key}" must be a whole number from ${value.min} to ${value.max}, not ${typeof x === 'number' ? String(x) : JSON.stringify(x)}`);
+      }
+      return n;
+    }
+    case 'boolean':
+      if (typeof x !== 'boolean') return void fail(`"${key}" must be true or false`);
+      return x;
+    case 'choice': {
+      const s = readValue(key, x, { type: 'string' }, fail);
+      if (s === undefined) return undefined;
+      if (!value.of.includes(s as string))
+        return void fail(`"${key}" must be ${value.of.length === 2 ? value.of.join(' or ') : `one of ${value.of.join(', ')}`}`);
+      return s;
+    }
+    case 'commands':
+      if (!Array.isArray(x) || !x.every((c) => Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === 'string'))) {
+        return void fail(`"${key}" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`);
+      }
+      return x;
+  }
 }
 
-export const DEFAULTS: DaemonConfig = {
-  policyDir: DEFAULT_POLICY_DIR,
-  output: DEFAULT_OUTPUT,
-  stateDir: DEFAULT_STATE_DIR,
-  controlSocket: DEFAULT_CONTROL_SOCKET,
-  debounceMs: 100,
-  rescanIntervalMs: 30_000,
-  probeIntervalMs: 10_000,
-  probeTimeoutMs: 3000,
-  healthAwareOrder: false,
-  hysteresis: DEFAULT_HYSTERESIS,
-  afterRender: [],
-  afterRenderTimeoutMs: 30_000,
-  allowUnsafeFragments: false,
-  logLevel: 'info',
-  logFormat: 'pretty',
-};
+/** Sets `field` (`parent.child` for a nested one) of the config being built. */
+function setField(config: Record<string, unknown>, field: ConfigField, v: unknown): void {
+  const [name, child] = field.split('.') as [string, string | undefined];
+  config[name] = child === undefined ? v : { ...(config[name] as object), [child]: v };
+}
 
-/** Config-file keys, also the flag names (the flags use them with `--`). */
-export const CONFIG_KEYS = [
-  'policy-dir',
-  'output',
-  'base',
-  'state-dir',
-  'control-socket',
-  'debounce-ms',
-  'rescan-interval-ms',
-  'probe-interval-ms',
-  'probe-timeout-ms',
-  'health-aware-order',
-  'demote-after',
-  'restore-after',
-  'min-dwell-ms',
-  'max-rewrites-per-minute',
-  'metrics-file',
-  'after-render',
-  'after-render-timeout-ms',
-  'allow-unsafe-fragments',
-  'log-level',
-  'log-format',
-  'local-mirror',
-  'local-mirror-allow-non-loopback',
-  'local-mirror-credentials',
-] as const;
+/**
+ * The DaemonConfig of the settings' values, each setting's default where it has no value.
+ * Every field is set by a row (the config tests compare whole configs), hence the cast.
+ */
+function configFrom(values: ReadonlyMap<RunSetting, unknown>): DaemonConfig {
+  const config: Record<string, unknown> = {};
+  for (const row of FILE_SETTINGS) {
+    const v = values.has(row) ? values.get(row) : row.default;
+    if (v !== undefined) setField(config, row.field, v);
+  }
+  return config as unknown as DaemonConfig;
+}
 
-export type ConfigValues = Partial<Record<(typeof CONFIG_KEYS)[number], string | number | boolean | string[][]>>;
+export const DEFAULTS: DaemonConfig = configFrom(new Map());
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const HOST_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/;
@@ -135,87 +143,28 @@ export function parseLocalMirrorAddress(s: string, allowNonLoopback: boolean): {
 
 function validate(v: ConfigValues, at: (key: string) => (message: string) => Diagnostic): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const fail = (key: string, message: string): void => void diagnostics.push(at(key)(message));
-  const str = (key: (typeof CONFIG_KEYS)[number]): string | undefined => {
-    const x = v[key];
-    if (x === undefined) return undefined;
-    if (typeof x !== 'string' || x === '') return void fail(key, `"${key}" must be a non-empty string, not ${x === '' ? 'an empty string' : describe(x)}`);
-    return x;
-  };
-  const int = (key: (typeof CONFIG_KEYS)[number], min: number, max: number): number | undefined => {
-    const x = v[key];
-    if (x === undefined) return undefined;
-    const n = typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      // String(x) for numbers: JSON.stringify would print inf and nan as "null".
-      return void fail(key, `"${key}" must be a whole number from ${min} to ${max}, not ${typeof x === 'number' ? String(x) : JSON.stringify(x)}`);
-    }
-    return n;
-  };
-  const afterRender = v['after-render'];
-  if (
-    afterRender !== undefined &&
-    (!Array.isArray(afterRender) || !afterRender.every((c) => Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === 'string')))
-  ) {
-    fail('after-render', '"after-render" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]');
+  const failAt =
+    (key: string): Fail =>
+    (message) =>
+      void diagnostics.push(at(key)(message));
+  const values = new Map<RunSetting, unknown>();
+  for (const row of FILE_SETTINGS) {
+    const x = v[row.name];
+    if (x === undefined) continue;
+    const value = readValue(row.name, x, row.value, failAt(row.name));
+    if (value === undefined) continue;
+    const problem = typeof value === 'number' ? row.check?.(value) : undefined;
+    if (problem !== undefined) failAt(row.name)(problem);
+    values.set(row, value);
   }
-  const level = str('log-level');
-  if (level !== undefined && !LOG_LEVELS.includes(level)) fail('log-level', `"log-level" must be one of ${LOG_LEVELS.join(', ')}`);
-  const format = str('log-format');
-  if (format !== undefined && format !== 'pretty' && format !== 'json') fail('log-format', '"log-format" must be pretty or json');
-  const bool = (key: (typeof CONFIG_KEYS)[number]): boolean | undefined => {
-    const x = v[key];
-    if (x === undefined) return undefined;
-    if (typeof x !== 'boolean') return void fail(key, `"${key}" must be true or false`);
-    return x;
-  };
-  const unsafe = bool('allow-unsafe-fragments');
-  const base = str('base');
-  const metricsFile = str('metrics-file');
-  const probeIntervalMs = (() => {
-    const n = int('probe-interval-ms', 0, 86_400_000);
-    if (n !== undefined && n > 0 && n < 100) fail('probe-interval-ms', '"probe-interval-ms" must be 0 (off) or at least 100');
-    return n ?? DEFAULTS.probeIntervalMs;
-  })();
-  const healthAwareOrder = bool('health-aware-order') ?? DEFAULTS.healthAwareOrder;
+  const config = configFrom(values);
   // Without probes nothing would ever be demoted: say so rather than silently do nothing.
-  if (healthAwareOrder && probeIntervalMs === 0)
-    fail('health-aware-order', '"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
-  const hysteresis: HysteresisPolicy = {
-    demoteAfter: int('demote-after', 1, 1000) ?? DEFAULTS.hysteresis.demoteAfter,
-    restoreAfter: int('restore-after', 1, 1000) ?? DEFAULTS.hysteresis.restoreAfter,
-    minDwellMs: int('min-dwell-ms', 0, 86_400_000) ?? DEFAULTS.hysteresis.minDwellMs,
-    maxRewritesPerMinute: int('max-rewrites-per-minute', 1, 600) ?? DEFAULTS.hysteresis.maxRewritesPerMinute,
-  };
-  const localMirror = (() => {
-    const address = str('local-mirror');
-    const allowNonLoopback = bool('local-mirror-allow-non-loopback') ?? false;
-    const credentials = bool('local-mirror-credentials') ?? false;
-    if (address === undefined) return undefined;
-    const parsed = parseLocalMirrorAddress(address, allowNonLoopback);
-    if ('problem' in parsed) return void fail('local-mirror', parsed.problem);
-    return { address, ...parsed, credentials } satisfies LocalMirrorSettings;
-  })();
-  const config: DaemonConfig = {
-    policyDir: str('policy-dir') ?? DEFAULTS.policyDir,
-    output: str('output') ?? DEFAULTS.output,
-    ...(base !== undefined ? { base } : {}),
-    stateDir: str('state-dir') ?? DEFAULTS.stateDir,
-    controlSocket: str('control-socket') ?? DEFAULTS.controlSocket,
-    debounceMs: int('debounce-ms', 0, 60_000) ?? DEFAULTS.debounceMs,
-    rescanIntervalMs: int('rescan-interval-ms', 100, 86_400_000) ?? DEFAULTS.rescanIntervalMs,
-    probeIntervalMs,
-    probeTimeoutMs: int('probe-timeout-ms', 100, 60_000) ?? DEFAULTS.probeTimeoutMs,
-    healthAwareOrder,
-    hysteresis,
-    ...(metricsFile !== undefined ? { metricsFile } : {}),
-    afterRender: Array.isArray(afterRender) ? (afterRender as string[][]) : DEFAULTS.afterRender,
-    afterRenderTimeoutMs: int('after-render-timeout-ms', 100, 600_000) ?? DEFAULTS.afterRenderTimeoutMs,
-    allowUnsafeFragments: unsafe ?? DEFAULTS.allowUnsafeFragments,
-    logLevel: level ?? DEFAULTS.logLevel,
-    logFormat: (format as LogFormat | undefined) ?? DEFAULTS.logFormat,
-    ...(localMirror ? { localMirror } : {}),
-  };
+  if (config.healthAwareOrder && config.probeIntervalMs === 0)
+    failAt('health-aware-order')('"health-aware-order" needs the background probes: "probe-interval-ms" must not be 0');
+  if (config.localMirror !== undefined) {
+    const parsed = parseLocalMirrorAddress(config.localMirror, config.localMirrorAllowNonLoopback);
+    if ('problem' in parsed) failAt('local-mirror')(parsed.problem);
+  }
   return diagnostics.length > 0 ? { diagnostics } : { config, diagnostics };
 }
 
@@ -234,9 +183,9 @@ export function resolveConfig(file: { path: string; text: string } | undefined, 
     const r = new FieldReader(loc);
     r.unknownKeys(parsed.data, CONFIG_KEYS, [], 'error', 'the config file');
     diagnostics.push(...r.diagnostics);
-    fromFile = parsed.data as ConfigValues;
+    fromFile = parsed.data;
     locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));
   }
   const merged = validate({ ...fromFile, ...flags }, locate);
-  return { ...(merged.config && diagnostics.length === 0 ? { config: merged.config } : {}), diagnostics: [...diagnostics, ...merged.diagnostics] };
+  return { config: diagnostics.length === 0 ? merged.config : undefined, diagnostics: [...diagnostics, ...merged.diagnostics] };
 }

@@ -3,18 +3,16 @@
  * forgiving render of the policy directory, live, and never leaves the host worse off.
  * A thin shell around the pure pipeline: it reads files, writes files, watches, talks
  * to systemd and answers `status`. One render at a time; triggers coalesce.
+ * This class orchestrates; the parts are its own modules: start-up-claim, render-scheduler
+ * (when to render), fragment-tracker, output-guard and status-report.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { removeStaleTemps, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { acquireLock, LockBusyError } from '../output/lock.js';
-import { ownIdentity } from '../output/pid.js';
+import { basename } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
-import { classifyText } from '../output/managed-file.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { readPolicyDir } from '../fragments/policy-dir.js';
 import { findShadowing } from '../merge/shadowing.js';
@@ -29,117 +27,40 @@ import { healthPath } from '../health/store.js';
 import type { MetricsSnapshot } from '../metrics/format.js';
 import { HealthKeeper } from '../health/keeper.js';
 import { MetricsFile } from '../metrics/file.js';
-import { mirrorMetrics, mirrorViews, type MirrorView } from '../health/mirror-view.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
-import { buildForgiving, type FragmentStatus } from '../pipeline/forgiving.js';
-import { describeFsError, fsErrorLine, looksLikeDaemonOf, recordHolder, StateDir, StateDirError } from './state-dir.js';
+import { buildForgiving } from '../pipeline/forgiving.js';
+import { fsErrorLine, StateDir } from './state-dir.js';
+import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
-import { LastGoodSaver } from './last-good-saver.js';
-import { Backoff } from './retry.js';
+import { FragmentTracker } from './fragment-tracker.js';
+import { OutputGuard } from './output-guard.js';
+import { RenderScheduler } from './render-scheduler.js';
+import { buildStatus, degradedReasons, metricsSnapshot, statusLine, type DaemonFacts, type DaemonStatus, type RenderInfo } from './status-report.js';
 import { watchTargets, type Watcher } from './watcher.js';
-import { byteOrderCompare } from '../core/byte-order.js';
-import { unlessMissing } from '../output/if-exists.js';
 
-/** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
-const EMPTY_SETTLE_MS = 300;
-/** How long a start waits for another starting daemon's claim of the state dir, and when a claim naming no holder (an older version's) is stale. */
-const CLAIM_WAIT_MS = 15_000;
-const STALE_CLAIM_MS = 10_000;
-/**
- * chokidar can drop a change that closely follows another on the same path (seen up to ~100 ms
- * apart: its per-file throttle, a file replaced by rename while it re-attaches to the previous
- * replacement). A lost event is always close to one it delivered, so one more look this long
- * after the last event catches it; a render of unchanged inputs writes nothing.
- */
-const SETTLE_MS = 1000;
-
-export class StartError extends Error {}
-
-export interface DriftEvent {
-  readonly at: string;
-  readonly kind: 'adopted' | 'edited' | 'replaced';
-  readonly savedAs: string;
-}
-
-export interface RenderInfo {
-  readonly at: string;
-  readonly ms: number;
-  readonly sha256: string;
-  readonly changed: boolean;
-  readonly fragments: number;
-  readonly tables: number;
-  readonly mirrors: number;
-}
-
-export interface DaemonStatus {
-  readonly state: 'healthy' | 'degraded';
-  readonly degraded: string[];
-  readonly pid: number;
-  readonly version: string;
-  readonly startedAt: string;
-  readonly policyDir: string;
-  readonly output: string;
-  readonly stateDir: string;
-  readonly base: { readonly source: 'flag' | 'adopted' | 'none'; readonly path?: string };
-  readonly fragments: Array<{ file: string; state: string; errors: string[]; warnings: string[] }>;
-  /** Warnings not located in a fragment: files in the policy directory that are not fragments, the base. */
-  readonly warnings: string[];
-  readonly lastRender?: RenderInfo;
-  readonly lastWriteError?: string;
-  readonly drift: DriftEvent[];
-  readonly shadowing: string[];
-  /**
-   * Each mirror endpoint of the render: `state` is its health in the cache (up, down, probe,
-   * unknown), or `demoted` while health-aware order lists it after the healthy mirrors.
-   */
-  readonly mirrors?: MirrorView[];
-  /** Present when health-aware order is on. */
-  readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
-  readonly renders: number;
-  readonly renderErrors: number;
-}
+// What the CLI and the tests take from here, wherever it lives now.
+export { StartError } from './start-up-claim.js';
+export type { DriftEvent } from './output-guard.js';
+export type { DaemonStatus, RenderInfo } from './status-report.js';
 
 export class Daemon {
   private readonly state: StateDir;
   private readonly startedAt = new Date().toISOString();
   private watcher?: Watcher;
   private control?: ControlServer;
-  private rescanTimer?: NodeJS.Timeout;
-  private debounceTimer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
-  private settleTimer?: NodeJS.Timeout;
-  private readonly outputBackoff = new Backoff();
-  private rendering?: Promise<void>;
-  private pending = false;
-  private lastStart = 0;
-  private stopped = false;
+  private readonly scheduler: RenderScheduler;
   private reloads: Promise<void> = Promise.resolve();
 
-  private changeCounter = 0;
-  private readonly seen = new Map<string, { text: string; changedAt: number }>();
-  private lastGood: Record<string, string> = {};
-  private lastGoodSaver?: LastGoodSaver;
-  private lastWritten?: string;
-  private reported = new Map<string, string>(); // file → messages already logged
-  private statuses: FragmentStatus[] = [];
-  private otherWarnings: string[] = [];
+  private readonly fragments: FragmentTracker;
   private generalProblems: string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
-  private readonly emptyPending = new Set<string>();
-  private emptyTimer?: NodeJS.Timeout;
   private prober?: Prober;
-  private lastWriteError?: string;
   private readonly presence: PolicyDirPresence;
-  private readonly drift: DriftEvent[] = [];
+  private readonly output: OutputGuard;
   private shadowing: string[] = [];
-  private renders = 0;
-  private renderErrors = 0;
-  private writes = 0;
-  private driftRestores = 0;
-  private healthRewrites = 0;
-  private probeRounds = 0;
+  private readonly counters = { renders: 0, renderErrors: 0, writes: 0, healthRewrites: 0, probeRounds: 0 };
   private lastSuccessAt?: number;
   /** Health-aware order's memory; present while the setting is on. */
   private keeper?: HealthKeeper;
@@ -153,6 +74,17 @@ export class Daemon {
     private readonly notifier: Notifier,
   ) {
     this.state = new StateDir(config.stateDir, { warn: (m) => log.warn(m) });
+    this.scheduler = new RenderScheduler({
+      render: () => this.render(),
+      onError: (e) => {
+        this.counters.renderErrors++;
+        this.log.error({ err: e.stack }, `render failed: ${e.message}`);
+      },
+      afterEach: () => void this.writeMetrics(),
+      debounceMs: () => this.config.debounceMs,
+    });
+    this.fragments = new FragmentTracker(log, () => this.scheduler.recheckSoon());
+    this.output = new OutputGuard(() => this.config, this.state, log);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(
       () => this.config.policyDir,
@@ -164,16 +96,8 @@ export class Daemon {
 
   /** Takes the state dir, renders once, starts watching and answering; READY=1 even when degraded. */
   async start(): Promise<void> {
-    try {
-      await this.state.init();
-    } catch (e) {
-      // A refusal says what is wrong itself; a failed fs operation (it has a code) is prefixed.
-      const refusal = e instanceof StateDirError && (e as NodeJS.ErrnoException).code === undefined;
-      throw new StartError(
-        refusal ? e.message : `state directory ${this.config.stateDir} is not usable: ${e instanceof StateDirError ? e.message : describeFsError(e)}`,
-      );
-    }
-    await this.claim();
+    await initStateDir(this.state, this.config.stateDir);
+    await claimStateDir(this.state, this.config, this.startedAt, this.log);
     try {
       this.control = await startControlServer(this.config.controlSocket, { status: () => this.status(), ping: () => 'pong' }, this.log);
     } catch (e) {
@@ -181,13 +105,11 @@ export class Daemon {
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
     }
     try {
-      await this.removeStaleTemps();
-      this.lastGood = await this.state.readLastGood();
-      this.lastGoodSaver = new LastGoodSaver(this.state, this.log, this.lastGood);
+      await removeLeftTemps(this.state, this.config, this.log);
+      await this.fragments.load(this.state);
       // Watching first: a change made during the first render, or right after READY=1, must not be missed.
       await this.startWatching();
-      this.pending = true;
-      await this.runRender();
+      await this.scheduler.renderNow();
     } catch (e) {
       // Never a daemon half up (answering `status` as healthy but never rendering): all of it goes, in one line.
       this.log.debug({ err: (e as Error).stack }, 'start-up failed');
@@ -219,8 +141,8 @@ export class Daemon {
 
   /** After each probe round: hysteresis, a re-render when the demoted set changed (rate limited), metrics. */
   private async onProbeRound(updates: Readonly<Record<string, EndpointHealth>>): Promise<void> {
-    this.probeRounds++;
-    if (this.keeper && this.lastConf && !this.stopped) {
+    this.counters.probeRounds++;
+    if (this.keeper && this.lastConf && !this.scheduler.isStopped) {
       const outcomes = Object.entries(updates).map(([key, h]) => ({
         key,
         ok: h.failures === 0,
@@ -245,120 +167,25 @@ export class Daemon {
     await this.writeMetrics();
   }
 
-  /**
-   * Takes the state dir: reading the record of a running daemon and writing ours is one step
-   * (under a lock, src/output/lock.ts), so that of several daemons started at once exactly one runs.
-   * A record whose process is gone (its pid now another process after a crash or a power loss)
-   * is replaced; every failure is one line that names the path.
-   */
-  private async claim(): Promise<void> {
-    const lockPath = this.state.path('.claim.lock');
-    let lock;
-    try {
-      lock = await acquireLock(lockPath, {
-        waitMs: CLAIM_WAIT_MS,
-        unnamedStaleMs: STALE_CLAIM_MS,
-        looksLike: looksLikeDaemonOf(this.config.stateDir),
-        onTakeOver: (pid, why) => this.log.info(`removing a stale start-up lock ${lockPath}${pid !== undefined ? ` of pid ${pid}` : ''} (${why})`),
-      });
-    } catch (e) {
-      if (e instanceof LockBusyError)
-        throw new StartError(`state directory ${this.config.stateDir} stays locked by another starting mirror-policyd (${e.message})`);
-      throw new StartError(`cannot lock ${lockPath}: ${describeFsError(e)}`);
-    }
-    try {
-      const other = await this.state.readRecord();
-      if (other && other.pid !== process.pid) {
-        const holder = recordHolder(other, this.config.stateDir);
-        if (holder.running) throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${this.config.stateDir}`);
-        this.log.info(
-          `replacing the record of a mirror-policyd that is gone (${this.state.path('daemon.json')}: pid ${JSON.stringify(other.pid)}, ${holder.why})`,
-        );
-      }
-      await this.state.writeRecord({
-        ...ownIdentity(),
-        output: resolve(this.config.output),
-        controlSocket: resolve(this.config.controlSocket),
-        startedAt: this.startedAt,
-      });
-    } catch (e) {
-      if (e instanceof StartError) throw e;
-      throw new StartError(e instanceof StateDirError ? e.message : `cannot take the state directory ${this.config.stateDir}: ${describeFsError(e)}`);
-    } finally {
-      await lock.release().catch(() => {});
-    }
-  }
-
-  /** Temp files that an earlier run killed mid-write left beside the output, the metrics file and in the state dir. */
-  private async removeStaleTemps(): Promise<void> {
-    const places: Array<[string, string | undefined]> = [
-      [dirname(this.config.output), basename(this.config.output)],
-      [this.config.stateDir, undefined],
-      ...['last-good', 'bases', 'drift'].map((sub): [string, undefined] => [this.state.path(sub), undefined]),
-      ...(this.config.metricsFile ? [[dirname(this.config.metricsFile), basename(this.config.metricsFile)] as [string, string]] : []),
-    ];
-    for (const [dir, only] of places) {
-      const removed = await removeStaleTemps(dir, only).catch(() => []);
-      if (removed.length > 0) this.log.info(`removed ${removed.length} temp file(s) left by an interrupted write in ${dir}: ${removed.join(', ')}`);
-    }
-  }
-
   /** Starts the watcher and the rescan; resolves when changes are being reported. */
   private async startWatching(): Promise<void> {
     const watcher = watchTargets(
       { policyDir: this.config.policyDir, output: this.config.output },
       (what, name) => {
         this.log.debug({ event: what, file: name }, `${what} ${name}`);
-        this.trigger();
-        if (this.settleTimer) clearTimeout(this.settleTimer);
-        this.settleTimer = setTimeout(() => {
-          this.settleTimer = undefined;
-          this.trigger();
-        }, SETTLE_MS);
-        this.settleTimer.unref();
+        this.scheduler.requestAndSettle();
       },
       (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
     );
     this.watcher = watcher;
-    this.rescanTimer = setInterval(() => this.trigger(), this.config.rescanIntervalMs);
-    this.rescanTimer.unref();
+    this.scheduler.rescanEvery(this.config.rescanIntervalMs);
     if (!(await watcher.ready))
       this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
   trigger(): void {
-    this.pending = true;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped || this.rendering || this.debounceTimer) return;
-    const wait = Math.max(0, this.lastStart + this.config.debounceMs - Date.now());
-    if (wait === 0) void this.runRender();
-    else {
-      this.debounceTimer = setTimeout(() => {
-        this.debounceTimer = undefined;
-        void this.runRender();
-      }, wait);
-    }
-  }
-
-  private runRender(): Promise<void> {
-    if (!this.pending || this.rendering) return this.rendering ?? Promise.resolve();
-    this.pending = false;
-    this.lastStart = Date.now();
-    this.rendering = this.render()
-      .catch((e: Error) => {
-        this.renderErrors++;
-        this.log.error({ err: e.stack }, `render failed: ${e.message}`);
-      })
-      .finally(() => {
-        this.rendering = undefined;
-        void this.writeMetrics();
-        if (this.pending) this.schedule();
-      });
-    return this.rendering;
+    this.scheduler.request();
   }
 
   /** SIGHUP: new settings, a full re-read and re-render. */
@@ -370,7 +197,7 @@ export class Daemon {
   }
 
   private async reloadNow(config: DaemonConfig | undefined): Promise<void> {
-    if (this.stopped) return;
+    if (this.scheduler.isStopped) return;
     this.notifier.reloading();
     if (config) {
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
@@ -383,16 +210,13 @@ export class Daemon {
       if (probesChanged) this.startProbing();
       if (watchChanged) {
         await this.watcher?.close();
-        if (this.rescanTimer) clearInterval(this.rescanTimer);
+        this.scheduler.stopRescan();
         await this.startWatching();
       }
     }
-    if (this.stopped) return;
-    this.seen.clear();
-    this.reported.clear();
-    await this.rendering;
-    this.pending = true;
-    await this.runRender();
+    if (this.scheduler.isStopped) return;
+    this.fragments.forget();
+    await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
   }
@@ -400,13 +224,11 @@ export class Daemon {
   /** SIGTERM: finish any write in flight, then stop everything. */
   async stop(): Promise<void> {
     this.prober?.stop();
-    this.stopped = true;
+    this.scheduler.stop();
     this.notifier.stopping();
     await this.reloads;
-    for (const t of [this.debounceTimer, this.retryTimer, this.settleTimer, this.emptyTimer]) if (t) clearTimeout(t);
     this.presence.stop();
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
-    await this.rendering;
+    await this.scheduler.idle();
     await this.metrics.settled();
     await this.watcher?.close();
     await this.control?.close();
@@ -424,77 +246,13 @@ export class Daemon {
     return adopted !== undefined ? { base: { file: 'base.conf', text: adopted }, source: 'adopted' } : { source: 'none' };
   }
 
-  /** Before writing: a file that is not what we last wrote was adopted, edited or replaced by someone. */
-  private readOutput(): Promise<string | undefined> {
-    return unlessMissing(fs.readFile(this.config.output, 'utf8'));
-  }
-
-  /**
-   * Returns the text it looked at (undefined: no file), which is the one this render may replace.
-   * A file someone else wrote is replaced only once a copy of it is safe in the state dir.
-   */
-  private async checkOutput(): Promise<string | undefined> {
-    let current: string | undefined;
-    try {
-      current = await this.readOutput();
-    } catch (e) {
-      throw new Error(`cannot read it: ${(e as Error).message}`);
-    }
-    try {
-      return await this.keepForeignOutput(current);
-    } catch (e) {
-      throw new Error(`not replaced, since a copy of it cannot be kept in ${this.config.stateDir}: ${(e as Error).message}`);
-    }
-  }
-
-  private async keepForeignOutput(current: string | undefined): Promise<string | undefined> {
-    if (current === undefined || current === this.lastWritten) return current;
-    const kind = classifyText(current);
-    if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
-    const at = new Date().toISOString();
-    if (kind === 'edited') {
-      const savedAs = await this.state.keepDrift(current);
-      this.drift.push({ at, kind: 'edited', savedAs });
-      this.driftRestores++;
-      this.log.warn(
-        { path: this.config.output, savedAs },
-        `${this.config.output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`,
-      );
-    } else if (this.config.base === undefined) {
-      const first = (await this.state.readOriginal()) === undefined;
-      await this.state.adopt(current);
-      const savedAs = this.state.path('base.conf');
-      this.drift.push({ at, kind: first ? 'adopted' : 'replaced', savedAs });
-      if (first)
-        this.log.info(
-          { path: this.config.output, savedAs },
-          `adopted ${this.config.output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`,
-        );
-      else
-        this.log.warn(
-          { path: this.config.output, savedAs },
-          `${this.config.output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`,
-        );
-    } else {
-      const savedAs = await this.state.keepDrift(current);
-      this.drift.push({ at, kind: 'replaced', savedAs });
-      this.log.warn(
-        { path: this.config.output, savedAs },
-        `${this.config.output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${this.config.base})`,
-      );
-    }
-    while (this.drift.length > 100) this.drift.shift();
-    return current;
-  }
-
   private async render(): Promise<void> {
     const started = performance.now();
-    this.renders++;
-    const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments });
-    const known = new Set([...Object.keys(this.lastGood), ...this.statuses.map((x) => x.file)]);
+    this.counters.renders++;
+    const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes });
     const verdict = this.presence.judge(
       dir,
-      known,
+      this.fragments.known(),
       this.lastRender
         ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect`
         : `nothing is rendered and ${this.config.output} is left as it is`,
@@ -506,51 +264,24 @@ export class Daemon {
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
     const { unreadable, warnings: dirWarnings } = verdict;
 
-    const fragments = dir.fragments.map((f) => {
-      const prev = this.seen.get(f.file);
-      // An in-place write (truncate, then write) read in between looks like an empty fragment,
-      // which is valid and would drop its mirrors and replace its last good. So a fragment that
-      // just became empty keeps its previous content for this render, and is looked at again
-      // shortly: still empty then, it really is empty.
-      if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
-        this.emptyPending.add(f.file);
-        if (this.emptyTimer) clearTimeout(this.emptyTimer);
-        this.emptyTimer = setTimeout(() => this.trigger(), EMPTY_SETTLE_MS);
-        this.emptyTimer.unref();
-        return { ...f, text: prev.text, changedAt: prev.changedAt };
-      }
-      this.emptyPending.delete(f.file);
-      // First sight (start, SIGHUP): a fragment still at its last good content is older than any
-      // that changed since, so after a restart the changed one still gives way in a conflict.
-      const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.lastGood[f.file] === f.text ? 0 : ++this.changeCounter;
-      this.seen.set(f.file, { text: f.text, changedAt });
-      return { ...f, changedAt };
-    });
-    for (const file of [...this.seen.keys()]) if (!dir.fragments.some((f) => f.file === file)) this.seen.delete(file);
+    const fragments = this.fragments.stamp(dir.fragments);
 
     this.generalProblems = [];
-    // An output we cannot even read (its parent is a file, EACCES...) cannot be classified, so it is
-    // not replaced: a write problem, retried with backoff, not a base problem.
-    let outputProblem: string | undefined;
-    let looked: string | undefined;
-    try {
-      looked = await this.checkOutput();
-    } catch (e) {
-      outputProblem = (e as Error).message;
-    }
+    // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.
+    const look = await this.output.look();
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
       baseInfo = await this.readBase();
       this.baseSource =
         baseInfo.source === 'flag'
-          ? { source: 'flag', path: this.config.base as string }
+          ? { source: 'flag', path: this.config.base }
           : baseInfo.source === 'adopted'
             ? { source: 'adopted', path: this.state.path('base.conf') }
             : { source: 'none' };
     } catch (e) {
       this.generalProblems.push(`base: ${(e as Error).message}`);
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
-      this.renderErrors++;
+      this.counters.renderErrors++;
       this.notifier.status(this.statusLine());
       return;
     }
@@ -559,73 +290,50 @@ export class Daemon {
     const demoted = keeper?.demoted();
     const healthOrder = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
     // The local mirror goes first after the health order, so that it stays first; off, no trace of it is left.
-    const localMirror = this.config.localMirror
-      ? { address: this.config.localMirror.address, ...(baseInfo.base ? { baseFile: baseInfo.base.file } : {}) }
-      : undefined;
+    const localMirror =
+      this.config.localMirror !== undefined ? { address: this.config.localMirror, ...(baseInfo.base ? { baseFile: baseInfo.base.file } : {}) } : undefined;
     const transform = localMirror ? (c: RegistriesConf) => applyLocalMirror(healthOrder ? healthOrder(c) : c, localMirror) : healthOrder;
     const result = buildForgiving(
       {
         ...(baseInfo.base ? { base: baseInfo.base } : {}),
         fragments,
         unreadable,
-        lastGood: this.lastGood,
+        lastGood: this.fragments.lastGood,
         ...(transform ? { transform } : {}),
         version: VERSION,
       },
       { file: basename(this.config.output) },
     );
-    this.statuses = result.statuses;
-    const inFragments = new Set(result.statuses.map((x) => x.file));
-    this.otherWarnings = [...dirWarnings, ...result.diagnostics].filter((x) => x.severity === 'warning' && !inFragments.has(x.file)).map(formatDiagnostic);
-    this.reportProblems(result.statuses, [...dirWarnings, ...result.diagnostics]);
+    this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
-      this.renderErrors++;
+      this.counters.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
       this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
       this.notifier.status(this.statusLine());
       return;
     }
-    this.lastGood = result.lastGood;
-    const retryInMs = await this.lastGoodSaver?.save(this.lastGood);
+    const retryInMs = await this.fragments.accept(result.lastGood);
     if (retryInMs !== undefined) {
-      this.renderErrors++;
-      this.retryIn(retryInMs);
+      this.counters.renderErrors++;
+      this.scheduler.retryIn(retryInMs);
     }
 
-    let changed = false;
+    let changed: boolean;
     try {
-      if (outputProblem !== undefined) throw new Error(outputProblem);
-      // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
-      // (it would be lost); the next render classifies it and keeps it.
-      if ((await this.readOutput()) !== looked) {
-        this.log.debug(`${this.config.output} changed during the render; rendering again`);
+      const outcome = await this.output.replace(result.text, look);
+      if (outcome === 'raced') {
         this.trigger();
         return;
       }
-      await fs.mkdir(resolve(this.config.output, '..'), { recursive: true, mode: 0o755 });
-      const written = await writeFileAtomic(this.config.output, result.text, {
-        beforeReplace: (current) => (current === undefined ? looked === undefined : current.toString('utf8') === looked),
-      });
-      if (written.aborted) {
-        this.log.debug(`${this.config.output} changed while we wrote; rendering again`);
-        this.trigger();
-        return;
-      }
-      if (written.replacedLink !== undefined)
-        this.log.warn({ path: this.config.output, linkTarget: written.replacedLink }, replacedLinkMessage(this.config.output, written.replacedLink));
-      changed = written.changed;
-      this.lastWritten = result.text;
-      if (this.lastWriteError) this.log.info(`${this.config.output} written again`);
-      this.lastWriteError = undefined;
-      this.outputBackoff.succeeded();
+      changed = outcome.changed;
+      this.scheduler.writeSucceeded();
     } catch (e) {
-      this.renderErrors++;
-      this.lastWriteError = (e as Error).message;
-      const retryInMs = this.outputBackoff.failed();
-      this.retryIn(retryInMs);
+      this.counters.renderErrors++;
+      const message = this.output.failed(e);
+      const retryInMs = this.scheduler.writeFailed();
       this.log.error(
         { path: this.config.output, retryInMs },
-        `cannot write ${this.config.output}: ${this.lastWriteError}; the old file is intact; retrying in ${retryInMs / 1000} s`,
+        `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`,
       );
       this.notifier.status(this.statusLine());
       return;
@@ -647,13 +355,13 @@ export class Daemon {
     };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (changed) {
-      this.writes++;
+      this.counters.writes++;
       this.log.info(
         { path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms },
         `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`,
       );
       if (healthReasons.length > 0) {
-        this.healthRewrites++;
+        this.counters.healthRewrites++;
         this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);
       }
       for (const s of this.shadowing) this.log.warn(s);
@@ -664,69 +372,10 @@ export class Daemon {
     this.notifier.status(this.statusLine());
   }
 
-  /** A render again in `ms` (one timer: the latest failure sets it). */
-  private retryIn(ms: number): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.trigger(), ms);
-    this.retryTimer.unref();
-  }
-
-  /** Each problem is logged once, when it appears; a fix is logged when it happens. */
-  private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
-    const now = new Map<string, string>();
-    for (const s of statuses) {
-      const key = s.errors.map(formatDiagnostic).join('\n');
-      if (s.state !== 'valid') now.set(s.file, `${s.state}:${key}`);
-      const before = this.reported.get(s.file);
-      if (s.state !== 'valid' && before !== `${s.state}:${key}`) {
-        const effect = s.state === 'held' ? 'its last valid content stays in effect' : 'left out';
-        for (const e of s.errors) this.log.error({ fragment: s.file, line: e.line }, `${formatDiagnostic(e)} (${effect})`);
-        if (s.errors.length === 0) this.log.error({ fragment: s.file }, `${s.file}: not usable (${effect})`);
-      } else if (s.state === 'valid' && before !== undefined) {
-        this.log.info({ fragment: s.file }, `${s.file} is valid again`);
-      }
-    }
-    for (const d of diagnostics) {
-      if (d.severity !== 'warning') continue;
-      const key = `warning:${formatDiagnostic(d)}`;
-      now.set(key, key);
-      if (!this.reported.has(key)) this.log.warn({ fragment: d.file }, formatDiagnostic(d));
-    }
-    this.reported = now;
-  }
-
-  private counts(): { valid: number; held: number; invalid: number } {
-    const c = { valid: 0, held: 0, invalid: 0 };
-    for (const s of this.statuses) c[s.state]++;
-    return c;
-  }
-
-  degradedReasons(): string[] {
-    const out: string[] = [];
-    const { held, invalid } = this.counts();
-    if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
-    if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
-    out.push(...this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`));
-    if (!this.lastRender) out.push('not rendered yet');
-    if (this.lastWriteError) out.push(`cannot write ${this.config.output}: ${this.lastWriteError}`);
-    out.push(...(this.lastGoodSaver?.degradedReasons() ?? []));
-    out.push(...this.generalProblems);
-    return out;
-  }
-
-  statusLine(): string {
-    const { valid, held, invalid } = this.counts();
-    const r = this.lastRender;
-    const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : ', not rendered yet';
-    const degraded = this.degradedReasons();
-    return `${degraded.length > 0 ? 'degraded' : 'healthy'}: fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
-  }
-
-  status(): DaemonStatus {
-    const degraded = this.degradedReasons();
+  /** The daemon's state now, for the status report (src/daemon/status-report.ts). */
+  private facts(): DaemonFacts {
     return {
-      state: degraded.length > 0 ? 'degraded' : 'healthy',
-      degraded,
+      now: Date.now(),
       pid: process.pid,
       version: VERSION,
       startedAt: this.startedAt,
@@ -734,47 +383,37 @@ export class Daemon {
       output: this.config.output,
       stateDir: this.config.stateDir,
       base: this.baseSource,
-      fragments: this.statuses.map((s) => ({
-        file: s.file,
-        state: s.state,
-        errors: s.errors.map(formatDiagnostic),
-        warnings: s.warnings.map(formatDiagnostic),
-      })),
-      warnings: [...this.otherWarnings],
+      fragments: this.fragments.statuses,
+      otherWarnings: this.fragments.warnings,
       ...(this.lastRender ? { lastRender: this.lastRender } : {}),
-      ...(this.lastWriteError ? { lastWriteError: this.lastWriteError } : {}),
-      drift: [...this.drift],
-      shadowing: [...this.shadowing],
-      mirrors: mirrorViews(this.lastConf, this.prober?.health() ?? {}, this.keeper, Date.now()),
-      ...(this.keeper
-        ? {
-            healthAwareOrder: {
-              demoted: [...this.keeper.demoted()].sort(byteOrderCompare),
-              demotions: this.keeper.demotionsTotal,
-              rewrites: this.healthRewrites,
-              rewritesLastMinute: this.keeper.recentRewrites(Date.now()),
-            },
-          }
-        : {}),
-      renders: this.renders,
-      renderErrors: this.renderErrors,
+      ...(this.lastSuccessAt !== undefined ? { lastSuccessAt: this.lastSuccessAt } : {}),
+      ...(this.output.lastWriteError ? { lastWriteError: this.output.lastWriteError } : {}),
+      policyDirProblems: this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`),
+      savingProblems: this.fragments.savingProblems(),
+      generalProblems: this.generalProblems,
+      drift: this.output.drift,
+      shadowing: this.shadowing,
+      ...(this.lastConf ? { conf: this.lastConf } : {}),
+      health: this.prober?.health() ?? {},
+      ...(this.keeper ? { keeper: this.keeper } : {}),
+      counters: { ...this.counters, driftRestores: this.output.driftRestores },
     };
   }
 
+  degradedReasons(): string[] {
+    return degradedReasons(this.facts());
+  }
+
+  statusLine(): string {
+    return statusLine(this.facts());
+  }
+
+  status(): DaemonStatus {
+    return buildStatus(this.facts());
+  }
+
   metricsSnapshot(): MetricsSnapshot {
-    return {
-      mirrors: mirrorMetrics(this.lastConf, this.prober?.health() ?? {}, this.keeper?.demoted() ?? new Set()),
-      rendersTotal: this.renders,
-      renderErrorsTotal: this.renderErrors,
-      writesTotal: this.writes,
-      healthRewritesTotal: this.healthRewrites,
-      probeRoundsTotal: this.probeRounds,
-      fragments: this.counts(),
-      ...(this.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: this.lastSuccessAt / 1000 } : {}),
-      driftRestoresTotal: this.driftRestores,
-      demotionsTotal: this.keeper?.demotionsTotal ?? 0,
-      info: { version: VERSION },
-    };
+    return metricsSnapshot(this.facts());
   }
 
   /** After each render and probe round (when a metrics file is configured). */

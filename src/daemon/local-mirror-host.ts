@@ -10,7 +10,24 @@ import type { Logger } from '../core/log.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { ConfTransform } from '../pipeline/strict.js';
 import { applyLocalMirror, planLocalMirror, type LocalMirrorPlan } from '../local-mirror/render.js';
-import type { LocalMirrorSettings } from './config.js';
+import { parseLocalMirrorAddress, type DaemonConfig } from './config.js';
+
+/** The endpoint's settings, from the validated config (the address was checked there). */
+export interface LocalMirrorSettings {
+  /** host:port as written in registries.conf, e.g. 127.0.0.1:5050. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  /** May the endpoint use the host's credentials (auth files) upstream? */
+  readonly credentials: boolean;
+}
+
+/** The local mirror's settings, or undefined when it is off. */
+export function localMirrorSettings(config: DaemonConfig): LocalMirrorSettings | undefined {
+  if (config.localMirror === undefined) return undefined;
+  const parsed = parseLocalMirrorAddress(config.localMirror, config.localMirrorAllowNonLoopback);
+  return 'problem' in parsed ? undefined : { address: config.localMirror, ...parsed, credentials: config.localMirrorCredentials };
+}
 
 /** What the daemon needs of a running endpoint (src/local-mirror/server.ts). */
 export interface RunningEndpoint {

@@ -23,7 +23,8 @@ export function holdUnlisted(known: Iterable<string>, dir: PolicyDirContents): D
   const listed = new Set([...dir.fragments.map((f) => f.file), ...dir.diagnostics.map((d) => d.file)]);
   const held: Diagnostic[] = [];
   for (const file of new Set(known)) {
-    if (!listed.has(file)) held.push(error({ file }, 'removed or renamed while the policy directory is refused or unreadable; that takes effect once the directory is fixed'));
+    if (!listed.has(file))
+      held.push(error({ file }, 'removed or renamed while the policy directory is refused or unreadable; that takes effect once the directory is fixed'));
   }
   return held;
 }

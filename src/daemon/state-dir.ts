@@ -184,7 +184,8 @@ export class StateDir {
     if (version !== undefined && Number(version.trim()) !== STATE_FORMAT_VERSION) {
       throw new StateDirError(`state directory ${this.dir} has format version ${version.trim()}, this mirror-policyd knows ${STATE_FORMAT_VERSION}`);
     }
-    if (version === undefined || version.trim() !== String(STATE_FORMAT_VERSION)) await this.writeFile(this.path('format-version'), `${STATE_FORMAT_VERSION}\n`);
+    if (version === undefined || version.trim() !== String(STATE_FORMAT_VERSION))
+      await this.writeFile(this.path('format-version'), `${STATE_FORMAT_VERSION}\n`);
     try {
       await fs.access(this.dir, constants.W_OK);
     } catch (e) {

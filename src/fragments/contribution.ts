@@ -21,5 +21,10 @@ function contributes(f: Fragment): boolean {
 /** The warning for a fragment that contributes nothing; none when it has errors (those say enough). */
 export function contributesNothing(f: Fragment, diagnostics: readonly Diagnostic[]): Diagnostic[] {
   if (hasErrors(diagnostics) || contributes(f)) return [];
-  return [warning({ file: f.file, line: 1, col: 1 }, 'this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)')];
+  return [
+    warning(
+      { file: f.file, line: 1, col: 1 },
+      'this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)',
+    ),
+  ];
 }

@@ -54,7 +54,8 @@ function specHints(kind: string): Record<string, string> {
 
 const ENTRY_HINTS: Readonly<Record<string, Record<string, string>>> = {
   ImageContentSourcePolicy: {
-    mirrorSourcePolicy: 'ImageContentSourcePolicy has no mirrorSourcePolicy (its source is always contactable); use an ImageDigestMirrorSet (config.openshift.io/v1) for NeverContactSource',
+    mirrorSourcePolicy:
+      'ImageContentSourcePolicy has no mirrorSourcePolicy (its source is always contactable); use an ImageDigestMirrorSet (config.openshift.io/v1) for NeverContactSource',
   },
 };
 
@@ -95,7 +96,16 @@ function yamlKeyLocator(doc: Document, lines: LineCounter, locate: Locator): (pa
 type KeyLocator = (path: DataPath) => Location;
 
 /** Fields outside `known`: an error inside spec and entries, a warning beside spec; with the likely intended name. */
-function unknownFields(obj: Table, known: readonly string[], path: DataPath, where: string, severity: Severity, r: FieldReader, keyAt: KeyLocator, hints: Readonly<Record<string, string>> = {}): void {
+function unknownFields(
+  obj: Table,
+  known: readonly string[],
+  path: DataPath,
+  where: string,
+  severity: Severity,
+  r: FieldReader,
+  keyAt: KeyLocator,
+  hints: Readonly<Record<string, string>> = {},
+): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
     const hint = Object.hasOwn(hints, key) ? `; ${hints[key]}` : didYouMean(key, known);
@@ -172,7 +182,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
       kind: kind as SetKind,
       origin: locate([...epath, 'source']),
       mirrorOrigins: mirrors.map((_, j) => locate([...epath, 'mirrors', j])),
-      ...(sourcePolicy ? { sourcePolicy } : {}),
+      sourcePolicy,
     };
     r.diagnostics.push(
       ...validateMirrorSet(set, (needle) => {
@@ -190,7 +200,10 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
   if (!sources) return;
   const sp = [...path, 'registrySources'];
   unknownFields(sources, REGISTRY_SOURCES_FIELDS, sp, 'Image spec.registrySources', 'error', r, keyAt);
-  for (const [key, kind, list] of [['insecureRegistries', 'insecure', out.insecure], ['blockedRegistries', 'blocked', out.blocked]] as const) {
+  for (const [key, kind, list] of [
+    ['insecureRegistries', 'insecure', out.insecure],
+    ['blockedRegistries', 'blocked', out.blocked],
+  ] as const) {
     (r.stringArray(sources, key, sp) ?? []).forEach((value, i) => {
       const origin = locate([...sp, key, i]);
       r.diagnostics.push(...validateScope(kind, value, origin));
@@ -202,7 +215,9 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
     out.conf.unqualifiedSearchRegistries = search;
     out.confOrigins['unqualified-search-registries'] = locate([...sp, 'containerRuntimeSearchRegistries']);
     // Validate here, where each entry's position is known.
-    r.diagnostics.push(...validateConf({ unqualifiedSearchRegistries: search, registries: [] }, (path) => locate([...sp, 'containerRuntimeSearchRegistries', ...path.slice(1)])));
+    r.diagnostics.push(
+      ...validateConf({ unqualifiedSearchRegistries: search, registries: [] }, (path) => locate([...sp, 'containerRuntimeSearchRegistries', ...path.slice(1)])),
+    );
   }
   if (sources.allowedRegistries !== undefined) {
     r.warn([...sp, 'allowedRegistries'], 'allowedRegistries belongs to policy.json (signature policy), not registries.conf; ignored');
@@ -225,9 +240,12 @@ function unresolvedAliases(doc: Document, lines: LineCounter, file: string): Dia
         const at = { file, ...(pos ? { line: pos.line, col: pos.col } : {}) };
         const text = `*${node.source}`;
         out.push(
-          error(at, node.source.startsWith('.')
-            ? `${text} is read as a YAML alias (an unquoted "*" starts one); quote the wildcard: "${text}"`
-            : `invalid YAML: ${text} is an alias with no anchor &${node.source} before it; if it is a value, quote it: "${text}"`),
+          error(
+            at,
+            node.source.startsWith('.')
+              ? `${text} is read as a YAML alias (an unquoted "*" starts one); quote the wildcard: "${text}"`
+              : `invalid YAML: ${text} is an alias with no anchor &${node.source} before it; if it is a value, quote it: "${text}"`,
+          ),
         );
       } else if (isNode(node) && node.anchor) anchors.add(node.anchor);
     },
@@ -271,7 +289,9 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
     }
     if (data === null || data === undefined) continue; // an empty (or comment-only) document between `---` lines
     if (!isMap(doc.contents) || !isTable(data)) {
-      diagnostics.push(error(locate([]), `expected an OpenShift object (a mapping with apiVersion and kind), found ${Array.isArray(data) ? 'a sequence' : 'a scalar'}`));
+      diagnostics.push(
+        error(locate([]), `expected an OpenShift object (a mapping with apiVersion and kind), found ${Array.isArray(data) ? 'a sequence' : 'a scalar'}`),
+      );
       continue;
     }
     const r = new FieldReader(locate, diagnostics);

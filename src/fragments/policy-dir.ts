@@ -9,9 +9,21 @@ import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
 
-/** Fragments are small; a larger file is a mistake or an attack, not policy. */
-export const MAX_FRAGMENT_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_FRAGMENT_BYTES };
+
+/** Why a fragment over the cap is refused, naming the cap and the setting that raises it. */
+export function oversizeMessage(size: number, cap: number): string {
+  return `${size} bytes, more than the ${cap} allowed by max-fragment-bytes`;
+}
+
+/**
+ * How many fragments are read at once. Each takes five thread-pool round trips (lstat, open,
+ * fstat, read, close); one after another, 10 000 fragments waited 2 s on them. Enough in flight
+ * keeps the pool's four threads busy; a bound keeps descriptors and memory small.
+ */
+export const READ_CONCURRENCY = 24;
 
 /**
  * How many fragments one directory may hold (five times the 10 000 of the render bench).
@@ -26,6 +38,8 @@ export interface ReadOptions {
   readonly uid?: number;
   /** The cap on the number of fragments (default MAX_FRAGMENTS). */
   readonly maxFragments?: number;
+  /** The cap on a fragment's size in bytes (default DEFAULT_MAX_FRAGMENT_BYTES). */
+  readonly maxFragmentBytes?: number;
 }
 
 export interface IgnoredFile {
@@ -89,7 +103,10 @@ export function displayName(raw: Buffer): { name: string; validUtf8: boolean } {
   try {
     return { name: new TextDecoder('utf-8', { fatal: true }).decode(raw), validUtf8: true };
   } catch {
-    return { name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''), validUtf8: false };
+    return {
+      name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''),
+      validUtf8: false,
+    };
   }
 }
 
@@ -118,8 +135,51 @@ async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry): P
   return { fragment: true };
 }
 
+/**
+ * `fn` over every item with at most `limit` calls in flight; the results in the items' order,
+ * however the calls finish.
+ */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** What became of one directory entry; collected in the entries' order so the result does not depend on timing. */
+type EntryOutcome = { ignored: string } | { diagnostic: Diagnostic } | { text: string };
+
+function collect(
+  entries: readonly DirEntry[],
+  outcomes: readonly EntryOutcome[],
+  into: Pick<PolicyDirContents, 'fragments' | 'ignored' | 'diagnostics'>,
+): void {
+  outcomes.forEach((outcome, i) => {
+    const { name } = entries[i] as DirEntry;
+    if ('ignored' in outcome) into.ignored.push({ name, why: outcome.ignored });
+    else if ('diagnostic' in outcome) into.diagnostics.push(outcome.diagnostic);
+    else into.fragments.push({ file: name, text: outcome.text });
+  });
+}
+
+interface ReadLimits {
+  readonly uid: number;
+  readonly allowUnsafe: boolean;
+  readonly maxFragmentBytes: number;
+}
+
 async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
-  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const limits: ReadLimits = {
+    uid: opts.uid ?? process.getuid?.() ?? 0,
+    allowUnsafe: opts.allowUnsafe === true,
+    maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
+  };
   const fragments: SourceText[] = [];
   const ignored: IgnoredFile[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -135,48 +195,39 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem };
   }
   entries.sort((a, b) => byteOrderCompare(a.name, b.name));
-  if (!opts.allowUnsafe) {
+  const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(realDir, entry));
+  if (!limits.allowUnsafe) {
     const st = await fs.stat(realDir);
-    const problem = trustProblem(st, uid);
+    const problem = trustProblem(st, limits.uid);
     // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
     // by fragment (none is read), so that each is named and the daemon keeps each one's last
     // valid content in effect instead of rendering as if the policy were empty.
     if (problem) {
       const dirProblem = error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`);
       diagnostics.push(dirProblem);
-      for (const entry of entries) {
-        const { name } = entry;
-        const verdict = await judgeName(realDir, entry);
-        if ('ignored' in verdict) ignored.push({ name, why: verdict.ignored });
-        else if ('diagnostic' in verdict) diagnostics.push(verdict.diagnostic);
-        else diagnostics.push(error({ file: name }, `refusing fragment: the policy directory is ${problem}`));
-      }
+      const refused = verdicts.map((v, i): EntryOutcome =>
+        'fragment' in v ? { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory is ${problem}`) } : v,
+      );
+      collect(entries, refused, { fragments, ignored, diagnostics });
       return { fragments, ignored, diagnostics, exists: true, dirProblem };
     }
   }
+  // The cap counts fragments in byte order of names; judging a fragment's name reads nothing, so
+  // this order is the same whichever lstat of the other names finished first.
   const maxFragments = opts.maxFragments ?? MAX_FRAGMENTS;
   let seen = 0;
-  for (const entry of entries) {
-    const { name } = entry;
-    const verdict = await judgeName(realDir, entry);
-    if ('ignored' in verdict) {
-      ignored.push({ name, why: verdict.ignored });
-      continue;
-    }
-    if ('diagnostic' in verdict) {
-      diagnostics.push(verdict.diagnostic);
-      continue;
-    }
-    if (++seen > maxFragments) {
-      diagnostics.push(error({ file: name }, `refusing fragment: the policy directory holds more than ${maxFragments} fragments; this is number ${seen} in byte order of names`));
-      continue;
-    }
-    const path = join(realDir, name);
-    const result = await readFragment(path, name, realDir, uid, opts.allowUnsafe === true);
-    if ('ignored' in result) ignored.push({ name, why: result.ignored });
-    else if ('diagnostic' in result) diagnostics.push(result.diagnostic);
-    else fragments.push({ file: name, text: result.text });
-  }
+  const admitted = verdicts.map((v, i): EntryOutcome | DirEntry => {
+    if (!('fragment' in v)) return v;
+    if (++seen <= maxFragments) return entries[i] as DirEntry;
+    return {
+      diagnostic: error(
+        { file: (entries[i] as DirEntry).name },
+        `refusing fragment: the policy directory holds more than ${maxFragments} fragments; this is number ${seen} in byte order of names`,
+      ),
+    };
+  });
+  const outcomes = await mapBounded(admitted, READ_CONCURRENCY, async (a) => ('raw' in a ? readFragment(join(realDir, a.name), a.name, realDir, limits) : a));
+  collect(entries, outcomes, { fragments, ignored, diagnostics });
   return { fragments, ignored, diagnostics, exists: true };
 }
 
@@ -185,30 +236,30 @@ type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: s
 /** A file replaced between its checks and its opening is looked at again, this many times at most. */
 const REOPEN_TRIES = 3;
 
-async function readFragment(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead> {
+async function readFragment(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead> {
   for (let n = 1; ; n++) {
-    const r = await readFragmentOnce(path, name, realDir, uid, allowUnsafe);
+    const r = await readFragmentOnce(path, name, realDir, limits);
     if (!('replaced' in r)) return r;
     if (n >= REOPEN_TRIES) return { diagnostic: error({ file: name }, `refusing fragment: replaced while being opened, ${REOPEN_TRIES} times in a row`) };
   }
 }
 
 /**
- * The whole file, read in chunks (the first one sized by fstat); undefined past
- * MAX_FRAGMENT_BYTES: a file growing while it is read cannot make us read more.
+ * The whole file, read in chunks (the first one sized by fstat); undefined past `cap` bytes:
+ * a file growing while it is read cannot make us read more.
  */
-async function readCapped(fh: fs.FileHandle, sizeHint: number): Promise<Buffer | undefined> {
+async function readCapped(fh: fs.FileHandle, sizeHint: number, cap: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
-  let want = Math.min(sizeHint, MAX_FRAGMENT_BYTES) + 1;
-  for (let n = 0; n <= MAX_FRAGMENT_BYTES / GROWTH_CHUNK_BYTES + 2; n++) {
+  let want = Math.min(sizeHint, cap) + 1;
+  for (let n = 0; n <= cap / GROWTH_CHUNK_BYTES + 2; n++) {
     const chunk = Buffer.allocUnsafe(want);
     const { bytesRead } = await fh.read(chunk, 0, want, total);
-    if (bytesRead === 0) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+    if (bytesRead === 0) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
-    if (total > MAX_FRAGMENT_BYTES) return undefined;
-    if (bytesRead < want) return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total); // a short read of a regular file is its end
+    if (total > cap) return undefined;
+    if (bytesRead < want) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total); // a short read of a regular file is its end
     want = GROWTH_CHUNK_BYTES;
   }
   return undefined;
@@ -225,7 +276,23 @@ function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
   return 'not a regular file';
 }
 
-async function readFragmentOnce(path: string, name: string, realDir: string, uid: number, allowUnsafe: boolean): Promise<FragmentRead | { replaced: true }> {
+/**
+ * Why a regular file may not be a fragment: its owner, its mode, a second name, its size.
+ * Asked of the lstat before opening (nothing is opened that would be refused) and again of the
+ * open descriptor (what is read is what was judged).
+ */
+function fileProblem(st: { uid: number; mode: number; nlink: number; size: number }, limits: ReadLimits): string | undefined {
+  if (!limits.allowUnsafe) {
+    const problem = trustProblem(st, limits.uid);
+    if (problem) return `${problem} (use --allow-unsafe-fragments only for demos and tests)`;
+    // Another name for the same file may sit where other rules (or other users) reach it.
+    if (st.nlink > 1) return `it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`;
+  }
+  if (st.size > limits.maxFragmentBytes) return oversizeMessage(st.size, limits.maxFragmentBytes);
+  return undefined;
+}
+
+async function readFragmentOnce(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
   try {
     const l = await fs.lstat(path);
@@ -234,7 +301,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, uid
     if (l.isSymbolicLink()) {
       linkTarget = await fs.realpath(path);
       const rel = relative(realDir, linkTarget);
-      if (!allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
+      if (!limits.allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
       checked = await fs.lstat(linkTarget);
@@ -242,6 +309,9 @@ async function readFragmentOnce(path: string, name: string, realDir: string, uid
     if (checked.isDirectory()) return { ignored: 'subdirectory' };
     // Nothing but a regular file is opened: opening a device can act (a watchdog, a tape), a FIFO can block.
     if (!checked.isFile()) return { diagnostic: error(at, `refusing fragment: ${fileKind(checked)}, not a regular file`) };
+    // Nor one whose owner, mode, links or size refuse it already.
+    const before = fileProblem(checked, limits);
+    if (before) return { diagnostic: error(at, `refusing fragment: ${before}`) };
     // O_NOFOLLOW: what is opened is the file checked (realpath resolved every link), not a link swapped in since.
     let fh: fs.FileHandle;
     try {
@@ -254,15 +324,11 @@ async function readFragmentOnce(path: string, name: string, realDir: string, uid
       const st = await fh.stat();
       // What was opened must be what was checked: a file swapped in between is looked at again, not read.
       if (checked.ino !== st.ino || checked.dev !== st.dev || !st.isFile()) return { replaced: true };
-      if (!allowUnsafe) {
-        const problem = trustProblem(st, uid);
-        if (problem) return { diagnostic: error(at, `refusing fragment: ${problem} (use --allow-unsafe-fragments only for demos and tests)`) };
-        // Another name for the same file may sit where other rules (or other users) reach it.
-        if (st.nlink > 1) return { diagnostic: error(at, `refusing fragment: it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`) };
-      }
-      if (st.size > MAX_FRAGMENT_BYTES) return { diagnostic: error(at, `refusing fragment: ${st.size} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`) };
-      const buf = await readCapped(fh, st.size);
-      if (buf === undefined) return { diagnostic: error(at, `refusing fragment: more than ${MAX_FRAGMENT_BYTES} bytes`) };
+      const problem = fileProblem(st, limits);
+      if (problem) return { diagnostic: error(at, `refusing fragment: ${problem}`) };
+      const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
+      if (buf === undefined)
+        return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
       return { text };
     } finally {

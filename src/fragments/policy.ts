@@ -57,7 +57,8 @@ export function hasRealMirror(set: Pick<MirrorSet, 'source' | 'mirrors'>): boole
 /** MCO's per-set checks: source and mirror formats, and NeverContactSource with the source among its mirrors. */
 export function validateMirrorSet(set: MirrorSet, at: (needle: string) => Location): Diagnostic[] {
   const out: Diagnostic[] = [];
-  if (!isValidMirrorSource(set.source)) out.push(error(at(set.source), `invalid format for source "${set.source}": expected host[:port][/namespace...] or *.domain`));
+  if (!isValidMirrorSource(set.source))
+    out.push(error(at(set.source), `invalid format for source "${set.source}": expected host[:port][/namespace...] or *.domain`));
   for (const m of set.mirrors) {
     if (!isValidMirrorLocation(m)) out.push(error(at(m), `invalid format for mirror "${m}" of source "${set.source}": expected host[:port][/namespace...]`));
   }
@@ -68,5 +69,7 @@ export function validateMirrorSet(set: MirrorSet, at: (needle: string) => Locati
 }
 
 export function validateScope(kind: 'insecure' | 'blocked', scope: string, at: Location): Diagnostic[] {
-  return isValidRegistriesConfScope(scope) ? [] : [error(at, `invalid entry for ${kind} registries "${scope}": expected host[:port][/namespace...] or *.domain`)];
+  return isValidRegistriesConfScope(scope)
+    ? []
+    : [error(at, `invalid entry for ${kind} registries "${scope}": expected host[:port][/namespace...] or *.domain`)];
 }

@@ -4,8 +4,8 @@
  * documented key by key in docs/policy-formats.md ("Native TOML fragments").
  */
 import { didYouMean, FieldReader, misplacedTopLevelKey } from '../core/field-reader.js';
-import type { Location, Locator } from '../core/diagnostic.js';
-import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SourcePolicy, validateMirrorSet, validateScope } from './policy.js';
+import type { Location } from '../core/diagnostic.js';
+import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, validateMirrorSet, validateScope } from './policy.js';
 import { parseTomlText, readConfKeys, tomlLocator, TOP_LEVEL_KEYS } from '../registries-conf/parse.js';
 import { validateConf } from '../registries-conf/validate.js';
 import { contributesNothing } from './contribution.js';
@@ -15,29 +15,11 @@ const MIRROR_SET_KEYS = ['source', 'mirrors', 'pull-from-mirror', 'source-policy
 const MODES: readonly string[] = ['digest-only', 'tag-only', 'all'];
 const POLICIES: readonly string[] = ['allow', 'never'];
 
-/**
- * The TOML index cannot locate every path (it builds a regular expression from the key, and
- * V8 refuses one over about 32 000 characters, which a hostile key in a 1 MiB fragment
- * reaches). Then the first line holding the offending value or key is good enough: a
- * diagnostic must still name the file and a line, never become an exception.
- */
-function guardedLocator(locate: Locator, text: string, file: string): Locator {
-  return (path, needle) => {
-    try {
-      return locate(path, needle);
-    } catch {
-      const key = [...path].reverse().find((p): p is string => typeof p === 'string');
-      const at = [needle, key].map((probe) => (probe ? text.indexOf(probe) : -1)).find((i) => i >= 0) ?? -1;
-      return { file, line: at < 0 ? 1 : text.slice(0, at).split('\n').length, col: 1 };
-    }
-  };
-}
-
 export function parseTomlFragment(text: string, file: string): ParsedFragment {
   const parsed = parseTomlText(text, file);
   if (!parsed.data) return { diagnostics: parsed.diagnostics };
   const data = parsed.data;
-  const locate = guardedLocator(tomlLocator(text, file), text, file);
+  const locate = tomlLocator(text, file);
   const r = new FieldReader(locate);
   r.unknownKeys(data, FRAGMENT_KEYS, [], 'error', 'a policy fragment', (k) => didYouMean(k, FRAGMENT_KEYS));
   if ('registries' in data) r.error(['registries'], 'the v1 format ([registries.search] ...) is not accepted in fragments; use registries.conf v2 keys');
@@ -55,7 +37,8 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
       return;
     }
     if (!MODES.includes(mode)) r.error([...path, 'pull-from-mirror'], `"pull-from-mirror" must be one of ${MODES.join(', ')}, not "${mode}"`, mode);
-    if (policy !== undefined && !POLICIES.includes(policy)) r.error([...path, 'source-policy'], `"source-policy" must be "allow" or "never", not "${policy}"`, policy);
+    if (policy !== undefined && !POLICIES.includes(policy))
+      r.error([...path, 'source-policy'], `"source-policy" must be "allow" or "never", not "${policy}"`, policy);
     const set: MirrorSet = {
       source,
       mirrors,
@@ -63,7 +46,7 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
       kind: 'mirror-set',
       origin: locate([...path, 'source'], source),
       mirrorOrigins: mirrors.map((m) => locate([...path, 'mirrors'], m)),
-      ...(policy === 'allow' || policy === 'never' ? { sourcePolicy: policy as SourcePolicy } : {}),
+      ...(policy === 'allow' || policy === 'never' ? { sourcePolicy: policy } : {}),
     };
     r.diagnostics.push(...validateMirrorSet(set, (needle) => locate([...path, needle === source ? 'source' : 'mirrors'], needle)));
     mirrorSets.push(set);

@@ -7,7 +7,8 @@
  */
 
 /** 'throttled': it kept answering 429 (or asked for a longer wait than a pull gives it). */
-export type FailureClass = 'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'throttled' | 'protocol' | 'dns' | 'reset';
+export type FailureClass =
+  'refused' | 'connect-timeout' | 'tls' | 'headers-timeout' | 'body-timeout' | 'server-error' | 'throttled' | 'protocol' | 'dns' | 'reset';
 
 export interface EndpointHealth {
   readonly endpoint: string; // "https://host:port"
@@ -36,7 +37,14 @@ export function endpointKey(host: string, insecure: boolean): string {
   return `${insecure ? 'insecure' : 'https'}://${host}`;
 }
 
-export function recordFailure(h: EndpointHealth | undefined, endpoint: string, cls: FailureClass, message: string, now: number, policy: HealthPolicy = DEFAULT_HEALTH_POLICY): EndpointHealth {
+export function recordFailure(
+  h: EndpointHealth | undefined,
+  endpoint: string,
+  cls: FailureClass,
+  message: string,
+  now: number,
+  policy: HealthPolicy = DEFAULT_HEALTH_POLICY,
+): EndpointHealth {
   const failures = (h?.failures ?? 0) + 1;
   const down = failures >= policy.threshold;
   const ttl = Math.min(policy.maxTtlMs, policy.baseTtlMs * 2 ** Math.max(0, failures - policy.threshold));
@@ -45,8 +53,8 @@ export function recordFailure(h: EndpointHealth | undefined, endpoint: string, c
     failures,
     ...(down ? { downUntil: now + ttl } : {}),
     lastFailure: { at: now, class: cls, message: message.slice(0, 300) },
-    ...(h?.lastSuccess !== undefined ? { lastSuccess: h.lastSuccess } : {}),
-    ...(h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+    lastSuccess: h?.lastSuccess,
+    latencyMs: h?.latencyMs,
     updatedAt: now,
   };
 }
@@ -55,9 +63,9 @@ export function recordSuccess(h: EndpointHealth | undefined, endpoint: string, n
   return {
     endpoint,
     failures: 0,
-    ...(h?.lastFailure ? { lastFailure: h.lastFailure } : {}),
+    lastFailure: h?.lastFailure,
     lastSuccess: now,
-    ...(latencyMs !== undefined ? { latencyMs } : h?.latencyMs !== undefined ? { latencyMs: h.latencyMs } : {}),
+    latencyMs: latencyMs ?? h?.latencyMs,
     updatedAt: now,
   };
 }

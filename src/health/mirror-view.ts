@@ -35,7 +35,9 @@ export function mirrorViews(conf: RegistriesConf | undefined, health: HealthMap,
     const demoted = keeper?.demoted().has(key) === true;
     const why = [
       // The file's order lags the hysteresis only while the rewrite cap holds a change back.
-      ...(demoted && order?.demoted ? [`demoted: ${order.reason ?? ''}${order.consecutiveSuccesses > 0 ? `; ${order.consecutiveSuccesses} successful probe(s) since` : ''}`] : []),
+      ...(demoted && order?.demoted
+        ? [`demoted: ${order.reason ?? ''}${order.consecutiveSuccesses > 0 ? `; ${order.consecutiveSuccesses} successful probe(s) since` : ''}`]
+        : []),
       ...(demoted && !order?.demoted ? [`demoted; restore held back by max-rewrites-per-minute${order?.reason ? ` (${order.reason})` : ''}`] : []),
       ...(!demoted && order?.demoted ? [`demotion held back by max-rewrites-per-minute (${order.reason ?? ''})`] : []),
       ...(h && h.failures > 0 && h.lastFailure ? [`${h.failures} × ${h.lastFailure.class}: ${h.lastFailure.message}`] : []),

@@ -96,13 +96,14 @@ export function observeProbe(
   now: number,
   policy: HysteresisPolicy = DEFAULT_HYSTERESIS,
 ): { state: OrderState; change?: OrderChange } {
-  const prev: EndpointOrderState = Object.hasOwn(state, key) && state[key] ? state[key] : { demoted: false, consecutiveFailures: 0, consecutiveSuccesses: 0, since: NEVER_CHANGED };
+  const prev: EndpointOrderState =
+    Object.hasOwn(state, key) && state[key] ? state[key] : { demoted: false, consecutiveFailures: 0, consecutiveSuccesses: 0, since: NEVER_CHANGED };
   const dwelt = now - prev.since >= policy.minDwellMs;
   let next: EndpointOrderState;
   let change: OrderChange | undefined;
   if (ok) {
     const successes = prev.consecutiveSuccesses + 1;
-    next = { demoted: prev.demoted, consecutiveFailures: 0, consecutiveSuccesses: successes, since: prev.since, ...(prev.reason !== undefined ? { reason: prev.reason } : {}) };
+    next = { demoted: prev.demoted, consecutiveFailures: 0, consecutiveSuccesses: successes, since: prev.since, reason: prev.reason };
     if (prev.demoted && successes >= policy.restoreAfter && dwelt) {
       const reason = `${successes} successful probe${successes === 1 ? '' : 's'}`;
       next = { ...next, demoted: false, since: now, reason };
@@ -112,7 +113,7 @@ export function observeProbe(
     const failures = prev.consecutiveFailures + 1;
     const cls = failureClass && failureClass.length > 0 ? failureClass : UNKNOWN_CLASS;
     const classes = { ...(prev.failureClasses ?? {}), [cls]: (prev.failureClasses?.[cls] ?? 0) + 1 };
-    next = { demoted: prev.demoted, consecutiveFailures: failures, consecutiveSuccesses: 0, since: prev.since, ...(prev.reason !== undefined ? { reason: prev.reason } : {}), failureClasses: classes };
+    next = { demoted: prev.demoted, consecutiveFailures: failures, consecutiveSuccesses: 0, since: prev.since, reason: prev.reason, failureClasses: classes };
     if (!prev.demoted && failures >= policy.demoteAfter && dwelt) {
       const reason = failureSummary(failures, classes);
       next = { ...next, demoted: true, since: now, reason };
@@ -125,7 +126,11 @@ export function observeProbe(
 
 /** The demoted endpoint keys of a state. */
 export function demotedKeys(state: OrderState): Set<string> {
-  return new Set(Object.entries(state).filter(([, s]) => s.demoted).map(([k]) => k));
+  return new Set(
+    Object.entries(state)
+      .filter(([, s]) => s.demoted)
+      .map(([k]) => k),
+  );
 }
 
 /** The state restricted to `keys` (the endpoints of the current configuration): a mirror that left the configuration is forgotten. */

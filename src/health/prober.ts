@@ -7,7 +7,6 @@
 import { endpointKey, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
 import { readHealth, updateHealth } from './store.js';
 import type { Logger } from '../core/log.js';
-import type { RegistriesConf } from '../registries-conf/model.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import type { ProbeTarget } from './mirror-endpoints.js';
@@ -21,13 +20,21 @@ function keyOf(t: ProbeTarget): string {
 }
 
 /** Probes every target once, in parallel; returns the updated records. */
-export async function probeAll(targets: readonly ProbeTarget[], health: HealthMap, opts: { timeouts?: Timeouts; now?: () => number } = {}): Promise<Record<string, EndpointHealth>> {
+export async function probeAll(
+  targets: readonly ProbeTarget[],
+  health: HealthMap,
+  opts: { timeouts?: Timeouts; now?: () => number } = {},
+): Promise<Record<string, EndpointHealth>> {
   const now = opts.now ?? Date.now;
   const out: Record<string, EndpointHealth> = {};
   await Promise.all(
     targets.map(async (t) => {
       const key = keyOf(t);
-      const client = new EndpointClient(t.host, t.insecure, { tls: await tlsFor(t.host), credentials: (repo) => findCredentials(repo), timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
+      const client = new EndpointClient(t.host, t.insecure, {
+        tls: await tlsFor(t.host),
+        credentials: (repo) => findCredentials(repo),
+        timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS,
+      });
       const started = performance.now();
       try {
         await client.ping();
@@ -65,7 +72,14 @@ export function probeTimeouts(ms: number): Timeouts {
  * the start of the previous round, never overlapping), so a mirror that hangs until the
  * probe deadline does not stretch the time it takes to notice it.
  */
-export function startProber(targets: () => readonly ProbeTarget[], healthFile: string, intervalMs: number, log: Logger, timeouts?: Timeouts, onRound?: RoundListener): Prober {
+export function startProber(
+  targets: () => readonly ProbeTarget[],
+  healthFile: string,
+  intervalMs: number,
+  log: Logger,
+  timeouts?: Timeouts,
+  onRound?: RoundListener,
+): Prober {
   let current: HealthMap = {};
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -74,7 +88,7 @@ export function startProber(targets: () => readonly ProbeTarget[], healthFile: s
     const list = targets();
     if (list.length > 0) {
       const before = await readHealth(healthFile);
-      const updates = await probeAll(list, before, timeouts ? { timeouts } : {});
+      const updates = await probeAll(list, before, { timeouts });
       for (const [k, h] of Object.entries(updates)) {
         const was = before[k];
         const wasDown = was?.downUntil !== undefined;

@@ -91,7 +91,14 @@ function inheritedShare(file: string, plan: readonly Inheritance[], mirrors: Tal
   const [from, nested] = top;
   const at = tableOrigin(plan.find((step) => step.from === from && tableOrigin(step.table).file === file)?.table ?? from);
   const mirrorsAt = from.mirrors[0]?.origin ?? tableOrigin(from);
-  const related = [...new Map(from.mirrors.map((m) => m.origin ?? tableOrigin(from)).filter((at) => at.file !== file).map((at) => [at.file, at])).values()];
+  const related = [
+    ...new Map(
+      from.mirrors
+        .map((m) => m.origin ?? tableOrigin(from))
+        .filter((at) => at.file !== file)
+        .map((at) => [at.file, at]),
+    ).values(),
+  ];
   return {
     at,
     text: `${plural(nested, 'scope')} here ${nested === 1 ? 'is' : 'are'} nested in "${registryScope(from)}" and would each inherit its ${plural(from.mirrors.length, 'mirror')} (listed at ${formatLocation(mirrorsAt)}), so that containers/image keeps using them there; list one scope around them instead, or fewer mirrors`,
@@ -105,7 +112,12 @@ export function checkBounds(conf: RegistriesConf, plan: readonly Inheritance[], 
   for (const t of conf.registries) tables.add(tableOrigin(t), 1);
   if (tables.total > bounds.maxTables) {
     const top = tables.largest();
-    return [error(top.first, `the policy would render ${tables.total} [[registry]] tables, more than the limit of ${bounds.maxTables} (${top.n} of them from this file); see LIMITS in mirror-policy.d(5)`)];
+    return [
+      error(
+        top.first,
+        `the policy would render ${tables.total} [[registry]] tables, more than the limit of ${bounds.maxTables} (${top.n} of them from this file); see LIMITS in mirror-policy.d(5)`,
+      ),
+    ];
   }
 
   const mirrors = new Tally();
@@ -116,7 +128,12 @@ export function checkBounds(conf: RegistriesConf, plan: readonly Inheritance[], 
       const own = new Tally();
       for (const m of t.mirrors) own.add(m.origin ?? tableOrigin(t), 1);
       const top = own.largest();
-      return [error(top.first, `[[registry]] "${registryScope(t)}" would have ${t.mirrors.length} mirrors, more than the limit of ${bounds.maxMirrorsPerTable} per table (${top.n} of them from this file); see LIMITS in mirror-policy.d(5)`)];
+      return [
+        error(
+          top.first,
+          `[[registry]] "${registryScope(t)}" would have ${t.mirrors.length} mirrors, more than the limit of ${bounds.maxMirrorsPerTable} per table (${top.n} of them from this file); see LIMITS in mirror-policy.d(5)`,
+        ),
+      ];
     }
     for (const m of t.mirrors) {
       const at = m.origin ?? tableOrigin(t);
@@ -136,7 +153,10 @@ export function checkBounds(conf: RegistriesConf, plan: readonly Inheritance[], 
     const top = tally.largest();
     const share = inheritedShare(top.first.file, plan, mirrors);
     const why = share ? `: ${share.text}` : '';
-    const e = error(share?.at ?? top.first, `the policy would render ${what(tally.total)}, more than the limit of ${limit} (${what(top.n)} from this file${why}); see LIMITS in mirror-policy.d(5)`);
+    const e = error(
+      share?.at ?? top.first,
+      `the policy would render ${what(tally.total)}, more than the limit of ${limit} (${what(top.n)} from this file${why}); see LIMITS in mirror-policy.d(5)`,
+    );
     return [share && share.related.length > 0 ? { ...e, related: share.related } : e];
   };
   if (mirrors.total > bounds.maxMirrors) return over(mirrors, (n) => plural(n, 'mirror'), String(bounds.maxMirrors));

@@ -22,7 +22,10 @@ export function findSourcePolicyConflicts(sets: readonly MirrorSet[]): Diagnosti
     const allow = firstAllow.get(source);
     if (!allow) continue;
     out.push({
-      ...error(never.origin, `conflicting mirrorSourcePolicy for source "${source}": NeverContactSource here (${never.kind}), AllowContactingSource${allow.sourcePolicy ? '' : ' (unset)'} in ${formatLocation(allow.origin)} (${allow.kind})`),
+      ...error(
+        never.origin,
+        `conflicting mirrorSourcePolicy for source "${source}": NeverContactSource here (${never.kind}), AllowContactingSource${allow.sourcePolicy ? '' : ' (unset)'} in ${formatLocation(allow.origin)} (${allow.kind})`,
+      ),
       related: [allow.origin],
     });
   }

@@ -11,7 +11,7 @@
  *     and mirror-less nested tables inherit their mirrored scope's mirrors, so that a
  *     more specific table never hides the mirror configuration (MCO PR #2819).
  */
-import { error, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
+import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findSourcePolicyConflicts } from './conflicts.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
@@ -122,7 +122,10 @@ export function mergeMirrorSets(sets: readonly MirrorSet[]): MergedSet[] {
     }
     for (const source of [...bySource.keys()].sort(byteOrderCompare)) {
       const group = bySource.get(source) ?? [];
-      const mirrors = mergeMirrorLists(source, group.map((s) => s.mirrors));
+      const mirrors = mergeMirrorLists(
+        source,
+        group.map((s) => s.mirrors),
+      );
       const origins = firstOrigins(group);
       out.push({
         source,

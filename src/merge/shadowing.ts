@@ -16,7 +16,12 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText
     for (const t of parsed.conf?.registries ?? []) {
       const scope = registryScope(t);
       if (ours.has(scope)) {
-        out.push(warning(t.origin ?? { file: d.file }, `this drop-in defines prefix "${scope}", which the rendered registries.conf manages; containers/image uses this table instead of ours, whole`));
+        out.push(
+          warning(
+            t.origin ?? { file: d.file },
+            `this drop-in defines prefix "${scope}", which the rendered registries.conf manages; containers/image uses this table instead of ours, whole`,
+          ),
+        );
       }
     }
   }

@@ -6,7 +6,6 @@
  */
 import { byteOrderCompare } from '../core/byte-order.js';
 
-
 interface TopoNode {
   readonly name: string;
   used: boolean;

@@ -101,7 +101,11 @@ export function renderMetrics(s: MetricsSnapshot): string {
   const up = family('mirror_up', 'gauge', 'Whether the last probe (GET /v2/) of the mirror endpoint succeeded (1) or failed (0); absent until probed.');
   const latency = family('mirror_probe_latency_seconds', 'gauge', 'Duration of the last successful probe of the mirror endpoint, in seconds.');
   const lastProbe = family('mirror_last_probe_timestamp_seconds', 'gauge', 'Unix time of the last probe of the mirror endpoint, in seconds.');
-  const demoted = family('mirror_demoted', 'gauge', 'Whether the mirror endpoint is listed after the healthy mirrors (health-aware order) (1) or in its configured place (0).');
+  const demoted = family(
+    'mirror_demoted',
+    'gauge',
+    'Whether the mirror endpoint is listed after the healthy mirrors (health-aware order) (1) or in its configured place (0).',
+  );
   // One series per endpoint (the first entry wins): a duplicate would make the collector
   // refuse the whole scrape. Compared as written (lone surrogates replaced).
   const seen = new Set<string>();
@@ -116,16 +120,25 @@ export function renderMetrics(s: MetricsSnapshot): string {
     add(demoted, m.demoted ? 1 : 0, labels);
   }
 
-  add(family('renders_total', 'counter', 'Renders (each a full re-read of the policy directory), including those that changed nothing or failed.'), s.rendersTotal);
+  add(
+    family('renders_total', 'counter', 'Renders (each a full re-read of the policy directory), including those that changed nothing or failed.'),
+    s.rendersTotal,
+  );
   add(family('render_errors_total', 'counter', 'Renders that failed (invalid result or write error).'), s.renderErrorsTotal);
   add(family('writes_total', 'counter', 'Renders that changed registries.conf (each ran the after-render commands).'), s.writesTotal);
-  add(family('health_rewrites_total', 'counter', 'Rewrites of registries.conf because a mirror was demoted or restored (health-aware order).'), s.healthRewritesTotal);
+  add(
+    family('health_rewrites_total', 'counter', 'Rewrites of registries.conf because a mirror was demoted or restored (health-aware order).'),
+    s.healthRewritesTotal,
+  );
   add(family('probe_rounds_total', 'counter', 'Rounds of background probes of every mirror endpoint.'), s.probeRoundsTotal);
   const frags = family('fragments', 'gauge', 'Policy fragments by state: valid, held (last valid content kept in effect), invalid (never valid, left out).');
   add(frags, s.fragments.valid, [['state', 'valid']]);
   add(frags, s.fragments.held, [['state', 'held']]);
   add(frags, s.fragments.invalid, [['state', 'invalid']]);
-  add(family('last_successful_render_timestamp_seconds', 'gauge', 'Unix time of the last successful render, in seconds.'), s.lastSuccessfulRenderTimestampSeconds);
+  add(
+    family('last_successful_render_timestamp_seconds', 'gauge', 'Unix time of the last successful render, in seconds.'),
+    s.lastSuccessfulRenderTimestampSeconds,
+  );
   add(family('drift_restores_total', 'counter', 'Hand edits of the managed file undone by restoring the render.'), s.driftRestoresTotal);
   add(family('demotions_total', 'counter', 'Times a mirror endpoint was demoted (listed after the healthy mirrors).'), s.demotionsTotal);
 

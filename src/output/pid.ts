@@ -72,7 +72,7 @@ export function commandLine(pid: number): string[] | undefined {
 export function ownIdentity(): ProcessIdentity {
   const bootId = currentBootId();
   const ticks = startTicks(process.pid);
-  return { pid: process.pid, ...(bootId !== undefined ? { bootId } : {}), ...(ticks !== undefined ? { startTicks: ticks } : {}) };
+  return { pid: process.pid, bootId, startTicks: ticks };
 }
 
 export type Holder = { readonly running: true } | { readonly running: false; readonly why: string };

@@ -17,6 +17,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { baseName, finishConf, type ConfTransform, type SourceText } from './strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { RewriteChecks } from '../registries-conf/validate.js';
 
 export type FragmentState = 'valid' | 'held' | 'invalid';
 
@@ -93,7 +94,10 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) {
       candidates.set(f.file, { file: f.file, fragment: parsed.fragment, using: 'current', changedAt: f.changedAt, text: f.text });
     } else {
-      addError(f.file, parsed.diagnostics.filter((d) => d.severity === 'error'));
+      addError(
+        f.file,
+        parsed.diagnostics.filter((d) => d.severity === 'error'),
+      );
       fallBack(f.file, f.changedAt);
     }
   }
@@ -113,14 +117,20 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   // Merge what is in effect; a merge or validation error tied to fragments demotes the most recently changed of them, until clean.
   // Each fragment is demoted at most twice (current → last good → left out), so this many rounds always end in a render.
   const maxRounds = 2 * candidates.size + 1;
+  const checks = new RewriteChecks(); // a name judged in one round is not parsed again in the next
   for (let round = 0; round < maxRounds; round++) {
     const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
-    const merged = mergePolicies({ ...(base ? { base } : {}), fragments: inEffect.map((c) => c.fragment) });
+    const merged = mergePolicies({ base, fragments: inEffect.map((c) => c.fragment) });
     let problems = merged.diagnostics.filter((d) => d.severity === 'error');
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
     const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;
     if (problems.length === 0) {
-      finished = finishConf(conf, { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) }, output);
+      finished = finishConf(
+        conf,
+        { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version },
+        output,
+        checks,
+      );
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
     if (problems.length === 0 && finished?.text !== undefined) {
@@ -135,9 +145,13 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     const culprit = [...implicated]
       .map((f) => candidates.get(f) as Candidate)
       .sort((a, b) => (a.using === b.using ? b.changedAt - a.changedAt || byteOrderCompare(b.file, a.file) : a.using === 'current' ? -1 : 1))[0] as Candidate;
-    addError(culprit.file, problems.filter((d) => d.file === culprit.file || (d.related ?? []).some((r) => r.file === culprit.file)));
+    addError(
+      culprit.file,
+      problems.filter((d) => d.file === culprit.file || (d.related ?? []).some((r) => r.file === culprit.file)),
+    );
     candidates.delete(culprit.file);
-    if (culprit.using === 'current' && input.lastGood[culprit.file] !== undefined && input.lastGood[culprit.file] !== culprit.text) fallBack(culprit.file, culprit.changedAt);
+    if (culprit.using === 'current' && input.lastGood[culprit.file] !== undefined && input.lastGood[culprit.file] !== culprit.text)
+      fallBack(culprit.file, culprit.changedAt);
   }
   return finish(undefined, undefined);
 
@@ -147,16 +161,24 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     for (const file of present) {
       const c = candidates.get(file);
       if (text !== undefined && c?.using === 'current') lastGood[file] = c.text;
-      else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file] as string;
+      else if (input.lastGood[file] !== undefined) lastGood[file] = input.lastGood[file];
     }
-    const warningsOf = (file: string): Diagnostic[] => unique(diagnostics.filter((d) => d.severity === 'warning' && d.file === file));
+    // Grouped once, not filtered per fragment: linear in fragments and diagnostics.
+    const warningsByFile = new Map<string, Diagnostic[]>();
+    for (const d of diagnostics) {
+      if (d.severity !== 'warning') continue;
+      const list = warningsByFile.get(d.file);
+      if (list) list.push(d);
+      else warningsByFile.set(d.file, [d]);
+    }
+    const warningsOf = (file: string): Diagnostic[] => unique(warningsByFile.get(file) ?? []);
     const statuses: FragmentStatus[] = [...present].sort(byteOrderCompare).map((file) => {
       const c = candidates.get(file);
       const state: FragmentState = c?.using === 'current' ? 'valid' : c ? 'held' : 'invalid';
       return { file, state, errors: errors.get(file) ?? [], warnings: warningsOf(file) };
     });
     const inEffect = [...candidates.keys()].sort(byteOrderCompare);
-    return { statuses, diagnostics, lastGood, inEffect, ...(conf ? { conf } : {}), ...(text !== undefined ? { text } : {}) };
+    return { statuses, diagnostics, lastGood, inEffect, conf, text };
   }
 }
 

@@ -13,7 +13,7 @@ import { parse as parseToml } from 'smol-toml';
 import { isDeepStrictEqual } from 'node:util';
 import { renderRegistriesConf, type RenderFacts } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { validateConf, validateRewrites } from '../registries-conf/validate.js';
+import { RewriteChecks, validateConf, validateRewrites } from '../registries-conf/validate.js';
 
 export interface SourceText {
   /** As named in messages: a fragment's base name, or the base file's path. */
@@ -55,15 +55,25 @@ function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPat
   };
 }
 
-/** Validates a merged model and renders it; the rendered text is parsed back and must mean the same. */
-export function finishConf(conf: RegistriesConf, facts: RenderFacts, output: Location): { text?: string; diagnostics: Diagnostic[] } {
+/**
+ * Validates a merged model and renders it; the rendered text is parsed back and must mean the same.
+ * `checks` carries the names already judged: one per render, however many rounds validate.
+ */
+export function finishConf(
+  conf: RegistriesConf,
+  facts: RenderFacts,
+  output: Location,
+  checks: RewriteChecks = new RewriteChecks(),
+): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
-  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate)];
+  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate, checks)];
   if (hasErrors(diagnostics)) return { diagnostics };
   const text = renderRegistriesConf(conf, facts);
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
   if (!parsesBackTo(text, conf)) {
-    return { diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')] };
+    return {
+      diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')],
+    };
   }
   return { text, diagnostics };
 }
@@ -85,7 +95,11 @@ function expectedToml(conf: RegistriesConf): Record<string, unknown> {
       if (t.blocked) r.blocked = true;
       if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = true;
       if (t.mirrors.length > 0) {
-        r.mirror = t.mirrors.map((m) => ({ location: m.location, ...(m.insecure ? { insecure: true } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}) }));
+        r.mirror = t.mirrors.map((m) => ({
+          location: m.location,
+          ...(m.insecure ? { insecure: true } : {}),
+          ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}),
+        }));
       }
       return r;
     });
@@ -124,14 +138,14 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
     append(diagnostics, parsed.diagnostics);
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) fragments.push(parsed.fragment);
   }
-  const merged = mergePolicies({ ...(base ? { base } : {}), fragments });
+  const merged = mergePolicies({ base, fragments });
   append(diagnostics, merged.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
-  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...(input.version ? { version: input.version } : {}) };
+  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version };
   const conf = input.transform ? input.transform(merged.conf) : merged.conf;
   const finished = finishConf(conf, facts, output);
   append(diagnostics, finished.diagnostics);
-  return { diagnostics, fragments, conf, ...(finished.text !== undefined ? { text: finished.text } : {}) };
+  return { diagnostics, fragments, conf, text: finished.text };
 }
 
 /** The name a base file goes by in the header: never an absolute (temp) path. */

@@ -4,7 +4,7 @@
  * registries.conf content of native fragments (strict: a typo is an error).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { error, warning, type DataPath, type Diagnostic, type Locator } from '../core/diagnostic.js';
+import { error, lazyLocation, warning, type DataPath, type Diagnostic, type Locator } from '../core/diagnostic.js';
 import { FieldReader, isTable, misplacedTopLevelKey, type Table } from '../core/field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './model.js';
 import { TomlIndex } from '../toml/locate.js';
@@ -16,14 +16,14 @@ export interface ParsedToml {
 }
 
 export function tomlLocator(text: string, file: string): Locator {
-  let index: TomlIndex | undefined; // built on the first lookup: most texts never need one
-  return (path, needle) => ({ file, ...(index ??= new TomlIndex(text)).locate(path, needle) });
+  const index = new TomlIndex(text); // parses the text on the first line read: most texts never need it
+  return (path, needle) => lazyLocation(file, () => index.locate(path, needle));
 }
 
 /** TOML syntax only; a syntax error is reported at smol-toml's line and column. */
 export function parseTomlText(text: string, file: string): ParsedToml {
   try {
-    return { data: parseToml(text.replace(/^\uFEFF/, '')) as Table, diagnostics: [] };
+    return { data: parseToml(text.replace(/^\uFEFF/, '')), diagnostics: [] };
   } catch (e) {
     if (e instanceof TomlError) {
       const message = e.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? 'invalid TOML';
@@ -33,7 +33,14 @@ export function parseTomlText(text: string, file: string): ParsedToml {
   }
 }
 
-export const TOP_LEVEL_KEYS = ['unqualified-search-registries', 'short-name-mode', 'credential-helpers', 'additional-layer-store-auth-helper', 'aliases', 'registry'] as const;
+export const TOP_LEVEL_KEYS = [
+  'unqualified-search-registries',
+  'short-name-mode',
+  'credential-helpers',
+  'additional-layer-store-auth-helper',
+  'aliases',
+  'registry',
+] as const;
 const REGISTRY_KEYS = ['prefix', 'location', 'insecure', 'blocked', 'mirror-by-digest-only', 'mirror'];
 const MIRROR_KEYS = ['location', 'insecure', 'pull-from-mirror'];
 
@@ -61,7 +68,8 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   if (aliases) {
     conf.aliases = Object.create(null) as Record<string, string>; // "__proto__" must be an ordinary (and invalid) name
     for (const [name, value] of Object.entries(aliases)) {
-      if (typeof value === 'string') conf.aliases[name] = value; // "registry" = "docker.io/library/registry" is a real alias
+      if (typeof value === 'string')
+        conf.aliases[name] = value; // "registry" = "docker.io/library/registry" is a real alias
       else r.error(['aliases', name], `alias "${name}" must be a string, not ${typeof value}${misplaced(name)}`);
     }
   }
@@ -70,12 +78,19 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     const path = ['registry', i];
     r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]', misplaced);
     if (t['pull-from-mirror'] !== undefined) {
-      r.error([...path, 'pull-from-mirror'], `pull-from-mirror must not be set for a non-mirror registry "${typeof t.prefix === 'string' ? t.prefix : typeof t.location === 'string' ? t.location : ''}"`);
+      r.error(
+        [...path, 'pull-from-mirror'],
+        `pull-from-mirror must not be set for a non-mirror registry "${typeof t.prefix === 'string' ? t.prefix : typeof t.location === 'string' ? t.location : ''}"`,
+      );
     }
     const reg: RegistryTable = { location: stripSlash(r.string(t, 'location', path) ?? ''), mirrors: [] };
     const prefix = r.string(t, 'prefix', path);
     if (prefix) reg.prefix = stripSlash(prefix);
-    for (const [key, field] of [['insecure', 'insecure'], ['blocked', 'blocked'], ['mirror-by-digest-only', 'mirrorByDigestOnly']] as const) {
+    for (const [key, field] of [
+      ['insecure', 'insecure'],
+      ['blocked', 'blocked'],
+      ['mirror-by-digest-only', 'mirrorByDigestOnly'],
+    ] as const) {
       const v = r.boolean(t, key, path);
       if (v) reg[field] = true;
     }
@@ -92,7 +107,9 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     reg.origin = r.locatePath(path);
     if (scope && seen.has(scope)) {
       // containers/image keeps the first table of a prefix within one file and drops the rest silently.
-      r.diagnostics.push((strict ? error : warning)(r.locatePath([...path]), `prefix "${scope}" is defined more than once in this file; only the first table counts`));
+      r.diagnostics.push(
+        (strict ? error : warning)(r.locatePath([...path]), `prefix "${scope}" is defined more than once in this file; only the first table counts`),
+      );
       dropped?.push(reg);
       return;
     }

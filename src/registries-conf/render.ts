@@ -90,7 +90,6 @@ export function renderRegistriesConf(conf: RegistriesConf, facts: RenderFacts): 
   return `${renderHeader(facts, body)}\n${body}`;
 }
 
-
 /**
  * What renderTable writes for a table and for each of its mirrors, in characters, without
  * escaping (valid names need none): what the bounds check counts before the mirrors a table

@@ -9,7 +9,13 @@
  * containers/image is what reads the file, and one value it refuses fails every pull.
  */
 import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator } from '../core/diagnostic.js';
-import { isDomainContainersImage, parseNamedContainersImage, parseNormalizedNamed, parseNormalizedNamedContainersImage, InvalidReferenceError } from '../reference/reference.js';
+import {
+  isDomainContainersImage,
+  parseNamedContainersImage,
+  parseNormalizedNamed,
+  parseNormalizedNamedContainersImage,
+  InvalidReferenceError,
+} from '../reference/reference.js';
 import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './model.js';
 
 function hasScheme(s: string): boolean {
@@ -101,7 +107,12 @@ export function credentialHelperProblem(name: string): string | undefined {
  * working directory of whatever pulls).
  */
 export function layerStoreHelperProblem(helper: string): string | undefined {
-  const plainAbsolute = helper.startsWith('/') && helper.slice(1).split('/').every((seg) => HELPER_NAME.test(seg));
+  const plainAbsolute =
+    helper.startsWith('/') &&
+    helper
+      .slice(1)
+      .split('/')
+      .every((seg) => HELPER_NAME.test(seg));
   if (HELPER_NAME.test(helper) || plainAbsolute) return undefined;
   return `invalid additional-layer-store-auth-helper ${quoted(helper)}: must be a program name found in PATH or an absolute path, each part ${HELPER_NAME_RULE}`;
 }
@@ -138,7 +149,10 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
   conf.registries.forEach((reg, i) => {
     const at = (path: TomlPath, needle?: string): Location => locate(['registry', i, ...path], needle);
     const prefix = reg.prefix ?? '';
-    for (const [key, value] of [['prefix', prefix], ['location', reg.location]] as const) {
+    for (const [key, value] of [
+      ['prefix', prefix],
+      ['location', reg.location],
+    ] as const) {
       if (hasScheme(value)) out.push(schemeError(at([key], value), value));
     }
     if (!prefix && !reg.location) out.push(error(at([]), 'invalid condition: both location and prefix are unset'));
@@ -151,7 +165,12 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
     const scope = registryScope(reg);
     const first = seenPrefix.get(scope);
     if (first !== undefined) {
-      out.push(error(at(['prefix'], scope), `prefix "${scope}" is defined more than once (also table ${first + 1}); containers/image would silently use only the first`));
+      out.push(
+        error(
+          at(['prefix'], scope),
+          `prefix "${scope}" is defined more than once (also table ${first + 1}); containers/image would silently use only the first`,
+        ),
+      );
     } else seenPrefix.set(scope, i);
     reg.mirrors.forEach((m, j) => {
       const mat = (key: string, needle?: string): Location => at(['mirror', j, key], needle);
@@ -159,7 +178,12 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
       else if (hasScheme(m.location)) out.push(schemeError(mat('location', m.location), m.location));
       if (m.pullFromMirror) {
         if (reg.mirrorByDigestOnly) {
-          out.push(error(mat('pull-from-mirror', m.pullFromMirror), `cannot set mirror usage mirror-by-digest-only for the registry ("${scope}") and pull-from-mirror for per-mirror ("${m.location}") at the same time`));
+          out.push(
+            error(
+              mat('pull-from-mirror', m.pullFromMirror),
+              `cannot set mirror usage mirror-by-digest-only for the registry ("${scope}") and pull-from-mirror for per-mirror ("${m.location}") at the same time`,
+            ),
+          );
         }
         if (!PULL_FROM_MIRROR_VALUES.includes(m.pullFromMirror)) {
           out.push(error(mat('pull-from-mirror', m.pullFromMirror), `unsupported pull-from-mirror value "${m.pullFromMirror}" for mirror "${m.location}"`));
@@ -187,15 +211,28 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
   return out;
 }
 
-/** Parses `s` as containers/image's rewrite would: canonical form required. */
-function canonicalProblem(s: string, cache?: Map<string, string | undefined>): string | undefined {
-  if (cache?.has(s)) return cache.get(s);
-  const problem = canonicalProblemUncached(s);
-  cache?.set(s, problem);
-  return problem;
+/**
+ * What containers/image's rewrite makes of each distinct name: parsed once per render however
+ * many tables, mirrors and rounds use it (a table's location is usually its prefix, a mirror
+ * often serves many scopes, and the daemon may validate several rounds of one render).
+ */
+export class RewriteChecks {
+  private readonly problems = new Map<string, string | undefined>();
+  /** How many names were parsed (each distinct one once): the cost of the checks, to keep linear. */
+  parsed = 0;
+
+  /** Why `name` is not a canonical reference without tag or digest; undefined when it is. */
+  problem(name: string): string | undefined {
+    if (this.problems.has(name)) return this.problems.get(name);
+    this.parsed++;
+    const problem = canonicalProblem(name);
+    this.problems.set(name, problem);
+    return problem;
+  }
 }
 
-function canonicalProblemUncached(s: string): string | undefined {
+/** Parses `s` as containers/image's rewrite would: canonical form required. */
+function canonicalProblem(s: string): string | undefined {
   try {
     const ref = parseNamedContainersImage(s);
     if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';
@@ -212,29 +249,52 @@ const SAMPLE = '/ns/repo';
  * containers/image rewrites `location + name[len(prefix):]` and fails the whole pull when the
  * result is not canonical. Check every prefix, location and mirror with a representative name.
  */
-export function validateRewrites(conf: RegistriesConf, locate: Locator): Diagnostic[] {
+export function validateRewrites(conf: RegistriesConf, locate: Locator, checks: RewriteChecks = new RewriteChecks()): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const cache = new Map<string, string | undefined>(); // each distinct name parsed once: a table's location is usually its prefix, a mirror often serves many scopes
   conf.registries.forEach((reg, i) => {
     const scope = registryScope(reg);
     const wildcard = scope.startsWith('*.');
     if (!wildcard) {
-      const p = canonicalProblem(scope + SAMPLE, cache); // usually also its location's: parsed once
-      if (p) out.push(error(locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope), `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`));
+      const p = checks.problem(scope + SAMPLE); // usually also its location's: parsed once
+      if (p)
+        out.push(
+          error(
+            locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
+            `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`,
+          ),
+        );
     }
     // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
-    const exactRepo = !wildcard && canonicalProblem(scope, cache) === undefined;
+    // Asked only of an endpoint other than the scope (a scope rewritten to itself stays what it was), so that the
+    // usual table, whose location is its prefix, costs one parse and not two.
+    let exactRepo: boolean | undefined;
+    const isExactRepo = (): boolean => (exactRepo ??= !wildcard && checks.problem(scope) === undefined);
     const endpoints: Array<{ location: string; path: TomlPath }> = [];
     if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
     reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
     for (const ep of endpoints) {
-      const p = canonicalProblem(ep.location + SAMPLE, cache);
+      const p = checks.problem(ep.location + SAMPLE);
       if (p) {
-        out.push(error(locate(ep.path, ep.location), `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`));
+        out.push(
+          error(
+            locate(ep.path, ep.location),
+            `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`,
+          ),
+        );
       } else if (wildcard && ep.location.includes('/')) {
-        out.push(warning(locate(ep.path, ep.location), `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`));
-      } else if (exactRepo && canonicalProblem(ep.location, cache) !== undefined) {
-        out.push(warning(locate(ep.path, ep.location), `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`));
+        out.push(
+          warning(
+            locate(ep.path, ep.location),
+            `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
+          ),
+        );
+      } else if (ep.location !== scope && isExactRepo() && checks.problem(ep.location) !== undefined) {
+        out.push(
+          warning(
+            locate(ep.path, ep.location),
+            `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
+          ),
+        );
       }
     }
   });

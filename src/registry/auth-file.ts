@@ -92,7 +92,8 @@ export async function findCredentials(repository: string, opts: { authFile?: str
     try {
       json = JSON.parse(await fs.readFile(path, 'utf8')) as AuthFileJson;
     } catch (e) {
-      if (opts.authFile && (e as NodeJS.ErrnoException).code !== undefined) throw new Error(`cannot read auth file ${path}: ${(e as Error).message}`);
+      if (opts.authFile && (e as NodeJS.ErrnoException).code !== undefined)
+        throw new Error(`cannot read auth file ${path}: ${(e as Error).message}`, { cause: e });
       continue; // missing or unreadable default files are skipped, as containers/image does
     }
     const hit = lookupInFile(json, repository);

@@ -11,6 +11,7 @@ import type { FailureClass } from '../health/health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
+import { socks5Connector } from './socks5.js';
 import { endSafe } from './end-safe.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
@@ -152,7 +153,7 @@ function header(r: Response, name: string): string | undefined {
  */
 class Routes {
   private readonly direct: Agent;
-  private readonly proxied = new Map<string, ProxyAgent>();
+  private readonly proxied = new Map<string, Dispatcher>();
   private readonly proxies: ProxyConfig | RegistryError;
 
   constructor(
@@ -182,13 +183,40 @@ class Routes {
     if (!proxy) return this.direct;
     let agent = this.proxied.get(proxy.href);
     if (!agent) {
-      // Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
-      // tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
-      const { timeout } = this.common.connect;
-      agent = endSafe(new ProxyAgent({ uri: proxy.href, proxyTunnel: false, headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout, proxyTls: { timeout } as ProxyAgent.Options['proxyTls'], requestTls: this.common.connect as ProxyAgent.Options['requestTls'] }));
+      agent = endSafe(proxy.protocol === 'socks5:' ? this.socks5Agent(proxy) : this.httpProxyAgent(proxy));
       this.proxied.set(proxy.href, agent);
     }
     return agent;
+  }
+
+  /**
+   * Go sends plain-http requests to an http proxy in absolute form (no CONNECT), and
+   * tunnels https with CONNECT; connect deadlines apply to the proxy and the registry.
+   */
+  private httpProxyAgent(proxy: URL): Dispatcher {
+    const { timeout } = this.common.connect;
+    return new ProxyAgent({
+      uri: proxy.href,
+      proxyTunnel: false,
+      headersTimeout: this.common.headersTimeout,
+      bodyTimeout: this.common.bodyTimeout,
+      proxyTls: { timeout } as ProxyAgent.Options['proxyTls'],
+      requestTls: this.common.connect as ProxyAgent.Options['requestTls'],
+    });
+  }
+
+  /**
+   * A SOCKS5 tunnel per connection (socks5.ts), TLS to the registry inside it for https, as
+   * Go does; the same header and body deadlines as a direct connection, and the connect
+   * deadline over the whole tunnel and handshake.
+   */
+  private socks5Agent(proxy: URL): Dispatcher {
+    const { timeout, ...tls } = this.common.connect;
+    return new Agent({
+      headersTimeout: this.common.headersTimeout,
+      bodyTimeout: this.common.bodyTimeout,
+      connect: socks5Connector(proxy, tls, Number(timeout)),
+    });
   }
 
   async close(): Promise<void> {
@@ -250,7 +278,7 @@ export class EndpointClient {
     const base: Record<string, string> = { 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
     const scope = repository ? `repository:${repository}:pull` : '';
     let challenged = false;
-    for (let retry429 = 0; ; ) {
+    for (let retry429 = 0; ;) {
       const auth = this.tokens.get(scope);
       let res: Response;
       try {
@@ -307,16 +335,30 @@ export class EndpointClient {
         if (res.status === 401 || res.status === 403) {
           // the user name helps; the password never appears
           const who = creds ? `the credentials of ${creds.username}` : 'anonymous access';
-          throw new RegistryError(`token service ${realm.origin} refused ${who} for ${scope || 'the registry'} (HTTP ${res.status})`, 'forbidden', undefined, res.status);
+          throw new RegistryError(
+            `token service ${realm.origin} refused ${who} for ${scope || 'the registry'} (HTTP ${res.status})`,
+            'forbidden',
+            undefined,
+            res.status,
+          );
         }
-        throw new RegistryError(`token service ${realm.origin}: HTTP ${res.status}`, res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
+        throw new RegistryError(
+          `token service ${realm.origin}: HTTP ${res.status}`,
+          res.status >= 500 ? 'unhealthy' : 'forbidden',
+          res.status >= 500 ? 'server-error' : undefined,
+          res.status,
+        );
       }
       let json: { token?: unknown; access_token?: unknown } | null;
       try {
         json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as typeof json;
       } catch (e) {
         if (e instanceof RegistryError) throw e;
-        throw new RegistryError(`token service ${realm.origin}: ${e instanceof SyntaxError ? 'the answer is not JSON' : describeError(e)}`, 'unhealthy', e instanceof SyntaxError ? 'protocol' : classifyNetworkError(e));
+        throw new RegistryError(
+          `token service ${realm.origin}: ${e instanceof SyntaxError ? 'the answer is not JSON' : describeError(e)}`,
+          'unhealthy',
+          e instanceof SyntaxError ? 'protocol' : classifyNetworkError(e),
+        );
       }
       const token = json?.token ?? json?.access_token;
       if (typeof token !== 'string' || !token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');
@@ -345,9 +387,13 @@ export class EndpointClient {
     } catch {
       throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is not a URL`, 'unhealthy', 'protocol');
     }
-    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is neither https nor http`, 'unhealthy', 'protocol');
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:')
+      throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is neither https nor http`, 'unhealthy', 'protocol');
     if (creds && this.scheme === 'https' && realm.protocol !== 'https:') {
-      throw new RegistryError(`${this.endpoint}: refusing to send the credentials of ${creds.username} to the token service ${realm.origin} over plain http (the registry itself is https; its token realm must be too)`, 'forbidden');
+      throw new RegistryError(
+        `${this.endpoint}: refusing to send the credentials of ${creds.username} to the token service ${realm.origin} over plain http (the registry itself is https; its token realm must be too)`,
+        'forbidden',
+      );
     }
     return realm;
   }
@@ -365,7 +411,12 @@ export class EndpointClient {
           this.scheme = s;
           return s;
         }
-        last = new RegistryError(`pinging ${s}://${this.host}/v2/: HTTP ${res.status}`, 'unhealthy', res.status >= 500 ? 'server-error' : 'protocol', res.status);
+        last = new RegistryError(
+          `pinging ${s}://${this.host}/v2/: HTTP ${res.status}`,
+          'unhealthy',
+          res.status >= 500 ? 'server-error' : 'protocol',
+          res.status,
+        );
       } catch (e) {
         last = e;
       }

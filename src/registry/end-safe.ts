@@ -59,7 +59,7 @@ export function bodyFraming(rawHeaders: readonly (Buffer | string)[]): { length?
     if (name === 'content-length' && /^\d+$/.test(value)) length = Number(value);
     if (name === 'transfer-encoding' && /(^|,)\s*chunked\s*$/i.test(value)) chunked = true;
   }
-  return chunked ? { chunked } : { ...(length !== undefined ? { length } : {}), chunked };
+  return chunked ? { chunked } : { length, chunked };
 }
 
 /** How much of a close-delimited body is taken without backpressure (see guard 1). */
@@ -109,7 +109,9 @@ export function endSafe<D extends Dispatcher>(dispatcher: D): D {
   return new Proxy(dispatcher, {
     get(target, key) {
       // request() hands over a legacy handler; one of the newer API (onRequestStart...) passes as it is
-      if (key === 'dispatch') return (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => target.dispatch(opts, 'onRequestStart' in handler ? handler : (endSafeHandler(handler as LegacyHandler) as Dispatcher.DispatchHandler));
+      if (key === 'dispatch')
+        return (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) =>
+          target.dispatch(opts, 'onRequestStart' in handler ? handler : endSafeHandler(handler));
       // the dispatcher itself as `this` and receiver: its private fields are not the Proxy's
       const v: unknown = Reflect.get(target, key);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;

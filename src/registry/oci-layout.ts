@@ -28,7 +28,8 @@ export function splitDigest(digest: string): { alg: string; hex: string } {
   const i = digest.indexOf(':');
   const alg = i > 0 ? digest.slice(0, i) : '';
   const hex = digest.slice(i + 1);
-  if (!Object.hasOwn(HEX_LENGTH, alg) || !/^[a-f0-9]+$/.test(hex) || hex.length !== HEX_LENGTH[alg]) throw new DigestMismatch(`unsupported digest ${JSON.stringify(digest.slice(0, 200))}`);
+  if (!Object.hasOwn(HEX_LENGTH, alg) || !/^[a-f0-9]+$/.test(hex) || hex.length !== HEX_LENGTH[alg])
+    throw new DigestMismatch(`unsupported digest ${JSON.stringify(digest.slice(0, 200))}`);
   return { alg, hex };
 }
 
@@ -114,5 +115,8 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
 }
 
 export async function writeIndex(dir: string, manifests: readonly Descriptor[]): Promise<void> {
-  await writeFileAtomic(join(dir, 'index.json'), `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }, null, 2)}\n`);
+  await writeFileAtomic(
+    join(dir, 'index.json'),
+    `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }, null, 2)}\n`,
+  );
 }

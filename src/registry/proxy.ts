@@ -10,26 +10,31 @@
  * - NO_PROXY: comma-separated; `*` = nothing proxied; an IP (optionally :port), a CIDR
  *   (any port), or a domain: `example.com` matches it and its subdomains, `.example.com`
  *   and `*.example.com` only subdomains; `:port` limits an entry to that port.
+ * - Addresses and CIDRs are matched by node:net's BlockList, which, like Go's net.IP, takes an
+ *   IPv4-mapped IPv6 address (::ffff:10.1.2.3) as its IPv4 address, either way round.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 export interface ProxyEnv {
   readonly [name: string]: string | undefined;
 }
 
-interface Matcher {
-  readonly kind: 'ip' | 'cidr' | 'domain';
-  readonly value: string; // ip, network address, or ".domain"
-  readonly bits?: number;
+/** A NO_PROXY domain entry: `suffix` is ".domain"; `matchHost` when the entry had no leading dot. */
+interface DomainMatcher {
+  readonly suffix: string;
+  readonly matchHost: boolean;
   readonly port?: string;
-  readonly matchHost?: boolean;
 }
 
 export interface ProxyConfig {
   readonly http?: URL;
   readonly https?: URL;
   readonly all: boolean; // NO_PROXY=*
-  readonly matchers: readonly Matcher[];
+  /** NO_PROXY addresses and CIDRs that hold for any port. */
+  readonly ips: BlockList;
+  /** NO_PROXY `IP:port` entries, by port. */
+  readonly ipsByPort: ReadonlyMap<string, BlockList>;
+  readonly domains: readonly DomainMatcher[];
 }
 
 export class ProxyConfigError extends Error {}
@@ -62,45 +67,15 @@ function parseProxyUrl(value: string, name: string): URL | undefined {
   return url;
 }
 
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-}
+const family = (ip: string): 'ipv4' | 'ipv6' => (isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 
-function ipv6ToBigInt(ip: string): bigint {
-  let s = ip;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4?.[1]) {
-    const n = ipv4ToInt(v4[1]);
-    s = `${s.slice(0, -v4[1].length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head = '', tail] = s.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined ? (tail ? tail.split(':') : []) : [];
-  const groups = tail !== undefined ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
-  return groups.reduce((a, g) => (a << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
-}
-
-/** The same address family and value (IPv4-mapped IPv6 counts as IPv4, as in Go). */
-function normIp(ip: string): { v: 4 | 6; n: bigint } {
-  if (isIP(ip) === 4) return { v: 4, n: BigInt(ipv4ToInt(ip)) };
-  const n = ipv6ToBigInt(ip);
-  if (n >> 32n === 0xffffn) return { v: 4, n: n & 0xffffffffn };
-  return { v: 6, n };
-}
-
-function isLoopback(ip: string): boolean {
-  const { v, n } = normIp(ip);
-  return v === 4 ? n >> 24n === 127n : n === 1n;
-}
-
-function inCidr(ip: string, net: string, bits: number): boolean {
-  const a = normIp(ip);
-  const b = normIp(net);
-  if (a.v !== b.v) return false;
-  const width = a.v === 4 ? 32 : 128;
-  const shift = BigInt(width - bits);
-  return a.n >> shift === b.n >> shift;
-}
+/**
+ * 127.0.0.0/8 and ::1, as Go's IP.IsLoopback. A BlockList matches IPv4-mapped IPv6 addresses
+ * (::ffff:127.0.0.1) against IPv4 rules and the other way round, as Go's net.IP does.
+ */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
 function splitHostPort(s: string): { host: string; port?: string } | undefined {
   const bracket = /^\[([^\]]+)\]:(\d*)$/.exec(s);
@@ -113,14 +88,17 @@ function splitHostPort(s: string): { host: string; port?: string } | undefined {
 export function parseProxyEnv(env: ProxyEnv): ProxyConfig {
   const http = parseProxyUrl(envAny(env, 'HTTP_PROXY', 'http_proxy'), 'HTTP_PROXY');
   const https = parseProxyUrl(envAny(env, 'HTTPS_PROXY', 'https_proxy'), 'HTTPS_PROXY');
-  const matchers: Matcher[] = [];
+  const proxies = { ...(http ? { http } : {}), ...(https ? { https } : {}) };
+  const ips = new BlockList();
+  const ipsByPort = new Map<string, BlockList>();
+  const domains: DomainMatcher[] = [];
   for (const raw of envAny(env, 'NO_PROXY', 'no_proxy').split(',')) {
     const p = raw.trim().toLowerCase();
     if (!p) continue;
-    if (p === '*') return { ...(http ? { http } : {}), ...(https ? { https } : {}), all: true, matchers: [] };
+    if (p === '*') return { ...proxies, all: true, ips: new BlockList(), ipsByPort: new Map(), domains: [] };
     const cidr = /^(.+)\/(\d{1,3})$/.exec(p);
     if (cidr?.[1] && isIP(cidr[1]) && Number(cidr[2]) <= (isIP(cidr[1]) === 4 ? 32 : 128)) {
-      matchers.push({ kind: 'cidr', value: cidr[1], bits: Number(cidr[2]) });
+      ips.addSubnet(cidr[1], Number(cidr[2]), family(cidr[1]));
       continue;
     }
     const hp = splitHostPort(p);
@@ -129,14 +107,16 @@ export function parseProxyEnv(env: ProxyEnv): ProxyConfig {
     if (hp && !host) continue; // ":80": malformed, ignored as Go does
     host = host.replace(/^\[|\]$/g, '');
     if (isIP(host)) {
-      matchers.push({ kind: 'ip', value: host, ...(port ? { port } : {}) });
+      let list = ips;
+      if (port) ipsByPort.set(port, (list = ipsByPort.get(port) ?? new BlockList()));
+      list.addAddress(host, family(host));
       continue;
     }
     if (host.startsWith('*.')) host = host.slice(1);
     const matchHost = !host.startsWith('.');
-    matchers.push({ kind: 'domain', value: matchHost ? `.${host}` : host, matchHost, ...(port ? { port } : {}) });
+    domains.push({ suffix: matchHost ? `.${host}` : host, matchHost, ...(port ? { port } : {}) });
   }
-  return { ...(http ? { http } : {}), ...(https ? { https } : {}), all: false, matchers };
+  return { ...proxies, all: false, ips, ipsByPort, domains };
 }
 
 /** The proxy for `url`, or undefined to connect directly. */
@@ -146,12 +126,11 @@ export function proxyFor(cfg: ProxyConfig, url: URL): URL | undefined {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   if (host === 'localhost') return undefined;
-  const ip = isIP(host) ? host : undefined;
-  if (ip && isLoopback(ip)) return undefined;
-  for (const m of cfg.matchers) {
-    if (m.kind === 'cidr' && ip && inCidr(ip, m.value, m.bits ?? 0)) return undefined;
-    if (m.kind === 'ip' && ip && normIp(ip).n === normIp(m.value).n && normIp(ip).v === normIp(m.value).v && (!m.port || m.port === port)) return undefined;
-    if (m.kind === 'domain' && (host.endsWith(m.value) || (m.matchHost && host === m.value.slice(1))) && (!m.port || m.port === port)) return undefined;
+  if (isIP(host)) {
+    const f = family(host);
+    if (LOOPBACK.check(host, f) || cfg.ips.check(host, f) || cfg.ipsByPort.get(port)?.check(host, f)) return undefined;
   }
-  return proxy;
+  // Domain entries are tried on addresses too, as Go does (an entry "2.3" matches 10.1.2.3).
+  const noProxy = cfg.domains.some((d) => (host.endsWith(d.suffix) || (d.matchHost && host === d.suffix.slice(1))) && (!d.port || d.port === port));
+  return noProxy ? undefined : proxy;
 }

@@ -4,14 +4,26 @@
  * once), digest verification of everything fetched, and blob-level fallback (a blob that
  * fails from one source comes from the next that has it).
  */
-import { endpointKey as endpointKeyOf, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
+import { endpointKey as endpointKeyOf, orderByHealth, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { parseNamed, type ImageReference } from '../reference/reference.js';
 import type { Logger } from '../core/log.js';
 import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
 import { EndpointClient, bodyDeadline, blobDeadlineMs, discard, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
+import { afterRequestFailure, asRegistryError } from './failure.js';
 import type { ProxyEnv } from './proxy.js';
-import { digestOf, ensureBlobDir, haveBlob, initLayout, splitDigest, writeBlobBytes, writeBlobStream, writeIndex, DigestMismatch, type Descriptor } from './oci-layout.js';
+import {
+  digestOf,
+  ensureBlobDir,
+  haveBlob,
+  initLayout,
+  splitDigest,
+  writeBlobBytes,
+  writeBlobStream,
+  writeIndex,
+  DigestMismatch,
+  type Descriptor,
+} from './oci-layout.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -134,115 +146,183 @@ function mediaTypeOf(bytes: Buffer, header: string | undefined): string {
   return (header ?? MT.ociManifest).split(';')[0]?.trim() ?? MT.ociManifest;
 }
 
-export async function pullImage(sources: readonly PullSource[], opts: PullOptions): Promise<PullReport> {
-  const now = opts.now ?? Date.now;
-  const log = opts.log;
-  const health: Record<string, EndpointHealth> = {};
-  const view = (): HealthMap => ({ ...opts.health, ...health });
-  const attempts: Attempt[] = [];
-  const clients = new Map<string, EndpointClient>();
-  const clientFor = async (s: PullSource): Promise<EndpointClient> => {
+/**
+ * What one pull carries from source to source: a client per endpoint (reused, closed at the
+ * end), the health updates it makes (on top of the cache it was given) and the failures it
+ * met, which every PullError and the report carry.
+ */
+class PullSession {
+  readonly health: Record<string, EndpointHealth> = {};
+  readonly attempts: Attempt[] = [];
+  private readonly clients = new Map<string, EndpointClient>();
+
+  constructor(readonly opts: PullOptions) {}
+
+  now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** The endpoint's health as this pull knows it: its own updates first, then the cache. */
+  private healthOf(key: string): EndpointHealth | undefined {
+    return this.health[key] ?? this.opts.health[key];
+  }
+
+  /** True when the endpoint failed in this very pull (a hung one would cost its deadline again). */
+  failedHere(s: PullSource): boolean {
+    return (this.health[endpointKey(s)]?.failures ?? 0) > 0;
+  }
+
+  /**
+   * Runs `request` against source `s` and records how it went: its endpoint's success (with
+   * the time taken, client setup included), or the failure as an attempt and, when the error
+   * says something about the endpoint, in its health. Returns undefined when it failed.
+   */
+  async attempt<T>(s: PullSource, request: (client: EndpointClient) => Promise<T>): Promise<T | undefined> {
+    const started = performance.now();
+    try {
+      const result = await request(await this.clientFor(s));
+      this.succeeded(s, performance.now() - started);
+      return result;
+    } catch (e) {
+      this.failed(s, e);
+      return undefined;
+    }
+  }
+
+  /** A source passed over without contacting it, as an attempt the report shows. */
+  passedOver(s: PullSource, why: string): void {
+    this.attempts.push({ source: s.reference, endpoint: endpointKey(s), error: why });
+  }
+
+  error(message: string): PullError {
+    return new PullError(message, this.attempts, this.health);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close().catch(() => undefined)));
+  }
+
+  private async clientFor(s: PullSource): Promise<EndpointClient> {
     const key = endpointKey(s);
-    let c = clients.get(key);
+    let c = this.clients.get(key);
     if (!c) {
+      const { certDir, authFile, timeouts, env } = this.opts;
       c = new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
-        tls: await tlsFor(s.endpoint.host, opts.certDir),
-        credentials: (repo) => findCredentials(repo, { ...(opts.authFile ? { authFile: opts.authFile } : {}) }),
-        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
+        tls: await tlsFor(s.endpoint.host, certDir),
+        credentials: (repo) => findCredentials(repo, { ...(authFile ? { authFile } : {}) }),
+        ...(timeouts ? { timeouts } : {}),
+        ...(env ? { env } : {}),
       });
-      clients.set(key, c);
+      this.clients.set(key, c);
     }
     return c;
-  };
-  const fail = (s: PullSource, e: unknown): void => {
-    const err = asRegistryError(e);
-    attempts.push({ source: s.reference, endpoint: endpointKey(s), error: err.message });
-    log.warn({ source: s.reference, endpoint: endpointKey(s) }, `${s.reference}: ${err.message}`);
-    if (err.kind === 'unhealthy' && err.failureClass) {
-      const key = endpointKey(s);
-      health[key] = recordFailure(view()[key], key, err.failureClass, err.message, now());
-    }
-  };
-  const ok = (s: PullSource, ms: number): void => {
+  }
+
+  private succeeded(s: PullSource, ms: number): void {
     const key = endpointKey(s);
-    health[key] = recordSuccess(view()[key], key, now(), Math.round(ms));
-  };
-  const contacted = new Set<PullSource>();
+    this.health[key] = recordSuccess(this.healthOf(key), key, this.now(), Math.round(ms));
+  }
 
-  try {
-    const { ordered, down } = orderByHealth(sources, endpointKey, opts.health, now());
-
-    // Manifest: the first source that serves it (verified when pulled by digest); the
-    // sources marked down only after every other one failed.
-    let got: Fetched | undefined;
-    for (const s of ordered) {
-      if (s.blocked) {
-        attempts.push({ source: s.reference, endpoint: endpointKey(s), error: 'blocked in registries.conf: not contacted' });
-        continue;
-      }
-      if (down.includes(s)) log.info({ source: s.reference }, `trying ${s.reference} as a last resort: ${endpointKey(s)} is down (health cache)`);
-      contacted.add(s);
-      const started = performance.now();
-      try {
-        got = await fetchManifest(s, await clientFor(s), opts.platform);
-        ok(s, performance.now() - started);
-        break;
-      } catch (e) {
-        fail(s, e);
-      }
-    }
-    const skipped = down.filter((s) => !s.blocked && !contacted.has(s));
-    for (const s of skipped) log.info({ source: s.reference }, `skipped ${s.reference}: ${endpointKey(s)} is down (health cache)`);
-    if (!got) throw new PullError(`no source served ${sources[sources.length - 1]?.reference ?? 'the image'}`, attempts, health);
-    log.info({ source: got.source.reference, digest: got.digest }, `manifest ${got.digest} from ${got.source.reference}`);
-
-    await initLayout(opts.dest);
-    const blobs: PullReport['blobs'] = [];
-    // Blob-level fallback: the manifest's source first, then the others in order, those the
-    // cache marks down last; an endpoint that failed in this very pull is not asked again (a
-    // hung one would cost its deadline once more for each blob).
-    const failedHere = (s: PullSource): boolean => (health[endpointKey(s)]?.failures ?? 0) > 0;
-    const others = sources.filter((s) => s !== got.source && !s.blocked && !failedHere(s));
-    const blobSources = [got.source, ...orderByHealth(others, endpointKey, opts.health, now()).ordered];
-    for (const d of [got.manifest.config, ...got.manifest.layers]) {
-      if (await haveBlob(opts.dest, d.digest)) {
-        blobs.push({ digest: d.digest, size: d.size, from: 'already present' });
-        continue;
-      }
-      let done = false;
-      for (const s of blobSources) {
-        const started = performance.now();
-        try {
-          const size = await fetchBlob(s, await clientFor(s), d, opts.dest, opts.progress);
-          ok(s, performance.now() - started);
-          blobs.push({ digest: d.digest, size, from: s.reference });
-          done = true;
-          break;
-        } catch (e) {
-          fail(s, e);
-        }
-      }
-      if (!done) throw new PullError(`no source served blob ${d.digest}`, attempts, health);
-    }
-    await writeBlobBytes(opts.dest, got.digest, got.bytes);
-    const tag = got.ref.tag;
-    await writeIndex(opts.dest, [{ mediaType: got.mediaType, digest: got.digest, size: got.bytes.length, ...(tag ? { annotations: { 'org.opencontainers.image.ref.name': tag } } : {}) }]);
-    return { reference: sources[sources.length - 1]?.reference ?? '', digest: got.digest, verified: got.ref.digest !== undefined, manifestFrom: got.source.reference, blobs, skipped: skipped.map((s) => s.reference), attempts, health };
-  } finally {
-    await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
+  private failed(s: PullSource, e: unknown): void {
+    const key = endpointKey(s);
+    const { message } = asRegistryError(e);
+    this.passedOver(s, message);
+    this.opts.log.warn({ source: s.reference, endpoint: key }, `${s.reference}: ${message}`);
+    const updated = afterRequestFailure(this.healthOf(key), key, e, this.now());
+    if (updated) this.health[key] = updated;
   }
 }
 
+export async function pullImage(sources: readonly PullSource[], opts: PullOptions): Promise<PullReport> {
+  const session = new PullSession(opts);
+  try {
+    const { got, skipped } = await resolveManifest(sources, session);
+    await initLayout(opts.dest);
+    const blobs = await fetchBlobs(got, sources, session);
+    await writeImage(opts.dest, got);
+    return {
+      reference: requestedReference(sources) ?? '',
+      digest: got.digest,
+      verified: got.ref.digest !== undefined,
+      manifestFrom: got.source.reference,
+      blobs,
+      skipped: skipped.map((s) => s.reference),
+      attempts: session.attempts,
+      health: session.health,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The reference asked for: the source order ends with it (the primary). */
+function requestedReference(sources: readonly PullSource[]): string | undefined {
+  return sources[sources.length - 1]?.reference;
+}
+
 /**
- * What a source's failure says: a RegistryError as it is; a content error (a digest or
- * size mismatch, a malformed manifest or digest) says nothing about the endpoint's
- * health; anything else is a network error.
+ * The manifest from the first source that serves it (verified when pulled by digest); the
+ * sources whose endpoint the cache marks down only after every other one failed. Also
+ * returns the down sources never contacted.
  */
-function asRegistryError(e: unknown): RegistryError {
-  if (e instanceof RegistryError) return e;
-  if (e instanceof DigestMismatch) return new RegistryError(e.message, 'invalid');
-  return new RegistryError(String((e as Error).message ?? e), 'unhealthy', classifyNetworkError(e));
+async function resolveManifest(sources: readonly PullSource[], session: PullSession): Promise<{ got: Fetched; skipped: PullSource[] }> {
+  const { log, health, platform } = session.opts;
+  const { ordered, down } = orderByHealth(sources, endpointKey, health, session.now());
+  const contacted = new Set<PullSource>();
+  let got: Fetched | undefined;
+  for (const s of ordered) {
+    if (s.blocked) {
+      session.passedOver(s, 'blocked in registries.conf: not contacted');
+      continue;
+    }
+    if (down.includes(s)) log.info({ source: s.reference }, `trying ${s.reference} as a last resort: ${endpointKey(s)} is down (health cache)`);
+    contacted.add(s);
+    got = await session.attempt(s, (client) => fetchManifest(s, client, platform));
+    if (got) break;
+  }
+  const skipped = down.filter((s) => !s.blocked && !contacted.has(s));
+  for (const s of skipped) log.info({ source: s.reference }, `skipped ${s.reference}: ${endpointKey(s)} is down (health cache)`);
+  if (!got) throw session.error(`no source served ${requestedReference(sources) ?? 'the image'}`);
+  log.info({ source: got.source.reference, digest: got.digest }, `manifest ${got.digest} from ${got.source.reference}`);
+  return { got, skipped };
+}
+
+/**
+ * Where blobs are asked for, in order: the manifest's source first, then the others in
+ * order, those the cache marks down last; an endpoint that failed in this very pull is not
+ * asked again (a hung one would cost its deadline once more for each blob).
+ */
+function blobSourceOrder(got: Fetched, sources: readonly PullSource[], session: PullSession): PullSource[] {
+  const others = sources.filter((s) => s !== got.source && !s.blocked && !session.failedHere(s));
+  return [got.source, ...orderByHealth(others, endpointKey, session.opts.health, session.now()).ordered];
+}
+
+/** The config and every layer into the layout, each from the first source that serves it. */
+async function fetchBlobs(got: Fetched, sources: readonly PullSource[], session: PullSession): Promise<PullReport['blobs']> {
+  const order = blobSourceOrder(got, sources, session);
+  const blobs: PullReport['blobs'] = [];
+  for (const d of [got.manifest.config, ...got.manifest.layers]) blobs.push(await fetchBlobFromAny(d, order, session));
+  return blobs;
+}
+
+/** Blob-level fallback: one blob from the first of `order` that serves it, unless the layout has it already. */
+async function fetchBlobFromAny(d: Descriptor, order: readonly PullSource[], session: PullSession): Promise<PullReport['blobs'][number]> {
+  const { dest, progress } = session.opts;
+  if (await haveBlob(dest, d.digest)) return { digest: d.digest, size: d.size, from: 'already present' };
+  for (const s of order) {
+    const size = await session.attempt(s, (client) => fetchBlob(s, client, d, dest, progress));
+    if (size !== undefined) return { digest: d.digest, size, from: s.reference };
+  }
+  throw session.error(`no source served blob ${d.digest}`);
+}
+
+/** The manifest and the index naming it (with the tag pulled, if any): the blobs are in place by now. */
+async function writeImage(dest: string, got: Fetched): Promise<void> {
+  await writeBlobBytes(dest, got.digest, got.bytes);
+  const tag = got.ref.tag;
+  await writeIndex(dest, [
+    { mediaType: got.mediaType, digest: got.digest, size: got.bytes.length, ...(tag ? { annotations: { 'org.opencontainers.image.ref.name': tag } } : {}) },
+  ]);
 }
 
 /** One blob from one source, streamed into the layout, verified; returns its size. */
@@ -253,7 +333,12 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
   const res = await client.get(`/v2/${ref.path}/blobs/${d.digest}`, ref.path);
   if (res.status !== 200) {
     await discard(res, client.timeouts.bodyIdleMs);
-    throw new RegistryError(`blob ${d.digest}: HTTP ${res.status}`, res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden', res.status >= 500 ? 'server-error' : undefined, res.status);
+    throw new RegistryError(
+      `blob ${d.digest}: HTTP ${res.status}`,
+      res.status === 404 ? 'absent' : res.status >= 500 ? 'unhealthy' : 'forbidden',
+      res.status >= 500 ? 'server-error' : undefined,
+      res.status,
+    );
   }
   const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
   const onBytes = progress ? (done: number): void => progress({ digest: d.digest, done, total: d.size, source: s.reference }) : undefined;
@@ -311,14 +396,16 @@ function checkedDescriptor(d: unknown, what: string): Descriptor {
   const o = (typeof d === 'object' && d !== null ? d : {}) as Partial<Record<keyof Descriptor, unknown>>;
   if (typeof o.digest !== 'string') throw new DigestMismatch(`${what} has no digest`);
   splitDigest(o.digest);
-  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) throw new DigestMismatch(`${what} ${o.digest}: size ${JSON.stringify(o.size)} is not a whole number of bytes`);
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0)
+    throw new DigestMismatch(`${what} ${o.digest}: size ${JSON.stringify(o.size)} is not a whole number of bytes`);
   return { mediaType: typeof o.mediaType === 'string' ? o.mediaType : '', digest: o.digest, size: o.size };
 }
 
 /** The config and layers of an image manifest, every descriptor checked; a malformed one is the source's content error. */
 export function parseImageManifest(bytes: Buffer): ImageManifest {
   const j = parseJson(bytes, 'the manifest') as { config?: unknown; layers?: unknown };
-  if (typeof j !== 'object' || j === null || j.config === undefined || !Array.isArray(j.layers)) throw new DigestMismatch('the manifest has no config or layers');
+  if (typeof j !== 'object' || j === null || j.config === undefined || !Array.isArray(j.layers))
+    throw new DigestMismatch('the manifest has no config or layers');
   const config = checkedDescriptor(j.config, 'the config');
   if (config.size > MAX_CONFIG_BYTES) throw new DigestMismatch(`config blob of ${config.size} bytes is larger than the ${MAX_CONFIG_BYTES} allowed`);
   return { config, layers: j.layers.map((l, i) => checkedDescriptor(l, `layer ${i + 1}`)) };
@@ -335,7 +422,12 @@ async function fetchManifest(s: PullSource, client: EndpointClient, platform: Pl
   if (INDEX_TYPES.has(mediaType)) {
     const index = parseJson(bytes, 'the image index') as { manifests?: unknown };
     const entries = (Array.isArray(index?.manifests) ? index.manifests : []) as Array<{ platform?: Platform } | null>;
-    const match = entries.find((m) => m?.platform?.os === platform.os && m.platform.architecture === platform.architecture && (platform.variant === undefined || m.platform.variant === platform.variant));
+    const match = entries.find(
+      (m) =>
+        m?.platform?.os === platform.os &&
+        m.platform.architecture === platform.architecture &&
+        (platform.variant === undefined || m.platform.variant === platform.variant),
+    );
     if (!match) {
       const listed = entries.map((m) => (m?.platform ? platformName(m.platform) : 'no platform')).join(', ');
       throw new RegistryError(`no manifest for ${platformName(platform)} in the image index (it has ${listed || 'no manifests'})`, 'absent');

@@ -145,7 +145,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
     if (path === null || closed) return;
     const target = path;
     const fail = (e: unknown): void => {
-      const reason = errnoName((e ?? {}) as { code?: unknown; message?: string });
+      const reason = errnoName(e ?? {});
       if (reason === lastFailure) return;
       lastFailure = reason;
       log.warn({ notifySocket: target, error: reason, message: message.split('\n')[0] }, 'sd_notify: cannot send to NOTIFY_SOCKET');

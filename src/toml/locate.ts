@@ -1,9 +1,13 @@
 /**
- * Finds where a value sits in TOML source text. smol-toml reports positions for
- * syntax errors only; semantic errors (a bad mirror, a wrong type) still deserve
- * `FILE:LINE:COL`, so we find the table header and the key line by a light scan.
- * Best effort: dotted keys and inline tables fall back to the enclosing table.
+ * Finds where a value sits in TOML source text. smol-toml reports positions for syntax
+ * errors only; semantic errors (a bad mirror, a wrong type) still deserve `FILE:LINE:COL`.
+ * The text is parsed a second time, by toml-eslint-parser, whose syntax tree carries exact
+ * positions for every key, value, dotted key, inline table and array of tables. That parser
+ * is some ten times slower than smol-toml, so the tree is built on the first lookup only,
+ * and locators hand out lazy locations (core/diagnostic.ts, lazyLocation): a text with no
+ * diagnostic never pays for it.
  */
+import { parseTOML, type AST } from 'toml-eslint-parser';
 
 export interface Position {
   readonly line: number;
@@ -13,195 +17,150 @@ export interface Position {
 export type { DataPath as TomlPath } from '../core/diagnostic.js';
 import type { DataPath as TomlPath } from '../core/diagnostic.js';
 
-interface Header {
-  readonly line: number; // 0-based index
-  readonly name: string; // "registry.mirror"
-  readonly index: number; // position in the list of all headers
+/**
+ * Where one path of the data is written, and which string values are written inside it (by
+ * index into PathIndex's list, in document order: a key's value, an array element or a
+ * table's own keys are one run of it).
+ */
+interface Entry {
+  readonly at: Position;
+  readonly from: number;
+  readonly to: number;
 }
 
-const HEADER = /^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/;
+const START: Position = { line: 1, col: 1 };
 
-/** `"registry" . mirror` → `registry.mirror`; quotes around single keys dropped. */
-function normaliseKey(k: string): string {
-  if (!/["'\s]/.test(k)) return k;
-  return k
-    .split('.')
-    .map((p) => p.trim().replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1'))
-    .join('.');
+let textsParsed = 0;
+/** How many texts the locators have parsed into a syntax tree (the tests check that valid input parses none). */
+export function locatorParses(): number {
+  return textsParsed;
 }
 
-/** Lines and table headers of one text, indexed once so that each lookup is cheap (a 10 000-table file is located thousands of times). */
+/** A path as a map key: JSON keeps `0` (an index) apart from `"0"` (a key). */
+const keyOf = (path: TomlPath): string => JSON.stringify(path);
+
+const positionOf = (node: AST.TOMLNode): Position => ({ line: node.loc.start.line, col: node.loc.start.column + 1 });
+
+const keyNames = (key: AST.TOMLKey): string[] => key.keys.map((k) => (k.type === 'TOMLBare' ? k.name : k.value));
+
+/**
+ * Every path of one document, at the first place it is written, and every string value with
+ * its position. Only positions are kept, not the tree: locations live as long as the parsed
+ * data, and the tree of a 1 MiB text takes some 90 MB.
+ */
+class PathIndex {
+  private readonly entries = new Map<string, Entry>();
+  private readonly strings: string[] = [];
+  private readonly stringAt: Position[] = [];
+  readonly root: Entry;
+
+  constructor(program: AST.TOMLProgram) {
+    let topLevelEnd: number | undefined; // the top-level keys end at the first table
+    for (const item of program.body[0].body) {
+      if (item.type === 'TOMLKeyValue') {
+        this.keyValue([], item);
+        continue;
+      }
+      topLevelEnd ??= this.strings.length;
+      const from = this.strings.length;
+      for (const kv of item.body) this.keyValue(item.resolvedKey, kv);
+      // `[[registry.mirror]]` is ['registry', 1, 'mirror', 0]: its implicit parents start here unless written earlier.
+      this.record(item.resolvedKey, item.resolvedKey.length, { at: positionOf(item), from, to: this.strings.length });
+    }
+    this.root = { at: START, from: 0, to: topLevelEnd ?? this.strings.length };
+  }
+
+  get(path: TomlPath): Entry | undefined {
+    return this.entries.get(keyOf(path));
+  }
+
+  /** The first string equal to `needle` written inside `entry`. */
+  stringIn(entry: Entry, needle: string): Position | undefined {
+    for (let i = entry.from; i < entry.to; i++) if (this.strings[i] === needle) return this.stringAt[i];
+    return undefined;
+  }
+
+  /** `entry` for `path` and for its parents of the last `levels` levels, wherever not written earlier. */
+  private record(path: TomlPath, levels: number, entry: Entry): void {
+    for (let n = path.length - levels + 1; n <= path.length; n++) {
+      const key = keyOf(path.slice(0, n));
+      if (!this.entries.has(key)) this.entries.set(key, entry);
+    }
+  }
+
+  /** `a.b.c = 1` in table `t`: t.a and t.a.b are written here too. */
+  private keyValue(table: TomlPath, kv: AST.TOMLKeyValue): void {
+    const names = keyNames(kv.key);
+    const path = [...table, ...names];
+    const from = this.strings.length;
+    this.content(path, kv.value);
+    this.record(path, names.length, { at: positionOf(kv), from, to: this.strings.length });
+  }
+
+  private content(path: TomlPath, node: AST.TOMLContentNode): void {
+    if (node.type === 'TOMLValue') {
+      if (node.kind === 'string') {
+        this.strings.push(node.value);
+        this.stringAt.push(positionOf(node));
+      }
+    } else if (node.type === 'TOMLArray') {
+      node.elements.forEach((element, i) => {
+        const from = this.strings.length;
+        this.content([...path, i], element);
+        this.record([...path, i], 1, { at: positionOf(element), from, to: this.strings.length });
+      });
+    } else {
+      for (const kv of node.body) this.keyValue(path, kv);
+    }
+  }
+}
+
+/** One text, its syntax tree built on the first lookup and kept for the next (a 10 000-table file is located thousands of times). */
 export class TomlIndex {
-  private readonly lines: string[];
-  private readonly all: Header[] = [];
-  private readonly byName = new Map<string, Header[]>();
+  private paths?: PathIndex | null; // null: the tree could not be built
 
-  constructor(text: string) {
-    this.lines = text.split('\n');
-    this.lines.forEach((lineText, line) => {
-      if (!lineText.includes('[')) return;
-      const m = HEADER.exec(lineText);
-      if (!m) return;
-      const h: Header = { line, name: normaliseKey(m[2] ?? ''), index: this.all.length };
-      this.all.push(h);
-      const list = this.byName.get(h.name);
-      if (list) list.push(h);
-      else this.byName.set(h.name, [h]);
-    });
-  }
-
-  /** The headers named `name` with from <= line < to. */
-  private named(name: string, from: number, to: number): Header[] {
-    const list = this.byName.get(name) ?? [];
-    if (from === 0 && to >= this.lines.length) return list;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((list[mid] as Header).line < from) lo = mid + 1;
-      else hi = mid;
-    }
-    const out: Header[] = [];
-    for (let i = lo; i < list.length && (list[i] as Header).line < to; i++) out.push(list[i] as Header);
-    return out;
-  }
-
-  /** Lines by the key they start with, as written (`name`, `"name"`, `'name'`), built on the first lookup of a key. */
-  private keys?: Map<string, number[]>;
-
-  private keyLine(from: number, to: number, key: string): number | undefined {
-    // Looked up as written, not through a RegExp built from the key (a hostile key of some
-    // 32 000 characters makes "Regular expression too large", found by the fuzzer), and in an
-    // index, not by scanning from `from`: 5 000 aliases were 12 500 000 line comparisons.
-    this.keys ??= indexKeys(this.lines);
-    let best: number | undefined;
-    for (const spelling of [key, `"${key}"`, `'${key}'`]) {
-      const lines = this.keys.get(spelling) ?? [];
-      const line = lines[firstAtOrAfter(lines, from)];
-      if (line !== undefined && line < to && (best === undefined || line < best)) best = line;
-    }
-    return best;
-  }
-
-  /** Lines on which each quoted string is written (a line once per string), built on the first lookup of a value. */
-  private strings?: Map<string, number[]>;
-
-  /**
-   * The first line in [from, to) where `needle` is written as a "basic" or 'literal' string.
-   * Looked up in an index, not by scanning from `from`: locating each of 90 000 entries of
-   * one array scanned the lines above it each time (quadratic, minutes of CPU).
-   */
-  private stringAt(needle: string, from: number, to: number): Position | undefined {
-    this.strings ??= indexStrings(this.lines);
-    let best: Position | undefined;
-    for (const quoted of [JSON.stringify(needle), `'${needle}'`]) {
-      const lines = this.strings.get(quoted) ?? [];
-      const line = lines[firstAtOrAfter(lines, from)];
-      if (line === undefined || line >= to || (best && best.line <= line + 1)) continue;
-      best = { line: line + 1, col: (this.lines[line] ?? '').indexOf(quoted) + 1 };
-    }
-    return best;
-  }
+  constructor(private readonly text: string) {}
 
   /**
    * Locate `path`. Paths look like the parsed data: `['short-name-mode']`,
    * `['mirror-set', 2, 'mirrors', 1]`, `['registry', 0, 'mirror', 1, 'location']`,
-   * `['aliases', 'name']`. `needle` (the offending string value) sharpens the column.
+   * `['aliases', 'name']`. A path not written in the text (a missing key) is located at the
+   * nearest of its parents that is. `needle` (the offending string value) sharpens the
+   * position to that string when it is written inside what the path names.
    */
   locate(path: TomlPath, needle?: string): Position {
-    let from = 0;
-    let to = this.lines.length;
-    let keysEnd = this.all[0]?.line ?? this.lines.length; // top-level keys stop at the first header
-    let table = '';
-    let i = 0;
-    // Descend through the tables the path names; whatever is left is a key.
-    while (i < path.length && typeof path[i] === 'string') {
-      let full = table ? `${table}.${String(path[i])}` : String(path[i]);
-      let inRange = this.named(full, from, to);
-      // `[registries.insecure]` with no `[registries]` header: the path names the tables one key at a time.
-      let last = i;
-      while (inRange.length === 0 && typeof path[last + 1] === 'string') {
-        last++;
-        full = `${full}.${String(path[last])}`;
-        inRange = this.named(full, from, to);
+    const paths = this.tree();
+    if (!paths) return this.roughly(path, needle);
+    let entry = paths.root;
+    for (let n = path.length; n > 0; n--) {
+      const found = paths.get(path.slice(0, n));
+      if (found) {
+        entry = found;
+        break;
       }
-      if (inRange.length === 0) break;
-      i = last;
-      const next = path[i + 1];
-      const h = typeof next === 'number' ? inRange[next] : inRange[0];
-      i += typeof next === 'number' ? 2 : 1;
-      if (!h) break;
-      table = full;
-      from = h.line;
-      // A table's section ends at the next header that is not one of its sub-tables;
-      // its own keys end at the very next header.
-      let end = to;
-      for (let k = h.index + 1; k < this.all.length; k++) {
-        const x = this.all[k] as Header;
-        if (!x.name.startsWith(`${full}.`)) {
-          end = Math.min(x.line, to);
-          break;
-        }
-      }
-      to = end;
-      keysEnd = Math.min(this.all[h.index + 1]?.line ?? to, to);
     }
-    const key = path[i];
-    let at = from;
-    if (typeof key === 'string') {
-      const found = this.keyLine(from, keysEnd, key);
-      if (found !== undefined) at = found;
-    }
-    if (needle !== undefined) {
-      const found = this.stringAt(needle, at, keysEnd);
-      if (found) return found;
-    }
-    const lineText = this.lines[at] ?? '';
-    return { line: at + 1, col: Math.max(lineText.search(/\S/) + 1, 1) };
+    return (needle !== undefined ? paths.stringIn(entry, needle) : undefined) ?? entry.at;
   }
-}
 
-/** "basic" (with escapes) and 'literal' strings of one line; anything else between quotes is not a value. */
-const STRING_TOKEN = /"(?:[^"\\]|\\.)*"|'[^']*'/g;
-
-function indexStrings(lines: readonly string[]): Map<string, number[]> {
-  const at = new Map<string, number[]>();
-  lines.forEach((lineText, line) => {
-    if (!lineText.includes('"') && !lineText.includes("'")) return;
-    for (const [token] of lineText.matchAll(STRING_TOKEN)) {
-      const list = at.get(token);
-      if (!list) at.set(token, [line]);
-      else if (list[list.length - 1] !== line) list.push(line);
+  private tree(): PathIndex | null {
+    if (this.paths !== undefined) return this.paths;
+    textsParsed++;
+    try {
+      // 1.1 accepts all of 1.0 and more: the text has passed smol-toml already, this parse only finds places.
+      this.paths = new PathIndex(parseTOML(this.text.replace(/^\uFEFF/, ''), { tomlVersion: '1.1' }));
+    } catch {
+      // The two parsers disagree, or the tree is too deep for the stack: a diagnostic still needs a line.
+      this.paths = null;
     }
-  });
-  return at;
-}
-
-/** A line's leading key as written: a "basic" or 'literal' string, or everything up to blanks or `=`; then `=`. */
-const KEY_AT_START = /^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^\s=]+)\s*=/;
-
-function indexKeys(lines: readonly string[]): Map<string, number[]> {
-  const at = new Map<string, number[]>();
-  lines.forEach((lineText, line) => {
-    const key = KEY_AT_START.exec(lineText)?.[1];
-    if (key === undefined) return;
-    const list = at.get(key);
-    if (list) list.push(line);
-    else at.set(key, [line]);
-  });
-  return at;
-}
-
-/** Index of the first element >= `value` in an ascending list (its length if none). */
-function firstAtOrAfter(sorted: readonly number[], value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] as number) < value) lo = mid + 1;
-    else hi = mid;
+    return this.paths;
   }
-  return lo;
+
+  /** Without a tree: the first line holding the offending value or the path's last key, good enough to name a line. */
+  private roughly(path: TomlPath, needle?: string): Position {
+    const key = [...path].reverse().find((p): p is string => typeof p === 'string');
+    const at = [needle, key].map((probe) => (probe ? this.text.indexOf(probe) : -1)).find((i) => i >= 0) ?? -1;
+    return at < 0 ? START : { line: this.text.slice(0, at).split('\n').length, col: 1 };
+  }
 }
 
 /** One-off lookup; build a TomlIndex to locate many paths in one text. */

@@ -12,13 +12,27 @@ export function tomlString(s: string): string {
   for (const ch of s) {
     const c = ch.codePointAt(0) ?? 0;
     switch (ch) {
-      case '"': out += '\\"'; break;
-      case '\\': out += '\\\\'; break;
-      case '\b': out += '\\b'; break;
-      case '\t': out += '\\t'; break;
-      case '\n': out += '\\n'; break;
-      case '\f': out += '\\f'; break;
-      case '\r': out += '\\r'; break;
+      case '"':
+        out += '\\"';
+        break;
+      case '\\':
+        out += '\\\\';
+        break;
+      case '\b':
+        out += '\\b';
+        break;
+      case '\t':
+        out += '\\t';
+        break;
+      case '\n':
+        out += '\\n';
+        break;
+      case '\f':
+        out += '\\f';
+        break;
+      case '\r':
+        out += '\\r';
+        break;
       default:
         if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, '0').toUpperCase()}`;
         else if (c >= 0xd800 && c <= 0xdfff) throw new Error('lone UTF-16 surrogate cannot be written as TOML');
@@ -44,5 +58,7 @@ export function tomlValue(v: string | boolean | readonly string[]): string {
 
 /** `key = value` lines for the defined entries, in the given order. */
 export function tomlAssignments(entries: ReadonlyArray<readonly [string, string | boolean | readonly string[] | undefined]>): string[] {
-  return entries.filter((e): e is readonly [string, string | boolean | readonly string[]] => e[1] !== undefined).map(([k, v]) => `${tomlKey(k)} = ${tomlValue(v)}`);
+  return entries
+    .filter((e): e is readonly [string, string | boolean | readonly string[]] => e[1] !== undefined)
+    .map(([k, v]) => `${tomlKey(k)} = ${tomlValue(v)}`);
 }

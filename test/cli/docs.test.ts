@@ -6,16 +6,22 @@
 import t from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { posix } from 'node:path';
+import { COMMON_OPTIONS } from '../../src/cli/args.js';
 import { CONFIG_KEYS } from '../../src/daemon/config.js';
+import { FILE_SETTINGS, RUN_SETTINGS } from '../../src/daemon/run-options.js';
 import { usage } from '../../src/cli/usage.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const roff = (name: string): string => readFileSync(`${ROOT}packaging/man/${name}`, 'utf8').replace(/\\-/g, '-').replace(/\\\(dq/g, '"');
+const roff = (name: string): string =>
+  readFileSync(`${ROOT}packaging/man/${name}`, 'utf8')
+    .replace(/\\-/g, '-')
+    .replace(/\\\(dq/g, '"');
 const man8 = roff('mirror-policyd.8');
 const man5 = roff('mirror-policy.d.5');
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
 /** The README keeps install and quick start; the commands and their exit table live in docs/commands.md. */
 const commandsDoc = readFileSync(`${ROOT}docs/commands.md`, 'utf8');
+const configurationDoc = readFileSync(`${ROOT}docs/configuration.md`, 'utf8');
 
 const COMMANDS = [...usage().matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
 
@@ -32,6 +38,41 @@ t.test('the commands are known', async (t) => {
 t.test('mirror-policyd(8) documents every config key, with its own entry', async (t) => {
   const conf = section(man8, 'CONFIGURATION');
   for (const key of CONFIG_KEYS) t.match(conf, new RegExp(`\\n\\.TP\\n\\.B ${key}\\n`), key);
+});
+
+/** Each distinct string once, sorted: the lists below are compared as sets. */
+const setOf = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
+const flagsIn = (text: string): string[] => setOf([...text.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]));
+const RUN_FLAGS = RUN_SETTINGS.filter((r) => r.flag === 'run').map((r) => `--${r.name}`);
+
+t.test('the settings of run (daemon/run-options.ts) are exactly what the man page, the docs and --help list', async (t) => {
+  const conf = section(man8, 'CONFIGURATION');
+  const entries = [...conf.matchAll(/\n\.TP\n\.B ([a-z][a-z-]*)\n/g)].map((m) => m[1] as string);
+  t.same(setOf(entries), setOf(CONFIG_KEYS), 'mirror-policyd(8) CONFIGURATION: an entry for each config key, and no other');
+
+  const toml = /```toml\n([\s\S]*?)```/.exec(configurationDoc)?.[1] ?? '';
+  t.same(
+    setOf([...toml.matchAll(/^(?:# )?([a-z][a-z-]*) = /gm)].map((m) => m[1] as string)),
+    setOf(CONFIG_KEYS),
+    'docs/configuration.md: the example has every config key',
+  );
+
+  const synopsis = /\nmirror-policyd run ([\s\S]*?)\nmirror-policyd status/.exec(commandsDoc)?.[1] ?? '';
+  t.same(flagsIn(synopsis), setOf(RUN_FLAGS), 'docs/commands.md: the run synopsis has every flag of run');
+
+  t.same(flagsIn(usage('run')), setOf([...RUN_FLAGS, ...Object.keys(COMMON_OPTIONS).map((k) => `--${k}`)]), 'run --help');
+  for (const r of RUN_SETTINGS.filter((r) => r.flag === 'common')) t.ok(Object.hasOwn(COMMON_OPTIONS, r.name), `${r.name}: a flag of every command`);
+});
+
+t.test("mirror-policyd(8) states each setting's default and bounds as run-options.ts has them", async (t) => {
+  const conf = section(man8, 'CONFIGURATION').replace(/\s+/g, ' ');
+  for (const r of FILE_SETTINGS) {
+    const entry = new RegExp(` \\.TP \\.B ${r.name} (.*?)(?= \\.TP |$)`).exec(conf)?.[1] ?? '';
+    if (r.value.type === 'whole') t.match(entry, `${r.value.min} to ${r.value.max};`, `${r.name}: its bounds`);
+    if (typeof r.default === 'string' && r.value.type === 'string') t.match(entry, r.default, `${r.name}: its default`);
+    else if (typeof r.default !== 'object' && r.default !== undefined)
+      t.match(entry, new RegExp(`[(;] ?${r.default}\\)`), `${r.name}: its default, last in the parentheses`);
+  }
 });
 
 t.test('mirror-policyd(8) names every flag of every command', async (t) => {
@@ -51,32 +92,51 @@ t.test('one exit status table: a row for every command, in the man page and docs
   t.match(table, /\n\t4\tT\{\ncannot tell/, 'status 4');
   for (const cmd of COMMANDS) t.match(commandsDoc, new RegExp(`\\n\\| ${cmd} \\| `), `docs/commands.md: ${cmd}`);
   t.match(readme, /\]\(docs\/commands\.md\)/, 'the README links to it');
-  for (const text of [readme, commandsDoc]) t.notMatch(text, /Exit codes: 0 done, 1 invalid policy \(nothing written\), 2 usage\s+error\./, 'no partial list left');
+  for (const text of [readme, commandsDoc])
+    t.notMatch(text, /Exit codes: 0 done, 1 invalid policy \(nothing written\), 2 usage\s+error\./, 'no partial list left');
 });
 
 t.test('mirror-policy.d(5) documents every OpenShift kind and every refusal', async (t) => {
-  for (const kind of ['ImageContentSourcePolicy', 'ImageDigestMirrorSet', 'ImageTagMirrorSet', 'Image', 'List']) t.match(man5, new RegExp(`\\.B ${kind}\\b|kind: List`), kind);
+  for (const kind of ['ImageContentSourcePolicy', 'ImageDigestMirrorSet', 'ImageTagMirrorSet', 'Image', 'List'])
+    t.match(man5, new RegExp(`\\.B ${kind}\\b|kind: List`), kind);
   t.match(man5, /registrySources/);
   t.match(man5, /hard link/);
   t.match(man5, /50000th/);
-  t.match(man5, /1 MiB/);
+  t.match(man5, /16 MiB/);
+  t.match(man5, /max-fragment-bytes/);
 });
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-const anchorOf = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+const anchorOf = (heading: string): string =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 
 t.test('every relative link in the README and docs/ resolves (file and #anchor)', async (t) => {
-  const pages = ['README.md', ...readdirSync(`${ROOT}docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const pages = [
+    'README.md',
+    ...readdirSync(`${ROOT}docs`)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   t.ok(pages.length >= 10, 'README and the docs/ pages are read');
   for (const page of pages) {
-    const text = readFileSync(`${ROOT}${page}`, 'utf8').replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+    const text = readFileSync(`${ROOT}${page}`, 'utf8')
+      .replace(/```[\s\S]*?```/g, '')
+      .replace(/`[^`\n]*`/g, '');
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^[a-z]+:/.test(target as string)) continue;
       const [file, anchor] = (target as string).split('#') as [string, string | undefined];
       const path = file === '' ? page : posix.normalize(posix.join(posix.dirname(page), file));
       t.ok(existsSync(`${ROOT}${path}`), `${page}: ${target} exists`);
       if (anchor !== undefined && path.endsWith('.md') && existsSync(`${ROOT}${path}`)) {
-        const anchors = [...readFileSync(`${ROOT}${path}`, 'utf8').replace(/```[\s\S]*?```/g, '').matchAll(/^#+ (.*)$/gm)].map((m) => anchorOf(m[1] as string));
+        const anchors = [
+          ...readFileSync(`${ROOT}${path}`, 'utf8')
+            .replace(/```[\s\S]*?```/g, '')
+            .matchAll(/^#+ (.*)$/gm),
+        ].map((m) => anchorOf(m[1] as string));
         t.ok(anchors.includes(anchor), `${page}: ${target} names a heading`);
       }
     }
@@ -86,13 +146,17 @@ t.test('every relative link in the README and docs/ resolves (file and #anchor)'
 t.test('every "docs/registries-semantics.md §N" cited in src/ and test/ names a section of it', async (t) => {
   const reference = readFileSync(`${ROOT}docs/registries-semantics.md`, 'utf8');
   const sections = new Set([...reference.matchAll(/^#{2,3} (\d+(?:\.\d+)?)\.? /gm)].map((m) => m[1]));
-  const sources = ['src', 'test'].flatMap((dir) => readdirSync(`${ROOT}${dir}`, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => `${dir}/${f}`));
+  const sources = ['src', 'test'].flatMap((dir) =>
+    readdirSync(`${ROOT}${dir}`, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `${dir}/${f}`),
+  );
   let cited = 0;
   for (const file of sources) {
     for (const [citation] of readFileSync(`${ROOT}${file}`, 'utf8').matchAll(/registries-semantics\.md[^\n]*/g)) {
       for (const [, number] of citation.matchAll(/§(\d+(?:\.\d+)?)/g)) {
         cited++;
-        t.ok(sections.has(number as string), `${file}: §${number}`);
+        t.ok(sections.has(number), `${file}: §${number}`);
       }
     }
   }

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
-import { CONFIG_KEYS, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../../src/daemon/config.js';
+import { CONFIG_KEYS, DEFAULTS, parseLocalMirrorAddress, resolveConfig, type ConfigValues, type DaemonConfig } from '../../src/daemon/config.js';
 
 const FILE = '/etc/mirror-policyd/config.toml';
 const file = (text: string): { path: string; text: string } => ({ path: FILE, text });
@@ -28,10 +28,13 @@ t.test('no file, no flags: the documented defaults', async (t) => {
     afterRender: [],
     afterRenderTimeoutMs: 30_000,
     allowUnsafeFragments: false,
+    maxFragmentBytes: 16 * 1024 * 1024,
     logLevel: 'info',
     logFormat: 'pretty',
+    localMirrorCredentials: false,
+    localMirrorAllowNonLoopback: false,
   } satisfies DaemonConfig);
-  t.notOk(r.config && 'base' in r.config, 'no base unless one is given');
+  t.equal(r.config?.base, undefined, 'no base unless one is given');
   t.same(resolveConfig(file(''), {}).config, DEFAULTS, 'an empty file is all defaults');
   t.same(resolveConfig(file('# only a comment\n'), {}).config, DEFAULTS);
 });
@@ -55,6 +58,7 @@ metrics-file = "/srv/metrics/mirror-policyd.prom"
 after-render = [["/usr/bin/systemctl", "reload", "crio.service"], ["/bin/true"]]
 after-render-timeout-ms = 1000
 allow-unsafe-fragments = true
+max-fragment-bytes = 4194304
 log-level = "debug"
 log-format = "json"
 `;
@@ -78,8 +82,11 @@ t.test('every key from the file', async (t) => {
     afterRender: [['/usr/bin/systemctl', 'reload', 'crio.service'], ['/bin/true']],
     afterRenderTimeoutMs: 1000,
     allowUnsafeFragments: true,
+    maxFragmentBytes: 4_194_304,
     logLevel: 'debug',
     logFormat: 'json',
+    localMirrorCredentials: false,
+    localMirrorAllowNonLoopback: false,
   } satisfies DaemonConfig);
 });
 
@@ -130,6 +137,7 @@ const INVALID: Array<[string, string, ConfigValues, string[]]> = [
   ['infinity', 'after-render-timeout-ms = inf\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not Infinity`]],
   ['not a number', 'after-render-timeout-ms = nan\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not NaN`]],
   ['a boolean for a number', 'debounce-ms = true\n', {}, [`${FILE}:1:1: "debounce-ms" must be a whole number from 0 to 60000, not true`]],
+  ['a fragment cap of 0', 'max-fragment-bytes = 0\n', {}, [`${FILE}:1:1: "max-fragment-bytes" must be a whole number from 1 to 268435456, not 0`]],
   ['a string for a boolean', 'allow-unsafe-fragments = "yes"\n', {}, [`${FILE}:1:1: "allow-unsafe-fragments" must be true or false`]],
   ['an unknown log level', 'log-level = "loud"\n', {}, [`${FILE}:1:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`]],
   ['an unknown log format', 'log-format = "xml"\n', {}, [`${FILE}:1:1: "log-format" must be pretty or json`]],
@@ -268,22 +276,14 @@ t.test('resolving is pure: the same inputs give equal results, and inputs are no
 
 t.test('local-mirror: off by default; a loopback address on, with credentials off unless set', async (t) => {
   t.equal(resolveConfig(undefined, {}).config?.localMirror, undefined, 'off by default');
-  t.same(resolveConfig(file('local-mirror = "127.0.0.1:5050"\n'), {}).config?.localMirror, {
-    address: '127.0.0.1:5050',
-    host: '127.0.0.1',
-    port: 5050,
-    credentials: false,
-  });
-  t.same(
-    resolveConfig(file('local-mirror = "127.8.9.10:65535"\nlocal-mirror-credentials = true\n'), {}).config?.localMirror,
-    { address: '127.8.9.10:65535', host: '127.8.9.10', port: 65535, credentials: true },
-    'all of 127.0.0.0/8; credentials when set',
-  );
-  t.same(
-    resolveConfig(file('local-mirror = "127.0.0.1:5050"\n'), { 'local-mirror': '127.0.0.2:6000' }).config?.localMirror?.address,
-    '127.0.0.2:6000',
-    'the flag wins',
-  );
+  const on = resolveConfig(file('local-mirror = "127.0.0.1:5050"\n'), {}).config;
+  t.equal(on?.localMirror, '127.0.0.1:5050');
+  t.equal(on?.localMirrorCredentials, false, 'credentials off unless set');
+  t.same(parseLocalMirrorAddress('127.0.0.1:5050', false), { host: '127.0.0.1', port: 5050 });
+  const all = resolveConfig(file('local-mirror = "127.8.9.10:65535"\nlocal-mirror-credentials = true\n'), {}).config;
+  t.equal(all?.localMirror, '127.8.9.10:65535', 'all of 127.0.0.0/8');
+  t.equal(all?.localMirrorCredentials, true, 'credentials when set');
+  t.same(resolveConfig(file('local-mirror = "127.0.0.1:5050"\n'), { 'local-mirror': '127.0.0.2:6000' }).config?.localMirror, '127.0.0.2:6000', 'the flag wins');
   t.equal(resolveConfig(file('local-mirror-credentials = true\n'), {}).config?.localMirror, undefined, 'credentials alone turn nothing on');
 });
 
@@ -319,12 +319,8 @@ t.test('local-mirror: anything but a loopback HOST:PORT is refused, located, say
 
 t.test('local-mirror-allow-non-loopback = true: another address is accepted (IPv6 still not)', async (t) => {
   const allow = 'local-mirror-allow-non-loopback = true\n';
-  t.same(resolveConfig(file(`${allow}local-mirror = "10.0.0.5:5050"\n`), {}).config?.localMirror, {
-    address: '10.0.0.5:5050',
-    host: '10.0.0.5',
-    port: 5050,
-    credentials: false,
-  });
-  t.equal(resolveConfig(file(`${allow}local-mirror = "mirror.lan:5050"\n`), {}).config?.localMirror?.host, 'mirror.lan');
+  t.equal(resolveConfig(file(`${allow}local-mirror = "10.0.0.5:5050"\n`), {}).config?.localMirror, '10.0.0.5:5050');
+  t.equal(resolveConfig(file(`${allow}local-mirror = "mirror.lan:5050"\n`), {}).config?.localMirror, 'mirror.lan:5050');
+  t.same(parseLocalMirrorAddress('mirror.lan:5050', true), { host: 'mirror.lan', port: 5050 });
   t.match(messages(resolveConfig(file(`${allow}local-mirror = "[::1]:5050"\n`), {})), [/cannot be an IPv6 address/]);
 });

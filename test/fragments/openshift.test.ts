@@ -4,7 +4,9 @@ import { parseOpenShiftFragment } from '../../src/fragments/openshift.js';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
 
 const errors = (text: string): string[] =>
-  parseOpenShiftFragment(text, 'f.yaml').diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+  parseOpenShiftFragment(text, 'f.yaml')
+    .diagnostics.filter((d) => d.severity === 'error')
+    .map(formatDiagnostic);
 
 t.test('the ICSP of the OpenShift documentation parses into digest-only sets', async (t) => {
   const text = readFileSync(new URL('../../examples/policy.d/10-ubi8repo.yaml', import.meta.url), 'utf8');
@@ -13,7 +15,13 @@ t.test('the ICSP of the OpenShift documentation parses into digest-only sets', a
   t.same(
     fragment?.mirrorSets.map((s) => [s.kind, s.source, s.mirrors.join(','), s.mode, s.sourcePolicy]),
     [
-      ['ImageContentSourcePolicy', 'registry.access.redhat.com/ubi8/ubi-minimal', 'example.io/example/ubi-minimal,example.com/example/ubi-minimal', 'digest-only', undefined],
+      [
+        'ImageContentSourcePolicy',
+        'registry.access.redhat.com/ubi8/ubi-minimal',
+        'example.io/example/ubi-minimal,example.com/example/ubi-minimal',
+        'digest-only',
+        undefined,
+      ],
       ['ImageContentSourcePolicy', 'registry.redhat.io/openshift4', 'mirror.example.com/redhat', 'digest-only', undefined],
       ['ImageContentSourcePolicy', 'registry.redhat.io', 'mirror.example.com', 'digest-only', undefined],
       ['ImageContentSourcePolicy', 'registry.example.com/redhat/ubi8/ubi-minimal', 'mirror.example.net/image', 'digest-only', undefined],
@@ -74,8 +82,14 @@ spec:
     ],
   );
   t.equal(fragment?.mirrorSets[0]?.origin.line, 11);
-  t.same(fragment?.insecure.map((s) => s.value), ['insecure.example:5000', '*.lab.example']);
-  t.same(fragment?.blocked.map((s) => s.value), ['blocked.example']);
+  t.same(
+    fragment?.insecure.map((s) => s.value),
+    ['insecure.example:5000', '*.lab.example'],
+  );
+  t.same(
+    fragment?.blocked.map((s) => s.value),
+    ['blocked.example'],
+  );
   t.same(fragment?.conf.unqualifiedSearchRegistries, ['registry.example.com']);
 });
 
@@ -85,39 +99,86 @@ t.test('bad input is refused with file, line and column', async (t) => {
     ['malformed YAML', 'apiVersion: v1\nkind: [\n', /^f\.yaml:\d+:\d+: invalid YAML/],
     ['duplicate key', 'kind: A\nkind: B\n', /^f\.yaml:2:1: invalid YAML: Map keys must be unique/],
     ['unknown kind', head('Deployment', 'apps/v1'), /^f\.yaml:2:7: unsupported kind "Deployment"/],
-    ['wrong apiVersion', head('ImageDigestMirrorSet', 'operator.openshift.io/v1alpha1'), /^f\.yaml:1:13: ImageDigestMirrorSet must have apiVersion "config\.openshift\.io\/v1"/],
+    [
+      'wrong apiVersion',
+      head('ImageDigestMirrorSet', 'operator.openshift.io/v1alpha1'),
+      /^f\.yaml:1:13: ImageDigestMirrorSet must have apiVersion "config\.openshift\.io\/v1"/,
+    ],
     ['no kind', 'apiVersion: v1\n', /^f\.yaml:1:1: not an OpenShift object: no "kind"/],
     ['a sequence at the top', '- a\n- b\n', /^f\.yaml:1:1: expected an OpenShift object/],
-    ['mirrors not a list', `${head('ImageContentSourcePolicy', 'operator.openshift.io/v1alpha1')}spec:\n  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: m.example/x\n`, /^f\.yaml:7:14: "mirrors" must be an array of strings, not a string/],
-    ['a mirror that is a number', `${head('ImageContentSourcePolicy', 'operator.openshift.io/v1alpha1')}spec:\n  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x, 42]\n`, /^f\.yaml:7:28: "mirrors" must hold only strings; item 2 is a number/],
-    ['bad mirrorSourcePolicy', `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: Never\n`, /^f\.yaml:8:25: mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "Never"/],
-    ['invalid source', `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: "quay.io/x "\n    mirrors: [m.example/x]\n`, /^f\.yaml:6:13: invalid format for source "quay\.io\/x "/],
-    ['invalid mirror', `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors:\n    - ok.example/x\n    - "*.bad.example"\n`, /^f\.yaml:9:7: invalid format for mirror "\*\.bad\.example"/],
-    ['invalid blocked scope', `${head('Image', 'config.openshift.io/v1')}spec:\n  registrySources:\n    blockedRegistries: ["example.*.com"]\n`, /^f\.yaml:6:25: invalid entry for blocked registries "example\.\*\.com"/],
+    [
+      'mirrors not a list',
+      `${head('ImageContentSourcePolicy', 'operator.openshift.io/v1alpha1')}spec:\n  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: m.example/x\n`,
+      /^f\.yaml:7:14: "mirrors" must be an array of strings, not a string/,
+    ],
+    [
+      'a mirror that is a number',
+      `${head('ImageContentSourcePolicy', 'operator.openshift.io/v1alpha1')}spec:\n  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x, 42]\n`,
+      /^f\.yaml:7:28: "mirrors" must hold only strings; item 2 is a number/,
+    ],
+    [
+      'bad mirrorSourcePolicy',
+      `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: Never\n`,
+      /^f\.yaml:8:25: mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "Never"/,
+    ],
+    [
+      'invalid source',
+      `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: "quay.io/x "\n    mirrors: [m.example/x]\n`,
+      /^f\.yaml:6:13: invalid format for source "quay\.io\/x "/,
+    ],
+    [
+      'invalid mirror',
+      `${head('ImageDigestMirrorSet', 'config.openshift.io/v1')}spec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors:\n    - ok.example/x\n    - "*.bad.example"\n`,
+      /^f\.yaml:9:7: invalid format for mirror "\*\.bad\.example"/,
+    ],
+    [
+      'invalid blocked scope',
+      `${head('Image', 'config.openshift.io/v1')}spec:\n  registrySources:\n    blockedRegistries: ["example.*.com"]\n`,
+      /^f\.yaml:6:25: invalid entry for blocked registries "example\.\*\.com"/,
+    ],
   ];
   for (const [name, text, re] of cases) {
     const es = errors(text);
-    t.ok(es.some((e) => re.test(e)), `${name}: ${es.join(' | ') || 'no error'}`);
+    t.ok(
+      es.some((e) => re.test(e)),
+      `${name}: ${es.join(' | ') || 'no error'}`,
+    );
   }
 });
 
 t.test('an alias bomb is refused, not expanded', async (t) => {
   const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-  for (let i = 0; i < 9; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`);
+  for (let i = 0; i < 9; i++)
+    lines.push(
+      `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+    );
   lines.push('kind: ImageContentSourcePolicy', 'apiVersion: operator.openshift.io/v1alpha1');
   const es = errors(lines.join('\n'));
-  t.ok(es.some((e) => /^f\.yaml:1:1: invalid YAML: .*alias/i.test(e)), es.join(' | '));
+  t.ok(
+    es.some((e) => /^f\.yaml:1:1: invalid YAML: .*alias/i.test(e)),
+    es.join(' | '),
+  );
 });
 
 t.test('an object with no entries mirrors nothing and is valid, with a warning that it contributes nothing', async (t) => {
-  const { fragment, diagnostics } = parseOpenShiftFragment('apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec: {}\n', 'f.yaml');
-  t.same(diagnostics.map(formatDiagnostic), ['f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)']);
+  const { fragment, diagnostics } = parseOpenShiftFragment(
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec: {}\n',
+    'f.yaml',
+  );
+  t.same(diagnostics.map(formatDiagnostic), [
+    'f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)',
+  ]);
   t.same(fragment?.mirrorSets, []);
 });
 
 t.test('names of Object.prototype are not kinds or policies', async (t) => {
-  const es = errors('apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: constructor\n');
-  t.ok(es.some((e) => /mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "constructor"/.test(e)), es.join(' | '));
+  const es = errors(
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec:\n  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: constructor\n',
+  );
+  t.ok(
+    es.some((e) => /mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "constructor"/.test(e)),
+    es.join(' | '),
+  );
   t.ok(errors('apiVersion: v1\nkind: toString\n').some((e) => /unsupported kind "toString"/.test(e)));
 });
 
@@ -128,32 +189,68 @@ const IMAGE_HEAD = 'apiVersion: config.openshift.io/v1\nkind: Image\nmetadata: {
 
 t.test('an unknown field inside spec or a mirror entry is an error at its line, with the right name for the kind', async (t) => {
   const cases: Array<[string, string, RegExp]> = [
-    ['"mirror:" for "mirrors:"', `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirror:\n    - m.example/x\n`,
-      /^f\.yaml:7:5: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"\?; known fields: source, mirrors, mirrorSourcePolicy$/],
-    ['a lowercase s in mirrorSourcePolicy loses NeverContactSource', `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorsourcePolicy: NeverContactSource\n`,
-      /^f\.yaml:8:5: unknown field "mirrorsourcePolicy" in an entry of imageDigestMirrors; did you mean "mirrorSourcePolicy"\?/],
-    ['an IDMS written with ICSP\'s repositoryDigestMirrors', `${IDMS_HEAD}  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n`,
-      /^f\.yaml:5:3: unknown field "repositoryDigestMirrors" in ImageDigestMirrorSet spec; "repositoryDigestMirrors" belongs to ImageContentSourcePolicy; ImageDigestMirrorSet lists its entries in "imageDigestMirrors"/],
-    ['an ITMS written with imageDigestMirrors', `apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSet\nmetadata: {name: x}\nspec:\n  imageDigestMirrors: []\n`,
-      /^f\.yaml:5:3: unknown field "imageDigestMirrors" in ImageTagMirrorSet spec; "imageDigestMirrors" belongs to ImageDigestMirrorSet; ImageTagMirrorSet lists its entries in "imageTagMirrors"/],
-    ['spec.repositoryDigestMirror (singular)', `${ICSP_HEAD}  repositoryDigestMirror:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n`,
-      /^f\.yaml:5:3: unknown field "repositoryDigestMirror" in ImageContentSourcePolicy spec; did you mean "repositoryDigestMirrors"\?/],
-    ['mirrorSourcePolicy in an ICSP', `${ICSP_HEAD}  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: NeverContactSource\n`,
-      /^f\.yaml:8:5: unknown field "mirrorSourcePolicy" in an entry of repositoryDigestMirrors; ImageContentSourcePolicy has no mirrorSourcePolicy .*use an ImageDigestMirrorSet/],
-    ['Image: a misspelled registrySources', `${IMAGE_HEAD}  registrySource:\n    blockedRegistries: [b.example]\n`,
-      /^f\.yaml:5:3: unknown field "registrySource" in Image spec; did you mean "registrySources"\?/],
-    ['Image: a misspelled list in registrySources', `${IMAGE_HEAD}  registrySources:\n    insecureRegistry: [i.example]\n`,
-      /^f\.yaml:6:5: unknown field "insecureRegistry" in Image spec\.registrySources; did you mean "insecureRegistries"\?/],
-    ['Image: mirror entries belong to the mirror sets', `${IMAGE_HEAD}  imageDigestMirrors: []\n`,
-      /^f\.yaml:5:3: unknown field "imageDigestMirrors" in Image spec; "imageDigestMirrors" belongs to ImageDigestMirrorSet; Image has no mirror entries/],
-    ['a set kind with registrySources', `${IDMS_HEAD}  registrySources: {}\n`,
-      /^f\.yaml:5:3: unknown field "registrySources" in ImageDigestMirrorSet spec; "registrySources" belongs to the cluster Image config/],
-    ['inside kind: List', `apiVersion: v1\nkind: List\nitems:\n- apiVersion: config.openshift.io/v1\n  kind: ImageDigestMirrorSet\n  spec:\n    imageDigestMirrors:\n    - source: quay.io/x\n      mirror: [m.example/x]\n`,
-      /^f\.yaml:9:7: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"\?/],
+    [
+      '"mirror:" for "mirrors:"',
+      `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirror:\n    - m.example/x\n`,
+      /^f\.yaml:7:5: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"\?; known fields: source, mirrors, mirrorSourcePolicy$/,
+    ],
+    [
+      'a lowercase s in mirrorSourcePolicy loses NeverContactSource',
+      `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorsourcePolicy: NeverContactSource\n`,
+      /^f\.yaml:8:5: unknown field "mirrorsourcePolicy" in an entry of imageDigestMirrors; did you mean "mirrorSourcePolicy"\?/,
+    ],
+    [
+      "an IDMS written with ICSP's repositoryDigestMirrors",
+      `${IDMS_HEAD}  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n`,
+      /^f\.yaml:5:3: unknown field "repositoryDigestMirrors" in ImageDigestMirrorSet spec; "repositoryDigestMirrors" belongs to ImageContentSourcePolicy; ImageDigestMirrorSet lists its entries in "imageDigestMirrors"/,
+    ],
+    [
+      'an ITMS written with imageDigestMirrors',
+      `apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSet\nmetadata: {name: x}\nspec:\n  imageDigestMirrors: []\n`,
+      /^f\.yaml:5:3: unknown field "imageDigestMirrors" in ImageTagMirrorSet spec; "imageDigestMirrors" belongs to ImageDigestMirrorSet; ImageTagMirrorSet lists its entries in "imageTagMirrors"/,
+    ],
+    [
+      'spec.repositoryDigestMirror (singular)',
+      `${ICSP_HEAD}  repositoryDigestMirror:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n`,
+      /^f\.yaml:5:3: unknown field "repositoryDigestMirror" in ImageContentSourcePolicy spec; did you mean "repositoryDigestMirrors"\?/,
+    ],
+    [
+      'mirrorSourcePolicy in an ICSP',
+      `${ICSP_HEAD}  repositoryDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: NeverContactSource\n`,
+      /^f\.yaml:8:5: unknown field "mirrorSourcePolicy" in an entry of repositoryDigestMirrors; ImageContentSourcePolicy has no mirrorSourcePolicy .*use an ImageDigestMirrorSet/,
+    ],
+    [
+      'Image: a misspelled registrySources',
+      `${IMAGE_HEAD}  registrySource:\n    blockedRegistries: [b.example]\n`,
+      /^f\.yaml:5:3: unknown field "registrySource" in Image spec; did you mean "registrySources"\?/,
+    ],
+    [
+      'Image: a misspelled list in registrySources',
+      `${IMAGE_HEAD}  registrySources:\n    insecureRegistry: [i.example]\n`,
+      /^f\.yaml:6:5: unknown field "insecureRegistry" in Image spec\.registrySources; did you mean "insecureRegistries"\?/,
+    ],
+    [
+      'Image: mirror entries belong to the mirror sets',
+      `${IMAGE_HEAD}  imageDigestMirrors: []\n`,
+      /^f\.yaml:5:3: unknown field "imageDigestMirrors" in Image spec; "imageDigestMirrors" belongs to ImageDigestMirrorSet; Image has no mirror entries/,
+    ],
+    [
+      'a set kind with registrySources',
+      `${IDMS_HEAD}  registrySources: {}\n`,
+      /^f\.yaml:5:3: unknown field "registrySources" in ImageDigestMirrorSet spec; "registrySources" belongs to the cluster Image config/,
+    ],
+    [
+      'inside kind: List',
+      `apiVersion: v1\nkind: List\nitems:\n- apiVersion: config.openshift.io/v1\n  kind: ImageDigestMirrorSet\n  spec:\n    imageDigestMirrors:\n    - source: quay.io/x\n      mirror: [m.example/x]\n`,
+      /^f\.yaml:9:7: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"\?/,
+    ],
   ];
   for (const [name, text, re] of cases) {
     const es = errors(text);
-    t.ok(es.some((e) => re.test(e)), `${name}: ${es.join(' | ') || 'no error'}`);
+    t.ok(
+      es.some((e) => re.test(e)),
+      `${name}: ${es.join(' | ') || 'no error'}`,
+    );
   }
 });
 
@@ -162,20 +259,33 @@ t.test('unknown fields beside spec are warnings; metadata, status, apiVersion an
     'f.yaml:9:1: warning: unknown field "specs" in ImageDigestMirrorSet (ignored); did you mean "spec"?',
     'f.yaml:10:1: warning: unknown field "extra" in ImageDigestMirrorSet (ignored)',
   ]);
-  t.same(all('apiVersion: v1\nkind: List\nmetadata: {}\nitem: []\n'), [
-    'f.yaml:4:1: warning: unknown field "item" in a List (ignored); did you mean "items"?',
-    'f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)',
-  ], 'a List with its items misspelled contributes nothing, and both are said');
+  t.same(
+    all('apiVersion: v1\nkind: List\nmetadata: {}\nitem: []\n'),
+    [
+      'f.yaml:4:1: warning: unknown field "item" in a List (ignored); did you mean "items"?',
+      'f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)',
+    ],
+    'a List with its items misspelled contributes nothing, and both are said',
+  );
 });
 
 t.test('the Image kind: its known spec fields pass, an Image that only sets import policy contributes nothing', async (t) => {
   const known = `${IMAGE_HEAD}  allowedRegistriesForImport:\n  - domainName: quay.io\n    insecure: false\n  externalRegistryHostnames: [registry.apps.example]\n  additionalTrustedCA: {name: ca}\n  imageStreamImportMode: Legacy\n`;
-  t.same(all(known), ['f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)']);
-  t.same(all(`${IMAGE_HEAD}  registrySources:\n    insecureRegistries: [i.example]\n    blockedRegistries: [b.example]\n    containerRuntimeSearchRegistries: [s.example]\n`), []);
+  t.same(all(known), [
+    'f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)',
+  ]);
+  t.same(
+    all(
+      `${IMAGE_HEAD}  registrySources:\n    insecureRegistries: [i.example]\n    blockedRegistries: [b.example]\n    containerRuntimeSearchRegistries: [s.example]\n`,
+    ),
+    [],
+  );
 });
 
 t.test('a fragment of comments only contributes nothing: a warning, not an error', async (t) => {
-  t.same(all('# nothing here yet\n---\n'), ['f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)']);
+  t.same(all('# nothing here yet\n---\n'), [
+    'f.yaml:1:1: warning: this fragment contributes nothing to registries.conf (no mirror entries, insecure, blocked or search registries, no registries.conf keys)',
+  ]);
 });
 
 t.test('an unquoted * wildcard is a YAML alias: the error points at it and says to quote it', async (t) => {
@@ -192,6 +302,10 @@ t.test('an unquoted * wildcard is a YAML alias: the error points at it and says 
   }
   const quoted = all(`${IDMS_HEAD}  imageDigestMirrors:\n  - source: "*.example.com"\n    mirrors: [m.example/x]\n`);
   t.same(quoted, [], 'quoted, it is a wildcard source');
-  t.match(errors('apiVersion: v1\nkind: List\nitems: *nowhere\n'), [/^f\.yaml:3:8: invalid YAML: \*nowhere is an alias with no anchor &nowhere before it/], 'another unresolved alias, at its place');
+  t.match(
+    errors('apiVersion: v1\nkind: List\nitems: *nowhere\n'),
+    [/^f\.yaml:3:8: invalid YAML: \*nowhere is an alias with no anchor &nowhere before it/],
+    'another unresolved alias, at its place',
+  );
   t.same(all(`${IDMS_HEAD}  imageDigestMirrors:\n  - &s {source: quay.io/x, mirrors: [m.example/x]}\n  - *s\n`), [], 'an alias with its anchor is fine');
 });

@@ -21,7 +21,8 @@ t.test(`${runs + pairs} random fragments: no exception, outputs parse and valida
   t.ok(f.accepted >= runs * 0.05, `random fragments rendered and checked: ${f.accepted}`);
   t.ok(f.rejected >= runs * 0.3, `random fragments rejected, every error located: ${f.rejected}`);
   t.ok(f.slotAccepted >= pairs * 0.3, `hostile versions accepted and compared with their plain twins: ${f.slotAccepted}`);
-  for (const kind of ['toml-structure', 'toml-shaped', 'yaml-objects', 'yaml-structure', 'yaml-aliases', 'deep', 'raw']) t.ok((f.byKind[kind] ?? 0) > 0, `${kind} cases were generated`);
+  for (const kind of ['toml-structure', 'toml-shaped', 'yaml-objects', 'yaml-structure', 'yaml-aliases', 'deep', 'raw'])
+    t.ok((f.byKind[kind] ?? 0) > 0, `${kind} cases were generated`);
 });
 
 t.test('found by the fuzzer: a key of 40 000 characters is an unknown key at its line, not an exception', async (t) => {
@@ -34,8 +35,12 @@ t.test('found by the fuzzer: a key of 40 000 characters is an unknown key at its
 
 t.test('a BOM, CRLF line ends and no final newline are accepted in TOML and YAML alike', async (t) => {
   const toml = '\ufeff[[mirror-set]]\r\nsource = "quay.io/ns"\r\nmirrors = ["m.example.net/ns"]';
-  const yaml = '\ufeffapiVersion: config.openshift.io/v1\r\nkind: ImageDigestMirrorSet\r\nspec:\r\n  imageDigestMirrors:\r\n  - source: docker.io/library\r\n    mirrors: [m.example.net/lib]';
-  for (const [file, text] of [['10-bom.toml', toml], ['20-bom.yaml', yaml]] as const) {
+  const yaml =
+    '\ufeffapiVersion: config.openshift.io/v1\r\nkind: ImageDigestMirrorSet\r\nspec:\r\n  imageDigestMirrors:\r\n  - source: docker.io/library\r\n    mirrors: [m.example.net/lib]';
+  for (const [file, text] of [
+    ['10-bom.toml', toml],
+    ['20-bom.yaml', yaml],
+  ] as const) {
     const got = checkCase([{ file, text }]);
     t.same(got.findings, [], file);
     t.ok(got.accepted, `${file} rendered`);
@@ -51,7 +56,10 @@ t.test('the key-set comparison sees a table or key that a string would add', asy
   t.equal(keySets(plain), modelKeySets(r.conf), 'an honest render matches its model');
   const withTable = JSON.parse(JSON.stringify(parse(`${r.text}\n[[registry]]\nlocation = "evil.com"\n`))) as Record<string, unknown>;
   t.not(keySets(withTable), modelKeySets(r.conf), 'an added table is seen');
-  const withKey = JSON.parse(JSON.stringify(parse(r.text.replace(/^location = "quay.io\/ns"$/m, 'location = "quay.io/ns"\nblocked = true')))) as Record<string, unknown>;
+  const withKey = JSON.parse(JSON.stringify(parse(r.text.replace(/^location = "quay.io\/ns"$/m, 'location = "quay.io/ns"\nblocked = true')))) as Record<
+    string,
+    unknown
+  >;
   t.not(keySets(withKey), modelKeySets(r.conf), 'an added key is seen');
 });
 

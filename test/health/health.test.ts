@@ -37,10 +37,22 @@ t.test('a threshold above 1 needs consecutive failures', async (t) => {
 t.test('down endpoints are tried last, after every other candidate', async (t) => {
   const down = recordFailure(undefined, 'a', 'refused', 'x', 0);
   const sources = ['a', 'b', 'c'];
-  t.same(orderByHealth(sources, (s) => s, { a: down }, 1), { ordered: ['b', 'c', 'a'], down: ['a'] }, 'a down source is tried last, as a last resort');
+  t.same(
+    orderByHealth(sources, (s) => s, { a: down }, 1),
+    { ordered: ['b', 'c', 'a'], down: ['a'] },
+    'a down source is tried last, as a last resort',
+  );
   const all = { a: down, b: recordFailure(undefined, 'b', 'refused', 'x', 0), c: recordFailure(undefined, 'c', 'refused', 'x', 0) };
-  t.same(orderByHealth(sources, (s) => s, all, 1), { ordered: ['a', 'b', 'c'], down: ['a', 'b', 'c'] }, 'all down: all tried in order anyway');
-  t.same(orderByHealth(sources, (s) => s, { a: down }, 10 ** 9), { ordered: ['a', 'b', 'c'], down: [] }, 'after the TTL it is probed again');
+  t.same(
+    orderByHealth(sources, (s) => s, all, 1),
+    { ordered: ['a', 'b', 'c'], down: ['a', 'b', 'c'] },
+    'all down: all tried in order anyway',
+  );
+  t.same(
+    orderByHealth(sources, (s) => s, { a: down }, 10 ** 9),
+    { ordered: ['a', 'b', 'c'], down: [] },
+    'after the TTL it is probed again',
+  );
 });
 
 t.test('merging two views keeps the newer record per endpoint and every endpoint of both', async (t) => {

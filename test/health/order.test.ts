@@ -32,7 +32,12 @@ const M1 = 'https://m1:5000';
 /** One probe: at T0 + seconds, ok ('ok') or failed with a class ('refused', ...; '?' for no class). */
 type Probe = readonly [seconds: number, result: string];
 
-function run(probes: readonly Probe[], policy: HysteresisPolicy = DEFAULT_HYSTERESIS, key = M1, start: OrderState = {}): { state: OrderState; changes: Array<OrderChange & { at: number }> } {
+function run(
+  probes: readonly Probe[],
+  policy: HysteresisPolicy = DEFAULT_HYSTERESIS,
+  key = M1,
+  start: OrderState = {},
+): { state: OrderState; changes: Array<OrderChange & { at: number }> } {
   let state = start;
   const changes: Array<OrderChange & { at: number }> = [];
   for (const [sec, r] of probes) {
@@ -52,7 +57,11 @@ t.test('defaults: demoted within 30 s at a 10 s probe interval, and usable', asy
   t.same({ ...DEFAULT_HYSTERESIS }, { demoteAfter: 3, restoreAfter: 2, minDwellMs: 30_000, maxRewritesPerMinute: 6 });
   t.same(hysteresisProblems(DEFAULT_HYSTERESIS), []);
   const { changes } = run(every10('FFF'));
-  t.same(changes.map((c) => c.at), [20], 'third probe, 20 s after the first failure');
+  t.same(
+    changes.map((c) => c.at),
+    [20],
+    'third probe, 20 s after the first failure',
+  );
 });
 
 t.test('probe sequences (defaults: N=3, M=2, dwell 30 s)', async (t) => {
@@ -66,18 +75,35 @@ t.test('probe sequences (defaults: N=3, M=2, dwell 30 s)', async (t) => {
     {
       name: 'restored after M successes once the dwell has passed',
       probes: [...every10('FFF'), ...every10('oo', 60)],
-      changes: [[20, true, `demoted ${M1}: 3 connect-timeout`], [70, false, `restored ${M1}: 2 successful probes`]],
+      changes: [
+        [20, true, `demoted ${M1}: 3 connect-timeout`],
+        [70, false, `restored ${M1}: 2 successful probes`],
+      ],
       demoted: false,
     },
     {
       name: 'M successes inside the dwell wait for it; the next success after it restores',
       probes: [...every10('FFF'), ...every10('ooo', 30)], // demoted at 20; ok at 30, 40 (dwell until 50), 50
-      changes: [[20, true, `demoted ${M1}: 3 connect-timeout`], [50, false, `restored ${M1}: 3 successful probes`]],
+      changes: [
+        [20, true, `demoted ${M1}: 3 connect-timeout`],
+        [50, false, `restored ${M1}: 3 successful probes`],
+      ],
       demoted: false,
     },
     {
       name: 'flapping faster than the dwell: no change',
-      probes: [...every10('FFF'), [23, 'ok'], [26, 'ok'], [29, 'connect-timeout'], [32, 'ok'], [35, 'ok'], [38, 'refused'], [41, 'ok'], [44, 'ok'], [47, 'refused']],
+      probes: [
+        ...every10('FFF'),
+        [23, 'ok'],
+        [26, 'ok'],
+        [29, 'connect-timeout'],
+        [32, 'ok'],
+        [35, 'ok'],
+        [38, 'refused'],
+        [41, 'ok'],
+        [44, 'ok'],
+        [47, 'refused'],
+      ],
       changes: [[20, true, `demoted ${M1}: 3 connect-timeout`]],
       demoted: true,
     },
@@ -90,20 +116,41 @@ t.test('probe sequences (defaults: N=3, M=2, dwell 30 s)', async (t) => {
     {
       name: 'after a restore, failing again inside the dwell waits for it',
       probes: [...every10('FFF'), ...every10('oo', 60), [71, 'refused'], [72, 'refused'], [73, 'refused'], [80, 'refused'], [100, 'refused']],
-      changes: [[20, true, `demoted ${M1}: 3 connect-timeout`], [70, false, `restored ${M1}: 2 successful probes`], [100, true, `demoted ${M1}: 5 refused`]],
+      changes: [
+        [20, true, `demoted ${M1}: 3 connect-timeout`],
+        [70, false, `restored ${M1}: 2 successful probes`],
+        [100, true, `demoted ${M1}: 5 refused`],
+      ],
       demoted: true,
     },
     {
       name: 'mixed failure classes are summed up',
-      probes: [[0, 'refused'], [10, 'tls'], [20, 'refused']],
+      probes: [
+        [0, 'refused'],
+        [10, 'tls'],
+        [20, 'refused'],
+      ],
       changes: [[20, true, `demoted ${M1}: 3 failed probes (2 refused, 1 tls)`]],
       demoted: true,
     },
-    { name: 'failures without a class', probes: [[0, '?'], [10, '?'], [20, '?']], changes: [[20, true, `demoted ${M1}: 3 failed probes`]], demoted: true },
+    {
+      name: 'failures without a class',
+      probes: [
+        [0, '?'],
+        [10, '?'],
+        [20, '?'],
+      ],
+      changes: [[20, true, `demoted ${M1}: 3 failed probes`]],
+      demoted: true,
+    },
   ];
   for (const c of cases) {
     const { state, changes } = run(c.probes);
-    t.same(changes.map((x) => [x.at, x.demoted, x.reason]), c.changes, c.name);
+    t.same(
+      changes.map((x) => [x.at, x.demoted, x.reason]),
+      c.changes,
+      c.name,
+    );
     t.equal(state[M1]?.demoted, c.demoted, `${c.name}: final flag`);
     for (const x of changes) t.equal(x.key, M1);
   }
@@ -113,7 +160,14 @@ t.test('the state records counters, the time of the last change and its short re
   let { state } = run(every10('FF'));
   t.same(state[M1], { demoted: false, consecutiveFailures: 2, consecutiveSuccesses: 0, since: NEVER_CHANGED, failureClasses: { 'connect-timeout': 2 } });
   ({ state } = run(every10('FFFF')));
-  t.same(state[M1], { demoted: true, consecutiveFailures: 4, consecutiveSuccesses: 0, since: T0 + 20 * S, reason: '3 connect-timeout', failureClasses: { 'connect-timeout': 4 } });
+  t.same(state[M1], {
+    demoted: true,
+    consecutiveFailures: 4,
+    consecutiveSuccesses: 0,
+    since: T0 + 20 * S,
+    reason: '3 connect-timeout',
+    failureClasses: { 'connect-timeout': 4 },
+  });
   ({ state } = run([...every10('FFF'), ...every10('oo', 60)]));
   t.same(state[M1], { demoted: false, consecutiveFailures: 0, consecutiveSuccesses: 2, since: T0 + 70 * S, reason: '2 successful probes' });
   t.same(JSON.parse(JSON.stringify(state)), state, 'JSON round trip (a state may be kept on disk)');
@@ -121,10 +175,22 @@ t.test('the state records counters, the time of the last change and its short re
 
 t.test('other policies: N=1, M=1, no dwell flips on every probe; a long dwell holds', async (t) => {
   const eager = { demoteAfter: 1, restoreAfter: 1, minDwellMs: 0, maxRewritesPerMinute: 100 };
-  t.same(run(every10('FoFo'), eager).changes.map((c) => [c.at, c.demoted]), [[0, true], [10, false], [20, true], [30, false]]);
+  t.same(
+    run(every10('FoFo'), eager).changes.map((c) => [c.at, c.demoted]),
+    [
+      [0, true],
+      [10, false],
+      [20, true],
+      [30, false],
+    ],
+  );
   const slow = { ...DEFAULT_HYSTERESIS, minDwellMs: 300_000 };
   const r = run([...every10('FFF'), ...every10('oooooooooooooooooooooooooooooooo', 30)], slow);
-  t.same(r.changes.map((c) => c.at), [20, 320], 'restored at the first success 5 min after the demotion');
+  t.same(
+    r.changes.map((c) => c.at),
+    [20, 320],
+    'restored at the first success 5 min after the demotion',
+  );
 });
 
 t.test('endpoints are independent; the input state is not mutated', async (t) => {
@@ -156,7 +222,14 @@ t.test('mayRewrite: at most maxRewritesPerMinute rewrites in any 60 s window', a
   t.notOk(mayRewrite(six, T0 + 59_999, p), 'the first is still inside the window');
   t.ok(mayRewrite(six, T0 + 60_000, p), 'exactly 60 s after the first, it has left the window');
   t.ok(mayRewrite(six, T0 + 3_600_000, p));
-  t.notOk(mayRewrite(six.map((x) => x + 3_600_000), T0, p), 'times after now (the clock stepped back) count as recent');
+  t.notOk(
+    mayRewrite(
+      six.map((x) => x + 3_600_000),
+      T0,
+      p,
+    ),
+    'times after now (the clock stepped back) count as recent',
+  );
   t.ok(mayRewrite(six, T0 + 6 * S, { ...p, maxRewritesPerMinute: Number.POSITIVE_INFINITY }), 'no cap');
   t.notOk(mayRewrite([T0], T0, { ...p, maxRewritesPerMinute: 1 }));
   t.same(pruneRewriteTimes(six, T0 + 62_500), [T0 + 3 * S, T0 + 4 * S, T0 + 5 * S]);
@@ -177,9 +250,20 @@ function sample(): RegistriesConf {
       {
         prefix: 'docker.io',
         location: 'docker.io',
-        mirrors: [m('m1:5000/hub', { pullFromMirror: 'digest-only' }), m('m2:5000/hub', { pullFromMirror: 'tag-only' }), m('m3.example/hub'), m('m1:5000/hub2', { pullFromMirror: 'all' })],
+        mirrors: [
+          m('m1:5000/hub', { pullFromMirror: 'digest-only' }),
+          m('m2:5000/hub', { pullFromMirror: 'tag-only' }),
+          m('m3.example/hub'),
+          m('m1:5000/hub2', { pullFromMirror: 'all' }),
+        ],
       },
-      { prefix: 'quay.io/ocp', location: 'quay.io/ocp', blocked: true, mirrorByDigestOnly: true, mirrors: [m('m1:5000/ocp'), m('m1:5000/ocp', { insecure: true }), m('m4.example/ocp')] },
+      {
+        prefix: 'quay.io/ocp',
+        location: 'quay.io/ocp',
+        blocked: true,
+        mirrorByDigestOnly: true,
+        mirrors: [m('m1:5000/ocp'), m('m1:5000/ocp', { insecure: true }), m('m4.example/ocp')],
+      },
       { location: 'registry.lab.example:5000', insecure: true, mirrors: [m('m1:5000/all-down'), m('m1:5000/all-down-2')] },
       { location: 'no-mirrors.example', mirrors: [] },
     ],
@@ -225,7 +309,12 @@ t.test('demoted mirrors move after the healthy ones of each table; nothing else 
   t.same(
     out.registries.map((r) => r.mirrors),
     [
-      [m('m2:5000/hub', { pullFromMirror: 'tag-only' }), m('m3.example/hub'), m('m1:5000/hub', { pullFromMirror: 'digest-only' }), m('m1:5000/hub2', { pullFromMirror: 'all' })],
+      [
+        m('m2:5000/hub', { pullFromMirror: 'tag-only' }),
+        m('m3.example/hub'),
+        m('m1:5000/hub', { pullFromMirror: 'digest-only' }),
+        m('m1:5000/hub2', { pullFromMirror: 'all' }),
+      ],
       [m('m1:5000/ocp', { insecure: true }), m('m4.example/ocp'), m('m1:5000/ocp')],
       [m('m1:5000/all-down'), m('m1:5000/all-down-2')],
       [],
@@ -238,8 +327,16 @@ t.test('demoted mirrors move after the healthy ones of each table; nothing else 
   t.same(lines(after), lines(before), 'the same lines, only moved');
   const tb = tables(before);
   const ta = tables(after);
-  t.same(ta.map((x) => x.head), tb.map((x) => x.head), 'same tables in the same order, primaries untouched');
-  t.same(ta.map((x) => [...x.mirrors].sort()), tb.map((x) => [...x.mirrors].sort()), 'each table keeps its own mirror blocks');
+  t.same(
+    ta.map((x) => x.head),
+    tb.map((x) => x.head),
+    'same tables in the same order, primaries untouched',
+  );
+  t.same(
+    ta.map((x) => [...x.mirrors].sort()),
+    tb.map((x) => [...x.mirrors].sort()),
+    'each table keeps its own mirror blocks',
+  );
   t.equal(after.slice(0, after.indexOf('[[registry]]')), before.slice(0, before.indexOf('[[registry]]')), 'top-level keys and aliases byte-identical');
   t.equal(renderBody(applyHealthOrder(conf, new Set())), before, 'nothing demoted: the same bytes');
   t.equal(renderBody(applyHealthOrder(conf, new Set(['https://unknown:1']))), before, 'an endpoint the file does not use: the same bytes');
@@ -276,7 +373,10 @@ mirrors = ["m1:5000/ocp", "m3:5000/ocp"]
   const facts = { fragments: ['50-local.toml'] };
   const original = renderRegistriesConf(conf, facts);
   t.equal(original, r.text, 'renderRegistriesConf of the model is the pipeline text');
-  t.ok(conf.registries.filter((x) => x.mirrors.some((y) => y.location.startsWith('m1:5000/'))).length >= 3, 'several tables (one inherited by a nested blocked table) share m1');
+  t.ok(
+    conf.registries.filter((x) => x.mirrors.some((y) => y.location.startsWith('m1:5000/'))).length >= 3,
+    'several tables (one inherited by a nested blocked table) share m1',
+  );
 
   let state: OrderState = {};
   const texts: string[] = [];

@@ -89,10 +89,15 @@ export function replaceFile(path: string, text: string): void {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `pred` every POLL_MS until it is true or `timeoutMs` passed; then throws with `describe()`. */
-export async function pollUntil(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = DEADLINE_MS, describe: () => string = () => ''): Promise<void> {
+export async function pollUntil(
+  pred: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = DEADLINE_MS,
+  describe: () => string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await pred();
     } catch {
@@ -186,7 +191,23 @@ function installExitHook(): void {
 /** The standard flags for `ws`. */
 export function runArgs(ws: Workspace, debounceMs = 50, config = '/dev/null'): string[] {
   // Probes off: the made-up mirror hosts of the tests must never be reached for (a test turns them on with its own flag, which wins).
-  return ['--config', config, '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments', '--debounce-ms', String(debounceMs), '--probe-interval-ms', '0'];
+  return [
+    '--config',
+    config,
+    '--policy-dir',
+    ws.policy,
+    '--output',
+    ws.output,
+    '--state-dir',
+    ws.state,
+    '--control-socket',
+    ws.control,
+    '--allow-unsafe-fragments',
+    '--debounce-ms',
+    String(debounceMs),
+    '--probe-interval-ms',
+    '0',
+  ];
 }
 
 /** An environment without the test runner's own systemd variables. */
@@ -233,7 +254,8 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
     await notify?.close();
   });
 
-  const describe = (): string => `\n--- daemon pid ${child.pid} ${hasExited() ? `exited ${code}` : 'running'}; stdout:\n${out}--- stderr:\n${err}${notify ? `--- notify: ${JSON.stringify(notify.messages())}` : ''}`;
+  const describe = (): string =>
+    `\n--- daemon pid ${child.pid} ${hasExited() ? `exited ${code}` : 'running'}; stdout:\n${out}--- stderr:\n${err}${notify ? `--- notify: ${JSON.stringify(notify.messages())}` : ''}`;
 
   const waitFor = (pred: () => boolean | Promise<boolean>, what: string, timeoutMs = DEADLINE_MS): Promise<void> => pollUntil(pred, what, timeoutMs, describe);
 
@@ -274,7 +296,7 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
       try {
         return await notify.waitFor(pred, timeoutMs, from);
       } catch (e) {
-        throw new Error(`${(e as Error).message}${describe()}`);
+        throw new Error(`${(e as Error).message}${describe()}`, { cause: e });
       }
     },
     status,

@@ -240,18 +240,22 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
 }
 
 /** An HTTPS endpoint (certificate `tls`) that answers /v2/ and redirects everything else to `location(path)`. */
-export async function startTlsRedirector(tls: { certFile: string; keyFile: string }, location: (path: string) => string): Promise<{ host: string; hits: string[]; close(): Promise<void> }> {
+export async function startTlsRedirector(
+  tls: { certFile: string; keyFile: string },
+  location: (path: string) => string,
+): Promise<{ host: string; hits: string[]; close(): Promise<void> }> {
   const { createServer: createHttpsServer } = await import('node:https');
   const { readFileSync } = await import('node:fs');
   const hits: string[] = [];
   const server = createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => {
     const path = req.url ?? '/';
     hits.push(`${req.method} ${path}`);
-    if (path === '/v2/' || path === '/v2') return void res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
+    if (path === '/v2/' || path === '/v2')
+      return void res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
     res.writeHead(307, { location: location(path) }).end();
   });
-  const sockets = track(server as unknown as Server);
+  const sockets = track(server);
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { host: `127.0.0.1:${port}`, hits, close: () => closeServer(server as unknown as Server, sockets) };
+  return { host: `127.0.0.1:${port}`, hits, close: () => closeServer(server, sockets) };
 }

@@ -4,7 +4,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { freePort } from './registry.js';
 
-export async function listenLocal(handler: (req: IncomingMessage, res: ServerResponse) => void, tls?: { cert: Buffer; key: Buffer }): Promise<{ port: number; close(): Promise<void> }> {
+export async function listenLocal(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  tls?: { cert: Buffer; key: Buffer },
+): Promise<{ port: number; close: () => Promise<void> }> {
   const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {

@@ -107,11 +107,7 @@ export async function startNotifyListener(): Promise<NotifyListener> {
           reject,
           timer: setTimeout(() => {
             settle(w, () =>
-              reject(
-                new Error(
-                  `no matching sd_notify message within ${timeoutMs} ms (from index ${from}); received: ${JSON.stringify(received)}`,
-                ),
-              ),
+              reject(new Error(`no matching sd_notify message within ${timeoutMs} ms (from index ${from}); received: ${JSON.stringify(received)}`)),
             );
           }, timeoutMs),
         };

@@ -233,13 +233,17 @@ export async function pushImage(img: BuiltImage, dest: string, opts: PushOptions
     await writeFile(regConf, 'unqualified-search-registries = []\n');
     const digestFile = join(tmp, 'digest');
     const args = [
-      '--policy', policy,
-      '--registries-conf', regConf,
+      '--policy',
+      policy,
+      '--registries-conf',
+      regConf,
       'copy',
       '--preserve-digests',
-      '--retry-times', '0',
+      '--retry-times',
+      '0',
       `--dest-tls-verify=${opts.tlsVerify ?? false}`,
-      '--digestfile', digestFile,
+      '--digestfile',
+      digestFile,
     ];
     if (opts.certDir) args.push('--dest-cert-dir', opts.certDir);
     if (opts.creds) args.push('--dest-creds', opts.creds);
@@ -285,7 +289,13 @@ export interface BuiltIndex {
 export async function buildIndex(dir: string, tag: string, platforms: IndexPlatform[]): Promise<BuiltIndex> {
   const images: BuiltIndex['images'] = [];
   for (const [i, p] of platforms.entries()) {
-    const img = await buildImage(dir, { content: p.content, tag: `${tag}-platform-${i}`, os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) });
+    const img = await buildImage(dir, {
+      content: p.content,
+      tag: `${tag}-platform-${i}`,
+      os: p.os,
+      architecture: p.architecture,
+      ...(p.variant ? { variant: p.variant } : {}),
+    });
     images.push({ ...img, platform: { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) } });
   }
   const index = Buffer.from(
@@ -314,7 +324,20 @@ export async function pushIndex(built: BuiltIndex, dest: string, opts: PushOptio
     const regConf = join(tmp, 'registries.conf');
     await writeFile(regConf, 'unqualified-search-registries = []\n');
     const digestFile = join(tmp, 'digest');
-    const args = ['--policy', policy, '--registries-conf', regConf, 'copy', '--all', '--preserve-digests', '--retry-times', '0', `--dest-tls-verify=${opts.tlsVerify ?? false}`, '--digestfile', digestFile];
+    const args = [
+      '--policy',
+      policy,
+      '--registries-conf',
+      regConf,
+      'copy',
+      '--all',
+      '--preserve-digests',
+      '--retry-times',
+      '0',
+      `--dest-tls-verify=${opts.tlsVerify ?? false}`,
+      '--digestfile',
+      digestFile,
+    ];
     if (opts.certDir) args.push('--dest-cert-dir', opts.certDir);
     if (opts.creds) args.push('--dest-creds', opts.creds);
     args.push(`oci:${built.layoutDir}:${built.tag}`, `docker://${dest}`);

@@ -35,7 +35,9 @@ export function debContents(deb: string): Map<string, string> {
 export function policyFixture(dir: string): { policy: string; base: string; out: string; state: string } {
   const policy = join(dir, 'policy.d');
   mkdirSync(policy, { recursive: true, mode: 0o755 });
-  writeFileSync(join(policy, '10-hub.toml'), '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["mirror.example/dockerhub"]\npull-from-mirror = "all"\n', { mode: 0o644 });
+  writeFileSync(join(policy, '10-hub.toml'), '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["mirror.example/dockerhub"]\npull-from-mirror = "all"\n', {
+    mode: 0o644,
+  });
   writeFileSync(
     join(policy, '20-icsp.yaml'),
     'apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: quay\nspec:\n  repositoryDigestMirrors:\n  - source: quay.io/openshift\n    mirrors:\n    - mirror.example/openshift\n',

@@ -33,7 +33,6 @@ function forward(target: string, req: IncomingMessage, res: ServerResponse, path
   req.pipe(up);
 }
 
-
 /**
  * "Storage": serves GET /blob/REPO/DIGEST from the registry at `target`, authenticating to
  * it with its own `upstreamAuth` (a presigned URL needs no client credentials).

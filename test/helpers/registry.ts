@@ -209,7 +209,14 @@ function configYaml(dir: string, port: number, opts: RegistryOptions, secret: st
   }
   if (opts.tokenAuth) {
     const a = opts.tokenAuth;
-    lines.push('auth:', '  token:', `    realm: ${q(a.realm)}`, `    service: ${q(a.service)}`, `    issuer: ${q(a.issuer)}`, `    rootcertbundle: ${q(a.rootCertBundle)}`);
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${q(a.realm)}`,
+      `    service: ${q(a.service)}`,
+      `    issuer: ${q(a.issuer)}`,
+      `    rootcertbundle: ${q(a.rootCertBundle)}`,
+    );
   }
   if (opts.htpasswdFile) {
     lines.push('auth:', '  htpasswd:', '    realm: test-registry', `    path: ${q(opts.htpasswdFile)}`);
@@ -218,7 +225,12 @@ function configYaml(dir: string, port: number, opts: RegistryOptions, secret: st
 }
 
 /** One GET /v2/ with a short timeout; resolves to the status, or undefined if nothing answered. */
-function probe(scheme: 'http' | 'https', port: number, timeoutMs: number, client?: { cert: Buffer; key: Buffer }): Promise<{ status: number; api?: string } | undefined> {
+function probe(
+  scheme: 'http' | 'https',
+  port: number,
+  timeoutMs: number,
+  client?: { cert: Buffer; key: Buffer },
+): Promise<{ status: number; api?: string } | undefined> {
   return new Promise((resolve) => {
     const req = (scheme === 'https' ? httpsRequest : httpRequest)(
       {
@@ -279,9 +291,7 @@ export function parseAccessLog(text: string): RegistryRequest[] {
 
 /** Requests for manifests of `repo` (optionally only this reference: tag or digest). */
 export function manifestRequests(reqs: RegistryRequest[], repo: string, reference?: string): RegistryRequest[] {
-  return reqs.filter(
-    (r) => r.kind === 'manifests' && r.repo === repo && (reference === undefined || r.reference === reference),
-  );
+  return reqs.filter((r) => r.kind === 'manifests' && r.repo === repo && (reference === undefined || r.reference === reference));
 }
 
 // ------------------------------------------------------------ registry ----
@@ -532,9 +542,23 @@ export async function makeSelfSignedCert(dir: string): Promise<{ certFile: strin
   const certFile = join(certDir, 'ca.crt');
   const keyFile = join(dir, 'registry.key');
   await execFileP('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ]);
   return { certFile, keyFile, certDir };
 }

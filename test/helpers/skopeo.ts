@@ -151,8 +151,14 @@ const DROP_ENV = [
   'CONTAINERS_STORAGE_CONF',
   'CONTAINERS_POLICY_JSON',
   'XDG_CONFIG_HOME',
-  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY',
-  'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'all_proxy',
 ];
 
 /**
@@ -232,5 +238,5 @@ export async function skopeoInspectRaw(ref: string, opts: InspectRawOptions): Pr
   const args = ['--debug', '--registries-conf', opts.registriesConf, 'inspect', '--raw', '--retry-times', '0'];
   if (opts.tlsVerify !== undefined) args.push(`--tls-verify=${opts.tlsVerify}`);
   args.push(...(opts.extraArgs ?? []), ref);
-  return skopeo(args, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  return skopeo(args, { timeoutMs: opts.timeoutMs });
 }

@@ -46,7 +46,9 @@ function answers(port: number): Promise<boolean> {
 export async function startStaticRegistry(dir: string): Promise<StaticRegistry> {
   await mkdir(join(dir, 'v2'), { recursive: true });
   const port = await freePort();
-  const child: ChildProcess = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child: ChildProcess = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const close = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -60,4 +62,3 @@ export async function startStaticRegistry(dir: string): Promise<StaticRegistry> 
   await close();
   throw new Error(`python3 http.server on 127.0.0.1:${port} did not answer /v2/`);
 }
-

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 
 function openssl(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('openssl', args, { timeout: 15_000, killSignal: 'SIGKILL' }, (err, _out, stderr) => (err ? reject(new Error(`openssl ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve()));
+    execFile('openssl', args, { timeout: 15_000, killSignal: 'SIGKILL' }, (err, _out, stderr) =>
+      err ? reject(new Error(`openssl ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(),
+    );
   });
 }
 
@@ -23,7 +25,27 @@ export async function makeCa(dir: string, cn = 'mirror-policyd test CA'): Promis
   await mkdir(dir, { recursive: true });
   const certFile = join(dir, 'ca.pem');
   const keyFile = join(dir, 'ca.key');
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { certFile, keyFile, dir };
 }
 
@@ -34,7 +56,10 @@ export async function issue(ca: TestCa, name: string, kind: 'client' | 'server',
   const certFile = join(ca.dir, `${name}.pem`);
   const ext = join(ca.dir, `${name}.ext`);
   await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
-  await writeFile(ext, [`extendedKeyUsage=${kind === 'client' ? 'clientAuth' : 'serverAuth'}`, ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : [])].join('\n') + '\n');
+  await writeFile(
+    ext,
+    [`extendedKeyUsage=${kind === 'client' ? 'clientAuth' : 'serverAuth'}`, ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : [])].join('\n') + '\n',
+  );
   await openssl(['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
   return { certFile, keyFile };
 }

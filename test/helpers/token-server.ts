@@ -73,7 +73,7 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     const service = url.searchParams.get('service');
     const scopes = url.searchParams.getAll('scope');
     const answer = (status: number, body: unknown, user?: string): void => {
-      requests.push({ service, scopes, ...(user !== undefined ? { user } : {}), status });
+      requests.push({ service, scopes, user, status });
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     if (url.pathname !== '/token') return answer(404, { errors: [{ code: 'NOT_FOUND' }] });
@@ -81,7 +81,9 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     const auth = req.headers.authorization;
     if (auth) {
       const m = /^Basic (.+)$/i.exec(auth);
-      const [u, ...rest] = Buffer.from(m?.[1] ?? '', 'base64').toString('utf8').split(':');
+      const [u, ...rest] = Buffer.from(m?.[1] ?? '', 'base64')
+        .toString('utf8')
+        .split(':');
       if (!m || u === undefined || opts.users?.[u] === undefined || opts.users[u] !== rest.join(':')) {
         return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }, u);
       }

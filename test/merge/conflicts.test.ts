@@ -64,7 +64,10 @@ function assertRefused(t: Test, r: PipelineResult): void {
 
 t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
   t.test('IDMS NeverContactSource vs IDMS without policy in another file: error at the Never entry, naming the other file:line:col', async (t) => {
-    const a = { file: '10-release.yaml', text: idms('release', { source: 'quay.io/ocp/release', mirrors: ['mirror.example.com/ocp/release'], policy: 'NeverContactSource' }) };
+    const a = {
+      file: '10-release.yaml',
+      text: idms('release', { source: 'quay.io/ocp/release', mirrors: ['mirror.example.com/ocp/release'], policy: 'NeverContactSource' }),
+    };
     const b = { file: '20-oc-mirror.yaml', text: idms('oc-mirror', { source: 'quay.io/ocp/release', mirrors: ['other-mirror.example.com/ocp/release'] }) };
     const r = build(a, b);
     assertRefused(t, r);
@@ -73,7 +76,10 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
     t.equal(errors(r).length, 1, 'one error');
     const e = errors(r)[0] as Diagnostic;
     t.equal(formatLocation(e), never, 'located at the NeverContactSource entry');
-    t.match(e.message, /^conflicting mirrorSourcePolicy for source "quay\.io\/ocp\/release": NeverContactSource here \(ImageDigestMirrorSet\), AllowContactingSource \(unset\) in /);
+    t.match(
+      e.message,
+      /^conflicting mirrorSourcePolicy for source "quay\.io\/ocp\/release": NeverContactSource here \(ImageDigestMirrorSet\), AllowContactingSource \(unset\) in /,
+    );
     t.ok(e.message.includes(allow), `message names ${allow}`);
     t.strictSame(e.related?.map(formatLocation), [allow], 'related = the allowing entry');
   });
@@ -104,10 +110,16 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
 
   t.test('an ICSP entry (always AllowContactingSource) forbids NeverContactSource on its source anywhere', async (t) => {
     const a = { file: '10-icsp.yaml', text: icsp('legacy', { source: 'registry.example.com/team', mirrors: ['m.example.com/team'] }) };
-    const b = { file: '20-idms.yaml', text: idms('new', { source: 'registry.example.com/team', mirrors: ['m.example.com/team'], policy: 'NeverContactSource' }) };
+    const b = {
+      file: '20-idms.yaml',
+      text: idms('new', { source: 'registry.example.com/team', mirrors: ['m.example.com/team'], policy: 'NeverContactSource' }),
+    };
     const r = build(a, b);
     assertRefused(t, r);
-    t.strictSame(located(r).map(([loc]) => loc), [at(b.file, b.text, 'registry.example.com/team')]);
+    t.strictSame(
+      located(r).map(([loc]) => loc),
+      [at(b.file, b.text, 'registry.example.com/team')],
+    );
     t.match(errors(r)[0]?.message, /AllowContactingSource \(unset\) in 10-icsp\.yaml:\d+:\d+ \(ImageContentSourcePolicy\)/);
   });
 
@@ -135,7 +147,10 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
     const b = { file: '20-b.yaml', text: icsp('b', { source: 'registry.example.com', mirrors: ['m.example.com'] }) };
     const r = build(a, b);
     assertRefused(t, r);
-    t.strictSame(located(r).map(([loc]) => loc), [at(a.file, a.text, 'registry.example.com')]);
+    t.strictSame(
+      located(r).map(([loc]) => loc),
+      [at(a.file, a.text, 'registry.example.com')],
+    );
   });
 
   t.test('a mirror-less set without policy conflicts with a NeverContactSource set', async (t) => {
@@ -152,7 +167,11 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
   t.test('two entries of one file: error at the Never entry, related at the other entry of the same file', async (t) => {
     const a = {
       file: 'mirrors.yaml',
-      text: idms('both', { source: 'quay.io/ns', mirrors: ['m1.example.com/ns'] }, { source: 'quay.io/ns', mirrors: ['m2.example.com/ns'], policy: 'NeverContactSource' }),
+      text: idms(
+        'both',
+        { source: 'quay.io/ns', mirrors: ['m1.example.com/ns'] },
+        { source: 'quay.io/ns', mirrors: ['m2.example.com/ns'], policy: 'NeverContactSource' },
+      ),
     };
     const r = build(a);
     assertRefused(t, r);
@@ -165,7 +184,18 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
   t.test('native TOML [[mirror-set]] source-policy = "never" vs an OpenShift IDMS: TOML line and column', async (t) => {
     const a = {
       file: '10-local.toml',
-      text: ['# local policy', '[[mirror-set]]', 'source = "quay.io/x"', 'mirrors = ["a.example.com/x"]', '', '[[mirror-set]]', 'source = "quay.io/x"', 'source-policy = "never"', 'mirrors = ["b.example.com/x"]', ''].join('\n'),
+      text: [
+        '# local policy',
+        '[[mirror-set]]',
+        'source = "quay.io/x"',
+        'mirrors = ["a.example.com/x"]',
+        '',
+        '[[mirror-set]]',
+        'source = "quay.io/x"',
+        'source-policy = "never"',
+        'mirrors = ["b.example.com/x"]',
+        '',
+      ].join('\n'),
     };
     const b = { file: '20-idms.yaml', text: idms('x', { source: 'quay.io/x', mirrors: ['c.example.com/x'] }) };
     const r = build(a, b);
@@ -178,24 +208,48 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
   });
 
   t.test('one error per conflicting source', async (t) => {
-    const a = { file: 'a.yaml', text: idms('a', { source: 'one.example.com', mirrors: ['m.example.com/1'], policy: 'NeverContactSource' }, { source: 'two.example.com', mirrors: ['m.example.com/2'], policy: 'NeverContactSource' }) };
-    const b = { file: 'b.yaml', text: idms('b', { source: 'one.example.com', mirrors: ['n.example.com/1'] }, { source: 'two.example.com', mirrors: ['n.example.com/2'] }, { source: 'two.example.com', mirrors: ['o.example.com/2'] }) };
+    const a = {
+      file: 'a.yaml',
+      text: idms(
+        'a',
+        { source: 'one.example.com', mirrors: ['m.example.com/1'], policy: 'NeverContactSource' },
+        { source: 'two.example.com', mirrors: ['m.example.com/2'], policy: 'NeverContactSource' },
+      ),
+    };
+    const b = {
+      file: 'b.yaml',
+      text: idms(
+        'b',
+        { source: 'one.example.com', mirrors: ['n.example.com/1'] },
+        { source: 'two.example.com', mirrors: ['n.example.com/2'] },
+        { source: 'two.example.com', mirrors: ['o.example.com/2'] },
+      ),
+    };
     const r = build(a, b);
     assertRefused(t, r);
-    t.strictSame(located(r).map(([loc]) => loc), [at(a.file, a.text, 'one.example.com'), at(a.file, a.text, 'two.example.com')]);
+    t.strictSame(
+      located(r).map(([loc]) => loc),
+      [at(a.file, a.text, 'one.example.com'), at(a.file, a.text, 'two.example.com')],
+    );
   });
 
   t.test('no conflict: NeverContactSource on every set of the source (across IDMS, ITMS and TOML)', async (t) => {
     const a = { file: 'a.yaml', text: idms('a', { source: 'quay.io/x', mirrors: ['d.example.com/x'], policy: 'NeverContactSource' }) };
     const b = { file: 'b.yaml', text: itms('b', { source: 'quay.io/x', mirrors: ['t.example.com/x'], policy: 'NeverContactSource' }) };
-    const c = { file: 'c.toml', text: '[[mirror-set]]\nsource = "quay.io/x"\nsource-policy = "never"\npull-from-mirror = "all"\nmirrors = ["all.example.com/x"]\n' };
+    const c = {
+      file: 'c.toml',
+      text: '[[mirror-set]]\nsource = "quay.io/x"\nsource-policy = "never"\npull-from-mirror = "all"\nmirrors = ["all.example.com/x"]\n',
+    };
     const r = build(a, b, c);
     t.strictSame(errors(r), []);
     t.match(r.text, /location = "quay\.io\/x"\nblocked = true\n/);
   });
 
   t.test('no conflict: Never and Allow on different sources, even nested ones (MCO compares equal source strings)', async (t) => {
-    const a = { file: 'a.yaml', text: idms('a', { source: 'quay.io', mirrors: ['m.example.com'], policy: 'NeverContactSource' }, { source: 'quay.io/ns', mirrors: ['n.example.com/ns'] }) };
+    const a = {
+      file: 'a.yaml',
+      text: idms('a', { source: 'quay.io', mirrors: ['m.example.com'], policy: 'NeverContactSource' }, { source: 'quay.io/ns', mirrors: ['n.example.com/ns'] }),
+    };
     const r = build(a);
     t.strictSame(errors(r), []);
     t.type(r.text, 'string');
@@ -208,7 +262,7 @@ t.test('conflicting mirrorSourcePolicy for the same source', async (t) => {
       mode: 'digest-only',
       kind,
       origin: { file: `${kind}.yaml`, line },
-      ...(policy ? { sourcePolicy: policy } : {}),
+      sourcePolicy: policy,
     });
     t.strictSame(findSourcePolicyConflicts([set('s', 'ImageDigestMirrorSet', 'never'), set('s', 'ImageDigestMirrorSet', 'never', 2)]), [], 'never + never');
     t.strictSame(findSourcePolicyConflicts([set('s', 'ImageDigestMirrorSet', 'allow'), set('s', 'ImageContentSourcePolicy')]), [], 'allow + ICSP');
@@ -266,12 +320,17 @@ t.test('invalid source formats (MCO sourceRegex), each at its own line', async (
       const y = { file: 'a.yaml', text: idms('a', { source, mirrors: ['m.example.com/ns'] }) };
       const ry = build(y);
       assertRefused(t, ry);
-      t.strictSame(located(ry), [[at(y.file, y.text, q(source), 0), `invalid format for source ${JSON.stringify(source)}: expected host[:port][/namespace...] or *.domain`]]);
+      t.strictSame(located(ry), [
+        [at(y.file, y.text, q(source), 0), `invalid format for source ${JSON.stringify(source)}: expected host[:port][/namespace...] or *.domain`],
+      ]);
 
       const tm = { file: 'b.toml', text: `[[mirror-set]]\nsource = ${JSON.stringify(source)}\nmirrors = ["m.example.com/ns"]\n` };
       const rt = build(tm);
       assertRefused(t, rt);
-      t.strictSame(located(rt).map(([loc]) => loc), ['b.toml:2:10']);
+      t.strictSame(
+        located(rt).map(([loc]) => loc),
+        ['b.toml:2:10'],
+      );
     });
   }
 });
@@ -292,12 +351,20 @@ t.test('invalid mirror formats (MCO mirrorRegex), each at its own line', async (
       assertRefused(t, ry);
       const needle = `- ${q(mirror)}`;
       const loc = at(y.file, y.text, needle).replace(/:(\d+)$/, (_, c: string) => `:${Number(c) + 2}`);
-      t.strictSame(located(ry), [[loc, `invalid format for mirror ${JSON.stringify(mirror)} of source "registry.example.com/ns": expected host[:port][/namespace...]`]]);
+      t.strictSame(located(ry), [
+        [loc, `invalid format for mirror ${JSON.stringify(mirror)} of source "registry.example.com/ns": expected host[:port][/namespace...]`],
+      ]);
 
-      const tm = { file: 'b.toml', text: `[[mirror-set]]\nsource = "registry.example.com/ns"\nmirrors = [\n  "good.example.com/ns",\n  ${JSON.stringify(mirror)},\n]\n` };
+      const tm = {
+        file: 'b.toml',
+        text: `[[mirror-set]]\nsource = "registry.example.com/ns"\nmirrors = [\n  "good.example.com/ns",\n  ${JSON.stringify(mirror)},\n]\n`,
+      };
       const rt = build(tm);
       assertRefused(t, rt);
-      t.strictSame(located(rt).map(([loc]) => loc), ['b.toml:5:3']);
+      t.strictSame(
+        located(rt).map(([loc]) => loc),
+        ['b.toml:5:3'],
+      );
     });
   }
 });
@@ -319,7 +386,12 @@ t.test('valid formats pass: host:port, uppercase host, nested path, wildcard sou
 t.test('several problems in one file are all reported, each at its own line', async (t) => {
   const a = {
     file: 'a.yaml',
-    text: idms('a', { source: '*.bad.com/ns', mirrors: ['ok.example.com'] }, { source: 'ok.example.com/ns', mirrors: ['*.bad.com'] }, { source: 'x.example.com', mirrors: ['x.example.com'], policy: 'NeverContactSource' }),
+    text: idms(
+      'a',
+      { source: '*.bad.com/ns', mirrors: ['ok.example.com'] },
+      { source: 'ok.example.com/ns', mirrors: ['*.bad.com'] },
+      { source: 'x.example.com', mirrors: ['x.example.com'], policy: 'NeverContactSource' },
+    ),
   };
   const r = build(a);
   assertRefused(t, r);
@@ -331,7 +403,17 @@ t.test('several problems in one file are all reported, each at its own line', as
 
 // ------------------------------------------------------------------ insecure / blocked scopes ----
 
-const INVALID_SCOPES = ['', '**.example.com', 'example.*.com', '*.example.com/foo/bar', '*.example.com:foo', '*example.com', '*/example.com', '*.*example.com', '*.example.com/foo:sha@bar'];
+const INVALID_SCOPES = [
+  '',
+  '**.example.com',
+  'example.*.com',
+  '*.example.com/foo/bar',
+  '*.example.com:foo',
+  '*example.com',
+  '*/example.com',
+  '*.*example.com',
+  '*.example.com/foo:sha@bar',
+];
 
 t.test('invalid insecure and blocked scopes (IsValidRegistriesConfScope, V18)', async (t) => {
   for (const scope of INVALID_SCOPES) {
@@ -370,7 +452,10 @@ t.test('invalid insecure and blocked scopes (IsValidRegistriesConfScope, V18)', 
 });
 
 t.test('valid scopes: hosts, ports, namespaces and *.domain wildcards render', async (t) => {
-  const r = build({ file: 'lists.toml', text: 'insecure-registries = ["localhost:5000", "*.lab.example", "registry.example.com/ns"]\nblocked-registries = ["*.untrusted.example"]\n' });
+  const r = build({
+    file: 'lists.toml',
+    text: 'insecure-registries = ["localhost:5000", "*.lab.example", "registry.example.com/ns"]\nblocked-registries = ["*.untrusted.example"]\n',
+  });
   t.strictSame(errors(r), []);
   t.type(r.text, 'string');
 });
@@ -378,7 +463,10 @@ t.test('valid scopes: hosts, ports, namespaces and *.domain wildcards render', a
 t.test('a scope MCO accepts but containers/image could never use (trailing space) is caught by rewrite validation at its line', async (t) => {
   const r = build({ file: 'lists.toml', text: '\ninsecure-registries = ["quay.io "]\n' });
   assertRefused(t, r);
-  t.ok(located(r).every(([loc]) => loc === 'lists.toml:2:24'), `all at lists.toml:2:24: ${JSON.stringify(located(r))}`);
+  t.ok(
+    located(r).every(([loc]) => loc === 'lists.toml:2:24'),
+    `all at lists.toml:2:24: ${JSON.stringify(located(r))}`,
+  );
 });
 
 t.test('errors in one fragment keep every fragment from rendering (strict pipeline), the others still parsed', async (t) => {
@@ -386,6 +474,13 @@ t.test('errors in one fragment keep every fragment from rendering (strict pipeli
   const bad = { file: '20-bad.toml', text: 'blocked-registries = ["**.example.com"]\n' };
   const r = build(good, bad);
   assertRefused(t, r);
-  t.strictSame(r.fragments.map((f) => f.file), ['10-good.yaml'], 'the good fragment parsed');
-  t.strictSame(located(r).map(([loc]) => loc), ['20-bad.toml:1:23']);
+  t.strictSame(
+    r.fragments.map((f) => f.file),
+    ['10-good.yaml'],
+    'the good fragment parsed',
+  );
+  t.strictSame(
+    located(r).map(([loc]) => loc),
+    ['20-bad.toml:1:23'],
+  );
 });

@@ -171,14 +171,18 @@ const ROWS: readonly Row[] = [
     'source.example.com → z1.example.com[d], source.example.com[d], y2.example.com[d], x3.example.com[d]',
   ]),
   ...allKinds('V05-no-real-mirrors', 'sets [S], [S, S, S], empty, absent and null mirrors give no table at all', []),
-  ...allKinds('V05-no-real-mirrors', 'NeverContactSource on a mirror-less set is ignored with the set (no table, nothing blocked)', [], KINDS.slice(1)).map((r) => ({
-    ...r,
-    dir: `${r.dir}-never`,
-  })),
-  ...allKinds('V06-source-policy-disjoint-sources', 'NeverContactSource blocks only its own source (.net), AllowContactingSource (.com) stays unblocked', [
-    'source.example.com → z1.example.com[d], y2.example.com[d]',
-    'source.example.net (B) → z1.example.net[d], y2.example.net[d]',
-  ], KINDS.slice(1)),
+  ...allKinds('V05-no-real-mirrors', 'NeverContactSource on a mirror-less set is ignored with the set (no table, nothing blocked)', [], KINDS.slice(1)).map(
+    (r) => ({
+      ...r,
+      dir: `${r.dir}-never`,
+    }),
+  ),
+  ...allKinds(
+    'V06-source-policy-disjoint-sources',
+    'NeverContactSource blocks only its own source (.net), AllowContactingSource (.com) stays unblocked',
+    ['source.example.com → z1.example.com[d], y2.example.com[d]', 'source.example.net (B) → z1.example.net[d], y2.example.net[d]'],
+    KINDS.slice(1),
+  ),
   ...[
     ['toml', 'native TOML fragment lists'],
     ['image-config', 'the cluster Image object (spec.registrySources)'],
@@ -204,7 +208,8 @@ const ROWS: readonly Row[] = [
     name: 'V10 IDMS + ITMS on the same sources: one table each, digest mirrors first, then tag mirrors',
     dir: 'V10-idms-and-itms-same-sources/idms+itms',
     expected: ['a', 'b'].map(
-      (r) => `registry-${r}.com → mirror-digest-1.registry-${r}.com[d], mirror-digest-2.registry-${r}.com[d], mirror-tag-1.registry-${r}.com[t], mirror-tag-2.registry-${r}.com[t]`,
+      (r) =>
+        `registry-${r}.com → mirror-digest-1.registry-${r}.com[d], mirror-digest-2.registry-${r}.com[d], mirror-tag-1.registry-${r}.com[t], mirror-tag-2.registry-${r}.com[t]`,
     ),
   },
   {
@@ -316,7 +321,10 @@ t.test('V13 as in the upstream test (IDMS registry-b unset, ITMS registry-b Neve
     const e = errors[0] as Diagnostic;
     t.match(e, { file: '20-itms.yaml', line: never.line, col: never.col }, 'at the NeverContactSource entry of the ITMS');
     t.match(e.message, /conflicting mirrorSourcePolicy for source "registry-b\.com"/);
-    t.ok(e.message.includes(`10-idms.yaml:${allow.line}:${allow.col}`), `message names the other side ${`10-idms.yaml:${allow.line}:${allow.col}`}: ${e.message}`);
+    t.ok(
+      e.message.includes(`10-idms.yaml:${allow.line}:${allow.col}`),
+      `message names the other side ${`10-idms.yaml:${allow.line}:${allow.col}`}: ${e.message}`,
+    );
     t.strictSame(e.related, [{ file: '10-idms.yaml', line: allow.line, col: allow.col }], 'related location is the IDMS entry');
     t.equal(r.text, undefined, 'no text');
   });
@@ -340,7 +348,14 @@ t.test('V13 as in the upstream test (IDMS registry-b unset, ITMS registry-b Neve
       origin: { file, line },
       ...(never ? { sourcePolicy: 'never' as const } : {}),
     });
-    const frag = (file: string, mirrorSets: MirrorSet[]): Fragment => ({ file, mirrorSets, insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} });
+    const frag = (file: string, mirrorSets: MirrorSet[]): Fragment => ({
+      file,
+      mirrorSets,
+      insecure: [],
+      blocked: [],
+      conf: { registries: [] },
+      confOrigins: {},
+    });
     const d = (r: string, n: number): string => `mirror-digest-${n}.registry-${r}.com`;
     const tg = (r: string, n: number): string => `mirror-tag-${n}.registry-${r}.com`;
     const base: RegistriesConf = { unqualifiedSearchRegistries: SEARCH, registries: [] };
@@ -360,7 +375,10 @@ t.test('V13 as in the upstream test (IDMS registry-b unset, ITMS registry-b Neve
       'registry-b.com (B) → mirror-digest-1.registry-b.com[d], mirror-digest-2.registry-b.com[d], mirror-tag-1.registry-b.com[t], mirror-tag-2.registry-b.com[t]',
       'registry-c.com → mirror-digest-1.registry-c.com[d], mirror-digest-2.registry-c.com[d]',
     ]);
-    t.strictSame(result.diagnostics.map((x) => [x.severity, formatLocation(x), x.related?.map(formatLocation)]), [['error', '20-itms.yaml:7:1', ['10-idms.yaml:2:1']]]);
+    t.strictSame(
+      result.diagnostics.map((x) => [x.severity, formatLocation(x), x.related?.map(formatLocation)]),
+      [['error', '20-itms.yaml:7:1', ['10-idms.yaml:2:1']]],
+    );
     t.strictSame(base.registries, [], 'the base passed in is not modified');
   });
 });
@@ -368,8 +386,10 @@ t.test('V13 as in the upstream test (IDMS registry-b unset, ITMS registry-b Neve
 // ------------------------------------------------------------------ V5 / V16 errors ----
 
 t.test('V5: a NeverContactSource mirror-less set still conflicts with an allowing set of the same source (MCO counts it)', async (t) => {
-  const never = 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: never\nspec:\n  imageDigestMirrors:\n  - source: source.example.com\n    mirrorSourcePolicy: NeverContactSource\n';
-  const allow = 'apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSet\nmetadata:\n  name: allow\nspec:\n  imageTagMirrors:\n  - source: source.example.com\n    mirrors:\n    - z1.example.com\n';
+  const never =
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: never\nspec:\n  imageDigestMirrors:\n  - source: source.example.com\n    mirrorSourcePolicy: NeverContactSource\n';
+  const allow =
+    'apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSet\nmetadata:\n  name: allow\nspec:\n  imageTagMirrors:\n  - source: source.example.com\n    mirrors:\n    - z1.example.com\n';
   const r = build([
     { file: '10-never.yaml', text: never },
     { file: '20-allow.yaml', text: allow },
@@ -385,7 +405,10 @@ t.test('deviation (V16 with a wildcard source): mirror-less scopes inside it inh
   // runtime-utils fails the whole render here ("internal error ... for a wildcard scope").
   // containers/image rewrites *.example.com by replacing the host name only, so the port and path stay.
   const r = build(loadVariant('V16-suffix-adjustment/wildcard-nested'));
-  t.same(r.diagnostics.filter((d) => d.severity === 'error'), []);
+  t.same(
+    r.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   const tables = Object.fromEntries((r.conf?.registries ?? []).map((x) => [x.prefix || x.location, x.mirrors.map((m) => m.location)]));
   t.same(tables['*.example.com'], ['mirror.com/example']);
   t.same(tables['*.nested.example.com'], ['mirror.com/example'], 'a nested wildcard keeps the mirrors as they are');
@@ -421,7 +444,6 @@ t.test('intentional deviation (propagateMirrorsToNestedScopes): a mirror-less ne
 });
 
 // ------------------------------------------------------------------ order independence ----
-
 
 type Obj = { kind: string; spec?: Record<string, unknown> } & Record<string, unknown>;
 const LIST_KEYS = ['repositoryDigestMirrors', 'imageDigestMirrors', 'imageTagMirrors'];
@@ -516,62 +538,85 @@ t.test('where OpenShift does depend on order: insecure/blocked tables follow lis
 
 // ------------------------------------------------------------------ error locations ----
 
+t.test('an invalid mirror merged in from a later fragment is reported at that mirror, in the file that lists it', async (t) => {
+  const idms = (name: string, mirror: string): string =>
+    [
+      'apiVersion: config.openshift.io/v1',
+      'kind: ImageDigestMirrorSet',
+      'metadata:',
+      `  name: ${name}`,
+      'spec:',
+      '  imageDigestMirrors:',
+      '  - source: quay.io/ns',
+      '    mirrors:',
+      `    - ${mirror}`,
+      '',
+    ].join('\n');
+  // "localmirror" passes MCO's mirror regex, but quay.io/ns/x rewritten to localmirror/x is not canonical (docker.io/localmirror/x).
+  const good = { file: '10-a.yaml', text: idms('a', 'good.example.com/ns') };
+  const bad = { file: '20-b.yaml', text: idms('b', 'localmirror') };
+  const r = build([good, bad]);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  t.equal(errors.length, 1, 'one error');
+  t.match(errors[0]?.message, /"localmirror" cannot serve images of "quay\.io\/ns"/);
+  t.equal(errors[0]?.file, '20-b.yaml', 'located in the file that lists the mirror');
+  t.equal(errors[0]?.line, 9, 'at the mirror line');
+  t.equal(errors[0]?.col, 7);
+});
+
 t.test(
-  'an invalid mirror merged in from a later fragment is reported at that mirror, in the file that lists it',
+  'insecure, blocked and inherited mirrors are what scopeIsNestedInsideScope says, scope by scope (the lookup agrees with comparing every pair)',
   async (t) => {
-    const idms = (name: string, mirror: string): string =>
-      ['apiVersion: config.openshift.io/v1', 'kind: ImageDigestMirrorSet', 'metadata:', `  name: ${name}`, 'spec:', '  imageDigestMirrors:', '  - source: quay.io/ns', '    mirrors:', `    - ${mirror}`, ''].join('\n');
-    // "localmirror" passes MCO's mirror regex, but quay.io/ns/x rewritten to localmirror/x is not canonical (docker.io/localmirror/x).
-    const good = { file: '10-a.yaml', text: idms('a', 'good.example.com/ns') };
-    const bad = { file: '20-b.yaml', text: idms('b', 'localmirror') };
-    const r = build([good, bad]);
-    const errors = r.diagnostics.filter((d) => d.severity === 'error');
-    t.equal(errors.length, 1, 'one error');
-    t.match(errors[0]?.message, /"localmirror" cannot serve images of "quay\.io\/ns"/);
-    t.equal(errors[0]?.file, '20-b.yaml', 'located in the file that lists the mirror');
-    t.equal(errors[0]?.line, 9, 'at the mirror line');
-    t.equal(errors[0]?.col, 7);
+    // Small alphabets: nesting by path, by wildcard, equal-length ties between a host and a wildcard.
+    const scope = fc.constantFrom('a.com', 'b.a.com', 'b.a.com/x', 'b.a.com/x/y', 'c.com', 'c.com/x', 'c.a.com:5000/x', '*.a.com', '*.com', 'm1.io', 'm1.io/p');
+    const source = fc.constantFrom('a.com', 'b.a.com', 'b.a.com/x', 'c.com', '*.a.com', '*.com');
+    const mirror = fc.constantFrom('m1.io/p', 'm1.io/p/q', 'm2.io', 'm3.io/r');
+    const set = fc.record({ source, mirrors: fc.uniqueArray(mirror, { minLength: 1, maxLength: 3 }) });
+    const at = { file: '10-f.toml', line: 1 };
+    fc.assert(
+      fc.property(
+        fc.array(set, { maxLength: 4 }),
+        fc.uniqueArray(scope, { maxLength: 5 }),
+        fc.uniqueArray(scope, { maxLength: 3 }),
+        (sets, insecure, blocked) => {
+          const fragment: Fragment = {
+            file: '10-f.toml',
+            mirrorSets: sets.map((s) => ({ ...s, mode: 'all', kind: 'mirror-set', origin: at })),
+            insecure: insecure.map((value) => ({ value, origin: at })),
+            blocked: blocked.map((value) => ({ value, origin: at })),
+            conf: { registries: [] },
+            confOrigins: {},
+          };
+          const { conf } = mergePolicies({ fragments: [fragment] });
+          const nestedIn = (scopes: readonly string[], sub: string): boolean => scopes.some((sup) => scopeIsNestedInsideScope(sub, sup));
+          const mirrored: string[] = [...new Set(sets.map((s) => s.source))];
+          const own = new Map(conf.registries.filter((x) => mirrored.includes(registryScope(x))).map((x) => [registryScope(x), x.mirrors]));
+          for (const x of conf.registries) {
+            const sc = registryScope(x);
+            if (Boolean(x.insecure) !== nestedIn(insecure, sc)) return false;
+            if (Boolean(x.blocked) !== nestedIn(blocked, sc)) return false;
+            if (own.has(sc)) {
+              if (!x.mirrors.every((m) => Boolean(m.insecure) === nestedIn(insecure, m.location))) return false;
+              continue;
+            }
+            // The most specific mirrored scope around it (equal lengths: byte order of sources, the merge's order).
+            const around = mirrored.filter((s) => s !== sc && scopeIsNestedInsideScope(sc, s)).sort((a, b) => b.length - a.length || (a < b ? -1 : 1))[0];
+            const suffix =
+              around === undefined
+                ? ''
+                : around.startsWith('*.')
+                  ? sc.startsWith('*.') || sc.search(/[:/]/) < 0
+                    ? ''
+                    : sc.slice(sc.search(/[:/]/))
+                  : sc.slice(around.length);
+            const expected = around === undefined ? [] : (own.get(around) ?? []).map((m) => ({ ...m, location: m.location + suffix }));
+            if (JSON.stringify(x.mirrors) !== JSON.stringify(expected)) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    t.pass('checked');
   },
 );
-
-t.test('insecure, blocked and inherited mirrors are what scopeIsNestedInsideScope says, scope by scope (the lookup agrees with comparing every pair)', async (t) => {
-  // Small alphabets: nesting by path, by wildcard, equal-length ties between a host and a wildcard.
-  const scope = fc.constantFrom('a.com', 'b.a.com', 'b.a.com/x', 'b.a.com/x/y', 'c.com', 'c.com/x', 'c.a.com:5000/x', '*.a.com', '*.com', 'm1.io', 'm1.io/p');
-  const source = fc.constantFrom('a.com', 'b.a.com', 'b.a.com/x', 'c.com', '*.a.com', '*.com');
-  const mirror = fc.constantFrom('m1.io/p', 'm1.io/p/q', 'm2.io', 'm3.io/r');
-  const set = fc.record({ source, mirrors: fc.uniqueArray(mirror, { minLength: 1, maxLength: 3 }) });
-  const at = { file: '10-f.toml', line: 1 };
-  fc.assert(
-    fc.property(fc.array(set, { maxLength: 4 }), fc.uniqueArray(scope, { maxLength: 5 }), fc.uniqueArray(scope, { maxLength: 3 }), (sets, insecure, blocked) => {
-      const fragment: Fragment = {
-        file: '10-f.toml',
-        mirrorSets: sets.map((s) => ({ ...s, mode: 'all', kind: 'mirror-set', origin: at })),
-        insecure: insecure.map((value) => ({ value, origin: at })),
-        blocked: blocked.map((value) => ({ value, origin: at })),
-        conf: { registries: [] },
-        confOrigins: {},
-      };
-      const { conf } = mergePolicies({ fragments: [fragment] });
-      const nestedIn = (scopes: readonly string[], sub: string): boolean => scopes.some((sup) => scopeIsNestedInsideScope(sub, sup));
-      const mirrored: string[] = [...new Set(sets.map((s) => s.source))];
-      const own = new Map(conf.registries.filter((x) => mirrored.includes(registryScope(x))).map((x) => [registryScope(x), x.mirrors]));
-      for (const x of conf.registries) {
-        const sc = registryScope(x);
-        if (Boolean(x.insecure) !== nestedIn(insecure, sc)) return false;
-        if (Boolean(x.blocked) !== nestedIn(blocked, sc)) return false;
-        if (own.has(sc)) {
-          if (!x.mirrors.every((m) => Boolean(m.insecure) === nestedIn(insecure, m.location))) return false;
-          continue;
-        }
-        // The most specific mirrored scope around it (equal lengths: byte order of sources, the merge's order).
-        const around = mirrored.filter((s) => s !== sc && scopeIsNestedInsideScope(sc, s)).sort((a, b) => b.length - a.length || (a < b ? -1 : 1))[0];
-        const suffix = around === undefined ? '' : around.startsWith('*.') ? (sc.startsWith('*.') || sc.search(/[:/]/) < 0 ? '' : sc.slice(sc.search(/[:/]/))) : sc.slice(around.length);
-        const expected = around === undefined ? [] : (own.get(around) ?? []).map((m) => ({ ...m, location: m.location + suffix }));
-        if (JSON.stringify(x.mirrors) !== JSON.stringify(expected)) return false;
-      }
-      return true;
-    }),
-    { numRuns: 3000 },
-  );
-  t.pass('checked');
-});

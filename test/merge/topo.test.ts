@@ -12,9 +12,7 @@ const edge = (s: string): Edge => {
   return [s.charAt(0), s.charAt(1)];
 };
 
-const rotations = <T>(xs: readonly T[]): T[][] =>
-  xs.length === 0 ? [[]] : xs.map((_, i) => [...xs.slice(i), ...xs.slice(0, i)]);
-
+const rotations = <T>(xs: readonly T[]): T[][] => (xs.length === 0 ? [[]] : xs.map((_, i) => [...xs.slice(i), ...xs.slice(0, i)]));
 
 // runtime-utils TestTopoGraph (pkg/registries/topo_test.go); two disconnected copies (upper/lower case).
 const topoVectors: ReadonlyArray<{ name: string; edges: string[]; extraNodes?: string[]; expected: string }> = [
@@ -67,21 +65,46 @@ t.test('topoSort: TestTopoGraph vectors, every rotation and several shuffles of 
 });
 
 t.test('topoSort: details', async (t) => {
-  t.strictSame(topoSort([['a', 'b'], ['a', 'b'], ['a', 'b']]), ['a', 'b'], 'duplicate edges collapse');
+  t.strictSame(
+    topoSort([
+      ['a', 'b'],
+      ['a', 'b'],
+      ['a', 'b'],
+    ]),
+    ['a', 'b'],
+    'duplicate edges collapse',
+  );
   t.strictSame(topoSort([['b', 'a']], ['a', 'b', 'a']), ['b', 'a'], 'extra nodes already in the graph change nothing');
   t.strictSame(
-    topoSort([['a', 'b'], ['b', 'b']]),
+    topoSort([
+      ['a', 'b'],
+      ['b', 'b'],
+    ]),
     ['a', 'b'],
     'a self edge is an in-edge too: b is released by nothing, so it is emitted by the cycle breaker after the queue drains',
   );
   t.strictSame(
-    topoSort([['x', 'x'], ['y', 'z']]),
+    topoSort([
+      ['x', 'x'],
+      ['y', 'z'],
+    ]),
     ['y', 'z', 'x'],
     'a self-loop node is never a root: it comes after everything reachable from the roots, although x < y',
   );
-  t.strictSame(topoSort([['b', 'a'], ['B', 'a']]), ['B', 'b', 'a'], 'byte order puts uppercase before lowercase (not locale order)');
   t.strictSame(
-    topoSort([['r', 'c'], ['r', 'b'], ['b', 'a']]),
+    topoSort([
+      ['b', 'a'],
+      ['B', 'a'],
+    ]),
+    ['B', 'b', 'a'],
+    'byte order puts uppercase before lowercase (not locale order)',
+  );
+  t.strictSame(
+    topoSort([
+      ['r', 'c'],
+      ['r', 'b'],
+      ['b', 'a'],
+    ]),
     ['r', 'b', 'c', 'a'],
     'FIFO, not a min-priority queue: c (layer 1) comes before a (layer 2) although a < c',
   );
@@ -198,7 +221,10 @@ t.test('mergeMirrorLists: runtime-utils / MCO vectors', async (t) => {
 });
 
 t.test('mergeMirrorLists: does not mutate its input', async (t) => {
-  const lists = [['b', 'a'], ['a', 'b']];
+  const lists = [
+    ['b', 'a'],
+    ['a', 'b'],
+  ];
   const copy = JSON.parse(JSON.stringify(lists)) as string[][];
   mergeMirrorLists('S', lists);
   t.strictSame(lists, copy);
@@ -238,21 +264,17 @@ t.test('property: topoSort outputs every node exactly once', async (t) => {
 t.test('property: on an acyclic graph every edge goes forward', async (t) => {
   const names = ['a', 'b', 'c', 'd', 'e', 'f', 'G', 'H'];
   fc.assert(
-    fc.property(
-      fc.shuffledSubarray(names, { minLength: 2 }),
-      fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 16 }),
-      (rank, pairs) => {
-        // Edges only from lower to higher rank: a DAG.
-        const edges: Edge[] = [];
-        for (const [x, y] of pairs) {
-          const i = x % rank.length;
-          const j = y % rank.length;
-          if (i < j) edges.push([rank[i] as string, rank[j] as string]);
-        }
-        const pos = new Map(topoSort(edges).map((n, i) => [n, i] as const));
-        return edges.every(([u, v]) => (pos.get(u) ?? -1) < (pos.get(v) ?? -1));
-      },
-    ),
+    fc.property(fc.shuffledSubarray(names, { minLength: 2 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 16 }), (rank, pairs) => {
+      // Edges only from lower to higher rank: a DAG.
+      const edges: Edge[] = [];
+      for (const [x, y] of pairs) {
+        const i = x % rank.length;
+        const j = y % rank.length;
+        if (i < j) edges.push([rank[i] as string, rank[j] as string]);
+      }
+      const pos = new Map(topoSort(edges).map((n, i) => [n, i] as const));
+      return edges.every(([u, v]) => (pos.get(u) ?? -1) < (pos.get(v) ?? -1));
+    }),
   );
   t.pass('checked');
 });
@@ -265,8 +287,7 @@ t.test('property: mergeMirrorLists is independent of list order (and list duplic
       const expected = mergeMirrorLists(src, lists);
       const permuted = shuffled(lists, seed);
       return (
-        mergeMirrorLists(src, permuted).join('\n') === expected.join('\n') &&
-        mergeMirrorLists(src, [...permuted, ...lists]).join('\n') === expected.join('\n')
+        mergeMirrorLists(src, permuted).join('\n') === expected.join('\n') && mergeMirrorLists(src, [...permuted, ...lists]).join('\n') === expected.join('\n')
       );
     }),
   );

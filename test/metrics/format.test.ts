@@ -167,13 +167,30 @@ t.test('hostile label values are escaped and parse back to themselves', async (t
     'ünïcödé 🚀',
     '',
   ];
-  const snap: MetricsSnapshot = { ...SMALL, mirrors: hostile.map((endpoint, i) => ({ endpoint, up: i % 2 === 0, demoted: i % 3 === 0 })), info: { version: '1.0"}\n\\' } };
+  const snap: MetricsSnapshot = {
+    ...SMALL,
+    mirrors: hostile.map((endpoint, i) => ({ endpoint, up: i % 2 === 0, demoted: i % 3 === 0 })),
+    info: { version: '1.0"}\n\\' },
+  };
   const text = renderMetrics(snap);
   const p = check(text);
-  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_mirror_demoted').map((s) => s.labels.endpoint).sort(), [...hostile].sort());
+  t.same(
+    p.samples
+      .filter((s) => s.name === 'mirror_policyd_mirror_demoted')
+      .map((s) => s.labels.endpoint)
+      .sort(),
+    [...hostile].sort(),
+  );
   t.same(p.samples.find((s) => s.name === 'mirror_policyd_build_info')?.labels, { version: '1.0"}\n\\' });
-  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_renders_total').map((s) => s.value), [7], 'no injected sample');
-  t.notOk(text.split('\n').some((l) => l.startsWith('# TYPE x') || l.startsWith('mirror_policyd_renders_total 999')), 'no injected line');
+  t.same(
+    p.samples.filter((s) => s.name === 'mirror_policyd_renders_total').map((s) => s.value),
+    [7],
+    'no injected sample',
+  );
+  t.notOk(
+    text.split('\n').some((l) => l.startsWith('# TYPE x') || l.startsWith('mirror_policyd_renders_total 999')),
+    'no injected line',
+  );
   t.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
   t.equal(escapeLabelValue('lone \ud800 surrogate'), 'lone \ufffd surrogate', 'the file stays valid UTF-8');
 });
@@ -195,15 +212,26 @@ t.test('unknown values are left out: never NaN, Infinity or undefined', async (t
   const text = renderMetrics(snap);
   const p = check(text);
   t.notMatch(text, /NaN|Inf|undefined|null/);
-  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_mirror_up').map((s) => s.labels.endpoint), ['https://b:1', 'https://c:1', 'https://d:1'], 'an endpoint not probed yet has no mirror_up');
+  t.same(
+    p.samples.filter((s) => s.name === 'mirror_policyd_mirror_up').map((s) => s.labels.endpoint),
+    ['https://b:1', 'https://c:1', 'https://d:1'],
+    'an endpoint not probed yet has no mirror_up',
+  );
   t.notOk(p.help.has('mirror_policyd_mirror_probe_latency_seconds'), 'no latency known: no family at all');
   t.notOk(p.help.has('mirror_policyd_renders_total'));
   t.notOk(p.help.has('mirror_policyd_render_errors_total'), 'a negative counter is not a counter value');
   t.notOk(p.help.has('mirror_policyd_demotions_total'));
   t.notOk(p.help.has('mirror_policyd_last_successful_render_timestamp_seconds'), 'never rendered');
   t.notOk(p.help.has('mirror_policyd_build_info'), 'no info');
-  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_fragments').map((s) => [s.labels.state, s.value]), [['valid', 2]]);
-  t.same(p.samples.filter((s) => s.name === 'mirror_policyd_drift_restores_total').map((s) => s.value), [0], 'zero is a value');
+  t.same(
+    p.samples.filter((s) => s.name === 'mirror_policyd_fragments').map((s) => [s.labels.state, s.value]),
+    [['valid', 2]],
+  );
+  t.same(
+    p.samples.filter((s) => s.name === 'mirror_policyd_drift_restores_total').map((s) => s.value),
+    [0],
+    'zero is a value',
+  );
   t.equal(p.samples.filter((s) => s.name === 'mirror_policyd_mirror_demoted').length, 4);
 });
 
@@ -229,7 +257,10 @@ t.test('no mirrors: mirror families are left out, the rest is there', async (t) 
 t.test('property: any snapshot renders to text the parser accepts, and parses back to the snapshot', async (t) => {
   const num = fc.oneof(fc.double(), fc.nat(), fc.constant(undefined));
   const snapArb = fc.record({
-    mirrors: fc.array(fc.record({ endpoint: fc.string({ unit: 'binary' }), up: fc.constantFrom(true, false, undefined), probeLatencySeconds: num, demoted: fc.boolean() }), { maxLength: 6 }),
+    mirrors: fc.array(
+      fc.record({ endpoint: fc.string({ unit: 'binary' }), up: fc.constantFrom(true, false, undefined), probeLatencySeconds: num, demoted: fc.boolean() }),
+      { maxLength: 6 },
+    ),
     rendersTotal: fc.double(),
     renderErrorsTotal: fc.nat(),
     fragments: fc.record({ valid: fc.nat(), held: fc.double(), invalid: fc.nat() }),
@@ -265,7 +296,13 @@ t.test('property: any snapshot renders to text the parser accepts, and parses ba
 });
 
 t.test('the daemon counters and last-probe time, when given', async (t) => {
-  const text = renderMetrics({ ...SMALL, writesTotal: 3, healthRewritesTotal: 2, probeRoundsTotal: 40, mirrors: [{ endpoint: 'https://m1:5000', up: true, demoted: false, lastProbeTimestampSeconds: 1_700_000_001.25 }] });
+  const text = renderMetrics({
+    ...SMALL,
+    writesTotal: 3,
+    healthRewritesTotal: 2,
+    probeRoundsTotal: 40,
+    mirrors: [{ endpoint: 'https://m1:5000', up: true, demoted: false, lastProbeTimestampSeconds: 1_700_000_001.25 }],
+  });
   const p = check(text);
   const value = (name: string): number | undefined => p.samples.find((s) => s.name === name)?.value;
   t.equal(value('mirror_policyd_writes_total'), 3);

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { classifyFile, classifyText, defaultBase, keepCopy, originalCopyPath } from '../../src/output/managed-file.js';
 import { renderRegistriesConf } from '../../src/registries-conf/render.js';
 
-const ours = renderRegistriesConf({ unqualifiedSearchRegistries: ['docker.io'], registries: [{ location: 'quay.io', mirrors: [{ location: 'm.example' }] }] }, { fragments: ['a.toml'] });
+const ours = renderRegistriesConf(
+  { unqualifiedSearchRegistries: ['docker.io'], registries: [{ location: 'quay.io', mirrors: [{ location: 'm.example' }] }] },
+  { fragments: ['a.toml'] },
+);
 
 t.test('our own render is recognised; a hand edit below the header is detected; other files are foreign', async (t) => {
   t.equal(classifyText(ours), 'ours');

@@ -11,7 +11,8 @@ import { buildRegistriesConf, type SourceText } from '../../src/pipeline/strict.
 
 const OUT = { file: 'registries.conf' };
 
-const set = (source: string, mirrors: string[], extra = ''): string => `[[mirror-set]]\nsource = "${source}"\nmirrors = [${mirrors.map((m) => `"${m}"`).join(', ')}]\n${extra}`;
+const set = (source: string, mirrors: string[], extra = ''): string =>
+  `[[mirror-set]]\nsource = "${source}"\nmirrors = [${mirrors.map((m) => `"${m}"`).join(', ')}]\n${extra}`;
 const never = (source: string, mirrors: string[]): string => set(source, mirrors, 'source-policy = "never"\n');
 const idms = (source: string, mirrors: string[]): string =>
   `apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: x\nspec:\n  imageDigestMirrors:\n  - source: ${source}\n    mirrors:\n${mirrors.map((m) => `    - ${m}\n`).join('')}`;
@@ -23,7 +24,8 @@ const B1 = idms('quay.io', ['b1.example/quay']);
 const C1 = set('ghcr.io', ['c1.example/ghcr']);
 const BROKEN = '[[mirror-set]\nsource = "docker.io"\n'; // TOML syntax error
 const TYPO = 'mirror-sets = []\n'; // unknown key
-const BAD_YAML = 'kind: ImageDigestMirrorSet\napiVersion: config.openshift.io/v1\nspec:\n  imageDigestMirrors:\n  - source: "not a source!"\n    mirrors: [x.example]\n';
+const BAD_YAML =
+  'kind: ImageDigestMirrorSet\napiVersion: config.openshift.io/v1\nspec:\n  imageDigestMirrors:\n  - source: "not a source!"\n    mirrors: [x.example]\n';
 // Conflicting mirrorSourcePolicy for one source (MCO refuses it): each valid alone.
 const Q_NEVER = never('registry.example.com/team', ['qn.example/team']);
 const Q_ALLOW = set('registry.example.com/team', ['qa.example/team']);
@@ -51,14 +53,20 @@ interface Case {
 const CASES: Case[] = [
   {
     name: 'all valid, nothing known before: all in effect, all become last good',
-    fragments: [['a.toml', A0, 1], ['b.yaml', B0, 2]],
+    fragments: [
+      ['a.toml', A0, 1],
+      ['b.yaml', B0, 2],
+    ],
     states: { 'a.toml': 'valid', 'b.yaml': 'valid' },
     effective: { 'a.toml': A0, 'b.yaml': B0 },
     lastGoodAfter: { 'a.toml': A0, 'b.yaml': B0 },
   },
   {
     name: 'a valid change replaces the last good',
-    fragments: [['a.toml', A1, 5], ['b.yaml', B0, 2]],
+    fragments: [
+      ['a.toml', A1, 5],
+      ['b.yaml', B0, 2],
+    ],
     lastGood: { 'a.toml': A0, 'b.yaml': B0 },
     states: { 'a.toml': 'valid', 'b.yaml': 'valid' },
     effective: { 'a.toml': A1, 'b.yaml': B0 },
@@ -66,7 +74,10 @@ const CASES: Case[] = [
   },
   {
     name: 'an invalid change is held at the last good',
-    fragments: [['a.toml', BROKEN, 5], ['b.yaml', B1, 2]],
+    fragments: [
+      ['a.toml', BROKEN, 5],
+      ['b.yaml', B1, 2],
+    ],
     lastGood: { 'a.toml': A0, 'b.yaml': B0 },
     states: { 'a.toml': 'held', 'b.yaml': 'valid' },
     effective: { 'a.toml': A0, 'b.yaml': B1 },
@@ -84,7 +95,10 @@ const CASES: Case[] = [
   },
   {
     name: 'a new invalid fragment is left out; the rest renders',
-    fragments: [['a.toml', A0, 1], ['b.yaml', BAD_YAML, 2]],
+    fragments: [
+      ['a.toml', A0, 1],
+      ['b.yaml', BAD_YAML, 2],
+    ],
     states: { 'a.toml': 'valid', 'b.yaml': 'invalid' },
     effective: { 'a.toml': A0 },
     lastGoodAfter: { 'a.toml': A0 },
@@ -133,7 +147,10 @@ const CASES: Case[] = [
   },
   {
     name: 'conflict between two new valid fragments: the more recently changed (b) gives way and is left out',
-    fragments: [['a.toml', Q_NEVER, 1], ['b.toml', Q_ALLOW, 2]],
+    fragments: [
+      ['a.toml', Q_NEVER, 1],
+      ['b.toml', Q_ALLOW, 2],
+    ],
     states: { 'a.toml': 'valid', 'b.toml': 'invalid' },
     effective: { 'a.toml': Q_NEVER },
     lastGoodAfter: { 'a.toml': Q_NEVER },
@@ -141,7 +158,10 @@ const CASES: Case[] = [
   },
   {
     name: 'the same conflict, a changed more recently: a gives way, whatever the file order',
-    fragments: [['a.toml', Q_NEVER, 3], ['b.toml', Q_ALLOW, 2]],
+    fragments: [
+      ['a.toml', Q_NEVER, 3],
+      ['b.toml', Q_ALLOW, 2],
+    ],
     states: { 'a.toml': 'invalid', 'b.toml': 'valid' },
     effective: { 'b.toml': Q_ALLOW },
     lastGoodAfter: { 'b.toml': Q_ALLOW },
@@ -149,7 +169,10 @@ const CASES: Case[] = [
   },
   {
     name: 'conflict: the newer one is held at its different last good',
-    fragments: [['a.toml', Q_NEVER, 1], ['b.toml', Q_ALLOW, 2]],
+    fragments: [
+      ['a.toml', Q_NEVER, 1],
+      ['b.toml', Q_ALLOW, 2],
+    ],
     lastGood: { 'a.toml': Q_NEVER, 'b.toml': Q_OTHER },
     states: { 'a.toml': 'valid', 'b.toml': 'held' },
     effective: { 'a.toml': Q_NEVER, 'b.toml': Q_OTHER },
@@ -158,7 +181,10 @@ const CASES: Case[] = [
   },
   {
     name: 'conflict: the newer one whose last good is its current content is left out (no different content to hold)',
-    fragments: [['a.toml', Q_NEVER, 1], ['b.toml', Q_ALLOW, 2]],
+    fragments: [
+      ['a.toml', Q_NEVER, 1],
+      ['b.toml', Q_ALLOW, 2],
+    ],
     lastGood: { 'b.toml': Q_ALLOW },
     states: { 'a.toml': 'valid', 'b.toml': 'invalid' },
     effective: { 'a.toml': Q_NEVER },
@@ -167,7 +193,10 @@ const CASES: Case[] = [
   },
   {
     name: 'conflict between current content and held content: the current gives way even if changed earlier',
-    fragments: [['a.toml', BROKEN, 9], ['b.toml', Q_ALLOW, 2]],
+    fragments: [
+      ['a.toml', BROKEN, 9],
+      ['b.toml', Q_ALLOW, 2],
+    ],
     lastGood: { 'a.toml': Q_NEVER },
     states: { 'a.toml': 'held', 'b.toml': 'invalid' },
     effective: { 'a.toml': Q_NEVER },
@@ -178,7 +207,10 @@ const CASES: Case[] = [
     name: 'conflict whose last-good fallback conflicts too: the fallback stays, the other new fragment is left out',
     // b changed (B: allow → allow'), a is new (never): b gives way to its last good, which still conflicts with a;
     // then a (current) gives way. The render must still happen, with b's last good alone.
-    fragments: [['a.toml', Q_NEVER, 1], ['b.toml', Q_ALLOW_2, 2]],
+    fragments: [
+      ['a.toml', Q_NEVER, 1],
+      ['b.toml', Q_ALLOW_2, 2],
+    ],
     lastGood: { 'b.toml': Q_ALLOW },
     states: { 'a.toml': 'invalid', 'b.toml': 'held' },
     effective: { 'b.toml': Q_ALLOW },
@@ -187,7 +219,12 @@ const CASES: Case[] = [
   },
   {
     name: 'three-way conflict: the newest two give way, one after the other',
-    fragments: [['a.toml', Q_NEVER, 1], ['b.toml', Q_ALLOW, 2], ['c.toml', Q_ALLOW_2, 3], ['d.toml', C1, 4]],
+    fragments: [
+      ['a.toml', Q_NEVER, 1],
+      ['b.toml', Q_ALLOW, 2],
+      ['c.toml', Q_ALLOW_2, 3],
+      ['d.toml', C1, 4],
+    ],
     states: { 'a.toml': 'valid', 'b.toml': 'invalid', 'c.toml': 'invalid', 'd.toml': 'valid' },
     effective: { 'a.toml': Q_NEVER, 'd.toml': C1 },
     lastGoodAfter: { 'a.toml': Q_NEVER, 'd.toml': C1 },
@@ -203,7 +240,10 @@ const CASES: Case[] = [
   {
     name: 'an invalid base: no text at all (keep the old output), and no new last good',
     base: { file: 'base.conf', text: '[[registry]\n' },
-    fragments: [['a.toml', A1, 3], ['b.yaml', B0, 1]],
+    fragments: [
+      ['a.toml', A1, 3],
+      ['b.yaml', B0, 1],
+    ],
     lastGood: { 'a.toml': A0 },
     states: { 'a.toml': 'valid', 'b.yaml': 'valid' },
     effective: undefined,
@@ -213,7 +253,7 @@ const CASES: Case[] = [
 
 function inputOf(c: Case): ForgivingInput {
   return {
-    ...(c.base ? { base: c.base } : {}),
+    base: c.base,
     fragments: c.fragments.map(([file, text, changedAt]): FragmentInput => ({ file, text, changedAt })),
     unreadable: (c.unreadable ?? []).map(refused),
     lastGood: c.lastGood ?? {},
@@ -224,25 +264,40 @@ t.test('states, the render, and last good, case by case', async (t) => {
   for (const c of CASES) {
     const r = buildForgiving(inputOf(c), OUT);
     t.same(Object.fromEntries(r.statuses.map((s) => [s.file, s.state])), c.states, `${c.name}: states`);
-    t.same(r.statuses.map((s) => s.file), Object.keys(c.states).sort(), `${c.name}: statuses in byte order`);
+    t.same(
+      r.statuses.map((s) => s.file),
+      Object.keys(c.states).sort(),
+      `${c.name}: statuses in byte order`,
+    );
     t.same(r.lastGood, c.lastGoodAfter, `${c.name}: last good`);
     for (const s of r.statuses) {
       if (s.state === 'valid') t.same(s.errors, [], `${c.name}: ${s.file} valid has no errors`);
       else t.ok(s.errors.length > 0, `${c.name}: ${s.file} ${s.state} says why`);
     }
     for (const [file, needles] of Object.entries(c.errorsMention ?? {})) {
-      const text = r.statuses.find((s) => s.file === file)?.errors.map(formatDiagnostic).join('\n') ?? '';
+      const text =
+        r.statuses
+          .find((s) => s.file === file)
+          ?.errors.map(formatDiagnostic)
+          .join('\n') ?? '';
       for (const n of needles) t.match(text, n, `${c.name}: ${file}'s errors mention ${n}`);
     }
     if (c.effective === undefined) {
       t.equal(r.text, undefined, `${c.name}: no text`);
       t.equal(r.conf, undefined, `${c.name}: no conf`);
-      t.ok(r.diagnostics.some((d) => d.severity === 'error'), `${c.name}: says why`);
+      t.ok(
+        r.diagnostics.some((d) => d.severity === 'error'),
+        `${c.name}: says why`,
+      );
       continue;
     }
     t.same(r.inEffect, Object.keys(c.effective).sort(), `${c.name}: in effect`);
-    const strict = buildRegistriesConf({ ...(c.base ? { base: c.base } : {}), fragments: Object.entries(c.effective).map(([file, text]) => ({ file, text })) }, OUT);
-    t.same(strict.diagnostics.filter((d) => d.severity === 'error'), [], `${c.name}: (the expected effective set is itself valid)`);
+    const strict = buildRegistriesConf({ base: c.base, fragments: Object.entries(c.effective).map(([file, text]) => ({ file, text })) }, OUT);
+    t.same(
+      strict.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+      `${c.name}: (the expected effective set is itself valid)`,
+    );
     t.equal(r.text, strict.text, `${c.name}: the render is the strict render of what is in effect`);
     t.ok(r.conf, `${c.name}: conf`);
   }
@@ -250,10 +305,20 @@ t.test('states, the render, and last good, case by case', async (t) => {
 
 t.test('warnings (a setting two fragments give) pass through, both fragments stay valid', async (t) => {
   const r = buildForgiving(
-    { fragments: [{ file: 'a.toml', text: 'short-name-mode = "enforcing"\n', changedAt: 1 }, { file: 'b.toml', text: 'short-name-mode = "permissive"\n', changedAt: 2 }], unreadable: [], lastGood: {} },
+    {
+      fragments: [
+        { file: 'a.toml', text: 'short-name-mode = "enforcing"\n', changedAt: 1 },
+        { file: 'b.toml', text: 'short-name-mode = "permissive"\n', changedAt: 2 },
+      ],
+      unreadable: [],
+      lastGood: {},
+    },
     OUT,
   );
-  t.same(r.statuses.map((s) => s.state), ['valid', 'valid']);
+  t.same(
+    r.statuses.map((s) => s.state),
+    ['valid', 'valid'],
+  );
   const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
   t.equal(warnings.length, 1);
   t.match(warnings[0], /b\.toml.*a\.toml|a\.toml.*b\.toml/);
@@ -274,7 +339,10 @@ t.test('deterministic: the same input gives the same result, in any input order'
 
 t.test('the input is not changed', async (t) => {
   const lastGood = { 'a.toml': A0, 'gone.toml': C1 };
-  const fragments = [{ file: 'a.toml', text: BROKEN, changedAt: 2 }, { file: 'b.toml', text: Q_ALLOW, changedAt: 1 }];
+  const fragments = [
+    { file: 'a.toml', text: BROKEN, changedAt: 2 },
+    { file: 'b.toml', text: Q_ALLOW, changedAt: 1 },
+  ];
   const copy = JSON.parse(JSON.stringify({ lastGood, fragments })) as unknown;
   buildForgiving({ fragments, unreadable: [], lastGood }, OUT);
   t.same({ lastGood, fragments }, copy);
@@ -330,7 +398,10 @@ t.test('property: over random change sequences the render is always the strict r
         if (r.text === undefined) throw new Error('no render without a base');
         const effective = r.statuses
           .filter((s) => s.state !== 'invalid')
-          .map((s) => ({ file: s.file, text: s.state === 'valid' ? (fragments.find((f) => f.file === s.file)?.text as string) : (lastGood[s.file] as string) }));
+          .map((s) => ({
+            file: s.file,
+            text: s.state === 'valid' ? (fragments.find((f) => f.file === s.file)?.text as string) : (lastGood[s.file] as string),
+          }));
         for (const s of r.statuses) if (s.state === 'held' && lastGood[s.file] === undefined) throw new Error(`${s.file} held without a last good`);
         const strict = buildRegistriesConf({ fragments: effective }, OUT);
         if (strict.text !== r.text) throw new Error(`render differs from the strict render of ${JSON.stringify(effective.map((e) => e.file))}`);
@@ -347,7 +418,14 @@ t.test('property: over random change sequences the render is always the strict r
 
 t.test('a transform (health-aware order) reorders mirrors within their table; the rest of the file is byte-identical', async (t) => {
   const { applyHealthOrder } = await import('../../src/health/order.js');
-  const input: ForgivingInput = { fragments: [{ file: '10-a.toml', text: A1, changedAt: 1 }, { file: '20-c.toml', text: C1, changedAt: 2 }], unreadable: [], lastGood: {} };
+  const input: ForgivingInput = {
+    fragments: [
+      { file: '10-a.toml', text: A1, changedAt: 1 },
+      { file: '20-c.toml', text: C1, changedAt: 2 },
+    ],
+    unreadable: [],
+    lastGood: {},
+  };
   const plain = buildForgiving(input, OUT);
   const demoted = buildForgiving({ ...input, transform: (c) => applyHealthOrder(c, new Set(['https://a1.example'])) }, OUT);
   t.ok(plain.text && demoted.text);
@@ -356,8 +434,14 @@ t.test('a transform (health-aware order) reorders mirrors within their table; th
   t.ok(p.indexOf('a1.example/hub') < p.indexOf('a1b.example/hub'), 'configured order');
   t.ok(d.indexOf('a1b.example/hub') < d.indexOf('a1.example/hub'), 'the demoted mirror after the healthy one');
   // Swap the two mirror blocks back: only the header digest may differ.
-  const body = (s: string): string => s.split('\n').filter((l) => !l.startsWith('#')).join('\n');
-  const swapped = body(d).replace(/location = "a1b\.example\/hub"|location = "a1\.example\/hub"/g, (m) => (m.includes('a1b') ? 'location = "a1.example/hub"' : 'location = "a1b.example/hub"'));
+  const body = (s: string): string =>
+    s
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
+  const swapped = body(d).replace(/location = "a1b\.example\/hub"|location = "a1\.example\/hub"/g, (m) =>
+    m.includes('a1b') ? 'location = "a1.example/hub"' : 'location = "a1b.example/hub"',
+  );
   t.equal(swapped, body(p), 'nothing but the order of the two mirrors changed');
   t.same(demoted.statuses, plain.statuses);
   t.same(demoted.lastGood, plain.lastGood);

@@ -26,7 +26,7 @@ const PAYLOAD = '"\n[[registry]]\nlocation = "evil.com';
 const PAYLOAD_ESCAPED = '\\"\\n[[registry]]\\nlocation = \\"evil.com';
 
 function run(fragments: SourceText[], base?: SourceText): PipelineResult {
-  return buildRegistriesConf({ fragments, ...(base ? { base } : {}) });
+  return buildRegistriesConf({ fragments, base });
 }
 
 const one = (file: string, text: string): PipelineResult => run([{ file, text }]);
@@ -64,8 +64,17 @@ function accepted(t: Test, r: PipelineResult, scopes: string[]): ParsedOut {
   );
   const registries = (top.registry ?? []) as Array<Record<string, unknown>>;
   for (const reg of registries) {
-    t.same(Object.keys(reg).filter((k) => !REGISTRY_KEYS.includes(k)), [], 'only known [[registry]] keys');
-    for (const m of (reg.mirror ?? []) as Array<Record<string, unknown>>) t.same(Object.keys(m).filter((k) => !MIRROR_KEYS.includes(k)), [], 'only known mirror keys');
+    t.same(
+      Object.keys(reg).filter((k) => !REGISTRY_KEYS.includes(k)),
+      [],
+      'only known [[registry]] keys',
+    );
+    for (const m of (reg.mirror ?? []) as Array<Record<string, unknown>>)
+      t.same(
+        Object.keys(m).filter((k) => !MIRROR_KEYS.includes(k)),
+        [],
+        'only known mirror keys',
+      );
   }
   t.same(
     registries.map((reg) => (reg.prefix ?? reg.location) as string),
@@ -106,12 +115,18 @@ t.test('a credential helper holding a string-breaking payload is refused at its 
 });
 
 t.test('additional-layer-store-auth-helper holding table and alias headers is refused at its line', async (t) => {
-  const r = one('a.toml', '\n\nadditional-layer-store-auth-helper = "h\\n[aliases]\\nx = \\"docker.io/library/x\\"\\n[[registry]]\\nlocation = \\"evil.com\\""\n');
+  const r = one(
+    'a.toml',
+    '\n\nadditional-layer-store-auth-helper = "h\\n[aliases]\\nx = \\"docker.io/library/x\\"\\n[[registry]]\\nlocation = \\"evil.com\\""\n',
+  );
   rejected(t, r, 'a.toml', /invalid additional-layer-store-auth-helper "h\\n\[aliases\]/, 3);
 });
 
 t.test('TOML multi-line basic strings with headers inside: refused helpers, located at their keys', async (t) => {
-  const r = one('a.toml', 'credential-helpers = ["""\n[[registry]]\nlocation = "evil.com"\n[aliases]\n"""]\nadditional-layer-store-auth-helper = """a \\\n   [[registry]]"""\n');
+  const r = one(
+    'a.toml',
+    'credential-helpers = ["""\n[[registry]]\nlocation = "evil.com"\n[aliases]\n"""]\nadditional-layer-store-auth-helper = """a \\\n   [[registry]]"""\n',
+  );
   rejected(t, r, 'a.toml', /invalid credential helper "\[\[registry\]\]\\nlocation/, 1);
   rejected(t, r, 'a.toml', /invalid additional-layer-store-auth-helper "a \[\[registry\]\]"/); // its line: the toml-locate weakness below
 });
@@ -146,26 +161,56 @@ t.test('an alias named __proto__ is refused like any other invalid short name, n
 });
 
 t.test('hostile unqualified-search-registries entries are refused at their line', async (t) => {
-  rejected(t, one('a.toml', `unqualified-search-registries = ["docker.io",\n  "quay.io${PAYLOAD_ESCAPED}"]\n`), 'a.toml', /Invalid unqualified-search-registries entry/, 2);
+  rejected(
+    t,
+    one('a.toml', `unqualified-search-registries = ["docker.io",\n  "quay.io${PAYLOAD_ESCAPED}"]\n`),
+    'a.toml',
+    /Invalid unqualified-search-registries entry/,
+    2,
+  );
 });
 
 t.test('hostile mirror-set sources, mirrors and modes are refused at their line', async (t) => {
   rejected(t, one('a.toml', `[[mirror-set]]\nsource = "quay.io${PAYLOAD_ESCAPED}"\nmirrors = ["m.io"]\n`), 'a.toml', /invalid format for source/, 2);
   rejected(t, one('b.toml', `[[mirror-set]]\nsource = "quay.io"\nmirrors = ["m.io",\n "m.io${PAYLOAD_ESCAPED}"]\n`), 'b.toml', /invalid format for mirror/);
-  rejected(t, one('c.toml', `[[mirror-set]]\nsource = "quay.io"\nmirrors = ["m.io"]\npull-from-mirror = "all${PAYLOAD_ESCAPED}"\n`), 'c.toml', /"pull-from-mirror" must be one of/, 4);
-  rejected(t, one('d.toml', `[[mirror-set]]\nsource = "quay.io"\nmirrors = ["m.io"]\nsource-policy = "never${PAYLOAD_ESCAPED}"\n`), 'd.toml', /"source-policy" must be/, 4);
+  rejected(
+    t,
+    one('c.toml', `[[mirror-set]]\nsource = "quay.io"\nmirrors = ["m.io"]\npull-from-mirror = "all${PAYLOAD_ESCAPED}"\n`),
+    'c.toml',
+    /"pull-from-mirror" must be one of/,
+    4,
+  );
+  rejected(
+    t,
+    one('d.toml', `[[mirror-set]]\nsource = "quay.io"\nmirrors = ["m.io"]\nsource-policy = "never${PAYLOAD_ESCAPED}"\n`),
+    'd.toml',
+    /"source-policy" must be/,
+    4,
+  );
 });
 
 t.test('hostile [[registry]] locations and mirror settings are refused with a line', async (t) => {
   // Rewrite checks run on the merged model and point at the [[registry]] header of the table.
   rejected(t, one('a.toml', `[[registry]]\nlocation = "a.io${PAYLOAD_ESCAPED}"\n`), 'a.toml', /not a registry or repository namespace/, 1);
   rejected(t, one('b.toml', `[[registry]]\nlocation = "a.io"\n\n[[registry.mirror]]\nlocation = "m.io${PAYLOAD_ESCAPED}"\n`), 'b.toml', /cannot serve images/);
-  rejected(t, one('c.toml', '[[registry]]\nlocation = "a.io"\n\n[[registry.mirror]]\nlocation = "m.io"\npull-from-mirror = "x\\ny"\n'), 'c.toml', /unsupported pull-from-mirror value/, 6);
+  rejected(
+    t,
+    one('c.toml', '[[registry]]\nlocation = "a.io"\n\n[[registry.mirror]]\nlocation = "m.io"\npull-from-mirror = "x\\ny"\n'),
+    'c.toml',
+    /unsupported pull-from-mirror value/,
+    6,
+  );
   rejected(t, one('d.toml', '[[registry]]\nlocation = "http://a.io"\n'), 'd.toml', /URI schemes are not supported/, 2);
 });
 
 t.test('a bad mirror location of a native [[registry]] table is reported at the mirror, not at the table header', async (t) => {
-  rejected(t, one('a.toml', '[[registry]]\nlocation = "a.io"\n\n[[registry.mirror]]\nlocation = "m.io"\n\n[[registry.mirror]]\nlocation = "m.io/UPPER"\n'), 'a.toml', /cannot serve images/, 8);
+  rejected(
+    t,
+    one('a.toml', '[[registry]]\nlocation = "a.io"\n\n[[registry.mirror]]\nlocation = "m.io"\n\n[[registry.mirror]]\nlocation = "m.io/UPPER"\n'),
+    'a.toml',
+    /cannot serve images/,
+    8,
+  );
 });
 
 t.test('a wildcard prefix holding a payload is accepted (only /@: are checked upstream) but stays one escaped string', async (t) => {
@@ -178,15 +223,33 @@ t.test('a wildcard prefix holding a payload is accepted (only /@: are checked up
 t.test('TOML structure tricks: dotted keys, keys after a mirror header, disguised key names', async (t) => {
   rejected(t, one('a.toml', 'registry.location = "evil.com"\n'), 'a.toml', /"registry" must be an array of tables/, 1);
   // podman#14306: a top-level key after [[registry.mirror]] belongs to the mirror.
-  rejected(t, one('b.toml', '[[registry]]\nlocation = "a.io"\n[[registry.mirror]]\nlocation = "m.io"\nunqualified-search-registries = ["evil.com"]\n'), 'b.toml', /unknown key "unqualified-search-registries" in \[\[registry\.mirror\]\]/, 5);
+  rejected(
+    t,
+    one('b.toml', '[[registry]]\nlocation = "a.io"\n[[registry.mirror]]\nlocation = "m.io"\nunqualified-search-registries = ["evil.com"]\n'),
+    'b.toml',
+    /unknown key "unqualified-search-registries" in \[\[registry\.mirror\]\]/,
+    5,
+  );
   rejected(t, one('c.toml', '"insecure-registries " = ["evil.com"]\n'), 'c.toml', /unknown key "insecure-registries "/, 1);
   rejected(t, one('d.toml', 'credential-helpers = "x"\n'), 'd.toml', /"credential-helpers" must be an array of strings/, 1);
   rejected(t, one('e.toml', '[[registry]]\nlocation = "a.io"\ninsecure = "true"\n'), 'e.toml', /"insecure" must be a boolean/, 3);
 });
 
-t.test('an error after a multi-line string that contains a header-like line points at the real line', knownBug('WEAKNESS: toml-locate scans lines for headers without knowing about multi-line strings, so a "[[mirror-set]]" line inside """...""" shifts locations'), async (t) => {
-  rejected(t, one('a.toml', 'credential-helpers = ["""\n[[mirror-set]]\n"""]\n[[mirror-set]]\nsource = "bad source"\nmirrors = ["m.io"]\n'), 'a.toml', /invalid format for source/, 5);
-});
+t.test(
+  'an error after a multi-line string that contains a header-like line points at the real line',
+  knownBug(
+    'WEAKNESS: toml-locate scans lines for headers without knowing about multi-line strings, so a "[[mirror-set]]" line inside """...""" shifts locations',
+  ),
+  async (t) => {
+    rejected(
+      t,
+      one('a.toml', 'credential-helpers = ["""\n[[mirror-set]]\n"""]\n[[mirror-set]]\nsource = "bad source"\nmirrors = ["m.io"]\n'),
+      'a.toml',
+      /invalid format for source/,
+      5,
+    );
+  },
+);
 
 // ---------------------------------------------------------------- OpenShift YAML values
 
@@ -201,7 +264,13 @@ t.test('YAML: a block scalar source spanning lines is refused at its line', asyn
 });
 
 t.test('YAML: a non-wildcard insecure scope with a newline is refused at its line', async (t) => {
-  rejected(t, one('a.yaml', imageConfig(`    insecureRegistries:\n    - ok.io\n    - "evil.com${PAYLOAD_ESCAPED}"\n`)), 'a.yaml', /not a registry or repository namespace/, 9);
+  rejected(
+    t,
+    one('a.yaml', imageConfig(`    insecureRegistries:\n    - ok.io\n    - "evil.com${PAYLOAD_ESCAPED}"\n`)),
+    'a.yaml',
+    /not a registry or repository namespace/,
+    9,
+  );
 });
 
 t.test('YAML: a wildcard blocked scope with a payload and control characters is kept as one escaped prefix', async (t) => {
@@ -212,7 +281,13 @@ t.test('YAML: a wildcard blocked scope with a payload and control characters is 
 });
 
 t.test('YAML: a hostile containerRuntimeSearchRegistries entry is refused with a line', async (t) => {
-  rejected(t, one('a.yaml', imageConfig(`    containerRuntimeSearchRegistries:\n    - "docker.io${PAYLOAD_ESCAPED}"\n`)), 'a.yaml', /Invalid unqualified-search-registries entry/, 8);
+  rejected(
+    t,
+    one('a.yaml', imageConfig(`    containerRuntimeSearchRegistries:\n    - "docker.io${PAYLOAD_ESCAPED}"\n`)),
+    'a.yaml',
+    /Invalid unqualified-search-registries entry/,
+    8,
+  );
   rejected(t, one('b.yaml', imageConfig('    containerRuntimeSearchRegistries:\n    - http://docker.io\n')), 'b.yaml', /URI schemes are not supported/, 8);
 });
 
@@ -244,7 +319,9 @@ t.test('deeply nested TOML and YAML is refused with a located error, never a sta
 });
 
 t.test('YAML: a few ordinary anchors and aliases still work', async (t) => {
-  const r = one('a.yaml', `apiVersion: config.openshift.io/v1
+  const r = one(
+    'a.yaml',
+    `apiVersion: config.openshift.io/v1
 kind: ImageDigestMirrorSet
 spec:
   imageDigestMirrors:
@@ -252,7 +329,8 @@ spec:
     mirrors: &m [m.io/a]
   - source: b.io
     mirrors: *m
-`);
+`,
+  );
   accepted(t, r, ['a.io', 'b.io']);
 });
 
@@ -277,17 +355,26 @@ t.test('a fragment file name with newlines and a table header cannot add a table
   accepted(t, r, ['b.io']);
   const header = (r.text ?? '').split('\n\n')[0]?.split('\n') ?? [];
   t.equal(header.length, 4, 'the header keeps its four lines');
-  t.ok(header.every((l) => l.startsWith('#')), 'every header line is a comment');
+  t.ok(
+    header.every((l) => l.startsWith('#')),
+    'every header line is a comment',
+  );
   t.equal(header[2], '# fragments: "a\\n[[registry]]\\nlocation=\\"x\\".toml"');
 });
 
 t.test('file names with CR, NEL, LS, control characters, quotes and # stay inside the header comment', async (t) => {
-  const names = ['b\r[[registry]].toml', 'c\u0085\u2028\u2029x.yaml', 'd\u0000\u001b\u007f.toml', 'e"#]=.toml', "f'''\"\"\".toml", 'g\\.toml', 'h\ufeff.toml'];
-  const r = run(names.map((file) => ({ file, text: '' })), { file: '/etc/base\n[[registry]]\nlocation = "evil.com"', text: '' });
+  const names = ['b\r[[registry]].toml', 'c\u0085\u2028\u2029x.yaml', 'd\u0000\u001b\u007f.toml', 'e"#]=.toml', 'f\'\'\'""".toml', 'g\\.toml', 'h\ufeff.toml'];
+  const r = run(
+    names.map((file) => ({ file, text: '' })),
+    { file: '/etc/base\n[[registry]]\nlocation = "evil.com"', text: '' },
+  );
   accepted(t, r, []);
   const header = (r.text ?? '').split('\n\n')[0]?.split('\n') ?? [];
   t.equal(header.length, 5, 'generated-by, note, fragments, base, digest');
-  t.ok(header.every((l) => l.startsWith('#')), 'every header line is a comment');
+  t.ok(
+    header.every((l) => l.startsWith('#')),
+    'every header line is a comment',
+  );
   t.notMatch(r.text ?? '', /[\u0000-\u0009\u000b-\u001f\u007f]/, 'no raw control characters (TOML forbids them in comments)');
   t.equal(header[3], '# base: "base\\n[[registry]]\\nlocation = \\"evil.com\\""');
   t.equal(r.fragments.length, names.length);
@@ -308,8 +395,20 @@ t.test('a UTF-8 BOM at the start of a TOML fragment, a YAML fragment or the base
   const toml = '[[mirror-set]]\nsource = "a.io"\nmirrors = ["m.io"]\n';
   const yaml = idms('b.io', '[m.io/b]');
   const base = 'unqualified-search-registries = ["docker.io"]\n';
-  const plain = run([{ file: 'a.toml', text: toml }, { file: 'b.yaml', text: yaml }], { file: 'base.conf', text: base });
-  const bom = run([{ file: 'a.toml', text: `\ufeff${toml}` }, { file: 'b.yaml', text: `\ufeff${yaml}` }], { file: 'base.conf', text: `\ufeff${base}` });
+  const plain = run(
+    [
+      { file: 'a.toml', text: toml },
+      { file: 'b.yaml', text: yaml },
+    ],
+    { file: 'base.conf', text: base },
+  );
+  const bom = run(
+    [
+      { file: 'a.toml', text: `\ufeff${toml}` },
+      { file: 'b.yaml', text: `\ufeff${yaml}` },
+    ],
+    { file: 'base.conf', text: `\ufeff${base}` },
+  );
   accepted(t, bom, ['a.io', 'b.io']);
   t.equal(bom.text, plain.text, 'same bytes as without BOMs');
   t.notMatch(bom.text ?? '', /\ufeff/, 'no BOM in the output');
@@ -327,9 +426,13 @@ t.test('a BOM inside a string value is kept as a character, not taken for a BOM'
 // ---------------------------------------------------------------- the base file
 
 t.test("unknown keys of the host's base file never reach the output", async (t) => {
-  const base = '[[registry]]\nlocation = "a.io"\n[[registry.mirror]]\nlocation = "m.io"\nunqualified-search-registries = ["evil.com"]\nevil = "x"\n[evil-table]\nx = 1\n';
+  const base =
+    '[[registry]]\nlocation = "a.io"\n[[registry.mirror]]\nlocation = "m.io"\nunqualified-search-registries = ["evil.com"]\nevil = "x"\n[evil-table]\nx = 1\n';
   const r = run([], { file: 'base.conf', text: base });
   const { top } = accepted(t, r, ['a.io']);
   t.equal(top['unqualified-search-registries'], undefined, 'a key after [[registry.mirror]] stays a (dropped) mirror key');
-  t.ok(r.diagnostics.some((d) => d.severity === 'warning' && /unknown key "evil"/.test(d.message) && d.line === 6), 'the unknown key is warned about at its line');
+  t.ok(
+    r.diagnostics.some((d) => d.severity === 'warning' && /unknown key "evil"/.test(d.message) && d.line === 6),
+    'the unknown key is warned about at its line',
+  );
 });

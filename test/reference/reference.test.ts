@@ -48,8 +48,7 @@ const ok = (name: string, input: string, domain: string, path: string, tag?: str
   want: { domain, path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) },
 });
 const bad = (name: string, input: string, err: string): Row => ({ name, input, err });
-const hub = (name: string, input: string, path: string, tag?: string, digest?: string) =>
-  ok(name, input, 'docker.io', path, tag, digest);
+const hub = (name: string, input: string, path: string, tag?: string, digest?: string) => ok(name, input, 'docker.io', path, tag, digest);
 
 // parseNormalizedNamed rows. Each success row is also checked against
 // parseNamed (accepted iff the input is already canonical) and for a stable
@@ -74,20 +73,20 @@ const normalizeRows: Row[] = [
   hub('uppercase is fine in a tag', 'lowercase:Uppercase', 'library/lowercase', 'Uppercase'),
   bad('path of 257 characters is too long', `${'a/'.repeat(128)}a:tag`, TOO_LONG),
   bad('path of 263 characters is too long', `domain/${'a'.repeat(256)}:tag`, TOO_LONG),
-  hub('path of exactly 255 characters, long tag does not count', `${'a/'.repeat(127)}a:tag-puts-this-over-max`,
-    `${'a/'.repeat(127)}a`, 'tag-puts-this-over-max'),
-  ok('255-character path after a domain (domain not counted since v0.6.0)', `example.com/${'a'.repeat(255)}:tag`,
-    'example.com', 'a'.repeat(255), 'tag'),
+  hub(
+    'path of exactly 255 characters, long tag does not count',
+    `${'a/'.repeat(127)}a:tag-puts-this-over-max`,
+    `${'a/'.repeat(127)}a`,
+    'tag-puts-this-over-max',
+  ),
+  ok('255-character path after a domain (domain not counted since v0.6.0)', `example.com/${'a'.repeat(255)}:tag`, 'example.com', 'a'.repeat(255), 'tag'),
   bad('domain + 256-character path is too long', `example.com/${'a'.repeat(256)}`, TOO_LONG),
   bad('punctuation in a path component', 'aa/asdf$$^/aa', FORMAT),
   ok('hyphenated subdomain, nested path', 'sub-dom1.foo.com/bar/baz/quux', 'sub-dom1.foo.com', 'bar/baz/quux'),
-  ok('hyphenated subdomain with tag', 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com',
-    'bar/baz/quux', 'some-long-tag'),
-  ok('dots in path components and tag', 'b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io',
-    'test.example.com/my-app', 'test.example.com'),
+  ok('hyphenated subdomain with tag', 'sub-dom1.foo.com/bar/baz/quux:some-long-tag', 'sub-dom1.foo.com', 'bar/baz/quux', 'some-long-tag'),
+  ok('dots in path components and tag', 'b.gcr.io/test.example.com/my-app:test.example.com', 'b.gcr.io', 'test.example.com/my-app', 'test.example.com'),
   ok('punycode domain and tag', 'xn--n3h.com/myimage:xn--n3h.com', 'xn--n3h.com', 'myimage', 'xn--n3h.com'),
-  ok('punycode domain, tag and sha512 digest', `xn--7o8h.com/myimage:xn--7o8h.com@${SHA512_F}`, 'xn--7o8h.com',
-    'myimage', 'xn--7o8h.com', SHA512_F),
+  ok('punycode domain, tag and sha512 digest', `xn--7o8h.com/myimage:xn--7o8h.com@${SHA512_F}`, 'xn--7o8h.com', 'myimage', 'xn--7o8h.com', SHA512_F),
   hub('underscore "domain" without slash is a name with tag', 'foo_bar.com:8080', 'library/foo_bar.com', '8080'),
   hub('undotted first component is a namespace', 'foo/foo_bar.com:8080', 'foo/foo_bar.com', '8080'),
   hub('IPv4 without slash is a name', '192.168.1.1', 'library/192.168.1.1'),
@@ -103,10 +102,8 @@ const normalizeRows: Row[] = [
   ok('uncompressed IPv6 domain with tag', '[2001:db8:1:2:3:4:5:6]/repo:tag', '[2001:db8:1:2:3:4:5:6]', 'repo', 'tag'),
   ok('IPv6 domain with port', '[2001:db8::1]:5000/repo', '[2001:db8::1]:5000', 'repo'),
   ok('IPv6 domain with port and tag', '[2001:db8::1]:5000/repo:tag', '[2001:db8::1]:5000', 'repo', 'tag'),
-  ok('IPv6 domain with port and digest', `[2001:db8::1]:5000/repo@${SHA256_F}`, '[2001:db8::1]:5000', 'repo',
-    undefined, SHA256_F),
-  ok('IPv6 domain with port, tag and digest', `[2001:db8::1]:5000/repo:tag@${SHA256_F}`, '[2001:db8::1]:5000',
-    'repo', 'tag', SHA256_F),
+  ok('IPv6 domain with port and digest', `[2001:db8::1]:5000/repo@${SHA256_F}`, '[2001:db8::1]:5000', 'repo', undefined, SHA256_F),
+  ok('IPv6 domain with port, tag and digest', `[2001:db8::1]:5000/repo:tag@${SHA256_F}`, '[2001:db8::1]:5000', 'repo', 'tag', SHA256_F),
   ok('IPv6 ending in "::" with port', '[2001:db8::]:5000/repo', '[2001:db8::]:5000', 'repo'),
   ok('IPv6 loopback with port', '[::1]:5000/repo', '[::1]:5000', 'repo'),
   bad('IPv6 zone id is rejected', '[fe80::1%eth0]:5000/repo', FORMAT),
@@ -114,8 +111,14 @@ const normalizeRows: Row[] = [
   // reference_test.go TestSerialization, TestParseNamed (canonical inputs)
   ok('domain with port, plain name', 'example.com:8000/named', 'example.com:8000', 'named'),
   ok('domain with port, tagged', 'example.com:8000/named:tagged', 'example.com:8000', 'named', 'tagged'),
-  ok('digest with mixed digits', 'other.com/named@sha256:1234567890098765432112345667890098765432112345667890098765432112',
-    'other.com', 'named', undefined, 'sha256:1234567890098765432112345667890098765432112345667890098765432112'),
+  ok(
+    'digest with mixed digits',
+    'other.com/named@sha256:1234567890098765432112345667890098765432112345667890098765432112',
+    'other.com',
+    'named',
+    undefined,
+    'sha256:1234567890098765432112345667890098765432112345667890098765432112',
+  ),
   ok('canonical dotted domain', 'test.com/foo', 'test.com', 'foo'),
   ok('canonical host:port', 'test:8080/foo', 'test:8080', 'foo'),
   ok('canonical hyphenated host:port', 'test-com:8080/foo', 'test-com:8080', 'foo'),
@@ -142,13 +145,14 @@ const normalizeRows: Row[] = [
   hub('bare IPv4:80 is name:tag', '192.168.0.1:80', 'library/192.168.0.1', '80'),
   ok('one-digit port', '192.168.0.1:8/debian', '192.168.0.1:8', 'debian'),
   ok('five-digit port', '192.168.0.2:25000/debian', '192.168.0.2:25000', 'debian'),
-  hub('64-character non-hex name is allowed',
+  hub(
+    '64-character non-hex name is allowed',
     'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
-    'library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev'),
+    'library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+  ),
   ok('IPv6:port domain', '[fc00::1]:5000/docker', '[fc00::1]:5000', 'docker'),
   ok('IPv6:port domain, two-level path', '[fc00::1]:5000/docker/docker', '[fc00::1]:5000', 'docker/docker'),
-  ok('full IPv6:port domain', '[fc00:1:2:3:4:5:6:7]:5000/library/debian', '[fc00:1:2:3:4:5:6:7]:5000',
-    'library/debian'),
+  ok('full IPv6:port domain', '[fc00:1:2:3:4:5:6:7]:5000/library/debian', '[fc00:1:2:3:4:5:6:7]:5000', 'library/debian'),
   hub('64-hex path is fine once a domain is given', `docker.io/${ID_1A3F}`, `library/${ID_1A3F}`),
   ok('capitalised first component is taken as a domain', 'Docker/docker', 'Docker', 'docker'),
   ok('all-caps first component is taken as a domain', 'DOCKER/docker', 'DOCKER', 'docker'),
@@ -183,8 +187,13 @@ const normalizeRows: Row[] = [
   bad('trailing slash', 'docker/', FORMAT),
   bad('namespace over 255 characters', `${LONG_NS}/docker`, TOO_LONG),
   // normalize_test.go TestParseReferenceWithTagAndDigest, TestInvalidReferenceComponents
-  hub('familiar name with tag and digest', `busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa`,
-    'library/busybox', 'latest', 'sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa'),
+  hub(
+    'familiar name with tag and digest',
+    `busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa`,
+    'library/busybox',
+    'latest',
+    'sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa',
+  ),
   bad('leading hyphen in familiar name', '-foo', FORMAT),
   // normalize_test.go TestParseAnyReference (name forms)
   hub('redis', 'redis', 'library/redis'),
@@ -213,8 +222,7 @@ const normalizeRows: Row[] = [
   hub('no path', 'docker.io/busybox:latest', 'library/busybox', 'latest'),
   hub('no hostname', 'library/busybox:latest', 'library/busybox', 'latest'),
   ok('gcr keeps library/ and no tag', 'gcr.io/library/busybox', 'gcr.io', 'library/busybox'),
-  ok('gcr with tag and digest keeps both', `gcr.io/library/busybox:latest@${E669}`, 'gcr.io', 'library/busybox',
-    'latest', E669),
+  ok('gcr with tag and digest keeps both', `gcr.io/library/busybox:latest@${E669}`, 'gcr.io', 'library/busybox', 'latest', E669),
   // regexp_test.go TestFullNameRegexp (name regexp vectors, normalised)
   hub('single short name', 'short', 'library/short'),
   hub('two components', 'simple/name', 'simple/name'),
@@ -252,8 +260,7 @@ const normalizeRows: Row[] = [
   ok('underscore allowed in path', 'foo.com/foo_bar', 'foo.com', 'foo_bar'),
   bad('trailing underscores', 'docker_/docker_', FORMAT),
   ok('dotted domain-like namespace', 'example.com/xn--7o8h.com/myimage', 'example.com', 'xn--7o8h.com/myimage'),
-  ok('single and double underscore separators', 'example.com/some_separator__underscore/myimage', 'example.com',
-    'some_separator__underscore/myimage'),
+  ok('single and double underscore separators', 'example.com/some_separator__underscore/myimage', 'example.com', 'some_separator__underscore/myimage'),
   bad('leading double underscore', 'example.com/__underscore/myimage', FORMAT),
   bad('leading double dot', 'example.com/..dots/myimage', FORMAT),
   bad('leading dot', 'example.com/.dots/myimage', FORMAT),
@@ -263,8 +270,12 @@ const normalizeRows: Row[] = [
   bad('double dot in domain', 'do..cker/docker', FORMAT),
   bad('double underscore in a domain', 'do__cker:8080/docker', FORMAT),
   hub('double underscore namespace', 'do__cker/docker', 'do__cker/docker'),
-  ok('multiple hyphens and dots in path', 'registry.io/foo/project--id.module--name.ver---sion--name', 'registry.io',
-    'foo/project--id.module--name.ver---sion--name'),
+  ok(
+    'multiple hyphens and dots in path',
+    'registry.io/foo/project--id.module--name.ver---sion--name',
+    'registry.io',
+    'foo/project--id.module--name.ver---sion--name',
+  ),
   ok('uppercase in domain is allowed', 'Asdf.com/foo/bar', 'Asdf.com', 'foo/bar'),
   bad('uppercase in remote name', 'Foo/FarB', UPPER),
   // regexp_test.go TestReferenceRegexp
@@ -282,23 +293,19 @@ const normalizeRows: Row[] = [
   bad('digest algorithm starting with a digit', 'registry.com:8080/myapp@2bad', FORMAT),
   // regexp_test.go TestIdentifierRegexp
   bad('64 lowercase hex is an id', ID_DA30, hexId(ID_DA30)),
-  bad('64 uppercase hex is not an id but is uppercase',
-    '7EC43B381E5AEFE6E04EFB0B3F0693FF2A4A50652D64AEC573905F2DB5889A1C', UPPER),
+  bad('64 uppercase hex is not an id but is uppercase', '7EC43B381E5AEFE6E04EFB0B3F0693FF2A4A50652D64AEC573905F2DB5889A1C', UPPER),
   hub('60 hex is a name', ID_DA30.slice(0, 60), `library/${ID_DA30.slice(0, 60)}`),
   hub('sha256:<id> is name "sha256" with tag', `sha256:${ID_DA30}`, 'library/sha256', ID_DA30),
   hub('68 hex is a name', `${ID_DA30}8482`, `library/${ID_DA30}8482`),
   // extra: digest validation as in go-digest
-  ok('extra: sha384 with 96 hex', `quay.io/a/b@sha384:${'a'.repeat(96)}`, 'quay.io', 'a/b', undefined,
-    `sha384:${'a'.repeat(96)}`),
+  ok('extra: sha384 with 96 hex', `quay.io/a/b@sha384:${'a'.repeat(96)}`, 'quay.io', 'a/b', undefined, `sha384:${'a'.repeat(96)}`),
   bad('extra: sha256 with 128 hex', `quay.io/a/b@sha256:${'a'.repeat(128)}`, D_LENGTH),
   bad('extra: sha512 with 64 hex', `quay.io/a/b@sha512:${'a'.repeat(64)}`, D_LENGTH),
   bad('extra: sha384 with 64 hex', `quay.io/a/b@sha384:${'a'.repeat(64)}`, D_LENGTH),
   bad('extra: uppercase hex fits the grammar but not go-digest', `quay.io/a/b@sha256:${'A'.repeat(64)}`, D_FORMAT),
-  bad('extra: uppercase algorithm after a tag is a go-digest format error', `quay.io/a/b:t@SHA256:${'a'.repeat(64)}`,
-    D_FORMAT),
+  bad('extra: uppercase algorithm after a tag is a go-digest format error', `quay.io/a/b:t@SHA256:${'a'.repeat(64)}`, D_FORMAT),
   // Upstream's lowercase pre-check looks at everything before the first ':', here "a/b@SHA256".
-  bad('extra: uppercase algorithm without a tag trips the lowercase check', `quay.io/a/b@SHA256:${'a'.repeat(64)}`,
-    UPPER),
+  bad('extra: uppercase algorithm without a tag trips the lowercase check', `quay.io/a/b@SHA256:${'a'.repeat(64)}`, UPPER),
   bad('extra: md5 is unsupported', `quay.io/a/b@md5:${'a'.repeat(32)}`, D_UNSUPPORTED),
   bad('extra: compound algorithm is unsupported', `quay.io/a/b@sha256+b64:${'a'.repeat(64)}`, D_UNSUPPORTED),
   bad('extra: 31 hex fails the grammar', `quay.io/a/b@md5:${'a'.repeat(31)}`, FORMAT),
@@ -330,8 +337,7 @@ const normalizeRows: Row[] = [
 // Throws InvalidReferenceError (by name; instanceof is checked separately) with exactly this message.
 const error = (message: string) => ({ name: 'InvalidReferenceError', message });
 
-const stringOf = (w: Want) =>
-  (w.domain === '' ? w.path : `${w.domain}/${w.path}`) + (w.tag ? `:${w.tag}` : '') + (w.digest ? `@${w.digest}` : '');
+const stringOf = (w: Want) => (w.domain === '' ? w.path : `${w.domain}/${w.path}`) + (w.tag ? `:${w.tag}` : '') + (w.digest ? `@${w.digest}` : '');
 
 t.test('parseNormalizedNamed / parseNamed vectors', async (tt) => {
   for (const row of normalizeRows) {
@@ -369,13 +375,38 @@ const repoInfoRows: { name: string; path: string; familiar: string; full: string
   { name: 'official image', path: 'library/ubuntu', familiar: 'ubuntu', full: 'docker.io/library/ubuntu', ambiguous: 'library/ubuntu', domain: 'docker.io' },
   { name: 'nonlibrary namespace', path: 'nonlibrary/ubuntu', familiar: 'nonlibrary/ubuntu', full: 'docker.io/nonlibrary/ubuntu', domain: 'docker.io' },
   { name: 'repository named library', path: 'other/library', familiar: 'other/library', full: 'docker.io/other/library', domain: 'docker.io' },
-  { name: 'IPv4:port two-level', path: 'private/moonbase', familiar: '127.0.0.1:8000/private/moonbase', full: '127.0.0.1:8000/private/moonbase', domain: '127.0.0.1:8000' },
+  {
+    name: 'IPv4:port two-level',
+    path: 'private/moonbase',
+    familiar: '127.0.0.1:8000/private/moonbase',
+    full: '127.0.0.1:8000/private/moonbase',
+    domain: '127.0.0.1:8000',
+  },
   { name: 'IPv4:port one-level', path: 'privatebase', familiar: '127.0.0.1:8000/privatebase', full: '127.0.0.1:8000/privatebase', domain: '127.0.0.1:8000' },
   { name: 'domain two-level', path: 'private/moonbase', familiar: 'example.com/private/moonbase', full: 'example.com/private/moonbase', domain: 'example.com' },
   { name: 'domain one-level', path: 'privatebase', familiar: 'example.com/privatebase', full: 'example.com/privatebase', domain: 'example.com' },
-  { name: 'domain:port two-level', path: 'private/moonbase', familiar: 'example.com:8000/private/moonbase', full: 'example.com:8000/private/moonbase', domain: 'example.com:8000' },
-  { name: 'domain:port one-level', path: 'privatebasee', familiar: 'example.com:8000/privatebasee', full: 'example.com:8000/privatebasee', domain: 'example.com:8000' },
-  { name: 'official image with dots', path: 'library/ubuntu-12.04-base', familiar: 'ubuntu-12.04-base', full: 'docker.io/library/ubuntu-12.04-base', ambiguous: 'index.docker.io/library/ubuntu-12.04-base', domain: 'docker.io' },
+  {
+    name: 'domain:port two-level',
+    path: 'private/moonbase',
+    familiar: 'example.com:8000/private/moonbase',
+    full: 'example.com:8000/private/moonbase',
+    domain: 'example.com:8000',
+  },
+  {
+    name: 'domain:port one-level',
+    path: 'privatebasee',
+    familiar: 'example.com:8000/privatebasee',
+    full: 'example.com:8000/privatebasee',
+    domain: 'example.com:8000',
+  },
+  {
+    name: 'official image with dots',
+    path: 'library/ubuntu-12.04-base',
+    familiar: 'ubuntu-12.04-base',
+    full: 'docker.io/library/ubuntu-12.04-base',
+    ambiguous: 'index.docker.io/library/ubuntu-12.04-base',
+    domain: 'docker.io',
+  },
   { name: 'docker.io/foo', path: 'library/foo', familiar: 'foo', full: 'docker.io/library/foo', ambiguous: 'docker.io/foo', domain: 'docker.io' },
   { name: 'nested library path stays', path: 'library/foo/bar', familiar: 'library/foo/bar', full: 'docker.io/library/foo/bar', domain: 'docker.io' },
   { name: 'three-level Hub path', path: 'store/foo/bar', familiar: 'store/foo/bar', full: 'docker.io/store/foo/bar', domain: 'docker.io' },

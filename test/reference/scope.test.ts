@@ -107,11 +107,7 @@ t.test('mirrorsAdjustedForNestedScope (V16, runtime-utils TestMirrorsAdjustedFor
     ['mirror.com/primary/blocked'],
     'V15: blocked nested table inherits the parent mirror with the nested suffix',
   );
-  t.strictSame(
-    mirrorsAdjustedForNestedScope('a.com/x', 'a.com/x', ['m.com']),
-    ['m.com'],
-    'equal scopes are accepted and leave the mirrors unchanged',
-  );
+  t.strictSame(mirrorsAdjustedForNestedScope('a.com/x', 'a.com/x', ['m.com']), ['m.com'], 'equal scopes are accepted and leave the mirrors unchanged');
   t.strictSame(mirrorsAdjustedForNestedScope('a.com', 'a.com/x', []), [], 'no mirrors in, no mirrors out');
   const input = ['m.com'];
   mirrorsAdjustedForNestedScope('a.com', 'a.com/x', input);
@@ -194,7 +190,12 @@ t.test('refMatchingSubdomainPrefix (containers/image TestRefMatchingSubdomainPre
     ['many stars', 'yet.another.example.com/foo', '**********.another.example.com', -1],
     ['many stars, deeper path', 'yet.another.example.com/foo/bar', '**********.another.example.com', -1],
     ['two-level wildcard', 'yet.another.example.com/foo/bar', '*.another.example.com', 'yet.another.example.com'.length],
-    ['domain-like namespace does not confuse the host match', 'another.example.com/namespace.com/foo/bar/bbq:baz', '*.example.com', 'another.example.com'.length],
+    [
+      'domain-like namespace does not confuse the host match',
+      'another.example.com/namespace.com/foo/bar/bbq:baz',
+      '*.example.com',
+      'another.example.com'.length,
+    ],
     ['path segment ending in the domain is not a host', 'example.net/namespace-ends-in.com/foo/bar/bbq:baz', '*.com', -1],
     ['path segment equal to the domain is not a host', 'another.example.com/namespace.com/foo/bar/bbq:baz', '*.namespace.com', -1],
     ['subdomain under TLD wildcard', 'sub.example.com/foo/bar', '*.com', 'sub.example.com'.length],
@@ -207,7 +208,12 @@ t.test('refMatchingSubdomainPrefix (containers/image TestRefMatchingSubdomainPre
     ['host:port: the match ends before the port', 'sub.example.com:5000/foo', '*.example.com', 'sub.example.com'.length],
     ['TLD wildcard with bare host:port', 'example.com:5000', '*.com', 'example.com'.length],
     ['bare domain with a port still does not match', 'example.com:50000/foo', '*.example.com', -1],
-    ['doc §2.4: port kept after the matched host', 'another.sub.example.io:5000/library/prefix/image:latest', '*.sub.example.io', 'another.sub.example.io'.length],
+    [
+      'doc §2.4: port kept after the matched host',
+      'another.sub.example.io:5000/library/prefix/image:latest',
+      '*.sub.example.io',
+      'another.sub.example.io'.length,
+    ],
     ['doc §2.3: longer wildcard matches', 'foo.bar.docker.io:5000/omg/wtf/bbq:foo', '*.bar.docker.io', 'foo.bar.docker.io'.length],
     ['doc §2.3: shorter wildcard matches too', 'foo.bar.docker.io:5000/omg/wtf/bbq:foo', '*.docker.io', 'foo.bar.docker.io'.length],
     // Further pinned behaviour
@@ -347,7 +353,11 @@ t.test('ScopeSet.enclosing finds exactly the members scopeIsNestedInsideScope na
   const path = fc.array(fc.constantFrom('ns', 'a.com', 'repo:tag'), { maxLength: 2 }).map((ps) => ps.map((p) => '/' + p).join(''));
   const plain = fc.tuple(host, port, path).map(([h, p, q]) => h + p + q);
   const wildcard = fc.array(lbl, { maxLength: 3 }).map((ls) => `*.${ls.join('.')}`);
-  const scope = fc.oneof(plain, wildcard, fc.tuple(wildcard, path).map(([w, p]) => w + p));
+  const scope = fc.oneof(
+    plain,
+    wildcard,
+    fc.tuple(wildcard, path).map(([w, p]) => w + p),
+  );
   fc.assert(
     fc.property(fc.array(scope, { maxLength: 12 }), scope, (members, sub) => {
       const expected = [...new Set(members)].filter((sup) => scopeIsNestedInsideScope(sub, sup)).sort();

@@ -5,13 +5,21 @@ import { parse as parseToml } from 'smol-toml';
 import { classifyText } from '../../src/output/managed-file.js';
 import { buildRegistriesConf, type SourceText } from '../../src/pipeline/strict.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
-import { bodyDigest, DIGEST_MARK, HEADER_MARK, renderBody, renderedMirrorLength, renderedTableLength, renderHeader, renderRegistriesConf } from '../../src/registries-conf/render.js';
+import {
+  bodyDigest,
+  DIGEST_MARK,
+  HEADER_MARK,
+  renderBody,
+  renderedMirrorLength,
+  renderedTableLength,
+  renderHeader,
+  renderRegistriesConf,
+} from '../../src/registries-conf/render.js';
 import { VERSION } from '../../src/core/version.js';
-
 
 /** The pipeline's text, which must exist (the input has no error). */
 function build(fragments: SourceText[], base?: SourceText): string {
-  const r = buildRegistriesConf({ fragments, ...(base ? { base } : {}), version: VERSION });
+  const r = buildRegistriesConf({ fragments, base, version: VERSION });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || r.text === undefined) throw new Error(`unexpected errors: ${JSON.stringify(errors)}`);
   return r.text;
@@ -70,7 +78,13 @@ t.test('header: the version is what the caller passes; without one the header na
 });
 
 t.test('header: generated-by line with version, do-not-edit note, fragment names, base name, digest line', async (t) => {
-  const text = build([{ file: '20-b.toml', text: NATIVE }, { file: '10-a.yaml', text: IDMS }], { file: '/etc/containers/registries.conf', text: BASE });
+  const text = build(
+    [
+      { file: '20-b.toml', text: NATIVE },
+      { file: '10-a.yaml', text: IDMS },
+    ],
+    { file: '/etc/containers/registries.conf', text: BASE },
+  );
   const { header, body } = split(text);
   t.equal(header[0], `${HEADER_MARK} ${VERSION}. Do not edit: this file is rewritten`);
   t.match(header[1], /^# from policy fragments; change those, then run `mirror-policyd check`\.$/);
@@ -78,20 +92,31 @@ t.test('header: generated-by line with version, do-not-edit note, fragment names
   t.equal(header[3], '# base: registries.conf', 'the base is named by its base name, not its path');
   t.equal(header[4], `${DIGEST_MARK}${sha256(body)}`, 'the digest is the sha256 of the body');
   t.equal(header.length, 5, 'nothing else in the header');
-  t.ok(header.every((l) => l.startsWith('#')), 'every header line is a comment');
+  t.ok(
+    header.every((l) => l.startsWith('#')),
+    'every header line is a comment',
+  );
 });
 
 t.test('header: "(none)" without fragments, no base line without a base', async (t) => {
   const text = build([]);
   const { header } = split(text);
   t.equal(header[2], '# fragments: (none)');
-  t.notOk(header.some((l) => l.startsWith('# base:')), 'no base line');
+  t.notOk(
+    header.some((l) => l.startsWith('# base:')),
+    'no base line',
+  );
   t.equal(text, `${renderHeader({ fragments: [], version: VERSION }, '')}\n`, 'an empty policy renders the header and nothing else');
   t.equal(classifyText(text), 'ours');
 });
 
 t.test('header: names that are not plain are written as escaped TOML strings', async (t) => {
-  const { header } = split(build([{ file: 'my policy.toml', text: '' }, { file: 'plain_name-1.2@x+y,z=w.yaml', text: IDMS }]));
+  const { header } = split(
+    build([
+      { file: 'my policy.toml', text: '' },
+      { file: 'plain_name-1.2@x+y,z=w.yaml', text: IDMS },
+    ]),
+  );
   t.equal(header[2], '# fragments: "my policy.toml", plain_name-1.2@x+y,z=w.yaml');
   const { header: h2 } = split(build([{ file: 'a\n[[registry]]\nlocation = "evil".toml', text: '' }], { file: '/x/base\r\nconf', text: '' }));
   t.equal(h2[2], '# fragments: "a\\n[[registry]]\\nlocation = \\"evil\\".toml"');
@@ -99,7 +124,14 @@ t.test('header: names that are not plain are written as escaped TOML strings', a
 });
 
 t.test('header: fragments that are ignored by name or fail to parse are not listed', async (t) => {
-  const r = buildRegistriesConf({ fragments: [{ file: 'a.toml', text: '' }, { file: 'README.md', text: 'x' }, { file: '.hidden.toml', text: 'x' }, { file: 'b.toml~', text: 'x' }] });
+  const r = buildRegistriesConf({
+    fragments: [
+      { file: 'a.toml', text: '' },
+      { file: 'README.md', text: 'x' },
+      { file: '.hidden.toml', text: 'x' },
+      { file: 'b.toml~', text: 'x' },
+    ],
+  });
   t.equal(r.text && split(r.text).header[2], '# fragments: a.toml');
 });
 
@@ -115,12 +147,21 @@ t.test('digest line matches the body, and bodyDigest is sha256 of the UTF-8 body
 });
 
 t.test('top-level keys come before any table, aliases before [[registry]]', async (t) => {
-  const text = build([{ file: 'b.toml', text: NATIVE }, { file: 'a.yaml', text: IDMS }], { file: 'base.conf', text: BASE });
+  const text = build(
+    [
+      { file: 'b.toml', text: NATIVE },
+      { file: 'a.yaml', text: IDMS },
+    ],
+    { file: 'base.conf', text: BASE },
+  );
   const { body } = split(text);
   const lines = body.split('\n');
   const firstHeader = lines.findIndex((l) => /^\s*\[/.test(l));
   t.ok(firstHeader > 0);
-  const topKeys = lines.slice(0, firstHeader).filter((l) => l.includes('=')).map((l) => l.split(' = ')[0]);
+  const topKeys = lines
+    .slice(0, firstHeader)
+    .filter((l) => l.includes('='))
+    .map((l) => l.split(' = ')[0]);
   t.same(topKeys, ['unqualified-search-registries', 'short-name-mode', 'credential-helpers'], 'top-level keys in fixed order before the first table');
   t.equal(lines[firstHeader], '[aliases]');
   const firstRegistry = lines.indexOf('[[registry]]');
@@ -171,11 +212,22 @@ t.test('one [[registry]] table per prefix, however many fragments and kinds touc
   const frag = (src: string, mirrors: string[]): string => `[[mirror-set]]\nsource = "${src}"\nmirrors = ${JSON.stringify(mirrors)}\n`;
   const text = build([
     { file: 'a.toml', text: `insecure-registries = ["quay.io/ocp", "quay.io"]\n${frag('quay.io/ocp', ['m1.example/ocp'])}` },
-    { file: 'b.toml', text: `blocked-registries = ["quay.io/ocp"]\n${frag('quay.io/ocp', ['m2.example/ocp', 'm1.example/ocp'])}[[mirror-set]]\nsource = "quay.io/ocp"\nmirrors = ["m3.example/ocp"]\npull-from-mirror = "tag-only"\n` },
+    {
+      file: 'b.toml',
+      text: `blocked-registries = ["quay.io/ocp"]\n${frag('quay.io/ocp', ['m2.example/ocp', 'm1.example/ocp'])}[[mirror-set]]\nsource = "quay.io/ocp"\nmirrors = ["m3.example/ocp"]\npull-from-mirror = "tag-only"\n`,
+    },
     { file: 'c.yaml', text: IDMS.replace('mirror.example:5000/ocp', 'm1.example/ocp') },
     { file: 'd.yaml', text: IDMS.replace('ImageDigestMirrorSet', 'ImageTagMirrorSet').replace('imageDigestMirrors', 'imageTagMirrors') },
   ]);
-  const parsed = parseToml(text) as { registry: Array<{ prefix?: string; location: string; insecure?: boolean; blocked?: boolean; mirror?: Array<{ location: string; 'pull-from-mirror'?: string }> }> };
+  const parsed = parseToml(text) as {
+    registry: Array<{
+      prefix?: string;
+      location: string;
+      insecure?: boolean;
+      blocked?: boolean;
+      mirror?: Array<{ location: string; 'pull-from-mirror'?: string }>;
+    }>;
+  };
   const scopes = parsed.registry.map((r) => r.prefix ?? r.location);
   t.same(scopes, [...new Set(scopes)], 'no prefix appears twice');
   t.same(scopes.sort(), ['quay.io', 'quay.io/ocp']);
@@ -261,14 +313,28 @@ t.test('deterministic bytes: same input, same output, whatever the order fragmen
   t.equal(build([fragments[2]!, fragments[0]!, fragments[1]!], base), first, 'rotated input array');
   const r = buildRegistriesConf({ fragments, base });
   t.ok(r.conf);
-  t.equal(renderRegistriesConf(r.conf!, { fragments: ['a.yaml', 'b.toml', 'c.toml'], base: 'base.conf', version: VERSION }), first, 'the model and facts alone determine the bytes');
+  t.equal(
+    renderRegistriesConf(r.conf!, { fragments: ['a.yaml', 'b.toml', 'c.toml'], base: 'base.conf', version: VERSION }),
+    first,
+    'the model and facts alone determine the bytes',
+  );
 });
 
 t.test('deterministic bytes for random models: renderBody is a pure function and round-trips through smol-toml', async () => {
   const str = fc.string({ unit: 'binary', maxLength: 12 });
-  const endpoint = fc.record({ location: str, insecure: fc.option(fc.boolean(), { nil: undefined }), pullFromMirror: fc.option(str, { nil: undefined }) }, { requiredKeys: ['location'] });
+  const endpoint = fc.record(
+    { location: str, insecure: fc.option(fc.boolean(), { nil: undefined }), pullFromMirror: fc.option(str, { nil: undefined }) },
+    { requiredKeys: ['location'] },
+  );
   const table = fc.record(
-    { prefix: fc.option(str, { nil: undefined }), location: str, insecure: fc.boolean(), blocked: fc.boolean(), mirrorByDigestOnly: fc.boolean(), mirrors: fc.array(endpoint, { maxLength: 3 }) },
+    {
+      prefix: fc.option(str, { nil: undefined }),
+      location: str,
+      insecure: fc.boolean(),
+      blocked: fc.boolean(),
+      mirrorByDigestOnly: fc.boolean(),
+      mirrors: fc.array(endpoint, { maxLength: 3 }),
+    },
     { requiredKeys: ['location', 'mirrors'] },
   );
   const conf = fc.record(
@@ -285,7 +351,7 @@ t.test('deterministic bytes for random models: renderBody is a pure function and
   fc.assert(
     fc.property(conf, (c) => {
       // dictionary() may use "__proto__" as a key; a model is plain data, so rebuild it as such.
-      const model = structuredClone(c) as RegistriesConf;
+      const model = structuredClone<RegistriesConf>(c);
       const body = renderBody(model);
       if (renderBody(structuredClone(model)) !== body) throw new Error('renderBody is not deterministic');
       const parsed = parseToml(body) as Record<string, unknown>;
@@ -303,7 +369,13 @@ t.test('deterministic bytes for random models: renderBody is a pure function and
           ...(r.blocked ? { blocked: true } : {}),
           ...(r.mirrorByDigestOnly ? { 'mirror-by-digest-only': true } : {}),
           ...(r.mirrors.length > 0
-            ? { mirror: r.mirrors.map((m) => ({ location: m.location, ...(m.insecure ? { insecure: true } : {}), ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}) })) }
+            ? {
+                mirror: r.mirrors.map((m) => ({
+                  location: m.location,
+                  ...(m.insecure ? { insecure: true } : {}),
+                  ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}),
+                })),
+              }
             : {}),
         }));
       }
@@ -317,13 +389,30 @@ t.test('deterministic bytes for random models: renderBody is a pure function and
 
 /** All keys used anywhere in a JSON-like value (for a key-sorted JSON.stringify). */
 function flattenKeys(v: unknown, into: Record<string, true> = {}): Record<string, true> {
-  if (Array.isArray(v)) for (const x of v) flattenKeys(x, into);
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (into[k] = true), flattenKeys(x, into);
+  if (Array.isArray(v)) {
+    for (const x of v) flattenKeys(x, into);
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      into[k] = true;
+      flattenKeys(x, into);
+    }
+  }
   return into;
 }
 
 t.test('managed file: our fresh output is "ours"', async (t) => {
-  t.equal(classifyText(build([{ file: 'b.toml', text: NATIVE }, { file: 'a.yaml', text: IDMS }], { file: 'base.conf', text: BASE })), 'ours');
+  t.equal(
+    classifyText(
+      build(
+        [
+          { file: 'b.toml', text: NATIVE },
+          { file: 'a.yaml', text: IDMS },
+        ],
+        { file: 'base.conf', text: BASE },
+      ),
+    ),
+    'ours',
+  );
   t.equal(classifyText(build([{ file: 'c.toml', text: 'credential-helpers = ["secretservice", "containers-auth.json"]\n' }])), 'ours');
 });
 
@@ -341,7 +430,11 @@ t.test('managed file: any change to the body makes it "edited"', async (t) => {
 t.test('managed file: the body blank-line separator is tolerated but the header comments are not covered by the digest', async (t) => {
   const text = build([{ file: 'b.toml', text: NATIVE }]);
   t.equal(classifyText(text.replace('\n\n', '\n')), 'ours', 'the blank line after the digest line is optional');
-  t.equal(classifyText(text.replace('# fragments: b.toml', '# fragments: other.toml')), 'ours', 'header comment lines other than the digest are not checked (by design)');
+  t.equal(
+    classifyText(text.replace('# fragments: b.toml', '# fragments: other.toml')),
+    'ours',
+    'header comment lines other than the digest are not checked (by design)',
+  );
 });
 
 t.test('managed file: anything not starting with our header is "foreign"', async (t) => {
@@ -366,7 +459,13 @@ t.test('renderedTableLength and renderedMirrorLength count what renderBody write
     registries: [
       { prefix: '*.example.com', location: '', mirrors: [{ location: 'm.example.net', insecure: true }] },
       { prefix: 'quay.io/ns', location: 'other.io/ns', insecure: true, blocked: true, mirrorByDigestOnly: true, mirrors: [] },
-      { location: 'quay.io', mirrors: [{ location: 'a.example.net/q', pullFromMirror: 'digest-only' }, { location: 'b.example.net:5000/q', insecure: true, pullFromMirror: 'tag-only' }] },
+      {
+        location: 'quay.io',
+        mirrors: [
+          { location: 'a.example.net/q', pullFromMirror: 'digest-only' },
+          { location: 'b.example.net:5000/q', insecure: true, pullFromMirror: 'tag-only' },
+        ],
+      },
     ],
   };
   const counted = conf.registries.reduce((n, x) => n + renderedTableLength(x) + x.mirrors.reduce((k, m) => k + renderedMirrorLength(m), 0), 0);

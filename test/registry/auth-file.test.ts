@@ -7,7 +7,11 @@ import { authFilePaths, candidateKeys, findCredentials, lookupInFile, normaliseA
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 t.test('lookup order of containers-auth.json(5)', async (t) => {
-  t.same(authFilePaths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' }), ['/run/user/1/containers/auth.json', '/h/.config/containers/auth.json', '/h/.docker/config.json']);
+  t.same(authFilePaths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' }), [
+    '/run/user/1/containers/auth.json',
+    '/h/.config/containers/auth.json',
+    '/h/.docker/config.json',
+  ]);
   t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }), ['/x.json']);
   t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }, '/explicit.json'), ['/explicit.json']);
 });
@@ -32,7 +36,10 @@ t.test('findCredentials reads the first file that has a match', async (t) => {
   mkdirSync(join(xdg, 'containers'), { recursive: true });
   mkdirSync(join(home, '.docker'), { recursive: true });
   writeFileSync(join(xdg, 'containers', 'auth.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('xdg:1') } } }));
-  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('docker:2') }, 'b.example': { auth: b64('docker:3') } } }));
+  writeFileSync(
+    join(home, '.docker', 'config.json'),
+    JSON.stringify({ auths: { 'a.example': { auth: b64('docker:2') }, 'b.example': { auth: b64('docker:3') } } }),
+  );
   const env = { HOME: home, XDG_RUNTIME_DIR: xdg };
   t.same(await findCredentials('a.example/x', { env }), { username: 'xdg', password: '1' });
   t.same(await findCredentials('b.example/x', { env }), { username: 'docker', password: '3' });

@@ -31,7 +31,11 @@ t.test('findRegistry: TestFindRegistry (find-registry.conf with its drop-ins)', 
     ['not.so.simple-prefix.com/', '*.so.simple-prefix.com', 'subdomain-prefix.com'],
     ['not.quite.simple-prefix.com/', '*.simple-prefix.com', 'subdomain-prefix-2.com'],
     ['not.quite.simple-prefix.com:5000/with/path/and/beyond:tag', '*.simple-prefix.com', 'subdomain-prefix-2.com'],
-    ['really.not.quite.simple-prefix.com:5000/with/path/and/beyond:tag', '*.not.quite.simple-prefix.com', 'subdomain-prefix-1-overridden-by-dropin-location.com'],
+    [
+      'really.not.quite.simple-prefix.com:5000/with/path/and/beyond:tag',
+      '*.not.quite.simple-prefix.com',
+      'subdomain-prefix-1-overridden-by-dropin-location.com',
+    ],
     ['foo.docker.io:5000/omg/wtf/bbq:foo', '*.docker.io', 'subdomain-prefix-2.com'],
     [`foo.bar.example.com:6000/omg/wtf/bbq${D}`, '*.bar.example.com', 'subdomain-prefix-3-overridden-by-dropin-location.com'],
     ['foo.bar.docker.io:5000/omg/wtf/bbq:foo', '*.bar.docker.io', 'subdomain-prefix-4.com'],
@@ -50,15 +54,25 @@ t.test('findRegistry: TestFindRegistry (find-registry.conf with its drop-ins)', 
   }
   const none = findRegistry(c, 'simple-prefix.comx');
   t.equal(none.implicit, true, 'simple-prefix.comx: no match');
-  t.same(none.table, { prefix: 'simple-prefix.comx', location: 'simple-prefix.comx', mirrors: [] }, 'the implicit table: the name itself, no mirrors, not blocked, not insecure');
+  t.same(
+    none.table,
+    { prefix: 'simple-prefix.comx', location: 'simple-prefix.comx', mirrors: [] },
+    'the implicit table: the name itself, no mirrors, not blocked, not insecure',
+  );
   t.equal(findRegistry(c, 'base.com/test').table.blocked, true, 'the drop-in replaced base.com whole: blocked');
-  t.same(findRegistry(c, 'base.com/test').table.mirrors, [], '... and without the main file\'s mirrors');
+  t.same(findRegistry(c, 'base.com/test').table.mirrors, [], "... and without the main file's mirrors");
   t.equal(findRegistry(c, 'dup.example/x').table.location, 'first.dup.example', 'a duplicate prefix in one file: the first table counts');
 });
 
 t.test('findRegistry: longest prefix text, ties to the prefix that sorts first, never the order in the file', async (t) => {
-  const literalFirst = conf('[[registry]]\nprefix = "x.a.com"\nlocation = "literal.example"\n[[registry]]\nprefix = "*.a.com"\nlocation = "wildcard.example"\n');
-  t.equal(findRegistry(literalFirst, 'x.a.com/foo').prefix, '*.a.com', '"*.a.com" and "x.a.com" are both 7 long; "*" sorts first (derived, confirmed with skopeo)');
+  const literalFirst = conf(
+    '[[registry]]\nprefix = "x.a.com"\nlocation = "literal.example"\n[[registry]]\nprefix = "*.a.com"\nlocation = "wildcard.example"\n',
+  );
+  t.equal(
+    findRegistry(literalFirst, 'x.a.com/foo').prefix,
+    '*.a.com',
+    '"*.a.com" and "x.a.com" are both 7 long; "*" sorts first (derived, confirmed with skopeo)',
+  );
   const wildcardFirst = { registries: [...literalFirst.registries].reverse() };
   t.equal(findRegistry(wildcardFirst, 'x.a.com/foo').prefix, '*.a.com', 'the same with the tables in the other order');
   const longer = conf('[[registry]]\nprefix = "xy.a.com"\nlocation = "literal.example"\n[[registry]]\nprefix = "*.a.com"\nlocation = "wildcard.example"\n');
@@ -68,7 +82,9 @@ t.test('findRegistry: longest prefix text, ties to the prefix that sorts first, 
   t.equal(findRegistry(nested, 'quay.io/ns/app2').prefix, 'quay.io/ns', 'boundary: app2 is not under app');
   t.equal(findRegistry(nested, 'quay.io/other/x').prefix, 'quay.io');
   t.equal(findRegistry(nested, 'quay.io:443/ns/app').prefix, 'quay.io', 'the ":" boundary quirk: "quay.io" matches "quay.io:443"');
-  const library = conf('[[registry]]\nprefix = "docker.io/alpine"\nlocation = "m.example/alpine-ns"\n[[registry]]\nprefix = "docker.io/library/alpine"\nlocation = "m.example/official-alpine"\n');
+  const library = conf(
+    '[[registry]]\nprefix = "docker.io/alpine"\nlocation = "m.example/alpine-ns"\n[[registry]]\nprefix = "docker.io/library/alpine"\nlocation = "m.example/official-alpine"\n',
+  );
   t.equal(findRegistry(library, 'docker.io/library/alpine').prefix, 'docker.io/library/alpine', 'official images need library/');
   t.equal(findRegistry(library, 'docker.io/alpine/git').prefix, 'docker.io/alpine', '"docker.io/alpine" is the alpine/* namespace');
 });
@@ -128,27 +144,58 @@ t.test('pullSources: TestPullSourcesFromReference tables A–G, digest vs tag', 
   const { conf: c } = await loadRegistriesConf({ path: `${FIXTURES}pull-sources.conf`, dropInDirs: [] });
   const rows: ReadonlyArray<[string, string[], string[]]> = [
     // [repository, digest pull → endpoints, tag pull → endpoints] (last = the primary, "registry-X.com/bar")
-    ['registry-a.com/foo/image', ['mirror-1.registry-a.com', 'mirror-2.registry-a.com', 'registry-a.com/bar'], ['mirror-1.registry-a.com', 'mirror-2.registry-a.com', 'registry-a.com/bar']],
+    [
+      'registry-a.com/foo/image',
+      ['mirror-1.registry-a.com', 'mirror-2.registry-a.com', 'registry-a.com/bar'],
+      ['mirror-1.registry-a.com', 'mirror-2.registry-a.com', 'registry-a.com/bar'],
+    ],
     ['registry-b.com/foo/image', ['mirror-1.registry-b.com', 'mirror-2.registry-b.com', 'registry-b.com/bar'], ['registry-b.com/bar']],
     ['registry-b.com/baz/image', ['mirror-1.registry-b.com', 'mirror-2.registry-b.com', 'registry-b.com/bar'], ['registry-b.com/bar']],
-    ['registry-c.com/foo/image', ['mirror-1.registry-c.com', 'mirror-2.registry-c.com', 'registry-c.com/bar'], ['mirror-1.registry-c.com', 'registry-c.com/bar']],
+    [
+      'registry-c.com/foo/image',
+      ['mirror-1.registry-c.com', 'mirror-2.registry-c.com', 'registry-c.com/bar'],
+      ['mirror-1.registry-c.com', 'registry-c.com/bar'],
+    ],
     ['registry-e.com/foo/image', ['registry-e.com/bar'], ['mirror-1.registry-e.com', 'mirror-2.registry-e.com', 'registry-e.com/bar']],
-    ['registry-f.com/foo/image', ['mirror-1.registry-f.com', 'registry-f.com/bar'], ['mirror-1.registry-f.com', 'mirror-2.registry-f.com', 'registry-f.com/bar']],
-    ['registry-g.com/foo/image', ['mirror-1.registry-g.com', 'mirror-3.registry-g.com', 'mirror-4.registry-g.com', 'registry-g.com/bar'], ['mirror-2.registry-g.com', 'mirror-3.registry-g.com', 'mirror-4.registry-g.com', 'registry-g.com/bar']],
+    [
+      'registry-f.com/foo/image',
+      ['mirror-1.registry-f.com', 'registry-f.com/bar'],
+      ['mirror-1.registry-f.com', 'mirror-2.registry-f.com', 'registry-f.com/bar'],
+    ],
+    [
+      'registry-g.com/foo/image',
+      ['mirror-1.registry-g.com', 'mirror-3.registry-g.com', 'mirror-4.registry-g.com', 'registry-g.com/bar'],
+      ['mirror-2.registry-g.com', 'mirror-3.registry-g.com', 'mirror-4.registry-g.com', 'registry-g.com/bar'],
+    ],
   ];
   for (const [repo, digestEndpoints, tagEndpoints] of rows) {
-    for (const [suffix, endpoints] of [[D, digestEndpoints], [':aaa', tagEndpoints]] as const) {
+    for (const [suffix, endpoints] of [
+      [D, digestEndpoints],
+      [':aaa', tagEndpoints],
+    ] as const) {
       const r = pullSources(c, repo + suffix);
-      t.same(refs(r.sources), endpoints.map((e) => `${e}/image${suffix}`), `${repo}${suffix === D ? '@digest' : suffix}`);
-      t.same(r.sources.map((s) => s.role), endpoints.map((_, i) => (i === endpoints.length - 1 ? 'primary' : 'mirror')), 'mirrors, then the primary last');
+      t.same(
+        refs(r.sources),
+        endpoints.map((e) => `${e}/image${suffix}`),
+        `${repo}${suffix === D ? '@digest' : suffix}`,
+      );
+      t.same(
+        r.sources.map((s) => s.role),
+        endpoints.map((_, i) => (i === endpoints.length - 1 ? 'primary' : 'mirror')),
+        'mirrors, then the primary last',
+      );
     }
   }
   const a = pullSources(c, `registry-a.com/foo/image${D}`).sources;
-  t.same(a.map((s) => s.endpoint), [
-    { host: 'mirror-1.registry-a.com', insecure: false },
-    { host: 'mirror-2.registry-a.com', insecure: true },
-    { host: 'registry-a.com', insecure: false },
-  ], 'insecure is the endpoint\'s own flag');
+  t.same(
+    a.map((s) => s.endpoint),
+    [
+      { host: 'mirror-1.registry-a.com', insecure: false },
+      { host: 'mirror-2.registry-a.com', insecure: true },
+      { host: 'registry-a.com', insecure: false },
+    ],
+    "insecure is the endpoint's own flag",
+  );
 });
 
 t.test('pullSources: the man page example', async (t) => {
@@ -167,20 +214,52 @@ insecure = true
 `);
   const r = pullSources(c, 'example.com/foo/image:latest');
   t.same(r.sources, [
-    { reference: 'example-mirror-0.local/mirror-for-foo/image:latest', endpoint: { host: 'example-mirror-0.local', insecure: false }, role: 'mirror', blocked: false },
-    { reference: 'example-mirror-1.local/mirrors/foo/image:latest', endpoint: { host: 'example-mirror-1.local', insecure: true }, role: 'mirror', blocked: false },
-    { reference: 'internal-registry-for-example.com/bar/image:latest', endpoint: { host: 'internal-registry-for-example.com', insecure: false }, role: 'primary', blocked: false },
+    {
+      reference: 'example-mirror-0.local/mirror-for-foo/image:latest',
+      endpoint: { host: 'example-mirror-0.local', insecure: false },
+      role: 'mirror',
+      blocked: false,
+    },
+    {
+      reference: 'example-mirror-1.local/mirrors/foo/image:latest',
+      endpoint: { host: 'example-mirror-1.local', insecure: true },
+      role: 'mirror',
+      blocked: false,
+    },
+    {
+      reference: 'internal-registry-for-example.com/bar/image:latest',
+      endpoint: { host: 'internal-registry-for-example.com', insecure: false },
+      role: 'primary',
+      blocked: false,
+    },
   ]);
   t.same(refs(pullSources(c, 'registry.com/foo/image:latest').sources), ['registry.com/foo/image:latest'], 'mirrors belong to their own table only');
 });
 
 t.test('pullSources: wildcard prefix with a port in the name', async (t) => {
-  const c = conf('[[registry]]\nprefix = "*.sub.example.io"\nlocation = "example.com"\n[[registry.mirror]]\nlocation = "mirror.example.net"\n[[registry]]\nprefix = "*.path.example.io"\nlocation = "example.com"\n[[registry.mirror]]\nlocation = "mirror.example.net/with-path"\n');
+  const c = conf(
+    '[[registry]]\nprefix = "*.sub.example.io"\nlocation = "example.com"\n[[registry.mirror]]\nlocation = "mirror.example.net"\n[[registry]]\nprefix = "*.path.example.io"\nlocation = "example.com"\n[[registry.mirror]]\nlocation = "mirror.example.net/with-path"\n',
+  );
   const r = pullSources(c, 'another.sub.example.io:5000/library/prefix/image:latest');
-  t.same(refs(r.sources), ['mirror.example.net:5000/library/prefix/image:latest', 'example.com:5000/library/prefix/image:latest'], 'the port is appended to each location');
-  t.same(r.sources.map((s) => s.endpoint.host), ['mirror.example.net:5000', 'example.com:5000']);
-  t.throws(() => pullSources(c, 'a.path.example.io:5000/app:v1'), { kind: 'rewrite', message: /^rewriting reference: invalid reference format .*"mirror\.example\.net\/with-path:5000\/app:v1"/ }, 'a location with a path then cannot take the port: the whole pull is refused');
-  t.same(refs(pullSources(c, 'a.path.example.io/app:v1').sources), ['mirror.example.net/with-path/app:v1', 'example.com/app:v1'], 'without a port the same table works');
+  t.same(
+    refs(r.sources),
+    ['mirror.example.net:5000/library/prefix/image:latest', 'example.com:5000/library/prefix/image:latest'],
+    'the port is appended to each location',
+  );
+  t.same(
+    r.sources.map((s) => s.endpoint.host),
+    ['mirror.example.net:5000', 'example.com:5000'],
+  );
+  t.throws(
+    () => pullSources(c, 'a.path.example.io:5000/app:v1'),
+    { kind: 'rewrite', message: /^rewriting reference: invalid reference format .*"mirror\.example\.net\/with-path:5000\/app:v1"/ },
+    'a location with a path then cannot take the port: the whole pull is refused',
+  );
+  t.same(
+    refs(pullSources(c, 'a.path.example.io/app:v1').sources),
+    ['mirror.example.net/with-path/app:v1', 'example.com/app:v1'],
+    'without a port the same table works',
+  );
 });
 
 t.test('pullSources: blocked is decided on each physical reference', async (t) => {
@@ -214,18 +293,30 @@ location = "blocked-target.example/x"
 location = "mirror.example.net/into"
 `);
   const never = pullSources(c, `never.example/ns/app${D}`).sources;
-  t.same(never.map((s) => [s.reference, s.role, s.blocked, s.blockedBy]), [
-    [`mirror.example.net/never/app${D}`, 'mirror', false, undefined],
-    [`blocked-mirror.example/never/app${D}`, 'mirror', true, 'blocked-mirror.example'],
-    [`never.example/ns/app${D}`, 'primary', true, 'never.example/ns'],
-  ], 'a blocked source keeps its mirrors and is still listed last; a mirror under a blocked table is refused');
+  t.same(
+    never.map((s) => [s.reference, s.role, s.blocked, s.blockedBy]),
+    [
+      [`mirror.example.net/never/app${D}`, 'mirror', false, undefined],
+      [`blocked-mirror.example/never/app${D}`, 'mirror', true, 'blocked-mirror.example'],
+      [`never.example/ns/app${D}`, 'primary', true, 'never.example/ns'],
+    ],
+    'a blocked source keeps its mirrors and is still listed last; a mirror under a blocked table is refused',
+  );
   const moved = pullSources(c, 'moved.example/old/app:v1').sources;
-  t.same(moved.map((s) => [s.reference, s.blocked]), [['moved-target.example/new/app:v1', false]], 'a blocked table whose location lies elsewhere does not block its primary (derived, confirmed with skopeo)');
+  t.same(
+    moved.map((s) => [s.reference, s.blocked]),
+    [['moved-target.example/new/app:v1', false]],
+    'a blocked table whose location lies elsewhere does not block its primary (derived, confirmed with skopeo)',
+  );
   const into = pullSources(c, 'into-blocked.example/app:v1').sources;
-  t.same(into.map((s) => [s.reference, s.blocked, s.blockedBy]), [
-    ['mirror.example.net/into/app:v1', false, undefined],
-    ['blocked-target.example/x/app:v1', true, 'blocked-target.example'],
-  ], 'an unblocked table whose location lies under a blocked one is blocked at attempt time');
+  t.same(
+    into.map((s) => [s.reference, s.blocked, s.blockedBy]),
+    [
+      ['mirror.example.net/into/app:v1', false, undefined],
+      ['blocked-target.example/x/app:v1', true, 'blocked-target.example'],
+    ],
+    'an unblocked table whose location lies under a blocked one is blocked at attempt time',
+  );
 });
 
 t.test('pullSources: short names, default tag, insecure primary, mirror-by-digest-only', async (t) => {
@@ -246,11 +337,26 @@ location = "secure-mirror.example/ins"
   t.equal(busybox.reference, 'docker.io/library/busybox:latest', 'a short name is a Docker Hub name; no tag means :latest');
   t.same(refs(busybox.sources), ['hub-mirror.example/dockerhub/library/busybox:latest', 'docker.io/library/busybox:latest']);
   t.same(refs(pullSources(c, 'grafana/grafana:10').sources), ['hub-mirror.example/dockerhub/grafana/grafana:10', 'docker.io/grafana/grafana:10']);
-  t.same(refs(pullSources(c, 'index.docker.io/library/alpine').sources), ['hub-mirror.example/dockerhub/library/alpine:latest', 'docker.io/library/alpine:latest'], 'index.docker.io is docker.io');
+  t.same(
+    refs(pullSources(c, 'index.docker.io/library/alpine').sources),
+    ['hub-mirror.example/dockerhub/library/alpine:latest', 'docker.io/library/alpine:latest'],
+    'index.docker.io is docker.io',
+  );
   const ins = pullSources(c, 'insecure.example:5000/app:v1').sources;
-  t.same(ins.map((s) => [s.reference, s.endpoint]), [['insecure.example:5000/app:v1', { host: 'insecure.example:5000', insecure: true }]], 'mirror-by-digest-only: no mirror for a tag; the primary insecure');
+  t.same(
+    ins.map((s) => [s.reference, s.endpoint]),
+    [['insecure.example:5000/app:v1', { host: 'insecure.example:5000', insecure: true }]],
+    'mirror-by-digest-only: no mirror for a tag; the primary insecure',
+  );
   const insD = pullSources(c, `insecure.example:5000/app${D}`).sources;
-  t.same(insD.map((s) => [s.reference, s.endpoint.insecure]), [[`secure-mirror.example/ins/app${D}`, false], [`insecure.example:5000/app${D}`, true]], 'a digest uses the mirror, with its own (secure) flag');
+  t.same(
+    insD.map((s) => [s.reference, s.endpoint.insecure]),
+    [
+      [`secure-mirror.example/ins/app${D}`, false],
+      [`insecure.example:5000/app${D}`, true],
+    ],
+    'a digest uses the mirror, with its own (secure) flag',
+  );
   t.same(pullSources(c, 'quay.io/x/y:1').registry.implicit, true, 'no table: implicit');
   t.same(refs(pullSources(c, 'quay.io/x/y:1').sources), ['quay.io/x/y:1']);
 });
@@ -258,7 +364,13 @@ location = "secure-mirror.example/ins"
 t.test('pullSources: a mirror location with a tag gives an unusable source for digests and refuses tag pulls', async (t) => {
   const c = conf('[[registry]]\nprefix = "tagged.example/app"\nlocation = "tagged.example/app"\n[[registry.mirror]]\nlocation = "mirror.example/app:v1"\n');
   const d = pullSources(c, `tagged.example/app${D}`).sources;
-  t.same(d.map((s) => [s.reference, s.unusable]), [[`mirror.example/app:v1${D}`, 'Docker references with both a tag and digest are currently not supported'], [`tagged.example/app${D}`, undefined]]);
+  t.same(
+    d.map((s) => [s.reference, s.unusable]),
+    [
+      [`mirror.example/app:v1${D}`, 'Docker references with both a tag and digest are currently not supported'],
+      [`tagged.example/app${D}`, undefined],
+    ],
+  );
   t.throws(() => pullSources(c, 'tagged.example/app:v2'), { kind: 'rewrite', message: /^rewriting reference: invalid reference format/ });
 });
 

@@ -23,7 +23,17 @@ t.test('--help and --version', async (t) => {
 t.test('run --help lists the health-aware order, probe and metrics flags; an unusable combination exits 2 and says why', async (t) => {
   const rh = await runCli(['run', '--help']);
   t.equal(rh.code, 0);
-  for (const flag of ['--probe-interval-ms', '--probe-timeout-ms', '--health-aware-order', '--demote-after', '--restore-after', '--min-dwell-ms', '--max-rewrites-per-minute', '--metrics-file']) t.match(rh.stdout, flag);
+  for (const flag of [
+    '--probe-interval-ms',
+    '--probe-timeout-ms',
+    '--health-aware-order',
+    '--demote-after',
+    '--restore-after',
+    '--min-dwell-ms',
+    '--max-rewrites-per-minute',
+    '--metrics-file',
+  ])
+    t.match(rh.stdout, flag);
   const dir = mkdtempSync(join(tmpdir(), 'mpd-cli-'));
   const r = await runCli(['run', '--config', '/dev/null', '--state-dir', join(dir, 'state'), '--health-aware-order', '--probe-interval-ms', '0']);
   t.equal(r.code, 2);
@@ -34,7 +44,16 @@ t.test('run --help lists the health-aware order, probe and metrics flags; an unu
 });
 
 t.test('usage errors exit 2', async (t) => {
-  for (const args of [[], ['frobnicate'], ['check', '--no-such-flag'], ['render', '--stdout', '--output', 'x'], ['import', 'a', 'b'], ['import'], ['render', '--diff', '--stdout'], ['check', '--log-level', 'loud']]) {
+  for (const args of [
+    [],
+    ['frobnicate'],
+    ['check', '--no-such-flag'],
+    ['render', '--stdout', '--output', 'x'],
+    ['import', 'a', 'b'],
+    ['import'],
+    ['render', '--diff', '--stdout'],
+    ['check', '--log-level', 'loud'],
+  ]) {
     const r = await runCli(args);
     t.equal(r.code, 2, `${args.join(' ') || '(nothing)'} → 2`);
     t.ok(r.stderr.length > 0 || args.length === 0, 'says why');
@@ -46,7 +65,10 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   const ok = await runCli(['check', '--policy-dir', policy]);
   t.equal(ok.code, 0, ok.stderr);
   writeFileSync(join(policy, '60-bad.toml'), '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["UPPER.example/X"]\n');
-  writeFileSync(join(policy, '70-bad.yaml'), 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n');
+  writeFileSync(
+    join(policy, '70-bad.yaml'),
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
+  );
   const bad = await runCli(['check', '--policy-dir', policy]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, new RegExp(`^${policy}/60-bad\\.toml:3:12: invalid format for mirror "UPPER\\.example/X"`, 'm'), 'the path as given, for editors');
@@ -54,7 +76,14 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   writeFileSync(join(policy, '60-bad.toml'), '');
   const conflict = await runCli(['check', '--policy-dir', policy]);
   t.equal(conflict.code, 1);
-  t.match(conflict.stderr, new RegExp(`^${policy}/20-release\\.yaml:10:13: conflicting mirrorSourcePolicy for source "quay\\.io/openshift-release-dev/ocp-release": NeverContactSource here \\(ImageDigestMirrorSet\\), AllowContactingSource \\(unset\\) in ${policy}/70-bad\\.yaml:5:13`, 'm'), 'both sides by their paths');
+  t.match(
+    conflict.stderr,
+    new RegExp(
+      `^${policy}/20-release\\.yaml:10:13: conflicting mirrorSourcePolicy for source "quay\\.io/openshift-release-dev/ocp-release": NeverContactSource here \\(ImageDigestMirrorSet\\), AllowContactingSource \\(unset\\) in ${policy}/70-bad\\.yaml:5:13`,
+      'm',
+    ),
+    'both sides by their paths',
+  );
 });
 
 t.test('render is strict: an invalid fragment leaves the output byte for byte as it was', async (t) => {
@@ -122,7 +151,10 @@ t.test('--log-level debug shows ignored files; json logs are JSON lines', async 
   t.equal(r.code, 0);
   t.match(r.stderr, /ignored 50-local\.toml~: editor backup/);
   const j = await runCli(['check', '--policy-dir', policy, '--log-format', 'json']);
-  const lines = j.stderr.trim().split('\n').filter((l) => l.startsWith('{'));
+  const lines = j.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   t.ok(lines.length > 0);
   t.match(JSON.parse(lines[lines.length - 1] as string), { level: 30, msg: /policy is valid/ });
 });
@@ -131,7 +163,10 @@ t.test('import prints a native fragment that renders the same registries.conf', 
   const { dir, policy } = workspace();
   const r = await runCli(['import', join(policy, '20-release.yaml')]);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /\[\[mirror-set\]\]\nsource = "quay\.io\/openshift-release-dev\/ocp-release"\nmirrors = \["mirror\.registry\.example:5000\/ocp4\/openshift4"\]\npull-from-mirror = "digest-only"\nsource-policy = "never"/);
+  t.match(
+    r.stdout,
+    /\[\[mirror-set\]\]\nsource = "quay\.io\/openshift-release-dev\/ocp-release"\nmirrors = \["mirror\.registry\.example:5000\/ocp4\/openshift4"\]\npull-from-mirror = "digest-only"\nsource-policy = "never"/,
+  );
   const yamlOnly = join(dir, 'yaml');
   const tomlOnly = join(dir, 'toml');
   cpSync(join(policy, '20-release.yaml'), join(yamlOnly, '20-release.yaml'));
@@ -157,7 +192,10 @@ t.test('check warns when a registries.conf.d drop-in beside the output shadows a
   writeFileSync(join(dropIns, '60-other.conf'), '[[registry]]\nlocation = "unrelated.example.com"\n');
   const r = await runCli(['check', '--policy-dir', policy, '--output', out]);
   t.equal(r.code, 0, 'a warning, not an error');
-  t.match(r.stderr, new RegExp(`${dropIns}/50-local\\.conf:2:1: warning: this drop-in defines prefix "docker\\.io", which the rendered registries\\.conf manages`));
+  t.match(
+    r.stderr,
+    new RegExp(`${dropIns}/50-local\\.conf:2:1: warning: this drop-in defines prefix "docker\\.io", which the rendered registries\\.conf manages`),
+  );
   t.notMatch(r.stderr, /60-other\.conf/);
 });
 

@@ -32,7 +32,11 @@ t.test('check and render: a missing policy directory is a one-line error (exit 1
   for (const args of [['check'], ['render', '--output', out], ['render', '--stdout'], ['render', '--diff', '--output', out]]) {
     const r = await runCli([...args, '--policy-dir', missing]);
     t.equal(r.code, 1, `${args.join(' ')}: exit 1`);
-    t.equal(r.stderr, `${missing}: policy directory does not exist (create it, or name another with --policy-dir; an empty directory is an empty policy)\n`, 'one line, naming it');
+    t.equal(
+      r.stderr,
+      `${missing}: policy directory does not exist (create it, or name another with --policy-dir; an empty directory is an empty policy)\n`,
+      'one line, naming it',
+    );
   }
   t.notOk(existsSync(out), 'nothing written');
   const empty = join(dir, 'empty.d');
@@ -52,9 +56,12 @@ t.test('check FILE...: candidates checked with the directory as it would be with
   const bad = await runCli(['check', '--policy-dir', policy, join(cand, '50-local.toml')]);
   t.equal(bad.code, 1);
   t.match(bad.stderr, new RegExp(`^${cand}/50-local\\.toml:3:12: invalid format for mirror`, 'm'), 'named by the path given');
-  t.notMatch(bad.stderr, new RegExp(`${policy}/50-local\\.toml`), 'the directory\'s fragment of that name is replaced, not checked');
+  t.notMatch(bad.stderr, new RegExp(`${policy}/50-local\\.toml`), "the directory's fragment of that name is replaced, not checked");
   // A candidate that conflicts with a fragment already there.
-  writeFileSync(join(cand, '70-never.yaml'), 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n');
+  writeFileSync(
+    join(cand, '70-never.yaml'),
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
+  );
   const conflict = await runCli(['check', '--policy-dir', policy, join(cand, '70-never.yaml')]);
   t.equal(conflict.code, 1);
   t.match(conflict.stderr, new RegExp(`^${policy}/20-release\\.yaml:10:13: conflicting mirrorSourcePolicy .* in ${cand}/70-never\\.yaml:5:13`, 'm'));
@@ -77,21 +84,37 @@ t.test('check --json: diagnostics as data on stdout', async (t) => {
   t.equal(ok.code, 0, ok.stderr);
   const valid = JSON.parse(ok.stdout) as { valid: boolean; fragments: number; tables: number; diagnostics: Array<{ severity: string }> };
   t.match(valid, { valid: true, fragments: 3, tables: Number, mirrors: Number });
-  t.ok(valid.diagnostics.every((d) => d.severity === 'warning'), 'the examples\' warnings only');
+  t.ok(
+    valid.diagnostics.every((d) => d.severity === 'warning'),
+    "the examples' warnings only",
+  );
   t.equal(ok.stderr, '', 'stdout is the whole report');
   writeFileSync(join(policy, '60-bad.toml'), '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["UPPER.example/X"]\n');
-  writeFileSync(join(policy, '70-bad.yaml'), 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n');
+  writeFileSync(
+    join(policy, '70-bad.yaml'),
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
+  );
   const bad = await runCli(['check', '--json', '--policy-dir', policy]);
   t.equal(bad.code, 1);
   const report = JSON.parse(bad.stdout) as { valid: boolean; diagnostics: Array<Record<string, unknown>> };
   t.equal(report.valid, false);
   t.match(report.diagnostics, [
     { file: `${policy}/60-bad.toml`, line: 3, column: 12, severity: 'error', message: /^invalid format for mirror "UPPER\.example\/X"/ },
-    { file: `${policy}/20-release.yaml`, line: 10, column: 13, severity: 'error', message: /conflicting mirrorSourcePolicy/, related: [{ file: `${policy}/70-bad.yaml`, line: 5, column: 13 }] },
+    {
+      file: `${policy}/20-release.yaml`,
+      line: 10,
+      column: 13,
+      severity: 'error',
+      message: /conflicting mirrorSourcePolicy/,
+      related: [{ file: `${policy}/70-bad.yaml`, line: 5, column: 13 }],
+    },
   ]);
   const missing = await runCli(['check', '--json', '--policy-dir', join(policy, 'nope')]);
   t.equal(missing.code, 1);
-  t.match(JSON.parse(missing.stdout), { valid: false, diagnostics: [{ file: join(policy, 'nope'), line: null, column: null, severity: 'error', message: /does not exist/ }] });
+  t.match(JSON.parse(missing.stdout), {
+    valid: false,
+    diagnostics: [{ file: join(policy, 'nope'), line: null, column: null, severity: 'error', message: /does not exist/ }],
+  });
 });
 
 t.test('render --diff: what would change, as a patch that applies; nothing written; "no change" when none', async (t) => {
@@ -110,7 +133,7 @@ t.test('render --diff: what would change, as a patch that applies; nothing writt
   writeFileSync(join(policy, '60-new.toml'), '[[mirror-set]]\nsource = "ghcr.io"\nmirrors = ["mirror.example/ghcr"]\n');
   const changed = await runCli(['render', '--diff', '--policy-dir', policy, '--output', out, '--base', base]);
   t.equal(changed.code, 0, 'exit 0 with changes too');
-  t.match(changed.stdout, /^\+  location = "mirror\.example\/ghcr"$/m);
+  t.match(changed.stdout, /^\+ {2}location = "mirror\.example\/ghcr"$/m);
   t.equal(readFileSync(out, 'utf8'), rendered, 'still nothing written');
   // The diff is what render then writes: patch(1) applied to the old file gives the new one.
   const copy = join(policy, '..', 'patched.conf');
@@ -128,7 +151,19 @@ t.test('import - reads standard input; a native TOML fragment is refused as need
   const fromStdin = spawnSync(process.execPath, [BIN, 'import', '-'], { input: yaml, encoding: 'utf8' });
   t.equal(fromStdin.status, 0, fromStdin.stderr);
   t.match(fromStdin.stdout, /^# Imported by mirror-policyd from "<stdin>"\./);
-  t.equal(fromStdin.stdout.split('\n').slice(1).join('\n').replace(/<stdin>/g, ''), fromFile.stdout.split('\n').slice(1).join('\n').replace(/20-release\.yaml/g, ''), 'the same fragment');
+  t.equal(
+    fromStdin.stdout
+      .split('\n')
+      .slice(1)
+      .join('\n')
+      .replace(/<stdin>/g, ''),
+    fromFile.stdout
+      .split('\n')
+      .slice(1)
+      .join('\n')
+      .replace(/20-release\.yaml/g, ''),
+    'the same fragment',
+  );
   const toml = await runCli(['import', join(policy, '50-local.toml')]);
   t.equal(toml.code, 1);
   t.equal(toml.stdout, '');
@@ -142,18 +177,42 @@ t.test('import - reads standard input; a native TOML fragment is refused as need
   t.match(garbage.stderr, /^<stdin>:\d+:\d+: invalid YAML/m, 'YAML errors name standard input');
 });
 
-t.test('render as a user who may not write the output: one line saying so, exit 1, no stack trace', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false }, async (t) => {
-  const { dir, policy } = workspace();
-  chmodSync(dir, 0o755);
-  const etc = join(dir, 'etc-containers');
-  mkdirSync(etc, { mode: 0o755 });
-  const out = join(etc, 'registries.conf');
-  writeFileSync(out, '# the host\'s\n');
-  for (const f of [dir, policy]) chownSync(f, 0, 0);
-  const r = await runAs(NOBODY, ['render', '--policy-dir', policy, '--output', out, '--allow-unsafe-fragments', '--state-dir', join(dir, 'state')]);
-  t.equal(r.code, 1, r.stderr);
-  t.match(r.stderr, /^mirror-policyd render: EACCES: permission denied, .* \(run as root\?\)$/m);
-  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  t.notMatch(r.stderr, /internal error/);
-  t.equal(readFileSync(out, 'utf8'), '# the host\'s\n', 'the output is as it was');
+t.test(
+  'render as a user who may not write the output: one line saying so, exit 1, no stack trace',
+  { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false },
+  async (t) => {
+    const { dir, policy } = workspace();
+    chmodSync(dir, 0o755);
+    const etc = join(dir, 'etc-containers');
+    mkdirSync(etc, { mode: 0o755 });
+    const out = join(etc, 'registries.conf');
+    writeFileSync(out, "# the host's\n");
+    for (const f of [dir, policy]) chownSync(f, 0, 0);
+    const r = await runAs(NOBODY, ['render', '--policy-dir', policy, '--output', out, '--allow-unsafe-fragments', '--state-dir', join(dir, 'state')]);
+    t.equal(r.code, 1, r.stderr);
+    t.match(r.stderr, /^mirror-policyd render: EACCES: permission denied, .* \(run as root\?\)$/m);
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    t.notMatch(r.stderr, /internal error/);
+    t.equal(readFileSync(out, 'utf8'), "# the host's\n", 'the output is as it was');
+  },
+);
+
+t.test('--max-fragment-bytes: check and render refuse a larger fragment, naming it and the cap; a bad value is a usage error', async (t) => {
+  const { dir, policy, out } = workspace();
+  writeFileSync(join(policy, '60-padded.toml'), `# ${'x'.repeat(200)}\n`);
+  chmodSync(join(policy, '60-padded.toml'), 0o644);
+  const check = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '128']);
+  t.equal(check.code, 1, check.stderr);
+  t.match(check.stderr, /60-padded\.toml: refusing fragment: 203 bytes, more than the 128 allowed by max-fragment-bytes/);
+  const candidate = join(dir, '61-candidate.toml');
+  writeFileSync(candidate, `# ${'y'.repeat(200)}\n`);
+  const cand = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '128', candidate]);
+  t.match(cand.stderr, new RegExp(`${candidate}: 203 bytes, more than the 128 allowed by max-fragment-bytes`), 'a candidate is held to the same cap');
+  const render = await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null', '--max-fragment-bytes', '128']);
+  t.equal(render.code, 1, render.stderr);
+  t.notOk(existsSync(out), 'nothing written');
+  t.equal((await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null'])).code, 0, 'the default cap admits it');
+  const bad = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '0']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--max-fragment-bytes must be a whole number from 1 to 268435456, not "0"/);
 });

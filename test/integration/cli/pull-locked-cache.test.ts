@@ -29,7 +29,11 @@ t.test('a pull goes on without updating a health cache whose lock a live process
   t.teardown(() => void holder.kill('SIGKILL'));
   await new Promise((r) => holder.once('spawn', r));
   const stat = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
-  const identity = { pid: holder.pid, bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), startTicks: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) };
+  const identity = {
+    pid: holder.pid,
+    bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    startTicks: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]),
+  };
   const lock = join(state, 'health.json.lock');
   writeFileSync(lock, `${JSON.stringify(identity)}\n`);
   const old = new Date(Date.now() - 3600_000);
@@ -42,5 +46,5 @@ t.test('a pull goes on without updating a health cache whose lock a live process
   t.match(report, { digest: img.manifestDigest, verified: true, manifestFrom: ref }, 'pulled and verified from the source after the dead mirror');
   t.match(r.stderr, `health cache ${join(state, 'health.json')} not updated: ${lock} is held by another process (pid ${holder.pid}, still running)`);
   t.notOk(existsSync(join(state, 'health.json')), 'nothing written to the cache');
-  t.same(JSON.parse(readFileSync(lock, 'utf8')), identity, 'the holder\'s lock is left alone');
+  t.same(JSON.parse(readFileSync(lock, 'utf8')), identity, "the holder's lock is left alone");
 });

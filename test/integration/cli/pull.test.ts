@@ -30,7 +30,10 @@ t.test('pull: falls through a dead mirror, remembers it, and the next process sk
   t.equal(r1.manifestFrom, ref);
   t.equal(r1.digest, img.manifestDigest);
   t.equal(r1.verified, true);
-  t.same(r1.attempts.map((a) => a.source), [`${dead}/app@${img.manifestDigest}`]);
+  t.same(
+    r1.attempts.map((a) => a.source),
+    [`${dead}/app@${img.manifestDigest}`],
+  );
   const health = JSON.parse(readFileSync(join(state, 'health.json'), 'utf8')) as { endpoints: Record<string, { lastFailure?: { class: string } }> };
   t.equal(health.endpoints[`insecure://${dead}`]?.lastFailure?.class, 'refused');
 
@@ -55,13 +58,22 @@ t.test('pull: human report, tag warning, refused references and usage errors', a
   t.equal((await runCli(['pull', ref, '--dest', join(work, 'd6'), '--platform', 'linux'])).code, 2);
 });
 
-t.test('resolve shows each endpoint\'s health from the cache the pulls filled', async (t) => {
+t.test("resolve shows each endpoint's health from the cache the pulls filled", async (t) => {
   const r = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', state, '--json']);
   t.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { sources: Array<{ endpoint: string; health: string }> };
-  t.same(j.sources.map((s) => [s.endpoint, s.health]), [[dead, 'down'], [src.host, 'up']]);
+  t.same(
+    j.sources.map((s) => [s.endpoint, s.health]),
+    [
+      [dead, 'down'],
+      [src.host, 'up'],
+    ],
+  );
   const fresh = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', join(work, 'no-state'), '--json']);
-  t.same((JSON.parse(fresh.stdout) as { sources: Array<{ health: string }> }).sources.map((s) => s.health), ['unknown', 'unknown']);
+  t.same(
+    (JSON.parse(fresh.stdout) as { sources: Array<{ health: string }> }).sources.map((s) => s.health),
+    ['unknown', 'unknown'],
+  );
 });
 
 t.test('progress lines: the digest short form, bytes of the total, the source; throttled per blob, the last always shown', async (t) => {
@@ -70,17 +82,37 @@ t.test('progress lines: the digest short form, bytes of the total, the source; t
   t.equal(formatBytes(512), '512 B');
   t.equal(formatBytes(1536), '1.5 KiB');
   t.equal(formatBytes(45.6 * 1024 * 1024), '45.6 MiB');
-  t.equal(formatProgress({ digest, done: 12 * 1024 * 1024, total: 48 * 1024 * 1024, source: 'mirror.example/app:v1' }), 'blob sha256:ab12ab12ab12 12.0 MiB / 48.0 MiB (25%) from mirror.example/app:v1');
+  t.equal(
+    formatProgress({ digest, done: 12 * 1024 * 1024, total: 48 * 1024 * 1024, source: 'mirror.example/app:v1' }),
+    'blob sha256:ab12ab12ab12 12.0 MiB / 48.0 MiB (25%) from mirror.example/app:v1',
+  );
   t.equal(formatProgress({ digest, done: 0, total: 0, source: 's' }), 'blob sha256:ab12ab12ab12 0 B / 0 B (100%) from s');
   const out: string[] = [];
   let clock = 0;
-  const report = progressLines((l) => void out.push(l), () => clock, 2000);
-  for (const [at, done] of [[0, 10], [500, 20], [1999, 30], [2000, 40], [2100, 50], [2200, 100]] as const) {
+  const report = progressLines(
+    (l) => void out.push(l),
+    () => clock,
+    2000,
+  );
+  for (const [at, done] of [
+    [0, 10],
+    [500, 20],
+    [1999, 30],
+    [2000, 40],
+    [2100, 50],
+    [2200, 100],
+  ] as const) {
     clock = at;
     report({ digest, done, total: 100, source: 's' });
   }
-  t.same(out.map((l) => l.replace(/ from s\n$/, '')), ['blob sha256:ab12ab12ab12 10 B / 100 B (10%)', 'blob sha256:ab12ab12ab12 40 B / 100 B (40%)', 'blob sha256:ab12ab12ab12 100 B / 100 B (100%)']);
-  t.ok(out.every((l) => l.endsWith('\n') && !l.includes('\r')), 'whole lines, nothing redrawn');
+  t.same(
+    out.map((l) => l.replace(/ from s\n$/, '')),
+    ['blob sha256:ab12ab12ab12 10 B / 100 B (10%)', 'blob sha256:ab12ab12ab12 40 B / 100 B (40%)', 'blob sha256:ab12ab12ab12 100 B / 100 B (100%)'],
+  );
+  t.ok(
+    out.every((l) => l.endsWith('\n') && !l.includes('\r')),
+    'whole lines, nothing redrawn',
+  );
 });
 
 t.test('pull: no progress lines when stderr is not a terminal; on a terminal, one per blob at least', async (t) => {
@@ -89,7 +121,9 @@ t.test('pull: no progress lines when stderr is not a terminal; on a terminal, on
   t.equal(piped.code, 0, piped.stderr);
   t.notMatch(piped.stderr, /^blob sha256:/m, 'stderr piped: quiet');
   // script(1) gives the program a terminal; what it writes there comes back on script's stdout
-  const quoted = [process.execPath, BIN, ...args.slice(0, 3), join(work, 'd-progress-tty'), ...args.slice(4)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const quoted = [process.execPath, BIN, ...args.slice(0, 3), join(work, 'd-progress-tty'), ...args.slice(4)]
+    .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+    .join(' ');
   const tty = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
     const child = spawn('script', ['-qec', quoted, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -102,5 +136,6 @@ t.test('pull: no progress lines when stderr is not a terminal; on a terminal, on
     });
   });
   t.equal(tty.code, 0, tty.out);
-  for (const d of [img.configDigest, img.layerDigest]) t.match(tty.out, new RegExp(`blob ${shortDigest(d)} \\d+ B / \\d+ B \\(100%\\) from ${src.host}/app@`), `the last line of ${shortDigest(d)}`);
+  for (const d of [img.configDigest, img.layerDigest])
+    t.match(tty.out, new RegExp(`blob ${shortDigest(d)} \\d+ B / \\d+ B \\(100%\\) from ${src.host}/app@`), `the last line of ${shortDigest(d)}`);
 });

@@ -9,7 +9,9 @@ const D = `@sha256:${'a'.repeat(64)}`;
 function setup(): { conf: string; env: NodeJS.ProcessEnv } {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-cli-resolve-'));
   const conf = join(dir, 'registries.conf');
-  writeFileSync(conf, `[[registry]]
+  writeFileSync(
+    conf,
+    `[[registry]]
 location = "example.com/foo"
 blocked = true
 [[registry.mirror]]
@@ -18,7 +20,8 @@ pull-from-mirror = "digest-only"
 [[registry.mirror]]
 location = "example-mirror-1.local/mirrors/foo"
 insecure = true
-`);
+`,
+  );
   mkdirSync(join(dir, 'home'));
   return { conf, env: { ...process.env, HOME: join(dir, 'home') } };
 }
@@ -31,7 +34,14 @@ t.test('resolve --help lists every flag; the main help lists the command', async
 });
 
 t.test('resolve: usage errors exit 2', async (t) => {
-  for (const args of [['resolve'], ['resolve', 'a', 'b'], ['resolve', '--no-such-flag', 'a'], ['resolve', '--registries-conf'], ['resolve', '--registries-conf', '', 'busybox'], ['resolve', '--log-level', 'loud', 'busybox']]) {
+  for (const args of [
+    ['resolve'],
+    ['resolve', 'a', 'b'],
+    ['resolve', '--no-such-flag', 'a'],
+    ['resolve', '--registries-conf'],
+    ['resolve', '--registries-conf', '', 'busybox'],
+    ['resolve', '--log-level', 'loud', 'busybox'],
+  ]) {
     const r = await runCli(args);
     t.equal(r.code, 2, `${args.join(' ')} → 2`);
     t.match(r.stderr, /Try 'mirror-policyd resolve --help'/);
@@ -46,17 +56,31 @@ t.test('resolve: the sources as a table and as JSON', async (t) => {
   t.equal(lines[0], `example.com/foo/image${D}`);
   t.match(lines[1], /\[\[registry\]\] prefix "example\.com\/foo" \(blocked\)/);
   t.match(lines[2], new RegExp(`configuration: ${conf}`));
-  t.match(table.stdout, /#\s+ROLE\s+REFERENCE\s+ENDPOINT\s+FLAGS\s+HEALTH\n1\s+mirror\s+example-mirror-0\.local\/mirror-for-foo\/image@sha256:a+\s+example-mirror-0\.local\s+-\s+unknown\n2\s+mirror\s+\S+\s+example-mirror-1\.local\s+insecure\s+unknown\n3\s+primary\s+example\.com\/foo\/image@\S+\s+example\.com\s+blocked by "example\.com\/foo"\s+unknown\n$/);
+  t.match(
+    table.stdout,
+    /#\s+ROLE\s+REFERENCE\s+ENDPOINT\s+FLAGS\s+HEALTH\n1\s+mirror\s+example-mirror-0\.local\/mirror-for-foo\/image@sha256:a+\s+example-mirror-0\.local\s+-\s+unknown\n2\s+mirror\s+\S+\s+example-mirror-1\.local\s+insecure\s+unknown\n3\s+primary\s+example\.com\/foo\/image@\S+\s+example\.com\s+blocked by "example\.com\/foo"\s+unknown\n$/,
+  );
 
   const json = await runCli(['resolve', '--registries-conf', conf, '--json', 'example.com/foo/image'], { env });
   t.equal(json.code, 0, json.stderr);
-  t.same(JSON.parse(json.stdout), {
-    reference: 'example.com/foo/image:latest',
-    sources: [
-      { reference: 'example-mirror-1.local/mirrors/foo/image:latest', endpoint: 'example-mirror-1.local', role: 'mirror', insecure: true, blocked: false, health: 'unknown' },
-      { reference: 'example.com/foo/image:latest', endpoint: 'example.com', role: 'primary', insecure: false, blocked: true, health: 'unknown' },
-    ],
-  }, 'a tag pull skips the digest-only mirror; the blocked primary is still last');
+  t.same(
+    JSON.parse(json.stdout),
+    {
+      reference: 'example.com/foo/image:latest',
+      sources: [
+        {
+          reference: 'example-mirror-1.local/mirrors/foo/image:latest',
+          endpoint: 'example-mirror-1.local',
+          role: 'mirror',
+          insecure: true,
+          blocked: false,
+          health: 'unknown',
+        },
+        { reference: 'example.com/foo/image:latest', endpoint: 'example.com', role: 'primary', insecure: false, blocked: true, health: 'unknown' },
+      ],
+    },
+    'a tag pull skips the digest-only mirror; the blocked primary is still last',
+  );
 });
 
 t.test('resolve: a blocked table whose location lies elsewhere does not block its primary, and says so', async (t) => {

@@ -11,7 +11,12 @@ export const NOBODY = 65534;
  */
 export function runAs(uid: number, args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, BIN, ...args], { uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+    const child = spawn('/usr/bin/env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, BIN, ...args], {
+      uid,
+      gid: uid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: '/',
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -57,14 +57,18 @@ t.test('a garbled answer: exit 4 with a one-line reason', async (t) => {
   oneLineNoStack(t, r.stderr);
 });
 
-t.test('an unprivileged user: permission denied, exit 4, one line', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
-  chmodSync(dir, 0o755);
-  const path = join(dir, 'control.sock');
-  await socketServer(t, path, '{"ok":true,"result":{}}\n');
-  chmodSync(path, 0o600); // as the daemon's socket is
-  const r = await runAs(NOBODY, ['status', '--control-socket', path]);
-  t.equal(r.code, 4, r.stderr);
-  t.match(r.stderr, new RegExp(`^mirror-policyd status: permission denied on the control socket ${path}.*run status as root`));
-  oneLineNoStack(t, r.stderr);
-});
+t.test(
+  'an unprivileged user: permission denied, exit 4, one line',
+  { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+    chmodSync(dir, 0o755);
+    const path = join(dir, 'control.sock');
+    await socketServer(t, path, '{"ok":true,"result":{}}\n');
+    chmodSync(path, 0o600); // as the daemon's socket is
+    const r = await runAs(NOBODY, ['status', '--control-socket', path]);
+    t.equal(r.code, 4, r.stderr);
+    t.match(r.stderr, new RegExp(`^mirror-policyd status: permission denied on the control socket ${path}.*run status as root`));
+    oneLineNoStack(t, r.stderr);
+  },
+);

@@ -23,7 +23,10 @@ t.test('equal texts: no diff', async (t) => {
 t.test('one changed line with three lines of context, as diff -u writes it', async (t) => {
   const before = 'l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\n';
   const after = 'l1\nl2\nl3\nl4\nL5\nl6\nl7\nl8\n';
-  t.equal(unifiedDiff(before, after, 'a/registries.conf', 'b/registries.conf'), '--- a/registries.conf\n+++ b/registries.conf\n@@ -2,7 +2,7 @@\n l2\n l3\n l4\n-l5\n+L5\n l6\n l7\n l8\n');
+  t.equal(
+    unifiedDiff(before, after, 'a/registries.conf', 'b/registries.conf'),
+    '--- a/registries.conf\n+++ b/registries.conf\n@@ -2,7 +2,7 @@\n l2\n l3\n l4\n-l5\n+L5\n l6\n l7\n l8\n',
+  );
   t.equal(unifiedDiff('', 'new\n', 'a', 'b'), '--- a\n+++ b\n@@ -0,0 +1 @@\n+new\n', 'from nothing');
   t.equal(unifiedDiff('x', 'x\n', 'a', 'b'), '--- a\n+++ b\n@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+x\n', 'a missing final newline counts');
 });

@@ -44,7 +44,10 @@ async function assertOrder(t: Test, conf: string, rows: readonly Row[]): Promise
 t.test('the ICSP of the OpenShift documentation: digest pulls try the mirrors in order, longest prefix wins, tag pulls go to the source', async (t) => {
   const conf = renderTo([example('10-ubi8repo.yaml')]);
   await assertOrder(t, conf, [
-    { ref: `registry.access.redhat.com/ubi8/ubi-minimal@${D}`, tried: [`example.io/example/ubi-minimal@${D}`, `example.com/example/ubi-minimal@${D}`, `registry.access.redhat.com/ubi8/ubi-minimal@${D}`] },
+    {
+      ref: `registry.access.redhat.com/ubi8/ubi-minimal@${D}`,
+      tried: [`example.io/example/ubi-minimal@${D}`, `example.com/example/ubi-minimal@${D}`, `registry.access.redhat.com/ubi8/ubi-minimal@${D}`],
+    },
     { ref: 'registry.access.redhat.com/ubi8/ubi-minimal:latest', tried: ['registry.access.redhat.com/ubi8/ubi-minimal:latest'] },
     { ref: `registry.redhat.io/openshift4/ose-cli@${D}`, tried: [`mirror.example.com/redhat/ose-cli@${D}`, `registry.redhat.io/openshift4/ose-cli@${D}`] },
     { ref: `registry.redhat.io/rhel9/httpd@${D}`, tried: [`mirror.example.com/rhel9/httpd@${D}`, `registry.redhat.io/rhel9/httpd@${D}`] },
@@ -67,9 +70,20 @@ t.test('the rewrite our render warns about is one containers/image really refuse
 t.test('IDMS NeverContactSource and ITMS: blocked source after its mirrors, tag mirrors only for tags', async (t) => {
   const conf = renderTo([example('20-release.yaml')]);
   await assertOrder(t, conf, [
-    { ref: `quay.io/openshift-release-dev/ocp-release@${D}`, tried: [`mirror.registry.example:5000/ocp4/openshift4@${D}`, `quay.io/openshift-release-dev/ocp-release@${D}`], blocked: ['quay.io'] },
-    { ref: 'quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64', tried: ['quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64'], blocked: ['quay.io'] },
-    { ref: 'registry.access.redhat.com/ubi9/ubi:latest', tried: ['mirror.registry.example:5000/ubi9/ubi:latest', 'registry.access.redhat.com/ubi9/ubi:latest'] },
+    {
+      ref: `quay.io/openshift-release-dev/ocp-release@${D}`,
+      tried: [`mirror.registry.example:5000/ocp4/openshift4@${D}`, `quay.io/openshift-release-dev/ocp-release@${D}`],
+      blocked: ['quay.io'],
+    },
+    {
+      ref: 'quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64',
+      tried: ['quay.io/openshift-release-dev/ocp-release:4.18.1-x86_64'],
+      blocked: ['quay.io'],
+    },
+    {
+      ref: 'registry.access.redhat.com/ubi9/ubi:latest',
+      tried: ['mirror.registry.example:5000/ubi9/ubi:latest', 'registry.access.redhat.com/ubi9/ubi:latest'],
+    },
     { ref: `registry.access.redhat.com/ubi9/ubi@${D}`, tried: [`registry.access.redhat.com/ubi9/ubi@${D}`] },
   ]);
 });
@@ -77,8 +91,18 @@ t.test('IDMS NeverContactSource and ITMS: blocked source after its mirrors, tag 
 t.test('native TOML: an all-pulls mirror set for docker.io, short names normalised, insecure and blocked scopes', async (t) => {
   const conf = renderTo([example('50-local.toml')]);
   await assertOrder(t, conf, [
-    { ref: 'busybox', tried: ['cache-1.lab.example/dockerhub/library/busybox:latest', 'cache-2.lab.example/dockerhub/library/busybox:latest', 'docker.io/library/busybox:latest'] },
-    { ref: `docker.io/grafana/grafana@${D}`, tried: [`cache-1.lab.example/dockerhub/grafana/grafana@${D}`, `cache-2.lab.example/dockerhub/grafana/grafana@${D}`, `docker.io/grafana/grafana@${D}`] },
+    {
+      ref: 'busybox',
+      tried: [
+        'cache-1.lab.example/dockerhub/library/busybox:latest',
+        'cache-2.lab.example/dockerhub/library/busybox:latest',
+        'docker.io/library/busybox:latest',
+      ],
+    },
+    {
+      ref: `docker.io/grafana/grafana@${D}`,
+      tried: [`cache-1.lab.example/dockerhub/grafana/grafana@${D}`, `cache-2.lab.example/dockerhub/grafana/grafana@${D}`, `docker.io/grafana/grafana@${D}`],
+    },
     { ref: `registry.lab.example:5000/team/app@${D}`, tried: [`registry-dr.lab.example/team/app@${D}`, `registry.lab.example:5000/team/app@${D}`] },
     { ref: 'untrusted.example.com/x/y:1', tried: ['untrusted.example.com/x/y:1'], blocked: ['untrusted.example.com'] },
   ]);
@@ -106,23 +130,61 @@ mirrors = ["mirror.example.net/more-specific"]
 `,
     },
     // A second fragment for the same source: merged in topological order (V1).
-    { file: '20-more.yaml', text: 'apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata: {name: more}\nspec:\n  repositoryDigestMirrors:\n  - source: primary.example.com/top\n    mirrors: [mirror-b.example.net/primary, mirror-c.example.net/primary]\n' },
+    {
+      file: '20-more.yaml',
+      text: 'apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata: {name: more}\nspec:\n  repositoryDigestMirrors:\n  - source: primary.example.com/top\n    mirrors: [mirror-b.example.net/primary, mirror-c.example.net/primary]\n',
+    },
   ]);
   const m = (host: string, path: string): string => `${host}/${path}@${D}`;
   await assertOrder(t, conf, [
     { ref: `a.example.org/ns/app@${D}`, tried: [m('wild-mirror.example.net/org', 'ns/app'), m('a.example.org', 'ns/app')] },
     // The blocked wildcard inside the mirrored one inherits its mirrors (else its table would hide them).
-    { ref: `x.blocked.example.org/ns/app@${D}`, tried: [m('wild-mirror.example.net/org', 'ns/app'), m('x.blocked.example.org', 'ns/app')], blocked: ['x.blocked.example.org'] },
-    { ref: `primary.example.com/top/app@${D}`, tried: [m('mirror.example.net/primary', 'app'), m('mirror-b.example.net/primary', 'app'), m('mirror-c.example.net/primary', 'app'), m('primary.example.com/top', 'app')] },
-    { ref: `primary.example.com/top/blocked/app@${D}`, tried: [m('mirror.example.net/primary', 'blocked/app'), m('mirror-b.example.net/primary', 'blocked/app'), m('mirror-c.example.net/primary', 'blocked/app'), m('primary.example.com/top/blocked', 'app')], blocked: ['primary.example.com/top/blocked'] },
-    { ref: `primary.example.com/top/insecure/app@${D}`, tried: [m('mirror.example.net/primary', 'insecure/app'), m('mirror-b.example.net/primary', 'insecure/app'), m('mirror-c.example.net/primary', 'insecure/app'), m('primary.example.com/top/insecure', 'app')] },
-    { ref: `primary.example.com/top/insecure/more-specific/app@${D}`, tried: [m('mirror.example.net/more-specific', 'app'), m('primary.example.com/top/insecure/more-specific', 'app')] },
+    {
+      ref: `x.blocked.example.org/ns/app@${D}`,
+      tried: [m('wild-mirror.example.net/org', 'ns/app'), m('x.blocked.example.org', 'ns/app')],
+      blocked: ['x.blocked.example.org'],
+    },
+    {
+      ref: `primary.example.com/top/app@${D}`,
+      tried: [
+        m('mirror.example.net/primary', 'app'),
+        m('mirror-b.example.net/primary', 'app'),
+        m('mirror-c.example.net/primary', 'app'),
+        m('primary.example.com/top', 'app'),
+      ],
+    },
+    {
+      ref: `primary.example.com/top/blocked/app@${D}`,
+      tried: [
+        m('mirror.example.net/primary', 'blocked/app'),
+        m('mirror-b.example.net/primary', 'blocked/app'),
+        m('mirror-c.example.net/primary', 'blocked/app'),
+        m('primary.example.com/top/blocked', 'app'),
+      ],
+      blocked: ['primary.example.com/top/blocked'],
+    },
+    {
+      ref: `primary.example.com/top/insecure/app@${D}`,
+      tried: [
+        m('mirror.example.net/primary', 'insecure/app'),
+        m('mirror-b.example.net/primary', 'insecure/app'),
+        m('mirror-c.example.net/primary', 'insecure/app'),
+        m('primary.example.com/top/insecure', 'app'),
+      ],
+    },
+    {
+      ref: `primary.example.com/top/insecure/more-specific/app@${D}`,
+      tried: [m('mirror.example.net/more-specific', 'app'), m('primary.example.com/top/insecure/more-specific', 'app')],
+    },
   ]);
 });
 
 t.test('the port rewrite our render warns about for wildcard sources is one containers/image really refuses', async (t) => {
   const warnings: string[] = [];
-  const conf = renderTo([{ file: 'w.toml', text: '[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["wild-mirror.example.net/org"]\npull-from-mirror = "all"\n' }], warnings);
+  const conf = renderTo(
+    [{ file: 'w.toml', text: '[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["wild-mirror.example.net/org"]\npull-from-mirror = "all"\n' }],
+    warnings,
+  );
   t.match(warnings, [/names with a port under "\*\.example\.org" .* "wild-mirror\.example\.net\/org:PORT\/\.\.\.", which is not a valid reference/]);
   const r = await skopeoInspectRaw('docker://deep.sub.example.org:5000/ns/app:v1', { registriesConf: conf });
   t.not(r.code, 0);

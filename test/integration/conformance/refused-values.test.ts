@@ -18,14 +18,15 @@ const HOST = '127.0.0.1:1';
 const REF = `docker://${HOST}/ns/app:latest`;
 const LOADED = /pinging container registry 127\.0\.0\.1:1|connection refused/;
 /** The table the pull goes through, so that mirrors are rewritten for it. */
-const table = (mirror: string): string => `[[registry]]\nlocation = "${HOST}/ns"\ninsecure = true\n[[registry.mirror]]\nlocation = "${mirror}"\ninsecure = true\n`;
+const table = (mirror: string): string =>
+  `[[registry]]\nlocation = "${HOST}/ns"\ninsecure = true\n[[registry.mirror]]\nlocation = "${mirror}"\ninsecure = true\n`;
 
 let n = 0;
 async function skopeoWith(conf: string): Promise<{ code: number; stderr: string }> {
   const file = join(work, `${n++}.conf`);
   writeFileSync(file, conf);
   const r = await skopeoInspectRaw(REF, { registriesConf: file, timeoutMs: 30_000 });
-  return { code: r.code, stderr: r.stderr.replaceAll('\\"', '"') }; // logrus writes msg="... \"x\" ..." 
+  return { code: r.code, stderr: r.stderr.replaceAll('\\"', '"') }; // logrus writes msg="... \"x\" ..."
 }
 
 interface Case {
@@ -41,12 +42,42 @@ interface Case {
 const LONG_HOST = `mirror.example/${'a'.repeat(245)}`;
 
 const refused: Case[] = [
-  { what: 'an alias to an IPv6 host', conf: '[aliases]\n"a" = "[::1]:5000/a"\n', skopeo: /loading registries configuration.*parsing alias "\[::1\]:5000\/a": invalid reference format/, ours: /invalid alias "a" = "\[::1\]:5000\/a": invalid reference format/ },
-  { what: 'an IPv6 search registry', conf: 'unqualified-search-registries = ["[::1]:5000"]\n', skopeo: /Invalid unqualified-search-registries entry "\[::1\]:5000"/, ours: /Invalid unqualified-search-registries entry "\[::1\]:5000"/ },
-  { what: 'an IPv6 mirror host', conf: table('[::1]:5000/m'), skopeo: /rewriting reference: invalid reference format/, ours: /"\[::1\]:5000\/m" cannot serve images of "127\.0\.0\.1:1\/ns".*invalid reference format/ },
-  { what: 'an IPv6 registry location', conf: `[[registry]]\nprefix = "${HOST}/ns"\nlocation = "[::1]:5000/ns"\n`, skopeo: /rewriting reference: invalid reference format/, ours: /"\[::1\]:5000\/ns" cannot serve images of "127\.0\.0\.1:1\/ns".*invalid reference format/ },
-  { what: 'a mirror whose names exceed 255 characters with their domain', conf: table(LONG_HOST), skopeo: /rewriting reference: .*must not be more than 255 characters/, ours: /cannot serve images of .*must not be more than 255 characters/ },
-  { what: 'an alias with an uppercase registry-less first component', conf: '[aliases]\n"a" = "Example/app"\n', skopeo: /loading registries configuration.*parsing alias|must contain registry/, ours: /invalid alias "a" = "Example\/app"/ },
+  {
+    what: 'an alias to an IPv6 host',
+    conf: '[aliases]\n"a" = "[::1]:5000/a"\n',
+    skopeo: /loading registries configuration.*parsing alias "\[::1\]:5000\/a": invalid reference format/,
+    ours: /invalid alias "a" = "\[::1\]:5000\/a": invalid reference format/,
+  },
+  {
+    what: 'an IPv6 search registry',
+    conf: 'unqualified-search-registries = ["[::1]:5000"]\n',
+    skopeo: /Invalid unqualified-search-registries entry "\[::1\]:5000"/,
+    ours: /Invalid unqualified-search-registries entry "\[::1\]:5000"/,
+  },
+  {
+    what: 'an IPv6 mirror host',
+    conf: table('[::1]:5000/m'),
+    skopeo: /rewriting reference: invalid reference format/,
+    ours: /"\[::1\]:5000\/m" cannot serve images of "127\.0\.0\.1:1\/ns".*invalid reference format/,
+  },
+  {
+    what: 'an IPv6 registry location',
+    conf: `[[registry]]\nprefix = "${HOST}/ns"\nlocation = "[::1]:5000/ns"\n`,
+    skopeo: /rewriting reference: invalid reference format/,
+    ours: /"\[::1\]:5000\/ns" cannot serve images of "127\.0\.0\.1:1\/ns".*invalid reference format/,
+  },
+  {
+    what: 'a mirror whose names exceed 255 characters with their domain',
+    conf: table(LONG_HOST),
+    skopeo: /rewriting reference: .*must not be more than 255 characters/,
+    ours: /cannot serve images of .*must not be more than 255 characters/,
+  },
+  {
+    what: 'an alias with an uppercase registry-less first component',
+    conf: '[aliases]\n"a" = "Example/app"\n',
+    skopeo: /loading registries configuration.*parsing alias|must contain registry/,
+    ours: /invalid alias "a" = "Example\/app"/,
+  },
 ];
 
 for (const c of refused) {
@@ -54,7 +85,10 @@ for (const c of refused) {
     const r = buildRegistriesConf({ fragments: [{ file: 'a.toml', text: c.conf }] });
     t.equal(r.text, undefined, 'we render nothing');
     const errors = r.diagnostics.filter((d) => d.severity === 'error');
-    t.ok(errors.some((d) => c.ours.test(d.message) && d.file === 'a.toml' && (d.line ?? 0) >= 1), `a located error matches ${c.ours}: ${errors.map(formatDiagnostic).join(' | ')}`);
+    t.ok(
+      errors.some((d) => c.ours.test(d.message) && d.file === 'a.toml' && (d.line ?? 0) >= 1),
+      `a located error matches ${c.ours}: ${errors.map(formatDiagnostic).join(' | ')}`,
+    );
     const s = await skopeoWith(c.conf);
     t.not(s.code, 0, 'skopeo fails too');
     t.match(s.stderr, c.skopeo, 'for the same reason');

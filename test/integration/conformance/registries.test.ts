@@ -7,13 +7,13 @@ import t from 'tap';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, pushImage, type BuiltImage } from '../../helpers/oci-image.js';
+import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { manifestRequests, registryFor, type Registry } from '../../helpers/registry.js';
 import { skopeoInspectRaw, type SkopeoResult } from '../../helpers/skopeo.js';
 import { runCli } from '../../helpers/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-e2e-'));
-const [m1, m2, src] = (await Promise.all([registryFor(t), registryFor(t), registryFor(t)])) as [Registry, Registry, Registry];
+const [m1, m2, src] = await Promise.all([registryFor(t), registryFor(t), registryFor(t)]);
 const img = await buildImage(join(work, 'img'), { content: 'served by a mirror', tag: 'v1' });
 const onlyAtSource = await buildImage(join(work, 'img2'), { content: 'only at the source', tag: 'v2' });
 
@@ -34,15 +34,20 @@ const fragment = (name: string, text: string): void => {
   writeFileSync(join(policy, name), text);
   chmodSync(join(policy, name), 0o644);
 };
-fragment('10-icsp.yaml', `apiVersion: operator.openshift.io/v1alpha1
+fragment(
+  '10-icsp.yaml',
+  `apiVersion: operator.openshift.io/v1alpha1
 kind: ImageContentSourcePolicy
 metadata: {name: app}
 spec:
   repositoryDigestMirrors:
   - source: ${src.host}/app
     mirrors: [${m1.host}/app, ${m2.host}/app]
-`);
-fragment('20-idms.yaml', `apiVersion: config.openshift.io/v1
+`,
+);
+fragment(
+  '20-idms.yaml',
+  `apiVersion: config.openshift.io/v1
 kind: ImageDigestMirrorSet
 metadata: {name: locked}
 spec:
@@ -50,23 +55,30 @@ spec:
   - source: ${src.host}/locked
     mirrors: [${m2.host}/locked]
     mirrorSourcePolicy: NeverContactSource
-`);
-fragment('30-itms.yaml', `apiVersion: config.openshift.io/v1
+`,
+);
+fragment(
+  '30-itms.yaml',
+  `apiVersion: config.openshift.io/v1
 kind: ImageTagMirrorSet
 metadata: {name: tagged}
 spec:
   imageTagMirrors:
   - source: ${src.host}/tagged
     mirrors: [${m1.host}/tagged]
-`);
-fragment('40-local.toml', `# the test registries speak plain HTTP
+`,
+);
+fragment(
+  '40-local.toml',
+  `# the test registries speak plain HTTP
 insecure-registries = ["${m1.host}", "${m2.host}", "${src.host}"]
 
 [[mirror-set]]
 source = "${src.host}/all"
 mirrors = ["${m2.host}/all"]
 pull-from-mirror = "all"
-`);
+`,
+);
 const conf = join(work, 'registries.conf');
 const rendered = await runCli(['render', '--policy-dir', policy, '--output', conf]);
 if (rendered.code !== 0) throw new Error(`render failed: ${rendered.stderr}`);
@@ -77,7 +89,11 @@ async function clearLogs(): Promise<void> {
 
 /** Which registries answered a manifest request for `repo` with 200, and which were asked at all. */
 async function servedBy(repo: string): Promise<{ served: string[]; asked: string[] }> {
-  const names: Array<[string, Registry]> = [['m1', m1], ['m2', m2], ['src', src]];
+  const names: Array<[string, Registry]> = [
+    ['m1', m1],
+    ['m2', m2],
+    ['src', src],
+  ];
   const served: string[] = [];
   const asked: string[] = [];
   for (const [name, r] of names) {
@@ -112,7 +128,11 @@ t.test('digest pull with mirror 1 stopped: mirror 2 serves, the source is not as
 t.test('digest pull of an image no mirror has: mirrors in order, then the source', async (t) => {
   const r = await pull(`${src.host}/app@${onlyAtSource.manifestDigest}`);
   t.equal(r.code, 0, r.stderr);
-  t.same(r.tried, [`${m1.host}/app@${onlyAtSource.manifestDigest}`, `${m2.host}/app@${onlyAtSource.manifestDigest}`, `${src.host}/app@${onlyAtSource.manifestDigest}`]);
+  t.same(r.tried, [
+    `${m1.host}/app@${onlyAtSource.manifestDigest}`,
+    `${m2.host}/app@${onlyAtSource.manifestDigest}`,
+    `${src.host}/app@${onlyAtSource.manifestDigest}`,
+  ]);
   t.same(await servedBy('app'), { served: ['src'], asked: ['m1', 'm2', 'src'] });
 });
 

@@ -100,8 +100,17 @@ function assertSameOrder(t: Test, ref: string, { ours, theirs }: Both, expected?
   t.notMatch(theirs.stderr, /loading registries configuration/, `${ref}: skopeo loads the file`);
   const json = JSON.parse(ours.stdout || '{"sources":[]}') as { reference: string; sources: JsonSource[] };
   const seen = attempts(theirs.stderr);
-  t.same(json.sources.map((s) => s.reference), seen.map((a) => a.reference), `${ref} → ${seen.map((a) => a.reference).join(', ')}`);
-  if (expected) t.same(seen.map((a) => a.reference), expected, `${ref}: the order the row expects`);
+  t.same(
+    json.sources.map((s) => s.reference),
+    seen.map((a) => a.reference),
+    `${ref} → ${seen.map((a) => a.reference).join(', ')}`,
+  );
+  if (expected)
+    t.same(
+      seen.map((a) => a.reference),
+      expected,
+      `${ref}: the order the row expects`,
+    );
   json.sources.forEach((s, i) => {
     const a = seen[i];
     if (!a) return;
@@ -134,8 +143,14 @@ t.test('the conformance matrix: the same order as skopeo for tags, digests, shor
     [`registry-b.example/ns/app${D}`, [`mirror-1.example/b/ns/app${D}`, `mirror-2.example/b/ns/app${D}`, `registry-b.example/ns/app${D}`]],
     ['registry-b.example/ns/app:v1', ['registry-b.example/ns/app:v1']],
     // G: per-mirror pull-from-mirror
-    [`registry-g.example/foo/image${D}`, [`mirror-1.example/g/image${D}`, `mirror-3.example/g/image${D}`, `mirror-4.example/g/image${D}`, `registry-g.example/bar/image${D}`]],
-    ['registry-g.example/foo/image:v1', ['mirror-2.example/g/image:v1', 'mirror-3.example/g/image:v1', 'mirror-4.example/g/image:v1', 'registry-g.example/bar/image:v1']],
+    [
+      `registry-g.example/foo/image${D}`,
+      [`mirror-1.example/g/image${D}`, `mirror-3.example/g/image${D}`, `mirror-4.example/g/image${D}`, `registry-g.example/bar/image${D}`],
+    ],
+    [
+      'registry-g.example/foo/image:v1',
+      ['mirror-2.example/g/image:v1', 'mirror-3.example/g/image:v1', 'mirror-4.example/g/image:v1', 'registry-g.example/bar/image:v1'],
+    ],
     // Docker Hub short names
     ['busybox', ['hub-mirror.example/dockerhub/library/busybox:latest', 'docker.io/library/busybox:latest']],
     [`busybox${D}`],
@@ -211,14 +226,18 @@ location = "dropin-wild.example"
 location = "dropin-mirror.example"
 insecure = true
 `,
-    '.config/containers/registries.conf.d/10-first.conf': '[[registry]]\nlocation = "registry-b.example"\n[[registry.mirror]]\nlocation = "first-dropin.example/b"\n',
+    '.config/containers/registries.conf.d/10-first.conf':
+      '[[registry]]\nlocation = "registry-b.example"\n[[registry.mirror]]\nlocation = "first-dropin.example/b"\n',
     '.config/containers/registries.conf.d/not-a-drop-in.toml': '[[registry]]\nlocation = "registry-b.example"\nblocked = true\n',
   });
   const rows: ReadonlyArray<readonly [string, readonly string[]]> = [
     [`registry-a.example/foo/image${D}`, [`registry-a.example/bar/image${D}`]],
     ['a.wild.example/ns/app:v1', ['dropin-mirror.example/ns/app:v1', 'dropin-wild.example/ns/app:v1']],
     ['registry-b.example/ns/app:v1', ['first-dropin.example/b/ns/app:v1', 'registry-b.example/ns/app:v1']],
-    [`registry-g.example/foo/image${D}`, [`mirror-1.example/g/image${D}`, `mirror-3.example/g/image${D}`, `mirror-4.example/g/image${D}`, `registry-g.example/bar/image${D}`]],
+    [
+      `registry-g.example/foo/image${D}`,
+      [`mirror-1.example/g/image${D}`, `mirror-3.example/g/image${D}`, `mirror-4.example/g/image${D}`, `registry-g.example/bar/image${D}`],
+    ],
   ];
   const results = await pool(rows, 4, ([ref]) => both(ref, CONFORMANCE, h));
   rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
@@ -226,7 +245,8 @@ insecure = true
 
 t.test('without --registries-conf: $HOME/.config/containers/registries.conf and only its own drop-in dir', async (t) => {
   const h = home({
-    '.config/containers/registries.conf': '[[registry]]\nlocation = "user-main.example"\n[[registry.mirror]]\nlocation = "user-mirror.example/m"\n[[registry]]\nlocation = "user-blocked.example"\nblocked = true\n',
+    '.config/containers/registries.conf':
+      '[[registry]]\nlocation = "user-main.example"\n[[registry.mirror]]\nlocation = "user-mirror.example/m"\n[[registry]]\nlocation = "user-blocked.example"\nblocked = true\n',
     '.config/containers/registries.conf.d/10-user.conf': '[[registry]]\nlocation = "user-dropin.example"\ninsecure = true\n',
   });
   const rows: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -240,7 +260,10 @@ t.test('without --registries-conf: $HOME/.config/containers/registries.conf and 
 });
 
 t.test('a v1 main file is converted alike', async (t) => {
-  const h = home({ 'v1.conf': '[registries.search]\nregistries = ["search.example"]\n[registries.insecure]\nregistries = ["v1-insecure.example:5000"]\n[registries.block]\nregistries = ["v1-blocked.example"]\n' });
+  const h = home({
+    'v1.conf':
+      '[registries.search]\nregistries = ["search.example"]\n[registries.insecure]\nregistries = ["v1-insecure.example:5000"]\n[registries.block]\nregistries = ["v1-blocked.example"]\n',
+  });
   const conf = join(h, 'v1.conf');
   const rows: ReadonlyArray<readonly [string, readonly string[]]> = [
     ['v1-insecure.example:5000/app:v1', ['v1-insecure.example:5000/app:v1']],
@@ -253,7 +276,8 @@ t.test('a v1 main file is converted alike', async (t) => {
 
 t.test('configurations containers/image refuses: both refuse, nothing tried', async (t) => {
   const h = home({
-    'dup-conflict.conf': '[[registry]]\nprefix = "p.example"\nlocation = "l.example"\n[[registry]]\nprefix = "p.example"\nlocation = "l.example"\ninsecure = true\n',
+    'dup-conflict.conf':
+      '[[registry]]\nprefix = "p.example"\nlocation = "l.example"\n[[registry]]\nprefix = "p.example"\nlocation = "l.example"\ninsecure = true\n',
     'bad-pull-from-mirror.conf': '[[registry]]\nlocation = "p.example"\n[[registry.mirror]]\nlocation = "m.example"\npull-from-mirror = "bogus"\n',
     'registry-level-pfm.conf': '[[registry]]\nlocation = "p.example"\npull-from-mirror = "all"\n',
     'wildcard-path.conf': '[[registry]]\nprefix = "*.p.example/x"\nlocation = "l.example"\n',
@@ -262,7 +286,10 @@ t.test('configurations containers/image refuses: both refuse, nothing tried', as
     [join(h, 'dup-conflict.conf'), /registry 'l\.example' is defined multiple times with conflicting 'insecure' setting/],
     [join(h, 'bad-pull-from-mirror.conf'), /unsupported pull-from-mirror value "bogus" for mirror "m\.example"/],
     [join(h, 'registry-level-pfm.conf'), /pull-from-mirror must not be set for a non-mirror registry "p\.example"/],
-    [join(h, 'wildcard-path.conf'), /Wildcarded prefix should be in the format: \*\.example\.com\. Current prefix "\*\.p\.example\/x" is incorrectly formatted/],
+    [
+      join(h, 'wildcard-path.conf'),
+      /Wildcarded prefix should be in the format: \*\.example\.com\. Current prefix "\*\.p\.example\/x" is incorrectly formatted/,
+    ],
     [join(h, 'missing.conf'), /loading registries configuration ".*missing\.conf": open .*missing\.conf: no such file or directory/],
   ];
   const results = await pool(rows, 4, ([conf]) => both('p.example/app:v1', conf, h));
@@ -286,10 +313,15 @@ t.test('known difference: a mirror location with a trailing "/" (skopeo 1.9.3 ke
   // containers/image 5.23's postProcessRegistries trims mirror locations on a copy (`for _, mir := range`),
   // so the "/" stays and every rewrite through that mirror becomes "host/path//..." (refused). Later
   // versions fix it (`mir := &reg.Mirrors[j]`), as docs/registries-semantics.md §1.3 describes.
-  const h = home({ 'slash.conf': '[[registry]]\nprefix = "slash.example/foo"\nlocation = "slash.example/bar/"\n[[registry.mirror]]\nlocation = "slash-mirror.example/foo/"\n' });
+  const h = home({
+    'slash.conf': '[[registry]]\nprefix = "slash.example/foo"\nlocation = "slash.example/bar/"\n[[registry.mirror]]\nlocation = "slash-mirror.example/foo/"\n',
+  });
   const { ours, theirs } = await both('slash.example/foo/app:v1', join(h, 'slash.conf'), h);
   t.equal(ours.code, 0);
-  t.same((JSON.parse(ours.stdout) as { sources: JsonSource[] }).sources.map((s) => s.reference), ['slash-mirror.example/foo/app:v1', 'slash.example/bar/app:v1']);
+  t.same(
+    (JSON.parse(ours.stdout) as { sources: JsonSource[] }).sources.map((s) => s.reference),
+    ['slash-mirror.example/foo/app:v1', 'slash.example/bar/app:v1'],
+  );
   t.not(theirs.code, 0);
   t.match(theirs.stderr, /rewriting reference: invalid reference format/);
   t.same(theirs.tried, []);

@@ -31,7 +31,11 @@ for (const c of [
     const { conf } = await loadRegistriesConf({ path: v1, dropInDirs: [] });
     t.equal(findRegistry(conf, REF).table[c.what === 'insecure' ? 'insecure' : 'blocked'], true, `resolve: ${c.what}`);
     const built = buildRegistriesConf({ base: { file: v1, text: c.v1 }, fragments: [] });
-    t.same(built.diagnostics.filter((d) => d.severity === 'error'), [], 'render accepts it as a base');
+    t.same(
+      built.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+      'render accepts it as a base',
+    );
     const out = join(work, `${c.what}-rendered.conf`);
     writeFileSync(out, built.text ?? '');
     t.match(await skopeoReads(out), c.skopeo, 'and skopeo reads our output the same way');

@@ -8,7 +8,6 @@ import { NotRunningError, controlRequest, isServing } from '../../../src/control
 import { MAX_REQUEST_BYTES, type Request } from '../../../src/control/protocol.js';
 import { startControlServer, type ControlHandlers, type ControlServer, type ControlServerOptions } from '../../../src/control/server.js';
 
-
 const dirs: string[] = [];
 const tmp = (): string => {
   const d = mkdtempSync(join(tmpdir(), 'mpd-ctl-'));
@@ -29,13 +28,7 @@ function capture(): { warn(o: object, m: string): void; msgs: string[] } {
   return { msgs, warn: (_o, m) => void msgs.push(m) };
 }
 
-async function start(
-  t: Test,
-  path: string,
-  h: ControlHandlers = handlers,
-  opts: ControlServerOptions = {},
-  log = capture(),
-): Promise<ControlServer> {
+async function start(t: Test, path: string, h: ControlHandlers = handlers, opts: ControlServerOptions = {}, log = capture()): Promise<ControlServer> {
   const s = await startControlServer(path, h, log, opts);
   t.teardown(() => s.close());
   return s;
@@ -191,7 +184,10 @@ t.test('oversize requests are refused and the connection closed; the next client
     if (r.text) t.match(JSON.parse(r.text), { ok: false, error: /too large/ }, `${name}: refusal`);
     t.same(await controlRequest(p, { cmd: 'status' }), { ok: true, result: STATUS }, `${name}: next client served`);
   }
-  t.ok(log.msgs.some((m) => /too large/.test(m)), 'refusal logged');
+  t.ok(
+    log.msgs.some((m) => /too large/.test(m)),
+    'refusal logged',
+  );
 
   // Exactly MAX_REQUEST_BYTES before the newline is still accepted.
   const base = '{"cmd":"status"';
@@ -219,7 +215,10 @@ t.test('a silent client is dropped after the request timeout; the server still w
   const r = await raw(p, [], { timeoutMs: 30_000 });
   t.ok(r.closed, 'dropped by the server');
   t.match(JSON.parse(r.text), { ok: false, error: /no request within 200 ms/ });
-  t.ok(log.msgs.some((m) => /no request within/.test(m)), 'logged');
+  t.ok(
+    log.msgs.some((m) => /no request within/.test(m)),
+    'logged',
+  );
   // A client that sends half a line and stalls is dropped the same way.
   const half = await raw(p, ['{"cmd":"sta'], { timeoutMs: 3000 });
   t.ok(half.closed && half.ms < 1500, `half a request: dropped (${half.ms} ms)`);
@@ -318,7 +317,10 @@ t.test('connections beyond the limit are closed on accept; freed slots serve aga
   const extra = await raw(p, ['{"cmd":"status"}\n'], { timeoutMs: 2000 });
   t.ok(extra.closed, 'third connection closed');
   t.equal(extra.text, '', 'without an answer');
-  t.ok(log.msgs.some((m) => /too many connections/.test(m)), 'drop logged');
+  t.ok(
+    log.msgs.some((m) => /too many connections/.test(m)),
+    'drop logged',
+  );
   t.equal(await isServing(p, 300), false, 'a full server does not read as serving');
   for (const s of idle) s.destroy();
   let served = false;

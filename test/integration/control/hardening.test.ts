@@ -48,7 +48,7 @@ async function daemonUnderUmask(t: Parameters<typeof startDaemon>[0], ws: Worksp
   }
 }
 
-t.test('the socket is 0600, a socket, owned by the daemon\'s user, in a 0700 directory, even under umask 000', async (t) => {
+t.test("the socket is 0600, a socket, owned by the daemon's user, in a 0700 directory, even under umask 000", async (t) => {
   const ws = workspace(t);
   const control = join(ws.dir, 'run', 'control.sock'); // a directory the daemon must create
   const d = await daemonUnderUmask(t, { ...ws, control }, 0o000);
@@ -61,26 +61,30 @@ t.test('the socket is 0600, a socket, owned by the daemon\'s user, in a 0700 dir
   t.equal(await d.stop(), 0);
 });
 
-t.test('another user cannot connect, even with every directory on the way open to them', { skip: !isRoot && 'needs root to run a client as another user' }, async (t) => {
-  const ws = workspace(t);
-  const d = await startDaemon(t, ws);
-  chmodSync(ws.dir, 0o755); // only the socket's own mode stands in the way now
-  const script = `const s = require('node:net').connect(${JSON.stringify(ws.control)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`;
-  const run = (uid: number): Promise<string> =>
-    new Promise((resolve) => {
-      const c = spawn(process.execPath, ['-e', script], { uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
-      let out = '';
-      c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      c.on('close', () => {
-        clearTimeout(timer);
-        resolve(out.trim());
+t.test(
+  'another user cannot connect, even with every directory on the way open to them',
+  { skip: !isRoot && 'needs root to run a client as another user' },
+  async (t) => {
+    const ws = workspace(t);
+    const d = await startDaemon(t, ws);
+    chmodSync(ws.dir, 0o755); // only the socket's own mode stands in the way now
+    const script = `const s = require('node:net').connect(${JSON.stringify(ws.control)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`;
+    const run = (uid: number): Promise<string> =>
+      new Promise((resolve) => {
+        const c = spawn(process.execPath, ['-e', script], { uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+        c.on('close', () => {
+          clearTimeout(timer);
+          resolve(out.trim());
+        });
       });
-    });
-  t.equal(await run(65534), 'EACCES', 'nobody (65534) is refused by the socket\'s mode');
-  t.equal(await run(0), 'connected', 'the daemon\'s own user (root here) connects');
-  t.equal(await d.stop(), 0);
-});
+    t.equal(await run(65534), 'EACCES', "nobody (65534) is refused by the socket's mode");
+    t.equal(await run(0), 'connected', "the daemon's own user (root here) connects");
+    t.equal(await d.stop(), 0);
+  },
+);
 
 t.test('no request changes anything: only status and ping exist, and a barrage of others leaves state and output as they were', async (t) => {
   const ws = workspace(t);
@@ -97,12 +101,36 @@ t.test('no request changes anything: only status and ping exist, and a barrage o
     stable = now.renders === before.renders ? stable + 1 : 0;
     before = now;
   }
-  const commands = ['reload', 'render', 'restore', 'stop', 'shutdown', 'set', 'write', 'exec', 'config', 'adopt', 'probe', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'STATUS', 'status ', ' status'];
+  const commands = [
+    'reload',
+    'render',
+    'restore',
+    'stop',
+    'shutdown',
+    'set',
+    'write',
+    'exec',
+    'config',
+    'adopt',
+    'probe',
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    'STATUS',
+    'status ',
+    ' status',
+  ];
   for (const cmd of commands) {
     const r = await controlRequest(ws.control, { cmd } as never);
     t.same(r, { ok: false, error: `unknown command: ${JSON.stringify(cmd)}` }, `${JSON.stringify(cmd)} is no command`);
   }
-  for (const line of ['{"cmd":"status","set":{"policyDir":"/"}}', '{"cmd":"status","output":"/etc/passwd"}', '{"cmd":["status","reload"]}', '[{"cmd":"reload"}]']) {
+  for (const line of [
+    '{"cmd":"status","set":{"policyDir":"/"}}',
+    '{"cmd":"status","output":"/etc/passwd"}',
+    '{"cmd":["status","reload"]}',
+    '[{"cmd":"reload"}]',
+  ]) {
     const r = await raw(ws.control, `${line}\n`);
     t.ok(r.answer.startsWith('{"ok":'), `${line}: answered with one JSON line`);
   }
@@ -127,7 +155,11 @@ t.test('requests are size-bounded: oversized lines and endless streams are refus
 
   const justRight = `{"cmd":"ping","pad":"${'x'.repeat(MAX_REQUEST_BYTES - 30)}"}`;
   t.ok(Buffer.byteLength(justRight) <= MAX_REQUEST_BYTES);
-  t.match((await raw(ws.control, `${justRight}\n`)).answer, /^\{"ok":true,"result":"pong"\}\n$/, `a request of ${Buffer.byteLength(justRight)} bytes is served`);
+  t.match(
+    (await raw(ws.control, `${justRight}\n`)).answer,
+    /^\{"ok":true,"result":"pong"\}\n$/,
+    `a request of ${Buffer.byteLength(justRight)} bytes is served`,
+  );
 
   const over = await raw(ws.control, `{"cmd":"ping","pad":"${'x'.repeat(MAX_REQUEST_BYTES)}"}\n`);
   t.match(over.answer, new RegExp(`request too large \\(limit ${MAX_REQUEST_BYTES} bytes\\)`), 'one byte line over the limit: refused');
@@ -137,7 +169,10 @@ t.test('requests are size-bounded: oversized lines and endless streams are refus
   // The refusal is written, but the client, still writing, may get EPIPE first and drop what
   // it had not read yet (seen once under CI load): then the daemon's log is the witness.
   const endless = await raw(ws.control, Buffer.alloc(16 * 1024 * 1024, 0x78), 10_000);
-  t.ok(/request too large/.test(endless.answer) || endless.error === 'EPIPE' || endless.error === 'ECONNRESET', `an endless line is refused (answer ${JSON.stringify(endless.answer.slice(0, 80))}, error ${endless.error ?? 'none'})`);
+  t.ok(
+    /request too large/.test(endless.answer) || endless.error === 'EPIPE' || endless.error === 'ECONNRESET',
+    `an endless line is refused (answer ${JSON.stringify(endless.answer.slice(0, 80))}, error ${endless.error ?? 'none'})`,
+  );
   t.ok(endless.closedByServer, 'and closed by the server, not left to stream');
   await d.waitFor(() => (d.log().match(/control socket: request too large; refused/g) ?? []).length >= 2, 'the daemon logs both refusals');
 

@@ -9,11 +9,21 @@ import { runCli } from '../../helpers/cli.js';
 import { fragment, startDaemon, workspace } from '../../helpers/daemon.js';
 import type { DaemonStatus } from '../../../src/daemon/daemon.js';
 
-const IMAGE_CONFIG = ['apiVersion: config.openshift.io/v1', 'kind: Image', 'metadata:', '  name: cluster', 'spec:', '  registrySources:', '    allowedRegistries: [quay.io]', '    insecureRegistries: [insecure.example.com]', ''].join('\n');
+const IMAGE_CONFIG = [
+  'apiVersion: config.openshift.io/v1',
+  'kind: Image',
+  'metadata:',
+  '  name: cluster',
+  'spec:',
+  '  registrySources:',
+  '    allowedRegistries: [quay.io]',
+  '    insecureRegistries: [insecure.example.com]',
+  '',
+].join('\n');
 const ALLOWED = /^20-image\.yaml:7:\d+: warning: allowedRegistries belongs to policy\.json/;
 const NOT_A_FRAGMENT = 'mirrors.conf: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml';
 
-t.test('status shows each fragment\'s warnings and the policy directory\'s, also in --json', async (t) => {
+t.test("status shows each fragment's warnings and the policy directory's, also in --json", async (t) => {
   const ws = workspace(t);
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
   writeFileSync(join(ws.policy, '20-image.yaml'), IMAGE_CONFIG);
@@ -23,7 +33,13 @@ t.test('status shows each fragment\'s warnings and the policy directory\'s, also
 
   const s = await d.status();
   t.equal(s.state, 'healthy', 'warnings do not degrade');
-  t.same(s.fragments.map((f) => [f.file, f.state, f.warnings.length]), [['10-a.toml', 'valid', 0], ['20-image.yaml', 'valid', 1]]);
+  t.same(
+    s.fragments.map((f) => [f.file, f.state, f.warnings.length]),
+    [
+      ['10-a.toml', 'valid', 0],
+      ['20-image.yaml', 'valid', 1],
+    ],
+  );
   t.match(s.fragments[1]?.warnings[0], ALLOWED);
   t.same(s.warnings, [NOT_A_FRAGMENT]);
   await d.waitForLog(/WARN: mirrors\.conf: warning: not a policy fragment/);

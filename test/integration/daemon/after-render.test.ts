@@ -38,7 +38,10 @@ t.test('after-render runs once per changed render, with its argv as given', asyn
   const d = await startDaemon(t, ws, { config });
   await d.waitFor(() => lines(ran).length === 1, 'the command after the first render');
   t.same(lines(args), [hostile], 'the argument arrives as one literal argv element');
-  t.notOk(['PWNED', 'PWNED2', 'PWNED3'].some((f) => existsSync(join(ws.dir, f))), 'nothing in it was run by a shell (the daemon runs in ws.dir)');
+  t.notOk(
+    ['PWNED', 'PWNED2', 'PWNED3'].some((f) => existsSync(join(ws.dir, f))),
+    'nothing in it was run by a shell (the daemon runs in ws.dir)',
+  );
   await d.waitForLog(/after-render: \/bin\/sh -c echo x .*: ok/);
 
   put(fragment('quay.io/a', ['mirror-a2.example/a']));
@@ -66,7 +69,10 @@ t.test('after-render runs once per changed render, with its argv as given', asyn
 t.test('failing, missing and hanging commands are logged; the daemon keeps running', async (t) => {
   const ws = workspace(t);
   const config = join(ws.dir, 'config.toml');
-  writeFileSync(config, ['after-render = [["/bin/false"], ["/nonexistent/reload-something"], ["/bin/sleep", "30"]]', 'after-render-timeout-ms = 300', ''].join('\n'));
+  writeFileSync(
+    config,
+    ['after-render = [["/bin/false"], ["/nonexistent/reload-something"], ["/bin/sleep", "30"]]', 'after-render-timeout-ms = 300', ''].join('\n'),
+  );
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
   const d = await startDaemon(t, ws, { config });
   await d.waitForLog(/after-render: \/bin\/false: failed/);

@@ -15,14 +15,35 @@ t.test('chmod and chown of a fragment are noticed at once', async (t) => {
   const a = join(ws.policy, '10-a.toml');
   writeFileSync(a, fragment('quay.io/a', ['mirror-a.example/a']));
   chmodSync(a, 0o666);
-  const strict = ['--config', '/dev/null', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--debounce-ms', '20', '--probe-interval-ms', '0', '--rescan-interval-ms', '600000'];
+  const strict = [
+    '--config',
+    '/dev/null',
+    '--policy-dir',
+    ws.policy,
+    '--output',
+    ws.output,
+    '--state-dir',
+    ws.state,
+    '--control-socket',
+    ws.control,
+    '--debounce-ms',
+    '20',
+    '--probe-interval-ms',
+    '0',
+    '--rescan-interval-ms',
+    '600000',
+  ];
   const d = await startDaemon(t, ws, { argv: strict });
   let s = await d.status();
-  t.same(s.fragments.map((f) => [f.file, f.state]), [['10-a.toml', 'invalid']], 'writable by others: refused');
+  t.same(
+    s.fragments.map((f) => [f.file, f.state]),
+    [['10-a.toml', 'invalid']],
+    'writable by others: refused',
+  );
 
   chmodSync(a, 0o644); // fixes its trust
   await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the fragment rendered once its mode is fixed');
-  s = await d.waitForStatus((x) => x.state === 'healthy', 'healthy');
+  await d.waitForStatus((x) => x.state === 'healthy', 'healthy');
 
   chmodSync(a, 0o646); // breaks it
   s = await d.waitForStatus((x) => x.fragments.some((f) => f.file === '10-a.toml' && f.state === 'held'), 'held once writable by others');

@@ -38,15 +38,19 @@ t.test('the torn-write check tells a torn last-good file from a whole one', asyn
   t.notOk(isWholeTornText('10-a.toml', whole.slice(0, -1)), 'one byte short');
   t.notOk(isWholeTornText('10-a.toml', whole.slice(0, 4096)), 'cut at a page');
   t.notOk(isWholeTornText('10-a.toml', ''), 'empty');
-  t.notOk(isWholeTornText('20-b.yaml', whole), 'another fragment\'s text');
+  t.notOk(isWholeTornText('20-b.yaml', whole), "another fragment's text");
 });
 
-t.test(`kill -9 while the state directory is written, ${tornRounds} rounds: last-good, health.json and daemon.json always whole`, { timeout: tornDeadlineMs + 25_000 }, async (t) => {
-  const r = await runTornWriteCampaign({ rounds: tornRounds, deadlineMs: tornDeadlineMs, ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}) });
-  t.comment(formatTornWrites(r));
-  t.same(r.violations, [], `no violations (seed ${r.seed})`);
-  t.equal(r.rounds, tornRounds, 'every round ran');
-  t.equal(r.kills, tornRounds, 'one kill a round');
-  t.ok(r.killsMidWrite > 0, `some kills landed in the middle of a write (${r.killsMidWrite})`);
-  t.ok(r.filesChecked >= tornRounds * 3, `the files were there to check (${r.filesChecked})`);
-});
+t.test(
+  `kill -9 while the state directory is written, ${tornRounds} rounds: last-good, health.json and daemon.json always whole`,
+  { timeout: tornDeadlineMs + 25_000 },
+  async (t) => {
+    const r = await runTornWriteCampaign({ rounds: tornRounds, deadlineMs: tornDeadlineMs, ...(seed !== undefined && Number.isFinite(seed) ? { seed } : {}) });
+    t.comment(formatTornWrites(r));
+    t.same(r.violations, [], `no violations (seed ${r.seed})`);
+    t.equal(r.rounds, tornRounds, 'every round ran');
+    t.equal(r.kills, tornRounds, 'one kill a round');
+    t.ok(r.killsMidWrite > 0, `some kills landed in the middle of a write (${r.killsMidWrite})`);
+    t.ok(r.filesChecked >= tornRounds * 3, `the files were there to check (${r.filesChecked})`);
+  },
+);

@@ -104,7 +104,11 @@ t.test('a stopped mirror is demoted, skopeo then tries the healthy one first; ba
   const runsBefore = afterRuns(cfg.afterLog);
 
   await reg1.stop();
-  const demoted = await d.waitForOutput((o) => at(o, reg2.host) > 0 && at(o, reg2.host) < at(o, reg1.host), 'mirror 1 listed after mirror 2', HEALTH_DEADLINE_MS);
+  const demoted = await d.waitForOutput(
+    (o) => at(o, reg2.host) > 0 && at(o, reg2.host) < at(o, reg1.host),
+    'mirror 1 listed after mirror 2',
+    HEALTH_DEADLINE_MS,
+  );
   t.equal(body(swap(demoted, reg1.host, reg2.host)), body(original), 'only the order of the two mirrors changed');
   await d.waitForLog(new RegExp(`demoted insecure://${reg1.host.replace(/\./g, '\\.')}: 2 refused`));
   // The file is in place a moment before the line saying so is written.
@@ -154,7 +158,10 @@ t.test('a stopped mirror is demoted, skopeo then tries the healthy one first; ba
   const again = await inspect(ws.output, img);
   t.equal(again.code, 0);
   t.equal(again.tried[0], `${reg1.host}/app@${img.manifestDigest}`, 'skopeo tries mirror 1 first again');
-  await d.waitFor(() => parseMetrics(readFileSync(cfg.metrics, 'utf8')).get(`mirror_policyd_mirror_demoted{endpoint="insecure://${reg1.host}"}`) === 0, 'the metrics file to show the restore');
+  await d.waitFor(
+    () => parseMetrics(readFileSync(cfg.metrics, 'utf8')).get(`mirror_policyd_mirror_demoted{endpoint="insecure://${reg1.host}"}`) === 0,
+    'the metrics file to show the restore',
+  );
   t.equal((await d.status()).mirrors?.find((m) => m.endpoint === `insecure://${reg1.host}`)?.state, 'up');
   t.equal(await d.stop(), 0);
 });
@@ -312,7 +319,10 @@ t.test('the metrics file with probes off: renders, fragments by state, drift res
   }, 'drift restore and the invalid fragment counted');
   t.equal(m.get('mirror_policyd_fragments{state="valid"}'), 1);
   t.equal(m.get('mirror_policyd_fragments{state="held"}'), 0);
-  t.notOk([...m.keys()].some((k) => k.startsWith('mirror_policyd_mirror_up')), 'no probes: no mirror_up series');
+  t.notOk(
+    [...m.keys()].some((k) => k.startsWith('mirror_policyd_mirror_up')),
+    'no probes: no mirror_up series',
+  );
   t.equal(m.get('mirror_policyd_mirror_demoted{endpoint="https://mirror-a.example"}'), 0);
   t.ok((m.get('mirror_policyd_renders_total') ?? 0) >= 3);
   t.equal(m.get('mirror_policyd_demotions_total'), 0);

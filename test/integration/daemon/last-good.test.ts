@@ -86,7 +86,7 @@ t.test('conflicting mirrorSourcePolicy: the fragment changed most recently gives
 
   // Make them agree: both valid.
   replaceFile(other, idms('other', 'quay.io/x', ['mirror-2.example/x'], true));
-  out = await d.waitForOutput((o) => o.includes('mirror-2.example/x'), 'both in effect');
+  await d.waitForOutput((o) => o.includes('mirror-2.example/x'), 'both in effect');
   await d.waitForStatus((x) => x.state === 'healthy', 'healthy');
 
   // Now change the FIRST file (by name) to conflict: it changed last, so it is the one held.

@@ -60,7 +60,11 @@ t.test('a swapped policy directory: never an empty render in between, the after-
   await d.waitForStatus((s) => s.state === 'healthy', 'healthy once the last swap is in');
   await d.waitFor(() => snapshots(seen).length >= 6, 'the after-render command for the first render and each swap');
   const outputs = snapshots(seen);
-  t.same(outputs.filter((o) => !complete(o)), [], 'every render the after-render command saw had every mirror and the NeverContactSource block');
+  t.same(
+    outputs.filter((o) => !complete(o)),
+    [],
+    'every render the after-render command saw had every mirror and the NeverContactSource block',
+  );
   t.equal(await d.stop(), 0);
 });
 
@@ -75,14 +79,33 @@ t.test('a deleted policy directory: degraded, the output and the last-good copie
   const from = d.log().length;
 
   rmSync(ws.policy, { recursive: true });
-  const s = await d.waitForStatus((x) => x.degraded.some((r) => /policy directory .* does not exist/.test(r)) && x.renders > renders, 'degraded: no policy directory');
+  const s = await d.waitForStatus(
+    (x) => x.degraded.some((r) => /policy directory .* does not exist/.test(r)) && x.renders > renders,
+    'degraded: no policy directory',
+  );
   t.equal(s.state, 'degraded');
   t.match(s.degraded.join('\n'), /the last render stays in effect until it is back/);
-  t.same(s.fragments.map((f) => [f.file, f.state]), [['10-a.toml', 'valid'], ['20-never.yaml', 'valid']], 'status still lists the fragments in effect');
-  await d.waitForLog(/does not exist; waiting for it \(the last render \(2 fragments\) and every fragment's last valid content stay in effect until it is back\)/, from);
+  t.same(
+    s.fragments.map((f) => [f.file, f.state]),
+    [
+      ['10-a.toml', 'valid'],
+      ['20-never.yaml', 'valid'],
+    ],
+    'status still lists the fragments in effect',
+  );
+  await d.waitForLog(
+    /does not exist; waiting for it \(the last render \(2 fragments\) and every fragment's last valid content stay in effect until it is back\)/,
+    from,
+  );
   t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is untouched');
   t.equal(snapshots(seen).length, 1, 'the after-render command did not run');
-  t.same(readdirSync(join(ws.state, 'last-good')).filter((n) => !n.startsWith('.')).sort(), ['10-a.toml', '20-never.yaml'], 'the last-good copies are kept');
+  t.same(
+    readdirSync(join(ws.state, 'last-good'))
+      .filter((n) => !n.startsWith('.'))
+      .sort(),
+    ['10-a.toml', '20-never.yaml'],
+    'the last-good copies are kept',
+  );
 
   // Back, with other contents: that is the policy now (the old fragments are gone with the old directory).
   mkdirSync(ws.policy, { mode: 0o755 });
@@ -125,7 +148,27 @@ t.test('a first start with a fresh state and no policy directory leaves an exist
 t.test('a policy directory whose parent is missing too is found when it appears (no watcher can see it; a bounded poll does)', async (t) => {
   const ws = workspace(t, { policy: false });
   const policy = join(ws.dir, 'etc', 'policy.d');
-  const d = await startDaemon(t, ws, { argv: ['--config', '/dev/null', '--policy-dir', policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments', '--debounce-ms', '50', '--probe-interval-ms', '0', '--rescan-interval-ms', '600000'] });
+  const d = await startDaemon(t, ws, {
+    argv: [
+      '--config',
+      '/dev/null',
+      '--policy-dir',
+      policy,
+      '--output',
+      ws.output,
+      '--state-dir',
+      ws.state,
+      '--control-socket',
+      ws.control,
+      '--allow-unsafe-fragments',
+      '--debounce-ms',
+      '50',
+      '--probe-interval-ms',
+      '0',
+      '--rescan-interval-ms',
+      '600000',
+    ],
+  });
   t.equal((await d.status()).state, 'degraded');
   mkdirSync(join(ws.dir, 'etc.tmp', 'policy.d'), { recursive: true, mode: 0o755 });
   writeFileSync(join(ws.dir, 'etc.tmp', 'policy.d', '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
@@ -138,7 +181,22 @@ t.test('a policy directory made writable by others: a deletion or a rename there
   const ws = workspace(t);
   writePolicy(ws.policy, 'trusted');
   for (const f of readdirSync(ws.policy)) chmodSync(join(ws.policy, f), 0o644);
-  const strict = ['--config', '/dev/null', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--debounce-ms', '20', '--probe-interval-ms', '0'];
+  const strict = [
+    '--config',
+    '/dev/null',
+    '--policy-dir',
+    ws.policy,
+    '--output',
+    ws.output,
+    '--state-dir',
+    ws.state,
+    '--control-socket',
+    ws.control,
+    '--debounce-ms',
+    '20',
+    '--probe-interval-ms',
+    '0',
+  ];
   const d = await startDaemon(t, ws, { argv: strict });
   const before = await d.waitForOutput((o) => o.includes('mirror-trusted.example/a') && complete(o), 'the first render');
   const from = d.log().length;
@@ -148,11 +206,27 @@ t.test('a policy directory made writable by others: a deletion or a rename there
   rmSync(join(ws.policy, '20-never.yaml')); // what an unprivileged user can now do
   renameSync(join(ws.policy, '10-a.toml'), join(ws.policy, '11-a.toml'));
   const s = await d.waitForStatus((x) => x.fragments.some((f) => f.file === '11-a.toml'), 'the renamed fragment seen');
-  t.same(s.fragments.map((f) => [f.file, f.state]), [['10-a.toml', 'held'], ['11-a.toml', 'invalid'], ['20-never.yaml', 'held']]);
+  t.same(
+    s.fragments.map((f) => [f.file, f.state]),
+    [
+      ['10-a.toml', 'held'],
+      ['11-a.toml', 'invalid'],
+      ['20-never.yaml', 'held'],
+    ],
+  );
   t.match(s.fragments.find((f) => f.file === '20-never.yaml')?.errors.join('\n') ?? '', /removed or renamed while the policy directory is refused/);
-  t.ok(s.degraded.some((r) => /refusing policy directory/.test(r)), 'degraded, with the reason');
+  t.ok(
+    s.degraded.some((r) => /refusing policy directory/.test(r)),
+    'degraded, with the reason',
+  );
   t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is exactly as before: the NeverContactSource block and the mirrors stay');
-  t.same(readdirSync(join(ws.state, 'last-good')).filter((n) => !n.startsWith('.')).sort(), ['10-a.toml', '20-never.yaml'], 'the last-good copies are kept');
+  t.same(
+    readdirSync(join(ws.state, 'last-good'))
+      .filter((n) => !n.startsWith('.'))
+      .sort(),
+    ['10-a.toml', '20-never.yaml'],
+    'the last-good copies are kept',
+  );
 
   // Fixed: now what the directory holds is the policy.
   chmodSync(ws.policy, 0o755);
@@ -174,10 +248,22 @@ t.test('status is not healthy before the first render', async (t) => {
 
 t.test('holdUnlisted: every known fragment a refused directory no longer lists is held, nothing else', async (t) => {
   const refusedDir = error({ file: '/etc/mirror-policy.d' }, 'refusing policy directory: writable by others');
-  const contents = { exists: true, fragments: [], ignored: [], dirProblem: refusedDir, diagnostics: [refusedDir, error({ file: '11-renamed.toml' }, 'refusing fragment: the policy directory is writable by others')] };
+  const contents = {
+    exists: true,
+    fragments: [],
+    ignored: [],
+    dirProblem: refusedDir,
+    diagnostics: [refusedDir, error({ file: '11-renamed.toml' }, 'refusing fragment: the policy directory is writable by others')],
+  };
   const held = holdUnlisted(['10-a.toml', '11-renamed.toml', '20-gone.yaml', '10-a.toml'], contents);
-  t.same(held.map((d) => d.file), ['10-a.toml', '20-gone.yaml']);
-  t.ok(held.every((d) => d.severity === 'error'), 'held as refused: the forgiving render keeps their last good content');
+  t.same(
+    held.map((d) => d.file),
+    ['10-a.toml', '20-gone.yaml'],
+  );
+  t.ok(
+    held.every((d) => d.severity === 'error'),
+    'held as refused: the forgiving render keeps their last good content',
+  );
 });
 
 t.test('Backoff: 1 s doubling to a minute, reset by a success', async (t) => {

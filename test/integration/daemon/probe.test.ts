@@ -14,7 +14,10 @@ t.test('background probes: a live mirror is up, a refused one down, in status an
   const live = await registryFor(t);
   const dead = await refusingHost();
   const ws = workspace(t);
-  writeFileSync(join(ws.policy, '10-app.toml'), `insecure-registries = ["${live.host}", "${dead}"]\n\n[[mirror-set]]\nsource = "quay.io/app"\nmirrors = ["${dead}/app", "${live.host}/app"]\n`);
+  writeFileSync(
+    join(ws.policy, '10-app.toml'),
+    `insecure-registries = ["${live.host}", "${dead}"]\n\n[[mirror-set]]\nsource = "quay.io/app"\nmirrors = ["${dead}/app", "${live.host}/app"]\n`,
+  );
   const d = await startDaemon(t, ws, { args: ['--probe-interval-ms', '200'] });
   await d.waitForOutput((o) => o.includes(`${live.host}/app`), 'the first render');
   let mirrors: Array<{ endpoint: string; state: string; why?: string }> = [];

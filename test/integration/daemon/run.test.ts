@@ -123,7 +123,7 @@ t.test('daemons started at once with one state dir: exactly one runs', async (t)
   const survivor = running[0]!;
   const s = await survivor.status();
   t.equal(s.pid, survivor.pid);
-  t.equal(JSON.parse(readFileSync(join(ws.state, 'daemon.json'), 'utf8')).pid, survivor.pid, 'the lock record is the survivor\'s');
+  t.equal((JSON.parse(readFileSync(join(ws.state, 'daemon.json'), 'utf8')) as { pid: number }).pid, survivor.pid, "the lock record is the survivor's");
   t.equal(await survivor.stop(), 0);
 });
 

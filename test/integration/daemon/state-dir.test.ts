@@ -7,7 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeFsError, DRIFT_KEEP, fileStamp, looksLikeDaemonOf, recordHolder, STATE_FORMAT_VERSION, StateDir, StateDirError } from '../../../src/daemon/state-dir.js';
+import {
+  describeFsError,
+  DRIFT_KEEP,
+  fileStamp,
+  looksLikeDaemonOf,
+  recordHolder,
+  STATE_FORMAT_VERSION,
+  StateDir,
+  StateDirError,
+} from '../../../src/daemon/state-dir.js';
 import { ownIdentity } from '../../../src/output/pid.js';
 
 /**
@@ -74,7 +83,10 @@ t.test('a format version other than ours is refused, not misread', async (t) => 
     const s = tempState(t);
     await s.init();
     writeFileSync(s.path('format-version'), content);
-    const e: unknown = await s.init().then(() => undefined, (x: unknown) => x);
+    const e: unknown = await s.init().then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     t.ok(e instanceof StateDirError, `${name}: a StateDirError`);
     t.match((e as Error).message, `has format version ${content.trim()}, this mirror-policyd knows ${STATE_FORMAT_VERSION}`, name);
     t.equal(readFileSync(s.path('format-version'), 'utf8'), content, `${name}: left as it was`);
@@ -142,7 +154,11 @@ t.test('adopt keeps the very first original and archives every base it replaces'
   t.equal(await s.readBase(), 'host three\n');
   const archived = readdirSync(s.path('bases')).sort();
   t.equal(archived.length, 2, 'both replaced bases are kept, even within one millisecond');
-  t.same(archived.map((n) => readFileSync(s.path('bases', n), 'utf8')), ['host one\n', 'host two\n'], 'oldest first by name');
+  t.same(
+    archived.map((n) => readFileSync(s.path('bases', n), 'utf8')),
+    ['host one\n', 'host two\n'],
+    'oldest first by name',
+  );
   for (const n of archived) t.match(n, /^2025-06-01T12-00-00-\d{3}Z\.conf$/);
 });
 
@@ -174,7 +190,12 @@ t.test('keepDrift over a real clock: copies made in quick succession all survive
   await s.init();
   const paths: string[] = [];
   for (let i = 0; i < DRIFT_KEEP; i++) paths.push(await s.keepDrift(`quick ${i}\n`));
-  t.same(readdirSync(s.path('drift')).sort().map((n) => readFileSync(s.path('drift', n), 'utf8')), paths.map((_, i) => `quick ${i}\n`));
+  t.same(
+    readdirSync(s.path('drift'))
+      .sort()
+      .map((n) => readFileSync(s.path('drift', n), 'utf8')),
+    paths.map((_, i) => `quick ${i}\n`),
+  );
 });
 
 t.test('keepDrift ignores stray files in drift/ when counting', async (t) => {
@@ -207,7 +228,10 @@ t.test('init refuses a state directory (or a part of its layout) that others cou
     const s = tempState(t);
     await s.init();
     const dir = spoil(s);
-    const e: unknown = await s.init().then(() => undefined, (x: unknown) => x);
+    const e: unknown = await s.init().then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     t.ok(e instanceof StateDirError, `${name}: refused`);
     t.match((e as Error).message, `refusing state directory ${dir} (owner uid ${uid}, `, `${name}: names it and its owner`);
     t.match((e as Error).message, found, `${name}: and its mode`);
@@ -219,7 +243,11 @@ t.test('init refuses a state directory (or a part of its layout) that others cou
   t.teardown(() => rmSync(elsewhere, { recursive: true, force: true }));
   rmSync(s.path('last-good'), { recursive: true });
   symlinkSync(elsewhere, s.path('last-good'));
-  await t.rejects(s.init(), { message: `${s.path('last-good')} is not a directory (it must be one, ours and private); fix: remove it` }, 'a symlinked last-good/ is refused');
+  await t.rejects(
+    s.init(),
+    { message: `${s.path('last-good')} is not a directory (it must be one, ours and private); fix: remove it` },
+    'a symlinked last-good/ is refused',
+  );
 });
 
 t.test('last good: entries that are not private regular files are skipped and named, never opened', async (t) => {

@@ -23,7 +23,11 @@ async function liveSleep(t: Test): Promise<number> {
 
 function writeRecord(ws: Workspace, record: Record<string, unknown>): void {
   mkdirSync(ws.state, { recursive: true, mode: 0o700 });
-  writeFileSync(join(ws.state, 'daemon.json'), `${JSON.stringify({ output: ws.output, controlSocket: ws.control, startedAt: '2025-01-01T00:00:00.000Z', ...record })}\n`, { mode: 0o600 });
+  writeFileSync(
+    join(ws.state, 'daemon.json'),
+    `${JSON.stringify({ output: ws.output, controlSocket: ws.control, startedAt: '2025-01-01T00:00:00.000Z', ...record })}\n`,
+    { mode: 0o600 },
+  );
 }
 
 const bootId = (): string => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -102,79 +106,95 @@ t.test('a directory and a FIFO in last-good/ are skipped and named; the daemon s
   t.equal(await d.stop(), 0);
 });
 
-t.test('a state directory others can write is refused at start, naming owner, mode and the fix', { skip: !isRoot && 'needs root to make a directory another user\'s' }, async (t) => {
-  const cases: Array<[string, (ws: Workspace) => string, RegExp]> = [
-    ['world-writable', (ws) => (chmodSync(ws.state, 0o777), ws.state), /\(owner uid 0, mode 0777\): writable by group and others/],
-    ['owned by nobody', (ws) => (chownSync(ws.state, 65534, 65534), ws.state), /\(owner uid 65534, mode 0700\): owned by uid 65534/],
-    ['last-good/ world-writable', (ws) => (chmodSync(join(ws.state, 'last-good'), 0o1777), join(ws.state, 'last-good')), /\(owner uid 0, mode 1777\): writable by group and others/],
-  ];
-  for (const [name, spoil, found] of cases) {
+t.test(
+  'a state directory others can write is refused at start, naming owner, mode and the fix',
+  { skip: !isRoot && "needs root to make a directory another user's" },
+  async (t) => {
+    const cases: Array<[string, (ws: Workspace) => string, RegExp]> = [
+      ['world-writable', (ws) => (chmodSync(ws.state, 0o777), ws.state), /\(owner uid 0, mode 0777\): writable by group and others/],
+      ['owned by nobody', (ws) => (chownSync(ws.state, 65534, 65534), ws.state), /\(owner uid 65534, mode 0700\): owned by uid 65534/],
+      [
+        'last-good/ world-writable',
+        (ws) => (chmodSync(join(ws.state, 'last-good'), 0o1777), join(ws.state, 'last-good')),
+        /\(owner uid 0, mode 1777\): writable by group and others/,
+      ],
+    ];
+    for (const [name, spoil, found] of cases) {
+      const ws = workspace(t);
+      writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+      mkdirSync(join(ws.state, 'last-good'), { recursive: true, mode: 0o700 });
+      chmodSync(ws.state, 0o700);
+      const dir = spoil(ws);
+      const r = await runCli(['run', ...runArgs(ws)], { env: cleanEnv() });
+      t.equal(r.code, 1, `${name}: exit 1`);
+      const text = r.stdout + r.stderr;
+      t.match(text, `cannot start: refusing state directory ${dir} `, `${name}: names the directory`);
+      t.match(text, found, `${name}: what was found`);
+      t.match(text, `fix: chown root: ${dir}; chmod 0700 ${dir}`, `${name}: the fix`);
+      t.notOk(existsSync(ws.output), `${name}: nothing rendered`);
+      t.notOk(existsSync(join(ws.state, 'daemon.json')), `${name}: not claimed`);
+    }
+  },
+);
+
+t.test(
+  'a last-good copy another user could have written never reaches the output',
+  { skip: !isRoot && 'needs root to chown a file to another user' },
+  async (t) => {
     const ws = workspace(t);
-    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+    // 10-a.toml is broken, so its last good copy would be rendered in its place.
+    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['BROKEN.example/A']));
+    writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
     mkdirSync(join(ws.state, 'last-good'), { recursive: true, mode: 0o700 });
     chmodSync(ws.state, 0o700);
-    const dir = spoil(ws);
-    const r = await runCli(['run', ...runArgs(ws)], { env: cleanEnv() });
-    t.equal(r.code, 1, `${name}: exit 1`);
+    const planted = join(ws.state, 'last-good', '10-a.toml');
+    writeFileSync(planted, fragment('quay.io/a', ['evil.example/a']), { mode: 0o600 });
+    chownSync(planted, 65534, 65534);
+    const d = await startDaemon(t, ws);
+    const out = await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'the render');
+    t.notMatch(out, /evil\.example/, 'the planted mirror is not rendered');
+    t.match(d.log(), /last-good copy .*last-good\/10-a\.toml: not used: owned by uid 65534, not by root or uid 0/);
+    const s = await d.status();
+    t.equal(s.fragments.find((f) => f.file === '10-a.toml')?.state, 'invalid', 'the broken fragment is left out, not held');
+    t.equal(await d.stop(), 0);
+  },
+);
+
+t.test(
+  'no space left in the state directory at start: one FATAL line naming the file, exit 1',
+  { skip: !isRoot && 'needs root: a full tmpfs in a private mount namespace' },
+  async (t) => {
+    const ws = workspace(t);
+    mkdirSync(ws.state);
+    // A 32 KiB tmpfs on the state dir, with the layout of an earlier run, filled up but for one
+    // page: the start-up lock still fits, daemon.json does not.
+    const script = [
+      'mount -t tmpfs -o size=32k,mode=0700 mpd-test "$STATE"',
+      'mkdir -m 0700 "$STATE/last-good" "$STATE/bases" "$STATE/drift"',
+      'printf "1\\n" > "$STATE/format-version"',
+      'echo spare > "$STATE/spare"',
+      '{ head -c 1048576 /dev/zero > "$STATE/fill" 2>/dev/null || :; }',
+      'rm "$STATE/spare"',
+      'exec "$@"',
+    ].join(' && ');
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'run', ...runArgs(ws)], {
+      env: { ...cleanEnv(), STATE: ws.state },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    if (r.error || /unshare: /.test(r.stderr)) {
+      t.pass(`skipped: no private mount namespace here: ${r.error?.message ?? r.stderr}`);
+      return;
+    }
     const text = r.stdout + r.stderr;
-    t.match(text, `cannot start: refusing state directory ${dir} `, `${name}: names the directory`);
-    t.match(text, found, `${name}: what was found`);
-    t.match(text, `fix: chown root: ${dir}; chmod 0700 ${dir}`, `${name}: the fix`);
-    t.notOk(existsSync(ws.output), `${name}: nothing rendered`);
-    t.notOk(existsSync(join(ws.state, 'daemon.json')), `${name}: not claimed`);
-  }
-});
-
-t.test('a last-good copy another user could have written never reaches the output', { skip: !isRoot && 'needs root to chown a file to another user' }, async (t) => {
-  const ws = workspace(t);
-  // 10-a.toml is broken, so its last good copy would be rendered in its place.
-  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['BROKEN.example/A']));
-  writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
-  mkdirSync(join(ws.state, 'last-good'), { recursive: true, mode: 0o700 });
-  chmodSync(ws.state, 0o700);
-  const planted = join(ws.state, 'last-good', '10-a.toml');
-  writeFileSync(planted, fragment('quay.io/a', ['evil.example/a']), { mode: 0o600 });
-  chownSync(planted, 65534, 65534);
-  const d = await startDaemon(t, ws);
-  const out = await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'the render');
-  t.notMatch(out, /evil\.example/, 'the planted mirror is not rendered');
-  t.match(d.log(), /last-good copy .*last-good\/10-a\.toml: not used: owned by uid 65534, not by root or uid 0/);
-  const s = await d.status();
-  t.equal(s.fragments.find((f) => f.file === '10-a.toml')?.state, 'invalid', 'the broken fragment is left out, not held');
-  t.equal(await d.stop(), 0);
-});
-
-t.test('no space left in the state directory at start: one FATAL line naming the file, exit 1', { skip: !isRoot && 'needs root: a full tmpfs in a private mount namespace' }, async (t) => {
-  const ws = workspace(t);
-  mkdirSync(ws.state);
-  // A 32 KiB tmpfs on the state dir, with the layout of an earlier run, filled up but for one
-  // page: the start-up lock still fits, daemon.json does not.
-  const script = [
-    'mount -t tmpfs -o size=32k,mode=0700 mpd-test "$STATE"',
-    'mkdir -m 0700 "$STATE/last-good" "$STATE/bases" "$STATE/drift"',
-    'printf "1\\n" > "$STATE/format-version"',
-    'echo spare > "$STATE/spare"',
-    '{ head -c 1048576 /dev/zero > "$STATE/fill" 2>/dev/null || :; }',
-    'rm "$STATE/spare"',
-    'exec "$@"',
-  ].join(' && ');
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'run', ...runArgs(ws)], {
-    env: { ...cleanEnv(), STATE: ws.state },
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (r.error || /unshare: /.test(r.stderr)) {
-    t.pass(`skipped: no private mount namespace here: ${r.error?.message ?? r.stderr}`);
-    return;
-  }
-  const text = r.stdout + r.stderr;
-  t.equal(r.status, 1, `exit 1: ${text}`);
-  t.match(text, new RegExp(`FATAL: cannot start: .*${ws.state}/daemon\\.json: no space left on device`), 'names the file and the reason');
-  t.notMatch(text, /internal error|\n\s+at /, 'no stack trace');
-  t.equal(text.trim().split('\n').length, 1, 'one line');
-  t.notOk(existsSync(ws.control), 'no control socket left behind');
-  await sleep(0);
-});
+    t.equal(r.status, 1, `exit 1: ${text}`);
+    t.match(text, new RegExp(`FATAL: cannot start: .*${ws.state}/daemon\\.json: no space left on device`), 'names the file and the reason');
+    t.notMatch(text, /internal error|\n\s+at /, 'no stack trace');
+    t.equal(text.trim().split('\n').length, 1, 'one line');
+    t.notOk(existsSync(ws.control), 'no control socket left behind');
+    await sleep(0);
+  },
+);
 
 t.test('restore never puts an original.conf others could write into place', async (t) => {
   const ws = workspace(t);
@@ -194,19 +214,29 @@ t.test('restore never puts an original.conf others could write into place', asyn
   t.match(readFileSync(ws.output, 'utf8'), /evil\.example/, 'a private one is restored');
 });
 
-t.test('a start that fails after the control socket is up exits in one line, leaving no daemon half up', { skip: !isRoot && 'needs root to run the daemon as nobody' }, async (t) => {
-  const ws = workspace(t);
-  // As nobody, with its own state dir whose last-good/ it cannot list (mode 0300): safe, but unreadable.
-  for (const d of [join(ws.state, 'last-good'), join(ws.state, 'bases'), join(ws.state, 'drift'), join(ws.output, '..')]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  spawnSync('chown', ['-R', '65534:65534', ws.dir]);
-  chmodSync(ws.dir, 0o755);
-  chmodSync(join(ws.state, 'last-good'), 0o300);
-  // `env -i`: not the test runner's environment, whose coverage hooks would write where nobody cannot.
-  const r = spawnSync('env', ['-i', `PATH=${process.env['PATH'] ?? '/usr/bin:/bin'}`, process.execPath, BIN, 'run', ...runArgs(ws)], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 30_000 });
-  const text = r.stdout + r.stderr;
-  t.equal(r.status, 1, `exits 1 (not left running): ${text}`);
-  t.match(text, `FATAL: cannot start: ${join(ws.state, 'last-good')}: permission denied`);
-  t.notMatch(text, /internal error|\n\s+at /, 'no stack trace');
-  t.notOk(existsSync(ws.control), 'the control socket is gone');
-  t.notOk(existsSync(join(ws.state, 'daemon.json')), 'and the record');
-});
+t.test(
+  'a start that fails after the control socket is up exits in one line, leaving no daemon half up',
+  { skip: !isRoot && 'needs root to run the daemon as nobody' },
+  async (t) => {
+    const ws = workspace(t);
+    // As nobody, with its own state dir whose last-good/ it cannot list (mode 0300): safe, but unreadable.
+    for (const d of [join(ws.state, 'last-good'), join(ws.state, 'bases'), join(ws.state, 'drift'), join(ws.output, '..')])
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+    spawnSync('chown', ['-R', '65534:65534', ws.dir]);
+    chmodSync(ws.dir, 0o755);
+    chmodSync(join(ws.state, 'last-good'), 0o300);
+    // `env -i`: not the test runner's environment, whose coverage hooks would write where nobody cannot.
+    const r = spawnSync('env', ['-i', `PATH=${process.env['PATH'] ?? '/usr/bin:/bin'}`, process.execPath, BIN, 'run', ...runArgs(ws)], {
+      encoding: 'utf8',
+      uid: 65534,
+      gid: 65534,
+      timeout: 30_000,
+    });
+    const text = r.stdout + r.stderr;
+    t.equal(r.status, 1, `exits 1 (not left running): ${text}`);
+    t.match(text, `FATAL: cannot start: ${join(ws.state, 'last-good')}: permission denied`);
+    t.notMatch(text, /internal error|\n\s+at /, 'no stack trace');
+    t.notOk(existsSync(ws.control), 'the control socket is gone');
+    t.notOk(existsSync(join(ws.state, 'daemon.json')), 'and the record');
+  },
+);

@@ -51,7 +51,10 @@ t.test(`${WRITES} fragment writes in about one second: a few renders, the final 
   await d.waitForOutput((o) => o === expected.stdout, 'the output to equal the strict render of the final set', 30_000);
   const s = await d.waitForStatus((x) => x.fragments.length === FILES - 10, `${FILES - 10} fragments in status`);
   t.equal(s.state, 'healthy');
-  t.ok(s.fragments.every((f) => f.state === 'valid'), 'every fragment valid: no half-written read left a trace');
+  t.ok(
+    s.fragments.every((f) => f.state === 'valid'),
+    'every fragment valid: no half-written read left a trace',
+  );
   // The daemon's own write and the in-place settle pass may add a render or two after the storm.
   const renders = s.renders - before;
   t.comment(`renders for the storm: ${renders}`);

@@ -25,7 +25,10 @@ t.test('READY after the first render, RELOADING then READY on SIGHUP, STOPPING o
   const ready = await d.waitForNotify((m) => m.startsWith('READY=1'));
   t.match(ready, /^READY=1\nSTATUS=healthy: fragments 1 valid, 0 held, 0 invalid, \d+ tables, \d+ mirrors, rendered /);
   const beforeReady = notify.messages().slice(0, notify.messages().indexOf(ready));
-  t.ok(beforeReady.every((m) => m.startsWith('STATUS=')), `only STATUS= before READY=1: ${JSON.stringify(beforeReady)}`);
+  t.ok(
+    beforeReady.every((m) => m.startsWith('STATUS=')),
+    `only STATUS= before READY=1: ${JSON.stringify(beforeReady)}`,
+  );
 
   // Watchdog: WATCHDOG_USEC set (and no WATCHDOG_PID) → pings at half the interval.
   await d.waitFor(() => notify.messages().filter(isWatchdog).length >= 3, 'three WATCHDOG=1 pings');
@@ -46,7 +49,10 @@ t.test('READY after the first render, RELOADING then READY on SIGHUP, STOPPING o
   // SIGTERM: STOPPING=1, exit 0, nothing after STOPPING but (at most) watchdog pings.
   const n2 = notify.messages().length;
   t.equal(await d.stop(), 0, 'exit 0 on SIGTERM');
-  const after = notify.messages().slice(n2).filter((x) => !isWatchdog(x));
+  const after = notify
+    .messages()
+    .slice(n2)
+    .filter((x) => !isWatchdog(x));
   t.same(after, ['STOPPING=1'], 'STOPPING=1 is the last message');
   t.match(d.log(), /SIGTERM: stopping[\s\S]*stopped/);
 
@@ -97,12 +103,23 @@ t.test('journald: stdout is the JOURNAL_STREAM → every line starts with its sy
   const d = await startDaemon(t, ws, { stdoutFd: fd, env: { JOURNAL_STREAM: `${st.dev}:${st.ino}` } });
   await d.waitFor(() => /rendered /.test(readFileSync(journal, 'utf8')), 'the render logged');
   t.equal(await d.stop(), 0);
-  const lines = readFileSync(journal, 'utf8').split('\n').filter((l) => l !== '');
+  const lines = readFileSync(journal, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   t.ok(lines.length >= 3, `some lines: ${JSON.stringify(lines)}`);
   for (const l of lines) t.match(l, /^<[0-7]>/, `prefixed: ${l}`);
-  t.ok(lines.some((l) => /^<6>INFO: rendered /.test(l)), 'info → <6>');
-  t.ok(lines.some((l) => /^<3>ERROR: 20-bad\.toml:3:\d+: /.test(l)), 'error → <3>');
-  t.ok(lines.some((l) => /^<4>WARN: 31-y\.toml:1:1: warning: short-name-mode/.test(l)), 'warning → <4>');
+  t.ok(
+    lines.some((l) => /^<6>INFO: rendered /.test(l)),
+    'info → <6>',
+  );
+  t.ok(
+    lines.some((l) => /^<3>ERROR: 20-bad\.toml:3:\d+: /.test(l)),
+    'error → <3>',
+  );
+  t.ok(
+    lines.some((l) => /^<4>WARN: 31-y\.toml:1:1: warning: short-name-mode/.test(l)),
+    'warning → <4>',
+  );
   t.notOk(lines.some((l) => /^<6>ERROR|^<3>INFO/.test(l)));
 });
 
@@ -118,7 +135,11 @@ t.test('output whose parent is a file: READY but degraded, retried, written once
   t.equal(s.state, 'degraded');
   t.match(s.lastWriteError ?? '', /ENOTDIR|EEXIST|not a directory/);
   t.match(s.degraded.join('\n'), /cannot write .*registries\.conf/);
-  t.same(s.fragments.map((f) => [f.file, f.state]), [['10-a.toml', 'valid']], 'the policy itself is fine');
+  t.same(
+    s.fragments.map((f) => [f.file, f.state]),
+    [['10-a.toml', 'valid']],
+    'the policy itself is fine',
+  );
   t.equal((await runCli(['status', '--control-socket', ws.control])).code, 1, 'status: exit 1 (degraded)');
   t.equal(readFileSync(parent, 'utf8'), 'a file where the output directory should be\n', 'the file in the way is untouched');
   // Retried on its own (backoff), not only when something changes.
@@ -146,28 +167,32 @@ function immutableSupported(): boolean {
 }
 
 const immutable = immutableSupported();
-t.test('an output directory that refuses writes (immutable): the old file stays intact, retried', { skip: immutable ? false : 'chattr +i does not work here' }, async (t) => {
-  const ws = workspace(t);
-  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
-  const d = await startDaemon(t, ws);
-  const old = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
-  const outDir = join(ws.dir, 'out');
-  execFileSync('chattr', ['+i', outDir]);
-  try {
-    writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
-    const s = await d.waitForStatus((x) => x.lastWriteError !== undefined, 'a write error');
-    t.equal(s.state, 'degraded');
-    t.match(s.lastWriteError ?? '', /EPERM|not permitted/);
-    t.equal(readFileSync(ws.output, 'utf8'), old, 'the old file is intact, byte for byte');
-    await d.waitFor(() => (d.stdout().match(/cannot write .*the old file is intact; retrying in/g) ?? []).length >= 2, 'a retry that fails again');
-    t.equal(readFileSync(ws.output, 'utf8'), old, 'still intact');
-  } finally {
-    execFileSync('chattr', ['-i', outDir]); // before anything else, or the workspace cannot be removed
-  }
-  await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'the new render once writes work again', 15_000);
-  await d.waitForStatus((x) => x.state === 'healthy', 'healthy again');
-  t.equal(await d.stop(), 0);
-});
+t.test(
+  'an output directory that refuses writes (immutable): the old file stays intact, retried',
+  { skip: immutable ? false : 'chattr +i does not work here' },
+  async (t) => {
+    const ws = workspace(t);
+    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+    const d = await startDaemon(t, ws);
+    const old = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+    const outDir = join(ws.dir, 'out');
+    execFileSync('chattr', ['+i', outDir]);
+    try {
+      writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
+      const s = await d.waitForStatus((x) => x.lastWriteError !== undefined, 'a write error');
+      t.equal(s.state, 'degraded');
+      t.match(s.lastWriteError ?? '', /EPERM|not permitted/);
+      t.equal(readFileSync(ws.output, 'utf8'), old, 'the old file is intact, byte for byte');
+      await d.waitFor(() => (d.stdout().match(/cannot write .*the old file is intact; retrying in/g) ?? []).length >= 2, 'a retry that fails again');
+      t.equal(readFileSync(ws.output, 'utf8'), old, 'still intact');
+    } finally {
+      execFileSync('chattr', ['-i', outDir]); // before anything else, or the workspace cannot be removed
+    }
+    await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'the new render once writes work again', 15_000);
+    await d.waitForStatus((x) => x.state === 'healthy', 'healthy again');
+    t.equal(await d.stop(), 0);
+  },
+);
 
 t.test('SIGTERM while starting (before READY=1): the start completes, then a clean stop, exit 0', async (t) => {
   const ws = workspace(t);
@@ -177,11 +202,17 @@ t.test('SIGTERM while starting (before READY=1): the start completes, then a cle
   writeFileSync(config, 'after-render = [["/bin/sleep", "2"]]\n');
   const d = await startDaemon(t, ws, { config, waitReady: false });
   await d.waitForStatus((s) => s.pid === d.pid, 'the control socket answers');
-  t.notOk(d.notify!.messages().some((m) => m.startsWith('READY=1')), 'not READY yet');
+  t.notOk(
+    d.notify!.messages().some((m) => m.startsWith('READY=1')),
+    'not READY yet',
+  );
   t.equal(await d.stop(), 0, 'exit 0, not killed by the signal');
   t.match(d.stdout(), /SIGTERM: stopping[\s\S]*stopped\n$/);
   t.notOk(exists(ws.control), 'the control socket is removed');
   t.notOk(exists(join(ws.state, 'daemon.json')), 'and the lock record');
-  const kinds = d.notify!.messages().map((m) => m.split('=')[0]).filter((k) => k !== 'STATUS');
+  const kinds = d
+    .notify!.messages()
+    .map((m) => m.split('=')[0])
+    .filter((k) => k !== 'STATUS');
   t.same(kinds, ['READY', 'STOPPING']);
 });

@@ -35,7 +35,10 @@ t.test('drop-ins by atomic rename, in-place write and delete', async (t) => {
 
   const s = await d.status();
   t.equal(s.state, 'healthy');
-  t.same(s.fragments.map((f) => [f.file, f.state]), [['10-a.toml', 'valid']]);
+  t.same(
+    s.fragments.map((f) => [f.file, f.state]),
+    [['10-a.toml', 'valid']],
+  );
   t.equal(await d.stop(), 0);
 });
 
@@ -47,7 +50,11 @@ t.test('the policy directory deleted and recreated, then swapped for another', a
 
   rmSync(ws.policy, { recursive: true });
   await d.waitForStatus((s) => s.degraded.some((r) => /does not exist/.test(r)), 'degraded: no policy directory');
-  t.match(readFileSync(ws.output, 'utf8'), /mirror-a\.example\/a/, 'the last render stays while the directory is missing (test/daemon/policy-dir-presence.test.ts)');
+  t.match(
+    readFileSync(ws.output, 'utf8'),
+    /mirror-a\.example\/a/,
+    'the last render stays while the directory is missing (test/daemon/policy-dir-presence.test.ts)',
+  );
 
   mkdirSync(ws.policy, { mode: 0o755 });
   writeFileSync(join(ws.policy, '30-c.toml'), fragment('quay.io/c', ['mirror-c.example/c']));
@@ -130,7 +137,8 @@ t.test('a storm of 500 fragments converges to exactly the strict render, in far 
 t.test('a change made right after READY=1 is seen (the watcher is watching before READY)', async (t) => {
   const ws = workspace(t);
   // Many files make the watcher's initial scan take a while: the window in which a change would be missed.
-  for (let i = 0; i < 400; i++) writeFileSync(join(ws.policy, `${String(i).padStart(3, '0')}-x.toml`), fragment(`early.example/ns${i}`, [`mirror-early.example/ns${i}`]));
+  for (let i = 0; i < 400; i++)
+    writeFileSync(join(ws.policy, `${String(i).padStart(3, '0')}-x.toml`), fragment(`early.example/ns${i}`, [`mirror-early.example/ns${i}`]));
   // The safety-net rescan is far beyond the deadline: only the watcher can deliver the change.
   const d = await startDaemon(t, ws, { args: ['--rescan-interval-ms', '600000'] });
   writeFileSync(join(ws.policy, '999-late.toml'), fragment('quay.io/late', ['mirror-late.example/x']));

@@ -3,11 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPolicyDir, MAX_FRAGMENT_BYTES, MAX_FRAGMENTS } from '../../../src/fragments/policy-dir.js';
+import { readPolicyDir, DEFAULT_MAX_FRAGMENT_BYTES, MAX_FRAGMENTS, READ_CONCURRENCY } from '../../../src/fragments/policy-dir.js';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
 import { runCli } from '../../helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
+
+/** A small max-fragment-bytes, so that the cap's edges are cheap to write. */
+const CAP = 4096;
 
 function dir(): string {
   const d = mkdtempSync(join(tmpdir(), 'mpd-dir-'));
@@ -24,13 +27,48 @@ function put(d: string, name: string, text = '', mode = 0o644): string {
 
 t.test('fragments are read in byte order of their names; leftovers are ignored with a reason', async (t) => {
   const d = dir();
-  for (const name of ['b.toml', 'A.yaml', 'a.yml', '.hidden.toml', 'x.toml~', '.x.toml.swp', 'y.toml.swp', 'z.tmp', 'p.toml.dpkg-old', 'q.toml.dpkg-new', 'r.toml.rpmnew', 's.toml.rpmsave', 'README', '4913']) put(d, name);
+  for (const name of [
+    'b.toml',
+    'A.yaml',
+    'a.yml',
+    '.hidden.toml',
+    'x.toml~',
+    '.x.toml.swp',
+    'y.toml.swp',
+    'z.tmp',
+    'p.toml.dpkg-old',
+    'q.toml.dpkg-new',
+    'r.toml.rpmnew',
+    's.toml.rpmsave',
+    'README',
+    '4913',
+  ])
+    put(d, name);
   mkdirSync(join(d, 'sub.toml'));
   const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => f.file), ['A.yaml', 'a.yml', 'b.toml']);
-  t.same(got.diagnostics.map(formatDiagnostic), ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml'], 'a file that is no fragment and no leftover is a warning');
+  t.same(
+    got.fragments.map((f) => f.file),
+    ['A.yaml', 'a.yml', 'b.toml'],
+  );
+  t.same(
+    got.diagnostics.map(formatDiagnostic),
+    ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml'],
+    'a file that is no fragment and no leftover is a warning',
+  );
   const ignored = Object.fromEntries(got.ignored.map((i) => [i.name, i.why]));
-  t.same(Object.keys(ignored).sort(), ['.hidden.toml', '.x.toml.swp', '4913', 'p.toml.dpkg-old', 'q.toml.dpkg-new', 'r.toml.rpmnew', 's.toml.rpmsave', 'sub.toml', 'x.toml~', 'y.toml.swp', 'z.tmp']);
+  t.same(Object.keys(ignored).sort(), [
+    '.hidden.toml',
+    '.x.toml.swp',
+    '4913',
+    'p.toml.dpkg-old',
+    'q.toml.dpkg-new',
+    'r.toml.rpmnew',
+    's.toml.rpmsave',
+    'sub.toml',
+    'x.toml~',
+    'y.toml.swp',
+    'z.tmp',
+  ]);
   t.equal(ignored['sub.toml'], 'subdirectory');
   t.equal(ignored['x.toml~'], 'editor backup');
 });
@@ -47,23 +85,40 @@ t.test('fragments writable by group or others are refused; the rest are still re
   put(d, 'group.toml', '', 0o664);
   put(d, 'other.toml', '', 0o646);
   const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => f.file), ['good.toml']);
+  t.same(
+    got.fragments.map((f) => f.file),
+    ['good.toml'],
+  );
   t.same(got.diagnostics.map(formatDiagnostic), [
     'group.toml: refusing fragment: writable by group (mode 0664) (use --allow-unsafe-fragments only for demos and tests)',
     'other.toml: refusing fragment: writable by others (mode 0646) (use --allow-unsafe-fragments only for demos and tests)',
   ]);
   const unsafe = await readPolicyDir(d, { allowUnsafe: true });
-  t.same(unsafe.fragments.map((f) => f.file), ['good.toml', 'group.toml', 'other.toml'], '--allow-unsafe-fragments reads them');
+  t.same(
+    unsafe.fragments.map((f) => f.file),
+    ['good.toml', 'group.toml', 'other.toml'],
+    '--allow-unsafe-fragments reads them',
+  );
 });
 
-t.test('a fragment owned by a non-root user (nobody, 65534) is refused when that user is not the one reading', { skip: !isRoot && 'needs root to chown a file to another user' }, async (t) => {
-  const d = dir();
-  chownSync(put(d, '10-nobody.toml', '[[mirror-set]]\nsource = "a.example.com"\nmirrors = ["m.example.net"]\n'), 65534, 65534);
-  put(d, '20-root.toml');
-  const got = await readPolicyDir(d); // as root: only root (or the reader) may own fragments
-  t.same(got.fragments.map((f) => f.file), ['20-root.toml'], 'the root-owned fragment is still read');
-  t.same(got.diagnostics.map(formatDiagnostic), ['10-nobody.toml: refusing fragment: owned by uid 65534, not by root or uid 0 (use --allow-unsafe-fragments only for demos and tests)']);
-});
+t.test(
+  'a fragment owned by a non-root user (nobody, 65534) is refused when that user is not the one reading',
+  { skip: !isRoot && 'needs root to chown a file to another user' },
+  async (t) => {
+    const d = dir();
+    chownSync(put(d, '10-nobody.toml', '[[mirror-set]]\nsource = "a.example.com"\nmirrors = ["m.example.net"]\n'), 65534, 65534);
+    put(d, '20-root.toml');
+    const got = await readPolicyDir(d); // as root: only root (or the reader) may own fragments
+    t.same(
+      got.fragments.map((f) => f.file),
+      ['20-root.toml'],
+      'the root-owned fragment is still read',
+    );
+    t.same(got.diagnostics.map(formatDiagnostic), [
+      '10-nobody.toml: refusing fragment: owned by uid 65534, not by root or uid 0 (use --allow-unsafe-fragments only for demos and tests)',
+    ]);
+  },
+);
 
 t.test('a policy directory owned by a non-root user is refused whole', { skip: !isRoot && 'needs root to chown a directory to another user' }, async (t) => {
   const d = dir();
@@ -82,10 +137,18 @@ t.test('a fragment owned by another user is refused', { skip: !isRoot && 'needs 
   chownSync(put(d, 'theirs.toml'), 4242, 4242);
   put(d, 'mine.toml');
   const got = await readPolicyDir(d, { uid: 1000 });
-  t.same(got.fragments.map((f) => f.file), ['mine.toml'], 'root-owned is trusted');
+  t.same(
+    got.fragments.map((f) => f.file),
+    ['mine.toml'],
+    'root-owned is trusted',
+  );
   t.match(got.diagnostics.map(formatDiagnostic), [/^theirs\.toml: refusing fragment: owned by uid 4242, not by root or uid 1000/]);
   const asOwner = await readPolicyDir(d, { uid: 4242 });
-  t.same(asOwner.fragments.map((f) => f.file), ['mine.toml', 'theirs.toml'], 'the user running the command may own fragments');
+  t.same(
+    asOwner.fragments.map((f) => f.file),
+    ['mine.toml', 'theirs.toml'],
+    'the user running the command may own fragments',
+  );
 });
 
 t.test('a policy directory writable by others is refused whole: the directory and each fragment named, nothing read', async (t) => {
@@ -98,9 +161,20 @@ t.test('a policy directory writable by others is refused whole: the directory an
   t.same(got.fragments, []);
   const lines = got.diagnostics.map(formatDiagnostic);
   t.match(lines[0], /refusing policy directory: writable by group and others \(mode 1777\)/);
-  t.same(lines.slice(1), ['good.toml', 'other.yaml'].map((f) => `${f}: refusing fragment: the policy directory is writable by group and others (mode 1777)`));
-  t.same(got.ignored.map((i) => i.name), ['.hidden.toml'], 'ignored names are still ignored, not refused');
-  t.equal(got.dirProblem && formatDiagnostic(got.dirProblem), lines[0], 'the refusal of the whole directory is flagged as such (the daemon then holds every fragment)');
+  t.same(
+    lines.slice(1),
+    ['good.toml', 'other.yaml'].map((f) => `${f}: refusing fragment: the policy directory is writable by group and others (mode 1777)`),
+  );
+  t.same(
+    got.ignored.map((i) => i.name),
+    ['.hidden.toml'],
+    'ignored names are still ignored, not refused',
+  );
+  t.equal(
+    got.dirProblem && formatDiagnostic(got.dirProblem),
+    lines[0],
+    'the refusal of the whole directory is flagged as such (the daemon then holds every fragment)',
+  );
 });
 
 t.test('symlinks: inside the directory are followed, outside are refused', async (t) => {
@@ -112,19 +186,31 @@ t.test('symlinks: inside the directory are followed, outside are refused', async
   symlinkSync(join(outside, 'evil.toml'), join(d, 'out.toml'));
   symlinkSync('missing.toml', join(d, 'dangling.toml'));
   const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => [f.file, f.text]), [['link.toml', '# inside'], ['real.toml', '# inside']]);
+  t.same(
+    got.fragments.map((f) => [f.file, f.text]),
+    [
+      ['link.toml', '# inside'],
+      ['real.toml', '# inside'],
+    ],
+  );
   t.match(got.diagnostics.map(formatDiagnostic), [/^out\.toml: refusing fragment: symlink to .*evil\.toml, outside the policy directory/]);
-  t.ok(got.ignored.some((i) => i.name === 'dangling.toml'), 'a dangling link is skipped like a vanished file');
+  t.ok(
+    got.ignored.some((i) => i.name === 'dangling.toml'),
+    'a dangling link is skipped like a vanished file',
+  );
 });
 
 t.test('oversized and non-UTF-8 fragments are refused', async (t) => {
   const d = dir();
-  put(d, 'big.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  put(d, 'big.toml', '#'.repeat(CAP + 1));
   writeFileSync(join(d, 'latin1.toml'), Buffer.from([0x23, 0xe9, 0x0a]));
   chmodSync(join(d, 'latin1.toml'), 0o644);
-  const got = await readPolicyDir(d);
+  const got = await readPolicyDir(d, { maxFragmentBytes: CAP });
   t.same(got.fragments, []);
-  t.match(got.diagnostics.map(formatDiagnostic), [/^big\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed/, /^latin1\.toml: not valid UTF-8 text/]);
+  t.match(got.diagnostics.map(formatDiagnostic), [
+    /^big\.toml: refusing fragment: 4097 bytes, more than the 4096 allowed by max-fragment-bytes$/,
+    /^latin1\.toml: not valid UTF-8 text/,
+  ]);
 });
 
 t.test('a policy directory writable by its group is refused whole too', async (t) => {
@@ -133,7 +219,10 @@ t.test('a policy directory writable by its group is refused whole too', async (t
   chmodSync(d, 0o775);
   const got = await readPolicyDir(d);
   t.same(got.fragments, []);
-  t.match(got.diagnostics.map(formatDiagnostic), [/refusing policy directory: writable by group \(mode 0775\)/, /^good\.toml: refusing fragment: the policy directory is writable by group \(mode 0775\)$/]);
+  t.match(got.diagnostics.map(formatDiagnostic), [
+    /refusing policy directory: writable by group \(mode 0775\)/,
+    /^good\.toml: refusing fragment: the policy directory is writable by group \(mode 0775\)$/,
+  ]);
 });
 
 t.test('a symlink into a subdirectory is followed; one through .. out of the directory is refused', async (t) => {
@@ -147,8 +236,14 @@ t.test('a symlink into a subdirectory is followed; one through .. out of the dir
   symlinkSync('../beside.toml', join(d, 'up.toml'));
   symlinkSync('parts/../../beside.toml', join(d, 'zigzag.toml'));
   const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => [f.file, f.text]), [['in.toml', '# inner']]);
-  t.match(got.diagnostics.map(formatDiagnostic), [/^up\.toml: refusing fragment: symlink to .*beside\.toml, outside the policy directory/, /^zigzag\.toml: refusing fragment: symlink to .*beside\.toml, outside/]);
+  t.same(
+    got.fragments.map((f) => [f.file, f.text]),
+    [['in.toml', '# inner']],
+  );
+  t.match(got.diagnostics.map(formatDiagnostic), [
+    /^up\.toml: refusing fragment: symlink to .*beside\.toml, outside the policy directory/,
+    /^zigzag\.toml: refusing fragment: symlink to .*beside\.toml, outside/,
+  ]);
 });
 
 t.test('a fragment with a second hard link is refused; the others are read', async (t) => {
@@ -160,21 +255,40 @@ t.test('a fragment with a second hard link is refused; the others are read', asy
   put(d, 'twin-a.toml', '# twins');
   linkSync(join(d, 'twin-a.toml'), join(d, 'twin-b.toml'));
   const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => f.file), ['single.toml']);
-  t.same(got.diagnostics.map(formatDiagnostic), ['linked.toml', 'twin-a.toml', 'twin-b.toml'].map((f) => `${f}: refusing fragment: it has 2 hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`));
+  t.same(
+    got.fragments.map((f) => f.file),
+    ['single.toml'],
+  );
+  t.same(
+    got.diagnostics.map(formatDiagnostic),
+    ['linked.toml', 'twin-a.toml', 'twin-b.toml'].map(
+      (f) => `${f}: refusing fragment: it has 2 hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`,
+    ),
+  );
   const unsafe = await readPolicyDir(d, { allowUnsafe: true });
-  t.same(unsafe.fragments.map((f) => f.file), ['linked.toml', 'single.toml', 'twin-a.toml', 'twin-b.toml'], '--allow-unsafe-fragments reads them');
+  t.same(
+    unsafe.fragments.map((f) => f.file),
+    ['linked.toml', 'single.toml', 'twin-a.toml', 'twin-b.toml'],
+    '--allow-unsafe-fragments reads them',
+  );
 });
 
-t.test('a fragment of exactly 1 MiB is read; one byte more is refused; the others are unaffected', async (t) => {
+t.test('a fragment of exactly max-fragment-bytes is read; one byte more is refused; the others are unaffected', async (t) => {
   const d = dir();
   put(d, 'a-small.toml', '# small');
-  put(d, 'b-exact.toml', '#'.repeat(MAX_FRAGMENT_BYTES));
-  put(d, 'c-over.toml', '#'.repeat(MAX_FRAGMENT_BYTES + 1));
+  put(d, 'b-exact.toml', '#'.repeat(CAP));
+  put(d, 'c-over.toml', '#'.repeat(CAP + 1));
   put(d, 'd-small.toml', '# small too');
-  const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => [f.file, f.text.length]), [['a-small.toml', 7], ['b-exact.toml', MAX_FRAGMENT_BYTES], ['d-small.toml', 11]]);
-  t.same(got.diagnostics.map(formatDiagnostic), [`c-over.toml: refusing fragment: ${MAX_FRAGMENT_BYTES + 1} bytes, more than the ${MAX_FRAGMENT_BYTES} allowed`]);
+  const got = await readPolicyDir(d, { maxFragmentBytes: CAP });
+  t.same(
+    got.fragments.map((f) => [f.file, f.text.length]),
+    [
+      ['a-small.toml', 7],
+      ['b-exact.toml', CAP],
+      ['d-small.toml', 11],
+    ],
+  );
+  t.same(got.diagnostics.map(formatDiagnostic), [`c-over.toml: refusing fragment: ${CAP + 1} bytes, more than the ${CAP} allowed by max-fragment-bytes`]);
   t.ok(MAX_FRAGMENTS >= 50_000, `the default cap on the number of fragments (${MAX_FRAGMENTS}) is well above the 10 000 of the bench`);
 });
 
@@ -185,7 +299,10 @@ t.test('over the cap on the number of fragments, the ones past it (in byte order
   const got = await readPolicyDir(d, { maxFragments: 3 });
   const warnings = got.diagnostics.filter((x) => x.severity === 'warning').map(formatDiagnostic);
   t.same(warnings, ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml']);
-  t.same(got.fragments.map((f) => f.file), ['a.toml', 'b.toml', 'c.yaml']);
+  t.same(
+    got.fragments.map((f) => f.file),
+    ['a.toml', 'b.toml', 'c.yaml'],
+  );
   t.same(got.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic), [
     'd.yml: refusing fragment: the policy directory holds more than 3 fragments; this is number 4 in byte order of names',
     'e.toml: refusing fragment: the policy directory holds more than 3 fragments; this is number 5 in byte order of names',
@@ -193,26 +310,36 @@ t.test('over the cap on the number of fragments, the ones past it (in byte order
   t.equal(got.ignored.length, 2);
   const atCap = await readPolicyDir(d, { maxFragments: 5 });
   t.equal(atCap.fragments.length, 5, 'exactly at the cap: all read');
-  t.same(atCap.diagnostics.filter((x) => x.severity === 'error'), []);
+  t.same(
+    atCap.diagnostics.filter((x) => x.severity === 'error'),
+    [],
+  );
 });
 
-t.test('nothing but regular files is opened: a FIFO and a device are refused by type, without opening them', { skip: !isRoot && 'needs root for mknod' }, async (t) => {
-  const d = dir();
-  put(d, '10-good.toml', '# good');
-  execFileSync('mkfifo', ['-m', '0644', join(d, '20-fifo.toml')]);
-  // Major 240 is reserved for local use: no driver, so opening it fails (ENXIO); refusing it by type never tries.
-  execFileSync('mknod', ['-m', '0644', join(d, '30-dev.toml'), 'c', '240', '0']);
-  symlinkSync('30-dev.toml', join(d, '40-link-to-dev.toml'));
-  for (const opts of [{}, { allowUnsafe: true }]) {
-    const got = await readPolicyDir(d, opts);
-    t.same(got.fragments.map((f) => f.file), ['10-good.toml']);
-    t.same(got.diagnostics.map(formatDiagnostic), [
-      '20-fifo.toml: refusing fragment: a FIFO, not a regular file',
-      '30-dev.toml: refusing fragment: a character device, not a regular file',
-      '40-link-to-dev.toml: refusing fragment: a character device, not a regular file',
-    ]);
-  }
-});
+t.test(
+  'nothing but regular files is opened: a FIFO and a device are refused by type, without opening them',
+  { skip: !isRoot && 'needs root for mknod' },
+  async (t) => {
+    const d = dir();
+    put(d, '10-good.toml', '# good');
+    execFileSync('mkfifo', ['-m', '0644', join(d, '20-fifo.toml')]);
+    // Major 240 is reserved for local use: no driver, so opening it fails (ENXIO); refusing it by type never tries.
+    execFileSync('mknod', ['-m', '0644', join(d, '30-dev.toml'), 'c', '240', '0']);
+    symlinkSync('30-dev.toml', join(d, '40-link-to-dev.toml'));
+    for (const opts of [{}, { allowUnsafe: true }]) {
+      const got = await readPolicyDir(d, opts);
+      t.same(
+        got.fragments.map((f) => f.file),
+        ['10-good.toml'],
+      );
+      t.same(got.diagnostics.map(formatDiagnostic), [
+        '20-fifo.toml: refusing fragment: a FIFO, not a regular file',
+        '30-dev.toml: refusing fragment: a character device, not a regular file',
+        '40-link-to-dev.toml: refusing fragment: a character device, not a regular file',
+      ]);
+    }
+  },
+);
 
 t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escaped), not left out silently', async (t) => {
   const d = dir();
@@ -223,7 +350,10 @@ t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escap
   const other = Buffer.concat([Buffer.from(join(d, 'notes-')), Buffer.from([0xff])]);
   writeFileSync(other, 'x');
   const got = await readPolicyDir(d);
-  t.same(got.fragments.map((f) => f.file), ['10-good.toml']);
+  t.same(
+    got.fragments.map((f) => f.file),
+    ['10-good.toml'],
+  );
   t.same(got.diagnostics.map(formatDiagnostic), [
     '20-caf\\xe9.toml: refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it',
     'notes-\\xff: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml',
@@ -232,4 +362,55 @@ t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escap
   t.equal(check.code, 1, '`check` fails on it');
   t.match(check.stderr, /20-caf\\xe9\.toml: refusing fragment: its name is not valid UTF-8/);
   t.match(check.stderr, /notes-\\xff: warning: not a policy fragment/, '`check` shows the warning too');
+});
+
+t.test('by default a fragment of a few MB is read (an oc-mirror IDMS of a large catalog); past 16 MiB it is refused', async (t) => {
+  const d = dir();
+  put(d, 'a-idms.toml', '#'.repeat(3 * 1024 * 1024));
+  put(d, 'b-huge.toml', '#'.repeat(DEFAULT_MAX_FRAGMENT_BYTES + 1));
+  const got = await readPolicyDir(d);
+  t.same(
+    got.fragments.map((f) => [f.file, f.text.length]),
+    [['a-idms.toml', 3 * 1024 * 1024]],
+  );
+  t.same(got.diagnostics.map(formatDiagnostic), [
+    `b-huge.toml: refusing fragment: ${DEFAULT_MAX_FRAGMENT_BYTES + 1} bytes, more than the 16777216 allowed by max-fragment-bytes`,
+  ]);
+});
+
+t.test('read many at once, the result is the same as one by one: fragments, refusals and ignored files in byte order of names', async (t) => {
+  const d = dir();
+  const n = READ_CONCURRENCY * 10;
+  const names = Array.from({ length: n }, (_, i) => `${String(n - i).padStart(4, '0')}-p.toml`); // written in reverse order
+  names.forEach((name, i) => {
+    // Big and small files mixed, so that reads finish out of order; every 7th is refused, every 13th a leftover beside it.
+    put(d, name, `# ${name}\n${'#'.repeat(i % 3 === 0 ? 200_000 : 10)}\n`, i % 7 === 0 ? 0o664 : 0o644);
+    if (i % 13 === 0) put(d, `${name}~`);
+  });
+  const sorted = [...names].sort();
+  const expected = {
+    fragments: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 7 !== 0),
+    refused: sorted
+      .filter((_, i) => names.indexOf(sorted[i] as string) % 7 === 0)
+      .map((f) => `${f}: refusing fragment: writable by group (mode 0664) (use --allow-unsafe-fragments only for demos and tests)`),
+    ignored: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 13 === 0).map((f) => `${f}~`),
+  };
+  for (let run = 0; run < 3; run++) {
+    const got = await readPolicyDir(d);
+    t.same(
+      got.fragments.map((f) => f.file),
+      expected.fragments,
+      `run ${run}: fragments`,
+    );
+    t.ok(
+      got.fragments.every((f) => f.text.startsWith(`# ${f.file}\n`)),
+      `run ${run}: each text is its own file's`,
+    );
+    t.same(got.diagnostics.map(formatDiagnostic), expected.refused, `run ${run}: refusals`);
+    t.same(
+      got.ignored.map((i) => i.name),
+      expected.ignored,
+      `run ${run}: ignored`,
+    );
+  }
 });

@@ -44,7 +44,11 @@ t.test(`the daemon stays up and keeps a valid output while fed ${CASES} fuzz fra
     const out = readOrUndefined(ws.output) ?? '';
     t.equal(classifyText(out), 'ours', `batch ${b}: the output is one whole render of ours`);
     t.doesNotThrow(() => parseToml(out), `batch ${b}: the output parses with smol-toml`);
-    t.same(parseRegistriesConf(out, 'registries.conf').diagnostics.filter((x) => x.severity === 'error'), [], `batch ${b}: the output validates`);
+    t.same(
+      parseRegistriesConf(out, 'registries.conf').diagnostics.filter((x) => x.severity === 'error'),
+      [],
+      `batch ${b}: the output validates`,
+    );
     t.match(out, /mirror\.anchor\.example\.net\/a/, `batch ${b}: the valid fragment is still in effect`);
     for (const n of names) rmSync(join(ws.policy, n)); // next batch on a clean slate, so one conflict does not hold the rest
   }

@@ -17,7 +17,10 @@ t.test('the mirror endpoints of a rendered file, each once', async (t) => {
         { location: 'docker.io', mirrors: [{ location: 'm1.example:5000/c' }] },
       ],
     }),
-    [{ host: 'm1.example:5000', insecure: false }, { host: 'm2.example', insecure: true }],
+    [
+      { host: 'm1.example:5000', insecure: false },
+      { host: 'm2.example', insecure: true },
+    ],
   );
 });
 
@@ -57,10 +60,17 @@ t.test('each round hands its results to the listener; a round that fails does no
   ];
   const file = join(mkdtempSync(join(tmpdir(), 'mpd-probe-')), 'health.json');
   const rounds: Array<Record<string, number>> = [];
-  const prober = startProber(() => targets, file, 100, createLogger({ level: 'silent' }), { connectMs: 500, headersMs: 500, bodyIdleMs: 500 }, (updates) => {
-    rounds.push(Object.fromEntries(Object.entries(updates).map(([k, h]) => [k, h.failures])));
-    if (rounds.length === 1) throw new Error('listener failed once');
-  });
+  const prober = startProber(
+    () => targets,
+    file,
+    100,
+    createLogger({ level: 'silent' }),
+    { connectMs: 500, headersMs: 500, bodyIdleMs: 500 },
+    (updates) => {
+      rounds.push(Object.fromEntries(Object.entries(updates).map(([k, h]) => [k, h.failures])));
+      if (rounds.length === 1) throw new Error('listener failed once');
+    },
+  );
   t.teardown(() => prober.stop());
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && rounds.length < 3) await new Promise((r) => setTimeout(r, 50));

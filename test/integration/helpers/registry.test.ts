@@ -64,7 +64,10 @@ t.test('digest pull through mirrors A, B; fallback when A is down', async (t) =>
   const aReqs = manifestRequests(await a.requests(), 'app', img.manifestDigest);
   const bReqs = manifestRequests(await b.requests(), 'app', img.manifestDigest);
   t.ok(aReqs.length >= 1 && aReqs.every((r) => r.status === 404), 'A was asked and said 404');
-  t.ok(bReqs.some((r) => r.method === 'GET' && r.status === 200), 'B served the manifest');
+  t.ok(
+    bReqs.some((r) => r.method === 'GET' && r.status === 200),
+    'B served the manifest',
+  );
 
   await a.stop();
   t.notOk(a.running);
@@ -73,7 +76,10 @@ t.test('digest pull through mirrors A, B; fallback when A is down', async (t) =>
   okRun(t, r2);
   t.strictSame(r2.tried, [triedA, triedB], 'A still tried first (connection refused), then B');
   t.match(r2.stderr, 'connect: connection refused');
-  t.ok(manifestRequests(await b.requests(), 'app', img.manifestDigest).some((r) => r.status === 200), 'B served it');
+  t.ok(
+    manifestRequests(await b.requests(), 'app', img.manifestDigest).some((r) => r.status === 200),
+    'B served it',
+  );
 
   // restart A on the same port/storage; give A its own image
   await a.start();
@@ -146,7 +152,10 @@ t.test('tls + htpasswd registry', async (t) => {
   t.equal(anon.code, 1);
   t.match(anon.stderr, /unauthorized|authentication required/);
   const reqs = await reg.requests();
-  t.ok(reqs.some((r) => r.status === 401), 'registry answered 401');
+  t.ok(
+    reqs.some((r) => r.status === 401),
+    'registry answered 401',
+  );
 });
 
 t.test('port taken: another free port is chosen; restart keeps the port', async (t) => {

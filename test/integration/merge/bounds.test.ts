@@ -36,10 +36,13 @@ t.test('the 66 KB amplifying fragment is refused, naming it, before anything is 
   t.equal(r.text, undefined, 'nothing rendered');
   const errors = errorsOf(r.diagnostics);
   t.equal(errors.length, 1, errors.join('\n'));
-  t.match(errors[0], /^10-amp\.toml:2: the policy would render 1000200 mirrors, more than the limit of 100000 \(1000200 mirrors from this file: 5000 scopes here are nested in "quay\.io" and would each inherit its 200 mirrors \(listed at 10-amp\.toml:5008:1\)/);
+  t.match(
+    errors[0],
+    /^10-amp\.toml:2: the policy would render 1000200 mirrors, more than the limit of 100000 \(1000200 mirrors from this file: 5000 scopes here are nested in "quay\.io" and would each inherit its 200 mirrors \(listed at 10-amp\.toml:5008:1\)/,
+  );
   t.match(errors[0], /see LIMITS in mirror-policy\.d\(5\)/, 'says where the limits are documented');
   const mirrors = (r.conf?.registries ?? []).reduce((n, x) => n + x.mirrors.length, 0);
-  t.equal(mirrors, 200, 'no inherited mirror was built: only the source\'s own 200');
+  t.equal(mirrors, 200, "no inherited mirror was built: only the source's own 200");
 });
 
 t.test('within the bounds, nested scopes still inherit (and the bound itself is allowed)', async (t) => {
@@ -58,8 +61,13 @@ t.test('within the bounds, nested scopes still inherit (and the bound itself is 
     ],
   );
   const over = at({ maxMirrors: 7 });
-  t.match(errorsOf(over.diagnostics), [/^10-amp\.toml:2: the policy would render 8 mirrors, more than the limit of 7 \(8 mirrors from this file: 3 scopes here are nested in "quay\.io"/]);
-  t.ok(over.conf.registries.filter((x) => x.location.startsWith('quay.io/n')).every((x) => x.mirrors.length === 0), 'refused: nothing inherited');
+  t.match(errorsOf(over.diagnostics), [
+    /^10-amp\.toml:2: the policy would render 8 mirrors, more than the limit of 7 \(8 mirrors from this file: 3 scopes here are nested in "quay\.io"/,
+  ]);
+  t.ok(
+    over.conf.registries.filter((x) => x.location.startsWith('quay.io/n')).every((x) => x.mirrors.length === 0),
+    'refused: nothing inherited',
+  );
 });
 
 t.test('each bound, reported at the fragment that contributes the most', async (t) => {
@@ -67,7 +75,9 @@ t.test('each bound, reported at the fragment that contributes the most', async (
   const big = parsed('20-big.toml', Array.from({ length: 3 }, (_, i) => fragment(`quay.io/b${i}`, ['m1.example.com/b', 'm2.example.com/b'])).join('\n'));
   const merge = (bounds: Partial<PolicyBounds>) => errorsOf(mergePolicies({ fragments: [small, big], bounds: { ...DEFAULT_BOUNDS, ...bounds } }).diagnostics);
   t.strictSame(merge({ maxTables: 4, maxMirrorsPerTable: 2, maxMirrors: 7 }), [], 'at every bound: fine');
-  t.match(merge({ maxTables: 3 }), [/^20-big\.toml:2: the policy would render 4 \[\[registry\]\] tables, more than the limit of 3 \(3 of them from this file\)/]);
+  t.match(merge({ maxTables: 3 }), [
+    /^20-big\.toml:2: the policy would render 4 \[\[registry\]\] tables, more than the limit of 3 \(3 of them from this file\)/,
+  ]);
   t.match(merge({ maxMirrorsPerTable: 1 }), [/^20-big\.toml:3: \[\[registry\]\] "quay\.io\/b0" would have 2 mirrors, more than the limit of 1 per table/]);
   t.match(merge({ maxMirrors: 6 }), [/^20-big\.toml:3: the policy would render 7 mirrors, more than the limit of 6 \(6 mirrors from this file\)/]);
   const bytes = renderBody(mergePolicies({ fragments: [small, big] }).conf).length;
@@ -78,17 +88,27 @@ t.test('each bound, reported at the fragment that contributes the most', async (
     [/^30-twin\.toml:3: the policy would render 13 mirrors, more than the limit of 12 \(6 mirrors from this file\)/],
     'on a tie, the last in merge order',
   );
-  t.match(merge({ maxOutputBytes: bytes - 10 }), [/^20-big\.toml:\d+: the policy would render about 0\.0 MiB of registries\.conf, more than the limit of 0\.0 MiB/]);
+  t.match(merge({ maxOutputBytes: bytes - 10 }), [
+    /^20-big\.toml:\d+: the policy would render about 0\.0 MiB of registries\.conf, more than the limit of 0\.0 MiB/,
+  ]);
 });
 
 t.test('an amplification across two fragments names both sides: the daemon drops the one changed last', async (t) => {
   const scopes = `insecure-registries = [${Array.from({ length: 2000 }, (_, i) => `"quay.io/n${i}"`).join(', ')}]\n`;
-  const mirrors = fragment('quay.io', Array.from({ length: 150 }, (_, i) => `m${i}.example.com/q`));
+  const mirrors = fragment(
+    'quay.io',
+    Array.from({ length: 150 }, (_, i) => `m${i}.example.com/q`),
+  );
   const files = { '10-insecure.toml': scopes, '20-mirrors.toml': mirrors };
   const strict = buildRegistriesConf({ fragments: Object.entries(files).map(([file, text]) => ({ file, text })) });
-  t.match(errorsOf(strict.diagnostics), [/^10-insecure\.toml:1: the policy would render 300150 mirrors, .* 2000 scopes here are nested in "quay\.io" and would each inherit its 150 mirrors \(listed at 20-mirrors\.toml:3:\d+\)/]);
+  t.match(errorsOf(strict.diagnostics), [
+    /^10-insecure\.toml:1: the policy would render 300150 mirrors, .* 2000 scopes here are nested in "quay\.io" and would each inherit its 150 mirrors \(listed at 20-mirrors\.toml:3:\d+\)/,
+  ]);
 
-  for (const [newer, other] of [['20-mirrors.toml', '10-insecure.toml'], ['10-insecure.toml', '20-mirrors.toml']] as const) {
+  for (const [newer, other] of [
+    ['20-mirrors.toml', '10-insecure.toml'],
+    ['10-insecure.toml', '20-mirrors.toml'],
+  ] as const) {
     const r = buildForgiving(
       { fragments: Object.entries(files).map(([file, text]) => ({ file, text, changedAt: file === newer ? 2 : 1 })), unreadable: [], lastGood: {} },
       { file: 'registries.conf' },

@@ -37,7 +37,7 @@ function identityOf(pid: number): Record<string, unknown> {
 }
 
 /** A pid that surely runs no more: a child that has exited and been reaped. */
-const gonePid = (): number => spawnSync(process.execPath, ['-e', '0']).pid as number;
+const gonePid = (): number => spawnSync(process.execPath, ['-e', '0']).pid;
 
 const anHourAgo = (): Date => new Date(Date.now() - 3600_000);
 
@@ -52,10 +52,13 @@ t.test('a lock held by a live process is never taken over, however old; the wait
   const content = `${JSON.stringify(identityOf(pid))}\n`;
   writeFileSync(lock, content);
   utimesSync(lock, anHourAgo(), anHourAgo());
-  const e: unknown = await acquireLock(lock, opts).then(() => undefined, (x: unknown) => x);
+  const e: unknown = await acquireLock(lock, opts).then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   t.ok(e instanceof LockBusyError, 'LockBusyError');
   t.match((e as Error).message, `${lock} is held by another process (pid ${pid}, still running) after waiting 0.3 s`);
-  t.equal(readFileSync(lock, 'utf8'), content, 'the holder\'s lock is left alone');
+  t.equal(readFileSync(lock, 'utf8'), content, "the holder's lock is left alone");
   t.same(readdirSync(dir), ['x.lock'], 'no temp file left behind');
 });
 
@@ -84,19 +87,23 @@ t.test('a lock whose holder is gone is taken over at once: exited, pid reused, e
   }
 });
 
-t.test('a lock whose pid is now another user\'s process is taken over: only root and we write our state', { skip: process.getuid?.() !== 0 && 'needs root to run a process as nobody' }, async (t) => {
-  const child = spawn('sleep', ['300'], { stdio: 'ignore', uid: 65534, gid: 65534 });
-  t.teardown(() => void child.kill('SIGKILL'));
-  await new Promise((r) => child.once('spawn', r));
-  const dir = tempDir(t);
-  const lock = join(dir, 'x.lock');
-  writeFileSync(lock, `${child.pid}\n`); // an older version's plain pid: no start time to compare
-  const told: string[] = [];
-  await (await acquireLock(lock, { ...opts, onTakeOver: (p, w) => told.push(`${p}: ${w}`) })).release();
-  t.same(told, [`${child.pid}: the pid is now a process of uid 65534`]);
-});
+t.test(
+  "a lock whose pid is now another user's process is taken over: only root and we write our state",
+  { skip: process.getuid?.() !== 0 && 'needs root to run a process as nobody' },
+  async (t) => {
+    const child = spawn('sleep', ['300'], { stdio: 'ignore', uid: 65534, gid: 65534 });
+    t.teardown(() => void child.kill('SIGKILL'));
+    await new Promise((r) => child.once('spawn', r));
+    const dir = tempDir(t);
+    const lock = join(dir, 'x.lock');
+    writeFileSync(lock, `${child.pid}\n`); // an older version's plain pid: no start time to compare
+    const told: string[] = [];
+    await (await acquireLock(lock, { ...opts, onTakeOver: (p, w) => told.push(`${p}: ${w}`) })).release();
+    t.same(told, [`${child.pid}: the pid is now a process of uid 65534`]);
+  },
+);
 
-t.test('a lock that names no holder (an older version\'s) waits while young, is taken over when old', async (t) => {
+t.test("a lock that names no holder (an older version's) waits while young, is taken over when old", async (t) => {
   const dir = tempDir(t);
   const lock = join(dir, 'x.lock');
   writeFileSync(lock, '');
@@ -118,9 +125,9 @@ t.test('release removes only our own lock', async (t) => {
   const lock = join(dir, 'x.lock');
   const held = await acquireLock(lock, opts);
   rmSync(lock);
-  writeFileSync(lock, 'someone else\'s\n');
+  writeFileSync(lock, "someone else's\n");
   await held.release();
-  t.equal(readFileSync(lock, 'utf8'), 'someone else\'s\n', 'a lock that is not ours any more is left alone');
+  t.equal(readFileSync(lock, 'utf8'), "someone else's\n", 'a lock that is not ours any more is left alone');
 });
 
 t.test('in one process, holders take turns', async (t) => {
@@ -150,11 +157,14 @@ t.test('the health cache is never written without the lock: a live holder makes 
   const content = `${JSON.stringify(identityOf(pid))}\n`;
   writeFileSync(`${path}.lock`, content);
   utimesSync(`${path}.lock`, anHourAgo(), anHourAgo()); // old: the earlier code took it for stale
-  const e: unknown = await updateHealth(path, { b: record('https://b.example', 2) }).then(() => undefined, (x: unknown) => x);
+  const e: unknown = await updateHealth(path, { b: record('https://b.example', 2) }).then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   t.ok(e instanceof LockBusyError, `LockBusyError: ${String(e)}`);
   t.match((e as Error).message, `${path}.lock is held by another process (pid ${pid}, still running)`);
   t.equal(readFileSync(path, 'utf8'), before, 'the cache is unchanged');
-  t.equal(readFileSync(`${path}.lock`, 'utf8'), content, 'the holder\'s lock is still there');
+  t.equal(readFileSync(`${path}.lock`, 'utf8'), content, "the holder's lock is still there");
   rmSync(`${path}.lock`);
   t.same(Object.keys(await updateHealth(path, { b: record('https://b.example', 2) })).sort(), ['a', 'b'], 'once it is free, updates go on');
 });
@@ -189,20 +199,26 @@ for (let i = 0; i < 10; i++) {
   catch (e) { if (e.name !== 'LockBusyError') throw e; }
 }
 process.stdout.write(JSON.stringify(stored));`;
-  const runs = Array.from({ length: 4 }, (_, n) =>
-    new Promise<{ code: number | null; stored: string[] }>((resolve) => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', script, `p${n}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-      c.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stored: code === 0 ? (JSON.parse(out) as string[]) : [] });
-      });
-    }),
+  const runs = Array.from(
+    { length: 4 },
+    (_, n) =>
+      new Promise<{ code: number | null; stored: string[] }>((resolve) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', script, `p${n}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
+        c.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stored: code === 0 ? (JSON.parse(out) as string[]) : [] });
+        });
+      }),
   );
   const results = await Promise.all(runs);
-  t.same(results.map((r) => r.code), [0, 0, 0, 0], 'every writer ran to its end');
+  t.same(
+    results.map((r) => r.code),
+    [0, 0, 0, 0],
+    'every writer ran to its end',
+  );
   const stored = results.flatMap((r) => r.stored).sort();
   t.comment(`${stored.length} of 40 updates got the lock in time`);
   t.ok(stored.length > 0, 'updates were stored');

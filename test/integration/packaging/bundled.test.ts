@@ -31,7 +31,6 @@ const IS_ROOT = process.getuid?.() === 0;
 const NODE_MAJOR = '24';
 const BUNDLED_NODE = '/usr/lib/mirror-policyd/node/bin/node';
 
-
 /** This environment without the test runner's loader hooks (node runs as users run it). */
 const ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_')));
 
@@ -53,11 +52,18 @@ const stageDir = join(work, 'stage');
 // The bundled packages do not depend on the node running this test: a second run of the
 // suite on another runtime may skip them with MPD_TEST_BUNDLED=0.
 const SKIP_ALL = process.env.MPD_TEST_BUNDLED === '0' && 'MPD_TEST_BUNDLED=0: the bundled packages were built and tested in another run';
-const fetched = SKIP_ALL ? { status: null, stdout: '', stderr: SKIP_ALL } : run('bash', [join(ROOT, 'packaging/node-runtime.sh'), NODE_MAJOR, runtimeDir], { timeout: 180_000 });
-const staged = fetched.status === 0 ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...ENV, MPD_NODE: runtimeDir }, timeout: 240_000 }) : undefined;
-const build = staged?.status === 0
-  ? run('bash', [join(ROOT, 'packaging/deb/build.sh'), '--bundled'], { env: { ...ENV_BUILD, MPD_STAGE_DIR: stageDir, MPD_DEB_XZ_LEVEL: '1' }, timeout: 240_000 })
-  : { status: null, stdout: '', stderr: `node-runtime.sh: ${fetched.stderr.slice(-2000)}\nstage.sh: ${staged?.stderr.slice(-2000) ?? ''}` };
+const fetched = SKIP_ALL
+  ? { status: null, stdout: '', stderr: SKIP_ALL }
+  : run('bash', [join(ROOT, 'packaging/node-runtime.sh'), NODE_MAJOR, runtimeDir], { timeout: 180_000 });
+const staged =
+  fetched.status === 0 ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...ENV, MPD_NODE: runtimeDir }, timeout: 240_000 }) : undefined;
+const build =
+  staged?.status === 0
+    ? run('bash', [join(ROOT, 'packaging/deb/build.sh'), '--bundled'], {
+        env: { ...ENV_BUILD, MPD_STAGE_DIR: stageDir, MPD_DEB_XZ_LEVEL: '1' },
+        timeout: 240_000,
+      })
+    : { status: null, stdout: '', stderr: `node-runtime.sh: ${fetched.stderr.slice(-2000)}\nstage.sh: ${staged?.stderr.slice(-2000) ?? ''}` };
 const deb = build.status === 0 ? build.stdout.trim() : '';
 
 t.test('deb/build.sh --bundled builds mirror-policyd-bundled', { skip: SKIP_ALL }, async (t) => {
@@ -77,7 +83,7 @@ t.test('control data: no nodejs, one of the two packages installed', { skip: SKI
   const depends = control('Depends');
   t.notMatch(depends, /nodejs/, 'no Depends: nodejs');
   t.match(depends, /(^|, )procps(,|$)/, 'procps');
-  t.match(depends, /\blibc6 \(>= [^)]+\)/, "libc6 (dpkg-shlibdeps of the runtime and the addon)");
+  t.match(depends, /\blibc6 \(>= [^)]+\)/, 'libc6 (dpkg-shlibdeps of the runtime and the addon)');
   t.match(depends, /\blibstdc\+\+6 \(>= [^)]+\)/, 'libstdc++6');
   t.equal(control('Conflicts'), 'mirror-policyd', 'Conflicts: mirror-policyd');
   t.equal(control('Replaces'), 'mirror-policyd', 'Replaces: mirror-policyd');
@@ -93,8 +99,17 @@ t.test('lintian: no errors, no warnings; the overrides are the documented ones',
   const r = run('lintian', ['--tag-display-limit', '0', deb], { timeout: 180_000 });
   t.notOk(r.error, `lintian runs (apt-get install lintian): ${r.error?.message ?? ''}`);
   const lines = r.stdout.split('\n');
-  t.same(lines.filter((l) => l.startsWith('E: ')), [], 'no E: tags', { warnings: lines.filter((l) => l.startsWith('W: ')) });
-  t.same(lines.filter((l) => l.startsWith('W: ')), [], 'no W: tags');
+  t.same(
+    lines.filter((l) => l.startsWith('E: ')),
+    [],
+    'no E: tags',
+    { warnings: lines.filter((l) => l.startsWith('W: ')) },
+  );
+  t.same(
+    lines.filter((l) => l.startsWith('W: ')),
+    [],
+    'no W: tags',
+  );
   t.equal(r.status, 0, 'lintian exits 0', { stderr: r.stderr });
 });
 
@@ -120,39 +135,53 @@ t.test('file list: the runtime is bin/node and its LICENSE only', { skip: SKIP_A
   const runtime = [...files.keys()].filter((p) => p.startsWith('/usr/lib/mirror-policyd/node/')).sort();
   t.same(runtime, ['/usr/lib/mirror-policyd/node/LICENSE', '/usr/lib/mirror-policyd/node/bin', BUNDLED_NODE], 'no headers, npm or man pages of the runtime');
   t.notOk(files.has('/usr/share/doc/mirror-policyd/copyright'), 'its own doc directory');
-  t.same([...files.keys()].filter((p) => p.endsWith('.ts') || p.endsWith('.map')), [], 'no TypeScript sources or maps');
+  t.same(
+    [...files.keys()].filter((p) => p.endsWith('.ts') || p.endsWith('.map')),
+    [],
+    'no TypeScript sources or maps',
+  );
 });
 
 const extracted = join(work, 'root');
 const extractedOk = deb !== '' && run('dpkg-deb', ['-x', deb, extracted]).status === 0;
 
-t.test('extracted: the runtime and the addon are of one ABI; copyright, overrides', { skip: SKIP_ALL || (!extractedOk && 'the .deb was not extracted') }, async (t) => {
-  const node = join(extracted, BUNDLED_NODE.slice(1));
-  const v = run(node, ['-p', 'JSON.stringify(process.versions)']);
-  t.equal(v.status, 0, 'the bundled node runs', { stderr: v.stderr });
-  const versions = JSON.parse(v.stdout || '{}') as Record<string, string>;
-  t.equal(versions.node?.split('.')[0], NODE_MAJOR, `Node ${NODE_MAJOR}`);
-  const abi = JSON.parse(readFileSync(join(extracted, 'usr/lib/mirror-policyd/node-abi.json'), 'utf8')) as Record<string, string>;
-  t.equal(abi.node, versions.node, 'node-abi.json: the bundled runtime');
-  t.equal(abi.modules, versions.modules, "node-abi.json: the bundled runtime's ABI");
-  const addon = run(node, ['-e', 'require(process.argv[1])', join(extracted, 'usr/lib/mirror-policyd/node_modules/unix-dgram')]);
-  t.equal(addon.status, 0, 'the addon loads in the bundled runtime', { stderr: addon.stderr });
-  t.ok(statSync(node).size < statSync(join(runtimeDir, 'bin/node')).size - 5_000_000, 'stripped (the release binary carries its debug symbols)');
-  const copyright = readFileSync(join(extracted, 'usr/share/doc/mirror-policyd-bundled/copyright'), 'utf8');
-  t.match(copyright, /^Files: usr\/lib\/mirror-policyd\/node\/\*$/m, 'debian/copyright: a paragraph for the runtime');
-  t.match(readFileSync(join(extracted, 'usr/lib/mirror-policyd/node/LICENSE'), 'utf8'), /Node\.js is licensed/, "the runtime's LICENSE");
-  // Each lintian override has its reason, a comment right above it.
-  const rules = readFileSync(join(extracted, 'usr/share/lintian/overrides/mirror-policyd-bundled'), 'utf8').split('\n');
-  const tags = rules.filter((l) => l.startsWith('mirror-policyd-bundled: ')).map((l) => l.split(' ')[1]);
-  t.same(tags.sort(), ['embedded-library', 'hardening-no-pie', 'initial-upload-closes-no-bugs', 'script-not-executable'], 'lintian overrides: only these');
-  rules.forEach((l, i) => {
-    if (l.startsWith('mirror-policyd-bundled: ')) t.ok(rules[i - 1]?.startsWith('#'), `override ${l.split(' ')[1]}: its reason above it`);
-  });
-});
+t.test(
+  'extracted: the runtime and the addon are of one ABI; copyright, overrides',
+  { skip: SKIP_ALL || (!extractedOk && 'the .deb was not extracted') },
+  async (t) => {
+    const node = join(extracted, BUNDLED_NODE.slice(1));
+    const v = run(node, ['-p', 'JSON.stringify(process.versions)']);
+    t.equal(v.status, 0, 'the bundled node runs', { stderr: v.stderr });
+    const versions = JSON.parse(v.stdout || '{}') as Record<string, string>;
+    t.equal(versions.node?.split('.')[0], NODE_MAJOR, `Node ${NODE_MAJOR}`);
+    const abi = JSON.parse(readFileSync(join(extracted, 'usr/lib/mirror-policyd/node-abi.json'), 'utf8')) as Record<string, string>;
+    t.equal(abi.node, versions.node, 'node-abi.json: the bundled runtime');
+    t.equal(abi.modules, versions.modules, "node-abi.json: the bundled runtime's ABI");
+    const addon = run(node, ['-e', 'require(process.argv[1])', join(extracted, 'usr/lib/mirror-policyd/node_modules/unix-dgram')]);
+    t.equal(addon.status, 0, 'the addon loads in the bundled runtime', { stderr: addon.stderr });
+    t.ok(statSync(node).size < statSync(join(runtimeDir, 'bin/node')).size - 5_000_000, 'stripped (the release binary carries its debug symbols)');
+    const copyright = readFileSync(join(extracted, 'usr/share/doc/mirror-policyd-bundled/copyright'), 'utf8');
+    t.match(copyright, /^Files: usr\/lib\/mirror-policyd\/node\/\*$/m, 'debian/copyright: a paragraph for the runtime');
+    t.match(readFileSync(join(extracted, 'usr/lib/mirror-policyd/node/LICENSE'), 'utf8'), /Node\.js is licensed/, "the runtime's LICENSE");
+    // Each lintian override has its reason, a comment right above it.
+    const rules = readFileSync(join(extracted, 'usr/share/lintian/overrides/mirror-policyd-bundled'), 'utf8').split('\n');
+    const tags = rules.filter((l) => l.startsWith('mirror-policyd-bundled: ')).map((l) => l.split(' ')[1]);
+    t.same(tags.sort(), ['embedded-library', 'hardening-no-pie', 'initial-upload-closes-no-bugs', 'script-not-executable'], 'lintian overrides: only these');
+    rules.forEach((l, i) => {
+      if (l.startsWith('mirror-policyd-bundled: ')) t.ok(rules[i - 1]?.startsWith('#'), `override ${l.split(' ')[1]}: its reason above it`);
+    });
+  },
+);
 
 // ---- the extracted program, in place, without any system node (root only) ----
 
-const NS_SKIP = SKIP_ALL ? SKIP_ALL : !IS_ROOT ? 'needs root: unshare -m and mount put the extracted tree in place and hide the system node' : !extractedOk ? 'the .deb was not extracted' : false;
+const NS_SKIP = SKIP_ALL
+  ? SKIP_ALL
+  : !IS_ROOT
+    ? 'needs root: unshare -m and mount put the extracted tree in place and hide the system node'
+    : !extractedOk
+      ? 'the .deb was not extracted'
+      : false;
 const EMPTY = join(work, 'no-node');
 writeFileSync(EMPTY, '', { mode: 0o644 });
 const BARE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
@@ -208,9 +237,12 @@ t.test('extracted, with a system node in PATH: the bundled runtime is still pref
   const [cmd, args, e] = inPlace(extracted, [launcher, '--version'], false);
   const r = run(cmd, args, { env: { ...e, PATH: `${dirname(process.execPath)}:${e.PATH ?? ''}` }, timeout: 60_000 });
   t.equal(r.status, 0, 'exit 0', { stderr: r.stderr });
-  t.match(r.stdout, new RegExp(`\\(node ${NODE_MAJOR}\\.\\d+\\.\\d+, ABI \\d+, ${BUNDLED_NODE.replace(/\./g, '\\.')}\\)$`, 'm'), `names ${BUNDLED_NODE}, not ${process.execPath}`);
+  t.match(
+    r.stdout,
+    new RegExp(`\\(node ${NODE_MAJOR}\\.\\d+\\.\\d+, ABI \\d+, ${BUNDLED_NODE.replace(/\./g, '\\.')}\\)$`, 'm'),
+    `names ${BUNDLED_NODE}, not ${process.execPath}`,
+  );
 });
-
 
 t.test('extracted, no system node: check', { skip: NS_SKIP }, async (t) => {
   const f = policyFixture(join(work, 'check'));
@@ -242,9 +274,26 @@ t.test('extracted, no system node: the daemon reaches READY=1 (the addon in the 
   const listener = await startNotifyListener();
   t.teardown(() => listener.close());
   const [cmd, args, e] = inPlace(extracted, [
-    'setpriv', '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all',
-    launcher, 'run', '--config', config, '--policy-dir', f.policy, '--base', f.base, '--output', output,
-    '--state-dir', f.state, '--control-socket', join(work, 'daemon', 'ctl.sock'), '--probe-interval-ms', '0',
+    'setpriv',
+    '--no-new-privs',
+    '--bounding-set=-all',
+    '--inh-caps=-all',
+    launcher,
+    'run',
+    '--config',
+    config,
+    '--policy-dir',
+    f.policy,
+    '--base',
+    f.base,
+    '--output',
+    output,
+    '--state-dir',
+    f.state,
+    '--control-socket',
+    join(work, 'daemon', 'ctl.sock'),
+    '--probe-interval-ms',
+    '0',
   ]);
   const child = spawn(cmd, args, { env: { ...e, NOTIFY_SOCKET: listener.path }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -275,7 +324,11 @@ t.test('a Node.js older than 20.19 is refused, saying what is needed', { skip: S
   const pretend = `--import=data:text/javascript,Object.defineProperty(process.versions,"node",{value:"18.19.0"})`;
   const r = run(process.execPath, [pretend, js, '--version']);
   t.equal(r.status, 1, 'exit 1', { stderr: r.stderr });
-  t.match(r.stderr, new RegExp(`^mirror-policyd: ${process.execPath.replace(/[./]/g, '\\$&')} is Node\\.js 18\\.19\\.0, but mirror-policyd needs Node\\.js >= 20\\.19`), 'names the runtime and the minimum');
+  t.match(
+    r.stderr,
+    new RegExp(`^mirror-policyd: ${process.execPath.replace(/[./]/g, '\\$&')} is Node\\.js 18\\.19\\.0, but mirror-policyd needs Node\\.js >= 20\\.19`),
+    'names the runtime and the minimum',
+  );
   t.match(r.stderr, /mirror-policyd-bundled package/, 'points to the self-contained package');
   t.equal(r.stdout, '', 'runs nothing');
 });
@@ -304,18 +357,34 @@ t.test('a tree staged with a runtime is not packaged as the plain package', { sk
 
 // ---- the RPM: rpmbuild --with bundled (gzip level 1 payload: 3 s instead of 13 s) ----
 
-const rpmBuild = staged?.status === 0 ? run('bash', [join(ROOT, 'packaging/rpm/build.sh'), '--bundled'], { env: { ...ENV_BUILD, MPD_STAGE_DIR: stageDir, MPD_RPM_PAYLOAD: 'w1.gzdio' }, timeout: 240_000 }) : undefined;
+const rpmBuild =
+  staged?.status === 0
+    ? run('bash', [join(ROOT, 'packaging/rpm/build.sh'), '--bundled'], {
+        env: { ...ENV_BUILD, MPD_STAGE_DIR: stageDir, MPD_RPM_PAYLOAD: 'w1.gzdio' },
+        timeout: 240_000,
+      })
+    : undefined;
 const rpm = rpmBuild?.status === 0 ? rpmBuild.stdout.trim() : '';
 
-t.test('rpm/build.sh --bundled (rpmbuild --with bundled) builds mirror-policyd-bundled', { skip: SKIP_ALL || (staged?.status !== 0 && 'staging failed') }, async (t) => {
-  t.notOk(rpmBuild?.error, `rpmbuild runs (apt-get install rpm): ${rpmBuild?.error?.message ?? ''}`);
-  t.equal(rpmBuild?.status, 0, 'rpm/build.sh --bundled succeeds', { stderr: rpmBuild?.stderr.slice(-3000) });
-  t.match(rpm, new RegExp(`/mirror-policyd-bundled-${VERSION.replace(/\./g, '\\.')}-1\\.[a-z0-9_]+\\.rpm$`));
-});
+t.test(
+  'rpm/build.sh --bundled (rpmbuild --with bundled) builds mirror-policyd-bundled',
+  { skip: SKIP_ALL || (staged?.status !== 0 && 'staging failed') },
+  async (t) => {
+    t.notOk(rpmBuild?.error, `rpmbuild runs (apt-get install rpm): ${rpmBuild?.error?.message ?? ''}`);
+    t.equal(rpmBuild?.status, 0, 'rpm/build.sh --bundled succeeds', { stderr: rpmBuild?.stderr.slice(-3000) });
+    t.match(rpm, new RegExp(`/mirror-policyd-bundled-${VERSION.replace(/\./g, '\\.')}-1\\.[a-z0-9_]+\\.rpm$`));
+  },
+);
 
 t.test('rpm: the runtime inside, no nodejs, provides and conflicts with mirror-policyd', { skip: SKIP_ALL || (!rpm && 'no .rpm was built') }, async (t) => {
   const list = run('rpm', ['-qlp', rpm]).stdout.trim().split('\n');
-  for (const path of [BUNDLED_NODE, '/usr/lib/mirror-policyd/node/LICENSE', '/usr/lib/mirror-policyd/launcher.js', '/usr/lib/mirror-policyd/node_modules/unix-dgram/build/Release/unix_dgram.node', '/usr/bin/mirror-policyd']) {
+  for (const path of [
+    BUNDLED_NODE,
+    '/usr/lib/mirror-policyd/node/LICENSE',
+    '/usr/lib/mirror-policyd/launcher.js',
+    '/usr/lib/mirror-policyd/node_modules/unix-dgram/build/Release/unix_dgram.node',
+    '/usr/bin/mirror-policyd',
+  ]) {
     t.ok(list.includes(path), path);
   }
   if (deb) {
@@ -325,7 +394,11 @@ t.test('rpm: the runtime inside, no nodejs, provides and conflicts with mirror-p
   const requires = run('rpm', ['-qp', '--requires', rpm]).stdout;
   t.notMatch(requires, /nodejs/, 'no Requires: nodejs');
   t.match(requires, /^libstdc\+\+\.so\.6/m, "the runtime's libraries");
-  t.match(run('rpm', ['-qp', '--provides', rpm]).stdout, new RegExp(`^mirror-policyd = ${VERSION.replace(/\./g, '\\.')}-1$`, 'm'), 'Provides: mirror-policyd = VERSION');
+  t.match(
+    run('rpm', ['-qp', '--provides', rpm]).stdout,
+    new RegExp(`^mirror-policyd = ${VERSION.replace(/\./g, '\\.')}-1$`, 'm'),
+    'Provides: mirror-policyd = VERSION',
+  );
   t.equal(run('rpm', ['-qp', '--conflicts', rpm]).stdout.trim(), 'mirror-policyd', 'Conflicts: mirror-policyd');
   t.match(run('rpm', ['-qp', '--scripts', rpm]).stdout, /\/usr\/bin\/mirror-policyd restore/, 'the same scriptlets');
 });

@@ -27,8 +27,6 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const IS_ROOT = process.getuid?.() === 0;
 
-
-
 const work = mkdtempSync(join('/tmp', 'mpd-pkg-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const stage = join(work, 'stage');
@@ -74,7 +72,12 @@ t.test('lintian: no errors', { skip: !deb && 'no .deb was built' }, async (t) =>
   const r = run('lintian', ['--tag-display-limit', '0', deb], { timeout: 180_000 });
   t.notOk(r.error, `lintian runs (apt-get install lintian): ${r.error?.message ?? ''}`);
   const tags = r.stdout.split('\n').filter((l) => /^[EWIXPO]: /.test(l));
-  t.same(tags.filter((l) => l.startsWith('E: ')), [], 'no E: tags', { warnings: tags.filter((l) => l.startsWith('W: ')) });
+  t.same(
+    tags.filter((l) => l.startsWith('E: ')),
+    [],
+    'no E: tags',
+    { warnings: tags.filter((l) => l.startsWith('W: ')) },
+  );
   t.equal(r.status, 0, 'lintian exits 0', { stderr: r.stderr });
 });
 
@@ -103,14 +106,38 @@ t.test('file list (dpkg-deb -c)', { skip: !deb && 'no .deb was built' }, async (
   };
   for (const [path, modeOwner] of Object.entries(expect)) t.equal(files.get(path), modeOwner, path);
   const paths = [...files.keys()];
-  t.same(paths.filter((p) => !p.startsWith('/usr/') && !p.startsWith('/etc/') && !['/', '/usr', '/etc'].includes(p)), [], 'only /usr and /etc');
-  t.same(paths.filter((p) => [...(files.get(p) ?? '').split(' ')].pop() !== 'root/root'), [], 'everything owned by root');
+  t.same(
+    paths.filter((p) => !p.startsWith('/usr/') && !p.startsWith('/etc/') && !['/', '/usr', '/etc'].includes(p)),
+    [],
+    'only /usr and /etc',
+  );
+  t.same(
+    paths.filter((p) => [...(files.get(p) ?? '').split(' ')].pop() !== 'root/root'),
+    [],
+    'everything owned by root',
+  );
   // Production dependencies only, no sources, maps, tests or the daemon's run-time dirs.
   const dev = ['typescript', 'tap', 'fast-check', '@types', '@tapjs', 'nan'];
-  t.same(paths.filter((p) => dev.some((d) => p.startsWith(`/usr/lib/mirror-policyd/node_modules/${d}/`))), [], 'no dev dependencies');
-  t.same(paths.filter((p) => p.endsWith('.ts') || p.endsWith('.map')), [], 'no TypeScript sources or source maps');
-  t.same(paths.filter((p) => p.startsWith('/usr/lib/mirror-policyd/dist/') && !p.startsWith('/usr/lib/mirror-policyd/dist/src')), [], 'dist/src only (no bench)');
-  t.same(paths.filter((p) => p.startsWith('/var/') || p.startsWith('/run/')), [], 'state and runtime dirs come from tmpfiles.d');
+  t.same(
+    paths.filter((p) => dev.some((d) => p.startsWith(`/usr/lib/mirror-policyd/node_modules/${d}/`))),
+    [],
+    'no dev dependencies',
+  );
+  t.same(
+    paths.filter((p) => p.endsWith('.ts') || p.endsWith('.map')),
+    [],
+    'no TypeScript sources or source maps',
+  );
+  t.same(
+    paths.filter((p) => p.startsWith('/usr/lib/mirror-policyd/dist/') && !p.startsWith('/usr/lib/mirror-policyd/dist/src')),
+    [],
+    'dist/src only (no bench)',
+  );
+  t.same(
+    paths.filter((p) => p.startsWith('/var/') || p.startsWith('/run/')),
+    [],
+    'state and runtime dirs come from tmpfiles.d',
+  );
   for (const dep of Object.keys((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies)) {
     t.ok(files.has(`/usr/lib/mirror-policyd/node_modules/${dep}/package.json`), `dependency ${dep} is shipped`);
   }
@@ -120,7 +147,11 @@ const extracted = join(work, 'root');
 const extractedOk = deb !== '' && run('dpkg-deb', ['-x', deb, extracted]).status === 0;
 
 t.test('extracted files', { skip: !extractedOk && 'the .deb was not extracted' }, async (t) => {
-  t.equal(readFileSync(join(extracted, 'usr/lib/systemd/system/mirror-policyd.service'), 'utf8'), readFileSync(join(ROOT, 'systemd/mirror-policyd.service'), 'utf8'), 'the unit is systemd/mirror-policyd.service');
+  t.equal(
+    readFileSync(join(extracted, 'usr/lib/systemd/system/mirror-policyd.service'), 'utf8'),
+    readFileSync(join(ROOT, 'systemd/mirror-policyd.service'), 'utf8'),
+    'the unit is systemd/mirror-policyd.service',
+  );
   const abi = JSON.parse(readFileSync(join(extracted, 'usr/lib/mirror-policyd/node-abi.json'), 'utf8')) as Record<string, string>;
   t.equal(abi.modules, process.versions.modules, 'node-abi.json records the ABI the addon was built for');
   t.equal(abi.arch, process.arch);
@@ -143,7 +174,11 @@ t.test('extracted files', { skip: !extractedOk && 'the .deb was not extracted' }
   t.match(tmpfiles, /^d \/run\/mirror-policyd 0700 root root -$/m);
   // Every setting of the example config is commented out (test/packaging/files.test.ts checks the keys).
   const config = readFileSync(join(extracted, 'etc/mirror-policyd/config.toml'), 'utf8');
-  t.same(config.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')), [], 'config.toml: only comments');
+  t.same(
+    config.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#')),
+    [],
+    'config.toml: only comments',
+  );
 });
 
 t.test('the launcher without node says so', { skip: !extractedOk && 'the .deb was not extracted' }, async (t) => {
@@ -155,7 +190,11 @@ t.test('the launcher without node says so', { skip: !extractedOk && 'the .deb wa
 
 // ---- the extracted program, run with its /usr/lib tree in place (root only) ----
 
-const NS_SKIP = !IS_ROOT ? 'needs root: unshare -m and mount put the extracted /usr/lib/mirror-policyd in place' : !extractedOk ? 'the .deb was not extracted' : false;
+const NS_SKIP = !IS_ROOT
+  ? 'needs root: unshare -m and mount put the extracted /usr/lib/mirror-policyd in place'
+  : !extractedOk
+    ? 'the .deb was not extracted'
+    : false;
 
 /**
  * argv run in a private mount namespace where /usr/lib/mirror-policyd is `root`'s: a bind
@@ -187,7 +226,6 @@ t.test('extracted: --version', { skip: NS_SKIP }, async (t) => {
   // Outside the namespace the launcher finds no /usr/lib/mirror-policyd: the test is not vacuous.
   if (!existsSync('/usr/lib/mirror-policyd')) t.not(run(launcher, ['--version']).status, 0, 'without the mount it cannot run');
 });
-
 
 t.test('extracted: check', { skip: NS_SKIP }, async (t) => {
   const f = policyFixture(join(work, 'check'));
@@ -221,9 +259,26 @@ t.test('extracted: the daemon reaches READY=1 as root without any capability', {
   const listener = await startNotifyListener();
   t.teardown(() => listener.close());
   const [cmd, args, e] = inPlace(extracted, [
-    'setpriv', '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all',
-    launcher, 'run', '--config', config, '--policy-dir', f.policy, '--base', f.base, '--output', output,
-    '--state-dir', f.state, '--control-socket', join(work, 'daemon', 'ctl.sock'), '--probe-interval-ms', '0',
+    'setpriv',
+    '--no-new-privs',
+    '--bounding-set=-all',
+    '--inh-caps=-all',
+    launcher,
+    'run',
+    '--config',
+    config,
+    '--policy-dir',
+    f.policy,
+    '--base',
+    f.base,
+    '--output',
+    output,
+    '--state-dir',
+    f.state,
+    '--control-socket',
+    join(work, 'daemon', 'ctl.sock'),
+    '--probe-interval-ms',
+    '0',
   ]);
   const child = spawn(cmd, args, { env: { ...e, NOTIFY_SOCKET: listener.path }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -21,7 +21,10 @@ t.test('90 000 insecure-registries entries (955 KiB) render, each an insecure ta
   t.strictSame(errorsOf(r.diagnostics), []);
   const tables = r.conf?.registries ?? [];
   t.equal(tables.length, n);
-  t.ok(tables.every((x) => x.insecure === true), 'all insecure');
+  t.ok(
+    tables.every((x) => x.insecure === true),
+    'all insecure',
+  );
   t.equal(r.text?.match(/^insecure = true$/gm)?.length, n, 'all rendered');
   t.strictSame(tables[n - 1]?.origin, { file: '10-insecure.toml', line: 5626, col: 166 }, 'still located at its line and column');
 });
@@ -31,12 +34,19 @@ t.test('many scopes nested in many mirrored scopes: each inherits from its own, 
   const n = 20_000;
   const sets = Array.from({ length: n }, (_, i) => fragment(`quay.io/s${i}`, [`m.example.com/s${i}`])).join('\n');
   const scopes = `insecure-registries = [${Array.from({ length: n }, (_, i) => `"quay.io/s${i}/app"`).join(',\n')}]\n`;
-  const r = buildRegistriesConf({ fragments: [{ file: '10-scopes.toml', text: scopes }, { file: '20-sets.toml', text: sets }] });
+  const r = buildRegistriesConf({
+    fragments: [
+      { file: '10-scopes.toml', text: scopes },
+      { file: '20-sets.toml', text: sets },
+    ],
+  });
   t.strictSame(errorsOf(r.diagnostics), []);
   const app = r.conf?.registries.find((x) => registryScope(x) === `quay.io/s${n - 1}/app`);
-  t.strictSame(app?.mirrors.map((m) => [m.location, m.insecure]), [[`m.example.com/s${n - 1}/app`, undefined]]);
+  t.strictSame(
+    app?.mirrors.map((m) => [m.location, m.insecure]),
+    [[`m.example.com/s${n - 1}/app`, undefined]],
+  );
 });
-
 
 t.test('40 000 aliases (800 KiB) render, each located at its line', async (t) => {
   // Took more than ten minutes: the aliases were copied once per alias, and each was located
@@ -76,13 +86,19 @@ function stringOps(run: () => void): number {
 }
 
 t.test('the work grows linearly with the entries (string operations counted, 4× the entries)', async (t) => {
-  const insecureList = (n: number) => [{ file: '10-insecure.toml', text: `insecure-registries = [\n${Array.from({ length: n }, (_, i) => `"${i}.io",`).join('\n')}\n]\n` }];
+  const insecureList = (n: number) => [
+    { file: '10-insecure.toml', text: `insecure-registries = [\n${Array.from({ length: n }, (_, i) => `"${i}.io",`).join('\n')}\n]\n` },
+  ];
   const nested = (n: number) => [
     { file: '10-scopes.toml', text: `insecure-registries = [${Array.from({ length: n }, (_, i) => `"quay.io/s${i}/app"`).join(',\n')}]\n` },
     { file: '20-sets.toml', text: Array.from({ length: n }, (_, i) => fragment(`quay.io/s${i}`, [`m.example.com/s${i}`])).join('\n') },
   ];
   const aliases = (n: number) => [{ file: '10-aliases.toml', text: `[aliases]\n${Array.from({ length: n }, (_, i) => `a${i} = "d.io/a${i}"`).join('\n')}\n` }];
-  for (const [name, input] of [['an insecure list', insecureList], ['nested scopes under as many sources', nested], ['aliases', aliases]] as const) {
+  for (const [name, input] of [
+    ['an insecure list', insecureList],
+    ['nested scopes under as many sources', nested],
+    ['aliases', aliases],
+  ] as const) {
     const ops = (n: number) => stringOps(() => t.strictSame(errorsOf(buildRegistriesConf({ fragments: input(n) }).diagnostics), []));
     const small = ops(2000);
     const large = ops(8000);

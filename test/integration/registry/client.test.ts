@@ -7,8 +7,15 @@ import { freePort } from '../../helpers/registry.js';
 
 t.test('a refused ping is classified and says what the address answered', async (t) => {
   const port = await freePort();
-  const client = new EndpointClient(`localhost:${port}`, false, { tls: {}, credentials: async () => undefined, timeouts: { connectMs: 2000, headersMs: 2000, bodyIdleMs: 2000 } });
-  const err = await client.ping().then(() => undefined, (e: unknown) => e);
+  const client = new EndpointClient(`localhost:${port}`, false, {
+    tls: {},
+    credentials: async () => undefined,
+    timeouts: { connectMs: 2000, headersMs: 2000, bodyIdleMs: 2000 },
+  });
+  const err = await client.ping().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof RegistryError, 'a RegistryError');
   t.equal((err as RegistryError).failureClass, 'refused');
   t.match((err as RegistryError).message, /ECONNREFUSED/);

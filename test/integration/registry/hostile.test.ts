@@ -28,7 +28,12 @@ const other = await buildImage(join(work, 'other'), { content: 'some other image
 await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`), pushImage(other, `${a.host}/app:other`)]);
 const D = img.manifestDigest;
 
-const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({ reference: `${host}/${ref}`, endpoint: { host, insecure: true }, role, blocked: false });
+const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({
+  reference: `${host}/${ref}`,
+  endpoint: { host, insecure: true },
+  role,
+  blocked: false,
+});
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 /** Short deadlines, so that each case costs seconds; a deadline is what is tested, not speed. */
 const timeouts = { connectMs: 1000, headersMs: 1500, bodyIdleMs: 1500 };
@@ -43,7 +48,11 @@ function assertVerifiedLayout(t: Pick<typeof import('tap').default, 'equal' | 's
     t.equal(createHash('sha256').update(bytes).digest('hex'), name, `blobs/sha256/${name.slice(0, 12)}… hashes to its name`);
   }
   const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [e.name]));
-  t.same(walk(d).filter((n) => n.startsWith('.') || /partial|\.tmp$/.test(n)), [], 'no temp or partial file left');
+  t.same(
+    walk(d).filter((n) => n.startsWith('.') || /partial|\.tmp$/.test(n)),
+    [],
+    'no temp or partial file left',
+  );
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -52,8 +61,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: performance.now() - started };
 }
 
-t.test('a mirror serving another image\'s (valid) manifest for the digest is refused; the next source serves', async (t) => {
-  const p = await startHostileProxy(a.host, [{ path: new RegExp(`/manifests/${D}`), fault: 'redirect-to', location: () => `/v2/app/manifests/${other.manifestDigest}` }]);
+t.test("a mirror serving another image's (valid) manifest for the digest is refused; the next source serves", async (t) => {
+  const p = await startHostileProxy(a.host, [
+    { path: new RegExp(`/manifests/${D}`), fault: 'redirect-to', location: () => `/v2/app/manifests/${other.manifestDigest}` },
+  ]);
   t.teardown(() => p.close());
   const d = dest();
   const { value: r } = await timed(() => pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }));
@@ -68,7 +79,9 @@ t.test('a manifest declared larger than 4 MiB is refused on its Content-Length, 
   const p = await startHostileProxy(a.host, [{ path: /\/manifests\//, fault: 'oversized-declared' }]);
   t.teardown(() => p.close());
   const d = dest();
-  const { value: r, ms } = await timed(() => pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }));
+  const { value: r, ms } = await timed(() =>
+    pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }),
+  );
   t.equal(r.manifestFrom, `${b.host}/app@${D}`);
   t.match(r.attempts[0]?.error, new RegExp(`manifest of ${64 * 1024 * 1024} bytes is larger than the ${MAX_MANIFEST_BYTES} allowed`));
   t.ok(ms < timeouts.bodyIdleMs + HANG_MS, `done in ${Math.round(ms)} ms: the body was never waited for`);
@@ -79,19 +92,27 @@ t.test('slowloris headers (a byte every 100 ms, never finished) hit the headers 
   const p = await startHostileProxy(a.host, [{ path: /\/manifests\//, fault: 'slow-headers' }]);
   t.teardown(() => p.close());
   const d = dest();
-  const { value: r, ms } = await timed(() => pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }));
+  const { value: r, ms } = await timed(() =>
+    pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }),
+  );
   t.equal(r.manifestFrom, `${b.host}/app@${D}`);
   t.equal(r.attempts.length, 1);
-  t.match(Object.values(r.health).find((h) => h.endpoint.includes(p.host))?.lastFailure, { class: 'headers-timeout' }, 'refused by the headers deadline, and the mirror marked down for it');
+  t.match(
+    Object.values(r.health).find((h) => h.endpoint.includes(p.host))?.lastFailure,
+    { class: 'headers-timeout' },
+    'refused by the headers deadline, and the mirror marked down for it',
+  );
   t.ok(ms < timeouts.headersMs + HANG_MS, `done in ${Math.round(ms)} ms although the headers never stopped coming`);
   assertVerifiedLayout(t, d);
 });
 
-t.test('a blob body that never ends is cut off at the blob\'s size and never kept; the next source serves the blob', async (t) => {
+t.test("a blob body that never ends is cut off at the blob's size and never kept; the next source serves the blob", async (t) => {
   const p = await startHostileProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'endless-blob' }]);
   t.teardown(() => p.close());
   const d = dest();
-  const { value: r, ms } = await timed(() => pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }));
+  const { value: r, ms } = await timed(() =>
+    pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }),
+  );
   t.equal(r.manifestFrom, `${p.host}/app@${D}`, 'the manifest came from the hostile mirror (it is verified)');
   t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the next source');
   t.match(r.attempts.map((x) => x.error).join('\n'), /size|larger|more than|bytes/, 'the endless blob was refused for its size');
@@ -107,11 +128,21 @@ t.test('a redirect from https to plain http is refused, the http target never as
   const redirector = await startTlsRedirector(tls, (path) => `http://${plain.host}${path}`);
   t.teardown(() => redirector.close());
   const d = dest();
-  const hostile: PullSource = { reference: `${redirector.host}/app@${D}`, endpoint: { host: redirector.host, insecure: false }, role: 'mirror', blocked: false };
-  const { value: r, ms } = await timed(() => pullImage([hostile, src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts, certDir: tls.certDir }));
+  const hostile: PullSource = {
+    reference: `${redirector.host}/app@${D}`,
+    endpoint: { host: redirector.host, insecure: false },
+    role: 'mirror',
+    blocked: false,
+  };
+  const { value: r, ms } = await timed(() =>
+    pullImage([hostile, src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts, certDir: tls.certDir }),
+  );
   t.equal(r.manifestFrom, `${b.host}/app@${D}`);
   t.match(r.attempts[0]?.error, /redirect from https:\/\/127\.0\.0\.1:\d+ to http:\/\/127\.0\.0\.1:\d+ refused: it would leave TLS/);
-  t.ok(redirector.hits.some((h) => h.includes('/manifests/')), 'the https mirror was asked');
+  t.ok(
+    redirector.hits.some((h) => h.includes('/manifests/')),
+    'the https mirror was asked',
+  );
   t.same(plain.hits, [], 'the plain-http target saw no request');
   t.ok(ms < timeouts.headersMs + HANG_MS, `done in ${Math.round(ms)} ms`);
   assertVerifiedLayout(t, d);
@@ -131,7 +162,9 @@ t.test('a manifest body trickled a byte every 100 ms (never idle) is cut off by 
   const p = await startHostileProxy(a.host, [{ path: /\/manifests\//, fault: 'trickle-body' }]);
   t.teardown(() => p.close());
   const d = dest();
-  const { value: r, ms } = await timed(() => pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }));
+  const { value: r, ms } = await timed(() =>
+    pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }),
+  );
   t.equal(r.manifestFrom, `${b.host}/app@${D}`);
   t.match(r.attempts[0]?.error, /manifest not complete after \d+ s in all/);
   t.ok(ms < timeouts.bodyIdleMs + HANG_MS, `done in ${Math.round(ms)} ms although the body never went idle`);
@@ -142,7 +175,9 @@ t.test('a blob body trickled a byte every 100 ms is cut off by its overall deadl
   const p = await startHostileProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'trickle-body' }]);
   t.teardown(() => p.close());
   const d = dest();
-  const { value: r, ms } = await timed(() => pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }));
+  const { value: r, ms } = await timed(() =>
+    pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }),
+  );
   t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the next source');
   t.match(r.attempts.map((x) => x.error).join('\n'), new RegExp(`blob ${img.layerDigest} not complete after \\d+ s in all`));
   t.ok(ms < timeouts.bodyIdleMs + HANG_MS, `done in ${Math.round(ms)} ms`);

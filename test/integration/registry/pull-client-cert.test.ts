@@ -41,8 +41,11 @@ t.test('with client.cert + client.key in --cert-dir the pull succeeds', async (t
 t.test('without a client certificate the pull fails, saying the registry wants one, and the endpoint is not marked down', async (t) => {
   const err = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: server.certDir }).catch((e: unknown) => e);
   t.ok(err instanceof PullError);
-  t.match((err as PullError).attempts[0]?.error, /requires a client certificate and none was found in --cert-dir or certs.d for this host \(ERR_SSL_[A-Z0-9_/]+\)/);
-  t.same((err as PullError).health, {}, 'our missing certificate says nothing about the registry\'s health');
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    /requires a client certificate and none was found in --cert-dir or certs.d for this host \(ERR_SSL_[A-Z0-9_/]+\)/,
+  );
+  t.same((err as PullError).health, {}, "our missing certificate says nothing about the registry's health");
 });
 
 t.test('a client certificate from another CA is refused the same way', async (t) => {

@@ -25,23 +25,65 @@ const img = await buildImage(join(work, 'img'), { content: 'content errors', tag
 await pushImage(img, `${good.host}/app:v1`);
 
 /** The image's manifest with `change` applied to its JSON. */
-const edited = (change: (m: { config: { digest: string; size: number }; layers: Array<{ digest: string; size: number }> }) => unknown) => (bytes: Buffer): Buffer => {
-  const m = JSON.parse(bytes.toString('utf8')) as Parameters<typeof change>[0];
-  const out = change(m);
-  return Buffer.from(typeof out === 'string' ? out : JSON.stringify(m));
-};
+const edited =
+  (change: (m: { config: { digest: string; size: number }; layers: Array<{ digest: string; size: number }> }) => unknown) =>
+  (bytes: Buffer): Buffer => {
+    const m = JSON.parse(bytes.toString('utf8')) as Parameters<typeof change>[0];
+    const out = change(m);
+    return Buffer.from(typeof out === 'string' ? out : JSON.stringify(m));
+  };
 const www = join(work, 'www');
-await layOutImage(www, 'bad-config', img, edited((m) => void (m.config.digest = 'sha256/../../x')));
-await layOutImage(www, 'bad-layer', img, edited((m) => void (m.layers[0]!.digest = 'sha256:../../x')));
-await layOutImage(www, 'short-hex', img, edited((m) => void (m.layers[0]!.digest = 'sha256:abc')));
-await layOutImage(www, 'bad-size', img, edited((m) => void (m.layers[0]!.size = -1)));
-await layOutImage(www, 'not-json', img, edited(() => '{"schemaVersion": 2, "config": '));
-await layOutImage(www, 'no-layers', img, edited(() => '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}'));
-await layOutImage(www, 'huge-layer', img, edited((m) => void (m.layers[0]!.size = 10 ** 12)));
+await layOutImage(
+  www,
+  'bad-config',
+  img,
+  edited((m) => void (m.config.digest = 'sha256/../../x')),
+);
+await layOutImage(
+  www,
+  'bad-layer',
+  img,
+  edited((m) => void (m.layers[0]!.digest = 'sha256:../../x')),
+);
+await layOutImage(
+  www,
+  'short-hex',
+  img,
+  edited((m) => void (m.layers[0]!.digest = 'sha256:abc')),
+);
+await layOutImage(
+  www,
+  'bad-size',
+  img,
+  edited((m) => void (m.layers[0]!.size = -1)),
+);
+await layOutImage(
+  www,
+  'not-json',
+  img,
+  edited(() => '{"schemaVersion": 2, "config": '),
+);
+await layOutImage(
+  www,
+  'no-layers',
+  img,
+  edited(() => '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}'),
+);
+await layOutImage(
+  www,
+  'huge-layer',
+  img,
+  edited((m) => void (m.layers[0]!.size = 10 ** 12)),
+);
 const bad = await startStaticRegistry(www);
 t.teardown(() => bad.close());
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
-const src = (host: string, ref: string, role: PullSource['role'] = 'mirror'): PullSource => ({ reference: `${host}/${ref}`, endpoint: { host, insecure: true }, role, blocked: false });
+const src = (host: string, ref: string, role: PullSource['role'] = 'mirror'): PullSource => ({
+  reference: `${host}/${ref}`,
+  endpoint: { host, insecure: true },
+  role,
+  blocked: false,
+});
 
 for (const [repo, why] of [
   ['bad-config', /unsupported digest "sha256\/\.\.\/\.\.\/x"/],
@@ -57,8 +99,12 @@ for (const [repo, why] of [
     t.equal(r.manifestFrom, `${good.host}/app:v1`);
     t.equal(r.digest, img.manifestDigest);
     t.match(r.attempts, [{ source: `${bad.host}/${repo}:v1`, error: why }]);
-    t.same(r.health[`insecure://${bad.host}`], undefined, 'a content error says nothing about the endpoint\'s health');
-    t.same(readdirSync(join(d, 'blobs', 'sha256')).sort(), [img.configDigest, img.layerDigest, img.manifestDigest].map((x) => x.slice(7)).sort(), 'nothing else in the layout');
+    t.same(r.health[`insecure://${bad.host}`], undefined, "a content error says nothing about the endpoint's health");
+    t.same(
+      readdirSync(join(d, 'blobs', 'sha256')).sort(),
+      [img.configDigest, img.layerDigest, img.manifestDigest].map((x) => x.slice(7)).sort(),
+      'nothing else in the layout',
+    );
     t.notOk(existsSync(join(d, '..', 'x')), 'nothing written outside it');
   });
 }
@@ -76,13 +122,25 @@ t.test('a layer declared at 10^12 bytes fails on its size, with no timer overflo
   const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
   process.on('warning', onWarning);
   t.teardown(() => void process.off('warning', onWarning));
-  const err = await pullImage([src(bad.host, 'huge-layer:v1'), src(good.host, 'app:v1', 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log }).catch((e: unknown) => e);
+  const err = await pullImage([src(bad.host, 'huge-layer:v1'), src(good.host, 'app:v1', 'primary')], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+  }).catch((e: unknown) => e);
   t.ok(err instanceof PullError, 'no source has a layer of that size');
   const errors = (err as PullError).attempts.map((a) => a.error);
-  t.match(errors, [/has \d+ bytes, its descriptor says 1000000000000/, /has \d+ bytes, its descriptor says 1000000000000/], 'each source was read to its end and refused for the size');
+  t.match(
+    errors,
+    [/has \d+ bytes, its descriptor says 1000000000000/, /has \d+ bytes, its descriptor says 1000000000000/],
+    'each source was read to its end and refused for the size',
+  );
   t.notMatch(errors.join('\n'), /not complete after/);
   await new Promise((r) => setImmediate(r));
-  t.same(warnings.filter((w) => /TimeoutOverflow/.test(w)), []);
+  t.same(
+    warnings.filter((w) => /TimeoutOverflow/.test(w)),
+    [],
+  );
 });
 
 t.test('the blob deadline stays within what a timer can wait', async (t) => {

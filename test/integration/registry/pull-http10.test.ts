@@ -29,20 +29,30 @@ const log = createLogger({ level: 'silent' });
 const work = mkdtempSync(join(tmpdir(), 'mpd-http10-'));
 t.teardown(() => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
 // Incompressible layers a few times undici's 64 KiB body buffer: the sizes that crashed.
-const images = await Promise.all([100, 300, 1500].map((kib) => buildImage(join(work, `img-${kib}`), { content: randomBytes(kib * 768).toString('base64'), tag: `v${kib}` })));
+const images = await Promise.all(
+  [100, 300, 1500].map((kib) => buildImage(join(work, `img-${kib}`), { content: randomBytes(kib * 768).toString('base64'), tag: `v${kib}` })),
+);
 const www = join(work, 'www');
 for (const [i, img] of images.entries()) await layOutImage(www, `app${i}`, img);
 const plain = await startStaticRegistry(www);
 t.teardown(() => plain.close());
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
-const src = (host: string, repo: string, ref: string): PullSource => ({ reference: `${host}/${repo}${ref}`, endpoint: { host, insecure: true }, role: 'mirror', blocked: false });
+const src = (host: string, repo: string, ref: string): PullSource => ({
+  reference: `${host}/${repo}${ref}`,
+  endpoint: { host, insecure: true },
+  role: 'mirror',
+  blocked: false,
+});
 
 t.test('pulls from an HTTP/1.0 mirror (python3 http.server) succeed, by digest and by tag, again and again', async (t) => {
   for (let round = 0; round < 3; round++) {
     for (const [i, img] of images.entries()) {
       const byDigest = await pullImage([src(plain.host, `app${i}`, `@${img.manifestDigest}`)], { dest: dest(), platform: hostPlatform(), health: {}, log });
       t.equal(byDigest.digest, img.manifestDigest);
-      t.same(byDigest.blobs.map((b) => b.digest), [img.configDigest, img.layerDigest]);
+      t.same(
+        byDigest.blobs.map((b) => b.digest),
+        [img.configDigest, img.layerDigest],
+      );
       const byTag = await pullImage([src(plain.host, `app${i}`, `:${img.tag}`)], { dest: dest(), platform: hostPlatform(), health: {}, log });
       t.equal(byTag.digest, img.manifestDigest);
     }
@@ -64,7 +74,10 @@ t.test('an HTTP/1.0 mirror without the image (404 pages) falls through to the ne
   const reg = await registryFor(t);
   const img = images[1]!;
   await pushImage(img, `${reg.host}/elsewhere:v1`);
-  const r = await pullImage([src(plain.host, 'elsewhere', `@${img.manifestDigest}`), { ...src(reg.host, 'elsewhere', `@${img.manifestDigest}`), role: 'primary' }], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  const r = await pullImage(
+    [src(plain.host, 'elsewhere', `@${img.manifestDigest}`), { ...src(reg.host, 'elsewhere', `@${img.manifestDigest}`), role: 'primary' }],
+    { dest: dest(), platform: hostPlatform(), health: {}, log },
+  );
   t.equal(r.manifestFrom, `${reg.host}/elsewhere@${img.manifestDigest}`);
   t.match(r.attempts, [{ source: `${plain.host}/elsewhere@${img.manifestDigest}`, error: /HTTP 404/ }]);
 });
@@ -94,10 +107,18 @@ t.test('a mirror closing the connection in the middle of a body read under backp
   for (let round = 0; round < 3; round++) {
     const res = await client.get(`/v2/cut/blobs/${img.layerDigest}`, 'cut');
     t.equal(res.status, 200);
-    const err = await readSlowly(res.body).then(() => undefined, (e: unknown) => e as { code?: string });
+    const err = await readSlowly(res.body).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string },
+    );
     t.equal(err?.code, 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'the cut body fails as a body error');
   }
-  const r = await pullImage([{ ...src(p.host, 'cut', `@${img.manifestDigest}`) }, { ...src(reg.host, 'cut', `@${img.manifestDigest}`), role: 'primary' }], { dest: dest(), platform: hostPlatform(), health: {}, log });
+  const r = await pullImage([{ ...src(p.host, 'cut', `@${img.manifestDigest}`) }, { ...src(reg.host, 'cut', `@${img.manifestDigest}`), role: 'primary' }], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+  });
   t.equal(r.blobs.find((b) => b.digest === img.layerDigest)?.from, `${reg.host}/cut@${img.manifestDigest}`, 'the layer came from the next source');
 });
 
@@ -136,12 +157,15 @@ t.test('through an HTTP proxy too: a connection-close body cut short under backp
   t.teardown(() => dispatcher.close());
   for (let round = 0; round < 3; round++) {
     const res = await request('http://registry.test/v2/app/blobs/x', { dispatcher });
-    const err = await readSlowly(res.body).then(() => undefined, (e: unknown) => e as { code?: string });
+    const err = await readSlowly(res.body).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string },
+    );
     t.equal(err?.code, 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH');
   }
 });
 
-t.test('which bodies may pause undici\'s parser: never on the last bytes of a known length, nor a small close-delimited one', async (t) => {
+t.test("which bodies may pause undici's parser: never on the last bytes of a known length, nor a small close-delimited one", async (t) => {
   const h = (...kv: string[]): Buffer[] => kv.map((x) => Buffer.from(x));
   t.same(bodyFraming(h('Content-Length', '100')), { length: 100, chunked: false });
   t.same(bodyFraming(h('transfer-encoding', 'chunked', 'content-length', '5')), { chunked: true }, 'chunked wins over a length');

@@ -27,23 +27,37 @@ const built = await buildIndex(join(work, 'img'), 'multi', [
 await pushIndex(built, `${reg.host}/multi:v1`);
 const [hostImg, otherImg, armImg] = built.images;
 const I = built.indexDigest;
-const src = (h: string, ref = `multi@${I}`): PullSource => ({ reference: `${h}/${ref}`, endpoint: { host: h, insecure: true }, role: 'primary', blocked: false });
+const src = (h: string, ref = `multi@${I}`): PullSource => ({
+  reference: `${h}/${ref}`,
+  endpoint: { host: h, insecure: true },
+  role: 'primary',
+  blocked: false,
+});
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 
-t.test('the default platform is the host\'s: its manifest, config and layer are pulled and verified', async (t) => {
+t.test("the default platform is the host's: its manifest, config and layer are pulled and verified", async (t) => {
   const d = dest();
   const r = await pullImage([src(reg.host)], { dest: d, platform: hostPlatform(), health: {}, log });
-  t.equal(r.digest, hostImg?.manifestDigest, 'the digest is the platform manifest\'s, chosen from the index');
+  t.equal(r.digest, hostImg?.manifestDigest, "the digest is the platform manifest's, chosen from the index");
   t.equal(r.verified, true);
-  t.same(r.blobs.map((b) => b.digest), [hostImg?.configDigest, hostImg?.layerDigest]);
+  t.same(
+    r.blobs.map((b) => b.digest),
+    [hostImg?.configDigest, hostImg?.layerDigest],
+  );
   const index = JSON.parse(readFileSync(join(d, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
-  t.same(index.manifests.map((m) => m.digest), [hostImg?.manifestDigest]);
+  t.same(
+    index.manifests.map((m) => m.digest),
+    [hostImg?.manifestDigest],
+  );
 });
 
 t.test('--platform picks another manifest; a variant is matched when asked for', async (t) => {
   const r = await pullImage([src(reg.host)], { dest: dest(), platform: { os: 'linux', architecture: other }, health: {}, log });
   t.equal(r.digest, otherImg?.manifestDigest);
-  t.same(r.blobs.map((b) => b.digest), [otherImg?.configDigest, otherImg?.layerDigest]);
+  t.same(
+    r.blobs.map((b) => b.digest),
+    [otherImg?.configDigest, otherImg?.layerDigest],
+  );
   const arm = await pullImage([src(reg.host, 'multi:v1')], { dest: dest(), platform: { os: 'linux', architecture: 'arm', variant: 'v7' }, health: {}, log });
   t.equal(arm.digest, armImg?.manifestDigest, 'a tag pull of the index works the same way');
 });
@@ -51,7 +65,10 @@ t.test('--platform picks another manifest; a variant is matched when asked for',
 t.test('a platform the index does not list fails clearly, and the endpoint is not marked unhealthy', async (t) => {
   const err = await pullImage([src(reg.host)], { dest: dest(), platform: { os: 'linux', architecture: 's390x' }, health: {}, log }).catch((e: unknown) => e);
   t.ok(err instanceof PullError);
-  t.match((err as PullError).attempts[0]?.error, /no manifest for linux\/s390x in the image index \(it has linux\/[a-z0-9]+, linux\/[a-z0-9]+, linux\/arm\/v7\)/);
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    /no manifest for linux\/s390x in the image index \(it has linux\/[a-z0-9]+, linux\/[a-z0-9]+, linux\/arm\/v7\)/,
+  );
   t.same((err as PullError).health, {}, 'absent, not down');
 });
 
@@ -67,10 +84,35 @@ t.test('the CLI: --platform, and a missing platform named in the error', async (
   const conf = join(work, 'registries.conf');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(conf, `[[registry]]\nlocation = "${reg.host}"\ninsecure = true\n`);
-  const ok = await runCli(['pull', `${reg.host}/multi@${I}`, '--dest', dest(), '--registries-conf', conf, '--state-dir', join(work, 'state'), '--platform', `linux/${other}`, '--json', '--log-level', 'silent']);
+  const ok = await runCli([
+    'pull',
+    `${reg.host}/multi@${I}`,
+    '--dest',
+    dest(),
+    '--registries-conf',
+    conf,
+    '--state-dir',
+    join(work, 'state'),
+    '--platform',
+    `linux/${other}`,
+    '--json',
+    '--log-level',
+    'silent',
+  ]);
   t.equal(ok.code, 0, ok.stderr);
   t.equal((JSON.parse(ok.stdout) as { digest: string }).digest, otherImg?.manifestDigest);
-  const missing = await runCli(['pull', `${reg.host}/multi@${I}`, '--dest', dest(), '--registries-conf', conf, '--state-dir', join(work, 'state'), '--platform', 'windows/amd64']);
+  const missing = await runCli([
+    'pull',
+    `${reg.host}/multi@${I}`,
+    '--dest',
+    dest(),
+    '--registries-conf',
+    conf,
+    '--state-dir',
+    join(work, 'state'),
+    '--platform',
+    'windows/amd64',
+  ]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /no manifest for windows\/amd64 in the image index/);
 });

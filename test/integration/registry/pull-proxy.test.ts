@@ -29,7 +29,10 @@ const img = await buildImage(join(work, 'img'), { content: 'through the proxy', 
 await Promise.all([pushImage(img, `${secure.host}/app:v1`, { tlsVerify: true, certDir }), pushImage(img, `${plain.host}/app:v1`)]);
 const D = img.manifestDigest;
 const proxyPassword = 'proxy-secret-3d9f';
-const proxy = await startRecordingProxy({ hosts: { 'registry.test': '127.0.0.1', 'plain.test': '127.0.0.1' }, auth: { user: 'proxyuser', password: proxyPassword } });
+const proxy = await startRecordingProxy({
+  hosts: { 'registry.test': '127.0.0.1', 'plain.test': '127.0.0.1' },
+  auth: { user: 'proxyuser', password: proxyPassword },
+});
 t.teardown(() => proxy.close());
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 const src = (host: string, insecure: boolean): PullSource => ({ reference: `${host}/app@${D}`, endpoint: { host, insecure }, role: 'primary', blocked: false });
@@ -45,24 +48,41 @@ t.test('https through HTTPS_PROXY: CONNECT tunnels with proxy credentials, TLS t
   t.equal(r.digest, D);
   t.ok(proxy.requests.length >= 1);
   t.same(new Set(proxy.requests.map((q) => q.line)), new Set([`CONNECT ${host}`]), 'only tunnels, to the registry by the name only the proxy knows');
-  t.ok(proxy.requests.every((q) => q.proxyAuthorized), 'Proxy-Authorization from the proxy URL');
-  t.same((await secure.requests()).filter((q) => q.kind).map((q) => q.kind), ['manifests', 'blobs', 'blobs'], 'the registry served the pull');
+  t.ok(
+    proxy.requests.every((q) => q.proxyAuthorized),
+    'Proxy-Authorization from the proxy URL',
+  );
+  t.same(
+    (await secure.requests()).filter((q) => q.kind).map((q) => q.kind),
+    ['manifests', 'blobs', 'blobs'],
+    'the registry served the pull',
+  );
   t.notMatch(JSON.stringify(r), proxyPassword);
 });
 
 t.test('an insecure http registry: https tried through HTTPS_PROXY, then plain http through HTTP_PROXY in absolute form', async (t) => {
   await reset();
   const host = `plain.test:${plain.port}`;
-  const r = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url } });
+  const r = await pullImage([src(host, true)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url },
+  });
   t.equal(r.digest, D);
   const lines = proxy.requests.map((q) => q.line);
   t.equal(lines[0], `CONNECT ${host}`, 'https first, tunnelled (the TLS handshake fails on a plain registry)');
-  t.same(lines.slice(1), [
-    `GET http://${host}/v2/`,
-    `GET http://${host}/v2/app/manifests/${D}`,
-    `GET http://${host}/v2/app/blobs/${img.configDigest}`,
-    `GET http://${host}/v2/app/blobs/${img.layerDigest}`,
-  ], 'then http, forwarded as absolute-form requests (no CONNECT), as Go does');
+  t.same(
+    lines.slice(1),
+    [
+      `GET http://${host}/v2/`,
+      `GET http://${host}/v2/app/manifests/${D}`,
+      `GET http://${host}/v2/app/blobs/${img.configDigest}`,
+      `GET http://${host}/v2/app/blobs/${img.layerDigest}`,
+    ],
+    'then http, forwarded as absolute-form requests (no CONNECT), as Go does',
+  );
 });
 
 t.test('NO_PROXY hosts go direct; the same host without NO_PROXY goes through the proxy', async (t) => {
@@ -74,16 +94,29 @@ t.test('NO_PROXY hosts go direct; the same host without NO_PROXY goes through th
     const r = await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, env: { ...env, NO_PROXY: noProxy } });
     t.equal(r.digest, D);
     t.same(proxy.requests, [], `NO_PROXY=${noProxy}: the proxy saw nothing`);
-    t.ok((await plain.requests()).some((q) => q.kind === 'manifests'), 'the registry served it directly');
+    t.ok(
+      (await plain.requests()).some((q) => q.kind === 'manifests'),
+      'the registry served it directly',
+    );
   }
   await reset();
   await pullImage([src(host, true)], { dest: dest(), platform: hostPlatform(), health: {}, log, env: { ...env, NO_PROXY: `0.0.0.0:1,other.test` } });
-  t.ok(proxy.requests.some((q) => q.line === `GET http://${host}/v2/app/manifests/${D}`), 'not listed (another port): proxied');
+  t.ok(
+    proxy.requests.some((q) => q.line === `GET http://${host}/v2/app/manifests/${D}`),
+    'not listed (another port): proxied',
+  );
 });
 
 t.test('loopback registries are never proxied (as containers/image), whatever the environment', async (t) => {
   await reset();
-  const r = await pullImage([src(secure.host, false)], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir, env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url } });
+  const r = await pullImage([src(secure.host, false)], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir,
+    env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url },
+  });
   t.equal(r.digest, D);
   t.same(proxy.requests, []);
 });
@@ -93,7 +126,24 @@ t.test('the CLI reads HTTPS_PROXY from its environment; the proxy password appea
   const host = `registry.test:${secure.port}`;
   const conf = join(work, 'registries.conf');
   writeFileSync(conf, `[[registry]]\nlocation = "${host}"\n`);
-  const r = await runCli(['pull', `${host}/app@${D}`, '--dest', dest(), '--registries-conf', conf, '--cert-dir', certDir, '--state-dir', join(work, 'state'), '--json', '--log-level', 'trace'], { env: { ...process.env, HTTPS_PROXY: proxy.url, NO_PROXY: '' } });
+  const r = await runCli(
+    [
+      'pull',
+      `${host}/app@${D}`,
+      '--dest',
+      dest(),
+      '--registries-conf',
+      conf,
+      '--cert-dir',
+      certDir,
+      '--state-dir',
+      join(work, 'state'),
+      '--json',
+      '--log-level',
+      'trace',
+    ],
+    { env: { ...process.env, HTTPS_PROXY: proxy.url, NO_PROXY: '' } },
+  );
   t.equal(r.code, 0, r.stderr);
   t.equal((JSON.parse(r.stdout) as { digest: string }).digest, D);
   t.ok(proxy.requests.length > 0 && proxy.requests.every((q) => q.line === `CONNECT ${host}`));

@@ -33,14 +33,27 @@ t.test('blobs redirected to another origin are fetched without the Authorization
   const s: PullSource = { reference: `${front.host}/app@${D}`, endpoint: { host: front.host, insecure: true }, role: 'primary', blocked: false };
   const d = dest();
   const r = await pullImage([s], { dest: d, platform: hostPlatform(), health: {}, log, authFile });
-  t.same(r.blobs.map((b) => b.digest), [img.configDigest, img.layerDigest]);
+  t.same(
+    r.blobs.map((b) => b.digest),
+    [img.configDigest, img.layerDigest],
+  );
   t.equal(readFileSync(join(d, 'blobs', 'sha256', img.layerDigest.slice(7))).length, r.blobs[1]?.size);
   const redirected = front.requests.filter((q) => q.url.includes('/blobs/'));
   t.equal(redirected.length, 2, 'both blob GETs went to the registry first');
-  t.ok(redirected.every((q) => q.headers.authorization === basic), 'with the credentials (same origin as the registry)');
+  t.ok(
+    redirected.every((q) => q.headers.authorization === basic),
+    'with the credentials (same origin as the registry)',
+  );
   t.equal(store.requests.length, 2, 'then to the storage origin');
-  t.same(store.requests.map((q) => q.headers.authorization), [undefined, undefined], 'without any Authorization header');
-  t.ok(store.requests.every((q) => q.url.includes('X-Signature=test')), 'the redirect URL is followed as given (query kept)');
+  t.same(
+    store.requests.map((q) => q.headers.authorization),
+    [undefined, undefined],
+    'without any Authorization header',
+  );
+  t.ok(
+    store.requests.every((q) => q.url.includes('X-Signature=test')),
+    'the redirect URL is followed as given (query kept)',
+  );
 });
 
 t.test('a redirect from https to http is refused, and the http origin never contacted', async (t) => {

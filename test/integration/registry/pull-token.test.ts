@@ -44,27 +44,48 @@ function authFile(name: string, host: string, password: string): string {
   return f;
 }
 
-t.test('anonymous: a pull token is asked for with the registry\'s service and the repository\'s pull scope', async (t) => {
+t.test("anonymous: a pull token is asked for with the registry's service and the repository's pull scope", async (t) => {
   const { tokens, reg, source } = await tokenRegistry(t, true);
   const r = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: emptyAuth });
   t.equal(r.digest, D);
   t.same(tokens.requests, [{ service, scopes: ['repository:team/app:pull'], status: 200 }], 'one token, anonymous, for the whole pull');
   const served = (await reg.requests()).filter((q) => q.kind === 'manifests' || q.kind === 'blobs');
-  t.same(served.map((q) => [q.kind, q.status]), [['manifests', 401], ['manifests', 200], ['blobs', 200], ['blobs', 200]], 'challenged once, then the token was accepted for the manifest and both blobs');
+  t.same(
+    served.map((q) => [q.kind, q.status]),
+    [
+      ['manifests', 401],
+      ['manifests', 200],
+      ['blobs', 200],
+      ['blobs', 200],
+    ],
+    'challenged once, then the token was accepted for the manifest and both blobs',
+  );
 });
 
 t.test('with credentials from an auth.json: the token service checks them, the registry accepts its token', async (t) => {
   const { tokens, source, reg } = await tokenRegistry(t, false);
-  const r = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: authFile('good.json', reg.host, secret) });
+  const r = await pullImage([source], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir: tls.certDir,
+    authFile: authFile('good.json', reg.host, secret),
+  });
   t.equal(r.digest, D);
   t.same(tokens.requests, [{ service, scopes: ['repository:team/app:pull'], user: 'puller', status: 200 }]);
 });
 
 t.test('no credentials where the token service wants some: refused clearly, not unhealthy', async (t) => {
   const { source } = await tokenRegistry(t, false);
-  const err = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: emptyAuth }).catch((e: unknown) => e);
+  const err = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: emptyAuth }).catch(
+    (e: unknown) => e,
+  );
   t.ok(err instanceof PullError);
-  t.match((err as PullError).attempts[0]?.error, /token service https:\/\/127\.0\.0\.1:\d+ refused anonymous access for repository:team\/app:pull \(HTTP 401\)/);
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    /token service https:\/\/127\.0\.0\.1:\d+ refused anonymous access for repository:team\/app:pull \(HTTP 401\)/,
+  );
   t.same((err as PullError).health, {});
 });
 
@@ -73,11 +94,24 @@ t.test('a wrong password fails with a clear error, is not marked unhealthy, and 
   const wrong = 'wrong-password-77aa';
   const lines: string[] = [];
   const spy = pino({ level: 'trace' }, { write: (s: string) => void lines.push(s) });
-  const err = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log: spy, certDir: tls.certDir, authFile: authFile('bad.json', reg.host, wrong) }).catch((e: unknown) => e);
+  const err = await pullImage([source], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log: spy,
+    certDir: tls.certDir,
+    authFile: authFile('bad.json', reg.host, wrong),
+  }).catch((e: unknown) => e);
   t.ok(err instanceof PullError);
-  t.match((err as PullError).attempts[0]?.error, /token service https:\/\/127\.0\.0\.1:\d+ refused the credentials of puller for repository:team\/app:pull \(HTTP 401\)/);
-  t.same((err as PullError).health, {}, 'a credentials problem says nothing about the registry\'s health');
-  t.same(tokens.requests.map((q) => [q.user, q.status]), [['puller', 401]]);
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    /token service https:\/\/127\.0\.0\.1:\d+ refused the credentials of puller for repository:team\/app:pull \(HTTP 401\)/,
+  );
+  t.same((err as PullError).health, {}, "a credentials problem says nothing about the registry's health");
+  t.same(
+    tokens.requests.map((q) => [q.user, q.status]),
+    [['puller', 401]],
+  );
   const everything = JSON.stringify([(err as PullError).message, (err as PullError).attempts]) + lines.join('');
   t.notMatch(everything, wrong, 'the password appears nowhere');
   t.notMatch(everything, Buffer.from(`puller:${wrong}`).toString('base64'), 'nor its base64');
@@ -97,11 +131,21 @@ async function httpRealmRegistry(t: Teardownable) {
 
 t.test('an https registry naming a plain-http token realm never gets credentials sent there: a clear error, not unhealthy', async (t) => {
   const { tokens, reg, source } = await httpRealmRegistry(t);
-  const err = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: authFile('http-realm.json', reg.host, secret) }).catch((e: unknown) => e);
+  const err = await pullImage([source], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir: tls.certDir,
+    authFile: authFile('http-realm.json', reg.host, secret),
+  }).catch((e: unknown) => e);
   t.ok(err instanceof PullError);
-  t.match((err as PullError).attempts[0]?.error, /refusing to send the credentials of puller to the token service http:\/\/127\.0\.0\.1:\d+ over plain http \(the registry itself is https; its token realm must be too\)/);
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    /refusing to send the credentials of puller to the token service http:\/\/127\.0\.0\.1:\d+ over plain http \(the registry itself is https; its token realm must be too\)/,
+  );
   t.same(tokens.requests, [], 'the http token service was never asked');
-  t.same((err as PullError).health, {}, 'a policy refusal says nothing about the registry\'s health');
+  t.same((err as PullError).health, {}, "a policy refusal says nothing about the registry's health");
   t.notMatch(JSON.stringify((err as PullError).attempts), secret);
 });
 

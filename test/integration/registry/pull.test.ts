@@ -21,7 +21,12 @@ const img = await buildImage(join(work, 'img'), { content: 'pull me', tag: 'v1' 
 await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`)]);
 const D = img.manifestDigest;
 
-const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({ reference: `${host}/${ref}`, endpoint: { host, insecure: true }, role, blocked: false });
+const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({
+  reference: `${host}/${ref}`,
+  endpoint: { host, insecure: true },
+  role,
+  blocked: false,
+});
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 const fast = { connectMs: 1000, headersMs: 1500, bodyIdleMs: 1500 };
 
@@ -31,8 +36,14 @@ t.test('a digest pull writes a verified OCI layout that skopeo reads, and says w
   t.equal(r.digest, D);
   t.equal(r.verified, true);
   t.equal(r.manifestFrom, `${a.host}/app@${D}`);
-  t.same(r.blobs.map((x) => x.from), [`${a.host}/app@${D}`, `${a.host}/app@${D}`]);
-  t.same(r.blobs.map((x) => x.digest), [img.configDigest, img.layerDigest]);
+  t.same(
+    r.blobs.map((x) => x.from),
+    [`${a.host}/app@${D}`, `${a.host}/app@${D}`],
+  );
+  t.same(
+    r.blobs.map((x) => x.digest),
+    [img.configDigest, img.layerDigest],
+  );
   t.equal(readFileSync(join(d, 'blobs', 'sha256', D.slice(7))).toString(), img.manifest.toString());
   const inspect = await skopeo(['inspect', `oci:${d}`]);
   t.equal(inspect.code, 0, inspect.stderr);
@@ -62,16 +73,29 @@ t.test('a source the health cache marks down is still tried, last, when every ot
   // a (recovered, but still marked down) is listed first: it is tried only after the dead primary failed
   const r = await pullImage([src(a.host), src(dead, 'primary')], { dest: dest(), platform: hostPlatform(), health, log });
   t.equal(r.manifestFrom, `${a.host}/app@${D}`, 'the recovered mirror served as a last resort');
-  t.same(r.attempts.map((x) => x.source), [`${dead}/app@${D}`], 'the sources not marked down came first');
+  t.same(
+    r.attempts.map((x) => x.source),
+    [`${dead}/app@${D}`],
+    'the sources not marked down came first',
+  );
   t.same(r.skipped, [], 'it was contacted, so not skipped');
   t.equal(r.health[downKey]?.failures, 0, 'and its success clears the mark');
   t.equal(r.health[downKey]?.downUntil, undefined);
 
   const dead2 = await refusingHost();
   const down2 = `insecure://${dead2}`;
-  const err = await pullImage([src(dead2), src(dead, 'primary')], { dest: dest(), platform: hostPlatform(), health: { [down2]: recordFailure(undefined, down2, 'refused', 'x', Date.now()) }, log }).catch((e: unknown) => e);
+  const err = await pullImage([src(dead2), src(dead, 'primary')], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: { [down2]: recordFailure(undefined, down2, 'refused', 'x', Date.now()) },
+    log,
+  }).catch((e: unknown) => e);
   t.ok(err instanceof PullError);
-  t.same((err as PullError).attempts.map((x) => x.source), [`${dead}/app@${D}`, `${dead2}/app@${D}`], 'the failure report lists the attempts in the order they were made: the down one last');
+  t.same(
+    (err as PullError).attempts.map((x) => x.source),
+    [`${dead}/app@${D}`, `${dead2}/app@${D}`],
+    'the failure report lists the attempts in the order they were made: the down one last',
+  );
 });
 
 t.test('blob fallback: an endpoint that failed earlier in the same pull is not asked again; one the cache marks down is, last', async (t) => {
@@ -80,12 +104,20 @@ t.test('blob fallback: an endpoint that failed earlier in the same pull is not a
   t.teardown(() => p.close());
   const r = await pullImage([src(dead), src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: {}, log });
   t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`);
-  t.same(r.attempts.map((x) => x.source), [`${dead}/app@${D}`, `${p.host}/app@${D}`], 'the dead mirror once (manifest), the 500 once (layer)');
+  t.same(
+    r.attempts.map((x) => x.source),
+    [`${dead}/app@${D}`, `${p.host}/app@${D}`],
+    'the dead mirror once (manifest), the 500 once (layer)',
+  );
 
   const bKey = `insecure://${b.host}`;
   const cached: HealthMap = { [bKey]: recordFailure(undefined, bKey, 'refused', 'x', Date.now()) };
   const r2 = await pullImage([src(p.host), src(b.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: cached, log });
-  t.equal(r2.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the source the cache marks down, as a last resort');
+  t.equal(
+    r2.blobs.find((x) => x.digest === img.layerDigest)?.from,
+    `${b.host}/app@${D}`,
+    'the layer came from the source the cache marks down, as a last resort',
+  );
 });
 
 t.test('a hung endpoint costs its deadline once: the second pull does not contact it', async (t) => {
@@ -96,7 +128,7 @@ t.test('a hung endpoint costs its deadline once: the second pull does not contac
   t.equal(first.manifestFrom, `${a.host}/app@${D}`);
   t.match(Object.values(first.health).find((h) => h.endpoint.includes(hung.host))?.lastFailure?.class, /headers-timeout|tls|connect-timeout/);
   const before = hung.connections();
-  const second = await pullImage([s, src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health as HealthMap, log, timeouts: fast });
+  const second = await pullImage([s, src(a.host, 'primary')], { dest: dest(), platform: hostPlatform(), health: first.health, log, timeouts: fast });
   t.equal(second.manifestFrom, `${a.host}/app@${D}`);
   t.equal(hung.connections(), before, 'no new connection to the hung endpoint');
 });
@@ -125,7 +157,11 @@ t.test('a corrupted blob is never kept: nothing unverified in the layout, the ne
   const d = dest();
   const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log });
   t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`);
-  t.same(readdirSync(join(d, 'blobs', 'sha256')).filter((n) => n.includes('.partial')), [], 'no partial file left');
+  t.same(
+    readdirSync(join(d, 'blobs', 'sha256')).filter((n) => n.includes('.partial')),
+    [],
+    'no partial file left',
+  );
 });
 
 t.test('when every source fails, the pull fails with every attempt and nothing unverified is written', async (t) => {
@@ -171,7 +207,14 @@ t.test('TLS with a CA from --cert-dir and basic auth from an auth file; no crede
   const s: PullSource = { reference: `${reg.host}/secure/app@${D}`, endpoint: { host: reg.host, insecure: false }, role: 'primary', blocked: false };
   const r = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile });
   t.equal(r.manifestFrom, s.reference);
-  const denied = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: join(dir, 'none.json') }).catch((e: unknown) => e as PullError);
+  const denied = await pullImage([s], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir: tls.certDir,
+    authFile: join(dir, 'none.json'),
+  }).catch((e: unknown) => e as PullError);
   t.ok(denied instanceof PullError);
   t.match((denied as PullError).attempts[0]?.error, /401|cannot read auth file/);
   const untrusted = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, authFile }).catch((e: unknown) => e as PullError);

@@ -24,7 +24,10 @@ const user = 'puller';
 const password = `pw-${randomBytes(9).toString('hex')}`;
 const wrong = `wrong-${randomBytes(9).toString('hex')}`;
 const tls = await makeSelfSignedCert(join(work, 'tls'));
-const reg = await registryFor(t, { tls: { certFile: tls.certFile, keyFile: tls.keyFile }, htpasswdFile: await makeHtpasswd(join(work, 'htpasswd'), user, password) });
+const reg = await registryFor(t, {
+  tls: { certFile: tls.certFile, keyFile: tls.keyFile },
+  htpasswdFile: await makeHtpasswd(join(work, 'htpasswd'), user, password),
+});
 const img = await buildImage(join(work, 'img'), { content: 'secret-free image', tag: 'v1' });
 await pushImage(img, `${reg.host}/secure/app:v1`, { tlsVerify: true, certDir: tls.certDir, creds: `${user}:${password}` });
 
@@ -60,10 +63,34 @@ t.test('pull: served with credentials, refused with wrong ones; no credential in
   writeFileSync(conf, `[[registry]]\nlocation = "${reg.host}/secure"\n`);
   const state = join(work, 'pull-state');
   const scanned: string[] = [];
-  for (const [name, file, wantCode] of [['right', authFile, 0], ['wrong', wrongAuthFile, 1]] as const) {
+  for (const [name, file, wantCode] of [
+    ['right', authFile, 0],
+    ['wrong', wrongAuthFile, 1],
+  ] as const) {
     for (const format of ['json', 'pretty']) {
       const destDir = join(work, `dest-${name}-${format}`);
-      const r = await runCli(['pull', `${reg.host}/secure/app@${img.manifestDigest}`, '--dest', destDir, '--registries-conf', conf, '--authfile', file, '--cert-dir', tls.certDir, '--state-dir', state, '--log-level', 'trace', '--log-format', format, ...(format === 'json' ? ['--json'] : [])], { env: cleanEnv(), timeoutMs: 60_000 });
+      const r = await runCli(
+        [
+          'pull',
+          `${reg.host}/secure/app@${img.manifestDigest}`,
+          '--dest',
+          destDir,
+          '--registries-conf',
+          conf,
+          '--authfile',
+          file,
+          '--cert-dir',
+          tls.certDir,
+          '--state-dir',
+          state,
+          '--log-level',
+          'trace',
+          '--log-format',
+          format,
+          ...(format === 'json' ? ['--json'] : []),
+        ],
+        { env: cleanEnv(), timeoutMs: 60_000 },
+      );
       t.equal(r.code, wantCode, `${name} credentials, ${format} logs: exit ${r.code}\n${r.stderr.slice(-500)}`);
       t.same(leaks(r.stdout), [], `${name}/${format}: stdout clean`);
       t.same(leaks(r.stderr), [], `${name}/${format}: stderr clean`);
@@ -78,10 +105,16 @@ t.test('pull: served with credentials, refused with wrong ones; no credential in
     scanned.push(f.path);
     t.same(leaks(f.text), [], `${f.path} clean`);
   }
-  t.ok(scanned.some((p) => p.endsWith('health.json')), 'the health cache was written and scanned');
+  t.ok(
+    scanned.some((p) => p.endsWith('health.json')),
+    'the health cache was written and scanned',
+  );
 });
 
-for (const [name, file] of [['right', authFile], ['wrong', wrongAuthFile]] as const) {
+for (const [name, file] of [
+  ['right', authFile],
+  ['wrong', wrongAuthFile],
+] as const) {
   t.test(`the daemon probing with the ${name} credentials: logs, status, state dir and metrics hold no credential`, async (t) => {
     const ws = workspace(t);
     writeFileSync(join(ws.policy, '10-secure.toml'), fragment('secure.example.com', [`${reg.host}/secure`]));
@@ -95,7 +128,11 @@ for (const [name, file] of [['right', authFile], ['wrong', wrongAuthFile]] as co
       // The probes trust the CA the way a host would, and find the credentials in $REGISTRY_AUTH_FILE.
       env: { REGISTRY_AUTH_FILE: file, NODE_EXTRA_CA_CERTS: tls.certFile },
     });
-    const probed = await d.waitForStatus((s) => (s.mirrors ?? []).some((m) => m.endpoint.includes(reg.host) && m.lastProbe !== undefined), 'a probe of the registry', 20_000);
+    const probed = await d.waitForStatus(
+      (s) => (s.mirrors ?? []).some((m) => m.endpoint.includes(reg.host) && m.lastProbe !== undefined),
+      'a probe of the registry',
+      20_000,
+    );
     const mine = (probed.mirrors ?? []).find((m) => m.endpoint.includes(reg.host));
     t.comment(`probe with the ${name} credentials: ${JSON.stringify(mine)}`);
     if (name === 'right') t.equal(mine?.state, 'up', 'the authenticated probe says up');
@@ -105,12 +142,23 @@ for (const [name, file] of [['right', authFile], ['wrong', wrongAuthFile]] as co
     const statusJson = await runCli(['status', '--json', '--control-socket', ws.control], { env: cleanEnv() });
     t.match(statusJson.stdout, reg.host, 'status --json lists the probed mirror');
     t.equal(await d.stop(), 0);
-    const outputs = { 'daemon stdout': d.stdout(), 'daemon stderr': d.stderr(), status: statusText.stdout + statusText.stderr, 'status --json': statusJson.stdout + statusJson.stderr };
+    const outputs = {
+      'daemon stdout': d.stdout(),
+      'daemon stderr': d.stderr(),
+      status: statusText.stdout + statusText.stderr,
+      'status --json': statusJson.stdout + statusJson.stderr,
+    };
     t.match(d.stdout(), /DEBUG: .*\n[\s\S]*INFO: rendered/, `the debug/trace log was there to scan (${d.stdout().length} bytes)`);
     for (const [what, text] of Object.entries(outputs)) t.same(leaks(text), [], `${what} clean`);
     const files = [...filesUnder(ws.state), ...filesUnder(join(ws.dir, 'metrics')), ...filesUnder(join(ws.dir, 'out'))];
-    t.ok(files.some((f) => f.path.endsWith('.prom')), 'the metrics file was scanned');
-    t.ok(files.some((f) => f.path.endsWith('health.json')), 'the health cache was scanned');
+    t.ok(
+      files.some((f) => f.path.endsWith('.prom')),
+      'the metrics file was scanned',
+    );
+    t.ok(
+      files.some((f) => f.path.endsWith('health.json')),
+      'the health cache was scanned',
+    );
     for (const f of files) t.same(leaks(f.text), [], `${f.path.slice(ws.dir.length)} clean`);
   });
 }

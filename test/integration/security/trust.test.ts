@@ -7,14 +7,33 @@
 import t from 'tap';
 import { chmodSync, chownSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_FRAGMENT_BYTES } from '../../../src/fragments/policy-dir.js';
 import { fragment, replaceFile, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
 
 const isRoot = process.getuid?.() === 0;
 
+/** The cap the daemon is given (--max-fragment-bytes), small so that oversized fragments are cheap to write. */
+const MAX_FRAGMENT_BYTES = 65_536;
+
 /** The standard flags without --allow-unsafe-fragments. */
 function strictArgs(ws: Workspace): string[] {
-  return ['--config', '/dev/null', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--debounce-ms', '20', '--probe-interval-ms', '0'];
+  return [
+    '--config',
+    '/dev/null',
+    '--policy-dir',
+    ws.policy,
+    '--output',
+    ws.output,
+    '--state-dir',
+    ws.state,
+    '--control-socket',
+    ws.control,
+    '--debounce-ms',
+    '20',
+    '--probe-interval-ms',
+    '0',
+    '--max-fragment-bytes',
+    String(MAX_FRAGMENT_BYTES),
+  ];
 }
 
 function put(dir: string, name: string, text: string, mode = 0o644): string {
@@ -30,7 +49,12 @@ t.test('the daemon refuses untrusted and oversized fragments one by one, logs ea
   mkdirSync(outside, { mode: 0o755 });
   put(ws.policy, '10-good.toml', fragment('good.example.com', ['mirror.good.example.net/good']));
   put(ws.policy, '20-group-writable.toml', fragment('bad1.example.com', ['evil1.example.net']), 0o664);
-  put(ws.policy, '21-other-writable.yaml', 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: bad2.example.com\n    mirrors: [evil2.example.net]\n', 0o646);
+  put(
+    ws.policy,
+    '21-other-writable.yaml',
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: bad2.example.com\n    mirrors: [evil2.example.net]\n',
+    0o646,
+  );
   put(outside, 'planted.toml', fragment('bad3.example.com', ['evil3.example.net']));
   symlinkSync(join(outside, 'planted.toml'), join(ws.policy, '22-symlink-out.toml'));
   put(outside, 'linked.toml', fragment('bad4.example.com', ['evil4.example.net']));
@@ -53,13 +77,17 @@ t.test('the daemon refuses untrusted and oversized fragments one by one, logs ea
     '21-other-writable.yaml': /writable by others \(mode 0646\)/,
     '22-symlink-out.toml': /symlink to .*planted\.toml, outside the policy directory/,
     '23-hard-link.toml': /2 hard links/,
-    '24-huge.toml': new RegExp(`more than the ${MAX_FRAGMENT_BYTES} allowed`),
+    '24-huge.toml': new RegExp(`more than the ${MAX_FRAGMENT_BYTES} allowed by max-fragment-bytes`),
     '25-nobody.toml': /owned by uid 65534/,
   };
   for (const file of refused) {
     await d.waitForLog(new RegExp(`${file.replace(/\./g, '\\.')}: refusing fragment: `));
-    const line = d.log().split('\n').find((l) => l.includes(`${file}: refusing fragment`)) ?? '';
-    t.match(line, reasons[file] as RegExp, `${file}: the log line says why`);
+    const line =
+      d
+        .log()
+        .split('\n')
+        .find((l) => l.includes(`${file}: refusing fragment`)) ?? '';
+    t.match(line, reasons[file], `${file}: the log line says why`);
   }
   const st = await d.status();
   t.equal(st.state, 'degraded', 'degraded while refused fragments are there');
@@ -68,11 +96,14 @@ t.test('the daemon refuses untrusted and oversized fragments one by one, logs ea
     t.equal(f?.state, 'invalid', `${file} is listed as invalid in status`);
     t.match(f?.errors.join(' ') ?? '', /refusing fragment/, `${file}: status gives the reason`);
   }
-  t.same(st.fragments.filter((f) => f.state === 'valid').map((f) => f.file), ['10-good.toml', '90-good-too.toml']);
+  t.same(
+    st.fragments.filter((f) => f.state === 'valid').map((f) => f.file),
+    ['10-good.toml', '90-good-too.toml'],
+  );
   t.equal(await d.stop(), 0);
 });
 
-t.test('a trusted fragment that grows over 1 MiB keeps its last valid content; the others are unaffected', async (t) => {
+t.test('a trusted fragment that grows over max-fragment-bytes keeps its last valid content; the others are unaffected', async (t) => {
   const ws = workspace(t);
   put(ws.policy, '10-a.toml', fragment('a.example.com', ['m1.a.example.net']));
   put(ws.policy, '20-b.toml', fragment('b.example.com', ['m1.b.example.net']));
@@ -82,8 +113,13 @@ t.test('a trusted fragment that grows over 1 MiB keeps its last valid content; t
   replaceFile(join(ws.policy, '10-a.toml'), `${fragment('a.example.com', ['m2.a.example.net'])}#${'y'.repeat(MAX_FRAGMENT_BYTES)}\n`);
   replaceFile(join(ws.policy, '20-b.toml'), fragment('b.example.com', ['m2.b.example.net']));
   const out = await d.waitForOutput((text) => text.includes('m2.b.example.net'), 'the other fragment changed as usual');
-  await d.waitForLog(/10-a\.toml: refusing fragment: \d+ bytes, more than the 1048576 allowed \(its last valid content stays in effect\)/, from);
-  t.match(out, /m1\.a\.example\.net/, 'the oversized fragment\'s last valid content stays in effect');
+  await d.waitForLog(
+    new RegExp(
+      `10-a\\.toml: refusing fragment: \\d+ bytes, more than the ${MAX_FRAGMENT_BYTES} allowed by max-fragment-bytes \\(its last valid content stays in effect\\)`,
+    ),
+    from,
+  );
+  t.match(out, /m1\.a\.example\.net/, "the oversized fragment's last valid content stays in effect");
   t.notMatch(out, /m2\.a\.example\.net/, 'nothing of the oversized version is used');
   t.equal(await d.stop(), 0);
 });
@@ -91,7 +127,11 @@ t.test('a trusted fragment that grows over 1 MiB keeps its last valid content; t
 t.test('a policy directory made writable by others: every fragment refused and held at its last valid content; the output unchanged', async (t) => {
   const ws = workspace(t);
   put(ws.policy, '10-a.toml', `blocked-registries = ["bad.example.com"]\n${fragment('a.example.com', ['m.a.example.net'])}`);
-  put(ws.policy, '20-b.yaml', 'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: b.example.com\n    mirrors: [m.b.example.net]\n');
+  put(
+    ws.policy,
+    '20-b.yaml',
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: b.example.com\n    mirrors: [m.b.example.net]\n',
+  );
   const d = await startDaemon(t, ws, { argv: strictArgs(ws) });
   const before = await d.waitForOutput((o) => o.includes('m.a.example.net') && o.includes('m.b.example.net') && o.includes('bad.example.com'));
   const from = d.log().length;
@@ -99,10 +139,23 @@ t.test('a policy directory made writable by others: every fragment refused and h
   put(ws.policy, '30-planted.toml', fragment('a.example.com', ['evil.example.net'])); // what anyone could now drop in
   await d.waitForLog(/30-planted\.toml: refusing fragment: the policy directory is writable by group and others/, from);
   const st = await d.waitForStatus((s) => s.fragments.filter((f) => f.state === 'held').length === 2, 'both fragments held');
-  t.same(st.fragments.filter((f) => !f.file.startsWith('/')).map((f) => [f.file, f.state]), [['10-a.toml', 'held'], ['20-b.yaml', 'held'], ['30-planted.toml', 'invalid']]);
+  t.same(
+    st.fragments.filter((f) => !f.file.startsWith('/')).map((f) => [f.file, f.state]),
+    [
+      ['10-a.toml', 'held'],
+      ['20-b.yaml', 'held'],
+      ['30-planted.toml', 'invalid'],
+    ],
+  );
   t.equal(st.state, 'degraded');
   t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is exactly as before: mirrors and the blocked registry still in effect, nothing planted');
-  t.same(readdirSync(join(ws.state, 'last-good')).filter((n) => !n.startsWith('.')).sort(), ['10-a.toml', '20-b.yaml'], 'the last valid contents are kept');
+  t.same(
+    readdirSync(join(ws.state, 'last-good'))
+      .filter((n) => !n.startsWith('.'))
+      .sort(),
+    ['10-a.toml', '20-b.yaml'],
+    'the last valid contents are kept',
+  );
   chmodSync(ws.policy, 0o755);
   rmSync(join(ws.policy, '30-planted.toml'));
   await d.waitForStatus((s) => s.state === 'healthy' && s.fragments.length === 2, 'healthy again once the directory is fixed');

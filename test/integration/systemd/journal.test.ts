@@ -58,10 +58,7 @@ async function runFixture(
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
 t.test('syslogPriority maps pino levels', async (t) => {
-  t.same(
-    [10, 20, 30, 40, 50, 60].map(syslogPriority),
-    [7, 7, 6, 4, 3, 2],
-  );
+  t.same([10, 20, 30, 40, 50, 60].map(syslogPriority), [7, 7, 6, 4, 3, 2]);
   t.equal(syslogPriority(35), 6, 'custom levels fall to the level below');
 });
 
@@ -156,7 +153,10 @@ for (const format of ['json', 'pretty'] as const) {
     const { stdout } = await runFixture(t, format, 'unset');
     const got = lines(stdout);
     t.equal(got.length >= 8, true, 'lines were written');
-    t.notOk(got.some((l) => /^<\d>/.test(l)), 'no line is prefixed');
+    t.notOk(
+      got.some((l) => /^<\d>/.test(l)),
+      'no line is prefixed',
+    );
     if (format === 'pretty') t.ok(got.includes('ERROR: an error line'));
     else t.ok(got.every((l) => l.startsWith('{')));
   });
@@ -165,7 +165,10 @@ for (const format of ['json', 'pretty'] as const) {
 t.test('JOURNAL_STREAM naming another file (inherited, stdout redirected) → no prefix', async (t) => {
   for (const journal of ['wrong', 'stderr'] as const) {
     const { stdout } = await runFixture(t, 'json', journal);
-    t.notOk(lines(stdout).some((l) => /^<\d>/.test(l)), `JOURNAL_STREAM=${journal}`);
+    t.notOk(
+      lines(stdout).some((l) => /^<\d>/.test(l)),
+      `JOURNAL_STREAM=${journal}`,
+    );
   }
 });
 

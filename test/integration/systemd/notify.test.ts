@@ -122,12 +122,7 @@ t.test('watchdog with WATCHDOG_PID = our pid pings; restart replaces the timer',
 t.test('watchdog belongs to another pid, or is unset or invalid: no pings', async (t) => {
   const l = await startNotifyListener();
   t.teardown(() => l.close());
-  for (const env of [
-    { WATCHDOG_USEC: '200000', WATCHDOG_PID: String(process.pid + 1) },
-    {},
-    { WATCHDOG_USEC: '0' },
-    { WATCHDOG_USEC: 'soon' },
-  ]) {
+  for (const env of [{ WATCHDOG_USEC: '200000', WATCHDOG_PID: String(process.pid + 1) }, {}, { WATCHDOG_USEC: '0' }, { WATCHDOG_USEC: 'soon' }]) {
     const n = createNotifier({ NOTIFY_SOCKET: l.path, ...env }, captureLog());
     t.equal(n.watchdogIntervalMs, null, `no watchdog for ${JSON.stringify(env)}`);
     const stop = n.startWatchdog();
@@ -227,8 +222,15 @@ t.test('listener: waitFor is bounded and reports what it saw', async (t) => {
   const n = createNotifier({ NOTIFY_SOCKET: l.path }, captureLog());
   n.status('hello');
   await l.waitFor((m) => m === 'STATUS=hello', 5000);
-  await t.rejects(l.waitFor((m) => m === 'READY=1', 150), /no matching sd_notify message within 150 ms.*STATUS=hello/);
-  await t.rejects(l.waitFor((m) => m === 'STATUS=hello', 150, 1), /from index 1/, 'from skips earlier messages');
+  await t.rejects(
+    l.waitFor((m) => m === 'READY=1', 150),
+    /no matching sd_notify message within 150 ms.*STATUS=hello/,
+  );
+  await t.rejects(
+    l.waitFor((m) => m === 'STATUS=hello', 150, 1),
+    /from index 1/,
+    'from skips earlier messages',
+  );
   await t.rejects(
     l.waitFor(() => {
       throw new Error('bad predicate');
@@ -238,6 +240,9 @@ t.test('listener: waitFor is bounded and reports what it saw', async (t) => {
   const pending = l.waitFor((m) => m === 'never', 60_000);
   await l.close();
   await t.rejects(pending, /closed/, 'close() rejects pending waits');
-  await t.rejects(l.waitFor(() => true, 100), /closed/);
+  await t.rejects(
+    l.waitFor(() => true, 100),
+    /closed/,
+  );
   await l.close(); // idempotent
 });

@@ -73,7 +73,9 @@ t.test('the verify filter is not vacuous: a broken copy is reported', async (t) 
   copyFileSync(UNIT, broken);
   writeFileSync(
     broken,
-    readFileSync(broken, 'utf8').replace(/^Type=notify$/m, 'Type=notifyy').replace(/^WatchdogSec=30$/m, 'WatchdogSec=banana\nNoSuchKey=1'),
+    readFileSync(broken, 'utf8')
+      .replace(/^Type=notify$/m, 'Type=notifyy')
+      .replace(/^WatchdogSec=30$/m, 'WatchdogSec=banana\nNoSuchKey=1'),
   );
   const r = verify(broken);
   const other = r.lines.filter((l) => l !== NOT_INSTALLED);
@@ -158,7 +160,17 @@ t.test('the sandbox leaves the daemon what it needs', async (t) => {
   t.equal(one('Service.NoNewPrivileges'), 'yes');
   t.equal(one('Service.RestrictAddressFamilies'), 'AF_UNIX AF_INET AF_INET6', 'sd_notify, control socket, D-Bus to PID 1, probes');
   t.ok(all('Service.SystemCallFilter').includes('@system-service'));
-  for (const k of ['ProtectHome', 'PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectControlGroups', 'RestrictNamespaces', 'RestrictSUIDSGID', 'LockPersonality']) {
+  for (const k of [
+    'ProtectHome',
+    'PrivateTmp',
+    'PrivateDevices',
+    'ProtectKernelTunables',
+    'ProtectKernelModules',
+    'ProtectControlGroups',
+    'RestrictNamespaces',
+    'RestrictSUIDSGID',
+    'LockPersonality',
+  ]) {
     t.equal(one(`Service.${k}`), 'yes', k);
   }
   // What must NOT be set: V8 JIT-compiles; probes need the network; root must stay root

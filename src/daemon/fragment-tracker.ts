@@ -1,0 +1,142 @@
+/**
+ * What the daemon knows about each fragment across renders: its text when last read and when
+ * it last changed (a conflict is won by the fragment changed longest ago), its last valid
+ * content (kept in the state dir for the next start), and its status in the last render, whose
+ * problems are logged once when they appear and once when they are fixed.
+ */
+import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import type { Logger } from '../core/log.js';
+import type { FragmentInput, FragmentStatus } from '../pipeline/forgiving.js';
+import type { SourceText } from '../pipeline/strict.js';
+import { LastGoodSaver } from './last-good-saver.js';
+import type { StateDir } from './state-dir.js';
+
+export class FragmentTracker {
+  private changeCounter = 0;
+  private readonly seen = new Map<string, { text: string; changedAt: number }>();
+  /** Fragments that just became empty and are given a moment to show whether they are being rewritten. */
+  private readonly emptyPending = new Set<string>();
+  /** Whether a read was stamped yet: at the first (start), every fragment is new and none is half-written by us. */
+  private stampedOnce = false;
+  private good: Record<string, string> = {};
+  private saver?: LastGoodSaver;
+  private reported = new Map<string, string>(); // file → messages already logged
+  private lastStatuses: FragmentStatus[] = [];
+  private otherWarnings: string[] = [];
+
+  constructor(
+    private readonly log: Logger,
+    /** Asks for a look again shortly (a fragment just became empty). */
+    private readonly recheckSoon: () => void,
+  ) {}
+
+  /** At start: the last valid contents the state dir holds, which are saved there from now on. */
+  async load(state: StateDir): Promise<void> {
+    this.good = await state.readLastGood();
+    this.saver = new LastGoodSaver(state, this.log, this.good);
+  }
+
+  /** Every fragment's last valid content. */
+  get lastGood(): Readonly<Record<string, string>> {
+    return this.good;
+  }
+
+  /** The statuses of the last render's merge. */
+  get statuses(): readonly FragmentStatus[] {
+    return this.lastStatuses;
+  }
+
+  /** Warnings of the last render not located in a fragment (files that are not fragments, the base). */
+  get warnings(): readonly string[] {
+    return this.otherWarnings;
+  }
+
+  /** The fragments known: those with a last valid content or a status. */
+  known(): Set<string> {
+    return new Set([...Object.keys(this.good), ...this.lastStatuses.map((x) => x.file)]);
+  }
+
+  /** The fragments just read, each with when it last changed. */
+  stamp(read: readonly SourceText[]): FragmentInput[] {
+    const firstSight = !this.stampedOnce;
+    this.stampedOnce = true;
+    const stamped = read.flatMap((f): FragmentInput[] => {
+      const prev = this.seen.get(f.file);
+      // A fragment created while we run is read empty when it is caught between its creation and
+      // its first write: left out of this render (as it was a moment ago) and looked at again
+      // shortly, so its real content, not an empty one, is the first the daemon knows of it.
+      if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && !this.emptyPending.has(f.file)) {
+        this.emptyPending.add(f.file);
+        this.recheckSoon();
+        return [];
+      }
+      // An in-place write (truncate, then write) read in between looks like an empty fragment,
+      // which is valid and would drop its mirrors and replace its last good. So a fragment that
+      // just became empty keeps its previous content for this render, and is looked at again
+      // shortly: still empty then, it really is empty.
+      if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
+        this.emptyPending.add(f.file);
+        this.recheckSoon();
+        return [{ ...f, text: prev.text, changedAt: prev.changedAt }];
+      }
+      this.emptyPending.delete(f.file);
+      // First sight (start, SIGHUP): a fragment still at its last good content is older than any
+      // that changed since, so after a restart the changed one still gives way in a conflict.
+      const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.good[f.file] === f.text ? 0 : ++this.changeCounter;
+      this.seen.set(f.file, { text: f.text, changedAt });
+      return [{ ...f, changedAt }];
+    });
+    const present = new Set(read.map((f) => f.file)); // a set, not a scan per fragment: O(n) at 10 000 fragments
+    for (const file of [...this.seen.keys()]) if (!present.has(file)) this.seen.delete(file);
+    return stamped;
+  }
+
+  /** A merge's outcome: the fragments' statuses and the render's diagnostics (problems logged once). */
+  record(statuses: FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
+    this.lastStatuses = statuses;
+    const inFragments = new Set(statuses.map((x) => x.file));
+    this.otherWarnings = diagnostics.filter((x) => x.severity === 'warning' && !inFragments.has(x.file)).map(formatDiagnostic);
+    this.reportProblems(statuses, diagnostics);
+  }
+
+  /** A valid render's last valid contents, saved in the state dir; on failure, after how long to try again. */
+  async accept(lastGood: Record<string, string>): Promise<number | undefined> {
+    this.good = lastGood;
+    return this.saver?.save(lastGood);
+  }
+
+  /** Why the last-good copies are not safe in the state dir, if they are not. */
+  savingProblems(): string[] {
+    return this.saver?.degradedReasons() ?? [];
+  }
+
+  /** SIGHUP: every fragment is looked at as if for the first time, and its problems logged again. */
+  forget(): void {
+    this.seen.clear();
+    this.reported.clear();
+  }
+
+  /** Each problem is logged once, when it appears; a fix is logged when it happens. */
+  private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
+    const now = new Map<string, string>();
+    for (const s of statuses) {
+      const key = s.errors.map(formatDiagnostic).join('\n');
+      if (s.state !== 'valid') now.set(s.file, `${s.state}:${key}`);
+      const before = this.reported.get(s.file);
+      if (s.state !== 'valid' && before !== `${s.state}:${key}`) {
+        const effect = s.state === 'held' ? 'its last valid content stays in effect' : 'left out';
+        for (const e of s.errors) this.log.error({ fragment: s.file, line: e.line }, `${formatDiagnostic(e)} (${effect})`);
+        if (s.errors.length === 0) this.log.error({ fragment: s.file }, `${s.file}: not usable (${effect})`);
+      } else if (s.state === 'valid' && before !== undefined) {
+        this.log.info({ fragment: s.file }, `${s.file} is valid again`);
+      }
+    }
+    for (const d of diagnostics) {
+      if (d.severity !== 'warning') continue;
+      const key = `warning:${formatDiagnostic(d)}`;
+      now.set(key, key);
+      if (!this.reported.has(key)) this.log.warn({ fragment: d.file }, formatDiagnostic(d));
+    }
+    this.reported = now;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The output file (default /etc/containers/registries.conf) is never overwritten unseen: a file
+ * the daemon did not write is adopted as the base (the first one) or kept in the state dir
+ * (an edit, a replacement) before it is replaced, and a write replaces only the text looked
+ * at before the render (compare-before-replace); anything else changed meanwhile means a
+ * render again.
+ */
+import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from '../core/log.js';
+import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
+import { unlessMissing } from '../output/if-exists.js';
+import { classifyText } from '../output/managed-file.js';
+import type { DaemonConfig } from './config.js';
+import type { StateDir } from './state-dir.js';
+
+/** How many drift events `status` keeps (the oldest go first). */
+const MAX_DRIFT_EVENTS = 100;
+
+export interface DriftEvent {
+  readonly at: string;
+  readonly kind: 'adopted' | 'edited' | 'replaced';
+  readonly savedAs: string;
+}
+
+/** What a look before the render found: the text this render may replace (undefined: no file), or why the output cannot be replaced. */
+export type OutputLook = { readonly text: string | undefined } | { readonly problem: string };
+
+/** A replace that found the output changed since the look ('raced': render again), or that wrote. */
+export type ReplaceOutcome = 'raced' | { readonly changed: boolean };
+
+export class OutputGuard {
+  private lastWritten?: string;
+  private readonly events: DriftEvent[] = [];
+  private restores = 0;
+  private writeError?: string;
+
+  constructor(
+    /** Read at each use: a reload may change them. */
+    private readonly settings: () => Pick<DaemonConfig, 'output' | 'base' | 'stateDir'>,
+    private readonly state: StateDir,
+    private readonly log: Logger,
+  ) {}
+
+  /** The adoptions, edits and replacements seen, oldest first. */
+  get drift(): readonly DriftEvent[] {
+    return this.events;
+  }
+
+  /** How many hand edits a render has undone. */
+  get driftRestores(): number {
+    return this.restores;
+  }
+
+  /** Why the last write failed, until one succeeds. */
+  get lastWriteError(): string | undefined {
+    return this.writeError;
+  }
+
+  /**
+   * Before a render: the text this render may replace. A file someone else wrote is looked at
+   * only once a copy of it is safe in the state dir. An output that cannot even be read (its
+   * parent is a file, EACCES...) cannot be classified, so it is not replaced: a write problem.
+   */
+  async look(): Promise<OutputLook> {
+    let current: string | undefined;
+    try {
+      current = await this.read();
+    } catch (e) {
+      return { problem: `cannot read it: ${(e as Error).message}` };
+    }
+    try {
+      return { text: await this.keepForeign(current) };
+    } catch (e) {
+      return { problem: `not replaced, since a copy of it cannot be kept in ${this.settings().stateDir}: ${(e as Error).message}` };
+    }
+  }
+
+  /** Writes `text` over the output if it still holds what `look` saw; throws when it cannot be written. */
+  async replace(text: string, look: OutputLook): Promise<ReplaceOutcome> {
+    const { output } = this.settings();
+    if ('problem' in look) throw new Error(look.problem);
+    const looked = look.text;
+    // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
+    // (it would be lost); the next render classifies it and keeps it.
+    if ((await this.read()) !== looked) {
+      this.log.debug(`${output} changed during the render; rendering again`);
+      return 'raced';
+    }
+    await fs.mkdir(resolve(output, '..'), { recursive: true, mode: 0o755 });
+    const written = await writeFileAtomic(output, text, {
+      beforeReplace: (current) => (current === undefined ? looked === undefined : current.toString('utf8') === looked),
+    });
+    if (written.aborted) {
+      this.log.debug(`${output} changed while we wrote; rendering again`);
+      return 'raced';
+    }
+    if (written.replacedLink !== undefined)
+      this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
+    this.lastWritten = text;
+    if (this.writeError) this.log.info(`${output} written again`);
+    this.writeError = undefined;
+    return { changed: written.changed };
+  }
+
+  /** A replace that threw: its message, kept until a write succeeds. */
+  failed(e: unknown): string {
+    this.writeError = (e as Error).message;
+    return this.writeError;
+  }
+
+  private read(): Promise<string | undefined> {
+    return unlessMissing(fs.readFile(this.settings().output, 'utf8'));
+  }
+
+  /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept, and returned. */
+  private async keepForeign(current: string | undefined): Promise<string | undefined> {
+    if (current === undefined || current === this.lastWritten) return current;
+    const kind = classifyText(current);
+    if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
+    const { output, base } = this.settings();
+    const at = new Date().toISOString();
+    if (kind === 'edited') {
+      const savedAs = await this.state.keepDrift(current);
+      this.events.push({ at, kind: 'edited', savedAs });
+      this.restores++;
+      this.log.warn({ path: output, savedAs }, `${output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`);
+    } else if (base === undefined) {
+      const first = (await this.state.readOriginal()) === undefined;
+      await this.state.adopt(current);
+      const savedAs = this.state.path('base.conf');
+      this.events.push({ at, kind: first ? 'adopted' : 'replaced', savedAs });
+      if (first) this.log.info({ path: output, savedAs }, `adopted ${output} as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`);
+      else
+        this.log.warn(
+          { path: output, savedAs },
+          `${output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`,
+        );
+    } else {
+      const savedAs = await this.state.keepDrift(current);
+      this.events.push({ at, kind: 'replaced', savedAs });
+      this.log.warn({ path: output, savedAs }, `${output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${base})`);
+    }
+    while (this.events.length > MAX_DRIFT_EVENTS) this.events.shift();
+    return current;
+  }
+}

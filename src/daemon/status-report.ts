@@ -1,0 +1,176 @@
+/**
+ * What the daemon reports about itself: the `status` answer, the one-line status systemd
+ * shows, the degraded reasons and the metrics. Pure: the daemon gathers its state into
+ * DaemonFacts (the time, the pid and the version among them) and these functions shape it.
+ */
+import { byteOrderCompare } from '../core/byte-order.js';
+import { formatDiagnostic } from '../core/diagnostic.js';
+import type { HealthMap } from '../health/health.js';
+import type { HealthKeeper } from '../health/keeper.js';
+import { mirrorMetrics, mirrorViews, type MirrorView } from '../health/mirror-view.js';
+import type { MetricsSnapshot } from '../metrics/format.js';
+import type { FragmentStatus } from '../pipeline/forgiving.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
+import type { DriftEvent } from './output-guard.js';
+
+export interface RenderInfo {
+  readonly at: string;
+  readonly ms: number;
+  readonly sha256: string;
+  readonly changed: boolean;
+  readonly fragments: number;
+  readonly tables: number;
+  readonly mirrors: number;
+}
+
+export interface DaemonStatus {
+  readonly state: 'healthy' | 'degraded';
+  readonly degraded: string[];
+  readonly pid: number;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly policyDir: string;
+  readonly output: string;
+  readonly stateDir: string;
+  readonly base: { readonly source: 'flag' | 'adopted' | 'none'; readonly path?: string };
+  readonly fragments: Array<{ file: string; state: string; errors: string[]; warnings: string[] }>;
+  /** Warnings not located in a fragment: files in the policy directory that are not fragments, the base. */
+  readonly warnings: string[];
+  readonly lastRender?: RenderInfo;
+  readonly lastWriteError?: string;
+  readonly drift: DriftEvent[];
+  readonly shadowing: string[];
+  /**
+   * Each mirror endpoint of the render: `state` is its health in the cache (up, down, probe,
+   * unknown), or `demoted` while health-aware order lists it after the healthy mirrors.
+   */
+  readonly mirrors?: MirrorView[];
+  /** Present when health-aware order is on. */
+  readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
+  readonly renders: number;
+  readonly renderErrors: number;
+}
+
+/** The running totals the daemon counts. */
+export interface DaemonCounters {
+  readonly renders: number;
+  readonly renderErrors: number;
+  readonly writes: number;
+  readonly healthRewrites: number;
+  readonly probeRounds: number;
+  readonly driftRestores: number;
+}
+
+/** The daemon's state at one moment, as the report reads it. */
+export interface DaemonFacts {
+  readonly now: number;
+  readonly pid: number;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly policyDir: string;
+  readonly output: string;
+  readonly stateDir: string;
+  readonly base: DaemonStatus['base'];
+  readonly fragments: readonly FragmentStatus[];
+  /** Formatted warnings not located in a fragment. */
+  readonly otherWarnings: readonly string[];
+  readonly lastRender?: RenderInfo;
+  /** When the last render that wrote (or found the output equal) finished, ms since the epoch. */
+  readonly lastSuccessAt?: number;
+  readonly lastWriteError?: string;
+  /** The policy directory's standing (missing, refused), already worded. */
+  readonly policyDirProblems: readonly string[];
+  /** Why the last-good copies are not safe in the state dir. */
+  readonly savingProblems: readonly string[];
+  /** The base or the whole render failing. */
+  readonly generalProblems: readonly string[];
+  readonly drift: readonly DriftEvent[];
+  readonly shadowing: readonly string[];
+  /** The configuration last rendered. */
+  readonly conf?: RegistriesConf;
+  /** The health cache as the prober last saw it. */
+  readonly health: HealthMap;
+  /** Present while health-aware order is on. */
+  readonly keeper?: HealthKeeper;
+  readonly counters: DaemonCounters;
+}
+
+export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: number; held: number; invalid: number } {
+  const c = { valid: 0, held: 0, invalid: 0 };
+  for (const s of statuses) c[s.state]++;
+  return c;
+}
+
+/** Why the daemon is degraded (empty: healthy), most local first. */
+export function degradedReasons(f: DaemonFacts): string[] {
+  const out: string[] = [];
+  const { held, invalid } = fragmentCounts(f.fragments);
+  if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
+  if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
+  out.push(...f.policyDirProblems);
+  if (!f.lastRender) out.push('not rendered yet');
+  if (f.lastWriteError) out.push(`cannot write ${f.output}: ${f.lastWriteError}`);
+  out.push(...f.savingProblems);
+  out.push(...f.generalProblems);
+  return out;
+}
+
+/** The one line systemd shows (STATUS=). */
+export function statusLine(f: DaemonFacts): string {
+  const { valid, held, invalid } = fragmentCounts(f.fragments);
+  const r = f.lastRender;
+  const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : ', not rendered yet';
+  return `${degradedReasons(f).length > 0 ? 'degraded' : 'healthy'}: fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
+}
+
+/** The answer to `status`. */
+export function buildStatus(f: DaemonFacts): DaemonStatus {
+  const degraded = degradedReasons(f);
+  return {
+    state: degraded.length > 0 ? 'degraded' : 'healthy',
+    degraded,
+    pid: f.pid,
+    version: f.version,
+    startedAt: f.startedAt,
+    policyDir: f.policyDir,
+    output: f.output,
+    stateDir: f.stateDir,
+    base: f.base,
+    fragments: f.fragments.map((s) => ({ file: s.file, state: s.state, errors: s.errors.map(formatDiagnostic), warnings: s.warnings.map(formatDiagnostic) })),
+    warnings: [...f.otherWarnings],
+    ...(f.lastRender ? { lastRender: f.lastRender } : {}),
+    ...(f.lastWriteError ? { lastWriteError: f.lastWriteError } : {}),
+    drift: [...f.drift],
+    shadowing: [...f.shadowing],
+    mirrors: mirrorViews(f.conf, f.health, f.keeper, f.now),
+    ...(f.keeper
+      ? {
+          healthAwareOrder: {
+            demoted: [...f.keeper.demoted()].sort(byteOrderCompare),
+            demotions: f.keeper.demotionsTotal,
+            rewrites: f.counters.healthRewrites,
+            rewritesLastMinute: f.keeper.recentRewrites(f.now),
+          },
+        }
+      : {}),
+    renders: f.counters.renders,
+    renderErrors: f.counters.renderErrors,
+  };
+}
+
+/** The figures of the metrics file. */
+export function metricsSnapshot(f: DaemonFacts): MetricsSnapshot {
+  return {
+    mirrors: mirrorMetrics(f.conf, f.health, f.keeper?.demoted() ?? new Set()),
+    rendersTotal: f.counters.renders,
+    renderErrorsTotal: f.counters.renderErrors,
+    writesTotal: f.counters.writes,
+    healthRewritesTotal: f.counters.healthRewrites,
+    probeRoundsTotal: f.counters.probeRounds,
+    fragments: fragmentCounts(f.fragments),
+    ...(f.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: f.lastSuccessAt / 1000 } : {}),
+    driftRestoresTotal: f.counters.driftRestores,
+    demotionsTotal: f.keeper?.demotionsTotal ?? 0,
+    info: { version: f.version },
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * FragmentTracker (src/daemon/fragment-tracker.ts): when each fragment last changed, the
+ * in-place-write guard for a fragment that just became empty, and each problem logged once.
+ */
+import t from 'tap';
+import { pino } from 'pino';
+import { error, warning } from '../../src/core/diagnostic.js';
+import type { FragmentStatus } from '../../src/pipeline/forgiving.js';
+import { FragmentTracker } from '../../src/daemon/fragment-tracker.js';
+
+/** A tracker whose log lines (level and message) are kept, and which counts its recheck requests. */
+function trackerWithLog(): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
+  const logs: string[] = [];
+  const log = pino(
+    { level: 'trace', base: undefined },
+    { write: (line: string) => void logs.push(((r) => `${pino.levels.labels[r.level]}: ${r.msg}`)(JSON.parse(line) as { level: number; msg: string })) },
+  );
+  let rechecks = 0;
+  return { tracker: new FragmentTracker(log, () => rechecks++), logs, rechecks: () => rechecks };
+}
+
+const frag = (file: string, text: string): { file: string; text: string } => ({ file, text });
+const status = (file: string, state: FragmentStatus['state'], errors: FragmentStatus['errors'] = []): FragmentStatus => ({ file, state, errors, warnings: [] });
+
+t.test('changedAt: kept while the text is the same, newer at each change, in the order seen', async (t) => {
+  const { tracker } = trackerWithLog();
+  const first = tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]);
+  t.same(
+    first.map((f) => f.changedAt),
+    [1, 2],
+  );
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]).map((f) => f.changedAt),
+    [1, 2],
+    'unchanged',
+  );
+  t.same(
+    tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt),
+    [3, 2],
+    'a changed last',
+  );
+  // A fragment gone and back is seen for the first time again.
+  tracker.stamp([frag('b.toml', 'B')]);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt),
+    [4, 2],
+  );
+});
+
+t.test('a fragment that just became empty keeps its text for one render and asks for a look again', async (t) => {
+  const { tracker, rechecks } = trackerWithLog();
+  tracker.stamp([frag('a.toml', 'A')]);
+  const during = tracker.stamp([frag('a.toml', '')]);
+  t.same(during, [{ file: 'a.toml', text: 'A', changedAt: 1 }], 'the previous text, the previous changedAt');
+  t.equal(rechecks(), 1);
+  t.same(tracker.stamp([frag('a.toml', 'A3')]), [{ file: 'a.toml', text: 'A3', changedAt: 2 }], 'rewritten in place: the new text');
+  tracker.stamp([frag('a.toml', '')]);
+  t.equal(rechecks(), 2);
+  t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: '', changedAt: 3 }], 'still empty when looked at again: really empty');
+  t.equal(rechecks(), 2, 'no further look');
+});
+
+t.test('known(): fragments with a last valid content or a status', async (t) => {
+  const { tracker } = trackerWithLog();
+  t.same([...tracker.known()], []);
+  await tracker.accept({ 'a.toml': 'A' });
+  tracker.record([status('b.toml', 'invalid')], []);
+  t.same([...tracker.known()].sort(), ['a.toml', 'b.toml']);
+  t.same(tracker.lastGood, { 'a.toml': 'A' });
+  t.same(tracker.savingProblems(), [], 'nothing to save into before load()');
+});
+
+t.test('after a restart, a fragment still at its last valid content is older than any that changed', async (t) => {
+  const { tracker } = trackerWithLog();
+  await tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B2')]).map((f) => f.changedAt),
+    [0, 1],
+  );
+});
+
+t.test('problems are logged once when they appear, fixes once when they happen; forget() logs them again', async (t) => {
+  const { tracker, logs } = trackerWithLog();
+  const bad = error({ file: 'a.toml', line: 3 }, 'mirrors must be an array');
+  const aside = warning({ file: 'notes.txt' }, 'not a fragment: ignored');
+  const inFragment = warning({ file: 'b.toml', line: 1 }, 'unknown key');
+  tracker.record([status('a.toml', 'held', [bad]), { ...status('b.toml', 'valid'), warnings: [inFragment] }], [aside, inFragment]);
+  t.same(logs, [
+    'error: a.toml:3:1: mirrors must be an array (its last valid content stays in effect)',
+    'warn: notes.txt: warning: not a fragment: ignored',
+    'warn: b.toml:1:1: warning: unknown key',
+  ]);
+  t.same(tracker.warnings, ['notes.txt: warning: not a fragment: ignored'], 'only the warnings outside the fragments');
+  t.same(
+    tracker.statuses.map((x) => x.state),
+    ['held', 'valid'],
+  );
+
+  tracker.record([status('a.toml', 'held', [bad]), status('b.toml', 'valid')], [aside, inFragment]);
+  t.equal(logs.length, 3, 'the same problems: nothing logged again');
+
+  tracker.record([status('a.toml', 'invalid', [bad]), status('b.toml', 'valid')], [aside]);
+  t.same(logs.slice(3), ['error: a.toml:3:1: mirrors must be an array (left out)'], 'a changed state is logged');
+
+  tracker.record([status('a.toml', 'valid'), status('b.toml', 'valid')], [aside]);
+  t.same(logs.slice(4), ['info: a.toml is valid again']);
+
+  tracker.forget();
+  tracker.record([status('a.toml', 'invalid', [])], [aside]);
+  t.same(
+    logs.slice(5),
+    ['error: a.toml: not usable (left out)', 'warn: notes.txt: warning: not a fragment: ignored'],
+    'after forget(), everything is new again',
+  );
+});
+
+t.test('a fragment created while running and read before its first write is left out once, then read again', async (t) => {
+  const { tracker, rechecks } = trackerWithLog();
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('z.toml', '')]).map((f) => f.file),
+    ['a.toml', 'z.toml'],
+    'at start an empty fragment is simply empty',
+  );
+  t.equal(rechecks(), 0);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', ''), frag('z.toml', '')]).map((f) => f.file),
+    ['a.toml', 'z.toml'],
+    'the new empty one is left out',
+  );
+  t.equal(rechecks(), 1, 'and looked at again');
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'BAD'), frag('z.toml', '')]).map((f) => [f.file, f.text]),
+    [
+      ['a.toml', 'A'],
+      ['b.toml', 'BAD'],
+      ['z.toml', ''],
+    ],
+    'its written content is the first seen',
+  );
+  tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]);
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]).map((f) => f.file),
+    ['a.toml', 'c.toml'],
+    'still empty when looked at again: it is empty',
+  );
+});

@@ -1,0 +1,121 @@
+/**
+ * OutputGuard (src/daemon/output-guard.ts) on a temp dir with a real state dir: adoption of
+ * a file it did not write, a hand edit kept before it is replaced, compare-before-replace,
+ * and the last write error.
+ */
+import t from 'tap';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { renderRegistriesConf } from '../../src/registries-conf/render.js';
+import { OutputGuard } from '../../src/daemon/output-guard.js';
+import { StateDir } from '../../src/daemon/state-dir.js';
+import type { Teardown } from '../helpers/daemon.js';
+
+const OURS = renderRegistriesConf({ registries: [{ location: 'quay.io', mirrors: [{ location: 'm.example' }] }] }, { fragments: ['a.toml'] });
+const OURS_NEXT = renderRegistriesConf({ registries: [{ location: 'quay.io', mirrors: [{ location: 'n.example' }] }] }, { fragments: ['a.toml'] });
+const HOSTS = 'unqualified-search-registries = ["docker.io"]\n';
+
+interface Setup {
+  readonly guard: OutputGuard;
+  readonly dir: string;
+  readonly output: string;
+  readonly state: StateDir;
+  readonly logs: string[];
+}
+
+async function setUp(t: Teardown, base?: string): Promise<Setup> {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-guard-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const output = join(dir, 'out', 'registries.conf');
+  const state = new StateDir(join(dir, 'state'));
+  await state.init();
+  const logs: string[] = [];
+  const log = pino({ level: 'debug', base: undefined }, { write: (line: string) => void logs.push((JSON.parse(line) as { msg: string }).msg) });
+  const settings = { output, stateDir: state.dir, ...(base !== undefined ? { base } : {}) };
+  return { guard: new OutputGuard(() => settings, state, log), dir, output, state, logs };
+}
+
+t.test('no file: written; our own file: replaced without a drift event', async (t) => {
+  const { guard, output } = await setUp(t);
+  const look = await guard.look();
+  t.same(look, { text: undefined });
+  t.same(await guard.replace(OURS, look), { changed: true }, 'the parent is created too');
+  t.equal(readFileSync(output, 'utf8'), OURS);
+  t.same(await guard.replace(OURS, await guard.look()), { changed: false }, 'the same text: unchanged');
+  t.same(await guard.replace(OURS_NEXT, await guard.look()), { changed: true });
+  t.same(guard.drift, []);
+  t.equal(guard.driftRestores, 0);
+});
+
+t.test('a file we did not write, with no --base: adopted as the base first, the new base after', async (t) => {
+  const { guard, output, state } = await setUp(t);
+  mkdirSync(join(output, '..'));
+  writeFileSync(output, HOSTS);
+  const look = await guard.look();
+  t.same(look, { text: HOSTS }, 'the adopted text is the one the render may replace');
+  t.equal(await state.readBase(), HOSTS);
+  t.equal(await state.readOriginal(), HOSTS);
+  t.match(guard.drift, [{ kind: 'adopted', savedAs: state.path('base.conf') }]);
+  await guard.replace(OURS, look);
+
+  writeFileSync(output, `${HOSTS}short-name-mode = "enforcing"\n`);
+  await guard.look();
+  t.match(guard.drift, [{ kind: 'adopted' }, { kind: 'replaced', savedAs: state.path('base.conf') }]);
+  t.equal(await state.readOriginal(), HOSTS, 'the original stays the first file adopted');
+  t.equal(guard.driftRestores, 0, 'a replacement is not a hand edit');
+});
+
+t.test('with --base, a file we did not write is kept in drift/, not adopted', async (t) => {
+  const { guard, output, state, dir } = await setUp(t, '/etc/base.conf');
+  mkdirSync(join(output, '..'));
+  writeFileSync(output, HOSTS);
+  await guard.look();
+  t.equal(await state.readBase(), undefined);
+  t.equal(guard.drift.length, 1);
+  const kept = guard.drift[0]!;
+  t.equal(kept.kind, 'replaced');
+  t.ok(kept.savedAs.startsWith(join(dir, 'state', 'drift')));
+  t.equal(readFileSync(kept.savedAs, 'utf8'), HOSTS);
+});
+
+t.test('a hand edit of our file is kept before it is replaced, and counted as a restore', async (t) => {
+  const { guard, output, logs } = await setUp(t);
+  await guard.replace(OURS, await guard.look());
+  const edited = OURS.replace('m.example', 'hand.example');
+  writeFileSync(output, edited);
+  const look = await guard.look();
+  t.equal(guard.driftRestores, 1);
+  t.equal(guard.drift[0]?.kind, 'edited');
+  t.equal(readFileSync(guard.drift[0]!.savedAs, 'utf8'), edited);
+  t.match(logs.join('\n'), /was edited by hand; the edited copy is kept as/);
+  t.same(await guard.replace(OURS, look), { changed: true });
+  t.equal(readFileSync(output, 'utf8'), OURS, 'our render restored');
+  await guard.look();
+  t.equal(guard.driftRestores, 1, 'what we wrote is not drift');
+});
+
+t.test('compare-before-replace: a file changed since the look is not overwritten', async (t) => {
+  const { guard, output } = await setUp(t);
+  await guard.replace(OURS, await guard.look());
+  const look = await guard.look();
+  writeFileSync(output, HOSTS); // someone writes while the render runs
+  t.equal(await guard.replace(OURS_NEXT, look), 'raced');
+  t.equal(readFileSync(output, 'utf8'), HOSTS, 'their file is intact; the next render keeps it');
+});
+
+t.test('an output that cannot be read is a write problem, kept until a write succeeds', async (t) => {
+  const { guard, dir, logs } = await setUp(t);
+  writeFileSync(join(dir, 'out'), 'a file where the directory should be\n');
+  const look = await guard.look();
+  t.match(look, { problem: /^cannot read it: ENOTDIR/ });
+  const thrown = await guard.replace(OURS, look).catch((e: unknown) => e);
+  t.type(thrown, Error);
+  t.match(guard.failed(thrown), /^cannot read it: ENOTDIR/);
+  t.match(guard.lastWriteError, /ENOTDIR/);
+  rmSync(join(dir, 'out'));
+  t.same(await guard.replace(OURS, await guard.look()), { changed: true });
+  t.equal(guard.lastWriteError, undefined);
+  t.match(logs.join('\n'), /registries\.conf written again/);
+});
