@@ -14,7 +14,7 @@ const PURE_FOLDERS = ['core', 'toml', 'reference', 'registries-conf', 'fragments
 /** Files of the pure folders that read or write (docs/architecture.md names each as its folder's edge). */
 const EDGE_FILES = new Set(['core/log.ts', 'core/version.ts', 'fragments/policy-dir.ts', 'registries-conf/load.ts', 'registries-conf/drop-ins.ts', 'health/store.ts', 'health/prober.ts', 'metrics/file.ts']);
 /** Pure files in the shells' folders (docs/architecture.md marks them pure). */
-const PURE_FILES_ELSEWHERE = new Set(['daemon/config.ts', 'daemon/retry.ts', 'control/protocol.ts', 'cli/unified-diff.ts', 'registry/www-authenticate.ts', 'local-mirror/mapping.ts']);
+const PURE_FILES_ELSEWHERE = new Set(['daemon/config.ts', 'daemon/retry.ts', 'control/protocol.ts', 'cli/unified-diff.ts', 'registry/www-authenticate.ts', 'local-mirror/mapping.ts', 'local-mirror/request.ts', 'local-mirror/counters.ts', 'local-mirror/upstream-sources.ts']);
 /** Packages and node modules with effects (a pure file may use node:crypto, node:util, smol-toml, yaml...). */
 const EFFECTFUL_PACKAGES = /^(node:)?(fs|fs\/promises|net|child_process|os|tls|http|https|dgram|worker_threads)$|^(chokidar|pino|pino-pretty|undici|unix-dgram)$/;
 
