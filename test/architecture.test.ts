@@ -33,6 +33,9 @@ const PURE_FILES_ELSEWHERE = new Set([
   'registry/www-authenticate.ts',
   'local-mirror/mapping.ts',
   'local-mirror/render.ts',
+  'local-mirror/request.ts',
+  'local-mirror/counters.ts',
+  'local-mirror/upstream-sources.ts',
 ]);
 /** Packages and node modules with effects (a pure file may use node:crypto, node:util, smol-toml, yaml...). */
 const EFFECTFUL_PACKAGES =

@@ -271,11 +271,20 @@ export class EndpointClient {
     throw new RegistryError(`more than ${MAX_REDIRECTS} redirects from ${url.origin}`, 'unhealthy', 'protocol');
   }
 
-  /** A request to this endpoint, with its auth dance and 429 handling; network errors become RegistryErrors. */
-  async get(path: string, repository: string | undefined, accept?: string, method: 'GET' | 'HEAD' = 'GET'): Promise<Response> {
+  /**
+   * A request to this endpoint, with its auth dance and 429 handling; network errors become
+   * RegistryErrors. `extra` adds request headers (the local mirror's Range for a blob's rest).
+   */
+  async get(
+    path: string,
+    repository: string | undefined,
+    accept?: string,
+    method: 'GET' | 'HEAD' = 'GET',
+    extra: Readonly<Record<string, string>> = {},
+  ): Promise<Response> {
     const scheme = await this.pickScheme();
     const url = new URL(`${scheme}://${this.host}${path}`);
-    const base: Record<string, string> = { 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
+    const base: Record<string, string> = { ...extra, 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
     const scope = repository ? `repository:${repository}:pull` : '';
     let challenged = false;
     for (let retry429 = 0; ;) {

@@ -34,7 +34,7 @@ const MT = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
 };
-const ACCEPT = [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ');
+export const ACCEPT = [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ');
 const INDEX_TYPES = new Set([MT.ociIndex, MT.dockerList]);
 
 /** One candidate, as the source order gives it. */
@@ -135,7 +135,7 @@ function endpointKey(s: PullSource): string {
   return endpointKeyOf(s.endpoint.host, s.endpoint.insecure);
 }
 
-function mediaTypeOf(bytes: Buffer, header: string | undefined): string {
+export function mediaTypeOf(bytes: Buffer, header: string | undefined): string {
   try {
     const j = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
     if (typeof j.mediaType === 'string') return j.mediaType;
@@ -345,7 +345,7 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
   return writeBlobStream(dest, d.digest, d.size, res.body, onBytes).finally(disarm);
 }
 
-async function getManifestBytes(client: EndpointClient, repo: string, ref: string): Promise<{ bytes: Buffer; header?: string }> {
+export async function getManifestBytes(client: EndpointClient, repo: string, ref: string): Promise<{ bytes: Buffer; header?: string }> {
   const res = await client.get(`/v2/${repo}/manifests/${ref}`, repo, ACCEPT);
   if (res.status !== 200) {
     await discard(res, client.timeouts.bodyIdleMs);
@@ -372,7 +372,7 @@ async function getManifestBytes(client: EndpointClient, repo: string, ref: strin
   return { bytes, ...(typeof ct === 'string' ? { header: ct } : {}) };
 }
 
-function verify(bytes: Buffer, digest: string, what: string): void {
+export function verify(bytes: Buffer, digest: string, what: string): void {
   const { alg } = splitDigest(digest);
   const got = digestOf(bytes, alg);
   if (got !== digest) throw new DigestMismatch(`${what}: content is ${got}, not ${digest}`);

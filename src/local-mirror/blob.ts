@@ -1,0 +1,223 @@
+/**
+ * A blob through the local mirror: streamed to the client as it arrives while hashed. When
+ * its source fails mid-stream, the rest comes from the next source (Range from the offset
+ * reached), so the client never sees the failure. The last chunk is held back until the
+ * whole blob has hashed to its digest: a wrong blob's connection is destroyed before its end,
+ * so no client can accept it. A client's Range is served from the whole blob (hashed from
+ * the start, bytes outside the range not sent), so ranges are verified too.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { parseNamed } from '../reference/reference.js';
+import { blobDeadlineMs, bodyDeadline, discard, RegistryError, type Response } from '../registry/client.js';
+import { DigestMismatch, splitDigest } from '../registry/oci-layout.js';
+import type { PullSource } from '../registry/pull.js';
+import { countResponse, type LocalMirrorStats } from './counters.js';
+import { API_VERSION_HEADER, ClientGone, writeBody, type AnswerDeadline } from './reply.js';
+import { parseRange, type ByteRange } from './request.js';
+import type { Upstream } from './upstream.js';
+
+export interface BlobRequest {
+  readonly digest: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly deadline: AnswerDeadline;
+  readonly stats: LocalMirrorStats;
+}
+
+/** How one blob's serving stands, across the sources it takes. */
+interface Transfer {
+  offset: number; // bytes of the blob received and hashed
+  readonly hash: Hash;
+  size: number | undefined; // from the first source's answer
+  range: ByteRange | undefined; // what the client gets; undefined: all of it
+  held: Buffer | undefined; // the last bytes for the client, sent only once the digest matched
+  current: Readable | undefined; // the body being read (destroyed when the answer deadline passes)
+}
+
+export type BlobOutcome = 'served' | 'absent' | 'failed' | 'wrong-digest' | 'client-gone' | 'late';
+
+/** The HTTP status of a source's answer to a blob request, as the resolver judges it (pull.ts's fetchBlob). */
+export function blobStatusError(status: number, digest: string): RegistryError {
+  return new RegistryError(
+    `blob ${digest}: HTTP ${status}`,
+    status === 404 ? 'absent' : status >= 500 ? 'unhealthy' : 'forbidden',
+    status >= 500 ? 'server-error' : undefined,
+    status,
+  );
+}
+
+function header(r: Response, name: string): string | undefined {
+  const v = r.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sizeOf(r: Response): number | undefined {
+  if (r.status === 206) {
+    const m = /\/(\d+)$/.exec(header(r, 'content-range') ?? '');
+    return m ? Number(m[1]) : undefined;
+  }
+  const len = header(r, 'content-length');
+  return len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
+}
+
+/** GET of a blob: every source in health order until one finishes it. */
+export async function serveBlob(up: Upstream, sources: readonly PullSource[], b: BlobRequest): Promise<BlobOutcome> {
+  const t: Transfer = { offset: 0, hash: createHash(splitDigest(b.digest).alg), size: undefined, range: undefined, held: undefined, current: undefined };
+  let absent = true;
+  for (const s of up.ordered(sources)) {
+    if (b.deadline.late) return 'late';
+    const release = await up.slot();
+    const started = performance.now();
+    try {
+      if (b.deadline.late) return 'late';
+      if (t.offset > 0) b.stats.midBlobFallbacks++;
+      const outcome = await fromSource(up, s, t, b);
+      if (outcome === 'wrong-digest') {
+        up.servedWrongContent(s, `blob ${b.digest}: the content served does not match its digest; the client's connection was cut`);
+        b.stats.digestMismatches++;
+        b.res.destroy();
+        return outcome;
+      }
+      if (outcome === 'served') up.succeeded(s, performance.now() - started);
+      return outcome;
+    } catch (e) {
+      if (e instanceof ClientGone) return 'client-gone';
+      if (up.failed(s, e)) absent = false;
+    } finally {
+      t.current?.destroy();
+      t.current = undefined;
+      release();
+    }
+  }
+  if (b.res.headersSent) {
+    b.res.destroy(); // part of the blob went out and no source has the rest: the client must not take it as whole
+    return 'failed';
+  }
+  return absent ? 'absent' : 'failed';
+}
+
+/** One source's part of the transfer: from `t.offset` on. Throws the source's failure. */
+async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobRequest): Promise<BlobOutcome> {
+  const client = await up.client(s);
+  const path = parseNamed(s.reference).path;
+  const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'GET', t.offset > 0 ? { range: `bytes=${t.offset}-` } : {});
+  t.current = res.body;
+  if (b.deadline.late) return 'late';
+  let skip = 0; // bytes we already have, when a source ignores our Range
+  if (res.status === 206 && t.offset > 0) {
+    const start = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '')?.[1];
+    if (Number(start) !== t.offset) {
+      await discard(res, client.timeouts.bodyIdleMs);
+      throw new RegistryError(
+        `blob ${b.digest}: asked from byte ${t.offset}, got ${JSON.stringify(header(res, 'content-range') ?? '')}`,
+        'unhealthy',
+        'protocol',
+        206,
+      );
+    }
+  } else if (res.status === 200) skip = t.offset;
+  else {
+    await discard(res, client.timeouts.bodyIdleMs);
+    throw blobStatusError(res.status, b.digest);
+  }
+  const size = sizeOf(res);
+  if (t.size !== undefined && size !== undefined && size !== t.size)
+    throw new DigestMismatch(`blob ${b.digest}: ${size} bytes here, ${t.size} from the source before`);
+  t.size ??= size;
+  if (!b.res.headersSent && !startAnswer(t, b)) return 'served';
+  const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, (t.size ?? 0) - t.offset), `blob ${b.digest}`);
+  try {
+    for await (const chunk of res.body) {
+      let piece = chunk as Buffer;
+      if (skip > 0) {
+        const k = Math.min(skip, piece.length);
+        piece = piece.subarray(k);
+        skip -= k;
+        if (piece.length === 0) continue;
+      }
+      if (t.size !== undefined && t.offset + piece.length > t.size) throw new DigestMismatch(`blob ${b.digest} is longer than the ${t.size} bytes announced`);
+      t.hash.update(piece);
+      await passOn(t, b, piece);
+      t.offset += piece.length;
+    }
+  } finally {
+    disarm();
+  }
+  if (t.size !== undefined && t.offset < t.size)
+    throw new RegistryError(`blob ${b.digest}: the body ended at byte ${t.offset} of ${t.size}`, 'unhealthy', 'reset');
+  const got = `${splitDigest(b.digest).alg}:${t.hash.digest('hex')}`;
+  if (got !== b.digest) return 'wrong-digest';
+  if (t.held) await writeBody(b.res, t.held, b.stats);
+  b.res.end();
+  return 'served';
+}
+
+/** The answer's status and headers, from the blob's size and the client's Range. False when the answer is already complete (416). */
+function startAnswer(t: Transfer, b: BlobRequest): boolean {
+  b.deadline.stop();
+  const range = parseRange(b.req.headers.range, t.size);
+  const common = { ...API_VERSION_HEADER, 'content-type': 'application/octet-stream', 'docker-content-digest': b.digest, 'accept-ranges': 'bytes' };
+  if (range === 'unsatisfiable') {
+    countResponse(b.stats, 416);
+    b.res.writeHead(416, { ...common, 'content-range': `bytes */${t.size}`, 'content-length': '0' }).end();
+    return false;
+  }
+  t.range = range;
+  if (range) {
+    countResponse(b.stats, 206);
+    b.res.writeHead(206, { ...common, 'content-range': `bytes ${range.start}-${range.end}/${t.size}`, 'content-length': String(range.end - range.start + 1) });
+  } else {
+    countResponse(b.stats, 200);
+    b.res.writeHead(200, { ...common, ...(t.size !== undefined ? { 'content-length': String(t.size) } : {}) });
+  }
+  return true;
+}
+
+/** The part of `piece` (at blob offset t.offset) the client asked for, sent one piece behind: the newest is held. */
+async function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> {
+  const from = t.range ? Math.max(0, t.range.start - t.offset) : 0;
+  const to = t.range ? Math.min(piece.length, t.range.end + 1 - t.offset) : piece.length;
+  if (to <= from) return;
+  const previous = t.held;
+  t.held = piece.subarray(from, to);
+  if (previous) await writeBody(b.res, previous, b.stats);
+}
+
+/** HEAD of a blob: the first source that knows it gives its size. */
+export async function headBlob(up: Upstream, sources: readonly PullSource[], b: BlobRequest): Promise<BlobOutcome> {
+  let absent = true;
+  for (const s of up.ordered(sources)) {
+    if (b.deadline.late) return 'late';
+    const release = await up.slot();
+    const started = performance.now();
+    try {
+      const client = await up.client(s);
+      const path = parseNamed(s.reference).path;
+      const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'HEAD');
+      await discard(res, client.timeouts.bodyIdleMs);
+      if (res.status !== 200) throw blobStatusError(res.status, b.digest);
+      if (b.deadline.late) return 'late';
+      up.succeeded(s, performance.now() - started);
+      b.deadline.stop();
+      const size = sizeOf(res);
+      countResponse(b.stats, 200);
+      b.res
+        .writeHead(200, {
+          ...API_VERSION_HEADER,
+          'content-type': 'application/octet-stream',
+          'docker-content-digest': b.digest,
+          'accept-ranges': 'bytes',
+          ...(size !== undefined ? { 'content-length': String(size) } : {}),
+        })
+        .end();
+      return 'served';
+    } catch (e) {
+      if (up.failed(s, e)) absent = false;
+    } finally {
+      release();
+    }
+  }
+  return absent ? 'absent' : 'failed';
+}

@@ -1,0 +1,54 @@
+/**
+ * A manifest through the local mirror: the first source (in health order) that serves it,
+ * fetched whole with the resolver's own request (deadlines, size cap); by digest it must hash
+ * to that digest before a byte is sent. By tag it is what that source says, as `pull` takes it.
+ */
+import type { ServerResponse } from 'node:http';
+import { parseNamed } from '../reference/reference.js';
+import { digestOf } from '../registry/oci-layout.js';
+import { getManifestBytes, mediaTypeOf, verify, type PullSource } from '../registry/pull.js';
+import { countResponse, type LocalMirrorStats } from './counters.js';
+import { API_VERSION_HEADER, type AnswerDeadline } from './reply.js';
+import type { Upstream } from './upstream.js';
+
+export interface FoundManifest {
+  readonly bytes: Buffer;
+  readonly mediaType: string;
+  readonly digest: string;
+}
+
+/** The manifest from the first source that serves it; `absent` when every source said 404 or forbidden (none failed). */
+export async function findManifest(
+  up: Upstream,
+  sources: readonly PullSource[],
+  reference: string,
+  deadline: AnswerDeadline,
+): Promise<FoundManifest | { absent: boolean }> {
+  let absent = true;
+  for (const s of up.ordered(sources)) {
+    if (deadline.late) break;
+    const release = await up.slot();
+    const started = performance.now();
+    try {
+      if (deadline.late) break;
+      const client = await up.client(s);
+      const got = await getManifestBytes(client, parseNamed(s.reference).path, reference);
+      const byDigest = reference.includes(':');
+      if (byDigest) verify(got.bytes, reference, s.reference);
+      up.succeeded(s, performance.now() - started);
+      return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : digestOf(got.bytes) };
+    } catch (e) {
+      if (up.failed(s, e)) absent = false;
+    } finally {
+      release();
+    }
+  }
+  return { absent };
+}
+
+export function sendManifest(res: ServerResponse, head: boolean, m: FoundManifest, stats: LocalMirrorStats): void {
+  countResponse(stats, 200);
+  res.writeHead(200, { ...API_VERSION_HEADER, 'content-type': m.mediaType, 'content-length': String(m.bytes.length), 'docker-content-digest': m.digest });
+  if (!head) stats.bytesSent += m.bytes.length;
+  res.end(head ? undefined : m.bytes);
+}

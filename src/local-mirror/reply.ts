@@ -1,0 +1,72 @@
+/**
+ * Writing the local mirror's answers: distribution error JSON, counted; a body written with
+ * backpressure that gives up when the client goes away (never waits for a 'drain' that cannot come).
+ */
+import type { ServerResponse } from 'node:http';
+import { countResponse, type LocalMirrorStats } from './counters.js';
+import { errorBody } from './request.js';
+
+export const API_VERSION_HEADER = { 'docker-distribution-api-version': 'registry/2.0' } as const;
+
+/** The client went away while its answer was being written: nobody's health is concerned. */
+export class ClientGone extends Error {}
+
+export function sendError(
+  res: ServerResponse,
+  head: boolean,
+  stats: LocalMirrorStats,
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = errorBody(code, message);
+  countResponse(stats, status);
+  res.writeHead(status, { ...API_VERSION_HEADER, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...extra });
+  res.end(head ? undefined : body);
+}
+
+/** Writes `b`, waiting for the client to take it when its buffer is full. */
+export async function writeBody(res: ServerResponse, b: Buffer, stats: LocalMirrorStats): Promise<void> {
+  if (res.destroyed) throw new ClientGone('the client closed the connection');
+  stats.bytesSent += b.length;
+  if (res.write(b)) return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+    };
+    const onDrain = (): void => {
+      done();
+      resolve();
+    };
+    const onClose = (): void => {
+      done();
+      reject(new ClientGone('the client closed the connection'));
+    };
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+/**
+ * The time a request may take before its answer starts: when it passes with nothing sent,
+ * `onExpire` answers with an error at once (containers/image moves on to the next mirror) and
+ * `late` tells the work still under way to drop what it gets.
+ */
+export class AnswerDeadline {
+  late = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number, onExpire: () => void) {
+    this.timer = setTimeout(() => {
+      this.late = true;
+      onExpire();
+    }, ms);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The local mirror's requests, pure: which of the distribution API's read routes a request
+ * is (or why it is refused), its Range, and the distribution error JSON. The raw request
+ * target is matched as it came, never decoded: a name is distribution's grammar or nothing,
+ * so no path can escape the mapping (no `..`, no `%2f`, no empty component).
+ */
+
+/** distribution's repository name: path components of [a-z0-9] runs joined by `.`, `_`, `__` or dashes. */
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const NAME = `${COMPONENT}(?:/${COMPONENT})*`;
+const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
+const DIGEST = '(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})';
+const MANIFEST_RE = new RegExp(`^/v2/(${NAME})/manifests/(${TAG}|${DIGEST})$`);
+const BLOB_RE = new RegExp(`^/v2/(${NAME})/blobs/(${DIGEST})$`);
+/** Routes of the API we do not serve (uploads, tags, catalog, referrers): 405, not 404, so a client knows it is read-only. */
+const WRITE_OR_LIST_RE = /^\/v2\/(?:.+\/(?:blobs\/uploads\/?.*|tags\/list|referrers\/.*)|_catalog)$/;
+
+/** distribution's limit on a repository name. */
+export const MAX_NAME_LENGTH = 255;
+/** The longest request target taken (a name, a route and a sha512 digest fit many times over). */
+export const MAX_TARGET_LENGTH = 2048;
+
+export type Route =
+  | { readonly kind: 'base' }
+  | { readonly kind: 'manifest'; readonly name: string; readonly reference: string; readonly byDigest: boolean }
+  | { readonly kind: 'blob'; readonly name: string; readonly digest: string };
+
+export interface Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  /** for a 405: the methods the route allows */
+  readonly allow?: string;
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/** The route of `method target` (the request line's target, unparsed), or why it is refused. */
+export function routeRequest(method: string, target: string): Route | Refusal {
+  if (target.length > MAX_TARGET_LENGTH) return { status: 414, code: 'UNSUPPORTED', message: `request target longer than ${MAX_TARGET_LENGTH} bytes` };
+  const path = target.split('?', 1)[0] ?? '';
+  const route = matchRoute(path);
+  if (!route) {
+    if (WRITE_OR_LIST_RE.test(path))
+      return { status: 405, code: 'UNSUPPORTED', message: 'this endpoint is read-only: manifests and blobs by GET or HEAD only', allow: '' };
+    return { status: 404, code: 'NOT_FOUND', message: 'no such route on this endpoint' };
+  }
+  if (!READ_METHODS.has(method))
+    return { status: 405, code: 'UNSUPPORTED', message: `${method.slice(0, 20)} is not served: this endpoint is read-only`, allow: 'GET, HEAD' };
+  if (route.kind !== 'base' && route.name.length > MAX_NAME_LENGTH)
+    return { status: 400, code: 'NAME_INVALID', message: `repository name longer than ${MAX_NAME_LENGTH}` };
+  return route;
+}
+
+function matchRoute(path: string): Route | undefined {
+  if (path === '/v2/' || path === '/v2') return { kind: 'base' };
+  const m = MANIFEST_RE.exec(path);
+  if (m) return { kind: 'manifest', name: m[1] as string, reference: m[2] as string, byDigest: (m[2] as string).includes(':') };
+  const b = BLOB_RE.exec(path);
+  if (b) return { kind: 'blob', name: b[1] as string, digest: b[2] as string };
+  return undefined;
+}
+
+export function isRefusal(r: Route | Refusal): r is Refusal {
+  return 'status' in r;
+}
+
+/** The distribution API's error body. */
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ errors: [{ code, message, detail: null }] });
+}
+
+/** One byte range of a blob, both ends included. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A Range header's single range against a blob of `size` bytes: the range; 'unsatisfiable'
+ * (416); or undefined when the whole blob is to be sent (no header, a form we do not serve —
+ * several ranges, a suffix, another unit —, or an unknown size: ignoring Range is always
+ * allowed, RFC 9110 §14.2).
+ */
+export function parseRange(header: string | undefined, size: number | undefined): ByteRange | 'unsatisfiable' | undefined {
+  if (header === undefined || size === undefined) return undefined;
+  const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header.trim());
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined; // not a valid range: ignored
+  if (start >= size) return 'unsatisfiable';
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return { start, end };
+}

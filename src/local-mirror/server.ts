@@ -1,0 +1,223 @@
+/**
+ * The local mirror: a read-only registry endpoint (plain HTTP, the distribution API's read
+ * side) that the renderer lists first in front of the mirrors it manages. Each request is
+ * mapped back to its original repository and served through the resolver from the table's
+ * own sources (see upstream-sources.ts, upstream.ts, manifest.ts, blob.ts). Every request
+ * is answered within a bounded time; what it cannot serve is an error containers/image
+ * moves past to the mirrors listed after the endpoint.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from '../core/log.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
+import type { Timeouts } from '../registry/client.js';
+import type { PullSource } from '../registry/pull.js';
+import type { ProxyEnv } from '../registry/proxy.js';
+import { headBlob, serveBlob, type BlobOutcome } from './blob.js';
+import { emptyStats, countResponse, snapshot, type LocalMirrorStats } from './counters.js';
+import { findManifest, sendManifest } from './manifest.js';
+import { API_VERSION_HEADER, AnswerDeadline, sendError } from './reply.js';
+import { isRefusal, routeRequest, type Route } from './request.js';
+import { blobSources, manifestSources } from './upstream-sources.js';
+import { Upstream, type HealthBook } from './upstream.js';
+
+/** A request is answered (its first byte sent, or an error) within this by default. */
+export const DEFAULT_ANSWER_WITHIN_MS = 20_000;
+export const DEFAULT_MAX_UPSTREAM = 32;
+/** In-flight transfers get this long to finish at close, then their connections are cut. */
+export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_CONNECTIONS = 512;
+
+export interface LocalMirrorOptions {
+  /** "127.0.0.1:PORT" or "[::1]:PORT", as the rendered file names the endpoint (mapping.ts) */
+  readonly listen: string;
+  /** the rendered registries.conf: its tables give each request its sources */
+  readonly conf: RegistriesConf;
+  /** whether the host's credentials may be used (`local-mirror-credentials`); default: anonymous only */
+  readonly credentials?: boolean;
+  readonly authFile?: string;
+  readonly certDir?: string;
+  readonly timeouts?: Timeouts;
+  readonly env?: ProxyEnv;
+  readonly answerWithinMs?: number;
+  readonly maxUpstream?: number;
+  readonly health: HealthBook;
+  readonly log: Logger;
+}
+
+export interface LocalMirror {
+  /** host:port it listens on */
+  readonly address: string;
+  /** a new rendered registries.conf (after each render) */
+  setConf(conf: RegistriesConf): void;
+  stats(): LocalMirrorStats;
+  /** stops accepting; in-flight transfers finish within `graceMs` or are cut */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listen);
+  if (!m || Number(m[3]) > 65535) throw new Error(`local mirror address ${JSON.stringify(listen)} is not HOST:PORT`);
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalMirror> {
+  const stats = emptyStats();
+  const up = new Upstream({
+    credentials: opts.credentials === true,
+    maxConcurrent: opts.maxUpstream ?? DEFAULT_MAX_UPSTREAM,
+    health: opts.health,
+    stats,
+    log: opts.log,
+    ...pick(opts),
+  });
+  let conf = opts.conf;
+  const answerWithinMs = opts.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS;
+  const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+    handle(req, res, { conf, address: opts.listen, up, stats, answerWithinMs, log: opts.log });
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    stats.inFlight++;
+    res.on('close', () => stats.inFlight--);
+    serve(req, res).catch((e: unknown) => {
+      opts.log.error(`local mirror: ${req.method} ${req.url?.slice(0, 200)}: ${(e as Error).message}`);
+      if (res.headersSent) res.destroy();
+      else sendError(res, req.method === 'HEAD', stats, 500, 'UNKNOWN', 'internal error');
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  const sockets = new Set<Socket>();
+  server.on('connection', (so: Socket) => {
+    sockets.add(so);
+    so.on('close', () => sockets.delete(so));
+  });
+  const { host, port } = splitListen(opts.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const address = bound && typeof bound === 'object' ? hostPort(host, bound.port) : opts.listen;
+  opts.log.info(`local mirror listening on http://${address} (credentials ${opts.credentials === true ? 'used' : 'not used'})`);
+  return {
+    address,
+    setConf: (c) => void (conf = c),
+    stats: () => snapshot(stats),
+    close: (graceMs = DEFAULT_CLOSE_GRACE_MS) => closeServer(server, sockets, up, graceMs),
+  };
+}
+
+function pick(o: LocalMirrorOptions): Partial<Pick<LocalMirrorOptions, 'authFile' | 'certDir' | 'timeouts' | 'env'>> {
+  return {
+    ...(o.authFile ? { authFile: o.authFile } : {}),
+    ...(o.certDir ? { certDir: o.certDir } : {}),
+    ...(o.timeouts ? { timeouts: o.timeouts } : {}),
+    ...(o.env ? { env: o.env } : {}),
+  };
+}
+
+async function closeServer(server: Server, sockets: Set<Socket>, up: Upstream, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  server.closeIdleConnections();
+  const cut = setTimeout(() => {
+    for (const so of sockets) so.destroy();
+  }, graceMs);
+  await closed;
+  clearTimeout(cut);
+  await up.close();
+}
+
+interface Context {
+  readonly conf: RegistriesConf;
+  /** the endpoint as the rendered file names it */
+  readonly address: string;
+  readonly up: Upstream;
+  readonly stats: LocalMirrorStats;
+  readonly answerWithinMs: number;
+  readonly log: Logger;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  const head = req.method === 'HEAD';
+  const route = routeRequest(req.method ?? '', req.url ?? '');
+  if (isRefusal(route)) {
+    ctx.stats.requests.refused++;
+    return sendError(res, head, ctx.stats, route.status, route.code, route.message, route.allow !== undefined ? { allow: route.allow } : {});
+  }
+  if (hasBody(req)) {
+    ctx.stats.requests.refused++;
+    return sendError(res, head, ctx.stats, 413, 'SIZE_INVALID', 'a read request carries no body', { connection: 'close' });
+  }
+  if (route.kind === 'base') {
+    ctx.stats.requests.base++;
+    countResponse(ctx.stats, 200);
+    res.writeHead(200, { ...API_VERSION_HEADER, 'content-type': 'application/json', 'content-length': '2' });
+    return void res.end(head ? undefined : '{}');
+  }
+  const sources =
+    route.kind === 'manifest'
+      ? manifestSources(ctx.conf, ctx.address, route.name, route.reference)
+      : blobSources(ctx.conf, ctx.address, route.name, route.digest);
+  if (sources === undefined) {
+    ctx.stats.requests.refused++;
+    return sendError(res, head, ctx.stats, 404, 'NAME_UNKNOWN', 'this repository is not one the local mirror serves');
+  }
+  const deadline = new AnswerDeadline(ctx.answerWithinMs, () => {
+    ctx.stats.deadlineAnswers++;
+    sendError(res, head, ctx.stats, 503, 'UNAVAILABLE', `no source answered within ${Math.round(ctx.answerWithinMs / 1000)} s`);
+  });
+  try {
+    if (route.kind === 'manifest') await serveManifest(route, sources, req, res, ctx, deadline);
+    else await serveBlobRoute(route, sources, req, res, ctx, deadline);
+  } finally {
+    deadline.stop();
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+async function serveManifest(
+  route: Extract<Route, { kind: 'manifest' }>,
+  sources: readonly PullSource[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Context,
+  deadline: AnswerDeadline,
+): Promise<void> {
+  ctx.stats.requests.manifests++;
+  const head = req.method === 'HEAD';
+  const what = `${route.name}${route.byDigest ? '@' : ':'}${route.reference}`;
+  const found = await findManifest(ctx.up, sources, route.reference, deadline);
+  if (deadline.late) return;
+  if ('bytes' in found) return sendManifest(res, head, found, ctx.stats);
+  if (found.absent) return sendError(res, head, ctx.stats, 404, 'MANIFEST_UNKNOWN', `no source has ${what}`);
+  sendError(res, head, ctx.stats, 502, 'UNAVAILABLE', `no source served ${what}; see the daemon's log`);
+}
+
+async function serveBlobRoute(
+  route: Extract<Route, { kind: 'blob' }>,
+  sources: readonly PullSource[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Context,
+  deadline: AnswerDeadline,
+): Promise<void> {
+  ctx.stats.requests.blobs++;
+  const head = req.method === 'HEAD';
+  const b = { digest: route.digest, req, res, deadline, stats: ctx.stats };
+  const outcome: BlobOutcome = head ? await headBlob(ctx.up, sources, b) : await serveBlob(ctx.up, sources, b);
+  if (outcome === 'absent') sendError(res, head, ctx.stats, 404, 'BLOB_UNKNOWN', `no source has blob ${route.digest} of ${route.name}`);
+  else if (outcome === 'failed' && !res.headersSent)
+    sendError(res, head, ctx.stats, 502, 'UNAVAILABLE', `no source served blob ${route.digest} of ${route.name}; see the daemon's log`);
+  else if (outcome === 'failed' || outcome === 'wrong-digest' || outcome === 'client-gone') ctx.stats.errors++;
+}

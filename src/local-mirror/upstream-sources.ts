@@ -1,0 +1,38 @@
+/**
+ * Which upstream sources serve a request of the local mirror, pure: the request mapped back to
+ * its table and original reference (mapping.ts: the table's own sources in containers/image's
+ * order, the endpoint itself left out), without the sources containers/image would refuse
+ * (blocked, unusable). Undefined: not a repository the endpoint serves (404).
+ */
+import type { RegistriesConf } from '../registries-conf/model.js';
+import { ResolveError, type Source } from '../sources/sources.js';
+import { mapLocalMirrorRequest } from './mapping.js';
+
+function usable(s: Source): boolean {
+  return !s.blocked && s.unusable === undefined;
+}
+
+/** The sources of a manifest request (`tagOrDigest` as in the request path). */
+export function manifestSources(conf: RegistriesConf, address: string, name: string, tagOrDigest: string): Source[] | undefined {
+  try {
+    return mapLocalMirrorRequest(conf, address, name, tagOrDigest)?.sources.filter(usable);
+  } catch (e) {
+    if (e instanceof ResolveError) return undefined; // no reference containers/image could have sent
+    throw e;
+  }
+}
+
+/**
+ * A blob's sources: every mirror of the table, whatever its pull-from-mirror (the manifest may
+ * have come by tag from a tag-only mirror, and its blobs live there), then the primary: the
+ * digest pull's sources, with the tag pull's mirrors it lacks before the primary.
+ */
+export function blobSources(conf: RegistriesConf, address: string, name: string, digest: string): Source[] | undefined {
+  const byDigest = manifestSources(conf, address, name, digest);
+  if (byDigest === undefined) return undefined;
+  const hosts = new Set(byDigest.map((s) => s.endpoint.host));
+  const tagOnly = (manifestSources(conf, address, name, 'latest') ?? [])
+    .filter((s) => s.role === 'mirror' && !hosts.has(s.endpoint.host))
+    .map((s) => ({ ...s, reference: `${s.reference.slice(0, s.reference.lastIndexOf(':'))}@${digest}` }));
+  return [...byDigest.filter((s) => s.role === 'mirror'), ...tagOnly, ...byDigest.filter((s) => s.role === 'primary')];
+}

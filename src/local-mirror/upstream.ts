@@ -1,0 +1,156 @@
+/**
+ * The local mirror's side toward the real mirrors: one registry client per endpoint (the
+ * resolver's: deadlines, certs.d, proxies, and credentials only when allowed), the health
+ * cache fed by every real request's outcome (passive health), and a bound on concurrent
+ * upstream requests.
+ */
+import { endpointKey, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
+import { readHealth, updateHealth } from '../health/store.js';
+import type { Logger } from '../core/log.js';
+import { findCredentials } from '../registry/auth-file.js';
+import { tlsFor } from '../registry/certs.js';
+import { EndpointClient, type Timeouts } from '../registry/client.js';
+import { afterRequestFailure, asRegistryError } from '../registry/failure.js';
+import type { PullSource } from '../registry/pull.js';
+import type { ProxyEnv } from '../registry/proxy.js';
+import { countSource, type LocalMirrorStats } from './counters.js';
+
+/** The health cache as the endpoint uses it: read at each request, written at each outcome. */
+export interface HealthBook {
+  view(): HealthMap;
+  record(key: string, h: EndpointHealth): void;
+  /** writes still under way finished (for a clean shutdown) */
+  flush(): Promise<void>;
+}
+
+/** A health book in memory, persisted to the shared cache file when `file` is given (writes coalesced, never awaited by a request). */
+export async function healthBook(file: string | undefined, log: Logger): Promise<HealthBook> {
+  let map: Record<string, EndpointHealth> = file ? { ...(await readHealth(file)) } : {};
+  let pending: Record<string, EndpointHealth> = {};
+  let writing: Promise<void> | undefined;
+  const write = async (): Promise<void> => {
+    while (file && Object.keys(pending).length > 0) {
+      const updates = pending;
+      pending = {};
+      try {
+        map = { ...(await updateHealth(file, updates)), ...pending };
+      } catch (e) {
+        log.warn(`health cache ${file} not updated: ${(e as Error).message}`);
+      }
+    }
+    writing = undefined;
+  };
+  return {
+    view: () => map,
+    record(key, h) {
+      map = { ...map, [key]: h };
+      if (!file) return;
+      pending[key] = h;
+      writing ??= write();
+    },
+    flush: async () => {
+      await writing;
+    },
+  };
+}
+
+export interface UpstreamOptions {
+  /** whether the host's credentials (containers-auth.json) may be used: off, every request is anonymous */
+  readonly credentials: boolean;
+  readonly authFile?: string;
+  readonly certDir?: string;
+  readonly timeouts?: Timeouts;
+  readonly env?: ProxyEnv;
+  /** concurrent upstream requests at most (a blob holds its slot while it streams) */
+  readonly maxConcurrent: number;
+  readonly health: HealthBook;
+  readonly stats: LocalMirrorStats;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export function sourceKey(s: PullSource): string {
+  return endpointKey(s.endpoint.host, s.endpoint.insecure);
+}
+
+export class Upstream {
+  private readonly clients = new Map<string, Promise<EndpointClient>>();
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly now: () => number;
+
+  constructor(private readonly opts: UpstreamOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  client(s: PullSource): Promise<EndpointClient> {
+    const key = sourceKey(s);
+    let c = this.clients.get(key);
+    if (!c) {
+      const { credentials, authFile, timeouts, env } = this.opts;
+      c = tlsFor(s.endpoint.host, this.opts.certDir).then(
+        (tls) =>
+          new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
+            tls,
+            credentials: credentials ? (repo) => findCredentials(repo, authFile ? { authFile } : {}) : async () => undefined,
+            ...(timeouts ? { timeouts } : {}),
+            ...(env ? { env } : {}),
+          }),
+      );
+      this.clients.set(key, c);
+      c.catch(() => this.clients.delete(key));
+    }
+    return c;
+  }
+
+  /** Sources in the order to try them: those the health cache marks down last. */
+  ordered<T extends PullSource>(sources: readonly T[]): T[] {
+    return orderByHealth(sources, sourceKey, this.opts.health.view(), this.now()).ordered;
+  }
+
+  succeeded(s: PullSource, ms: number): void {
+    const key = sourceKey(s);
+    this.opts.health.record(key, recordSuccess(this.opts.health.view()[key], key, this.now(), Math.round(ms)));
+    countSource(this.opts.stats, key, 'ok');
+  }
+
+  /** A failed attempt: fed to the health cache when it says something about the endpoint. Returns whether it did. */
+  failed(s: PullSource, e: unknown): boolean {
+    const key = sourceKey(s);
+    const err = asRegistryError(e);
+    const h = afterRequestFailure(this.opts.health.view()[key], key, err, this.now());
+    if (h) this.opts.health.record(key, h);
+    countSource(this.opts.stats, key, h ? 'failed' : 'absent');
+    this.opts.log.warn({ source: s.reference, endpoint: key }, `local mirror: ${s.reference}: ${err.message}`);
+    return h !== undefined;
+  }
+
+  /** A source that served wrong content (a blob not matching its digest): marked down, as an unhealthy endpoint. */
+  servedWrongContent(s: PullSource, message: string): void {
+    const key = sourceKey(s);
+    this.opts.health.record(key, recordFailure(this.opts.health.view()[key], key, 'protocol', message, this.now()));
+    countSource(this.opts.stats, key, 'failed');
+    this.opts.log.warn({ source: s.reference, endpoint: key }, `local mirror: ${s.reference}: ${message}`);
+  }
+
+  /** One upstream slot; call the returned function to give it back (exactly once). */
+  async slot(): Promise<() => void> {
+    if (this.active >= this.opts.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const next = this.waiting.shift();
+      if (next)
+        next(); // the slot passes on: `active` stays
+      else this.active--;
+    };
+  }
+
+  async close(): Promise<void> {
+    const clients = await Promise.allSettled([...this.clients.values()]);
+    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.close().catch(() => undefined) : undefined)));
+    await this.opts.health.flush();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The local mirror serving the real skopeo from a real docker-registry: a digest pull and a
+ * tag pull go through the endpoint alone; the routes it refuses answer distribution errors.
+ */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { buildImage, pushImage, sha256 } from '../../helpers/oci-image.js';
+import { registryFor } from '../../helpers/registry.js';
+import { localMirrorSetup } from '../../helpers/local-mirror.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mpd-lm-serve-'));
+const mirror = await registryFor(t);
+const img = await buildImage(join(work, 'img'), { content: randomBytes(300_000).toString('base64'), tag: 'v1' });
+await pushImage(img, `${mirror.host}/app:v1`);
+const D = img.manifestDigest;
+const setup = await localMirrorSetup(t, [`${mirror.host}/app`]);
+const ep = await setup.start();
+const mirrorKey = `insecure://${mirror.host}`;
+
+t.test('a digest pull: skopeo gets everything from the endpoint, which got it from the mirror, verified', async (t) => {
+  await mirror.clearLog();
+  const dest = join(work, 'digest-pull');
+  const r = await setup.copy(`@${D}`, dest);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.tried, [`${setup.address}/${setup.repository}@${D}`], 'skopeo tried the endpoint only');
+  t.equal(readFileSync(join(dest, 'manifest.json')).toString(), img.manifest.toString(), 'the manifest byte for byte');
+  t.equal(sha256(readFileSync(join(dest, img.layerDigest.slice(7)))), img.layerDigest, 'the layer, whole');
+  const s = ep.stats();
+  t.ok(s.requests.manifests >= 1 && s.requests.blobs >= 2, JSON.stringify(s.requests));
+  t.ok((s.sources[mirrorKey]?.ok ?? 0) >= 3, 'the mirror served the manifest and both blobs');
+  t.ok(s.bytesSent > 400_000, 'the bytes are counted');
+  const seen = (await mirror.requests()).filter((x) => x.kind === 'blobs');
+  t.ok(seen.length >= 2 && seen.every((x) => x.userAgent === 'mirror-policyd'), 'the mirror saw the endpoint, not skopeo');
+});
+
+t.test('a tag pull: resolved through the sources as pull does', async (t) => {
+  const r = await setup.inspect(':v1');
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.tried, [`${setup.address}/${setup.repository}:v1`]);
+  t.equal(r.stdout.trim(), img.manifest.toString().trim());
+  const head = await request(`http://${setup.address}/v2/${setup.repository}/manifests/v1`, { method: 'HEAD' });
+  await head.body.dump();
+  t.equal(head.statusCode, 200);
+  t.equal(head.headers['docker-content-digest'], D);
+  t.equal(head.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
+});
+
+t.test('a Range request gets its bytes, verified from the whole blob', async (t) => {
+  const layer = readFileSync(join(img.layoutDir, 'blobs', 'sha256', img.layerDigest.slice(7)));
+  const r = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: 'bytes=1000-' } });
+  const body = Buffer.from(await r.body.arrayBuffer());
+  t.equal(r.statusCode, 206);
+  t.equal(r.headers['content-range'], `bytes 1000-${layer.length - 1}/${layer.length}`);
+  t.ok(body.equals(layer.subarray(1000)), 'the rest of the blob');
+  const mid = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: 'bytes=10-19' } });
+  t.ok(Buffer.from(await mid.body.arrayBuffer()).equals(layer.subarray(10, 20)), 'a range inside the blob');
+  const past = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: `bytes=${layer.length}-` } });
+  await past.body.dump();
+  t.equal(past.statusCode, 416);
+});
+
+t.test('read-only: write methods 405, other names 404, distribution error JSON', async (t) => {
+  const base = await request(`http://${setup.address}/v2/`);
+  t.equal(base.statusCode, 200);
+  t.equal(base.headers['docker-distribution-api-version'], 'registry/2.0');
+  await base.body.dump();
+  const cases: Array<[string, string, number, string]> = [
+    ['PUT', `/v2/${setup.repository}/manifests/v1`, 405, 'UNSUPPORTED'],
+    ['POST', `/v2/${setup.repository}/blobs/uploads/`, 405, 'UNSUPPORTED'],
+    ['DELETE', `/v2/${setup.repository}/blobs/${img.layerDigest}`, 405, 'UNSUPPORTED'],
+    ['GET', `/v2/app/manifests/v1`, 404, 'NAME_UNKNOWN'], // the mirror's own name: not one the endpoint serves
+    ['GET', `/v2/mirror-policyd/00000000000000000000/manifests/v1`, 404, 'NAME_UNKNOWN'],
+    ['GET', `/v2/${setup.repository}/../../app/manifests/v1`, 404, 'NOT_FOUND'],
+    ['GET', `/v2/${setup.repository}/manifests/nosuchtag`, 404, 'MANIFEST_UNKNOWN'],
+  ];
+  for (const [method, path, status, code] of cases) {
+    const r = await request(`http://${setup.address}${path}`, { method: method as 'GET' });
+    t.equal(r.statusCode, status, `${method} ${path}`);
+    t.match(await r.body.json(), { errors: [{ code }] }, `${method} ${path}`);
+  }
+  const withBody = await request(`http://${setup.address}/v2/${setup.repository}/manifests/v1`, { method: 'GET', body: 'x'.repeat(100) });
+  t.equal(withBody.statusCode, 413, 'a request with a body is refused');
+  await withBody.body.dump();
+});

@@ -1,0 +1,68 @@
+import t from 'tap';
+import { errorBody, isRefusal, parseRange, routeRequest, MAX_TARGET_LENGTH } from '../../src/local-mirror/request.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+
+t.test('the read routes', async (t) => {
+  t.same(routeRequest('GET', '/v2/'), { kind: 'base' });
+  t.same(routeRequest('GET', '/v2'), { kind: 'base' });
+  t.same(routeRequest('GET', '/v2/mirror-policyd/0123456789abcdef0123/ns/app/manifests/v1.2'), {
+    kind: 'manifest',
+    name: 'mirror-policyd/0123456789abcdef0123/ns/app',
+    reference: 'v1.2',
+    byDigest: false,
+  });
+  t.same(routeRequest('HEAD', `/v2/a/b/manifests/${D}`), { kind: 'manifest', name: 'a/b', reference: D, byDigest: true });
+  t.same(routeRequest('GET', `/v2/a/blobs/${D}?ns=docker.io`), { kind: 'blob', name: 'a', digest: D }, 'a query string is ignored');
+});
+
+t.test('write methods and write or list routes are 405 with distribution error JSON', async (t) => {
+  for (const m of ['PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) {
+    const r = routeRequest(m, `/v2/a/manifests/${D}`);
+    t.ok(isRefusal(r) && r.status === 405 && r.allow === 'GET, HEAD', m);
+  }
+  for (const p of ['/v2/a/blobs/uploads/', '/v2/a/blobs/uploads/some-uuid', '/v2/_catalog', '/v2/a/tags/list']) {
+    const r = routeRequest('POST', p);
+    t.ok(isRefusal(r) && r.status === 405, p);
+  }
+  t.same(JSON.parse(errorBody('UNSUPPORTED', 'no')), { errors: [{ code: 'UNSUPPORTED', message: 'no', detail: null }] });
+});
+
+t.test('no path escapes the grammar: anything else is 404', async (t) => {
+  const bad = [
+    '/v2/../etc/manifests/latest',
+    '/v2/a/../b/manifests/latest',
+    '/v2/a%2f..%2fb/manifests/latest',
+    '/v2/A/manifests/latest', // upper case is no repository name
+    '/v2//a/manifests/latest',
+    '/v2/a//b/manifests/latest',
+    '/v2/a/manifests/-tag',
+    '/v2/a/manifests/sha256:abc',
+    `/v2/a/blobs/latest`,
+    `/v2/a/blobs/md5:${'a'.repeat(32)}`,
+    '/v1/_ping',
+    '/',
+    '/v2/a/manifests/latest/extra',
+  ];
+  for (const p of bad) {
+    const r = routeRequest('GET', p);
+    t.ok(isRefusal(r) && r.status === 404, p);
+  }
+  const long = routeRequest('GET', `/v2/${'a/'.repeat(MAX_TARGET_LENGTH)}manifests/x`);
+  t.ok(isRefusal(long) && long.status === 414, 'a long target is 414');
+  const longName = routeRequest('GET', `/v2/${'a'.repeat(300)}/manifests/x`);
+  t.ok(isRefusal(longName) && longName.status === 400 && longName.code === 'NAME_INVALID', 'a name over 255 is NAME_INVALID');
+});
+
+t.test('Range: one range served, anything else the whole blob, past the end 416', async (t) => {
+  t.same(parseRange('bytes=10-', 100), { start: 10, end: 99 });
+  t.same(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
+  t.same(parseRange('bytes=90-500', 100), { start: 90, end: 99 }, 'an end past the blob is clipped');
+  t.equal(parseRange('bytes=100-', 100), 'unsatisfiable');
+  t.equal(parseRange(undefined, 100), undefined);
+  t.equal(parseRange('bytes=0-9', undefined), undefined, 'size unknown: the whole blob');
+  t.equal(parseRange('bytes=-10', 100), undefined, 'suffix ranges: the whole blob');
+  t.equal(parseRange('bytes=0-1,5-6', 100), undefined, 'several ranges: the whole blob');
+  t.equal(parseRange('items=0-1', 100), undefined);
+  t.equal(parseRange('bytes=9-5', 100), undefined, 'an invalid range is ignored');
+});
