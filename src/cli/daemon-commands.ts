@@ -132,7 +132,22 @@ function formatStatus(s: DaemonStatus): string {
     );
   }
   if (s.shadowing.length > 0) lines.push('shadowed by registries.conf.d drop-ins:', ...s.shadowing.map((x) => `  ${x}`));
+  if (s.localMirror) lines.push(...formatLocalMirror(s.localMirror));
   return `${lines.join('\n')}\n`;
+}
+
+function formatLocalMirror(m: NonNullable<DaemonStatus['localMirror']>): string[] {
+  const head = `local mirror: http://${m.address}, ${m.listening ? `listening, in front of ${m.fronted} table(s)` : `NOT listening (${m.error ?? 'stopped'}), not listed`}; credentials ${m.credentials ? 'used' : 'not used'}`;
+  const lines = [head, ...m.skipped.map((x) => `  not in [[registry]] "${x.prefix}": ${x.why}`)];
+  const st = m.stats;
+  if (!st) return lines;
+  const r = st.requests;
+  lines.push(
+    `  requests: ${r.manifests} manifest, ${r.blobs} blob, ${r.base} /v2/, ${r.refused} refused; ${st.inFlight} in flight; ${st.bytesSent} bytes sent`,
+    `  errors: ${st.errors}; answered at the deadline: ${st.deadlineAnswers}; blobs finished from another source: ${st.midBlobFallbacks}; wrong digests cut: ${st.digestMismatches}`,
+    ...Object.entries(st.sources).map(([k, o]) => `  source ${k}: ${o.ok} ok, ${o.absent} absent, ${o.failed} failed`),
+  );
+  return lines;
 }
 
 /** `status` exit codes, as LSB init scripts' status action has them (4: status unknown). */

@@ -20,9 +20,8 @@ import type { Notifier } from '../systemd/notify.js';
 import { VERSION } from '../core/version.js';
 import { runAfterRender } from './after-render.js';
 import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from '../health/prober.js';
-import { endpointKey, type EndpointHealth } from '../health/health.js';
+import { endpointKey, mergeHealth, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { applyHealthOrder } from '../health/order.js';
-import { applyLocalMirror } from '../local-mirror/render.js';
 import { healthPath } from '../health/store.js';
 import type { MetricsSnapshot } from '../metrics/format.js';
 import { HealthKeeper } from '../health/keeper.js';
@@ -34,6 +33,7 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
+import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
 import { buildStatus, degradedReasons, metricsSnapshot, statusLine, type DaemonFacts, type DaemonStatus, type RenderInfo } from './status-report.js';
@@ -67,6 +67,10 @@ export class Daemon {
   private rateLimitLogged = false;
   private readonly metrics: MetricsFile;
   private baseSource: DaemonStatus['base'] = { source: 'none' };
+  /** The local mirror (issue #14): its endpoint runs while the setting is on and it could bind. */
+  private readonly localMirror: LocalMirrorHost;
+  /** What the local mirror's requests learnt of the mirrors' health (passive health). */
+  private readonly passiveHealth: () => HealthMap;
 
   constructor(
     private config: DaemonConfig,
@@ -92,6 +96,19 @@ export class Daemon {
       () => this.trigger(),
     );
     if (config.healthAwareOrder) this.keeper = new HealthKeeper(config.hysteresis);
+    const endpoint = realEndpoint(healthPath(config.stateDir), () => this.prober?.health() ?? {}, log);
+    this.localMirror = new LocalMirrorHost(endpoint.start, log);
+    this.passiveHealth = endpoint.passive;
+  }
+
+  /** The mirrors' health: per endpoint the newer of the prober's last round and the local mirror's own outcomes. */
+  private health(): HealthMap {
+    return mergeHealth(this.prober?.health() ?? {}, this.passiveHealth());
+  }
+
+  /** The last render's configuration without the local mirror's entries: the mirrors probes, status and metrics are about. */
+  private mirrorsConf(): RegistriesConf | undefined {
+    return this.lastConf && this.localMirror.withoutEndpoint(this.lastConf);
   }
 
   /** Takes the state dir, renders once, starts watching and answering; READY=1 even when degraded. */
@@ -130,7 +147,10 @@ export class Daemon {
     this.prober = undefined;
     if (this.config.probeIntervalMs <= 0) return;
     this.prober = startProber(
-      () => (this.lastConf ? mirrorEndpoints(this.lastConf) : []),
+      () => {
+        const conf = this.mirrorsConf();
+        return conf ? mirrorEndpoints(conf) : [];
+      },
       healthPath(this.config.stateDir),
       this.config.probeIntervalMs,
       this.log,
@@ -148,7 +168,7 @@ export class Daemon {
         ok: h.failures === 0,
         ...(h.failures > 0 && h.lastFailure ? { failureClass: h.lastFailure.class } : {}),
       }));
-      const endpoints = mirrorEndpoints(this.lastConf).map((e) => endpointKey(e.host, e.insecure));
+      const endpoints = mirrorEndpoints(this.mirrorsConf() ?? this.lastConf).map((e) => endpointKey(e.host, e.insecure));
       const verdict = this.keeper.observeRound(outcomes, endpoints, Date.now());
       for (const c of verdict.changes) {
         if (c.demoted) this.log.warn({ endpoint: c.key }, c.reason);
@@ -231,6 +251,7 @@ export class Daemon {
     await this.scheduler.idle();
     await this.metrics.settled();
     await this.watcher?.close();
+    await this.localMirror.stop();
     await this.control?.close();
     await this.state.clearRecord(process.pid);
     this.notifier.close();
@@ -289,10 +310,11 @@ export class Daemon {
     const keeper = this.keeper;
     const demoted = keeper?.demoted();
     const healthOrder = demoted && demoted.size > 0 ? (c: RegistriesConf) => applyHealthOrder(c, demoted) : undefined;
-    // The local mirror goes first after the health order, so that it stays first; off, no trace of it is left.
-    const localMirror =
-      this.config.localMirror !== undefined ? { address: this.config.localMirror, ...(baseInfo.base ? { baseFile: baseInfo.base.file } : {}) } : undefined;
-    const transform = localMirror ? (c: RegistriesConf) => applyLocalMirror(healthOrder ? healthOrder(c) : c, localMirror) : healthOrder;
+    // The local mirror goes first after the health order, so that it stays first. It is listed only
+    // while its endpoint listens (a port we could not bind may be someone else's); off, no trace of it is left.
+    await this.localMirror.sync(localMirrorSettings(this.config));
+    const fronting = this.localMirror.transform(baseInfo.base?.file);
+    const transform = fronting ? (c: RegistriesConf) => fronting(healthOrder ? healthOrder(c) : c) : healthOrder;
     const result = buildForgiving(
       {
         ...(baseInfo.base ? { base: baseInfo.base } : {}),
@@ -342,6 +364,8 @@ export class Daemon {
     const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
     const ms = Math.round(performance.now() - started);
     this.lastConf = result.conf;
+    // The endpoint serves from what the file now says (a failed write leaves it on the file before).
+    if (result.conf) this.localMirror.setConf(result.conf);
     this.lastSuccessAt = Date.now();
     const healthReasons = keeper ? keeper.markApplied() : [];
     this.lastRender = {
@@ -374,6 +398,7 @@ export class Daemon {
 
   /** The daemon's state now, for the status report (src/daemon/status-report.ts). */
   private facts(): DaemonFacts {
+    const localMirror = this.localMirror.status();
     return {
       now: Date.now(),
       pid: process.pid,
@@ -393,8 +418,10 @@ export class Daemon {
       generalProblems: this.generalProblems,
       drift: this.output.drift,
       shadowing: this.shadowing,
-      ...(this.lastConf ? { conf: this.lastConf } : {}),
-      health: this.prober?.health() ?? {},
+      ...(this.lastConf ? { conf: this.mirrorsConf() } : {}),
+      health: this.health(),
+      ...(localMirror ? { localMirror } : {}),
+      localMirrorProblems: this.localMirror.degradedReasons(),
       ...(this.keeper ? { keeper: this.keeper } : {}),
       counters: { ...this.counters, driftRestores: this.output.driftRestores },
     };

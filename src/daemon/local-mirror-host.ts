@@ -7,9 +7,13 @@
  * could not bind may be someone else's, and the runtimes must not be sent there.
  */
 import type { Logger } from '../core/log.js';
+import { mergeHealth, type HealthMap } from '../health/health.js';
+import { startLocalMirror } from '../local-mirror/server.js';
+import { healthBook, type HealthBook } from '../local-mirror/upstream.js';
+import type { LocalMirrorStats } from '../local-mirror/counters.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { ConfTransform } from '../pipeline/strict.js';
-import { applyLocalMirror, planLocalMirror, type LocalMirrorPlan } from '../local-mirror/render.js';
+import { applyLocalMirror, planLocalMirror, withoutLocalMirror, type LocalMirrorPlan } from '../local-mirror/render.js';
 import { parseLocalMirrorAddress, type DaemonConfig } from './config.js';
 
 /** The endpoint's settings, from the validated config (the address was checked there). */
@@ -33,7 +37,7 @@ export function localMirrorSettings(config: DaemonConfig): LocalMirrorSettings |
 export interface RunningEndpoint {
   readonly address: string;
   setConf(conf: RegistriesConf): void;
-  stats(): unknown;
+  stats(): LocalMirrorStats;
   /** Stops accepting; in-flight transfers finish within `graceMs` or are cut. */
   close(graceMs?: number): Promise<void>;
 }
@@ -51,7 +55,28 @@ export interface LocalMirrorStatus {
   /** Tables with mirrors from the policy that do not, and why (wildcard tables). */
   readonly skipped: LocalMirrorPlan['skipped'];
   /** The endpoint's counters (requests, bytes, per-source outcomes, fallbacks, errors). */
-  readonly stats?: unknown;
+  readonly stats?: LocalMirrorStats;
+}
+
+/**
+ * Starts the real endpoint (src/local-mirror/server.ts). Its health book is the shared cache
+ * file (`pull` and the prober use it too): its view is the newer of the prober's last round and
+ * its own passive outcomes per endpoint, so a mirror a request found dead is skipped by the next
+ * request at once, and the prober's verdicts reach the endpoint without a request paying for them.
+ */
+export function realEndpoint(healthFile: string, proberView: () => HealthMap, log: Logger): { start: StartEndpoint; passive: () => HealthMap } {
+  let own: HealthBook | undefined;
+  const start: StartEndpoint = async (settings, conf) => {
+    own ??= await healthBook(healthFile, log);
+    const book = own;
+    const health: HealthBook = {
+      view: () => mergeHealth(proberView(), book.view()),
+      record: (key, h) => book.record(key, h),
+      flush: () => book.flush(),
+    };
+    return startLocalMirror({ listen: settings.address, conf, credentials: settings.credentials, health, log });
+  };
+  return { start, passive: () => own?.view() ?? {} };
 }
 
 /** In-flight transfers get this long at a stop or a change of settings, then are cut. */
@@ -118,6 +143,12 @@ export class LocalMirrorHost {
       this.plan = plan;
       return applyLocalMirror(conf, options);
     };
+  }
+
+  /** The configuration without the endpoint (what probes, status and metrics are about). */
+  withoutEndpoint(conf: RegistriesConf): RegistriesConf {
+    const address = this.listening();
+    return address === undefined ? conf : withoutLocalMirror(conf, address);
   }
 
   /** Each new render: the endpoint serves from its tables from now on. */

@@ -12,6 +12,7 @@ import type { MetricsSnapshot } from '../metrics/format.js';
 import type { FragmentStatus } from '../pipeline/forgiving.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DriftEvent } from './output-guard.js';
+import type { LocalMirrorStatus } from './local-mirror-host.js';
 
 export interface RenderInfo {
   readonly at: string;
@@ -47,6 +48,8 @@ export interface DaemonStatus {
   readonly mirrors?: MirrorView[];
   /** Present when health-aware order is on. */
   readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
+  /** Present while the local mirror is on. */
+  readonly localMirror?: LocalMirrorStatus;
   readonly renders: number;
   readonly renderErrors: number;
 }
@@ -93,6 +96,10 @@ export interface DaemonFacts {
   /** Present while health-aware order is on. */
   readonly keeper?: HealthKeeper;
   readonly counters: DaemonCounters;
+  /** Present while the local mirror is on. */
+  readonly localMirror?: LocalMirrorStatus;
+  /** Why the local mirror is on but not serving (it is then not listed in the file). */
+  readonly localMirrorProblems?: readonly string[];
 }
 
 export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: number; held: number; invalid: number } {
@@ -112,6 +119,7 @@ export function degradedReasons(f: DaemonFacts): string[] {
   if (f.lastWriteError) out.push(`cannot write ${f.output}: ${f.lastWriteError}`);
   out.push(...f.savingProblems);
   out.push(...f.generalProblems);
+  out.push(...(f.localMirrorProblems ?? []));
   return out;
 }
 
@@ -153,6 +161,7 @@ export function buildStatus(f: DaemonFacts): DaemonStatus {
           },
         }
       : {}),
+    ...(f.localMirror ? { localMirror: f.localMirror } : {}),
     renders: f.counters.renders,
     renderErrors: f.counters.renderErrors,
   };
@@ -172,5 +181,6 @@ export function metricsSnapshot(f: DaemonFacts): MetricsSnapshot {
     driftRestoresTotal: f.counters.driftRestores,
     demotionsTotal: f.keeper?.demotionsTotal ?? 0,
     info: { version: f.version },
+    ...(f.localMirror ? { localMirror: { listening: f.localMirror.listening, ...f.localMirror.stats } } : {}),
   };
 }

@@ -99,3 +99,10 @@ export function applyLocalMirror(conf: RegistriesConf, options: LocalMirrorRende
   }
   return out;
 }
+
+/** The configuration without the endpoint: what the mirrors' health (probes, status, metrics) is about. */
+export function withoutLocalMirror(conf: RegistriesConf, address: string): RegistriesConf {
+  const out = cloneConf(conf);
+  for (const t of out.registries) t.mirrors = withoutEndpoint(t, address);
+  return out;
+}

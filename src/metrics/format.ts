@@ -35,6 +35,22 @@ export interface MetricsSnapshot {
   driftRestoresTotal: number;
   demotionsTotal: number;
   info?: { version: string };
+  /** Present while the local mirror is on (listening or not). */
+  localMirror?: LocalMirrorFigures;
+}
+
+/** The local mirror's figures (src/local-mirror/counters.ts counts them). */
+export interface LocalMirrorFigures {
+  listening: boolean;
+  requests?: Readonly<Record<string, number>>;
+  responses?: Readonly<Record<string, number>>;
+  bytesSent?: number;
+  sources?: Readonly<Record<string, { readonly ok: number; readonly absent: number; readonly failed: number }>>;
+  midBlobFallbacks?: number;
+  digestMismatches?: number;
+  deadlineAnswers?: number;
+  errors?: number;
+  inFlight?: number;
 }
 
 export const METRIC_PREFIX = 'mirror_policyd_';
@@ -142,9 +158,49 @@ export function renderMetrics(s: MetricsSnapshot): string {
   add(family('drift_restores_total', 'counter', 'Hand edits of the managed file undone by restoring the render.'), s.driftRestoresTotal);
   add(family('demotions_total', 'counter', 'Times a mirror endpoint was demoted (listed after the healthy mirrors).'), s.demotionsTotal);
 
+  if (s.localMirror) addLocalMirror(s.localMirror, family, add);
+
   const out = families
     .filter((f) => f.samples.length > 0)
     .sort((a, b) => byteOrderCompare(a.name, b.name))
     .map((f) => renderFamily({ ...f, samples: [...f.samples].sort((a, b) => byteOrderCompare(labelKey(a), labelKey(b))) }));
   return out.length > 0 ? `${out.join('\n')}\n` : '';
+}
+
+type FamilyMaker = (name: string, type: MetricType, help: string) => Family;
+type Adder = (f: Family, value: number | undefined, labels?: ReadonlyArray<readonly [string, string]>) => void;
+
+/** The local mirror's families: one sample per key of each record, labelled by it. */
+function addLocalMirror(m: LocalMirrorFigures, family: FamilyMaker, add: Adder): void {
+  add(family('local_mirror_up', 'gauge', 'Whether the local mirror listens (1) or is on but could not bind its address (0).'), m.listening ? 1 : 0);
+  const perKey = (name: string, help: string, label: string, values: Readonly<Record<string, number>> | undefined): void => {
+    const f = family(name, 'counter', help);
+    for (const [k, v] of Object.entries(values ?? {})) add(f, v, [[label, k]]);
+  };
+  perKey('local_mirror_requests_total', 'Requests to the local mirror by route (base, manifests, blobs; refused: not a route it serves).', 'route', m.requests);
+  perKey('local_mirror_responses_total', 'Answers of the local mirror by HTTP status code.', 'code', m.responses);
+  const sources = family(
+    'local_mirror_source_requests_total',
+    'counter',
+    'Upstream requests of the local mirror by source endpoint and outcome (ok; absent: 404 or forbidden; failed: counted against its health).',
+  );
+  for (const [endpoint, outcomes] of Object.entries(m.sources ?? {})) {
+    for (const outcome of ['ok', 'absent', 'failed'] as const)
+      add(sources, outcomes[outcome], [
+        ['endpoint', endpoint.toWellFormed()],
+        ['outcome', outcome],
+      ]);
+  }
+  add(family('local_mirror_sent_bytes_total', 'counter', 'Bytes of manifests and blobs the local mirror sent to clients.'), m.bytesSent);
+  add(family('local_mirror_mid_blob_fallbacks_total', 'counter', 'Blobs whose source failed mid-stream, finished from another source.'), m.midBlobFallbacks);
+  add(
+    family('local_mirror_digest_mismatches_total', 'counter', 'Blobs whose content did not match their digest: the client connection was cut.'),
+    m.digestMismatches,
+  );
+  add(
+    family('local_mirror_deadline_answers_total', 'counter', 'Requests answered with an error because no source served them in the time allowed.'),
+    m.deadlineAnswers,
+  );
+  add(family('local_mirror_errors_total', 'counter', 'Answers of the local mirror that were not the content asked for (4xx/5xx, cut connections).'), m.errors);
+  add(family('local_mirror_in_flight_requests', 'gauge', 'Requests the local mirror is serving now.'), m.inFlight);
 }
