@@ -312,3 +312,39 @@ t.test('the daemon counters and last-probe time, when given', async (t) => {
   t.equal(p.type.get('mirror_policyd_writes_total'), 'counter');
   t.notMatch(renderMetrics(SMALL), /writes_total|health_rewrites_total|probe_rounds_total|last_probe/, 'left out when not given');
 });
+
+t.test('the local mirror: its counters labelled by route, code, source and outcome; absent while it is off', async (t) => {
+  const text = renderMetrics({
+    ...SMALL,
+    localMirror: {
+      listening: true,
+      requests: { base: 1, manifests: 4, blobs: 9, refused: 2 },
+      responses: { '200': 13, '404': 2 },
+      bytesSent: 123_456,
+      sources: { 'https://m1:5000': { ok: 0, absent: 0, failed: 1 }, 'insecure://m"2': { ok: 12, absent: 1, failed: 0 } },
+      midBlobFallbacks: 1,
+      digestMismatches: 0,
+      deadlineAnswers: 0,
+      errors: 2,
+      inFlight: 0,
+    },
+  });
+  const p = check(text);
+  const value = (name: string, labels: Record<string, string> = {}): number | undefined =>
+    p.samples.find((s) => s.name === `mirror_policyd_${name}` && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  t.equal(value('local_mirror_up'), 1);
+  t.equal(value('local_mirror_requests_total', { route: 'blobs' }), 9);
+  t.equal(value('local_mirror_responses_total', { code: '404' }), 2);
+  t.equal(value('local_mirror_source_requests_total', { endpoint: 'https://m1:5000', outcome: 'failed' }), 1);
+  t.equal(value('local_mirror_source_requests_total', { endpoint: 'insecure://m"2', outcome: 'ok' }), 12, 'a hostile endpoint label parses back');
+  t.equal(value('local_mirror_sent_bytes_total'), 123_456);
+  t.equal(value('local_mirror_mid_blob_fallbacks_total'), 1);
+  t.equal(p.type.get('mirror_policyd_local_mirror_in_flight_requests'), 'gauge');
+  t.equal(value('local_mirror_up', {}), 1);
+  t.equal(
+    check(renderMetrics({ ...SMALL, localMirror: { listening: false } })).samples.find((s) => s.name === 'mirror_policyd_local_mirror_up')?.value,
+    0,
+    'on but not listening',
+  );
+  t.notMatch(renderMetrics(SMALL), /local_mirror/, 'off: no local-mirror family');
+});
