@@ -3,6 +3,7 @@
  * checked on the open descriptor (no race between check and read), and refused when an
  * unprivileged user could have written it: a fragment is policy for every pull on the host.
  */
+import { mapBounded } from '../core/map-bounded.js';
 import { constants, promises as fs } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
@@ -133,23 +134,6 @@ async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry): P
   }
   if (!validUtf8) return { diagnostic: error({ file: name }, 'refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it') };
   return { fragment: true };
-}
-
-/**
- * `fn` over every item with at most `limit` calls in flight; the results in the items' order,
- * however the calls finish.
- */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /** What became of one directory entry; collected in the entries' order so the result does not depend on timing. */
