@@ -33,6 +33,7 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
+import { inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
@@ -71,6 +72,8 @@ export class Daemon {
   private readonly localMirror: LocalMirrorHost;
   /** What the local mirror's requests learnt of the mirrors' health (passive health). */
   private readonly passiveHealth: () => HealthMap;
+  /** The identity of the inputs of the last render that left the daemon healthy; undefined after any other. */
+  private cleanRenderInputs?: string;
 
   constructor(
     private config: DaemonConfig,
@@ -198,9 +201,27 @@ export class Daemon {
       (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
     );
     this.watcher = watcher;
-    this.scheduler.rescanEvery(this.config.rescanIntervalMs);
+    this.scheduler.rescanEvery(this.config.rescanIntervalMs, () => this.inputsChanged());
     if (!(await watcher.ready))
       this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
+  }
+
+  /** What a render reads, by identity (inputs-fingerprint.ts). */
+  private fingerprint(): Promise<string> {
+    return inputsFingerprint({
+      policyDir: this.config.policyDir,
+      output: this.config.output,
+      ...(this.config.base !== undefined ? { base: this.config.base } : {}),
+    });
+  }
+
+  /**
+   * For the rescan: whether anything a render reads may have changed since the last clean
+   * render began. After a render that left the daemon degraded there is no such render, and
+   * every rescan renders, as a retry.
+   */
+  private async inputsChanged(): Promise<boolean> {
+    return this.cleanRenderInputs === undefined || (await this.fingerprint()) !== this.cleanRenderInputs;
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
@@ -268,6 +289,14 @@ export class Daemon {
   }
 
   private async render(): Promise<void> {
+    // Taken before anything is read: a change made during this render differs from it.
+    const inputs = await this.fingerprint();
+    this.cleanRenderInputs = undefined;
+    await this.renderSteps();
+    if (this.degradedReasons().length === 0) this.cleanRenderInputs = inputs;
+  }
+
+  private async renderSteps(): Promise<void> {
     const started = performance.now();
     this.counters.renders++;
     const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes });

@@ -56,6 +56,8 @@ export class RenderScheduler {
   private stopped = false;
   private readonly timeouts = new Map<OneShot, unknown>();
   private rescan?: unknown;
+  /** Rescans that found nothing changed and rendered nothing. */
+  rescansSkipped = 0;
   /** For the output's writes; the state dir's has its own (LastGoodSaver), so that one succeeding does not reset the other. */
   private readonly writeBackoff = new Backoff();
 
@@ -102,11 +104,25 @@ export class RenderScheduler {
     this.writeBackoff.succeeded();
   }
 
-  /** A render request every `ms` (the rescan behind the watcher); replaces the previous interval. */
-  rescanEvery(ms: number): void {
+  /**
+   * A render request every `ms` (the rescan behind the watcher); replaces the previous interval.
+   * With `changed`, a rescan asks it first and renders only when it says something may have
+   * changed (or cannot tell: it threw).
+   */
+  rescanEvery(ms: number, changed?: () => Promise<boolean>): void {
     this.stopRescan();
     if (this.stopped) return;
-    this.rescan = this.timers.setInterval(() => this.request(), ms);
+    const tick = (): void => {
+      if (!changed) return this.request();
+      changed().then(
+        (yes) => {
+          if (yes) this.request();
+          else this.rescansSkipped++;
+        },
+        () => this.request(),
+      );
+    };
+    this.rescan = this.timers.setInterval(tick, ms);
   }
 
   stopRescan(): void {

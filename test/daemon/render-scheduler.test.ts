@@ -232,6 +232,20 @@ t.test('the rescan requests a render every interval, and a new interval replaces
   t.equal(h.clock.pendingTimers, 0);
 });
 
+t.test('a rescan that is told nothing changed renders nothing; one that cannot tell renders', async (t) => {
+  const h = harness();
+  const t0 = h.clock.now();
+  const answers: Array<boolean | Error> = [false, false, true, new Error('EACCES'), false];
+  h.scheduler.rescanEvery(1000, async () => {
+    const a = answers.shift() ?? false;
+    if (a instanceof Error) throw a;
+    return a;
+  });
+  await h.clock.advance(5000);
+  t.same(h.starts, [t0 + 3000, t0 + 4000], 'rendered when something changed and when the check failed');
+  t.equal(h.scheduler.rescansSkipped, 3);
+});
+
 t.test('a render that throws is reported, and the scheduler goes on', async (t) => {
   const h = harness({ fail: true });
   await h.scheduler.renderNow();

@@ -1,0 +1,39 @@
+/**
+ * An idle daemon does not re-render (issue #15): the periodic rescan that finds nothing a
+ * render reads changed renders nothing, while a degraded daemon goes on rendering at each
+ * rescan (its retry), and a change is still rendered.
+ */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fragment, runArgs, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
+import { SETTLE_MS } from '../../../src/daemon/render-scheduler.js';
+
+const RESCAN_MS = 150;
+
+t.test('healthy and idle: rescans render nothing; a change renders', async (t) => {
+  const ws = workspace(t);
+  for (let i = 0; i < 5; i++) writeFileSync(join(ws.policy, `${10 + i}-f.toml`), fragment(`quay.io/team${i}`, [`mirror.example/team${i}`]));
+  const d = await startDaemon(t, ws, { argv: [...runArgs(ws), '--rescan-interval-ms', String(RESCAN_MS)] });
+  await d.waitForOutput((o) => o.includes('mirror.example/team4'));
+  // Events are followed by one more render once they settle (SETTLE_MS); after that, none.
+  await sleep(SETTLE_MS + RESCAN_MS * 3);
+  const before = (await d.status()).renders;
+  await sleep(RESCAN_MS * 10);
+  const after = await d.status();
+  t.equal(after.state, 'healthy');
+  t.equal(after.renders, before, 'ten rescans, no render');
+  writeFileSync(join(ws.policy, '20-new.toml'), fragment('quay.io/new', ['mirror.example/new']));
+  await d.waitForOutput((o) => o.includes('mirror.example/new'), 'the change rendered');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('degraded: every rescan renders, as a retry', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-bad.toml'), '[[mirror-set]\n');
+  const d = await startDaemon(t, ws, { argv: [...runArgs(ws), '--rescan-interval-ms', String(RESCAN_MS)] });
+  const first = await d.waitForStatus((s) => s.state === 'degraded' && s.renders >= 1, 'degraded');
+  await d.waitForStatus((s) => s.renders >= first.renders + 3, 'renders at the rescans');
+  t.pass('a degraded daemon re-renders at its rescans');
+  t.equal(await d.stop(), 0);
+});
