@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
@@ -33,7 +33,7 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
-import { inputsFingerprint } from './inputs-fingerprint.js';
+import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
@@ -72,8 +72,8 @@ export class Daemon {
   private readonly localMirror: LocalMirrorHost;
   /** What the local mirror's requests learnt of the mirrors' health (passive health). */
   private readonly passiveHealth: () => HealthMap;
-  /** The identity of the inputs of the last render that left the daemon healthy; undefined after any other. */
-  private cleanRenderInputs?: string;
+  /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
+  private cleanRender?: { readonly inputs: string; readonly output: string };
 
   constructor(
     private config: DaemonConfig,
@@ -194,10 +194,7 @@ export class Daemon {
   private async startWatching(): Promise<void> {
     const watcher = watchTargets(
       { policyDir: this.config.policyDir, output: this.config.output },
-      (what, name) => {
-        this.log.debug({ event: what, file: name }, `${what} ${name}`);
-        this.scheduler.requestAndSettle();
-      },
+      (what, path) => void this.onWatchEvent(what, path).catch(() => this.scheduler.requestAndSettle()),
       (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
     );
     this.watcher = watcher;
@@ -206,7 +203,7 @@ export class Daemon {
       this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
-  /** What a render reads, by identity (inputs-fingerprint.ts). */
+  /** What a render reads but the output, by identity (inputs-fingerprint.ts). */
   private fingerprint(): Promise<string> {
     return inputsFingerprint({
       policyDir: this.config.policyDir,
@@ -221,7 +218,22 @@ export class Daemon {
    * every rescan renders, as a retry.
    */
   private async inputsChanged(): Promise<boolean> {
-    return this.cleanRenderInputs === undefined || (await this.fingerprint()) !== this.cleanRenderInputs;
+    const clean = this.cleanRender;
+    if (clean === undefined) return true;
+    return (await this.fingerprint()) !== clean.inputs || (await fileIdentity(this.config.output)) !== clean.output;
+  }
+
+  /** A watcher event: a render, unless it is the output as our own last write left it. */
+  private async onWatchEvent(what: string, path: string): Promise<void> {
+    const name = basename(path);
+    // inotify may report our write before the render that made it has noted it: let that render finish first.
+    if (path === resolve(this.config.output)) await this.scheduler.idle();
+    if (path === resolve(this.config.output) && (await this.output.isOwnWrite())) {
+      this.log.trace({ event: what, file: name }, `${what} ${name}: our own write`);
+      return;
+    }
+    this.log.debug({ event: what, file: name }, `${what} ${name}`);
+    this.scheduler.requestAndSettle();
   }
 
   /** A change happened (or might have): render now, or after the debounce window if one just ran. */
@@ -289,11 +301,14 @@ export class Daemon {
   }
 
   private async render(): Promise<void> {
-    // Taken before anything is read: a change made during this render differs from it.
+    // Taken before anything is read: a change made during this render differs from them.
     const inputs = await this.fingerprint();
-    this.cleanRenderInputs = undefined;
+    const outputBefore = await fileIdentity(this.config.output);
+    this.cleanRender = undefined;
     await this.renderSteps();
-    if (this.degradedReasons().length === 0) this.cleanRenderInputs = inputs;
+    if (this.degradedReasons().length > 0) return;
+    // The output as our write left it, if it is that (else as it was before the render).
+    this.cleanRender = { inputs, output: (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore };
   }
 
   private async renderSteps(): Promise<void> {

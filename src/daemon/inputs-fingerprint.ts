@@ -1,7 +1,7 @@
 /**
  * What a render reads, by identity (an edge: lstat only, no file opened): the policy
- * directory itself and each entry in it, the output, the base, and the registries.conf.d
- * beside the output. The periodic rescan compares this with the identity taken when the last
+ * directory itself and each entry in it, the base, and the registries.conf.d beside the
+ * output; the output's own identity is `fileIdentity`. The periodic rescan compares this with the identity taken when the last
  * clean render began: equal, nothing it reads has changed, and it need not render (issue #15:
  * an idle daemon with 100 fragments re-rendered everything every 30 s).
  *
@@ -21,6 +21,7 @@ const CONCURRENCY = 24;
 
 export interface FingerprintTargets {
   readonly policyDir: string;
+  /** The output's identity is taken apart (fileIdentity): after our own write it is the one we left. */
   readonly output: string;
   readonly base?: string;
 }
@@ -28,6 +29,11 @@ export interface FingerprintTargets {
 function identity(st: BigIntStats | undefined): string {
   if (!st) return '-';
   return `${st.ino}:${st.size}:${st.mode}:${st.uid}:${st.gid}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** A file's identity, or '-' when it cannot be had (missing, unreadable). */
+export async function fileIdentity(path: string): Promise<string> {
+  return identity(await lstatOrUndefined(path));
 }
 
 async function lstatOrUndefined(path: string): Promise<BigIntStats | undefined> {
@@ -51,13 +57,13 @@ async function directoryLines(dir: string): Promise<string[]> {
   return [`${dir} ${identity(self)}`, ...entries];
 }
 
-/** A digest of everything a render reads; equal digests mean nothing it reads has changed. */
+/** A digest of everything a render reads but the output; equal digests mean none of it has changed. */
 export async function inputsFingerprint(t: FingerprintTargets): Promise<string> {
-  const files = [t.output, ...(t.base !== undefined ? [t.base] : [])];
+  const files = t.base !== undefined ? [t.base] : [];
   const [policy, dropIns, fileLines] = await Promise.all([
     directoryLines(t.policyDir),
     directoryLines(join(dirname(t.output), 'registries.conf.d')),
-    // Both the name and what it points to: the output may be a link, the base one we follow.
+    // Both the name and what it points to: the base may be a link we follow.
     Promise.all(files.map(async (f) => `${f} ${identity(await lstatOrUndefined(f))} ${identity(await fs.stat(f, { bigint: true }).catch(() => undefined))}`)),
   ]);
   const hash = createHash('sha256');

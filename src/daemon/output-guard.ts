@@ -11,6 +11,7 @@ import type { Logger } from '../core/log.js';
 import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing } from '../output/if-exists.js';
 import { classifyText } from '../output/managed-file.js';
+import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
 import type { StateDir } from './state-dir.js';
 
@@ -31,6 +32,8 @@ export type ReplaceOutcome = 'raced' | { readonly changed: boolean };
 
 export class OutputGuard {
   private lastWritten?: string;
+  /** The output's identity right after our last write that changed it. */
+  private ownWrite?: string;
   private readonly events: DriftEvent[] = [];
   private restores = 0;
   private writeError?: string;
@@ -98,9 +101,21 @@ export class OutputGuard {
     if (written.replacedLink !== undefined)
       this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
     this.lastWritten = text;
+    if (written.changed) this.ownWrite = await fileIdentity(output);
     if (this.writeError) this.log.info(`${output} written again`);
     this.writeError = undefined;
     return { changed: written.changed };
+  }
+
+  /**
+   * Whether the output is, by identity, the file our last write left: the watcher's event for
+   * that write then needs no render (issue #15: every change rendered twice). Anything else,
+   * an error included, says no. Kernel file times are coarse (a tick), so a same-size write in
+   * the tick of ours could pass for it; the rescan, which compares against the identity taken
+   * before our write, renders once after it and sees that.
+   */
+  async isOwnWrite(): Promise<boolean> {
+    return this.ownWrite !== undefined && this.ownWrite !== '-' && (await fileIdentity(this.settings().output)) === this.ownWrite;
   }
 
   /** A replace that threw: its message, kept until a write succeeds. */

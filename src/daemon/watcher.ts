@@ -45,6 +45,7 @@ export function rawEventPath(name: string | undefined, watchedPath: string | und
   return resolve(watchedPath, name);
 }
 
+/** `onEvent` gets the event's name and the absolute path it is about. */
 export function watchTargets(targets: WatchTargets, onEvent: (what: string, path: string) => void, onError: (e: Error) => void): Watcher {
   const roots = [...new Set([dirname(resolve(targets.policyDir)), dirname(resolve(targets.output))])];
   const w: FSWatcher = watch(roots, {
@@ -54,13 +55,13 @@ export function watchTargets(targets: WatchTargets, onEvent: (what: string, path
     followSymlinks: false,
     ignored: (path: string) => !interesting(path, targets),
   });
-  w.on('all', (what, path) => onEvent(what, basename(path)));
+  w.on('all', (what, path) => onEvent(what, resolve(path)));
   // chokidar drops a 'change' whose mtime did not move: a chmod or chown, which can fix or break
   // a fragment's trust. inotify reports it (IN_ATTRIB, a raw 'change'); a render of unchanged
   // inputs writes nothing, so a raw event too many costs one read of the directory.
   w.on('raw', (what, name, details) => {
     const path = rawEventPath(name, (details as { watchedPath?: string } | undefined)?.watchedPath);
-    if (what === 'change' && path !== undefined && interesting(path, targets)) onEvent('attributes', basename(path));
+    if (what === 'change' && path !== undefined && interesting(path, targets)) onEvent('attributes', path);
   });
   w.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
   // Until chokidar's initial scan is done, changes are not reported: whoever starts watching

@@ -1,13 +1,13 @@
 /**
  * The identity of a render's inputs (src/daemon/inputs-fingerprint.ts) on real files: equal
  * while nothing changes; different after a write, a chmod, a new or removed fragment, a
- * rename-over, a change of the output, the base or a registries.conf.d drop-in.
+ * rename-over, a change of the base or a registries.conf.d drop-in; the output's identity apart.
  */
 import t from 'tap';
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inputsFingerprint } from '../../src/daemon/inputs-fingerprint.js';
+import { fileIdentity, inputsFingerprint } from '../../src/daemon/inputs-fingerprint.js';
 
 t.test('equal while nothing changes, different after each kind of change', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-fingerprint-'));
@@ -36,11 +36,16 @@ t.test('equal while nothing changes, different after each kind of change', async
       },
     ],
     ['a fragment removed', () => rmSync(join(policyDir, '20-b.toml'))],
-    ['the output changed', () => writeFileSync(output, 'edited by hand')],
     ['the base changed', () => writeFileSync(base, 'new base')],
     ['a drop-in added', () => writeFileSync(join(dir, 'out', 'registries.conf.d', '50-x.conf'), '')],
     ['the policy dir removed', () => rmSync(policyDir, { recursive: true })],
   ];
+  const outputBefore = await fileIdentity(output);
+  t.equal(await fileIdentity(output), outputBefore, 'the output: equal while unchanged');
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(output, 'edited by hand');
+  t.not(await fileIdentity(output), outputBefore, 'the output edited: its identity differs');
+  t.equal(await fileIdentity(join(dir, 'nothing-here')), '-', 'a missing file');
   for (const [what, change] of changes) {
     // File times come from the kernel's coarse clock (a tick, 1-4 ms): a change in the same tick as the last look could keep them.
     await new Promise((r) => setTimeout(r, 20));

@@ -1,6 +1,7 @@
 /**
- * An idle daemon does not re-render (issue #15): the periodic rescan that finds nothing a
- * render reads changed renders nothing, while a degraded daemon goes on rendering at each
+ * An idle daemon does not re-render (issue #15): the watcher's event for our own write of the
+ * output is no reason to render, the periodic rescan that finds nothing a render reads changed
+ * renders nothing, while a degraded daemon goes on rendering at each
  * rescan (its retry), and a change is still rendered.
  */
 import t from 'tap';
@@ -14,8 +15,10 @@ const RESCAN_MS = 150;
 t.test('healthy and idle: rescans render nothing; a change renders', async (t) => {
   const ws = workspace(t);
   for (let i = 0; i < 5; i++) writeFileSync(join(ws.policy, `${10 + i}-f.toml`), fragment(`quay.io/team${i}`, [`mirror.example/team${i}`]));
-  const d = await startDaemon(t, ws, { argv: [...runArgs(ws), '--rescan-interval-ms', String(RESCAN_MS)] });
+  const d = await startDaemon(t, ws, { argv: [...runArgs(ws), '--rescan-interval-ms', String(RESCAN_MS), '--log-level', 'trace'] });
   await d.waitForOutput((o) => o.includes('mirror.example/team4'));
+  await d.waitForLog(/registries\.conf: our own write/);
+  t.notMatch(d.log(), /"msg":"(add|change) registries\.conf"|\b(add|change) registries\.conf\n/, 'our own write is no reason to render');
   // Events are followed by one more render once they settle (SETTLE_MS); after that, none.
   await sleep(SETTLE_MS + RESCAN_MS * 3);
   const before = (await d.status()).renders;
