@@ -57,11 +57,13 @@ export function watchTargets(targets: WatchTargets, onEvent: (what: string, path
   });
   w.on('all', (what, path) => onEvent(what, resolve(path)));
   // chokidar drops a 'change' whose mtime did not move: a chmod or chown, which can fix or break
-  // a fragment's trust. inotify reports it (IN_ATTRIB, a raw 'change'); a render of unchanged
+  // a fragment's trust. inotify reports it (IN_ATTRIB, a raw 'change'). And it can miss a
+  // directory renamed away and another renamed into its place at once (it finds the path there
+  // and reports nothing): inotify reports both moves (a raw 'rename'). A render of unchanged
   // inputs writes nothing, so a raw event too many costs one read of the directory.
   w.on('raw', (what, name, details) => {
     const path = rawEventPath(name, (details as { watchedPath?: string } | undefined)?.watchedPath);
-    if (what === 'change' && path !== undefined && interesting(path, targets)) onEvent('attributes', path);
+    if ((what === 'change' || what === 'rename') && path !== undefined && interesting(path, targets)) onEvent(what === 'change' ? 'attributes' : 'moved', path);
   });
   w.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
   // Until chokidar's initial scan is done, changes are not reported: whoever starts watching
