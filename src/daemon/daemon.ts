@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
@@ -226,9 +226,13 @@ export class Daemon {
   /** A watcher event: a render, unless it is the output as our own last write left it. */
   private async onWatchEvent(what: string, path: string): Promise<void> {
     const name = basename(path);
-    // inotify may report our write before the render that made it has noted it: let that render finish first.
-    if (path === resolve(this.config.output)) await this.scheduler.idle();
-    if (path === resolve(this.config.output) && (await this.output.isOwnWrite())) {
+    // The output, or its directory (made by our first write): no reason to render while the
+    // output is as our last write left it. inotify may report that write before the render
+    // that made it has noted it: let that render finish first.
+    const output = resolve(this.config.output);
+    const aboutOutput = path === output || path === dirname(output);
+    if (aboutOutput) await this.scheduler.idle();
+    if (aboutOutput && (await this.output.isOwnWrite())) {
       this.log.trace({ event: what, file: name }, `${what} ${name}: our own write`);
       return;
     }
