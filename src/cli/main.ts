@@ -4,21 +4,24 @@
  */
 import { UsageError } from '../core/diagnostic.js';
 import { VERSION } from '../core/version.js';
-import { checkCommand, importCommand, renderCommand, type CommandIO } from './commands.js';
-import { restoreCommand, runCommand, statusCommand } from './daemon-commands.js';
-import { resolveCommand } from './resolve.js';
-import { pullCommand } from './pull.js';
+import type { CommandIO } from './commands.js';
 import { usage } from './usage.js';
 
-const COMMANDS: Record<string, (args: readonly string[], io: CommandIO) => Promise<number>> = {
-  check: checkCommand,
-  render: renderCommand,
-  import: importCommand,
-  run: runCommand,
-  status: statusCommand,
-  restore: restoreCommand,
-  resolve: resolveCommand,
-  pull: pullCommand,
+type Command = (args: readonly string[], io: CommandIO) => Promise<number>;
+
+/**
+ * Each command's module is loaded when that command runs: the daemon's start (READY=1) must not
+ * wait for what only `pull` or `resolve` need (undici alone is about 70 ms here; issue #15).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  check: async () => (await import('./commands.js')).checkCommand,
+  render: async () => (await import('./commands.js')).renderCommand,
+  import: async () => (await import('./commands.js')).importCommand,
+  run: async () => (await import('./daemon-commands.js')).runCommand,
+  status: async () => (await import('./daemon-commands.js')).statusCommand,
+  restore: async () => (await import('./daemon-commands.js')).restoreCommand,
+  resolve: async () => (await import('./resolve.js')).resolveCommand,
+  pull: async () => (await import('./pull.js')).pullCommand,
 };
 
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {
@@ -32,13 +35,15 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
     io.stdout(`mirror-policyd ${VERSION} (node ${process.versions.node}, ABI ${process.versions.modules}, ${process.execPath})\n`);
     return 0;
   }
-  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
-    if (!run) throw new UsageError(`unknown command "${command}"`);
-    return await run(rest, io);
+    if (!load) throw new UsageError(`unknown command "${command}"`);
+    return await (
+      await load()
+    )(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`mirror-policyd: ${e.message}\nTry 'mirror-policyd ${run ? `${command} ` : ''}--help'.\n`);
+      process.stderr.write(`mirror-policyd: ${e.message}\nTry 'mirror-policyd ${load ? `${command} ` : ''}--help'.\n`);
       return 2;
     }
     // `run` has its own start-up error path (the daemon logs why it cannot start).

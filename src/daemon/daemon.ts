@@ -19,7 +19,8 @@ import { findShadowing } from '../merge/shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
 import { VERSION } from '../core/version.js';
 import { runAfterRender } from './after-render.js';
-import { mirrorEndpoints, probeTimeouts, startProber, type Prober } from '../health/prober.js';
+import { mirrorEndpoints } from '../health/mirror-endpoints.js';
+import type { Prober } from '../health/prober.js';
 import { endpointKey, mergeHealth, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { applyHealthOrder } from '../health/order.js';
 import { healthPath } from '../health/store.js';
@@ -45,6 +46,9 @@ export { StartError } from './start-up-claim.js';
 export type { DriftEvent } from './output-guard.js';
 export type { DaemonStatus, RenderInfo } from './status-report.js';
 
+/** How often the metrics file is rewritten while the local mirror serves (besides after each render and probe round). */
+export const LOCAL_MIRROR_METRICS_MS = 5_000;
+
 export class Daemon {
   private readonly state: StateDir;
   private readonly startedAt = new Date().toISOString();
@@ -58,6 +62,9 @@ export class Daemon {
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
   private prober?: Prober;
+  private metricsTimer?: NodeJS.Timeout;
+  /** Counts (re)starts of the probes, so that one still loading knows it was superseded. */
+  private probing = 0;
   private readonly presence: PolicyDirPresence;
   private readonly output: OutputGuard;
   private shadowing: string[] = [];
@@ -138,17 +145,31 @@ export class Daemon {
     }
     this.notifier.ready(this.statusLine());
     this.notifier.startWatchdog();
-    this.startProbing();
+    this.startProbingLogged();
+    // The local mirror counts between renders and probe rounds: its figures are written on a timer too.
+    this.metricsTimer = setInterval(() => {
+      if (this.config.metricsFile !== undefined && this.localMirror.listening() !== undefined) void this.writeMetrics();
+    }, LOCAL_MIRROR_METRICS_MS);
+    this.metricsTimer.unref();
     this.log.info(
       { policyDir: this.config.policyDir, output: this.config.output, pid: process.pid },
       `mirror-policyd ${VERSION} watching ${this.config.policyDir} for ${this.config.output}`,
     );
   }
 
-  private startProbing(): void {
+  private startProbingLogged(): void {
+    this.startProbing().catch((e: Error) => this.log.error(`cannot start the probes: ${e.message}`));
+  }
+
+  /** (Re)starts the background probes; a later call or stop() supersedes one still loading. */
+  private async startProbing(): Promise<void> {
+    const generation = ++this.probing;
     this.prober?.stop();
     this.prober = undefined;
     if (this.config.probeIntervalMs <= 0) return;
+    // Loaded after READY=1: the prober brings the registry client (undici), which a render does not need.
+    const { probeTimeouts, startProber } = await import('../health/prober.js');
+    if (generation !== this.probing || this.scheduler.isStopped) return;
     this.prober = startProber(
       () => {
         const conf = this.mirrorsConf();
@@ -264,7 +285,7 @@ export class Daemon {
       if (!config.healthAwareOrder) this.keeper = undefined;
       else if (this.keeper) this.keeper.setPolicy(config.hysteresis);
       else this.keeper = new HealthKeeper(config.hysteresis);
-      if (probesChanged) this.startProbing();
+      if (probesChanged) this.startProbingLogged();
       if (watchChanged) {
         await this.watcher?.close();
         this.scheduler.stopRescan();
@@ -280,6 +301,8 @@ export class Daemon {
 
   /** SIGTERM: finish any write in flight, then stop everything. */
   async stop(): Promise<void> {
+    clearInterval(this.metricsTimer);
+    this.probing++;
     this.prober?.stop();
     this.scheduler.stop();
     this.notifier.stopping();

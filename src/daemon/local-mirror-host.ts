@@ -8,8 +8,7 @@
  */
 import type { Logger } from '../core/log.js';
 import { mergeHealth, type HealthMap } from '../health/health.js';
-import { startLocalMirror } from '../local-mirror/server.js';
-import { healthBook, type HealthBook } from '../local-mirror/upstream.js';
+import type { HealthBook } from '../local-mirror/upstream.js';
 import type { LocalMirrorStats } from '../local-mirror/counters.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { ConfTransform } from '../pipeline/strict.js';
@@ -67,6 +66,8 @@ export interface LocalMirrorStatus {
 export function realEndpoint(healthFile: string, proberView: () => HealthMap, log: Logger): { start: StartEndpoint; passive: () => HealthMap } {
   let own: HealthBook | undefined;
   const start: StartEndpoint = async (settings, conf) => {
+    // Loaded only when the local mirror is on: it brings the registry client (undici).
+    const [{ startLocalMirror }, { healthBook }] = await Promise.all([import('../local-mirror/server.js'), import('../local-mirror/upstream.js')]);
     own ??= await healthBook(healthFile, log);
     const book = own;
     const health: HealthBook = {

@@ -70,7 +70,8 @@ t.test('skopeo pulls through the daemon’s endpoint; stopped, through the mirro
   );
   await d.waitFor(
     () => /mirror_policyd_local_mirror_requests_total\{route="manifests"\} [1-9]/.test(readFileSync(metrics, 'utf8')),
-    'the metrics file counts the requests',
+    'the metrics file counts the requests (rewritten every few seconds while the endpoint serves)',
+    30_000,
   );
 
   t.equal(await d.stop(), 0, 'SIGTERM: a clean stop with the endpoint up');
