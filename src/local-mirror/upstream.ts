@@ -92,7 +92,7 @@ export class Upstream {
         (tls) =>
           new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
             tls,
-            credentials: credentials ? (repo) => findCredentials(repo, authFile ? { authFile } : {}) : async () => undefined,
+            credentials: credentials ? (repo) => findCredentials(repo, authFile ? { authFile } : {}) : () => Promise.resolve(undefined),
             ...(timeouts ? { timeouts } : {}),
             ...(env ? { env } : {}),
           }),
@@ -150,7 +150,7 @@ export class Upstream {
 
   async close(): Promise<void> {
     const clients = await Promise.allSettled([...this.clients.values()]);
-    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.close().catch(() => undefined) : undefined)));
+    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.close().catch(() => undefined) : Promise.resolve())));
     await this.opts.health.flush();
   }
 }
