@@ -150,7 +150,8 @@ export class Upstream {
 
   async close(): Promise<void> {
     const clients = await Promise.allSettled([...this.clients.values()]);
-    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.close().catch(() => undefined) : Promise.resolve())));
+    // By now every client connection has finished or been cut: what is still in flight upstream (a hung mirror) is abandoned.
+    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.destroy().catch(() => undefined) : Promise.resolve())));
     await this.opts.health.flush();
   }
 }

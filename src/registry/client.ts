@@ -222,6 +222,11 @@ class Routes {
   async close(): Promise<void> {
     await Promise.all([this.direct.close(), ...[...this.proxied.values()].map((a) => a.close())]);
   }
+
+  /** Closes at once: requests still in flight fail. */
+  async destroy(): Promise<void> {
+    await Promise.all([this.direct.destroy(), ...[...this.proxied.values()].map((a) => a.destroy())]);
+  }
 }
 
 export class EndpointClient {
@@ -247,6 +252,11 @@ export class EndpointClient {
 
   close(): Promise<void> {
     return this.routes.close();
+  }
+
+  /** Closes at once: requests still in flight (a hung mirror's) fail instead of being waited for. */
+  destroy(): Promise<void> {
+    return this.routes.destroy();
   }
 
   /** One HTTP request with redirects followed by hand: credentials never go to another origin, https never downgrades. */
