@@ -4,11 +4,13 @@
  * BENCH_SKOPEO_LIMIT_S (30) the pull comparison; BENCH_HEALTH_STATIC_PULLS (2) and
  * BENCH_HEALTH_PULLS (10) the health-aware order one; BENCH_RUNTIME_STARTS (7) the runtimes one;
  * BENCH_READ_RUNS (7) the policy-dir reads; BENCH_LARGE_RUNS (3) the large lists;
- * BENCH_ONLY=render|reads|large|daemon|pull|health|runtimes runs one part.
+ * LOCAL_MIRROR_BENCH_MB (64), _RUNS (3), _REQUESTS (300), _PULLS (10) and _STATIC_PULLS (2) the
+ * local mirror's; BENCH_ONLY=render|reads|large|daemon|pull|health|runtimes|local-mirror runs one part.
  */
 import { runDaemonBench } from './daemon.js';
 import { runHealthAwareBench } from './health-aware.js';
 import { runLargeListsBench } from './large-lists.js';
+import { runLocalMirrorBench } from './local-mirror.js';
 import { runPolicyDirBench } from './policy-dir.js';
 import { runPullBench } from './pull.js';
 import { runRenderBench } from './render.js';
@@ -22,3 +24,4 @@ if (!only || only === 'daemon') await runDaemonBench();
 if (!only || only === 'pull') await runPullBench();
 if (!only || only === 'health') await runHealthAwareBench();
 if (!only || only === 'runtimes') await runRuntimesBench();
+if (!only || only === 'local-mirror') await runLocalMirrorBench();
