@@ -14,7 +14,8 @@ import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
 import type { SourceText } from '../pipeline/strict.js';
-import { readPolicyDir } from '../fragments/policy-dir.js';
+import { readPolicyDir, type FragmentReadCache } from '../fragments/policy-dir.js';
+import { SweepCache } from '../core/sweep-cache.js';
 import { findShadowing } from '../merge/shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
 import { VERSION } from '../core/version.js';
@@ -29,7 +30,7 @@ import { HealthKeeper } from '../health/keeper.js';
 import { MetricsFile } from '../metrics/file.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
-import { buildForgiving } from '../pipeline/forgiving.js';
+import { buildForgiving, type ParseCache } from '../pipeline/forgiving.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
@@ -79,6 +80,9 @@ export class Daemon {
   private readonly localMirror: LocalMirrorHost;
   /** What the local mirror's requests learnt of the mirrors' health (passive health). */
   private readonly passiveHealth: () => HealthMap;
+  /** Each fragment's text as last read, and its parses: an unchanged fragment is neither opened nor parsed again (issue #15). */
+  private readonly readCache: FragmentReadCache = new SweepCache();
+  private readonly parseCache: ParseCache = new SweepCache();
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
   private cleanRender?: { readonly inputs: string; readonly output: string };
 
@@ -294,6 +298,8 @@ export class Daemon {
     }
     if (this.scheduler.isStopped) return;
     this.fragments.forget();
+    this.readCache.clear(); // a reload reads and parses everything afresh
+    this.parseCache.clear();
     await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
@@ -341,7 +347,11 @@ export class Daemon {
   private async renderSteps(): Promise<void> {
     const started = performance.now();
     this.counters.renders++;
-    const dir = await readPolicyDir(this.config.policyDir, { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes });
+    const dir = await readPolicyDir(this.config.policyDir, {
+      allowUnsafe: this.config.allowUnsafeFragments,
+      maxFragmentBytes: this.config.maxFragmentBytes,
+      cache: this.readCache,
+    });
     const verdict = this.presence.judge(
       dir,
       this.fragments.known(),
@@ -392,6 +402,7 @@ export class Daemon {
         fragments,
         unreadable,
         lastGood: this.fragments.lastGood,
+        parseCache: this.parseCache,
         ...(transform ? { transform } : {}),
         version: VERSION,
       },

@@ -4,6 +4,7 @@
  * unprivileged user could have written it: a fragment is policy for every pull on the host.
  */
 import { mapBounded } from '../core/map-bounded.js';
+import type { SweepCache } from '../core/sweep-cache.js';
 import { constants, promises as fs } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
@@ -41,6 +42,30 @@ export interface ReadOptions {
   readonly maxFragments?: number;
   /** The cap on a fragment's size in bytes (default DEFAULT_MAX_FRAGMENT_BYTES). */
   readonly maxFragmentBytes?: number;
+  /** What earlier reads found (the daemon keeps one): a fragment whose file is unchanged is not opened again. */
+  readonly cache?: FragmentReadCache;
+}
+
+/** A fragment's text as last read, with the identity of the file it was read from and when. */
+export interface CachedRead {
+  readonly identity: string;
+  readonly text: string;
+  readonly readAt: number;
+}
+
+/** Fragments read, by name; swept after each read of the directory. */
+export type FragmentReadCache = SweepCache<CachedRead>;
+
+/**
+ * A file read this close after its last change may have been changed again in the same tick of
+ * the kernel's coarse clock, with the same times and size ("racily clean", as git calls it): its
+ * cached text is not trusted, the file is read again. Later reads of it are trusted.
+ */
+const RACY_MS = 1000;
+
+/** Everything a write, a chmod, a chown, a new link or a replacement of the file changes. */
+function statIdentity(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number; mode: number; uid: number; nlink: number }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}:${st.nlink}`;
 }
 
 export interface IgnoredFile {
@@ -156,6 +181,7 @@ interface ReadLimits {
   readonly uid: number;
   readonly allowUnsafe: boolean;
   readonly maxFragmentBytes: number;
+  readonly cache: FragmentReadCache | undefined;
 }
 
 async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
@@ -163,6 +189,7 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     uid: opts.uid ?? process.getuid?.() ?? 0,
     allowUnsafe: opts.allowUnsafe === true,
     maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
+    cache: opts.cache,
   };
   const fragments: SourceText[] = [];
   const ignored: IgnoredFile[] = [];
@@ -211,6 +238,7 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     };
   });
   const outcomes = await mapBounded(admitted, READ_CONCURRENCY, async (a) => ('raw' in a ? readFragment(join(realDir, a.name), a.name, realDir, limits) : a));
+  limits.cache?.sweep();
   collect(entries, outcomes, { fragments, ignored, diagnostics });
   return { fragments, ignored, diagnostics, exists: true };
 }
@@ -296,6 +324,9 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
     // Nor one whose owner, mode, links or size refuse it already.
     const before = fileProblem(checked, limits);
     if (before) return { diagnostic: error(at, `refusing fragment: ${before}`) };
+    // Unchanged since a read well after its last change: that read's text, nothing opened (not through a link: its target may move).
+    const cached = linkTarget === undefined ? limits.cache?.get(name) : undefined;
+    if (cached !== undefined && cached.identity === statIdentity(checked) && checked.ctimeMs + RACY_MS <= cached.readAt) return { text: cached.text };
     // O_NOFOLLOW: what is opened is the file checked (realpath resolved every link), not a link swapped in since.
     let fh: fs.FileHandle;
     try {
@@ -314,6 +345,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       if (buf === undefined)
         return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+      if (linkTarget === undefined) limits.cache?.set(name, { identity: statIdentity(st), text, readAt: Date.now() });
       return { text };
     } finally {
       await fh.close();

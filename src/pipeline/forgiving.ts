@@ -18,6 +18,7 @@ import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { baseName, finishConf, type ConfTransform, type SourceText } from './strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
+import type { SweepCache } from '../core/sweep-cache.js';
 
 export type FragmentState = 'valid' | 'held' | 'invalid';
 
@@ -45,7 +46,17 @@ export interface ForgivingInput {
   readonly transform?: ConfTransform;
   /** The version named in the rendered file's header (see RenderFacts.version). */
   readonly version?: string;
+  /**
+   * Parses kept from the renders before (the daemon's): a fragment whose text is the same is not
+   * parsed again. A parse is a pure function of name and text, and nothing downstream changes it.
+   */
+  readonly parseCache?: ParseCache;
 }
+
+type Parsed = { fragment?: Fragment; diagnostics: Diagnostic[] };
+
+/** Each fragment's last parse of its current and of its last-good text, swept after each render (SweepCache). */
+export type ParseCache = SweepCache<{ readonly text: string; readonly parsed: Parsed }>;
 
 export interface ForgivingResult {
   readonly statuses: FragmentStatus[];
@@ -69,10 +80,21 @@ interface Candidate {
   readonly text: string;
 }
 
-function parseText(file: string, text: string): { fragment?: Fragment; diagnostics: Diagnostic[] } {
+function parseText(file: string, text: string): Parsed {
   const cls = classifyName(file);
   if ('ignored' in cls) return { diagnostics: [] };
   return parseFragment(file, cls.format, text);
+}
+
+/** parseText through the cache, when there is one: `slot` tells a fragment's current text from its last-good one. */
+function parseCached(cache: ParseCache | undefined, slot: 'current' | 'last-good', file: string, text: string): Parsed {
+  if (!cache) return parseText(file, text);
+  const key = `${slot}\u0000${file}`;
+  const hit = cache.get(key);
+  if (hit?.text === text) return hit.parsed;
+  const parsed = parseText(file, text);
+  cache.set(key, { text, parsed });
+  return parsed;
 }
 
 export function buildForgiving(input: ForgivingInput, output: Location): ForgivingResult {
@@ -84,12 +106,12 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   const fallBack = (file: string, changedAt: number): void => {
     const good = input.lastGood[file];
     if (good === undefined) return;
-    const parsed = parseText(file, good);
+    const parsed = parseCached(input.parseCache, 'last-good', file, good);
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) candidates.set(file, { file, fragment: parsed.fragment, using: 'last-good', changedAt, text: good });
   };
 
   for (const f of input.fragments) {
-    const parsed = parseText(f.file, f.text);
+    const parsed = parseCached(input.parseCache, 'current', f.file, f.text);
     diagnostics.push(...parsed.diagnostics.filter((d) => d.severity === 'warning'));
     if (parsed.fragment && !hasErrors(parsed.diagnostics)) {
       candidates.set(f.file, { file: f.file, fragment: parsed.fragment, using: 'current', changedAt: f.changedAt, text: f.text });
@@ -156,6 +178,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   return finish(undefined, undefined);
 
   function finish(conf: RegistriesConf | undefined, text: string | undefined): ForgivingResult {
+    input.parseCache?.sweep();
     const present = new Set([...input.fragments.map((f) => f.file), ...input.unreadable.map((d) => d.file)]);
     const lastGood: Record<string, string> = {};
     for (const file of present) {

@@ -6,7 +6,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { error, formatDiagnostic, type Diagnostic } from '../../src/core/diagnostic.js';
-import { buildForgiving, type FragmentInput, type FragmentState, type ForgivingInput } from '../../src/pipeline/forgiving.js';
+import { buildForgiving, type FragmentInput, type FragmentState, type ForgivingInput, type ParseCache } from '../../src/pipeline/forgiving.js';
+import { SweepCache } from '../../src/core/sweep-cache.js';
 import { buildRegistriesConf, type SourceText } from '../../src/pipeline/strict.js';
 
 const OUT = { file: 'registries.conf' };
@@ -448,4 +449,42 @@ t.test('a transform (health-aware order) reorders mirrors within their table; th
   t.equal(demoted.conf?.registries.find((r) => r.location === 'docker.io')?.mirrors[0]?.location, 'a1b.example/hub', 'the conf returned is the one rendered');
   const same = buildForgiving({ ...input, transform: (c) => applyHealthOrder(c, new Set()) }, OUT);
   t.equal(same.text, plain.text, 'nothing demoted: byte-identical');
+});
+
+t.test('property: a parse cache kept across renders (as the daemon keeps one) changes nothing in any result', async (t) => {
+  const FILES = ['a.toml', 'b.yaml', 'c.toml'] as const;
+  const POOL = [A0, A1, C1, BROKEN, TYPO, Q_NEVER, Q_ALLOW, Q_OTHER, B0, B1, BAD_YAML];
+  const stepArb = fc.tuple(...FILES.map(() => fc.integer({ min: -2, max: POOL.length - 1 })));
+  fc.assert(
+    fc.property(fc.array(stepArb, { minLength: 1, maxLength: 10 }), (steps) => {
+      const cache: ParseCache = new SweepCache();
+      let lastGood: Record<string, string> = {};
+      let counter = 0;
+      for (const step of steps) {
+        const fragments: FragmentInput[] = [];
+        const unreadable: Diagnostic[] = [];
+        step.forEach((pick, i) => {
+          const file = FILES[i] as string;
+          if (pick === -2) return;
+          if (pick === -1) return void unreadable.push(refused(file));
+          fragments.push({ file, text: POOL[pick] as string, changedAt: ++counter });
+        });
+        const fresh = buildForgiving({ fragments, unreadable, lastGood }, OUT);
+        const cached = buildForgiving({ fragments, unreadable, lastGood, parseCache: cache }, OUT);
+        const again = buildForgiving({ fragments, unreadable, lastGood, parseCache: cache }, OUT);
+        const show = (r: typeof fresh): string =>
+          JSON.stringify({
+            ...r,
+            diagnostics: r.diagnostics.map(formatDiagnostic),
+            statuses: r.statuses.map((s) => [s.file, s.state, s.errors.map(formatDiagnostic), s.warnings.map(formatDiagnostic)]),
+          });
+        if (show(cached) !== show(fresh)) throw new Error('the first render with the cache differs');
+        if (show(again) !== show(fresh)) throw new Error('a render from the cache differs');
+        if (cache.size > 2 * FILES.length) throw new Error(`the cache holds ${cache.size} parses for ${FILES.length} files`);
+        lastGood = fresh.lastGood;
+      }
+    }),
+    { numRuns: 200, seed: 20261204 },
+  );
+  t.pass('200 random sequences');
 });

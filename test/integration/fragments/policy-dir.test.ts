@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPolicyDir, DEFAULT_MAX_FRAGMENT_BYTES, MAX_FRAGMENTS, READ_CONCURRENCY } from '../../../src/fragments/policy-dir.js';
+import { readPolicyDir, DEFAULT_MAX_FRAGMENT_BYTES, MAX_FRAGMENTS, READ_CONCURRENCY, type FragmentReadCache } from '../../../src/fragments/policy-dir.js';
+import { SweepCache } from '../../../src/core/sweep-cache.js';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
 import { runCli } from '../../helpers/cli.js';
 
@@ -413,4 +414,50 @@ t.test('read many at once, the result is the same as one by one: fragments, refu
       `run ${run}: ignored`,
     );
   }
+});
+
+t.test('a read cache: an unchanged fragment read well after its last change is not read again; any change is', async (t) => {
+  const d = dir();
+  put(d, 'a.toml', 'a = 1\n');
+  put(d, 'b.toml', 'b = 1\n');
+  const cache: FragmentReadCache = new SweepCache();
+  const texts = async (): Promise<string[]> => (await readPolicyDir(d, { cache })).fragments.map((f) => `${f.file}=${f.text}`);
+  const readAt = (name: string): number | undefined => cache.get(name)?.readAt;
+
+  t.same(await texts(), ['a.toml=a = 1\n', 'b.toml=b = 1\n']);
+  const first = readAt('a.toml');
+  await new Promise((r) => setTimeout(r, 20));
+  await texts();
+  t.not(readAt('a.toml'), first, 'changed within a second of its read ("racily clean"): read again');
+  await new Promise((r) => setTimeout(r, 1100));
+  await texts();
+  const trusted = readAt('a.toml');
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(await texts(), ['a.toml=a = 1\n', 'b.toml=b = 1\n']);
+  t.equal(readAt('a.toml'), trusted, 'unchanged and read well after its change: served from the cache, not opened');
+
+  put(d, 'a.toml', 'a = 2\n'); // the same size: the times and ctime move
+  t.same(await texts(), ['a.toml=a = 2\n', 'b.toml=b = 1\n'], 'a rewrite is read');
+  await new Promise((r) => setTimeout(r, 1100));
+  await texts();
+  chmodSync(join(d, 'b.toml'), 0o600);
+  await texts();
+  t.not(readAt('b.toml'), undefined);
+  if (isRoot) {
+    chmodSync(join(d, 'b.toml'), 0o666);
+    const refused = await readPolicyDir(d, { cache });
+    t.match(
+      refused.diagnostics.map(formatDiagnostic),
+      [/b\.toml: refusing fragment: writable by group and others/],
+      'a chmod to unsafe is refused, cache or not',
+    );
+  }
+  writeFileSync(join(d, 'c.toml'), 'c = 1\n');
+  const removed = join(d, 'a.toml');
+  execFileSync('rm', [removed]);
+  t.same(
+    (await readPolicyDir(d, { cache, allowUnsafe: true })).fragments.map((f) => f.file),
+    ['b.toml', 'c.toml'],
+  );
+  t.equal(cache.get('a.toml'), undefined, 'a removed fragment is swept from the cache');
 });
