@@ -139,8 +139,9 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
       }
       if (t.size !== undefined && t.offset + piece.length > t.size) throw new DigestMismatch(`blob ${b.digest} is longer than the ${t.size} bytes announced`);
       t.hash.update(piece);
-      await passOn(t, b, piece);
+      const full = passOn(t, b, piece);
       t.offset += piece.length;
+      if (full) await full;
     }
   } finally {
     disarm();
@@ -175,14 +176,17 @@ function startAnswer(t: Transfer, b: BlobRequest): boolean {
   return true;
 }
 
-/** The part of `piece` (at blob offset t.offset) the client asked for, sent one piece behind: the newest is held. */
-async function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> {
+/**
+ * The part of `piece` (at blob offset t.offset) the client asked for, sent one piece behind: the
+ * newest is held. A promise only when the client is to be waited for (writeBody).
+ */
+function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> | undefined {
   const from = t.range ? Math.max(0, t.range.start - t.offset) : 0;
   const to = t.range ? Math.min(piece.length, t.range.end + 1 - t.offset) : piece.length;
-  if (to <= from) return;
+  if (to <= from) return undefined;
   const previous = t.held;
   t.held = piece.subarray(from, to);
-  if (previous) await writeBody(b.res, previous, b.stats);
+  return previous ? writeBody(b.res, previous, b.stats) : undefined;
 }
 
 /** HEAD of a blob: the first source that knows it gives its size. */

@@ -27,12 +27,15 @@ export function sendError(
   res.end(head ? undefined : body);
 }
 
-/** Writes `b`, waiting for the client to take it when its buffer is full. */
-export async function writeBody(res: ServerResponse, b: Buffer, stats: LocalMirrorStats): Promise<void> {
+/**
+ * Writes `b`; a promise to wait for only when the client's buffer is full (a blob is thousands of
+ * chunks: a promise for each costs throughput).
+ */
+export function writeBody(res: ServerResponse, b: Buffer, stats: LocalMirrorStats): Promise<void> | undefined {
   if (res.destroyed) throw new ClientGone('the client closed the connection');
   stats.bytesSent += b.length;
-  if (res.write(b)) return;
-  await new Promise<void>((resolve, reject) => {
+  if (res.write(b)) return undefined;
+  return new Promise<void>((resolve, reject) => {
     const done = (): void => {
       res.off('drain', onDrain);
       res.off('close', onClose);
