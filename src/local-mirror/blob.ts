@@ -66,14 +66,21 @@ function sizeOf(r: Response): number | undefined {
 export async function serveBlob(up: Upstream, sources: readonly PullSource[], b: BlobRequest): Promise<BlobOutcome> {
   const t: Transfer = { offset: 0, hash: createHash(splitDigest(b.digest).alg), size: undefined, range: undefined, held: undefined, current: undefined };
   let absent = true;
+  // the client gone (or cut at close): stop reading the source at once, not at its next chunk
+  let clientGone = false;
+  b.res.once('close', () => {
+    clientGone = !b.res.writableFinished;
+    t.current?.destroy();
+  });
   for (const s of up.ordered(sources)) {
     if (b.deadline.late) return 'late';
     const release = await up.slot();
     const started = performance.now();
     try {
       if (b.deadline.late) return 'late';
-      if (t.offset > 0) b.stats.midBlobFallbacks++;
+      const resumed = t.offset > 0;
       const outcome = await fromSource(up, s, t, b);
+      if (resumed && outcome === 'served') b.stats.midBlobFallbacks++; // counted once, for the source that finished it
       if (outcome === 'wrong-digest') {
         up.servedWrongContent(s, `blob ${b.digest}: the content served does not match its digest; the client's connection was cut`);
         b.stats.digestMismatches++;
@@ -83,7 +90,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       if (outcome === 'served') up.succeeded(s, performance.now() - started);
       return outcome;
     } catch (e) {
-      if (e instanceof ClientGone) return 'client-gone';
+      if (e instanceof ClientGone || clientGone) return 'client-gone'; // not the source's failure
       if (up.failed(s, e)) absent = false;
     } finally {
       t.current?.destroy();

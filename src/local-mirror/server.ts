@@ -78,16 +78,24 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   });
   let conf = opts.conf;
   const answerWithinMs = opts.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS;
-  const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
-    handle(req, res, { conf, address: opts.listen, up, stats, answerWithinMs, log: opts.log });
+  /** requests being handled: close() waits for them (within its grace) so its stats are final and every slot is back */
+  const handlers = new Set<Promise<void>>();
+  let closing = false;
+  let address = opts.listen; // the bound address once listening (port 0 becomes the real port)
+  const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> => handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log });
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
     stats.inFlight++;
     res.on('close', () => stats.inFlight--);
-    serve(req, res).catch((e: unknown) => {
-      opts.log.error(`local mirror: ${req.method} ${req.url?.slice(0, 200)}: ${(e as Error).message}`);
+    const work = serve(req, res).catch((e: unknown) => {
+      // the path only: a query string is the client's and may carry a token
+      opts.log.error(`local mirror: ${req.method?.slice(0, 20)} ${(req.url ?? '').split('?', 1)[0]?.slice(0, 200)}: ${(e as Error).message}`);
       if (res.headersSent) res.destroy();
       else sendError(res, req.method === 'HEAD', stats, 500, 'UNKNOWN', 'internal error');
     });
+    // once closing, a connection whose answer is done is closed, not kept for a next request
+    res.on('finish', () => closing && setImmediate(() => server.closeIdleConnections()));
+    handlers.add(work);
+    void work.finally(() => handlers.delete(work));
   });
   server.maxConnections = MAX_CONNECTIONS;
   const sockets = new Set<Socket>();
@@ -104,13 +112,16 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
     });
   });
   const bound = server.address();
-  const address = bound && typeof bound === 'object' ? hostPort(host, bound.port) : opts.listen;
+  address = bound && typeof bound === 'object' ? hostPort(host, bound.port) : opts.listen;
   opts.log.info(`local mirror listening on http://${address} (credentials ${opts.credentials === true ? 'used' : 'not used'})`);
   return {
     address,
     setConf: (c) => void (conf = c),
     stats: () => snapshot(stats),
-    close: (graceMs = DEFAULT_CLOSE_GRACE_MS) => closeServer(server, sockets, up, graceMs),
+    close: (graceMs = DEFAULT_CLOSE_GRACE_MS) => {
+      closing = true;
+      return closeServer(server, sockets, handlers, up, graceMs);
+    },
   };
 }
 
@@ -123,7 +134,11 @@ function pick(o: LocalMirrorOptions): Partial<Pick<LocalMirrorOptions, 'authFile
   };
 }
 
-async function closeServer(server: Server, sockets: Set<Socket>, up: Upstream, graceMs: number): Promise<void> {
+/** A short wait after the grace for the handlers of cut connections to return (they stop at the cut, not at a deadline). */
+const AFTER_CUT_MS = 1_000;
+
+async function closeServer(server: Server, sockets: Set<Socket>, handlers: Set<Promise<void>>, up: Upstream, graceMs: number): Promise<void> {
+
   const closed = new Promise<void>((r) => server.close(() => r()));
   server.closeIdleConnections();
   const cut = setTimeout(() => {
@@ -131,6 +146,9 @@ async function closeServer(server: Server, sockets: Set<Socket>, up: Upstream, g
   }, graceMs);
   await closed;
   clearTimeout(cut);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled([...handlers]), new Promise<void>((r) => (timer = setTimeout(r, AFTER_CUT_MS)))]);
+  clearTimeout(timer);
   await up.close();
 }
 

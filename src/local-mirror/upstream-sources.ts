@@ -12,10 +12,28 @@ function usable(s: Source): boolean {
   return !s.blocked && s.unusable === undefined;
 }
 
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]']);
+
+/**
+ * Whether `host` (a source's HOST:PORT) is the endpoint at `address` under another spelling
+ * (mapping.ts leaves out the exact address; `localhost:PORT` for `127.0.0.1:PORT` would still
+ * send the endpoint a request for itself, and that one another, until the deadline).
+ */
+export function isSelf(host: string, address: string): boolean {
+  if (host === address) return true;
+  const split = (hp: string): [string, string] => {
+    const i = hp.lastIndexOf(':');
+    return [hp.slice(0, i).toLowerCase(), hp.slice(i + 1)];
+  };
+  const [h, p] = split(host);
+  const [a, q] = split(address);
+  return p === q && LOOPBACK_NAMES.has(h) && LOOPBACK_NAMES.has(a);
+}
+
 /** The sources of a manifest request (`tagOrDigest` as in the request path). */
 export function manifestSources(conf: RegistriesConf, address: string, name: string, tagOrDigest: string): Source[] | undefined {
   try {
-    return mapLocalMirrorRequest(conf, address, name, tagOrDigest)?.sources.filter(usable);
+    return mapLocalMirrorRequest(conf, address, name, tagOrDigest)?.sources.filter((s) => usable(s) && !isSelf(s.endpoint.host, address));
   } catch (e) {
     if (e instanceof ResolveError) return undefined; // no reference containers/image could have sent
     throw e;

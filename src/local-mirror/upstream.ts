@@ -148,6 +148,7 @@ export class Upstream {
     };
   }
 
+  /** Closes the clients at once: requests still under way upstream are abandoned (their clients are gone), then the health book is written. */
   async close(): Promise<void> {
     const clients = await Promise.allSettled([...this.clients.values()]);
     // By now every client connection has finished or been cut: what is still in flight upstream (a hung mirror) is abandoned.

@@ -13,6 +13,8 @@ export type Fault = 'status-500' | 'status-404' | 'corrupt' | 'hang' | 'endless'
 export interface FaultRule {
   readonly path: RegExp;
   readonly fault: Fault;
+  /** only for requests whose User-Agent matches (e.g. the local mirror's, while skopeo is answered) */
+  readonly userAgent?: RegExp;
 }
 
 export interface FaultProxy {
@@ -44,7 +46,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
   const throttled = new Set<string>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
-    const rule = proxy.rules.find((r) => r.path.test(path));
+    const rule = proxy.rules.find((r) => r.path.test(path) && (r.userAgent?.test(req.headers['user-agent'] ?? '') ?? true));
     hits.push(`${req.method} ${path} ${rule?.fault ?? 'pass'}`);
     if (rule?.fault === 'status-500') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
     if (rule?.fault === 'status-404') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
@@ -110,6 +112,46 @@ export async function startSilentListener(): Promise<{ host: string; connections
   return { host: `127.0.0.1:${port}`, connections: () => n, close: () => closeServer(server, sockets) };
 }
 
+/**
+ * A black-holed address on loopback: a listener whose accept queue is full (backlog 0, filled
+ * by its own connections, never accepted), so the kernel drops every further SYN and a connect
+ * never completes, as toward a host that has vanished from the network. Node accepts every
+ * connection itself, so the listener is a python3 process (ended by close()).
+ */
+export async function startBlackHole(): Promise<{ host: string; close(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const script = [
+    'import socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'port = s.getsockname()[1]; fill = []',
+    'for _ in range(3):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(("127.0.0.1", port))',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'print(port, flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('black hole: python3 printed no port within 5 s')), 5000);
+    child.stdout.once('data', (b: Buffer) => {
+      clearTimeout(timer);
+      resolve(b.toString().trim());
+    });
+    child.once('error', reject);
+  });
+  return {
+    host: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', () => r());
+        child.stdin.end(); // python3 reads stdin to its end, then exits
+      }),
+  };
+}
+
 /** A port nothing listens on: connections are refused. */
 export async function refusingHost(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
@@ -131,7 +173,9 @@ export type HostileFault =
   /** The real answer's headers with `Connection: close`, half its body, then the connection closed (a mirror dying mid-body). */
   | 'truncate-close'
   /** The real answer without a length: its body ends where the connection closes (as an HTTP/1.0 server may send it). */
-  | 'close-delimited';
+  | 'close-delimited'
+  /** The real answer, its body in 16 KiB pieces 50 ms apart: a slow but working mirror. */
+  | 'slow-body';
 
 export interface HostileRule {
   readonly path: RegExp;
@@ -207,6 +251,29 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
         });
         return;
       }
+      if (rule?.fault === 'slow-body') {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const chunks: Buffer[] = [];
+        up.on('data', (b: Buffer) => chunks.push(b));
+        up.on('end', () => {
+          const all = Buffer.concat(chunks);
+          let at = 0;
+          const step = (): void => {
+            if (res.destroyed) return;
+            const piece = all.subarray(at, at + 16 * 1024);
+            at += piece.length;
+            if (at >= all.length) return void res.end(piece);
+            res.write(piece);
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              step();
+            }, 50);
+            timers.add(timer);
+          };
+          step();
+        });
+        return;
+      }
       if (rule?.fault === 'close-delimited') {
         const { 'content-length': _length, ...headers } = up.headers;
         res.useChunkedEncodingByDefault = false; // no length, no chunks: Node closes the connection at the end
@@ -233,7 +300,7 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
     },
     hits,
     close: () => {
-      for (const timer of timers) clearInterval(timer);
+      for (const timer of timers) clearInterval(timer); // clears timeouts too
       return closeServer(server, sockets);
     },
   };
