@@ -33,6 +33,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'registry/www-authenticate.ts',
   'local-mirror/mapping.ts',
   'local-mirror/render.ts',
+  'containerd/hosts-toml.ts',
   'local-mirror/request.ts',
   'local-mirror/counters.ts',
   'local-mirror/upstream-sources.ts',
@@ -59,8 +60,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   control: ['core'],
   systemd: ['core'],
   'local-mirror': [...PURE, 'output', 'registry'],
-  daemon: [...PURE, 'output', 'registry', 'control', 'systemd', 'local-mirror'],
-  cli: [...PURE, 'output', 'registry', 'control', 'systemd', 'daemon', 'local-mirror'],
+  containerd: [...PURE, 'output'],
+  daemon: [...PURE, 'output', 'registry', 'control', 'systemd', 'local-mirror', 'containerd'],
+  cli: [...PURE, 'output', 'registry', 'control', 'systemd', 'daemon', 'local-mirror', 'containerd'],
 };
 
 /** An edge file of a pure folder may also use the edge folders (the health store its lock, the prober the client). */

@@ -16,6 +16,9 @@ import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { diagnosticJson, loadAndBuild, missingPolicyDir, printDiagnostics } from './load.js';
 import { unifiedDiff } from './unified-diff.js';
 import { usage } from './usage.js';
+import { renderHostsTomls } from '../containerd/hosts-toml.js';
+import { writeHostsDir } from '../containerd/hosts-dir.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
 import { managingDaemon } from './daemon-commands.js';
@@ -49,7 +52,11 @@ function summary(conf: { registries: Array<{ mirrors: unknown[] }> } | undefined
 }
 
 export async function checkCommand(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...POLICY_OPTIONS, output: { type: 'string' }, json: { type: 'boolean' } }, Infinity);
+  const { values, positionals } = parse(
+    args,
+    { ...POLICY_OPTIONS, output: { type: 'string' }, json: { type: 'boolean' }, 'containerd-hosts-dir': { type: 'string' } },
+    Infinity,
+  );
   if (values.help) return help(io, 'check');
   const log = io.log ?? createLogger(logSettings(values));
   const json = values.json === true;
@@ -76,8 +83,10 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     log,
   );
   const shadowing = loaded.conf ? findShadowing(loaded.conf, await readDropIns(output)) : [];
+  // What containerd cannot express of the policy, when its hosts directory is managed too.
+  const containerd = values['containerd-hosts-dir'] !== undefined && loaded.conf ? renderHostsTomls(loaded.conf).warnings : [];
   const { tables, mirrors } = summary(loaded.conf);
-  const code = report([...loaded.diagnostics, ...shadowing], { fragments: loaded.fragments.length, tables, mirrors });
+  const code = report([...loaded.diagnostics, ...shadowing, ...containerd], { fragments: loaded.fragments.length, tables, mirrors });
   if (code === 0 && !json)
     log.info(
       { fragments: loaded.fragments.length, tables, mirrors },
@@ -94,6 +103,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     diff: { type: 'boolean' },
     'state-dir': { type: 'string' },
     force: { type: 'boolean' },
+    'containerd-hosts-dir': { type: 'string' },
   });
   if (values.help) return help(io, 'render');
   if (values.stdout && values.output !== undefined) throw new UsageError('--output and --stdout exclude each other');
@@ -155,7 +165,21 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     { path: output, changed, fragments: loaded.fragments.length, tables, mirrors, ms },
     `${changed ? 'rendered' : 'unchanged'} ${output}: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors, ${ms} ms`,
   );
-  return 0;
+  const hostsDir = values['containerd-hosts-dir'];
+  return hostsDir !== undefined && loaded.conf ? renderContainerdHosts(hostsDir, loaded.conf, log) : 0;
+}
+
+/** `render --containerd-hosts-dir DIR`: containerd's hosts.toml files from the same policy; 1 when one could not be written. */
+async function renderContainerdHosts(dir: string, conf: RegistriesConf, log: Logger): Promise<number> {
+  const { files, warnings } = renderHostsTomls(conf);
+  printDiagnostics(warnings);
+  const outcome = await writeHostsDir(dir, files);
+  printDiagnostics(outcome.conflicts);
+  log.info(
+    { path: dir, hosts: files.length, written: outcome.written, removed: outcome.removed },
+    `containerd hosts in ${dir}: ${files.length} host(s), ${outcome.written.length} written, ${outcome.removed.length} removed, ${outcome.conflicts.length} left alone`,
+  );
+  return outcome.conflicts.length > 0 ? 1 : 0;
 }
 
 /** `render --diff`: what a render would change in OUTPUT, as a unified diff; nothing is written. */

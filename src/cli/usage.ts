@@ -91,6 +91,9 @@ ${POLICY}
   --json                   print {"valid", "fragments", "tables", "mirrors", "diagnostics":
                            [{"file", "line", "column", "severity", "message", "related"}]}
                            on stdout (line and column null when unknown)
+  --containerd-hosts-dir DIR  also say (warnings) what containerd's hosts.toml cannot
+                           express of the policy (namespace-scoped, wildcard, rewritten
+                           or blocked sources; tag-only mirrors)
 ${COMMON}
 `,
   render: `Usage: mirror-policyd render [FLAGS]
@@ -111,6 +114,9 @@ ${POLICY}
   --state-dir DIR          the daemon's state dir, to find out whether a running
                            daemon manages OUTPUT (default /var/lib/mirror-policyd)
   --force                  write even when a running daemon manages OUTPUT
+  --containerd-hosts-dir DIR  also write containerd's DIR/<host>/hosts.toml from the same
+                           policy (only hosts we manage; a hosts.toml of someone else is
+                           left alone and reported, exit 1); e.g. /etc/containerd/certs.d
 ${COMMON}
 `,
   run: `Usage: mirror-policyd run [FLAGS]

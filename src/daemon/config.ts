@@ -37,6 +37,8 @@ export interface DaemonConfig {
   readonly hysteresis: HysteresisPolicy;
   /** node_exporter textfile-collector file, rewritten atomically after each render and probe round. */
   readonly metricsFile?: string;
+  /** containerd's hosts directory (issue #16), rendered from the same policy; absent when off. */
+  readonly containerdHostsDir?: string;
   /** Commands (argv arrays, no shell) run after the output changed, e.g. to reload CRI-O. */
   readonly afterRender: ReadonlyArray<readonly string[]>;
   readonly afterRenderTimeoutMs: number;

@@ -35,6 +35,8 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
+import { renderHostsTomls } from '../containerd/hosts-toml.js';
+import { writeHostsDir } from '../containerd/hosts-dir.js';
 import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
@@ -83,6 +85,8 @@ export class Daemon {
   /** Each fragment's text as last read, and its parses: an unchanged fragment is neither opened nor parsed again (issue #15). */
   private readonly readCache: FragmentReadCache = new SweepCache();
   private readonly parseCache: ParseCache = new SweepCache();
+  /** The warnings about containerd last logged, to log them again only when they change. */
+  private containerdWarnings = '';
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
   private cleanRender?: { readonly inputs: string; readonly output: string };
 
@@ -460,6 +464,7 @@ export class Daemon {
       mirrors,
     };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
+    if (this.config.containerdHostsDir !== undefined && result.conf) await this.writeContainerdHosts(this.config.containerdHostsDir, result.conf);
     if (changed) {
       this.counters.writes++;
       this.log.info(
@@ -476,6 +481,30 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
+  }
+
+  /**
+   * containerd's hosts directory from the configuration just written (issue #16). What cannot be
+   * expressed is logged when it changes; a hosts.toml of someone else, or a failed write, makes
+   * the daemon degraded until a render writes it (each rescan tries again).
+   */
+  private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
+    const { files, warnings } = renderHostsTomls(conf);
+    const said = warnings.map(formatDiagnostic).join('\n');
+    if (said !== this.containerdWarnings) for (const w of warnings) this.log.warn(formatDiagnostic(w));
+    this.containerdWarnings = said;
+    try {
+      const outcome = await writeHostsDir(dir, files);
+      this.generalProblems.push(...outcome.conflicts.map(formatDiagnostic));
+      if (outcome.written.length + outcome.removed.length > 0)
+        this.log.info(
+          { path: dir, written: outcome.written, removed: outcome.removed },
+          `containerd hosts in ${dir}: ${outcome.written.length} written, ${outcome.removed.length} removed`,
+        );
+    } catch (e) {
+      this.generalProblems.push(`containerd hosts ${dir}: ${(e as Error).message}`);
+      this.log.error(`cannot write containerd's hosts in ${dir}: ${(e as Error).message}`);
+    }
   }
 
   /** The daemon's state now, for the status report (src/daemon/status-report.ts). */

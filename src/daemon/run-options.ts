@@ -202,6 +202,15 @@ export const RUN_SETTINGS = [
     help: 'Prometheus textfile (node_exporter textfile collector, name it *.prom), rewritten atomically after each render and probe round',
   },
   {
+    name: 'containerd-hosts-dir',
+    flag: 'run',
+    inFile: true,
+    value: { type: 'string' },
+    field: 'containerdHostsDir',
+    arg: 'DIR',
+    help: "also keep containerd's DIR/<host>/hosts.toml rendered from the same policy (e.g. /etc/containerd/certs.d; off unless set)",
+  },
+  {
     name: 'after-render',
     flag: 'none',
     inFile: true,

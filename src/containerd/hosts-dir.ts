@@ -1,0 +1,68 @@
+/**
+ * Writing containerd's hosts directory (an edge; `containerd-hosts-dir`, issue #16). Only host
+ * directories we manage are written or cleaned: a hosts.toml is ours when it begins with our
+ * header (HOSTS_TOML_HEADER). Each file is replaced atomically and only when its bytes change;
+ * a hand-written hosts.toml for a host the policy covers is left exactly as it is and reported
+ * as a conflict (never overwritten unseen); ours for a host the policy no longer covers is
+ * removed, with its directory when nothing else (a CA, a client certificate) is left in it.
+ * containerd reads hosts.toml at every pull: no reload is needed.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { error, type Diagnostic } from '../core/diagnostic.js';
+import { writeFileAtomic } from '../output/atomic-write.js';
+import { unlessMissing } from '../output/if-exists.js';
+import { HOSTS_TOML_HEADER, type HostsFile } from './hosts-toml.js';
+
+export interface HostsDirOutcome {
+  /** Hosts whose hosts.toml changed. */
+  readonly written: string[];
+  /** Hosts whose hosts.toml of ours was removed. */
+  readonly removed: string[];
+  /** Hosts left alone: their hosts.toml is not ours. */
+  readonly conflicts: Diagnostic[];
+}
+
+/** A directory name containerd looks up for a registry host: a host name or address and an optional port, nothing that walks. */
+const HOST_DIR = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
+
+async function isOurs(file: string): Promise<boolean | undefined> {
+  const text = await unlessMissing(fs.readFile(file, 'utf8'));
+  return text === undefined ? undefined : text.startsWith(HOSTS_TOML_HEADER);
+}
+
+export async function writeHostsDir(dir: string, files: readonly HostsFile[]): Promise<HostsDirOutcome> {
+  const written: string[] = [];
+  const removed: string[] = [];
+  const conflicts: Diagnostic[] = [];
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  const wanted = new Set<string>();
+  for (const f of files) {
+    if (!HOST_DIR.test(f.host) || f.host.includes('..')) {
+      conflicts.push(error({ file: join(dir, f.host) }, `not a registry host name containerd looks up; not written`));
+      continue;
+    }
+    wanted.add(f.host);
+    const file = join(dir, f.host, 'hosts.toml');
+    if ((await isOurs(file)) === false) {
+      conflicts.push(
+        error(
+          { file },
+          `written by someone else; left as it is, so containerd does not get the policy for ${f.host} (move it away to let mirror-policyd manage it)`,
+        ),
+      );
+      continue;
+    }
+    await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
+    if ((await writeFileAtomic(file, f.text)).changed) written.push(f.host);
+  }
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || wanted.has(entry.name)) continue;
+    const file = join(dir, entry.name, 'hosts.toml');
+    if ((await isOurs(file)) !== true) continue;
+    await fs.unlink(file);
+    removed.push(entry.name);
+    await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
+  }
+  return { written, removed, conflicts };
+}

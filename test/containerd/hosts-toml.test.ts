@@ -1,0 +1,104 @@
+/**
+ * containerd's hosts.toml from the merged policy (src/containerd/hosts-toml.ts), pure: the
+ * mirrors in order with their capabilities, paths and insecure forms; what containerd cannot
+ * express left out with a warning at its fragment's line; everything escaped.
+ */
+import t from 'tap';
+import { parse } from 'smol-toml';
+import { formatDiagnostic } from '../../src/core/diagnostic.js';
+import { HOSTS_TOML_HEADER, renderHostsTomls } from '../../src/containerd/hosts-toml.js';
+import type { RegistriesConf } from '../../src/registries-conf/model.js';
+
+const at = (line: number) => ({ file: '10-policy.toml', line });
+
+t.test('a registry source: server, then its mirrors in order; pull only for digest-only mirrors; a path needs override_path', async (t) => {
+  const conf: RegistriesConf = {
+    registries: [
+      {
+        location: 'quay.io',
+        origin: at(1),
+        mirrors: [{ location: 'mirror-1.example:5000/quay', pullFromMirror: 'digest-only' }, { location: 'mirror-2.example' }],
+      },
+    ],
+  };
+  const { files, warnings } = renderHostsTomls(conf);
+  t.same(warnings, []);
+  t.equal(files.length, 1);
+  t.equal(files[0]?.host, 'quay.io');
+  t.ok(files[0]?.text.startsWith(HOSTS_TOML_HEADER), 'our header marks it');
+  t.equal(
+    files[0]?.text.slice(HOSTS_TOML_HEADER.length),
+    [
+      'server = "https://quay.io"',
+      '',
+      '[host."https://mirror-1.example:5000/v2/quay"]',
+      '  capabilities = ["pull"]',
+      '  override_path = true',
+      '',
+      '[host."https://mirror-2.example"]',
+      '  capabilities = ["pull", "resolve"]',
+      '',
+    ].join('\n'),
+  );
+  const parsed = parse(files[0]?.text ?? '') as { server: string; host: Record<string, { capabilities: string[] }> };
+  t.same(Object.keys(parsed.host), ['https://mirror-1.example:5000/v2/quay', 'https://mirror-2.example'], 'valid TOML, the order kept');
+});
+
+t.test('insecure: https without verification, then plain http; an insecure source too; docker.io is registry-1', async (t) => {
+  const { files } = renderHostsTomls({
+    registries: [
+      { location: 'docker.io', mirrors: [{ location: 'hub-mirror.lan:5000', insecure: true }] },
+      { location: 'registry.lan:5000', insecure: true, mirrors: [{ location: 'm.lan' }], mirrorByDigestOnly: true },
+    ],
+  });
+  t.same(
+    files.map((f) => f.host),
+    ['docker.io', 'registry.lan:5000'],
+  );
+  t.match(files[0]?.text, 'server = "https://registry-1.docker.io"');
+  t.match(
+    files[0]?.text,
+    '[host."https://hub-mirror.lan:5000"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n\n[host."http://hub-mirror.lan:5000"]',
+  );
+  t.match(files[1]?.text, /server = "https:\/\/registry\.lan:5000"\nskip_verify = true\n/);
+  t.match(
+    files[1]?.text,
+    /\[host."https:\/\/m\.lan"\]\n {2}capabilities = \["pull"\]\n\n\[host."http:\/\/registry\.lan:5000"\]/,
+    'mirror-by-digest-only: pull only; the source over http last',
+  );
+});
+
+t.test('what containerd cannot express is left out, with a warning at its line', async (t) => {
+  const { files, warnings } = renderHostsTomls({
+    registries: [
+      { location: 'quay.io/team', origin: at(3), mirrors: [{ location: 'm.example/team' }] },
+      { prefix: '*.example.com', location: '', origin: at(7), mirrors: [{ location: 'm.example' }] },
+      { prefix: 'ghcr.io', location: 'other.example', origin: at(11), mirrors: [{ location: 'm.example/ghcr' }] },
+      { location: 'gcr.io', blocked: true, origin: at(15), mirrors: [{ location: 'm.example/gcr' }] },
+      {
+        location: 'docker.io',
+        origin: at(19),
+        mirrors: [{ location: 'tags.example', pullFromMirror: 'tag-only', origin: at(20) }, { location: 'all.example' }],
+      },
+      { location: 'no-mirrors.example', mirrors: [] },
+    ],
+  });
+  t.same(
+    files.map((f) => f.host),
+    ['docker.io'],
+  );
+  t.notMatch(files[0]?.text, 'tags.example', 'the tag-only mirror left out');
+  t.match(warnings.map(formatDiagnostic), [
+    /^10-policy\.toml:3:1: warning: containerd cannot express a namespace-scoped source \(quay\.io\/team\)/,
+    /^10-policy\.toml:7:1: warning: containerd cannot express a wildcard source/,
+    /^10-policy\.toml:11:1: warning: containerd cannot express a source rewritten to another location \(other\.example\)/,
+    /^10-policy\.toml:15:1: warning: containerd cannot express a blocked source \(NeverContactSource\)/,
+    /^10-policy\.toml:20:1: warning: containerd cannot express a tag-only mirror \(tags\.example of docker\.io/,
+  ]);
+});
+
+t.test('hostile locations are escaped: a value never opens a table or adds a key', async (t) => {
+  const { files } = renderHostsTomls({ registries: [{ location: 'quay.io', mirrors: [{ location: 'm.example/a"]\n[evil]\nx = "1' }] }] });
+  const parsed = parse(files[0]?.text ?? '') as Record<string, unknown>;
+  t.same(Object.keys(parsed).sort(), ['host', 'server']);
+});

@@ -1,0 +1,50 @@
+/**
+ * Writing containerd's hosts directory (src/containerd/hosts-dir.ts) on real files: ours are
+ * written and replaced only when they change; a hosts.toml someone else wrote is never
+ * touched and is reported; ours for a host the policy dropped is removed, its directory too
+ * unless something else (a CA) lives there.
+ */
+import t from 'tap';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatDiagnostic } from '../../../src/core/diagnostic.js';
+import { writeHostsDir } from '../../../src/containerd/hosts-dir.js';
+import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
+
+const ours = (server: string): string => `${HOSTS_TOML_HEADER}server = "${server}"\n`;
+
+t.test('ours written and replaced; theirs left and reported; ours removed when dropped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-dir-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'ghcr.io'));
+  const theirs = 'server = "https://ghcr.io"\n[host."https://hand.example"]\n';
+  writeFileSync(join(dir, 'ghcr.io', 'hosts.toml'), theirs);
+
+  const first = await writeHostsDir(dir, [
+    { host: 'quay.io', text: ours('https://quay.io') },
+    { host: 'registry.lan:5000', text: ours('https://registry.lan:5000') },
+    { host: 'ghcr.io', text: ours('https://ghcr.io') },
+  ]);
+  t.same(first.written.sort(), ['quay.io', 'registry.lan:5000']);
+  t.equal(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), ours('https://quay.io'));
+  t.equal(readFileSync(join(dir, 'ghcr.io', 'hosts.toml'), 'utf8'), theirs, 'a hand-written hosts.toml is never overwritten');
+  t.match(first.conflicts.map(formatDiagnostic), [/ghcr\.io\/hosts\.toml: .*written by someone else; left as it is/]);
+
+  const again = await writeHostsDir(dir, [
+    { host: 'quay.io', text: ours('https://quay.io') },
+    { host: 'registry.lan:5000', text: ours('https://registry.lan:5000') },
+  ]);
+  t.same(again.written, [], 'unchanged: nothing rewritten');
+
+  writeFileSync(join(dir, 'registry.lan:5000', 'ca.crt'), 'a CA the operator put there');
+  const dropped = await writeHostsDir(dir, []);
+  t.same(dropped.removed.sort(), ['quay.io', 'registry.lan:5000']);
+  t.notOk(existsSync(join(dir, 'quay.io')), 'an emptied directory of ours goes');
+  t.ok(existsSync(join(dir, 'registry.lan:5000', 'ca.crt')), 'a certificate beside it stays, with its directory');
+  t.equal(readFileSync(join(dir, 'ghcr.io', 'hosts.toml'), 'utf8'), theirs, 'theirs is never removed');
+
+  const hostile = await writeHostsDir(dir, [{ host: '../escape', text: ours('x') }]);
+  t.match(hostile.conflicts.map(formatDiagnostic), [/not a registry host name/]);
+  t.notOk(existsSync(join(dir, '..', 'escape')), 'nothing written outside the directory');
+});

@@ -1,0 +1,149 @@
+/**
+ * containerd (Debian's 1.6, started here on a private root, state and socket) and `ctr` as
+ * the clients of the hosts directory `render --containerd-hosts-dir` writes, pulling from real
+ * docker-registry processes on 127.0.0.1: the mirrors in the policy's order, a digest-only
+ * mirror never asked for a tag, a mirror with a path, the next mirror when the first is stopped.
+ * Skipped, saying why, when not root or containerd is not installed.
+ */
+import t from 'tap';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runCli } from '../../helpers/cli.js';
+import { buildImage, pushImage } from '../../helpers/oci-image.js';
+import { registryFor } from '../../helpers/registry.js';
+
+const run = promisify(execFile);
+const SOURCE = 'source.invalid';
+
+const skip =
+  process.getuid?.() !== 0
+    ? 'containerd needs root'
+    : !existsSync('/usr/bin/containerd') || !existsSync('/usr/bin/ctr')
+      ? 'containerd and ctr are not installed (apt-get install containerd)'
+      : undefined;
+
+/** containerd on its own root, state and socket under `dir`; resolves once it answers. */
+async function startContainerd(t: { teardown(fn: () => unknown): void }, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, 'containerd.sock');
+  const config = join(dir, 'config.toml');
+  writeFileSync(
+    config,
+    [
+      'version = 2',
+      `root = ${JSON.stringify(join(dir, 'root'))}`,
+      `state = ${JSON.stringify(join(dir, 'state'))}`,
+      // The CRI plugin would want CNI and more: this test needs the content store only.
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = ${JSON.stringify(socket)}`,
+      '[ttrpc]',
+      `  address = ${JSON.stringify(`${socket}.ttrpc`)}`,
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
+  t.teardown(() => void child.kill('SIGKILL'));
+  for (let i = 0; i < 100; i++) {
+    if (
+      await run('ctr', ['--address', socket, 'version'], { timeout: 5000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return socket;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`containerd did not start: ${log.slice(-2000)}`);
+}
+
+t.test('ctr pulls through the hosts directory we render', { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const m1 = await registryFor(t);
+  const m2 = await registryFor(t);
+  const img = await buildImage(join(work, 'img'), { content: 'pulled by containerd', tag: 'v1' });
+  await pushImage(img, `${m1.host}/app:v1`);
+  await pushImage(img, `${m2.host}/nested/app:v1`);
+  const D = img.manifestDigest;
+
+  const policy = join(work, 'policy.d');
+  mkdirSync(policy);
+  // Mirror 1 digest-only, mirror 2 (with a path) for tags too; both plain-http registries.
+  writeFileSync(
+    join(policy, '10-source.toml'),
+    [
+      `insecure-registries = ["${m1.host}", "${m2.host}"]`,
+      '',
+      '[[mirror-set]]',
+      `source = "${SOURCE}"`,
+      'pull-from-mirror = "digest-only"',
+      `mirrors = ["${m1.host}"]`,
+      '',
+      '[[mirror-set]]',
+      `source = "${SOURCE}"`,
+      'pull-from-mirror = "all"',
+      `mirrors = ["${m2.host}/nested"]`,
+      '',
+    ].join('\n'),
+  );
+  const hostsDir = join(work, 'certs.d');
+  const rendered = await runCli([
+    'render',
+    '--policy-dir',
+    policy,
+    '--base',
+    '/dev/null',
+    '--output',
+    join(work, 'registries.conf'),
+    '--allow-unsafe-fragments',
+    '--containerd-hosts-dir',
+    hostsDir,
+  ]);
+  t.equal(rendered.code, 0, rendered.stderr);
+  const hostsToml = readFileSync(join(hostsDir, SOURCE, 'hosts.toml'), 'utf8');
+  t.match(hostsToml, `[host."http://${m1.host}"]\n  capabilities = ["pull"]`, 'mirror 1: pull only (digest-only)');
+  t.match(hostsToml, `[host."http://${m2.host}/v2/nested"]\n  capabilities = ["pull", "resolve"]\n  override_path = true`);
+
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetch = (ref: string) => run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 });
+
+  await m1.clearLog();
+  await m2.clearLog();
+  await fetch(`${SOURCE}/app@${D}`);
+  t.ok(
+    (await m1.requests()).some((r) => r.kind === 'manifests' && r.reference === D),
+    'by digest: mirror 1, first in order, served the manifest',
+  );
+  t.notOk(
+    (await m2.requests()).some((r) => r.kind === 'manifests'),
+    'mirror 2 was not needed',
+  );
+
+  await m1.clearLog();
+  await m2.clearLog();
+  await fetch(`${SOURCE}/app:v1`);
+  t.notOk(
+    (await m1.requests()).some((r) => r.kind === 'manifests' && r.reference === 'v1'),
+    'by tag: the digest-only mirror is never asked',
+  );
+  const tagged = (await m2.requests()).filter((r) => r.kind === 'manifests' && r.repo === 'nested/app');
+  t.ok(tagged.length > 0, 'mirror 2 resolved the tag, at its path');
+  // Found here: Debian's containerd 1.6.20 names the original registry to a mirror (the local mirror can use it).
+  t.match(tagged[0]?.uri, `?ns=${SOURCE}`, 'containerd sends the original registry as the ns query parameter');
+
+  await m1.stop();
+  await m2.clearLog();
+  await run('ctr', ['--address', socket, 'content', 'rm', D]).catch(() => undefined); // not from the local store: from a mirror
+  await fetch(`${SOURCE}/app@${D}`);
+  t.ok(
+    (await m2.requests()).some((r) => r.kind === 'manifests' || r.kind === 'blobs'),
+    'mirror 1 stopped: mirror 2 served the digest pull',
+  );
+});
