@@ -138,7 +138,6 @@ function pick(o: LocalMirrorOptions): Partial<Pick<LocalMirrorOptions, 'authFile
 const AFTER_CUT_MS = 1_000;
 
 async function closeServer(server: Server, sockets: Set<Socket>, handlers: Set<Promise<void>>, up: Upstream, graceMs: number): Promise<void> {
-
   const closed = new Promise<void>((r) => server.close(() => r()));
   server.closeIdleConnections();
   const cut = setTimeout(() => {

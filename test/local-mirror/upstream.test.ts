@@ -28,5 +28,5 @@ t.test('the slot bound: a waiter gets the slot a release gives back, and a relea
   third?.();
   const again = await up.slot(); // all given back: one is free at once
   again();
-  await up.close(100);
+  await up.close();
 });
