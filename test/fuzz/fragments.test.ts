@@ -20,7 +20,8 @@ t.test(`${runs + pairs} random fragments: no exception, outputs parse and valida
   // The properties only mean something if enough cases get through to a render, and enough are refused.
   t.ok(f.accepted >= runs * 0.05, `random fragments rendered and checked: ${f.accepted}`);
   t.ok(f.rejected >= runs * 0.3, `random fragments rejected, every error located: ${f.rejected}`);
-  t.ok(f.slotAccepted >= pairs * 0.3, `hostile versions accepted and compared with their plain twins: ${f.slotAccepted}`);
+  // About a third are accepted; a random seed gave 28 % once (170 of 600), so the floor is a fifth.
+  t.ok(f.slotAccepted >= pairs * 0.2, `hostile versions accepted and compared with their plain twins: ${f.slotAccepted}`);
   for (const kind of ['toml-structure', 'toml-shaped', 'yaml-objects', 'yaml-structure', 'yaml-aliases', 'deep', 'raw'])
     t.ok((f.byKind[kind] ?? 0) > 0, `${kind} cases were generated`);
 });
