@@ -34,6 +34,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'local-mirror/mapping.ts',
   'local-mirror/render.ts',
   'containerd/hosts-toml.ts',
+  'containerd/attempts.ts',
   'local-mirror/request.ts',
   'local-mirror/counters.ts',
   'local-mirror/upstream-sources.ts',

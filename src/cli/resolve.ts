@@ -14,13 +14,55 @@ import { pullSources, ResolveError, type PullSources } from '../sources/sources.
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import type { CommandIO } from './commands.js';
 import { usage } from './usage.js';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { containerdAttempts } from '../containerd/attempts.js';
+import { unlessMissing } from '../output/if-exists.js';
+import { parseNormalizedNamed } from '../reference/reference.js';
 
 const RESOLVE_OPTIONS = {
   ...COMMON_OPTIONS,
   'registries-conf': { type: 'string' },
   'state-dir': { type: 'string' },
   json: { type: 'boolean' },
+  runtime: { type: 'string' },
+  'hosts-dir': { type: 'string' },
 } as const;
+
+const DEFAULT_CONTAINERD_HOSTS_DIR = '/etc/containerd/certs.d';
+
+/** `resolve --runtime containerd`: what containerd tries for REF, from the hosts directory. */
+async function resolveForContainerd(input: string, hostsDir: string, json: boolean, io: CommandIO): Promise<number> {
+  let ref;
+  try {
+    ref = parseNormalizedNamed(input);
+  } catch (e) {
+    process.stderr.write(`mirror-policyd: cannot resolve "${input}": ${(e as Error).message}\n`);
+    return 1;
+  }
+  const file = join(hostsDir, ref.domain, 'hosts.toml');
+  const text = await unlessMissing(fs.readFile(file, 'utf8'));
+  let attempts;
+  try {
+    attempts = containerdAttempts(ref.domain, ref.path, ref.digest !== undefined, text);
+  } catch (e) {
+    process.stderr.write(`mirror-policyd: ${file}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (json) {
+    io.stdout(`${JSON.stringify({ reference: input, hostsToml: text === undefined ? null : file, attempts }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    input,
+    `  containerd: ${text === undefined ? `no ${file}: the registry itself` : file}`,
+    `  ${ref.digest !== undefined ? 'by digest: hosts with "pull"' : 'by tag: hosts with "resolve"'}`,
+    '',
+    ...attempts.map((a, i) => `${i + 1}  ${a.role.padEnd(6)}  ${a.url}  [${a.capabilities.join(', ')}]${a.skipVerify ? '  skip_verify' : ''}`),
+  ];
+  io.stdout(`${lines.join('\n')}\n`);
+  return 0;
+}
 
 /** The health of a source's endpoint in the shared cache (unknown: never probed or pulled from). */
 export type Health = HealthState;
@@ -95,6 +137,9 @@ export async function resolveCommand(args: readonly string[], io: CommandIO): Pr
   const log = io.log ?? createLogger(logSettings(values));
   const input = positionals[0];
   if (input === undefined) throw new UsageError('resolve needs an image reference (REF), e.g. docker.io/library/busybox:latest');
+  if (values.runtime !== undefined && values.runtime !== 'containerd' && values.runtime !== 'containers-image')
+    throw new UsageError(`--runtime must be containers-image (the default) or containerd, not ${JSON.stringify(values.runtime)}`);
+  if (values.runtime === 'containerd') return resolveForContainerd(input, values['hosts-dir'] ?? DEFAULT_CONTAINERD_HOSTS_DIR, values.json === true, io);
   const path = values['registries-conf'];
   if (path === '') throw new UsageError('--registries-conf needs a file name');
 

@@ -186,6 +186,7 @@ ${COMMON}
 Exit codes: 0 pulled, 1 failed (every attempt listed), 2 usage error.
 `,
   resolve: `Usage: mirror-policyd resolve REF [--registries-conf FILE] [--state-dir DIR] [--json]
+       mirror-policyd resolve REF --runtime containerd [--hosts-dir DIR] [--json]
 
 Prints the sources a pull of REF tries, in order, as containers/image (skopeo, podman,
 CRI-O) tries them with the same registries.conf set: the mirrors the longest matching
@@ -208,6 +209,10 @@ $HOME/.config/containers/registries.conf.d.
                            probe (down, but due for one more try) or unknown
   --json                   {"reference", "sources": [{"reference", "endpoint", "role",
                            "insecure", "blocked", "health"}]}
+  --runtime containerd     what containerd tries instead, from REF's registry's
+                           DIR/<host>/hosts.toml: its [host] entries in order (those with
+                           "resolve" for a tag, "pull" for a digest), then server
+  --hosts-dir DIR          containerd's hosts directory (default /etc/containerd/certs.d)
 ${COMMON}
 Exit codes: 0 resolved, 1 the reference or the configuration is refused (as
 containers/image would refuse it; the reason on stderr), 2 usage error.

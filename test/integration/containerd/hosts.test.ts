@@ -111,6 +111,21 @@ t.test('ctr pulls through the hosts directory we render', { skip }, async (t) =>
   t.match(hostsToml, `[host."http://${m1.host}"]\n  capabilities = ["pull"]`, 'mirror 1: pull only (digest-only)');
   t.match(hostsToml, `[host."http://${m2.host}/v2/nested"]\n  capabilities = ["pull", "resolve"]\n  override_path = true`);
 
+  // resolve --runtime containerd says what containerd is about to do (checked against it below).
+  const said = async (ref: string): Promise<string[]> => {
+    const r = await runCli(['resolve', ref, '--runtime', 'containerd', '--hosts-dir', hostsDir, '--json']);
+    t.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { attempts: Array<{ url: string }> }).attempts.map((a) => a.url);
+  };
+  t.same(await said(`${SOURCE}/app@${D}`), [
+    `https://${m1.host}/v2/app`,
+    `http://${m1.host}/v2/app`,
+    `https://${m2.host}/v2/nested/app`,
+    `http://${m2.host}/v2/nested/app`,
+    `https://${SOURCE}/v2/app`,
+  ]);
+  t.same(await said(`${SOURCE}/app:v1`), [`https://${m2.host}/v2/nested/app`, `http://${m2.host}/v2/nested/app`, `https://${SOURCE}/v2/app`]);
+
   const socket = await startContainerd(t, join(work, 'containerd'));
   const fetch = (ref: string) => run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 });
 

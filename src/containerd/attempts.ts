@@ -1,0 +1,57 @@
+/**
+ * What containerd tries for one pull, in order, from the registry's hosts.toml (pure; the
+ * rules of containerd 1.6's `remotes/docker/config`): the `[host."…"]` entries in file order,
+ * then `server` (the registry itself when absent). A host's path gets `/v2` appended unless
+ * `override_path`; a tag is resolved only by hosts with the `resolve` capability, a digest by
+ * those with `pull`; no `capabilities` means all of them. For `resolve --runtime containerd`.
+ */
+import { parse } from 'smol-toml';
+
+export interface ContainerdAttempt {
+  /** The URL containerd asks, up to the repository: e.g. http://mirror:5000/v2/quay/team/app. */
+  readonly url: string;
+  readonly capabilities: readonly string[];
+  readonly skipVerify: boolean;
+  /** The hosts.toml's `server` (the last try), or one of its `[host."…"]` entries. */
+  readonly role: 'host' | 'server';
+}
+
+const ALL = ['pull', 'resolve', 'push'];
+
+interface HostEntry {
+  capabilities?: unknown;
+  skip_verify?: unknown;
+  override_path?: unknown;
+}
+
+/** The API root of a host URL as containerd computes it (https:// when no scheme). */
+function apiRoot(server: string, overridePath: boolean): string {
+  const u = new URL(server.startsWith('http') ? server : `https://${server}`);
+  let path = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '');
+  if (!overridePath && !path.endsWith('/v2')) path = `${path}/v2`;
+  return `${u.protocol}//${u.host}${path}`;
+}
+
+function capabilitiesOf(v: unknown): string[] {
+  return Array.isArray(v) && v.length > 0 ? v.map((c) => String(c).toLowerCase()) : ALL;
+}
+
+/**
+ * The attempts for `repository` (e.g. "team/app") of `registry` by digest or by tag. `hostsToml`
+ * is the registry's hosts.toml text, undefined when there is none. Throws on a file containerd
+ * would refuse to parse.
+ */
+export function containerdAttempts(registry: string, repository: string, byDigest: boolean, hostsToml: string | undefined): ContainerdAttempt[] {
+  const data = hostsToml === undefined ? {} : (parse(hostsToml) as { server?: unknown; host?: Record<string, HostEntry> } & HostEntry);
+  const needed = byDigest ? 'pull' : 'resolve';
+  const out: ContainerdAttempt[] = [];
+  const add = (role: ContainerdAttempt['role'], server: string, e: HostEntry): void => {
+    const capabilities = capabilitiesOf(e.capabilities);
+    if (!capabilities.includes(needed)) return;
+    out.push({ url: `${apiRoot(server, e.override_path === true)}/${repository}`, capabilities, skipVerify: e.skip_verify === true, role });
+  };
+  for (const [url, e] of Object.entries(data.host ?? {})) add('host', url, e);
+  const defaultServer = registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;
+  add('server', typeof data.server === 'string' && data.server !== '' ? data.server : defaultServer, data);
+  return out;
+}

@@ -1,0 +1,50 @@
+/**
+ * What containerd tries, from a hosts.toml (src/containerd/attempts.ts), pure: containerd
+ * 1.6's rules for paths, capabilities and the server; checked against our own renders.
+ */
+import t from 'tap';
+import { containerdAttempts } from '../../src/containerd/attempts.js';
+import { renderHostsTomls } from '../../src/containerd/hosts-toml.js';
+
+t.test('our render, read back as containerd reads it: digest-only mirrors for digests, the rest for tags, the server last', async (t) => {
+  const { files } = renderHostsTomls({
+    registries: [
+      {
+        location: 'quay.io',
+        mirrors: [{ location: 'd.example:5000/quay', pullFromMirror: 'digest-only', insecure: true }, { location: 'all.example' }],
+      },
+    ],
+  });
+  const text = files[0]?.text;
+  t.same(
+    containerdAttempts('quay.io', 'team/app', true, text).map((a) => [a.role, a.url, a.skipVerify]),
+    [
+      ['host', 'https://d.example:5000/v2/quay/team/app', true],
+      ['host', 'http://d.example:5000/v2/quay/team/app', false],
+      ['host', 'https://all.example/v2/team/app', false],
+      ['server', 'https://quay.io/v2/team/app', false],
+    ],
+    'by digest',
+  );
+  t.same(
+    containerdAttempts('quay.io', 'team/app', false, text).map((a) => a.url),
+    ['https://all.example/v2/team/app', 'https://quay.io/v2/team/app'],
+    'by tag: the digest-only mirror is not asked',
+  );
+});
+
+t.test('no hosts.toml: the registry itself (docker.io is registry-1); no capabilities: all; a path gets /v2 appended', async (t) => {
+  t.same(
+    containerdAttempts('docker.io', 'library/busybox', false, undefined).map((a) => a.url),
+    ['https://registry-1.docker.io/v2/library/busybox'],
+  );
+  const text = 'server = "https://registry.lan"\n[host."http://m.lan:5000/prefix"]\n';
+  t.same(
+    containerdAttempts('registry.lan', 'app', false, text).map((a) => [a.url, a.capabilities]),
+    [
+      ['http://m.lan:5000/prefix/v2/app', ['pull', 'resolve', 'push']],
+      ['https://registry.lan/v2/app', ['pull', 'resolve', 'push']],
+    ],
+  );
+  t.throws(() => containerdAttempts('x', 'app', true, 'server = '), 'a file containerd could not parse is an error');
+});
