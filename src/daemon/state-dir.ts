@@ -15,6 +15,7 @@
  * directory must be ours and private (refused at start otherwise), and a file in it that
  * is not a private regular file of ours is not believed (src/output/private-file.ts).
  */
+import { mapBounded } from '../core/map-bounded.js';
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fsyncDir } from '../output/atomic-write.js';
@@ -25,6 +26,8 @@ import { byteOrderCompare } from '../core/byte-order.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
+/** Last-good copies written at once (their fsyncs overlap; the bound keeps descriptors few). */
+const LAST_GOOD_WRITES_AT_ONCE = 24;
 
 export class StateDirError extends Error {}
 
@@ -245,18 +248,22 @@ export class StateDir {
    * way that is not a file (a directory) is left alone and named in a warning.
    */
   async writeLastGood(previous: Readonly<Record<string, string>>, next: Readonly<Record<string, string>>): Promise<void> {
-    let touched = false;
-    for (const [name, text] of Object.entries(next)) {
-      if (previous[name] === text) continue;
-      const path = this.path('last-good', name);
+    const changed = Object.entries(next).filter(([name, text]) => previous[name] !== text);
+    let touched = changed.length > 0;
+    // Each copy is a file of its own, written atomically: several at a time, so that their fsyncs
+    // overlap (a first start writes one per fragment: 10 000 in a row took most of 12 s).
+    const failures = await mapBounded(changed, LAST_GOOD_WRITES_AT_ONCE, async ([name, text]) => {
       try {
-        await this.writeFile(path, text);
+        await this.writeFile(this.path('last-good', name), text);
+        return undefined;
       } catch (e) {
-        if (!(e instanceof UntrustedFileError)) throw e;
+        if (!(e instanceof UntrustedFileError)) return e instanceof Error ? e : new Error(String(e));
         this.warn(`last-good copy ${e.message}`);
+        return undefined;
       }
-      touched = true;
-    }
+    });
+    const failure = failures.find((e): e is Error => e !== undefined);
+    if (failure) throw failure;
     for (const name of Object.keys(previous)) {
       if (name in next) continue;
       const path = this.path('last-good', name);
