@@ -198,37 +198,26 @@ function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> | und
 
 /** HEAD of a blob: the first source that knows it gives its size. */
 export async function headBlob(up: Upstream, sources: readonly PullSource[], b: BlobRequest): Promise<BlobOutcome> {
-  let absent = true;
-  for (const s of up.ordered(sources)) {
-    if (b.deadline.late) return 'late';
-    const release = await up.slot();
-    const started = performance.now();
-    try {
-      const client = await up.client(s);
-      const path = parseNamed(s.reference).path;
-      const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'HEAD');
-      await discard(res, client.timeouts.bodyIdleMs);
-      if (res.status !== 200) throw blobStatusError(res.status, b.digest);
-      if (b.deadline.late) return 'late';
-      up.succeeded(s, performance.now() - started);
-      b.deadline.stop();
-      const size = sizeOf(res);
-      countResponse(b.stats, 200);
-      b.res
-        .writeHead(200, {
-          ...API_VERSION_HEADER,
-          'content-type': 'application/octet-stream',
-          'docker-content-digest': b.digest,
-          'accept-ranges': 'bytes',
-          ...(size !== undefined ? { 'content-length': String(size) } : {}),
-        })
-        .end();
-      return 'served';
-    } catch (e) {
-      if (up.failed(s, e)) absent = false;
-    } finally {
-      release();
-    }
-  }
-  return absent ? 'absent' : 'failed';
+  const found = await up.firstAnswer(sources, b.deadline, async (s, client) => {
+    const path = parseNamed(s.reference).path;
+    const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'HEAD');
+    await discard(res, client.timeouts.bodyIdleMs);
+    if (res.status !== 200) throw blobStatusError(res.status, b.digest);
+    return sizeOf(res);
+  });
+  if (b.deadline.late) return 'late';
+  if (!('answer' in found)) return found.absent ? 'absent' : 'failed';
+  b.deadline.stop();
+  const size = found.answer;
+  countResponse(b.stats, 200);
+  b.res
+    .writeHead(200, {
+      ...API_VERSION_HEADER,
+      'content-type': 'application/octet-stream',
+      'docker-content-digest': b.digest,
+      'accept-ranges': 'bytes',
+      ...(size !== undefined ? { 'content-length': String(size) } : {}),
+    })
+    .end();
+  return 'served';
 }

@@ -24,26 +24,13 @@ export async function findManifest(
   reference: string,
   deadline: AnswerDeadline,
 ): Promise<FoundManifest | { absent: boolean }> {
-  let absent = true;
-  for (const s of up.ordered(sources)) {
-    if (deadline.late) break;
-    const release = await up.slot();
-    const started = performance.now();
-    try {
-      if (deadline.late) break;
-      const client = await up.client(s);
-      const got = await getManifestBytes(client, parseNamed(s.reference).path, reference);
-      const byDigest = reference.includes(':');
-      if (byDigest) verify(got.bytes, reference, s.reference);
-      up.succeeded(s, performance.now() - started);
-      return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : digestOf(got.bytes) };
-    } catch (e) {
-      if (up.failed(s, e)) absent = false;
-    } finally {
-      release();
-    }
-  }
-  return { absent };
+  const found = await up.firstAnswer(sources, deadline, async (s, client) => {
+    const got = await getManifestBytes(client, parseNamed(s.reference).path, reference);
+    const byDigest = reference.includes(':');
+    if (byDigest) verify(got.bytes, reference, s.reference);
+    return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : digestOf(got.bytes) };
+  });
+  return 'answer' in found ? found.answer : found;
 }
 
 export function sendManifest(res: ServerResponse, head: boolean, m: FoundManifest, stats: LocalMirrorStats): void {

@@ -133,6 +133,35 @@ export class Upstream {
     this.opts.log.warn({ source: s.reference, endpoint: key }, `local mirror: ${s.reference}: ${message}`);
   }
 
+  /**
+   * Asks each source in health order, holding one upstream slot at a time, until `ask` answers;
+   * every outcome feeds the health cache. Without an answer (or once `deadline` is late),
+   * `absent` tells whether every source asked said 404 or forbidden, none failing.
+   */
+  async firstAnswer<T>(
+    sources: readonly PullSource[],
+    deadline: { readonly late: boolean },
+    ask: (s: PullSource, client: EndpointClient) => Promise<T>,
+  ): Promise<{ answer: T } | { absent: boolean }> {
+    let absent = true;
+    for (const s of this.ordered(sources)) {
+      if (deadline.late) break;
+      const release = await this.slot();
+      const started = performance.now();
+      try {
+        if (deadline.late) break;
+        const answer = await ask(s, await this.client(s));
+        this.succeeded(s, performance.now() - started);
+        return { answer };
+      } catch (e) {
+        if (this.failed(s, e)) absent = false;
+      } finally {
+        release();
+      }
+    }
+    return { absent };
+  }
+
   /** One upstream slot; call the returned function to give it back (exactly once). */
   async slot(): Promise<() => void> {
     if (this.active >= this.opts.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));
