@@ -5,22 +5,13 @@
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fragment, startDaemon, workspace, runArgs } from '../../helpers/daemon.js';
 import { runCli } from '../../helpers/cli.js';
+import { freePort } from '../../helpers/registry.js';
 import { localMirrorLocation } from '../../../src/local-mirror/mapping.js';
 
 const D = `sha256:${'b'.repeat(64)}`;
-
-/** A port nothing listens on now (the kernel's pick, released): the daemon may bind it. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 t.test('on: the endpoint first; resolve lists it first; off: the next render removes it', async (t) => {
   const ws = workspace(t);
