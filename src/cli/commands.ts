@@ -17,7 +17,7 @@ import { diagnosticJson, loadAndBuild, missingPolicyDir, printDiagnostics } from
 import { unifiedDiff } from './unified-diff.js';
 import { usage } from './usage.js';
 import { renderHostsTomls } from '../containerd/hosts-toml.js';
-import { writeHostsDir } from '../containerd/hosts-dir.js';
+import { updateHostsDir } from '../containerd/hosts-dir.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
@@ -171,9 +171,9 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
 
 /** `render --containerd-hosts-dir DIR`: containerd's hosts.toml files from the same policy; 1 when one could not be written. */
 async function renderContainerdHosts(dir: string, conf: RegistriesConf, log: Logger): Promise<number> {
-  const { files, warnings } = renderHostsTomls(conf);
-  printDiagnostics(warnings);
-  const outcome = await writeHostsDir(dir, files);
+  const outcome = await updateHostsDir(dir, conf);
+  const { files } = outcome;
+  printDiagnostics(outcome.warnings);
   printDiagnostics(outcome.conflicts);
   log.info(
     { path: dir, hosts: files.length, written: outcome.written, removed: outcome.removed },

@@ -10,9 +10,11 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { error, type Diagnostic } from '../core/diagnostic.js';
+import type { RegistriesConf } from '../registries-conf/model.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing } from '../output/if-exists.js';
-import { HOSTS_TOML_HEADER, type HostsFile } from './hosts-toml.js';
+import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
+import { tlsFilesFor } from './tls-files.js';
 
 export interface HostsDirOutcome {
   /** Hosts whose hosts.toml changed. */
@@ -65,4 +67,15 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
     await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
   }
   return { written, removed, conflicts };
+}
+
+/**
+ * `dir` rendered from `conf` and written: the certificate files its hosts use looked up first
+ * (tls-files.ts), then the files rendered and written. What containerd cannot express is in
+ * `warnings`; what could not be written, in `conflicts`.
+ */
+export async function updateHostsDir(dir: string, conf: RegistriesConf, certDirs?: readonly string[]): Promise<HostsRender & HostsDirOutcome> {
+  const tls = await tlsFilesFor(endpointHosts(conf), dir, certDirs);
+  const rendered = renderHostsTomls(conf, { tls });
+  return { ...rendered, ...(await writeHostsDir(dir, rendered.files)) };
 }

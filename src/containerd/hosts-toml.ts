@@ -14,6 +14,10 @@
  * - an insecure endpoint (containers/image: https without verification, then plain http)
  *   becomes the https entry with `skip_verify = true` followed by the http one.
  *
+ * - the certificates containerd or containers/image use for a host (src/containerd/tls-files.ts,
+ *   given here as paths) are named: `ca` and `client`, at the top for `server`, in each entry for
+ *   a mirror — a hosts.toml turns off containerd's own reading of the directory's files.
+ *
  * What containerd cannot express — a namespace-scoped or wildcard source, a source rewritten
  * to another location, a blocked source (NeverContactSource: containerd always falls back to
  * `server`) — is left out of hosts.toml with a warning naming the fragment and line.
@@ -28,6 +32,18 @@ export interface HostsFile {
   /** The registry host (and port) the directory is named after: `certs.d/<host>/hosts.toml`. */
   readonly host: string;
   readonly text: string;
+}
+
+/** The certificate files a host's entries name (absolute paths). */
+export interface HostTlsFiles {
+  readonly ca: readonly string[];
+  /** [certificate, key] pairs. */
+  readonly client: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface HostsRenderOptions {
+  /** host[:port] → its certificate files (tls-files.ts); hosts without any are absent. */
+  readonly tls?: ReadonlyMap<string, HostTlsFiles>;
 }
 
 export interface HostsRender {
@@ -54,27 +70,54 @@ function whyNot(t: RegistryTable): string | undefined {
 
 /** The `[host."…"]` URLs of an endpoint: https (unverified when insecure), then plain http when insecure. */
 function hostUrls(location: string, insecure: boolean): Array<{ url: string; overridePath: boolean; skipVerify: boolean }> {
-  const slash = location.indexOf('/');
-  const host = slash < 0 ? location : location.slice(0, slash);
-  const path = slash < 0 ? '' : `/v2${location.slice(slash)}`;
+  const host = hostOf(location);
+  const path = location.length > host.length ? `/v2${location.slice(host.length)}` : '';
   const entry = (scheme: string, skipVerify: boolean) => ({ url: `${scheme}://${host}${path}`, overridePath: path !== '', skipVerify });
   return insecure ? [entry('https', true), entry('http', false)] : [entry('https', false)];
 }
 
-function hostTable(url: string, capabilities: readonly string[], overridePath: boolean, skipVerify: boolean): string {
+/** `ca = [...]` and `client = [[cert, key], ...]` lines for an https endpoint with certificate files. */
+function tlsLines(files: HostTlsFiles | undefined, indent: string): string[] {
+  if (!files) return [];
+  const lines: string[] = [];
+  if (files.ca.length > 0) lines.push(`${indent}ca = ${tomlStringArray(files.ca)}`);
+  if (files.client.length > 0) lines.push(`${indent}client = [${files.client.map((pair) => tomlStringArray(pair)).join(', ')}]`);
+  return lines;
+}
+
+function hostTable(url: string, capabilities: readonly string[], overridePath: boolean, skipVerify: boolean, tls?: HostTlsFiles): string {
   const lines = [`[host.${tomlString(url)}]`, `  capabilities = ${tomlStringArray(capabilities)}`];
   if (skipVerify) lines.push('  skip_verify = true');
+  else if (url.startsWith('https:')) lines.push(...tlsLines(tls, '  '));
   if (overridePath) lines.push('  override_path = true');
   return `${lines.join('\n')}\n`;
 }
 
+/** host[:port] of a location. */
+function hostOf(location: string): string {
+  const slash = location.indexOf('/');
+  return slash < 0 ? location : location.slice(0, slash);
+}
+
+/** Every host a hosts.toml of `conf` may name: the registries with mirrors and their mirrors (for tls-files.ts). */
+export function endpointHosts(conf: RegistriesConf): string[] {
+  const hosts = new Set<string>();
+  for (const t of conf.registries) {
+    if (t.mirrors.length === 0 || whyNot(t) !== undefined) continue;
+    hosts.add(registryScope(t));
+    for (const m of t.mirrors) hosts.add(hostOf(m.location));
+  }
+  return [...hosts].sort(byteOrderCompare);
+}
+
 /** One registry's hosts.toml, and what of its table was left out. */
-function renderTable(t: RegistryTable, warnings: Diagnostic[]): HostsFile {
+function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: ReadonlyMap<string, HostTlsFiles>): HostsFile {
   const host = registryScope(t);
   const digest = new Set(keptMirrors(t, true));
   const tag = new Set(keptMirrors(t, false));
   const parts: string[] = [HOSTS_TOML_HEADER, `server = ${tomlString(host === 'docker.io' ? DOCKER_HUB_SERVER : `https://${host}`)}\n`];
   if (t.insecure) parts.push('skip_verify = true\n');
+  else parts.push(...tlsLines(tls.get(host), '').map((l) => `${l}\n`));
   for (const m of t.mirrors) {
     if (!digest.has(m) && tag.has(m)) {
       warnings.push(
@@ -87,7 +130,8 @@ function renderTable(t: RegistryTable, warnings: Diagnostic[]): HostsFile {
     }
     if (!digest.has(m)) continue;
     const capabilities = tag.has(m) ? ['pull', 'resolve'] : ['pull'];
-    for (const u of hostUrls(m.location, m.insecure === true)) parts.push('\n', hostTable(u.url, capabilities, u.overridePath, u.skipVerify));
+    for (const u of hostUrls(m.location, m.insecure === true))
+      parts.push('\n', hostTable(u.url, capabilities, u.overridePath, u.skipVerify, tls.get(hostOf(m.location))));
   }
   // An insecure source: its plain-http form after the mirrors, before `server` (https, unverified).
   if (t.insecure) parts.push('\n', hostTable(`http://${host}`, ['pull', 'resolve'], false, false));
@@ -95,7 +139,8 @@ function renderTable(t: RegistryTable, warnings: Diagnostic[]): HostsFile {
 }
 
 /** Every registry of `conf` with mirrors, as containerd's hosts.toml files, and what could not be expressed. */
-export function renderHostsTomls(conf: RegistriesConf): HostsRender {
+export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptions = {}): HostsRender {
+  const tls = options.tls ?? new Map<string, HostTlsFiles>();
   const warnings: Diagnostic[] = [];
   const files: HostsFile[] = [];
   for (const t of conf.registries) {
@@ -110,7 +155,7 @@ export function renderHostsTomls(conf: RegistriesConf): HostsRender {
       );
       continue;
     }
-    files.push(renderTable(t, warnings));
+    files.push(renderTable(t, warnings, tls));
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
   return { files, warnings };

@@ -35,8 +35,7 @@ import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
-import { renderHostsTomls } from '../containerd/hosts-toml.js';
-import { writeHostsDir } from '../containerd/hosts-dir.js';
+import { updateHostsDir } from '../containerd/hosts-dir.js';
 import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
@@ -489,12 +488,11 @@ export class Daemon {
    * the daemon degraded until a render writes it (each rescan tries again).
    */
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
-    const { files, warnings } = renderHostsTomls(conf);
-    const said = warnings.map(formatDiagnostic).join('\n');
-    if (said !== this.containerdWarnings) for (const w of warnings) this.log.warn(formatDiagnostic(w));
-    this.containerdWarnings = said;
     try {
-      const outcome = await writeHostsDir(dir, files);
+      const outcome = await updateHostsDir(dir, conf);
+      const said = outcome.warnings.map(formatDiagnostic).join('\n');
+      if (said !== this.containerdWarnings) for (const w of outcome.warnings) this.log.warn(formatDiagnostic(w));
+      this.containerdWarnings = said;
       this.generalProblems.push(...outcome.conflicts.map(formatDiagnostic));
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(

@@ -1,7 +1,7 @@
 /**
  * TLS material per registry host, as containers/image finds it: with --cert-dir one
- * directory for every host; otherwise /etc/containers/certs.d/HOST[:PORT]/ then
- * /etc/docker/certs.d/HOST[:PORT]/. `*.crt` are CAs (added to the system's), a
+ * directory for every host; otherwise the first of /etc/containers/certs.d/HOST[:PORT]/ and
+ * /etc/docker/certs.d/HOST[:PORT]/ that exists. `*.crt` are CAs (added to the system's), a
  * `NAME.cert` with its `NAME.key` is a client certificate.
  */
 import { promises as fs } from 'node:fs';
@@ -17,29 +17,43 @@ export interface TlsMaterial {
 
 export const CERT_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
 
-async function readDir(dir: string): Promise<TlsMaterial | undefined> {
+/** The TLS files of one certs.d directory, by name: `*.crt` CAs, and `NAME.cert` with its `NAME.key`. */
+export interface CertFileNames {
+  readonly ca: string[];
+  /** [certificate, key] pairs, in the directory's byte order. */
+  readonly client: Array<[string, string]>;
+}
+
+/**
+ * Which files of `dir` are TLS material, in os.ReadDir's (byte) order; undefined when the
+ * directory cannot be listed. Shared with containerd's hosts.toml (src/containerd/tls-files.ts).
+ */
+export async function certFileNames(dir: string): Promise<CertFileNames | undefined> {
   let names: string[];
   try {
-    names = (await fs.readdir(dir)).sort(byteOrderCompare); // os.ReadDir's order (bytes)
+    names = (await fs.readdir(dir)).sort(byteOrderCompare);
   } catch {
     return undefined;
   }
-  const extra: string[] = [];
-  let cert: string | undefined;
-  let key: string | undefined;
-  for (const n of names) {
-    if (n.endsWith('.crt')) extra.push(await fs.readFile(join(dir, n), 'utf8'));
-    else if (n.endsWith('.cert') && !cert && names.includes(`${n.slice(0, -5)}.key`)) {
-      cert = await fs.readFile(join(dir, n), 'utf8');
-      key = await fs.readFile(join(dir, `${n.slice(0, -5)}.key`), 'utf8');
-    }
-  }
-  if (extra.length === 0 && !cert) return undefined;
-  return { ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}), ...(cert && key ? { cert, key } : {}) };
+  const keys = new Set(names.filter((n) => n.endsWith('.key')));
+  return {
+    ca: names.filter((n) => n.endsWith('.crt')),
+    client: names.filter((n) => n.endsWith('.cert') && keys.has(`${n.slice(0, -5)}.key`)).map((n) => [n, `${n.slice(0, -5)}.key`]),
+  };
+}
+
+async function readDir(dir: string): Promise<TlsMaterial | undefined> {
+  const files = await certFileNames(dir);
+  if (!files) return undefined;
+  const extra = await Promise.all(files.ca.map((n) => fs.readFile(join(dir, n), 'utf8')));
+  const pair = files.client[0];
+  const client = pair ? { cert: await fs.readFile(join(dir, pair[0]), 'utf8'), key: await fs.readFile(join(dir, pair[1]), 'utf8') } : {};
+  return { ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}), ...client };
 }
 
 export async function tlsFor(host: string, certDir?: string): Promise<TlsMaterial> {
   if (certDir) return (await readDir(certDir)) ?? {};
+  // The first directory that exists, as containers/image's dockerCertDir picks it, even when it holds nothing.
   for (const base of CERT_DIRS) {
     const m = await readDir(join(base, host));
     if (m) return m;

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { parse } from 'smol-toml';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
-import { HOSTS_TOML_HEADER, renderHostsTomls } from '../../src/containerd/hosts-toml.js';
+import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls } from '../../src/containerd/hosts-toml.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
 
 const at = (line: number) => ({ file: '10-policy.toml', line });
@@ -101,4 +101,27 @@ t.test('hostile locations are escaped: a value never opens a table or adds a key
   const { files } = renderHostsTomls({ registries: [{ location: 'quay.io', mirrors: [{ location: 'm.example/a"]\n[evil]\nx = "1' }] }] });
   const parsed = parse(files[0]?.text ?? '') as Record<string, unknown>;
   t.same(Object.keys(parsed).sort(), ['host', 'server']);
+});
+
+t.test('certificate files: ca and client for server and for https mirrors; none for skip_verify or http entries', async (t) => {
+  const conf: RegistriesConf = {
+    registries: [{ location: 'quay.io', mirrors: [{ location: 'mirror.lan:5000/quay' }, { location: 'plain.lan', insecure: true }] }],
+  };
+  const tls = new Map([
+    ['quay.io', { ca: ['/etc/containerd/certs.d/quay.io/ca.crt'], client: [] }],
+    ['mirror.lan:5000', { ca: ['/etc/containers/certs.d/mirror.lan:5000/a.crt'], client: [['/c/x.cert', '/c/x.key'] as const] }],
+    ['plain.lan', { ca: ['/never/named.crt'], client: [] }],
+  ]);
+  t.same(endpointHosts(conf), ['mirror.lan:5000', 'plain.lan', 'quay.io'], 'the hosts whose certificates are looked up');
+  const text = renderHostsTomls(conf, { tls }).files[0]?.text ?? '';
+  const parsed = parse(text) as { ca?: string[]; host: Record<string, { ca?: string[]; client?: string[][] }> };
+  t.same(parsed.ca, ['/etc/containerd/certs.d/quay.io/ca.crt'], 'server: the CA containerd used before our hosts.toml hid it');
+  t.same(parsed.host['https://mirror.lan:5000/v2/quay'], {
+    capabilities: ['pull', 'resolve'],
+    ca: ['/etc/containers/certs.d/mirror.lan:5000/a.crt'],
+    client: [['/c/x.cert', '/c/x.key']],
+    override_path: true,
+  });
+  t.notMatch(text, '/never/named.crt', 'an unverified or plain-http entry names no certificate');
+  t.same(renderHostsTomls(conf).files[0]?.text, renderHostsTomls(conf, { tls: new Map() }).files[0]?.text, 'no files, no keys');
 });

@@ -1,0 +1,40 @@
+/**
+ * The certificates a hosts.toml must name (an edge: it lists directories). containerd uses the
+ * Docker-pattern files of `certs.d/<host>/` (`*.crt`, `NAME.cert` + `NAME.key`) only while that
+ * directory has no hosts.toml; once we write one, only what it names counts. So, per host, we
+ * name what containerd used there before, then what containers/image uses for the same host
+ * (/etc/containers/certs.d/<host>/, else /etc/docker/certs.d/<host>/, src/registry/certs.ts):
+ * a mirror reached through containerd is then trusted exactly as it is by podman and skopeo.
+ */
+import { join } from 'node:path';
+import { CERT_DIRS, certFileNames } from '../registry/certs.js';
+import type { HostTlsFiles } from './hosts-toml.js';
+
+function add(into: { ca: string[]; client: Array<[string, string]> }, dir: string, names: { ca: string[]; client: Array<[string, string]> }): void {
+  for (const n of names.ca) if (!into.ca.includes(join(dir, n))) into.ca.push(join(dir, n));
+  for (const [c, k] of names.client) if (!into.client.some(([x]) => x === join(dir, c))) into.client.push([join(dir, c), join(dir, k)]);
+}
+
+/** The TLS files of one host: containerd's own directory, then containers/image's first directory that exists. */
+async function filesOf(host: string, hostsDir: string, certDirs: readonly string[]): Promise<HostTlsFiles | undefined> {
+  const found = { ca: [] as string[], client: [] as Array<[string, string]> };
+  const own = await certFileNames(join(hostsDir, host));
+  if (own) add(found, join(hostsDir, host), own);
+  for (const base of certDirs) {
+    const names = await certFileNames(join(base, host));
+    if (!names) continue;
+    add(found, join(base, host), names);
+    break; // containers/image stops at the first of its directories that exists
+  }
+  return found.ca.length + found.client.length > 0 ? found : undefined;
+}
+
+/** host → its TLS files, for the hosts that have any; `certDirs` is containers/image's search path (tests pass their own). */
+export async function tlsFilesFor(hosts: Iterable<string>, hostsDir: string, certDirs: readonly string[] = CERT_DIRS): Promise<Map<string, HostTlsFiles>> {
+  const found = new Map<string, HostTlsFiles>();
+  for (const host of new Set(hosts)) {
+    const files = await filesOf(host, hostsDir, certDirs);
+    if (files) found.set(host, files);
+  }
+  return found;
+}
