@@ -133,6 +133,10 @@ function formatStatus(s: DaemonStatus): string {
   }
   if (s.shadowing.length > 0) lines.push('shadowed by registries.conf.d drop-ins:', ...s.shadowing.map((x) => `  ${x}`));
   if (s.localMirror) lines.push(...formatLocalMirror(s.localMirror));
+  if (s.containerd) {
+    const c = s.containerd;
+    lines.push(`containerd: ${c.dir}, ${c.hosts.length} host(s)${c.hosts.length > 0 ? `: ${c.hosts.join(', ')}` : ''}`, ...c.warnings.map((w) => `  ${w}`));
+  }
   return `${lines.join('\n')}\n`;
 }
 

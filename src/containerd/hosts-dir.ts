@@ -23,6 +23,8 @@ export interface HostsDirOutcome {
   readonly removed: string[];
   /** Hosts left alone: their hosts.toml is not ours. */
   readonly conflicts: Diagnostic[];
+  /** Hosts whose hosts.toml is ours and holds what the policy says (written now or before), in the order given. */
+  readonly current: string[];
 }
 
 /** A directory name containerd looks up for a registry host: a host name or address and an optional port, nothing that walks. */
@@ -37,6 +39,7 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
   const written: string[] = [];
   const removed: string[] = [];
   const conflicts: Diagnostic[] = [];
+  const current: string[] = [];
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const wanted = new Set<string>();
   for (const f of files) {
@@ -57,6 +60,7 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
     }
     await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
     if ((await writeFileAtomic(file, f.text)).changed) written.push(f.host);
+    current.push(f.host);
   }
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || wanted.has(entry.name)) continue;
@@ -66,7 +70,7 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
     removed.push(entry.name);
     await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
   }
-  return { written, removed, conflicts };
+  return { written, removed, conflicts, current };
 }
 
 /**

@@ -40,7 +40,16 @@ import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
-import { buildStatus, degradedReasons, metricsSnapshot, statusLine, type DaemonFacts, type DaemonStatus, type RenderInfo } from './status-report.js';
+import {
+  buildStatus,
+  degradedReasons,
+  metricsSnapshot,
+  statusLine,
+  type ContainerdHostsStatus,
+  type DaemonFacts,
+  type DaemonStatus,
+  type RenderInfo,
+} from './status-report.js';
 import { watchTargets, type Watcher } from './watcher.js';
 
 // What the CLI and the tests take from here, wherever it lives now.
@@ -86,6 +95,8 @@ export class Daemon {
   private readonly parseCache: ParseCache = new SweepCache();
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
+  /** containerd's hosts directory as the last render left it; absent while it is not managed. */
+  private containerdStatus: ContainerdHostsStatus | undefined;
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
   private cleanRender?: { readonly inputs: string; readonly output: string };
 
@@ -494,6 +505,7 @@ export class Daemon {
       if (said !== this.containerdWarnings) for (const w of outcome.warnings) this.log.warn(formatDiagnostic(w));
       this.containerdWarnings = said;
       this.generalProblems.push(...outcome.conflicts.map(formatDiagnostic));
+      this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic) };
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(
           { path: dir, written: outcome.written, removed: outcome.removed },
@@ -531,6 +543,7 @@ export class Daemon {
       health: this.health(),
       ...(localMirror ? { localMirror } : {}),
       localMirrorProblems: this.localMirror.degradedReasons(),
+      ...(this.config.containerdHostsDir !== undefined && this.containerdStatus ? { containerd: this.containerdStatus } : {}),
       ...(this.keeper ? { keeper: this.keeper } : {}),
       counters: { ...this.counters, driftRestores: this.output.driftRestores },
     };

@@ -50,8 +50,19 @@ export interface DaemonStatus {
   readonly healthAwareOrder?: { readonly demoted: string[]; readonly demotions: number; readonly rewrites: number; readonly rewritesLastMinute: number };
   /** Present while the local mirror is on. */
   readonly localMirror?: LocalMirrorStatus;
+  /** Present while containerd's hosts directory is managed (`containerd-hosts-dir`). */
+  readonly containerd?: ContainerdHostsStatus;
   readonly renders: number;
   readonly renderErrors: number;
+}
+
+/** containerd's hosts directory as the last render left it. */
+export interface ContainerdHostsStatus {
+  readonly dir: string;
+  /** The hosts whose hosts.toml is ours and current, in byte order. */
+  readonly hosts: string[];
+  /** What containerd cannot express of the policy (left out), formatted. */
+  readonly warnings: string[];
 }
 
 /** The running totals the daemon counts. */
@@ -100,6 +111,7 @@ export interface DaemonFacts {
   readonly localMirror?: LocalMirrorStatus;
   /** Why the local mirror is on but not serving (it is then not listed in the file). */
   readonly localMirrorProblems?: readonly string[];
+  readonly containerd?: ContainerdHostsStatus;
 }
 
 export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: number; held: number; invalid: number } {
@@ -162,6 +174,7 @@ export function buildStatus(f: DaemonFacts): DaemonStatus {
         }
       : {}),
     ...(f.localMirror ? { localMirror: f.localMirror } : {}),
+    ...(f.containerd ? { containerd: f.containerd } : {}),
     renders: f.counters.renders,
     renderErrors: f.counters.renderErrors,
   };

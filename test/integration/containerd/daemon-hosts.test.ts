@@ -1,0 +1,54 @@
+/**
+ * The daemon keeps containerd's hosts directory (`--containerd-hosts-dir`): written at start,
+ * rewritten when a fragment changes, a host the policy drops removed, a hand-written hosts.toml
+ * left alone and reported (degraded), the certificates beside a hosts.toml named in it, and
+ * `status` (text and --json) saying which hosts are managed and what containerd cannot express.
+ */
+import t from 'tap';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'smol-toml';
+import { runCli } from '../../helpers/cli.js';
+import { fragment, readOrUndefined, replaceFile, startDaemon, workspace } from '../../helpers/daemon.js';
+
+t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
+  const ws = workspace(t);
+  const hostsDir = join(ws.dir, 'certs.d');
+  // containerd used this CA for quay.io while no hosts.toml was there; ours must keep naming it.
+  mkdirSync(join(hostsDir, 'quay.io'), { recursive: true });
+  writeFileSync(join(hostsDir, 'quay.io', 'ca.crt'), 'not parsed by us');
+  // A hand-written hosts.toml for a host the policy covers: never overwritten.
+  mkdirSync(join(hostsDir, 'ghcr.io'), { recursive: true });
+  writeFileSync(join(hostsDir, 'ghcr.io', 'hosts.toml'), 'server = "https://ghcr.io"\n');
+  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
+  writeFileSync(join(ws.policy, '20-ghcr.toml'), fragment('ghcr.io', ['mirror-1.example/ghcr']));
+  writeFileSync(join(ws.policy, '30-team.toml'), fragment('registry.example/team', ['mirror-1.example/team']));
+  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir] });
+
+  const quay = join(hostsDir, 'quay.io', 'hosts.toml');
+  await d.waitFor(() => existsSync(quay), 'quay.io/hosts.toml written');
+  const parsed = parse(readFileSync(quay, 'utf8')) as { server: string; ca?: string[]; host: Record<string, unknown> };
+  t.equal(parsed.server, 'https://quay.io');
+  t.same(parsed.ca, [join(hostsDir, 'quay.io', 'ca.crt')], 'the CA beside it is named');
+  t.same(Object.keys(parsed.host), ['https://mirror-1.example/v2/quay']);
+  t.equal(readFileSync(join(hostsDir, 'ghcr.io', 'hosts.toml'), 'utf8'), 'server = "https://ghcr.io"\n', 'the hand-written file is untouched');
+
+  const s = await d.waitForStatus((x) => x.containerd !== undefined, 'containerd in status');
+  t.equal(s.state, 'degraded', 'a hosts.toml of someone else makes the daemon degraded');
+  t.match(s.degraded, [/ghcr\.io\/hosts\.toml.*written by someone else/]);
+  t.same(s.containerd?.hosts, ['quay.io'], 'only the host we manage');
+  t.equal(s.containerd?.dir, hostsDir);
+  t.match(s.containerd?.warnings, [/30-team\.toml:\d+:\d+: warning: containerd cannot express a namespace-scoped source/]);
+  const text = await runCli(['status', '--control-socket', ws.control]);
+  t.match(text.stdout, `containerd: ${hostsDir}, 1 host(s): quay.io\n`);
+
+  // A change of policy reaches hosts.toml; a dropped host loses ours (the CA stays, with its directory).
+  replaceFile(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-2.example/quay']));
+  await d.waitFor(() => (readOrUndefined(quay) ?? '').includes('mirror-2.example'), 'the change in hosts.toml');
+  replaceFile(join(ws.policy, '10-quay.toml'), fragment('docker.io', ['mirror-2.example/hub']));
+  await d.waitFor(() => !existsSync(quay) && existsSync(join(hostsDir, 'docker.io', 'hosts.toml')), 'quay.io dropped, docker.io written');
+  t.ok(existsSync(join(hostsDir, 'quay.io', 'ca.crt')), 'the certificate is left where it was');
+  const after = await d.waitForStatus((x) => x.containerd?.hosts.includes('docker.io') === true, 'status follows');
+  t.same(after.containerd?.hosts, ['docker.io']);
+  t.equal(await d.stop(), 0);
+});
