@@ -152,9 +152,10 @@ t.test('the sandbox leaves the daemon what it needs', async (t) => {
     return v[0];
   };
   t.equal(one('Service.ProtectSystem'), 'strict');
-  // registries.conf and its atomic temp file live in /etc/containers; nothing else of the
+  // registries.conf and its atomic temp file live in /etc/containers, containerd's hosts.toml
+  // files (when containerd-hosts-dir is set) in /etc/containerd/certs.d; nothing else of the
   // read-only system is writable. ("-": a missing directory does not fail the start.)
-  t.same(all('Service.ReadWritePaths'), ['-/etc/containers'], 'only the output directory is writable');
+  t.same(all('Service.ReadWritePaths'), ['-/etc/containers', '-/etc/containerd/certs.d'], 'only the output directories are writable');
   t.equal(one('Service.UMask'), '0022', 'registries.conf stays world-readable');
   t.equal(one('Service.CapabilityBoundingSet'), '', 'no capability at all');
   t.equal(one('Service.NoNewPrivileges'), 'yes');
