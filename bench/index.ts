@@ -5,7 +5,8 @@
  * BENCH_HEALTH_PULLS (10) the health-aware order one; BENCH_RUNTIME_STARTS (7) the runtimes one;
  * BENCH_READ_RUNS (7) the policy-dir reads; BENCH_LARGE_RUNS (3) the large lists;
  * LOCAL_MIRROR_BENCH_MB (64), _RUNS (3), _REQUESTS (300), _PULLS (10) and _STATIC_PULLS (2) the
- * local mirror's; BENCH_ONLY=render|reads|large|daemon|pull|health|runtimes|local-mirror runs one part.
+ * local mirror's; BENCH_RENDER_PROCESS_N (10 000) and _RUNS (3) the whole-process
+ * render; BENCH_ONLY=render|render-process|reads|large|daemon|pull|health|runtimes|local-mirror runs one part.
  */
 import { runDaemonBench } from './daemon.js';
 import { runHealthAwareBench } from './health-aware.js';
@@ -13,11 +14,12 @@ import { runLargeListsBench } from './large-lists.js';
 import { runLocalMirrorBench } from './local-mirror.js';
 import { runPolicyDirBench } from './policy-dir.js';
 import { runPullBench } from './pull.js';
-import { runRenderBench } from './render.js';
+import { runRenderBench, runRenderProcessBench } from './render.js';
 import { runRuntimesBench } from './runtimes.js';
 
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'render') runRenderBench();
+if (!only || only === 'render' || only === 'render-process') await runRenderProcessBench();
 if (!only || only === 'reads') await runPolicyDirBench();
 if (!only || only === 'large') runLargeListsBench();
 if (!only || only === 'daemon') await runDaemonBench();

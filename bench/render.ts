@@ -5,8 +5,15 @@
  * Goal (issue 2): 10 000 fragments in ≤ 1 s and ≤ 200 MB, growing about linearly.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
+import { parseAllDocuments } from 'yaml';
 import { buildRegistriesConf, type SourceText } from '../src/pipeline/strict.js';
+import { BIN } from './daemon-harness.js';
+import { runMeasured, type ProcessRun } from './process-figures.js';
 
 export function makeFragments(n: number): SourceText[] {
   const out: SourceText[] = [];
@@ -51,4 +58,50 @@ export function runRenderBench(): void {
   console.log('goal: 10000 fragments in <= 1000 ms and <= 200 MB peak RSS');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]) measure(Number(process.argv[2]));
+/** The whole-process floor: read each file, parse it (smol-toml or yaml), JSON.stringify the lot. */
+function floorScript(dir: string): void {
+  const data: unknown[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    data.push(file.endsWith('.toml') ? parseToml(text) : parseAllDocuments(text).map((d) => d.toJS() as unknown));
+  }
+  process.stdout.write(JSON.stringify(data).length.toString());
+}
+
+const WHOLE_N = Number(process.env['BENCH_RENDER_PROCESS_N'] ?? 10_000);
+const WHOLE_RUNS = Number(process.env['BENCH_RENDER_PROCESS_RUNS'] ?? 3);
+
+const medianOf = (runs: readonly ProcessRun[], k: keyof ProcessRun): number => [...runs.map((r) => r[k])].sort((a, b) => a - b)[runs.length >> 1] ?? NaN;
+
+/**
+ * `mirror-policyd render` of WHOLE_N fragment files, the whole process (start, reads, trust
+ * checks, render, atomic write), against the floor script in its own process; the two take
+ * turns, medians of WHOLE_RUNS each.
+ */
+export async function runRenderProcessBench(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-bench-render-'));
+  try {
+    const policy = join(root, 'policy.d');
+    mkdirSync(policy);
+    for (const f of makeFragments(WHOLE_N)) writeFileSync(join(policy, f.file), f.text, { mode: 0o644 });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['NODE_OPTIONS'];
+    const ours: ProcessRun[] = [];
+    const floor: ProcessRun[] = [];
+    const renderArgv = [process.execPath, BIN, 'render', '--policy-dir', policy, '--base', '/dev/null', '--output', join(root, 'registries.conf')];
+    for (let i = 0; i < WHOLE_RUNS; i++) {
+      ours.push(await runMeasured([...renderArgv, '--allow-unsafe-fragments', '--log-level', 'warn'], env));
+      floor.push(await runMeasured([process.execPath, fileURLToPath(import.meta.url), '--floor', policy], env));
+    }
+    const [ms, fms, mb, fmb] = [medianOf(ours, 'ms'), medianOf(floor, 'ms'), medianOf(ours, 'peakRssMB'), medianOf(floor, 'peakRssMB')];
+    console.log(`render, whole process, ${WHOLE_N} fragment files (median of ${WHOLE_RUNS}, taking turns with the floor):`);
+    console.log(`  time      ${ms.toFixed(0).padStart(7)} ms  floor ${fms.toFixed(0).padStart(7)} ms  ratio ${(ms / fms).toFixed(2)}   goal <= 1.2x`);
+    console.log(`  peak RSS  ${mb.toFixed(0).padStart(7)} MB  floor ${fmb.toFixed(0).padStart(7)} MB  ratio ${(mb / fmb).toFixed(2)}   goal <= 150 MB`);
+    console.log('  floor: a node script that reads each file, parses it (smol-toml or yaml) and JSON.stringifies the lot');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--floor') floorScript(process.argv[3] as string);
+else if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]) measure(Number(process.argv[2]));
