@@ -489,9 +489,13 @@ export class Daemon {
    * the daemon degraded until a render writes it (each rescan tries again).
    */
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
-    const { files, warnings } = renderHostsTomls(conf);
-    const said = warnings.map(formatDiagnostic).join('\n');
-    if (said !== this.containerdWarnings) for (const w of warnings) this.log.warn(formatDiagnostic(w));
+    const localMirror = this.localMirror.listening();
+    const { files, warnings, routed } = renderHostsTomls(conf, localMirror !== undefined ? { localMirror } : {});
+    const said = [...warnings.map(formatDiagnostic), ...routed.map((r) => r.prefix)].join('\n');
+    if (said !== this.containerdWarnings) {
+      for (const w of warnings) this.log.warn(formatDiagnostic(w));
+      for (const r of routed) this.log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror`);
+    }
     this.containerdWarnings = said;
     try {
       const outcome = await writeHostsDir(dir, files);
