@@ -201,39 +201,30 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
 function renderThroughLocalMirror(conf: RegistriesConf, address: string): HostsRender {
   const warnings: Diagnostic[] = [];
   const routed: RoutedTable[] = [];
-  const tablesOf = new Map<string, RegistryTable[]>();
+  // Per registry host: whether a table under it is blocked, and its registry-level table (with
+  // or without mirrors of its own: its insecure and location count).
+  const blocked = new Set<string>();
+  const registryLevel = new Map<string, RegistryTable>();
   for (const t of conf.registries) {
-    if (!withPolicy(t)) continue;
     const scope = registryScope(t);
+    if (scope === registryHostOf(scope) && !registryLevel.has(scope)) registryLevel.set(scope, t);
+    if (!withPolicy(t)) continue;
     if (scope.startsWith('*.')) {
       warnings.push(leftOut(t, 'a wildcard source (it names no registry host, so no hosts.toml, even through the local mirror)'));
       continue;
     }
-    const host = registryHostOf(scope);
-    tablesOf.set(host, [...(tablesOf.get(host) ?? []), t]);
+    if (t.blocked === true) blocked.add(registryHostOf(scope));
     const why = whyNot(t);
     if (why !== undefined) routed.push({ prefix: scope, at: t.origin ?? { file: scope }, why });
   }
-  const files: HostsFile[] = [];
-  for (const host of containerdRoutedHosts(conf)) {
-    const tables = tablesOf.get(host) ?? [];
-    // The registry-level table, with or without mirrors of its own (its insecure and location count).
-    const registryLevel = conf.registries.find((t) => registryScope(t) === host);
-    files.push(renderRoutedHost(host, address, tables, registryLevel, warnings));
-  }
+  const files = containerdRoutedHosts(conf).map((host) => renderRoutedHost(host, address, blocked.has(host), registryLevel.get(host), warnings));
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
   return { files, warnings, routed };
 }
 
-function renderRoutedHost(
-  host: string,
-  address: string,
-  tables: readonly RegistryTable[],
-  registryLevel: RegistryTable | undefined,
-  warnings: Diagnostic[],
-): HostsFile {
+/** One registry host's hosts.toml with the local mirror; `blocked`: a table under the host is blocked. */
+function renderRoutedHost(host: string, address: string, blocked: boolean, registryLevel: RegistryTable | undefined, warnings: Diagnostic[]): HostsFile {
   const endpoint = localMirrorUrl(address, host);
-  const blocked = tables.some((t) => t.blocked === true) || registryLevel?.blocked === true;
   const parts: string[] = [HOSTS_TOML_HEADER];
   const primary = blocked ? { server: endpoint } : primaryUrls(host, registryLevel);
   parts.push(serverKeys(primary.server, blocked ? PULL_AND_RESOLVE : undefined));
