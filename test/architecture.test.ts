@@ -61,7 +61,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   control: ['core'],
   systemd: ['core'],
   'local-mirror': [...PURE, 'output', 'registry'],
-  containerd: [...PURE, 'output'],
+  containerd: [...PURE, 'output', 'registry', 'local-mirror'],
   daemon: [...PURE, 'output', 'registry', 'control', 'systemd', 'local-mirror', 'containerd'],
   cli: [...PURE, 'output', 'registry', 'control', 'systemd', 'daemon', 'local-mirror', 'containerd'],
 };

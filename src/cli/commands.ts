@@ -22,7 +22,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
 import { managingDaemon } from './daemon-commands.js';
-import { DEFAULT_STATE_DIR } from '../daemon/config.js';
+import { DEFAULT_STATE_DIR, parseLocalMirrorAddress } from '../daemon/config.js';
 
 export interface CommandIO {
   readonly stdout: (s: string) => void;
@@ -54,10 +54,22 @@ function summary(conf: { registries: Array<{ mirrors: unknown[] }> } | undefined
 export async function checkCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { ...POLICY_OPTIONS, output: { type: 'string' }, json: { type: 'boolean' }, 'containerd-hosts-dir': { type: 'string' } },
+    {
+      ...POLICY_OPTIONS,
+      output: { type: 'string' },
+      json: { type: 'boolean' },
+      'containerd-hosts-dir': { type: 'string' },
+      'local-mirror': { type: 'string' },
+    },
     Infinity,
   );
   if (values.help) return help(io, 'check');
+  const localMirror = values['local-mirror'];
+  if (localMirror !== undefined) {
+    const address = parseLocalMirrorAddress(localMirror, true);
+    if ('problem' in address) throw new UsageError(address.problem);
+    if (values['containerd-hosts-dir'] === undefined) throw new UsageError('--local-mirror is about containerd here: it needs --containerd-hosts-dir');
+  }
   const log = io.log ?? createLogger(logSettings(values));
   const json = values.json === true;
   const report = (diagnostics: readonly Diagnostic[], facts: Record<string, number> = {}): number => {
@@ -83,8 +95,14 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     log,
   );
   const shadowing = loaded.conf ? findShadowing(loaded.conf, await readDropIns(output)) : [];
-  // What containerd cannot express of the policy, when its hosts directory is managed too.
-  const containerd = values['containerd-hosts-dir'] !== undefined && loaded.conf ? renderHostsTomls(loaded.conf).warnings : [];
+  // What containerd cannot express of the policy, when its hosts directory is managed too (with the
+  // local mirror on, most of it is routed through the endpoint: said, not warned about).
+  const forContainerd =
+    values['containerd-hosts-dir'] !== undefined && loaded.conf ? renderHostsTomls(loaded.conf, localMirror !== undefined ? { localMirror } : {}) : undefined;
+  const containerd = forContainerd?.warnings ?? [];
+  if (!json)
+    for (const r of forContainerd?.routed ?? [])
+      log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror at ${localMirror ?? ''}`);
   const { tables, mirrors } = summary(loaded.conf);
   const code = report([...loaded.diagnostics, ...shadowing, ...containerd], { fragments: loaded.fragments.length, tables, mirrors });
   if (code === 0 && !json)

@@ -94,6 +94,8 @@ ${POLICY}
   --containerd-hosts-dir DIR  also say (warnings) what containerd's hosts.toml cannot
                            express of the policy (namespace-scoped, wildcard, rewritten
                            or blocked sources; tag-only mirrors)
+  --local-mirror HOST:PORT with --containerd-hosts-dir: as the daemon with this local-mirror
+                           setting, which routes those sources (but wildcards) through it
 ${COMMON}
 `,
   render: `Usage: mirror-policyd render [FLAGS]

@@ -78,8 +78,12 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
  * (tls-files.ts), then the files rendered and written. What containerd cannot express is in
  * `warnings`; what could not be written, in `conflicts`.
  */
-export async function updateHostsDir(dir: string, conf: RegistriesConf, certDirs?: readonly string[]): Promise<HostsRender & HostsDirOutcome> {
-  const tls = await tlsFilesFor(endpointHosts(conf), dir, certDirs);
-  const rendered = renderHostsTomls(conf, { tls });
+export async function updateHostsDir(
+  dir: string,
+  conf: RegistriesConf,
+  options: { readonly localMirror?: string; readonly certDirs?: readonly string[] } = {},
+): Promise<HostsRender & HostsDirOutcome> {
+  const tls = await tlsFilesFor(endpointHosts(conf), dir, options.certDirs);
+  const rendered = renderHostsTomls(conf, { tls, ...(options.localMirror !== undefined ? { localMirror: options.localMirror } : {}) });
   return { ...rendered, ...(await writeHostsDir(dir, rendered.files)) };
 }

@@ -12,18 +12,36 @@
  * - a mirror with a path (`mirror.example/quay`) is `https://mirror.example/v2/quay` with
  *   `override_path = true`: containerd then asks `/v2/quay/<repository>/…` as containers/image does;
  * - an insecure endpoint (containers/image: https without verification, then plain http)
- *   becomes the https entry with `skip_verify = true` followed by the http one.
- *
- * - the certificates containerd or containers/image use for a host (src/containerd/tls-files.ts,
- *   given here as paths) are named: `ca` and `client`, at the top for `server`, in each entry for
- *   a mirror — a hosts.toml turns off containerd's own reading of the directory's files.
+ *   becomes the https entry with `skip_verify = true` followed by the http one;
+ * - the certificates containerd or containers/image use for a host (tls-files.ts, given here
+ *   as paths) are named: `ca` and `client`, at the top for `server`, in each https entry for a
+ *   mirror — a hosts.toml turns off containerd's own reading of the directory's files.
  *
  * What containerd cannot express — a namespace-scoped or wildcard source, a source rewritten
  * to another location, a blocked source (NeverContactSource: containerd always falls back to
  * `server`) — is left out of hosts.toml with a warning naming the fragment and line.
+ *
+ * With the local mirror on (issue #14; `localMirror`: its address), every hosts.toml lists the
+ * endpoint FIRST, at `http://ADDRESS/v2/mirror-policyd/<hex of the registry host>` with
+ * `override_path` (mapping.ts maps that path back to the registry host, whatever table the
+ * name falls under, and serves the pull from the sources containers/image would use): the same
+ * "resolver in front, configured mirrors behind it" rule as registries.conf. A per-host path,
+ * not containerd's `ns` query parameter: it works whether or not containerd sends `ns`, and
+ * `server` can name it too. So what containerd cannot express is routed through it by registry
+ * host instead of left out (only wildcard sources stay out: they name no host directory):
+ *
+ * - a namespace-scoped source: the endpoint first, then the registry-level table's own
+ *   mirrors (if it has an expressible one), then `server` = the registry;
+ * - a source rewritten to another location: `server` is that location (where containers/image
+ *   would pull from), never the registry it replaces;
+ * - a blocked source anywhere under the host: `server` is the endpoint too, so containerd's
+ *   fallback after the `[host."…"]` entries cannot reach the blocked registry (the endpoint
+ *   never asks a blocked source); with the endpoint down, such pulls fail rather than break the block.
  */
-import { warning, type Diagnostic } from '../core/diagnostic.js';
+import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { containerdRoutedHosts, localMirrorPath, registryHostOf } from '../local-mirror/mapping.js';
+import { withoutLocalMirror } from '../local-mirror/render.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
 import { tomlString, tomlStringArray } from '../toml/syntax.js';
@@ -34,6 +52,23 @@ export interface HostsFile {
   readonly text: string;
 }
 
+/** A table containerd cannot express that its registry host's hosts.toml sends through the local mirror. */
+export interface RoutedTable {
+  readonly prefix: string;
+  readonly at: Location;
+  /** What containerd could not express of it. */
+  readonly why: string;
+}
+
+export interface HostsRender {
+  /** In byte order of the host names. */
+  readonly files: HostsFile[];
+  /** What is left out or cannot be served faithfully. */
+  readonly warnings: Diagnostic[];
+  /** With the local mirror on: the tables it carries for containerd (nothing lost; for the log and `check`). */
+  readonly routed: RoutedTable[];
+}
+
 /** The certificate files a host's entries name (absolute paths). */
 export interface HostTlsFiles {
   readonly ca: readonly string[];
@@ -41,15 +76,13 @@ export interface HostTlsFiles {
   readonly client: ReadonlyArray<readonly [string, string]>;
 }
 
-export interface HostsRenderOptions {
-  /** host[:port] → its certificate files (tls-files.ts); hosts without any are absent. */
-  readonly tls?: ReadonlyMap<string, HostTlsFiles>;
-}
+export type TlsFiles = ReadonlyMap<string, HostTlsFiles>;
 
-export interface HostsRender {
-  /** In byte order of the host names. */
-  readonly files: HostsFile[];
-  readonly warnings: Diagnostic[];
+export interface HostsRenderOptions {
+  /** host:port of the listening local mirror (as registries.conf names it); absent: off. */
+  readonly localMirror?: string;
+  /** host[:port] → its certificate files (tls-files.ts); hosts without any are absent. */
+  readonly tls?: TlsFiles;
 }
 
 /** containerd's name for Docker Hub's API host (its default for docker.io). */
@@ -57,6 +90,8 @@ const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
 
 /** Marks the files we write; a hosts.toml without it is someone else's. */
 export const HOSTS_TOML_HEADER = '# Written by mirror-policyd from the mirror policy; do not edit: changes are overwritten.\n';
+
+const PULL_AND_RESOLVE = ['pull', 'resolve'];
 
 /** Why a table cannot be written for containerd, or undefined when it can. */
 function whyNot(t: RegistryTable): string | undefined {
@@ -68,16 +103,35 @@ function whyNot(t: RegistryTable): string | undefined {
   return undefined;
 }
 
+interface HostUrl {
+  readonly url: string;
+  readonly overridePath: boolean;
+  readonly skipVerify: boolean;
+}
+
 /** The `[host."…"]` URLs of an endpoint: https (unverified when insecure), then plain http when insecure. */
-function hostUrls(location: string, insecure: boolean): Array<{ url: string; overridePath: boolean; skipVerify: boolean }> {
+function hostUrls(location: string, insecure: boolean): HostUrl[] {
   const host = hostOf(location);
   const path = location.length > host.length ? `/v2${location.slice(host.length)}` : '';
-  const entry = (scheme: string, skipVerify: boolean) => ({ url: `${scheme}://${host}${path}`, overridePath: path !== '', skipVerify });
+  const entry = (scheme: string, skipVerify: boolean): HostUrl => ({ url: `${scheme}://${host}${path}`, overridePath: path !== '', skipVerify });
   return insecure ? [entry('https', true), entry('http', false)] : [entry('https', false)];
 }
 
-/** `ca = [...]` and `client = [[cert, key], ...]` lines for an https endpoint with certificate files. */
-function tlsLines(files: HostTlsFiles | undefined, indent: string): string[] {
+/** The local mirror's URL for a registry host: plain http on loopback, its own path per registry host. */
+function localMirrorUrl(address: string, registryHost: string): HostUrl {
+  return { url: `http://${address}/v2/${localMirrorPath(registryHost)}`, overridePath: true, skipVerify: false };
+}
+
+/** host[:port] of a location or URL without its scheme. */
+function hostOf(location: string): string {
+  const slash = location.indexOf('/');
+  return slash < 0 ? location : location.slice(0, slash);
+}
+
+/** `ca = [...]` and `client = [[cert, key], ...]` for a verified https URL whose host has certificate files. */
+function tlsLines(u: HostUrl, tls: TlsFiles, indent: string): string[] {
+  if (u.skipVerify || !u.url.startsWith('https://')) return [];
+  const files = tls.get(hostOf(u.url.slice('https://'.length)));
   if (!files) return [];
   const lines: string[] = [];
   if (files.ca.length > 0) lines.push(`${indent}ca = ${tomlStringArray(files.ca)}`);
@@ -85,78 +139,155 @@ function tlsLines(files: HostTlsFiles | undefined, indent: string): string[] {
   return lines;
 }
 
-function hostTable(url: string, capabilities: readonly string[], overridePath: boolean, skipVerify: boolean, tls?: HostTlsFiles): string {
-  const lines = [`[host.${tomlString(url)}]`, `  capabilities = ${tomlStringArray(capabilities)}`];
-  if (skipVerify) lines.push('  skip_verify = true');
-  else if (url.startsWith('https:')) lines.push(...tlsLines(tls, '  '));
-  if (overridePath) lines.push('  override_path = true');
+function hostTable(u: HostUrl, capabilities: readonly string[], tls: TlsFiles): string {
+  const lines = [`[host.${tomlString(u.url)}]`, `  capabilities = ${tomlStringArray(capabilities)}`];
+  if (u.skipVerify) lines.push('  skip_verify = true');
+  lines.push(...tlsLines(u, tls, '  '));
+  if (u.overridePath) lines.push('  override_path = true');
   return `${lines.join('\n')}\n`;
 }
 
-/** host[:port] of a location. */
-function hostOf(location: string): string {
-  const slash = location.indexOf('/');
-  return slash < 0 ? location : location.slice(0, slash);
+/** The top-level keys: `server` (containerd's last try) and how to reach it. `capabilities` only when it is not containerd's default (all). */
+function serverKeys(u: HostUrl, tls: TlsFiles, capabilities?: readonly string[]): string {
+  const lines = [`server = ${tomlString(u.url)}`];
+  if (capabilities) lines.push(`capabilities = ${tomlStringArray(capabilities)}`);
+  if (u.skipVerify) lines.push('skip_verify = true');
+  lines.push(...tlsLines(u, tls, ''));
+  if (u.overridePath) lines.push('override_path = true');
+  return `${lines.join('\n')}\n`;
 }
 
-/** Every host a hosts.toml of `conf` may name: the registries with mirrors and their mirrors (for tls-files.ts). */
-export function endpointHosts(conf: RegistriesConf): string[] {
-  const hosts = new Set<string>();
-  for (const t of conf.registries) {
-    if (t.mirrors.length === 0 || whyNot(t) !== undefined) continue;
-    hosts.add(registryScope(t));
-    for (const m of t.mirrors) hosts.add(hostOf(m.location));
+/** `server` for a registry host, and the plain-http entry an insecure one tries before it. */
+function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; plain?: HostUrl } {
+  if (table === undefined || table.location === host) {
+    const server = { url: host === 'docker.io' ? DOCKER_HUB_SERVER : `https://${host}`, overridePath: false, skipVerify: table?.insecure === true };
+    return table?.insecure ? { server, plain: { url: `http://${host}`, overridePath: false, skipVerify: false } } : { server };
   }
-  return [...hosts].sort(byteOrderCompare);
+  // Rewritten: containers/image pulls from the location, never from the registry it replaces.
+  const [server, plain] = hostUrls(table.location, table.insecure === true) as [HostUrl, HostUrl | undefined];
+  return plain ? { server, plain } : { server };
 }
 
-/** One registry's hosts.toml, and what of its table was left out. */
-function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: ReadonlyMap<string, HostTlsFiles>): HostsFile {
-  const host = registryScope(t);
+/** The `[host."…"]` entries of a table's mirrors in order, and what of them was left out. */
+function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], routed: boolean, tls: TlsFiles): string[] {
   const digest = new Set(keptMirrors(t, true));
   const tag = new Set(keptMirrors(t, false));
-  const parts: string[] = [HOSTS_TOML_HEADER, `server = ${tomlString(host === 'docker.io' ? DOCKER_HUB_SERVER : `https://${host}`)}\n`];
-  if (t.insecure) parts.push('skip_verify = true\n');
-  else parts.push(...tlsLines(tls.get(host), '').map((l) => `${l}\n`));
+  const parts: string[] = [];
   for (const m of t.mirrors) {
     if (!digest.has(m) && tag.has(m)) {
+      const served = routed ? ' (the local mirror still uses it for tags)' : '';
       warnings.push(
         warning(
           m.origin ?? t.origin ?? { file: host },
-          `containerd cannot express a tag-only mirror (${m.location} of ${host}: it would use it for digest pulls too); left out of its hosts.toml`,
+          `containerd cannot express a tag-only mirror (${m.location} of ${host}: it would use it for digest pulls too); left out of its hosts.toml${served}`,
         ),
       );
       continue;
     }
     if (!digest.has(m)) continue;
-    const capabilities = tag.has(m) ? ['pull', 'resolve'] : ['pull'];
-    for (const u of hostUrls(m.location, m.insecure === true))
-      parts.push('\n', hostTable(u.url, capabilities, u.overridePath, u.skipVerify, tls.get(hostOf(m.location))));
+    const capabilities = tag.has(m) ? PULL_AND_RESOLVE : ['pull'];
+    for (const u of hostUrls(m.location, m.insecure === true)) parts.push('\n', hostTable(u, capabilities, tls));
   }
+  return parts;
+}
+
+/** One registry's hosts.toml without the local mirror (a table whyNot accepts). */
+function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile {
+  const host = registryScope(t);
+  const { server, plain } = primaryUrls(host, t);
+  const parts = [HOSTS_TOML_HEADER, serverKeys(server, tls), ...mirrorEntries(t, host, warnings, false, tls)];
   // An insecure source: its plain-http form after the mirrors, before `server` (https, unverified).
-  if (t.insecure) parts.push('\n', hostTable(`http://${host}`, ['pull', 'resolve'], false, false));
+  if (plain) parts.push('\n', hostTable(plain, PULL_AND_RESOLVE, tls));
   return { host, text: parts.join('') };
+}
+
+/** Tables with something to say to containerd: mirrors, or a block. */
+function withPolicy(t: RegistryTable): boolean {
+  return t.mirrors.length > 0 || t.blocked === true;
+}
+
+function leftOut(t: RegistryTable, why: string): Diagnostic {
+  const prefix = registryScope(t);
+  return warning(t.origin ?? { file: prefix }, `containerd cannot express ${why}; [[registry]] "${prefix}" is left out of its hosts directory`);
 }
 
 /** Every registry of `conf` with mirrors, as containerd's hosts.toml files, and what could not be expressed. */
 export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptions = {}): HostsRender {
   const tls = options.tls ?? new Map<string, HostTlsFiles>();
+  if (options.localMirror !== undefined) return renderThroughLocalMirror(withoutLocalMirror(conf, options.localMirror), options.localMirror, tls);
   const warnings: Diagnostic[] = [];
   const files: HostsFile[] = [];
   for (const t of conf.registries) {
-    if (t.mirrors.length === 0 && !t.blocked) continue; // nothing to say beyond containerd's default
+    if (!withPolicy(t)) continue; // nothing to say beyond containerd's default
     const why = whyNot(t);
-    if (why !== undefined) {
-      warnings.push(
-        warning(
-          t.origin ?? { file: registryScope(t) },
-          `containerd cannot express ${why}; [[registry]] "${registryScope(t)}" is left out of its hosts directory`,
-        ),
-      );
-      continue;
-    }
-    files.push(renderTable(t, warnings, tls));
+    if (why !== undefined) warnings.push(leftOut(t, why));
+    else files.push(renderTable(t, warnings, tls));
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
-  return { files, warnings };
+  return { files, warnings, routed: [] };
+}
+
+/**
+ * With the local mirror at `address`: one hosts.toml per registry host with policy (mapping.ts
+ * containerdRoutedHosts, the same set the endpoint answers for), the endpoint first.
+ */
+function renderThroughLocalMirror(conf: RegistriesConf, address: string, tls: TlsFiles): HostsRender {
+  const warnings: Diagnostic[] = [];
+  const routed: RoutedTable[] = [];
+  // Per registry host: whether a table under it is blocked, and its registry-level table (with
+  // or without mirrors of its own: its insecure and location count).
+  const blocked = new Set<string>();
+  const registryLevel = new Map<string, RegistryTable>();
+  for (const t of conf.registries) {
+    const scope = registryScope(t);
+    if (scope === registryHostOf(scope) && !registryLevel.has(scope)) registryLevel.set(scope, t);
+    if (!withPolicy(t)) continue;
+    if (scope.startsWith('*.')) {
+      warnings.push(leftOut(t, 'a wildcard source (it names no registry host, so no hosts.toml, even through the local mirror)'));
+      continue;
+    }
+    if (t.blocked === true) blocked.add(registryHostOf(scope));
+    const why = whyNot(t);
+    if (why !== undefined) routed.push({ prefix: scope, at: t.origin ?? { file: scope }, why });
+  }
+  const files = containerdRoutedHosts(conf).map((host) => renderRoutedHost(host, address, blocked.has(host), registryLevel.get(host), warnings, tls));
+  files.sort((a, b) => byteOrderCompare(a.host, b.host));
+  return { files, warnings, routed };
+}
+
+/** One registry host's hosts.toml with the local mirror; `blocked`: a table under the host is blocked. */
+function renderRoutedHost(
+  host: string,
+  address: string,
+  blocked: boolean,
+  registryLevel: RegistryTable | undefined,
+  warnings: Diagnostic[],
+  tls: TlsFiles,
+): HostsFile {
+  const endpoint = localMirrorUrl(address, host);
+  const parts: string[] = [HOSTS_TOML_HEADER];
+  const primary = blocked ? { server: endpoint } : primaryUrls(host, registryLevel);
+  parts.push(serverKeys(primary.server, tls, blocked ? PULL_AND_RESOLVE : undefined));
+  parts.push('\n', hostTable(endpoint, PULL_AND_RESOLVE, tls));
+  // The registry's own mirrors behind it, as containerd's fallback when the endpoint is down.
+  if (!blocked && registryLevel && withPolicy(registryLevel)) parts.push(...mirrorEntries(registryLevel, host, warnings, true, tls));
+  if (primary.plain) parts.push('\n', hostTable(primary.plain, PULL_AND_RESOLVE, tls));
+  return { host, text: parts.join('') };
+}
+
+/**
+ * Every host a hosts.toml of `conf` may name over verified https, for tls-files.ts: the
+ * registries with policy, where they are rewritten to, and their mirrors. A few more than a
+ * render uses (a host without files costs one readdir), never fewer.
+ */
+export function endpointHosts(conf: RegistriesConf): string[] {
+  const hosts = new Set<string>();
+  for (const t of conf.registries) {
+    const scope = registryScope(t);
+    if (!withPolicy(t) || scope.startsWith('*.')) continue;
+    hosts.add(registryHostOf(scope));
+    if (t.location !== '') hosts.add(hostOf(t.location));
+    for (const m of t.mirrors) hosts.add(hostOf(m.location));
+  }
+  return [...hosts].sort(byteOrderCompare);
 }

@@ -500,9 +500,13 @@ export class Daemon {
    */
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
     try {
-      const outcome = await updateHostsDir(dir, conf);
-      const said = outcome.warnings.map(formatDiagnostic).join('\n');
-      if (said !== this.containerdWarnings) for (const w of outcome.warnings) this.log.warn(formatDiagnostic(w));
+      const localMirror = this.localMirror.listening();
+      const outcome = await updateHostsDir(dir, conf, localMirror !== undefined ? { localMirror } : {});
+      const said = [...outcome.warnings.map(formatDiagnostic), ...outcome.routed.map((r) => r.prefix)].join('\n');
+      if (said !== this.containerdWarnings) {
+        for (const w of outcome.warnings) this.log.warn(formatDiagnostic(w));
+        for (const r of outcome.routed) this.log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror`);
+      }
       this.containerdWarnings = said;
       this.generalProblems.push(...outcome.conflicts.map(formatDiagnostic));
       this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic) };

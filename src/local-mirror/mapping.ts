@@ -9,6 +9,12 @@
  * Why a hash and not the prefix itself: a prefix may be `*.example.com`, hold a port or
  * upper-case host labels, none of which a repository path may contain; lower-case hex always
  * is one path component, the same on every render, and one per table.
+ *
+ * containerd (issue #16) is sent by registry host instead: `certs.d/<host>/hosts.toml` lists
+ * `<address>/v2/mirror-policyd/<hex of the host>` with `override_path`, and containerd appends
+ * the repository. A registry-level table's path is the same hash, so both land here as
+ * `<host>/<repository>`, and the sources are those of that name under the whole configuration
+ * (`pullSources`): a namespace-scoped table under the host applies as it does for containers/image.
  */
 import { createHash } from 'node:crypto';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
@@ -33,9 +39,12 @@ export function localMirrorLocation(address: string, prefix: string): string {
 
 /** A request of the endpoint, mapped back to the table whose endpoint location it came through. */
 export interface LocalMirrorTarget {
-  /** The table of the rendered configuration (the endpoint's own mirror entry included). */
+  /**
+   * The table of the rendered configuration (the endpoint's own mirror entry included); for a
+   * request containerd sent by registry host, the table the original name falls under.
+   */
   readonly table: RegistryTable;
-  /** Its prefix (its location when it has none), as the table is keyed. */
+  /** Its prefix (its location when it has none), as the table is keyed; the registry host for containerd's requests. */
   readonly prefix: string;
   /**
    * A `*.domain` table: containers/image rewrote the matched host away, so the original name
@@ -63,6 +72,37 @@ export interface LocalMirrorRequest extends LocalMirrorTarget {
 
 /** Per configuration: endpoint path → table. Built once per rendered conf (the endpoint maps every request). */
 const indexes = new WeakMap<RegistriesConf, Map<string, RegistryTable>>();
+/** Per configuration: endpoint path → registry host containerd is sent through the endpoint for. */
+const hostIndexes = new WeakMap<RegistriesConf, Map<string, string>>();
+
+/** The registry host (host[:port]) of a table's prefix or a name: what containerd keys its hosts directory by. */
+export function registryHostOf(prefixOrName: string): string {
+  return prefixOrName.split('/')[0] ?? prefixOrName;
+}
+
+/**
+ * The registry hosts containerd's hosts directory sends through the local mirror, in file order:
+ * the host of every table with mirrors or a block, but wildcard tables (they name no host
+ * directory). The hosts.toml renderer writes these; the endpoint answers for these.
+ */
+export function containerdRoutedHosts(conf: RegistriesConf): string[] {
+  const hosts = new Set<string>();
+  for (const t of conf.registries) {
+    const scope = registryScope(t);
+    if (scope === '' || scope.startsWith('*.') || (t.mirrors.length === 0 && t.blocked !== true)) continue;
+    hosts.add(registryHostOf(scope));
+  }
+  return [...hosts];
+}
+
+function hostIndex(conf: RegistriesConf): Map<string, string> {
+  let index = hostIndexes.get(conf);
+  if (!index) {
+    index = new Map(containerdRoutedHosts(conf).map((h) => [localMirrorPath(h), h]));
+    hostIndexes.set(conf, index);
+  }
+  return index;
+}
 
 function tableIndex(conf: RegistriesConf): Map<string, RegistryTable> {
   let index = indexes.get(conf);
@@ -87,22 +127,26 @@ export function mapLocalMirrorRepository(conf: RegistriesConf, address: string, 
   const m = TABLE_PATH.exec(repository);
   if (!m) return undefined;
   const path = `${LOCAL_MIRROR_NAMESPACE}/${m[1] as string}`;
-  const table = tableIndex(conf).get(path);
-  if (!table || !table.mirrors.some((x) => x.location === `${address}/${path}`)) return undefined;
-  const prefix = registryScope(table);
   const remainder = m[2] ?? '';
+  const table = tableIndex(conf).get(path);
+  if (!table || !table.mirrors.some((x) => x.location === `${address}/${path}`)) return mapRoutedHost(conf, path, remainder);
+  const prefix = registryScope(table);
   const wildcard = prefix.startsWith('*.');
   return { table, prefix, wildcard, remainder, ...(wildcard ? {} : { name: prefix + remainder }) };
+}
+
+/** A request containerd sent by registry host (hosts.toml): the name under that host; undefined when the host is not one we route. */
+function mapRoutedHost(conf: RegistriesConf, path: string, remainder: string): LocalMirrorTarget | undefined {
+  const host = hostIndex(conf).get(path);
+  // A host route always carries a repository: containerd appends it to the path.
+  if (host === undefined || remainder === '') return undefined;
+  const name = host + remainder;
+  return { table: findRegistry(conf, name).table, prefix: host, wildcard: false, remainder, name };
 }
 
 /** "sha256:…" is a digest (a tag holds no ':'): the separator containers/image put before it. */
 function referenceSuffix(tagOrDigest: string): string {
   return tagOrDigest.includes(':') ? `@${tagOrDigest}` : `:${tagOrDigest}`;
-}
-
-/** host[:port] of a location or reference. */
-function hostOf(s: string): string {
-  return s.split('/')[0] ?? s;
 }
 
 /**
@@ -129,7 +173,7 @@ export function mapLocalMirrorRequest(conf: RegistriesConf, address: string, rep
   const digested = suffix.startsWith('@');
   const sources: Source[] = [];
   for (const mirror of keptMirrors(target.table, digested)) {
-    if (hostOf(mirror.location) === address) continue;
+    if (registryHostOf(mirror.location) === address) continue;
     // The prefix stands in for the host it matched: a wildcard rewrite replaces exactly that.
     const physical = rewriteReference(`${target.prefix}${target.remainder}${suffix}`, target.prefix, mirror.location);
     const under = findRegistry(conf, referenceName(physical));

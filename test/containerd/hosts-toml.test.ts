@@ -8,6 +8,8 @@ import { parse } from 'smol-toml';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
 import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls } from '../../src/containerd/hosts-toml.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
+import { containerdAttempts } from '../../src/containerd/attempts.js';
+import { localMirrorLocation, localMirrorPath } from '../../src/local-mirror/mapping.js';
 
 const at = (line: number) => ({ file: '10-policy.toml', line });
 
@@ -124,4 +126,103 @@ t.test('certificate files: ca and client for server and for https mirrors; none 
   });
   t.notMatch(text, '/never/named.crt', 'an unverified or plain-http entry names no certificate');
   t.same(renderHostsTomls(conf).files[0]?.text, renderHostsTomls(conf, { tls: new Map() }).files[0]?.text, 'no files, no keys');
+});
+
+const LM = '127.0.0.1:5050';
+/** The endpoint's URL in a hosts.toml for a registry host. */
+const lm = (host: string) => `http://${LM}/v2/${localMirrorPath(host)}`;
+
+t.test('with the local mirror: it comes first (plain http, its per-host path, override_path), the mirrors behind it, then server', async (t) => {
+  // The daemon passes the rendered configuration: the endpoint is already the table's first mirror there.
+  const conf: RegistriesConf = {
+    registries: [
+      {
+        location: 'quay.io',
+        origin: at(1),
+        mirrors: [
+          { location: localMirrorLocation(LM, 'quay.io'), insecure: true },
+          { location: 'mirror-1.example:5000/quay', pullFromMirror: 'digest-only' },
+        ],
+      },
+    ],
+  };
+  const { files, warnings, routed } = renderHostsTomls(conf, { localMirror: LM });
+  t.same(warnings, []);
+  t.same(routed, []);
+  t.equal(
+    files[0]?.text.slice(HOSTS_TOML_HEADER.length),
+    [
+      'server = "https://quay.io"',
+      '',
+      `[host."${lm('quay.io')}"]`,
+      '  capabilities = ["pull", "resolve"]',
+      '  override_path = true',
+      '',
+      '[host."https://mirror-1.example:5000/v2/quay"]',
+      '  capabilities = ["pull"]',
+      '  override_path = true',
+      '',
+    ].join('\n'),
+    'the endpoint listed once, over http, not as the https+http pair of an insecure mirror',
+  );
+  t.same(
+    containerdAttempts('quay.io', 'team/app', true, files[0]?.text).map((a) => a.url),
+    [`${lm('quay.io')}/team/app`, 'https://mirror-1.example:5000/v2/quay/team/app', 'https://quay.io/v2/team/app'],
+    'containerd asks the endpoint at the per-host path with the repository appended',
+  );
+});
+
+t.test('with the local mirror: what containerd cannot express is routed by registry host, not left out', async (t) => {
+  const { files, warnings, routed } = renderHostsTomls(
+    {
+      registries: [
+        { location: 'quay.io', mirrors: [{ location: 'm.example/quay' }] },
+        { location: 'quay.io/team', origin: at(3), mirrors: [{ location: 'm.example/team' }] },
+        { prefix: '*.example.com', location: '', origin: at(7), mirrors: [{ location: 'm.example' }] },
+        { prefix: 'ghcr.io', location: 'other.example/ghcr', insecure: true, origin: at(11), mirrors: [{ location: 'm.example/ghcr' }] },
+        { location: 'gcr.io', blocked: true, origin: at(15), mirrors: [{ location: 'm.example/gcr' }] },
+        { location: 'registry.k8s.io/sig', blocked: true, origin: at(19), mirrors: [] },
+        { location: 'registry.k8s.io', mirrors: [{ location: 'm.example/k8s' }] },
+      ],
+    },
+    { localMirror: LM },
+  );
+  t.same(
+    files.map((f) => f.host),
+    ['gcr.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'],
+  );
+  t.match(warnings.map(formatDiagnostic), [/^10-policy\.toml:7:1: warning: containerd cannot express a wildcard source \(it names no registry host/]);
+  t.same(
+    routed.map((r) => r.prefix),
+    ['quay.io/team', 'ghcr.io', 'gcr.io', 'registry.k8s.io/sig'],
+  );
+  const file = (host: string) => files.find((f) => f.host === host)?.text;
+  const tries = (host: string, byDigest: boolean) => containerdAttempts(host, 'team/app', byDigest, file(host)).map((a) => a.url);
+
+  t.same(
+    tries('quay.io', false),
+    [`${lm('quay.io')}/team/app`, 'https://m.example/v2/quay/team/app', 'https://quay.io/v2/team/app'],
+    'a namespace-scoped source: the endpoint (it applies quay.io/team), then the registry-level mirrors and server',
+  );
+  t.same(
+    tries('ghcr.io', true),
+    [`${lm('ghcr.io')}/team/app`, 'https://m.example/v2/ghcr/team/app', 'http://other.example/v2/ghcr/team/app', 'https://other.example/v2/ghcr/team/app'],
+    'a rewritten source: server is its location (insecure: http before it), never ghcr.io itself',
+  );
+  for (const host of ['gcr.io', 'registry.k8s.io']) {
+    t.same(
+      tries(host, true),
+      [`${lm(host)}/team/app`, `${lm(host)}/team/app`],
+      `${host}: a block anywhere under the host: server is the endpoint too; containerd never falls back to the registry`,
+    );
+    t.same(tries(host, false), [`${lm(host)}/team/app`, `${lm(host)}/team/app`], `${host}: tags too`);
+  }
+  t.notMatch(file('gcr.io'), 'm.example', 'a blocked table: its mirrors only through the endpoint');
+});
+
+t.test('without the local mirror, nothing is routed (left out as before)', async (t) => {
+  const r = renderHostsTomls({ registries: [{ location: 'quay.io/team', mirrors: [{ location: 'm.example/team' }] }] });
+  t.same(r.files, []);
+  t.same(r.routed, []);
+  t.equal(r.warnings.length, 1);
 });

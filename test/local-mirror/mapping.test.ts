@@ -4,7 +4,13 @@ import { parseRegistriesConf } from '../../src/registries-conf/parse.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
 import { mergeRegistriesConfs } from '../../src/registries-conf/layer.js';
 import { ResolveError } from '../../src/sources/sources.js';
-import { localMirrorLocation, localMirrorPath, mapLocalMirrorRepository, mapLocalMirrorRequest } from '../../src/local-mirror/mapping.js';
+import {
+  containerdRoutedHosts,
+  localMirrorLocation,
+  localMirrorPath,
+  mapLocalMirrorRepository,
+  mapLocalMirrorRequest,
+} from '../../src/local-mirror/mapping.js';
 
 const ADDR = '127.0.0.1:5555';
 const D = `sha256:${'a'.repeat(64)}`;
@@ -72,12 +78,43 @@ t.test('anything else is not ours', async (t) => {
     `${quay}0/x`, // too long a hash
     `${quay.toUpperCase()}`, // upper case is not what we render
     `${localMirrorPath('gcr.io')}/x`, // no such table
-    `${localMirrorPath('docker.io')}/library/x`, // a table that does not list the endpoint
+    localMirrorPath('docker.io'), // a table that does not list the endpoint, and no repository for containerd's route
     `x/${quay}`, // not at the start
   ]) {
     t.equal(mapLocalMirrorRepository(c, ADDR, repo), undefined, repo);
   }
   t.equal(mapLocalMirrorRepository(c, '127.0.0.1:6666', quay), undefined, 'the endpoint listed at another address (the setting changed)');
+});
+
+t.test("containerd's route: a registry host's path maps to <host>/<repository>, its sources under the whole policy", async (t) => {
+  const c = conf([
+    { prefix: 'quay.io/org', location: 'mirror.example:5000/other/x', mirrors: ['m1.example:5000/org'] },
+    { prefix: 'docker.io', mirrors: ['m2.example/docker'], endpoint: false },
+    { prefix: 'gcr.io', mirrors: [], endpoint: false },
+    { prefix: '*.example.org', mirrors: ['m3.example:5000'] },
+  ]);
+  t.same(containerdRoutedHosts(c).sort(), ['docker.io', 'quay.io'], 'hosts of tables with policy; no wildcard, none without mirrors or a block');
+  const quay = localMirrorPath('quay.io');
+  t.match(mapLocalMirrorRepository(c, ADDR, `${quay}/org/app`), { prefix: 'quay.io', wildcard: false, remainder: '/org/app', name: 'quay.io/org/app' });
+  const r = mapLocalMirrorRequest(c, ADDR, `${quay}/org/app`, D);
+  t.same(
+    r?.sources.map((s) => s.reference),
+    [`m1.example:5000/org/app@${D}`, `mirror.example:5000/other/x/app@${D}`],
+    'the namespace-scoped table applies: its mirror, then its rewritten location; the endpoint never',
+  );
+  t.same(
+    mapLocalMirrorRequest(c, ADDR, `${quay}/elsewhere/app`, 'v1')?.sources.map((s) => s.reference),
+    ['quay.io/elsewhere/app:v1'],
+    'a name under no table of the host: the registry itself',
+  );
+  t.match(
+    mapLocalMirrorRepository(c, ADDR, `${localMirrorPath('docker.io')}/library/x`),
+    { name: 'docker.io/library/x' },
+    "a table with mirrors that registries.conf does not front (the host's own) is routed for containerd",
+  );
+  for (const repo of [quay, `${localMirrorPath('gcr.io')}/x`, `${localMirrorPath('example.org')}/x`]) {
+    t.equal(mapLocalMirrorRepository(c, ADDR, repo), undefined, `${repo}: not routed`);
+  }
 });
 
 t.test('a request: the sources containers/image would try, the endpoint excluded', async (t) => {

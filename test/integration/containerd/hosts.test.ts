@@ -6,62 +6,15 @@
  * Skipped, saying why, when not root or containerd is not installed.
  */
 import t from 'tap';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { runCli } from '../../helpers/cli.js';
+import { containerdSkip as skip, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 
-const run = promisify(execFile);
 const SOURCE = 'source.invalid';
-
-const skip =
-  process.getuid?.() !== 0
-    ? 'containerd needs root'
-    : !existsSync('/usr/bin/containerd') || !existsSync('/usr/bin/ctr')
-      ? 'containerd and ctr are not installed (apt-get install containerd)'
-      : undefined;
-
-/** containerd on its own root, state and socket under `dir`; resolves once it answers. */
-async function startContainerd(t: { teardown(fn: () => unknown): void }, dir: string): Promise<string> {
-  mkdirSync(dir, { recursive: true });
-  const socket = join(dir, 'containerd.sock');
-  const config = join(dir, 'config.toml');
-  writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = ${JSON.stringify(join(dir, 'root'))}`,
-      `state = ${JSON.stringify(join(dir, 'state'))}`,
-      // The CRI plugin would want CNI and more: this test needs the content store only.
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = ${JSON.stringify(socket)}`,
-      '[ttrpc]',
-      `  address = ${JSON.stringify(`${socket}.ttrpc`)}`,
-      '',
-    ].join('\n'),
-  );
-  const child: ChildProcess = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
-  t.teardown(() => void child.kill('SIGKILL'));
-  for (let i = 0; i < 100; i++) {
-    if (
-      await run('ctr', ['--address', socket, 'version'], { timeout: 5000 }).then(
-        () => true,
-        () => false,
-      )
-    )
-      return socket;
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`containerd did not start: ${log.slice(-2000)}`);
-}
 
 t.test('ctr pulls through the hosts directory we render', { skip }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-'));

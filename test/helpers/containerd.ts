@@ -1,0 +1,56 @@
+/**
+ * Debian's containerd 1.6 for tests: started on its own root, state and socket under a temp
+ * dir (the host's containerd, if any, is never touched), and `ctr` pointed at it.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+export const run = promisify(execFile);
+
+/** Why containerd tests cannot run here, or undefined when they can. */
+export const containerdSkip =
+  process.getuid?.() !== 0
+    ? 'containerd needs root'
+    : !existsSync('/usr/bin/containerd') || !existsSync('/usr/bin/ctr')
+      ? 'containerd and ctr are not installed (apt-get install containerd)'
+      : undefined;
+
+/** containerd on its own root, state and socket under `dir`; resolves with its socket once it answers. */
+export async function startContainerd(t: { teardown(fn: () => unknown): void }, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, 'containerd.sock');
+  const config = join(dir, 'config.toml');
+  writeFileSync(
+    config,
+    [
+      'version = 2',
+      `root = ${JSON.stringify(join(dir, 'root'))}`,
+      `state = ${JSON.stringify(join(dir, 'state'))}`,
+      // The CRI plugin would want CNI and more: these tests need the content store only.
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = ${JSON.stringify(socket)}`,
+      '[ttrpc]',
+      `  address = ${JSON.stringify(`${socket}.ttrpc`)}`,
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
+  t.teardown(() => void child.kill('SIGKILL'));
+  for (let i = 0; i < 100; i++) {
+    if (
+      await run('ctr', ['--address', socket, 'version'], { timeout: 5000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return socket;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`containerd did not start: ${log.slice(-2000)}`);
+}
