@@ -1,0 +1,69 @@
+/**
+ * The certificates a hosts.toml names, with the real containerd 1.6 and `ctr`: a mirror served
+ * over https with a self-signed certificate whose CA sits, Docker-style, in the hosts
+ * directory (`<dir>/127.0.0.1:PORT/ca.crt`). containerd reads such files only for a host
+ * without a hosts.toml and never for a mirror entry of another registry, so the pull through
+ * the mirror works because our hosts.toml names the CA — and fails, as the control, without it.
+ */
+import t from 'tap';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../helpers/cli.js';
+import { containerdSkip as skip, run, startContainerd } from '../../helpers/containerd.js';
+import { buildImage, pushImage } from '../../helpers/oci-image.js';
+import { makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
+
+const SOURCE = 'source.invalid';
+
+t.test('a mirror with its own CA: ctr pulls through it because hosts.toml names the CA', { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const cert = await makeSelfSignedCert(join(work, 'tls'));
+  const mirror = await registryFor(t, { tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
+  const img = await buildImage(join(work, 'img'), { content: 'trusted through the hosts.toml', tag: 'v1' });
+  await pushImage(img, `${mirror.host}/app:v1`, { certDir: cert.certDir });
+  const D = img.manifestDigest;
+
+  const hostsDir = join(work, 'certs.d');
+  mkdirSync(join(hostsDir, mirror.host), { recursive: true });
+  copyFileSync(cert.certFile, join(hostsDir, mirror.host, 'ca.crt'));
+  const policy = join(work, 'policy.d');
+  mkdirSync(policy);
+  writeFileSync(join(policy, '10-source.toml'), `[[mirror-set]]\nsource = "${SOURCE}"\nmirrors = ["${mirror.host}"]\n`);
+  const rendered = await runCli([
+    'render',
+    '--policy-dir',
+    policy,
+    '--base',
+    '/dev/null',
+    '--output',
+    join(work, 'registries.conf'),
+    '--allow-unsafe-fragments',
+    '--containerd-hosts-dir',
+    hostsDir,
+  ]);
+  t.equal(rendered.code, 0, rendered.stderr);
+  const file = join(hostsDir, SOURCE, 'hosts.toml');
+  const ours = readFileSync(file, 'utf8');
+  t.match(ours, `[host."https://${mirror.host}"]\n  capabilities = ["pull"]\n  ca = [${JSON.stringify(join(hostsDir, mirror.host, 'ca.crt'))}]\n`);
+
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetch = (ref: string) => run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 });
+
+  // The control: the same file without the ca line; containerd does not trust the mirror.
+  writeFileSync(file, ours.replace(/^ {2}ca = .*\n/m, ''));
+  const refused = await fetch(`${SOURCE}/app@${D}`).then(
+    () => undefined,
+    (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+  );
+  t.match(refused, /x509|certificate/, 'without the ca line the mirror is not trusted');
+
+  writeFileSync(file, ours);
+  await mirror.clearLog();
+  await fetch(`${SOURCE}/app@${D}`);
+  t.ok(
+    (await mirror.requests()).some((r) => r.kind === 'manifests' && r.reference === D),
+    'with it, the mirror served the manifest over https',
+  );
+});
