@@ -3,7 +3,7 @@
  * `local-mirror` and `containerd-hosts-dir` on, Debian's containerd 1.6 and `ctr --hosts-dir`
  * pulling from real docker-registry processes on 127.0.0.1:
  *
- * - a namespace-scoped source (`source.invalid/org` → `<mirror>/mirror/x`: another namespace,
+ * - a namespace-scoped ImageContentSourcePolicy (`source.invalid/org` → `<mirror>/mirror/x`: another namespace,
  *   which containerd's per-host hosts.toml cannot say) pulled by digest through the endpoint;
  * - its first mirror hung (accepts, never answers): asked at most during the first pull, never
  *   after (the endpoint's own per-source counters, and the listener's connection count);
@@ -50,17 +50,22 @@ t.test('ctr pulls through the daemon’s local mirror what hosts.toml alone cann
   const insecure = [mirror.host, plainMirror.host, blockedSource.host, hung.host].map((h) => JSON.stringify(h)).join(', ');
   writeFileSync(
     join(ws.policy, '10-sources.toml'),
+    [`insecure-registries = [${insecure}]`, '', '[[mirror-set]]', `source = "${PLAIN}"`, `mirrors = ["${plainMirror.host}"]`, ''].join('\n'),
+  );
+  // An ImageContentSourcePolicy as oc-mirror writes it: a namespace mapped to a repository under another namespace; mirror 1 hangs.
+  writeFileSync(
+    join(ws.policy, '15-icsp.yaml'),
     [
-      `insecure-registries = [${insecure}]`,
-      '',
-      // ICSP style: a namespace mapped to a repository under another namespace; mirror 1 hangs.
-      '[[mirror-set]]',
-      `source = "${NAMESPACED}"`,
-      `mirrors = ["${hung.host}/mirror/x", "${mirror.host}/mirror/x"]`,
-      '',
-      '[[mirror-set]]',
-      `source = "${PLAIN}"`,
-      `mirrors = ["${plainMirror.host}"]`,
+      'apiVersion: operator.openshift.io/v1alpha1',
+      'kind: ImageContentSourcePolicy',
+      'metadata:',
+      '  name: org',
+      'spec:',
+      '  repositoryDigestMirrors:',
+      `  - source: ${NAMESPACED}`,
+      '    mirrors:',
+      `    - ${hung.host}/mirror/x`,
+      `    - ${mirror.host}/mirror/x`,
       '',
     ].join('\n'),
   );
