@@ -193,6 +193,8 @@ async function renderContainerdHosts(dir: string, conf: RegistriesConf, log: Log
   const { files } = outcome;
   printDiagnostics(outcome.warnings);
   printDiagnostics(outcome.conflicts);
+  for (const e of outcome.edited)
+    log.warn({ path: dir, host: e.host, savedAs: e.savedAs }, `${e.host}/hosts.toml was edited by hand; the edited copy is kept as ${e.savedAs}`);
   log.info(
     { path: dir, hosts: files.length, written: outcome.written, removed: outcome.removed },
     `containerd hosts in ${dir}: ${files.length} host(s), ${outcome.written.length} written, ${outcome.removed.length} removed, ${outcome.conflicts.length} left alone`,

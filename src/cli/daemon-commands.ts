@@ -135,7 +135,11 @@ function formatStatus(s: DaemonStatus): string {
   if (s.localMirror) lines.push(...formatLocalMirror(s.localMirror));
   if (s.containerd) {
     const c = s.containerd;
-    lines.push(`containerd: ${c.dir}, ${c.hosts.length} host(s)${c.hosts.length > 0 ? `: ${c.hosts.join(', ')}` : ''}`, ...c.warnings.map((w) => `  ${w}`));
+    lines.push(
+      `containerd: ${c.dir}, ${c.hosts.length} host(s)${c.hosts.length > 0 ? `: ${c.hosts.join(', ')}` : ''}`,
+      ...c.warnings.map((w) => `  ${w}`),
+      ...c.drift.map((d) => `  ${d.at} ${d.host}/hosts.toml edited by hand, kept as ${d.savedAs}`),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

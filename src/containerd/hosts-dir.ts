@@ -6,7 +6,13 @@
  * as a conflict (never overwritten unseen); ours for a host the policy no longer covers is
  * removed, with its directory when nothing else (a CA, a client certificate) is left in it.
  * containerd reads hosts.toml at every pull: no reload is needed.
+ *
+ * Drift, as for registries.conf: each file we write carries the digest of what follows its
+ * header line. One of ours whose text no longer matches it was edited by hand; the edited copy
+ * is kept beside it (`hosts.toml.edited-<time>`, a name containerd never reads) before ours
+ * replaces it or is removed, and the outcome says so.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { error, type Diagnostic } from '../core/diagnostic.js';
@@ -25,21 +31,55 @@ export interface HostsDirOutcome {
   readonly conflicts: Diagnostic[];
   /** Hosts whose hosts.toml is ours and holds what the policy says (written now or before), in the order given. */
   readonly current: string[];
+  /** Our files found edited by hand: where the edited copy was kept before ours replaced it (or was removed). */
+  readonly edited: Array<{ readonly host: string; readonly savedAs: string }>;
 }
 
 /** A directory name containerd looks up for a registry host: a host name or address and an optional port, nothing that walks. */
 const HOST_DIR = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 
-async function isOurs(file: string): Promise<boolean | undefined> {
-  const text = await unlessMissing(fs.readFile(file, 'utf8'));
-  return text === undefined ? undefined : text.startsWith(HOSTS_TOML_HEADER);
+const DIGEST_MARK = '# sha256 of what follows this line: ';
+
+function digestOf(body: string): string {
+  return createHash('sha256').update(body, 'utf8').digest('hex');
 }
 
-export async function writeHostsDir(dir: string, files: readonly HostsFile[]): Promise<HostsDirOutcome> {
+/** What we write for a rendered file: the header, the digest of the rest, the rest. */
+export function stampedText(text: string): string {
+  const body = text.slice(HOSTS_TOML_HEADER.length);
+  return `${HOSTS_TOML_HEADER}${DIGEST_MARK}${digestOf(body)}\n${body}`;
+}
+
+type Standing = { kind: 'missing' } | { kind: 'foreign' } | { kind: 'ours' } | { kind: 'edited'; text: string };
+
+/**
+ * Whose a hosts.toml is: missing, someone else's (no header), ours as we wrote it, or ours edited
+ * since (the digest no longer matches; a file of ours from before the digest line counts as intact).
+ */
+async function standingOf(file: string): Promise<Standing> {
+  const text = await unlessMissing(fs.readFile(file, 'utf8'));
+  if (text === undefined) return { kind: 'missing' };
+  if (!text.startsWith(HOSTS_TOML_HEADER)) return { kind: 'foreign' };
+  const rest = text.slice(HOSTS_TOML_HEADER.length);
+  if (!rest.startsWith(DIGEST_MARK)) return { kind: 'ours' };
+  const eol = rest.indexOf('\n');
+  const intact = eol > 0 && rest.slice(DIGEST_MARK.length, eol) === digestOf(rest.slice(eol + 1));
+  return intact ? { kind: 'ours' } : { kind: 'edited', text };
+}
+
+/** Keeps a hand-edited file of ours beside it before it is replaced; returns where. */
+async function keepEdited(file: string, text: string, now: Date): Promise<string> {
+  const savedAs = `${file}.edited-${now.toISOString().replace(/[:.]/g, '-')}`;
+  await writeFileAtomic(savedAs, text);
+  return savedAs;
+}
+
+export async function writeHostsDir(dir: string, files: readonly HostsFile[], now = new Date()): Promise<HostsDirOutcome> {
   const written: string[] = [];
   const removed: string[] = [];
   const conflicts: Diagnostic[] = [];
   const current: string[] = [];
+  const edited: Array<{ host: string; savedAs: string }> = [];
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const wanted = new Set<string>();
   for (const f of files) {
@@ -49,7 +89,8 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
     }
     wanted.add(f.host);
     const file = join(dir, f.host, 'hosts.toml');
-    if ((await isOurs(file)) === false) {
+    const standing = await standingOf(file);
+    if (standing.kind === 'foreign') {
       conflicts.push(
         error(
           { file },
@@ -59,18 +100,21 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[]): P
       continue;
     }
     await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
-    if ((await writeFileAtomic(file, f.text)).changed) written.push(f.host);
+    if (standing.kind === 'edited') edited.push({ host: f.host, savedAs: await keepEdited(file, standing.text, now) });
+    if ((await writeFileAtomic(file, stampedText(f.text))).changed) written.push(f.host);
     current.push(f.host);
   }
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || wanted.has(entry.name)) continue;
     const file = join(dir, entry.name, 'hosts.toml');
-    if ((await isOurs(file)) !== true) continue;
+    const standing = await standingOf(file);
+    if (standing.kind !== 'ours' && standing.kind !== 'edited') continue;
+    if (standing.kind === 'edited') edited.push({ host: entry.name, savedAs: await keepEdited(file, standing.text, now) });
     await fs.unlink(file);
     removed.push(entry.name);
     await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
   }
-  return { written, removed, conflicts, current };
+  return { written, removed, conflicts, current, edited };
 }
 
 /**

@@ -60,6 +60,9 @@ export type { DaemonStatus, RenderInfo } from './status-report.js';
 /** How often the metrics file is rewritten while the local mirror serves (besides after each render and probe round). */
 export const LOCAL_MIRROR_METRICS_MS = 5_000;
 
+/** How many hand edits of containerd's hosts.toml files `status` keeps (the oldest go first). */
+const CONTAINERD_DRIFT_KEPT = 10;
+
 export class Daemon {
   private readonly state: StateDir;
   private readonly startedAt = new Date().toISOString();
@@ -509,7 +512,15 @@ export class Daemon {
       }
       this.containerdWarnings = said;
       this.generalProblems.push(...outcome.conflicts.map(formatDiagnostic));
-      this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic) };
+      for (const e of outcome.edited)
+        this.log.warn(
+          { path: dir, host: e.host, savedAs: e.savedAs },
+          `containerd hosts.toml of ${e.host} was edited by hand; the edited copy is kept as ${e.savedAs} and ours restored`,
+        );
+      const drift = [...(this.containerdStatus?.drift ?? []), ...outcome.edited.map((e) => ({ at: new Date().toISOString(), ...e }))].slice(
+        -CONTAINERD_DRIFT_KEPT,
+      );
+      this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic), drift };
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(
           { path: dir, written: outcome.written, removed: outcome.removed },

@@ -63,6 +63,8 @@ export interface ContainerdHostsStatus {
   readonly hosts: string[];
   /** What containerd cannot express of the policy (left out), formatted. */
   readonly warnings: string[];
+  /** Our hosts.toml files found edited by hand (the latest few): when, and where the edited copy is. */
+  readonly drift: Array<{ readonly at: string; readonly host: string; readonly savedAs: string }>;
 }
 
 /** The running totals the daemon counts. */

@@ -2,14 +2,15 @@
  * Writing containerd's hosts directory (src/containerd/hosts-dir.ts) on real files: ours are
  * written and replaced only when they change; a hosts.toml someone else wrote is never
  * touched and is reported; ours for a host the policy dropped is removed, its directory too
- * unless something else (a CA) lives there.
+ * unless something else (a CA) lives there; ours edited by hand is kept beside before it is
+ * replaced or removed.
  */
 import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
-import { writeHostsDir } from '../../../src/containerd/hosts-dir.js';
+import { stampedText, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 
 const ours = (server: string): string => `${HOSTS_TOML_HEADER}server = "${server}"\n`;
@@ -27,7 +28,7 @@ t.test('ours written and replaced; theirs left and reported; ours removed when d
     { host: 'ghcr.io', text: ours('https://ghcr.io') },
   ]);
   t.same(first.written.sort(), ['quay.io', 'registry.lan:5000']);
-  t.equal(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), ours('https://quay.io'));
+  t.equal(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), stampedText(ours('https://quay.io')), 'the header, the digest line, the rest');
   t.equal(readFileSync(join(dir, 'ghcr.io', 'hosts.toml'), 'utf8'), theirs, 'a hand-written hosts.toml is never overwritten');
   t.match(first.conflicts.map(formatDiagnostic), [/ghcr\.io\/hosts\.toml: .*written by someone else; left as it is/]);
 
@@ -47,4 +48,30 @@ t.test('ours written and replaced; theirs left and reported; ours removed when d
   const hostile = await writeHostsDir(dir, [{ host: '../escape', text: ours('x') }]);
   t.match(hostile.conflicts.map(formatDiagnostic), [/not a registry host name/]);
   t.notOk(existsSync(join(dir, '..', 'escape')), 'nothing written outside the directory');
+});
+
+t.test('ours edited by hand: the edited copy is kept beside it, then ours is restored (or removed)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-dir-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'quay.io', 'hosts.toml');
+  await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  const handEdit = `${readFileSync(file, 'utf8')}[host."https://hand.example"]\n`;
+  writeFileSync(file, handEdit);
+
+  const at = new Date('2026-12-04T06:00:00.123Z');
+  const restored = await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }], at);
+  const savedAs = `${file}.edited-2026-12-04T06-00-00-123Z`;
+  t.same(restored.edited, [{ host: 'quay.io', savedAs }]);
+  t.same(restored.written, ['quay.io'], 'ours restored');
+  t.equal(readFileSync(file, 'utf8'), stampedText(ours('https://quay.io')));
+  t.equal(readFileSync(savedAs, 'utf8'), handEdit, 'nothing lost: the edit is kept');
+
+  const intact = await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  t.same(intact.edited, [], 'an intact file of ours is not drift');
+
+  writeFileSync(file, handEdit);
+  const dropped = await writeHostsDir(dir, [], new Date('2026-12-04T07:00:00.000Z'));
+  t.same(dropped.removed, ['quay.io']);
+  t.same(dropped.edited, [{ host: 'quay.io', savedAs: `${file}.edited-2026-12-04T07-00-00-000Z` }], 'kept before removal too');
+  t.ok(existsSync(join(dir, 'quay.io')), 'the directory stays with the kept copies');
 });
