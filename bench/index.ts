@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: prints figures; nothing here asserts a time.
- * BENCH_IDLE_S sets the daemon's idle window (default 60); BENCH_PULLS (10) and
+ * BENCH_IDLE_S sets the daemon's idle window (default 60), BENCH_DAEMON_CHANGES its changes (200); BENCH_PULLS (10) and
  * BENCH_SKOPEO_LIMIT_S (30) the pull comparison; BENCH_HEALTH_STATIC_PULLS (2) and
  * BENCH_HEALTH_PULLS (10) the health-aware order one; BENCH_RUNTIME_STARTS (7) the runtimes one;
  * BENCH_READ_RUNS (7) the policy-dir reads; BENCH_LARGE_RUNS (3) the large lists;

@@ -23,10 +23,10 @@ export function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefi
 }
 
 /** Runs `argv` to its end (stdout and stderr discarded); rejects when it fails. */
-export function runMeasured(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000): Promise<ProcessRun> {
+export function runMeasured(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000, cwd?: string): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(argv[0] as string, argv.slice(1), { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr?.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
     let peakKb = 0;
@@ -47,8 +47,8 @@ export function runMeasured(argv: readonly string[], env: NodeJS.ProcessEnv = pr
 }
 
 /** The RSS (MB) of `argv` after it has run `settleMs` (a program that waits forever), then kills it. */
-export async function idleRssMB(argv: readonly string[], settleMs = 1500): Promise<number> {
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: 'ignore' });
+export async function idleRssMB(argv: readonly string[], settleMs = 1500, cwd?: string): Promise<number> {
+  const child = spawn(argv[0] as string, argv.slice(1), { cwd, stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, settleMs));
     const kb = child.pid === undefined ? undefined : statusKb(child.pid, 'VmRSS');
