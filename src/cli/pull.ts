@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { UsageError } from '../core/diagnostic.js';
-import { DEFAULT_STATE_DIR } from '../daemon/config.js';
+import { DEFAULT_STATE_DIR } from '../core/defaults.js';
 import { healthPath, readHealth, updateHealth } from '../health/store.js';
 import { createLogger } from '../core/log.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
@@ -15,7 +15,6 @@ import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load
 import { pullSources, ResolveError } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import type { CommandIO } from './commands.js';
-import { usage } from './usage.js';
 
 const PULL_OPTIONS = {
   ...COMMON_OPTIONS,
@@ -89,7 +88,7 @@ function human(r: PullReport): string {
 export async function pullCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse(args, PULL_OPTIONS, 1);
   if (values.help) {
-    io.stdout(usage('pull'));
+    io.stdout((await import('./usage.js')).usage('pull'));
     return 0;
   }
   const ref = positionals[0];
