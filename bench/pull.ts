@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
+import { tunePullProcess } from '../src/cli/pull-process.js';
 import { EndpointClient } from '../src/registry/client.js';
 import { ensureBlobDir, writeBlobStream } from '../src/registry/oci-layout.js';
 import { buildImage, pushImage } from '../test/helpers/oci-image.js';
@@ -212,15 +213,18 @@ async function pushRawImage(host: string, repo: string, layer: Buffer): Promise<
   return `${host}/${repo}@sha256:${createHash('sha256').update(manifest).digest('hex')}`;
 }
 
-/** Our blob phase alone: GET through EndpointClient (endpoint already pinged), stream, hash, verify, fsync, rename. */
-async function oursOnce(host: string, repo: string, digest: string, size: number, dir: string): Promise<number> {
+/**
+ * Our blob phase alone: GET through EndpointClient (endpoint already pinged), stream, hash,
+ * verify, fsync, rename, with the upkeep `mirror-policyd pull` sets for its process (`onBytes`).
+ */
+async function oursOnce(host: string, repo: string, digest: string, size: number, dir: string, onBytes: (n: number) => void): Promise<number> {
   const client = new EndpointClient(host, true, { tls: {}, credentials: () => Promise.resolve(undefined) });
   try {
     await client.ping();
     await ensureBlobDir(dir, digest);
     const t0 = performance.now();
     const res = await client.get(`/v2/${repo}/blobs/${digest}`, repo);
-    await writeBlobStream(dir, digest, size, res.body);
+    await writeBlobStream(dir, digest, size, res.body, onBytes);
     return performance.now() - t0;
   } finally {
     await client.close();
@@ -259,6 +263,7 @@ async function runThroughput(b: Bench): Promise<void> {
   const runs = Number(process.env.BENCH_BLOB_RUNS ?? 5);
   const bytes = randomBytes(mib * 1024 * 1024);
   const digest = await uploadBlob(b.host, 'big', bytes);
+  const onBytes = tunePullProcess(); // as the pull command does (this process's undici too: the bare loop gets it as well)
   const size = bytes.length;
   const url = `http://${b.host}/v2/big/blobs/${digest}`;
   const out = join(b.work, 'curl.out');
@@ -275,7 +280,7 @@ async function runThroughput(b: Bench): Promise<void> {
     curlSync.push((await timed('sh', ['-c', 'curl -s -o "$1" "$2" && sync "$1"', 'sh', out, url], LIMIT_MS)).ms);
     rmSync(out, { force: true });
     bare.push(await bareOnce(url, digest, join(b.work, 'bare.out')));
-    ours.push(await oursOnce(b.host, 'big', digest, size, b.work));
+    ours.push(await oursOnce(b.host, 'big', digest, size, b.work, onBytes));
   }
   const mbps = (ms: number): string => (size / 1e6 / (ms / 1000)).toFixed(0).padStart(5);
   const row = (name: string, ms: number, note = ''): void => console.log(`  ${name.padEnd(40)} ${mbps(ms)} MB/s (${ms.toFixed(0)} ms)${note}`);

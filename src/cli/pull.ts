@@ -14,6 +14,7 @@ import { hostPlatform, parsePlatform, pullImage, PullError, type BlobProgress, t
 import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
 import { pullSources, ResolveError } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
+import { tunePullProcess } from './pull-process.js';
 import type { CommandIO } from './commands.js';
 
 const PULL_OPTIONS = {
@@ -127,6 +128,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
     }
     throw e;
   }
+  const onBlobBytes = tunePullProcess(); // before the first connection
   const store = healthPath(values['state-dir'] ?? DEFAULT_STATE_DIR);
   const health = await readHealth(store);
   const save = async (updates: PullReport['health']): Promise<void> => {
@@ -147,6 +149,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       ...(process.stderr.isTTY ? { progress: progressLines((line) => void process.stderr.write(line)) } : {}),
       authFile: values.authfile,
       certDir: values['cert-dir'],
+      onBlobBytes,
     });
     await save(report.health);
     if (!report.verified)
