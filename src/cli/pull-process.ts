@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** How much blob data passes between two young-generation collections. */
-export const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
+export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
 
 /**
  * undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it with its baseline

@@ -28,7 +28,7 @@ function layout(t: { teardown(f: () => void): void }): string {
 
 t.test('a blob that matches its digest and size is kept, whole, and reported present', async (t) => {
   const dir = layout(t);
-  const bytes = randomBytes(5 * 1024 * 1024 + 123);
+  const bytes = randomBytes(70 * 1024 * 1024 + 123); // past two background flushes
   const digest = sha(bytes);
   await ensureBlobDir(dir, digest);
   const seen: number[] = [];
