@@ -23,7 +23,8 @@ export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
  * command line (the launcher is shared by every command).
  */
 export function tunePullProcess(): (bytesSoFar: number) => void {
-  setFlagsFromString('--liftoff-only');
+  // all three: with dynamic tiering on (the default), V8 13 (Node 24) ignores --liftoff-only set at run time
+  for (const flag of ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering']) setFlagsFromString(flag);
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as ((opts: { type: 'minor' }) => void) | undefined;
   if (typeof gc !== 'function') return () => undefined;
