@@ -92,8 +92,9 @@ export async function writeBlobBytes(dir: string, digest: string, bytes: Buffer)
  * Each chunk is hashed and written the moment it arrives, then dropped: nothing is queued
  * between the socket and the file. The write is synchronous (one socket read, at most
  * 64 KiB, into the page cache; a pull has nothing else to run meanwhile, and timers such as
- * the body deadline run between chunks), which is the backpressure: undici pauses its parser
- * and the rest waits in the kernel's socket buffer. Queuing chunks for asynchronous writes
+ * the body deadline run between chunks), which is the backpressure: the socket is not read
+ * again until the chunk is in the file, so the rest waits in the kernel's socket buffer and
+ * TCP slows the sender. Queuing chunks for asynchronous writes
  * (4 MiB streams before) kept up to ~12 MiB of them alive, long enough to outlive a
  * young-generation collection, so their memory came back only with the next full one:
  * ~40 MB more peak RSS on a 300 MiB blob, and slower (fresh pages for every read).
