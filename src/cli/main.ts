@@ -5,7 +5,6 @@
 import { UsageError } from '../core/diagnostic.js';
 import { VERSION } from '../core/version.js';
 import type { CommandIO } from './commands.js';
-import { usage } from './usage.js';
 
 type Command = (args: readonly string[], io: CommandIO) => Promise<number>;
 
@@ -27,7 +26,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    io.stdout(usage(rest[0]));
+    // the usage text names every setting (daemon/run-options): loaded only to print it
+    io.stdout((await import('./usage.js')).usage(rest[0]));
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === 'version') {

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { UsageError } from '../core/diagnostic.js';
-import { DEFAULT_STATE_DIR } from '../daemon/config.js';
+import { DEFAULT_STATE_DIR } from '../core/defaults.js';
 import { healthPath, readHealth, updateHealth } from '../health/store.js';
 import { createLogger } from '../core/log.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
@@ -14,8 +14,8 @@ import { hostPlatform, parsePlatform, pullImage, PullError, type BlobProgress, t
 import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
 import { pullSources, ResolveError } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
+import { tunePullProcess } from './pull-process.js';
 import type { CommandIO } from './commands.js';
-import { usage } from './usage.js';
 
 const PULL_OPTIONS = {
   ...COMMON_OPTIONS,
@@ -89,7 +89,7 @@ function human(r: PullReport): string {
 export async function pullCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse(args, PULL_OPTIONS, 1);
   if (values.help) {
-    io.stdout(usage('pull'));
+    io.stdout((await import('./usage.js')).usage('pull'));
     return 0;
   }
   const ref = positionals[0];
@@ -128,6 +128,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
     }
     throw e;
   }
+  const onBlobBytes = tunePullProcess(); // before the first connection
   const store = healthPath(values['state-dir'] ?? DEFAULT_STATE_DIR);
   const health = await readHealth(store);
   const save = async (updates: PullReport['health']): Promise<void> => {
@@ -148,6 +149,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       ...(process.stderr.isTTY ? { progress: progressLines((line) => void process.stderr.write(line)) } : {}),
       authFile: values.authfile,
       certDir: values['cert-dir'],
+      onBlobBytes,
     });
     await save(report.health);
     if (!report.verified)

@@ -12,6 +12,9 @@ import { NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
+import { trustProblem } from '../core/trust.js';
+
+export { trustProblem };
 
 export { DEFAULT_MAX_FRAGMENT_BYTES };
 
@@ -85,13 +88,6 @@ export interface PolicyDirContents {
    * `diagnostics`): what it holds is unknown, so a daemon keeps every fragment it knew.
    */
   readonly dirProblem?: Diagnostic;
-}
-
-export function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
-  if (st.uid !== 0 && st.uid !== uid) return `owned by uid ${st.uid}, not by root or uid ${uid}`;
-  const writers = [st.mode & 0o020 ? 'group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean);
-  if (writers.length > 0) return `writable by ${writers.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
-  return undefined;
 }
 
 /** The directory's identity (undefined: not there), to see whether it was moved or swapped while we read it. */

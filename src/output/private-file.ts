@@ -8,7 +8,7 @@
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
 import { ownUid } from './pid.js';
-import { trustProblem } from '../fragments/policy-dir.js';
+import { trustProblem } from '../core/trust.js';
 import { unlessMissing } from './if-exists.js';
 
 /** A state file (or directory) that is there but must not be believed; the message names it and why. */

@@ -6,7 +6,7 @@
  * Every attempt is bounded: connect, response headers, body idle; nothing can hang.
  */
 import type { Readable } from 'node:stream';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { Agent as AgentInstance, Dispatcher, ProxyAgent } from 'undici';
 import type { FailureClass } from '../health/health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
@@ -14,6 +14,7 @@ import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './prox
 import { socks5Connector } from './socks5.js';
 import { endSafe } from './end-safe.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
+import { Agent, loadProxyAgent, request } from './undici-parts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
 export interface Timeouts {
@@ -152,7 +153,7 @@ function header(r: Response, name: string): string | undefined {
  * on another host gets its own route.
  */
 class Routes {
-  private readonly direct: Agent;
+  private readonly direct: AgentInstance;
   private readonly proxied = new Map<string, Dispatcher>();
   private readonly proxies: ProxyConfig | RegistryError;
 
@@ -195,7 +196,8 @@ class Routes {
    */
   private httpProxyAgent(proxy: URL): Dispatcher {
     const { timeout } = this.common.connect;
-    return new ProxyAgent({
+    const ProxyAgentClass = loadProxyAgent();
+    return new ProxyAgentClass({
       uri: proxy.href,
       proxyTunnel: false,
       headersTimeout: this.common.headersTimeout,

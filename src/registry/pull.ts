@@ -79,6 +79,8 @@ export interface PullOptions {
   readonly now?: () => number;
   /** Called as each blob's bytes arrive (the CLI shows it on a terminal). */
   readonly progress?: (p: BlobProgress) => void;
+  /** Called with a blob's running byte count after each chunk is written (the CLI's memory upkeep). */
+  readonly onBlobBytes?: (bytesSoFar: number) => void;
 }
 
 export interface BlobProgress {
@@ -307,10 +309,10 @@ async function fetchBlobs(got: Fetched, sources: readonly PullSource[], session:
 
 /** Blob-level fallback: one blob from the first of `order` that serves it, unless the layout has it already. */
 async function fetchBlobFromAny(d: Descriptor, order: readonly PullSource[], session: PullSession): Promise<PullReport['blobs'][number]> {
-  const { dest, progress } = session.opts;
+  const { dest } = session.opts;
   if (await haveBlob(dest, d.digest)) return { digest: d.digest, size: d.size, from: 'already present' };
   for (const s of order) {
-    const size = await session.attempt(s, (client) => fetchBlob(s, client, d, dest, progress));
+    const size = await session.attempt(s, (client) => fetchBlob(s, client, d, dest, blobObserver(s, d, session.opts)));
     if (size !== undefined) return { digest: d.digest, size, from: s.reference };
   }
   throw session.error(`no source served blob ${d.digest}`);
@@ -325,8 +327,18 @@ async function writeImage(dest: string, got: Fetched): Promise<void> {
   ]);
 }
 
+/** What is told of a blob's bytes from source `s` as they are written: the progress, and the caller's own hook. */
+function blobObserver(s: PullSource, d: Descriptor, opts: PullOptions): ((done: number) => void) | undefined {
+  const { progress, onBlobBytes } = opts;
+  if (!progress) return onBlobBytes;
+  return (done) => {
+    progress({ digest: d.digest, done, total: d.size, source: s.reference });
+    onBlobBytes?.(done);
+  };
+}
+
 /** One blob from one source, streamed into the layout, verified; returns its size. */
-async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, dest: string, progress?: (p: BlobProgress) => void): Promise<number> {
+async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, dest: string, onBytes?: (done: number) => void): Promise<number> {
   const ref = parseNamed(s.reference);
   // Everything that awaits happens before the request: once the answer is there, its body is read at once.
   await ensureBlobDir(dest, d.digest);
@@ -341,7 +353,6 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
     );
   }
   const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
-  const onBytes = progress ? (done: number): void => progress({ digest: d.digest, done, total: d.size, source: s.reference }) : undefined;
   return writeBlobStream(dest, d.digest, d.size, res.body, onBytes).finally(disarm);
 }
 

@@ -15,7 +15,8 @@
  */
 import { connect as tcpConnect, isIP, isIPv4, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { errors, type buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
+import { errors } from './undici-parts.js';
 
 const VERSION = 0x05;
 const NO_AUTH = 0x00;
