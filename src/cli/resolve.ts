@@ -58,7 +58,10 @@ async function resolveForContainerd(input: string, hostsDir: string, json: boole
     `  containerd: ${text === undefined ? `no ${file}: the registry itself` : file}`,
     `  ${ref.digest !== undefined ? 'by digest: hosts with "pull"' : 'by tag: hosts with "resolve"'}`,
     '',
-    ...attempts.map((a, i) => `${i + 1}  ${a.role.padEnd(6)}  ${a.url}  [${a.capabilities.join(', ')}]${a.skipVerify ? '  skip_verify' : ''}`),
+    ...attempts.map(
+      (a, i) =>
+        `${i + 1}  ${a.role.padEnd(6)}  ${a.url}  [${a.capabilities.join(', ')}]${a.skipVerify ? '  skip_verify' : ''}${a.localMirror ? '  (the local mirror)' : ''}`,
+    ),
   ];
   io.stdout(`${lines.join('\n')}\n`);
   return 0;

@@ -6,6 +6,7 @@
  * those with `pull`; no `capabilities` means all of them. For `resolve --runtime containerd`.
  */
 import { parse } from 'smol-toml';
+import { LOCAL_MIRROR_NAMESPACE } from '../local-mirror/mapping.js';
 
 export interface ContainerdAttempt {
   /** The URL containerd asks, up to the repository: e.g. http://mirror:5000/v2/quay/team/app. */
@@ -14,6 +15,8 @@ export interface ContainerdAttempt {
   readonly skipVerify: boolean;
   /** The hosts.toml's `server` (the last try), or one of its `[host."…"]` entries. */
   readonly role: 'host' | 'server';
+  /** The URL is mirror-policyd's local mirror (its namespace in the path, plain http). */
+  readonly localMirror: boolean;
 }
 
 const ALL = ['pull', 'resolve', 'push'];
@@ -48,7 +51,9 @@ export function containerdAttempts(registry: string, repository: string, byDiges
   const add = (role: ContainerdAttempt['role'], server: string, e: HostEntry): void => {
     const capabilities = capabilitiesOf(e.capabilities);
     if (!capabilities.includes(needed)) return;
-    out.push({ url: `${apiRoot(server, e.override_path === true)}/${repository}`, capabilities, skipVerify: e.skip_verify === true, role });
+    const url = `${apiRoot(server, e.override_path === true)}/${repository}`;
+    const localMirror = url.startsWith('http://') && new URL(url).pathname.startsWith(`/v2/${LOCAL_MIRROR_NAMESPACE}/`);
+    out.push({ url, capabilities, skipVerify: e.skip_verify === true, role, localMirror });
   };
   for (const [url, e] of Object.entries(data.host ?? {})) add('host', url, e);
   const defaultServer = registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;

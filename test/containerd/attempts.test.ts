@@ -48,3 +48,21 @@ t.test('no hosts.toml: the registry itself (docker.io is registry-1); no capabil
   );
   t.throws(() => containerdAttempts('x', 'app', true, 'server = '), 'a file containerd could not parse is an error');
 });
+
+t.test('the local mirror is marked among the attempts (plain http under its namespace), nothing else is', async (t) => {
+  const text = [
+    'server = "https://quay.io"',
+    '[host."http://127.0.0.1:5050/v2/mirror-policyd/0123456789abcdef0123"]',
+    '  capabilities = ["pull", "resolve"]',
+    '  override_path = true',
+    '[host."https://mirror.example/v2/mirror-policyd/x"]',
+    '  capabilities = ["pull", "resolve"]',
+    '  override_path = true',
+  ].join('\n');
+  const attempts = containerdAttempts('quay.io', 'team/app', false, text);
+  t.same(
+    attempts.map((a) => a.localMirror),
+    [true, false, false],
+    'an https mirror that happens to use the same path is not ours',
+  );
+});
