@@ -31,6 +31,7 @@ import { MetricsFile } from '../metrics/file.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
 import { buildForgiving, type ParseCache } from '../pipeline/forgiving.js';
+import { KeptChecks } from '../pipeline/kept-checks.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
@@ -85,10 +86,12 @@ export class Daemon {
   /** Each fragment's text as last read, and its parses: an unchanged fragment is neither opened nor parsed again (issue #15). */
   private readonly readCache: FragmentReadCache = new SweepCache();
   private readonly parseCache: ParseCache = new SweepCache();
+  /** The names judged and the tables parsed back: a render in which one fragment changed checks little more than it. */
+  private readonly kept = new KeptChecks();
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
-  private cleanRender?: { readonly inputs: string; readonly output: string };
+  private cleanRender?: { readonly others: string; readonly policy: string; readonly output: string };
 
   constructor(
     private config: DaemonConfig,
@@ -232,24 +235,38 @@ export class Daemon {
       this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
-  /** What a render reads but the output, by identity (inputs-fingerprint.ts). */
-  private fingerprint(): Promise<string> {
+  /**
+   * What a render reads but the output and the policy directory, by identity (inputs-fingerprint.ts).
+   * The policy directory's comes from its read (PolicyDirContents.identity), whose lstat of each
+   * fragment is taken before the fragment is opened: a second pass over 10 000 fragments per
+   * render cost as much as the read (issue #15).
+   */
+  private otherInputs(): Promise<string> {
     return inputsFingerprint({
-      policyDir: this.config.policyDir,
       output: this.config.output,
       ...(this.config.base !== undefined ? { base: this.config.base } : {}),
+    });
+  }
+
+  private readPolicy(): ReturnType<typeof readPolicyDir> {
+    return readPolicyDir(this.config.policyDir, {
+      allowUnsafe: this.config.allowUnsafeFragments,
+      maxFragmentBytes: this.config.maxFragmentBytes,
+      cache: this.readCache,
     });
   }
 
   /**
    * For the rescan: whether anything a render reads may have changed since the last clean
    * render began. After a render that left the daemon degraded there is no such render, and
-   * every rescan renders, as a retry.
+   * every rescan renders, as a retry. The policy directory is read through the read cache:
+   * unchanged fragments are looked at (lstat), not opened.
    */
   private async inputsChanged(): Promise<boolean> {
     const clean = this.cleanRender;
     if (clean === undefined) return true;
-    return (await this.fingerprint()) !== clean.inputs || (await fileIdentity(this.config.output)) !== clean.output;
+    if ((await fileIdentity(this.config.output)) !== clean.output || (await this.otherInputs()) !== clean.others) return true;
+    return (await this.readPolicy()).identity !== clean.policy;
   }
 
   /** A watcher event: a render, unless it is the output as our own last write left it. */
@@ -304,6 +321,7 @@ export class Daemon {
     this.fragments.forget();
     this.readCache.clear(); // a reload reads and parses everything afresh
     this.parseCache.clear();
+    this.kept.clear();
     await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
@@ -338,24 +356,21 @@ export class Daemon {
   }
 
   private async render(): Promise<void> {
-    // Taken before anything is read: a change made during this render differs from them.
-    const inputs = await this.fingerprint();
+    // Taken before anything is read (the policy directory's as it is read): a change made during this render differs from them.
+    const others = await this.otherInputs();
     const outputBefore = await fileIdentity(this.config.output);
     this.cleanRender = undefined;
-    await this.renderSteps();
+    const policy = await this.renderSteps();
     if (this.degradedReasons().length > 0) return;
     // The output as our write left it, if it is that (else as it was before the render).
-    this.cleanRender = { inputs, output: (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore };
+    this.cleanRender = { others, policy, output: (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore };
   }
 
-  private async renderSteps(): Promise<void> {
+  /** Returns the identity of the policy directory as read (PolicyDirContents.identity). */
+  private async renderSteps(): Promise<string> {
     const started = performance.now();
     this.counters.renders++;
-    const dir = await readPolicyDir(this.config.policyDir, {
-      allowUnsafe: this.config.allowUnsafeFragments,
-      maxFragmentBytes: this.config.maxFragmentBytes,
-      cache: this.readCache,
-    });
+    const dir = await this.readPolicy();
     const verdict = this.presence.judge(
       dir,
       this.fragments.known(),
@@ -365,7 +380,7 @@ export class Daemon {
     );
     if (!verdict.render) {
       this.notifier.status(this.statusLine());
-      return;
+      return dir.identity;
     }
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
     const { unreadable, warnings: dirWarnings } = verdict;
@@ -389,7 +404,7 @@ export class Daemon {
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
       this.counters.renderErrors++;
       this.notifier.status(this.statusLine());
-      return;
+      return dir.identity;
     }
     // Health-aware order: the mirrors demoted now go after the healthy ones of their tables.
     const keeper = this.keeper;
@@ -407,6 +422,7 @@ export class Daemon {
         unreadable,
         lastGood: this.fragments.lastGood,
         parseCache: this.parseCache,
+        kept: this.kept,
         ...(transform ? { transform } : {}),
         version: VERSION,
       },
@@ -418,7 +434,7 @@ export class Daemon {
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
       this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
       this.notifier.status(this.statusLine());
-      return;
+      return dir.identity;
     }
     const retryInMs = await this.fragments.accept(result.lastGood);
     if (retryInMs !== undefined) {
@@ -431,7 +447,7 @@ export class Daemon {
       const outcome = await this.output.replace(result.text, look);
       if (outcome === 'raced') {
         this.trigger();
-        return;
+        return dir.identity;
       }
       changed = outcome.changed;
       this.scheduler.writeSucceeded();
@@ -444,7 +460,7 @@ export class Daemon {
         `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`,
       );
       this.notifier.status(this.statusLine());
-      return;
+      return dir.identity;
     }
     const tables = result.conf?.registries.length ?? 0;
     const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
@@ -481,6 +497,7 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
+    return dir.identity;
   }
 
   /**
