@@ -9,9 +9,9 @@
 import { Backoff } from './retry.js';
 
 /**
- * chokidar can drop a change that closely follows another on the same path (seen up to ~100 ms
- * apart: its per-file throttle, a file replaced by rename while it re-attaches to the previous
- * replacement). A lost event is always close to one it delivered, so one more look this long
+ * A watcher can drop a change that closely follows another (chokidar's per-file throttle did,
+ * up to ~100 ms apart; inotify's queue can overflow; a directory re-watched after a swap has a
+ * moment unwatched). A lost event is always close to one delivered, so one more look this long
  * after the last event catches it; a render of unchanged inputs writes nothing.
  */
 export const SETTLE_MS = 1000;
