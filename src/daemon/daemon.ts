@@ -337,6 +337,7 @@ export class Daemon {
     await this.reloads;
     this.presence.stop();
     await this.scheduler.idle();
+    await this.fragments.saved();
     await this.metrics.settled();
     await this.watcher?.close();
     await this.localMirror.stop();
@@ -436,15 +437,12 @@ export class Daemon {
       this.notifier.status(this.statusLine());
       return dir.identity;
     }
-    const retryInMs = await this.fragments.accept(result.lastGood);
-    if (retryInMs !== undefined) {
-      this.counters.renderErrors++;
-      this.scheduler.retryIn(retryInMs);
-    }
+    this.fragments.accept(result.lastGood);
 
     let changed: boolean;
     try {
-      const outcome = await this.output.replace(result.text, look);
+      // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
+      const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
         this.trigger();
         return dir.identity;
@@ -498,6 +496,15 @@ export class Daemon {
     }
     this.notifier.status(this.statusLine());
     return dir.identity;
+  }
+
+  /** The last-good copies saved in the background; a failure is a render error, tried again after a backoff. */
+  private saveLastGood(): void {
+    this.fragments.saveSoon((retryInMs) => {
+      this.counters.renderErrors++;
+      this.scheduler.retryIn(retryInMs);
+      this.notifier.status(this.statusLine());
+    });
   }
 
   /**

@@ -7,6 +7,10 @@ import { pino } from 'pino';
 import { error, warning } from '../../src/core/diagnostic.js';
 import type { FragmentStatus } from '../../src/pipeline/forgiving.js';
 import { FragmentTracker } from '../../src/daemon/fragment-tracker.js';
+import { StateDir } from '../../src/daemon/state-dir.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A tracker whose log lines (level and message) are kept, and which counts its recheck requests. */
 function trackerWithLog(): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
@@ -63,7 +67,7 @@ t.test('a fragment that just became empty keeps its text for one render and asks
 t.test('known(): fragments with a last valid content or a status', async (t) => {
   const { tracker } = trackerWithLog();
   t.same([...tracker.known()], []);
-  await tracker.accept({ 'a.toml': 'A' });
+  tracker.accept({ 'a.toml': 'A' });
   tracker.record([status('b.toml', 'invalid')], []);
   t.same([...tracker.known()].sort(), ['a.toml', 'b.toml']);
   t.same(tracker.lastGood, { 'a.toml': 'A' });
@@ -72,7 +76,7 @@ t.test('known(): fragments with a last valid content or a status', async (t) => 
 
 t.test('after a restart, a fragment still at its last valid content is older than any that changed', async (t) => {
   const { tracker } = trackerWithLog();
-  await tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
+  tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B2')]).map((f) => f.changedAt),
     [0, 1],
@@ -143,4 +147,25 @@ t.test('a fragment created while running and read before its first write is left
     ['a.toml', 'c.toml'],
     'still empty when looked at again: it is empty',
   );
+});
+
+t.test('saveSoon: saves in the background, batched; what the state dir ends with is the last accepted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  const { tracker } = trackerWithLog();
+  await tracker.load(state);
+  const failures: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    tracker.accept({ 'a.toml': `A${i}`, ...(i % 2 ? { 'b.toml': `B${i}` } : {}) });
+    tracker.saveSoon((ms) => failures.push(ms));
+  }
+  t.same(tracker.lastGood, { 'a.toml': 'A19', 'b.toml': 'B19' }, 'in effect at once, before any save');
+  await tracker.saved();
+  t.same(failures, []);
+  t.same(readdirSync(join(dir, 'last-good')).sort(), ['a.toml', 'b.toml']);
+  t.equal(readFileSync(join(dir, 'last-good', 'a.toml'), 'utf8'), 'A19');
+  t.equal(readFileSync(join(dir, 'last-good', 'b.toml'), 'utf8'), 'B19');
+  t.same(tracker.savingProblems(), []);
 });
