@@ -30,7 +30,7 @@ import { HealthKeeper } from '../health/keeper.js';
 import { MetricsFile } from '../metrics/file.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
-import { buildForgiving, type ParseCache } from '../pipeline/forgiving.js';
+import { buildForgiving, parseAhead, type ParseCache } from '../pipeline/forgiving.js';
 import { KeptChecks } from '../pipeline/kept-checks.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
@@ -49,6 +49,9 @@ import { watchTargets, type Watcher } from './watcher.js';
 export { StartError } from './start-up-claim.js';
 export type { DriftEvent } from './output-guard.js';
 export type { DaemonStatus, RenderInfo } from './status-report.js';
+
+/** How long the parse of new fragments holds the event loop at most before it yields (parseInSlices). */
+const PARSE_SLICE_MS = 20;
 
 /** How often the metrics file is rewritten while the local mirror serves (besides after each render and probe round). */
 export const LOCAL_MIRROR_METRICS_MS = 5_000;
@@ -337,7 +340,7 @@ export class Daemon {
     await this.reloads;
     this.presence.stop();
     await this.scheduler.idle();
-    await this.fragments.saved();
+    await this.fragments.stopSaving();
     await this.metrics.settled();
     await this.watcher?.close();
     await this.localMirror.stop();
@@ -416,6 +419,7 @@ export class Daemon {
     await this.localMirror.sync(localMirrorSettings(this.config));
     const fronting = this.localMirror.transform(baseInfo.base?.file);
     const transform = fronting ? (c: RegistriesConf) => fronting(healthOrder ? healthOrder(c) : c) : healthOrder;
+    await this.parseInSlices(fragments);
     const result = buildForgiving(
       {
         ...(baseInfo.base ? { base: baseInfo.base } : {}),
@@ -496,6 +500,22 @@ export class Daemon {
     }
     this.notifier.status(this.statusLine());
     return dir.identity;
+  }
+
+  /**
+   * Parses what is new among `fragments` into the parse cache, yielding to the event loop every
+   * PARSE_SLICE_MS: `status` answers and the watchdog is fed during the parse of a large set
+   * (10 000 new fragments at a start or a SIGHUP parse for a second or more). What stays
+   * synchronous is the merge and render of one set, a fraction of that.
+   */
+  private async parseInSlices(fragments: readonly SourceText[]): Promise<void> {
+    let sliceStart = performance.now();
+    for (const f of fragments) {
+      parseAhead(this.parseCache, f);
+      if (performance.now() - sliceStart < PARSE_SLICE_MS) continue;
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
   }
 
   /** The last-good copies saved in the background; a failure is a render error, tried again after a backoff. */

@@ -128,8 +128,14 @@ export class FragmentTracker {
     this.saving = run().finally(() => (this.saving = undefined));
   }
 
-  /** Resolves when no save is running (stop waits for it). */
+  /** Resolves when no save is running. */
   saved(): Promise<void> {
+    return this.saving ?? Promise.resolve();
+  }
+
+  /** Stopping: a save under way ends after the copies begun (each whole); resolves then. */
+  stopSaving(): Promise<void> {
+    this.saver?.stop();
     return this.saving ?? Promise.resolve();
   }
 

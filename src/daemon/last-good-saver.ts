@@ -13,6 +13,7 @@ export class LastGoodSaver {
   private saved: Record<string, string>;
   private lastError?: string;
   private readonly backoff = new Backoff();
+  private stopping = false;
 
   constructor(
     private readonly state: StateDir,
@@ -26,7 +27,7 @@ export class LastGoodSaver {
   async save(lastGood: Readonly<Record<string, string>>): Promise<number | undefined> {
     const where = this.state.path('last-good');
     try {
-      await this.state.writeLastGood(this.saved, lastGood);
+      await this.state.writeLastGood(this.saved, lastGood, () => this.stopping);
       this.saved = { ...lastGood };
       if (this.lastError) this.log.info(`last-good copies saved in ${where} again`);
       this.lastError = undefined;
@@ -41,6 +42,11 @@ export class LastGoodSaver {
       else this.log.warn({ path: where, retryInMs }, say);
       return retryInMs;
     }
+  }
+
+  /** The daemon stops: a save under way begins no further copy. */
+  stop(): void {
+    this.stopping = true;
   }
 
   degradedReasons(): string[] {

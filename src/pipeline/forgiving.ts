@@ -100,6 +100,15 @@ function parseCached(cache: ParseCache | undefined, slot: 'current' | 'last-good
   return parsed;
 }
 
+/**
+ * Parses a fragment's current text into the cache ahead of buildForgiving, which then finds it
+ * there: the daemon does this in slices between which it yields, so that a render of 10 000
+ * new fragments (a start, a SIGHUP) does not hold the event loop for the whole parse.
+ */
+export function parseAhead(cache: ParseCache, fragment: SourceText): void {
+  parseCached(cache, 'current', fragment.file, fragment.text);
+}
+
 export function buildForgiving(input: ForgivingInput, output: Location): ForgivingResult {
   const errors = new Map<string, Diagnostic[]>();
   const addError = (file: string, ds: Diagnostic[]): void => void errors.set(file, [...(errors.get(file) ?? []), ...ds]);

@@ -169,3 +169,20 @@ t.test('saveSoon: saves in the background, batched; what the state dir ends with
   t.equal(readFileSync(join(dir, 'last-good', 'b.toml'), 'utf8'), 'B19');
   t.same(tracker.savingProblems(), []);
 });
+
+t.test('stopSaving: a save under way begins no further copy, and each copy begun is whole', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  const { tracker } = trackerWithLog();
+  await tracker.load(state);
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 200; i++) many[`${String(i).padStart(3, '0')}.toml`] = `text ${i}`;
+  tracker.accept(many);
+  tracker.saveSoon(() => {});
+  await tracker.stopSaving();
+  const names = readdirSync(join(dir, 'last-good')).filter((n) => !n.startsWith('.'));
+  t.ok(names.length < 200, `stopped after ${names.length} of 200 copies`);
+  for (const n of names) t.equal(readFileSync(join(dir, 'last-good', n), 'utf8'), many[n], `${n} whole`);
+});
