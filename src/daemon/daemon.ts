@@ -14,7 +14,7 @@ import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
 import type { SourceText } from '../pipeline/strict.js';
-import { readPolicyDir, type FragmentReadCache } from '../fragments/policy-dir.js';
+import { readPolicyDir, type FragmentReadCache, type PolicyDirContents } from '../fragments/policy-dir.js';
 import { SweepCache } from '../core/sweep-cache.js';
 import { findShadowing } from '../merge/shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
@@ -49,6 +49,11 @@ import { watchTargets, type Watcher } from './watcher.js';
 export { StartError } from './start-up-claim.js';
 export type { DriftEvent } from './output-guard.js';
 export type { DaemonStatus, RenderInfo } from './status-report.js';
+
+/** Whether two reads of the policy directory found the same fragments with the same texts (a cached text is the same string). */
+function sameTexts(a: readonly SourceText[], b: readonly SourceText[]): boolean {
+  return a.length === b.length && a.every((f, i) => f.file === b[i]?.file && f.text === b[i]?.text);
+}
 
 /** How long the parse of new fragments holds the event loop at most before it yields (parseInSlices). */
 const PARSE_SLICE_MS = 20;
@@ -94,7 +99,7 @@ export class Daemon {
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
-  private cleanRender?: { readonly others: string; readonly policy: string; readonly output: string };
+  private cleanRender?: { readonly others: string; readonly policy: string; readonly texts: readonly SourceText[]; readonly output: string };
 
   constructor(
     private config: DaemonConfig,
@@ -269,7 +274,10 @@ export class Daemon {
     const clean = this.cleanRender;
     if (clean === undefined) return true;
     if ((await fileIdentity(this.config.output)) !== clean.output || (await this.otherInputs()) !== clean.others) return true;
-    return (await this.readPolicy()).identity !== clean.policy;
+    const dir = await this.readPolicy();
+    // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
+    // render looked at it keeps its identity, but the read cache reads such a file again (RACY_MS).
+    return dir.identity !== clean.policy || !sameTexts(dir.fragments, clean.texts);
   }
 
   /** A watcher event: a render, unless it is the output as our own last write left it. */
@@ -364,14 +372,15 @@ export class Daemon {
     const others = await this.otherInputs();
     const outputBefore = await fileIdentity(this.config.output);
     this.cleanRender = undefined;
-    const policy = await this.renderSteps();
+    const read = await this.renderSteps();
     if (this.degradedReasons().length > 0) return;
     // The output as our write left it, if it is that (else as it was before the render).
-    this.cleanRender = { others, policy, output: (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore };
+    const output = (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore;
+    this.cleanRender = { others, policy: read.identity, texts: read.fragments, output };
   }
 
-  /** Returns the identity of the policy directory as read (PolicyDirContents.identity). */
-  private async renderSteps(): Promise<string> {
+  /** Returns the policy directory as read. */
+  private async renderSteps(): Promise<PolicyDirContents> {
     const started = performance.now();
     this.counters.renders++;
     const dir = await this.readPolicy();
@@ -384,7 +393,7 @@ export class Daemon {
     );
     if (!verdict.render) {
       this.notifier.status(this.statusLine());
-      return dir.identity;
+      return dir;
     }
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
     const { unreadable, warnings: dirWarnings } = verdict;
@@ -408,7 +417,7 @@ export class Daemon {
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
       this.counters.renderErrors++;
       this.notifier.status(this.statusLine());
-      return dir.identity;
+      return dir;
     }
     // Health-aware order: the mirrors demoted now go after the healthy ones of their tables.
     const keeper = this.keeper;
@@ -439,7 +448,7 @@ export class Daemon {
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
       this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
       this.notifier.status(this.statusLine());
-      return dir.identity;
+      return dir;
     }
     this.fragments.accept(result.lastGood);
 
@@ -449,7 +458,7 @@ export class Daemon {
       const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
         this.trigger();
-        return dir.identity;
+        return dir;
       }
       changed = outcome.changed;
       this.scheduler.writeSucceeded();
@@ -462,7 +471,7 @@ export class Daemon {
         `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`,
       );
       this.notifier.status(this.statusLine());
-      return dir.identity;
+      return dir;
     }
     const tables = result.conf?.registries.length ?? 0;
     const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
@@ -499,7 +508,7 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
-    return dir.identity;
+    return dir;
   }
 
   /**
