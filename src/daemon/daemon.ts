@@ -116,7 +116,12 @@ export class Daemon {
       afterEach: () => void this.writeMetrics(),
       debounceMs: () => this.config.debounceMs,
     });
-    this.fragments = new FragmentTracker(log, () => this.scheduler.recheckSoon());
+    // Last-good copies are begun between renders: a first start's 10 000 in the background held up the changes after READY=1.
+    this.fragments = new FragmentTracker(
+      log,
+      () => this.scheduler.recheckSoon(),
+      () => this.scheduler.idle(),
+    );
     this.output = new OutputGuard(() => this.config, this.state, log);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(

@@ -30,12 +30,14 @@ export class FragmentTracker {
     private readonly log: Logger,
     /** Asks for a look again shortly (a fragment just became empty). */
     private readonly recheckSoon: () => void,
+    /** Awaited before each last-good copy is begun: the daemon's waits for a render in flight, so that saves go between renders. */
+    private readonly savePace: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** At start: the last valid contents the state dir holds, which are saved there from now on. */
   async load(state: StateDir): Promise<void> {
     this.good = await state.readLastGood();
-    this.saver = new LastGoodSaver(state, this.log, this.good);
+    this.saver = new LastGoodSaver(state, this.log, this.good, this.savePace);
   }
 
   /** Every fragment's last valid content. */

@@ -19,6 +19,8 @@ export class LastGoodSaver {
     private readonly state: StateDir,
     private readonly log: Logger,
     saved: Readonly<Record<string, string>>,
+    /** Awaited before each copy is begun (see StateDir.writeLastGood). */
+    private readonly pace: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.saved = { ...saved };
   }
@@ -27,7 +29,7 @@ export class LastGoodSaver {
   async save(lastGood: Readonly<Record<string, string>>): Promise<number | undefined> {
     const where = this.state.path('last-good');
     try {
-      await this.state.writeLastGood(this.saved, lastGood, () => this.stopping);
+      await this.state.writeLastGood(this.saved, lastGood, () => this.stopping, this.pace);
       this.saved = { ...lastGood };
       if (this.lastError) this.log.info(`last-good copies saved in ${where} again`);
       this.lastError = undefined;

@@ -257,14 +257,21 @@ export class StateDir {
   /**
    * Writes only what changed; removes entries of fragments that are gone. An entry in the
    * way that is not a file (a directory) is left alone and named in a warning. Once `stopped`
-   * says so, no further copy is begun (a stop does not wait for 10 000 of them).
+   * says so, no further copy is begun (a stop does not wait for 10 000 of them); `pace` is
+   * awaited before each copy is begun (the daemon's lets a render run first).
    */
-  async writeLastGood(previous: Readonly<Record<string, string>>, next: Readonly<Record<string, string>>, stopped: () => boolean = () => false): Promise<void> {
+  async writeLastGood(
+    previous: Readonly<Record<string, string>>,
+    next: Readonly<Record<string, string>>,
+    stopped: () => boolean = () => false,
+    pace: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     const changed = Object.entries(next).filter(([name, text]) => previous[name] !== text);
     let touched = changed.length > 0;
     // Each copy is a file of its own, written atomically: several at a time, so that their fsyncs
     // overlap (a first start writes one per fragment: 10 000 in a row took most of 12 s).
     const failures = await mapBounded(changed, LAST_GOOD_WRITES_AT_ONCE, async ([name, text]) => {
+      await pace();
       if (stopped()) return undefined; // stopping: what is not saved yet is as after a kill, each copy whole
       try {
         await this.writeFile(this.path('last-good', name), text);

@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A tracker whose log lines (level and message) are kept, and which counts its recheck requests. */
-function trackerWithLog(): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
+function trackerWithLog(pace?: () => Promise<void>): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
   const logs: string[] = [];
   const log = pino(
     { level: 'trace', base: undefined },
     { write: (line: string) => void logs.push(((r) => `${pino.levels.labels[r.level]}: ${r.msg}`)(JSON.parse(line) as { level: number; msg: string })) },
   );
   let rechecks = 0;
-  return { tracker: new FragmentTracker(log, () => rechecks++), logs, rechecks: () => rechecks };
+  return { tracker: new FragmentTracker(log, () => rechecks++, pace), logs, rechecks: () => rechecks };
 }
 
 const frag = (file: string, text: string): { file: string; text: string } => ({ file, text });
@@ -185,4 +185,26 @@ t.test('stopSaving: a save under way begins no further copy, and each copy begun
   const names = readdirSync(join(dir, 'last-good')).filter((n) => !n.startsWith('.'));
   t.ok(names.length < 200, `stopped after ${names.length} of 200 copies`);
   for (const n of names) t.equal(readFileSync(join(dir, 'last-good', n), 'utf8'), many[n], `${n} whole`);
+});
+
+t.test('saves are paced: no copy is begun while the pace (the daemon: a render in flight) holds them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const { tracker } = trackerWithLog(() => held);
+  await tracker.load(state);
+  tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
+  tracker.saveSoon(() => {});
+  await new Promise((r) => setImmediate(r));
+  t.same(
+    readdirSync(join(dir, 'last-good')).filter((n) => !n.startsWith('.')),
+    [],
+    'nothing begun while held',
+  );
+  release();
+  await tracker.saved();
+  t.same(readdirSync(join(dir, 'last-good')).sort(), ['a.toml', 'b.toml'], 'all saved once released');
 });
