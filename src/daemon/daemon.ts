@@ -96,6 +96,8 @@ export class Daemon {
   private readonly parseCache: ParseCache = new SweepCache();
   /** The names judged and the tables parsed back: a render in which one fragment changed checks little more than it. */
   private readonly kept = new KeptChecks();
+  /** The read of the policy directory in flight, if any (readPolicy). */
+  private policyRead: Promise<unknown> = Promise.resolve();
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
@@ -261,12 +263,21 @@ export class Daemon {
     });
   }
 
-  private readPolicy(): ReturnType<typeof readPolicyDir> {
-    return readPolicyDir(this.config.policyDir, {
-      allowUnsafe: this.config.allowUnsafeFragments,
-      maxFragmentBytes: this.config.maxFragmentBytes,
-      cache: this.readCache,
-    });
+  /**
+   * The policy directory, read through the read cache; one read at a time (a render's, the
+   * rescan's or the settle look's): two at once would each sweep from the cache what the other
+   * used, and the next render would open every fragment again.
+   */
+  private readPolicy(): Promise<PolicyDirContents> {
+    const read = this.policyRead.then(() =>
+      readPolicyDir(this.config.policyDir, {
+        allowUnsafe: this.config.allowUnsafeFragments,
+        maxFragmentBytes: this.config.maxFragmentBytes,
+        cache: this.readCache,
+      }),
+    );
+    this.policyRead = read.catch(() => undefined);
+    return read;
   }
 
   /**
