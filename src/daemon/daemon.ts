@@ -14,7 +14,7 @@ import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
 import type { SourceText } from '../pipeline/strict.js';
-import { readPolicyDir, type FragmentReadCache } from '../fragments/policy-dir.js';
+import { readPolicyDir, type FragmentReadCache, type PolicyDirContents } from '../fragments/policy-dir.js';
 import { SweepCache } from '../core/sweep-cache.js';
 import { findShadowing } from '../merge/shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
@@ -30,7 +30,8 @@ import { HealthKeeper } from '../health/keeper.js';
 import { MetricsFile } from '../metrics/file.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
-import { buildForgiving, type ParseCache } from '../pipeline/forgiving.js';
+import { buildForgiving, parseAhead, type ParseCache } from '../pipeline/forgiving.js';
+import { KeptChecks } from '../pipeline/kept-checks.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
@@ -56,6 +57,14 @@ import { watchTargets, type Watcher } from './watcher.js';
 export { StartError } from './start-up-claim.js';
 export type { DriftEvent } from './output-guard.js';
 export type { DaemonStatus, RenderInfo } from './status-report.js';
+
+/** Whether two reads of the policy directory found the same fragments with the same texts (a cached text is the same string). */
+function sameTexts(a: readonly SourceText[], b: readonly SourceText[]): boolean {
+  return a.length === b.length && a.every((f, i) => f.file === b[i]?.file && f.text === b[i]?.text);
+}
+
+/** How long the parse of new fragments holds the event loop at most before it yields (parseInSlices). */
+const PARSE_SLICE_MS = 20;
 
 /** How often the metrics file is rewritten while the local mirror serves (besides after each render and probe round). */
 export const LOCAL_MIRROR_METRICS_MS = 5_000;
@@ -96,12 +105,16 @@ export class Daemon {
   /** Each fragment's text as last read, and its parses: an unchanged fragment is neither opened nor parsed again (issue #15). */
   private readonly readCache: FragmentReadCache = new SweepCache();
   private readonly parseCache: ParseCache = new SweepCache();
+  /** The names judged and the tables parsed back: a render in which one fragment changed checks little more than it. */
+  private readonly kept = new KeptChecks();
+  /** The read of the policy directory in flight, if any (readPolicy). */
+  private policyRead: Promise<unknown> = Promise.resolve();
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
   /** containerd's hosts directory as the last render left it; absent while it is not managed. */
   private containerdStatus: ContainerdHostsStatus | undefined;
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
-  private cleanRender?: { readonly inputs: string; readonly output: string };
+  private cleanRender?: { readonly others: string; readonly policy: string; readonly texts: readonly SourceText[]; readonly output: string };
 
   constructor(
     private config: DaemonConfig,
@@ -118,7 +131,12 @@ export class Daemon {
       afterEach: () => void this.writeMetrics(),
       debounceMs: () => this.config.debounceMs,
     });
-    this.fragments = new FragmentTracker(log, () => this.scheduler.recheckSoon());
+    // Last-good copies are begun between renders: a first start's 10 000 in the background held up the changes after READY=1.
+    this.fragments = new FragmentTracker(
+      log,
+      () => this.scheduler.recheckSoon(),
+      () => this.scheduler.idle(),
+    );
     this.output = new OutputGuard(() => this.config, this.state, log);
     this.metrics = new MetricsFile(log, () => this.metricsSnapshot());
     this.presence = new PolicyDirPresence(
@@ -245,24 +263,50 @@ export class Daemon {
       this.log.warn(`watcher: the initial scan did not finish; until it does, changes are seen by the rescan every ${this.config.rescanIntervalMs / 1000} s`);
   }
 
-  /** What a render reads but the output, by identity (inputs-fingerprint.ts). */
-  private fingerprint(): Promise<string> {
+  /**
+   * What a render reads but the output and the policy directory, by identity (inputs-fingerprint.ts).
+   * The policy directory's comes from its read (PolicyDirContents.identity), whose lstat of each
+   * fragment is taken before the fragment is opened: a second pass over 10 000 fragments per
+   * render cost as much as the read (issue #15).
+   */
+  private otherInputs(): Promise<string> {
     return inputsFingerprint({
-      policyDir: this.config.policyDir,
       output: this.config.output,
       ...(this.config.base !== undefined ? { base: this.config.base } : {}),
     });
   }
 
   /**
+   * The policy directory, read through the read cache; one read at a time (a render's, the
+   * rescan's or the settle look's): two at once would each sweep from the cache what the other
+   * used, and the next render would open every fragment again.
+   */
+  private readPolicy(): Promise<PolicyDirContents> {
+    const read = this.policyRead.then(() =>
+      readPolicyDir(this.config.policyDir, {
+        allowUnsafe: this.config.allowUnsafeFragments,
+        maxFragmentBytes: this.config.maxFragmentBytes,
+        cache: this.readCache,
+      }),
+    );
+    this.policyRead = read.catch(() => undefined);
+    return read;
+  }
+
+  /**
    * For the rescan: whether anything a render reads may have changed since the last clean
    * render began. After a render that left the daemon degraded there is no such render, and
-   * every rescan renders, as a retry.
+   * every rescan renders, as a retry. The policy directory is read through the read cache:
+   * unchanged fragments are looked at (lstat), not opened.
    */
   private async inputsChanged(): Promise<boolean> {
     const clean = this.cleanRender;
     if (clean === undefined) return true;
-    return (await this.fingerprint()) !== clean.inputs || (await fileIdentity(this.config.output)) !== clean.output;
+    if ((await fileIdentity(this.config.output)) !== clean.output || (await this.otherInputs()) !== clean.others) return true;
+    const dir = await this.readPolicy();
+    // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
+    // render looked at it keeps its identity, but the read cache reads such a file again (RACY_MS).
+    return dir.identity !== clean.policy || !sameTexts(dir.fragments, clean.texts);
   }
 
   /** A watcher event: a render, unless it is the output as our own last write left it. */
@@ -317,6 +361,7 @@ export class Daemon {
     this.fragments.forget();
     this.readCache.clear(); // a reload reads and parses everything afresh
     this.parseCache.clear();
+    this.kept.clear();
     await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
@@ -332,6 +377,7 @@ export class Daemon {
     await this.reloads;
     this.presence.stop();
     await this.scheduler.idle();
+    await this.fragments.stopSaving();
     await this.metrics.settled();
     await this.watcher?.close();
     await this.localMirror.stop();
@@ -351,24 +397,22 @@ export class Daemon {
   }
 
   private async render(): Promise<void> {
-    // Taken before anything is read: a change made during this render differs from them.
-    const inputs = await this.fingerprint();
+    // Taken before anything is read (the policy directory's as it is read): a change made during this render differs from them.
+    const others = await this.otherInputs();
     const outputBefore = await fileIdentity(this.config.output);
     this.cleanRender = undefined;
-    await this.renderSteps();
+    const read = await this.renderSteps();
     if (this.degradedReasons().length > 0) return;
     // The output as our write left it, if it is that (else as it was before the render).
-    this.cleanRender = { inputs, output: (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore };
+    const output = (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore;
+    this.cleanRender = { others, policy: read.identity, texts: read.fragments, output };
   }
 
-  private async renderSteps(): Promise<void> {
+  /** Returns the policy directory as read. */
+  private async renderSteps(): Promise<PolicyDirContents> {
     const started = performance.now();
     this.counters.renders++;
-    const dir = await readPolicyDir(this.config.policyDir, {
-      allowUnsafe: this.config.allowUnsafeFragments,
-      maxFragmentBytes: this.config.maxFragmentBytes,
-      cache: this.readCache,
-    });
+    const dir = await this.readPolicy();
     const verdict = this.presence.judge(
       dir,
       this.fragments.known(),
@@ -378,7 +422,7 @@ export class Daemon {
     );
     if (!verdict.render) {
       this.notifier.status(this.statusLine());
-      return;
+      return dir;
     }
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
     const { unreadable, warnings: dirWarnings } = verdict;
@@ -402,7 +446,7 @@ export class Daemon {
       this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
       this.counters.renderErrors++;
       this.notifier.status(this.statusLine());
-      return;
+      return dir;
     }
     // Health-aware order: the mirrors demoted now go after the healthy ones of their tables.
     const keeper = this.keeper;
@@ -413,6 +457,7 @@ export class Daemon {
     await this.localMirror.sync(localMirrorSettings(this.config));
     const fronting = this.localMirror.transform(baseInfo.base?.file);
     const transform = fronting ? (c: RegistriesConf) => fronting(healthOrder ? healthOrder(c) : c) : healthOrder;
+    await this.parseInSlices(fragments);
     const result = buildForgiving(
       {
         ...(baseInfo.base ? { base: baseInfo.base } : {}),
@@ -420,6 +465,7 @@ export class Daemon {
         unreadable,
         lastGood: this.fragments.lastGood,
         parseCache: this.parseCache,
+        kept: this.kept,
         ...(transform ? { transform } : {}),
         version: VERSION,
       },
@@ -431,20 +477,17 @@ export class Daemon {
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
       this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
       this.notifier.status(this.statusLine());
-      return;
+      return dir;
     }
-    const retryInMs = await this.fragments.accept(result.lastGood);
-    if (retryInMs !== undefined) {
-      this.counters.renderErrors++;
-      this.scheduler.retryIn(retryInMs);
-    }
+    this.fragments.accept(result.lastGood);
 
     let changed: boolean;
     try {
-      const outcome = await this.output.replace(result.text, look);
+      // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
+      const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
         this.trigger();
-        return;
+        return dir;
       }
       changed = outcome.changed;
       this.scheduler.writeSucceeded();
@@ -457,7 +500,7 @@ export class Daemon {
         `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`,
       );
       this.notifier.status(this.statusLine());
-      return;
+      return dir;
     }
     const tables = result.conf?.registries.length ?? 0;
     const mirrors = result.conf?.registries.reduce((n, t) => n + t.mirrors.length, 0) ?? 0;
@@ -494,6 +537,32 @@ export class Daemon {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
     this.notifier.status(this.statusLine());
+    return dir;
+  }
+
+  /**
+   * Parses what is new among `fragments` into the parse cache, yielding to the event loop every
+   * PARSE_SLICE_MS: `status` answers and the watchdog is fed during the parse of a large set
+   * (10 000 new fragments at a start or a SIGHUP parse for a second or more). What stays
+   * synchronous is the merge and render of one set, a fraction of that.
+   */
+  private async parseInSlices(fragments: readonly SourceText[]): Promise<void> {
+    let sliceStart = performance.now();
+    for (const f of fragments) {
+      parseAhead(this.parseCache, f);
+      if (performance.now() - sliceStart < PARSE_SLICE_MS) continue;
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+
+  /** The last-good copies saved in the background; a failure is a render error, tried again after a backoff. */
+  private saveLastGood(): void {
+    this.fragments.saveSoon((retryInMs) => {
+      this.counters.renderErrors++;
+      this.scheduler.retryIn(retryInMs);
+      this.notifier.status(this.statusLine());
+    });
   }
 
   /**

@@ -20,6 +20,8 @@ export class FragmentTracker {
   private stampedOnce = false;
   private good: Record<string, string> = {};
   private saver?: LastGoodSaver;
+  private saving?: Promise<void>;
+  private saveAgain = false;
   private reported = new Map<string, string>(); // file → messages already logged
   private lastStatuses: FragmentStatus[] = [];
   private otherWarnings: string[] = [];
@@ -28,12 +30,14 @@ export class FragmentTracker {
     private readonly log: Logger,
     /** Asks for a look again shortly (a fragment just became empty). */
     private readonly recheckSoon: () => void,
+    /** Awaited before each last-good copy is begun: the daemon's waits for a render in flight, so that saves go between renders. */
+    private readonly savePace: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** At start: the last valid contents the state dir holds, which are saved there from now on. */
   async load(state: StateDir): Promise<void> {
     this.good = await state.readLastGood();
-    this.saver = new LastGoodSaver(state, this.log, this.good);
+    this.saver = new LastGoodSaver(state, this.log, this.good, this.savePace);
   }
 
   /** Every fragment's last valid content. */
@@ -99,10 +103,42 @@ export class FragmentTracker {
     this.reportProblems(statuses, diagnostics);
   }
 
-  /** A valid render's last valid contents, saved in the state dir; on failure, after how long to try again. */
-  async accept(lastGood: Record<string, string>): Promise<number | undefined> {
+  /** A valid render's last valid contents: in effect for the next render at once; saved by saveSoon(). */
+  accept(lastGood: Record<string, string>): void {
     this.good = lastGood;
-    return this.saver?.save(lastGood);
+  }
+
+  /**
+   * Saves the last valid contents in the state dir, in the background: called after the output
+   * is in place, so that their fsyncs are not in the way of a change (issue #15). Saves are
+   * batched: one asked for while another runs is done after it, once, with what is good then.
+   * Each copy is written atomically, so a kill at any moment leaves each one some content that
+   * was valid. `onFailure` gets after how long to try again.
+   */
+  saveSoon(onFailure: (retryInMs: number) => void): void {
+    if (this.saving) {
+      this.saveAgain = true;
+      return;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.saveAgain = false;
+        const retryInMs = await this.saver?.save(this.good);
+        if (retryInMs !== undefined) onFailure(retryInMs);
+      } while (this.saveAgain);
+    };
+    this.saving = run().finally(() => (this.saving = undefined));
+  }
+
+  /** Resolves when no save is running. */
+  saved(): Promise<void> {
+    return this.saving ?? Promise.resolve();
+  }
+
+  /** Stopping: a save under way ends after the copies begun (each whole); resolves then. */
+  stopSaving(): Promise<void> {
+    this.saver?.stop();
+    return this.saving ?? Promise.resolve();
   }
 
   /** Why the last-good copies are not safe in the state dir, if they are not. */

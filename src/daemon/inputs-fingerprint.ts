@@ -20,7 +20,8 @@ import { mapBounded } from '../core/map-bounded.js';
 const CONCURRENCY = 24;
 
 export interface FingerprintTargets {
-  readonly policyDir: string;
+  /** Absent: left out (the daemon has it from its read of the directory: PolicyDirContents.identity). */
+  readonly policyDir?: string;
   /** The output's identity is taken apart (fileIdentity): after our own write it is the one we left. */
   readonly output: string;
   readonly base?: string;
@@ -61,7 +62,7 @@ async function directoryLines(dir: string): Promise<string[]> {
 export async function inputsFingerprint(t: FingerprintTargets): Promise<string> {
   const files = t.base !== undefined ? [t.base] : [];
   const [policy, dropIns, fileLines] = await Promise.all([
-    directoryLines(t.policyDir),
+    t.policyDir !== undefined ? directoryLines(t.policyDir) : [],
     directoryLines(join(dirname(t.output), 'registries.conf.d')),
     // Both the name and what it points to: the base may be a link we follow.
     Promise.all(files.map(async (f) => `${f} ${identity(await lstatOrUndefined(f))} ${identity(await fs.stat(f, { bigint: true }).catch(() => undefined))}`)),

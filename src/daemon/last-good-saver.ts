@@ -13,11 +13,14 @@ export class LastGoodSaver {
   private saved: Record<string, string>;
   private lastError?: string;
   private readonly backoff = new Backoff();
+  private stopping = false;
 
   constructor(
     private readonly state: StateDir,
     private readonly log: Logger,
     saved: Readonly<Record<string, string>>,
+    /** Awaited before each copy is begun (see StateDir.writeLastGood). */
+    private readonly pace: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.saved = { ...saved };
   }
@@ -26,7 +29,7 @@ export class LastGoodSaver {
   async save(lastGood: Readonly<Record<string, string>>): Promise<number | undefined> {
     const where = this.state.path('last-good');
     try {
-      await this.state.writeLastGood(this.saved, lastGood);
+      await this.state.writeLastGood(this.saved, lastGood, () => this.stopping, this.pace);
       this.saved = { ...lastGood };
       if (this.lastError) this.log.info(`last-good copies saved in ${where} again`);
       this.lastError = undefined;
@@ -41,6 +44,11 @@ export class LastGoodSaver {
       else this.log.warn({ path: where, retryInMs }, say);
       return retryInMs;
     }
+  }
+
+  /** The daemon stops: a save under way begins no further copy. */
+  stop(): void {
+    this.stopping = true;
   }
 
   degradedReasons(): string[] {

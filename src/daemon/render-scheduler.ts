@@ -9,9 +9,9 @@
 import { Backoff } from './retry.js';
 
 /**
- * chokidar can drop a change that closely follows another on the same path (seen up to ~100 ms
- * apart: its per-file throttle, a file replaced by rename while it re-attaches to the previous
- * replacement). A lost event is always close to one it delivered, so one more look this long
+ * A watcher can drop a change that closely follows another (chokidar's per-file throttle did,
+ * up to ~100 ms apart; inotify's queue can overflow; a directory re-watched after a swap has a
+ * moment unwatched). A lost event is always close to one delivered, so one more look this long
  * after the last event catches it; a render of unchanged inputs writes nothing.
  */
 export const SETTLE_MS = 1000;
@@ -56,7 +56,9 @@ export class RenderScheduler {
   private stopped = false;
   private readonly timeouts = new Map<OneShot, unknown>();
   private rescan?: unknown;
-  /** Rescans that found nothing changed and rendered nothing. */
+  /** Whether anything may have changed since the last clean render (the rescan's and the settle look's question). */
+  private changed?: () => Promise<boolean>;
+  /** Rescans and settle looks that found nothing changed and rendered nothing. */
   rescansSkipped = 0;
   /** For the output's writes; the state dir's has its own (LastGoodSaver), so that one succeeding does not reset the other. */
   private readonly writeBackoff = new Backoff();
@@ -76,10 +78,27 @@ export class RenderScheduler {
     this.schedule();
   }
 
-  /** A watcher event: a render now, and one more look SETTLE_MS after the last event. */
+  /**
+   * A watcher event: a render now, and one more look SETTLE_MS after the last event. The look
+   * asks the rescan's `changed` first, when there is one: at 10 000 fragments a render for
+   * nothing cost as much as a change's, and a change that came during it waited for it.
+   */
   requestAndSettle(): void {
     this.request();
-    this.arm('settle', SETTLE_MS);
+    this.setOneShot('settle', SETTLE_MS, () => this.requestIfChanged());
+  }
+
+  /** A render request if `changed` says something may have changed (or cannot tell: it threw); without one, always. */
+  private requestIfChanged(): void {
+    const changed = this.changed;
+    if (!changed) return this.request();
+    changed().then(
+      (yes) => {
+        if (yes) this.request();
+        else this.rescansSkipped++;
+      },
+      () => this.request(),
+    );
   }
 
   /** A look again in EMPTY_SETTLE_MS (a fragment just became empty: is it being rewritten in place?). */
@@ -112,17 +131,8 @@ export class RenderScheduler {
   rescanEvery(ms: number, changed?: () => Promise<boolean>): void {
     this.stopRescan();
     if (this.stopped) return;
-    const tick = (): void => {
-      if (!changed) return this.request();
-      changed().then(
-        (yes) => {
-          if (yes) this.request();
-          else this.rescansSkipped++;
-        },
-        () => this.request(),
-      );
-    };
-    this.rescan = this.timers.setInterval(tick, ms);
+    this.changed = changed;
+    this.rescan = this.timers.setInterval(() => this.requestIfChanged(), ms);
   }
 
   stopRescan(): void {

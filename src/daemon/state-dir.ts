@@ -26,8 +26,14 @@ import { byteOrderCompare } from '../core/byte-order.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
-/** Last-good copies written at once (their fsyncs overlap; the bound keeps descriptors few). */
-const LAST_GOOD_WRITES_AT_ONCE = 24;
+/**
+ * Last-good copies written at once: their fsyncs overlap, and the bound leaves two of libuv's
+ * four threads to the renders that the saves, now in the background, run beside (a first start
+ * saves a copy of each of 10 000 fragments while the changes after READY=1 are rendered).
+ */
+const LAST_GOOD_WRITES_AT_ONCE = 2;
+/** Last-good copies read at once at a start. */
+const LAST_GOOD_READS_AT_ONCE = 24;
 
 export class StateDirError extends Error {}
 
@@ -231,28 +237,42 @@ export class StateDir {
    */
   async readLastGood(): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    for (const name of await fs.readdir(this.path('last-good'))) {
-      if (name.startsWith('.')) continue; // temp files of an interrupted write
+    const names = (await fs.readdir(this.path('last-good'))).filter((name) => !name.startsWith('.')); // dotfiles: temp files of an interrupted write
+    // Several at a time: a start on the copies of 10 000 fragments read them one by one for seconds.
+    const texts = await mapBounded(names, LAST_GOOD_READS_AT_ONCE, async (name) => {
       try {
-        const text = await readPrivateFile(this.path('last-good', name));
-        if (text !== undefined) out[name] = text;
+        return await readPrivateFile(this.path('last-good', name));
       } catch (e) {
         this.warn(`last-good copy ${e instanceof UntrustedFileError ? e.message : `${this.path('last-good', name)}: not used: ${describeFsError(e)}`}`);
+        return undefined;
       }
-    }
+    });
+    names.forEach((name, i) => {
+      const text = texts[i];
+      if (text !== undefined) out[name] = text;
+    });
     return out;
   }
 
   /**
    * Writes only what changed; removes entries of fragments that are gone. An entry in the
-   * way that is not a file (a directory) is left alone and named in a warning.
+   * way that is not a file (a directory) is left alone and named in a warning. Once `stopped`
+   * says so, no further copy is begun (a stop does not wait for 10 000 of them); `pace` is
+   * awaited before each copy is begun (the daemon's lets a render run first).
    */
-  async writeLastGood(previous: Readonly<Record<string, string>>, next: Readonly<Record<string, string>>): Promise<void> {
+  async writeLastGood(
+    previous: Readonly<Record<string, string>>,
+    next: Readonly<Record<string, string>>,
+    stopped: () => boolean = () => false,
+    pace: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     const changed = Object.entries(next).filter(([name, text]) => previous[name] !== text);
     let touched = changed.length > 0;
     // Each copy is a file of its own, written atomically: several at a time, so that their fsyncs
     // overlap (a first start writes one per fragment: 10 000 in a row took most of 12 s).
     const failures = await mapBounded(changed, LAST_GOOD_WRITES_AT_ONCE, async ([name, text]) => {
+      await pace();
+      if (stopped()) return undefined; // stopping: what is not saved yet is as after a kill, each copy whole
       try {
         await this.writeFile(this.path('last-good', name), text);
         return undefined;

@@ -1,12 +1,19 @@
 /**
- * Watching the policy directory and the output file (an edge: inotify through chokidar).
+ * Watching the policy directory and the output file (an edge: inotify through fs.watch).
  * Events are only triggers: whatever happened, the daemon re-reads the whole directory.
- * chokidar loses a watch when the watched directory itself is deleted or swapped, so we
- * watch each directory's parent (depth 1) with a filter, plus a cheap periodic rescan as
- * the safety net. No polling.
+ *
+ * Each directory is watched twice: its entries (a change, a chmod or chown: IN_ATTRIB, a
+ * create, delete or rename), and its own name through a watch of its parent, so that a
+ * directory deleted, recreated or swapped for another (`mv new policy.d`) is watched again
+ * at its new inode. A periodic rescan is the safety net behind both. No polling.
+ *
+ * Not chokidar (issue #15): chokidar listed and stat-ed the whole directory again on every
+ * event in it, 10 000 lstat calls per change of one fragment at 10 000 fragments, which the
+ * daemon's own read of the directory does anyway.
  */
-import { watch, type FSWatcher } from 'chokidar';
-import { basename, dirname, resolve, sep } from 'node:path';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { classifyName, NOT_A_FRAGMENT } from '../fragments/index.js';
 
 export interface WatchTargets {
   readonly policyDir: string;
@@ -14,67 +21,96 @@ export interface WatchTargets {
 }
 
 export interface Watcher {
-  /**
-   * Resolves true once the initial scan is done and changes are reported; false if that has
-   * not happened within READY_TIMEOUT_MS (the periodic rescan still catches changes).
-   */
+  /** Resolves true once changes are reported (at once: fs.watch has no initial scan). */
   readonly ready: Promise<boolean>;
   close(): Promise<void>;
 }
 
-export const READY_TIMEOUT_MS = 10_000;
+type OnEvent = (what: string, path: string) => void;
+type OnError = (e: Error) => void;
 
-/** True for paths the daemon cares about: the policy dir, anything in it, and the output file. */
-export function interesting(path: string, targets: WatchTargets): boolean {
-  const p = resolve(path);
-  const dir = resolve(targets.policyDir);
-  const out = resolve(targets.output);
-  if (p === dir || p === out) return true;
-  if (p.startsWith(dir + sep)) return !p.slice(dir.length + 1).includes(sep); // direct children only
-  // The parents themselves must be watched for the directory's own create/delete/rename events.
-  return p === dirname(dir) || p === dirname(out);
+/** Errors that only say the directory is not there (now): its parent's watch re-arms it when it is. */
+const GONE = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM']);
+
+/** A directory's entries (those `accept` names) and its own name in its parent; the entries' watch follows the name. */
+class DirWatch {
+  private entries?: FSWatcher;
+  private readonly parent?: FSWatcher;
+  private closed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly accept: (name: string) => boolean,
+    private readonly onEvent: OnEvent,
+    private readonly onError: OnError,
+  ) {
+    const name = basename(dir);
+    this.parent = this.open(dirname(dir), (what, child) => {
+      if (child !== null && child !== name) return;
+      this.arm(); // first: a change made in the new directory right after it appeared is seen
+      this.onEvent(what === 'change' ? 'attributes' : 'moved', dir);
+    });
+    this.arm();
+  }
+
+  /** (Re)watches the entries of whatever directory is at `dir` now, if any. */
+  private arm(): void {
+    this.entries?.close();
+    this.entries = undefined;
+    if (this.closed) return;
+    this.entries = this.open(this.dir, (what, child) => {
+      if (child === null) return this.onEvent(what, this.dir);
+      if (this.accept(child)) this.onEvent(what === 'change' ? 'change' : 'rename', join(this.dir, child));
+    });
+  }
+
+  private open(path: string, listener: (what: string, child: string | null) => void): FSWatcher | undefined {
+    try {
+      const w = watch(path, { persistent: false }, listener);
+      // The directory removed or unmounted: its parent's watch (or the rescan) takes over.
+      w.on('error', (e: NodeJS.ErrnoException) => {
+        w.close();
+        if (!GONE.has(e.code ?? '')) this.onError(e);
+      });
+      return w;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (!GONE.has(err.code ?? '')) this.onError(err);
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.entries?.close();
+    this.parent?.close();
+  }
 }
 
 /**
- * The path a raw event is about: a directory's watcher names the child (`name` inside
- * `watchedPath`), a file's watcher the file itself (its own base name).
+ * Whether a name in the policy directory can matter to a render: not a leftover the read
+ * ignores by its name alone (a tool's temp file: a render for it would only delay the one for
+ * the rename that follows). A fragment that is a link to such a file in the directory is seen
+ * to change by the rescan (its identity covers the link's target), not at once.
  */
-export function rawEventPath(name: string | undefined, watchedPath: string | undefined): string | undefined {
-  if (watchedPath === undefined) return undefined;
-  if (!name || basename(watchedPath) === name) return resolve(watchedPath);
-  return resolve(watchedPath, name);
+export function mattersInPolicyDir(name: string): boolean {
+  const cls = classifyName(name);
+  return !('ignored' in cls) || cls.ignored === NOT_A_FRAGMENT;
 }
 
 /** `onEvent` gets the event's name and the absolute path it is about. */
-export function watchTargets(targets: WatchTargets, onEvent: (what: string, path: string) => void, onError: (e: Error) => void): Watcher {
-  const roots = [...new Set([dirname(resolve(targets.policyDir)), dirname(resolve(targets.output))])];
-  const w: FSWatcher = watch(roots, {
-    ignoreInitial: true,
-    usePolling: false,
-    depth: 1,
-    followSymlinks: false,
-    ignored: (path: string) => !interesting(path, targets),
-  });
-  w.on('all', (what, path) => onEvent(what, resolve(path)));
-  // chokidar drops a 'change' whose mtime did not move: a chmod or chown, which can fix or break
-  // a fragment's trust. inotify reports it (IN_ATTRIB, a raw 'change'). And it can miss a
-  // directory renamed away and another renamed into its place at once (it finds the path there
-  // and reports nothing): inotify reports both moves (a raw 'rename'). A render of unchanged
-  // inputs writes nothing, so a raw event too many costs one read of the directory.
-  w.on('raw', (what, name, details) => {
-    const path = rawEventPath(name, (details as { watchedPath?: string } | undefined)?.watchedPath);
-    if ((what === 'change' || what === 'rename') && path !== undefined && interesting(path, targets)) onEvent(what === 'change' ? 'attributes' : 'moved', path);
-  });
-  w.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
-  // Until chokidar's initial scan is done, changes are not reported: whoever starts watching
-  // must wait for this before the render that READY=1 stands for.
-  const ready = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
-    timer.unref();
-    w.once('ready', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-  return { ready, close: () => w.close() };
+export function watchTargets(targets: WatchTargets, onEvent: OnEvent, onError: OnError): Watcher {
+  const output = resolve(targets.output);
+  const watches = [
+    new DirWatch(resolve(targets.policyDir), mattersInPolicyDir, onEvent, onError),
+    // The output's directory: only the output in it (our own temp files come and go there).
+    new DirWatch(dirname(output), (name) => name === basename(output), onEvent, onError),
+  ];
+  return {
+    ready: Promise.resolve(true),
+    close: () => {
+      for (const w of watches) w.close();
+      return Promise.resolve();
+    },
+  };
 }

@@ -5,7 +5,8 @@
  */
 import { mapBounded } from '../core/map-bounded.js';
 import type { SweepCache } from '../core/sweep-cache.js';
-import { constants, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, lstat as lstatCallback, promises as fs, type Stats } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './index.js';
@@ -71,6 +72,29 @@ function statIdentity(st: { dev: number; ino: number; size: number; mtimeMs: num
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}:${st.nlink}`;
 }
 
+/**
+ * fs.promises.lstat through the callback API: the same call, but a third of the main thread's
+ * time per call (Node 20), and the read looks at every fragment on every render.
+ */
+function lstat(path: string): Promise<Stats> {
+  return new Promise((resolve, reject) => lstatCallback(path, (e, st) => (e ? reject(e) : resolve(st))));
+}
+
+/** An lstat's identity for PolicyDirContents.identity; '-' when there is none. */
+function entryIdentity(st: Parameters<typeof statIdentity>[0] | undefined): string {
+  return st ? statIdentity(st) : '-';
+}
+
+/** The digest of what a read saw: the directory's own line, then one per entry looked at, in byte order of names. */
+function contentsIdentity(dirLine: string, entries: readonly DirEntry[], seen: ReadonlyMap<string, string>): string {
+  const hash = createHash('sha256').update(`${dirLine}\n`);
+  for (const { name } of entries) {
+    const line = seen.get(name);
+    if (line !== undefined) hash.update(`${name}\0${line}\n`);
+  }
+  return hash.digest('hex');
+}
+
 export interface IgnoredFile {
   readonly name: string;
   readonly why: string;
@@ -88,6 +112,12 @@ export interface PolicyDirContents {
    * `diagnostics`): what it holds is unknown, so a daemon keeps every fragment it knew.
    */
   readonly dirProblem?: Diagnostic;
+  /**
+   * What this read saw, by identity: the directory and each entry it looked at (a fragment's
+   * lstat, and its target's for a link, taken before it was opened). Equal identities, equal
+   * contents: the daemon's rescan compares them instead of taking every lstat a second time.
+   */
+  readonly identity: string;
 }
 
 /** The directory's identity (undefined: not there), to see whether it was moved or swapped while we read it. */
@@ -115,7 +145,7 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
     if ((await dirIdentity(dir)) === before) return got;
     if (n >= REREAD_TRIES) {
       const problem = error({ file: dir }, `the policy directory was moved or replaced while being read, ${REREAD_TRIES} times in a row`);
-      return { fragments: [], ignored: [], diagnostics: [problem], exists: true, dirProblem: problem };
+      return { fragments: [], ignored: [], diagnostics: [problem], exists: true, dirProblem: problem, identity: 'moved while read' };
     }
   }
 }
@@ -144,11 +174,12 @@ type NameVerdict = { fragment: true } | { ignored: string } | { diagnostic: Diag
  * Leftovers and subdirectories are ignored quietly; any other file that is not a fragment is a
  * warning (a misnamed fragment is a likely mistake). Only lstat is used: nothing is opened.
  */
-async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry): Promise<NameVerdict> {
+async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry, seen: Map<string, string>): Promise<NameVerdict> {
   const cls = classifyName(name);
   if ('ignored' in cls && cls.ignored !== NOT_A_FRAGMENT) return { ignored: cls.ignored };
   if ('ignored' in cls) {
     const st = await fs.lstat(Buffer.concat([Buffer.from(`${realDir}/`), raw])).catch(() => undefined);
+    seen.set(name, entryIdentity(st));
     if (st === undefined) return { ignored: 'vanished while reading' };
     if (st.isDirectory()) return { ignored: 'subdirectory' };
     return { diagnostic: warning({ file: name }, 'not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml') };
@@ -178,6 +209,8 @@ interface ReadLimits {
   readonly allowUnsafe: boolean;
   readonly maxFragmentBytes: number;
   readonly cache: FragmentReadCache | undefined;
+  /** Each entry's identity as looked at (PolicyDirContents.identity), by name. */
+  readonly seen: Map<string, string>;
 }
 
 async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
@@ -186,23 +219,27 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     allowUnsafe: opts.allowUnsafe === true,
     maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
     cache: opts.cache,
+    seen: new Map(),
   };
   const fragments: SourceText[] = [];
   const ignored: IgnoredFile[] = [];
   const diagnostics: Diagnostic[] = [];
   let entries: DirEntry[];
   let realDir: string;
+  // Taken before the listing: an entry added or removed while we read moves the directory's times.
+  const dirLine = `${entryIdentity(await fs.lstat(dir).catch(() => undefined))} ${entryIdentity(await fs.stat(dir).catch(() => undefined))}`;
   try {
     realDir = await fs.realpath(dir);
     entries = (await fs.readdir(realDir, { encoding: 'buffer' })).map((raw) => ({ raw, ...displayName(raw) }));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false };
+    const identity = contentsIdentity(`${dirLine} ${err.code ?? 'unreadable'}`, [], limits.seen);
+    if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false, identity };
     const problem = error({ file: dir }, `cannot read policy directory: ${err.message}`);
-    return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem };
+    return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem, identity };
   }
   entries.sort((a, b) => byteOrderCompare(a.name, b.name));
-  const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(realDir, entry));
+  const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(realDir, entry, limits.seen));
   if (!limits.allowUnsafe) {
     const st = await fs.stat(realDir);
     const problem = trustProblem(st, limits.uid);
@@ -216,7 +253,7 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
         'fragment' in v ? { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory is ${problem}`) } : v,
       );
       collect(entries, refused, { fragments, ignored, diagnostics });
-      return { fragments, ignored, diagnostics, exists: true, dirProblem };
+      return { fragments, ignored, diagnostics, exists: true, dirProblem, identity: contentsIdentity(dirLine, entries, limits.seen) };
     }
   }
   // The cap counts fragments in byte order of names; judging a fragment's name reads nothing, so
@@ -236,7 +273,7 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
   const outcomes = await mapBounded(admitted, READ_CONCURRENCY, async (a) => ('raw' in a ? readFragment(join(realDir, a.name), a.name, realDir, limits) : a));
   limits.cache?.sweep();
   collect(entries, outcomes, { fragments, ignored, diagnostics });
-  return { fragments, ignored, diagnostics, exists: true };
+  return { fragments, ignored, diagnostics, exists: true, identity: contentsIdentity(dirLine, entries, limits.seen) };
 }
 
 type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: string };
@@ -302,8 +339,11 @@ function fileProblem(st: { uid: number; mode: number; nlink: number; size: numbe
 
 async function readFragmentOnce(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
+  limits.seen.set(name, '-'); // until an lstat says more: a file that vanished, or could not be looked at
   try {
-    const l = await fs.lstat(path);
+    const l = await lstat(path);
+    const own = statIdentity(l);
+    limits.seen.set(name, own);
     let linkTarget: string | undefined;
     let checked = l;
     if (l.isSymbolicLink()) {
@@ -313,6 +353,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
       checked = await fs.lstat(linkTarget);
+      limits.seen.set(name, `${own} ${linkTarget} ${statIdentity(checked)}`);
     }
     if (checked.isDirectory()) return { ignored: 'subdirectory' };
     // Nothing but a regular file is opened: opening a device can act (a watchdog, a tape), a FIFO can block.
@@ -322,7 +363,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
     if (before) return { diagnostic: error(at, `refusing fragment: ${before}`) };
     // Unchanged since a read well after its last change: that read's text, nothing opened (not through a link: its target may move).
     const cached = linkTarget === undefined ? limits.cache?.get(name) : undefined;
-    if (cached !== undefined && cached.identity === statIdentity(checked) && checked.ctimeMs + RACY_MS <= cached.readAt) return { text: cached.text };
+    if (cached !== undefined && cached.identity === own && checked.ctimeMs + RACY_MS <= cached.readAt) return { text: cached.text };
     // O_NOFOLLOW: what is opened is the file checked (realpath resolved every link), not a link swapped in since.
     let fh: fs.FileHandle;
     try {

@@ -19,6 +19,7 @@ import { baseName, finishConf, type ConfTransform, type SourceText } from './str
 import { byteOrderCompare } from '../core/byte-order.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
 import type { SweepCache } from '../core/sweep-cache.js';
+import type { KeptChecks } from './kept-checks.js';
 
 export type FragmentState = 'valid' | 'held' | 'invalid';
 
@@ -51,6 +52,8 @@ export interface ForgivingInput {
    * parsed again. A parse is a pure function of name and text, and nothing downstream changes it.
    */
   readonly parseCache?: ParseCache;
+  /** The names judged and the tables parsed back by the renders before (the daemon's): see KeptChecks. */
+  readonly kept?: KeptChecks;
 }
 
 type Parsed = { fragment?: Fragment; diagnostics: Diagnostic[] };
@@ -97,6 +100,15 @@ function parseCached(cache: ParseCache | undefined, slot: 'current' | 'last-good
   return parsed;
 }
 
+/**
+ * Parses a fragment's current text into the cache ahead of buildForgiving, which then finds it
+ * there: the daemon does this in slices between which it yields, so that a render of 10 000
+ * new fragments (a start, a SIGHUP) does not hold the event loop for the whole parse.
+ */
+export function parseAhead(cache: ParseCache, fragment: SourceText): void {
+  parseCached(cache, 'current', fragment.file, fragment.text);
+}
+
 export function buildForgiving(input: ForgivingInput, output: Location): ForgivingResult {
   const errors = new Map<string, Diagnostic[]>();
   const addError = (file: string, ds: Diagnostic[]): void => void errors.set(file, [...(errors.get(file) ?? []), ...ds]);
@@ -139,7 +151,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   // Merge what is in effect; a merge or validation error tied to fragments demotes the most recently changed of them, until clean.
   // Each fragment is demoted at most twice (current → last good → left out), so this many rounds always end in a render.
   const maxRounds = 2 * candidates.size + 1;
-  const checks = new RewriteChecks(); // a name judged in one round is not parsed again in the next
+  const checks = input.kept?.rewriteChecks() ?? new RewriteChecks(); // a name judged in one round is not parsed again in the next
   for (let round = 0; round < maxRounds; round++) {
     const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
     const merged = mergePolicies({ base, fragments: inEffect.map((c) => c.fragment) });
@@ -152,6 +164,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
         { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version },
         output,
         checks,
+        input.kept,
       );
       problems = finished.diagnostics.filter((d) => d.severity === 'error');
     }
@@ -179,6 +192,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
 
   function finish(conf: RegistriesConf | undefined, text: string | undefined): ForgivingResult {
     input.parseCache?.sweep();
+    input.kept?.sweep();
     const present = new Set([...input.fragments.map((f) => f.file), ...input.unreadable.map((d) => d.file)]);
     const lastGood: Record<string, string> = {};
     for (const file of present) {

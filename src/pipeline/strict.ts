@@ -14,6 +14,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { renderRegistriesConf, type RenderFacts } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { RewriteChecks, validateConf, validateRewrites } from '../registries-conf/validate.js';
+import type { KeptChecks } from './kept-checks.js';
 
 export interface SourceText {
   /** As named in messages: a fragment's base name, or the base file's path. */
@@ -58,19 +59,21 @@ function originLocator(conf: RegistriesConf, fallback: Location): (path: DataPat
 /**
  * Validates a merged model and renders it; the rendered text is parsed back and must mean the same.
  * `checks` carries the names already judged: one per render, however many rounds validate.
+ * `kept` (the daemon's) carries the tables already parsed back by the renders before.
  */
 export function finishConf(
   conf: RegistriesConf,
   facts: RenderFacts,
   output: Location,
   checks: RewriteChecks = new RewriteChecks(),
+  kept?: KeptChecks,
 ): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
   const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate, checks)];
   if (hasErrors(diagnostics)) return { diagnostics };
   const text = renderRegistriesConf(conf, facts);
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
-  if (!parsesBackTo(text, conf)) {
+  if (!(kept ? tablesParseBackTo(text, conf, kept) : parsesBackTo(text, conf))) {
     return {
       diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')],
     };
@@ -80,37 +83,71 @@ export function finishConf(
 
 /** The TOML data `conf` must read back as: only the keys we write, with their values. */
 function expectedToml(conf: RegistriesConf): Record<string, unknown> {
+  const out = expectedTop(conf);
+  if (conf.registries.length > 0) out.registry = conf.registries.map(expectedTable);
+  return out;
+}
+
+/** What the keys above the tables must read back as. */
+function expectedTop(conf: RegistriesConf): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (conf.unqualifiedSearchRegistries) out['unqualified-search-registries'] = conf.unqualifiedSearchRegistries;
   if (conf.shortNameMode) out['short-name-mode'] = conf.shortNameMode;
   if (conf.credentialHelpers) out['credential-helpers'] = conf.credentialHelpers;
   if (conf.additionalLayerStoreAuthHelper) out['additional-layer-store-auth-helper'] = conf.additionalLayerStoreAuthHelper;
   if (conf.aliases && Object.keys(conf.aliases).length > 0) out.aliases = { ...conf.aliases }; // a plain object, as JSON.parse makes
-  if (conf.registries.length > 0) {
-    out.registry = conf.registries.map((t) => {
-      const r: Record<string, unknown> = {};
-      if (t.prefix && t.prefix !== t.location) r.prefix = t.prefix;
-      r.location = t.location;
-      if (t.insecure) r.insecure = true;
-      if (t.blocked) r.blocked = true;
-      if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = true;
-      if (t.mirrors.length > 0) {
-        r.mirror = t.mirrors.map((m) => ({
-          location: m.location,
-          ...(m.insecure ? { insecure: true } : {}),
-          ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}),
-        }));
-      }
-      return r;
-    });
-  }
   return out;
+}
+
+/** The TOML data one `[[registry]]` table must read back as. */
+function expectedTable(t: RegistriesConf['registries'][number]): Record<string, unknown> {
+  const r: Record<string, unknown> = {};
+  if (t.prefix && t.prefix !== t.location) r.prefix = t.prefix;
+  r.location = t.location;
+  if (t.insecure) r.insecure = true;
+  if (t.blocked) r.blocked = true;
+  if (t.mirrorByDigestOnly) r['mirror-by-digest-only'] = true;
+  if (t.mirrors.length > 0) {
+    r.mirror = t.mirrors.map((m) => ({
+      location: m.location,
+      ...(m.insecure ? { insecure: true } : {}),
+      ...(m.pullFromMirror ? { 'pull-from-mirror': m.pullFromMirror } : {}),
+    }));
+  }
+  return r;
 }
 
 function parsesBackTo(text: string, conf: RegistriesConf): boolean {
   try {
     // smol-toml's tables have null prototypes: compare plain data.
     return isDeepStrictEqual(JSON.parse(JSON.stringify(parseToml(text))), expectedToml(conf));
+  } catch {
+    return false;
+  }
+}
+
+const TABLE_HEADER = '\n[[registry]]\n';
+
+/**
+ * parsesBackTo, section by section, with each table's parse kept across renders: an unchanged
+ * table is not parsed again. A rendered value never holds a raw newline (strings are escaped,
+ * comments too), so each line `[[registry]]` starts one table, and a table's keys and mirrors
+ * cannot reach past the next one: the sections parsed apart read back as the whole does. The
+ * count of sections must be that of the tables, or the check fails.
+ */
+function tablesParseBackTo(text: string, conf: RegistriesConf, kept: KeptChecks): boolean {
+  const starts: number[] = [];
+  for (let at = text.indexOf(TABLE_HEADER); at >= 0; at = text.indexOf(TABLE_HEADER, at + 1)) starts.push(at + 1);
+  if (starts.length !== conf.registries.length) return false;
+  try {
+    const head = JSON.parse(JSON.stringify(parseToml(text.slice(0, starts[0] ?? text.length)))) as unknown;
+    if (!isDeepStrictEqual(head, expectedTop(conf))) return false;
+    return conf.registries.every((t, i) => {
+      const section = text.slice(starts[i], starts[i + 1] ?? text.length);
+      const back = kept.parsedBack(section);
+      const expected = { registry: [expectedTable(t)] };
+      return JSON.stringify(expected) === back || isDeepStrictEqual(JSON.parse(back), expected);
+    });
   } catch {
     return false;
   }

@@ -7,16 +7,20 @@ import { pino } from 'pino';
 import { error, warning } from '../../src/core/diagnostic.js';
 import type { FragmentStatus } from '../../src/pipeline/forgiving.js';
 import { FragmentTracker } from '../../src/daemon/fragment-tracker.js';
+import { StateDir } from '../../src/daemon/state-dir.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A tracker whose log lines (level and message) are kept, and which counts its recheck requests. */
-function trackerWithLog(): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
+function trackerWithLog(pace?: () => Promise<void>): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
   const logs: string[] = [];
   const log = pino(
     { level: 'trace', base: undefined },
     { write: (line: string) => void logs.push(((r) => `${pino.levels.labels[r.level]}: ${r.msg}`)(JSON.parse(line) as { level: number; msg: string })) },
   );
   let rechecks = 0;
-  return { tracker: new FragmentTracker(log, () => rechecks++), logs, rechecks: () => rechecks };
+  return { tracker: new FragmentTracker(log, () => rechecks++, pace), logs, rechecks: () => rechecks };
 }
 
 const frag = (file: string, text: string): { file: string; text: string } => ({ file, text });
@@ -63,7 +67,7 @@ t.test('a fragment that just became empty keeps its text for one render and asks
 t.test('known(): fragments with a last valid content or a status', async (t) => {
   const { tracker } = trackerWithLog();
   t.same([...tracker.known()], []);
-  await tracker.accept({ 'a.toml': 'A' });
+  tracker.accept({ 'a.toml': 'A' });
   tracker.record([status('b.toml', 'invalid')], []);
   t.same([...tracker.known()].sort(), ['a.toml', 'b.toml']);
   t.same(tracker.lastGood, { 'a.toml': 'A' });
@@ -72,7 +76,7 @@ t.test('known(): fragments with a last valid content or a status', async (t) => 
 
 t.test('after a restart, a fragment still at its last valid content is older than any that changed', async (t) => {
   const { tracker } = trackerWithLog();
-  await tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
+  tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B2')]).map((f) => f.changedAt),
     [0, 1],
@@ -143,4 +147,64 @@ t.test('a fragment created while running and read before its first write is left
     ['a.toml', 'c.toml'],
     'still empty when looked at again: it is empty',
   );
+});
+
+t.test('saveSoon: saves in the background, batched; what the state dir ends with is the last accepted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  const { tracker } = trackerWithLog();
+  await tracker.load(state);
+  const failures: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    tracker.accept({ 'a.toml': `A${i}`, ...(i % 2 ? { 'b.toml': `B${i}` } : {}) });
+    tracker.saveSoon((ms) => failures.push(ms));
+  }
+  t.same(tracker.lastGood, { 'a.toml': 'A19', 'b.toml': 'B19' }, 'in effect at once, before any save');
+  await tracker.saved();
+  t.same(failures, []);
+  t.same(readdirSync(join(dir, 'last-good')).sort(), ['a.toml', 'b.toml']);
+  t.equal(readFileSync(join(dir, 'last-good', 'a.toml'), 'utf8'), 'A19');
+  t.equal(readFileSync(join(dir, 'last-good', 'b.toml'), 'utf8'), 'B19');
+  t.same(tracker.savingProblems(), []);
+});
+
+t.test('stopSaving: a save under way begins no further copy, and each copy begun is whole', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  const { tracker } = trackerWithLog();
+  await tracker.load(state);
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 200; i++) many[`${String(i).padStart(3, '0')}.toml`] = `text ${i}`;
+  tracker.accept(many);
+  tracker.saveSoon(() => {});
+  await tracker.stopSaving();
+  const names = readdirSync(join(dir, 'last-good')).filter((n) => !n.startsWith('.'));
+  t.ok(names.length < 200, `stopped after ${names.length} of 200 copies`);
+  for (const n of names) t.equal(readFileSync(join(dir, 'last-good', n), 'utf8'), many[n], `${n} whole`);
+});
+
+t.test('saves are paced: no copy is begun while the pace (the daemon: a render in flight) holds them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const { tracker } = trackerWithLog(() => held);
+  await tracker.load(state);
+  tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
+  tracker.saveSoon(() => {});
+  await new Promise((r) => setImmediate(r));
+  t.same(
+    readdirSync(join(dir, 'last-good')).filter((n) => !n.startsWith('.')),
+    [],
+    'nothing begun while held',
+  );
+  release();
+  await tracker.saved();
+  t.same(readdirSync(join(dir, 'last-good')).sort(), ['a.toml', 'b.toml'], 'all saved once released');
 });

@@ -155,6 +155,30 @@ t.test('renderNow and renderAfterCurrent resolve when their render is done', asy
   await h.scheduler.idle();
 });
 
+t.test("the settle look asks the rescan's question first: nothing changed, no render", async (t) => {
+  const h = harness();
+  let changed = false;
+  let asked = 0;
+  h.scheduler.rescanEvery(3600_000, () => {
+    asked++;
+    return Promise.resolve(changed);
+  });
+  const t0 = h.clock.now();
+  h.scheduler.requestAndSettle();
+  await settle();
+  await h.clock.advance(SETTLE_MS);
+  t.same(h.starts, [t0], 'the event rendered; the settle look found nothing changed');
+  t.equal(asked, 1);
+  t.equal(h.scheduler.rescansSkipped, 1);
+  changed = true;
+  h.scheduler.requestAndSettle();
+  const t1 = h.clock.now();
+  await settle();
+  await h.clock.advance(SETTLE_MS);
+  t.same(h.starts, [t0, t1, t1 + SETTLE_MS], 'something changed (an event lost): the settle look renders');
+  h.scheduler.stop();
+});
+
 t.test('a watcher event renders now and once more SETTLE_MS after the last event', async (t) => {
   const h = harness();
   const t0 = h.clock.now();

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rawEventPath } from '../../../src/daemon/watcher.js';
+import { mattersInPolicyDir } from '../../../src/daemon/watcher.js';
 import { fragment, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -66,9 +66,9 @@ t.test('chmod and chown of a fragment are noticed at once', async (t) => {
   t.equal(await d.stop(), 0);
 });
 
-t.test('rawEventPath: a directory watcher names the child, a file watcher the file itself', async (t) => {
-  t.equal(rawEventPath('10-a.toml', '/etc/mirror-policy.d'), '/etc/mirror-policy.d/10-a.toml');
-  t.equal(rawEventPath('10-a.toml', '/etc/mirror-policy.d/10-a.toml'), '/etc/mirror-policy.d/10-a.toml');
-  t.equal(rawEventPath('', '/etc/mirror-policy.d'), '/etc/mirror-policy.d', 'an event about the watched directory itself');
-  t.equal(rawEventPath('x', undefined), undefined);
+t.test("mattersInPolicyDir: a tool's temp file is no reason to render, a fragment or a misnamed file is", async (t) => {
+  t.ok(mattersInPolicyDir('10-a.toml'));
+  t.ok(mattersInPolicyDir('README'), 'not a fragment, but warned about: its coming and going changes the status');
+  t.notOk(mattersInPolicyDir('.10-a.toml.writing'));
+  t.notOk(mattersInPolicyDir('10-a.toml~'));
 });

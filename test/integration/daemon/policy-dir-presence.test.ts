@@ -254,6 +254,7 @@ t.test('holdUnlisted: every known fragment a refused directory no longer lists i
     ignored: [],
     dirProblem: refusedDir,
     diagnostics: [refusedDir, error({ file: '11-renamed.toml' }, 'refusing fragment: the policy directory is writable by others')],
+    identity: 'refused',
   };
   const held = holdUnlisted(['10-a.toml', '11-renamed.toml', '20-gone.yaml', '10-a.toml'], contents);
   t.same(

@@ -461,3 +461,44 @@ t.test('a read cache: an unchanged fragment read well after its last change is n
   );
   t.equal(cache.get('a.toml'), undefined, 'a removed fragment is swept from the cache');
 });
+
+t.test('identity: equal while nothing changes, different after each change a render would see (the daemon rescan compares it)', async (t) => {
+  const d = dir();
+  const other = dir();
+  put(d, '10-a.toml', 'a');
+  put(other, 'target.toml', 'x');
+  symlinkSync(join(other, 'target.toml'), join(d, '30-link.toml'));
+  const cache: FragmentReadCache = new SweepCache();
+  const identity = async (): Promise<string> => (await readPolicyDir(d, { allowUnsafe: true, cache })).identity;
+  let last = await identity();
+  t.equal(await identity(), last, 'nothing changed: equal (and from the cache)');
+  const changes: Array<[string, () => void]> = [
+    ['a fragment rewritten, same size', () => writeFileSync(join(d, '10-a.toml'), 'b')],
+    ['a fragment chmod-ed', () => chmodSync(join(d, '10-a.toml'), 0o600)],
+    ['a new fragment', () => put(d, '20-b.toml', 'b')],
+    ['a file that is not a fragment', () => put(d, 'README', 'r')],
+    ['the target of a linked fragment rewritten', () => writeFileSync(join(other, 'target.toml'), 'yy')],
+    [
+      'a fragment renamed over',
+      () => {
+        put(d, '.tmp', 'c');
+        execFileSync('mv', [join(d, '.tmp'), join(d, '20-b.toml')]);
+      },
+    ],
+    ['the policy dir chmod-ed', () => chmodSync(d, 0o700)],
+  ];
+  for (const [what, change] of changes) {
+    // File times come from the kernel's coarse clock (a tick, 1-4 ms): a change in the same tick as the last look could keep them.
+    await new Promise((r) => setTimeout(r, 20));
+    change();
+    const now = await identity();
+    t.not(now, last, what);
+    t.equal(await identity(), now, `${what}: then stable`);
+    last = now;
+  }
+  await new Promise((r) => setTimeout(r, 20));
+  put(d, '.leftover.writing', 'ignored by name');
+  t.not(await identity(), last, 'a dotfile: the directory changed (its times moved)');
+  t.equal((await readPolicyDir(join(d, 'missing'))).exists, false);
+  t.not((await readPolicyDir(join(d, 'missing'))).identity, last, 'a missing directory has an identity of its own');
+});
