@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
@@ -111,6 +111,8 @@ export class Daemon {
   private policyRead: Promise<unknown> = Promise.resolve();
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
+  /** The identities of the hosts.toml files the last containerd write left (drift between renders is seen by the rescan). */
+  private containerdFiles: string | undefined;
   /** containerd's hosts directory as the last render left it; absent while it is not managed. */
   private containerdStatus: ContainerdHostsStatus | undefined;
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
@@ -303,6 +305,8 @@ export class Daemon {
     const clean = this.cleanRender;
     if (clean === undefined) return true;
     if ((await fileIdentity(this.config.output)) !== clean.output || (await this.otherInputs()) !== clean.others) return true;
+    if (this.config.containerdHostsDir !== undefined && this.containerdFiles !== undefined && (await this.containerdFilesIdentity()) !== this.containerdFiles)
+      return true; // edited or removed: drift
     const dir = await this.readPolicy();
     // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
     // render looked at it keeps its identity, but the read cache reads such a file again (RACY_MS).
@@ -590,6 +594,7 @@ export class Daemon {
         -CONTAINERD_DRIFT_KEPT,
       );
       this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic), drift };
+      this.containerdFiles = await this.containerdFilesIdentity();
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(
           { path: dir, written: outcome.written, removed: outcome.removed },
@@ -599,6 +604,13 @@ export class Daemon {
       this.generalProblems.push(`containerd hosts ${dir}: ${(e as Error).message}`);
       this.log.error(`cannot write containerd's hosts in ${dir}: ${(e as Error).message}`);
     }
+  }
+
+  /** Each hosts.toml we keep, by identity (inputs-fingerprint.ts): equal, none was edited, replaced or removed. */
+  private async containerdFilesIdentity(): Promise<string | undefined> {
+    const c = this.containerdStatus;
+    if (c === undefined) return undefined;
+    return (await Promise.all(c.hosts.map(async (h) => `${h} ${await fileIdentity(join(c.dir, h, 'hosts.toml'))}`))).join('\n');
   }
 
   /** The daemon's state now, for the status report (src/daemon/status-report.ts). */

@@ -52,3 +52,23 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   t.same(after.containerd?.hosts, ['docker.io']);
   t.equal(await d.stop(), 0);
 });
+
+t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, ours restored, status says so', async (t) => {
+  const ws = workspace(t);
+  const hostsDir = join(ws.dir, 'certs.d');
+  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
+  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--rescan-interval-ms', '300'] });
+  const quay = join(hostsDir, 'quay.io', 'hosts.toml');
+  await d.waitForStatus((x) => x.state === 'healthy' && x.containerd?.hosts.includes('quay.io') === true, 'healthy, quay.io written');
+  const ours = readFileSync(quay, 'utf8');
+  const edited = `${ours}\n[host."https://hand.example"]\n  capabilities = ["pull"]\n`;
+  writeFileSync(quay, edited);
+
+  const s = await d.waitForStatus((x) => (x.containerd?.drift.length ?? 0) > 0, 'the edit seen as drift');
+  const kept = s.containerd?.drift[0]?.savedAs ?? '';
+  t.match(kept, /\/quay\.io\/hosts\.toml\.edited-/);
+  t.equal(readFileSync(kept, 'utf8'), edited, 'the edited copy is kept whole');
+  await d.waitFor(() => readOrUndefined(quay) === ours, 'ours restored');
+  t.match(d.log(), /hosts\.toml of quay\.io was edited by hand/);
+  t.equal(await d.stop(), 0);
+});
