@@ -156,7 +156,14 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   base ??= await defaultBase(output);
 
   const loaded = await loadAndBuild(
-    { policyDir, base, output, allowUnsafe: values['allow-unsafe-fragments'] === true, maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']) },
+    {
+      policyDir,
+      base,
+      output,
+      allowUnsafe: values['allow-unsafe-fragments'] === true,
+      maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']),
+      ...(values['containerd-hosts-dir'] !== undefined ? { containerdHostsDir: values['containerd-hosts-dir'] } : {}),
+    },
     log,
   );
   printDiagnostics(loaded.diagnostics);

@@ -25,6 +25,8 @@ export interface LoadOptions {
    * ownership rules: they apply where the file will live, once it is there.
    */
   readonly candidates?: readonly string[];
+  /** containerd's hosts directory rendered too, named in the header. */
+  readonly containerdHostsDir?: string;
 }
 
 export interface Loaded extends PipelineResult {
@@ -112,7 +114,8 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
       diagnostics.push(error({ file: opts.base }, `cannot read base file: ${(e as Error).message}`));
     }
   }
-  const result = buildRegistriesConf({ base, fragments, version: VERSION }, { file: opts.output });
+  const containerd = opts.containerdHostsDir !== undefined ? { containerdHostsDir: opts.containerdHostsDir } : {};
+  const result = buildRegistriesConf({ base, fragments, version: VERSION, ...containerd }, { file: opts.output });
   return { ...result, diagnostics: withUserPaths([...diagnostics, ...result.diagnostics], paths), policyDirExists: dir.exists };
 }
 

@@ -472,6 +472,7 @@ export class Daemon {
         kept: this.kept,
         ...(transform ? { transform } : {}),
         version: VERSION,
+        ...(this.config.containerdHostsDir !== undefined ? { containerdHostsDir: this.config.containerdHostsDir } : {}),
       },
       { file: basename(this.config.output) },
     );

@@ -15,7 +15,7 @@ import { mergePolicies } from '../merge/merge.js';
 import type { Fragment } from '../fragments/policy.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
-import { baseName, finishConf, type ConfTransform, type SourceText } from './strict.js';
+import { baseName, finishConf, headerFacts, type ConfTransform, type SourceText } from './strict.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
 import type { SweepCache } from '../core/sweep-cache.js';
@@ -47,6 +47,8 @@ export interface ForgivingInput {
   readonly transform?: ConfTransform;
   /** The version named in the rendered file's header (see RenderFacts.version). */
   readonly version?: string;
+  /** containerd's hosts directory, named in the header (see RenderFacts.containerdHostsDir). */
+  readonly containerdHostsDir?: string;
   /**
    * Parses kept from the renders before (the daemon's): a fragment whose text is the same is not
    * parsed again. A parse is a pure function of name and text, and nothing downstream changes it.
@@ -161,7 +163,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
     if (problems.length === 0) {
       finished = finishConf(
         conf,
-        { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version },
+        { fragments: inEffect.map((c) => c.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...headerFacts(input) },
         output,
         checks,
         input.kept,

@@ -35,6 +35,8 @@ export interface PipelineInput {
   readonly transform?: ConfTransform;
   /** The version named in the rendered file's header (see RenderFacts.version). */
   readonly version?: string;
+  /** containerd's hosts directory, named in the header (see RenderFacts.containerdHostsDir). */
+  readonly containerdHostsDir?: string;
 }
 
 export interface PipelineResult {
@@ -178,7 +180,7 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
   const merged = mergePolicies({ base, fragments });
   append(diagnostics, merged.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, fragments, conf: merged.conf };
-  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), version: input.version };
+  const facts = { fragments: fragments.map((f) => f.file), ...(input.base ? { base: baseName(input.base.file) } : {}), ...headerFacts(input) };
   const conf = input.transform ? input.transform(merged.conf) : merged.conf;
   const finished = finishConf(conf, facts, output);
   append(diagnostics, finished.diagnostics);
@@ -189,4 +191,12 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
 export function baseName(path: string): string {
   const i = path.lastIndexOf('/');
   return i >= 0 ? path.slice(i + 1) : path;
+}
+
+/** What the header names besides the fragments and the base. */
+export function headerFacts(input: { readonly version?: string; readonly containerdHostsDir?: string }): Pick<RenderFacts, 'version' | 'containerdHostsDir'> {
+  return {
+    ...(input.version !== undefined ? { version: input.version } : {}),
+    ...(input.containerdHostsDir !== undefined ? { containerdHostsDir: input.containerdHostsDir } : {}),
+  };
 }

@@ -21,11 +21,13 @@ export interface RenderFacts {
    * reads nothing (core/version.ts reads package.json). Absent: the header names no version.
    */
   readonly version?: string;
+  /** containerd's hosts directory rendered from the same policy (`containerd-hosts-dir`), named in the header. */
+  readonly containerdHostsDir?: string;
 }
 
 /** A file name in a comment: plain when harmless, else a fully escaped TOML string (no newline can escape the comment). */
-function commentSafe(name: string): string {
-  return /^[\w.@+,=-]+$/.test(name) ? name : tomlString(name.toWellFormed());
+function commentSafe(name: string, path = false): string {
+  return (path ? /^[\w.@+,=/-]+$/ : /^[\w.@+,=-]+$/).test(name) ? name : tomlString(name.toWellFormed());
 }
 
 function renderTable(t: RegistryTable): string {
@@ -78,9 +80,11 @@ export function renderHeader(facts: RenderFacts, body: string): string {
   const lines = [
     `${HEADER_MARK}${facts.version ? ` ${facts.version}` : ''}. Do not edit: this file is rewritten`,
     '# from policy fragments; change those, then run `mirror-policyd check`.',
-    `# fragments: ${facts.fragments.length > 0 ? facts.fragments.map(commentSafe).join(', ') : '(none)'}`,
+    `# fragments: ${facts.fragments.length > 0 ? facts.fragments.map((f) => commentSafe(f)).join(', ') : '(none)'}`,
   ];
   if (facts.base !== undefined) lines.push(`# base: ${commentSafe(facts.base)}`);
+  if (facts.containerdHostsDir !== undefined)
+    lines.push(`# containerd: the same policy under ${commentSafe(facts.containerdHostsDir, true)} (a hosts.toml per registry host)`);
   lines.push(`${DIGEST_MARK}${bodyDigest(body)}`);
   return `${lines.join('\n')}\n`;
 }

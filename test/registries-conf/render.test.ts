@@ -123,6 +123,17 @@ t.test('header: names that are not plain are written as escaped TOML strings', a
   t.equal(h2[3], '# base: "base\\r\\nconf"');
 });
 
+t.test('header: containerd hosts directory named when it is rendered too, a path escaped when it is not plain', async (t) => {
+  t.notMatch(renderHeader({ fragments: [] }, ''), 'containerd', 'not named when off');
+  t.match(
+    renderHeader({ fragments: [], containerdHostsDir: '/etc/containerd/certs.d' }, ''),
+    '\n# containerd: the same policy under /etc/containerd/certs.d (',
+  );
+  const hostile = renderHeader({ fragments: [], containerdHostsDir: '/x\n[[registry]]' }, '');
+  t.match(hostile, '# containerd: the same policy under "/x\\n[[registry]]" (');
+  t.notMatch(hostile, /^\[\[registry\]\]/m, 'no line of it leaves the comment');
+});
+
 t.test('header: fragments that are ignored by name or fail to parse are not listed', async (t) => {
   const r = buildRegistriesConf({
     fragments: [
