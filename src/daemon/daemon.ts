@@ -436,6 +436,11 @@ export class Daemon {
     this.generalProblems = [];
     // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.
     const look = await this.output.look();
+    if ('settling' in look) {
+      this.log.debug(`${this.config.output} is empty: looking again in a moment (an in-place write?)`);
+      this.scheduler.recheckSoon();
+      return dir;
+    }
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
     try {
       baseInfo = await this.readBase();

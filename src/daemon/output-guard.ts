@@ -25,13 +25,16 @@ export interface DriftEvent {
 }
 
 /** What a look before the render found: the text this render may replace (undefined: no file), or why the output cannot be replaced. */
-export type OutputLook = { readonly text: string | undefined } | { readonly problem: string };
+/** `settling`: the output is empty, maybe half of an in-place write: look again shortly before acting on it. */
+export type OutputLook = { readonly text: string | undefined } | { readonly problem: string } | { readonly settling: true };
 
 /** A replace that found the output changed since the look ('raced': render again), or that wrote. */
 export type ReplaceOutcome = 'raced' | { readonly changed: boolean };
 
 export class OutputGuard {
   private lastWritten?: string;
+  /** The identity of an empty output seen once; acted on only when it is seen again unchanged. */
+  private emptySeen?: string;
   /** The output's identity right after our last write that changed it. */
   private ownWrite?: string;
   private readonly events: DriftEvent[] = [];
@@ -72,6 +75,17 @@ export class OutputGuard {
     } catch (e) {
       return { problem: `cannot read it: ${(e as Error).message}` };
     }
+    // An editor that writes in place truncates first (issue #15's fs.watch sees that at once): an
+    // empty output is the first half of such a write more often than a choice. Adopted or kept
+    // as drift only if it is still the same empty file a moment later, as a fragment read empty.
+    if (current === '' && this.lastWritten !== '') {
+      const seen = await fileIdentity(this.settings().output);
+      if (this.emptySeen !== seen) {
+        this.emptySeen = seen;
+        return { settling: true };
+      }
+    }
+    this.emptySeen = undefined;
     try {
       return { text: await this.keepForeign(current) };
     } catch (e) {
@@ -83,6 +97,7 @@ export class OutputGuard {
   async replace(text: string, look: OutputLook): Promise<ReplaceOutcome> {
     const { output } = this.settings();
     if ('problem' in look) throw new Error(look.problem);
+    if ('settling' in look) return 'raced';
     const looked = look.text;
     // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
     // (it would be lost); the next render classifies it and keeps it.

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { fragment, readOrUndefined, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
@@ -68,6 +68,28 @@ t.test('a hand edit of the managed file is kept in S/drift/ and our render resto
     ['edited'],
   );
   t.equal(s.state, 'healthy', 'drift that was repaired does not degrade');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('an in-place edit seen half-way (the file truncated, then written): the empty moment is not adopted as the base', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const d = await startDaemon(t, ws);
+  const ours = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+
+  writeFileSync(ws.output, ''); // the truncation of an in-place write, held long enough for the daemon to see it
+  await sleep(120);
+  const edited = ours.replace('mirror-a.example/a', 'hand-edited.example/a');
+  writeFileSync(ws.output, edited);
+  await d.waitForOutput((o) => o === ours, 'our render restored');
+  const s = await d.status();
+  t.same(
+    s.drift.map((x) => x.kind),
+    ['edited'],
+    'one hand edit, no adoption of the empty file',
+  );
+  t.equal(s.base.source, 'none', 'the base is still none');
+  t.notOk(existsSync(join(ws.state, 'base.conf')), 'nothing adopted');
   t.equal(await d.stop(), 0);
 });
 
