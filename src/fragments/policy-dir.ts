@@ -149,10 +149,16 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
   }
 }
 
+/**
+ * UTF-8 that refuses invalid bytes (decode throws a TypeError) and drops a leading BOM. One for
+ * every decode: a decode that is not streamed keeps no state from one call to the next.
+ */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** A file name as shown to people: bytes that are not valid UTF-8 (or not ASCII, then) escaped as \xNN. */
 export function displayName(raw: Buffer): { name: string; validUtf8: boolean } {
   try {
-    return { name: new TextDecoder('utf-8', { fatal: true }).decode(raw), validUtf8: true };
+    return { name: STRICT_UTF8.decode(raw), validUtf8: true };
   } catch {
     return {
       name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''),
@@ -400,7 +406,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
       if (buf === undefined)
         return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
-      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+      const text = STRICT_UTF8.decode(buf);
       if (linkTarget === undefined) limits.cache?.set(name, { identity: statIdentity(st), text, readAt: Date.now() });
       return { text };
     } finally {
