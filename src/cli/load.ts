@@ -83,7 +83,8 @@ export function withUserPaths(ds: readonly Diagnostic[], paths: ReadonlyMap<stri
 
 export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Loaded> {
   const maxFragmentBytes = opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES;
-  const dir = await readPolicyDir(opts.policyDir, { allowUnsafe: opts.allowUnsafe, maxFragmentBytes });
+  // A one-shot command: nothing else waits on the event loop, so the read blocks (issue #15).
+  const dir = await readPolicyDir(opts.policyDir, { allowUnsafe: opts.allowUnsafe, maxFragmentBytes, blocking: true });
   for (const f of dir.ignored) log.debug({ fragment: f.name, reason: f.why }, `ignored ${f.name}: ${f.why}`);
   const missing = dir.exists ? undefined : await missingPolicyDir(opts.policyDir);
   const diagnostics: Diagnostic[] = missing ? [missing] : [];

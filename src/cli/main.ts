@@ -5,6 +5,7 @@
 import { UsageError } from '../core/diagnostic.js';
 import { VERSION } from '../core/version.js';
 import type { CommandIO } from './commands.js';
+import { tuneOneShotProcess } from './one-shot-process.js';
 
 type Command = (args: readonly string[], io: CommandIO) => Promise<number>;
 
@@ -13,8 +14,9 @@ type Command = (args: readonly string[], io: CommandIO) => Promise<number>;
  * wait for what only `pull` or `resolve` need (undici alone is about 70 ms here; issue #15).
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  check: async () => (await import('./commands.js')).checkCommand,
-  render: async () => (await import('./commands.js')).renderCommand,
+  // Tuned before their modules load: the young generation grows as they do (see one-shot-process).
+  check: async () => (tuneOneShotProcess(), await import('./commands.js')).checkCommand,
+  render: async () => (tuneOneShotProcess(), await import('./commands.js')).renderCommand,
   import: async () => (await import('./commands.js')).importCommand,
   run: async () => (await import('./daemon-commands.js')).runCommand,
   status: async () => (await import('./daemon-commands.js')).statusCommand,

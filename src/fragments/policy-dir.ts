@@ -6,7 +6,8 @@
 import { mapBounded } from '../core/map-bounded.js';
 import type { SweepCache } from '../core/sweep-cache.js';
 import { createHash } from 'node:crypto';
-import { constants, lstat as lstatCallback, promises as fs, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
+import { blockingIo, promiseIo, type FragmentIo, type OpenFile } from './fragment-io.js';
 import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './index.js';
@@ -48,6 +49,11 @@ export interface ReadOptions {
   readonly maxFragmentBytes?: number;
   /** What earlier reads found (the daemon keeps one): a fragment whose file is unchanged is not opened again. */
   readonly cache?: FragmentReadCache;
+  /**
+   * Read with blocking system calls: for one-shot commands (check, render), where nothing else
+   * waits on the event loop; never for the daemon. The same calls, checks and refusals.
+   */
+  readonly blocking?: boolean;
 }
 
 /** A fragment's text as last read, with the identity of the file it was read from and when. */
@@ -70,14 +76,6 @@ const RACY_MS = 1000;
 /** Everything a write, a chmod, a chown, a new link or a replacement of the file changes. */
 function statIdentity(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number; mode: number; uid: number; nlink: number }): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}:${st.nlink}`;
-}
-
-/**
- * fs.promises.lstat through the callback API: the same call, but a third of the main thread's
- * time per call (Node 20), and the read looks at every fragment on every render.
- */
-function lstat(path: string): Promise<Stats> {
-  return new Promise((resolve, reject) => lstatCallback(path, (e, st) => (e ? reject(e) : resolve(st))));
 }
 
 /** An lstat's identity for PolicyDirContents.identity; '-' when there is none. */
@@ -121,9 +119,9 @@ export interface PolicyDirContents {
 }
 
 /** The directory's identity (undefined: not there), to see whether it was moved or swapped while we read it. */
-async function dirIdentity(dir: string): Promise<string | undefined> {
+async function dirIdentity(io: FragmentIo, dir: string): Promise<string | undefined> {
   try {
-    const st = await fs.stat(dir);
+    const st = await io.stat(dir);
     return `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
@@ -139,10 +137,11 @@ const REREAD_TRIES = 3;
  * because their directory moved away, must never look like a policy.
  */
 export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promise<PolicyDirContents> {
+  const io = opts.blocking === true ? blockingIo : promiseIo;
   for (let n = 1; ; n++) {
-    const before = await dirIdentity(dir);
-    const got = await readPolicyDirOnce(dir, opts);
-    if ((await dirIdentity(dir)) === before) return got;
+    const before = await dirIdentity(io, dir);
+    const got = await readPolicyDirOnce(io, dir, opts);
+    if ((await dirIdentity(io, dir)) === before) return got;
     if (n >= REREAD_TRIES) {
       const problem = error({ file: dir }, `the policy directory was moved or replaced while being read, ${REREAD_TRIES} times in a row`);
       return { fragments: [], ignored: [], diagnostics: [problem], exists: true, dirProblem: problem, identity: 'moved while read' };
@@ -150,10 +149,16 @@ export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promis
   }
 }
 
+/**
+ * UTF-8 that refuses invalid bytes (decode throws a TypeError) and drops a leading BOM. One for
+ * every decode: a decode that is not streamed keeps no state from one call to the next.
+ */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** A file name as shown to people: bytes that are not valid UTF-8 (or not ASCII, then) escaped as \xNN. */
 export function displayName(raw: Buffer): { name: string; validUtf8: boolean } {
   try {
-    return { name: new TextDecoder('utf-8', { fatal: true }).decode(raw), validUtf8: true };
+    return { name: STRICT_UTF8.decode(raw), validUtf8: true };
   } catch {
     return {
       name: [...raw].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''),
@@ -174,11 +179,11 @@ type NameVerdict = { fragment: true } | { ignored: string } | { diagnostic: Diag
  * Leftovers and subdirectories are ignored quietly; any other file that is not a fragment is a
  * warning (a misnamed fragment is a likely mistake). Only lstat is used: nothing is opened.
  */
-async function judgeName(realDir: string, { name, raw, validUtf8 }: DirEntry, seen: Map<string, string>): Promise<NameVerdict> {
+async function judgeName(io: FragmentIo, realDir: string, { name, raw, validUtf8 }: DirEntry, seen: Map<string, string>): Promise<NameVerdict> {
   const cls = classifyName(name);
   if ('ignored' in cls && cls.ignored !== NOT_A_FRAGMENT) return { ignored: cls.ignored };
   if ('ignored' in cls) {
-    const st = await fs.lstat(Buffer.concat([Buffer.from(`${realDir}/`), raw])).catch(() => undefined);
+    const st = await lookAt(io, Buffer.concat([Buffer.from(`${realDir}/`), raw]));
     seen.set(name, entryIdentity(st));
     if (st === undefined) return { ignored: 'vanished while reading' };
     if (st.isDirectory()) return { ignored: 'subdirectory' };
@@ -204,7 +209,26 @@ function collect(
   });
 }
 
+/** An lstat, undefined when it fails (the file vanished, or cannot be looked at). */
+async function lookAt(io: FragmentIo, path: string | Buffer): Promise<Stats | undefined> {
+  try {
+    return await io.lstat(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stat (links followed), undefined when it fails. */
+async function statOf(io: FragmentIo, path: string): Promise<Stats | undefined> {
+  try {
+    return await io.stat(path);
+  } catch {
+    return undefined;
+  }
+}
+
 interface ReadLimits {
+  readonly io: FragmentIo;
   readonly uid: number;
   readonly allowUnsafe: boolean;
   readonly maxFragmentBytes: number;
@@ -213,8 +237,9 @@ interface ReadLimits {
   readonly seen: Map<string, string>;
 }
 
-async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
+async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
   const limits: ReadLimits = {
+    io,
     uid: opts.uid ?? process.getuid?.() ?? 0,
     allowUnsafe: opts.allowUnsafe === true,
     maxFragmentBytes: opts.maxFragmentBytes ?? DEFAULT_MAX_FRAGMENT_BYTES,
@@ -227,10 +252,10 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
   let entries: DirEntry[];
   let realDir: string;
   // Taken before the listing: an entry added or removed while we read moves the directory's times.
-  const dirLine = `${entryIdentity(await fs.lstat(dir).catch(() => undefined))} ${entryIdentity(await fs.stat(dir).catch(() => undefined))}`;
+  const dirLine = `${entryIdentity(await lookAt(io, dir))} ${entryIdentity(await statOf(io, dir))}`;
   try {
-    realDir = await fs.realpath(dir);
-    entries = (await fs.readdir(realDir, { encoding: 'buffer' })).map((raw) => ({ raw, ...displayName(raw) }));
+    realDir = await io.realpath(dir);
+    entries = (await io.readdir(realDir)).map((raw) => ({ raw, ...displayName(raw) }));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const identity = contentsIdentity(`${dirLine} ${err.code ?? 'unreadable'}`, [], limits.seen);
@@ -239,9 +264,9 @@ async function readPolicyDirOnce(dir: string, opts: ReadOptions): Promise<Policy
     return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem, identity };
   }
   entries.sort((a, b) => byteOrderCompare(a.name, b.name));
-  const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(realDir, entry, limits.seen));
+  const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(io, realDir, entry, limits.seen));
   if (!limits.allowUnsafe) {
-    const st = await fs.stat(realDir);
+    const st = await io.stat(realDir);
     const problem = trustProblem(st, limits.uid);
     // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
     // by fragment (none is read), so that each is named and the daemon keeps each one's last
@@ -293,13 +318,13 @@ async function readFragment(path: string, name: string, realDir: string, limits:
  * The whole file, read in chunks (the first one sized by fstat); undefined past `cap` bytes:
  * a file growing while it is read cannot make us read more.
  */
-async function readCapped(fh: fs.FileHandle, sizeHint: number, cap: number): Promise<Buffer | undefined> {
+async function readCapped(fh: OpenFile, sizeHint: number, cap: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
   let want = Math.min(sizeHint, cap) + 1;
   for (let n = 0; n <= cap / GROWTH_CHUNK_BYTES + 2; n++) {
     const chunk = Buffer.allocUnsafe(want);
-    const { bytesRead } = await fh.read(chunk, 0, want, total);
+    const bytesRead = await fh.read(chunk, want, total);
     if (bytesRead === 0) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
@@ -341,18 +366,18 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
   const at = { file: name };
   limits.seen.set(name, '-'); // until an lstat says more: a file that vanished, or could not be looked at
   try {
-    const l = await lstat(path);
+    const l = await limits.io.lstat(path);
     const own = statIdentity(l);
     limits.seen.set(name, own);
     let linkTarget: string | undefined;
     let checked = l;
     if (l.isSymbolicLink()) {
-      linkTarget = await fs.realpath(path);
+      linkTarget = await limits.io.realpath(path);
       const rel = relative(realDir, linkTarget);
       if (!limits.allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
-      checked = await fs.lstat(linkTarget);
+      checked = await limits.io.lstat(linkTarget);
       limits.seen.set(name, `${own} ${linkTarget} ${statIdentity(checked)}`);
     }
     if (checked.isDirectory()) return { ignored: 'subdirectory' };
@@ -365,9 +390,9 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
     const cached = linkTarget === undefined ? limits.cache?.get(name) : undefined;
     if (cached !== undefined && cached.identity === own && checked.ctimeMs + RACY_MS <= cached.readAt) return { text: cached.text };
     // O_NOFOLLOW: what is opened is the file checked (realpath resolved every link), not a link swapped in since.
-    let fh: fs.FileHandle;
+    let fh: OpenFile;
     try {
-      fh = await fs.open(linkTarget ?? path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      fh = await limits.io.open(linkTarget ?? path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ELOOP') return { replaced: true };
       throw e;
@@ -381,7 +406,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
       if (buf === undefined)
         return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
-      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+      const text = STRICT_UTF8.decode(buf);
       if (linkTarget === undefined) limits.cache?.set(name, { identity: statIdentity(st), text, readAt: Date.now() });
       return { text };
     } finally {

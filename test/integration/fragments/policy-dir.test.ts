@@ -502,3 +502,44 @@ t.test('identity: equal while nothing changes, different after each change a ren
   t.equal((await readPolicyDir(join(d, 'missing'))).exists, false);
   t.not((await readPolicyDir(join(d, 'missing'))).identity, last, 'a missing directory has an identity of its own');
 });
+
+t.test('the blocking read (check, render) sees exactly what the daemon’s read sees: fragments, refusals, ignored files, identity', async (t) => {
+  const root = dir();
+  const d = join(root, 'policy.d');
+  mkdirSync(d, { mode: 0o755 });
+  mkdirSync(join(d, 'parts'), { mode: 0o755 });
+  mkdirSync(join(d, 'sub.toml'), { mode: 0o755 });
+  put(d, '10-good.toml', '# good');
+  put(d, '11-group.toml', '', 0o664);
+  put(d, '12-big.toml', '#'.repeat(CAP + 1));
+  put(d, '13-exact.toml', '#'.repeat(CAP));
+  writeFileSync(join(d, '14-latin1.toml'), Buffer.from([0x23, 0xe9, 0x0a]));
+  chmodSync(join(d, '14-latin1.toml'), 0o644);
+  put(join(d, 'parts'), 'inner.toml', '# inner');
+  put(root, 'beside.toml', '# beside');
+  symlinkSync('parts/inner.toml', join(d, '20-in.toml'));
+  symlinkSync('../beside.toml', join(d, '21-up.toml'));
+  symlinkSync('missing.toml', join(d, '22-dangling.toml'));
+  symlinkSync('parts', join(d, '23-dir-link.toml'));
+  put(d, '30-twin.toml', '# twins');
+  linkSync(join(d, '30-twin.toml'), join(d, '31-twin.toml'));
+  const bad = Buffer.concat([Buffer.from(join(d, '40-caf')), Buffer.from([0xe9]), Buffer.from('.toml')]);
+  writeFileSync(bad, '# latin-1 name');
+  chmodSync(bad, 0o644);
+  for (const name of ['README', 'x.toml~', '.hidden.toml']) put(d, name);
+  const plain = (c: Awaited<ReturnType<typeof readPolicyDir>>): unknown => ({ ...c, diagnostics: c.diagnostics.map(formatDiagnostic) });
+  const cases: [string, Parameters<typeof readPolicyDir>[1]][] = [
+    ['default', {}],
+    ['unsafe allowed', { allowUnsafe: true }],
+    ['a small cap on size and count', { maxFragmentBytes: CAP, maxFragments: 4 }],
+  ];
+  for (const [what, opts] of cases) {
+    const daemon = await readPolicyDir(d, opts);
+    const blocking = await readPolicyDir(d, { ...opts, blocking: true });
+    t.same(plain(blocking), plain(daemon), what);
+    t.ok(daemon.diagnostics.length > 0 && daemon.fragments.length > 0, `${what}: the directory has both fragments and refusals`);
+  }
+  chmodSync(d, 0o775);
+  t.same(plain(await readPolicyDir(d, { blocking: true })), plain(await readPolicyDir(d)), 'a directory refused whole');
+  t.same(plain(await readPolicyDir(join(root, 'missing'), { blocking: true })), plain(await readPolicyDir(join(root, 'missing'))), 'a missing directory');
+});
