@@ -16,6 +16,7 @@ const EDGE_FILES = new Set([
   'core/log.ts',
   'core/version.ts',
   'fragments/policy-dir.ts',
+  'fragments/fragment-io.ts',
   'registries-conf/load.ts',
   'registries-conf/drop-ins.ts',
   'health/store.ts',
