@@ -136,20 +136,20 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   if (!b.res.headersSent && !startAnswer(t, b)) return 'served';
   const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, (t.size ?? 0) - t.offset), `blob ${b.digest}`);
   try {
-    for await (const chunk of res.body) {
-      let piece = chunk as Buffer;
+    await eachChunk(res.body, (chunk) => {
+      let piece = chunk;
       if (skip > 0) {
         const k = Math.min(skip, piece.length);
         piece = piece.subarray(k);
         skip -= k;
-        if (piece.length === 0) continue;
+        if (piece.length === 0) return undefined;
       }
       if (t.size !== undefined && t.offset + piece.length > t.size) throw new DigestMismatch(`blob ${b.digest} is longer than the ${t.size} bytes announced`);
       t.hash.update(piece);
       const full = passOn(t, b, piece);
       t.offset += piece.length;
-      if (full) await full;
-    }
+      return full;
+    });
   } finally {
     disarm();
   }
@@ -160,6 +160,47 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   if (t.held) await writeBody(b.res, t.held, b.stats);
   b.res.end();
   return 'served';
+}
+
+/**
+ * Feeds each chunk of `body` to `onChunk` from 'data' events (not an async iterator: no promise
+ * per chunk on a blob's thousands of chunks); the body is paused while the promise `onChunk`
+ * returns (the client's backpressure) is pending. Rejects with what `onChunk` throws or the
+ * body's error; a body destroyed before its end rejects too.
+ */
+function eachChunk(body: Readable, onChunk: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      body.destroy();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    const onData = (chunk: Buffer): void => {
+      let full: Promise<void> | undefined;
+      try {
+        full = onChunk(chunk);
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      if (!full) return;
+      body.pause();
+      full.then(() => {
+        if (!settled) body.resume();
+      }, fail);
+    };
+    body.on('data', onData);
+    body.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+    body.once('error', fail);
+    body.once('close', () => fail(new RegistryError('the blob body closed before its end', 'unhealthy', 'reset')));
+  });
 }
 
 /** The answer's status and headers, from the blob's size and the client's Range. False when the answer is already complete (416). */
