@@ -111,7 +111,7 @@ interface HostUrl {
 
 /** The `[host."…"]` URLs of an endpoint: https (unverified when insecure), then plain http when insecure. */
 function hostUrls(location: string, insecure: boolean): HostUrl[] {
-  const host = hostOf(location);
+  const host = registryHostOf(location);
   const path = location.length > host.length ? `/v2${location.slice(host.length)}` : '';
   const entry = (scheme: string, skipVerify: boolean): HostUrl => ({ url: `${scheme}://${host}${path}`, overridePath: path !== '', skipVerify });
   return insecure ? [entry('https', true), entry('http', false)] : [entry('https', false)];
@@ -122,16 +122,10 @@ function localMirrorUrl(address: string, registryHost: string): HostUrl {
   return { url: `http://${address}/v2/${localMirrorPath(registryHost)}`, overridePath: true, skipVerify: false };
 }
 
-/** host[:port] of a location or URL without its scheme. */
-function hostOf(location: string): string {
-  const slash = location.indexOf('/');
-  return slash < 0 ? location : location.slice(0, slash);
-}
-
 /** `ca = [...]` and `client = [[cert, key], ...]` for a verified https URL whose host has certificate files. */
 function tlsLines(u: HostUrl, tls: TlsFiles, indent: string): string[] {
   if (u.skipVerify || !u.url.startsWith('https://')) return [];
-  const files = tls.get(hostOf(u.url.slice('https://'.length)));
+  const files = tls.get(registryHostOf(u.url.slice('https://'.length)));
   if (!files) return [];
   const lines: string[] = [];
   if (files.ca.length > 0) lines.push(`${indent}ca = ${tomlStringArray(files.ca)}`);
@@ -286,8 +280,8 @@ export function endpointHosts(conf: RegistriesConf): string[] {
     const scope = registryScope(t);
     if (!withPolicy(t) || scope.startsWith('*.')) continue;
     hosts.add(registryHostOf(scope));
-    if (t.location !== '') hosts.add(hostOf(t.location));
-    for (const m of t.mirrors) hosts.add(hostOf(m.location));
+    if (t.location !== '') hosts.add(registryHostOf(t.location));
+    for (const m of t.mirrors) hosts.add(registryHostOf(m.location));
   }
   return [...hosts].sort(byteOrderCompare);
 }
