@@ -12,11 +12,11 @@
  * is kept beside it (`hosts.toml.edited-<time>`, a name containerd never reads) before ours
  * replaces it or is removed, and the outcome says so.
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { error, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
+import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing } from '../output/if-exists.js';
 import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
@@ -38,16 +38,10 @@ export interface HostsDirOutcome {
 /** A directory name containerd looks up for a registry host: a host name or address and an optional port, nothing that walks. */
 const HOST_DIR = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 
-const DIGEST_MARK = '# sha256 of what follows this line: ';
-
-function digestOf(body: string): string {
-  return createHash('sha256').update(body, 'utf8').digest('hex');
-}
-
-/** What we write for a rendered file: the header, the digest of the rest, the rest. */
+/** What we write for a rendered file: the header, the digest of the rest (as registries.conf carries its own), the rest. */
 export function stampedText(text: string): string {
   const body = text.slice(HOSTS_TOML_HEADER.length);
-  return `${HOSTS_TOML_HEADER}${DIGEST_MARK}${digestOf(body)}\n${body}`;
+  return `${HOSTS_TOML_HEADER}${DIGEST_MARK}${bodyDigest(body)}\n${body}`;
 }
 
 type Standing = { kind: 'missing' } | { kind: 'foreign' } | { kind: 'ours' } | { kind: 'edited'; text: string };
@@ -63,7 +57,7 @@ async function standingOf(file: string): Promise<Standing> {
   const rest = text.slice(HOSTS_TOML_HEADER.length);
   if (!rest.startsWith(DIGEST_MARK)) return { kind: 'ours' };
   const eol = rest.indexOf('\n');
-  const intact = eol > 0 && rest.slice(DIGEST_MARK.length, eol) === digestOf(rest.slice(eol + 1));
+  const intact = eol > 0 && rest.slice(DIGEST_MARK.length, eol) === bodyDigest(rest.slice(eol + 1));
   return intact ? { kind: 'ours' } : { kind: 'edited', text };
 }
 
