@@ -6,6 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runCli } from './cli.js';
 
 export const run = promisify(execFile);
 
@@ -53,4 +54,20 @@ export async function startContainerd(t: { teardown(fn: () => unknown): void }, 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`containerd did not start: ${log.slice(-2000)}`);
+}
+
+/** `mirror-policyd render` of `policyDir` (no base) to `output`, writing containerd's `hostsDir` too. */
+export function renderWithHostsDir(policyDir: string, output: string, hostsDir: string): ReturnType<typeof runCli> {
+  return runCli([
+    'render',
+    '--policy-dir',
+    policyDir,
+    '--base',
+    '/dev/null',
+    '--output',
+    output,
+    '--allow-unsafe-fragments',
+    '--containerd-hosts-dir',
+    hostsDir,
+  ]);
 }

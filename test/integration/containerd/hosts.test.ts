@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
-import { containerdSkip as skip, run, startContainerd } from '../../helpers/containerd.js';
+import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 
@@ -47,18 +47,7 @@ t.test('ctr pulls through the hosts directory we render', { skip }, async (t) =>
     ].join('\n'),
   );
   const hostsDir = join(work, 'certs.d');
-  const rendered = await runCli([
-    'render',
-    '--policy-dir',
-    policy,
-    '--base',
-    '/dev/null',
-    '--output',
-    join(work, 'registries.conf'),
-    '--allow-unsafe-fragments',
-    '--containerd-hosts-dir',
-    hostsDir,
-  ]);
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
   t.equal(rendered.code, 0, rendered.stderr);
   const hostsToml = readFileSync(join(hostsDir, SOURCE, 'hosts.toml'), 'utf8');
   t.match(hostsToml, `[host."http://${m1.host}"]\n  capabilities = ["pull"]`, 'mirror 1: pull only (digest-only)');

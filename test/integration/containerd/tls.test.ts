@@ -9,8 +9,7 @@ import t from 'tap';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../helpers/cli.js';
-import { containerdSkip as skip, run, startContainerd } from '../../helpers/containerd.js';
+import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
 
@@ -31,18 +30,7 @@ t.test('a mirror with its own CA: ctr pulls through it because hosts.toml names 
   const policy = join(work, 'policy.d');
   mkdirSync(policy);
   writeFileSync(join(policy, '10-source.toml'), `[[mirror-set]]\nsource = "${SOURCE}"\nmirrors = ["${mirror.host}"]\n`);
-  const rendered = await runCli([
-    'render',
-    '--policy-dir',
-    policy,
-    '--base',
-    '/dev/null',
-    '--output',
-    join(work, 'registries.conf'),
-    '--allow-unsafe-fragments',
-    '--containerd-hosts-dir',
-    hostsDir,
-  ]);
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
   t.equal(rendered.code, 0, rendered.stderr);
   const file = join(hostsDir, SOURCE, 'hosts.toml');
   const ours = readFileSync(file, 'utf8');
