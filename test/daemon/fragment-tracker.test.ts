@@ -26,6 +26,17 @@ function trackerWithLog(pace?: () => Promise<void>): { tracker: FragmentTracker;
 const frag = (file: string, text: string): { file: string; text: string } => ({ file, text });
 const status = (file: string, state: FragmentStatus['state'], errors: FragmentStatus['errors'] = []): FragmentStatus => ({ file, state, errors, warnings: [] });
 
+/** A tracker loaded from a fresh state dir under a temp dir (removed in teardown). */
+async function trackerOnStateDir(t: { teardown(fn: () => unknown): void }, pace?: () => Promise<void>): Promise<{ dir: string; tracker: FragmentTracker }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = new StateDir(dir, { warn: () => {} });
+  await state.init();
+  const { tracker } = trackerWithLog(pace);
+  await tracker.load(state);
+  return { dir, tracker };
+}
+
 t.test('changedAt: kept while the text is the same, newer at each change, in the order seen', async (t) => {
   const { tracker } = trackerWithLog();
   const first = tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]);
@@ -150,12 +161,7 @@ t.test('a fragment created while running and read before its first write is left
 });
 
 t.test('saveSoon: saves in the background, batched; what the state dir ends with is the last accepted', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const state = new StateDir(dir, { warn: () => {} });
-  await state.init();
-  const { tracker } = trackerWithLog();
-  await tracker.load(state);
+  const { dir, tracker } = await trackerOnStateDir(t);
   const failures: number[] = [];
   for (let i = 0; i < 20; i++) {
     tracker.accept({ 'a.toml': `A${i}`, ...(i % 2 ? { 'b.toml': `B${i}` } : {}) });
@@ -171,12 +177,7 @@ t.test('saveSoon: saves in the background, batched; what the state dir ends with
 });
 
 t.test('stopSaving: a save under way begins no further copy, and each copy begun is whole', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const state = new StateDir(dir, { warn: () => {} });
-  await state.init();
-  const { tracker } = trackerWithLog();
-  await tracker.load(state);
+  const { dir, tracker } = await trackerOnStateDir(t);
   const many: Record<string, string> = {};
   for (let i = 0; i < 200; i++) many[`${String(i).padStart(3, '0')}.toml`] = `text ${i}`;
   tracker.accept(many);
@@ -188,14 +189,9 @@ t.test('stopSaving: a save under way begins no further copy, and each copy begun
 });
 
 t.test('saves are paced: no copy is begun while the pace (the daemon: a render in flight) holds them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mpd-tracker-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const state = new StateDir(dir, { warn: () => {} });
-  await state.init();
   let release: () => void = () => {};
   const held = new Promise<void>((r) => (release = r));
-  const { tracker } = trackerWithLog(() => held);
-  await tracker.load(state);
+  const { dir, tracker } = await trackerOnStateDir(t, () => held);
   tracker.accept({ 'a.toml': 'A', 'b.toml': 'B' });
   tracker.saveSoon(() => {});
   await new Promise((r) => setImmediate(r));
