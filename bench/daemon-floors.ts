@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dirs, RunningDaemon } from './daemon-harness.js';
+import { median } from './policy-dir.js';
 import { idleRssMB, runMeasured } from './process-figures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -34,8 +35,6 @@ export interface StartFloors {
   readonly bareRssMB: number;
   readonly depsRssMB: number;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 
 /** Medians of `runs` starts each; the RSS figures after 1.5 s of waiting. */
 export async function startFloors(root: string, runs = 5): Promise<StartFloors> {
