@@ -24,6 +24,7 @@ import { createLogger } from '../src/core/log.js';
 import { localMirrorLocation } from '../src/local-mirror/mapping.js';
 import { startLocalMirror, type LocalMirror } from '../src/local-mirror/server.js';
 import { healthBook } from '../src/local-mirror/upstream.js';
+import { collectYoungEvery } from '../src/registry/young-collections.js';
 import { mergeRegistriesConfs } from '../src/registries-conf/layer.js';
 import { parseRegistriesConf } from '../src/registries-conf/parse.js';
 import { DEFAULT_TIMEOUTS } from '../src/registry/client.js';
@@ -80,7 +81,16 @@ export async function runLocalMirrorBench(): Promise<void> {
       const parsed = parseRegistriesConf(text, file);
       if (!parsed.conf) throw new Error('bench registries.conf does not parse');
       const log = createLogger({ level: 'silent' });
-      endpoints.push(await startLocalMirror({ listen: address, conf: mergeRegistriesConfs(parsed.conf), health: await healthBook(undefined, log), log }));
+      endpoints.push(
+        // onBlobBytes as the daemon sets it (daemon/local-mirror-host.ts)
+        await startLocalMirror({
+          listen: address,
+          conf: mergeRegistriesConfs(parsed.conf),
+          health: await healthBook(undefined, log),
+          log,
+          onBlobBytes: collectYoungEvery(),
+        }),
+      );
       return { address, conf: file };
     };
     const staticConf = (name: string, mirrors: readonly Mirror[]): string => {

@@ -3,10 +3,7 @@
  * serves many requests (issue #15: a pull's peak RSS, and its exit).
  */
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
-/** How much blob data passes between two young-generation collections. */
-export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
+import { collectYoungEvery } from '../registry/young-collections.js';
 
 /**
  * undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it with its baseline
@@ -15,24 +12,16 @@ export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
  * (30 ms here, 300 ms under load), for a parser whose work per chunk is small (the body
  * passes as a slice). Liftoff's code is enough. Must run before the first connection.
  *
- * Returns a function to call as blob bytes arrive: every COLLECT_EVERY_BYTES it runs a
- * young-generation collection (a fraction of a millisecond). Each socket read is a fresh
- * 64 KiB buffer, freed only when V8 collects its small wrapper; a blob transfer allocates
- * almost nothing else on the JS heap, so V8 would collect only once ~30 MB of them had
- * piled up. The `gc` function comes from V8's --expose-gc, set here rather than on the
- * command line (the launcher is shared by every command).
+ * Returns a function to call with a blob's running byte count: it paces young-generation
+ * collections by the bytes read (registry/young-collections.ts).
  */
 export function tunePullProcess(): (bytesSoFar: number) => void {
   // all three: with dynamic tiering on (the default), V8 13 (Node 24) ignores --liftoff-only set at run time
   for (const flag of ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering']) setFlagsFromString(flag);
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as ((opts: { type: 'minor' }) => void) | undefined;
-  if (typeof gc !== 'function') return () => undefined;
+  const collect = collectYoungEvery();
   let last = 0;
   return (bytesSoFar) => {
-    if (bytesSoFar < last) last = 0; // the next blob
-    if (bytesSoFar - last < COLLECT_EVERY_BYTES) return;
+    collect(bytesSoFar >= last ? bytesSoFar - last : bytesSoFar); // smaller: the next blob
     last = bytesSoFar;
-    gc({ type: 'minor' });
   };
 }

@@ -67,7 +67,11 @@ export function realEndpoint(healthFile: string, proberView: () => HealthMap, lo
   let own: HealthBook | undefined;
   const start: StartEndpoint = async (settings, conf) => {
     // Loaded only when the local mirror is on: it brings the registry client (undici).
-    const [{ startLocalMirror }, { healthBook }] = await Promise.all([import('../local-mirror/server.js'), import('../local-mirror/upstream.js')]);
+    const [{ startLocalMirror }, { healthBook }, { collectYoungEvery }] = await Promise.all([
+      import('../local-mirror/server.js'),
+      import('../local-mirror/upstream.js'),
+      import('../registry/young-collections.js'),
+    ]);
     own ??= await healthBook(healthFile, log);
     const book = own;
     const health: HealthBook = {
@@ -75,7 +79,7 @@ export function realEndpoint(healthFile: string, proberView: () => HealthMap, lo
       record: (key, h) => book.record(key, h),
       flush: () => book.flush(),
     };
-    return startLocalMirror({ listen: settings.address, conf, credentials: settings.credentials, health, log });
+    return startLocalMirror({ listen: settings.address, conf, credentials: settings.credentials, health, log, onBlobBytes: collectYoungEvery() });
   };
   return { start, passive: () => own?.view() ?? {} };
 }

@@ -24,6 +24,8 @@ export interface BlobRequest {
   readonly res: ServerResponse;
   readonly deadline: AnswerDeadline;
   readonly stats: LocalMirrorStats;
+  /** told the size of each chunk read from a source */
+  readonly onBytes?: ((bytes: number) => void) | undefined;
 }
 
 /** How one blob's serving stands, across the sources it takes. */
@@ -137,6 +139,7 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, (t.size ?? 0) - t.offset), `blob ${b.digest}`);
   try {
     await eachChunk(res.body, (chunk) => {
+      b.onBytes?.(chunk.length);
       let piece = chunk;
       if (skip > 0) {
         const k = Math.min(skip, piece.length);

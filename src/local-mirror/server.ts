@@ -42,6 +42,8 @@ export interface LocalMirrorOptions {
   readonly env?: ProxyEnv;
   readonly answerWithinMs?: number;
   readonly maxUpstream?: number;
+  /** called with the size of each chunk of blob data read from a source (the daemon's memory upkeep: registry/young-collections.ts) */
+  readonly onBlobBytes?: (bytes: number) => void;
   readonly health: HealthBook;
   readonly log: Logger;
 }
@@ -82,7 +84,8 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   const handlers = new Set<Promise<void>>();
   let closing = false;
   let address = opts.listen; // the bound address once listening (port 0 becomes the real port)
-  const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> => handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log });
+  const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+    handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log, onBlobBytes: opts.onBlobBytes });
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
     stats.inFlight++;
     res.on('close', () => stats.inFlight--);
@@ -159,6 +162,7 @@ interface Context {
   readonly stats: LocalMirrorStats;
   readonly answerWithinMs: number;
   readonly log: Logger;
+  readonly onBlobBytes: ((bytes: number) => void) | undefined;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
@@ -231,7 +235,7 @@ async function serveBlobRoute(
 ): Promise<void> {
   ctx.stats.requests.blobs++;
   const head = req.method === 'HEAD';
-  const b = { digest: route.digest, req, res, deadline, stats: ctx.stats };
+  const b = { digest: route.digest, req, res, deadline, stats: ctx.stats, onBytes: ctx.onBlobBytes };
   const outcome: BlobOutcome = head ? await headBlob(ctx.up, sources, b) : await serveBlob(ctx.up, sources, b);
   if (outcome === 'absent') sendError(res, head, ctx.stats, 404, 'BLOB_UNKNOWN', `no source has blob ${route.digest} of ${route.name}`);
   else if (outcome === 'failed' && !res.headersSent)

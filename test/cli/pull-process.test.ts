@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { COLLECT_EVERY_BYTES, tunePullProcess } from '../../src/cli/pull-process.js';
+import { tunePullProcess } from '../../src/cli/pull-process.js';
+import { COLLECT_EVERY_BYTES } from '../../src/registry/young-collections.js';
 
 /** Young-generation collections seen while `f` runs (the observer reports them a turn later). */
 async function minorCollectionsDuring(f: () => void): Promise<number> {

@@ -64,6 +64,16 @@ t.test('a tag pull: resolved through the sources as pull does', async (t) => {
   t.equal(head.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
 });
 
+t.test('each chunk read from a source is told to onBlobBytes (the daemon paces its collections by them)', async (t) => {
+  let told = 0;
+  const other = await localMirrorSetup(t, [`${mirror.host}/app`], { onBlobBytes: (n) => void (told += n) });
+  await other.start();
+  const layer = readFileSync(join(img.layoutDir, 'blobs', 'sha256', img.layerDigest.slice(7)));
+  const r = await request(`http://${other.address}/v2/${other.repository}/blobs/${img.layerDigest}`);
+  t.ok(Buffer.from(await r.body.arrayBuffer()).equals(layer), 'the blob, whole');
+  t.equal(told, layer.length, 'every byte read from the mirror was told, once');
+});
+
 t.test('a Range request gets its bytes, verified from the whole blob', async (t) => {
   const layer = readFileSync(join(img.layoutDir, 'blobs', 'sha256', img.layerDigest.slice(7)));
   const r = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: 'bytes=1000-' } });
