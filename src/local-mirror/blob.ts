@@ -14,7 +14,8 @@ import { blobDeadlineMs, bodyDeadline, discard, RegistryError, type Response } f
 import { DigestMismatch, splitDigest } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
-import { API_VERSION_HEADER, ClientGone, writeBody, type AnswerDeadline } from './reply.js';
+import { BatchedBody } from './batched-body.js';
+import { API_VERSION_HEADER, ClientGone, type AnswerDeadline } from './reply.js';
 import { parseRange, type ByteRange } from './request.js';
 import type { Upstream } from './upstream.js';
 
@@ -35,6 +36,7 @@ interface Transfer {
   size: number | undefined; // from the first source's answer
   range: ByteRange | undefined; // what the client gets; undefined: all of it
   held: Buffer | undefined; // the last bytes for the client, sent only once the digest matched
+  out: BatchedBody | undefined; // the client's bytes before `held`, once the answer has started
   current: Readable | undefined; // the body being read (destroyed when the answer deadline passes)
 }
 
@@ -66,7 +68,15 @@ function sizeOf(r: Response): number | undefined {
 
 /** GET of a blob: every source in health order until one finishes it. */
 export async function serveBlob(up: Upstream, sources: readonly PullSource[], b: BlobRequest): Promise<BlobOutcome> {
-  const t: Transfer = { offset: 0, hash: createHash(splitDigest(b.digest).alg), size: undefined, range: undefined, held: undefined, current: undefined };
+  const t: Transfer = {
+    offset: 0,
+    hash: createHash(splitDigest(b.digest).alg),
+    size: undefined,
+    range: undefined,
+    held: undefined,
+    out: undefined,
+    current: undefined,
+  };
   let absent = true;
   // the client gone (or cut at close): stop reading the source at once, not at its next chunk
   let clientGone = false;
@@ -86,6 +96,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       if (outcome === 'wrong-digest') {
         up.servedWrongContent(s, `blob ${b.digest}: the content served does not match its digest; the client's connection was cut`);
         b.stats.digestMismatches++;
+        t.out?.drop();
         b.res.destroy();
         return outcome;
       }
@@ -101,6 +112,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     }
   }
   if (b.res.headersSent) {
+    t.out?.drop();
     b.res.destroy(); // part of the blob went out and no source has the rest: the client must not take it as whole
     return 'failed';
   }
@@ -160,7 +172,8 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
     throw new RegistryError(`blob ${b.digest}: the body ended at byte ${t.offset} of ${t.size}`, 'unhealthy', 'reset');
   const got = `${splitDigest(b.digest).alg}:${t.hash.digest('hex')}`;
   if (got !== b.digest) return 'wrong-digest';
-  if (t.held) await writeBody(b.res, t.held, b.stats);
+  if (t.held) void t.out?.push(t.held);
+  await t.out?.flush();
   b.res.end();
   return 'served';
 }
@@ -217,6 +230,7 @@ function startAnswer(t: Transfer, b: BlobRequest): boolean {
     return false;
   }
   t.range = range;
+  t.out = new BatchedBody(b.res, b.stats);
   if (range) {
     countResponse(b.stats, 206);
     b.res.writeHead(206, { ...common, 'content-range': `bytes ${range.start}-${range.end}/${t.size}`, 'content-length': String(range.end - range.start + 1) });
@@ -228,8 +242,8 @@ function startAnswer(t: Transfer, b: BlobRequest): boolean {
 }
 
 /**
- * The part of `piece` (at blob offset t.offset) the client asked for, sent one piece behind: the
- * newest is held. A promise only when the client is to be waited for (writeBody).
+ * The part of `piece` (at blob offset t.offset) the client asked for, sent one piece behind (the
+ * newest is held) and batched. A promise only when the client is to be waited for.
  */
 function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> | undefined {
   const from = t.range ? Math.max(0, t.range.start - t.offset) : 0;
@@ -237,7 +251,7 @@ function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> | und
   if (to <= from) return undefined;
   const previous = t.held;
   t.held = piece.subarray(from, to);
-  return previous ? writeBody(b.res, previous, b.stats) : undefined;
+  return previous ? t.out?.push(previous) : undefined;
 }
 
 /** HEAD of a blob: the first source that knows it gives its size. */

@@ -28,13 +28,25 @@ export function sendError(
 }
 
 /**
- * Writes `b`; a promise to wait for only when the client's buffer is full (a blob is thousands of
+ * Writes `body` (several pieces go out in one system call: the response is corked around
+ * them); a promise to wait for only when the client's buffer is full (a blob is thousands of
  * chunks: a promise for each costs throughput).
  */
-export function writeBody(res: ServerResponse, b: Buffer, stats: LocalMirrorStats): Promise<void> | undefined {
+export function writeBody(res: ServerResponse, body: Buffer | readonly Buffer[], stats: LocalMirrorStats): Promise<void> | undefined {
   if (res.destroyed) throw new ClientGone('the client closed the connection');
-  stats.bytesSent += b.length;
-  if (res.write(b)) return undefined;
+  let room = true;
+  if (Buffer.isBuffer(body)) {
+    stats.bytesSent += body.length;
+    room = res.write(body);
+  } else {
+    res.cork();
+    for (const piece of body) {
+      stats.bytesSent += piece.length;
+      room = res.write(piece);
+    }
+    res.uncork();
+  }
+  if (room) return undefined;
   return new Promise<void>((resolve, reject) => {
     const done = (): void => {
       res.off('drain', onDrain);
