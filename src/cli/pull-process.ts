@@ -4,16 +4,14 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { keepWasmAtBaseline } from './wasm-baseline.js';
 
 /** How much blob data passes between two young-generation collections. */
 export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
 
 /**
- * undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it with its baseline
- * compiler (Liftoff), then again with TurboFan on background threads once it runs hot: ~35 MB
- * more RSS (those threads' malloc arenas) and, at exit, a wait for that compile to finish
- * (30 ms here, 300 ms under load), for a parser whose work per chunk is small (the body
- * passes as a slice). Liftoff's code is enough. Must run before the first connection.
+ * Keeps undici's WebAssembly parser at its baseline code (wasm-baseline.ts): must run before
+ * the first connection.
  *
  * Returns a function to call as blob bytes arrive: every COLLECT_EVERY_BYTES it runs a
  * young-generation collection (a fraction of a millisecond). Each socket read is a fresh
@@ -23,8 +21,7 @@ export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
  * command line (the launcher is shared by every command).
  */
 export function tunePullProcess(): (bytesSoFar: number) => void {
-  // all three: with dynamic tiering on (the default), V8 13 (Node 24) ignores --liftoff-only set at run time
-  for (const flag of ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering']) setFlagsFromString(flag);
+  keepWasmAtBaseline();
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as ((opts: { type: 'minor' }) => void) | undefined;
   if (typeof gc !== 'function') return () => undefined;
