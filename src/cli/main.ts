@@ -24,7 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./daemon-commands.js')).statusCommand,
   restore: async () => (await import('./daemon-commands.js')).restoreCommand,
   resolve: async () => (await import('./resolve.js')).resolveCommand,
-  pull: async () => (await import('./pull.js')).pullCommand,
+  pull: async () => (tuneOneShotProcess(), await import('./pull.js')).pullCommand,
 };
 
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {
