@@ -16,13 +16,18 @@
  *  (c) idle: after READY=1 two daemons (5 and 100 fragments) are left alone for BENCH_IDLE_S
  *      seconds (default 60); RSS (VmRSS) at the end, CPU time (utime+stime of /proc/PID/stat)
  *      and context switches over the window: the main thread's (/proc/PID/status) and all
- *      threads' (/proc/PID/task/TID/status). The rescan every 30 s is included.
+ *      threads' (/proc/PID/task/TID/status). The rescan every 30 s is included. A third, with
+ *      5 fragments, has the probes on (the default interval, 10 s) and its mirrors on a loopback
+ *      server that answers `GET /v2/` as a registry does: the probes load undici and parse
+ *      answers, as on a host whose mirrors are up.
  *  Floors, measured in the same run (daemon-floors.ts): for (a) the bare fs.watch script of
  *  floor-watcher.ts through the same measurement, taking turns with the daemon; for (b)
  *  `node -e 0` and node importing every dependency; for (c) the RSS of a bare node and of
  *  node holding every dependency.
  */
 import { watch } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeFragments } from './render.js';
@@ -43,6 +48,8 @@ import {
 } from './daemon-harness.js';
 
 const DEFAULT_DEBOUNCE_MS = 100;
+/** The daemon's default `probe-interval-ms`. */
+const DEFAULT_PROBE_INTERVAL_MS = 10_000;
 /** Between a change's output and the next change: past the debounce window of the follow-up render. */
 const CHANGE_GAP_MS = 3 * DEFAULT_DEBOUNCE_MS;
 /** The large policy of issue #15's table (BENCH_DAEMON_LARGE=0 skips it). */
@@ -158,6 +165,7 @@ async function measureReady(notify: NotifyListener, n: number, warm: number, rea
 
 interface Idle {
   readonly fragments: number;
+  readonly probes: boolean;
   readonly seconds: number;
   readonly rssStartMB: number;
   readonly rssEndMB: number;
@@ -168,12 +176,32 @@ interface Idle {
   readonly allInvoluntary: number;
 }
 
-/** (c): the daemon left alone after READY=1. */
-async function measureIdle(notify: NotifyListener, n: number, seconds: number): Promise<Idle> {
+/** What the probes of (c) reach: `GET /v2/` answered 200, as by a registry without auth. */
+async function startProbeTarget(): Promise<{ readonly host: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' }).end('{}'),
+  );
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((res) => server.close(() => res())),
+  };
+}
+
+/** n fragments (the last declares the mirror host insecure: plain http) whose mirrors are all on `host`, each under its own path. */
+function writeProbed(dirs: Dirs, n: number, host: string): void {
+  for (const f of makeFragments(n - 1)) writeFragment(dirs.policy, f.file, f.text.replace(/mirror-(\d)\.example\.net:5000/g, `${host}/m$1`));
+  writeFragment(dirs.policy, 'zz-probed.toml', `insecure-registries = ["${host}"]\n`);
+}
+
+/** (c): the daemon left alone after READY=1; `probed`: with the probes on, answered by that host. */
+async function measureIdle(notify: NotifyListener, n: number, seconds: number, probed?: string): Promise<Idle> {
   const dirs = makeDirs('mpd-bench-');
   try {
-    writeAll(dirs, n);
-    const d = startDaemon(dirs, { notify, logLevel: 'info', logFormat: 'pretty' });
+    if (probed === undefined) writeAll(dirs, n);
+    else writeProbed(dirs, n, probed);
+    const probes = probed !== undefined ? { extraArgs: ['--probe-interval-ms', String(DEFAULT_PROBE_INTERVAL_MS)] } : {};
+    const d = startDaemon(dirs, { notify, logLevel: 'info', logFormat: 'pretty', ...probes });
     try {
       await d.ready;
       const a = procFigures(d.pid);
@@ -182,6 +210,7 @@ async function measureIdle(notify: NotifyListener, n: number, seconds: number): 
       if (!a || !b) throw new Error('the daemon is gone');
       return {
         fragments: n,
+        probes: probed !== undefined,
         seconds,
         rssStartMB: a.rssKb / 1024,
         rssEndMB: b.rssKb / 1024,
@@ -218,7 +247,7 @@ export async function runDaemonBench(): Promise<void> {
   const WARM_STARTS = 5;
   console.log('');
   console.log('daemon: the real process (bin/mirror-policyd run), default settings (debounce 100 ms, rescan 30 s, log level info),');
-  console.log('        background probes off (the mirror hosts are made up)');
+  console.log('        background probes off (the mirror hosts are made up) but in one idle case, against a loopback /v2/');
   let notify: NotifyListener;
   try {
     notify = await startNotifyListener();
@@ -244,8 +273,13 @@ export async function runDaemonBench(): Promise<void> {
     }
     const ready = await measureReady(notify, FRAGMENTS, WARM_STARTS);
     const floors = await startFloors(ROOT);
-    process.stdout.write(`  (idle figures: leaving two daemons, with 5 and with ${FRAGMENTS} fragments, alone for ${idleS} s ...)\n`);
-    const idle = await Promise.all([measureIdle(notify, 5, idleS), measureIdle(notify, FRAGMENTS, idleS)]);
+    process.stdout.write(`  (idle figures: leaving three daemons, with 5, ${FRAGMENTS} and 5 fragments (probes on), alone for ${idleS} s ...)\n`);
+    const probeTarget = await startProbeTarget();
+    const idle = await Promise.all([
+      measureIdle(notify, 5, idleS),
+      measureIdle(notify, FRAGMENTS, idleS),
+      measureIdle(notify, 5, idleS, probeTarget.host),
+    ]).finally(() => probeTarget.close());
     const large =
       LARGE > 0
         ? {
@@ -279,13 +313,17 @@ export async function runDaemonBench(): Promise<void> {
     console.log(row(`  (each: ${ready.warm.map((x) => x.toFixed(0)).join(', ')} ms)`, ''));
     console.log(row(`start → READY=1, ${FRAGMENTS} fragments, first start (empty state)`, `${ready.cold.toFixed(0)} ms`));
     for (const i of idle) {
+      const what = `idle, ${i.fragments} fragments${i.probes ? ', probes on' : ''}`;
       console.log(
-        row(`idle, ${i.fragments} fragments: RSS after ${i.seconds} s (at READY=1: ${i.rssStartMB.toFixed(1)} MB)`, `${i.rssEndMB.toFixed(1)} MB`, '<= 60 MB') +
-          withFloor(i.rssEndMB, floors.depsRssMB, 'node holding every dependency', 'MB'),
+        row(
+          `${what}: RSS after ${i.seconds} s (at READY=1: ${i.rssStartMB.toFixed(1)} MB)`,
+          `${i.rssEndMB.toFixed(1)} MB`,
+          i.probes ? '<= 60 MB' : '<= 50 MB',
+        ) + withFloor(i.rssEndMB, floors.depsRssMB, 'node holding every dependency', 'MB'),
       );
-      console.log(row(`idle, ${i.fragments} fragments: CPU time (utime+stime) over ${i.seconds} s`, `${i.cpuMs.toFixed(0)} ms`));
-      console.log(row(`idle, ${i.fragments} fragments: context switches, main thread, vol/invol`, `${i.voluntary}/${i.involuntary}`));
-      console.log(row(`idle, ${i.fragments} fragments: context switches, all threads, vol/invol`, `${i.allVoluntary}/${i.allInvoluntary}`));
+      console.log(row(`${what}: CPU time (utime+stime) over ${i.seconds} s`, `${i.cpuMs.toFixed(0)} ms`));
+      console.log(row(`${what}: context switches, main thread, vol/invol`, `${i.voluntary}/${i.involuntary}`));
+      console.log(row(`${what}: context switches, all threads, vol/invol`, `${i.allVoluntary}/${i.allInvoluntary}`));
     }
     console.log(row(`  floors: bare node ${floors.bareRssMB.toFixed(1)} MB; node holding every dependency ${floors.depsRssMB.toFixed(1)} MB`, ''));
     if (large) {

@@ -25,6 +25,7 @@ import { localMirrorLocation } from '../src/local-mirror/mapping.js';
 import { startLocalMirror, type LocalMirror } from '../src/local-mirror/server.js';
 import { healthBook } from '../src/local-mirror/upstream.js';
 import { collectYoungEvery } from '../src/registry/young-collections.js';
+import { keepWasmAtBaseline } from '../src/cli/wasm-baseline.js';
 import { mergeRegistriesConfs } from '../src/registries-conf/layer.js';
 import { parseRegistriesConf } from '../src/registries-conf/parse.js';
 import { DEFAULT_TIMEOUTS } from '../src/registry/client.js';
@@ -56,6 +57,7 @@ function confText(mirrors: readonly Mirror[]): string {
 }
 
 export async function runLocalMirrorBench(): Promise<void> {
+  keepWasmAtBaseline(); // as the daemon runs (cli/main.ts): before this process's first connection
   const work = mkdtempSync(join(tmpdir(), 'mpd-bench-lm-'));
   const reg = await startRegistry();
   const hung = await startSilentListener();

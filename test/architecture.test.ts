@@ -41,7 +41,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'local-mirror/upstream-sources.ts',
 ]);
 /** Packages and node modules with effects (a pure file may use node:crypto, node:util, smol-toml, yaml...). */
-const EFFECTFUL_PACKAGES = /^(node:)?(fs|fs\/promises|net|child_process|os|tls|http|https|dgram|worker_threads)$|^(pino|pino-pretty|undici|unix-dgram)$/;
+const EFFECTFUL_PACKAGES = /^(node:)?(fs|fs\/promises|net|child_process|os|tls|http|https|dgram|worker_threads)$|^(pino|undici|unix-dgram)$/;
 
 const PURE = PURE_FOLDERS;
 /** Which of our folders each folder may import (its own always). */

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
-import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
+import { writeFileAtomic } from '../output/atomic-write.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
 import { parseFragment } from '../fragments/index.js';
 import { parseOpenShiftFragment } from '../fragments/openshift.js';
@@ -21,7 +21,7 @@ import { updateHostsDir } from '../containerd/hosts-dir.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
-import { managingDaemon } from './daemon-commands.js';
+import { logReplacedLink, managingDaemon } from './daemon-commands.js';
 import { DEFAULT_STATE_DIR, parseLocalMirrorAddress } from '../daemon/config.js';
 
 export interface CommandIO {
@@ -271,11 +271,6 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   if (!parsed?.fragment || failed) return 1;
   io.stdout(fragmentToToml(parsed.fragment, file === '-' ? STDIN_NAME : basename(file)));
   return 0;
-}
-
-/** Says so when the write replaced a symbolic link. */
-export function logReplacedLink(log: Logger, output: string, target: string | undefined): void {
-  if (target !== undefined) log.warn({ path: output, linkTarget: target }, replacedLinkMessage(output, target));
 }
 
 function help(io: CommandIO, command: string): number {

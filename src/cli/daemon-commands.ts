@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
-import { writeFileAtomic } from '../output/atomic-write.js';
+import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
@@ -15,8 +15,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile } from '../output/managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
-import { logReplacedLink, type CommandIO } from './commands.js';
-import { usage } from './usage.js';
+import type { CommandIO } from './commands.js';
 
 const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
@@ -44,7 +43,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
 export async function runCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values } = parse(args, RUN_OPTIONS);
   if (values.help) {
-    io.stdout(usage('run'));
+    io.stdout((await import('./usage.js')).usage('run')); // the usage text is loaded only to print it
     return 0;
   }
   const loaded = await loadConfig(values);
@@ -180,7 +179,7 @@ export function cannotAskReason(e: unknown, socket: string): string | undefined 
 export async function statusCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values } = parse(args, STATUS_OPTIONS);
   if (values.help) {
-    io.stdout(usage('status'));
+    io.stdout((await import('./usage.js')).usage('status'));
     return 0;
   }
   const socket = values['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
@@ -223,7 +222,7 @@ const RESTORE_OPTIONS = { ...COMMON_OPTIONS, 'state-dir': { type: 'string' }, ou
 export async function restoreCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values } = parse(args, RESTORE_OPTIONS);
   if (values.help) {
-    io.stdout(usage('restore'));
+    io.stdout((await import('./usage.js')).usage('restore'));
     return 0;
   }
   const log: Logger = io.log ?? createLogger({});
@@ -260,4 +259,9 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
 export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
   const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
   return record && record.output === resolve(output) && recordHolder(record, stateDir).running ? record.pid : undefined;
+}
+
+/** Says so when the write replaced a symbolic link. */
+export function logReplacedLink(log: Logger, output: string, target: string | undefined): void {
+  if (target !== undefined) log.warn({ path: output, linkTarget: target }, replacedLinkMessage(output, target));
 }

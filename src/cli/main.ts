@@ -6,6 +6,7 @@ import { UsageError } from '../core/diagnostic.js';
 import { VERSION } from '../core/version.js';
 import type { CommandIO } from './commands.js';
 import { tuneOneShotProcess } from './one-shot-process.js';
+import { keepWasmAtBaseline } from './wasm-baseline.js';
 
 type Command = (args: readonly string[], io: CommandIO) => Promise<number>;
 
@@ -18,11 +19,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (tuneOneShotProcess(), await import('./commands.js')).checkCommand,
   render: async () => (tuneOneShotProcess(), await import('./commands.js')).renderCommand,
   import: async () => (await import('./commands.js')).importCommand,
-  run: async () => (await import('./daemon-commands.js')).runCommand,
+  // Before undici is loaded (the probes, the local mirror): its parser stays at baseline code.
+  run: async () => (keepWasmAtBaseline(), await import('./daemon-commands.js')).runCommand,
   status: async () => (await import('./daemon-commands.js')).statusCommand,
   restore: async () => (await import('./daemon-commands.js')).restoreCommand,
   resolve: async () => (await import('./resolve.js')).resolveCommand,
-  pull: async () => (await import('./pull.js')).pullCommand,
+  pull: async () => (tuneOneShotProcess(), await import('./pull.js')).pullCommand,
 };
 
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {

@@ -1,6 +1,6 @@
 /**
- * Logging with pino. `pretty` is for people at a terminal and in the journal;
- * `json` is for log shippers. Credentials never reach a log call: callers pass
+ * Logging with pino. `pretty` (`LEVEL: message`, core/pretty-line.ts) is for people at a
+ * terminal and in the journal; `json` is for log shippers. Credentials never reach a log call: callers pass
  * references and paths, never auth material.
  *
  * When the daemon writes to stdout (fd 1) and stdout is the journal
@@ -8,9 +8,9 @@
  * priority as a `<N>` prefix, in both formats, so `journalctl -p err` filters.
  */
 import { pino, type Logger, type Level } from 'pino';
-import pretty from 'pino-pretty';
 import { isJournalStream, JournalStream } from '../systemd/journal.js';
 import type { LogFormat } from './log-levels.js';
+import { prettyLine } from './pretty-line.js';
 
 export type { Logger };
 export { LOG_LEVELS, type LogFormat } from './log-levels.js';
@@ -27,23 +27,13 @@ export interface LogOptions {
   readonly journal?: boolean;
 }
 
-const PRETTY_OPTIONS = {
-  colorize: false,
-  translateTime: false,
-  ignore: 'pid,hostname,time',
-  hideObject: true, // people read the message; the fields are there in json format
-} as const;
-
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = (opts.level ?? 'info') as Level;
   const fd = opts.fd ?? 2;
   const journal = opts.journal ?? (fd === 1 && isJournalStream(process.env, 1));
-  if (journal) {
-    const sink = pino.destination({ fd, sync: true });
-    const format = opts.format === 'json' ? undefined : pretty.prettyFactory({ ...PRETTY_OPTIONS });
-    return pino({ level, base: undefined }, new JournalStream(sink, format));
-  }
-  if (opts.format === 'json') return pino({ level, base: undefined }, pino.destination({ fd, sync: true }));
-  const stream = pretty({ ...PRETTY_OPTIONS, destination: fd, sync: true });
-  return pino({ level, base: undefined }, stream);
+  const sink = pino.destination({ fd, sync: true });
+  const format = opts.format === 'json' ? undefined : prettyLine;
+  if (journal) return pino({ level, base: undefined }, new JournalStream(sink, format));
+  if (!format) return pino({ level, base: undefined }, sink);
+  return pino({ level, base: undefined }, { write: (line: string) => void sink.write(format(line)) });
 }

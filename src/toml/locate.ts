@@ -5,9 +5,12 @@
  * positions for every key, value, dotted key, inline table and array of tables. That parser
  * is some ten times slower than smol-toml, so the tree is built on the first lookup only,
  * and locators hand out lazy locations (core/diagnostic.ts, lazyLocation): a text with no
- * diagnostic never pays for it.
+ * diagnostic never pays for it. The parser itself is loaded then too (~8 ms of CPU and ~1 MB at
+ * every start otherwise; issue #15): an ES module, loaded with require() because a lookup is
+ * synchronous (Node.js >= 20.19 loads an ES module that way, without a warning).
  */
-import { parseTOML, type AST } from 'toml-eslint-parser';
+import { createRequire } from 'node:module';
+import type { AST, parseTOML as ParseTOML } from 'toml-eslint-parser';
 
 export interface Position {
   readonly line: number;
@@ -29,6 +32,12 @@ interface Entry {
 }
 
 const START: Position = { line: 1, col: 1 };
+
+let parse: typeof ParseTOML | undefined;
+function parseToml(text: string): AST.TOMLProgram {
+  parse ??= (createRequire(import.meta.url)('toml-eslint-parser') as { parseTOML: typeof ParseTOML }).parseTOML;
+  return parse(text, { tomlVersion: '1.1' });
+}
 
 let textsParsed = 0;
 /** How many texts the locators have parsed into a syntax tree (the tests check that valid input parses none). */
@@ -147,7 +156,7 @@ export class TomlIndex {
     textsParsed++;
     try {
       // 1.1 accepts all of 1.0 and more: the text has passed smol-toml already, this parse only finds places.
-      this.paths = new PathIndex(parseTOML(this.text.replace(/^\uFEFF/, ''), { tomlVersion: '1.1' }));
+      this.paths = new PathIndex(parseToml(this.text.replace(/^\uFEFF/, '')));
     } catch {
       // The two parsers disagree, or the tree is too deep for the stack: a diagnostic still needs a line.
       this.paths = null;

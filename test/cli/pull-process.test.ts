@@ -5,8 +5,7 @@
  */
 import t from 'tap';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { tunePullProcess } from '../../src/cli/pull-process.js';
-import { COLLECT_EVERY_BYTES } from '../../src/registry/young-collections.js';
+import { COLLECT_EVERY_BYTES, tunePullProcess } from '../../src/cli/pull-process.js';
 
 /** Young-generation collections seen while `f` runs (the observer reports them a turn later). */
 async function minorCollectionsDuring(f: () => void): Promise<number> {
