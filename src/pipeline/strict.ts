@@ -119,10 +119,34 @@ function expectedTable(t: RegistriesConf['registries'][number]): Record<string, 
   return r;
 }
 
+/**
+ * Deep equality of TOML data: the same keys (in any order), arrays of the same length, equal
+ * strings and booleans. Objects must be plain (smol-toml's tables have a null prototype, ours
+ * Object's): a date or any other object never equals. Walks both at once, where a JSON round
+ * trip of the parse for isDeepStrictEqual copied all of it first.
+ */
+function sameTomlData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameTomlData(a[i], b[i])) return false;
+    return true;
+  }
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && sameTomlData(a[k], b[k]));
+}
+
+function isPlainObject(o: object): o is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(o) as unknown;
+  return proto === null || proto === Object.prototype;
+}
+
 function parsesBackTo(text: string, conf: RegistriesConf): boolean {
   try {
-    // smol-toml's tables have null prototypes: compare plain data.
-    return isDeepStrictEqual(JSON.parse(JSON.stringify(parseToml(text))), expectedToml(conf));
+    return sameTomlData(parseToml(text), expectedToml(conf));
   } catch {
     return false;
   }
