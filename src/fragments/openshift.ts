@@ -74,11 +74,26 @@ const ENTRY_HINTS: Readonly<Record<string, Record<string, string>>> = {
 /** Aliases are legitimate YAML, but a few are plenty for policy objects; more is a billion-laughs attempt. */
 const MAX_ALIASES = 100;
 
+type Ranged = { range?: [number, number, number] } | undefined;
+
 function yamlLocator(doc: Document, lines: LineCounter, file: string): Locator {
+  // The collection of the last path located: an entry's source and each of its mirrors share
+  // one, and each is then found in one step instead of walking down from the document again.
+  let parentPath: DataPath = [];
+  let parent: unknown = doc.contents;
+  const nodeAt = (path: DataPath): Ranged => {
+    const last = path.length - 1;
+    if (last < 0) return doc.contents as Ranged;
+    if (parentPath.length !== last || parentPath.some((key, i) => key !== path[i])) {
+      parentPath = path.slice(0, last);
+      parent = doc.getIn(parentPath, true);
+    }
+    return (yaml().isCollection(parent) ? parent.get(path[last], true) : undefined) as Ranged;
+  };
   return (path: DataPath) => {
     // Walk up the path until a node with a position is found.
     for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      const node = n === path.length ? nodeAt(path) : (doc.getIn(path.slice(0, n), true) as Ranged);
       if (node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return { file, line: pos.line, col: pos.col };
