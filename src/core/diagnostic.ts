@@ -63,52 +63,46 @@ type Position = { readonly line: number; readonly col: number };
  * they keep (origins), but only a diagnostic or a status reads the line: finding it may be the
  * costly part (toml/locate.ts parses the text again), so a valid input never does.
  *
- * `line` and `col` are own, enumerable accessors, as an object literal's getters would be (a
- * spread or JSON.stringify reads them), but every instance shares the same two functions and
- * keeps its state in private fields: a literal with getters made three closures, a context and
- * two accessor pairs per location, some 0.5 KB, and a render keeps one per mirror of every
- * fragment (10 000 TOML fragments held ~30 MB of them).
+ * A plain object, as a literal with getters was: `line` and `col` are own, enumerable accessors
+ * (a spread or JSON.stringify reads them), but every location shares the same two functions and
+ * its finder sits under a symbol that is not enumerable (no spread, key list or comparison sees
+ * it). The literal made three closures, a context and two accessor pairs per location, some
+ * 0.5 KB, and a render keeps one per mirror of every fragment (10 000 TOML fragments: ~30 MB).
  */
-class LazyLocation implements Location {
-  declare readonly line: number;
-  declare readonly col: number;
-  #find: (() => Position) | undefined; // let go once used: it holds the whole text
-  #found: Position | undefined;
+const FOUND = Symbol('found');
 
-  static readonly #lineCol: PropertyDescriptorMap = {
-    line: {
-      get(this: LazyLocation): number {
-        return this.#at().line;
-      },
-      enumerable: true,
-    },
-    col: {
-      get(this: LazyLocation): number {
-        return this.#at().col;
-      },
-      enumerable: true,
-    },
-  };
-
-  constructor(
-    readonly file: string,
-    find: () => Position,
-  ) {
-    this.#find = find;
-    Object.defineProperties(this, LazyLocation.#lineCol);
-  }
-
-  #at(): Position {
-    if (!this.#found) {
-      this.#found = (this.#find as () => Position)();
-      this.#find = undefined;
-    }
-    return this.#found;
-  }
+interface LazyState {
+  /** The finder until the first read (it holds the whole text), then what it found. */
+  [FOUND]: (() => Position) | Position;
 }
 
+function found(at: LazyState): Position {
+  const state = at[FOUND];
+  if (typeof state !== 'function') return state;
+  const position = state();
+  at[FOUND] = position;
+  return position;
+}
+
+const LINE_AND_COL: PropertyDescriptorMap = {
+  line: {
+    get(this: LazyState): number {
+      return found(this).line;
+    },
+    enumerable: true,
+  },
+  col: {
+    get(this: LazyState): number {
+      return found(this).col;
+    },
+    enumerable: true,
+  },
+};
+
 export function lazyLocation(file: string, find: () => Position): Location {
-  return new LazyLocation(file, find);
+  const at = { file };
+  Object.defineProperty(at, FOUND, { value: find, writable: true });
+  return Object.defineProperties(at, LINE_AND_COL);
 }
 
 /** Maps a path in a document (and the offending value, to sharpen the column) to a source location. */

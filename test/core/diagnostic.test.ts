@@ -12,6 +12,7 @@ t.test('a lazy location finds its line on the first read only, and reads like a 
   t.equal(at.line, 3);
   t.equal(at.col, 7);
   t.equal(finds, 1, 'found once');
+  t.strictSame(at, { file: '10-a.toml', line: 3, col: 7 }, 'a plain object with file, line and col');
   t.strictSame({ ...at }, { file: '10-a.toml', line: 3, col: 7 }, 'a spread copies file, line and col, nothing else');
   t.same(Object.keys(at), ['file', 'line', 'col']);
   t.equal(JSON.stringify(at), '{"file":"10-a.toml","line":3,"col":7}');
