@@ -107,6 +107,8 @@ export class FieldReader {
     const v = obj[key];
     if (v === undefined) return undefined;
     if (!Array.isArray(v)) return this.wrong([...path, key], key, 'an array of strings', v);
+    // A copy of the exact size: a fragment's lists live until the merge, and one built by push keeps room for 17.
+    if (v.every((item) => typeof item === 'string')) return v.slice();
     const out: string[] = [];
     v.forEach((item, i) => {
       if (typeof item === 'string') out.push(item);

@@ -7,13 +7,25 @@
  * entry is an error, as the API server's strict field validation makes it (a typo there loses a
  * setting, e.g. `mirrorsourcePolicy: NeverContactSource`); one beside `spec` is a warning.
  */
-import { isAlias, isMap, isNode, isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { error, warning, type DataPath, type Diagnostic, type Location, type Locator, type Severity } from '../core/diagnostic.js';
 import { didYouMean, FieldReader, isTable, type Table } from '../core/field-reader.js';
 import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SetKind, validateMirrorSet, validateScope } from './policy.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { validateConf } from '../registries-conf/validate.js';
 import { contributesNothing } from './contribution.js';
+
+type YamlLib = typeof import('yaml');
+let yamlLib: YamlLib | undefined;
+
+/**
+ * The yaml package, loaded by the first YAML fragment parsed (synchronously: it is CommonJS),
+ * not at start: a host with only TOML fragments never holds its ~8 MB.
+ */
+function yaml(): YamlLib {
+  return (yamlLib ??= createRequire(import.meta.url)('yaml') as YamlLib);
+}
 
 interface KindSpec {
   readonly apiVersion: string;
@@ -62,11 +74,26 @@ const ENTRY_HINTS: Readonly<Record<string, Record<string, string>>> = {
 /** Aliases are legitimate YAML, but a few are plenty for policy objects; more is a billion-laughs attempt. */
 const MAX_ALIASES = 100;
 
+type Ranged = { range?: [number, number, number] } | undefined;
+
 function yamlLocator(doc: Document, lines: LineCounter, file: string): Locator {
+  // The collection of the last path located: an entry's source and each of its mirrors share
+  // one, and each is then found in one step instead of walking down from the document again.
+  let parentPath: DataPath = [];
+  let parent: unknown = doc.contents;
+  const nodeAt = (path: DataPath): Ranged => {
+    const last = path.length - 1;
+    if (last < 0) return doc.contents as Ranged;
+    if (parentPath.length !== last || parentPath.some((key, i) => key !== path[i])) {
+      parentPath = path.slice(0, last);
+      parent = doc.getIn(parentPath, true);
+    }
+    return (yaml().isCollection(parent) ? parent.get(path[last], true) : undefined) as Ranged;
+  };
   return (path: DataPath) => {
     // Walk up the path until a node with a position is found.
     for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      const node = n === path.length ? nodeAt(path) : (doc.getIn(path.slice(0, n), true) as Ranged);
       if (node && node.range) {
         const pos = lines.linePos(node.range[0]);
         return { file, line: pos.line, col: pos.col };
@@ -79,6 +106,7 @@ function yamlLocator(doc: Document, lines: LineCounter, file: string): Locator {
 /** Where the key of the field at `path` is written (its value may start on the next line). */
 function yamlKeyLocator(doc: Document, lines: LineCounter, locate: Locator): (path: DataPath) => Location {
   return (path) => {
+    const { isMap, isScalar } = yaml();
     const parent = doc.getIn(path.slice(0, -1), true);
     const name = path[path.length - 1];
     if (isMap(parent)) {
@@ -229,9 +257,11 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
  * written unquoted (`- source: *.example.com`): YAML reads `*` as the start of an alias.
  * One pass over the document, so that many aliases cost no more than one.
  */
-function unresolvedAliases(doc: Document, lines: LineCounter, file: string): Diagnostic[] {
-  const anchors = new Set<string>();
+function unresolvedAliases(doc: Document, lines: LineCounter, file: string, text: string): Diagnostic[] {
   const out: Diagnostic[] = [];
+  if (!text.includes('*')) return out; // every alias starts with "*": a text without one has none to look for
+  const anchors = new Set<string>();
+  const { isAlias, isNode, visit } = yaml();
   visit(doc, {
     Node: (_key, node) => {
       if (isAlias(node)) {
@@ -259,6 +289,7 @@ function yamlMessage(message: string, code: string): string {
 }
 
 export function parseOpenShiftFragment(text: string, file: string): ParsedFragment {
+  const { isMap, LineCounter, parseAllDocuments } = yaml();
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} };
@@ -275,7 +306,7 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
     }
     if (doc.errors.length > 0) continue;
     const locate = yamlLocator(doc, lines, file);
-    const unresolved = unresolvedAliases(doc, lines, file);
+    const unresolved = unresolvedAliases(doc, lines, file, text);
     if (unresolved.length > 0) {
       diagnostics.push(...unresolved);
       continue;

@@ -39,16 +39,18 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
     if (!MODES.includes(mode)) r.error([...path, 'pull-from-mirror'], `"pull-from-mirror" must be one of ${MODES.join(', ')}, not "${mode}"`, mode);
     if (policy !== undefined && !POLICIES.includes(policy))
       r.error([...path, 'source-policy'], `"source-policy" must be "allow" or "never", not "${policy}"`, policy);
+    const mirrorsPath = ['mirror-set', i, 'mirrors'];
     const set: MirrorSet = {
       source,
       mirrors,
       mode: (MODES.includes(mode) ? mode : 'digest-only') as MirrorMode,
       kind: 'mirror-set',
-      origin: locate([...path, 'source'], source),
-      mirrorOrigins: mirrors.map((m) => locate([...path, 'mirrors'], m)),
+      // Paths written out, not spread: each lives on in its lazy location, and a spread array keeps room for 17.
+      origin: locate(['mirror-set', i, 'source'], source),
+      mirrorOrigins: mirrors.map((m) => locate(mirrorsPath, m)),
       ...(policy === 'allow' || policy === 'never' ? { sourcePolicy: policy } : {}),
     };
-    r.diagnostics.push(...validateMirrorSet(set, (needle) => locate([...path, needle === source ? 'source' : 'mirrors'], needle)));
+    r.diagnostics.push(...validateMirrorSet(set, (needle) => locate(['mirror-set', i, needle === source ? 'source' : 'mirrors'], needle)));
     mirrorSets.push(set);
   });
 

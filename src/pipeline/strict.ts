@@ -75,19 +75,12 @@ export function finishConf(
   if (hasErrors(diagnostics)) return { diagnostics };
   const text = renderRegistriesConf(conf, facts);
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
-  if (!(kept ? tablesParseBackTo(text, conf, kept) : parsesBackTo(text, conf))) {
+  if (!tablesParseBackTo(text, conf, kept)) {
     return {
       diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')],
     };
   }
   return { text, diagnostics };
-}
-
-/** The TOML data `conf` must read back as: only the keys we write, with their values. */
-function expectedToml(conf: RegistriesConf): Record<string, unknown> {
-  const out = expectedTop(conf);
-  if (conf.registries.length > 0) out.registry = conf.registries.map(expectedTable);
-  return out;
 }
 
 /** What the keys above the tables must read back as. */
@@ -119,37 +112,57 @@ function expectedTable(t: RegistriesConf['registries'][number]): Record<string, 
   return r;
 }
 
-function parsesBackTo(text: string, conf: RegistriesConf): boolean {
-  try {
-    // smol-toml's tables have null prototypes: compare plain data.
-    return isDeepStrictEqual(JSON.parse(JSON.stringify(parseToml(text))), expectedToml(conf));
-  } catch {
-    return false;
+/**
+ * Deep equality of TOML data: the same keys (in any order), arrays of the same length, equal
+ * strings and booleans. Objects must be plain (smol-toml's tables have a null prototype, ours
+ * Object's): a date or any other object never equals. Walks both at once, where a JSON round
+ * trip of the parse for isDeepStrictEqual copied all of it first.
+ */
+function sameTomlData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameTomlData(a[i], b[i])) return false;
+    return true;
   }
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && sameTomlData(a[k], b[k]));
+}
+
+function isPlainObject(o: object): o is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(o) as unknown;
+  return proto === null || proto === Object.prototype;
 }
 
 const TABLE_HEADER = '\n[[registry]]\n';
 
+/** One section of the output (a `[[registry]]` table) against what it must read back as; the daemon keeps each parse across renders. */
+function sectionParsesBackTo(section: string, expected: Record<string, unknown>, kept: KeptChecks | undefined): boolean {
+  if (!kept) return sameTomlData(parseToml(section), expected);
+  const back = kept.parsedBack(section);
+  return JSON.stringify(expected) === back || isDeepStrictEqual(JSON.parse(back), expected);
+}
+
 /**
- * parsesBackTo, section by section, with each table's parse kept across renders: an unchanged
- * table is not parsed again. A rendered value never holds a raw newline (strings are escaped,
- * comments too), so each line `[[registry]]` starts one table, and a table's keys and mirrors
- * cannot reach past the next one: the sections parsed apart read back as the whole does. The
- * count of sections must be that of the tables, or the check fails.
+ * Whether the rendered text reads back (smol-toml, not our writer) as exactly `conf`, section by
+ * section: the keys above the first table, then each table apart, so that no parse of the whole
+ * file (some 40 MB of objects for 10 000 tables, alive at once beside every fragment's parse) is
+ * ever built, and the daemon's `kept` can skip the tables it parsed before. A rendered value
+ * never holds a raw newline (strings are escaped, comments too), so each line `[[registry]]`
+ * starts one table, and a table's keys and mirrors cannot reach past the next one: the sections
+ * parsed apart read back as the whole does. The count of sections must be that of the tables,
+ * or the check fails.
  */
-function tablesParseBackTo(text: string, conf: RegistriesConf, kept: KeptChecks): boolean {
+export function tablesParseBackTo(text: string, conf: RegistriesConf, kept?: KeptChecks): boolean {
   const starts: number[] = [];
   for (let at = text.indexOf(TABLE_HEADER); at >= 0; at = text.indexOf(TABLE_HEADER, at + 1)) starts.push(at + 1);
   if (starts.length !== conf.registries.length) return false;
   try {
-    const head = JSON.parse(JSON.stringify(parseToml(text.slice(0, starts[0] ?? text.length)))) as unknown;
-    if (!isDeepStrictEqual(head, expectedTop(conf))) return false;
-    return conf.registries.every((t, i) => {
-      const section = text.slice(starts[i], starts[i + 1] ?? text.length);
-      const back = kept.parsedBack(section);
-      const expected = { registry: [expectedTable(t)] };
-      return JSON.stringify(expected) === back || isDeepStrictEqual(JSON.parse(back), expected);
-    });
+    if (!sameTomlData(parseToml(text.slice(0, starts[0] ?? text.length)), expectedTop(conf))) return false;
+    return conf.registries.every((t, i) => sectionParsesBackTo(text.slice(starts[i], starts[i + 1] ?? text.length), { registry: [expectedTable(t)] }, kept));
   } catch {
     return false;
   }

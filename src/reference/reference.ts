@@ -336,6 +336,26 @@ export function parseNormalizedNamedContainersImage(s: string): ImageReference {
   return ref;
 }
 
+// The usual canonical name in one anchored test: host[:port] (DOMAIN_COMPONENT labels) then one or
+// more PATH_COMPONENTs. Labels are split by '.', components by '/', and no separator of a component
+// overlaps [a-z0-9], so the match stays linear (the same argument as for the pieces above).
+const LABEL_SOURCE = '[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?';
+const PLAIN_NAME = new RegExp(`^${LABEL_SOURCE}(?:\\.${LABEL_SOURCE})*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$`);
+
+/**
+ * True only when parseNamedContainersImage would accept `s` as it is, with no tag and no digest:
+ * a first component that is a domain by splitDomain's rule ('.' or ':' in it, or "localhost"; not
+ * docker.io, which adds "library/", nor index.docker.io, which is renamed; no IPv6 brackets), then
+ * a lowercase path, 255 characters in all. It builds nothing and throws nothing: the checks of a
+ * render ask it first, and only a name it does not vouch for (false) goes through the full parse.
+ */
+export function isPlainCanonicalName(s: string): boolean {
+  if (s.length > REPOSITORY_NAME_MAX_LENGTH || !PLAIN_NAME.test(s)) return false;
+  const first = s.slice(0, s.indexOf('/'));
+  if (first === DEFAULT_DOMAIN || first === LEGACY_DEFAULT_DOMAIN) return false;
+  return first === LOCALHOST || first.includes('.') || first.includes(':');
+}
+
 /** ParseNamed (canonical form required) with containers/image's rules, see parseNormalizedNamedContainersImage. */
 export function parseNamedContainersImage(s: string): ImageReference {
   const ref = parseNormalizedNamedContainersImage(s);

@@ -15,6 +15,7 @@ import {
   parseNormalizedNamed,
   parseNormalizedNamedContainersImage,
   InvalidReferenceError,
+  isPlainCanonicalName,
 } from '../reference/reference.js';
 import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './model.js';
 
@@ -233,6 +234,7 @@ export class RewriteChecks {
 
 /** Parses `s` as containers/image's rewrite would: canonical form required. */
 function canonicalProblem(s: string): string | undefined {
+  if (isPlainCanonicalName(s)) return undefined; // the usual name: no parse needed
   try {
     const ref = parseNamedContainersImage(s);
     if (ref.tag !== undefined || ref.digest !== undefined) return 'contains a tag or digest';

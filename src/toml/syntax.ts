@@ -6,8 +6,12 @@
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
 
+/** Printable ASCII but '"' and '\\': nothing in it to escape (every registry name a render writes). */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** A TOML basic string. Every control character is escaped, not just the first (iarna-toml#59). */
 export function tomlString(s: string): string {
+  if (PLAIN_ASCII.test(s)) return `"${s}"`; // what the loop below would build, character by character
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0) ?? 0;

@@ -309,3 +309,22 @@ t.test('an unquoted * wildcard is a YAML alias: the error points at it and says 
   );
   t.same(all(`${IDMS_HEAD}  imageDigestMirrors:\n  - &s {source: quay.io/x, mirrors: [m.example/x]}\n  - *s\n`), [], 'an alias with its anchor is fine');
 });
+
+t.test('the yaml package is loaded by the first YAML fragment, not before: TOML fragments alone never load it', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `
+    import { createRequire } from 'node:module';
+    import { buildRegistriesConf } from ${JSON.stringify(new URL('../../src/pipeline/strict.ts', import.meta.url).href)};
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/yaml/'));
+    const seen = [loaded()];
+    const toml = buildRegistriesConf({ fragments: [{ file: '10-a.toml', text: '[[mirror-set]]\\nsource = "quay.io/a"\\nmirrors = ["m.example.net/a"]\\n' }] });
+    seen.push(toml.text !== undefined, loaded());
+    const yaml = buildRegistriesConf({ fragments: [{ file: '20-b.yaml', text: 'apiVersion: config.openshift.io/v1\\nkind: ImageDigestMirrorSet\\nspec:\\n  imageDigestMirrors:\\n  - source: quay.io/b\\n    mirrors: [m.example.net/b]\\n' }] });
+    seen.push(yaml.text !== undefined, loaded());
+    console.log(JSON.stringify(seen));
+  `;
+  const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+  const child = spawnSync(process.execPath, [...loader, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(child.status, 0, child.stderr);
+  t.same(JSON.parse(child.stdout.trim().split('\n').pop() ?? 'null'), [false, true, false, true, true], 'not at import, not for TOML; then for YAML');
+});

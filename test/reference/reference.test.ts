@@ -4,12 +4,15 @@
 // Parse / WithName / ParseAnyReference (not part of our API) are ported to
 // parseNormalizedNamed with the normalised result that upstream gives.
 import t from 'tap';
+import fc from 'fast-check';
 import {
   InvalidReferenceError,
   familiarString,
   isCanonicalRepositoryName,
   isDomain,
+  isPlainCanonicalName,
   parseNamed,
+  parseNamedContainersImage,
   parseNormalizedNamed,
   referenceName,
   referenceString,
@@ -586,4 +589,43 @@ t.test('hostile inputs are rejected in linear time (no regexp backtracking blow-
     // +5 ms absorbs timer noise when both are a fraction of a millisecond.
     tt.ok(large < 10 * small + 5, `${make(4).slice(0, 20)}...: 4x the input took ${small.toFixed(2)} -> ${large.toFixed(2)} ms`);
   }
+});
+
+t.test('isPlainCanonicalName vouches only for names parseNamedContainersImage accepts as they are, without tag or digest', async (t) => {
+  const full = (s: string): boolean => {
+    try {
+      const r = parseNamedContainersImage(s);
+      return r.tag === undefined && r.digest === undefined;
+    } catch {
+      return false;
+    }
+  };
+  // The usual names it must take (else the fast path saves nothing) and near misses it must leave to the full parse.
+  for (const s of ['registry.redhat.io/ns-1/operator-1-bundle', 'mirror.example.com:5000/a/b', 'localhost/app', 'localhost:5000/app', 'Quay.IO/ns'])
+    t.equal(isPlainCanonicalName(s), true, s);
+  for (const s of [
+    'docker.io/busybox',
+    'docker.io/library/busybox',
+    'index.docker.io/a/b',
+    'ns/app',
+    'quay.io',
+    'quay.io/ns/app:tag',
+    'quay.io/NS',
+    '[::1]:5000/app',
+    `q.io/${'a'.repeat(251)}`,
+  ])
+    t.equal(isPlainCanonicalName(s), false, s);
+  const label = fc.constantFrom('a', 'b9', 'Z', 'x-y', 'a--b', '-a', 'a-', '', 'localhost', 'docker', 'io', 'index', '[::1]');
+  const host = fc.array(label, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.'));
+  const port = fc.constantFrom('', '', ':5000', ':', ':x');
+  const component = fc.constantFrom('a', 'b0', 'N', '', 'a.b', 'a__b', 'a___b', 'a--b', '_a', 'a-', 'library', 'x'.repeat(120));
+  const path = fc.array(component, { maxLength: 3 }).map((cs) => cs.map((c) => '/' + c).join(''));
+  const tail = fc.constantFrom('', '', '', '/', ':tag', '@sha256:' + 'f'.repeat(64), ' ');
+  const structured = fc.tuple(host, port, path, tail).map((parts) => parts.join(''));
+  const raw = fc.string({ unit: fc.constantFrom('a', 'B', '0', '.', '-', '_', '/', ':', '@', '['), maxLength: 14 });
+  fc.assert(
+    fc.property(fc.oneof(structured, structured, raw), (s) => !isPlainCanonicalName(s) || full(s)),
+    { numRuns: 20000 },
+  );
+  t.pass('never vouches for a name the full parse refuses');
 });

@@ -167,3 +167,16 @@ t.test('tomlAssignments writes defined entries in the given order and drops unde
   );
   t.same(tomlAssignments([]), []);
 });
+
+t.test('tomlString: every ASCII character, alone and between others, reads back as itself; only " \\ and controls are escaped', async (t) => {
+  for (let c = 0; c < 0x80; c++) {
+    const ch = String.fromCharCode(c);
+    for (const s of [ch, `a${ch}b`, `quay.io/${ch}${ch}`]) {
+      const lit = tomlString(s);
+      t.equal(parseValue(lit), s, `U+${c.toString(16).padStart(4, '0')} in ${JSON.stringify(s)}`);
+      const plain = c >= 0x20 && c !== 0x7f && ch !== '"' && ch !== '\\';
+      if (plain) t.equal(lit, `"${s}"`, `U+${c.toString(16)} written as it is`);
+      else t.not(lit, `"${s}"`, `U+${c.toString(16)} escaped`);
+    }
+  }
+});

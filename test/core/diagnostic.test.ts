@@ -1,0 +1,24 @@
+import t from 'tap';
+import { error, formatDiagnostic, lazyLocation } from '../../src/core/diagnostic.js';
+
+t.test('a lazy location finds its line on the first read only, and reads like a plain one', async (t) => {
+  let finds = 0;
+  const at = lazyLocation('10-a.toml', () => {
+    finds++;
+    return { line: 3, col: 7 };
+  });
+  t.equal(finds, 0, 'nothing found before a read');
+  t.equal(at.file, '10-a.toml');
+  t.equal(at.line, 3);
+  t.equal(at.col, 7);
+  t.equal(finds, 1, 'found once');
+  t.strictSame(at, { file: '10-a.toml', line: 3, col: 7 }, 'a plain object with file, line and col');
+  t.strictSame({ ...at }, { file: '10-a.toml', line: 3, col: 7 }, 'a spread copies file, line and col, nothing else');
+  t.same(Object.keys(at), ['file', 'line', 'col']);
+  t.equal(JSON.stringify(at), '{"file":"10-a.toml","line":3,"col":7}');
+  t.strictSame({ ...error(at, 'bad') }, { file: '10-a.toml', line: 3, col: 7, severity: 'error', message: 'bad' });
+  t.equal(formatDiagnostic(error(at, 'bad')), '10-a.toml:3:7: bad');
+  t.equal(finds, 1, 'still once');
+  const other = lazyLocation('20-b.toml', () => ({ line: 1, col: 2 }));
+  t.same([other.line, other.col, at.line], [1, 2, 3], 'each location its own position');
+});
