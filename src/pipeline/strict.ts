@@ -7,14 +7,14 @@ import { error, hasErrors, type DataPath, type Diagnostic, type Location } from 
 import { classifyName, parseFragment } from '../fragments/index.js';
 import { mergePolicies } from '../merge/merge.js';
 import type { Fragment } from '../fragments/policy.js';
-import type { RegistriesConf } from '../registries-conf/model.js';
+import type { RegistriesConf, RegistryTable } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { parse as parseToml } from 'smol-toml';
 import { isDeepStrictEqual } from 'node:util';
-import { renderRegistriesConf, type RenderFacts } from '../registries-conf/render.js';
+import { renderRegistriesConf, renderTable, type RenderFacts } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { RewriteChecks, validateConf, validateRewrites } from '../registries-conf/validate.js';
-import type { KeptChecks } from './kept-checks.js';
+import { RewriteChecks, validateConf, validateTableRewrites } from '../registries-conf/validate.js';
+import type { KeptChecks, KeptTable } from './kept-checks.js';
 
 export interface SourceText {
   /** As named in messages: a fragment's base name, or the base file's path. */
@@ -71,11 +71,19 @@ export function finishConf(
   kept?: KeptChecks,
 ): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
-  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate, checks)];
+  const known = kept?.tablesOf(conf);
+  const diagnostics = validateConf(conf, locate);
+  conf.registries.forEach((t, i) => {
+    const k = known?.get(t);
+    if (k?.rewritesClean === true) return; // a table with this content had nothing to say
+    const before = diagnostics.length;
+    validateTableRewrites(t, i, locate, checks, diagnostics);
+    if (k !== undefined && diagnostics.length === before) k.rewritesClean = true;
+  });
   if (hasErrors(diagnostics)) return { diagnostics };
-  const text = renderRegistriesConf(conf, facts);
+  const text = renderRegistriesConf(conf, facts, known && ((t) => known.get(t)?.section ?? renderTable(t)));
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
-  if (!(kept ? tablesParseBackTo(text, conf, kept) : parsesBackTo(text, conf))) {
+  if (!(known ? tablesParseBackTo(text, conf, known) : parsesBackTo(text, conf))) {
     return {
       diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')],
     };
@@ -131,13 +139,14 @@ function parsesBackTo(text: string, conf: RegistriesConf): boolean {
 const TABLE_HEADER = '\n[[registry]]\n';
 
 /**
- * parsesBackTo, section by section, with each table's parse kept across renders: an unchanged
- * table is not parsed again. A rendered value never holds a raw newline (strings are escaped,
- * comments too), so each line `[[registry]]` starts one table, and a table's keys and mirrors
- * cannot reach past the next one: the sections parsed apart read back as the whole does. The
- * count of sections must be that of the tables, or the check fails.
+ * parsesBackTo, section by section, with what each table's section parsed back to kept across
+ * renders: a section cut from this text that is the very one a table of the same content parsed
+ * back from before is not parsed again. A rendered value never holds a raw newline (strings are
+ * escaped, comments too), so each line `[[registry]]` starts one table, and a table's keys and
+ * mirrors cannot reach past the next one: the sections parsed apart read back as the whole does.
+ * The count of sections must be that of the tables, or the check fails.
  */
-function tablesParseBackTo(text: string, conf: RegistriesConf, kept: KeptChecks): boolean {
+function tablesParseBackTo(text: string, conf: RegistriesConf, known: ReadonlyMap<RegistryTable, KeptTable>): boolean {
   const starts: number[] = [];
   for (let at = text.indexOf(TABLE_HEADER); at >= 0; at = text.indexOf(TABLE_HEADER, at + 1)) starts.push(at + 1);
   if (starts.length !== conf.registries.length) return false;
@@ -146,9 +155,12 @@ function tablesParseBackTo(text: string, conf: RegistriesConf, kept: KeptChecks)
     if (!isDeepStrictEqual(head, expectedTop(conf))) return false;
     return conf.registries.every((t, i) => {
       const section = text.slice(starts[i], starts[i + 1] ?? text.length);
-      const back = kept.parsedBack(section);
-      const expected = { registry: [expectedTable(t)] };
-      return JSON.stringify(expected) === back || isDeepStrictEqual(JSON.parse(back), expected);
+      const k = known.get(t);
+      if (k?.parsedBackAs === section) return true;
+      const back = JSON.parse(JSON.stringify(parseToml(section))) as unknown;
+      if (!isDeepStrictEqual(back, { registry: [expectedTable(t)] })) return false;
+      if (k !== undefined) k.parsedBackAs = section;
+      return true;
     });
   } catch {
     return false;
