@@ -14,7 +14,7 @@ import { formatDiagnostic } from '../core/diagnostic.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
 import type { SourceText } from '../pipeline/strict.js';
-import { readPolicyDir, type FragmentReadCache, type PolicyDirContents } from '../fragments/policy-dir.js';
+import { readPolicyDir, readPolicyDirNames, type FragmentReadCache, type PolicyDirContents } from '../fragments/policy-dir.js';
 import { SweepCache } from '../core/sweep-cache.js';
 import { findShadowing } from '../merge/shadowing.js';
 import type { Notifier } from '../systemd/notify.js';
@@ -109,6 +109,14 @@ export class Daemon {
   private readonly kept = new KeptChecks();
   /** The read of the policy directory in flight, if any (readPolicy). */
   private policyRead: Promise<unknown> = Promise.resolve();
+  /** The policy directory as the last read found it (a render's next read starts from it). */
+  private lastRead?: PolicyDirContents;
+  /**
+   * The entries the watcher reported since the last read began: a render reads only those
+   * (readPolicyDirNames). Undefined: anything may have changed (at start, after an event that
+   * names no entry, a failed read, a reload), and the next read is of the whole directory.
+   */
+  private reported?: Set<string>;
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
   /** The identities of the hosts.toml files the last containerd write left (drift between renders is seen by the rescan). */
@@ -256,7 +264,11 @@ export class Daemon {
   private async startWatching(): Promise<void> {
     const watcher = watchTargets(
       { policyDir: this.config.policyDir, output: this.config.output },
-      (what, path) => void this.onWatchEvent(what, path).catch(() => this.scheduler.requestAndSettle()),
+      (what, path) =>
+        void this.onWatchEvent(what, path).catch(() => {
+          this.reported = undefined;
+          this.scheduler.requestAndSettle();
+        }),
       (e) => this.log.warn({ err: e.message }, `watcher: ${e.message}`),
     );
     this.watcher = watcher;
@@ -283,16 +295,36 @@ export class Daemon {
    * rescan's or the settle look's): two at once would each sweep from the cache what the other
    * used, and the next render would open every fragment again.
    */
-  private readPolicy(): Promise<PolicyDirContents> {
-    const read = this.policyRead.then(() =>
-      readPolicyDir(this.config.policyDir, {
-        allowUnsafe: this.config.allowUnsafeFragments,
-        maxFragmentBytes: this.config.maxFragmentBytes,
-        cache: this.readCache,
-      }),
-    );
+  private readPolicy(whole: boolean): Promise<PolicyDirContents> {
+    const read = this.policyRead.then(async () => {
+      const opts = { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes, cache: this.readCache };
+      // Taken as the read begins: an entry reported from now on is read by the next one.
+      const names = whole ? undefined : this.reported;
+      const since = this.lastRead;
+      this.reported = new Set();
+      try {
+        const got =
+          names !== undefined && since !== undefined
+            ? await readPolicyDirNames(this.config.policyDir, names, since, opts)
+            : await readPolicyDir(this.config.policyDir, opts);
+        this.lastRead = got;
+        return got;
+      } catch (e) {
+        this.reported = undefined; // what it would have read is unknown: the next read is whole
+        throw e;
+      }
+    });
     this.policyRead = read.catch(() => undefined);
     return read;
+  }
+
+  /** A watcher event about `path`: its entry is read by the next render, or the whole directory when it names none. */
+  private noteReported(path: string): void {
+    const dir = resolve(this.config.policyDir);
+    const name = basename(path);
+    // fs.watch names the directory itself (its own attributes, a move) by its base name, as if an entry.
+    if (dirname(path) === dir && name !== basename(dir)) this.reported?.add(name);
+    else this.reported = undefined;
   }
 
   /**
@@ -307,7 +339,7 @@ export class Daemon {
     if ((await fileIdentity(this.config.output)) !== clean.output || (await this.otherInputs()) !== clean.others) return true;
     if (this.config.containerdHostsDir !== undefined && this.containerdFiles !== undefined && (await this.containerdFilesIdentity()) !== this.containerdFiles)
       return true; // edited or removed: drift
-    const dir = await this.readPolicy();
+    const dir = await this.readPolicy(true); // the whole directory: the net behind the watcher
     // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
     // render looked at it keeps its identity, but the read cache reads such a file again (RACY_MS).
     return dir.identity !== clean.policy || !sameTexts(dir.fragments, clean.texts);
@@ -326,6 +358,7 @@ export class Daemon {
       this.log.trace({ event: what, file: name }, `${what} ${name}: our own write`);
       return;
     }
+    if (!aboutOutput) this.noteReported(path);
     this.log.debug({ event: what, file: name }, `${what} ${name}`);
     this.scheduler.requestAndSettle();
   }
@@ -364,6 +397,8 @@ export class Daemon {
     if (this.scheduler.isStopped) return;
     this.fragments.forget();
     this.readCache.clear(); // a reload reads and parses everything afresh
+    this.lastRead = undefined;
+    this.reported = undefined;
     this.parseCache.clear();
     this.kept.clear();
     await this.scheduler.renderAfterCurrent();
@@ -416,7 +451,7 @@ export class Daemon {
   private async renderSteps(): Promise<PolicyDirContents> {
     const started = performance.now();
     this.counters.renders++;
-    const dir = await this.readPolicy();
+    const dir = await this.readPolicy(false);
     const verdict = this.presence.judge(
       dir,
       this.fragments.known(),

@@ -1,6 +1,7 @@
 /**
  * Watching the policy directory and the output file (an edge: inotify through fs.watch).
- * Events are only triggers: whatever happened, the daemon re-reads the whole directory.
+ * Events name what changed: the daemon's render reads only the entries named since its last
+ * read, and the whole directory after an event that names none (and on its rescan).
  *
  * Each directory is watched twice: its entries (a change, a chmod or chown: IN_ATTRIB, a
  * create, delete or rename), and its own name through a watch of its parent, so that a

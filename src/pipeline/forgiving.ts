@@ -94,7 +94,9 @@ function parseText(file: string, text: string): Parsed {
 /** parseText through the cache, when there is one: `slot` tells a fragment's current text from its last-good one. */
 function parseCached(cache: ParseCache | undefined, slot: 'current' | 'last-good', file: string, text: string): Parsed {
   if (!cache) return parseText(file, text);
-  const key = `${slot}\u0000${file}`;
+  // A file's name alone for its current text (no key built per fragment per render: 10 000 of them); a last-good
+  // text's name behind a NUL, which no file name holds.
+  const key = slot === 'current' ? file : `\u0000${file}`;
   const hit = cache.get(key);
   if (hit?.text === text) return hit.parsed;
   const parsed = parseText(file, text);
@@ -156,7 +158,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   const checks = input.kept?.rewriteChecks() ?? new RewriteChecks(); // a name judged in one round is not parsed again in the next
   for (let round = 0; round < maxRounds; round++) {
     const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
-    const merged = mergePolicies({ base, fragments: inEffect.map((c) => c.fragment) });
+    const merged = mergePolicies({ base, fragments: inEffect.map((c) => c.fragment), ...(input.kept ? { memo: input.kept.merge } : {}) });
     let problems = merged.diagnostics.filter((d) => d.severity === 'error');
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
     const conf = problems.length === 0 && input.transform ? input.transform(merged.conf) : merged.conf;

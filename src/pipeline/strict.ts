@@ -7,14 +7,13 @@ import { error, hasErrors, type DataPath, type Diagnostic, type Location } from 
 import { classifyName, parseFragment } from '../fragments/index.js';
 import { mergePolicies } from '../merge/merge.js';
 import type { Fragment } from '../fragments/policy.js';
-import type { RegistriesConf } from '../registries-conf/model.js';
+import type { RegistriesConf, RegistryTable } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { parse as parseToml } from 'smol-toml';
-import { isDeepStrictEqual } from 'node:util';
-import { renderRegistriesConf, type RenderFacts } from '../registries-conf/render.js';
+import { renderRegistriesConf, renderTable, type RenderFacts } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { RewriteChecks, validateConf, validateRewrites } from '../registries-conf/validate.js';
-import type { KeptChecks } from './kept-checks.js';
+import { RewriteChecks, validateConf, validateTableRewrites } from '../registries-conf/validate.js';
+import type { KeptChecks, KeptTable } from './kept-checks.js';
 
 export interface SourceText {
   /** As named in messages: a fragment's base name, or the base file's path. */
@@ -71,11 +70,19 @@ export function finishConf(
   kept?: KeptChecks,
 ): { text?: string; diagnostics: Diagnostic[] } {
   const locate = originLocator(conf, output);
-  const diagnostics = [...validateConf(conf, locate), ...validateRewrites(conf, locate, checks)];
+  const known = kept?.tablesOf(conf);
+  const diagnostics = validateConf(conf, locate);
+  conf.registries.forEach((t, i) => {
+    const k = known?.get(t);
+    if (k?.rewritesClean === true) return; // a table with this content had nothing to say
+    const before = diagnostics.length;
+    validateTableRewrites(t, i, locate, checks, diagnostics);
+    if (k !== undefined && diagnostics.length === before) k.rewritesClean = true;
+  });
   if (hasErrors(diagnostics)) return { diagnostics };
-  const text = renderRegistriesConf(conf, facts);
+  const text = renderRegistriesConf(conf, facts, known && ((t) => known.get(t)?.section ?? renderTable(t)));
   // Belt and braces: what we write must parse back (with an independent TOML parser) to exactly what we meant.
-  if (!tablesParseBackTo(text, conf, kept)) {
+  if (!tablesParseBackTo(text, conf, known)) {
     return {
       diagnostics: [...diagnostics, error(output, 'internal error: the rendered registries.conf does not parse back to the merged policy; nothing written')],
     };
@@ -139,30 +146,32 @@ function isPlainObject(o: object): o is Record<string, unknown> {
 
 const TABLE_HEADER = '\n[[registry]]\n';
 
-/** One section of the output (a `[[registry]]` table) against what it must read back as; the daemon keeps each parse across renders. */
-function sectionParsesBackTo(section: string, expected: Record<string, unknown>, kept: KeptChecks | undefined): boolean {
-  if (!kept) return sameTomlData(parseToml(section), expected);
-  const back = kept.parsedBack(section);
-  return JSON.stringify(expected) === back || isDeepStrictEqual(JSON.parse(back), expected);
-}
-
 /**
  * Whether the rendered text reads back (smol-toml, not our writer) as exactly `conf`, section by
  * section: the keys above the first table, then each table apart, so that no parse of the whole
  * file (some 40 MB of objects for 10 000 tables, alive at once beside every fragment's parse) is
- * ever built, and the daemon's `kept` can skip the tables it parsed before. A rendered value
+ * ever built, and the daemon can skip the sections it parsed before: one cut from this text that
+ * is the very one a table of the same content parsed back from (`known`, KeptChecks.tablesOf) is
+ * not parsed again. A rendered value
  * never holds a raw newline (strings are escaped, comments too), so each line `[[registry]]`
  * starts one table, and a table's keys and mirrors cannot reach past the next one: the sections
  * parsed apart read back as the whole does. The count of sections must be that of the tables,
  * or the check fails.
  */
-export function tablesParseBackTo(text: string, conf: RegistriesConf, kept?: KeptChecks): boolean {
+export function tablesParseBackTo(text: string, conf: RegistriesConf, known?: ReadonlyMap<RegistryTable, KeptTable>): boolean {
   const starts: number[] = [];
   for (let at = text.indexOf(TABLE_HEADER); at >= 0; at = text.indexOf(TABLE_HEADER, at + 1)) starts.push(at + 1);
   if (starts.length !== conf.registries.length) return false;
   try {
     if (!sameTomlData(parseToml(text.slice(0, starts[0] ?? text.length)), expectedTop(conf))) return false;
-    return conf.registries.every((t, i) => sectionParsesBackTo(text.slice(starts[i], starts[i + 1] ?? text.length), { registry: [expectedTable(t)] }, kept));
+    return conf.registries.every((t, i) => {
+      const section = text.slice(starts[i], starts[i + 1] ?? text.length);
+      const k = known?.get(t);
+      if (k?.parsedBackAs === section) return true;
+      if (!sameTomlData(parseToml(section), { registry: [expectedTable(t)] })) return false;
+      if (k !== undefined) k.parsedBackAs = section;
+      return true;
+    });
   } catch {
     return false;
   }

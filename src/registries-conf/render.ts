@@ -30,7 +30,8 @@ function commentSafe(name: string, path = false): string {
   return (path ? /^[\w.@+,=/-]+$/ : /^[\w.@+,=-]+$/).test(name) ? name : tomlString(name.toWellFormed());
 }
 
-function renderTable(t: RegistryTable): string {
+/** One `[[registry]]` table's section: a pure function of the table's prefix, location, flags and mirrors. */
+export function renderTable(t: RegistryTable): string {
   const lines = ['[[registry]]'];
   lines.push(
     ...tomlAssignments([
@@ -54,8 +55,8 @@ function renderTable(t: RegistryTable): string {
   return lines.join('\n');
 }
 
-/** The body: everything below the header. */
-export function renderBody(conf: RegistriesConf): string {
+/** The body: everything below the header. `tableText` is renderTable, or one that answers the same from what it kept. */
+export function renderBody(conf: RegistriesConf, tableText: (t: RegistryTable) => string = renderTable): string {
   const sections: string[] = [];
   const top = tomlAssignments([
     ['unqualified-search-registries', conf.unqualifiedSearchRegistries],
@@ -68,7 +69,7 @@ export function renderBody(conf: RegistriesConf): string {
   if (aliases.length > 0) {
     sections.push(['[aliases]', ...aliases.map((k) => `${tomlString(k)} = ${tomlString(conf.aliases?.[k] ?? '')}`)].join('\n'));
   }
-  for (const t of conf.registries) sections.push(renderTable(t));
+  for (const t of conf.registries) sections.push(tableText(t));
   return sections.length > 0 ? `${sections.join('\n\n')}\n` : '';
 }
 
@@ -89,8 +90,8 @@ export function renderHeader(facts: RenderFacts, body: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function renderRegistriesConf(conf: RegistriesConf, facts: RenderFacts): string {
-  const body = renderBody(conf);
+export function renderRegistriesConf(conf: RegistriesConf, facts: RenderFacts, tableText?: (t: RegistryTable) => string): string {
+  const body = renderBody(conf, tableText);
   return `${renderHeader(facts, body)}\n${body}`;
 }
 

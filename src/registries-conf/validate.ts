@@ -17,7 +17,7 @@ import {
   InvalidReferenceError,
   isPlainCanonicalName,
 } from '../reference/reference.js';
-import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf } from './model.js';
+import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf, type RegistryTable } from './model.js';
 
 function hasScheme(s: string): boolean {
   return s.startsWith('http://') || s.startsWith('https://');
@@ -253,52 +253,55 @@ const SAMPLE = '/ns/repo';
  */
 export function validateRewrites(conf: RegistriesConf, locate: Locator, checks: RewriteChecks = new RewriteChecks()): Diagnostic[] {
   const out: Diagnostic[] = [];
-  conf.registries.forEach((reg, i) => {
-    const scope = registryScope(reg);
-    const wildcard = scope.startsWith('*.');
-    if (!wildcard) {
-      const p = checks.problem(scope + SAMPLE); // usually also its location's: parsed once
-      if (p)
-        out.push(
-          error(
-            locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
-            `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`,
-          ),
-        );
-    }
-    // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
-    // Asked only of an endpoint other than the scope (a scope rewritten to itself stays what it was), so that the
-    // usual table, whose location is its prefix, costs one parse and not two.
-    let exactRepo: boolean | undefined;
-    const isExactRepo = (): boolean => (exactRepo ??= !wildcard && checks.problem(scope) === undefined);
-    const endpoints: Array<{ location: string; path: TomlPath }> = [];
-    if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
-    reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
-    for (const ep of endpoints) {
-      const p = checks.problem(ep.location + SAMPLE);
-      if (p) {
-        out.push(
-          error(
-            locate(ep.path, ep.location),
-            `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`,
-          ),
-        );
-      } else if (wildcard && ep.location.includes('/')) {
-        out.push(
-          warning(
-            locate(ep.path, ep.location),
-            `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
-          ),
-        );
-      } else if (ep.location !== scope && isExactRepo() && checks.problem(ep.location) !== undefined) {
-        out.push(
-          warning(
-            locate(ep.path, ep.location),
-            `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
-          ),
-        );
-      }
-    }
-  });
+  conf.registries.forEach((reg, i) => validateTableRewrites(reg, i, locate, checks, out));
   return out;
+}
+
+/** validateRewrites of table `i` alone, into `out`: a pure function of the table's names (the daemon keeps which tables had nothing to say). */
+export function validateTableRewrites(reg: RegistryTable, i: number, locate: Locator, checks: RewriteChecks, out: Diagnostic[]): void {
+  const scope = registryScope(reg);
+  const wildcard = scope.startsWith('*.');
+  if (!wildcard) {
+    const p = checks.problem(scope + SAMPLE); // usually also its location's: parsed once
+    if (p)
+      out.push(
+        error(
+          locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
+          `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`,
+        ),
+      );
+  }
+  // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
+  // Asked only of an endpoint other than the scope (a scope rewritten to itself stays what it was), so that the
+  // usual table, whose location is its prefix, costs one parse and not two.
+  let exactRepo: boolean | undefined;
+  const isExactRepo = (): boolean => (exactRepo ??= !wildcard && checks.problem(scope) === undefined);
+  const endpoints: Array<{ location: string; path: TomlPath }> = [];
+  if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
+  reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
+  for (const ep of endpoints) {
+    const p = checks.problem(ep.location + SAMPLE);
+    if (p) {
+      out.push(
+        error(
+          locate(ep.path, ep.location),
+          `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`,
+        ),
+      );
+    } else if (wildcard && ep.location.includes('/')) {
+      out.push(
+        warning(
+          locate(ep.path, ep.location),
+          `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
+        ),
+      );
+    } else if (ep.location !== scope && isExactRepo() && checks.problem(ep.location) !== undefined) {
+      out.push(
+        warning(
+          locate(ep.path, ep.location),
+          `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
+        ),
+      );
+    }
+  }
 }

@@ -8,9 +8,9 @@ import fc from 'fast-check';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
 import { SweepCache } from '../../src/core/sweep-cache.js';
 import { buildForgiving, type ForgivingResult, type FragmentInput, type ParseCache } from '../../src/pipeline/forgiving.js';
-import { KeptChecks } from '../../src/pipeline/kept-checks.js';
+import { KeptChecks, tableKey } from '../../src/pipeline/kept-checks.js';
 import { finishConf } from '../../src/pipeline/strict.js';
-import type { RegistriesConf } from '../../src/registries-conf/model.js';
+import type { RegistriesConf, RegistryTable } from '../../src/registries-conf/model.js';
 
 const OUT = { file: 'registries.conf' };
 
@@ -95,4 +95,46 @@ t.test('the kept parse back still refuses a text that does not mean the model', 
   const r = finishConf(odd, facts, OUT, undefined, kept);
   t.equal(r.text, finishConf(odd, facts, OUT).text, 'an invalid name: the same verdict with kept checks');
   t.ok(kept.size > 0 && kept.size < 20, `kept: ${kept.size} names and tables`);
+});
+
+t.test('tableKey: every field a table is rendered, parsed back or rewrite-checked from makes a key of its own', async (t) => {
+  const base: RegistryTable = { prefix: 'docker.io', location: 'docker.io', mirrors: [{ location: 'a.example/hub' }], origin: { file: 'a.toml' } };
+  const variants: RegistryTable[] = [
+    base,
+    { ...base, prefix: undefined },
+    { ...base, prefix: '' },
+    { ...base, location: 'docker.io/x' },
+    { ...base, insecure: true },
+    { ...base, blocked: true },
+    { ...base, mirrorByDigestOnly: true },
+    { ...base, mirrors: [] },
+    { ...base, mirrors: [{ location: 'a.example/hub', insecure: true }] },
+    { ...base, mirrors: [{ location: 'a.example/hub', pullFromMirror: 'digest-only' }] },
+    { ...base, mirrors: [{ location: 'a.example/hub' }, { location: 'b.example' }] },
+    // Lengths prefix each string, so that no split of the same characters gives the same key.
+    { ...base, prefix: 'docker.io1', location: ':docker.io', mirrors: [] },
+  ];
+  t.equal(new Set(variants.map(tableKey)).size, variants.length, 'all keys differ');
+  t.equal(tableKey({ ...base, origin: { file: 'b.toml', line: 3 } }), tableKey(base), 'the origin (only for messages) is not in the key');
+});
+
+t.test('a table kept from a render before is not rendered or parsed back again, and the text is the same', async (t) => {
+  const kept = new KeptChecks();
+  const mk = (n: number): RegistriesConf => ({
+    registries: Array.from({ length: n }, (_, i) => ({
+      location: `r${i}.example.com`,
+      mirrors: [{ location: `m${i}.example.net/x` }],
+      origin: { file: `${i}.toml` },
+    })),
+  });
+  const facts = { fragments: ['a.toml'] };
+  const first = finishConf(mk(3), facts, OUT, undefined, kept);
+  const known = kept.tablesOf(mk(3));
+  t.ok(
+    [...known.values()].every((k) => k.rewritesClean && k.parsedBackAs !== undefined),
+    'each table: checked clean and parsed back',
+  );
+  kept.sweep();
+  t.equal(finishConf(mk(4), facts, OUT, undefined, kept).text, finishConf(mk(4), facts, OUT).text, 'one table more: the same text as a render from nothing');
+  t.equal(first.text, finishConf(mk(3), facts, OUT).text);
 });

@@ -18,7 +18,7 @@ const text = renderRegistriesConf(conf, { fragments: ['10-a.toml'] });
 
 for (const [name, kept] of [
   ['strict', undefined],
-  ['with kept parses', new KeptChecks()],
+  ['with kept parses', new KeptChecks().tablesOf(conf)],
 ] as const) {
   t.test(`${name}: the honest render reads back; every change to it is caught`, async (t) => {
     t.equal(tablesParseBackTo(text, conf, kept), true, 'the render itself');
