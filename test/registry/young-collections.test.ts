@@ -5,21 +5,8 @@
  * collections seen are the hook's).
  */
 import t from 'tap';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { COLLECT_EVERY_BYTES, collectYoungEvery } from '../../src/registry/young-collections.js';
-
-/** Young-generation collections seen while `f` runs (the observer reports them a turn later). */
-async function minorCollectionsDuring(f: () => void): Promise<number> {
-  let n = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) n++;
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  f();
-  await new Promise((r) => setTimeout(r, 50));
-  obs.disconnect();
-  return n;
-}
+import { minorCollectionsDuring } from '../helpers/gc.js';
 
 const CHUNK = 64 * 1024;
 
