@@ -28,17 +28,17 @@ export function sendError(
 }
 
 /**
- * Writes `body`; a promise to wait for only when the client's buffer is full (a blob is
+ * Writes `pieces`; a promise to wait for only when the client's buffer is full (a blob is
  * thousands of chunks: a promise for each costs throughput). Pieces written in one call go out
  * in one system call without corking here: node:http corks the socket for the rest of the tick
  * at a response's first write. (An explicit cork() would be worse than redundant: on Node 24 a
  * response written while corked returns false but never emits 'drain', which would stall the
  * transfer; test/local-mirror/batched-body.test.ts has the case.)
  */
-export function writeBody(res: ServerResponse, body: Buffer | readonly Buffer[], stats: LocalMirrorStats): Promise<void> | undefined {
+export function writeBody(res: ServerResponse, pieces: readonly Buffer[], stats: LocalMirrorStats): Promise<void> | undefined {
   if (res.destroyed) throw new ClientGone('the client closed the connection');
   let room = true;
-  for (const piece of Buffer.isBuffer(body) ? [body] : body) {
+  for (const piece of pieces) {
     stats.bytesSent += piece.length;
     room = res.write(piece);
   }
