@@ -75,7 +75,8 @@ export async function runLocalMirrorBench(): Promise<void> {
     const mirror2: Mirror = { location: `${reg.host}/app`, insecure: true };
     const hungMirror: Mirror = { location: `${hung.host}/app`, insecure: false };
     const start = async (mirrors: readonly Mirror[]): Promise<{ address: string; conf: string }> => {
-      const address = `127.0.0.1:${await freePort()}`;
+      const port = await freePort();
+      const address = `127.0.0.1:${port}`;
       const endpoint: Mirror = { location: localMirrorLocation(address, SOURCE), insecure: true };
       const text = confText([endpoint, ...mirrors]);
       const file = join(work, `endpoint-${endpoints.length}.conf`);
@@ -86,7 +87,7 @@ export async function runLocalMirrorBench(): Promise<void> {
       endpoints.push(
         // onBlobBytes as the daemon sets it (daemon/local-mirror-host.ts)
         await startLocalMirror({
-          listen: address,
+          listen: { host: '127.0.0.1', port },
           conf: mergeRegistriesConfs(parsed.conf),
           health: await healthBook(undefined, log),
           log,

@@ -79,7 +79,14 @@ export function realEndpoint(healthFile: string, proberView: () => HealthMap, lo
       record: (key, h) => book.record(key, h),
       flush: () => book.flush(),
     };
-    return startLocalMirror({ listen: settings.address, conf, credentials: settings.credentials, health, log, onBlobBytes: collectYoungEvery() });
+    return startLocalMirror({
+      listen: { host: settings.host, port: settings.port },
+      conf,
+      credentials: settings.credentials,
+      health,
+      log,
+      onBlobBytes: collectYoungEvery(),
+    });
   };
   return { start, passive: () => own?.view() ?? {} };
 }

@@ -30,8 +30,8 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_CONNECTIONS = 512;
 
 export interface LocalMirrorOptions {
-  /** "127.0.0.1:PORT" or "[::1]:PORT", as the rendered file names the endpoint (mapping.ts) */
-  readonly listen: string;
+  /** where to listen, already checked (the daemon's `local-mirror` setting, parsed by daemon/config.ts); port 0 picks one */
+  readonly listen: { readonly host: string; readonly port: number };
   /** the rendered registries.conf: its tables give each request its sources */
   readonly conf: RegistriesConf;
   /** whether the host's credentials may be used (`local-mirror-credentials`); default: anonymous only */
@@ -58,12 +58,6 @@ export interface LocalMirror {
   close(graceMs?: number): Promise<void>;
 }
 
-export function splitListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listen);
-  if (!m || Number(m[3]) > 65535) throw new Error(`local mirror address ${JSON.stringify(listen)} is not HOST:PORT`);
-  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-}
-
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -83,7 +77,8 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   /** requests being handled: close() waits for them (within its grace) so its stats are final and every slot is back */
   const handlers = new Set<Promise<void>>();
   let closing = false;
-  let address = opts.listen; // the bound address once listening (port 0 becomes the real port)
+  const { host, port } = opts.listen;
+  let address = hostPort(host, port); // the bound address once listening (port 0 becomes the real port)
   const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
     handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log, onBlobBytes: opts.onBlobBytes });
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -106,7 +101,6 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
     sockets.add(so);
     so.on('close', () => sockets.delete(so));
   });
-  const { host, port } = splitListen(opts.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -115,7 +109,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
     });
   });
   const bound = server.address();
-  address = bound && typeof bound === 'object' ? hostPort(host, bound.port) : opts.listen;
+  address = bound && typeof bound === 'object' ? hostPort(host, bound.port) : address;
   opts.log.info(`local mirror listening on http://${address} (credentials ${opts.credentials === true ? 'used' : 'not used'})`);
   return {
     address,

@@ -47,7 +47,8 @@ export async function localMirrorSetup(
   base: Partial<LocalMirrorOptions> = {},
 ): Promise<LocalMirrorSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-local-mirror-'));
-  const address = `127.0.0.1:${await freePort()}`;
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
   const text = confText(address, mirrors);
   const confFile = join(dir, 'registries.conf');
   writeFileSync(confFile, text);
@@ -68,7 +69,7 @@ export async function localMirrorSetup(
     endpoint: undefined,
     async start(overrides = {}) {
       setup.endpoint = await startLocalMirror({
-        listen: address,
+        listen: { host: '127.0.0.1', port },
         conf,
         health,
         log,
