@@ -24,15 +24,20 @@ export interface DriftEvent {
   readonly savedAs: string;
 }
 
-/** What a look before the render found: the text this render may replace (undefined: no file), or why the output cannot be replaced. */
-/** `settling`: the output is empty, maybe half of an in-place write: look again shortly before acting on it. */
-export type OutputLook = { readonly text: string | undefined } | { readonly problem: string } | { readonly settling: true };
+/**
+ * What a look before the render found: the text this render may replace (undefined: no file)
+ * and its bytes, or why the output cannot be replaced. `settling`: the output is empty, maybe
+ * half of an in-place write: look again shortly before acting on it.
+ */
+export type OutputLook = { readonly text: string | undefined; readonly bytes?: Buffer } | { readonly problem: string } | { readonly settling: true };
 
 /** A replace that found the output changed since the look ('raced': render again), or that wrote. */
 export type ReplaceOutcome = 'raced' | { readonly changed: boolean };
 
 export class OutputGuard {
   private lastWritten?: string;
+  /** lastWritten as written: a look that finds these bytes need not decode them (2 MB at 10 000 fragments, three times a change). */
+  private lastWrittenBytes?: Buffer;
   /** The identity of an empty output seen once; acted on only when it is seen again unchanged. */
   private emptySeen?: string;
   /** The output's identity right after our last write that changed it. */
@@ -69,12 +74,13 @@ export class OutputGuard {
    * parent is a file, EACCES...) cannot be classified, so it is not replaced: a write problem.
    */
   async look(): Promise<OutputLook> {
-    let current: string | undefined;
+    let bytes: Buffer | undefined;
     try {
-      current = await this.read();
+      bytes = await this.read();
     } catch (e) {
       return { problem: `cannot read it: ${(e as Error).message}` };
     }
+    const current = this.lastWrittenBytes !== undefined && bytes?.equals(this.lastWrittenBytes) ? this.lastWritten : bytes?.toString('utf8');
     // An editor that writes in place truncates first (issue #15's fs.watch sees that at once): an
     // empty output is the first half of such a write more often than a choice. Adopted or kept
     // as drift only if it is still the same empty file a moment later, as a fragment read empty.
@@ -87,7 +93,7 @@ export class OutputGuard {
     }
     this.emptySeen = undefined;
     try {
-      return { text: await this.keepForeign(current) };
+      return bytes === undefined ? { text: await this.keepForeign(current) } : { text: await this.keepForeign(current), bytes };
     } catch (e) {
       return { problem: `not replaced, since a copy of it cannot be kept in ${this.settings().stateDir}: ${(e as Error).message}` };
     }
@@ -98,17 +104,18 @@ export class OutputGuard {
     const { output } = this.settings();
     if ('problem' in look) throw new Error(look.problem);
     if ('settling' in look) return 'raced';
-    const looked = look.text;
+    // Compared as bytes: the look's bytes are what it decoded (or knew as our last write).
+    const unchanged = (current: Buffer | undefined): boolean =>
+      current === undefined || look.bytes === undefined ? current === look.bytes : current.equals(look.bytes);
     // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
     // (it would be lost); the next render classifies it and keeps it.
-    if ((await this.read()) !== looked) {
+    if (!unchanged(await this.read())) {
       this.log.debug(`${output} changed during the render; rendering again`);
       return 'raced';
     }
     await fs.mkdir(resolve(output, '..'), { recursive: true, mode: 0o755 });
-    const written = await writeFileAtomic(output, text, {
-      beforeReplace: (current) => (current === undefined ? looked === undefined : current.toString('utf8') === looked),
-    });
+    const bytes = Buffer.from(text, 'utf8');
+    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged });
     if (written.aborted) {
       this.log.debug(`${output} changed while we wrote; rendering again`);
       return 'raced';
@@ -116,6 +123,7 @@ export class OutputGuard {
     if (written.replacedLink !== undefined)
       this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
     this.lastWritten = text;
+    this.lastWrittenBytes = bytes;
     if (written.changed) this.ownWrite = await fileIdentity(output);
     if (this.writeError) this.log.info(`${output} written again`);
     this.writeError = undefined;
@@ -139,8 +147,8 @@ export class OutputGuard {
     return this.writeError;
   }
 
-  private read(): Promise<string | undefined> {
-    return unlessMissing(fs.readFile(this.settings().output, 'utf8'));
+  private read(): Promise<Buffer | undefined> {
+    return unlessMissing(fs.readFile(this.settings().output));
   }
 
   /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept, and returned. */

@@ -54,7 +54,7 @@ t.test('a file we did not write, with no --base: adopted as the base first, the 
   mkdirSync(join(output, '..'));
   writeFileSync(output, HOSTS);
   const look = await guard.look();
-  t.same(look, { text: HOSTS }, 'the adopted text is the one the render may replace');
+  t.same(look, { text: HOSTS, bytes: Buffer.from(HOSTS) }, 'the adopted text is the one the render may replace, with its bytes');
   t.equal(await state.readBase(), HOSTS);
   t.equal(await state.readOriginal(), HOSTS);
   t.match(guard.drift, [{ kind: 'adopted', savedAs: state.path('base.conf') }]);
@@ -94,6 +94,19 @@ t.test('a hand edit of our file is kept before it is replaced, and counted as a 
   t.equal(readFileSync(output, 'utf8'), OURS, 'our render restored');
   await guard.look();
   t.equal(guard.driftRestores, 1, 'what we wrote is not drift');
+});
+
+t.test('an in-place edit of our file to the same length is seen: the look compares bytes with our write, not sizes or times', async (t) => {
+  const { guard, output } = await setUp(t);
+  await guard.replace(OURS, await guard.look());
+  const edited = OURS.replace('m.example', 'x.example');
+  t.equal(edited.length, OURS.length);
+  writeFileSync(output, edited); // in place: same inode, same size, within the same clock tick as our write
+  const look = await guard.look();
+  t.match(look, { text: edited });
+  t.equal(guard.drift[0]?.kind, 'edited', 'kept as a hand edit');
+  t.same(await guard.replace(OURS, look), { changed: true });
+  t.equal(readFileSync(output, 'utf8'), OURS);
 });
 
 t.test('compare-before-replace: a file changed since the look is not overwritten', async (t) => {
