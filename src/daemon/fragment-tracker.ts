@@ -64,8 +64,11 @@ export class FragmentTracker {
   stamp(read: readonly SourceText[]): FragmentInput[] {
     const firstSight = !this.stampedOnce;
     this.stampedOnce = true;
+    const seenBefore = this.seen.size;
+    let known = 0; // how many of `read` were seen before: all of them (names are distinct), and nothing is gone
     const stamped = read.flatMap((f): FragmentInput[] => {
       const prev = this.seen.get(f.file);
+      if (prev) known++;
       // A fragment created while we run is read empty when it is caught between its creation and
       // its first write: left out of this render (as it was a moment ago) and looked at again
       // shortly, so its real content, not an empty one, is the first the daemon knows of it.
@@ -86,10 +89,12 @@ export class FragmentTracker {
       this.emptyPending.delete(f.file);
       // First sight (start, SIGHUP): a fragment still at its last good content is older than any
       // that changed since, so after a restart the changed one still gives way in a conflict.
-      const changedAt = prev ? (prev.text === f.text ? prev.changedAt : ++this.changeCounter) : this.good[f.file] === f.text ? 0 : ++this.changeCounter;
+      if (prev && prev.text === f.text) return [{ ...f, changedAt: prev.changedAt }];
+      const changedAt = prev ? ++this.changeCounter : this.good[f.file] === f.text ? 0 : ++this.changeCounter;
       this.seen.set(f.file, { text: f.text, changedAt });
       return [{ ...f, changedAt }];
     });
+    if (known === seenBefore) return stamped;
     const present = new Set(read.map((f) => f.file)); // a set, not a scan per fragment: O(n) at 10 000 fragments
     for (const file of [...this.seen.keys()]) if (!present.has(file)) this.seen.delete(file);
     return stamped;

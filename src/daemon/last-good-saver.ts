@@ -9,8 +9,8 @@ import { Backoff } from './retry.js';
 import type { StateDir } from './state-dir.js';
 
 export class LastGoodSaver {
-  /** What the state dir holds (differs from the last good while saving fails). */
-  private saved: Record<string, string>;
+  /** What the state dir holds (differs from the last good while saving fails). Never mutated: the daemon replaces its record each render. */
+  private saved: Readonly<Record<string, string>>;
   private lastError?: string;
   private readonly backoff = new Backoff();
   private stopping = false;
@@ -30,7 +30,7 @@ export class LastGoodSaver {
     const where = this.state.path('last-good');
     try {
       await this.state.writeLastGood(this.saved, lastGood, () => this.stopping, this.pace);
-      this.saved = { ...lastGood };
+      this.saved = lastGood; // not a copy: 10 000 entries copied after every change at 10 000 fragments
       if (this.lastError) this.log.info(`last-good copies saved in ${where} again`);
       this.lastError = undefined;
       this.backoff.succeeded();

@@ -266,7 +266,8 @@ export class StateDir {
     stopped: () => boolean = () => false,
     pace: () => Promise<void> = () => Promise.resolve(),
   ): Promise<void> {
-    const changed = Object.entries(next).filter(([name, text]) => previous[name] !== text);
+    const changed: Array<[string, string]> = [];
+    for (const name in next) if (previous[name] !== next[name]) changed.push([name, next[name] as string]); // no pair per unchanged entry
     let touched = changed.length > 0;
     // Each copy is a file of its own, written atomically: several at a time, so that their fsyncs
     // overlap (a first start writes one per fragment: 10 000 in a row took most of 12 s).

@@ -60,6 +60,16 @@ t.test('changedAt: kept while the text is the same, newer at each change, in the
     tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B')]).map((f) => f.changedAt),
     [4, 2],
   );
+  // One gone and one new in the same read (as many names as before): the gone one is still forgotten.
+  t.same(
+    tracker.stamp([frag('b.toml', 'B'), frag('c.toml', 'C')]).map((f) => f.changedAt),
+    [2, 5],
+  );
+  t.same(
+    tracker.stamp([frag('a.toml', 'A2'), frag('b.toml', 'B'), frag('c.toml', 'C')]).map((f) => f.changedAt),
+    [6, 2, 5],
+    'a is new again',
+  );
 });
 
 t.test('a fragment that just became empty keeps its text for one render and asks for a look again', async (t) => {
