@@ -11,7 +11,7 @@ import type { RegistriesConf, RegistryTable } from '../registries-conf/model.js'
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { parse as parseToml } from 'smol-toml';
 import { renderRegistriesConf, renderTable, type RenderFacts } from '../registries-conf/render.js';
-import { byteOrderCompare } from '../core/byte-order.js';
+import { sortByByteOrder } from '../core/byte-order.js';
 import { RewriteChecks, validateConf, validateTableRewrites } from '../registries-conf/validate.js';
 import type { KeptChecks, KeptTable } from './kept-checks.js';
 
@@ -191,7 +191,7 @@ export function buildRegistriesConf(input: PipelineInput, output: Location = { f
     base = parsed.conf;
   }
   const fragments: Fragment[] = [];
-  const ordered = [...input.fragments].sort((a, b) => byteOrderCompare(a.file, b.file));
+  const ordered = sortByByteOrder([...input.fragments], (f) => f.file);
   for (const src of ordered) {
     const cls = classifyName(src.file);
     if ('ignored' in cls) continue;
