@@ -231,7 +231,10 @@ export class RewriteChecks {
   /** Why `location` followed by a representative image name is not a canonical reference (what a rewrite to `location` gives); undefined when it is. */
   problemBelow(location: string): string | undefined {
     let p = this.below.get(location);
-    if (p === undefined) this.below.set(location, (p = this.problem(location + SAMPLE) ?? null));
+    if (p === undefined) {
+      this.parsed++; // the name with the sample is asked only here: no need to keep it in `problems` too
+      this.below.set(location, (p = canonicalProblem(location + SAMPLE) ?? null));
+    }
     return p ?? undefined;
   }
 
