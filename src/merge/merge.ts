@@ -17,7 +17,7 @@ import { findSourcePolicyConflicts } from './conflicts.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
 import { cloneConf, emptyConf, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { ScopeSet } from '../reference/scope.js';
-import { byteOrderCompare } from '../core/byte-order.js';
+import { sortByteOrder } from '../core/byte-order.js';
 import { mergeMirrorLists } from './topo.js';
 import { layerTopLevelKeys } from '../registries-conf/layer.js';
 import { SweepCache } from '../core/sweep-cache.js';
@@ -143,18 +143,27 @@ function firstOrigins(group: readonly MirrorSet[]): Map<string, Location> {
   return at;
 }
 
+/** Where each of `mirrors` (a merged list of `group`) was first written. */
+function mergedOrigins(group: readonly MirrorSet[], mirrors: readonly string[]): Location[] {
+  const first = group[0] as MirrorSet;
+  // One set whose list came out as it was written (the usual case), less a trailing source: the
+  // merged list has no repeats, so the first place of each mirror is its index; no map needed.
+  if (group.length === 1 && mirrors.every((m, i) => m === first.mirrors[i])) return mirrors.map((_, i) => first.mirrorOrigins?.[i] ?? first.origin);
+  const origins = firstOrigins(group);
+  return mirrors.map((m) => origins.get(m) ?? first.origin);
+}
+
 /** One source's sets of one mode, merged (mergeMirrorLists), each mirror with where it was first written. */
 function mergeGroup(mode: MirrorMode, source: string, group: readonly MirrorSet[]): MergedSet {
   const mirrors = mergeMirrorLists(
     source,
     group.map((s) => s.mirrors),
   );
-  const origins = firstOrigins(group);
   return {
     source,
     mode,
     mirrors,
-    mirrorOrigins: mirrors.map((m) => origins.get(m) ?? (group[0] as MirrorSet).origin),
+    mirrorOrigins: mergedOrigins(group, mirrors),
     never: group.some((s) => s.sourcePolicy === 'never'),
     origin: (group[0] as MirrorSet).origin,
   };
@@ -171,7 +180,7 @@ export function mergeMirrorSets(sets: readonly MirrorSet[], memo?: MergeMemo): M
       if (group) group.push(s);
       else bySource.set(s.source, [s]); // not a copy per set: 10 000 sets of one source were quadratic
     }
-    for (const source of [...bySource.keys()].sort(byteOrderCompare)) {
+    for (const source of sortByteOrder([...bySource.keys()])) {
       const group = bySource.get(source) ?? [];
       out.push(memo ? memo.merged(mode, source, group) : mergeGroup(mode, source, group));
     }
@@ -217,13 +226,16 @@ export function mergePolicies(input: MergeInput): MergeResult {
   // Blocked tables exist before insecure propagation, so *.blocked.insecure.com can become both.
   for (const s of blocked) tables.for(s.value, s.origin);
   for (const s of insecure) tables.for(s.value, s.origin).insecure = true;
+  // Each pass only when there is a scope to propagate: a catalog of mirror sets has none, and 10 000 tables are 30 000 look-ups.
   const insecureScopes = new ScopeSet(insecure.map((s) => s.value));
-  for (const t of conf.registries) {
-    if (insecureScopes.encloses(registryScope(t))) t.insecure = true;
-    for (const m of t.mirrors) if (insecureScopes.encloses(m.location)) m.insecure = true;
+  if (insecureScopes.size > 0) {
+    for (const t of conf.registries) {
+      if (insecureScopes.encloses(registryScope(t))) t.insecure = true;
+      for (const m of t.mirrors) if (insecureScopes.encloses(m.location)) m.insecure = true;
+    }
   }
   const blockedScopes = new ScopeSet(blocked.map((s) => s.value));
-  for (const t of conf.registries) if (blockedScopes.encloses(registryScope(t))) t.blocked = true;
+  if (blockedScopes.size > 0) for (const t of conf.registries) if (blockedScopes.encloses(registryScope(t))) t.blocked = true;
 
   // Count before building: inheriting multiplies mirrors (5 000 nested scopes × 200 mirrors).
   const plan = planInheritance(conf, merged);
@@ -264,13 +276,12 @@ export interface Inheritance {
  * we carry the mirrors with the suffix containers/image's wildcard rewrite would append.
  */
 function planInheritance(conf: RegistriesConf, merged: readonly MergedSet[]): Inheritance[] {
-  const order = new Map<string, number>(); // first appearance decides between equally long scopes, as a stable sort would
-  for (const s of merged) if (!order.has(s.source)) order.set(s.source, order.size);
-  const mirrored = new ScopeSet(order.keys());
-  const byScope = new Map(conf.registries.map((t) => [registryScope(t), t] as const));
   const plan: Inheritance[] = [];
+  // Built at the first mirror-less table: a policy of mirror sets only (an oc-mirror catalog) has none.
+  let lookups: InheritanceLookups | undefined;
   for (const t of conf.registries) {
     if (t.mirrors.length > 0) continue;
+    const { order, mirrored, byScope } = (lookups ??= inheritanceLookups(conf, merged));
     const scope = registryScope(t);
     const around = mirrored
       .enclosing(scope)
@@ -281,6 +292,20 @@ function planInheritance(conf: RegistriesConf, merged: readonly MergedSet[]): In
     plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
   }
   return plan;
+}
+
+/** What planInheritance looks mirrored scopes up in. */
+interface InheritanceLookups {
+  /** Each mirrored source's first appearance in the merge. */
+  readonly order: Map<string, number>;
+  readonly mirrored: ScopeSet;
+  readonly byScope: Map<string, RegistryTable>;
+}
+
+function inheritanceLookups(conf: RegistriesConf, merged: readonly MergedSet[]): InheritanceLookups {
+  const order = new Map<string, number>(); // first appearance decides between equally long scopes, as a stable sort would
+  for (const s of merged) if (!order.has(s.source)) order.set(s.source, order.size);
+  return { order, mirrored: new ScopeSet(order.keys()), byScope: new Map(conf.registries.map((t) => [registryScope(t), t] as const)) };
 }
 
 /** Only mirror-less tables inherit, from tables that have mirrors: no table is both, so the order does not matter. */

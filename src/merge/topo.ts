@@ -4,7 +4,7 @@
  *
  * Pure functions, no I/O. See docs/registries-semantics.md §3.3.
  */
-import { byteOrderCompare } from '../core/byte-order.js';
+import { byteOrderCompare, sortByByteOrder } from '../core/byte-order.js';
 
 interface TopoNode {
   readonly name: string;
@@ -44,7 +44,7 @@ export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?
   }
 
   const byName = (a: TopoNode, b: TopoNode): number => byteOrderCompare(a.name, b.name);
-  const all = [...graph.values()].sort(byName);
+  const all = sortByByteOrder([...graph.values()], (n) => n.name);
 
   // FIFO queue (array + head index). Initial content is a subsequence of `all`, hence sorted.
   const queue: TopoNode[] = all.filter((n) => n.ins.size === 0);
@@ -88,11 +88,12 @@ export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?
  * in-degree 0 and the cycle breaker emits the byte-order-first node first, which may be the source:
  * `mergeMirrorLists('quay.io/x', [['r.local', 'r.local']])` gives `['quay.io/x', 'r.local']`. */
 export function mergeMirrorLists(source: string, lists: ReadonlyArray<ReadonlyArray<string>>): string[] {
+  const real = lists.filter((mirrors) => mirrors.some((m) => m !== source)); // not a real mirror set: empty, or only the source
+  if (real.length === 0) return [];
+  const only = real.length === 1 ? (real[0] as ReadonlyArray<string>) : undefined;
+  if (only !== undefined && allDistinct(only)) return chainOrder(source, only);
   const edges: Array<readonly [string, string]> = [];
-  let anySet = false;
-  for (const mirrors of lists) {
-    if (!mirrors.some((m) => m !== source)) continue; // not a real mirror set (empty, or only the source)
-    anySet = true;
+  for (const mirrors of real) {
     for (let i = 0; i + 1 < mirrors.length; i++) {
       edges.push([mirrors[i] as string, mirrors[i + 1] as string]);
     }
@@ -100,10 +101,24 @@ export function mergeMirrorLists(source: string, lists: ReadonlyArray<ReadonlyAr
       edges.push([mirrors[mirrors.length - 1] as string, source]);
     }
   }
-  if (!anySet) return [];
   // Every node, including the source, is reached through an edge: each kept set has a non-source mirror,
   // so it either has >= 2 entries (pair edges) or a single non-source entry (edge to the source).
   const sorted = topoSort(edges);
   if (sorted[sorted.length - 1] === source) sorted.pop();
   return sorted;
+}
+
+/**
+ * What the graph gives for one set of distinct mirrors, without building it: the edges form one
+ * path (m1 → … → mk, then → source when the source is not among them), so the sort walks it in
+ * order; the source is dropped when last. Most sources have one set (oc-mirror writes one entry
+ * per image): 10 000 graphs were a quarter of the merge.
+ */
+function chainOrder(source: string, mirrors: ReadonlyArray<string>): string[] {
+  return mirrors[mirrors.length - 1] === source ? mirrors.slice(0, -1) : [...mirrors];
+}
+
+function allDistinct(list: ReadonlyArray<string>): boolean {
+  if (list.length < 8) return list.every((m, i) => list.indexOf(m) === i);
+  return new Set(list).size === list.length;
 }

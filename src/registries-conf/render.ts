@@ -30,29 +30,24 @@ function commentSafe(name: string, path = false): string {
   return (path ? /^[\w.@+,=/-]+$/ : /^[\w.@+,=-]+$/).test(name) ? name : tomlString(name.toWellFormed());
 }
 
-/** One `[[registry]]` table's section: a pure function of the table's prefix, location, flags and mirrors. */
+/**
+ * One `[[registry]]` table's section: a pure function of the table's prefix, location, flags and
+ * mirrors. Written out key by key (the layout renderedTableLength counts) rather than through
+ * tomlAssignments' entry lists: 10 000 tables built some 200 000 small arrays per render.
+ */
 export function renderTable(t: RegistryTable): string {
-  const lines = ['[[registry]]'];
-  lines.push(
-    ...tomlAssignments([
-      ['prefix', t.prefix && t.prefix !== t.location ? t.prefix : undefined],
-      ['location', t.location],
-      ['insecure', t.insecure ? true : undefined],
-      ['blocked', t.blocked ? true : undefined],
-      ['mirror-by-digest-only', t.mirrorByDigestOnly ? true : undefined],
-    ]),
-  );
+  let out = '[[registry]]';
+  if (t.prefix && t.prefix !== t.location) out += `\nprefix = ${tomlString(t.prefix)}`;
+  out += `\nlocation = ${tomlString(t.location)}`;
+  if (t.insecure) out += '\ninsecure = true';
+  if (t.blocked) out += '\nblocked = true';
+  if (t.mirrorByDigestOnly) out += '\nmirror-by-digest-only = true';
   for (const m of t.mirrors) {
-    lines.push('', '  [[registry.mirror]]');
-    lines.push(
-      ...tomlAssignments([
-        ['location', m.location],
-        ['insecure', m.insecure ? true : undefined],
-        ['pull-from-mirror', m.pullFromMirror ? m.pullFromMirror : undefined],
-      ]).map((l) => `  ${l}`),
-    );
+    out += `\n\n  [[registry.mirror]]\n  location = ${tomlString(m.location)}`;
+    if (m.insecure) out += '\n  insecure = true';
+    if (m.pullFromMirror) out += `\n  pull-from-mirror = ${tomlString(m.pullFromMirror)}`;
   }
-  return lines.join('\n');
+  return out;
 }
 
 /** The body: everything below the header. `tableText` is renderTable, or one that answers the same from what it kept. */

@@ -17,7 +17,7 @@ import {
   InvalidReferenceError,
   isPlainCanonicalName,
 } from '../reference/reference.js';
-import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type RegistriesConf, type RegistryTable } from './model.js';
+import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from './model.js';
 
 function hasScheme(s: string): boolean {
   return s.startsWith('http://') || s.startsWith('https://');
@@ -60,8 +60,13 @@ export function validateShortNameAlias(name: string, value: string): string | un
 /** Strings that cannot be written as UTF-8 (a lone surrogate, possible through a YAML escape). */
 function malformedStrings(conf: RegistriesConf, locate: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
+  // The path is built only for a string found malformed: 10 000 tables have some 40 000 strings.
+  const malformed = (v: string | undefined): v is string => v !== undefined && !v.isWellFormed();
+  const report = (v: string, path: Array<string | number>): void => {
+    out.push(error(locate(path), `${JSON.stringify(v)} is not valid Unicode text (a lone UTF-16 surrogate)`));
+  };
   const check = (v: string | undefined, path: Array<string | number>): void => {
-    if (v !== undefined && !v.isWellFormed()) out.push(error(locate(path), `${JSON.stringify(v)} is not valid Unicode text (a lone UTF-16 surrogate)`));
+    if (malformed(v)) report(v, path);
   };
   conf.unqualifiedSearchRegistries?.forEach((v, i) => check(v, ['unqualified-search-registries', i]));
   conf.credentialHelpers?.forEach((v, i) => check(v, ['credential-helpers', i]));
@@ -72,11 +77,11 @@ function malformedStrings(conf: RegistriesConf, locate: Locator): Diagnostic[] {
     check(v, ['aliases', k]);
   }
   conf.registries.forEach((t, i) => {
-    check(t.prefix, ['registry', i, 'prefix']);
-    check(t.location, ['registry', i, 'location']);
+    if (malformed(t.prefix)) report(t.prefix, ['registry', i, 'prefix']);
+    if (malformed(t.location)) report(t.location, ['registry', i, 'location']);
     t.mirrors.forEach((m, j) => {
-      check(m.location, ['registry', i, 'mirror', j, 'location']);
-      check(m.pullFromMirror, ['registry', i, 'mirror', j, 'pull-from-mirror']);
+      if (malformed(m.location)) report(m.location, ['registry', i, 'mirror', j, 'location']);
+      if (malformed(m.pullFromMirror)) report(m.pullFromMirror, ['registry', i, 'mirror', j, 'pull-from-mirror']);
     });
   });
   return out;
@@ -150,12 +155,8 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
   conf.registries.forEach((reg, i) => {
     const at = (path: TomlPath, needle?: string): Location => locate(['registry', i, ...path], needle);
     const prefix = reg.prefix ?? '';
-    for (const [key, value] of [
-      ['prefix', prefix],
-      ['location', reg.location],
-    ] as const) {
-      if (hasScheme(value)) out.push(schemeError(at([key], value), value));
-    }
+    if (hasScheme(prefix)) out.push(schemeError(at(['prefix'], prefix), prefix));
+    if (hasScheme(reg.location)) out.push(schemeError(at(['location'], reg.location), reg.location));
     if (!prefix && !reg.location) out.push(error(at([]), 'invalid condition: both location and prefix are unset'));
     else if (!reg.location && !prefix.startsWith('*.')) {
       out.push(error(at(['prefix'], prefix), 'invalid condition: location is unset and prefix is not in the format: *.example.com'));
@@ -212,6 +213,9 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
   return out;
 }
 
+/** Representative suffix of an image name below any scope: docker.io needs two path components. */
+const SAMPLE = '/ns/repo';
+
 /**
  * What containers/image's rewrite makes of each distinct name: parsed once per render however
  * many tables, mirrors and rounds use it (a table's location is usually its prefix, a mirror
@@ -221,6 +225,19 @@ export class RewriteChecks {
   private readonly problems = new Map<string, string | undefined>();
   /** How many names were parsed (each distinct one once): the cost of the checks, to keep linear. */
   parsed = 0;
+
+  /** problem(`location` + SAMPLE) by `location`, null for none: a look-up builds no new string (30 000 a render at 10 000 tables). */
+  private readonly below = new Map<string, string | null>();
+
+  /** Why `location` followed by a representative image name is not a canonical reference (what a rewrite to `location` gives); undefined when it is. */
+  problemBelow(location: string): string | undefined {
+    let p = this.below.get(location);
+    if (p === undefined) {
+      this.parsed++; // the name with the sample is asked only here: no need to keep it in `problems` too
+      this.below.set(location, (p = canonicalProblem(location + SAMPLE) ?? null));
+    }
+    return p ?? undefined;
+  }
 
   /** Why `name` is not a canonical reference without tag or digest; undefined when it is. */
   problem(name: string): string | undefined {
@@ -244,9 +261,6 @@ function canonicalProblem(s: string): string | undefined {
   }
 }
 
-/** Representative suffix of an image name below any scope: docker.io needs two path components. */
-const SAMPLE = '/ns/repo';
-
 /**
  * containers/image rewrites `location + name[len(prefix):]` and fails the whole pull when the
  * result is not canonical. Check every prefix, location and mirror with a representative name.
@@ -262,7 +276,7 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
   const scope = registryScope(reg);
   const wildcard = scope.startsWith('*.');
   if (!wildcard) {
-    const p = checks.problem(scope + SAMPLE); // usually also its location's: parsed once
+    const p = checks.problemBelow(scope); // usually also its location's: parsed once
     if (p)
       out.push(
         error(
@@ -276,30 +290,28 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
   // usual table, whose location is its prefix, costs one parse and not two.
   let exactRepo: boolean | undefined;
   const isExactRepo = (): boolean => (exactRepo ??= !wildcard && checks.problem(scope) === undefined);
-  const endpoints: Array<{ location: string; path: TomlPath }> = [];
-  if (reg.location) endpoints.push({ location: reg.location, path: ['registry', i, 'location'] });
-  reg.mirrors.forEach((m, j) => m.location && endpoints.push({ location: m.location, path: ['registry', i, 'mirror', j, 'location'] }));
-  for (const ep of endpoints) {
-    const p = checks.problem(ep.location + SAMPLE);
+  // The table's location, then each mirror's (j: its index); an endpoint's path is built only for a message.
+  for (let j = -1; j < reg.mirrors.length; j++) {
+    const location = j < 0 ? reg.location : (reg.mirrors[j] as Endpoint).location;
+    if (!location) continue;
+    const path = (): TomlPath => (j < 0 ? ['registry', i, 'location'] : ['registry', i, 'mirror', j, 'location']);
+    const p = checks.problemBelow(location);
     if (p) {
       out.push(
-        error(
-          locate(ep.path, ep.location),
-          `"${ep.location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${ep.location}${SAMPLE}" (${p})`,
-        ),
+        error(locate(path(), location), `"${location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${location}${SAMPLE}" (${p})`),
       );
-    } else if (wildcard && ep.location.includes('/')) {
+    } else if (wildcard && location.includes('/')) {
       out.push(
         warning(
-          locate(ep.path, ep.location),
-          `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${ep.location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
+          locate(path(), location),
+          `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
         ),
       );
-    } else if (ep.location !== scope && isExactRepo() && checks.problem(ep.location) !== undefined) {
+    } else if (location !== scope && isExactRepo() && checks.problem(location) !== undefined) {
       out.push(
         warning(
-          locate(ep.path, ep.location),
-          `pulls of exactly "${scope}" would be rewritten to "${ep.location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
+          locate(path(), location),
+          `pulls of exactly "${scope}" would be rewritten to "${location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
         ),
       );
     }

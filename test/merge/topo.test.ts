@@ -314,3 +314,29 @@ t.test('property: mergeMirrorLists output = real mirrors of kept sets, each once
   );
   t.pass('checked');
 });
+
+t.test('property: mergeMirrorLists is upstream mergedMirrors (edges of each real set, topoSort, source dropped when last)', async (t) => {
+  // The definition, built as runtime-utils builds it, against mergeMirrorLists, which skips the
+  // graph for one set of distinct mirrors: one or two lists, repeats and the source included.
+  const mirror = fc.constantFrom('m1.example.com', 'm2.example.com', 'M3.example.com', 'a.io', 'src.io', 'z.io/ns');
+  const upstream = (src: string, lists: ReadonlyArray<readonly string[]>): string[] => {
+    const real = lists.filter((l) => l.some((m) => m !== src));
+    if (real.length === 0) return [];
+    const edges: Edge[] = [];
+    for (const l of real) {
+      l.forEach((m, i) => i + 1 < l.length && edges.push([m, l[i + 1] as string]));
+      if (!l.includes(src)) edges.push([l[l.length - 1] as string, src]);
+    }
+    const sorted = topoSort(edges);
+    return sorted[sorted.length - 1] === src ? sorted.slice(0, -1) : sorted;
+  };
+  fc.assert(
+    fc.property(fc.constantFrom('src.io', 'A.io', 'zzz.io'), fc.array(fc.array(mirror, { maxLength: 10 }), { minLength: 1, maxLength: 2 }), (src, lists) => {
+      return mergeMirrorLists(src, lists).join('\n') === upstream(src, lists).join('\n');
+    }),
+    { numRuns: 3000 },
+  );
+  t.strictSame(mergeMirrorLists('s.io', [['a.io', 's.io', 'b.io']]), ['a.io', 's.io', 'b.io'], 'the source inside one set stays where it is');
+  t.strictSame(mergeMirrorLists('s.io', [['b.io', 'a.io', 's.io']]), ['b.io', 'a.io'], 'the source last is dropped');
+  t.strictSame(mergeMirrorLists('s.io', [['b.io', 'a.io', 'b.io']]), upstream('s.io', [['b.io', 'a.io', 'b.io']]), 'a repeat takes the graph');
+});
