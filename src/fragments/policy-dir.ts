@@ -12,7 +12,7 @@ import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
-import { byteOrderCompare } from '../core/byte-order.js';
+import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
 import { trustProblem } from '../core/trust.js';
 
@@ -308,7 +308,7 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
     const problem = error({ file: dir }, `cannot read policy directory: ${err.message}`);
     return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem, identity };
   }
-  entries.sort((a, b) => byteOrderCompare(a.name, b.name));
+  sortByByteOrder(entries, (e) => e.name);
   const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(io, realDir, entry, limits.seen));
   if (!limits.allowUnsafe) {
     const st = await io.stat(realDir);
@@ -381,7 +381,7 @@ function plainName(name: string): boolean {
  */
 export async function readPolicyDirNames(dir: string, names: Iterable<string>, since: PolicyDirContents, opts: ReadOptions = {}): Promise<PolicyDirContents> {
   const state = since.state;
-  const wanted = [...new Set([...names, ...(state?.links ?? [])])].sort(byteOrderCompare);
+  const wanted = sortByteOrder([...new Set([...names, ...(state?.links ?? [])])]);
   if (state === undefined || state.maxFragments !== (opts.maxFragments ?? MAX_FRAGMENTS) || !wanted.every(plainName)) return readPolicyDir(dir, opts);
   const io = opts.blocking === true ? blockingIo : promiseIo;
   const before = await dirIdentity(io, dir);
@@ -436,7 +436,7 @@ async function readNamesOnce(
   let fragmentCount = 0;
   for (const r of records.values()) if (r.fragment) fragmentCount++;
   if (fragmentCount > state.maxFragments) return undefined; // the whole read refuses those past the cap, in byte order
-  const names = added || records.size !== state.names.length ? [...records.keys()].sort(byteOrderCompare) : state.names;
+  const names = added || records.size !== state.names.length ? sortByteOrder([...records.keys()]) : state.names;
   const into: Pick<PolicyDirContents, 'fragments' | 'ignored' | 'diagnostics'> = { fragments: [], ignored: [], diagnostics: [] };
   for (const name of names) collectOne(name, (records.get(name) as EntryRecord).outcome, into);
   const identity = contentsIdentity(dirLine, names, (n) => records.get(n)?.line);
