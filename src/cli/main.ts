@@ -6,7 +6,7 @@ import { UsageError } from '../core/diagnostic.js';
 import { VERSION } from '../core/version.js';
 import type { CommandIO } from './commands.js';
 import { tuneOneShotProcess } from './one-shot-process.js';
-import { keepWasmAtBaseline } from './wasm-baseline.js';
+import { tuneDaemonProcess } from './daemon-process.js';
 
 type Command = (args: readonly string[], io: CommandIO) => Promise<number>;
 
@@ -20,7 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   render: async () => (tuneOneShotProcess(), await import('./commands.js')).renderCommand,
   import: async () => (await import('./commands.js')).importCommand,
   // Before undici is loaded (the probes, the local mirror): its parser stays at baseline code.
-  run: async () => (keepWasmAtBaseline(), await import('./daemon-commands.js')).runCommand,
+  run: async () => (tuneDaemonProcess(), await import('./daemon-commands.js')).runCommand,
   status: async () => (await import('./daemon-commands.js')).statusCommand,
   restore: async () => (await import('./daemon-commands.js')).restoreCommand,
   resolve: async () => (await import('./resolve.js')).resolveCommand,

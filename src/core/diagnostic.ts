@@ -2,6 +2,7 @@
  * Errors and warnings as values with a location, until the edge prints them as
  * `FILE:LINE:COL: message` (the form editors and CI logs link to).
  */
+import { oneLine } from './one-line.js';
 
 export interface Location {
   /**
@@ -37,10 +38,6 @@ export function formatLocation(at: Location): string {
 }
 
 /** Control characters in a message (from hostile values or file names) are shown escaped: one diagnostic, one line. */
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 export function formatDiagnostic(d: Diagnostic): string {
   const prefix = d.severity === 'warning' ? 'warning: ' : '';
   return oneLine(`${formatLocation(d)}: ${prefix}${d.message}`);

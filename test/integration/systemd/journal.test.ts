@@ -141,7 +141,11 @@ for (const format of ['json', 'pretty'] as const) {
       'every line carries a priority (journald would give unprefixed lines the default)',
     );
     if (format === 'pretty') {
-      t.ok(got.includes('<6>INFO: first line') && got.includes('<6>second line'), 'each line of a multi-line record');
+      t.ok(got.includes('<6>INFO: first line\\u000a<3>ERROR: a forged line'), 'a message with a newline stays one record, escaped');
+      t.notOk(
+        got.some((l) => l.startsWith('<3>ERROR: a forged')),
+        'no line forged with its own priority',
+      );
       t.ok(got.includes('<3>ERROR: an error line'));
     } else {
       const info = got.find((l) => l.includes('an info line')) ?? '';
