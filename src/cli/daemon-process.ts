@@ -19,7 +19,7 @@ import { keepWasmAtBaseline } from './wasm-baseline.js';
 function oneMemoryReducerCollection(v8Version = process.versions.v8): void {
   const major = Number(v8Version.split('.')[0]);
   if (major === 11) setFlagsFromString('--memory-reducer-single-gc');
-  else if (major >= 13) setFlagsFromString('--memory-reducer-gc-count=1');
+  else if (major === 13) setFlagsFromString('--memory-reducer-gc-count=1');
 }
 
 /** For `run`: undici's parser at baseline code (wasm-baseline.ts), one memory-reducer collection. */
