@@ -36,7 +36,7 @@ export type ReplaceOutcome = 'raced' | { readonly changed: boolean };
 
 export class OutputGuard {
   private lastWritten?: string;
-  /** lastWritten as written: a look that finds these bytes need not decode them (2 MB at 10 000 fragments, three times a change). */
+  /** lastWritten as written: a look that finds these bytes need not decode them (2 MB at 10 000 fragments, read twice a change: the look and the write). */
   private lastWrittenBytes?: Buffer;
   /** The identity of an empty output seen once; acted on only when it is seen again unchanged. */
   private emptySeen?: string;
@@ -107,17 +107,14 @@ export class OutputGuard {
     // Compared as bytes: the look's bytes are what it decoded (or knew as our last write).
     const unchanged = (current: Buffer | undefined): boolean =>
       current === undefined || look.bytes === undefined ? current === look.bytes : current.equals(look.bytes);
-    // Someone replaced or edited the output while we rendered: not ours to overwrite unseen
-    // (it would be lost); the next render classifies it and keeps it.
-    if (!unchanged(await this.read())) {
-      this.log.debug(`${output} changed during the render; rendering again`);
-      return 'raced';
-    }
     await fs.mkdir(resolve(output, '..'), { recursive: true, mode: 0o755 });
     const bytes = Buffer.from(text, 'utf8');
+    // Someone replaced or edited the output while we rendered or wrote: not ours to overwrite
+    // unseen (it would be lost); the next render classifies it and keeps it. writeFileAtomic
+    // asks `unchanged` of what it reads first and again just before the rename.
     const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged });
     if (written.aborted) {
-      this.log.debug(`${output} changed while we wrote; rendering again`);
+      this.log.debug(`${output} changed during the render; rendering again`);
       return 'raced';
     }
     if (written.replacedLink !== undefined)

@@ -18,7 +18,7 @@
 import { mapBounded } from '../core/map-bounded.js';
 import { constants, promises as fs, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fsyncDir } from '../output/atomic-write.js';
+import { fsyncDir, type WriteOptions } from '../output/atomic-write.js';
 import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../output/pid.js';
 import { trustProblem } from '../fragments/policy-dir.js';
 import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../output/private-file.js';
@@ -155,9 +155,9 @@ export class StateDir {
     }
   }
 
-  private async writeFile(path: string, text: string): Promise<void> {
+  private async writeFile(path: string, text: string, opts: Pick<WriteOptions, 'syncDir'> = {}): Promise<void> {
     try {
-      await replacePrivateFile(path, text);
+      await replacePrivateFile(path, text, opts);
     } catch (e) {
       throw failure('write', path, e);
     }
@@ -275,7 +275,7 @@ export class StateDir {
       await pace();
       if (stopped()) return undefined; // stopping: what is not saved yet is as after a kill, each copy whole
       try {
-        await this.writeFile(this.path('last-good', name), text);
+        await this.writeFile(this.path('last-good', name), text, { syncDir: false }); // the directory is fsynced once, below
         return undefined;
       } catch (e) {
         if (!(e instanceof UntrustedFileError)) return e instanceof Error ? e : new Error(String(e));

@@ -6,7 +6,7 @@
  * a FIFO would hang the reader, a device could do anything.
  */
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic, type WriteOptions } from './atomic-write.js';
 import { ownUid } from './pid.js';
 import { trustProblem } from '../core/trust.js';
 import { unlessMissing } from './if-exists.js';
@@ -59,12 +59,12 @@ export async function readPrivateFile(path: string): Promise<string | undefined>
  * so that its owner and mode (which writeFileAtomic keeps) are not taken over; a directory
  * there is not ours to remove: UntrustedFileError.
  */
-export async function replacePrivateFile(path: string, text: string): Promise<void> {
+export async function replacePrivateFile(path: string, text: string, opts: Pick<WriteOptions, 'syncDir'> = {}): Promise<void> {
   const st = await fs.lstat(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
   });
   if (st?.isDirectory()) throw new UntrustedFileError(`${path}: cannot be written: it is a directory; remove it`);
   if (st !== undefined && privateFileProblem(st) !== undefined) await fs.rm(path, { force: true });
-  await writeFileAtomic(path, text, { mode: 0o600 });
+  await writeFileAtomic(path, text, { ...opts, mode: 0o600 });
 }

@@ -124,6 +124,38 @@ t.test('beforeReplace sees the file as it is just before the rename, and can ref
   t.equal(readFileSync(p, 'utf8'), 'ours\n');
 });
 
+t.test('beforeReplace is asked before anything is written, and again just before the rename', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'looked at\n');
+  const asked: Array<string | undefined> = [];
+  const refuseAtOnce = await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => (asked.push(cur?.toString()), false) });
+  t.same(refuseAtOnce, { changed: false, aborted: true });
+  t.same(asked, ['looked at\n'], 'refused at the first read: asked once');
+  asked.length = 0;
+  // Someone writes while we write our temp file: the second question sees it.
+  const raced = await writeFileAtomic(p, 'ours\n', {
+    beforeReplace: (cur) => {
+      asked.push(cur?.toString());
+      if (asked.length === 1) writeFileSync(p, 'theirs\n');
+      return cur?.toString() === 'looked at\n';
+    },
+  });
+  t.same(raced, { changed: false, aborted: true });
+  t.same(asked, ['looked at\n', 'theirs\n']);
+  t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'their write is intact');
+  t.same(readdirSync(d), ['f'], 'no temp file left behind');
+});
+
+t.test('syncDir false: the file is replaced as well (the caller fsyncs the directory)', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  writeFileSync(p, 'old\n');
+  t.same(await writeFileAtomic(p, 'new\n', { syncDir: false }), { changed: true });
+  t.equal(readFileSync(p, 'utf8'), 'new\n');
+  t.same(readdirSync(d), ['f']);
+});
+
 t.test('removeStaleTemps: temp files of writers that no longer run go, everything else stays', async (t) => {
   const { spawnSync } = await import('node:child_process');
   const dir = mkdtempSync(join(tmpdir(), 'mpd-temps-'));
