@@ -12,10 +12,21 @@ import type { RegistriesConf, RegistryTable } from '../registries-conf/model.js'
 import { renderTable } from '../registries-conf/render.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
 
-/** RewriteChecks answering from, and adding to, the names kept from the renders before. */
+/** RewriteChecks answering from, and adding to, the names (and the locations below which a sample name is checked) kept from the renders before. */
 class KeptRewriteChecks extends RewriteChecks {
-  constructor(private readonly kept: SweepCache<{ readonly problem?: string }>) {
+  constructor(
+    private readonly kept: SweepCache<{ readonly problem?: string }>,
+    private readonly keptBelow: SweepCache<{ readonly problem?: string }>,
+  ) {
     super();
+  }
+
+  override problemBelow(location: string): string | undefined {
+    const hit = this.keptBelow.get(location);
+    if (hit !== undefined) return hit.problem;
+    const problem = super.problemBelow(location);
+    this.keptBelow.set(location, problem === undefined ? {} : { problem });
+    return problem;
   }
 
   override problem(name: string): string | undefined {
@@ -54,13 +65,15 @@ function str(s: string | undefined): string {
 
 export class KeptChecks {
   private readonly names = new SweepCache<{ readonly problem?: string }>();
+  /** problemBelow's answers, by location. */
+  private readonly below = new SweepCache<{ readonly problem?: string }>();
   private readonly tables = new SweepCache<KeptTable>();
   /** The merged mirror lists of the renders before. */
   readonly merge = new MergeMemo();
 
   /** The rewrite checks of one render. */
   rewriteChecks(): RewriteChecks {
-    return new KeptRewriteChecks(this.names);
+    return new KeptRewriteChecks(this.names, this.below);
   }
 
   /** What is kept of each table of `conf` (rendered at first sight), by the table object. */
@@ -80,18 +93,20 @@ export class KeptChecks {
 
   /** Names and tables kept (for tests: stays that of one render). */
   get size(): number {
-    return this.names.size + this.tables.size;
+    return this.names.size + this.below.size + this.tables.size;
   }
 
   /** Ends a render: what it did not use is forgotten. */
   sweep(): void {
     this.names.sweep();
+    this.below.sweep();
     this.tables.sweep();
     this.merge.sweep();
   }
 
   clear(): void {
     this.names.clear();
+    this.below.clear();
     this.tables.clear();
     this.merge.clear();
   }

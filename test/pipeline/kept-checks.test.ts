@@ -138,3 +138,16 @@ t.test('a table kept from a render before is not rendered or parsed back again, 
   t.equal(finishConf(mk(4), facts, OUT, undefined, kept).text, finishConf(mk(4), facts, OUT).text, 'one table more: the same text as a render from nothing');
   t.equal(first.text, finishConf(mk(3), facts, OUT).text);
 });
+
+t.test('a location checked below in a render before is not parsed again (problemBelow answers from what was kept)', async (t) => {
+  const kept = new KeptChecks();
+  const first = kept.rewriteChecks();
+  t.equal(first.problemBelow('quay.io/team'), undefined);
+  t.match(first.problemBelow('Quay.IO/Team'), /./, 'an upper-case repository is a problem');
+  t.equal(first.parsed, 2);
+  kept.sweep();
+  const next = kept.rewriteChecks();
+  t.equal(next.problemBelow('quay.io/team'), undefined);
+  t.match(next.problemBelow('Quay.IO/Team'), /./, 'the kept problem, the same answer');
+  t.equal(next.parsed, 0, 'nothing parsed again');
+});
