@@ -66,6 +66,15 @@ function sameTexts(a: readonly SourceText[], b: readonly SourceText[]): boolean 
 /** How long the parse of new fragments holds the event loop at most before it yields (parseInSlices). */
 const PARSE_SLICE_MS = 20;
 
+/**
+ * A read of at most this many reported names is made with blocking system calls: each is a
+ * few microseconds on a local file, where a call through the thread pool costs a wake of the
+ * main thread and, on a busy machine, a wait for a core (a change of one fragment took ~15
+ * such round trips to read; issue #15). More names (a burst of changes) keep the loop free;
+ * so does the whole read such a read falls back to.
+ */
+const BLOCKING_READ_NAMES = 8;
+
 /** How often the metrics file is rewritten while the local mirror serves (besides after each render and probe round). */
 export const LOCAL_MIRROR_METRICS_MS = 5_000;
 
@@ -283,7 +292,7 @@ export class Daemon {
    * fragment is taken before the fragment is opened: a second pass over 10 000 fragments per
    * render cost as much as the read (issue #15).
    */
-  private otherInputs(): Promise<string> {
+  private otherInputs(): string {
     return inputsFingerprint({
       output: this.config.output,
       ...(this.config.base !== undefined ? { base: this.config.base } : {}),
@@ -297,9 +306,10 @@ export class Daemon {
    */
   private readPolicy(whole: boolean): Promise<PolicyDirContents> {
     const read = this.policyRead.then(async () => {
-      const opts = { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes, cache: this.readCache };
       // Taken as the read begins: an entry reported from now on is read by the next one.
       const names = whole ? undefined : this.reported;
+      const blocking = names !== undefined && names.size <= BLOCKING_READ_NAMES;
+      const opts = { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes, cache: this.readCache, blocking };
       const since = this.lastRead;
       this.reported = new Set();
       try {
@@ -336,8 +346,8 @@ export class Daemon {
   private async inputsChanged(): Promise<boolean> {
     const clean = this.cleanRender;
     if (clean === undefined) return true;
-    if ((await fileIdentity(this.config.output)) !== clean.output || (await this.otherInputs()) !== clean.others) return true;
-    if (this.config.containerdHostsDir !== undefined && this.containerdFiles !== undefined && (await this.containerdFilesIdentity()) !== this.containerdFiles)
+    if (fileIdentity(this.config.output) !== clean.output || this.otherInputs() !== clean.others) return true;
+    if (this.config.containerdHostsDir !== undefined && this.containerdFiles !== undefined && this.containerdFilesIdentity() !== this.containerdFiles)
       return true; // edited or removed: drift
     const dir = await this.readPolicy(true); // the whole directory: the net behind the watcher
     // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
@@ -354,7 +364,7 @@ export class Daemon {
     const output = resolve(this.config.output);
     const aboutOutput = path === output || path === dirname(output);
     if (aboutOutput) await this.scheduler.idle();
-    if (aboutOutput && (await this.output.isOwnWrite())) {
+    if (aboutOutput && this.output.isOwnWrite()) {
       this.log.trace({ event: what, file: name }, `${what} ${name}: our own write`);
       return;
     }
@@ -437,13 +447,13 @@ export class Daemon {
 
   private async render(): Promise<void> {
     // Taken before anything is read (the policy directory's as it is read): a change made during this render differs from them.
-    const others = await this.otherInputs();
-    const outputBefore = await fileIdentity(this.config.output);
+    const others = this.otherInputs();
+    const outputBefore = fileIdentity(this.config.output);
     this.cleanRender = undefined;
     const read = await this.renderSteps();
     if (this.degradedReasons().length > 0) return;
     // The output as our write left it, if it is that (else as it was before the render).
-    const output = (await this.output.isOwnWrite()) ? await fileIdentity(this.config.output) : outputBefore;
+    const output = this.output.isOwnWrite() ? fileIdentity(this.config.output) : outputBefore;
     this.cleanRender = { others, policy: read.identity, texts: read.fragments, output };
   }
 
@@ -635,7 +645,7 @@ export class Daemon {
         -CONTAINERD_DRIFT_KEPT,
       );
       this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic), drift };
-      this.containerdFiles = await this.containerdFilesIdentity();
+      this.containerdFiles = this.containerdFilesIdentity();
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(
           { path: dir, written: outcome.written, removed: outcome.removed },
@@ -648,10 +658,10 @@ export class Daemon {
   }
 
   /** Each hosts.toml we keep, by identity (inputs-fingerprint.ts): equal, none was edited, replaced or removed. */
-  private async containerdFilesIdentity(): Promise<string | undefined> {
+  private containerdFilesIdentity(): string | undefined {
     const c = this.containerdStatus;
     if (c === undefined) return undefined;
-    return (await Promise.all(c.hosts.map(async (h) => `${h} ${await fileIdentity(join(c.dir, h, 'hosts.toml'))}`))).join('\n');
+    return c.hosts.map((h) => `${h} ${fileIdentity(join(c.dir, h, 'hosts.toml'))}`).join('\n');
   }
 
   /** The daemon's state now, for the status report (src/daemon/status-report.ts). */

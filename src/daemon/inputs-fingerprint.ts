@@ -10,14 +10,14 @@
  * moves ctime, a rename-over gives a new inode. File times come from the kernel's coarse clock,
  * so a same-size write within one tick of the look can keep them: the watcher reports such a
  * change; the rescan is the net behind it, not the first line.
+ *
+ * The calls are blocking: an lstat of a handful of files (the drop-ins, the base, the output)
+ * takes microseconds, where each through the thread pool cost a wake of the main thread at the
+ * start of every render (issue #15).
  */
 import { createHash } from 'node:crypto';
-import { promises as fs, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { mapBounded } from '../core/map-bounded.js';
-
-/** lstat calls in flight at once (the policy dir's reads use the same bound). */
-const CONCURRENCY = 24;
 
 export interface FingerprintTargets {
   /** Absent: left out (the daemon has it from its read of the directory: PolicyDirContents.identity). */
@@ -33,40 +33,45 @@ function identity(st: BigIntStats | undefined): string {
 }
 
 /** A file's identity, or '-' when it cannot be had (missing, unreadable). */
-export async function fileIdentity(path: string): Promise<string> {
-  return identity(await lstatOrUndefined(path));
+export function fileIdentity(path: string): string {
+  return identity(lstatOrUndefined(path));
 }
 
-async function lstatOrUndefined(path: string): Promise<BigIntStats | undefined> {
+function lstatOrUndefined(path: string): BigIntStats | undefined {
+  // throwIfNoEntry: false spares building an error for the usual missing drop-in directory.
   try {
-    return await fs.lstat(path, { bigint: true });
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
   } catch {
-    return undefined; // missing or unreadable: the render says why; here it is one more state
+    return undefined; // unreadable: the render says why; here it is one more state
+  }
+}
+
+function statOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 
 /** The directory and each entry's identity, one line each, in byte order of the names. */
-async function directoryLines(dir: string): Promise<string[]> {
-  const self = await lstatOrUndefined(dir);
+function directoryLines(dir: string): string[] {
+  const self = lstatOrUndefined(dir);
   let names: string[];
   try {
-    names = (await fs.readdir(dir)).sort();
+    names = readdirSync(dir).sort();
   } catch (e) {
     return [`${dir} ${identity(self)} ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`];
   }
-  const entries = await mapBounded(names, CONCURRENCY, async (name) => `${name} ${identity(await lstatOrUndefined(join(dir, name)))}`);
-  return [`${dir} ${identity(self)}`, ...entries];
+  return [`${dir} ${identity(self)}`, ...names.map((name) => `${name} ${identity(lstatOrUndefined(join(dir, name)))}`)];
 }
 
 /** A digest of everything a render reads but the output; equal digests mean none of it has changed. */
-export async function inputsFingerprint(t: FingerprintTargets): Promise<string> {
-  const files = t.base !== undefined ? [t.base] : [];
-  const [policy, dropIns, fileLines] = await Promise.all([
-    t.policyDir !== undefined ? directoryLines(t.policyDir) : [],
-    directoryLines(join(dirname(t.output), 'registries.conf.d')),
-    // Both the name and what it points to: the base may be a link we follow.
-    Promise.all(files.map(async (f) => `${f} ${identity(await lstatOrUndefined(f))} ${identity(await fs.stat(f, { bigint: true }).catch(() => undefined))}`)),
-  ]);
+export function inputsFingerprint(t: FingerprintTargets): string {
+  const policy = t.policyDir !== undefined ? directoryLines(t.policyDir) : [];
+  const dropIns = directoryLines(join(dirname(t.output), 'registries.conf.d'));
+  // Both the name and what it points to: the base may be a link we follow.
+  const fileLines = t.base !== undefined ? [`${t.base} ${identity(lstatOrUndefined(t.base))} ${identity(statOrUndefined(t.base))}`] : [];
   const hash = createHash('sha256');
   for (const line of [...policy, '', ...dropIns, '', ...fileLines]) hash.update(`${line}\n`);
   return hash.digest('hex');

@@ -5,11 +5,11 @@
  * at before the render (compare-before-replace); anything else changed meanwhile means a
  * render again.
  */
-import { promises as fs } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { unlessMissing } from '../output/if-exists.js';
+import { unlessMissingSync } from '../output/if-exists.js';
 import { classifyText } from '../output/managed-file.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
@@ -76,7 +76,7 @@ export class OutputGuard {
   async look(): Promise<OutputLook> {
     let bytes: Buffer | undefined;
     try {
-      bytes = await this.read();
+      bytes = this.read();
     } catch (e) {
       return { problem: `cannot read it: ${(e as Error).message}` };
     }
@@ -85,7 +85,7 @@ export class OutputGuard {
     // empty output is the first half of such a write more often than a choice. Adopted or kept
     // as drift only if it is still the same empty file a moment later, as a fragment read empty.
     if (current === '' && this.lastWritten !== '') {
-      const seen = await fileIdentity(this.settings().output);
+      const seen = fileIdentity(this.settings().output);
       if (this.emptySeen !== seen) {
         this.emptySeen = seen;
         return { settling: true };
@@ -107,7 +107,7 @@ export class OutputGuard {
     // Compared as bytes: the look's bytes are what it decoded (or knew as our last write).
     const unchanged = (current: Buffer | undefined): boolean =>
       current === undefined || look.bytes === undefined ? current === look.bytes : current.equals(look.bytes);
-    await fs.mkdir(resolve(output, '..'), { recursive: true, mode: 0o755 });
+    mkdirSync(resolve(output, '..'), { recursive: true, mode: 0o755 });
     const bytes = Buffer.from(text, 'utf8');
     // Someone replaced or edited the output while we rendered or wrote: not ours to overwrite
     // unseen (it would be lost); the next render classifies it and keeps it. writeFileAtomic
@@ -121,7 +121,7 @@ export class OutputGuard {
       this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
     this.lastWritten = text;
     this.lastWrittenBytes = bytes;
-    if (written.changed) this.ownWrite = await fileIdentity(output);
+    if (written.changed) this.ownWrite = fileIdentity(output);
     if (this.writeError) this.log.info(`${output} written again`);
     this.writeError = undefined;
     return { changed: written.changed };
@@ -134,8 +134,8 @@ export class OutputGuard {
    * the tick of ours could pass for it; the rescan, which compares against the identity taken
    * before our write, renders once after it and sees that.
    */
-  async isOwnWrite(): Promise<boolean> {
-    return this.ownWrite !== undefined && this.ownWrite !== '-' && (await fileIdentity(this.settings().output)) === this.ownWrite;
+  isOwnWrite(): boolean {
+    return this.ownWrite !== undefined && this.ownWrite !== '-' && fileIdentity(this.settings().output) === this.ownWrite;
   }
 
   /** A replace that threw: its message, kept until a write succeeds. */
@@ -144,8 +144,9 @@ export class OutputGuard {
     return this.writeError;
   }
 
-  private read(): Promise<Buffer | undefined> {
-    return unlessMissing(fs.readFile(this.settings().output));
+  /** Blocking, as the write's own reads (atomic-write.ts says why). */
+  private read(): Buffer | undefined {
+    return unlessMissingSync(() => readFileSync(this.settings().output));
   }
 
   /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept, and returned. */

@@ -51,7 +51,8 @@ export interface ReadOptions {
   readonly cache?: FragmentReadCache;
   /**
    * Read with blocking system calls: for one-shot commands (check, render), where nothing else
-   * waits on the event loop; never for the daemon. The same calls, checks and refusals.
+   * waits on the event loop, and the daemon's read of a few reported names (readPolicyDirNames;
+   * the whole read it may fall back to is never blocking). The same calls, checks and refusals.
    */
   readonly blocking?: boolean;
 }
@@ -382,11 +383,12 @@ function plainName(name: string): boolean {
 export async function readPolicyDirNames(dir: string, names: Iterable<string>, since: PolicyDirContents, opts: ReadOptions = {}): Promise<PolicyDirContents> {
   const state = since.state;
   const wanted = sortByteOrder([...new Set([...names, ...(state?.links ?? [])])]);
-  if (state === undefined || state.maxFragments !== (opts.maxFragments ?? MAX_FRAGMENTS) || !wanted.every(plainName)) return readPolicyDir(dir, opts);
+  const whole = { ...opts, blocking: false }; // a whole read keeps the loop free (10 000 fragments)
+  if (state === undefined || state.maxFragments !== (opts.maxFragments ?? MAX_FRAGMENTS) || !wanted.every(plainName)) return readPolicyDir(dir, whole);
   const io = opts.blocking === true ? blockingIo : promiseIo;
   const before = await dirIdentity(io, dir);
   const got = await readNamesOnce(io, dir, wanted, state, opts);
-  if (got === undefined || (await dirIdentity(io, dir)) !== before) return readPolicyDir(dir, opts);
+  if (got === undefined || (await dirIdentity(io, dir)) !== before) return readPolicyDir(dir, whole);
   return got;
 }
 

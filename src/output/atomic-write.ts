@@ -6,14 +6,36 @@
  * A symbolic link at the path is replaced by a regular file like a new one (0644, our
  * owner): the link's target is not the file replaced, so its mode and owner (0600, or
  * root:shadow 0640) say nothing about who should read this one. The caller logs it.
+ *
+ * Every call but the fsyncs is blocking: on a file of a few kilobytes (a few megabytes at
+ * 10 000 fragments) each takes microseconds, where a call through the thread pool costs a wake
+ * of the main thread and, on a busy machine, a wait for a core (a daemon's write made ~17 such
+ * round trips; issue #15). An fsync waits for the disk, which under load can take long: it
+ * goes through the pool, and the event loop turns meanwhile.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, promises as fs } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fchownSync,
+  fsync,
+  lstatSync,
+  openSync,
+  promises as fs,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pidAlive } from './pid.js';
-import { unlessMissing } from './if-exists.js';
+import { unlessMissingSync } from './if-exists.js';
 
 const run = promisify(execFile);
 
@@ -44,13 +66,18 @@ export interface WriteOptions {
 }
 
 /** The target of a symbolic link at `path`; undefined when it is none (or nothing is there). */
-async function linkTarget(path: string): Promise<string | undefined> {
-  const st = await unlessMissing(fs.lstat(path));
-  return st?.isSymbolicLink() ? unlessMissing(fs.readlink(path)) : undefined;
+function linkTarget(path: string): string | undefined {
+  const st = unlessMissingSync(() => lstatSync(path));
+  return st?.isSymbolicLink() ? unlessMissingSync(() => readlinkSync(path)) : undefined;
 }
 
-function readIfExists(path: string): Promise<Buffer | undefined> {
-  return unlessMissing(fs.readFile(path));
+function readIfExists(path: string): Buffer | undefined {
+  return unlessMissingSync(() => readFileSync(path));
+}
+
+/** fsync(2) through the thread pool (see the top of this file). */
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
 /** On an SELinux host, give the temp file the label of the file it replaces (rename keeps the temp file's label). */
@@ -65,33 +92,33 @@ async function copySelinuxLabel(from: string, to: string): Promise<void> {
 
 export async function writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<WriteResult> {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const old = await readIfExists(path);
+  const old = readIfExists(path);
   if (opts.beforeReplace && !opts.beforeReplace(old)) return { changed: false, aborted: true };
   if (old && old.equals(bytes)) return { changed: false };
   const dir = dirname(path);
-  const link = await linkTarget(path);
+  const link = linkTarget(path);
   // Metadata to keep: the file itself, never a link's target (see the top of this file).
-  const st = old && link === undefined ? await fs.stat(path) : undefined;
+  const st = old && link === undefined ? statSync(path) : undefined;
   const mode = st ? st.mode & 0o7777 : (opts.mode ?? 0o644);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {
-      await fh.writeFile(bytes);
-      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) await fh.chown(st.uid, st.gid);
-      await fh.chmod(mode); // explicit: the umask must not decide who can read registries.conf
-      await fh.sync();
+      writeFileSync(fd, bytes);
+      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) fchownSync(fd, st.uid, st.gid);
+      fchmodSync(fd, mode); // explicit: the umask must not decide who can read registries.conf
+      await fsyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     if (st) await copySelinuxLabel(path, tmp);
-    if (opts.beforeReplace && !opts.beforeReplace(await readIfExists(path))) {
-      await fs.rm(tmp, { force: true });
+    if (opts.beforeReplace && !opts.beforeReplace(readIfExists(path))) {
+      rmSync(tmp, { force: true });
       return { changed: false, aborted: true };
     }
-    await fs.rename(tmp, path);
+    renameSync(tmp, path);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw e;
   }
   if (opts.syncDir !== false) await fsyncDir(dir);
@@ -105,11 +132,11 @@ export function replacedLinkMessage(path: string, target: string): string {
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const dh = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await dh.sync();
+    await fsyncFd(fd);
   } finally {
-    await dh.close();
+    closeSync(fd);
   }
 }
 

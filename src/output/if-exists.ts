@@ -9,3 +9,13 @@ export async function unlessMissing<T>(operation: Promise<T>): Promise<T | undef
     throw e;
   }
 }
+
+/** unlessMissing for a blocking call. */
+export function unlessMissingSync<T>(operation: () => T): T | undefined {
+  try {
+    return operation();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw e;
+  }
+}

@@ -5,11 +5,10 @@
  * is rendered into registries.conf by root). Nothing that is not a regular file is opened:
  * a FIFO would hang the reader, a device could do anything.
  */
-import { constants, promises as fs, type Stats } from 'node:fs';
+import { constants, lstatSync, promises as fs, type Stats } from 'node:fs';
 import { writeFileAtomic, type WriteOptions } from './atomic-write.js';
 import { ownUid } from './pid.js';
 import { trustProblem } from '../core/trust.js';
-import { unlessMissing } from './if-exists.js';
 
 /** A state file (or directory) that is there but must not be believed; the message names it and why. */
 export class UntrustedFileError extends Error {
@@ -37,7 +36,9 @@ export function privateFileProblem(st: Stats, uid = ownUid()): string | undefine
  * anything else than a trusted regular file (nothing else is even opened).
  */
 export async function readPrivateFile(path: string): Promise<string | undefined> {
-  const l = await unlessMissing(fs.lstat(path));
+  // Blocking: a file that is not there (the usual base.conf, looked for at every render) costs
+  // no thread-pool round trip (atomic-write.ts says why that matters).
+  const l = lstatSync(path, { throwIfNoEntry: false });
   if (l === undefined) return undefined;
   const before = privateFileProblem(l);
   if (before !== undefined) throw new UntrustedFileError(`${path}: not used: ${before}`);

@@ -21,8 +21,8 @@ t.test('equal while nothing changes, different after each kind of change', async
   writeFileSync(output, 'out');
   writeFileSync(base, 'base');
   const targets = { policyDir, output, base };
-  let last = await inputsFingerprint(targets);
-  t.equal(await inputsFingerprint(targets), last, 'nothing changed: equal');
+  let last = inputsFingerprint(targets);
+  t.equal(inputsFingerprint(targets), last, 'nothing changed: equal');
 
   const changes: Array<[string, () => void]> = [
     ['a fragment rewritten, same size', () => writeFileSync(join(policyDir, '10-a.toml'), 'b')],
@@ -40,19 +40,19 @@ t.test('equal while nothing changes, different after each kind of change', async
     ['a drop-in added', () => writeFileSync(join(dir, 'out', 'registries.conf.d', '50-x.conf'), '')],
     ['the policy dir removed', () => rmSync(policyDir, { recursive: true })],
   ];
-  const outputBefore = await fileIdentity(output);
-  t.equal(await fileIdentity(output), outputBefore, 'the output: equal while unchanged');
+  const outputBefore = fileIdentity(output);
+  t.equal(fileIdentity(output), outputBefore, 'the output: equal while unchanged');
   await new Promise((r) => setTimeout(r, 20));
   writeFileSync(output, 'edited by hand');
-  t.not(await fileIdentity(output), outputBefore, 'the output edited: its identity differs');
-  t.equal(await fileIdentity(join(dir, 'nothing-here')), '-', 'a missing file');
+  t.not(fileIdentity(output), outputBefore, 'the output edited: its identity differs');
+  t.equal(fileIdentity(join(dir, 'nothing-here')), '-', 'a missing file');
   for (const [what, change] of changes) {
     // File times come from the kernel's coarse clock (a tick, 1-4 ms): a change in the same tick as the last look could keep them.
     await new Promise((r) => setTimeout(r, 20));
     change();
-    const now = await inputsFingerprint(targets);
+    const now = inputsFingerprint(targets);
     t.not(now, last, what);
-    t.equal(await inputsFingerprint(targets), now, `${what}: then stable`);
+    t.equal(inputsFingerprint(targets), now, `${what}: then stable`);
     last = now;
   }
 });
