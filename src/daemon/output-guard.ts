@@ -112,7 +112,8 @@ export class OutputGuard {
     // Someone replaced or edited the output while we rendered or wrote: not ours to overwrite
     // unseen (it would be lost); the next render classifies it and keeps it. writeFileAtomic
     // asks `unchanged` of what it reads first and again just before the rename.
-    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged });
+    // Blocking calls (but the fsyncs): this write is on the path of every change (atomic-write.ts).
+    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged, blocking: true });
     if (written.aborted) {
       this.log.debug(`${output} changed during the render; rendering again`);
       return 'raced';

@@ -7,22 +7,28 @@
  * owner): the link's target is not the file replaced, so its mode and owner (0600, or
  * root:shadow 0640) say nothing about who should read this one. The caller logs it.
  *
- * Every call but the fsyncs is blocking: on a file of a few kilobytes (a few megabytes at
- * 10 000 fragments) each takes microseconds, where a call through the thread pool costs a wake
- * of the main thread and, on a busy machine, a wait for a core (a daemon's write made ~17 such
- * round trips; issue #15). An fsync waits for the disk, which under load can take long: it
- * goes through the pool, and the event loop turns meanwhile.
+ * Two drivers for the same calls (as fragments/fragment-io.ts for reads): through the thread
+ * pool (the default: background writes, such as a first start's 10 000 last-good copies, stay
+ * off the main thread), or blocking (`blocking`: the daemon's output on the path of a change,
+ * where each call takes microseconds but a round trip through the pool costs a wake of the
+ * main thread and, on a busy machine, a wait for a core; the write made ~17 of them, issue
+ * #15). The fsyncs, which wait for the disk and under load can take long, always go through
+ * the pool: the event loop turns meanwhile.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  close,
   closeSync,
   constants,
   existsSync,
+  fchmod,
   fchmodSync,
+  fchown,
   fchownSync,
   fsync,
   lstatSync,
+  open,
   openSync,
   promises as fs,
   readFileSync,
@@ -30,12 +36,14 @@ import {
   renameSync,
   rmSync,
   statSync,
+  write,
   writeFileSync,
+  type Stats,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pidAlive } from './pid.js';
-import { unlessMissingSync } from './if-exists.js';
+import { unlessMissing, unlessMissingSync } from './if-exists.js';
 
 const run = promisify(execFile);
 
@@ -63,16 +71,69 @@ export interface WriteOptions {
    * the batch's renames until then). Default true.
    */
   readonly syncDir?: boolean;
+  /** The calls but the fsyncs made blocking (see the top of this file). Default false. */
+  readonly blocking?: boolean;
 }
+
+/** A value now (blocking driver) or later (pool driver); callers await either. */
+type Later<T> = T | Promise<T>;
+
+/** The calls a write makes but the fsyncs; undefined for what is not there (ENOENT). */
+interface WriteIo {
+  readIfExists(path: string): Later<Buffer | undefined>;
+  lstat(path: string): Later<Stats | undefined>;
+  readlink(path: string): Later<string | undefined>;
+  stat(path: string): Later<Stats>;
+  open(path: string, flags: number, mode: number): Later<number>;
+  writeAll(fd: number, bytes: Buffer): Later<void>;
+  fchown(fd: number, uid: number, gid: number): Later<void>;
+  fchmod(fd: number, mode: number): Later<void>;
+  close(fd: number): Later<void>;
+  rename(from: string, to: string): Later<void>;
+  rm(path: string): Later<void>;
+}
+
+/** A callback-style call as a promise (callbacks: a third of FileHandle's cost on the main thread). */
+function viaPool<T>(call: (done: (e: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => call((e, value) => (e ? reject(e) : resolve(value as T))));
+}
+
+async function writeAllViaPool(fd: number, bytes: Buffer): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await viaPool<number>((done) => write(fd, bytes, at, bytes.length - at, null, done));
+}
+
+const poolIo: WriteIo = {
+  readIfExists: (path) => unlessMissing(fs.readFile(path)),
+  lstat: (path) => unlessMissing(fs.lstat(path)),
+  readlink: (path) => unlessMissing(fs.readlink(path)),
+  stat: (path) => fs.stat(path),
+  open: (path, flags, mode) => viaPool<number>((done) => open(path, flags, mode, done)),
+  writeAll: writeAllViaPool,
+  fchown: (fd, uid, gid) => viaPool<void>((done) => fchown(fd, uid, gid, done)),
+  fchmod: (fd, mode) => viaPool<void>((done) => fchmod(fd, mode, done)),
+  close: (fd) => viaPool<void>((done) => close(fd, done)),
+  rename: (from, to) => fs.rename(from, to),
+  rm: (path) => fs.rm(path, { force: true }),
+};
+
+const blockingIo: WriteIo = {
+  readIfExists: (path) => unlessMissingSync(() => readFileSync(path)),
+  lstat: (path) => lstatSync(path, { throwIfNoEntry: false }),
+  readlink: (path) => unlessMissingSync(() => readlinkSync(path)),
+  stat: (path) => statSync(path),
+  open: (path, flags, mode) => openSync(path, flags, mode),
+  writeAll: (fd, bytes) => writeFileSync(fd, bytes),
+  fchown: (fd, uid, gid) => fchownSync(fd, uid, gid),
+  fchmod: (fd, mode) => fchmodSync(fd, mode),
+  close: (fd) => closeSync(fd),
+  rename: (from, to) => renameSync(from, to),
+  rm: (path) => rmSync(path, { force: true }),
+};
 
 /** The target of a symbolic link at `path`; undefined when it is none (or nothing is there). */
-function linkTarget(path: string): string | undefined {
-  const st = unlessMissingSync(() => lstatSync(path));
-  return st?.isSymbolicLink() ? unlessMissingSync(() => readlinkSync(path)) : undefined;
-}
-
-function readIfExists(path: string): Buffer | undefined {
-  return unlessMissingSync(() => readFileSync(path));
+async function linkTarget(io: WriteIo, path: string): Promise<string | undefined> {
+  const st = await io.lstat(path);
+  return st?.isSymbolicLink() ? io.readlink(path) : undefined;
 }
 
 /** fsync(2) through the thread pool (see the top of this file). */
@@ -91,37 +152,38 @@ async function copySelinuxLabel(from: string, to: string): Promise<void> {
 }
 
 export async function writeFileAtomic(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<WriteResult> {
+  const io = opts.blocking === true ? blockingIo : poolIo;
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const old = readIfExists(path);
+  const old = await io.readIfExists(path);
   if (opts.beforeReplace && !opts.beforeReplace(old)) return { changed: false, aborted: true };
   if (old && old.equals(bytes)) return { changed: false };
   const dir = dirname(path);
-  const link = linkTarget(path);
+  const link = await linkTarget(io, path);
   // Metadata to keep: the file itself, never a link's target (see the top of this file).
-  const st = old && link === undefined ? statSync(path) : undefined;
+  const st = old && link === undefined ? await io.stat(path) : undefined;
   const mode = st ? st.mode & 0o7777 : (opts.mode ?? 0o644);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fd = await io.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {
-      writeFileSync(fd, bytes);
-      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) fchownSync(fd, st.uid, st.gid);
-      fchmodSync(fd, mode); // explicit: the umask must not decide who can read registries.conf
+      await io.writeAll(fd, bytes);
+      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) await io.fchown(fd, st.uid, st.gid);
+      await io.fchmod(fd, mode); // explicit: the umask must not decide who can read registries.conf
       await fsyncFd(fd);
     } finally {
-      closeSync(fd);
+      await io.close(fd);
     }
     if (st) await copySelinuxLabel(path, tmp);
-    if (opts.beforeReplace && !opts.beforeReplace(readIfExists(path))) {
-      rmSync(tmp, { force: true });
+    if (opts.beforeReplace && !opts.beforeReplace(await io.readIfExists(path))) {
+      await io.rm(tmp);
       return { changed: false, aborted: true };
     }
-    renameSync(tmp, path);
+    await io.rename(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    await io.rm(tmp);
     throw e;
   }
-  if (opts.syncDir !== false) await fsyncDir(dir);
+  if (opts.syncDir !== false) await fsyncDirWith(io, dir);
   return link === undefined ? { changed: true } : { changed: true, replacedLink: link };
 }
 
@@ -131,12 +193,16 @@ export function replacedLinkMessage(path: string, target: string): string {
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+export function fsyncDir(dir: string): Promise<void> {
+  return fsyncDirWith(poolIo, dir);
+}
+
+async function fsyncDirWith(io: WriteIo, dir: string): Promise<void> {
+  const fd = await io.open(dir, constants.O_RDONLY | constants.O_DIRECTORY, 0);
   try {
     await fsyncFd(fd);
   } finally {
-    closeSync(fd);
+    await io.close(fd);
   }
 }
 

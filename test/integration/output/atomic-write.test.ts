@@ -7,154 +7,161 @@ import { removeStaleTemps, writeFileAtomic } from '../../../src/output/atomic-wr
 const isRoot = process.getuid?.() === 0;
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'mpd-aw-'));
 
-t.test('a new file gets the bytes and mode 0644 whatever the umask', async (t) => {
-  const d = tmp();
-  const p = join(d, 'registries.conf');
-  const old = process.umask(0o077);
-  try {
-    t.same(await writeFileAtomic(p, 'a = 1\n'), { changed: true });
-  } finally {
-    process.umask(old);
-  }
-  t.equal(readFileSync(p, 'utf8'), 'a = 1\n');
-  t.equal(statSync(p).mode & 0o777, 0o644);
-  t.same(readdirSync(d), ['registries.conf'], 'no temp file left behind');
-});
-
-t.test('unchanged bytes are not written at all', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  await writeFileAtomic(p, 'same\n');
-  const before = statSync(p);
-  t.same(await writeFileAtomic(p, 'same\n'), { changed: false });
-  const after = statSync(p);
-  t.equal(after.ino, before.ino, 'same inode: no rename happened');
-  t.equal(after.mtimeMs, before.mtimeMs);
-});
-
-t.test('a replaced file keeps its mode and owner; the inode changes (rename, not overwrite)', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  writeFileSync(p, 'old\n');
-  chmodSync(p, 0o640);
-  if (isRoot) chownSync(p, 4242, 4343);
-  const ino = statSync(p).ino;
-  await writeFileAtomic(p, 'new\n');
-  const st = statSync(p);
-  t.equal(readFileSync(p, 'utf8'), 'new\n');
-  t.equal(st.mode & 0o777, 0o640);
-  if (isRoot) t.same([st.uid, st.gid], [4242, 4343]);
-  t.not(st.ino, ino);
-});
-
-t.test('a symbolic link is replaced by a regular file like a new one (0644, our owner); its target is left alone', async (t) => {
-  const d = tmp();
-  const target = join(d, 'shadow-like');
-  writeFileSync(target, 'secret\n');
-  chmodSync(target, 0o600);
-  if (isRoot) chownSync(target, 4242, 4343);
-  const p = join(d, 'registries.conf');
-  symlinkSync('shadow-like', p);
-  const r = await writeFileAtomic(p, 'new\n');
-  t.same(r, { changed: true, replacedLink: 'shadow-like' }, 'says a link was replaced, and which');
-  const st = lstatSync(p);
-  t.ok(st.isFile(), 'a regular file now');
-  t.equal(st.mode & 0o777, 0o644, "not the target's 0600");
-  t.same([st.uid, st.gid], [process.getuid?.(), process.getgid?.()], "our owner, not the target's");
-  t.equal(readFileSync(p, 'utf8'), 'new\n');
-  t.equal(readFileSync(target, 'utf8'), 'secret\n', 'the target is untouched');
-  t.equal(statSync(target).mode & 0o777, 0o600);
-
-  const dangling = join(d, 'dangling.conf');
-  symlinkSync(join(d, 'nowhere'), dangling);
-  t.same(await writeFileAtomic(dangling, 'x\n', { mode: 0o640 }), { changed: true, replacedLink: join(d, 'nowhere') }, 'a dangling link too');
-  t.equal(lstatSync(dangling).mode & 0o777, 0o640, 'with the mode given for a new file');
-});
-
-t.test('a failed write leaves the old file intact and no temp file', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  writeFileSync(p, 'old\n');
-  // A directory where the temp file should go that cannot be written (as root, use a missing parent instead).
-  await t.rejects(writeFileAtomic(join(d, 'missing', 'f'), 'x'), { code: 'ENOENT' });
-  if (!isRoot) {
-    chmodSync(d, 0o555);
-    await t.rejects(writeFileAtomic(p, 'new\n'), { code: 'EACCES' });
-    chmodSync(d, 0o755);
-  }
-  t.equal(readFileSync(p, 'utf8'), 'old\n');
-  t.same(readdirSync(d), ['f']);
-});
-
-t.test('concurrent readers never see a torn or empty file', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  const a = `${'a'.repeat(200_000)}\n`;
-  const b = `${'b'.repeat(300_000)}\n`;
-  await writeFileAtomic(p, a);
-  let reads = 0;
-  let bad = 0;
-  let writing = true;
-  const reader = (async () => {
-    while (writing && reads < 100_000) {
-      const s = readFileSync(p, 'utf8');
-      if (s !== a && s !== b) bad++;
-      reads++;
-      await new Promise((r) => setImmediate(r));
+// Both drivers: through the thread pool (the default) and blocking (the daemon's output).
+for (const [label, driver] of [
+  ['', {}],
+  ['blocking: ', { blocking: true }],
+] as const) {
+  t.test(`${label}a new file gets the bytes and mode 0644 whatever the umask`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'registries.conf');
+    const old = process.umask(0o077);
+    try {
+      t.same(await writeFileAtomic(p, 'a = 1\n', driver), { changed: true });
+    } finally {
+      process.umask(old);
     }
-  })();
-  for (let i = 0; i < 50; i++) await writeFileAtomic(p, i % 2 ? a : b);
-  writing = false;
-  await reader;
-  t.ok(reads > 0);
-  t.equal(bad, 0, `${reads} reads, none torn`);
-});
-
-t.test('beforeReplace sees the file as it is just before the rename, and can refuse', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  writeFileSync(p, 'theirs\n');
-  let seen: string | undefined;
-  const r = await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => ((seen = cur?.toString()), false) });
-  t.same(r, { changed: false, aborted: true });
-  t.equal(seen, 'theirs\n');
-  t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'not replaced');
-  t.same(readdirSync(d), ['f'], 'no temp file left behind');
-  t.same(await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => cur?.toString() === 'theirs\n' }), { changed: true });
-  t.equal(readFileSync(p, 'utf8'), 'ours\n');
-});
-
-t.test('beforeReplace is asked before anything is written, and again just before the rename', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  writeFileSync(p, 'looked at\n');
-  const asked: Array<string | undefined> = [];
-  const refuseAtOnce = await writeFileAtomic(p, 'ours\n', { beforeReplace: (cur) => (asked.push(cur?.toString()), false) });
-  t.same(refuseAtOnce, { changed: false, aborted: true });
-  t.same(asked, ['looked at\n'], 'refused at the first read: asked once');
-  asked.length = 0;
-  // Someone writes while we write our temp file: the second question sees it.
-  const raced = await writeFileAtomic(p, 'ours\n', {
-    beforeReplace: (cur) => {
-      asked.push(cur?.toString());
-      if (asked.length === 1) writeFileSync(p, 'theirs\n');
-      return cur?.toString() === 'looked at\n';
-    },
+    t.equal(readFileSync(p, 'utf8'), 'a = 1\n');
+    t.equal(statSync(p).mode & 0o777, 0o644);
+    t.same(readdirSync(d), ['registries.conf'], 'no temp file left behind');
   });
-  t.same(raced, { changed: false, aborted: true });
-  t.same(asked, ['looked at\n', 'theirs\n']);
-  t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'their write is intact');
-  t.same(readdirSync(d), ['f'], 'no temp file left behind');
-});
 
-t.test('syncDir false: the file is replaced as well (the caller fsyncs the directory)', async (t) => {
-  const d = tmp();
-  const p = join(d, 'f');
-  writeFileSync(p, 'old\n');
-  t.same(await writeFileAtomic(p, 'new\n', { syncDir: false }), { changed: true });
-  t.equal(readFileSync(p, 'utf8'), 'new\n');
-  t.same(readdirSync(d), ['f']);
-});
+  t.test(`${label}unchanged bytes are not written at all`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    await writeFileAtomic(p, 'same\n', driver);
+    const before = statSync(p);
+    t.same(await writeFileAtomic(p, 'same\n', driver), { changed: false });
+    const after = statSync(p);
+    t.equal(after.ino, before.ino, 'same inode: no rename happened');
+    t.equal(after.mtimeMs, before.mtimeMs);
+  });
+
+  t.test(`${label}a replaced file keeps its mode and owner; the inode changes (rename, not overwrite)`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    writeFileSync(p, 'old\n');
+    chmodSync(p, 0o640);
+    if (isRoot) chownSync(p, 4242, 4343);
+    const ino = statSync(p).ino;
+    await writeFileAtomic(p, 'new\n', driver);
+    const st = statSync(p);
+    t.equal(readFileSync(p, 'utf8'), 'new\n');
+    t.equal(st.mode & 0o777, 0o640);
+    if (isRoot) t.same([st.uid, st.gid], [4242, 4343]);
+    t.not(st.ino, ino);
+  });
+
+  t.test(`${label}a symbolic link is replaced by a regular file like a new one (0644, our owner); its target is left alone`, async (t) => {
+    const d = tmp();
+    const target = join(d, 'shadow-like');
+    writeFileSync(target, 'secret\n');
+    chmodSync(target, 0o600);
+    if (isRoot) chownSync(target, 4242, 4343);
+    const p = join(d, 'registries.conf');
+    symlinkSync('shadow-like', p);
+    const r = await writeFileAtomic(p, 'new\n', driver);
+    t.same(r, { changed: true, replacedLink: 'shadow-like' }, 'says a link was replaced, and which');
+    const st = lstatSync(p);
+    t.ok(st.isFile(), 'a regular file now');
+    t.equal(st.mode & 0o777, 0o644, "not the target's 0600");
+    t.same([st.uid, st.gid], [process.getuid?.(), process.getgid?.()], "our owner, not the target's");
+    t.equal(readFileSync(p, 'utf8'), 'new\n');
+    t.equal(readFileSync(target, 'utf8'), 'secret\n', 'the target is untouched');
+    t.equal(statSync(target).mode & 0o777, 0o600);
+
+    const dangling = join(d, 'dangling.conf');
+    symlinkSync(join(d, 'nowhere'), dangling);
+    t.same(await writeFileAtomic(dangling, 'x\n', { ...driver, mode: 0o640 }), { changed: true, replacedLink: join(d, 'nowhere') }, 'a dangling link too');
+    t.equal(lstatSync(dangling).mode & 0o777, 0o640, 'with the mode given for a new file');
+  });
+
+  t.test(`${label}a failed write leaves the old file intact and no temp file`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    writeFileSync(p, 'old\n');
+    // A directory where the temp file should go that cannot be written (as root, use a missing parent instead).
+    await t.rejects(writeFileAtomic(join(d, 'missing', 'f'), 'x', driver), { code: 'ENOENT' });
+    if (!isRoot) {
+      chmodSync(d, 0o555);
+      await t.rejects(writeFileAtomic(p, 'new\n', driver), { code: 'EACCES' });
+      chmodSync(d, 0o755);
+    }
+    t.equal(readFileSync(p, 'utf8'), 'old\n');
+    t.same(readdirSync(d), ['f']);
+  });
+
+  t.test(`${label}concurrent readers never see a torn or empty file`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    const a = `${'a'.repeat(200_000)}\n`;
+    const b = `${'b'.repeat(300_000)}\n`;
+    await writeFileAtomic(p, a, driver);
+    let reads = 0;
+    let bad = 0;
+    let writing = true;
+    const reader = (async () => {
+      while (writing && reads < 100_000) {
+        const s = readFileSync(p, 'utf8');
+        if (s !== a && s !== b) bad++;
+        reads++;
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    for (let i = 0; i < 50; i++) await writeFileAtomic(p, i % 2 ? a : b, driver);
+    writing = false;
+    await reader;
+    t.ok(reads > 0);
+    t.equal(bad, 0, `${reads} reads, none torn`);
+  });
+
+  t.test(`${label}beforeReplace sees the file as it is just before the rename, and can refuse`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    writeFileSync(p, 'theirs\n');
+    let seen: string | undefined;
+    const r = await writeFileAtomic(p, 'ours\n', { ...driver, beforeReplace: (cur) => ((seen = cur?.toString()), false) });
+    t.same(r, { changed: false, aborted: true });
+    t.equal(seen, 'theirs\n');
+    t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'not replaced');
+    t.same(readdirSync(d), ['f'], 'no temp file left behind');
+    t.same(await writeFileAtomic(p, 'ours\n', { ...driver, beforeReplace: (cur) => cur?.toString() === 'theirs\n' }), { changed: true });
+    t.equal(readFileSync(p, 'utf8'), 'ours\n');
+  });
+
+  t.test(`${label}beforeReplace is asked before anything is written, and again just before the rename`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    writeFileSync(p, 'looked at\n');
+    const asked: Array<string | undefined> = [];
+    const refuseAtOnce = await writeFileAtomic(p, 'ours\n', { ...driver, beforeReplace: (cur) => (asked.push(cur?.toString()), false) });
+    t.same(refuseAtOnce, { changed: false, aborted: true });
+    t.same(asked, ['looked at\n'], 'refused at the first read: asked once');
+    asked.length = 0;
+    // Someone writes while we write our temp file: the second question sees it.
+    const raced = await writeFileAtomic(p, 'ours\n', {
+      ...driver,
+      beforeReplace: (cur) => {
+        asked.push(cur?.toString());
+        if (asked.length === 1) writeFileSync(p, 'theirs\n');
+        return cur?.toString() === 'looked at\n';
+      },
+    });
+    t.same(raced, { changed: false, aborted: true });
+    t.same(asked, ['looked at\n', 'theirs\n']);
+    t.equal(readFileSync(p, 'utf8'), 'theirs\n', 'their write is intact');
+    t.same(readdirSync(d), ['f'], 'no temp file left behind');
+  });
+
+  t.test(`${label}syncDir false: the file is replaced as well (the caller fsyncs the directory)`, async (t) => {
+    const d = tmp();
+    const p = join(d, 'f');
+    writeFileSync(p, 'old\n');
+    t.same(await writeFileAtomic(p, 'new\n', { ...driver, syncDir: false }), { changed: true });
+    t.equal(readFileSync(p, 'utf8'), 'new\n');
+    t.same(readdirSync(d), ['f']);
+  });
+}
 
 t.test('removeStaleTemps: temp files of writers that no longer run go, everything else stays', async (t) => {
   const { spawnSync } = await import('node:child_process');
