@@ -16,7 +16,7 @@ import type { Fragment } from '../fragments/policy.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
 import { baseName, finishConf, headerFacts, type ConfTransform, type SourceText } from './strict.js';
-import { byteOrderCompare } from '../core/byte-order.js';
+import { byteOrderCompare, sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
 import type { SweepCache } from '../core/sweep-cache.js';
 import type { KeptChecks } from './kept-checks.js';
@@ -157,7 +157,7 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
   const maxRounds = 2 * candidates.size + 1;
   const checks = input.kept?.rewriteChecks() ?? new RewriteChecks(); // a name judged in one round is not parsed again in the next
   for (let round = 0; round < maxRounds; round++) {
-    const inEffect = [...candidates.values()].sort((a, b) => byteOrderCompare(a.file, b.file));
+    const inEffect = sortByByteOrder([...candidates.values()], (c) => c.file);
     const merged = mergePolicies({ base, fragments: inEffect.map((c) => c.fragment), ...(input.kept ? { memo: input.kept.merge } : {}) });
     let problems = merged.diagnostics.filter((d) => d.severity === 'error');
     let finished: { text?: string; diagnostics: Diagnostic[] } | undefined;
@@ -213,12 +213,12 @@ export function buildForgiving(input: ForgivingInput, output: Location): Forgivi
       else warningsByFile.set(d.file, [d]);
     }
     const warningsOf = (file: string): Diagnostic[] => unique(warningsByFile.get(file) ?? []);
-    const statuses: FragmentStatus[] = [...present].sort(byteOrderCompare).map((file) => {
+    const statuses: FragmentStatus[] = sortByteOrder([...present]).map((file) => {
       const c = candidates.get(file);
       const state: FragmentState = c?.using === 'current' ? 'valid' : c ? 'held' : 'invalid';
       return { file, state, errors: errors.get(file) ?? [], warnings: warningsOf(file) };
     });
-    const inEffect = [...candidates.keys()].sort(byteOrderCompare);
+    const inEffect = sortByteOrder([...candidates.keys()]);
     return { statuses, diagnostics, lastGood, inEffect, conf, text };
   }
 }
