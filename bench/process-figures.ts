@@ -2,7 +2,9 @@
  * Whole-process figures for the benches' floors (issue #15): wall time and peak RSS of a
  * command, and the RSS of a process left idle. Peak RSS is the kernel's high-water mark
  * (VmHWM in /proc/PID/status), read every few ms until the process exits: it only grows,
- * so the last reading is the peak up to a few ms before the end. Linux only.
+ * so the last reading is the peak up to a few ms before the end. CPU time (user + system, all
+ * threads) is read the same way from /proc/PID/stat: what the process had used a few ms before
+ * its end, in clock ticks (10 ms here). Linux only.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,6 +12,23 @@ import { readFileSync } from 'node:fs';
 export interface ProcessRun {
   readonly ms: number;
   readonly peakRssMB: number;
+  /** User + system CPU time (ms) up to the last reading; NaN when none was taken. */
+  readonly cpuMs: number;
+}
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
+const USER_HZ = 100;
+
+/** User + system CPU time (ms) of a process from /proc/PID/stat, or undefined once it is gone. */
+export function cpuMsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is the first, utime the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
 }
 
 /** kB of a /proc/PID/status field (VmHWM, VmRSS), or undefined once the process is gone. */
@@ -30,9 +49,12 @@ export function runMeasured(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     let err = '';
     child.stderr?.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
     let peakKb = 0;
+    let cpuMs = NaN;
     const poll = setInterval(() => {
       const kb = child.pid === undefined ? undefined : statusKb(child.pid, 'VmHWM');
       if (kb !== undefined) peakKb = Math.max(peakKb, kb);
+      const cpu = child.pid === undefined ? undefined : cpuMsOf(child.pid);
+      if (cpu !== undefined) cpuMs = cpu;
     }, 5);
     const limit = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
@@ -41,7 +63,7 @@ export function runMeasured(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       clearInterval(poll);
       clearTimeout(limit);
       if (code !== 0) reject(new Error(`${argv.join(' ')}: exit ${code ?? signal}: ${err}`));
-      else resolve({ ms, peakRssMB: peakKb / 1024 });
+      else resolve({ ms, peakRssMB: peakKb / 1024, cpuMs });
     });
   });
 }

@@ -1,12 +1,14 @@
 /**
  * The policy subcommands: check, render, import. Each returns its exit code:
  * 0 done, 1 invalid input (nothing written), 2 usage error (thrown as UsageError).
+ * What only an option needs (containerd's files, the local mirror's address, the usage text) is
+ * loaded when that option is given: a one-shot render loads no more than it runs (issue #15).
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
-import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, DEFAULT_STATE_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
 import { parseFragment } from '../fragments/index.js';
 import { parseOpenShiftFragment } from '../fragments/openshift.js';
 import { fragmentToToml } from '../fragments/import.js';
@@ -15,14 +17,10 @@ import { classifyFile, defaultBase, keepCopy } from '../output/managed-file.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { diagnosticJson, loadAndBuild, missingPolicyDir, printDiagnostics } from './load.js';
 import { unifiedDiff } from './unified-diff.js';
-import { usage } from './usage.js';
-import { renderHostsTomls } from '../containerd/hosts-toml.js';
-import { updateHostsDir } from '../containerd/hosts-dir.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
-import { logReplacedLink, managingDaemon } from './daemon-commands.js';
-import { DEFAULT_STATE_DIR, parseLocalMirrorAddress } from '../daemon/config.js';
+import { logReplacedLink, managingDaemon } from './render-output.js';
 
 export interface CommandIO {
   readonly stdout: (s: string) => void;
@@ -66,6 +64,7 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   if (values.help) return help(io, 'check');
   const localMirror = values['local-mirror'];
   if (localMirror !== undefined) {
+    const { parseLocalMirrorAddress } = await import('../daemon/config.js');
     const address = parseLocalMirrorAddress(localMirror, true);
     if ('problem' in address) throw new UsageError(address.problem);
     if (values['containerd-hosts-dir'] === undefined) throw new UsageError('--local-mirror is about containerd here: it needs --containerd-hosts-dir');
@@ -98,7 +97,9 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   // What containerd cannot express of the policy, when its hosts directory is managed too (with the
   // local mirror on, most of it is routed through the endpoint: said, not warned about).
   const forContainerd =
-    values['containerd-hosts-dir'] !== undefined && loaded.conf ? renderHostsTomls(loaded.conf, localMirror !== undefined ? { localMirror } : {}) : undefined;
+    values['containerd-hosts-dir'] !== undefined && loaded.conf
+      ? (await import('../containerd/hosts-toml.js')).renderHostsTomls(loaded.conf, localMirror !== undefined ? { localMirror } : {})
+      : undefined;
   const containerd = forContainerd?.warnings ?? [];
   if (!json)
     for (const r of forContainerd?.routed ?? [])
@@ -196,6 +197,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
 
 /** `render --containerd-hosts-dir DIR`: containerd's hosts.toml files from the same policy; 1 when one could not be written. */
 async function renderContainerdHosts(dir: string, conf: RegistriesConf, log: Logger): Promise<number> {
+  const { updateHostsDir } = await import('../containerd/hosts-dir.js');
   const outcome = await updateHostsDir(dir, conf);
   const { files } = outcome;
   printDiagnostics(outcome.warnings);
@@ -273,7 +275,7 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   return 0;
 }
 
-function help(io: CommandIO, command: string): number {
-  io.stdout(usage(command));
+async function help(io: CommandIO, command: string): Promise<number> {
+  io.stdout((await import('./usage.js')).usage(command));
   return 0;
 }

@@ -3,8 +3,7 @@
  * socket) and `restore` (puts the host's own registries.conf back, for uninstalling).
  */
 import { promises as fs } from 'node:fs';
-import { resolve } from 'node:path';
-import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
+import { writeFileAtomic } from '../output/atomic-write.js';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
@@ -16,6 +15,7 @@ import { classifyFile } from '../output/managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import type { CommandIO } from './commands.js';
+import { logReplacedLink } from './render-output.js';
 
 const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
@@ -253,15 +253,4 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   }
   log.info(`${output} is not ours; nothing to restore`);
   return 0;
-}
-
-/** For `render --output`: the daemon that manages that file, if one runs. */
-export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
-  const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
-  return record && record.output === resolve(output) && recordHolder(record, stateDir).running ? record.pid : undefined;
-}
-
-/** Says so when the write replaced a symbolic link. */
-export function logReplacedLink(log: Logger, output: string, target: string | undefined): void {
-  if (target !== undefined) log.warn({ path: output, linkTarget: target }, replacedLinkMessage(output, target));
 }

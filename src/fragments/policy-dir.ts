@@ -84,14 +84,18 @@ function entryIdentity(st: Parameters<typeof statIdentity>[0] | undefined): stri
   return st ? statIdentity(st) : '-';
 }
 
-/** The digest of what a read saw: the directory's own line, then one per entry looked at, in byte order of names. */
+/**
+ * The digest of what a read saw: the directory's own line, then one per entry looked at, in byte
+ * order of names. The lines are hashed as one string (the same bytes, the same digest): one
+ * update per entry was a tenth of a blocking read of 10 000 fragments (issue #15).
+ */
 function contentsIdentity(dirLine: string, names: readonly string[], lineOf: (name: string) => string | undefined): string {
-  const hash = createHash('sha256').update(`${dirLine}\n`);
+  const lines = [`${dirLine}\n`];
   for (const name of names) {
     const line = lineOf(name);
-    if (line !== undefined) hash.update(`${name}\0${line}\n`);
+    if (line !== undefined) lines.push(`${name}\0${line}\n`);
   }
-  return hash.digest('hex');
+  return createHash('sha256').update(lines.join('')).digest('hex');
 }
 
 /** The names of `entries`, for contentsIdentity. */
