@@ -5,11 +5,10 @@
  * at before the render (compare-before-replace); anything else changed meanwhile means a
  * render again.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
-import { replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { unlessMissingSync } from '../output/if-exists.js';
+import { readRegularFileSync, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
 import { classifyText } from '../output/managed-file.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
@@ -145,9 +144,9 @@ export class OutputGuard {
     return this.writeError;
   }
 
-  /** Blocking, as the write's own reads (atomic-write.ts says why). */
+  /** Blocking, as the write's own reads (atomic-write.ts says why); a FIFO there is refused, not waited on. */
   private read(): Buffer | undefined {
-    return unlessMissingSync(() => readFileSync(this.settings().output));
+    return readRegularFileSync(this.settings().output);
   }
 
   /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept, and returned. */

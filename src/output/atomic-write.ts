@@ -26,6 +26,7 @@ import {
   fchmodSync,
   fchown,
   fchownSync,
+  fstatSync,
   fsync,
   lstatSync,
   open,
@@ -116,8 +117,24 @@ const poolIo: WriteIo = {
   rm: (path) => fs.rm(path, { force: true }),
 };
 
+/**
+ * The bytes of the file at `path` (a link followed), undefined when there is none; blocking. A
+ * FIFO or device there is refused, not read: opened without O_NONBLOCK, a FIFO would hold the
+ * event loop until a writer came.
+ */
+export function readRegularFileSync(path: string): Buffer | undefined {
+  const fd = unlessMissingSync(() => openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+  if (fd === undefined) return undefined;
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const blockingIo: WriteIo = {
-  readIfExists: (path) => unlessMissingSync(() => readFileSync(path)),
+  readIfExists: readRegularFileSync,
   lstat: (path) => lstatSync(path, { throwIfNoEntry: false }),
   readlink: (path) => unlessMissingSync(() => readlinkSync(path)),
   stat: (path) => statSync(path),

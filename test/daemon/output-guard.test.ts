@@ -4,7 +4,8 @@
  * and the last write error.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -131,4 +132,15 @@ t.test('an output that cannot be read is a write problem, kept until a write suc
   t.same(await guard.replace(OURS, await guard.look()), { changed: true });
   t.equal(guard.lastWriteError, undefined);
   t.match(logs.join('\n'), /registries\.conf written again/);
+});
+
+t.test('a FIFO at the output path is refused, not waited on (the look reads blocking)', async (t) => {
+  const { guard, output } = await setUp(t);
+  mkdirSync(join(output, '..'));
+  execFileSync('mkfifo', [output]);
+  const look = await guard.look();
+  t.match(look, { problem: /^cannot read it: .*registries\.conf is not a regular file/ });
+  const thrown = await guard.replace(OURS, look).catch((e: unknown) => e);
+  t.type(thrown, Error, 'nothing written over it');
+  t.ok(lstatSync(output).isFIFO(), 'the FIFO is left as it was');
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +163,15 @@ for (const [label, driver] of [
     t.same(readdirSync(d), ['f']);
   });
 }
+
+t.test('blocking: a FIFO at the path is refused, not read (a read would hold the event loop)', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  execFileSync('mkfifo', [p]);
+  await t.rejects(writeFileAtomic(p, 'x\n', { blocking: true }), /is not a regular file/);
+  t.ok(lstatSync(p).isFIFO(), 'left as it was');
+  t.same(readdirSync(d), ['f'], 'no temp file');
+});
 
 t.test('removeStaleTemps: temp files of writers that no longer run go, everything else stays', async (t) => {
   const { spawnSync } = await import('node:child_process');
