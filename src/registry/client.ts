@@ -7,23 +7,17 @@
  */
 import type { Readable } from 'node:stream';
 import type { Agent as AgentInstance, Dispatcher, ProxyAgent } from 'undici';
-import type { FailureClass } from '../health/health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
 import { socks5Connector } from './socks5.js';
 import { endSafe } from './end-safe.js';
+import { RegistryError, classifyNetworkError, describeError, errorCodes } from './errors.js';
+import { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.js';
 import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
 import { Agent, loadProxyAgent, request } from './undici-parts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
-export interface Timeouts {
-  readonly connectMs: number;
-  readonly headersMs: number;
-  readonly bodyIdleMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 3000, headersMs: 10_000, bodyIdleMs: 30_000 };
 const MAX_REDIRECTS = 5;
 /**
  * A throttling answer (429) is retried at most MAX_429_RETRIES times, each after at most
@@ -52,58 +46,8 @@ export function throttleWaitMs(retryAfter: number | undefined, retry: number, ca
   return Math.min(cap, 1000 * 2 ** retry);
 }
 
-/** What went wrong, and whether it says the endpoint is unhealthy (a 404 does not). */
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'absent' | 'forbidden' | 'unhealthy' | 'invalid',
-    readonly failureClass?: FailureClass,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
-
-interface ErrWithCode {
-  code?: string;
-  cause?: unknown;
-  message?: string;
-}
-
-function errorCodes(e: unknown): string[] {
-  const codes: string[] = [];
-  for (let x: unknown = e, i = 0; x && i < 5; x = (x as ErrWithCode).cause, i++) {
-    const c = (x as ErrWithCode).code;
-    if (typeof c === 'string') codes.push(c);
-  }
-  return codes;
-}
-
-/** Maps a network error (undici's, Node's, OpenSSL's) to a health failure class. */
-export function classifyNetworkError(e: unknown): FailureClass {
-  const codes = errorCodes(e);
-  const has = (re: RegExp): boolean => codes.some((c) => re.test(c));
-  if (has(/^ECONNREFUSED$/)) return 'refused';
-  if (has(/^UND_ERR_CONNECT_TIMEOUT$|^ETIMEDOUT$/)) return 'connect-timeout';
-  if (has(/^UND_ERR_HEADERS_TIMEOUT$/)) return 'headers-timeout';
-  if (has(/^UND_ERR_BODY_TIMEOUT$/)) return 'body-timeout';
-  if (has(/^ENOTFOUND$|^EAI_AGAIN$/)) return 'dns';
-  if (has(/^ERR_TLS|^ERR_SSL|^CERT_|^UNABLE_TO|SELF_SIGNED|^EPROTO$|^ERR_OSSL/)) return 'tls';
-  if (has(/^ECONNRESET$|^UND_ERR_SOCKET$|^EPIPE$/)) return 'reset';
-  return 'protocol';
-}
-
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  for (let x: unknown = e, i = 0; x && i < 3; x = (x as ErrWithCode).cause, i++) {
-    // Node's happy-eyeballs connect fails with an AggregateError whose own message is
-    // empty: what each address answered is in .errors ("connect ECONNREFUSED ::1:9", ...).
-    const inner = x instanceof AggregateError ? (x.errors as unknown[]).map((y) => (y as ErrWithCode).message).filter(Boolean) : [];
-    const m = (x as ErrWithCode).message || inner.join(', ');
-    if (m && !parts.includes(m)) parts.push(m);
-  }
-  return parts.join(': ') || String(e);
-}
+export { RegistryError, classifyNetworkError, describeError } from './errors.js';
+export { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.js';
 
 export interface ClientOptions {
   readonly tls: TlsMaterial;
