@@ -12,9 +12,9 @@ import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
 import { socks5Connector } from './socks5.js';
 import { endSafe } from './end-safe.js';
-import { RegistryError, classifyNetworkError, describeError, errorCodes } from './errors.js';
+import { RegistryError, classifyNetworkError, describeError } from './errors.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.js';
-import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
+import { pickScheme } from './scheme.js';
 import { Agent, loadProxyAgent, request } from './undici-parts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
@@ -363,42 +363,22 @@ export class EndpointClient {
     return realm;
   }
 
-  /** https first; an insecure endpoint falls back to plain http (as containers/image does). */
+  /** https first; an insecure endpoint falls back to plain http (scheme.ts). */
   private async pickScheme(): Promise<'https' | 'http'> {
     if (this.scheme) return this.scheme;
-    const schemes: Array<'https' | 'http'> = this.insecure ? ['https', 'http'] : ['https'];
-    let last: unknown;
-    for (const s of schemes) {
-      try {
-        const res = await call(new URL(`${s}://${this.host}/v2/`), 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
-        await discard(res, this.timeouts.bodyIdleMs);
-        if (res.status === 200 || res.status === 401) {
-          this.scheme = s;
-          return s;
-        }
-        last = new RegistryError(
-          `pinging ${s}://${this.host}/v2/: HTTP ${res.status}`,
-          'unhealthy',
-          res.status >= 500 ? 'server-error' : 'protocol',
-          res.status,
-        );
-      } catch (e) {
-        last = e;
-      }
-    }
-    if (last instanceof RegistryError) throw last;
-    const cls = classifyNetworkError(last);
-    // Only for a secure endpoint (an insecure one's last error is its plain-http attempt's)
-    // on a direct route (the diagnosis connects without the proxy).
-    if (!this.insecure && (cls === 'reset' || cls === 'tls') && this.routes.isDirect(new URL(`https://${this.host}/`))) {
-      const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs));
-      if (alert) {
-        // our configuration's problem, not the endpoint's health
-        const ours = this.opts.tls.cert ? 'it refused ours' : 'none was found in --cert-dir or certs.d for this host';
-        throw new RegistryError(`${this.host} requires a client certificate and ${ours} (${alert})`, 'forbidden');
-      }
-    }
-    throw new RegistryError(`pinging ${this.host}: ${describeError(last)}`, 'unhealthy', cls);
+    const check = {
+      host: this.host,
+      insecure: this.insecure,
+      tls: this.opts.tls,
+      connectMs: this.timeouts.connectMs,
+      direct: () => this.routes.isDirect(new URL(`https://${this.host}/`)),
+    };
+    this.scheme = await pickScheme(check, async (url) => {
+      const res = await call(url, 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
+      await discard(res, this.timeouts.bodyIdleMs);
+      return res.status;
+    });
+    return this.scheme;
   }
 
   /** GET /v2/ as a health probe: resolves on 200 or 401. */
