@@ -53,13 +53,16 @@ export function directStatus(url: URL, opts: { tls: TlsMaterial; rejectUnauthori
         timer = setTimeout(() => req.destroy(timeoutError('UND_ERR_HEADERS_TIMEOUT', url, headersMs)), headersMs);
       }),
     );
+    let answered = false;
     req.once('response', (res) => {
+      answered = true;
       clearTimeout(timer);
       void drain(res, bodyIdleMs).then(() => resolve(res.statusCode ?? 0));
     });
-    req.once('error', (e) => {
+    req.on('error', (e) => {
       clearTimeout(timer);
-      reject(e);
+      // once the status is in, a body cut short changes nothing (as the client's discard)
+      if (!answered) reject(e);
     });
     req.end();
   });

@@ -58,6 +58,11 @@ t.test('a direct insecure endpoint: https tried first, then GET /v2/ over plain 
   t.same(ok.seen, [{ method: 'GET', url: '/v2/', agent: 'mirror-policyd' }], 'one plain-http GET (the https attempt never reached HTTP)');
   const auth = await listen(t, registry(401));
   await pingEndpoint(auth.host, true, direct);
+  const cut = await listen(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': '100' }).write('{');
+    setTimeout(() => res.socket?.resetAndDestroy(), 20);
+  });
+  await pingEndpoint(cut.host, true, direct); // the answer was a registry's; its body cut short by a reset changes nothing
 });
 
 t.test('a direct secure endpoint over https, with the CA from the TLS material; without it, a tls failure', async (t) => {
