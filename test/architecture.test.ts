@@ -32,6 +32,8 @@ const PURE_FILES_ELSEWHERE = new Set([
   'control/protocol.ts',
   'cli/unified-diff.ts',
   'registry/www-authenticate.ts',
+  'registry/errors.ts',
+  'registry/timeouts.ts',
   'local-mirror/mapping.ts',
   'local-mirror/render.ts',
   'containerd/hosts-toml.ts',

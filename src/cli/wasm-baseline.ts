@@ -1,8 +1,9 @@
 /**
  * undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles it with its baseline
  * compiler (Liftoff), then again with TurboFan on background threads once it runs hot: the
- * malloc arenas of those threads stay (~14 MB more RSS in an idle daemon whose probes get
- * answers, ~35 MB in a pull) and a process that ends waits for the compile (30 ms here,
+ * malloc arenas of those threads stay (~14 MB more RSS in an idle daemon whose probes got
+ * answers through undici, ~35 MB in a pull; the daemon still uses undici for the local mirror
+ * and for probes through a proxy, src/registry/probe.ts) and a process that ends waits for the compile (30 ms here,
  * 300 ms under load). The parser's work per chunk is small (a body passes as a slice):
  * Liftoff's code is enough, and the local mirror's CPU per blob did not measurably change
  * (docs/performance.md). For `pull` and `run`, set before the first connection (issue #15).

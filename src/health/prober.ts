@@ -7,11 +7,11 @@
 import { endpointKey, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
 import { readHealth, updateHealth } from './store.js';
 import type { Logger } from '../core/log.js';
-import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import type { ProbeTarget } from './mirror-endpoints.js';
-import { EndpointClient, DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
 import { afterProbeFailure } from '../registry/failure.js';
+import { pingEndpoint } from '../registry/probe.js';
+import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/timeouts.js';
 
 export { mirrorEndpoints, type ProbeTarget } from './mirror-endpoints.js';
 
@@ -30,19 +30,13 @@ export async function probeAll(
   await Promise.all(
     targets.map(async (t) => {
       const key = keyOf(t);
-      const client = new EndpointClient(t.host, t.insecure, {
-        tls: await tlsFor(t.host),
-        credentials: (repo) => findCredentials(repo),
-        timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS,
-      });
+      const tls = await tlsFor(t.host);
       const started = performance.now();
       try {
-        await client.ping();
+        await pingEndpoint(t.host, t.insecure, { tls, timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
         out[key] = recordSuccess(health[key], key, now(), Math.round(performance.now() - started));
       } catch (e) {
         out[key] = afterProbeFailure(health[key], key, e, now());
-      } finally {
-        await client.close().catch(() => undefined);
       }
     }),
   );

@@ -7,23 +7,17 @@
  */
 import type { Readable } from 'node:stream';
 import type { Agent as AgentInstance, Dispatcher, ProxyAgent } from 'undici';
-import type { FailureClass } from '../health/health.js';
 import type { Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
 import { socks5Connector } from './socks5.js';
 import { endSafe } from './end-safe.js';
-import { clientCertRefusal, isClientCertAlert } from './tls-diagnose.js';
+import { RegistryError, classifyNetworkError, describeError } from './errors.js';
+import { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.js';
+import { pickScheme } from './scheme.js';
 import { Agent, loadProxyAgent, request } from './undici-parts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
-export interface Timeouts {
-  readonly connectMs: number;
-  readonly headersMs: number;
-  readonly bodyIdleMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 3000, headersMs: 10_000, bodyIdleMs: 30_000 };
 const MAX_REDIRECTS = 5;
 /**
  * A throttling answer (429) is retried at most MAX_429_RETRIES times, each after at most
@@ -52,58 +46,8 @@ export function throttleWaitMs(retryAfter: number | undefined, retry: number, ca
   return Math.min(cap, 1000 * 2 ** retry);
 }
 
-/** What went wrong, and whether it says the endpoint is unhealthy (a 404 does not). */
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'absent' | 'forbidden' | 'unhealthy' | 'invalid',
-    readonly failureClass?: FailureClass,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
-
-interface ErrWithCode {
-  code?: string;
-  cause?: unknown;
-  message?: string;
-}
-
-function errorCodes(e: unknown): string[] {
-  const codes: string[] = [];
-  for (let x: unknown = e, i = 0; x && i < 5; x = (x as ErrWithCode).cause, i++) {
-    const c = (x as ErrWithCode).code;
-    if (typeof c === 'string') codes.push(c);
-  }
-  return codes;
-}
-
-/** Maps a network error (undici's, Node's, OpenSSL's) to a health failure class. */
-export function classifyNetworkError(e: unknown): FailureClass {
-  const codes = errorCodes(e);
-  const has = (re: RegExp): boolean => codes.some((c) => re.test(c));
-  if (has(/^ECONNREFUSED$/)) return 'refused';
-  if (has(/^UND_ERR_CONNECT_TIMEOUT$|^ETIMEDOUT$/)) return 'connect-timeout';
-  if (has(/^UND_ERR_HEADERS_TIMEOUT$/)) return 'headers-timeout';
-  if (has(/^UND_ERR_BODY_TIMEOUT$/)) return 'body-timeout';
-  if (has(/^ENOTFOUND$|^EAI_AGAIN$/)) return 'dns';
-  if (has(/^ERR_TLS|^ERR_SSL|^CERT_|^UNABLE_TO|SELF_SIGNED|^EPROTO$|^ERR_OSSL/)) return 'tls';
-  if (has(/^ECONNRESET$|^UND_ERR_SOCKET$|^EPIPE$/)) return 'reset';
-  return 'protocol';
-}
-
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  for (let x: unknown = e, i = 0; x && i < 3; x = (x as ErrWithCode).cause, i++) {
-    // Node's happy-eyeballs connect fails with an AggregateError whose own message is
-    // empty: what each address answered is in .errors ("connect ECONNREFUSED ::1:9", ...).
-    const inner = x instanceof AggregateError ? (x.errors as unknown[]).map((y) => (y as ErrWithCode).message).filter(Boolean) : [];
-    const m = (x as ErrWithCode).message || inner.join(', ');
-    if (m && !parts.includes(m)) parts.push(m);
-  }
-  return parts.join(': ') || String(e);
-}
+export { RegistryError, classifyNetworkError, describeError } from './errors.js';
+export { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.js';
 
 export interface ClientOptions {
   readonly tls: TlsMaterial;
@@ -419,42 +363,22 @@ export class EndpointClient {
     return realm;
   }
 
-  /** https first; an insecure endpoint falls back to plain http (as containers/image does). */
+  /** https first; an insecure endpoint falls back to plain http (scheme.ts). */
   private async pickScheme(): Promise<'https' | 'http'> {
     if (this.scheme) return this.scheme;
-    const schemes: Array<'https' | 'http'> = this.insecure ? ['https', 'http'] : ['https'];
-    let last: unknown;
-    for (const s of schemes) {
-      try {
-        const res = await call(new URL(`${s}://${this.host}/v2/`), 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
-        await discard(res, this.timeouts.bodyIdleMs);
-        if (res.status === 200 || res.status === 401) {
-          this.scheme = s;
-          return s;
-        }
-        last = new RegistryError(
-          `pinging ${s}://${this.host}/v2/: HTTP ${res.status}`,
-          'unhealthy',
-          res.status >= 500 ? 'server-error' : 'protocol',
-          res.status,
-        );
-      } catch (e) {
-        last = e;
-      }
-    }
-    if (last instanceof RegistryError) throw last;
-    const cls = classifyNetworkError(last);
-    // Only for a secure endpoint (an insecure one's last error is its plain-http attempt's)
-    // on a direct route (the diagnosis connects without the proxy).
-    if (!this.insecure && (cls === 'reset' || cls === 'tls') && this.routes.isDirect(new URL(`https://${this.host}/`))) {
-      const alert = errorCodes(last).find(isClientCertAlert) ?? (await clientCertRefusal(this.host, this.opts.tls, !this.insecure, this.timeouts.connectMs));
-      if (alert) {
-        // our configuration's problem, not the endpoint's health
-        const ours = this.opts.tls.cert ? 'it refused ours' : 'none was found in --cert-dir or certs.d for this host';
-        throw new RegistryError(`${this.host} requires a client certificate and ${ours} (${alert})`, 'forbidden');
-      }
-    }
-    throw new RegistryError(`pinging ${this.host}: ${describeError(last)}`, 'unhealthy', cls);
+    const check = {
+      host: this.host,
+      insecure: this.insecure,
+      tls: this.opts.tls,
+      connectMs: this.timeouts.connectMs,
+      direct: () => this.routes.isDirect(new URL(`https://${this.host}/`)),
+    };
+    this.scheme = await pickScheme(check, async (url) => {
+      const res = await call(url, 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);
+      await discard(res, this.timeouts.bodyIdleMs);
+      return res.status;
+    });
+    return this.scheme;
   }
 
   /** GET /v2/ as a health probe: resolves on 200 or 401. */

@@ -3,7 +3,7 @@
  * health record, used by pulls, probes and the local mirror alike.
  */
 import { recordFailure, type EndpointHealth } from '../health/health.js';
-import { RegistryError, classifyNetworkError } from './client.js';
+import { RegistryError, classifyNetworkError } from './errors.js';
 import { DigestMismatch } from './oci-layout.js';
 
 /**
