@@ -379,9 +379,19 @@ function yamlObjects(f: FragM): unknown[] {
   return objects;
 }
 
+/**
+ * YAML.stringify, with quoted strings instead of block scalars when yaml 2.9 would write one it
+ * reads back otherwise: a string of spaces and newlines (`" \n"`) becomes `|+` without an
+ * indentation indicator, whose leading space is then taken as indentation.
+ */
+function stringifyFaithfully(o: unknown): string {
+  const text = YAML.stringify(o);
+  return JSON.stringify(YAML.parse(text)) === JSON.stringify(o) ? text : YAML.stringify(o, { blockQuote: false });
+}
+
 function yamlText(f: FragM): string {
   const objects = yamlObjects(f);
-  const text = f.style ? YAML.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) : objects.map((o) => YAML.stringify(o)).join('---\n');
+  const text = f.style ? stringifyFaithfully({ apiVersion: 'v1', kind: 'List', items: objects }) : objects.map(stringifyFaithfully).join('---\n');
   return f.crlf ? text.replace(/\n/g, '\r\n') : text;
 }
 
