@@ -22,20 +22,21 @@ class KeptRewriteChecks extends RewriteChecks {
   }
 
   override problemBelow(location: string): string | undefined {
-    const hit = this.keptBelow.get(location);
-    if (hit !== undefined) return hit.problem;
-    const problem = super.problemBelow(location);
-    this.keptBelow.set(location, problem === undefined ? {} : { problem });
-    return problem;
+    return remembered(this.keptBelow, location, () => super.problemBelow(location));
   }
 
   override problem(name: string): string | undefined {
-    const hit = this.kept.get(name);
-    if (hit !== undefined) return hit.problem;
-    const problem = super.problem(name);
-    this.kept.set(name, problem === undefined ? {} : { problem });
-    return problem;
+    return remembered(this.kept, name, () => super.problem(name));
   }
+}
+
+/** The answer kept for `key` (a problem or none), else `judge`'s, kept for the renders after. */
+function remembered(cache: SweepCache<{ readonly problem?: string }>, key: string, judge: () => string | undefined): string | undefined {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit.problem;
+  const problem = judge();
+  cache.set(key, problem === undefined ? {} : { problem });
+  return problem;
 }
 
 /** What is known of a table by its content (tableKey). */
