@@ -42,7 +42,7 @@ trap 'rm -rf "$work"' EXIT
 src="$work/src"
 mkdir -p "$src"
 
-paths=(bin src package.json package-lock.json tsconfig.json tsconfig.build.json)
+paths=(bin src tools package.json package-lock.json tsconfig.json tsconfig.build.json)
 if [ -z "${MPD_FROM_WORKTREE:-}" ] && git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
   git -C "$ROOT" archive --format=tar HEAD -- "${paths[@]}" | tar -x -C "$src"
   epoch=$(git -C "$ROOT" log -1 --format=%ct HEAD)
@@ -52,16 +52,17 @@ else
 fi
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$epoch}
 
-# 1. Compile. The checkout's own dev dependencies (typescript, @types/node) when it has
-#    them, else a throw-away `npm ci` (scripts off: only tsc is needed here).
+# 1. Compile and bundle (tools/bundle.js: dist/src -> dist/cli). The checkout's own dev
+#    dependencies (typescript, @types/node, esbuild) when it has them, else a throw-away
+#    `npm ci` (scripts off: only tsc and esbuild are needed here).
 if [ -x "$ROOT/node_modules/.bin/tsc" ]; then
   ln -s "$ROOT/node_modules" "$src/node_modules"
 else
   (cd "$src" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
-(cd "$src" && node node_modules/typescript/bin/tsc -p tsconfig.build.json)
+(cd "$src" && node node_modules/typescript/bin/tsc -p tsconfig.build.json && node tools/bundle.js)
 rm -rf "$src/node_modules"  # a symlink to the checkout's, or the throw-away install
-[ -f "$src/dist/src/cli/main.js" ] || { echo "stage.sh: the build produced no dist/src/cli/main.js" >&2; exit 1; }
+[ -f "$src/dist/cli/main.js" ] || { echo "stage.sh: the build produced no dist/cli/main.js" >&2; exit 1; }
 
 # 2. Production dependencies only, in a directory of their own. Lifecycle scripts are
 #    off (the root `prepare` would need tsc); the one native addon is then built on
@@ -114,7 +115,7 @@ find "$app/node_modules" -mindepth 2 \( -name test -o -name tests -o -name docs 
 # 3. The tree.
 rm -rf "$LIB"
 mkdir -p "$LIB/dist" "$LIB/bin"
-cp -r "$src/dist/src" "$LIB/dist/src"
+cp -r "$src/dist/cli" "$LIB/dist/cli"  # the bundle is what runs; dist/src is only its input
 find "$LIB/dist" -name '*.map' -delete
 cp "$src/bin/mirror-policyd" "$LIB/bin/mirror-policyd"
 cp "$src/package.json" "$LIB/package.json"

@@ -123,7 +123,7 @@ t.test('file list: the runtime is bin/node and its LICENSE only', { skip: SKIP_A
     '/usr/lib/mirror-policyd/node/LICENSE': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/launcher.js': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/node-abi.json': '-rw-r--r-- root/root',
-    '/usr/lib/mirror-policyd/dist/src/cli/main.js': '-rw-r--r-- root/root',
+    '/usr/lib/mirror-policyd/dist/cli/main.js': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/node_modules/unix-dgram/build/Release/unix_dgram.node': '-rw-r--r-- root/root',
     '/usr/lib/systemd/system/mirror-policyd.service': '-rw-r--r-- root/root',
     '/etc/mirror-policyd/config.toml': '-rw-r--r-- root/root',

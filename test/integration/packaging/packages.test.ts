@@ -91,7 +91,7 @@ t.test('file list (dpkg-deb -c)', { skip: !deb && 'no .deb was built' }, async (
     '/usr/lib/mirror-policyd/node-abi.json': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/package.json': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/bin/mirror-policyd': '-rwxr-xr-x root/root',
-    '/usr/lib/mirror-policyd/dist/src/cli/main.js': '-rw-r--r-- root/root',
+    '/usr/lib/mirror-policyd/dist/cli/main.js': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/node_modules/unix-dgram/build/Release/unix_dgram.node': '-rw-r--r-- root/root',
     '/usr/lib/mirror-policyd/node_modules/smol-toml/package.json': '-rw-r--r-- root/root',
     '/usr/lib/systemd/system/mirror-policyd.service': '-rw-r--r-- root/root',
@@ -129,9 +129,9 @@ t.test('file list (dpkg-deb -c)', { skip: !deb && 'no .deb was built' }, async (
     'no TypeScript sources or source maps',
   );
   t.same(
-    paths.filter((p) => p.startsWith('/usr/lib/mirror-policyd/dist/') && !p.startsWith('/usr/lib/mirror-policyd/dist/src')),
+    paths.filter((p) => p.startsWith('/usr/lib/mirror-policyd/dist/') && !p.startsWith('/usr/lib/mirror-policyd/dist/cli')),
     [],
-    'dist/src only (no bench)',
+    'dist/cli only (the bundle: no dist/src, no bench)',
   );
   t.same(
     paths.filter((p) => p.startsWith('/var/') || p.startsWith('/run/')),
@@ -331,7 +331,7 @@ t.test('rpm: file list, requirements, scripts (rpm -qp)', { skip: !rpm && 'no .r
     '/usr/bin/mirror-policyd',
     '/usr/lib/mirror-policyd/launcher.js',
     '/usr/lib/mirror-policyd/node-abi.json',
-    '/usr/lib/mirror-policyd/dist/src/cli/main.js',
+    '/usr/lib/mirror-policyd/dist/cli/main.js',
     '/usr/lib/mirror-policyd/node_modules/unix-dgram/build/Release/unix_dgram.node',
     '/usr/lib/systemd/system/mirror-policyd.service',
     '/usr/lib/tmpfiles.d/mirror-policyd.conf',
