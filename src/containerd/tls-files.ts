@@ -38,3 +38,12 @@ export async function tlsFilesFor(hosts: Iterable<string>, hostsDir: string, cer
   }
   return found;
 }
+
+/**
+ * The directories whose entries decide what tlsFilesFor finds (each host's directory is one
+ * level below them): the daemon's rescan watches their listings, since a certificate put there
+ * or removed changes a hosts.toml but no input the watcher sees.
+ */
+export function tlsSearchDirs(hostsDir: string, certDirs: readonly string[] = CERT_DIRS): string[] {
+  return [hostsDir, ...certDirs];
+}

@@ -37,7 +37,8 @@ import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './star
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
 import { updateHostsDir } from '../containerd/hosts-dir.js';
-import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
+import { tlsSearchDirs } from '../containerd/tls-files.js';
+import { directoriesIdentity, fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
@@ -348,7 +349,7 @@ export class Daemon {
     if (clean === undefined) return true;
     if (fileIdentity(this.config.output) !== clean.output || this.otherInputs() !== clean.others) return true;
     if (this.config.containerdHostsDir !== undefined && this.containerdFiles !== undefined && this.containerdFilesIdentity() !== this.containerdFiles)
-      return true; // edited or removed: drift
+      return true; // a hosts.toml edited or removed (drift), or a certificate added or removed
     const dir = await this.readPolicy(true); // the whole directory: the net behind the watcher
     // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
     // render looked at it keeps its identity, but the read cache reads such a file again (RACY_MS).
@@ -657,11 +658,16 @@ export class Daemon {
     }
   }
 
-  /** Each hosts.toml we keep, by identity (inputs-fingerprint.ts): equal, none was edited, replaced or removed. */
+  /**
+   * Each hosts.toml we keep, and the listings of the directories whose certificates they name,
+   * by identity (inputs-fingerprint.ts): equal, none was edited, replaced or removed, and no
+   * certificate came or went (a hosts.toml naming a removed CA would fail containerd's pulls).
+   */
   private containerdFilesIdentity(): string | undefined {
     const c = this.containerdStatus;
     if (c === undefined) return undefined;
-    return c.hosts.map((h) => `${h} ${fileIdentity(join(c.dir, h, 'hosts.toml'))}`).join('\n');
+    const ours = c.hosts.map((h) => `${h} ${fileIdentity(join(c.dir, h, 'hosts.toml'))}`).join('\n');
+    return `${ours}\n${directoriesIdentity(tlsSearchDirs(c.dir))}`;
   }
 
   /** The daemon's state now, for the status report (src/daemon/status-report.ts). */

@@ -5,7 +5,7 @@
  * `status` (text and --json) saying which hosts are managed and what containerd cannot express.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { runCli } from '../../helpers/cli.js';
@@ -70,5 +70,24 @@ t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, our
   t.equal(readFileSync(kept, 'utf8'), edited, 'the edited copy is kept whole');
   await d.waitFor(() => readOrUndefined(quay) === ours, 'ours restored');
   t.match(d.log(), /hosts\.toml of quay\.io was edited by hand/);
+  t.equal(await d.stop(), 0);
+});
+
+t.test('a certificate put beside a hosts.toml, or removed, reaches it by the rescan (no fragment changes)', async (t) => {
+  const ws = workspace(t);
+  const hostsDir = join(ws.dir, 'certs.d');
+  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
+  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--rescan-interval-ms', '300'] });
+  const quay = join(hostsDir, 'quay.io', 'hosts.toml');
+  await d.waitForStatus((x) => x.state === 'healthy' && x.containerd?.hosts.includes('quay.io') === true, 'healthy, quay.io written');
+  const caOf = (): unknown => (parse(readOrUndefined(quay) ?? '') as { ca?: string[] }).ca;
+  t.equal(caOf(), undefined, 'no CA named yet');
+  // Nothing the watcher sees changes: only the rescan can notice the certificate.
+  const ca = join(hostsDir, 'quay.io', 'ca.crt');
+  writeFileSync(ca, 'not parsed by us');
+  await d.waitFor(() => JSON.stringify(caOf()) === JSON.stringify([ca]), 'the new CA named in hosts.toml');
+  rmSync(ca);
+  await d.waitFor(() => caOf() === undefined, 'the removed CA no longer named');
+  t.equal((await d.status()).state, 'healthy');
   t.equal(await d.stop(), 0);
 });
