@@ -13,7 +13,8 @@ import type { StateDir } from './state-dir.js';
 
 export class FragmentTracker {
   private changeCounter = 0;
-  private readonly seen = new Map<string, { text: string; changedAt: number }>();
+  /** Each fragment's text when last read, as the input given to the renders (the same object while it is unchanged). */
+  private readonly seen = new Map<string, FragmentInput>();
   /** Fragments that just became empty and are given a moment to show whether they are being rewritten. */
   private readonly emptyPending = new Set<string>();
   /** Whether a read was stamped yet: at the first (start), every fragment is new and none is half-written by us. */
@@ -55,9 +56,14 @@ export class FragmentTracker {
     return this.otherWarnings;
   }
 
-  /** The fragments known: those with a last valid content or a status. */
-  known(): Set<string> {
-    return new Set([...Object.keys(this.good), ...this.lastStatuses.map((x) => x.file)]);
+  /**
+   * The fragments known: those with a last valid content or a status (a name may come twice).
+   * Lazy: asked for at every render but read only while the policy directory is refused as a
+   * whole (policy-dir-presence.ts), and a set of both lists cost ~4 ms a render at 10 000 fragments.
+   */
+  *known(): Iterable<string> {
+    yield* Object.keys(this.good);
+    for (const s of this.lastStatuses) yield s.file;
   }
 
   /** The fragments just read, each with when it last changed. */
@@ -66,7 +72,8 @@ export class FragmentTracker {
     this.stampedOnce = true;
     const seenBefore = this.seen.size;
     let known = 0; // how many of `read` were seen before: all of them (names are distinct), and nothing is gone
-    const stamped = read.flatMap((f): FragmentInput[] => {
+    const stamped: FragmentInput[] = [];
+    for (const f of read) {
       const prev = this.seen.get(f.file);
       if (prev) known++;
       // A fragment created while we run is read empty when it is caught between its creation and
@@ -75,7 +82,7 @@ export class FragmentTracker {
       if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && !this.emptyPending.has(f.file)) {
         this.emptyPending.add(f.file);
         this.recheckSoon();
-        return [];
+        continue;
       }
       // An in-place write (truncate, then write) read in between looks like an empty fragment,
       // which is valid and would drop its mirrors and replace its last good. So a fragment that
@@ -84,16 +91,22 @@ export class FragmentTracker {
       if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
         this.emptyPending.add(f.file);
         this.recheckSoon();
-        return [{ ...f, text: prev.text, changedAt: prev.changedAt }];
+        stamped.push(prev);
+        continue;
       }
       this.emptyPending.delete(f.file);
       // First sight (start, SIGHUP): a fragment still at its last good content is older than any
       // that changed since, so after a restart the changed one still gives way in a conflict.
-      if (prev && prev.text === f.text) return [{ ...f, changedAt: prev.changedAt }];
+      // Unchanged, it is the same input as before (no object per fragment per render at 10 000).
+      if (prev && prev.text === f.text) {
+        stamped.push(prev);
+        continue;
+      }
       const changedAt = prev ? ++this.changeCounter : this.good[f.file] === f.text ? 0 : ++this.changeCounter;
-      this.seen.set(f.file, { text: f.text, changedAt });
-      return [{ ...f, changedAt }];
-    });
+      const input: FragmentInput = { file: f.file, text: f.text, changedAt };
+      this.seen.set(f.file, input);
+      stamped.push(input);
+    }
     if (known === seenBefore) return stamped;
     const present = new Set(read.map((f) => f.file)); // a set, not a scan per fragment: O(n) at 10 000 fragments
     for (const file of [...this.seen.keys()]) if (!present.has(file)) this.seen.delete(file);
