@@ -4,12 +4,12 @@
  * left alone and reported (degraded), the certificates beside a hosts.toml named in it, and
  * `status` (text and --json) saying which hosts are managed and what containerd cannot express.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { runCli } from '../../helpers/cli.js';
-import { fragment, readOrUndefined, replaceFile, startDaemon, workspace } from '../../helpers/daemon.js';
+import { fragment, readOrUndefined, replaceFile, startDaemon, workspace, type DaemonProcess } from '../../helpers/daemon.js';
 
 t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   const ws = workspace(t);
@@ -53,13 +53,19 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   t.equal(await d.stop(), 0);
 });
 
-t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, ours restored, status says so', async (t) => {
+/** A daemon keeping quay.io's hosts.toml, its rescan every 300 ms, once healthy with that file written. */
+async function quayWithRescan(t: Test): Promise<{ d: DaemonProcess; quay: string }> {
   const ws = workspace(t);
   const hostsDir = join(ws.dir, 'certs.d');
   writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
   const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--rescan-interval-ms', '300'] });
   const quay = join(hostsDir, 'quay.io', 'hosts.toml');
   await d.waitForStatus((x) => x.state === 'healthy' && x.containerd?.hosts.includes('quay.io') === true, 'healthy, quay.io written');
+  return { d, quay };
+}
+
+t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, ours restored, status says so', async (t) => {
+  const { d, quay } = await quayWithRescan(t);
   const ours = readFileSync(quay, 'utf8');
   const edited = `${ours}\n[host."https://hand.example"]\n  capabilities = ["pull"]\n`;
   writeFileSync(quay, edited);
@@ -74,16 +80,11 @@ t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, our
 });
 
 t.test('a certificate put beside a hosts.toml, or removed, reaches it by the rescan (no fragment changes)', async (t) => {
-  const ws = workspace(t);
-  const hostsDir = join(ws.dir, 'certs.d');
-  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
-  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--rescan-interval-ms', '300'] });
-  const quay = join(hostsDir, 'quay.io', 'hosts.toml');
-  await d.waitForStatus((x) => x.state === 'healthy' && x.containerd?.hosts.includes('quay.io') === true, 'healthy, quay.io written');
+  const { d, quay } = await quayWithRescan(t);
   const caOf = (): unknown => (parse(readOrUndefined(quay) ?? '') as { ca?: string[] }).ca;
   t.equal(caOf(), undefined, 'no CA named yet');
   // Nothing the watcher sees changes: only the rescan can notice the certificate.
-  const ca = join(hostsDir, 'quay.io', 'ca.crt');
+  const ca = join(dirname(quay), 'ca.crt');
   writeFileSync(ca, 'not parsed by us');
   await d.waitFor(() => JSON.stringify(caOf()) === JSON.stringify([ca]), 'the new CA named in hosts.toml');
   rmSync(ca);
