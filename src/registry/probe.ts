@@ -9,14 +9,14 @@
 import type { TlsMaterial } from './certs.js';
 import { directStatus } from './direct-get.js';
 import { parseProxyEnv, proxyFor, type ProxyEnv } from './proxy.js';
-import { pickScheme } from './scheme.js';
+import { pickScheme, schemesFor } from './scheme.js';
 import type { Timeouts } from './timeouts.js';
 
 /** Whether every URL a ping of `host` may ask for goes without a proxy (false when the setting cannot be read: the client reports that). */
 function reachedDirectly(host: string, insecure: boolean, env: ProxyEnv): boolean {
   try {
     const proxies = parseProxyEnv(env);
-    return (insecure ? ['https', 'http'] : ['https']).every((s) => proxyFor(proxies, new URL(`${s}://${host}/`)) === undefined);
+    return schemesFor(insecure).every((s) => proxyFor(proxies, new URL(`${s}://${host}/`)) === undefined);
   } catch {
     return false;
   }

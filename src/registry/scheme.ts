@@ -20,11 +20,15 @@ export interface SchemeCheck {
   readonly direct: () => boolean;
 }
 
+/** The schemes tried, in order: plain http only for an insecure endpoint. */
+export function schemesFor(insecure: boolean): Array<'https' | 'http'> {
+  return insecure ? ['https', 'http'] : ['https'];
+}
+
 /** The scheme `GET /v2/` answers 200 or 401 on; a RegistryError saying why not. */
 export async function pickScheme(e: SchemeCheck, statusOf: StatusOf): Promise<'https' | 'http'> {
-  const schemes: Array<'https' | 'http'> = e.insecure ? ['https', 'http'] : ['https'];
   let last: unknown;
-  for (const s of schemes) {
+  for (const s of schemesFor(e.insecure)) {
     try {
       const status = await statusOf(new URL(`${s}://${e.host}/v2/`));
       if (status === 200 || status === 401) return s;
