@@ -1,6 +1,6 @@
 /**
  * One `GET` to an endpoint reached without a proxy, over node:http and node:https: the
- * probes' transport (ping.ts says why not undici). The registry client's deadlines, and its
+ * probes' transport (probe.ts says why not undici). The registry client's deadlines, and its
  * error codes for them, so that a failure is classified as the client's would be: connect
  * (TCP and TLS) within `connectMs`, the response headers within `headersMs` after it. A new
  * connection each time, closed after the answer (a probe checks that one can be made).
