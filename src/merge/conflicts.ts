@@ -12,11 +12,11 @@ import type { MirrorSet } from '../fragments/policy.js';
  */
 export function findSourcePolicyConflicts(sets: readonly MirrorSet[]): Diagnostic[] {
   const firstNever = new Map<string, MirrorSet>();
+  for (const s of sets) if (s.sourcePolicy === 'never' && !firstNever.has(s.source)) firstNever.set(s.source, s);
+  // Most policies block no source: then nothing can conflict, and the allowing sets (all of them) need no map.
+  if (firstNever.size === 0) return [];
   const firstAllow = new Map<string, MirrorSet>();
-  for (const s of sets) {
-    const map = s.sourcePolicy === 'never' ? firstNever : firstAllow;
-    if (!map.has(s.source)) map.set(s.source, s);
-  }
+  for (const s of sets) if (s.sourcePolicy !== 'never' && firstNever.has(s.source) && !firstAllow.has(s.source)) firstAllow.set(s.source, s);
   const out: Diagnostic[] = [];
   for (const [source, never] of firstNever) {
     const allow = firstAllow.get(source);

@@ -171,15 +171,18 @@ function mergeGroup(mode: MirrorMode, source: string, group: readonly MirrorSet[
 
 /** One merged list per (mode, source): sources in byte order within each mode, modes in MODE_ORDER. */
 export function mergeMirrorSets(sets: readonly MirrorSet[], memo?: MergeMemo): MergedSet[] {
+  // Grouped in one pass over the sets (not one per mode): by mode, then source, in merge order.
+  const byMode = new Map<MirrorMode, Map<string, MirrorSet[]>>(MODE_ORDER.map((m) => [m, new Map()]));
+  for (const s of sets) {
+    const bySource = byMode.get(s.mode);
+    if (bySource === undefined || !hasRealMirror(s)) continue; // OpenShift ignores mirror-less sets, policy included
+    const group = bySource.get(s.source);
+    if (group) group.push(s);
+    else bySource.set(s.source, [s]); // not a copy per set: 10 000 sets of one source were quadratic
+  }
   const out: MergedSet[] = [];
   for (const mode of MODE_ORDER) {
-    const bySource = new Map<string, MirrorSet[]>();
-    for (const s of sets) {
-      if (s.mode !== mode || !hasRealMirror(s)) continue; // OpenShift ignores mirror-less sets, policy included
-      const group = bySource.get(s.source);
-      if (group) group.push(s);
-      else bySource.set(s.source, [s]); // not a copy per set: 10 000 sets of one source were quadratic
-    }
+    const bySource = byMode.get(mode) as Map<string, MirrorSet[]>;
     for (const source of sortByteOrder([...bySource.keys()])) {
       const group = bySource.get(source) ?? [];
       out.push(memo ? memo.merged(mode, source, group) : mergeGroup(mode, source, group));
