@@ -2,13 +2,13 @@
  * The checks of a render that depend on one name or on one table alone, kept across renders
  * (the daemon keeps one; issue #15): at 10 000 fragments, judging every location again,
  * rendering every table and parsing the whole output back took most of a render in which one
- * fragment changed. Each is a pure function of its key (a name; a table's content, tableKey),
+ * fragment changed. Each is a pure function of its key (a name; a table's content, sameTableContent),
  * so an answer kept is the answer a fresh check would give. Swept after each render
  * (SweepCache): what the render did not use is forgotten.
  */
 import { SweepCache } from '../core/sweep-cache.js';
 import { MergeMemo } from '../merge/merge.js';
-import type { RegistriesConf, RegistryTable } from '../registries-conf/model.js';
+import { cloneTable, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { renderTable } from '../registries-conf/render.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
 
@@ -39,7 +39,7 @@ function remembered(cache: SweepCache<{ readonly problem?: string }>, key: strin
   return problem;
 }
 
-/** What is known of a table by its content (tableKey). */
+/** What is known of a table by its content (sameTableContent). */
 export interface KeptTable {
   /** renderTable of it. */
   readonly section: string;
@@ -50,25 +50,28 @@ export interface KeptTable {
 }
 
 /**
- * Everything renderTable, the parse-back's expected data and validateTableRewrites read of a
- * table, unambiguously (strings length-prefixed); not its origin, which only locates messages,
- * and a check that has a message to give is never skipped.
+ * Whether two tables have the same content: everything renderTable, the parse-back's expected
+ * data and validateTableRewrites read of a table; not its origin, which only locates messages
+ * (a check that has a message to give is never skipped). Compared field by field: the strings
+ * of an unchanged fragment's tables are the very ones of the render before, so each comparison
+ * is mostly a pointer's (a key string built and hashed per table per render was a tenth of a
+ * render of 10 000 tables).
  */
-export function tableKey(t: RegistryTable): string {
-  let k = `${str(t.prefix)}${str(t.location)}${t.insecure ? 'i' : '.'}${t.blocked ? 'b' : '.'}${t.mirrorByDigestOnly ? 'd' : '.'}`;
-  for (const m of t.mirrors) k += `${str(m.location)}${m.insecure ? 'i' : '.'}${str(m.pullFromMirror)}`;
-  return k;
-}
-
-function str(s: string | undefined): string {
-  return s === undefined ? '-' : `${s.length}:${s}`;
+export function sameTableContent(a: RegistryTable, b: RegistryTable): boolean {
+  if (a.prefix !== b.prefix || a.location !== b.location || !a.insecure !== !b.insecure || !a.blocked !== !b.blocked) return false;
+  if (!a.mirrorByDigestOnly !== !b.mirrorByDigestOnly || a.mirrors.length !== b.mirrors.length) return false;
+  return a.mirrors.every((m, i) => {
+    const n = b.mirrors[i] as Endpoint;
+    return m.location === n.location && !m.insecure === !n.insecure && m.pullFromMirror === n.pullFromMirror;
+  });
 }
 
 export class KeptChecks {
   private readonly names = new SweepCache<{ readonly problem?: string }>();
   /** problemBelow's answers, by location. */
   private readonly below = new SweepCache<{ readonly problem?: string }>();
-  private readonly tables = new SweepCache<KeptTable>();
+  /** By scope: the table's content when first seen (a copy) and what is known of it. */
+  private readonly tables = new SweepCache<{ readonly content: RegistryTable; readonly kept: KeptTable }>();
   /** The merged mirror lists of the renders before. */
   readonly merge = new MergeMemo();
 
@@ -81,12 +84,15 @@ export class KeptChecks {
   tablesOf(conf: RegistriesConf): Map<RegistryTable, KeptTable> {
     const out = new Map<RegistryTable, KeptTable>();
     for (const t of conf.registries) {
-      const key = tableKey(t);
-      let kept = this.tables.get(key);
-      if (kept === undefined) {
-        kept = { section: renderTable(t), rewritesClean: false };
-        this.tables.set(key, kept);
+      const scope = registryScope(t);
+      const hit = this.tables.get(scope);
+      if (hit !== undefined && sameTableContent(hit.content, t)) {
+        out.set(t, hit.kept);
+        continue;
       }
+      // New or changed (or a second table of the same scope, an error validateConf reports): known afresh.
+      const kept: KeptTable = { section: renderTable(t), rewritesClean: false };
+      this.tables.set(scope, { content: cloneTable(t), kept });
       out.set(t, kept);
     }
     return out;
