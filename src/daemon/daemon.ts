@@ -68,11 +68,10 @@ function sameTexts(a: readonly SourceText[], b: readonly SourceText[]): boolean 
 const PARSE_SLICE_MS = 20;
 
 /**
- * A read of at most this many reported names is made with blocking system calls: each is a
- * few microseconds on a local file, where a call through the thread pool costs a wake of the
- * main thread and, on a busy machine, a wait for a core (a change of one fragment took ~15
- * such round trips to read; issue #15). More names (a burst of changes) keep the loop free;
- * so does the whole read such a read falls back to.
+ * A read of at most this many reported names is made with blocking system calls start to end:
+ * each is a few microseconds on a local file. More names (a burst of changes), and the whole
+ * read such a read falls back to, make the same calls in slices between which the event loop
+ * turns (fragment-io.ts, slicedIo).
  */
 const BLOCKING_READ_NAMES = 8;
 

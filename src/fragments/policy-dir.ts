@@ -7,7 +7,7 @@ import { mapBounded } from '../core/map-bounded.js';
 import type { SweepCache } from '../core/sweep-cache.js';
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { blockingIo, promiseIo, type FragmentIo, type OpenFile } from './fragment-io.js';
+import { blockingIo, slicedIo, type FragmentIo, type OpenFile } from './fragment-io.js';
 import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { NOT_A_FRAGMENT, classifyName } from './index.js';
@@ -50,9 +50,10 @@ export interface ReadOptions {
   /** What earlier reads found (the daemon keeps one): a fragment whose file is unchanged is not opened again. */
   readonly cache?: FragmentReadCache;
   /**
-   * Read with blocking system calls: for one-shot commands (check, render), where nothing else
-   * waits on the event loop, and the daemon's read of a few reported names (readPolicyDirNames;
-   * the whole read it may fall back to is never blocking). The same calls, checks and refusals.
+   * Read with blocking system calls, start to end: for one-shot commands (check, render), where
+   * nothing else waits on the event loop, and the daemon's read of a few reported names
+   * (readPolicyDirNames; the whole read it may fall back to is not). Otherwise the same calls in
+   * slices between which the event loop turns (slicedIo). The same calls, checks and refusals.
    */
   readonly blocking?: boolean;
 }
@@ -172,7 +173,7 @@ const REREAD_TRIES = 3;
  * because their directory moved away, must never look like a policy.
  */
 export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promise<PolicyDirContents> {
-  const io = opts.blocking === true ? blockingIo : promiseIo;
+  const io = opts.blocking === true ? blockingIo : slicedIo();
   for (let n = 1; ; n++) {
     const before = await dirIdentity(io, dir);
     const got = await readPolicyDirOnce(io, dir, opts);
@@ -387,9 +388,9 @@ function plainName(name: string): boolean {
 export async function readPolicyDirNames(dir: string, names: Iterable<string>, since: PolicyDirContents, opts: ReadOptions = {}): Promise<PolicyDirContents> {
   const state = since.state;
   const wanted = sortByteOrder([...new Set([...names, ...(state?.links ?? [])])]);
-  const whole = { ...opts, blocking: false }; // a whole read keeps the loop free (10 000 fragments)
+  const whole = { ...opts, blocking: false }; // a whole read lets the loop turn between slices (10 000 fragments)
   if (state === undefined || state.maxFragments !== (opts.maxFragments ?? MAX_FRAGMENTS) || !wanted.every(plainName)) return readPolicyDir(dir, whole);
-  const io = opts.blocking === true ? blockingIo : promiseIo;
+  const io = opts.blocking === true ? blockingIo : slicedIo();
   const before = await dirIdentity(io, dir);
   const got = await readNamesOnce(io, dir, wanted, state, opts);
   if (got === undefined || (await dirIdentity(io, dir)) !== before) return readPolicyDir(dir, whole);
