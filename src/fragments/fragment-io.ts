@@ -8,7 +8,7 @@
  */
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 
-/** A value now (blocking driver) or later (promise driver); callers await either. */
+/** A value now (a blocking call) or later (a sliced call waiting for the event loop to turn); callers await either. */
 type Later<T> = T | Promise<T>;
 
 /** An open fragment: looked at and read through its descriptor only. */
