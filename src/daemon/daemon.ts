@@ -116,6 +116,8 @@ export class Daemon {
   private readonly parseCache: ParseCache = new SweepCache();
   /** The names judged and the tables parsed back: a render in which one fragment changed checks little more than it. */
   private readonly kept = new KeptChecks();
+  /** Reads that read only the entries the watcher named (readPolicyDirNames): their removals settle first (FragmentTracker.stamp). */
+  private readonly namedReads = new WeakSet<PolicyDirContents>();
   /** The read of the policy directory in flight, if any (readPolicy). */
   private policyRead: Promise<unknown> = Promise.resolve();
   /** The policy directory as the last read found it (a render's next read starts from it). */
@@ -313,10 +315,9 @@ export class Daemon {
       const since = this.lastRead;
       this.reported = new Set();
       try {
-        const got =
-          names !== undefined && since !== undefined
-            ? await readPolicyDirNames(this.config.policyDir, names, since, opts)
-            : await readPolicyDir(this.config.policyDir, opts);
+        const named = names !== undefined && since !== undefined;
+        const got = named ? await readPolicyDirNames(this.config.policyDir, names, since, opts) : await readPolicyDir(this.config.policyDir, opts);
+        if (named) this.namedReads.add(got);
         this.lastRead = got;
         return got;
       } catch (e) {
@@ -476,7 +477,7 @@ export class Daemon {
     for (const f of dir.ignored) this.log.trace({ fragment: f.name }, `ignored ${f.name}: ${f.why}`);
     const { unreadable, warnings: dirWarnings } = verdict;
 
-    const fragments = this.fragments.stamp(dir.fragments);
+    const fragments = this.fragments.stamp(dir.fragments, this.namedReads.has(dir));
 
     this.generalProblems = [];
     // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.

@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.js';
 import type { FragmentInput, FragmentStatus } from '../pipeline/forgiving.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { LastGoodSaver } from './last-good-saver.js';
+import { EMPTY_SETTLE_MS } from './render-scheduler.js';
 import type { StateDir } from './state-dir.js';
 
 export class FragmentTracker {
@@ -17,6 +18,8 @@ export class FragmentTracker {
   private readonly seen = new Map<string, FragmentInput>();
   /** Fragments that just became empty and are given a moment to show whether they are being rewritten. */
   private readonly emptyPending = new Set<string>();
+  /** Fragments that vanished, and since when (performance.now): given a moment to show whether their whole directory is going. */
+  private readonly gonePending = new Map<string, number>();
   /** Whether a read was stamped yet: at the first (start), every fragment is new and none is half-written by us. */
   private stampedOnce = false;
   private good: Record<string, string> = {};
@@ -29,7 +32,7 @@ export class FragmentTracker {
 
   constructor(
     private readonly log: Logger,
-    /** Asks for a look again shortly (a fragment just became empty). */
+    /** Asks for a look again shortly (a fragment just became empty, or vanished). */
     private readonly recheckSoon: () => void,
     /** Awaited before each last-good copy is begun: the daemon's waits for a render in flight, so that saves go between renders. */
     private readonly savePace: () => Promise<void> = () => Promise.resolve(),
@@ -66,8 +69,15 @@ export class FragmentTracker {
     for (const s of this.lastStatuses) yield s.file;
   }
 
-  /** The fragments just read, each with when it last changed. */
-  stamp(read: readonly SourceText[]): FragmentInput[] {
+  /**
+   * The fragments just read, each with when it last changed. `settleRemovals` (a read of the
+   * entries the watcher named): a fragment that vanished stays in effect for EMPTY_SETTLE_MS
+   * and is looked at again, because `rm -rf` unlinks a directory's files before the directory,
+   * and a render in between would drop them from the output although the whole directory is
+   * going (which keeps the last render in effect: policy-dir-presence.ts). A whole read (the
+   * rescan, a directory back or swapped) takes a removal at once.
+   */
+  stamp(read: readonly SourceText[], settleRemovals = false): FragmentInput[] {
     const firstSight = !this.stampedOnce;
     this.stampedOnce = true;
     const seenBefore = this.seen.size;
@@ -107,9 +117,26 @@ export class FragmentTracker {
       this.seen.set(f.file, input);
       stamped.push(input);
     }
-    if (known === seenBefore) return stamped;
+    if (known === seenBefore && this.gonePending.size === 0) return stamped;
     const present = new Set(read.map((f) => f.file)); // a set, not a scan per fragment: O(n) at 10 000 fragments
-    for (const file of [...this.seen.keys()]) if (!present.has(file)) this.seen.delete(file);
+    const now = performance.now();
+    let settling = false;
+    for (const [file, prev] of this.seen) {
+      if (present.has(file)) {
+        this.gonePending.delete(file); // back (or never gone)
+        continue;
+      }
+      const since = this.gonePending.get(file) ?? now;
+      if (settleRemovals && now - since < EMPTY_SETTLE_MS) {
+        this.gonePending.set(file, since);
+        stamped.push(prev);
+        settling = true;
+        continue;
+      }
+      this.gonePending.delete(file);
+      this.seen.delete(file);
+    }
+    if (settling) this.recheckSoon();
     return stamped;
   }
 
@@ -167,6 +194,7 @@ export class FragmentTracker {
   /** SIGHUP: every fragment is looked at as if for the first time, and its problems logged again. */
   forget(): void {
     this.seen.clear();
+    this.gonePending.clear();
     this.reported.clear();
   }
 

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { error, warning } from '../../src/core/diagnostic.js';
 import type { FragmentStatus } from '../../src/pipeline/forgiving.js';
 import { FragmentTracker } from '../../src/daemon/fragment-tracker.js';
+import { EMPTY_SETTLE_MS } from '../../src/daemon/render-scheduler.js';
 import { StateDir } from '../../src/daemon/state-dir.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,6 +85,33 @@ t.test('a fragment that just became empty keeps its text for one render and asks
   t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: '', changedAt: 3 }], 'still empty when looked at again: really empty');
   t.equal(rechecks(), 2, 'no further look');
 });
+
+t.test(
+  'a fragment that vanished from a read of named entries stays for a moment (rm -rf unlinks the files first); a whole read drops it at once',
+  async (t) => {
+    const { tracker, rechecks } = trackerWithLog();
+    const [a, b] = tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]);
+    const during = tracker.stamp([frag('b.toml', 'B')], true);
+    t.equal(during.length, 2, 'a is still in the render');
+    t.ok(during.includes(a as never) && during.includes(b as never), 'the same inputs as before');
+    t.equal(rechecks(), 1, 'a look again is asked for');
+    t.equal(tracker.stamp([frag('b.toml', 'B')], true).length, 2, 'looked at again within the moment: still kept');
+    t.equal(tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')], true).length, 2, 'back: an input as any other');
+    t.same(
+      tracker.stamp([frag('b.toml', 'B')], false).map((f) => f.file),
+      ['b.toml'],
+      'a whole read (the rescan, a directory back) takes the removal at once',
+    );
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]);
+    tracker.stamp([frag('b.toml', 'B')], true);
+    await new Promise((r) => setTimeout(r, EMPTY_SETTLE_MS + 50));
+    t.same(
+      tracker.stamp([frag('b.toml', 'B')], true).map((f) => f.file),
+      ['b.toml'],
+      'still gone once the moment has passed: removed',
+    );
+  },
+);
 
 t.test('known(): fragments with a last valid content or a status', async (t) => {
   const { tracker } = trackerWithLog();

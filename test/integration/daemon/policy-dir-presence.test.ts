@@ -15,6 +15,7 @@ import { createNotifier } from '../../../src/systemd/notify.js';
 import { error } from '../../../src/core/diagnostic.js';
 import { holdUnlisted } from '../../../src/daemon/policy-dir-presence.js';
 import { Backoff } from '../../../src/daemon/retry.js';
+import { EMPTY_SETTLE_MS } from '../../../src/daemon/render-scheduler.js';
 import { exists, fragment, idms, readOrUndefined, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
 
 const toml = (s: string): string => JSON.stringify(s);
@@ -64,6 +65,31 @@ t.test('a swapped policy directory: never an empty render in between, the after-
     outputs.filter((o) => !complete(o)),
     [],
     'every render the after-render command saw had every mirror and the NeverContactSource block',
+  );
+  t.equal(await d.stop(), 0);
+});
+
+t.test('a policy directory deleted file by file (rm -rf, here slowed down): no render drops the files that go first', async (t) => {
+  const ws = workspace(t);
+  writePolicy(ws.policy, 'first');
+  const { config, seen } = recordingConfig(ws);
+  const d = await startDaemon(t, ws, { config, args: ['--rescan-interval-ms', '600000'] });
+  const before = await d.waitForOutput((o) => o.includes('mirror-first.example/a') && complete(o), 'the first render');
+  await d.waitFor(() => snapshots(seen).length === 1, 'the after-render command for the first render');
+  const renders = (await d.status()).renders;
+  rmSync(join(ws.policy, '10-a.toml'));
+  await d.waitForStatus((x) => x.renders > renders, 'the render for the first file gone');
+  // Well within the moment a vanished fragment is given (EMPTY_SETTLE_MS): rm -rf takes microseconds.
+  await sleep(50);
+  rmSync(ws.policy, { recursive: true });
+  await d.waitForStatus((x) => x.degraded.some((r) => /policy directory .* does not exist/.test(r)), 'degraded: no policy directory');
+  await sleep(EMPTY_SETTLE_MS + 200); // past the look again the first render asked for
+  t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is untouched');
+  t.equal(snapshots(seen).length, 1, 'the after-render command did not run');
+  t.same(
+    (await d.status()).fragments.map((f) => f.file),
+    ['10-a.toml', '20-never.yaml'],
+    'both fragments still in effect',
   );
   t.equal(await d.stop(), 0);
 });
