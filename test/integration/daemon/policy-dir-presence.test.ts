@@ -41,6 +41,20 @@ function complete(out: string): boolean {
   return /mirror-[\w-]+\.example\/a/.test(out) && out.includes('mirror-n.example/never') && /location = "quay\.io\/never"\nblocked = true/.test(out);
 }
 
+/**
+ * A daemon on the "first" policy with a recording after-render command (and no rescan in the
+ * test's time), once its first render is out and the command has run for it.
+ */
+async function firstRendered(t: Parameters<typeof workspace>[0]) {
+  const ws = workspace(t);
+  writePolicy(ws.policy, 'first');
+  const { config, seen } = recordingConfig(ws);
+  const d = await startDaemon(t, ws, { config, args: ['--rescan-interval-ms', '600000'] });
+  const before = await d.waitForOutput((o) => o.includes('mirror-first.example/a') && complete(o), 'the first render');
+  await d.waitFor(() => snapshots(seen).length === 1, 'the after-render command for the first render');
+  return { ws, d, seen, before, renders: (await d.status()).renders };
+}
+
 t.test('a swapped policy directory: never an empty render in between, the after-render command sees only whole policies', async (t) => {
   const ws = workspace(t);
   writePolicy(ws.policy, 'start');
@@ -70,13 +84,7 @@ t.test('a swapped policy directory: never an empty render in between, the after-
 });
 
 t.test('a policy directory deleted file by file (rm -rf, here slowed down): no render drops the files that go first', async (t) => {
-  const ws = workspace(t);
-  writePolicy(ws.policy, 'first');
-  const { config, seen } = recordingConfig(ws);
-  const d = await startDaemon(t, ws, { config, args: ['--rescan-interval-ms', '600000'] });
-  const before = await d.waitForOutput((o) => o.includes('mirror-first.example/a') && complete(o), 'the first render');
-  await d.waitFor(() => snapshots(seen).length === 1, 'the after-render command for the first render');
-  const renders = (await d.status()).renders;
+  const { ws, d, seen, before, renders } = await firstRendered(t);
   rmSync(join(ws.policy, '10-a.toml'));
   await d.waitForStatus((x) => x.renders > renders, 'the render for the first file gone');
   // Well within the moment a vanished fragment is given (EMPTY_SETTLE_MS): rm -rf takes microseconds.
@@ -95,13 +103,7 @@ t.test('a policy directory deleted file by file (rm -rf, here slowed down): no r
 });
 
 t.test('a deleted policy directory: degraded, the output and the last-good copies kept; a recreated one is the new policy', async (t) => {
-  const ws = workspace(t);
-  writePolicy(ws.policy, 'first');
-  const { config, seen } = recordingConfig(ws);
-  const d = await startDaemon(t, ws, { config, args: ['--rescan-interval-ms', '600000'] });
-  const before = await d.waitForOutput((o) => o.includes('mirror-first.example/a') && complete(o), 'the first render');
-  await d.waitFor(() => snapshots(seen).length === 1, 'the after-render command for the first render');
-  const renders = (await d.status()).renders;
+  const { ws, d, seen, before, renders } = await firstRendered(t);
   const from = d.log().length;
 
   rmSync(ws.policy, { recursive: true });
