@@ -67,14 +67,6 @@ function sameTexts(a: readonly SourceText[], b: readonly SourceText[]): boolean 
 /** How long the parse of new fragments holds the event loop at most before it yields (parseInSlices). */
 const PARSE_SLICE_MS = 20;
 
-/**
- * A read of at most this many reported names is made with blocking system calls start to end:
- * each is a few microseconds on a local file. More names (a burst of changes), and the whole
- * read such a read falls back to, make the same calls in slices between which the event loop
- * turns (fragment-io.ts, slicedIo).
- */
-const BLOCKING_READ_NAMES = 8;
-
 /** How often the metrics file is rewritten while the local mirror serves (besides after each render and probe round). */
 export const LOCAL_MIRROR_METRICS_MS = 5_000;
 
@@ -310,8 +302,8 @@ export class Daemon {
     const read = this.policyRead.then(async () => {
       // Taken as the read begins: an entry reported from now on is read by the next one.
       const names = whole ? undefined : this.reported;
-      const blocking = names !== undefined && names.size <= BLOCKING_READ_NAMES;
-      const opts = { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes, cache: this.readCache, blocking };
+      // Every read, of named entries or whole, makes blocking calls in slices between which the loop turns (fragment-io.ts, slicedIo).
+      const opts = { allowUnsafe: this.config.allowUnsafeFragments, maxFragmentBytes: this.config.maxFragmentBytes, cache: this.readCache };
       const since = this.lastRead;
       this.reported = new Set();
       try {

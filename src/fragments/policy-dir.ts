@@ -51,9 +51,8 @@ export interface ReadOptions {
   readonly cache?: FragmentReadCache;
   /**
    * Read with blocking system calls, start to end: for one-shot commands (check, render), where
-   * nothing else waits on the event loop, and the daemon's read of a few reported names
-   * (readPolicyDirNames; the whole read it may fall back to is not). Otherwise the same calls in
-   * slices between which the event loop turns (slicedIo). The same calls, checks and refusals.
+   * nothing else waits on the event loop. Otherwise (the daemon) the same calls in slices between
+   * which the event loop turns (slicedIo). The same calls, checks and refusals.
    */
   readonly blocking?: boolean;
 }
