@@ -9,6 +9,9 @@
  * collection every COLLECT_EVERY_BYTES frees them as they go: the local mirror's CPU for a
  * 226 MiB blob went from 470–520 ms to 360–400 ms (curl as its client, 9 runs each, 1, 2, 4
  * and 8 MiB all alike), and a pull's peak RSS is lower.
+ *
+ * Also where the process gets V8's `gc` function (exposedGc), for the daemon's one collection
+ * after its start too (cli/daemon-process.ts).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -17,16 +20,29 @@ import { runInNewContext } from 'node:vm';
 export const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
 
 /**
+ * V8's `gc`, now: a full collection without an argument, the young generation only with
+ * `{ type: 'minor' }`. (`{ type: 'major' }` is not used: Node 20's V8 runs a minor one for it.)
+ */
+export type GcFunction = (opts?: { readonly type: 'minor' }) => void;
+
+/**
+ * V8's `gc` function, from --expose-gc set here at run time rather than on the command line
+ * (the launcher is shared by every command); it appears only in a new context, so no other
+ * code of the process gets it. Undefined if this runtime does not give it.
+ */
+export function exposedGc(): GcFunction | undefined {
+  setFlagsFromString('--expose-gc');
+  const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
+  return typeof gc === 'function' ? (gc as GcFunction) : undefined;
+}
+
+/**
  * A function to call with the size of each chunk of blob data read: every COLLECT_EVERY_BYTES,
  * over all transfers, it runs a young-generation collection (a fraction of a millisecond).
- * The `gc` function comes from V8's --expose-gc, set here at run time rather than on the
- * command line (the launcher is shared by every command); it appears only in a new context, so
- * no other code of the process gets it.
  */
 export function collectYoungEvery(everyBytes = COLLECT_EVERY_BYTES): (bytes: number) => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as ((opts: { type: 'minor' }) => void) | undefined;
-  if (typeof gc !== 'function') return () => undefined;
+  const gc = exposedGc();
+  if (gc === undefined) return () => undefined;
   let since = 0;
   return (bytes) => {
     since += bytes;

@@ -1,15 +1,22 @@
 /** What V8's collector did while a test ran, seen through perf_hooks' 'gc' entries. */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 
-/** Young-generation collections seen while `f` runs (the observer reports them a turn later). */
-export async function minorCollectionsDuring(f: () => void): Promise<number> {
+const KINDS = { minor: constants.NODE_PERFORMANCE_GC_MINOR, major: constants.NODE_PERFORMANCE_GC_MAJOR } as const;
+
+/** Collections of `kind` seen while `f` runs (the observer reports them a turn later). */
+export async function collectionsDuring(kind: keyof typeof KINDS, f: () => void | Promise<void>): Promise<number> {
   let n = 0;
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) n++;
+    for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === KINDS[kind]) n++;
   });
   obs.observe({ entryTypes: ['gc'] });
-  f();
+  await f();
   await new Promise((r) => setTimeout(r, 50));
   obs.disconnect();
   return n;
+}
+
+/** Young-generation collections seen while `f` runs. */
+export function minorCollectionsDuring(f: () => void): Promise<number> {
+  return collectionsDuring('minor', f);
 }
