@@ -8,6 +8,8 @@
  * local mirror's; BENCH_RENDER_PROCESS_N (10 000) and _RUNS (3) the whole-process
  * render; BENCH_ONLY=render|render-process|reads|large|daemon|pull|health|runtimes|local-mirror runs one part.
  */
+import { cpus, loadavg } from 'node:os';
+import { VERSION } from '../src/core/version.js';
 import { runDaemonBench } from './daemon.js';
 import { runHealthAwareBench } from './health-aware.js';
 import { runLargeListsBench } from './large-lists.js';
@@ -17,7 +19,27 @@ import { runPullBench } from './pull.js';
 import { runRenderBench, runRenderProcessBench } from './render.js';
 import { runRuntimesBench } from './runtimes.js';
 
-const only = process.env.BENCH_ONLY;
+/**
+ * What the figures below were measured with: they differ by runtime (on Node 24 every RSS figure
+ * is 10–17 MB above Node 20's, docs/performance.md) and by machine.
+ */
+function measuredOn(): string {
+  const cores = cpus();
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  return `bench: mirror-policyd ${VERSION} on node ${process.version} (V8 ${process.versions.v8}), ${cores.length} CPUs (${cores[0]?.model.trim() ?? 'model unknown'}), load average ${load}, ${when} UTC`;
+}
+
+const PARTS = ['render', 'render-process', 'reads', 'large', 'daemon', 'pull', 'health', 'runtimes', 'local-mirror'];
+const only = process.env.BENCH_ONLY || undefined;
+// A misspelt part would otherwise run nothing and print nothing but this header.
+if (only !== undefined && !PARTS.includes(only)) {
+  console.error(`bench: BENCH_ONLY: no part named ${only} (the parts: ${PARTS.join(', ')})`);
+  process.exit(1);
+}
+console.log(measuredOn());
 if (!only || only === 'render') runRenderBench();
 if (!only || only === 'render' || only === 'render-process') await runRenderProcessBench();
 if (!only || only === 'reads') await runPolicyDirBench();
