@@ -32,20 +32,23 @@ function measuredOn(): string {
   return `bench: mirror-policyd ${VERSION} on node ${process.version} (V8 ${process.versions.v8}), ${cores.length} CPUs (${cores[0]?.model.trim() ?? 'model unknown'}), load average ${load}, ${when} UTC`;
 }
 
-const PARTS = ['render', 'render-process', 'reads', 'large', 'daemon', 'pull', 'health', 'runtimes', 'local-mirror'];
+/** Each part, in the order they run, with the other BENCH_ONLY value that runs it too. */
+const PARTS: ReadonlyArray<readonly [name: string, run: () => unknown, alsoUnder?: string]> = [
+  ['render', runRenderBench],
+  ['render-process', runRenderProcessBench, 'render'],
+  ['reads', runPolicyDirBench],
+  ['large', runLargeListsBench],
+  ['daemon', runDaemonBench],
+  ['pull', runPullBench],
+  ['health', runHealthAwareBench],
+  ['runtimes', runRuntimesBench],
+  ['local-mirror', runLocalMirrorBench],
+];
 const only = process.env.BENCH_ONLY || undefined;
 // A misspelt part would otherwise run nothing and print nothing but this header.
-if (only !== undefined && !PARTS.includes(only)) {
-  console.error(`bench: BENCH_ONLY: no part named ${only} (the parts: ${PARTS.join(', ')})`);
+if (only !== undefined && !PARTS.some(([name]) => name === only)) {
+  console.error(`bench: BENCH_ONLY: no part named ${only} (the parts: ${PARTS.map(([name]) => name).join(', ')})`);
   process.exit(1);
 }
 console.log(measuredOn());
-if (!only || only === 'render') runRenderBench();
-if (!only || only === 'render' || only === 'render-process') await runRenderProcessBench();
-if (!only || only === 'reads') await runPolicyDirBench();
-if (!only || only === 'large') runLargeListsBench();
-if (!only || only === 'daemon') await runDaemonBench();
-if (!only || only === 'pull') await runPullBench();
-if (!only || only === 'health') await runHealthAwareBench();
-if (!only || only === 'runtimes') await runRuntimesBench();
-if (!only || only === 'local-mirror') await runLocalMirrorBench();
+for (const [name, run, alsoUnder] of PARTS) if (only === undefined || only === name || only === alsoUnder) await run();
