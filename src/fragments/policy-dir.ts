@@ -166,13 +166,18 @@ async function dirIdentity(io: FragmentIo, dir: string): Promise<string | undefi
 /** A directory swapped while read (`mv policy.d policy.d.old; mv new policy.d`) is read again, this many times at most. */
 const REREAD_TRIES = 3;
 
+/** The calls a read makes: blocking start to end, or the same in slices (ReadOptions.blocking). */
+function ioFor(opts: ReadOptions): FragmentIo {
+  return opts.blocking === true ? blockingIo : slicedIo();
+}
+
 /**
  * Reads every fragment of `dir`. A read that a move or swap of the directory overlapped is
  * done again: half of one directory and half of another, or fragments that "vanished"
  * because their directory moved away, must never look like a policy.
  */
 export async function readPolicyDir(dir: string, opts: ReadOptions = {}): Promise<PolicyDirContents> {
-  const io = opts.blocking === true ? blockingIo : slicedIo();
+  const io = ioFor(opts);
   for (let n = 1; ; n++) {
     const before = await dirIdentity(io, dir);
     const got = await readPolicyDirOnce(io, dir, opts);
@@ -389,7 +394,7 @@ export async function readPolicyDirNames(dir: string, names: Iterable<string>, s
   const wanted = sortByteOrder([...new Set([...names, ...(state?.links ?? [])])]);
   const whole = { ...opts, blocking: false }; // a whole read lets the loop turn between slices (10 000 fragments)
   if (state === undefined || state.maxFragments !== (opts.maxFragments ?? MAX_FRAGMENTS) || !wanted.every(plainName)) return readPolicyDir(dir, whole);
-  const io = opts.blocking === true ? blockingIo : slicedIo();
+  const io = ioFor(opts);
   const before = await dirIdentity(io, dir);
   const got = await readNamesOnce(io, dir, wanted, state, opts);
   if (got === undefined || (await dirIdentity(io, dir)) !== before) return readPolicyDir(dir, whole);
