@@ -108,7 +108,10 @@ export class Daemon {
   private readonly parseCache: ParseCache = new SweepCache();
   /** The names judged and the tables parsed back: a render in which one fragment changed checks little more than it. */
   private readonly kept = new KeptChecks();
-  /** Reads that read only the entries the watcher named (readPolicyDirNames): their removals settle first (FragmentTracker.stamp). */
+  /**
+   * Reads made for watcher events (readPolicyDirNames: the entries named, or the whole directory
+   * when it changed meanwhile, as under `rm -rf`): their removals settle first (FragmentTracker.stamp).
+   */
   private readonly namedReads = new WeakSet<PolicyDirContents>();
   /** The read of the policy directory in flight, if any (readPolicy). */
   private policyRead: Promise<unknown> = Promise.resolve();
