@@ -3,7 +3,14 @@ import { PerformanceObserver, constants } from 'node:perf_hooks';
 
 const KINDS = { minor: constants.NODE_PERFORMANCE_GC_MINOR, major: constants.NODE_PERFORMANCE_GC_MAJOR } as const;
 
-/** Collections of `kind` seen while `f` runs (the observer reports them a turn later). */
+const nextCheckPhase = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Collections of `kind` seen while `f` runs. Node reports a collection two check phases later
+ * (a native immediate makes the entry, the observer dispatches it in a JS one), so the count is
+ * read after a few check phases, counted rather than timed: a timer alone can fire first on a
+ * machine that stalled the process, and the entries would be lost.
+ */
 export async function collectionsDuring(kind: keyof typeof KINDS, f: () => void | Promise<void>): Promise<number> {
   let n = 0;
   const obs = new PerformanceObserver((list) => {
@@ -12,6 +19,7 @@ export async function collectionsDuring(kind: keyof typeof KINDS, f: () => void 
   obs.observe({ entryTypes: ['gc'] });
   await f();
   await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 5; i++) await nextCheckPhase();
   obs.disconnect();
   return n;
 }
