@@ -5,6 +5,7 @@
  * refused as a whole (writable by others) keeps every fragment, deletions and renames included.
  * An existing, empty directory is a valid, empty policy.
  */
+import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,22 +85,35 @@ t.test('a swapped policy directory: never an empty render in between, the after-
 });
 
 t.test('a policy directory deleted file by file (rm -rf, here slowed down): no render drops the files that go first', async (t) => {
-  const { ws, d, seen, before, renders } = await firstRendered(t);
-  rmSync(join(ws.policy, '10-a.toml'));
-  await d.waitForStatus((x) => x.renders > renders, 'the render for the first file gone');
-  // Well within the moment a vanished fragment is given (EMPTY_SETTLE_MS): rm -rf takes microseconds.
-  await sleep(50);
-  rmSync(ws.policy, { recursive: true });
-  await d.waitForStatus((x) => x.degraded.some((r) => /policy directory .* does not exist/.test(r)), 'degraded: no policy directory');
-  await sleep(EMPTY_SETTLE_MS + 200); // past the look again the first render asked for
-  t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is untouched');
-  t.equal(snapshots(seen).length, 1, 'the after-render command did not run');
-  t.same(
-    (await d.status()).fragments.map((f) => f.file),
-    ['10-a.toml', '20-never.yaml'],
-    'both fragments still in effect',
-  );
-  t.equal(await d.stop(), 0);
+  // The case is made when the directory goes before the look again the render for the first
+  // file gone asked for: that look comes EMPTY_SETTLE_MS after a render that began after the
+  // file went, so a directory gone within EMPTY_SETTLE_MS of the file surely makes it. A machine
+  // that stalled the test longer has not made the case: that attempt is set aside, not judged.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const { ws, d, seen, before, renders } = await firstRendered(t);
+    const fileGoneAt = performance.now();
+    rmSync(join(ws.policy, '10-a.toml'));
+    await d.waitForStatus((x) => x.renders > renders, 'the render for the first file gone');
+    rmSync(ws.policy, { recursive: true });
+    const gap = performance.now() - fileGoneAt;
+    if (gap >= EMPTY_SETTLE_MS) {
+      t.comment(`attempt ${attempt}: the directory went ${Math.round(gap)} ms after the file, past the look; again`);
+      t.equal(await d.stop(), 0);
+      continue;
+    }
+    await d.waitForStatus((x) => x.degraded.some((r) => /policy directory .* does not exist/.test(r)), 'degraded: no policy directory');
+    await sleep(EMPTY_SETTLE_MS + 200); // past the look again the first render asked for
+    t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is untouched');
+    t.equal(snapshots(seen).length, 1, 'the after-render command did not run');
+    t.same(
+      (await d.status()).fragments.map((f) => f.file),
+      ['10-a.toml', '20-never.yaml'],
+      'both fragments still in effect',
+    );
+    t.equal(await d.stop(), 0);
+    return;
+  }
+  t.fail(`in 3 attempts the directory never went within ${EMPTY_SETTLE_MS} ms of its first file`);
 });
 
 t.test('a deleted policy directory: degraded, the output and the last-good copies kept; a recreated one is the new policy', async (t) => {
