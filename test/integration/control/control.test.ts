@@ -37,19 +37,17 @@ async function start(t: Test, path: string, h: ControlHandlers = handlers, opts:
 interface RawResult {
   readonly text: string;
   readonly closed: boolean;
-  readonly ms: number;
 }
 
 /** Connects, writes `chunks` (in order, each its own write), optionally half-closes, and collects what comes back until the server closes or `timeoutMs`. */
 function raw(path: string, chunks: readonly (string | Buffer)[], opts: { end?: boolean; timeoutMs?: number } = {}): Promise<RawResult> {
-  const t0 = Date.now();
   return new Promise((resolve) => {
     const sock = connect({ path });
     let text = '';
     const done = (closed: boolean): void => {
       clearTimeout(timer);
       sock.destroy();
-      resolve({ text, closed, ms: Date.now() - t0 });
+      resolve({ text, closed });
     };
     const timer = setTimeout(() => done(false), opts.timeoutMs ?? 3000);
     sock.on('connect', () => {
@@ -170,7 +168,8 @@ t.test('malformed requests get an error response and the server keeps serving', 
 t.test('oversize requests are refused and the connection closed; the next client is served', async (t) => {
   const p = sockIn();
   const log = capture();
-  await start(t, p, handlers, {}, log);
+  // A request timeout far past the client's wait: a close can only be the refusal (no time bound asserted).
+  await start(t, p, handlers, { requestTimeoutMs: 60_000 }, log);
   const cases: [string, (string | Buffer)[]][] = [
     ['one write, no newline', ['x'.repeat(MAX_REQUEST_BYTES + 100)]],
     ['several writes, no newline', ['{"cmd":"status",' + ' '.repeat(3000), ' '.repeat(3000)]],
@@ -178,9 +177,8 @@ t.test('oversize requests are refused and the connection closed; the next client
     ['1 MiB', [Buffer.alloc(1 << 20, 0x20)]],
   ];
   for (const [name, chunks] of cases) {
-    const r = await raw(p, chunks, { timeoutMs: 2000 });
-    t.ok(r.closed, `${name}: connection closed`);
-    t.ok(r.ms < 1500, `${name}: closed promptly (${r.ms} ms)`);
+    const r = await raw(p, chunks, { timeoutMs: 30_000 });
+    t.ok(r.closed, `${name}: connection closed by the server`);
     if (r.text) t.match(JSON.parse(r.text), { ok: false, error: /too large/ }, `${name}: refusal`);
     t.same(await controlRequest(p, { cmd: 'status' }), { ok: true, result: STATUS }, `${name}: next client served`);
   }
@@ -220,8 +218,9 @@ t.test('a silent client is dropped after the request timeout; the server still w
     'logged',
   );
   // A client that sends half a line and stalls is dropped the same way.
-  const half = await raw(p, ['{"cmd":"sta'], { timeoutMs: 3000 });
-  t.ok(half.closed && half.ms < 1500, `half a request: dropped (${half.ms} ms)`);
+  const half = await raw(p, ['{"cmd":"sta'], { timeoutMs: 30_000 });
+  t.ok(half.closed, 'half a request: dropped by the server');
+  t.match(JSON.parse(half.text), { ok: false, error: /no request within 200 ms/ }, "by the server's timer");
   t.same(await controlRequest(p, { cmd: 'status' }), { ok: true, result: STATUS });
 });
 
@@ -337,9 +336,9 @@ t.test('a client that half-closes after its request (no final newline) still get
   const r = await raw(p, ['{"cmd":"status"}'], { end: true });
   t.ok(r.closed);
   t.same(JSON.parse(r.text), { ok: true, result: STATUS });
-  const empty = await raw(p, [], { end: true });
-  t.ok(empty.closed && empty.ms < 1500, 'an empty request is closed at once');
-  t.equal(empty.text, '');
+  const empty = await raw(p, [], { end: true, timeoutMs: 30_000 });
+  t.ok(empty.closed, 'an empty request is closed by the server');
+  t.equal(empty.text, '', 'at once, not by its request timeout (which answers with an error)');
 });
 
 t.test('one request per connection: a second line is ignored', async (t) => {
