@@ -372,10 +372,11 @@ class RegistryProcess implements Registry {
     if (child.pid !== undefined) this.#watchdog = spawnWatchdog(child.pid);
 
     // Bounded readiness wait: poll GET /v2/ every 50 ms (each probe at most
-    // 500 ms) until the deadline; give up early if the process exits.
+    // 500 ms) until the deadline (generous: a loaded machine starts processes slowly; a
+    // ready registry returns at once); give up early if the process exits.
     const pc = this.#opts.tls?.probeClient;
     const probeClient = pc ? { cert: await readFile(pc.certFile), key: await readFile(pc.keyFile) } : undefined;
-    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 5000);
+    const deadline = Date.now() + (this.#opts.startTimeoutMs ?? 30_000);
     for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
       if (spawnError) throw new Error(`cannot run ${REGISTRY_BIN}: ${spawnError.message}`);
       if (exitInfo) break;
@@ -390,7 +391,7 @@ class RegistryProcess implements Registry {
     const logTail = (await readFrom(this.logFile, startOffset)).slice(-2000);
     if (!exitInfo) {
       await this.stop();
-      throw new Error(`registry on ${this.host} not ready within ${this.#opts.startTimeoutMs ?? 5000} ms; log:\n${logTail}`);
+      throw new Error(`registry on ${this.host} not ready within ${this.#opts.startTimeoutMs ?? 30_000} ms; log:\n${logTail}`);
     }
     const err = new Error(
       `registry on ${this.host} exited (code ${exitInfo.code}, signal ${exitInfo.signal}) during start; log:\n${logTail}`,

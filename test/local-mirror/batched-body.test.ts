@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { BatchedBody, SEND_BATCH_BYTES } from '../../src/local-mirror/batched-body.js';
 import { emptyStats } from '../../src/local-mirror/counters.js';
 import { ClientGone } from '../../src/local-mirror/reply.js';
+import { pollUntil } from '../helpers/daemon.js';
 
 /** A server whose one answer `answer` writes; the client's response, not yet read. */
 async function exchange(t: { teardown(fn: () => unknown): void }, answer: (res: ServerResponse) => void): Promise<IncomingMessage> {
@@ -106,6 +107,6 @@ t.test('the client gone: the next push throws ClientGone', async (t) => {
     void out.push(Buffer.from('early'));
   });
   res.destroy();
-  for (let i = 0; i < 100 && thrown === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(() => thrown !== undefined, 'the push after the close to throw');
   t.type(thrown, ClientGone);
 });

@@ -16,7 +16,7 @@ import { freePort, makeSelfSignedCert, registryFor, type Registry } from '../../
 import { skopeoInspectRaw } from '../../helpers/skopeo.js';
 
 /** Detection and recovery take a few probe rounds; generous, as the machine may be busy. */
-const HEALTH_DEADLINE_MS = 30_000;
+const HEALTH_DEADLINE_MS = 45_000;
 
 const SOURCE = 'source.invalid/app';
 
@@ -82,7 +82,7 @@ async function inspect(conf: string, img: BuiltImage): Promise<{ code: number; t
 }
 
 // A probe deadline long enough that a live registry on a busy machine is never taken for a dead one.
-const HEALTH_FLAGS = ['--health-aware-order', '--probe-interval-ms', '200', '--probe-timeout-ms', '1500'];
+const HEALTH_FLAGS = ['--health-aware-order', '--probe-interval-ms', '200', '--probe-timeout-ms', '3000'];
 
 t.test('a stopped mirror is demoted, skopeo then tries the healthy one first; back up, the configured order returns byte for byte', async (t) => {
   const reg1 = await registryFor(t);
@@ -284,7 +284,7 @@ t.test('SIGHUP with health-aware-order turned off in the config file puts the co
   const dead = await refusingHost();
   const ws = workspace(t);
   const file = join(ws.dir, 'config.toml');
-  const settings = (on: boolean): string => `health-aware-order = ${on}\ndemote-after = 1\nmin-dwell-ms = 0\nprobe-timeout-ms = 1500\n`;
+  const settings = (on: boolean): string => `health-aware-order = ${on}\ndemote-after = 1\nmin-dwell-ms = 0\nprobe-timeout-ms = 3000\n`;
   writeFileSync(file, settings(true));
   writeFileSync(join(ws.policy, '10-app.toml'), policy([dead, reg2.host], [dead, reg2.host]));
   const d = await startDaemon(t, ws, { config: file, args: ['--probe-interval-ms', '200'] });

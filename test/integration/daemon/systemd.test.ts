@@ -197,16 +197,21 @@ t.test(
 t.test('SIGTERM while starting (before READY=1): the start completes, then a clean stop, exit 0', async (t) => {
   const ws = workspace(t);
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
-  // The first render waits for its after-render command: a start that takes 2 s, with `status` already answering.
+  // The first render waits for its after-render command, which waits for the test (at most 30 s):
+  // a start held open, with `status` already answering, however slow the machine.
+  const go = join(ws.dir, 'go');
+  const hold = `i=0; while [ ! -e ${go} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`;
   const config = join(ws.dir, 'config.toml');
-  writeFileSync(config, 'after-render = [["/bin/sleep", "2"]]\n');
+  writeFileSync(config, `after-render = [["/bin/sh", "-c", ${JSON.stringify(hold)}]]\n`);
   const d = await startDaemon(t, ws, { config, waitReady: false });
   await d.waitForStatus((s) => s.pid === d.pid, 'the control socket answers');
   t.notOk(
     d.notify!.messages().some((m) => m.startsWith('READY=1')),
     'not READY yet',
   );
-  t.equal(await d.stop(), 0, 'exit 0, not killed by the signal');
+  const stopped = d.stop();
+  writeFileSync(go, ''); // the start may complete now, with the SIGTERM already sent
+  t.equal(await stopped, 0, 'exit 0, not killed by the signal');
   t.match(d.stdout(), /SIGTERM: stopping[\s\S]*stopped\n$/);
   t.notOk(exists(ws.control), 'the control socket is removed');
   t.notOk(exists(join(ws.state, 'daemon.json')), 'and the lock record');

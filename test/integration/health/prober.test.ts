@@ -34,17 +34,18 @@ t.test('probes mark a live registry up and a refused or hung one down, in the sh
     { host: dead, insecure: false },
     { host: hung.host, insecure: false },
   ];
-  const fast = { connectMs: 500, headersMs: 500, bodyIdleMs: 500 };
-  const r = await probeAll(targets, {}, { timeouts: fast });
+  // Deadlines a loaded machine's live registry surely meets (two round trips: https, then http); the hung one costs them once.
+  const timeouts = { connectMs: 3000, headersMs: 5000, bodyIdleMs: 5000 };
+  const r = await probeAll(targets, {}, { timeouts });
   t.equal(healthState(r[endpointKey(live.host, true)], Date.now()), 'up');
   t.equal(healthState(r[endpointKey(dead, false)], Date.now()), 'down');
   t.equal(r[endpointKey(dead, false)]?.lastFailure?.class, 'refused');
   t.equal(healthState(r[endpointKey(hung.host, false)], Date.now()), 'down');
 
   const file = join(mkdtempSync(join(tmpdir(), 'mpd-probe-')), 'health.json');
-  const prober = startProber(() => targets, file, 50, createLogger({ level: 'silent' }), fast);
+  const prober = startProber(() => targets, file, 50, createLogger({ level: 'silent' }), timeouts);
   t.teardown(() => prober.stop());
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000; // a round waits out the hung host (5 s)
   while (Date.now() < deadline && Object.keys(await readHealth(file)).length < 3) await new Promise((r) => setTimeout(r, 50));
   const stored = await readHealth(file);
   t.same(Object.keys(stored).sort(), targets.map((x) => endpointKey(x.host, x.insecure)).sort(), 'every endpoint in the file');
@@ -65,7 +66,7 @@ t.test('each round hands its results to the listener; a round that fails does no
     file,
     100,
     createLogger({ level: 'silent' }),
-    { connectMs: 500, headersMs: 500, bodyIdleMs: 500 },
+    { connectMs: 5000, headersMs: 5000, bodyIdleMs: 5000 }, // a live and a refusing host: nothing waits them out
     (updates) => {
       rounds.push(Object.fromEntries(Object.entries(updates).map(([k, h]) => [k, h.failures])));
       if (rounds.length === 1) throw new Error('listener failed once');
