@@ -6,8 +6,9 @@
  * (/etc/containers/certs.d/<host>/, else /etc/docker/certs.d/<host>/, src/registry/certs.ts):
  * a mirror reached through containerd is then trusted exactly as it is by podman and skopeo.
  */
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CERT_DIRS, certFileNames } from '../registry/certs.js';
+import { CERT_DIRS, certFileNames, certFilesAmong, type CertFileNames } from '../registry/certs.js';
 import type { HostTlsFiles } from './hosts-toml.js';
 
 function add(into: { ca: string[]; client: Array<[string, string]> }, dir: string, names: { ca: string[]; client: Array<[string, string]> }): void {
@@ -40,10 +41,26 @@ export async function tlsFilesFor(hosts: Iterable<string>, hostsDir: string, cer
 }
 
 /**
- * The directories whose entries decide what tlsFilesFor finds (each host's directory is one
- * level below them): the daemon's rescan watches their listings, since a certificate put there
- * or removed changes a hosts.toml but no input the watcher sees.
+ * What tlsFilesFor would find for `hosts`, by name, as one string; taken before a render, so a
+ * certificate put or removed while it reads differs from it. The daemon's rescan compares it: a
+ * certificate added or removed changes a hosts.toml but no input the watcher sees. Names, not
+ * directory timestamps: our own hosts.toml write leaves it equal, and two changes within one tick
+ * of the file system's clock still differ. Synchronous, like the rescan's other looks.
  */
-export function tlsSearchDirs(hostsDir: string, certDirs: readonly string[] = CERT_DIRS): string[] {
-  return [hostsDir, ...certDirs];
+export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: readonly string[] = CERT_DIRS): string {
+  const lines: string[] = [];
+  for (const host of new Set(hosts))
+    for (const base of [hostsDir, ...certDirs]) {
+      const dir = join(base, host);
+      lines.push(`${dir} ${JSON.stringify(namesOrUndefined(dir) ?? null)}`);
+    }
+  return lines.join('\n');
+}
+
+function namesOrUndefined(dir: string): CertFileNames | undefined {
+  try {
+    return certFilesAmong(readdirSync(dir));
+  } catch {
+    return undefined; // missing (the usual case) or unreadable: tlsFilesFor skips it too
+  }
 }

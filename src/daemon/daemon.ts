@@ -37,8 +37,9 @@ import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './star
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
 import { updateHostsDir } from '../containerd/hosts-dir.js';
-import { tlsSearchDirs } from '../containerd/tls-files.js';
-import { directoriesIdentity, fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
+import { endpointHosts } from '../containerd/hosts-toml.js';
+import { tlsListing } from '../containerd/tls-files.js';
+import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
@@ -125,8 +126,11 @@ export class Daemon {
   private reported?: Set<string>;
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = '';
-  /** The identities of the hosts.toml files the last containerd write left (drift between renders is seen by the rescan). */
-  private containerdFiles: string | undefined;
+  /**
+   * The identities of the hosts.toml files the last containerd write left (drift between renders
+   * is seen by the rescan), and the certificates it looked for, by name, as they were before it.
+   */
+  private containerdFiles: { readonly ours: string; readonly hosts: readonly string[]; readonly tls: string } | undefined;
   /** containerd's hosts directory as the last render left it; absent while it is not managed. */
   private containerdStatus: ContainerdHostsStatus | undefined;
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
@@ -343,8 +347,7 @@ export class Daemon {
     const clean = this.cleanRender;
     if (clean === undefined) return true;
     if (fileIdentity(this.config.output) !== clean.output || this.otherInputs() !== clean.others) return true;
-    if (this.config.containerdHostsDir !== undefined && this.containerdFiles !== undefined && this.containerdFilesIdentity() !== this.containerdFiles)
-      return true; // a hosts.toml edited or removed (drift), or a certificate added or removed
+    if (this.containerdFilesChanged()) return true; // a hosts.toml edited or removed (drift), or a certificate added or removed
     const dir = await this.readPolicy(true); // the whole directory: the net behind the watcher
     // Equal identities, and the same texts: a file rewritten within a tick of the clock after the
     // render looked at it keeps its identity, but the read cache reads such a file again (RACY_MS).
@@ -624,6 +627,9 @@ export class Daemon {
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
     try {
       const localMirror = this.localMirror.listening();
+      // Taken before the write reads them: a certificate put or removed while it runs differs.
+      const hosts = endpointHosts(conf);
+      const tls = tlsListing(hosts, dir);
       const outcome = await updateHostsDir(dir, conf, localMirror !== undefined ? { localMirror } : {});
       const said = [...outcome.warnings.map(formatDiagnostic), ...outcome.routed.map((r) => r.prefix)].join('\n');
       if (said !== this.containerdWarnings) {
@@ -641,7 +647,7 @@ export class Daemon {
         -CONTAINERD_DRIFT_KEPT,
       );
       this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic), drift };
-      this.containerdFiles = this.containerdFilesIdentity();
+      this.containerdFiles = { ours: this.ourHostsTomlsIdentity(), hosts, tls };
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(
           { path: dir, written: outcome.written, removed: outcome.removed },
@@ -653,16 +659,18 @@ export class Daemon {
     }
   }
 
-  /**
-   * Each hosts.toml we keep, and the listings of the directories whose certificates they name,
-   * by identity (inputs-fingerprint.ts): equal, none was edited, replaced or removed, and no
-   * certificate came or went (a hosts.toml naming a removed CA would fail containerd's pulls).
-   */
-  private containerdFilesIdentity(): string | undefined {
+  /** Each hosts.toml we keep, by identity (inputs-fingerprint.ts): equal, none was edited, replaced or removed. */
+  private ourHostsTomlsIdentity(): string {
     const c = this.containerdStatus;
-    if (c === undefined) return undefined;
-    const ours = c.hosts.map((h) => `${h} ${fileIdentity(join(c.dir, h, 'hosts.toml'))}`).join('\n');
-    return `${ours}\n${directoriesIdentity(tlsSearchDirs(c.dir))}`;
+    return c === undefined ? '' : c.hosts.map((h) => `${h} ${fileIdentity(join(c.dir, h, 'hosts.toml'))}`).join('\n');
+  }
+
+  /** Whether a hosts.toml we keep, or a certificate one names or could name, changed since the last write. */
+  private containerdFilesChanged(): boolean {
+    const dir = this.config.containerdHostsDir;
+    const last = this.containerdFiles;
+    if (dir === undefined || last === undefined) return false;
+    return this.ourHostsTomlsIdentity() !== last.ours || tlsListing(last.hosts, dir) !== last.tls;
   }
 
   /** The daemon's state now, for the status report (src/daemon/status-report.ts). */

@@ -76,14 +76,3 @@ export function inputsFingerprint(t: FingerprintTargets): string {
   for (const line of [...policy, '', ...dropIns, '', ...fileLines]) hash.update(`${line}\n`);
   return hash.digest('hex');
 }
-
-/**
- * The listed directories and each of their entries, by identity, as one digest: a file added,
- * removed or renamed in one of them, or in a directory directly below one (whose mtime moves when
- * its entries do), changes it. What is in the files is not looked at.
- */
-export function directoriesIdentity(dirs: readonly string[]): string {
-  const hash = createHash('sha256');
-  for (const dir of dirs) for (const line of directoryLines(dir)) hash.update(`${line}\n`);
-  return hash.digest('hex');
-}

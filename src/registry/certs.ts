@@ -24,22 +24,26 @@ export interface CertFileNames {
   readonly client: Array<[string, string]>;
 }
 
+/** Which of a directory's `names` are TLS material, in byte order (os.ReadDir's). */
+export function certFilesAmong(names: readonly string[]): CertFileNames {
+  const sorted = [...names].sort(byteOrderCompare);
+  const keys = new Set(sorted.filter((n) => n.endsWith('.key')));
+  return {
+    ca: sorted.filter((n) => n.endsWith('.crt')),
+    client: sorted.filter((n) => n.endsWith('.cert') && keys.has(`${n.slice(0, -5)}.key`)).map((n) => [n, `${n.slice(0, -5)}.key`]),
+  };
+}
+
 /**
- * Which files of `dir` are TLS material, in os.ReadDir's (byte) order; undefined when the
- * directory cannot be listed. Shared with containerd's hosts.toml (src/containerd/tls-files.ts).
+ * Which files of `dir` are TLS material; undefined when the directory cannot be listed.
+ * Shared with containerd's hosts.toml (src/containerd/tls-files.ts).
  */
 export async function certFileNames(dir: string): Promise<CertFileNames | undefined> {
-  let names: string[];
   try {
-    names = (await fs.readdir(dir)).sort(byteOrderCompare);
+    return certFilesAmong(await fs.readdir(dir));
   } catch {
     return undefined;
   }
-  const keys = new Set(names.filter((n) => n.endsWith('.key')));
-  return {
-    ca: names.filter((n) => n.endsWith('.crt')),
-    client: names.filter((n) => n.endsWith('.cert') && keys.has(`${n.slice(0, -5)}.key`)).map((n) => [n, `${n.slice(0, -5)}.key`]),
-  };
 }
 
 async function readDir(dir: string): Promise<TlsMaterial | undefined> {

@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tlsFilesFor } from '../../src/containerd/tls-files.js';
+import { tlsFilesFor, tlsListing } from '../../src/containerd/tls-files.js';
 
 function files(dir: string, names: string[]): void {
   mkdirSync(dir, { recursive: true });
@@ -35,4 +35,30 @@ t.test('containerd first, then the first containers/image directory that exists;
   t.notOk(found.has('empty.lan'), 'an existing empty directory stops the search, as in containers/image');
   t.same(found.get('m.lan:5000'), { ca: [join(docker, 'm.lan:5000/m.crt')], client: [] });
   t.notOk(found.has('none.lan'));
+});
+
+t.test('tlsListing: by name: our own hosts.toml write leaves it equal; a CA added or removed, a directory appearing, a pair completed change it', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-tls-listing-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const hostsDir = join(root, 'containerd');
+  const containers = join(root, 'containers');
+  const quay = join(hostsDir, 'quay.io');
+  files(quay, ['hosts.toml']);
+  const listing = (): string => tlsListing(['quay.io', 'mirror.lan'], hostsDir, [containers]);
+  const before = listing();
+  writeFileSync(join(quay, 'hosts.toml'), 'ours, rewritten');
+  writeFileSync(join(quay, '.hosts.toml.tmp'), 'a temporary file of the write');
+  t.equal(listing(), before, 'files no hosts.toml names: equal');
+  rmSync(join(quay, '.hosts.toml.tmp'));
+
+  writeFileSync(join(quay, 'ca.crt'), 'ca');
+  const added = listing();
+  t.not(added, before, 'a CA added');
+  rmSync(join(quay, 'ca.crt'));
+  t.equal(listing(), before, 'and removed: as at first');
+  files(join(containers, 'mirror.lan'), ['client.cert']);
+  const lonely = listing();
+  t.not(lonely, before, "containers/image's directory appearing for a host");
+  writeFileSync(join(containers, 'mirror.lan', 'client.key'), 'key');
+  t.not(listing(), lonely, 'a client certificate completed by its key');
 });

@@ -7,7 +7,7 @@ import t from 'tap';
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { directoriesIdentity, fileIdentity, inputsFingerprint } from '../../src/daemon/inputs-fingerprint.js';
+import { fileIdentity, inputsFingerprint } from '../../src/daemon/inputs-fingerprint.js';
 
 t.test('equal while nothing changes, different after each kind of change', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-fingerprint-'));
@@ -55,22 +55,4 @@ t.test('equal while nothing changes, different after each kind of change', async
     t.equal(inputsFingerprint(targets), now, `${what}: then stable`);
     last = now;
   }
-});
-
-t.test('directoriesIdentity: a file added or removed one level below a listed directory changes it; a missing directory is a state', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mpd-dirs-identity-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const certs = join(dir, 'certs.d');
-  const missing = join(dir, 'not-there');
-  mkdirSync(join(certs, 'quay.io'), { recursive: true });
-  const dirs = [certs, missing];
-  const before = directoriesIdentity(dirs);
-  t.equal(directoriesIdentity(dirs), before, 'nothing changed: equal');
-  writeFileSync(join(certs, 'quay.io', 'ca.crt'), 'ca');
-  const added = directoriesIdentity(dirs);
-  t.not(added, before, 'a certificate added in a host directory');
-  rmSync(join(certs, 'quay.io', 'ca.crt'));
-  t.not(directoriesIdentity(dirs), added, 'and removed');
-  mkdirSync(missing);
-  t.not(directoriesIdentity(dirs), added, 'a directory that appears');
 });
