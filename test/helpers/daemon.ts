@@ -333,3 +333,17 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
 
 /** True when `path` exists. */
 export const exists = (path: string): boolean => existsSync(path);
+
+/** A TOML basic string (JSON's escapes are TOML's for these). */
+const tomlString = (s: string): string => JSON.stringify(s);
+
+/** The outputs the after-render command saw, one per changed render. */
+export const snapshots = (path: string): string[] => (readOrUndefined(path) ?? '').split('\n=====\n').filter((x) => x.trim() !== '');
+
+/** A config whose after-render command keeps a copy of each output it is run for (what CRI-O would reload). */
+export function recordingConfig(ws: Workspace): { config: string; seen: string } {
+  const seen = join(ws.dir, 'seen.txt');
+  const config = join(ws.dir, 'config.toml');
+  writeFileSync(config, `after-render = [["/bin/sh", "-c", ${tomlString(`cat '${ws.output}' >> '${seen}'; printf '\\n=====\\n' >> '${seen}'`)}]]\n`);
+  return { config, seen };
+}

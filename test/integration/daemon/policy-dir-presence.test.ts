@@ -17,19 +17,7 @@ import { error } from '../../../src/core/diagnostic.js';
 import { holdUnlisted } from '../../../src/daemon/policy-dir-presence.js';
 import { Backoff } from '../../../src/daemon/retry.js';
 import { EMPTY_SETTLE_MS } from '../../../src/daemon/render-scheduler.js';
-import { exists, fragment, idms, readOrUndefined, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
-
-const toml = (s: string): string => JSON.stringify(s);
-/** The outputs the after-render command saw, one per changed render. */
-const snapshots = (path: string): string[] => (readOrUndefined(path) ?? '').split('\n=====\n').filter((x) => x.trim() !== '');
-
-/** A config whose after-render command keeps a copy of each output it is run for (what CRI-O would reload). */
-function recordingConfig(ws: Workspace): { config: string; seen: string } {
-  const seen = join(ws.dir, 'seen.txt');
-  const config = join(ws.dir, 'config.toml');
-  writeFileSync(config, `after-render = [["/bin/sh", "-c", ${toml(`cat '${ws.output}' >> '${seen}'; printf '\\n=====\\n' >> '${seen}'`)}]]\n`);
-  return { config, seen };
-}
+import { exists, fragment, idms, recordingConfig, snapshots, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
 
 /** One plain mirror set and one NeverContactSource set, the mirror of the first named by `tag`. */
 function writePolicy(dir: string, tag: string): void {
