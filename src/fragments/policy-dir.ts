@@ -72,7 +72,7 @@ export type FragmentReadCache = SweepCache<CachedRead>;
  * the kernel's coarse clock, with the same times and size ("racily clean", as git calls it): its
  * cached text is not trusted, the file is read again. Later reads of it are trusted.
  */
-const RACY_MS = 1000;
+export const RACY_MS = 1000;
 
 /** Everything a write, a chmod, a chown, a new link or a replacement of the file changes. */
 function statIdentity(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number; mode: number; uid: number; nlink: number }): string {
