@@ -44,16 +44,19 @@ export async function tlsFilesFor(hosts: Iterable<string>, hostsDir: string, cer
  * What tlsFilesFor would find for `hosts`, by name, as one string; taken before a render, so a
  * certificate put or removed while it reads differs from it. The daemon's rescan compares it: a
  * certificate added or removed changes a hosts.toml but no input the watcher sees. Names, not
- * directory timestamps: our own hosts.toml write leaves it equal, and two changes within one tick
- * of the file system's clock still differ. Synchronous, like the rescan's other looks.
+ * directory timestamps: our own hosts.toml write (even the first, which makes the host's
+ * directory) leaves it equal, and two changes within one tick of the file system's clock still
+ * differ. Synchronous, like the rescan's other looks.
  */
 export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: readonly string[] = CERT_DIRS): string {
   const lines: string[] = [];
-  for (const host of new Set(hosts))
-    for (const base of [hostsDir, ...certDirs]) {
-      const dir = join(base, host);
-      lines.push(`${dir} ${JSON.stringify(namesOrUndefined(dir) ?? null)}`);
-    }
+  for (const host of new Set(hosts)) {
+    // containerd's own directory counts only for the files in it: our first hosts.toml write makes it.
+    const own = namesOrUndefined(join(hostsDir, host));
+    lines.push(`${join(hostsDir, host)} ${JSON.stringify(own !== undefined && own.ca.length + own.client.length > 0 ? own : null)}`);
+    // containers/image's: that one exists decides the search (an empty one stops it).
+    for (const base of certDirs) lines.push(`${join(base, host)} ${JSON.stringify(namesOrUndefined(join(base, host)) ?? null)}`);
+  }
   return lines.join('\n');
 }
 

@@ -43,9 +43,10 @@ t.test('tlsListing: by name: our own hosts.toml write leaves it equal; a CA adde
   const hostsDir = join(root, 'containerd');
   const containers = join(root, 'containers');
   const quay = join(hostsDir, 'quay.io');
-  files(quay, ['hosts.toml']);
   const listing = (): string => tlsListing(['quay.io', 'mirror.lan'], hostsDir, [containers]);
   const before = listing();
+  files(quay, ['hosts.toml']);
+  t.equal(listing(), before, "our first hosts.toml, which makes containerd's host directory: equal");
   writeFileSync(join(quay, 'hosts.toml'), 'ours, rewritten');
   writeFileSync(join(quay, '.hosts.toml.tmp'), 'a temporary file of the write');
   t.equal(listing(), before, 'files no hosts.toml names: equal');
