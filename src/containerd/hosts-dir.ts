@@ -20,7 +20,8 @@ import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing } from '../output/if-exists.js';
 import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
-import { tlsFilesFor } from './tls-files.js';
+import { CERT_DIRS } from '../registry/certs.js';
+import { tlsFilesFor, tlsListing } from './tls-files.js';
 
 export interface HostsDirOutcome {
   /** Hosts whose hosts.toml changed. */
@@ -111,17 +112,28 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
   return { written, removed, conflicts, current, edited };
 }
 
+/** The hosts whose certificates a render looked up, and their TLS files by name (tlsListing) as they were before it read them. */
+export interface TlsLook {
+  readonly hosts: readonly string[];
+  readonly listing: string;
+}
+
 /**
  * `dir` rendered from `conf` and written: the certificate files its hosts use looked up first
  * (tls-files.ts), then the files rendered and written. What containerd cannot express is in
- * `warnings`; what could not be written, in `conflicts`.
+ * `warnings`; what could not be written, in `conflicts`; `tlsLook` is what a later look
+ * (tlsListing) compares with to see a certificate added or removed since.
  */
 export async function updateHostsDir(
   dir: string,
   conf: RegistriesConf,
   options: { readonly localMirror?: string; readonly certDirs?: readonly string[] } = {},
-): Promise<HostsRender & HostsDirOutcome> {
-  const tls = await tlsFilesFor(endpointHosts(conf), dir, options.certDirs);
+): Promise<HostsRender & HostsDirOutcome & { readonly tlsLook: TlsLook }> {
+  const hosts = endpointHosts(conf);
+  const certDirs = options.certDirs ?? CERT_DIRS;
+  // Taken before the files are read: a certificate put or removed while they are read differs from it.
+  const tlsLook = { hosts, listing: tlsListing(hosts, dir, certDirs) };
+  const tls = await tlsFilesFor(hosts, dir, certDirs);
   const rendered = renderHostsTomls(conf, { tls, ...(options.localMirror !== undefined ? { localMirror: options.localMirror } : {}) });
-  return { ...rendered, ...(await writeHostsDir(dir, rendered.files)) };
+  return { ...rendered, ...(await writeHostsDir(dir, rendered.files)), tlsLook };
 }

@@ -37,7 +37,6 @@ import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './star
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
 import { updateHostsDir } from '../containerd/hosts-dir.js';
-import { endpointHosts } from '../containerd/hosts-toml.js';
 import { tlsListing } from '../containerd/tls-files.js';
 import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
@@ -627,9 +626,6 @@ export class Daemon {
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
     try {
       const localMirror = this.localMirror.listening();
-      // Taken before the write reads them: a certificate put or removed while it runs differs.
-      const hosts = endpointHosts(conf);
-      const tls = tlsListing(hosts, dir);
       const outcome = await updateHostsDir(dir, conf, localMirror !== undefined ? { localMirror } : {});
       const said = [...outcome.warnings.map(formatDiagnostic), ...outcome.routed.map((r) => r.prefix)].join('\n');
       if (said !== this.containerdWarnings) {
@@ -647,7 +643,7 @@ export class Daemon {
         -CONTAINERD_DRIFT_KEPT,
       );
       this.containerdStatus = { dir, hosts: outcome.current, warnings: outcome.warnings.map(formatDiagnostic), drift };
-      this.containerdFiles = { ours: this.ourHostsTomlsIdentity(), hosts, tls };
+      this.containerdFiles = { ours: this.ourHostsTomlsIdentity(), hosts: outcome.tlsLook.hosts, tls: outcome.tlsLook.listing };
       if (outcome.written.length + outcome.removed.length > 0)
         this.log.info(
           { path: dir, written: outcome.written, removed: outcome.removed },

@@ -10,8 +10,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
-import { stampedText, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
+import { stampedText, updateHostsDir, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
+import { tlsListing } from '../../../src/containerd/tls-files.js';
+import type { RegistriesConf } from '../../../src/registries-conf/model.js';
 
 const ours = (server: string): string => `${HOSTS_TOML_HEADER}server = "${server}"\n`;
 
@@ -74,4 +76,24 @@ t.test('ours edited by hand: the edited copy is kept beside it, then ours is res
   t.same(dropped.removed, ['quay.io']);
   t.same(dropped.edited, [{ host: 'quay.io', savedAs: `${file}.edited-2026-12-04T07-00-00-000Z` }], 'kept before removal too');
   t.ok(existsSync(join(dir, 'quay.io')), 'the directory stays with the kept copies');
+});
+
+t.test('updateHostsDir hands back what a later look at the certificates compares with, taken before it read them', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-hosts-dir-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'containerd');
+  const certDirs = [join(root, 'containers-certs.d')];
+  mkdirSync(dir);
+  const conf: RegistriesConf = {
+    registries: [{ location: 'quay.io', origin: { file: '10-policy.toml', line: 1 }, mirrors: [{ location: 'mirror.lan:5000/quay' }] }],
+  };
+  const outcome = await updateHostsDir(dir, conf, { certDirs });
+  t.same([...outcome.tlsLook.hosts].sort(), ['mirror.lan:5000', 'quay.io'], 'every host a hosts.toml may name certificates for');
+  t.equal(tlsListing(outcome.tlsLook.hosts, dir, certDirs), outcome.tlsLook.listing, 'our own hosts.toml write leaves it equal');
+  mkdirSync(join(certDirs[0] ?? '', 'mirror.lan:5000'), { recursive: true });
+  writeFileSync(join(certDirs[0] ?? '', 'mirror.lan:5000', 'ca.crt'), 'a CA');
+  t.not(tlsListing(outcome.tlsLook.hosts, dir, certDirs), outcome.tlsLook.listing, "a CA put in containers/image's directory for a mirror: differs");
+  const again = await updateHostsDir(dir, conf, { certDirs });
+  t.match(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), /containers-certs\.d\/mirror\.lan:5000\/ca\.crt/, 'and the next write names it');
+  t.equal(tlsListing(again.tlsLook.hosts, dir, certDirs), again.tlsLook.listing);
 });
