@@ -16,8 +16,8 @@ export class FragmentTracker {
   private changeCounter = 0;
   /** Each fragment's text when last read, as the input given to the renders (the same object while it is unchanged). */
   private readonly seen = new Map<string, FragmentInput>();
-  /** Fragments that just became empty and are given a moment to show whether they are being rewritten. */
-  private readonly emptyPending = new Set<string>();
+  /** Fragments that just became empty, and since when (now()): given a moment to show whether they are being rewritten. */
+  private readonly emptyPending = new Map<string, number>();
   /** Fragments that vanished, and since when (performance.now): given a moment to show whether their whole directory is going. */
   private readonly gonePending = new Map<string, number>();
   /** Whether a read was stamped yet: at the first (start), every fragment is new and none is half-written by us. */
@@ -36,6 +36,8 @@ export class FragmentTracker {
     private readonly recheckSoon: () => void,
     /** Awaited before each last-good copy is begun: the daemon's waits for a render in flight, so that saves go between renders. */
     private readonly savePace: () => Promise<void> = () => Promise.resolve(),
+    /** A monotonic clock in ms (tests pass their own). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** At start: the last valid contents the state dir holds, which are saved there from now on. */
@@ -83,24 +85,21 @@ export class FragmentTracker {
     const seenBefore = this.seen.size;
     let known = 0; // how many of `read` were seen before: all of them (names are distinct), and nothing is gone
     const stamped: FragmentInput[] = [];
+    const now = this.now();
     for (const f of read) {
       const prev = this.seen.get(f.file);
       if (prev) known++;
       // A fragment created while we run is read empty when it is caught between its creation and
       // its first write: left out of this render (as it was a moment ago) and looked at again
       // shortly, so its real content, not an empty one, is the first the daemon knows of it.
-      if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && !this.emptyPending.has(f.file)) {
-        this.emptyPending.add(f.file);
-        this.recheckSoon();
-        continue;
-      }
+      if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && this.emptyStillSettling(f.file, now)) continue;
       // An in-place write (truncate, then write) read in between looks like an empty fragment,
       // which is valid and would drop its mirrors and replace its last good. So a fragment that
-      // just became empty keeps its previous content for this render, and is looked at again
-      // shortly: still empty then, it really is empty.
-      if (f.text === '' && prev && prev.text !== '' && !this.emptyPending.has(f.file)) {
-        this.emptyPending.add(f.file);
-        this.recheckSoon();
+      // just became empty keeps its previous content, and is looked at again shortly: still empty
+      // EMPTY_SETTLE_MS after it was first read so, it really is empty. Not at the next read: the
+      // writer's own truncation can be read again (another event, its rewrite caught between its
+      // open and its write).
+      if (f.text === '' && prev && prev.text !== '' && this.emptyStillSettling(f.file, now)) {
         stamped.push(prev);
         continue;
       }
@@ -117,9 +116,9 @@ export class FragmentTracker {
       this.seen.set(f.file, input);
       stamped.push(input);
     }
+    if (this.emptyPending.size > 0) this.forgetVanishedEmpties(read);
     if (known === seenBefore && this.gonePending.size === 0) return stamped;
     const present = new Set(read.map((f) => f.file)); // a set, not a scan per fragment: O(n) at 10 000 fragments
-    const now = performance.now();
     let settling = false;
     for (const [file, prev] of this.seen) {
       if (present.has(file)) {
@@ -138,6 +137,21 @@ export class FragmentTracker {
     }
     if (settling) this.recheckSoon();
     return stamped;
+  }
+
+  /** Whether `file`, read empty at `now`, is within EMPTY_SETTLE_MS of when it was first read so; then a look again is asked for. */
+  private emptyStillSettling(file: string, now: number): boolean {
+    const since = this.emptyPending.get(file) ?? now;
+    if (now - since >= EMPTY_SETTLE_MS) return false;
+    this.emptyPending.set(file, since);
+    this.recheckSoon();
+    return true;
+  }
+
+  /** Empty reads pending for files no longer there: one of that name later is new, its moment its own. */
+  private forgetVanishedEmpties(read: readonly SourceText[]): void {
+    const present = new Set(read.map((f) => f.file));
+    for (const file of this.emptyPending.keys()) if (!present.has(file)) this.emptyPending.delete(file);
   }
 
   /** A merge's outcome: the fragments' statuses and the render's diagnostics (problems logged once). */
@@ -195,6 +209,7 @@ export class FragmentTracker {
   forget(): void {
     this.seen.clear();
     this.gonePending.clear();
+    this.emptyPending.clear();
     this.reported.clear();
   }
 

@@ -13,15 +13,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A tracker whose log lines (level and message) are kept, and which counts its recheck requests. */
-function trackerWithLog(pace?: () => Promise<void>): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
+/** A tracker whose log lines (level and message) are kept, and which counts its recheck requests; `now`, its clock. */
+function trackerWithLog(pace?: () => Promise<void>, now?: () => number): { tracker: FragmentTracker; logs: string[]; rechecks: () => number } {
   const logs: string[] = [];
   const log = pino(
     { level: 'trace', base: undefined },
     { write: (line: string) => void logs.push(((r) => `${pino.levels.labels[r.level]}: ${r.msg}`)(JSON.parse(line) as { level: number; msg: string })) },
   );
   let rechecks = 0;
-  return { tracker: new FragmentTracker(log, () => rechecks++, pace), logs, rechecks: () => rechecks };
+  return { tracker: new FragmentTracker(log, () => rechecks++, pace, now), logs, rechecks: () => rechecks };
 }
 
 const frag = (file: string, text: string): { file: string; text: string } => ({ file, text });
@@ -73,17 +73,47 @@ t.test('changedAt: kept while the text is the same, newer at each change, in the
   );
 });
 
-t.test('a fragment that just became empty keeps its text for one render and asks for a look again', async (t) => {
-  const { tracker, rechecks } = trackerWithLog();
+t.test('a fragment that just became empty keeps its text until it is still empty EMPTY_SETTLE_MS later, and asks for a look again', async (t) => {
+  let now = 0;
+  const { tracker, rechecks } = trackerWithLog(undefined, () => now);
   tracker.stamp([frag('a.toml', 'A')]);
   const during = tracker.stamp([frag('a.toml', '')]);
   t.same(during, [{ file: 'a.toml', text: 'A', changedAt: 1 }], 'the previous text, the previous changedAt');
   t.equal(rechecks(), 1);
+  now += 10;
   t.same(tracker.stamp([frag('a.toml', 'A3')]), [{ file: 'a.toml', text: 'A3', changedAt: 2 }], 'rewritten in place: the new text');
   tracker.stamp([frag('a.toml', '')]);
   t.equal(rechecks(), 2);
-  t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: '', changedAt: 3 }], 'still empty when looked at again: really empty');
-  t.equal(rechecks(), 2, 'no further look');
+  now += EMPTY_SETTLE_MS - 1;
+  t.same(
+    tracker.stamp([frag('a.toml', '')]),
+    [{ file: 'a.toml', text: 'A3', changedAt: 2 }],
+    "read empty again within the moment (the writer's truncation read twice): still the previous text",
+  );
+  t.equal(rechecks(), 3, 'and one more look');
+  now += 1;
+  t.same(
+    tracker.stamp([frag('a.toml', '')]),
+    [{ file: 'a.toml', text: '', changedAt: 3 }],
+    'still empty EMPTY_SETTLE_MS after it was first read so: really empty',
+  );
+  t.equal(rechecks(), 3, 'no further look');
+});
+
+t.test('an empty read pending for a file that vanished is forgotten: a file of that name later has its own moment', async (t) => {
+  let now = 0;
+  const { tracker, rechecks } = trackerWithLog(undefined, () => now);
+  tracker.stamp([frag('a.toml', 'A'), frag('b.toml', 'B')]);
+  tracker.stamp([frag('a.toml', 'A'), frag('b.toml', '')]);
+  t.equal(rechecks(), 1, 'b read empty: a look again');
+  tracker.stamp([frag('a.toml', 'A')]);
+  now += 10 * EMPTY_SETTLE_MS;
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('b.toml', '')]).map((f) => f.file),
+    ['a.toml'],
+    'a new b read empty long after: left out for its own moment, not taken at once',
+  );
+  t.equal(rechecks(), 2);
 });
 
 t.test(
@@ -167,8 +197,9 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
   );
 });
 
-t.test('a fragment created while running and read before its first write is left out once, then read again', async (t) => {
-  const { tracker, rechecks } = trackerWithLog();
+t.test('a fragment created while running and read before its first write is left out for a moment, then read again', async (t) => {
+  let now = 0;
+  const { tracker, rechecks } = trackerWithLog(undefined, () => now);
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('z.toml', '')]).map((f) => f.file),
     ['a.toml', 'z.toml'],
@@ -191,10 +222,17 @@ t.test('a fragment created while running and read before its first write is left
     'its written content is the first seen',
   );
   tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]);
+  now += EMPTY_SETTLE_MS - 1;
+  t.same(
+    tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]).map((f) => f.file),
+    ['a.toml'],
+    'read empty again within the moment: still left out',
+  );
+  now += 1;
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]).map((f) => f.file),
     ['a.toml', 'c.toml'],
-    'still empty when looked at again: it is empty',
+    'still empty EMPTY_SETTLE_MS after it was first read so: it is empty',
   );
 });
 
