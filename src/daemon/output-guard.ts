@@ -12,6 +12,7 @@ import { readRegularFileSync, replacedLinkMessage, writeFileAtomic } from '../ou
 import { classifyText } from '../output/managed-file.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
+import { EMPTY_SETTLE_MS } from './render-scheduler.js';
 import type { StateDir } from './state-dir.js';
 
 /** How many drift events `status` keeps (the oldest go first). */
@@ -37,8 +38,8 @@ export class OutputGuard {
   private lastWritten?: string;
   /** lastWritten as written: a look that finds these bytes need not decode them (2 MB at 10 000 fragments, read twice a change: the look and the write). */
   private lastWrittenBytes?: Buffer;
-  /** The identity of an empty output seen once; acted on only when it is seen again unchanged. */
-  private emptySeen?: string;
+  /** An empty output seen, and since when (now()): acted on only once it has stayed the same empty file EMPTY_SETTLE_MS. */
+  private emptySeen?: { readonly identity: string; readonly since: number };
   /** The output's identity right after our last write that changed it. */
   private ownWrite?: string;
   private readonly events: DriftEvent[] = [];
@@ -50,6 +51,8 @@ export class OutputGuard {
     private readonly settings: () => Pick<DaemonConfig, 'output' | 'base' | 'stateDir'>,
     private readonly state: StateDir,
     private readonly log: Logger,
+    /** A monotonic clock in ms (tests pass their own). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** The adoptions, edits and replacements seen, oldest first. */
@@ -82,13 +85,13 @@ export class OutputGuard {
     const current = this.lastWrittenBytes !== undefined && bytes?.equals(this.lastWrittenBytes) ? this.lastWritten : bytes?.toString('utf8');
     // An editor that writes in place truncates first (issue #15's fs.watch sees that at once): an
     // empty output is the first half of such a write more often than a choice. Adopted or kept
-    // as drift only if it is still the same empty file a moment later, as a fragment read empty.
+    // as drift only if it is still the same empty file EMPTY_SETTLE_MS later, as a fragment read
+    // empty: not at the next look, which another event can bring within milliseconds.
     if (current === '' && this.lastWritten !== '') {
-      const seen = fileIdentity(this.settings().output);
-      if (this.emptySeen !== seen) {
-        this.emptySeen = seen;
-        return { settling: true };
-      }
+      const identity = fileIdentity(this.settings().output);
+      const now = this.now();
+      if (this.emptySeen?.identity !== identity) this.emptySeen = { identity, since: now };
+      if (now - this.emptySeen.since < EMPTY_SETTLE_MS) return { settling: true };
     }
     this.emptySeen = undefined;
     try {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { renderRegistriesConf } from '../../src/registries-conf/render.js';
 import { OutputGuard } from '../../src/daemon/output-guard.js';
+import { EMPTY_SETTLE_MS } from '../../src/daemon/render-scheduler.js';
 import { StateDir } from '../../src/daemon/state-dir.js';
 import type { Teardown } from '../helpers/daemon.js';
 
@@ -26,7 +27,7 @@ interface Setup {
   readonly logs: string[];
 }
 
-async function setUp(t: Teardown, base?: string): Promise<Setup> {
+async function setUp(t: Teardown, base?: string, now?: () => number): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-guard-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const output = join(dir, 'out', 'registries.conf');
@@ -35,7 +36,7 @@ async function setUp(t: Teardown, base?: string): Promise<Setup> {
   const logs: string[] = [];
   const log = pino({ level: 'debug', base: undefined }, { write: (line: string) => void logs.push((JSON.parse(line) as { msg: string }).msg) });
   const settings = { output, stateDir: state.dir, ...(base !== undefined ? { base } : {}) };
-  return { guard: new OutputGuard(() => settings, state, log), dir, output, state, logs };
+  return { guard: new OutputGuard(() => settings, state, log, now), dir, output, state, logs };
 }
 
 t.test('no file: written; our own file: replaced without a drift event', async (t) => {
@@ -108,6 +109,21 @@ t.test('an in-place edit of our file to the same length is seen: the look compar
   t.equal(guard.drift[0]?.kind, 'edited', 'kept as a hand edit');
   t.same(await guard.replace(OURS, look), { changed: true });
   t.equal(readFileSync(output, 'utf8'), OURS);
+});
+
+t.test('our output emptied is acted on only once it has stayed the same empty file EMPTY_SETTLE_MS, however often it is looked at', async (t) => {
+  let now = 0;
+  const { guard, output } = await setUp(t, undefined, () => now);
+  await guard.replace(OURS, await guard.look());
+  writeFileSync(output, '');
+  t.same(await guard.look(), { settling: true }, 'first seen empty: a moment for the rest of an in-place write');
+  now += EMPTY_SETTLE_MS - 1;
+  t.same(await guard.look(), { settling: true }, 'looked at again within the moment (another event): still settling');
+  now += 1;
+  const look = await guard.look();
+  t.notOk('settling' in look, 'the same empty file EMPTY_SETTLE_MS later: acted on');
+  t.same(await guard.replace(OURS, look), { changed: true });
+  t.equal(guard.drift.length, 1, 'kept (as any file we did not write), then ours written');
 });
 
 t.test('compare-before-replace: a file changed since the look is not overwritten', async (t) => {
