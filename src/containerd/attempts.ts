@@ -7,6 +7,7 @@
  */
 import { parse } from 'smol-toml';
 import { LOCAL_MIRROR_NAMESPACE } from '../local-mirror/mapping.js';
+import { apiHost } from '../registry/api-host.js';
 
 export interface ContainerdAttempt {
   /** The URL containerd asks, up to the repository: e.g. http://mirror:5000/v2/quay/team/app. */
@@ -56,7 +57,7 @@ export function containerdAttempts(registry: string, repository: string, byDiges
     out.push({ url, capabilities, skipVerify: e.skip_verify === true, role, localMirror });
   };
   for (const [url, e] of Object.entries(data.host ?? {})) add('host', url, e);
-  const defaultServer = registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;
+  const defaultServer = `https://${apiHost(registry)}`; // containerd's default for docker.io is Docker Hub's API host too
   add('server', typeof data.server === 'string' && data.server !== '' ? data.server : defaultServer, data);
   return out;
 }

@@ -45,6 +45,7 @@ import { withoutLocalMirror } from '../local-mirror/render.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
 import { tomlString, tomlStringArray } from '../toml/syntax.js';
+import { DOCKER_HUB_API } from '../registry/api-host.js';
 
 export interface HostsFile {
   /** The registry host (and port) the directory is named after: `certs.d/<host>/hosts.toml`. */
@@ -86,7 +87,7 @@ export interface HostsRenderOptions {
 }
 
 /** containerd's name for Docker Hub's API host (its default for docker.io). */
-const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
+const DOCKER_HUB_SERVER = `https://${DOCKER_HUB_API}`;
 
 /** Marks the files we write; a hosts.toml without it is someone else's. */
 export const HOSTS_TOML_HEADER = '# Written by mirror-policyd from the mirror policy; do not edit: changes are overwritten.\n';

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { apiHost } from './api-host.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];
@@ -59,7 +60,7 @@ export async function tlsFor(host: string, certDir?: string): Promise<TlsMateria
   if (certDir) return (await readDir(certDir)) ?? {};
   // The first directory that exists, as containers/image's dockerCertDir picks it, even when it holds nothing.
   for (const base of CERT_DIRS) {
-    const m = await readDir(join(base, host));
+    const m = await readDir(join(base, apiHost(host)));
     if (m) return m;
   }
   return {};

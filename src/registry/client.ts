@@ -17,6 +17,7 @@ import { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.js';
 import { pickScheme } from './scheme.js';
 import { Agent, loadProxyAgent, request } from './undici-parts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
+import { apiHost } from './api-host.js';
 
 const MAX_REDIRECTS = 5;
 /**
@@ -239,7 +240,7 @@ export class EndpointClient {
     extra: Readonly<Record<string, string>> = {},
   ): Promise<Response> {
     const scheme = await this.pickScheme();
-    const url = new URL(`${scheme}://${this.host}${path}`);
+    const url = new URL(`${scheme}://${apiHost(this.host)}${path}`);
     const base: Record<string, string> = { ...extra, 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
     const scope = repository ? `repository:${repository}:pull` : '';
     let challenged = false;
@@ -367,11 +368,11 @@ export class EndpointClient {
   private async pickScheme(): Promise<'https' | 'http'> {
     if (this.scheme) return this.scheme;
     const check = {
-      host: this.host,
+      host: apiHost(this.host),
       insecure: this.insecure,
       tls: this.opts.tls,
       connectMs: this.timeouts.connectMs,
-      direct: () => this.routes.isDirect(new URL(`https://${this.host}/`)),
+      direct: () => this.routes.isDirect(new URL(`https://${apiHost(this.host)}/`)),
     };
     this.scheme = await pickScheme(check, async (url) => {
       const res = await call(url, 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);

@@ -11,12 +11,13 @@ import { directStatus } from './direct-get.js';
 import { parseProxyEnv, proxyFor, type ProxyEnv } from './proxy.js';
 import { pickScheme, schemesFor } from './scheme.js';
 import type { Timeouts } from './timeouts.js';
+import { apiHost } from './api-host.js';
 
 /** Whether every URL a ping of `host` may ask for goes without a proxy (false when the setting cannot be read: the client reports that). */
 function reachedDirectly(host: string, insecure: boolean, env: ProxyEnv): boolean {
   try {
     const proxies = parseProxyEnv(env);
-    return schemesFor(insecure).every((s) => proxyFor(proxies, new URL(`${s}://${host}/`)) === undefined);
+    return schemesFor(insecure).every((s) => proxyFor(proxies, new URL(`${s}://${apiHost(host)}/`)) === undefined);
   } catch {
     return false;
   }
@@ -26,7 +27,7 @@ function reachedDirectly(host: string, insecure: boolean, env: ProxyEnv): boolea
 export async function pingEndpoint(host: string, insecure: boolean, opts: { tls: TlsMaterial; timeouts: Timeouts; env?: ProxyEnv }): Promise<void> {
   const env = opts.env ?? process.env;
   if (reachedDirectly(host, insecure, env)) {
-    const check = { host, insecure, tls: opts.tls, connectMs: opts.timeouts.connectMs, direct: () => true };
+    const check = { host: apiHost(host), insecure, tls: opts.tls, connectMs: opts.timeouts.connectMs, direct: () => true };
     await pickScheme(check, (url) => directStatus(url, { tls: opts.tls, rejectUnauthorized: !insecure, timeouts: opts.timeouts }));
     return;
   }
