@@ -176,10 +176,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     res.writeHead(200, { ...API_VERSION_HEADER, 'content-type': 'application/json', 'content-length': '2' });
     return void res.end(head ? undefined : '{}');
   }
+  // A manifest by digest is content as a blob is (a tag pull through a tag-only mirror fetches the
+  // list's child manifests by digest from the same endpoint): the same sources, checked alike.
   const sources =
-    route.kind === 'manifest'
-      ? manifestSources(ctx.conf, ctx.address, route.name, route.reference)
-      : blobSources(ctx.conf, ctx.address, route.name, route.digest);
+    route.kind === 'blob'
+      ? blobSources(ctx.conf, ctx.address, route.name, route.digest)
+      : route.byDigest
+        ? blobSources(ctx.conf, ctx.address, route.name, route.reference)
+        : manifestSources(ctx.conf, ctx.address, route.name, route.reference);
   if (sources === undefined) {
     ctx.stats.requests.refused++;
     return sendError(res, head, ctx.stats, 404, 'NAME_UNKNOWN', 'this repository is not one the local mirror serves');

@@ -41,8 +41,9 @@ export function manifestSources(conf: RegistriesConf, address: string, name: str
 }
 
 /**
- * A blob's sources: every mirror of the table, whatever its pull-from-mirror (the manifest may
- * have come by tag from a tag-only mirror, and its blobs live there), then the primary: the
+ * A blob's sources, and a manifest's by digest: every mirror of the table, whatever its
+ * pull-from-mirror (the manifest list or manifest may have come by tag from a tag-only mirror,
+ * and its child manifests and blobs live there), then the primary: the
  * digest pull's sources, with the tag pull's mirrors it lacks before the primary.
  */
 export function blobSources(conf: RegistriesConf, address: string, name: string, digest: string): Source[] | undefined {
