@@ -34,6 +34,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'registry/www-authenticate.ts',
   'registry/errors.ts',
   'registry/timeouts.ts',
+  'registry/api-host.ts',
   'local-mirror/mapping.ts',
   'local-mirror/render.ts',
   'containerd/hosts-toml.ts',
