@@ -45,7 +45,7 @@ import { withoutLocalMirror } from '../local-mirror/render.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
 import { tomlString, tomlStringArray } from '../toml/syntax.js';
-import { DOCKER_HUB_API } from '../registry/api-host.js';
+import { apiHost } from '../registry/api-host.js';
 
 export interface HostsFile {
   /** The registry host (and port) the directory is named after: `certs.d/<host>/hosts.toml`. */
@@ -85,9 +85,6 @@ export interface HostsRenderOptions {
   /** host[:port] → its certificate files (tls-files.ts); hosts without any are absent. */
   readonly tls?: TlsFiles;
 }
-
-/** containerd's name for Docker Hub's API host (its default for docker.io). */
-const DOCKER_HUB_SERVER = `https://${DOCKER_HUB_API}`;
 
 /** Marks the files we write; a hosts.toml without it is someone else's. */
 export const HOSTS_TOML_HEADER = '# Written by mirror-policyd from the mirror policy; do not edit: changes are overwritten.\n';
@@ -155,7 +152,7 @@ function serverKeys(u: HostUrl, tls: TlsFiles, capabilities?: readonly string[])
 /** `server` for a registry host, and the plain-http entry an insecure one tries before it. */
 function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; plain?: HostUrl } {
   if (table === undefined || table.location === host) {
-    const server = { url: host === 'docker.io' ? DOCKER_HUB_SERVER : `https://${host}`, overridePath: false, skipVerify: table?.insecure === true };
+    const server = { url: `https://${apiHost(host)}`, overridePath: false, skipVerify: table?.insecure === true };
     return table?.insecure ? { server, plain: { url: `http://${host}`, overridePath: false, skipVerify: false } } : { server };
   }
   // Rewritten: containers/image pulls from the location, never from the registry it replaces.

@@ -3,8 +3,8 @@
  * sends the requests for `docker.io` to `registry-1.docker.io`, and looks up its certs.d
  * directory under that name; credentials and our health keys keep `docker.io`.
  */
-export const DOCKER_HUB = 'docker.io';
-export const DOCKER_HUB_API = 'registry-1.docker.io';
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_API = 'registry-1.docker.io';
 
 export function apiHost(host: string): string {
   return host === DOCKER_HUB ? DOCKER_HUB_API : host;

@@ -178,6 +178,8 @@ class Routes {
 
 export class EndpointClient {
   private readonly routes: Routes;
+  /** Where requests go: `host`, but docker.io's at registry-1.docker.io (api-host.ts); `host` names it for credentials. */
+  private readonly apiHost: string;
   readonly timeouts: Timeouts;
   private scheme: 'https' | 'http' | undefined;
   private readonly tokens = new Map<string, string>(); // scope → Authorization value
@@ -188,6 +190,7 @@ export class EndpointClient {
     private readonly opts: ClientOptions,
   ) {
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    this.apiHost = apiHost(host);
     const connect = { timeout: this.timeouts.connectMs, rejectUnauthorized: !insecure, ...opts.tls };
     const common = { headersTimeout: this.timeouts.headersMs, bodyTimeout: this.timeouts.bodyIdleMs, connect };
     this.routes = new Routes(opts.env ?? process.env, common);
@@ -240,7 +243,7 @@ export class EndpointClient {
     extra: Readonly<Record<string, string>> = {},
   ): Promise<Response> {
     const scheme = await this.pickScheme();
-    const url = new URL(`${scheme}://${apiHost(this.host)}${path}`);
+    const url = new URL(`${scheme}://${this.apiHost}${path}`);
     const base: Record<string, string> = { ...extra, 'user-agent': 'mirror-policyd', ...(accept ? { accept } : {}) };
     const scope = repository ? `repository:${repository}:pull` : '';
     let challenged = false;
@@ -368,11 +371,11 @@ export class EndpointClient {
   private async pickScheme(): Promise<'https' | 'http'> {
     if (this.scheme) return this.scheme;
     const check = {
-      host: apiHost(this.host),
+      host: this.apiHost,
       insecure: this.insecure,
       tls: this.opts.tls,
       connectMs: this.timeouts.connectMs,
-      direct: () => this.routes.isDirect(new URL(`https://${apiHost(this.host)}/`)),
+      direct: () => this.routes.isDirect(new URL(`https://${this.apiHost}/`)),
     };
     this.scheme = await pickScheme(check, async (url) => {
       const res = await call(url, 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);

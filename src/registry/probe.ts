@@ -17,7 +17,7 @@ import { apiHost } from './api-host.js';
 function reachedDirectly(host: string, insecure: boolean, env: ProxyEnv): boolean {
   try {
     const proxies = parseProxyEnv(env);
-    return schemesFor(insecure).every((s) => proxyFor(proxies, new URL(`${s}://${apiHost(host)}/`)) === undefined);
+    return schemesFor(insecure).every((s) => proxyFor(proxies, new URL(`${s}://${host}/`)) === undefined);
   } catch {
     return false;
   }
@@ -26,8 +26,9 @@ function reachedDirectly(host: string, insecure: boolean, env: ProxyEnv): boolea
 /** A health probe of one endpoint: resolves when it answers `GET /v2/` as a registry, else a RegistryError or a network error. */
 export async function pingEndpoint(host: string, insecure: boolean, opts: { tls: TlsMaterial; timeouts: Timeouts; env?: ProxyEnv }): Promise<void> {
   const env = opts.env ?? process.env;
-  if (reachedDirectly(host, insecure, env)) {
-    const check = { host: apiHost(host), insecure, tls: opts.tls, connectMs: opts.timeouts.connectMs, direct: () => true };
+  const at = apiHost(host);
+  if (reachedDirectly(at, insecure, env)) {
+    const check = { host: at, insecure, tls: opts.tls, connectMs: opts.timeouts.connectMs, direct: () => true };
     await pickScheme(check, (url) => directStatus(url, { tls: opts.tls, rejectUnauthorized: !insecure, timeouts: opts.timeouts }));
     return;
   }
