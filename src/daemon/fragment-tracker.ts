@@ -98,9 +98,11 @@ export class FragmentTracker {
       // just became empty keeps its previous content, and is looked at again shortly: still empty
       // EMPTY_SETTLE_MS after it was first read so, it really is empty. Not at the next read: the
       // writer's own truncation can be read again (another event, its rewrite caught between its
-      // open and its write).
-      if (f.text === '' && prev && prev.text !== '' && this.emptyStillSettling(f.file, now)) {
-        stamped.push(prev);
+      // open and its write). Nor only when it was read before: at start and after SIGHUP (nothing
+      // read yet) its last valid content is what it had, so that is what it keeps meanwhile.
+      const before = prev?.text ?? this.good[f.file];
+      if (f.text === '' && before !== undefined && before !== '' && this.emptyStillSettling(f.file, now)) {
+        stamped.push(prev ?? { file: f.file, text: before, changedAt: 0 });
         continue;
       }
       this.emptyPending.delete(f.file);

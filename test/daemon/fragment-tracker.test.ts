@@ -162,6 +162,25 @@ t.test('after a restart, a fragment still at its last valid content is older tha
   );
 });
 
+t.test('at start and after forget() (SIGHUP), a fragment read empty keeps its last valid content for the moment too', async (t) => {
+  let now = 0;
+  const { tracker, rechecks } = trackerWithLog(undefined, () => now);
+  tracker.accept({ 'a.toml': 'A' });
+  t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: 'A', changedAt: 0 }], 'at start: its last valid content');
+  t.equal(rechecks(), 1, 'and a look again');
+  now += EMPTY_SETTLE_MS;
+  t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: '', changedAt: 1 }], 'still empty after the moment: empty');
+
+  tracker.accept({ 'a.toml': 'A2' });
+  tracker.stamp([frag('a.toml', 'A2')]);
+  tracker.forget();
+  now += 10 * EMPTY_SETTLE_MS;
+  t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: 'A2', changedAt: 0 }], 'after forget(): its last valid content, not empty at once');
+  t.equal(rechecks(), 2);
+  now += EMPTY_SETTLE_MS - 1;
+  t.same(tracker.stamp([frag('a.toml', 'A3')]), [{ file: 'a.toml', text: 'A3', changedAt: 3 }], 'rewritten within the moment: the new text');
+});
+
 t.test('problems are logged once when they appear, fixes once when they happen; forget() logs them again', async (t) => {
   const { tracker, logs } = trackerWithLog();
   const bad = error({ file: 'a.toml', line: 3 }, 'mirrors must be an array');

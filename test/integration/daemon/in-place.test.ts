@@ -57,3 +57,45 @@ t.test('a fragment read empty keeps its content until it is still empty a moment
   }
   t.fail(`in 3 attempts the rewrite never came within ${EMPTY_SETTLE_MS} ms of the truncation`);
 });
+
+t.test('SIGHUP while a fragment is read empty: its last valid content stays in effect and is kept', async (t) => {
+  // After SIGHUP every fragment is read as for the first time, so the guard cannot lean on the
+  // previous read: it leans on the last valid content. The rewrite here is broken (held at its
+  // last good), so a moment taken as empty would show: the mirror gone, the last good emptied.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const ws = workspace(t);
+    const file = join(ws.policy, '10-a.toml');
+    const good = fragment('quay.io/a', ['mirror-a.example/a']);
+    writeFileSync(file, good);
+    const { config, seen } = recordingConfig(ws);
+    const d = await startDaemon(t, ws, { config });
+    await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+    const lastGood = join(ws.state, 'last-good', '10-a.toml');
+    await pollUntil(() => readFileSync(lastGood, 'utf8') === good, 'the last-good copy');
+
+    const truncatedAt = performance.now();
+    writeFileSync(file, '');
+    const from = d.log().length;
+    d.child.kill('SIGHUP');
+    await d.waitForLog(/reloaded: settings re-read/, from);
+    writeFileSync(file, '[[registry]]\nlocation = "quay.io/a"\n[[registry.mirror]\n');
+    const gap = performance.now() - truncatedAt;
+    if (gap >= EMPTY_SETTLE_MS) {
+      t.comment(`attempt ${attempt}: the broken rewrite came ${Math.round(gap)} ms after the truncation, past the settle time; again`);
+      t.equal(await d.stop(), 0);
+      continue;
+    }
+    await d.waitForLog(/10-a\.toml:\d+/, from);
+    // Past the settle time: whatever the daemon did with the empty read is done by now.
+    await sleep(2 * EMPTY_SETTLE_MS);
+    t.ok(readFileSync(ws.output, 'utf8').includes('mirror-a.example/a'), 'the mirror is still in the output');
+    t.same(
+      snapshots(seen).filter((o) => !o.includes('mirror-a.example/a')),
+      [],
+      'no output without the fragment',
+    );
+    t.equal(readFileSync(lastGood, 'utf8'), good, 'the last-good copy is the valid content');
+    return;
+  }
+  t.fail(`in 3 attempts the rewrite never came within ${EMPTY_SETTLE_MS} ms of the truncation`);
+});
