@@ -17,7 +17,7 @@
  */
 import { mapBounded } from '../core/map-bounded.js';
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { fsyncDir, type WriteOptions } from '../output/atomic-write.js';
 import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../output/pid.js';
 import { trustProblem } from '../fragments/policy-dir.js';
@@ -312,12 +312,17 @@ export class StateDir {
     await this.writeFile(this.path('base.conf'), text);
   }
 
-  /** Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. */
+  /**
+   * Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. The copy just
+   * made is never among those removed: with the clock set back since an earlier process, its
+   * name sorts before theirs, and the path we report must be there.
+   */
   async keepDrift(text: string): Promise<string> {
     const path = await stampedPath(this.path('drift'));
     await this.writeFile(path, text);
-    const all = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf')).sort(byteOrderCompare);
-    for (const old of all.slice(0, Math.max(0, all.length - DRIFT_KEEP))) await fs.rm(this.path('drift', old), { force: true });
+    const name = basename(path);
+    const others = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf') && n !== name).sort(byteOrderCompare);
+    for (const old of others.slice(0, Math.max(0, others.length + 1 - DRIFT_KEEP))) await fs.rm(this.path('drift', old), { force: true });
     return path;
   }
 }

@@ -185,6 +185,20 @@ t.test('keepDrift keeps only the newest DRIFT_KEEP copies, each complete', async
   t.equal(readFileSync(s.path('drift', readdirSync(s.path('drift')).sort().at(-1) as string), 'utf8'), 'edit 25\n', 'and sorts newest');
 });
 
+t.test('keepDrift with the clock set back since an earlier process: the new copy is kept, the oldest other goes', async (t) => {
+  const s = tempState(t);
+  await s.init();
+  // DRIFT_KEEP copies an earlier process made when the clock read 2099.
+  const earlier = Array.from({ length: DRIFT_KEEP }, (_, i) => `2099-01-01T00-00-00-${String(i).padStart(3, '0')}Z.conf`);
+  for (const n of earlier) writeFileSync(s.path('drift', n), `${n}\n`, { mode: 0o600 });
+  const path = await s.keepDrift('edit now\n');
+  t.equal(readFileSync(path, 'utf8'), 'edit now\n', 'the copy reported is there');
+  const kept = readdirSync(s.path('drift')).sort();
+  t.equal(kept.length, DRIFT_KEEP, 'still only DRIFT_KEEP copies');
+  t.notOk(kept.includes(earlier[0] as string), 'the oldest of the others removed');
+  t.ok(kept.includes(earlier.at(-1) as string), 'the newest of the others kept');
+});
+
 t.test('keepDrift over a real clock: copies made in quick succession all survive up to the limit', async (t) => {
   const s = tempState(t);
   await s.init();
