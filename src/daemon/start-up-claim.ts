@@ -67,7 +67,10 @@ export async function claimStateDir(state: StateDir, settings: ClaimSettings, st
   }
 }
 
-/** Temp files that an earlier run killed mid-write left beside the output, the metrics file and in the state dir. */
+/**
+ * Temp files that an earlier run killed mid-write left beside the output, the metrics file and
+ * in the state dir. Called before anything of ours writes there, so our own pid's are stale too.
+ */
 export async function removeLeftTemps(state: StateDir, settings: ClaimSettings, log: Logger): Promise<void> {
   const places: Array<[string, string | undefined]> = [
     [dirname(settings.output), basename(settings.output)],
@@ -76,7 +79,7 @@ export async function removeLeftTemps(state: StateDir, settings: ClaimSettings, 
     ...(settings.metricsFile ? [[dirname(settings.metricsFile), basename(settings.metricsFile)] as [string, string]] : []),
   ];
   for (const [dir, only] of places) {
-    const removed = await removeStaleTemps(dir, only).catch(() => []);
+    const removed = await removeStaleTemps(dir, { only, noWriteOfOurs: true }).catch(() => []);
     if (removed.length > 0) log.info(`removed ${removed.length} temp file(s) left by an interrupted write in ${dir}: ${removed.join(', ')}`);
   }
 }

@@ -226,18 +226,24 @@ async function fsyncDirWith(io: WriteIo, dir: string): Promise<void> {
 /** Our temp files: `.NAME.PID.HEX.tmp` beside NAME (see writeFileAtomic). */
 const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
-/**
- * Removes the temp files that writers killed mid-write left in `dir` (their pid no longer
- * runs). With `only`, just those beside that one file name: in a directory that is not ours
- * (/etc/containers) nothing else is touched. Returns the names removed.
- */
-export async function removeStaleTemps(dir: string, only?: string): Promise<string[]> {
+export interface StaleTempOptions {
+  /** Just those beside this one file name: in a directory that is not ours (/etc/containers) nothing else is touched. */
+  readonly only?: string;
+  /**
+   * No write of ours is under way (at start): a temp named with our own pid is then an earlier
+   * process's that had the same pid (in a container the daemon is often pid 1 at every start).
+   */
+  readonly noWriteOfOurs?: boolean;
+}
+
+/** Removes the temp files that writers killed mid-write left in `dir` (their pid no longer runs). Returns the names removed. */
+export async function removeStaleTemps(dir: string, opts: StaleTempOptions = {}): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
     const m = TEMP_NAME.exec(name);
-    if (!m || (only !== undefined && m[1] !== only)) continue;
+    if (!m || (opts.only !== undefined && m[1] !== opts.only)) continue;
     const pid = Number(m[2]);
-    if (pid === process.pid || pidAlive(pid)) continue;
+    if (pid === process.pid ? !opts.noWriteOfOurs : pidAlive(pid)) continue;
     await fs.rm(join(dir, name), { force: true });
     removed.push(name);
   }

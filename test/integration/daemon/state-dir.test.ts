@@ -18,6 +18,8 @@ import {
   StateDirError,
 } from '../../../src/daemon/state-dir.js';
 import { ownIdentity } from '../../../src/output/pid.js';
+import { removeLeftTemps } from '../../../src/daemon/start-up-claim.js';
+import { pino } from 'pino';
 
 /**
  * Stops the wall clock for `new Date()` / `Date.now()` until the teardown, so that many
@@ -329,4 +331,17 @@ t.test('fs errors in plain words', async (t) => {
   t.equal(describeFsError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })), 'no space left on device');
   t.equal(describeFsError(Object.assign(new Error('EROFS: read-only file system, open'), { code: 'EROFS' })), 'read-only file system');
   t.equal(describeFsError(new Error('something else')), 'something else');
+});
+
+t.test('at start, temp files named with our own pid are an earlier process of that pid (a container): removed', async (t) => {
+  const s = tempState(t);
+  await s.init();
+  const outDir = join(s.path('..'), 'out');
+  mkdirSync(outDir);
+  const output = join(outDir, 'registries.conf');
+  const temps = [join(outDir, `.registries.conf.${process.pid}.0a1b2c3d.tmp`), s.path('drift', `.x.conf.${process.pid}.0a1b2c3d.tmp`)];
+  for (const p of temps) writeFileSync(p, 'torn');
+  const settings = { stateDir: s.path('.'), output, controlSocket: join(outDir, 'sock'), metricsFile: undefined };
+  await removeLeftTemps(s, settings, pino({ enabled: false }));
+  for (const p of temps) t.notOk(existsSync(p), `${p} removed`);
 });

@@ -187,8 +187,13 @@ t.test('removeStaleTemps: temp files of writers that no longer run go, everythin
     plain: 'registries.conf',
   };
   for (const n of Object.values(names)) writeFileSync(join(dir, n), 'x');
-  t.same(await removeStaleTemps(dir, 'registries.conf'), [names.deadOurs], "only the dead writer's temp beside that file");
+  t.same(await removeStaleTemps(dir, { only: 'registries.conf' }), [names.deadOurs], "only the dead writer's temp beside that file");
   t.same(await removeStaleTemps(dir), [names.deadOther], "without a name: any dead writer's temp");
   t.same(readdirSync(dir).sort(), [names.live, names.mine, names.notOurs, names.plain].sort(), 'the rest is untouched');
+  t.same(
+    await removeStaleTemps(dir, { only: 'registries.conf', noWriteOfOurs: true }),
+    [names.mine],
+    'at start (no write of ours under way): one named with our pid is an earlier process of that pid',
+  );
   t.same(await removeStaleTemps(join(dir, 'missing')), [], 'a missing directory is nothing to clean');
 });
