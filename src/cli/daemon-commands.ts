@@ -51,7 +51,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
     for (const p of loaded.problems) process.stderr.write(`${p}\n`);
     throw new UsageError('invalid configuration');
   }
-  let config = loaded.config;
+  const config = loaded.config;
   const log = createLogger({ level: config.logLevel, format: config.logFormat, fd: 1 });
   const notifier = createNotifier(process.env, log);
   const daemon = new Daemon(config, log, notifier);
@@ -88,7 +88,6 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
         const next = await loadConfig(values);
         for (const p of next.problems) log.error(`reload: ${p}`);
         if (!next.config) log.error('reload: configuration invalid; keeping the previous settings');
-        else config = next.config;
         await daemon.reload(next.config);
       })();
     };

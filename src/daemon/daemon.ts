@@ -30,6 +30,7 @@ import { HealthKeeper } from '../health/keeper.js';
 import { MetricsFile } from '../metrics/file.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DaemonConfig } from './config.js';
+import { keepStartOnly } from './run-options.js';
 import { buildForgiving, parseAhead, type ParseCache } from '../pipeline/forgiving.js';
 import { KeptChecks } from '../pipeline/kept-checks.js';
 import { fsErrorLine, StateDir } from './state-dir.js';
@@ -388,6 +389,7 @@ export class Daemon {
     if (this.scheduler.isStopped) return;
     this.notifier.reloading();
     if (config) {
+      config = this.withStartOnlyKept(config);
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
       const probesChanged = config.probeIntervalMs !== this.config.probeIntervalMs || config.probeTimeoutMs !== this.config.probeTimeoutMs;
       this.config = config;
@@ -412,6 +414,19 @@ export class Daemon {
     await this.scheduler.renderAfterCurrent();
     this.notifier.ready(this.statusLine());
     this.log.info('reloaded: settings re-read, policy re-rendered');
+  }
+
+  /**
+   * The state dir, the control socket and the logger are set up once, at start: a reload that
+   * changes them would move some of what uses them (status, the prober's health cache) and not
+   * the rest. Such a change is refused, with the restart that takes it; the rest of the reload goes on.
+   */
+  private withStartOnlyKept(config: DaemonConfig): DaemonConfig {
+    const { config: kept, refused } = keepStartOnly(this.config, config);
+    for (const r of refused) {
+      this.log.error(`reload: "${r.name}" changed from ${r.was} to ${r.asked}: taken only at start; still ${r.was} (restart the daemon to change it)`);
+    }
+    return kept;
   }
 
   /** SIGTERM: finish any write in flight, then stop everything. */

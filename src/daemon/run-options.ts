@@ -50,6 +50,8 @@ export interface RunSetting {
   readonly arg?: string;
   /** The help text, one paragraph; `(default …)` is added from `default`, except for booleans and commands. */
   readonly help: string;
+  /** Taken at start only (what the process was set up with): a change is refused at reload, a restart takes it. */
+  readonly startOnly?: true;
 }
 
 export const RUN_SETTINGS = [
@@ -89,6 +91,7 @@ export const RUN_SETTINGS = [
     value: { type: 'string' },
     default: DEFAULT_STATE_DIR,
     field: 'stateDir',
+    startOnly: true,
     arg: 'DIR',
     help: 'last-good fragments, adopted base, drift copies, the health cache',
   },
@@ -99,6 +102,7 @@ export const RUN_SETTINGS = [
     value: { type: 'string' },
     default: DEFAULT_CONTROL_SOCKET,
     field: 'controlSocket',
+    startOnly: true,
     arg: 'PATH',
     help: 'answers `status`',
   },
@@ -282,6 +286,7 @@ export const RUN_SETTINGS = [
     value: { type: 'choice', of: LOG_LEVELS },
     default: 'info',
     field: 'logLevel',
+    startOnly: true,
     arg: 'LEVEL',
     help: LOG_LEVELS.join(', '),
   },
@@ -292,6 +297,7 @@ export const RUN_SETTINGS = [
     value: { type: 'choice', of: ['pretty', 'json'] },
     default: 'pretty',
     field: 'logFormat',
+    startOnly: true,
     arg: 'FORMAT',
     help: 'pretty or json',
   },
@@ -318,3 +324,24 @@ export const RUN_FLAG_OPTIONS = Object.fromEntries(
 export const FLAG_CONFIG_KEYS: ReadonlyArray<Extract<Row, { inFile: true; flag: 'run' | 'common' }>['name']> = RUN_SETTINGS.flatMap((r) =>
   r.inFile && r.flag !== 'none' ? [r.name] : [],
 );
+
+/** A setting whose change a reload refuses (RunSetting.startOnly), with its value at start and the one asked for (as JSON). */
+export interface StartOnlyChange {
+  readonly name: string;
+  readonly was: string;
+  readonly asked: string;
+}
+
+/** The start-only settings `next` changes from `current`, and `next` with them kept as they are. */
+export function keepStartOnly(current: DaemonConfig, next: DaemonConfig): { config: DaemonConfig; refused: StartOnlyChange[] } {
+  const refused: StartOnlyChange[] = [];
+  const config: Record<string, unknown> = { ...next };
+  for (const r of RUN_SETTINGS) {
+    if (!('startOnly' in r) || !r.startOnly) continue;
+    const field = r.field as keyof DaemonConfig;
+    if (next[field] === current[field]) continue;
+    refused.push({ name: r.name, was: JSON.stringify(current[field]), asked: JSON.stringify(next[field]) });
+    config[field] = current[field];
+  }
+  return { config: config as unknown as DaemonConfig, refused };
+}

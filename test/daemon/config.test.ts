@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
+import { keepStartOnly } from '../../src/daemon/run-options.js';
 import { CONFIG_KEYS, DEFAULTS, parseLocalMirrorAddress, resolveConfig, type ConfigValues, type DaemonConfig } from '../../src/daemon/config.js';
 
 const FILE = '/etc/mirror-policyd/config.toml';
@@ -323,4 +324,16 @@ t.test('local-mirror-allow-non-loopback = true: another address is accepted (IPv
   t.equal(resolveConfig(file(`${allow}local-mirror = "mirror.lan:5050"\n`), {}).config?.localMirror, 'mirror.lan:5050');
   t.same(parseLocalMirrorAddress('mirror.lan:5050', true), { host: 'mirror.lan', port: 5050 });
   t.match(messages(resolveConfig(file(`${allow}local-mirror = "[::1]:5050"\n`), {})), [/cannot be an IPv6 address/]);
+});
+
+t.test('keepStartOnly: a reload keeps the state dir, control socket and logger it started with, and says which changed', async (t) => {
+  const next: DaemonConfig = { ...DEFAULTS, stateDir: '/other', logLevel: 'debug', debounceMs: 5 };
+  const { config, refused } = keepStartOnly(DEFAULTS, next);
+  t.same(
+    refused.map((r) => r.name),
+    ['state-dir', 'log-level'],
+  );
+  t.same(refused[0], { name: 'state-dir', was: JSON.stringify(DEFAULTS.stateDir), asked: '"/other"' });
+  t.same(config, { ...DEFAULTS, debounceMs: 5 }, 'those kept as they were, the rest as asked');
+  t.same(keepStartOnly(DEFAULTS, DEFAULTS).refused, [], 'nothing changed: nothing refused');
 });

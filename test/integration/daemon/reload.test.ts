@@ -3,7 +3,7 @@
  * on, new after-render commands apply; an invalid file keeps the previous settings.
  */
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fragment, readOrUndefined, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
 
@@ -53,6 +53,38 @@ t.test('SIGHUP re-reads the config file', async (t) => {
   t.equal(s.policyDir, p2, 'the previous settings are kept');
   t.equal(s.state, 'healthy');
   t.match(readOrUndefined(ws.output) ?? '', /mirror-new\.example\/x/);
+  t.equal(await d.stop(), 0);
+});
+
+t.test('SIGHUP with a new state dir or control socket: refused with the restart it takes; the rest of the file applies', async (t) => {
+  const ws = workspace(t);
+  const p2 = join(ws.dir, 'p2.d');
+  mkdirSync(p2);
+  writeFileSync(join(ws.policy, '10-one.toml'), fragment('quay.io/one', ['mirror-one.example/x']));
+  writeFileSync(join(p2, '10-two.toml'), fragment('quay.io/two', ['mirror-two.example/x']));
+  const config = join(ws.dir, 'config.toml');
+  const settings = (policyDir: string, stateDir: string, socket: string): string =>
+    `policy-dir = ${JSON.stringify(policyDir)}\nstate-dir = ${JSON.stringify(stateDir)}\ncontrol-socket = ${JSON.stringify(socket)}\n`;
+  writeFileSync(config, settings(ws.policy, ws.state, ws.control));
+  const d = await startDaemon(t, ws, { argv: ['--config', config, '--output', ws.output, '--allow-unsafe-fragments'] });
+  await d.waitForOutput((o) => o.includes('mirror-one.example/x'), 'the first render');
+
+  const otherState = join(ws.dir, 'other-state');
+  const otherSocket = join(ws.dir, 'other.sock');
+  writeFileSync(config, settings(p2, otherState, otherSocket));
+  const from = d.log().length;
+  d.child.kill('SIGHUP');
+  await d.waitForLog(/reloaded: settings re-read/, from);
+  const log = d.log().slice(from);
+  const q = JSON.stringify;
+  t.match(log, `"state-dir" changed from ${q(ws.state)} to ${q(otherState)}: taken only at start; still ${q(ws.state)} (restart the daemon to change it)`);
+  t.match(log, `"control-socket" changed from ${q(ws.control)} to ${q(otherSocket)}`);
+  await d.waitForOutput((o) => o.includes('mirror-two.example/x'), 'the new policy dir: the rest of the file applies');
+  const s = await d.status(); // over the socket it started with
+  t.equal(s.stateDir, ws.state, 'status names the state dir in use');
+  t.equal(s.policyDir, p2);
+  t.notOk(existsSync(otherState), 'nothing made in the refused state dir');
+  t.notOk(existsSync(otherSocket), 'no socket at the refused path');
   t.equal(await d.stop(), 0);
 });
 
