@@ -1,7 +1,7 @@
 /**
  * Where a registry's API is reached. containers/image (docker/docker_client.go, newDockerClient)
- * sends the requests for `docker.io` to `registry-1.docker.io`, and looks up its certs.d
- * directory under that name; credentials and our health keys keep `docker.io`.
+ * sends the requests for `docker.io` to `registry-1.docker.io`; its certs.d directory, its
+ * credentials and our health keys keep `docker.io`.
  */
 const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_API = 'registry-1.docker.io';

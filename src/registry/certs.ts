@@ -8,7 +8,6 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { apiHost } from './api-host.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];
@@ -56,11 +55,16 @@ async function readDir(dir: string): Promise<TlsMaterial | undefined> {
   return { ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}), ...client };
 }
 
-export async function tlsFor(host: string, certDir?: string): Promise<TlsMaterial> {
+/**
+ * The TLS material for `host` (HOST[:PORT] as the reference names it). Docker Hub's is looked up
+ * under `docker.io`, not the API host its requests go to: containers/image's newDockerClient
+ * reads certs.d with the user-visible name. `certDirs`: the search path (tests pass their own).
+ */
+export async function tlsFor(host: string, certDir?: string, certDirs: readonly string[] = CERT_DIRS): Promise<TlsMaterial> {
   if (certDir) return (await readDir(certDir)) ?? {};
   // The first directory that exists, as containers/image's dockerCertDir picks it, even when it holds nothing.
-  for (const base of CERT_DIRS) {
-    const m = await readDir(join(base, apiHost(host)));
+  for (const base of certDirs) {
+    const m = await readDir(join(base, host));
     if (m) return m;
   }
   return {};
