@@ -11,7 +11,7 @@ import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { classifyFile } from '../output/managed-file.js';
+import { classifyFile, keepCopy } from '../output/managed-file.js';
 import { createNotifier } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import type { CommandIO } from './commands.js';
@@ -240,16 +240,35 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     log.error(`cannot restore ${output}: ${(e as Error).message}`);
     return 1;
   }
+  const current = await classifyFile(output);
+  if (current === 'foreign') return leaveForeign(output, original, log);
+  if (current === 'edited') {
+    // Ours, edited by hand since: the edit is kept beside it, then ours is undone as any.
+    const copy = await keepCopy(output, `${output}.before-restore`);
+    log.warn(`${output} was edited since mirror-policyd wrote it: kept as ${copy}`);
+  }
   if (original !== undefined) {
     logReplacedLink(log, output, (await writeFileAtomic(output, original)).replacedLink);
     log.info(`restored ${output} from ${state.path('original.conf')}`);
     return 0;
   }
-  if ((await classifyFile(output)) !== 'foreign') {
-    await fs.rm(output, { force: true });
-    log.info(`no original was adopted (there was no ${output} before us); removed ours`);
+  await fs.rm(output, { force: true });
+  log.info(`no original was adopted (there was no ${output} before us); removed ours`);
+  return 0;
+}
+
+/**
+ * A file not ours in the output's place (put there while the daemon was stopped) is theirs:
+ * restore undoes what we did, never what others did. The original is kept beside it, as the
+ * Debian package's purge does (packaging/deb/postrm).
+ */
+async function leaveForeign(output: string, original: string | undefined, log: Logger): Promise<number> {
+  if (original === undefined || (await fs.readFile(output, 'utf8')) === original) {
+    log.info(`${output} is not ours; nothing to restore`);
     return 0;
   }
-  log.info(`${output} is not ours; nothing to restore`);
+  const beside = `${output}.mirror-policyd-original`;
+  await writeFileAtomic(beside, original);
+  log.warn(`${output} was not written by mirror-policyd: left as it is; the original adopted at first start is kept as ${beside}`);
   return 0;
 }

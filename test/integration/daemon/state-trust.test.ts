@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, BIN } from '../../helpers/cli.js';
 import { cleanEnv, fragment, runArgs, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
@@ -209,6 +209,7 @@ t.test('restore never puts an original.conf others could write into place', asyn
   t.match(r.stdout + r.stderr, `cannot restore ${ws.output}: ${original}: not used: writable by group and others (mode 0666)`);
   t.equal(readFileSync(ws.output, 'utf8'), '# the host file\n', 'the output is untouched');
   chmodSync(original, 0o600);
+  rmSync(ws.output); // a foreign file is left alone by restore: none in the way
   const ok = await runCli(['restore', '--state-dir', ws.state, '--output', ws.output]);
   t.equal(ok.code, 0, ok.stderr);
   t.match(readFileSync(ws.output, 'utf8'), /evil\.example/, 'a private one is restored');
