@@ -10,7 +10,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { parseNamed } from '../reference/reference.js';
-import { blobDeadlineMs, bodyDeadline, discard, RegistryError, type Response } from '../registry/client.js';
+import { blobDeadlineMs, bodyDeadline, discard, RegistryError, trickleGuard, type Response } from '../registry/client.js';
 import { DigestMismatch, splitDigest } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
@@ -148,10 +148,14 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
     throw new DigestMismatch(`blob ${b.digest}: ${size} bytes here, ${t.size} from the source before`);
   t.size ??= size;
   if (!b.res.headersSent && !startAnswer(t, b)) return 'served';
-  const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, (t.size ?? 0) - t.offset), `blob ${b.digest}`);
+  // An overall deadline needs the size; a chunked body is held to the same rate as it comes.
+  const what = `blob ${b.digest}`;
+  const disarm = t.size !== undefined ? bodyDeadline(res.body, blobDeadlineMs(client.timeouts, t.size - t.offset), what) : () => {};
+  const keepsPace = t.size === undefined ? trickleGuard(client.timeouts, what) : undefined;
   try {
     await eachChunk(res.body, (chunk) => {
       b.onBytes?.(chunk.length);
+      keepsPace?.(chunk.length);
       let piece = chunk;
       if (skip > 0) {
         const k = Math.min(skip, piece.length);

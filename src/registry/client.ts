@@ -405,12 +405,29 @@ export async function readLimited(body: Readable, max: number, what: string): Pr
  */
 export function bodyDeadline(body: Readable, deadlineMs: number, what: string): () => void {
   const ms = Math.min(deadlineMs, MAX_TIMER_MS);
-  const timer = setTimeout(() => {
-    const e = Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
-    body.destroy(e);
-  }, ms);
+  const timer = setTimeout(() => body.destroy(tricklingError(what, ms)), ms);
   timer.unref();
   return () => clearTimeout(timer);
+}
+
+/** The failure of a body too slow in all, classified as a body timeout (as undici's own idle one). */
+function tricklingError(what: string, ms: number): Error {
+  return Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
+}
+
+/**
+ * blobDeadlineMs's bound for a body of unknown size (chunked, or close-delimited): no deadline
+ * can be set ahead, so at each chunk the time so far is held against the bytes so far. A body
+ * that sends nothing at all is undici's idle timeout's case. Returns the check, which throws.
+ */
+export function trickleGuard(timeouts: Timeouts, what: string, now: () => number = () => performance.now()): (bytes: number) => void {
+  const started = now();
+  let got = 0;
+  return (bytes) => {
+    got += bytes;
+    const ms = now() - started;
+    if (ms > blobDeadlineMs(timeouts, got)) throw tricklingError(what, ms);
+  };
 }
 
 /**

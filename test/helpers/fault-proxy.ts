@@ -175,7 +175,9 @@ export type HostileFault =
   /** The real answer without a length: its body ends where the connection closes (as an HTTP/1.0 server may send it). */
   | 'close-delimited'
   /** The real answer, its body in 16 KiB pieces 50 ms apart: a slow but working mirror. */
-  | 'slow-body';
+  | 'slow-body'
+  /** The same, chunked (no Content-Length): a slow but working mirror that does not say the size. */
+  | 'slow-chunked-body';
 
 export interface HostileRule {
   readonly path: RegExp;
@@ -251,8 +253,9 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
         });
         return;
       }
-      if (rule?.fault === 'slow-body') {
-        res.writeHead(up.statusCode ?? 502, up.headers);
+      if (rule?.fault === 'slow-body' || rule?.fault === 'slow-chunked-body') {
+        const { 'content-length': length, ...headers } = up.headers;
+        res.writeHead(up.statusCode ?? 502, rule.fault === 'slow-body' ? { ...headers, 'content-length': length } : headers);
         const chunks: Buffer[] = [];
         up.on('data', (b: Buffer) => chunks.push(b));
         up.on('end', () => {
