@@ -84,17 +84,19 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     clientGone = !b.res.writableFinished;
     t.current?.destroy();
   });
+  const contributors: PullSource[] = []; // the sources whose bytes are in the blob, in order
   for (const s of up.ordered(sources)) {
     if (b.deadline.late) return 'late';
     const release = await up.slot();
     const started = performance.now();
+    const from = t.offset;
     try {
       if (b.deadline.late) return 'late';
       const resumed = t.offset > 0;
       const outcome = await fromSource(up, s, t, b);
       if (resumed && outcome === 'served') b.stats.midBlobFallbacks++; // counted once, for the source that finished it
       if (outcome === 'wrong-digest') {
-        up.servedWrongContent(s, `blob ${b.digest}: the content served does not match its digest; the client's connection was cut`);
+        blameWrongContent(up, [...contributors, s], b.digest);
         b.stats.digestMismatches++;
         t.out?.drop();
         b.res.destroy();
@@ -106,6 +108,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       if (e instanceof ClientGone || clientGone) return 'client-gone'; // not the source's failure
       if (up.failed(s, e)) absent = false;
     } finally {
+      if (t.offset > from) contributors.push(s);
       t.current?.destroy();
       t.current = undefined;
       release();
@@ -117,6 +120,19 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     return 'failed';
   }
   return absent ? 'absent' : 'failed';
+}
+
+/**
+ * A blob that does not match its digest: the source that sent it all served wrong content. One
+ * pieced together from several (a source died mid-body, the next resumed it) cannot be laid
+ * at the door of any one: the one that finished it may well be right (the one that died is
+ * already marked down for dying), so none is marked down for it, and the log names them all.
+ */
+function blameWrongContent(up: Upstream, contributors: readonly PullSource[], digest: string): void {
+  const cut = "the client's connection was cut";
+  const [only] = contributors;
+  if (contributors.length === 1 && only) return up.servedWrongContent(only, `blob ${digest}: the content served does not match its digest; ${cut}`);
+  up.warn(`blob ${digest}: the content pieced together from ${contributors.map((c) => c.reference).join(', then ')} does not match its digest; ${cut}`);
 }
 
 /** One source's part of the transfer: from `t.offset` on. Throws the source's failure. */

@@ -126,6 +126,11 @@ export class Upstream {
   }
 
   /** A source that served wrong content (a blob not matching its digest): marked down, as an unhealthy endpoint. */
+  /** A problem of no one source's making, for the log. */
+  warn(message: string): void {
+    this.opts.log.warn(`local mirror: ${message}`);
+  }
+
   servedWrongContent(s: PullSource, message: string): void {
     const key = sourceKey(s);
     this.opts.health.record(key, recordFailure(this.opts.health.view()[key], key, 'protocol', message, this.now()));

@@ -172,6 +172,8 @@ export type HostileFault =
   | 'redirect-to'
   /** The real answer's headers with `Connection: close`, half its body, then the connection closed (a mirror dying mid-body). */
   | 'truncate-close'
+  /** The same, its first byte flipped: a mirror sending corrupt bytes, then dying mid-body. */
+  | 'corrupt-truncate-close'
   /** The real answer without a length: its body ends where the connection closes (as an HTTP/1.0 server may send it). */
   | 'close-delimited'
   /** The real answer, its body in 16 KiB pieces 50 ms apart: a slow but working mirror. */
@@ -242,11 +244,17 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
     }
     if (rule?.fault === 'redirect-to') return void res.writeHead(307, { location: rule.location?.(path) ?? path }).end();
     const upstream = httpRequest({ host: thost, port: Number(tport), method: req.method, path, headers: req.headers }, (up) => {
-      if (rule?.fault === 'truncate-close') {
+      if (rule?.fault === 'truncate-close' || rule?.fault === 'corrupt-truncate-close') {
         res.writeHead(up.statusCode ?? 502, { ...up.headers, connection: 'close' });
         let left = Math.floor(Number(up.headers['content-length'] ?? 0) / 2);
+        let first = rule.fault === 'corrupt-truncate-close';
         up.on('data', (b: Buffer) => {
           if (left <= 0) return;
+          if (first && b.length > 0) {
+            b = Buffer.from(b);
+            b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
+            first = false;
+          }
           res.write(b.subarray(0, left));
           left -= b.length;
           if (left <= 0) res.socket?.end(); // FIN after what was written, the rest never sent
