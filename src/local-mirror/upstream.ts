@@ -125,12 +125,12 @@ export class Upstream {
     return h !== undefined;
   }
 
-  /** A source that served wrong content (a blob not matching its digest): marked down, as an unhealthy endpoint. */
   /** A problem of no one source's making, for the log. */
   warn(message: string): void {
     this.opts.log.warn(`local mirror: ${message}`);
   }
 
+  /** A source that served wrong content (a blob not matching its digest): marked down, as an unhealthy endpoint. */
   servedWrongContent(s: PullSource, message: string): void {
     const key = sourceKey(s);
     this.opts.health.record(key, recordFailure(this.opts.health.view()[key], key, 'protocol', message, this.now()));

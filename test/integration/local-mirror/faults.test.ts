@@ -135,6 +135,23 @@ t.test('a mirror serving a wrong blob is never accepted; the next pull comes fro
   t.equal(setup.endpoint?.stats().digestMismatches, 1, 'not served from the corrupting mirror again');
 });
 
+t.test('a mirror serving a wrong manifest by digest is marked down, as for a wrong blob; with no other source the client gets 502', async (t) => {
+  const corrupting = await startFaultProxy(mirror2.host, [{ path: new RegExp(`/manifests/${D}`), fault: 'corrupt' }]);
+  t.teardown(() => corrupting.close());
+  const setup = await localMirrorSetup(t, [`${corrupting.host}/app`]);
+  await setup.start();
+  const res = await request(`http://${setup.address}/v2/${setup.repository}/manifests/${D}`, {
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
+  await res.body.dump();
+  t.equal(res.statusCode, 502, 'the sources failed: not "unknown"');
+  t.equal(healthState(setup.health.view()[endpointKey(corrupting.host, true)], Date.now()), 'down', 'the corrupting mirror is marked down');
+
+  const both = await localMirrorSetup(t, [`${corrupting.host}/app`, `${mirror2.host}/app`]);
+  await both.start();
+  await pullsAreWhole(t, both, img, 'after the wrong manifest');
+});
+
 t.test('every source hung: the endpoint answers 503 at its deadline, never hangs its client', async (t) => {
   const hung1 = await startSilentListener();
   const hung2 = await startSilentListener();
