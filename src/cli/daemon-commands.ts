@@ -4,9 +4,11 @@
  */
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../output/atomic-write.js';
+import { writeHostsDir } from '../containerd/hosts-dir.js';
+import { join } from 'node:path';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
-import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
+import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
@@ -215,7 +217,14 @@ function positiveMs(value: string | undefined, flag: string, fallback: number): 
   return n;
 }
 
-const RESTORE_OPTIONS = { ...COMMON_OPTIONS, 'state-dir': { type: 'string' }, output: { type: 'string' }, force: { type: 'boolean' } } as const;
+const RESTORE_OPTIONS = {
+  ...COMMON_OPTIONS,
+  config: { type: 'string' },
+  'state-dir': { type: 'string' },
+  output: { type: 'string' },
+  'containerd-hosts-dir': { type: 'string' },
+  force: { type: 'boolean' },
+} as const;
 
 /** Puts back the registries.conf we adopted at first start (or removes ours when there was none). */
 export async function restoreCommand(args: readonly string[], io: CommandIO): Promise<number> {
@@ -225,9 +234,19 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     return 0;
   }
   const log: Logger = io.log ?? createLogger({});
-  const state = new StateDir(values['state-dir'] ?? DEFAULT_STATE_DIR);
+  // Where the daemon wrote: the flags, else the config file the daemon read (uninstalling must
+  // find a state dir, output or containerd hosts dir set there), else the defaults.
+  const loaded = await loadConfig({
+    config: values.config,
+    'state-dir': values['state-dir'],
+    output: values.output,
+    'containerd-hosts-dir': values['containerd-hosts-dir'],
+  });
+  for (const p of loaded.problems) log.warn(`${p} (its settings are not used)`);
+  const settings = loaded.config ?? DEFAULTS;
+  const state = new StateDir(values['state-dir'] ?? settings.stateDir);
   const record = await state.readRecord().catch(() => undefined);
-  const output = values.output ?? record?.output ?? '/etc/containers/registries.conf';
+  const output = values.output ?? record?.output ?? settings.output;
   if (record && recordHolder(record, state.dir).running && !values.force) {
     log.error(`mirror-policyd (pid ${record.pid}) is running and would render again; stop it first (or --force)`);
     return 1;
@@ -240,6 +259,8 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     log.error(`cannot restore ${output}: ${(e as Error).message}`);
     return 1;
   }
+  const hostsDir = values['containerd-hosts-dir'] ?? settings.containerdHostsDir;
+  if (hostsDir !== undefined) await removeOurHostsTomls(hostsDir, log);
   const current = await classifyFile(output);
   if (current === 'foreign') return leaveForeign(output, original, log);
   if (current === 'edited') {
@@ -255,6 +276,20 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   await fs.rm(output, { force: true });
   log.info(`no original was adopted (there was no ${output} before us); removed ours`);
   return 0;
+}
+
+/** containerd's hosts.toml files of ours go (an edited one kept beside it first); others' stay. */
+async function removeOurHostsTomls(dir: string, log: Logger): Promise<void> {
+  if (
+    !(await fs.stat(dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    ))
+  )
+    return;
+  const done = await writeHostsDir(dir, []);
+  for (const e of done.edited) log.warn(`${join(dir, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
+  if (done.removed.length > 0) log.info(`removed our hosts.toml for ${done.removed.join(', ')} from ${dir}`);
 }
 
 /**

@@ -152,14 +152,20 @@ reason in one line on stderr.
   --timeout-ms N           how long to wait for the answer (default 5000)
 ${COMMON}
 `,
-  restore: `Usage: mirror-policyd restore [--state-dir DIR] [--output FILE] [--force]
+  restore: `Usage: mirror-policyd restore [--config FILE] [--state-dir DIR] [--output FILE]
+                              [--containerd-hosts-dir DIR] [--force]
 
 Puts back the registries.conf the daemon adopted at its first start (kept in the state
-dir), or removes our file when there was none before. Refuses while the daemon runs
+dir), or removes our file when there was none before; our render edited by hand is kept
+beside it first (FILE.before-restore), a file not ours is left as it is. With a containerd
+hosts dir, our hosts.toml files there are removed too. Refuses while the daemon runs
 unless --force. Exit 0 restored (or nothing to do), 1 refused, 2 usage error.
 
-  --state-dir DIR          (default /var/lib/mirror-policyd)
-  --output FILE            (default: the output the daemon managed)
+  --config FILE            the daemon's config file, for the paths below (default
+                           /etc/mirror-policyd/config.toml, may be absent)
+  --state-dir DIR          (default: the config file's, else /var/lib/mirror-policyd)
+  --output FILE            (default: the output the daemon managed, else the config file's)
+  --containerd-hosts-dir DIR  (default: the config file's; none unless set)
   --force                  even if a daemon is running
 ${COMMON}
 `,
