@@ -204,13 +204,13 @@ t.test('restore never puts an original.conf others could write into place', asyn
   const original = join(ws.state, 'original.conf');
   writeFileSync(original, '[[registry]]\nlocation = "quay.io"\n[[registry.mirror]]\nlocation = "evil.example"\n');
   chmodSync(original, 0o666);
-  const r = await runCli(['restore', '--state-dir', ws.state, '--output', ws.output]);
+  const r = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
   t.equal(r.code, 1, 'refused');
   t.match(r.stdout + r.stderr, `cannot restore ${ws.output}: ${original}: not used: writable by group and others (mode 0666)`);
   t.equal(readFileSync(ws.output, 'utf8'), '# the host file\n', 'the output is untouched');
   chmodSync(original, 0o600);
   rmSync(ws.output); // a foreign file is left alone by restore: none in the way
-  const ok = await runCli(['restore', '--state-dir', ws.state, '--output', ws.output]);
+  const ok = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
   t.equal(ok.code, 0, ok.stderr);
   t.match(readFileSync(ws.output, 'utf8'), /evil\.example/, 'a private one is restored');
 });
