@@ -7,7 +7,7 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runArgs, fragment, replaceFile, startDaemon, workspace } from '../../helpers/daemon.js';
+import { runArgs, fragment, pollUntil, replaceFile, startDaemon, workspace } from '../../helpers/daemon.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -41,7 +41,8 @@ t.test(
     t.equal((await d.status()).state, 'healthy');
     // The daemon's view of its state dir (the tmpfs is in its mount namespace only).
     const state = `/proc/${d.pid}/root${ws.state}`;
-    t.ok(existsSync(join(state, 'last-good', '10-a.toml')), 'the tmpfs is the state dir');
+    // The last-good copy is saved after the output, in the background (issue #15): waited for.
+    await pollUntil(() => existsSync(join(state, 'last-good', '10-a.toml')), 'the last-good copy in the tmpfs (it is the state dir)');
     const filler = fill(state);
     const from = d.log().length;
 
