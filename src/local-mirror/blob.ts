@@ -13,6 +13,7 @@ import { parseNamed } from '../reference/reference.js';
 import { blobDeadlineMs, bodyDeadline, discard, RegistryError, trickleGuard, type Response } from '../registry/client.js';
 import { DigestMismatch, splitDigest } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
+import type { Timeouts } from '../registry/timeouts.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
 import { BatchedBody } from './batched-body.js';
 import { API_VERSION_HEADER, ClientGone, type AnswerDeadline } from './reply.js';
@@ -84,22 +85,22 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     clientGone = !b.res.writableFinished;
     t.current?.destroy();
   });
-  const contributors: PullSource[] = []; // the sources whose bytes are in the blob, in order
+  const pieces: Piece[] = []; // the sources whose bytes are in the blob, in order
   for (const s of up.ordered(sources)) {
     if (b.deadline.late) return 'late';
     const release = await up.slot();
     const started = performance.now();
-    const from = t.offset;
+    const piece: Piece = { source: s, from: t.offset, before: t.offset > 0 ? t.hash.copy().digest('hex') : undefined };
     try {
       if (b.deadline.late) return 'late';
       const resumed = t.offset > 0;
       const outcome = await fromSource(up, s, t, b);
       if (resumed && outcome === 'served') b.stats.midBlobFallbacks++; // counted once, for the source that finished it
       if (outcome === 'wrong-digest') {
-        blameWrongContent(up, [...contributors, s], b.digest);
         b.stats.digestMismatches++;
         t.out?.drop();
         b.res.destroy();
+        await blameWrongContent(up, [...pieces, piece], b, t);
         return outcome;
       }
       if (outcome === 'served') up.succeeded(s, performance.now() - started);
@@ -108,7 +109,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       if (e instanceof ClientGone || clientGone) return 'client-gone'; // not the source's failure
       if (up.failed(s, e)) absent = false;
     } finally {
-      if (t.offset > from) contributors.push(s);
+      if (t.offset > piece.from) pieces.push(piece);
       t.current?.destroy();
       t.current = undefined;
       release();
@@ -122,17 +123,132 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
   return absent ? 'absent' : 'failed';
 }
 
+/** One source's part of a blob: where it began, and the digest of the bytes received before it. */
+interface Piece {
+  readonly source: PullSource;
+  readonly from: number;
+  readonly before: string | undefined; // hex digest of bytes [0, from); undefined when from is 0
+}
+
 /**
  * A blob that does not match its digest: the source that sent it all served wrong content. One
- * pieced together from several (a source died mid-body, the next resumed it) cannot be laid
- * at the door of any one: the one that finished it may well be right (the one that died is
- * already marked down for dying), so none is marked down for it, and the log names them all.
+ * pieced together from several (a source died mid-body, the next resumed it) cannot be laid at
+ * the door of the one that finished it: the bytes of one that died may be the wrong ones. Its
+ * client is already cut (its bytes are out), so the blob is fetched whole from the finisher,
+ * hashed only, to find whose bytes were wrong; the one found is marked down, and a finisher
+ * whose whole blob is right recorded as working, so the client's retry is served by it. When
+ * the check cannot finish, no one is marked down for the content.
  */
-function blameWrongContent(up: Upstream, contributors: readonly PullSource[], digest: string): void {
+async function blameWrongContent(up: Upstream, pieces: readonly Piece[], b: BlobRequest, t: Transfer): Promise<void> {
   const cut = "the client's connection was cut";
-  const [only] = contributors;
-  if (contributors.length === 1 && only) return up.servedWrongContent(only, `blob ${digest}: the content served does not match its digest; ${cut}`);
-  up.warn(`blob ${digest}: the content pieced together from ${contributors.map((c) => c.reference).join(', then ')} does not match its digest; ${cut}`);
+  const finisher = pieces[pieces.length - 1];
+  if (!finisher) return;
+  if (pieces.length === 1) return up.servedWrongContent(finisher.source, `blob ${b.digest}: the content served does not match its digest; ${cut}`);
+  const parts = pieces.map((p) => `${p.source.reference} (from byte ${p.from})`).join(', then ');
+  up.warn(
+    `blob ${b.digest}: the content pieced together from ${parts} does not match its digest; ${cut}; fetching it whole from ${finisher.source.reference} to find whose bytes were wrong`,
+  );
+  const started = performance.now();
+  const marks = pieces.slice(1).map((p) => p.from);
+  let whole: WholeBlob;
+  try {
+    whole = await wholeBlob(up, finisher.source, b, marks, t.size ?? t.offset);
+  } catch (e) {
+    const why = (e as Error).message;
+    return up.warn(`blob ${b.digest}: ${finisher.source.reference} did not serve it whole (${why}); no source is marked down for the wrong content`);
+  }
+  const fault = wrongPiece(pieces, whole, b.digest);
+  if (fault.piece !== finisher) up.succeeded(finisher.source, performance.now() - started);
+  up.servedWrongContent(fault.piece.source, `blob ${b.digest}: ${fault.why}`);
+}
+
+interface WholeBlob {
+  readonly digest: string;
+  readonly before: ReadonlyArray<string | undefined>; // the hex digest of the bytes before each mark
+}
+
+/**
+ * The piece whose bytes were wrong, given the blob fetched whole from the finisher, and why.
+ * Whole and right, it tells the right bytes before each later piece began: the first piece
+ * whose end differs from them sent wrong bytes; when none does, the finisher's own answer from
+ * its offset (to a Range request) was wrong. Not right whole: the finisher serves wrong content.
+ */
+function wrongPiece(pieces: readonly Piece[], whole: WholeBlob, digest: string): { piece: Piece; why: string } {
+  const finisher = pieces[pieces.length - 1] as Piece;
+  if (whole.digest !== digest)
+    return { piece: finisher, why: 'the content served does not match its digest, pieced together with it and then fetched whole from it' };
+  const next = pieces.findIndex((p, k) => k > 0 && p.before !== whole.before[k - 1]);
+  const piece = pieces[next - 1];
+  if (next > 0 && piece) {
+    const why = `the bytes it served from byte ${piece.from} to ${pieces[next]?.from} are not the blob's (${finisher.source.reference} served it whole and right)`;
+    return { piece, why };
+  }
+  return {
+    piece: finisher,
+    why: `its answer from byte ${finisher.from} is not the blob's bytes there, though the blob fetched whole from it matches its digest`,
+  };
+}
+
+/** The blob fetched whole from `s`, hashed only (to check it, nothing goes to the client), with the digest of the bytes before each of `marks`. */
+async function wholeBlob(up: Upstream, s: PullSource, b: BlobRequest, marks: readonly number[], atMost: number): Promise<WholeBlob> {
+  const client = await up.client(s);
+  const path = parseNamed(s.reference).path;
+  const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'GET', {});
+  if (res.status !== 200) {
+    await discard(res, client.timeouts.bodyIdleMs);
+    throw blobStatusError(res.status, b.digest);
+  }
+  const hash = markedHash(splitDigest(b.digest).alg, marks);
+  const pace = paceOf(res.body, client.timeouts, sizeOf(res), `blob ${b.digest}`);
+  try {
+    await eachChunk(res.body, (chunk) => {
+      b.onBytes?.(chunk.length);
+      pace.keepsPace(chunk.length);
+      if (hash.bytes + chunk.length > atMost) throw new DigestMismatch(`blob ${b.digest} is longer than the ${atMost} bytes pieced together`);
+      hash.update(chunk);
+      return undefined;
+    });
+  } finally {
+    pace.disarm();
+  }
+  return { digest: `${splitDigest(b.digest).alg}:${hash.digest()}`, before: hash.before };
+}
+
+/** A hash that also keeps the hex digest of the bytes before each of `marks` (ascending offsets, past 0). */
+function markedHash(
+  alg: string,
+  marks: readonly number[],
+): { update(chunk: Buffer): void; digest(): string; readonly before: string[]; readonly bytes: number } {
+  const hash = createHash(alg);
+  const before: string[] = [];
+  let at = 0;
+  return {
+    update(chunk) {
+      for (let rest = chunk; rest.length > 0;) {
+        const mark = marks[before.length];
+        const upTo = mark === undefined ? rest.length : Math.min(rest.length, mark - at);
+        hash.update(rest.subarray(0, upTo));
+        at += upTo;
+        rest = rest.subarray(upTo);
+        if (at === mark) before.push(hash.copy().digest('hex'));
+      }
+    },
+    digest: () => hash.digest('hex'),
+    before,
+    get bytes() {
+      return at;
+    },
+  };
+}
+
+/**
+ * The bounds on reading a blob's body: an overall deadline (blobDeadlineMs) when the bytes to
+ * come are known; else (chunked, close-delimited) the same minimum rate, held as each chunk
+ * comes. A body that sends nothing at all is undici's idle timeout's case either way.
+ */
+function paceOf(body: Readable, timeouts: Timeouts, toCome: number | undefined, what: string): { keepsPace: (bytes: number) => void; disarm: () => void } {
+  if (toCome !== undefined) return { keepsPace: () => undefined, disarm: bodyDeadline(body, blobDeadlineMs(timeouts, toCome), what) };
+  return { keepsPace: trickleGuard(timeouts, what), disarm: () => undefined };
 }
 
 /** One source's part of the transfer: from `t.offset` on. Throws the source's failure. */
@@ -164,14 +280,13 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
     throw new DigestMismatch(`blob ${b.digest}: ${size} bytes here, ${t.size} from the source before`);
   t.size ??= size;
   if (!b.res.headersSent && !startAnswer(t, b)) return 'served';
-  // An overall deadline needs the size; a chunked body is held to the same rate as it comes.
-  const what = `blob ${b.digest}`;
-  const disarm = t.size !== undefined ? bodyDeadline(res.body, blobDeadlineMs(client.timeouts, t.size - t.offset), what) : () => {};
-  const keepsPace = t.size === undefined ? trickleGuard(client.timeouts, what) : undefined;
+  // the whole blob comes in a 200 (a source ignoring the Range), only the rest in a 206
+  const toCome = t.size === undefined ? undefined : res.status === 200 ? t.size : t.size - t.offset;
+  const pace = paceOf(res.body, client.timeouts, toCome, `blob ${b.digest}`);
   try {
     await eachChunk(res.body, (chunk) => {
       b.onBytes?.(chunk.length);
-      keepsPace?.(chunk.length);
+      pace.keepsPace(chunk.length);
       let piece = chunk;
       if (skip > 0) {
         const k = Math.min(skip, piece.length);
@@ -186,7 +301,7 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
       return full;
     });
   } finally {
-    disarm();
+    pace.disarm();
   }
   if (t.size !== undefined && t.offset < t.size)
     throw new RegistryError(`blob ${b.digest}: the body ended at byte ${t.offset} of ${t.size}`, 'unhealthy', 'reset');

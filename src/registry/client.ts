@@ -446,10 +446,12 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * The overall deadline for a blob of `size` bytes: the idle timeout plus its size at the
  * minimum rate, at most MAX_TIMER_MS (reached from ~70 GB on: such a blob is still bounded
- * by its size and the idle timeout).
+ * by its size and the idle timeout). Never under the idle timeout: a size of bytes still to
+ * come worked out wrong (below 0, or NaN) must not cut a working source at once.
  */
 export function blobDeadlineMs(timeouts: Timeouts, size: number | undefined): number {
-  return Math.min(MAX_TIMER_MS, timeouts.bodyIdleMs + Math.ceil(((size ?? 0) / MIN_BLOB_BYTES_PER_S) * 1000));
+  const bytes = size !== undefined && size > 0 ? size : 0;
+  return Math.min(MAX_TIMER_MS, timeouts.bodyIdleMs + Math.ceil((bytes / MIN_BLOB_BYTES_PER_S) * 1000));
 }
 
 export async function readLimitedBuffer(body: Readable, max: number, what: string): Promise<Buffer> {
