@@ -14,7 +14,8 @@ export function fragmentToToml(f: Fragment, from: string): string {
   ]);
   if (top.length > 0) out.push('', ...top);
   for (const s of f.mirrorSets) {
-    out.push('', `# ${s.kind}, ${from}${s.origin.line ? ` line ${s.origin.line}` : ''}`, '[[mirror-set]]');
+    // The file name escaped as in the header: a comment ends at a newline, which a name may hold.
+    out.push('', `# ${s.kind}, ${tomlString(from)}${s.origin.line ? ` line ${s.origin.line}` : ''}`, '[[mirror-set]]');
     out.push(
       ...tomlAssignments([
         ['source', s.source],
