@@ -87,17 +87,23 @@ function sendWithFaults(res: ServerResponse, body: Buffer, faults: FrontFaults, 
 }
 
 t.test('a chunked blob resumed from a slow mirror that ignores the Range and answers chunked arrives whole', async (t) => {
-  const dying = await mirrorFront(t, registry.host, { chunked: true, dieAt: 0.5 });
-  const resuming = await mirrorFront(t, registry.host, { chunked: true, ignoreRange: true, paced: true });
-  const setup = await localMirrorSetup(t, [`${dying}/app`, `${resuming}/app`]);
-  // An idle timeout shorter than the first half of the blob takes at the minimum rate: the rest, worked out from no size, came out below zero.
-  const ep = await setup.start({ timeouts: { connectMs: 5000, headersMs: 5000, bodyIdleMs: 1000 } });
-  const res = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`);
-  t.equal(res.statusCode, 200);
-  t.equal(sha256(Buffer.from(await res.body.arrayBuffer())), img.layerDigest, 'the whole layer');
-  t.equal(ep.stats().midBlobFallbacks, 1, 'finished by the second mirror');
-  const key = endpointKey(resuming, true);
-  t.same({ ok: ep.stats().sources[key]?.ok, failed: ep.stats().sources[key]?.failed ?? 0 }, { ok: 1, failed: 0 }, JSON.stringify(ep.stats().sources));
+  // The case is made only when bytes of the dying mirror arrived before it died (the resume);
+  // an attempt where none did (seen once under load) is set aside and made again.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const dying = await mirrorFront(t, registry.host, { chunked: true, dieAt: 0.5 });
+    const resuming = await mirrorFront(t, registry.host, { chunked: true, ignoreRange: true, paced: true });
+    const setup = await localMirrorSetup(t, [`${dying}/app`, `${resuming}/app`]);
+    // An idle timeout shorter than the first half of the blob takes at the minimum rate: the rest, worked out from no size, came out below zero.
+    const ep = await setup.start({ timeouts: { connectMs: 5000, headersMs: 5000, bodyIdleMs: 1000 } });
+    const res = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`);
+    t.equal(res.statusCode, 200);
+    t.equal(sha256(Buffer.from(await res.body.arrayBuffer())), img.layerDigest, 'the whole layer');
+    const key = endpointKey(resuming, true);
+    t.same({ ok: ep.stats().sources[key]?.ok, failed: ep.stats().sources[key]?.failed ?? 0 }, { ok: 1, failed: 0 }, JSON.stringify(ep.stats().sources));
+    if (ep.stats().midBlobFallbacks === 1) return;
+    t.comment(`attempt ${attempt}: no byte of the dying mirror arrived before it died, so nothing was resumed; again`);
+  }
+  t.fail('in 3 attempts the dying mirror never sent a byte before dying');
 });
 
 t.test('a blob resumed near its end from a slow mirror that sends it whole again: the deadline is for all it sends', async (t) => {
