@@ -3,7 +3,7 @@
  * entries or our native `[[mirror-set]]`), insecure and blocked scopes (OpenShift's
  * cluster image config), and plain registries.conf content.
  */
-import { error, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
+import { error, type Diagnostic, type Location } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { isValidMirrorLocation, isValidMirrorSource, isValidRegistriesConfScope } from '../reference/scope.js';
 
@@ -65,23 +65,7 @@ export function validateMirrorSet(set: MirrorSet, at: (needle: string) => Locati
   if (set.sourcePolicy === 'never' && set.mirrors.includes(set.source)) {
     out.push(error(at(set.source), `cannot set mirrorSourcePolicy: NeverContactSource if the source "${set.source}" is one of the mirrors`));
   }
-  const twice = repeatedMirror(set);
-  if (twice !== undefined) out.push(twice(at));
   return out;
-}
-
-/**
- * A mirror listed twice. The API server refuses such an ImageDigestMirrorSet or
- * ImageTagMirrorSet (`mirrors` is a set); an ICSP or a native set is merged as OpenShift merges
- * it (merge/topo.ts), where the repeat is a cycle that can put the source before its mirrors.
- */
-function repeatedMirror(set: MirrorSet): ((at: (needle: string) => Location) => Diagnostic) | undefined {
-  const dup = set.mirrors.find((m, i) => set.mirrors.indexOf(m) !== i);
-  if (dup === undefined) return undefined;
-  const what = `mirror "${dup}" of source "${set.source}" is listed twice`;
-  if (set.kind === 'ImageDigestMirrorSet' || set.kind === 'ImageTagMirrorSet')
-    return (at) => error(at(dup), `${what}: mirrors is a set, the API server refuses such an ${set.kind}; list it once`);
-  return (at) => warning(at(dup), `${what}: merged as OpenShift merges it, the source may then be tried before the mirrors; list it once`);
 }
 
 export function validateScope(kind: 'insecure' | 'blocked', scope: string, at: Location): Diagnostic[] {

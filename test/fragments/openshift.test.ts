@@ -328,25 +328,3 @@ t.test('the yaml package is loaded by the first YAML fragment, not before: TOML 
   t.equal(child.status, 0, child.stderr);
   t.same(JSON.parse(child.stdout.trim().split('\n').pop() ?? 'null'), [false, true, false, true, true], 'not at import, not for TOML; then for YAML');
 });
-
-t.test('a mirror listed twice: an error in an IDMS (the API server refuses it), a warning in an ICSP', async (t) => {
-  const entry = `  - source: a.example.com/x\n    mirrors: [m.local/x, m.local/x]\n`;
-  const idms = parseOpenShiftFragment(
-    `apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: x\nspec:\n  imageDigestMirrors:\n${entry}`,
-    'idms.yaml',
-  );
-  t.same(
-    idms.diagnostics.map((d) => [d.severity, d.line]),
-    [['error', 8]], // the mirrors line
-  );
-  t.match(idms.diagnostics[0]?.message, 'mirror "m.local/x" of source "a.example.com/x" is listed twice: mirrors is a set');
-  const icsp = parseOpenShiftFragment(
-    `apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: x\nspec:\n  repositoryDigestMirrors:\n${entry}`,
-    'icsp.yaml',
-  );
-  t.same(
-    icsp.diagnostics.map((d) => d.severity),
-    ['warning'],
-  );
-  t.match(icsp.diagnostics[0]?.message, 'the source may then be tried before the mirrors');
-});
