@@ -207,6 +207,7 @@ function uniqueScopes(fragments: readonly Fragment[], key: 'insecure' | 'blocked
 export function mergePolicies(input: MergeInput): MergeResult {
   const diagnostics: Diagnostic[] = [];
   const conf = input.base ? cloneConf(input.base) : emptyConf();
+  const baseTables = new Set(conf.registries); // the host's own tables, until a fragment's table replaces one
   const tables = new Tables(conf);
   layerConfContent(conf, tables, input.fragments, diagnostics);
 
@@ -241,10 +242,10 @@ export function mergePolicies(input: MergeInput): MergeResult {
   if (blockedScopes.size > 0) for (const t of conf.registries) if (blockedScopes.encloses(registryScope(t))) t.blocked = true;
 
   // Count before building: inheriting multiplies mirrors (5 000 nested scopes × 200 mirrors).
-  const plan = planInheritance(conf, merged);
+  const plan = planInheritance(conf, baseTables, merged);
   const exceeded = checkBounds(conf, plan, input.bounds);
   for (const d of exceeded) diagnostics.push(d);
-  if (exceeded.length === 0) inheritMirrors(plan);
+  if (exceeded.length === 0) inheritMirrors(plan, diagnostics);
   return { conf, diagnostics };
 }
 
@@ -259,6 +260,14 @@ function wildcardSuffix(scope: string): string {
   return end < 0 ? '' : scope.slice(end);
 }
 
+/**
+ * Whether `location + suffix` is still a name: a port (what a wildcard's rewrite keeps of
+ * `host.d:5000/...`) can follow a bare host only, not a path or another port.
+ */
+function canCarry(location: string, suffix: string): boolean {
+  return !suffix.startsWith(':') || !/[:/]/.test(location);
+}
+
 export interface Inheritance {
   /** A mirror-less table nested in a mirrored scope. */
   readonly table: RegistryTable;
@@ -271,27 +280,35 @@ export interface Inheritance {
 /**
  * containers/image uses only the longest matching table, so a mirror-less table nested in a
  * mirrored scope (say a blocked or insecure namespace) would hide the mirrors. Give it the
- * mirrors of the most specific mirrored scope around it, with the nested suffix appended.
+ * mirrors of the most specific mirrored scope around it, with the nested suffix appended,
+ * and that scope's block (NeverContactSource): a name the scope would never send to its
+ * source is not sent there because a nested table exists.
  * Deviations from runtime-utils, on purpose: it takes the first mirrored scope in source
  * order (the least specific), which routes such a table differently from how
- * containers/image would route the same name without it; we take the most specific.
- * And it fails the whole render for a table inside a wildcard source ("internal error");
- * we carry the mirrors with the suffix containers/image's wildcard rewrite would append.
+ * containers/image would route the same name without it; we take the most specific, the
+ * first in table order between equally long ones, as containers/image does. It looks only
+ * at mirror sets' sources; we also at tables with mirrors of their own (a fragment's or the
+ * host's `[[registry]]`), except that the host's own nested table under the host's own
+ * mirrored table stays as the host wrote it. It does not carry a block (NeverContactSource
+ * left the source reachable through a nested table). And it fails the whole render for a
+ * table inside a wildcard source ("internal error"); we carry the mirrors with the suffix
+ * containers/image's wildcard rewrite would append.
  */
-function planInheritance(conf: RegistriesConf, merged: readonly MergedSet[]): Inheritance[] {
+function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryTable>, merged: readonly MergedSet[]): Inheritance[] {
   const plan: Inheritance[] = [];
   // Built at the first mirror-less table: a policy of mirror sets only (an oc-mirror catalog) has none.
   let lookups: InheritanceLookups | undefined;
   for (const t of conf.registries) {
     if (t.mirrors.length > 0) continue;
-    const { order, mirrored, byScope } = (lookups ??= inheritanceLookups(conf, merged));
+    const { index, mirrored, byScope, setSources } = (lookups ??= inheritanceLookups(conf, merged));
     const scope = registryScope(t);
     const around = mirrored
       .enclosing(scope)
       .filter((s) => s !== scope)
-      .sort((a, b) => b.length - a.length || (order.get(a) ?? 0) - (order.get(b) ?? 0))[0];
+      .sort((a, b) => b.length - a.length || (index.get(a) ?? 0) - (index.get(b) ?? 0))[0];
     const from = around === undefined ? undefined : byScope.get(around);
     if (around === undefined || from === undefined) continue;
+    if (baseTables.has(t) && baseTables.has(from) && !setSources.has(around)) continue; // the host's own choice
     plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
   }
   return plan;
@@ -299,19 +316,48 @@ function planInheritance(conf: RegistriesConf, merged: readonly MergedSet[]): In
 
 /** What planInheritance looks mirrored scopes up in. */
 interface InheritanceLookups {
-  /** Each mirrored source's first appearance in the merge. */
-  readonly order: Map<string, number>;
+  /** Each mirrored scope's place in the table order (containers/image takes the first of equally long prefixes). */
+  readonly index: Map<string, number>;
   readonly mirrored: ScopeSet;
   readonly byScope: Map<string, RegistryTable>;
+  /** The sources of mirror sets: what the policy, not the host's own file, mirrors. */
+  readonly setSources: ReadonlySet<string>;
 }
 
 function inheritanceLookups(conf: RegistriesConf, merged: readonly MergedSet[]): InheritanceLookups {
-  const order = new Map<string, number>(); // first appearance decides between equally long scopes, as a stable sort would
-  for (const s of merged) if (!order.has(s.source)) order.set(s.source, order.size);
-  return { order, mirrored: new ScopeSet(order.keys()), byScope: new Map(conf.registries.map((t) => [registryScope(t), t] as const)) };
+  const index = new Map<string, number>();
+  const byScope = new Map<string, RegistryTable>();
+  conf.registries.forEach((t, i) => {
+    const scope = registryScope(t);
+    if (t.mirrors.length === 0 || index.has(scope)) return;
+    index.set(scope, i);
+    byScope.set(scope, t);
+  });
+  return { index, mirrored: new ScopeSet(index.keys()), byScope, setSources: new Set(merged.map((s) => s.source)) };
 }
 
-/** Only mirror-less tables inherit, from tables that have mirrors: no table is both, so the order does not matter. */
-function inheritMirrors(plan: readonly Inheritance[]): void {
-  for (const { table, from, suffix } of plan) table.mirrors = from.mirrors.map((m) => ({ ...m, location: m.location + suffix }));
+/**
+ * Only mirror-less tables inherit, from tables that have mirrors: no table is both, so the order does not matter.
+ * A mirror the suffix would make no name of (a wildcard's mirror with a path, for a scope with a port) is left
+ * out, with a warning: containers/image would fail every pull of such a name without the nested table too.
+ */
+function inheritMirrors(plan: readonly Inheritance[], diagnostics: Diagnostic[]): void {
+  for (const { table, from, suffix } of plan) {
+    table.mirrors = [];
+    for (const m of from.mirrors) {
+      if (canCarry(m.location, suffix)) table.mirrors.push({ ...m, location: m.location + suffix });
+      else if (table.origin) diagnostics.push(uncarried(table, from, m, suffix));
+    }
+    if (from.blocked) table.blocked = true;
+  }
+}
+
+function uncarried(table: RegistryTable, from: RegistryTable, m: Endpoint, suffix: string): Diagnostic {
+  const scope = registryScope(table);
+  const d = warning(
+    table.origin as Location,
+    `names under "${scope}" are not sent to mirror "${m.location}" of "${registryScope(from)}": its rewrite would give "${m.location}${suffix}/...", which is not a valid reference` +
+      (from.blocked ? '; the source is never contacted, so such pulls fail' : '; such pulls go to the source'),
+  );
+  return m.origin ? { ...d, related: [m.origin] } : d;
 }
