@@ -11,7 +11,7 @@
  *     and mirror-less nested tables inherit their mirrored scope's mirrors, so that a
  *     more specific table never hides the mirror configuration (MCO PR #2819).
  */
-import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
+import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findSourcePolicyConflicts } from './conflicts.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
@@ -218,9 +218,13 @@ export function mergePolicies(input: MergeInput): MergeResult {
   for (const set of merged) {
     const t = tables.for(set.source, set.origin);
     if (set.never) t.blocked = true;
+    const digestOnlyTable = t.mirrorByDigestOnly === true;
+    if (digestOnlyTable && set.mode !== 'digest-only') diagnostics.push(digestOnlyTableNote(t, set.mode, set.origin, "the set's"));
+    if (digestOnlyTable && set.mode === 'tag-only') continue;
     for (const [i, location] of set.mirrors.entries()) {
       const ep: Endpoint = { location, origin: set.mirrorOrigins[i] ?? set.origin };
-      if (set.mode !== 'all') ep.pullFromMirror = set.mode;
+      // Under mirror-by-digest-only the mirrors serve digests already; containers/image refuses pull-from-mirror beside it.
+      if (set.mode !== 'all' && !digestOnlyTable) ep.pullFromMirror = set.mode;
       t.mirrors.push(ep);
     }
   }
@@ -344,10 +348,21 @@ function inheritanceLookups(conf: RegistriesConf, merged: readonly MergedSet[]):
 function inheritMirrors(plan: readonly Inheritance[], diagnostics: Diagnostic[]): void {
   for (const { table, from, suffix } of plan) {
     table.mirrors = [];
+    const digestOnlyTable = table.mirrorByDigestOnly === true && from.mirrorByDigestOnly !== true;
+    const narrowed = new Set<'tag-only' | 'all'>();
     for (const m of from.mirrors) {
-      if (canCarry(m.location, suffix)) table.mirrors.push({ ...m, location: m.location + suffix });
-      else if (table.origin) diagnostics.push(uncarried(table, from, m, suffix));
+      if (!canCarry(m.location, suffix)) {
+        if (table.origin) diagnostics.push(uncarried(table, from, m, suffix));
+        continue;
+      }
+      const mode = m.pullFromMirror === 'tag-only' ? 'tag-only' : m.pullFromMirror === 'digest-only' ? 'digest-only' : 'all';
+      if (digestOnlyTable && mode !== 'digest-only') narrowed.add(mode);
+      if (digestOnlyTable && mode === 'tag-only') continue;
+      const carried: Endpoint = { ...m, location: m.location + suffix };
+      if (digestOnlyTable) delete carried.pullFromMirror;
+      table.mirrors.push(carried);
     }
+    if (table.origin) for (const mode of narrowed) diagnostics.push(digestOnlyTableNote(table, mode, table.origin, `the ${registryScope(from)}`));
     if (from.blocked) table.blocked = true;
   }
 }
@@ -360,4 +375,17 @@ function uncarried(table: RegistryTable, from: RegistryTable, m: Endpoint, suffi
       (from.blocked ? '; the source is never contacted, so such pulls fail' : '; such pulls go to the source'),
   );
   return m.origin ? { ...d, related: [m.origin] } : d;
+}
+
+/**
+ * A table the base or a fragment made `mirror-by-digest-only` takes mirrors for digests only:
+ * containers/image refuses `pull-from-mirror` beside that key, so mirrors meant for tags too
+ * serve digests only there, and tag-only mirrors are left out. Said, not silent. `whose`
+ * names the mirrors: the set's at its source line, or what a nested table inherits.
+ */
+function digestOnlyTableNote(table: RegistryTable, mode: 'tag-only' | 'all', at: Location, whose: string): Diagnostic {
+  const where = table.origin && table.origin !== at ? ` (${formatLocation(table.origin)})` : '';
+  const what = mode === 'tag-only' ? `${whose} tag-only mirrors are left out` : `${whose} mirrors serve pulls by digest only, not by tag`;
+  const d = warning(at, `"${registryScope(table)}" is mirror-by-digest-only${where}, so ${what}`);
+  return where ? { ...d, related: [table.origin as Location] } : d;
 }
