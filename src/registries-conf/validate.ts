@@ -215,6 +215,13 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
 
 /** Representative suffix of an image name below any scope: docker.io needs two path components. */
 const SAMPLE = '/ns/repo';
+/**
+ * The shortest suffix: a name of one component, which only docker.io (`docker.io/library/NAME`) refuses as it is.
+ * Asked of a location without a path only: with one, both samples keep two components after the host.
+ */
+const SHORT_SAMPLE = '/repo';
+/** The one scope whose names never have one component below it: containers/image normalizes `docker.io/NAME` first. */
+const HUB = 'docker.io';
 
 /**
  * What containers/image's rewrite makes of each distinct name: parsed once per render however
@@ -235,6 +242,18 @@ export class RewriteChecks {
     if (p === undefined) {
       this.parsed++; // the name with the sample is asked only here: no need to keep it in `problems` too
       this.below.set(location, (p = canonicalProblem(location + SAMPLE) ?? null));
+    }
+    return p ?? undefined;
+  }
+
+  private readonly belowShort = new Map<string, string | null>();
+
+  /** problemBelow for a name of one component below `location` (`location/repo`). */
+  problemBelowShort(location: string): string | undefined {
+    let p = this.belowShort.get(location);
+    if (p === undefined) {
+      this.parsed++;
+      this.belowShort.set(location, (p = canonicalProblem(location + SHORT_SAMPLE) ?? null));
     }
     return p ?? undefined;
   }
@@ -305,6 +324,13 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
         warning(
           locate(path(), location),
           `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
+        ),
+      );
+    } else if (location !== scope && scope !== HUB && !location.includes('/') && checks.problemBelowShort(location) !== undefined) {
+      out.push(
+        warning(
+          locate(path(), location),
+          `names of one component under "${scope}" (${wildcard ? `host${scope.slice(1)}` : scope}/NAME) would be rewritten to "${location}/NAME", which is not canonical (${location}${SHORT_SAMPLE}: ${checks.problemBelowShort(location)}); containers/image then fails the whole pull: add a namespace to the mirror (e.g. "${location}/library")`,
         ),
       );
     } else if (location !== scope && isExactRepo() && checks.problem(location) !== undefined) {

@@ -192,3 +192,45 @@ t.test('the port rewrite our render warns about for wildcard sources is one cont
   const plain = await skopeoInspectRaw('docker://deep.sub.example.org/ns/app:v1', { registriesConf: conf });
   t.same(plain.tried, ['wild-mirror.example.net/org/ns/app:v1', 'deep.sub.example.org/ns/app:v1'], 'without a port the same set works');
 });
+
+t.test("Docker Hub as a namespace's mirror: our warning names the one-component names containers/image refuses", async (t) => {
+  const warnings: string[] = [];
+  const conf = renderTo(
+    [{ file: 'hub.toml', text: '[[mirror-set]]\nsource = "registry.lab.example/org"\nmirrors = ["docker.io"]\npull-from-mirror = "all"\n' }],
+    warnings,
+  );
+  t.match(warnings, [/names of one component under "registry\.lab\.example\/org" .* "docker\.io\/NAME", which is not canonical/]);
+  const one = await skopeoInspectRaw('docker://registry.lab.example/org/app:v1', { registriesConf: conf });
+  t.not(one.code, 0);
+  t.match(one.stderr, /rewriting reference/, 'a one-component name fails the whole pull');
+  const two = await skopeoInspectRaw('docker://registry.lab.example/org/ns/app:v1', { registriesConf: conf });
+  t.same(two.tried, ['docker.io/ns/app:v1', 'registry.lab.example/org/ns/app:v1'], 'two components work');
+});
+
+t.test('a nested insecure namespace under NeverContactSource: its source is never tried either', async (t) => {
+  const conf = renderTo([
+    {
+      file: '10-never.toml',
+      text: 'insecure-registries = ["quay.io/org/team"]\n\n[[mirror-set]]\nsource = "quay.io/org"\nmirrors = ["mirror.example.net/org"]\nsource-policy = "never"\n',
+    },
+  ]);
+  await assertOrder(t, conf, [
+    { ref: `quay.io/org/app@${D}`, tried: [`mirror.example.net/org/app@${D}`, `quay.io/org/app@${D}`], blocked: ['quay.io/org'] },
+    { ref: `quay.io/org/team/app@${D}`, tried: [`mirror.example.net/org/team/app@${D}`, `quay.io/org/team/app@${D}`], blocked: ['quay.io/org/team'] },
+  ]);
+});
+
+t.test('a wildcard mirror that cannot carry a port is left out of the nested scope with a port; the others still serve it', async (t) => {
+  const warnings: string[] = [];
+  const conf = renderTo(
+    [
+      {
+        file: '10-wild.toml',
+        text: 'insecure-registries = ["foo.example.org:5000"]\n\n[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["wild-mirror.example.net/org", "bare.example.net"]\n',
+      },
+    ],
+    warnings,
+  );
+  t.match(warnings, [/not sent to mirror "wild-mirror\.example\.net\/org"/], 'said');
+  await assertOrder(t, conf, [{ ref: `foo.example.org:5000/ns/app@${D}`, tried: [`bare.example.net:5000/ns/app@${D}`, `foo.example.org:5000/ns/app@${D}`] }]);
+});
