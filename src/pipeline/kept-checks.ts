@@ -8,7 +8,7 @@
  */
 import { SweepCache } from '../core/sweep-cache.js';
 import { MergeMemo } from '../merge/merge.js';
-import { cloneTable, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { cloneTable, registryScope, sameTableContent, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { renderTable } from '../registries-conf/render.js';
 import { RewriteChecks } from '../registries-conf/validate.js';
 
@@ -47,23 +47,6 @@ export interface KeptTable {
   rewritesClean: boolean;
   /** A section of a rendered file, as cut from it, that parsed back to exactly this table's data. */
   parsedBackAs?: string;
-}
-
-/**
- * Whether two tables have the same content: everything renderTable, the parse-back's expected
- * data and validateTableRewrites read of a table; not its origin, which only locates messages
- * (a check that has a message to give is never skipped). Compared field by field: the strings
- * of an unchanged fragment's tables are the very ones of the render before, so each comparison
- * is mostly a pointer's (a key string built and hashed per table per render was a tenth of a
- * render of 10 000 tables).
- */
-export function sameTableContent(a: RegistryTable, b: RegistryTable): boolean {
-  if (a.prefix !== b.prefix || a.location !== b.location || !a.insecure !== !b.insecure || !a.blocked !== !b.blocked) return false;
-  if (!a.mirrorByDigestOnly !== !b.mirrorByDigestOnly || a.mirrors.length !== b.mirrors.length) return false;
-  return a.mirrors.every((m, i) => {
-    const n = b.mirrors[i] as Endpoint;
-    return m.location === n.location && !m.insecure === !n.insecure && m.pullFromMirror === n.pullFromMirror;
-  });
 }
 
 export class KeptChecks {

@@ -8,9 +8,9 @@ import fc from 'fast-check';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
 import { SweepCache } from '../../src/core/sweep-cache.js';
 import { buildForgiving, type ForgivingResult, type FragmentInput, type ParseCache } from '../../src/pipeline/forgiving.js';
-import { KeptChecks, sameTableContent } from '../../src/pipeline/kept-checks.js';
+import { KeptChecks } from '../../src/pipeline/kept-checks.js';
 import { finishConf } from '../../src/pipeline/strict.js';
-import { cloneTable, type RegistriesConf, type RegistryTable } from '../../src/registries-conf/model.js';
+import type { RegistriesConf, RegistryTable } from '../../src/registries-conf/model.js';
 
 const OUT = { file: 'registries.conf' };
 
@@ -95,28 +95,6 @@ t.test('the kept parse back still refuses a text that does not mean the model', 
   const r = finishConf(odd, facts, OUT, undefined, kept);
   t.equal(r.text, finishConf(odd, facts, OUT).text, 'an invalid name: the same verdict with kept checks');
   t.ok(kept.size > 0 && kept.size < 20, `kept: ${kept.size} names and tables`);
-});
-
-t.test('sameTableContent: every field a table is rendered, parsed back or rewrite-checked from tells tables apart', async (t) => {
-  const base: RegistryTable = { prefix: 'docker.io', location: 'docker.io', mirrors: [{ location: 'a.example/hub' }], origin: { file: 'a.toml' } };
-  const variants: RegistryTable[] = [
-    base,
-    { ...base, prefix: undefined },
-    { ...base, prefix: '' },
-    { ...base, location: 'docker.io/x' },
-    { ...base, insecure: true },
-    { ...base, blocked: true },
-    { ...base, mirrorByDigestOnly: true },
-    { ...base, mirrors: [] },
-    { ...base, mirrors: [{ location: 'a.example/hub', insecure: true }] },
-    { ...base, mirrors: [{ location: 'a.example/hub', pullFromMirror: 'digest-only' }] },
-    { ...base, mirrors: [{ location: 'a.example/hub', pullFromMirror: '' }] },
-    { ...base, mirrors: [{ location: 'a.example/hub' }, { location: 'b.example' }] },
-  ];
-  variants.forEach((a, i) => variants.forEach((b, j) => t.equal(sameTableContent(a, b), i === j, `variant ${i} against ${j}`)));
-  t.ok(sameTableContent({ ...base, origin: { file: 'b.toml', line: 3 } }, base), 'the origin (only for messages) does not count');
-  t.ok(sameTableContent({ ...base, insecure: false, mirrors: [{ location: 'a.example/hub', insecure: false }] }, base), 'false flags are absent ones');
-  t.ok(sameTableContent(cloneTable(base), base), 'a copy is the same');
 });
 
 t.test("a changed table of a kept scope is rendered afresh, and a second table of the same scope does not take the first one's text", async (t) => {
