@@ -15,7 +15,7 @@ import { formatLocation, warning, type Diagnostic, type Location } from '../core
 import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findSourcePolicyConflicts } from './conflicts.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
-import { cloneConf, emptyConf, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { cloneConf, emptyConf, registryScope, sameTableContent, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { ScopeSet } from '../reference/scope.js';
 import { sortByteOrder } from '../core/byte-order.js';
 import { mergeMirrorLists } from './topo.js';
@@ -121,7 +121,7 @@ function layerConfContent(conf: RegistriesConf, tables: Tables, fragments: reado
       const scope = registryScope(t);
       const at = tables.indexOf(scope);
       const copy: RegistryTable = { ...t, mirrors: t.mirrors.map((m) => ({ ...m })) };
-      note(`[[registry]] "${scope}"`, t.origin, at >= 0 && JSON.stringify({ ...conf.registries[at], origin: 0 }) === JSON.stringify({ ...copy, origin: 0 }));
+      note(`[[registry]] "${scope}"`, t.origin, at >= 0 && sameTableContent(conf.registries[at] as RegistryTable, copy)); // origins (of the mirrors too) do not count
       tables.put(copy);
     }
   }
