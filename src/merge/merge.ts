@@ -14,6 +14,7 @@
 import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findSourcePolicyConflicts } from './conflicts.js';
+import { findBlockedMirrors } from './blocked-mirrors.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
 import { cloneConf, emptyConf, registryScope, sameTableContent, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { ScopeSet } from '../reference/scope.js';
@@ -250,6 +251,7 @@ export function mergePolicies(input: MergeInput): MergeResult {
   const exceeded = checkBounds(conf, plan, input.bounds);
   for (const d of exceeded) diagnostics.push(d);
   if (exceeded.length === 0) inheritMirrors(plan, diagnostics);
+  for (const d of findBlockedMirrors(conf, new Set(plan.map((step) => step.table)))) diagnostics.push(d);
   return { conf, diagnostics };
 }
 

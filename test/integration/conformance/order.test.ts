@@ -234,3 +234,27 @@ t.test('a wildcard mirror that cannot carry a port is left out of the nested sco
   t.match(warnings, [/not sent to mirror "wild-mirror\.example\.net\/org"/], 'said');
   await assertOrder(t, conf, [{ ref: `foo.example.org:5000/ns/app@${D}`, tried: [`bare.example.net:5000/ns/app@${D}`, `foo.example.org:5000/ns/app@${D}`] }]);
 });
+
+t.test('a mirror under a blocked scope: our warning, and containers/image refuses it (the next source is tried)', async (t) => {
+  const warnings: string[] = [];
+  const conf = renderTo(
+    [
+      {
+        file: '10-b.toml',
+        text:
+          'blocked-registries = ["blocked.example.com"]\n\n[[mirror-set]]\nsource = "src.example.com"\nmirrors = ["blocked.example.com/m", "good.example.net"]\n' +
+          '\n[[mirror-set]]\nsource = "quay.io"\nmirrors = ["mirror.example.net/quay"]\nsource-policy = "never"\n' +
+          '\n[[mirror-set]]\nsource = "quay.io/open"\nmirrors = ["mirror.example.net/open"]\n' +
+          '\n[[mirror-set]]\nsource = "other.example.com"\nmirrors = ["quay.io/open/m"]\n',
+      },
+    ],
+    warnings,
+  );
+  t.match(warnings, [/mirror "blocked\.example\.com\/m" of "src\.example\.com" is under blocked "blocked\.example\.com"/]);
+  t.equal(warnings.length, 1, 'quay.io/open/m is not said: quay.io/open answers for it, unblocked');
+  const r = await skopeoInspectRaw(`docker://src.example.com/app@${D}`, { registriesConf: conf });
+  t.match(r.stderr, /blocked\.example\.com\/m\/app@sha256:a+: registry blocked\.example\.com is blocked in/, 'skopeo refuses the blocked mirror');
+  t.notMatch(r.stderr, /good\.example\.net\/app@sha256:a+: registry .* is blocked/, 'and moves on');
+  const open = await skopeoInspectRaw(`docker://other.example.com/app@${D}`, { registriesConf: conf });
+  t.notMatch(open.stderr, /is blocked in/, 'a mirror under an open, more specific table is used');
+});
