@@ -17,7 +17,15 @@ export interface Descriptor {
   readonly annotations?: Record<string, string>;
 }
 
+/** Content that fails verification: a digest, size or document that is not what it must be. */
 export class DigestMismatch extends Error {}
+
+/**
+ * Bytes asked for by digest that hash to another digest. Unlike the rest of DigestMismatch
+ * (a malformed descriptor, a size the descriptor gets wrong: wrong whoever serves it), only
+ * the source that sent them can be at fault; failure.ts says what that means for its health.
+ */
+export class WrongContent extends DigestMismatch {}
 
 /** The digest algorithms we verify, and the length of each one's hex. */
 const HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
@@ -79,7 +87,7 @@ async function digestOfFile(path: string, alg: string): Promise<string> {
 
 export async function writeBlobBytes(dir: string, digest: string, bytes: Buffer): Promise<void> {
   const { alg } = splitDigest(digest);
-  if (digestOf(bytes, alg) !== digest) throw new DigestMismatch(`content does not match ${digest}`);
+  if (digestOf(bytes, alg) !== digest) throw new WrongContent(`content does not match ${digest}`);
   await fs.mkdir(join(dir, 'blobs', alg), { recursive: true });
   await writeFileAtomic(blobPath(dir, digest), bytes);
 }
@@ -132,7 +140,8 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
       });
       await pipeline(body, sink);
       const got = `${alg}:${hash.digest('hex')}`;
-      if (got !== digest) throw new DigestMismatch(`blob content is ${got}, not ${digest}`);
+      // the hash first: right bytes against a wrong size are the descriptor's fault, not the source's
+      if (got !== digest) throw new WrongContent(`blob content is ${got}, not ${digest}`);
       if (size !== undefined && n !== size) throw new DigestMismatch(`blob ${digest} has ${n} bytes, its descriptor says ${size}`);
       await flusher.settled();
       await fsyncFd(fd);

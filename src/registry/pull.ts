@@ -22,6 +22,7 @@ import {
   writeBlobStream,
   writeIndex,
   DigestMismatch,
+  WrongContent,
   type Descriptor,
 } from './oci-layout.js';
 
@@ -169,6 +170,11 @@ class PullSession {
     return this.health[key] ?? this.opts.health[key];
   }
 
+  /** The whole cache as this pull knows it (its own updates over the cache it was given). */
+  healthNow(): HealthMap {
+    return { ...this.opts.health, ...this.health };
+  }
+
   /** True when the endpoint failed in this very pull (a hung one would cost its deadline again). */
   failedHere(s: PullSource): boolean {
     return (this.health[endpointKey(s)]?.failures ?? 0) > 0;
@@ -290,20 +296,22 @@ async function resolveManifest(sources: readonly PullSource[], session: PullSess
 }
 
 /**
- * Where blobs are asked for, in order: the manifest's source first, then the others in
- * order, those the cache marks down last; an endpoint that failed in this very pull is not
- * asked again (a hung one would cost its deadline once more for each blob).
+ * Where a blob is asked for, in order: the manifest's source first, then the others in
+ * order, those marked down last; an endpoint other than the manifest's that failed in this
+ * very pull is not asked again (a hung one would cost its deadline once more for each blob).
+ * Taken afresh for each blob, with this pull's own health updates: a manifest's source that
+ * served a wrong blob is marked down, so it comes last for the next (asked first, its success
+ * would clear the mark at once, and the next pull would ask it again).
  */
 function blobSourceOrder(got: Fetched, sources: readonly PullSource[], session: PullSession): PullSource[] {
   const others = sources.filter((s) => s !== got.source && !s.blocked && !session.failedHere(s));
-  return [got.source, ...orderByHealth(others, endpointKey, session.opts.health, session.now()).ordered];
+  return orderByHealth([got.source, ...others], endpointKey, session.healthNow(), session.now()).ordered;
 }
 
 /** The config and every layer into the layout, each from the first source that serves it. */
 async function fetchBlobs(got: Fetched, sources: readonly PullSource[], session: PullSession): Promise<PullReport['blobs']> {
-  const order = blobSourceOrder(got, sources, session);
   const blobs: PullReport['blobs'] = [];
-  for (const d of [got.manifest.config, ...got.manifest.layers]) blobs.push(await fetchBlobFromAny(d, order, session));
+  for (const d of [got.manifest.config, ...got.manifest.layers]) blobs.push(await fetchBlobFromAny(d, blobSourceOrder(got, sources, session), session));
   return blobs;
 }
 
@@ -383,10 +391,11 @@ export async function getManifestBytes(client: EndpointClient, repo: string, ref
   return { bytes, ...(typeof ct === 'string' ? { header: ct } : {}) };
 }
 
+/** Bytes asked for by `digest` must hash to it; others are their source's wrong content (it is marked down). */
 export function verify(bytes: Buffer, digest: string, what: string): void {
   const { alg } = splitDigest(digest);
   const got = digestOf(bytes, alg);
-  if (got !== digest) throw new DigestMismatch(`${what}: content is ${got}, not ${digest}`);
+  if (got !== digest) throw new WrongContent(`${what}: content is ${got}, not ${digest}`);
 }
 
 /** A source's JSON, or that source's content error. */
@@ -422,7 +431,12 @@ export function parseImageManifest(bytes: Buffer): ImageManifest {
   return { config, layers: j.layers.map((l, i) => checkedDescriptor(l, `layer ${i + 1}`)) };
 }
 
-/** The manifest for the platform, verified against every digest we know for it. */
+/**
+ * The manifest for the platform, verified against every digest we know for it: the one pulled
+ * by digest, and the index's entry for the platform (even in a tag pull, where the source named
+ * it itself, it is asked for by digest, so other bytes are that source's wrong content). A tag's
+ * manifest is whatever the source says: there is no digest it could miss.
+ */
 async function fetchManifest(s: PullSource, client: EndpointClient, platform: Platform): Promise<Fetched> {
   const ref = parseNamed(s.reference);
   const first = await getManifestBytes(client, ref.path, ref.digest ?? ref.tag ?? 'latest');

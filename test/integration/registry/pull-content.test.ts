@@ -115,6 +115,7 @@ t.test('a digest pull of a manifest with a malformed digest fails as a pull erro
   const err = await pullImage([src(bad.host, `pinned@${sha256(bytes)}`)], { dest: dest(), platform: hostPlatform(), health: {}, log }).catch((e: unknown) => e);
   t.ok(err instanceof PullError, String(err));
   t.match((err as PullError).attempts, [{ source: `${bad.host}/pinned@${sha256(bytes)}`, error: /unsupported digest/ }]);
+  t.same((err as PullError).health, {}, "the manifest is the one asked for: its descriptor is the content's fault, not the endpoint's");
 });
 
 t.test('a layer declared at 10^12 bytes fails on its size, with no timer overflow', async (t) => {
@@ -136,6 +137,11 @@ t.test('a layer declared at 10^12 bytes fails on its size, with no timer overflo
     'each source was read to its end and refused for the size',
   );
   t.notMatch(errors.join('\n'), /not complete after/);
+  t.same(
+    Object.values((err as PullError).health).filter((h) => h.failures > 0),
+    [],
+    "each blob hashed to its digest: the descriptor's size is what is wrong, no endpoint is recorded as failed",
+  );
   await new Promise((r) => setImmediate(r));
   t.same(
     warnings.filter((w) => /TimeoutOverflow/.test(w)),

@@ -78,6 +78,22 @@ t.test('a platform manifest that does not match the digest the index names is re
   const err = await pullImage([src(p.host)], { dest: dest(), platform: { os: 'linux', architecture: other }, health: {}, log }).catch((e: unknown) => e);
   t.ok(err instanceof PullError);
   t.match((err as PullError).attempts[0]?.error, /content is sha256:[0-9a-f]+, not sha256:/);
+  t.match(
+    (err as PullError).health[`insecure://${p.host}`],
+    { lastFailure: { class: 'protocol' } },
+    'the source serving it is marked down, as for a wrong blob',
+  );
+});
+
+t.test("a tag pull: the platform manifest is asked for by the digest the source's own index names; wrong bytes for it mark the source down", async (t) => {
+  const p = await startFaultProxy(reg.host, [{ path: new RegExp(`/manifests/${otherImg?.manifestDigest ?? 'x'}$`), fault: 'corrupt' }]);
+  t.teardown(() => p.close());
+  const err = await pullImage([src(p.host, 'multi:v1')], { dest: dest(), platform: { os: 'linux', architecture: other }, health: {}, log }).catch(
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof PullError);
+  t.match((err as PullError).attempts[0]?.error, /content is sha256:[0-9a-f]+, not sha256:/);
+  t.match((err as PullError).health[`insecure://${p.host}`], { lastFailure: { class: 'protocol' } });
 });
 
 t.test('the CLI: --platform, and a missing platform named in the error', async (t) => {
