@@ -5,8 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { parseNamed } from '../reference/reference.js';
-import { DigestMismatch, digestOf } from '../registry/oci-layout.js';
-import { RegistryError } from '../registry/client.js';
+import { digestOf } from '../registry/oci-layout.js';
 import { getManifestBytes, mediaTypeOf, verify, type PullSource } from '../registry/pull.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
 import { API_VERSION_HEADER, type AnswerDeadline } from './reply.js';
@@ -28,24 +27,13 @@ export async function findManifest(
   const found = await up.firstAnswer(sources, deadline, async (s, client) => {
     const got = await getManifestBytes(client, parseNamed(s.reference).path, reference);
     const byDigest = reference.includes(':');
-    if (byDigest) verifyServed(got.bytes, reference, s.reference);
+    // One that does not hash to it is its source's wrong content, as for pull (failure.ts): the
+    // source is marked down, and when no source serves it the client is told the sources failed
+    // (502), not that the manifest is unknown (404).
+    if (byDigest) verify(got.bytes, reference, s.reference);
     return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : digestOf(got.bytes) };
   });
   return 'answer' in found ? found.answer : found;
-}
-
-/**
- * A manifest by digest must hash to it. One that does not is the source's failure, as a wrong
- * blob is (blob.ts): the source is marked down, and when no source serves it the client is told
- * the sources failed (502), not that the manifest is unknown (404).
- */
-function verifyServed(bytes: Buffer, digest: string, source: string): void {
-  try {
-    verify(bytes, digest, source);
-  } catch (e) {
-    if (e instanceof DigestMismatch) throw new RegistryError(`${e.message}: it served wrong content`, 'unhealthy', 'protocol');
-    throw e;
-  }
 }
 
 export function sendManifest(res: ServerResponse, head: boolean, m: FoundManifest, stats: LocalMirrorStats): void {

@@ -4,13 +4,14 @@
  * cache fed by every real request's outcome (passive health), and a bound on concurrent
  * upstream requests.
  */
-import { endpointKey, orderByHealth, recordFailure, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
+import { endpointKey, orderByHealth, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { readHealth, updateHealth } from '../health/store.js';
 import type { Logger } from '../core/log.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import { EndpointClient, type Timeouts } from '../registry/client.js';
 import { afterRequestFailure, asRegistryError } from '../registry/failure.js';
+import { WrongContent } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import type { ProxyEnv } from '../registry/proxy.js';
 import { countSource, type LocalMirrorStats } from './counters.js';
@@ -130,12 +131,9 @@ export class Upstream {
     this.opts.log.warn(`local mirror: ${message}`);
   }
 
-  /** A source that served wrong content (a blob not matching its digest): marked down, as an unhealthy endpoint. */
+  /** A source that served wrong content (a blob not matching its digest, found after its stream): a failure as pull counts it (failure.ts). */
   servedWrongContent(s: PullSource, message: string): void {
-    const key = sourceKey(s);
-    this.opts.health.record(key, recordFailure(this.opts.health.view()[key], key, 'protocol', message, this.now()));
-    countSource(this.opts.stats, key, 'failed');
-    this.opts.log.warn({ source: s.reference, endpoint: key }, `local mirror: ${s.reference}: ${message}`);
+    this.failed(s, new WrongContent(message));
   }
 
   /**
