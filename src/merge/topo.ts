@@ -22,8 +22,9 @@ interface TopoNode {
  * Duplicate edges collapse. A self edge `a -> a` counts as an in-edge of `a`, exactly as upstream: such a node
  * never reaches in-degree 0 and is only ever emitted by the cycle breaker.
  * `nodes` adds extra (possibly isolated) nodes, like upstream `AddNode`.
+ * `last` (not upstream): a node the cycle breaker takes only when no other node is left (see mergeMirrorLists).
  * The result depends only on the edge set and node set, never on the order in which they are given. */
-export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?: Iterable<string>): string[] {
+export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?: Iterable<string>, last?: string): string[] {
   const graph = new Map<string, TopoNode>();
   const node = (name: string): TopoNode => {
     let n = graph.get(name);
@@ -44,10 +45,12 @@ export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?
   }
 
   const byName = (a: TopoNode, b: TopoNode): number => byteOrderCompare(a.name, b.name);
-  const all = sortByByteOrder([...graph.values()], (n) => n.name);
+  const byteOrder = sortByByteOrder([...graph.values()], (n) => n.name);
+  // The order the cycle breaker walks: byte order, `last` moved to the end.
+  const all = last === undefined || !graph.has(last) ? byteOrder : [...byteOrder.filter((n) => n.name !== last), graph.get(last) as TopoNode];
 
-  // FIFO queue (array + head index). Initial content is a subsequence of `all`, hence sorted.
-  const queue: TopoNode[] = all.filter((n) => n.ins.size === 0);
+  // FIFO queue (array + head index). Initial content is a subsequence of byte order, hence sorted.
+  const queue: TopoNode[] = byteOrder.filter((n) => n.ins.size === 0);
   let head = 0;
   let breakerIndex = 0;
   const out: string[] = [];
@@ -83,10 +86,11 @@ export function topoSort(edges: ReadonlyArray<readonly [string, string]>, nodes?
 /** runtime-utils mergedMirrors: for each set add edges m[i]->m[i+1]; if the set does not contain the source also add last->source;
  * duplicate edges collapse, self edges harmless; sort; drop the source only if it comes out last. Sets whose mirrors are empty or all equal to the source are ignored (return [] when none remain).
  *
- * Caveat (faithful to upstream): "self edges harmless" only holds when the source sorts after the mirror. A repeated
- * consecutive mirror (`[a, a]`, possible in ICSP which has no set semantics) creates a self edge, so no node has
- * in-degree 0 and the cycle breaker emits the byte-order-first node first, which may be the source:
- * `mergeMirrorLists('quay.io/x', [['r.local', 'r.local']])` gives `['quay.io/x', 'r.local']`. */
+ * One deliberate difference: upstream's cycle breaker takes the byte-order-first node, which may be the source, so
+ * a cycle (`[a, b]` and `[b, a]`, or a repeated mirror `[a, a]`, possible in an ICSP) put a source that sorts first
+ * BEFORE its mirrors (`quay.io/x` with `[r.local, r.local]` gave `[quay.io/x, r.local]`): every pull then went to
+ * the source first, the opposite of what any set says. Our breaker takes the source only when no mirror is left,
+ * and a source that no set lists as a mirror is always last (dropped); without a cycle the result is upstream's. */
 export function mergeMirrorLists(source: string, lists: ReadonlyArray<ReadonlyArray<string>>): string[] {
   const real = lists.filter((mirrors) => mirrors.some((m) => m !== source)); // not a real mirror set: empty, or only the source
   if (real.length === 0) return [];
@@ -103,7 +107,10 @@ export function mergeMirrorLists(source: string, lists: ReadonlyArray<ReadonlyAr
   }
   // Every node, including the source, is reached through an edge: each kept set has a non-source mirror,
   // so it either has >= 2 entries (pair edges) or a single non-source entry (edge to the source).
-  const sorted = topoSort(edges);
+  const sorted = topoSort(edges, undefined, source);
+  // A source no set lists is only ever the target of "then the source": it belongs last, and is dropped. Without a
+  // cycle it comes out last anyway (every mirror leads to it); a cycle broken at a mirror can release it early.
+  if (!real.some((mirrors) => mirrors.includes(source))) return sorted.filter((m) => m !== source);
   if (sorted[sorted.length - 1] === source) sorted.pop();
   return sorted;
 }

@@ -258,3 +258,21 @@ t.test('a mirror under a blocked scope: our warning, and containers/image refuse
   const open = await skopeoInspectRaw(`docker://other.example.com/app@${D}`, { registriesConf: conf });
   t.notMatch(open.stderr, /is blocked in/, 'a mirror under an open, more specific table is used');
 });
+
+t.test('a repeated mirror (an ICSP has no set semantics) or a cycle between sets: the source is still tried last', async (t) => {
+  const icsp = (name: string, mirrors: readonly string[]): string =>
+    `apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: ${name}\nspec:\n  repositoryDigestMirrors:\n  - source: a-source.example.com/ns\n    mirrors: [${mirrors.join(', ')}]\n`;
+  const conf = renderTo([
+    { file: '10-repeat.yaml', text: icsp('repeat', ['r.example.net/ns', 'r.example.net/ns']) },
+    {
+      file: '20-cycle.yaml',
+      text: icsp('one', ['q1.example.net/ns', 'q2.example.net/ns']) + '---\n' + icsp('two', ['q2.example.net/ns', 'q1.example.net/ns']),
+    },
+  ]);
+  await assertOrder(t, conf, [
+    {
+      ref: `a-source.example.com/ns/app@${D}`,
+      tried: [`q1.example.net/ns/app@${D}`, `q2.example.net/ns/app@${D}`, `r.example.net/ns/app@${D}`, `a-source.example.com/ns/app@${D}`],
+    },
+  ]);
+});
