@@ -1,29 +1,55 @@
 /**
  * containers/image reads registries.conf.d drop-ins after the main file, and a drop-in's
  * table replaces the main file's table for the same prefix whole. A drop-in defining a
- * prefix we manage silently overrides our render: warn about it.
+ * prefix we manage silently overrides our render: warn about it. So does one nested in a
+ * scope of ours that has mirrors or a block: containers/image takes the longest matching
+ * prefix, so names under it get the drop-in's table and lose our mirrors, block or insecure flag.
  */
 import { warning, type Diagnostic } from '../core/diagnostic.js';
-import { registryScope, type RegistriesConf } from '../registries-conf/model.js';
+import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
+import { ScopeSet } from '../reference/scope.js';
 import type { SourceText } from '../pipeline/strict.js';
 
 export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText[]): Diagnostic[] {
-  const ours = new Set(conf.registries.map(registryScope));
+  const ours = new Map<string, RegistryTable>();
+  for (const t of conf.registries) if (!ours.has(registryScope(t))) ours.set(registryScope(t), t);
+  // Only scopes whose table says something a nested table would not carry.
+  const routed = new ScopeSet([...ours].filter(([, t]) => lostBelow(t) !== undefined).map(([scope]) => scope));
   const out: Diagnostic[] = [];
   for (const d of dropIns) {
     const parsed = parseRegistriesConf(d.text, d.file);
     for (const t of parsed.conf?.registries ?? []) {
       const scope = registryScope(t);
+      const at = t.origin ?? { file: d.file };
       if (ours.has(scope)) {
         out.push(
           warning(
-            t.origin ?? { file: d.file },
+            at,
             `this drop-in defines prefix "${scope}", which the rendered registries.conf manages; containers/image uses this table instead of ours, whole`,
           ),
         );
+        continue;
       }
+      const around = routed
+        .enclosing(scope)
+        .sort((a, b) => b.length - a.length)
+        .find((s) => s !== scope);
+      if (around === undefined) continue;
+      const lost = lostBelow(ours.get(around) as RegistryTable) as string;
+      out.push(
+        warning(
+          at,
+          `this drop-in defines prefix "${scope}" inside "${around}", which the rendered registries.conf manages; containers/image uses this table for names under "${scope}", without our ${lost} (unless it says the same)`,
+        ),
+      );
     }
   }
   return out;
+}
+
+/** What names under a nested table of someone else's would lose of `t`: undefined when nothing. */
+function lostBelow(t: RegistryTable): string | undefined {
+  const lost = [t.mirrors.length > 0 ? 'mirrors' : '', t.blocked ? 'block' : '', t.insecure ? 'insecure flag' : ''].filter((x) => x !== '');
+  return lost.length === 0 ? undefined : lost.join(', ');
 }

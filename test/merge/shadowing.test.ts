@@ -1,0 +1,31 @@
+import t from 'tap';
+import { formatDiagnostic } from '../../src/core/diagnostic.js';
+import { findShadowing } from '../../src/merge/shadowing.js';
+import type { RegistriesConf } from '../../src/registries-conf/model.js';
+
+const conf: RegistriesConf = {
+  registries: [
+    { location: 'quay.io/org', mirrors: [{ location: 'm.local/org' }] },
+    { location: 'blocked.example.com', blocked: true, mirrors: [] },
+    { location: 'insecure.example.com', insecure: true, mirrors: [] },
+  ],
+};
+const said = (text: string): string[] => findShadowing(conf, [{ file: '/etc/containers/registries.conf.d/50-x.conf', text }]).map(formatDiagnostic);
+
+t.test('a drop-in table for a prefix we manage replaces ours whole', async (t) => {
+  t.match(said('[[registry]]\nlocation = "quay.io/org"\n'), [
+    /50-x\.conf:1:1: warning: this drop-in defines prefix "quay\.io\/org", which the rendered registries\.conf manages/,
+  ]);
+});
+
+t.test('a drop-in table nested in a scope of ours with mirrors or a block hides them for names under it', async (t) => {
+  t.match(said('[[registry]]\nlocation = "quay.io/org/team"\n'), [
+    /defines prefix "quay\.io\/org\/team" inside "quay\.io\/org", .* without our mirrors \(unless it says the same\)$/,
+  ]);
+  t.match(said('[[registry]]\nlocation = "blocked.example.com/x"\n'), [/inside "blocked\.example\.com", .* without our block \(unless/]);
+});
+
+t.test('nothing to say for a table outside our scopes', async (t) => {
+  t.strictSame(said('[[registry]]\nlocation = "quay.io/other"\n\n[[registry]]\nlocation = "quay.io/organisation"\n'), []);
+  t.match(said('[[registry]]\nlocation = "insecure.example.com/x"\n'), [/without our insecure flag/], 'an insecure flag lost matters too (TLS then required)');
+});
