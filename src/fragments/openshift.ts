@@ -181,6 +181,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
   const specPath = [...path, 'spec'];
   unknownFields(specTable, spec ? [spec.listKey] : IMAGE_SPEC_FIELDS, specPath, `${kind} spec`, 'error', r, keyAt, specHints(kind));
   if (!spec) {
+    warnUnlessCluster(obj, path, r);
     readImageConfig(specTable, specPath, r, locate, keyAt, out);
     return;
   }
@@ -220,6 +221,19 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     );
     out.mirrorSets.push(set);
   });
+}
+
+/**
+ * OpenShift reads only the Image named "cluster" (any other is ignored there). Applied here all
+ * the same, since it was put in the policy directory, but said: the object would not do on a
+ * cluster what it does on this host. metadata is otherwise not read, so a malformed one says nothing.
+ */
+function warnUnlessCluster(obj: Table, path: DataPath, r: FieldReader): void {
+  const meta = obj.metadata;
+  const name = meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Table).name : undefined;
+  if (typeof name === 'string' && name !== 'cluster') {
+    r.warn([...path, 'metadata', 'name'], `OpenShift reads only the Image named "cluster", not ${JSON.stringify(name)}; applied on this host all the same`);
+  }
 }
 
 /** The cluster image config's registrySources (config.openshift.io/v1 Image). */

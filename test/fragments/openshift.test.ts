@@ -328,3 +328,18 @@ t.test('the yaml package is loaded by the first YAML fragment, not before: TOML 
   t.equal(child.status, 0, child.stderr);
   t.same(JSON.parse(child.stdout.trim().split('\n').pop() ?? 'null'), [false, true, false, true, true], 'not at import, not for TOML; then for YAML');
 });
+
+t.test('an Image not named "cluster" is applied, with a warning at its name (OpenShift reads only "cluster")', async (t) => {
+  const image = (meta: string): string =>
+    `apiVersion: config.openshift.io/v1\nkind: Image\n${meta}spec:\n  registrySources:\n    blockedRegistries: [blocked.example.com]\n`;
+  const other = parseOpenShiftFragment(image('metadata:\n  name: mine\n'), 'image.yaml');
+  t.strictSame(
+    other.fragment?.blocked.map((b) => b.value),
+    ['blocked.example.com'],
+    'applied',
+  );
+  t.match(other.diagnostics.map(formatDiagnostic), [/^image\.yaml:4:9: warning: OpenShift reads only the Image named "cluster", not "mine"/]);
+  for (const meta of ['metadata:\n  name: cluster\n', '', 'metadata: 7\n', 'metadata:\n  name: [x]\n']) {
+    t.strictSame(parseOpenShiftFragment(image(meta), 'image.yaml').diagnostics.map(formatDiagnostic), [], `nothing to say: ${JSON.stringify(meta)}`);
+  }
+});
