@@ -15,12 +15,14 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { classifyText } from '../../../src/output/managed-file.js';
 import { bodyDigest } from '../../../src/registries-conf/render.js';
+import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
+import { stampedText } from '../../../src/containerd/hosts-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const SCRIPTS = join(ROOT, 'packaging/deb');
@@ -248,4 +250,34 @@ t.test('purge: when the restore fails, the state (with the original) is kept', a
   t.equal(purged.status, 0, 'purge itself does not fail');
   t.ok(existsSync(join(h.state, 'original.conf')), 'original.conf kept');
   t.match(purged.stderr, /could not restore/);
+});
+
+t.test("purge: our containerd hosts.toml files go (an edited one kept beside first), anyone else's stay", async (t) => {
+  const config = 'containerd-hosts-dir = "/etc/containerd/certs.d"\n';
+  const h = host('purge-hosts', { current: OURS, original: ORIGINAL, config });
+  const dir = join(h.root, 'etc/containerd/certs.d');
+  const ours = stampedText(
+    `${HOSTS_TOML_HEADER}server = "https://quay.io"\n\n[host."http://127.0.0.1:5000/v2/mirror-policyd/71"]\n  capabilities = ["pull"]\n`,
+  );
+  write(join(dir, 'quay.io/hosts.toml'), ours);
+  write(join(dir, 'docker.io/hosts.toml'), ours.replace('quay.io', 'docker.io'));
+  write(join(dir, 'docker.io/ca.crt'), 'a certificate\n');
+  write(join(dir, 'edited.example/hosts.toml'), `${ours}# a hand edit\n`);
+  const theirs = 'server = "https://theirs.example"\n';
+  write(join(dir, 'theirs.example/hosts.toml'), theirs);
+  const { purged } = h.purge();
+  t.equal(purged.status, 0, 'postrm purge', { stderr: purged.stderr });
+  t.notOk(existsSync(join(dir, 'quay.io')), 'ours removed, with its now empty directory');
+  t.notOk(existsSync(join(dir, 'docker.io/hosts.toml')), 'ours removed');
+  t.equal(readFileSync(join(dir, 'docker.io/ca.crt'), 'utf8'), 'a certificate\n', 'a certificate beside it stays, and its directory');
+  t.notOk(existsSync(join(dir, 'edited.example/hosts.toml')), 'the edited one removed too');
+  const kept = readdirSync(join(dir, 'edited.example')).filter((f) => f.startsWith('hosts.toml.edited-'));
+  t.equal(kept.length, 1, 'after a copy was kept');
+  t.equal(readFileSync(join(dir, 'edited.example', kept[0] ?? ''), 'utf8'), `${ours}# a hand edit\n`);
+  t.match(purged.stdout, /etc\/containerd\/certs\.d\/edited\.example\/hosts\.toml was edited since mirror-policyd wrote it: kept as/);
+  t.equal(readFileSync(join(dir, 'theirs.example/hosts.toml'), 'utf8'), theirs, "someone else's left alone");
+  const off = host('purge-hosts-off', { current: OURS, original: ORIGINAL, config: '# defaults: no containerd output\n' });
+  write(join(off.root, 'etc/containerd/certs.d/quay.io/hosts.toml'), ours);
+  t.equal(off.purge().purged.status, 0);
+  t.ok(existsSync(join(off.root, 'etc/containerd/certs.d/quay.io/hosts.toml')), 'without containerd-hosts-dir in config.toml nothing is looked at');
 });
