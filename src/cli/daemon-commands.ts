@@ -280,13 +280,8 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
 
 /** containerd's hosts.toml files of ours go (an edited one kept beside it first); others' stay. */
 async function removeOurHostsTomls(dir: string, log: Logger): Promise<void> {
-  if (
-    !(await fs.stat(dir).then(
-      (st) => st.isDirectory(),
-      () => false,
-    ))
-  )
-    return;
+  const st = await fs.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) return; // no hosts dir (containerd not installed): nothing of ours there
   const done = await writeHostsDir(dir, []);
   for (const e of done.edited) log.warn(`${join(dir, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
   if (done.removed.length > 0) log.info(`removed our hosts.toml for ${done.removed.join(', ')} from ${dir}`);
