@@ -162,3 +162,16 @@ t.test('every "docs/registries-semantics.md §N" cited in src/ and test/ names a
   }
   t.ok(cited >= 8, 'the citations are found');
 });
+
+t.test('every test file the docs name exists (tests move; the docs that cite them as proof must follow; the CHANGELOG is history)', async (t) => {
+  const docs = ['README.md', 'SECURITY.md', ...readdirSync(`${ROOT}docs`).map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
+  const named = docs.flatMap((doc) =>
+    [...readFileSync(`${ROOT}${doc}`, 'utf8').matchAll(/\btest\/[A-Za-z0-9/._-]+\.test\.ts\b/g)].map((m) => ({ doc, file: m[0] })),
+  );
+  t.ok(named.length > 20, `the docs name ${named.length} test files`);
+  t.strictSame(
+    named.filter(({ file }) => !existsSync(`${ROOT}${file}`)),
+    [],
+    'none missing',
+  );
+});
