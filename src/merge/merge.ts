@@ -362,6 +362,8 @@ function inheritMirrors(plan: readonly Inheritance[], diagnostics: Diagnostic[])
       if (digestOnlyTable && mode === 'tag-only') continue;
       const carried: Endpoint = { ...m, location: m.location + suffix };
       if (digestOnlyTable) delete carried.pullFromMirror;
+      // The scope's mirror-by-digest-only made its mirrors digest-only: a nested table without that key says so per mirror.
+      else if (from.mirrorByDigestOnly === true && table.mirrorByDigestOnly !== true) carried.pullFromMirror = 'digest-only';
       table.mirrors.push(carried);
     }
     if (table.origin) for (const mode of narrowed) diagnostics.push(digestOnlyTableNote(table, mode, table.origin, `the ${registryScope(from)}`));

@@ -60,3 +60,17 @@ t.test('a mirror-by-digest-only table that inherits: the mirrors lose pull-from-
     /base\.conf:1:1: warning: "quay\.io\/org\/team" is mirror-by-digest-only, so the quay\.io\/org tag-only mirrors are left out/,
   ]);
 });
+
+t.test("a nested table inheriting a mirror-by-digest-only table's mirrors keeps them digest-only", async (t) => {
+  const base = {
+    file: 'base.conf',
+    text: '[[registry]]\nlocation = "quay.io/org"\nmirror-by-digest-only = true\n\n  [[registry.mirror]]\n  location = "m.local/org"\n',
+  };
+  const r = buildRegistriesConf({ base, fragments: [{ file: '10-a.toml', text: 'insecure-registries = ["quay.io/org/team"]\n' }] }, OUT);
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(
+    tableOf(r.conf, 'quay.io/org/team')?.mirrors.map((m) => [m.location, m.pullFromMirror]),
+    [['m.local/org/team', 'digest-only']],
+    'not turned into a mirror for tags too',
+  );
+});
