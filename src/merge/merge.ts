@@ -294,8 +294,7 @@ export interface Inheritance {
  * containers/image would route the same name without it; we take the most specific, the
  * first in table order between equally long ones, as containers/image does. It looks only
  * at mirror sets' sources; we also at tables with mirrors of their own (a fragment's or the
- * host's `[[registry]]`), except that the host's own nested table under the host's own
- * mirrored table stays as the host wrote it. It does not carry a block (NeverContactSource
+ * host's `[[registry]]`; see inheritsFromTable for the exceptions). It does not carry a block (NeverContactSource
  * left the source reachable through a nested table). And it fails the whole render for a
  * table inside a wildcard source ("internal error"); we carry the mirrors with the suffix
  * containers/image's wildcard rewrite would append.
@@ -314,10 +313,24 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
       .sort((a, b) => b.length - a.length || (index.get(a) ?? 0) - (index.get(b) ?? 0))[0];
     const from = around === undefined ? undefined : byScope.get(around);
     if (around === undefined || from === undefined) continue;
-    if (baseTables.has(t) && baseTables.has(from) && !setSources.has(around)) continue; // the host's own choice
+    if (!setSources.has(around) && !inheritsFromTable(t, from, baseTables)) continue;
     plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
   }
   return plan;
+}
+
+/**
+ * Whether `t` takes the mirrors of `from`, a scope mirrored only by a `[[registry]]` table (not by
+ * a mirror set, whose mirrors always go down, as runtime-utils carries them). Not into a blocked
+ * table: there, blocked means "never pulled from" (containers-registries.conf(5)), and a nested
+ * block under such a table was never mirrored. Not from a table that rewrites its names elsewhere
+ * (a location other than its prefix): the nested table would take the mirrors without the
+ * rewrite. And not between two of the host's own tables: the host wrote them so.
+ */
+function inheritsFromTable(t: RegistryTable, from: RegistryTable, baseTables: ReadonlySet<RegistryTable>): boolean {
+  if (t.blocked === true) return false;
+  if (from.location !== registryScope(from)) return false;
+  return !(baseTables.has(t) && baseTables.has(from));
 }
 
 /** What planInheritance looks mirrored scopes up in. */
@@ -375,8 +388,7 @@ function uncarried(table: RegistryTable, from: RegistryTable, m: Endpoint, suffi
   const scope = registryScope(table);
   const d = warning(
     table.origin as Location,
-    `names under "${scope}" are not sent to mirror "${m.location}" of "${registryScope(from)}": its rewrite would give "${m.location}${suffix}/...", which is not a valid reference` +
-      (from.blocked ? '; the source is never contacted, so such pulls fail' : '; such pulls go to the source'),
+    `names under "${scope}" are not sent to mirror "${m.location}" of "${registryScope(from)}": its rewrite would give "${m.location}${suffix}/...", which is not a valid reference`,
   );
   return m.origin ? { ...d, related: [m.origin] } : d;
 }

@@ -125,3 +125,52 @@ t.test("the host's own mirror-less table under the host's own mirrored table sta
   t.strictSame(mirrorsOf(r.conf, 'quay.io/org/team'), [], 'not mirrored, as in the base');
   t.equal(tableOf(r.conf, 'quay.io/org/team')?.insecure, true, 'the fragment still makes it insecure');
 });
+
+t.test(
+  "a blocked table does not take a [[registry]] table's mirrors (blocked there means never pulled from); a mirror set's it does, as runtime-utils",
+  async (t) => {
+    const hub = '[[registry]]\nlocation = "docker.io"\n\n  [[registry.mirror]]\n  location = "mirror.gcr.io"\n';
+    const r = buildRegistriesConf(
+      {
+        fragments: [
+          { file: '10-hub.toml', text: hub },
+          { file: '20-block.toml', text: '[[registry]]\nlocation = "docker.io/evil"\nblocked = true\n' },
+          { file: '30-block.toml', text: 'blocked-registries = ["docker.io/bad"]\n' },
+        ],
+      },
+      OUT,
+    );
+    t.strictSame(errorsOf(r.diagnostics), []);
+    t.strictSame(mirrorsOf(r.conf, 'docker.io/evil'), [], 'a blocked [[registry]] stays unpullable');
+    t.strictSame(mirrorsOf(r.conf, 'docker.io/bad'), [], 'so does a blocked-registries entry under it');
+    const sets = buildRegistriesConf(
+      {
+        fragments: [
+          { file: '10-idms.yaml', text: idms('hub', 'docker.io', ['mirror.gcr.io']) },
+          { file: '30-block.toml', text: 'blocked-registries = ["docker.io/bad"]\n' },
+        ],
+      },
+      OUT,
+    );
+    t.strictSame(
+      mirrorsOf(sets.conf, 'docker.io/bad'),
+      ['mirror.gcr.io/bad'],
+      "under a mirror set's source the blocked scope is still served by the mirrors (V15)",
+    );
+  },
+);
+
+t.test('a [[registry]] table that rewrites its names elsewhere (location other than prefix) passes no mirrors down', async (t) => {
+  const rewrite = '[[registry]]\nprefix = "example.com/foo"\nlocation = "internal.example.com/bar"\n\n  [[registry.mirror]]\n  location = "mirror.local/foo"\n';
+  const r = buildRegistriesConf(
+    {
+      fragments: [
+        { file: '10-rewrite.toml', text: rewrite },
+        { file: '20-image.yaml', text: insecureImage(['example.com/foo/team']) },
+      ],
+    },
+    OUT,
+  );
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(mirrorsOf(r.conf, 'example.com/foo/team'), [], 'not half of it (the mirrors without the rewrite)');
+});
