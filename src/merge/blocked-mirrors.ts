@@ -1,23 +1,24 @@
 /**
  * containers/image refuses a mirror whose own location falls under a blocked table: each
- * attempt looks up the table of the rewritten name, and a blocked one fails it ("registry …
- * is blocked in …"). OpenShift renders such mirrors without a word (its V8 vector has two);
- * we say it, at the mirror, since no pull will ever use it.
+ * attempt looks up the table of the rewritten name (FindRegistry, the longest prefix by
+ * refMatchingPrefix), and a blocked one fails it ("registry … is blocked in …"). OpenShift
+ * renders such mirrors without a word (its V8 vector has two); we say it, at the mirror,
+ * since no pull will ever use it.
  */
 import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
-import { ScopeSet } from '../reference/scope.js';
+import { refMatchingPrefix } from '../reference/scope.js';
 
 /** Warnings for the mirrors of `conf` that containers/image would refuse as blocked; `skip`: tables whose mirrors were said already (inherited copies). */
 export function findBlockedMirrors(conf: RegistriesConf, skip: ReadonlySet<RegistryTable> = new Set()): Diagnostic[] {
-  const blocked = new ScopeSet(conf.registries.filter((t) => t.blocked).map(registryScope));
+  const blocked = new Set(conf.registries.filter((t) => t.blocked).map(registryScope));
   if (blocked.size === 0) return []; // most policies: no look-up at all
   let governing: ((location: string) => RegistryTable | undefined) | undefined;
   const out: Diagnostic[] = [];
   for (const t of conf.registries) {
     if (skip.has(t)) continue;
     for (const m of t.mirrors) {
-      if (!blocked.encloses(m.location)) continue; // the usual mirror: one look-up
+      if (!candidatePrefixes(m.location).some((p) => blocked.has(p))) continue; // the usual mirror: a few set look-ups
       const table = (governing ??= governingTable(conf))(m.location);
       if (table?.blocked !== true) continue; // a more specific table that is not blocked answers for it
       const at: Location | undefined = m.origin ?? t.origin;
@@ -33,16 +34,36 @@ export function findBlockedMirrors(conf: RegistriesConf, skip: ReadonlySet<Regis
   return out;
 }
 
-/** The table containers/image would take for names under a location: the longest enclosing scope, the first in table order between equals. */
+/**
+ * Every prefix containers/image's refMatchingPrefix could match for a name below `location`: the
+ * location cut at each '/', ':' or '@' (so `example.com` answers for `example.com:5000/...`, a
+ * quirk upstream keeps), and `*` + each '.'-suffix of its host. A superset, checked by the caller.
+ */
+function candidatePrefixes(location: string): string[] {
+  const out = [location];
+  for (let i = 0; i < location.length; i++) {
+    const c = location[i];
+    if (c === '/' || c === ':' || c === '@') out.push(location.slice(0, i));
+  }
+  const end = location.search(/[/:@]/);
+  const host = end < 0 ? location : location.slice(0, end);
+  for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) out.push(`*${host.slice(dot)}`);
+  return out;
+}
+
+/** The table containers/image would take for names under a location: the longest matching prefix, the first in table order between equals. */
 function governingTable(conf: RegistriesConf): (location: string) => RegistryTable | undefined {
   const first = new Map<string, { table: RegistryTable; index: number }>();
   conf.registries.forEach((table, index) => first.has(registryScope(table)) || first.set(registryScope(table), { table, index }));
-  const scopes = new ScopeSet(first.keys());
   return (location) => {
-    const best = scopes
-      .enclosing(location)
-      .map((s) => first.get(s) as { table: RegistryTable; index: number })
-      .sort((a, b) => registryScope(b.table).length - registryScope(a.table).length || a.index - b.index)[0];
+    const name = `${location}/x`;
+    let best: { table: RegistryTable; index: number; length: number } | undefined;
+    for (const prefix of candidatePrefixes(location)) {
+      const hit = first.get(prefix);
+      if (hit === undefined || refMatchingPrefix(name, prefix) < 0) continue;
+      if (best === undefined || prefix.length > best.length || (prefix.length === best.length && hit.index < best.index))
+        best = { ...hit, length: prefix.length };
+    }
     return best?.table;
   };
 }

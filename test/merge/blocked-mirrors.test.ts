@@ -43,3 +43,14 @@ t.test('an inherited copy of a blocked mirror is not said again', async (t) => {
   const text = `blocked-registries = ["blocked.example.com"]\ninsecure-registries = ["src.example.com/team"]\n\n${set('src.example.com', ['blocked.example.com/m'])}`;
   t.equal(warnings(text).filter((w) => w.includes('under blocked')).length, 1);
 });
+
+t.test("a mirror on another port of a blocked host: containers/image's prefix match stops at ':' too, so it is refused", async (t) => {
+  t.match(warnings(set('registry.example.com', ['registry.example.com:5000/cache'], 'source-policy = "never"\n')), [
+    /mirror "registry\.example\.com:5000\/cache" of "registry\.example\.com" is under blocked "registry\.example\.com"/,
+  ]);
+  t.match(
+    warnings(`blocked-registries = ["*.blocked.example"]\n\n${set('src.example.com', ['m.blocked.example:5000/x'])}`),
+    [/is under blocked "\*\.blocked\.example"/],
+    'a wildcard block too',
+  );
+});

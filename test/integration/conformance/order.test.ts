@@ -276,3 +276,19 @@ t.test('a repeated mirror (an ICSP has no set semantics) or a cycle between sets
     },
   ]);
 });
+
+t.test("a mirror on another port of a blocked host: our warning, and containers/image's prefix match (':' ends it) refuses it", async (t) => {
+  const warnings: string[] = [];
+  const conf = renderTo(
+    [
+      {
+        file: '10-p.toml',
+        text: '[[mirror-set]]\nsource = "registry.example.com"\nmirrors = ["registry.example.com:5000/cache", "good.example.net"]\nsource-policy = "never"\n',
+      },
+    ],
+    warnings,
+  );
+  t.match(warnings, [/mirror "registry\.example\.com:5000\/cache" .* is under blocked "registry\.example\.com"/]);
+  const r = await skopeoInspectRaw(`docker://registry.example.com/app@${D}`, { registriesConf: conf });
+  t.match(r.stderr, /registry\.example\.com:5000\/cache\/app@sha256:a+: registry registry\.example\.com is blocked in/);
+});
