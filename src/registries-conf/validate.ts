@@ -326,18 +326,20 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
           `names with a port under "${scope}" (host${scope.slice(1)}:PORT/...) would be rewritten to "${location}:PORT/...", which is not a valid reference; containers/image then fails the whole pull`,
         ),
       );
-    } else if (location !== scope && scope !== HUB && !location.includes('/') && checks.problemBelowShort(location) !== undefined) {
-      out.push(
-        warning(
-          locate(path(), location),
-          `names of one component under "${scope}" (${wildcard ? `host${scope.slice(1)}` : scope}/NAME) would be rewritten to "${location}/NAME", which is not canonical (${location}${SHORT_SAMPLE}: ${checks.problemBelowShort(location)}); containers/image then fails the whole pull: add a namespace to the mirror (e.g. "${location}/library")`,
-        ),
-      );
     } else if (location !== scope && isExactRepo() && checks.problem(location) !== undefined) {
       out.push(
         warning(
           locate(path(), location),
           `pulls of exactly "${scope}" would be rewritten to "${location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
+        ),
+      );
+    }
+    if (!p && location !== scope && scope !== HUB && !location.includes('/') && checks.problemBelowShort(location) !== undefined) {
+      // Beside the warnings above (both can hold), not instead of them.
+      out.push(
+        warning(
+          locate(path(), location),
+          `names of one component under "${scope}" (${wildcard ? `host${scope.slice(1)}` : scope}/NAME) would be rewritten to "${location}/NAME", which is not canonical (${location}${SHORT_SAMPLE}: ${checks.problemBelowShort(location)}); containers/image then fails the whole pull: add a namespace to the mirror (e.g. "${location}/library")`,
         ),
       );
     }
