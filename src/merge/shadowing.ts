@@ -14,8 +14,7 @@ import type { SourceText } from '../pipeline/strict.js';
 export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText[]): Diagnostic[] {
   const ours = new Map<string, RegistryTable>();
   for (const t of conf.registries) if (!ours.has(registryScope(t))) ours.set(registryScope(t), t);
-  // Only scopes whose table says something a nested table would not carry.
-  const routed = new ScopeSet([...ours].filter(([, t]) => lostBelow(t) !== undefined).map(([scope]) => scope));
+  const scopes = new ScopeSet(ours.keys());
   const out: Diagnostic[] = [];
   for (const d of dropIns) {
     const parsed = parseRegistriesConf(d.text, d.file);
@@ -31,12 +30,13 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText
         );
         continue;
       }
-      const around = routed
+      // The table containers/image would take for these names without the drop-in: the nearest of ours (anything it says is lost).
+      const around = scopes
         .enclosing(scope)
-        .sort((a, b) => b.length - a.length)
-        .find((s) => s !== scope);
-      if (around === undefined) continue;
-      const lost = lostBelow(ours.get(around) as RegistryTable) as string;
+        .filter((s) => s !== scope)
+        .sort((a, b) => b.length - a.length)[0];
+      const lost = around === undefined ? undefined : lostBelow(ours.get(around) as RegistryTable);
+      if (around === undefined || lost === undefined) continue;
       out.push(
         warning(
           at,

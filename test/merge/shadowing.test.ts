@@ -29,3 +29,13 @@ t.test('nothing to say for a table outside our scopes', async (t) => {
   t.strictSame(said('[[registry]]\nlocation = "quay.io/other"\n\n[[registry]]\nlocation = "quay.io/organisation"\n'), []);
   t.match(said('[[registry]]\nlocation = "insecure.example.com/x"\n'), [/without our insecure flag/], 'an insecure flag lost matters too (TLS then required)');
 });
+
+t.test('the nearest of our tables decides: a drop-in under our mirror-less table under a mirrored one loses nothing', async (t) => {
+  const nested: RegistriesConf = {
+    registries: [
+      { location: 'quay.io', mirrors: [{ location: 'm.local/quay' }] },
+      { location: 'quay.io/org', mirrors: [] },
+    ],
+  };
+  t.strictSame(findShadowing(nested, [{ file: 'x.conf', text: '[[registry]]\nlocation = "quay.io/org/app"\n' }]), []);
+});
