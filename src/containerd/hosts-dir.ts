@@ -12,7 +12,7 @@
  * is kept beside it (`hosts.toml.edited-<time>`, a name containerd never reads) before ours
  * replaces it or is removed, and the outcome says so.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { error, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
@@ -100,7 +100,7 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
     current.push(f.host);
   }
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || wanted.has(entry.name)) continue;
+    if (wanted.has(entry.name) || !(await isDirectoryOrLinkToOne(dir, entry))) continue;
     const file = join(dir, entry.name, 'hosts.toml');
     const standing = await standingOf(file);
     if (standing.kind !== 'ours' && standing.kind !== 'edited') continue;
@@ -110,6 +110,12 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
     await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
   }
   return { written, removed, conflicts, current, edited };
+}
+
+/** A host directory, or a symlink to one (ours were written through it: mkdir follows the link). */
+async function isDirectoryOrLinkToOne(dir: string, entry: Dirent): Promise<boolean> {
+  if (entry.isDirectory()) return true;
+  return entry.isSymbolicLink() && (await fs.stat(join(dir, entry.name)).catch(() => undefined))?.isDirectory() === true;
 }
 
 /** The hosts whose certificates a render looked up, and their TLS files by name (tlsListing) as they were before it read them. */

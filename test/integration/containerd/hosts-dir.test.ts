@@ -6,7 +6,7 @@
  * replaced or removed.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
@@ -96,4 +96,22 @@ t.test('updateHostsDir hands back what a later look at the certificates compares
   const again = await updateHostsDir(dir, conf, { certDirs });
   t.match(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), /containers-certs\.d\/mirror\.lan:5000\/ca\.crt/, 'and the next write names it');
   t.equal(tlsListing(again.tlsLook.hosts, dir, certDirs), again.tlsLook.listing);
+});
+
+t.test('a host directory that is a symlink: ours written through it is removed when dropped; the link and its target stay', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-link-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const target = join(dir, 'elsewhere');
+  mkdirSync(join(dir, 'certs.d'));
+  mkdirSync(target);
+  symlinkSync(target, join(dir, 'certs.d', 'quay.io'));
+  symlinkSync(join(dir, 'nowhere'), join(dir, 'certs.d', 'dangling.io'));
+  const hosts = join(dir, 'certs.d');
+  await writeHostsDir(hosts, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  t.ok(existsSync(join(target, 'hosts.toml')), 'written through the link (mkdir follows it)');
+  const dropped = await writeHostsDir(hosts, []);
+  t.same(dropped.removed, ['quay.io'], 'and removed when the policy drops the host');
+  t.notOk(existsSync(join(target, 'hosts.toml')));
+  t.ok(lstatSync(join(hosts, 'quay.io')).isSymbolicLink(), 'the link stays');
+  t.ok(existsSync(target), 'so does its target');
 });
