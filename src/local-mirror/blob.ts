@@ -1,7 +1,8 @@
 /**
  * A blob through the local mirror: streamed to the client as it arrives while hashed. When
  * its source fails mid-stream, the rest comes from the next source (Range from the offset
- * reached), so the client never sees the failure. The last chunk is held back until the
+ * reached), so the client never sees the failure; a body sent without a length that ends
+ * early with a clean close is such a failure too (endedWrong, settleSuspects). The last chunk is held back until the
  * whole blob has hashed to its digest: a wrong blob's connection is destroyed before its end,
  * so no client can accept it. A client's Range is served from the whole blob (hashed from
  * the start, bytes outside the range not sent), so ranges are verified too.
@@ -28,6 +29,8 @@ export interface BlobRequest {
   readonly stats: LocalMirrorStats;
   /** told the size of each chunk read from a source */
   readonly onBytes?: ((bytes: number) => void) | undefined;
+  /** the size a manifest the endpoint served gives the blob (blob-sizes.ts), when known: a hint, the digest is the judge */
+  readonly expectedSize?: number | undefined;
 }
 
 /** How one blob's serving stands, across the sources it takes. */
@@ -42,6 +45,13 @@ interface Transfer {
 }
 
 export type BlobOutcome = 'served' | 'absent' | 'failed' | 'wrong-digest' | 'client-gone' | 'late';
+
+/**
+ * One source's outcome; 'unconfirmed': its body came without a length (the close ended it),
+ * no size was known, and its bytes do not match the digest: cut short or wrong, which only
+ * the next source can tell (serveBlob).
+ */
+type SourceOutcome = BlobOutcome | 'unconfirmed';
 
 /** The HTTP status of a source's answer to a blob request, as the resolver judges it (pull.ts's fetchBlob). */
 export function blobStatusError(status: number, digest: string): RegistryError {
@@ -86,6 +96,8 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     t.current?.destroy();
   });
   const pieces: Piece[] = []; // the sources whose bytes are in the blob, in order
+  const suspects: Suspect[] = []; // their 'unconfirmed' ones, judged once the blob is (see settleSuspects)
+  let noBytesPast: NoBytesPast | undefined; // a source that has no byte past where the blob stands
   for (const s of up.ordered(sources)) {
     if (b.deadline.late) return 'late';
     const release = await up.slot();
@@ -95,18 +107,30 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       if (b.deadline.late) return 'late';
       const resumed = t.offset > 0;
       const outcome = await fromSource(up, s, t, b);
+      if (outcome === 'unconfirmed') {
+        suspects.push({ piece, end: t.offset });
+        continue; // the rest, if there is any, from the next source
+      }
       if (resumed && outcome === 'served') b.stats.midBlobFallbacks++; // counted once, for the source that finished it
       if (outcome === 'wrong-digest') {
         b.stats.digestMismatches++;
         t.out?.drop();
         b.res.destroy();
-        await blameWrongContent(up, [...pieces, piece], b, t);
+        const verdict = await blameWrongContent(up, [...pieces, piece], b, t);
+        settleSuspects(up, b, suspects, verdict ?? { blamed: undefined, rightUpTo: 0 });
         return outcome;
       }
-      if (outcome === 'served') up.succeeded(s, performance.now() - started);
+      if (outcome === 'served') {
+        up.succeeded(s, performance.now() - started);
+        settleSuspects(up, b, suspects, { finisher: s });
+      }
       return outcome;
     } catch (e) {
-      if (e instanceof ClientGone || clientGone) return 'client-gone'; // not the source's failure
+      if (e instanceof ClientGone || clientGone) {
+        settleSuspects(up, b, suspects, { blamed: undefined, rightUpTo: 0 }); // theirs: failed before the client went
+        return 'client-gone'; // not the source's failure
+      }
+      if (e instanceof RegistryError && e.status === 416) noBytesPast ??= { source: s, at: t.offset };
       if (up.failed(s, e)) absent = false;
     } finally {
       if (t.offset > piece.from) pieces.push(piece);
@@ -115,12 +139,61 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       release();
     }
   }
+  settleSuspects(up, b, suspects, { exhausted: noBytesPast });
   if (b.res.headersSent) {
     t.out?.drop();
     b.res.destroy(); // part of the blob went out and no source has the rest: the client must not take it as whole
     return 'failed';
   }
   return absent ? 'absent' : 'failed';
+}
+
+/** A source whose body, sent without a length, ended at `end` without the blob matching its digest. */
+interface Suspect {
+  readonly piece: Piece;
+  readonly end: number;
+}
+
+/** A source that answered 416 to the Range from byte `at`: it has no byte of the blob there. */
+interface NoBytesPast {
+  readonly source: PullSource;
+  readonly at: number;
+}
+
+/**
+ * What the suspects' sources are marked as, once the blob is settled. Each one's bytes, from
+ * the blob's start, did not match the digest: it failed, cut short or wrong. Which of the two
+ * depends on what came after:
+ * - another source finished the blob from the suspect's end to the digest, or the check of a
+ *   wrong blob (blameWrongContent) found the bytes up to its end right: it was cut short (a
+ *   reset, as a body with a length cut short is);
+ * - none finished it and one has no byte past its end (416): its bytes were wrong (or more than
+ *   the blob's), a wrong blob as the digest check counts them;
+ * - else unknown: one that began the blob failed all the same; one that resumed it is left
+ *   alone (the wrong bytes may be those before it), as blameWrongContent leaves the pieces alone
+ *   when its check cannot finish.
+ */
+function settleSuspects(
+  up: Upstream,
+  b: BlobRequest,
+  suspects: readonly Suspect[],
+  how: { finisher: PullSource } | Verdict | { exhausted: NoBytesPast | undefined },
+): void {
+  const ended = (end: number): string => `blob ${b.digest}: its body, sent without a length, ended at byte ${end}`;
+  for (const { piece, end } of suspects) {
+    if ('blamed' in how && how.blamed === piece) continue; // marked for its wrong bytes already
+    const cutShort = (why: string): boolean => up.failed(piece.source, new RegistryError(`${ended(end)}; ${why}: cut short`, 'unhealthy', 'reset'));
+    if ('finisher' in how) cutShort(`${how.finisher.endpoint.host} had the rest, to the digest`);
+    else if ('blamed' in how && end <= how.rightUpTo) cutShort("its bytes were the blob's (checked against the blob fetched whole)");
+    else if ('exhausted' in how && how.exhausted?.at === end) {
+      b.stats.digestMismatches++; // a wrong blob, found out (its client is cut)
+      up.servedWrongContent(piece.source, `${ended(end)} and does not match its digest; ${how.exhausted.source.endpoint.host} has no byte past it`);
+    } else if (piece.from === 0 || 'exhausted' in how)
+      up.failed(
+        piece.source,
+        new RegistryError(`${ended(end)} without matching its digest: cut short or wrong, no other source could tell`, 'unhealthy', 'protocol'),
+      );
+  }
 }
 
 /** One source's part of a blob: where it began, and the digest of the bytes received before it. */
@@ -139,11 +212,14 @@ interface Piece {
  * whose whole blob is right recorded as working, so the client's retry is served by it. When
  * the check cannot finish, no one is marked down for the content.
  */
-async function blameWrongContent(up: Upstream, pieces: readonly Piece[], b: BlobRequest, t: Transfer): Promise<void> {
+async function blameWrongContent(up: Upstream, pieces: readonly Piece[], b: BlobRequest, t: Transfer): Promise<Verdict | undefined> {
   const cut = "the client's connection was cut";
   const finisher = pieces[pieces.length - 1];
-  if (!finisher) return;
-  if (pieces.length === 1) return up.servedWrongContent(finisher.source, `blob ${b.digest}: the content served does not match its digest; ${cut}`);
+  if (!finisher) return undefined;
+  if (pieces.length === 1) {
+    up.servedWrongContent(finisher.source, `blob ${b.digest}: the content served does not match its digest; ${cut}`);
+    return { blamed: finisher, rightUpTo: 0 };
+  }
   const parts = pieces.map((p) => `${p.source.reference} (from byte ${p.from})`).join(', then ');
   up.warn(
     `blob ${b.digest}: the content pieced together from ${parts} does not match its digest; ${cut}; fetching it whole from ${finisher.source.reference} to find whose bytes were wrong`,
@@ -155,11 +231,19 @@ async function blameWrongContent(up: Upstream, pieces: readonly Piece[], b: Blob
     whole = await wholeBlob(up, finisher.source, b, marks, t.size ?? t.offset);
   } catch (e) {
     const why = (e as Error).message;
-    return up.warn(`blob ${b.digest}: ${finisher.source.reference} did not serve it whole (${why}); no source is marked down for the wrong content`);
+    up.warn(`blob ${b.digest}: ${finisher.source.reference} did not serve it whole (${why}); no source is marked down for the wrong content`);
+    return undefined;
   }
   const fault = wrongPiece(pieces, whole, b.digest);
   if (fault.piece !== finisher) up.succeeded(finisher.source, performance.now() - started);
   up.servedWrongContent(fault.piece.source, `blob ${b.digest}: ${fault.why}`);
+  return { blamed: fault.piece, rightUpTo: fault.rightUpTo };
+}
+
+/** The piece blamed for a wrong blob, and up to which byte the blob's bytes were found right (0: not checked). */
+interface Verdict {
+  readonly blamed: Piece | undefined;
+  readonly rightUpTo: number;
 }
 
 interface WholeBlob {
@@ -173,18 +257,19 @@ interface WholeBlob {
  * whose end differs from them sent wrong bytes; when none does, the finisher's own answer from
  * its offset (to a Range request) was wrong. Not right whole: the finisher serves wrong content.
  */
-function wrongPiece(pieces: readonly Piece[], whole: WholeBlob, digest: string): { piece: Piece; why: string } {
+function wrongPiece(pieces: readonly Piece[], whole: WholeBlob, digest: string): { piece: Piece; why: string; rightUpTo: number } {
   const finisher = pieces[pieces.length - 1] as Piece;
   if (whole.digest !== digest)
-    return { piece: finisher, why: 'the content served does not match its digest, pieced together with it and then fetched whole from it' };
+    return { piece: finisher, why: 'the content served does not match its digest, pieced together with it and then fetched whole from it', rightUpTo: 0 };
   const next = pieces.findIndex((p, k) => k > 0 && p.before !== whole.before[k - 1]);
   const piece = pieces[next - 1];
   if (next > 0 && piece) {
     const why = `the bytes it served from byte ${piece.from} to ${pieces[next]?.from} are not the blob's (${finisher.source.reference} served it whole and right)`;
-    return { piece, why };
+    return { piece, why, rightUpTo: piece.from };
   }
   return {
     piece: finisher,
+    rightUpTo: finisher.from,
     why: `its answer from byte ${finisher.from} is not the blob's bytes there, though the blob fetched whole from it matches its digest`,
   };
 }
@@ -252,7 +337,7 @@ function paceOf(body: Readable, timeouts: Timeouts, toCome: number | undefined, 
 }
 
 /** One source's part of the transfer: from `t.offset` on. Throws the source's failure. */
-async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobRequest): Promise<BlobOutcome> {
+async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobRequest): Promise<SourceOutcome> {
   const client = await up.client(s);
   const path = parseNamed(s.reference).path;
   const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'GET', t.offset > 0 ? { range: `bytes=${t.offset}-` } : {});
@@ -305,12 +390,28 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   }
   if (t.size !== undefined && t.offset < t.size)
     throw new RegistryError(`blob ${b.digest}: the body ended at byte ${t.offset} of ${t.size}`, 'unhealthy', 'reset');
-  const got = `${splitDigest(b.digest).alg}:${t.hash.digest('hex')}`;
-  if (got !== b.digest) return 'wrong-digest';
+  // a copy: the hash goes on should the next source resume this body (endedWrong)
+  const got = `${splitDigest(b.digest).alg}:${t.hash.copy().digest('hex')}`;
+  if (got !== b.digest) return endedWrong(t, b, res);
   if (t.held) void t.out?.push(t.held);
   await t.out?.flush();
   b.res.end();
   return 'served';
+}
+
+/**
+ * A body that ended as its framing says, its bytes not matching the digest. With a length (the
+ * source's, or a Content-Range total) or chunked (its end is explicit), the bytes are wrong.
+ * Without either, the close was its end, and a source dying mid-body closes as cleanly: short
+ * of the size the blob's manifest gives, it was cut (a reset: the next source resumes it); not
+ * short of it, wrong; with no size known, 'unconfirmed' (serveBlob lets the next source tell).
+ */
+function endedWrong(t: Transfer, b: BlobRequest, res: Response): SourceOutcome {
+  if (t.size !== undefined || /chunked/i.test(header(res, 'transfer-encoding') ?? '')) return 'wrong-digest';
+  if (b.expectedSize === undefined) return 'unconfirmed';
+  if (t.offset < b.expectedSize)
+    throw new RegistryError(`blob ${b.digest}: the body, sent without a length, ended at byte ${t.offset} of ${b.expectedSize}`, 'unhealthy', 'reset');
+  return 'wrong-digest';
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Timeouts } from '../registry/client.js';
 import type { PullSource } from '../registry/pull.js';
 import type { ProxyEnv } from '../registry/proxy.js';
 import { headBlob, serveBlob, type BlobOutcome } from './blob.js';
+import { BlobSizes } from './blob-sizes.js';
 import { emptyStats, countResponse, snapshot, type LocalMirrorStats } from './counters.js';
 import { findManifest, sendManifest } from './manifest.js';
 import { API_VERSION_HEADER, AnswerDeadline, sendError } from './reply.js';
@@ -73,6 +74,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
     ...pick(opts),
   });
   let conf = opts.conf;
+  const blobSizes = new BlobSizes();
   const answerWithinMs = opts.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS;
   /** requests being handled: close() waits for them (within its grace) so its stats are final and every slot is back */
   const handlers = new Set<Promise<void>>();
@@ -80,7 +82,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   const { host, port } = opts.listen;
   let address = hostPort(host, port); // the bound address once listening (port 0 becomes the real port)
   const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
-    handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log, onBlobBytes: opts.onBlobBytes });
+    handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log, onBlobBytes: opts.onBlobBytes, blobSizes });
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
     stats.inFlight++;
     res.on('close', () => stats.inFlight--);
@@ -157,6 +159,8 @@ interface Context {
   readonly answerWithinMs: number;
   readonly log: Logger;
   readonly onBlobBytes: ((bytes: number) => void) | undefined;
+  /** the blob sizes the manifests served give: what a blob sent without its length must reach */
+  readonly blobSizes: BlobSizes;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
@@ -218,7 +222,10 @@ async function serveManifest(
   const what = `${route.name}${route.byDigest ? '@' : ':'}${route.reference}`;
   const found = await findManifest(ctx.up, sources, route.reference, deadline);
   if (deadline.late) return;
-  if ('bytes' in found) return sendManifest(res, head, found, ctx.stats);
+  if ('bytes' in found) {
+    ctx.blobSizes.learn(found.bytes);
+    return sendManifest(res, head, found, ctx.stats);
+  }
   if (found.absent) return sendError(res, head, ctx.stats, 404, 'MANIFEST_UNKNOWN', `no source has ${what}`);
   sendError(res, head, ctx.stats, 502, 'UNAVAILABLE', `no source served ${what}; see the daemon's log`);
 }
@@ -233,7 +240,7 @@ async function serveBlobRoute(
 ): Promise<void> {
   ctx.stats.requests.blobs++;
   const head = req.method === 'HEAD';
-  const b = { digest: route.digest, req, res, deadline, stats: ctx.stats, onBytes: ctx.onBlobBytes };
+  const b = { digest: route.digest, req, res, deadline, stats: ctx.stats, onBytes: ctx.onBlobBytes, expectedSize: ctx.blobSizes.get(route.digest) };
   const outcome: BlobOutcome = head ? await headBlob(ctx.up, sources, b) : await serveBlob(ctx.up, sources, b);
   if (outcome === 'absent') sendError(res, head, ctx.stats, 404, 'BLOB_UNKNOWN', `no source has blob ${route.digest} of ${route.name}`);
   else if (outcome === 'failed' && !res.headersSent)

@@ -176,6 +176,13 @@ export type HostileFault =
   | 'corrupt-truncate-close'
   /** The real answer without a length: its body ends where the connection closes (as an HTTP/1.0 server may send it). */
   | 'close-delimited'
+  /**
+   * An HTTP/1.0 answer without a length, half its body, then a clean close (FIN): a
+   * close-delimited body cut short, which the framing cannot tell from a whole one.
+   */
+  | 'close-delimited-cut'
+  /** An HTTP/1.0 answer without a length, the whole body, its first byte flipped: wrong content the framing says is whole. */
+  | 'close-delimited-corrupt'
   /** The real answer, its body in 16 KiB pieces 50 ms apart: a slow but working mirror. */
   | 'slow-body'
   /** The same, chunked (no Content-Length): a slow but working mirror that does not say the size. */
@@ -261,6 +268,7 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
         });
         return;
       }
+      if (rule?.fault === 'close-delimited-cut' || rule?.fault === 'close-delimited-corrupt') return http10CloseDelimited(req.socket, up, rule.fault);
       if (rule?.fault === 'slow-body' || rule?.fault === 'slow-chunked-body') {
         const { 'content-length': length, ...headers } = up.headers;
         res.writeHead(up.statusCode ?? 502, rule.fault === 'slow-body' ? { ...headers, 'content-length': length } : headers);
@@ -315,6 +323,33 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
       return closeServer(server, sockets);
     },
   };
+}
+
+/**
+ * `up` re-sent on `so` as an HTTP/1.0 answer without Content-Length (its end is the close), written
+ * on the socket by hand: Node's server answers in HTTP/1.1. 'close-delimited-cut' sends half the
+ * body, 'close-delimited-corrupt' all of it with its first byte flipped; then a clean close.
+ */
+function http10CloseDelimited(so: Socket, up: IncomingMessage, fault: 'close-delimited-cut' | 'close-delimited-corrupt'): void {
+  const skip = new Set(['content-length', 'connection', 'keep-alive', 'transfer-encoding']);
+  const lines = Object.entries(up.headers)
+    .filter(([k]) => !skip.has(k))
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v ?? '']).map((x) => `${k}: ${x}\r\n`));
+  so.write(`HTTP/1.0 ${up.statusCode ?? 502} ${up.statusMessage ?? ''}\r\n${lines.join('')}\r\n`);
+  let left = fault === 'close-delimited-cut' ? Math.floor(Number(up.headers['content-length'] ?? 0) / 2) : Infinity;
+  let first = fault === 'close-delimited-corrupt';
+  up.on('data', (b: Buffer) => {
+    if (left <= 0) return;
+    if (first && b.length > 0) {
+      b = Buffer.from(b);
+      b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
+      first = false;
+    }
+    so.write(b.subarray(0, Math.min(b.length, left)));
+    left -= b.length;
+    if (left <= 0) so.end(); // FIN after what was written: to the client, the body's end
+  });
+  up.on('end', () => so.end());
 }
 
 /** An HTTPS endpoint (certificate `tls`) that answers /v2/ and redirects everything else to `location(path)`. */
