@@ -276,6 +276,17 @@ t.test("purge: our containerd hosts.toml files go (an edited one kept beside fir
   t.equal(readFileSync(join(dir, 'edited.example', kept[0] ?? ''), 'utf8'), `${ours}# a hand edit\n`);
   t.match(purged.stdout, /etc\/containerd\/certs\.d\/edited\.example\/hosts\.toml was edited since mirror-policyd wrote it: kept as/);
   t.equal(readFileSync(join(dir, 'theirs.example/hosts.toml'), 'utf8'), theirs, "someone else's left alone");
+  const literal = host('purge-hosts-literal', {
+    current: OURS,
+    original: ORIGINAL,
+    config: "containerd-hosts-dir = '/etc/containerd/certs.d'   # a TOML literal string\n",
+  });
+  write(join(literal.root, 'etc/containerd/certs.d/quay.io/hosts.toml'), ours);
+  t.equal(literal.purge().purged.status, 0);
+  t.notOk(
+    existsSync(join(literal.root, 'etc/containerd/certs.d/quay.io/hosts.toml')),
+    "a literal string ('...') in config.toml is read too, as `restore` reads it",
+  );
   const off = host('purge-hosts-off', { current: OURS, original: ORIGINAL, config: '# defaults: no containerd output\n' });
   write(join(off.root, 'etc/containerd/certs.d/quay.io/hosts.toml'), ours);
   t.equal(off.purge().purged.status, 0);
