@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../output/atomic-write.js';
+import { RegistryError } from './errors.js';
 
 export interface Descriptor {
   readonly mediaType: string;
@@ -51,7 +52,31 @@ export function blobPath(dir: string, digest: string): string {
 
 /** The directory a blob goes to, made before its request: once the answer is there, nothing may delay reading it. */
 export async function ensureBlobDir(dir: string, digest: string): Promise<void> {
-  await fs.mkdir(join(dir, 'blobs', splitDigest(digest).alg), { recursive: true });
+  const blobs = join(dir, 'blobs', splitDigest(digest).alg);
+  await fs.mkdir(blobs, { recursive: true }).catch((e: unknown) => {
+    throw new LocalStoreError(blobs, e);
+  });
+}
+
+/**
+ * Writing the OCI layout failed here (a full disk, EIO, a directory in a blob's place): the
+ * local store's fault, so no source may be blamed for it (a pull asking every source in turn
+ * would mark each one down), and no other source can help.
+ */
+export class LocalStoreError extends Error {
+  override name = 'LocalStoreError';
+  constructor(path: string, cause: unknown) {
+    super(`writing ${path}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** `step`'s failure as the local store's (LocalStoreError), for `path`. */
+async function locally<T>(path: string, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    throw new LocalStoreError(path, e);
+  }
 }
 
 export async function initLayout(dir: string): Promise<void> {
@@ -88,8 +113,8 @@ async function digestOfFile(path: string, alg: string): Promise<string> {
 export async function writeBlobBytes(dir: string, digest: string, bytes: Buffer): Promise<void> {
   const { alg } = splitDigest(digest);
   if (digestOf(bytes, alg) !== digest) throw new WrongContent(`content does not match ${digest}`);
-  await fs.mkdir(join(dir, 'blobs', alg), { recursive: true });
-  await writeFileAtomic(blobPath(dir, digest), bytes);
+  await locally(join(dir, 'blobs', alg), () => fs.mkdir(join(dir, 'blobs', alg), { recursive: true }));
+  await locally(blobPath(dir, digest), () => writeFileAtomic(blobPath(dir, digest), bytes));
 }
 
 /**
@@ -119,7 +144,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
   const tmp = `${final}.${process.pid}.${Math.random().toString(16).slice(2)}.partial`;
   const hash = createHash(alg);
   let n = 0;
-  const fd = openSync(tmp, 'wx', 0o644);
+  const fd = await locally(tmp, () => openSync(tmp, 'wx', 0o644));
   const flusher = new EarlyFlush(fd);
   try {
     try {
@@ -131,7 +156,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
           try {
             writeAll(fd, chunk);
           } catch (e) {
-            return cb(e as Error);
+            return cb(new LocalStoreError(tmp, e));
           }
           flusher.wrote(n);
           onBytes?.(n);
@@ -141,20 +166,32 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
       await pipeline(body, sink);
       const got = `${alg}:${hash.digest('hex')}`;
       // the hash first: right bytes against a wrong size are the descriptor's fault, not the source's
-      if (got !== digest) throw new WrongContent(`blob content is ${got}, not ${digest}`);
+      if (got !== digest) throw endedWrong(digest, got, n, size);
       if (size !== undefined && n !== size) throw new DigestMismatch(`blob ${digest} has ${n} bytes, its descriptor says ${size}`);
-      await flusher.settled();
-      await fsyncFd(fd);
+      await locally(tmp, () => flusher.settled());
+      await locally(tmp, () => fsyncFd(fd));
     } finally {
       await flusher.settled().catch(() => undefined); // no flush may outlive the descriptor
       closeSync(fd);
     }
-    await fs.rename(tmp, final);
+    await locally(final, () => fs.rename(tmp, final));
     return n;
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * A blob body that ended (as its framing says) not matching its digest. Short of its
+ * descriptor's size, it was cut: a body sent without a length ends at the close, and a source
+ * dying mid-body closes as cleanly (a body with a length cut short fails in the client
+ * already); a reset, as that one is, not wrong content. Else its bytes are wrong.
+ */
+function endedWrong(digest: string, got: string, n: number, size: number | undefined): Error {
+  if (size !== undefined && n < size)
+    return new RegistryError(`blob ${digest}: the body ended at byte ${n} of the ${size} its descriptor gives`, 'unhealthy', 'reset');
+  return new WrongContent(`blob content is ${got}, not ${digest}`);
 }
 
 /** All of `chunk` to `fd` (a regular file takes it in one write; the loop is for the rule, not the case). */

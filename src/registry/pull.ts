@@ -22,6 +22,7 @@ import {
   writeBlobStream,
   writeIndex,
   DigestMismatch,
+  LocalStoreError,
   WrongContent,
   type Descriptor,
 } from './oci-layout.js';
@@ -192,6 +193,8 @@ class PullSession {
       this.succeeded(s, performance.now() - started);
       return result;
     } catch (e) {
+      // The layout could not be written: nothing to do with this source, and no other source can help.
+      if (e instanceof LocalStoreError) throw this.error(`the OCI layout could not be written (${e.message}); no source is to blame`);
       this.failed(s, e);
       return undefined;
     }

@@ -1,0 +1,43 @@
+/**
+ * The OCI layout cannot be written (here a directory where a blob's file must go; a full disk
+ * or EIO takes the same path): the pull fails at once, saying so, and no source is marked
+ * down for it. Before, each source was asked in turn and each recorded as failed (protocol),
+ * so a local disk problem took every healthy mirror out of the shared health cache.
+ * Real docker-registry processes.
+ */
+import t from 'tap';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../../src/core/log.js';
+import { pullImage, hostPlatform, PullError, type PullSource } from '../../../src/registry/pull.js';
+import { buildImage, pushImage } from '../../helpers/oci-image.js';
+import { registryFor } from '../../helpers/registry.js';
+
+const log = createLogger({ level: 'silent' });
+const work = mkdtempSync(join(tmpdir(), 'mpd-local-store-'));
+t.teardown(() => import('node:fs').then((fs) => fs.rmSync(work, { recursive: true, force: true })));
+const [a, b] = await Promise.all([registryFor(t), registryFor(t)]);
+const img = await buildImage(join(work, 'img'), { content: 'local store', tag: 'v1' });
+await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`)]);
+
+const src = (host: string, role: PullSource['role']): PullSource => ({
+  reference: `${host}/app@${img.manifestDigest}`,
+  endpoint: { host, insecure: true },
+  role,
+  blocked: false,
+});
+
+t.test('a blob that cannot be written: the pull fails saying why, and no source is marked down', async (t) => {
+  const dest = mkdtempSync(join(work, 'dest-'));
+  const hex = img.layerDigest.slice('sha256:'.length);
+  mkdirSync(join(dest, 'blobs', 'sha256', hex), { recursive: true });
+  writeFileSync(join(dest, 'blobs', 'sha256', hex, 'in-the-way'), 'x'); // not empty: rename cannot replace it
+  const err = await pullImage([src(a.host, 'mirror'), src(b.host, 'primary')], { dest, platform: hostPlatform(), health: {}, log }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.type(err, PullError);
+  t.match((err as PullError).message, /the OCI layout could not be written \(writing .*sha256.*\); no source is to blame/);
+  for (const host of [a.host, b.host]) t.notOk((err as PullError).health[`insecure://${host}`]?.failures, `${host} not recorded as failed`);
+});
