@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { RegistryError } from '../../src/registry/errors.js';
 import { blobPath, DigestMismatch, ensureBlobDir, haveBlob, writeBlobStream, WrongContent } from '../../src/registry/oci-layout.js';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -53,6 +54,12 @@ t.test('wrong content, too many or too few bytes: refused, nothing left behind',
   t.ok(over instanceof DigestMismatch && !(over instanceof WrongContent) && /larger than/.test(over.message), String(over));
   const under: unknown = await writeBlobStream(dir, digest, bytes.length + 1, body(bytes)).catch((e: unknown) => e);
   t.ok(under instanceof DigestMismatch && !(under instanceof WrongContent) && /has 307200 bytes/.test(under.message), String(under));
+  // A body ending cleanly short of the size (a close-delimited one cut short): the source was cut, as by a reset.
+  const short: unknown = await writeBlobStream(dir, digest, bytes.length, body(bytes.subarray(0, 1000))).catch((e: unknown) => e);
+  t.ok(
+    short instanceof RegistryError && short.kind === 'unhealthy' && short.failureClass === 'reset' && /ended at byte 1000 of the 307200/.test(short.message),
+    String(short),
+  );
   const failing = new Readable({ read() {} });
   failing.push(bytes.subarray(0, 1000));
   setImmediate(() => failing.destroy(new Error('connection reset')));

@@ -122,6 +122,23 @@ t.test('a mirror closing the connection in the middle of a body read under backp
   t.equal(r.blobs.find((b) => b.digest === img.layerDigest)?.from, `${reg.host}/cut@${img.manifestDigest}`, 'the layer came from the next source');
 });
 
+t.test('a close-delimited layer the mirror cuts short with a clean close: the mirror failed as cut, not as serving wrong content', async (t) => {
+  const reg = await registryFor(t);
+  const img = images[2]!;
+  await pushImage(img, `${reg.host}/cutclean:v1`);
+  const p = await startHostileProxy(reg.host, [{ path: new RegExp(`/blobs/${img.layerDigest}$`), fault: 'close-delimited-cut' }]);
+  t.teardown(() => p.close());
+  const r = await pullImage([src(p.host, 'cutclean', `@${img.manifestDigest}`), { ...src(reg.host, 'cutclean', `@${img.manifestDigest}`), role: 'primary' }], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+  });
+  t.equal(r.blobs.find((b) => b.digest === img.layerDigest)?.from, `${reg.host}/cutclean@${img.manifestDigest}`, 'the layer came from the next source');
+  t.match(r.attempts, [{ source: `${p.host}/cutclean@${img.manifestDigest}`, error: /ended at byte \d+ of the \d+ its descriptor gives/ }]);
+  t.match(r.health[`insecure://${p.host}`], { lastFailure: { class: 'reset' } }, 'recorded as a reset, as a body with a length cut short is');
+});
+
 t.test('a close-delimited body larger than what is taken without backpressure, read slowly, arrives whole', async (t) => {
   const reg = await registryFor(t);
   const big = await buildImage(join(work, 'img-big'), { content: randomBytes(CLOSE_DELIMITED_UNPAUSED * 1.25).toString('base64'), tag: 'big' });
