@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { parseNamed } from '../reference/reference.js';
-import { digestOf } from '../registry/oci-layout.js';
+import { manifestDigestOf } from '../registry/manifest-digest.js';
 import { getManifestBytes, mediaTypeOf, verify, type PullSource } from '../registry/pull.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
 import { API_VERSION_HEADER, type AnswerDeadline } from './reply.js';
@@ -31,7 +31,7 @@ export async function findManifest(
     // source is marked down, and when no source serves it the client is told the sources failed
     // (502), not that the manifest is unknown (404).
     if (byDigest) verify(got.bytes, reference, s.reference);
-    return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : digestOf(got.bytes) };
+    return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : manifestDigestOf(got.bytes) };
   });
   return 'answer' in found ? found.answer : found;
 }

@@ -11,9 +11,9 @@ import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
 import { EndpointClient, bodyDeadline, blobDeadlineMs, discard, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
 import { afterRequestFailure, asRegistryError } from './failure.js';
+import { isManifestFor, manifestDigestOf } from './manifest-digest.js';
 import type { ProxyEnv } from './proxy.js';
 import {
-  digestOf,
   ensureBlobDir,
   haveBlob,
   initLayout,
@@ -394,11 +394,13 @@ export async function getManifestBytes(client: EndpointClient, repo: string, ref
   return { bytes, ...(typeof ct === 'string' ? { header: ct } : {}) };
 }
 
-/** Bytes asked for by `digest` must hash to it; others are their source's wrong content (it is marked down). */
+/**
+ * A manifest asked for by `digest` must be that manifest (its hash, or a signed schema1's
+ * payload's: manifest-digest.ts); other bytes are their source's wrong content (it is marked down).
+ */
 export function verify(bytes: Buffer, digest: string, what: string): void {
   const { alg } = splitDigest(digest);
-  const got = digestOf(bytes, alg);
-  if (got !== digest) throw new WrongContent(`${what}: content is ${got}, not ${digest}`);
+  if (!isManifestFor(bytes, digest, alg)) throw new WrongContent(`${what}: content is ${manifestDigestOf(bytes, alg)}, not ${digest}`);
 }
 
 /** A source's JSON, or that source's content error. */
@@ -446,7 +448,7 @@ async function fetchManifest(s: PullSource, client: EndpointClient, platform: Pl
   if (ref.digest) verify(first.bytes, ref.digest, s.reference);
   let bytes = first.bytes;
   let mediaType = mediaTypeOf(bytes, first.header);
-  let digest = ref.digest ?? digestOf(bytes);
+  let digest = ref.digest ?? manifestDigestOf(bytes);
   if (INDEX_TYPES.has(mediaType)) {
     const index = parseJson(bytes, 'the image index') as { manifests?: unknown };
     const entries = (Array.isArray(index?.manifests) ? index.manifests : []) as Array<{ platform?: Platform } | null>;

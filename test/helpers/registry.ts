@@ -67,6 +67,8 @@ export interface RegistryOptions {
    * chosen, like for the default (a port the OS just handed out).
    */
   port?: number;
+  /** accept and serve schema1 manifests (distribution's compatibility.schema1), signed afresh on every GET */
+  schema1?: boolean;
   /** bound for the readiness wait of each start, default 5000 ms */
   startTimeoutMs?: number;
 }
@@ -221,6 +223,7 @@ function configYaml(dir: string, port: number, opts: RegistryOptions, secret: st
   if (opts.htpasswdFile) {
     lines.push('auth:', '  htpasswd:', '    realm: test-registry', `    path: ${q(opts.htpasswdFile)}`);
   }
+  if (opts.schema1) lines.push('compatibility:', '  schema1:', '    enabled: true');
   return lines.join('\n') + '\n';
 }
 
