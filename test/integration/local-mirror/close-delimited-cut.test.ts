@@ -4,18 +4,22 @@
  * blob is that mirror dying mid-body, as a reset is: the rest comes from the next mirror (Range
  * from the offset reached), the client sees nothing, and the dying mirror is not taken for one
  * serving wrong content. A real docker-registry behind the hostile proxy, skopeo as the client.
+ * The size is known from the manifest the endpoint served; without it (the blob asked for
+ * alone) the next mirror is asked for the rest all the same, and how the first mirror is
+ * marked waits for what the whole blob shows.
  */
 import tap, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { endpointKey, healthState } from '../../../src/health/health.js';
-import { startHostileProxy } from '../../helpers/fault-proxy.js';
+import { startFaultProxy, startHostileProxy } from '../../helpers/fault-proxy.js';
 import { localMirrorSetup, type LocalMirrorSetup } from '../../helpers/local-mirror.js';
 import { buildImage, pushImage, sha256 } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { freePort, registryFor } from '../../helpers/registry.js';
 import { pollUntil } from '../../helpers/daemon.js';
 
 const t = tap;
@@ -118,4 +122,80 @@ t.test('the size unknown and no other mirror: a cut close-delimited body is neve
   );
   t.ok(isDown(setup, cutting.host), 'the mirror is marked down');
   t.match(lastFailure(setup, cutting.host), /ended at byte \d+ without matching its digest/, 'the log says what is known: not which of cut or wrong');
+});
+
+t.test('the size unknown, the cut body resumed by a mirror serving wrong content: that one is blamed, the first failed all the same', async (t) => {
+  const cutting = await startHostileProxy(registry.host, [{ path: layer, fault: 'close-delimited-cut' }]);
+  t.teardown(() => cutting.close());
+  const corrupt = await startFaultProxy(registry.host, [{ path: layer, fault: 'corrupt' }]);
+  t.teardown(() => corrupt.close());
+  const setup = await localMirrorSetup(t, [`${cutting.host}/app`, `${corrupt.host}/app`]);
+  const ep = await setup.start({ timeouts });
+  const first = await request(blobUrl(setup));
+  await t.rejects(first.body.arrayBuffer(), 'the answer is cut: the blob pieced together does not match');
+  await pollUntil(
+    () => ep.stats().errors > 0 && isDown(setup, cutting.host),
+    'the endpoint done with the request',
+    10_000,
+    () => JSON.stringify(ep.stats()),
+  );
+  t.equal(ep.stats().digestMismatches, 1, 'one wrong blob');
+  t.match(lastFailure(setup, corrupt.host), /pieced together with it and then fetched whole from it/, 'the mirror serving wrong content is blamed for it');
+  t.ok(isDown(setup, corrupt.host), 'and marked down');
+  t.match(
+    lastFailure(setup, cutting.host),
+    /without matching its digest: cut short or wrong/,
+    'the first: failed, which way unknown (the check never saw a right blob)',
+  );
+});
+
+/** A mirror whose answers to Range requests are wrong (the first byte flipped) while its whole blobs are right: no fault the fault proxies make. */
+async function rangeCorruptingMirror(t: Test, target: string): Promise<string> {
+  const [host, port] = target.split(':') as [string, string];
+  const server: Server = createServer((req, res) => {
+    const upstream = httpRequest({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      let flip = req.headers.range !== undefined;
+      up.on('data', (b: Buffer) => {
+        if (flip && b.length > 0) {
+          b = Buffer.from(b);
+          b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
+          flip = false;
+        }
+        res.write(b);
+      });
+      up.on('end', () => res.end());
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const listenOn = await freePort();
+  await new Promise<void>((r) => server.listen(listenOn, '127.0.0.1', r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return `127.0.0.1:${listenOn}`;
+}
+
+t.test('the size unknown, the cut body resumed by a mirror whose Range answers are wrong: the check shows the first was cut short', async (t) => {
+  const cutting = await startHostileProxy(registry.host, [{ path: layer, fault: 'close-delimited-cut' }]);
+  t.teardown(() => cutting.close());
+  const rangeBroken = await rangeCorruptingMirror(t, registry.host);
+  const setup = await localMirrorSetup(t, [`${cutting.host}/app`, `${rangeBroken}/app`]);
+  const ep = await setup.start({ timeouts });
+  const first = await request(blobUrl(setup));
+  await t.rejects(first.body.arrayBuffer(), 'the answer is cut: the blob pieced together does not match');
+  await pollUntil(
+    () => ep.stats().errors > 0 && isDown(setup, cutting.host),
+    'the endpoint done with the request',
+    10_000,
+    () => JSON.stringify(ep.stats()),
+  );
+  t.match(lastFailure(setup, rangeBroken), /its answer from byte \d+ is not the blob's bytes there/, 'the wrong Range answer is blamed');
+  t.match(
+    lastFailure(setup, cutting.host),
+    /its bytes were the blob's \(checked against the blob fetched whole\): cut short$/,
+    'the first: cut short, its bytes right',
+  );
 });
