@@ -70,6 +70,15 @@ export class LocalStoreError extends Error {
   }
 }
 
+/** A new temp file for a blob, opened at once; its failure the local store's. */
+function openTemp(tmp: string): number {
+  try {
+    return openSync(tmp, 'wx', 0o644);
+  } catch (e) {
+    throw new LocalStoreError(tmp, e);
+  }
+}
+
 /** `step`'s failure as the local store's (LocalStoreError), for `path`. */
 async function locally<T>(path: string, step: () => T | Promise<T>): Promise<T> {
   try {
@@ -144,7 +153,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
   const tmp = `${final}.${process.pid}.${Math.random().toString(16).slice(2)}.partial`;
   const hash = createHash(alg);
   let n = 0;
-  const fd = await locally(tmp, () => openSync(tmp, 'wx', 0o644));
+  const fd = openTemp(tmp); // synchronously: no turn of the event loop between the answer and reading it
   const flusher = new EarlyFlush(fd);
   try {
     try {
