@@ -403,15 +403,17 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
  * A body that ended as its framing says, its bytes not matching the digest. With a length (the
  * source's, or a Content-Range total) or chunked (its end is explicit), the bytes are wrong.
  * Without either, the close was its end, and a source dying mid-body closes as cleanly: short
- * of the size the blob's manifest gives, it was cut (a reset: the next source resumes it); not
- * short of it, wrong; with no size known, 'unconfirmed' (serveBlob lets the next source tell).
+ * of the size the blob's manifest gives, it was cut (a reset: the next source resumes it);
+ * otherwise 'unconfirmed' (serveBlob lets the next source tell). The size is only a hint that can
+ * turn a mismatch into a cut, never into wrong content: it may come from a manifest served by
+ * tag, unverified, by any mirror (one listing a real layer with a false size must not make a
+ * real cut look like wrong bytes and cut the client).
  */
 function endedWrong(t: Transfer, b: BlobRequest, res: Response): SourceOutcome {
   if (t.size !== undefined || /chunked/i.test(header(res, 'transfer-encoding') ?? '')) return 'wrong-digest';
-  if (b.expectedSize === undefined) return 'unconfirmed';
-  if (t.offset < b.expectedSize)
+  if (b.expectedSize !== undefined && t.offset < b.expectedSize)
     throw new RegistryError(`blob ${b.digest}: the body, sent without a length, ended at byte ${t.offset} of ${b.expectedSize}`, 'unhealthy', 'reset');
-  return 'wrong-digest';
+  return 'unconfirmed';
 }
 
 /**

@@ -199,3 +199,33 @@ t.test('the size unknown, the cut body resumed by a mirror whose Range answers a
     'the first: cut short, its bytes right',
   );
 });
+
+t.test('a size hint from a hostile manifest (served by tag, unverified) never turns a real cut into wrong content', async (t) => {
+  // A mirror whose tag's manifest lists the real layer with size 1, and no blobs.
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: img.configDigest, size: 2 },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: img.layerDigest, size: 1 }],
+  });
+  const liar = createServer((req, res) => {
+    if (req.url === '/v2/' || req.url === '/v2') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    if (/\/manifests\/lie$/.test(req.url ?? '')) return void res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(manifest);
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => liar.listen(port, '127.0.0.1', r));
+  t.teardown(() => {
+    liar.closeAllConnections();
+    return new Promise<void>((r) => liar.close(() => r()));
+  });
+  const cutting = await startHostileProxy(registry.host, [{ path: layer, fault: 'close-delimited-cut' }]);
+  t.teardown(() => cutting.close());
+  const setup = await localMirrorSetup(t, [`127.0.0.1:${port}/app`, `${cutting.host}/app`, `${registry.host}/app`]);
+  await setup.start({ timeouts });
+  const m = await request(`http://${setup.address}/v2/${setup.repository}/manifests/lie`);
+  t.equal(m.statusCode, 200, 'the lying manifest went through the endpoint (its sizes were learned)');
+  await m.body.text();
+  const res = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`);
+  t.equal(sha256(Buffer.from(await res.body.arrayBuffer())), img.layerDigest, 'the client still gets the layer whole, resumed from the registry');
+});
