@@ -66,16 +66,31 @@ export async function ensureBlobDir(dir: string, digest: string): Promise<void> 
 export class LocalStoreError extends Error {
   override name = 'LocalStoreError';
   constructor(path: string, cause: unknown) {
-    super(`writing ${path}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    const why = (cause as Error)?.message ?? String(cause);
+    super(why.includes(path) ? why : `writing ${path}: ${why}`, { cause }); // Node's own message often names the path already
   }
 }
 
-/** A new temp file for a blob, opened at once; its failure the local store's. */
-function openTemp(tmp: string): number {
+/**
+ * A new temp file for a blob, opened at once; its failure the local store's. The body is then
+ * never read: it is destroyed, or its request would hold the connection, and closing the
+ * client would wait for it forever (a paused body has no idle timeout running).
+ */
+function openTemp(tmp: string, body: Readable): number {
   try {
     return openSync(tmp, 'wx', 0o644);
   } catch (e) {
+    body.destroy();
     throw new LocalStoreError(tmp, e);
+  }
+}
+
+/** Closes a blob's descriptor: after its fsync (or on the way out of a failure already told), a close error changes nothing. */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing to add: see above
   }
 }
 
@@ -153,7 +168,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
   const tmp = `${final}.${process.pid}.${Math.random().toString(16).slice(2)}.partial`;
   const hash = createHash(alg);
   let n = 0;
-  const fd = openTemp(tmp); // synchronously: no turn of the event loop between the answer and reading it
+  const fd = openTemp(tmp, body); // synchronously: no turn of the event loop between the answer and reading it
   const flusher = new EarlyFlush(fd);
   try {
     try {
@@ -181,12 +196,13 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
       await locally(tmp, () => fsyncFd(fd));
     } finally {
       await flusher.settled().catch(() => undefined); // no flush may outlive the descriptor
-      closeSync(fd);
+      closeQuietly(fd);
     }
     await locally(final, () => fs.rename(tmp, final));
     return n;
   } catch (e) {
-    await fs.rm(tmp, { force: true });
+    // The first failure is the one to tell (and to judge the source by): a store that cannot rename cannot remove either.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
 }

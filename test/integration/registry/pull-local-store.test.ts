@@ -6,7 +6,8 @@
  * Real docker-registry processes.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/core/log.js';
@@ -38,6 +39,27 @@ t.test('a blob that cannot be written: the pull fails saying why, and no source 
     (e: unknown) => e,
   );
   t.type(err, PullError);
-  t.match((err as PullError).message, /the OCI layout could not be written \(writing .*sha256.*\); no source is to blame/);
+  t.match((err as PullError).message, /the OCI layout could not be written \(.*sha256.*\); no source is to blame/);
   for (const host of [a.host, b.host]) t.notOk((err as PullError).health[`insecure://${host}`]?.failures, `${host} not recorded as failed`);
+});
+
+t.test('a blob whose temp file cannot be opened: the pull fails, it does not wait forever on the unread body', async (t) => {
+  // A big layer (its body cannot all sit in socket buffers) and a temp name past PATH_MAX (ENAMETOOLONG, even for root).
+  const big = await buildImage(join(work, 'big'), { content: randomBytes(3 * 1024 * 1024).toString('base64'), tag: 'v1' });
+  await pushImage(big, `${a.host}/big:v1`);
+  let dest = mkdtempSync(join(work, 'deep-'));
+  while (dest.length < 3990) dest = join(dest, 'd'.repeat(Math.min(200, 3990 - dest.length)));
+  mkdirSync(join(dest, 'blobs', 'sha256'), { recursive: true });
+  const configHex = big.configDigest.slice('sha256:'.length);
+  copyFileSync(join(big.layoutDir, 'blobs', 'sha256', configHex), join(dest, 'blobs', 'sha256', configHex)); // present: the layer is fetched first
+  const pulled = pullImage(
+    [{ reference: `${a.host}/big@${big.manifestDigest}`, endpoint: { host: a.host, insecure: true }, role: 'primary', blocked: false }],
+    { dest, platform: hostPlatform(), health: {}, log },
+  );
+  const err = await pulled.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.type(err, PullError, 'it settles, failed');
+  t.match((err as PullError).message, /the OCI layout could not be written .*ENAMETOOLONG/);
 });
