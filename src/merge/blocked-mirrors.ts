@@ -7,7 +7,7 @@
  */
 import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
-import { refMatchingPrefix } from '../reference/scope.js';
+import { candidatePrefixes, governingTable } from '../registries-conf/governing-table.js';
 
 /** Warnings for the mirrors of `conf` that containers/image would refuse as blocked; `skip`: tables whose mirrors were said already (inherited copies). */
 export function findBlockedMirrors(conf: RegistriesConf, skip: ReadonlySet<RegistryTable> = new Set()): Diagnostic[] {
@@ -32,38 +32,4 @@ export function findBlockedMirrors(conf: RegistriesConf, skip: ReadonlySet<Regis
     }
   }
   return out;
-}
-
-/**
- * Every prefix containers/image's refMatchingPrefix could match for a name below `location`: the
- * location cut at each '/', ':' or '@' (so `example.com` answers for `example.com:5000/...`, a
- * quirk upstream keeps), and `*` + each '.'-suffix of its host. A superset, checked by the caller.
- */
-function candidatePrefixes(location: string): string[] {
-  const out = [location];
-  for (let i = 0; i < location.length; i++) {
-    const c = location[i];
-    if (c === '/' || c === ':' || c === '@') out.push(location.slice(0, i));
-  }
-  const end = location.search(/[/:@]/);
-  const host = end < 0 ? location : location.slice(0, end);
-  for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) out.push(`*${host.slice(dot)}`);
-  return out;
-}
-
-/** The table containers/image would take for names under a location: the longest matching prefix, the first in table order between equals. */
-function governingTable(conf: RegistriesConf): (location: string) => RegistryTable | undefined {
-  const first = new Map<string, { table: RegistryTable; index: number }>();
-  conf.registries.forEach((table, index) => first.has(registryScope(table)) || first.set(registryScope(table), { table, index }));
-  return (location) => {
-    const name = `${location}/x`;
-    let best: { table: RegistryTable; index: number; length: number } | undefined;
-    for (const prefix of candidatePrefixes(location)) {
-      const hit = first.get(prefix);
-      if (hit === undefined || refMatchingPrefix(name, prefix) < 0) continue;
-      if (best === undefined || prefix.length > best.length || (prefix.length === best.length && hit.index < best.index))
-        best = { ...hit, length: prefix.length };
-    }
-    return best?.table;
-  };
 }
