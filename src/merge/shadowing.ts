@@ -3,18 +3,19 @@
  * table replaces the main file's table for the same prefix whole. A drop-in defining a
  * prefix we manage silently overrides our render: warn about it. So does one nested in a
  * scope of ours that has mirrors or a block: containers/image takes the longest matching
- * prefix, so names under it get the drop-in's table and lose our mirrors, block or insecure flag.
+ * prefix (governing-table.ts: `docker.io` answers for `docker.io:5000` too), so names under
+ * it get the drop-in's table and lose our mirrors, block or insecure flag.
  */
 import { warning, type Diagnostic } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
-import { ScopeSet } from '../reference/scope.js';
+import { governingTable } from '../registries-conf/governing-table.js';
 import type { SourceText } from '../pipeline/strict.js';
 
 export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText[]): Diagnostic[] {
   const ours = new Map<string, RegistryTable>();
   for (const t of conf.registries) if (!ours.has(registryScope(t))) ours.set(registryScope(t), t);
-  const scopes = new ScopeSet(ours.keys());
+  const governing = governingTable(conf);
   const out: Diagnostic[] = [];
   for (const d of dropIns) {
     const parsed = parseRegistriesConf(d.text, d.file);
@@ -30,12 +31,10 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText
         );
         continue;
       }
-      // The table containers/image would take for these names without the drop-in: the nearest of ours (anything it says is lost).
-      const around = scopes
-        .enclosing(scope)
-        .filter((s) => s !== scope)
-        .sort((a, b) => b.length - a.length)[0];
-      const lost = around === undefined ? undefined : lostBelow(ours.get(around) as RegistryTable);
+      // The table of ours containers/image would take for these names without the drop-in (anything it says is lost).
+      const table = governing(scope);
+      const around = table === undefined ? undefined : registryScope(table);
+      const lost = table === undefined ? undefined : lostBelow(table);
       if (around === undefined || lost === undefined) continue;
       out.push(
         warning(

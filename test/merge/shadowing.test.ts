@@ -39,3 +39,7 @@ t.test('the nearest of our tables decides: a drop-in under our mirror-less table
   };
   t.strictSame(findShadowing(nested, [{ file: 'x.conf', text: '[[registry]]\nlocation = "quay.io/org/app"\n' }]), []);
 });
+
+t.test("containers/image's prefix match decides: our table for a host answers for that host on another port too", async (t) => {
+  t.match(said('[[registry]]\nlocation = "blocked.example.com:5000"\n'), [/defines prefix "blocked\.example\.com:5000" inside "blocked\.example\.com"/]);
+});
