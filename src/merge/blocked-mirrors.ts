@@ -7,20 +7,19 @@
  */
 import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
-import { candidatePrefixes, governingTable } from '../registries-conf/governing-table.js';
+import { tableFinder } from '../registries-conf/governing-table.js';
 
 /** Warnings for the mirrors of `conf` that containers/image would refuse as blocked; `skip`: tables whose mirrors were said already (inherited copies). */
 export function findBlockedMirrors(conf: RegistriesConf, skip: ReadonlySet<RegistryTable> = new Set()): Diagnostic[] {
-  const blocked = new Set(conf.registries.filter((t) => t.blocked).map(registryScope));
-  if (blocked.size === 0) return []; // most policies: no look-up at all
-  let governing: ((location: string) => RegistryTable | undefined) | undefined;
+  if (!conf.registries.some((t) => t.blocked === true)) return []; // most policies: no look-up at all
+  const find = tableFinder(conf);
   const out: Diagnostic[] = [];
   for (const t of conf.registries) {
     if (skip.has(t)) continue;
     for (const m of t.mirrors) {
-      if (!candidatePrefixes(m.location).some((p) => blocked.has(p))) continue; // the usual mirror: a few set look-ups
-      const table = (governing ??= governingTable(conf))(m.location);
-      if (table?.blocked !== true) continue; // a more specific table that is not blocked answers for it
+      // Names under the mirror's location: the location itself stands for them (refMatchingPrefix matches it as it does them).
+      const table = find(m.location)?.table;
+      if (table?.blocked !== true) continue;
       const at: Location | undefined = m.origin ?? t.origin;
       if (at === undefined) continue;
       const where = table.origin ? ` (${formatLocation(table.origin)})` : '';

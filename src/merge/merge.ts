@@ -18,7 +18,7 @@ import { findBlockedMirrors } from './blocked-mirrors.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
 import { cloneConf, emptyConf, registryScope, sameTableContent, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { ScopeSet } from '../reference/scope.js';
-import { sortByteOrder } from '../core/byte-order.js';
+import { byteOrderCompare, sortByteOrder } from '../core/byte-order.js';
 import { mergeMirrorLists } from './topo.js';
 import { layerTopLevelKeys } from '../registries-conf/layer.js';
 import { SweepCache } from '../core/sweep-cache.js';
@@ -292,10 +292,11 @@ export interface Inheritance {
  * Deviations from runtime-utils, on purpose: it takes the first mirrored scope in source
  * order (the least specific), which routes such a table differently from how
  * containers/image would route the same name without it; we take the most specific, the
- * first in table order between equally long ones, as containers/image does. It looks only
- * at mirror sets' sources; we also at tables with mirrors of their own (a fragment's or the
- * host's `[[registry]]`; see inheritsFromTable for the exceptions). It does not carry a block (NeverContactSource
- * left the source reachable through a nested table). And it fails the whole render for a
+ * one that sorts first between equally long ones, as containers/image does (its tables are
+ * sorted: registries-conf/governing-table.ts). It looks only at mirror sets' sources; we also
+ * at tables with mirrors of their own (a fragment's or the host's `[[registry]]`; see
+ * inheritsFromTable for the exceptions). It does not carry a block (NeverContactSource left
+ * the source reachable through a nested table). And it fails the whole render for a
  * table inside a wildcard source ("internal error"); we carry the mirrors with the suffix
  * containers/image's wildcard rewrite would append.
  */
@@ -305,12 +306,12 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
   let lookups: InheritanceLookups | undefined;
   for (const t of conf.registries) {
     if (t.mirrors.length > 0) continue;
-    const { index, mirrored, byScope, setSources } = (lookups ??= inheritanceLookups(conf, merged));
+    const { mirrored, byScope, setSources } = (lookups ??= inheritanceLookups(conf, merged));
     const scope = registryScope(t);
     const around = mirrored
       .enclosing(scope)
       .filter((s) => s !== scope)
-      .sort((a, b) => b.length - a.length || (index.get(a) ?? 0) - (index.get(b) ?? 0))[0];
+      .sort((a, b) => b.length - a.length || byteOrderCompare(a, b))[0];
     const from = around === undefined ? undefined : byScope.get(around);
     if (around === undefined || from === undefined) continue;
     if (!setSources.has(around) && !inheritsFromTable(t, from, baseTables)) continue;
@@ -335,8 +336,6 @@ function inheritsFromTable(t: RegistryTable, from: RegistryTable, baseTables: Re
 
 /** What planInheritance looks mirrored scopes up in. */
 interface InheritanceLookups {
-  /** Each mirrored scope's place in the table order (containers/image takes the first of equally long prefixes). */
-  readonly index: Map<string, number>;
   readonly mirrored: ScopeSet;
   readonly byScope: Map<string, RegistryTable>;
   /** The sources of mirror sets: what the policy, not the host's own file, mirrors. */
@@ -344,15 +343,9 @@ interface InheritanceLookups {
 }
 
 function inheritanceLookups(conf: RegistriesConf, merged: readonly MergedSet[]): InheritanceLookups {
-  const index = new Map<string, number>();
   const byScope = new Map<string, RegistryTable>();
-  conf.registries.forEach((t, i) => {
-    const scope = registryScope(t);
-    if (t.mirrors.length === 0 || index.has(scope)) return;
-    index.set(scope, i);
-    byScope.set(scope, t);
-  });
-  return { index, mirrored: new ScopeSet(index.keys()), byScope, setSources: new Set(merged.map((s) => s.source)) };
+  for (const t of conf.registries) if (t.mirrors.length > 0 && !byScope.has(registryScope(t))) byScope.set(registryScope(t), t);
+  return { mirrored: new ScopeSet(byScope.keys()), byScope, setSources: new Set(merged.map((s) => s.source)) };
 }
 
 /**

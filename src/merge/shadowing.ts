@@ -9,13 +9,13 @@
 import { warning, type Diagnostic } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { parseRegistriesConf } from '../registries-conf/parse.js';
-import { governingTable } from '../registries-conf/governing-table.js';
+import { tableFinder } from '../registries-conf/governing-table.js';
 import type { SourceText } from '../pipeline/strict.js';
 
 export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText[]): Diagnostic[] {
   const ours = new Map<string, RegistryTable>();
   for (const t of conf.registries) if (!ours.has(registryScope(t))) ours.set(registryScope(t), t);
-  const governing = governingTable(conf);
+  const find = tableFinder(conf);
   const out: Diagnostic[] = [];
   for (const d of dropIns) {
     const parsed = parseRegistriesConf(d.text, d.file);
@@ -32,14 +32,13 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText
         continue;
       }
       // The table of ours containers/image would take for these names without the drop-in (anything it says is lost).
-      const table = governing(scope);
-      const around = table === undefined ? undefined : registryScope(table);
-      const lost = table === undefined ? undefined : lostBelow(table);
+      const around = find(scope);
+      const lost = around === undefined ? undefined : lostBelow(around.table);
       if (around === undefined || lost === undefined) continue;
       out.push(
         warning(
           at,
-          `this drop-in defines prefix "${scope}" inside "${around}", which the rendered registries.conf manages; containers/image uses this table for names under "${scope}", without our ${lost} (unless it says the same)`,
+          `this drop-in defines prefix "${scope}" inside "${around.prefix}", which the rendered registries.conf manages; containers/image uses this table for names under "${scope}", without our ${lost} (unless it says the same)`,
         ),
       );
     }

@@ -1,41 +1,56 @@
 /**
- * The table containers/image takes for a name (sysregistriesv2 FindRegistry): the longest
- * prefix that refMatchingPrefix matches, the first in table order between equally long ones.
- * Its `:` boundary lets `example.com` answer for `example.com:5000/...`, a quirk upstream keeps
+ * The table containers/image takes for a name (sysregistriesv2 FindRegistry): among the tables
+ * whose prefix matches the name (refMatchingPrefix), the one with the longest prefix *text* (a
+ * wildcard counts its own text, e.g. 13 for `*.example.com`); ties go to the prefix that sorts
+ * first, the table containers/image meets first in its sorted list, never the order in the file.
+ * The `:` boundary lets `example.com` answer for `example.com:5000/...`, a quirk upstream keeps
  * (and MCO's nesting, reference/scope.ts ScopeSet, does not share).
+ *
+ * Looked up by candidates rather than by a pass over every table: a name can only match the
+ * prefixes it can be cut to, so a look-up costs a few map reads however many tables there are
+ * (the merge asks it for every mirror near a block; 10 000 of them against 10 000 tables).
  */
+import { byteOrderCompare } from '../core/byte-order.js';
 import { refMatchingPrefix } from '../reference/scope.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from './model.js';
 
-/**
- * Every prefix refMatchingPrefix could match for a name below `location`: the location cut at
- * each '/', ':' or '@', and `*` + each '.'-suffix of its host. A superset, checked by the caller.
- */
-export function candidatePrefixes(location: string): string[] {
-  const out = [location];
-  for (let i = 0; i < location.length; i++) {
-    const c = location[i];
-    if (c === '/' || c === ':' || c === '@') out.push(location.slice(0, i));
-  }
-  const end = location.search(/[/:@]/);
-  const host = end < 0 ? location : location.slice(0, end);
-  for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) out.push(`*${host.slice(dot)}`);
-  return out;
+export interface FoundTable {
+  /** The winning table's prefix (its location when it has none). */
+  readonly prefix: string;
+  readonly table: RegistryTable;
 }
 
-/** A look-up of the table containers/image takes for names under a location (`location/...`), built once for `conf`. */
-export function governingTable(conf: RegistriesConf): (location: string) => RegistryTable | undefined {
-  const first = new Map<string, { table: RegistryTable; index: number }>();
-  conf.registries.forEach((table, index) => first.has(registryScope(table)) || first.set(registryScope(table), { table, index }));
-  return (location) => {
-    const name = `${location}/x`;
-    let best: { table: RegistryTable; index: number; length: number } | undefined;
-    for (const prefix of candidatePrefixes(location)) {
-      const hit = first.get(prefix);
-      if (hit === undefined || refMatchingPrefix(name, prefix) < 0) continue;
-      if (best === undefined || prefix.length > best.length || (prefix.length === best.length && hit.index < best.index))
-        best = { ...hit, length: prefix.length };
+/** A look-up of the table containers/image takes for a name (`host[:port]/path`, no tag or digest), built once for `conf`; undefined when none matches. */
+export function tableFinder(conf: RegistriesConf): (name: string) => FoundTable | undefined {
+  const byPrefix = new Map<string, RegistryTable>();
+  for (const table of conf.registries) {
+    const prefix = registryScope(table);
+    if (prefix !== '' && !byPrefix.has(prefix)) byPrefix.set(prefix, table);
+  }
+  return (name) => {
+    let best: FoundTable | undefined;
+    for (const prefix of candidatePrefixes(name)) {
+      const table = byPrefix.get(prefix);
+      if (table === undefined || refMatchingPrefix(name, prefix) === -1) continue;
+      if (best === undefined || prefix.length > best.prefix.length || (prefix.length === best.prefix.length && byteOrderCompare(prefix, best.prefix) < 0))
+        best = { prefix, table };
     }
-    return best?.table;
+    return best;
   };
+}
+
+/**
+ * Every prefix refMatchingPrefix could match for `name`: the name itself, the name cut at each
+ * '/', ':' or '@', and `*` + each '.'-suffix of its host. A superset, checked by the caller.
+ */
+function candidatePrefixes(name: string): string[] {
+  const out = [name];
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i];
+    if (c === '/' || c === ':' || c === '@') out.push(name.slice(0, i));
+  }
+  const end = name.search(/[/:@]/);
+  const host = end < 0 ? name : name.slice(0, end);
+  for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) out.push(`*${host.slice(dot)}`);
+  return out;
 }

@@ -18,7 +18,8 @@ import {
   referenceString,
   type ImageReference,
 } from '../reference/reference.js';
-import { registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { tableFinder } from '../registries-conf/governing-table.js';
 import { refMatchingPrefix } from '../reference/scope.js';
 
 export type SourceRole = 'mirror' | 'primary';
@@ -82,29 +83,14 @@ export class ResolveError extends Error {
 const DEFAULT_TAG = 'latest';
 const TAG_AND_DIGEST = 'Docker references with both a tag and digest are currently not supported';
 
-/** Byte order (== UTF-16 order for the ASCII that can match a name), as Go's sort.Strings. */
-function before(a: string, b: string): boolean {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0;
-}
-
 /**
- * containers/image FindRegistry: among the tables whose prefix matches `name` (a repository name,
- * `host[:port]/path`, no tag or digest), the one with the longest prefix *text* wins (a wildcard
- * counts its own text, e.g. 13 for `*.example.com`); ties go to the prefix that sorts first, which is
- * the table containers/image meets first in its sorted list. No match gives the implicit table.
+ * containers/image FindRegistry for a repository name (`host[:port]/path`, no tag or digest):
+ * registries-conf/governing-table.ts (longest prefix text, ties to the prefix that sorts first).
+ * No match gives the implicit table.
  */
 export function findRegistry(conf: RegistriesConf, name: string): FoundRegistry {
-  let best: RegistryTable | undefined;
-  let bestPrefix = '';
-  for (const table of conf.registries) {
-    const prefix = registryScope(table);
-    if (prefix === '' || refMatchingPrefix(name, prefix) === -1) continue;
-    if (best === undefined || prefix.length > bestPrefix.length || (prefix.length === bestPrefix.length && before(prefix, bestPrefix))) {
-      best = table;
-      bestPrefix = prefix;
-    }
-  }
-  if (best !== undefined) return { prefix: bestPrefix, table: best, implicit: false };
+  const found = tableFinder(conf)(name);
+  if (found !== undefined) return { ...found, implicit: false };
   return { prefix: name, table: { prefix: name, location: name, mirrors: [] }, implicit: true };
 }
 
