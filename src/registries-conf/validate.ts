@@ -235,25 +235,24 @@ export class RewriteChecks {
 
   /** problem(`location` + SAMPLE) by `location`, null for none: a look-up builds no new string (30 000 a render at 10 000 tables). */
   private readonly below = new Map<string, string | null>();
+  /** The same with SHORT_SAMPLE. */
+  private readonly belowShort = new Map<string, string | null>();
 
   /** Why `location` followed by a representative image name is not a canonical reference (what a rewrite to `location` gives); undefined when it is. */
   problemBelow(location: string): string | undefined {
-    let p = this.below.get(location);
-    if (p === undefined) {
-      this.parsed++; // the name with the sample is asked only here: no need to keep it in `problems` too
-      this.below.set(location, (p = canonicalProblem(location + SAMPLE) ?? null));
-    }
-    return p ?? undefined;
+    return this.sampled(this.below, location, SAMPLE);
   }
-
-  private readonly belowShort = new Map<string, string | null>();
 
   /** problemBelow for a name of one component below `location` (`location/repo`). */
   problemBelowShort(location: string): string | undefined {
-    let p = this.belowShort.get(location);
+    return this.sampled(this.belowShort, location, SHORT_SAMPLE);
+  }
+
+  private sampled(known: Map<string, string | null>, location: string, sample: string): string | undefined {
+    let p = known.get(location);
     if (p === undefined) {
-      this.parsed++;
-      this.belowShort.set(location, (p = canonicalProblem(location + SHORT_SAMPLE) ?? null));
+      this.parsed++; // the name with the sample is asked only here: no need to keep it in `problems` too
+      known.set(location, (p = canonicalProblem(location + sample) ?? null));
     }
     return p ?? undefined;
   }
@@ -334,12 +333,13 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
         ),
       );
     }
-    if (!p && location !== scope && scope !== HUB && !location.includes('/') && checks.problemBelowShort(location) !== undefined) {
-      // Beside the warnings above (both can hold), not instead of them.
+    // Beside the warnings above (both can hold), not instead of them.
+    const short = !p && location !== scope && scope !== HUB && !location.includes('/') ? checks.problemBelowShort(location) : undefined;
+    if (short !== undefined) {
       out.push(
         warning(
           locate(path(), location),
-          `names of one component under "${scope}" (${wildcard ? `host${scope.slice(1)}` : scope}/NAME) would be rewritten to "${location}/NAME", which is not canonical (${location}${SHORT_SAMPLE}: ${checks.problemBelowShort(location)}); containers/image then fails the whole pull: add a namespace to the mirror (e.g. "${location}/library")`,
+          `names of one component under "${scope}" (${wildcard ? `host${scope.slice(1)}` : scope}/NAME) would be rewritten to "${location}/NAME", which is not canonical (${location}${SHORT_SAMPLE}: ${short}); containers/image then fails the whole pull: add a namespace to the mirror (e.g. "${location}/library")`,
         ),
       );
     }
