@@ -186,7 +186,9 @@ export type HostileFault =
   /** The real answer, its body in 16 KiB pieces 50 ms apart: a slow but working mirror. */
   | 'slow-body'
   /** The same, chunked (no Content-Length): a slow but working mirror that does not say the size. */
-  | 'slow-chunked-body';
+  | 'slow-chunked-body'
+  /** The real answer; to a Range request, its first byte flipped: whole blobs right, ranges wrong (a broken caching proxy's). */
+  | 'range-corrupt';
 
 export interface HostileRule {
   readonly path: RegExp;
@@ -254,14 +256,10 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
       if (rule?.fault === 'truncate-close' || rule?.fault === 'corrupt-truncate-close') {
         res.writeHead(up.statusCode ?? 502, { ...up.headers, connection: 'close' });
         let left = Math.floor(Number(up.headers['content-length'] ?? 0) / 2);
-        let first = rule.fault === 'corrupt-truncate-close';
+        const corrupt = flipFirstByte(rule.fault === 'corrupt-truncate-close');
         up.on('data', (b: Buffer) => {
           if (left <= 0) return;
-          if (first && b.length > 0) {
-            b = Buffer.from(b);
-            b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
-            first = false;
-          }
+          b = corrupt(b);
           res.write(b.subarray(0, left));
           left -= b.length;
           if (left <= 0) res.socket?.end(); // FIN after what was written, the rest never sent
@@ -291,6 +289,13 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
           };
           step();
         });
+        return;
+      }
+      if (rule?.fault === 'range-corrupt') {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const corrupt = flipFirstByte(req.headers.range !== undefined);
+        up.on('data', (b: Buffer) => res.write(corrupt(b)));
+        up.on('end', () => res.end());
         return;
       }
       if (rule?.fault === 'close-delimited') {
@@ -325,6 +330,18 @@ export async function startHostileProxy(target: string, rules: HostileRule[]): P
   };
 }
 
+/** A body's chunks, the first byte of the first non-empty one flipped when `on` (same length, wrong content); a copy, never the chunk given. */
+function flipFirstByte(on: boolean): (chunk: Buffer) => Buffer {
+  let pending = on;
+  return (chunk) => {
+    if (!pending || chunk.length === 0) return chunk;
+    pending = false;
+    const b = Buffer.from(chunk);
+    b[0] = (b[0] ?? 0) ^ 0xff;
+    return b;
+  };
+}
+
 /**
  * `up` re-sent on `so` as an HTTP/1.0 answer without Content-Length (its end is the close), written
  * on the socket by hand: Node's server answers in HTTP/1.1. 'close-delimited-cut' sends half the
@@ -337,14 +354,10 @@ function http10CloseDelimited(so: Socket, up: IncomingMessage, fault: 'close-del
     .flatMap(([k, v]) => (Array.isArray(v) ? v : [v ?? '']).map((x) => `${k}: ${x}\r\n`));
   so.write(`HTTP/1.0 ${up.statusCode ?? 502} ${up.statusMessage ?? ''}\r\n${lines.join('')}\r\n`);
   let left = fault === 'close-delimited-cut' ? Math.floor(Number(up.headers['content-length'] ?? 0) / 2) : Infinity;
-  let first = fault === 'close-delimited-corrupt';
+  const corrupt = flipFirstByte(fault === 'close-delimited-corrupt');
   up.on('data', (b: Buffer) => {
     if (left <= 0) return;
-    if (first && b.length > 0) {
-      b = Buffer.from(b);
-      b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
-      first = false;
-    }
+    b = corrupt(b);
     so.write(b.subarray(0, Math.min(b.length, left)));
     left -= b.length;
     if (left <= 0) so.end(); // FIN after what was written: to the client, the body's end

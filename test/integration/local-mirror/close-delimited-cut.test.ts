@@ -12,11 +12,12 @@ import tap, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { endpointKey, healthState } from '../../../src/health/health.js';
 import { startFaultProxy, startHostileProxy } from '../../helpers/fault-proxy.js';
+import type { LocalMirror } from '../../../src/local-mirror/server.js';
 import { localMirrorSetup, type LocalMirrorSetup } from '../../helpers/local-mirror.js';
 import { buildImage, pushImage, sha256 } from '../../helpers/oci-image.js';
 import { freePort, registryFor } from '../../helpers/registry.js';
@@ -38,6 +39,16 @@ function lastFailure(setup: LocalMirrorSetup, host: string): string {
 
 function isDown(setup: LocalMirrorSetup, host: string): boolean {
   return healthState(setup.health.view()[endpointKey(host, true)], Date.now()) === 'down';
+}
+
+/** Waits until the endpoint is done with a request it failed (and `also` holds). */
+function endpointDone(ep: LocalMirror, also: () => boolean = () => true): Promise<void> {
+  return pollUntil(
+    () => ep.stats().errors > 0 && also(),
+    'the endpoint done with the request',
+    10_000,
+    () => JSON.stringify(ep.stats()),
+  );
 }
 
 function blobUrl(setup: LocalMirrorSetup): string {
@@ -94,12 +105,7 @@ t.test('the size unknown and a close-delimited body of wrong bytes: the next mir
   const ep = await setup.start({ timeouts });
   const first = await request(blobUrl(setup));
   await t.rejects(first.body.arrayBuffer(), 'the first answer is cut: its bytes do not match the digest');
-  await pollUntil(
-    () => ep.stats().errors > 0,
-    'the endpoint done with the first request',
-    10_000,
-    () => JSON.stringify(ep.stats()),
-  );
+  await endpointDone(ep);
   t.equal(ep.stats().digestMismatches, 1, 'the wrong blob was caught');
   t.match(lastFailure(setup, corrupt.host), /does not match its digest/, 'the mirror that sent wrong bytes is blamed for them');
   t.ok(isDown(setup, corrupt.host), 'and marked down');
@@ -114,12 +120,7 @@ t.test('the size unknown and no other mirror: a cut close-delimited body is neve
   const ep = await setup.start({ timeouts });
   const res = await request(blobUrl(setup));
   await t.rejects(res.body.arrayBuffer(), 'the answer is cut');
-  await pollUntil(
-    () => ep.stats().errors > 0,
-    'the endpoint done with the request',
-    10_000,
-    () => JSON.stringify(ep.stats()),
-  );
+  await endpointDone(ep);
   t.ok(isDown(setup, cutting.host), 'the mirror is marked down');
   t.match(lastFailure(setup, cutting.host), /ended at byte \d+ without matching its digest/, 'the log says what is known: not which of cut or wrong');
 });
@@ -133,12 +134,7 @@ t.test('the size unknown, the cut body resumed by a mirror serving wrong content
   const ep = await setup.start({ timeouts });
   const first = await request(blobUrl(setup));
   await t.rejects(first.body.arrayBuffer(), 'the answer is cut: the blob pieced together does not match');
-  await pollUntil(
-    () => ep.stats().errors > 0 && isDown(setup, cutting.host),
-    'the endpoint done with the request',
-    10_000,
-    () => JSON.stringify(ep.stats()),
-  );
+  await endpointDone(ep, () => isDown(setup, cutting.host));
   t.equal(ep.stats().digestMismatches, 1, 'one wrong blob');
   t.match(lastFailure(setup, corrupt.host), /pieced together with it and then fetched whole from it/, 'the mirror serving wrong content is blamed for it');
   t.ok(isDown(setup, corrupt.host), 'and marked down');
@@ -149,50 +145,17 @@ t.test('the size unknown, the cut body resumed by a mirror serving wrong content
   );
 });
 
-/** A mirror whose answers to Range requests are wrong (the first byte flipped) while its whole blobs are right: no fault the fault proxies make. */
-async function rangeCorruptingMirror(t: Test, target: string): Promise<string> {
-  const [host, port] = target.split(':') as [string, string];
-  const server: Server = createServer((req, res) => {
-    const upstream = httpRequest({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      let flip = req.headers.range !== undefined;
-      up.on('data', (b: Buffer) => {
-        if (flip && b.length > 0) {
-          b = Buffer.from(b);
-          b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
-          flip = false;
-        }
-        res.write(b);
-      });
-      up.on('end', () => res.end());
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  const listenOn = await freePort();
-  await new Promise<void>((r) => server.listen(listenOn, '127.0.0.1', r));
-  t.teardown(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return `127.0.0.1:${listenOn}`;
-}
-
 t.test('the size unknown, the cut body resumed by a mirror whose Range answers are wrong: the check shows the first was cut short', async (t) => {
   const cutting = await startHostileProxy(registry.host, [{ path: layer, fault: 'close-delimited-cut' }]);
   t.teardown(() => cutting.close());
-  const rangeBroken = await rangeCorruptingMirror(t, registry.host);
-  const setup = await localMirrorSetup(t, [`${cutting.host}/app`, `${rangeBroken}/app`]);
+  const rangeBroken = await startHostileProxy(registry.host, [{ path: layer, fault: 'range-corrupt' }]);
+  t.teardown(() => rangeBroken.close());
+  const setup = await localMirrorSetup(t, [`${cutting.host}/app`, `${rangeBroken.host}/app`]);
   const ep = await setup.start({ timeouts });
   const first = await request(blobUrl(setup));
   await t.rejects(first.body.arrayBuffer(), 'the answer is cut: the blob pieced together does not match');
-  await pollUntil(
-    () => ep.stats().errors > 0 && isDown(setup, cutting.host),
-    'the endpoint done with the request',
-    10_000,
-    () => JSON.stringify(ep.stats()),
-  );
-  t.match(lastFailure(setup, rangeBroken), /its answer from byte \d+ is not the blob's bytes there/, 'the wrong Range answer is blamed');
+  await endpointDone(ep, () => isDown(setup, cutting.host));
+  t.match(lastFailure(setup, rangeBroken.host), /its answer from byte \d+ is not the blob's bytes there/, 'the wrong Range answer is blamed');
   t.match(
     lastFailure(setup, cutting.host),
     /its bytes were the blob's \(checked against the blob fetched whole\): cut short$/,

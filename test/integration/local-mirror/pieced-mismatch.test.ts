@@ -8,14 +8,13 @@
 import tap, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { endpointKey, healthState } from '../../../src/health/health.js';
 import type { LocalMirror } from '../../../src/local-mirror/server.js';
 import { buildImage, pushImage, sha256 } from '../../helpers/oci-image.js';
-import { freePort, registryFor } from '../../helpers/registry.js';
+import { registryFor } from '../../helpers/registry.js';
 import { localMirrorSetup, type LocalMirrorSetup } from '../../helpers/local-mirror.js';
 import { startFaultProxy, startHostileProxy } from '../../helpers/fault-proxy.js';
 import { pollUntil } from '../../helpers/daemon.js';
@@ -59,38 +58,6 @@ function isDown(setup: LocalMirrorSetup, host: string): boolean {
   return healthState(setup.health.view()[endpointKey(host, true)], Date.now()) === 'down';
 }
 
-/**
- * A mirror whose answers to Range requests are wrong (the first byte flipped) while its whole
- * blobs are right, as a broken caching proxy's may be: no fault the fault proxies make.
- */
-async function rangeCorruptingMirror(t: Test, target: string): Promise<string> {
-  const [host, port] = target.split(':') as [string, string];
-  const server: Server = createServer((req, res) => {
-    const upstream = httpRequest({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      let flip = req.headers.range !== undefined;
-      up.on('data', (b: Buffer) => {
-        if (flip && b.length > 0) {
-          b = Buffer.from(b);
-          b[0] = (b[0] ?? 0) ^ 0xff; // same length, wrong content
-          flip = false;
-        }
-        res.write(b);
-      });
-      up.on('end', () => res.end());
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  const listenOn = await freePort();
-  await new Promise<void>((r) => server.listen(listenOn, '127.0.0.1', r));
-  t.teardown(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return `127.0.0.1:${listenOn}`;
-}
-
 t.test('the first mirror sent corrupt bytes, then died: it is blamed, not the one that finished the blob', async (t) => {
   const bad = await startHostileProxy(registry.host, [{ path: layer, fault: 'corrupt-truncate-close' }]);
   t.teardown(() => bad.close());
@@ -124,12 +91,13 @@ t.test('the first mirror died, the one that resumed it serves wrong content: tha
 t.test('the mirror that resumed the blob answers Range requests wrongly: it is marked down, not the one that died', async (t) => {
   const dying = await startHostileProxy(registry.host, [{ path: layer, fault: 'truncate-close' }]);
   t.teardown(() => dying.close());
-  const rangeBroken = await rangeCorruptingMirror(t, registry.host);
-  const setup = await localMirrorSetup(t, [`${dying.host}/app`, `${rangeBroken}/app`]);
+  const rangeBroken = await startHostileProxy(registry.host, [{ path: layer, fault: 'range-corrupt' }]);
+  t.teardown(() => rangeBroken.close());
+  const setup = await localMirrorSetup(t, [`${dying.host}/app`, `${rangeBroken.host}/app`]);
   const ep = await setup.start({ timeouts });
   await firstRequestCut(t, setup, ep);
 
-  t.match(lastFailure(setup, rangeBroken), /its answer from byte \d+ is not the blob's bytes there/, 'the Range answer is blamed');
-  t.ok(isDown(setup, rangeBroken), 'the mirror with wrong Range answers is marked down');
+  t.match(lastFailure(setup, rangeBroken.host), /its answer from byte \d+ is not the blob's bytes there/, 'the Range answer is blamed');
+  t.ok(isDown(setup, rangeBroken.host), 'the mirror with wrong Range answers is marked down');
   t.notMatch(lastFailure(setup, dying.host), /not the blob's/, 'the mirror that died is down for dying only, its bytes were right');
 });
