@@ -41,6 +41,7 @@ import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PullSource } from '../../src/registry/pull.js';
 
 export const REGISTRY_BIN = process.env.TEST_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 
@@ -572,4 +573,9 @@ export async function makeHtpasswd(file: string, user: string, password: string)
   const line = await execFileP('htpasswd', ['-Bbn', user, password]);
   await writeFile(file, line.trim() + '\n');
   return file;
+}
+
+/** A pull source on a harness registry (plain http on 127.0.0.1, so insecure): `reference` is `HOST/REPO[:TAG|@DIGEST]`. */
+export function harnessSource(reference: string, role: PullSource['role'] = 'mirror'): PullSource {
+  return { reference, endpoint: { host: reference.slice(0, reference.indexOf('/')), insecure: true }, role, blocked: false };
 }

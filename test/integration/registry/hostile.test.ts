@@ -16,7 +16,7 @@ import { createLogger } from '../../../src/core/log.js';
 import { pullImage, PullError, hostPlatform, type PullSource } from '../../../src/registry/pull.js';
 import { MAX_MANIFEST_BYTES } from '../../../src/registry/pull.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
+import { harnessSource, makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
 import { startFaultProxy, startHostileProxy, startTlsRedirector } from '../../helpers/fault-proxy.js';
 
 const log = createLogger({ level: 'silent' });
@@ -28,12 +28,7 @@ const other = await buildImage(join(work, 'other'), { content: 'some other image
 await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`), pushImage(other, `${a.host}/app:other`)]);
 const D = img.manifestDigest;
 
-const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({
-  reference: `${host}/${ref}`,
-  endpoint: { host, insecure: true },
-  role,
-  blocked: false,
-});
+const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => harnessSource(`${host}/${ref}`, role);
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 /** Short deadlines, so that each case costs seconds; a deadline is what is tested, not speed. */
 const timeouts = { connectMs: 1000, headersMs: 1500, bodyIdleMs: 1500 };

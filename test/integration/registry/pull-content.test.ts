@@ -14,7 +14,7 @@ import { createLogger } from '../../../src/core/log.js';
 import { blobDeadlineMs, DEFAULT_TIMEOUTS } from '../../../src/registry/client.js';
 import { pullImage, PullError, hostPlatform, type PullSource } from '../../../src/registry/pull.js';
 import { buildImage, pushImage, sha256 } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { harnessSource, registryFor } from '../../helpers/registry.js';
 import { layOutImage, startStaticRegistry } from '../../helpers/static-registry.js';
 
 const log = createLogger({ level: 'silent' });
@@ -78,12 +78,7 @@ await layOutImage(
 const bad = await startStaticRegistry(www);
 t.teardown(() => bad.close());
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
-const src = (host: string, ref: string, role: PullSource['role'] = 'mirror'): PullSource => ({
-  reference: `${host}/${ref}`,
-  endpoint: { host, insecure: true },
-  role,
-  blocked: false,
-});
+const src = (host: string, ref: string, role: PullSource['role'] = 'mirror'): PullSource => harnessSource(`${host}/${ref}`, role);
 
 for (const [repo, why] of [
   ['bad-config', /unsupported digest "sha256\/\.\.\/\.\.\/x"/],

@@ -19,7 +19,7 @@ import { pullImage, hostPlatform, type PullSource } from '../../../src/registry/
 import { bodyFraming, CLOSE_DELIMITED_UNPAUSED, endSafe, mayPause } from '../../../src/registry/end-safe.js';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { ProxyAgent, request } from 'undici';
-import { freePort } from '../../helpers/registry.js';
+import { freePort, harnessSource } from '../../helpers/registry.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 import { startHostileProxy } from '../../helpers/fault-proxy.js';
@@ -37,12 +37,7 @@ for (const [i, img] of images.entries()) await layOutImage(www, `app${i}`, img);
 const plain = await startStaticRegistry(www);
 t.teardown(() => plain.close());
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
-const src = (host: string, repo: string, ref: string): PullSource => ({
-  reference: `${host}/${repo}${ref}`,
-  endpoint: { host, insecure: true },
-  role: 'mirror',
-  blocked: false,
-});
+const src = (host: string, repo: string, ref: string): PullSource => harnessSource(`${host}/${repo}${ref}`);
 
 t.test('pulls from an HTTP/1.0 mirror (python3 http.server) succeed, by digest and by tag, again and again', async (t) => {
   for (let round = 0; round < 3; round++) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../../src/core/log.js';
 import { pullImage, hostPlatform, PullError, type PullSource } from '../../../src/registry/pull.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { harnessSource, registryFor } from '../../helpers/registry.js';
 
 const log = createLogger({ level: 'silent' });
 const work = mkdtempSync(join(tmpdir(), 'mpd-local-store-'));
@@ -22,12 +22,7 @@ const [a, b] = await Promise.all([registryFor(t), registryFor(t)]);
 const img = await buildImage(join(work, 'img'), { content: 'local store', tag: 'v1' });
 await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`)]);
 
-const src = (host: string, role: PullSource['role']): PullSource => ({
-  reference: `${host}/app@${img.manifestDigest}`,
-  endpoint: { host, insecure: true },
-  role,
-  blocked: false,
-});
+const src = (host: string, role: PullSource['role']): PullSource => harnessSource(`${host}/app@${img.manifestDigest}`, role);
 
 t.test('a blob that cannot be written: the pull fails saying why, and no source is marked down', async (t) => {
   const dest = mkdtempSync(join(work, 'dest-'));
@@ -52,10 +47,7 @@ t.test('a blob whose temp file cannot be opened: the pull fails, it does not wai
   mkdirSync(join(dest, 'blobs', 'sha256'), { recursive: true });
   const configHex = big.configDigest.slice('sha256:'.length);
   copyFileSync(join(big.layoutDir, 'blobs', 'sha256', configHex), join(dest, 'blobs', 'sha256', configHex)); // present: the layer is fetched first
-  const pulled = pullImage(
-    [{ reference: `${a.host}/big@${big.manifestDigest}`, endpoint: { host: a.host, insecure: true }, role: 'primary', blocked: false }],
-    { dest, platform: hostPlatform(), health: {}, log },
-  );
+  const pulled = pullImage([harnessSource(`${a.host}/big@${big.manifestDigest}`, 'primary')], { dest, platform: hostPlatform(), health: {}, log });
   const err = await pulled.then(
     () => undefined,
     (e: unknown) => e,

@@ -16,7 +16,7 @@ import { pullImage, hostPlatform, PullError } from '../../../src/registry/pull.j
 import { manifestDigestOf } from '../../../src/registry/manifest-digest.js';
 import { digestOf } from '../../../src/registry/oci-layout.js';
 import { buildImage } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { harnessSource, registryFor } from '../../helpers/registry.js';
 import { skopeo } from '../../helpers/skopeo.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-schema1-'));
@@ -65,7 +65,7 @@ t.test('the bytes differ on every GET and never hash to the digest; the payload 
 });
 
 t.test('pull by digest: refused as content (schema1 is not pulled), the registry not marked down', async (t) => {
-  const err = await pullImage([{ reference: `${reg.host}/app@${D}`, endpoint: { host: reg.host, insecure: true }, role: 'primary', blocked: false }], {
+  const err = await pullImage([harnessSource(`${reg.host}/app@${D}`, 'primary')], {
     dest: mkdtempSync(join(work, 'dest-')),
     platform: hostPlatform(),
     health: {},

@@ -13,7 +13,7 @@ import { createLogger } from '../../../src/core/log.js';
 import { healthState } from '../../../src/health/health.js';
 import { pullImage, hostPlatform, type PullSource } from '../../../src/registry/pull.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { harnessSource, registryFor } from '../../helpers/registry.js';
 import { startFaultProxy } from '../../helpers/fault-proxy.js';
 
 const log = createLogger({ level: 'silent' });
@@ -24,12 +24,7 @@ const img = await buildImage(join(work, 'img'), { content: 'wrong content', tag:
 await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`)]);
 const D = img.manifestDigest;
 
-const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({
-  reference: `${host}/${ref}`,
-  endpoint: { host, insecure: true },
-  role,
-  blocked: false,
-});
+const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => harnessSource(`${host}/${ref}`, role);
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 const pull = (sources: PullSource[], health: Parameters<typeof pullImage>[1]['health'] = {}): ReturnType<typeof pullImage> =>
   pullImage(sources, { dest: dest(), platform: hostPlatform(), health, log });

@@ -10,7 +10,7 @@ import { createLogger } from '../../../src/core/log.js';
 import { pullImage, PullError, hostPlatform, type PullSource } from '../../../src/registry/pull.js';
 import { recordFailure, type HealthMap } from '../../../src/health/health.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { harnessSource, registryFor } from '../../helpers/registry.js';
 import { skopeo } from '../../helpers/skopeo.js';
 import { refusingHost, startFaultProxy, startSilentListener } from '../../helpers/fault-proxy.js';
 
@@ -21,12 +21,7 @@ const img = await buildImage(join(work, 'img'), { content: 'pull me', tag: 'v1' 
 await Promise.all([pushImage(img, `${a.host}/app:v1`), pushImage(img, `${b.host}/app:v1`)]);
 const D = img.manifestDigest;
 
-const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => ({
-  reference: `${host}/${ref}`,
-  endpoint: { host, insecure: true },
-  role,
-  blocked: false,
-});
+const src = (host: string, role: PullSource['role'] = 'mirror', ref = `app@${D}`): PullSource => harnessSource(`${host}/${ref}`, role);
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 const fast = { connectMs: 1000, headersMs: 1500, bodyIdleMs: 1500 };
 
