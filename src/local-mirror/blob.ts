@@ -2,10 +2,11 @@
  * A blob through the local mirror: streamed to the client as it arrives while hashed. When
  * its source fails mid-stream, the rest comes from the next source (Range from the offset
  * reached), so the client never sees the failure; a body sent without a length that ends
- * early with a clean close is such a failure too (endedWrong, settleSuspects). The last chunk is held back until the
- * whole blob has hashed to its digest: a wrong blob's connection is destroyed before its end,
- * so no client can accept it. A client's Range is served from the whole blob (hashed from
- * the start, bytes outside the range not sent), so ranges are verified too.
+ * early with a clean close is such a failure too (endedWrong, settleSuspects). The last chunk
+ * is held back until the whole blob has hashed to its digest: a wrong blob's connection is
+ * destroyed before its end, so no client can accept it. A client's Range is served from the
+ * whole blob (hashed from the start, bytes outside the range not sent), so ranges are
+ * verified too.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
