@@ -71,24 +71,27 @@ function sendWithFaults(res: ServerResponse, body: Buffer, faults: FrontFaults, 
   const stopAt = faults.dieAt === undefined ? body.length : Math.floor(body.length * faults.dieAt);
   const piece = faults.paced ? 16 * 1024 : body.length;
   let at = 0;
+  const later = (fn: () => void, ms: number): void => {
+    const timer = setTimeout(() => (timers.delete(timer), fn()), ms);
+    timers.add(timer);
+  };
   const step = (): void => {
     if (res.destroyed) return;
     const next = Math.min(at + piece, stopAt);
-    res.write(body.subarray(at, next));
+    const dying = next >= stopAt && faults.dieAt !== undefined;
+    // FIN only once what was written has left, and a moment after: Node 24 drops a chunked
+    // write still corked in the socket when the socket is ended at once (nothing was sent).
+    res.write(body.subarray(at, next), dying ? () => later(() => res.socket?.end(), 200) : undefined);
     at = next;
-    if (at < stopAt) {
-      const timer = setTimeout(() => (timers.delete(timer), step()), 50);
-      return void timers.add(timer);
-    }
-    if (faults.dieAt === undefined) res.end();
-    else res.socket?.end(); // FIN after what was written: the rest never comes
+    if (at < stopAt) return later(step, 50);
+    if (!dying) res.end();
   };
   step();
 }
 
 t.test('a chunked blob resumed from a slow mirror that ignores the Range and answers chunked arrives whole', async (t) => {
-  // The case is made only when bytes of the dying mirror arrived before it died (the resume);
-  // an attempt where none did (seen under load, and always on Node 24) is made again.
+  // The case is made only when bytes of the dying mirror reached the client before it died (the
+  // resume); an attempt where none did (seen once under load) is made again.
   for (let attempt = 1; attempt <= 3; attempt++) {
     const dying = await mirrorFront(t, registry.host, { chunked: true, dieAt: 0.5 });
     const resuming = await mirrorFront(t, registry.host, { chunked: true, ignoreRange: true, paced: true });
@@ -103,9 +106,7 @@ t.test('a chunked blob resumed from a slow mirror that ignores the Range and ans
     if (ep.stats().midBlobFallbacks === 1) return;
     t.comment(`attempt ${attempt}: no byte of the dying mirror arrived before it died, so nothing was resumed; again`);
   }
-  // On Node 24 the dying front's bytes never arrive before its end (not yet understood): the
-  // resume is then not made, though the rest (a whole layer, the second mirror not failed) was.
-  t.comment('in 3 attempts the dying mirror never sent a byte before dying: the resume case was not made');
+  t.fail('in 3 attempts no byte of the dying mirror reached the client before it died: the resume case was not made');
 });
 
 t.test('a blob resumed near its end from a slow mirror that sends it whole again: the deadline is for all it sends', async (t) => {
