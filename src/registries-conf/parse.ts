@@ -8,6 +8,7 @@ import { error, lazyLocation, warning, type DataPath, type Diagnostic, type Loca
 import { FieldReader, isTable, misplacedTopLevelKey, type Table } from '../core/field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './model.js';
 import { TomlIndex } from '../toml/locate.js';
+import { structKeys, type StructKeys, type StructSchema } from '../toml/struct-keys.js';
 import { validateConf } from './validate.js';
 
 export interface ParsedToml {
@@ -188,13 +189,50 @@ function droppedConflicts(kept: readonly RegistryTable[], dropped: readonly Regi
   return out;
 }
 
+const MIRROR_STRUCT: StructSchema = { location: null, insecure: null, 'pull-from-mirror': null };
+const V1_LIST: StructSchema = { registries: null };
+/**
+ * The structs containers/image decodes a file into (tomlConfig: V2RegistriesConf beside
+ * V1RegistriesConf): their field names, which keys match in any case. `aliases` is a map: its
+ * names are kept as written. (additional-layer-store-auth-helper is a field since 5.29.)
+ */
+const FILE_STRUCT: StructSchema = {
+  registry: { prefix: null, location: null, insecure: null, blocked: null, 'mirror-by-digest-only': null, 'pull-from-mirror': null, mirror: MIRROR_STRUCT },
+  'unqualified-search-registries': null,
+  'credential-helpers': null,
+  'short-name-mode': null,
+  'additional-layer-store-auth-helper': null,
+  aliases: null,
+  registries: { search: V1_LIST, insecure: V1_LIST, block: V1_LIST },
+};
+
+/** Keys containers/image decodes into a field spelled otherwise, and two keys it decodes into one field (located by `written`, which takes paths as written). */
+function spellingNotes(keys: StructKeys, written: Locator): Diagnostic[] {
+  const last = (path: DataPath): string => String(path[path.length - 1]);
+  const notes = keys.respelled.map((k) =>
+    warning(written(k.path), `key "${last(k.path)}" is read as "${k.field}": containers/image's TOML decoder matches keys in any case`),
+  );
+  for (const k of keys.sameField.filter((s) => s.differ)) {
+    const other = k.kept === last(k.path) ? k.other : k.kept;
+    notes.push(
+      warning(
+        written(k.path),
+        `"${last(k.path)}" and "${other}" are the same key for containers/image, which takes either value at random; "${k.kept}" is used here`,
+      ),
+    );
+  }
+  return notes;
+}
+
 /** A whole registries.conf file (the base): lenient about unknown keys, validated like containers/image loads it. */
 export function parseRegistriesConf(text: string, file: string): ParsedConf {
   const parsed = parseTomlText(text, file);
   if (!parsed.data) return { diagnostics: parsed.diagnostics };
-  const locate = tomlLocator(text, file);
-  const r = new FieldReader(locate);
-  const data = parsed.data;
+  const keys = structKeys(parsed.data, FILE_STRUCT);
+  const written = tomlLocator(text, file);
+  const locate: Locator = (path, needle) => written(keys.writtenPath(path), needle);
+  const r = new FieldReader(locate, spellingNotes(keys, written));
+  const data = keys.data;
   const v2 = TOP_LEVEL_KEYS.some((k) => k in data);
   if (isV1(data)) {
     if (v2) {

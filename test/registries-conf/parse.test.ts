@@ -1,0 +1,85 @@
+import t from 'tap';
+import { parseRegistriesConf } from '../../src/registries-conf/parse.js';
+import { formatDiagnostic } from '../../src/core/diagnostic.js';
+
+function parse(text: string): ReturnType<typeof parseRegistriesConf> & { errors: string[]; warnings: string[] } {
+  const p = parseRegistriesConf(text, 'base.conf');
+  const of = (s: string): string[] => p.diagnostics.filter((d) => d.severity === s).map(formatDiagnostic);
+  return { ...p, errors: of('error'), warnings: of('warning') };
+}
+
+// containers/image decodes with BurntSushi/toml, whose struct decoding matches a key to a field
+// case-insensitively (strings.EqualFold): `Insecure = true` is insecure there.
+t.test('keys spelled in another case are the keys containers/image reads', async (t) => {
+  const p = parse(
+    [
+      'Unqualified-Search-Registries = ["quay.io"]',
+      // U+017F (long s) and U+212A (Kelvin sign) fold to "s" and "k" in Go's EqualFold (quoted: TOML 1.0 bare keys are ASCII).
+      '"\u017Fhort-name-mode" = "enforcing"',
+      '[[Registry]]',
+      'Prefix = "example.com/ns"',
+      'LOCATION = "internal.example/ns"',
+      'Insecure = true',
+      'Mirror-By-Digest-Only = true',
+      '[[Registry.Mirror]]',
+      'Location = "mirror.example/ns"',
+      '[[Registry]]',
+      'location = "blocked.example"',
+      '"bloc\u212Aed" = true',
+      '',
+    ].join('\n'),
+  );
+  t.same(p.errors, []);
+  t.same(p.conf?.unqualifiedSearchRegistries, ['quay.io']);
+  t.equal(p.conf?.shortNameMode, 'enforcing');
+  t.same(
+    p.conf?.registries.map((r) => ({
+      prefix: r.prefix,
+      location: r.location,
+      insecure: r.insecure,
+      blocked: r.blocked,
+      d: r.mirrorByDigestOnly,
+      m: r.mirrors.map((m) => m.location),
+    })),
+    [
+      { prefix: 'example.com/ns', location: 'internal.example/ns', insecure: true, blocked: undefined, d: true, m: ['mirror.example/ns'] },
+      { prefix: undefined, location: 'blocked.example', insecure: undefined, blocked: true, d: undefined, m: [] },
+    ],
+  );
+  t.match(p.warnings.join('\n'), /base\.conf:5:1: .*"LOCATION" is read as "location"/, 'each is named, where it is written');
+  t.notMatch(p.warnings.join('\n'), /unknown key/, 'none of them is unknown');
+});
+
+t.test('a key in another case inside a [[registry]] is no top-level key (TOML puts it in the table)', async (t) => {
+  const p = parse('[[registry]]\nlocation = "a.example"\nShort-Name-Mode = "enforcing"\n');
+  t.equal(p.conf?.shortNameMode, undefined);
+  t.match(p.warnings.join('\n'), /unknown key "Short-Name-Mode" in \[\[registry\]\]/);
+});
+
+t.test('a v1 file in another case is v1 for containers/image', async (t) => {
+  const p = parse('[Registries.Block]\nRegistries = ["blocked.example"]\n');
+  t.equal(p.format, 'v1');
+  t.same(
+    p.conf?.registries.map((r) => [r.location, r.blocked]),
+    [['blocked.example', true]],
+  );
+});
+
+t.test('the same key twice in two cases: containers/image takes either at random', async (t) => {
+  const p = parse('[[registry]]\nlocation = "a.example"\nLocation = "b.example"\n');
+  t.same(p.errors, []);
+  t.equal(p.conf?.registries[0]?.location, 'a.example', 'the exact spelling, one of the two it may take');
+  t.match(p.warnings.join('\n'), /base\.conf:3:1: .*"Location" and "location" are the same key for containers\/image/);
+  const same = parse('[[registry]]\nlocation = "a.example"\nLocation = "a.example"\n');
+  t.notMatch(same.warnings.join('\n'), /same key/, 'no warning when both say the same');
+});
+
+t.test('a wrongly typed key in another case is the type error containers/image refuses, located at it', async (t) => {
+  const p = parse('[[registry]]\nlocation = "a.example"\n\nInsecure = "yes"\n');
+  t.match(p.errors.join('\n'), /base\.conf:4:1: .*"insecure" must be a boolean/);
+});
+
+t.test('alias names keep their case (a map, not a struct)', async (t) => {
+  const p = parse('[Aliases]\n"Foo" = "quay.io/foo/foo"\n"foo" = "quay.io/foo/bar"\n');
+  t.same(Object.keys(p.conf?.aliases ?? {}).sort(), ['Foo', 'foo']);
+});
