@@ -172,6 +172,21 @@ function isV1(data: Table): boolean {
   });
 }
 
+/**
+ * containers/image 5.23's V2RegistriesConf.Nonempty: a v2 key counts beside v1 tables only when it
+ * holds something (`short-name-mode = ""`, `unqualified-search-registries = []` or an empty
+ * `[aliases]` leave the file v1). A value of the wrong type counts, so that its error is reported.
+ * (5.24+ count a present empty list too: either way the file we render from it is v2.)
+ */
+function hasV2Settings(data: Table): boolean {
+  return TOP_LEVEL_KEYS.some((key) => {
+    const v = data[key];
+    if (v === undefined || v === '') return false;
+    if (Array.isArray(v)) return v.length > 0;
+    return !isTable(v) || Object.keys(v).length > 0;
+  });
+}
+
 /** Tables sharing a physical location must agree on insecure and blocked: the check that sees dropped duplicates too. */
 function droppedConflicts(kept: readonly RegistryTable[], dropped: readonly RegistryTable[], file: string): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -233,9 +248,8 @@ export function parseRegistriesConf(text: string, file: string): ParsedConf {
   const locate: Locator = (path, needle) => written(keys.writtenPath(path), needle);
   const r = new FieldReader(locate, spellingNotes(keys, written));
   const data = keys.data;
-  const v2 = TOP_LEVEL_KEYS.some((k) => k in data);
   if (isV1(data)) {
-    if (v2) {
+    if (hasV2Settings(data)) {
       return { diagnostics: [error(locate(['registries']), 'mixing sysregistry v1/v2 is not supported')], format: 'v1' };
     }
     r.warn(['registries'], 'deprecated v1 format ([registries.search], [registries.insecure], [registries.block]) converted to v2');

@@ -83,3 +83,19 @@ t.test('alias names keep their case (a map, not a struct)', async (t) => {
   const p = parse('[Aliases]\n"Foo" = "quay.io/foo/foo"\n"foo" = "quay.io/foo/bar"\n');
   t.same(Object.keys(p.conf?.aliases ?? {}).sort(), ['Foo', 'foo']);
 });
+
+// containers/image 5.23 (V2RegistriesConf.Nonempty) counts a v2 key beside v1 tables only when it holds something.
+t.test('v2 keys without a value beside v1 tables are no mix: the file is v1', async (t) => {
+  const p = parse(
+    'short-name-mode = ""\nunqualified-search-registries = []\ncredential-helpers = []\nregistry = []\n[aliases]\n[registries.block]\nregistries = ["blocked.example"]\n',
+  );
+  t.same(p.errors, []);
+  t.equal(p.format, 'v1');
+  t.same(
+    p.conf?.registries.map((r) => [r.location, r.blocked]),
+    [['blocked.example', true]],
+  );
+  for (const v2 of ['short-name-mode = "enforcing"', 'unqualified-search-registries = ["quay.io"]', '[aliases]\n"a" = "quay.io/a/a"']) {
+    t.match(parse(`${v2}\n[registries.block]\nregistries = ["blocked.example"]\n`).errors.join('\n'), /mixing sysregistry v1\/v2 is not supported/, v2);
+  }
+});
