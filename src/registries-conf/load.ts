@@ -93,14 +93,19 @@ export async function registriesPaths(opts: LoadRegistriesOptions = {}): Promise
   return opts.dropInDirs !== undefined ? { ...paths, dropInDirs: [...opts.dropInDirs] } : paths;
 }
 
-/** `*.conf` non-directory entries of `dir`, in byte order; none when the dir is missing. */
+/**
+ * `*.conf` non-directory entries of `dir`, in byte order; none when the dir is missing. As Go's
+ * filepath.WalkDir, which containers/image walks it with: the root is Lstat'ed, so a root that is
+ * not a directory itself (a file, or a symbolic link, even to a directory) is one entry, read
+ * only if its own name ends in ".conf".
+ */
 export async function listDropIns(dir: string): Promise<string[]> {
   let entries;
   try {
+    if (!(await fs.lstat(dir)).isDirectory()) return dir.endsWith('.conf') ? [dir] : [];
     entries = await fs.readdir(dir, { withFileTypes: true });
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return [];
-    if (errnoCode(e) === 'ENOTDIR') return dir.endsWith('.conf') ? [dir] : []; // Go's WalkDir visits a file root itself
     throw new RegistriesLoadError(`reading registries.conf.d: ${(e as Error).message}`, dir);
   }
   return entries

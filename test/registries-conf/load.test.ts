@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,6 +242,19 @@ t.test('listDropIns: byte order, *.conf non-directories only, a missing director
     ['.hidden.conf', '10.conf', 'B.conf', 'a.conf', 'b.conf'],
   );
   t.same(await listDropIns(join(dir, 'none')), []);
+});
+
+// containers/image walks each drop-in directory with filepath.WalkDir, which Lstats its root: a
+// symbolic link there is one non-directory entry, read only if its own name ends in ".conf".
+t.test('listDropIns: a drop-in directory that is a symbolic link is not walked (skopeo 1.9.3 reads nothing in it)', async (t) => {
+  const root = tmp({ 'real/50-block.conf': '[[registry]]\nlocation = "blocked.example"\nblocked = true\n', 'main.conf': '' });
+  symlinkSync(join(root, 'real'), join(root, 'registries.conf.d'));
+  t.same(await listDropIns(join(root, 'registries.conf.d')), []);
+  const loaded = await loadRegistriesConf({ path: join(root, 'main.conf'), dropInDirs: [join(root, 'registries.conf.d')] });
+  t.same(loaded.files, [join(root, 'main.conf')]);
+  t.equal(findRegistry(loaded.conf, 'blocked.example/app').implicit, true, 'nothing blocked');
+  symlinkSync(join(root, 'real', '50-block.conf'), join(root, 'link.conf'));
+  t.same(await listDropIns(join(root, 'link.conf')), [join(root, 'link.conf')], 'a root whose name ends in .conf is read, as Go visits it');
 });
 
 t.test('hostile base files give located errors, not exceptions (the daemon would fail every render)', async (t) => {
