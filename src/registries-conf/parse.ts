@@ -48,6 +48,14 @@ const MIRROR_KEYS = ['location', 'insecure', 'pull-from-mirror'];
 const stripSlash = (s: string): string => s.replace(/\/+$/, '');
 
 /**
+ * containers/image 5.23 to 5.34 trim a copy of each mirror's location (`for _, mir := range
+ * reg.Mirrors`), so a mirror keeps its trailing "/" and the rewrite of every pull through the
+ * table fails. 5.35+ trim it; so do we, and the rendered file has none.
+ */
+const mirrorSlashNote = (location: string): string =>
+  `mirror location "${location}" ends in "/": containers/image before 5.35 (skopeo 1.9.3 among them) keeps it and fails every pull through this table ("rewriting reference: invalid reference format"); it is read, and rendered, without`;
+
+/**
  * Reads the registries.conf v2 keys of `data` (other keys are the caller's business).
  * Tables dropped as duplicate prefixes go to `dropped` when given: containers/image drops them
  * too, but only after its insecure/blocked conflict check, which still sees them.
@@ -98,7 +106,9 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     r.tables(t, 'mirror', path).forEach((m, j) => {
       const mpath = [...path, 'mirror', j];
       r.unknownKeys(m, MIRROR_KEYS, mpath, strict ? 'error' : 'warning', '[[registry.mirror]]', misplaced);
-      const ep: Endpoint = { location: stripSlash(r.string(m, 'location', mpath) ?? ''), origin: r.locatePath([...mpath, 'location']) };
+      const written = r.string(m, 'location', mpath) ?? '';
+      const ep: Endpoint = { location: stripSlash(written), origin: r.locatePath([...mpath, 'location']) };
+      if (!strict && ep.location && ep.location !== written) r.warn([...mpath, 'location'], mirrorSlashNote(written), written);
       if (r.boolean(m, 'insecure', mpath)) ep.insecure = true;
       const pfm = r.string(m, 'pull-from-mirror', mpath);
       if (pfm) ep.pullFromMirror = pfm;

@@ -99,3 +99,13 @@ t.test('v2 keys without a value beside v1 tables are no mix: the file is v1', as
     t.match(parse(`${v2}\n[registries.block]\nregistries = ["blocked.example"]\n`).errors.join('\n'), /mixing sysregistry v1\/v2 is not supported/, v2);
   }
 });
+
+// containers/image 5.23–5.34 trimmed a copy of each mirror (for _, mir := range reg.Mirrors): the
+// slash stays, and every pull through the table fails ("rewriting reference: invalid reference format").
+t.test('a host mirror location ending in "/" is named: containers/image before 5.35 fails every pull through its table', async (t) => {
+  const p = parse('[[registry]]\nlocation = "example.com/ns/"\n[[registry.mirror]]\nlocation = "mirror.example/m/"\n');
+  t.same(p.errors, []);
+  t.equal(p.conf?.registries[0]?.mirrors[0]?.location, 'mirror.example/m', 'read without it, as 5.35+ reads it and as we render it');
+  t.match(p.warnings.join('\n'), /base\.conf:4:\d+: .*"mirror\.example\/m\/".*before 5\.35/);
+  t.notMatch(p.warnings.join('\n'), /example\.com\/ns\//, "a table's own location is trimmed by every version");
+});
