@@ -9,6 +9,7 @@ import { FieldReader, isTable, misplacedTopLevelKey, type Table } from '../core/
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './model.js';
 import { TomlIndex } from '../toml/locate.js';
 import { structKeys, type StructKeys, type StructSchema } from '../toml/struct-keys.js';
+import { tomlNextSyntax } from '../toml/next-syntax.js';
 import { validateConf } from './validate.js';
 
 export interface ParsedToml {
@@ -253,6 +254,11 @@ function spellingNotes(keys: StructKeys, written: Locator): Diagnostic[] {
 export function parseRegistriesConf(text: string, file: string): ParsedConf {
   const parsed = parseTomlText(text, file);
   if (!parsed.data) return { diagnostics: parsed.diagnostics };
+  const next = tomlNextSyntax(text); // smol-toml reads TOML 1.1; containers/image refuses it with the whole file
+  if (next) {
+    const message = `invalid TOML for containers/image: ${next.message} (TOML 1.1 syntax; containers/image reads TOML 1.0 and refuses the whole file)`;
+    return { diagnostics: [error({ file, line: next.line, col: next.col }, message)] };
+  }
   const keys = structKeys(parsed.data, FILE_STRUCT);
   const written = tomlLocator(text, file);
   const locate: Locator = (path, needle) => written(keys.writtenPath(path), needle);

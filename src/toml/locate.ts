@@ -34,9 +34,12 @@ interface Entry {
 const START: Position = { line: 1, col: 1 };
 
 let parse: typeof ParseTOML | undefined;
+/** toml-eslint-parser's parseTOML, loaded on first use. */
+export function tomlSyntaxParser(): typeof ParseTOML {
+  return (parse ??= (createRequire(import.meta.url)('toml-eslint-parser') as { parseTOML: typeof ParseTOML }).parseTOML);
+}
 function parseToml(text: string): AST.TOMLProgram {
-  parse ??= (createRequire(import.meta.url)('toml-eslint-parser') as { parseTOML: typeof ParseTOML }).parseTOML;
-  return parse(text, { tomlVersion: '1.1' });
+  return tomlSyntaxParser()(text, { tomlVersion: '1.1' });
 }
 
 let textsParsed = 0;

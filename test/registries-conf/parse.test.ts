@@ -109,3 +109,26 @@ t.test('a host mirror location ending in "/" is named: containers/image before 5
   t.match(p.warnings.join('\n'), /base\.conf:4:\d+: .*"mirror\.example\/m\/".*before 5\.35/);
   t.notMatch(p.warnings.join('\n'), /example\.com\/ns\//, "a table's own location is trimmed by every version");
 });
+
+// skopeo 1.9.3 (BurntSushi/toml 1.2.0): `invalid escape in string '\e'`, `trailing comma not allowed in inline table`, ...
+t.test('TOML 1.1 syntax, which containers/image refuses with the whole file, is an error at its place', async (t) => {
+  const table = '[[registry]]\nlocation = "example.com/ns"\n';
+  for (const [what, line, at] of [
+    ['an \\e escape', 'mirror = [{ location = "m.example/a\\e" }]', 3],
+    ['an \\x escape', '[aliases]\n"x" = "example.com/ns/\\x61"', 4],
+    ['a trailing comma in an inline table', 'mirror = [{ location = "m.example/a", }]', 3],
+    ['a newline in an inline table', 'mirror = [{\nlocation = "m.example/a" }]', 4],
+  ] as const) {
+    const p = parse(`${table}${line}\n`);
+    t.match(p.errors.join('\n'), new RegExp(`^base\\.conf:${at}:\\d+: .*TOML 1\\.1`), what);
+    t.equal(p.conf, undefined, `${what}: nothing is read`);
+  }
+  t.match(parse(`${table}caf\u00e9 = true\n`).errors.join('\n'), /^base\.conf:3:\d+: invalid TOML/, 'a non-ASCII bare key');
+  for (const [what, line] of [
+    ['an inline table of TOML 1.0', 'mirror = [{ location = "m.example/a", insecure = true }]'],
+    ['non-ASCII text in a comment and a string', '# caf\u00e9\nblocked = false # "\u212a"'],
+    ['a \\u escape', 'mirror = [{ location = "m.example/\\u0061" }]'],
+  ] as const) {
+    t.same(parse(`${table}${line}\n`).errors, [], what);
+  }
+});
