@@ -11,6 +11,7 @@
  * recursion; a file that vanished after the listing is skipped. Drop-ins must be v2. Each file is
  * validated on its own; the first error stops the load, with containers/image's wording.
  */
+import { isUtf8 } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,22 @@ export async function listDropIns(dir: string): Promise<string[]> {
     .map((name) => join(dir, name));
 }
 
+/**
+ * A file's text, refused when it is not UTF-8 (BurntSushi/toml: "invalid UTF-8 byte"): read as
+ * UTF-8 text, a Latin-1 byte would become U+FFFD and the file would pass.
+ */
+async function readUtf8(file: string): Promise<string> {
+  const bytes = await fs.readFile(file);
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  let line = 1;
+  for (let start = 0; start < bytes.length; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end))) break;
+    start = end < 0 ? bytes.length : end + 1;
+  }
+  throw new Error(`${file}:${line}: invalid UTF-8 (containers/image reads UTF-8 only)`);
+}
+
 function parseFile(text: string, file: string, dropIn: boolean, warnings: Diagnostic[]): RegistriesConf {
   const what = dropIn ? 'loading drop-in registries configuration' : 'loading registries configuration';
   const parsed = parseRegistriesConf(text, file);
@@ -142,7 +159,7 @@ export async function loadRegistriesConf(opts: LoadRegistriesOptions = {}): Prom
   let main: RegistriesConf = { registries: [] };
   let text: string | undefined;
   try {
-    text = await fs.readFile(paths.main, 'utf8');
+    text = await readUtf8(paths.main);
   } catch (e) {
     if (!(errnoCode(e) === 'ENOENT' && paths.mainIsDefault)) {
       const reason = errnoCode(e) === 'ENOENT' ? `open ${paths.main}: no such file or directory` : (e as Error).message;
@@ -158,7 +175,7 @@ export async function loadRegistriesConf(opts: LoadRegistriesOptions = {}): Prom
     for (const file of await listDropIns(dir)) {
       let dropInText: string;
       try {
-        dropInText = await fs.readFile(file, 'utf8');
+        dropInText = await readUtf8(file);
       } catch (e) {
         if (errnoCode(e) === 'ENOENT') continue; // removed between the listing and the read
         throw new RegistriesLoadError(`loading drop-in registries configuration "${file}": ${(e as Error).message}`, file);

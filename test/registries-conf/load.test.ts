@@ -244,6 +244,28 @@ t.test('listDropIns: byte order, *.conf non-directories only, a missing director
   t.same(await listDropIns(join(dir, 'none')), []);
 });
 
+// BurntSushi/toml refuses bytes that are not UTF-8 (skopeo 1.9.3: `toml: line 4 (last key "registry"): invalid UTF-8 byte: 0xe9`);
+// reading them as UTF-8 text turned them into U+FFFD and took the file as valid.
+t.test('a file that is not UTF-8 (a Latin-1 comment) is refused with its line, as containers/image refuses it', async (t) => {
+  const dir = tmp({ 'main.conf': '' });
+  mkdirSync(join(dir, 'd'));
+  writeFileSync(join(dir, 'd', '10-latin1.conf'), Buffer.from('[[registry]]\nlocation = "a.example"\nblocked = true\n# caf\xe9\n', 'latin1'));
+  await t.rejects(loadRegistriesConf({ path: join(dir, 'main.conf'), dropInDirs: [join(dir, 'd')] }), {
+    name: 'RegistriesLoadError',
+    message: /^loading drop-in registries configuration ".*10-latin1\.conf": .*10-latin1\.conf:4: invalid UTF-8/,
+  });
+  writeFileSync(join(dir, 'latin1.conf'), Buffer.from('# caf\xe9\n', 'latin1'));
+  await t.rejects(loadRegistriesConf({ path: join(dir, 'latin1.conf'), dropInDirs: [] }), {
+    message: /^loading registries configuration ".*latin1\.conf": .*:1: invalid UTF-8/,
+  });
+  writeFileSync(join(dir, 'utf8.conf'), '# caf\u00e9 \ufffd\n');
+  t.same(
+    (await loadRegistriesConf({ path: join(dir, 'utf8.conf'), dropInDirs: [] })).files,
+    [join(dir, 'utf8.conf')],
+    'UTF-8, U+FFFD itself included, is read',
+  );
+});
+
 // containers/image walks each drop-in directory with filepath.WalkDir, which Lstats its root: a
 // symbolic link there is one non-directory entry, read only if its own name ends in ".conf".
 t.test('listDropIns: a drop-in directory that is a symbolic link is not walked (skopeo 1.9.3 reads nothing in it)', async (t) => {
