@@ -4,21 +4,31 @@
  * prefix we manage silently overrides our render: warn about it. So does one nested in a
  * scope of ours that has mirrors or a block: containers/image takes the longest matching
  * prefix (governing-table.ts: `docker.io` answers for `docker.io:5000` too), so names under
- * it get the drop-in's table and lose our mirrors, block or insecure flag.
+ * it get the drop-in's table and lose our mirrors, block or insecure flag. And a drop-in
+ * containers/image refuses (not TOML 1.0, not UTF-8, a value it rejects, the v1 format) fails
+ * every pull on the host, ours included: said too.
  */
-import { warning, type Diagnostic } from '../core/diagnostic.js';
+import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
-import { parseRegistriesConf } from '../registries-conf/parse.js';
+import { INVALID_UTF8, parseRegistriesConf, refusedFile, type ConfText } from '../registries-conf/parse.js';
 import { tableFinder } from '../registries-conf/governing-table.js';
-import type { SourceText } from '../pipeline/strict.js';
 
-export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText[]): Diagnostic[] {
+export function findShadowing(conf: RegistriesConf, dropIns: readonly ConfText[]): Diagnostic[] {
   const ours = new Map<string, RegistryTable>();
   for (const t of conf.registries) if (!ours.has(registryScope(t))) ours.set(registryScope(t), t);
   const find = tableFinder(conf);
   const out: Diagnostic[] = [];
   for (const d of dropIns) {
+    if (d.invalidUtf8Line !== undefined) {
+      out.push(refusedDropIn({ file: d.file, line: d.invalidUtf8Line, col: 1 }, INVALID_UTF8));
+      continue;
+    }
     const parsed = parseRegistriesConf(d.text, d.file);
+    const refused = refusedFile(parsed, d.file, true);
+    if (refused !== undefined) {
+      out.push(refusedDropIn(refused.at, refused.reason));
+      continue;
+    }
     for (const t of parsed.conf?.registries ?? []) {
       const scope = registryScope(t);
       const at = t.origin ?? { file: d.file };
@@ -50,4 +60,11 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly SourceText
 function lostBelow(t: RegistryTable): string | undefined {
   const lost = [t.mirrors.length > 0 ? 'mirrors' : '', t.blocked ? 'block' : '', t.insecure ? 'insecure flag' : ''].filter((x) => x !== '');
   return lost.length === 0 ? undefined : lost.join(', ');
+}
+
+function refusedDropIn(at: Location, reason: string): Diagnostic {
+  return warning(
+    { file: at.file, ...(at.line !== undefined && { line: at.line }), ...(at.col !== undefined && { col: at.col }) },
+    `containers/image refuses this drop-in, so every pull on this host fails until it is mended or removed: ${reason}`,
+  );
 }

@@ -11,13 +11,12 @@
  * recursion; a file that vanished after the listing is skipped. Drop-ins must be v2. Each file is
  * validated on its own; the first error stops the load, with containers/image's wording.
  */
-import { isUtf8 } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from './model.js';
-import { parseRegistriesConf } from './parse.js';
+import { INVALID_UTF8, invalidUtf8Line, parseRegistriesConf, refusedFile } from './parse.js';
 import { mergeRegistriesConfs } from './layer.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 
@@ -122,27 +121,19 @@ export async function listDropIns(dir: string): Promise<string[]> {
  */
 async function readUtf8(file: string): Promise<string> {
   const bytes = await fs.readFile(file);
-  if (isUtf8(bytes)) return bytes.toString('utf8');
-  let line = 1;
-  for (let start = 0; start < bytes.length; line++) {
-    const end = bytes.indexOf(0x0a, start);
-    if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end))) break;
-    start = end < 0 ? bytes.length : end + 1;
-  }
-  throw new Error(`${file}:${line}: invalid UTF-8 (containers/image reads UTF-8 only)`);
+  const line = invalidUtf8Line(bytes);
+  if (line === undefined) return bytes.toString('utf8');
+  throw new Error(`${file}:${line}: ${INVALID_UTF8}`);
 }
 
 function parseFile(text: string, file: string, dropIn: boolean, warnings: Diagnostic[]): RegistriesConf {
   const what = dropIn ? 'loading drop-in registries configuration' : 'loading registries configuration';
   const parsed = parseRegistriesConf(text, file);
-  if (dropIn && parsed.format === 'v1') {
-    throw new RegistriesLoadError(`${what} "${file}": registry must be in v2 format but is in v1`, file);
-  }
-  const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
-  const first = errors[0];
-  if (first !== undefined || !parsed.conf) {
-    const detail = first ? formatDiagnostic(first) : `${file}: cannot be parsed`;
-    throw new RegistriesLoadError(`${what} "${file}": ${detail}`, file, errors);
+  const refused = refusedFile(parsed, file, dropIn);
+  if (refused !== undefined || !parsed.conf) {
+    const first = refused?.errors[0];
+    const detail = first ? formatDiagnostic(first) : (refused?.reason ?? 'cannot be parsed');
+    throw new RegistriesLoadError(`${what} "${file}": ${detail}`, file, refused?.errors ?? []);
   }
   warnings.push(...parsed.diagnostics.filter((d) => d.severity === 'warning'));
   return parsed.conf;

@@ -4,9 +4,10 @@
  * registries.conf content of native fragments (strict: a typo is an error).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { error, lazyLocation, warning, type DataPath, type Diagnostic, type Locator } from '../core/diagnostic.js';
+import { error, lazyLocation, warning, type DataPath, type Diagnostic, type Location, type Locator } from '../core/diagnostic.js';
 import { FieldReader, isTable, misplacedTopLevelKey, type Table } from '../core/field-reader.js';
 import { type Endpoint, type RegistriesConf, type RegistryTable, registryScope } from './model.js';
+import { isUtf8 } from 'node:buffer';
 import { TomlIndex } from '../toml/locate.js';
 import { structKeys, type StructKeys, type StructSchema } from '../toml/struct-keys.js';
 import { tomlNextSyntax } from '../toml/next-syntax.js';
@@ -248,6 +249,51 @@ function spellingNotes(keys: StructKeys, written: Locator): Diagnostic[] {
     );
   }
   return notes;
+}
+
+/** BurntSushi/toml refuses a file with a byte that is not UTF-8 ("invalid UTF-8 byte"), whole. */
+export const INVALID_UTF8 = 'invalid UTF-8 (containers/image reads UTF-8 only)';
+
+/**
+ * The line of a file's first byte that is not UTF-8; undefined when there is none. Files are read
+ * as bytes for it: read as UTF-8 text, a Latin-1 byte would become U+FFFD and the file would pass.
+ */
+export function invalidUtf8Line(bytes: Uint8Array): number | undefined {
+  if (isUtf8(bytes)) return undefined;
+  let line = 1;
+  for (let start = 0; start < bytes.length; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end))) break;
+    start = end < 0 ? bytes.length : end + 1;
+  }
+  return line;
+}
+
+/** A registries.conf file as read: its text, or the line of its first byte that is not UTF-8 (then no text). */
+export interface ConfText {
+  readonly file: string;
+  readonly text: string;
+  readonly invalidUtf8Line?: number;
+}
+
+/** Why containers/image refuses a whole file, and where. */
+export interface Refusal {
+  readonly at: Location;
+  readonly reason: string;
+  readonly errors: readonly Diagnostic[];
+}
+
+/**
+ * What makes containers/image refuse a parsed file (its first error, or, for a drop-in, the v1
+ * format: drop-ins must be v2); undefined when it loads it. One rule for `resolve`'s load and
+ * the warnings about the drop-ins beside our output.
+ */
+export function refusedFile(parsed: ParsedConf, file: string, dropIn: boolean): Refusal | undefined {
+  if (dropIn && parsed.format === 'v1') return { at: { file }, reason: 'registry must be in v2 format but is in v1', errors: [] }; // containers/image's words
+  const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
+  const first = errors[0];
+  if (first !== undefined) return { at: first, reason: first.message, errors };
+  return parsed.conf ? undefined : { at: { file }, reason: 'cannot be parsed', errors };
 }
 
 /** A whole registries.conf file (the base): lenient about unknown keys, validated like containers/image loads it. */

@@ -43,3 +43,20 @@ t.test('the nearest of our tables decides: a drop-in under our mirror-less table
 t.test("containers/image's prefix match decides: our table for a host answers for that host on another port too", async (t) => {
   t.match(said('[[registry]]\nlocation = "blocked.example.com:5000"\n'), [/defines prefix "blocked\.example\.com:5000" inside "blocked\.example\.com"/]);
 });
+
+t.test('a drop-in containers/image refuses is said: every pull on the host fails while it is there', async (t) => {
+  t.match(said('[[registry]]\nlocation = "quay.io/other"\nmirror = [{ location = "m.local/a", }]\n'), [
+    /50-x\.conf:3:\d+: warning: containers\/image refuses this drop-in, so every pull on this host fails until it is mended or removed: .*TOML 1\.1/,
+  ]);
+  t.match(said('[registries.block]\nregistries = ["x.example"]\n'), [
+    /50-x\.conf: warning: containers\/image refuses this drop-in, .*: registry must be in v2 format but is in v1$/,
+  ]);
+  t.match(
+    said('[[registry]]\nlocation = "quay.io/x"\ninsecure = "yes"\n'),
+    [/50-x\.conf:3:\d+: warning: containers\/image refuses this drop-in, .*: "insecure" must be a boolean/],
+    'a value it refuses',
+  );
+  t.match(findShadowing(conf, [{ file: 'latin1.conf', text: '', invalidUtf8Line: 2 }]).map(formatDiagnostic), [
+    /^latin1\.conf:2:1: warning: containers\/image refuses this drop-in, .*: invalid UTF-8/,
+  ]);
+});

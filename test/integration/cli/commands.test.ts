@@ -212,6 +212,18 @@ t.test('check reads the same drop-ins as resolve: a large one counts too', async
   t.match(r.stderr, new RegExp(`${dropIns}/50-big\\.conf:2:1: warning: this drop-in defines prefix "docker\\.io"`));
 });
 
+t.test('check warns about a drop-in beside the output that containers/image refuses (every pull on the host fails)', async (t) => {
+  const { dir, policy, out } = workspace();
+  const dropIns = join(dir, 'registries.conf.d');
+  mkdirSync(dropIns);
+  writeFileSync(join(dropIns, '50-latin1.conf'), Buffer.from('[[registry]]\n# caf\xe9\nlocation = "a.example"\n', 'latin1'));
+  writeFileSync(join(dropIns, '60-toml11.conf'), '[[registry]]\nlocation = "b.example"\nmirror = [{ location = "m.example/b", }]\n');
+  const r = await runCli(['check', '--policy-dir', policy, '--output', out]);
+  t.equal(r.code, 0, 'a warning, not an error: the drop-in is not ours');
+  t.match(r.stderr, new RegExp(`${dropIns}/50-latin1\\.conf:2:1: warning: containers/image refuses this drop-in, .*: invalid UTF-8`));
+  t.match(r.stderr, new RegExp(`${dropIns}/60-toml11\\.conf:3:\\d+: warning: containers/image refuses this drop-in, .*TOML 1\\.1`));
+});
+
 t.test('names of Object.prototype are not commands', async (t) => {
   const r = await runCli(['constructor']);
   t.equal(r.code, 2);
