@@ -253,7 +253,7 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
     });
   }
   const search = r.stringArray(sources, 'containerRuntimeSearchRegistries', sp);
-  if (search) {
+  if (search && isSearchListAccepted(search, [...sp, 'containerRuntimeSearchRegistries'], r)) {
     out.conf.unqualifiedSearchRegistries = search;
     out.confOrigins['unqualified-search-registries'] = locate([...sp, 'containerRuntimeSearchRegistries']);
     // Validate here, where each entry's position is known.
@@ -261,9 +261,47 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
       ...validateConf({ unqualifiedSearchRegistries: search, registries: [] }, (path) => locate([...sp, 'containerRuntimeSearchRegistries', ...path.slice(1)])),
     );
   }
-  if (sources.allowedRegistries !== undefined) {
+  allowedRegistries(sources, sp, r, keyAt);
+}
+
+/** allowedRegistries is policy.json's: ignored here, but never beside blockedRegistries (a CEL rule of RegistrySources: no cluster runs with both). */
+function allowedRegistries(sources: Table, sp: DataPath, r: FieldReader, keyAt: KeyLocator): void {
+  if (sources.allowedRegistries === undefined) return;
+  if (sources.blockedRegistries === undefined) {
     r.warn([...sp, 'allowedRegistries'], 'allowedRegistries belongs to policy.json (signature policy), not registries.conf; ignored');
+    return;
   }
+  r.diagnostics.push(
+    error(
+      keyAt([...sp, 'allowedRegistries']),
+      'only one of blockedRegistries or allowedRegistries may be set (the API server refuses both); remove allowedRegistries, which belongs to policy.json and is not rendered here',
+    ),
+  );
+}
+
+/**
+ * containerRuntimeSearchRegistries as the API server takes it: at least one entry (MinItems=1)
+ * and none twice (listType=set). An empty list would otherwise replace the host's own search
+ * registries with none, which no cluster object can ask for.
+ */
+function isSearchListAccepted(search: readonly string[], path: DataPath, r: FieldReader): boolean {
+  if (search.length === 0) {
+    r.error(
+      path,
+      "containerRuntimeSearchRegistries must list at least one registry (the API server refuses an empty list); remove the field to keep the host's search registries",
+    );
+    return false;
+  }
+  const seen = new Set<string>();
+  let ok = true;
+  search.forEach((value, i) => {
+    if (seen.has(value)) {
+      r.error([...path, i], `containerRuntimeSearchRegistries lists ${JSON.stringify(value)} twice (the API server refuses a repeated entry)`);
+      ok = false;
+    }
+    seen.add(value);
+  });
+  return ok;
 }
 
 /**

@@ -343,3 +343,23 @@ t.test('an Image not named "cluster" is applied, with a warning at its name (Ope
     t.strictSame(parseOpenShiftFragment(image(meta), 'image.yaml').diagnostics.map(formatDiagnostic), [], `nothing to say: ${JSON.stringify(meta)}`);
   }
 });
+
+t.test("the Image's registrySources are refused where the API server refuses them", async (t) => {
+  const sources = (body: string): string => `${IMAGE_HEAD}  registrySources:\n${body}`;
+  t.match(
+    errors(sources('    blockedRegistries: [b.example]\n    allowedRegistries: [a.example]\n')),
+    [/^f\.yaml:7:5: only one of blockedRegistries or allowedRegistries may be set \(the API server refuses both\)/],
+    'blocked and allowed together: a CEL rule of RegistrySources',
+  );
+  t.match(
+    errors(sources('    containerRuntimeSearchRegistries: []\n')),
+    [/^f\.yaml:6:39: containerRuntimeSearchRegistries must list at least one registry/],
+    "an empty search list (MinItems=1) would erase the host's search registries",
+  );
+  t.match(
+    errors(sources('    containerRuntimeSearchRegistries: [s.example, t.example, s.example]\n')),
+    [/^f\.yaml:6:62: containerRuntimeSearchRegistries lists "s\.example" twice/],
+    'a repeated search registry (listType=set)',
+  );
+  t.same(errors(sources('    allowedRegistries: [a.example]\n    insecureRegistries: [i.example]\n')), [], 'allowed alone is no error');
+});
