@@ -196,6 +196,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
       return;
     }
     const mirrors = entry.mirrors === null ? [] : (r.stringArray(entry, 'mirrors', epath) ?? []);
+    if (spec.hasPolicy) repeatedMirrors(mirrors, source, kind, [...epath, 'mirrors'], r);
     let sourcePolicy: 'allow' | 'never' | undefined;
     if (spec.hasPolicy) {
       const p = r.string(entry, 'mirrorSourcePolicy', epath);
@@ -220,6 +221,22 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
       }),
     );
     out.mirrorSets.push(set);
+  });
+}
+
+/**
+ * IDMS and ITMS mirrors are `listType=set`: the API server refuses a mirror listed twice. (An
+ * ICSP's are a plain list, and MCO merges a repeat away.)
+ */
+function repeatedMirrors(mirrors: readonly string[], source: string, kind: string, path: DataPath, r: FieldReader): void {
+  const seen = new Set<string>();
+  mirrors.forEach((m, i) => {
+    if (seen.has(m))
+      r.error(
+        [...path, i],
+        `mirror ${JSON.stringify(m)} is listed twice for source ${JSON.stringify(source)} (the API server refuses a repeated mirror in an ${kind}); list it once`,
+      );
+    seen.add(m);
   });
 }
 

@@ -363,3 +363,14 @@ t.test("the Image's registrySources are refused where the API server refuses the
   );
   t.same(errors(sources('    allowedRegistries: [a.example]\n    insecureRegistries: [i.example]\n')), [], 'allowed alone is no error');
 });
+
+t.test('a mirror listed twice in an IDMS or ITMS entry is an error (the API server keeps mirrors as a set); an ICSP may repeat one', async (t) => {
+  const entry = '  - source: quay.io/x\n    mirrors:\n    - m.example/a\n    - m.example/b\n    - m.example/a\n';
+  t.match(errors(`${IDMS_HEAD}  imageDigestMirrors:\n${entry}`), [
+    /^f\.yaml:10:7: mirror "m\.example\/a" is listed twice for source "quay\.io\/x" \(the API server refuses a repeated mirror in an ImageDigestMirrorSet\)/,
+  ]);
+  t.match(errors(`${IDMS_HEAD.replace('ImageDigestMirrorSet', 'ImageTagMirrorSet')}  imageTagMirrors:\n${entry}`), [
+    /^f\.yaml:10:7: mirror "m\.example\/a" is listed twice/,
+  ]);
+  t.same(errors(`${ICSP_HEAD}  repositoryDigestMirrors:\n${entry}`), [], 'ICSP mirrors are a plain list');
+});

@@ -180,7 +180,7 @@ const ROWS: readonly Row[] = [
   ...allKinds('V04-source-inside-a-set', 'the source listed inside the sets is kept as a mirror because it does not come out last', [
     'source.example.com → z1.example.com[d], source.example.com[d], y2.example.com[d], x3.example.com[d]',
   ]),
-  ...allKinds('V05-no-real-mirrors', 'sets [S], [S, S, S], empty, absent and null mirrors give no table at all', []),
+  ...allKinds('V05-no-real-mirrors', 'sets [S], [S, S, S] (ICSP only: IDMS and ITMS refuse a repeat), empty, absent and null mirrors give no table at all', []),
   ...allKinds('V05-no-real-mirrors', 'NeverContactSource on a mirror-less set is ignored with the set (no table, nothing blocked)', [], KINDS.slice(1)).map(
     (r) => ({
       ...r,
