@@ -146,6 +146,15 @@ function unknownFields(
   }
 }
 
+/**
+ * The fields that are not null. The API server prunes a null optional field before it validates
+ * (`mirrorSourcePolicy:` left empty is no policy, `insecureRegistries:` no list), so a null
+ * reads as absent; a required one is then missing, as it is there.
+ */
+function withoutNulls(t: Table): Table {
+  return Object.values(t).includes(null) ? Object.fromEntries(Object.entries(t).filter(([, v]) => v !== null)) : t;
+}
+
 interface Collected {
   mirrorSets: MirrorSet[];
   insecure: Located<string>[];
@@ -177,9 +186,10 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     return;
   }
   unknownFields(obj, OBJECT_FIELDS, path, kind, 'warning', r, keyAt);
-  const specTable = r.table(obj, 'spec', path) ?? {};
+  const rawSpec = r.table(obj, 'spec', path) ?? {};
+  const specTable = withoutNulls(rawSpec);
   const specPath = [...path, 'spec'];
-  unknownFields(specTable, spec ? [spec.listKey] : IMAGE_SPEC_FIELDS, specPath, `${kind} spec`, 'error', r, keyAt, specHints(kind));
+  unknownFields(rawSpec, spec ? [spec.listKey] : IMAGE_SPEC_FIELDS, specPath, `${kind} spec`, 'error', r, keyAt, specHints(kind));
   if (!spec) {
     warnUnlessCluster(obj, path, r);
     readImageConfig(specTable, specPath, r, locate, keyAt, out);
@@ -187,20 +197,21 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
   }
   const entries = specTable[spec.listKey];
   if (entries === null || entries === undefined) return; // an object with no entries mirrors nothing
-  r.tables(specTable, spec.listKey, specPath).forEach((entry, i) => {
+  r.tables(specTable, spec.listKey, specPath).forEach((rawEntry, i) => {
+    const entry = withoutNulls(rawEntry);
     const epath = [...specPath, spec.listKey, i];
-    unknownFields(entry, entryFields(spec), epath, `an entry of ${spec.listKey}`, 'error', r, keyAt, ENTRY_HINTS[kind]);
+    unknownFields(rawEntry, entryFields(spec), epath, `an entry of ${spec.listKey}`, 'error', r, keyAt, ENTRY_HINTS[kind]);
     const source = r.string(entry, 'source', epath);
     if (source === undefined) {
       r.error(epath, `${spec.listKey} entry needs a "source"`);
       return;
     }
-    const mirrors = entry.mirrors === null ? [] : (r.stringArray(entry, 'mirrors', epath) ?? []);
+    const mirrors = r.stringArray(entry, 'mirrors', epath) ?? [];
     if (spec.hasPolicy) repeatedMirrors(mirrors, source, kind, [...epath, 'mirrors'], r);
     let sourcePolicy: 'allow' | 'never' | undefined;
     if (spec.hasPolicy) {
       const p = r.string(entry, 'mirrorSourcePolicy', epath);
-      if (p !== undefined && p !== '') {
+      if (p !== undefined) {
         sourcePolicy = Object.hasOwn(POLICY_VALUES, p) ? POLICY_VALUES[p] : undefined;
         if (!sourcePolicy) r.error([...epath, 'mirrorSourcePolicy'], `mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not "${p}"`);
       }
@@ -255,10 +266,11 @@ function warnUnlessCluster(obj: Table, path: DataPath, r: FieldReader): void {
 
 /** The cluster image config's registrySources (config.openshift.io/v1 Image). */
 function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Locator, keyAt: KeyLocator, out: Collected): void {
-  const sources = r.table(spec, 'registrySources', path);
-  if (!sources) return;
+  const rawSources = r.table(spec, 'registrySources', path);
+  if (!rawSources) return;
+  const sources = withoutNulls(rawSources);
   const sp = [...path, 'registrySources'];
-  unknownFields(sources, REGISTRY_SOURCES_FIELDS, sp, 'Image spec.registrySources', 'error', r, keyAt);
+  unknownFields(rawSources, REGISTRY_SOURCES_FIELDS, sp, 'Image spec.registrySources', 'error', r, keyAt);
   for (const [key, kind, list] of [
     ['insecureRegistries', 'insecure', out.insecure],
     ['blockedRegistries', 'blocked', out.blocked],

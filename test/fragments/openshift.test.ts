@@ -374,3 +374,28 @@ t.test('a mirror listed twice in an IDMS or ITMS entry is an error (the API serv
   ]);
   t.same(errors(`${ICSP_HEAD}  repositoryDigestMirrors:\n${entry}`), [], 'ICSP mirrors are a plain list');
 });
+
+t.test('an optional field left empty (null) is absent, as the API server prunes it; an empty mirrorSourcePolicy is no policy value', async (t) => {
+  const idms = parseOpenShiftFragment(
+    `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy:\n`,
+    'f.yaml',
+  );
+  t.same(idms.diagnostics.map(formatDiagnostic), [], 'mirrorSourcePolicy: (empty)');
+  t.equal(idms.fragment?.mirrorSets[0]?.sourcePolicy, undefined, 'unset: allow');
+  const image = parseOpenShiftFragment(
+    `${IMAGE_HEAD}  registrySources:\n    insecureRegistries:\n    allowedRegistries: ~\n    blockedRegistries: [b.example]\n    containerRuntimeSearchRegistries: null\n`,
+    'f.yaml',
+  );
+  t.same(image.diagnostics.map(formatDiagnostic), [], 'empty registrySources lists');
+  t.strictSame(
+    image.fragment?.blocked.map((b) => b.value),
+    ['b.example'],
+  );
+  t.equal(image.fragment?.conf.unqualifiedSearchRegistries, undefined, "the host's search registries are kept");
+  t.same(errors(`${IMAGE_HEAD}  registrySources:\n`), [], 'registrySources: (empty)');
+  t.match(
+    errors(`${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x]\n    mirrorSourcePolicy: ""\n`),
+    [/^f\.yaml:8:25: mirrorSourcePolicy must be NeverContactSource or AllowContactingSource, not ""/],
+    'the enum has no empty value',
+  );
+});
