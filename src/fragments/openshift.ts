@@ -374,7 +374,8 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} };
-  const docs = parseAllDocuments(text, { lineCounter: lines, logLevel: 'silent', uniqueKeys: true, prettyErrors: true });
+  // merge: `<<` merge keys, which YAML 1.2 dropped but go-yaml (hence kubectl and oc) still reads.
+  const docs = parseAllDocuments(text, { lineCounter: lines, logLevel: 'silent', uniqueKeys: true, prettyErrors: true, merge: true });
   const list = Array.isArray(docs) ? docs : [];
   for (const doc of list) {
     for (const e of doc.errors) {

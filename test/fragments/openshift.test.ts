@@ -399,3 +399,18 @@ t.test('an optional field left empty (null) is absent, as the API server prunes 
     'the enum has no empty value',
   );
 });
+
+t.test('a YAML merge key (<<) merges its mapping, as kubectl and oc read it', async (t) => {
+  const { fragment, diagnostics } = parseOpenShiftFragment(
+    `${IDMS_HEAD}  imageDigestMirrors:\n  - &first\n    source: a.example.com\n    mirrors: [m.example.com/a]\n    mirrorSourcePolicy: NeverContactSource\n  - <<: *first\n    source: b.example.com\n`,
+    'f.yaml',
+  );
+  t.same(diagnostics.map(formatDiagnostic), []);
+  t.same(
+    fragment?.mirrorSets.map((s) => [s.source, s.mirrors.join(','), s.sourcePolicy]),
+    [
+      ['a.example.com', 'm.example.com/a', 'never'],
+      ['b.example.com', 'm.example.com/a', 'never'],
+    ],
+  );
+});
