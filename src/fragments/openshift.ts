@@ -185,11 +185,14 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     r.error([...path, 'apiVersion'], `${kind} must have apiVersion "${expectedApi}", not ${apiVersion === undefined ? 'none' : `"${apiVersion}"`}`);
     return;
   }
-  unknownFields(obj, OBJECT_FIELDS, path, kind, 'warning', r, keyAt);
-  const rawSpec = r.table(obj, 'spec', path) ?? {};
+  const specFields = spec ? [spec.listKey] : IMAGE_SPEC_FIELDS;
+  unknownFields(obj, [...OBJECT_FIELDS, ...specFields], path, kind, 'warning', r, keyAt);
+  misplacedSpecFields(obj, specFields, path, r, keyAt);
+  if (obj.spec === undefined || obj.spec === null) r.error(path, `${kind} needs a "spec" (the API server refuses an object without one)`);
+  const rawSpec = (obj.spec === null ? undefined : r.table(obj, 'spec', path)) ?? {};
   const specTable = withoutNulls(rawSpec);
   const specPath = [...path, 'spec'];
-  unknownFields(rawSpec, spec ? [spec.listKey] : IMAGE_SPEC_FIELDS, specPath, `${kind} spec`, 'error', r, keyAt, specHints(kind));
+  unknownFields(rawSpec, specFields, specPath, `${kind} spec`, 'error', r, keyAt, specHints(kind));
   if (!spec) {
     warnUnlessCluster(obj, path, r);
     readImageConfig(specTable, specPath, r, locate, keyAt, out);
@@ -233,6 +236,18 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     );
     out.mirrorSets.push(set);
   });
+}
+
+/**
+ * A spec field written beside spec (`spec:` forgotten, or the field not indented under it): an
+ * error, not the warning of other unknown fields, since its entries would be lost without a word
+ * of the API server's (which refuses the object).
+ */
+function misplacedSpecFields(obj: Table, specFields: readonly string[], path: DataPath, r: FieldReader, keyAt: KeyLocator): void {
+  for (const key of specFields) {
+    if (!Object.hasOwn(obj, key)) continue;
+    r.diagnostics.push(error(keyAt([...path, key]), `"${key}" belongs under spec: (indent it below a "spec:" line); as it is, its entries are not read`));
+  }
 }
 
 /**

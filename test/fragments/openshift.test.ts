@@ -414,3 +414,29 @@ t.test('a YAML merge key (<<) merges its mapping, as kubectl and oc read it', as
     ],
   );
 });
+
+t.test(
+  'an object without spec is an error (the API server requires one); a spec field written beside spec is an error that says where it belongs',
+  async (t) => {
+    const noSpec =
+      'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nimageDigestMirrors:\n- source: quay.io/x\n  mirrors: [m.example/x]\n';
+    t.match(errors(noSpec), [
+      /^f\.yaml:4:1: "imageDigestMirrors" belongs under spec: \(indent it below a "spec:" line\); as it is, its entries are not read/,
+      /^f\.yaml:1:1: ImageDigestMirrorSet needs a "spec" \(the API server refuses an object without one\)/,
+    ]);
+    t.match(
+      errors('apiVersion: config.openshift.io/v1\nkind: Image\nmetadata: {name: cluster}\nregistrySources:\n  blockedRegistries: [b.example]\nspec: {}\n'),
+      [/^f\.yaml:4:1: "registrySources" belongs under spec:/],
+    );
+    t.match(
+      errors('apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata: {name: x}\nspec:\n'),
+      [/^f\.yaml:1:1: ImageContentSourcePolicy needs a "spec"/],
+      'spec: (empty) is no spec',
+    );
+    t.same(
+      errors('apiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata: {name: x}\nspec: {}\n'),
+      [],
+      'an empty spec is a spec',
+    );
+  },
+);
