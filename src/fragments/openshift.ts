@@ -2,10 +2,11 @@
  * OpenShift objects as `oc get -o yaml` or oc-mirror write them:
  * ImageContentSourcePolicy (operator.openshift.io/v1alpha1), ImageDigestMirrorSet and
  * ImageTagMirrorSet (config.openshift.io/v1), the cluster Image config
- * (config.openshift.io/v1, spec.registrySources), several per file (`---`) or inside
- * `kind: List`. metadata and status are not read. An unknown field inside `spec` or a mirror
- * entry is an error, as the API server's strict field validation makes it (a typo there loses a
- * setting, e.g. `mirrorsourcePolicy: NeverContactSource`); one beside `spec` is a warning.
+ * (config.openshift.io/v1, spec.registrySources), several per file (`---`), inside
+ * `kind: List` or a typed list (`ImageDigestMirrorSetList`). metadata and status are not read.
+ * An unknown field inside `spec` or a mirror entry is an error, as the API server's strict field
+ * validation makes it (a typo there loses a setting, e.g. `mirrorsourcePolicy: NeverContactSource`);
+ * one beside `spec` is a warning, but a field of spec written there, or no spec, is an error.
  */
 import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
@@ -40,7 +41,7 @@ const SET_KINDS: Readonly<Record<string, KindSpec>> = {
   ImageTagMirrorSet: { apiVersion: 'config.openshift.io/v1', listKey: 'imageTagMirrors', mode: 'tag-only', hasPolicy: true },
 };
 const POLICY_VALUES: Readonly<Record<string, 'allow' | 'never'>> = { AllowContactingSource: 'allow', NeverContactSource: 'never' };
-const SUPPORTED = [...Object.keys(SET_KINDS), 'Image', 'List'].join(', ');
+const SUPPORTED = `${[...Object.keys(SET_KINDS), 'Image', 'List'].join(', ')}, or a typed list of one (ImageDigestMirrorSetList)`;
 
 const OBJECT_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const LIST_FIELDS = ['apiVersion', 'kind', 'metadata', 'items'];
@@ -163,6 +164,37 @@ interface Collected {
   confOrigins: Record<string, Location>;
 }
 
+/** The apiVersion of a supported object kind; undefined for any other kind. */
+function apiVersionOf(kind: string): string | undefined {
+  if (Object.hasOwn(SET_KINDS, kind)) return SET_KINDS[kind]?.apiVersion;
+  return kind === 'Image' ? 'config.openshift.io/v1' : undefined;
+}
+
+/** For a typed list of a supported kind (`ImageDigestMirrorSetList`), the kind of its items. */
+function typedListItemKind(kind: string): string | undefined {
+  if (!kind.endsWith('List')) return undefined;
+  const item = kind.slice(0, -'List'.length);
+  return apiVersionOf(item) === undefined ? undefined : item;
+}
+
+/**
+ * `kind: List`, or a typed list as the API serves it and client-go writes it
+ * (`ImageDigestMirrorSetList`), whose items may leave out kind and apiVersion: they then take
+ * the list's, as kubectl's unstructured decoder gives them.
+ */
+function readList(obj: Table, kind: string, itemKind: string, path: DataPath, r: FieldReader, locate: Locator, keyAt: KeyLocator, out: Collected): void {
+  unknownFields(obj, LIST_FIELDS, path, itemKind === '' ? 'a List' : kind, 'warning', r, keyAt);
+  const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : undefined; // a wrong type is said already
+  if (itemKind !== '' && apiVersion !== apiVersionOf(itemKind)) {
+    r.error([...path, 'apiVersion'], `${kind} must have apiVersion "${apiVersionOf(itemKind)}", not ${apiVersion === undefined ? 'none' : `"${apiVersion}"`}`);
+    return;
+  }
+  r.tables(obj, 'items', path).forEach((item, i) => {
+    const typed = itemKind !== '' && item.kind === undefined && item.apiVersion === undefined ? { ...item, kind: itemKind, apiVersion } : item;
+    readObject(typed, [...path, 'items', i], r, locate, keyAt, out);
+  });
+}
+
 function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator, keyAt: KeyLocator, out: Collected): void {
   const kind = r.string(obj, 'kind', path);
   const apiVersion = r.string(obj, 'apiVersion', path);
@@ -170,13 +202,13 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     r.error(path, `not an OpenShift object: no "kind" (supported kinds: ${SUPPORTED})`);
     return;
   }
-  if (kind === 'List') {
-    unknownFields(obj, LIST_FIELDS, path, 'a List', 'warning', r, keyAt);
-    r.tables(obj, 'items', path).forEach((item, i) => readObject(item, [...path, 'items', i], r, locate, keyAt, out));
+  const itemKind = kind === 'List' ? '' : typedListItemKind(kind);
+  if (itemKind !== undefined) {
+    readList(obj, kind, itemKind, path, r, locate, keyAt, out);
     return;
   }
   const spec = Object.hasOwn(SET_KINDS, kind) ? SET_KINDS[kind] : undefined; // own keys only: "constructor" is no kind
-  const expectedApi = spec?.apiVersion ?? (kind === 'Image' ? 'config.openshift.io/v1' : undefined);
+  const expectedApi = apiVersionOf(kind);
   if (expectedApi === undefined) {
     r.error([...path, 'kind'], `unsupported kind "${kind}" (supported kinds: ${SUPPORTED})`);
     return;

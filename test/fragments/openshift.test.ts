@@ -440,3 +440,46 @@ t.test(
     );
   },
 );
+
+t.test("a typed list (ImageDigestMirrorSetList, as the API and client-go write it) is read: items without kind and apiVersion take the list's", async (t) => {
+  const json = JSON.stringify(
+    {
+      apiVersion: 'config.openshift.io/v1',
+      kind: 'ImageDigestMirrorSetList',
+      metadata: { resourceVersion: '1' },
+      items: [
+        {
+          metadata: { name: 'a' },
+          spec: { imageDigestMirrors: [{ source: 'quay.io/a', mirrors: ['m.example/a'], mirrorSourcePolicy: 'NeverContactSource' }] },
+        },
+        {
+          apiVersion: 'config.openshift.io/v1',
+          kind: 'ImageDigestMirrorSet',
+          metadata: { name: 'b' },
+          spec: { imageDigestMirrors: [{ source: 'quay.io/b', mirrors: ['m.example/b'] }] },
+        },
+      ],
+    },
+    null,
+    4,
+  );
+  const { fragment, diagnostics } = parseOpenShiftFragment(json, 'f.yaml');
+  t.same(diagnostics.map(formatDiagnostic), []);
+  t.same(
+    fragment?.mirrorSets.map((s) => [s.kind, s.source, s.mode, s.sourcePolicy]),
+    [
+      ['ImageDigestMirrorSet', 'quay.io/a', 'digest-only', 'never'],
+      ['ImageDigestMirrorSet', 'quay.io/b', 'digest-only', undefined],
+    ],
+  );
+  t.match(errors('apiVersion: operator.openshift.io/v1alpha1\nkind: ImageDigestMirrorSetList\nitems: []\n'), [
+    /^f\.yaml:1:13: ImageDigestMirrorSetList must have apiVersion "config\.openshift\.io\/v1", not "operator\.openshift\.io\/v1alpha1"/,
+  ]);
+  t.match(
+    errors(
+      'apiVersion: config.openshift.io/v1\nkind: ImageTagMirrorSetList\nitems:\n- kind: ImageContentSourcePolicy\n  apiVersion: config.openshift.io/v1\n  spec: {}\n',
+    ),
+    [/ImageContentSourcePolicy must have apiVersion "operator\.openshift\.io\/v1alpha1"/],
+    'an item that says its own kind is read as that kind',
+  );
+});
