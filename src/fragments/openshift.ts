@@ -422,7 +422,17 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
   const diagnostics: Diagnostic[] = [];
   const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} };
   // merge: `<<` merge keys, which YAML 1.2 dropped but go-yaml (hence kubectl and oc) still reads.
-  const docs = parseAllDocuments(text, { lineCounter: lines, logLevel: 'silent', uniqueKeys: true, prettyErrors: true, merge: true });
+  // resolveKnownTags: false: go-yaml has no !!omap, !!set or !!pairs, and the yaml package's would
+  // turn a mapping into a Map whose entries no field reader sees; !!binary it has (customTags).
+  const docs = parseAllDocuments(text, {
+    lineCounter: lines,
+    logLevel: 'silent',
+    uniqueKeys: true,
+    prettyErrors: true,
+    merge: true,
+    resolveKnownTags: false,
+    customTags: ['binary'],
+  });
   const list = Array.isArray(docs) ? docs : [];
   for (const doc of list) {
     for (const e of doc.errors) {

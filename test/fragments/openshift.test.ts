@@ -483,3 +483,8 @@ t.test("a typed list (ImageDigestMirrorSetList, as the API and client-go write i
     'an item that says its own kind is read as that kind',
   );
 });
+
+t.test('a !!omap spec is a sequence, as go-yaml reads it, not a mapping whose entries are silently lost', async (t) => {
+  const omap = `apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec: !!omap\n  - imageDigestMirrors:\n    - source: quay.io/x\n      mirrors: [m.example/x]\n`;
+  t.match(errors(omap), [/^f\.yaml:5:3: "spec" must be a table, not an array/]);
+});
