@@ -3,7 +3,7 @@
  * `blocked-registries` lists, and any registries.conf v2 content. The format is
  * documented key by key in docs/policy-formats.md ("Native TOML fragments").
  */
-import { didYouMean, FieldReader, misplacedTopLevelKey } from '../core/field-reader.js';
+import { didYouMean, FieldReader, isTable, misplacedTopLevelKey, type Table } from '../core/field-reader.js';
 import type { Location } from '../core/diagnostic.js';
 import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, validateMirrorSet, validateScope } from './policy.js';
 import { parseTomlText, readConfKeys, tomlLocator, TOP_LEVEL_KEYS } from '../registries-conf/parse.js';
@@ -15,6 +15,13 @@ const MIRROR_SET_KEYS = ['source', 'mirrors', 'pull-from-mirror', 'source-policy
 const MODES: readonly string[] = ['digest-only', 'tag-only', 'all'];
 const POLICIES: readonly string[] = ['allow', 'never'];
 
+/** The [[mirror-set]] tables. `[mirror-set]` (one pair of brackets) makes a plain table instead: the usual slip, said so. */
+function mirrorSetTables(data: Table, r: FieldReader): Table[] {
+  if (!isTable(data['mirror-set'])) return r.tables(data, 'mirror-set', []);
+  r.error(['mirror-set'], '"mirror-set" must be an array of tables, not a table: write each mirror set under [[mirror-set]] (two brackets)');
+  return [];
+}
+
 export function parseTomlFragment(text: string, file: string): ParsedFragment {
   const parsed = parseTomlText(text, file);
   if (!parsed.data) return { diagnostics: parsed.diagnostics };
@@ -25,7 +32,7 @@ export function parseTomlFragment(text: string, file: string): ParsedFragment {
   if ('registries' in data) r.error(['registries'], 'the v1 format ([registries.search] ...) is not accepted in fragments; use registries.conf v2 keys');
 
   const mirrorSets: MirrorSet[] = [];
-  r.tables(data, 'mirror-set', []).forEach((t, i) => {
+  mirrorSetTables(data, r).forEach((t, i) => {
     const path = ['mirror-set', i];
     r.unknownKeys(t, MIRROR_SET_KEYS, path, 'error', '[[mirror-set]]', (k) => misplacedTopLevelKey(k, FRAGMENT_KEYS) || didYouMean(k, MIRROR_SET_KEYS));
     const source = r.string(t, 'source', path);

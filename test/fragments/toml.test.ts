@@ -209,3 +209,9 @@ t.test('a top-level key after the first table: the error says TOML put it in tha
     'above the first table it is fine',
   );
 });
+
+t.test('[mirror-set] with one pair of brackets: the error says to write [[mirror-set]]', async (t) => {
+  t.same(errors('[mirror-set]\nsource = "quay.io/a"\nmirrors = ["m.example/a"]\n'), [
+    'f.toml:1:1: "mirror-set" must be an array of tables, not a table: write each mirror set under [[mirror-set]] (two brackets)',
+  ]);
+});
