@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { error, formatDiagnostic, formatLocation, type Diagnostic, type Location } from '../core/diagnostic.js';
-import { classifyName } from '../fragments/index.js';
+import { FRAGMENT_NAMES, classifyName } from '../fragments/index.js';
 import type { Logger } from '../core/log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES, oversizeMessage, readPolicyDir } from '../fragments/policy-dir.js';
@@ -51,7 +51,7 @@ async function readCandidate(path: string, maxBytes: number): Promise<{ source?:
   const name = basename(path);
   const cls = classifyName(name);
   if ('ignored' in cls)
-    return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it *.toml, *.yaml or *.yml`) };
+    return { diagnostic: error({ file: path }, `the policy directory would ignore a file named "${name}" (${cls.ignored}); name it ${FRAGMENT_NAMES}`) };
   try {
     const bytes = await fs.readFile(path);
     if (bytes.length > maxBytes) return { diagnostic: error({ file: path }, oversizeMessage(bytes.length, maxBytes)) };

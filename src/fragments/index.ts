@@ -21,13 +21,17 @@ const LEFTOVERS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^4913$/, "vim's write test file"],
 ];
 
+/** The names a fragment may have, as the warnings about other files list them. */
+export const FRAGMENT_NAMES = '*.toml, *.yaml, *.yml or *.json';
+
 /** Why a name that is no leftover is still not a fragment: the policy directory warns about these. */
-export const NOT_A_FRAGMENT = 'not *.toml, *.yaml or *.yml';
+export const NOT_A_FRAGMENT = `not ${FRAGMENT_NAMES}`;
 
 export function classifyName(name: string): NameClass {
   for (const [re, why] of LEFTOVERS) if (re.test(name)) return { ignored: why };
   if (name.endsWith('.toml')) return { format: 'toml' };
-  if (name.endsWith('.yaml') || name.endsWith('.yml')) return { format: 'yaml' };
+  // JSON (`oc get -o json`) is YAML to the parser, with the same checks and positions.
+  if (name.endsWith('.yaml') || name.endsWith('.yml') || name.endsWith('.json')) return { format: 'yaml' };
   return { ignored: NOT_A_FRAGMENT };
 }
 

@@ -10,7 +10,7 @@ import { constants, type Stats } from 'node:fs';
 import { blockingIo, slicedIo, type FragmentIo, type OpenFile } from './fragment-io.js';
 import { join, relative, isAbsolute } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
-import { NOT_A_FRAGMENT, classifyName } from './index.js';
+import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
@@ -227,7 +227,7 @@ async function judgeName(io: FragmentIo, realDir: string, { name, raw, validUtf8
     seen.set(name, entryIdentity(st));
     if (st === undefined) return { ignored: VANISHED };
     if (st.isDirectory()) return { ignored: 'subdirectory' };
-    return { diagnostic: warning({ file: name }, 'not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml') };
+    return { diagnostic: warning({ file: name }, `not a policy fragment, ignored: fragments are named ${FRAGMENT_NAMES}`) };
   }
   if (!validUtf8) return { diagnostic: error({ file: name }, 'refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it') };
   return { fragment: true };

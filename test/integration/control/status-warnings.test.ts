@@ -21,7 +21,7 @@ const IMAGE_CONFIG = [
   '',
 ].join('\n');
 const ALLOWED = /^20-image\.yaml:7:\d+: warning: allowedRegistries belongs to policy\.json/;
-const NOT_A_FRAGMENT = 'mirrors.conf: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml';
+const NOT_A_FRAGMENT = 'mirrors.conf: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json';
 
 t.test("status shows each fragment's warnings and the policy directory's, also in --json", async (t) => {
   const ws = workspace(t);

@@ -39,6 +39,7 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
     'b.toml',
     'A.yaml',
     'a.yml',
+    'c.json',
     '.hidden.toml',
     'x.toml~',
     '.x.toml.swp',
@@ -56,11 +57,11 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
   const got = await readPolicyDir(d);
   t.same(
     got.fragments.map((f) => f.file),
-    ['A.yaml', 'a.yml', 'b.toml'],
+    ['A.yaml', 'a.yml', 'b.toml', 'c.json'],
   );
   t.same(
     got.diagnostics.map(formatDiagnostic),
-    ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml'],
+    ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json'],
     'a file that is no fragment and no leftover is a warning',
   );
   const ignored = Object.fromEntries(got.ignored.map((i) => [i.name, i.why]));
@@ -306,7 +307,7 @@ t.test('over the cap on the number of fragments, the ones past it (in byte order
   for (const name of ['.hidden.toml', 'x.toml~', 'README']) put(d, name);
   const got = await readPolicyDir(d, { maxFragments: 3 });
   const warnings = got.diagnostics.filter((x) => x.severity === 'warning').map(formatDiagnostic);
-  t.same(warnings, ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml']);
+  t.same(warnings, ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json']);
   t.same(
     got.fragments.map((f) => f.file),
     ['a.toml', 'b.toml', 'c.yaml'],
@@ -364,7 +365,7 @@ t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escap
   );
   t.same(got.diagnostics.map(formatDiagnostic), [
     '20-caf\\xe9.toml: refusing fragment: its name is not valid UTF-8 (shown with the bytes escaped); rename it',
-    'notes-\\xff: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml or *.yml',
+    'notes-\\xff: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json',
   ]);
   const check = await runCli(['check', '--policy-dir', d]);
   t.equal(check.code, 1, '`check` fails on it');
