@@ -99,8 +99,11 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
     if ((await writeFileAtomic(file, stampedText(f.text))).changed) written.push(f.host);
     current.push(f.host);
   }
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  const aliased = await aliasTargets(dir, entries, wanted);
+  for (const entry of entries) {
     if (wanted.has(entry.name) || !(await isDirectoryOrLinkToOne(dir, entry))) continue;
+    if (entry.isSymbolicLink() && aliased.has(await fs.realpath(join(dir, entry.name)))) continue;
     const file = join(dir, entry.name, 'hosts.toml');
     const standing = await standingOf(file);
     if (standing.kind !== 'ours' && standing.kind !== 'edited') continue;
@@ -110,6 +113,18 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
     await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
   }
   return { written, removed, conflicts, current, edited };
+}
+
+/**
+ * The real paths of the host directories we write and of every plain directory in `dir`. A
+ * link to one of them (`_default -> docker.io`, set up so that containerd reads one file under
+ * two names) is an alias: its hosts.toml is that directory's, kept or removed under its own
+ * name, never through the link (which removed the file just written at every render).
+ */
+async function aliasTargets(dir: string, entries: readonly Dirent[], wanted: ReadonlySet<string>): Promise<Set<string>> {
+  const names = [...wanted, ...entries.filter((e) => e.isDirectory()).map((e) => e.name)];
+  const real = await Promise.all(names.map((n) => fs.realpath(join(dir, n)).catch(() => undefined)));
+  return new Set(real.filter((r): r is string => r !== undefined));
 }
 
 /** A host directory, or a symlink to one (ours were written through it: mkdir follows the link). */

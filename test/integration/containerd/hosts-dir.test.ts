@@ -115,3 +115,20 @@ t.test('a host directory that is a symlink: ours written through it is removed w
   t.ok(lstatSync(join(hosts, 'quay.io')).isSymbolicLink(), 'the link stays');
   t.ok(existsSync(target), 'so does its target');
 });
+
+t.test('a symlink in the hosts dir that aliases a host we write (`_default` -> docker.io): ours is kept, not removed through it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-alias-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'docker.io'));
+  symlinkSync('docker.io', join(dir, '_default')); // containerd's fallback for every other host reads the same file
+  const files = [{ host: 'docker.io', text: ours('https://registry-1.docker.io') }];
+  for (const round of ['first', 'second']) {
+    const outcome = await writeHostsDir(dir, files);
+    t.same(outcome.removed, [], `${round} write: nothing removed through the alias`);
+    t.equal(readFileSync(join(dir, 'docker.io', 'hosts.toml'), 'utf8'), stampedText(files[0]?.text ?? ''), `${round} write: ours is there`);
+  }
+  t.ok(lstatSync(join(dir, '_default')).isSymbolicLink(), 'the alias stays');
+  const dropped = await writeHostsDir(dir, []);
+  t.same(dropped.removed, ['docker.io'], 'dropped: removed once, under its own name, not through the alias');
+  t.notOk(existsSync(join(dir, 'docker.io', 'hosts.toml')));
+});
