@@ -84,6 +84,16 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
     }
     wanted.add(f.host);
     const file = join(dir, f.host, 'hosts.toml');
+    const shadow = await shadowingDir(dir, f.host);
+    if (shadow !== undefined) {
+      conflicts.push(
+        error(
+          { file: shadow },
+          `containerd looks up ${f.host} here first and reads no other directory while it exists, so it would never read ${file}; not written (move its files into ${f.host}/ to let mirror-policyd manage it)`,
+        ),
+      );
+      continue;
+    }
     const standing = await standingOf(file);
     if (standing.kind === 'foreign') {
       conflicts.push(
@@ -125,6 +135,20 @@ async function aliasTargets(dir: string, entries: readonly Dirent[], wanted: Rea
   const names = [...wanted, ...entries.filter((e) => e.isDirectory()).map((e) => e.name)];
   const real = await Promise.all(names.map((n) => fs.realpath(join(dir, n)).catch(() => undefined)));
   return new Set(real.filter((r): r is string => r !== undefined));
+}
+
+/**
+ * containerd's other name for a `host:port` directory, `host_port_` (hostDirectory in
+ * remotes/docker/config: 1.6 to 2.x look it up before `host:port` and take the first path that
+ * exists, hosts.toml or not), when it exists and is not the same directory; undefined otherwise.
+ */
+async function shadowingDir(dir: string, host: string): Promise<string | undefined> {
+  const colon = host.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const other = join(dir, `${host.slice(0, colon)}_${host.slice(colon + 1)}_`);
+  const real = await unlessMissing(fs.realpath(other));
+  if (real === undefined) return undefined;
+  return real === (await unlessMissing(fs.realpath(join(dir, host)))) ? undefined : other;
 }
 
 /** A host directory, or a symlink to one (ours were written through it: mkdir follows the link). */

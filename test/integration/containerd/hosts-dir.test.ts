@@ -132,3 +132,19 @@ t.test('a symlink in the hosts dir that aliases a host we write (`_default` -> d
   t.same(dropped.removed, ['docker.io'], 'dropped: removed once, under its own name, not through the alias');
   t.notOk(existsSync(join(dir, 'docker.io', 'hosts.toml')));
 });
+
+t.test("containerd's other name for host:port (host_port_): a conflict while it is another directory, none when it links to ours", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-port-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const files = [{ host: 'registry.lan:5000', text: ours('https://registry.lan:5000') }];
+  mkdirSync(join(dir, 'registry.lan_5000_'));
+  const shadowed = await writeHostsDir(dir, files);
+  t.match(shadowed.conflicts.map(formatDiagnostic), [/registry\.lan_5000_: .*containerd looks up registry\.lan:5000 here first/]);
+  t.same(shadowed.current, [], 'not reported as kept');
+  rmSync(join(dir, 'registry.lan_5000_'), { recursive: true });
+  symlinkSync('registry.lan:5000', join(dir, 'registry.lan_5000_'));
+  const linked = await writeHostsDir(dir, files);
+  t.same(linked.conflicts, []);
+  t.same(linked.current, ['registry.lan:5000'], 'the link names the same directory: containerd reads ours through it');
+  t.same((await writeHostsDir(dir, files)).removed, [], 'and the link is an alias, never removed through');
+});
