@@ -70,59 +70,70 @@ async function keepEdited(file: string, text: string, now: Date): Promise<string
 }
 
 export async function writeHostsDir(dir: string, files: readonly HostsFile[], now = new Date()): Promise<HostsDirOutcome> {
-  const written: string[] = [];
-  const removed: string[] = [];
-  const conflicts: Diagnostic[] = [];
-  const current: string[] = [];
-  const edited: Array<{ host: string; savedAs: string }> = [];
+  const out: HostsDirOutcome = { written: [], removed: [], conflicts: [], current: [], edited: [] };
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const wanted = new Set<string>();
   for (const f of files) {
     if (!HOST_DIR.test(f.host) || f.host.includes('..')) {
-      conflicts.push(error({ file: join(dir, f.host) }, `not a registry host name containerd looks up; not written`));
+      out.conflicts.push(error({ file: join(dir, f.host) }, `not a registry host name containerd looks up; not written`));
       continue;
     }
     wanted.add(f.host);
-    const file = join(dir, f.host, 'hosts.toml');
-    const shadow = await shadowingDir(dir, f.host);
-    if (shadow !== undefined) {
-      conflicts.push(
-        error(
-          { file: shadow },
-          `containerd looks up ${f.host} here first and reads no other directory while it exists, so it would never read ${file}; not written (move its files into ${f.host}/ to let mirror-policyd manage it)`,
-        ),
-      );
-      continue;
-    }
-    const standing = await standingOf(file);
-    if (standing.kind === 'foreign') {
-      conflicts.push(
-        error(
-          { file },
-          `written by someone else; left as it is, so containerd does not get the policy for ${f.host} (move it away to let mirror-policyd manage it)`,
-        ),
-      );
-      continue;
-    }
-    await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
-    if (standing.kind === 'edited') edited.push({ host: f.host, savedAs: await keepEdited(file, standing.text, now) });
-    if ((await writeFileAtomic(file, stampedText(f.text))).changed) written.push(f.host);
-    current.push(f.host);
+    // One host's trouble (a file or a dangling link in its directory's place) is its own: the others are still written.
+    await writeOne(dir, f, now, out).catch((e: Error) => out.conflicts.push(error({ file: join(dir, f.host, 'hosts.toml') }, `cannot write: ${e.message}`)));
   }
   const entries = await fs.readdir(dir, { withFileTypes: true });
   const aliased = await aliasTargets(dir, entries, wanted);
   for (const entry of entries) {
-    if (wanted.has(entry.name) || !(await isDirectoryOrLinkToOne(dir, entry))) continue;
-    if (entry.isSymbolicLink() && aliased.has(await fs.realpath(join(dir, entry.name)))) continue;
-    const file = join(dir, entry.name, 'hosts.toml');
-    const standing = await standingOf(file);
-    if (standing.kind !== 'ours' && standing.kind !== 'edited') continue;
-    if (standing.kind === 'edited') edited.push({ host: entry.name, savedAs: await keepEdited(file, standing.text, now) });
-    await fs.unlink(file);
-    removed.push(entry.name);
-    await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
+    if (wanted.has(entry.name)) continue;
+    await removeIfOurs(dir, entry, aliased, now, out).catch((e: Error) =>
+      out.conflicts.push(error({ file: join(dir, entry.name, 'hosts.toml') }, `cannot remove: ${e.message}`)),
+    );
   }
-  return { written, removed, conflicts, current, edited };
+  return out;
+}
+
+/** One host's hosts.toml written, unless someone else's is there or containerd would read another directory. */
+async function writeOne(dir: string, f: HostsFile, now: Date, out: HostsDirOutcome): Promise<void> {
+  const file = join(dir, f.host, 'hosts.toml');
+  const shadow = await shadowingDir(dir, f.host);
+  if (shadow !== undefined) {
+    out.conflicts.push(
+      error(
+        { file: shadow },
+        `containerd looks up ${f.host} here first and reads no other directory while it exists, so it would never read ${file}; not written (move its files into ${f.host}/ to let mirror-policyd manage it)`,
+      ),
+    );
+    return;
+  }
+  const standing = await standingOf(file);
+  if (standing.kind === 'foreign') {
+    out.conflicts.push(
+      error(
+        { file },
+        `written by someone else; left as it is, so containerd does not get the policy for ${f.host} (move it away to let mirror-policyd manage it)`,
+      ),
+    );
+    return;
+  }
+  await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
+  if (standing.kind === 'edited') out.edited.push({ host: f.host, savedAs: await keepEdited(file, standing.text, now) });
+  if ((await writeFileAtomic(file, stampedText(f.text))).changed) out.written.push(f.host);
+  out.current.push(f.host);
+}
+
+/** A host directory the policy no longer covers: our hosts.toml in it removed (an edited one kept first); anything else left. */
+async function removeIfOurs(dir: string, entry: Dirent, aliased: ReadonlySet<string>, now: Date, out: HostsDirOutcome): Promise<void> {
+  if (!(await isDirectoryOrLinkToOne(dir, entry))) return;
+  if (entry.isSymbolicLink() && aliased.has(await fs.realpath(join(dir, entry.name)))) return;
+  const file = join(dir, entry.name, 'hosts.toml');
+  // One that cannot be read (a directory by that name) is not known to be ours: not ours to report either.
+  const standing = await standingOf(file).catch(() => undefined);
+  if (standing?.kind !== 'ours' && standing?.kind !== 'edited') return;
+  if (standing.kind === 'edited') out.edited.push({ host: entry.name, savedAs: await keepEdited(file, standing.text, now) });
+  await fs.unlink(file);
+  out.removed.push(entry.name);
+  await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
 }
 
 /**

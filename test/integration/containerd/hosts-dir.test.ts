@@ -148,3 +148,22 @@ t.test("containerd's other name for host:port (host_port_): a conflict while it 
   t.same(linked.current, ['registry.lan:5000'], 'the link names the same directory: containerd reads ours through it');
   t.same((await writeHostsDir(dir, files)).removed, [], 'and the link is an alias, never removed through');
 });
+
+t.test('one host that cannot be written or looked at (a file in its place, a hosts.toml that is a directory) stops no other', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-odd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await writeHostsDir(dir, [{ host: 'old.io', text: ours('https://old.io') }]);
+  writeFileSync(join(dir, 'quay.io'), 'a file where the host directory goes');
+  symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling.io'));
+  mkdirSync(join(dir, 'odd.io', 'hosts.toml'), { recursive: true });
+  const hosts = ['a.io', 'dangling.io', 'quay.io', 'z.io'];
+  const outcome = await writeHostsDir(
+    dir,
+    hosts.map((host) => ({ host, text: ours(`https://${host}`) })),
+  );
+  t.same(outcome.current, ['a.io', 'z.io'], 'the hosts before and after the odd ones are written');
+  t.same(outcome.removed, ['old.io'], 'and the clean-up runs');
+  t.match(outcome.conflicts.map(formatDiagnostic), [/dangling\.io\/hosts\.toml: cannot write: /, /quay\.io\/hosts\.toml: cannot write: .*ENOTDIR/]);
+  t.equal(outcome.conflicts.length, 2, 'a directory not ours whose hosts.toml cannot be read is no conflict: it is not known to be ours');
+  t.equal(readFileSync(join(dir, 'quay.io'), 'utf8'), 'a file where the host directory goes', 'left as it is');
+});
