@@ -105,25 +105,36 @@ interface HostUrl {
   readonly url: string;
   readonly overridePath: boolean;
   readonly skipVerify: boolean;
+  /** The host whose certificates it uses: the name, not the API host (docker.io's are under docker.io, as containers/image reads them). */
+  readonly tlsHost: string;
 }
 
-/** The `[host."…"]` URLs of an endpoint: https (unverified when insecure), then plain http when insecure. */
+/**
+ * The `[host."…"]` URLs of an endpoint: https (unverified when insecure), then plain http when
+ * insecure. An endpoint on docker.io is asked at registry-1.docker.io, as containers/image does
+ * (containerd maps docker.io only for its default `server`, never in a URL it is given).
+ */
 function hostUrls(location: string, insecure: boolean): HostUrl[] {
   const host = registryHostOf(location);
   const path = location.length > host.length ? `/v2${location.slice(host.length)}` : '';
-  const entry = (scheme: string, skipVerify: boolean): HostUrl => ({ url: `${scheme}://${host}${path}`, overridePath: path !== '', skipVerify });
+  const entry = (scheme: string, skipVerify: boolean): HostUrl => ({
+    url: `${scheme}://${apiHost(host)}${path}`,
+    overridePath: path !== '',
+    skipVerify,
+    tlsHost: host,
+  });
   return insecure ? [entry('https', true), entry('http', false)] : [entry('https', false)];
 }
 
 /** The local mirror's URL for a registry host: plain http on loopback, its own path per registry host. */
 function localMirrorUrl(address: string, registryHost: string): HostUrl {
-  return { url: `http://${address}/v2/${localMirrorPath(registryHost)}`, overridePath: true, skipVerify: false };
+  return { url: `http://${address}/v2/${localMirrorPath(registryHost)}`, overridePath: true, skipVerify: false, tlsHost: address };
 }
 
 /** `ca = [...]` and `client = [[cert, key], ...]` for a verified https URL whose host has certificate files. */
 function tlsLines(u: HostUrl, tls: TlsFiles, indent: string): string[] {
   if (u.skipVerify || !u.url.startsWith('https://')) return [];
-  const files = tls.get(registryHostOf(u.url.slice('https://'.length)));
+  const files = tls.get(u.tlsHost);
   if (!files) return [];
   const lines: string[] = [];
   if (files.ca.length > 0) lines.push(`${indent}ca = ${tomlStringArray(files.ca)}`);
@@ -152,8 +163,8 @@ function serverKeys(u: HostUrl, tls: TlsFiles, capabilities?: readonly string[])
 /** `server` for a registry host, and the plain-http entry an insecure one tries before it. */
 function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; plain?: HostUrl } {
   if (table === undefined || table.location === host) {
-    const server = { url: `https://${apiHost(host)}`, overridePath: false, skipVerify: table?.insecure === true };
-    return table?.insecure ? { server, plain: { url: `http://${host}`, overridePath: false, skipVerify: false } } : { server };
+    const server = { url: `https://${apiHost(host)}`, overridePath: false, skipVerify: table?.insecure === true, tlsHost: host };
+    return table?.insecure ? { server, plain: { url: `http://${apiHost(host)}`, overridePath: false, skipVerify: false, tlsHost: host } } : { server };
   }
   // Rewritten: containers/image pulls from the location, never from the registry it replaces.
   const [server, plain] = hostUrls(table.location, table.insecure === true) as [HostUrl, HostUrl | undefined];

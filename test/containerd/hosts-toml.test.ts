@@ -226,3 +226,23 @@ t.test('without the local mirror, nothing is routed (left out as before)', async
   t.same(r.routed, []);
   t.equal(r.warnings.length, 1);
 });
+
+t.test(
+  "docker.io as server or mirror: containerd asks registry-1.docker.io, with docker.io's certificates (containers/image's and containerd's own name)",
+  async (t) => {
+    const tls = new Map([['docker.io', { ca: ['/etc/containerd/certs.d/docker.io/corp.crt'], client: [] }]]);
+    const hub = renderHostsTomls({ registries: [{ location: 'docker.io', mirrors: [{ location: 'hub.lan:5000' }] }] }, { tls });
+    const top = parse(hub.files[0]?.text ?? '') as { server?: string; ca?: string[] };
+    t.equal(top.server, 'https://registry-1.docker.io');
+    t.same(top.ca, ['/etc/containerd/certs.d/docker.io/corp.crt'], "server: docker.io's CA, which containerd used for it before our hosts.toml");
+
+    const mirrored = renderHostsTomls({ registries: [{ location: 'registry.k8s.io', mirrors: [{ location: 'docker.io/mirrors' }] }] }, { tls });
+    const parsed = parse(mirrored.files[0]?.text ?? '') as { host: Record<string, { ca?: string[] }> };
+    t.same(Object.keys(parsed.host), ['https://registry-1.docker.io/v2/mirrors'], 'a mirror on Docker Hub: its API host, as containers/image asks it');
+    t.same(parsed.host['https://registry-1.docker.io/v2/mirrors']?.ca, ['/etc/containerd/certs.d/docker.io/corp.crt']);
+    t.same(
+      containerdAttempts('registry.k8s.io', 'pause', false, mirrored.files[0]?.text).map((a) => a.url),
+      ['https://registry-1.docker.io/v2/mirrors/pause', 'https://registry.k8s.io/v2/pause'],
+    );
+  },
+);
