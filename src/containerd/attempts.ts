@@ -2,8 +2,9 @@
  * What containerd tries for one pull, in order, from the registry's hosts.toml (pure; the
  * rules of containerd 1.6's `remotes/docker/config`): the `[host."…"]` entries in file order,
  * then `server` (the registry itself when absent). A host's path gets `/v2` appended unless
- * `override_path`; a tag is resolved only by hosts with the `resolve` capability, a digest by
- * those with `pull`; no `capabilities` means all of them. For `resolve --runtime containerd`.
+ * `override_path`; a tag is resolved only by hosts with both `pull` and `resolve` (the resolver
+ * filters on both bits), a digest by those with `pull`; no `capabilities` means all of them.
+ * For `resolve --runtime containerd`.
  */
 import { parse } from 'smol-toml';
 import { LOCAL_MIRROR_NAMESPACE } from '../local-mirror/mapping.js';
@@ -47,11 +48,11 @@ function capabilitiesOf(v: unknown): string[] {
  */
 export function containerdAttempts(registry: string, repository: string, byDigest: boolean, hostsToml: string | undefined): ContainerdAttempt[] {
   const data = hostsToml === undefined ? {} : (parse(hostsToml) as { server?: unknown; host?: Record<string, HostEntry> } & HostEntry);
-  const needed = byDigest ? 'pull' : 'resolve';
+  const needed = byDigest ? ['pull'] : ['pull', 'resolve'];
   const out: ContainerdAttempt[] = [];
   const add = (role: ContainerdAttempt['role'], server: string, e: HostEntry): void => {
     const capabilities = capabilitiesOf(e.capabilities);
-    if (!capabilities.includes(needed)) return;
+    if (!needed.every((c) => capabilities.includes(c))) return;
     const url = `${apiRoot(server, e.override_path === true)}/${repository}`;
     const localMirror = url.startsWith('http://') && new URL(url).pathname.startsWith(`/v2/${LOCAL_MIRROR_NAMESPACE}/`);
     out.push({ url, capabilities, skipVerify: e.skip_verify === true, role, localMirror });

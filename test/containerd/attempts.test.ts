@@ -66,3 +66,23 @@ t.test('the local mirror is marked among the attempts (plain http under its name
     'an https mirror that happens to use the same path is not ours',
   );
 });
+
+t.test('a tag is resolved only by hosts with both pull and resolve (containerd filters on pull|resolve), a digest by pull hosts', async (t) => {
+  const text = [
+    'server = "https://registry.lan"',
+    '[host."https://resolve-only.lan"]',
+    '  capabilities = ["resolve"]',
+    '[host."https://pull-only.lan"]',
+    '  capabilities = ["pull"]',
+  ].join('\n');
+  t.same(
+    containerdAttempts('registry.lan', 'app', false, text).map((a) => a.url),
+    ['https://registry.lan/v2/app'],
+    'by tag: neither host',
+  );
+  t.same(
+    containerdAttempts('registry.lan', 'app', true, text).map((a) => a.url),
+    ['https://pull-only.lan/v2/app', 'https://registry.lan/v2/app'],
+    'by digest: the pull host',
+  );
+});
