@@ -194,14 +194,19 @@ function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], r
   return parts;
 }
 
-/** One registry's hosts.toml without the local mirror (a table whyNot accepts). */
-function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile {
+/**
+ * One registry's hosts.toml without the local mirror (a table whyNot accepts); undefined when
+ * it would have no `[host."…"]` entry (every mirror left out): containerd 1.6 and 1.7 refuse
+ * such a file ("invalid `host` tree", logged at every pull) and use the registry alone, as
+ * with no file.
+ */
+function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
   const host = registryScope(t);
   const { server, plain } = primaryUrls(host, t);
-  const parts = [HOSTS_TOML_HEADER, serverKeys(server, tls), ...mirrorEntries(t, host, warnings, false, tls)];
+  const entries = mirrorEntries(t, host, warnings, false, tls);
   // An insecure source: its plain-http form after the mirrors, before `server` (https, unverified).
-  if (plain) parts.push('\n', hostTable(plain, PULL_AND_RESOLVE, tls));
-  return { host, text: parts.join('') };
+  if (plain) entries.push('\n', hostTable(plain, PULL_AND_RESOLVE, tls));
+  return entries.length === 0 ? undefined : { host, text: [HOSTS_TOML_HEADER, serverKeys(server, tls), ...entries].join('') };
 }
 
 /** Tables with something to say to containerd: mirrors, or a block. */
@@ -223,8 +228,9 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
   for (const t of conf.registries) {
     if (!withPolicy(t)) continue; // nothing to say beyond containerd's default
     const why = whyNot(t);
+    const file = why === undefined ? renderTable(t, warnings, tls) : undefined;
     if (why !== undefined) warnings.push(leftOut(t, why));
-    else files.push(renderTable(t, warnings, tls));
+    else if (file) files.push(file);
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
   return { files, warnings, routed: [] };

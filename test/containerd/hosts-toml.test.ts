@@ -246,3 +246,18 @@ t.test(
     );
   },
 );
+
+t.test('a registry whose every mirror is left out gets no hosts.toml: containerd 1.6 and 1.7 refuse one without a [host] table', async (t) => {
+  const { files, warnings } = renderHostsTomls({
+    registries: [
+      { location: 'quay.io', mirrors: [{ location: 'tags.example', pullFromMirror: 'tag-only', origin: at(2) }] },
+      { location: 'registry.lan', insecure: true, mirrors: [{ location: 'tags.example', pullFromMirror: 'tag-only' }] },
+    ],
+  });
+  t.same(
+    files.map((f) => f.host),
+    ['registry.lan'],
+    'quay.io: nothing but server (containerd would log an error at every pull and ignore it); an insecure source still has its http entry',
+  );
+  t.match(warnings.map(formatDiagnostic), [/^10-policy\.toml:2:1: warning: containerd cannot express a tag-only mirror/, /tag-only/]);
+});
