@@ -7,7 +7,7 @@
  * a mirror reached through containerd is then trusted exactly as it is by podman and skopeo.
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CERT_DIRS, certFileNames, certFilesAmong, type CertFileNames } from '../registry/certs.js';
 import type { HostTlsFiles } from './hosts-toml.js';
 
@@ -16,15 +16,20 @@ function add(into: { ca: string[]; client: Array<[string, string]> }, dir: strin
   for (const [c, k] of names.client) if (!into.client.some(([x]) => x === join(dir, c))) into.client.push([join(dir, c), join(dir, k)]);
 }
 
-/** The TLS files of one host: containerd's own directory, then containers/image's first directory that exists. */
+/**
+ * The TLS files of one host: containerd's own directory, then containers/image's first directory
+ * that exists. Named by absolute path: containerd reads a relative one from the host directory
+ * it found (makeAbsPath), so `--containerd-hosts-dir certs.d` named files it could not open,
+ * which fails every pull from the registry ("unable to read CA cert").
+ */
 async function filesOf(host: string, hostsDir: string, certDirs: readonly string[]): Promise<HostTlsFiles | undefined> {
   const found = { ca: [] as string[], client: [] as Array<[string, string]> };
   const own = await certFileNames(join(hostsDir, host));
-  if (own) add(found, join(hostsDir, host), own);
+  if (own) add(found, resolve(hostsDir, host), own);
   for (const base of certDirs) {
     const names = await certFileNames(join(base, host));
     if (!names) continue;
-    add(found, join(base, host), names);
+    add(found, resolve(base, host), names);
     break; // containers/image stops at the first of its directories that exists
   }
   return found.ca.length + found.client.length > 0 ? found : undefined;

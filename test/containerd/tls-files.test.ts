@@ -6,7 +6,7 @@
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { tlsFilesFor, tlsListing } from '../../src/containerd/tls-files.js';
 
 function files(dir: string, names: string[]): void {
@@ -62,4 +62,16 @@ t.test('tlsListing: by name: our own hosts.toml write leaves it equal; a CA adde
   t.not(lonely, before, "containers/image's directory appearing for a host");
   writeFileSync(join(containers, 'mirror.lan', 'client.key'), 'key');
   t.not(listing(), lonely, 'a client certificate completed by its key');
+});
+
+t.test('the files are named by absolute path even for a relative hosts dir: containerd reads a relative one from the host directory', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-tls-relative-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  files(join(root, 'certs.d', 'quay.io'), ['ca.crt']);
+  files(join(root, 'containers', 'quay.io'), ['c.cert', 'c.key']);
+  const found = await tlsFilesFor(['quay.io'], relative(process.cwd(), join(root, 'certs.d')), [relative(process.cwd(), join(root, 'containers'))]);
+  t.same(found.get('quay.io'), {
+    ca: [join(root, 'certs.d', 'quay.io', 'ca.crt')],
+    client: [[join(root, 'containers', 'quay.io', 'c.cert'), join(root, 'containers', 'quay.io', 'c.key')]],
+  });
 });

@@ -3,12 +3,13 @@
  * over https with a self-signed certificate whose CA sits, Docker-style, in the hosts
  * directory (`<dir>/127.0.0.1:PORT/ca.crt`). containerd reads such files only for a host
  * without a hosts.toml and never for a mirror entry of another registry, so the pull through
- * the mirror works because our hosts.toml names the CA — and fails, as the control, without it.
+ * the mirror works because our hosts.toml names the CA (by its absolute path, even when the
+ * hosts dir is given relative) — and fails, as the control, without it.
  */
 import t from 'tap';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
@@ -30,7 +31,9 @@ t.test('a mirror with its own CA: ctr pulls through it because hosts.toml names 
   const policy = join(work, 'policy.d');
   mkdirSync(policy);
   writeFileSync(join(policy, '10-source.toml'), `[[mirror-set]]\nsource = "${SOURCE}"\nmirrors = ["${mirror.host}"]\n`);
-  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
+  // Given relative (as `render --containerd-hosts-dir certs.d` may be): the CA is still named by its absolute
+  // path, since containerd reads a relative one from the host directory it found (makeAbsPath).
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), relative(process.cwd(), hostsDir));
   t.equal(rendered.code, 0, rendered.stderr);
   const file = join(hostsDir, SOURCE, 'hosts.toml');
   const ours = readFileSync(file, 'utf8');
