@@ -1,13 +1,15 @@
 /**
  * The certificates a hosts.toml must name (an edge: it lists directories). containerd uses the
- * Docker-pattern files of `certs.d/<host>/` (`*.crt`, `NAME.cert` + `NAME.key`) only while that
- * directory has no hosts.toml; once we write one, only what it names counts. So, per host, we
- * name what containerd used there before, then what containers/image uses for the same host
+ * Docker-pattern files of `certs.d/<host>/` (`*.crt`, `NAME.cert` with `NAME.key` or holding the
+ * key itself) only while that directory has no hosts.toml; once we write one, only what it
+ * names counts. So, per host, we name what containerd used there before, then what
+ * containers/image uses for the same host
  * (/etc/containers/certs.d/<host>/, else /etc/docker/certs.d/<host>/, src/registry/certs.ts):
  * a mirror reached through containerd is then trusted exactly as it is by podman and skopeo.
  */
-import { readdirSync } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { byteOrderCompare } from '../core/byte-order.js';
 import { CERT_DIRS, certFileNames, certFilesAmong, type CertFileNames } from '../registry/certs.js';
 import type { HostTlsFiles } from './hosts-toml.js';
 
@@ -24,7 +26,7 @@ function add(into: { ca: string[]; client: Array<[string, string]> }, dir: strin
  */
 async function filesOf(host: string, hostsDir: string, certDirs: readonly string[]): Promise<HostTlsFiles | undefined> {
   const found = { ca: [] as string[], client: [] as Array<[string, string]> };
-  const own = await certFileNames(join(hostsDir, host));
+  const own = await fs.readdir(join(hostsDir, host)).then(ownCertFiles, () => undefined);
   if (own) add(found, resolve(hostsDir, host), own);
   for (const base of certDirs) {
     const names = await certFileNames(join(base, host));
@@ -33,6 +35,18 @@ async function filesOf(host: string, hostsDir: string, certDirs: readonly string
     break; // containers/image stops at the first of its directories that exists
   }
   return found.ca.length + found.client.length > 0 ? found : undefined;
+}
+
+/**
+ * The files containerd itself used in its directory (loadCertFiles), by name: as containers/image
+ * reads them, and also a `.cert` without its `.key`, which containerd reads as holding the key
+ * too. Named as the pair [cert, cert]: the key is looked for in the same file, as containerd does.
+ */
+function ownCertFiles(names: readonly string[]): CertFileNames {
+  const files = certFilesAmong(names);
+  const paired = new Set(files.client.map(([cert]) => cert));
+  const alone = names.filter((n) => n.endsWith('.cert') && !paired.has(n)).map((n): [string, string] => [n, n]);
+  return { ca: files.ca, client: [...files.client, ...alone].sort((a, b) => byteOrderCompare(a[0], b[0])) };
 }
 
 /** host → its TLS files, for the hosts that have any; `certDirs` is containers/image's search path (tests pass their own). */
@@ -57,7 +71,7 @@ export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: 
   const lines: string[] = [];
   for (const host of new Set(hosts)) {
     // containerd's own directory counts only for the files in it: our first hosts.toml write makes it.
-    const own = namesOrUndefined(join(hostsDir, host));
+    const own = namesOrUndefined(join(hostsDir, host), ownCertFiles);
     lines.push(`${join(hostsDir, host)} ${JSON.stringify(own !== undefined && own.ca.length + own.client.length > 0 ? own : null)}`);
     // containers/image's: that one exists decides the search (an empty one stops it).
     for (const base of certDirs) lines.push(`${join(base, host)} ${JSON.stringify(namesOrUndefined(join(base, host)) ?? null)}`);
@@ -65,9 +79,9 @@ export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: 
   return lines.join('\n');
 }
 
-function namesOrUndefined(dir: string): CertFileNames | undefined {
+function namesOrUndefined(dir: string, among: (names: string[]) => CertFileNames = certFilesAmong): CertFileNames | undefined {
   try {
-    return certFilesAmong(readdirSync(dir));
+    return among(readdirSync(dir));
   } catch {
     return undefined; // missing (the usual case) or unreadable: tlsFilesFor skips it too
   }

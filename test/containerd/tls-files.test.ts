@@ -75,3 +75,19 @@ t.test('the files are named by absolute path even for a relative hosts dir: cont
     client: [[join(root, 'containers', 'quay.io', 'c.cert'), join(root, 'containers', 'quay.io', 'c.key')]],
   });
 });
+
+t.test("a .cert without its .key: named in containerd's own directory (it reads the key from the same file), never in containers/image's", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-tls-alone-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const own = join(root, 'containerd', 'quay.io');
+  files(own, ['b.cert', 'b.key', 'a.cert']);
+  files(join(root, 'containers', 'quay.io'), ['c.cert']);
+  const found = await tlsFilesFor(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]);
+  t.same(found.get('quay.io')?.client, [
+    [join(own, 'a.cert'), join(own, 'a.cert')],
+    [join(own, 'b.cert'), join(own, 'b.key')],
+  ]);
+  const listing = tlsListing(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]);
+  writeFileSync(join(own, 'd.cert'), 'x');
+  t.not(tlsListing(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]), listing, 'one added is seen by the rescan');
+});
