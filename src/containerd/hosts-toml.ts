@@ -160,8 +160,21 @@ function serverKeys(u: HostUrl, tls: TlsFiles, capabilities?: readonly string[])
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * A host containerd asks over plain http when it has no `server` for it (docker.IsLocalhost:
+ * `localhost` or a loopback address, any port; neither ctr nor the CRI plugin sets another
+ * default scheme). The policy says nothing about the registry's scheme unless it is insecure.
+ */
+function loopback(host: string): boolean {
+  const name = host.replace(/:\d+$/, '');
+  return name === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
 /** `server` for a registry host, and the plain-http entry an insecure one tries before it. */
 function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; plain?: HostUrl } {
+  // A loopback registry keeps containerd's own http: an https `server` would cut it off (it was reached before our file).
+  if ((table === undefined || table.location === host) && table?.insecure !== true && loopback(host))
+    return { server: { url: `http://${host}`, overridePath: false, skipVerify: false, tlsHost: host } };
   if (table === undefined || table.location === host) {
     const server = { url: `https://${apiHost(host)}`, overridePath: false, skipVerify: table?.insecure === true, tlsHost: host };
     return table?.insecure ? { server, plain: { url: `http://${apiHost(host)}`, overridePath: false, skipVerify: false, tlsHost: host } } : { server };

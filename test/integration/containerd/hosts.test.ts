@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { registryFor } from '../../helpers/registry.js';
+import { freePort, registryFor } from '../../helpers/registry.js';
 
 const SOURCE = 'source.invalid';
 
@@ -103,4 +103,30 @@ t.test('ctr pulls through the hosts directory we render', { skip }, async (t) =>
     (await m2.requests()).some((r) => r.kind === 'manifests' || r.kind === 'blobs'),
     'mirror 1 stopped: mirror 2 served the digest pull',
   );
+});
+
+t.test('a loopback registry as the source: server stays plain http, as containerd has it with no hosts.toml', { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-loopback-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const source = await registryFor(t); // plain http on 127.0.0.1, not marked insecure in the policy
+  const img = await buildImage(join(work, 'img'), { content: 'from a loopback registry', tag: 'v1' });
+  await pushImage(img, `${source.host}/app:v1`);
+  const D = img.manifestDigest;
+  const hostsDir = join(work, 'certs.d');
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetch = (ref: string) =>
+    run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 }).then(
+      () => 'pulled',
+      (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+    );
+  t.equal(await fetch(`${source.host}/app@${D}`), 'pulled', 'with no hosts.toml: containerd asks a loopback registry over http');
+  await run('ctr', ['--address', socket, 'content', 'rm', D]);
+
+  const policy = join(work, 'policy.d');
+  mkdirSync(policy);
+  writeFileSync(join(policy, '10-source.toml'), `[[mirror-set]]\nsource = "${source.host}"\nmirrors = ["127.0.0.1:${await freePort()}"]\n`);
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
+  t.equal(rendered.code, 0, rendered.stderr);
+  t.match(readFileSync(join(hostsDir, source.host, 'hosts.toml'), 'utf8'), `server = "http://${source.host}"`);
+  t.equal(await fetch(`${source.host}/app@${D}`), 'pulled', 'with ours: the mirror is down, the source still serves over http');
 });
