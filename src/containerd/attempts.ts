@@ -8,7 +8,7 @@
  */
 import { parse } from 'smol-toml';
 import { LOCAL_MIRROR_NAMESPACE } from '../local-mirror/mapping.js';
-import { apiHost } from '../registry/api-host.js';
+import { containerdDefaultServer } from './hosts-toml.js';
 
 export interface ContainerdAttempt {
   /** The URL containerd asks, up to the repository: e.g. http://mirror:5000/v2/quay/team/app. */
@@ -22,6 +22,8 @@ export interface ContainerdAttempt {
 }
 
 const ALL = ['pull', 'resolve', 'push'];
+
+type HostsFile = { server?: unknown; host?: Record<string, HostEntry> } & HostEntry;
 
 interface HostEntry {
   capabilities?: unknown;
@@ -47,7 +49,8 @@ function capabilitiesOf(v: unknown): string[] {
  * would refuse to parse.
  */
 export function containerdAttempts(registry: string, repository: string, byDigest: boolean, hostsToml: string | undefined): ContainerdAttempt[] {
-  const data = hostsToml === undefined ? {} : (parse(hostsToml) as { server?: unknown; host?: Record<string, HostEntry> } & HostEntry);
+  const parsed = hostsToml === undefined ? {} : (parse(hostsToml) as HostsFile);
+  const data = refused(parsed) ? {} : parsed;
   const needed = byDigest ? ['pull'] : ['pull', 'resolve'];
   const out: ContainerdAttempt[] = [];
   const add = (role: ContainerdAttempt['role'], server: string, e: HostEntry): void => {
@@ -58,7 +61,16 @@ export function containerdAttempts(registry: string, repository: string, byDiges
     out.push({ url, capabilities, skipVerify: e.skip_verify === true, role, localMirror });
   };
   for (const [url, e] of Object.entries(data.host ?? {})) add('host', url, e);
-  const defaultServer = `https://${apiHost(registry)}`; // containerd's default for docker.io is Docker Hub's API host too
-  add('server', typeof data.server === 'string' && data.server !== '' ? data.server : defaultServer, data);
+  add('server', typeof data.server === 'string' && data.server !== '' ? data.server : containerdDefaultServer(registry), data);
   return out;
+}
+
+/**
+ * A file containerd 1.6 and 1.7 refuse, logging an error, and then use the registry alone (as
+ * with no file): no `[host."…"]` table (getSortedHosts: "invalid `host` tree"), or a capability
+ * it does not know.
+ */
+function refused(data: HostsFile): boolean {
+  const known = (e: HostEntry): boolean => !Array.isArray(e.capabilities) || e.capabilities.every((c) => ALL.includes(String(c).toLowerCase()));
+  return typeof data.host !== 'object' || !known(data) || !Object.values(data.host).every(known);
 }

@@ -170,6 +170,11 @@ function loopback(host: string): boolean {
   return name === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
+/** What containerd asks for a registry host without a `server` (ConfigureHosts' default host). */
+export function containerdDefaultServer(host: string): string {
+  return loopback(host) ? `http://${host}` : `https://${apiHost(host)}`;
+}
+
 /** `server` for a registry host, and the plain-http entry an insecure one tries before it. */
 function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; plain?: HostUrl } {
   // A loopback registry keeps containerd's own http: an https `server` would cut it off (it was reached before our file).

@@ -86,3 +86,28 @@ t.test('a tag is resolved only by hosts with both pull and resolve (containerd f
     'by digest: the pull host',
   );
 });
+
+t.test(
+  'as containerd 1.6 and 1.7 read it: a loopback registry defaults to http; a file without [host] or with an unknown capability is refused (the registry alone)',
+  async (t) => {
+    t.same(
+      containerdAttempts('127.0.0.1:5000', 'app', true, undefined).map((a) => a.url),
+      ['http://127.0.0.1:5000/v2/app'],
+    );
+    t.same(
+      containerdAttempts('localhost:5000', 'app', false, 'capabilities = ["pull", "resolve"]\n[host."https://m.lan"]\n').map((a) => a.url),
+      ['https://m.lan/v2/app', 'http://localhost:5000/v2/app'],
+      'no server: the default, http for loopback',
+    );
+    t.same(
+      containerdAttempts('quay.io', 'app', true, 'server = "https://elsewhere.lan"\n').map((a) => a.url),
+      ['https://quay.io/v2/app'],
+      'server alone: refused ("invalid `host` tree"), the registry itself',
+    );
+    t.same(
+      containerdAttempts('quay.io', 'app', true, '[host."https://m.lan"]\n  capabilities = ["pull", "fetch"]\n').map((a) => a.url),
+      ['https://quay.io/v2/app'],
+      'an unknown capability: refused',
+    );
+  },
+);
