@@ -17,6 +17,7 @@ import { usage } from './usage.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { containerdAttempts } from '../containerd/attempts.js';
+import { containerdHostDirNames } from '../containerd/hosts-toml.js';
 import { unlessMissing } from '../output/if-exists.js';
 import { parseNormalizedNamed } from '../reference/reference.js';
 
@@ -31,6 +32,12 @@ const RESOLVE_OPTIONS = {
 
 const DEFAULT_CONTAINERD_HOSTS_DIR = '/etc/containerd/certs.d';
 
+/** The directory containerd takes for a host: the first of its names that exists (containerdHostDirNames). */
+async function containerdHostDir(hostsDir: string, host: string): Promise<string | undefined> {
+  for (const name of containerdHostDirNames(host)) if (await unlessMissing(fs.stat(join(hostsDir, name)))) return name;
+  return undefined;
+}
+
 /** `resolve --runtime containerd`: what containerd tries for REF, from the hosts directory. */
 async function resolveForContainerd(input: string, hostsDir: string, json: boolean, io: CommandIO): Promise<number> {
   let ref;
@@ -40,7 +47,7 @@ async function resolveForContainerd(input: string, hostsDir: string, json: boole
     process.stderr.write(`mirror-policyd: cannot resolve "${input}": ${(e as Error).message}\n`);
     return 1;
   }
-  const file = join(hostsDir, ref.domain, 'hosts.toml');
+  const file = join(hostsDir, (await containerdHostDir(hostsDir, ref.domain)) ?? ref.domain, 'hosts.toml');
   const text = await unlessMissing(fs.readFile(file, 'utf8'));
   let attempts;
   try {

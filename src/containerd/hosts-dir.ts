@@ -19,7 +19,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing } from '../output/if-exists.js';
-import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
+import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
 import { CERT_DIRS } from '../registry/certs.js';
 import { tlsFilesFor, tlsListing } from './tls-files.js';
 
@@ -154,9 +154,9 @@ async function aliasTargets(dir: string, entries: readonly Dirent[], wanted: Rea
  * exists, hosts.toml or not), when it exists and is not the same directory; undefined otherwise.
  */
 async function shadowingDir(dir: string, host: string): Promise<string | undefined> {
-  const colon = host.lastIndexOf(':');
-  if (colon <= 0) return undefined;
-  const other = join(dir, `${host.slice(0, colon)}_${host.slice(colon + 1)}_`);
+  const [first] = containerdHostDirNames(host);
+  if (first === undefined || first === host) return undefined;
+  const other = join(dir, first);
   const real = await unlessMissing(fs.realpath(other));
   if (real === undefined) return undefined;
   return real === (await unlessMissing(fs.realpath(join(dir, host)))) ? undefined : other;

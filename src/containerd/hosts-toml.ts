@@ -171,6 +171,17 @@ function loopback(host: string): boolean {
 }
 
 /** What containerd asks for a registry host without a `server` (ConfigureHosts' default host). */
+/**
+ * The directories containerd looks in for a registry host, in its order (hostPaths in
+ * remotes/docker/config, 1.6 to 2.x): `host_port_` for a `host:port`, then the host itself, then
+ * `_default`. It takes the first that exists, hosts.toml in it or not.
+ */
+export function containerdHostDirNames(host: string): string[] {
+  const colon = host.lastIndexOf(':');
+  const portDir = colon > 0 ? [`${host.slice(0, colon)}_${host.slice(colon + 1)}_`] : [];
+  return [...portDir, host, '_default'];
+}
+
 export function containerdDefaultServer(host: string): string {
   return loopback(host) ? `http://${host}` : `https://${apiHost(host)}`;
 }

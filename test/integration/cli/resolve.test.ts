@@ -105,3 +105,29 @@ t.test('resolve: refused references and configurations exit 1 with the reason on
   t.equal(missing.code, 1);
   t.match(missing.stderr, /^mirror-policyd: loading registries configuration ".*\.missing": open .*\.missing: no such file or directory\n$/);
 });
+
+t.test('resolve --runtime containerd takes the host directory containerd takes: host_port_, then host:port, then _default', async (t) => {
+  const hostsDir = mkdtempSync(join(tmpdir(), 'mpd-cli-resolve-certs-'));
+  const hostsToml = (mirror: string): string => `server = "https://reg.example.com:5000"\n\n[host."https://${mirror}"]\n  capabilities = ["pull", "resolve"]\n`;
+  const put = (dir: string, mirror: string): void => {
+    mkdirSync(join(hostsDir, dir), { recursive: true });
+    writeFileSync(join(hostsDir, dir, 'hosts.toml'), hostsToml(mirror));
+  };
+  const said = async (ref: string): Promise<{ hostsToml: string | null; urls: string[] }> => {
+    const r = await runCli(['resolve', ref, '--runtime', 'containerd', '--hosts-dir', hostsDir, '--json']);
+    t.equal(r.code, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as { hostsToml: string | null; attempts: Array<{ url: string }> };
+    return { hostsToml: got.hostsToml, urls: got.attempts.map((a) => a.url) };
+  };
+  const ref = `reg.example.com:5000/app${D}`;
+  t.same((await said(ref)).hostsToml, null, 'no directory: the registry itself');
+  put('_default', 'default.example.com');
+  t.same(await said(ref), {
+    hostsToml: join(hostsDir, '_default', 'hosts.toml'),
+    urls: ['https://default.example.com/v2/app', 'https://reg.example.com:5000/v2/app'],
+  });
+  put('reg.example.com:5000', 'port.example.com');
+  t.same((await said(ref)).hostsToml, join(hostsDir, 'reg.example.com:5000', 'hosts.toml'), 'the host:port directory before _default');
+  mkdirSync(join(hostsDir, 'reg.example.com_5000_'));
+  t.same(await said(ref), { hostsToml: null, urls: ['https://reg.example.com:5000/v2/app'] }, 'an empty host_port_ directory hides the others');
+});
