@@ -42,8 +42,11 @@ t.test('a blob whose temp file cannot be opened: the pull fails, it does not wai
   // A big layer (its body cannot all sit in socket buffers) and a temp name past PATH_MAX (ENAMETOOLONG, even for root).
   const big = await buildImage(join(work, 'big'), { content: randomBytes(3 * 1024 * 1024).toString('base64'), tag: 'v1' });
   await pushImage(big, `${a.host}/big:v1`);
+  // PATH_MAX is 4096 with the NUL: a blob's path (DEST/blobs/sha256/HEX, DEST + 78) must fit, its
+  // temp (the same + ".PID.RANDOM.partial", DEST + 88 at the least) must not, whatever the pid's length.
+  const DEST_LENGTH = 4010;
   let dest = mkdtempSync(join(work, 'deep-'));
-  while (dest.length < 3990) dest = join(dest, 'd'.repeat(Math.min(200, 3990 - dest.length)));
+  while (dest.length < DEST_LENGTH) dest = join(dest, 'd'.repeat(Math.max(1, Math.min(200, DEST_LENGTH - dest.length - 1))));
   mkdirSync(join(dest, 'blobs', 'sha256'), { recursive: true });
   const configHex = big.configDigest.slice('sha256:'.length);
   copyFileSync(join(big.layoutDir, 'blobs', 'sha256', configHex), join(dest, 'blobs', 'sha256', configHex)); // present: the layer is fetched first
