@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Daemon } from '../../../src/daemon/daemon.js';
 import { DEFAULTS } from '../../../src/daemon/config.js';
@@ -34,6 +34,14 @@ function complete(out: string): boolean {
  * A daemon on the "first" policy with a recording after-render command (and no rescan in the
  * test's time), once its first render is out and the command has run for it.
  */
+/** The last-good copies in a state dir, by name (none before the directory is made). */
+function lastGoodCopies(state: string): string[] {
+  if (!existsSync(join(state, 'last-good'))) return [];
+  return readdirSync(join(state, 'last-good'))
+    .filter((n) => !n.startsWith('.'))
+    .sort();
+}
+
 async function firstRendered(t: Parameters<typeof workspace>[0]) {
   const ws = workspace(t);
   writePolicy(ws.policy, 'first');
@@ -107,6 +115,9 @@ t.test('a policy directory deleted file by file (rm -rf, here slowed down): no r
 t.test('a deleted policy directory: degraded, the output and the last-good copies kept; a recreated one is the new policy', async (t) => {
   const { ws, d, seen, before, renders } = await firstRendered(t);
   const from = d.log().length;
+  const lastGood = (): string[] => lastGoodCopies(ws.state);
+  // The first start saves its last-good copies in the background, after the output: waited for.
+  await d.waitFor(() => lastGood().length === 2, 'the first last-good copies saved');
 
   rmSync(ws.policy, { recursive: true });
   const s = await d.waitForStatus(
@@ -129,13 +140,7 @@ t.test('a deleted policy directory: degraded, the output and the last-good copie
   );
   t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is untouched');
   t.equal(snapshots(seen).length, 1, 'the after-render command did not run');
-  t.same(
-    readdirSync(join(ws.state, 'last-good'))
-      .filter((n) => !n.startsWith('.'))
-      .sort(),
-    ['10-a.toml', '20-never.yaml'],
-    'the last-good copies are kept',
-  );
+  t.same(lastGood(), ['10-a.toml', '20-never.yaml'], 'the last-good copies are kept');
 
   // Back, with other contents: that is the policy now (the old fragments are gone with the old directory).
   mkdirSync(ws.policy, { mode: 0o755 });
@@ -230,6 +235,8 @@ t.test('a policy directory made writable by others: a deletion or a rename there
   const d = await startDaemon(t, ws, { argv: strict });
   const before = await d.waitForOutput((o) => o.includes('mirror-trusted.example/a') && complete(o), 'the first render');
   const from = d.log().length;
+  const lastGood = (): string[] => lastGoodCopies(ws.state);
+  await d.waitFor(() => lastGood().length === 2, 'the first last-good copies saved (in the background, after the output)');
 
   chmodSync(ws.policy, 0o777);
   await d.waitForLog(/refusing policy directory: writable by group and others \(mode 0777\).*; every fragment is held at its last valid content/, from);
@@ -250,13 +257,7 @@ t.test('a policy directory made writable by others: a deletion or a rename there
     'degraded, with the reason',
   );
   t.equal(readFileSync(ws.output, 'utf8'), before, 'the output is exactly as before: the NeverContactSource block and the mirrors stay');
-  t.same(
-    readdirSync(join(ws.state, 'last-good'))
-      .filter((n) => !n.startsWith('.'))
-      .sort(),
-    ['10-a.toml', '20-never.yaml'],
-    'the last-good copies are kept',
-  );
+  t.same(lastGood(), ['10-a.toml', '20-never.yaml'], 'the last-good copies are kept');
 
   // Fixed: now what the directory holds is the policy.
   chmodSync(ws.policy, 0o755);
