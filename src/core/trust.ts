@@ -10,3 +10,16 @@ export function trustProblem(st: { uid: number; mode: number }, uid: number): st
   if (writers.length > 0) return `writable by ${writers.join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
   return undefined;
 }
+
+/**
+ * Why a directory above a trusted one (its parent, and theirs up to /) lets someone else than
+ * root or uid `uid` replace what is below it, or undefined. Whoever may write there may rename
+ * the directory below and put another in its place (any of root's, an empty one: a policy
+ * without its blocks). A sticky directory (/tmp) is fine when it is ours: others may not rename
+ * an entry they do not own in it, and the entry below is checked in turn.
+ */
+export function ancestorProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
+  const problem = trustProblem(st, uid);
+  if (problem === undefined || (st.mode & 0o1000 && trustProblem({ uid: st.uid, mode: 0 }, uid) === undefined)) return undefined;
+  return problem;
+}

@@ -8,13 +8,13 @@ import type { SweepCache } from '../core/sweep-cache.js';
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { blockingIo, slicedIo, type FragmentIo, type OpenFile } from './fragment-io.js';
-import { join, relative, isAbsolute } from 'node:path';
+import { dirname, join, relative, isAbsolute, resolve } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
-import { trustProblem } from '../core/trust.js';
+import { ancestorProblem, trustProblem } from '../core/trust.js';
 
 export { trustProblem };
 
@@ -300,6 +300,27 @@ async function dirLineOf(io: FragmentIo, dir: string): Promise<string> {
   return `${entryIdentity(await lookAt(io, dir))} ${entryIdentity(await statOf(io, dir))}`;
 }
 
+/**
+ * Why a directory above `path` (up to /) is not trusted by `uid`, as words that follow "the
+ * policy directory is"; undefined when none is. Each is stat'ed (links followed): the directory
+ * holding a link must be trusted as much as the one holding a directory. Bounded by the depth.
+ */
+async function ancestorsProblem(io: FragmentIo, path: string, uid: number): Promise<string | undefined> {
+  for (let at = dirname(path), below = path; at !== below; below = at, at = dirname(at)) {
+    const problem = ancestorProblem(await io.stat(at), uid);
+    if (problem !== undefined) return `in ${at}, which is ${problem}, so that others could put another directory in its place`;
+  }
+  return undefined;
+}
+
+/**
+ * Why the policy directory is not trusted: itself, a directory above its real path, or one above
+ * the path it was named by (where a link to it may sit: replacing the link swaps the directory).
+ */
+async function policyDirProblem(io: FragmentIo, dir: string, realDir: string, st: Stats, uid: number): Promise<string | undefined> {
+  return trustProblem(st, uid) ?? (await ancestorsProblem(io, realDir, uid)) ?? (await ancestorsProblem(io, resolve(dir), uid));
+}
+
 async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
   const limits = readLimits(io, opts);
   const fragments: SourceText[] = [];
@@ -322,7 +343,7 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
   const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(io, realDir, entry, limits.seen));
   if (!limits.allowUnsafe) {
     const st = await io.stat(realDir);
-    const problem = trustProblem(st, limits.uid);
+    const problem = await policyDirProblem(io, dir, realDir, st, limits.uid);
     // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
     // by fragment (none is read), so that each is named and the daemon keeps each one's last
     // valid content in effect instead of rendering as if the policy were empty.
@@ -420,7 +441,7 @@ async function readNamesOnce(
   }
   const dirSt = await statOf(io, realDir);
   if (realDir !== state.realDir || dirSt === undefined || `${dirSt.dev}:${dirSt.ino}` !== state.dirKey) return undefined;
-  if (!limits.allowUnsafe && trustProblem(dirSt, limits.uid) !== undefined) return undefined;
+  if (!limits.allowUnsafe && (await policyDirProblem(io, dir, realDir, dirSt, limits.uid)) !== undefined) return undefined;
   const first = await mapBounded(wanted, READ_CONCURRENCY, (name) => lookAgain(io, realDir, name, limits));
   // Other names of the files looked at (hard links, refused while they last): a link made or
   // removed, a write or a chmod through one name moves the file under every name, and inotify

@@ -12,7 +12,7 @@ import {
   type FragmentReadCache,
 } from '../../../src/fragments/policy-dir.js';
 import { SweepCache } from '../../../src/core/sweep-cache.js';
-import { formatDiagnostic } from '../../../src/core/diagnostic.js';
+import { error, formatDiagnostic, type Diagnostic } from '../../../src/core/diagnostic.js';
 import { runCli } from '../../helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -555,3 +555,64 @@ t.test('the blocking read (check, render) sees exactly what the daemon’s read 
   t.same(plain(await readPolicyDir(d, { blocking: true })), plain(await readPolicyDir(d)), 'a directory refused whole');
   t.same(plain(await readPolicyDir(join(root, 'missing'), { blocking: true })), plain(await readPolicyDir(join(root, 'missing'))), 'a missing directory');
 });
+
+t.test(
+  'a policy directory under a directory others may write is refused whole: they could swap it for any directory of root’s',
+  { skip: !isRoot && 'needs root to act as another user' },
+  async (t) => {
+    const parent = dir();
+    chmodSync(parent, 0o777); // not sticky: anyone may rename what is in it
+    const policy = join(parent, 'policy.d');
+    mkdirSync(policy, { mode: 0o755 });
+    put(policy, 'block.toml', '[[registry]]\nprefix = "docker.io"\nblocked = true\n');
+    const empty = dir(); // any directory of root's, as /var/empty
+    // An unprivileged user swaps the policy directory for a root-owned empty one (a real process as nobody).
+    execFileSync('/bin/sh', ['-c', `mv "${policy}" "${parent}/old" && ln -s "${empty}" "${policy}"`], { uid: 65534, gid: 65534 });
+    const got = await readPolicyDir(policy);
+    t.same(got.fragments, [], 'nothing is read from the swapped-in directory');
+    t.ok(got.dirProblem, 'the directory is refused whole (the daemon holds every fragment it knew)');
+    t.match(
+      got.dirProblem && formatDiagnostic(got.dirProblem),
+      new RegExp(`refusing policy directory: .*${parent}.* writable by group and others \\(mode 0777\\)`),
+    );
+  },
+);
+
+t.test(
+  'the ancestors of a policy directory: root’s or sticky are trusted, another user’s or writable without sticky bit are not',
+  { skip: !isRoot && 'needs root to chown' },
+  async (t) => {
+    const top = dir();
+    const mid = join(top, 'mid');
+    mkdirSync(mid, { mode: 0o755 });
+    const policy = join(mid, 'policy.d');
+    mkdirSync(policy, { mode: 0o755 });
+    put(policy, 'a.toml');
+    t.same(
+      (await readPolicyDir(policy)).fragments.map((f) => f.file),
+      ['a.toml'],
+      'root-owned ancestors (and /tmp, sticky) are fine',
+    );
+    chmodSync(mid, 0o1777);
+    t.same(
+      (await readPolicyDir(policy)).fragments.map((f) => f.file),
+      ['a.toml'],
+      'a sticky world-writable ancestor is fine: others cannot rename root’s entry in it',
+    );
+    chmodSync(mid, 0o775);
+    t.match(formatDiagnostic((await readPolicyDir(policy)).dirProblem ?? error0()), /refusing policy directory: .*mid.* writable by group \(mode 0775\)/);
+    chmodSync(mid, 0o755);
+    chownSync(mid, 65534, 65534);
+    t.match(formatDiagnostic((await readPolicyDir(policy)).dirProblem ?? error0()), /refusing policy directory: .*mid.* owned by uid 65534/);
+    t.same(
+      (await readPolicyDir(policy, { allowUnsafe: true })).fragments.map((f) => f.file),
+      ['a.toml'],
+      '--allow-unsafe-fragments turns it off',
+    );
+  },
+);
+
+/** A stand-in for a missing refusal, so that the match fails saying so. */
+function error0(): Diagnostic {
+  return error({ file: '(none)' }, 'no refusal');
+}
