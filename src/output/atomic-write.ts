@@ -103,8 +103,24 @@ async function writeAllViaPool(fd: number, bytes: Buffer): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await viaPool<number>((done) => write(fd, bytes, at, bytes.length - at, null, done));
 }
 
+/**
+ * readRegularFileSync through the thread pool: a FIFO there would hold a pool thread until a
+ * writer came (and whoever made it chose the bytes), a link to /dev/zero would be read without
+ * end. Both are refused from the open descriptor's fstat, before any read.
+ */
+async function readRegularFile(path: string): Promise<Buffer | undefined> {
+  const fh = await unlessMissing(fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK));
+  if (fh === undefined) return undefined;
+  try {
+    if (!(await fh.stat()).isFile()) throw new Error(`${path} is not a regular file`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
 const poolIo: WriteIo = {
-  readIfExists: (path) => unlessMissing(fs.readFile(path)),
+  readIfExists: readRegularFile,
   lstat: (path) => unlessMissing(fs.lstat(path)),
   readlink: (path) => unlessMissing(fs.readlink(path)),
   stat: (path) => fs.stat(path),

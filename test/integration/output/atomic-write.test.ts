@@ -1,6 +1,21 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../../../src/output/atomic-write.js';
@@ -172,6 +187,37 @@ t.test('blocking: a FIFO at the path is refused, not read (a read would hold the
   t.ok(lstatSync(p).isFIFO(), 'left as it was');
   t.same(readdirSync(d), ['f'], 'no temp file');
 });
+
+t.test('through the thread pool too: a FIFO at the path is refused, not read (a read would hold a pool thread until a writer came)', async (t) => {
+  const d = tmp();
+  const p = join(d, 'f');
+  execFileSync('mkfifo', [p]);
+  let settled = false;
+  const pending = writeFileAtomic(p, 'x\n').finally(() => (settled = true));
+  // A reader blocked on the FIFO is let go by a writer (bounded): the old read took its bytes.
+  for (let n = 0; n < 200 && !settled; n++) {
+    const fd = unlessNoReader(() => openSync(p, constants.O_WRONLY | constants.O_NONBLOCK));
+    if (fd !== undefined) {
+      writeSync(fd, 'from whoever owns the FIFO\n');
+      closeSync(fd);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await t.rejects(pending, /is not a regular file/);
+  t.ok(lstatSync(p).isFIFO(), 'left as it was');
+  t.same(readdirSync(d), ['f'], 'no temp file');
+});
+
+/** `open` of a FIFO for writing, undefined while nobody has it open for reading (ENXIO). */
+function unlessNoReader(open: () => number): number | undefined {
+  try {
+    return open();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
+    throw e;
+  }
+}
 
 t.test('removeStaleTemps: temp files of writers that no longer run go, everything else stays', async (t) => {
   const { spawnSync } = await import('node:child_process');
