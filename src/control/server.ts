@@ -13,6 +13,7 @@ import { promises as fs } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { probeControlSocket } from './client.js';
+import { ancestorProblem } from '../core/trust.js';
 import { MAX_REQUEST_BYTES, encodeLine, parseRequestLine, type Response } from './protocol.js';
 
 export interface ControlServer {
@@ -107,6 +108,24 @@ async function unlinkIfSameFile(path: string, was: { ino: number; dev: number })
     if (now.ino === was.ino && now.dev === was.dev) await fs.unlink(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/**
+ * Refuses a socket directory that someone else than root or us may write (or owns), itself or a
+ * directory above it: whoever may could remove our socket and bind their own at its name, and
+ * `status` (what monitoring believes) would ask them. A sticky one of ours (/tmp) is fine: others
+ * cannot remove what is ours in it. Bounded by the path's depth.
+ */
+async function refuseUntrustedDir(socket: string): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  const dir = dirname(socket);
+  for (let at = dir, below = ''; at !== below; below = at, at = dirname(at)) {
+    const problem = ancestorProblem(await fs.stat(at), uid);
+    if (problem !== undefined) {
+      const what = at === dir ? `its directory ${at}` : `${at}, above its directory`;
+      throw errorWithCode(`refusing control socket ${socket}: ${what} is ${problem}; another user could put their own socket in its place`, 'EPERM');
+    }
   }
 }
 
@@ -358,6 +377,7 @@ export async function startControlServer(path: string, handlers: ControlHandlers
   };
   const paths = bindPaths(path);
   await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  await refuseUntrustedDir(paths.abs);
   await clearStaleSocket(paths.abs, opts.probeTimeoutMs ?? 2000);
 
   const server = createServer({ allowHalfOpen: true }, (sock) => serveConnection(sock, ctx));

@@ -8,12 +8,14 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { controlRequest } from '../../../src/control/client.js';
 import { MAX_REQUEST_BYTES } from '../../../src/control/protocol.js';
-import { fragment, replaceFile, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
+import { cleanEnv, fragment, replaceFile, runArgs, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
+import { runCli } from '../../helpers/cli.js';
+import { NOBODY } from '../cli/run-as.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -187,3 +189,25 @@ t.test('requests are size-bounded: oversized lines and endless streams are refus
   idle.forEach((s) => s.destroy());
   t.equal(await d.stop(), 0);
 });
+
+t.test(
+  'a socket directory another user owns is refused: they could put their own socket in its place',
+  { skip: !isRoot && 'needs root to chown' },
+  async (t) => {
+    const ws = workspace(t);
+    const run = join(ws.dir, 'run');
+    mkdirSync(run, { mode: 0o755 });
+    chownSync(run, NOBODY, NOBODY); // as when another user made it first (in /tmp)
+    const control = join(run, 'control.sock');
+    const r = await runCli(['run', ...runArgs({ ...ws, control })], { env: cleanEnv() });
+    t.equal(r.code, 1, 'the daemon does not start');
+    t.match(r.stdout + r.stderr, `refusing control socket ${control}: its directory ${run} is owned by uid ${NOBODY}, not by root or uid 0`);
+    t.notOk(existsSync(control), 'no socket was bound there');
+
+    chmodSync(run, 0o777);
+    chownSync(run, 0, 0);
+    const writable = await runCli(['run', ...runArgs({ ...ws, control })], { env: cleanEnv() });
+    t.equal(writable.code, 1, 'nor under a directory others may write');
+    t.match(writable.stdout + writable.stderr, `its directory ${run} is writable by group and others (mode 0777)`);
+  },
+);
