@@ -17,10 +17,11 @@
  */
 import { mapBounded } from '../core/map-bounded.js';
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fsyncDir, type WriteOptions } from '../output/atomic-write.js';
 import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../output/pid.js';
 import { trustProblem } from '../fragments/policy-dir.js';
+import { ancestorProblem } from '../core/trust.js';
 import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../output/private-file.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 
@@ -114,6 +115,22 @@ function unsafeDirReason(path: string, st: Stats): string | undefined {
   return `refusing state directory ${path} (owner uid ${st.uid}, mode ${mode}): ${problem}; another user could put there what the daemon renders; fix: ${fixCommand(path, '0700')}`;
 }
 
+/**
+ * Why a directory above `path` (up to /, links followed) lets another user put another state
+ * directory in its place, with the fix; undefined when none does. A sticky one of ours (/tmp)
+ * is fine: others cannot rename our entry in it. Bounded by the path's depth.
+ */
+async function unsafeAncestorReason(stateDir: string, path: string): Promise<string | undefined> {
+  for (let at = dirname(path), below = path; at !== below; below = at, at = dirname(at)) {
+    const st = await fs.stat(at);
+    const problem = ancestorProblem(st, ownUid());
+    if (problem === undefined) continue;
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+    return `refusing state directory ${stateDir}: ${at} above it (owner uid ${st.uid}, mode ${mode}) is ${problem}; another user could put another directory in its place; fix: ${fixCommand(at, 'go-w')}`;
+  }
+  return undefined;
+}
+
 /** What the command line of a mirror-policyd of `stateDir` looks like: its name, and this state dir if it names one. */
 export function looksLikeDaemonOf(stateDir: string): (argv: readonly string[]) => boolean {
   return (argv) => {
@@ -179,6 +196,9 @@ export class StateDir {
     }
     const top = unsafeDirReason(this.dir, await fs.stat(this.dir)); // a symlinked state dir is the admin's choice: its target is checked
     if (top !== undefined) throw new StateDirError(top);
+    // Above the path as named (where a link to it may sit) and above the directory it is.
+    const above = (await unsafeAncestorReason(this.dir, resolve(this.dir))) ?? (await unsafeAncestorReason(this.dir, await fs.realpath(this.dir)));
+    if (above !== undefined) throw new StateDirError(above);
     for (const sub of ['last-good', 'bases', 'drift']) {
       const path = this.path(sub);
       try {

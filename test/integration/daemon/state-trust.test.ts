@@ -241,3 +241,26 @@ t.test(
     t.notOk(existsSync(join(ws.state, 'daemon.json')), 'and the record');
   },
 );
+
+t.test(
+  'a state directory under a directory others can write is refused at start: they could rename it and put their own in its place',
+  { skip: !isRoot && "needs root to make a directory another user's" },
+  async (t) => {
+    const ws = workspace(t);
+    const parent = join(ws.dir, 'var');
+    mkdirSync(parent, { mode: 0o777 });
+    chmodSync(parent, 0o777); // not sticky
+    const state = join(parent, 'state');
+    const r = await runCli(['run', ...runArgs({ ...ws, state })], { env: cleanEnv() });
+    t.equal(r.code, 1, 'exit 1');
+    const text = r.stdout + r.stderr;
+    t.match(text, `cannot start: refusing state directory ${state}: ${parent} above it (owner uid 0, mode 0777) is writable by group and others`);
+    t.match(text, `fix: chown root: ${parent}; chmod go-w ${parent}`, 'the fix');
+    t.notOk(existsSync(ws.output), 'nothing rendered');
+    t.notOk(existsSync(join(state, 'daemon.json')), 'not claimed');
+
+    chmodSync(parent, 0o1777);
+    const d = await startDaemon(t, { ...ws, state });
+    t.equal(await d.stop(), 0, 'a sticky parent (as /tmp) is fine');
+  },
+);
