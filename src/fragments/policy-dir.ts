@@ -561,6 +561,19 @@ function fileProblem(st: { uid: number; mode: number; nlink: number; size: numbe
   return undefined;
 }
 
+/**
+ * Why a directory between the policy directory and a link's target (a subdirectory: never a
+ * fragment, so never checked as one) lets someone else remove or swap the target, as words
+ * after "symlink to TARGET, "; undefined when none does. Bounded by the target's depth.
+ */
+async function subdirProblem(io: FragmentIo, realDir: string, target: string, uid: number): Promise<string | undefined> {
+  for (let at = dirname(target); at !== realDir && at.startsWith(`${realDir}/`); at = dirname(at)) {
+    const problem = ancestorProblem(await io.stat(at), uid);
+    if (problem !== undefined) return `in ${at}, which is ${problem}, so that others could remove or replace it`;
+  }
+  return undefined;
+}
+
 async function readFragmentOnce(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead | { replaced: true }> {
   const at = { file: name };
   limits.seen.set(name, '-'); // until an lstat says more: a file that vanished, or could not be looked at
@@ -577,6 +590,8 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       if (!limits.allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
+      const between = limits.allowUnsafe ? undefined : await subdirProblem(limits.io, realDir, linkTarget, limits.uid);
+      if (between !== undefined) return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, ${between}`) };
       checked = await limits.io.lstat(linkTarget);
       limits.seen.set(name, `${own} ${linkTarget} ${statIdentity(checked)}`);
     }

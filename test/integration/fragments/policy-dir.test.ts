@@ -616,3 +616,35 @@ t.test(
 function error0(): Diagnostic {
   return error({ file: '(none)' }, 'no refusal');
 }
+
+t.test(
+  'a symlink into a subdirectory others may write is refused from the start: they could remove or swap its target (the fragment silently gone)',
+  { skip: !isRoot && 'needs root to act as another user' },
+  async (t) => {
+    const d = dir();
+    const team = join(d, 'team');
+    mkdirSync(team, { mode: 0o755 });
+    chmodSync(team, 0o777); // a subdirectory handed to others: subdirectories are not fragments
+    put(team, 'block.toml', '[[registry]]\nprefix = "docker.io"\nblocked = true\n');
+    symlinkSync('team/block.toml', join(d, 'block.toml'));
+    put(d, 'other.toml', '# other');
+    const got = await readPolicyDir(d);
+    t.same(
+      got.fragments.map((f) => f.file),
+      ['other.toml'],
+      'the others are read',
+    );
+    t.match(got.diagnostics.map(formatDiagnostic), [
+      new RegExp(`^block\\.toml: refusing fragment: symlink to ${team}/block\\.toml, in ${team}, which is writable by group and others \\(mode 0777\\)`),
+    ]);
+    // What they could do meanwhile (a real process as nobody): remove the target, and the fragment went without a word.
+    execFileSync('/bin/rm', [join(team, 'block.toml')], { uid: 65534, gid: 65534 });
+    chmodSync(team, 0o1777);
+    put(team, 'block.toml', '# back');
+    t.same(
+      (await readPolicyDir(d)).fragments.map((f) => f.file),
+      ['block.toml', 'other.toml'],
+      'a sticky one is fine: others cannot remove root’s file in it',
+    );
+  },
+);
