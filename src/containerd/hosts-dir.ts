@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { error, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
-import { writeFileAtomic } from '../output/atomic-write.js';
+import { readRegularFile, writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing } from '../output/if-exists.js';
 import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
 import { CERT_DIRS } from '../registry/certs.js';
@@ -52,7 +52,8 @@ type Standing = { kind: 'missing' } | { kind: 'foreign' } | { kind: 'ours' } | {
  * since (the digest no longer matches; a file of ours from before the digest line counts as intact).
  */
 async function standingOf(file: string): Promise<Standing> {
-  const text = await unlessMissing(fs.readFile(file, 'utf8'));
+  // Not read unless a regular file: a FIFO would hold the read (and the render) until a writer came.
+  const text = (await readRegularFile(file))?.toString('utf8');
   if (text === undefined) return { kind: 'missing' };
   if (!text.startsWith(HOSTS_TOML_HEADER)) return { kind: 'foreign' };
   const rest = text.slice(HOSTS_TOML_HEADER.length);

@@ -108,7 +108,7 @@ async function writeAllViaPool(fd: number, bytes: Buffer): Promise<void> {
  * writer came (and whoever made it chose the bytes), a link to /dev/zero would be read without
  * end. Both are refused from the open descriptor's fstat, before any read.
  */
-async function readRegularFile(path: string): Promise<Buffer | undefined> {
+export async function readRegularFile(path: string): Promise<Buffer | undefined> {
   const fh = await unlessMissing(fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK));
   if (fh === undefined) return undefined;
   try {

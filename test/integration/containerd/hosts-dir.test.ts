@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
@@ -166,4 +167,21 @@ t.test('one host that cannot be written or looked at (a file in its place, a hos
   t.match(outcome.conflicts.map(formatDiagnostic), [/dangling\.io\/hosts\.toml: cannot write: /, /quay\.io\/hosts\.toml: cannot write: .*ENOTDIR/]);
   t.equal(outcome.conflicts.length, 2, 'a directory not ours whose hosts.toml cannot be read is no conflict: it is not known to be ours');
   t.equal(readFileSync(join(dir, 'quay.io'), 'utf8'), 'a file where the host directory goes', 'left as it is');
+});
+
+t.test('a FIFO where a hosts.toml goes is refused by its type, never read (a read would wait for a writer)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-fifo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'quay.io'));
+  t.equal(spawnSync('mkfifo', [join(dir, 'quay.io', 'hosts.toml')]).status, 0, 'mkfifo');
+  mkdirSync(join(dir, 'old.io'));
+  t.equal(spawnSync('mkfifo', [join(dir, 'old.io', 'hosts.toml')]).status, 0, 'mkfifo');
+  const outcome = await writeHostsDir(dir, [
+    { host: 'a.io', text: ours('https://a.io') },
+    { host: 'quay.io', text: ours('https://quay.io') },
+  ]);
+  t.same(outcome.current, ['a.io']);
+  t.match(outcome.conflicts.map(formatDiagnostic), [/quay\.io\/hosts\.toml: cannot write: .*not a regular file/]);
+  t.ok(lstatSync(join(dir, 'quay.io', 'hosts.toml')).isFIFO(), 'left as it is');
+  t.ok(lstatSync(join(dir, 'old.io', 'hosts.toml')).isFIFO(), 'one in a dropped host: not known to be ours, left');
 });
