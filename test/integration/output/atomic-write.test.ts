@@ -193,7 +193,11 @@ t.test('through the thread pool too: a FIFO at the path is refused, not read (a 
   const p = join(d, 'f');
   execFileSync('mkfifo', [p]);
   let settled = false;
-  const pending = writeFileAtomic(p, 'x\n').finally(() => (settled = true));
+  // Its refusal awaited from the start (it may come before the loop's first turn: no unhandled rejection meanwhile).
+  const refused = t.rejects(
+    writeFileAtomic(p, 'x\n').finally(() => (settled = true)),
+    /is not a regular file/,
+  );
   // A reader blocked on the FIFO is let go by a writer (bounded): the old read took its bytes.
   for (let n = 0; n < 200 && !settled; n++) {
     const fd = unlessNoReader(() => openSync(p, constants.O_WRONLY | constants.O_NONBLOCK));
@@ -204,7 +208,7 @@ t.test('through the thread pool too: a FIFO at the path is refused, not read (a 
     }
     await new Promise((r) => setTimeout(r, 10));
   }
-  await t.rejects(pending, /is not a regular file/);
+  await refused;
   t.ok(lstatSync(p).isFIFO(), 'left as it was');
   t.same(readdirSync(d), ['f'], 'no temp file');
 });
