@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { probeControlSocket } from './client.js';
-import { ancestorProblem } from '../core/trust.js';
+import { untrustedAncestor } from '../core/trust.js';
 import { MAX_REQUEST_BYTES, encodeLine, parseRequestLine, type Response } from './protocol.js';
 
 export interface ControlServer {
@@ -118,15 +118,11 @@ async function unlinkIfSameFile(path: string, was: { ino: number; dev: number })
  * cannot remove what is ours in it. Bounded by the path's depth.
  */
 async function refuseUntrustedDir(socket: string): Promise<void> {
-  const uid = process.getuid?.() ?? 0;
   const dir = dirname(socket);
-  for (let at = dir, below = ''; at !== below; below = at, at = dirname(at)) {
-    const problem = ancestorProblem(await fs.stat(at), uid);
-    if (problem !== undefined) {
-      const what = at === dir ? `its directory ${at}` : `${at}, above its directory`;
-      throw errorWithCode(`refusing control socket ${socket}: ${what} is ${problem}; another user could put their own socket in its place`, 'EPERM');
-    }
-  }
+  const found = await untrustedAncestor(dir, process.getuid?.() ?? 0, (p) => fs.stat(p));
+  if (found === undefined) return;
+  const what = found.at === dir ? `its directory ${found.at}` : `${found.at}, above its directory`;
+  throw errorWithCode(`refusing control socket ${socket}: ${what} is ${found.problem}; another user could put their own socket in its place`, 'EPERM');
 }
 
 /** The options with their defaults filled in, plus what every connection needs to know. */

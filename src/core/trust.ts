@@ -2,6 +2,7 @@
  * Whom a file we read as policy or state must belong to. A leaf module: the small state
  * files (`pull`'s health cache) check it without loading the fragment parsers (yaml...).
  */
+import { dirname } from 'node:path';
 
 /** Why a file or directory with this owner and mode is not trusted by uid `uid`, or undefined. */
 export function trustProblem(st: { uid: number; mode: number }, uid: number): string | undefined {
@@ -22,4 +23,31 @@ export function ancestorProblem(st: { uid: number; mode: number }, uid: number):
   const problem = trustProblem(st, uid);
   if (problem === undefined || (st.mode & 0o1000 && trustProblem({ uid: st.uid, mode: 0 }, uid) === undefined)) return undefined;
   return problem;
+}
+
+/** A directory ancestorProblem refuses, with what its stat said. */
+export interface UntrustedAncestor<S extends { uid: number; mode: number }> {
+  readonly at: string;
+  readonly problem: string;
+  readonly st: S;
+}
+
+/**
+ * The first directory from `from` upwards that ancestorProblem refuses: up to `/`, or, with
+ * `within`, only those strictly inside it. `stat` is the caller's (links followed: the directory
+ * holding a link must be trusted as much as one holding a directory). Bounded by the depth.
+ */
+export async function untrustedAncestor<S extends { uid: number; mode: number }>(
+  from: string,
+  uid: number,
+  stat: (path: string) => S | Promise<S>,
+  within?: string,
+): Promise<UntrustedAncestor<S> | undefined> {
+  for (let at = from, below = ''; at !== below; below = at, at = dirname(at)) {
+    if (within !== undefined && !at.startsWith(`${within}/`)) return undefined;
+    const st = await stat(at);
+    const problem = ancestorProblem(st, uid);
+    if (problem !== undefined) return { at, problem, st };
+  }
+  return undefined;
 }

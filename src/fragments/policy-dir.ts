@@ -14,7 +14,7 @@ import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
-import { ancestorProblem, trustProblem } from '../core/trust.js';
+import { trustProblem, untrustedAncestor } from '../core/trust.js';
 
 export { trustProblem };
 
@@ -306,11 +306,8 @@ async function dirLineOf(io: FragmentIo, dir: string): Promise<string> {
  * holding a link must be trusted as much as the one holding a directory. Bounded by the depth.
  */
 async function ancestorsProblem(io: FragmentIo, path: string, uid: number): Promise<string | undefined> {
-  for (let at = dirname(path), below = path; at !== below; below = at, at = dirname(at)) {
-    const problem = ancestorProblem(await io.stat(at), uid);
-    if (problem !== undefined) return `in ${at}, which is ${problem}, so that others could put another directory in its place`;
-  }
-  return undefined;
+  const found = await untrustedAncestor(dirname(path), uid, (p) => io.stat(p));
+  return found && `in ${found.at}, which is ${found.problem}, so that others could put another directory in its place`;
 }
 
 /**
@@ -567,11 +564,8 @@ function fileProblem(st: { uid: number; mode: number; nlink: number; size: numbe
  * after "symlink to TARGET, "; undefined when none does. Bounded by the target's depth.
  */
 async function subdirProblem(io: FragmentIo, realDir: string, target: string, uid: number): Promise<string | undefined> {
-  for (let at = dirname(target); at !== realDir && at.startsWith(`${realDir}/`); at = dirname(at)) {
-    const problem = ancestorProblem(await io.stat(at), uid);
-    if (problem !== undefined) return `in ${at}, which is ${problem}, so that others could remove or replace it`;
-  }
-  return undefined;
+  const found = await untrustedAncestor(dirname(target), uid, (p) => io.stat(p), realDir);
+  return found && `in ${found.at}, which is ${found.problem}, so that others could remove or replace it`;
 }
 
 async function readFragmentOnce(path: string, name: string, realDir: string, limits: ReadLimits): Promise<FragmentRead | { replaced: true }> {
