@@ -194,7 +194,8 @@ export class StateDir {
     const top = unsafeDirReason(this.dir, await fs.stat(this.dir)); // a symlinked state dir is the admin's choice: its target is checked
     if (top !== undefined) throw new StateDirError(top);
     // Above the path as named (where a link to it may sit) and above the directory it is.
-    const above = (await unsafeAncestorReason(this.dir, resolve(this.dir))) ?? (await unsafeAncestorReason(this.dir, await fs.realpath(this.dir)));
+    const [named, real] = [resolve(this.dir), await fs.realpath(this.dir)];
+    const above = (await unsafeAncestorReason(this.dir, named)) ?? (real === named ? undefined : await unsafeAncestorReason(this.dir, real));
     if (above !== undefined) throw new StateDirError(above);
     for (const sub of ['last-good', 'bases', 'drift']) {
       const path = this.path(sub);

@@ -315,7 +315,8 @@ async function ancestorsProblem(io: FragmentIo, path: string, uid: number): Prom
  * the path it was named by (where a link to it may sit: replacing the link swaps the directory).
  */
 async function policyDirProblem(io: FragmentIo, dir: string, realDir: string, st: Stats, uid: number): Promise<string | undefined> {
-  return trustProblem(st, uid) ?? (await ancestorsProblem(io, realDir, uid)) ?? (await ancestorsProblem(io, resolve(dir), uid));
+  const named = resolve(dir); // the same path, as usual, is walked once: this runs at every change
+  return trustProblem(st, uid) ?? (await ancestorsProblem(io, realDir, uid)) ?? (named === realDir ? undefined : await ancestorsProblem(io, named, uid));
 }
 
 async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
