@@ -248,6 +248,25 @@ function leftOut(t: RegistryTable, why: string): Diagnostic {
   return warning(t.origin ?? { file: prefix }, `containerd cannot express ${why}; [[registry]] "${prefix}" is left out of its hosts directory`);
 }
 
+/**
+ * A table without mirrors or a block whose registry is insecure: containerd must hear it, or it
+ * verifies https and fails where podman pulls. A registry-level table gets its file (https
+ * unverified as `server`, plain http before it); what containerd cannot carry of a narrower or
+ * wildcard one is named (a host-wide skip_verify would loosen every name under the host).
+ */
+function insecureOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
+  if (withPolicy(t) || t.insecure !== true) return undefined;
+  const scope = registryScope(t);
+  if (whyNot(t) === undefined) return renderTable(t, warnings, tls);
+  const why = scope.startsWith('*.')
+    ? 'an insecure wildcard source (it names no registry host)'
+    : scope.includes('/')
+      ? `an insecure namespace-scoped source (${scope}): skip_verify and plain http are per registry host`
+      : `an insecure source rewritten to another location (${t.location})`;
+  warnings.push(leftOut(t, why));
+  return undefined;
+}
+
 /** Every registry of `conf` with mirrors, as containerd's hosts.toml files, and what could not be expressed. */
 export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptions = {}): HostsRender {
   const tls = options.tls ?? new Map<string, HostTlsFiles>();
@@ -255,7 +274,11 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
   const warnings: Diagnostic[] = [];
   const files: HostsFile[] = [];
   for (const t of conf.registries) {
-    if (!withPolicy(t)) continue; // nothing to say beyond containerd's default
+    if (!withPolicy(t)) {
+      const file = insecureOnly(t, warnings, tls);
+      if (file) files.push(file);
+      continue; // else nothing to say beyond containerd's default
+    }
     const why = whyNot(t);
     const file = why === undefined ? renderTable(t, warnings, tls) : undefined;
     if (why !== undefined) warnings.push(leftOut(t, why));
@@ -288,7 +311,15 @@ function renderThroughLocalMirror(conf: RegistriesConf, address: string, tls: Tl
     const why = whyNot(t);
     if (why !== undefined) routed.push({ prefix: scope, at: t.origin ?? { file: scope }, why });
   }
-  const files = containerdRoutedHosts(conf).map((host) => renderRoutedHost(host, address, blocked.has(host), registryLevel.get(host), warnings, tls));
+  const routedHosts = containerdRoutedHosts(conf);
+  const files = routedHosts.map((host) => renderRoutedHost(host, address, blocked.has(host), registryLevel.get(host), warnings, tls));
+  // An insecure registry the endpoint does not carry (no mirror or block under it) still gets its file.
+  const carried = new Set(routedHosts);
+  for (const t of conf.registries) {
+    if (carried.has(registryHostOf(registryScope(t)))) continue;
+    const file = insecureOnly(t, warnings, tls);
+    if (file) files.push(file);
+  }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
   return { files, warnings, routed };
 }

@@ -261,3 +261,66 @@ t.test('a registry whose every mirror is left out gets no hosts.toml: containerd
   );
   t.match(warnings.map(formatDiagnostic), [/^10-policy\.toml:2:1: warning: containerd cannot express a tag-only mirror/, /tag-only/]);
 });
+
+t.test(
+  'an insecure registry without mirrors gets a hosts.toml (containerd would verify https and fail where podman pulls); narrower ones are named',
+  async (t) => {
+    const conf: RegistriesConf = {
+      registries: [
+        { location: 'registry.lan:5000', insecure: true, origin: at(1), mirrors: [] },
+        { prefix: 'quay.io/org', location: 'quay.io/org', insecure: true, origin: at(4), mirrors: [] },
+        { prefix: '*.lan', location: '', insecure: true, origin: at(7), mirrors: [] },
+        { location: 'ghcr.io', origin: at(9), mirrors: [] },
+      ],
+    };
+    for (const options of [{}, { localMirror: LM }]) {
+      const { files, warnings } = renderHostsTomls(conf, options);
+      t.same(
+        files.map((f) => f.host),
+        ['registry.lan:5000'],
+        'a plain table (ghcr.io) says nothing containerd does not do already',
+      );
+      t.equal(
+        files[0]?.text.slice(HOSTS_TOML_HEADER.length),
+        [
+          'server = "https://registry.lan:5000"',
+          'skip_verify = true',
+          '',
+          '[host."http://registry.lan:5000"]',
+          '  capabilities = ["pull", "resolve"]',
+          '',
+        ].join('\n'),
+        `${options.localMirror ? 'with' : 'without'} the local mirror: its https unverified and its http, no endpoint (it carries no mirror)`,
+      );
+      t.match(
+        warnings.map(formatDiagnostic),
+        [
+          /^10-policy\.toml:4:1: warning: containerd cannot express an insecure namespace-scoped source \(quay\.io\/org\): skip_verify and plain http are per registry host; \[\[registry\]\] \"quay\.io\/org\" is left out/,
+          /^10-policy\.toml:7:1: warning: containerd cannot express an insecure wildcard source/,
+        ],
+        'the insecure flags it cannot carry are named at their lines',
+      );
+      t.equal(warnings.length, 2);
+    }
+  },
+);
+
+t.test('with the local mirror, an insecure registry that is routed keeps one file (the endpoint, then its http entry and server)', async (t) => {
+  const { files, warnings } = renderHostsTomls(
+    {
+      registries: [
+        { location: 'registry.lan', insecure: true, mirrors: [] },
+        { prefix: 'registry.lan/team', location: 'registry.lan/team', mirrors: [{ location: 'm.example/team' }] },
+      ],
+    },
+    { localMirror: LM },
+  );
+  t.same(warnings, []);
+  t.same(
+    files.map((f) => f.host),
+    ['registry.lan'],
+  );
+  t.match(files[0]?.text, /^server = "https:\/\/registry\.lan"\nskip_verify = true\n/m);
+  t.match(files[0]?.text, `[host."http://${LM}/v2/${localMirrorPath('registry.lan')}"]`);
+  t.match(files[0]?.text, '[host."http://registry.lan"]');
+});

@@ -109,3 +109,38 @@ t.test(
     t.not(await fetch(`${SOURCE}/app@${D}`), 'pulled', 'without it, no pull');
   },
 );
+
+t.test('an insecure registry without mirrors: ctr reaches its self-signed https because our hosts.toml says skip_verify', { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const cert = await makeSelfSignedCert(join(work, 'tls'));
+  const registry = await registryFor(t, { tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
+  const img = await buildImage(join(work, 'img'), { content: 'insecure, no mirrors', tag: 'v1' });
+  await pushImage(img, `${registry.host}/app:v1`, { certDir: cert.certDir });
+
+  const hostsDir = join(work, 'certs.d');
+  const policy = join(work, 'policy.d');
+  mkdirSync(policy);
+  writeFileSync(join(policy, '10-lab.toml'), `insecure-registries = ["${registry.host}"]\n`);
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
+  t.equal(rendered.code, 0, rendered.stderr);
+  const file = join(hostsDir, registry.host, 'hosts.toml');
+  const ours = readFileSync(file, 'utf8');
+  t.match(ours, `server = "https://${registry.host}"\nskip_verify = true\n`);
+
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetch = (ref: string) => run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 });
+  const failure = (e: Error & { stderr?: string }) => e.stderr ?? e.message;
+
+  // The control: without our file containerd asks a loopback registry over plain http, which a TLS server refuses.
+  rmSync(file);
+  t.type(await fetch(`${registry.host}/app:v1`).then(() => undefined, failure), 'string', 'without the hosts.toml the pull fails');
+
+  writeFileSync(file, ours);
+  await registry.clearLog();
+  await fetch(`${registry.host}/app:v1`);
+  t.ok(
+    (await registry.requests()).some((r) => r.kind === 'manifests' && r.reference === 'v1'),
+    'with it, the registry served the manifest over unverified https',
+  );
+});
