@@ -248,6 +248,24 @@ function leftOut(t: RegistryTable, why: string): Diagnostic {
   return warning(t.origin ?? { file: prefix }, `containerd cannot express ${why}; [[registry]] "${prefix}" is left out of its hosts directory`);
 }
 
+function isNamespaceScoped(t: RegistryTable): boolean {
+  const scope = registryScope(t);
+  return scope.includes('/') && !scope.startsWith('*.');
+}
+
+/**
+ * A namespace-scoped table left out. Where its registry has a hosts.toml of ours, containerd
+ * pulls its names through that file (the registry's mirrors, then the registry): say so, for a
+ * block there is not enforced and other mirrors are used.
+ */
+function namespaceLeftOut(t: RegistryTable, written: ReadonlySet<string>): Diagnostic {
+  const scope = registryScope(t);
+  const host = registryHostOf(scope);
+  const d = leftOut(t, whyNot(t) ?? 'a namespace-scoped source');
+  if (!written.has(host)) return d;
+  return { ...d, message: `${d.message}: containerd pulls ${scope}/… through ${host}'s hosts.toml (its mirrors, then ${host})` };
+}
+
 /**
  * A table without mirrors or a block whose registry is insecure: containerd must hear it, or it
  * verifies https and fails where podman pulls. A registry-level table gets its file (https
@@ -271,20 +289,22 @@ function insecureOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): 
 export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptions = {}): HostsRender {
   const tls = options.tls ?? new Map<string, HostTlsFiles>();
   if (options.localMirror !== undefined) return renderThroughLocalMirror(withoutLocalMirror(conf, options.localMirror), options.localMirror, tls);
-  const warnings: Diagnostic[] = [];
+  // In file order; a namespace-scoped table's warning waits to know whether its host got a file.
+  const notes: Array<Diagnostic | RegistryTable> = [];
   const files: HostsFile[] = [];
   for (const t of conf.registries) {
-    if (!withPolicy(t)) {
-      const file = insecureOnly(t, warnings, tls);
-      if (file) files.push(file);
-      continue; // else nothing to say beyond containerd's default
-    }
-    const why = whyNot(t);
-    const file = why === undefined ? renderTable(t, warnings, tls) : undefined;
-    if (why !== undefined) warnings.push(leftOut(t, why));
-    else if (file) files.push(file);
+    const found: Diagnostic[] = [];
+    const why = withPolicy(t) ? whyNot(t) : undefined;
+    let file: HostsFile | undefined;
+    if (!withPolicy(t)) file = insecureOnly(t, found, tls);
+    else if (why === undefined) file = renderTable(t, found, tls);
+    else found.push(leftOut(t, why));
+    if (file) files.push(file);
+    notes.push(...(why !== undefined && isNamespaceScoped(t) ? [t] : found));
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
+  const written = new Set(files.map((f) => f.host));
+  const warnings = notes.map((n) => ('severity' in n ? n : namespaceLeftOut(n, written)));
   return { files, warnings, routed: [] };
 }
 

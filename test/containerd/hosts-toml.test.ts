@@ -295,7 +295,7 @@ t.test(
       t.match(
         warnings.map(formatDiagnostic),
         [
-          /^10-policy\.toml:4:1: warning: containerd cannot express an insecure namespace-scoped source \(quay\.io\/org\): skip_verify and plain http are per registry host; \[\[registry\]\] \"quay\.io\/org\" is left out/,
+          /^10-policy\.toml:4:1: warning: containerd cannot express an insecure namespace-scoped source \(quay\.io\/org\): skip_verify and plain http are per registry host; \[\[registry\]\] "quay\.io\/org" is left out/,
           /^10-policy\.toml:7:1: warning: containerd cannot express an insecure wildcard source/,
         ],
         'the insecure flags it cannot carry are named at their lines',
@@ -323,4 +323,23 @@ t.test('with the local mirror, an insecure registry that is routed keeps one fil
   t.match(files[0]?.text, /^server = "https:\/\/registry\.lan"\nskip_verify = true\n/m);
   t.match(files[0]?.text, `[host."http://${LM}/v2/${localMirrorPath('registry.lan')}"]`);
   t.match(files[0]?.text, '[host."http://registry.lan"]');
+});
+
+t.test('a namespace-scoped table left out says where containerd pulls its names when its registry has a hosts.toml', async (t) => {
+  const { files, warnings } = renderHostsTomls({
+    registries: [
+      { location: 'quay.io', origin: at(1), mirrors: [{ location: 'm.example/quay' }] },
+      { location: 'quay.io/team', blocked: true, origin: at(4), mirrors: [] },
+      { location: 'ghcr.io/org', origin: at(6), mirrors: [{ location: 'm.example/org' }] },
+    ],
+  });
+  t.same(
+    files.map((f) => f.host),
+    ['quay.io'],
+  );
+  t.match(warnings.map(formatDiagnostic), [
+    /^10-policy\.toml:4:1: warning: containerd cannot express a namespace-scoped source \(quay\.io\/team\)[^\n]*: containerd pulls quay\.io\/team\/… through quay\.io's hosts\.toml \(its mirrors, then quay\.io\)$/,
+    /^10-policy\.toml:6:1: warning: containerd cannot express a namespace-scoped source \(ghcr\.io\/org\)[^\n]*left out of its hosts directory$/,
+  ]);
+  t.equal(warnings.length, 2);
 });
