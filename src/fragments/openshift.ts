@@ -162,6 +162,7 @@ interface Collected {
   blocked: Located<string>[];
   conf: RegistriesConf;
   confOrigins: Record<string, Location>;
+  objects: Located<string>[];
 }
 
 /** The apiVersion of a supported object kind; undefined for any other kind. */
@@ -217,6 +218,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     r.error([...path, 'apiVersion'], `${kind} must have apiVersion "${expectedApi}", not ${apiVersion === undefined ? 'none' : `"${apiVersion}"`}`);
     return;
   }
+  recordName(obj, kind, path, locate, out);
   const specFields = spec ? [spec.listKey] : IMAGE_SPEC_FIELDS;
   unknownFields(obj, [...OBJECT_FIELDS, ...specFields], path, kind, 'warning', r, keyAt);
   misplacedSpecFields(obj, specFields, path, r, keyAt);
@@ -296,6 +298,13 @@ function repeatedMirrors(mirrors: readonly string[], source: string, kind: strin
       );
     seen.add(m);
   });
+}
+
+/** The object's kind and metadata.name, where the name is written (merge/conflicts.ts: a name defined twice). */
+function recordName(obj: Table, kind: string, path: DataPath, locate: Locator, out: Collected): void {
+  const meta = obj.metadata;
+  const name = meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Table).name : undefined;
+  if (typeof name === 'string') out.objects.push({ value: `${kind} ${JSON.stringify(name)}`, origin: locate([...path, 'metadata', 'name']) });
 }
 
 /**
@@ -420,7 +429,7 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
   const { isMap, LineCounter, parseAllDocuments } = yaml();
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
-  const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {} };
+  const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {}, objects: [] };
   // merge: `<<` merge keys, which YAML 1.2 dropped but go-yaml (hence kubectl and oc) still reads.
   // resolveKnownTags: false: go-yaml has no !!omap, !!set or !!pairs, and the yaml package's would
   // turn a mapping into a Map whose entries no field reader sees; !!binary it has (customTags).

@@ -42,6 +42,8 @@ export interface Fragment {
   readonly conf: RegistriesConf;
   /** Where each top-level registries.conf key was set, for conflict warnings. */
   readonly confOrigins: Readonly<Record<string, Location>>;
+  /** OpenShift objects as `Kind "name"`, at their metadata.name: a cluster keeps one per kind and name. */
+  readonly objects?: ReadonlyArray<Located<string>>;
 }
 
 export interface ParsedFragment {

@@ -13,7 +13,7 @@
  */
 import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { checkBounds, type PolicyBounds } from './bounds.js';
-import { findSourcePolicyConflicts } from './conflicts.js';
+import { findRepeatedObjects, findSourcePolicyConflicts } from './conflicts.js';
 import { findBlockedMirrors } from './blocked-mirrors.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
 import { cloneConf, emptyConf, registryScope, sameTableContent, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
@@ -214,6 +214,7 @@ export function mergePolicies(input: MergeInput): MergeResult {
 
   const allSets = input.fragments.flatMap((f) => f.mirrorSets);
   for (const d of findSourcePolicyConflicts(allSets)) diagnostics.push(d); // no spread: there may be 100 000
+  for (const d of findRepeatedObjects(input.fragments)) diagnostics.push(d);
 
   const merged = mergeMirrorSets(allSets, input.memo);
   for (const set of merged) {

@@ -484,3 +484,31 @@ t.test('errors in one fragment keep every fragment from rendering (strict pipeli
     ['20-bad.toml:1:23'],
   );
 });
+
+// ------------------------------------------------------------------ one object, two definitions ----
+
+t.test('an object of the same kind and name defined twice: a warning at the later one naming the first (a cluster keeps one)', async (t) => {
+  const a = { file: '10-catalog.yaml', text: idms('idms-operator-0', { source: 'quay.io/ocp/release', mirrors: ['old-mirror.example.com/ocp'] }) };
+  const b = { file: '20-catalog-new.yaml', text: idms('idms-operator-0', { source: 'quay.io/ocp/release', mirrors: ['new-mirror.example.com/ocp'] }) };
+  const other = { file: '30-tags.yaml', text: itms('idms-operator-0', { source: 'quay.io/ocp/release', mirrors: ['new-mirror.example.com/ocp'] }) };
+  const r = build(a, b, other);
+  t.same(errors(r), [], 'rendered: both apply on this host');
+  t.ok(r.text?.includes('old-mirror.example.com/ocp') && r.text.includes('new-mirror.example.com/ocp'), 'both objects rendered');
+  const repeated = r.diagnostics.filter((d) => d.message.includes('idms-operator-0'));
+  t.same(
+    repeated.map((d) => [formatLocation(d), d.severity]),
+    [[at(b.file, b.text, 'idms-operator-0'), 'warning']],
+    'one warning, at the later name; another kind of the same name is another object',
+  );
+  t.match(
+    repeated[0]?.message,
+    `ImageDigestMirrorSet "idms-operator-0" is also defined at ${at(a.file, a.text, 'idms-operator-0')}: a cluster keeps one object of a kind and name`,
+  );
+
+  const twoDocs = {
+    file: '10-both.yaml',
+    text: `${icsp('same', { source: 'a.example/x', mirrors: ['m.example/x'] })}---\n${icsp('same', { source: 'b.example/y', mirrors: ['m.example/y'] })}`,
+  };
+  const inOneFile = build(twoDocs).diagnostics.filter((d) => d.message.includes('"same"'));
+  t.same(inOneFile.map(formatLocation), [at(twoDocs.file, twoDocs.text, 'same', 1)], 'within one file too');
+});
