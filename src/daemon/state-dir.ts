@@ -207,12 +207,17 @@ export class StateDir {
       const unsafe = unsafeDirReason(path, await fs.lstat(path));
       if (unsafe !== undefined) throw new StateDirError(unsafe);
     }
-    const version = await this.readFile(this.path('format-version'));
-    if (version !== undefined && Number(version.trim()) !== STATE_FORMAT_VERSION) {
-      throw new StateDirError(`state directory ${this.dir} has format version ${version.trim()}, this mirror-policyd knows ${STATE_FORMAT_VERSION}`);
+    const path = this.path('format-version');
+    const version = await this.readFile(path);
+    // Empty or zeros: what a crash of the file system leaves of a file; no version ever wrote that, so it is ours, torn.
+    const torn = version !== undefined && version.replace(/[\s\0]/g, '') === '';
+    if (torn) this.warn(`${path} is empty or unreadable (torn by a crash?): rewritten as ${STATE_FORMAT_VERSION}`);
+    else if (version !== undefined && Number(version.trim()) !== STATE_FORMAT_VERSION) {
+      throw new StateDirError(
+        `state directory ${this.dir} has format version ${JSON.stringify(version.trim()).slice(1, -1)}, this mirror-policyd knows ${STATE_FORMAT_VERSION}`,
+      );
     }
-    if (version === undefined || version.trim() !== String(STATE_FORMAT_VERSION))
-      await this.writeFile(this.path('format-version'), `${STATE_FORMAT_VERSION}\n`);
+    if (version === undefined || version.trim() !== String(STATE_FORMAT_VERSION)) await this.writeFile(path, `${STATE_FORMAT_VERSION}\n`);
     try {
       await fs.access(this.dir, constants.W_OK);
     } catch (e) {

@@ -76,6 +76,23 @@ t.test('init keeps what an earlier run left and ignores its interrupted temp fil
   t.same(await s.readLastGood(), { 'a.toml': 'A\n' });
 });
 
+t.test('a format-version torn by a crash (empty, or zeros) is rewritten with a warning, not a refusal to start', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['empty', ''],
+    ['zeros', '\0\0\0'],
+    ['blank', ' \n'],
+  ];
+  for (const [name, content] of cases) {
+    const warnings: string[] = [];
+    const s = tempState(t, warnings);
+    await s.init();
+    writeFileSync(s.path('format-version'), content);
+    await t.resolves(s.init(), `${name}: init goes on`);
+    t.equal(readFileSync(s.path('format-version'), 'utf8'), `${STATE_FORMAT_VERSION}\n`, `${name}: rewritten`);
+    t.match(warnings, [new RegExp(`format-version.*(empty|unreadable).*rewritten as ${STATE_FORMAT_VERSION}`)], `${name}: said once`);
+  }
+});
+
 t.test('a format version other than ours is refused, not misread', async (t) => {
   const cases: Array<[string, string]> = [
     ['a newer version', `${STATE_FORMAT_VERSION + 1}\n`],
