@@ -85,7 +85,7 @@ function readValue(key: string, x: string | number | boolean | string[][], value
     }
     case 'commands':
       if (!Array.isArray(x) || !x.every((c) => Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === 'string'))) {
-        return void fail(`"${key}" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "reload", "crio.service"]]`);
+        return void fail(`"${key}" must be an array of commands, each an array of strings: [["/usr/bin/systemctl", "try-reload-or-restart", "crio.service"]]`);
       }
       return x;
   }

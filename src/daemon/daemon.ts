@@ -81,6 +81,14 @@ export class Daemon {
   private control?: ControlServer;
   private readonly scheduler: RenderScheduler;
   private reloads: Promise<void> = Promise.resolve();
+  /** READY=1 sent: the first render's after-render commands wait for it (deferredAfterRender). */
+  private ready = false;
+  /**
+   * The after-render commands of the renders before READY=1, run once after it. A command may
+   * wait for a unit ordered after ours (`systemctl reload crio.service` joins CRI-O's start job
+   * at boot, which waits for our READY=1): run before it, it held the start until its timeout.
+   */
+  private deferredAfterRender: 'none' | 'due' | Promise<unknown> = 'none';
 
   private readonly fragments: FragmentTracker;
   private generalProblems: string[] = [];
@@ -203,6 +211,8 @@ export class Daemon {
       throw new StartError(fsErrorLine(e));
     }
     this.notifier.ready(this.statusLine());
+    this.ready = true;
+    if (this.deferredAfterRender === 'due') this.deferredAfterRender = this.runAfterRender();
     this.notifier.startWatchdog();
     this.startProbingLogged();
     // The local mirror counts between renders and probe rounds: its figures are written on a timer too.
@@ -439,6 +449,7 @@ export class Daemon {
     await this.reloads;
     this.presence.stop();
     await this.scheduler.idle();
+    if (this.deferredAfterRender !== 'none' && this.deferredAfterRender !== 'due') await this.deferredAfterRender;
     await this.fragments.stopSaving();
     await this.metrics.settled();
     await this.watcher?.close();
@@ -600,7 +611,8 @@ export class Daemon {
         this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);
       }
       for (const s of this.shadowing) this.log.warn(s);
-      if (this.config.afterRender.length > 0) await runAfterRender(this.config.afterRender, this.config.afterRenderTimeoutMs, this.log);
+      if (!this.ready) this.deferredAfterRender = 'due';
+      else await this.runAfterRender();
     } else {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
     }
@@ -622,6 +634,11 @@ export class Daemon {
       await new Promise((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
+  }
+
+  /** The after-render commands (none: nothing to wait for). */
+  private async runAfterRender(): Promise<void> {
+    if (this.config.afterRender.length > 0) await runAfterRender(this.config.afterRender, this.config.afterRenderTimeoutMs, this.log);
   }
 
   /** The last-good copies saved in the background; a failure is a render error, tried again after a backoff. */

@@ -4,7 +4,7 @@
  * hanging command is logged and the daemon carries on.
  */
 import t from 'tap';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fragment, readOrUndefined, startDaemon, workspace } from '../../helpers/daemon.js';
 
@@ -86,4 +86,35 @@ t.test('failing, missing and hanging commands are logged; the daemon keeps runni
   const s = await d.status();
   t.equal(s.state, 'healthy', 'a failed after-render command does not degrade the render');
   t.equal(await d.stop(), 0);
+});
+
+t.test("the first render's commands run after READY=1: one that waits for a unit ordered after us cannot hold up the start", async (t) => {
+  // At boot `systemctl reload crio.service` joins CRI-O's start job, which waits for our READY=1
+  // (Before=crio.service): run before READY=1, it held the start until its timeout.
+  const ws = workspace(t);
+  const go = join(ws.dir, 'go');
+  const ran = join(ws.dir, 'ran.txt');
+  const config = join(ws.dir, 'config.toml');
+  const waitForGo = `i=0; while [ ! -e '${go}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; [ -e '${go}' ] && echo go >> '${ran}'`;
+  writeFileSync(config, [`after-render = [["/bin/sh", "-c", ${toml(waitForGo)}]]`, 'after-render-timeout-ms = 60000', ''].join('\n'));
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const d = await startDaemon(t, ws, { config }); // resolves at READY=1 (10 s deadline; the command waits up to 30 s)
+  t.match(readOrUndefined(ws.output), /mirror-a\.example\/a/, 'READY=1 came after the output was written');
+  t.notOk(existsSync(ran), 'the command was still waiting at READY=1');
+  writeFileSync(go, '');
+  await d.waitFor(() => lines(ran).length === 1, 'the command, once what it waits for is there');
+  await d.waitForLog(/after-render: \/bin\/sh -c .*: ok/);
+
+  // SIGTERM while such a command runs: the stop waits for it, as for one after any render.
+  const ran2 = join(ws.dir, 'ran2.txt');
+  rmSync(go);
+  writeFileSync(config, [`after-render = [["/bin/sh", "-c", ${toml(waitForGo.replace(ran, ran2))}]]`, 'after-render-timeout-ms = 60000', ''].join('\n'));
+  d.child.kill('SIGHUP');
+  await d.waitForLog(/reloaded/);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-b.example/a']));
+  await d.waitForOutput((o) => o.includes('mirror-b.example/a'), 'a later render');
+  const stopped = d.stop(30_000);
+  writeFileSync(go, '');
+  t.equal(await stopped, 0, 'exit 0');
+  t.same(lines(ran2), ['go'], 'the command in flight finished');
 });
