@@ -90,7 +90,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
         const next = await loadConfig(values);
         for (const p of next.problems) log.error(`reload: ${p}`);
         if (!next.config) log.error('reload: configuration invalid; keeping the previous settings');
-        await daemon.reload(next.config);
+        await daemon.reload(next.config, next.problems);
       })();
     };
     if (early.stop) onStop(early.stop);

@@ -92,6 +92,8 @@ export class Daemon {
 
   private readonly fragments: FragmentTracker;
   private generalProblems: string[] = [];
+  /** Why the config file was refused at the last reload (the daemon is degraded until one takes it). */
+  private configProblems: readonly string[] = [];
   private lastRender?: RenderInfo;
   private lastConf?: RegistriesConf;
   private prober?: Prober;
@@ -387,17 +389,23 @@ export class Daemon {
     this.scheduler.request();
   }
 
-  /** SIGHUP: new settings, a full re-read and re-render. */
-  reload(config: DaemonConfig | undefined): Promise<void> {
+  /**
+   * SIGHUP: new settings, a full re-read and re-render. Without a config (the file was refused,
+   * `problems` say why) the previous settings stay, and the daemon is degraded until a reload takes one.
+   */
+  reload(config: DaemonConfig | undefined, problems: readonly string[] = []): Promise<void> {
     // One at a time, and none once stopping: stop() waits for one in flight, so that the
     // watcher a reload starts is the one stop() closes (else the process would never exit).
-    this.reloads = this.reloads.then(() => this.reloadNow(config)).catch((e: Error) => this.log.error({ err: e.stack }, `reload failed: ${e.message}`));
+    this.reloads = this.reloads
+      .then(() => this.reloadNow(config, problems))
+      .catch((e: Error) => this.log.error({ err: e.stack }, `reload failed: ${e.message}`));
     return this.reloads;
   }
 
-  private async reloadNow(config: DaemonConfig | undefined): Promise<void> {
+  private async reloadNow(config: DaemonConfig | undefined, problems: readonly string[]): Promise<void> {
     if (this.scheduler.isStopped) return;
     this.notifier.reloading();
+    this.configProblems = config ? [] : problems.length > 0 ? problems : ['invalid configuration'];
     if (config) {
       config = this.withStartOnlyKept(config);
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
@@ -721,6 +729,7 @@ export class Daemon {
       policyDirProblems: this.presence.degradedReasons(this.lastRender ? 'the last render stays in effect' : `${this.config.output} is left as it is`),
       savingProblems: this.fragments.savingProblems(),
       generalProblems: this.generalProblems,
+      configProblems: this.configProblems,
       drift: this.output.drift,
       shadowing: this.shadowing,
       ...(this.lastConf ? { conf: this.mirrorsConf() } : {}),

@@ -100,6 +100,8 @@ export interface DaemonFacts {
   readonly savingProblems: readonly string[];
   /** The base or the whole render failing. */
   readonly generalProblems: readonly string[];
+  /** Why the config file was refused at the last reload (worded FILE:LINE:COL); none when it was taken. */
+  readonly configProblems?: readonly string[];
   readonly drift: readonly DriftEvent[];
   readonly shadowing: readonly string[];
   /** The configuration last rendered. */
@@ -125,6 +127,11 @@ export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: nu
 /** Why the daemon is degraded (empty: healthy), most local first. */
 export function degradedReasons(f: DaemonFacts): string[] {
   const out: string[] = [];
+  // First: the settings in effect are not the file's, and the next start (a reboot) would refuse the file.
+  if ((f.configProblems ?? []).length > 0)
+    out.push(
+      `configuration refused at the last reload (${(f.configProblems ?? []).join('; ')}); the previous settings stay in effect, and a restart would fail until it is fixed`,
+    );
   const { held, invalid } = fragmentCounts(f.fragments);
   if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
   if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
@@ -137,12 +144,20 @@ export function degradedReasons(f: DaemonFacts): string[] {
   return out;
 }
 
-/** The one line systemd shows (STATUS=). */
+/** How much of the first degraded reason the status line keeps: `systemctl status` shows one line. */
+const STATUS_REASON_CHARS = 120;
+
+/** The one line systemd shows (STATUS=): healthy or degraded, the first reason why, the counts. */
 export function statusLine(f: DaemonFacts): string {
   const { valid, held, invalid } = fragmentCounts(f.fragments);
   const r = f.lastRender;
-  const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : ', not rendered yet';
-  return `${degradedReasons(f).length > 0 ? 'degraded' : 'healthy'}: fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
+  const reasons = degradedReasons(f);
+  const first = reasons[0] ?? '';
+  const why = first.length > STATUS_REASON_CHARS ? `${first.slice(0, STATUS_REASON_CHARS)}…` : first;
+  const more = reasons.length > 1 ? ` (+${reasons.length - 1} more)` : '';
+  const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : first === 'not rendered yet' ? '' : ', not rendered yet';
+  const counts = `fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
+  return reasons.length > 0 ? `degraded: ${why}${more}; ${counts}` : `healthy: ${counts}`;
 }
 
 /** The answer to `status`. */

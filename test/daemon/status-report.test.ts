@@ -101,7 +101,7 @@ t.test('every degraded reason, in order: fragments, the policy dir, the render, 
     'cannot save the last-good copies in /s/last-good: ENOSPC',
     'base: ENOENT',
   ]);
-  t.match(statusLine(f), /^degraded: fragments 1 valid, 1 held, 1 invalid, 1 tables/);
+  t.match(statusLine(f), /^degraded: 1 fragment\(s\) held at their last valid content \(\+5 more\); fragments 1 valid, 1 held, 1 invalid, 1 tables/);
   const s = buildStatus(f);
   t.equal(s.state, 'degraded');
   t.equal(s.lastWriteError, 'EROFS: read-only file system');
@@ -111,7 +111,7 @@ t.test('every degraded reason, in order: fragments, the policy dir, the render, 
 t.test('not rendered yet: degraded, and said so in the line; no lastRender, no mirrors', async (t) => {
   const { lastRender: _r, lastSuccessAt: _s, conf: _c, ...rest } = facts({ fragments: [] });
   t.same(degradedReasons(rest), ['not rendered yet']);
-  t.equal(statusLine(rest), 'degraded: fragments 0 valid, 0 held, 0 invalid, not rendered yet');
+  t.equal(statusLine(rest), 'degraded: not rendered yet; fragments 0 valid, 0 held, 0 invalid');
   const s = buildStatus(rest);
   t.notOk('lastRender' in s);
   t.notOk('lastWriteError' in s);
@@ -176,4 +176,21 @@ t.test('the answer is a copy: changing it does not change the facts', async (t) 
   s.shadowing.push('y');
   t.equal(drift.length, 1);
   t.equal(otherWarnings.length, 1);
+});
+
+t.test('a configuration refused at reload degrades the daemon, first among the reasons: a restart would fail', async (t) => {
+  const f = facts({ configProblems: ['/etc/mirror-policyd/config.toml:2:15: "debounce-ms" must be a whole number'] });
+  const reason =
+    'configuration refused at the last reload (/etc/mirror-policyd/config.toml:2:15: "debounce-ms" must be a whole number); the previous settings stay in effect, and a restart would fail until it is fixed';
+  t.same(degradedReasons(f), [reason]);
+  t.equal(buildStatus(f).state, 'degraded');
+  t.same(degradedReasons(facts({ configProblems: [reason], generalProblems: ['base: ENOENT'] }))[1], 'base: ENOENT', 'the others after it');
+  t.same(degradedReasons(facts({ configProblems: [] })), [], 'none: healthy');
+});
+
+t.test('the status line names the first reason, cut to a line systemctl status shows', async (t) => {
+  const long = `cannot write /o/registries.conf: ${'x'.repeat(300)}`;
+  const line = statusLine(facts({ generalProblems: [long] }));
+  t.match(line, /^degraded: cannot write \/o\/registries\.conf: x+…; fragments 1 valid/);
+  t.ok(line.length < 250, `short enough (${line.length})`);
 });

@@ -44,15 +44,26 @@ t.test('SIGHUP re-reads the config file', async (t) => {
   t.notMatch(later, /mirror-late/);
 
   // An invalid config file on SIGHUP: logged with FILE:LINE, previous settings kept, still running.
+  // Degraded until a reload takes a valid file: the next start (a reboot) would refuse this one.
   writeFileSync(config, `policy-dir = ${JSON.stringify(p1)}\ndebounce-ms = -5\n`);
+  const m = d.notify!.messages().length;
   d.child.kill('SIGHUP');
   await d.waitForLog(new RegExp(`reload: ${config}:2:\\d+: "debounce-ms" must be a whole number`));
   await d.waitForLog(/configuration invalid; keeping the previous settings/);
-  await sleep(200);
+  const ready = await d.waitForNotify((x) => x.startsWith('READY=1'), m);
+  t.match(ready, /STATUS=degraded: configuration refused at the last reload \(.*"debounce-ms" must be a whole number/, 'STATUS= says why');
   const s = await d.status();
   t.equal(s.policyDir, p2, 'the previous settings are kept');
-  t.equal(s.state, 'healthy');
+  t.equal(s.state, 'degraded');
+  t.match(s.degraded[0], `configuration refused at the last reload (${config}:2:`);
+  t.match(s.degraded[0], /the previous settings stay in effect, and a restart would fail until it is fixed/);
   t.match(readOrUndefined(ws.output) ?? '', /mirror-new\.example\/x/);
+
+  writeFileSync(config, settings(p2, 80, 'third'));
+  const k = d.notify!.messages().length;
+  d.child.kill('SIGHUP');
+  t.match(await d.waitForNotify((x) => x.startsWith('READY=1'), k), /STATUS=healthy/, 'a valid file at the next reload: healthy again');
+  t.equal((await d.status()).state, 'healthy');
   t.equal(await d.stop(), 0);
 });
 
