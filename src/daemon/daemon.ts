@@ -474,7 +474,7 @@ export class Daemon {
       return { base: { file: this.config.base, text }, source: 'flag' };
     }
     const adopted = await this.state.readBase();
-    return adopted !== undefined ? { base: { file: 'base.conf', text: adopted }, source: 'adopted' } : { source: 'none' };
+    return adopted !== undefined ? { base: { file: this.state.path('base.conf'), text: adopted }, source: 'adopted' } : { source: 'none' };
   }
 
   private async render(): Promise<void> {
