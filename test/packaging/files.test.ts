@@ -57,7 +57,7 @@ t.test('tmpfiles.d and the unit agree with the daemon defaults', async (t) => {
   const dirOf = (p: string) => p.slice(0, p.lastIndexOf('/'));
   t.match(tmpfiles, new RegExp(`^d ${DEFAULTS.stateDir} 0700 root root -$`, 'm'), 'the state dir');
   t.match(tmpfiles, new RegExp(`^d ${dirOf(DEFAULTS.controlSocket)} 0700 root root -$`, 'm'), "the control socket's dir");
-  t.match(tmpfiles, new RegExp(`^d ${dirOf(DEFAULTS.output)} 0755 root root -$`, 'm'), "the output's dir (needed for ReadWritePaths=)");
+  t.match(tmpfiles, new RegExp(`^d ${dirOf(DEFAULTS.output)} - - - -$`, 'm'), "the output's dir (needed for ReadWritePaths=), an existing one left as it is");
   t.match(unit, new RegExp(`^ReadWritePaths=-${dirOf(DEFAULTS.output)}$`, 'm'), "the unit may write the output's dir");
   t.match(unit, new RegExp(`^StateDirectory=${DEFAULTS.stateDir.replace('/var/lib/', '')}$`, 'm'));
   t.match(unit, new RegExp(`^RuntimeDirectory=${dirOf(DEFAULTS.controlSocket).replace('/run/', '')}$`, 'm'));
