@@ -14,7 +14,7 @@ import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile, keepCopy } from '../output/managed-file.js';
-import { createNotifier } from '../systemd/notify.js';
+import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
@@ -56,6 +56,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   const config = loaded.config;
   const log = createLogger({ level: config.logLevel, format: config.logFormat, fd: 1 });
   const notifier = createNotifier(process.env, log);
+  unsetNotifyEnvironment(process.env);
   const daemon = new Daemon(config, log, notifier);
   // Handlers from the start: a signal's default action would kill the daemon while it starts
   // (it already answers `status` then). One that comes during the start is acted on after it.

@@ -115,6 +115,18 @@ function watchdogInterval(env: NodeJS.ProcessEnv): number | null {
   return Math.max(1, Math.floor(n / 2 / 1000));
 }
 
+/** The variables through which systemd talks to its main process (sd_notify(3), sd_watchdog_enabled(3)). */
+const NOTIFY_VARIABLES = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'] as const;
+
+/**
+ * Removes them from `env` once a notifier has read them, as sd_notify(3)'s unset_environment
+ * does: the children (after-render commands, credential helpers) would inherit them, and one
+ * that speaks sd_notify (podman's conmon sends READY=1 and MAINPID=) would talk about our unit.
+ */
+export function unsetNotifyEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of NOTIFY_VARIABLES) delete env[name];
+}
+
 export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: NotifyLog = stderrLog): Notifier {
   const raw = env['NOTIFY_SOCKET'];
   let path: string | null = null;

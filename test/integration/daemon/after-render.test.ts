@@ -118,3 +118,20 @@ t.test("the first render's commands run after READY=1: one that waits for a unit
   t.equal(await stopped, 0, 'exit 0');
   t.same(lines(ran2), ['go'], 'the command in flight finished');
 });
+
+t.test("commands do not inherit systemd's notify socket or watchdog: only the main process talks to systemd", async (t) => {
+  // sd_notify(3) unset_environment: a child that speaks sd_notify (podman's conmon sends
+  // READY=1 and MAINPID= to NOTIFY_SOCKET) would otherwise talk to systemd about our unit.
+  const ws = workspace(t);
+  const env = join(ws.dir, 'env.txt');
+  const config = join(ws.dir, 'config.toml');
+  writeFileSync(config, `after-render = [["/bin/sh", "-c", ${toml(`env > '${env}'`)}]]\n`);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const d = await startDaemon(t, ws, { config, env: { WATCHDOG_USEC: '30000000', MPD_MARKER: 'kept' } });
+  await d.waitFor(() => lines(env).some((l) => l.startsWith('MPD_MARKER=')), 'the command ran');
+  const names = lines(env).map((l) => l.split('=')[0]);
+  t.ok(names.includes('MPD_MARKER'), 'the rest of the environment is passed on');
+  for (const v of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) t.notOk(names.includes(v), `no ${v}`);
+  await d.waitForNotify((m) => m === 'WATCHDOG=1'); // the daemon itself still has them
+  t.equal(await d.stop(), 0);
+});
