@@ -197,20 +197,19 @@ t.test(
 t.test('SIGTERM while starting (before READY=1): the start completes, then a clean stop, exit 0', async (t) => {
   const ws = workspace(t);
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
-  // The first render waits for its after-render command, which waits for the test (at most 30 s):
-  // a start held open, with `status` already answering, however slow the machine.
-  const go = join(ws.dir, 'go');
-  const hold = `i=0; while [ ! -e ${go} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`;
-  const config = join(ws.dir, 'config.toml');
-  writeFileSync(config, `after-render = [["/bin/sh", "-c", ${JSON.stringify(hold)}]]\n`);
-  const d = await startDaemon(t, ws, { config, waitReady: false });
+  // The first render reads its base from a FIFO, which blocks until the test writes it: a start
+  // held open, with `status` already answering, however slow the machine. (After-render commands
+  // no longer hold it: they run after READY=1.)
+  const base = join(ws.dir, 'base.fifo');
+  execFileSync('mkfifo', [base]);
+  const d = await startDaemon(t, ws, { args: ['--base', base], waitReady: false });
   await d.waitForStatus((s) => s.pid === d.pid, 'the control socket answers');
   t.notOk(
     d.notify!.messages().some((m) => m.startsWith('READY=1')),
     'not READY yet',
   );
   const stopped = d.stop();
-  writeFileSync(go, ''); // the start may complete now, with the SIGTERM already sent
+  writeFileSync(base, '[[registry]]\nlocation = "example.com"\n'); // the start may complete now, with the SIGTERM already sent
   t.equal(await stopped, 0, 'exit 0, not killed by the signal');
   t.match(d.stdout(), /SIGTERM: stopping[\s\S]*stopped\n$/);
   t.notOk(exists(ws.control), 'the control socket is removed');
