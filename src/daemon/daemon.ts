@@ -33,7 +33,7 @@ import type { DaemonConfig } from './config.js';
 import { keepStartOnly } from './run-options.js';
 import { buildForgiving, parseAhead, type ParseCache } from '../pipeline/forgiving.js';
 import { KeptChecks } from '../pipeline/kept-checks.js';
-import { fsErrorLine, StateDir } from './state-dir.js';
+import { fsErrorLine, readOnlyHint, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
@@ -690,8 +690,9 @@ export class Daemon {
           `containerd hosts in ${dir}: ${outcome.written.length} written, ${outcome.removed.length} removed`,
         );
     } catch (e) {
-      this.generalProblems.push(`containerd hosts ${dir}: ${(e as Error).message}`);
-      this.log.error(`cannot write containerd's hosts in ${dir}: ${(e as Error).message}`);
+      const why = `${(e as Error).message}${readOnlyHint(e)}`;
+      this.generalProblems.push(`containerd hosts ${dir}: ${why}`);
+      this.log.error(`cannot write containerd's hosts in ${dir}: ${why}`);
     }
   }
 

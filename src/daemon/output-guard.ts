@@ -13,7 +13,7 @@ import { classifyText } from '../output/managed-file.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
 import { EMPTY_SETTLE_MS } from './render-scheduler.js';
-import type { StateDir } from './state-dir.js';
+import { readOnlyHint, type StateDir } from './state-dir.js';
 
 /** How many drift events `status` keeps (the oldest go first). */
 const MAX_DRIFT_EVENTS = 100;
@@ -143,7 +143,7 @@ export class OutputGuard {
 
   /** A replace that threw: its message, kept until a write succeeds. */
   failed(e: unknown): string {
-    this.writeError = (e as Error).message;
+    this.writeError = `${(e as Error).message}${readOnlyHint(e)}`;
     return this.writeError;
   }
 

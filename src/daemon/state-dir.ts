@@ -88,6 +88,16 @@ export function describeFsError(e: unknown): string {
   return (code !== undefined ? ERRNO_TEXT[code] : undefined) ?? (e as Error).message;
 }
 
+/**
+ * For a write that failed on a read-only file system: under the packaged unit (ProtectSystem=strict)
+ * that is a directory left out of ReadWritePaths=, which a drop-in adds. Empty for any other error.
+ */
+export function readOnlyHint(e: unknown): string {
+  return (e as NodeJS.ErrnoException | undefined)?.code === 'EROFS'
+    ? ' (under the packaged unit only the directories in ReadWritePaths= are writable: add this one with systemctl edit mirror-policyd)'
+    : '';
+}
+
 /** An error as one line: the path Node names (if any) and the reason in plain words. */
 export function fsErrorLine(e: unknown): string {
   const path = (e as NodeJS.ErrnoException).path;

@@ -124,6 +124,8 @@ export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: nu
   return c;
 }
 
+const NOT_RENDERED = 'not rendered yet';
+
 /** Why the daemon is degraded (empty: healthy), most local first. */
 export function degradedReasons(f: DaemonFacts): string[] {
   const out: string[] = [];
@@ -136,7 +138,7 @@ export function degradedReasons(f: DaemonFacts): string[] {
   if (held > 0) out.push(`${held} fragment(s) held at their last valid content`);
   if (invalid > 0) out.push(`${invalid} fragment(s) left out`);
   out.push(...f.policyDirProblems);
-  if (!f.lastRender) out.push('not rendered yet');
+  if (!f.lastRender) out.push(NOT_RENDERED);
   if (f.lastWriteError) out.push(`cannot write ${f.output}: ${f.lastWriteError}`);
   out.push(...f.savingProblems);
   out.push(...f.generalProblems);
@@ -152,10 +154,11 @@ export function statusLine(f: DaemonFacts): string {
   const { valid, held, invalid } = fragmentCounts(f.fragments);
   const r = f.lastRender;
   const reasons = degradedReasons(f);
-  const first = reasons[0] ?? '';
+  // "not rendered yet" follows from another reason when there is one: that one says more.
+  const first = reasons.find((x) => x !== NOT_RENDERED) ?? reasons[0] ?? '';
   const why = first.length > STATUS_REASON_CHARS ? `${first.slice(0, STATUS_REASON_CHARS)}…` : first;
   const more = reasons.length > 1 ? ` (+${reasons.length - 1} more)` : '';
-  const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : first === 'not rendered yet' ? '' : ', not rendered yet';
+  const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : first === NOT_RENDERED ? '' : ', not rendered yet';
   const counts = `fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
   return reasons.length > 0 ? `degraded: ${why}${more}; ${counts}` : `healthy: ${counts}`;
 }

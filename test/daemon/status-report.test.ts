@@ -194,3 +194,11 @@ t.test('the status line names the first reason, cut to a line systemctl status s
   t.match(line, /^degraded: cannot write \/o\/registries\.conf: x+…; fragments 1 valid/);
   t.ok(line.length < 250, `short enough (${line.length})`);
 });
+
+t.test('the status line prefers the reason behind "not rendered yet"', async (t) => {
+  const { lastRender: _r, lastSuccessAt: _s, conf: _c, ...rest } = facts({ lastWriteError: 'EROFS: read-only file system' });
+  t.equal(
+    statusLine(rest),
+    'degraded: cannot write /o/registries.conf: EROFS: read-only file system (+1 more); fragments 1 valid, 0 held, 0 invalid, not rendered yet',
+  );
+});

@@ -220,3 +220,22 @@ t.test('SIGTERM while starting (before READY=1): the start completes, then a cle
     .filter((k) => k !== 'STATUS');
   t.same(kinds, ['READY', 'STOPPING']);
 });
+
+t.test(
+  "output on a read-only file system (a directory the unit's ReadWritePaths= leaves out): degraded, and the reason says where to fix it",
+  { skip: process.getuid?.() !== 0 && 'needs root: unshare -m and a read-only bind mount' },
+  async (t) => {
+    const ws = workspace(t);
+    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+    const out = join(ws.dir, 'out');
+    mkdirSync(out);
+    // As ProtectSystem=strict does: the output's directory read-only in the daemon's mount namespace.
+    const readOnly = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"';
+    const d = await startDaemon(t, ws, { wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', readOnly, out] });
+    const s = await d.waitForStatus((x) => x.lastWriteError !== undefined, 'the write failed');
+    t.equal(s.state, 'degraded');
+    t.match(s.degraded.join('\n'), /cannot write .*registries\.conf: .*read-only file system.*ReadWritePaths=/);
+    await d.waitForLog(/ERROR: cannot write .*read-only file system.*ReadWritePaths=.*retrying in/);
+    t.equal(await d.stop(), 0);
+  },
+);
