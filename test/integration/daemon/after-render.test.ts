@@ -36,7 +36,8 @@ t.test('after-render runs once per changed render, with its argv as given', asyn
   };
   put(fragment('quay.io/a', ['mirror-a.example/a']));
   const d = await startDaemon(t, ws, { config });
-  await d.waitFor(() => lines(ran).length === 1, 'the command after the first render');
+  // Both commands of the first render (they run at once, after READY=1).
+  await d.waitFor(() => lines(ran).length === 1 && lines(args).length === 1, 'the commands after the first render');
   t.same(lines(args), [hostile], 'the argument arrives as one literal argv element');
   t.notOk(
     ['PWNED', 'PWNED2', 'PWNED3'].some((f) => existsSync(join(ws.dir, f))),
