@@ -3,6 +3,7 @@
  * (0 done, 1 failed, 2 usage error).
  */
 import { UsageError } from '../core/diagnostic.js';
+import { closestName } from '../core/field-reader.js';
 import { VERSION } from '../core/version.js';
 import type { CommandIO } from './commands.js';
 import { tuneOneShotProcess } from './one-shot-process.js';
@@ -30,8 +31,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 export async function main(argv: readonly string[], io: CommandIO = { stdout: (s) => process.stdout.write(s) }): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    const topic = rest[0];
+    if (topic !== undefined && !Object.hasOwn(COMMANDS, topic)) return usageError(unknownCommand(topic));
     // the usage text names every setting (daemon/run-options): loaded only to print it
-    io.stdout((await import('./usage.js')).usage(rest[0]));
+    io.stdout((await import('./usage.js')).usage(topic));
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === 'version') {
@@ -41,15 +44,12 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
   }
   const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
-    if (!load) throw new UsageError(`unknown command "${command}"`);
+    if (!load) throw new UsageError(unknownCommand(command));
     return await (
       await load()
     )(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`mirror-policyd: ${e.message}\nTry 'mirror-policyd ${load ? `${command} ` : ''}--help'.\n`);
-      return 2;
-    }
+    if (e instanceof UsageError) return usageError(e.message, load ? command : undefined);
     // `run` has its own start-up error path (the daemon logs why it cannot start).
     const reason = command === 'run' ? undefined : systemErrorReason(e);
     if (reason !== undefined) {
@@ -58,6 +58,19 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: (s
     }
     throw e;
   }
+}
+
+/** Says what is wrong and where the help is; a usage error's exit code. */
+function usageError(message: string, command?: string): number {
+  process.stderr.write(`mirror-policyd: ${message}\nTry 'mirror-policyd ${command !== undefined ? `${command} ` : ''}--help'.\n`);
+  return 2;
+}
+
+/** No such command: the one most likely meant, or that flags come after the command. */
+function unknownCommand(word: string): string {
+  if (word.startsWith('-')) return `"${word}" is not a command: the command comes first (mirror-policyd COMMAND [FLAGS])`;
+  const guess = closestName(word, Object.keys(COMMANDS));
+  return `unknown command "${word}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`;
 }
 
 /**

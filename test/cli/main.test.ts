@@ -1,0 +1,53 @@
+/**
+ * The command word: a usage error (exit 2) says what was wrong and what was likely meant;
+ * help and the version exit 0.
+ */
+import t from 'tap';
+import { main } from '../../src/cli/main.js';
+
+/** main(argv), with what it printed on stdout and stderr. */
+async function run(argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => ((stderr += s), true));
+  try {
+    const code = await main(argv, { stdout: (s) => void (stdout += s) });
+    return { code, stdout, stderr };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+t.test('an unknown command is named, with the command it most likely misspells', async (t) => {
+  const r = await run(['chek']);
+  t.equal(r.code, 2);
+  t.equal(r.stderr, `mirror-policyd: unknown command "chek"; did you mean "check"?\nTry 'mirror-policyd --help'.\n`);
+  t.match((await run(['frobnicate'])).stderr, /^mirror-policyd: unknown command "frobnicate"\n/);
+});
+
+t.test('a flag before the command: the command comes first', async (t) => {
+  const r = await run(['--policy-dir', 'x', 'check']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^mirror-policyd: "--policy-dir" is not a command: the command comes first \(mirror-policyd COMMAND \[FLAGS\]\)\n/);
+});
+
+t.test("help COMMAND is that command's help; help of no such command is a usage error", async (t) => {
+  const ok = await run(['help', 'render']);
+  t.equal(ok.code, 0);
+  t.match(ok.stdout, /^Usage: mirror-policyd render /);
+  const bad = await run(['help', 'rendr']);
+  t.equal(bad.code, 2);
+  t.equal(bad.stdout, '');
+  t.match(bad.stderr, /unknown command "rendr"; did you mean "render"\?/);
+  t.equal((await run(['--help'])).code, 0);
+  const none = await run([]);
+  t.equal(none.code, 2, 'no command at all is a usage error, with the usage');
+  t.match(none.stdout, /^Usage: mirror-policyd COMMAND/);
+});
+
+t.test('flag errors name the command whose help to read', async (t) => {
+  const r = await run(['render', '--stdot']);
+  t.equal(r.code, 2);
+  t.equal(r.stderr, `mirror-policyd: unknown option --stdot; did you mean --stdout?\nTry 'mirror-policyd render --help'.\n`);
+});
