@@ -7,7 +7,8 @@ import t from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { posix } from 'node:path';
 import { COMMON_OPTIONS } from '../../src/cli/args.js';
-import { CONFIG_KEYS } from '../../src/daemon/config.js';
+import { CONFIG_KEYS, DEFAULTS, resolveConfig } from '../../src/daemon/config.js';
+import { formatDiagnostic } from '../../src/core/diagnostic.js';
 import { FILE_SETTINGS, RUN_SETTINGS } from '../../src/daemon/run-options.js';
 import { usage } from '../../src/cli/usage.js';
 
@@ -62,6 +63,18 @@ t.test('the settings of run (daemon/run-options.ts) are exactly what the man pag
 
   t.same(flagsIn(usage('run')), setOf([...RUN_FLAGS, ...Object.keys(COMMON_OPTIONS).map((k) => `--${k}`)]), 'run --help');
   for (const r of RUN_SETTINGS.filter((r) => r.flag === 'common')) t.ok(Object.hasOwn(COMMON_OPTIONS, r.name), `${r.name}: a flag of every command`);
+});
+
+t.test("docs/configuration.md's example: every key at its default (commented out: none), a number's bounds beside it", async (t) => {
+  const toml = /```toml\n([\s\S]*?)```/.exec(configurationDoc)?.[1] ?? '';
+  const r = resolveConfig({ path: 'docs/configuration.md', text: toml }, {});
+  t.same(r.diagnostics.map(formatDiagnostic), [], 'it loads as a config file');
+  t.same(r.config, DEFAULTS, 'and changes nothing');
+  for (const row of FILE_SETTINGS) {
+    const line = new RegExp(`^(# )?${row.name} = (.*)$`, 'm').exec(toml);
+    t.equal(line?.[1] === undefined, row.default !== undefined, `${row.name}: commented out exactly when it has no default`);
+    if (row.value.type === 'whole') t.match(line?.[2] ?? '', `# ${row.value.min} to ${row.value.max}`, `${row.name}: its bounds`);
+  }
 });
 
 t.test("mirror-policyd(8) states each setting's default and bounds as run-options.ts has them", async (t) => {
