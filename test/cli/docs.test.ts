@@ -109,6 +109,18 @@ t.test('one exit status table: a row for every command, in the man page and docs
     t.notMatch(text, /Exit codes: 0 done, 1 invalid policy \(nothing written\), 2 usage\s+error\./, 'no partial list left');
 });
 
+t.test('the man pages neither hyphenate nor stretch: a flag or a path is copied as one word', async (t) => {
+  for (const [name, page] of [
+    ['mirror-policyd.8', man8],
+    ['mirror-policy.d.5', man5],
+  ]) {
+    const head = page.slice(0, page.indexOf('\n.SH '));
+    t.match(head, /^\.nh$/m, `${name}: no hyphenation`);
+    t.match(head, /^\.ad l$/m, `${name}: left-adjusted`);
+    t.notMatch(page, /\n\.(hy|ad [bn]?)\n/, `${name}: not turned back on`);
+  }
+});
+
 t.test('mirror-policy.d(5) documents every OpenShift kind and every refusal', async (t) => {
   for (const kind of ['ImageContentSourcePolicy', 'ImageDigestMirrorSet', 'ImageTagMirrorSet', 'Image', 'List'])
     t.match(man5, new RegExp(`\\.B ${kind}\\b|kind: List`), kind);
