@@ -105,13 +105,23 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     for (const r of forContainerd?.routed ?? [])
       log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror at ${localMirror ?? ''}`);
   const { tables, mirrors } = summary(loaded.conf);
-  const code = report([...loaded.diagnostics, ...shadowing, ...containerd], { fragments: loaded.fragments.length, tables, mirrors });
-  if (code === 0 && !json)
+  const diagnostics = [...loaded.diagnostics, ...shadowing, ...containerd];
+  const code = report(diagnostics, { fragments: loaded.fragments.length, tables, mirrors });
+  if (json) return code;
+  if (code === 0)
     log.info(
       { fragments: loaded.fragments.length, tables, mirrors },
       `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`,
     );
+  else logInvalid(log, diagnostics);
   return code;
+}
+
+/** The last line of a failed check: how many problems there are above it (a long list scrolls). */
+function logInvalid(log: Logger, diagnostics: readonly Diagnostic[]): void {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.length - errors;
+  log.error({ errors, warnings }, `policy is invalid: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
 }
 
 export async function renderCommand(args: readonly string[], io: CommandIO): Promise<number> {

@@ -74,6 +74,7 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   t.equal(bad.code, 1);
   t.match(bad.stderr, new RegExp(`^${policy}/60-bad\\.toml:3:12: invalid format for mirror "UPPER\\.example/X"`, 'm'), 'the path as given, for editors');
   t.match(bad.stderr, /conflicting mirrorSourcePolicy/, 'every problem is reported in one run');
+  t.match(bad.stderr, /\nERROR: policy is invalid: 2 errors, 0 warnings\n$/, 'and how many, last');
   writeFileSync(join(policy, '60-bad.toml'), '');
   const conflict = await runCli(['check', '--policy-dir', policy]);
   t.equal(conflict.code, 1);
@@ -228,5 +229,7 @@ t.test('names of Object.prototype are not commands', async (t) => {
   const r = await runCli(['constructor']);
   t.equal(r.code, 2);
   t.match(r.stderr, /unknown command "constructor"/);
-  t.equal((await runCli(['help', 'toString'])).code, 0, 'help for an unknown topic shows the main help');
+  const help = await runCli(['help', 'toString']);
+  t.equal(help.code, 2, 'help for an unknown topic is a usage error');
+  t.match(help.stderr, /unknown command "toString"/);
 });
