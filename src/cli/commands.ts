@@ -262,7 +262,7 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   const { values, positionals } = parse(args, COMMON_OPTIONS, 1);
   if (values.help) return help(io, 'import');
   const file = positionals[0];
-  if (file === undefined) throw new UsageError('import needs a FILE (an OpenShift YAML file, or - for standard input)');
+  if (file === undefined) throw new UsageError('import needs a FILE (OpenShift objects in YAML or JSON, or - for standard input)');
   const name = file === '-' ? STDIN_NAME : file;
   let text: string;
   try {

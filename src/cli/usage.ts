@@ -62,7 +62,7 @@ the registries.conf that podman, skopeo, buildah and CRI-O read.
 Commands:
   check     validate the policy fragments; exit 1 on any error or conflict
   render    merge the fragments with the base and write registries.conf atomically
-  import    print the native TOML fragment equivalent to an OpenShift YAML file (- reads stdin)
+  import    print the native TOML fragment equivalent to OpenShift YAML or JSON (- reads stdin)
   run       the daemon: keep the output rendered, live, under systemd
   status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not
             running, 4 cannot tell)
