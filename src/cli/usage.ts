@@ -46,8 +46,8 @@ const COMMON = `${settingsHelp('common')}
 
 const POLICY = `  --policy-dir DIR         policy fragments (default ${DEFAULT_POLICY_DIR})
   --base FILE              the host's own registries.conf settings to render on top of
-                           (default: the copy of the host's file kept at the first render,
-                           OUTPUT.before-mirror-policyd, if there is one)
+                           (default: the copy of the host's file kept at the first
+                           render, OUTPUT.before-mirror-policyd, if there is one)
   --allow-unsafe-fragments do not refuse fragments that others than root (or you) could
                            have written; for demos and tests only
   --max-fragment-bytes N   refuse a fragment larger than N bytes (default ${DEFAULT_MAX_FRAGMENT_BYTES})`;
@@ -62,13 +62,15 @@ the registries.conf that podman, skopeo, buildah and CRI-O read.
 Commands:
   check     validate the policy fragments; exit 1 on any error or conflict
   render    merge the fragments with the base and write registries.conf atomically
-  import    print the native TOML fragment equivalent to OpenShift YAML or JSON (- reads stdin)
+  import    print the native TOML fragment equivalent to OpenShift objects (YAML or
+            JSON; - reads stdin)
   run       the daemon: keep the output rendered, live, under systemd
   status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not
             running, 4 cannot tell)
   restore   put back the registries.conf adopted at first start (for uninstalling)
   resolve   the sources a pull of an image reference tries, in containers/image's order
-  pull      pull an image through those sources into an OCI layout, skipping dead mirrors
+  pull      pull an image through those sources into an OCI layout, skipping dead
+            mirrors
 
   mirror-policyd COMMAND --help   flags of a command
   mirror-policyd --version        the version
@@ -87,15 +89,18 @@ Exit 0 when valid (warnings allowed), 1 when not, 2 on usage errors.
 
 ${POLICY}
   --output FILE            name the output in messages, and look for registries.conf.d
-                           drop-ins beside it that shadow ours (default ${DEFAULT_OUTPUT})
-  --json                   print {"valid", "fragments", "tables", "mirrors", "diagnostics":
-                           [{"file", "line", "column", "severity", "message", "related"}]}
-                           on stdout (line and column null when unknown)
+                           drop-ins beside it that shadow ours
+                           (default ${DEFAULT_OUTPUT})
+  --json                   print {"valid", "fragments", "tables", "mirrors",
+                           "diagnostics": [{"file", "line", "column", "severity",
+                           "message", "related"}]} on stdout (line and column null when
+                           unknown)
   --containerd-hosts-dir DIR  also say (warnings) what containerd's hosts.toml cannot
                            express of the policy (namespace-scoped, wildcard, rewritten
                            or blocked sources; tag-only mirrors)
-  --local-mirror HOST:PORT with --containerd-hosts-dir: as the daemon with this local-mirror
-                           setting, which routes those sources (but wildcards) through it
+  --local-mirror HOST:PORT with --containerd-hosts-dir: as the daemon with this
+                           local-mirror setting, which routes those sources (but
+                           wildcards) through it
 ${COMMON}
 `,
   render: `Usage: mirror-policyd render [FLAGS]
@@ -116,9 +121,10 @@ ${POLICY}
   --state-dir DIR          the daemon's state dir, to find out whether a running
                            daemon manages OUTPUT (default /var/lib/mirror-policyd)
   --force                  write even when a running daemon manages OUTPUT
-  --containerd-hosts-dir DIR  also write containerd's DIR/<host>/hosts.toml from the same
-                           policy (only hosts we manage; a hosts.toml of someone else is
-                           left alone and reported, exit 1); e.g. /etc/containerd/certs.d
+  --containerd-hosts-dir DIR  also write containerd's DIR/<host>/hosts.toml from the
+                           same policy (only hosts we manage; a hosts.toml of someone
+                           else is left alone and reported, exit 1); e.g.
+                           /etc/containerd/certs.d
 ${COMMON}
 `,
   run: `Usage: mirror-policyd run [FLAGS]
@@ -157,35 +163,41 @@ ${COMMON}
 
 Puts back the registries.conf the daemon adopted at its first start (kept in the state
 dir), or removes our file when there was none before; our render edited by hand is kept
-beside it first (FILE.before-restore), a file not ours is left as it is. With a containerd
-hosts dir, our hosts.toml files there are removed too. Refuses while the daemon runs
-unless --force. Exit 0 restored (or nothing to do), 1 refused, 2 usage error.
+beside it first (FILE.before-restore), a file not ours is left as it is. With a
+containerd hosts dir, our hosts.toml files there are removed too. Refuses while the
+daemon runs unless --force. Exit 0 restored (or nothing to do), 1 refused, 2 usage
+error.
 
   --config FILE            the daemon's config file, for the paths below (default
                            /etc/mirror-policyd/config.toml, may be absent)
   --state-dir DIR          (default: the config file's, else /var/lib/mirror-policyd)
-  --output FILE            (default: the output the daemon managed, else the config file's)
+  --output FILE            (default: the output the daemon managed, else the config
+                           file's)
   --containerd-hosts-dir DIR  (default: the config file's; none unless set)
   --force                  even if a daemon is running
 ${COMMON}
 `,
   pull: `Usage: mirror-policyd pull REF --dest DIR [FLAGS]
 
-Pulls REF (a docker reference as skopeo takes it) through the sources of registries.conf,
-in containers/image's order, into an OCI image layout at DIR (\`skopeo copy oci:DIR ...\`
-reads it). Unlike containers/image it remembers dead mirrors (a health cache shared with
-the daemon in STATE/health.json) and skips them, verifies every digest, and fetches a blob
-that fails from one source from the next one. Reports which source served what.
+Pulls REF (a docker reference as skopeo takes it) through the sources of
+registries.conf, in containers/image's order, into an OCI image layout at DIR
+(\`skopeo copy oci:DIR ...\` reads it). Unlike containers/image it remembers dead
+mirrors (a health cache shared with the daemon in STATE/health.json) and skips them,
+verifies every digest, and fetches a blob that fails from one source from the next one.
+Reports which source served what.
 
   --dest DIR               the OCI layout to write (required)
-  --registries-conf FILE   main registries.conf (default as containers/image: ~/.config/
-                           containers/registries.conf or /etc/containers/registries.conf,
-                           plus the registries.conf.d drop-ins)
+  --registries-conf FILE   main registries.conf (default as containers/image:
+                           ~/.config/containers/registries.conf or
+                           /etc/containers/registries.conf, plus the registries.conf.d
+                           drop-ins)
   --authfile FILE          credentials (default: containers-auth.json(5) lookup order)
   --cert-dir DIR           CA and client certificates for every host (default:
-                           /etc/containers/certs.d/HOST[:PORT]/, /etc/docker/certs.d/...)
+                           /etc/containers/certs.d/HOST[:PORT]/,
+                           /etc/docker/certs.d/...)
   --platform OS/ARCH[/VARIANT]  which image of an index (default: this host's)
-  --state-dir DIR          where the health cache lives (default /var/lib/mirror-policyd)
+  --state-dir DIR          where the health cache lives
+                           (default /var/lib/mirror-policyd)
   --connect-timeout-ms N   per attempt (default 3000)
   --headers-timeout-ms N   per attempt (default 10000)
   --body-timeout-ms N      idle time while reading a body (default 30000)
@@ -198,8 +210,8 @@ Exit codes: 0 pulled, 1 failed (every attempt listed), 2 usage error.
 
 Prints the sources a pull of REF tries, in order, as containers/image (skopeo, podman,
 CRI-O) tries them with the same registries.conf set: the mirrors the longest matching
-[[registry]] keeps for this pull (digest-only mirrors only for digests, tag-only only for
-tags), then the primary, always last. Each source shows its rewritten reference, its
+[[registry]] keeps for this pull (digest-only mirrors only for digests, tag-only only
+for tags), then the primary, always last. Each source shows its rewritten reference, its
 endpoint, and whether it is insecure or blocked (blocked is decided by the table the
 rewritten reference falls under). A name without tag or digest gets :latest; short
 names are Docker Hub names (aliases and search registries are not consulted).
@@ -218,9 +230,10 @@ $HOME/.config/containers/registries.conf.d.
   --json                   {"reference", "sources": [{"reference", "endpoint", "role",
                            "insecure", "blocked", "health"}]}
   --runtime containerd     what containerd tries instead, from REF's registry's
-                           DIR/<host>/hosts.toml: its [host] entries in order (those with
-                           "resolve" for a tag, "pull" for a digest), then server
-  --hosts-dir DIR          containerd's hosts directory (default /etc/containerd/certs.d)
+                           DIR/<host>/hosts.toml: its [host] entries in order (those
+                           with "resolve" for a tag, "pull" for a digest), then server
+  --hosts-dir DIR          containerd's hosts directory
+                           (default /etc/containerd/certs.d)
 ${COMMON}
 Exit codes: 0 resolved, 1 the reference or the configuration is refused (as
 containers/image would refuse it; the reason on stderr), 2 usage error.
