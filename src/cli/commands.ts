@@ -146,6 +146,11 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     printDiagnostics([missing]);
     return 1;
   }
+  // Reading it would fail with EISDIR, which names no path.
+  if ((await fs.stat(output).catch(() => undefined))?.isDirectory()) {
+    log.error(`${output} is a directory: --output names the registries.conf file to write`);
+    return 1;
+  }
   // --stdout and --diff write nothing: no daemon to ask, no copy to keep.
   const writes = !values.stdout && !values.diff;
   if (writes && !values.force) {

@@ -239,3 +239,13 @@ t.test('--max-fragment-bytes: check and render refuse a larger fragment, naming 
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--max-fragment-bytes must be a whole number from 1 to 268435456, not "0"/);
 });
+
+t.test('render --output naming a directory: one line naming it and what --output is (exit 1), as for --diff', async (t) => {
+  const { dir, policy } = workspace();
+  for (const extra of [[], ['--diff']]) {
+    const r = await runCli(['render', '--policy-dir', policy, '--output', dir, '--base', '/dev/null', ...extra]);
+    t.equal(r.code, 1, `${extra.join(' ')}: ${r.stderr}`);
+    t.match(r.stderr, new RegExp(`^ERROR: ${dir} is a directory: --output names the registries\\.conf file to write$`, 'm'), extra.join(' '));
+    t.notMatch(r.stderr, /EISDIR/);
+  }
+});
