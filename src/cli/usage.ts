@@ -109,8 +109,9 @@ Merges the fragments with the base and replaces the output atomically. Strict: o
 any invalid fragment or conflict nothing is written (exit 1). A file we did not
 write is kept as OUTPUT.before-mirror-policyd before it is first replaced. A symbolic
 link at OUTPUT is replaced by a regular file (mode 0644), its target left alone.
-Exit 0 written (or unchanged), 1 invalid policy or missing policy directory (nothing
-written), 2 usage error.
+Exit 0 written (or unchanged, or printed), 1 nothing written (invalid policy, missing
+policy directory, a running daemon manages OUTPUT) or a hosts.toml not ours left alone,
+2 usage error.
 
 ${POLICY}
   -o, --output FILE        where to write (default ${DEFAULT_OUTPUT})
