@@ -110,10 +110,7 @@ t.test('one exit status table: a row for every command, in the man page and docs
 });
 
 t.test('the man pages neither hyphenate nor stretch: a flag or a path is copied as one word', async (t) => {
-  for (const [name, page] of [
-    ['mirror-policyd.8', man8],
-    ['mirror-policy.d.5', man5],
-  ]) {
+  for (const [name, page] of Object.entries({ 'mirror-policyd.8': man8, 'mirror-policy.d.5': man5 })) {
     const head = page.slice(0, page.indexOf('\n.SH '));
     t.match(head, /^\.nh$/m, `${name}: no hyphenation`);
     t.match(head, /^\.ad l$/m, `${name}: left-adjusted`);

@@ -10,7 +10,7 @@ async function run(argv: readonly string[]): Promise<{ code: number; stdout: str
   let stdout = '';
   let stderr = '';
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => ((stderr += s), true));
+  process.stderr.write = (s: string) => ((stderr += s), true);
   try {
     const code = await main(argv, { stdout: (s) => void (stdout += s) });
     return { code, stdout, stderr };
