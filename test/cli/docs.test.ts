@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { COMMON_OPTIONS } from '../../src/cli/args.js';
 import { CONFIG_KEYS, DEFAULTS, resolveConfig } from '../../src/daemon/config.js';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
+import { parseFragment } from '../../src/fragments/index.js';
 import { FILE_SETTINGS, RUN_SETTINGS } from '../../src/daemon/run-options.js';
 import { usage } from '../../src/cli/usage.js';
 
@@ -116,6 +117,28 @@ t.test('the man pages neither hyphenate nor stretch: a flag or a path is copied 
     t.match(head, /^\.ad l$/m, `${name}: left-adjusted`);
     t.notMatch(page, /\n\.(hy|ad [bn]?)\n/, `${name}: not turned back on`);
   }
+});
+
+t.test('the native fragments the man page and docs/policy-formats.md show are valid as they stand (copied, they work)', async (t) => {
+  const examples = [
+    { where: 'mirror-policy.d(5) NATIVE FORMAT', text: /\n\.SH NATIVE FORMAT\n\.nf\n([\s\S]*?)\n\.fi\n/.exec(man5)?.[1] ?? '' },
+    ...[...readFileSync(`${ROOT}docs/policy-formats.md`, 'utf8').matchAll(/```toml\n([\s\S]*?)```/g)].map((m, i) => ({
+      where: `docs/policy-formats.md, TOML block ${i + 1}`,
+      text: m[1] as string,
+    })),
+  ];
+  t.ok(examples.length >= 3, 'the examples are found');
+  for (const { where, text } of examples) {
+    t.ok(text.includes('='), `${where}: found`);
+    const parsed = parseFragment('50-example.toml', 'toml', text);
+    t.same(parsed.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), [], where);
+  }
+});
+
+t.test("the README's config.toml lines load as a config file", async (t) => {
+  const blocks = [...readme.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  t.ok(blocks.length >= 2, 'the examples are found');
+  for (const text of blocks) t.same(resolveConfig({ path: 'README.md', text }, {}).diagnostics.map(formatDiagnostic), [], text.split('\n')[0] ?? '');
 });
 
 t.test('mirror-policy.d(5) documents every OpenShift kind and every refusal', async (t) => {
