@@ -88,8 +88,8 @@ export function parse<O extends Options>(
 
 export function logSettings(values: { 'log-level'?: string; 'log-format'?: string }): { level: string; format: LogFormat } {
   const level = values['log-level'] ?? 'info';
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
   const format = values['log-format'] ?? 'pretty';
-  if (format !== 'pretty' && format !== 'json') throw new UsageError('--log-format must be pretty or json');
+  if (format !== 'pretty' && format !== 'json') throw new UsageError(`--log-format must be pretty or json, not ${JSON.stringify(format)}`);
   return { level, format };
 }

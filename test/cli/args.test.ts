@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { UsageError } from '../../src/core/diagnostic.js';
-import { COMMON_OPTIONS, parse } from '../../src/cli/args.js';
+import { COMMON_OPTIONS, logSettings, parse } from '../../src/cli/args.js';
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -74,4 +74,10 @@ t.test('what is right still parses as node:util does: --opt=value, --opt value, 
   t.same(after.values, { json: true });
   t.same(after.positionals, ['--output', '-x'], 'after --, everything is an argument');
   t.same(parse(['-'], OPTIONS, 1).positionals, ['-'], '"-" alone is an argument (standard input)');
+});
+
+t.test('a log setting of the wrong kind names what was given and what may be', async (t) => {
+  t.throws(() => logSettings({ 'log-level': 'loud' }), new UsageError('--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"'));
+  t.throws(() => logSettings({ 'log-format': 'xml' }), new UsageError('--log-format must be pretty or json, not "xml"'));
+  t.same(logSettings({}), { level: 'info', format: 'pretty' }, 'the defaults');
 });
