@@ -23,10 +23,23 @@ export interface Parsed<T> {
 type Token = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
 type OptionToken = Extract<Token, { kind: 'option' }>;
 
+/** Other tools' words for what a flag of ours does: the flag (with its value) and the option it needs. */
+const SYNONYMS: Readonly<Record<string, { readonly say: string; readonly needs?: string }>> = {
+  '--verbose': { say: '--log-level debug', needs: 'log-level' },
+  '-v': { say: '--log-level debug', needs: 'log-level' },
+  '--debug': { say: '--log-level debug', needs: 'log-level' },
+  '--quiet': { say: '--log-level warn', needs: 'log-level' },
+  '-q': { say: '--log-level warn', needs: 'log-level' },
+  '--dry-run': { say: '--diff', needs: 'diff' },
+  '--version': { say: 'mirror-policyd --version' },
+};
+
 /** `unknown option --polic-dir; did you mean --policy-dir?` for a flag `options` do not have. */
 function unknownOption(token: OptionToken, raw: string, options: Options): string {
   const longNames = Object.keys(options);
   const hint = (word: string): string => {
+    const synonym = Object.hasOwn(SYNONYMS, word) ? SYNONYMS[word] : undefined;
+    if (synonym && (synonym.needs === undefined || Object.hasOwn(options, synonym.needs))) return `; did you mean ${synonym.say}?`;
     const guess = closestName(word.replace(/^-+/, ''), longNames);
     return guess === undefined ? '' : `; did you mean --${guess}?`;
   };

@@ -34,6 +34,16 @@ t.test('an unknown flag is named, with the flag it most likely misspells', async
   t.equal(usageError(t, ['-x']), 'unknown option -x');
   t.equal(usageError(t, ['-hx']), 'unknown option -x (in -hx)');
   t.equal(usageError(t, ['-policy-dir', 'x']), 'unknown option -policy-dir; did you mean --policy-dir?', 'a long flag with one dash');
+  t.equal(usageError(t, ['--verbose']), 'unknown option --verbose; did you mean --log-level debug?', "other tools' words");
+  t.equal(usageError(t, ['-v']), 'unknown option -v; did you mean --log-level debug?');
+  t.equal(usageError(t, ['--quiet']), 'unknown option --quiet; did you mean --log-level warn?');
+  t.equal(usageError(t, ['--version']), 'unknown option --version; did you mean mirror-policyd --version?');
+  t.equal(usageError(t, ['--dry-run']), 'unknown option --dry-run', 'a synonym of a flag this command does not have: none');
+  t.throws(
+    () => parse(['--dry-run'], { ...OPTIONS, diff: { type: 'boolean' } }),
+    new UsageError('unknown option --dry-run; did you mean --diff?'),
+    "render's --diff is its dry run",
+  );
 });
 
 t.test('a flag that needs a value and has none says so, and how to give a value starting with "-"', async (t) => {
