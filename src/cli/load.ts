@@ -112,7 +112,12 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
     try {
       base = { file: opts.base, text: await fs.readFile(opts.base, 'utf8') };
     } catch (e) {
-      diagnostics.push(error({ file: opts.base }, `cannot read base file: ${(e as Error).message}`));
+      diagnostics.push(
+        error(
+          { file: opts.base },
+          `cannot read the base file: ${(e as Error).message}; --base names the registries.conf to render on top of (--base /dev/null for none)`,
+        ),
+      );
     }
   }
   const containerd = opts.containerdHostsDir !== undefined ? { containerdHostsDir: opts.containerdHostsDir } : {};

@@ -249,3 +249,21 @@ t.test('render --output naming a directory: one line naming it and what --output
     t.notMatch(r.stderr, /EISDIR/);
   }
 });
+
+t.test('a --base that cannot be read: named, why, and how to render on no base (exit 1, nothing written)', async (t) => {
+  const { dir, policy, out } = workspace();
+  const base = join(dir, 'no-such-base.conf');
+  for (const command of ['check', 'render']) {
+    const r = await runCli([command, '--policy-dir', policy, '--output', out, '--base', base]);
+    t.equal(r.code, 1, command);
+    t.match(
+      r.stderr,
+      new RegExp(
+        `^${base}: cannot read the base file: ENOENT: .*; --base names the registries\\.conf to render on top of \\(--base /dev/null for none\\)$`,
+        'm',
+      ),
+      command,
+    );
+  }
+  t.notOk(existsSync(out), 'nothing written');
+});
