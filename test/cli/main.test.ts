@@ -3,6 +3,7 @@
  * help and the version exit 0.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
 
 /** main(argv), with what it printed on stdout and stderr. */
@@ -50,4 +51,15 @@ t.test('flag errors name the command whose help to read', async (t) => {
   const r = await run(['render', '--stdot']);
   t.equal(r.code, 2);
   t.equal(r.stderr, `mirror-policyd: unknown option --stdot; did you mean --stdout?\nTry 'mirror-policyd render --help'.\n`);
+});
+
+t.test('the usage error docs/commands.md shows is what the command prints', async (t) => {
+  const doc = readFileSync(new URL('../../docs/commands.md', import.meta.url), 'utf8');
+  const shown = [...doc.matchAll(/```\n\$ mirror-policyd ([^\n]*)\n([\s\S]*?)```/g)];
+  t.ok(shown.length >= 1, 'a transcript is shown');
+  for (const [, line = '', output] of shown) {
+    const r = await run(line.split(' '));
+    t.equal(r.code, 2, line);
+    t.equal(r.stderr, output, line);
+  }
 });
