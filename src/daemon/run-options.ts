@@ -221,7 +221,7 @@ export const RUN_SETTINGS = [
     value: { type: 'commands' },
     default: [],
     field: 'afterRender',
-    help: 'commands (argv arrays, no shell) run after a render changed the output (for the first render: after READY=1): [["/usr/bin/systemctl", "try-reload-or-restart", "crio.service"]]',
+    help: 'commands (argv arrays, no shell) run after a render changed the output (for the first render: after READY=1): [["/usr/bin/systemctl", "try-reload-or-restart", "crio"]]',
   },
   {
     name: 'after-render-timeout-ms',
