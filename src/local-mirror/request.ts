@@ -12,8 +12,14 @@ const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
 const DIGEST = '(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})';
 const MANIFEST_RE = new RegExp(`^/v2/(${NAME})/manifests/(${TAG}|${DIGEST})$`);
 const BLOB_RE = new RegExp(`^/v2/(${NAME})/blobs/(${DIGEST})$`);
-/** Routes of the API we do not serve (uploads, tags, catalog, referrers): 405, not 404, so a client knows it is read-only. */
-const WRITE_OR_LIST_RE = /^\/v2\/(?:.+\/(?:blobs\/uploads\/?.*|tags\/list|referrers\/.*)|_catalog)$/;
+/** Routes of the API we do not serve (uploads, tags, catalog): 405, not 404, so a client knows it is read-only. */
+const WRITE_OR_LIST_RE = /^\/v2\/(?:.+\/(?:blobs\/uploads\/?.*|tags\/list)|_catalog)$/;
+/**
+ * The referrers API, not served: 404, as the OCI distribution spec has a registry without it
+ * answer (a client MUST then fall back to the referrers tag schema, a tag we do serve; a 405
+ * would fail it).
+ */
+const REFERRERS_RE = /^\/v2\/.+\/referrers\/[^/]+$/;
 
 /** distribution's limit on a repository name. */
 export const MAX_NAME_LENGTH = 255;
@@ -41,6 +47,7 @@ export function routeRequest(method: string, target: string): Route | Refusal {
   const path = target.split('?', 1)[0] ?? '';
   const route = matchRoute(path);
   if (!route) {
+    if (REFERRERS_RE.test(path)) return { status: 404, code: 'UNSUPPORTED', message: 'the referrers API is not served here: use the referrers tag schema' };
     if (WRITE_OR_LIST_RE.test(path))
       return { status: 405, code: 'UNSUPPORTED', message: 'this endpoint is read-only: manifests and blobs by GET or HEAD only', allow: '' };
     return { status: 404, code: 'NOT_FOUND', message: 'no such route on this endpoint' };

@@ -25,6 +25,11 @@ t.test('write methods and write or list routes are 405 with distribution error J
     const r = routeRequest('POST', p);
     t.ok(isRefusal(r) && r.status === 405, p);
   }
+  for (const m of ['GET', 'HEAD']) {
+    const r = routeRequest(m, `/v2/a/referrers/${D}`);
+    // OCI distribution spec: a client that gets 404 from the referrers API MUST fall back to the referrers tag schema; a 405 would fail it
+    t.ok(isRefusal(r) && r.status === 404 && r.code === 'UNSUPPORTED', `${m} referrers: 404, the spec's "not supported"`);
+  }
   t.same(JSON.parse(errorBody('UNSUPPORTED', 'no')), { errors: [{ code: 'UNSUPPORTED', message: 'no', detail: null }] });
 });
 
