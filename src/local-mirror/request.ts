@@ -99,3 +99,31 @@ export function parseRange(header: string | undefined, size: number | undefined)
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   return { start, end };
 }
+
+/** How specific a media range of Accept is: `type/subtype` beats `type/*` beats `*\/*` (RFC 9110 §12.5.1). */
+function rangeMatch(range: string, mediaType: string): number {
+  if (range === mediaType) return 3;
+  if (range === '*/*') return 1;
+  return range.endsWith('/*') && mediaType.startsWith(range.slice(0, -1)) ? 2 : 0;
+}
+
+/**
+ * Whether a request's Accept header (all its lines, as node:http joins them) takes `mediaType`:
+ * the most specific media range that matches it decides, by its weight (q=0: not acceptable).
+ * No Accept, or an empty one: any type (RFC 9110; distribution instead takes that as a schema1-only
+ * client, a habit of old docker clients, none of which reach this endpoint).
+ */
+export function accepts(header: string | undefined, mediaType: string): boolean {
+  if (header === undefined || header.trim() === '') return true;
+  const wanted = mediaType.toLowerCase();
+  let best = { specificity: 0, q: 0 };
+  for (const item of header.split(',')) {
+    const [range = '', ...params] = item.split(';').map((p) => p.trim().toLowerCase());
+    const specificity = rangeMatch(range, wanted);
+    if (specificity <= best.specificity) continue;
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    best = { specificity, q: Number.isFinite(q) ? q : 0 };
+  }
+  return best.q > 0;
+}

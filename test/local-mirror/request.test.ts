@@ -1,5 +1,5 @@
 import t from 'tap';
-import { errorBody, isRefusal, parseRange, routeRequest, MAX_TARGET_LENGTH } from '../../src/local-mirror/request.js';
+import { accepts, errorBody, isRefusal, parseRange, routeRequest, MAX_TARGET_LENGTH } from '../../src/local-mirror/request.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -70,4 +70,25 @@ t.test('Range: one range served, anything else the whole blob, past the end 416'
   t.equal(parseRange('bytes=0-1,5-6', 100), undefined, 'several ranges: the whole blob');
   t.equal(parseRange('items=0-1', 100), undefined);
   t.equal(parseRange('bytes=9-5', 100), undefined, 'an invalid range is ignored');
+});
+
+t.test('Accept: which manifest types a client takes (RFC 9110 §12.5.1)', async (t) => {
+  const OCI = 'application/vnd.oci.image.manifest.v1+json';
+  const INDEX = 'application/vnd.oci.image.index.v1+json';
+  const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
+  t.ok(accepts(undefined, OCI), 'no Accept: any type');
+  t.ok(accepts('', OCI), 'an empty Accept: any type');
+  t.ok(accepts(`${V2S2}, ${OCI}`, OCI), 'listed');
+  t.ok(accepts(`${V2S2},${INDEX}`, INDEX), 'listed, no space');
+  t.notOk(accepts(V2S2, OCI), 'a client taking docker v2s2 only does not take OCI');
+  t.notOk(accepts(OCI, INDEX), 'a client taking the OCI manifest only does not take an index');
+  t.ok(accepts(`${V2S2}, */*`, INDEX), '*/* (containerd sends it)');
+  t.ok(accepts('application/*', INDEX), 'type/*');
+  t.notOk(accepts('text/*', INDEX), 'another type/*');
+  t.ok(accepts(`${OCI.toUpperCase()}`, OCI), 'media types are case-insensitive');
+  t.ok(accepts(`${OCI}; charset=utf-8`, OCI), 'parameters do not stop a match');
+  t.notOk(accepts(`${OCI};q=0`, OCI), 'q=0: not acceptable');
+  t.notOk(accepts(`*/*, ${INDEX};q=0`, INDEX), 'the most specific range decides: excluded');
+  t.ok(accepts(`*/*;q=0, ${INDEX}`, INDEX), 'the most specific range decides: listed');
+  t.ok(accepts(`${INDEX};q=0.5`, INDEX), 'a q above 0');
 });

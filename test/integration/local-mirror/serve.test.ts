@@ -117,3 +117,24 @@ t.test('read-only: write methods 405, other names 404, distribution error JSON',
   t.equal(withBody.statusCode, 413, 'a request with a body is refused');
   await withBody.body.dump();
 });
+
+t.test('Accept: a manifest of a type the client did not list is MANIFEST_UNKNOWN, as docker-registry itself answers', async (t) => {
+  const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
+  for (const method of ['GET', 'HEAD'] as const) {
+    const direct = await request(`http://${mirror.host}/v2/app/manifests/v1`, { method, headers: { accept: V2S2 } });
+    await direct.body.dump();
+    t.equal(direct.statusCode, 404, `${method}: docker-registry refuses an OCI manifest to a client taking docker v2s2 only`);
+    const r = await request(`http://${setup.address}/v2/${setup.repository}/manifests/v1`, { method, headers: { accept: V2S2 } });
+    t.equal(r.statusCode, 404, `${method}: so does the endpoint`);
+    t.equal(r.headers['docker-content-digest'], undefined, `${method}: no digest of a manifest not sent`);
+    if (method === 'GET') t.match(await r.body.json(), { errors: [{ code: 'MANIFEST_UNKNOWN', message: /application\/vnd\.oci\.image\.manifest\.v1\+json/ }] });
+    else await r.body.dump();
+  }
+  // taken: listed among others, by */* (containerd's Accept ends with it), or with no Accept at all (RFC 9110: any type)
+  for (const accept of [`${V2S2}, application/vnd.oci.image.manifest.v1+json`, `${V2S2}, */*`, undefined]) {
+    const r = await request(`http://${setup.address}/v2/${setup.repository}/manifests/v1`, accept === undefined ? {} : { headers: { accept } });
+    t.equal(r.statusCode, 200, `Accept: ${accept ?? '(none)'}`);
+    t.equal(r.headers['docker-content-digest'], D);
+    t.ok(Buffer.from(await r.body.arrayBuffer()).equals(img.manifest), 'the manifest byte for byte');
+  }
+});
