@@ -12,12 +12,13 @@ import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { parseNamed } from '../reference/reference.js';
-import { blobDeadlineMs, bodyDeadline, discard, RegistryError, trickleGuard, type Response } from '../registry/client.js';
+import { blobDeadlineMs, discard, RegistryError, trickleGuard, type Response } from '../registry/client.js';
 import { DigestMismatch, splitDigest } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import type { Timeouts } from '../registry/timeouts.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
 import { BatchedBody } from './batched-body.js';
+import { ClientWaits, DEFAULT_CLIENT_STALL_MS, sourceDeadline } from './client-waits.js';
 import { API_VERSION_HEADER, ClientGone, type AnswerDeadline } from './reply.js';
 import { parseRange, type ByteRange } from './request.js';
 import type { Upstream } from './upstream.js';
@@ -32,6 +33,8 @@ export interface BlobRequest {
   readonly onBytes?: ((bytes: number) => void) | undefined;
   /** the size a manifest the endpoint served gives the blob (blob-sizes.ts), when known: a hint, the digest is the judge */
   readonly expectedSize?: number | undefined;
+  /** a client that reads nothing for this long is cut (client-waits.ts) */
+  readonly clientStallMs?: number | undefined;
 }
 
 /** How one blob's serving stands, across the sources it takes. */
@@ -43,6 +46,7 @@ interface Transfer {
   held: Buffer | undefined; // the last bytes for the client, sent only once the digest matched
   out: BatchedBody | undefined; // the client's bytes before `held`, once the answer has started
   current: Readable | undefined; // the body being read (destroyed when the answer deadline passes)
+  readonly waits: ClientWaits; // the time spent waiting for the client: not the source's
 }
 
 export type BlobOutcome = 'served' | 'absent' | 'failed' | 'wrong-digest' | 'client-gone' | 'late';
@@ -88,6 +92,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     held: undefined,
     out: undefined,
     current: undefined,
+    waits: new ClientWaits(b.res, b.clientStallMs ?? DEFAULT_CLIENT_STALL_MS),
   };
   let absent = true;
   // the client gone (or cut at close): stop reading the source at once, not at its next chunk
@@ -128,6 +133,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
       return outcome;
     } catch (e) {
       if (e instanceof ClientGone || clientGone) {
+        if (t.waits.stalled) up.warn(`blob ${b.digest}: the client read nothing for ${Math.round((b.clientStallMs ?? DEFAULT_CLIENT_STALL_MS) / 1000)} s: cut`);
         settleSuspects(up, b, suspects, { blamed: undefined, rightUpTo: 0 }); // theirs: failed before the client went
         return 'client-gone'; // not the source's failure
       }
@@ -332,9 +338,15 @@ function markedHash(
  * come are known; else (chunked, close-delimited) the same minimum rate, held as each chunk
  * comes. A body that sends nothing at all is undici's idle timeout's case either way.
  */
-function paceOf(body: Readable, timeouts: Timeouts, toCome: number | undefined, what: string): { keepsPace: (bytes: number) => void; disarm: () => void } {
-  if (toCome !== undefined) return { keepsPace: () => undefined, disarm: bodyDeadline(body, blobDeadlineMs(timeouts, toCome), what) };
-  return { keepsPace: trickleGuard(timeouts, what), disarm: () => undefined };
+function paceOf(
+  body: Readable,
+  timeouts: Timeouts,
+  toCome: number | undefined,
+  what: string,
+  waited: () => number = () => 0,
+): { keepsPace: (bytes: number) => void; disarm: () => void } {
+  if (toCome !== undefined) return { keepsPace: () => undefined, disarm: sourceDeadline(body, blobDeadlineMs(timeouts, toCome), what, waited) };
+  return { keepsPace: trickleGuard(timeouts, what, () => performance.now() - waited()), disarm: () => undefined };
 }
 
 /** One source's part of the transfer: from `t.offset` on. Throws the source's failure. */
@@ -368,7 +380,7 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   if (!b.res.headersSent && !startAnswer(t, b)) return 'served';
   // the whole blob comes in a 200 (a source ignoring the Range), only the rest in a 206
   const toCome = t.size === undefined ? undefined : res.status === 200 ? t.size : t.size - t.offset;
-  const pace = paceOf(res.body, client.timeouts, toCome, `blob ${b.digest}`);
+  const pace = paceOf(res.body, client.timeouts, toCome, `blob ${b.digest}`, () => t.waits.waited());
   try {
     await eachChunk(res.body, (chunk) => {
       b.onBytes?.(chunk.length);
@@ -394,8 +406,8 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   // a copy: the hash goes on should the next source resume this body (endedWrong)
   const got = `${splitDigest(b.digest).alg}:${t.hash.copy().digest('hex')}`;
   if (got !== b.digest) return endedWrong(t, b, res);
-  if (t.held) void t.out?.push(t.held);
-  await t.out?.flush();
+  if (t.held) void t.waits.bound(t.out?.push(t.held));
+  await t.waits.bound(t.out?.flush());
   b.res.end();
   return 'served';
 }
@@ -490,7 +502,7 @@ function passOn(t: Transfer, b: BlobRequest, piece: Buffer): Promise<void> | und
   if (to <= from) return undefined;
   const previous = t.held;
   t.held = piece.subarray(from, to);
-  return previous ? t.out?.push(previous) : undefined;
+  return previous ? t.waits.bound(t.out?.push(previous)) : undefined;
 }
 
 /** HEAD of a blob: the first source that knows it gives its size. */

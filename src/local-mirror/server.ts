@@ -45,6 +45,8 @@ export interface LocalMirrorOptions {
   readonly maxUpstream?: number;
   /** called with the size of each chunk of blob data read from a source (the daemon's memory upkeep: registry/young-collections.ts) */
   readonly onBlobBytes?: (bytes: number) => void;
+  /** a blob's client that reads nothing for this long is cut (default DEFAULT_CLIENT_STALL_MS, client-waits.ts) */
+  readonly clientStallMs?: number;
   readonly health: HealthBook;
   readonly log: Logger;
 }
@@ -82,7 +84,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   const { host, port } = opts.listen;
   let address = hostPort(host, port); // the bound address once listening (port 0 becomes the real port)
   const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
-    handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log, onBlobBytes: opts.onBlobBytes, blobSizes });
+    handle(req, res, { conf, address, up, stats, answerWithinMs, log: opts.log, onBlobBytes: opts.onBlobBytes, blobSizes, clientStallMs: opts.clientStallMs });
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
     stats.inFlight++;
     res.on('close', () => stats.inFlight--);
@@ -161,6 +163,7 @@ interface Context {
   readonly onBlobBytes: ((bytes: number) => void) | undefined;
   /** the blob sizes the manifests served give: what a blob sent without its length must reach */
   readonly blobSizes: BlobSizes;
+  readonly clientStallMs: number | undefined;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
@@ -243,7 +246,16 @@ async function serveBlobRoute(
 ): Promise<void> {
   ctx.stats.requests.blobs++;
   const head = req.method === 'HEAD';
-  const b = { digest: route.digest, req, res, deadline, stats: ctx.stats, onBytes: ctx.onBlobBytes, expectedSize: ctx.blobSizes.get(route.digest) };
+  const b = {
+    digest: route.digest,
+    req,
+    res,
+    deadline,
+    stats: ctx.stats,
+    onBytes: ctx.onBlobBytes,
+    expectedSize: ctx.blobSizes.get(route.digest),
+    clientStallMs: ctx.clientStallMs,
+  };
   const outcome: BlobOutcome = head ? await headBlob(ctx.up, sources, b) : await serveBlob(ctx.up, sources, b);
   if (outcome === 'absent') sendError(res, head, ctx.stats, 404, 'BLOB_UNKNOWN', `no source has blob ${route.digest} of ${route.name}`);
   else if (outcome === 'failed' && !res.headersSent)

@@ -411,7 +411,7 @@ export function bodyDeadline(body: Readable, deadlineMs: number, what: string): 
 }
 
 /** The failure of a body too slow in all, classified as a body timeout (as undici's own idle one). */
-function tricklingError(what: string, ms: number): Error {
+export function tricklingError(what: string, ms: number): Error {
   return Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
 }
 
