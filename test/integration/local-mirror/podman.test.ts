@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { localMirrorSetup, SOURCE } from '../../helpers/local-mirror.js';
-import { buildImage, pushImage } from '../../helpers/oci-image.js';
+import { buildImage, buildIndex, ociArch, ociOs, pushImage, pushIndex } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 
 const run = promisify(execFile);
@@ -53,3 +53,28 @@ t.test('podman pulls through the endpoint; with it stopped, through the mirror a
     'the endpoint stopped: podman went to the mirror after it',
   );
 });
+
+t.test(
+  "podman pulls a multi-platform image by tag through the endpoint: the index, this platform's manifest by digest, its blobs",
+  { skip: usable },
+  async (t) => {
+    const mirror = await registryFor(t);
+    const idx = await buildIndex(join(work, 'idx'), 'multi', [
+      { os: 'linux', architecture: 's390x', content: 'not this one' },
+      { os: ociOs(), architecture: ociArch(), content: 'this platform' },
+    ]);
+    await pushIndex(idx, `${mirror.host}/app:multi`);
+    const setup = await localMirrorSetup(t, [`${mirror.host}/app`]);
+    const ep = await setup.start();
+    await mirror.clearLog();
+    await podman(setup.confFile, ['pull', `${SOURCE}:multi`]);
+    const mine = idx.images[1] as (typeof idx.images)[number];
+    const inspected = await podman(setup.confFile, ['image', 'inspect', '--format', '{{.Id}}', `${SOURCE}:multi`]);
+    t.equal(`sha256:${inspected.stdout.trim()}`, mine.configDigest, "podman has this platform's image");
+    const s = ep.stats();
+    t.ok(s.requests.manifests >= 2, `the index and the manifest came through the endpoint (${JSON.stringify(s.requests)})`);
+    t.equal(s.errors, 0, 'no errors');
+    const seen = await mirror.requests();
+    t.ok(seen.length > 0 && seen.every((r) => r.userAgent === 'mirror-policyd'), 'the mirror saw the endpoint only');
+  },
+);
