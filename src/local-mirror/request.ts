@@ -127,3 +127,22 @@ export function accepts(header: string | undefined, mediaType: string): boolean 
   }
   return best.q > 0;
 }
+
+/** The manifest types clients name in Accept (containers/image's, containerd's): the ones held to it. */
+const NEGOTIATED_MANIFEST_TYPES = new Set([
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+]);
+
+/**
+ * Whether a manifest of `mediaType` may be sent to a request with this Accept. A type of its own
+ * (application/json, as old registries labelled schema1) is sent whatever the Accept: clients
+ * guess such a manifest's type from its content, as they did from the source.
+ */
+export function acceptsManifest(header: string | undefined, mediaType: string): boolean {
+  return !NEGOTIATED_MANIFEST_TYPES.has(mediaType.toLowerCase()) || accepts(header, mediaType);
+}

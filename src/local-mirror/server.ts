@@ -18,7 +18,7 @@ import { BlobSizes } from './blob-sizes.js';
 import { emptyStats, countResponse, snapshot, type LocalMirrorStats } from './counters.js';
 import { findManifest, sendManifest } from './manifest.js';
 import { API_VERSION_HEADER, AnswerDeadline, sendError } from './reply.js';
-import { accepts, isRefusal, routeRequest, type Route } from './request.js';
+import { acceptsManifest, isRefusal, routeRequest, type Route } from './request.js';
 import { blobSources, manifestSources } from './upstream-sources.js';
 import { Upstream, type HealthBook } from './upstream.js';
 
@@ -227,7 +227,7 @@ async function serveManifest(
   if (deadline.late) return;
   if ('bytes' in found) {
     // As distribution answers it: a type the client did not list is not its manifest (it could not read it).
-    if (!accepts(req.headers.accept, found.mediaType))
+    if (!acceptsManifest(req.headers.accept, found.mediaType))
       return sendError(res, head, ctx.stats, 404, 'MANIFEST_UNKNOWN', `${what} is ${found.mediaType.slice(0, 100)}, which the request's Accept does not list`);
     ctx.blobSizes.learn(found.bytes);
     return sendManifest(res, head, found, ctx.stats);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { accepts, errorBody, isRefusal, parseRange, routeRequest, MAX_TARGET_LENGTH } from '../../src/local-mirror/request.js';
+import { accepts, acceptsManifest, errorBody, isRefusal, parseRange, routeRequest, MAX_TARGET_LENGTH } from '../../src/local-mirror/request.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -91,4 +91,16 @@ t.test('Accept: which manifest types a client takes (RFC 9110 §12.5.1)', async 
   t.notOk(accepts(`*/*, ${INDEX};q=0`, INDEX), 'the most specific range decides: excluded');
   t.ok(accepts(`*/*;q=0, ${INDEX}`, INDEX), 'the most specific range decides: listed');
   t.ok(accepts(`${INDEX};q=0.5`, INDEX), 'a q above 0');
+});
+
+t.test('acceptsManifest: only the manifest types clients negotiate are held to Accept', async (t) => {
+  const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
+  t.notOk(acceptsManifest(V2S2, 'application/vnd.oci.image.manifest.v1+json'));
+  t.notOk(acceptsManifest(V2S2, 'application/vnd.docker.distribution.manifest.list.v2+json'));
+  t.notOk(acceptsManifest(V2S2, 'application/vnd.docker.distribution.manifest.v1+prettyjws'));
+  t.ok(acceptsManifest(V2S2, V2S2));
+  // A registry that labels a manifest application/json (old ones did, for schema1): containers/image guesses its type from
+  // the content, so it is served as before, whatever the Accept.
+  t.ok(acceptsManifest(V2S2, 'application/json'), 'a generic type is not negotiated');
+  t.ok(acceptsManifest(V2S2, 'text/plain'));
 });
