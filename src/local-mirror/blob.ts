@@ -354,6 +354,10 @@ async function fromSource(up: Upstream, s: PullSource, t: Transfer, b: BlobReque
   const client = await up.client(s);
   const path = parseNamed(s.reference).path;
   const res = await client.get(`/v2/${path}/blobs/${b.digest}`, path, undefined, 'GET', t.offset > 0 ? { range: `bytes=${t.offset}-` } : {});
+  // A body let go unread (a 416 answered to the client, a deadline passed, the client gone) is destroyed,
+  // and undici then emits 'error' on it: unheard, that would take the process down. While it is read,
+  // eachChunk hears its errors.
+  res.body.on('error', () => undefined);
   t.current = res.body;
   if (b.deadline.late) return 'late';
   let skip = 0; // bytes we already have, when a source ignores our Range

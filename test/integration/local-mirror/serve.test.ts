@@ -88,6 +88,23 @@ t.test('a Range request gets its bytes, verified from the whole blob', async (t)
   t.equal(past.statusCode, 416);
 });
 
+t.test('a Range past the end of a small blob, again and again: 416 each time, and the endpoint lives on', async (t) => {
+  // the source's body is left unread: it must be let go without an unhandled 'error' (that took the daemon down)
+  const small = await buildImage(join(work, 'small'), { content: randomBytes(3000).toString('base64'), tag: 'small' });
+  await pushImage(small, `${mirror.host}/app:small`);
+  const size = readFileSync(join(small.layoutDir, 'blobs', 'sha256', small.layerDigest.slice(7))).length;
+  for (let k = 0; k < 5; k++) {
+    const past = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${small.layerDigest}`, { headers: { range: `bytes=${size + k}-` } });
+    await past.body.dump();
+    t.equal(past.statusCode, 416, `try ${k + 1}`);
+    t.equal(past.headers['content-range'], `bytes */${size}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const alive = await request(`http://${setup.address}/v2/`);
+  await alive.body.dump();
+  t.equal(alive.statusCode, 200, 'still serving');
+});
+
 t.test('read-only: write methods 405, other names 404, distribution error JSON', async (t) => {
   const base = await request(`http://${setup.address}/v2/`);
   t.equal(base.statusCode, 200);
