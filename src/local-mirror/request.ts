@@ -86,13 +86,17 @@ export interface ByteRange {
 /**
  * A Range header's single range against a blob of `size` bytes: the range; 'unsatisfiable'
  * (416); or undefined when the whole blob is to be sent (no header, a form we do not serve —
- * several ranges, a suffix, another unit —, or an unknown size: ignoring Range is always
- * allowed, RFC 9110 §14.2).
+ * several ranges, another unit —, or an unknown size: ignoring Range is always allowed, RFC
+ * 9110 §14.2). A suffix (`bytes=-N`) is the last N bytes, all of them when the blob is shorter.
  */
 export function parseRange(header: string | undefined, size: number | undefined): ByteRange | 'unsatisfiable' | undefined {
   if (header === undefined || size === undefined) return undefined;
-  const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header.trim());
-  if (!m) return undefined;
+  const m = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const last = Number(m[2]);
+    return last === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - last), end: size - 1 };
+  }
   const start = Number(m[1]);
   if (m[2] !== '' && Number(m[2]) < start) return undefined; // not a valid range: ignored
   if (start >= size) return 'unsatisfiable';

@@ -59,14 +59,17 @@ t.test('no path escapes the grammar: anything else is 404', async (t) => {
   t.ok(isRefusal(longName) && longName.status === 400 && longName.code === 'NAME_INVALID', 'a name over 255 is NAME_INVALID');
 });
 
-t.test('Range: one range served, anything else the whole blob, past the end 416', async (t) => {
+t.test('Range: one range (or suffix) served, anything else the whole blob, past the end 416', async (t) => {
   t.same(parseRange('bytes=10-', 100), { start: 10, end: 99 });
   t.same(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
   t.same(parseRange('bytes=90-500', 100), { start: 90, end: 99 }, 'an end past the blob is clipped');
   t.equal(parseRange('bytes=100-', 100), 'unsatisfiable');
   t.equal(parseRange(undefined, 100), undefined);
   t.equal(parseRange('bytes=0-9', undefined), undefined, 'size unknown: the whole blob');
-  t.equal(parseRange('bytes=-10', 100), undefined, 'suffix ranges: the whole blob');
+  t.same(parseRange('bytes=-10', 100), { start: 90, end: 99 }, 'a suffix range: the last bytes');
+  t.same(parseRange('bytes=-500', 100), { start: 0, end: 99 }, 'a suffix longer than the blob: all of it (RFC 9110 §14.1.2)');
+  t.equal(parseRange('bytes=-0', 100), 'unsatisfiable', 'an empty suffix');
+  t.equal(parseRange('bytes=-', 100), undefined, 'no number at all: ignored');
   t.equal(parseRange('bytes=0-1,5-6', 100), undefined, 'several ranges: the whole blob');
   t.equal(parseRange('items=0-1', 100), undefined);
   t.equal(parseRange('bytes=9-5', 100), undefined, 'an invalid range is ignored');

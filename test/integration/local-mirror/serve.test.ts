@@ -83,6 +83,10 @@ t.test('a Range request gets its bytes, verified from the whole blob', async (t)
   t.ok(body.equals(layer.subarray(1000)), 'the rest of the blob');
   const mid = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: 'bytes=10-19' } });
   t.ok(Buffer.from(await mid.body.arrayBuffer()).equals(layer.subarray(10, 20)), 'a range inside the blob');
+  const suffix = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: 'bytes=-100' } });
+  t.equal(suffix.statusCode, 206, 'a suffix range, as docker-registry serves it');
+  t.equal(suffix.headers['content-range'], `bytes ${layer.length - 100}-${layer.length - 1}/${layer.length}`);
+  t.ok(Buffer.from(await suffix.body.arrayBuffer()).equals(layer.subarray(layer.length - 100)), 'the last 100 bytes');
   const past = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${img.layerDigest}`, { headers: { range: `bytes=${layer.length}-` } });
   await past.body.dump();
   t.equal(past.statusCode, 416);
