@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { buildImage, pushImage, sha256 } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 import { localMirrorSetup } from '../../helpers/local-mirror.js';
+import { skopeo } from '../../helpers/skopeo.js';
 
 /** One request written as is on a socket (no URL normalisation); the whole answer. */
 function rawRequest(address: string, text: string): Promise<string> {
@@ -158,4 +159,46 @@ t.test('Accept: a manifest of a type the client did not list is MANIFEST_UNKNOWN
     t.equal(r.headers['docker-content-digest'], D);
     t.ok(Buffer.from(await r.body.arrayBuffer()).equals(img.manifest), 'the manifest byte for byte');
   }
+});
+
+t.test('a docker v2s2 image: served with its type to clients that list it, 404 to one taking OCI only; skopeo pulls it', async (t) => {
+  const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
+  const tmp = mkdtempSync(join(work, 'v2s2-'));
+  const policy = join(tmp, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  const plainConf = join(tmp, 'registries.conf');
+  writeFileSync(plainConf, 'unqualified-search-registries = []\n');
+  const digestFile = join(tmp, 'digest');
+  const push = await skopeo([
+    '--policy',
+    policy,
+    '--registries-conf',
+    plainConf,
+    'copy',
+    '--format',
+    'v2s2',
+    '--retry-times',
+    '0',
+    '--dest-tls-verify=false',
+    '--digestfile',
+    digestFile,
+    `oci:${img.layoutDir}:v1`,
+    `docker://${mirror.host}/app:docker`,
+  ]);
+  t.equal(push.code, 0, push.stderr.slice(-400));
+  const digest = readFileSync(digestFile, 'utf8').trim();
+  const url = `http://${setup.address}/v2/${setup.repository}/manifests/docker`;
+  const listed = await request(url, { headers: { accept: `application/vnd.oci.image.manifest.v1+json, ${V2S2}` } });
+  await listed.body.dump();
+  t.equal(listed.statusCode, 200);
+  t.equal(listed.headers['content-type'], V2S2, 'its own type');
+  t.equal(listed.headers['docker-content-digest'], digest);
+  const ociOnly = await request(url, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  await ociOnly.body.dump();
+  t.equal(ociOnly.statusCode, 404, 'a client taking OCI only: not its manifest');
+  const dest = join(tmp, 'pulled');
+  const r = await setup.copy(':docker', dest);
+  t.equal(r.code, 0, r.stderr.slice(-400));
+  t.same(r.tried, [`${setup.address}/${setup.repository}:docker`], 'through the endpoint alone');
+  t.equal((JSON.parse(readFileSync(join(dest, 'manifest.json'), 'utf8')) as { mediaType?: string }).mediaType, V2S2);
 });
