@@ -243,6 +243,15 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     output: values.output,
     'containerd-hosts-dir': values['containerd-hosts-dir'],
   });
+  // The paths the daemon used may be set in that file: guessing the defaults could report
+  // "nothing to restore" while its state sits elsewhere. The state dir given says where.
+  if (loaded.config === undefined && values['state-dir'] === undefined) {
+    for (const p of loaded.problems) log.error(p);
+    log.error(
+      `restore needs the paths the daemon used: fix ${values.config ?? DEFAULT_CONFIG}, or give --state-dir (and --output, --containerd-hosts-dir if set there)`,
+    );
+    return 1;
+  }
   for (const p of loaded.problems) log.warn(`${p} (its settings are not used)`);
   const settings = loaded.config ?? DEFAULTS;
   const state = new StateDir(values['state-dir'] ?? settings.stateDir);

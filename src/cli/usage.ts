@@ -166,8 +166,8 @@ Puts back the registries.conf the daemon adopted at its first start (kept in the
 dir), or removes our file when there was none before; our render edited by hand is kept
 beside it first (FILE.before-restore), a file not ours is left as it is. With a
 containerd hosts dir, our hosts.toml files there are removed too. Refuses while the
-daemon runs unless --force. Exit 0 restored (or nothing to do), 1 refused, 2 usage
-error.
+daemon runs unless --force, and a config file it cannot use unless --state-dir is
+given. Exit 0 restored (or nothing to do), 1 refused, 2 usage error.
 
   --config FILE            the daemon's config file, for the paths below (default
                            /etc/mirror-policyd/config.toml, may be absent)

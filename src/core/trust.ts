@@ -12,6 +12,12 @@ export function trustProblem(st: { uid: number; mode: number }, uid: number): st
   return undefined;
 }
 
+/** The command that ends what trustProblem found at `path` (root's ownership, no group or other writers). */
+export function trustFix(path: string, st: { uid: number; mode: number }, uid: number): string {
+  const fixes = [st.uid !== 0 && st.uid !== uid ? `chown root ${path}` : '', st.mode & 0o022 ? `chmod go-w ${path}` : ''].filter(Boolean);
+  return fixes.join(' && ');
+}
+
 /**
  * Why a directory above a trusted one (its parent, and theirs up to /) lets someone else than
  * root or uid `uid` replace what is below it, or undefined. Whoever may write there may rename

@@ -7,7 +7,7 @@
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { error, type Diagnostic } from '../core/diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE_DIR } from '../core/defaults.js';
-import { FieldReader, describe } from '../core/field-reader.js';
+import { FieldReader, describe, didYouMean } from '../core/field-reader.js';
 import type { HysteresisPolicy } from '../health/order.js';
 import type { LogFormat } from '../core/log-levels.js';
 import { parseTomlText, tomlLocator } from '../registries-conf/parse.js';
@@ -183,7 +183,7 @@ export function resolveConfig(file: { path: string; text: string } | undefined, 
     if (!parsed.data) return { diagnostics: parsed.diagnostics };
     const loc = tomlLocator(file.text, file.path);
     const r = new FieldReader(loc);
-    r.unknownKeys(parsed.data, CONFIG_KEYS, [], 'error', 'the config file');
+    r.unknownKeys(parsed.data, CONFIG_KEYS, [], 'error', 'the config file', (k) => didYouMean(k, CONFIG_KEYS));
     diagnostics.push(...r.diagnostics);
     fromFile = parsed.data;
     locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));

@@ -14,7 +14,7 @@ import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
-import { trustProblem, untrustedAncestor } from '../core/trust.js';
+import { trustFix, trustProblem, untrustedAncestor } from '../core/trust.js';
 
 export { trustProblem };
 
@@ -305,18 +305,31 @@ async function dirLineOf(io: FragmentIo, dir: string): Promise<string> {
  * policy directory is"; undefined when none is. Each is stat'ed (links followed): the directory
  * holding a link must be trusted as much as the one holding a directory. Bounded by the depth.
  */
-async function ancestorsProblem(io: FragmentIo, path: string, uid: number): Promise<string | undefined> {
+/** What refuses the policy directory, and the command that ends it. */
+interface DirProblem {
+  readonly problem: string;
+  readonly fix: string;
+}
+
+async function ancestorsProblem(io: FragmentIo, path: string, uid: number): Promise<DirProblem | undefined> {
   const found = await untrustedAncestor(dirname(path), uid, (p) => io.stat(p));
-  return found && `in ${found.at}, which is ${found.problem}, so that others could put another directory in its place`;
+  return (
+    found && {
+      problem: `in ${found.at}, which is ${found.problem}, so that others could put another directory in its place`,
+      fix: trustFix(found.at, found.st, uid),
+    }
+  );
 }
 
 /**
  * Why the policy directory is not trusted: itself, a directory above its real path, or one above
  * the path it was named by (where a link to it may sit: replacing the link swaps the directory).
  */
-async function policyDirProblem(io: FragmentIo, dir: string, realDir: string, st: Stats, uid: number): Promise<string | undefined> {
+async function policyDirProblem(io: FragmentIo, dir: string, realDir: string, st: Stats, uid: number): Promise<DirProblem | undefined> {
+  const own = trustProblem(st, uid);
+  if (own !== undefined) return { problem: own, fix: trustFix(realDir, st, uid) };
   const named = resolve(dir); // the same path, as usual, is walked once: this runs at every change
-  return trustProblem(st, uid) ?? (await ancestorsProblem(io, realDir, uid)) ?? (named === realDir ? undefined : await ancestorsProblem(io, named, uid));
+  return (await ancestorsProblem(io, realDir, uid)) ?? (named === realDir ? undefined : await ancestorsProblem(io, named, uid));
 }
 
 async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions): Promise<PolicyDirContents> {
@@ -341,12 +354,16 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
   const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(io, realDir, entry, limits.seen));
   if (!limits.allowUnsafe) {
     const st = await io.stat(realDir);
-    const problem = await policyDirProblem(io, dir, realDir, st, limits.uid);
+    const found = await policyDirProblem(io, dir, realDir, st, limits.uid);
     // A sticky, world-writable directory still lets others add files; refuse all of it, fragment
     // by fragment (none is read), so that each is named and the daemon keeps each one's last
     // valid content in effect instead of rendering as if the policy were empty.
-    if (problem) {
-      const dirProblem = error({ file: dir }, `refusing policy directory: ${problem}; fragments there could come from an unprivileged user`);
+    if (found) {
+      const problem = found.problem;
+      const dirProblem = error(
+        { file: dir },
+        `refusing policy directory: ${problem}; fragments there could come from an unprivileged user; check them, then: ${found.fix}`,
+      );
       diagnostics.push(dirProblem);
       const refused = verdicts.map((v, i): EntryOutcome =>
         'fragment' in v ? { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory is ${problem}`) } : v,

@@ -170,7 +170,7 @@ const INVALID: Array<[string, string, ConfigValues, string[]]> = [
     'an unknown key (a typo)',
     'output = "/o"\npolicy_dir = "/p"\n',
     {},
-    [`${FILE}:2:1: unknown key "policy_dir" in the config file; known keys: ${CONFIG_KEYS.join(', ')}`],
+    [`${FILE}:2:1: unknown key "policy_dir" in the config file; did you mean "policy-dir"?; known keys: ${CONFIG_KEYS.join(', ')}`],
   ],
   [
     'the config key itself is not a config-file key',

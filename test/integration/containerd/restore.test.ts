@@ -44,3 +44,23 @@ t.test("restore removes our hosts.toml files from the config file's containerd-h
   t.equal(readFileSync(join(hosts, 'ghcr.io', 'hosts.toml'), 'utf8'), theirs, "someone else's left as it is");
   t.match(r.stdout + r.stderr, `removed our hosts.toml for`);
 });
+
+t.test('restore with a config file it cannot use does not guess where the daemon wrote: it refuses, naming the file, and touches nothing', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-restore-hosts-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const hosts = join(root, 'certs.d');
+  mkdirSync(join(hosts, 'quay.io'), { recursive: true });
+  writeFileSync(join(hosts, 'quay.io', 'hosts.toml'), ours('https://quay.io'));
+  const config = join(root, 'config.toml');
+  writeFileSync(config, `containerd-hosts-dir = ${JSON.stringify(hosts)}\nstate-dir = ${JSON.stringify(join(root, 'state'))}\ndebounce-msec = 100\n`);
+
+  const r = await runCli(['restore', '--config', config, '--output', join(root, 'registries.conf')]);
+  t.equal(r.code, 1, 'refused: "nothing to restore" would be untrue');
+  t.match(
+    r.stderr + r.stdout,
+    `${config}:3:1: unknown key "debounce-msec" in the config file; did you mean "debounce-ms"?`,
+    'the config file, its line, the key meant',
+  );
+  t.match(r.stderr + r.stdout, `fix ${config}, or give --state-dir`);
+  t.ok(existsSync(join(hosts, 'quay.io', 'hosts.toml')), 'nothing touched');
+});

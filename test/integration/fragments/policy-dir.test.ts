@@ -138,6 +138,7 @@ t.test('a policy directory owned by a non-root user is refused whole', { skip: !
   const lines = got.diagnostics.map(formatDiagnostic);
   t.equal(lines.length, 2);
   t.match(lines[0], /refusing policy directory: owned by uid 65534/);
+  t.match(lines[0], `; check them, then: chown root ${d}`, 'the fix named');
   t.equal(lines[1], 'good.toml: refusing fragment: the policy directory is owned by uid 65534, not by root or uid 0');
 });
 
@@ -229,7 +230,7 @@ t.test('a policy directory writable by its group is refused whole too', async (t
   const got = await readPolicyDir(d);
   t.same(got.fragments, []);
   t.match(got.diagnostics.map(formatDiagnostic), [
-    /refusing policy directory: writable by group \(mode 0775\)/,
+    `refusing policy directory: writable by group (mode 0775); fragments there could come from an unprivileged user; check them, then: chmod go-w ${d}`,
     /^good\.toml: refusing fragment: the policy directory is writable by group \(mode 0775\)$/,
   ]);
 });
@@ -600,7 +601,10 @@ t.test(
       'a sticky world-writable ancestor is fine: others cannot rename root’s entry in it',
     );
     chmodSync(mid, 0o775);
-    t.match(formatDiagnostic((await readPolicyDir(policy)).dirProblem ?? error0()), /refusing policy directory: .*mid.* writable by group \(mode 0775\)/);
+    t.match(
+      formatDiagnostic((await readPolicyDir(policy)).dirProblem ?? error0()),
+      /refusing policy directory: .*mid.* writable by group \(mode 0775\).*; check them, then: chmod go-w \S*mid$/,
+    );
     chmodSync(mid, 0o755);
     chownSync(mid, 65534, 65534);
     t.match(formatDiagnostic((await readPolicyDir(policy)).dirProblem ?? error0()), /refusing policy directory: .*mid.* owned by uid 65534/);
