@@ -4,7 +4,7 @@
  * writers do not lose each other's records; the file is replaced atomically, so a crash
  * leaves the old or the new one. A writer that cannot get the lock in time writes nothing
  * and says so (LockBusyError): `pull` and the prober then go on without updating the cache.
- * A cache file that is not a private regular file of ours is not believed.
+ * A cache file that is not a private regular file of ours is not believed, nor is a malformed record in it.
  */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,13 +21,28 @@ export function healthPath(stateDir: string): string {
   return join(stateDir, 'health.json');
 }
 
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * A record the rules can use. Any other is dropped on reading: one without a time of its own
+ * would win every merge (no update is newer than it) and stay as it is for ever.
+ */
+function isEndpointHealth(v: unknown): v is EndpointHealth {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return Number.isSafeInteger(r.failures) && (r.failures as number) >= 0 && isTime(r.updatedAt) && (r.downUntil === undefined || isTime(r.downUntil));
+}
+
 export async function readHealth(path: string): Promise<HealthMap> {
+  let j: unknown;
   try {
-    const j = JSON.parse((await readPrivateFile(path)) ?? '') as { version?: number; endpoints?: Record<string, EndpointHealth> };
-    return j.version === 1 && j.endpoints && typeof j.endpoints === 'object' ? j.endpoints : {};
+    j = JSON.parse((await readPrivateFile(path)) ?? '');
   } catch {
-    return {}; // missing, unreadable or not trusted: no memory yet
+    return {}; // missing, unreadable, not JSON or not trusted: no memory yet
   }
+  const { version, endpoints } = (typeof j === 'object' && j !== null ? j : {}) as { version?: unknown; endpoints?: unknown };
+  if (version !== 1 || typeof endpoints !== 'object' || endpoints === null || Array.isArray(endpoints)) return {};
+  return Object.fromEntries(Object.entries(endpoints).filter((e): e is [string, EndpointHealth] => isEndpointHealth(e[1])));
 }
 
 /** Merges `updates` into the file (newer record per endpoint wins) and returns the result. */
