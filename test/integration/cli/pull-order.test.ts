@@ -6,7 +6,7 @@
  * state dir, so the health cache plays no part: the order is containers/image's alone.
  */
 import t, { type Test } from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
@@ -14,6 +14,7 @@ import { registryFor } from '../../helpers/registry.js';
 import { refusingHost } from '../../helpers/fault-proxy.js';
 import { runCli } from '../../helpers/cli.js';
 import { skopeoInspectRaw } from '../../helpers/skopeo.js';
+import type { EndpointHealth } from '../../../src/health/health.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-pull-order-'));
 const serving = await registryFor(t);
@@ -144,4 +145,76 @@ insecure = true
   );
   const errors = await sameAsSkopeo(t, conf, `${serving.host}/app@${D}`, [`${serving.host}/app:v1@${D}`, `${serving.host}/app@${D}`]);
   t.match(errors[0], /both a tag and digest are currently not supported: not contacted/, 'the reason is containers/image\'s, not "blocked"');
+});
+
+t.test('the health cache: a mirror marked down is tried last while down, in its place again once its time is over', async (t) => {
+  const conf = confFile(
+    'health.conf',
+    `[[registry]]
+location = "${serving.host}/app"
+insecure = true
+[[registry.mirror]]
+location = "${refusing}/app"
+insecure = true
+[[registry.mirror]]
+location = "${lacking.host}/app"
+insecure = true
+`,
+  );
+  const ref = `${serving.host}/app@${D}`;
+  const state = mkdtempSync(join(work, 'state-'));
+  const key = `insecure://${refusing}`;
+  const cache = (downUntil: number, failures: number): void =>
+    writeFileSync(
+      join(state, 'health.json'),
+      JSON.stringify({ version: 1, endpoints: { [key]: { endpoint: key, failures, downUntil, updatedAt: Date.now() - 1000 } } }),
+      { mode: 0o600 },
+    );
+  const run = async (): Promise<{ resolve: string[]; pull: PullJson & { skipped: string[] } }> => {
+    const r = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', state, '--json']);
+    t.equal(r.code, 0, r.stderr);
+    const p = await runCli([
+      'pull',
+      ref,
+      '--dest',
+      join(mkdtempSync(join(work, 'run-')), 'oci'),
+      '--registries-conf',
+      conf,
+      '--state-dir',
+      state,
+      '--json',
+      '--log-level',
+      'silent',
+    ]);
+    t.equal(p.code, 0, p.stderr);
+    return {
+      resolve: (JSON.parse(r.stdout) as { sources: Array<{ health: string }> }).sources.map((s) => s.health),
+      pull: JSON.parse(p.stdout) as PullJson & { skipped: string[] },
+    };
+  };
+
+  cache(Date.now() + 600_000, 1);
+  const down = await run();
+  t.same(down.resolve, ['down', 'unknown', 'unknown'], 'resolve shows it down');
+  t.same(
+    down.pull.attempts.map((a) => a.source),
+    [`${lacking.host}/app@${D}`],
+    'the pull does not contact it: the next mirror, then the primary',
+  );
+  t.equal(down.pull.manifestFrom, ref);
+  t.same(down.pull.skipped, [`${refusing}/app@${D}`], 'and says it passed it over');
+
+  cache(Date.now() - 1000, 1);
+  const over = await run();
+  t.same(over.resolve, ['probe', 'unknown', 'unknown'], 'its time over, resolve shows it due for a probe');
+  t.same(
+    over.pull.attempts.map((a) => a.source),
+    [`${refusing}/app@${D}`, `${lacking.host}/app@${D}`],
+    'the pull asks it in its configured place again',
+  );
+  t.same(over.pull.skipped, []);
+  const after = (JSON.parse(readFileSync(join(state, 'health.json'), 'utf8')) as { endpoints: Record<string, EndpointHealth> }).endpoints;
+  t.equal(after[key]?.failures, 2, 'refused again: a second failure in a row');
+  t.ok((after[key]?.downUntil ?? 0) - (after[key]?.lastFailure?.at ?? 0) === 60_000, 'down for twice the first time');
+  t.equal(after[`insecure://${lacking.host}`]?.downUntil, undefined, 'a 404 marks no endpoint down');
 });
