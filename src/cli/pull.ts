@@ -79,21 +79,21 @@ export function progressLines(write: (s: string) => void, now: () => number = Da
 }
 
 /**
- * The sources as pullImage takes them. containers/image refuses a source whose reference has both
- * a tag and a digest (a mirror location with a tag, on a digest pull) at its attempt, before any
- * request, as it refuses a blocked one; pullImage passes a blocked source over in its place and never
- * asks it for a blob, so such a source goes in as blocked (refusalsNamed then says why).
+ * The sources as pullImage takes them. containers/image's attempt at an unusable source (a reference
+ * with both a tag and a digest, from a mirror location with a tag; a name with no registry host)
+ * fails before any request, as at a blocked one; pullImage passes a blocked source over in its place
+ * and never asks it for a blob, so such a source goes in as blocked (refusalsNamed then says why).
  */
 export function asPullSources(sources: readonly Source[]): PullSource[] {
   return sources.map((s) => (s.unusable !== undefined ? { ...s, blocked: true } : s));
 }
 
-/** The attempts, each refused tag-and-digest source's with containers/image's reason (not "blocked"). */
+/** The attempts, each unusable source's with the reason containers/image's attempt fails (not "blocked"). */
 export function refusalsNamed(attempts: readonly Attempt[], sources: readonly Source[]): Attempt[] {
   const refused = new Map(sources.filter((s) => s.unusable !== undefined).map((s) => [s.reference, s.unusable]));
   return attempts.map((a) => {
     const why = refused.get(a.source);
-    return why === undefined ? a : { ...a, error: `${why}: not contacted (containers/image refuses it too)` };
+    return why === undefined ? a : { ...a, error: `${why}: not contacted` };
   });
 }
 

@@ -127,7 +127,7 @@ export function formatResolved(resolved: PullSources, files: readonly string[], 
     const flags = [
       s.endpoint.insecure ? 'insecure' : '',
       s.blocked ? `blocked by "${s.blockedBy ?? ''}"` : '',
-      s.unusable ? 'unusable: tag and digest' : '',
+      s.unusable ? `unusable: ${s.endpoint.host === '' ? 'no registry host' : 'tag and digest'}` : '',
     ].filter((f) => f !== '');
     return [String(i + 1), s.role, s.reference, s.endpoint.host, flags.length > 0 ? flags.join(', ') : '-', healthOf(s, health, now)];
   });

@@ -41,9 +41,10 @@ export interface Source {
   /** The prefix of that blocked table. */
   readonly blockedBy?: string;
   /**
-   * Why containers/image would refuse this attempt besides a block: a mirror location with a tag
-   * gives a physical reference with both a tag and a digest. The source is still listed (and tried,
-   * and fails), as skopeo does.
+   * Why containers/image's attempt at this source fails before any request, besides a block: a
+   * mirror location with a tag gives a physical reference with both a tag and a digest; a first
+   * component that is no host name but a path component ("a_b.example/x") leaves the name without
+   * a registry host. The source is still listed (and tried, and fails), as skopeo does.
    */
   readonly unusable?: string;
 }
@@ -150,6 +151,17 @@ export function keptMirrors(table: RegistryTable, digested: boolean): Endpoint[]
   });
 }
 
+/** Why containers/image's attempt at a physical reference fails before any request (see Source.unusable). */
+function unusable(physical: ImageReference): { unusable?: string } {
+  if (physical.tag !== undefined && physical.digest !== undefined) return { unusable: TAG_AND_DIGEST };
+  // distribution/reference reads "a_b.example/x" as a path ("_" is no host name character): the
+  // domain is empty and containers/image's ping fails ("no Host in request URL"); a request to
+  // "https:///v2/" would go to a host named "v2".
+  if (physical.domain === '')
+    return { unusable: `no registry host in "${referenceString(physical)}": its first component is no host name (containers/image: no Host in request URL)` };
+  return {};
+}
+
 /**
  * The ordered sources a pull of `input` tries, as containers/image (skopeo 1.9.3) builds them:
  * the table of the logical name decides; its mirrors are filtered (mirror-by-digest-only, or each
@@ -179,7 +191,7 @@ export function pullSources(conf: RegistriesConf, input: string): PullSources {
       role,
       blocked,
       ...(blocked ? { blockedBy: under.prefix } : {}),
-      ...(physical.tag !== undefined && physical.digest !== undefined ? { unusable: TAG_AND_DIGEST } : {}),
+      ...unusable(physical),
     };
     return source;
   });

@@ -374,6 +374,20 @@ t.test('pullSources: a mirror location with a tag gives an unusable source for d
   t.throws(() => pullSources(c, 'tagged.example/app:v2'), { kind: 'rewrite', message: /^rewriting reference: invalid reference format/ });
 });
 
+t.test('pullSources: a name with no registry host (a first component with "_") is listed, and unusable', async (t) => {
+  // distribution/reference's quirk: "a_b.example" is no domain but a path component, so the name has
+  // domain "". skopeo tries it ("Trying to access") and fails without a request: "no Host in request URL".
+  const c = conf('[[registry]]\nlocation = "m.example"\n[[registry.mirror]]\nlocation = "no_host.example/m"\n[[registry.mirror]]\nlocation = "ok.example/m"\n');
+  const rows = (ref: string): Array<[string, string, boolean]> =>
+    pullSources(c, ref).sources.map((s) => [s.reference, s.endpoint.host, /no registry host/.test(s.unusable ?? '')]);
+  t.same(rows('a_b.example/x'), [['a_b.example/x:latest', '', true]]);
+  t.same(rows('m.example/x:1'), [
+    ['no_host.example/m/x:1', '', true],
+    ['ok.example/m/x:1', 'ok.example', false],
+    ['m.example/x:1', 'm.example', false],
+  ]);
+});
+
 t.test('pullSources: references containers/image refuses', async (t) => {
   const c = conf('');
   const rows: ReadonlyArray<[string, string, RegExp]> = [

@@ -218,3 +218,18 @@ insecure = true
   t.ok((after[key]?.downUntil ?? 0) - (after[key]?.lastFailure?.at ?? 0) === 60_000, 'down for twice the first time');
   t.equal(after[`insecure://${lacking.host}`]?.downUntil, undefined, 'a 404 marks no endpoint down');
 });
+
+t.test('a mirror location with no registry host ("no_host.example": "_" is no host name character) is tried by neither', async (t) => {
+  const conf = confFile(
+    'no-host.conf',
+    `[[registry]]
+location = "${serving.host}/app"
+insecure = true
+[[registry.mirror]]
+location = "no_host.example/app"
+insecure = true
+`,
+  );
+  const errors = await sameAsSkopeo(t, conf, `${serving.host}/app@${D}`, [`no_host.example/app@${D}`, `${serving.host}/app@${D}`]);
+  t.match(errors[0], /no registry host in "no_host\.example\/app@sha256:[0-9a-f]{64}".*: not contacted/);
+});
