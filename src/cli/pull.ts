@@ -142,7 +142,8 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
     sources = pullSources(loaded.conf, ref);
   } catch (e) {
     if (e instanceof RegistriesLoadError || e instanceof ResolveError) {
-      log.error(e.message);
+      // a configuration error names its file already; a refused reference is named here, as resolve names it
+      log.error(e instanceof ResolveError ? `cannot pull "${ref}": ${e.message}` : e.message);
       return 1;
     }
     throw e;

@@ -51,6 +51,11 @@ t.test('pull: human report, tag warning, refused references and usage errors', a
   t.match(tag.stderr, /cannot be verified/);
   const both = await runCli(['pull', `${src.host}/app:v1@${img.manifestDigest}`, '--dest', join(work, 'd4'), '--registries-conf', conf, '--state-dir', state]);
   t.equal(both.code, 1);
+  t.match(
+    both.stderr,
+    `cannot pull "${src.host}/app:v1@${img.manifestDigest}": Docker references with both a tag and digest are currently not supported`,
+    'the reason names the reference',
+  );
   const missing = await runCli(['pull', `${src.host}/nope@${img.manifestDigest}`, '--dest', join(work, 'd5'), '--registries-conf', conf, '--state-dir', state]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /failed/);
