@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
-import { refusingHost } from '../../helpers/fault-proxy.js';
+import { refusingHost, startSilentListener } from '../../helpers/fault-proxy.js';
 import { BIN, runCli } from '../../helpers/cli.js';
 import { spawn } from 'node:child_process';
 import { formatBytes, formatProgress, progressLines, shortDigest } from '../../../src/cli/pull.js';
@@ -143,4 +143,40 @@ t.test('pull: no progress lines when stderr is not a terminal; on a terminal, on
   t.equal(tty.code, 0, tty.out);
   for (const d of [img.configDigest, img.layerDigest])
     t.match(tty.out, new RegExp(`blob ${shortDigest(d)} \\d+ B / \\d+ B \\(100%\\) from ${src.host}/app@`), `the last line of ${shortDigest(d)}`);
+});
+
+t.test('the deadline flags bound each attempt: a mirror that accepts and never answers costs them, then the source serves', async (t) => {
+  const hung = await startSilentListener();
+  t.teardown(() => hung.close());
+  const hungConf = join(work, 'hung.conf');
+  writeFileSync(
+    hungConf,
+    `[[registry]]\nlocation = "${src.host}/app"\ninsecure = true\n\n[[registry.mirror]]\nlocation = "${hung.host}/app"\ninsecure = true\n`,
+  );
+  const deadlines = ['--connect-timeout-ms', '500', '--headers-timeout-ms', '500', '--body-timeout-ms', '500'];
+  // with the defaults the hung mirror alone costs 3 s (TLS handshake) + 10 s (plain-http headers): past the 9 s bound
+  const r = await runCli(
+    [
+      'pull',
+      ref,
+      '--dest',
+      join(work, 'd-hung'),
+      '--registries-conf',
+      hungConf,
+      '--state-dir',
+      join(work, 'state-hung'),
+      '--json',
+      '--log-level',
+      'silent',
+      ...deadlines,
+    ],
+    {
+      timeoutMs: 9000,
+    },
+  );
+  t.equal(r.code, 0, `pulled within the bound (${r.stderr.trim()})`);
+  const j = JSON.parse(r.stdout || '{}') as { manifestFrom?: string; attempts?: Array<{ source: string; error: string }> };
+  t.equal(j.manifestFrom, ref);
+  t.match(j.attempts, [{ source: `${hung.host}/app@${img.manifestDigest}`, error: /timeout/i }]);
+  t.ok(hung.connections() > 0, 'the hung mirror was contacted');
 });
