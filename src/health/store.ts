@@ -4,7 +4,8 @@
  * writers do not lose each other's records; the file is replaced atomically, so a crash
  * leaves the old or the new one. A writer that cannot get the lock in time writes nothing
  * and says so (LockBusyError): `pull` and the prober then go on without updating the cache.
- * A cache file that is not a private regular file of ours is not believed, nor is a malformed record in it.
+ * A cache file that is not a private regular file of ours is not believed, nor is a malformed record
+ * in it or one written after now.
  */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,7 +34,14 @@ function isEndpointHealth(v: unknown): v is EndpointHealth {
   return Number.isSafeInteger(r.failures) && (r.failures as number) >= 0 && isTime(r.updatedAt) && (r.downUntil === undefined || isTime(r.downUntil));
 }
 
-export async function readHealth(path: string): Promise<HealthMap> {
+/**
+ * A record written more than this after now was written before the clock was stepped back: the
+ * newer record wins every merge, so believed, it would hold its endpoint as it was (down, say)
+ * until the clock caught up, whatever the pulls and probes found meanwhile.
+ */
+const FUTURE_SLACK_MS = 60_000;
+
+export async function readHealth(path: string, now: number = Date.now()): Promise<HealthMap> {
   let j: unknown;
   try {
     j = JSON.parse((await readPrivateFile(path)) ?? '');
@@ -42,7 +50,9 @@ export async function readHealth(path: string): Promise<HealthMap> {
   }
   const { version, endpoints } = (typeof j === 'object' && j !== null ? j : {}) as { version?: unknown; endpoints?: unknown };
   if (version !== 1 || typeof endpoints !== 'object' || endpoints === null || Array.isArray(endpoints)) return {};
-  return Object.fromEntries(Object.entries(endpoints).filter((e): e is [string, EndpointHealth] => isEndpointHealth(e[1])));
+  return Object.fromEntries(
+    Object.entries(endpoints).filter((e): e is [string, EndpointHealth] => isEndpointHealth(e[1]) && e[1].updatedAt <= now + FUTURE_SLACK_MS),
+  );
 }
 
 /** Merges `updates` into the file (newer record per endpoint wins) and returns the result. */

@@ -50,3 +50,17 @@ t.test('a malformed record is not believed: it reads as unknown, and the next up
     t.same((JSON.parse(readFileSync(file, 'utf8')) as { endpoints: Record<string, unknown> }).endpoints[E], success);
   }
 });
+
+t.test('a record written after now (the clock was stepped back since) is not believed: a success now replaces it', async (t) => {
+  const now = Date.now();
+  const day = 24 * 3600_000;
+  // written while the clock was a day ahead: down "until tomorrow", and newer than anything written now
+  const ahead = recordFailure(undefined, E, 'refused', 'connection refused', now + day);
+  const file = cacheWith(JSON.stringify({ version: 1, endpoints: { [E]: ahead } }));
+  t.equal(healthState((await readHealth(file))[E], now), 'unknown');
+  const success = asWritten(recordSuccess(undefined, E, now, 3));
+  t.same((await updateHealth(file, { [E]: success }))[E], success, 'the success is written');
+  t.equal(healthState((await readHealth(file))[E], now), 'up');
+  const slightlyAhead = asWritten(recordSuccess(undefined, F, now + 1000));
+  t.same((await readHealth(cacheWith(JSON.stringify({ version: 1, endpoints: { [F]: slightlyAhead } }))))[F], slightlyAhead, 'a second ahead is kept');
+});
