@@ -326,3 +326,113 @@ t.test('known difference: a mirror location with a trailing "/" (skopeo 1.9.3 ke
   t.match(theirs.stderr, /rewriting reference: invalid reference format/);
   t.same(theirs.tried, []);
 });
+
+t.test('short names: aliases, search registries and short-name-mode are not consulted by either (docker:// normalises to Docker Hub)', async (t) => {
+  const h = home({
+    'short.conf':
+      'unqualified-search-registries = ["quay.io"]\nshort-name-mode = "enforcing"\n[aliases]\n"myapp" = "quay.io/org/myapp"\n"busybox" = "quay.io/org/busybox"\n',
+  });
+  const rows: ReadonlyArray<readonly [string, readonly string[]]> = [
+    ['myapp', ['docker.io/library/myapp:latest']],
+    ['busybox:1', ['docker.io/library/busybox:1']],
+    ['org/app:1', ['docker.io/org/app:1']],
+  ];
+  const results = await pool(rows, 3, ([ref]) => both(ref, join(h, 'short.conf'), h));
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+});
+
+t.test('more shapes: host case, localhost, ports, a vs ab, Docker Hub host names, the first-occurrence wildcard quirk, no-host mirrors', async (t) => {
+  const h = home({
+    'shapes.conf': `
+[[registry]]
+location = "Upper.example"
+[[registry.mirror]]
+location = "up-mirror.example"
+[[registry]]
+prefix = "*.Case.example"
+location = "wc-upper.example"
+[[registry]]
+prefix = "*.case.example"
+location = "wc-lower.example"
+[[registry]]
+location = "localhost"
+[[registry.mirror]]
+location = "lh-mirror.example"
+[[registry]]
+location = "port.example:5000"
+[[registry.mirror]]
+location = "port-mirror.example"
+[[registry]]
+location = "ab.example/a"
+[[registry.mirror]]
+location = "a-mirror.example"
+[[registry]]
+location = "ab.example/ab"
+[[registry.mirror]]
+location = "ab-mirror.example"
+[[registry]]
+location = "index.docker.io"
+[[registry.mirror]]
+location = "idx-mirror.example"
+[[registry]]
+location = "registry-1.docker.io"
+[[registry.mirror]]
+location = "r1-mirror.example"
+[[registry]]
+location = "docker.io/library"
+[[registry.mirror]]
+location = "lib-mirror.example"
+[[registry.mirror]]
+location = "docker.io/mirror"
+[[registry]]
+prefix = "*.dup.example"
+[[registry.mirror]]
+location = "dup-mirror.example/m"
+insecure = true
+[[registry]]
+location = "nohost.example"
+[[registry.mirror]]
+location = "no_host.example/m"
+[[registry]]
+location = "blk.example"
+blocked = true
+insecure = true
+[[registry.mirror]]
+location = "blk.example:5000/mirror"
+[[registry.mirror]]
+location = "ok.example"
+insecure = true
+`,
+  });
+  const rows: ReadonlyArray<readonly [string, (readonly string[])?]> = [
+    ['Upper.example/app:v1', ['up-mirror.example/app:v1', 'Upper.example/app:v1']],
+    ['upper.example/app:v1', ['upper.example/app:v1']],
+    ['a.Case.example/x:1', ['wc-upper.example/x:1']],
+    ['a.case.example/x:1', ['wc-lower.example/x:1']],
+    ['A.CASE.EXAMPLE/x:1', ['A.CASE.EXAMPLE/x:1']],
+    ['localhost/app', ['lh-mirror.example/app:latest', 'localhost/app:latest']],
+    ['localhost:5000/app', ['lh-mirror.example:5000/app:latest', 'localhost:5000/app:latest']],
+    ['port.example:5000/app', ['port-mirror.example/app:latest', 'port.example:5000/app:latest']],
+    ['port.example/app', ['port.example/app:latest']],
+    ['ab.example/a/x:1', ['a-mirror.example/x:1', 'ab.example/a/x:1']],
+    ['ab.example/ab/x:1', ['ab-mirror.example/x:1', 'ab.example/ab/x:1']],
+    ['ab.example/abc/x:1', ['ab.example/abc/x:1']],
+    ['index.docker.io/library/busybox', ['lib-mirror.example/busybox:latest', 'docker.io/mirror/busybox:latest', 'docker.io/library/busybox:latest']],
+    ['registry-1.docker.io/library/busybox', ['r1-mirror.example/library/busybox:latest', 'registry-1.docker.io/library/busybox:latest']],
+    ['library/busybox:1'],
+    ['docker.io/busybox'],
+    [`app@sha512:${'a'.repeat(128)}`],
+    [`app@sha384:${'a'.repeat(96)}`],
+    ['app:V1'],
+    ['a.dup.example.dup.example/x:1', ['a.dup.example.dup.example/x:1']],
+    ['x.dup.example/ns.dup.example/y:1', ['dup-mirror.example/m/ns.dup.example/y:1', 'x.dup.example/ns.dup.example/y:1']],
+    ['nohost.example/x:1', ['no_host.example/m/x:1', 'nohost.example/x:1']],
+    ['a_b.example/x', ['a_b.example/x:latest']],
+    [`blk.example/x${D}`, [`blk.example:5000/mirror/x${D}`, `ok.example/x${D}`, `blk.example/x${D}`]],
+    ['LOCALHOST:5000/x'],
+    ['example.com:99999/x'],
+    ['localhost:5000', ['lib-mirror.example/localhost:5000', 'docker.io/mirror/localhost:5000', 'docker.io/library/localhost:5000']],
+  ];
+  const results = await pool(rows, 4, ([ref]) => both(ref, join(h, 'shapes.conf'), h));
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+});
