@@ -31,7 +31,20 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 function isEndpointHealth(v: unknown): v is EndpointHealth {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const r = v as Record<string, unknown>;
-  return Number.isSafeInteger(r.failures) && (r.failures as number) >= 0 && isTime(r.updatedAt) && (r.downUntil === undefined || isTime(r.downUntil));
+  const optionalTime = (k: string): boolean => r[k] === undefined || isTime(r[k]);
+  return (
+    Number.isSafeInteger(r.failures) &&
+    (r.failures as number) >= 0 &&
+    isTime(r.updatedAt) &&
+    ['downUntil', 'lastSuccess', 'latencyMs'].every(optionalTime) &&
+    (r.lastFailure === undefined || isFailure(r.lastFailure))
+  );
+}
+
+function isFailure(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const f = v as Record<string, unknown>;
+  return isTime(f.at) && typeof f.class === 'string' && typeof f.message === 'string';
 }
 
 /**

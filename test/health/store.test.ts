@@ -35,6 +35,8 @@ t.test('a malformed record is not believed: it reads as unknown, and the next up
     { endpoint: E, failures: 1, downUntil: Number.MAX_SAFE_INTEGER }, // down for ever, and sticky
     { endpoint: E, failures: 1, downUntil: '99999999999999', updatedAt: 1 },
     { endpoint: E, failures: 'x', updatedAt: 1 },
+    { endpoint: E, failures: 1, updatedAt: 1, lastFailure: 'refused' }, // status would show "1 × undefined"
+    { endpoint: E, failures: 0, updatedAt: 1, latencyMs: '12' },
     5,
     'down',
     null,
