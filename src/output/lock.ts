@@ -38,6 +38,8 @@ interface LockHolder {
   /** What the lock file said (an older directory lock: its `pid` file). */
   readonly text: string;
   readonly id?: ProcessIdentity;
+  /** It holds text that is neither our identity nor a pid. */
+  readonly garbage?: boolean;
 }
 
 function isIdentity(x: unknown): x is ProcessIdentity {
@@ -68,8 +70,10 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   } catch {
     // an older version's plain pid
   }
-  const pid = Number(text.trim());
-  return text.trim() !== '' ? { st, text, id: { pid } } : { st, text };
+  const plain = text.trim();
+  if (plain === '') return { st, text };
+  // Anything but a pid (torn, zeros, someone else's file) names no process: gone at once, said so.
+  return /^\d+$/.test(plain) ? { st, text, id: { pid: Number(plain) } } : { st, text, garbage: true };
 }
 
 /**
@@ -85,6 +89,7 @@ async function removeIfSame(path: string, was: LockHolder): Promise<void> {
 
 /** Why a holder is gone, or undefined while it may still run. */
 function goneWhy(holder: LockHolder, opts: LockOptions): string | undefined {
+  if (holder.garbage === true) return 'it holds no process id';
   if (holder.id !== undefined) {
     const h = holderRunning(holder.id, opts.looksLike);
     return h.running ? undefined : h.why;

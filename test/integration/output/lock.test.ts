@@ -87,6 +87,15 @@ t.test('a lock whose holder is gone is taken over at once: exited, pid reused, e
   }
 });
 
+t.test('a lock holding garbage (a torn or foreign file) is taken over at once, said as such, not as "pid NaN"', async (t) => {
+  const dir = tempDir(t);
+  const lock = join(dir, 'x.lock');
+  writeFileSync(lock, 'garbage\n\0\0');
+  const told: string[] = [];
+  await (await acquireLock(lock, { ...opts, onTakeOver: (p, w) => told.push(`${p}: ${w}`) })).release();
+  t.same(told, ['undefined: it holds no process id']);
+});
+
 t.test(
   "a lock whose pid is now another user's process is taken over: only root and we write our state",
   { skip: process.getuid?.() !== 0 && 'needs root to run a process as nobody' },
