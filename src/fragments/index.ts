@@ -19,6 +19,9 @@ const LEFTOVERS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\.dpkg-[a-z]+$/, 'dpkg leftover'],
   [/\.(rpmnew|rpmsave|rpmorig)$/, 'rpm leftover'],
   [/^4913$/, "vim's write test file"],
+  // `sed -i` writes its copy as sedXXXXXX beside the file, then renames it over the file.
+  [/^sed[A-Za-z0-9]{6}$/, "sed -i's temporary file"],
+  [/^#.*#$/, "emacs's auto-save file"],
 ];
 
 /** The names a fragment may have, as the warnings about other files list them. */

@@ -51,6 +51,8 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
     's.toml.rpmsave',
     'README',
     '4913',
+    'sedAb3xZ9',
+    '#c.toml#',
   ])
     put(d, name);
   mkdirSync(join(d, 'sub.toml'));
@@ -66,6 +68,7 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
   );
   const ignored = Object.fromEntries(got.ignored.map((i) => [i.name, i.why]));
   t.same(Object.keys(ignored).sort(), [
+    '#c.toml#',
     '.hidden.toml',
     '.x.toml.swp',
     '4913',
@@ -73,6 +76,7 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
     'q.toml.dpkg-new',
     'r.toml.rpmnew',
     's.toml.rpmsave',
+    'sedAb3xZ9',
     'sub.toml',
     'x.toml~',
     'y.toml.swp',
