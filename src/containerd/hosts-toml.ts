@@ -267,20 +267,25 @@ function namespaceLeftOut(t: RegistryTable, written: ReadonlySet<string>): Diagn
 }
 
 /**
- * A table without mirrors or a block whose registry is insecure: containerd must hear it, or it
- * verifies https and fails where podman pulls. A registry-level table gets its file (https
- * unverified as `server`, plain http before it); what containerd cannot carry of a narrower or
+ * A table without mirrors or a block that still changes how its names are reached. Insecure:
+ * containerd must hear it, or it verifies https and fails where podman pulls; a registry-level
+ * table gets its file (https unverified as `server`, plain http before it), a narrower or
  * wildcard one is named (a host-wide skip_verify would loosen every name under the host).
+ * Rewritten to another location: containerd would pull from the registry itself, so it is named.
  */
-function insecureOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
-  if (withPolicy(t) || t.insecure !== true) return undefined;
+function reachOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
   const scope = registryScope(t);
+  const rewritten = t.location !== '' && t.location !== scope;
+  if (withPolicy(t) || (t.insecure !== true && !rewritten)) return undefined;
   if (whyNot(t) === undefined) return renderTable(t, warnings, tls);
+  const what = t.insecure === true ? 'an insecure' : 'a rewritten';
   const why = scope.startsWith('*.')
-    ? 'an insecure wildcard source (it names no registry host)'
-    : scope.includes('/')
+    ? `${what} wildcard source (it names no registry host)`
+    : scope.includes('/') && t.insecure === true
       ? `an insecure namespace-scoped source (${scope}): skip_verify and plain http are per registry host`
-      : `an insecure source rewritten to another location (${t.location})`;
+      : scope.includes('/')
+        ? `a namespace-scoped source (${scope}) rewritten to ${t.location}: containerd pulls its names from ${registryHostOf(scope)}`
+        : `${t.insecure === true ? 'an insecure ' : 'a '}source rewritten to another location (${t.location}): containerd pulls its names from ${scope}`;
   warnings.push(leftOut(t, why));
   return undefined;
 }
@@ -296,7 +301,7 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
     const found: Diagnostic[] = [];
     const why = withPolicy(t) ? whyNot(t) : undefined;
     let file: HostsFile | undefined;
-    if (!withPolicy(t)) file = insecureOnly(t, found, tls);
+    if (!withPolicy(t)) file = reachOnly(t, found, tls);
     else if (why === undefined) file = renderTable(t, found, tls);
     else found.push(leftOut(t, why));
     if (file) files.push(file);
@@ -333,11 +338,11 @@ function renderThroughLocalMirror(conf: RegistriesConf, address: string, tls: Tl
   }
   const routedHosts = containerdRoutedHosts(conf);
   const files = routedHosts.map((host) => renderRoutedHost(host, address, blocked.has(host), registryLevel.get(host), warnings, tls));
-  // An insecure registry the endpoint does not carry (no mirror or block under it) still gets its file.
+  // A registry the endpoint does not carry (no mirror or block under it): insecure, its file; rewritten, a warning.
   const carried = new Set(routedHosts);
   for (const t of conf.registries) {
     if (carried.has(registryHostOf(registryScope(t)))) continue;
-    const file = insecureOnly(t, warnings, tls);
+    const file = reachOnly(t, warnings, tls);
     if (file) files.push(file);
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));

@@ -343,3 +343,21 @@ t.test('a namespace-scoped table left out says where containerd pulls its names 
   ]);
   t.equal(warnings.length, 2);
 });
+
+t.test('a source rewritten without mirrors is named: containerd would pull its names from the registry itself', async (t) => {
+  const conf: RegistriesConf = {
+    registries: [
+      { prefix: 'ghcr.io', location: 'internal.example/ghcr', origin: at(1), mirrors: [] },
+      { prefix: 'quay.io/org', location: 'internal.example/org', origin: at(3), mirrors: [] },
+    ],
+  };
+  for (const options of [{}, { localMirror: LM }]) {
+    const { files, warnings } = renderHostsTomls(conf, options);
+    t.same(files, [], 'no file: containerd cannot express a rewrite');
+    t.match(warnings.map(formatDiagnostic), [
+      /^10-policy\.toml:1:1: warning: containerd cannot express a source rewritten to another location \(internal\.example\/ghcr\): containerd pulls its names from ghcr\.io; /,
+      /^10-policy\.toml:3:1: warning: containerd cannot express a namespace-scoped source \(quay\.io\/org\) rewritten to internal\.example\/org: containerd pulls its names from quay\.io; /,
+    ]);
+    t.equal(warnings.length, 2);
+  }
+});
