@@ -10,9 +10,9 @@ import { DEFAULT_STATE_DIR } from '../core/defaults.js';
 import { healthPath, readHealth, updateHealth } from '../health/store.js';
 import { createLogger } from '../core/log.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
-import { hostPlatform, parsePlatform, pullImage, PullError, type Attempt, type BlobProgress, type PullReport, type PullSource } from '../registry/pull.js';
+import { hostPlatform, parsePlatform, pullImage, PullError, type BlobProgress, type PullReport } from '../registry/pull.js';
 import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
-import { pullSources, ResolveError, type Source } from '../sources/sources.js';
+import { pullSources, ResolveError } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { tunePullProcess } from './pull-process.js';
 import type { CommandIO } from './commands.js';
@@ -78,25 +78,6 @@ export function progressLines(write: (s: string) => void, now: () => number = Da
   };
 }
 
-/**
- * The sources as pullImage takes them. containers/image's attempt at an unusable source (a reference
- * with both a tag and a digest, from a mirror location with a tag; a name with no registry host)
- * fails before any request, as at a blocked one; pullImage passes a blocked source over in its place
- * and never asks it for a blob, so such a source goes in as blocked (refusalsNamed then says why).
- */
-export function asPullSources(sources: readonly Source[]): PullSource[] {
-  return sources.map((s) => (s.unusable !== undefined ? { ...s, blocked: true } : s));
-}
-
-/** The attempts, each unusable source's with the reason containers/image's attempt fails (not "blocked"). */
-export function refusalsNamed(attempts: readonly Attempt[], sources: readonly Source[]): Attempt[] {
-  const refused = new Map(sources.filter((s) => s.unusable !== undefined).map((s) => [s.reference, s.unusable]));
-  return attempts.map((a) => {
-    const why = refused.get(a.source);
-    return why === undefined ? a : { ...a, error: `${why}: not contacted` };
-  });
-}
-
 function human(r: PullReport): string {
   const lines = [`${r.reference}`, `  digest:   ${r.digest}${r.verified ? ' (verified)' : ''}`, `  manifest: ${r.manifestFrom}`];
   for (const b of r.blobs) lines.push(`  blob ${shortDigest(b.digest)}… ${String(b.size).padStart(10)} B  ${b.from}`);
@@ -159,7 +140,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
     }
   };
   try {
-    const report = await pullImage(asPullSources(sources.sources), {
+    const report = await pullImage(sources.sources, {
       dest: values.dest,
       platform,
       health,
@@ -174,14 +155,14 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
     await save(report.health);
     if (!report.verified)
       log.warn(`pulled by tag: ${report.digest} is the digest ${report.manifestFrom} gave; content from a mirror by tag cannot be verified against the source`);
-    const shown = { ...report, reference: sources.reference, attempts: refusalsNamed(report.attempts, sources.sources) };
+    const shown = { ...report, reference: sources.reference };
     io.stdout(values.json ? `${JSON.stringify(shown, null, 2)}\n` : human(shown));
     return 0;
   } catch (e) {
     if (e instanceof PullError) {
       await save(e.health);
       log.error(`pull of ${sources.reference} failed: ${e.message}`);
-      for (const a of refusalsNamed(e.attempts, sources.sources)) log.error(`  ${a.source}: ${a.error}`);
+      for (const a of e.attempts) log.error(`  ${a.source}: ${a.error}`);
       return 1;
     }
     throw e;

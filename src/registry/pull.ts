@@ -45,6 +45,17 @@ export interface PullSource {
   readonly endpoint: { readonly host: string; readonly insecure: boolean };
   readonly role: 'mirror' | 'primary';
   readonly blocked: boolean;
+  /**
+   * Why containers/image's attempt at it fails before any request (a reference with both a tag
+   * and a digest, no registry host): passed over in its place, as a blocked one is, with this reason.
+   */
+  readonly unusable?: string;
+}
+
+/** Why a source is passed over uncontacted (blocked, or unusable), or undefined when it may be asked. */
+function notContacted(s: PullSource): string | undefined {
+  if (s.unusable !== undefined) return `${s.unusable}: not contacted`;
+  return s.blocked ? 'blocked in registries.conf: not contacted' : undefined;
 }
 
 export interface Platform {
@@ -282,8 +293,9 @@ async function resolveManifest(sources: readonly PullSource[], session: PullSess
   const contacted = new Set<PullSource>();
   let got: Fetched | undefined;
   for (const s of ordered) {
-    if (s.blocked) {
-      session.passedOver(s, 'blocked in registries.conf: not contacted');
+    const why = notContacted(s);
+    if (why !== undefined) {
+      session.passedOver(s, why);
       continue;
     }
     if (down.includes(s)) log.info({ source: s.reference }, `trying ${s.reference} as a last resort: ${endpointKey(s)} is down (health cache)`);
@@ -291,7 +303,7 @@ async function resolveManifest(sources: readonly PullSource[], session: PullSess
     got = await session.attempt(s, (client) => fetchManifest(s, client, platform));
     if (got) break;
   }
-  const skipped = down.filter((s) => !s.blocked && !contacted.has(s));
+  const skipped = down.filter((s) => notContacted(s) === undefined && !contacted.has(s));
   for (const s of skipped) log.info({ source: s.reference }, `skipped ${s.reference}: ${endpointKey(s)} is down (health cache)`);
   if (!got) throw session.error(`no source served ${requestedReference(sources) ?? 'the image'}`);
   log.info({ source: got.source.reference, digest: got.digest }, `manifest ${got.digest} from ${got.source.reference}`);
@@ -307,7 +319,7 @@ async function resolveManifest(sources: readonly PullSource[], session: PullSess
  * would clear the mark at once, and the next pull would ask it again).
  */
 function blobSourceOrder(got: Fetched, sources: readonly PullSource[], session: PullSession): PullSource[] {
-  const others = sources.filter((s) => s !== got.source && !s.blocked && !session.failedHere(s));
+  const others = sources.filter((s) => s !== got.source && notContacted(s) === undefined && !session.failedHere(s));
   return orderByHealth([got.source, ...others], endpointKey, session.healthNow(), session.now()).ordered;
 }
 
