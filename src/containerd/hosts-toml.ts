@@ -254,16 +254,25 @@ function isNamespaceScoped(t: RegistryTable): boolean {
 }
 
 /**
- * A namespace-scoped table left out. Where its registry has a hosts.toml of ours, containerd
- * pulls its names through that file (the registry's mirrors, then the registry): say so, for a
- * block there is not enforced and other mirrors are used.
+ * A namespace-scoped table left out (`why`). Where its registry has a hosts.toml of ours,
+ * containerd pulls its names through that file (the registry's mirrors, then the registry): say
+ * so, for a block there is not enforced and other mirrors are used.
  */
-function namespaceLeftOut(t: RegistryTable, written: ReadonlySet<string>): Diagnostic {
+function namespaceLeftOut(t: RegistryTable, why: string, written: ReadonlySet<string>): Diagnostic {
   const scope = registryScope(t);
   const host = registryHostOf(scope);
-  const d = leftOut(t, whyNot(t) ?? 'a namespace-scoped source');
+  const d = leftOut(t, why);
   if (!written.has(host)) return d;
   return { ...d, message: `${d.message}: containerd pulls ${scope}/… through ${host}'s hosts.toml (its mirrors, then ${host})` };
+}
+
+/** What containerd cannot carry of a mirror-less table reachOnly names (insecure, or rewritten). */
+function reachOnlyWhy(t: RegistryTable, scope: string): string {
+  const insecure = t.insecure === true;
+  if (scope.startsWith('*.')) return `${insecure ? 'an insecure' : 'a rewritten'} wildcard source (it names no registry host)`;
+  if (scope.includes('/') && insecure) return `an insecure namespace-scoped source (${scope}): skip_verify and plain http are per registry host`;
+  if (scope.includes('/')) return `a namespace-scoped source (${scope}) rewritten to ${t.location}: containerd pulls its names from ${registryHostOf(scope)}`;
+  return `${insecure ? 'an insecure ' : 'a '}source rewritten to another location (${t.location}): containerd pulls its names from ${scope}`;
 }
 
 /**
@@ -278,15 +287,7 @@ function reachOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): Hos
   const rewritten = t.location !== '' && t.location !== scope;
   if (withPolicy(t) || (t.insecure !== true && !rewritten)) return undefined;
   if (whyNot(t) === undefined) return renderTable(t, warnings, tls);
-  const what = t.insecure === true ? 'an insecure' : 'a rewritten';
-  const why = scope.startsWith('*.')
-    ? `${what} wildcard source (it names no registry host)`
-    : scope.includes('/') && t.insecure === true
-      ? `an insecure namespace-scoped source (${scope}): skip_verify and plain http are per registry host`
-      : scope.includes('/')
-        ? `a namespace-scoped source (${scope}) rewritten to ${t.location}: containerd pulls its names from ${registryHostOf(scope)}`
-        : `${t.insecure === true ? 'an insecure ' : 'a '}source rewritten to another location (${t.location}): containerd pulls its names from ${scope}`;
-  warnings.push(leftOut(t, why));
+  warnings.push(leftOut(t, reachOnlyWhy(t, scope)));
   return undefined;
 }
 
@@ -295,21 +296,22 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
   const tls = options.tls ?? new Map<string, HostTlsFiles>();
   if (options.localMirror !== undefined) return renderThroughLocalMirror(withoutLocalMirror(conf, options.localMirror), options.localMirror, tls);
   // In file order; a namespace-scoped table's warning waits to know whether its host got a file.
-  const notes: Array<Diagnostic | RegistryTable> = [];
+  const notes: Array<Diagnostic | { readonly table: RegistryTable; readonly why: string }> = [];
   const files: HostsFile[] = [];
   for (const t of conf.registries) {
-    const found: Diagnostic[] = [];
     const why = withPolicy(t) ? whyNot(t) : undefined;
-    let file: HostsFile | undefined;
-    if (!withPolicy(t)) file = reachOnly(t, found, tls);
-    else if (why === undefined) file = renderTable(t, found, tls);
-    else found.push(leftOut(t, why));
+    if (why !== undefined) {
+      notes.push(isNamespaceScoped(t) ? { table: t, why } : leftOut(t, why));
+      continue;
+    }
+    const found: Diagnostic[] = [];
+    const file = withPolicy(t) ? renderTable(t, found, tls) : reachOnly(t, found, tls);
     if (file) files.push(file);
-    notes.push(...(why !== undefined && isNamespaceScoped(t) ? [t] : found));
+    notes.push(...found);
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
   const written = new Set(files.map((f) => f.host));
-  const warnings = notes.map((n) => ('severity' in n ? n : namespaceLeftOut(n, written)));
+  const warnings = notes.map((n) => ('table' in n ? namespaceLeftOut(n.table, n.why, written) : n));
   return { files, warnings, routed: [] };
 }
 
