@@ -12,13 +12,13 @@ import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { parseNamed } from '../reference/reference.js';
-import { blobDeadlineMs, discard, RegistryError, trickleGuard, type Response } from '../registry/client.js';
+import { blobDeadlineMs, bodyDeadline, discard, RegistryError, trickleGuard, type Response } from '../registry/client.js';
 import { DigestMismatch, splitDigest } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import type { Timeouts } from '../registry/timeouts.js';
 import { countResponse, type LocalMirrorStats } from './counters.js';
 import { BatchedBody } from './batched-body.js';
-import { ClientWaits, DEFAULT_CLIENT_STALL_MS, sourceDeadline } from './client-waits.js';
+import { ClientWaits, DEFAULT_CLIENT_STALL_MS } from './client-waits.js';
 import { API_VERSION_HEADER, ClientGone, type AnswerDeadline } from './reply.js';
 import { parseRange, type ByteRange } from './request.js';
 import type { Upstream } from './upstream.js';
@@ -345,7 +345,7 @@ function paceOf(
   what: string,
   waited: () => number = () => 0,
 ): { keepsPace: (bytes: number) => void; disarm: () => void } {
-  if (toCome !== undefined) return { keepsPace: () => undefined, disarm: sourceDeadline(body, blobDeadlineMs(timeouts, toCome), what, waited) };
+  if (toCome !== undefined) return { keepsPace: () => undefined, disarm: bodyDeadline(body, blobDeadlineMs(timeouts, toCome), what, waited) };
   return { keepsPace: trickleGuard(timeouts, what, () => performance.now() - waited()), disarm: () => undefined };
 }
 

@@ -6,8 +6,6 @@
  * for as long as it keeps its own open).
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { MAX_TIMER_MS, tricklingError } from '../registry/client.js';
 
 /** A client that reads nothing for this long while a blob waits for it is cut. */
 export const DEFAULT_CLIENT_STALL_MS = 60_000;
@@ -46,25 +44,4 @@ export class ClientWaits {
   waited(): number {
     return this.total + (this.since === undefined ? 0 : this.now() - this.since);
   }
-}
-
-/**
- * bodyDeadline (registry/client.ts) with the client's time taken out: `body` is destroyed (a
- * trickling source) once `ms` of the source's own time, the time passed less `waited()`, are
- * gone. Returns the disarm.
- */
-export function sourceDeadline(body: Readable, ms: number, what: string, waited: () => number, now: () => number = () => performance.now()): () => void {
-  const started = now();
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (wait: number): void => {
-    timer = setTimeout(check, Math.min(Math.max(wait, 1), MAX_TIMER_MS));
-    timer.unref();
-  };
-  const check = (): void => {
-    const left = ms - (now() - started - waited());
-    if (left > 0) arm(left);
-    else body.destroy(tricklingError(what, ms));
-  };
-  arm(ms);
-  return () => clearTimeout(timer);
 }

@@ -402,16 +402,33 @@ export async function readLimited(body: Readable, max: number, what: string): Pr
  * timeout: a mirror that trickles a byte every few seconds never trips it, and would hold
  * the pull for as long as the size cap allows (days for a 4 MiB manifest). On expiry the
  * body is destroyed with an error classified as a body timeout. Returns the disarm function.
+ * `waited`: time that is not the source's (the local mirror's wait for its client, while the
+ * body is paused by backpressure), taken out of the time passed.
  */
-export function bodyDeadline(body: Readable, deadlineMs: number, what: string): () => void {
-  const ms = Math.min(deadlineMs, MAX_TIMER_MS);
-  const timer = setTimeout(() => body.destroy(tricklingError(what, ms)), ms);
-  timer.unref();
+export function bodyDeadline(
+  body: Readable,
+  ms: number,
+  what: string,
+  waited: () => number = () => 0,
+  now: () => number = () => performance.now(),
+): () => void {
+  const started = now();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (wait: number): void => {
+    timer = setTimeout(check, Math.min(Math.max(wait, 1), MAX_TIMER_MS));
+    timer.unref();
+  };
+  const check = (): void => {
+    const left = ms - (now() - started - waited());
+    if (left > 0) arm(left);
+    else body.destroy(tricklingError(what, ms));
+  };
+  arm(ms);
   return () => clearTimeout(timer);
 }
 
 /** The failure of a body too slow in all, classified as a body timeout (as undici's own idle one). */
-export function tricklingError(what: string, ms: number): Error {
+function tricklingError(what: string, ms: number): Error {
   return Object.assign(new Error(`${what} not complete after ${Math.round(ms / 1000)} s in all (a trickling source)`), { code: 'UND_ERR_BODY_TIMEOUT' });
 }
 
