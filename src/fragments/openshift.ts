@@ -300,10 +300,15 @@ function repeatedMirrors(mirrors: readonly string[], source: string, kind: strin
   });
 }
 
+/** metadata.name, when metadata is a mapping (it is otherwise not read, so a malformed one says nothing). */
+function metadataName(obj: Table): unknown {
+  const meta = obj.metadata;
+  return meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Table).name : undefined;
+}
+
 /** The object's kind and metadata.name, where the name is written (merge/conflicts.ts: a name defined twice). */
 function recordName(obj: Table, kind: string, path: DataPath, locate: Locator, out: Collected): void {
-  const meta = obj.metadata;
-  const name = meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Table).name : undefined;
+  const name = metadataName(obj);
   if (typeof name === 'string') out.objects.push({ value: `${kind} ${JSON.stringify(name)}`, origin: locate([...path, 'metadata', 'name']) });
 }
 
@@ -313,8 +318,7 @@ function recordName(obj: Table, kind: string, path: DataPath, locate: Locator, o
  * cluster what it does on this host. metadata is otherwise not read, so a malformed one says nothing.
  */
 function warnUnlessCluster(obj: Table, path: DataPath, r: FieldReader): void {
-  const meta = obj.metadata;
-  const name = meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Table).name : undefined;
+  const name = metadataName(obj);
   if (typeof name === 'string' && name !== 'cluster') {
     r.warn([...path, 'metadata', 'name'], `OpenShift reads only the Image named "cluster", not ${JSON.stringify(name)}; applied on this host all the same`);
   }
