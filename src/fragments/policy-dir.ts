@@ -300,17 +300,18 @@ async function dirLineOf(io: FragmentIo, dir: string): Promise<string> {
   return `${entryIdentity(await lookAt(io, dir))} ${entryIdentity(await statOf(io, dir))}`;
 }
 
-/**
- * Why a directory above `path` (up to /) is not trusted by `uid`, as words that follow "the
- * policy directory is"; undefined when none is. Each is stat'ed (links followed): the directory
- * holding a link must be trusted as much as the one holding a directory. Bounded by the depth.
- */
 /** What refuses the policy directory, and the command that ends it. */
 interface DirProblem {
   readonly problem: string;
   readonly fix: string;
 }
 
+/**
+ * Why a directory above `path` (up to /) is not trusted by `uid`, as words that follow "the
+ * policy directory is", with its fix; undefined when none is. Each is stat'ed (links followed):
+ * the directory holding a link must be trusted as much as the one holding a directory. Bounded
+ * by the depth.
+ */
 async function ancestorsProblem(io: FragmentIo, path: string, uid: number): Promise<DirProblem | undefined> {
   const found = await untrustedAncestor(dirname(path), uid, (p) => io.stat(p));
   return (
