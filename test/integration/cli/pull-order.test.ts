@@ -30,22 +30,15 @@ interface PullJson {
   attempts: Array<{ source: string; error: string }>;
 }
 
+/** `pull REF --json` with this registries.conf and health cache's state dir, into a fresh layout. */
+function pullJson(ref: string, conf: string, state: string): ReturnType<typeof runCli> {
+  const dest = join(mkdtempSync(join(work, 'run-')), 'oci');
+  return runCli(['pull', ref, '--dest', dest, '--registries-conf', conf, '--state-dir', state, '--json', '--log-level', 'silent']);
+}
+
 /** Our pull's sources in the order contacted (or passed over), ending with the one that served. */
 async function ourOrder(t: Test, conf: string, ref: string): Promise<{ code: number | null; tried: string[]; errors: string[]; stderr: string }> {
-  const dir = mkdtempSync(join(work, 'run-'));
-  const r = await runCli([
-    'pull',
-    ref,
-    '--dest',
-    join(dir, 'oci'),
-    '--registries-conf',
-    conf,
-    '--state-dir',
-    join(dir, 'state'),
-    '--json',
-    '--log-level',
-    'silent',
-  ]);
+  const r = await pullJson(ref, conf, mkdtempSync(join(work, 'state-')));
   if (r.code !== 0) return { code: r.code, tried: [], errors: [], stderr: r.stderr };
   const j = JSON.parse(r.stdout) as PullJson;
   t.ok(j.manifestFrom, 'a source served');
@@ -173,19 +166,7 @@ insecure = true
   const run = async (): Promise<{ resolve: string[]; pull: PullJson & { skipped: string[] } }> => {
     const r = await runCli(['resolve', ref, '--registries-conf', conf, '--state-dir', state, '--json']);
     t.equal(r.code, 0, r.stderr);
-    const p = await runCli([
-      'pull',
-      ref,
-      '--dest',
-      join(mkdtempSync(join(work, 'run-')), 'oci'),
-      '--registries-conf',
-      conf,
-      '--state-dir',
-      state,
-      '--json',
-      '--log-level',
-      'silent',
-    ]);
+    const p = await pullJson(ref, conf, state);
     t.equal(p.code, 0, p.stderr);
     return {
       resolve: (JSON.parse(r.stdout) as { sources: Array<{ health: string }> }).sources.map((s) => s.health),
