@@ -34,10 +34,17 @@ export interface LocalMirrorSetup {
   inspect(suffix: string): Promise<SkopeoResult>;
 }
 
-export function confText(address: string, mirrors: readonly string[]): string {
-  const endpoint = `[[registry.mirror]]\nlocation = "${localMirrorLocation(address, SOURCE)}"\ninsecure = true\n`;
-  const rest = mirrors.map((m) => `[[registry.mirror]]\nlocation = "${m}"\ninsecure = true\n`).join('');
-  return `unqualified-search-registries = []\n\n[[registry]]\nprefix = "${SOURCE}"\nlocation = "${SOURCE}"\n${endpoint}${rest}`;
+/** SOURCE's table: `blocked` (only the mirrors may serve), every mirror's `pull-from-mirror`. */
+export interface SourceTable {
+  readonly blocked?: boolean;
+  readonly pullFromMirror?: 'digest-only' | 'tag-only';
+}
+
+export function confText(address: string, mirrors: readonly string[], table: SourceTable = {}): string {
+  const mode = table.pullFromMirror ? `pull-from-mirror = "${table.pullFromMirror}"\n` : '';
+  const mirror = (location: string): string => `[[registry.mirror]]\nlocation = "${location}"\ninsecure = true\n${mode}`;
+  const blocked = table.blocked ? 'blocked = true\n' : '';
+  return `unqualified-search-registries = []\n\n[[registry]]\nprefix = "${SOURCE}"\nlocation = "${SOURCE}"\n${blocked}${[localMirrorLocation(address, SOURCE), ...mirrors].map(mirror).join('')}`;
 }
 
 /** `mirrors`: locations (host/path) listed after the endpoint, in order. */
@@ -45,11 +52,12 @@ export async function localMirrorSetup(
   t: { teardown(fn: () => unknown): void },
   mirrors: readonly string[],
   base: Partial<LocalMirrorOptions> = {},
+  table: SourceTable = {},
 ): Promise<LocalMirrorSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-local-mirror-'));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const text = confText(address, mirrors);
+  const text = confText(address, mirrors, table);
   const confFile = join(dir, 'registries.conf');
   writeFileSync(confFile, text);
   const parsed = parseRegistriesConf(text, confFile);

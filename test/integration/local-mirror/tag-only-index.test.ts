@@ -6,19 +6,13 @@
  * mirrors included, checked by digest): skopeo's pull goes through.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { createLogger } from '../../../src/core/log.js';
-import { localMirrorLocation } from '../../../src/local-mirror/mapping.js';
-import { startLocalMirror } from '../../../src/local-mirror/server.js';
-import { healthBook } from '../../../src/local-mirror/upstream.js';
-import { mergeRegistriesConfs } from '../../../src/registries-conf/layer.js';
-import { parseRegistriesConf } from '../../../src/registries-conf/parse.js';
+import { localMirrorSetup } from '../../helpers/local-mirror.js';
 import { buildIndex, ociArch, ociOs, pushIndex } from '../../helpers/oci-image.js';
-import { freePort, registryFor } from '../../helpers/registry.js';
-import { skopeo } from '../../helpers/skopeo.js';
+import { registryFor } from '../../helpers/registry.js';
 
 t.test('tag-only mirrors: the list by tag, its child manifest by digest, and skopeo pulls it through the endpoint', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'mpd-tag-only-'));
@@ -29,31 +23,9 @@ t.test('tag-only mirrors: the list by tag, its child manifest by digest, and sko
     { os: 'linux', architecture: 's390x', content: 'b' },
   ]);
   await pushIndex(idx, `${mirror.host}/app:v1`);
-  const address = `127.0.0.1:${await freePort()}`;
-  const endpoint = localMirrorLocation(address, 'source.invalid/app');
-  const text = [
-    'unqualified-search-registries = []',
-    '[[registry]]',
-    'prefix = "source.invalid/app"',
-    'location = "source.invalid/app"',
-    'blocked = true',
-    '[[registry.mirror]]',
-    `location = "${endpoint}"`,
-    'insecure = true',
-    'pull-from-mirror = "tag-only"',
-    '[[registry.mirror]]',
-    `location = "${mirror.host}/app"`,
-    'insecure = true',
-    'pull-from-mirror = "tag-only"',
-    '',
-  ].join('\n');
-  const parsed = parseRegistriesConf(text, 'registries.conf');
-  if (parsed.conf === undefined) throw new Error('the test configuration does not parse');
-  const log = createLogger({ level: 'silent' });
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  const ep = await startLocalMirror({ listen: { host, port }, conf: mergeRegistriesConfs(parsed.conf), health: await healthBook(undefined, log), log });
-  t.teardown(() => ep.close(1000));
-  const repo = endpoint.slice(address.length + 1);
+  const lm = await localMirrorSetup(t, [`${mirror.host}/app`], {}, { blocked: true, pullFromMirror: 'tag-only' });
+  const ep = await lm.start();
+  const [address, repo] = [lm.address, lm.repository];
 
   const list = await request(`http://${address}/v2/${repo}/manifests/v1`);
   await list.body.dump();
@@ -62,16 +34,7 @@ t.test('tag-only mirrors: the list by tag, its child manifest by digest, and sko
   const body = await child.body.text();
   t.equal(child.statusCode, 200, `its child manifest by digest (${body.slice(0, 200)})`);
 
-  const confFile = join(work, 'registries.conf');
-  writeFileSync(confFile, text);
-  const policy = join(work, 'policy.json');
-  writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  const copy = await skopeo(
-    ['--registries-conf', confFile, 'copy', '--retry-times', '0', '--policy', policy, 'docker://source.invalid/app:v1', `dir:${join(work, 'out')}`],
-    {
-      timeoutMs: 60_000,
-    },
-  );
+  const copy = await lm.copy(':v1', join(work, 'out'));
   t.equal(copy.code, 0, `skopeo copy by tag through the endpoint: ${copy.stderr.slice(-600)}`);
   t.ok((ep.stats().sources[`insecure://${mirror.host}`]?.ok ?? 0) >= 2, 'served from the tag-only mirror');
 });

@@ -5,18 +5,13 @@
  * not counted as failing for it. skopeo reads it as "manifest unknown".
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { createLogger } from '../../../src/core/log.js';
-import { localMirrorLocation } from '../../../src/local-mirror/mapping.js';
-import { startLocalMirror } from '../../../src/local-mirror/server.js';
-import { healthBook } from '../../../src/local-mirror/upstream.js';
-import { mergeRegistriesConfs } from '../../../src/registries-conf/layer.js';
-import { parseRegistriesConf } from '../../../src/registries-conf/parse.js';
+import { localMirrorSetup } from '../../helpers/local-mirror.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { freePort, registryFor } from '../../helpers/registry.js';
+import { registryFor } from '../../helpers/registry.js';
 import { skopeoInspectRaw } from '../../helpers/skopeo.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-lm-unknown-'));
@@ -24,36 +19,10 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const mirror = await registryFor(t);
 const img = await buildImage(join(work, 'img'), { content: 'known', tag: 'v1' });
 await pushImage(img, `${mirror.host}/app:v1`);
-const port = await freePort();
-const address = `127.0.0.1:${port}`;
-const endpoint = localMirrorLocation(address, 'source.invalid/app');
-const text = [
-  'unqualified-search-registries = []',
-  '[[registry]]',
-  'prefix = "source.invalid/app"',
-  'location = "source.invalid/app"',
-  'blocked = true',
-  '[[registry.mirror]]',
-  `location = "${endpoint}"`,
-  'insecure = true',
-  '[[registry.mirror]]',
-  `location = "${mirror.host}/app"`,
-  'insecure = true',
-  '',
-].join('\n');
-const confFile = join(work, 'registries.conf');
-writeFileSync(confFile, text);
-const parsed = parseRegistriesConf(text, confFile);
-if (parsed.conf === undefined) throw new Error('the test configuration does not parse');
-const log = createLogger({ level: 'silent' });
-const ep = await startLocalMirror({
-  listen: { host: '127.0.0.1', port },
-  conf: mergeRegistriesConfs(parsed.conf),
-  health: await healthBook(undefined, log),
-  log,
-});
-t.teardown(() => ep.close(1000));
-const base = `http://${address}/v2/${endpoint.slice(address.length + 1)}`;
+const lm = await localMirrorSetup(t, [`${mirror.host}/app`], {}, { blocked: true });
+const ep = await lm.start();
+const confFile = lm.confFile;
+const base = `http://${lm.address}/v2/${lm.repository}`;
 const NONE = `sha256:${'0'.repeat(64)}`;
 
 t.test('an unknown tag, manifest digest or blob: 404 with the distribution code, by GET and HEAD', async (t) => {
