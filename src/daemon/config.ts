@@ -59,17 +59,25 @@ export type ConfigValues = Partial<Record<ConfigKey, string | number | boolean |
 
 type Fail = (message: string) => void;
 
-/** `x` read as `value` says (a flag gives a string, the file a TOML value), or undefined after `fail`. */
-function readValue(key: string, x: string | number | boolean | string[][], value: SettingValue, fail: Fail): unknown {
+/**
+ * `x` read as `value` says, or undefined after `fail`. A flag gives a string (`--debounce-ms 100`),
+ * the file a TOML value: there a number in quotes is a string, as containers' own TOML readers
+ * would have it, and is refused rather than read.
+ */
+function readValue(key: string, x: string | number | boolean | string[][], value: SettingValue, fromFlag: boolean, fail: Fail): unknown {
   switch (value.type) {
     case 'string':
       if (typeof x !== 'string' || x === '') return void fail(`"${key}" must be a non-empty string, not ${x === '' ? 'an empty string' : describe(x)}`);
       return x;
     case 'whole': {
-      const n = typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x;
+      const digits = typeof x === 'string' && /^\d+$/.test(x);
+      const n = digits && fromFlag ? Number(x) : x;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < value.min || n > value.max) {
         // String(x) for numbers: JSON.stringify would print inf and nan as "null".
-        return void fail(`"${key}" must be a whole number from ${value.min} to ${value.max}, not ${typeof x === 'number' ? String(x) : JSON.stringify(x)}`);
+        const fix = digits && !fromFlag ? ` (a TOML number has no quotes: ${key} = ${x})` : '';
+        return void fail(
+          `"${key}" must be a whole number from ${value.min} to ${value.max}, not ${typeof x === 'number' ? String(x) : JSON.stringify(x)}${fix}`,
+        );
       }
       return n;
     }
@@ -77,7 +85,7 @@ function readValue(key: string, x: string | number | boolean | string[][], value
       if (typeof x !== 'boolean') return void fail(`"${key}" must be true or false`);
       return x;
     case 'choice': {
-      const s = readValue(key, x, { type: 'string' }, fail);
+      const s = readValue(key, x, { type: 'string' }, fromFlag, fail);
       if (s === undefined) return undefined;
       if (!value.of.includes(s as string))
         return void fail(`"${key}" must be ${value.of.length === 2 ? value.of.join(' or ') : `one of ${value.of.join(', ')}`}`);
@@ -143,7 +151,11 @@ export function parseLocalMirrorAddress(s: string, allowNonLoopback: boolean): {
   return { host, port };
 }
 
-function validate(v: ConfigValues, at: (key: string) => (message: string) => Diagnostic): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
+function validate(
+  v: ConfigValues,
+  flags: ConfigValues,
+  at: (key: string) => (message: string) => Diagnostic,
+): { config?: DaemonConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const failAt =
     (key: string): Fail =>
@@ -153,7 +165,7 @@ function validate(v: ConfigValues, at: (key: string) => (message: string) => Dia
   for (const row of FILE_SETTINGS) {
     const x = v[row.name];
     if (x === undefined) continue;
-    const value = readValue(row.name, x, row.value, failAt(row.name));
+    const value = readValue(row.name, x, row.value, row.name in flags, failAt(row.name));
     if (value === undefined) continue;
     const problem = typeof value === 'number' ? row.check?.(value) : undefined;
     if (problem !== undefined) failAt(row.name)(problem);
@@ -188,6 +200,6 @@ export function resolveConfig(file: { path: string; text: string } | undefined, 
     fromFile = parsed.data;
     locate = (key: string) => (m: string) => (key in flags ? error({ file: `--${key}` }, m) : error(loc([key]), m));
   }
-  const merged = validate({ ...fromFile, ...flags }, locate);
+  const merged = validate({ ...fromFile, ...flags }, flags, locate);
   return { config: diagnostics.length === 0 ? merged.config : undefined, diagnostics: [...diagnostics, ...merged.diagnostics] };
 }

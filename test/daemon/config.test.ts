@@ -138,6 +138,12 @@ const INVALID: Array<[string, string, ConfigValues, string[]]> = [
   ['infinity', 'after-render-timeout-ms = inf\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not Infinity`]],
   ['not a number', 'after-render-timeout-ms = nan\n', {}, [`${FILE}:1:1: "after-render-timeout-ms" must be a whole number from 100 to 600000, not NaN`]],
   ['a boolean for a number', 'debounce-ms = true\n', {}, [`${FILE}:1:1: "debounce-ms" must be a whole number from 0 to 60000, not true`]],
+  [
+    'a quoted number in the file',
+    'debounce-ms = "100"\n',
+    {},
+    [`${FILE}:1:1: "debounce-ms" must be a whole number from 0 to 60000, not "100" (a TOML number has no quotes: debounce-ms = 100)`],
+  ],
   ['a fragment cap of 0', 'max-fragment-bytes = 0\n', {}, [`${FILE}:1:1: "max-fragment-bytes" must be a whole number from 1 to 268435456, not 0`]],
   ['a string for a boolean', 'allow-unsafe-fragments = "yes"\n', {}, [`${FILE}:1:1: "allow-unsafe-fragments" must be true or false`]],
   ['an unknown log level', 'log-level = "loud"\n', {}, [`${FILE}:1:1: "log-level" must be one of trace, debug, info, warn, error, fatal, silent`]],
