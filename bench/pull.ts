@@ -10,7 +10,8 @@
  *              (goal: ≤ 2× skopeo's total).
  *   throughput the blob phase alone (no process start, no manifest): a BENCH_BLOB_MIB (200)
  *              MiB blob, BENCH_BLOB_RUNS (5) runs, next to curl -o FILE, curl + sync, and a
- *              bare undici → sha256 → file → fsync loop (goal ≥ 0.9× curl + sync).
+ *              bare undici → sha256 → file → fsync loop (goal ≥ 0.9× curl + sync), and the
+ *              same GET hashed with nothing written (the bound of a one-thread design).
  *   rss        peak RSS of a whole pull of a BENCH_RSS_MIB (300) MiB layer, skopeo's beside
  *              it (goal ≤ 64 MB).
  *   failover   mirror 1 broken three ways, BENCH_PULLS (10) sequential digest pulls: skopeo
@@ -232,6 +233,31 @@ async function oursOnce(host: string, repo: string, digest: string, size: number
   }
 }
 
+/**
+ * The bound of a one-thread design: the same GET, every chunk hashed, nothing written. The
+ * receive and the hash cannot overlap on one thread, so no writer can beat this; the two cores
+ * it could use are taken by the registry serving the blob and by anything else running (issue
+ * #15: a worker for the hash costs ~13 MB of RSS the 64 MB goal has no room for).
+ */
+async function hashOnlyOnce(host: string, repo: string, digest: string, onBytes: (n: number) => void): Promise<number> {
+  const client = new EndpointClient(host, true, { tls: {}, credentials: () => Promise.resolve(undefined) });
+  try {
+    await client.ping();
+    const t0 = performance.now();
+    const res = await client.get(`/v2/${repo}/blobs/${digest}`, repo);
+    const hash = createHash('sha256');
+    let n = 0;
+    for await (const chunk of res.body) {
+      hash.update(chunk as Buffer);
+      onBytes((n += (chunk as Buffer).length));
+    }
+    if (`sha256:${hash.digest('hex')}` !== digest) throw new Error('hash-only loop: digest mismatch');
+    return performance.now() - t0;
+  } finally {
+    await client.close();
+  }
+}
+
 /** The floor in code: a bare undici GET piped through a streamed sha256 into a file, fsynced; nothing else. */
 async function bareOnce(url: string, digest: string, file: string): Promise<number> {
   const agent = new Agent();
@@ -272,6 +298,7 @@ async function runThroughput(b: Bench): Promise<void> {
   const curlSync: number[] = [];
   const bare: number[] = [];
   const ours: number[] = [];
+  const hashOnly: number[] = [];
   for (let i = 0; i < runs; i++) {
     curlFile.push((await timed('curl', ['-s', '-o', out, url], LIMIT_MS)).ms);
     rmSync(out, { force: true });
@@ -281,10 +308,11 @@ async function runThroughput(b: Bench): Promise<void> {
     rmSync(out, { force: true });
     bare.push(await bareOnce(url, digest, join(b.work, 'bare.out')));
     ours.push(await oursOnce(b.host, 'big', digest, size, b.work, onBytes));
+    hashOnly.push(await hashOnlyOnce(b.host, 'big', digest, onBytes));
   }
   const mbps = (ms: number): string => (size / 1e6 / (ms / 1000)).toFixed(0).padStart(5);
   const row = (name: string, ms: number, note = ''): void => console.log(`  ${name.padEnd(40)} ${mbps(ms)} MB/s (${ms.toFixed(0)} ms)${note}`);
-  const [cf, cn, cs, bb, o] = [median(curlFile), median(curlNull), median(curlSync), median(bare), median(ours)];
+  const [cf, cn, cs, bb, o, h] = [median(curlFile), median(curlNull), median(curlSync), median(bare), median(ours), median(hashOnly)];
   console.log(`\npull, blob phase alone (${(size / 1e6).toFixed(0)} MB blob from docker-registry on 127.0.0.1, median of ${runs}, interleaved):`);
   row('curl -o /dev/null', cn);
   row('curl -o FILE', cf);
@@ -295,6 +323,7 @@ async function runThroughput(b: Bench): Promise<void> {
     o,
     `   ratio to curl + sync ${(cs / o).toFixed(2)}x (goal >= 0.9x), to curl -o FILE ${(cf / o).toFixed(2)}x, to bare ${(bb / o).toFixed(2)}x`,
   );
+  row('GET + sha256 alone, no file (one thread)', h, `   the most one thread can reach: ${(cs / h).toFixed(2)}x curl + sync`);
 }
 
 /** Peak RSS (kB) and exit code of a command, from GNU time. */
