@@ -9,8 +9,15 @@
  *
  * Drift, as for registries.conf: each file we write carries the digest of what follows its
  * header line. One of ours whose text no longer matches it was edited by hand; the edited copy
- * is kept beside it (`hosts.toml.edited-<time>`, a name containerd never reads) before ours
- * replaces it or is removed, and the outcome says so.
+ * is kept (`_mirror-policyd-edited/<host>/hosts.toml.edited-<time>`) before ours replaces it or
+ * is removed, and the outcome says so. Not beside it: containerd picks a host directory by its
+ * presence, hosts.toml in it or not, so a directory left holding only the copy would hide
+ * `_default/` from that registry. `_mirror-policyd-edited` is never looked up (no registry host
+ * begins with `_`).
+ *
+ * A file is classified from the bytes writeFileAtomic reads and classified again just before
+ * the rename (its beforeReplace hook), and before an unlink: one written by someone else in
+ * between is never replaced or removed unseen (the window left is a rename's or an unlink's).
  */
 import { promises as fs, type Dirent } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +43,15 @@ export interface HostsDirOutcome {
   readonly edited: Array<{ readonly host: string; readonly savedAs: string }>;
 }
 
+/** Where the edited copies of our hosts.toml files are kept, one directory per host (see the top of this file). */
+export const EDITED_DIR = '_mirror-policyd-edited';
+
+/** The kept copies of an edited hosts.toml of ours: `hosts.toml.edited-<time>` (earlier versions kept them in the host directory). */
+const KEPT_COPY = /^hosts\.toml\.edited-/;
+
+/** How many times a file that changes under us between our read and our replace or unlink is read again before giving up. */
+const RACE_TRIES = 3;
+
 /** A directory name containerd looks up for a registry host: a host name or address and an optional port, nothing that walks. */
 const HOST_DIR = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 
@@ -48,12 +64,12 @@ export function stampedText(text: string): string {
 type Standing = { kind: 'missing' } | { kind: 'foreign' } | { kind: 'ours' } | { kind: 'edited'; text: string };
 
 /**
- * Whose a hosts.toml is: missing, someone else's (no header), ours as we wrote it, or ours edited
- * since (the digest no longer matches; a file of ours from before the digest line counts as intact).
+ * Whose a hosts.toml is, from its bytes: missing, someone else's (no header), ours as we wrote it,
+ * or ours edited since (the digest no longer matches; a file of ours from before the digest line
+ * counts as intact).
  */
-async function standingOf(file: string): Promise<Standing> {
-  // Not read unless a regular file: a FIFO would hold the read (and the render) until a writer came.
-  const text = (await readRegularFile(file))?.toString('utf8');
+function standingOfBytes(bytes: Buffer | undefined): Standing {
+  const text = bytes?.toString('utf8');
   if (text === undefined) return { kind: 'missing' };
   if (!text.startsWith(HOSTS_TOML_HEADER)) return { kind: 'foreign' };
   const rest = text.slice(HOSTS_TOML_HEADER.length);
@@ -63,9 +79,11 @@ async function standingOf(file: string): Promise<Standing> {
   return intact ? { kind: 'ours' } : { kind: 'edited', text };
 }
 
-/** Keeps a hand-edited file of ours beside it before it is replaced; returns where. */
-async function keepEdited(file: string, text: string, now: Date): Promise<string> {
-  const savedAs = `${file}.edited-${now.toISOString().replace(/[:.]/g, '-')}`;
+/** Keeps a hand-edited file of ours in EDITED_DIR before it is replaced or removed; returns where. */
+async function keepEdited(dir: string, host: string, text: string, now: Date): Promise<string> {
+  const keptDir = join(dir, EDITED_DIR, host);
+  await fs.mkdir(keptDir, { recursive: true, mode: 0o755 });
+  const savedAs = join(keptDir, `hosts.toml.edited-${now.toISOString().replace(/[:.]/g, '-')}`);
   await writeFileAtomic(savedAs, text);
   return savedAs;
 }
@@ -86,7 +104,7 @@ export async function writeHostsDir(dir: string, files: readonly HostsFile[], no
   const entries = await fs.readdir(dir, { withFileTypes: true });
   const aliased = await aliasTargets(dir, entries, wanted);
   for (const entry of entries) {
-    if (wanted.has(entry.name)) continue;
+    if (wanted.has(entry.name) || entry.name === EDITED_DIR) continue;
     await removeIfOurs(dir, entry, aliased, now, out).catch((e: Error) =>
       out.conflicts.push(error({ file: join(dir, entry.name, 'hosts.toml') }, `cannot remove: ${e.message}`)),
     );
@@ -107,34 +125,92 @@ async function writeOne(dir: string, f: HostsFile, now: Date, out: HostsDirOutco
     );
     return;
   }
-  const standing = await standingOf(file);
-  if (standing.kind === 'foreign') {
-    out.conflicts.push(
-      error(
-        { file },
-        `written by someone else; left as it is, so containerd does not get the policy for ${f.host} (move it away to let mirror-policyd manage it)`,
-      ),
-    );
-    return;
-  }
   await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
-  if (standing.kind === 'edited') out.edited.push({ host: f.host, savedAs: await keepEdited(file, standing.text, now) });
-  if ((await writeFileAtomic(file, stampedText(f.text))).changed) out.written.push(f.host);
-  out.current.push(f.host);
+  const text = stampedText(f.text);
+  let keptText: string | undefined; // an edit of ours already kept: replacing it loses nothing
+  for (let attempt = 0; attempt < RACE_TRIES; attempt++) {
+    let found: Standing = { kind: 'missing' };
+    // Asked on writeFileAtomic's first read and again just before its rename.
+    const replaceable = (current: Buffer | undefined): boolean => {
+      found = standingOfBytes(current);
+      return found.kind === 'missing' || found.kind === 'ours' || (found.kind === 'edited' && found.text === keptText);
+    };
+    const result = await writeFileAtomic(file, text, { beforeReplace: replaceable });
+    if (result.aborted !== true) {
+      if (result.changed) out.written.push(f.host);
+      out.current.push(f.host);
+      return;
+    }
+    const seen = found as Standing;
+    if (seen.kind !== 'edited') {
+      out.conflicts.push(
+        error(
+          { file },
+          `written by someone else; left as it is, so containerd does not get the policy for ${f.host} (move it away to let mirror-policyd manage it)`,
+        ),
+      );
+      return;
+    }
+    out.edited.push({ host: f.host, savedAs: await keepEdited(dir, f.host, seen.text, now) });
+    keptText = seen.text;
+  }
+  out.conflicts.push(error({ file }, `changed by someone else at every one of ${RACE_TRIES} tries to replace it; left as it is`));
 }
 
-/** A host directory the policy no longer covers: our hosts.toml in it removed (an edited one kept first); anything else left. */
+/**
+ * A host directory the policy no longer covers: our hosts.toml in it removed (an edited one kept
+ * first), and the kept copies an earlier version left beside it moved to EDITED_DIR; the
+ * directory goes when nothing else (a certificate) is left, so that containerd falls back to
+ * `_default/` as if we had never written the host. Anything else is left.
+ */
 async function removeIfOurs(dir: string, entry: Dirent, aliased: ReadonlySet<string>, now: Date, out: HostsDirOutcome): Promise<void> {
   if (!(await isDirectoryOrLinkToOne(dir, entry))) return;
   if (entry.isSymbolicLink() && aliased.has(await fs.realpath(join(dir, entry.name)))) return;
-  const file = join(dir, entry.name, 'hosts.toml');
+  const hostDir = join(dir, entry.name);
   // One that cannot be read (a directory by that name) is not known to be ours: not ours to report either.
-  const standing = await standingOf(file).catch(() => undefined);
-  if (standing?.kind !== 'ours' && standing?.kind !== 'edited') return;
-  if (standing.kind === 'edited') out.edited.push({ host: entry.name, savedAs: await keepEdited(file, standing.text, now) });
-  await fs.unlink(file);
-  out.removed.push(entry.name);
-  await fs.rmdir(join(dir, entry.name)).catch(() => undefined); // other files (certificates) stay, and so does the directory
+  const removed = await removeOurHostsToml(dir, entry.name, now, out).catch(() => 'not ours' as const);
+  if (removed === 'not ours') return;
+  if (removed === 'removed') out.removed.push(entry.name);
+  const moved = await moveKeptCopies(dir, entry.name);
+  if (removed === 'removed' || moved) await fs.rmdir(hostDir).catch(() => undefined); // other files (certificates) stay, and so does the directory
+}
+
+/**
+ * Our hosts.toml of `host` unlinked (an edited one kept first), classified again from a fresh
+ * read just before the unlink: one someone wrote in between stays. 'none': there is no
+ * hosts.toml (the directory may still hold kept copies); 'not ours': someone else's, or a change
+ * at every try.
+ */
+async function removeOurHostsToml(dir: string, host: string, now: Date, out: HostsDirOutcome): Promise<'removed' | 'none' | 'not ours'> {
+  const file = join(dir, host, 'hosts.toml');
+  let kept: string | undefined;
+  for (let attempt = 0; attempt < RACE_TRIES; attempt++) {
+    const bytes = await readRegularFile(file);
+    const standing = standingOfBytes(bytes);
+    if (standing.kind === 'missing') return 'none';
+    if (standing.kind === 'foreign') return 'not ours';
+    if (standing.kind === 'edited' && standing.text !== kept) {
+      out.edited.push({ host, savedAs: await keepEdited(dir, host, standing.text, now) });
+      kept = standing.text;
+    }
+    const again = await readRegularFile(file);
+    if (again === undefined) return 'none';
+    if (bytes !== undefined && again.equals(bytes)) {
+      await fs.unlink(file);
+      return 'removed';
+    }
+  }
+  return 'not ours';
+}
+
+/** The kept copies an earlier version left in a host directory that has no hosts.toml, moved to EDITED_DIR; whether any was. */
+async function moveKeptCopies(dir: string, host: string): Promise<boolean> {
+  const names = (await fs.readdir(join(dir, host)).catch(() => [] as string[])).filter((n) => KEPT_COPY.test(n));
+  if (names.length === 0) return false;
+  const keptDir = join(dir, EDITED_DIR, host);
+  await fs.mkdir(keptDir, { recursive: true, mode: 0o755 });
+  for (const n of names) await fs.rename(join(dir, host, n), join(keptDir, n));
+  return true;
 }
 
 /**

@@ -64,7 +64,7 @@ async function quayWithRescan(t: Test): Promise<{ d: DaemonProcess; quay: string
   return { d, quay };
 }
 
-t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, ours restored, status says so', async (t) => {
+t.test('a hand edit of our hosts.toml is seen by the rescan: kept, ours restored, status says so', async (t) => {
   const { d, quay } = await quayWithRescan(t);
   const ours = readFileSync(quay, 'utf8');
   const edited = `${ours}\n[host."https://hand.example"]\n  capabilities = ["pull"]\n`;
@@ -72,7 +72,7 @@ t.test('a hand edit of our hosts.toml is seen by the rescan: kept beside it, our
 
   const s = await d.waitForStatus((x) => (x.containerd?.drift.length ?? 0) > 0, 'the edit seen as drift');
   const kept = s.containerd?.drift[0]?.savedAs ?? '';
-  t.match(kept, /\/quay\.io\/hosts\.toml\.edited-/);
+  t.match(kept, /\/_mirror-policyd-edited\/quay\.io\/hosts\.toml\.edited-/);
   t.equal(readFileSync(kept, 'utf8'), edited, 'the edited copy is kept whole');
   await d.waitFor(() => readOrUndefined(quay) === ours, 'ours restored');
   t.match(d.log(), /hosts\.toml of quay\.io was edited by hand/);

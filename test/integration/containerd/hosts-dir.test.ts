@@ -2,8 +2,8 @@
  * Writing containerd's hosts directory (src/containerd/hosts-dir.ts) on real files: ours are
  * written and replaced only when they change; a hosts.toml someone else wrote is never
  * touched and is reported; ours for a host the policy dropped is removed, its directory too
- * unless something else (a CA) lives there; ours edited by hand is kept beside before it is
- * replaced or removed.
+ * unless something else (a CA) lives there; ours edited by hand is kept (in _mirror-policyd-edited/)
+ * before it is replaced or removed.
  */
 import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
-import { stampedText, updateHostsDir, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
+import { EDITED_DIR, stampedText, updateHostsDir, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { tlsListing } from '../../../src/containerd/tls-files.js';
 import type { RegistriesConf } from '../../../src/registries-conf/model.js';
@@ -53,7 +53,7 @@ t.test('ours written and replaced; theirs left and reported; ours removed when d
   t.notOk(existsSync(join(dir, '..', 'escape')), 'nothing written outside the directory');
 });
 
-t.test('ours edited by hand: the edited copy is kept beside it, then ours is restored (or removed)', async (t) => {
+t.test('ours edited by hand: the edited copy is kept, then ours is restored (or removed)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-dir-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'quay.io', 'hosts.toml');
@@ -63,7 +63,7 @@ t.test('ours edited by hand: the edited copy is kept beside it, then ours is res
 
   const at = new Date('2026-12-04T06:00:00.123Z');
   const restored = await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }], at);
-  const savedAs = `${file}.edited-2026-12-04T06-00-00-123Z`;
+  const savedAs = join(dir, EDITED_DIR, 'quay.io', 'hosts.toml.edited-2026-12-04T06-00-00-123Z');
   t.same(restored.edited, [{ host: 'quay.io', savedAs }]);
   t.same(restored.written, ['quay.io'], 'ours restored');
   t.equal(readFileSync(file, 'utf8'), stampedText(ours('https://quay.io')));
@@ -75,8 +75,11 @@ t.test('ours edited by hand: the edited copy is kept beside it, then ours is res
   writeFileSync(file, handEdit);
   const dropped = await writeHostsDir(dir, [], new Date('2026-12-04T07:00:00.000Z'));
   t.same(dropped.removed, ['quay.io']);
-  t.same(dropped.edited, [{ host: 'quay.io', savedAs: `${file}.edited-2026-12-04T07-00-00-000Z` }], 'kept before removal too');
-  t.ok(existsSync(join(dir, 'quay.io')), 'the directory stays with the kept copies');
+  const keptLater = join(dir, EDITED_DIR, 'quay.io', 'hosts.toml.edited-2026-12-04T07-00-00-000Z');
+  t.same(dropped.edited, [{ host: 'quay.io', savedAs: keptLater }], 'kept before removal too');
+  t.equal(readFileSync(keptLater, 'utf8'), handEdit);
+  t.ok(existsSync(savedAs), 'the earlier copy stays');
+  t.notOk(existsSync(join(dir, 'quay.io')), 'no directory is left under the host name (containerd would read it instead of _default)');
 });
 
 t.test('updateHostsDir hands back what a later look at the certificates compares with, taken before it read them', async (t) => {
@@ -164,7 +167,7 @@ t.test('one host that cannot be written or looked at (a file in its place, a hos
   );
   t.same(outcome.current, ['a.io', 'z.io'], 'the hosts before and after the odd ones are written');
   t.same(outcome.removed, ['old.io'], 'and the clean-up runs');
-  t.match(outcome.conflicts.map(formatDiagnostic), [/dangling\.io\/hosts\.toml: cannot write: /, /quay\.io\/hosts\.toml: cannot write: .*ENOTDIR/]);
+  t.match(outcome.conflicts.map(formatDiagnostic), [/dangling\.io\/hosts\.toml: cannot write: /, /quay\.io\/hosts\.toml: cannot write: .*EEXIST.*mkdir/]);
   t.equal(outcome.conflicts.length, 2, 'a directory not ours whose hosts.toml cannot be read is no conflict: it is not known to be ours');
   t.equal(readFileSync(join(dir, 'quay.io'), 'utf8'), 'a file where the host directory goes', 'left as it is');
 });
@@ -184,4 +187,23 @@ t.test('a FIFO where a hosts.toml goes is refused by its type, never read (a rea
   t.match(outcome.conflicts.map(formatDiagnostic), [/quay\.io\/hosts\.toml: cannot write: .*not a regular file/]);
   t.ok(lstatSync(join(dir, 'quay.io', 'hosts.toml')).isFIFO(), 'left as it is');
   t.ok(lstatSync(join(dir, 'old.io', 'hosts.toml')).isFIFO(), 'one in a dropped host: not known to be ours, left');
+});
+
+t.test('a host directory an earlier version left holding only kept copies (hosts.toml.edited-*) is cleared: _default applies again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-legacy-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'quay.io'));
+  writeFileSync(join(dir, 'quay.io', 'hosts.toml.edited-2026-01-01T00-00-00-000Z'), 'an old hand edit\n');
+  mkdirSync(join(dir, 'ghcr.io'));
+  writeFileSync(join(dir, 'ghcr.io', 'hosts.toml.edited-2026-01-01T00-00-00-000Z'), 'another\n');
+  writeFileSync(join(dir, 'ghcr.io', 'ca.crt'), 'a CA the operator put there');
+  mkdirSync(join(dir, 'empty.io'));
+  const outcome = await writeHostsDir(dir, []);
+  t.same(outcome.removed, [], 'no hosts.toml was removed');
+  t.notOk(existsSync(join(dir, 'quay.io')), 'the directory is gone');
+  t.equal(readFileSync(join(dir, EDITED_DIR, 'quay.io', 'hosts.toml.edited-2026-01-01T00-00-00-000Z'), 'utf8'), 'an old hand edit\n', 'its copy kept');
+  t.ok(existsSync(join(dir, 'ghcr.io', 'ca.crt')), 'a directory with a certificate stays');
+  t.ok(existsSync(join(dir, EDITED_DIR, 'ghcr.io', 'hosts.toml.edited-2026-01-01T00-00-00-000Z')), 'its kept copy moved with the others');
+  t.ok(existsSync(join(dir, 'empty.io')), 'an empty directory someone made is not ours to remove');
+  t.same((await writeHostsDir(dir, [])).conflicts, [], 'the kept copies directory is no host directory to look at');
 });

@@ -1,6 +1,6 @@
 /**
  * `restore` with containerd's hosts directory (the config file's `containerd-hosts-dir`, read
- * as the daemon read it): our hosts.toml files go, an edited one is kept beside it first, and
+ * as the daemon read it): our hosts.toml files go, an edited one is kept first, and
  * one someone else wrote stays. Uninstalling must not leave containerd routed through an
  * endpoint that is gone.
  */
@@ -8,7 +8,7 @@ import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stampedText } from '../../../src/containerd/hosts-dir.js';
+import { EDITED_DIR, stampedText } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { runCli } from '../../helpers/cli.js';
 
@@ -37,10 +37,11 @@ t.test("restore removes our hosts.toml files from the config file's containerd-h
   t.equal(r.code, 0, r.stderr + r.stdout);
   t.notOk(existsSync(join(hosts, 'quay.io', 'hosts.toml')), 'ours removed');
   t.ok(existsSync(join(hosts, 'quay.io', 'ca.crt')), 'the CA beside it stays');
-  t.notOk(existsSync(join(hosts, 'registry.lan:5000', 'hosts.toml')), 'ours edited: removed');
-  const kept = readdirSync(join(hosts, 'registry.lan:5000')).filter((n) => n.startsWith('hosts.toml.edited-'));
-  t.equal(kept.length, 1, 'the edit kept beside it');
-  t.equal(readFileSync(join(hosts, 'registry.lan:5000', kept[0] as string), 'utf8'), edited);
+  t.notOk(existsSync(join(hosts, 'registry.lan:5000')), 'ours edited: removed, with its directory (containerd falls back to _default)');
+  const keptDir = join(hosts, EDITED_DIR, 'registry.lan:5000');
+  const kept = readdirSync(keptDir).filter((n) => n.startsWith('hosts.toml.edited-'));
+  t.equal(kept.length, 1, 'the edit kept');
+  t.equal(readFileSync(join(keptDir, kept[0] as string), 'utf8'), edited);
   t.equal(readFileSync(join(hosts, 'ghcr.io', 'hosts.toml'), 'utf8'), theirs, "someone else's left as it is");
   t.match(r.stdout + r.stderr, `removed our hosts.toml for`);
 });
