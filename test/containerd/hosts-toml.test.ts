@@ -105,6 +105,43 @@ t.test('hostile locations are escaped: a value never opens a table or adds a key
   t.same(Object.keys(parsed).sort(), ['host', 'server']);
 });
 
+t.test('every rendered string is escaped: mirror hosts and paths, insecure forms, certificate paths, through the local mirror', async (t) => {
+  const evil = 'x"]\n[evil]\nk = "1\\\u0001\u007f\t\r\u00e9';
+  const tls = new Map([
+    ['a.io', { ca: [`/c/${evil}`], client: [] }],
+    ['mm.io', { ca: [`/c/${evil}.crt`], client: [[`/c/${evil}.cert`, `/c/${evil}.key`] as const] }],
+  ]);
+  const conf: RegistriesConf = {
+    registries: [
+      { location: 'quay.io', mirrors: [{ location: `m.example/${evil}`, insecure: true }, { location: `${evil}/p` }] },
+      { location: 'a.io', mirrors: [{ location: 'mm.io' }] },
+    ],
+  };
+  const keysOf = (text: string) => {
+    const parsed = parse(text) as { host: Record<string, Record<string, unknown>> };
+    return [Object.keys(parsed).sort(), ...Object.values(parsed.host).map((h) => Object.keys(h).sort())];
+  };
+  const plain = renderHostsTomls(conf, { tls }).files;
+  t.same(
+    plain.map((f) => f.host),
+    ['a.io', 'quay.io'],
+  );
+  t.same(keysOf(plain[0]?.text ?? ''), [
+    ['ca', 'host', 'server'],
+    ['ca', 'capabilities', 'client'],
+  ]);
+  t.same(keysOf(plain[1]?.text ?? ''), [
+    ['host', 'server'],
+    ['capabilities', 'override_path', 'skip_verify'],
+    ['capabilities', 'override_path'],
+    ['capabilities', 'override_path'],
+  ]);
+  const ca = (parse(plain[0]?.text ?? '') as { ca: string[] }).ca;
+  t.same(ca, [`/c/${evil}`], 'the value read back is the value given');
+  const routed = renderHostsTomls(conf, { tls, localMirror: '127.0.0.1:5050' }).files;
+  for (const f of routed) t.notOk('evil' in (parse(f.text) as Record<string, unknown>), `${f.host} through the local mirror: no key added`);
+});
+
 t.test('certificate files: ca and client for server and for https mirrors; none for skip_verify or http entries', async (t) => {
   const conf: RegistriesConf = {
     registries: [{ location: 'quay.io', mirrors: [{ location: 'mirror.lan:5000/quay' }, { location: 'plain.lan', insecure: true }] }],
