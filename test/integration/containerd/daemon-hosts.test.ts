@@ -54,14 +54,14 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
 });
 
 /** A daemon keeping quay.io's hosts.toml, its rescan every 300 ms, once healthy with that file written. */
-async function quayWithRescan(t: Test): Promise<{ d: DaemonProcess; quay: string }> {
+async function quayWithRescan(t: Test): Promise<{ d: DaemonProcess; quay: string; policy: string }> {
   const ws = workspace(t);
   const hostsDir = join(ws.dir, 'certs.d');
   writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
   const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--rescan-interval-ms', '300'] });
   const quay = join(hostsDir, 'quay.io', 'hosts.toml');
   await d.waitForStatus((x) => x.state === 'healthy' && x.containerd?.hosts.includes('quay.io') === true, 'healthy, quay.io written');
-  return { d, quay };
+  return { d, quay, policy: ws.policy };
 }
 
 t.test('a hand edit of our hosts.toml is seen by the rescan: kept, ours restored, status says so', async (t) => {
@@ -90,5 +90,19 @@ t.test('a certificate put beside a hosts.toml, or removed, reaches it by the res
   rmSync(ca);
   await d.waitFor(() => caOf() === undefined, 'the removed CA no longer named');
   t.equal((await d.status()).state, 'healthy');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('a policy directory that vanishes leaves our hosts.toml in effect (rescans too); back and empty, ours go with their directory', async (t) => {
+  const { d, quay, policy } = await quayWithRescan(t);
+  const ours = readFileSync(quay, 'utf8');
+  const renders = (await d.status()).renders;
+  rmSync(policy, { recursive: true });
+  await d.waitForStatus((x) => x.degraded.some((r) => /policy directory .* does not exist/.test(r)) && x.renders > renders, 'degraded: no policy directory');
+  const rescans = (await d.status()).renders;
+  await d.waitForStatus((x) => x.renders > rescans + 1, 'rendered (and refused) again since');
+  t.equal(readOrUndefined(quay), ours, 'the unknown policy is not an empty one: ours stays for containerd');
+  mkdirSync(policy, { mode: 0o755 });
+  await d.waitFor(() => !existsSync(dirname(quay)), 'an existing empty directory is an empty policy: ours removed, and its directory');
   t.equal(await d.stop(), 0);
 });
