@@ -21,6 +21,7 @@
  */
 import { promises as fs, type Dirent } from 'node:fs';
 import { join } from 'node:path';
+import { byteOrderCompare } from '../core/byte-order.js';
 import { error, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
@@ -48,6 +49,9 @@ export const EDITED_DIR = '_mirror-policyd-edited';
 
 /** The kept copies of an edited hosts.toml of ours: `hosts.toml.edited-<time>` (earlier versions kept them in the host directory). */
 const KEPT_COPY = /^hosts\.toml\.edited-/;
+
+/** How many kept copies of one host's hosts.toml stay (the newest). */
+const KEPT_PER_HOST = 20;
 
 /** How many times a file that changes under us between our read and our replace or unlink is read again before giving up. */
 const RACE_TRIES = 3;
@@ -79,13 +83,20 @@ function standingOfBytes(bytes: Buffer | undefined): Standing {
   return intact ? { kind: 'ours' } : { kind: 'edited', text };
 }
 
-/** Keeps a hand-edited file of ours in EDITED_DIR before it is replaced or removed; returns where. */
+/**
+ * Keeps a hand-edited file of ours in EDITED_DIR before it is replaced or removed; returns where.
+ * Only the newest KEPT_PER_HOST copies of a host stay (as the daemon's drift/ for registries.conf:
+ * something rewriting our file in a loop must not fill /etc); the copy just made is never among
+ * those removed, even when the clock was set back and its name sorts first.
+ */
 async function keepEdited(dir: string, host: string, text: string, now: Date): Promise<string> {
   const keptDir = join(dir, EDITED_DIR, host);
   await fs.mkdir(keptDir, { recursive: true, mode: 0o755 });
-  const savedAs = join(keptDir, `hosts.toml.edited-${now.toISOString().replace(/[:.]/g, '-')}`);
-  await writeFileAtomic(savedAs, text);
-  return savedAs;
+  const name = `hosts.toml.edited-${now.toISOString().replace(/[:.]/g, '-')}`;
+  await writeFileAtomic(join(keptDir, name), text);
+  const others = (await fs.readdir(keptDir)).filter((n) => KEPT_COPY.test(n) && n !== name).sort(byteOrderCompare);
+  for (const old of others.slice(0, Math.max(0, others.length + 1 - KEPT_PER_HOST))) await fs.rm(join(keptDir, old), { force: true });
+  return join(keptDir, name);
 }
 
 export async function writeHostsDir(dir: string, files: readonly HostsFile[], now = new Date()): Promise<HostsDirOutcome> {

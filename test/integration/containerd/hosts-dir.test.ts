@@ -6,7 +6,7 @@
  * before it is replaced or removed.
  */
 import t from 'tap';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,4 +206,26 @@ t.test('a host directory an earlier version left holding only kept copies (hosts
   t.ok(existsSync(join(dir, EDITED_DIR, 'ghcr.io', 'hosts.toml.edited-2026-01-01T00-00-00-000Z')), 'its kept copy moved with the others');
   t.ok(existsSync(join(dir, 'empty.io')), 'an empty directory someone made is not ours to remove');
   t.same((await writeHostsDir(dir, [])).conflicts, [], 'the kept copies directory is no host directory to look at');
+});
+
+t.test('kept copies of a host are bounded: the newest 20, the one just made always among them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-kept-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const files = [{ host: 'quay.io', text: ours('https://quay.io') }];
+  const file = join(dir, 'quay.io', 'hosts.toml');
+  await writeHostsDir(dir, files);
+  const keptDir = join(dir, EDITED_DIR, 'quay.io');
+  let last = '';
+  for (let i = 0; i < 25; i++) {
+    writeFileSync(file, `${readFileSync(file, 'utf8')}# hand edit ${i}\n`);
+    const outcome = await writeHostsDir(dir, files, new Date(Date.UTC(2026, 11, 4, 6, 0, i)));
+    last = outcome.edited[0]?.savedAs ?? '';
+  }
+  t.equal(readdirSync(keptDir).length, 20, 'the newest 20');
+  t.ok(readdirSync(keptDir).includes('hosts.toml.edited-2026-12-04T06-00-24-000Z'), 'the newest kept');
+  t.notOk(readdirSync(keptDir).includes('hosts.toml.edited-2026-12-04T06-00-04-000Z'), 'the oldest gone');
+  writeFileSync(file, `${readFileSync(file, 'utf8')}# with the clock set back\n`);
+  const back = await writeHostsDir(dir, files, new Date(Date.UTC(2026, 0, 1)));
+  t.ok(existsSync(back.edited[0]?.savedAs ?? ''), 'the copy just made is never the one removed');
+  t.not(last, '');
 });
