@@ -2,16 +2,19 @@
  * The certificates a hosts.toml must name (an edge: it lists directories). containerd uses the
  * Docker-pattern files of `certs.d/<host>/` (`*.crt`, `NAME.cert` with `NAME.key` or holding the
  * key itself) only while that directory has no hosts.toml; once we write one, only what it
- * names counts. So, per host, we name what containerd used there before, then what
+ * names counts. Which directory it used for a host is the first that exists of `host_port_/`,
+ * `<host>/` and `_default/` (containerdHostDirNames): a host without a directory of its own
+ * (or with only our hosts.toml in it, which did not exist before us) used `_default/`'s files,
+ * unless `_default/` has a hosts.toml. So, per host, we name what containerd used there before, then what
  * containers/image uses for the same host
  * (/etc/containers/certs.d/<host>/, else /etc/docker/certs.d/<host>/, src/registry/certs.ts):
  * a mirror reached through containerd is then trusted exactly as it is by podman and skopeo.
  */
-import { promises as fs, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { CERT_DIRS, certFileNames, certFilesAmong, type CertFileNames } from '../registry/certs.js';
-import type { HostTlsFiles } from './hosts-toml.js';
+import { containerdHostDirNames, type HostTlsFiles } from './hosts-toml.js';
 
 function add(into: { ca: string[]; client: Array<[string, string]> }, dir: string, names: { ca: string[]; client: Array<[string, string]> }): void {
   for (const n of names.ca) if (!into.ca.includes(join(dir, n))) into.ca.push(join(dir, n));
@@ -26,8 +29,8 @@ function add(into: { ca: string[]; client: Array<[string, string]> }, dir: strin
  */
 async function filesOf(host: string, hostsDir: string, certDirs: readonly string[]): Promise<HostTlsFiles | undefined> {
   const found = { ca: [] as string[], client: [] as Array<[string, string]> };
-  const own = await fs.readdir(join(hostsDir, host)).then(ownCertFiles, () => undefined);
-  if (own) add(found, resolve(hostsDir, host), own);
+  const own = containerdOwnFiles(hostsDir, host);
+  if (own.files) add(found, resolve(own.dir), own.files);
   for (const base of certDirs) {
     const names = await certFileNames(join(base, host));
     if (!names) continue;
@@ -35,6 +38,32 @@ async function filesOf(host: string, hostsDir: string, certDirs: readonly string
     break; // containers/image stops at the first of its directories that exists
   }
   return found.ca.length + found.client.length > 0 ? found : undefined;
+}
+
+/** The names in a directory; undefined when it is missing or unreadable. */
+function namesIn(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The directory containerd took for `host` before our hosts.toml and its certificate files
+ * (none when it is `_default/` with a hosts.toml, or when no directory exists). `<host>/`
+ * holding nothing but a hosts.toml (and our temp files) is taken as ours, not as there before.
+ */
+function containerdOwnFiles(hostsDir: string, host: string): { dir: string; files?: CertFileNames } {
+  for (const name of containerdHostDirNames(host)) {
+    const dir = join(hostsDir, name);
+    const names = namesIn(dir);
+    if (names === undefined) continue;
+    if (name === host && names.every((n) => n === 'hosts.toml' || n.startsWith('.'))) continue;
+    if (name === '_default' && names.includes('hosts.toml')) return { dir };
+    return { dir, files: ownCertFiles(names) };
+  }
+  return { dir: '' };
 }
 
 /**
@@ -70,19 +99,17 @@ export async function tlsFilesFor(hosts: Iterable<string>, hostsDir: string, cer
 export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: readonly string[] = CERT_DIRS): string {
   const lines: string[] = [];
   for (const host of new Set(hosts)) {
-    // containerd's own directory counts only for the files in it: our first hosts.toml write makes it.
-    const own = namesOrUndefined(join(hostsDir, host), ownCertFiles);
-    lines.push(`${join(hostsDir, host)} ${JSON.stringify(own !== undefined && own.ca.length + own.client.length > 0 ? own : null)}`);
+    // containerd's directory counts for the files in it: our first hosts.toml write makes `<host>/` and changes nothing.
+    const own = containerdOwnFiles(hostsDir, host);
+    const files = own.files !== undefined && own.files.ca.length + own.files.client.length > 0 ? own.files : null;
+    lines.push(`${host} ${own.dir} ${JSON.stringify(files)}`);
     // containers/image's: that one exists decides the search (an empty one stops it).
     for (const base of certDirs) lines.push(`${join(base, host)} ${JSON.stringify(namesOrUndefined(join(base, host)) ?? null)}`);
   }
   return lines.join('\n');
 }
 
-function namesOrUndefined(dir: string, among: (names: string[]) => CertFileNames = certFilesAmong): CertFileNames | undefined {
-  try {
-    return among(readdirSync(dir));
-  } catch {
-    return undefined; // missing (the usual case) or unreadable: tlsFilesFor skips it too
-  }
+function namesOrUndefined(dir: string): CertFileNames | undefined {
+  const names = namesIn(dir);
+  return names === undefined ? undefined : certFilesAmong(names); // missing (the usual case) or unreadable: tlsFilesFor skips it too
 }

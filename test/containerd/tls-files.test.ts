@@ -91,3 +91,28 @@ t.test("a .cert without its .key: named in containerd's own directory (it reads 
   writeFileSync(join(own, 'd.cert'), 'x');
   t.not(tlsListing(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]), listing, 'one added is seen by the rescan');
 });
+
+t.test("a host without a directory of its own: containerd used _default/'s files for it, so ours name them (not when _default has a hosts.toml)", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-tls-default-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const hostsDir = join(root, 'containerd');
+  const containers = join(root, 'containers');
+  files(join(hostsDir, '_default'), ['corp.crt']);
+  files(join(hostsDir, 'quay.io'), ['hosts.toml']); // ours only: before it, containerd read _default/ for quay.io
+  files(join(hostsDir, 'own.io'), ['own.crt']);
+  files(join(hostsDir, 'm.lan_5000_'), ['port.crt']); // containerd's other name for m.lan:5000, looked up first
+  files(join(containers, 'quay.io'), ['q.crt']);
+  const found = await tlsFilesFor(['quay.io', 'own.io', 'm.lan:5000', 'none.lan'], hostsDir, [containers]);
+  t.same(found.get('quay.io')?.ca, [join(hostsDir, '_default/corp.crt'), join(containers, 'quay.io/q.crt')], "_default's, then containers/image's");
+  t.same(found.get('none.lan')?.ca, [join(hostsDir, '_default/corp.crt')]);
+  t.same(found.get('own.io')?.ca, [join(hostsDir, 'own.io/own.crt')], 'a directory of its own: _default is not read for it');
+  t.same(found.get('m.lan:5000')?.ca, [join(hostsDir, 'm.lan_5000_/port.crt')], 'HOST_PORT_/ first, as containerd looks');
+
+  const listing = tlsListing(['none.lan'], hostsDir, [containers]);
+  writeFileSync(join(hostsDir, '_default', 'more.crt'), 'x');
+  t.not(tlsListing(['none.lan'], hostsDir, [containers]), listing, 'a CA added to _default/ is seen by the rescan');
+  writeFileSync(join(hostsDir, '_default', 'hosts.toml'), 'server = "https://corp.example"\n');
+  const withToml = await tlsFilesFor(['none.lan'], hostsDir, [containers]);
+  t.notOk(withToml.has('none.lan'), '_default/ with a hosts.toml: containerd read that, not its files');
+  t.not(tlsListing(['none.lan'], hostsDir, [containers]), listing);
+});
