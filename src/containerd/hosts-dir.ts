@@ -22,7 +22,7 @@
 import { promises as fs, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { error, type Diagnostic } from '../core/diagnostic.js';
+import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
 import { readRegularFile, writeFileAtomic } from '../output/atomic-write.js';
@@ -279,5 +279,25 @@ export async function updateHostsDir(
   const tlsLook = { hosts, listing: tlsListing(hosts, dir, certDirs) };
   const tls = await tlsFilesFor(hosts, dir, certDirs);
   const rendered = renderHostsTomls(conf, { tls, ...(options.localMirror !== undefined ? { localMirror: options.localMirror } : {}) });
-  return { ...rendered, ...(await writeHostsDir(dir, rendered.files)), tlsLook };
+  const outcome = await writeHostsDir(dir, rendered.files);
+  const warnings = [...rendered.warnings, ...(await defaultTakenOver(dir, outcome.current))];
+  return { ...rendered, warnings, ...outcome, tlsLook };
+}
+
+/**
+ * An operator's `_default/hosts.toml` (a global mirror, say) applies to every registry without a
+ * directory of its own: the hosts we write a hosts.toml for leave it, and an operator must hear so.
+ * None when it is ours (`_default` linked to a host directory we write) or there is none.
+ */
+async function defaultTakenOver(dir: string, hosts: readonly string[]): Promise<Diagnostic[]> {
+  if (hosts.length === 0) return [];
+  const file = join(dir, '_default', 'hosts.toml');
+  const standing = standingOfBytes(await readRegularFile(file).catch(() => undefined));
+  if (standing.kind !== 'foreign') return [];
+  return [
+    warning(
+      { file },
+      `containerd no longer reads it for ${hosts.join(', ')}: it takes a registry's own directory first, where mirror-policyd writes its hosts.toml (its settings do not apply to them)`,
+    ),
+  ];
 }

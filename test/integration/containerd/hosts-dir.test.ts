@@ -229,3 +229,17 @@ t.test('kept copies of a host are bounded: the newest 20, the one just made alwa
   t.ok(existsSync(back.edited[0]?.savedAs ?? ''), 'the copy just made is never the one removed');
   t.not(last, '');
 });
+
+t.test("an operator's _default/hosts.toml: a warning names the hosts our files take out of it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-default-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const conf: RegistriesConf = {
+    registries: [{ location: 'quay.io', origin: { file: '10-policy.toml', line: 1 }, mirrors: [{ location: 'mirror.lan:5000/quay' }] }],
+  };
+  t.same((await updateHostsDir(dir, conf, { certDirs: [] })).warnings, [], 'no _default/hosts.toml: nothing to say');
+  mkdirSync(join(dir, '_default'));
+  writeFileSync(join(dir, '_default', 'hosts.toml'), '[host."https://global-mirror.example"]\n');
+  const outcome = await updateHostsDir(dir, conf, { certDirs: [] });
+  t.match(outcome.warnings.map(formatDiagnostic), [/_default\/hosts\.toml: warning: containerd no longer reads it for quay\.io/]);
+  t.same((await updateHostsDir(dir, { registries: [] }, { certDirs: [] })).warnings, [], 'no host of ours: nothing to say');
+});
