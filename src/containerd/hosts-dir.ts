@@ -20,7 +20,7 @@
  * between is never replaced or removed unseen (the window left is a rename's or an unlink's).
  */
 import { promises as fs, type Dirent } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
@@ -59,6 +59,19 @@ const RACE_TRIES = 3;
 /** A directory name containerd looks up for a registry host: a host name or address and an optional port, nothing that walks. */
 const HOST_DIR = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 
+/**
+ * `path` and the directories above it that are missing, made 0755 whatever the umask (mkdir's
+ * mode is masked by it): containerd runs as root, but `resolve --runtime containerd` and an
+ * operator's look read them as anyone, and a hosts.toml is 0644 for that. Existing ones keep theirs.
+ */
+async function mkdirReadable(path: string): Promise<void> {
+  const made = await fs.mkdir(path, { recursive: true, mode: 0o755 });
+  if (made === undefined) return;
+  const first = resolve(made);
+  // From `path` up to the first one made (absolute paths: a relative one would stop at '.').
+  for (let p = resolve(path); p.startsWith(first) && p !== dirname(p); p = dirname(p)) await fs.chmod(p, 0o755);
+}
+
 /** What we write for a rendered file: the header, the digest of the rest (as registries.conf carries its own), the rest. */
 export function stampedText(text: string): string {
   const body = text.slice(HOSTS_TOML_HEADER.length);
@@ -91,7 +104,7 @@ function standingOfBytes(bytes: Buffer | undefined): Standing {
  */
 async function keepEdited(dir: string, host: string, text: string, now: Date): Promise<string> {
   const keptDir = join(dir, EDITED_DIR, host);
-  await fs.mkdir(keptDir, { recursive: true, mode: 0o755 });
+  await mkdirReadable(keptDir);
   const name = `hosts.toml.edited-${now.toISOString().replace(/[:.]/g, '-')}`;
   await writeFileAtomic(join(keptDir, name), text);
   const others = (await fs.readdir(keptDir)).filter((n) => KEPT_COPY.test(n) && n !== name).sort(byteOrderCompare);
@@ -101,7 +114,7 @@ async function keepEdited(dir: string, host: string, text: string, now: Date): P
 
 export async function writeHostsDir(dir: string, files: readonly HostsFile[], now = new Date()): Promise<HostsDirOutcome> {
   const out: HostsDirOutcome = { written: [], removed: [], conflicts: [], current: [], edited: [] };
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  await mkdirReadable(dir);
   const wanted = new Set<string>();
   for (const f of files) {
     if (!HOST_DIR.test(f.host) || f.host.includes('..')) {
@@ -136,7 +149,7 @@ async function writeOne(dir: string, f: HostsFile, now: Date, out: HostsDirOutco
     );
     return;
   }
-  await fs.mkdir(join(dir, f.host), { recursive: true, mode: 0o755 });
+  await mkdirReadable(join(dir, f.host));
   const text = stampedText(f.text);
   let keptText: string | undefined; // an edit of ours already kept: replacing it loses nothing
   for (let attempt = 0; attempt < RACE_TRIES; attempt++) {
@@ -219,7 +232,7 @@ async function moveKeptCopies(dir: string, host: string): Promise<boolean> {
   const names = (await fs.readdir(join(dir, host)).catch(() => [] as string[])).filter((n) => KEPT_COPY.test(n));
   if (names.length === 0) return false;
   const keptDir = join(dir, EDITED_DIR, host);
-  await fs.mkdir(keptDir, { recursive: true, mode: 0o755 });
+  await mkdirReadable(keptDir);
   for (const n of names) await fs.rename(join(dir, host, n), join(keptDir, n));
   return true;
 }

@@ -6,7 +6,7 @@
  * before it is replaced or removed.
  */
 import t from 'tap';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,4 +242,23 @@ t.test("an operator's _default/hosts.toml: a warning names the hosts our files t
   const outcome = await updateHostsDir(dir, conf, { certDirs: [] });
   t.match(outcome.warnings.map(formatDiagnostic), [/_default\/hosts\.toml: warning: containerd no longer reads it for quay\.io/]);
   t.same((await updateHostsDir(dir, { registries: [] }, { certDirs: [] })).warnings, [], 'no host of ours: nothing to say');
+});
+
+t.test('modes do not depend on the umask: directories we make 0755, hosts.toml 0644, as containerd and resolve --runtime read them', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-hosts-mode-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'etc', 'containerd', 'certs.d');
+  const old = process.umask(0o077);
+  try {
+    await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+    const file = join(dir, 'quay.io', 'hosts.toml');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}# a hand edit\n`);
+    await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  } finally {
+    process.umask(old);
+  }
+  const mode = (p: string): string => (statSync(p).mode & 0o777).toString(8);
+  for (const d of [join(root, 'etc'), join(root, 'etc', 'containerd'), dir, join(dir, 'quay.io'), join(dir, EDITED_DIR), join(dir, EDITED_DIR, 'quay.io')])
+    t.equal(mode(d), '755', d);
+  t.equal(mode(join(dir, 'quay.io', 'hosts.toml')), '644');
 });
