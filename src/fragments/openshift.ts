@@ -12,10 +12,11 @@ import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
 import { error, warning, type DataPath, type Diagnostic, type Location, type Locator, type Severity } from '../core/diagnostic.js';
 import { didYouMean, FieldReader, isTable, type Table } from '../core/field-reader.js';
-import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SetKind, validateMirrorSet, validateScope } from './policy.js';
+import { type Fragment, type Located, type MirrorMode, type MirrorSet, type ParsedFragment, type SetKind, validateMirrorSet } from './policy.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { validateConf } from '../registries-conf/validate.js';
 import { contributesNothing } from './contribution.js';
+import { isValidMirrorSource } from '../reference/scope.js';
 
 type YamlLib = typeof import('yaml');
 let yamlLib: YamlLib | undefined;
@@ -331,16 +332,13 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
   const sources = withoutNulls(rawSources);
   const sp = [...path, 'registrySources'];
   unknownFields(rawSources, REGISTRY_SOURCES_FIELDS, sp, 'Image spec.registrySources', 'error', r, keyAt);
-  for (const [key, kind, list] of [
-    ['insecureRegistries', 'insecure', out.insecure],
-    ['blockedRegistries', 'blocked', out.blocked],
+  for (const [key, list] of [
+    ['insecureRegistries', out.insecure],
+    ['blockedRegistries', out.blocked],
   ] as const) {
-    (r.stringArray(sources, key, sp) ?? []).forEach((value, i) => {
-      const origin = locate([...sp, key, i]);
-      r.diagnostics.push(...validateScope(kind, value, origin));
-      list.push({ value, origin });
-    });
+    (readRegistryList(sources, key, sp, r) ?? []).forEach((value, i) => list.push({ value, origin: locate([...sp, key, i]) }));
   }
+  readRegistryList(sources, 'allowedRegistries', sp, r);
   const search = r.stringArray(sources, 'containerRuntimeSearchRegistries', sp);
   if (search && isSearchListAccepted(search, [...sp, 'containerRuntimeSearchRegistries'], r)) {
     out.conf.unqualifiedSearchRegistries = search;
@@ -351,6 +349,48 @@ function readImageConfig(spec: Table, path: DataPath, r: FieldReader, locate: Lo
     );
   }
   allowedRegistries(sources, sp, r, keyAt);
+}
+
+/** RegistrySources' MaxItems and items:MaxLength for insecure, blocked and allowed registries. */
+const MAX_REGISTRY_ENTRIES = 1024;
+const MAX_REGISTRY_LENGTH = 256;
+
+/**
+ * insecureRegistries, blockedRegistries or allowedRegistries, checked as the API server checks
+ * them (openshift/api config/v1 RegistrySources): at most 1024 entries, each 1 to 256 characters
+ * matching its CEL pattern, the IDMS source pattern (host[:port][/path] or *.host). Looser
+ * values (a tag, a digest, a space) pass runtime-utils, but no cluster admits them.
+ */
+function readRegistryList(sources: Table, key: string, sp: DataPath, r: FieldReader): string[] | undefined {
+  const values = r.stringArray(sources, key, sp);
+  if (!values) return undefined;
+  if (values.length > MAX_REGISTRY_ENTRIES)
+    r.error(
+      [...sp, key],
+      `${key} lists ${values.length} registries; the API server takes at most ${MAX_REGISTRY_ENTRIES} (listing a common parent scope or a *.domain covers several)`,
+    );
+  values.forEach((value, i) => {
+    const problem = registryEntryProblem(value);
+    if (problem !== undefined) r.error([...sp, key, i], `invalid entry in ${key} ${JSON.stringify(value)}: ${problem}`);
+  });
+  return values;
+}
+
+/** Why the API server refuses a registrySources entry, with the fix when it is plain; undefined when it takes it. */
+function registryEntryProblem(value: string): string | undefined {
+  if (value.length > MAX_REGISTRY_LENGTH) return `it is ${value.length} characters long; the API server takes at most ${MAX_REGISTRY_LENGTH}`;
+  if (isValidMirrorSource(value)) return undefined;
+  if (value === '') return 'an empty entry (the API server refuses one); remove it';
+  const rule = 'the API server takes hostname[:port][/path] or *.hostname';
+  if (value.startsWith('*.') && /[:/]/.test(value)) return `${rule}: a wildcard names hosts only, with no port or path`;
+  const digest = value.indexOf('@');
+  if (digest > 0) return `${rule}, without a tag or digest; drop ${JSON.stringify(value.slice(digest))}`;
+  const tag = /\/[^/]*(:[^/:]*)$/.exec(value);
+  if (tag?.[1] !== undefined) return `${rule}, without a tag or digest; drop ${JSON.stringify(tag[1])}`;
+  if (value.endsWith('/')) return `${rule}; drop the trailing "/"`;
+  const slash = value.indexOf('/');
+  if (slash > 0 && /[A-Z]/.test(value.slice(slash))) return `${rule}; path components are lowercase`;
+  return rule;
 }
 
 /** allowedRegistries is policy.json's: ignored here, but never beside blockedRegistries (a CEL rule of RegistrySources: no cluster runs with both). */

@@ -134,7 +134,7 @@ t.test('bad input is refused with file, line and column', async (t) => {
     [
       'invalid blocked scope',
       `${head('Image', 'config.openshift.io/v1')}spec:\n  registrySources:\n    blockedRegistries: ["example.*.com"]\n`,
-      /^f\.yaml:6:25: invalid entry for blocked registries "example\.\*\.com"/,
+      /^f\.yaml:6:25: invalid entry in blockedRegistries "example\.\*\.com": the API server takes hostname\[:port\]\[\/path\] or \*\.hostname/,
     ],
   ];
   for (const [name, text, re] of cases) {
@@ -487,4 +487,36 @@ t.test("a typed list (ImageDigestMirrorSetList, as the API and client-go write i
 t.test('a !!omap spec is a sequence, as go-yaml reads it, not a mapping whose entries are silently lost', async (t) => {
   const omap = `apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: x}\nspec: !!omap\n  - imageDigestMirrors:\n    - source: quay.io/x\n      mirrors: [m.example/x]\n`;
   t.match(errors(omap), [/^f\.yaml:5:3: "spec" must be a table, not an array/]);
+});
+
+t.test("the Image's registry lists take what the API server takes: its pattern, 1 to 256 characters, at most 1024 entries", async (t) => {
+  const list = (field: string, values: readonly string[]): string => `${IMAGE_HEAD}  registrySources:\n    ${field}: ${JSON.stringify(values)}\n`;
+  // openshift/api config/v1 tests (images.config.openshift.io/AAA_ungated.yaml): what it admits.
+  const valid = ['registry.io', 'registry.io/myrepo', '*.example.com', 'localhost:5000/repo', 'Registry.IO:5000/a__b/c.d-e'];
+  for (const field of ['insecureRegistries', 'blockedRegistries', 'allowedRegistries']) {
+    t.same(errors(list(field, valid)), [], `${field}: the valid forms`);
+    const refused: Array<[string, RegExp]> = [
+      ['registry.io/myrepo:latest', /without a tag or digest; drop ":latest"/],
+      ['registry.io/myrepo@sha256:abc123', /without a tag or digest; drop "@sha256:abc123"/],
+      ['', /an empty entry/],
+      ['*.', /hostname\[:port\]\[\/path\] or \*\.hostname/],
+      ['*.example.com:5000', /a wildcard names hosts only, with no port or path/],
+      ['*.example.com/ns', /a wildcard names hosts only, with no port or path/],
+      ['example.*.com', /hostname\[:port\]\[\/path\] or \*\.hostname/],
+      ['host name', /hostname\[:port\]\[\/path\] or \*\.hostname/],
+      ['-bad.io', /hostname\[:port\]\[\/path\] or \*\.hostname/],
+      ['reg.io/Upper', /path components are lowercase/],
+      ['reg.io/ns/', /drop the trailing "\/"/],
+      [`r.io/${'a'.repeat(252)}`, /is 257 characters long; the API server takes at most 256/],
+    ];
+    for (const [value, why] of refused) {
+      const es = errors(list(field, ['ok.io', value]));
+      t.equal(es.length, 1, `${field} ${JSON.stringify(value)}: ${es.join(' | ')}`);
+      t.match(es[0], new RegExp(`^f\\.yaml:6:\\d+: invalid entry in ${field} ${JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+      t.match(es[0], why, `${field} ${JSON.stringify(value)}`);
+    }
+    const many = Array.from({ length: 1025 }, (_, i) => `r${i}.example`);
+    t.match(errors(list(field, many)), [new RegExp(`^f\\.yaml:6:\\d+: ${field} lists 1025 registries; the API server takes at most 1024`)]);
+    t.same(errors(list(field, many.slice(1))), [], `${field}: 1024 entries`);
+  }
 });

@@ -269,17 +269,27 @@ t.test('YAML: a non-wildcard insecure scope with a newline is refused at its lin
     t,
     one('a.yaml', imageConfig(`    insecureRegistries:\n    - ok.io\n    - "evil.com${PAYLOAD_ESCAPED}"\n`)),
     'a.yaml',
-    /not a registry or repository namespace/,
+    /invalid entry in insecureRegistries/,
     9,
   );
 });
 
-t.test('YAML: a wildcard blocked scope with a payload and control characters is kept as one escaped prefix', async (t) => {
-  const r = one('a.yaml', imageConfig(`    blockedRegistries:\n    - "*.x${PAYLOAD_ESCAPED}\\u0000\\x1b\\u007f"\n`));
-  const { registries } = accepted(t, r, [`*.x${PAYLOAD}\u0000\u001b\u007f`]);
-  t.equal(registries[0]?.blocked, true);
-  t.equal(registries[0]?.location, '');
-});
+t.test(
+  'a wildcard blocked scope with a payload and control characters: kept as one escaped prefix from TOML, refused in an Image as the API server refuses it',
+  async (t) => {
+    const r = one('a.toml', `blocked-registries = ["*.x${PAYLOAD_ESCAPED}\\u0000\\u001b\\u007f"]\n`);
+    const { registries } = accepted(t, r, [`*.x${PAYLOAD}\u0000\u001b\u007f`]);
+    t.equal(registries[0]?.blocked, true);
+    t.equal(registries[0]?.location, '');
+    rejected(
+      t,
+      one('a.yaml', imageConfig(`    blockedRegistries:\n    - "*.x${PAYLOAD_ESCAPED}\\u0000\\x1b\\u007f"\n`)),
+      'a.yaml',
+      /invalid entry in blockedRegistries/,
+      8,
+    );
+  },
+);
 
 t.test('YAML: a hostile containerRuntimeSearchRegistries entry is refused with a line', async (t) => {
   rejected(
