@@ -547,7 +547,8 @@ export function slotText(f: SlotFragment): string {
         apiVersion: 'config.openshift.io/v1',
         kind: 'Image',
         metadata: { name: 'cluster' },
-        spec: { registrySources: { insecureRegistries: [v(8)], blockedRegistries: [v(9), v(3)], containerRuntimeSearchRegistries: [v(7)] } },
+        // The free wildcard slot stays plain here: an Image's lists take only what the API server's pattern admits.
+        spec: { registrySources: { insecureRegistries: [v(8)], blockedRegistries: [v(9), PLAIN_SLOTS[3]], containerRuntimeSearchRegistries: [v(7)] } },
       },
     ]
       .map((o) => YAML.stringify(o))

@@ -69,13 +69,18 @@ export function didYouMean(key: string, known: readonly string[]): string {
 }
 
 export class FieldReader {
+  /**
+   * @param scalarHint what to add when a string was wanted and a scalar of another type found:
+   * a format's word on how it came to be one (YAML: an unquoted `yes` is a boolean to kubectl).
+   */
   constructor(
     private readonly locate: Locator,
     readonly diagnostics: Diagnostic[] = [],
+    private readonly scalarHint: (v: unknown) => string = () => '',
   ) {}
 
-  private wrong(path: TomlPath, key: string, expected: string, v: unknown): undefined {
-    this.diagnostics.push(error(this.locate(path), `"${key}" must be ${expected}, not ${describe(v)}`));
+  private wrong(path: TomlPath, key: string, expected: string, v: unknown, hint = ''): undefined {
+    this.diagnostics.push(error(this.locate(path), `"${key}" must be ${expected}, not ${describe(v)}${hint}`));
     return undefined;
   }
 
@@ -94,7 +99,7 @@ export class FieldReader {
   string(obj: Table, key: string, path: TomlPath): string | undefined {
     const v = obj[key];
     if (v === undefined) return undefined;
-    return typeof v === 'string' ? v : this.wrong([...path, key], key, 'a string', v);
+    return typeof v === 'string' ? v : this.wrong([...path, key], key, 'a string', v, this.scalarHint(v));
   }
 
   boolean(obj: Table, key: string, path: TomlPath): boolean | undefined {
@@ -112,7 +117,10 @@ export class FieldReader {
     const out: string[] = [];
     v.forEach((item, i) => {
       if (typeof item === 'string') out.push(item);
-      else this.diagnostics.push(error(this.locate([...path, key, i]), `"${key}" must hold only strings; item ${i + 1} is ${describe(item)}`));
+      else
+        this.diagnostics.push(
+          error(this.locate([...path, key, i]), `"${key}" must hold only strings; item ${i + 1} is ${describe(item)}${this.scalarHint(item)}`),
+        );
     });
     return out;
   }

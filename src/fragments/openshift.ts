@@ -16,6 +16,7 @@ import { type Fragment, type Located, type MirrorMode, type MirrorSet, type Pars
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { validateConf } from '../registries-conf/validate.js';
 import { contributesNothing } from './contribution.js';
+import { goYamlScalarHint, goYamlTags, unreadableTagValue } from './go-yaml.js';
 import { isValidMirrorSource } from '../reference/scope.js';
 
 type YamlLib = typeof import('yaml');
@@ -464,6 +465,40 @@ function unresolvedAliases(doc: Document, lines: LineCounter, file: string, text
   return out;
 }
 
+/** The source of the first scalar at or after `offset` (the value an explicit tag ending there is on). */
+function scalarAfter(doc: Document, offset: number): string | undefined {
+  let found: string | undefined;
+  yaml().visit(doc, {
+    Scalar: (_key, node) => {
+      if (node.range && node.range[0] >= offset) {
+        found = node.source ?? String(node.value);
+        return yaml().visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * A %YAML directive other than 1.1, at its line: go-yaml (libyaml) reads 1.1 only and refuses
+ * the document ("found incompatible YAML document"). A 1.1 document is read as every document is.
+ */
+function refusedYamlVersion(text: string, doc: Document, lines: LineCounter, file: string): Diagnostic | undefined {
+  const version = doc.directives?.yaml;
+  if (!version?.explicit) return undefined;
+  const unsupported = doc.warnings.some((w) => w.message.startsWith('Unsupported YAML version'));
+  if (version.version === '1.1' && !unsupported) return undefined;
+  // This document's directive: the last one before its start.
+  const offset = Math.max(0, text.lastIndexOf('%YAML', doc.range?.[0] ?? text.length));
+  const directive = text.slice(offset).split(/\r?\n/, 1)[0]?.trim() ?? '%YAML';
+  const pos = lines.linePos(offset);
+  return error(
+    { file, line: pos.line, col: pos.col },
+    `${JSON.stringify(directive).slice(1, -1)}: kubectl and oc read YAML 1.1 only (go-yaml refuses this document); remove the directive`,
+  );
+}
+
 /** The yaml library's first message line, without its own " at line L, column C:" (we print the position first). */
 function yamlMessage(message: string, code: string): string {
   return (message.split('\n')[0] ?? code).replace(/ at line \d+, column \d+:?$/, '');
@@ -476,7 +511,8 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
   const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {}, objects: [] };
   // merge: `<<` merge keys, which YAML 1.2 dropped but go-yaml (hence kubectl and oc) still reads.
   // resolveKnownTags: false: go-yaml has no !!omap, !!set or !!pairs, and the yaml package's would
-  // turn a mapping into a Map whose entries no field reader sees; !!binary it has (customTags).
+  // turn a mapping into a Map whose entries no field reader sees. schema: the core schema, with
+  // go-yaml's YAML 1.1 scalars (go-yaml.ts), for every document whatever its %YAML directive.
   const docs = parseAllDocuments(text, {
     lineCounter: lines,
     logLevel: 'silent',
@@ -484,7 +520,8 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
     prettyErrors: true,
     merge: true,
     resolveKnownTags: false,
-    customTags: ['binary'],
+    schema: 'core',
+    customTags: goYamlTags,
   });
   const list = Array.isArray(docs) ? docs : [];
   for (const doc of list) {
@@ -492,11 +529,21 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
       const pos = e.linePos?.[0];
       diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${yamlMessage(e.message, e.code)}`));
     }
+    let unreadable = false;
     for (const w of doc.warnings) {
       const pos = w.linePos?.[0];
-      diagnostics.push(warning({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `YAML: ${yamlMessage(w.message, w.code)}`));
+      const at = { file, ...(pos ? { line: pos.line, col: pos.col } : {}) };
+      const message = yamlMessage(w.message, w.code);
+      const refused = unreadableTagValue(message, () => scalarAfter(doc, w.pos[1]));
+      unreadable ||= refused !== undefined;
+      diagnostics.push(refused === undefined ? warning(at, `YAML: ${message}`) : error(at, `invalid YAML: ${refused}`));
     }
-    if (doc.errors.length > 0) continue;
+    const refusedVersion = refusedYamlVersion(text, doc, lines, file);
+    if (refusedVersion) {
+      diagnostics.push(refusedVersion);
+      continue;
+    }
+    if (doc.errors.length > 0 || unreadable) continue;
     const locate = yamlLocator(doc, lines, file);
     const unresolved = unresolvedAliases(doc, lines, file, text);
     if (unresolved.length > 0) {
@@ -517,7 +564,7 @@ export function parseOpenShiftFragment(text: string, file: string): ParsedFragme
       );
       continue;
     }
-    const r = new FieldReader(locate, diagnostics);
+    const r = new FieldReader(locate, diagnostics, goYamlScalarHint);
     readObject(data, [], r, locate, yamlKeyLocator(doc, lines, locate), out);
   }
   const fragment: Fragment = { file, ...out };

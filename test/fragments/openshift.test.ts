@@ -520,3 +520,81 @@ t.test("the Image's registry lists take what the API server takes: its pattern, 
     t.same(errors(list(field, many.slice(1))), [], `${field}: 1024 entries`);
   }
 });
+
+t.test('plain scalars are read as kubectl and oc read them (go-yaml, YAML 1.1): an unquoted yes, on or 0b101 is no string', async (t) => {
+  const mirrors = (item: string): string => `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [m.example/x, ${item}]\n`;
+  const typeErrors = (text: string): string[] => errors(text).filter((e) => e.includes('must hold only strings'));
+  // What kubectl 1.32 (sigs.k8s.io/yaml, go-yaml v2) makes of each, to JSON.
+  for (const word of ['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF']) {
+    t.match(typeErrors(mirrors(word)), [/^f\.yaml:7:\d+: "mirrors" must hold only strings; item 2 is a boolean.*quote it/], `${word}: a boolean`);
+  }
+  for (const n of ['0b101', '0B101', '0X1F', '0O17', '1_000', '0_x1', '+0b101', '-0b101', '1_0e1_0', '.5_5', '99999999999999999999']) {
+    t.match(typeErrors(mirrors(n)), [/item 2 is a number/], `${n}: a number`);
+  }
+  for (const s of [
+    'yES',
+    'nO',
+    'oN',
+    'tRUE',
+    'nULL',
+    '1.2.3',
+    '10.0.0.1',
+    '0x',
+    '0o',
+    '0b',
+    '._5',
+    '1e',
+    '1e400',
+    '0x1FFFFFFFFFFFFFFFFF',
+    'yes.io',
+    '"yes"',
+    "'on'",
+  ]) {
+    t.same(typeErrors(mirrors(s)), [], `${s}: a string`);
+  }
+  const quoted = parseOpenShiftFragment(mirrors('"yes"'), 'f.yaml');
+  t.same(quoted.fragment?.mirrorSets[0]?.mirrors, ['m.example/x', 'yes'], 'quoted, it is the name');
+  const source = (value: string): string => `${IDMS_HEAD}  imageDigestMirrors:\n  - source: ${value}\n    mirrors: [m.example/x]\n`;
+  t.match(errors(source('!!bool yes')), [/^f\.yaml:6:\d+: "source" must be a string, not a boolean/]);
+  t.match(errors(source('!!float 1')), [/^f\.yaml:6:\d+: "source" must be a string, not a number/]);
+  for (const [tag, value] of [
+    ['int', 'quay'],
+    ['float', 'x'],
+    ['bool', 'x'],
+    ['null', 'x'],
+  ]) {
+    t.match(errors(source(`!!${tag} ${value}`)), [new RegExp(`^f\\.yaml:6:13: invalid YAML: cannot read "${value}" as !!${tag}`)], `!!${tag} ${value}`);
+  }
+  t.same(
+    errors(source('!!str 12')).filter((e) => e.includes('must be a string')),
+    [],
+    '!!str 12 is a string',
+  );
+});
+
+t.test('a %YAML directive: 1.1 is read as every document is; another version is refused, as go-yaml refuses it', async (t) => {
+  const doc = `${IDMS_HEAD}  imageDigestMirrors:\n  - source: quay.io/x\n    mirrors: [yes]\n`;
+  t.match(errors(`%YAML 1.1\n---\n${doc}`), [/^f\.yaml:9:15: "mirrors" must hold only strings; item 1 is a boolean/]);
+  t.same(errors(`%YAML 1.1\n---\n${doc.replace('[yes]', '[m.example/x]')}`), []);
+  for (const version of ['1.2', '2.0']) {
+    t.match(
+      errors(`%YAML ${version}\n---\n${doc}`),
+      [
+        new RegExp(
+          `^f\\.yaml:1:1: %YAML ${version.replace('.', '\\.')}: kubectl and oc read YAML 1\\.1 only \\(go-yaml refuses this document\\); remove the directive`,
+        ),
+      ],
+      version,
+    );
+  }
+  t.match(
+    errors(`${doc}...\n%YAML 1.2\n---\n${doc}`),
+    [/^f\.yaml:7:15: "mirrors"/, /^f\.yaml:9:1: %YAML 1\.2: /],
+    'the directive of a later document, at its line',
+  );
+});
+
+t.test('a !!binary value is refused with the text it encodes (kubectl decodes it, but it hides a name from review)', async (t) => {
+  const text = `${IDMS_HEAD}  imageDigestMirrors:\n  - source: !!binary cXVheS5pby94\n    mirrors: [m.example/x]\n`;
+  t.match(errors(text), [/^f\.yaml:6:13: invalid YAML: a !!binary value is not read here; write the text it encodes instead: "quay\.io\/x"/]);
+});

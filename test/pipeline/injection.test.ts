@@ -347,7 +347,7 @@ spec:
 t.test('YAML: duplicate keys, tabs, bad tags and a stray document are refused at their line', async (t) => {
   rejected(t, one('a.yaml', 'apiVersion: config.openshift.io/v1\nkind: Image\nkind: Image\n'), 'a.yaml', /Map keys must be unique/, 3);
   rejected(t, one('b.yaml', 'apiVersion: config.openshift.io/v1\nkind: Image\nspec:\n\tregistrySources: {}\n'), 'b.yaml', /Tabs are not allowed/, 4);
-  rejected(t, one('c.yaml', idms('!!binary aGVsbG8=', '[m.io]')), 'c.yaml', /"source" must be a string/, 7);
+  rejected(t, one('c.yaml', idms('!!binary aGVsbG8=', '[m.io]')), 'c.yaml', /a !!binary value is not read here; write the text it encodes instead: "hello"/, 7);
   rejected(t, one('d.yaml', `${idms('a.io', '[m.io]')}---\nkind: Nope\n`), 'd.yaml', /unsupported kind "Nope"/, 10);
   rejected(t, one('e.yaml', '"just a scalar"\n'), 'e.yaml', /expected an OpenShift object/, 1);
 });
