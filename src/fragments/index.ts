@@ -41,3 +41,34 @@ export function classifyName(name: string): NameClass {
 export function parseFragment(file: string, format: FragmentFormat, text: string): ParsedFragment {
   return format === 'toml' ? parseTomlFragment(text, file) : parseOpenShiftFragment(text, file);
 }
+
+/** UTF-8 that refuses invalid bytes (decode throws a TypeError) and drops a leading BOM. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const UTF16: Readonly<Record<string, { readonly decoder: { decode(bytes: Uint8Array): string }; readonly mark: string }>> = {
+  fffe: { decoder: new TextDecoder('utf-16le', { fatal: true, ignoreBOM: false }), mark: 'FF FE' },
+  feff: { decoder: new TextDecoder('utf-16be', { fatal: true, ignoreBOM: false }), mark: 'FE FF' },
+};
+
+/**
+ * A fragment's text, or why it has none. UTF-8, a leading byte order mark dropped (kubectl and
+ * containers/image's TOML reader skip it). UTF-16 with its byte order mark, which Windows
+ * PowerShell 5 writes for `oc get ... > file`, is read in YAML and JSON, as kubectl reads it
+ * (its file reader decodes it), and refused in TOML, as containers/image refuses it.
+ */
+export function decodeFragment(bytes: Uint8Array, format: FragmentFormat): { text: string } | { problem: string } {
+  const utf16 = bytes.length >= 2 ? UTF16[`${bytes[0]?.toString(16)}${bytes[1]?.toString(16)}`] : undefined;
+  if (utf16 === undefined) {
+    try {
+      return { text: STRICT_UTF8.decode(bytes) };
+    } catch {
+      return { problem: 'not valid UTF-8 text' };
+    }
+  }
+  if (format === 'toml')
+    return { problem: `UTF-16 text (byte order mark ${utf16.mark}); a TOML fragment must be UTF-8, as containers/image requires: save it as UTF-8` };
+  try {
+    return { text: utf16.decoder.decode(bytes) };
+  } catch {
+    return { problem: 'not valid UTF-16 text (it starts with a UTF-16 byte order mark)' };
+  }
+}

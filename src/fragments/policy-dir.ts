@@ -10,7 +10,7 @@ import { constants, type Stats } from 'node:fs';
 import { blockingIo, slicedIo, type FragmentIo, type OpenFile } from './fragment-io.js';
 import { dirname, join, relative, isAbsolute, resolve } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
-import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName } from './index.js';
+import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName, decodeFragment } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
@@ -634,7 +634,9 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
       if (buf === undefined)
         return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
-      const text = STRICT_UTF8.decode(buf);
+      const decoded = decodeFragment(buf, name.endsWith('.toml') ? 'toml' : 'yaml'); // a fragment's name, classified already
+      if ('problem' in decoded) return { diagnostic: error(at, decoded.problem) };
+      const text = decoded.text;
       if (linkTarget === undefined) limits.cache?.set(name, { identity: statIdentity(st), text, readAt: Date.now() });
       return { text };
     } finally {
@@ -643,7 +645,6 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') return { ignored: VANISHED }; // deleted between listing and opening
-    if (e instanceof TypeError) return { diagnostic: error(at, 'not valid UTF-8 text') };
     return { diagnostic: error(at, `cannot read fragment: ${err.message}`) };
   }
 }

@@ -227,6 +227,21 @@ t.test('oversized and non-UTF-8 fragments are refused', async (t) => {
   ]);
 });
 
+t.test('a UTF-16 fragment with its byte order mark (Windows PowerShell writes one): YAML is read, TOML refused', async (t) => {
+  const d = dir();
+  const utf16 = (text: string): Buffer => Buffer.from(`\ufeff${text}`, 'utf16le');
+  writeFileSync(join(d, 'idms.yaml'), utf16('apiVersion: config.openshift.io/v1\nkind: Image\nmetadata: {name: cluster}\nspec: {}\n'));
+  writeFileSync(join(d, 'lists.toml'), utf16('blocked-registries = ["b.io"]\n'));
+  chmodSync(join(d, 'idms.yaml'), 0o644);
+  chmodSync(join(d, 'lists.toml'), 0o644);
+  const got = await readPolicyDir(d);
+  t.same(
+    got.fragments.map((f) => [f.file, f.text.slice(0, 11)]),
+    [['idms.yaml', 'apiVersion:']],
+  );
+  t.match(got.diagnostics.map(formatDiagnostic), [/^lists\.toml: UTF-16 text \(byte order mark FF FE\); a TOML fragment must be UTF-8/]);
+});
+
 t.test('a policy directory writable by its group is refused whole too', async (t) => {
   const d = dir();
   put(d, 'good.toml');

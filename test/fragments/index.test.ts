@@ -1,0 +1,31 @@
+import t from 'tap';
+import { decodeFragment } from '../../src/fragments/index.js';
+
+const utf16 = (text: string, bigEndian: boolean): Buffer => {
+  const le = Buffer.from(`\ufeff${text}`, 'utf16le');
+  return bigEndian ? le.swap16() : le;
+};
+
+t.test('UTF-8 is decoded, a leading byte order mark dropped (Windows editors write one; kubectl and containers/image skip it)', async (t) => {
+  t.same(decodeFragment(Buffer.from('kind: Image\n'), 'yaml'), { text: 'kind: Image\n' });
+  t.same(decodeFragment(Buffer.from('\ufeffa = 1\n'), 'toml'), { text: 'a = 1\n' });
+  t.same(decodeFragment(Buffer.from([0x23, 0xe9, 0x0a]), 'toml'), { problem: 'not valid UTF-8 text' });
+});
+
+t.test(
+  'UTF-16 with a byte order mark (PowerShell 5 `>` writes it): read in YAML and JSON, as kubectl reads it; refused in TOML, as containers/image refuses it',
+  async (t) => {
+    const yaml = 'apiVersion: config.openshift.io/v1\nkind: Image\n# é\n';
+    for (const bigEndian of [false, true]) {
+      t.same(decodeFragment(utf16(yaml, bigEndian), 'yaml'), { text: yaml }, bigEndian ? 'big-endian' : 'little-endian');
+      t.same(decodeFragment(utf16('a = 1\n', bigEndian), 'toml'), {
+        problem: `UTF-16 text (byte order mark ${bigEndian ? 'FE FF' : 'FF FE'}); a TOML fragment must be UTF-8, as containers/image requires: save it as UTF-8`,
+      });
+    }
+    t.same(
+      decodeFragment(Buffer.concat([utf16('kind: Image\n', false), Buffer.from([0x00])]), 'yaml'),
+      { problem: 'not valid UTF-16 text (it starts with a UTF-16 byte order mark)' },
+      'an odd byte at the end',
+    );
+  },
+);
