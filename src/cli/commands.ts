@@ -9,7 +9,7 @@ import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, DEFAULT_STATE_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
-import { parseFragment } from '../fragments/index.js';
+import { decodeFragment, parseFragment } from '../fragments/index.js';
 import { parseOpenShiftFragment } from '../fragments/openshift.js';
 import { fragmentToToml } from '../fragments/import.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -246,10 +246,10 @@ async function printDiff(io: CommandIO, log: Logger, output: string, rendered: s
 /** How `import` names standard input (`import -`) in messages and in the fragment's header. */
 const STDIN_NAME = '<stdin>';
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -269,13 +269,20 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   const file = positionals[0];
   if (file === undefined) throw new UsageError('import needs a FILE (OpenShift objects in YAML or JSON, or - for standard input)');
   const name = file === '-' ? STDIN_NAME : file;
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = file === '-' ? await readStdin() : await fs.readFile(file, 'utf8');
+    bytes = file === '-' ? await readStdin() : await fs.readFile(file);
   } catch (e) {
     process.stderr.write(`${name}: cannot read: ${(e as Error).message}\n`);
     return 1;
   }
+  // Decoded as a fragment is (UTF-8, or UTF-16 with its byte order mark), not with U+FFFD for what is not.
+  const decoded = decodeFragment(bytes, name.endsWith('.toml') ? 'toml' : 'yaml');
+  if ('problem' in decoded) {
+    process.stderr.write(`${name}: ${decoded.problem}\n`);
+    return 1;
+  }
+  const text = decoded.text;
   const parsed = name.endsWith('.toml') ? undefined : parseOpenShiftFragment(text, name);
   const failed = !parsed?.fragment || hasErrors(parsed.diagnostics);
   if (alreadyNative(name, text, failed)) {

@@ -200,6 +200,24 @@ t.test('import - reads standard input; a native TOML fragment is refused as need
   t.match(garbage.stderr, /^<stdin>:\d+:\d+: invalid YAML/m, 'YAML errors name standard input');
 });
 
+t.test('import reads a UTF-16 file with its byte order mark, as check does (PowerShell 5 writes one), and refuses bytes that are not UTF-8', async (t) => {
+  const { policy } = workspace();
+  const yaml = readFileSync(join(policy, '20-release.yaml'), 'utf8');
+  const plain = await runCli(['import', join(policy, '20-release.yaml')]);
+  const u16 = join(policy, '..', 'utf16.yaml');
+  writeFileSync(u16, Buffer.from(`\ufeff${yaml}`, 'utf16le'));
+  const fromFile = await runCli(['import', u16]);
+  t.equal(fromFile.code, 0, fromFile.stderr);
+  t.equal(fromFile.stdout.replace(/utf16\.yaml/g, ''), plain.stdout.replace(/20-release\.yaml/g, ''), 'the same fragment');
+  const fromStdin = spawnSync(process.execPath, [BIN, 'import', '-'], { input: Buffer.from(`\ufeff${yaml}`, 'utf16le'), encoding: 'utf8' });
+  t.equal(fromStdin.status, 0, fromStdin.stderr);
+  const latin1 = join(policy, '..', 'latin1.yaml');
+  writeFileSync(latin1, Buffer.concat([Buffer.from(yaml), Buffer.from([0x23, 0xe9, 0x0a])]));
+  const bad = await runCli(['import', latin1]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /latin1\.yaml: not valid UTF-8 text/);
+});
+
 t.test(
   'render as a user who may not write the output: one line saying so, exit 1, no stack trace',
   { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false },
