@@ -598,3 +598,39 @@ t.test('a !!binary value is refused with the text it encodes (kubectl decodes it
   const text = `${IDMS_HEAD}  imageDigestMirrors:\n  - source: !!binary cXVheS5pby94\n    mirrors: [m.example/x]\n`;
   t.match(errors(text), [/^f\.yaml:6:13: invalid YAML: a !!binary value is not read here; write the text it encodes instead: "quay\.io\/x"/]);
 });
+
+t.test("oc-mirror's cluster resources as it writes them: several objects a file, each after ---, creationTimestamp: null, status: {}", async (t) => {
+  const idms = (name: string, entries: ReadonlyArray<readonly [string, string]>): string =>
+    [
+      '---',
+      'apiVersion: config.openshift.io/v1',
+      'kind: ImageDigestMirrorSet',
+      'metadata:',
+      '  creationTimestamp: null',
+      `  name: ${name}`,
+      'spec:',
+      '  imageDigestMirrors:',
+      ...entries.flatMap(([source, mirror]) => ['  - mirrors:', `    - ${mirror}`, `    source: ${source}`]),
+      'status: {}',
+      '',
+    ].join('\n');
+  const text =
+    idms('idms-release-0', [
+      ['quay.io/openshift-release-dev/ocp-v4.0-art-dev', 'mirror.example:5000/openshift/release'],
+      ['quay.io/openshift-release-dev/ocp-release', 'mirror.example:5000/openshift/release-images'],
+    ]) + idms('idms-operator-0', [['registry.redhat.io/rhacs', 'mirror.example:5000/rhacs']]);
+  const { fragment, diagnostics } = parseOpenShiftFragment(text, 'idms-oc-mirror.yaml');
+  t.same(diagnostics.map(formatDiagnostic), []);
+  t.same(
+    fragment?.mirrorSets.map((s) => [s.source, s.mirrors[0], s.origin.line]),
+    [
+      ['quay.io/openshift-release-dev/ocp-v4.0-art-dev', 'mirror.example:5000/openshift/release', 11],
+      ['quay.io/openshift-release-dev/ocp-release', 'mirror.example:5000/openshift/release-images', 14],
+      ['registry.redhat.io/rhacs', 'mirror.example:5000/rhacs', 26],
+    ],
+  );
+  t.same(
+    fragment?.objects?.map((o) => o.value),
+    ['ImageDigestMirrorSet "idms-release-0"', 'ImageDigestMirrorSet "idms-operator-0"'],
+  );
+});
