@@ -504,7 +504,15 @@ function yamlMessage(message: string, code: string): string {
   return (message.split('\n')[0] ?? code).replace(/ at line \d+, column \d+:?$/, '');
 }
 
-export function parseOpenShiftFragment(text: string, file: string): ParsedFragment {
+/**
+ * A byte order mark right after a `---` line (files joined, one saved by a Windows editor):
+ * kubectl parses each document on its own, so to it that is a stream's leading mark, skipped;
+ * the yaml package would make it part of the first key ("\uFEFFapiVersion").
+ */
+const BOM_AFTER_SEPARATOR = /^(---[ \t]*(?:#[^\n]*)?\r?\n)\uFEFF/gm;
+
+export function parseOpenShiftFragment(fileText: string, file: string): ParsedFragment {
+  const text = fileText.includes('\uFEFF') ? fileText.replace(BOM_AFTER_SEPARATOR, '$1') : fileText;
   const { isMap, LineCounter, parseAllDocuments } = yaml();
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];

@@ -634,3 +634,19 @@ t.test("oc-mirror's cluster resources as it writes them: several objects a file,
     ['ImageDigestMirrorSet "idms-release-0"', 'ImageDigestMirrorSet "idms-operator-0"'],
   );
 });
+
+t.test('a byte order mark at the start of a later document (files joined with ---) is skipped, as kubectl skips it', async (t) => {
+  const doc = (name: string): string =>
+    `apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: ${name}}\nspec: {imageDigestMirrors: [{source: q.io/${name}, mirrors: [m.io/${name}]}]}\n`;
+  for (const separator of ['---\n', '--- # b.yaml\r\n']) {
+    const { fragment, diagnostics } = parseOpenShiftFragment(`\ufeff${doc('a')}${separator}\ufeff${doc('b')}`, 'f.yaml');
+    t.same(diagnostics.map(formatDiagnostic), [], JSON.stringify(separator));
+    t.same(
+      fragment?.mirrorSets.map((s) => [s.source, s.origin.line]),
+      [
+        ['q.io/a', 4],
+        ['q.io/b', 9],
+      ],
+    );
+  }
+});
