@@ -532,7 +532,7 @@ export function parseOpenShiftFragment(fileText: string, file: string): ParsedFr
     customTags: goYamlTags,
   });
   const list = Array.isArray(docs) ? docs : [];
-  for (const doc of list) {
+  list.forEach((doc, index) => {
     for (const e of doc.errors) {
       const pos = e.linePos?.[0];
       diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${yamlMessage(e.message, e.code)}`));
@@ -549,32 +549,37 @@ export function parseOpenShiftFragment(fileText: string, file: string): ParsedFr
     const refusedVersion = refusedYamlVersion(text, doc, lines, file);
     if (refusedVersion) {
       diagnostics.push(refusedVersion);
-      continue;
+      return;
     }
-    if (doc.errors.length > 0 || unreadable) continue;
+    if (doc.errors.length > 0 || unreadable) return;
     const locate = yamlLocator(doc, lines, file);
     const unresolved = unresolvedAliases(doc, lines, file, text);
     if (unresolved.length > 0) {
       diagnostics.push(...unresolved);
-      continue;
+      return;
     }
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIASES });
     } catch (e) {
       diagnostics.push(error(locate([]), `invalid YAML: ${(e as Error).message}`));
-      continue;
+      return;
     }
-    if (data === null || data === undefined) continue; // an empty (or comment-only) document between `---` lines
+    if (data === null || data === undefined) return; // an empty (or comment-only) document between `---` lines
+    if (index > 0 && doc.directives?.docStart !== true) {
+      // kubectl splits a file at its --- lines and reads the first document of each part: this one it drops.
+      diagnostics.push(error(locate([]), 'a document after "..." with no "---" line before it: kubectl and oc would not read it; put a "---" line before it'));
+      return;
+    }
     if (!isMap(doc.contents) || !isTable(data)) {
       diagnostics.push(
         error(locate([]), `expected an OpenShift object (a mapping with apiVersion and kind), found ${Array.isArray(data) ? 'a sequence' : 'a scalar'}`),
       );
-      continue;
+      return;
     }
     const r = new FieldReader(locate, diagnostics, goYamlScalarHint);
     readObject(data, [], r, locate, yamlKeyLocator(doc, lines, locate), out);
-  }
+  });
   const fragment: Fragment = { file, ...out };
   return { fragment, diagnostics: [...diagnostics, ...contributesNothing(fragment, diagnostics)] };
 }

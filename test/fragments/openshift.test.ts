@@ -650,3 +650,18 @@ t.test('a byte order mark at the start of a later document (files joined with --
     );
   }
 });
+
+t.test(
+  'a document after "..." with no "---" line is refused: kubectl reads only the first document between --- lines, so it would never reach a cluster',
+  async (t) => {
+    const doc = (name: string): string =>
+      `apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: ${name}}\nspec: {imageDigestMirrors: [{source: q.io/${name}, mirrors: [m.io/${name}]}]}\n`;
+    t.match(errors(`${doc('a')}...\n${doc('b')}`), [
+      /^f\.yaml:6:1: a document after "\.\.\." with no "---" line before it: kubectl and oc would not read it; put a "---" line before it/,
+    ]);
+    t.match(errors(`${doc('a')}...\n# b\n${doc('b')}`), [/^f\.yaml:7:1: a document after "\.\.\."/]);
+    for (const between of ['...\n---\n', '---\n', '...\n# only a comment\n']) {
+      t.same(errors(`${doc('a')}${between}${between === '...\n# only a comment\n' ? '' : doc('b')}`), [], JSON.stringify(between));
+    }
+  },
+);
