@@ -499,6 +499,25 @@ function refusedYamlVersion(text: string, doc: Document, lines: LineCounter, fil
   );
 }
 
+/**
+ * JSON values one after another (`oc get -o json >> file`): kubectl's decoder reads a JSON
+ * stream, the yaml package one value a document, and says so in a cascade of token errors.
+ * One error at the second value instead, with the fix.
+ */
+function jsonStreamError(text: string, doc: Document, file: string): Diagnostic | undefined {
+  const first = doc.errors[0];
+  if (first?.code !== 'UNEXPECTED_TOKEN' || !/^\s*[[{]/.test(text)) return undefined;
+  const at = first.pos[0];
+  if (text[at] !== '{' && text[at] !== '[') return undefined;
+  const before = text.slice(Math.max(0, at - 200), at).trimEnd();
+  if (!before.endsWith('}') && !before.endsWith(']')) return undefined;
+  const pos = first.linePos?.[0];
+  return error(
+    { file, ...(pos ? { line: pos.line, col: pos.col } : {}) },
+    'another JSON value after the first: kubectl reads several in a row, this reader one a file; put the objects in the "items" of one List ({"apiVersion": "v1", "kind": "List", "items": [...]}, as "oc get -o json" writes several) or in a file each',
+  );
+}
+
 /** The yaml library's first message line, without its own " at line L, column C:" (we print the position first). */
 function yamlMessage(message: string, code: string): string {
   return (message.split('\n')[0] ?? code).replace(/ at line \d+, column \d+:?$/, '');
@@ -533,10 +552,12 @@ export function parseOpenShiftFragment(fileText: string, file: string): ParsedFr
   });
   const list = Array.isArray(docs) ? docs : [];
   list.forEach((doc, index) => {
-    for (const e of doc.errors) {
+    const stream = jsonStreamError(text, doc, file);
+    for (const e of stream ? [] : doc.errors) {
       const pos = e.linePos?.[0];
       diagnostics.push(error({ file, ...(pos ? { line: pos.line, col: pos.col } : {}) }, `invalid YAML: ${yamlMessage(e.message, e.code)}`));
     }
+    if (stream) diagnostics.push(stream);
     let unreadable = false;
     for (const w of doc.warnings) {
       const pos = w.linePos?.[0];

@@ -665,3 +665,32 @@ t.test(
     }
   },
 );
+
+t.test('JSON objects one after another (">>" appending oc get -o json): refused with one clear error, not a cascade of YAML ones', async (t) => {
+  const object = (name: string): string =>
+    JSON.stringify(
+      {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ImageDigestMirrorSet',
+        metadata: { name },
+        spec: { imageDigestMirrors: [{ source: `q.io/${name}`, mirrors: [`m.io/${name}`] }] },
+      },
+      null,
+      2,
+    );
+  for (const [between, line] of [
+    ['\n', 18],
+    ['', 17],
+  ] as const) {
+    t.match(
+      errors(`${object('a')}${between}${object('b')}\n`),
+      [
+        new RegExp(
+          `^f\\.yaml:${line}:\\d+: another JSON value after the first: kubectl reads several in a row, this reader one a file; put the objects in the "items" of one List`,
+        ),
+      ],
+      JSON.stringify(between),
+    );
+  }
+  t.same(errors(`${object('a')}\n`), [], 'one object');
+});
