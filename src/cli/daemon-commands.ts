@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile, keepCopy } from '../output/managed-file.js';
 import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
+import { releaseOptimizingCompilers } from './daemon-process.js';
 import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
 
@@ -57,7 +58,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   const log = createLogger({ level: config.logLevel, format: config.logFormat, fd: 1 });
   const notifier = createNotifier(process.env, log);
   unsetNotifyEnvironment(process.env);
-  const daemon = new Daemon(config, log, notifier);
+  const daemon = new Daemon(config, log, notifier, { largePolicy: releaseOptimizingCompilers });
   // Handlers from the start: a signal's default action would kill the daemon while it starts
   // (it already answers `status` then). One that comes during the start is acted on after it.
   const early: { stop?: string; reload?: boolean } = {};

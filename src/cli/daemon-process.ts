@@ -54,8 +54,42 @@ export function giveBackStartHeap(gc: GcFunction | undefined, afterMs = GIVE_BAC
   return true;
 }
 
-/** For `run`: undici's parser at baseline code (wasm-baseline.ts), one memory-reducer collection, the start's heap given back. */
+/** Whether holdOptimizingCompilers held them (and releaseOptimizingCompilers has not yet let them go). */
+let held = false;
+
+/** V8 13 (Node 24) has Maglev on by default; V8 11 (Node 20) has it off, and it stays as it is. */
+function hasMaglevByDefault(v8Version: string): boolean {
+  return Number(v8Version.split('.')[0]) >= 12;
+}
+
+/**
+ * V8's optimizing compilers (TurboFan; Maglev too on V8 13) held back: the daemon's code runs in
+ * the interpreter and Sparkplug's baseline code until the policy is large (the daemon calls
+ * releaseOptimizingCompilers). With a small or medium policy a change renders a few fragments and
+ * walks what is kept: optimized code won no CPU back where it was measured (per change, 5 / 101 /
+ * 1 000 fragments: the same or less CPU without, the compiles and deoptimizations gone), while
+ * the compiler's pages in the node binary, its zones and its threads' malloc arenas stay for the
+ * process's life: idle RSS ~4.5 MB less on Node 20, ~7 MB on Node 24 (docs/performance.md).
+ * With 10 000 fragments they pay (up to ~20 % less CPU a change). `render`, `check` and `pull`
+ * keep them. V8 reads these flags at each tier-up decision, so setting them at run time holds.
+ */
+export function holdOptimizingCompilers(v8Version = process.versions.v8): void {
+  setFlagsFromString('--no-turbofan');
+  if (hasMaglevByDefault(v8Version)) setFlagsFromString('--no-maglev');
+  held = true;
+}
+
+/** The compilers back, as V8 has them by default, for the rest of the process; nothing if they were not held. */
+export function releaseOptimizingCompilers(v8Version = process.versions.v8): void {
+  if (!held) return;
+  held = false;
+  setFlagsFromString('--turbofan');
+  if (hasMaglevByDefault(v8Version)) setFlagsFromString('--maglev');
+}
+
+/** For `run`: no optimizing compilers, undici's parser at baseline code (wasm-baseline.ts), one memory-reducer collection, the start's heap given back. */
 export function tuneDaemonProcess(): void {
+  holdOptimizingCompilers();
   keepWasmAtBaseline();
   oneMemoryReducerCollection();
   giveBackStartHeap(exposedGc());

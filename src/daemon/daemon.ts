@@ -74,6 +74,21 @@ export const LOCAL_MIRROR_METRICS_MS = 5_000;
 /** How many hand edits of containerd's hosts.toml files `status` keeps (the oldest go first). */
 const CONTAINERD_DRIFT_KEPT = 10;
 
+/** What the process around the daemon is told (`run` tunes V8 by it: cli/daemon-process.ts). */
+export interface DaemonHooks {
+  /** Once, when the fragments read first reach LARGE_POLICY_BYTES: optimized code pays from there. */
+  readonly largePolicy?: () => void;
+}
+
+/** From this much fragment text on, a render is large enough for V8's optimizing compilers to pay (10 000 fragments: ~2.4 MB). */
+export const LARGE_POLICY_BYTES = 1024 * 1024;
+
+function textBytes(texts: readonly SourceText[]): number {
+  let n = 0;
+  for (const t of texts) n += t.text.length;
+  return n;
+}
+
 export class Daemon {
   private readonly state: StateDir;
   private readonly startedAt = new Date().toISOString();
@@ -146,10 +161,14 @@ export class Daemon {
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
   private cleanRender?: { readonly others: string; readonly policy: string; readonly texts: readonly SourceText[]; readonly output: string };
 
+  /** Whether the policy has been large (LARGE_POLICY_BYTES) since the start: `hooks.largePolicy` was called. */
+  private large = false;
+
   constructor(
     private config: DaemonConfig,
     private readonly log: Logger,
     private readonly notifier: Notifier,
+    private readonly hooks: DaemonHooks = {},
   ) {
     this.state = new StateDir(config.stateDir, { warn: (m) => log.warn(m) });
     this.scheduler = new RenderScheduler({
@@ -509,6 +528,10 @@ export class Daemon {
     const { unreadable, warnings: dirWarnings } = verdict;
 
     const fragments = this.fragments.stamp(dir.fragments, this.namedReads.has(dir));
+    if (!this.large && textBytes(fragments) >= LARGE_POLICY_BYTES) {
+      this.large = true;
+      this.hooks.largePolicy?.();
+    }
 
     this.generalProblems = [];
     // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.
