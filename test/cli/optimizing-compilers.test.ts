@@ -5,6 +5,7 @@
  * heeds at run time. V8 itself is asked, through its natives syntax (`%GetOptimizationStatus`),
  * enabled for this test process only. A file of its own: the flags hold for the whole process.
  */
+/* eslint-disable @typescript-eslint/no-implied-eval -- V8's natives syntax (%Name) is not TypeScript, and each test needs a fresh function (closures of one literal share their optimized code) */
 import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { holdOptimizingCompilers, releaseOptimizingCompilers } from '../../src/cli/daemon-process.js';
