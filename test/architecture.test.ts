@@ -29,6 +29,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'daemon/run-options.ts',
   'daemon/retry.ts',
   'daemon/status-report.ts',
+  'daemon/reload-status.ts',
   'control/protocol.ts',
   'cli/unified-diff.ts',
   'registry/www-authenticate.ts',

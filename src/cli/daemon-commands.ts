@@ -19,6 +19,7 @@ import { COMMON_OPTIONS, parse } from './args.js';
 import { releaseOptimizingCompilers } from './daemon-process.js';
 import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
+import { cannotAskReason, positiveMs } from './daemon-ask.js';
 
 const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
@@ -58,15 +59,18 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   const log = createLogger({ level: config.logLevel, format: config.logFormat, fd: 1 });
   const notifier = createNotifier(process.env, log);
   unsetNotifyEnvironment(process.env);
-  const daemon = new Daemon(config, log, notifier, { largePolicy: releaseOptimizingCompilers });
+  // A reload reads the config file (and applies the flags over it) when it begins, not when its SIGHUP came.
+  const daemon = new Daemon(config, log, notifier, () => loadConfig(values), {
+    largePolicy: releaseOptimizingCompilers,
+  });
   // Handlers from the start: a signal's default action would kill the daemon while it starts
-  // (it already answers `status` then). One that comes during the start is acted on after it.
-  const early: { stop?: string; reload?: boolean } = {};
+  // (it already answers `status` then). A stop that comes during the start is acted on after it;
+  // a SIGHUP is counted at once (`status`, `mirror-policyd reload`) and its reload runs after it.
+  const early: { stop?: string } = {};
   let onStop = (signal: string): void => void (early.stop ??= signal);
-  let onReload = (): void => void (early.reload = true);
   process.on('SIGTERM', () => onStop('SIGTERM'));
   process.on('SIGINT', () => onStop('SIGINT'));
-  process.on('SIGHUP', () => onReload());
+  process.on('SIGHUP', () => daemon.requestReload());
   try {
     await daemon.start();
   } catch (e) {
@@ -87,16 +91,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
       log.info(`${signal}: stopping`);
       void daemon.stop().then(() => resolveExit(0));
     };
-    onReload = (): void => {
-      void (async () => {
-        const next = await loadConfig(values);
-        for (const p of next.problems) log.error(`reload: ${p}`);
-        if (!next.config) log.error('reload: configuration invalid; keeping the previous settings');
-        await daemon.reload(next.config, next.problems);
-      })();
-    };
     if (early.stop) onStop(early.stop);
-    else if (early.reload) onReload();
   });
 }
 
@@ -163,21 +158,6 @@ function formatLocalMirror(m: NonNullable<DaemonStatus['localMirror']>): string[
 /** `status` exit codes, as LSB init scripts' status action has them (4: status unknown). */
 export const STATUS_EXIT = { healthy: 0, degraded: 1, notRunning: 3, unknown: 4 } as const;
 
-/**
- * Why the daemon could not be asked, in one line (no stack: these are the operator's
- * situation, not our bug). Undefined for an error without a system error code (our bug:
- * a crash with its stack).
- */
-export function cannotAskReason(e: unknown, socket: string): string | undefined {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EACCES' || code === 'EPERM') return `permission denied on the control socket ${socket} (it is root's, mode 0600): run status as root`;
-  if (code === 'ETIMEDOUT') return `${(e as Error).message}; the daemon may be hung or overloaded: see journalctl -u mirror-policyd`;
-  if (code === 'EPROTO' || code === 'ECONNRESET' || code === 'EPIPE') return `${(e as Error).message}: is this mirror-policyd's control socket?`;
-  if (code === 'ENOTSOCK') return `${socket} is not a socket: is --control-socket right?`;
-  if (typeof code === 'string') return `cannot ask the daemon at ${socket}: ${(e as Error).message}`;
-  return undefined;
-}
-
 /** Exit 0 healthy, 1 degraded, 3 not running, 4 cannot tell (see STATUS_EXIT). */
 export async function statusCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values } = parse(args, STATUS_OPTIONS);
@@ -209,14 +189,6 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
   const s = res.result as DaemonStatus;
   io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
   return s.state === 'healthy' ? STATUS_EXIT.healthy : STATUS_EXIT.degraded;
-}
-
-/** A whole number of milliseconds from 1 to an hour, from a flag. */
-function positiveMs(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) throw new UsageError(`${flag} must be a whole number of milliseconds from 1 to 3600000, not "${value}"`);
-  return n;
 }
 
 const RESTORE_OPTIONS = {

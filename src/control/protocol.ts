@@ -12,7 +12,7 @@ export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export const DEFAULT_CONTROL_SOCKET = '/run/mirror-policyd/control.sock';
 
-export type Request = { cmd: 'status' } | { cmd: 'ping' };
+export type Request = { cmd: 'status' } | { cmd: 'reloads' } | { cmd: 'ping' };
 export type Response = { ok: true; result: unknown } | { ok: false; error: string };
 
 /** One message as it goes on the wire. Throws on values JSON cannot carry (BigInt, cycles). */

@@ -1,5 +1,5 @@
 /**
- * The daemon's read-only control socket: a unix socket that answers `status` and `ping`
+ * The daemon's read-only control socket: a unix socket that answers `status`, `reloads` and `ping`
  * with newline-delimited JSON (see protocol.ts), one request per connection.
  *
  * Nothing a client sends can crash the daemon or tie it up: requests are capped at

@@ -43,6 +43,8 @@ import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
+import { ReloadQueue } from './reload-queue.js';
+import type { ReloadResult, ReloadsAnswer } from './reload-status.js';
 import {
   buildStatus,
   degradedReasons,
@@ -59,6 +61,9 @@ import { watchTargets, type Watcher } from './watcher.js';
 export { StartError } from './start-up-claim.js';
 export type { DriftEvent } from './output-guard.js';
 export type { DaemonStatus, RenderInfo } from './status-report.js';
+
+/** The config file read again at a reload: the settings, or none when it is refused; `problems` say why (or warn). */
+export type ConfigLoader = () => Promise<{ readonly config?: DaemonConfig; readonly problems: readonly string[] }>;
 
 /** Whether two reads of the policy directory found the same fragments with the same texts (a cached text is the same string). */
 function sameTexts(a: readonly SourceText[], b: readonly SourceText[]): boolean {
@@ -95,7 +100,8 @@ export class Daemon {
   private watcher?: Watcher;
   private control?: ControlServer;
   private readonly scheduler: RenderScheduler;
-  private reloads: Promise<void> = Promise.resolve();
+  /** SIGHUPs: counted, one reload at a time, READY=1 after each (reload-queue.ts). */
+  private readonly reloads: ReloadQueue;
   /** READY=1 sent: the first render's after-render commands wait for it (deferredAfterRender). */
   private ready = false;
   /**
@@ -158,6 +164,11 @@ export class Daemon {
   private containerdFiles: { readonly ours: string; readonly hosts: readonly string[]; readonly tls: string } | undefined;
   /** containerd's hosts directory as the last render left it; absent while it is not managed. */
   private containerdStatus: ContainerdHostsStatus | undefined;
+  /**
+   * Set by a reload once its settings are in and the caches cleared: the next render to begin
+   * carries it and marks whether it reached the output (a render in flight before does not).
+   */
+  private reloadRender?: { reached: boolean };
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
   private cleanRender?: { readonly others: string; readonly policy: string; readonly texts: readonly SourceText[]; readonly output: string };
 
@@ -168,8 +179,17 @@ export class Daemon {
     private config: DaemonConfig,
     private readonly log: Logger,
     private readonly notifier: Notifier,
+    /** How a reload reads the settings (the CLI's config file and flags); without one, a reload keeps the settings it has. */
+    private readonly loadConfig: ConfigLoader = () => Promise.resolve({ config: this.config, problems: [] }),
     private readonly hooks: DaemonHooks = {},
   ) {
+    this.reloads = new ReloadQueue({
+      canRun: () => !this.scheduler.isStopped,
+      begin: () => this.notifier.reloading(),
+      run: () => this.reloadNow(),
+      end: () => this.notifier.ready(this.statusLine()),
+      failed: (e) => this.log.error({ err: e.stack }, `reload failed: ${e.message}`),
+    });
     this.state = new StateDir(config.stateDir, { warn: (m) => log.warn(m) });
     this.scheduler = new RenderScheduler({
       render: () => this.render(),
@@ -214,7 +234,15 @@ export class Daemon {
     await initStateDir(this.state, this.config.stateDir);
     await claimStateDir(this.state, this.config, this.startedAt, this.log);
     try {
-      this.control = await startControlServer(this.config.controlSocket, { status: () => this.status(), ping: () => 'pong' }, this.log);
+      this.control = await startControlServer(
+        this.config.controlSocket,
+        {
+          status: () => this.status(),
+          reloads: (): ReloadsAnswer => ({ pid: process.pid, reloads: this.reloads.status() }),
+          ping: () => 'pong',
+        },
+        this.log,
+      );
     } catch (e) {
       await this.state.clearRecord(process.pid);
       throw new StartError(`control socket ${this.config.controlSocket}: ${(e as Error).message}`);
@@ -233,6 +261,7 @@ export class Daemon {
     }
     this.notifier.ready(this.statusLine());
     this.ready = true;
+    this.reloads.open(); // a SIGHUP during the start is served now
     if (this.deferredAfterRender === 'due') this.deferredAfterRender = this.runAfterRender();
     this.notifier.startWatchdog();
     this.startProbingLogged();
@@ -409,24 +438,28 @@ export class Daemon {
   }
 
   /**
-   * SIGHUP: new settings, a full re-read and re-render. Without a config (the file was refused,
-   * `problems` say why) the previous settings stay, and the daemon is degraded until a reload takes one.
+   * SIGHUP: counted at once; a reload (the config file re-read, the policy directory re-read and
+   * re-rendered) follows, one at a time: every SIGHUP made before a reload begins is served by it.
    */
-  reload(config: DaemonConfig | undefined, problems: readonly string[] = []): Promise<void> {
-    // One at a time, and none once stopping: stop() waits for one in flight, so that the
-    // watcher a reload starts is the one stop() closes (else the process would never exit).
-    this.reloads = this.reloads
-      .then(() => this.reloadNow(config, problems))
-      .catch((e: Error) => this.log.error({ err: e.stack }, `reload failed: ${e.message}`));
-    return this.reloads;
+  requestReload(): void {
+    this.reloads.request();
   }
 
-  private async reloadNow(config: DaemonConfig | undefined, problems: readonly string[]): Promise<void> {
-    if (this.scheduler.isStopped) return;
-    this.notifier.reloading();
-    this.configProblems = config ? [] : problems.length > 0 ? problems : ['invalid configuration'];
-    if (config) {
-      config = this.withStartOnlyKept(config);
+  /**
+   * One reload: new settings, a full re-read and re-render. A config file refused (its problems
+   * say why) keeps the previous settings, and the daemon is degraded until a reload takes one.
+   * RELOADING=1 before it and READY=1 after it are the queue's (sent even when this throws).
+   */
+  private async reloadNow(): Promise<ReloadResult> {
+    const stopping: ReloadResult = { outcome: 'failed', problems: ['the daemon is stopping'], warnings: [] };
+    const next = await this.loadConfig();
+    for (const p of next.problems) this.log.error(`reload: ${p}`);
+    if (!next.config) this.log.error('reload: configuration invalid; keeping the previous settings');
+    this.configProblems = next.config ? [] : next.problems.length > 0 ? [...next.problems] : ['invalid configuration'];
+    const warnings = next.config ? [...next.problems] : [];
+    if (next.config) {
+      const { config, refused } = this.withStartOnlyKept(next.config);
+      warnings.push(...refused);
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
       const probesChanged = config.probeIntervalMs !== this.config.probeIntervalMs || config.probeTimeoutMs !== this.config.probeTimeoutMs;
       this.config = config;
@@ -441,16 +474,21 @@ export class Daemon {
         await this.startWatching();
       }
     }
-    if (this.scheduler.isStopped) return;
+    if (this.scheduler.isStopped) return stopping;
     this.fragments.forget();
     this.readCache.clear(); // a reload reads and parses everything afresh
     this.lastRead = undefined;
     this.reported = undefined;
     this.parseCache.clear();
     this.kept.clear();
+    const render = { reached: false };
+    this.reloadRender = render;
     await this.scheduler.renderAfterCurrent();
-    this.notifier.ready(this.statusLine());
+    if (this.scheduler.isStopped) return stopping;
     this.log.info('reloaded: settings re-read, policy re-rendered');
+    if (!next.config) return { outcome: 'refused', problems: this.configProblems, warnings };
+    if (!render.reached) return { outcome: 'not-rendered', problems: this.degradedReasons(), warnings };
+    return { outcome: 'applied', problems: [], warnings };
   }
 
   /**
@@ -458,12 +496,11 @@ export class Daemon {
    * changes them would move some of what uses them (status, the prober's health cache) and not
    * the rest. Such a change is refused, with the restart that takes it; the rest of the reload goes on.
    */
-  private withStartOnlyKept(config: DaemonConfig): DaemonConfig {
+  private withStartOnlyKept(config: DaemonConfig): { config: DaemonConfig; refused: string[] } {
     const { config: kept, refused } = keepStartOnly(this.config, config);
-    for (const r of refused) {
-      this.log.error(`reload: "${r.name}" changed from ${r.was} to ${r.asked}: taken only at start; still ${r.was} (restart the daemon to change it)`);
-    }
-    return kept;
+    const said = refused.map((r) => `"${r.name}" changed from ${r.was} to ${r.asked}: taken only at start; still ${r.was} (restart the daemon to change it)`);
+    for (const line of said) this.log.error(`reload: ${line}`);
+    return { config: kept, refused: said };
   }
 
   /** SIGTERM: finish any write in flight, then stop everything. */
@@ -473,7 +510,7 @@ export class Daemon {
     this.prober?.stop();
     this.scheduler.stop();
     this.notifier.stopping();
-    await this.reloads;
+    await this.reloads.settled();
     this.presence.stop();
     await this.scheduler.idle();
     if (this.deferredAfterRender !== 'none' && this.deferredAfterRender !== 'due') await this.deferredAfterRender;
@@ -511,6 +548,8 @@ export class Daemon {
   /** Returns the policy directory as read. */
   private async renderSteps(): Promise<PolicyDirContents> {
     const started = performance.now();
+    const forReload = this.reloadRender;
+    this.reloadRender = undefined;
     this.counters.renders++;
     const dir = await this.readPolicy(false);
     const verdict = this.presence.judge(
@@ -620,6 +659,7 @@ export class Daemon {
     if (result.conf) this.localMirror.setConf(result.conf);
     this.lastSuccessAt = Date.now();
     const healthReasons = keeper ? keeper.markApplied() : [];
+    if (forReload) forReload.reached = true;
     this.lastRender = {
       at: new Date(this.lastSuccessAt).toISOString(),
       ms,
@@ -763,6 +803,7 @@ export class Daemon {
       ...(this.config.containerdHostsDir !== undefined && this.containerdStatus ? { containerd: this.containerdStatus } : {}),
       ...(this.keeper ? { keeper: this.keeper } : {}),
       counters: { ...this.counters, driftRestores: this.output.driftRestores },
+      reloads: this.reloads.status(),
     };
   }
 

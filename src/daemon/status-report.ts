@@ -13,6 +13,7 @@ import type { FragmentStatus } from '../pipeline/forgiving.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DriftEvent } from './output-guard.js';
 import type { LocalMirrorStatus } from './local-mirror-host.js';
+import type { ReloadStatus } from './reload-status.js';
 
 export interface RenderInfo {
   readonly at: string;
@@ -54,6 +55,8 @@ export interface DaemonStatus {
   readonly containerd?: ContainerdHostsStatus;
   readonly renders: number;
   readonly renderErrors: number;
+  /** SIGHUPs counted, reloads begun and finished, and how the latest ended: what `mirror-policyd reload` waits on. */
+  readonly reloads: ReloadStatus;
 }
 
 /** containerd's hosts directory as the last render left it. */
@@ -116,6 +119,8 @@ export interface DaemonFacts {
   /** Why the local mirror is on but not serving (it is then not listed in the file). */
   readonly localMirrorProblems?: readonly string[];
   readonly containerd?: ContainerdHostsStatus;
+  /** The reloads so far (none: never signalled). */
+  readonly reloads?: ReloadStatus;
 }
 
 export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: number; held: number; invalid: number } {
@@ -197,6 +202,7 @@ export function buildStatus(f: DaemonFacts): DaemonStatus {
     ...(f.containerd ? { containerd: f.containerd } : {}),
     renders: f.counters.renders,
     renderErrors: f.counters.renderErrors,
+    reloads: f.reloads ?? { requested: 0, started: 0, finished: 0 },
   };
 }
 

@@ -78,7 +78,10 @@ t.test('healthy: no degraded reason, the status line and the status answer', asy
     ],
     renders: 3,
     renderErrors: 1,
+    reloads: { requested: 0, started: 0, finished: 0 },
   });
+  const reloads = { requested: 2, started: 1, finished: 1, last: { number: 1, at: RENDER.at, outcome: 'applied' as const, problems: [], warnings: [] } };
+  t.same(buildStatus(facts({ reloads })).reloads, reloads, 'the reload counts as the daemon keeps them');
 });
 
 t.test('every degraded reason, in order: fragments, the policy dir, the render, the write, the state dir, the rest', async (t) => {

@@ -39,7 +39,7 @@ t.test('called once, when the fragments reach LARGE_POLICY_BYTES; not for a smal
     allowUnsafeFragments: true,
     probeIntervalMs: 0,
   };
-  const daemon = new Daemon(config, createLogger({ level: 'silent' }), createNotifier({}), {
+  const daemon = new Daemon(config, createLogger({ level: 'silent' }), createNotifier({}), undefined, {
     largePolicy: () => calls.push(readFileSync(ws.output, 'utf8').includes('big.example.com') ? 'after its render' : 'before its render'),
   });
   t.teardown(() => daemon.stop());
