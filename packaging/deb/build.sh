@@ -83,7 +83,6 @@ else
   install -m 0644 "$DEB/lintian-overrides" "$pkg/usr/share/lintian/overrides/$name"
 fi
 
-# procps: /bin/kill, which the unit's ExecReload= runs (not in a minimal Debian).
 # The addon's shared-library dependencies (libc6, libstdc++6, ...), as dh_shlibdeps finds them.
 mkdir -p "$work/shlibs/debian"
 printf 'Source: mirror-policyd\n\nPackage: %s\nArchitecture: any\n' "$name" >"$work/shlibs/debian/control"
@@ -96,7 +95,7 @@ mkdir -p "$pkg/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 if [ -n "$BUNDLED" ]; then
   node_version=$("$bundled_node" --version)
-  relations="Depends: procps, $shlibs
+  relations="Depends: $shlibs
 Provides: mirror-policyd (= $version)
 Conflicts: mirror-policyd
 Replaces: mirror-policyd"
@@ -105,7 +104,7 @@ Replaces: mirror-policyd"
  package and replaces the mirror-policyd package that uses the system's one."
 else
   # Switching back from the bundled package with dpkg -i needs these on this side too.
-  relations="Depends: nodejs (>= 20.19), procps, $shlibs
+  relations="Depends: nodejs (>= 20.19), $shlibs
 Conflicts: mirror-policyd-bundled
 Replaces: mirror-policyd-bundled"
   about=" The package contains a native Node.js addon built for one Node.js ABI

@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   // Before undici is loaded (the probes, the local mirror): its parser stays at baseline code.
   run: async () => (tuneDaemonProcess(), await import('./daemon-commands.js')).runCommand,
   status: async () => (await import('./daemon-commands.js')).statusCommand,
+  // Its own module: the unit's ExecReload= runs it, and it needs none of the daemon's.
+  reload: async () => (await import('./reload.js')).reloadCommand,
   restore: async () => (await import('./daemon-commands.js')).restoreCommand,
   resolve: async () => (await import('./resolve.js')).resolveCommand,
   pull: async () => (tuneOneShotProcess(), await import('./pull.js')).pullCommand,

@@ -67,6 +67,8 @@ Commands:
   run       the daemon: keep the output rendered, live, under systemd
   status    ask the running daemon how it is (exit 0 healthy, 1 degraded, 3 not
             running, 4 cannot tell)
+  reload    make the running daemon re-read its config and policy, and wait until
+            the output has them (exit 1 when the config file is refused)
   restore   put back the registries.conf adopted at first start (for uninstalling)
   resolve   the sources a pull of an image reference tries, in containers/image's order
   pull      pull an image through those sources into an OCI layout, skipping dead
@@ -76,7 +78,8 @@ Commands:
   mirror-policyd --version        the version
 
 Exit codes: 0 done, 1 invalid policy or failure (nothing written), 2 usage error;
-status also 3 (not running) and 4 (cannot tell). Each command's --help has its own.
+status and reload also 3 (not running) and 4 (cannot tell). Each command's --help has
+its own.
 `,
   check: `Usage: mirror-policyd check [FLAGS] [FILE...]
 
@@ -157,6 +160,28 @@ reason in one line on stderr.
                            {"state": "unknown", "reason"} when there is no status
   --control-socket PATH    (default /run/mirror-policyd/control.sock)
   --timeout-ms N           how long to wait for the answer (default 5000)
+${COMMON}
+`,
+  reload: `Usage: mirror-policyd reload [--pid PID] [--control-socket PATH] [--timeout-ms N]
+
+Sends SIGHUP to the running daemon and waits until a reload begun after it has finished:
+the config file and the policy directory read again, the output rendered (and the
+after-render commands run). Then says how it ended. The unit's ExecReload=, so that
+\`systemctl reload mirror-policyd\` returns only then, and fails when the reload did not
+take. SIGHUPs coalesce: a reload begun after this command started serves it, whoever
+asked for it; when several have finished, the latest is reported.
+Exit 0 reloaded (the daemon may still be degraded for another reason: listed), 1 not
+taken: the config file refused (FILE:LINE:COL: message; the previous settings stay in
+effect), the policy not rendered, the reload failed, or --pid is not the daemon's
+(nothing sent); 3 not running (or stopped before the reload finished); 4 cannot tell: no
+reload finished within --timeout-ms, permission denied, an older daemon without reload
+counts (restart it), or an answer that is not the daemon's.
+
+  --pid PID                the daemon's pid as the caller knows it (systemd's $MAINPID):
+                           refused, nothing sent, when the daemon answering at the
+                           control socket is another process
+  --control-socket PATH    (default /run/mirror-policyd/control.sock)
+  --timeout-ms N           how long to wait for the reload (default 60000)
 ${COMMON}
 `,
   restore: `Usage: mirror-policyd restore [--config FILE] [--state-dir DIR] [--output FILE]

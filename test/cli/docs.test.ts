@@ -34,7 +34,7 @@ function section(text: string, name: string): string {
 }
 
 t.test('the commands are known', async (t) => {
-  t.same(COMMANDS, ['check', 'render', 'import', 'run', 'status', 'restore', 'resolve', 'pull']);
+  t.same(COMMANDS, ['check', 'render', 'import', 'run', 'status', 'reload', 'restore', 'resolve', 'pull']);
 });
 
 t.test('mirror-policyd(8) documents every config key, with its own entry', async (t) => {

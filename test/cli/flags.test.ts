@@ -27,6 +27,7 @@ const COMMANDS: Record<string, readonly [string, string]> = {
   import: ['commands.js', 'importCommand'],
   run: ['daemon-commands.js', 'runCommand'],
   status: ['daemon-commands.js', 'statusCommand'],
+  reload: ['reload.js', 'reloadCommand'],
   restore: ['daemon-commands.js', 'restoreCommand'],
   resolve: ['resolve.js', 'resolveCommand'],
   pull: ['pull.js', 'pullCommand'],
