@@ -145,6 +145,7 @@ async function report(
   if (r.outcome === 'refused') return say(RELOAD_EXIT.notTaken, `configuration refused; the previous settings stay in effect:${listed}`);
   if (r.outcome === 'not-rendered') return say(RELOAD_EXIT.notTaken, `settings taken, but the policy did not reach the output:${listed}`);
   if (r.outcome === 'failed') return say(RELOAD_EXIT.notTaken, `the reload did not take:${listed}`);
+  if (r.outcome === 'stopped') return say(RELOAD_EXIT.notRunning, `the daemon (pid ${pid}) stopped before the reload finished`);
   // Taken: say how the daemon is now (a fragment left out, say), without failing for it.
   const status = await ask(
     socket,

@@ -451,7 +451,7 @@ export class Daemon {
    * RELOADING=1 before it and READY=1 after it are the queue's (sent even when this throws).
    */
   private async reloadNow(): Promise<ReloadResult> {
-    const stopping: ReloadResult = { outcome: 'failed', problems: ['the daemon is stopping'], warnings: [] };
+    const stopping: ReloadResult = { outcome: 'stopped', problems: ['the daemon is stopping'], warnings: [] };
     const next = await this.loadConfig();
     for (const p of next.problems) this.log.error(`reload: ${p}`);
     if (!next.config) this.log.error('reload: configuration invalid; keeping the previous settings');

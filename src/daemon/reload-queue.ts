@@ -25,7 +25,7 @@ export interface ReloadSteps {
   failed(e: Error): void;
 }
 
-const STOPPING: ReloadResult = { outcome: 'failed', problems: ['the daemon is stopping'], warnings: [] };
+const STOPPING: ReloadResult = { outcome: 'stopped', problems: ['the daemon is stopping'], warnings: [] };
 
 export class ReloadQueue {
   private requested = 0;

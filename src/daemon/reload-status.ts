@@ -13,10 +13,10 @@
  * How a reload ended: `applied` (the config file taken, the policy re-rendered into the output),
  * `refused` (the config file refused: the previous settings stay; the policy was still re-read and
  * rendered with them), `not-rendered` (the settings taken, but no render reached the output:
- * the reasons are the daemon's degraded reasons), `failed` (the reload itself failed, or the daemon
- * began stopping).
+ * the reasons are the daemon's degraded reasons), `failed` (the reload itself failed), `stopped`
+ * (the daemon began stopping first).
  */
-export type ReloadOutcome = 'applied' | 'refused' | 'not-rendered' | 'failed';
+export type ReloadOutcome = 'applied' | 'refused' | 'not-rendered' | 'failed' | 'stopped';
 
 /** What one reload reports. */
 export interface ReloadResult {

@@ -142,6 +142,6 @@ t.test('stopping: a reload that would begin does not (no RELOADING=1), and one r
   s.gates[0]?.resolve();
   await q.settled();
   t.same(s.events, ['RELOADING=1', 'run'], 'neither READY=1 after the stop nor a second RELOADING=1');
-  t.same(q.status().last, { number: 2, at: NOW.toISOString(), outcome: 'failed', problems: ['the daemon is stopping'], warnings: [] });
+  t.same(q.status().last, { number: 2, at: NOW.toISOString(), outcome: 'stopped', problems: ['the daemon is stopping'], warnings: [] });
   t.equal(q.status().finished, 2, 'both counted as finished: a waiting `reload` command is answered');
 });

@@ -169,7 +169,8 @@ t.test('two reload commands at once: both wait for a reload begun after them, bo
   t.equal(b.code, 0, b.stderr);
   t.match(readOrUndefined(ws.output) ?? '', /mirror-two\.example\/x/);
   const st = await d.status();
-  t.equal(st.reloads.requested, 2, 'both SIGHUPs counted');
+  // The kernel keeps one SIGHUP pending at a time: two sent before the handler ran count once. Either way both are served.
+  t.ok(st.reloads.requested >= 1 && st.reloads.requested <= 2, `the SIGHUPs counted (${st.reloads.requested})`);
   t.ok(st.reloads.started >= 1 && st.reloads.started <= 2, `one or two reloads served them (${st.reloads.started})`);
   t.equal(st.reloads.finished, st.reloads.started);
   t.equal(await d.stop(), 0);
