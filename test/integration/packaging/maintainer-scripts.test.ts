@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { classifyText } from '../../../src/output/managed-file.js';
 import { bodyDigest } from '../../../src/registries-conf/render.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
-import { stampedText } from '../../../src/containerd/hosts-dir.js';
+import { EDITED_DIR, stampedText } from '../../../src/containerd/hosts-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const SCRIPTS = join(ROOT, 'packaging/deb');
@@ -252,7 +252,7 @@ t.test('purge: when the restore fails, the state (with the original) is kept', a
   t.match(purged.stderr, /could not restore/);
 });
 
-t.test("purge: our containerd hosts.toml files go (an edited one kept beside first), anyone else's stay", async (t) => {
+t.test("purge: our containerd hosts.toml files go (an edited one kept first, where the daemon keeps them), anyone else's stay", async (t) => {
   const config = 'containerd-hosts-dir = "/etc/containerd/certs.d"\n';
   const h = host('purge-hosts', { current: OURS, original: ORIGINAL, config });
   const dir = join(h.root, 'etc/containerd/certs.d');
@@ -263,6 +263,9 @@ t.test("purge: our containerd hosts.toml files go (an edited one kept beside fir
   write(join(dir, 'docker.io/hosts.toml'), ours.replace('quay.io', 'docker.io'));
   write(join(dir, 'docker.io/ca.crt'), 'a certificate\n');
   write(join(dir, 'edited.example/hosts.toml'), `${ours}# a hand edit\n`);
+  write(join(dir, 'old.example/hosts.toml'), ours.replace('quay.io', 'old.example'));
+  const oldCopy = 'hosts.toml.edited-2026-01-02T03-04-05-000Z';
+  write(join(dir, 'old.example', oldCopy), 'a copy an earlier version kept beside the file\n');
   const theirs = 'server = "https://theirs.example"\n';
   write(join(dir, 'theirs.example/hosts.toml'), theirs);
   const { purged } = h.purge();
@@ -270,11 +273,17 @@ t.test("purge: our containerd hosts.toml files go (an edited one kept beside fir
   t.notOk(existsSync(join(dir, 'quay.io')), 'ours removed, with its now empty directory');
   t.notOk(existsSync(join(dir, 'docker.io/hosts.toml')), 'ours removed');
   t.equal(readFileSync(join(dir, 'docker.io/ca.crt'), 'utf8'), 'a certificate\n', 'a certificate beside it stays, and its directory');
-  t.notOk(existsSync(join(dir, 'edited.example/hosts.toml')), 'the edited one removed too');
-  const kept = readdirSync(join(dir, 'edited.example')).filter((f) => f.startsWith('hosts.toml.edited-'));
-  t.equal(kept.length, 1, 'after a copy was kept');
-  t.equal(readFileSync(join(dir, 'edited.example', kept[0] ?? ''), 'utf8'), `${ours}# a hand edit\n`);
-  t.match(purged.stdout, /etc\/containerd\/certs\.d\/edited\.example\/hosts\.toml was edited since mirror-policyd wrote it: kept as/);
+  t.notOk(existsSync(join(dir, 'edited.example')), 'the edited one removed too, with its directory (left, it would hide _default/ from containerd)');
+  const keptDir = join(dir, EDITED_DIR, 'edited.example');
+  const kept = readdirSync(keptDir).filter((f) => f.startsWith('hosts.toml.edited-'));
+  t.equal(kept.length, 1, 'after a copy was kept where the daemon keeps them');
+  t.equal(readFileSync(join(keptDir, kept[0] ?? ''), 'utf8'), `${ours}# a hand edit\n`);
+  t.match(
+    purged.stdout,
+    /etc\/containerd\/certs\.d\/edited\.example\/hosts\.toml was edited since mirror-policyd wrote it: kept as \/etc\/containerd\/certs\.d\/_mirror-policyd-edited\/edited\.example\/hosts\.toml\.edited-/,
+  );
+  t.notOk(existsSync(join(dir, 'old.example')), 'a copy an earlier version kept beside ours does not keep its directory');
+  t.equal(readFileSync(join(dir, EDITED_DIR, 'old.example', oldCopy), 'utf8'), 'a copy an earlier version kept beside the file\n', 'it is moved to the others');
   t.equal(readFileSync(join(dir, 'theirs.example/hosts.toml'), 'utf8'), theirs, "someone else's left alone");
   const literal = host('purge-hosts-literal', {
     current: OURS,
