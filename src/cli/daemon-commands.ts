@@ -106,6 +106,7 @@ function formatStatus(s: DaemonStatus): string {
     `base:       ${s.base.source}${s.base.path ? ` (${s.base.path})` : ''}`,
     `state dir:  ${s.stateDir}`,
     `renders:    ${s.renders} (${s.renderErrors} failed)`,
+    ...formatReloads(s.reloads),
     'fragments:',
     ...(s.fragments.length === 0
       ? ['  (none)']
@@ -139,6 +140,14 @@ function formatStatus(s: DaemonStatus): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** A line once the daemon was signalled: how many reloads, and how the latest ended (its problems are among the degraded reasons). */
+function formatReloads(r: DaemonStatus['reloads'] | undefined): string[] {
+  if (r === undefined || r.requested === 0) return [];
+  const last = r.last ? `; the last (${r.last.number}, ${r.last.at}): ${r.last.outcome}` : '';
+  const running = r.started > r.finished ? `; reload ${r.started} in progress` : '';
+  return [`reloads:    ${r.finished} finished for ${r.requested} SIGHUP(s)${running}${last}`];
 }
 
 function formatLocalMirror(m: NonNullable<DaemonStatus['localMirror']>): string[] {

@@ -113,6 +113,8 @@ t.test('a refused config file: exit 1 naming file and line; the output and the s
   t.equal(st.policyDir, p1, 'the previous settings are in effect');
   t.equal(st.state, 'degraded');
   t.match(st.reloads.last, { outcome: 'refused' });
+  const text = await runCli(['status', '--control-socket', ws.control]);
+  t.match(text.stdout, /^reloads: +1 finished for 1 SIGHUP\(s\); the last \(1, [^)]+\): refused$/m, "status's text says how the reload ended");
   t.notOk(d.hasExited(), 'the daemon runs on');
 
   // Fixed: the next reload takes it.
