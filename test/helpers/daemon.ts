@@ -58,6 +58,17 @@ export function fragment(source: string, mirrors: readonly string[], extra = '')
   return `[[mirror-set]]\nsource = ${JSON.stringify(source)}\nmirrors = ${JSON.stringify(mirrors)}\n${extra}`;
 }
 
+/** Two policy directories under `ws.dir`, one fragment each (quay.io/one → mirror-one.example/x, quay.io/two → mirror-two.example/x): a reload between them shows in the output. */
+export function twoPolicyDirs(ws: Workspace): { p1: string; p2: string } {
+  const p1 = join(ws.dir, 'p1.d');
+  const p2 = join(ws.dir, 'p2.d');
+  mkdirSync(p1);
+  mkdirSync(p2);
+  writeFileSync(join(p1, '10-one.toml'), fragment('quay.io/one', ['mirror-one.example/x']));
+  writeFileSync(join(p2, '10-two.toml'), fragment('quay.io/two', ['mirror-two.example/x']));
+  return { p1, p2 };
+}
+
 /** An ImageDigestMirrorSet with one entry, optionally NeverContactSource. */
 export function idms(name: string, source: string, mirrors: readonly string[], never: boolean): string {
   return [
@@ -208,6 +219,11 @@ export function runArgs(ws: Workspace, debounceMs = 50, config = '/dev/null'): s
     '--probe-interval-ms',
     '0',
   ];
+}
+
+/** The flags for `ws` but --policy-dir and --debounce-ms: the config file gives those (a flag would win over it), for tests that edit it and reload. */
+export function configFileArgs(ws: Workspace, config: string): string[] {
+  return ['--config', config, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments'];
 }
 
 /** An environment without the test runner's own systemd variables. */

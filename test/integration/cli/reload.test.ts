@@ -5,12 +5,22 @@
  * output and the settings stay), and says clearly when there is no daemon to reload.
  */
 import t, { type Test } from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
-import { fragment, readOrUndefined, snapshots, startDaemon, workspace, type DaemonProcess, type Workspace } from '../../helpers/daemon.js';
+import {
+  configFileArgs,
+  fragment,
+  readOrUndefined,
+  snapshots,
+  startDaemon,
+  twoPolicyDirs,
+  workspace,
+  type DaemonProcess,
+  type Workspace,
+} from '../../helpers/daemon.js';
 
 /**
  * A config file for `ws` with `policyDir`, and an after-render command that keeps a copy of each
@@ -28,37 +38,12 @@ function settings(ws: Workspace, policyDir: string, delay = 0): { config: string
 
 /** The daemon on `config` (no --policy-dir flag: the file's wins only without one). */
 function startOn(t: Test, ws: Workspace, config: string): Promise<DaemonProcess> {
-  return startDaemon(t, ws, {
-    argv: [
-      '--config',
-      config,
-      '--output',
-      ws.output,
-      '--state-dir',
-      ws.state,
-      '--control-socket',
-      ws.control,
-      '--allow-unsafe-fragments',
-      '--probe-interval-ms',
-      '0',
-    ],
-  });
-}
-
-/** Two policy directories, one fragment each. */
-function twoPolicies(ws: Workspace): { p1: string; p2: string } {
-  const p1 = join(ws.dir, 'p1.d');
-  const p2 = join(ws.dir, 'p2.d');
-  mkdirSync(p1);
-  mkdirSync(p2);
-  writeFileSync(join(p1, '10-one.toml'), fragment('quay.io/one', ['mirror-one.example/x']));
-  writeFileSync(join(p2, '10-two.toml'), fragment('quay.io/two', ['mirror-two.example/x']));
-  return { p1, p2 };
+  return startDaemon(t, ws, { argv: [...configFileArgs(ws, config), '--probe-interval-ms', '0'] });
 }
 
 t.test('reload returns after the output has the config change made before it, and the after-render commands ran', async (t) => {
   const ws = workspace(t);
-  const { p1, p2 } = twoPolicies(ws);
+  const { p1, p2 } = twoPolicyDirs(ws);
   // The reload lasts a second at least (its after-render command): a command that returned before its end is caught.
   const s = settings(ws, p1, 1);
   const d = await startOn(t, ws, s.config);
@@ -93,7 +78,7 @@ t.test('reload returns after the output has the config change made before it, an
 
 t.test('a refused config file: exit 1 naming file and line; the output and the settings stay', async (t) => {
   const ws = workspace(t);
-  const { p1, p2 } = twoPolicies(ws);
+  const { p1, p2 } = twoPolicyDirs(ws);
   const s = settings(ws, p1);
   const d = await startOn(t, ws, s.config);
   const before = await d.waitForOutput((o) => o.includes('mirror-one.example/x'), 'the first render');
@@ -128,7 +113,7 @@ t.test('a refused config file: exit 1 naming file and line; the output and the s
 
 t.test('settings taken but nothing rendered (the new policy dir is missing): exit 1 with the reasons', async (t) => {
   const ws = workspace(t);
-  const { p1 } = twoPolicies(ws);
+  const { p1 } = twoPolicyDirs(ws);
   const s = settings(ws, p1);
   const d = await startOn(t, ws, s.config);
   const before = await d.waitForOutput((o) => o.includes('mirror-one.example/x'), 'the first render');
@@ -161,7 +146,7 @@ t.test('a start-only setting changed: reloaded (exit 0) with a warning naming it
 
 t.test('two reload commands at once: both wait for a reload begun after them, both exit 0', async (t) => {
   const ws = workspace(t);
-  const { p1, p2 } = twoPolicies(ws);
+  const { p1, p2 } = twoPolicyDirs(ws);
   const s = settings(ws, p1);
   const d = await startOn(t, ws, s.config);
   s.write(p2);
@@ -180,7 +165,7 @@ t.test('two reload commands at once: both wait for a reload begun after them, bo
 
 t.test('a reload that outlasts --timeout-ms: exit 4 saying it is in progress', async (t) => {
   const ws = workspace(t);
-  const { p1, p2 } = twoPolicies(ws);
+  const { p1, p2 } = twoPolicyDirs(ws);
   const config = join(ws.dir, 'config.toml');
   const slow = (dir: string): void => writeFileSync(config, `policy-dir = ${JSON.stringify(dir)}\nafter-render = [["/bin/sleep", "5"]]\n`);
   slow(p1);
@@ -273,7 +258,7 @@ t.test('a daemon without reload counts (an older version): exit 4, nothing sent'
 
 t.test('SIGHUP sent by hand still reloads, and is counted', async (t) => {
   const ws = workspace(t);
-  const { p1, p2 } = twoPolicies(ws);
+  const { p1, p2 } = twoPolicyDirs(ws);
   const s = settings(ws, p1);
   const d = await startOn(t, ws, s.config);
   s.write(p2);

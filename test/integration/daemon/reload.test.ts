@@ -5,23 +5,18 @@
 import t from 'tap';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fragment, readOrUndefined, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
+import { configFileArgs, fragment, readOrUndefined, sleep, startDaemon, twoPolicyDirs, workspace } from '../../helpers/daemon.js';
 
 t.test('SIGHUP re-reads the config file', async (t) => {
   const ws = workspace(t);
-  const p1 = join(ws.dir, 'p1.d');
-  const p2 = join(ws.dir, 'p2.d');
-  mkdirSync(p1);
-  mkdirSync(p2);
-  writeFileSync(join(p1, '10-one.toml'), fragment('quay.io/one', ['mirror-one.example/x']));
-  writeFileSync(join(p2, '10-two.toml'), fragment('quay.io/two', ['mirror-two.example/x']));
+  const { p1, p2 } = twoPolicyDirs(ws);
   const hook = join(ws.dir, 'hook.txt');
   const config = join(ws.dir, 'config.toml');
   const settings = (policyDir: string, debounce: number, tag: string): string =>
     `policy-dir = ${JSON.stringify(policyDir)}\ndebounce-ms = ${debounce}\nafter-render = [["/bin/sh", "-c", ${JSON.stringify(`echo ${tag} >> '${hook}'`)}]]\n`;
   writeFileSync(config, settings(p1, 50, 'first'));
   // No --policy-dir or --debounce-ms flags: flags would win over the file.
-  const argv = ['--config', config, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments'];
+  const argv = configFileArgs(ws, config);
   const d = await startDaemon(t, ws, { argv });
   await d.waitForOutput((o) => o.includes('mirror-one.example/x'), 'the render of the first policy dir');
   t.equal((await d.status()).policyDir, p1);
@@ -106,7 +101,7 @@ t.test('SIGHUP (a new policy dir) and SIGTERM right after it: the daemon still s
     mkdirSync(p2);
     const config = join(ws.dir, 'config.toml');
     writeFileSync(config, `policy-dir = ${JSON.stringify(ws.policy)}\n`);
-    const argv = ['--config', config, '--output', ws.output, '--state-dir', ws.state, '--control-socket', ws.control, '--allow-unsafe-fragments'];
+    const argv = configFileArgs(ws, config);
     const d = await startDaemon(t, ws, { argv });
     writeFileSync(config, `policy-dir = ${JSON.stringify(p2)}\n`);
     d.child.kill('SIGHUP');
