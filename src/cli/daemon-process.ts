@@ -6,6 +6,11 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { exposedGc, type GcFunction } from '../registry/young-collections.js';
 import { keepWasmAtBaseline } from './wasm-baseline.js';
 
+/** V8's major version (Node 20: 11, Node 24: 13): which flags exist depends on it. */
+function v8Major(v8Version: string): number {
+  return Number(v8Version.split('.')[0]);
+}
+
 /**
  * V8's memory reducer: ~8 s after a mark-compact that grew the heap (the start's), when the
  * process allocates little, it runs full collections that give the heap back (RSS ~68 → ~60 MB
@@ -18,7 +23,7 @@ import { keepWasmAtBaseline } from './wasm-baseline.js';
  * the two versions seen are set (Node 20's V8 11, Node 24's V8 13); others keep the default.
  */
 function oneMemoryReducerCollection(v8Version = process.versions.v8): void {
-  const major = Number(v8Version.split('.')[0]);
+  const major = v8Major(v8Version);
   if (major === 11) setFlagsFromString('--memory-reducer-single-gc');
   else if (major === 13) setFlagsFromString('--memory-reducer-gc-count=1');
 }
@@ -59,7 +64,7 @@ let held = false;
 
 /** V8 13 (Node 24) has Maglev on by default; V8 11 (Node 20) has it off, and it stays as it is. */
 function hasMaglevByDefault(v8Version: string): boolean {
-  return Number(v8Version.split('.')[0]) >= 12;
+  return v8Major(v8Version) >= 12;
 }
 
 /**

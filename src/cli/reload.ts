@@ -11,6 +11,7 @@
  * serve several, from this command and from others); when several reloads have finished by the
  * time it looks, it reports the latest, the settings in effect then.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { UsageError } from '../core/diagnostic.js';
@@ -62,8 +63,6 @@ function parsePid(value: string): number {
   if (!Number.isSafeInteger(n) || n < 2 || n > 4_194_304) throw new UsageError(`--pid must be a process id (a whole number from 2 to 4194304), not "${value}"`);
   return n;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Exit 0 reloaded, 1 not taken (refused config, not rendered, failed; or nothing sent), 3 not running, 4 cannot tell. */
 export async function reloadCommand(args: readonly string[], io: CommandIO, send: SendSignal = (pid, signal) => process.kill(pid, signal)): Promise<number> {
