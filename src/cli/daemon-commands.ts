@@ -8,7 +8,7 @@ import { writeHostsDir } from '../containerd/hosts-dir.js';
 import { join } from 'node:path';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
-import { DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
+import { DEFAULT_CONFIG, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
@@ -19,7 +19,7 @@ import { COMMON_OPTIONS, parse } from './args.js';
 import { releaseOptimizingCompilers } from './daemon-process.js';
 import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
-import { cannotAskReason, positiveMs } from './daemon-ask.js';
+import { cannotAskReason, controlSocketFor, positiveMs, socketOrigin } from './daemon-ask.js';
 
 const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
@@ -95,7 +95,13 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   });
 }
 
-const STATUS_OPTIONS = { ...COMMON_OPTIONS, json: { type: 'boolean' }, 'control-socket': { type: 'string' }, 'timeout-ms': { type: 'string' } } as const;
+const STATUS_OPTIONS = {
+  ...COMMON_OPTIONS,
+  json: { type: 'boolean' },
+  config: { type: 'string' },
+  'control-socket': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+} as const;
 
 function formatStatus(s: DaemonStatus): string {
   const lines = [
@@ -174,8 +180,9 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
     io.stdout((await import('./usage.js')).usage('status'));
     return 0;
   }
-  const socket = values['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
   const timeoutMs = positiveMs(values['timeout-ms'], '--timeout-ms', DEFAULT_REQUEST_TIMEOUT_MS);
+  const asked = await controlSocketFor(values, (line) => process.stderr.write(`mirror-policyd status: ${line}\n`));
+  const socket = asked.path;
   const unknown = (reason: string): number => {
     if (values.json) io.stdout(`${JSON.stringify({ state: 'unknown', reason, controlSocket: socket })}\n`);
     else process.stderr.write(`mirror-policyd status: ${reason}\n`);
@@ -187,7 +194,7 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
   } catch (e) {
     if (e instanceof NotRunningError) {
       if (values.json) io.stdout(`${JSON.stringify({ state: 'not running', controlSocket: socket })}\n`);
-      else process.stderr.write(`mirror-policyd is not running (no answer at ${socket})\n`);
+      else process.stderr.write(`mirror-policyd is not running (no answer at ${socket})${socketOrigin(asked)}\n`);
       return STATUS_EXIT.notRunning;
     }
     const reason = cannotAskReason(e, socket);

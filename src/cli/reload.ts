@@ -13,15 +13,20 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
-import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { UsageError } from '../core/diagnostic.js';
 import { isReloadsAnswer, reloadSince, type ReloadRecord, type ReloadsAnswer } from '../daemon/reload-status.js';
 import type { DaemonStatus } from '../daemon/status-report.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import type { CommandIO } from './commands.js';
-import { cannotAskReason, positiveMs } from './daemon-ask.js';
+import { cannotAskReason, controlSocketFor, positiveMs, socketOrigin } from './daemon-ask.js';
 
-const RELOAD_OPTIONS = { ...COMMON_OPTIONS, pid: { type: 'string' }, 'control-socket': { type: 'string' }, 'timeout-ms': { type: 'string' } } as const;
+const RELOAD_OPTIONS = {
+  ...COMMON_OPTIONS,
+  pid: { type: 'string' },
+  config: { type: 'string' },
+  'control-socket': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+} as const;
 
 /** `reload` exit codes: as `status` for a daemon that is not running (3) and for one that cannot be told (4). */
 export const RELOAD_EXIT = { reloaded: 0, notTaken: 1, notRunning: 3, unknown: 4 } as const;
@@ -71,7 +76,6 @@ export async function reloadCommand(args: readonly string[], io: CommandIO, send
     io.stdout((await import('./usage.js')).usage('reload'));
     return 0;
   }
-  const socket = values['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
   const timeoutMs = positiveMs(values['timeout-ms'], '--timeout-ms', DEFAULT_RELOAD_TIMEOUT_MS);
   const pid = values.pid === undefined ? undefined : parsePid(values.pid);
   const deadline = Date.now() + timeoutMs;
@@ -80,8 +84,10 @@ export async function reloadCommand(args: readonly string[], io: CommandIO, send
     return code;
   };
 
+  const asked = await controlSocketFor(values, (line) => process.stderr.write(`mirror-policyd reload: ${line}\n`));
+  const socket = asked.path;
   const first = await ask(socket, 'reloads', deadline, isReloadsAnswer);
-  if ('notRunning' in first) return say(RELOAD_EXIT.notRunning, `${first.notRunning}; nothing reloaded`);
+  if ('notRunning' in first) return say(RELOAD_EXIT.notRunning, `${first.notRunning}${socketOrigin(asked)}; nothing reloaded`);
   if ('unknown' in first) return say(RELOAD_EXIT.unknown, `${first.unknown}; nothing sent`);
   const before = first.answer;
   if (pid !== undefined && pid !== before.pid)

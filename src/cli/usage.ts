@@ -146,7 +146,8 @@ In the config file only:
 ${FILE_ONLY}
 Exit codes: 0 stopped cleanly, 1 cannot start, 2 usage or configuration error.
 `,
-  status: `Usage: mirror-policyd status [--json] [--control-socket PATH] [--timeout-ms N]
+  status: `Usage: mirror-policyd status [--json] [--config FILE] [--control-socket PATH]
+                             [--timeout-ms N]
 
 Shows the running daemon's state: every fragment with its state and errors, the last
 render (time, hash), the base, drift events, shadowing drop-ins, and every mirror
@@ -158,11 +159,16 @@ reason in one line on stderr.
 
   --json                   machine-readable; {"state": "not running"} or
                            {"state": "unknown", "reason"} when there is no status
-  --control-socket PATH    (default /run/mirror-policyd/control.sock)
+  --config FILE            the daemon's config file, whose control-socket is asked
+                           when --control-socket is not given (default
+                           /etc/mirror-policyd/config.toml)
+  --control-socket PATH    (default: the config file's, else
+                           /run/mirror-policyd/control.sock)
   --timeout-ms N           how long to wait for the answer (default 5000)
 ${COMMON}
 `,
-  reload: `Usage: mirror-policyd reload [--pid PID] [--control-socket PATH] [--timeout-ms N]
+  reload: `Usage: mirror-policyd reload [--pid PID] [--config FILE] [--control-socket PATH]
+                             [--timeout-ms N]
 
 Sends SIGHUP to the running daemon and waits until a reload begun after it has finished:
 the config file and the policy directory read again, the output rendered (and the
@@ -180,7 +186,11 @@ counts (restart it), or an answer that is not the daemon's.
   --pid PID                the daemon's pid as the caller knows it (systemd's $MAINPID):
                            refused, nothing sent, when the daemon answering at the
                            control socket is another process
-  --control-socket PATH    (default /run/mirror-policyd/control.sock)
+  --config FILE            the daemon's config file, whose control-socket is asked
+                           when --control-socket is not given (default
+                           /etc/mirror-policyd/config.toml)
+  --control-socket PATH    (default: the config file's, else
+                           /run/mirror-policyd/control.sock)
   --timeout-ms N           how long to wait for the reload (default 60000)
 ${COMMON}
 `,
