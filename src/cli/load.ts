@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
-import { error, formatDiagnostic, formatLocation, type Diagnostic, type Location } from '../core/diagnostic.js';
+import { error, formatLocation, labelledDiagnostic, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { FRAGMENT_NAMES, classifyName, decodeFragment } from '../fragments/index.js';
 import type { Logger } from '../core/log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
@@ -127,7 +127,7 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
 }
 
 export function printDiagnostics(ds: readonly Diagnostic[], write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
-  for (const d of ds) write(formatDiagnostic(d));
+  for (const d of ds) write(labelledDiagnostic(d));
 }
 
 /** `check --json`: each diagnostic as data, line and column null where unknown. */

@@ -84,9 +84,10 @@ its own.
   check: `Usage: mirror-policyd check [FLAGS] [FILE...]
 
 Validates every fragment and their combination; prints each problem as
-FILE:LINE:COL: message, FILE as you named it (DIR/NAME for a fragment of the policy
-directory). With FILEs: checks them together with the policy directory as it would be
-with them dropped in (a FILE replaces the fragment of its base name), before you do.
+FILE:LINE:COL: error: message (or warning:), FILE as you named it (DIR/NAME for a
+fragment of the policy directory). With FILEs: checks them together with the policy
+directory as it would be with them dropped in (a FILE replaces the fragment of its base
+name), before you do.
 A policy directory that does not exist is an error; an empty one is an empty policy.
 Exit 0 when valid (warnings allowed), 1 when not, 2 on usage errors.
 

@@ -43,6 +43,15 @@ export function formatDiagnostic(d: Diagnostic): string {
   return oneLine(`${formatLocation(d)}: ${prefix}${d.message}`);
 }
 
+/**
+ * With the error labelled too, as compilers print them (`file:line:col: error: ...`): for a
+ * stream where errors and warnings come mixed (the commands' stderr). Where the context
+ * already says it is an error (a log line at level error, a refused config), formatDiagnostic.
+ */
+export function labelledDiagnostic(d: Diagnostic): string {
+  return d.severity === 'error' ? oneLine(`${formatLocation(d)}: error: ${d.message}`) : formatDiagnostic(d);
+}
+
 export function hasErrors(ds: readonly Diagnostic[]): boolean {
   return ds.some((d) => d.severity === 'error');
 }

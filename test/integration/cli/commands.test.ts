@@ -72,7 +72,7 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   );
   const bad = await runCli(['check', '--policy-dir', policy]);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, new RegExp(`^${policy}/60-bad\\.toml:3:12: invalid format for mirror "UPPER\\.example/X"`, 'm'), 'the path as given, for editors');
+  t.match(bad.stderr, new RegExp(`^${policy}/60-bad\\.toml:3:12: error: invalid format for mirror "UPPER\\.example/X"`, 'm'), 'the path as given, for editors');
   t.match(bad.stderr, /conflicting mirrorSourcePolicy/, 'every problem is reported in one run');
   t.match(bad.stderr, /\nERROR: policy is invalid: 2 errors, 0 warnings\n$/, 'and how many, last');
   writeFileSync(join(policy, '60-bad.toml'), '');
@@ -81,7 +81,7 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   t.match(
     conflict.stderr,
     new RegExp(
-      `^${policy}/20-release\\.yaml:10:13: conflicting mirrorSourcePolicy for source "quay\\.io/openshift-release-dev/ocp-release": NeverContactSource here \\(ImageDigestMirrorSet\\), AllowContactingSource \\(unset\\) in ${policy}/70-bad\\.yaml:5:13`,
+      `^${policy}/20-release\\.yaml:10:13: error: conflicting mirrorSourcePolicy for source "quay\\.io/openshift-release-dev/ocp-release": NeverContactSource here \\(ImageDigestMirrorSet\\), AllowContactingSource \\(unset\\) in ${policy}/70-bad\\.yaml:5:13`,
       'm',
     ),
     'both sides by their paths',
@@ -98,7 +98,7 @@ t.test('render is strict: an invalid fragment leaves the output byte for byte as
   writeFileSync(join(policy, '15-broken.yaml'), 'kind: [\n');
   const r2 = await runCli(['render', '--policy-dir', policy, '--output', out, '--base', join(EXAMPLES, 'base.conf')]);
   t.equal(r2.code, 1);
-  t.match(r2.stderr, new RegExp(`^${policy}/15-broken\\.yaml:\\d+:\\d+: invalid YAML`, 'm'));
+  t.match(r2.stderr, new RegExp(`^${policy}/15-broken\\.yaml:\\d+:\\d+: error: invalid YAML`, 'm'));
   t.equal(readFileSync(out, 'utf8'), good, 'unchanged');
 });
 
@@ -141,7 +141,7 @@ t.test('render --stdout prints without writing; the demo directory is refused wh
   chmodSync(join(policy, '50-local.toml'), 0o664);
   const refused = await runCli(['render', '--policy-dir', policy, '--stdout']);
   t.equal(refused.code, 1);
-  t.match(refused.stderr, /50-local\.toml: refusing fragment: writable by group/);
+  t.match(refused.stderr, /50-local\.toml: error: refusing fragment: writable by group/);
   const allowed = await runCli(['render', '--policy-dir', policy, '--stdout', '--allow-unsafe-fragments']);
   t.equal(allowed.code, 0);
 });

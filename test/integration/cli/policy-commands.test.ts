@@ -34,7 +34,7 @@ t.test('check and render: a missing policy directory is a one-line error (exit 1
     t.equal(r.code, 1, `${args.join(' ')}: exit 1`);
     t.equal(
       r.stderr,
-      `${missing}: policy directory does not exist (create it, or name another with --policy-dir; an empty directory is an empty policy)\n`,
+      `${missing}: error: policy directory does not exist (create it, or name another with --policy-dir; an empty directory is an empty policy)\n`,
       'one line, naming it',
     );
   }
@@ -67,7 +67,10 @@ t.test('a fragment as `oc get -o json` writes it (*.json) is read like its YAML,
   );
   const bad = await runCli(['check', '--policy-dir', policy]);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, new RegExp(`^${policy}/50-idms\\.json:11:17: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"`, 'm'));
+  t.match(
+    bad.stderr,
+    new RegExp(`^${policy}/50-idms\\.json:11:17: error: unknown field "mirror" in an entry of imageDigestMirrors; did you mean "mirrors"`, 'm'),
+  );
 });
 
 t.test('check FILE...: candidates checked with the directory as it would be with them dropped in', async (t) => {
@@ -78,7 +81,7 @@ t.test('check FILE...: candidates checked with the directory as it would be with
   writeFileSync(join(cand, '50-local.toml'), '[[mirror-set]]\nsource = "docker.io"\nmirrors = ["UPPER.example/X"]\n');
   const bad = await runCli(['check', '--policy-dir', policy, join(cand, '50-local.toml')]);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, new RegExp(`^${cand}/50-local\\.toml:3:12: invalid format for mirror`, 'm'), 'named by the path given');
+  t.match(bad.stderr, new RegExp(`^${cand}/50-local\\.toml:3:12: error: invalid format for mirror`, 'm'), 'named by the path given');
   t.notMatch(bad.stderr, new RegExp(`${policy}/50-local\\.toml`), "the directory's fragment of that name is replaced, not checked");
   // A candidate that conflicts with a fragment already there.
   writeFileSync(
@@ -87,7 +90,7 @@ t.test('check FILE...: candidates checked with the directory as it would be with
   );
   const conflict = await runCli(['check', '--policy-dir', policy, join(cand, '70-never.yaml')]);
   t.equal(conflict.code, 1);
-  t.match(conflict.stderr, new RegExp(`^${policy}/20-release\\.yaml:10:13: conflicting mirrorSourcePolicy .* in ${cand}/70-never\\.yaml:5:13`, 'm'));
+  t.match(conflict.stderr, new RegExp(`^${policy}/20-release\\.yaml:10:13: error: conflicting mirrorSourcePolicy .* in ${cand}/70-never\\.yaml:5:13`, 'm'));
   // Valid candidates: exit 0, counted with the directory's.
   writeFileSync(join(cand, '60-new.toml'), '[[mirror-set]]\nsource = "ghcr.io"\nmirrors = ["mirror.example/ghcr"]\n');
   const ok = await runCli(['check', '--policy-dir', policy, join(cand, '60-new.toml')]);
@@ -95,10 +98,10 @@ t.test('check FILE...: candidates checked with the directory as it would be with
   t.match(ok.stderr, /policy is valid: 4 fragments/);
   const ignored = await runCli(['check', '--policy-dir', policy, join(cand, 'notes.txt')]);
   t.equal(ignored.code, 1);
-  t.match(ignored.stderr, /notes\.txt: the policy directory would ignore a file named "notes\.txt" \(not \*\.toml, \*\.yaml, \*\.yml or \*\.json\)/);
+  t.match(ignored.stderr, /notes\.txt: error: the policy directory would ignore a file named "notes\.txt" \(not \*\.toml, \*\.yaml, \*\.yml or \*\.json\)/);
   const gone = await runCli(['check', '--policy-dir', policy, join(cand, 'gone.toml')]);
   t.equal(gone.code, 1);
-  t.match(gone.stderr, /gone\.toml: cannot read: ENOENT/);
+  t.match(gone.stderr, /gone\.toml: error: cannot read: ENOENT/);
 });
 
 t.test('check --json: diagnostics as data on stdout', async (t) => {
@@ -197,7 +200,7 @@ t.test('import - reads standard input; a native TOML fragment is refused as need
   t.match(tomlStdin.stderr, /^<stdin>: already a native TOML fragment/);
   const garbage = spawnSync(process.execPath, [BIN, 'import', '-'], { input: 'kind: [\n', encoding: 'utf8' });
   t.equal(garbage.status, 1);
-  t.match(garbage.stderr, /^<stdin>:\d+:\d+: invalid YAML/m, 'YAML errors name standard input');
+  t.match(garbage.stderr, /^<stdin>:\d+:\d+: error: invalid YAML/m, 'YAML errors name standard input');
 });
 
 t.test('import reads a UTF-16 file with its byte order mark, as check does (PowerShell 5 writes one), and refuses bytes that are not UTF-8', async (t) => {
@@ -244,11 +247,11 @@ t.test('--max-fragment-bytes: check and render refuse a larger fragment, naming 
   chmodSync(join(policy, '60-padded.toml'), 0o644);
   const check = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '128']);
   t.equal(check.code, 1, check.stderr);
-  t.match(check.stderr, /60-padded\.toml: refusing fragment: 203 bytes, more than the 128 allowed by max-fragment-bytes/);
+  t.match(check.stderr, /60-padded\.toml: error: refusing fragment: 203 bytes, more than the 128 allowed by max-fragment-bytes/);
   const candidate = join(dir, '61-candidate.toml');
   writeFileSync(candidate, `# ${'y'.repeat(200)}\n`);
   const cand = await runCli(['check', '--policy-dir', policy, '--max-fragment-bytes', '128', candidate]);
-  t.match(cand.stderr, new RegExp(`${candidate}: 203 bytes, more than the 128 allowed by max-fragment-bytes`), 'a candidate is held to the same cap');
+  t.match(cand.stderr, new RegExp(`${candidate}: error: 203 bytes, more than the 128 allowed by max-fragment-bytes`), 'a candidate is held to the same cap');
   const render = await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null', '--max-fragment-bytes', '128']);
   t.equal(render.code, 1, render.stderr);
   t.notOk(existsSync(out), 'nothing written');
@@ -277,7 +280,7 @@ t.test('a --base that cannot be read: named, why, and how to render on no base (
     t.match(
       r.stderr,
       new RegExp(
-        `^${base}: cannot read the base file: ENOENT: .*; --base names the registries\\.conf to render on top of \\(--base /dev/null for none\\)$`,
+        `^${base}: error: cannot read the base file: ENOENT: .*; --base names the registries\\.conf to render on top of \\(--base /dev/null for none\\)$`,
         'm',
       ),
       command,

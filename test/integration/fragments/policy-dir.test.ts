@@ -389,7 +389,7 @@ t.test('a fragment whose name is not valid UTF-8 is refused by name (bytes escap
   ]);
   const check = await runCli(['check', '--policy-dir', d]);
   t.equal(check.code, 1, '`check` fails on it');
-  t.match(check.stderr, /20-caf\\xe9\.toml: refusing fragment: its name is not valid UTF-8/);
+  t.match(check.stderr, /20-caf\\xe9\.toml: error: refusing fragment: its name is not valid UTF-8/);
   t.match(check.stderr, /notes-\\xff: warning: not a policy fragment/, '`check` shows the warning too');
 });
 
