@@ -515,7 +515,7 @@ export class Daemon {
     await this.scheduler.idle();
     if (this.deferredAfterRender !== 'none' && this.deferredAfterRender !== 'due') await this.deferredAfterRender;
     await this.fragments.stopSaving();
-    await this.metrics.settled();
+    await this.metrics.remove(); // a stopped daemon's last figures must not be exported as current
     await this.watcher?.close();
     await this.localMirror.stop();
     await this.control?.close();
