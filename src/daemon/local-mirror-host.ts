@@ -9,7 +9,7 @@
 import type { Logger } from '../core/log.js';
 import { mergeHealth, type HealthMap } from '../health/health.js';
 import type { HealthBook } from '../local-mirror/upstream.js';
-import type { LocalMirrorStats } from '../local-mirror/counters.js';
+import { emptyStats, type LocalMirrorStats } from '../local-mirror/counters.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { ConfTransform } from '../pipeline/strict.js';
 import { applyLocalMirror, planLocalMirror, withoutLocalMirror, type LocalMirrorPlan } from '../local-mirror/render.js';
@@ -94,6 +94,41 @@ export function realEndpoint(healthFile: string, proberView: () => HealthMap, lo
 /** In-flight transfers get this long at a stop or a change of settings, then are cut. */
 export const LOCAL_MIRROR_CLOSE_GRACE_MS = 5_000;
 
+/**
+ * `a` + `b`, field by field (`inFlight` is `b`'s: a gauge of the endpoint running now). The
+ * endpoints stopped since the daemon started add their counts to the running one's, so that the
+ * metrics file's counters never go back while the daemon runs.
+ */
+export function addStats(a: LocalMirrorStats, b: LocalMirrorStats): LocalMirrorStats {
+  const sum = (x: Readonly<Record<string, number>>, y: Readonly<Record<string, number>>): Record<string, number> => {
+    const out: Record<string, number> = { ...x };
+    for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  const sources: LocalMirrorStats['sources'] = {};
+  for (const key of new Set([...Object.keys(a.sources), ...Object.keys(b.sources)])) {
+    const x = a.sources[key] ?? { ok: 0, absent: 0, failed: 0 };
+    const y = b.sources[key] ?? { ok: 0, absent: 0, failed: 0 };
+    sources[key] = { ok: x.ok + y.ok, absent: x.absent + y.absent, failed: x.failed + y.failed };
+  }
+  return {
+    requests: {
+      base: a.requests.base + b.requests.base,
+      manifests: a.requests.manifests + b.requests.manifests,
+      blobs: a.requests.blobs + b.requests.blobs,
+      refused: a.requests.refused + b.requests.refused,
+    },
+    responses: sum(a.responses, b.responses),
+    bytesSent: a.bytesSent + b.bytesSent,
+    sources,
+    midBlobFallbacks: a.midBlobFallbacks + b.midBlobFallbacks,
+    digestMismatches: a.digestMismatches + b.digestMismatches,
+    deadlineAnswers: a.deadlineAnswers + b.deadlineAnswers,
+    errors: a.errors + b.errors,
+    inFlight: b.inFlight,
+  };
+}
+
 const sameSettings = (a: LocalMirrorSettings, b: LocalMirrorSettings): boolean => a.address === b.address && a.credentials === b.credentials;
 
 export class LocalMirrorHost {
@@ -101,6 +136,8 @@ export class LocalMirrorHost {
   private failed?: { settings: LocalMirrorSettings; error: string };
   private conf: RegistriesConf = { registries: [] };
   private plan: LocalMirrorPlan = { fronted: [], skipped: [] };
+  /** The counts of the endpoints stopped so far (undefined: none ran yet). */
+  private earlier?: LocalMirrorStats;
 
   constructor(
     private readonly start: StartEndpoint,
@@ -174,6 +211,7 @@ export class LocalMirrorHost {
     this.running = undefined;
     if (!r) return;
     await r.endpoint.close(LOCAL_MIRROR_CLOSE_GRACE_MS);
+    this.earlier = addStats(this.earlier ?? emptyStats(), { ...r.endpoint.stats(), inFlight: 0 });
     this.log.info(`local mirror on ${r.settings.address} stopped`);
   }
 
@@ -186,7 +224,7 @@ export class LocalMirrorHost {
         credentials: settings.credentials,
         fronted: this.plan.fronted.length,
         skipped: [...this.plan.skipped],
-        stats: endpoint.stats(),
+        stats: this.earlier ? addStats(this.earlier, endpoint.stats()) : endpoint.stats(),
       };
     }
     if (this.failed)
@@ -197,6 +235,7 @@ export class LocalMirrorHost {
         error: this.failed.error,
         fronted: 0,
         skipped: [],
+        ...(this.earlier ? { stats: structuredClone(this.earlier) } : {}),
       };
     return undefined;
   }

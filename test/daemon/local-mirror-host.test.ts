@@ -8,7 +8,7 @@
 import t from 'tap';
 import pino from 'pino';
 import { LocalMirrorHost, type LocalMirrorSettings, type RunningEndpoint } from '../../src/daemon/local-mirror-host.js';
-import { emptyStats } from '../../src/local-mirror/counters.js';
+import { emptyStats, type LocalMirrorStats } from '../../src/local-mirror/counters.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
 
 const CONF: RegistriesConf = {
@@ -95,4 +95,51 @@ t.test('a change of address or credentials restarts the endpoint', async (t) => 
   t.same(h.closed, ['127.0.0.1:5050', '127.0.0.1:5050'], 'the old one closed before the new one starts');
   await h.host.stop();
   t.equal(h.closed.length, 3);
+});
+
+t.test('its counters go on across restarts, a failed start and off-and-on (the metrics are counters: they never go back)', async (t) => {
+  const log = pino({ level: 'silent' });
+  const failWith: Array<string | undefined> = [];
+  const live: LocalMirrorStats[] = [];
+  const host = new LocalMirrorHost(async (settings) => {
+    const failure = failWith.shift();
+    if (failure !== undefined) throw new Error(failure);
+    const stats = emptyStats();
+    live.push(stats);
+    return { address: settings.address, setConf: () => undefined, stats: () => structuredClone(stats), close: async () => undefined };
+  }, log);
+  const work = (s: LocalMirrorStats, n: number): void => {
+    s.requests.blobs += n;
+    s.responses['200'] = (s.responses['200'] ?? 0) + n;
+    s.bytesSent += 100 * n;
+    s.sources['https://m1'] = { ok: n, absent: 0, failed: 1 };
+    s.midBlobFallbacks += 1;
+    s.errors += 1;
+    s.inFlight = 2;
+  };
+  await host.sync(ON);
+  work(live[0]!, 3);
+  await host.sync({ ...ON, credentials: true }); // restarted: a new endpoint, counting from 0
+  work(live[1]!, 2);
+  const after = host.status()?.stats;
+  t.equal(after?.requests.blobs, 5, 'requests: both endpoints');
+  t.same(after?.responses, { '200': 5 });
+  t.equal(after?.bytesSent, 500);
+  t.same(after?.sources['https://m1'], { ok: 5, absent: 0, failed: 2 });
+  t.equal(after?.midBlobFallbacks, 2);
+  t.equal(after?.errors, 2);
+  t.equal(after?.inFlight, 2, 'in flight: the running endpoint’s only (a gauge)');
+
+  failWith.push('EADDRINUSE');
+  await host.sync({ ...ON, address: '127.0.0.1:5051', port: 5051 });
+  const failed = host.status();
+  t.equal(failed?.listening, false);
+  t.equal(failed?.stats?.requests.blobs, 5, 'not listening: the counts so far, not gone');
+  t.equal(failed?.stats?.inFlight, 0);
+
+  await host.sync(undefined);
+  t.equal(host.status(), undefined, 'off: nothing to report');
+  await host.sync(ON);
+  t.equal(host.status()?.stats?.requests.blobs, 5, 'on again: counting on from there');
+  await host.stop();
 });
