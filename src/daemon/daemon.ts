@@ -128,6 +128,8 @@ export class Daemon {
   private lastSuccessAt?: number;
   /** Health-aware order's memory; present while the setting is on. */
   private keeper?: HealthKeeper;
+  /** The demotions of keepers dropped when health-aware order was turned off: the metric is a counter. */
+  private earlierDemotions = 0;
   private rateLimitLogged = false;
   private readonly metrics: MetricsFile;
   private baseSource: DaemonStatus['base'] = { source: 'none' };
@@ -464,8 +466,10 @@ export class Daemon {
       const probesChanged = config.probeIntervalMs !== this.config.probeIntervalMs || config.probeTimeoutMs !== this.config.probeTimeoutMs;
       this.config = config;
       // Health-aware order turned off: the next render restores the configured order.
-      if (!config.healthAwareOrder) this.keeper = undefined;
-      else if (this.keeper) this.keeper.setPolicy(config.hysteresis);
+      if (!config.healthAwareOrder) {
+        this.earlierDemotions += this.keeper?.demotionsTotal ?? 0;
+        this.keeper = undefined;
+      } else if (this.keeper) this.keeper.setPolicy(config.hysteresis);
       else this.keeper = new HealthKeeper(config.hysteresis);
       if (probesChanged) this.startProbingLogged();
       if (watchChanged) {
@@ -804,6 +808,8 @@ export class Daemon {
       ...(this.keeper ? { keeper: this.keeper } : {}),
       counters: { ...this.counters, driftRestores: this.output.driftRestores },
       reloads: this.reloads.status(),
+      reloadOutcomes: this.reloads.outcomes(),
+      earlierDemotions: this.earlierDemotions,
     };
   }
 

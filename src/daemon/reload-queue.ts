@@ -10,7 +10,7 @@
  * Whatever a reload does, thrown errors included, its `end` step runs after its `begin` step:
  * for the daemon, READY=1 after RELOADING=1, so that systemd never keeps the unit "reloading".
  */
-import type { ReloadRecord, ReloadResult, ReloadStatus } from './reload-status.js';
+import type { ReloadOutcome, ReloadRecord, ReloadResult, ReloadStatus } from './reload-status.js';
 
 export interface ReloadSteps {
   /** Whether a reload may run (false once the daemon stops: then neither begin nor end is sent). */
@@ -32,6 +32,7 @@ export class ReloadQueue {
   private started = 0;
   private finished = 0;
   private last?: ReloadRecord;
+  private readonly byOutcome: Record<ReloadOutcome, number> = { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 };
   private chain: Promise<void> = Promise.resolve();
   /** A reload is queued and has not begun: requests share it. */
   private waiting = false;
@@ -68,6 +69,11 @@ export class ReloadQueue {
     return { requested: this.requested, started: this.started, finished: this.finished, ...(this.last ? { last: this.last } : {}) };
   }
 
+  /** The reloads finished, by how they ended (every outcome, 0 included: the metrics file's `reloads_total`). */
+  outcomes(): Record<ReloadOutcome, number> {
+    return { ...this.byOutcome };
+  }
+
   private enqueue(): void {
     if (this.waiting) return;
     this.waiting = true;
@@ -90,6 +96,7 @@ export class ReloadQueue {
       }
     }
     this.finished++;
+    this.byOutcome[result.outcome]++;
     this.last = { number, at: this.now().toISOString(), ...result };
     if (result !== STOPPING && this.steps.canRun()) this.steps.end();
   }

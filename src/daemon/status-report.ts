@@ -13,7 +13,7 @@ import type { FragmentStatus } from '../pipeline/forgiving.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DriftEvent } from './output-guard.js';
 import type { LocalMirrorStatus } from './local-mirror-host.js';
-import type { ReloadStatus } from './reload-status.js';
+import type { ReloadOutcome, ReloadStatus } from './reload-status.js';
 
 export interface RenderInfo {
   readonly at: string;
@@ -121,6 +121,17 @@ export interface DaemonFacts {
   readonly containerd?: ContainerdHostsStatus;
   /** The reloads so far (none: never signalled). */
   readonly reloads?: ReloadStatus;
+  /** The reloads finished, by outcome (none: never signalled). */
+  readonly reloadOutcomes?: Readonly<Record<ReloadOutcome, number>>;
+  /** Demotions counted while health-aware order was on before it was last turned off (a counter never goes back). */
+  readonly earlierDemotions?: number;
+}
+
+const NO_RELOADS: Readonly<Record<ReloadOutcome, number>> = { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 };
+
+/** Demotions since the start, health-aware order turned off and on again included. */
+function demotionsTotal(f: DaemonFacts): number {
+  return (f.earlierDemotions ?? 0) + (f.keeper?.demotionsTotal ?? 0);
 }
 
 export function fragmentCounts(statuses: readonly FragmentStatus[]): { valid: number; held: number; invalid: number } {
@@ -192,7 +203,7 @@ export function buildStatus(f: DaemonFacts): DaemonStatus {
       ? {
           healthAwareOrder: {
             demoted: [...f.keeper.demoted()].sort(byteOrderCompare),
-            demotions: f.keeper.demotionsTotal,
+            demotions: demotionsTotal(f),
             rewrites: f.counters.healthRewrites,
             rewritesLastMinute: f.keeper.recentRewrites(f.now),
           },
@@ -218,8 +229,13 @@ export function metricsSnapshot(f: DaemonFacts): MetricsSnapshot {
     fragments: fragmentCounts(f.fragments),
     ...(f.lastSuccessAt !== undefined ? { lastSuccessfulRenderTimestampSeconds: f.lastSuccessAt / 1000 } : {}),
     driftRestoresTotal: f.counters.driftRestores,
-    demotionsTotal: f.keeper?.demotionsTotal ?? 0,
+    demotionsTotal: demotionsTotal(f),
     info: { version: f.version },
+    degraded: degradedReasons(f).length > 0,
+    // Refused (config problems) or failed: the settings in effect are not the file's.
+    configLastReloadSuccessful: (f.configProblems ?? []).length === 0 && f.reloads?.last?.outcome !== 'failed',
+    reloads: { ...(f.reloadOutcomes ?? NO_RELOADS) },
+    brokenFragments: f.fragments.flatMap((x) => (x.state === 'valid' ? [] : [{ file: x.file, state: x.state }])),
     ...(f.localMirror ? { localMirror: { listening: f.localMirror.listening, ...f.localMirror.stats } } : {}),
   };
 }

@@ -35,6 +35,14 @@ export interface MetricsSnapshot {
   driftRestoresTotal: number;
   demotionsTotal: number;
   info?: { version: string };
+  /** Whether the daemon is degraded (the `status` state): rendered 0 or 1 once given. */
+  degraded?: boolean;
+  /** false while the last reload refused the config file or failed (the previous settings stay in effect). */
+  configLastReloadSuccessful?: boolean;
+  /** Reloads finished, by how they ended (ReloadOutcome): give every outcome, 0 included. */
+  reloads?: Readonly<Record<string, number>>;
+  /** The fragments held or left out (valid ones are not listed): at most BROKEN_FRAGMENT_SERIES are rendered. */
+  brokenFragments?: ReadonlyArray<{ readonly file: string; readonly state: 'held' | 'invalid' }>;
   /** Present while the local mirror is on (listening or not). */
   localMirror?: LocalMirrorFigures;
 }
@@ -54,6 +62,13 @@ export interface LocalMirrorFigures {
 }
 
 export const METRIC_PREFIX = 'mirror_policyd_';
+
+/**
+ * How many broken fragments get a series of their own: enough to name them in an alert, few
+ * enough that a bad sync breaking 10 000 fragments does not make 10 000 series
+ * (`mirror_policyd_fragments` counts them all).
+ */
+export const BROKEN_FRAGMENT_SERIES = 100;
 
 type MetricType = 'counter' | 'gauge';
 
@@ -158,6 +173,21 @@ export function renderMetrics(s: MetricsSnapshot): string {
   add(family('drift_restores_total', 'counter', 'Hand edits of the managed file undone by restoring the render.'), s.driftRestoresTotal);
   add(family('demotions_total', 'counter', 'Times a mirror endpoint was demoted (listed after the healthy mirrors).'), s.demotionsTotal);
 
+  if (s.degraded !== undefined)
+    add(family('degraded', 'gauge', 'Whether the daemon is degraded (1; `mirror-policyd status` says why) or healthy (0).'), s.degraded ? 1 : 0);
+  if (s.configLastReloadSuccessful !== undefined)
+    add(
+      family(
+        'config_last_reload_successful',
+        'gauge',
+        'Whether the last reload took the config file (1; also before any reload) or refused it or failed (0: the previous settings stay, a restart would fail).',
+      ),
+      s.configLastReloadSuccessful ? 1 : 0,
+    );
+  const reloads = family('reloads_total', 'counter', 'Reloads (SIGHUP) finished, by outcome: applied, refused (config file), not-rendered, failed, stopped.');
+  for (const [outcome, n] of Object.entries(s.reloads ?? {})) add(reloads, n, [['outcome', outcome]]);
+  addBrokenFragments(s.brokenFragments ?? [], family, add);
+
   if (s.localMirror) addLocalMirror(s.localMirror, family, add);
 
   const out = families
@@ -169,6 +199,26 @@ export function renderMetrics(s: MetricsSnapshot): string {
 
 type FamilyMaker = (name: string, type: MetricType, help: string) => Family;
 type Adder = (f: Family, value: number | undefined, labels?: ReadonlyArray<readonly [string, string]>) => void;
+
+/** One series per held or invalid fragment (the first entry of a name wins), the first BROKEN_FRAGMENT_SERIES in byte order. */
+function addBrokenFragments(broken: NonNullable<MetricsSnapshot['brokenFragments']>, family: FamilyMaker, add: Adder): void {
+  const f = family(
+    'fragment_broken',
+    'gauge',
+    `A policy fragment held at its last valid content or left out (always 1, absent once valid; at most ${BROKEN_FRAGMENT_SERIES} fragments, the first by name).`,
+  );
+  const byFile = new Map<string, 'held' | 'invalid'>();
+  for (const b of broken) {
+    const file = b.file.toWellFormed();
+    if (!byFile.has(file)) byFile.set(file, b.state);
+  }
+  const files = [...byFile.keys()].sort(byteOrderCompare).slice(0, BROKEN_FRAGMENT_SERIES);
+  for (const file of files)
+    add(f, 1, [
+      ['file', file],
+      ['state', byFile.get(file) ?? 'invalid'],
+    ]);
+}
 
 /** The local mirror's families: one sample per key of each record, labelled by it. */
 function addLocalMirror(m: LocalMirrorFigures, family: FamilyMaker, add: Adder): void {

@@ -145,3 +145,26 @@ t.test('stopping: a reload that would begin does not (no RELOADING=1), and one r
   t.same(q.status().last, { number: 2, at: NOW.toISOString(), outcome: 'stopped', problems: ['the daemon is stopping'], warnings: [] });
   t.equal(q.status().finished, 2, 'both counted as finished: a waiting `reload` command is answered');
 });
+
+t.test('reloads counted by outcome, every outcome from the start (for the metrics file)', async (t) => {
+  const s = steps();
+  const q = new ReloadQueue(s.steps, () => NOW);
+  t.same(q.outcomes(), { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 });
+  q.open();
+  q.request();
+  await turn();
+  s.gates[0]?.resolve({ outcome: 'refused', problems: ['config.toml:1:1: bad'], warnings: [] });
+  await q.settled();
+  q.request();
+  await turn();
+  s.gates[1]?.reject(new Error('boom'));
+  await q.settled();
+  q.request();
+  await turn();
+  s.gates[2]?.resolve();
+  await q.settled();
+  t.same(q.outcomes(), { applied: 1, refused: 1, 'not-rendered': 0, failed: 1, stopped: 0 });
+  const copy = q.outcomes();
+  copy.applied = 99;
+  t.equal(q.outcomes().applied, 1, 'a copy');
+});

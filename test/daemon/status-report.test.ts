@@ -166,8 +166,40 @@ t.test('metrics: the counters, the fragments by state, the last success in secon
     driftRestoresTotal: 1,
     demotionsTotal: 0,
     info: { version: '9.9.9' },
+    degraded: true,
+    configLastReloadSuccessful: true,
+    reloads: { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 },
+    brokenFragments: [{ file: 'x.toml', state: 'held' }],
   });
   t.same(fragmentCounts([]), { valid: 0, held: 0, invalid: 0 });
+});
+
+t.test('metrics: degraded as status says, the last reload, reloads by outcome, the broken fragments by name', async (t) => {
+  const healthy = metricsSnapshot(facts());
+  t.equal(healthy.degraded, false);
+  t.same(healthy.brokenFragments, []);
+  const reloads = { applied: 3, refused: 1, 'not-rendered': 0, failed: 0, stopped: 0 };
+  const refused = metricsSnapshot(
+    facts({
+      configProblems: ['/c.toml:1:1: bad'],
+      reloadOutcomes: reloads,
+      fragments: [VALID, { file: 'b.toml', state: 'invalid', errors: [], warnings: [] }],
+    }),
+  );
+  t.equal(refused.degraded, true);
+  t.equal(refused.configLastReloadSuccessful, false, 'the config file refused at the last reload');
+  t.same(refused.reloads, reloads);
+  t.same(refused.brokenFragments, [{ file: 'b.toml', state: 'invalid' }]);
+  const failed = facts({ reloads: { requested: 1, started: 1, finished: 1, last: { number: 1, at: '', outcome: 'failed', problems: ['x'], warnings: [] } } });
+  t.equal(metricsSnapshot(failed).configLastReloadSuccessful, false, 'a reload that failed did not take the settings either');
+});
+
+t.test('metrics: demotions counted before health-aware order was turned off are kept (a counter never goes back)', async (t) => {
+  t.equal(metricsSnapshot(facts({ earlierDemotions: 3 })).demotionsTotal, 3, 'off now: the earlier demotions');
+  const keeper = new HealthKeeper({ demoteAfter: 1, restoreAfter: 1, minDwellMs: 0, maxRewritesPerMinute: 6 });
+  keeper.observeRound([{ key: M2, ok: false, failureClass: 'refused' }], [M1, M2], NOW - 1000);
+  t.equal(metricsSnapshot(facts({ keeper, earlierDemotions: 3 })).demotionsTotal, 4, 'on again: added to them');
+  t.equal(buildStatus(facts({ keeper, earlierDemotions: 3 })).healthAwareOrder?.demotions, 4, 'status says the same');
 });
 
 t.test('the answer is a copy: changing it does not change the facts', async (t) => {

@@ -1,90 +1,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { escapeLabelValue, renderMetrics, type MetricsSnapshot } from '../../src/metrics/format.js';
+import { checkMetrics as check, type Parsed } from '../helpers/prometheus-text.js';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
-
-// ---------------------------------------------------------------- a tiny parser of the text format 0.0.4
-
-interface ParsedSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-interface Parsed {
-  help: Map<string, string>;
-  type: Map<string, string>;
-  samples: ParsedSample[];
-}
-
-const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
-const LABEL_NAME = '[a-zA-Z_][a-zA-Z0-9_]*';
-const LABEL_VALUE = '"(?:[^"\\\\\\n]|\\\\[\\\\"n])*"';
-const SAMPLE = new RegExp(`^(${NAME})(?:\\{((?:${LABEL_NAME}=${LABEL_VALUE})(?:,${LABEL_NAME}=${LABEL_VALUE})*)?\\})? (\\S+)$`);
-const LABEL = new RegExp(`(${LABEL_NAME})=(${LABEL_VALUE})`, 'g');
-const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-function unescapeLabel(quoted: string): string {
-  return quoted.slice(1, -1).replace(/\\([\\"n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
-}
-
-/** Throws on anything the format does not allow, or that we promise not to write. */
-function parse(text: string): Parsed {
-  if (text !== '' && !text.endsWith('\n')) throw new Error('last line without a newline');
-  const out: Parsed = { help: new Map(), type: new Map(), samples: [] };
-  const lines = text.split('\n').slice(0, -1);
-  let current: string | undefined;
-  const closed = new Set<string>();
-  for (const [i, line] of lines.entries()) {
-    const where = `line ${i + 1}: ${JSON.stringify(line)}`;
-    const comment = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
-    if (comment) {
-      const [, kind = '', name = '', rest = ''] = comment;
-      if (!new RegExp(`^${NAME}$`).test(name)) throw new Error(`${where}: bad name`);
-      const map = kind === 'HELP' ? out.help : out.type;
-      if (map.has(name)) throw new Error(`${where}: second ${kind} for ${name}`);
-      if (kind === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`${where}: bad type`);
-      if (kind === 'TYPE' && out.samples.some((s) => s.name === name)) throw new Error(`${where}: TYPE after samples`);
-      if (current !== name) {
-        if (current !== undefined) closed.add(current);
-        if (closed.has(name)) throw new Error(`${where}: ${name} is split in two groups`);
-        current = name;
-      }
-      map.set(name, rest);
-      continue;
-    }
-    if (line.startsWith('#') || line.trim() === '') throw new Error(`${where}: a line we never write`);
-    const m = SAMPLE.exec(line);
-    if (!m) throw new Error(`${where}: not name{labels} value`);
-    const [, name = '', labelText = '', valueText = ''] = m;
-    if (name !== current) throw new Error(`${where}: sample outside its group`);
-    if (!FLOAT.test(valueText)) throw new Error(`${where}: value ${valueText} is not a finite number`);
-    const labels: Record<string, string> = {};
-    for (const l of labelText.matchAll(LABEL)) {
-      const [, k = '', v = ''] = l;
-      if (k in labels) throw new Error(`${where}: label ${k} twice`);
-      labels[k] = unescapeLabel(v);
-    }
-    out.samples.push({ name, labels, value: Number(valueText) });
-  }
-  return out;
-}
-
-/** The format's invariants plus ours: HELP and TYPE once for every metric with samples, counters named _total and not negative, each series once. */
-function check(text: string): Parsed {
-  const p = parse(text);
-  const names = new Set(p.samples.map((s) => s.name));
-  for (const n of names) {
-    if (!p.help.has(n) || !p.type.has(n)) throw new Error(`${n}: HELP or TYPE missing`);
-    if (!n.startsWith('mirror_policyd_')) throw new Error(`${n}: prefix`);
-    if ((p.type.get(n) === 'counter') !== n.endsWith('_total')) throw new Error(`${n}: counters and only counters end in _total`);
-  }
-  for (const n of [...p.help.keys(), ...p.type.keys()]) if (!names.has(n)) throw new Error(`${n}: HELP/TYPE without samples`);
-  const series = p.samples.map((s) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`);
-  if (new Set(series).size !== series.length) throw new Error('a series twice');
-  for (const s of p.samples) if (p.type.get(s.name) === 'counter' && s.value < 0) throw new Error(`${s.name}: negative counter`);
-  return p;
-}
 
 // ---------------------------------------------------------------- tests
 
@@ -347,4 +266,69 @@ t.test('the local mirror: its counters labelled by route, code, source and outco
     'on but not listening',
   );
   t.notMatch(renderMetrics(SMALL), /local_mirror/, 'off: no local-mirror family');
+});
+
+t.test('the daemon’s standing: degraded, the last reload, reloads by outcome, always there once given', async (t) => {
+  const value = (p: Parsed, name: string, labels: Record<string, string> = {}): number | undefined =>
+    p.samples.find((s) => s.name === `mirror_policyd_${name}` && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  const healthy = check(
+    renderMetrics({
+      ...SMALL,
+      degraded: false,
+      configLastReloadSuccessful: true,
+      reloads: { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 },
+    }),
+  );
+  t.equal(value(healthy, 'degraded'), 0, 'healthy is 0, not absent: an alert on == 1 resolves, one on == 0 can fire');
+  t.equal(value(healthy, 'config_last_reload_successful'), 1);
+  t.equal(healthy.type.get('mirror_policyd_config_last_reload_successful'), 'gauge');
+  t.same(
+    healthy.samples.filter((s) => s.name === 'mirror_policyd_reloads_total').map((s) => [s.labels.outcome, s.value]),
+    [
+      ['applied', 0],
+      ['failed', 0],
+      ['not-rendered', 0],
+      ['refused', 0],
+      ['stopped', 0],
+    ],
+    'every outcome from the start, so that increase() sees the first refusal',
+  );
+  t.equal(healthy.type.get('mirror_policyd_reloads_total'), 'counter');
+  const refused = check(renderMetrics({ ...SMALL, degraded: true, configLastReloadSuccessful: false, reloads: { applied: 2, refused: 1 } }));
+  t.equal(value(refused, 'degraded'), 1);
+  t.equal(value(refused, 'config_last_reload_successful'), 0);
+  t.equal(value(refused, 'reloads_total', { outcome: 'refused' }), 1);
+  t.notMatch(renderMetrics(SMALL), /degraded|reload/, 'left out when not given');
+});
+
+t.test('held and invalid fragments by name: hostile names escaped, valid ones not listed, a bounded number', async (t) => {
+  const hostile = ['20-bad"} 1\nmirror_policyd_degraded 0\n.toml', 'back\\slash.yaml', 'ünï 🚀.toml', 'lone \ud800.toml'];
+  const p = check(
+    renderMetrics({
+      ...SMALL,
+      brokenFragments: [
+        ...hostile.map((file, i) => ({ file, state: i % 2 === 0 ? ('invalid' as const) : ('held' as const) })),
+        { file: hostile[0]!, state: 'held' },
+      ],
+    }),
+  );
+  const broken = p.samples.filter((s) => s.name === 'mirror_policyd_fragment_broken');
+  t.same(
+    broken.map((s) => s.labels.file).sort(),
+    hostile.map((f) => f.toWellFormed()).sort(),
+    'each name once, parsed back to itself (a name listed twice: the first entry wins)',
+  );
+  t.same(broken.find((s) => s.labels.file === hostile[0])?.labels.state, 'invalid');
+  t.ok(broken.every((s) => s.value === 1));
+  t.equal(p.type.get('mirror_policyd_fragment_broken'), 'gauge');
+  t.notOk(
+    p.samples.some((s) => s.name === 'mirror_policyd_degraded'),
+    'no injected sample',
+  );
+
+  const many = Array.from({ length: 150 }, (_, i) => ({ file: `f${String(i).padStart(3, '0')}.toml`, state: 'invalid' as const }));
+  const capped = check(renderMetrics({ ...SMALL, brokenFragments: many.reverse() })).samples.filter((s) => s.name === 'mirror_policyd_fragment_broken');
+  t.equal(capped.length, 100, 'a bad sync of 10 000 fragments does not make 10 000 series');
+  t.equal(capped[0]?.labels.file, 'f000.toml', 'the first in byte order');
+  t.notMatch(renderMetrics({ ...SMALL, brokenFragments: [] }), /fragment_broken/, 'none broken: no family');
 });
