@@ -43,6 +43,14 @@ const SET_KINDS: Readonly<Record<string, KindSpec>> = {
   ImageTagMirrorSet: { apiVersion: 'config.openshift.io/v1', listKey: 'imageTagMirrors', mode: 'tag-only', hasPolicy: true },
 };
 const POLICY_VALUES: Readonly<Record<string, 'allow' | 'never'>> = { AllowContactingSource: 'allow', NeverContactSource: 'never' };
+/**
+ * What oc-mirror writes beside its ImageDigestMirrorSet and ImageTagMirrorSet in
+ * `cluster-resources/` (v2; v1's `results-*` the same but ClusterCatalog) for the cluster's
+ * other operators: catalogs, the update service, the release signatures. Operators copy that
+ * directory whole; these say nothing about mirrors, so they are passed over with a warning
+ * rather than refused (any other kind stays an error: it may be a typo of one we read).
+ */
+const OC_MIRROR_COMPANIONS: ReadonlySet<string> = new Set(['CatalogSource', 'ClusterCatalog', 'UpdateService', 'ConfigMap']);
 const SUPPORTED = `${[...Object.keys(SET_KINDS), 'Image', 'List'].join(', ')}, or a typed list of one (ImageDigestMirrorSetList)`;
 
 const OBJECT_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
@@ -165,6 +173,8 @@ interface Collected {
   conf: RegistriesConf;
   confOrigins: Record<string, Location>;
   objects: Located<string>[];
+  /** oc-mirror's companion objects passed over (OC_MIRROR_COMPANIONS): a file of only those has said why it gives nothing. */
+  companions: number;
 }
 
 /** The apiVersion of a supported object kind; undefined for any other kind. */
@@ -212,6 +222,11 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
   }
   const spec = Object.hasOwn(SET_KINDS, kind) ? SET_KINDS[kind] : undefined; // own keys only: "constructor" is no kind
   const expectedApi = apiVersionOf(kind);
+  if (expectedApi === undefined && OC_MIRROR_COMPANIONS.has(kind)) {
+    r.warn([...path, 'kind'], `${kind} is not a mirror policy (oc-mirror writes it beside its ImageDigestMirrorSet for the cluster): ignored`);
+    out.companions++;
+    return;
+  }
   if (expectedApi === undefined) {
     r.error([...path, 'kind'], `unsupported kind "${kind}" (supported kinds: ${SUPPORTED})`);
     return;
@@ -535,7 +550,7 @@ export function parseOpenShiftFragment(fileText: string, file: string): ParsedFr
   const { isMap, LineCounter, parseAllDocuments } = yaml();
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
-  const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {}, objects: [] };
+  const out: Collected = { mirrorSets: [], insecure: [], blocked: [], conf: { registries: [] }, confOrigins: {}, objects: [], companions: 0 };
   // merge: `<<` merge keys, which YAML 1.2 dropped but go-yaml (hence kubectl and oc) still reads.
   // resolveKnownTags: false: go-yaml has no !!omap, !!set or !!pairs, and the yaml package's would
   // turn a mapping into a Map whose entries no field reader sees. schema: the core schema, with
@@ -601,6 +616,7 @@ export function parseOpenShiftFragment(fileText: string, file: string): ParsedFr
     const r = new FieldReader(locate, diagnostics, goYamlScalarHint);
     readObject(data, [], r, locate, yamlKeyLocator(doc, lines, locate), out);
   });
-  const fragment: Fragment = { file, ...out };
-  return { fragment, diagnostics: [...diagnostics, ...contributesNothing(fragment, diagnostics)] };
+  const { companions, ...collected } = out;
+  const fragment: Fragment = { file, ...collected };
+  return { fragment, diagnostics: [...diagnostics, ...(companions > 0 ? [] : contributesNothing(fragment, diagnostics))] };
 }

@@ -694,3 +694,60 @@ t.test('JSON objects one after another (">>" appending oc get -o json): refused 
   }
   t.same(errors(`${object('a')}\n`), [], 'one object');
 });
+
+t.test(
+  "oc-mirror's companions in cluster-resources/ (CatalogSource, ClusterCatalog, UpdateService, the signature ConfigMap) are ignored with a warning",
+  async (t) => {
+    // As oc-mirror v2 writes them (v2/internal/pkg/clusterresources): copied whole into the policy dir with its IDMS.
+    const companions: Array<[string, string]> = [
+      [
+        'CatalogSource',
+        'apiVersion: operators.coreos.com/v1alpha1\nkind: CatalogSource\nmetadata:\n  name: cs-redhat-operator-index-v4-15\n  namespace: openshift-marketplace\nspec:\n  image: mirror.example.com/redhat/redhat-operator-index:v4.15\n  sourceType: grpc\n',
+      ],
+      [
+        'ClusterCatalog',
+        'apiVersion: olm.operatorframework.io/v1\nkind: ClusterCatalog\nmetadata:\n  name: cc-redhat-operator-index-v4-18\nspec:\n  source:\n    type: Image\n    image:\n      ref: mirror.example.com/redhat/redhat-operator-index:v4.18\n',
+      ],
+      [
+        'UpdateService',
+        'apiVersion: updateservice.operator.openshift.io/v1\nkind: UpdateService\nmetadata:\n  name: update-service-oc-mirror\n  namespace: openshift-update-service\nspec:\n  graphDataImage: mirror.example.com/openshift/graph-image:latest\n  releases: mirror.example.com/openshift/release-images\n  replicas: 2\n',
+      ],
+      [
+        'ConfigMap',
+        '{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"mirrored-release-signatures","namespace":"openshift-config-managed","labels":{"release.openshift.io/verification-signatures":""}},"binaryData":{"sha256-abc-1":"AAAA"}}\n',
+      ],
+    ];
+    const idms =
+      'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: idms-release-0\nspec:\n  imageDigestMirrors:\n  - mirrors:\n    - mirror.example.com/openshift/release\n    source: quay.io/openshift-release-dev/ocp-v4.0-art-dev\n';
+    for (const [kind, text] of companions) {
+      const alone = parseOpenShiftFragment(text, 'c.yaml');
+      t.same(
+        alone.diagnostics.filter((d) => d.severity === 'error'),
+        [],
+        `${kind}: no error`,
+      );
+      const said = alone.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+      t.equal(said.length, 1, `${kind}: one warning`);
+      t.match(
+        said[0],
+        new RegExp(
+          `^c\\.yaml:\\d+:\\d+: warning: ${kind} is not a mirror policy \\(oc-mirror writes it beside its ImageDigestMirrorSet for the cluster\\): ignored`,
+        ),
+        kind,
+      );
+      t.same(alone.fragment?.mirrorSets ?? [], [], `${kind}: no mirror set from it`);
+      // In one file with the IDMS (a List or documents): the IDMS still applies.
+      const both = parseOpenShiftFragment(`${idms}---\n${text}`, 'both.yaml');
+      t.same(
+        both.fragment?.mirrorSets.map((s) => s.source),
+        ['quay.io/openshift-release-dev/ocp-v4.0-art-dev'],
+        `${kind}: the IDMS beside it applies`,
+      );
+    }
+    // Another kind is still an error (a typo must not pass as ignored).
+    t.match(
+      errors('apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSets\nmetadata: {name: x}\nspec: {}\n')[0],
+      /unsupported kind "ImageDigestMirrorSets"/,
+    );
+  },
+);
