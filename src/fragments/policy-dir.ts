@@ -578,6 +578,15 @@ function fileProblem(st: { uid: number; mode: number; nlink: number; size: numbe
 }
 
 /**
+ * Whether `path` (a real path) is below `dir`. By path components: a name that merely begins with
+ * `..` (a Kubernetes volume's `..data` and `..2026_12_06_05_00_00.123456789`) is inside.
+ */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel);
+}
+
+/**
  * Why a directory between the policy directory and a link's target (a subdirectory: never a
  * fragment, so never checked as one) lets someone else remove or swap the target, as words
  * after "symlink to TARGET, "; undefined when none does. Bounded by the target's depth.
@@ -599,8 +608,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
     if (l.isSymbolicLink()) {
       limits.links.add(name);
       linkTarget = await limits.io.realpath(path);
-      const rel = relative(realDir, linkTarget);
-      if (!limits.allowUnsafe && (rel.startsWith('..') || isAbsolute(rel))) {
+      if (!limits.allowUnsafe && !isInside(realDir, linkTarget)) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };
       }
       const between = limits.allowUnsafe ? undefined : await subdirProblem(limits.io, realDir, linkTarget, limits.uid);

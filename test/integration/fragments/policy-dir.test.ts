@@ -275,6 +275,32 @@ t.test('a symlink into a subdirectory is followed; one through .. out of the dir
   ]);
 });
 
+t.test('a symlink into a dot-named subdirectory (a Kubernetes volume: x -> ..data/x, ..data -> ..TIME) is followed', async (t) => {
+  const d = dir();
+  const ts = '..2026_12_06_05_00_00.123456789';
+  mkdirSync(join(d, ts), { mode: 0o755 });
+  put(join(d, ts), 'x.toml', '# projected');
+  symlinkSync(ts, join(d, '..data'));
+  symlinkSync('..data/x.toml', join(d, 'x.toml'));
+  symlinkSync('..data/../..data/x.toml', join(d, 'y.toml'));
+  const got = await readPolicyDir(d);
+  t.same(got.diagnostics.map(formatDiagnostic), []);
+  t.same(
+    got.fragments.map((f) => [f.file, f.text]),
+    [
+      ['x.toml', '# projected'],
+      ['y.toml', '# projected'],
+    ],
+  );
+  chmodSync(join(d, ts), 0o777);
+  const open = await readPolicyDir(d);
+  t.same(open.fragments, [], 'a data directory others may write is refused');
+  t.match(open.diagnostics.map(formatDiagnostic), [
+    /^x\.toml: refusing fragment: symlink to .*x\.toml, in .*\.\.2026_12_06_05_00_00\.123456789, which is writable by group and others/,
+    /^y\.toml/,
+  ]);
+});
+
 t.test('a fragment with a second hard link is refused; the others are read', async (t) => {
   const d = dir();
   const elsewhere = dir();
