@@ -335,7 +335,8 @@ export class Daemon {
   /** Starts the watcher and the rescan; resolves when changes are being reported. */
   private async startWatching(): Promise<void> {
     const watcher = watchTargets(
-      { policyDir: this.config.policyDir, output: this.config.output },
+      // A Kubernetes volume's fragments change when `..data` is swapped: an event for a name the watcher otherwise ignores.
+      { policyDir: this.config.policyDir, output: this.config.output, alsoMatters: (name) => this.lastRead?.viaLinks?.has(name) === true },
       (what, path) =>
         void this.onWatchEvent(what, path).catch(() => {
           this.reported = undefined;

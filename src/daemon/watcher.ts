@@ -19,6 +19,12 @@ import { classifyName, NOT_A_FRAGMENT } from '../fragments/index.js';
 export interface WatchTargets {
   readonly policyDir: string;
   readonly output: string;
+  /**
+   * Names in the policy directory that matter although mattersInPolicyDir ignores them: those
+   * its fragments' links pass through (a Kubernetes volume's `..data`, PolicyDirContents.viaLinks).
+   * Asked at each event: the daemon's last read knows them.
+   */
+  readonly alsoMatters?: (name: string) => boolean;
 }
 
 export interface Watcher {
@@ -91,8 +97,8 @@ class DirWatch {
 /**
  * Whether a name in the policy directory can matter to a render: not a leftover the read
  * ignores by its name alone (a tool's temp file: a render for it would only delay the one for
- * the rename that follows). A fragment that is a link to such a file in the directory is seen
- * to change by the rescan (its identity covers the link's target), not at once.
+ * the rename that follows). Those a fragment's link passes through matter too
+ * (WatchTargets.alsoMatters).
  */
 export function mattersInPolicyDir(name: string): boolean {
   const cls = classifyName(name);
@@ -103,7 +109,7 @@ export function mattersInPolicyDir(name: string): boolean {
 export function watchTargets(targets: WatchTargets, onEvent: OnEvent, onError: OnError): Watcher {
   const output = resolve(targets.output);
   const watches = [
-    new DirWatch(resolve(targets.policyDir), mattersInPolicyDir, onEvent, onError),
+    new DirWatch(resolve(targets.policyDir), (name) => mattersInPolicyDir(name) || (targets.alsoMatters?.(name) ?? false), onEvent, onError),
     // The output's directory: only the output in it (our own temp files come and go there).
     new DirWatch(dirname(output), (name) => name === basename(output), onEvent, onError),
   ];

@@ -6,7 +6,7 @@
  * (issue #15). The checks that use these calls are written once, in policy-dir.ts; each call
  * here is the plain system call.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 
 /** A value now (a blocking call) or later (a sliced call waiting for the event loop to turn); callers await either. */
 type Later<T> = T | Promise<T>;
@@ -23,6 +23,8 @@ export interface FragmentIo {
   lstat(path: string | Buffer): Later<Stats>;
   stat(path: string): Later<Stats>;
   realpath(path: string): Later<string>;
+  /** A symbolic link's own target, as written in it. */
+  readlink(path: string): Later<string>;
   readdir(path: string): Later<Buffer[]>;
   open(path: string, flags: number): Later<OpenFile>;
 }
@@ -42,6 +44,7 @@ export const blockingIo: FragmentIo = {
   lstat: (path) => lstatSync(path),
   stat: (path) => statSync(path),
   realpath: (path) => realpathSync.native(path), // as fs.promises.realpath: the system's realpath(3)
+  readlink: (path) => readlinkSync(path),
   readdir: (path) => readdirSync(path, { encoding: 'buffer' }),
   open: openBlocking,
 };
@@ -79,6 +82,7 @@ export function slicedIo(sliceMs = SLICE_MS): FragmentIo {
     lstat: (path) => turn(() => lstatSync(path)),
     stat: (path) => turn(() => statSync(path)),
     realpath: (path) => turn(() => realpathSync.native(path)),
+    readlink: (path) => turn(() => readlinkSync(path)),
     readdir: (path) => turn(() => readdirSync(path, { encoding: 'buffer' })),
     open: (path, flags) => turn(() => openBlocking(path, flags)),
   };

@@ -128,6 +128,13 @@ export interface PolicyDirContents {
   readonly identity: string;
   /** What this read found entry by entry, when it read the whole directory cleanly: readPolicyDirNames starts from it. */
   readonly state?: DirState;
+  /**
+   * The entries of the directory that its fragments' symbolic links pass through (`..data` and
+   * `..2026_12_06_05_00_00.123456789` of a Kubernetes volume's `x.yaml -> ..data/x.yaml`): a
+   * change of one of them changes those fragments with no event for their own names, so the
+   * daemon's watcher reports them although their names are ignored.
+   */
+  readonly viaLinks?: ReadonlySet<string>;
 }
 
 /** One entry as a read left it. */
@@ -281,6 +288,8 @@ interface ReadLimits {
   readonly seen: Map<string, string>;
   /** The fragments found to be symbolic links. */
   readonly links: Set<string>;
+  /** The entries those links pass through (PolicyDirContents.viaLinks). */
+  readonly via: Set<string>;
 }
 
 function readLimits(io: FragmentIo, opts: ReadOptions): ReadLimits {
@@ -292,6 +301,7 @@ function readLimits(io: FragmentIo, opts: ReadOptions): ReadLimits {
     cache: opts.cache,
     seen: new Map(),
     links: new Set(),
+    via: new Set(),
   };
 }
 
@@ -347,9 +357,9 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const identity = contentsIdentity(`${dirLine} ${err.code ?? 'unreadable'}`, [], () => undefined);
-    if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false, identity };
+    if (err.code === 'ENOENT') return { fragments, ignored, diagnostics, exists: false, identity, viaLinks: limits.via };
     const problem = error({ file: dir }, `cannot read policy directory: ${err.message}`);
-    return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem, identity };
+    return { fragments, ignored, diagnostics: [problem], exists: true, dirProblem: problem, identity, viaLinks: limits.via };
   }
   sortByByteOrder(entries, (e) => e.name);
   const verdicts = await mapBounded(entries, READ_CONCURRENCY, (entry) => judgeName(io, realDir, entry, limits.seen));
@@ -370,7 +380,8 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
         'fragment' in v ? { diagnostic: error({ file: (entries[i] as DirEntry).name }, `refusing fragment: the policy directory is ${problem}`) } : v,
       );
       collect(entries, refused, { fragments, ignored, diagnostics });
-      return { fragments, ignored, diagnostics, exists: true, dirProblem, identity: contentsIdentity(dirLine, namesOf(entries), (n) => limits.seen.get(n)) };
+      const identity = contentsIdentity(dirLine, namesOf(entries), (n) => limits.seen.get(n));
+      return { fragments, ignored, diagnostics, exists: true, dirProblem, identity, viaLinks: limits.via };
     }
   }
   // The cap counts fragments in byte order of names; judging a fragment's name reads nothing, so
@@ -392,7 +403,7 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
   collect(entries, outcomes, { fragments, ignored, diagnostics });
   const names = namesOf(entries);
   const identity = contentsIdentity(dirLine, names, (n) => limits.seen.get(n));
-  if (seen > maxFragments) return { fragments, ignored, diagnostics, exists: true, identity }; // past the cap: the next read is whole too
+  if (seen > maxFragments) return { fragments, ignored, diagnostics, exists: true, identity, viaLinks: limits.via }; // past the cap: the next read is whole too
   const records = new Map<string, EntryRecord>();
   outcomes.forEach((outcome, i) => {
     const name = names[i] as string;
@@ -408,7 +419,7 @@ async function readPolicyDirOnce(io: FragmentIo, dir: string, opts: ReadOptions)
     entries: records,
     links: limits.links,
   };
-  return { fragments, ignored, diagnostics, exists: true, identity, state };
+  return { fragments, ignored, diagnostics, exists: true, identity, state, viaLinks: limits.via };
 }
 
 /** A name fs.watch reported that can stand for a directory entry as is (not one it had to mangle or a path). */
@@ -488,7 +499,7 @@ async function readNamesOnce(
   const into: Pick<PolicyDirContents, 'fragments' | 'ignored' | 'diagnostics'> = { fragments: [], ignored: [], diagnostics: [] };
   for (const name of names) collectOne(name, (records.get(name) as EntryRecord).outcome, into);
   const identity = contentsIdentity(dirLine, names, (n) => records.get(n)?.line);
-  return { ...into, exists: true, identity, state: { ...state, names, entries: records, links } };
+  return { ...into, exists: true, identity, state: { ...state, names, entries: records, links }, viaLinks: limits.via };
 }
 
 /** Whether an entry is not in the directory (any more): its own lstat failed (a link whose target vanished is still there). */
@@ -586,6 +597,35 @@ function isInside(dir: string, path: string): boolean {
   return rel !== '' && rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel);
 }
 
+/** How many links in a row noteLinkHops follows (the kernel's own limit is 40). */
+const MAX_LINK_HOPS = 8;
+
+/**
+ * Adds to `limits.via` the entries of the directory that the link `name` passes through: the
+ * first component of its target, and of that entry's target while it is a link too (`x.yaml ->
+ * ..data/x.yaml`, `..data -> ..2026_…`: both). Read before the link is resolved, so that a
+ * dangling link's (a key linked before its data is in place) still count. Lexical: it only
+ * chooses which events matter; the read itself resolves the link as the kernel does.
+ */
+async function noteLinkHops(limits: ReadLimits, realDir: string, name: string): Promise<void> {
+  let link = join(realDir, name);
+  for (let n = 0; n < MAX_LINK_HOPS; n++) {
+    let target: string;
+    try {
+      target = resolve(dirname(link), await limits.io.readlink(link));
+    } catch {
+      return;
+    }
+    if (!isInside(realDir, target)) return;
+    const first = relative(realDir, target).split('/')[0] as string;
+    if (first === name || limits.via.has(first)) return;
+    limits.via.add(first);
+    link = join(realDir, first);
+    const st = await lookAt(limits.io, link);
+    if (st === undefined || !st.isSymbolicLink()) return;
+  }
+}
+
 /**
  * Why a directory between the policy directory and a link's target (a subdirectory: never a
  * fragment, so never checked as one) lets someone else remove or swap the target, as words
@@ -607,6 +647,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
     let checked = l;
     if (l.isSymbolicLink()) {
       limits.links.add(name);
+      await noteLinkHops(limits, realDir, name);
       linkTarget = await limits.io.realpath(path);
       if (!limits.allowUnsafe && !isInside(realDir, linkTarget)) {
         return { diagnostic: error(at, `refusing fragment: symlink to ${linkTarget}, outside the policy directory`) };

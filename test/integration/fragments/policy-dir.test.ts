@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -299,6 +299,28 @@ t.test('a symlink into a dot-named subdirectory (a Kubernetes volume: x -> ..dat
     /^x\.toml: refusing fragment: symlink to .*x\.toml, in .*\.\.2026_12_06_05_00_00\.123456789, which is writable by group and others/,
     /^y\.toml/,
   ]);
+});
+
+t.test('a Kubernetes volume updated (..data swapped): the identity changes, and the entries the links pass through are named', async (t) => {
+  const d = dir();
+  const data = (ts: string, text: string): void => {
+    mkdirSync(join(d, ts), { mode: 0o755 });
+    put(join(d, ts), 'x.toml', text);
+    symlinkSync(ts, join(d, '..data_tmp'));
+    renameSync(join(d, '..data_tmp'), join(d, '..data'));
+  };
+  data('..2026_12_06_05_00_00.1', '# one');
+  symlinkSync('..data/x.toml', join(d, 'x.toml'));
+  const before = await readPolicyDir(d);
+  t.same([...(before.viaLinks ?? [])].sort(), ['..2026_12_06_05_00_00.1', '..data']);
+  data('..2026_12_06_05_00_00.2', '# two');
+  const after = await readPolicyDir(d);
+  t.not(after.identity, before.identity, "the rescan sees the swap: a link's identity covers its target");
+  t.same(
+    after.fragments.map((f) => f.text),
+    ['# two'],
+  );
+  t.same([...(after.viaLinks ?? [])].sort(), ['..2026_12_06_05_00_00.2', '..data']);
 });
 
 t.test('a fragment with a second hard link is refused; the others are read', async (t) => {
