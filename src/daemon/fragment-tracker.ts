@@ -105,6 +105,13 @@ export class FragmentTracker {
         stamped.push(prev ?? { file: f.file, text: before, changedAt: 0 });
         continue;
       }
+      // Rewritten in place, its last write just now (policy-dir.ts, IN_PLACE_SETTLE_MS): what was
+      // read may be its first part only. It keeps its previous content until a read finds it
+      // settled, or for EMPTY_SETTLE_MS at most (a writer that is still writing then is taken as it is).
+      if (f.settling === true && before !== undefined && before !== f.text && this.emptyStillSettling(f.file, now)) {
+        stamped.push(prev ?? { file: f.file, text: before, changedAt: 0 });
+        continue;
+      }
       this.emptyPending.delete(f.file);
       // First sight (start, SIGHUP): a fragment still at its last good content is older than any
       // that changed since, so after a restart the changed one still gives way in a conflict.

@@ -62,6 +62,8 @@ export interface CachedRead {
   readonly identity: string;
   readonly text: string;
   readonly readAt: number;
+  /** The read was marked settling (SourceText.settling): the same text read again while the file is that fresh is too. */
+  readonly settling?: true;
 }
 
 /** Fragments read, by name; swept after each read of the directory. */
@@ -73,6 +75,15 @@ export type FragmentReadCache = SweepCache<CachedRead>;
  * cached text is not trusted, the file is read again. Later reads of it are trusted.
  */
 export const RACY_MS = 1000;
+
+/**
+ * A fragment rewritten in place (`cp` over it, `cat > x.toml`, vim with backupcopy=yes, a
+ * download) is truncated, then written in as many writes as its writer makes, with pauses as
+ * long as the writer's (a network, a pipe): read between two of them, its first part can be
+ * valid on its own, with entries missing. A read that finds the same file as the last one, with
+ * other text, written this recently, is marked as settling (SourceText.settling).
+ */
+export const IN_PLACE_SETTLE_MS = 300;
 
 /** Everything a write, a chmod, a chown, a new link or a replacement of the file changes. */
 function statIdentity(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number; mode: number; uid: number; nlink: number }): string {
@@ -244,7 +255,7 @@ async function judgeName(io: FragmentIo, realDir: string, { name, raw, validUtf8
 const VANISHED = 'vanished while reading';
 
 /** What became of one directory entry; collected in the entries' order so the result does not depend on timing. */
-type EntryOutcome = { ignored: string } | { diagnostic: Diagnostic } | { text: string };
+type EntryOutcome = { ignored: string } | { diagnostic: Diagnostic } | { text: string; settling?: true };
 
 function collect(
   entries: readonly DirEntry[],
@@ -257,7 +268,7 @@ function collect(
 function collectOne(name: string, outcome: EntryOutcome, into: Pick<PolicyDirContents, 'fragments' | 'ignored' | 'diagnostics'>): void {
   if ('ignored' in outcome) into.ignored.push({ name, why: outcome.ignored });
   else if ('diagnostic' in outcome) into.diagnostics.push(outcome.diagnostic);
-  else into.fragments.push({ file: name, text: outcome.text });
+  else into.fragments.push(outcome.settling ? { file: name, text: outcome.text, settling: true } : { file: name, text: outcome.text });
 }
 
 /** An lstat, undefined when it fails (the file vanished, or cannot be looked at). */
@@ -527,7 +538,7 @@ async function lookAgain(io: FragmentIo, realDir: string, name: string, limits: 
   return { outcome, fragment: 'fragment' in verdict, ...(line !== undefined ? { line } : {}) };
 }
 
-type FragmentRead = { text: string } | { diagnostic: Diagnostic } | { ignored: string };
+type FragmentRead = { text: string; settling?: true } | { diagnostic: Diagnostic } | { ignored: string };
 
 /** A file replaced between its checks and its opening is looked at again, this many times at most. */
 const REOPEN_TRIES = 3;
@@ -562,6 +573,16 @@ async function readCapped(fh: OpenFile, sizeHint: number, cap: number): Promise<
 }
 
 const GROWTH_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Whether `text` read from `st` may be an in-place rewrite caught half-way (IN_PLACE_SETTLE_MS):
+ * the same file as the last read, written since, or that read was such a one (the same first
+ * part can be read twice: two events, a truncation and a first write), and written that recently.
+ */
+function rewrittenInPlace(cached: CachedRead | undefined, st: Stats, text: string, readAt: number): boolean {
+  if (cached === undefined || inodeOf(cached.identity) !== `${st.dev}:${st.ino}` || readAt - st.mtimeMs >= IN_PLACE_SETTLE_MS) return false;
+  return cached.text !== text || cached.settling === true;
+}
 
 /** What a non-regular file is, for the refusal. */
 function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
@@ -686,8 +707,10 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       const decoded = decodeFragment(buf, name.endsWith('.toml') ? 'toml' : 'yaml'); // a fragment's name, classified already
       if ('problem' in decoded) return { diagnostic: error(at, decoded.problem) };
       const text = decoded.text;
-      if (linkTarget === undefined) limits.cache?.set(name, { identity: statIdentity(st), text, readAt: Date.now() });
-      return { text };
+      const readAt = Date.now();
+      const settling = rewrittenInPlace(cached, st, text, readAt);
+      if (linkTarget === undefined) limits.cache?.set(name, { identity: statIdentity(st), text, readAt, ...(settling ? { settling } : {}) });
+      return settling ? { text, settling } : { text };
     } finally {
       await fh.close();
     }

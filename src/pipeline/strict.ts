@@ -19,6 +19,11 @@ export interface SourceText {
   /** As named in messages: a fragment's base name, or the base file's path. */
   readonly file: string;
   readonly text: string;
+  /**
+   * Read while it may still be being written: a fragment rewritten in place (the same file as
+   * the last read) whose last write is that recent. The daemon keeps its previous content a moment.
+   */
+  readonly settling?: boolean;
 }
 
 /**

@@ -100,6 +100,28 @@ t.test('a fragment that just became empty keeps its text until it is still empty
   t.equal(rechecks(), 3, 'no further look');
 });
 
+t.test('a fragment read while it is being rewritten in place (settling) keeps its text until it settles, EMPTY_SETTLE_MS at most', async (t) => {
+  let now = 0;
+  const { tracker, rechecks } = trackerWithLog(undefined, () => now);
+  tracker.stamp([frag('a.toml', 'A whole')]);
+  t.same(
+    tracker.stamp([{ file: 'a.toml', text: 'A ha', settling: true }]),
+    [{ file: 'a.toml', text: 'A whole', changedAt: 1 }],
+    'the first part: the previous text',
+  );
+  t.equal(rechecks(), 1, 'and a look again');
+  now += 10;
+  t.same(tracker.stamp([frag('a.toml', 'B whole')]), [{ file: 'a.toml', text: 'B whole', changedAt: 2 }], 'settled: the new text');
+  tracker.stamp([{ file: 'a.toml', text: 'C p', settling: true }]);
+  now += EMPTY_SETTLE_MS;
+  t.same(
+    tracker.stamp([{ file: 'a.toml', text: 'C part', settling: true }]),
+    [{ file: 'a.toml', text: 'C part', changedAt: 3 }],
+    'a writer still writing EMPTY_SETTLE_MS after the first such read: taken as it is',
+  );
+  t.same(tracker.stamp([{ file: 'a.toml', text: 'C part', settling: true }])[0]?.text, 'C part', 'the same text again: nothing to hold');
+});
+
 t.test('an empty read pending for a file that vanished is forgotten: a file of that name later has its own moment', async (t) => {
   let now = 0;
   const { tracker, rechecks } = trackerWithLog(undefined, () => now);

@@ -5,17 +5,51 @@
  * The rescan is an hour away: what is seen is seen through the watcher.
  */
 import t from 'tap';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  fchmodSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
-import { fragment, runArgs, startDaemon, workspace, type DaemonProcess, type Teardown, type Workspace } from '../../helpers/daemon.js';
+import { EMPTY_SETTLE_MS } from '../../../src/daemon/render-scheduler.js';
+import {
+  fragment,
+  recordingConfig,
+  runArgs,
+  sleep,
+  snapshots,
+  startDaemon,
+  workspace,
+  type DaemonProcess,
+  type Teardown,
+  type Workspace,
+} from '../../helpers/daemon.js';
 
 /** The standard flags, trust checks on, the rescan out of the way. */
 function strictArgs(ws: Workspace): string[] {
   return [...runArgs(ws).filter((a) => a !== '--allow-unsafe-fragments'), '--rescan-interval-ms', '3600000'];
 }
 
-function startStrict(t: Teardown, ws: Workspace): Promise<DaemonProcess> {
-  return startDaemon(t, ws, { argv: strictArgs(ws) });
+function startStrict(t: Teardown, ws: Workspace, config?: string): Promise<DaemonProcess> {
+  const argv = strictArgs(ws);
+  if (config !== undefined) argv.splice(argv.indexOf('--config') + 1, 1, config);
+  return startDaemon(t, ws, { argv });
+}
+
+/** `n` mirror sets, each `quay.io/nsI` mirrored at `m-TAG.example/nsI`: a policy whose every line counts. */
+function manySets(n: number, tag: string): string {
+  return Array.from({ length: n }, (_, i) => fragment(`quay.io/ns${i}`, [`m-${tag}.example/ns${i}`])).join('');
 }
 
 /**
@@ -80,4 +114,45 @@ t.test('a Kubernetes volume whose data an unprivileged user owns is refused', as
   t.equal(s.state, 'degraded');
   t.match(d.log(), /10-a\.toml: refusing fragment: owned by uid 65534/);
   t.equal(await d.stop(), 0);
+});
+
+t.test('a fragment rewritten in place by a writer that pauses between its writes: its first half is never rendered', async (t) => {
+  // The pause must stay within EMPTY_SETTLE_MS for the case to be made (past it, the daemon takes
+  // what it reads, by design): a machine that stalled the test longer sets that attempt aside.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const ws = workspace(t);
+    const file = join(ws.policy, '10-a.toml');
+    writeFileSync(file, manySets(40, 'a'), { mode: 0o644 });
+    const { config, seen } = recordingConfig(ws);
+    const d = await startStrict(t, ws, config);
+    await d.waitForOutput((o) => o.includes('m-a.example/ns39'), 'the first render');
+
+    // As `ssh host cat x.toml > x.toml` or a download does: truncate, a first part (ending at a
+    // line: valid TOML on its own, 20 sets of 40), a pause, the rest.
+    const next = manySets(40, 'b');
+    const cut = next.indexOf('[[mirror-set]]\nsource = "quay.io/ns20"');
+    const fd = openSync(file, 'w');
+    const began = performance.now();
+    writeSync(fd, next.slice(0, cut));
+    await sleep(60);
+    fchmodSync(fd, 0o644); // one more event while it is half written: the first part read a second time
+    await sleep(60);
+    writeSync(fd, next.slice(cut));
+    const gap = performance.now() - began;
+    closeSync(fd);
+    await d.waitForOutput((o) => o.includes('m-b.example/ns39'), 'the whole new content');
+    if (gap >= EMPTY_SETTLE_MS) {
+      t.comment(`attempt ${attempt}: the pause lasted ${Math.round(gap)} ms, past the settle time; again`);
+      t.equal(await d.stop(), 0);
+      continue;
+    }
+    await sleep(EMPTY_SETTLE_MS * 2);
+    const renders = snapshots(seen);
+    const halves = renders.filter((r) => !r.includes('m-a.example/ns39') && !r.includes('m-b.example/ns39'));
+    t.same(halves, [], `every render has all 40 sets, never the first half alone (pause ${Math.round(gap)} ms)${halves.length > 0 ? d.log() : ''}`);
+    t.notOk(/ERROR/.test(d.log()), 'no error logged');
+    t.equal(await d.stop(), 0);
+    return;
+  }
+  t.fail('every attempt stalled past the settle time');
 });

@@ -96,7 +96,8 @@ function step(d: string, op: Op): void {
 
 function show(c: PolicyDirContents): string {
   return JSON.stringify({
-    fragments: c.fragments,
+    // Files and texts: `settling` says how a text compares with the cache's (the whole read here has none).
+    fragments: c.fragments.map((f) => ({ file: f.file, text: f.text })),
     ignored: c.ignored,
     diagnostics: c.diagnostics.map(formatDiagnostic),
     exists: c.exists,
