@@ -17,6 +17,8 @@ const LEFTOVERS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\.(swp|swo|swx)$/, 'editor swap file'],
   [/\.tmp$/, 'temporary file'],
   [/\.dpkg-[a-z]+$/, 'dpkg leftover'],
+  // ucf keeps configuration files that are not conffiles, with its own suffixes (ucf(1)).
+  [/\.ucf-(new|old|dist)$/, 'ucf leftover'],
   [/\.(rpmnew|rpmsave|rpmorig)$/, 'rpm leftover'],
   [/^4913$/, "vim's write test file"],
   // `sed -i` writes its copy as sedXXXXXX beside the file, then renames it over the file.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeFragment } from '../../src/fragments/index.js';
+import { NOT_A_FRAGMENT, classifyName, decodeFragment } from '../../src/fragments/index.js';
 
 const utf16 = (text: string, bigEndian: boolean): Buffer => {
   const le = Buffer.from(`\ufeff${text}`, 'utf16le');
@@ -29,3 +29,15 @@ t.test(
     );
   },
 );
+
+t.test("package managers' and editors' leftovers beside a fragment are ignored by name, quietly (no warning)", async (t) => {
+  // dpkg's conffile handling (.dpkg-new, -old, -dist, -tmp, -bak), ucf's (Debian's tool for
+  // configuration files not shipped as conffiles: .ucf-new, -old, -dist), rpm's.
+  const leftovers = ['x.yaml.dpkg-new', 'x.yaml.dpkg-old', 'x.yaml.dpkg-dist', 'x.yaml.dpkg-tmp', 'x.yaml.dpkg-bak'];
+  leftovers.push('x.yaml.ucf-new', 'x.yaml.ucf-old', 'x.yaml.ucf-dist', 'x.toml.rpmnew', 'x.toml.rpmsave', 'x.toml.rpmorig');
+  for (const name of leftovers) {
+    const cls = classifyName(name);
+    t.ok('ignored' in cls && cls.ignored !== NOT_A_FRAGMENT, `${name}: ${JSON.stringify(cls)}`);
+  }
+  t.same(classifyName('x.yaml'), { format: 'yaml' });
+});
