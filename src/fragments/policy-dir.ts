@@ -610,12 +610,12 @@ function fileProblem(st: { uid: number; mode: number; nlink: number; size: numbe
 }
 
 /**
- * Whether `path` (a real path) is below `dir`. By path components: a name that merely begins with
- * `..` (a Kubernetes volume's `..data` and `..2026_12_06_05_00_00.123456789`) is inside.
+ * Whether `path` (a real path) is `dir` or below it. By path components: a name that merely
+ * begins with `..` (a Kubernetes volume's `..data` and `..2026_12_06_05_00_00.123456789`) is inside.
  */
 function isInside(dir: string, path: string): boolean {
   const rel = relative(dir, path);
-  return rel !== '' && rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel);
+  return rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel);
 }
 
 /** How many links in a row noteLinkHops follows (the kernel's own limit is 40). */
@@ -639,7 +639,7 @@ async function noteLinkHops(limits: ReadLimits, realDir: string, name: string): 
     }
     if (!isInside(realDir, target)) return;
     const first = relative(realDir, target).split('/')[0] as string;
-    if (first === name || limits.via.has(first)) return;
+    if (first === '' || first === name || limits.via.has(first)) return;
     limits.via.add(first);
     link = join(realDir, first);
     const st = await lookAt(limits.io, link);

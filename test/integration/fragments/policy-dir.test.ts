@@ -283,8 +283,10 @@ t.test('a symlink into a dot-named subdirectory (a Kubernetes volume: x -> ..dat
   symlinkSync(ts, join(d, '..data'));
   symlinkSync('..data/x.toml', join(d, 'x.toml'));
   symlinkSync('..data/../..data/x.toml', join(d, 'y.toml'));
+  symlinkSync('.', join(d, 'self.toml')); // the directory itself: a subdirectory as before, not "outside"
   const got = await readPolicyDir(d);
   t.same(got.diagnostics.map(formatDiagnostic), []);
+  t.ok(got.ignored.some((i) => i.name === 'self.toml' && i.why === 'subdirectory'));
   t.same(
     got.fragments.map((f) => [f.file, f.text]),
     [
