@@ -9,7 +9,7 @@ import type { Logger } from '../core/log.js';
 import type { FragmentInput, FragmentStatus } from '../pipeline/forgiving.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { LastGoodSaver } from './last-good-saver.js';
-import { EMPTY_SETTLE_MS } from './render-scheduler.js';
+import { EMPTY_SETTLE_MS, WRITE_HOLD_MS } from './render-scheduler.js';
 import type { StateDir } from './state-dir.js';
 
 export class FragmentTracker {
@@ -96,7 +96,8 @@ export class FragmentTracker {
       // An in-place write (truncate, then write) read in between looks like an empty fragment,
       // which is valid and would drop its mirrors and replace its last good. So a fragment that
       // just became empty keeps its previous content, and is looked at again shortly: still empty
-      // EMPTY_SETTLE_MS after it was first read so, it really is empty. Not at the next read: the
+      // WRITE_HOLD_MS after it was first read so, it really is empty (a writer may truncate long
+      // before it writes: `oc get ... > x.yaml`). Not at the next read: the
       // writer's own truncation can be read again (another event, its rewrite caught between its
       // open and its write). Nor only when it was read before: at start and after SIGHUP (nothing
       // read yet) its last valid content is what it had, so that is what it keeps meanwhile.
@@ -107,7 +108,7 @@ export class FragmentTracker {
       }
       // Rewritten in place, its last write just now (policy-dir.ts, IN_PLACE_SETTLE_MS): what was
       // read may be its first part only. It keeps its previous content until a read finds it
-      // settled, or for EMPTY_SETTLE_MS at most (a writer that is still writing then is taken as it is).
+      // settled, or for WRITE_HOLD_MS at most (a writer that is still writing then is taken as it is).
       if (f.settling === true && before !== undefined && before !== f.text && this.emptyStillSettling(f.file, now)) {
         stamped.push(prev ?? { file: f.file, text: before, changedAt: 0 });
         continue;
@@ -148,10 +149,10 @@ export class FragmentTracker {
     return stamped;
   }
 
-  /** Whether `file`, read empty at `now`, is within EMPTY_SETTLE_MS of when it was first read so; then a look again is asked for. */
+  /** Whether `file`, read empty (or settling) at `now`, is within WRITE_HOLD_MS of when it was first read so; then a look again is asked for. */
   private emptyStillSettling(file: string, now: number): boolean {
     const since = this.emptyPending.get(file) ?? now;
-    if (now - since >= EMPTY_SETTLE_MS) return false;
+    if (now - since >= WRITE_HOLD_MS) return false;
     this.emptyPending.set(file, since);
     this.recheckSoon();
     return true;

@@ -15,8 +15,16 @@ import { Backoff } from './retry.js';
  * after the last event catches it; a render of unchanged inputs writes nothing.
  */
 export const SETTLE_MS = 1000;
-/** How long a fragment that just became empty is given to show whether it is being rewritten in place. */
+/** How long a fragment that just became empty (or vanished) is given before it is looked at again. */
 export const EMPTY_SETTLE_MS = 300;
+/**
+ * How long a fragment read empty, or half written by a writer still writing, keeps its previous
+ * content at most (looked at again every EMPTY_SETTLE_MS meanwhile). A writer may truncate long
+ * before it writes: `oc get idms x -o yaml > x.yaml` truncates, then waits for the API server
+ * (a second or two), and read empty at EMPTY_SETTLE_MS its fragment would be rendered without its
+ * mirrors meanwhile. A fragment emptied on purpose takes effect this much later.
+ */
+export const WRITE_HOLD_MS = 3000;
 
 /** The clock and timers the scheduler uses; handles are opaque to it. */
 export interface Timers {

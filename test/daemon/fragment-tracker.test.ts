@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { error, warning } from '../../src/core/diagnostic.js';
 import type { FragmentStatus } from '../../src/pipeline/forgiving.js';
 import { FragmentTracker } from '../../src/daemon/fragment-tracker.js';
-import { EMPTY_SETTLE_MS } from '../../src/daemon/render-scheduler.js';
+import { EMPTY_SETTLE_MS, WRITE_HOLD_MS } from '../../src/daemon/render-scheduler.js';
 import { StateDir } from '../../src/daemon/state-dir.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,7 @@ t.test('changedAt: kept while the text is the same, newer at each change, in the
   );
 });
 
-t.test('a fragment that just became empty keeps its text until it is still empty EMPTY_SETTLE_MS later, and asks for a look again', async (t) => {
+t.test('a fragment that just became empty keeps its text until it is still empty WRITE_HOLD_MS later, and asks for a look again', async (t) => {
   let now = 0;
   const { tracker, rechecks } = trackerWithLog(undefined, () => now);
   tracker.stamp([frag('a.toml', 'A')]);
@@ -84,7 +84,7 @@ t.test('a fragment that just became empty keeps its text until it is still empty
   t.same(tracker.stamp([frag('a.toml', 'A3')]), [{ file: 'a.toml', text: 'A3', changedAt: 2 }], 'rewritten in place: the new text');
   tracker.stamp([frag('a.toml', '')]);
   t.equal(rechecks(), 2);
-  now += EMPTY_SETTLE_MS - 1;
+  now += WRITE_HOLD_MS - 1;
   t.same(
     tracker.stamp([frag('a.toml', '')]),
     [{ file: 'a.toml', text: 'A3', changedAt: 2 }],
@@ -95,12 +95,12 @@ t.test('a fragment that just became empty keeps its text until it is still empty
   t.same(
     tracker.stamp([frag('a.toml', '')]),
     [{ file: 'a.toml', text: '', changedAt: 3 }],
-    'still empty EMPTY_SETTLE_MS after it was first read so: really empty',
+    'still empty WRITE_HOLD_MS after it was first read so: really empty',
   );
   t.equal(rechecks(), 3, 'no further look');
 });
 
-t.test('a fragment read while it is being rewritten in place (settling) keeps its text until it settles, EMPTY_SETTLE_MS at most', async (t) => {
+t.test('a fragment read while it is being rewritten in place (settling) keeps its text until it settles, WRITE_HOLD_MS at most', async (t) => {
   let now = 0;
   const { tracker, rechecks } = trackerWithLog(undefined, () => now);
   tracker.stamp([frag('a.toml', 'A whole')]);
@@ -113,11 +113,11 @@ t.test('a fragment read while it is being rewritten in place (settling) keeps it
   now += 10;
   t.same(tracker.stamp([frag('a.toml', 'B whole')]), [{ file: 'a.toml', text: 'B whole', changedAt: 2 }], 'settled: the new text');
   tracker.stamp([{ file: 'a.toml', text: 'C p', settling: true }]);
-  now += EMPTY_SETTLE_MS;
+  now += WRITE_HOLD_MS;
   t.same(
     tracker.stamp([{ file: 'a.toml', text: 'C part', settling: true }]),
     [{ file: 'a.toml', text: 'C part', changedAt: 3 }],
-    'a writer still writing EMPTY_SETTLE_MS after the first such read: taken as it is',
+    'a writer still writing WRITE_HOLD_MS after the first such read: taken as it is',
   );
   t.same(tracker.stamp([{ file: 'a.toml', text: 'C part', settling: true }])[0]?.text, 'C part', 'the same text again: nothing to hold');
 });
@@ -129,7 +129,7 @@ t.test('an empty read pending for a file that vanished is forgotten: a file of t
   tracker.stamp([frag('a.toml', 'A'), frag('b.toml', '')]);
   t.equal(rechecks(), 1, 'b read empty: a look again');
   tracker.stamp([frag('a.toml', 'A')]);
-  now += 10 * EMPTY_SETTLE_MS;
+  now += 10 * WRITE_HOLD_MS;
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('b.toml', '')]).map((f) => f.file),
     ['a.toml'],
@@ -190,16 +190,16 @@ t.test('at start and after forget() (SIGHUP), a fragment read empty keeps its la
   tracker.accept({ 'a.toml': 'A' });
   t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: 'A', changedAt: 0 }], 'at start: its last valid content');
   t.equal(rechecks(), 1, 'and a look again');
-  now += EMPTY_SETTLE_MS;
+  now += WRITE_HOLD_MS;
   t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: '', changedAt: 1 }], 'still empty after the moment: empty');
 
   tracker.accept({ 'a.toml': 'A2' });
   tracker.stamp([frag('a.toml', 'A2')]);
   tracker.forget();
-  now += 10 * EMPTY_SETTLE_MS;
+  now += 10 * WRITE_HOLD_MS;
   t.same(tracker.stamp([frag('a.toml', '')]), [{ file: 'a.toml', text: 'A2', changedAt: 0 }], 'after forget(): its last valid content, not empty at once');
   t.equal(rechecks(), 2);
-  now += EMPTY_SETTLE_MS - 1;
+  now += WRITE_HOLD_MS - 1;
   t.same(tracker.stamp([frag('a.toml', 'A3')]), [{ file: 'a.toml', text: 'A3', changedAt: 3 }], 'rewritten within the moment: the new text');
 });
 
@@ -263,7 +263,7 @@ t.test('a fragment created while running and read before its first write is left
     'its written content is the first seen',
   );
   tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]);
-  now += EMPTY_SETTLE_MS - 1;
+  now += WRITE_HOLD_MS - 1;
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]).map((f) => f.file),
     ['a.toml'],
@@ -273,7 +273,7 @@ t.test('a fragment created while running and read before its first write is left
   t.same(
     tracker.stamp([frag('a.toml', 'A'), frag('c.toml', '')]).map((f) => f.file),
     ['a.toml', 'c.toml'],
-    'still empty EMPTY_SETTLE_MS after it was first read so: it is empty',
+    'still empty WRITE_HOLD_MS after it was first read so: it is empty',
   );
 });
 

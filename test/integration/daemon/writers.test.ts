@@ -297,3 +297,24 @@ t.test('the policy directory a symlink repointed with ln -sfn, then a whole new 
   t.equal((await d.waitForStatus((x) => x.state === 'healthy', 'healthy')).state, 'healthy');
   t.equal(await d.stop(), 0);
 });
+
+t.test('a fragment rewritten by a redirect from a slow command (`oc get ... -o yaml > x.yaml`): never rendered empty meanwhile', async (t) => {
+  const ws = workspace(t);
+  const file = join(ws.policy, '10-a.toml');
+  writeFileSync(file, manySets(3, 'a'), { mode: 0o644 });
+  const src = join(ws.dir, 'answer.toml');
+  writeFileSync(src, manySets(3, 'b'));
+  const { config, seen } = recordingConfig(ws);
+  const d = await startStrict(t, ws, config);
+  await d.waitForOutput((o) => o.includes('m-a.example/ns2'), 'the first render');
+  // The shell truncates the file at once; the command answers a second later (an API server's round trip).
+  tool('/bin/sh', ['-c', `(sleep 1; cat '${src}') > '${file}'`]);
+  await d.waitForOutput((o) => o.includes('m-b.example/ns2'), 'the answer rendered');
+  const renders = snapshots(seen);
+  t.same(
+    renders.filter((r) => !r.includes('m-a.example/ns2') && !r.includes('m-b.example/ns2')),
+    [],
+    'no render without the fragment while the command ran',
+  );
+  t.equal(await d.stop(), 0);
+});
