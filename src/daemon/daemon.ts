@@ -43,6 +43,7 @@ import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
+import { MAX_BACKOFF_MS } from './retry.js';
 import { ReloadQueue } from './reload-queue.js';
 import type { ReloadResult, ReloadsAnswer } from './reload-status.js';
 import {
@@ -131,6 +132,8 @@ export class Daemon {
   /** The demotions of keepers dropped when health-aware order was turned off: the metric is a counter. */
   private earlierDemotions = 0;
   private rateLimitLogged = false;
+  /** The cause of the output write failure logged at error, until a write succeeds. */
+  private writeFailureLogged: string | undefined;
   private readonly metrics: MetricsFile;
   private baseSource: DaemonStatus['base'] = { source: 'none' };
   /** The local mirror (issue #14): its endpoint runs while the setting is on and it could bind. */
@@ -645,14 +648,21 @@ export class Daemon {
       }
       changed = outcome.changed;
       this.scheduler.writeSucceeded();
+      this.writeFailureLogged = undefined;
     } catch (e) {
       this.counters.renderErrors++;
       const message = this.output.failed(e);
       const retryInMs = this.scheduler.writeFailed();
-      this.log.error(
-        { path: this.config.output, retryInMs },
-        `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s`,
-      );
+      // Logged once per cause (the errno: a message names a new temp file each time), its retries at debug.
+      const cause = (e as NodeJS.ErrnoException).code ?? message;
+      if (cause === this.writeFailureLogged)
+        this.log.debug({ path: this.config.output, retryInMs }, `still cannot write ${this.config.output}: ${message}; retrying in ${retryInMs / 1000} s`);
+      else
+        this.log.error(
+          { path: this.config.output, retryInMs },
+          `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s, then less often (up to every ${MAX_BACKOFF_MS / 1000} s); repeats are logged at debug`,
+        );
+      this.writeFailureLogged = cause;
       this.notifier.status(this.statusLine());
       return dir;
     }

@@ -128,7 +128,7 @@ t.test('output whose parent is a file: READY but degraded, retried, written once
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
   const parent = join(ws.dir, 'out');
   writeFileSync(parent, 'a file where the output directory should be\n');
-  const d = await startDaemon(t, ws);
+  const d = await startDaemon(t, ws, { args: ['--log-level', 'debug'] });
   const ready = await d.waitForNotify((m) => m.startsWith('READY=1'));
   t.match(ready, /STATUS=degraded/, 'READY=1 even though it cannot write');
   const s = await d.status();
@@ -142,8 +142,9 @@ t.test('output whose parent is a file: READY but degraded, retried, written once
   );
   t.equal((await runCli(['status', '--control-socket', ws.control])).code, 1, 'status: exit 1 (degraded)');
   t.equal(readFileSync(parent, 'utf8'), 'a file where the output directory should be\n', 'the file in the way is untouched');
-  // Retried on its own (backoff), not only when something changes.
-  await d.waitFor(() => (d.stdout().match(/cannot write .*retrying in/g) ?? []).length >= 2, 'a retry that fails again');
+  // Retried on its own (backoff), not only when something changes; logged once, the retries at debug.
+  await d.waitFor(() => (d.stdout().match(/^DEBUG: still cannot write .*retrying in/gm) ?? []).length >= 1, 'a retry that fails again');
+  t.equal((d.stdout().match(/^ERROR: cannot write /gm) ?? []).length, 1, 'one error line');
   rmSync(parent);
   mkdirSync(parent);
   await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the output, once its directory is there', 15_000);
@@ -168,12 +169,12 @@ function immutableSupported(): boolean {
 
 const immutable = immutableSupported();
 t.test(
-  'an output directory that refuses writes (immutable): the old file stays intact, retried',
+  'an output directory that refuses writes (immutable): the old file stays intact, retried; the failure logged once, its repeats at debug',
   { skip: immutable ? false : 'chattr +i does not work here' },
   async (t) => {
     const ws = workspace(t);
     writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
-    const d = await startDaemon(t, ws);
+    const d = await startDaemon(t, ws, { args: ['--log-level', 'debug'] });
     const old = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
     const outDir = join(ws.dir, 'out');
     execFileSync('chattr', ['+i', outDir]);
@@ -183,13 +184,17 @@ t.test(
       t.equal(s.state, 'degraded');
       t.match(s.lastWriteError ?? '', /EPERM|not permitted/);
       t.equal(readFileSync(ws.output, 'utf8'), old, 'the old file is intact, byte for byte');
-      await d.waitFor(() => (d.stdout().match(/cannot write .*the old file is intact; retrying in/g) ?? []).length >= 2, 'a retry that fails again');
+      await d.waitFor(() => (d.stdout().match(/^DEBUG: still cannot write /gm) ?? []).length >= 2, 'two retries that fail again');
       t.equal(readFileSync(ws.output, 'utf8'), old, 'still intact');
+      const errors = d.stdout().match(/^ERROR: cannot write .*/gm) ?? [];
+      t.equal(errors.length, 1, 'one error line for the failure, however often it is retried');
+      t.match(errors[0], /the old file is intact; retrying in 1 s, then less often \(up to every 60 s\); repeats are logged at debug/);
     } finally {
       execFileSync('chattr', ['-i', outDir]); // before anything else, or the workspace cannot be removed
     }
     await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'the new render once writes work again', 15_000);
     await d.waitForStatus((x) => x.state === 'healthy', 'healthy again');
+    t.match(d.stdout(), /^INFO: .* written again/m, 'the recovery is logged at info');
     t.equal(await d.stop(), 0);
   },
 );
