@@ -493,9 +493,15 @@ export class Daemon {
     this.reloadRender = render;
     await this.scheduler.renderAfterCurrent();
     if (this.scheduler.isStopped) return stopping;
+    if (!next.config) {
+      this.log.warn('reload done with the previous settings (the configuration file was refused); policy re-rendered');
+      return { outcome: 'refused', problems: this.configProblems, warnings };
+    }
+    if (!render.reached) {
+      this.log.warn(`reloaded: settings re-read; ${this.config.output} not rendered (the errors above say why)`);
+      return { outcome: 'not-rendered', problems: this.degradedReasons(), warnings };
+    }
     this.log.info('reloaded: settings re-read, policy re-rendered');
-    if (!next.config) return { outcome: 'refused', problems: this.configProblems, warnings };
-    if (!render.reached) return { outcome: 'not-rendered', problems: this.degradedReasons(), warnings };
     return { outcome: 'applied', problems: [], warnings };
   }
 

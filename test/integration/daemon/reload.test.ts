@@ -46,6 +46,13 @@ t.test('SIGHUP re-reads the config file', async (t) => {
   await d.waitForLog(new RegExp(`reload: ${config}:2:\\d+: "debounce-ms" must be a whole number`));
   await d.waitForLog(/configuration invalid; keeping the previous settings/);
   const ready = await d.waitForNotify((x) => x.startsWith('READY=1'), m);
+  const refusedAt = d.stdout().lastIndexOf('configuration invalid; keeping the previous settings');
+  t.match(
+    d.stdout().slice(refusedAt),
+    /\nWARN: reload done with the previous settings \(the configuration file was refused\); policy re-rendered\n/,
+    'the end of the reload says the settings are the old ones',
+  );
+  t.notMatch(d.stdout().slice(refusedAt), /settings re-read/, 'never that the refused settings were read');
   t.match(ready, /STATUS=degraded: configuration refused at the last reload \(.*"debounce-ms" must be a whole number/, 'STATUS= says why');
   const s = await d.status();
   t.equal(s.policyDir, p2, 'the previous settings are kept');
