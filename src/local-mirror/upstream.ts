@@ -79,6 +79,8 @@ export class Upstream {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly now: () => number;
+  /** Per endpoint, how its last failure logged at warn failed (kind and class); forgotten at its next success. */
+  private readonly warned = new Map<string, string>();
 
   constructor(private readonly opts: UpstreamOptions) {
     this.now = opts.now ?? Date.now;
@@ -113,6 +115,7 @@ export class Upstream {
     const key = sourceKey(s);
     this.opts.health.record(key, recordSuccess(this.opts.health.view()[key], key, this.now(), Math.round(ms)));
     countSource(this.opts.stats, key, 'ok');
+    this.warned.delete(key);
   }
 
   /** A failed attempt: fed to the health cache when it says something about the endpoint. Returns whether it did. */
@@ -122,7 +125,12 @@ export class Upstream {
     const h = afterRequestFailure(this.opts.health.view()[key], key, err, this.now());
     if (h) this.opts.health.record(key, h);
     countSource(this.opts.stats, key, h ? 'failed' : 'absent');
-    this.opts.log.warn({ source: s.reference, endpoint: key }, `local mirror: ${s.reference}: ${err.message}`);
+    // Every client request (and its retries) may try a failing source again: its failure is logged
+    // at warn when it is news (the first, or another kind), its repeats at debug until it succeeds.
+    const how = `${err.kind}:${err.failureClass ?? ''}`;
+    const level = this.warned.get(key) === how ? 'debug' : 'warn';
+    this.warned.set(key, how);
+    this.opts.log[level]({ source: s.reference, endpoint: key }, `local mirror: ${s.reference}: ${err.message}`);
     return h !== undefined;
   }
 

@@ -1,9 +1,11 @@
 import t from 'tap';
+import { pino } from 'pino';
 import { createLogger } from '../../src/core/log.js';
 import { healthState } from '../../src/health/health.js';
 import { emptyStats, type LocalMirrorStats } from '../../src/local-mirror/counters.js';
 import { healthBook, Upstream, type HealthBook } from '../../src/local-mirror/upstream.js';
 import { DigestMismatch } from '../../src/registry/oci-layout.js';
+import { RegistryError } from '../../src/registry/errors.js';
 import type { PullSource } from '../../src/registry/pull.js';
 
 async function upstream(maxConcurrent: number, health?: HealthBook, stats: LocalMirrorStats = emptyStats()): Promise<Upstream> {
@@ -52,5 +54,30 @@ t.test('the slot bound: a waiter gets the slot a release gives back, and a relea
   third?.();
   const again = await up.slot(); // all given back: one is free at once
   again();
+  await up.close();
+});
+
+t.test('a failing source is logged at warn when it starts failing or fails another way; the same failure again at debug, until it succeeds', async (t) => {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  const up = new Upstream({ credentials: false, maxConcurrent: 1, health: await healthBook(undefined, log), stats: emptyStats(), log });
+  const s: PullSource = {
+    reference: 'm.example:5000/app@sha256:' + 'a'.repeat(64),
+    endpoint: { host: 'm.example:5000', insecure: true },
+    role: 'mirror',
+    blocked: false,
+  };
+  const refused = (): RegistryError => new RegistryError('http://m.example:5000: connect ECONNREFUSED 127.0.0.1:5000', 'unhealthy', 'refused');
+  for (let i = 0; i < 5; i++) up.failed(s, refused());
+  up.failed(s, new RegistryError('http://m.example:5000: no response headers within 10000 ms', 'unhealthy', 'headers-timeout'));
+  up.succeeded(s, 5);
+  up.failed(s, refused());
+  const warned = lines.filter((l) => l.level === 40).map((l) => l.msg);
+  t.same(warned, [
+    `local mirror: ${s.reference}: http://m.example:5000: connect ECONNREFUSED 127.0.0.1:5000`,
+    `local mirror: ${s.reference}: http://m.example:5000: no response headers within 10000 ms`,
+    `local mirror: ${s.reference}: http://m.example:5000: connect ECONNREFUSED 127.0.0.1:5000`,
+  ]);
+  t.equal(lines.filter((l) => l.level === 20 && /ECONNREFUSED/.test(l.msg)).length, 4, 'the repeats at debug');
   await up.close();
 });
