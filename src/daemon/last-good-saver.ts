@@ -36,12 +36,17 @@ export class LastGoodSaver {
       this.backoff.succeeded();
       return undefined;
     } catch (e) {
-      const first = this.lastError === undefined;
+      // Logged at error once per cause; the retries (every minute at most, while it lasts) at debug.
+      const again = this.lastError === (e as Error).message;
       this.lastError = (e as Error).message;
       const retryInMs = this.backoff.failed();
-      const say = `cannot save the last-good copies in ${where}: ${this.lastError}; retrying in ${retryInMs / 1000} s (until then a restart falls back to older copies)`;
-      if (first) this.log.error({ path: where, retryInMs }, say);
-      else this.log.warn({ path: where, retryInMs }, say);
+      if (again)
+        this.log.debug({ path: where, retryInMs }, `still cannot save the last-good copies in ${where}: ${this.lastError}; retrying in ${retryInMs / 1000} s`);
+      else
+        this.log.error(
+          { path: where, retryInMs },
+          `cannot save the last-good copies in ${where}: ${this.lastError}; retrying in ${retryInMs / 1000} s, then less often (until then a restart falls back to older copies); repeats are logged at debug`,
+        );
       return retryInMs;
     }
   }
