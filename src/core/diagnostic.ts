@@ -24,11 +24,26 @@ export interface Diagnostic extends Location {
 }
 
 export function error(at: Location, message: string): Diagnostic {
-  return { ...at, severity: 'error', message };
+  return { ...at, severity: 'error', message: maskPasswords(message) };
 }
 
 export function warning(at: Location, message: string): Diagnostic {
-  return { ...at, severity: 'warning', message };
+  return { ...at, severity: 'warning', message: maskPasswords(message) };
+}
+
+/**
+ * `user:password@` at the start of a quoted value or after `scheme://`, but not a tag before a
+ * digest (`name:tag@sha256:…`, which a reference may hold).
+ */
+const PASSWORD = /(^|["'\s(=]|:\/\/)([^\s"'/@:]+):([^\s"'/@]+)@(?![a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,})/g;
+
+/**
+ * A value a fragment got wrong is quoted in its diagnostic, and a mirror written as a URL with
+ * credentials (`https://user:pass@host`) is such a value: the password is masked, since
+ * diagnostics go to the journal, `status` and CI logs, read by more people than the file.
+ */
+export function maskPasswords(text: string): string {
+  return text.includes('@') ? text.replace(PASSWORD, '$1$2:***@') : text;
 }
 
 /** `file:line:col` with the parts that are known. */

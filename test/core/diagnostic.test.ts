@@ -1,5 +1,5 @@
 import t from 'tap';
-import { error, formatDiagnostic, lazyLocation } from '../../src/core/diagnostic.js';
+import { error, formatDiagnostic, lazyLocation, warning } from '../../src/core/diagnostic.js';
 
 t.test('a lazy location finds its line on the first read only, and reads like a plain one', async (t) => {
   let finds = 0;
@@ -21,4 +21,19 @@ t.test('a lazy location finds its line on the first read only, and reads like a 
   t.equal(finds, 1, 'still once');
   const other = lazyLocation('20-b.toml', () => ({ line: 1, col: 2 }));
   t.same([other.line, other.col, at.line], [1, 2, 3], 'each location its own position');
+});
+
+t.test('a password in a value a diagnostic quotes (user:pass@host, scheme://user:pass@host) is masked; a tag and digest are not', async (t) => {
+  t.equal(
+    error({ file: 'a.toml' }, 'invalid format for mirror "puller:S3CRET@mirror.example/a" of source "quay.io/a"').message,
+    'invalid format for mirror "puller:***@mirror.example/a" of source "quay.io/a"',
+  );
+  t.equal(
+    warning({ file: 'b.yaml' }, 'invalid format for source "https://u:S3CRET2@quay.io/b"').message,
+    'invalid format for source "https://u:***@quay.io/b"',
+  );
+  t.equal(error({ file: 'c' }, 'proxy http://u:p%40ss@proxy:3128 refused').message, 'proxy http://u:***@proxy:3128 refused');
+  const digest = `sha256:${'a'.repeat(64)}`;
+  for (const kept of [`mirror "busybox:1.36@${digest}"`, `"quay.io/a:tag@${digest}"`, 'an @ alone', 'user@host without a password'])
+    t.equal(error({ file: 'd' }, kept).message, kept, `kept: ${kept}`);
 });
