@@ -124,6 +124,16 @@ class Routes {
     return this.proxyFor(url) === undefined;
   }
 
+  /** For an error's message: ` through the proxy HOST:PORT` when `url` goes through one (its host only: its URL may hold a password). */
+  via(url: URL): string {
+    try {
+      const proxy = this.proxyFor(url);
+      return proxy ? ` through the proxy ${proxy.host}` : '';
+    } catch {
+      return '';
+    }
+  }
+
   for(url: URL): Dispatcher {
     const proxy = this.proxyFor(url);
     if (!proxy) return this.direct;
@@ -254,7 +264,7 @@ export class EndpointClient {
         res = await this.send(url, auth ? { ...base, authorization: auth } : base, method);
       } catch (e) {
         if (e instanceof RegistryError) throw e;
-        throw new RegistryError(`${url.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+        throw new RegistryError(`${url.origin}${this.routes.via(url)}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
       if (res.status === 401 && !challenged) {
         challenged = true;
@@ -297,7 +307,7 @@ export class EndpointClient {
         res = await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.routes);
       } catch (e) {
         if (e instanceof RegistryError) throw e;
-        throw new RegistryError(`token service ${realm.origin}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+        throw new RegistryError(`token service ${realm.origin}${this.routes.via(realm)}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
       }
       if (res.status !== 200) {
         await discard(res, this.timeouts.bodyIdleMs);
@@ -376,6 +386,7 @@ export class EndpointClient {
       tls: this.opts.tls,
       connectMs: this.timeouts.connectMs,
       direct: () => this.routes.isDirect(new URL(`https://${this.apiHost}/`)),
+      via: (url: URL) => this.routes.via(url),
     };
     this.scheme = await pickScheme(check, async (url) => {
       const res = await call(url, 'GET', { 'user-agent': 'mirror-policyd' }, this.routes);

@@ -18,6 +18,8 @@ export interface SchemeCheck {
   readonly connectMs: number;
   /** Whether https://host/ is reached without a proxy (throws for a proxy setting that cannot be read). */
   readonly direct: () => boolean;
+  /** ` through the proxy HOST:PORT` when a request to `url` goes through one, for the error (probe.ts's direct route has none). */
+  readonly via?: (url: URL) => string;
 }
 
 /** The schemes tried, in order: plain http only for an insecure endpoint. */
@@ -28,9 +30,11 @@ export function schemesFor(insecure: boolean): Array<'https' | 'http'> {
 /** The scheme `GET /v2/` answers 200 or 401 on; a RegistryError saying why not. */
 export async function pickScheme(e: SchemeCheck, statusOf: StatusOf): Promise<'https' | 'http'> {
   let last: unknown;
+  let lastUrl: URL | undefined;
   for (const s of schemesFor(e.insecure)) {
     try {
-      const status = await statusOf(new URL(`${s}://${e.host}/v2/`));
+      lastUrl = new URL(`${s}://${e.host}/v2/`);
+      const status = await statusOf(lastUrl);
       if (status === 200 || status === 401) return s;
       last = new RegistryError(`pinging ${s}://${e.host}/v2/: HTTP ${status}`, 'unhealthy', status >= 500 ? 'server-error' : 'protocol', status);
     } catch (err) {
@@ -49,5 +53,6 @@ export async function pickScheme(e: SchemeCheck, statusOf: StatusOf): Promise<'h
       throw new RegistryError(`${e.host} requires a client certificate and ${ours} (${alert})`, 'forbidden');
     }
   }
-  throw new RegistryError(`pinging ${e.host}: ${describeError(last)}`, 'unhealthy', cls);
+  const via = lastUrl && e.via ? e.via(lastUrl) : '';
+  throw new RegistryError(`pinging ${e.host}${via}: ${describeError(last)}`, 'unhealthy', cls);
 }

@@ -9,7 +9,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/core/log.js';
-import { pullImage, hostPlatform, type PullSource } from '../../../src/registry/pull.js';
+import { pullImage, hostPlatform, PullError, type PullSource } from '../../../src/registry/pull.js';
+import { refusingHost } from '../../helpers/fault-proxy.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 import { issue, makeCa } from '../../helpers/test-ca.js';
@@ -148,4 +149,23 @@ t.test('the CLI reads HTTPS_PROXY from its environment; the proxy password appea
   t.equal((JSON.parse(r.stdout) as { digest: string }).digest, D);
   t.ok(proxy.requests.length > 0 && proxy.requests.every((q) => q.line === `CONNECT ${host}`));
   t.notMatch(r.stdout + r.stderr, proxyPassword);
+});
+
+t.test('a proxy that refuses the connection or the password: the error names the proxy by host, never its password', async (t) => {
+  const host = `registry.test:${secure.port}`;
+  const wrong = proxy.url.replace(proxyPassword, 'not-the-password-77');
+  const refused = `http://proxyuser:${proxyPassword}@${await refusingHost()}`;
+  for (const [what, url] of [
+    ['refused', refused],
+    ['wrong password', wrong],
+  ] as const) {
+    const e = await pullImage([src(host, false)], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir, env: { HTTPS_PROXY: url } }).then(
+      () => undefined,
+      (x: unknown) => x as PullError,
+    );
+    t.ok(e instanceof PullError, `${what}: the pull fails`);
+    const said = `${e?.message ?? ''} ${JSON.stringify(e?.attempts ?? [])}`;
+    t.match(said, `through the proxy ${new URL(url).host}`, `${what}: the proxy is named`);
+    t.notMatch(said, /proxy-secret-3d9f|not-the-password-77|proxyuser:/, `${what}: no proxy credentials`);
+  }
 });
