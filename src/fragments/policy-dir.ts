@@ -598,10 +598,10 @@ function fileKind(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
  * Asked of the lstat before opening (nothing is opened that would be refused) and again of the
  * open descriptor (what is read is what was judged).
  */
-function fileProblem(st: { uid: number; mode: number; nlink: number; size: number }, limits: ReadLimits): string | undefined {
+function fileProblem(path: string, st: { uid: number; mode: number; nlink: number; size: number }, limits: ReadLimits): string | undefined {
   if (!limits.allowUnsafe) {
     const problem = trustProblem(st, limits.uid);
-    if (problem) return `${problem} (use --allow-unsafe-fragments only for demos and tests)`;
+    if (problem) return `${problem}; check it, then: ${trustFix(path, st, limits.uid)} (use --allow-unsafe-fragments only for demos and tests)`;
     // Another name for the same file may sit where other rules (or other users) reach it.
     if (st.nlink > 1) return `it has ${st.nlink} hard links; a fragment must be a file of its own (use --allow-unsafe-fragments only for demos and tests)`;
   }
@@ -682,7 +682,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
     // Nothing but a regular file is opened: opening a device can act (a watchdog, a tape), a FIFO can block.
     if (!checked.isFile()) return { diagnostic: error(at, `refusing fragment: ${fileKind(checked)}, not a regular file`) };
     // Nor one whose owner, mode, links or size refuse it already.
-    const before = fileProblem(checked, limits);
+    const before = fileProblem(linkTarget ?? path, checked, limits);
     if (before) return { diagnostic: error(at, `refusing fragment: ${before}`) };
     // Unchanged since a read well after its last change: that read's text, nothing opened (not through a link: its target may move).
     const cached = linkTarget === undefined ? limits.cache?.get(name) : undefined;
@@ -699,7 +699,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       const st = await fh.stat();
       // What was opened must be what was checked: a file swapped in between is looked at again, not read.
       if (checked.ino !== st.ino || checked.dev !== st.dev || !st.isFile()) return { replaced: true };
-      const problem = fileProblem(st, limits);
+      const problem = fileProblem(linkTarget ?? path, st, limits);
       if (problem) return { diagnostic: error(at, `refusing fragment: ${problem}`) };
       const buf = await readCapped(fh, st.size, limits.maxFragmentBytes);
       if (buf === undefined)

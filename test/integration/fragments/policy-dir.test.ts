@@ -103,8 +103,8 @@ t.test('fragments writable by group or others are refused; the rest are still re
     ['good.toml'],
   );
   t.same(got.diagnostics.map(formatDiagnostic), [
-    'group.toml: refusing fragment: writable by group (mode 0664) (use --allow-unsafe-fragments only for demos and tests)',
-    'other.toml: refusing fragment: writable by others (mode 0646) (use --allow-unsafe-fragments only for demos and tests)',
+    `group.toml: refusing fragment: writable by group (mode 0664); check it, then: chmod go-w ${join(d, 'group.toml')} (use --allow-unsafe-fragments only for demos and tests)`,
+    `other.toml: refusing fragment: writable by others (mode 0646); check it, then: chmod go-w ${join(d, 'other.toml')} (use --allow-unsafe-fragments only for demos and tests)`,
   ]);
   const unsafe = await readPolicyDir(d, { allowUnsafe: true });
   t.same(
@@ -128,7 +128,7 @@ t.test(
       'the root-owned fragment is still read',
     );
     t.same(got.diagnostics.map(formatDiagnostic), [
-      '10-nobody.toml: refusing fragment: owned by uid 65534, not by root or uid 0 (use --allow-unsafe-fragments only for demos and tests)',
+      `10-nobody.toml: refusing fragment: owned by uid 65534, not by root or uid 0; check it, then: chown root ${join(d, '10-nobody.toml')} (use --allow-unsafe-fragments only for demos and tests)`,
     ]);
   },
 );
@@ -471,7 +471,10 @@ t.test('read many at once, the result is the same as one by one: fragments, refu
     fragments: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 7 !== 0),
     refused: sorted
       .filter((_, i) => names.indexOf(sorted[i] as string) % 7 === 0)
-      .map((f) => `${f}: refusing fragment: writable by group (mode 0664) (use --allow-unsafe-fragments only for demos and tests)`),
+      .map(
+        (f) =>
+          `${f}: refusing fragment: writable by group (mode 0664); check it, then: chmod go-w ${join(d, f)} (use --allow-unsafe-fragments only for demos and tests)`,
+      ),
     ignored: sorted.filter((_, i) => names.indexOf(sorted[i] as string) % 13 === 0).map((f) => `${f}~`),
   };
   for (let run = 0; run < 3; run++) {
