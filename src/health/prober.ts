@@ -77,6 +77,10 @@ export function startProber(
   let current: HealthMap = {};
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // What was last logged: each endpoint's down or up, and the cache write failure. The cache file is
+  // shared and may not take our writes, so whether a mirror was down is ours to remember.
+  const loggedDown = new Map<string, boolean>();
+  let cacheProblem: string | undefined;
   const round = async (): Promise<void> => {
     const started = Date.now();
     const list = targets();
@@ -84,16 +88,24 @@ export function startProber(
       const before = await readHealth(healthFile);
       const updates = await probeAll(list, before, { timeouts });
       for (const [k, h] of Object.entries(updates)) {
-        const was = before[k];
-        const wasDown = was?.downUntil !== undefined;
+        const wasDown = loggedDown.get(k) ?? before[k]?.downUntil !== undefined;
         const isDown = h.downUntil !== undefined;
+        loggedDown.set(k, isDown);
         if (isDown && !wasDown) log.warn({ endpoint: k, class: h.lastFailure?.class }, `mirror ${k} is down: ${h.lastFailure?.message ?? ''}`);
         else if (!isDown && wasDown) log.info({ endpoint: k }, `mirror ${k} is up again`);
       }
       try {
         current = await updateHealth(healthFile, updates);
+        if (cacheProblem !== undefined) log.info(`health cache ${healthFile} updated again`);
+        cacheProblem = undefined;
       } catch (e) {
-        log.warn(`health cache ${healthFile} not updated: ${(e as Error).message}`);
+        const message = (e as Error).message;
+        const cause = (e as NodeJS.ErrnoException).code ?? message; // a message may name a new temp file each time
+        if (cause !== cacheProblem)
+          log.warn(
+            `health cache ${healthFile} not updated: ${message} (pulls do not see the probes' results until it is; logged again only when the reason changes)`,
+          );
+        cacheProblem = cause;
         current = { ...before, ...updates };
       }
       if (!stopped && onRound) await onRound(updates, current);

@@ -29,14 +29,18 @@ export async function healthBook(file: string | undefined, log: Logger): Promise
   let map: Record<string, EndpointHealth> = file ? { ...(await readHealth(file)) } : {};
   let pending: Record<string, EndpointHealth> = {};
   let writing: Promise<void> | undefined;
+  let problem: string | undefined; // the cause of the failed write last logged: once, not at every request
   const write = async (): Promise<void> => {
     while (file && Object.keys(pending).length > 0) {
       const updates = pending;
       pending = {};
       try {
         map = { ...(await updateHealth(file, updates)), ...pending };
+        problem = undefined;
       } catch (e) {
-        log.warn(`health cache ${file} not updated: ${(e as Error).message}`);
+        const cause = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        if (cause !== problem) log.warn(`health cache ${file} not updated: ${(e as Error).message} (logged again only when the reason changes)`);
+        problem = cause;
       }
     }
     writing = undefined;

@@ -1,5 +1,8 @@
 import t from 'tap';
 import { pino } from 'pino';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger } from '../../src/core/log.js';
 import { healthState } from '../../src/health/health.js';
 import { emptyStats, type LocalMirrorStats } from '../../src/local-mirror/counters.js';
@@ -80,4 +83,18 @@ t.test('a failing source is logged at warn when it starts failing or fails anoth
   ]);
   t.equal(lines.filter((l) => l.level === 20 && /ECONNREFUSED/.test(l.msg)).length, 4, 'the repeats at debug');
   await up.close();
+});
+
+t.test('a health cache file that cannot be written is logged once, not at every request', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-book-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'not-a-dir'), '');
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  const book = await healthBook(join(dir, 'not-a-dir', 'health.json'), log);
+  for (let i = 0; i < 4; i++) {
+    book.record('insecure://m.example:5000', { endpoint: 'insecure://m.example:5000', failures: 0, updatedAt: Date.now() });
+    await book.flush();
+  }
+  t.equal(lines.filter((l) => /health cache .* not updated/.test(l.msg)).length, 1);
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mirrorEndpoints, probeAll, startProber } from '../../../src/health/prober.js';
@@ -78,4 +79,31 @@ t.test('each round hands its results to the listener; a round that fails does no
   t.ok(rounds.length >= 3, `probing went on after the failed round (${rounds.length} rounds)`);
   t.equal(rounds[0]?.[endpointKey(live.host, true)], 0, 'the live one succeeded');
   t.ok((rounds[2]?.[endpointKey(dead, false)] ?? 0) >= 2, 'the refused one failed, consecutively');
+});
+
+t.test('a health cache that cannot be written: logged once, and a down mirror is still logged down once, not at every round', async (t) => {
+  const dead = await refusingHost();
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-probe-'));
+  writeFileSync(join(dir, 'not-a-dir'), '');
+  const file = join(dir, 'not-a-dir', 'health.json'); // its parent is a file: every write fails
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  let rounds = 0;
+  const prober = startProber(
+    () => [{ host: dead, insecure: false }],
+    file,
+    20,
+    log,
+    { connectMs: 1000, headersMs: 1000, bodyIdleMs: 1000 },
+    () => {
+      rounds++;
+    },
+  );
+  t.teardown(() => prober.stop());
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && rounds < 4) await new Promise((r) => setTimeout(r, 20));
+  prober.stop();
+  t.ok(rounds >= 4, 'several rounds');
+  t.equal(lines.filter((l) => /^mirror .* is down/.test(l.msg)).length, 1, 'the mirror is down: once');
+  t.equal(lines.filter((l) => /^health cache .* not updated/.test(l.msg)).length, 1, 'the cache write failure: once');
 });
