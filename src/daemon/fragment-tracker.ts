@@ -6,11 +6,15 @@
  */
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
 import type { Logger } from '../core/log.js';
+import { oneLine } from '../core/one-line.js';
 import type { FragmentInput, FragmentStatus } from '../pipeline/forgiving.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { LastGoodSaver } from './last-good-saver.js';
 import { EMPTY_SETTLE_MS, WRITE_HOLD_MS } from './render-scheduler.js';
 import type { StateDir } from './state-dir.js';
+
+/** Log lines of one message for as many fragments in one render; the rest are counted in one line. */
+const MAX_ALIKE = 5;
 
 export class FragmentTracker {
   private changeCounter = 0;
@@ -226,17 +230,31 @@ export class FragmentTracker {
   /** Each problem is logged once, when it appears; a fix is logged when it happens. */
   private reportProblems(statuses: readonly FragmentStatus[], diagnostics: readonly Diagnostic[]): void {
     const now = new Map<string, string>();
+    // One cause can hit every fragment at once (a refused directory, a bulk copy gone wrong): the
+    // first MAX_ALIKE lines of one message are logged, the rest counted in one line.
+    const alike = new Map<string, number>();
+    const once = (message: string, log: () => void): void => {
+      const n = (alike.get(message) ?? 0) + 1;
+      alike.set(message, n);
+      if (n <= MAX_ALIKE) log();
+    };
     for (const s of statuses) {
       const key = s.errors.map(formatDiagnostic).join('\n');
       if (s.state !== 'valid') now.set(s.file, `${s.state}:${key}`);
       const before = this.reported.get(s.file);
       if (s.state !== 'valid' && before !== `${s.state}:${key}`) {
         const effect = s.state === 'held' ? 'its last valid content stays in effect' : 'left out';
-        for (const e of s.errors) this.log.error({ fragment: s.file, line: e.line }, `${formatDiagnostic(e)} (${effect})`);
+        for (const e of s.errors)
+          once(`error:${e.message} (${effect})`, () => this.log.error({ fragment: s.file, line: e.line }, `${formatDiagnostic(e)} (${effect})`));
         if (s.errors.length === 0) this.log.error({ fragment: s.file }, `${s.file}: not usable (${effect})`);
       } else if (s.state === 'valid' && before !== undefined) {
-        this.log.info({ fragment: s.file }, `${s.file} is valid again`);
+        once('info:valid again', () => this.log.info({ fragment: s.file }, `${s.file} is valid again`));
       }
+    }
+    for (const [key, n] of alike) {
+      if (n <= MAX_ALIKE) continue;
+      if (key.startsWith('info:')) this.log.info(`and ${n - MAX_ALIKE} more fragments are valid again`);
+      else this.log.error(`and ${n - MAX_ALIKE} more fragments: ${oneLine(key.slice('error:'.length))}; \`mirror-policyd status\` lists each`);
     }
     for (const d of diagnostics) {
       if (d.severity !== 'warning') continue;

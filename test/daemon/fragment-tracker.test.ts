@@ -321,3 +321,24 @@ t.test('saves are paced: no copy is begun while the pace (the daemon: a render i
   await tracker.saved();
   t.same(readdirSync(join(dir, 'last-good')).sort(), ['a.toml', 'b.toml'], 'all saved once released');
 });
+
+t.test('many fragments with the same problem at once (a refused policy directory): five lines, then one line counting the rest; fixes likewise', async (t) => {
+  const { tracker, logs } = trackerWithLog();
+  const files = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')}.toml`);
+  const refused = (file: string) => error({ file }, 'refusing fragment: the policy directory is writable by group (mode 0775)');
+  tracker.record(
+    files.map((f) => status(f, 'held', [refused(f)])),
+    [],
+  );
+  t.same(logs, [
+    ...files
+      .slice(0, 5)
+      .map((f) => `error: ${f}: refusing fragment: the policy directory is writable by group (mode 0775) (its last valid content stays in effect)`),
+    'error: and 35 more fragments: refusing fragment: the policy directory is writable by group (mode 0775) (its last valid content stays in effect); `mirror-policyd status` lists each',
+  ]);
+  tracker.record(
+    files.map((f) => status(f, 'valid')),
+    [],
+  );
+  t.same(logs.slice(6), [...files.slice(0, 5).map((f) => `info: ${f} is valid again`), 'info: and 35 more fragments are valid again']);
+});
