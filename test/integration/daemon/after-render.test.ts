@@ -72,7 +72,11 @@ t.test('failing, missing and hanging commands are logged; the daemon keeps runni
   const config = join(ws.dir, 'config.toml');
   writeFileSync(
     config,
-    ['after-render = [["/bin/false"], ["/nonexistent/reload-something"], ["/bin/sleep", "30"]]', 'after-render-timeout-ms = 300', ''].join('\n'),
+    [
+      'after-render = [["/bin/false"], ["/nonexistent/reload-something"], ["/bin/sleep", "30"], ["/bin/sh", "-c", "echo Unit crio.service not found. >&2; exit 5"]]',
+      'after-render-timeout-ms = 300',
+      '',
+    ].join('\n'),
   );
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
   const d = await startDaemon(t, ws, { config });
@@ -80,6 +84,9 @@ t.test('failing, missing and hanging commands are logged; the daemon keeps runni
   await d.waitForLog(/after-render: \/nonexistent\/reload-something: failed: .*ENOENT/);
   await d.waitForLog(/after-render: \/bin\/sleep 30: failed: killed after 300 ms/);
   t.match(d.stdout(), /^ERROR: after-render: \/bin\/false: failed/m, 'logged as errors');
+  // What the command said is in the line itself, not only in the json format's fields.
+  await d.waitForLog(/^ERROR: after-render: \/bin\/sh -c .*: failed: exit 5: Unit crio\.service not found\.$/m);
+  t.notMatch(d.stdout(), /Command failed/, "not node's wording, which repeats the command");
 
   // Still running and rendering.
   writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
