@@ -42,8 +42,13 @@ export class MetricsFile {
         this.problem = undefined;
       } catch (e) {
         const msg = (e as Error).message;
-        if (this.problem !== msg) this.log.warn({ path: file }, `cannot write the metrics file ${file}: ${msg}`);
-        this.problem = msg;
+        const cause = (e as NodeJS.ErrnoException).code ?? msg; // the message names each write's own temp file
+        if (this.problem !== cause)
+          this.log.warn(
+            { path: file },
+            `cannot write the metrics file ${file}: ${msg} (tried again after each render and probe round; logged again only when the reason changes)`,
+          );
+        this.problem = cause;
       }
     });
   }

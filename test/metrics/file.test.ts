@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import pino from 'pino';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsFile } from '../../src/metrics/file.js';
@@ -78,4 +78,21 @@ t.test('a file gone already at the stop: nothing thrown, nothing logged', async 
   rmSync(path);
   await file.remove();
   t.notMatch(logs.join('\n'), /cannot remove/, 'gone already: nothing to say');
+});
+
+t.test('a metrics file that cannot be written is logged once, not at every write (each has its own temp name); written again is logged', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-metrics-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  const metrics = new MetricsFile(log, () => SNAP);
+  const file = join(dir, 'gone', 'm.prom'); // its directory is missing: every write fails the same way
+  for (let i = 0; i < 4; i++) await metrics.write(file);
+  const warned = lines.filter((l) => l.level === 40);
+  t.equal(warned.length, 1, 'once');
+  t.match(warned[0]?.msg, /cannot write the metrics file .*m\.prom/);
+  mkdirSync(join(dir, 'gone'));
+  chmodSync(join(dir, 'gone'), 0o755);
+  await metrics.write(file);
+  t.match(lines.at(-1)?.msg, /metrics file .* written again/);
 });
