@@ -161,7 +161,7 @@ export class Daemon {
    */
   private reported?: Set<string>;
   /** The warnings about containerd last logged, to log them again only when they change. */
-  private containerdWarnings = '';
+  private containerdWarnings = new Set<string>();
   /**
    * The identities of the hosts.toml files the last containerd write left (drift between renders
    * is seen by the rescan), and the certificates it looked for, by name, as they were before it.
@@ -751,10 +751,14 @@ export class Daemon {
     try {
       const localMirror = this.localMirror.listening();
       const outcome = await updateHostsDir(dir, conf, localMirror !== undefined ? { localMirror } : {});
-      const said = [...outcome.warnings.map(formatDiagnostic), ...outcome.routed.map((r) => r.prefix)].join('\n');
-      if (said !== this.containerdWarnings) {
-        for (const w of outcome.warnings) this.log.warn(formatDiagnostic(w));
-        for (const r of outcome.routed) this.log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror`);
+      // Each logged once, when it first appears (not all again when one is added).
+      const said = new Set<string>();
+      for (const w of outcome.warnings) said.add(`warn:${formatDiagnostic(w)}`);
+      for (const r of outcome.routed) said.add(`info:containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror`);
+      for (const line of said) {
+        if (this.containerdWarnings.has(line)) continue;
+        if (line.startsWith('warn:')) this.log.warn(line.slice('warn:'.length));
+        else this.log.info(line.slice('info:'.length));
       }
       this.containerdWarnings = said;
       this.generalProblems.push(...outcome.conflicts.map(formatDiagnostic));

@@ -50,6 +50,11 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   t.ok(existsSync(join(hostsDir, 'quay.io', 'ca.crt')), 'the certificate is left where it was');
   const after = await d.waitForStatus((x) => x.containerd?.hosts.includes('docker.io') === true, 'status follows');
   t.same(after.containerd?.hosts, ['docker.io']);
+
+  // Another fragment containerd cannot express: its warning is logged, the one already said is not again.
+  writeFileSync(join(ws.policy, '40-other.toml'), fragment('registry.example/other', ['mirror-1.example/other']));
+  await d.waitForLog(/40-other\.toml:\d+:\d+: warning: containerd cannot express/);
+  t.equal((d.stdout().match(/30-team\.toml:\d+:\d+: warning: containerd cannot express/g) ?? []).length, 1, 'each warning logged once');
   t.equal(await d.stop(), 0);
 });
 
