@@ -134,7 +134,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
     if (raw.startsWith('@')) {
       log.warn({ notifySocket: raw }, 'sd_notify: NOTIFY_SOCKET is an abstract socket, which unix-dgram cannot send to; not notifying systemd');
     } else if (!raw.startsWith('/')) {
-      log.warn({ notifySocket: raw }, 'sd_notify: NOTIFY_SOCKET is not an absolute socket path; not notifying systemd');
+      log.warn({ notifySocket: raw }, `sd_notify: NOTIFY_SOCKET ${JSON.stringify(raw.slice(0, 200))} is not an absolute socket path; not notifying systemd`);
     } else if (Buffer.byteLength(raw) > MAX_SOCKET_PATH) {
       log.warn({ notifySocket: raw }, `sd_notify: NOTIFY_SOCKET is longer than ${MAX_SOCKET_PATH} bytes; not notifying systemd`);
     } else {
@@ -142,7 +142,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
         loadUnixDgram();
         path = raw;
       } catch (e) {
-        log.warn({ err: (e as Error).message }, 'sd_notify: cannot load the unix-dgram addon; not notifying systemd');
+        log.warn({ err: (e as Error).message }, `sd_notify: cannot load the unix-dgram addon (${(e as Error).message.split('\n')[0]}); not notifying systemd`);
       }
     }
   }
@@ -160,7 +160,11 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
       const reason = errnoName(e ?? {});
       if (reason === lastFailure) return;
       lastFailure = reason;
-      log.warn({ notifySocket: target, error: reason, message: message.split('\n')[0] }, 'sd_notify: cannot send to NOTIFY_SOCKET');
+      const first = message.split('\n')[0];
+      log.warn(
+        { notifySocket: target, error: reason, message: first },
+        `sd_notify: cannot send ${first} to ${target}: ${reason}; systemd may not see the daemon ready or alive (logged again only when the reason changes)`,
+      );
     };
     let sock: UnixDgramSocket;
     try {

@@ -215,6 +215,8 @@ t.test('send errors are logged, never thrown, and not repeated', async (t) => {
   });
   t.equal(log.warnings.length, 1, 'the same failure is logged once');
   t.match(log.warnings[0], { msg: /cannot send/, obj: { error: 'ENOENT', notifySocket: path, message: 'READY=1' } });
+  // The pretty format shows only the message: the socket and the reason are in it.
+  t.match(log.warnings[0]?.msg, `sd_notify: cannot send READY=1 to ${path}: ENOENT`);
 });
 
 t.test('listener: waitFor is bounded and reports what it saw', async (t) => {
