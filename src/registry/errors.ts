@@ -46,13 +46,20 @@ export function classifyNetworkError(e: unknown): FailureClass {
   return 'protocol';
 }
 
+/** undici's bare names of its deadlines, in the words the probes use (direct-get.ts). */
+const UNDICI_WORDS: Readonly<Record<string, string>> = {
+  'Headers Timeout Error': 'no response headers in time (headers deadline)',
+  'Body Timeout Error': 'the body stalled (body idle deadline)',
+};
+
 export function describeError(e: unknown): string {
   const parts: string[] = [];
   for (let x: unknown = e, i = 0; x && i < 3; x = (x as ErrWithCode).cause, i++) {
     // Node's happy-eyeballs connect fails with an AggregateError whose own message is
     // empty: what each address answered is in .errors ("connect ECONNREFUSED ::1:9", ...).
     const inner = x instanceof AggregateError ? (x.errors as unknown[]).map((y) => (y as ErrWithCode).message).filter(Boolean) : [];
-    const m = (x as ErrWithCode).message || inner.join(', ');
+    const own = (x as ErrWithCode).message ?? '';
+    const m = (Object.hasOwn(UNDICI_WORDS, own) ? UNDICI_WORDS[own] : undefined) ?? (own || inner.join(', '));
     if (m && !parts.includes(m)) parts.push(m);
   }
   return parts.join(': ') || String(e);
