@@ -46,6 +46,22 @@ export function maskPasswords(text: string): string {
   return text.includes('@') ? text.replace(PASSWORD, '$1$2:***@') : text;
 }
 
+/** An Authorization or Proxy-Authorization header's value (its scheme kept). */
+const AUTHORIZATION = /((?:proxy-)?authorization\s*[:=]\s*"?)((?:Bearer|Basic)\s+)?[^\s"]+/gi;
+/** A bearer token or basic credentials outside a header: the schemes as HTTP writes them, a long value. */
+const TOKEN = /\b(Bearer|Basic) [A-Za-z0-9._~+/-]{12,}=*/g;
+/** Query parameters that carry secrets (token realms, presigned storage URLs). */
+const SECRET_PARAM =
+  /([?&](?:access_token|refresh_token|token|password|secret|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)[^&\s"#]+/gi;
+
+/**
+ * The logger's last guard (core/log.ts): passwords in URLs, Authorization headers' values,
+ * bearer tokens and secret query parameters masked in any text, whatever a call site passed.
+ */
+export function maskCredentials(text: string): string {
+  return maskPasswords(text).replace(AUTHORIZATION, '$1$2***').replace(TOKEN, '$1 ***').replace(SECRET_PARAM, '$1***');
+}
+
 /** `file:line:col` with the parts that are known. */
 export function formatLocation(at: Location): string {
   if (at.line === undefined) return at.file;

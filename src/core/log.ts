@@ -1,7 +1,9 @@
 /**
  * Logging with pino. `pretty` (`LEVEL: message`, core/pretty-line.ts) is for people at a
  * terminal and in the journal; `json` is for log shippers. Credentials never reach a log call: callers pass
- * references and paths, never auth material.
+ * references and paths, never auth material; and every record goes through maskCredentials
+ * (core/diagnostic.ts) all the same, for what a call site passes from outside (a command's
+ * stderr, an error's message).
  *
  * When the daemon writes to stdout (fd 1) and stdout is the journal
  * (JOURNAL_STREAM, see src/systemd/journal.ts), every line gets its syslog
@@ -10,6 +12,7 @@
 import { pino, type Logger, type Level } from 'pino';
 import { isJournalStream, JournalStream } from '../systemd/journal.js';
 import type { LogFormat } from './log-levels.js';
+import { maskCredentials } from './diagnostic.js';
 import { prettyLine } from './pretty-line.js';
 
 export type { Logger };
@@ -32,8 +35,8 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const fd = opts.fd ?? 2;
   const journal = opts.journal ?? (fd === 1 && isJournalStream(process.env, 1));
   const sink = pino.destination({ fd, sync: true });
-  const format = opts.format === 'json' ? undefined : prettyLine;
+  // Every record, message and fields, through the credential mask before it is formatted.
+  const format = opts.format === 'json' ? maskCredentials : (line: string) => prettyLine(maskCredentials(line));
   if (journal) return pino({ level, base: undefined }, new JournalStream(sink, format));
-  if (!format) return pino({ level, base: undefined }, sink);
   return pino({ level, base: undefined }, { write: (line: string) => void sink.write(format(line)) });
 }
