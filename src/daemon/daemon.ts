@@ -162,6 +162,8 @@ export class Daemon {
   private reported?: Set<string>;
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = new Set<string>();
+  /** The cause of the containerd hosts write failure logged at error, until a write succeeds. */
+  private containerdFailureLogged: string | undefined;
   /**
    * The identities of the hosts.toml files the last containerd write left (drift between renders
    * is seen by the rescan), and the certificates it looked for, by name, as they were before it.
@@ -777,10 +779,16 @@ export class Daemon {
           { path: dir, written: outcome.written, removed: outcome.removed },
           `containerd hosts in ${dir}: ${outcome.written.length} written, ${outcome.removed.length} removed`,
         );
+      if (this.containerdFailureLogged !== undefined) this.log.info(`containerd's hosts in ${dir} written again`);
+      this.containerdFailureLogged = undefined;
     } catch (e) {
       const why = `${(e as Error).message}${readOnlyHint(e)}`;
       this.generalProblems.push(`containerd hosts ${dir}: ${why}`);
-      this.log.error(`cannot write containerd's hosts in ${dir}: ${why}`);
+      // Each rescan tries again: logged at error once per cause, the retries at debug.
+      const cause = (e as NodeJS.ErrnoException).code ?? why;
+      if (cause === this.containerdFailureLogged) this.log.debug(`still cannot write containerd's hosts in ${dir}: ${why}`);
+      else this.log.error(`cannot write containerd's hosts in ${dir}: ${why}; tried again at each rescan (repeats are logged at debug)`);
+      this.containerdFailureLogged = cause;
     }
   }
 

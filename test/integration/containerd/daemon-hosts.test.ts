@@ -111,3 +111,19 @@ t.test('a policy directory that vanishes leaves our hosts.toml in effect (rescan
   await d.waitFor(() => !existsSync(dirname(quay)), 'an existing empty directory is an empty policy: ours removed, and its directory');
   t.equal(await d.stop(), 0);
 });
+
+t.test('a hosts directory that cannot be written: logged once at error, the rescans that try again at debug, the recovery at info', async (t) => {
+  const ws = workspace(t);
+  const parent = join(ws.dir, 'containerd');
+  writeFileSync(parent, 'a file where the directory should be\n');
+  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
+  const hostsDir = join(parent, 'certs.d');
+  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--rescan-interval-ms', '200', '--log-level', 'debug'] });
+  await d.waitFor(() => (d.stdout().match(/^DEBUG: still cannot write containerd's hosts in /gm) ?? []).length >= 2, 'two rescans that fail again');
+  t.equal((d.stdout().match(/^ERROR: cannot write containerd's hosts in /gm) ?? []).length, 1, 'one error line');
+  rmSync(parent);
+  mkdirSync(parent);
+  await d.waitFor(() => existsSync(join(hostsDir, 'quay.io', 'hosts.toml')), 'written once possible');
+  await d.waitForLog(/^INFO: containerd's hosts in .* written again/m);
+  t.equal(await d.stop(), 0);
+});
