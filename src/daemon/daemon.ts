@@ -162,6 +162,8 @@ export class Daemon {
   private reported?: Set<string>;
   /** The warnings about containerd last logged, to log them again only when they change. */
   private containerdWarnings = new Set<string>();
+  /** The render failure (no output could be rendered) logged at error, until a render succeeds. */
+  private renderFailureLogged: string | undefined;
   /** The cause of the containerd hosts write failure logged at error, until a write succeeds. */
   private containerdFailureLogged: string | undefined;
   /**
@@ -489,6 +491,7 @@ export class Daemon {
     this.readCache.clear(); // a reload reads and parses everything afresh
     this.lastRead = undefined;
     this.reported = undefined;
+    this.renderFailureLogged = undefined; // a reload logs what is still wrong again, as for fragments
     this.parseCache.clear();
     this.kept.clear();
     const render = { reached: false };
@@ -607,7 +610,7 @@ export class Daemon {
             : { source: 'none' };
     } catch (e) {
       this.generalProblems.push(`base: ${(e as Error).message}`);
-      this.log.error(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
+      this.logRenderFailure(`cannot read the base: ${(e as Error).message}; ${this.config.output} left as it was`);
       this.counters.renderErrors++;
       this.notifier.status(this.statusLine());
       return dir;
@@ -640,11 +643,12 @@ export class Daemon {
     if (result.text === undefined) {
       this.counters.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
-      this.log.error(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
+      this.logRenderFailure(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
       this.notifier.status(this.statusLine());
       return dir;
     }
     this.fragments.accept(result.lastGood);
+    this.renderFailureLogged = undefined;
 
     let changed: boolean;
     try {
@@ -712,6 +716,13 @@ export class Daemon {
     }
     this.notifier.status(this.statusLine());
     return dir;
+  }
+
+  /** A render that failed: at error when its reason is new, at debug when a rescan only finds it again. */
+  private logRenderFailure(line: string): void {
+    if (line === this.renderFailureLogged) this.log.debug(`still ${line}`);
+    else this.log.error(line);
+    this.renderFailureLogged = line;
   }
 
   /**

@@ -196,3 +196,19 @@ t.test('temp files that a killed run left beside the output and in the state dir
   t.ok(existsSync(someoneElses), 'a temp of another file beside the output is not ours to remove');
   t.match(d.log(), /removed 1 temp file\(s\) left by an interrupted write in .*out: \.registries\.conf\./);
 });
+
+t.test('a base that does not parse: "not rendered" logged once at error, each rescan that fails again at debug; rendered once it is fixed', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const base = join(ws.dir, 'base.conf');
+  writeFileSync(base, '[[registry]]\nlocation = "x\n');
+  const d = await startDaemon(t, ws, { args: ['--base', base, '--rescan-interval-ms', '200', '--log-level', 'debug'] });
+  await d.waitFor(() => (d.stdout().match(/^DEBUG: still not rendered: /gm) ?? []).length >= 2, 'two rescans that fail again');
+  const errors = d.stdout().match(/^ERROR: not rendered: .*/gm) ?? [];
+  t.equal(errors.length, 1, 'one error line');
+  t.match(errors[0], /base\.conf:2:\d+: invalid TOML/);
+  writeFileSync(base, '[[registry]]\nlocation = "x.example"\n');
+  await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'rendered once the base parses');
+  t.match(d.stdout(), /^INFO: rendered /m);
+  t.equal(await d.stop(), 0);
+});
