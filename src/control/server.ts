@@ -236,7 +236,7 @@ async function answerRequest(line: string, ctx: ServeContext): Promise<Response>
     return { ok: true, result: result === undefined ? null : result };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    ctx.log?.warn({ path: ctx.path, cmd, err: message }, 'control socket: command failed');
+    ctx.log?.warn({ path: ctx.path, cmd, err: message }, `control socket: command ${JSON.stringify(cmd)} failed: ${message}`);
     return { ok: false, error: message };
   } finally {
     clearTimeout(deadline);
@@ -382,7 +382,7 @@ export async function startControlServer(path: string, handlers: ControlHandlers
   await bindPrivately(server, path, paths);
   // Remember which inode is ours so close() never removes a successor's socket.
   const ours = await fs.lstat(paths.abs);
-  server.on('error', (e) => log?.warn({ path, err: e.message }, 'control socket error'));
+  server.on('error', (e) => log?.warn({ path, err: e.message }, `control socket ${path}: ${e.message}`));
 
   let closing: Promise<void> | undefined;
   return {

@@ -296,7 +296,11 @@ t.test('handler failures become error responses; the server survives', async (t)
   });
   t.same(await controlRequest(p, { cmd: 'nothing' } as unknown as Request), { ok: true, result: null });
   t.match(await controlRequest(p, { cmd: 'big' } as unknown as Request), { ok: false, error: /cannot be sent/ });
-  t.ok(log.msgs.some((m) => /command failed/.test(m)));
+  t.ok(log.msgs.some((m) => /command .* failed/.test(m)));
+  t.ok(
+    log.msgs.some((m) => m.includes('control socket: command "status" failed: boom')),
+    'the line names the command and why (the pretty format shows no fields)',
+  );
 });
 
 t.test('connections beyond the limit are closed on accept; freed slots serve again', async (t) => {
