@@ -169,7 +169,10 @@ function warnOnDroppedConnections(server: Server, path: string, maxConnections: 
     const now = Date.now();
     if (now - lastDropWarning < 10_000) return;
     lastDropWarning = now;
-    log?.warn({ path, maxConnections, dropped }, 'control socket: too many connections; dropping new ones');
+    log?.warn(
+      { path, maxConnections, dropped },
+      `control socket ${path}: too many connections (over ${maxConnections}); dropping new ones (${dropped} since the last such line, logged at most every 10 s)`,
+    );
     dropped = 0;
   });
 }
