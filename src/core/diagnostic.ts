@@ -47,7 +47,7 @@ export function maskPasswords(text: string): string {
 }
 
 /** An Authorization or Proxy-Authorization header's value (its scheme kept). */
-const AUTHORIZATION = /((?:proxy-)?authorization\s*[:=]\s*"?)((?:Bearer|Basic)\s+)?[^\s"]+/gi;
+const AUTHORIZATION = /((?:proxy-)?authorization"?\s*[:=]\s*"?)((?:Bearer|Basic|Negotiate|Digest)\s+)?[^\s"]+/gi;
 /** A bearer token or basic credentials outside a header: the schemes as HTTP writes them, a long value. */
 const TOKEN = /\b(Bearer|Basic) [A-Za-z0-9._~+/-]{12,}=*/g;
 /** Query parameters that carry secrets (token realms, presigned storage URLs). */

@@ -15,16 +15,17 @@ for (const format of ['pretty', 'json'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'mpd-log-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const fd = openSync(join(dir, 'log'), 'w');
-    const log = createLogger({ format, fd, journal: false });
+    const log = createLogger({ format, fd, journal: false, level: 'debug' });
     log.error(
       { stderr: `curl: (22) https://puller:S3CRET-1@mirror.example/v2/ 401`, command: ['curl', '-H', `Authorization: Bearer ${token}`] },
       `after-render: curl -H Authorization: Bearer ${token} -u puller:S3CRET-2@x https://mirror.example: failed`,
     );
     log.warn(`proxy-authorization: Basic cHJveHl1c2VyOnByb3h5LXNlY3JldA== refused`);
+    log.debug({ headers: { authorization: 'opaque-SECRETVALUE', 'Proxy-Authorization': 'Negotiate SECRETNEGO' } }, 'request');
     log.info(`manifest sha256:${'a'.repeat(64)} from quay.io/app:v1@sha256:${'b'.repeat(64)}: the bearer challenge's realm`);
     closeSync(fd);
     const text = readFileSync(join(dir, 'log'), 'utf8');
-    t.notMatch(text, /S3CRET|eyJhbGci|cHJveHl1c2Vy/, 'no password, token or basic credentials');
+    t.notMatch(text, /S3CRET|eyJhbGci|cHJveHl1c2Vy|SECRETVALUE|SECRETNEGO/, 'no password, token or basic credentials');
     t.match(text, 'puller:***@');
     t.match(text, /Bearer \*\*\*/);
     t.match(text, `quay.io/app:v1@sha256:${'b'.repeat(64)}`, 'a reference with a tag and digest is left alone');
