@@ -159,14 +159,17 @@ const anchorOf = (heading: string): string =>
     .replace(/[^\p{L}\p{N} _-]/gu, '')
     .replace(/ /g, '-');
 
-t.test('every relative link in the README and docs/ resolves (file and #anchor)', async (t) => {
+t.test('every relative link in the README, SECURITY.md, docs/ and the other READMEs resolves (file and #anchor)', async (t) => {
   const pages = [
     'README.md',
+    'SECURITY.md',
+    'systemd/README.md',
+    'packaging/README.md',
     ...readdirSync(`${ROOT}docs`)
       .filter((f) => f.endsWith('.md'))
       .map((f) => `docs/${f}`),
   ];
-  t.ok(pages.length >= 10, 'README and the docs/ pages are read');
+  t.ok(pages.length >= 13, 'README, SECURITY.md, the other READMEs and the docs/ pages are read');
   for (const page of pages) {
     const text = readFileSync(`${ROOT}${page}`, 'utf8')
       .replace(/```[\s\S]*?```/g, '')
@@ -209,7 +212,9 @@ t.test('every "docs/registries-semantics.md §N" cited in src/ and test/ names a
 });
 
 t.test('every test file the docs name exists (tests move; the docs that cite them as proof must follow; the CHANGELOG is history)', async (t) => {
-  const docs = ['README.md', 'SECURITY.md', ...readdirSync(`${ROOT}docs`).map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
+  const docs = ['README.md', 'SECURITY.md', 'systemd/README.md', 'packaging/README.md', ...readdirSync(`${ROOT}docs`).map((f) => `docs/${f}`)].filter((f) =>
+    f.endsWith('.md'),
+  );
   const named = docs.flatMap((doc) =>
     [...readFileSync(`${ROOT}${doc}`, 'utf8').matchAll(/\btest\/[A-Za-z0-9/._-]+\.test\.ts\b/g)].map((m) => ({ doc, file: m[0] })),
   );
