@@ -62,6 +62,8 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     Infinity,
   );
   if (values.help) return help(io, 'check');
+  // A usage error, before the policy directory is looked at.
+  const fragmentBytes = maxFragmentBytes(values['max-fragment-bytes']);
   const localMirror = values['local-mirror'];
   if (localMirror !== undefined) {
     const { parseLocalMirrorAddress } = await import('../daemon/config.js');
@@ -88,7 +90,7 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
       base,
       output,
       allowUnsafe: values['allow-unsafe-fragments'] === true,
-      maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']),
+      maxFragmentBytes: fragmentBytes,
       candidates: positionals,
     },
     log,
@@ -137,6 +139,8 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   if (values.help) return help(io, 'render');
   if (values.stdout && values.output !== undefined) throw new UsageError('--output and --stdout exclude each other');
   if (values.stdout && values.diff) throw new UsageError('--diff and --stdout exclude each other');
+  // A usage error, before the host's file is kept aside.
+  const fragmentBytes = maxFragmentBytes(values['max-fragment-bytes']);
   const log = io.log ?? createLogger(logSettings(values));
   const output = values.output ?? DEFAULT_OUTPUT;
   const policyDir = values['policy-dir'] ?? DEFAULT_POLICY_DIR;
@@ -177,7 +181,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
       base,
       output,
       allowUnsafe: values['allow-unsafe-fragments'] === true,
-      maxFragmentBytes: maxFragmentBytes(values['max-fragment-bytes']),
+      maxFragmentBytes: fragmentBytes,
       ...(values['containerd-hosts-dir'] !== undefined ? { containerdHostsDir: values['containerd-hosts-dir'] } : {}),
     },
     log,

@@ -3,7 +3,7 @@
  * help and the version exit 0.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
 
 /** main(argv), with what it printed on stdout and stderr. */
@@ -62,4 +62,27 @@ t.test('the usage error docs/commands.md shows is what the command prints', asyn
     t.equal(r.code, 2, line);
     t.equal(r.stderr, output, line);
   }
+});
+
+t.test('a bad --max-fragment-bytes is a usage error before anything is read or written', async (t) => {
+  const dir = t.testdir({ 'registries.conf': 'unqualified-search-registries = ["docker.io"]\n', 'policy.d': {} });
+  const missing = await run(['check', '--policy-dir', `${dir}/no-such-dir`, '--max-fragment-bytes', 'abc']);
+  t.equal(missing.code, 2, 'check: exit 2, not the missing directory');
+  t.match(missing.stderr, /--max-fragment-bytes must be a whole number/);
+  for (const command of ['check', 'render']) {
+    const r = await run([
+      command,
+      '--policy-dir',
+      `${dir}/policy.d`,
+      '--output',
+      `${dir}/registries.conf`,
+      ...(command === 'render' ? ['--state-dir', `${dir}/state`] : []),
+      '--allow-unsafe-fragments',
+      '--max-fragment-bytes',
+      'abc',
+    ]);
+    t.equal(r.code, 2, `${command}: exit 2`);
+    t.match(r.stderr, /--max-fragment-bytes must be a whole number/, command);
+  }
+  t.notOk(existsSync(`${dir}/registries.conf.before-mirror-policyd`), 'render kept no copy of the host file');
 });
