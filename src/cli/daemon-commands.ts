@@ -3,7 +3,7 @@
  * socket) and `restore` (puts the host's own registries.conf back, for uninstalling).
  */
 import { promises as fs } from 'node:fs';
-import { writeFileAtomic } from '../output/atomic-write.js';
+import { readRegularFileSync, writeFileAtomic } from '../output/atomic-write.js';
 import { writeHostsDir } from '../containerd/hosts-dir.js';
 import { join } from 'node:path';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
@@ -13,7 +13,7 @@ import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { classifyFile, keepCopy } from '../output/managed-file.js';
+import { classifyFile, keepCopy, originalCopyPath } from '../output/managed-file.js';
 import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import { releaseOptimizingCompilers } from './daemon-process.js';
@@ -270,6 +270,13 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   if (original !== undefined) {
     logReplacedLink(log, output, (await writeFileAtomic(output, original)).replacedLink);
     log.info(`restored ${output} from ${state.path('original.conf')}`);
+    return 0;
+  }
+  // No daemon adopted one, but `render` kept the host's file beside ours before replacing it.
+  const renderCopy = readRegularFileSync(originalCopyPath(output));
+  if (renderCopy !== undefined) {
+    logReplacedLink(log, output, (await writeFileAtomic(output, renderCopy.toString('utf8'))).replacedLink);
+    log.info(`restored ${output} from ${originalCopyPath(output)}, the host's file \`render\` kept`);
     return 0;
   }
   await fs.rm(output, { force: true });

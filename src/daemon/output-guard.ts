@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { readRegularFileSync, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { classifyText } from '../output/managed-file.js';
+import { classifyText, originalCopyPath } from '../output/managed-file.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
 import { EMPTY_SETTLE_MS } from './render-scheduler.js';
@@ -156,7 +156,11 @@ export class OutputGuard {
   private async keepForeign(current: string | undefined): Promise<string | undefined> {
     if (current === undefined || current === this.lastWritten) return current;
     const kind = classifyText(current);
-    if (kind === 'ours') return current; // our render from an earlier run or a `render`: fine to replace
+    if (kind === 'ours') {
+      // Our render from an earlier run or a `render`: fine to replace. `render` kept the host's file beside it.
+      await this.adoptRenderCopy();
+      return current;
+    }
     const { output, base } = this.settings();
     const at = new Date().toISOString();
     if (kind === 'edited') {
@@ -182,5 +186,32 @@ export class OutputGuard {
     }
     while (this.events.length > MAX_DRIFT_EVENTS) this.events.shift();
     return current;
+  }
+
+  /**
+   * `render` replaced the host's file before the daemon first ran, keeping it as
+   * OUTPUT.before-mirror-policyd and rendering on top of it: the daemon adopts that copy (once,
+   * with no base yet and no --base), or it would drop the host's settings and `restore` would
+   * remove the file instead of putting it back.
+   */
+  private async adoptRenderCopy(): Promise<void> {
+    const { output, base } = this.settings();
+    if (base !== undefined || (await this.state.readOriginal()) !== undefined) return;
+    const copy = originalCopyPath(output);
+    let bytes: Buffer | undefined;
+    try {
+      bytes = readRegularFileSync(copy);
+    } catch (e) {
+      this.log.warn({ path: copy }, `${copy} (the host's file \`render\` kept) not adopted: ${(e as Error).message}`);
+      return;
+    }
+    if (bytes === undefined) return;
+    await this.state.adopt(bytes.toString('utf8'));
+    const savedAs = this.state.path('base.conf');
+    this.events.push({ at: new Date().toISOString(), kind: 'adopted', savedAs });
+    this.log.info(
+      { path: copy, savedAs },
+      `adopted ${copy}, the host's file \`render\` kept, as the base (kept in ${savedAs}; \`mirror-policyd restore\` puts it back)`,
+    );
   }
 }

@@ -69,6 +69,34 @@ t.test('a file we did not write, with no --base: adopted as the base first, the 
   t.equal(guard.driftRestores, 0, 'a replacement is not a hand edit');
 });
 
+t.test("our render by `render`, with the host's file it kept beside it: that copy is adopted at the first start (its settings stay in the base)", async (t) => {
+  const { guard, output, state } = await setUp(t);
+  mkdirSync(join(output, '..'));
+  writeFileSync(output, OURS);
+  writeFileSync(`${output}.before-mirror-policyd`, HOSTS);
+  const look = await guard.look();
+  t.same(look, { text: OURS, bytes: Buffer.from(OURS) }, 'our file is the text the render replaces');
+  t.equal(await state.readOriginal(), HOSTS, 'the kept copy is the original restore puts back');
+  t.equal(await state.readBase(), HOSTS, 'and the base of the render');
+  t.match(guard.drift, [{ kind: 'adopted', savedAs: state.path('base.conf') }]);
+
+  writeFileSync(`${output}.before-mirror-policyd`, `${HOSTS}short-name-mode = "enforcing"\n`);
+  const restarted = new OutputGuard(() => ({ output, stateDir: state.dir }), state, pino({ level: 'silent' }));
+  await restarted.look();
+  t.equal(await state.readBase(), HOSTS, 'adopted once: at a restart the copy is not taken again');
+  t.same(restarted.drift, []);
+});
+
+t.test('with --base, the copy `render` kept is not adopted', async (t) => {
+  const { guard, output, state } = await setUp(t, '/etc/base.conf');
+  mkdirSync(join(output, '..'));
+  writeFileSync(output, OURS);
+  writeFileSync(`${output}.before-mirror-policyd`, HOSTS);
+  await guard.look();
+  t.equal(await state.readOriginal(), undefined);
+  t.same(guard.drift, []);
+});
+
 t.test('with --base, a file we did not write is kept in drift/, not adopted', async (t) => {
   const { guard, output, state, dir } = await setUp(t, '/etc/base.conf');
   mkdirSync(join(output, '..'));

@@ -49,6 +49,39 @@ t.test('adoption: a foreign registries.conf becomes the base; restore puts it ba
   t.equal(readFileSync(ws.output, 'utf8'), HOST_CONF, 'the host file is back, byte for byte');
 });
 
+t.test("after a `render`, the daemon adopts the host's file render kept beside it; restore puts that back", async (t) => {
+  const ws = workspace(t);
+  mkdirSync(dirname(ws.output));
+  writeFileSync(ws.output, HOST_CONF);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const rendered = await runCli(['render', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state]);
+  t.equal(rendered.code, 0, rendered.stderr);
+  t.equal(readFileSync(`${ws.output}.before-mirror-policyd`, 'utf8'), HOST_CONF, 'render kept the host file beside ours');
+
+  writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
+  const d = await startDaemon(t, ws);
+  const out = await d.waitForOutput((o) => o.includes('mirror-b.example/b'), 'the daemon renders');
+  t.match(out, /"fedora" = "registry\.fedoraproject\.org\/fedora"/, "the host's aliases survive the daemon's first render");
+  t.equal(readFileSync(join(ws.state, 'original.conf'), 'utf8'), HOST_CONF, 'the kept copy is the adopted original');
+  t.equal(await d.stop(), 0);
+
+  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  t.equal(restored.code, 0, restored.stderr);
+  t.equal(readFileSync(ws.output, 'utf8'), HOST_CONF, 'the host file is back, not removed');
+});
+
+t.test("restore after `render` alone (no daemon ever ran): the host's file render kept is put back", async (t) => {
+  const ws = workspace(t);
+  mkdirSync(dirname(ws.output));
+  writeFileSync(ws.output, HOST_CONF);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  t.equal((await runCli(['render', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state])).code, 0);
+  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  t.equal(restored.code, 0, restored.stderr);
+  t.equal(readOrUndefined(ws.output), HOST_CONF, 'the host file is back, not removed');
+  t.notMatch(restored.stdout + restored.stderr, /there was no .* before us/);
+});
+
 t.test('restore undoes only what we did: an edited render is kept beside first, a foreign file is left as it is', async (t) => {
   // No original (there was no output before us): our render edited by hand while stopped.
   const ws = workspace(t);
