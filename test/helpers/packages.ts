@@ -1,5 +1,5 @@
 /**
- * What the package tests (test/packaging/) share: running a command, reading a .deb's file
+ * What the package tests (test/integration/packaging/) share: running a command, reading a .deb's file
  * list, and a small policy directory to run the extracted program on.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
