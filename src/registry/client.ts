@@ -18,6 +18,7 @@ import { pickScheme } from './scheme.js';
 import { Agent, loadProxyAgent, request } from './undici-parts.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 import { apiHost } from './api-host.js';
+import { TokenCache } from './token-cache.js';
 
 const MAX_REDIRECTS = 5;
 /**
@@ -192,7 +193,7 @@ export class EndpointClient {
   private readonly apiHost: string;
   readonly timeouts: Timeouts;
   private scheme: 'https' | 'http' | undefined;
-  private readonly tokens = new Map<string, string>(); // scope → Authorization value
+  private readonly tokens = new TokenCache(); // scope → Authorization value, bounded
 
   constructor(
     readonly host: string,
