@@ -117,7 +117,10 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   opts.log.info(`local mirror listening on http://${address} (credentials ${opts.credentials === true ? 'used' : 'not used'})`);
   return {
     address,
-    setConf: (c) => void (conf = c),
+    setConf: (c) => {
+      conf = c;
+      up.retainFor(c);
+    },
     stats: () => snapshot(stats),
     close: (graceMs = DEFAULT_CLOSE_GRACE_MS) => {
       closing = true;

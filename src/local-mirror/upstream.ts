@@ -15,6 +15,8 @@ import { WrongContent } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import type { ProxyEnv } from '../registry/proxy.js';
 import { countSource, type LocalMirrorStats } from './counters.js';
+import { registryHostOf } from './mapping.js';
+import { registryScope, type RegistriesConf } from '../registries-conf/model.js';
 
 /** The health cache as the endpoint uses it: read at each request, written at each outcome. */
 export interface HealthBook {
@@ -78,6 +80,25 @@ export function sourceKey(s: PullSource): string {
   return endpointKey(s.endpoint.host, s.endpoint.insecure);
 }
 
+/**
+ * The keys of every endpoint a request could be sent to under `conf`: each table's location,
+ * scope and mirrors, secure or not (a superset: a client kept in vain costs little).
+ */
+export function endpointKeysOf(conf: RegistriesConf): Set<string> {
+  const keys = new Set<string>();
+  const add = (location: string): void => {
+    const host = registryHostOf(location);
+    keys.add(endpointKey(host, true));
+    keys.add(endpointKey(host, false));
+  };
+  for (const t of conf.registries) {
+    add(t.location);
+    add(registryScope(t));
+    for (const m of t.mirrors) add(m.location);
+  }
+  return keys;
+}
+
 export class Upstream {
   private readonly clients = new Map<string, Promise<EndpointClient>>();
   private active = 0;
@@ -108,6 +129,25 @@ export class Upstream {
       c.catch(() => this.clients.delete(key));
     }
     return c;
+  }
+
+  /** How many endpoint clients are kept (each with its connection pool and tokens). */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /**
+   * A new rendered policy: the clients of endpoints it no longer names are closed (requests
+   * still under way on them finish first) and forgotten, so a daemon that lives through many
+   * policies keeps clients for the endpoints of the current one, not of every one it has had.
+   */
+  retainFor(conf: RegistriesConf): void {
+    const keep = endpointKeysOf(conf);
+    for (const [key, c] of this.clients) {
+      if (keep.has(key)) continue;
+      this.clients.delete(key);
+      c.then((client) => client.close()).catch(() => undefined);
+    }
   }
 
   /** Sources in the order to try them: those the health cache marks down last. */

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RegistriesConf } from '../../src/registries-conf/model.js';
 import { createLogger } from '../../src/core/log.js';
 import { healthState } from '../../src/health/health.js';
 import { emptyStats, type LocalMirrorStats } from '../../src/local-mirror/counters.js';
@@ -97,4 +98,31 @@ t.test('a health cache file that cannot be written is logged once, not at every 
     await book.flush();
   }
   t.equal(lines.filter((l) => /health cache .* not updated/.test(l.msg)).length, 1);
+});
+
+t.test('the clients of endpoints no rendered table names any more are let go: as many after 2N policy changes as after N', async (t) => {
+  const up = await upstream(4);
+  t.teardown(() => up.close());
+  const source = (host: string): PullSource => ({
+    reference: `${host}/app@sha256:${'a'.repeat(64)}`,
+    endpoint: { host, insecure: true },
+    role: 'mirror',
+    blocked: false,
+  });
+  const confWith = (host: string): RegistriesConf => ({
+    registries: [{ prefix: 'source.invalid/app', location: 'source.invalid/app', mirrors: [{ location: `${host}/app`, insecure: true }] }],
+  });
+  const change = async (i: number): Promise<void> => {
+    const host = `m${i}.example:5000`;
+    up.retainFor(confWith(host));
+    await up.client(source(host)); // the new policy's mirror serves a pull
+  };
+  for (let i = 0; i < 10; i++) await change(i);
+  const afterN = up.clientCount;
+  for (let i = 10; i < 20; i++) await change(i);
+  t.equal(afterN, 1, "only the current policy's mirror has a client");
+  t.equal(up.clientCount, afterN, 'no more after 2N changes than after N');
+  const kept = await up.client(source('m19.example:5000'));
+  up.retainFor(confWith('m19.example:5000'));
+  t.equal(await up.client(source('m19.example:5000')), kept, 'a client the new policy still names is kept (its connections, its tokens)');
 });
