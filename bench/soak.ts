@@ -14,9 +14,12 @@
  *           10 storms (STORMS): renders per storm, and the final file equal to the strict render
  *   cap     a policy directory at the cap on the number of fragments (50 000) and one over:
  *           read time, the one over refused
+ *   endpoint  the daemon's local mirror endpoint over 200 rounds of pulls and requests by hand
+ *           while its mirrors fail in turns (bench/endpoint-soak.ts; ENDPOINT_ROUNDS): fds,
+ *           sockets and RSS at N rounds against 2N, no wrong bytes, no crash, no warning
  *
  *   npm run soak                       every part
- *   SOAK_ONLY=fuzz,torn npm run soak   some parts (crash, torn, fuzz, fuzzd, storm, cap)
+ *   SOAK_ONLY=fuzz,torn npm run soak   some parts (crash, torn, fuzz, fuzzd, storm, cap, endpoint)
  *   SOAK_KEEP=1 npm run soak           keep the crash campaign's temp directories
  */
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -28,6 +31,7 @@ import { buildRegistriesConf } from '../src/pipeline/strict.js';
 import { MAX_FRAGMENTS, readPolicyDir } from '../src/fragments/policy-dir.js';
 import { formatCampaign, runCrashCampaign } from './crash-campaign.js';
 import { makeDirs, removeDirs, sleep, snapshotBuild, startDaemon, startNotifyListener, stopDaemon, writeFragment } from './daemon-harness.js';
+import { formatSample, heapGrowth, runEndpointSoak, type Sample } from './endpoint-soak.js';
 import { formatFuzz, runFuzz } from './fuzz.js';
 import { formatTornWrites, runTornWriteCampaign } from './torn-writes.js';
 import { VERSION } from '../src/core/version.js';
@@ -40,7 +44,7 @@ const seedOf = (name: string): { seed: number } | Record<string, never> => {
   const v = process.env[name];
   return v !== undefined && Number.isFinite(Number(v)) ? { seed: Number(v) } : {};
 };
-const PARTS = ['crash', 'torn', 'fuzz', 'fuzzd', 'storm', 'cap'] as const;
+const PARTS = ['crash', 'torn', 'fuzz', 'fuzzd', 'storm', 'cap', 'endpoint'] as const;
 const only = (process.env['SOAK_ONLY'] ?? '')
   .split(',')
   .map((s) => s.trim())
@@ -168,6 +172,30 @@ try {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  if (want('endpoint')) {
+    const rounds = 2 * Math.ceil(num('ENDPOINT_ROUNDS', 200) / 2);
+    console.log(`\nsoak/endpoint: ${rounds} rounds of pulls through the daemon's local mirror endpoint, its mirrors failing in turns`);
+    let previous: Sample | undefined;
+    const onSample = (s: Sample): void => {
+      console.log(formatSample(s));
+      if (previous?.heap && s.heap)
+        console.log(`             heap objects grown since round ${previous.round}: ${heapGrowth(previous.heap, s.heap).join(', ') || 'none'}`);
+      previous = s;
+    };
+    const r = await runEndpointSoak({ rounds, bin: build.bin, onSample, onSetup: (l) => console.log(`  ${l}`) });
+    const at = (n: number): string => {
+      const s = r.samples.find((x) => x.round === n);
+      return s ? `${s.fds} fds, ${(s.rssKb / 1024).toFixed(1)} MiB` : 'not sampled';
+    };
+    console.log(`  pulls ${r.pulls.ok} ok, ${r.pulls.failed} failed; ${r.requests} requests by hand; ${(r.ms / 1000).toFixed(0)} s`);
+    for (const f of r.failedPulls.slice(0, 10)) console.log(`  failed pull: ${f}`);
+    for (const v of r.violations.slice(0, 20)) console.log(`  violation: ${v}`);
+    verdict(
+      r.violations.length === 0,
+      `endpoint: ${rounds} rounds; round 0: ${at(0)}; round ${rounds / 2}: ${at(rounds / 2)}; round ${rounds}: ${at(rounds)}; ${r.violations.length} violations`,
+    );
   }
 } finally {
   build.remove();
