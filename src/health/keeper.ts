@@ -16,6 +16,12 @@ import {
   type OrderState,
 } from './order.js';
 
+/**
+ * The reasons carried to the next render that reaches the file, at most: while the output
+ * cannot be written (for days, say) a flapping mirror would add one at every allowed rewrite.
+ */
+export const MAX_CARRIED_REASONS = 20;
+
 export interface ProbeOutcome {
   readonly key: string;
   readonly ok: boolean;
@@ -47,6 +53,8 @@ export class HealthKeeper {
   /** Reasons of the flag changes not yet in `target`, then not yet written. */
   private pending: string[] = [];
   private carried: string[] = [];
+  /** reasons left out of `carried` (older than its last MAX_CARRIED_REASONS) */
+  private uncarried = 0;
   private demotions = 0;
 
   constructor(private policy: HysteresisPolicy) {}
@@ -83,6 +91,10 @@ export class HealthKeeper {
     this.target = live;
     this.carried.push(...this.pending);
     this.pending = [];
+    if (this.carried.length > MAX_CARRIED_REASONS) {
+      this.uncarried += this.carried.length - MAX_CARRIED_REASONS;
+      this.carried = this.carried.slice(-MAX_CARRIED_REASONS);
+    }
     return { changes, rewrite: 'now' };
   }
 
@@ -93,8 +105,9 @@ export class HealthKeeper {
 
   /** A render with the current `demoted()` succeeded: returns the reasons it carried (once). */
   markApplied(): string[] {
-    const reasons = this.carried;
+    const reasons = this.uncarried > 0 ? [`(${this.uncarried} earlier changes not listed)`, ...this.carried] : this.carried;
     this.carried = [];
+    this.uncarried = 0;
     return reasons;
   }
 

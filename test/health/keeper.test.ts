@@ -4,7 +4,7 @@
  * change the cap holds back; reasons are handed out once; retired endpoints are forgotten.
  */
 import t from 'tap';
-import { HealthKeeper } from '../../src/health/keeper.js';
+import { HealthKeeper, MAX_CARRIED_REASONS } from '../../src/health/keeper.js';
 
 const A = 'insecure://127.0.0.1:5001';
 const B = 'insecure://127.0.0.1:5002';
@@ -61,4 +61,25 @@ t.test('an endpoint that left the render is forgotten; results for unknown endpo
   k.observeRound([fail(B)], [B], 2000);
   t.equal(k.entry(A), undefined, 'A no longer in the render');
   t.equal(k.observeRound([fail('https://elsewhere')], [B], 3000).changes.length, 0);
+});
+
+t.test('reasons carried while no render reaches the file (a write failing for days) are bounded: as many after 2N flips as after N', async (t) => {
+  const flips = (k: HealthKeeper, n: number, from: number): number => {
+    let now = from;
+    for (let i = 0; i < n; i++) k.observeRound([i % 2 === 0 ? fail(A) : ok(A)], [A], (now += 1000));
+    return now;
+  };
+  const policy = { demoteAfter: 1, restoreAfter: 1, minDwellMs: 0, maxRewritesPerMinute: Number.POSITIVE_INFINITY };
+  const n = 4 * MAX_CARRIED_REASONS;
+  const afterN = new HealthKeeper(policy);
+  flips(afterN, n, 0);
+  const after2N = new HealthKeeper(policy);
+  flips(after2N, 2 * n, 0);
+  const a = afterN.markApplied();
+  const b = after2N.markApplied();
+  t.equal(a.length, MAX_CARRIED_REASONS + 1, 'the newest reasons, and one line for the rest');
+  t.equal(b.length, a.length, 'no more after 2N flips than after N');
+  t.equal(b[0], `(${2 * n - MAX_CARRIED_REASONS} earlier changes not listed)`);
+  t.equal(b[b.length - 1], `restored ${A}: 1 successful probe`, 'the last change is the last listed');
+  t.same(after2N.markApplied(), [], 'handed out once');
 });
