@@ -456,6 +456,11 @@ async function heapOf(pid: number, dir: string): Promise<Sample['heap']> {
   return undefined;
 }
 
+/** The heap's objects, but compiled code and object shapes (V8's, growing as it optimizes). */
+function liveObjects(h: NonNullable<Sample['heap']>): number {
+  return Object.entries(h.byName).reduce((n, [name, k]) => n + (name === '(code)' || name === '(object shape)' ? 0 : k), 0);
+}
+
 /** The constructors (and closures) whose count grew most from `a` to `b`. */
 export function heapGrowth(a: NonNullable<Sample['heap']>, b: NonNullable<Sample['heap']>, top = 8): string[] {
   return Object.entries(b.byName)
@@ -492,6 +497,14 @@ function judge(samples: readonly Sample[], rounds: number, violations: string[])
       violations.push(
         `live heap grew: ${half.heap.bytes} B at round ${half.round}, ${end.heap.bytes} B at round ${end.round}; most grown: ${heapGrowth(half.heap, end.heap).join(', ')}`,
       );
+    // Bytes hide a small leak (an entry per request is ~100 B); the number of heap objects does not:
+    // from N to 2N rounds thousands of requests pass, and what V8 compiles meanwhile (code, shapes) is no leak.
+    const OBJECT_SLACK = 400;
+    const grown = liveObjects(end.heap) - liveObjects(half.heap);
+    if (grown > OBJECT_SLACK)
+      violations.push(
+        `heap objects grew by ${grown} from round ${half.round} to ${end.round} (code and shapes aside); most grown: ${heapGrowth(half.heap, end.heap).join(', ')}`,
+      );
   } else violations.push('no heap snapshot at N or 2N rounds');
   const RSS_SLACK_KB = 24 * 1024;
   if (end.rssKb > half.rssKb * 1.15 + RSS_SLACK_KB) violations.push(`RSS grew: ${half.rssKb} kB at round ${half.round}, ${end.rssKb} kB at round ${end.round}`);
@@ -506,7 +519,7 @@ export function formatSample(s: Sample): string {
   const tcp = Object.entries(s.tcp)
     .map(([k, n]) => `${k}=${n}`)
     .join(' ');
-  const heap = s.heap ? `; live heap ${(s.heap.bytes / 1024 / 1024).toFixed(2)} MiB (${s.heap.nodes} nodes)` : '';
+  const heap = s.heap ? `; live heap ${(s.heap.bytes / 1024 / 1024).toFixed(2)} MiB (${s.heap.nodes} nodes, ${liveObjects(s.heap)} but code and shapes)` : '';
   const peers = s.peers.length > 0 ? `\n             ${s.peers.slice(0, 12).join('\n             ')}` : '';
   return `  round ${String(s.round).padStart(5)}: fds ${s.fds} (${kinds}); tcp ${tcp}; RSS ${(s.rssKb / 1024).toFixed(1)} MiB; state files ${s.stateFiles}; health.json ${s.healthBytes} B; in flight ${s.inFlight}${heap}${peers}`;
 }
