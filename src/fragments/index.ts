@@ -24,6 +24,8 @@ const LEFTOVERS: ReadonlyArray<readonly [RegExp, string]> = [
   // `sed -i` writes its copy as sedXXXXXX beside the file, then renames it over the file.
   [/^sed[A-Za-z0-9]{6}$/, "sed -i's temporary file"],
   [/^#.*#$/, "emacs's auto-save file"],
+  // The package installs one (it says the directory ignores it), and a policy kept in git has one.
+  [/^readme(\.(md|txt|rst))?$/i, 'a README'],
 ];
 
 /** The names a fragment may have, as the warnings about other files list them. */

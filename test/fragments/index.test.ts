@@ -41,3 +41,13 @@ t.test("package managers' and editors' leftovers beside a fragment are ignored b
   }
   t.same(classifyName('x.yaml'), { format: 'yaml' });
 });
+
+t.test("a README (the one the package installs in /etc/mirror-policy.d, or an operator's notes in a git work tree) is ignored quietly", async (t) => {
+  for (const name of ['README', 'README.md', 'README.txt', 'readme.md', 'README.rst']) {
+    const cls = classifyName(name);
+    t.ok('ignored' in cls && cls.ignored !== NOT_A_FRAGMENT, `${name}: ${JSON.stringify(cls)}`);
+  }
+  // Only a README: other names that are no fragment are still warned about (a fragment saved as x.yam).
+  for (const name of ['x.yam', 'README.yaml.bak', 'notes.txt']) t.same(classifyName(name), { ignored: NOT_A_FRAGMENT }, name);
+  t.same(classifyName('README.yaml'), { format: 'yaml' }, 'a fragment that happens to be called README is still one');
+});

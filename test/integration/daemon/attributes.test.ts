@@ -68,7 +68,7 @@ t.test('chmod and chown of a fragment are noticed at once', async (t) => {
 
 t.test("mattersInPolicyDir: a tool's temp file is no reason to render, a fragment or a misnamed file is", async (t) => {
   t.ok(mattersInPolicyDir('10-a.toml'));
-  t.ok(mattersInPolicyDir('README'), 'not a fragment, but warned about: its coming and going changes the status');
+  t.ok(mattersInPolicyDir('notes.txt'), 'not a fragment, but warned about: its coming and going changes the status');
   t.notOk(mattersInPolicyDir('.10-a.toml.writing'));
   t.notOk(mattersInPolicyDir('10-a.toml~'));
 });

@@ -50,6 +50,7 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
     'r.toml.rpmnew',
     's.toml.rpmsave',
     'README',
+    'notes.txt',
     '4913',
     'sedAb3xZ9',
     '#c.toml#',
@@ -63,8 +64,8 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
   );
   t.same(
     got.diagnostics.map(formatDiagnostic),
-    ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json'],
-    'a file that is no fragment and no leftover is a warning',
+    ['notes.txt: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json'],
+    'a file that is no fragment and no leftover is a warning (a README is neither: it is ignored quietly)',
   );
   const ignored = Object.fromEntries(got.ignored.map((i) => [i.name, i.why]));
   t.same(Object.keys(ignored).sort(), [
@@ -72,6 +73,7 @@ t.test('fragments are read in byte order of their names; leftovers are ignored w
     '.hidden.toml',
     '.x.toml.swp',
     '4913',
+    'README',
     'p.toml.dpkg-old',
     'q.toml.dpkg-new',
     'r.toml.rpmnew',
@@ -374,10 +376,10 @@ t.test('a fragment of exactly max-fragment-bytes is read; one byte more is refus
 t.test('over the cap on the number of fragments, the ones past it (in byte order) are refused one by one; ignored files do not count', async (t) => {
   const d = dir();
   for (const name of ['e.toml', 'a.toml', 'c.yaml', 'b.toml', 'd.yml']) put(d, name, `# ${name}`);
-  for (const name of ['.hidden.toml', 'x.toml~', 'README']) put(d, name);
+  for (const name of ['.hidden.toml', 'x.toml~', 'notes.txt']) put(d, name);
   const got = await readPolicyDir(d, { maxFragments: 3 });
   const warnings = got.diagnostics.filter((x) => x.severity === 'warning').map(formatDiagnostic);
-  t.same(warnings, ['README: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json']);
+  t.same(warnings, ['notes.txt: warning: not a policy fragment, ignored: fragments are named *.toml, *.yaml, *.yml or *.json']);
   t.same(
     got.fragments.map((f) => f.file),
     ['a.toml', 'b.toml', 'c.yaml'],
