@@ -152,14 +152,20 @@ class Routes {
    */
   private httpProxyAgent(proxy: URL): Dispatcher {
     const { timeout } = this.common.connect;
-    const ProxyAgentClass = loadProxyAgent();
+    const { ProxyAgent: ProxyAgentClass, Pool } = loadProxyAgent();
+    const deadlines = { headersTimeout: this.common.headersTimeout, bodyTimeout: this.common.bodyTimeout };
+    // undici makes its connections to the proxy itself (the CONNECT of a tunnel, a plain-http
+    // request in absolute form) with the connect options alone, so undici's own 300 s headers
+    // deadline held a request to a proxy that accepts and never answers: ours, given here.
+    const toProxy = (origin: string | URL, opts: object): Dispatcher => new Pool(origin, { ...opts, ...deadlines });
     return new ProxyAgentClass({
       uri: proxy.href,
       proxyTunnel: false,
-      headersTimeout: this.common.headersTimeout,
-      bodyTimeout: this.common.bodyTimeout,
+      ...deadlines,
       proxyTls: { timeout } as ProxyAgent.Options['proxyTls'],
       requestTls: this.common.connect as ProxyAgent.Options['requestTls'],
+      clientFactory: toProxy,
+      factory: toProxy,
     });
   }
 

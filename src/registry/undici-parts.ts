@@ -8,7 +8,7 @@
  * part against the index, so an upgrade that moves one fails there, not in a pull.
  */
 import { createRequire } from 'node:module';
-import type { Dispatcher, Agent as AgentType, ProxyAgent as ProxyAgentType, errors as errorsType } from 'undici';
+import type { Dispatcher, Agent as AgentType, Pool as PoolType, ProxyAgent as ProxyAgentType, errors as errorsType } from 'undici';
 
 const load = createRequire(import.meta.url);
 
@@ -19,8 +19,8 @@ export const errors = load('undici/lib/core/errors.js') as typeof errorsType;
  * ProxyAgent, only when a proxy is configured: from undici's index, because it tunnels with
  * the `connect` method that the index adds to every dispatcher (lib/api).
  */
-export function loadProxyAgent(): typeof ProxyAgentType {
-  return (load('undici') as { ProxyAgent: typeof ProxyAgentType }).ProxyAgent;
+export function loadProxyAgent(): { ProxyAgent: typeof ProxyAgentType; Pool: typeof PoolType } {
+  return load('undici') as { ProxyAgent: typeof ProxyAgentType; Pool: typeof PoolType };
 }
 
 type RequestOn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;

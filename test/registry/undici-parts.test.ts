@@ -12,7 +12,8 @@ import { Agent, errors, loadProxyAgent, request } from '../../src/registry/undic
 t.test('each part is the one undici exports', async (t) => {
   t.equal(Agent, undici.Agent);
   t.equal(errors, undici.errors);
-  t.equal(loadProxyAgent(), undici.ProxyAgent);
+  t.equal(loadProxyAgent().ProxyAgent, undici.ProxyAgent);
+  t.equal(loadProxyAgent().Pool, undici.Pool);
 });
 
 t.test('request() sends the method, path, query and headers, and gives the answer', async (t) => {

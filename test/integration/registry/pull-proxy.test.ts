@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/core/log.js';
 import { pullImage, hostPlatform, PullError, type PullSource } from '../../../src/registry/pull.js';
-import { refusingHost } from '../../helpers/fault-proxy.js';
+import { refusingHost, startSilentListener } from '../../helpers/fault-proxy.js';
+import { EndpointClient } from '../../../src/registry/client.js';
+import { RegistryError } from '../../../src/registry/errors.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 import { issue, makeCa } from '../../helpers/test-ca.js';
@@ -167,5 +169,32 @@ t.test('a proxy that refuses the connection or the password: the error names the
     const said = `${e?.message ?? ''} ${JSON.stringify(e?.attempts ?? [])}`;
     t.match(said, `through the proxy ${new URL(url).host}`, `${what}: the proxy is named`);
     t.notMatch(said, /proxy-secret-3d9f|not-the-password-77|proxyuser:/, `${what}: no proxy credentials`);
+  }
+});
+
+t.test('a proxy that accepts the connection and never answers costs the deadlines, not undici 300 s: a tunnel (https) and a plain-http request', async (t) => {
+  const silent = await startSilentListener();
+  t.teardown(() => silent.close());
+  const proxyUrl = `http://${silent.host}`;
+  const timeouts = { connectMs: 800, headersMs: 800, bodyIdleMs: 800 };
+  for (const insecure of [false, true]) {
+    const c = new EndpointClient('registry.test:5000', insecure, {
+      tls: {},
+      timeouts,
+      env: { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl },
+      credentials: async () => undefined,
+    });
+    t.teardown(() => c.destroy());
+    // A bound far over the deadlines (a few attempts of 800 ms), far under undici's 300 s: reached, the request hung.
+    const hung = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref());
+    const outcome = await Promise.race([
+      c.get('/v2/', undefined).then(
+        () => 'answered',
+        (e: unknown) => e,
+      ),
+      hung,
+    ]);
+    t.ok(outcome instanceof RegistryError, `${insecure ? 'plain http' : 'https'}: failed, not ${String(outcome)}`);
+    t.match((outcome as Error).message, `through the proxy ${silent.host}: no response headers in time`);
   }
 });
