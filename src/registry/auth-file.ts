@@ -85,16 +85,37 @@ function runHelper(helper: string, host: string): Promise<Credentials | undefine
   });
 }
 
+/**
+ * Where JSON.parse stopped, as ` at line L, column C`, from the offset its message gives. Not its
+ * message itself: V8 quotes the text around the error, which here may be a credential.
+ */
+function jsonErrorAt(message: string, text: string): string {
+  const offset = /at position (\d+)/.exec(message);
+  if (!offset) return '';
+  const before = text.slice(0, Number(offset[1]));
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
+}
+
 /** Finds credentials for `repository` (host[:port]/path, the physical reference's name). */
 export async function findCredentials(repository: string, opts: { authFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Credentials | undefined> {
   for (const path of authFilePaths(opts.env, opts.authFile)) {
+    let text: string;
+    try {
+      text = await fs.readFile(path, 'utf8');
+    } catch (e) {
+      // A missing default file is skipped, as containers/image skips it; a missing --authfile,
+      // or a file that is there and cannot be read, is an error, as there.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !opts.authFile) continue;
+      throw new Error(`cannot read auth file ${path}: ${(e as Error).message}`, { cause: e });
+    }
     let json: AuthFileJson;
     try {
-      json = JSON.parse(await fs.readFile(path, 'utf8')) as AuthFileJson;
+      json = JSON.parse(text) as AuthFileJson;
     } catch (e) {
-      if (opts.authFile && (e as NodeJS.ErrnoException).code !== undefined)
-        throw new Error(`cannot read auth file ${path}: ${(e as Error).message}`, { cause: e });
-      continue; // missing or unreadable default files are skipped, as containers/image does
+      // Not skipped (containers/image fails the pull too): a 401 with no word of why would follow.
+      // eslint-disable-next-line preserve-caught-error -- not attached: the parser's error quotes the file's text, which may be a credential
+      throw new Error(`auth file ${path} is not valid JSON${jsonErrorAt((e as Error).message, text)}; fix or remove it`);
     }
     const hit = lookupInFile(json, repository);
     if (!hit) continue;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authFilePaths, candidateKeys, findCredentials, lookupInFile, normaliseAuthKey } from '../../src/registry/auth-file.js';
@@ -45,4 +45,34 @@ t.test('findCredentials reads the first file that has a match', async (t) => {
   t.same(await findCredentials('b.example/x', { env }), { username: 'docker', password: '3' });
   t.equal(await findCredentials('c.example/x', { env }), undefined);
   await t.rejects(findCredentials('a.example/x', { env, authFile: join(d, 'missing.json') }), /cannot read auth file/);
+});
+
+t.test('an auth file that is there but broken is an error naming it (containers/image fails too), not skipped into a 401', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-auth-'));
+  const { mkdirSync } = await import('node:fs');
+  const home = join(d, 'home');
+  mkdirSync(join(home, '.docker'), { recursive: true });
+  const docker = join(home, '.docker', 'config.json');
+  writeFileSync(docker, '{"auths": {"a.example": {"auth": "' + b64('u:s3cret-value') + '"}},}'); // a trailing comma
+  const env = { HOME: home, XDG_RUNTIME_DIR: join(d, 'no-xdg') };
+  const e = await findCredentials('a.example/x', { env }).then(
+    () => undefined,
+    (x: unknown) => x as Error,
+  );
+  t.ok(e instanceof Error, 'a default file that does not parse fails the look-up');
+  t.match(e?.message, `auth file ${docker} is not valid JSON at line 1, column `);
+  // V8's own message quotes the text around the error: a password written in the clear right there.
+  writeFileSync(docker, '{"auths": {"a.example": {"username": "u", "password": s3cret-value}}}');
+  const quoted = await findCredentials('a.example/x', { env }).then(
+    () => '',
+    (x: unknown) => (x as Error).message,
+  );
+  t.match(quoted, `auth file ${docker} is not valid JSON`);
+  t.notMatch(quoted, /s3cret/, 'no part of the file in the message');
+  // A default file that is a directory (it cannot be read): an error too; a missing one is skipped.
+  writeFileSync(docker, JSON.stringify({ auths: { 'a.example': { auth: b64('u:p') } } }));
+  mkdirSync(join(home, '.config', 'containers', 'auth.json'), { recursive: true });
+  await t.rejects(findCredentials('a.example/x', { env }), /cannot read auth file .*auth\.json: EISDIR/);
+  rmSync(join(home, '.config'), { recursive: true });
+  t.same(await findCredentials('a.example/x', { env }), { username: 'u', password: 'p' }, 'missing default files are skipped');
 });
