@@ -8,8 +8,8 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { runCli } from '../../helpers/cli.js';
-import { fragment, readOrUndefined, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
+import { runCli, type Run } from '../../helpers/cli.js';
+import { fragment, readOrUndefined, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
 import { EMPTY_SETTLE_MS } from '../../../src/daemon/render-scheduler.js';
 
 const HOST_CONF = `# The distribution's registries.conf
@@ -19,6 +19,9 @@ short-name-mode = "enforcing"
 [aliases]
 "fedora" = "registry.fedoraproject.org/fedora"
 `;
+
+/** `mirror-policyd restore` of `ws`'s state dir and output (no config file of the machine). */
+const restore = (ws: Workspace): Promise<Run> => runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
 
 t.test('adoption: a foreign registries.conf becomes the base; restore puts it back byte for byte', async (t) => {
   const ws = workspace(t);
@@ -38,13 +41,13 @@ t.test('adoption: a foreign registries.conf becomes the base; restore puts it ba
   t.match(d.log(), /adopted .*registries\.conf as the base/);
 
   // restore refuses while the daemon runs.
-  const refused = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  const refused = await restore(ws);
   t.equal(refused.code, 1, 'restore refuses while running');
   t.match(refused.stderr + refused.stdout, /is running/);
   t.equal(readFileSync(ws.output, 'utf8'), out, 'and changes nothing');
 
   t.equal(await d.stop(), 0);
-  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  const restored = await restore(ws);
   t.equal(restored.code, 0, restored.stderr);
   t.equal(readFileSync(ws.output, 'utf8'), HOST_CONF, 'the host file is back, byte for byte');
 });
@@ -65,7 +68,7 @@ t.test("after a `render`, the daemon adopts the host's file render kept beside i
   t.equal(readFileSync(join(ws.state, 'original.conf'), 'utf8'), HOST_CONF, 'the kept copy is the adopted original');
   t.equal(await d.stop(), 0);
 
-  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  const restored = await restore(ws);
   t.equal(restored.code, 0, restored.stderr);
   t.equal(readFileSync(ws.output, 'utf8'), HOST_CONF, 'the host file is back, not removed');
 });
@@ -76,7 +79,7 @@ t.test("restore after `render` alone (no daemon ever ran): the host's file rende
   writeFileSync(ws.output, HOST_CONF);
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
   t.equal((await runCli(['render', '--policy-dir', ws.policy, '--output', ws.output, '--state-dir', ws.state])).code, 0);
-  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  const restored = await restore(ws);
   t.equal(restored.code, 0, restored.stderr);
   t.equal(readOrUndefined(ws.output), HOST_CONF, 'the host file is back, not removed');
   t.notMatch(restored.stdout + restored.stderr, /there was no .* before us/);
@@ -91,7 +94,7 @@ t.test('restore undoes only what we did: an edited render is kept beside first, 
   t.equal(await d.stop(), 0);
   const edited = ours.replace('mirror-a.example/a', 'hand-edited.example/a');
   writeFileSync(ws.output, edited);
-  const r = await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output]);
+  const r = await restore(ws);
   t.equal(r.code, 0, r.stderr);
   t.notOk(existsSync(ws.output), 'ours removed (there was none before us)');
   t.equal(readFileSync(`${ws.output}.before-restore`, 'utf8'), edited, 'the hand edit kept beside it');
@@ -101,7 +104,7 @@ t.test('restore undoes only what we did: an edited render is kept beside first, 
   const d2 = await startDaemon(t, ws);
   await d2.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the render again');
   t.equal(await d2.stop(), 0);
-  t.equal((await runCli(['restore', '--config', '/dev/null', '--state-dir', ws.state, '--output', ws.output])).code, 0);
+  t.equal((await restore(ws)).code, 0);
   t.notOk(existsSync(ws.output));
   t.notOk(existsSync(`${ws.output}.before-restore.1`), 'our own render needs no copy');
 
