@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic } from '../core/diagnostic.js';
+import { FailureLog } from '../core/failure-log.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
 import type { SourceText } from '../pipeline/strict.js';
@@ -132,8 +133,8 @@ export class Daemon {
   /** The demotions of keepers dropped when health-aware order was turned off: the metric is a counter. */
   private earlierDemotions = 0;
   private rateLimitLogged = false;
-  /** The cause of the output write failure logged at error, until a write succeeds. */
-  private writeFailureLogged: string | undefined;
+  /** The output write failure logged at error, once per cause until a write succeeds. */
+  private readonly writeFailure = new FailureLog();
   private readonly metrics: MetricsFile;
   private baseSource: DaemonStatus['base'] = { source: 'none' };
   /** The local mirror (issue #14): its endpoint runs while the setting is on and it could bind. */
@@ -164,8 +165,8 @@ export class Daemon {
   private containerdWarnings = new Set<string>();
   /** The render failure (no output could be rendered) logged at error, until a render succeeds. */
   private renderFailureLogged: string | undefined;
-  /** The cause of the containerd hosts write failure logged at error, until a write succeeds. */
-  private containerdFailureLogged: string | undefined;
+  /** The containerd hosts write failure logged at error, once per cause until a write succeeds. */
+  private readonly containerdFailure = new FailureLog();
   /**
    * The identities of the hosts.toml files the last containerd write left (drift between renders
    * is seen by the rescan), and the certificates it looked for, by name, as they were before it.
@@ -660,21 +661,18 @@ export class Daemon {
       }
       changed = outcome.changed;
       this.scheduler.writeSucceeded();
-      this.writeFailureLogged = undefined;
+      this.writeFailure.cleared();
     } catch (e) {
       this.counters.renderErrors++;
       const message = this.output.failed(e);
       const retryInMs = this.scheduler.writeFailed();
-      // Logged once per cause (the errno: a message names a new temp file each time), its retries at debug.
-      const cause = (e as NodeJS.ErrnoException).code ?? message;
-      if (cause === this.writeFailureLogged)
-        this.log.debug({ path: this.config.output, retryInMs }, `still cannot write ${this.config.output}: ${message}; retrying in ${retryInMs / 1000} s`);
-      else
+      // Logged once per cause, its retries at debug.
+      if (this.writeFailure.news(e))
         this.log.error(
           { path: this.config.output, retryInMs },
           `cannot write ${this.config.output}: ${message}; the old file is intact; retrying in ${retryInMs / 1000} s, then less often (up to every ${MAX_BACKOFF_MS / 1000} s); repeats are logged at debug`,
         );
-      this.writeFailureLogged = cause;
+      else this.log.debug({ path: this.config.output, retryInMs }, `still cannot write ${this.config.output}: ${message}; retrying in ${retryInMs / 1000} s`);
       this.notifier.status(this.statusLine());
       return dir;
     }
@@ -790,16 +788,14 @@ export class Daemon {
           { path: dir, written: outcome.written, removed: outcome.removed },
           `containerd hosts in ${dir}: ${outcome.written.length} written, ${outcome.removed.length} removed`,
         );
-      if (this.containerdFailureLogged !== undefined) this.log.info(`containerd's hosts in ${dir} written again`);
-      this.containerdFailureLogged = undefined;
+      if (this.containerdFailure.cleared()) this.log.info(`containerd's hosts in ${dir} written again`);
     } catch (e) {
       const why = `${(e as Error).message}${readOnlyHint(e)}`;
       this.generalProblems.push(`containerd hosts ${dir}: ${why}`);
       // Each rescan tries again: logged at error once per cause, the retries at debug.
-      const cause = (e as NodeJS.ErrnoException).code ?? why;
-      if (cause === this.containerdFailureLogged) this.log.debug(`still cannot write containerd's hosts in ${dir}: ${why}`);
-      else this.log.error(`cannot write containerd's hosts in ${dir}: ${why}; tried again at each rescan (repeats are logged at debug)`);
-      this.containerdFailureLogged = cause;
+      if (this.containerdFailure.news(e))
+        this.log.error(`cannot write containerd's hosts in ${dir}: ${why}; tried again at each rescan (repeats are logged at debug)`);
+      else this.log.debug(`still cannot write containerd's hosts in ${dir}: ${why}`);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { endpointKey, recordSuccess, type EndpointHealth, type HealthMap } from './health.js';
 import { readHealth, updateHealth } from './store.js';
+import { FailureLog } from '../core/failure-log.js';
 import type { Logger } from '../core/log.js';
 import { tlsFor } from '../registry/certs.js';
 import type { ProbeTarget } from './mirror-endpoints.js';
@@ -80,7 +81,7 @@ export function startProber(
   // What was last logged: each endpoint's down or up, and the cache write failure. The cache file is
   // shared and may not take our writes, so whether a mirror was down is ours to remember.
   const loggedDown = new Map<string, boolean>();
-  let cacheProblem: string | undefined;
+  const cacheFailure = new FailureLog();
   const round = async (): Promise<void> => {
     const started = Date.now();
     const list = targets();
@@ -96,16 +97,12 @@ export function startProber(
       }
       try {
         current = await updateHealth(healthFile, updates);
-        if (cacheProblem !== undefined) log.info(`health cache ${healthFile} updated again`);
-        cacheProblem = undefined;
+        if (cacheFailure.cleared()) log.info(`health cache ${healthFile} updated again`);
       } catch (e) {
-        const message = (e as Error).message;
-        const cause = (e as NodeJS.ErrnoException).code ?? message; // a message may name a new temp file each time
-        if (cause !== cacheProblem)
+        if (cacheFailure.news(e))
           log.warn(
-            `health cache ${healthFile} not updated: ${message} (pulls do not see the probes' results until it is; logged again only when the reason changes)`,
+            `health cache ${healthFile} not updated: ${(e as Error).message} (pulls do not see the probes' results until it is; logged again only when the reason changes)`,
           );
-        cacheProblem = cause;
         current = { ...before, ...updates };
       }
       if (!stopped && onRound) await onRound(updates, current);

@@ -6,6 +6,7 @@
  */
 import { endpointKey, orderByHealth, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { readHealth, updateHealth } from '../health/store.js';
+import { FailureLog } from '../core/failure-log.js';
 import type { Logger } from '../core/log.js';
 import { findCredentials } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
@@ -31,18 +32,16 @@ export async function healthBook(file: string | undefined, log: Logger): Promise
   let map: Record<string, EndpointHealth> = file ? { ...(await readHealth(file)) } : {};
   let pending: Record<string, EndpointHealth> = {};
   let writing: Promise<void> | undefined;
-  let problem: string | undefined; // the cause of the failed write last logged: once, not at every request
+  const failure = new FailureLog(); // a failed write logged once per cause, not at every request
   const write = async (): Promise<void> => {
     while (file && Object.keys(pending).length > 0) {
       const updates = pending;
       pending = {};
       try {
         map = { ...(await updateHealth(file, updates)), ...pending };
-        problem = undefined;
+        failure.cleared();
       } catch (e) {
-        const cause = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-        if (cause !== problem) log.warn(`health cache ${file} not updated: ${(e as Error).message} (logged again only when the reason changes)`);
-        problem = cause;
+        if (failure.news(e)) log.warn(`health cache ${file} not updated: ${(e as Error).message} (logged again only when the reason changes)`);
       }
     }
     writing = undefined;

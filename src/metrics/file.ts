@@ -11,12 +11,13 @@
  */
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../output/atomic-write.js';
+import { FailureLog } from '../core/failure-log.js';
 import type { Logger } from '../core/log.js';
 import { renderMetrics, type MetricsSnapshot } from './format.js';
 
 export class MetricsFile {
   private writes: Promise<void> = Promise.resolve();
-  private problem?: string;
+  private readonly failure = new FailureLog();
   /** The path last written: the file that is ours to remove. */
   private written?: string;
   private removed = false;
@@ -38,17 +39,13 @@ export class MetricsFile {
       try {
         await writeFileAtomic(file, renderMetrics(this.snapshot()));
         this.written = file;
-        if (this.problem) this.log.info(`metrics file ${file} written again`);
-        this.problem = undefined;
+        if (this.failure.cleared()) this.log.info(`metrics file ${file} written again`);
       } catch (e) {
-        const msg = (e as Error).message;
-        const cause = (e as NodeJS.ErrnoException).code ?? msg; // the message names each write's own temp file
-        if (this.problem !== cause)
+        if (this.failure.news(e))
           this.log.warn(
             { path: file },
-            `cannot write the metrics file ${file}: ${msg} (tried again after each render and probe round; logged again only when the reason changes)`,
+            `cannot write the metrics file ${file}: ${(e as Error).message} (tried again after each render and probe round; logged again only when the reason changes)`,
           );
-        this.problem = cause;
       }
     });
   }
