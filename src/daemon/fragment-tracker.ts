@@ -20,8 +20,8 @@ export class FragmentTracker {
   private changeCounter = 0;
   /** Each fragment's text when last read, as the input given to the renders (the same object while it is unchanged). */
   private readonly seen = new Map<string, FragmentInput>();
-  /** Fragments that just became empty, and since when (now()): given a moment to show whether they are being rewritten. */
-  private readonly emptyPending = new Map<string, number>();
+  /** Fragments read empty or half written, and since when (now()): given a moment to show whether they are being rewritten. */
+  private readonly heldSince = new Map<string, number>();
   /** Fragments that vanished, and since when (performance.now): given a moment to show whether their whole directory is going. */
   private readonly gonePending = new Map<string, number>();
   /** Whether a read was stamped yet: at the first (start), every fragment is new and none is half-written by us. */
@@ -96,7 +96,7 @@ export class FragmentTracker {
       // A fragment created while we run is read empty when it is caught between its creation and
       // its first write: left out of this render (as it was a moment ago) and looked at again
       // shortly, so its real content, not an empty one, is the first the daemon knows of it.
-      if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && this.emptyStillSettling(f.file, now)) continue;
+      if (f.text === '' && !prev && !firstSight && this.good[f.file] === undefined && this.stillSettling(f.file, now)) continue;
       // An in-place write (truncate, then write) read in between looks like an empty fragment,
       // which is valid and would drop its mirrors and replace its last good. So a fragment that
       // just became empty keeps its previous content, and is looked at again shortly: still empty
@@ -105,19 +105,17 @@ export class FragmentTracker {
       // writer's own truncation can be read again (another event, its rewrite caught between its
       // open and its write). Nor only when it was read before: at start and after SIGHUP (nothing
       // read yet) its last valid content is what it had, so that is what it keeps meanwhile.
+      // Likewise a fragment rewritten in place, its last write just now (policy-dir.ts,
+      // IN_PLACE_SETTLE_MS): what was read may be its first part only. It keeps its previous
+      // content until a read finds it settled, or for WRITE_HOLD_MS at most (a writer that is
+      // still writing then is taken as it is).
       const before = prev?.text ?? this.good[f.file];
-      if (f.text === '' && before !== undefined && before !== '' && this.emptyStillSettling(f.file, now)) {
+      const maybePartial = f.text === '' ? before !== '' : f.settling === true && before !== f.text;
+      if (before !== undefined && maybePartial && this.stillSettling(f.file, now)) {
         stamped.push(prev ?? { file: f.file, text: before, changedAt: 0 });
         continue;
       }
-      // Rewritten in place, its last write just now (policy-dir.ts, IN_PLACE_SETTLE_MS): what was
-      // read may be its first part only. It keeps its previous content until a read finds it
-      // settled, or for WRITE_HOLD_MS at most (a writer that is still writing then is taken as it is).
-      if (f.settling === true && before !== undefined && before !== f.text && this.emptyStillSettling(f.file, now)) {
-        stamped.push(prev ?? { file: f.file, text: before, changedAt: 0 });
-        continue;
-      }
-      this.emptyPending.delete(f.file);
+      this.heldSince.delete(f.file);
       // First sight (start, SIGHUP): a fragment still at its last good content is older than any
       // that changed since, so after a restart the changed one still gives way in a conflict.
       // Unchanged, it is the same input as before (no object per fragment per render at 10 000).
@@ -130,7 +128,7 @@ export class FragmentTracker {
       this.seen.set(f.file, input);
       stamped.push(input);
     }
-    if (this.emptyPending.size > 0) this.forgetVanishedEmpties(read);
+    if (this.heldSince.size > 0) this.forgetVanishedHolds(read);
     if (known === seenBefore && this.gonePending.size === 0) return stamped;
     const present = new Set(read.map((f) => f.file)); // a set, not a scan per fragment: O(n) at 10 000 fragments
     let settling = false;
@@ -154,18 +152,18 @@ export class FragmentTracker {
   }
 
   /** Whether `file`, read empty (or settling) at `now`, is within WRITE_HOLD_MS of when it was first read so; then a look again is asked for. */
-  private emptyStillSettling(file: string, now: number): boolean {
-    const since = this.emptyPending.get(file) ?? now;
+  private stillSettling(file: string, now: number): boolean {
+    const since = this.heldSince.get(file) ?? now;
     if (now - since >= WRITE_HOLD_MS) return false;
-    this.emptyPending.set(file, since);
+    this.heldSince.set(file, since);
     this.recheckSoon();
     return true;
   }
 
-  /** Empty reads pending for files no longer there: one of that name later is new, its moment its own. */
-  private forgetVanishedEmpties(read: readonly SourceText[]): void {
+  /** Holds pending for files no longer there: one of that name later is new, its moment its own. */
+  private forgetVanishedHolds(read: readonly SourceText[]): void {
     const present = new Set(read.map((f) => f.file));
-    for (const file of this.emptyPending.keys()) if (!present.has(file)) this.emptyPending.delete(file);
+    for (const file of this.heldSince.keys()) if (!present.has(file)) this.heldSince.delete(file);
   }
 
   /** A merge's outcome: the fragments' statuses and the render's diagnostics (problems logged once). */
@@ -223,7 +221,7 @@ export class FragmentTracker {
   forget(): void {
     this.seen.clear();
     this.gonePending.clear();
-    this.emptyPending.clear();
+    this.heldSince.clear();
     this.reported.clear();
   }
 
