@@ -10,7 +10,7 @@
  * Whatever a reload does, thrown errors included, its `end` step runs after its `begin` step:
  * for the daemon, READY=1 after RELOADING=1, so that systemd never keeps the unit "reloading".
  */
-import type { ReloadOutcome, ReloadRecord, ReloadResult, ReloadStatus } from './reload-status.js';
+import { noReloads, type ReloadOutcome, type ReloadRecord, type ReloadResult, type ReloadStatus } from './reload-status.js';
 
 export interface ReloadSteps {
   /** Whether a reload may run (false once the daemon stops: then neither begin nor end is sent). */
@@ -32,7 +32,7 @@ export class ReloadQueue {
   private started = 0;
   private finished = 0;
   private last?: ReloadRecord;
-  private readonly byOutcome: Record<ReloadOutcome, number> = { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 };
+  private readonly byOutcome: Record<ReloadOutcome, number> = noReloads();
   private chain: Promise<void> = Promise.resolve();
   /** A reload is queued and has not begun: requests share it. */
   private waiting = false;

@@ -18,6 +18,11 @@
  */
 export type ReloadOutcome = 'applied' | 'refused' | 'not-rendered' | 'failed' | 'stopped';
 
+/** A count for every outcome, each 0 (the metrics file's reloads_total has every outcome from the start). */
+export function noReloads(): Record<ReloadOutcome, number> {
+  return { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 };
+}
+
 /** What one reload reports. */
 export interface ReloadResult {
   readonly outcome: ReloadOutcome;

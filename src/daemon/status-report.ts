@@ -13,7 +13,7 @@ import type { FragmentStatus } from '../pipeline/forgiving.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DriftEvent } from './output-guard.js';
 import type { LocalMirrorStatus } from './local-mirror-host.js';
-import type { ReloadOutcome, ReloadStatus } from './reload-status.js';
+import { noReloads, type ReloadOutcome, type ReloadStatus } from './reload-status.js';
 
 export interface RenderInfo {
   readonly at: string;
@@ -127,8 +127,6 @@ export interface DaemonFacts {
   readonly earlierDemotions?: number;
 }
 
-const NO_RELOADS: Readonly<Record<ReloadOutcome, number>> = { applied: 0, refused: 0, 'not-rendered': 0, failed: 0, stopped: 0 };
-
 /** Demotions since the start, health-aware order turned off and on again included. */
 function demotionsTotal(f: DaemonFacts): number {
   return (f.earlierDemotions ?? 0) + (f.keeper?.demotionsTotal ?? 0);
@@ -234,7 +232,7 @@ export function metricsSnapshot(f: DaemonFacts): MetricsSnapshot {
     degraded: degradedReasons(f).length > 0,
     // Refused (config problems) or failed: the settings in effect are not the file's.
     configLastReloadSuccessful: (f.configProblems ?? []).length === 0 && f.reloads?.last?.outcome !== 'failed',
-    reloads: { ...(f.reloadOutcomes ?? NO_RELOADS) },
+    reloads: { ...(f.reloadOutcomes ?? noReloads()) },
     brokenFragments: f.fragments.flatMap((x) => (x.state === 'valid' ? [] : [{ file: x.file, state: x.state }])),
     ...(f.localMirror ? { localMirror: { listening: f.localMirror.listening, ...f.localMirror.stats } } : {}),
   };
