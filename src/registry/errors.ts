@@ -46,7 +46,11 @@ export function classifyNetworkError(e: unknown): FailureClass {
   return 'protocol';
 }
 
-/** undici's bare names of its deadlines, in the words the probes use (direct-get.ts). */
+/**
+ * undici's deadline errors carry only their class's name as message: said as what happened.
+ * Keyed by that message, not by the code, which direct-get.ts's own errors share with a fuller
+ * message (`HOST: no response headers within N ms`) that stays as it is.
+ */
 const UNDICI_WORDS: Readonly<Record<string, string>> = {
   'Headers Timeout Error': 'no response headers in time (headers deadline)',
   'Body Timeout Error': 'the body stalled (body idle deadline)',
