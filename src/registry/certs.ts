@@ -6,7 +6,6 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import { byteOrderCompare } from '../core/byte-order.js';
 
 export interface TlsMaterial {
@@ -52,7 +51,9 @@ async function readDir(dir: string): Promise<TlsMaterial | undefined> {
   const extra = await Promise.all(files.ca.map((n) => fs.readFile(join(dir, n), 'utf8')));
   const pair = files.client[0];
   const client = pair ? { cert: await fs.readFile(join(dir, pair[0]), 'utf8'), key: await fs.readFile(join(dir, pair[1]), 'utf8') } : {};
-  return { ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}), ...client };
+  // node:tls is loaded only to add CAs: the daemon holds this module (containerd's certificate
+  // checks), and tls with what it loads is ~0.5 MB of an idle daemon's RSS (docs/performance.md)
+  return { ...(extra.length > 0 ? { ca: [...(await import('node:tls')).rootCertificates, ...extra] } : {}), ...client };
 }
 
 /**
