@@ -98,3 +98,21 @@ export function mergeHealth(a: HealthMap, b: HealthMap): Record<string, Endpoint
   }
   return out;
 }
+
+/**
+ * How long an endpoint's record is kept without news of it (no pull, no probe): a week. Its
+ * down time (15 min at most) is long over by then, so it only says how the endpoint was; the
+ * cache, rewritten on every update, would otherwise keep every endpoint ever used for ever.
+ */
+export const HEALTH_RECORD_MAX_AGE_MS = 7 * 24 * 3600_000;
+
+/**
+ * The records less than `maxAgeMs` older than the newest one (which is the update being
+ * written). Measured from the newest record, not the clock, so a clock stepped forward
+ * does not empty the cache; a record from the future is not believed on reading (store.ts).
+ */
+export function withoutStale(map: HealthMap, maxAgeMs: number = HEALTH_RECORD_MAX_AGE_MS): Record<string, EndpointHealth> {
+  const records = Object.entries(map);
+  const newest = Math.max(...records.map(([, h]) => h.updatedAt));
+  return Object.fromEntries(records.filter(([, h]) => h.updatedAt >= newest - maxAgeMs));
+}

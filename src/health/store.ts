@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { mergeHealth, type EndpointHealth, type HealthMap } from './health.js';
+import { mergeHealth, withoutStale, type EndpointHealth, type HealthMap } from './health.js';
 import { withLock } from '../output/lock.js';
 import { readPrivateFile, replacePrivateFile } from '../output/private-file.js';
 
@@ -68,12 +68,12 @@ export async function readHealth(path: string, now: number = Date.now()): Promis
   );
 }
 
-/** Merges `updates` into the file (newer record per endpoint wins) and returns the result. */
+/** Merges `updates` into the file (newer record per endpoint wins, stale ones dropped: withoutStale) and returns the result. */
 export async function updateHealth(path: string, updates: HealthMap): Promise<HealthMap> {
   if (Object.keys(updates).length === 0) return readHealth(path);
   await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
   return withLock(`${path}.lock`, { waitMs: HEALTH_LOCK_WAIT_MS, unnamedStaleMs: UNNAMED_LOCK_STALE_MS }, async () => {
-    const merged = mergeHealth(await readHealth(path), updates);
+    const merged = withoutStale(mergeHealth(await readHealth(path), updates));
     await replacePrivateFile(path, `${JSON.stringify({ version: 1, endpoints: merged }, null, 1)}\n`);
     return merged;
   });

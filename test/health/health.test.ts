@@ -1,5 +1,14 @@
 import t from 'tap';
-import { DEFAULT_HEALTH_POLICY, healthState, mergeHealth, orderByHealth, recordFailure, recordSuccess } from '../../src/health/health.js';
+import {
+  DEFAULT_HEALTH_POLICY,
+  HEALTH_RECORD_MAX_AGE_MS,
+  healthState,
+  mergeHealth,
+  orderByHealth,
+  recordFailure,
+  recordSuccess,
+  withoutStale,
+} from '../../src/health/health.js';
 
 const E = 'https://m1.example:5000';
 
@@ -63,4 +72,19 @@ t.test('merging two views keeps the newer record per endpoint and every endpoint
   t.equal(m.x?.updatedAt, 20);
   t.equal(healthState(m.x, 21), 'up');
   t.equal(mergeHealth(b, a).x?.updatedAt, 20, 'order of the views does not matter');
+});
+
+t.test('records a week older than the newest are dropped; the rest are kept as they are', async (t) => {
+  const day = 24 * 3600_000;
+  const now = 100 * day;
+  const map = {
+    fresh: recordSuccess(undefined, 'fresh', now),
+    sixDays: recordFailure(undefined, 'sixDays', 'refused', 'connection refused', now - 6 * day),
+    eightDays: recordSuccess(undefined, 'eightDays', now - 8 * day),
+  };
+  t.equal(HEALTH_RECORD_MAX_AGE_MS, 7 * day);
+  t.same(withoutStale(map), { fresh: map.fresh, sixDays: map.sixDays });
+  t.same(withoutStale({ eightDays: map.eightDays }), { eightDays: map.eightDays }, 'the newest record is never stale, however old');
+  t.same(withoutStale({}), {}, 'an empty cache');
+  t.same(Object.keys(withoutStale(map, 7 * day + 2 * day)).sort(), ['eightDays', 'fresh', 'sixDays'], 'the age is a parameter');
 });

@@ -66,3 +66,15 @@ t.test('a record written after now (the clock was stepped back since) is not bel
   const slightlyAhead = asWritten(recordSuccess(undefined, F, now + 1000));
   t.same((await readHealth(cacheWith(JSON.stringify({ version: 1, endpoints: { [F]: slightlyAhead } }))))[F], slightlyAhead, 'a second ahead is kept');
 });
+
+t.test('an update drops the records of endpoints not heard of for a week: the cache does not keep every endpoint ever used', async (t) => {
+  const now = Date.now();
+  const day = 24 * 3600_000;
+  const gone = asWritten(recordSuccess(undefined, 'https://old-mirror.example', now - 8 * day));
+  const quiet = asWritten(recordFailure(undefined, F, 'refused', 'connection refused', now - 6 * day));
+  const file = cacheWith(JSON.stringify({ version: 1, endpoints: { 'https://old-mirror.example': gone, [F]: quiet } }));
+  t.same(Object.keys(await readHealth(file)).sort(), ['https://old-mirror.example', F].sort(), 'reading drops nothing');
+  const success = asWritten(recordSuccess(undefined, E, now, 3));
+  t.same(await updateHealth(file, { [E]: success }), { [F]: quiet, [E]: success }, 'the week-old record is gone, the six-day-old one kept');
+  t.same((JSON.parse(readFileSync(file, 'utf8')) as { endpoints: unknown }).endpoints, { [F]: quiet, [E]: success }, 'and so is the file');
+});
