@@ -113,6 +113,6 @@ export const HEALTH_RECORD_MAX_AGE_MS = 7 * 24 * 3600_000;
  */
 export function withoutStale(map: HealthMap, maxAgeMs: number = HEALTH_RECORD_MAX_AGE_MS): Record<string, EndpointHealth> {
   const records = Object.entries(map);
-  const newest = Math.max(...records.map(([, h]) => h.updatedAt));
+  const newest = records.reduce((m, [, h]) => Math.max(m, h.updatedAt), -Infinity);
   return Object.fromEntries(records.filter(([, h]) => h.updatedAt >= newest - maxAgeMs));
 }
