@@ -18,15 +18,20 @@
  * A file is classified from the bytes writeFileAtomic reads and classified again just before
  * the rename (its beforeReplace hook), and before an unlink: one written by someone else in
  * between is never replaced or removed unseen (the window left is a rename's or an unlink's).
+ *
+ * A hosts.toml that is a symbolic link is never ours (we write regular files): an operator put
+ * it there (a file of their configuration, an alias `_default/hosts.toml -> ../docker.io/hosts.toml`),
+ * and containerd reads through it. It is left as it is, whatever it points to (a file bearing
+ * our header, nothing yet), and reported when the policy covers its host, as a hand-written one.
  */
-import { promises as fs, type Dirent } from 'node:fs';
+import { lstatSync, promises as fs, readlinkSync, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
 import { readRegularFile, writeFileAtomic } from '../output/atomic-write.js';
-import { unlessMissing } from '../output/if-exists.js';
+import { unlessMissing, unlessMissingSync } from '../output/if-exists.js';
 import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
 import { CERT_DIRS } from '../registry/certs.js';
 import { tlsFilesFor, tlsListing } from './tls-files.js';
@@ -78,7 +83,21 @@ export function stampedText(text: string): string {
   return `${HOSTS_TOML_HEADER}${DIGEST_MARK}${bodyDigest(body)}\n${body}`;
 }
 
-type Standing = { kind: 'missing' } | { kind: 'foreign' } | { kind: 'ours' } | { kind: 'edited'; text: string };
+type Standing = { kind: 'missing' } | { kind: 'foreign' } | { kind: 'link'; target: string } | { kind: 'ours' } | { kind: 'edited'; text: string };
+
+/**
+ * The target of a symbolic link at `file` (as readlink says), undefined when it is none.
+ * Blocking: writeFileAtomic calls its beforeReplace hook synchronously (an lstat, microseconds).
+ */
+function linkAt(file: string): string | undefined {
+  return lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true ? unlessMissingSync(() => readlinkSync(file)) : undefined;
+}
+
+/** Whose the hosts.toml at `file` is: a link is the operator's whatever it points to; otherwise its bytes say (standingOfBytes). */
+function standingOf(file: string, bytes: Buffer | undefined): Standing {
+  const target = linkAt(file);
+  return target !== undefined ? { kind: 'link', target } : standingOfBytes(bytes);
+}
 
 /**
  * Whose a hosts.toml is, from its bytes: missing, someone else's (no header), ours as we wrote it,
@@ -156,7 +175,7 @@ async function writeOne(dir: string, f: HostsFile, now: Date, out: HostsDirOutco
     let found: Standing = { kind: 'missing' };
     // Asked on writeFileAtomic's first read and again just before its rename.
     const replaceable = (current: Buffer | undefined): boolean => {
-      found = standingOfBytes(current);
+      found = standingOf(file, current);
       return found.kind === 'missing' || found.kind === 'ours' || (found.kind === 'edited' && found.text === keptText);
     };
     const result = await writeFileAtomic(file, text, { beforeReplace: replaceable });
@@ -166,6 +185,15 @@ async function writeOne(dir: string, f: HostsFile, now: Date, out: HostsDirOutco
       return;
     }
     const seen = found as Standing;
+    if (seen.kind === 'link') {
+      out.conflicts.push(
+        error(
+          { file },
+          `a symbolic link to ${seen.target} (mirror-policyd writes regular files); left as it is, so containerd does not get the policy for ${f.host} (remove the link to let mirror-policyd manage it)`,
+        ),
+      );
+      return;
+    }
     if (seen.kind !== 'edited') {
       out.conflicts.push(
         error(
@@ -202,22 +230,24 @@ async function removeIfOurs(dir: string, entry: Dirent, aliased: ReadonlySet<str
 /**
  * Our hosts.toml of `host` unlinked (an edited one kept first), classified again from a fresh
  * read just before the unlink: one someone wrote in between stays. 'none': there is no
- * hosts.toml (the directory may still hold kept copies); 'not ours': someone else's, or a change
- * at every try.
+ * hosts.toml (the directory may still hold kept copies); 'not ours': someone else's (a link
+ * among them: unlinking it would remove an operator's alias, not our file), or a change at
+ * every try.
  */
 async function removeOurHostsToml(dir: string, host: string, now: Date, out: HostsDirOutcome): Promise<'removed' | 'none' | 'not ours'> {
   const file = join(dir, host, 'hosts.toml');
   let kept: string | undefined;
   for (let attempt = 0; attempt < RACE_TRIES; attempt++) {
     const bytes = await readRegularFile(file);
-    const standing = standingOfBytes(bytes);
+    const standing = standingOf(file, bytes);
     if (standing.kind === 'missing') return 'none';
-    if (standing.kind === 'foreign') return 'not ours';
+    if (standing.kind === 'foreign' || standing.kind === 'link') return 'not ours';
     if (standing.kind === 'edited' && standing.text !== kept) {
       out.edited.push({ host, savedAs: await keepEdited(dir, host, standing.text, now) });
       kept = standing.text;
     }
     const again = await readRegularFile(file);
+    if (linkAt(file) !== undefined) return 'not ours';
     if (again === undefined) return 'none';
     if (bytes !== undefined && again.equals(bytes)) {
       await fs.unlink(file);

@@ -8,7 +8,7 @@
  * only through `_default`. Skipped, saying why, when not root or containerd is not installed.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHostsDir } from '../../../src/containerd/hosts-dir.js';
@@ -68,4 +68,33 @@ t.test('an edit kept when ours was restored stays out of the way when the host i
   t.same(dropped.removed, [SOURCE]);
   t.notOk(existsSync(join(hostsDir, SOURCE)), 'no directory left under the host name to hide _default');
   t.ok(existsSync(restored.edited[0]?.savedAs ?? ''), 'the kept copy is still there');
+});
+
+t.test("an operator's _default/hosts.toml linked to ours survives our renders: containerd keeps reading it for every other registry", { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-default-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const mirror = await registryFor(t);
+  const img = await buildImage(join(work, 'img'), { content: 'through a linked _default', tag: 'v1' });
+  await pushImage(img, `${mirror.host}/app:v1`);
+  const D = img.manifestDigest;
+  const hostsDir = join(work, 'certs.d');
+  const files = [{ host: SOURCE, text: `${HOSTS_TOML_HEADER}server = "https://${SOURCE}"\n\n[host."http://${mirror.host}"]\n  capabilities = ["pull"]\n` }];
+  await writeHostsDir(hostsDir, files);
+  mkdirSync(join(hostsDir, '_default'));
+  symlinkSync(`../${SOURCE}/hosts.toml`, join(hostsDir, '_default', 'hosts.toml'));
+
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetch = async (ref: string): Promise<string> => {
+    await run('ctr', ['--address', socket, 'content', 'rm', D]).catch(() => undefined);
+    return run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 }).then(
+      () => 'pulled',
+      (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+    );
+  };
+  const other = `other.invalid/app@${D}`; // no such registry: only _default's mirror serves it
+  t.equal(await fetch(other), 'pulled', 'the control: containerd reads _default/hosts.toml through the link');
+  const again = await writeHostsDir(hostsDir, files);
+  t.same(again.removed, [], 'nothing removed through the link');
+  t.ok(lstatSync(join(hostsDir, '_default', 'hosts.toml')).isSymbolicLink(), 'the link stays');
+  t.equal(await fetch(other), 'pulled', 'and containerd still pulls every other registry through it');
 });

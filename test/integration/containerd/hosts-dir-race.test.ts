@@ -5,7 +5,7 @@
  * that the other writer's file lands just after our first read.
  */
 import t, { type Test } from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as atomic from '../../../src/output/atomic-write.js';
@@ -102,6 +102,24 @@ t.test('a hand-written hosts.toml put in place of ours between our read and our 
   const outcome = await writeHostsDir(dir, []);
   t.equal(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), theirs, 'not removed');
   t.same(outcome.removed, []);
+});
+
+t.test('a symbolic link put in place of ours between our read and our replace is left, even to a file bearing our header', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-race-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const real = await import('../../../src/containerd/hosts-dir.js');
+  await real.writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  const target = join(dir, 'operator.toml');
+  writeFileSync(target, real.stampedText(ours('https://quay.io'))); // by its bytes, ours
+  const { writeHostsDir } = await racing(t, (path) => {
+    rmSync(path);
+    symlinkSync(target, path);
+  });
+  const outcome = await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://other.example') }]);
+  t.ok(lstatSync(join(dir, 'quay.io', 'hosts.toml')).isSymbolicLink(), 'the link is not replaced');
+  t.match(outcome.conflicts.map(formatDiagnostic), [/quay\.io\/hosts\.toml: .*a symbolic link to .*operator\.toml/]);
+  t.same(outcome.current, []);
+  t.same(readdirSync(join(dir, 'quay.io')), ['hosts.toml'], 'no temp file left');
 });
 
 t.test('without a race, the same wrapped module writes and removes as before (the control)', async (t) => {

@@ -262,3 +262,54 @@ t.test('modes do not depend on the umask: directories we make 0755, hosts.toml 0
     t.equal(mode(d), '755', d);
   t.equal(mode(join(dir, 'quay.io', 'hosts.toml')), '644');
 });
+
+t.test("a hosts.toml that is a symbolic link is the operator's: left as it is and reported, never replaced by a regular file", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-filelink-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const hosts = join(dir, 'certs.d');
+  const elsewhere = join(dir, 'config');
+  mkdirSync(elsewhere);
+  // One bearing our header (a copy of ours the operator links from their configuration), one dangling, one of theirs.
+  const copied = stampedText(ours('https://quay.io'));
+  writeFileSync(join(elsewhere, 'quay.toml'), copied);
+  writeFileSync(join(elsewhere, 'ghcr.toml'), 'server = "https://ghcr.io"\n');
+  const links = { 'quay.io': join(elsewhere, 'quay.toml'), 'dangling.io': join(elsewhere, 'not-yet.toml'), 'ghcr.io': join(elsewhere, 'ghcr.toml') };
+  for (const [host, target] of Object.entries(links)) {
+    mkdirSync(join(hosts, host), { recursive: true });
+    symlinkSync(target, join(hosts, host, 'hosts.toml'));
+  }
+  const outcome = await writeHostsDir(hosts, [
+    { host: 'a.io', text: ours('https://a.io') },
+    ...Object.keys(links).map((host) => ({ host, text: ours(`https://other.example/${host}`) })),
+  ]);
+  t.same(outcome.current, ['a.io'], 'the others are written');
+  t.same(outcome.written, ['a.io']);
+  const said = outcome.conflicts.map(formatDiagnostic);
+  t.equal(said.length, 3, 'each link is a conflict');
+  for (const [host, target] of Object.entries(links)) {
+    t.ok(lstatSync(join(hosts, host, 'hosts.toml')).isSymbolicLink(), `${host}: the link stays`);
+    t.ok(
+      said.some((s) => s.includes(`${host}/hosts.toml`) && s.includes(`a symbolic link to ${target}`)),
+      `${host}: the conflict names the link's target`,
+    );
+  }
+  t.equal(readFileSync(join(elsewhere, 'quay.toml'), 'utf8'), copied, 'its target is not written through');
+  t.notOk(existsSync(join(elsewhere, 'not-yet.toml')), 'nor is a dangling one created');
+});
+
+t.test('a hosts.toml link in a host directory the policy does not cover (`_default/hosts.toml` -> ours) is left, never removed through', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-filealias-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const files = [{ host: 'docker.io', text: ours('https://registry-1.docker.io') }];
+  await writeHostsDir(dir, files);
+  mkdirSync(join(dir, '_default'));
+  symlinkSync('../docker.io/hosts.toml', join(dir, '_default', 'hosts.toml')); // every other registry through docker.io's mirrors
+  const again = await writeHostsDir(dir, files);
+  t.same(again.removed, [], 'nothing removed through the link');
+  t.same(again.conflicts, []);
+  t.ok(lstatSync(join(dir, '_default', 'hosts.toml')).isSymbolicLink(), 'the link stays, and with it _default/');
+  t.equal(readFileSync(join(dir, '_default', 'hosts.toml'), 'utf8'), stampedText(files[0]?.text ?? ''), 'containerd reads ours through it');
+  const dropped = await writeHostsDir(dir, []);
+  t.same(dropped.removed, ['docker.io'], 'dropped: ours removed under its own name');
+  t.ok(lstatSync(join(dir, '_default', 'hosts.toml')).isSymbolicLink(), 'the link is still the operator’s to remove');
+});
