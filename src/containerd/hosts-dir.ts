@@ -30,7 +30,7 @@ import { byteOrderCompare } from '../core/byte-order.js';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
-import { readRegularFile, writeFileAtomic } from '../output/atomic-write.js';
+import { readRegularFile, removeStaleTemps, writeFileAtomic } from '../output/atomic-write.js';
 import { unlessMissing, unlessMissingSync } from '../output/if-exists.js';
 import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
 import { CERT_DIRS } from '../registry/certs.js';
@@ -224,7 +224,9 @@ async function removeIfOurs(dir: string, entry: Dirent, aliased: ReadonlySet<str
   if (removed === 'not ours') return;
   if (removed === 'removed') out.removed.push(entry.name);
   const moved = await moveKeptCopies(dir, entry.name);
-  if (removed === 'removed' || moved) await fs.rmdir(hostDir).catch(() => undefined); // other files (certificates) stay, and so does the directory
+  // A write of ours killed before its rename left its temp file: with it, the directory would stay and hide _default.
+  const temps = await removeStaleTemps(hostDir, { only: 'hosts.toml' });
+  if (removed === 'removed' || moved || temps.length > 0) await fs.rmdir(hostDir).catch(() => undefined); // other files (certificates) stay, and so does the directory
 }
 
 /**

@@ -313,3 +313,18 @@ t.test('a hosts.toml link in a host directory the policy does not cover (`_defau
   t.same(dropped.removed, ['docker.io'], 'dropped: ours removed under its own name');
   t.ok(lstatSync(join(dir, '_default', 'hosts.toml')).isSymbolicLink(), 'the link is still the operator’s to remove');
 });
+
+t.test('a temp file a killed write left in a dropped host directory goes with it (a directory left would hide _default)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-staletmp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  mkdirSync(join(dir, 'ghcr.io'));
+  // pid 2^22+1 is above any pid_max: no process runs with it.
+  const stale = '.hosts.toml.4194305.0123abcd.tmp';
+  writeFileSync(join(dir, 'quay.io', stale), 'half of a hosts.toml');
+  writeFileSync(join(dir, 'ghcr.io', stale), 'half of a hosts.toml');
+  const dropped = await writeHostsDir(dir, []);
+  t.same(dropped.removed, ['quay.io']);
+  t.notOk(existsSync(join(dir, 'quay.io')), 'the directory is gone');
+  t.notOk(existsSync(join(dir, 'ghcr.io')), 'one holding only a temp file of ours too (the killed write was its first)');
+});
