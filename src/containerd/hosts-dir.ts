@@ -68,13 +68,15 @@ const HOST_DIR = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
  * `path` and the directories above it that are missing, made 0755 whatever the umask (mkdir's
  * mode is masked by it): containerd runs as root, but `resolve --runtime containerd` and an
  * operator's look read them as anyone, and a hosts.toml is 0644 for that. Existing ones keep theirs.
+ * Whether `path` was made now.
  */
-async function mkdirReadable(path: string): Promise<void> {
+async function mkdirReadable(path: string): Promise<boolean> {
   const made = await fs.mkdir(path, { recursive: true, mode: 0o755 });
-  if (made === undefined) return;
+  if (made === undefined) return false;
   const first = resolve(made);
   // From `path` up to the first one made (absolute paths: a relative one would stop at '.').
   for (let p = resolve(path); p.startsWith(first) && p !== dirname(p); p = dirname(p)) await fs.chmod(p, 0o755);
+  return true;
 }
 
 /** What we write for a rendered file: the header, the digest of the rest (as registries.conf carries its own), the rest. */
@@ -168,7 +170,18 @@ async function writeOne(dir: string, f: HostsFile, now: Date, out: HostsDirOutco
     );
     return;
   }
-  await mkdirReadable(join(dir, f.host));
+  const hostDir = join(dir, f.host);
+  const made = await mkdirReadable(hostDir);
+  // A first write that fails (a full disk) leaves no empty directory: containerd would take it and skip _default/.
+  await replaceOurs(dir, f, now, out).catch(async (e: unknown) => {
+    if (made) await fs.rmdir(hostDir).catch(() => undefined);
+    throw e;
+  });
+}
+
+/** writeOne's hosts.toml replaced (an edit of ours kept first), unless it is not ours; a change between our read and our replace is read again. */
+async function replaceOurs(dir: string, f: HostsFile, now: Date, out: HostsDirOutcome): Promise<void> {
+  const file = join(dir, f.host, 'hosts.toml');
   const text = stampedText(f.text);
   let keptText: string | undefined; // an edit of ours already kept: replacing it loses nothing
   for (let attempt = 0; attempt < RACE_TRIES; attempt++) {

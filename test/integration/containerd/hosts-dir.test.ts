@@ -14,6 +14,7 @@ import { formatDiagnostic } from '../../../src/core/diagnostic.js';
 import { EDITED_DIR, stampedText, updateHostsDir, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { tlsListing } from '../../../src/containerd/tls-files.js';
+import { BIN } from '../../helpers/cli.js';
 import type { RegistriesConf } from '../../../src/registries-conf/model.js';
 
 const ours = (server: string): string => `${HOSTS_TOML_HEADER}server = "${server}"\n`;
@@ -328,3 +329,26 @@ t.test('a temp file a killed write left in a dropped host directory goes with it
   t.notOk(existsSync(join(dir, 'quay.io')), 'the directory is gone');
   t.notOk(existsSync(join(dir, 'ghcr.io')), 'one holding only a temp file of ours too (the killed write was its first)');
 });
+
+t.test(
+  'a first write that fails (a full disk) leaves no empty host directory behind (containerd would take it and skip _default)',
+  { skip: process.getuid?.() !== 0 && 'needs root: unshare -m and mount a small tmpfs' },
+  async (t) => {
+    const work = mkdtempSync(join(tmpdir(), 'mpd-hosts-full-'));
+    t.teardown(() => rmSync(work, { recursive: true, force: true }));
+    const policy = join(work, 'policy.d');
+    const hostsDir = join(work, 'certs.d');
+    mkdirSync(policy);
+    mkdirSync(hostsDir);
+    writeFileSync(join(policy, '10-quay.toml'), '[[mirror-set]]\nsource = "quay.io"\nmirrors = ["mirror.lan:5000"]\n');
+    // A real ENOSPC: a tmpfs of two inodes (its root and the host directory) over the hosts dir, in a mount namespace of its own.
+    const mountFull = 'mount -t tmpfs -o nr_inodes=2,mode=0755 mpd-test-hosts "$0" && "$@"; echo "left: $(ls -A "$0")"';
+    const render = [process.execPath, BIN, 'render', '--policy-dir', policy, '--base', '/dev/null', '--output', join(work, 'registries.conf')];
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', mountFull, hostsDir, ...render, '--containerd-hosts-dir', hostsDir], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    t.match(r.stderr, /quay\.io\/hosts\.toml: .*cannot write: .*ENOSPC/, 'the write failed for want of space, and said so');
+    t.match(r.stdout, /^left: $/m, 'and the host directory it made is gone again');
+  },
+);
