@@ -15,7 +15,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -268,6 +268,8 @@ t.test("purge: our containerd hosts.toml files go (an edited one kept first, whe
   write(join(dir, 'old.example', oldCopy), 'a copy an earlier version kept beside the file\n');
   const theirs = 'server = "https://theirs.example"\n';
   write(join(dir, 'theirs.example/hosts.toml'), theirs);
+  mkdirSync(join(dir, '_default'));
+  symlinkSync('../quay.io/hosts.toml', join(dir, '_default/hosts.toml')); // an operator's alias to one of ours
   const { purged } = h.purge();
   t.equal(purged.status, 0, 'postrm purge', { stderr: purged.stderr });
   t.notOk(existsSync(join(dir, 'quay.io')), 'ours removed, with its now empty directory');
@@ -285,6 +287,10 @@ t.test("purge: our containerd hosts.toml files go (an edited one kept first, whe
   t.notOk(existsSync(join(dir, 'old.example')), 'a copy an earlier version kept beside ours does not keep its directory');
   t.equal(readFileSync(join(dir, EDITED_DIR, 'old.example', oldCopy), 'utf8'), 'a copy an earlier version kept beside the file\n', 'it is moved to the others');
   t.equal(readFileSync(join(dir, 'theirs.example/hosts.toml'), 'utf8'), theirs, "someone else's left alone");
+  t.ok(
+    lstatSync(join(dir, '_default/hosts.toml')).isSymbolicLink(),
+    "an operator's link to ours is theirs: left (dangling now), as the daemon leaves it, and so is _default/",
+  );
   const literal = host('purge-hosts-literal', {
     current: OURS,
     original: ORIGINAL,
