@@ -139,6 +139,8 @@ export class Upstream {
    * A new rendered policy: the clients of endpoints it no longer names are closed (requests
    * still under way on them finish first) and forgotten, so a daemon that lives through many
    * policies keeps clients for the endpoints of the current one, not of every one it has had.
+   * What was last logged of a dropped endpoint goes with it (back in a later policy, its
+   * first failure is news again).
    */
   retainFor(conf: RegistriesConf): void {
     const keep = endpointKeysOf(conf);
@@ -147,6 +149,7 @@ export class Upstream {
       this.clients.delete(key);
       c.then((client) => client.close()).catch(() => undefined);
     }
+    for (const key of this.warned.keys()) if (!keep.has(key)) this.warned.delete(key);
   }
 
   /** Sources in the order to try them: those the health cache marks down last. */

@@ -126,3 +126,29 @@ t.test('the clients of endpoints no rendered table names any more are let go: as
   up.retainFor(confWith('m19.example:5000'));
   t.equal(await up.client(source('m19.example:5000')), kept, 'a client the new policy still names is kept (its connections, its tokens)');
 });
+
+t.test('what was logged of an endpoint the new policy drops is forgotten with it: back later, its first failure is news (warn) again', async (t) => {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  const up = new Upstream({ credentials: false, maxConcurrent: 1, health: await healthBook(undefined, log), stats: emptyStats(), log });
+  t.teardown(() => up.close());
+  const s: PullSource = {
+    reference: `m.example:5000/app@sha256:${'a'.repeat(64)}`,
+    endpoint: { host: 'm.example:5000', insecure: true },
+    role: 'mirror',
+    blocked: false,
+  };
+  const confWith = (host: string): RegistriesConf => ({
+    registries: [{ prefix: 'source.invalid/app', location: 'source.invalid/app', mirrors: [{ location: `${host}/app`, insecure: true }] }],
+  });
+  const refused = (): RegistryError => new RegistryError('http://m.example:5000: connect ECONNREFUSED 127.0.0.1:5000', 'unhealthy', 'refused');
+  const levels = (): number[] => lines.filter((l) => /ECONNREFUSED/.test(l.msg)).map((l) => l.level);
+  up.failed(s, refused());
+  up.retainFor(confWith('m.example:5000')); // still named: its failure is not news
+  up.failed(s, refused());
+  t.same(levels(), [40, 20]);
+  up.retainFor(confWith('other.example:5000')); // dropped
+  up.retainFor(confWith('m.example:5000')); // and back
+  up.failed(s, refused());
+  t.same(levels(), [40, 20, 40], 'news again after the endpoint was out of the policy');
+});
