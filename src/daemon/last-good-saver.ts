@@ -4,6 +4,7 @@
  * the failure is a degraded reason, and the next try (after a backoff) saves the difference
  * between what the state dir holds and what is good now.
  */
+import { FailureLog } from '../core/failure-log.js';
 import type { Logger } from '../core/log.js';
 import { Backoff } from './retry.js';
 import type { StateDir } from './state-dir.js';
@@ -12,6 +13,7 @@ export class LastGoodSaver {
   /** What the state dir holds (differs from the last good while saving fails). Never mutated: the daemon replaces its record each render. */
   private saved: Readonly<Record<string, string>>;
   private lastError?: string;
+  private readonly failures = new FailureLog();
   private readonly backoff = new Backoff();
   private stopping = false;
 
@@ -31,13 +33,13 @@ export class LastGoodSaver {
     try {
       await this.state.writeLastGood(this.saved, lastGood, () => this.stopping, this.pace);
       this.saved = lastGood; // not a copy: 10 000 entries copied after every change at 10 000 fragments
-      if (this.lastError) this.log.info(`last-good copies saved in ${where} again`);
+      if (this.failures.cleared()) this.log.info(`last-good copies saved in ${where} again`);
       this.lastError = undefined;
       this.backoff.succeeded();
       return undefined;
     } catch (e) {
-      // Logged at error once per cause; the retries (every minute at most, while it lasts) at debug.
-      const again = this.lastError === (e as Error).message;
+      // Logged at error once per cause (its errno: a message may name a temp file, new at each try); the retries (every minute at most, while it lasts) at debug.
+      const again = !this.failures.news(e);
       this.lastError = (e as Error).message;
       const retryInMs = this.backoff.failed();
       if (again)
