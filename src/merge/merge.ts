@@ -220,13 +220,12 @@ export function mergePolicies(input: MergeInput): MergeResult {
   for (const set of merged) {
     const t = tables.for(set.source, set.origin);
     if (set.never) t.blocked = true;
-    const digestOnlyTable = t.mirrorByDigestOnly === true;
-    if (digestOnlyTable && set.mode !== 'digest-only') diagnostics.push(digestOnlyTableNote(t, set.mode, set.origin, "the set's"));
-    if (digestOnlyTable && set.mode === 'tag-only') continue;
+    const digestOnly = t.mirrorByDigestOnly === true ? inDigestOnlyTable(set.mode) : undefined;
+    if (digestOnly?.narrowed) diagnostics.push(digestOnlyTableNote(t, digestOnly.narrowed, set.origin, "the set's"));
+    if (digestOnly?.keep === false) continue;
     for (const [i, location] of set.mirrors.entries()) {
       const ep: Endpoint = { location, origin: set.mirrorOrigins[i] ?? set.origin };
-      // Under mirror-by-digest-only the mirrors serve digests already; containers/image refuses pull-from-mirror beside it.
-      if (set.mode !== 'all' && !digestOnlyTable) ep.pullFromMirror = set.mode;
+      if (set.mode !== 'all' && !digestOnly) ep.pullFromMirror = set.mode;
       t.mirrors.push(ep);
     }
   }
@@ -365,10 +364,11 @@ function inheritMirrors(plan: readonly Inheritance[], diagnostics: Diagnostic[])
         continue;
       }
       const mode = m.pullFromMirror === 'tag-only' ? 'tag-only' : m.pullFromMirror === 'digest-only' ? 'digest-only' : 'all';
-      if (digestOnlyTable && mode !== 'digest-only') narrowed.add(mode);
-      if (digestOnlyTable && mode === 'tag-only') continue;
+      const digestOnly = digestOnlyTable ? inDigestOnlyTable(mode) : undefined;
+      if (digestOnly?.narrowed) narrowed.add(digestOnly.narrowed);
+      if (digestOnly?.keep === false) continue;
       const carried: Endpoint = { ...m, location: m.location + suffix };
-      if (digestOnlyTable) delete carried.pullFromMirror;
+      if (digestOnly) delete carried.pullFromMirror;
       // The scope's mirror-by-digest-only made its mirrors digest-only: a nested table without that key says so per mirror.
       else if (from.mirrorByDigestOnly === true && table.mirrorByDigestOnly !== true) carried.pullFromMirror = 'digest-only';
       table.mirrors.push(carried);
@@ -385,6 +385,16 @@ function uncarried(table: RegistryTable, from: RegistryTable, m: Endpoint, suffi
     `names under "${scope}" are not sent to mirror "${m.location}" of "${registryScope(from)}": its rewrite would give "${m.location}${suffix}/...", which is not a valid reference`,
   );
   return m.origin ? { ...d, related: [m.origin] } : d;
+}
+
+/**
+ * What a mirror meant for `mode` becomes in a `mirror-by-digest-only` table: containers/image
+ * refuses `pull-from-mirror` beside that key (so a kept mirror carries none: the key already
+ * makes it digest-only), a tag-only mirror is left out, and one for tags too is narrowed to
+ * digests; `narrowed` is what digestOnlyTableNote then says.
+ */
+function inDigestOnlyTable(mode: MirrorMode): { keep: boolean; narrowed: 'tag-only' | 'all' | undefined } {
+  return { keep: mode !== 'tag-only', narrowed: mode === 'digest-only' ? undefined : mode };
 }
 
 /**
