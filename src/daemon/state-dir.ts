@@ -21,7 +21,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fsyncDir, type WriteOptions } from '../output/atomic-write.js';
 import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../output/pid.js';
 import { trustProblem } from '../fragments/policy-dir.js';
-import { untrustedAncestor } from '../core/trust.js';
+import { trustFix, untrustedAncestor } from '../core/trust.js';
 import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../output/private-file.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 
@@ -135,7 +135,7 @@ async function unsafeAncestorReason(stateDir: string, path: string): Promise<str
   if (found === undefined) return undefined;
   const { at, problem, st } = found;
   const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-  return `refusing state directory ${stateDir}: ${at} above it (owner uid ${st.uid}, mode ${mode}) is ${problem}; another user could put another directory in its place; fix: ${fixCommand(at, 'go-w')}`;
+  return `refusing state directory ${stateDir}: ${at} above it (owner uid ${st.uid}, mode ${mode}) is ${problem}; another user could put another directory in its place; fix: ${trustFix(at, st, ownUid())}`;
 }
 
 /** What the command line of a mirror-policyd of `stateDir` looks like: its name, and this state dir if it names one. */
