@@ -167,11 +167,21 @@ t.test('a reload that outlasts --timeout-ms: exit 4 saying it is in progress', a
   const ws = workspace(t);
   const { p1, p2 } = twoPolicyDirs(ws);
   const config = join(ws.dir, 'config.toml');
-  const slow = (dir: string): void => writeFileSync(config, `policy-dir = ${JSON.stringify(dir)}\nafter-render = [["/bin/sleep", "5"]]\n`);
+  // The after-render command waits for the test to open a gate (bounded: 30 s at most), so the
+  // reload lasts as long as the test wants it to, however fast or slow the machine.
+  const gate = join(ws.dir, 'gate');
+  const ran = join(ws.dir, 'ran.txt');
+  const command = `i=0; while [ ! -e '${gate}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo ran >> '${ran}'`;
+  const slow = (dir: string): void =>
+    writeFileSync(config, `policy-dir = ${JSON.stringify(dir)}\nafter-render = [["/bin/sh", "-c", ${JSON.stringify(command)}]]\n`);
+  writeFileSync(gate, ''); // open for the first render's command
   slow(p1);
   const d = await startOn(t, ws, config);
+  await d.waitFor(() => (readOrUndefined(ran) ?? '').length > 0, "the first render's after-render command");
+  rmSync(gate); // closed: the reload's command holds it until the gate opens again
   slow(p2);
   const r = await runCli(['reload', '--control-socket', ws.control, '--timeout-ms', '1500']);
+  writeFileSync(gate, '');
   t.equal(r.code, 4, r.stderr);
   // Where it stood: in progress, unless a loaded machine kept even the signal or the answers from it that long.
   t.match(
