@@ -277,6 +277,8 @@ t.test('a file that replaces the output while a render is in flight is kept, nev
   await serveUntil(() => kept().includes(foreign), 'the replacement is kept in S/drift/');
   await serveUntil(() => (readOrUndefined(ws.output) ?? '').includes('mirror-b.example/b'), 'our render with the change');
   t.ok(kept().includes(foreign), 'the file that replaced the output mid-render is kept');
+  // The copy is in place a moment before the line saying so is written (seen in CI on Node 24): wait for the line.
+  await serveUntil(() => /was replaced by a file we did not write; kept as /.test(d.log()), 'the log says the replacement was kept');
   t.match(d.log(), /was replaced by a file we did not write; kept as /);
   const stopped = d.stop();
   await serveUntil(() => d.hasExited(), 'the daemon has stopped');
