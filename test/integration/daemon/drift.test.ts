@@ -38,6 +38,7 @@ t.test('adoption: a foreign registries.conf becomes the base; restore puts it ba
   const s = await d.status();
   t.equal(s.base.source, 'adopted');
   t.ok(s.drift.some((x) => x.kind === 'adopted'));
+  await d.waitForLog(/adopted .*registries\.conf as the base/); // a log line may land a moment after the effect it reports
   t.match(d.log(), /adopted .*registries\.conf as the base/);
 
   // restore refuses while the daemon runs.

@@ -174,6 +174,7 @@ t.test('a start-up lock left by a daemon killed inside its claim is taken over a
   writeFileSync(join(ws.state, '.claim.lock', 'pid'), `${gone}\n`);
   const d = await startDaemon(t, ws);
   await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+  await d.waitForLog(new RegExp(`removing a stale start-up lock .*\\.claim\\.lock of pid ${gone} \\(not running\\)`)); // a log line may land a moment after the effect it reports
   t.match(d.log(), new RegExp(`removing a stale start-up lock .*\\.claim\\.lock of pid ${gone} \\(not running\\)`), 'says whose lock it took over');
   t.notOk(existsSync(join(ws.state, '.claim.lock')), 'and leaves no lock behind');
 });
@@ -194,6 +195,7 @@ t.test('temp files that a killed run left beside the output and in the state dir
   t.notOk(existsSync(besideOutput), 'the temp beside the output is gone');
   t.notOk(existsSync(inState), 'the temp in the state dir is gone');
   t.ok(existsSync(someoneElses), 'a temp of another file beside the output is not ours to remove');
+  await d.waitForLog(/removed 1 temp file\(s\) left by an interrupted write in .*out: \.registries\.conf\./); // a log line may land a moment after the effect it reports
   t.match(d.log(), /removed 1 temp file\(s\) left by an interrupted write in .*out: \.registries\.conf\./);
 });
 

@@ -90,6 +90,7 @@ t.test('a policy directory missing at start: READY but degraded, renders when it
   const s = await d.status();
   t.equal(s.state, 'degraded');
   t.match(s.degraded.join('\n'), /policy directory .* does not exist/);
+  await d.waitForLog(/does not exist; waiting for it/); // a log line may land a moment after the effect it reports
   t.match(d.log(), /does not exist; waiting for it/);
   const st = await runCli(['status', '--control-socket', ws.control]);
   t.equal(st.code, 1, 'status exits 1 while degraded');

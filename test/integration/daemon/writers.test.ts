@@ -114,6 +114,7 @@ t.test('a Kubernetes volume whose data an unprivileged user owns is refused', as
   const d = await startStrict(t, ws);
   const s = await d.waitForStatus((x) => x.fragments.some((f) => f.file === '10-a.toml' && f.state !== 'valid'), 'the fragment refused');
   t.equal(s.state, 'degraded');
+  await d.waitForLog(/10-a\.toml: refusing fragment: owned by uid 65534/); // a log line may land a moment after the effect it reports
   t.match(d.log(), /10-a\.toml: refusing fragment: owned by uid 65534/);
   t.equal(await d.stop(), 0);
 });
