@@ -26,11 +26,11 @@
  */
 import { lstatSync, promises as fs, readlinkSync, type Dirent } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { byteOrderCompare } from '../core/byte-order.js';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { bodyDigest, DIGEST_MARK } from '../registries-conf/render.js';
 import { readRegularFile, removeStaleTemps, writeFileAtomic } from '../output/atomic-write.js';
+import { isStampedCopy, keepStampedCopy } from '../output/stamped-copies.js';
 import { unlessMissing, unlessMissingSync } from '../output/if-exists.js';
 import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
 import { CERT_DIRS } from '../registry/certs.js';
@@ -53,7 +53,7 @@ export interface HostsDirOutcome {
 export const EDITED_DIR = '_mirror-policyd-edited';
 
 /** The kept copies of an edited hosts.toml of ours: `hosts.toml.edited-<time>` (earlier versions kept them in the host directory). */
-const KEPT_COPY = /^hosts\.toml\.edited-/;
+const KEPT_NAMING = { prefix: 'hosts.toml.edited-', suffix: '' };
 
 /** How many kept copies of one host's hosts.toml stay (the newest). */
 const KEPT_PER_HOST = 20;
@@ -124,13 +124,9 @@ function standingOfBytes(bytes: Buffer | undefined): Standing {
  * those removed, even when the clock was set back and its name sorts first.
  */
 async function keepEdited(dir: string, host: string, text: string, now: Date): Promise<string> {
-  const keptDir = join(dir, EDITED_DIR, host);
-  await mkdirReadable(keptDir);
-  const name = `hosts.toml.edited-${now.toISOString().replace(/[:.]/g, '-')}`;
-  await writeFileAtomic(join(keptDir, name), text);
-  const others = (await fs.readdir(keptDir)).filter((n) => KEPT_COPY.test(n) && n !== name).sort(byteOrderCompare);
-  for (const old of others.slice(0, Math.max(0, others.length + 1 - KEPT_PER_HOST))) await fs.rm(join(keptDir, old), { force: true });
-  return join(keptDir, name);
+  const naming = { ...KEPT_NAMING, dir: join(dir, EDITED_DIR, host) };
+  await mkdirReadable(naming.dir);
+  return keepStampedCopy(naming, KEPT_PER_HOST, async (path) => void (await writeFileAtomic(path, text)), now);
 }
 
 export async function writeHostsDir(dir: string, files: readonly HostsFile[], now = new Date()): Promise<HostsDirOutcome> {
@@ -274,7 +270,7 @@ async function removeOurHostsToml(dir: string, host: string, now: Date, out: Hos
 
 /** The kept copies an earlier version left in a host directory that has no hosts.toml, moved to EDITED_DIR; whether any was. */
 async function moveKeptCopies(dir: string, host: string): Promise<boolean> {
-  const names = (await fs.readdir(join(dir, host)).catch(() => [] as string[])).filter((n) => KEPT_COPY.test(n));
+  const names = (await fs.readdir(join(dir, host)).catch(() => [] as string[])).filter((n) => isStampedCopy(KEPT_NAMING, n));
   if (names.length === 0) return false;
   const keptDir = join(dir, EDITED_DIR, host);
   await mkdirReadable(keptDir);

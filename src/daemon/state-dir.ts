@@ -17,13 +17,13 @@
  */
 import { mapBounded } from '../core/map-bounded.js';
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fsyncDir, type WriteOptions } from '../output/atomic-write.js';
 import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../output/pid.js';
 import { trustProblem } from '../fragments/policy-dir.js';
 import { trustFix, untrustedAncestor } from '../core/trust.js';
 import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../output/private-file.js';
-import { byteOrderCompare } from '../core/byte-order.js';
+import { freeStampedPath, keepStampedCopy, type CopyNaming } from '../output/stamped-copies.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
@@ -43,33 +43,6 @@ export interface DaemonRecord extends ProcessIdentity {
   readonly output: string;
   readonly controlSocket: string;
   readonly startedAt: string;
-}
-
-/** A time stamp usable in file names, sortable. */
-export function fileStamp(d: Date = new Date()): string {
-  return d.toISOString().replace(/[:.]/g, '-');
-}
-
-let lastStampMs = 0;
-
-/**
- * `dir/STAMP.conf` for now, or a later millisecond when that one was already used (several
- * copies within one millisecond, easy on tmpfs): a copy never overwrites an earlier one,
- * and the names still sort oldest first.
- */
-async function stampedPath(dir: string): Promise<string> {
-  const start = Math.max(new Date().getTime(), lastStampMs + 1);
-  for (let ms = start; ms < start + 60_000; ms++) {
-    const path = join(dir, `${fileStamp(new Date(ms))}.conf`);
-    try {
-      await fs.lstat(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      lastStampMs = ms;
-      return path;
-    }
-  }
-  throw new Error(`${dir}: no free time-stamped name`);
 }
 
 const ERRNO_TEXT: Readonly<Record<string, string>> = {
@@ -341,21 +314,17 @@ export class StateDir {
   async adopt(text: string): Promise<void> {
     if ((await this.readOriginal()) === undefined) await this.writeFile(this.path('original.conf'), text);
     const old = await this.readBase();
-    if (old !== undefined && old !== text) await this.writeFile(await stampedPath(this.path('bases')), old);
+    if (old !== undefined && old !== text) await this.writeFile(await freeStampedPath(this.copies('bases')), old);
     await this.writeFile(this.path('base.conf'), text);
   }
 
-  /**
-   * Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. The copy just
-   * made is never among those removed: with the clock set back since an earlier process, its
-   * name sorts before theirs, and the path we report must be there.
-   */
-  async keepDrift(text: string): Promise<string> {
-    const path = await stampedPath(this.path('drift'));
-    await this.writeFile(path, text);
-    const name = basename(path);
-    const others = (await fs.readdir(this.path('drift'))).filter((n) => n.endsWith('.conf') && n !== name).sort(byteOrderCompare);
-    for (const old of others.slice(0, Math.max(0, others.length + 1 - DRIFT_KEEP))) await fs.rm(this.path('drift', old), { force: true });
-    return path;
+  /** Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. */
+  keepDrift(text: string): Promise<string> {
+    return keepStampedCopy(this.copies('drift'), DRIFT_KEEP, (path) => this.writeFile(path, text));
+  }
+
+  /** Where bases/ and drift/ keep their time-stamped copies: `TIME.conf`. */
+  private copies(sub: 'bases' | 'drift'): CopyNaming {
+    return { dir: this.path(sub), prefix: '', suffix: '.conf' };
   }
 }

@@ -209,6 +209,24 @@ t.test('a host directory an earlier version left holding only kept copies (hosts
   t.same((await writeHostsDir(dir, [])).conflicts, [], 'the kept copies directory is no host directory to look at');
 });
 
+t.test('two hand edits kept in the same millisecond: two copies, neither overwritten', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-kept-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const files = [{ host: 'quay.io', text: ours('https://quay.io') }];
+  const file = join(dir, 'quay.io', 'hosts.toml');
+  await writeHostsDir(dir, files);
+  const at = new Date('2026-12-06T12:00:00.000Z');
+  const saved: string[] = [];
+  for (const edit of ['# first edit\n', '# second edit\n']) {
+    writeFileSync(file, `${readFileSync(file, 'utf8')}${edit}`);
+    saved.push((await writeHostsDir(dir, files, at)).edited[0]?.savedAs ?? '');
+  }
+  t.not(saved[0], saved[1], 'each copy has its own name');
+  t.match(readFileSync(saved[0] as string, 'utf8'), /# first edit\n$/, 'the first edit is still there');
+  t.match(readFileSync(saved[1] as string, 'utf8'), /# second edit\n$/);
+  t.ok((saved[0] as string) < (saved[1] as string), 'and they sort oldest first');
+});
+
 t.test('kept copies of a host are bounded: the newest 20, the one just made always among them', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-kept-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

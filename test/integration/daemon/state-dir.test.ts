@@ -7,16 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  describeFsError,
-  DRIFT_KEEP,
-  fileStamp,
-  looksLikeDaemonOf,
-  recordHolder,
-  STATE_FORMAT_VERSION,
-  StateDir,
-  StateDirError,
-} from '../../../src/daemon/state-dir.js';
+import { describeFsError, DRIFT_KEEP, looksLikeDaemonOf, recordHolder, STATE_FORMAT_VERSION, StateDir, StateDirError } from '../../../src/daemon/state-dir.js';
 import { ownIdentity } from '../../../src/output/pid.js';
 import { removeLeftTemps } from '../../../src/daemon/start-up-claim.js';
 import { pino } from 'pino';
@@ -240,13 +231,6 @@ t.test('keepDrift ignores stray files in drift/ when counting', async (t) => {
   const names = readdirSync(s.path('drift'));
   t.equal(names.filter((n) => n.endsWith('.conf')).length, DRIFT_KEEP);
   t.ok(names.includes('README') && names.includes('.x.conf.1.ab.tmp'), 'files that are not copies are left alone');
-});
-
-t.test('fileStamp sorts like time and is a plain file name', async (t) => {
-  const a = fileStamp(new Date('2025-03-04T05:06:07.008Z'));
-  t.equal(a, '2025-03-04T05-06-07-008Z');
-  t.ok(fileStamp(new Date('2025-03-04T05:06:07.009Z')) > a);
-  t.ok(fileStamp(new Date('2026-01-01T00:00:00.000Z')) > a);
 });
 
 t.test('init refuses a state directory (or a part of its layout) that others could write, naming the fix', async (t) => {
