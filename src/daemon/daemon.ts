@@ -46,6 +46,7 @@ import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
 import { MAX_BACKOFF_MS } from './retry.js';
 import { ReloadQueue } from './reload-queue.js';
+import { ReloadRender } from './reload-render.js';
 import type { ReloadResult, ReloadsAnswer } from './reload-status.js';
 import {
   buildStatus,
@@ -174,11 +175,8 @@ export class Daemon {
   private containerdFiles: { readonly ours: string; readonly hosts: readonly string[]; readonly tls: string } | undefined;
   /** containerd's hosts directory as the last render left it; absent while it is not managed. */
   private containerdStatus: ContainerdHostsStatus | undefined;
-  /**
-   * Set by a reload once its settings are in and the caches cleared: the next render to begin
-   * carries it and marks whether it reached the output (a render in flight before does not).
-   */
-  private reloadRender?: { reached: boolean };
+  /** The render the reload under way waits for (a render in flight before it does not carry it). */
+  private reloadRender?: ReloadRender;
   /** The identity of what the last render that left the daemon healthy read (the output: as it left it); undefined after any other. */
   private cleanRender?: { readonly others: string; readonly policy: string; readonly texts: readonly SourceText[]; readonly output: string };
 
@@ -495,9 +493,10 @@ export class Daemon {
     this.renderFailureLogged = undefined; // a reload logs what is still wrong again, as for fragments
     this.parseCache.clear();
     this.kept.clear();
-    const render = { reached: false };
+    const render = new ReloadRender();
     this.reloadRender = render;
     await this.scheduler.renderAfterCurrent();
+    await render.ended; // the render that carried it to the end: after this one when it had to look again
     if (this.scheduler.isStopped) return stopping;
     if (!next.config) {
       this.log.warn('reload done with the previous settings (the configuration file was refused); policy re-rendered');
@@ -529,6 +528,7 @@ export class Daemon {
     this.probing++;
     this.prober?.stop();
     this.scheduler.stop();
+    this.endReloadRender(); // no render comes to carry it now
     this.notifier.stopping();
     await this.reloads.settled();
     this.presence.stop();
@@ -542,6 +542,16 @@ export class Daemon {
     await this.state.clearRecord(process.pid);
     this.notifier.close();
     this.log.info('stopped');
+  }
+
+  /** A render that looks again in a moment passes the reload's render on to that one (not once the daemon stops: none comes). */
+  private handOnReloadRender(render: ReloadRender | undefined): void {
+    if (render !== undefined && !this.scheduler.isStopped && render.handOn()) this.reloadRender = render;
+  }
+
+  private endReloadRender(): void {
+    this.reloadRender?.finish();
+    this.reloadRender = undefined;
   }
 
   private async readBase(): Promise<{ base?: SourceText; source: 'flag' | 'adopted' | 'none' }> {
@@ -558,7 +568,14 @@ export class Daemon {
     const others = this.otherInputs();
     const outputBefore = fileIdentity(this.config.output);
     this.cleanRender = undefined;
-    const read = await this.renderSteps();
+    const forReload = this.reloadRender;
+    this.reloadRender = undefined;
+    let read: PolicyDirContents;
+    try {
+      read = await this.renderSteps(forReload);
+    } finally {
+      if (this.reloadRender !== forReload) forReload?.finish();
+    }
     if (this.degradedReasons().length > 0) return;
     // The output as our write left it, if it is that (else as it was before the render).
     const output = this.output.isOwnWrite() ? fileIdentity(this.config.output) : outputBefore;
@@ -566,10 +583,8 @@ export class Daemon {
   }
 
   /** Returns the policy directory as read. */
-  private async renderSteps(): Promise<PolicyDirContents> {
+  private async renderSteps(forReload: ReloadRender | undefined): Promise<PolicyDirContents> {
     const started = performance.now();
-    const forReload = this.reloadRender;
-    this.reloadRender = undefined;
     this.counters.renders++;
     const dir = await this.readPolicy(false);
     const verdict = this.presence.judge(
@@ -598,6 +613,7 @@ export class Daemon {
     if ('settling' in look) {
       this.log.debug(`${this.config.output} is empty: looking again in a moment (an in-place write?)`);
       this.scheduler.recheckSoon();
+      this.handOnReloadRender(forReload);
       return dir;
     }
     let baseInfo: Awaited<ReturnType<Daemon['readBase']>>;
@@ -657,6 +673,7 @@ export class Daemon {
       const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
         this.trigger();
+        this.handOnReloadRender(forReload);
         return dir;
       }
       changed = outcome.changed;

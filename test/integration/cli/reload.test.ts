@@ -278,3 +278,22 @@ t.test('SIGHUP sent by hand still reloads, and is counted', async (t) => {
   t.equal(readFileSync(s.config, 'utf8').includes(p2), true);
   t.equal(await d.stop(), 0);
 });
+
+t.test('the output found empty by the reload (an in-place write begun): the reload waits for its render, outcome applied', async (t) => {
+  const ws = workspace(t);
+  const { p1, p2 } = twoPolicyDirs(ws);
+  const s = settings(ws, p1);
+  const d = await startOn(t, ws, s.config);
+  await d.waitForOutput((o) => o.includes('mirror-one.example/x'), 'the first render');
+  s.write(p2);
+  // Truncated just before the reload (SIGHUP at once: the command's own start would give the
+  // daemon time to settle first): the reload's render finds the output empty and looks again a
+  // moment later (an editor's in-place write truncates first), then renders. Not a failed render.
+  writeFileSync(ws.output, '');
+  d.child.kill('SIGHUP');
+  const st = await d.waitForStatus((x) => x.reloads.finished === 1, 'the reload finished');
+  t.match(st.reloads.last, { outcome: 'applied', problems: [] });
+  t.match(readOrUndefined(ws.output) ?? '', /mirror-two\.example\/x/, 'the new policy dir is in the output');
+  t.notMatch(d.stdout(), /not rendered/);
+  t.equal(await d.stop(), 0);
+});
