@@ -74,6 +74,11 @@ export function formatDiagnostic(d: Diagnostic): string {
   return oneLine(`${formatLocation(d)}: ${prefix}${d.message}`);
 }
 
+/** Without a severity label: for a log line whose level says it already (`WARN: file:line:col: message`). */
+export function unlabelledDiagnostic(d: Diagnostic): string {
+  return oneLine(`${formatLocation(d)}: ${d.message}`);
+}
+
 /**
  * With the error labelled too, as compilers print them (`file:line:col: error: ...`): for a
  * stream where errors and warnings come mixed (the commands' stderr). Where the context

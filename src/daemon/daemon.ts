@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import { formatDiagnostic } from '../core/diagnostic.js';
+import { formatDiagnostic, unlabelledDiagnostic } from '../core/diagnostic.js';
 import { FailureLog } from '../core/failure-log.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import type { Logger } from '../core/log.js';
@@ -781,7 +781,7 @@ export class Daemon {
       const outcome = await updateHostsDir(dir, conf, localMirror !== undefined ? { localMirror } : {});
       // Each logged once, when it first appears (not all again when one is added).
       const said = new Set<string>();
-      for (const w of outcome.warnings) said.add(`warn:${formatDiagnostic(w)}`);
+      for (const w of outcome.warnings) said.add(`warn:${unlabelledDiagnostic(w)}`);
       for (const r of outcome.routed) said.add(`info:containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror`);
       for (const line of said) {
         if (this.containerdWarnings.has(line)) continue;

@@ -4,7 +4,7 @@
  * content (kept in the state dir for the next start), and its status in the last render, whose
  * problems are logged once when they appear and once when they are fixed.
  */
-import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { formatDiagnostic, unlabelledDiagnostic, type Diagnostic } from '../core/diagnostic.js';
 import type { Logger } from '../core/log.js';
 import { oneLine } from '../core/one-line.js';
 import type { FragmentInput, FragmentStatus } from '../pipeline/forgiving.js';
@@ -258,7 +258,7 @@ export class FragmentTracker {
       if (d.severity !== 'warning') continue;
       const key = `warning:${formatDiagnostic(d)}`;
       now.set(key, key);
-      if (!this.reported.has(key)) this.log.warn({ fragment: d.file }, formatDiagnostic(d));
+      if (!this.reported.has(key)) this.log.warn({ fragment: d.file }, unlabelledDiagnostic(d));
     }
     this.reported = now;
   }

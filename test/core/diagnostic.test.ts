@@ -1,5 +1,5 @@
 import t from 'tap';
-import { error, formatDiagnostic, lazyLocation, warning } from '../../src/core/diagnostic.js';
+import { error, formatDiagnostic, labelledDiagnostic, lazyLocation, unlabelledDiagnostic, warning } from '../../src/core/diagnostic.js';
 
 t.test('a lazy location finds its line on the first read only, and reads like a plain one', async (t) => {
   let finds = 0;
@@ -36,4 +36,12 @@ t.test('a password in a value a diagnostic quotes (user:pass@host, scheme://user
   const digest = `sha256:${'a'.repeat(64)}`;
   for (const kept of [`mirror "busybox:1.36@${digest}"`, `"quay.io/a:tag@${digest}"`, 'an @ alone', 'user@host without a password'])
     t.equal(error({ file: 'd' }, kept).message, kept, `kept: ${kept}`);
+});
+
+t.test('labels: a warning says so in formatDiagnostic, an error in labelledDiagnostic, neither unlabelled (a log level says it)', async (t) => {
+  const at = { file: '10-a.toml', line: 3, col: 7 };
+  t.equal(formatDiagnostic(warning(at, 'odd')), '10-a.toml:3:7: warning: odd');
+  t.equal(labelledDiagnostic(error(at, 'bad')), '10-a.toml:3:7: error: bad');
+  t.equal(unlabelledDiagnostic(warning(at, 'odd')), '10-a.toml:3:7: odd');
+  t.equal(unlabelledDiagnostic(error(at, 'bad')), '10-a.toml:3:7: bad');
 });

@@ -211,8 +211,8 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
   tracker.record([status('a.toml', 'held', [bad]), { ...status('b.toml', 'valid'), warnings: [inFragment] }], [aside, inFragment]);
   t.same(logs, [
     'error: a.toml:3:1: mirrors must be an array (its last valid content stays in effect)',
-    'warn: notes.txt: warning: not a fragment: ignored',
-    'warn: b.toml:1:1: warning: unknown key',
+    'warn: notes.txt: not a fragment: ignored',
+    'warn: b.toml:1:1: unknown key',
   ]);
   t.same(tracker.warnings, ['notes.txt: warning: not a fragment: ignored'], 'only the warnings outside the fragments');
   t.same(
@@ -233,7 +233,7 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
   tracker.record([status('a.toml', 'invalid', [])], [aside]);
   t.same(
     logs.slice(5),
-    ['error: a.toml: not usable (left out)', 'warn: notes.txt: warning: not a fragment: ignored'],
+    ['error: a.toml: not usable (left out)', 'warn: notes.txt: not a fragment: ignored'],
     'after forget(), everything is new again',
   );
 });

@@ -53,8 +53,8 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
 
   // Another fragment containerd cannot express: its warning is logged, the one already said is not again.
   writeFileSync(join(ws.policy, '40-other.toml'), fragment('registry.example/other', ['mirror-1.example/other']));
-  await d.waitForLog(/40-other\.toml:\d+:\d+: warning: containerd cannot express/);
-  t.equal((d.stdout().match(/30-team\.toml:\d+:\d+: warning: containerd cannot express/g) ?? []).length, 1, 'each warning logged once');
+  await d.waitForLog(/WARN: 40-other\.toml:\d+:\d+: containerd cannot express/);
+  t.equal((d.stdout().match(/30-team\.toml:\d+:\d+: containerd cannot express/g) ?? []).length, 1, 'each warning logged once');
   t.equal(await d.stop(), 0);
 });
 

@@ -42,7 +42,7 @@ t.test("status shows each fragment's warnings and the policy directory's, also i
   );
   t.match(s.fragments[1]?.warnings[0], ALLOWED);
   t.same(s.warnings, [NOT_A_FRAGMENT]);
-  await d.waitForLog(/WARN: mirrors\.conf: warning: not a policy fragment/);
+  await d.waitForLog(/WARN: mirrors\.conf: not a policy fragment/);
 
   const text = await runCli(['status', '--control-socket', ws.control]);
   t.equal(text.code, 0, text.stderr);

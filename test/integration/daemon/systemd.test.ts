@@ -117,7 +117,7 @@ t.test('journald: stdout is the JOURNAL_STREAM → every line starts with its sy
     'error → <3>',
   );
   t.ok(
-    lines.some((l) => /^<4>WARN: 31-y\.toml:1:1: warning: short-name-mode/.test(l)),
+    lines.some((l) => /^<4>WARN: 31-y\.toml:1:1: short-name-mode/.test(l)),
     'warning → <4>',
   );
   t.notOk(lines.some((l) => /^<6>ERROR|^<3>INFO/.test(l)));
