@@ -231,11 +231,7 @@ t.test('problems are logged once when they appear, fixes once when they happen; 
 
   tracker.forget();
   tracker.record([status('a.toml', 'invalid', [])], [aside]);
-  t.same(
-    logs.slice(5),
-    ['error: a.toml: not usable (left out)', 'warn: notes.txt: not a fragment: ignored'],
-    'after forget(), everything is new again',
-  );
+  t.same(logs.slice(5), ['error: a.toml: not usable (left out)', 'warn: notes.txt: not a fragment: ignored'], 'after forget(), everything is new again');
 });
 
 t.test('a fragment created while running and read before its first write is left out for a moment, then read again', async (t) => {
