@@ -21,6 +21,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
 import { logReplacedLink, managingDaemon } from './render-output.js';
+import { counted } from '../core/count.js';
 
 export interface CommandIO {
   readonly stdout: (s: string) => void;
@@ -113,7 +114,7 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   if (code === 0)
     log.info(
       { fragments: loaded.fragments.length, tables, mirrors },
-      `policy is valid: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors`,
+      `policy is valid: ${counted(loaded.fragments.length, 'fragment')}, ${counted(tables, 'table')}, ${counted(mirrors, 'mirror')}`,
     );
   else logInvalid(log, diagnostics);
   return code;
@@ -123,7 +124,7 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
 function logInvalid(log: Logger, diagnostics: readonly Diagnostic[]): void {
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
-  log.error({ errors, warnings }, `policy is invalid: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
+  log.error({ errors, warnings }, `policy is invalid: ${counted(errors, 'error')}, ${counted(warnings, 'warning')}`);
 }
 
 export async function renderCommand(args: readonly string[], io: CommandIO): Promise<number> {
@@ -208,7 +209,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   const ms = Math.round(performance.now() - started);
   log.info(
     { path: output, changed, fragments: loaded.fragments.length, tables, mirrors, ms },
-    `${changed ? 'rendered' : 'unchanged'} ${output}: ${loaded.fragments.length} fragments, ${tables} tables, ${mirrors} mirrors, ${ms} ms`,
+    `${changed ? 'rendered' : 'unchanged'} ${output}: ${counted(loaded.fragments.length, 'fragment')}, ${counted(tables, 'table')}, ${counted(mirrors, 'mirror')}, ${ms} ms`,
   );
   const hostsDir = values['containerd-hosts-dir'];
   return hostsDir !== undefined && loaded.conf ? renderContainerdHosts(hostsDir, loaded.conf, log) : 0;

@@ -20,6 +20,7 @@ import { releaseOptimizingCompilers } from './daemon-process.js';
 import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
 import { cannotAskReason, controlSocketFor, positiveMs, socketOrigin } from './daemon-ask.js';
+import { counted } from '../core/count.js';
 
 const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
@@ -108,7 +109,7 @@ function formatStatus(s: DaemonStatus): string {
     `mirror-policyd ${s.version}, pid ${s.pid}, since ${s.startedAt}: ${s.state.toUpperCase()}`,
     ...s.degraded.map((d) => `  degraded: ${d}`),
     `policy dir: ${s.policyDir}`,
-    `output:     ${s.output}${s.lastRender ? ` (sha256 ${s.lastRender.sha256.slice(0, 12)}, rendered ${s.lastRender.at}, ${s.lastRender.tables} tables, ${s.lastRender.mirrors} mirrors)` : ' (not rendered yet)'}`,
+    `output:     ${s.output}${s.lastRender ? ` (sha256 ${s.lastRender.sha256.slice(0, 12)}, rendered ${s.lastRender.at}, ${counted(s.lastRender.tables, 'table')}, ${counted(s.lastRender.mirrors, 'mirror')})` : ' (not rendered yet)'}`,
     `base:       ${s.base.source}${s.base.path ? ` (${s.base.path})` : ''}`,
     `state dir:  ${s.stateDir}`,
     `renders:    ${s.renders} (${s.renderErrors} failed)`,

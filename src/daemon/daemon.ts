@@ -59,6 +59,7 @@ import {
   type RenderInfo,
 } from './status-report.js';
 import { watchTargets, type Watcher } from './watcher.js';
+import { counted } from '../core/count.js';
 
 // What the CLI and the tests take from here, wherever it lives now.
 export { StartError } from './start-up-claim.js';
@@ -591,7 +592,7 @@ export class Daemon {
       dir,
       this.fragments.known(),
       this.lastRender
-        ? `the last render (${this.lastRender.fragments} fragments) and every fragment's last valid content stay in effect`
+        ? `the last render (${counted(this.lastRender.fragments, 'fragment')}) and every fragment's last valid content stay in effect`
         : `nothing is rendered and ${this.config.output} is left as it is`,
     );
     if (!verdict.render) {
@@ -717,7 +718,7 @@ export class Daemon {
       this.counters.writes++;
       this.log.info(
         { path: this.config.output, fragments: result.inEffect.length, tables, mirrors, ms },
-        `rendered ${this.config.output}: ${result.inEffect.length} fragments, ${mirrors} mirrors, ${ms} ms`,
+        `rendered ${this.config.output}: ${counted(result.inEffect.length, 'fragment')}, ${counted(mirrors, 'mirror')}, ${ms} ms`,
       );
       if (healthReasons.length > 0) {
         this.counters.healthRewrites++;

@@ -14,6 +14,7 @@ import type { RegistriesConf } from '../registries-conf/model.js';
 import type { DriftEvent } from './output-guard.js';
 import type { LocalMirrorStatus } from './local-mirror-host.js';
 import { noReloads, type ReloadOutcome, type ReloadStatus } from './reload-status.js';
+import { counted } from '../core/count.js';
 
 export interface RenderInfo {
   readonly at: string;
@@ -172,7 +173,7 @@ export function statusLine(f: DaemonFacts): string {
   const first = reasons.find((x) => x !== NOT_RENDERED) ?? reasons[0] ?? '';
   const why = first.length > STATUS_REASON_CHARS ? `${first.slice(0, STATUS_REASON_CHARS)}…` : first;
   const more = reasons.length > 1 ? ` (+${reasons.length - 1} more)` : '';
-  const last = r ? `, ${r.tables} tables, ${r.mirrors} mirrors, rendered ${r.at}` : first === NOT_RENDERED ? '' : ', not rendered yet';
+  const last = r ? `, ${counted(r.tables, 'table')}, ${counted(r.mirrors, 'mirror')}, rendered ${r.at}` : first === NOT_RENDERED ? '' : ', not rendered yet';
   const counts = `fragments ${valid} valid, ${held} held, ${invalid} invalid${last}`;
   return reasons.length > 0 ? `degraded: ${why}${more}; ${counts}` : `healthy: ${counts}`;
 }

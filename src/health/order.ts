@@ -15,6 +15,7 @@
 import { endpointKey } from './health.js';
 import { cloneConf, type Endpoint, type RegistriesConf } from '../registries-conf/model.js';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { counted } from '../core/count.js';
 
 export interface HysteresisPolicy {
   /** Consecutive failed probes before a mirror is demoted (≥ 1). */
@@ -77,7 +78,7 @@ function failureSummary(n: number, classes: Readonly<Record<string, number>>): s
   const entries = Object.entries(classes).sort((a, b) => b[1] - a[1] || byteOrderCompare(a[0], b[0]));
   const only = entries.length === 1 ? entries[0] : undefined;
   if (only && only[0] !== UNKNOWN_CLASS) return `${n} ${only[0]}`;
-  if (only) return `${n} failed probe${n === 1 ? '' : 's'}`;
+  if (only) return counted(n, 'failed probe');
   return `${n} failed probes (${entries.map(([c, k]) => `${k} ${c}`).join(', ')})`;
 }
 
@@ -105,7 +106,7 @@ export function observeProbe(
     const successes = prev.consecutiveSuccesses + 1;
     next = { demoted: prev.demoted, consecutiveFailures: 0, consecutiveSuccesses: successes, since: prev.since, reason: prev.reason };
     if (prev.demoted && successes >= policy.restoreAfter && dwelt) {
-      const reason = `${successes} successful probe${successes === 1 ? '' : 's'}`;
+      const reason = counted(successes, 'successful probe');
       next = { ...next, demoted: false, since: now, reason };
       change = { key, demoted: false, reason: `restored ${key}: ${reason}` };
     }

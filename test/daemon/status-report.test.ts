@@ -56,7 +56,7 @@ function facts(over: Partial<DaemonFacts> = {}): DaemonFacts {
 t.test('healthy: no degraded reason, the status line and the status answer', async (t) => {
   const f = facts();
   t.same(degradedReasons(f), []);
-  t.equal(statusLine(f), `healthy: fragments 1 valid, 0 held, 0 invalid, 1 tables, 2 mirrors, rendered ${RENDER.at}`);
+  t.equal(statusLine(f), `healthy: fragments 1 valid, 0 held, 0 invalid, 1 table, 2 mirrors, rendered ${RENDER.at}`);
   t.same(buildStatus(f), {
     state: 'healthy',
     degraded: [],
@@ -104,7 +104,7 @@ t.test('every degraded reason, in order: fragments, the policy dir, the render, 
     'cannot save the last-good copies in /s/last-good: ENOSPC',
     'base: ENOENT',
   ]);
-  t.match(statusLine(f), /^degraded: 1 fragment\(s\) held at their last valid content \(\+5 more\); fragments 1 valid, 1 held, 1 invalid, 1 tables/);
+  t.match(statusLine(f), /^degraded: 1 fragment\(s\) held at their last valid content \(\+5 more\); fragments 1 valid, 1 held, 1 invalid, 1 table,/);
   const s = buildStatus(f);
   t.equal(s.state, 'degraded');
   t.equal(s.lastWriteError, 'EROFS: read-only file system');

@@ -98,7 +98,7 @@ t.test('single instance; render refuses a managed output unless --force', async 
 
   const forced = await runCli([...renderArgs, '--force']);
   t.equal(forced.code, 0, forced.stderr);
-  t.match(forced.stderr, /rendered .*registries\.conf: 1 fragments/, 'render --force wrote');
+  t.match(forced.stderr, /rendered .*registries\.conf: 1 fragment,/, 'render --force wrote');
   // The daemon still manages the file: its own render comes back.
   await d.waitForOutput((o) => o === ours, 'the daemon render restored');
   t.equal(await d.stop(), 0);
