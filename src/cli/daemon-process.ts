@@ -46,9 +46,10 @@ export function youngGenerationBytes(): number {
  * collection of our own (~15 ms with 5 fragments) shrinks it back. In practice on Node 24 the
  * reducer now does it first: the throwaway context `exposedGc` takes the gc function from is a
  * disposed context to V8, the reducer's collection comes at ~8 s, and the look finds nothing
- * to do; it stays for a runtime where that does not hold. On Node 20 the start's own full
- * collection arms the reducer, as before. Measured in docs/performance.md. Returns whether the
- * look was armed.
+ * to do; it stays for a runtime where that does not hold. On Node 20 the reducer's collection
+ * comes later (~16 s), so there both run: the second is worth ~1.9 MB of idle RSS for ~40 ms of
+ * CPU, and the look stays before it (measured both ways in docs/performance.md, session 20).
+ * Returns whether the look was armed.
  */
 export function giveBackStartHeap(gc: GcFunction | undefined, afterMs = GIVE_BACK_AFTER_MS, youngBytes: () => number = youngGenerationBytes): boolean {
   if (gc === undefined) return false;
