@@ -126,7 +126,7 @@ function standingOfBytes(bytes: Buffer | undefined): Standing {
 async function keepEdited(dir: string, host: string, text: string, now: Date): Promise<string> {
   const naming = { ...KEPT_NAMING, dir: join(dir, EDITED_DIR, host) };
   await mkdirReadable(naming.dir);
-  return keepStampedCopy(naming, KEPT_PER_HOST, async (path) => void (await writeFileAtomic(path, text)), now);
+  return keepStampedCopy(naming, KEPT_PER_HOST, (path) => writeFileAtomic(path, text), now);
 }
 
 export async function writeHostsDir(dir: string, files: readonly HostsFile[], now = new Date()): Promise<HostsDirOutcome> {

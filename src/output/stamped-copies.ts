@@ -48,7 +48,7 @@ export async function freeStampedPath(naming: CopyNaming, at: Date = new Date())
  * clock set back since an earlier process, its name sorts before theirs, and the path we report
  * must be there.
  */
-export async function keepStampedCopy(naming: CopyNaming, keep: number, write: (path: string) => Promise<void>, at?: Date): Promise<string> {
+export async function keepStampedCopy(naming: CopyNaming, keep: number, write: (path: string) => Promise<unknown>, at?: Date): Promise<string> {
   const path = await freeStampedPath(naming, at);
   await write(path);
   const name = basename(path);
