@@ -5,13 +5,13 @@
  * unless something else (a CA) lives there; ours edited by hand is kept (in _mirror-policyd-edited/)
  * before it is replaced or removed.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
-import { EDITED_DIR, stampedText, updateHostsDir, writeHostsDir } from '../../../src/containerd/hosts-dir.js';
+import { EDITED_DIR, stampedText, updateHostsDir, writeHostsDir, type HostsDirOutcome } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { tlsListing } from '../../../src/containerd/tls-files.js';
 import { BIN } from '../../helpers/cli.js';
@@ -209,18 +209,27 @@ t.test('a host directory an earlier version left holding only kept copies (hosts
   t.same((await writeHostsDir(dir, [])).conflicts, [], 'the kept copies directory is no host directory to look at');
 });
 
-t.test('two hand edits kept in the same millisecond: two copies, neither overwritten', async (t) => {
+/** A hosts dir with ours written for quay.io, and a hand edit of it (a line appended) followed by a render at `at`. */
+async function quayEditedByHand(t: Test): Promise<{ dir: string; editThenRender(edit: string, at: Date): Promise<HostsDirOutcome> }> {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-kept-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const files = [{ host: 'quay.io', text: ours('https://quay.io') }];
   const file = join(dir, 'quay.io', 'hosts.toml');
   await writeHostsDir(dir, files);
+  return {
+    dir,
+    editThenRender: (edit, at) => {
+      writeFileSync(file, `${readFileSync(file, 'utf8')}${edit}`);
+      return writeHostsDir(dir, files, at);
+    },
+  };
+}
+
+t.test('two hand edits kept in the same millisecond: two copies, neither overwritten', async (t) => {
+  const quay = await quayEditedByHand(t);
   const at = new Date('2026-12-06T12:00:00.000Z');
   const saved: string[] = [];
-  for (const edit of ['# first edit\n', '# second edit\n']) {
-    writeFileSync(file, `${readFileSync(file, 'utf8')}${edit}`);
-    saved.push((await writeHostsDir(dir, files, at)).edited[0]?.savedAs ?? '');
-  }
+  for (const edit of ['# first edit\n', '# second edit\n']) saved.push((await quay.editThenRender(edit, at)).edited[0]?.savedAs ?? '');
   t.not(saved[0], saved[1], 'each copy has its own name');
   t.match(readFileSync(saved[0] as string, 'utf8'), /# first edit\n$/, 'the first edit is still there');
   t.match(readFileSync(saved[1] as string, 'utf8'), /# second edit\n$/);
@@ -228,23 +237,17 @@ t.test('two hand edits kept in the same millisecond: two copies, neither overwri
 });
 
 t.test('kept copies of a host are bounded: the newest 20, the one just made always among them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-kept-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const files = [{ host: 'quay.io', text: ours('https://quay.io') }];
-  const file = join(dir, 'quay.io', 'hosts.toml');
-  await writeHostsDir(dir, files);
-  const keptDir = join(dir, EDITED_DIR, 'quay.io');
+  const quay = await quayEditedByHand(t);
+  const keptDir = join(quay.dir, EDITED_DIR, 'quay.io');
   let last = '';
   for (let i = 0; i < 25; i++) {
-    writeFileSync(file, `${readFileSync(file, 'utf8')}# hand edit ${i}\n`);
-    const outcome = await writeHostsDir(dir, files, new Date(Date.UTC(2026, 11, 4, 6, 0, i)));
+    const outcome = await quay.editThenRender(`# hand edit ${i}\n`, new Date(Date.UTC(2026, 11, 4, 6, 0, i)));
     last = outcome.edited[0]?.savedAs ?? '';
   }
   t.equal(readdirSync(keptDir).length, 20, 'the newest 20');
   t.ok(readdirSync(keptDir).includes('hosts.toml.edited-2026-12-04T06-00-24-000Z'), 'the newest kept');
   t.notOk(readdirSync(keptDir).includes('hosts.toml.edited-2026-12-04T06-00-04-000Z'), 'the oldest gone');
-  writeFileSync(file, `${readFileSync(file, 'utf8')}# with the clock set back\n`);
-  const back = await writeHostsDir(dir, files, new Date(Date.UTC(2026, 0, 1)));
+  const back = await quay.editThenRender('# with the clock set back\n', new Date(Date.UTC(2026, 0, 1)));
   t.ok(existsSync(back.edited[0]?.savedAs ?? ''), 'the copy just made is never the one removed');
   t.not(last, '');
 });
