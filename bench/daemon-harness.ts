@@ -4,19 +4,18 @@
  * READY=1, atomic fragment writes as an administrator's tool makes them (temp file, then
  * rename into the policy directory), and /proc figures of the process.
  *
- * Compiled with the build (dist/bench) and also loaded from the sources by tap, so paths
- * are found from this file's own place in either tree.
+ * Compiled with the build (dist/bench), which the tests import too; paths to the
+ * repository's files go through its root (test/helpers/repo.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startNotifyListener, type NotifyListener } from '../test/helpers/notify-listener.js';
+import { REPO_ROOT } from '../test/helpers/repo.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The repository: this file is bench/X.ts, or dist/bench/X.js once built. */
-export const ROOT = basename(dirname(HERE)) === 'dist' ? resolve(HERE, '..', '..') : resolve(HERE, '..');
+/** The repository (bench/X.ts, or dist/bench/X.js once built). */
+export const ROOT = REPO_ROOT;
 export const BIN = join(ROOT, 'bin', 'mirror-policyd');
 
 export interface Dirs {

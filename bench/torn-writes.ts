@@ -15,10 +15,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { STATE_FORMAT_VERSION } from '../src/daemon/state-dir.js';
-import { prng, sleep } from './daemon-harness.js';
+import { prng, ROOT, sleep } from './daemon-harness.js';
 
 export const TORN_FRAGMENTS = ['10-a.toml', '20-b.yaml', '30-c.toml'];
 
@@ -63,9 +62,8 @@ export interface TornResult {
   ms: number;
 }
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** The compiled writer: dist/bench/torn-writer.js whether this runs from dist or from the sources. */
-const WRITER = HERE.split('/').includes('dist') ? join(HERE, 'torn-writer.js') : resolve(HERE, '..', 'dist', 'bench', 'torn-writer.js');
+/** The compiled writer, whether this runs from dist or from the sources. */
+const WRITER = join(ROOT, 'dist', 'bench', 'torn-writer.js');
 const TEMP = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
 const START_TIMEOUT_MS = 10_000;
 

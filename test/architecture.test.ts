@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+import { repoPath } from './helpers/repo.js';
 
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+const SRC = repoPath('src');
 
 const PURE_FOLDERS = ['core', 'toml', 'reference', 'registries-conf', 'fragments', 'merge', 'pipeline', 'sources', 'health', 'metrics'];
 /** Files of the pure folders that read or write (docs/architecture.md names each as its folder's edge). */

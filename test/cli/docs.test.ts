@@ -12,8 +12,9 @@ import { formatDiagnostic } from '../../src/core/diagnostic.js';
 import { parseFragment } from '../../src/fragments/index.js';
 import { FILE_SETTINGS, RUN_SETTINGS } from '../../src/daemon/run-options.js';
 import { usage } from '../../src/cli/usage.js';
+import { repoPath } from '../helpers/repo.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = repoPath('./');
 const roff = (name: string): string =>
   readFileSync(`${ROOT}packaging/man/${name}`, 'utf8')
     .replace(/\\-/g, '-')

@@ -9,8 +9,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as args from '../../src/cli/args.js';
 import { usage } from '../../src/cli/usage.js';
 import type { CommandIO } from '../../src/cli/commands.js';
+import { repoPath } from '../helpers/repo.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = repoPath('./');
 const read = (path: string): string => readFileSync(`${ROOT}${path}`, 'utf8');
 /** A man page as text: `\-` is `-`, fonts and quotes dropped. */
 const roff = (path: string): string =>

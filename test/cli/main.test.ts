@@ -5,6 +5,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
+import { repoPath } from '../helpers/repo.js';
 
 /** main(argv), with what it printed on stdout and stderr. */
 async function run(argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -54,7 +55,7 @@ t.test('flag errors name the command whose help to read', async (t) => {
 });
 
 t.test('the usage error docs/commands.md shows is what the command prints', async (t) => {
-  const doc = readFileSync(new URL('../../docs/commands.md', import.meta.url), 'utf8');
+  const doc = readFileSync(repoPath('docs/commands.md'), 'utf8');
   const shown = [...doc.matchAll(/```\n\$ mirror-policyd ([^\n]*)\n([\s\S]*?)```/g)];
   t.ok(shown.length >= 1, 'a transcript is shown');
   for (const [, line = '', output] of shown) {

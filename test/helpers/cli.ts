@@ -1,8 +1,8 @@
 /** Runs the real `bin/mirror-policyd` (the built program, as users run it). */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './repo.js';
 
-export const BIN = fileURLToPath(new URL('../../bin/mirror-policyd', import.meta.url));
+export const BIN = repoPath('bin/mirror-policyd');
 
 export interface Run {
   readonly code: number | null;

@@ -9,7 +9,6 @@
 import t, { type Test } from 'tap';
 import { shuffled } from '../helpers/shuffle.js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { formatDiagnostic, formatLocation, type Diagnostic } from '../../src/core/diagnostic.js';
 import { mergePolicies } from '../../src/merge/merge.js';
@@ -21,8 +20,9 @@ import { renderBody } from '../../src/registries-conf/render.js';
 import { registryScope } from '../../src/registries-conf/model.js';
 import { scopeIsNestedInsideScope } from '../../src/reference/scope.js';
 import fc from 'fast-check';
+import { repoPath } from '../helpers/repo.js';
 
-const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta.url));
+const VECTORS = repoPath('test/fixtures/vectors/');
 
 /** The MCO template (templates/*\/01-*-container-runtime/_base/files/container-registries.yaml). */
 const BASE: SourceText = {

@@ -7,10 +7,10 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CONFIG_KEYS, DEFAULTS, resolveConfig } from '../../src/daemon/config.js';
+import { REPO_ROOT } from '../helpers/repo.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = REPO_ROOT;
 const CONFIG = readFileSync(join(ROOT, 'packaging/files/config.toml'), 'utf8');
 
 /** The example's `#key = value` lines, uncommented. */

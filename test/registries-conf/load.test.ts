@@ -2,15 +2,15 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { registryScope, type RegistriesConf } from '../../src/registries-conf/model.js';
 import { parseRegistriesConf } from '../../src/registries-conf/parse.js';
 import { listDropIns, loadRegistriesConf, registriesPaths, RegistriesLoadError } from '../../src/registries-conf/load.js';
 import { mergeRegistriesConf, mergeRegistriesConfs } from '../../src/registries-conf/layer.js';
 import { buildRegistriesConf } from '../../src/pipeline/strict.js';
 import { findRegistry } from '../../src/sources/sources.js';
+import { repoPath } from '../helpers/repo.js';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/registries/', import.meta.url));
+const FIXTURES = repoPath('test/fixtures/registries/');
 
 function tmp(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-load-'));

@@ -1,13 +1,13 @@
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { parseRegistriesConf } from '../../src/registries-conf/parse.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
 import { loadRegistriesConf } from '../../src/registries-conf/load.js';
 import { mergeRegistriesConfs } from '../../src/registries-conf/layer.js';
 import { referenceString } from '../../src/reference/reference.js';
 import { findRegistry, parseLogicalReference, pullSources, ResolveError, rewriteReference, type Source } from '../../src/sources/sources.js';
+import { repoPath } from '../helpers/repo.js';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/registries/', import.meta.url));
+const FIXTURES = repoPath('test/fixtures/registries/');
 const D = `@sha256:${'a'.repeat(64)}`;
 
 /** One file, as containers/image holds it after loading (validated, duplicates dropped, sorted). */

@@ -2,8 +2,9 @@
 import { chmodSync, cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoPath } from '../../helpers/repo.js';
 
-export const EXAMPLES = new URL('../../../examples/', import.meta.url).pathname;
+export const EXAMPLES = repoPath('examples/');
 
 export function workspace(): { dir: string; policy: string; out: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-cli-'));

@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildRegistriesConf, type SourceText } from '../../../src/pipeline/strict.js';
 import { skopeoInspectRaw } from '../../helpers/skopeo.js';
+import { repoPath } from '../../helpers/repo.js';
+import { pathToFileURL } from 'node:url';
 
 const D = `sha256:${'a'.repeat(64)}`;
-const EXAMPLES = new URL('../../../examples/policy.d/', import.meta.url);
+const EXAMPLES = pathToFileURL(repoPath('examples/policy.d/'));
 const example = (name: string): SourceText => ({ file: name, text: readFileSync(new URL(name, EXAMPLES), 'utf8') });
 
 function renderTo(fragments: SourceText[], warnings: string[] = []): string {

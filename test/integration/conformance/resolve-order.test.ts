@@ -13,11 +13,11 @@ import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli, type Run } from '../../helpers/cli.js';
 import { skopeo, type SkopeoResult } from '../../helpers/skopeo.js';
+import { repoPath } from '../../helpers/repo.js';
 
-const CONFORMANCE = fileURLToPath(new URL('../../fixtures/registries/conformance.conf', import.meta.url));
+const CONFORMANCE = repoPath('test/fixtures/registries/conformance.conf');
 const D = `@sha256:${'a'.repeat(64)}`;
 
 interface Attempt {

@@ -9,11 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { acquireLock, LockBusyError, withLock } from '../../../src/output/lock.js';
 import { ownIdentity } from '../../../src/output/pid.js';
 import { readHealth, updateHealth } from '../../../src/health/store.js';
 import type { EndpointHealth } from '../../../src/health/health.js';
+import { repoPath } from '../../helpers/repo.js';
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-lock-'));
@@ -196,7 +196,7 @@ t.test('a health cache that is not a private regular file of ours is not believe
 t.test('separate processes updating the cache at once lose nothing', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'health.json');
-  const store = fileURLToPath(new URL('../../../dist/src/health/store.js', import.meta.url));
+  const store = repoPath('dist/src/health/store.js');
   t.ok(existsSync(store), 'built (npm run build)');
   // Each writer prints the keys it stored. Under a heavily loaded machine a writer may not get the
   // lock within its wait: that update is then not written (LockBusyError), never written unlocked.

@@ -19,13 +19,13 @@ import t from 'tap';
 import { spawn, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
 import { debContents, policyFixture, run as runCommand, type Ran } from '../../helpers/packages.js';
+import { REPO_ROOT } from '../../helpers/repo.js';
 
 t.setTimeout(300_000);
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ROOT = REPO_ROOT;
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const IS_ROOT = process.getuid?.() === 0;
 const NODE_MAJOR = '24';

@@ -18,13 +18,13 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { classifyText } from '../../../src/output/managed-file.js';
 import { bodyDigest } from '../../../src/registries-conf/render.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { EDITED_DIR, stampedText } from '../../../src/containerd/hosts-dir.js';
+import { REPO_ROOT } from '../../helpers/repo.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ROOT = REPO_ROOT;
 const SCRIPTS = join(ROOT, 'packaging/deb');
 const IS_ROOT = process.getuid?.() === 0;
 const OURS_BODY = '[[registry]]\nlocation = "docker.io"\n';

@@ -16,14 +16,14 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
 import { debContents, policyFixture, run, type Ran } from '../../helpers/packages.js';
+import { REPO_ROOT } from '../../helpers/repo.js';
 
 // Building takes ~20 s here (npm ci --omit=dev, the addon, tsc); lintian ~7 s.
 t.setTimeout(300_000);
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ROOT = REPO_ROOT;
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const IS_ROOT = process.getuid?.() === 0;
 

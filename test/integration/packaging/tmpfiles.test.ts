@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from '../../helpers/repo.js';
 
-const CONF = fileURLToPath(new URL('../../../packaging/files/tmpfiles.conf', import.meta.url));
+const CONF = repoPath('packaging/files/tmpfiles.conf');
 const hasTool = spawnSync('systemd-tmpfiles', ['--version']).status === 0;
 const SKIP = !hasTool ? 'systemd-tmpfiles is not installed' : process.getuid?.() !== 0 ? 'needs root (chown)' : false;
 

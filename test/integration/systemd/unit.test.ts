@@ -17,9 +17,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from '../../helpers/repo.js';
 
-const UNIT = fileURLToPath(new URL('../../../systemd/mirror-policyd.service', import.meta.url));
+const UNIT = repoPath('systemd/mirror-policyd.service');
 const NOT_INSTALLED = 'mirror-policyd.service: Command /usr/bin/mirror-policyd is not executable: No such file or directory';
 
 function verify(unitPath: string): { status: number | null; lines: string[]; error?: Error } {
