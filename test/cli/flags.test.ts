@@ -40,13 +40,19 @@ const setOf = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
 const flagsIn = (text: string): string[] => setOf([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
 const without = (xs: readonly string[], drop: readonly string[]): string[] => xs.filter((x) => !drop.includes(x));
 
+/**
+ * A module beside this compiled test, as an absolute URL: tap's mocks resolve a relative path
+ * from the caller's source-mapped place (test/…/x.test.ts), where no .js module is.
+ */
+const compiled = (relative: string): string => new URL(relative, import.meta.url).href;
+
 /** What each command's parser accepts: its long flags (`--name`) and its short ones (`-o`). */
 async function acceptedFlags(t: Test): Promise<Map<string, { long: string[]; short: string[] }>> {
   const accepted = new Map<string, { long: string[]; short: string[] }>();
   for (const [command, [file, fn]] of Object.entries(COMMANDS)) {
     let seen: args.Options | undefined;
     const recording = { ...args, parse: (a: readonly string[], o: args.Options, m?: number) => ((seen = o), args.parse(a, o, m)) };
-    const module = await t.mockImport<Record<string, Command>>(`../../src/cli/${file}`, { '../../src/cli/args.js': recording });
+    const module = await t.mockImport<Record<string, Command>>(compiled(`../../src/cli/${file}`), { [compiled('../../src/cli/args.js')]: recording });
     const run = module[fn] as Command;
     t.equal(await run(['--help'], { stdout: () => undefined }), 0, `${command} --help`);
     const options = seen ?? {};

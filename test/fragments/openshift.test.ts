@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { parseOpenShiftFragment } from '../../src/fragments/openshift.js';
 import { formatDiagnostic } from '../../src/core/diagnostic.js';
+import { repoPath } from '../helpers/repo.js';
 
 const errors = (text: string): string[] =>
   parseOpenShiftFragment(text, 'f.yaml')
@@ -9,7 +10,7 @@ const errors = (text: string): string[] =>
     .map(formatDiagnostic);
 
 t.test('the ICSP of the OpenShift documentation parses into digest-only sets', async (t) => {
-  const text = readFileSync(new URL('../../examples/policy.d/10-ubi8repo.yaml', import.meta.url), 'utf8');
+  const text = readFileSync(repoPath('examples/policy.d/10-ubi8repo.yaml'), 'utf8');
   const { fragment, diagnostics } = parseOpenShiftFragment(text, '10-ubi8repo.yaml');
   t.same(diagnostics, []);
   t.same(
@@ -314,7 +315,7 @@ t.test('the yaml package is loaded by the first YAML fragment, not before: TOML 
   const { spawnSync } = await import('node:child_process');
   const script = `
     import { createRequire } from 'node:module';
-    import { buildRegistriesConf } from ${JSON.stringify(new URL('../../src/pipeline/strict.ts', import.meta.url).href)};
+    import { buildRegistriesConf } from ${JSON.stringify(new URL('../../src/pipeline/strict.js', import.meta.url).href)};
     const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/yaml/'));
     const seen = [loaded()];
     const toml = buildRegistriesConf({ fragments: [{ file: '10-a.toml', text: '[[mirror-set]]\\nsource = "quay.io/a"\\nmirrors = ["m.example.net/a"]\\n' }] });
@@ -323,8 +324,7 @@ t.test('the yaml package is loaded by the first YAML fragment, not before: TOML 
     seen.push(yaml.text !== undefined, loaded());
     console.log(JSON.stringify(seen));
   `;
-  const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
-  const child = spawnSync(process.execPath, [...loader, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   t.equal(child.status, 0, child.stderr);
   t.same(JSON.parse(child.stdout.trim().split('\n').pop() ?? 'null'), [false, true, false, true, true], 'not at import, not for TOML; then for YAML');
 });

@@ -23,8 +23,10 @@ async function racing(t: Test, land: (path: string) => void): Promise<typeof Hos
     landed = true;
     land(path);
   };
-  return t.mockImport<typeof HostsDir>('../../../src/containerd/hosts-dir.js', {
-    '../../../src/output/atomic-write.js': {
+  // Absolute URLs: tap's mocks resolve a relative path from the caller's source-mapped place
+  // (test/…/x.test.ts), not from this compiled test.
+  return t.mockImport<typeof HostsDir>(new URL('../../../src/containerd/hosts-dir.js', import.meta.url).href, {
+    [new URL('../../../src/output/atomic-write.js', import.meta.url).href]: {
       ...atomic,
       writeFileAtomic: (path: string, data: string | Buffer, opts: atomic.WriteOptions = {}) => {
         const hook = opts.beforeReplace;

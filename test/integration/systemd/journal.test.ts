@@ -7,9 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { isJournalStream, prefixLines, syslogPriority } from '../../../src/systemd/journal.js';
 import { createLogger } from '../../../src/core/log.js';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/journal-log.ts', import.meta.url));
-/** tap's TypeScript loader, so the child can run the .ts fixture. */
-const LOADER = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+/** The child, compiled beside this test (dist/test/integration/systemd/fixtures/). */
+const FIXTURE = fileURLToPath(new URL('./fixtures/journal-log.js', import.meta.url));
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-journal-'));
@@ -43,7 +42,7 @@ async function runFixture(
   if (journal === 'stderr') env['JOURNAL_STREAM'] = devIno(err);
   if (journal === 'wrong') env['JOURNAL_STREAM'] = `${fstatSync(out, { bigint: true }).dev}:1`;
   try {
-    const child = spawn(process.execPath, [...LOADER, FIXTURE, format, target], { env, stdio: ['ignore', out, err] });
+    const child = spawn(process.execPath, [FIXTURE, format, target], { env, stdio: ['ignore', out, err] });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     const code = await new Promise<number | null>((r) => child.on('close', r));
     clearTimeout(killer);

@@ -138,13 +138,12 @@ t.test('the watchdog timer does not keep the process alive', async (t) => {
   t.teardown(() => l.close());
   // A child that starts the watchdog and returns: it must exit by itself.
   const script = `
-    import { createNotifier } from ${JSON.stringify(new URL('../../../src/systemd/notify.ts', import.meta.url).href)};
+    import { createNotifier } from ${JSON.stringify(new URL('../../../src/systemd/notify.js', import.meta.url).href)};
     const n = createNotifier();
     n.ready('child up');
     n.startWatchdog();
   `;
-  const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
-  const child = spawn(process.execPath, [...loader, '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     env: { ...process.env, NOTIFY_SOCKET: l.path, WATCHDOG_USEC: '200000' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
