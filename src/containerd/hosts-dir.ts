@@ -191,6 +191,8 @@ async function replaceOurs(dir: string, f: HostsFile, now: Date, out: HostsDirOu
     if (result.aborted !== true) {
       if (result.changed) out.written.push(f.host);
       out.current.push(f.host);
+      // A write of ours killed before its rename left its temp file: containerd ignores it, but nothing else would remove it.
+      await removeStaleTemps(join(dir, f.host), { only: 'hosts.toml' });
       return;
     }
     const seen = found as Standing;

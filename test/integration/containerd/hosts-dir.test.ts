@@ -351,6 +351,19 @@ t.test('a temp file a killed write left in a dropped host directory goes with it
   t.notOk(existsSync(join(dir, 'ghcr.io')), 'one holding only a temp file of ours too (the killed write was its first)');
 });
 
+t.test('a temp file a killed write left beside a hosts.toml still covered goes at the next render; a live writer’s and another file’s stay', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-staletmp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  const stale = '.hosts.toml.4194305.0123abcd.tmp'; // pid 2^22+1 is above any pid_max: no process runs with it
+  const live = `.hosts.toml.${process.ppid}.0123abcd.tmp`; // a writer still running (tap's runner)
+  const other = '.ca.crt.4194305.0123abcd.tmp'; // not a temp of our hosts.toml
+  for (const name of [stale, live, other]) writeFileSync(join(dir, 'quay.io', name), 'half a file');
+  const same = await writeHostsDir(dir, [{ host: 'quay.io', text: ours('https://quay.io') }]);
+  t.same(same.written, [], 'nothing to write: the policy is unchanged');
+  t.same(readdirSync(join(dir, 'quay.io')).sort(), [other, live, 'hosts.toml'].sort(), 'the dead writer’s temp is gone, even with nothing written');
+});
+
 t.test(
   'a first write that fails (a full disk) leaves no empty host directory behind (containerd would take it and skip _default)',
   { skip: process.getuid?.() !== 0 && 'needs root: unshare -m and mount a small tmpfs' },
