@@ -12,11 +12,12 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNotifyListener, type NotifyListener } from '../test/helpers/notify-listener.js';
+import { BIN } from '../test/helpers/cli.js';
 import { REPO_ROOT } from '../test/helpers/repo.js';
 
 /** The repository (bench/X.ts, or dist/bench/X.js once built). */
 export const ROOT = REPO_ROOT;
-export const BIN = join(ROOT, 'bin', 'mirror-policyd');
+export { BIN }; // bin/mirror-policyd, the built program as users run it
 
 export interface Dirs {
   readonly root: string;
