@@ -657,8 +657,12 @@ export class Daemon {
       },
       { file: basename(this.config.output) },
     );
-    this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
+    // Statuses are recorded once the write's outcome is known, so that `status` never lists a
+    // fragment the output does not yet hold while the write is under way (a failed write is
+    // reported beside them).
+    const recordStatuses = (): void => this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
     if (result.text === undefined) {
+      recordStatuses();
       this.counters.renderErrors++;
       this.generalProblems.push(...result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
       this.logRenderFailure(`not rendered: ${this.generalProblems.join('; ') || 'no valid render'}; ${this.config.output} left as it was`);
@@ -673,14 +677,17 @@ export class Daemon {
       // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
       const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
+        // Not recorded: the output does not hold this render, and the render asked for now follows.
         this.trigger();
         this.handOnReloadRender(forReload);
         return dir;
       }
       changed = outcome.changed;
+      recordStatuses();
       this.scheduler.writeSucceeded();
       this.writeFailure.cleared();
     } catch (e) {
+      recordStatuses(); // the fragments' own problems are news whatever became of the write
       this.counters.renderErrors++;
       const message = this.output.failed(e);
       const retryInMs = this.scheduler.writeFailed();
