@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startNotifyListener, type NotifyListener } from '../test/helpers/notify-listener.js';
 import { BIN } from '../test/helpers/cli.js';
 import { REPO_ROOT } from '../test/helpers/repo.js';
+import { untracked } from '../test/helpers/untracked.js';
 
 /** The repository (bench/X.ts, or dist/bench/X.js once built). */
 export const ROOT = REPO_ROOT;
@@ -115,10 +116,9 @@ export function startDaemon(dirs: Dirs, opts: StartOptions): RunningDaemon {
   const t0 = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: opts.notify.path };
   for (const k of ['WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM']) delete env[k];
-  // The program as users run it: not under a test runner's loader hooks (tap's processinfo
-  // would slow every start and leave a record for every killed process).
-  for (const k of Object.keys(env)) if (k === 'NODE_OPTIONS' || k.startsWith('_TAPJS_')) delete env[k];
-  const child = spawn(opts.node ?? process.execPath, daemonArgs(dirs, opts), {
+  // The program as users run it: not under the test runner's loader hooks (test/helpers/untracked.ts).
+  for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_')) delete env[k];
+  const child = spawn(...untracked(opts.node ?? process.execPath, daemonArgs(dirs, opts)), {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STATE_FORMAT_VERSION } from '../src/daemon/state-dir.js';
+import { untracked } from '../test/helpers/untracked.js';
 import { prng, ROOT, sleep } from './daemon-harness.js';
 
 export const TORN_FRAGMENTS = ['10-a.toml', '20-b.yaml', '30-c.toml'];
@@ -102,7 +103,7 @@ export async function runTornWriteCampaign(opts: TornOptions): Promise<TornResul
         result.stoppedEarly = true;
         break;
       }
-      const child = spawn(process.execPath, [writer, state, String(round + 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(...untracked(process.execPath, [writer, state, String(round + 1)]), { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr.on('data', (b: Buffer) => (err += b.toString()));
       const exited = new Promise<void>((r) => child.on('close', () => r()));
