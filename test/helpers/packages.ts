@@ -5,6 +5,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { untracked } from './untracked.js';
 
 export interface Ran {
   status: number | null;
@@ -13,9 +14,13 @@ export interface Ran {
   error?: Error;
 }
 
-/** A command to completion, its output as text (2 min and 64 MiB of output unless `opts` says otherwise). */
+/**
+ * A command to completion, its output as text (2 min and 64 MiB of output unless `opts` says
+ * otherwise); as users run it, outside the test runner's loader hooks (untracked.ts): the
+ * builds' npm and node-gyp, and the packaged program.
+ */
 export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Ran {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...opts });
+  const r = spawnSync(...untracked(cmd, args), { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...opts });
   const out: Ran = { status: r.status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   if (r.error) out.error = r.error;
   return out;

@@ -16,12 +16,13 @@
  * rpmbuild ≈3 s, the rest ≈5 s.
  */
 import t from 'tap';
-import { spawn, type SpawnSyncOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
-import { debContents, policyFixture, run as runCommand, type Ran } from '../../helpers/packages.js';
+import { debContents, policyFixture, run, type Ran } from '../../helpers/packages.js';
 import { REPO_ROOT } from '../../helpers/repo.js';
+import { untracked } from '../../helpers/untracked.js';
 
 t.setTimeout(300_000);
 
@@ -30,12 +31,6 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const IS_ROOT = process.getuid?.() === 0;
 const NODE_MAJOR = '24';
 const BUNDLED_NODE = '/usr/lib/mirror-policyd/node/bin/node';
-
-/** This environment without the test runner's loader hooks (node runs as users run it). */
-const ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_')));
-
-/** Commands run with ENV unless told otherwise. */
-const run = (cmd: string, args: string[], opts: SpawnSyncOptions = {}): Ran => runCommand(cmd, args, { env: ENV, ...opts });
 
 const work = mkdtempSync(join('/tmp', 'mpd-bundled-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -46,7 +41,7 @@ const arch = run('dpkg', ['--print-architecture']).stdout.trim();
 // MPD_NODE), done once here and shared by the .deb and the .rpm as packages.test.ts shares
 // its staging. dpkg-deb at xz level 1 (the default 6 takes ~2 min for the runtime on 2 cores;
 // only the compression differs).
-const ENV_BUILD = { ...ENV, OUT_DIR: outDir, LC_ALL: 'C' };
+const ENV_BUILD = { ...process.env, OUT_DIR: outDir, LC_ALL: 'C' };
 const runtimeDir = join(work, 'node24');
 const stageDir = join(work, 'stage');
 // The bundled packages do not depend on the node running this test: a second run of the
@@ -56,7 +51,9 @@ const fetched = SKIP_ALL
   ? { status: null, stdout: '', stderr: SKIP_ALL }
   : run('bash', [join(ROOT, 'packaging/node-runtime.sh'), NODE_MAJOR, runtimeDir], { timeout: 180_000 });
 const staged =
-  fetched.status === 0 ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...ENV, MPD_NODE: runtimeDir }, timeout: 240_000 }) : undefined;
+  fetched.status === 0
+    ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...process.env, MPD_NODE: runtimeDir }, timeout: 240_000 })
+    : undefined;
 const build =
   staged?.status === 0
     ? run('bash', [join(ROOT, 'packaging/deb/build.sh'), '--bundled'], {
@@ -210,7 +207,7 @@ function inPlace(root: string, argv: string[], hideNode = true): [string, string
       : []),
     'exec "$@"',
   ].join('\n');
-  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...argv], { ...ENV, MPD_ROOT: root, MPD_EMPTY: EMPTY }];
+  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...argv], { ...process.env, MPD_ROOT: root, MPD_EMPTY: EMPTY }];
 }
 
 function runInPlace(root: string, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Ran {
@@ -295,7 +292,7 @@ t.test('extracted, no system node: the daemon reaches READY=1 (the addon in the 
     '--probe-interval-ms',
     '0',
   ]);
-  const child = spawn(cmd, args, { env: { ...e, NOTIFY_SOCKET: listener.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...untracked(cmd, args), { env: { ...e, NOTIFY_SOCKET: listener.path }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));

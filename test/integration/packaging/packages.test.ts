@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
 import { debContents, policyFixture, run, type Ran } from '../../helpers/packages.js';
 import { REPO_ROOT } from '../../helpers/repo.js';
+import { untracked } from '../../helpers/untracked.js';
 
 // Building takes ~20 s here (npm ci --omit=dev, the addon, tsc); lintian ~7 s.
 t.setTimeout(300_000);
@@ -280,7 +281,7 @@ t.test('extracted: the daemon reaches READY=1 as root without any capability', {
     '--probe-interval-ms',
     '0',
   ]);
-  const child = spawn(cmd, args, { env: { ...e, NOTIFY_SOCKET: listener.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...untracked(cmd, args), { env: { ...e, NOTIFY_SOCKET: listener.path }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
