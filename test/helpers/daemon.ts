@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { controlRequest } from '../../src/control/client.js';
+import { DEFAULTS, type DaemonConfig } from '../../src/daemon/config.js';
 import type { DaemonStatus } from '../../src/daemon/daemon.js';
 import { BIN } from './cli.js';
 import { startNotifyListener, type NotifyListener } from './notify-listener.js';
@@ -51,6 +52,19 @@ export function workspace(t: Teardown, opts: { policy?: boolean } = {}): Workspa
   if (opts.policy !== false) mkdirSync(ws.policy, { mode: 0o755 });
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return ws;
+}
+
+/** The settings of a daemon run in the test's own process (`new Daemon(...)`) on `ws`: the test user's fragments admitted, no probes. */
+export function inProcessConfig(ws: Workspace): DaemonConfig {
+  return {
+    ...DEFAULTS,
+    policyDir: ws.policy,
+    output: ws.output,
+    stateDir: ws.state,
+    controlSocket: ws.control,
+    allowUnsafeFragments: true,
+    probeIntervalMs: 0,
+  };
 }
 
 /** A native TOML fragment: one digest-only mirror set. */

@@ -6,35 +6,19 @@
  * of the event loop, between the write's steps, while fragments are added.
  */
 import t from 'tap';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Daemon } from '../../../src/daemon/daemon.js';
-import { DEFAULTS } from '../../../src/daemon/config.js';
 import { createLogger } from '../../../src/core/log.js';
 import { createNotifier } from '../../../src/systemd/notify.js';
-import { fragment, pollUntil, workspace } from '../../helpers/daemon.js';
+import { fragment, inProcessConfig, pollUntil, replaceFile, workspace } from '../../helpers/daemon.js';
 
 const ADDED = 8;
 
-/** Written beside and renamed in: the watcher sees the whole file at once. */
-function put(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
-
 t.test('a fragment is listed by status only once the output holds it', async (t) => {
   const ws = workspace(t);
-  put(ws.policy, '00-first.toml', fragment('first.example.com/a', ['mirror.example.net/a']));
-  const config = {
-    ...DEFAULTS,
-    policyDir: ws.policy,
-    output: ws.output,
-    stateDir: ws.state,
-    controlSocket: ws.control,
-    allowUnsafeFragments: true,
-    probeIntervalMs: 0,
-  };
-  const daemon = new Daemon(config, createLogger({ level: 'silent' }), createNotifier({}), undefined);
+  replaceFile(join(ws.policy, '00-first.toml'), fragment('first.example.com/a', ['mirror.example.net/a']));
+  const daemon = new Daemon(inProcessConfig(ws), createLogger({ level: 'silent' }), createNotifier({}), undefined);
   t.teardown(() => daemon.stop());
   await daemon.start();
 
@@ -58,7 +42,7 @@ t.test('a fragment is listed by status only once the output holds it', async (t)
 
   for (let i = 1; i <= ADDED; i++) {
     const name = `${String(i).padStart(2, '0')}-added.toml`;
-    put(ws.policy, name, fragment(`added${i}.example.com/x`, [`mirror.example.net/x${i}`]));
+    replaceFile(join(ws.policy, name), fragment(`added${i}.example.com/x`, [`mirror.example.net/x${i}`]));
     await pollUntil(() => listed(name), `${name} listed by status`);
   }
   watching = false;
