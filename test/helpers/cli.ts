@@ -1,6 +1,7 @@
 /** Runs the real `bin/mirror-policyd` (the built program, as users run it). */
 import { spawn } from 'node:child_process';
 import { repoPath } from './repo.js';
+import { forCoverage } from './untracked.js';
 
 export const BIN = repoPath('bin/mirror-policyd');
 
@@ -12,7 +13,8 @@ export interface Run {
 
 export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = opts.env ?? process.env;
+    const child = spawn(...forCoverage(process.execPath, [BIN, ...args], env), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

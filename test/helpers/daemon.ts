@@ -23,6 +23,7 @@ import { DEFAULTS, type DaemonConfig } from '../../src/daemon/config.js';
 import type { DaemonStatus } from '../../src/daemon/daemon.js';
 import { BIN } from './cli.js';
 import { startNotifyListener, type NotifyListener } from './notify-listener.js';
+import { forCoverage } from './untracked.js';
 
 export const DEADLINE_MS = 10_000;
 const POLL_MS = 40;
@@ -255,7 +256,7 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
   const env = cleanEnv({ ...(notify ? { NOTIFY_SOCKET: notify.path } : {}), ...opts.env });
   const args = ['run', ...(opts.argv ?? [...runArgs(ws, opts.debounceMs ?? 50, opts.config), ...(opts.args ?? [])])];
   const argv = [...(opts.wrap ?? []), process.execPath, BIN, ...args];
-  const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: ws.dir, stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'] });
+  const child = spawn(...forCoverage(argv[0] as string, argv.slice(1), env), { env, cwd: ws.dir, stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   let err = '';

@@ -7,9 +7,21 @@
  * of CPU less a start on Node 20, whose hooks run on a thread of their own, ~0.1 s on Node 24;
  * and a process killed with SIGKILL, which never writes its coverage, leaves no record behind.
  * What runs untracked adds nothing to the coverage report: keep it to what must run as users
- * run it (packages, the extracted program) and to kill -9 campaigns. The pid is the command's:
- * env execs it.
+ * run it (packages, the extracted program), to kill -9 campaigns, and to runs without coverage
+ * (`forCoverage`). The pid is the command's: env execs it.
  */
-export function untracked(cmd: string, args: readonly string[]): [string, string[]] {
-  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', cmd, ...args]];
+export function untracked(cmd: string, args: readonly string[], nodeOptions?: string): [string, string[]] {
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...(nodeOptions ? [`NODE_OPTIONS=${nodeOptions}`] : []), cmd, ...args]];
+}
+
+/** tap says so to each test process: '0' under `--disable-coverage` (as CI's second run). */
+const COVERAGE_OFF = process.env['_TAPJS_PROCESSINFO_COVERAGE_'] === '0';
+
+/**
+ * `cmd args` for the program under test: tracked while the run collects coverage (most of the
+ * report for src/cli and src/daemon comes from these processes), untracked when it does not,
+ * keeping a NODE_OPTIONS that the test itself gives the process in `env`.
+ */
+export function forCoverage(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): [string, string[]] {
+  return COVERAGE_OFF ? untracked(cmd, args, env?.['NODE_OPTIONS']) : [cmd, [...args]];
 }
