@@ -14,7 +14,7 @@ export function untracked(cmd: string, args: readonly string[], nodeOptions?: st
   return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...(nodeOptions ? [`NODE_OPTIONS=${nodeOptions}`] : []), cmd, ...args]];
 }
 
-/** tap says so to each test process: '0' under `--disable-coverage` (as CI's second run). */
+/** tap says so to each test process: '0' under `--disable-coverage` (as CI's Node 20 run). */
 const COVERAGE_OFF = process.env['_TAPJS_PROCESSINFO_COVERAGE_'] === '0';
 
 /**
