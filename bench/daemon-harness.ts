@@ -117,7 +117,6 @@ export function startDaemon(dirs: Dirs, opts: StartOptions): RunningDaemon {
   const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: opts.notify.path };
   for (const k of ['WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM']) delete env[k];
   // The program as users run it: not under the test runner's loader hooks (test/helpers/untracked.ts).
-  for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_')) delete env[k];
   const child = spawn(...untracked(opts.node ?? process.execPath, daemonArgs(dirs, opts)), {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
