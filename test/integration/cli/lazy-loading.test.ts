@@ -32,8 +32,8 @@ function recorder(t: Test): { env: Record<string, string>; packages(): Set<strin
       "process.on('exit', () => writeFileSync(process.env.MPD_LOADED_OUT, Object.keys(createRequire(import.meta.url).cache).join('\\n')));\n",
   );
   return {
-    // tap's processinfo adds its own --import beside this one (helpers/untracked.ts): its modules are
-    // in the record too, and none of them is one of LAZY.
+    // While the run collects coverage, tap's processinfo adds its own --import beside this one
+    // (helpers/untracked.ts): its modules are in the record too, and none of them is one of LAZY.
     env: { NODE_OPTIONS: `--import ${hook}`, MPD_LOADED_OUT: out },
     packages: () =>
       new Set(

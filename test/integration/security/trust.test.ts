@@ -160,7 +160,7 @@ t.test('a policy directory made writable by others: every fragment refused and h
   rmSync(join(ws.policy, '30-planted.toml'));
   await d.waitForStatus((s) => s.state === 'healthy' && s.fragments.length === 2, 'healthy again once the directory is fixed');
   // Waited for: between the chmod and the rm the planted file is an owner's file in a safe
-  // directory and may render, and `status` lists a render's fragments before its write lands.
+  // directory and may render; the render without it is the one to wait for.
   t.equal(await d.waitForOutput((o) => o === before), before, 'the output is as before again');
   t.equal(await d.stop(), 0);
 });
