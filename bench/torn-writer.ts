@@ -12,7 +12,7 @@
 import { StateDir } from '../src/daemon/state-dir.js';
 import { healthPath, updateHealth } from '../src/health/store.js';
 import type { EndpointHealth } from '../src/health/health.js';
-import { TORN_FRAGMENTS, tornText } from './torn-writes.js';
+import { TORN_FRAGMENTS, tornText } from './torn-text.js';
 
 const MAX_ITERATIONS = 100_000;
 const MAX_MS = 30_000;

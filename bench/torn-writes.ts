@@ -12,29 +12,13 @@
  * runs 150 of these beside the daemon's 50 (test/daemon/crash.test.ts), and `npm run soak` more.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STATE_FORMAT_VERSION } from '../src/daemon/state-dir.js';
 import { untracked } from '../test/helpers/untracked.js';
 import { prng, ROOT, sleep } from './daemon-harness.js';
-
-export const TORN_FRAGMENTS = ['10-a.toml', '20-b.yaml', '30-c.toml'];
-
-/** A self-describing text: `# torn-writer v=V file=F sha256=H\n` + a body whose hash is H; sizes from bytes to 256 KiB. */
-export function tornText(file: string, v: number): string {
-  const size = v % 5 === 0 ? 128 * 1024 + ((v * 7919) % (128 * 1024)) : (v * 131) % 4096;
-  const body = `[[mirror-set]]\nsource = "${file.replace(/\W/g, '')}.example.com"\nmirrors = ["m${v}.example.net"]\n#${'x'.repeat(size)}\n`;
-  return `# torn-writer v=${v} file=${file} sha256=${createHash('sha256').update(body).digest('hex')}\n${body}`;
-}
-
-/** Whether `text` is exactly one text tornText gave for `file`. */
-export function isWholeTornText(file: string, text: string): boolean {
-  const m = /^# torn-writer v=(\d+) file=([^ ]+) sha256=([0-9a-f]{64})\n/.exec(text);
-  if (!m || m[2] !== file) return false;
-  return tornText(file, Number(m[1])) === text;
-}
+import { isWholeTornText, TORN_FRAGMENTS } from './torn-text.js';
 
 export interface TornOptions {
   readonly rounds: number;

@@ -13,7 +13,8 @@
  */
 import t from 'tap';
 import { formatCampaign, runCrashCampaign } from '../../../bench/crash-campaign.js';
-import { formatTornWrites, isWholeTornText, runTornWriteCampaign, tornText } from '../../../bench/torn-writes.js';
+import { isWholeTornText, tornText } from '../../../bench/torn-text.js';
+import { formatTornWrites, runTornWriteCampaign } from '../../../bench/torn-writes.js';
 
 const rounds = Math.max(50, Math.floor(Number(process.env['CRASH_ROUNDS'] ?? 50)) || 50);
 const seed = process.env['CRASH_SEED'] !== undefined ? Number(process.env['CRASH_SEED']) : undefined;
