@@ -21,7 +21,7 @@
  * from before or the render of what is on disk. At the end one more start must come up on
  * all the leftovers and stop cleanly on SIGTERM (exit 0, daemon.json removed).
  *
- * Used by test/daemon/crash.test.ts (50 rounds, CRASH_ROUNDS to raise) and by
+ * Used by test/integration/daemon/crash.test.ts (50 rounds; CRASH_ROUNDS sets it, CI 25 on each runtime) and by
  * `npm run soak` (bench/soak.ts, 1 000 rounds). Every loop is bounded in count and time.
  */
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';

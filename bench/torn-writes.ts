@@ -8,8 +8,9 @@
  * only the writers' own temp files (`.NAME.PID.RANDOM.tmp`, which no reader takes) and the
  * health lock a kill can leave (counted, then removed as its staleness rule would after 10 s).
  *
- * Cheaper than a daemon round (no daemon start, no READY=1): about 0.1 to 0.2 s a kill, so CI
- * runs 150 of these beside the daemon's 50 (test/daemon/crash.test.ts), and `npm run soak` more.
+ * Cheaper than a daemon round (no daemon start, no READY=1): about 0.1 to 0.2 s a kill, so the
+ * suite runs 150 of these beside the daemon's 50 (test/integration/daemon/crash.test.ts; CI 75
+ * and 25 on each of its two runtimes), and `npm run soak` more.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
