@@ -17,11 +17,17 @@ export function untracked(cmd: string, args: readonly string[], nodeOptions?: st
 /** tap says so to each test process: '0' under `--disable-coverage` (as CI's Node 20 run). */
 const COVERAGE_OFF = process.env['_TAPJS_PROCESSINFO_COVERAGE_'] === '0';
 
+/** What every test process inherits from tap: processinfo's own `--import`, not a test's. */
+const TAP_NODE_OPTIONS = process.env['NODE_OPTIONS'];
+
 /**
  * `cmd args` for the program under test: tracked while the run collects coverage (most of the
  * report for src/cli and src/daemon comes from these processes), untracked when it does not,
- * keeping a NODE_OPTIONS that the test itself gives the process in `env`.
+ * keeping a NODE_OPTIONS that the test itself gives the process in `env` (an `env` copied from
+ * process.env carries tap's, which would put the hooks back).
  */
 export function forCoverage(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): [string, string[]] {
-  return COVERAGE_OFF ? untracked(cmd, args, env?.['NODE_OPTIONS']) : [cmd, [...args]];
+  if (!COVERAGE_OFF) return [cmd, [...args]];
+  const given = env?.['NODE_OPTIONS'];
+  return untracked(cmd, args, given !== TAP_NODE_OPTIONS ? given : undefined);
 }
