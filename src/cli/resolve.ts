@@ -1,15 +1,15 @@
 /**
- * `mirror-policyd resolve REF`: the sources a pull of REF tries, in order, exactly as
- * containers/image (skopeo, podman ≤5.8, CRI-O) would try them with the same registries.conf set.
- * Exit 0 resolved, 1 when containers/image would refuse the reference or the configuration,
- * 2 on usage errors.
+ * `mirror-policyd resolve REF...`: the sources a pull of each REF tries, in order, exactly as
+ * containers/image (skopeo, podman ≤5.8, CRI-O) would try them with the same registries.conf set
+ * (read once for all of them). Exit 0 resolved, 1 when containers/image would refuse a reference
+ * or the configuration, 2 on usage errors.
  */
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
 import { createLogger } from '../core/log.js';
 import { DEFAULT_STATE_DIR } from '../daemon/config.js';
 import { endpointKey, healthState, type HealthMap, type HealthState } from '../health/health.js';
 import { healthPath, readHealth } from '../health/store.js';
-import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
+import { loadRegistriesConf, RegistriesLoadError, type LoadedRegistries } from '../registries-conf/load.js';
 import { pullSources, ResolveError, type PullSources } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import type { CommandIO } from './commands.js';
@@ -38,14 +38,16 @@ async function containerdHostDir(hostsDir: string, host: string): Promise<string
   return undefined;
 }
 
+/** What one REF resolves to: its report (JSON and text), or why it is refused (exit 1). */
+type Resolution = { readonly json: object; readonly text: string } | { readonly reference: string; readonly error: string };
+
 /** `resolve --runtime containerd`: what containerd tries for REF, from the hosts directory. */
-async function resolveForContainerd(input: string, hostsDir: string, json: boolean, io: CommandIO): Promise<number> {
+async function resolveForContainerd(input: string, hostsDir: string): Promise<Resolution> {
   let ref;
   try {
     ref = parseNormalizedNamed(input);
   } catch (e) {
-    process.stderr.write(`mirror-policyd: cannot resolve "${input}": ${(e as Error).message}\n`);
-    return 1;
+    return { reference: input, error: `cannot resolve "${input}": ${(e as Error).message}` };
   }
   const file = join(hostsDir, (await containerdHostDir(hostsDir, ref.domain)) ?? ref.domain, 'hosts.toml');
   const text = await unlessMissing(fs.readFile(file, 'utf8'));
@@ -53,12 +55,7 @@ async function resolveForContainerd(input: string, hostsDir: string, json: boole
   try {
     attempts = containerdAttempts(ref.domain, ref.path, ref.digest !== undefined, text);
   } catch (e) {
-    process.stderr.write(`mirror-policyd: ${file}: ${(e as Error).message}\n`);
-    return 1;
-  }
-  if (json) {
-    io.stdout(`${JSON.stringify({ reference: input, hostsToml: text === undefined ? null : file, attempts }, null, 2)}\n`);
-    return 0;
+    return { reference: input, error: `${file}: ${(e as Error).message}` };
   }
   const lines = [
     input,
@@ -70,8 +67,7 @@ async function resolveForContainerd(input: string, hostsDir: string, json: boole
         `${i + 1}  ${a.role.padEnd(6)}  ${a.url}  [${a.capabilities.join(', ')}]${a.skipVerify ? '  skip_verify' : ''}${a.localMirror ? '  (the local mirror)' : ''}`,
     ),
   ];
-  io.stdout(`${lines.join('\n')}\n`);
-  return 0;
+  return { json: { reference: input, hostsToml: text === undefined ? null : file, attempts }, text: `${lines.join('\n')}\n` };
 }
 
 /** The health of a source's endpoint in the shared cache (unknown: never probed or pulled from). */
@@ -138,18 +134,54 @@ export function formatResolved(resolved: PullSources, files: readonly string[], 
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Prints each REF's report in the order given: text blocks a blank line apart; with --json one
+ * REF's object as before, several REFs an array (a refused one as {"reference", "error"}, so
+ * positions line up). The reasons for refusals go to stderr; any refusal makes the exit 1.
+ */
+function printResolutions(results: readonly Resolution[], json: boolean, io: CommandIO): number {
+  for (const r of results) if ('error' in r) process.stderr.write(`mirror-policyd: ${r.error}\n`);
+  if (json) {
+    const objects = results.map((r) => ('error' in r ? { reference: r.reference, error: r.error } : r.json));
+    const [only] = results;
+    if (results.length > 1) io.stdout(`${JSON.stringify(objects, null, 2)}\n`);
+    else if (only && !('error' in only)) io.stdout(`${JSON.stringify(only.json, null, 2)}\n`);
+  } else {
+    const texts = results.flatMap((r) => ('error' in r ? [] : [r.text]));
+    if (texts.length > 0) io.stdout(texts.join('\n'));
+  }
+  return results.some((r) => 'error' in r) ? 1 : 0;
+}
+
+/** What containers/image tries for REF with this configuration (loaded once for every REF). */
+function resolveForContainersImage(input: string, loaded: LoadedRegistries, health: HealthMap): Resolution {
+  let resolved: PullSources;
+  try {
+    resolved = pullSources(loaded.conf, input);
+  } catch (e) {
+    if (!(e instanceof ResolveError)) throw e;
+    return { reference: input, error: `cannot resolve "${input}": ${e.message}` };
+  }
+  return { json: resolvedJson(resolved, health), text: formatResolved(resolved, loaded.files, health) };
+}
+
 export async function resolveCommand(args: readonly string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parse(args, RESOLVE_OPTIONS, 1);
+  const { values, positionals } = parse(args, RESOLVE_OPTIONS, Infinity);
   if (values.help) {
     io.stdout(usage('resolve'));
     return 0;
   }
   const log = io.log ?? createLogger(logSettings(values));
-  const input = positionals[0];
-  if (input === undefined) throw new UsageError('resolve needs an image reference (REF), e.g. docker.io/library/busybox:latest');
+  if (positionals.length === 0) throw new UsageError('resolve needs an image reference (REF), e.g. docker.io/library/busybox:latest');
   if (values.runtime !== undefined && values.runtime !== 'containerd' && values.runtime !== 'containers-image')
     throw new UsageError(`--runtime must be containers-image (the default) or containerd, not ${JSON.stringify(values.runtime)}`);
-  if (values.runtime === 'containerd') return resolveForContainerd(input, values['hosts-dir'] ?? DEFAULT_CONTAINERD_HOSTS_DIR, values.json === true, io);
+  const json = values.json === true;
+  if (values.runtime === 'containerd') {
+    const hostsDir = values['hosts-dir'] ?? DEFAULT_CONTAINERD_HOSTS_DIR;
+    const results: Resolution[] = [];
+    for (const input of positionals) results.push(await resolveForContainerd(input, hostsDir));
+    return printResolutions(results, json, io);
+  }
   const path = values['registries-conf'];
   if (path === '') throw new UsageError('--registries-conf needs a file name');
 
@@ -164,16 +196,10 @@ export async function resolveCommand(args: readonly string[], io: CommandIO): Pr
   }
   for (const f of loaded.files) log.debug({ file: f }, `loaded registries configuration ${f}`);
   for (const w of loaded.warnings) log.debug(formatDiagnostic(w));
-
-  let resolved: PullSources;
-  try {
-    resolved = pullSources(loaded.conf, input);
-  } catch (e) {
-    if (!(e instanceof ResolveError)) throw e;
-    process.stderr.write(`mirror-policyd: cannot resolve "${input}": ${e.message}\n`);
-    return 1;
-  }
   const health = await readHealth(healthPath(values['state-dir'] ?? DEFAULT_STATE_DIR));
-  io.stdout(values.json ? `${JSON.stringify(resolvedJson(resolved, health), null, 2)}\n` : formatResolved(resolved, loaded.files, health));
-  return 0;
+  return printResolutions(
+    positionals.map((input) => resolveForContainersImage(input, loaded, health)),
+    json,
+    io,
+  );
 }

@@ -242,8 +242,8 @@ Reports which source served what.
 ${COMMON}
 Exit codes: 0 pulled, 1 failed (every attempt listed), 2 usage error.
 `,
-  resolve: `Usage: mirror-policyd resolve REF [--registries-conf FILE] [--state-dir DIR] [--json]
-       mirror-policyd resolve REF --runtime containerd [--hosts-dir DIR] [--json]
+  resolve: `Usage: mirror-policyd resolve REF... [--registries-conf FILE] [--state-dir DIR] [--json]
+       mirror-policyd resolve REF... --runtime containerd [--hosts-dir DIR] [--json]
 
 Prints the sources a pull of REF tries, in order, as containers/image (skopeo, podman,
 CRI-O) tries them with the same registries.conf set: the mirrors the longest matching
@@ -252,6 +252,8 @@ for tags), then the primary, always last. Each source shows its rewritten refere
 endpoint, and whether it is insecure or blocked (blocked is decided by the table the
 rewritten reference falls under). A name without tag or digest gets :latest; short
 names are Docker Hub names (aliases and search registries are not consulted).
+Several REFs are resolved in the order given, against the configuration read once:
+their reports a blank line apart.
 
 Configuration read (as containers/image 5.x up to 5.39): FILE, or
 $HOME/.config/containers/registries.conf if it exists, else
@@ -265,15 +267,17 @@ $HOME/.config/containers/registries.conf.d.
                            (default /var/lib/mirror-policyd): health is up, down,
                            probe (down, but due for one more try) or unknown
   --json                   {"reference", "sources": [{"reference", "endpoint", "role",
-                           "insecure", "blocked", "health"}]}
+                           "insecure", "blocked", "health"}]}; for several REFs an
+                           array of those, a refused REF as {"reference", "error"}
   --runtime containerd     what containerd tries instead, from REF's registry's
                            DIR/<host>/hosts.toml: its [host] entries in order (those
                            with "resolve" for a tag, "pull" for a digest), then server
   --hosts-dir DIR          containerd's hosts directory
                            (default /etc/containerd/certs.d)
 ${COMMON}
-Exit codes: 0 resolved, 1 the reference or the configuration is refused (as
-containers/image would refuse it; the reason on stderr), 2 usage error.
+Exit codes: 0 resolved, 1 a reference or the configuration is refused (as
+containers/image would refuse it; the reason on stderr, the other REFs still
+printed), 2 usage error.
 `,
   import: `Usage: mirror-policyd import FILE | -
 

@@ -36,7 +36,6 @@ t.test('resolve --help lists every flag; the main help lists the command', async
 t.test('resolve: usage errors exit 2', async (t) => {
   for (const args of [
     ['resolve'],
-    ['resolve', 'a', 'b'],
     ['resolve', '--no-such-flag', 'a'],
     ['resolve', '--registries-conf'],
     ['resolve', '--registries-conf', '', 'busybox'],
@@ -106,6 +105,34 @@ t.test('resolve: refused references and configurations exit 1 with the reason on
   t.match(missing.stderr, /^mirror-policyd: loading registries configuration ".*\.missing": open .*\.missing: no such file or directory\n$/);
 });
 
+t.test('resolve: several references, in the order given, the configuration read once; a refused one on stderr and exit 1', async (t) => {
+  const { conf, env } = setup();
+  const refs = [`example.com/foo/image${D}`, `busybox:1${D}`, 'quay.io/x/y:1'];
+  const alone = await Promise.all(refs.map((ref) => runCli(['resolve', '--registries-conf', conf, ref], { env })));
+  const table = await runCli(['resolve', '--registries-conf', conf, ...refs], { env });
+  t.equal(table.code, 1, 'one of them is refused');
+  t.equal(table.stdout, `${alone[0]?.stdout ?? ''}\n${alone[2]?.stdout ?? ''}`, 'each report as it prints alone, a blank line apart');
+  t.equal(table.stderr, alone[1]?.stderr, 'the refused one says why, as alone');
+  t.match(table.stderr, /^mirror-policyd: cannot resolve "busybox:1@sha256:a+": Docker references with both a tag and digest/);
+
+  const aloneJson = await Promise.all(refs.map((ref) => runCli(['resolve', '--registries-conf', conf, '--json', ref], { env })));
+  const json = await runCli(['resolve', '--registries-conf', conf, '--json', ...refs], { env });
+  t.equal(json.code, 1);
+  t.same(
+    JSON.parse(json.stdout),
+    [
+      JSON.parse(aloneJson[0]?.stdout ?? ''),
+      { reference: `busybox:1${D}`, error: `cannot resolve "busybox:1${D}": Docker references with both a tag and digest are currently not supported` },
+      JSON.parse(aloneJson[2]?.stdout ?? ''),
+    ],
+    'an array in REF order, the refused one in its place with its reason',
+  );
+  const allGood = await runCli(['resolve', '--registries-conf', conf, '--json', refs[0] ?? '', refs[2] ?? ''], { env });
+  t.equal(allGood.code, 0, allGood.stderr);
+  t.equal(allGood.stderr, '');
+  t.equal((JSON.parse(allGood.stdout) as unknown[]).length, 2);
+});
+
 t.test('resolve --runtime containerd takes the host directory containerd takes: host_port_, then host:port, then _default', async (t) => {
   const hostsDir = mkdtempSync(join(tmpdir(), 'mpd-cli-resolve-certs-'));
   const hostsToml = (mirror: string): string => `server = "https://reg.example.com:5000"\n\n[host."https://${mirror}"]\n  capabilities = ["pull", "resolve"]\n`;
@@ -130,4 +157,19 @@ t.test('resolve --runtime containerd takes the host directory containerd takes: 
   t.same((await said(ref)).hostsToml, join(hostsDir, 'reg.example.com:5000', 'hosts.toml'), 'the host:port directory before _default');
   mkdirSync(join(hostsDir, 'reg.example.com_5000_'));
   t.same(await said(ref), { hostsToml: null, urls: ['https://reg.example.com:5000/v2/app'] }, 'an empty host_port_ directory hides the others');
+
+  const several = await runCli(['resolve', ref, 'a//b', 'other.example/app:v1', '--runtime', 'containerd', '--hosts-dir', hostsDir, '--json']);
+  t.equal(several.code, 1, 'one refused');
+  t.equal(several.stderr, 'mirror-policyd: cannot resolve "a//b": invalid reference format\n');
+  const [first, refused, third] = JSON.parse(several.stdout) as Array<{ reference: string; error?: string; attempts?: Array<{ url: string }> }>;
+  t.same(
+    first?.attempts?.map((a) => a.url),
+    ['https://reg.example.com:5000/v2/app'],
+  );
+  t.same(refused, { reference: 'a//b', error: 'cannot resolve "a//b": invalid reference format' });
+  t.same(
+    third?.attempts?.map((a) => a.url),
+    ['https://default.example.com/v2/app', 'https://reg.example.com:5000/v2/app'],
+    "another host in the same call: _default's hosts.toml, its server included",
+  );
 });

@@ -7,7 +7,8 @@
  *
  * skopeo always reads /etc/containers/registries.conf.d too (here only aliases, which its docker
  * transport never consults) and $HOME/.config/containers/registries.conf.d; both programs get the
- * same HOME, and so the same user files.
+ * same HOME, and so the same user files. Each test's references go to one `resolve` (several
+ * REFs, the configuration read once) and to one skopeo each.
  */
 import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -65,18 +66,44 @@ function home(files: Record<string, string> = {}): string {
   return dir;
 }
 
+/** Our answer for one reference: its sources, or why we refuse it. */
+interface Ours {
+  readonly reference: string;
+  readonly sources?: readonly JsonSource[];
+  readonly error?: string;
+}
+
 interface Both {
-  readonly ours: Run;
+  readonly ours: Ours;
   readonly theirs: SkopeoResult;
 }
 
-async function both(ref: string, conf: string | undefined, homeDir: string): Promise<Both> {
+interface Batch {
+  /** The one `resolve` run for every reference. */
+  readonly run: Run;
+  /** Per reference, in order. */
+  readonly rows: readonly Both[];
+}
+
+/** Our entries: an array for several REFs; one REF prints its object, or nothing and the reason on stderr. */
+function ourEntries(run: Run, refs: readonly string[]): Ours[] {
+  if (refs.length > 1) return JSON.parse(run.stdout || '[]') as Ours[];
+  return [run.stdout === '' ? { reference: refs[0] ?? '', error: run.stderr } : (JSON.parse(run.stdout) as Ours)];
+}
+
+async function both(refs: readonly string[], conf: string | undefined, homeDir: string): Promise<Batch> {
   const confArgs = conf !== undefined ? ['--registries-conf', conf] : [];
-  const [ours, theirs] = await Promise.all([
-    runCli(['resolve', ...confArgs, '--json', ref], { env: { ...process.env, HOME: homeDir } }),
-    skopeo([...confArgs, 'inspect', '--raw', '--retry-times', '0', `docker://${ref}`], { env: { HOME: homeDir }, timeoutMs: 20_000 }),
+  const [run, theirs] = await Promise.all([
+    runCli(['resolve', ...confArgs, '--json', ...refs], { env: { ...process.env, HOME: homeDir } }),
+    pool(refs, 4, (ref) => skopeo([...confArgs, 'inspect', '--raw', '--retry-times', '0', `docker://${ref}`], { env: { HOME: homeDir }, timeoutMs: 20_000 })),
   ]);
-  return { ours, theirs };
+  const ours = ourEntries(run, refs);
+  return { run, rows: refs.map((ref, i) => ({ ours: ours[i] ?? { reference: ref, error: 'missing from our output' }, theirs: theirs[i] as SkopeoResult })) };
+}
+
+/** Every reference resolved: exit 0, nothing on stderr. */
+function assertAllResolved(t: Test, { run }: Batch): void {
+  t.equal(run.code, 0, `resolved (${run.stderr.trim()})`);
 }
 
 /** Runs `fn` over `items`, `limit` at a time, results in order. */
@@ -95,13 +122,13 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => P
 
 /** The same sources in the same order; blocked and insecure as skopeo's attempts show them. */
 function assertSameOrder(t: Test, ref: string, { ours, theirs }: Both, expected?: readonly string[]): void {
-  t.equal(ours.code, 0, `${ref}: resolved (${ours.stderr.trim()})`);
+  t.equal(ours.error, undefined, `${ref}: resolved`);
   t.notOk(theirs.timedOut, `${ref}: skopeo finished`);
   t.notMatch(theirs.stderr, /loading registries configuration/, `${ref}: skopeo loads the file`);
-  const json = JSON.parse(ours.stdout || '{"sources":[]}') as { reference: string; sources: JsonSource[] };
+  const sources = ours.sources ?? [];
   const seen = attempts(theirs.stderr);
   t.same(
-    json.sources.map((s) => s.reference),
+    sources.map((s) => s.reference),
     seen.map((a) => a.reference),
     `${ref} → ${seen.map((a) => a.reference).join(', ')}`,
   );
@@ -111,7 +138,7 @@ function assertSameOrder(t: Test, ref: string, { ours, theirs }: Both, expected?
       expected,
       `${ref}: the order the row expects`,
     );
-  json.sources.forEach((s, i) => {
+  sources.forEach((s, i) => {
     const a = seen[i];
     if (!a) return;
     t.equal(s.blocked, a.blocked, `${ref} #${i + 1} ${s.reference}: blocked ${s.blocked}`);
@@ -123,11 +150,10 @@ function assertSameOrder(t: Test, ref: string, { ours, theirs }: Both, expected?
 /** skopeo's logrus lines quote their message: \" → ". */
 const unquoted = (stderr: string): string => stderr.replaceAll('\\"', '"');
 
-/** Both refuse: we exit 1 and say why, skopeo fails before trying any source, for the same reason. */
+/** Both refuse: we say why (and list no sources), skopeo fails before trying any source, for the same reason. */
 function assertBothRefuse(t: Test, ref: string, { ours, theirs }: Both, why: RegExp): void {
-  t.equal(ours.code, 1, `${JSON.stringify(ref)}: we exit 1`);
-  t.equal(ours.stdout, '', 'and print no sources');
-  t.match(ours.stderr, why, `our reason: ${ours.stderr.trim()}`);
+  t.equal(ours.sources, undefined, `${JSON.stringify(ref)}: no sources`);
+  t.match(ours.error, why, `our reason: ${ours.error ?? ''}`);
   t.not(theirs.code, 0, 'skopeo fails too');
   t.same(theirs.tried, [], 'skopeo tries nothing');
   t.match(unquoted(theirs.stderr), why, `skopeo's reason: ${theirs.stderr.split('\n').find((l) => l.includes('level=fatal')) ?? ''}`);
@@ -189,8 +215,13 @@ t.test('the conformance matrix: the same order as skopeo for tags, digests, shor
     // no table
     ['quay.io/x/y:1', ['quay.io/x/y:1']],
   ];
-  const results = await pool(rows, 4, ([ref]) => both(ref, CONFORMANCE, h));
-  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    CONFORMANCE,
+    h,
+  );
+  assertAllResolved(t, batch);
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, batch.rows[i] as Both, expected));
 });
 
 t.test('references containers/image refuses: skopeo tries nothing, we exit 1', async (t) => {
@@ -207,8 +238,14 @@ t.test('references containers/image refuses: skopeo tries nothing, we exit 1', a
     ['x.deep.wild.example:5000/app:v1', /rewriting reference: invalid reference format/],
     ['tagged.example/app:v2', /rewriting reference: invalid reference format/],
   ];
-  const results = await pool(rows, 4, ([ref]) => both(ref, CONFORMANCE, h));
-  rows.forEach(([ref, why], i) => assertBothRefuse(t, ref, results[i] as Both, why));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    CONFORMANCE,
+    h,
+  );
+  t.equal(batch.run.code, 1, 'we exit 1');
+  t.equal(batch.run.stderr.split('\n').filter((l) => l.startsWith('mirror-policyd: cannot resolve ')).length, rows.length, 'a reason on stderr for each');
+  rows.forEach(([ref, why], i) => assertBothRefuse(t, ref, batch.rows[i] as Both, why));
 });
 
 t.test('a drop-in in $HOME/.config/containers/registries.conf.d replaces a table whole, for both', async (t) => {
@@ -239,8 +276,13 @@ insecure = true
       [`mirror-1.example/g/image${D}`, `mirror-3.example/g/image${D}`, `mirror-4.example/g/image${D}`, `registry-g.example/bar/image${D}`],
     ],
   ];
-  const results = await pool(rows, 4, ([ref]) => both(ref, CONFORMANCE, h));
-  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    CONFORMANCE,
+    h,
+  );
+  assertAllResolved(t, batch);
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, batch.rows[i] as Both, expected));
 });
 
 t.test('without --registries-conf: $HOME/.config/containers/registries.conf and only its own drop-in dir', async (t) => {
@@ -255,8 +297,13 @@ t.test('without --registries-conf: $HOME/.config/containers/registries.conf and 
     ['user-blocked.example/app:v1', ['user-blocked.example/app:v1']],
     ['user-dropin.example/app:v1', ['user-dropin.example/app:v1']],
   ];
-  const results = await pool(rows, 4, ([ref]) => both(ref, undefined, h));
-  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    undefined,
+    h,
+  );
+  assertAllResolved(t, batch);
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, batch.rows[i] as Both, expected));
 });
 
 t.test('a v1 main file is converted alike', async (t) => {
@@ -270,8 +317,13 @@ t.test('a v1 main file is converted alike', async (t) => {
     ['v1-blocked.example/app:v1', ['v1-blocked.example/app:v1']],
     ['v1-blocked.example:5000/app:v1', ['v1-blocked.example:5000/app:v1']],
   ];
-  const results = await pool(rows, 4, ([ref]) => both(ref, conf, h));
-  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    conf,
+    h,
+  );
+  assertAllResolved(t, batch);
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, batch.rows[i] as Both, expected));
 });
 
 t.test('configurations containers/image refuses: both refuse, nothing tried', async (t) => {
@@ -292,9 +344,13 @@ t.test('configurations containers/image refuses: both refuse, nothing tried', as
     ],
     [join(h, 'missing.conf'), /loading registries configuration ".*missing\.conf": open .*missing\.conf: no such file or directory/],
   ];
-  const results = await pool(rows, 4, ([conf]) => both('p.example/app:v1', conf, h));
+  const results = await pool(rows, 4, ([conf]) => both(['p.example/app:v1'], conf, h));
   rows.forEach(([conf, why], i) => {
-    const { ours, theirs } = results[i] as Both;
+    const {
+      run: ours,
+      rows: [row],
+    } = results[i] as Batch;
+    const theirs = row?.theirs as SkopeoResult;
     t.equal(ours.code, 1, `${conf}: we exit 1`);
     t.match(ours.stderr, /loading registries configuration/);
     t.match(ours.stderr, why, `ours: ${ours.stderr.trim()}`);
@@ -303,10 +359,10 @@ t.test('configurations containers/image refuses: both refuse, nothing tried', as
     t.match(unquoted(theirs.stderr), why);
   });
   const v1DropIn = home({ '.config/containers/registries.conf.d/v1.conf': '[registries.block]\nregistries = ["x.example"]\n' });
-  const r = await both('p.example/app:v1', CONFORMANCE, v1DropIn);
-  t.equal(r.ours.code, 1);
-  t.match(r.ours.stderr, /loading drop-in registries configuration ".*v1\.conf": registry must be in v2 format but is in v1/);
-  t.match(unquoted(r.theirs.stderr), /loading drop-in registries configuration ".*v1\.conf": registry must be in v2 format but is in v1/);
+  const r = await both(['p.example/app:v1'], CONFORMANCE, v1DropIn);
+  t.equal(r.run.code, 1);
+  t.match(r.run.stderr, /loading drop-in registries configuration ".*v1\.conf": registry must be in v2 format but is in v1/);
+  t.match(unquoted(r.rows[0]?.theirs.stderr ?? ''), /loading drop-in registries configuration ".*v1\.conf": registry must be in v2 format but is in v1/);
 });
 
 t.test('known difference: a mirror location with a trailing "/" (skopeo 1.9.3 keeps it; containers/image ≥5.3x and we strip it)', async (t) => {
@@ -316,10 +372,11 @@ t.test('known difference: a mirror location with a trailing "/" (skopeo 1.9.3 ke
   const h = home({
     'slash.conf': '[[registry]]\nprefix = "slash.example/foo"\nlocation = "slash.example/bar/"\n[[registry.mirror]]\nlocation = "slash-mirror.example/foo/"\n',
   });
-  const { ours, theirs } = await both('slash.example/foo/app:v1', join(h, 'slash.conf'), h);
-  t.equal(ours.code, 0);
+  const batch = await both(['slash.example/foo/app:v1'], join(h, 'slash.conf'), h);
+  assertAllResolved(t, batch);
+  const { ours, theirs } = batch.rows[0] as Both;
   t.same(
-    (JSON.parse(ours.stdout) as { sources: JsonSource[] }).sources.map((s) => s.reference),
+    ours.sources?.map((s) => s.reference),
     ['slash-mirror.example/foo/app:v1', 'slash.example/bar/app:v1'],
   );
   t.not(theirs.code, 0);
@@ -337,8 +394,13 @@ t.test('short names: aliases, search registries and short-name-mode are not cons
     ['busybox:1', ['docker.io/library/busybox:1']],
     ['org/app:1', ['docker.io/org/app:1']],
   ];
-  const results = await pool(rows, 3, ([ref]) => both(ref, join(h, 'short.conf'), h));
-  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    join(h, 'short.conf'),
+    h,
+  );
+  assertAllResolved(t, batch);
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, batch.rows[i] as Both, expected));
 });
 
 t.test('more shapes: host case, localhost, ports, a vs ab, Docker Hub host names, the first-occurrence wildcard quirk, no-host mirrors', async (t) => {
@@ -433,6 +495,11 @@ insecure = true
     ['example.com:99999/x'],
     ['localhost:5000', ['lib-mirror.example/localhost:5000', 'docker.io/mirror/localhost:5000', 'docker.io/library/localhost:5000']],
   ];
-  const results = await pool(rows, 4, ([ref]) => both(ref, join(h, 'shapes.conf'), h));
-  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, results[i] as Both, expected));
+  const batch = await both(
+    rows.map(([ref]) => ref),
+    join(h, 'shapes.conf'),
+    h,
+  );
+  assertAllResolved(t, batch);
+  rows.forEach(([ref, expected], i) => assertSameOrder(t, ref, batch.rows[i] as Both, expected));
 });
