@@ -22,6 +22,7 @@ import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
 import { logReplacedLink, managingDaemon } from './render-output.js';
 import { counted } from '../core/count.js';
+import { contributes } from '../fragments/contribution.js';
 
 export interface CommandIO {
   readonly stdout: (s: string) => void;
@@ -108,14 +109,14 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     for (const r of forContainerd?.routed ?? [])
       log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror at ${localMirror ?? ''}`);
   const { tables, mirrors } = summary(loaded.conf);
+  // Counted: the fragments that give registries.conf something; a file of oc-mirror's companion
+  // objects (CatalogSource…) or an emptied one has its own warning and is no fragment in effect.
+  const fragments = loaded.fragments.filter(contributes).length;
   const diagnostics = [...loaded.diagnostics, ...shadowing, ...containerd];
-  const code = report(diagnostics, { fragments: loaded.fragments.length, tables, mirrors });
+  const code = report(diagnostics, { fragments, tables, mirrors });
   if (json) return code;
   if (code === 0)
-    log.info(
-      { fragments: loaded.fragments.length, tables, mirrors },
-      `policy is valid: ${counted(loaded.fragments.length, 'fragment')}, ${counted(tables, 'table')}, ${counted(mirrors, 'mirror')}`,
-    );
+    log.info({ fragments, tables, mirrors }, `policy is valid: ${counted(fragments, 'fragment')}, ${counted(tables, 'table')}, ${counted(mirrors, 'mirror')}`);
   else logInvalid(log, diagnostics);
   return code;
 }

@@ -6,7 +6,8 @@
 import { hasErrors, warning, type Diagnostic } from '../core/diagnostic.js';
 import type { Fragment } from './policy.js';
 
-function contributes(f: Fragment): boolean {
+/** Whether the fragment gives registries.conf anything (a companion-only or emptied file does not). */
+export function contributes(f: Fragment): boolean {
   const c = f.conf;
   return (
     f.mirrorSets.length > 0 ||

@@ -96,6 +96,14 @@ t.test('check FILE...: candidates checked with the directory as it would be with
   const ok = await runCli(['check', '--policy-dir', policy, join(cand, '60-new.toml')]);
   t.equal(ok.code, 0, ok.stderr);
   t.match(ok.stderr, /policy is valid: 4 fragments/);
+  // Files that give registries.conf nothing are warned about and not counted as fragments.
+  writeFileSync(join(cand, '61-catalog.yaml'), 'apiVersion: operators.coreos.com/v1alpha1\nkind: CatalogSource\nmetadata:\n  name: cs\n');
+  writeFileSync(join(cand, '62-off.toml'), '# switched off\n');
+  const nothing = await runCli(['check', '--policy-dir', policy, join(cand, '60-new.toml'), join(cand, '61-catalog.yaml'), join(cand, '62-off.toml')]);
+  t.equal(nothing.code, 0, nothing.stderr);
+  t.match(nothing.stderr, /61-catalog\.yaml:2:7: warning: CatalogSource is not a mirror policy/);
+  t.match(nothing.stderr, /62-off\.toml:1:1: warning: this fragment contributes nothing/);
+  t.match(nothing.stderr, /policy is valid: 4 fragments/, 'the two files are not counted');
   const ignored = await runCli(['check', '--policy-dir', policy, join(cand, 'notes.txt')]);
   t.equal(ignored.code, 1);
   t.match(ignored.stderr, /notes\.txt: error: the policy directory would ignore a file named "notes\.txt" \(not \*\.toml, \*\.yaml, \*\.yml or \*\.json\)/);
