@@ -2,9 +2,13 @@
  * Credentials from containers-auth.json(5) files, in containers/image's lookup order:
  * --authfile (or $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json
  * (/run/containers/UID/auth.json when unset), ~/.config/containers/auth.json,
- * ~/.docker/config.json. Keys may be scoped: `host/ns/repo` beats `host/ns` beats `host`.
- * The first file with a matching key wins. Credentials never leave this module except
- * to the request that needs them: never logged, never in status.
+ * ~/.docker/config.json. In each file, a `credHelpers` entry for the registry host comes
+ * first (its docker-credential-NAME program is asked), then `auths` keys, scoped ones first:
+ * `host/ns/repo` beats `host/ns` beats `host`. The first file that yields credentials wins; a
+ * helper that has none for the host ("credentials not found") passes on to the next file, a
+ * helper that fails is an error, as in containers/image. Credentials never leave this module
+ * except to the request that needs them: never logged, never in status, never a helper's output
+ * in a message.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -57,30 +61,65 @@ function decode(entry: { auth?: string; username?: string; password?: string }):
   return i < 0 ? undefined : { username: plain.slice(0, i), password: plain.slice(i + 1) };
 }
 
-/** Pure lookup in one parsed file: a credential helper name or credentials. */
+const hostOf = (repository: string): string => repository.split('/')[0] ?? repository;
+
+/**
+ * Pure lookup in one parsed file, in containers/image's order: the registry host's credential
+ * helper if the file names one (it then answers for the file), else credentials from `auths`.
+ */
 export function lookupInFile(file: AuthFileJson, repository: string): { helper: string } | { credentials: Credentials } | undefined {
+  const helper = file.credHelpers?.[hostOf(repository)];
+  if (helper) return { helper };
   const auths = Object.entries(file.auths ?? {}).map(([k, v]) => [normaliseAuthKey(k), v] as const);
-  const host = repository.split('/')[0] ?? repository;
   for (const key of candidateKeys(repository)) {
     const hit = auths.find(([k]) => k === key);
     const creds = hit ? decode(hit[1]) : undefined;
     if (creds) return { credentials: creds };
   }
-  const helper = file.credHelpers?.[host];
-  return helper ? { helper } : undefined;
+  return undefined;
 }
 
-function runHelper(helper: string, host: string): Promise<Credentials | undefined> {
-  return new Promise((resolve) => {
-    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 10_000 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      try {
-        const j = JSON.parse(stdout) as { Username?: string; Secret?: string };
-        resolve(j.Username !== undefined && j.Secret !== undefined ? { username: j.Username, password: j.Secret } : undefined);
-      } catch {
-        resolve(undefined);
+/** What a helper prints (exit 1) when it has nothing for the host: docker-credential-helpers' errCredentialsNotFoundMessage. */
+const NOT_FOUND = 'credentials not found in native keychain';
+const HELPER_TIMEOUT_MS = 10_000;
+
+/**
+ * `docker-credential-NAME get` (from `env`'s PATH) with the host on stdin. Undefined when it has no credentials for
+ * the host; an error when it cannot be run, fails or answers what we cannot use (its output is
+ * never quoted: a helper may print a secret even when it fails).
+ */
+function runHelper(helper: string, host: string, env: NodeJS.ProcessEnv, timeoutMs = HELPER_TIMEOUT_MS): Promise<Credentials | undefined> {
+  const program = `docker-credential-${helper}`;
+  if (helper.includes('/'))
+    return Promise.reject(
+      new Error(`credHelpers names "${helper.slice(0, 100)}" for ${host}: a helper name has no "/" (it runs docker-credential-NAME from PATH)`),
+    );
+  return new Promise((resolve, reject) => {
+    const child = execFile(program, ['get'], { env, timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout) => {
+      if (err) {
+        if (stdout.trim() === NOT_FOUND) return resolve(undefined);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return reject(new Error(`credential helper ${program} (credHelpers, for ${host}) is not installed: not found in PATH`));
+        return reject(
+          new Error(
+            `credential helper ${program} failed for ${host}: ${err.killed ? `no answer within ${timeoutMs / 1000} s` : `exit status ${String(code ?? err.signal)}`}`,
+          ),
+        );
       }
+      let j: { Username?: unknown; Secret?: unknown };
+      try {
+        j = JSON.parse(stdout) as typeof j;
+      } catch {
+        return reject(new Error(`credential helper ${program} answered ${host} with something other than JSON`));
+      }
+      if (typeof j.Username !== 'string' || typeof j.Secret !== 'string')
+        return reject(new Error(`credential helper ${program} answered ${host} without a Username and a Secret`));
+      // "<token>" marks an OAuth2 identity (refresh) token, which containers/image trades at the token service.
+      if (j.Username === '<token>')
+        return reject(new Error(`credential helper ${program} gave an identity token for ${host}; mirror-policyd does not support OAuth2 refresh tokens`));
+      resolve({ username: j.Username, password: j.Secret });
     });
+    child.stdin?.on('error', () => undefined); // a helper that exits without reading stdin
     child.stdin?.end(host);
   });
 }
@@ -98,7 +137,10 @@ function jsonErrorAt(message: string, text: string): string {
 }
 
 /** Finds credentials for `repository` (host[:port]/path, the physical reference's name). */
-export async function findCredentials(repository: string, opts: { authFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Credentials | undefined> {
+export async function findCredentials(
+  repository: string,
+  opts: { authFile?: string; env?: NodeJS.ProcessEnv; /** a credential helper's deadline (10 s) */ helperTimeoutMs?: number } = {},
+): Promise<Credentials | undefined> {
   for (const path of authFilePaths(opts.env, opts.authFile)) {
     let text: string;
     try {
@@ -120,7 +162,8 @@ export async function findCredentials(repository: string, opts: { authFile?: str
     const hit = lookupInFile(json, repository);
     if (!hit) continue;
     if ('credentials' in hit) return hit.credentials;
-    return runHelper(hit.helper, repository.split('/')[0] ?? repository);
+    const fromHelper = await runHelper(hit.helper, hostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
+    if (fromHelper) return fromHelper; // none for this host: the next file
   }
   return undefined;
 }

@@ -26,6 +26,8 @@ t.test('the most specific key wins; legacy docker keys are normalised', async (t
   t.same(lookupInFile(file, 'quay.io/other/app'), { credentials: { username: 'host', password: 'pw1' } });
   t.equal(lookupInFile(file, 'quay.io.evil/x'), undefined, 'a key matches whole path components only');
   t.same(lookupInFile({ credHelpers: { 'quay.io': 'pass' } }, 'quay.io/a'), { helper: 'pass' });
+  t.same(lookupInFile({ ...file, credHelpers: { 'quay.io': 'pass' } }, 'quay.io/team/app'), { helper: 'pass' }, "the host's helper before any auths key");
+  t.same(lookupInFile({ ...file, credHelpers: { 'other.io': 'pass' } }, 'quay.io/team/app'), { credentials: { username: 'team', password: 'pw:with:colons' } });
 });
 
 t.test('findCredentials reads the first file that has a match', async (t) => {
@@ -75,4 +77,72 @@ t.test('an auth file that is there but broken is an error naming it (containers/
   await t.rejects(findCredentials('a.example/x', { env }), /cannot read auth file .*auth\.json: EISDIR/);
   rmSync(join(home, '.config'), { recursive: true });
   t.same(await findCredentials('a.example/x', { env }), { username: 'u', password: 'p' }, 'missing default files are skipped');
+});
+
+/** A docker-credential-NAME program in its own PATH directory: a shell script answering as `body` says. */
+function helperDir(programs: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-cred-helpers-'));
+  for (const [name, body] of Object.entries(programs)) {
+    writeFileSync(join(dir, `docker-credential-${name}`), `#!/bin/sh\n[ "$1" = get ] || exit 3\nread -r host\n${body}\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
+t.test('credential helpers: asked first in their file, "not found" passes on to the next file, a failure is an error', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-auth-'));
+  const { mkdirSync } = await import('node:fs');
+  const home = join(d, 'home');
+  const xdg = join(d, 'xdg');
+  mkdirSync(join(xdg, 'containers'), { recursive: true });
+  mkdirSync(join(home, '.docker'), { recursive: true });
+  const bin = helperDir({
+    good: 'printf \'{"ServerURL":"%s","Username":"helper-user","Secret":"from-%s"}\' "$host" "$host"',
+    none: "echo 'credentials not found in native keychain'; exit 1",
+    broken: "echo 'Secret: leaked-in-an-error'; exit 7",
+    token: 'echo \'{"Username":"<token>","Secret":"leaked-token"}\'',
+    garbage: "echo 'not json leaked-too'",
+  });
+  const env = { HOME: home, XDG_RUNTIME_DIR: xdg, PATH: `${bin}:/usr/bin:/bin` };
+  const xdgFile = (helper: string): void =>
+    writeFileSync(
+      join(xdg, 'containers', 'auth.json'),
+      JSON.stringify({ auths: { 'a.example': { auth: b64('xdg:in-auths') } }, credHelpers: { 'a.example': helper } }),
+    );
+  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('docker:2') } } }));
+
+  xdgFile('good');
+  t.same(
+    await findCredentials('a.example/x', { env }),
+    { username: 'helper-user', password: 'from-a.example' },
+    "the helper, given the host, before the file's auths entry",
+  );
+  xdgFile('none');
+  t.same(await findCredentials('a.example/x', { env }), { username: 'docker', password: '2' }, 'none for the host: the next file');
+  for (const [helper, why] of [
+    ['broken', /^credential helper docker-credential-broken failed for a\.example: exit status 7$/],
+    ['missing', /^credential helper docker-credential-missing \(credHelpers, for a\.example\) is not installed: not found in PATH$/],
+    ['token', /gave an identity token for a\.example; mirror-policyd does not support OAuth2 refresh tokens/],
+    ['garbage', /answered a\.example with something other than JSON/],
+    ['../../bin/sh', /a helper name has no "\/"/],
+  ] as const) {
+    xdgFile(helper);
+    const e = await findCredentials('a.example/x', { env }).then(
+      () => undefined,
+      (x: unknown) => x as Error,
+    );
+    t.match(e?.message, why, `${helper}: an error, not anonymous access or the next file`);
+    t.notMatch(e?.message, /leaked/, "never the helper's output");
+  }
+  t.same(await findCredentials('b.example/x', { env }), undefined, 'another host: neither helper nor key');
+});
+
+t.test('a helper that does not answer is given up after its deadline', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-auth-'));
+  const file = join(d, 'auth.json');
+  writeFileSync(file, JSON.stringify({ credHelpers: { 'a.example': 'slow' } }));
+  const bin = helperDir({ slow: 'exec sleep 30' });
+  await t.rejects(
+    findCredentials('a.example/x', { authFile: file, env: { PATH: `${bin}:/usr/bin:/bin` }, helperTimeoutMs: 300 }),
+    /docker-credential-slow failed for a\.example: no answer within 0\.3 s/,
+  );
 });

@@ -14,6 +14,7 @@ import { pullImage, PullError, hostPlatform, type PullSource } from '../../../sr
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeSelfSignedCert, registryFor, type Teardownable } from '../../helpers/registry.js';
 import { startTokenServer } from '../../helpers/token-server.js';
+import { skopeo } from '../../helpers/skopeo.js';
 
 const log = createLogger({ level: 'silent' });
 const work = mkdtempSync(join(tmpdir(), 'mpd-token-'));
@@ -115,6 +116,47 @@ t.test('a wrong password fails with a clear error, is not marked unhealthy, and 
   const everything = JSON.stringify([(err as PullError).message, (err as PullError).attempts]) + lines.join('');
   t.notMatch(everything, wrong, 'the password appears nowhere');
   t.notMatch(everything, Buffer.from(`puller:${wrong}`).toString('base64'), 'nor its base64');
+});
+
+t.test("a credential helper the auth file names for the host answers before the file's auths entry, for us as for skopeo", async (t) => {
+  const { tokens, source, reg } = await tokenRegistry(t, false);
+  const bin = mkdtempSync(join(work, 'helpers-'));
+  // A real docker-credential-NAME program: the host on stdin; the right password only for this registry.
+  writeFileSync(
+    join(bin, 'docker-credential-mpdtest'),
+    `#!/bin/sh\nread -r host\n[ "$host" = "${reg.host}" ] || { echo 'credentials not found in native keychain'; exit 1; }\necho '{"Username":"puller","Secret":"${secret}"}'\n`,
+    { mode: 0o755 },
+  );
+  const file = join(work, 'helper-first.json');
+  const wrong = Buffer.from('puller:wrong-in-auths').toString('base64');
+  writeFileSync(file, JSON.stringify({ auths: { [reg.host]: { auth: wrong } }, credHelpers: { [reg.host]: 'mpdtest' } }));
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path ?? ''}`;
+  t.teardown(() => void (process.env.PATH = path));
+
+  const r = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: file });
+  t.equal(r.digest, D);
+  t.same(
+    tokens.requests,
+    [{ service, scopes: ['repository:team/app:pull'], user: 'puller', status: 200 }],
+    "the helper's password, the auths entry never tried",
+  );
+
+  const conf = join(work, 'no-mirrors.conf');
+  writeFileSync(conf, '');
+  tokens.requests.length = 0;
+  const theirs = await skopeo(
+    ['--registries-conf', conf, 'inspect', '--raw', '--retry-times', '0', '--authfile', file, '--cert-dir', tls.certDir, `docker://${source.reference}`],
+    {
+      env: { PATH: process.env.PATH },
+    },
+  );
+  t.equal(theirs.code, 0, `skopeo pulls with the helper's credentials too: ${theirs.stderr.slice(-300)}`);
+  t.same(
+    tokens.requests.map((q) => [q.user, q.status]),
+    [['puller', 200]],
+    'skopeo asked the helper first as well',
+  );
 });
 
 /** A TLS registry whose token realm is plain http (a misconfiguration, or a downgrade). */
