@@ -118,9 +118,11 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
     }
   }
   let sources;
+  let credentialHelpers: readonly string[] | undefined;
   try {
     const loaded = await loadRegistriesConf({ path: values['registries-conf'] });
     sources = pullSources(loaded.conf, ref);
+    credentialHelpers = loaded.conf.credentialHelpers;
   } catch (e) {
     if (e instanceof RegistriesLoadError || e instanceof ResolveError) {
       // a configuration error names its file already; a refused reference is named here, as resolve names it
@@ -149,6 +151,7 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       // on a terminal only: a script or a log collector gets the report, not a stream of lines
       ...(process.stderr.isTTY ? { progress: progressLines((line) => void process.stderr.write(line)) } : {}),
       authFile: values.authfile,
+      ...(credentialHelpers ? { credentialHelpers } : {}),
       certDir: values['cert-dir'],
       onBlobBytes,
     });

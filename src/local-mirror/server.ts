@@ -69,6 +69,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
   const stats = emptyStats();
   const up = new Upstream({
     credentials: opts.credentials === true,
+    credentialHelpers: () => conf.credentialHelpers,
     maxConcurrent: opts.maxUpstream ?? DEFAULT_MAX_UPSTREAM,
     health: opts.health,
     stats,

@@ -8,7 +8,7 @@ import { endpointKey, orderByHealth, recordSuccess, type EndpointHealth, type He
 import { readHealth, updateHealth } from '../health/store.js';
 import { FailureLog } from '../core/failure-log.js';
 import type { Logger } from '../core/log.js';
-import { findCredentials } from '../registry/auth-file.js';
+import { findCredentials, type FindCredentialsOptions } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import { EndpointClient, type Timeouts } from '../registry/client.js';
 import { afterRequestFailure, asRegistryError } from '../registry/failure.js';
@@ -64,6 +64,8 @@ export interface UpstreamOptions {
   /** whether the host's credentials (containers-auth.json) may be used: off, every request is anonymous */
   readonly credentials: boolean;
   readonly authFile?: string;
+  /** registries.conf's `credential-helpers` as the latest render has them (default: the auth files alone) */
+  readonly credentialHelpers?: () => readonly string[] | undefined;
   readonly certDir?: string;
   readonly timeouts?: Timeouts;
   readonly env?: ProxyEnv;
@@ -119,7 +121,7 @@ export class Upstream {
         (tls) =>
           new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
             tls,
-            credentials: credentials ? (repo) => findCredentials(repo, authFile ? { authFile } : {}) : () => Promise.resolve(undefined),
+            credentials: credentials ? (repo) => findCredentials(repo, this.credentialOptions(authFile)) : () => Promise.resolve(undefined),
             ...(timeouts ? { timeouts } : {}),
             ...(env ? { env } : {}),
           }),
@@ -128,6 +130,11 @@ export class Upstream {
       c.catch(() => this.clients.delete(key));
     }
     return c;
+  }
+
+  private credentialOptions(authFile: string | undefined): FindCredentialsOptions {
+    const credentialHelpers = this.opts.credentialHelpers?.();
+    return { ...(authFile ? { authFile } : {}), ...(credentialHelpers ? { credentialHelpers } : {}) };
   }
 
   /** How many endpoint clients are kept (each with its connection pool and tokens). */

@@ -1,5 +1,7 @@
 /**
- * Credentials from containers-auth.json(5) files, in containers/image's lookup order:
+ * Credentials as containers/image finds them: registries.conf's `credential-helpers` in turn
+ * (default `containers-auth.json` alone; any other NAME runs docker-credential-NAME), and for
+ * `containers-auth.json` the containers-auth.json(5) files, in containers/image's lookup order:
  * --authfile (or $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json
  * (/run/containers/UID/auth.json when unset), ~/.config/containers/auth.json,
  * ~/.docker/config.json. In each file, a `credHelpers` entry for the registry host comes
@@ -14,6 +16,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { AUTH_FILE_HELPER } from '../registries-conf/layer.js';
 
 export interface Credentials {
   readonly username: string;
@@ -136,11 +139,43 @@ function jsonErrorAt(message: string, text: string): string {
   return ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }
 
-/** Finds credentials for `repository` (host[:port]/path, the physical reference's name). */
-export async function findCredentials(
-  repository: string,
-  opts: { authFile?: string; env?: NodeJS.ProcessEnv; /** a credential helper's deadline (10 s) */ helperTimeoutMs?: number } = {},
-): Promise<Credentials | undefined> {
+export interface FindCredentialsOptions {
+  readonly authFile?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * registries.conf's `credential-helpers`, in order: `containers-auth.json` is the auth files,
+   * any other NAME the docker-credential-NAME program (default: the auth files alone).
+   */
+  readonly credentialHelpers?: readonly string[];
+  /** a credential helper's deadline (10 s) */
+  readonly helperTimeoutMs?: number;
+}
+
+/**
+ * Finds credentials for `repository` (host[:port]/path, the physical reference's name) as
+ * containers/image does: each of registries.conf's credential helpers in turn, the first that
+ * has some wins; one that fails does not stop the others, and is the error when none had any.
+ */
+export async function findCredentials(repository: string, opts: FindCredentialsOptions = {}): Promise<Credentials | undefined> {
+  const errors: Error[] = [];
+  for (const helper of opts.credentialHelpers ?? [AUTH_FILE_HELPER]) {
+    try {
+      const found =
+        helper === AUTH_FILE_HELPER
+          ? await fromAuthFiles(repository, opts)
+          : await runHelper(helper, hostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
+      if (found) return found;
+    } catch (e) {
+      errors.push(e as Error);
+    }
+  }
+  if (errors.length > 1) throw new Error(errors.map((e) => e.message).join('; '));
+  if (errors[0]) throw errors[0];
+  return undefined;
+}
+
+/** The auth files in their lookup order (authFilePaths): the first that yields credentials wins. */
+async function fromAuthFiles(repository: string, opts: FindCredentialsOptions): Promise<Credentials | undefined> {
   for (const path of authFilePaths(opts.env, opts.authFile)) {
     let text: string;
     try {

@@ -83,6 +83,8 @@ export interface PullOptions {
   readonly dest: string;
   readonly platform: Platform;
   readonly authFile?: string;
+  /** registries.conf's `credential-helpers` (default: the auth files alone) */
+  readonly credentialHelpers?: readonly string[];
   readonly certDir?: string;
   readonly timeouts?: Timeouts;
   /** where HTTPS_PROXY, HTTP_PROXY and NO_PROXY come from (default process.env) */
@@ -228,10 +230,10 @@ class PullSession {
     const key = endpointKey(s);
     let c = this.clients.get(key);
     if (!c) {
-      const { certDir, authFile, timeouts, env } = this.opts;
+      const { certDir, authFile, credentialHelpers, timeouts, env } = this.opts;
       c = new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
         tls: await tlsFor(s.endpoint.host, certDir),
-        credentials: (repo) => findCredentials(repo, { ...(authFile ? { authFile } : {}) }),
+        credentials: (repo) => findCredentials(repo, { ...(authFile ? { authFile } : {}), ...(credentialHelpers ? { credentialHelpers } : {}) }),
         ...(timeouts ? { timeouts } : {}),
         ...(env ? { env } : {}),
       });

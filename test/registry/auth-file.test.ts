@@ -146,3 +146,27 @@ t.test('a helper that does not answer is given up after its deadline', async (t)
     /docker-credential-slow failed for a\.example: no answer within 0\.3 s/,
   );
 });
+
+t.test("registries.conf's credential-helpers: each in turn, containers-auth.json the auth files; a failing one does not stop the others", async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-auth-'));
+  const file = join(d, 'auth.json');
+  writeFileSync(file, JSON.stringify({ auths: { 'a.example': { auth: b64('file:pw') } } }));
+  const bin = helperDir({
+    good: 'echo \'{"Username":"helper","Secret":"pw"}\'',
+    none: "echo 'credentials not found in native keychain'; exit 1",
+    broken: 'exit 2',
+  });
+  const find = (credentialHelpers: readonly string[]): Promise<unknown> =>
+    findCredentials('a.example/x', { authFile: file, env: { PATH: `${bin}:/usr/bin:/bin` }, credentialHelpers });
+  t.same(await find(['good', 'containers-auth.json']), { username: 'helper', password: 'pw' }, 'a helper listed before the auth files');
+  t.same(await find(['containers-auth.json', 'good']), { username: 'file', password: 'pw' }, 'the auth files listed first');
+  t.same(await find(['none', 'containers-auth.json']), { username: 'file', password: 'pw' }, 'none from the helper: the next');
+  t.same(await find(['broken', 'containers-auth.json']), { username: 'file', password: 'pw' }, 'a failing helper: the next still');
+  t.same(await find(['none']), undefined, 'none anywhere: anonymous');
+  await t.rejects(find(['broken']), /^credential helper docker-credential-broken failed for a\.example: exit status 2$/, 'the only one failed: its error');
+  await t.rejects(
+    find(['broken', 'missing']),
+    /docker-credential-broken failed .*; credential helper docker-credential-missing .*not installed/,
+    'every failure said',
+  );
+});

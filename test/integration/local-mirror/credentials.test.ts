@@ -54,3 +54,21 @@ for (const credentials of [false, true]) {
     t.notMatch(everything, Buffer.from(`puller:${secret}`).toString('base64'), 'nor its base64');
   });
 }
+
+t.test("local-mirror-credentials = true: registries.conf's credential-helpers are asked, as podman would ask them", async (t) => {
+  const bin = mkdtempSync(join(work, 'helpers-'));
+  writeFileSync(join(bin, 'docker-credential-lmhelper'), `#!/bin/sh\nread -r host\necho '{"Username":"puller","Secret":"${secret}"}'\n`, { mode: 0o755 });
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path ?? ''}`;
+  t.teardown(() => void (process.env.PATH = path));
+  const noAuth = join(work, 'no-auth.json');
+  writeFileSync(noAuth, JSON.stringify({ auths: {} }));
+  const { log, lines } = keptLog();
+  const setup = await localMirrorSetup(t, [`${reg.host}/app`], { authFile: noAuth, certDir: tls.certDir, credentials: true, log });
+  await setup.start({ conf: { ...setup.conf, credentialHelpers: ['lmhelper'] } });
+  const r = await request(`http://${setup.address}/v2/${setup.repository}/manifests/${img.manifestDigest}`);
+  const body = Buffer.from(await r.body.arrayBuffer());
+  t.equal(r.statusCode, 200, `served with the helper's credentials (${lines.slice(-2).join(' ')})`);
+  t.ok(body.equals(img.manifest));
+  t.notMatch(lines.join('\n'), secret, 'the password is in no log line');
+});

@@ -15,6 +15,7 @@ import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeSelfSignedCert, registryFor, type Teardownable } from '../../helpers/registry.js';
 import { startTokenServer } from '../../helpers/token-server.js';
 import { skopeo } from '../../helpers/skopeo.js';
+import { runCli } from '../../helpers/cli.js';
 
 const log = createLogger({ level: 'silent' });
 const work = mkdtempSync(join(tmpdir(), 'mpd-token-'));
@@ -156,6 +157,51 @@ t.test("a credential helper the auth file names for the host answers before the 
     tokens.requests.map((q) => [q.user, q.status]),
     [['puller', 200]],
     'skopeo asked the helper first as well',
+  );
+});
+
+t.test("registries.conf's credential-helpers: `pull` asks the program it names, as skopeo does, with no auth file at all", async (t) => {
+  const { tokens, source } = await tokenRegistry(t, false);
+  const bin = mkdtempSync(join(work, 'helpers-'));
+  writeFileSync(join(bin, 'docker-credential-confhelper'), `#!/bin/sh\nread -r host\necho '{"Username":"puller","Secret":"${secret}"}'\n`, { mode: 0o755 });
+  const conf = join(work, 'helpers.conf');
+  writeFileSync(conf, 'credential-helpers = ["confhelper"]\n');
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+  const ours = await runCli(
+    [
+      'pull',
+      source.reference,
+      '--dest',
+      dest(),
+      '--registries-conf',
+      conf,
+      '--authfile',
+      emptyAuth,
+      '--cert-dir',
+      tls.certDir,
+      '--state-dir',
+      mkdtempSync(join(work, 'state-')),
+      '--json',
+    ],
+    { env },
+  );
+  t.equal(ours.code, 0, ours.stderr);
+  t.same(
+    tokens.requests.map((q) => [q.user, q.status]),
+    [['puller', 200]],
+    "the helper's credentials",
+  );
+  tokens.requests.length = 0;
+  const theirs = await skopeo(
+    ['--registries-conf', conf, 'inspect', '--raw', '--retry-times', '0', '--authfile', emptyAuth, '--cert-dir', tls.certDir, `docker://${source.reference}`],
+    {
+      env: { PATH: env.PATH },
+    },
+  );
+  t.equal(theirs.code, 0, `skopeo too: ${theirs.stderr.slice(-300)}`);
+  t.same(
+    tokens.requests.map((q) => [q.user, q.status]),
+    [['puller', 200]],
   );
 });
 
