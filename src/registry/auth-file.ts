@@ -4,7 +4,7 @@
  * `containers-auth.json` the containers-auth.json(5) files, in containers/image's lookup order:
  * --authfile (or $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json
  * (/run/containers/UID/auth.json when unset), ~/.config/containers/auth.json,
- * ~/.docker/config.json. In each file, a `credHelpers` entry for the registry host comes
+ * ~/.docker/config.json ($DOCKER_CONFIG/config.json when that is set). In each file, a `credHelpers` entry for the registry host comes
  * first (its docker-credential-NAME program is asked), then `auths` keys, scoped ones first:
  * `host/ns/repo` beats `host/ns` beats `host`. The first file that yields credentials wins; a
  * helper that has none for the host ("credentials not found") passes on to the next file, a
@@ -36,7 +36,8 @@ export function authFilePaths(env: NodeJS.ProcessEnv = process.env, explicit?: s
   return [
     env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${uid}/auth.json`,
     join(home, '.config', 'containers', 'auth.json'),
-    join(home, '.docker', 'config.json'),
+    // Docker's own variable names the directory of its config.json (containers/image ≥ 5.7 reads it too).
+    env.DOCKER_CONFIG ? join(env.DOCKER_CONFIG, 'config.json') : join(home, '.docker', 'config.json'),
   ];
 }
 

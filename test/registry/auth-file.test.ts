@@ -12,6 +12,11 @@ t.test('lookup order of containers-auth.json(5)', async (t) => {
     '/h/.config/containers/auth.json',
     '/h/.docker/config.json',
   ]);
+  t.same(
+    authFilePaths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1', DOCKER_CONFIG: '/etc/docker-ci' }).at(-1),
+    '/etc/docker-ci/config.json',
+    "$DOCKER_CONFIG: Docker's directory",
+  );
   t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }), ['/x.json']);
   t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }, '/explicit.json'), ['/explicit.json']);
 });
