@@ -21,6 +21,16 @@ import { AUTH_FILE_HELPER } from '../registries-conf/layer.js';
 export interface Credentials {
   readonly username: string;
   readonly password: string;
+  /**
+   * An OAuth2 refresh token (`identitytoken` in an auth file, or a helper's `<token>` user, as
+   * `az acr login` leaves them): traded at the token service by a POST, as containers/image does.
+   */
+  readonly identityToken?: string;
+}
+
+/** How credentials are named in a message: the user, never a secret. */
+export function credentialsShown(c: Credentials): string {
+  return c.identityToken !== undefined ? `the identity token${c.username ? ` of ${c.username}` : ''}` : `the credentials of ${c.username}`;
 }
 
 export interface AuthFileJson {
@@ -57,12 +67,13 @@ export function candidateKeys(repository: string): string[] {
   return out;
 }
 
-function decode(entry: { auth?: string; username?: string; password?: string }): Credentials | undefined {
-  if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password };
-  if (!entry.auth) return undefined;
-  const plain = Buffer.from(entry.auth, 'base64').toString('utf8');
+function decode(entry: { auth?: string; username?: string; password?: string; identitytoken?: string }): Credentials | undefined {
+  const identityToken = entry.identitytoken ? { identityToken: entry.identitytoken } : {};
+  if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password, ...identityToken };
+  const plain = entry.auth ? Buffer.from(entry.auth, 'base64').toString('utf8') : '';
   const i = plain.indexOf(':');
-  return i < 0 ? undefined : { username: plain.slice(0, i), password: plain.slice(i + 1) };
+  if (i >= 0) return { username: plain.slice(0, i), password: plain.slice(i + 1), ...identityToken };
+  return entry.identitytoken ? { username: '', password: '', identityToken: entry.identitytoken } : undefined;
 }
 
 const hostOf = (repository: string): string => repository.split('/')[0] ?? repository;
@@ -118,10 +129,8 @@ function runHelper(helper: string, host: string, env: NodeJS.ProcessEnv, timeout
       }
       if (typeof j.Username !== 'string' || typeof j.Secret !== 'string')
         return reject(new Error(`credential helper ${program} answered ${host} without a Username and a Secret`));
-      // "<token>" marks an OAuth2 identity (refresh) token, which containers/image trades at the token service.
-      if (j.Username === '<token>')
-        return reject(new Error(`credential helper ${program} gave an identity token for ${host}; mirror-policyd does not support OAuth2 refresh tokens`));
-      resolve({ username: j.Username, password: j.Secret });
+      // "<token>" marks an OAuth2 identity (refresh) token, traded at the token service (client.ts).
+      resolve(j.Username === '<token>' ? { username: '', password: '', identityToken: j.Secret } : { username: j.Username, password: j.Secret });
     });
     child.stdin?.on('error', () => undefined); // a helper that exits without reading stdin
     child.stdin?.end(host);

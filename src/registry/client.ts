@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Agent as AgentInstance, Dispatcher, ProxyAgent } from 'undici';
-import type { Credentials } from './auth-file.js';
+import { credentialsShown, type Credentials } from './auth-file.js';
 import type { TlsMaterial } from './certs.js';
 import { parseProxyEnv, proxyFor, type ProxyConfig, type ProxyEnv } from './proxy.js';
 import { socks5Connector } from './socks5.js';
@@ -83,9 +83,19 @@ export async function discard(res: Response, ms: number): Promise<void> {
 }
 
 /** undici's answer in the shape we use. */
-async function call(url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, routes: Routes): Promise<Response> {
-  const r = await request(url, { method, headers, dispatcher: routes.for(url) });
+async function call(url: URL, method: 'GET' | 'HEAD' | 'POST', headers: Record<string, string>, routes: Routes, body?: string): Promise<Response> {
+  const r = await request(url, { method, headers, dispatcher: routes.for(url), ...(body !== undefined ? { body } : {}) });
   return { status: r.statusCode, headers: r.headers, body: r.body as unknown as Response['body'] };
+}
+
+/**
+ * The OAuth2 form that trades a refresh (identity) token for an access token, as containers/image
+ * posts it: the service and scope the challenge named (already in the realm's query), the token.
+ */
+function refreshGrant(realm: URL, identityToken: string): string {
+  const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'mirror-policyd' });
+  for (const [k, v] of realm.searchParams) if (k === 'service' || k === 'scope') form.append(k, v);
+  return form.toString();
 }
 
 function header(r: Response, name: string): string | undefined {
@@ -303,7 +313,7 @@ export class EndpointClient {
     } catch (e) {
       throw new RegistryError((e as Error).message, 'forbidden'); // our side's problem: says nothing about the endpoint's health
     }
-    const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
+    const basic = creds && creds.identityToken === undefined ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {
       const realm = this.tokenRealm(bearer.params.realm, creds);
@@ -311,7 +321,16 @@ export class EndpointClient {
       if (scope) realm.searchParams.set('scope', scope);
       let res: Response;
       try {
-        res = await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.routes);
+        res =
+          creds?.identityToken !== undefined
+            ? await call(
+                realm,
+                'POST',
+                { 'user-agent': 'mirror-policyd', 'content-type': 'application/x-www-form-urlencoded' },
+                this.routes,
+                refreshGrant(realm, creds.identityToken),
+              )
+            : await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.routes);
       } catch (e) {
         if (e instanceof RegistryError) throw e;
         throw new RegistryError(`token service ${realm.origin}${this.routes.via(realm)}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
@@ -320,7 +339,7 @@ export class EndpointClient {
         await discard(res, this.timeouts.bodyIdleMs);
         if (res.status === 401 || res.status === 403) {
           // the user name helps; the password never appears
-          const who = creds ? `the credentials of ${creds.username}` : 'anonymous access';
+          const who = creds ? credentialsShown(creds) : 'anonymous access';
           throw new RegistryError(
             `token service ${realm.origin} refused ${who} for ${scope || 'the registry'} (HTTP ${res.status})`,
             'forbidden',
@@ -377,7 +396,7 @@ export class EndpointClient {
       throw new RegistryError(`${this.endpoint}: the bearer challenge's realm ${shown} is neither https nor http`, 'unhealthy', 'protocol');
     if (creds && this.scheme === 'https' && realm.protocol !== 'https:') {
       throw new RegistryError(
-        `${this.endpoint}: refusing to send the credentials of ${creds.username} to the token service ${realm.origin} over plain http (the registry itself is https; its token realm must be too)`,
+        `${this.endpoint}: refusing to send ${credentialsShown(creds)} to the token service ${realm.origin} over plain http (the registry itself is https; its token realm must be too)`,
         'forbidden',
       );
     }

@@ -32,7 +32,7 @@ const requestOn = load('undici/lib/api/api-request.js') as RequestOn;
  */
 export function request(
   url: URL,
-  opts: { readonly dispatcher: Dispatcher; readonly method: 'GET' | 'HEAD'; readonly headers: Record<string, string> },
+  opts: { readonly dispatcher: Dispatcher; readonly method: 'GET' | 'HEAD' | 'POST'; readonly headers: Record<string, string>; readonly body?: string },
 ): Promise<Dispatcher.ResponseData> {
   const { dispatcher, ...rest } = opts;
   return requestOn.call(dispatcher, { ...rest, origin: url.origin, path: `${url.pathname}${url.search}` });

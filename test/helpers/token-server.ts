@@ -12,8 +12,12 @@
  * the configured issuer, `aud` = the service (a string), `exp`/`nbf` (60 s leeway), and
  * `access` must cover the request.
  *
- * Each request is recorded (service, scopes, the user name if any, the answer) — never the
- * password.
+ * An OAuth2 refresh-token grant (POST /token, a form with grant_type=refresh_token, the
+ * refresh_token, service and scope; what containers/image sends for an identity token) is
+ * answered for the tokens in `refreshTokens`.
+ *
+ * Each request is recorded (service, scopes, the user name if any, the grant of a POST, the
+ * answer) — never the password or the refresh token.
  */
 import { createPrivateKey, sign, X509Certificate, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -26,6 +30,8 @@ export interface TokenRequest {
   readonly service: string | null;
   readonly scopes: string[];
   readonly user?: string; // from basic auth; the password is never kept
+  /** a POST's grant_type */
+  readonly grant?: string;
   readonly status: number;
 }
 
@@ -34,6 +40,8 @@ export interface TokenServerOptions {
   issuer?: string;
   /** users and their passwords; a request with wrong credentials gets 401 */
   users?: Record<string, string>;
+  /** OAuth2 refresh tokens and the user each stands for (POST /token, grant_type=refresh_token) */
+  refreshTokens?: Record<string, string>;
   /** anonymous requests get pull access (otherwise 401) */
   anonymousPull?: boolean;
   /** serve https with this certificate (e.g. the registry's own, so one CA trusts both) */
@@ -50,6 +58,15 @@ export interface TokenServer {
 }
 
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
+
+/** scope: repository:NAME:ACTION[,ACTION]; anonymous callers get pull only. */
+function scopesAccess(scopes: readonly string[], user: string | undefined): Array<{ type: string; name: string; actions: string[] }> {
+  return scopes.map((s) => {
+    const [type = '', ...rest] = s.split(':');
+    const actions = (rest.pop() ?? '').split(',').filter((a) => user !== undefined || a === 'pull');
+    return { type, name: rest.join(':'), actions };
+  });
+}
 
 export async function startTokenServer(dir: string, opts: TokenServerOptions = {}): Promise<TokenServer> {
   const ca = await makeCa(join(dir, 'token-ca'), 'token CA');
@@ -68,8 +85,27 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     return `${input}.${b64url(sig)}`;
   };
 
+  /** A refresh-token grant: the form's service and scopes, its token's user. */
+  const refreshGrant = (form: URLSearchParams, res: ServerResponse): void => {
+    const service = form.get('service');
+    const scopes = form.getAll('scope');
+    const user = opts.refreshTokens?.[form.get('refresh_token') ?? ''];
+    const grant = form.get('grant_type') ?? '';
+    const ok = grant === 'refresh_token' && user !== undefined;
+    requests.push({ service, scopes, ...(user !== undefined ? { user } : {}), grant, status: ok ? 200 : 401 });
+    if (!ok) return void res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant' }));
+    const token = jwt(service ?? '', user, scopesAccess(scopes, user));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: 300 }));
+  };
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://token');
+    if (req.method === 'POST' && url.pathname === '/token') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => refreshGrant(new URLSearchParams(Buffer.concat(chunks).toString('utf8')), res));
+      return;
+    }
     const service = url.searchParams.get('service');
     const scopes = url.searchParams.getAll('scope');
     const answer = (status: number, body: unknown, user?: string): void => {
@@ -92,13 +128,7 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
       res.setHeader('www-authenticate', 'Basic realm="token"');
       return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
     }
-    // scope: repository:NAME:ACTION[,ACTION]; anonymous callers get pull only
-    const access = scopes.map((s) => {
-      const [type = '', ...rest] = s.split(':');
-      const actions = (rest.pop() ?? '').split(',').filter((a) => user !== undefined || a === 'pull');
-      return { type, name: rest.join(':'), actions };
-    });
-    const token = jwt(service ?? '', user ?? '', access);
+    const token = jwt(service ?? '', user ?? '', scopesAccess(scopes, user));
     answer(200, { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }, user);
   };
 

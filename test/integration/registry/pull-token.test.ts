@@ -29,8 +29,13 @@ writeFileSync(emptyAuth, JSON.stringify({ auths: {} }));
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 
 /** A TLS registry behind a token service (https, same certificate), with the image pushed as `puller`. */
-async function tokenRegistry(t: Teardownable, anonymousPull: boolean) {
-  const tokens = await startTokenServer(mkdtempSync(join(work, 'ts-')), { users: { puller: secret }, anonymousPull, tls });
+async function tokenRegistry(t: Teardownable, anonymousPull: boolean, refreshTokens?: Record<string, string>) {
+  const tokens = await startTokenServer(mkdtempSync(join(work, 'ts-')), {
+    users: { puller: secret },
+    anonymousPull,
+    tls,
+    ...(refreshTokens ? { refreshTokens } : {}),
+  });
   t.teardown(() => tokens.close());
   const reg = await registryFor(t, { tls, tokenAuth: { realm: tokens.realm, service, issuer: tokens.issuer, rootCertBundle: tokens.rootCertBundle } });
   await pushImage(img, `${reg.host}/team/app:v1`, { tlsVerify: true, certDir: tls.certDir, creds: `puller:${secret}` });
@@ -203,6 +208,59 @@ t.test("registries.conf's credential-helpers: `pull` asks the program it names, 
     tokens.requests.map((q) => [q.user, q.status]),
     [['puller', 200]],
   );
+});
+
+t.test('an identity token (auth file `identitytoken`, as `az acr login` writes it) is traded by an OAuth2 POST, for us as for skopeo', async (t) => {
+  const refresh = 'refresh-token-9f3c';
+  const { tokens, source, reg } = await tokenRegistry(t, false, { [refresh]: 'puller' });
+  const file = join(work, 'identity.json');
+  // Docker keeps the user with an empty password in `auth` beside the token.
+  writeFileSync(
+    file,
+    JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('00000000-0000-0000-0000-000000000000:').toString('base64'), identitytoken: refresh } } }),
+  );
+  const lines: string[] = [];
+  const spy = pino({ level: 'trace' }, { write: (s: string) => void lines.push(s) });
+  const r = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log: spy, certDir: tls.certDir, authFile: file });
+  t.equal(r.digest, D);
+  t.same(tokens.requests, [{ service, scopes: ['repository:team/app:pull'], user: 'puller', grant: 'refresh_token', status: 200 }], 'one refresh-token grant');
+  t.notMatch(lines.join(''), refresh, 'the token appears in no log line');
+
+  const conf = join(work, 'no-mirrors-identity.conf');
+  writeFileSync(conf, '');
+  tokens.requests.length = 0;
+  const theirs = await skopeo([
+    '--registries-conf',
+    conf,
+    'inspect',
+    '--raw',
+    '--retry-times',
+    '0',
+    '--authfile',
+    file,
+    '--cert-dir',
+    tls.certDir,
+    `docker://${source.reference}`,
+  ]);
+  t.equal(theirs.code, 0, `skopeo: ${theirs.stderr.slice(-300)}`);
+  t.same(
+    tokens.requests.map((q) => [q.user, q.grant, q.status]),
+    [['puller', 'refresh_token', 200]],
+    'skopeo posts the same grant',
+  );
+
+  // A token the service does not know: refused, named without the token, not unhealthy.
+  writeFileSync(file, JSON.stringify({ auths: { [reg.host]: { identitytoken: 'unknown-token-77' } } }));
+  const err = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: file }).catch(
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof PullError);
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    /token service https:\/\/127\.0\.0\.1:\d+ refused the identity token for repository:team\/app:pull \(HTTP 401\)/,
+  );
+  t.notMatch((err as PullError).attempts[0]?.error, /unknown-token-77/);
+  t.same((err as PullError).health, {});
 });
 
 /** A TLS registry whose token realm is plain http (a misconfiguration, or a downgrade). */
