@@ -4,13 +4,13 @@
  * `containers-auth.json` the containers-auth.json(5) files, in containers/image's lookup order:
  * --authfile (or $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json
  * (/run/containers/UID/auth.json when unset), ~/.config/containers/auth.json,
- * ~/.docker/config.json ($DOCKER_CONFIG/config.json when that is set). In each file, a `credHelpers` entry for the registry host comes
- * first (its docker-credential-NAME program is asked), then `auths` keys, scoped ones first:
- * `host/ns/repo` beats `host/ns` beats `host`. The first file that yields credentials wins; a
- * helper that has none for the host ("credentials not found") passes on to the next file, a
- * helper that fails is an error, as in containers/image. Credentials never leave this module
- * except to the request that needs them: never logged, never in status, never a helper's output
- * in a message.
+ * ~/.docker/config.json ($DOCKER_CONFIG/config.json when that is set). In each file, a
+ * `credHelpers` entry for the registry host comes first (its docker-credential-NAME program is
+ * asked), then `auths` keys, scoped ones first: `host/ns/repo` beats `host/ns` beats `host`. The
+ * first file that yields credentials wins; a helper that has none for the host ("credentials not
+ * found") passes on to the next file, a helper that fails is an error, as in containers/image.
+ * Credentials never leave this module except to the request that needs them: never logged, never
+ * in status, never a helper's output in a message.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';

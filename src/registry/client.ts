@@ -90,12 +90,17 @@ async function call(url: URL, method: 'GET' | 'HEAD' | 'POST', headers: Record<s
 
 /**
  * The OAuth2 form that trades a refresh (identity) token for an access token, as containers/image
- * posts it: the service and scope the challenge named (already in the realm's query), the token.
+ * posts it to the realm as the challenge gave it: the service and scope asked for, the token.
  */
-function refreshGrant(realm: URL, identityToken: string): string {
-  const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'mirror-policyd' });
-  for (const [k, v] of realm.searchParams) if (k === 'service' || k === 'scope') form.append(k, v);
-  return form.toString();
+function refreshGrant(asked: URLSearchParams, identityToken: string): string {
+  return new URLSearchParams([['grant_type', 'refresh_token'], ['refresh_token', identityToken], ['client_id', 'mirror-policyd'], ...asked]).toString();
+}
+
+/** The realm with the service and scope asked for set in its query (a token GET). */
+function withQuery(realm: URL, asked: URLSearchParams): URL {
+  const url = new URL(realm);
+  for (const [k, v] of asked) url.searchParams.set(k, v);
+  return url;
 }
 
 function header(r: Response, name: string): string | undefined {
@@ -317,8 +322,9 @@ export class EndpointClient {
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {
       const realm = this.tokenRealm(bearer.params.realm, creds);
-      if (bearer.params.service) realm.searchParams.set('service', bearer.params.service);
-      if (scope) realm.searchParams.set('scope', scope);
+      const asked = new URLSearchParams();
+      if (bearer.params.service) asked.set('service', bearer.params.service);
+      if (scope) asked.set('scope', scope);
       let res: Response;
       try {
         res =
@@ -328,9 +334,9 @@ export class EndpointClient {
                 'POST',
                 { 'user-agent': 'mirror-policyd', 'content-type': 'application/x-www-form-urlencoded' },
                 this.routes,
-                refreshGrant(realm, creds.identityToken),
+                refreshGrant(asked, creds.identityToken),
               )
-            : await call(realm, 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.routes);
+            : await call(withQuery(realm, asked), 'GET', { 'user-agent': 'mirror-policyd', ...(basic ? { authorization: basic } : {}) }, this.routes);
       } catch (e) {
         if (e instanceof RegistryError) throw e;
         throw new RegistryError(`token service ${realm.origin}${this.routes.via(realm)}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
