@@ -228,7 +228,8 @@ Reports which source served what.
                            ~/.config/containers/registries.conf or
                            /etc/containers/registries.conf, plus the registries.conf.d
                            drop-ins)
-  --authfile FILE          credentials (default: containers-auth.json(5) lookup order)
+  --authfile FILE          credentials (default: containers-auth.json(5) lookup order),
+                           registries.conf's credential-helpers asked in their order
   --cert-dir DIR           CA and client certificates for every host (default:
                            /etc/containers/certs.d/HOST[:PORT]/,
                            /etc/docker/certs.d/...)
