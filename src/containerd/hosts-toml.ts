@@ -40,7 +40,8 @@
  */
 import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { byteOrderCompare } from '../core/byte-order.js';
-import { containerdRoutedHosts, localMirrorPath, registryHostOf } from '../local-mirror/mapping.js';
+import { containerdRoutedHosts, localMirrorPath } from '../local-mirror/mapping.js';
+import { registryHostOf } from '../reference/scope.js';
 import { withoutLocalMirror } from '../local-mirror/render.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { referenceName, referenceString } from '../reference/reference.js';
+import { registryHostOf } from '../reference/scope.js';
 import { findRegistry, keptMirrors, parseLogicalReference, pullSources, ResolveError, rewriteReference, type Source } from '../sources/sources.js';
 
 /** The first path component of every endpoint location: names the owner, keeps other paths free. */
@@ -74,11 +75,6 @@ export interface LocalMirrorRequest extends LocalMirrorTarget {
 const indexes = new WeakMap<RegistriesConf, Map<string, RegistryTable>>();
 /** Per configuration: endpoint path → registry host containerd is sent through the endpoint for. */
 const hostIndexes = new WeakMap<RegistriesConf, Map<string, string>>();
-
-/** The registry host (host[:port]) of a table's prefix or a name: what containerd keys its hosts directory by. */
-export function registryHostOf(prefixOrName: string): string {
-  return prefixOrName.split('/')[0] ?? prefixOrName;
-}
 
 /**
  * The registry hosts containerd's hosts directory sends through the local mirror, in file order:

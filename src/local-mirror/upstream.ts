@@ -16,7 +16,7 @@ import { WrongContent } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import type { ProxyEnv } from '../registry/proxy.js';
 import { countSource, type LocalMirrorStats } from './counters.js';
-import { registryHostOf } from './mapping.js';
+import { registryHostOf } from '../reference/scope.js';
 import { registryScope, type RegistriesConf } from '../registries-conf/model.js';
 
 /** The health cache as the endpoint uses it: read at each request, written at each outcome. */

@@ -169,3 +169,11 @@ function wildcardHost(sub: string): string | undefined {
   const slash = sub.indexOf('/');
   return slash === -1 ? sub : sub.slice(0, slash);
 }
+
+/**
+ * The registry host (host[:port]) of a table's prefix or a name: what containerd keys its hosts
+ * directory by, and what a credential helper is asked for.
+ */
+export function registryHostOf(prefixOrName: string): string {
+  return prefixOrName.split('/')[0] ?? prefixOrName;
+}

@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AUTH_FILE_HELPER } from '../registries-conf/layer.js';
+import { registryHostOf } from '../reference/scope.js';
 
 export interface Credentials {
   readonly username: string;
@@ -76,14 +77,12 @@ function decode(entry: { auth?: string; username?: string; password?: string; id
   return entry.identitytoken ? { username: '', password: '', identityToken: entry.identitytoken } : undefined;
 }
 
-const hostOf = (repository: string): string => repository.split('/')[0] ?? repository;
-
 /**
  * Pure lookup in one parsed file, in containers/image's order: the registry host's credential
  * helper if the file names one (it then answers for the file), else credentials from `auths`.
  */
 export function lookupInFile(file: AuthFileJson, repository: string): { helper: string } | { credentials: Credentials } | undefined {
-  const helper = file.credHelpers?.[hostOf(repository)];
+  const helper = file.credHelpers?.[registryHostOf(repository)];
   if (helper) return { helper };
   const auths = Object.entries(file.auths ?? {}).map(([k, v]) => [normaliseAuthKey(k), v] as const);
   for (const key of candidateKeys(repository)) {
@@ -173,7 +172,7 @@ export async function findCredentials(repository: string, opts: FindCredentialsO
       const found =
         helper === AUTH_FILE_HELPER
           ? await fromAuthFiles(repository, opts)
-          : await runHelper(helper, hostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
+          : await runHelper(helper, registryHostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
       if (found) return found;
     } catch (e) {
       errors.push(e as Error);
@@ -207,7 +206,7 @@ async function fromAuthFiles(repository: string, opts: FindCredentialsOptions): 
     const hit = lookupInFile(json, repository);
     if (!hit) continue;
     if ('credentials' in hit) return hit.credentials;
-    const fromHelper = await runHelper(hit.helper, hostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
+    const fromHelper = await runHelper(hit.helper, registryHostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
     if (fromHelper) return fromHelper; // none for this host: the next file
   }
   return undefined;
