@@ -142,10 +142,11 @@ export function formatResolved(resolved: PullSources, files: readonly string[], 
 function printResolutions(results: readonly Resolution[], json: boolean, io: CommandIO): number {
   for (const r of results) if ('error' in r) process.stderr.write(`mirror-policyd: ${r.error}\n`);
   if (json) {
-    const objects = results.map((r) => ('error' in r ? { reference: r.reference, error: r.error } : r.json));
     const [only] = results;
-    if (results.length > 1) io.stdout(`${JSON.stringify(objects, null, 2)}\n`);
-    else if (only && !('error' in only)) io.stdout(`${JSON.stringify(only.json, null, 2)}\n`);
+    if (results.length > 1) {
+      const objects = results.map((r) => ('error' in r ? { reference: r.reference, error: r.error } : r.json));
+      io.stdout(`${JSON.stringify(objects, null, 2)}\n`);
+    } else if (only && !('error' in only)) io.stdout(`${JSON.stringify(only.json, null, 2)}\n`);
   } else {
     const texts = results.flatMap((r) => ('error' in r ? [] : [r.text]));
     if (texts.length > 0) io.stdout(texts.join('\n'));

@@ -98,18 +98,21 @@ const NOT_FOUND = 'credentials not found in native keychain';
 const HELPER_TIMEOUT_MS = 10_000;
 
 /**
- * `docker-credential-NAME get` (from `env`'s PATH) with the host on stdin. Undefined when it has no credentials for
- * the host; an error when it cannot be run, fails or answers what we cannot use (its output is
- * never quoted: a helper may print a secret even when it fails).
+ * `docker-credential-NAME get` (from the PATH of `opts.env`, else ours) with the repository's
+ * registry host on stdin. Undefined when it has no credentials for the host; an error when it
+ * cannot be run, fails or answers what we cannot use (its output is never quoted: a helper may
+ * print a secret even when it fails).
  */
-function runHelper(helper: string, host: string, env: NodeJS.ProcessEnv, timeoutMs = HELPER_TIMEOUT_MS): Promise<Credentials | undefined> {
+function runHelper(helper: string, repository: string, opts: FindCredentialsOptions): Promise<Credentials | undefined> {
   const program = `docker-credential-${helper}`;
+  const host = registryHostOf(repository);
+  const timeoutMs = opts.helperTimeoutMs ?? HELPER_TIMEOUT_MS;
   if (helper.includes('/'))
     return Promise.reject(
       new Error(`credHelpers names "${helper.slice(0, 100)}" for ${host}: a helper name has no "/" (it runs docker-credential-NAME from PATH)`),
     );
   return new Promise((resolve, reject) => {
-    const child = execFile(program, ['get'], { env, timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout) => {
+    const child = execFile(program, ['get'], { env: opts.env ?? process.env, timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout) => {
       if (err) {
         if (stdout.trim() === NOT_FOUND) return resolve(undefined);
         const code = (err as NodeJS.ErrnoException).code;
@@ -169,10 +172,7 @@ export async function findCredentials(repository: string, opts: FindCredentialsO
   const errors: Error[] = [];
   for (const helper of opts.credentialHelpers ?? [AUTH_FILE_HELPER]) {
     try {
-      const found =
-        helper === AUTH_FILE_HELPER
-          ? await fromAuthFiles(repository, opts)
-          : await runHelper(helper, registryHostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
+      const found = helper === AUTH_FILE_HELPER ? await fromAuthFiles(repository, opts) : await runHelper(helper, repository, opts);
       if (found) return found;
     } catch (e) {
       errors.push(e as Error);
@@ -206,7 +206,7 @@ async function fromAuthFiles(repository: string, opts: FindCredentialsOptions): 
     const hit = lookupInFile(json, repository);
     if (!hit) continue;
     if ('credentials' in hit) return hit.credentials;
-    const fromHelper = await runHelper(hit.helper, registryHostOf(repository), opts.env ?? process.env, opts.helperTimeoutMs);
+    const fromHelper = await runHelper(hit.helper, repository, opts);
     if (fromHelper) return fromHelper; // none for this host: the next file
   }
   return undefined;
