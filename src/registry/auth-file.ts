@@ -2,13 +2,15 @@
  * Credentials as containers/image finds them: registries.conf's `credential-helpers` in turn
  * (default `containers-auth.json` alone; any other NAME runs docker-credential-NAME), and for
  * `containers-auth.json` the containers-auth.json(5) files, in containers/image's lookup order:
- * --authfile (or $REGISTRY_AUTH_FILE), $XDG_RUNTIME_DIR/containers/auth.json
- * (/run/containers/UID/auth.json when unset), ~/.config/containers/auth.json,
- * ~/.docker/config.json ($DOCKER_CONFIG/config.json when that is set). In each file, a
- * `credHelpers` entry for the registry host comes first (its docker-credential-NAME program is
- * asked), then `auths` keys, scoped ones first: `host/ns/repo` beats `host/ns` beats `host`. The
- * first file that yields credentials wins; a helper that has none for the host ("credentials not
- * found") passes on to the next file, a helper that fails is an error, as in containers/image.
+ * --authfile (or $REGISTRY_AUTH_FILE) alone, else $XDG_RUNTIME_DIR/containers/auth.json
+ * (/run/containers/UID/auth.json when unset), $XDG_CONFIG_HOME/containers/auth.json
+ * (~/.config), ~/.docker/config.json ($DOCKER_CONFIG/config.json when that is set), and Docker's
+ * legacy ~/.dockercfg (a bare map of keys). In each file, a `credHelpers` entry for the registry
+ * host comes first (its docker-credential-NAME program is asked), then the first `auths` key
+ * present, scoped ones first: `host/ns/repo` beats `host/ns` beats `host` (the legacy file: the
+ * host alone), then any key naming the host as a URL. The first file that yields credentials
+ * wins; a helper that has none for the host ("credentials not found") passes on to the next file,
+ * a helper that fails is an error, as in containers/image (pkg/docker/config).
  * Credentials never leave this module except to the request that needs them: never logged, never
  * in status, never a helper's output in a message.
  */
@@ -34,30 +36,47 @@ export function credentialsShown(c: Credentials): string {
   return c.identityToken !== undefined ? `the identity token${c.username ? ` of ${c.username}` : ''}` : `the credentials of ${c.username}`;
 }
 
+type AuthEntry = { auth?: string; username?: string; password?: string; identitytoken?: string };
+
 export interface AuthFileJson {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  auths?: Record<string, AuthEntry>;
   credHelpers?: Record<string, string>;
 }
 
-export function authFilePaths(env: NodeJS.ProcessEnv = process.env, explicit?: string): string[] {
-  if (explicit) return [explicit];
-  if (env.REGISTRY_AUTH_FILE) return [env.REGISTRY_AUTH_FILE];
+export interface AuthFilePath {
+  readonly path: string;
+  /** Docker's ~/.dockercfg: the `auths` map alone, keyed by host (often as a URL) */
+  readonly legacy: boolean;
+}
+
+export function authFilePaths(env: NodeJS.ProcessEnv = process.env, explicit?: string): AuthFilePath[] {
+  const file = (path: string, legacy = false): AuthFilePath => ({ path, legacy });
+  if (explicit) return [file(explicit)];
+  if (env.REGISTRY_AUTH_FILE) return [file(env.REGISTRY_AUTH_FILE)];
   const uid = process.getuid?.() ?? 0;
   const home = env.HOME ?? homedir();
   return [
-    env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${uid}/auth.json`,
-    join(home, '.config', 'containers', 'auth.json'),
+    file(env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${uid}/auth.json`),
+    file(join(env.XDG_CONFIG_HOME || join(home, '.config'), 'containers', 'auth.json')),
     // Docker's own variable names the directory of its config.json (containers/image ≥ 5.7 reads it too).
-    env.DOCKER_CONFIG ? join(env.DOCKER_CONFIG, 'config.json') : join(home, '.docker', 'config.json'),
+    file(env.DOCKER_CONFIG ? join(env.DOCKER_CONFIG, 'config.json') : join(home, '.docker', 'config.json')),
+    file(join(home, '.dockercfg'), true),
   ];
 }
 
-/** Legacy docker keys look like URLs ("https://index.docker.io/v1/"): reduce them to host[/path]. */
-export function normaliseAuthKey(key: string): string {
-  let k = key.replace(/^https?:\/\//, '');
-  if (k.startsWith('index.docker.io/v1')) return 'docker.io';
-  if (/^[^/]+\/v[12]\/?$/.test(k)) k = k.slice(0, k.indexOf('/'));
-  return k.replace(/\/+$/, '');
+/** docker.io's other names, as containers/image compares registries. */
+function normaliseRegistry(host: string): string {
+  return host === 'docker.io' || host === 'registry-1.docker.io' ? 'index.docker.io' : host;
+}
+
+/**
+ * The registry an auth file key names, for the look-up when no key matched exactly: a URL
+ * ("https://index.docker.io/v1/", as docker login once wrote them) or any key of the legacy file
+ * is cut to its host; containers/image's normalizeAuthFileKey.
+ */
+export function normaliseAuthKey(key: string, legacy = false): string {
+  const stripped = key.replace(/^http:\/\//, '').replace(/^https:\/\//, '');
+  return normaliseRegistry(legacy || stripped !== key ? (stripped.split('/')[0] ?? '') : stripped);
 }
 
 /** The keys to try for a repository, most specific first: host/a/b, host/a, host. */
@@ -68,29 +87,33 @@ export function candidateKeys(repository: string): string[] {
   return out;
 }
 
-function decode(entry: { auth?: string; username?: string; password?: string; identitytoken?: string }): Credentials | undefined {
+function decode(entry: AuthEntry | null): Credentials | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
   const identityToken = entry.identitytoken ? { identityToken: entry.identitytoken } : {};
   if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password, ...identityToken };
   const plain = entry.auth ? Buffer.from(entry.auth, 'base64').toString('utf8') : '';
   const i = plain.indexOf(':');
-  if (i >= 0) return { username: plain.slice(0, i), password: plain.slice(i + 1), ...identityToken };
+  // NULs around the password are trimmed, as containers/image trims them.
+  if (i >= 0) return { username: plain.slice(0, i), password: plain.slice(i + 1).replace(/^\0+|\0+$/g, ''), ...identityToken };
   return entry.identitytoken ? { username: '', password: '', identityToken: entry.identitytoken } : undefined;
 }
 
 /**
  * Pure lookup in one parsed file, in containers/image's order: the registry host's credential
- * helper if the file names one (it then answers for the file), else credentials from `auths`.
+ * helper if the file names one (it then answers for the file), else the first `auths` key present
+ * (even one that yields nothing, such as the `{}` Docker leaves beside a credsStore: the file then
+ * has nothing for the repository), else a key naming the host as a URL.
  */
-export function lookupInFile(file: AuthFileJson, repository: string): { helper: string } | { credentials: Credentials } | undefined {
-  const helper = file.credHelpers?.[registryHostOf(repository)];
+export function lookupInFile(file: AuthFileJson, repository: string, legacy = false): { helper: string } | { credentials: Credentials } | undefined {
+  const host = registryHostOf(repository);
+  const helper = file.credHelpers?.[host];
   if (helper) return { helper };
-  const auths = Object.entries(file.auths ?? {}).map(([k, v]) => [normaliseAuthKey(k), v] as const);
-  for (const key of candidateKeys(repository)) {
-    const hit = auths.find(([k]) => k === key);
-    const creds = hit ? decode(hit[1]) : undefined;
-    if (creds) return { credentials: creds };
-  }
-  return undefined;
+  const auths = typeof file.auths === 'object' && file.auths !== null ? file.auths : {};
+  const key =
+    (legacy ? [host] : candidateKeys(repository)).find((k) => Object.hasOwn(auths, k)) ??
+    Object.keys(auths).find((k) => normaliseAuthKey(k, legacy) === normaliseRegistry(host));
+  const credentials = key === undefined ? undefined : decode(auths[key] ?? null);
+  return credentials && { credentials };
 }
 
 /** What a helper prints (exit 1) when it has nothing for the host: docker-credential-helpers' errCredentialsNotFoundMessage. */
@@ -185,7 +208,7 @@ export async function findCredentials(repository: string, opts: FindCredentialsO
 
 /** The auth files in their lookup order (authFilePaths): the first that yields credentials wins. */
 async function fromAuthFiles(repository: string, opts: FindCredentialsOptions): Promise<Credentials | undefined> {
-  for (const path of authFilePaths(opts.env, opts.authFile)) {
+  for (const { path, legacy } of authFilePaths(opts.env, opts.authFile)) {
     let text: string;
     try {
       text = await fs.readFile(path, 'utf8');
@@ -197,13 +220,13 @@ async function fromAuthFiles(repository: string, opts: FindCredentialsOptions): 
     }
     let json: AuthFileJson;
     try {
-      json = JSON.parse(text) as AuthFileJson;
+      json = legacy ? { auths: JSON.parse(text) as AuthFileJson['auths'] } : (JSON.parse(text) as AuthFileJson);
     } catch (e) {
       // Not skipped (containers/image fails the pull too): a 401 with no word of why would follow.
       // eslint-disable-next-line preserve-caught-error -- not attached: the parser's error quotes the file's text, which may be a credential
       throw new Error(`auth file ${path} is not valid JSON${jsonErrorAt((e as Error).message, text)}; fix or remove it`);
     }
-    const hit = lookupInFile(json, repository);
+    const hit = typeof json === 'object' && json !== null ? lookupInFile(json, repository, legacy) : undefined;
     if (!hit) continue;
     if ('credentials' in hit) return hit.credentials;
     const fromHelper = await runHelper(hit.helper, repository, opts);

@@ -318,7 +318,9 @@ export class EndpointClient {
     } catch (e) {
       throw new RegistryError((e as Error).message, 'forbidden'); // our side's problem: says nothing about the endpoint's health
     }
-    const basic = creds && creds.identityToken === undefined ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
+    // A Basic challenge gets the user and password even beside an identity token (Docker keeps
+    // the user in `auth` with it), as containers/image sends them; only a bearer realm trades the token.
+    const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer?.params.realm) {
       const realm = this.tokenRealm(bearer.params.realm, creds);

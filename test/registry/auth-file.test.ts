@@ -7,25 +7,30 @@ import { authFilePaths, candidateKeys, findCredentials, lookupInFile, normaliseA
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 t.test('lookup order of containers-auth.json(5)', async (t) => {
+  const paths = (env: NodeJS.ProcessEnv, explicit?: string): string[] => authFilePaths(env, explicit).map((f) => f.path);
   t.same(authFilePaths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1' }), [
-    '/run/user/1/containers/auth.json',
-    '/h/.config/containers/auth.json',
-    '/h/.docker/config.json',
+    { path: '/run/user/1/containers/auth.json', legacy: false },
+    { path: '/h/.config/containers/auth.json', legacy: false },
+    { path: '/h/.docker/config.json', legacy: false },
+    { path: '/h/.dockercfg', legacy: true },
   ]);
   t.same(
-    authFilePaths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1', DOCKER_CONFIG: '/etc/docker-ci' }).at(-1),
+    paths({ HOME: '/h', XDG_RUNTIME_DIR: '/run/user/1', DOCKER_CONFIG: '/etc/docker-ci' }).at(-2),
     '/etc/docker-ci/config.json',
     "$DOCKER_CONFIG: Docker's directory",
   );
-  t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }), ['/x.json']);
-  t.same(authFilePaths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }, '/explicit.json'), ['/explicit.json']);
+  t.same(paths({ HOME: '/h', XDG_CONFIG_HOME: '/cfg' })[1], '/cfg/containers/auth.json', '$XDG_CONFIG_HOME replaces ~/.config');
+  t.same(paths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }), ['/x.json']);
+  t.same(paths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }, '/explicit.json'), ['/explicit.json']);
 });
 
-t.test('the most specific key wins; legacy docker keys are normalised', async (t) => {
+t.test('the most specific key present wins; a key given as a URL names its host', async (t) => {
   t.same(candidateKeys('quay.io/a/b/c'), ['quay.io/a/b/c', 'quay.io/a/b', 'quay.io/a', 'quay.io']);
-  t.equal(normaliseAuthKey('https://index.docker.io/v1/'), 'docker.io');
+  t.equal(normaliseAuthKey('https://index.docker.io/v1/'), 'index.docker.io');
+  t.equal(normaliseAuthKey('registry-1.docker.io'), 'index.docker.io');
   t.equal(normaliseAuthKey('https://registry.example.com/v2/'), 'registry.example.com');
-  t.equal(normaliseAuthKey('quay.io/ns/'), 'quay.io/ns');
+  t.equal(normaliseAuthKey('quay.io/ns/'), 'quay.io/ns/', 'a key without a scheme is kept whole');
+  t.equal(normaliseAuthKey('quay.io/ns', true), 'quay.io', 'a legacy key is cut to its host');
   const file = { auths: { 'quay.io': { auth: b64('host:pw1') }, 'quay.io/team': { auth: b64('team:pw:with:colons') } } };
   t.same(lookupInFile(file, 'quay.io/team/app'), { credentials: { username: 'team', password: 'pw:with:colons' } });
   t.same(lookupInFile(file, 'quay.io/other/app'), { credentials: { username: 'host', password: 'pw1' } });
@@ -39,6 +44,19 @@ t.test('the most specific key wins; legacy docker keys are normalised', async (t
   });
   t.same(lookupInFile({ ...file, credHelpers: { 'quay.io': 'pass' } }, 'quay.io/team/app'), { helper: 'pass' }, "the host's helper before any auths key");
   t.same(lookupInFile({ ...file, credHelpers: { 'other.io': 'pass' } }, 'quay.io/team/app'), { credentials: { username: 'team', password: 'pw:with:colons' } });
+  t.equal(
+    lookupInFile({ auths: { 'quay.io/team': {}, 'quay.io': { auth: b64('host:pw1') } } }, 'quay.io/team/app'),
+    undefined,
+    'an empty entry for a more specific key (Docker writes them beside a credsStore) leaves the file with nothing, as in containers/image',
+  );
+  t.same(lookupInFile({ auths: { 'https://index.docker.io/v1/': { auth: b64('hub:pw') } } }, 'docker.io/library/busybox'), {
+    credentials: { username: 'hub', password: 'pw' },
+  });
+  t.same(lookupInFile({ auths: { 'http://quay.io/v1/': { auth: b64('url:pw') } } }, 'quay.io/a'), { credentials: { username: 'url', password: 'pw' } });
+  t.same(lookupInFile({ auths: { 'quay.io': { auth: b64('u:pw\0\0') } } }, 'quay.io/a'), { credentials: { username: 'u', password: 'pw' } }, 'NULs trimmed');
+  t.equal(lookupInFile({ auths: { 'quay.io': null as never } }, 'quay.io/a'), undefined, 'an entry that is not an object yields nothing');
+  const legacy = { auths: { 'https://quay.io': { auth: b64('old:pw') }, 'quay.io/team': { auth: b64('ns:pw') } } };
+  t.same(lookupInFile(legacy, 'quay.io/team/app', true), { credentials: { username: 'old', password: 'pw' } }, 'the legacy file is keyed by host only');
 });
 
 t.test('findCredentials reads the first file that has a match', async (t) => {
@@ -57,6 +75,9 @@ t.test('findCredentials reads the first file that has a match', async (t) => {
   t.same(await findCredentials('a.example/x', { env }), { username: 'xdg', password: '1' });
   t.same(await findCredentials('b.example/x', { env }), { username: 'docker', password: '3' });
   t.equal(await findCredentials('c.example/x', { env }), undefined);
+  writeFileSync(join(home, '.dockercfg'), JSON.stringify({ 'https://c.example': { auth: b64('legacy:4'), email: 'x@example.com' } }));
+  t.same(await findCredentials('c.example/x', { env }), { username: 'legacy', password: '4' }, "Docker's legacy ~/.dockercfg, last");
+  t.same(await findCredentials('a.example/x', { env }), { username: 'xdg', password: '1' });
   await t.rejects(findCredentials('a.example/x', { env, authFile: join(d, 'missing.json') }), /cannot read auth file/);
 });
 
