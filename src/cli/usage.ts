@@ -230,9 +230,9 @@ Reports which source served what.
                            drop-ins)
   --authfile FILE          credentials (default: containers-auth.json(5) lookup order),
                            registries.conf's credential-helpers asked in their order
-  --cert-dir DIR           CA and client certificates for every host (default:
-                           /etc/containers/certs.d/HOST[:PORT]/,
-                           /etc/docker/certs.d/...)
+  --cert-dir DIR           CA and client certificates for every host (default: the
+                           first of ~/.config/containers/certs.d/HOST[:PORT]/,
+                           /etc/containers/certs.d/..., /etc/docker/certs.d/...)
   --platform OS/ARCH[/VARIANT]  which image of an index (default: this host's)
   --state-dir DIR          where the health cache lives
                            (default /var/lib/mirror-policyd)

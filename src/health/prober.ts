@@ -31,9 +31,10 @@ export async function probeAll(
   await Promise.all(
     targets.map(async (t) => {
       const key = keyOf(t);
-      const tls = await tlsFor(t.host);
       const started = performance.now();
       try {
+        // inside: a certs.d directory containers/image refuses fails the probe as it fails every pull
+        const tls = await tlsFor(t.host);
         await pingEndpoint(t.host, t.insecure, { tls, timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
         out[key] = recordSuccess(health[key], key, now(), Math.round(performance.now() - started));
       } catch (e) {

@@ -1,12 +1,16 @@
 /**
  * TLS material per registry host, as containers/image finds it: with --cert-dir one
- * directory for every host; otherwise the first of /etc/containers/certs.d/HOST[:PORT]/ and
+ * directory for every host; otherwise the first of $HOME/.config/containers/certs.d/HOST[:PORT]/
+ * (where rootless podman users keep theirs), /etc/containers/certs.d/HOST[:PORT]/ and
  * /etc/docker/certs.d/HOST[:PORT]/ that exists. `*.crt` are CAs (added to the system's), a
- * `NAME.cert` with its `NAME.key` is a client certificate.
+ * `NAME.cert` with its `NAME.key` is a client certificate; either without the other is an error,
+ * as there (a CA named `*.cert` is the usual mistake).
  */
 import { promises as fs } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { RegistryError } from './errors.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];
@@ -14,7 +18,13 @@ export interface TlsMaterial {
   readonly key?: string;
 }
 
+/** The system's certs.d directories (containerd's hosts.toml names files from these). */
 export const CERT_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
+
+/** containers/image's search path: the user's own directory, then the system's. */
+export function certDirsFor(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [join(env.HOME || homedir(), '.config', 'containers', 'certs.d'), ...CERT_DIRS];
+}
 
 /** The TLS files of one certs.d directory, by name: `*.crt` CAs, and `NAME.cert` with its `NAME.key`. */
 export interface CertFileNames {
@@ -45,9 +55,31 @@ export async function certFileNames(dir: string): Promise<CertFileNames | undefi
   }
 }
 
+/**
+ * A client certificate or key without its other half, as containers/image's SetupCertificates
+ * refuses it (the pull fails there too): better said than a TLS failure with no word of why.
+ */
+function loneClientFile(names: readonly string[]): string | undefined {
+  const has = new Set(names);
+  for (const n of [...names].sort(byteOrderCompare)) {
+    if (n.endsWith('.cert') && !has.has(`${n.slice(0, -5)}.key`))
+      return `missing key ${n.slice(0, -5)}.key for client certificate ${n} (a CA certificate is named *.crt)`;
+    if (n.endsWith('.key') && !has.has(`${n.slice(0, -4)}.cert`)) return `missing client certificate ${n.slice(0, -4)}.cert for key ${n}`;
+  }
+  return undefined;
+}
+
 async function readDir(dir: string): Promise<TlsMaterial | undefined> {
-  const files = await certFileNames(dir);
-  if (!files) return undefined;
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return undefined;
+  }
+  const lone = loneClientFile(names);
+  // our side's problem: says nothing about the registry's health
+  if (lone) throw new RegistryError(`${dir}: ${lone}`, 'forbidden');
+  const files = certFilesAmong(names);
   const extra = await Promise.all(files.ca.map((n) => fs.readFile(join(dir, n), 'utf8')));
   const pair = files.client[0];
   const client = pair ? { cert: await fs.readFile(join(dir, pair[0]), 'utf8'), key: await fs.readFile(join(dir, pair[1]), 'utf8') } : {};
@@ -61,7 +93,7 @@ async function readDir(dir: string): Promise<TlsMaterial | undefined> {
  * under `docker.io`, not the API host its requests go to: containers/image's newDockerClient
  * reads certs.d with the user-visible name. `certDirs`: the search path (tests pass their own).
  */
-export async function tlsFor(host: string, certDir?: string, certDirs: readonly string[] = CERT_DIRS): Promise<TlsMaterial> {
+export async function tlsFor(host: string, certDir?: string, certDirs: readonly string[] = certDirsFor()): Promise<TlsMaterial> {
   if (certDir) return (await readDir(certDir)) ?? {};
   // The first directory that exists, as containers/image's dockerCertDir picks it, even when it holds nothing.
   for (const base of certDirs) {

@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { tlsFor } from '../../src/registry/certs.js';
+import { certDirsFor, tlsFor } from '../../src/registry/certs.js';
+import { RegistryError } from '../../src/registry/errors.js';
 
 function certDirs(t: { teardown(fn: () => unknown): void }): [string, string] {
   const root = mkdtempSync(join(tmpdir(), 'mpd-certs-'));
@@ -45,4 +46,23 @@ t.test("a directory's *.crt files are added to the system's CAs, not put in thei
   t.ok(rootCertificates.length > 0, "this runtime's bundled CAs");
   t.same(got.ca, [...rootCertificates, 'CA-A', 'CA-B'], "the system's first, then the directory's in byte order");
   t.equal(got.cert, undefined, 'no client pair');
+});
+
+t.test("the search path: the user's own certs.d first, as containers/image reads it", async (t) => {
+  t.same(certDirsFor({ HOME: '/home/u' }), ['/home/u/.config/containers/certs.d', '/etc/containers/certs.d', '/etc/docker/certs.d']);
+});
+
+t.test('a client certificate or key without its other half is an error naming it, as containers/image refuses it', async (t) => {
+  const dirs = certDirs(t);
+  const dir = join(dirs[0], 'r.example');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'ca.cert'), 'CA named as a client certificate');
+  const e = await tlsFor('r.example', undefined, dirs).catch((x: unknown) => x);
+  t.ok(e instanceof RegistryError);
+  t.equal((e as RegistryError).message, `${dir}: missing key ca.key for client certificate ca.cert (a CA certificate is named *.crt)`);
+  t.equal((e as RegistryError).kind, 'forbidden', "our side's problem, not the registry's health");
+  rmSync(join(dir, 'ca.cert'));
+  writeFileSync(join(dir, 'client.key'), 'KEY');
+  await t.rejects(tlsFor('r.example', undefined, dirs), { message: `${dir}: missing client certificate client.cert for key client.key` });
+  await t.rejects(tlsFor('other', dir), { message: `${dir}: missing client certificate client.cert for key client.key` }, '--cert-dir alike');
 });
