@@ -10,6 +10,7 @@ import { getManifestBytes, mediaTypeOf, verify, type PullSource } from '../regis
 import { countResponse, type LocalMirrorStats } from './counters.js';
 import { API_VERSION_HEADER, type AnswerDeadline } from './reply.js';
 import type { Upstream } from './upstream.js';
+import { attachedDigest } from './upstream-sources.js';
 
 export interface FoundManifest {
   readonly bytes: Buffer;
@@ -24,15 +25,24 @@ export async function findManifest(
   reference: string,
   deadline: AnswerDeadline,
 ): Promise<FoundManifest | { absent: boolean }> {
-  const found = await up.firstAnswer(sources, deadline, async (s, client) => {
-    const got = await getManifestBytes(client, parseNamed(s.reference).path, reference);
-    const byDigest = reference.includes(':');
-    // One that does not hash to it is its source's wrong content, as for pull (failure.ts): the
-    // source is marked down, and when no source serves it the client is told the sources failed
-    // (502), not that the manifest is unknown (404).
-    if (byDigest) verify(got.bytes, reference, s.reference);
-    return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : manifestDigestOf(got.bytes) };
-  });
+  // An image's attachment (its signatures) by tag: the first source that answers decides, as
+  // containers/image asks only the registry that served the image. "None" can only make a
+  // policy refuse the image; a 502 after a source that cannot be reached would fail every pull
+  // of an unsigned image while its source is out of reach.
+  const found = await up.firstAnswer(
+    sources,
+    deadline,
+    async (s, client) => {
+      const got = await getManifestBytes(client, parseNamed(s.reference).path, reference);
+      const byDigest = reference.includes(':');
+      // One that does not hash to it is its source's wrong content, as for pull (failure.ts): the
+      // source is marked down, and when no source serves it the client is told the sources failed
+      // (502), not that the manifest is unknown (404).
+      if (byDigest) verify(got.bytes, reference, s.reference);
+      return { bytes: got.bytes, mediaType: mediaTypeOf(got.bytes, got.header), digest: byDigest ? reference : manifestDigestOf(got.bytes) };
+    },
+    attachedDigest(reference) !== undefined,
+  );
   return 'answer' in found ? found.answer : found;
 }
 

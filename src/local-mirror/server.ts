@@ -19,7 +19,7 @@ import { emptyStats, countResponse, snapshot, type LocalMirrorStats } from './co
 import { findManifest, sendManifest } from './manifest.js';
 import { API_VERSION_HEADER, AnswerDeadline, sendError } from './reply.js';
 import { acceptsManifest, isRefusal, routeRequest, type Route } from './request.js';
-import { blobSources, manifestSources } from './upstream-sources.js';
+import { routeSources } from './upstream-sources.js';
 import { Upstream, type HealthBook } from './upstream.js';
 
 /** A request is answered (its first byte sent, or an error) within this by default. */
@@ -187,14 +187,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     res.writeHead(200, { ...API_VERSION_HEADER, 'content-type': 'application/json', 'content-length': '2' });
     return void res.end(head ? undefined : '{}');
   }
-  // A manifest by digest is content as a blob is (a tag pull through a tag-only mirror fetches the
-  // list's child manifests by digest from the same endpoint): the same sources, checked alike.
-  const sources =
-    route.kind === 'blob'
-      ? blobSources(ctx.conf, ctx.address, route.name, route.digest)
-      : route.byDigest
-        ? blobSources(ctx.conf, ctx.address, route.name, route.reference)
-        : manifestSources(ctx.conf, ctx.address, route.name, route.reference);
+  const sources = routeSources(ctx.conf, ctx.address, route);
   if (sources === undefined) {
     ctx.stats.requests.refused++;
     return sendError(res, head, ctx.stats, 404, 'NAME_UNKNOWN', 'this repository is not one the local mirror serves');

@@ -7,6 +7,7 @@
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { ResolveError, type Source } from '../sources/sources.js';
 import { mapLocalMirrorRequest } from './mapping.js';
+import type { Route } from './request.js';
 
 function usable(s: Source): boolean {
   return !s.blocked && s.unusable === undefined;
@@ -54,4 +55,36 @@ export function blobSources(conf: RegistriesConf, address: string, name: string,
     .filter((s) => s.role === 'mirror' && !hosts.has(s.endpoint.host))
     .map((s) => ({ ...s, reference: `${s.reference.slice(0, s.reference.lastIndexOf(':'))}@${digest}` }));
   return [...byDigest.filter((s) => s.role === 'mirror'), ...tagOnly, ...byDigest.filter((s) => s.role === 'primary')];
+}
+
+/**
+ * The image digest a tag stands for when the tag is one of that image's attachments: sigstore's
+ * signatures `sha256-<hex>.sig` (cosign's `.att` and `.sbom` alike) and the OCI referrers tag
+ * schema's `sha256-<hex>`; undefined for any other tag.
+ */
+export function attachedDigest(tag: string): string | undefined {
+  const m = /^sha256-([a-f0-9]{64})(?:\.(?:sig|att|sbom))?$/.exec(tag);
+  return m ? `sha256:${m[1] as string}` : undefined;
+}
+
+/**
+ * An attachment tag's sources: the image's (blobSources). containers/image reads an image's
+ * sigstore signatures by that tag from the registry that served the image, a digest-only mirror
+ * included, and that is where oc-mirror and `cosign copy` put them; by the ordinary tag rule a
+ * digest-only table would send it to the source alone, which a disconnected host cannot reach.
+ */
+function attachmentSources(conf: RegistriesConf, address: string, name: string, tag: string, digest: string): Source[] | undefined {
+  return blobSources(conf, address, name, digest)?.map((s) => ({ ...s, reference: `${s.reference.slice(0, s.reference.lastIndexOf('@'))}:${tag}` }));
+}
+
+/**
+ * The sources of a manifest or blob request. A manifest by digest is content as a blob is (a tag
+ * pull through a tag-only mirror fetches the list's child manifests by digest from the same
+ * endpoint): the same sources, checked alike.
+ */
+export function routeSources(conf: RegistriesConf, address: string, route: Exclude<Route, { kind: 'base' }>): Source[] | undefined {
+  if (route.kind === 'blob') return blobSources(conf, address, route.name, route.digest);
+  if (route.byDigest) return blobSources(conf, address, route.name, route.reference);
+  const digest = attachedDigest(route.reference);
+  return digest ? attachmentSources(conf, address, route.name, route.reference, digest) : manifestSources(conf, address, route.name, route.reference);
 }

@@ -200,12 +200,14 @@ export class Upstream {
   /**
    * Asks each source in health order, holding one upstream slot at a time, until `ask` answers;
    * every outcome feeds the health cache. Without an answer (or once `deadline` is late),
-   * `absent` tells whether every source asked said 404 or forbidden, none failing.
+   * `absent` tells whether every source asked said 404 or forbidden, none failing; with
+   * `absentDecides`, the first source that says so ends the search and `absent` is true.
    */
   async firstAnswer<T>(
     sources: readonly PullSource[],
     deadline: { readonly late: boolean },
     ask: (s: PullSource, client: EndpointClient) => Promise<T>,
+    absentDecides = false,
   ): Promise<{ answer: T } | { absent: boolean }> {
     let absent = true;
     for (const s of this.ordered(sources)) {
@@ -219,6 +221,7 @@ export class Upstream {
         return { answer };
       } catch (e) {
         if (this.failed(s, e)) absent = false;
+        else if (absentDecides) return { absent: true };
       } finally {
         release();
       }

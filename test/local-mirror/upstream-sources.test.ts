@@ -1,5 +1,9 @@
 import t from 'tap';
-import { isSelf } from '../../src/local-mirror/upstream-sources.js';
+import { localMirrorLocation } from '../../src/local-mirror/mapping.js';
+import { attachedDigest, isSelf, routeSources } from '../../src/local-mirror/upstream-sources.js';
+import { mergeRegistriesConfs } from '../../src/registries-conf/layer.js';
+import type { RegistriesConf } from '../../src/registries-conf/model.js';
+import { parseRegistriesConf } from '../../src/registries-conf/parse.js';
 
 t.test('the endpoint under another loopback spelling is itself: never a source', async (t) => {
   t.ok(isSelf('127.0.0.1:5000', '127.0.0.1:5000'));
@@ -9,4 +13,49 @@ t.test('the endpoint under another loopback spelling is itself: never a source',
   t.notOk(isSelf('localhost:5001', '127.0.0.1:5000'), 'another port is another service');
   t.notOk(isSelf('mirror.example:5000', '127.0.0.1:5000'), 'a real mirror on the same port number');
   t.notOk(isSelf('127.0.0.2:5000', '127.0.0.1:5000'), 'another loopback address may be another service');
+});
+
+const ADDR = '127.0.0.1:5999';
+const D = 'a'.repeat(64);
+
+function digestOnlyConf(): RegistriesConf {
+  const text = [
+    'unqualified-search-registries = []',
+    '[[registry]]',
+    'prefix = "quay.io/org"',
+    'location = "quay.io/org"',
+    '[[registry.mirror]]',
+    `location = "${localMirrorLocation(ADDR, 'quay.io/org')}"`,
+    'insecure = true',
+    'pull-from-mirror = "digest-only"',
+    '[[registry.mirror]]',
+    'location = "mirror.example:5000/org"',
+    'pull-from-mirror = "digest-only"',
+  ].join('\n');
+  const parsed = parseRegistriesConf(text, 'rendered.conf');
+  if (!parsed.conf) throw new Error('the test conf does not parse');
+  return mergeRegistriesConfs(parsed.conf);
+}
+
+t.test("an image's attachment tags name its digest; other tags do not", async (t) => {
+  t.equal(attachedDigest(`sha256-${D}.sig`), `sha256:${D}`, 'a sigstore signature');
+  t.equal(attachedDigest(`sha256-${D}.att`), `sha256:${D}`);
+  t.equal(attachedDigest(`sha256-${D}`), `sha256:${D}`, 'the OCI referrers tag schema');
+  t.equal(attachedDigest('v1'), undefined);
+  t.equal(attachedDigest(`sha256-${D}.other`), undefined);
+  t.equal(attachedDigest(`sha256-${D.slice(1)}.sig`), undefined, 'not a whole digest');
+});
+
+t.test("a digest-only table: an attachment tag comes from the image's sources, an ordinary tag from the source alone", async (t) => {
+  const conf = digestOnlyConf();
+  const name = localMirrorLocation(ADDR, 'quay.io/org').slice(ADDR.length + 1) + '/app';
+  const refs = (tag: string): string[] | undefined =>
+    routeSources(conf, ADDR, { kind: 'manifest', name, reference: tag, byDigest: false })?.map((s) => s.reference);
+  t.same(refs(`sha256-${D}.sig`), [`mirror.example:5000/org/app:sha256-${D}.sig`, `quay.io/org/app:sha256-${D}.sig`]);
+  t.same(refs('v1'), ['quay.io/org/app:v1']);
+  t.same(
+    routeSources(conf, ADDR, { kind: 'blob', name, digest: `sha256:${D}` })?.map((s) => s.reference),
+    [`mirror.example:5000/org/app@sha256:${D}`, `quay.io/org/app@sha256:${D}`],
+  );
+  t.equal(routeSources(conf, ADDR, { kind: 'manifest', name: 'not/ours', reference: `sha256-${D}.sig`, byDigest: false }), undefined);
 });

@@ -152,3 +152,22 @@ t.test('what was logged of an endpoint the new policy drops is forgotten with it
   up.failed(s, refused());
   t.same(levels(), [40, 20, 40], 'news again after the endpoint was out of the policy');
 });
+
+t.test('firstAnswer: without an answer, absent only when no source failed; with absentDecides the first "not here" ends the search', async (t) => {
+  const up = await upstream(1);
+  const source = (host: string): PullSource => ({ reference: `${host}/app:t`, endpoint: { host, insecure: true }, role: 'mirror', blocked: false });
+  const sources = [source('absent.example:1'), source('failing.example:2'), source('later.example:3')];
+  const asked: string[] = [];
+  const ask = async (s: PullSource): Promise<never> => {
+    asked.push(s.endpoint.host);
+    throw s.endpoint.host.startsWith('absent')
+      ? new RegistryError('404 manifest unknown', 'absent', undefined, 404)
+      : new RegistryError('connection refused', 'unhealthy', 'refused');
+  };
+  t.same(await up.firstAnswer(sources, { late: false }, ask), { absent: false }, 'one failed: not known to be absent');
+  t.same(asked, ['absent.example:1', 'failing.example:2', 'later.example:3'], 'every source asked');
+  asked.length = 0;
+  t.same(await up.firstAnswer(sources, { late: false }, ask, true), { absent: true });
+  t.same(asked, ['absent.example:1'], 'the first that answers "not here" decides');
+  await up.close();
+});
