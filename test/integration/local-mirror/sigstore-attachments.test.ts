@@ -74,10 +74,10 @@ const unsigned = await buildImage(join(work, 'unsigned'), { content: 'not signed
 await pushImage(unsigned, `${mirror.host}/app:v2`);
 
 /** `skopeo copy` of an image by digest to dir:, signatures included, through `conf`. */
-async function copySigned(conf: string, digest = img.manifestDigest): Promise<{ code: number | null; stderr: string; dest: string }> {
+async function copySigned(conf: string, digest = img.manifestDigest, dotD = registriesD): Promise<{ code: number | null; stderr: string; dest: string }> {
   const dest = mkdtempSync(join(work, 'dest-'));
   const r = await skopeo(
-    ['--registries.d', registriesD, '--registries-conf', conf, 'copy', '--retry-times', '0', '--policy', policy, `docker://${SOURCE}@${digest}`, `dir:${dest}`],
+    ['--registries.d', dotD, '--registries-conf', conf, 'copy', '--retry-times', '0', '--policy', policy, `docker://${SOURCE}@${digest}`, `dir:${dest}`],
     { timeoutMs: 60_000 },
   );
   return { ...r, dest };
@@ -107,6 +107,19 @@ t.test("a digest-only mirror's sigstore attachment, the source unreachable: serv
   t.equal(through.code, 0, 'through the endpoint too', { stderr: through.stderr.slice(-600) });
   t.ok(existsSync(join(through.dest, 'signature-1')), 'with the signature');
   t.match(through.stderr, new RegExp(`${lm.address.replace(/\./g, '\\.')}/v2/${lm.repository}/manifests/${sigTag}`), 'asked of the endpoint');
+
+  // registries.d is looked up by the registry pulled from: a setting keyed on the mirror's host no
+  // longer applies through the endpoint; keyed on the endpoint's namespace it does.
+  const scoped = join(work, 'registries.d-scoped');
+  mkdirSync(scoped);
+  writeFileSync(join(scoped, 'mirror.yaml'), `docker:\n  ${mirror.host}:\n    use-sigstore-attachments: true\n`);
+  const mirrorOnly = await copySigned(lm.confFile, img.manifestDigest, scoped);
+  t.equal(mirrorOnly.code, 0);
+  t.notOk(existsSync(join(mirrorOnly.dest, 'signature-1')), "the mirror's own setting: no signatures read through the endpoint");
+  writeFileSync(join(scoped, 'local-mirror.yaml'), `docker:\n  ${lm.address}/mirror-policyd:\n    use-sigstore-attachments: true\n`);
+  const endpointScoped = await copySigned(lm.confFile, img.manifestDigest, scoped);
+  t.equal(endpointScoped.code, 0);
+  t.ok(existsSync(join(endpointScoped.dest, 'signature-1')), "the endpoint's namespace: read");
 });
 
 t.test('an image without signatures, the source unreachable: "none" (404) from the mirror, not a 502 that fails the copy', async (t) => {
