@@ -12,58 +12,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { localMirrorSetup, SOURCE } from '../../helpers/local-mirror.js';
-import { buildImage, OCI_CONFIG, OCI_MANIFEST, pushImage, sha256 } from '../../helpers/oci-image.js';
+import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 import { skopeo } from '../../helpers/skopeo.js';
+import { pushSignature, signatureTag } from '../../helpers/sigstore.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-lm-sigstore-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const mirror = await registryFor(t);
 const img = await buildImage(join(work, 'img'), { content: 'signed', tag: 'v1' });
 await pushImage(img, `${mirror.host}/app:v1`);
-const sigTag = `${img.manifestDigest.replace(':', '-')}.sig`;
+const sigTag = signatureTag(img.manifestDigest);
 
-/** Pushes a blob through the distribution API (monolithic upload). */
-async function pushBlob(host: string, repo: string, data: Buffer): Promise<string> {
-  const digest = sha256(data);
-  const start = await request(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  await start.body.dump();
-  const location = new URL(String(start.headers.location), `http://${host}`);
-  location.searchParams.set('digest', digest);
-  const put = await request(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
-  await put.body.dump();
-  if (put.statusCode !== 201) throw new Error(`blob upload: HTTP ${put.statusCode}`);
-  return digest;
-}
-
-/** A sigstore attachment as cosign writes one: an OCI manifest whose layer is the signed payload. */
-async function pushSignature(host: string, repo: string, tag: string): Promise<Buffer> {
-  const payload = Buffer.from(
-    JSON.stringify({ critical: { image: { 'docker-manifest-digest': img.manifestDigest }, type: 'cosign container image signature' } }),
-  );
-  const config = Buffer.from('{}');
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: await pushBlob(host, repo, config), size: config.length },
-      layers: [
-        {
-          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-          digest: await pushBlob(host, repo, payload),
-          size: payload.length,
-          annotations: { 'dev.cosignproject.cosign/signature': Buffer.from('not a real signature').toString('base64') },
-        },
-      ],
-    }),
-  );
-  const put = await request(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': OCI_MANIFEST } });
-  await put.body.dump();
-  if (put.statusCode !== 201) throw new Error(`manifest upload: HTTP ${put.statusCode}`);
-  return manifest;
-}
-
-const sigManifest = await pushSignature(mirror.host, 'app', sigTag);
+const sigManifest = await pushSignature(mirror.host, 'app', img.manifestDigest);
 const registriesD = join(work, 'registries.d');
 mkdirSync(registriesD);
 writeFileSync(join(registriesD, 'sigstore.yaml'), 'default-docker:\n  use-sigstore-attachments: true\n');
@@ -125,7 +86,7 @@ t.test("a digest-only mirror's sigstore attachment, the source unreachable: serv
 t.test('an image without signatures, the source unreachable: "none" (404) from the mirror, not a 502 that fails the copy', async (t) => {
   const lm = await localMirrorSetup(t, [`${mirror.host}/app`], {}, { pullFromMirror: 'digest-only' });
   await lm.start();
-  const tag = `${unsigned.manifestDigest.replace(':', '-')}.sig`;
+  const tag = signatureTag(unsigned.manifestDigest);
   const got = await request(`http://${lm.address}/v2/${lm.repository}/manifests/${tag}`);
   t.equal(got.statusCode, 404, 'the mirror has none; the source could not be asked');
   t.match(await got.body.json(), { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
