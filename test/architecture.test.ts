@@ -44,6 +44,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'local-mirror/counters.ts',
   'local-mirror/upstream-sources.ts',
   'local-mirror/blob-sizes.ts',
+  'local-mirror/registries-d.ts',
 ]);
 /** Packages and node modules with effects (a pure file may use node:crypto, node:util, smol-toml, yaml...). */
 const EFFECTFUL_PACKAGES = /^(node:)?(fs|fs\/promises|net|child_process|os|tls|http|https|dgram|worker_threads)$|^(pino|undici|unix-dgram)$/;

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { readRegularFileSync, writeFileAtomic } from '../output/atomic-write.js';
 import { writeHostsDir } from '../containerd/hosts-dir.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
 import { DEFAULT_CONFIG, DEFAULTS, resolveConfig, type ConfigValues, type DaemonConfig } from '../daemon/config.js';
@@ -261,6 +261,7 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   }
   const hostsDir = values['containerd-hosts-dir'] ?? settings.containerdHostsDir;
   if (hostsDir !== undefined) await removeOurHostsTomls(hostsDir, log);
+  await removeOurRegistriesD(output, log);
   const current = await classifyFile(output);
   if (current === 'foreign') return leaveForeign(output, original, log);
   if (current === 'edited') {
@@ -292,6 +293,14 @@ async function removeOurHostsTomls(dir: string, log: Logger): Promise<void> {
   const done = await writeHostsDir(dir, []);
   for (const e of done.edited) log.warn(`${join(dir, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
   if (done.removed.length > 0) log.info(`removed our hosts.toml for ${done.removed.join(', ')} from ${dir}`);
+}
+
+/** The local mirror's registries.d drop-in beside the output, when it is ours (one edited or someone else's stays, said). */
+async function removeOurRegistriesD(output: string, log: Logger): Promise<void> {
+  const { updateRegistriesD } = await import('../local-mirror/registries-d-file.js'); // YAML: loaded for restore alone, not for `run`
+  const done = await updateRegistriesD(join(dirname(output), 'registries.d'), { registries: [] }, undefined);
+  if (done.change === 'removed') log.info(`removed ${done.path}`);
+  if (done.problem) log.warn(done.problem);
 }
 
 /**

@@ -7,7 +7,7 @@
  * (when to render), fragment-tracker, output-guard and status-report.
  */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, unlabelledDiagnostic } from '../core/diagnostic.js';
@@ -42,6 +42,7 @@ import { updateHostsDir } from '../containerd/hosts-dir.js';
 import { tlsListing } from '../containerd/tls-files.js';
 import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
+import { LOCAL_MIRROR_REGISTRIES_D } from '../local-mirror/mapping.js';
 import { OutputGuard } from './output-guard.js';
 import { RenderScheduler } from './render-scheduler.js';
 import { MAX_BACKOFF_MS } from './retry.js';
@@ -721,6 +722,7 @@ export class Daemon {
     };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (this.config.containerdHostsDir !== undefined && result.conf) await this.writeContainerdHosts(this.config.containerdHostsDir, result.conf);
+    if (result.conf) await this.writeRegistriesD(result.conf);
     if (changed) {
       this.counters.writes++;
       this.log.info(
@@ -821,6 +823,35 @@ export class Daemon {
       if (this.containerdFailure.news(e))
         this.log.error(`cannot write containerd's hosts in ${dir}: ${why}; tried again at each rescan (repeats are logged at debug)`);
       else this.log.debug(`still cannot write containerd's hosts in ${dir}: ${why}`);
+    }
+  }
+
+  /**
+   * The local mirror's registries.d drop-in beside the output (local-mirror/registries-d.ts):
+   * written for the tables whose sigstore attachments containers/image would read from their
+   * source or mirrors, removed when none is left (or the endpoint is off). A file of its name
+   * that is not ours, or a failed write, makes the daemon degraded until a render writes it.
+   */
+  private async writeRegistriesD(conf: RegistriesConf): Promise<void> {
+    const dir = join(dirname(this.config.output), 'registries.d');
+    const address = this.localMirror.listening();
+    // Loaded only with the endpoint on, or to take ours back: it reads YAML, and yaml is not
+    // loaded before a YAML fragment asks for it (the idle daemon's RSS, docs/performance.md).
+    if (address === undefined && !existsSync(join(dir, LOCAL_MIRROR_REGISTRIES_D))) return;
+    try {
+      const { updateRegistriesD } = await import('../local-mirror/registries-d-file.js');
+      const outcome = await updateRegistriesD(dir, conf, address, VERSION);
+      if (outcome.problem) this.generalProblems.push(outcome.problem);
+      if (outcome.change === 'written')
+        this.log.info(
+          { path: outcome.path, scopes: outcome.scopes },
+          `${outcome.path}: sigstore attachments read through the local mirror for ${counted(outcome.scopes.length, 'table')}`,
+        );
+      else if (outcome.change === 'removed') this.log.info({ path: outcome.path }, `${outcome.path} removed: no table needs it`);
+    } catch (e) {
+      const why = `${(e as Error).message}${readOnlyHint(e)}`;
+      this.generalProblems.push(`registries.d ${dir}: ${why}`);
+      this.log.error(`cannot update the local mirror's drop-in in ${dir}: ${why}`);
     }
   }
 

@@ -24,6 +24,8 @@ import { findRegistry, keptMirrors, parseLogicalReference, pullSources, ResolveE
 
 /** The first path component of every endpoint location: names the owner, keeps other paths free. */
 export const LOCAL_MIRROR_NAMESPACE = 'mirror-policyd';
+/** The local mirror's drop-in in the registries.d directory beside the output (registries-d.ts). */
+export const LOCAL_MIRROR_REGISTRIES_D = 'mirror-policyd-local-mirror.yaml';
 /** 80 bits: collisions among a host's few thousand tables are out of reach. */
 const HASH_HEX_DIGITS = 20;
 const TABLE_PATH = new RegExp(`^${LOCAL_MIRROR_NAMESPACE}/([0-9a-f]{${HASH_HEX_DIGITS}})(/.*)?$`);
