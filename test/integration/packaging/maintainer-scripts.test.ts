@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { classifyText } from '../../../src/output/managed-file.js';
 import { bodyDigest } from '../../../src/registries-conf/render.js';
+import { renderRegistriesD } from '../../../src/local-mirror/registries-d.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { EDITED_DIR, stampedText } from '../../../src/containerd/hosts-dir.js';
 import { REPO_ROOT } from '../../helpers/repo.js';
@@ -250,6 +251,32 @@ t.test('purge: when the restore fails, the state (with the original) is kept', a
   t.equal(purged.status, 0, 'purge itself does not fail');
   t.ok(existsSync(join(h.state, 'original.conf')), 'original.conf kept');
   t.match(purged.stderr, /could not restore/);
+});
+
+t.test("purge: the local mirror's registries.d drop-in beside the output goes when ours and not edited; others' stay", async (t) => {
+  const dropIn = renderRegistriesD(['127.0.0.1:5000/mirror-policyd/0123456789abcdef0123']) ?? '';
+  const h = host('purge-registries-d', {
+    current: OURS,
+    original: ORIGINAL,
+    config: 'output = "/srv/conf/registries.conf"\n',
+    output: '/srv/conf/registries.conf',
+  });
+  const dir = join(h.root, 'srv/conf/registries.d');
+  write(join(dir, 'mirror-policyd-local-mirror.yaml'), dropIn);
+  write(join(dir, 'theirs.yaml'), 'default-docker:\n  use-sigstore-attachments: true\n');
+  const { purged } = h.purge();
+  t.equal(purged.status, 0, 'postrm purge', { stderr: purged.stderr });
+  t.notOk(existsSync(join(dir, 'mirror-policyd-local-mirror.yaml')), 'ours removed');
+  t.match(purged.stdout, /removed \/srv\/conf\/registries\.d\/mirror-policyd-local-mirror\.yaml/);
+  t.ok(existsSync(join(dir, 'theirs.yaml')), 'theirs stays');
+
+  const edited = host('purge-registries-d-edited', { current: OURS, original: ORIGINAL, config: '# defaults\n' });
+  const editedFile = join(edited.root, 'etc/containers/registries.d/mirror-policyd-local-mirror.yaml');
+  write(editedFile, dropIn.replace('true', 'false'));
+  const again = edited.purge();
+  t.equal(again.purged.status, 0);
+  t.ok(existsSync(editedFile), 'an edited one stays');
+  t.match(again.purged.stdout, /was edited since mirror-policyd wrote it: left as it is/);
 });
 
 t.test("purge: our containerd hosts.toml files go (an edited one kept first, where the daemon keeps them), anyone else's stay", async (t) => {
