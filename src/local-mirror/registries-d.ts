@@ -39,7 +39,7 @@ export function sigstoreSettings(files: readonly RegistriesDFile[]): SigstoreSet
   for (const { text } of files) {
     let doc: unknown;
     try {
-      doc = parse(text);
+      doc = parse(text, { version: '1.1' }); // containers/image reads it with go-yaml v2: `yes` is true there
     } catch {
       continue;
     }
@@ -86,9 +86,13 @@ function readsAttachments(s: SigstoreSettings, location: string): boolean {
   return false;
 }
 
-/** Whether the operator's settings already speak for the endpoint's namespace `location` (a key at or above it that sets it, or the default). */
+/**
+ * Whether the operator's settings already speak for the endpoint's namespace `location`: a key
+ * at or above it (whatever it sets: theirs, and never defined twice), or `default-docker` reading
+ * attachments everywhere. A default of false does not: their key for a mirror is more specific.
+ */
 function covered(s: SigstoreSettings, location: string): boolean {
-  return policyNamespaces(location).some((ns) => s.byScope.has(ns)) || s.byDefault !== undefined;
+  return policyNamespaces(location).some((ns) => s.byScope.has(ns)) || s.byDefault === true;
 }
 
 /**

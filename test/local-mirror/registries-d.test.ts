@@ -67,12 +67,13 @@ t.test('a table gets its endpoint namespace when its source or another mirror re
   );
   t.same(scopesFor('docker:\n  mirror.example:5000:\n    lookaside: https://sigs.example\n'), [], 'a lookaside alone is not attachments');
   t.same(scopesFor('docker:\n  mirror.example:5000:\n    use-sigstore-attachments: "yes"\n'), [], 'not a boolean: not a setting');
+  t.same(scopesFor('docker:\n  mirror.example:5000:\n    use-sigstore-attachments: yes\n'), [QUAY], 'YAML 1.1, as go-yaml reads it: yes is true');
 });
 
 t.test("the operator's own settings for the endpoint win, and no key is defined twice", async (t) => {
   const mirror = 'docker:\n  mirror.example:5000:\n    use-sigstore-attachments: true\n';
   t.same(scopesFor(mirror, 'default-docker:\n  use-sigstore-attachments: true\n'), [], 'default-docker already reads them everywhere');
-  t.same(scopesFor(mirror, 'default-docker:\n  use-sigstore-attachments: false\n'), [], 'default-docker said no: theirs');
+  t.same(scopesFor(mirror, 'default-docker:\n  use-sigstore-attachments: false\n'), [QUAY], "a default of false: their mirror's key is more specific");
   t.same(scopesFor(mirror, `docker:\n  ${ADDR}/mirror-policyd:\n    use-sigstore-attachments: false\n`), [], "a key above the endpoint's namespaces");
   t.same(scopesFor(mirror, `docker:\n  ${QUAY}:\n    lookaside: https://x\n`), [], 'the very key ours would be, for anything: never twice');
   t.same(scopesFor(mirror, 'default-docker:\n  lookaside: file:///x\n'), [QUAY], 'a default without the setting covers nothing');
