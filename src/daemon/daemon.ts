@@ -673,6 +673,8 @@ export class Daemon {
     this.fragments.accept(result.lastGood);
     this.renderFailureLogged = undefined;
 
+    // Before the output: a pull through an endpoint the output newly lists reads its signatures at once.
+    if (result.conf) await this.writeRegistriesD(result.conf);
     let changed: boolean;
     try {
       // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
@@ -722,7 +724,6 @@ export class Daemon {
     };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
     if (this.config.containerdHostsDir !== undefined && result.conf) await this.writeContainerdHosts(this.config.containerdHostsDir, result.conf);
-    if (result.conf) await this.writeRegistriesD(result.conf);
     if (changed) {
       this.counters.writes++;
       this.log.info(
@@ -827,10 +828,11 @@ export class Daemon {
   }
 
   /**
-   * The local mirror's registries.d drop-in beside the output (local-mirror/registries-d.ts):
-   * written for the tables whose sigstore attachments containers/image would read from their
-   * source or mirrors, removed when none is left (or the endpoint is off). A file of its name
-   * that is not ours, or a failed write, makes the daemon degraded until a render writes it.
+   * The local mirror's registries.d drop-in beside the output (local-mirror/registries-d.ts),
+   * brought in line at each render: written for the tables whose sigstore attachments
+   * containers/image would read from their source or mirrors, removed when none is left (or the
+   * endpoint is off). A file of its name that is not ours where ours is needed, one of ours
+   * edited, or a failed write makes the daemon degraded until a render writes it.
    */
   private async writeRegistriesD(conf: RegistriesConf): Promise<void> {
     const dir = join(dirname(this.config.output), 'registries.d');

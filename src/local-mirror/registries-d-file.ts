@@ -42,6 +42,8 @@ export async function updateRegistriesD(dir: string, conf: RegistriesConf, addre
   const scopes = address === undefined ? [] : endpointAttachmentScopes(conf, address, sigstoreSettings(await otherFiles(dir)));
   const text = renderRegistriesD(scopes, version);
   const state = await classifyFile(path);
+  // Someone else's file of that name is theirs: a problem only when we have something to write there.
+  if (state === 'foreign' && text === undefined) return { path, scopes, change: 'none' };
   if (state === 'foreign' || state === 'edited')
     return {
       path,

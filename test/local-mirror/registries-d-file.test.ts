@@ -52,6 +52,7 @@ t.test('a file of our name that is not ours, or ours edited, is left as it is an
   t.equal(foreign.change, 'none');
   t.match(foreign.problem, /is not ours \(written by someone else\): left as it is/);
   t.equal(readFileSync(path, 'utf8'), 'docker: {}\n');
+  t.same(await updateRegistriesD(d, conf, undefined), { path, scopes: [], change: 'none' }, 'nothing to write there: theirs, no problem of ours');
   rmSync(path);
   await updateRegistriesD(d, conf, ADDR);
   writeFileSync(path, readFileSync(path, 'utf8').replace('true', 'false'));
