@@ -30,7 +30,7 @@ import { Agent, request } from 'undici';
 import { tunePullProcess } from '../src/cli/pull-process.js';
 import { EndpointClient } from '../src/registry/client.js';
 import { ensureBlobDir, writeBlobStream } from '../src/registry/oci-layout.js';
-import { buildImage, pushImage } from '../test/helpers/oci-image.js';
+import { buildImage, pushImage, uploadBlob } from '../test/helpers/oci-image.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { refusingHost, startSilentListener } from '../test/helpers/fault-proxy.js';
 import { BIN, ROOT } from './daemon-harness.js';
@@ -173,19 +173,6 @@ async function runRefused(b: Bench): Promise<void> {
   }
   console.log(`\npull, mirror 1 refusing, ${REFUSED_PULLS} sequential pulls${failed ? `  (${failed} FAILED)` : ''}:`);
   console.log(`  skopeo ${secs(s)}, mirror-policyd pull ${secs(o)}: ratio ${(o / s).toFixed(2)}x (goal <= 2x)`);
-}
-
-/** Uploads `bytes` as a blob of `repo` (monolithic upload: POST, then PUT ?digest=). */
-async function uploadBlob(host: string, repo: string, bytes: Buffer): Promise<string> {
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  const start = await request(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  await start.body.dump();
-  const loc = new URL(String(start.headers.location), `http://${host}`);
-  loc.searchParams.set('digest', digest);
-  const put = await request(loc, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
-  await put.body.dump();
-  if (put.statusCode !== 201) throw new Error(`blob upload: HTTP ${put.statusCode}`);
-  return digest;
 }
 
 /**

@@ -25,6 +25,7 @@ import { mkdir, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
 import { skopeo } from './skopeo.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -348,4 +349,17 @@ export async function pushIndex(built: BuiltIndex, dest: string, opts: PushOptio
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Uploads `bytes` as a blob of `repo` on a plain-http registry (monolithic upload: POST, then PUT ?digest=); its digest. */
+export async function uploadBlob(host: string, repo: string, bytes: Buffer): Promise<string> {
+  const digest = sha256(bytes);
+  const start = await request(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  await start.body.dump();
+  const loc = new URL(String(start.headers.location), `http://${host}`);
+  loc.searchParams.set('digest', digest);
+  const put = await request(loc, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+  await put.body.dump();
+  if (put.statusCode !== 201) throw new Error(`blob upload: HTTP ${put.statusCode}`);
+  return digest;
 }

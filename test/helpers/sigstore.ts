@@ -4,24 +4,11 @@
  * distribution API. The signature is not a real one: copying it is what the tests look at.
  */
 import { request } from 'undici';
-import { OCI_CONFIG, OCI_MANIFEST, sha256 } from './oci-image.js';
+import { OCI_CONFIG, OCI_MANIFEST, uploadBlob } from './oci-image.js';
 
 /** The tag containers/image reads an image's sigstore signatures from. */
 export function signatureTag(manifestDigest: string): string {
   return `${manifestDigest.replace(':', '-')}.sig`;
-}
-
-/** Pushes a blob (monolithic upload). */
-async function pushBlob(host: string, repo: string, data: Buffer): Promise<string> {
-  const digest = sha256(data);
-  const start = await request(`http://${host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  await start.body.dump();
-  const location = new URL(String(start.headers.location), `http://${host}`);
-  location.searchParams.set('digest', digest);
-  const put = await request(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
-  await put.body.dump();
-  if (put.statusCode !== 201) throw new Error(`blob upload: HTTP ${put.statusCode}`);
-  return digest;
 }
 
 /** Pushes a signature of `manifestDigest` to `host/repo` (plain http); returns its manifest. */
@@ -32,11 +19,11 @@ export async function pushSignature(host: string, repo: string, manifestDigest: 
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: await pushBlob(host, repo, config), size: config.length },
+      config: { mediaType: OCI_CONFIG, digest: await uploadBlob(host, repo, config), size: config.length },
       layers: [
         {
           mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-          digest: await pushBlob(host, repo, payload),
+          digest: await uploadBlob(host, repo, payload),
           size: payload.length,
           annotations: { 'dev.cosignproject.cosign/signature': Buffer.from('not a real signature').toString('base64') },
         },
