@@ -368,6 +368,8 @@ export class Daemon {
     return inputsFingerprint({
       output: this.config.output,
       ...(this.config.base !== undefined ? { base: this.config.base } : {}),
+      // By the setting, not by whether the endpoint listens yet: the first render's look is taken before it does.
+      ...(this.config.localMirror !== undefined ? { registriesD: { ours: LOCAL_MIRROR_REGISTRIES_D } } : {}),
     });
   }
 

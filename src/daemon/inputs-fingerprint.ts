@@ -1,7 +1,7 @@
 /**
  * What a render reads, by identity (an edge: lstat only, no file opened): the policy
- * directory itself and each entry in it, the base, and the registries.conf.d beside the
- * output; the output's own identity is `fileIdentity`. The periodic rescan compares this with the identity taken when the last
+ * directory itself and each entry in it, the base, the registries.conf.d beside the output
+ * (and its registries.d with the local mirror on); the output's own identity is `fileIdentity`. The periodic rescan compares this with the identity taken when the last
  * clean render began: equal, nothing it reads has changed, and it need not render (issue #15:
  * an idle daemon with 100 fragments re-rendered everything every 30 s).
  *
@@ -25,6 +25,12 @@ export interface FingerprintTargets {
   /** The output's identity is taken apart (fileIdentity): after our own write it is the one we left. */
   readonly output: string;
   readonly base?: string;
+  /**
+   * With the local mirror on: the registries.d files beside the output, which the render reads
+   * for its drop-in there (local-mirror/registries-d.ts), all but that drop-in, ours, and
+   * without the directory's own times, which our write of it moves.
+   */
+  readonly registriesD?: { readonly ours: string };
 }
 
 function identity(st: BigIntStats | undefined): string {
@@ -72,7 +78,16 @@ export function inputsFingerprint(t: FingerprintTargets): string {
   const dropIns = directoryLines(join(dirname(t.output), 'registries.conf.d'));
   // Both the name and what it points to: the base may be a link we follow.
   const fileLines = t.base !== undefined ? [`${t.base} ${identity(lstatOrUndefined(t.base))} ${identity(statOrUndefined(t.base))}`] : [];
+  // Marked: looked at and empty is not the same as not looked at.
+  const registriesD = t.registriesD
+    ? [
+        'registries.d',
+        ...directoryLines(join(dirname(t.output), 'registries.d'))
+          .slice(1)
+          .filter((l) => !l.startsWith(`${t.registriesD?.ours} `)),
+      ]
+    : [];
   const hash = createHash('sha256');
-  for (const line of [...policy, '', ...dropIns, '', ...fileLines]) hash.update(`${line}\n`);
+  for (const line of [...policy, '', ...dropIns, '', ...fileLines, '', ...registriesD]) hash.update(`${line}\n`);
   return hash.digest('hex');
 }

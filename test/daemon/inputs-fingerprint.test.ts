@@ -56,3 +56,30 @@ t.test('equal while nothing changes, different after each kind of change', async
     last = now;
   }
 });
+
+t.test("with the local mirror on, registries.d's files count, but our drop-in there and the directory's own times do not", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-fingerprint-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const output = join(dir, 'registries.conf');
+  const registriesD = join(dir, 'registries.d');
+  mkdirSync(registriesD);
+  const targets = { output, registriesD: { ours: 'ours.yaml' } };
+  let last = inputsFingerprint(targets);
+  const tick = (): Promise<unknown> => new Promise((r) => setTimeout(r, 20));
+  await tick();
+  writeFileSync(join(registriesD, 'ours.yaml'), 'ours');
+  t.equal(inputsFingerprint(targets), last, 'our own drop-in written: equal (the rescan need not render for it)');
+  const plain = inputsFingerprint({ output });
+  await tick();
+  writeFileSync(join(registriesD, 'theirs.yaml'), 'docker: {}\n');
+  t.not(inputsFingerprint(targets), last, "the operator's file added");
+  t.equal(inputsFingerprint({ output }), plain, 'without the local mirror registries.d is not looked at');
+  last = inputsFingerprint(targets);
+  await tick();
+  writeFileSync(join(registriesD, 'theirs.yaml'), 'docker: []\n');
+  t.not(inputsFingerprint(targets), last, 'and changed');
+  last = inputsFingerprint(targets);
+  await tick();
+  rmSync(join(registriesD, 'theirs.yaml'));
+  t.not(inputsFingerprint(targets), last, 'and removed');
+});
