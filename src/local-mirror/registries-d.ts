@@ -11,9 +11,10 @@
  * (containers/image refuses every pull then).
  */
 import { parse } from 'yaml';
-import { bodyDigest, DIGEST_MARK, HEADER_MARK } from '../registries-conf/render.js';
+import { stampedHeader } from '../registries-conf/render.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { registryScope, type RegistriesConf } from '../registries-conf/model.js';
+import { nameAndParents, registryHostOf } from '../reference/scope.js';
 import { localMirrorLocation } from './mapping.js';
 
 export interface RegistriesDFile {
@@ -54,15 +55,9 @@ export function sigstoreSettings(files: readonly RegistriesDFile[]): SigstoreSet
 
 /** containers/image's namespaces of a repository name, most specific first: the name, its parents, the host, then `*.domain` forms of the host. */
 export function policyNamespaces(name: string): string[] {
-  const out: string[] = [];
-  let n = name;
-  for (;;) {
-    out.push(n);
-    const slash = n.lastIndexOf('/');
-    if (slash < 0) break;
-    n = n.slice(0, slash);
-  }
-  let host = n.includes(':') ? n.slice(0, n.indexOf(':')) : n;
+  const out = nameAndParents(name);
+  const hostPort = registryHostOf(name);
+  let host = hostPort.includes(':') ? hostPort.slice(0, hostPort.indexOf(':')) : hostPort;
   for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.')) {
     host = host.slice(dot + 1);
     out.push(`*.${host}`);
@@ -115,11 +110,9 @@ export function endpointAttachmentScopes(conf: RegistriesConf, address: string, 
 export function renderRegistriesD(scopes: readonly string[], version?: string): string | undefined {
   if (scopes.length === 0) return undefined;
   const body = `docker:\n${scopes.map((s) => `  ${JSON.stringify(s)}:\n    use-sigstore-attachments: true\n`).join('')}`;
-  const header = [
-    `${HEADER_MARK}${version ? ` ${version}` : ''}. Do not edit: this file is rewritten`,
+  const comments = [
     '# for the local mirror: containers/image reads sigstore attachments through it as it would from',
     "# the tables' sources and mirrors (their registries.d settings are keyed on those).",
-    `${DIGEST_MARK}${bodyDigest(body)}`,
   ];
-  return `${header.join('\n')}\n\n${body}`;
+  return `${stampedHeader(version, comments, body)}\n${body}`;
 }

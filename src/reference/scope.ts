@@ -177,3 +177,14 @@ function wildcardHost(sub: string): string | undefined {
 export function registryHostOf(prefixOrName: string): string {
   return prefixOrName.split('/')[0] ?? prefixOrName;
 }
+
+/**
+ * A repository name and the namespaces above it, most specific first: host/a/b, host/a, host.
+ * The keys an auth file is searched by, and the first of registries.d's namespaces.
+ */
+export function nameAndParents(name: string): string[] {
+  const parts = name.split('/');
+  const out: string[] = [];
+  for (let n = parts.length; n >= 1; n--) out.push(parts.slice(0, n).join('/'));
+  return out;
+}

@@ -72,17 +72,25 @@ export function bodyDigest(body: string): string {
   return `sha256:${createHash('sha256').update(body, 'utf8').digest('hex')}`;
 }
 
+/**
+ * The header of a file we write and keep: the line naming us (and the version), `comments`, the
+ * digest of `body`; a blank line and `body` follow it. output/managed-file.ts's classifyText
+ * reads this layout back (ours, or edited since).
+ */
+export function stampedHeader(version: string | undefined, comments: readonly string[], body: string): string {
+  const first = `${HEADER_MARK}${version ? ` ${version}` : ''}. Do not edit: this file is rewritten`;
+  return `${[first, ...comments, `${DIGEST_MARK}${bodyDigest(body)}`].join('\n')}\n`;
+}
+
 export function renderHeader(facts: RenderFacts, body: string): string {
   const lines = [
-    `${HEADER_MARK}${facts.version ? ` ${facts.version}` : ''}. Do not edit: this file is rewritten`,
     '# from policy fragments; change those, then run `mirror-policyd check`.',
     `# fragments: ${facts.fragments.length > 0 ? facts.fragments.map((f) => commentSafe(f)).join(', ') : '(none)'}`,
   ];
   if (facts.base !== undefined) lines.push(`# base: ${commentSafe(facts.base)}`);
   if (facts.containerdHostsDir !== undefined)
     lines.push(`# containerd: the same policy under ${commentSafe(facts.containerdHostsDir, true)} (a hosts.toml per registry host)`);
-  lines.push(`${DIGEST_MARK}${bodyDigest(body)}`);
-  return `${lines.join('\n')}\n`;
+  return stampedHeader(facts.version, lines, body);
 }
 
 export function renderRegistriesConf(conf: RegistriesConf, facts: RenderFacts, tableText?: (t: RegistryTable) => string): string {

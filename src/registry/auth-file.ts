@@ -19,7 +19,7 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AUTH_FILE_HELPER } from '../registries-conf/layer.js';
-import { registryHostOf } from '../reference/scope.js';
+import { nameAndParents, registryHostOf } from '../reference/scope.js';
 
 export interface Credentials {
   readonly username: string;
@@ -79,14 +79,6 @@ export function normaliseAuthKey(key: string, legacy = false): string {
   return normaliseRegistry(legacy || stripped !== key ? (stripped.split('/')[0] ?? '') : stripped);
 }
 
-/** The keys to try for a repository, most specific first: host/a/b, host/a, host. */
-export function candidateKeys(repository: string): string[] {
-  const parts = repository.split('/');
-  const out: string[] = [];
-  for (let n = parts.length; n >= 1; n--) out.push(parts.slice(0, n).join('/'));
-  return out;
-}
-
 function decode(entry: AuthEntry | null): Credentials | undefined {
   if (typeof entry !== 'object' || entry === null) return undefined;
   const identityToken = entry.identitytoken ? { identityToken: entry.identitytoken } : {};
@@ -110,7 +102,7 @@ export function lookupInFile(file: AuthFileJson, repository: string, legacy = fa
   if (helper) return { helper };
   const auths = typeof file.auths === 'object' && file.auths !== null ? file.auths : {};
   const key =
-    (legacy ? [host] : candidateKeys(repository)).find((k) => Object.hasOwn(auths, k)) ??
+    (legacy ? [host] : nameAndParents(repository)).find((k) => Object.hasOwn(auths, k)) ??
     Object.keys(auths).find((k) => normaliseAuthKey(k, legacy) === normaliseRegistry(host));
   const credentials = key === undefined ? undefined : decode(auths[key] ?? null);
   return credentials && { credentials };

@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authFilePaths, candidateKeys, findCredentials, lookupInFile, normaliseAuthKey } from '../../src/registry/auth-file.js';
+import { authFilePaths, findCredentials, lookupInFile, normaliseAuthKey } from '../../src/registry/auth-file.js';
+import { nameAndParents } from '../../src/reference/scope.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -25,7 +26,7 @@ t.test('lookup order of containers-auth.json(5)', async (t) => {
 });
 
 t.test('the most specific key present wins; a key given as a URL names its host', async (t) => {
-  t.same(candidateKeys('quay.io/a/b/c'), ['quay.io/a/b/c', 'quay.io/a/b', 'quay.io/a', 'quay.io']);
+  t.same(nameAndParents('quay.io/a/b/c'), ['quay.io/a/b/c', 'quay.io/a/b', 'quay.io/a', 'quay.io']);
   t.equal(normaliseAuthKey('https://index.docker.io/v1/'), 'index.docker.io');
   t.equal(normaliseAuthKey('registry-1.docker.io'), 'index.docker.io');
   t.equal(normaliseAuthKey('https://registry.example.com/v2/'), 'registry.example.com');
