@@ -13,6 +13,7 @@ const SRC = repoPath('src');
 const PURE_FOLDERS = ['core', 'toml', 'reference', 'registries-conf', 'fragments', 'merge', 'pipeline', 'sources', 'health', 'metrics'];
 /** Files of the pure folders that read or write (docs/architecture.md names each as its folder's edge). */
 const EDGE_FILES = new Set([
+  'core/home-dir.ts',
   'core/log.ts',
   'core/version.ts',
   'fragments/policy-dir.ts',

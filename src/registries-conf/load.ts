@@ -12,9 +12,9 @@
  * validated on its own; the first error stops the load, with containers/image's wording.
  */
 import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { homeDirectory } from '../core/home-dir.js';
 import type { RegistriesConf } from './model.js';
 import { INVALID_UTF8, invalidUtf8Line, parseRegistriesConf, refusedFile } from './parse.js';
 import { mergeRegistriesConfs } from './layer.js';
@@ -82,7 +82,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function registriesPaths(opts: LoadRegistriesOptions = {}): Promise<RegistriesPaths> {
-  const home = opts.home ?? (process.env.HOME || homedir());
+  const home = opts.home ?? homeDirectory();
   const userFile = join(home, USER_REGISTRIES_CONF);
   const userDir = join(home, USER_REGISTRIES_CONF_DIR);
   const systemDir = opts.systemDropInDir ?? SYSTEM_REGISTRIES_CONF_DIR;

@@ -16,8 +16,8 @@
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { homeDirectory } from '../core/home-dir.js';
 import { AUTH_FILE_HELPER } from '../registries-conf/layer.js';
 import { nameAndParents, registryHostOf } from '../reference/scope.js';
 
@@ -54,7 +54,7 @@ export function authFilePaths(env: NodeJS.ProcessEnv = process.env, explicit?: s
   if (explicit) return [file(explicit)];
   if (env.REGISTRY_AUTH_FILE) return [file(env.REGISTRY_AUTH_FILE)];
   const uid = process.getuid?.() ?? 0;
-  const home = env.HOME ?? homedir();
+  const home = homeDirectory(env);
   return [
     file(env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${uid}/auth.json`),
     file(join(env.XDG_CONFIG_HOME || join(home, '.config'), 'containers', 'auth.json')),

@@ -7,9 +7,9 @@
  * as there (a CA named `*.cert` is the usual mistake).
  */
 import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { homeDirectory } from '../core/home-dir.js';
 import { RegistryError } from './errors.js';
 
 export interface TlsMaterial {
@@ -23,7 +23,7 @@ export const CERT_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
 
 /** containers/image's search path: the user's own directory, then the system's. */
 export function certDirsFor(env: NodeJS.ProcessEnv = process.env): string[] {
-  return [join(env.HOME || homedir(), '.config', 'containers', 'certs.d'), ...CERT_DIRS];
+  return [join(homeDirectory(env), '.config', 'containers', 'certs.d'), ...CERT_DIRS];
 }
 
 /** The TLS files of one certs.d directory, by name: `*.crt` CAs, and `NAME.cert` with its `NAME.key`. */

@@ -21,6 +21,10 @@ t.test('lookup order of containers-auth.json(5)', async (t) => {
     "$DOCKER_CONFIG: Docker's directory",
   );
   t.same(paths({ HOME: '/h', XDG_CONFIG_HOME: '/cfg' })[1], '/cfg/containers/auth.json', '$XDG_CONFIG_HOME replaces ~/.config');
+  t.ok(
+    paths({ HOME: '', XDG_RUNTIME_DIR: '/run/user/1' }).every((p) => p.startsWith('/')),
+    'an empty $HOME is unset: no auth file is looked for in the working directory',
+  );
   t.same(paths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }), ['/x.json']);
   t.same(paths({ HOME: '/h', REGISTRY_AUTH_FILE: '/x.json' }, '/explicit.json'), ['/explicit.json']);
 });

@@ -50,6 +50,7 @@ t.test("a directory's *.crt files are added to the system's CAs, not put in thei
 
 t.test("the search path: the user's own certs.d first, as containers/image reads it", async (t) => {
   t.same(certDirsFor({ HOME: '/home/u' }), ['/home/u/.config/containers/certs.d', '/etc/containers/certs.d', '/etc/docker/certs.d']);
+  t.ok(certDirsFor({ HOME: '' })[0]?.startsWith('/'), 'an empty $HOME is unset: not a certs.d under the working directory');
 });
 
 t.test('a client certificate or key without its other half is an error naming it, as containers/image refuses it', async (t) => {
