@@ -10,8 +10,9 @@
 # or the runtime in MPD_NODE_RUNTIME=DIR) under /usr/lib/mirror-policyd/node, the addon
 # built against that runtime's headers; no Depends: nodejs. It Conflicts/Replaces/Provides
 # mirror-policyd, so one of the two is installed. With MPD_STAGE_DIR, the tree must have
-# been staged with MPD_NODE=DIR. MPD_DEB_XZ_LEVEL sets dpkg-deb's xz level (default 6; the
-# 108 MB runtime takes ~2 min at 6 on 2 cores, ~12 s at 1, for a 5 MB larger package).
+# been staged with MPD_NODE=DIR. MPD_DEB_COMPRESSION and MPD_DEB_LEVEL set dpkg-deb's
+# compressor and level (default xz 6; the 108 MB runtime takes ~2 min at xz 6 on 2 cores, ~12 s
+# at xz 1; the tests take gzip 1, half that again: only the compression differs).
 #
 # Architecture-specific: the native unix-dgram addon is compiled for this machine's
 # architecture and Node.js ABI (recorded in /usr/lib/mirror-policyd/node-abi.json, checked
@@ -138,5 +139,5 @@ chmod 0644 "$pkg/DEBIAN/control" "$pkg/DEBIAN/conffiles"
 find "$pkg" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 out="$OUT_DIR/${name}_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz -z"${MPD_DEB_XZ_LEVEL:-6}" --build "$pkg" "$out" >/dev/null
+dpkg-deb --root-owner-group -Z"${MPD_DEB_COMPRESSION:-xz}" -z"${MPD_DEB_LEVEL:-6}" --build "$pkg" "$out" >/dev/null
 echo "$out"
