@@ -9,6 +9,7 @@
  * - a mirror the table uses for digest and tag pulls gets `["pull", "resolve"]`, one used for
  *   digest pulls only `["pull"]` (containerd resolves a digest reference with `pull` hosts too);
  *   a tag-only mirror cannot be expressed (containerd would use it for digests) and is left out;
+ *   a mirror listed again (digest-only and tag-only copies) is one entry doing what its copies do;
  * - a mirror with a path (`mirror.example/quay`) is `https://mirror.example/v2/quay` with
  *   `override_path = true`: containerd then asks `/v2/quay/<repository>/…` as containers/image does;
  * - an insecure endpoint (containers/image: https without verification, then plain http)
@@ -43,7 +44,7 @@ import { byteOrderCompare } from '../core/byte-order.js';
 import { containerdRoutedHosts, localMirrorPath } from '../local-mirror/mapping.js';
 import { registryHostOf } from '../reference/scope.js';
 import { withoutLocalMirror } from '../local-mirror/render.js';
-import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
 import { tomlString, tomlStringArray } from '../toml/syntax.js';
 import { apiHost } from '../registry/api-host.js';
@@ -201,27 +202,80 @@ function primaryUrls(host: string, table: RegistryTable | undefined): { server: 
   return plain ? { server, plain } : { server };
 }
 
-/** The `[host."…"]` entries of a table's mirrors in order, and what of them was left out. */
-function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], routed: boolean, tls: TlsFiles): string[] {
+/** A `[host."…"]` table to write: its URL and settings, what it may do, and the mirror it is for. */
+interface HostEntry {
+  readonly u: HostUrl;
+  readonly capabilities: readonly string[];
+  readonly mirror?: Endpoint;
+}
+
+/**
+ * One entry per URL, at its first place, with what all its copies may do: TOML refuses a table
+ * defined twice, and containerd then drops the whole hosts.toml (every mirror) for the registry
+ * alone. A mirror listed again is common: an ImageDigestMirrorSet and an ImageTagMirrorSet naming
+ * the same mirror give it a digest-only and a tag-only entry, the base file's own may repeat a
+ * fragment's.
+ */
+function oneEntryPerUrl(entries: readonly HostEntry[]): HostEntry[] {
+  const byUrl = new Map<string, { first: HostEntry; capabilities: Set<string> }>();
+  for (const e of entries) {
+    const seen = byUrl.get(e.u.url);
+    if (seen) for (const c of e.capabilities) seen.capabilities.add(c);
+    else byUrl.set(e.u.url, { first: e, capabilities: new Set(e.capabilities) });
+  }
+  return [...byUrl.values()].map(({ first, capabilities }) => ({ ...first, capabilities: PULL_AND_RESOLVE.filter((c) => capabilities.has(c)) }));
+}
+
+/** The mirrors' locations in the order `entries` gives them `capability`, each once. */
+function orderFor(entries: readonly HostEntry[], capability: string): string[] {
+  return [...new Set(entries.flatMap((e) => (e.mirror && e.capabilities.includes(capability) ? [e.mirror.location] : [])))];
+}
+
+function sameOrder(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The `[host."…"]` entries of a table's mirrors in order (one per URL), and what of them was left out or moved. */
+function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], routed: boolean): HostEntry[] {
   const digest = new Set(keptMirrors(t, true));
   const tag = new Set(keptMirrors(t, false));
-  const parts: string[] = [];
+  const copies: HostEntry[] = [];
   for (const m of t.mirrors) {
-    if (!digest.has(m) && tag.has(m)) {
-      const served = routed ? ' (the local mirror still uses it for tags)' : '';
-      warnings.push(
-        warning(
-          m.origin ?? t.origin ?? { file: host },
-          `containerd cannot express a tag-only mirror (${m.location} of ${host}: it would use it for digest pulls too); left out of its hosts.toml${served}`,
-        ),
-      );
+    if (!digest.has(m) && !tag.has(m)) continue;
+    const capabilities = digest.has(m) ? (tag.has(m) ? PULL_AND_RESOLVE : ['pull']) : ['resolve'];
+    for (const u of hostUrls(m.location, m.insecure === true)) copies.push({ u, capabilities, mirror: m });
+  }
+  const entries: HostEntry[] = [];
+  for (const e of oneEntryPerUrl(copies)) {
+    if (e.capabilities.includes('pull')) {
+      entries.push(e);
       continue;
     }
-    if (!digest.has(m)) continue;
-    const capabilities = tag.has(m) ? PULL_AND_RESOLVE : ['pull'];
-    for (const u of hostUrls(m.location, m.insecure === true)) parts.push('\n', hostTable(u, capabilities, tls));
+    const m = e.mirror;
+    if (!m || (e.u.url.startsWith('http://') && m.insecure === true)) continue; // an insecure one's https twin says it
+    const served = routed ? ' (the local mirror still uses it for tags)' : '';
+    warnings.push(
+      warning(
+        m.origin ?? t.origin ?? { file: host },
+        `containerd cannot express a tag-only mirror (${m.location} of ${host}: it would use it for digest pulls too); left out of its hosts.toml${served}`,
+      ),
+    );
   }
-  return parts;
+  const expressed = new Set(entries.map((e) => e.mirror?.location));
+  const expected = (digested: boolean): string[] => [...new Set(keptMirrors(t, digested).map((m) => m.location))].filter((l) => expressed.has(l));
+  if (!sameOrder(orderFor(entries, 'pull'), expected(true)) || !sameOrder(orderFor(entries, 'resolve'), expected(false))) {
+    warnings.push(
+      warning(
+        t.origin ?? { file: host },
+        `containerd tries each mirror of ${host} once, at its first place, for digest and tag pulls alike: a mirror listed again in another place (digest-only and tag-only) is tried in a different order than containers/image tries it`,
+      ),
+    );
+  }
+  return entries;
+}
+
+function hostTables(entries: readonly HostEntry[], tls: TlsFiles): string[] {
+  return oneEntryPerUrl(entries).flatMap((e) => ['\n', hostTable(e.u, e.capabilities, tls)]);
 }
 
 /**
@@ -233,10 +287,10 @@ function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], r
 function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
   const host = registryScope(t);
   const { server, plain } = primaryUrls(host, t);
-  const entries = mirrorEntries(t, host, warnings, false, tls);
+  const entries = mirrorEntries(t, host, warnings, false);
   // An insecure source: its plain-http form after the mirrors, before `server` (https, unverified).
-  if (plain) entries.push('\n', hostTable(plain, PULL_AND_RESOLVE, tls));
-  return entries.length === 0 ? undefined : { host, text: [HOSTS_TOML_HEADER, serverKeys(server, tls), ...entries].join('') };
+  if (plain) entries.push({ u: plain, capabilities: PULL_AND_RESOLVE });
+  return entries.length === 0 ? undefined : { host, text: [HOSTS_TOML_HEADER, serverKeys(server, tls), ...hostTables(entries, tls)].join('') };
 }
 
 /** Tables with something to say to containerd: mirrors, or a block. */
@@ -365,10 +419,11 @@ function renderRoutedHost(
   const parts: string[] = [HOSTS_TOML_HEADER];
   const primary = blocked ? { server: endpoint } : primaryUrls(host, registryLevel);
   parts.push(serverKeys(primary.server, tls, blocked ? PULL_AND_RESOLVE : undefined));
-  parts.push('\n', hostTable(endpoint, PULL_AND_RESOLVE, tls));
+  const entries: HostEntry[] = [{ u: endpoint, capabilities: PULL_AND_RESOLVE }];
   // The registry's own mirrors behind it, as containerd's fallback when the endpoint is down.
-  if (!blocked && registryLevel && withPolicy(registryLevel)) parts.push(...mirrorEntries(registryLevel, host, warnings, true, tls));
-  if (primary.plain) parts.push('\n', hostTable(primary.plain, PULL_AND_RESOLVE, tls));
+  if (!blocked && registryLevel && withPolicy(registryLevel)) entries.push(...mirrorEntries(registryLevel, host, warnings, true));
+  if (primary.plain) entries.push({ u: primary.plain, capabilities: PULL_AND_RESOLVE });
+  parts.push(...hostTables(entries, tls));
   return { host, text: parts.join('') };
 }
 

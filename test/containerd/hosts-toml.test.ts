@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { parse } from 'smol-toml';
-import { formatDiagnostic } from '../../src/core/diagnostic.js';
+import { formatDiagnostic, type Diagnostic } from '../../src/core/diagnostic.js';
 import { endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls } from '../../src/containerd/hosts-toml.js';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
 import { containerdAttempts } from '../../src/containerd/attempts.js';
@@ -397,4 +397,60 @@ t.test('a source rewritten without mirrors is named: containerd would pull its n
     ]);
     t.equal(warnings.length, 2);
   }
+});
+
+t.test(
+  'a mirror listed again (a digest set and a tag set naming it, the base file and a fragment) is one [host] table: TOML refuses a table twice',
+  async (t) => {
+    const conf: RegistriesConf = {
+      registries: [
+        {
+          location: 'quay.io',
+          origin: at(1),
+          mirrors: [
+            { location: 'm.example', origin: at(2) },
+            { location: 'm.example', pullFromMirror: 'digest-only', origin: at(3) },
+            { location: 'm.example', pullFromMirror: 'tag-only', origin: at(4) },
+            { location: 'lan.example', insecure: true, pullFromMirror: 'digest-only', origin: at(5) },
+            { location: 'lan.example', insecure: true, pullFromMirror: 'tag-only', origin: at(6) },
+          ],
+        },
+      ],
+    };
+    const { files, warnings } = renderHostsTomls(conf);
+    t.same(warnings.map(formatDiagnostic), [], 'no tag-only mirror left out: its digest twin carries it, in the same order');
+    const text = files[0]?.text ?? '';
+    const parsed = parse(text) as { host: Record<string, { capabilities: string[] }> };
+    t.same(
+      Object.entries(parsed.host).map(([url, h]) => [url, h.capabilities]),
+      [
+        ['https://m.example', ['pull', 'resolve']],
+        ['https://lan.example', ['pull', 'resolve']],
+        ['http://lan.example', ['pull', 'resolve']],
+      ],
+    );
+    t.equal(text.split('[host."https://m.example"]').length, 2, 'written once');
+
+    const routed = renderHostsTomls(conf, { localMirror: '127.0.0.1:5999' });
+    t.doesNotThrow(() => parse(routed.files[0]?.text ?? ''), 'through the local mirror too');
+    t.equal((routed.files[0]?.text ?? '').split('[host."https://lan.example"]').length, 2);
+  },
+);
+
+t.test('a mirror listed again where containerd cannot keep both places: one table at its first place, and a warning', async (t) => {
+  const conf: RegistriesConf = {
+    registries: [
+      {
+        location: 'quay.io',
+        origin: at(1),
+        mirrors: [{ location: 'a.example', pullFromMirror: 'digest-only' }, { location: 'b.example' }, { location: 'a.example', pullFromMirror: 'tag-only' }],
+      },
+    ],
+  };
+  const { files, warnings } = renderHostsTomls(conf);
+  const parsed = parse(files[0]?.text ?? '') as { host: Record<string, { capabilities: string[] }> };
+  t.same(Object.keys(parsed.host), ['https://a.example', 'https://b.example']);
+  t.same(parsed.host['https://a.example']?.capabilities, ['pull', 'resolve']);
+  t.same(warnings.length, 1);
+  t.match(formatDiagnostic(warnings[0] as Diagnostic), /10-policy\.toml:1.*quay\.io.*different order/);
 });

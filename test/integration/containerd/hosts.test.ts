@@ -130,3 +130,42 @@ t.test('a loopback registry as the source: server stays plain http, as container
   t.match(readFileSync(join(hostsDir, source.host, 'hosts.toml'), 'utf8'), `server = "http://${source.host}"`);
   t.equal(await fetch(`${source.host}/app@${D}`), 'pulled', 'with ours: the mirror is down, the source still serves over http');
 });
+
+t.test('one mirror named by an ImageDigestMirrorSet and an ImageTagMirrorSet: containerd reads the file and pulls by tag and digest', { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-twice-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const mirror = await registryFor(t);
+  const img = await buildImage(join(work, 'img'), { content: 'one mirror, two sets', tag: 'v1' });
+  await pushImage(img, `${mirror.host}/app:v1`);
+  const D = img.manifestDigest;
+  const policy = join(work, 'policy.d');
+  mkdirSync(policy);
+  writeFileSync(join(policy, '00-insecure.toml'), `insecure-registries = ["${mirror.host}"]\n`);
+  for (const [kind, field] of [
+    ['ImageDigestMirrorSet', 'imageDigestMirrors'],
+    ['ImageTagMirrorSet', 'imageTagMirrors'],
+  ] as const) {
+    const yaml = `apiVersion: config.openshift.io/v1\nkind: ${kind}\nmetadata:\n  name: app\nspec:\n  ${field}:\n  - source: ${SOURCE}\n    mirrors:\n    - ${mirror.host}\n`;
+    writeFileSync(join(policy, `10-${kind}.yaml`), yaml);
+  }
+  const hostsDir = join(work, 'certs.d');
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
+  t.equal(rendered.code, 0, rendered.stderr);
+  t.notMatch(rendered.stderr, 'tag-only', 'nothing left out');
+  const hostsToml = readFileSync(join(hostsDir, SOURCE, 'hosts.toml'), 'utf8');
+  t.equal(hostsToml.split(`[host."http://${mirror.host}"]`).length, 2, 'one table for the mirror', { hostsToml });
+
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetch = (ref: string) =>
+    run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 }).then(
+      () => 'pulled',
+      (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+    );
+  t.equal(await fetch(`${SOURCE}/app:v1`), 'pulled', 'by tag, from the mirror (the source does not exist)');
+  await run('ctr', ['--address', socket, 'content', 'rm', D]);
+  t.equal(await fetch(`${SOURCE}/app@${D}`), 'pulled', 'by digest');
+  t.ok(
+    (await mirror.requests()).some((r) => r.kind === 'manifests' && r.reference === 'v1'),
+    'the mirror resolved the tag',
+  );
+});
