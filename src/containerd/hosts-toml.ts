@@ -133,13 +133,18 @@ function localMirrorUrl(address: string, registryHost: string): HostUrl {
   return { url: `http://${address}/v2/${localMirrorPath(registryHost)}`, overridePath: true, skipVerify: false, tlsHost: address };
 }
 
-/** `ca = [...]` and `client = [[cert, key], ...]` for a verified https URL whose host has certificate files. */
+/**
+ * `ca = [...]` and `client = [[cert, key], ...]` for an https URL whose host has certificate
+ * files. An unverified one (skip_verify) still presents its client certificate, as
+ * containers/image does for an insecure registry and containerd does with skip_verify; only the
+ * CA goes unused. A plain-http entry gets neither (containerd ≥ 1.6.32 would try TLS first on it).
+ */
 function tlsLines(u: HostUrl, tls: TlsFiles, indent: string): string[] {
-  if (u.skipVerify || !u.url.startsWith('https://')) return [];
+  if (!u.url.startsWith('https://')) return [];
   const files = tls.get(u.tlsHost);
   if (!files) return [];
   const lines: string[] = [];
-  if (files.ca.length > 0) lines.push(`${indent}ca = ${tomlStringArray(files.ca)}`);
+  if (files.ca.length > 0 && !u.skipVerify) lines.push(`${indent}ca = ${tomlStringArray(files.ca)}`);
   if (files.client.length > 0) lines.push(`${indent}client = [${files.client.map((pair) => tomlStringArray(pair)).join(', ')}]`);
   return lines;
 }

@@ -142,14 +142,14 @@ t.test('every rendered string is escaped: mirror hosts and paths, insecure forms
   for (const f of routed) t.notOk('evil' in (parse(f.text) as Record<string, unknown>), `${f.host} through the local mirror: no key added`);
 });
 
-t.test('certificate files: ca and client for server and for https mirrors; none for skip_verify or http entries', async (t) => {
+t.test('certificate files: ca and client for server and for https mirrors; a client only for skip_verify; none for http entries', async (t) => {
   const conf: RegistriesConf = {
     registries: [{ location: 'quay.io', mirrors: [{ location: 'mirror.lan:5000/quay' }, { location: 'plain.lan', insecure: true }] }],
   };
   const tls = new Map([
     ['quay.io', { ca: ['/etc/containerd/certs.d/quay.io/ca.crt'], client: [] }],
     ['mirror.lan:5000', { ca: ['/etc/containers/certs.d/mirror.lan:5000/a.crt'], client: [['/c/x.cert', '/c/x.key'] as const] }],
-    ['plain.lan', { ca: ['/never/named.crt'], client: [] }],
+    ['plain.lan', { ca: ['/never/named.crt'], client: [['/p/y.cert', '/p/y.key'] as const] }],
   ]);
   t.same(endpointHosts(conf), ['mirror.lan:5000', 'plain.lan', 'quay.io'], 'the hosts whose certificates are looked up');
   const text = renderHostsTomls(conf, { tls }).files[0]?.text ?? '';
@@ -161,7 +161,13 @@ t.test('certificate files: ca and client for server and for https mirrors; none 
     client: [['/c/x.cert', '/c/x.key']],
     override_path: true,
   });
-  t.notMatch(text, '/never/named.crt', 'an unverified or plain-http entry names no certificate');
+  t.notMatch(text, '/never/named.crt', 'an unverified or plain-http entry names no CA');
+  t.same(
+    parsed.host['https://plain.lan'],
+    { capabilities: ['pull', 'resolve'], skip_verify: true, client: [['/p/y.cert', '/p/y.key']] },
+    'skip_verify still presents the client certificate, as containers/image does for an insecure registry',
+  );
+  t.same(parsed.host['http://plain.lan'], { capabilities: ['pull', 'resolve'] }, 'plain http: no TLS keys');
   t.same(renderHostsTomls(conf).files[0]?.text, renderHostsTomls(conf, { tls: new Map() }).files[0]?.text, 'no files, no keys');
 });
 

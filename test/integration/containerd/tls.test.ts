@@ -144,3 +144,46 @@ t.test('an insecure registry without mirrors: ctr reaches its self-signed https 
     'with it, the registry served the manifest over unverified https',
   );
 });
+
+t.test('an insecure mirror that asks for a client certificate: skip_verify and the client, and ctr pulls through it', { skip }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const server = await makeSelfSignedCert(join(work, 'tls'));
+  const clientCa = await makeCa(join(work, 'client-ca'));
+  const client = await issue(clientCa, 'puller', 'client');
+  const mirror = await registryFor(t, {
+    tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFiles: [clientCa.certFile], probeClient: client },
+  });
+  const push = join(work, 'push-certs');
+  mkdirSync(push);
+  copyFileSync(server.certFile, join(push, 'ca.crt'));
+  copyFileSync(client.certFile, join(push, 'puller.cert'));
+  copyFileSync(client.keyFile, join(push, 'puller.key'));
+  const img = await buildImage(join(work, 'img'), { content: 'insecure, with a client certificate', tag: 'v1' });
+  await pushImage(img, `${mirror.host}/app:v1`, { certDir: push });
+  const D = img.manifestDigest;
+
+  // The client certificate in containerd's directory for the mirror; no CA: the mirror is insecure.
+  const hostsDir = join(work, 'certs.d');
+  const own = join(hostsDir, mirror.host);
+  mkdirSync(own, { recursive: true });
+  copyFileSync(client.certFile, join(own, 'puller.cert'));
+  copyFileSync(client.keyFile, join(own, 'puller.key'));
+  const policy = join(work, 'policy.d');
+  mkdirSync(policy);
+  writeFileSync(
+    join(policy, '10-source.toml'),
+    `insecure-registries = ["${mirror.host}"]\n\n[[mirror-set]]\nsource = "${SOURCE}"\nmirrors = ["${mirror.host}"]\n`,
+  );
+  const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
+  t.equal(rendered.code, 0, rendered.stderr);
+  const text = readFileSync(join(hostsDir, SOURCE, 'hosts.toml'), 'utf8');
+  t.match(text, `[host."https://${mirror.host}"]\n  capabilities = ["pull"]\n  skip_verify = true\n  client = [[`, 'skip_verify with the client');
+
+  const socket = await startContainerd(t, join(work, 'containerd'));
+  const fetched = await run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, `${SOURCE}/app@${D}`], { timeout: 120_000 }).then(
+    () => 'pulled',
+    (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+  );
+  t.equal(fetched, 'pulled', 'the mirror accepted the client certificate over unverified https');
+});
