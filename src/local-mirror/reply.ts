@@ -61,23 +61,60 @@ export function writeBody(res: ServerResponse, pieces: readonly Buffer[], stats:
   });
 }
 
+/** What waits for an upstream slot tells its clock (Upstream.slot): our own bound, not a source's slowness. */
+export interface QueueClock {
+  queued(): void;
+  dequeued(): void;
+}
+
 /**
  * The time a request may take before its answer starts: when it passes with nothing sent,
  * `onExpire` answers with an error at once (containers/image moves on to the next mirror) and
- * `late` tells the work still under way to drop what it gets.
+ * `late` tells the work still under way to drop what it gets. A blob's deadline does not run
+ * while the request waits for an upstream slot (`queueTimeCounts` false): containers/image
+ * takes a blob from the registry that served its manifest and no other, so an error there
+ * fails the pull where waiting for the transfers ahead of it would have served it.
  */
-export class AnswerDeadline {
+export class AnswerDeadline implements QueueClock {
   late = false;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  private remainingMs: number;
+  private armedAt = 0;
+  private stopped = false;
 
-  constructor(ms: number, onExpire: () => void) {
+  constructor(
+    ms: number,
+    private readonly onExpire: () => void,
+    private readonly queueTimeCounts = true,
+  ) {
+    this.remainingMs = ms;
+    this.arm();
+  }
+
+  private arm(): void {
+    this.armedAt = performance.now();
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.late = true;
-      onExpire();
-    }, ms);
+      this.onExpire();
+    }, this.remainingMs);
+  }
+
+  queued(): void {
+    if (this.queueTimeCounts || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.remainingMs = Math.max(0, this.remainingMs - (performance.now() - this.armedAt));
+  }
+
+  dequeued(): void {
+    if (this.queueTimeCounts || this.late || this.stopped || this.timer !== undefined) return;
+    this.arm();
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

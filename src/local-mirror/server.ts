@@ -22,7 +22,7 @@ import { acceptsManifest, isRefusal, routeRequest, type Route } from './request.
 import { routeSources } from './upstream-sources.js';
 import { Upstream, type HealthBook } from './upstream.js';
 
-/** A request is answered (its first byte sent, or an error) within this by default. */
+/** A request is answered (its first byte sent, or an error) within this by default; a blob's time waiting for an upstream slot does not count. */
 export const DEFAULT_ANSWER_WITHIN_MS = 20_000;
 export const DEFAULT_MAX_UPSTREAM = 32;
 /** In-flight transfers get this long to finish at close, then their connections are cut. */
@@ -192,10 +192,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     ctx.stats.requests.refused++;
     return sendError(res, head, ctx.stats, 404, 'NAME_UNKNOWN', 'this repository is not one the local mirror serves');
   }
-  const deadline = new AnswerDeadline(ctx.answerWithinMs, () => {
-    ctx.stats.deadlineAnswers++;
-    sendError(res, head, ctx.stats, 503, 'UNAVAILABLE', `no source answered within ${Math.round(ctx.answerWithinMs / 1000)} s`);
-  });
+  const deadline = new AnswerDeadline(
+    ctx.answerWithinMs,
+    () => {
+      ctx.stats.deadlineAnswers++;
+      sendError(res, head, ctx.stats, 503, 'UNAVAILABLE', `no source answered within ${Math.round(ctx.answerWithinMs / 1000)} s`);
+    },
+    route.kind !== 'blob',
+  );
   try {
     if (route.kind === 'manifest') await serveManifest(route, sources, req, res, ctx, deadline);
     else await serveBlobRoute(route, sources, req, res, ctx, deadline);

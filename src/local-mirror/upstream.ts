@@ -16,6 +16,7 @@ import { WrongContent } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
 import type { ProxyEnv } from '../registry/proxy.js';
 import { countSource, type LocalMirrorStats } from './counters.js';
+import type { QueueClock } from './reply.js';
 import { registryHostOf } from '../reference/scope.js';
 import { registryScope, type RegistriesConf } from '../registries-conf/model.js';
 
@@ -205,14 +206,14 @@ export class Upstream {
    */
   async firstAnswer<T>(
     sources: readonly PullSource[],
-    deadline: { readonly late: boolean },
+    deadline: { readonly late: boolean } & Partial<QueueClock>,
     ask: (s: PullSource, client: EndpointClient) => Promise<T>,
     absentDecides = false,
   ): Promise<{ answer: T } | { absent: boolean }> {
     let absent = true;
     for (const s of this.ordered(sources)) {
       if (deadline.late) break;
-      const release = await this.slot();
+      const release = await this.slot(deadline);
       const started = performance.now();
       try {
         if (deadline.late) break;
@@ -229,10 +230,13 @@ export class Upstream {
     return { absent };
   }
 
-  /** One upstream slot; call the returned function to give it back (exactly once). */
-  async slot(): Promise<() => void> {
-    if (this.active >= this.opts.maxConcurrent) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
+  /** One upstream slot; call the returned function to give it back (exactly once). `clock` hears of a wait for it. */
+  async slot(clock?: Partial<QueueClock>): Promise<() => void> {
+    if (this.active >= this.opts.maxConcurrent) {
+      clock?.queued?.();
+      await new Promise<void>((r) => this.waiting.push(r));
+      clock?.dequeued?.();
+    } else this.active++;
     let given = false;
     return () => {
       if (given) return;

@@ -61,6 +61,21 @@ t.test('the slot bound: a waiter gets the slot a release gives back, and a relea
   await up.close();
 });
 
+t.test("a wait for a slot is told to the clock (a blob's deadline holds meanwhile); a slot free at once tells nothing", async (t) => {
+  const up = await upstream(1);
+  const heard: string[] = [];
+  const clock = { queued: () => heard.push('queued'), dequeued: () => heard.push('dequeued') };
+  const first = await up.slot(clock);
+  t.same(heard, [], 'free at once');
+  const waiting = up.slot(clock);
+  await new Promise((r) => setImmediate(r));
+  t.same(heard, ['queued']);
+  first();
+  (await waiting)();
+  t.same(heard, ['queued', 'dequeued']);
+  await up.close();
+});
+
 t.test('a failing source is logged at warn when it starts failing or fails another way; the same failure again at debug, until it succeeds', async (t) => {
   const lines: Array<{ level: number; msg: string }> = [];
   const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });

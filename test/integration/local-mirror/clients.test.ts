@@ -64,6 +64,24 @@ t.test('many clients at once, few upstream slots: every one gets its bytes, whol
   t.equal(s.sources[mirrorKey]?.failed ?? 0, 0, 'the mirror counted as failing for none');
 });
 
+t.test('a blob waiting for an upstream slot is not cut by the answer deadline; a manifest is (its client can go past the endpoint)', async (t) => {
+  const setup = await localMirrorSetup(t, [`${mirror.host}/app`]);
+  const ep = await setup.start({ maxUpstream: 1, answerWithinMs: 1_000 });
+  const base = `http://${setup.address}/v2/${setup.repository}`;
+  const ahead = await request(`${base}/blobs/${big.layerDigest}`); // holds the one slot while its body is not read
+  t.equal(ahead.statusCode, 200);
+  const queued = request(`${base}/blobs/${big.configDigest}`);
+  const manifest = await request(`${base}/manifests/${big.manifestDigest}`);
+  t.equal(manifest.statusCode, 503, 'the manifest: 503 at the deadline');
+  await manifest.body.dump();
+  await new Promise((r) => setTimeout(r, 1_000)); // the blob has waited twice its deadline now
+  t.equal(sha256(Buffer.from(await ahead.body.arrayBuffer())), big.layerDigest, 'the transfer ahead, whole');
+  const r = await queued;
+  t.equal(r.statusCode, 200, 'the queued blob is served once the slot is free');
+  t.ok(Buffer.from(await r.body.arrayBuffer()).equals(blobOf(big, big.configDigest)), 'its bytes, right');
+  t.equal(ep.stats().deadlineAnswers, 1, 'one deadline answer: the manifest only');
+});
+
 t.test('a client that goes away mid-blob: the mirror is not blamed, its slot is back for the next client', async (t) => {
   const setup = await localMirrorSetup(t, [`${mirror.host}/app`]);
   const ep = await setup.start({ maxUpstream: 1 });
