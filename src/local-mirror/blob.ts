@@ -111,6 +111,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
     const piece: Piece = { source: s, from: t.offset, before: t.offset > 0 ? t.hash.copy().digest('hex') : undefined };
     try {
       if (b.deadline.late) return 'late';
+      if (clientGone) return 'client-gone'; // it left while waiting for the slot (no deadline ends that wait): ask no source for it
       const resumed = t.offset > 0;
       const outcome = await fromSource(up, s, t, b);
       if (outcome === 'unconfirmed') {
