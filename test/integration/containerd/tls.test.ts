@@ -12,10 +12,30 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
+import { makeSelfSignedCert, registryFor, type Teardownable } from '../../helpers/registry.js';
 import { issue, makeCa } from '../../helpers/test-ca.js';
 
 const SOURCE = 'source.invalid';
+
+/** A registry on https (self-signed) that asks for a client certificate, with an image `app:v1` pushed to it. */
+async function clientCertMirror(t: Teardownable, content: string) {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const server = await makeSelfSignedCert(join(work, 'tls'));
+  const clientCa = await makeCa(join(work, 'client-ca'));
+  const client = await issue(clientCa, 'puller', 'client');
+  const mirror = await registryFor(t, {
+    tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFiles: [clientCa.certFile], probeClient: client },
+  });
+  const push = join(work, 'push-certs');
+  mkdirSync(push);
+  copyFileSync(server.certFile, join(push, 'ca.crt'));
+  copyFileSync(client.certFile, join(push, 'puller.cert'));
+  copyFileSync(client.keyFile, join(push, 'puller.key'));
+  const img = await buildImage(join(work, 'img'), { content, tag: 'v1' });
+  await pushImage(img, `${mirror.host}/app:v1`, { certDir: push });
+  return { work, server, client, mirror, D: img.manifestDigest };
+}
 
 t.test('a mirror with its own CA: ctr pulls through it because hosts.toml names the CA', { skip }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
@@ -64,22 +84,7 @@ t.test(
   "a client certificate with its key in the same .cert file, Docker-style in containerd's directory for a mirror: named by our hosts.toml",
   { skip },
   async (t) => {
-    const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
-    t.teardown(() => rmSync(work, { recursive: true, force: true }));
-    const server = await makeSelfSignedCert(join(work, 'tls'));
-    const clientCa = await makeCa(join(work, 'client-ca'));
-    const client = await issue(clientCa, 'puller', 'client');
-    const mirror = await registryFor(t, {
-      tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFiles: [clientCa.certFile], probeClient: client },
-    });
-    const push = join(work, 'push-certs');
-    mkdirSync(push);
-    copyFileSync(server.certFile, join(push, 'ca.crt'));
-    copyFileSync(client.certFile, join(push, 'puller.cert'));
-    copyFileSync(client.keyFile, join(push, 'puller.key'));
-    const img = await buildImage(join(work, 'img'), { content: 'a client certificate in one file', tag: 'v1' });
-    await pushImage(img, `${mirror.host}/app:v1`, { certDir: push });
-    const D = img.manifestDigest;
+    const { work, server, client, mirror, D } = await clientCertMirror(t, 'a client certificate in one file');
 
     // containerd's own Docker-style files for the mirror: the CA, and the client certificate and key in one .cert (no .key).
     const hostsDir = join(work, 'certs.d');
@@ -146,22 +151,7 @@ t.test('an insecure registry without mirrors: ctr reaches its self-signed https 
 });
 
 t.test('an insecure mirror that asks for a client certificate: skip_verify and the client, and ctr pulls through it', { skip }, async (t) => {
-  const work = mkdtempSync(join(tmpdir(), 'mpd-containerd-tls-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const server = await makeSelfSignedCert(join(work, 'tls'));
-  const clientCa = await makeCa(join(work, 'client-ca'));
-  const client = await issue(clientCa, 'puller', 'client');
-  const mirror = await registryFor(t, {
-    tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFiles: [clientCa.certFile], probeClient: client },
-  });
-  const push = join(work, 'push-certs');
-  mkdirSync(push);
-  copyFileSync(server.certFile, join(push, 'ca.crt'));
-  copyFileSync(client.certFile, join(push, 'puller.cert'));
-  copyFileSync(client.keyFile, join(push, 'puller.key'));
-  const img = await buildImage(join(work, 'img'), { content: 'insecure, with a client certificate', tag: 'v1' });
-  await pushImage(img, `${mirror.host}/app:v1`, { certDir: push });
-  const D = img.manifestDigest;
+  const { work, client, mirror, D } = await clientCertMirror(t, 'insecure, with a client certificate');
 
   // The client certificate in containerd's directory for the mirror; no CA: the mirror is insecure.
   const hostsDir = join(work, 'certs.d');
