@@ -13,7 +13,8 @@
  * - a mirror with a path (`mirror.example/quay`) is `https://mirror.example/v2/quay` with
  *   `override_path = true`: containerd then asks `/v2/quay/<repository>/…` as containers/image does;
  * - an insecure endpoint (containers/image: https without verification, then plain http)
- *   becomes the https entry with `skip_verify = true` followed by the http one;
+ *   becomes the https entry with `skip_verify = true` followed by the http one (an insecure
+ *   source: its https entry last, plain http as `server`);
  * - the certificates containerd or containers/image use for a host (tls-files.ts, given here
  *   as paths) are named: `ca` and `client`, at the top for `server`, in each https entry for a
  *   mirror — a hosts.toml turns off containerd's own reading of the directory's files.
@@ -193,18 +194,21 @@ export function containerdDefaultServer(host: string): string {
   return loopback(host) ? `http://${host}` : `https://${apiHost(host)}`;
 }
 
-/** `server` for a registry host, and the plain-http entry an insecure one tries before it. */
-function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; plain?: HostUrl } {
+/**
+ * `server` for a registry host, and an insecure one's unverified https entry: containers/image
+ * asks an insecure registry over https first (unverified) and over plain http only when that
+ * fails, so the https form is the last `[host."…"]` entry and the plain http one `server`,
+ * containerd's last try (before, containerd asked plain http first, sending credentials in
+ * clear to a registry that answers both).
+ */
+function primaryUrls(host: string, table: RegistryTable | undefined): { server: HostUrl; httpsFirst?: HostUrl } {
   // A loopback registry keeps containerd's own http: an https `server` would cut it off (it was reached before our file).
   if ((table === undefined || table.location === host) && table?.insecure !== true && loopback(host))
     return { server: { url: `http://${host}`, overridePath: false, skipVerify: false, tlsHost: host } };
-  if (table === undefined || table.location === host) {
-    const server = { url: `https://${apiHost(host)}`, overridePath: false, skipVerify: table?.insecure === true, tlsHost: host };
-    return table?.insecure ? { server, plain: { url: `http://${apiHost(host)}`, overridePath: false, skipVerify: false, tlsHost: host } } : { server };
-  }
   // Rewritten: containers/image pulls from the location, never from the registry it replaces.
-  const [server, plain] = hostUrls(table.location, table.insecure === true) as [HostUrl, HostUrl | undefined];
-  return plain ? { server, plain } : { server };
+  const location = table === undefined || table.location === host ? host : table.location;
+  const [https, http] = hostUrls(location, table?.insecure === true) as [HostUrl, HostUrl | undefined];
+  return http ? { server: http, httpsFirst: https } : { server: https };
 }
 
 /** A `[host."…"]` table to write: its URL and settings, what it may do, and the mirror it is for. */
@@ -291,10 +295,10 @@ function hostTables(entries: readonly HostEntry[], tls: TlsFiles): string[] {
  */
 function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
   const host = registryScope(t);
-  const { server, plain } = primaryUrls(host, t);
+  const { server, httpsFirst } = primaryUrls(host, t);
   const entries = mirrorEntries(t, host, warnings, false);
-  // An insecure source: its plain-http form after the mirrors, before `server` (https, unverified).
-  if (plain) entries.push({ u: plain, capabilities: PULL_AND_RESOLVE });
+  // An insecure source: its unverified https form after the mirrors, before `server` (plain http).
+  if (httpsFirst) entries.push({ u: httpsFirst, capabilities: PULL_AND_RESOLVE });
   return entries.length === 0 ? undefined : { host, text: [HOSTS_TOML_HEADER, serverKeys(server, tls), ...hostTables(entries, tls)].join('') };
 }
 
@@ -338,7 +342,7 @@ function reachOnlyWhy(t: RegistryTable, scope: string): string {
 /**
  * A table without mirrors or a block that still changes how its names are reached. Insecure:
  * containerd must hear it, or it verifies https and fails where podman pulls; a registry-level
- * table gets its file (https unverified as `server`, plain http before it), a narrower or
+ * table gets its file (https unverified, then plain http as `server`), a narrower or
  * wildcard one is named (a host-wide skip_verify would loosen every name under the host).
  * Rewritten to another location: containerd would pull from the registry itself, so it is named.
  */
@@ -427,7 +431,7 @@ function renderRoutedHost(
   const entries: HostEntry[] = [{ u: endpoint, capabilities: PULL_AND_RESOLVE }];
   // The registry's own mirrors behind it, as containerd's fallback when the endpoint is down.
   if (!blocked && registryLevel && withPolicy(registryLevel)) entries.push(...mirrorEntries(registryLevel, host, warnings, true));
-  if (primary.plain) entries.push({ u: primary.plain, capabilities: PULL_AND_RESOLVE });
+  if (primary.httpsFirst) entries.push({ u: primary.httpsFirst, capabilities: PULL_AND_RESOLVE });
   parts.push(...hostTables(entries, tls));
   return { host, text: parts.join('') };
 }

@@ -62,11 +62,11 @@ t.test('insecure: https without verification, then plain http; an insecure sourc
     files[0]?.text,
     '[host."https://hub-mirror.lan:5000"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n\n[host."http://hub-mirror.lan:5000"]',
   );
-  t.match(files[1]?.text, /server = "https:\/\/registry\.lan:5000"\nskip_verify = true\n/);
+  t.match(files[1]?.text, /server = "http:\/\/registry\.lan:5000"\n\n/, "an insecure source: plain http is containerd's last try");
   t.match(
     files[1]?.text,
-    /\[host."https:\/\/m\.lan"\]\n {2}capabilities = \["pull"\]\n\n\[host."http:\/\/registry\.lan:5000"\]/,
-    'mirror-by-digest-only: pull only; the source over http last',
+    /\[host."https:\/\/m\.lan"\]\n {2}capabilities = \["pull"\]\n\n\[host."https:\/\/registry\.lan:5000"\]\n {2}capabilities = \["pull", "resolve"\]\n {2}skip_verify = true\n/,
+    'mirror-by-digest-only: pull only; then the source over unverified https, before its plain http (containers/image asks https first)',
   );
 });
 
@@ -249,8 +249,8 @@ t.test('with the local mirror: what containerd cannot express is routed by regis
   );
   t.same(
     tries('ghcr.io', true),
-    [`${lm('ghcr.io')}/team/app`, 'https://m.example/v2/ghcr/team/app', 'http://other.example/v2/ghcr/team/app', 'https://other.example/v2/ghcr/team/app'],
-    'a rewritten source: server is its location (insecure: http before it), never ghcr.io itself',
+    [`${lm('ghcr.io')}/team/app`, 'https://m.example/v2/ghcr/team/app', 'https://other.example/v2/ghcr/team/app', 'http://other.example/v2/ghcr/team/app'],
+    'a rewritten source: server is its location (insecure: unverified https, then http), never ghcr.io itself',
   );
   for (const host of ['gcr.io', 'registry.k8s.io']) {
     t.same(
@@ -326,11 +326,11 @@ t.test(
       t.equal(
         files[0]?.text.slice(HOSTS_TOML_HEADER.length),
         [
-          'server = "https://registry.lan:5000"',
-          'skip_verify = true',
+          'server = "http://registry.lan:5000"',
           '',
-          '[host."http://registry.lan:5000"]',
+          '[host."https://registry.lan:5000"]',
           '  capabilities = ["pull", "resolve"]',
+          '  skip_verify = true',
           '',
         ].join('\n'),
         `${options.localMirror ? 'with' : 'without'} the local mirror: its https unverified and its http, no endpoint (it carries no mirror)`,
@@ -348,7 +348,7 @@ t.test(
   },
 );
 
-t.test('with the local mirror, an insecure registry that is routed keeps one file (the endpoint, then its http entry and server)', async (t) => {
+t.test('with the local mirror, an insecure registry that is routed keeps one file (the endpoint, then its https entry, then http as server)', async (t) => {
   const { files, warnings } = renderHostsTomls(
     {
       registries: [
@@ -363,9 +363,10 @@ t.test('with the local mirror, an insecure registry that is routed keeps one fil
     files.map((f) => f.host),
     ['registry.lan'],
   );
-  t.match(files[0]?.text, /^server = "https:\/\/registry\.lan"\nskip_verify = true\n/m);
-  t.match(files[0]?.text, `[host."http://${LM}/v2/${localMirrorPath('registry.lan')}"]`);
-  t.match(files[0]?.text, '[host."http://registry.lan"]');
+  t.match(files[0]?.text, /^server = "http:\/\/registry\.lan"\n\n/m);
+  const parsed = parse(files[0]?.text ?? '') as { host: Record<string, { skip_verify?: boolean }> };
+  t.same(Object.keys(parsed.host), [`http://${LM}/v2/${localMirrorPath('registry.lan')}`, 'https://registry.lan']);
+  t.equal(parsed.host['https://registry.lan']?.skip_verify, true);
 });
 
 t.test('a namespace-scoped table left out says where containerd pulls its names when its registry has a hosts.toml', async (t) => {

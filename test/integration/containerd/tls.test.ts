@@ -10,6 +10,7 @@ import t from 'tap';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { runCli } from '../../helpers/cli.js';
 import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeSelfSignedCert, registryFor, type Teardownable } from '../../helpers/registry.js';
@@ -131,7 +132,14 @@ t.test('an insecure registry without mirrors: ctr reaches its self-signed https 
   t.equal(rendered.code, 0, rendered.stderr);
   const file = join(hostsDir, registry.host, 'hosts.toml');
   const ours = readFileSync(file, 'utf8');
-  t.match(ours, `server = "https://${registry.host}"\nskip_verify = true\n`);
+  t.match(ours, `server = "http://${registry.host}"\n`, 'plain http last, as server');
+  t.match(ours, `[host."https://${registry.host}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n`);
+  const said = await runCli(['resolve', `${registry.host}/app:v1`, '--runtime', 'containerd', '--hosts-dir', hostsDir, '--json']);
+  t.same(
+    (JSON.parse(said.stdout) as { attempts: Array<{ url: string }> }).attempts.map((a) => a.url),
+    [`https://${registry.host}/v2/app`, `http://${registry.host}/v2/app`],
+    'unverified https first, then plain http: the order containers/image asks an insecure registry in',
+  );
 
   const socket = await startContainerd(t, join(work, 'containerd'));
   const fetch = (ref: string) => run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 });
