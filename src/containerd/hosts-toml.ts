@@ -174,8 +174,10 @@ function serverKeys(u: HostUrl, tls: TlsFiles, capabilities?: readonly string[])
  * default scheme). The policy says nothing about the registry's scheme unless it is insecure.
  */
 function loopback(host: string): boolean {
-  const name = host.replace(/:\d+$/, '');
-  return name === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+  const withPort = /^(.*):\d+$/.exec(host);
+  const name = withPort?.[1] ?? host;
+  // `[::1]` only with a port: Go's SplitHostPort takes the brackets off only then, and ParseIP refuses them.
+  return name === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || (withPort !== null && name === '[::1]');
 }
 
 /** What containerd asks for a registry host without a `server` (ConfigureHosts' default host). */

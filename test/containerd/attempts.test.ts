@@ -95,6 +95,11 @@ t.test(
       ['http://127.0.0.1:5000/v2/app'],
     );
     t.same(
+      containerdAttempts('[::1]:5000', 'app', true, undefined).map((a) => a.url),
+      ['http://[::1]:5000/v2/app'],
+      'IPv6 loopback with a port: http too (docker.IsLocalhost: net.ParseIP(host).IsLoopback())',
+    );
+    t.same(
       containerdAttempts('localhost:5000', 'app', false, 'capabilities = ["pull", "resolve"]\n[host."https://m.lan"]\n').map((a) => a.url),
       ['https://m.lan/v2/app', 'http://localhost:5000/v2/app'],
       'no server: the default, http for loopback',

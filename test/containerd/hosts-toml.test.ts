@@ -461,3 +461,12 @@ t.test('a mirror listed again where containerd cannot keep both places: one tabl
   t.same(warnings.length, 1);
   t.match(formatDiagnostic(warnings[0] as Diagnostic), /10-policy\.toml:1.*quay\.io.*different order/);
 });
+
+t.test("a loopback source keeps containerd's plain http server: 127.x, localhost, and [::1] with a port", async (t) => {
+  for (const host of ['127.0.0.1:5000', 'localhost:5000', '[::1]:5000']) {
+    const { files } = renderHostsTomls({ registries: [{ location: host, mirrors: [{ location: 'm.example' }] }] });
+    t.match(files[0]?.text, `server = "http://${host}"\n`, host);
+  }
+  const { files } = renderHostsTomls({ registries: [{ location: 'reg.example:5000', mirrors: [{ location: 'm.example' }] }] });
+  t.match(files[0]?.text, 'server = "https://reg.example:5000"\n', 'any other host: https');
+});
