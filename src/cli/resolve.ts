@@ -16,7 +16,7 @@ import type { CommandIO } from './commands.js';
 import { usage } from './usage.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { containerdAttempts } from '../containerd/attempts.js';
+import { containerdAttempts, type ContainerdAttempt } from '../containerd/attempts.js';
 import { containerdHostDirNames } from '../containerd/hosts-toml.js';
 import { unlessMissing } from '../output/if-exists.js';
 import { parseNormalizedNamed } from '../reference/reference.js';
@@ -51,23 +51,38 @@ async function resolveForContainerd(input: string, hostsDir: string): Promise<Re
   }
   const file = join(hostsDir, (await containerdHostDir(hostsDir, ref.domain)) ?? ref.domain, 'hosts.toml');
   const text = await unlessMissing(fs.readFile(file, 'utf8'));
-  let attempts;
+  let attempts, content;
   try {
     attempts = containerdAttempts(ref.domain, ref.path, ref.digest !== undefined, text);
+    // What a tag resolves to is then fetched by digest, manifests and blobs alike, from every
+    // "pull" host in order: digest-only mirrors included (seen with containerd 1.6.20 and ctr).
+    content = containerdAttempts(ref.domain, ref.path, true, text);
   } catch (e) {
     return { reference: input, error: `${file}: ${(e as Error).message}` };
   }
   const lines = [
     input,
     `  containerd: ${text === undefined ? `no ${file}: the registry itself` : file}`,
-    `  ${ref.digest !== undefined ? 'by digest: hosts with "pull"' : 'by tag: hosts with "resolve"'}`,
-    '',
-    ...attempts.map(
-      (a, i) =>
-        `${i + 1}  ${a.role.padEnd(6)}  ${a.url}  [${a.capabilities.join(', ')}]${a.skipVerify ? '  skip_verify' : ''}${a.localMirror ? '  (the local mirror)' : ''}`,
-    ),
+    ...(ref.digest !== undefined
+      ? ['  by digest: hosts with "pull"', '', ...attemptLines(attempts)]
+      : [
+          '  by tag: hosts with "resolve" resolve the tag',
+          '',
+          ...attemptLines(attempts),
+          '',
+          '  then its manifests and blobs, by digest: hosts with "pull"',
+          '',
+          ...attemptLines(content),
+        ]),
   ];
-  return { json: { reference: input, hostsToml: text === undefined ? null : file, attempts }, text: `${lines.join('\n')}\n` };
+  return { json: { reference: input, hostsToml: text === undefined ? null : file, attempts, content }, text: `${lines.join('\n')}\n` };
+}
+
+function attemptLines(attempts: readonly ContainerdAttempt[]): string[] {
+  return attempts.map(
+    (a, i) =>
+      `${i + 1}  ${a.role.padEnd(6)}  ${a.url}  [${a.capabilities.join(', ')}]${a.skipVerify ? '  skip_verify' : ''}${a.localMirror ? '  (the local mirror)' : ''}`,
+  );
 }
 
 /** The health of a source's endpoint in the shared cache (unknown: never probed or pulled from). */

@@ -272,7 +272,9 @@ $HOME/.config/containers/registries.conf.d.
                            array of those, a refused REF as {"reference", "error"}
   --runtime containerd     what containerd tries instead, from REF's registry's
                            DIR/<host>/hosts.toml: its [host] entries in order (those
-                           with "resolve" for a tag, "pull" for a digest), then server
+                           with "resolve" for a tag, "pull" for a digest), then server;
+                           for a tag, then the "pull" hosts that fetch its content
+                           by digest, digest-only mirrors included ("content")
   --hosts-dir DIR          containerd's hosts directory
                            (default /etc/containerd/certs.d)
 ${COMMON}

@@ -4,7 +4,8 @@
  * then `server` (the registry itself when absent). A host's path gets `/v2` appended unless
  * `override_path`; a tag is resolved only by hosts with both `pull` and `resolve` (the resolver
  * filters on both bits), a digest by those with `pull`; no `capabilities` means all of them.
- * For `resolve --runtime containerd`.
+ * What a tag resolved to is then fetched by digest, from the `pull` hosts (containerd's fetcher
+ * filters on `pull` alone). For `resolve --runtime containerd`.
  */
 import { parse } from 'smol-toml';
 import { LOCAL_MIRROR_NAMESPACE } from '../local-mirror/mapping.js';

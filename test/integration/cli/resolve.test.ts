@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
@@ -172,4 +172,39 @@ t.test('resolve --runtime containerd takes the host directory containerd takes: 
     ['https://default.example.com/v2/app', 'https://reg.example.com:5000/v2/app'],
     "another host in the same call: _default's hosts.toml, its server included",
   );
+});
+
+t.test('resolve --runtime containerd, by tag: the hosts that resolve the tag, then those that fetch its content by digest', async (t) => {
+  const hostsDir = mkdtempSync(join(tmpdir(), 'mpd-cli-resolve-content-'));
+  t.teardown(() => rmSync(hostsDir, { recursive: true, force: true }));
+  mkdirSync(join(hostsDir, 'quay.io'));
+  const file = join(hostsDir, 'quay.io', 'hosts.toml');
+  writeFileSync(
+    file,
+    'server = "https://quay.io"\n[host."https://digests.example"]\n  capabilities = ["pull"]\n[host."https://tags.example"]\n  capabilities = ["pull", "resolve"]\n',
+  );
+  const r = await runCli(['resolve', 'quay.io/team/app:v1', '--runtime', 'containerd', '--hosts-dir', hostsDir]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(
+    r.stdout,
+    [
+      'quay.io/team/app:v1',
+      `  containerd: ${file}`,
+      '  by tag: hosts with "resolve" resolve the tag',
+      '',
+      '1  host    https://tags.example/v2/team/app  [pull, resolve]',
+      '2  server  https://quay.io/v2/team/app  [pull, resolve, push]',
+      '',
+      '  then its manifests and blobs, by digest: hosts with "pull"',
+      '',
+      '1  host    https://digests.example/v2/team/app  [pull]',
+      '2  host    https://tags.example/v2/team/app  [pull, resolve]',
+      '3  server  https://quay.io/v2/team/app  [pull, resolve, push]',
+      '',
+    ].join('\n'),
+  );
+  const byDigest = await runCli(['resolve', `quay.io/team/app${D}`, '--runtime', 'containerd', '--hosts-dir', hostsDir, '--json']);
+  const json = JSON.parse(byDigest.stdout) as Record<'attempts' | 'content', Array<{ url: string }>>;
+  t.same(json.content, json.attempts, 'by digest: the content comes from the same hosts');
+  t.equal(json.attempts.length, 3);
 });

@@ -54,19 +54,25 @@ t.test('ctr pulls through the hosts directory we render', { skip }, async (t) =>
   t.match(hostsToml, `[host."http://${m2.host}/v2/nested"]\n  capabilities = ["pull", "resolve"]\n  override_path = true`);
 
   // resolve --runtime containerd says what containerd is about to do (checked against it below).
-  const said = async (ref: string): Promise<string[]> => {
+  const said = async (ref: string): Promise<{ attempts: string[]; content: string[] }> => {
     const r = await runCli(['resolve', ref, '--runtime', 'containerd', '--hosts-dir', hostsDir, '--json']);
     t.equal(r.code, 0, r.stderr);
-    return (JSON.parse(r.stdout) as { attempts: Array<{ url: string }> }).attempts.map((a) => a.url);
+    const got = JSON.parse(r.stdout) as Record<'attempts' | 'content', Array<{ url: string }>>;
+    return { attempts: got.attempts.map((a) => a.url), content: got.content.map((a) => a.url) };
   };
-  t.same(await said(`${SOURCE}/app@${D}`), [
+  const byDigest = [
     `https://${m1.host}/v2/app`,
     `http://${m1.host}/v2/app`,
     `https://${m2.host}/v2/nested/app`,
     `http://${m2.host}/v2/nested/app`,
     `https://${SOURCE}/v2/app`,
-  ]);
-  t.same(await said(`${SOURCE}/app:v1`), [`https://${m2.host}/v2/nested/app`, `http://${m2.host}/v2/nested/app`, `https://${SOURCE}/v2/app`]);
+  ];
+  t.same(await said(`${SOURCE}/app@${D}`), { attempts: byDigest, content: byDigest });
+  t.same(
+    await said(`${SOURCE}/app:v1`),
+    { attempts: [`https://${m2.host}/v2/nested/app`, `http://${m2.host}/v2/nested/app`, `https://${SOURCE}/v2/app`], content: byDigest },
+    'by tag: resolved by the hosts with "resolve", then fetched by digest from those with "pull"',
+  );
 
   const socket = await startContainerd(t, join(work, 'containerd'));
   const fetch = (ref: string) => run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 });
@@ -94,6 +100,22 @@ t.test('ctr pulls through the hosts directory we render', { skip }, async (t) =>
   t.ok(tagged.length > 0, 'mirror 2 resolved the tag, at its path');
   // Found here: Debian's containerd 1.6.20 names the original registry to a mirror (the local mirror can use it).
   t.match(tagged[0]?.uri, `?ns=${SOURCE}`, 'containerd sends the original registry as the ns query parameter');
+
+  // The tag's content again, not in the store: resolved by mirror 2, fetched from mirror 1.
+  const stored = (await run('ctr', ['--address', socket, 'content', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+  for (const digest of stored) await run('ctr', ['--address', socket, 'content', 'rm', digest]);
+  await m1.clearLog();
+  await m2.clearLog();
+  await fetch(`${SOURCE}/app:v1`);
+  t.ok(
+    (await m1.requests()).some((r) => r.kind === 'manifests' && r.reference === D) && (await m1.requests()).some((r) => r.kind === 'blobs'),
+    'by tag: the manifest and blobs came by digest from the digest-only mirror, first of the "pull" hosts',
+  );
+  t.same(
+    (await m2.requests()).map((r) => [r.kind, r.reference]),
+    [['manifests', 'v1']],
+    'mirror 2 only resolved the tag',
+  );
 
   await m1.stop();
   await m2.clearLog();
