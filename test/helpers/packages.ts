@@ -7,6 +7,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { untracked } from './untracked.js';
 
+/**
+ * Set when the package tests skip themselves: `MPD_TEST_PACKAGES=0`, for a second run of the
+ * suite on another runtime (CI's Node 24 run), the packages having been built and tested in the
+ * first. Neither kind depends on the node running the suite: a .deb or .rpm carries an addon
+ * built for its build host's node, whose ABI check the first run covers, and the program runs
+ * on this runtime throughout the suite; the bundled ones carry their own runtime.
+ */
+export const PACKAGES_TESTED_ELSEWHERE = process.env['MPD_TEST_PACKAGES'] === '0' && 'MPD_TEST_PACKAGES=0: the packages were built and tested in another run';
+
 export interface Ran {
   status: number | null;
   stdout: string;

@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
-import { debContents, policyFixture, run, type Ran } from '../../helpers/packages.js';
+import { debContents, PACKAGES_TESTED_ELSEWHERE, policyFixture, run, type Ran } from '../../helpers/packages.js';
 import { REPO_ROOT } from '../../helpers/repo.js';
 import { untracked } from '../../helpers/untracked.js';
 
@@ -45,9 +45,7 @@ const arch = run('dpkg', ['--print-architecture']).stdout.trim();
 const ENV_BUILD = { ...process.env, OUT_DIR: outDir, LC_ALL: 'C' };
 const runtimeDir = join(work, 'node24');
 const stageDir = join(work, 'stage');
-// The bundled packages do not depend on the node running this test: a second run of the
-// suite on another runtime may skip them with MPD_TEST_BUNDLED=0.
-const SKIP_ALL = process.env.MPD_TEST_BUNDLED === '0' && 'MPD_TEST_BUNDLED=0: the bundled packages were built and tested in another run';
+const SKIP_ALL = PACKAGES_TESTED_ELSEWHERE;
 const fetched = SKIP_ALL
   ? { status: null, stdout: '', stderr: SKIP_ALL }
   : run('bash', [join(ROOT, 'packaging/node-runtime.sh'), NODE_MAJOR, runtimeDir], { timeout: 180_000 });
