@@ -41,6 +41,7 @@ const PURE_FILES_ELSEWHERE = new Set([
   'local-mirror/render.ts',
   'containerd/hosts-toml.ts',
   'containerd/attempts.ts',
+  'containerd/cri-config.ts',
   'local-mirror/request.ts',
   'local-mirror/counters.ts',
   'local-mirror/upstream-sources.ts',

@@ -8,7 +8,14 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
-import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, DEFAULT_STATE_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
+import {
+  DEFAULT_CONTAINERD_CONFIG,
+  DEFAULT_MAX_FRAGMENT_BYTES,
+  DEFAULT_OUTPUT,
+  DEFAULT_POLICY_DIR,
+  DEFAULT_STATE_DIR,
+  MAX_FRAGMENT_BYTES_SETTING,
+} from '../core/defaults.js';
 import { decodeFragment, parseFragment } from '../fragments/index.js';
 import { parseOpenShiftFragment } from '../fragments/openshift.js';
 import { fragmentToToml } from '../fragments/import.js';
@@ -59,11 +66,13 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
       output: { type: 'string' },
       json: { type: 'boolean' },
       'containerd-hosts-dir': { type: 'string' },
+      'containerd-config': { type: 'string' },
       'local-mirror': { type: 'string' },
     },
     Infinity,
   );
   if (values.help) return help(io, 'check');
+  const containerdConfig = containerdConfigOption(values);
   // A usage error, before the policy directory is looked at.
   const fragmentBytes = maxFragmentBytes(values['max-fragment-bytes']);
   const localMirror = values['local-mirror'];
@@ -104,7 +113,11 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     values['containerd-hosts-dir'] !== undefined && loaded.conf
       ? (await import('../containerd/hosts-toml.js')).renderHostsTomls(loaded.conf, localMirror !== undefined ? { localMirror } : {})
       : undefined;
-  const containerd = forContainerd?.warnings ?? [];
+  const hostsDir = values['containerd-hosts-dir'];
+  const containerd = [
+    ...(forContainerd?.warnings ?? []),
+    ...(hostsDir !== undefined && (forContainerd?.files.length ?? 0) > 0 ? await criReads(hostsDir, containerdConfig) : []),
+  ];
   if (!json)
     for (const r of forContainerd?.routed ?? [])
       log.info(`containerd: [[registry]] "${r.prefix}" (${r.why}) is served through the local mirror at ${localMirror ?? ''}`);
@@ -119,6 +132,12 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
     log.info({ fragments, tables, mirrors }, `policy is valid: ${counted(fragments, 'fragment')}, ${counted(tables, 'table')}, ${counted(mirrors, 'mirror')}`);
   else logInvalid(log, diagnostics);
   return code;
+}
+
+/** Whether containerd's CRI plugin reads `hostsDir`, from its config file (cri-config-file.ts). */
+async function criReads(hostsDir: string, configFile: string | undefined): Promise<Diagnostic[]> {
+  const { criConfigWarnings } = await import('../containerd/cri-config-file.js');
+  return criConfigWarnings(configFile ?? DEFAULT_CONTAINERD_CONFIG, hostsDir);
 }
 
 /** The last line of a failed check: how many problems there are above it (a long list scrolls). */
@@ -137,8 +156,10 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     'state-dir': { type: 'string' },
     force: { type: 'boolean' },
     'containerd-hosts-dir': { type: 'string' },
+    'containerd-config': { type: 'string' },
   });
   if (values.help) return help(io, 'render');
+  const containerdConfig = containerdConfigOption(values);
   if (values.stdout && values.output !== undefined) throw new UsageError('--output and --stdout exclude each other');
   if (values.stdout && values.diff) throw new UsageError('--diff and --stdout exclude each other');
   // A usage error, before the host's file is kept aside.
@@ -213,13 +234,21 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     `${changed ? 'rendered' : 'unchanged'} ${output}: ${counted(loaded.fragments.length, 'fragment')}, ${counted(tables, 'table')}, ${counted(mirrors, 'mirror')}, ${ms} ms`,
   );
   const hostsDir = values['containerd-hosts-dir'];
-  return hostsDir !== undefined && loaded.conf ? renderContainerdHosts(hostsDir, loaded.conf, log) : 0;
+  return hostsDir !== undefined && loaded.conf ? renderContainerdHosts(hostsDir, loaded.conf, log, containerdConfig) : 0;
+}
+
+/** `--containerd-config FILE`, which only means something beside `--containerd-hosts-dir`. */
+function containerdConfigOption(values: { 'containerd-config'?: string | undefined; 'containerd-hosts-dir'?: string | undefined }): string | undefined {
+  const file = values['containerd-config'];
+  if (file !== undefined && values['containerd-hosts-dir'] === undefined)
+    throw new UsageError('--containerd-config is read to see whether containerd reads the hosts directory: it needs --containerd-hosts-dir');
+  return file;
 }
 
 /** `render --containerd-hosts-dir DIR`: containerd's hosts.toml files from the same policy; 1 when one could not be written. */
-async function renderContainerdHosts(dir: string, conf: RegistriesConf, log: Logger): Promise<number> {
+async function renderContainerdHosts(dir: string, conf: RegistriesConf, log: Logger, containerdConfig: string | undefined): Promise<number> {
   const { updateHostsDir } = await import('../containerd/hosts-dir.js');
-  const outcome = await updateHostsDir(dir, conf);
+  const outcome = await updateHostsDir(dir, conf, containerdConfig !== undefined ? { containerdConfig } : {});
   const { files } = outcome;
   printDiagnostics(outcome.warnings);
   printDiagnostics(outcome.conflicts);

@@ -105,6 +105,9 @@ ${POLICY}
   --local-mirror HOST:PORT with --containerd-hosts-dir: as the daemon with this
                            local-mirror setting, which routes those sources (but
                            wildcards) through it
+  --containerd-config FILE with --containerd-hosts-dir: containerd's config, read to
+                           warn when its CRI plugin's config_path does not name DIR
+                           (default /etc/containerd/config.toml)
 ${COMMON}
 `,
   render: `Usage: mirror-policyd render [FLAGS]
@@ -130,6 +133,9 @@ ${POLICY}
                            same policy (only hosts we manage; a hosts.toml of someone
                            else is left alone and reported, exit 1); e.g.
                            /etc/containerd/certs.d
+  --containerd-config FILE with --containerd-hosts-dir: containerd's config, read to
+                           warn when its CRI plugin's config_path does not name DIR
+                           (default /etc/containerd/config.toml)
 ${COMMON}
 `,
   run: `Usage: mirror-policyd run [FLAGS]

@@ -35,6 +35,8 @@ import { unlessMissing, unlessMissingSync } from '../output/if-exists.js';
 import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTomls, type HostsFile, type HostsRender } from './hosts-toml.js';
 import { CERT_DIRS } from '../registry/certs.js';
 import { tlsFilesFor, tlsListing } from './tls-files.js';
+import { criConfigWarnings } from './cri-config-file.js';
+import { DEFAULT_CONTAINERD_CONFIG } from '../core/defaults.js';
 
 export interface HostsDirOutcome {
   /** Hosts whose hosts.toml changed. */
@@ -321,13 +323,14 @@ export interface TlsLook {
 /**
  * `dir` rendered from `conf` and written: the certificate files its hosts use looked up first
  * (tls-files.ts), then the files rendered and written. What containerd cannot express is in
- * `warnings`; what could not be written, in `conflicts`; `tlsLook` is what a later look
+ * `warnings`, and so is a containerd config (`containerdConfig`, default
+ * /etc/containerd/config.toml) whose CRI plugin does not read `dir`; what could not be written, in `conflicts`; `tlsLook` is what a later look
  * (tlsListing) compares with to see a certificate added or removed since.
  */
 export async function updateHostsDir(
   dir: string,
   conf: RegistriesConf,
-  options: { readonly localMirror?: string; readonly certDirs?: readonly string[] } = {},
+  options: { readonly localMirror?: string; readonly certDirs?: readonly string[]; readonly containerdConfig?: string } = {},
 ): Promise<HostsRender & HostsDirOutcome & { readonly tlsLook: TlsLook }> {
   const hosts = endpointHosts(conf);
   const certDirs = options.certDirs ?? CERT_DIRS;
@@ -336,7 +339,8 @@ export async function updateHostsDir(
   const tls = await tlsFilesFor(hosts, dir, certDirs);
   const rendered = renderHostsTomls(conf, { tls, ...(options.localMirror !== undefined ? { localMirror: options.localMirror } : {}) });
   const outcome = await writeHostsDir(dir, rendered.files);
-  const warnings = [...rendered.warnings, ...(await defaultTakenOver(dir, outcome.current))];
+  const criReads = outcome.current.length > 0 ? await criConfigWarnings(options.containerdConfig ?? DEFAULT_CONTAINERD_CONFIG, dir) : [];
+  const warnings = [...rendered.warnings, ...(await defaultTakenOver(dir, outcome.current)), ...criReads];
   return { ...rendered, warnings, ...outcome, tlsLook };
 }
 

@@ -5,6 +5,8 @@ export const DEFAULT_OUTPUT = '/etc/containers/registries.conf';
 export const DEFAULT_CONFIG = '/etc/mirror-policyd/config.toml';
 /** The daemon's state: last-good fragments, the adopted base, drift copies, the health cache. */
 export const DEFAULT_STATE_DIR = '/var/lib/mirror-policyd';
+/** Where containerd reads its config when not told otherwise (`containerd --config`). */
+export const DEFAULT_CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 
 /**
  * The default cap on a fragment's size (`max-fragment-bytes`). Fragments are small, but

@@ -39,6 +39,8 @@ export interface DaemonConfig {
   readonly metricsFile?: string;
   /** containerd's hosts directory (issue #16), rendered from the same policy; absent when off. */
   readonly containerdHostsDir?: string;
+  /** containerd's config file, read to warn when its CRI plugin does not read containerdHostsDir. */
+  readonly containerdConfig: string;
   /** Commands (argv arrays, no shell) run after the output changed, e.g. to reload CRI-O. */
   readonly afterRender: ReadonlyArray<readonly string[]>;
   readonly afterRenderTimeoutMs: number;

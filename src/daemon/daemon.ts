@@ -791,7 +791,10 @@ export class Daemon {
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
     try {
       const localMirror = this.localMirror.listening();
-      const outcome = await updateHostsDir(dir, conf, localMirror !== undefined ? { localMirror } : {});
+      const outcome = await updateHostsDir(dir, conf, {
+        containerdConfig: this.config.containerdConfig,
+        ...(localMirror !== undefined ? { localMirror } : {}),
+      });
       // Each logged once, when it first appears (not all again when one is added).
       const said = new Set<string>();
       for (const w of outcome.warnings) said.add(`warn:${unlabelledDiagnostic(w)}`);

@@ -12,6 +12,7 @@
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import {
   DEFAULT_CONFIG,
+  DEFAULT_CONTAINERD_CONFIG,
   DEFAULT_MAX_FRAGMENT_BYTES,
   DEFAULT_OUTPUT,
   DEFAULT_POLICY_DIR,
@@ -213,6 +214,16 @@ export const RUN_SETTINGS = [
     field: 'containerdHostsDir',
     arg: 'DIR',
     help: "also keep containerd's DIR/<host>/hosts.toml rendered from the same policy (e.g. /etc/containerd/certs.d; off unless set)",
+  },
+  {
+    name: 'containerd-config',
+    flag: 'run',
+    inFile: true,
+    value: { type: 'string' },
+    default: DEFAULT_CONTAINERD_CONFIG,
+    field: 'containerdConfig',
+    arg: 'FILE',
+    help: "containerd's config file, read (imports included) to warn when its CRI plugin's config_path does not name containerd-hosts-dir",
   },
   {
     name: 'after-render',

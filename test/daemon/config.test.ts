@@ -34,6 +34,7 @@ t.test('no file, no flags: the documented defaults', async (t) => {
     logFormat: 'pretty',
     localMirrorCredentials: false,
     localMirrorAllowNonLoopback: false,
+    containerdConfig: '/etc/containerd/config.toml',
   } satisfies DaemonConfig);
   t.equal(r.config?.base, undefined, 'no base unless one is given');
   t.same(resolveConfig(file(''), {}).config, DEFAULTS, 'an empty file is all defaults');
@@ -88,6 +89,7 @@ t.test('every key from the file', async (t) => {
     logFormat: 'json',
     localMirrorCredentials: false,
     localMirrorAllowNonLoopback: false,
+    containerdConfig: '/etc/containerd/config.toml',
   } satisfies DaemonConfig);
 });
 

@@ -23,7 +23,10 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
   writeFileSync(join(ws.policy, '20-ghcr.toml'), fragment('ghcr.io', ['mirror-1.example/ghcr']));
   writeFileSync(join(ws.policy, '30-team.toml'), fragment('registry.example/team', ['mirror-1.example/team']));
-  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir] });
+  // containerd's config as Debian ships it: its CRI plugin reads no hosts directory.
+  const containerdConfig = join(ws.dir, 'containerd-config.toml');
+  writeFileSync(containerdConfig, 'version = 2\n[plugins."io.containerd.grpc.v1.cri".cni]\n  bin_dir = "/usr/lib/cni"\n');
+  const d = await startDaemon(t, ws, { args: ['--containerd-hosts-dir', hostsDir, '--containerd-config', containerdConfig] });
 
   const quay = join(hostsDir, 'quay.io', 'hosts.toml');
   await d.waitFor(() => existsSync(quay), 'quay.io/hosts.toml written');
@@ -39,6 +42,12 @@ t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   t.same(s.containerd?.hosts, ['quay.io'], 'only the host we manage');
   t.equal(s.containerd?.dir, hostsDir);
   t.match(s.containerd?.warnings, [/30-team\.toml:\d+:\d+: warning: containerd cannot express a namespace-scoped source/]);
+  t.ok(
+    s.containerd?.warnings.some((w) =>
+      w.startsWith(`${containerdConfig}: warning: containerd's CRI plugin does not read ${hostsDir} (config_path is not set)`),
+    ),
+    "status says containerd's CRI plugin would not read the hosts",
+  );
   const text = await runCli(['status', '--control-socket', ws.control]);
   t.match(text.stdout, `containerd: ${hostsDir}, 1 host(s): quay.io\n`);
 

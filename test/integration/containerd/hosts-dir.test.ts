@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { formatDiagnostic } from '../../../src/core/diagnostic.js';
 import { EDITED_DIR, stampedText, updateHostsDir, writeHostsDir, type HostsDirOutcome } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
@@ -258,12 +258,17 @@ t.test("an operator's _default/hosts.toml: a warning names the hosts our files t
   const conf: RegistriesConf = {
     registries: [{ location: 'quay.io', origin: { file: '10-policy.toml', line: 1 }, mirrors: [{ location: 'mirror.lan:5000/quay' }] }],
   };
-  t.same((await updateHostsDir(dir, conf, { certDirs: [] })).warnings, [], 'no _default/hosts.toml: nothing to say');
+  // containerd's config, not the host's: one that reads `dir` (cri-config.test.ts has the others).
+  const containerdConfig = join(dir, '..', `${basename(dir)}-containerd.toml`);
+  writeFileSync(containerdConfig, `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "${dir}"\n`);
+  t.teardown(() => rmSync(containerdConfig, { force: true }));
+  const options = { certDirs: [], containerdConfig };
+  t.same((await updateHostsDir(dir, conf, options)).warnings, [], 'no _default/hosts.toml: nothing to say');
   mkdirSync(join(dir, '_default'));
   writeFileSync(join(dir, '_default', 'hosts.toml'), '[host."https://global-mirror.example"]\n');
-  const outcome = await updateHostsDir(dir, conf, { certDirs: [] });
+  const outcome = await updateHostsDir(dir, conf, options);
   t.match(outcome.warnings.map(formatDiagnostic), [/_default\/hosts\.toml: warning: containerd no longer reads it for quay\.io/]);
-  t.same((await updateHostsDir(dir, { registries: [] }, { certDirs: [] })).warnings, [], 'no host of ours: nothing to say');
+  t.same((await updateHostsDir(dir, { registries: [] }, options)).warnings, [], 'no host of ours: nothing to say');
 });
 
 t.test('modes do not depend on the umask: directories we make 0755, hosts.toml 0644, as containerd and resolve --runtime read them', async (t) => {

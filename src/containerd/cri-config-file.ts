@@ -1,0 +1,94 @@
+/**
+ * Reading containerd's config.toml (an edge) to tell an operator when its CRI plugin would not
+ * read the hosts directory we write (cri-config.ts says where the setting lives). containerd
+ * loads a file's `imports` after it (an absolute path may be a pattern, a relative one is a
+ * file beside the importing one), and theirs after them, each merged over what came before.
+ */
+import { promises as fs } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { warning, type Diagnostic } from '../core/diagnostic.js';
+import { readRegularFile } from '../output/atomic-write.js';
+import { configPathDirs, criRegistrySettings, criRegistryTable } from './cri-config.js';
+
+/** Imported files followed at most: containerd has no bound, a loop of imports is refused there. */
+const MAX_FILES = 64;
+
+/**
+ * The files an import names, as containerd 1.6 resolves them: an absolute path is a pattern
+ * (its matches, sorted), a relative one a file beside the importing one (no pattern).
+ */
+async function importedFiles(from: string, pattern: string): Promise<string[]> {
+  if (!isAbsolute(pattern)) return [join(dirname(from), pattern)];
+  const path = pattern;
+  const name = basename(path);
+  if (!/[*?[]/.test(name)) return [path];
+  // Node 20 has no fs.glob (22+): the one pattern form containerd's configs use, in the last part.
+  const re = new RegExp(
+    `^${name
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')}$`,
+  );
+  const entries = await fs.readdir(dirname(path)).catch(() => [] as string[]);
+  return entries
+    .filter((e) => re.test(e))
+    .sort()
+    .map((e) => join(dirname(path), e));
+}
+
+interface Effective {
+  version: number;
+  configPath: string | undefined;
+  legacyMirrors: boolean;
+  /** the file whose config_path is taken (the last one setting it) */
+  setIn: string | undefined;
+}
+
+/** The CRI registry settings containerd takes from `file` and its imports; undefined when `file` does not exist. */
+async function effectiveSettings(file: string): Promise<Effective | undefined> {
+  const queue = [file];
+  const seen = new Set<string>();
+  let out: Effective | undefined;
+  while (queue.length > 0 && seen.size < MAX_FILES) {
+    const next = queue.shift() as string;
+    if (seen.has(resolve(next))) continue;
+    seen.add(resolve(next));
+    const bytes = await readRegularFile(next).catch(() => undefined);
+    if (bytes === undefined) continue;
+    const s = criRegistrySettings(bytes.toString('utf8'));
+    out ??= { version: s.version, configPath: undefined, legacyMirrors: false, setIn: undefined };
+    if (s.configPath !== undefined) Object.assign(out, { configPath: s.configPath, setIn: next });
+    out.legacyMirrors ||= s.legacyMirrors;
+    for (const i of s.imports) queue.push(...(await importedFiles(next, i)));
+  }
+  return out;
+}
+
+/**
+ * A warning when containerd's CRI plugin does not read `hostsDir` (its config_path does not name
+ * it): kubelet's pulls then ignore the hosts.toml files written there. None when the config file
+ * does not exist (containerd 2.x's default config_path names /etc/containerd/certs.d, 1.x's
+ * nothing: which one runs is not known here) or names `hostsDir`. A file containerd could not
+ * parse is a warning too: containerd would not start with it.
+ */
+export async function criConfigWarnings(configFile: string, hostsDir: string): Promise<Diagnostic[]> {
+  let settings;
+  try {
+    settings = await effectiveSettings(configFile);
+  } catch (e) {
+    return [warning({ file: configFile }, `cannot tell whether containerd reads ${hostsDir}: ${(e as Error).message}`)];
+  }
+  if (settings === undefined) return [];
+  const dirs = configPathDirs(settings.configPath);
+  if (dirs.some((d) => resolve(d) === resolve(hostsDir))) return [];
+  const now =
+    settings.configPath === undefined ? 'config_path is not set' : `config_path = ${JSON.stringify(settings.configPath)} (in ${settings.setIn ?? configFile})`;
+  const fix = `set config_path = ${JSON.stringify(hostsDir)} in ${criRegistryTable(settings.version)} and restart containerd`;
+  const mirrors = settings.legacyMirrors ? `; move its registry.mirrors into a policy fragment first (containerd refuses both at once)` : '';
+  return [
+    warning(
+      { file: configFile },
+      `containerd's CRI plugin does not read ${hostsDir} (${now}): kubelet's pulls ignore the hosts.toml files written there; ${fix}${mirrors}`,
+    ),
+  ];
+}
