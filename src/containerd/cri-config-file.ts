@@ -6,11 +6,11 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { warning, type Diagnostic } from '../core/diagnostic.js';
+import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { readRegularFile } from '../output/atomic-write.js';
 import { configPathDirs, criRegistrySettings, criRegistryTable } from './cri-config.js';
 
-/** Imported files followed at most: containerd has no bound, a loop of imports is refused there. */
+/** Files read at most (containerd has no bound; a file met again is skipped, as containerd skips it). */
 const MAX_FILES = 64;
 
 /**
@@ -40,8 +40,14 @@ interface Effective {
   version: number;
   configPath: string | undefined;
   legacyMirrors: boolean;
-  /** the file whose config_path is taken (the last one setting it) */
-  setIn: string | undefined;
+  /** where the config_path taken is set: the last file setting it, and its line when it has one such line */
+  setAt: Location | undefined;
+}
+
+/** The line of a file's `config_path = …`, when there is exactly one. */
+function configPathLine(text: string): number | undefined {
+  const lines = text.split('\n').flatMap((l, i) => (/^\s*config_path\s*=/.test(l) ? [i + 1] : []));
+  return lines.length === 1 ? lines[0] : undefined;
 }
 
 /** The CRI registry settings containerd takes from `file` and its imports; undefined when `file` does not exist. */
@@ -55,9 +61,16 @@ async function effectiveSettings(file: string): Promise<Effective | undefined> {
     seen.add(resolve(next));
     const bytes = await readRegularFile(next).catch(() => undefined);
     if (bytes === undefined) continue;
-    const s = criRegistrySettings(bytes.toString('utf8'));
-    out ??= { version: s.version, configPath: undefined, legacyMirrors: false, setIn: undefined };
-    if (s.configPath !== undefined) Object.assign(out, { configPath: s.configPath, setIn: next });
+    const text = bytes.toString('utf8');
+    let s;
+    try {
+      s = criRegistrySettings(text);
+    } catch (e) {
+      throw new Error(`${next}: ${(e as Error).message}`, { cause: e });
+    }
+    out ??= { version: s.version, configPath: undefined, legacyMirrors: false, setAt: undefined };
+    const line = configPathLine(text);
+    if (s.configPath !== undefined) Object.assign(out, { configPath: s.configPath, setAt: { file: next, ...(line !== undefined ? { line } : {}) } });
     out.legacyMirrors ||= s.legacyMirrors;
     for (const i of s.imports) queue.push(...(await importedFiles(next, i)));
   }
@@ -67,9 +80,10 @@ async function effectiveSettings(file: string): Promise<Effective | undefined> {
 /**
  * A warning when containerd's CRI plugin does not read `hostsDir` (its config_path does not name
  * it): kubelet's pulls then ignore the hosts.toml files written there. None when the config file
- * does not exist (containerd 2.x's default config_path names /etc/containerd/certs.d, 1.x's
- * nothing: which one runs is not known here) or names `hostsDir`. A file containerd could not
- * parse is a warning too: containerd would not start with it.
+ * does not exist (containerd then runs on its built-in defaults, which vary with its version and
+ * its packager: not guessed here) or names `hostsDir`. A file containerd could not parse is a
+ * warning too: containerd would not start with it. The warning is at the `config_path` line
+ * taken, when one is (in an imported file, maybe), else at `configFile`.
  */
 export async function criConfigWarnings(configFile: string, hostsDir: string): Promise<Diagnostic[]> {
   let settings;
@@ -81,13 +95,12 @@ export async function criConfigWarnings(configFile: string, hostsDir: string): P
   if (settings === undefined) return [];
   const dirs = configPathDirs(settings.configPath);
   if (dirs.some((d) => resolve(d) === resolve(hostsDir))) return [];
-  const now =
-    settings.configPath === undefined ? 'config_path is not set' : `config_path = ${JSON.stringify(settings.configPath)} (in ${settings.setIn ?? configFile})`;
+  const now = settings.configPath === undefined ? 'config_path is not set' : `config_path = ${JSON.stringify(settings.configPath)}`;
   const fix = `set config_path = ${JSON.stringify(hostsDir)} in ${criRegistryTable(settings.version)} and restart containerd`;
   const mirrors = settings.legacyMirrors ? `; move its registry.mirrors into a policy fragment first (containerd refuses both at once)` : '';
   return [
     warning(
-      { file: configFile },
+      settings.setAt ?? { file: configFile },
       `containerd's CRI plugin does not read ${hostsDir} (${now}): kubelet's pulls ignore the hosts.toml files written there; ${fix}${mirrors}`,
     ),
   ];
