@@ -40,6 +40,7 @@ interface Effective {
   version: number;
   configPath: string | undefined;
   legacyMirrors: boolean;
+  criDisabled: boolean;
   /** where the config_path taken is set: the last file setting it, and its line when it has one such line */
   setAt: Location | undefined;
 }
@@ -68,10 +69,11 @@ async function effectiveSettings(file: string): Promise<Effective | undefined> {
     } catch (e) {
       throw new Error(`${next}: ${(e as Error).message}`, { cause: e });
     }
-    out ??= { version: s.version, configPath: undefined, legacyMirrors: false, setAt: undefined };
+    out ??= { version: s.version, configPath: undefined, legacyMirrors: false, criDisabled: false, setAt: undefined };
     const line = configPathLine(text);
     if (s.configPath !== undefined) Object.assign(out, { configPath: s.configPath, setAt: { file: next, ...(line !== undefined ? { line } : {}) } });
     out.legacyMirrors ||= s.legacyMirrors;
+    out.criDisabled ||= s.criDisabled; // the files' lists add up (seen with containerd config dump)
     for (const i of s.imports) queue.push(...(await importedFiles(next, i)));
   }
   return out;
@@ -81,7 +83,8 @@ async function effectiveSettings(file: string): Promise<Effective | undefined> {
  * A warning when containerd's CRI plugin does not read `hostsDir` (its config_path does not name
  * it): kubelet's pulls then ignore the hosts.toml files written there. None when the config file
  * does not exist (containerd then runs on its built-in defaults, which vary with its version and
- * its packager: not guessed here) or names `hostsDir`. A file containerd could not parse is a
+ * its packager: not guessed here), names `hostsDir`, or disables the CRI plugin (Docker's
+ * containerd: no kubelet pulls through it). A file containerd could not parse is a
  * warning too: containerd would not start with it. The warning is at the `config_path` line
  * taken, when one is (in an imported file, maybe), else at `configFile`.
  */
@@ -92,7 +95,7 @@ export async function criConfigWarnings(configFile: string, hostsDir: string): P
   } catch (e) {
     return [warning({ file: configFile }, `cannot tell whether containerd reads ${hostsDir}: ${(e as Error).message}`)];
   }
-  if (settings === undefined) return [];
+  if (settings === undefined || settings.criDisabled) return [];
   const dirs = configPathDirs(settings.configPath);
   if (dirs.some((d) => resolve(d) === resolve(hostsDir))) return [];
   const now = settings.configPath === undefined ? 'config_path is not set' : `config_path = ${JSON.stringify(settings.configPath)}`;

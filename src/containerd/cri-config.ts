@@ -6,7 +6,8 @@
  * the hosts.toml files we write would be read by `ctr --hosts-dir` alone. Where the setting
  * lives depends on the file's `version`: 3 (containerd 2.x) `plugins."io.containerd.cri.v1.images"
  * .registry`, 2 `plugins."io.containerd.grpc.v1.cri".registry`, 1 (or none) `plugins.cri.registry`.
- * An imported file (`imports`) is merged over the one importing it: its non-empty values win.
+ * An imported file (`imports`) is merged over the one importing it: its non-empty values win,
+ * lists (`disabled_plugins`) add up. With the CRI plugin disabled nothing reads config_path.
  */
 import { parse } from 'smol-toml';
 
@@ -19,7 +20,12 @@ export interface CriRegistrySettings {
   readonly legacyMirrors: boolean;
   /** `imports`, as written (paths or patterns, relative to the file's directory). */
   readonly imports: readonly string[];
+  /** `disabled_plugins` names the CRI plugin (as Docker's containerd.io config does: `["cri"]`). */
+  readonly criDisabled: boolean;
 }
+
+/** The names `disabled_plugins` may give the CRI plugin (its image service, in containerd 2.x). */
+const CRI_PLUGIN_NAMES = ['cri', 'io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images'];
 
 /** The table that holds the CRI registry settings in a config file of `version`. */
 export function criRegistryTable(version: number): string {
@@ -41,11 +47,13 @@ export function criRegistrySettings(text: string): CriRegistrySettings {
   const configPath = field(registry, 'config_path');
   const mirrors = field(registry, 'mirrors');
   const imports = data['imports'];
+  const disabled = data['disabled_plugins'];
   return {
     version,
     configPath: typeof configPath === 'string' && configPath !== '' ? configPath : undefined,
     legacyMirrors: typeof mirrors === 'object' && mirrors !== null && Object.keys(mirrors).length > 0,
     imports: Array.isArray(imports) ? imports.filter((i): i is string => typeof i === 'string') : [],
+    criDisabled: Array.isArray(disabled) && disabled.some((d) => CRI_PLUGIN_NAMES.includes(String(d))),
   };
 }
 

@@ -24,11 +24,16 @@ writeFileSync(join(policy, '10-quay.toml'), '[[mirror-set]]\nsource = "quay.io"\
 
 const table = '[plugins."io.containerd.grpc.v1.cri".registry]';
 
-/** The CRI plugin's config_path as containerd itself merges `file` and its imports. */
-async function containerdSays(file: string): Promise<string[]> {
+/**
+ * As containerd itself merges `file` and its imports: the CRI plugin's config_path, or
+ * 'disabled' when `disabled_plugins` turns the plugin off.
+ */
+async function containerdSays(file: string): Promise<string[] | 'disabled'> {
   const dumped = parse((await run('containerd', ['--config', file, 'config', 'dump'])).stdout) as {
+    disabled_plugins?: string[];
     plugins: Record<string, { registry?: { config_path?: string } }>;
   };
+  if (dumped.disabled_plugins?.some((p) => p === 'cri' || p === 'io.containerd.grpc.v1.cri')) return 'disabled';
   return (dumped.plugins['io.containerd.grpc.v1.cri']?.registry?.config_path ?? '').split(':').filter(Boolean);
 }
 
@@ -86,6 +91,11 @@ t.test('the warning is there exactly when containerd does not read the directory
       },
     ],
     [
+      "the CRI plugin disabled by an import (as Docker's containerd.io does): nothing to say",
+      'disabled',
+      { 'config.toml': 'version = 2\nimports = ["docker.toml"]\n', 'docker.toml': 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' },
+    ],
+    [
       'deprecated mirrors',
       'mirrors',
       { 'config.toml': `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."quay.io"]\n  endpoint = ["https://m.example"]\n` },
@@ -93,8 +103,14 @@ t.test('the warning is there exactly when containerd does not read the directory
   ];
   for (const [name, expect, files] of cases) {
     const file = configWith(files);
-    const reads = (await containerdSays(file)).some((d) => d.replace(/\/+$/, '') === hostsDir);
+    const says = await containerdSays(file);
     const said = await weSay(file);
+    if (expect === 'disabled') {
+      t.equal(says, 'disabled', `${name}: containerd has the CRI plugin off`);
+      t.same(said, [], `${name}: no warning`);
+      continue;
+    }
+    const reads = says !== 'disabled' && says.some((d) => d.replace(/\/+$/, '') === hostsDir);
     t.equal(reads, expect === '', `${name}: containerd ${expect === '' ? 'reads' : 'does not read'} the directory`);
     t.equal(said.length, reads ? 0 : 1, `${name}: ${reads ? 'no warning' : 'a warning'}`);
     if (reads) continue;
