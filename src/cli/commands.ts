@@ -116,7 +116,13 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
   const hostsDir = values['containerd-hosts-dir'];
   const containerd = [
     ...(forContainerd?.warnings ?? []),
-    ...(hostsDir !== undefined && (forContainerd?.files.length ?? 0) > 0 ? await criReads(hostsDir, containerdConfig) : []),
+    ...(hostsDir !== undefined && forContainerd && forContainerd.files.length > 0
+      ? await criReads(
+          hostsDir,
+          containerdConfig,
+          forContainerd.files.map((f) => f.host),
+        )
+      : []),
   ];
   if (!json)
     for (const r of forContainerd?.routed ?? [])
@@ -135,9 +141,9 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
 }
 
 /** Whether containerd's CRI plugin reads `hostsDir`, from its config file (cri-config-file.ts). */
-async function criReads(hostsDir: string, configFile: string | undefined): Promise<Diagnostic[]> {
+async function criReads(hostsDir: string, configFile: string | undefined, hosts: readonly string[]): Promise<Diagnostic[]> {
   const { criConfigWarnings } = await import('../containerd/cri-config-file.js');
-  return criConfigWarnings(configFile ?? DEFAULT_CONTAINERD_CONFIG, hostsDir);
+  return criConfigWarnings(configFile ?? DEFAULT_CONTAINERD_CONFIG, hostsDir, hosts);
 }
 
 /** The last line of a failed check: how many problems there are above it (a long list scrolls). */

@@ -9,6 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { readRegularFile } from '../output/atomic-write.js';
 import { configPathDirs, criRegistrySettings, criRegistryTable } from './cri-config.js';
+import { containerdHostDirNames } from './hosts-toml.js';
 
 /** Files read at most (containerd has no bound; a file met again is skipped, as containerd skips it). */
 const MAX_FILES = 64;
@@ -83,12 +84,13 @@ async function effectiveSettings(file: string): Promise<Effective | undefined> {
  * A warning when containerd's CRI plugin does not read `hostsDir` (its config_path does not name
  * it): kubelet's pulls then ignore the hosts.toml files written there. None when the config file
  * does not exist (containerd then runs on its built-in defaults, which vary with its version and
- * its packager: not guessed here), names `hostsDir`, or disables the CRI plugin (Docker's
- * containerd: no kubelet pulls through it). A file containerd could not parse is a
- * warning too: containerd would not start with it. The warning is at the `config_path` line
- * taken, when one is (in an imported file, maybe), else at `configFile`.
+ * its packager: not guessed here) or disables the CRI plugin (Docker's containerd: no kubelet
+ * pulls through it). When it names `hostsDir` after other roots, a warning names the `hosts`
+ * whose directory an earlier root hides. A file containerd could not parse is a warning too:
+ * containerd would not start with it. The warning is at the `config_path` line taken, when one
+ * is (in an imported file, maybe), else at `configFile`.
  */
-export async function criConfigWarnings(configFile: string, hostsDir: string): Promise<Diagnostic[]> {
+export async function criConfigWarnings(configFile: string, hostsDir: string, hosts: readonly string[]): Promise<Diagnostic[]> {
   let settings;
   try {
     settings = await effectiveSettings(configFile);
@@ -97,7 +99,8 @@ export async function criConfigWarnings(configFile: string, hostsDir: string): P
   }
   if (settings === undefined || settings.criDisabled) return [];
   const dirs = configPathDirs(settings.configPath);
-  if (dirs.some((d) => resolve(d) === resolve(hostsDir))) return [];
+  const ours = dirs.findIndex((d) => resolve(d) === resolve(hostsDir));
+  if (ours >= 0) return shadowedHosts(dirs.slice(0, ours), hostsDir, hosts, settings.setAt ?? { file: configFile });
   const now = settings.configPath === undefined ? 'config_path is not set' : `config_path = ${JSON.stringify(settings.configPath)}`;
   const fix = `set config_path = ${JSON.stringify(hostsDir)} in ${criRegistryTable(settings.version)} and restart containerd`;
   const mirrors = settings.legacyMirrors ? `; move its registry.mirrors into a policy fragment first (containerd refuses both at once)` : '';
@@ -107,4 +110,33 @@ export async function criConfigWarnings(configFile: string, hostsDir: string): P
       `containerd's CRI plugin does not read ${hostsDir} (${now}): kubelet's pulls ignore the hosts.toml files written there; ${fix}${mirrors}`,
     ),
   ];
+}
+
+/**
+ * The hosts whose directory containerd takes from a root config_path lists before `hostsDir`:
+ * per host it takes the first root holding `host_port_/`, `host/` or `_default/` (hostDirFromRoots),
+ * so such a directory there hides the hosts.toml we write.
+ */
+async function shadowedHosts(earlier: readonly string[], hostsDir: string, hosts: readonly string[], at: Location): Promise<Diagnostic[]> {
+  const hidden: string[] = [];
+  for (const host of hosts) {
+    for (const root of earlier) {
+      const found = await firstExisting(containerdHostDirNames(host).map((name) => join(root, name)));
+      if (found === undefined) continue;
+      hidden.push(`${host} (${found})`);
+      break;
+    }
+  }
+  if (hidden.length === 0) return [];
+  return [
+    warning(
+      at,
+      `containerd's CRI plugin takes these hosts' directories from a config_path root listed before ${hostsDir}, so it never reads our hosts.toml for them: ${hidden.join(', ')}; list ${hostsDir} first, or move those directories away`,
+    ),
+  ];
+}
+
+async function firstExisting(paths: readonly string[]): Promise<string | undefined> {
+  for (const p of paths) if ((await fs.stat(p).catch(() => undefined)) !== undefined) return p;
+  return undefined;
 }

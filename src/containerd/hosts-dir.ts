@@ -339,7 +339,7 @@ export async function updateHostsDir(
   const tls = await tlsFilesFor(hosts, dir, certDirs);
   const rendered = renderHostsTomls(conf, { tls, ...(options.localMirror !== undefined ? { localMirror: options.localMirror } : {}) });
   const outcome = await writeHostsDir(dir, rendered.files);
-  const criReads = outcome.current.length > 0 ? await criConfigWarnings(options.containerdConfig ?? DEFAULT_CONTAINERD_CONFIG, dir) : [];
+  const criReads = outcome.current.length > 0 ? await criConfigWarnings(options.containerdConfig ?? DEFAULT_CONTAINERD_CONFIG, dir, outcome.current) : [];
   const warnings = [...rendered.warnings, ...(await defaultTakenOver(dir, outcome.current)), ...criReads];
   return { ...rendered, warnings, ...outcome, tlsLook };
 }

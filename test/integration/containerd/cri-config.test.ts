@@ -72,7 +72,7 @@ t.test('the warning is there exactly when containerd does not read the directory
   const cases: Array<[string, string, Record<string, string>]> = [
     ["Debian's shipped config", 'no config_path', { 'config.toml': 'version = 2\n[plugins."io.containerd.grpc.v1.cri".cni]\n  bin_dir = "/usr/lib/cni"\n' }],
     ['config_path names it', '', { 'config.toml': `version = 2\n${table}\n  config_path = "${hostsDir}"\n` }],
-    ['second of two', '', { 'config.toml': `version = 2\n${table}\n  config_path = "/etc/docker/certs.d:${hostsDir}/"\n` }],
+    ['second of two', '', { 'config.toml': `version = 2\n${table}\n  config_path = "${work}/empty-root:${hostsDir}/"\n` }],
     ['another directory', 'another', { 'config.toml': `version = 2\n${table}\n  config_path = "/etc/docker/certs.d"\n` }],
     [
       'a relative import sets it over the main file',
@@ -127,6 +127,25 @@ t.test('the warning is there exactly when containerd does not read the directory
     [{ file: broken, message: `cannot tell whether containerd reads ${hostsDir}: ${join(broken, '..', 'bad.toml')}: ` }],
     'so does the warning, naming it',
   );
+});
+
+t.test('a root listed before ours in config_path that holds a host directory, or _default, hides ours (hostDirFromRoots)', async (t) => {
+  const earlier = join(work, 'earlier-root');
+  const file = configWith({ 'config.toml': `version = 2\n${table}\n  config_path = "${earlier}:${hostsDir}"\n` });
+  t.same(await weSay(file), [], 'an earlier root without the host: ours is read');
+  mkdirSync(join(earlier, 'quay.io'), { recursive: true });
+  t.match(await weSay(file), [
+    {
+      file,
+      line: 3,
+      message: `containerd's CRI plugin takes these hosts' directories from a config_path root listed before ${hostsDir}, so it never reads our hosts.toml for them: quay.io (${join(earlier, 'quay.io')}); list ${hostsDir} first`,
+    },
+  ]);
+  rmSync(join(earlier, 'quay.io'), { recursive: true });
+  mkdirSync(join(earlier, '_default'));
+  t.match(await weSay(file), [{ message: `quay.io (${join(earlier, '_default')})` }], '_default/ there hides every host');
+  const oursFirst = configWith({ 'config.toml': `version = 2\n${table}\n  config_path = "${hostsDir}:${earlier}"\n` });
+  t.same(await weSay(oursFirst), [], 'ours first: read whatever the later roots hold');
 });
 
 t.test('render says it too, after writing the hosts; none when the config file does not exist', async (t) => {
