@@ -69,5 +69,8 @@ export function renderWithHostsDir(policyDir: string, output: string, hostsDir: 
     '--allow-unsafe-fragments',
     '--containerd-hosts-dir',
     hostsDir,
+    // containerd's config, never the machine's: none.
+    '--containerd-config',
+    join(hostsDir, '..', 'containerd-config.toml'),
   ]);
 }

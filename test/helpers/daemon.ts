@@ -233,6 +233,9 @@ export function runArgs(ws: Workspace, debounceMs = 50, config = '/dev/null'): s
     String(debounceMs),
     '--probe-interval-ms',
     '0',
+    // containerd's config, never the machine's: none (a test about it passes its own, which wins).
+    '--containerd-config',
+    join(ws.dir, 'containerd-config.toml'),
   ];
 }
 
