@@ -114,7 +114,19 @@ t.test('ctr pulls through the daemon’s local mirror what hosts.toml alone cann
 
   // check says the same as the daemon: routed with the local mirror, left out without it.
   const check = (...extra: string[]) =>
-    runCli(['check', '--policy-dir', ws.policy, '--allow-unsafe-fragments', '--containerd-hosts-dir', hostsDir, ...extra, '--json']);
+    runCli([
+      'check',
+      '--policy-dir',
+      ws.policy,
+      '--allow-unsafe-fragments',
+      '--containerd-hosts-dir',
+      hostsDir,
+      // containerd's config, never the machine's: none.
+      '--containerd-config',
+      join(ws.dir, 'containerd-config.toml'),
+      ...extra,
+      '--json',
+    ]);
   const diagnostics = async (...extra: string[]) => {
     const r = await check(...extra);
     t.equal(r.code, 0, r.stderr);
