@@ -8,14 +8,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrors, UsageError, type Diagnostic } from '../core/diagnostic.js';
 import { writeFileAtomic } from '../output/atomic-write.js';
-import {
-  DEFAULT_CONTAINERD_CONFIG,
-  DEFAULT_MAX_FRAGMENT_BYTES,
-  DEFAULT_OUTPUT,
-  DEFAULT_POLICY_DIR,
-  DEFAULT_STATE_DIR,
-  MAX_FRAGMENT_BYTES_SETTING,
-} from '../core/defaults.js';
+import { DEFAULT_MAX_FRAGMENT_BYTES, DEFAULT_OUTPUT, DEFAULT_POLICY_DIR, DEFAULT_STATE_DIR, MAX_FRAGMENT_BYTES_SETTING } from '../core/defaults.js';
 import { decodeFragment, parseFragment } from '../fragments/index.js';
 import { parseOpenShiftFragment } from '../fragments/openshift.js';
 import { fragmentToToml } from '../fragments/import.js';
@@ -143,7 +136,7 @@ export async function checkCommand(args: readonly string[], io: CommandIO): Prom
 /** Whether containerd's CRI plugin reads `hostsDir`, from its config file (cri-config-file.ts). */
 async function criReads(hostsDir: string, configFile: string | undefined, hosts: readonly string[]): Promise<Diagnostic[]> {
   const { criConfigWarnings } = await import('../containerd/cri-config-file.js');
-  return criConfigWarnings(configFile ?? DEFAULT_CONTAINERD_CONFIG, hostsDir, hosts);
+  return criConfigWarnings(hostsDir, hosts, configFile);
 }
 
 /** The last line of a failed check: how many problems there are above it (a long list scrolls). */

@@ -56,7 +56,7 @@ async function resolveForContainerd(input: string, hostsDir: string): Promise<Re
     attempts = containerdAttempts(ref.domain, ref.path, ref.digest !== undefined, text);
     // What a tag resolves to is then fetched by digest, manifests and blobs alike, from every
     // "pull" host in order: digest-only mirrors included (seen with containerd 1.6.20 and ctr).
-    content = containerdAttempts(ref.domain, ref.path, true, text);
+    content = ref.digest !== undefined ? attempts : containerdAttempts(ref.domain, ref.path, true, text);
   } catch (e) {
     return { reference: input, error: `${file}: ${(e as Error).message}` };
   }

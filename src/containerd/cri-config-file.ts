@@ -6,6 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_CONTAINERD_CONFIG } from '../core/defaults.js';
 import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { readRegularFile } from '../output/atomic-write.js';
 import { configPathDirs, criRegistrySettings, criRegistryTable } from './cri-config.js';
@@ -88,9 +89,9 @@ async function effectiveSettings(file: string): Promise<Effective | undefined> {
  * pulls through it). When it names `hostsDir` after other roots, a warning names the `hosts`
  * whose directory an earlier root hides. A file containerd could not parse is a warning too:
  * containerd would not start with it. The warning is at the `config_path` line taken, when one
- * is (in an imported file, maybe), else at `configFile`.
+ * is (in an imported file, maybe), else at `configFile` (default /etc/containerd/config.toml).
  */
-export async function criConfigWarnings(configFile: string, hostsDir: string, hosts: readonly string[]): Promise<Diagnostic[]> {
+export async function criConfigWarnings(hostsDir: string, hosts: readonly string[], configFile = DEFAULT_CONTAINERD_CONFIG): Promise<Diagnostic[]> {
   let settings;
   try {
     settings = await effectiveSettings(configFile);

@@ -36,7 +36,6 @@ import { containerdHostDirNames, endpointHosts, HOSTS_TOML_HEADER, renderHostsTo
 import { CERT_DIRS } from '../registry/certs.js';
 import { tlsFilesFor, tlsListing } from './tls-files.js';
 import { criConfigWarnings } from './cri-config-file.js';
-import { DEFAULT_CONTAINERD_CONFIG } from '../core/defaults.js';
 
 export interface HostsDirOutcome {
   /** Hosts whose hosts.toml changed. */
@@ -339,7 +338,7 @@ export async function updateHostsDir(
   const tls = await tlsFilesFor(hosts, dir, certDirs);
   const rendered = renderHostsTomls(conf, { tls, ...(options.localMirror !== undefined ? { localMirror: options.localMirror } : {}) });
   const outcome = await writeHostsDir(dir, rendered.files);
-  const criReads = outcome.current.length > 0 ? await criConfigWarnings(options.containerdConfig ?? DEFAULT_CONTAINERD_CONFIG, dir, outcome.current) : [];
+  const criReads = outcome.current.length > 0 ? await criConfigWarnings(dir, outcome.current, options.containerdConfig) : [];
   const warnings = [...rendered.warnings, ...(await defaultTakenOver(dir, outcome.current)), ...criReads];
   return { ...rendered, warnings, ...outcome, tlsLook };
 }
