@@ -31,6 +31,11 @@ export async function startContainerd(t: { teardown(fn: () => unknown): void }, 
       `state = ${JSON.stringify(join(dir, 'state'))}`,
       // The CRI plugin would want CNI and more: these tests need the content store only.
       'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      // Collections late, always: a test that removes content without forgetContent() fails
+      // every time, not only when the machine is loaded.
+      '[plugins."io.containerd.gc.v1.scheduler"]',
+      '  schedule_delay = "3s"',
+      '  pause_threshold = 0.001',
       '[grpc]',
       `  address = ${JSON.stringify(socket)}`,
       '[ttrpc]',
@@ -54,6 +59,22 @@ export async function startContainerd(t: { teardown(fn: () => unknown): void }, 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`containerd did not start: ${log.slice(-2000)}`);
+}
+
+/**
+ * Removes `digests` from containerd's content store (a digest not there is no error) and waits
+ * for its garbage collection, so that the next fetch asks a registry for them.
+ * Why the wait: `content rm` only drops the namespace's record; the blob stays on disk until
+ * the next collection, and until then a fetch re-links it without a request (the "shared"
+ * content policy). containerd schedules collections at its own pace, later under load, so
+ * without this a test's "came from mirror X" failed now and then (seen in CI; made certain
+ * with a 3 s `schedule_delay`). Deleting a lease with `--sync` runs one and waits for it.
+ */
+export async function forgetContent(socket: string, digests: readonly string[]): Promise<void> {
+  const ctr = (...args: string[]) => run('ctr', ['--address', socket, ...args], { timeout: 60_000 });
+  for (const digest of digests) await ctr('content', 'rm', digest).catch(() => undefined);
+  const lease = (await ctr('leases', 'create')).stdout.trim().split(/\s+/)[0] ?? '';
+  await ctr('leases', 'delete', '--sync', lease);
 }
 
 /** `mirror-policyd render` of `policyDir` (no base) to `output`, writing containerd's `hostsDir` too. */

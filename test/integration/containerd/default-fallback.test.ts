@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHostsDir } from '../../../src/containerd/hosts-dir.js';
 import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
-import { containerdSkip as skip, run, startContainerd } from '../../helpers/containerd.js';
+import { containerdSkip as skip, forgetContent, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { registryFor } from '../../helpers/registry.js';
 
@@ -32,7 +32,7 @@ t.test('a dropped host whose hosts.toml of ours was edited: the edit is kept and
 
   const socket = await startContainerd(t, join(work, 'containerd'));
   const fetch = async (ref: string): Promise<string> => {
-    await run('ctr', ['--address', socket, 'content', 'rm', D]).catch(() => undefined); // each fetch from a registry, not the store
+    await forgetContent(socket, [D]); // each fetch from a registry, not the store
     return run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 }).then(
       () => 'pulled',
       (e: Error & { stderr?: string }) => e.stderr ?? e.message,
@@ -85,7 +85,7 @@ t.test("an operator's _default/hosts.toml linked to ours survives our renders: c
 
   const socket = await startContainerd(t, join(work, 'containerd'));
   const fetch = async (ref: string): Promise<string> => {
-    await run('ctr', ['--address', socket, 'content', 'rm', D]).catch(() => undefined);
+    await forgetContent(socket, [D]);
     return run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, ref], { timeout: 120_000 }).then(
       () => 'pulled',
       (e: Error & { stderr?: string }) => e.stderr ?? e.message,

@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
-import { containerdSkip as skip, run, startContainerd } from '../../helpers/containerd.js';
+import { containerdSkip as skip, forgetContent, run, startContainerd } from '../../helpers/containerd.js';
 import { idms, pollUntil, runArgs, startDaemon, workspace } from '../../helpers/daemon.js';
 import { startSilentListener } from '../../helpers/fault-proxy.js';
 import { buildImage, pushImage, type BuiltImage } from '../../helpers/oci-image.js';
@@ -93,7 +93,7 @@ t.test('ctr pulls through the daemon’s local mirror what hosts.toml alone cann
   const fetch = (ref: string) => ctr('content', 'fetch', '--hosts-dir', hostsDir, ref);
   /** Removes an image's content from containerd's store, so that the next fetch pulls it all again. */
   const forget = async (img: BuiltImage) => {
-    for (const digest of [img.manifestDigest, img.configDigest, img.layerDigest]) await ctr('content', 'rm', digest).catch(() => undefined);
+    await forgetContent(socket, [img.manifestDigest, img.configDigest, img.layerDigest]);
   };
   /** The image's content in containerd's store, each blob hashed here: what containerd kept is what was pushed. */
   const verifyStored = async (img: BuiltImage, what: string) => {

@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
-import { containerdSkip as skip, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
+import { containerdSkip as skip, forgetContent, renderWithHostsDir, run, startContainerd } from '../../helpers/containerd.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeSelfSignedCert, registryFor, type Teardownable } from '../../helpers/registry.js';
 import { issue, makeCa } from '../../helpers/test-ca.js';
@@ -110,7 +110,7 @@ t.test(
       );
     t.equal(await fetch(`${SOURCE}/app@${D}`), 'pulled', 'the mirror accepted the client certificate');
     // The control: without the client line the mirror refuses containerd (and source.invalid does not resolve).
-    await run('ctr', ['--address', socket, 'content', 'rm', D]);
+    await forgetContent(socket, [D]);
     writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {2}client = .*\n/m, ''));
     t.not(await fetch(`${SOURCE}/app@${D}`), 'pulled', 'without it, no pull');
   },
