@@ -41,6 +41,12 @@ export function manifestSources(conf: RegistriesConf, address: string, name: str
   }
 }
 
+/** A source's reference without its tag or digest (`host/path/repo`). */
+function repositoryOf(reference: string): string {
+  const at = reference.indexOf('@');
+  return at >= 0 ? reference.slice(0, at) : reference.slice(0, reference.lastIndexOf(':'));
+}
+
 /**
  * A blob's sources, and a manifest's by digest: every mirror of the table, whatever its
  * pull-from-mirror (the manifest list or manifest may have come by tag from a tag-only mirror,
@@ -50,10 +56,11 @@ export function manifestSources(conf: RegistriesConf, address: string, name: str
 export function blobSources(conf: RegistriesConf, address: string, name: string, digest: string): Source[] | undefined {
   const byDigest = manifestSources(conf, address, name, digest);
   if (byDigest === undefined) return undefined;
-  const hosts = new Set(byDigest.map((s) => s.endpoint.host));
+  // By repository, not host: two mirrors on one registry (digests/org, tags/org) are two sources.
+  const repositories = new Set(byDigest.map((s) => repositoryOf(s.reference)));
   const tagOnly = (manifestSources(conf, address, name, 'latest') ?? [])
-    .filter((s) => s.role === 'mirror' && !hosts.has(s.endpoint.host))
-    .map((s) => ({ ...s, reference: `${s.reference.slice(0, s.reference.lastIndexOf(':'))}@${digest}` }));
+    .filter((s) => s.role === 'mirror' && !repositories.has(repositoryOf(s.reference)))
+    .map((s) => ({ ...s, reference: `${repositoryOf(s.reference)}@${digest}` }));
   return [...byDigest.filter((s) => s.role === 'mirror'), ...tagOnly, ...byDigest.filter((s) => s.role === 'primary')];
 }
 

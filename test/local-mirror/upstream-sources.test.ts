@@ -59,3 +59,35 @@ t.test("a digest-only table: an attachment tag comes from the image's sources, a
   );
   t.equal(routeSources(conf, ADDR, { kind: 'manifest', name: 'not/ours', reference: `sha256-${D}.sig`, byDigest: false }), undefined);
 });
+
+t.test('a tag-only mirror on the same registry as a digest-only one is a source of its own for blobs', async (t) => {
+  const text = [
+    'unqualified-search-registries = []',
+    '[[registry]]',
+    'prefix = "quay.io/org"',
+    'location = "quay.io/org"',
+    '[[registry.mirror]]',
+    `location = "${localMirrorLocation(ADDR, 'quay.io/org')}"`,
+    'insecure = true',
+    '[[registry.mirror]]',
+    'location = "mirror.example:5000/digests/org"',
+    'pull-from-mirror = "digest-only"',
+    '[[registry.mirror]]',
+    'location = "mirror.example:5000/tags/org"',
+    'pull-from-mirror = "tag-only"',
+  ].join('\n');
+  const parsed = parseRegistriesConf(text, 'rendered.conf');
+  if (!parsed.conf) throw new Error('the test conf does not parse');
+  const conf = mergeRegistriesConfs(parsed.conf);
+  const name = localMirrorLocation(ADDR, 'quay.io/org').slice(ADDR.length + 1) + '/app';
+  // A tag pull's index came from tags/org: its manifests and blobs live in that repository.
+  t.same(
+    routeSources(conf, ADDR, { kind: 'blob', name, digest: `sha256:${D}` })?.map((s) => s.reference),
+    [`mirror.example:5000/digests/org/app@sha256:${D}`, `mirror.example:5000/tags/org/app@sha256:${D}`, `quay.io/org/app@sha256:${D}`],
+  );
+  t.same(
+    routeSources(conf, ADDR, { kind: 'manifest', name, reference: `sha256-${D}.sig`, byDigest: false })?.map((s) => s.reference),
+    [`mirror.example:5000/digests/org/app:sha256-${D}.sig`, `mirror.example:5000/tags/org/app:sha256-${D}.sig`, `quay.io/org/app:sha256-${D}.sig`],
+    "an image's signature tag: asked where the image may have come from",
+  );
+});
