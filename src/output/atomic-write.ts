@@ -195,7 +195,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
   // Metadata to keep: the file itself, never a link's target (see the top of this file).
   const st = old && link === undefined ? await io.stat(path) : undefined;
   const mode = st ? st.mode & 0o7777 : (opts.mode ?? 0o644);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempPathBeside(path);
   const fd = await io.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {
@@ -239,7 +239,26 @@ async function fsyncDirWith(io: WriteIo, dir: string): Promise<void> {
   }
 }
 
-/** Our temp files: `.NAME.PID.HEX.tmp` beside NAME (see writeFileAtomic). */
+/**
+ * A temp file's name for a write that ends as `path`: `.NAME.PID.HEX.tmp` beside it, in the
+ * same directory (a rename or link to `path` cannot cross file systems), and recognised by
+ * removeStaleTemps after a writer was killed.
+ */
+export function tempPathBeside(path: string, nonce: string = randomBytes(4).toString('hex')): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${nonce}.tmp`);
+}
+
+/** Makes a file's content durable (a copy made with copyFile, which does not). */
+export async function fsyncFile(path: string): Promise<void> {
+  const fd = await poolIo.open(path, constants.O_RDONLY | constants.O_NOFOLLOW, 0);
+  try {
+    await fsyncFd(fd);
+  } finally {
+    await poolIo.close(fd);
+  }
+}
+
+/** Our temp files (tempPathBeside). */
 const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 export interface StaleTempOptions {

@@ -12,7 +12,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { tempPathBeside } from './atomic-write.js';
 import { holderRunning, ownIdentity, type ProcessIdentity } from './pid.js';
 import { unlessMissing } from './if-exists.js';
 
@@ -106,7 +107,7 @@ export interface HeldLock {
 /** Takes the lock at `path`, waiting up to `opts.waitMs` for a live holder; LockBusyError past that. */
 export async function acquireLock(path: string, opts: LockOptions): Promise<HeldLock> {
   const nonce = randomBytes(4).toString('hex');
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${nonce}.tmp`);
+  const tmp = tempPathBeside(path, nonce);
   const text = `${JSON.stringify({ ...ownIdentity(), nonce })}\n`;
   const fh = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {

@@ -5,7 +5,7 @@
  */
 import { constants, promises as fs } from 'node:fs';
 import { bodyDigest, DIGEST_MARK, HEADER_MARK } from '../registries-conf/render.js';
-import { fsyncDir } from './atomic-write.js';
+import { fsyncDir, fsyncFile, tempPathBeside } from './atomic-write.js';
 import { dirname } from 'node:path';
 
 export type FileState = 'missing' | 'ours' | 'edited' | 'foreign';
@@ -39,19 +39,35 @@ export function originalCopyPath(output: string): string {
 /**
  * Copies `path` to a new name beside it, never overwriting an earlier copy
  * (`NAME.before-mirror-policyd`, then `.1`, `.2`, ...). Returns the copy's path.
+ * The copy is made whole and synced under a temp name, then linked to its name (link(2)
+ * never replaces a file): after a crash a kept copy is complete or absent, never a torn or
+ * empty file that a later start would take for the host's settings.
  */
 export async function keepCopy(path: string, copyBase: string = originalCopyPath(path)): Promise<string> {
+  const tmp = tempPathBeside(path);
+  await fs.copyFile(path, tmp, constants.COPYFILE_EXCL);
+  try {
+    await fsyncFile(tmp);
+    const target = await linkToFreeName(tmp, copyBase);
+    await fsyncDir(dirname(target));
+    return target;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/** Links `from` to `base`, or `base.1`, `base.2`, ... whichever is free first. */
+async function linkToFreeName(from: string, base: string): Promise<string> {
   for (let n = 0; n < 1000; n++) {
-    const target = n === 0 ? copyBase : `${copyBase}.${n}`;
+    const target = n === 0 ? base : `${base}.${n}`;
     try {
-      await fs.copyFile(path, target, constants.COPYFILE_EXCL);
-      await fsyncDir(dirname(target));
+      await fs.link(from, target);
       return target;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  throw new Error(`too many kept copies of ${path}`);
+  throw new Error(`too many kept copies of ${base}`);
 }
 
 /**

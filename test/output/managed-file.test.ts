@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyFile, classifyText, defaultBase, keepCopy, originalCopyPath } from '../../src/output/managed-file.js';
@@ -27,6 +27,17 @@ t.test('keepCopy never overwrites an earlier copy', async (t) => {
   t.equal(await keepCopy(p), `${originalCopyPath(p)}.1`);
   t.equal(readFileSync(originalCopyPath(p), 'utf8'), 'one\n');
   t.equal(readFileSync(`${originalCopyPath(p)}.1`, 'utf8'), 'two\n');
+});
+
+t.test('keepCopy: the copy keeps the mode, and no temp file is left beside it', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-mf-'));
+  const p = join(d, 'registries.conf');
+  writeFileSync(p, 'secret-ish\n', { mode: 0o600 });
+  const copy = await keepCopy(p, `${p}.before-restore`);
+  t.equal(statSync(copy).mode & 0o777, 0o600);
+  t.same(readdirSync(d).sort(), ['registries.conf', 'registries.conf.before-restore']);
+  // Made under a temp name, then linked to its own: one link left.
+  t.equal(statSync(copy).nlink, 1, 'the temp name is gone');
 });
 
 t.test('the default base is the kept original, else a foreign output itself, else none', async (t) => {
