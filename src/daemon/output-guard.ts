@@ -42,6 +42,12 @@ export class OutputGuard {
   private emptySeen?: { readonly identity: string; readonly since: number };
   /** The output's identity right after our last write that changed it. */
   private ownWrite?: string;
+  /**
+   * The text someone else wrote that keepForeign has kept and our write has not yet replaced:
+   * a look before each retry of a failing render (a read-only output, a missing --base) finds
+   * it again and must not keep, count and log it again each time (drift/ keeps only 20).
+   */
+  private keptForeign?: string;
   private readonly events: DriftEvent[] = [];
   private restores = 0;
   private writeError?: string;
@@ -124,6 +130,7 @@ export class OutputGuard {
       this.log.warn({ path: output, linkTarget: written.replacedLink }, replacedLinkMessage(output, written.replacedLink));
     this.lastWritten = text;
     this.lastWrittenBytes = bytes;
+    this.keptForeign = undefined;
     if (written.changed) this.ownWrite = fileIdentity(output);
     if (this.writeError) this.log.info(`${output} written again`);
     this.writeError = undefined;
@@ -154,7 +161,7 @@ export class OutputGuard {
 
   /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept, and returned. */
   private async keepForeign(current: string | undefined): Promise<string | undefined> {
-    if (current === undefined || current === this.lastWritten) return current;
+    if (current === undefined || current === this.lastWritten || current === this.keptForeign) return current;
     const kind = classifyText(current);
     if (kind === 'ours') {
       // Our render from an earlier run or a `render`: fine to replace. `render` kept the host's file beside it.
@@ -185,6 +192,7 @@ export class OutputGuard {
       this.log.warn({ path: output, savedAs }, `${output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${base})`);
     }
     while (this.events.length > MAX_DRIFT_EVENTS) this.events.shift();
+    this.keptForeign = current;
     return current;
   }
 

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -124,6 +124,22 @@ t.test('a hand edit of our file is kept before it is replaced, and counted as a 
   t.equal(readFileSync(output, 'utf8'), OURS, 'our render restored');
   await guard.look();
   t.equal(guard.driftRestores, 1, 'what we wrote is not drift');
+});
+
+t.test('a hand edit looked at again before a write succeeds (renders failing, retried) is kept and counted once', async (t) => {
+  const { guard, output, state, logs } = await setUp(t);
+  await guard.replace(OURS, await guard.look());
+  const edited = OURS.replace('m.example', 'hand.example');
+  writeFileSync(output, edited);
+  for (let retry = 0; retry < 3; retry++) t.match(await guard.look(), { text: edited });
+  t.equal(guard.driftRestores, 1);
+  t.equal(guard.drift.length, 1);
+  t.equal(logs.filter((l) => l.includes('was edited by hand')).length, 1, 'logged once');
+  t.equal(readdirSync(state.path('drift')).length, 1, 'one copy in drift/');
+  t.same(await guard.replace(OURS, await guard.look()), { changed: true });
+  writeFileSync(output, edited);
+  await guard.look();
+  t.equal(guard.driftRestores, 2, 'the same edit made again after our write is a new edit');
 });
 
 t.test('an in-place edit of our file to the same length is seen: the look compares bytes with our write, not sizes or times', async (t) => {
