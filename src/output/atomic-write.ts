@@ -16,7 +16,7 @@
  * the pool: the event loop turns meanwhile.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   close,
   closeSync,
@@ -239,13 +239,20 @@ async function fsyncDirWith(io: WriteIo, dir: string): Promise<void> {
   }
 }
 
+/** NAME_MAX less what tempPathBeside adds: a dot, a pid of up to 10 digits, the nonce and `.tmp`. */
+const LONGEST_NAME_IN_TEMP = 255 - 1 - (1 + 10) - (1 + 8) - 4;
+
 /**
  * A temp file's name for a write that ends as `path`: `.NAME.PID.HEX.tmp` beside it, in the
  * same directory (a rename or link to `path` cannot cross file systems), and recognised by
  * removeStaleTemps after a writer was killed.
  */
 export function tempPathBeside(path: string, nonce: string = randomBytes(4).toString('hex')): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${nonce}.tmp`);
+  const name = basename(path);
+  // A name near NAME_MAX (255 bytes: a ConfigMap key of 253 as a fragment's) leaves no room for
+  // the ~24 bytes around it: such a temp file is named by a hash of the name instead.
+  const short = Buffer.byteLength(name) > LONGEST_NAME_IN_TEMP ? createHash('sha256').update(name).digest('hex').slice(0, 32) : name;
+  return join(dirname(path), `.${short}.${process.pid}.${nonce}.tmp`);
 }
 
 /** Makes a file's content durable (a copy made with copyFile, which does not). */

@@ -177,6 +177,16 @@ for (const [label, driver] of [
     t.equal(readFileSync(p, 'utf8'), 'new\n');
     t.same(readdirSync(d), ['f']);
   });
+
+  t.test(`${label}a name of 255 bytes (NAME_MAX) is written: its temp file is named by a hash`, async (t) => {
+    const d = tmp();
+    const name = `${'é'.repeat(100)}${'x'.repeat(50)}.toml`; // 255 bytes in UTF-8
+    t.equal(Buffer.byteLength(name), 255);
+    t.same(await writeFileAtomic(join(d, name), 'a = 1\n', driver), { changed: true });
+    t.same(await writeFileAtomic(join(d, name), 'a = 2\n', driver), { changed: true }, 'and replaced');
+    t.equal(readFileSync(join(d, name), 'utf8'), 'a = 2\n');
+    t.same(readdirSync(d), [name], 'no temp file left behind');
+  });
 }
 
 t.test('blocking: a FIFO at the path is refused, not read (a read would hold the event loop)', async (t) => {
