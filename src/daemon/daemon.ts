@@ -475,6 +475,7 @@ export class Daemon {
       warnings.push(...refused);
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
       const probesChanged = config.probeIntervalMs !== this.config.probeIntervalMs || config.probeTimeoutMs !== this.config.probeTimeoutMs;
+      const rescanChanged = config.rescanIntervalMs !== this.config.rescanIntervalMs;
       this.config = config;
       // Health-aware order turned off: the next render restores the configured order.
       if (!config.healthAwareOrder) {
@@ -487,7 +488,7 @@ export class Daemon {
         await this.watcher?.close();
         this.scheduler.stopRescan();
         await this.startWatching();
-      }
+      } else if (rescanChanged) this.scheduler.rescanEvery(config.rescanIntervalMs, () => this.inputsChanged());
     }
     if (this.scheduler.isStopped) return stopping;
     this.fragments.forget();

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configFileArgs, fragment, readOrUndefined, sleep, startDaemon, twoPolicyDirs, workspace } from '../../helpers/daemon.js';
+import { configFileArgs, fragment, readOrUndefined, replaceFile, sleep, startDaemon, twoPolicyDirs, workspace } from '../../helpers/daemon.js';
 
 t.test('SIGHUP re-reads the config file', async (t) => {
   const ws = workspace(t);
@@ -66,6 +66,27 @@ t.test('SIGHUP re-reads the config file', async (t) => {
   d.child.kill('SIGHUP');
   t.match(await d.waitForNotify((x) => x.startsWith('READY=1'), k), /STATUS=healthy/, 'a valid file at the next reload: healthy again');
   t.equal((await d.status()).state, 'healthy');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('SIGHUP applies a new rescan-interval-ms: a change only the rescan sees (the base file) is rendered at the new pace', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const base = join(ws.dir, 'base.conf');
+  writeFileSync(base, 'unqualified-search-registries = ["first.example"]\n');
+  const config = join(ws.dir, 'config.toml');
+  const settings = (rescanMs: number): string =>
+    [`policy-dir = ${JSON.stringify(ws.policy)}`, `base = ${JSON.stringify(base)}`, 'probe-interval-ms = 0', `rescan-interval-ms = ${rescanMs}`, ''].join('\n');
+  writeFileSync(config, settings(3_600_000)); // an hour: never within the test
+  const d = await startDaemon(t, ws, { argv: configFileArgs(ws, config) });
+  await d.waitForOutput((o) => o.includes('first.example'), 'the first render');
+
+  writeFileSync(config, settings(200));
+  const n = d.notify!.messages().length;
+  d.child.kill('SIGHUP');
+  await d.waitForNotify((m) => m.startsWith('READY=1'), n);
+  replaceFile(base, 'unqualified-search-registries = ["second.example"]\n'); // the watcher watches the policy dir and the output only
+  await d.waitForOutput((o) => o.includes('second.example'), 'the base change, seen by the rescan at its new interval');
   t.equal(await d.stop(), 0);
 });
 
