@@ -11,6 +11,7 @@ import type { Logger } from '../core/log.js';
 import { findCredentials, type FindCredentialsOptions } from '../registry/auth-file.js';
 import { tlsFor } from '../registry/certs.js';
 import { EndpointClient, type Timeouts } from '../registry/client.js';
+import { RegistryError } from '../registry/errors.js';
 import { afterRequestFailure, asRegistryError } from '../registry/failure.js';
 import { WrongContent } from '../registry/oci-layout.js';
 import type { PullSource } from '../registry/pull.js';
@@ -108,12 +109,19 @@ export class Upstream {
   private readonly now: () => number;
   /** Per endpoint, how its last failure logged at warn failed (kind and class); forgotten at its next success. */
   private readonly warned = new Map<string, string>();
+  /**
+   * close() began: requests still under way fail because we destroyed their clients, which says
+   * nothing of the sources (recorded, it marked healthy ones down, in a health book that
+   * outlives this endpoint). No new client is made and no failure recorded from then on.
+   */
+  private closing = false;
 
   constructor(private readonly opts: UpstreamOptions) {
     this.now = opts.now ?? Date.now;
   }
 
   client(s: PullSource): Promise<EndpointClient> {
+    if (this.closing) return Promise.reject(new RegistryError('the local mirror is stopping', 'unhealthy'));
     const key = sourceKey(s);
     let c = this.clients.get(key);
     if (!c) {
@@ -174,6 +182,7 @@ export class Upstream {
 
   /** A failed attempt: fed to the health cache when it says something about the endpoint. Returns whether it did. */
   failed(s: PullSource, e: unknown): boolean {
+    if (this.closing) return true; // our own close cut it short: not the source's doing, and not "absent" either
     const key = sourceKey(s);
     const err = asRegistryError(e);
     const h = afterRequestFailure(this.opts.health.view()[key], key, err, this.now());
@@ -212,7 +221,7 @@ export class Upstream {
   ): Promise<{ answer: T } | { absent: boolean }> {
     let absent = true;
     for (const s of this.ordered(sources)) {
-      if (deadline.late) break;
+      if (deadline.late || this.closing) break;
       const release = await this.slot(deadline);
       const started = performance.now();
       try {
@@ -250,6 +259,7 @@ export class Upstream {
 
   /** Closes the clients at once: requests still under way upstream are abandoned (their clients are gone), then the health book is written. */
   async close(): Promise<void> {
+    this.closing = true;
     const clients = await Promise.allSettled([...this.clients.values()]);
     // By now every client connection has finished or been cut: what is still in flight upstream (a hung mirror) is abandoned.
     await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.destroy().catch(() => undefined) : Promise.resolve())));

@@ -186,3 +186,25 @@ t.test('firstAnswer: without an answer, absent only when no source failed; with 
   t.same(asked, ['absent.example:1'], 'the first that answers "not here" decides');
   await up.close();
 });
+
+t.test('close(): the requests it cuts short mark no source down, and no client is made after it', async (t) => {
+  const health = await healthBook(undefined, createLogger({ level: 'silent' }));
+  const up = await upstream(2, health);
+  const source = (host: string): PullSource => ({ reference: `${host}/app:t`, endpoint: { host, insecure: true }, role: 'mirror', blocked: false });
+  const sources = [source('hung.example:1'), source('next.example:2')];
+  let cut: (e: Error) => void = () => undefined;
+  const asked: string[] = [];
+  const answer = up.firstAnswer(sources, { late: false }, (s) => {
+    asked.push(s.endpoint.host);
+    return new Promise<never>((_, reject) => (cut = reject));
+  });
+  for (let i = 0; i < 1000 && asked.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  const closed = up.close();
+  // What undici says to a request whose client was destroyed under it.
+  cut(Object.assign(new Error('The client is destroyed'), { code: 'UND_ERR_DESTROYED' }));
+  t.same(await answer, { absent: false }, 'no answer, and not "absent" either');
+  await closed;
+  t.same(asked, ['hung.example:1'], 'the next source is not asked once closing');
+  t.same(health.view(), {}, 'nothing recorded against any source');
+  await t.rejects(up.client(source('new.example:3')), /stopping/);
+});
