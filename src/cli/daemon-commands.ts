@@ -14,6 +14,7 @@ import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile, keepCopy, originalCopyPath } from '../output/managed-file.js';
+import { readTrustedFile, UntrustedFileError } from '../output/private-file.js';
 import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import { releaseOptimizingCompilers } from './daemon-process.js';
@@ -31,8 +32,10 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
   const path = values.config ?? DEFAULT_CONFIG;
   let file: { path: string; text: string } | undefined;
   try {
-    file = { path, text: await fs.readFile(path, 'utf8') };
+    // --allow-unsafe-fragments on the command line (never from the file itself) lifts its check too.
+    file = { path, text: await (values['allow-unsafe-fragments'] === true ? fs.readFile(path, 'utf8') : readTrustedFile(path)) };
   } catch (e) {
+    if (e instanceof UntrustedFileError) return { problems: [e.message] };
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined)
       return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
   }

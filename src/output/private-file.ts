@@ -8,7 +8,7 @@
 import { constants, lstatSync, promises as fs, type Stats } from 'node:fs';
 import { writeFileAtomic, type WriteOptions } from './atomic-write.js';
 import { ownUid } from './pid.js';
-import { trustProblem } from '../core/trust.js';
+import { trustFix, trustProblem } from '../core/trust.js';
 
 /** A state file (or directory) that is there but must not be believed; the message names it and why. */
 export class UntrustedFileError extends Error {
@@ -49,6 +49,27 @@ export async function readPrivateFile(path: string): Promise<string | undefined>
     if (st.ino !== l.ino || st.dev !== l.dev) throw new UntrustedFileError(`${path}: not used: replaced while being opened`);
     const problem = privateFileProblem(st);
     if (problem !== undefined) throw new UntrustedFileError(`${path}: not used: ${problem}`);
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The text of a file root acts on as it says (the daemon's config.toml: its `after-render`
+ * commands run as root, its `allow-unsafe-fragments` lifts the fragments' checks), refused
+ * unless only root or the running user could have written it. A symbolic link is followed
+ * (config management links such files) and its target checked. Throws ENOENT as fs does.
+ */
+export async function readTrustedFile(path: string): Promise<string> {
+  const fh = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    const problem = privateFileProblem(st);
+    if (problem !== undefined) {
+      const fix = st.isFile() ? `; fix: ${trustFix(path, st, ownUid())}` : '';
+      throw new UntrustedFileError(`${path}: not read: ${problem}, so someone else than root could have written it${fix}`);
+    }
     return await fh.readFile('utf8');
   } finally {
     await fh.close();

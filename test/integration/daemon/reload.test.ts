@@ -3,7 +3,8 @@
  * on, new after-render commands apply; an invalid file keeps the previous settings.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { runCli } from '../../helpers/cli.js';
 import { join } from 'node:path';
 import { configFileArgs, fragment, readOrUndefined, replaceFile, sleep, startDaemon, twoPolicyDirs, workspace } from '../../helpers/daemon.js';
 
@@ -87,6 +88,33 @@ t.test('SIGHUP applies a new rescan-interval-ms: a change only the rescan sees (
   await d.waitForNotify((m) => m.startsWith('READY=1'), n);
   replaceFile(base, 'unqualified-search-registries = ["second.example"]\n'); // the watcher watches the policy dir and the output only
   await d.waitForOutput((o) => o.includes('second.example'), 'the base change, seen by the rescan at its new interval');
+  t.equal(await d.stop(), 0);
+});
+
+t.test('a config file someone else than root could have written is refused: at start, and at a reload (the previous settings kept)', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const config = join(ws.dir, 'config.toml');
+  // Its own allow-unsafe-fragments (the test's fragments need it): the flag on the command line would lift the check.
+  writeFileSync(config, [`policy-dir = ${JSON.stringify(ws.policy)}`, 'allow-unsafe-fragments = true', 'probe-interval-ms = 0', ''].join('\n'));
+  const argv = configFileArgs(ws, config).filter((a) => a !== '--allow-unsafe-fragments');
+  chmodSync(config, 0o664);
+  const refused = await runCli(['run', ...argv]);
+  t.not(refused.code, 0, 'the daemon does not start');
+  t.match(refused.stderr, `${config}: not read: writable by group (mode 0664)`);
+  t.match(refused.stderr, `fix: chmod go-w ${config}`);
+  t.notOk(existsSync(ws.output), 'nothing written');
+
+  chmodSync(config, 0o644);
+  const d = await startDaemon(t, ws, { argv });
+  await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the render with the file trusted');
+  chmodSync(config, 0o646);
+  const n = d.notify!.messages().length;
+  d.child.kill('SIGHUP');
+  await d.waitForLog(/reload: .*config\.toml: not read: writable by others \(mode 0646\)/);
+  await d.waitForNotify((m) => m.startsWith('READY=1'), n);
+  const s = await d.status();
+  t.equal(s.state, 'degraded', 'degraded until a reload takes a trusted file');
   t.equal(await d.stop(), 0);
 });
 
