@@ -44,6 +44,7 @@ import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
 import { LOCAL_MIRROR_REGISTRIES_D } from '../local-mirror/mapping.js';
 import { OutputGuard } from './output-guard.js';
+import { readTrustedFile } from '../output/private-file.js';
 import { RenderScheduler } from './render-scheduler.js';
 import { MAX_BACKOFF_MS } from './retry.js';
 import { ReloadQueue } from './reload-queue.js';
@@ -560,9 +561,12 @@ export class Daemon {
   }
 
   private async readBase(): Promise<{ base?: SourceText; source: 'flag' | 'adopted' | 'none' }> {
-    if (this.config.base !== undefined) {
-      const text = await fs.readFile(this.config.base, 'utf8'); // a missing explicit base is an error worth a degraded state
-      return { base: { file: this.config.base, text }, source: 'flag' };
+    const { base } = this.config;
+    if (base !== undefined) {
+      // A missing explicit base is an error worth a degraded state. Its text becomes registries.conf
+      // as a fragment's does: refused, as a fragment, when someone else could have written it.
+      const text = this.config.allowUnsafeFragments ? await fs.readFile(base, 'utf8') : await readTrustedFile(base);
+      return { base: { file: base, text }, source: 'flag' };
     }
     const adopted = await this.state.readBase();
     return adopted !== undefined ? { base: { file: this.state.path('base.conf'), text: adopted }, source: 'adopted' } : { source: 'none' };

@@ -60,8 +60,10 @@ export async function readPrivateFile(path: string): Promise<string | undefined>
  * commands run as root, its `allow-unsafe-fragments` lifts the fragments' checks), refused
  * unless only root or the running user could have written it. A symbolic link is followed
  * (config management links such files) and its target checked. Throws ENOENT as fs does.
+ * `/dev/null`, the usual "none" (`--config /dev/null`, `--base /dev/null`), is empty.
  */
 export async function readTrustedFile(path: string): Promise<string> {
+  if (path === '/dev/null') return '';
   const fh = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();

@@ -4,7 +4,7 @@
  * the daemon manages (unless --force), usage errors (exit 2) and an unusable state dir (1).
  */
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { cleanEnv, fragment, runArgs, startDaemon, workspace } from '../../helpers/daemon.js';
@@ -212,5 +212,22 @@ t.test('a base that does not parse: "not rendered" logged once at error, each re
   writeFileSync(base, '[[registry]]\nlocation = "x.example"\n');
   await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'rendered once the base parses');
   await d.waitForLog(/^INFO: rendered /m); // the line may land a moment after the file
+  t.equal(await d.stop(), 0);
+});
+
+t.test('a --base someone else could have written is refused as a fragment would be: degraded, the output left as it was, rendered once fixed', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const base = join(ws.dir, 'base.conf');
+  writeFileSync(base, 'unqualified-search-registries = ["from-base.example"]\n');
+  chmodSync(base, 0o666);
+  // Without --allow-unsafe-fragments (the test's files are root's, or the running user's, and not writable by others).
+  const argv = runArgs(ws).filter((a) => a !== '--allow-unsafe-fragments');
+  const d = await startDaemon(t, ws, { argv: [...argv, '--base', base, '--rescan-interval-ms', '200'] });
+  await d.waitForLog(/cannot read the base: .*base\.conf: not read: writable by group and others \(mode 0666\).*fix: chmod go-w /);
+  t.equal((await d.status()).state, 'degraded');
+  t.notOk(existsSync(ws.output), 'nothing written from it');
+  chmodSync(base, 0o644);
+  await d.waitForOutput((o) => o.includes('from-base.example') && o.includes('mirror-a.example/a'), 'rendered once the base is trusted');
   t.equal(await d.stop(), 0);
 });
