@@ -116,6 +116,12 @@ export class Daemon {
    * at boot, which waits for our READY=1): run before it, it held the start until its timeout.
    */
   private deferredAfterRender: 'none' | 'due' | Promise<unknown> = 'none';
+  /**
+   * A write that changes the output was begun and its after-render commands have not run yet
+   * (mirrored by the state dir's after-render-due, which carries it over a crash): owed even
+   * when the next render finds the output already holding its text.
+   */
+  private afterRenderOwed = false;
 
   private readonly fragments: FragmentTracker;
   private generalProblems: string[] = [];
@@ -261,6 +267,11 @@ export class Daemon {
     try {
       await removeLeftTemps(this.state, this.config, this.log);
       await this.fragments.load(this.state);
+      this.afterRenderOwed = await this.state.afterRenderDue();
+      if (this.afterRenderOwed)
+        this.log.warn(
+          "the last output written before this start did not have its after-render commands run (a crash or a kill?): they run after this start's render",
+        );
       // Watching first: a change made during the first render, or right after READY=1, must not be missed.
       await this.startWatching();
       await this.scheduler.renderNow();
@@ -684,6 +695,10 @@ export class Daemon {
     if (result.conf) await this.writeRegistriesD(result.conf);
     let changed: boolean;
     try {
+      if (this.config.afterRender.length > 0 && !this.afterRenderOwed && 'text' in look && look.text !== result.text) {
+        await this.state.markAfterRenderDue();
+        this.afterRenderOwed = true;
+      }
       // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
       const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
@@ -742,10 +757,12 @@ export class Daemon {
         this.log.warn({ path: this.config.output, reasons: healthReasons }, `mirror order in ${this.config.output} rewritten: ${healthReasons.join('; ')}`);
       }
       for (const s of this.shadowing) this.log.warn(s);
-      if (!this.ready) this.deferredAfterRender = 'due';
-      else await this.runAfterRender();
     } else {
       this.log.debug({ ms }, `unchanged ${this.config.output}`);
+    }
+    if (changed || this.afterRenderOwed) {
+      if (!this.ready) this.deferredAfterRender = 'due';
+      else await this.runAfterRender();
     }
     this.notifier.status(this.statusLine());
     return dir;
@@ -776,7 +793,12 @@ export class Daemon {
 
   /** The after-render commands (none: nothing to wait for). */
   private async runAfterRender(): Promise<void> {
+    const owed = this.afterRenderOwed;
+    this.afterRenderOwed = false; // a render during the commands owes them again for its own write
     if (this.config.afterRender.length > 0) await runAfterRender(this.config.afterRender, this.config.afterRenderTimeoutMs, this.log);
+    // The file goes once they have run (a crash before leaves them owed), unless a later write owes them again.
+    if (owed && !this.afterRenderOwed)
+      await this.state.clearAfterRenderDue().catch((e: Error) => this.log.warn(`cannot remove ${this.state.path('after-render-due')}: ${e.message}`));
   }
 
   /** The last-good copies saved in the background; a failure is a render error, tried again after a backoff. */

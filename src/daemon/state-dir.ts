@@ -10,6 +10,8 @@
  *   base.conf             the base we render on (the adopted file, or its replacement)
  *   bases/TIME.conf       earlier bases, kept when a new one replaced them
  *   drift/TIME.conf       hand-edited copies of the output we replaced (the last 20)
+ *   after-render-due      present from before a write of the output that changes it until its
+ *                         after-render commands have run: a crash in between leaves them owed
  *
  * What is here becomes policy (a last-good copy is rendered into registries.conf), so the
  * directory must be ours and private (refused at start otherwise), and a file in it that
@@ -27,6 +29,7 @@ import { freeStampedPath, keepStampedCopy, type CopyNaming } from '../output/sta
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
+const AFTER_RENDER_DUE = 'after-render-due';
 /**
  * Last-good copies written at once: their fsyncs overlap, and the bound leaves two of libuv's
  * four threads to the renders that the saves, now in the background, run beside (a first start
@@ -300,6 +303,20 @@ export class StateDir {
       touched = true;
     }
     if (touched) await fsyncDir(this.path('last-good'));
+  }
+
+  /** The after-render commands are owed from the write about to be made (written first, fsynced with the directory). */
+  markAfterRenderDue(): Promise<void> {
+    return this.writeFile(this.path(AFTER_RENDER_DUE), `${new Date().toISOString()}\n`);
+  }
+
+  /** Whether an earlier process wrote the output but did not run its after-render commands. */
+  async afterRenderDue(): Promise<boolean> {
+    return (await this.readFile(this.path(AFTER_RENDER_DUE))) !== undefined;
+  }
+
+  async clearAfterRenderDue(): Promise<void> {
+    await fs.rm(this.path(AFTER_RENDER_DUE), { force: true });
   }
 
   readOriginal(): Promise<string | undefined> {

@@ -143,3 +143,36 @@ t.test("commands do not inherit systemd's notify socket or watchdog: only the ma
   await d.waitForNotify((m) => m === 'WATCHDOG=1'); // the daemon itself still has them
   t.equal(await d.stop(), 0);
 });
+
+t.test(
+  'a write whose commands did not run (the daemon killed in between) owes them: the next start runs them, though its render changes nothing',
+  async (t) => {
+    const ws = workspace(t);
+    const started = join(ws.dir, 'started.txt');
+    const config = join(ws.dir, 'config.toml');
+    // Slow enough to be killed during: it says when it starts, then takes 2 s.
+    writeFileSync(config, `after-render = [["/bin/sh", "-c", ${toml(`echo x >> '${started}'; exec sleep 2`)}]]\n`);
+    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+    const d = await startDaemon(t, ws, { config });
+    await d.waitFor(() => lines(started).length === 1, 'the command after the first render');
+    await d.waitForLog(/after-render: .*: ok/);
+    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-b.example/a']));
+    await d.waitFor(() => lines(started).length === 2, 'the command of the second render, under way');
+    d.child.kill('SIGKILL'); // the output is written, its command has not finished
+    await new Promise((r) => d.child.once('exit', r));
+    t.ok(existsSync(join(ws.state, 'after-render-due')), 'the state dir says the commands are owed');
+
+    const again = await startDaemon(t, ws, { config });
+    await again.waitForLog(/did not have its after-render commands run/);
+    await again.waitFor(() => lines(started).length === 3, 'the owed command, run after the start');
+    await again.waitForLog(/after-render: .*: ok/);
+    t.notMatch(again.stdout(), /INFO: rendered /, 'that start wrote nothing: the output already held the policy');
+    t.equal(await again.stop(), 0);
+    t.notOk(existsSync(join(ws.state, 'after-render-due')), 'paid: no longer owed');
+
+    const third = await startDaemon(t, ws, { config });
+    await third.waitForLog(/watching /);
+    t.equal(await third.stop(), 0);
+    t.equal(lines(started).length, 3, 'a start with nothing owed runs nothing');
+  },
+);
