@@ -30,6 +30,16 @@ export interface RegistryTable {
   origin?: Location;
 }
 
+/**
+ * Which pulls containers/image sends to mirror `m` of `table` (PullSourcesFromReference's
+ * filter): a table's mirror-by-digest-only makes all its mirrors digest-only; else each
+ * mirror's pull-from-mirror ("all", "" and absent: both).
+ */
+export function mirrorServes(table: RegistryTable, m: Endpoint): { readonly byTag: boolean; readonly byDigest: boolean } {
+  if (table.mirrorByDigestOnly) return { byTag: false, byDigest: true };
+  return { byTag: m.pullFromMirror !== 'digest-only', byDigest: m.pullFromMirror !== 'tag-only' };
+}
+
 export interface RegistriesConf {
   unqualifiedSearchRegistries?: string[];
   shortNameMode?: string;

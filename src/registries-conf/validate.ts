@@ -17,7 +17,7 @@ import {
   InvalidReferenceError,
   isPlainCanonicalName,
 } from '../reference/reference.js';
-import { PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from './model.js';
+import { mirrorServes, PULL_FROM_MIRROR_VALUES, SHORT_NAME_MODES, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from './model.js';
 
 function hasScheme(s: string): boolean {
   return s.startsWith('http://') || s.startsWith('https://');
@@ -326,10 +326,13 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
         ),
       );
     } else if (location !== scope && isExactRepo() && checks.problem(location) !== undefined) {
+      // The pulls that reach this endpoint: the location's all, a mirror's by its pull-from-mirror.
+      const { byTag, byDigest } = j < 0 ? { byTag: true, byDigest: true } : mirrorServes(reg, reg.mirrors[j] as Endpoint);
+      const rewritten = [byTag ? `"${location}:TAG"` : '', byDigest ? `"${location}@DIGEST"` : ''].filter(Boolean).join(' or ');
       out.push(
         warning(
           locate(path(), location),
-          `pulls of exactly "${scope}" would be rewritten to "${location}:TAG", which is not a valid reference; containers/image then fails the whole pull`,
+          `pulls of exactly "${scope}"${byTag === byDigest ? '' : byTag ? ' by tag' : ' by digest'} would be rewritten to ${rewritten}, which is not a valid reference; containers/image then fails the whole pull`,
         ),
       );
     }

@@ -18,7 +18,7 @@ import {
   referenceString,
   type ImageReference,
 } from '../reference/reference.js';
-import { type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { mirrorServes, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { tableFinder } from '../registries-conf/governing-table.js';
 import { refMatchingPrefix } from '../reference/scope.js';
 
@@ -143,12 +143,7 @@ export function rewriteReference(refString: string, prefix: string, location: st
 
 /** containers/image PullSourcesFromReference's mirror filter: the mirrors a tag or a digest pull tries. */
 export function keptMirrors(table: RegistryTable, digested: boolean): Endpoint[] {
-  if (table.mirrorByDigestOnly) return digested ? [...table.mirrors] : [];
-  return table.mirrors.filter((m) => {
-    if (m.pullFromMirror === 'digest-only') return digested;
-    if (m.pullFromMirror === 'tag-only') return !digested;
-    return true; // "all", "" and absent
-  });
+  return table.mirrors.filter((m) => (digested ? mirrorServes(table, m).byDigest : mirrorServes(table, m).byTag));
 }
 
 /** Why containers/image's attempt at a physical reference fails before any request (see Source.unusable). */

@@ -62,11 +62,20 @@ t.test('the ICSP of the OpenShift documentation: digest pulls try the mirrors in
 
 t.test('the rewrite our render warns about is one containers/image really refuses', async (t) => {
   // check/render warn: pulls of exactly registry.example.com/redhat rewrite to mirror.example.net@D.
-  const conf = renderTo([example('10-ubi8repo.yaml')]);
+  const warnings: string[] = [];
+  const conf = renderTo([example('10-ubi8repo.yaml')], warnings);
+  t.match(
+    warnings,
+    [/pulls of exactly "registry\.example\.com\/redhat" by digest would be rewritten to "mirror\.example\.net@DIGEST", which is not a valid reference/],
+    'the warning names the pulls that fail: by digest (the mirror is digest-only)',
+  );
   const r = await skopeoInspectRaw(`docker://registry.example.com/redhat@${D}`, { registriesConf: conf });
   t.not(r.code, 0);
   t.match(r.stderr, /rewriting reference/);
   t.same(r.tried, [], 'the whole pull fails before any source is tried');
+  const byTag = await skopeoInspectRaw('docker://registry.example.com/redhat:v1', { registriesConf: conf });
+  t.notMatch(byTag.stderr, /rewriting reference/, 'by tag, the digest-only mirror is not used: nothing to rewrite');
+  t.same(byTag.tried, ['registry.example.com/redhat:v1']);
 });
 
 t.test('IDMS NeverContactSource and ITMS: blocked source after its mirrors, tag mirrors only for tags', async (t) => {
