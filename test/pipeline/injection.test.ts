@@ -12,9 +12,6 @@ import { parseRegistriesConf } from '../../src/registries-conf/parse.js';
 import { renderBody } from '../../src/registries-conf/render.js';
 import { withCpuMs } from '../helpers/cpu.js';
 
-/** A known bug or weakness: `{ todo }` (tap then skips the body) unless RUN_KNOWN_BUGS=1, which runs it to show it still fails. */
-const knownBug = (reason: string): { todo?: string } => (process.env.RUN_KNOWN_BUGS ? {} : { todo: reason });
-
 type Test = Pick<typeof t, 'equal' | 'ok' | 'same' | 'match' | 'notMatch'>;
 
 const TOP_KEYS = ['unqualified-search-registries', 'short-name-mode', 'credential-helpers', 'additional-layer-store-auth-helper', 'aliases', 'registry'];
@@ -236,21 +233,15 @@ t.test('TOML structure tricks: dotted keys, keys after a mirror header, disguise
   rejected(t, one('e.toml', '[[registry]]\nlocation = "a.io"\ninsecure = "true"\n'), 'e.toml', /"insecure" must be a boolean/, 3);
 });
 
-t.test(
-  'an error after a multi-line string that contains a header-like line points at the real line',
-  knownBug(
-    'WEAKNESS: toml-locate scans lines for headers without knowing about multi-line strings, so a "[[mirror-set]]" line inside """...""" shifts locations',
-  ),
-  async (t) => {
-    rejected(
-      t,
-      one('a.toml', 'credential-helpers = ["""\n[[mirror-set]]\n"""]\n[[mirror-set]]\nsource = "bad source"\nmirrors = ["m.io"]\n'),
-      'a.toml',
-      /invalid format for source/,
-      5,
-    );
-  },
-);
+t.test('an error after a multi-line string that contains a header-like line points at the real line', async (t) => {
+  rejected(
+    t,
+    one('a.toml', 'credential-helpers = ["""\n[[mirror-set]]\n"""]\n[[mirror-set]]\nsource = "bad source"\nmirrors = ["m.io"]\n'),
+    'a.toml',
+    /invalid format for source/,
+    5,
+  );
+});
 
 // ---------------------------------------------------------------- OpenShift YAML values
 
