@@ -102,8 +102,22 @@ export function endpointKeysOf(conf: RegistriesConf): Set<string> {
   return keys;
 }
 
+/**
+ * How often an endpoint's certs.d files are read again: a CA or client certificate added or
+ * rotated there (the usual fix for a TLS failure, which the prober, reading them each round,
+ * sees at once) must reach the endpoint's requests without a restart.
+ */
+export const TLS_RECHECK_MS = 10_000;
+
+/** An endpoint's client, with the TLS material it was made with and when that was last compared with certs.d. */
+interface ClientEntry {
+  readonly client: EndpointClient;
+  readonly tls: string;
+  checkedAt: number;
+}
+
 export class Upstream {
-  private readonly clients = new Map<string, Promise<EndpointClient>>();
+  private readonly clients = new Map<string, ClientEntry>();
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly now: () => number;
@@ -120,25 +134,29 @@ export class Upstream {
     this.now = opts.now ?? Date.now;
   }
 
-  client(s: PullSource): Promise<EndpointClient> {
-    if (this.closing) return Promise.reject(new RegistryError('the local mirror is stopping', 'unhealthy'));
+  /** The endpoint's client, made again when its certs.d files changed (looked at every TLS_RECHECK_MS). */
+  async client(s: PullSource): Promise<EndpointClient> {
     const key = sourceKey(s);
-    let c = this.clients.get(key);
-    if (!c) {
-      const { credentials, authFile, timeouts, env } = this.opts;
-      c = tlsFor(s.endpoint.host, this.opts.certDir).then(
-        (tls) =>
-          new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
-            tls,
-            credentials: credentials ? (repo) => findCredentials(repo, this.credentialOptions(authFile)) : () => Promise.resolve(undefined),
-            ...(timeouts ? { timeouts } : {}),
-            ...(env ? { env } : {}),
-          }),
-      );
-      this.clients.set(key, c);
-      c.catch(() => this.clients.delete(key));
+    const kept = this.clients.get(key);
+    if (!this.closing && kept && this.now() - kept.checkedAt < TLS_RECHECK_MS) return kept.client;
+    const material = this.closing ? undefined : await tlsFor(s.endpoint.host, this.opts.certDir);
+    if (this.closing || material === undefined) throw new RegistryError('the local mirror is stopping', 'unhealthy');
+    const tls = JSON.stringify(material);
+    const current = this.clients.get(key); // another request may have made it meanwhile
+    if (current?.tls === tls) {
+      current.checkedAt = this.now();
+      return current.client;
     }
-    return c;
+    current?.client.close().catch(() => undefined); // requests under way on it finish first
+    const { credentials, authFile, timeouts, env } = this.opts;
+    const client = new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
+      tls: material,
+      credentials: credentials ? (repo) => findCredentials(repo, this.credentialOptions(authFile)) : () => Promise.resolve(undefined),
+      ...(timeouts ? { timeouts } : {}),
+      ...(env ? { env } : {}),
+    });
+    this.clients.set(key, { client, tls, checkedAt: this.now() });
+    return client;
   }
 
   private credentialOptions(authFile: string | undefined): FindCredentialsOptions {
@@ -163,7 +181,7 @@ export class Upstream {
     for (const [key, c] of this.clients) {
       if (keep.has(key)) continue;
       this.clients.delete(key);
-      c.then((client) => client.close()).catch(() => undefined);
+      c.client.close().catch(() => undefined);
     }
     for (const key of this.warned.keys()) if (!keep.has(key)) this.warned.delete(key);
   }
@@ -260,9 +278,8 @@ export class Upstream {
   /** Closes the clients at once: requests still under way upstream are abandoned (their clients are gone), then the health book is written. */
   async close(): Promise<void> {
     this.closing = true;
-    const clients = await Promise.allSettled([...this.clients.values()]);
     // By now every client connection has finished or been cut: what is still in flight upstream (a hung mirror) is abandoned.
-    await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.destroy().catch(() => undefined) : Promise.resolve())));
+    await Promise.all([...this.clients.values()].map((c) => c.client.destroy().catch(() => undefined)));
     await this.opts.health.flush();
   }
 }

@@ -7,7 +7,7 @@ import type { RegistriesConf } from '../../src/registries-conf/model.js';
 import { createLogger } from '../../src/core/log.js';
 import { healthState } from '../../src/health/health.js';
 import { emptyStats, type LocalMirrorStats } from '../../src/local-mirror/counters.js';
-import { healthBook, Upstream, type HealthBook } from '../../src/local-mirror/upstream.js';
+import { healthBook, TLS_RECHECK_MS, Upstream, type HealthBook } from '../../src/local-mirror/upstream.js';
 import { DigestMismatch } from '../../src/registry/oci-layout.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import type { PullSource } from '../../src/registry/pull.js';
@@ -207,4 +207,34 @@ t.test('close(): the requests it cuts short mark no source down, and no client i
   t.same(asked, ['hung.example:1'], 'the next source is not asked once closing');
   t.same(health.view(), {}, 'nothing recorded against any source');
   await t.rejects(up.client(source('new.example:3')), /stopping/);
+});
+
+t.test("an endpoint's client is made again when its certs.d files change (looked at every TLS_RECHECK_MS), and kept while they do not", async (t) => {
+  const certDir = mkdtempSync(join(tmpdir(), 'mpd-up-certs-'));
+  t.teardown(() => rmSync(certDir, { recursive: true, force: true }));
+  let now = 1_000_000;
+  const log = createLogger({ level: 'silent' });
+  const up = new Upstream({
+    credentials: false,
+    maxConcurrent: 1,
+    health: await healthBook(undefined, log),
+    stats: emptyStats(),
+    log,
+    certDir,
+    now: () => now,
+  });
+  const s: PullSource = { reference: 'm.example:5000/app:t', endpoint: { host: 'm.example:5000', insecure: false }, role: 'mirror', blocked: false };
+  const first = await up.client(s);
+  now += TLS_RECHECK_MS + 1;
+  t.equal(await up.client(s), first, 'certs.d unchanged: the same client');
+  // A CA dropped into certs.d (its text is only read here: no connection is made).
+  writeFileSync(join(certDir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  t.equal(await up.client(s), first, 'not looked at again before TLS_RECHECK_MS');
+  now += TLS_RECHECK_MS;
+  const second = await up.client(s);
+  t.not(second, first, 'a new client, with the CA');
+  t.equal(up.clientCount, 1, 'the old one is let go');
+  now += TLS_RECHECK_MS;
+  t.equal(await up.client(s), second);
+  await up.close();
 });
