@@ -106,7 +106,7 @@ export async function serveBlob(up: Upstream, sources: readonly PullSource[], b:
   let noBytesPast: NoBytesPast | undefined; // a source that has no byte past where the blob stands
   for (const s of up.ordered(sources)) {
     if (b.deadline.late) return 'late';
-    const release = await up.slot(b.deadline);
+    const release = await up.slot(b.deadline, 'transfer');
     const started = performance.now();
     const piece: Piece = { source: s, from: t.offset, before: t.offset > 0 ? t.hash.copy().digest('hex') : undefined };
     try {

@@ -116,10 +116,16 @@ interface ClientEntry {
   checkedAt: number;
 }
 
+/** What a slot is held for: a blob's transfer (minutes, maybe), or a quick request (a manifest, a HEAD). */
+export type SlotKind = 'transfer' | 'quick';
+
 export class Upstream {
   private readonly clients = new Map<string, ClientEntry>();
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Of `active`, the blob transfers (SlotKind 'transfer'). */
+  private transfers = 0;
+  private readonly waitingQuick: Array<() => void> = [];
+  private readonly waitingTransfers: Array<() => void> = [];
   private readonly now: () => number;
   /** Per endpoint, how its last failure logged at warn failed (kind and class); forgotten at its next success. */
   private readonly warned = new Map<string, string>();
@@ -257,22 +263,49 @@ export class Upstream {
     return { absent };
   }
 
-  /** One upstream slot; call the returned function to give it back (exactly once). `clock` hears of a wait for it. */
-  async slot(clock?: Partial<QueueClock>): Promise<() => void> {
-    if (this.active >= this.opts.maxConcurrent) {
+  /**
+   * One upstream slot; call the returned function to give it back (exactly once). `clock` hears
+   * of a wait for it. Blob transfers may hold all slots but an eighth: a manifest (or a blob's
+   * HEAD) never waits behind minutes of layers, since the child manifest of an index the
+   * endpoint served, or an image's signature, can only come from it (its 20 s deadline, spent
+   * queuing, would fail the pull); waiting requests of that kind go first.
+   */
+  async slot(clock?: Partial<QueueClock>, kind: SlotKind = 'quick'): Promise<() => void> {
+    if (this.free(kind)) this.take(kind);
+    else {
       clock?.queued?.();
-      await new Promise<void>((r) => this.waiting.push(r));
+      await new Promise<void>((r) => (kind === 'transfer' ? this.waitingTransfers : this.waitingQuick).push(r)); // taken for us by wake()
       clock?.dequeued?.();
-    } else this.active++;
+    }
     let given = false;
     return () => {
       if (given) return;
       given = true;
-      const next = this.waiting.shift();
-      if (next)
-        next(); // the slot passes on: `active` stays
-      else this.active--;
+      this.active--;
+      if (kind === 'transfer') this.transfers--;
+      this.wake();
     };
+  }
+
+  private free(kind: SlotKind): boolean {
+    const max = this.opts.maxConcurrent;
+    return this.active < max && (kind === 'quick' || this.transfers < max - Math.floor(max / 8));
+  }
+
+  private take(kind: SlotKind): void {
+    this.active++;
+    if (kind === 'transfer') this.transfers++;
+  }
+
+  /** Hands freed slots to the waiting: quick requests first, then transfers as far as their share allows. */
+  private wake(): void {
+    for (;;) {
+      const [queue, kind] =
+        this.waitingQuick.length > 0 && this.free('quick') ? [this.waitingQuick, 'quick' as const] : [this.waitingTransfers, 'transfer' as const];
+      if (queue.length === 0 || !this.free(kind)) return;
+      this.take(kind);
+      (queue.shift() as () => void)();
+    }
   }
 
   /** Closes the clients at once: requests still under way upstream are abandoned (their clients are gone), then the health book is written. */

@@ -238,3 +238,29 @@ t.test("an endpoint's client is made again when its certs.d files change (looked
   t.equal(await up.client(s), second);
   await up.close();
 });
+
+t.test('blob transfers hold at most all slots but an eighth: a manifest never waits behind them, and waiting manifests go first', async (t) => {
+  const up = await upstream(8);
+  const transfers = await Promise.all(Array.from({ length: 7 }, () => up.slot(undefined, 'transfer')));
+  let eighth: (() => void) | undefined;
+  const waitingTransfer = up.slot(undefined, 'transfer').then((r) => (eighth = r));
+  await new Promise((r) => setImmediate(r));
+  t.equal(eighth, undefined, 'an eighth transfer waits: the last slot is kept for quick requests');
+  const manifest = await up.slot(); // at once
+  let queuedQuick: (() => void) | undefined;
+  const waitingQuick = up.slot().then((r) => (queuedQuick = r));
+  await new Promise((r) => setImmediate(r));
+  t.equal(queuedQuick, undefined, 'all eight slots taken: the next manifest waits too');
+  transfers[0]?.();
+  await waitingQuick;
+  t.ok(queuedQuick, 'a freed slot goes to the waiting manifest first');
+  t.equal(eighth, undefined, 'the waiting transfer still waits');
+  manifest();
+  queuedQuick?.();
+  transfers[1]?.();
+  await waitingTransfer;
+  t.ok(eighth, 'then to the transfer, within its share');
+  for (const release of transfers.slice(2)) release();
+  eighth?.();
+  await up.close();
+});
