@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { readRegularFileSync, writeFileAtomic } from '../output/atomic-write.js';
-import { writeHostsDir } from '../containerd/hosts-dir.js';
+import { removeOurHosts } from '../containerd/hosts-dir.js';
 import { dirname, join } from 'node:path';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { formatDiagnostic, UsageError } from '../core/diagnostic.js';
@@ -262,8 +262,10 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     log.error(`cannot restore ${output}: ${(e as Error).message}`);
     return 1;
   }
-  const hostsDir = values['containerd-hosts-dir'] ?? settings.containerdHostsDir;
-  if (hostsDir !== undefined) await removeOurHostsTomls(hostsDir, log);
+  // Those the settings name, and those the daemon last managed if another (its setting changed since).
+  const recorded = await state.readHostsDirRecord().catch(() => undefined);
+  const hostsDirs = new Set([values['containerd-hosts-dir'] ?? settings.containerdHostsDir, recorded]);
+  for (const hostsDir of hostsDirs) if (hostsDir !== undefined) await removeOurHostsTomls(hostsDir, log);
   await removeOurRegistriesD(output, log);
   const current = await classifyFile(output);
   if (current === 'foreign') return leaveForeign(output, original, log);
@@ -291,9 +293,8 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
 
 /** containerd's hosts.toml files of ours go (an edited one kept beside it first); others' stay. */
 async function removeOurHostsTomls(dir: string, log: Logger): Promise<void> {
-  const st = await fs.stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) return; // no hosts dir (containerd not installed): nothing of ours there
-  const done = await writeHostsDir(dir, []);
+  const done = await removeOurHosts(dir);
+  if (done === undefined) return; // no hosts dir (containerd not installed): nothing of ours there
   for (const e of done.edited) log.warn(`${join(dir, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
   if (done.removed.length > 0) log.info(`removed our hosts.toml for ${done.removed.join(', ')} from ${dir}`);
 }

@@ -320,6 +320,16 @@ export interface TlsLook {
 }
 
 /**
+ * Our hosts.toml files in `dir` removed (an edited one kept first, as when ours replaces it);
+ * others' stay. Undefined when `dir` is not a directory (containerd not installed, or the
+ * directory gone): nothing of ours is there, and nothing is made.
+ */
+export async function removeOurHosts(dir: string): Promise<HostsDirOutcome | undefined> {
+  const st = await fs.stat(dir).catch(() => undefined);
+  return st?.isDirectory() ? writeHostsDir(dir, []) : undefined;
+}
+
+/**
  * `dir` rendered from `conf` and written: the certificate files its hosts use looked up first
  * (tls-files.ts), then the files rendered and written. What containerd cannot express is in
  * `warnings`, and so is a containerd config (`containerdConfig`, default

@@ -38,7 +38,7 @@ import { fsErrorLine, readOnlyHint, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
-import { updateHostsDir } from '../containerd/hosts-dir.js';
+import { removeOurHosts, updateHostsDir } from '../containerd/hosts-dir.js';
 import { tlsListing } from '../containerd/tls-files.js';
 import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
@@ -122,6 +122,8 @@ export class Daemon {
    * when the next render finds the output already holding its text.
    */
   private afterRenderOwed = false;
+  /** The containerd hosts directory our files are in, as the state dir records it (read once). */
+  private managedHostsDir?: { dir: string | undefined };
 
   private readonly fragments: FragmentTracker;
   private generalProblems: string[] = [];
@@ -745,6 +747,7 @@ export class Daemon {
       mirrors,
     };
     this.shadowing = findShadowing(result.conf ?? { registries: [] }, await readDropIns(this.config.output)).map(formatDiagnostic);
+    await this.retireHostsDir();
     if (this.config.containerdHostsDir !== undefined && result.conf) await this.writeContainerdHosts(this.config.containerdHostsDir, result.conf);
     if (changed) {
       this.counters.writes++;
@@ -815,6 +818,31 @@ export class Daemon {
    * expressed is logged when it changes; a hosts.toml of someone else, or a failed write, makes
    * the daemon degraded until a render writes it (each rescan tries again).
    */
+  /**
+   * A hosts directory we managed under an earlier setting (before a reload, or before this
+   * start) that is no longer `containerd-hosts-dir`: our files there go (an edited one kept), or
+   * containerd would go on pulling through mirrors the policy may since have dropped. Once: the
+   * state dir then records the current one.
+   */
+  private async retireHostsDir(): Promise<void> {
+    const current = this.config.containerdHostsDir;
+    this.managedHostsDir ??= { dir: await this.state.readHostsDirRecord() };
+    const old = this.managedHostsDir.dir;
+    if (old === current) return;
+    if (old !== undefined) {
+      const why = current === undefined ? 'containerd-hosts-dir is no longer set' : `containerd-hosts-dir is now ${current}`;
+      try {
+        const done = await removeOurHosts(old);
+        for (const e of done?.edited ?? []) this.log.warn(`${join(old, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
+        this.log.info({ path: old, removed: done?.removed ?? [] }, `${why}: our hosts.toml files in ${old} removed (${done?.removed.length ?? 0})`);
+      } catch (e) {
+        this.log.warn({ path: old }, `${why}: our hosts.toml files in ${old} could not be removed: ${(e as Error).message}; remove them by hand`);
+      }
+    }
+    await this.state.writeHostsDirRecord(current);
+    this.managedHostsDir = { dir: current };
+  }
+
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
     try {
       const localMirror = this.localMirror.listening();

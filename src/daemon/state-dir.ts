@@ -10,6 +10,8 @@
  *   base.conf             the base we render on (the adopted file, or its replacement)
  *   bases/TIME.conf       earlier bases, kept when a new one replaced them
  *   drift/TIME.conf       hand-edited copies of the output we replaced (the last 20)
+ *   containerd-hosts-dir  the containerd hosts directory whose hosts.toml files are ours (a
+ *                         later setting naming another, or none, has ours there removed)
  *   after-render-due      present from before a write of the output that changes it until its
  *                         after-render commands have run: a crash in between leaves them owed
  *
@@ -30,6 +32,7 @@ import { freeStampedPath, keepStampedCopy, type CopyNaming } from '../output/sta
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
 const AFTER_RENDER_DUE = 'after-render-due';
+const HOSTS_DIR_RECORD = 'containerd-hosts-dir';
 /**
  * Last-good copies written at once: their fsyncs overlap, and the bound leaves two of libuv's
  * four threads to the renders that the saves, now in the background, run beside (a first start
@@ -317,6 +320,17 @@ export class StateDir {
 
   async clearAfterRenderDue(): Promise<void> {
     await fs.rm(this.path(AFTER_RENDER_DUE), { force: true });
+  }
+
+  /** The containerd hosts directory last managed; undefined: none (or a daemon from before this record). */
+  async readHostsDirRecord(): Promise<string | undefined> {
+    const text = await this.readFile(this.path(HOSTS_DIR_RECORD));
+    return text?.trim() || undefined;
+  }
+
+  async writeHostsDirRecord(dir: string | undefined): Promise<void> {
+    if (dir === undefined) await fs.rm(this.path(HOSTS_DIR_RECORD), { force: true });
+    else await this.writeFile(this.path(HOSTS_DIR_RECORD), `${dir}\n`);
   }
 
   readOriginal(): Promise<string | undefined> {

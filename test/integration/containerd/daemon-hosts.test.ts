@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { runCli } from '../../helpers/cli.js';
-import { fragment, readOrUndefined, replaceFile, startDaemon, workspace, type DaemonProcess } from '../../helpers/daemon.js';
+import { configFileArgs, fragment, readOrUndefined, replaceFile, startDaemon, workspace, type DaemonProcess } from '../../helpers/daemon.js';
 
 t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   const ws = workspace(t);
@@ -136,4 +136,41 @@ t.test('a hosts directory that cannot be written: logged once at error, the resc
   await d.waitFor(() => existsSync(join(hostsDir, 'quay.io', 'hosts.toml')), 'written once possible');
   await d.waitForLog(/^INFO: containerd's hosts in .* written again/m);
   t.equal(await d.stop(), 0);
+});
+
+t.test('containerd-hosts-dir moved (a reload) or unset (a restart): our hosts.toml files in the old directory go, others stay', async (t) => {
+  const ws = workspace(t);
+  const first = join(ws.dir, 'certs.d');
+  const second = join(ws.dir, 'certs2.d');
+  mkdirSync(join(first, 'ghcr.io'), { recursive: true });
+  writeFileSync(join(first, 'ghcr.io', 'hosts.toml'), 'server = "https://ghcr.io"\n'); // someone else's
+  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
+  const config = join(ws.dir, 'config.toml');
+  const settings = (hostsDir?: string): string =>
+    [
+      `policy-dir = ${JSON.stringify(ws.policy)}`,
+      'probe-interval-ms = 0',
+      `containerd-config = ${JSON.stringify(join(ws.dir, 'containerd-config.toml'))}`,
+      ...(hostsDir !== undefined ? [`containerd-hosts-dir = ${JSON.stringify(hostsDir)}`] : []),
+      '',
+    ].join('\n');
+  writeFileSync(config, settings(first));
+  const argv = configFileArgs(ws, config);
+  const d = await startDaemon(t, ws, { argv });
+  await d.waitFor(() => existsSync(join(first, 'quay.io', 'hosts.toml')), 'ours written in the first directory');
+
+  writeFileSync(config, settings(second));
+  const n = d.notify!.messages().length;
+  d.child.kill('SIGHUP');
+  await d.waitForNotify((m) => m.startsWith('READY=1'), n);
+  await d.waitFor(() => existsSync(join(second, 'quay.io', 'hosts.toml')), 'ours written in the new directory');
+  await d.waitFor(() => !existsSync(join(first, 'quay.io')), 'ours gone from the old one, with its directory');
+  t.equal(readFileSync(join(first, 'ghcr.io', 'hosts.toml'), 'utf8'), 'server = "https://ghcr.io"\n', "someone else's stays");
+  t.equal(await d.stop(), 0);
+
+  writeFileSync(config, settings(undefined));
+  const again = await startDaemon(t, ws, { argv });
+  await again.waitForLog(/containerd-hosts-dir is no longer set: our hosts\.toml files in .*certs2\.d removed \(1\)/);
+  t.notOk(existsSync(join(second, 'quay.io')), 'at the next start, ours gone from the directory no longer set');
+  t.equal(await again.stop(), 0);
 });
