@@ -15,6 +15,7 @@ import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile, keepCopy, originalCopyPath } from '../output/managed-file.js';
 import { readTrustedFile, UntrustedFileError } from '../output/private-file.js';
+import { utf8Text } from '../registries-conf/parse.js';
 import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import { releaseOptimizingCompilers } from './daemon-process.js';
@@ -33,7 +34,7 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
   let file: { path: string; text: string } | undefined;
   try {
     // --allow-unsafe-fragments on the command line (never from the file itself) lifts its check too.
-    file = { path, text: await (values['allow-unsafe-fragments'] === true ? fs.readFile(path, 'utf8') : readTrustedFile(path)) };
+    file = { path, text: utf8Text(await (values['allow-unsafe-fragments'] === true ? fs.readFile(path) : readTrustedFile(path)), path) };
   } catch (e) {
     if (e instanceof UntrustedFileError) return { problems: [e.message] };
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined)

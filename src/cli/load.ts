@@ -11,6 +11,7 @@ import type { Logger } from '../core/log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES, oversizeMessage, readPolicyDir } from '../fragments/policy-dir.js';
 import { VERSION } from '../core/version.js';
+import { INVALID_UTF8, invalidUtf8Line } from '../registries-conf/parse.js';
 
 export interface LoadOptions {
   readonly policyDir: string;
@@ -110,8 +111,9 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
 
   let base: SourceText | undefined;
   if (opts.base !== undefined) {
+    let bytes: Buffer | undefined;
     try {
-      base = { file: opts.base, text: await fs.readFile(opts.base, 'utf8') };
+      bytes = await fs.readFile(opts.base);
     } catch (e) {
       diagnostics.push(
         error(
@@ -120,6 +122,9 @@ export async function loadAndBuild(opts: LoadOptions, log: Logger): Promise<Load
         ),
       );
     }
+    const badLine = bytes && invalidUtf8Line(bytes);
+    if (badLine !== undefined) diagnostics.push(error({ file: opts.base, line: badLine }, `${INVALID_UTF8}: containers/image refuses the whole file`));
+    else if (bytes) base = { file: opts.base, text: bytes.toString('utf8') };
   }
   const containerd = opts.containerdHostsDir !== undefined ? { containerdHostsDir: opts.containerdHostsDir } : {};
   const result = buildRegistriesConf({ base, fragments, version: VERSION, ...containerd }, { file: opts.output });

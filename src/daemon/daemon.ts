@@ -13,6 +13,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import { formatDiagnostic, unlabelledDiagnostic } from '../core/diagnostic.js';
 import { FailureLog } from '../core/failure-log.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
+import { utf8Text } from '../registries-conf/parse.js';
 import type { Logger } from '../core/log.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { readPolicyDir, readPolicyDirNames, type FragmentReadCache, type PolicyDirContents } from '../fragments/policy-dir.js';
@@ -578,7 +579,7 @@ export class Daemon {
     if (base !== undefined) {
       // A missing explicit base is an error worth a degraded state. Its text becomes registries.conf
       // as a fragment's does: refused, as a fragment, when someone else could have written it.
-      const text = this.config.allowUnsafeFragments ? await fs.readFile(base, 'utf8') : await readTrustedFile(base);
+      const text = utf8Text(this.config.allowUnsafeFragments ? await fs.readFile(base) : await readTrustedFile(base), base);
       return { base: { file: base, text }, source: 'flag' };
     }
     const adopted = await this.state.readBase();

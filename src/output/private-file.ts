@@ -59,11 +59,12 @@ export async function readPrivateFile(path: string): Promise<string | undefined>
  * The text of a file root acts on as it says (the daemon's config.toml: its `after-render`
  * commands run as root, its `allow-unsafe-fragments` lifts the fragments' checks), refused
  * unless only root or the running user could have written it. A symbolic link is followed
- * (config management links such files) and its target checked. Throws ENOENT as fs does.
+ * (config management links such files) and its target checked. Its bytes (the caller decodes
+ * them: utf8Text refuses what is not UTF-8). Throws ENOENT as fs does.
  * `/dev/null`, the usual "none" (`--config /dev/null`, `--base /dev/null`), is empty.
  */
-export async function readTrustedFile(path: string): Promise<string> {
-  if (path === '/dev/null') return '';
+export async function readTrustedFile(path: string): Promise<Buffer> {
+  if (path === '/dev/null') return Buffer.alloc(0);
   const fh = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
@@ -72,7 +73,7 @@ export async function readTrustedFile(path: string): Promise<string> {
       const fix = st.isFile() ? `; fix: ${trustFix(path, st, ownUid())}` : '';
       throw new UntrustedFileError(`${path}: not read: ${problem}, so someone else than root could have written it${fix}`);
     }
-    return await fh.readFile('utf8');
+    return await fh.readFile();
   } finally {
     await fh.close();
   }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { homeDirectory } from '../core/home-dir.js';
 import type { RegistriesConf } from './model.js';
-import { INVALID_UTF8, invalidUtf8Line, parseRegistriesConf, refusedFile } from './parse.js';
+import { parseRegistriesConf, refusedFile, utf8Text } from './parse.js';
 import { mergeRegistriesConfs } from './layer.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 
@@ -120,10 +120,7 @@ export async function listDropIns(dir: string): Promise<string[]> {
  * UTF-8 text, a Latin-1 byte would become U+FFFD and the file would pass.
  */
 async function readUtf8(file: string): Promise<string> {
-  const bytes = await fs.readFile(file);
-  const line = invalidUtf8Line(bytes);
-  if (line === undefined) return bytes.toString('utf8');
-  throw new Error(`${file}:${line}: ${INVALID_UTF8}`);
+  return utf8Text(await fs.readFile(file), file);
 }
 
 function parseFile(text: string, file: string, dropIn: boolean, warnings: Diagnostic[]): RegistriesConf {

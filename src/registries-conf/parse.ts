@@ -269,6 +269,17 @@ export function invalidUtf8Line(bytes: Uint8Array): number | undefined {
   return line;
 }
 
+/**
+ * A registries.conf (or TOML settings) file's bytes as text; an Error `FILE:LINE: invalid UTF-8`
+ * when they are not UTF-8, which BurntSushi/toml refuses (read as UTF-8 text, a Latin-1 byte
+ * would become U+FFFD and the file would pass, changed).
+ */
+export function utf8Text(bytes: Uint8Array, file: string): string {
+  const line = invalidUtf8Line(bytes);
+  if (line !== undefined) throw new Error(`${file}:${line}: ${INVALID_UTF8}`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
 /** A registries.conf file as read: its text, or the line of its first byte that is not UTF-8 (then no text). */
 export interface ConfText {
   readonly file: string;

@@ -279,6 +279,19 @@ t.test('render --output naming a directory: one line naming it and what --output
   }
 });
 
+t.test('a --base that is not UTF-8 is refused at its line, as containers/image refuses it (not rendered with U+FFFD in its place)', async (t) => {
+  const { dir, policy, out } = workspace();
+  const base = join(dir, 'latin1.conf');
+  // A Latin-1 "ó" in a comment: containers/image refuses the whole file for it.
+  writeFileSync(base, Buffer.concat([Buffer.from('unqualified-search-registries = ["docker.io"]\n# Jos'), Buffer.from([0xf3]), Buffer.from('\n')]));
+  for (const command of ['check', 'render']) {
+    const r = await runCli([command, '--policy-dir', policy, '--output', out, '--base', base]);
+    t.equal(r.code, 1, command);
+    t.match(r.stderr, `${base}:2:1: error: invalid UTF-8 (containers/image reads UTF-8 only): containers/image refuses the whole file`, command);
+  }
+  t.notOk(existsSync(out), 'nothing written');
+});
+
 t.test('a --base that cannot be read: named, why, and how to render on no base (exit 1, nothing written)', async (t) => {
   const { dir, policy, out } = workspace();
   const base = join(dir, 'no-such-base.conf');

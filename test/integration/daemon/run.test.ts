@@ -231,3 +231,16 @@ t.test('a --base someone else could have written is refused as a fragment would 
   await d.waitForOutput((o) => o.includes('from-base.example') && o.includes('mirror-a.example/a'), 'rendered once the base is trusted');
   t.equal(await d.stop(), 0);
 });
+
+t.test('a --base that is not UTF-8 is a render problem at its line (degraded, output left as it was), as containers/image refuses it', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const base = join(ws.dir, 'base.conf');
+  writeFileSync(base, Buffer.concat([Buffer.from('# Jos'), Buffer.from([0xf3]), Buffer.from('\nunqualified-search-registries = ["from-base.example"]\n')]));
+  const d = await startDaemon(t, ws, { args: ['--base', base, '--rescan-interval-ms', '200'] });
+  await d.waitForLog(/cannot read the base: .*base\.conf:1: invalid UTF-8/);
+  t.notOk(existsSync(ws.output), 'nothing written');
+  writeFileSync(base, '# José\nunqualified-search-registries = ["from-base.example"]\n');
+  await d.waitForOutput((o) => o.includes('from-base.example'), 'rendered once the base is UTF-8');
+  t.equal(await d.stop(), 0);
+});
