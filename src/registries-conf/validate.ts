@@ -10,6 +10,7 @@
  */
 import { error, warning, type DataPath as TomlPath, type Diagnostic, type Location, type Locator } from '../core/diagnostic.js';
 import {
+  ERR_NOT_CANONICAL,
   isDomainContainersImage,
   parseNamedContainersImage,
   parseNormalizedNamed,
@@ -295,6 +296,19 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
   const wildcard = scope.startsWith('*.');
   if (!wildcard) {
     const p = checks.problemBelow(scope); // usually also its location's: parsed once
+    if (p === ERR_NOT_CANONICAL) {
+      // A well-formed name that normalizes to another (index.docker.io is docker.io): containers/image
+      // loads the table and never matches it, and no pull fails for it. Said, not refused (an IDMS
+      // for index.docker.io, which OpenShift admits, would be held); its location and mirrors are
+      // never rewritten to: nothing more to check.
+      out.push(
+        warning(
+          locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
+          `prefix "${scope}" is not a registry or repository namespace (${p}); no image name can match it, so this table (its location and mirrors) is never used`,
+        ),
+      );
+      return;
+    }
     if (p)
       out.push(
         error(

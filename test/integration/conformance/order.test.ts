@@ -306,3 +306,24 @@ t.test("a mirror on another port of a blocked host: our warning, and containers/
   const r = await skopeoInspectRaw(`docker://registry.example.com/app@${D}`, { registriesConf: conf });
   t.match(r.stderr, /registry\.example\.com:5000\/cache\/app@sha256:a+: registry registry\.example\.com is blocked in/);
 });
+
+t.test('an IDMS for index.docker.io (OpenShift admits it): rendered with a warning, loaded by containers/image, its table never matched', async (t) => {
+  const warnings: string[] = [];
+  const idms = [
+    'apiVersion: config.openshift.io/v1',
+    'kind: ImageDigestMirrorSet',
+    'metadata:',
+    '  name: hub',
+    'spec:',
+    '  imageDigestMirrors:',
+    '  - source: index.docker.io',
+    '    mirrors:',
+    '    - mirror.example.net/hub',
+    '',
+  ].join('\n');
+  const conf = renderTo([{ file: 'hub.yaml', text: idms }], warnings);
+  t.match(warnings, [/prefix "index\.docker\.io" is not a registry or repository namespace .*so this table .* is never used/]);
+  const r = await skopeoInspectRaw(`docker://index.docker.io/library/busybox@${D}`, { registriesConf: conf, timeoutMs: 15_000 });
+  t.notMatch(r.stderr, /loading registries configuration|rewriting reference/, 'containers/image loads the file');
+  t.same(r.tried, [`docker.io/library/busybox@${D}`], 'and pulls as if the table were not there: docker.io, no mirror');
+});
