@@ -224,13 +224,13 @@ async function serveManifest(
   ctx.stats.requests.manifests++;
   const head = req.method === 'HEAD';
   const what = `${route.name}${route.byDigest ? '@' : ':'}${route.reference}`;
-  const found = await findManifest(ctx.up, sources, route.reference, deadline);
+  const found = await findManifest(ctx.up, sources, route.reference, deadline, head);
   if (deadline.late) return;
-  if ('bytes' in found) {
+  if ('digest' in found) {
     // As distribution answers it: a type the client did not list is not its manifest (it could not read it).
     if (!acceptsManifest(req.headers.accept, found.mediaType))
       return sendError(res, head, ctx.stats, 404, 'MANIFEST_UNKNOWN', `${what} is ${found.mediaType.slice(0, 100)}, which the request's Accept does not list`);
-    ctx.blobSizes.learn(found.bytes);
+    if (found.bytes) ctx.blobSizes.learn(found.bytes);
     return sendManifest(res, head, found, ctx.stats);
   }
   if (found.absent) return sendError(res, head, ctx.stats, 404, 'MANIFEST_UNKNOWN', `no source has ${what}`);

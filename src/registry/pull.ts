@@ -381,12 +381,38 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
   return writeBlobStream(dest, d.digest, d.size, res.body, onBytes).finally(disarm);
 }
 
+/** A manifest request's answer other than 200, as the error it is (404 absent, 401/403 forbidden, 5xx unhealthy). */
+function manifestStatusError(ref: string, status: number): RegistryError {
+  const kind = status === 404 ? 'absent' : status === 401 || status === 403 ? 'forbidden' : status >= 500 ? 'unhealthy' : 'invalid';
+  return new RegistryError(`manifest ${ref}: HTTP ${status}`, kind, status >= 500 ? 'server-error' : undefined, status);
+}
+
+/**
+ * What a HEAD of manifest `ref` says of it: its type, digest and size; undefined when the
+ * answer lacks one (the manifest must then be fetched to know them). Throws as
+ * getManifestBytes for an answer other than 200.
+ */
+export async function headManifest(
+  client: EndpointClient,
+  repo: string,
+  ref: string,
+): Promise<{ mediaType: string; digest: string; size: number } | undefined> {
+  const res = await client.get(`/v2/${repo}/manifests/${ref}`, repo, ACCEPT, 'HEAD');
+  await discard(res, client.timeouts.bodyIdleMs);
+  if (res.status !== 200) throw manifestStatusError(ref, res.status);
+  const header = (name: string): string | undefined => (typeof res.headers[name] === 'string' ? res.headers[name] : undefined);
+  const digest = header('docker-content-digest');
+  const mediaType = header('content-type')?.split(';')[0]?.trim();
+  const size = Number(header('content-length'));
+  if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest) || !mediaType || !Number.isSafeInteger(size) || size <= 0 || size > MAX_MANIFEST_BYTES) return undefined;
+  return { mediaType, digest, size };
+}
+
 export async function getManifestBytes(client: EndpointClient, repo: string, ref: string): Promise<{ bytes: Buffer; header?: string }> {
   const res = await client.get(`/v2/${repo}/manifests/${ref}`, repo, ACCEPT);
   if (res.status !== 200) {
     await discard(res, client.timeouts.bodyIdleMs);
-    const kind = res.status === 404 ? 'absent' : res.status === 401 || res.status === 403 ? 'forbidden' : res.status >= 500 ? 'unhealthy' : 'invalid';
-    throw new RegistryError(`manifest ${ref}: HTTP ${res.status}`, kind, res.status >= 500 ? 'server-error' : undefined, res.status);
+    throw manifestStatusError(ref, res.status);
   }
   const len = Number(res.headers['content-length']);
   if (Number.isFinite(len) && len > MAX_MANIFEST_BYTES) {

@@ -161,6 +161,25 @@ t.test('Accept: a manifest of a type the client did not list is MANIFEST_UNKNOWN
   }
 });
 
+t.test('a HEAD by tag (containerd resolves tags so) is asked upstream as a HEAD, never a GET: Docker Hub counts GETs against its pull limit', async (t) => {
+  const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*';
+  await mirror.clearLog();
+  const r = await request(`http://${setup.address}/v2/${setup.repository}/manifests/v1`, { method: 'HEAD', headers: { accept } });
+  await r.body.dump();
+  t.equal(r.statusCode, 200);
+  t.equal(r.headers['docker-content-digest'], D);
+  t.equal(r.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
+  t.equal(r.headers['content-length'], String(img.manifest.length), "the manifest's size, as a GET would send it");
+  const asked = (await mirror.requests()).filter((x) => x.kind === 'manifests').map((x) => `${x.method} ${x.reference ?? ''}`);
+  t.same(asked, ['HEAD v1'], 'the mirror saw one HEAD of the tag');
+  const status = async (method: 'GET' | 'HEAD'): Promise<number> => {
+    const u = await request(`http://${setup.address}/v2/${setup.repository}/manifests/no-such-tag`, { method, headers: { accept } });
+    await u.body.dump();
+    return u.statusCode;
+  };
+  t.equal(await status('HEAD'), await status('GET'), 'a tag no mirror has: answered as a GET is');
+});
+
 t.test('a docker v2s2 image: served with its type to clients that list it, 404 to one taking OCI only; skopeo pulls it', async (t) => {
   const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
   const tmp = mkdtempSync(join(work, 'v2s2-'));
