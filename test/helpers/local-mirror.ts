@@ -38,11 +38,14 @@ export interface LocalMirrorSetup {
 export interface SourceTable {
   readonly blocked?: boolean;
   readonly pullFromMirror?: 'digest-only' | 'tag-only';
+  /** One mirror's own pull-from-mirror, by location (over `pullFromMirror`). */
+  readonly mirrorModes?: Readonly<Record<string, 'digest-only' | 'tag-only'>>;
 }
 
 export function confText(address: string, mirrors: readonly string[], table: SourceTable = {}): string {
-  const mode = table.pullFromMirror ? `pull-from-mirror = "${table.pullFromMirror}"\n` : '';
-  const mirror = (location: string): string => `[[registry.mirror]]\nlocation = "${location}"\ninsecure = true\n${mode}`;
+  const modeOf = (location: string): string | undefined => table.mirrorModes?.[location] ?? table.pullFromMirror;
+  const mode = (location: string): string => (modeOf(location) ? `pull-from-mirror = "${modeOf(location)}"\n` : '');
+  const mirror = (location: string): string => `[[registry.mirror]]\nlocation = "${location}"\ninsecure = true\n${mode(location)}`;
   const blocked = table.blocked ? 'blocked = true\n' : '';
   return `unqualified-search-registries = []\n\n[[registry]]\nprefix = "${SOURCE}"\nlocation = "${SOURCE}"\n${blocked}${[localMirrorLocation(address, SOURCE), ...mirrors].map(mirror).join('')}`;
 }

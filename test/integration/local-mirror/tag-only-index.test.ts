@@ -38,3 +38,23 @@ t.test('tag-only mirrors: the list by tag, its child manifest by digest, and sko
   t.equal(copy.code, 0, `skopeo copy by tag through the endpoint: ${copy.stderr.slice(-600)}`);
   t.ok((ep.stats().sources[`insecure://${mirror.host}`]?.ok ?? 0) >= 2, 'served from the tag-only mirror');
 });
+
+t.test("a digest-only and a tag-only mirror on one registry (two repositories): the tag's child manifest and blobs come from the tag-only one", async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'mpd-tag-only-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const registry = await registryFor(t);
+  const idx = await buildIndex(join(work, 'idx'), 'v1', [{ os: ociOs(), architecture: ociArch(), content: 'only under tags/' }]);
+  await pushIndex(idx, `${registry.host}/tags:v1`); // the digest-only repository has none of it
+  const [digests, tags] = [`${registry.host}/digests`, `${registry.host}/tags`];
+  const lm = await localMirrorSetup(t, [digests, tags], {}, { blocked: true, mirrorModes: { [digests]: 'digest-only', [tags]: 'tag-only' } });
+  await lm.start();
+  await registry.clearLog();
+  const copy = await lm.copy(':v1', join(work, 'out'));
+  t.equal(copy.code, 0, `skopeo copy by tag through the endpoint: ${copy.stderr.slice(-600)}`);
+  const child = (await registry.requests()).filter((r) => r.reference === idx.images[0]?.manifestDigest && r.status === 200);
+  t.same(
+    child.map((r) => r.repo),
+    ['tags'],
+    'the child manifest came from the tag-only repository',
+  );
+});
