@@ -330,6 +330,21 @@ export async function removeOurHosts(dir: string): Promise<HostsDirOutcome | und
 }
 
 /**
+ * The hosts whose hosts.toml in `dir` is ours (as written or edited): what a removal left
+ * (writeHostsDir takes a file it cannot unlink for not ours, and says nothing).
+ */
+export async function ourHostsIn(dir: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (name === EDITED_DIR) continue;
+    const file = join(dir, name, 'hosts.toml');
+    const kind = standingOf(file, await readRegularFile(file).catch(() => undefined)).kind;
+    if (kind === 'ours' || kind === 'edited') left.push(name);
+  }
+  return left;
+}
+
+/**
  * `dir` rendered from `conf` and written: the certificate files its hosts use looked up first
  * (tls-files.ts), then the files rendered and written. What containerd cannot express is in
  * `warnings`, and so is a containerd config (`containerdConfig`, default

@@ -39,7 +39,7 @@ import { fsErrorLine, readOnlyHint, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
-import { removeOurHosts, updateHostsDir } from '../containerd/hosts-dir.js';
+import { ourHostsIn, removeOurHosts, updateHostsDir } from '../containerd/hosts-dir.js';
 import { tlsListing } from '../containerd/tls-files.js';
 import { fileIdentity, inputsFingerprint } from './inputs-fingerprint.js';
 import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirror-host.js';
@@ -123,8 +123,11 @@ export class Daemon {
    * when the next render finds the output already holding its text.
    */
   private afterRenderOwed = false;
+  /** Writes that owed them, counted: a run of the commands clears the record only if none came since it began. */
+  private afterRenderMarks = 0;
   /** The containerd hosts directory our files are in, as the state dir records it (read once). */
   private managedHostsDir?: { dir: string | undefined };
+  private retireFailureLogged?: string;
 
   private readonly fragments: FragmentTracker;
   private generalProblems: string[] = [];
@@ -696,12 +699,9 @@ export class Daemon {
 
     // Before the output: a pull through an endpoint the output newly lists reads its signatures at once.
     if (result.conf) await this.writeRegistriesD(result.conf);
+    if (this.config.afterRender.length > 0 && !this.afterRenderOwed && 'text' in look && look.text !== result.text) await this.owesAfterRender();
     let changed: boolean;
     try {
-      if (this.config.afterRender.length > 0 && !this.afterRenderOwed && 'text' in look && look.text !== result.text) {
-        await this.state.markAfterRenderDue();
-        this.afterRenderOwed = true;
-      }
       // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
       const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
@@ -797,12 +797,21 @@ export class Daemon {
 
   /** The after-render commands (none: nothing to wait for). */
   private async runAfterRender(): Promise<void> {
-    const owed = this.afterRenderOwed;
+    const owedAt = this.afterRenderOwed ? this.afterRenderMarks : undefined;
     this.afterRenderOwed = false; // a render during the commands owes them again for its own write
     if (this.config.afterRender.length > 0) await runAfterRender(this.config.afterRender, this.config.afterRenderTimeoutMs, this.log);
-    // The file goes once they have run (a crash before leaves them owed), unless a later write owes them again.
-    if (owed && !this.afterRenderOwed)
+    // The file goes once they have run (a crash before leaves them owed), unless a write since owes them again.
+    if (owedAt !== undefined && owedAt === this.afterRenderMarks)
       await this.state.clearAfterRenderDue().catch((e: Error) => this.log.warn(`cannot remove ${this.state.path('after-render-due')}: ${e.message}`));
+  }
+
+  /** A write that changes the output is next: its after-render commands are owed, on record before it. */
+  private async owesAfterRender(): Promise<void> {
+    this.afterRenderOwed = true;
+    this.afterRenderMarks++;
+    await this.state
+      .markAfterRenderDue()
+      .catch((e: Error) => this.log.warn(`cannot record that the after-render commands are owed (${e.message}): a crash before they run would lose them`));
   }
 
   /** The last-good copies saved in the background; a failure is a render error, tried again after a backoff. */
@@ -826,22 +835,34 @@ export class Daemon {
    * state dir then records the current one.
    */
   private async retireHostsDir(): Promise<void> {
-    const current = this.config.containerdHostsDir;
-    this.managedHostsDir ??= { dir: await this.state.readHostsDirRecord() };
-    const old = this.managedHostsDir.dir;
-    if (old === current) return;
-    if (old !== undefined) {
-      const why = current === undefined ? 'containerd-hosts-dir is no longer set' : `containerd-hosts-dir is now ${current}`;
-      try {
+    const current = this.config.containerdHostsDir !== undefined ? resolve(this.config.containerdHostsDir) : undefined;
+    try {
+      this.managedHostsDir ??= { dir: await this.state.readHostsDirRecord() };
+      const old = this.managedHostsDir.dir;
+      if (old === current) return;
+      if (old !== undefined) {
+        const why = current === undefined ? 'containerd-hosts-dir is no longer set' : `containerd-hosts-dir is now ${current}`;
         const done = await removeOurHosts(old);
         for (const e of done?.edited ?? []) this.log.warn(`${join(old, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
+        const left = await ourHostsIn(old);
+        if (left.length > 0) {
+          // Kept on record: tried again at the next render, said once.
+          const line = `${why}, but our hosts.toml files in ${old} could not all be removed (${left.join(', ')} left); remove them by hand`;
+          if (line !== this.retireFailureLogged) this.log.warn({ path: old, left }, line);
+          this.retireFailureLogged = line;
+          return;
+        }
         this.log.info({ path: old, removed: done?.removed ?? [] }, `${why}: our hosts.toml files in ${old} removed (${done?.removed.length ?? 0})`);
-      } catch (e) {
-        this.log.warn({ path: old }, `${why}: our hosts.toml files in ${old} could not be removed: ${(e as Error).message}; remove them by hand`);
       }
+      await this.state.writeHostsDirRecord(current);
+      this.managedHostsDir = { dir: current };
+      this.retireFailureLogged = undefined;
+    } catch (e) {
+      // Never the render's failure: the output is written, containerd's new directory is still to be.
+      const line = `containerd: the hosts directory managed before could not be looked after: ${(e as Error).message}`;
+      if (line !== this.retireFailureLogged) this.log.warn(line);
+      this.retireFailureLogged = line;
     }
-    await this.state.writeHostsDirRecord(current);
-    this.managedHostsDir = { dir: current };
   }
 
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
