@@ -108,6 +108,7 @@ export function endpointKeysOf(conf: RegistriesConf): Set<string> {
  * sees at once) must reach the endpoint's requests without a restart.
  */
 export const TLS_RECHECK_MS = 10_000;
+const RETIRED_CLIENT_GRACE_MS = 60_000;
 
 /** An endpoint's client, with the TLS material it was made with and when that was last compared with certs.d. */
 interface ClientEntry {
@@ -121,6 +122,8 @@ export type SlotKind = 'transfer' | 'quick';
 
 export class Upstream {
   private readonly clients = new Map<string, ClientEntry>();
+  /** Clients replaced by newer ones, closed after a grace (retire()). */
+  private readonly retiring = new Set<EndpointClient>();
   private active = 0;
   /** Of `active`, the blob transfers (SlotKind 'transfer'). */
   private transfers = 0;
@@ -142,18 +145,23 @@ export class Upstream {
 
   /** The endpoint's client, made again when its certs.d files changed (looked at every TLS_RECHECK_MS). */
   async client(s: PullSource): Promise<EndpointClient> {
+    if (this.closing) throw new RegistryError('the local mirror is stopping', 'unhealthy');
     const key = sourceKey(s);
     const kept = this.clients.get(key);
-    if (!this.closing && kept && this.now() - kept.checkedAt < TLS_RECHECK_MS) return kept.client;
-    const material = this.closing ? undefined : await tlsFor(s.endpoint.host, this.opts.certDir);
-    if (this.closing || material === undefined) throw new RegistryError('the local mirror is stopping', 'unhealthy');
+    if (kept && this.now() - kept.checkedAt < TLS_RECHECK_MS) return kept.client;
+    if (kept) kept.checkedAt = this.now(); // one look per interval: requests meanwhile take the kept client
+    let material: Awaited<ReturnType<typeof tlsFor>>;
+    try {
+      material = await tlsFor(s.endpoint.host, this.opts.certDir);
+    } catch (e) {
+      if (kept) return kept.client; // certs.d half-way through a change (a key without its cert yet): the client that worked
+      throw e;
+    }
+    if (this.closing) throw new RegistryError('the local mirror is stopping', 'unhealthy');
     const tls = JSON.stringify(material);
     const current = this.clients.get(key); // another request may have made it meanwhile
-    if (current?.tls === tls) {
-      current.checkedAt = this.now();
-      return current.client;
-    }
-    current?.client.close().catch(() => undefined); // requests under way on it finish first
+    if (current?.tls === tls) return current.client;
+    if (current) this.retire(current.client);
     const { credentials, authFile, timeouts, env } = this.opts;
     const client = new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
       tls: material,
@@ -163,6 +171,19 @@ export class Upstream {
     });
     this.clients.set(key, { client, tls, checkedAt: this.now() });
     return client;
+  }
+
+  /**
+   * A client replaced (new certs.d files): closed only after RETIRED_CLIENT_GRACE_MS, since a
+   * request that took it may still need it for a step (a redirect, a token, a resumed blob),
+   * which a closed client refuses, and that refusal would be taken for its source's failure.
+   */
+  private retire(client: EndpointClient): void {
+    this.retiring.add(client);
+    setTimeout(() => {
+      this.retiring.delete(client);
+      client.close().catch(() => undefined);
+    }, RETIRED_CLIENT_GRACE_MS).unref();
   }
 
   private credentialOptions(authFile: string | undefined): FindCredentialsOptions {
@@ -312,7 +333,8 @@ export class Upstream {
   async close(): Promise<void> {
     this.closing = true;
     // By now every client connection has finished or been cut: what is still in flight upstream (a hung mirror) is abandoned.
-    await Promise.all([...this.clients.values()].map((c) => c.client.destroy().catch(() => undefined)));
+    const clients = [...[...this.clients.values()].map((c) => c.client), ...this.retiring];
+    await Promise.all(clients.map((c) => c.destroy().catch(() => undefined)));
     await this.opts.health.flush();
   }
 }

@@ -37,6 +37,7 @@ const MT = {
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
 };
 export const ACCEPT = [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ');
+const ACCEPTED_TYPES: ReadonlySet<string> = new Set([MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList]);
 const INDEX_TYPES = new Set([MT.ociIndex, MT.dockerList]);
 
 /** One candidate, as the source order gives it. */
@@ -389,8 +390,9 @@ function manifestStatusError(ref: string, status: number): RegistryError {
 
 /**
  * What a HEAD of manifest `ref` says of it: its type, digest and size; undefined when the
- * answer lacks one (the manifest must then be fetched to know them). Throws as
- * getManifestBytes for an answer other than 200.
+ * answer lacks one, names a generic type, or the registry takes no HEAD (405, 501): the
+ * manifest must then be fetched to know them. Throws as getManifestBytes for another answer
+ * than 200.
  */
 export async function headManifest(
   client: EndpointClient,
@@ -399,12 +401,15 @@ export async function headManifest(
 ): Promise<{ mediaType: string; digest: string; size: number } | undefined> {
   const res = await client.get(`/v2/${repo}/manifests/${ref}`, repo, ACCEPT, 'HEAD');
   await discard(res, client.timeouts.bodyIdleMs);
+  if (res.status === 405 || res.status === 501) return undefined; // no HEAD there: a GET tells
   if (res.status !== 200) throw manifestStatusError(ref, res.status);
   const header = (name: string): string | undefined => (typeof res.headers[name] === 'string' ? res.headers[name] : undefined);
   const digest = header('docker-content-digest');
   const mediaType = header('content-type')?.split(';')[0]?.trim();
   const size = Number(header('content-length'));
-  if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest) || !mediaType || !Number.isSafeInteger(size) || size <= 0 || size > MAX_MANIFEST_BYTES) return undefined;
+  // A generic type (a static or object-store registry's application/json): the body says, as for a GET.
+  if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest) || !mediaType || !ACCEPTED_TYPES.has(mediaType)) return undefined;
+  if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_MANIFEST_BYTES) return undefined;
   return { mediaType, digest, size };
 }
 
