@@ -304,7 +304,7 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
       out.push(
         warning(
           locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
-          `prefix "${scope}" is not a registry or repository namespace (${p}); no image name can match it, so this table (its location and mirrors) is never used`,
+          `prefix "${scope}" is not a registry or repository namespace (${p}); no image name can match it, so containers/image (podman, skopeo, CRI-O) never uses this table (its location and mirrors)`,
         ),
       );
       return;

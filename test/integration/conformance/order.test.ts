@@ -322,7 +322,7 @@ t.test('an IDMS for index.docker.io (OpenShift admits it): rendered with a warni
     '',
   ].join('\n');
   const conf = renderTo([{ file: 'hub.yaml', text: idms }], warnings);
-  t.match(warnings, [/prefix "index\.docker\.io" is not a registry or repository namespace .*so this table .* is never used/]);
+  t.match(warnings, [/prefix "index\.docker\.io" is not a registry or repository namespace .*so containers\/image .* never uses this table/]);
   const r = await skopeoInspectRaw(`docker://index.docker.io/library/busybox@${D}`, { registriesConf: conf, timeoutMs: 15_000 });
   t.notMatch(r.stderr, /loading registries configuration|rewriting reference/, 'containers/image loads the file');
   t.same(r.tried, [`docker.io/library/busybox@${D}`], 'and pulls as if the table were not there: docker.io, no mirror');
