@@ -18,7 +18,9 @@ t.test('the endpoint under another loopback spelling is itself: never a source',
 const ADDR = '127.0.0.1:5999';
 const D = 'a'.repeat(64);
 
-function digestOnlyConf(): RegistriesConf {
+/** quay.io/org's table: the endpoint first, then `mirrors` (each its location and pull-from-mirror, if any). */
+function orgConf(endpointMode: string | undefined, mirrors: ReadonlyArray<readonly [string, string]>): RegistriesConf {
+  const mode = (m: string | undefined): string[] => (m ? [`pull-from-mirror = "${m}"`] : []);
   const text = [
     'unqualified-search-registries = []',
     '[[registry]]',
@@ -27,14 +29,16 @@ function digestOnlyConf(): RegistriesConf {
     '[[registry.mirror]]',
     `location = "${localMirrorLocation(ADDR, 'quay.io/org')}"`,
     'insecure = true',
-    'pull-from-mirror = "digest-only"',
-    '[[registry.mirror]]',
-    'location = "mirror.example:5000/org"',
-    'pull-from-mirror = "digest-only"',
+    ...mode(endpointMode),
+    ...mirrors.flatMap(([location, m]) => ['[[registry.mirror]]', `location = "${location}"`, ...mode(m)]),
   ].join('\n');
   const parsed = parseRegistriesConf(text, 'rendered.conf');
   if (!parsed.conf) throw new Error('the test conf does not parse');
   return mergeRegistriesConfs(parsed.conf);
+}
+
+function digestOnlyConf(): RegistriesConf {
+  return orgConf('digest-only', [['mirror.example:5000/org', 'digest-only']]);
 }
 
 t.test("an image's attachment tags name its digest; other tags do not", async (t) => {
@@ -61,24 +65,10 @@ t.test("a digest-only table: an attachment tag comes from the image's sources, a
 });
 
 t.test('a tag-only mirror on the same registry as a digest-only one is a source of its own for blobs', async (t) => {
-  const text = [
-    'unqualified-search-registries = []',
-    '[[registry]]',
-    'prefix = "quay.io/org"',
-    'location = "quay.io/org"',
-    '[[registry.mirror]]',
-    `location = "${localMirrorLocation(ADDR, 'quay.io/org')}"`,
-    'insecure = true',
-    '[[registry.mirror]]',
-    'location = "mirror.example:5000/digests/org"',
-    'pull-from-mirror = "digest-only"',
-    '[[registry.mirror]]',
-    'location = "mirror.example:5000/tags/org"',
-    'pull-from-mirror = "tag-only"',
-  ].join('\n');
-  const parsed = parseRegistriesConf(text, 'rendered.conf');
-  if (!parsed.conf) throw new Error('the test conf does not parse');
-  const conf = mergeRegistriesConfs(parsed.conf);
+  const conf = orgConf(undefined, [
+    ['mirror.example:5000/digests/org', 'digest-only'],
+    ['mirror.example:5000/tags/org', 'tag-only'],
+  ]);
   const name = localMirrorLocation(ADDR, 'quay.io/org').slice(ADDR.length + 1) + '/app';
   // A tag pull's index came from tags/org: its manifests and blobs live in that repository.
   t.same(
