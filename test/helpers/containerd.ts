@@ -34,7 +34,7 @@ export async function startContainerd(t: { teardown(fn: () => unknown): void }, 
       // Collections late, always: a test that removes content without forgetContent() fails
       // every time, not only when the machine is loaded.
       '[plugins."io.containerd.gc.v1.scheduler"]',
-      '  schedule_delay = "3s"',
+      '  schedule_delay = "500ms"',
       '  pause_threshold = 0.001',
       '[grpc]',
       `  address = ${JSON.stringify(socket)}`,
@@ -68,7 +68,8 @@ export async function startContainerd(t: { teardown(fn: () => unknown): void }, 
  * the next collection, and until then a fetch re-links it without a request (the "shared"
  * content policy). containerd schedules collections at its own pace, later under load, so
  * without this a test's "came from mirror X" failed now and then (seen in CI; made certain
- * with a 3 s `schedule_delay`). Deleting a lease with `--sync` runs one and waits for it.
+ * with a late `schedule_delay`, below). Deleting a lease with `--sync` runs one and waits for
+ * it (and for that delay: kept at 500 ms, which still fails a plain `rm` every run here).
  */
 export async function forgetContent(socket: string, digests: readonly string[]): Promise<void> {
   const ctr = (...args: string[]) => run('ctr', ['--address', socket, ...args], { timeout: 60_000 });
