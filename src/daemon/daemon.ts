@@ -824,11 +824,6 @@ export class Daemon {
   }
 
   /**
-   * containerd's hosts directory from the configuration just written (issue #16). What cannot be
-   * expressed is logged when it changes; a hosts.toml of someone else, or a failed write, makes
-   * the daemon degraded until a render writes it (each rescan tries again).
-   */
-  /**
    * A hosts directory we managed under an earlier setting (before a reload, or before this
    * start) that is no longer `containerd-hosts-dir`: our files there go (an edited one kept), or
    * containerd would go on pulling through mirrors the policy may since have dropped. Once: the
@@ -865,6 +860,11 @@ export class Daemon {
     }
   }
 
+  /**
+   * containerd's hosts directory from the configuration just written (issue #16). What cannot be
+   * expressed is logged when it changes; a hosts.toml of someone else, or a failed write, makes
+   * the daemon degraded until a render writes it (each rescan tries again).
+   */
   private async writeContainerdHosts(dir: string, conf: RegistriesConf): Promise<void> {
     try {
       const localMirror = this.localMirror.listening();

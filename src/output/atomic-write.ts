@@ -230,8 +230,13 @@ export function fsyncDir(dir: string): Promise<void> {
   return fsyncDirWith(poolIo, dir);
 }
 
-async function fsyncDirWith(io: WriteIo, dir: string): Promise<void> {
-  const fd = await io.open(dir, constants.O_RDONLY | constants.O_DIRECTORY, 0);
+function fsyncDirWith(io: WriteIo, dir: string): Promise<void> {
+  return fsyncPath(io, dir, constants.O_RDONLY | constants.O_DIRECTORY);
+}
+
+/** fsync(2) of what `path` opened with `flags` is: a directory's entries, a file's content. */
+async function fsyncPath(io: WriteIo, path: string, flags: number): Promise<void> {
+  const fd = await io.open(path, flags, 0);
   try {
     await fsyncFd(fd);
   } finally {
@@ -256,13 +261,8 @@ export function tempPathBeside(path: string, nonce: string = randomBytes(4).toSt
 }
 
 /** Makes a file's content durable (a copy made with copyFile, which does not). */
-export async function fsyncFile(path: string): Promise<void> {
-  const fd = await poolIo.open(path, constants.O_RDONLY | constants.O_NOFOLLOW, 0);
-  try {
-    await fsyncFd(fd);
-  } finally {
-    await poolIo.close(fd);
-  }
+export function fsyncFile(path: string): Promise<void> {
+  return fsyncPath(poolIo, path, constants.O_RDONLY | constants.O_NOFOLLOW);
 }
 
 /** Our temp files (tempPathBeside). */

@@ -296,26 +296,19 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
   const wildcard = scope.startsWith('*.');
   if (!wildcard) {
     const p = checks.problemBelow(scope); // usually also its location's: parsed once
-    if (p === ERR_NOT_CANONICAL) {
+    if (p) {
+      const at = locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope);
+      const notANamespace = `prefix "${scope}" is not a registry or repository namespace (${p}); no image name`;
       // A well-formed name that normalizes to another (index.docker.io is docker.io): containers/image
       // loads the table and never matches it, and no pull fails for it. Said, not refused (an IDMS
       // for index.docker.io, which OpenShift admits, would be held); its location and mirrors are
       // never rewritten to: nothing more to check.
-      out.push(
-        warning(
-          locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
-          `prefix "${scope}" is not a registry or repository namespace (${p}); no image name can match it, so containers/image (podman, skopeo, CRI-O) never uses this table (its location and mirrors)`,
-        ),
-      );
-      return;
+      if (p === ERR_NOT_CANONICAL) {
+        out.push(warning(at, `${notANamespace} can match it, so containers/image (podman, skopeo, CRI-O) never uses this table (its location and mirrors)`));
+        return;
+      }
+      out.push(error(at, `${notANamespace} could match it`));
     }
-    if (p)
-      out.push(
-        error(
-          locate(['registry', i, reg.prefix ? 'prefix' : 'location'], scope),
-          `prefix "${scope}" is not a registry or repository namespace (${p}); no image name could match it`,
-        ),
-      );
   }
   // A scope that is itself a repository (quay.io/ns/app) can be pulled as exactly that: the rewrite then appends ":tag".
   // Asked only of an endpoint other than the scope (a scope rewritten to itself stays what it was), so that the

@@ -36,8 +36,8 @@ const MT = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
 };
-export const ACCEPT = [MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList].join(', ');
 const ACCEPTED_TYPES: ReadonlySet<string> = new Set([MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList]);
+export const ACCEPT = [...ACCEPTED_TYPES].join(', ');
 const INDEX_TYPES = new Set([MT.ociIndex, MT.dockerList]);
 
 /** One candidate, as the source order gives it. */
