@@ -24,6 +24,7 @@ import type { DaemonStatus } from '../../src/daemon/daemon.js';
 import { BIN } from './cli.js';
 import { startNotifyListener, type NotifyListener } from './notify-listener.js';
 import { forCoverage } from './untracked.js';
+import { orAfter } from './or-after.js';
 
 export const DEADLINE_MS = 10_000;
 const POLL_MS = 40;
@@ -283,7 +284,7 @@ export async function startDaemon(t: Teardown, ws: Workspace, opts: DaemonOption
   t.teardown(async () => {
     if (!hasExited()) {
       child.kill('SIGKILL');
-      await Promise.race([exited, sleep(5000)]);
+      await orAfter(exited, 5000, undefined);
     }
     await notify?.close();
   });

@@ -42,6 +42,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PullSource } from '../../src/registry/pull.js';
+import { orAfter } from './or-after.js';
 
 export const REGISTRY_BIN = process.env.TEST_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 
@@ -451,10 +452,18 @@ class RegistryProcess implements Registry {
     this.#killWatchdog();
     const exited = this.#exited;
     child.kill('SIGTERM');
-    const termed = await Promise.race([exited.then(() => true), sleep(TERM_WAIT_MS).then(() => false)]);
+    const termed = await orAfter(
+      exited.then(() => true),
+      TERM_WAIT_MS,
+      false,
+    );
     if (!termed) {
       child.kill('SIGKILL');
-      const killed = await Promise.race([exited.then(() => true), sleep(KILL_WAIT_MS).then(() => false)]);
+      const killed = await orAfter(
+        exited.then(() => true),
+        KILL_WAIT_MS,
+        false,
+      );
       if (!killed) throw new Error(`registry pid ${child.pid} did not exit after SIGKILL`);
     }
   }
