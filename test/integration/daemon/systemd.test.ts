@@ -6,11 +6,11 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { exists, fragment, readOrUndefined, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
+import { immutableSupported } from '../../helpers/immutable.js';
 
 const isWatchdog = (m: string): boolean => m === 'WATCHDOG=1';
 
@@ -152,20 +152,6 @@ t.test('output whose parent is a file: READY but degraded, retried, written once
   await d.waitForLog(/written again/); // the line may land a moment after the status
   t.equal(await d.stop(), 0);
 });
-
-/** chattr +i needs CAP_LINUX_IMMUTABLE and a file system that supports it. */
-function immutableSupported(): boolean {
-  const probe = mkdtempSync(join(tmpdir(), 'mpd-chattr-'));
-  try {
-    execFileSync('chattr', ['+i', probe], { stdio: 'ignore' });
-    execFileSync('chattr', ['-i', probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
 
 const immutable = immutableSupported();
 t.test(
