@@ -266,8 +266,16 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   // Those the settings name, and those the daemon last managed if another (its setting changed since).
   const recorded = await state.readHostsDirRecord().catch(() => undefined);
   const hostsDirs = new Set([values['containerd-hosts-dir'] ?? settings.containerdHostsDir, recorded]);
-  for (const hostsDir of hostsDirs) if (hostsDir !== undefined) await removeOurHostsTomls(hostsDir, log);
+  let hostsLeft = false;
+  for (const hostsDir of hostsDirs) if (hostsDir !== undefined && !(await removeOurHostsTomls(hostsDir, log))) hostsLeft = true;
   await removeOurRegistriesD(output, log);
+  // registries.conf is restored all the same; the exit status says something of ours was left.
+  const status = await restoreOutput(output, original, state, log);
+  return hostsLeft ? 1 : status;
+}
+
+/** registries.conf as it was before us: the adopted original, `render`'s kept copy, or none (ours removed). */
+async function restoreOutput(output: string, original: string | undefined, state: StateDir, log: Logger): Promise<number> {
   const current = await classifyFile(output);
   if (current === 'foreign') return leaveForeign(output, original, log);
   if (current === 'edited') {
@@ -292,12 +300,14 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
   return 0;
 }
 
-/** containerd's hosts.toml files of ours go (an edited one kept beside it first); others' stay. */
-async function removeOurHostsTomls(dir: string, log: Logger): Promise<void> {
+/** containerd's hosts.toml files of ours go (an edited one kept beside it first); others' stay. Whether all of ours went. */
+async function removeOurHostsTomls(dir: string, log: Logger): Promise<boolean> {
   const done = await removeOurHosts(dir);
-  if (done === undefined) return; // no hosts dir (containerd not installed): nothing of ours there
+  if (done === undefined) return true; // no hosts dir (containerd not installed): nothing of ours there
   for (const e of done.edited) log.warn(`${join(dir, e.host, 'hosts.toml')} was edited since mirror-policyd wrote it: kept as ${e.savedAs}`);
   if (done.removed.length > 0) log.info(`removed our hosts.toml for ${done.removed.join(', ')} from ${dir}`);
+  for (const c of done.conflicts) log.error(`${formatDiagnostic(c)}; containerd still pulls through its mirrors: remove it by hand`);
+  return done.conflicts.length === 0;
 }
 
 /** The local mirror's registries.d drop-in beside the output, when it is ours (one edited or someone else's stays, said). */

@@ -231,8 +231,8 @@ async function removeIfOurs(dir: string, entry: Dirent, aliased: ReadonlySet<str
   if (!(await isDirectoryOrLinkToOne(dir, entry))) return;
   if (entry.isSymbolicLink() && aliased.has(await fs.realpath(join(dir, entry.name)))) return;
   const hostDir = join(dir, entry.name);
-  // One that cannot be read (a directory by that name) is not known to be ours: not ours to report either.
-  const removed = await removeOurHostsToml(dir, entry.name, now, out).catch(() => 'not ours' as const);
+  // Ours that cannot be removed (EROFS, EPERM) throws: its mirrors would stay in use, and writeHostsDir reports it.
+  const removed = await removeOurHostsToml(dir, entry.name, now, out);
   if (removed === 'not ours') return;
   if (removed === 'removed') out.removed.push(entry.name);
   const moved = await moveKeptCopies(dir, entry.name);
@@ -252,7 +252,8 @@ async function removeOurHostsToml(dir: string, host: string, now: Date, out: Hos
   const file = join(dir, host, 'hosts.toml');
   let kept: string | undefined;
   for (let attempt = 0; attempt < RACE_TRIES; attempt++) {
-    const bytes = await readRegularFile(file);
+    const bytes = await readUnlessUnreadable(file);
+    if (bytes === UNREADABLE) return 'not ours';
     const standing = standingOf(file, bytes);
     if (standing.kind === 'missing') return 'none';
     if (standing.kind === 'foreign' || standing.kind === 'link') return 'not ours';
@@ -260,8 +261,8 @@ async function removeOurHostsToml(dir: string, host: string, now: Date, out: Hos
       out.edited.push({ host, savedAs: await keepEdited(dir, host, standing.text, now) });
       kept = standing.text;
     }
-    const again = await readRegularFile(file);
-    if (linkAt(file) !== undefined) return 'not ours';
+    const again = await readUnlessUnreadable(file);
+    if (again === UNREADABLE || linkAt(file) !== undefined) return 'not ours';
     if (again === undefined) return 'none';
     if (bytes !== undefined && again.equals(bytes)) {
       await fs.unlink(file);
@@ -269,6 +270,13 @@ async function removeOurHostsToml(dir: string, host: string, now: Date, out: Hos
     }
   }
   return 'not ours';
+}
+
+const UNREADABLE = Symbol('unreadable');
+
+/** One that cannot be read (a directory by that name) is not known to be ours: not ours to remove or report. */
+function readUnlessUnreadable(file: string): Promise<Buffer | undefined | typeof UNREADABLE> {
+  return readRegularFile(file).catch(() => UNREADABLE);
 }
 
 /** The kept copies an earlier version left in a host directory that has no hosts.toml, moved to EDITED_DIR; whether any was. */
@@ -329,10 +337,7 @@ export async function removeOurHosts(dir: string): Promise<HostsDirOutcome | und
   return st?.isDirectory() ? writeHostsDir(dir, []) : undefined;
 }
 
-/**
- * The hosts whose hosts.toml in `dir` is ours (as written or edited): what a removal left
- * (writeHostsDir takes a file it cannot unlink for not ours, and says nothing).
- */
+/** The hosts whose hosts.toml in `dir` is ours (as written or edited): what a removal left. */
 export async function ourHostsIn(dir: string): Promise<string[]> {
   const left: string[] = [];
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {

@@ -19,3 +19,13 @@ export function immutableSupported(): boolean {
     rmSync(probe, { recursive: true, force: true });
   }
 }
+
+/** `path` made immutable while `f` runs, and mutable again after, whatever `f` does (or the test's directory could not be removed). */
+export async function whileImmutable<T>(path: string, f: () => Promise<T>): Promise<T> {
+  execFileSync('chattr', ['+i', path]);
+  try {
+    return await f();
+  } finally {
+    execFileSync('chattr', ['-i', path]);
+  }
+}

@@ -16,6 +16,7 @@ import { HOSTS_TOML_HEADER } from '../../../src/containerd/hosts-toml.js';
 import { tlsListing } from '../../../src/containerd/tls-files.js';
 import { BIN } from '../../helpers/cli.js';
 import type { RegistriesConf } from '../../../src/registries-conf/model.js';
+import { immutableSupported, whileImmutable } from '../../helpers/immutable.js';
 
 const ours = (server: string): string => `${HOSTS_TOML_HEADER}server = "${server}"\n`;
 
@@ -389,5 +390,24 @@ t.test(
     });
     t.match(r.stderr, /quay\.io\/hosts\.toml: .*cannot write: .*ENOSPC/, 'the write failed for want of space, and said so');
     t.match(r.stdout, /^left: $/m, 'and the host directory it made is gone again');
+  },
+);
+
+t.test(
+  'ours that cannot be removed (its directory immutable) is a conflict, not taken for not ours: its mirrors would stay in use',
+  { skip: immutableSupported() ? false : 'chattr +i does not work here' },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mpd-hosts-stuck-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    await writeHostsDir(dir, [
+      { host: 'old.io', text: ours('https://old.io') },
+      { host: 'gone.io', text: ours('https://gone.io') },
+    ]);
+    const outcome = await whileImmutable(join(dir, 'old.io'), () => writeHostsDir(dir, []));
+    t.same(outcome.removed, ['gone.io'], 'the others are still removed');
+    t.match(outcome.conflicts.map(formatDiagnostic), [/old\.io\/hosts\.toml: cannot remove: .*(EPERM|not permitted)/]);
+    t.ok(existsSync(join(dir, 'old.io', 'hosts.toml')), 'it is still there');
+    const later = await writeHostsDir(dir, []);
+    t.same([later.removed, later.conflicts], [['old.io'], []], 'removed at the next try once it can be');
   },
 );
