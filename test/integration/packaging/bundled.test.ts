@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
-import { debContents, PACKAGES_TESTED_ELSEWHERE, policyFixture, run, type Ran } from '../../helpers/packages.js';
+import { debContents, PACKAGES_TESTED_ELSEWHERE, policyFixture, run, STAGE_ENV, type Ran } from '../../helpers/packages.js';
 import { REPO_ROOT } from '../../helpers/repo.js';
 import { untracked } from '../../helpers/untracked.js';
 import { orAfter } from '../../helpers/or-after.js';
@@ -52,7 +52,7 @@ const fetched = SKIP_ALL
   : run('bash', [join(ROOT, 'packaging/node-runtime.sh'), NODE_MAJOR, runtimeDir], { timeout: 180_000 });
 const staged =
   fetched.status === 0
-    ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...process.env, MPD_NODE: runtimeDir }, timeout: 240_000 })
+    ? run('bash', [join(ROOT, 'packaging/stage.sh'), stageDir], { env: { ...STAGE_ENV, MPD_NODE: runtimeDir }, timeout: 240_000 })
     : undefined;
 const build =
   staged?.status === 0

@@ -1,6 +1,6 @@
 /**
- * The packages (issue 6): one staged tree (packaging/stage.sh: the program built from HEAD
- * with its production dependencies) is packaged both ways, then
+ * The packages (issue 6): one staged tree (packaging/stage.sh: the program as the pretest
+ * built it, STAGE_ENV, with its production dependencies) is packaged both ways, then
  *  - the .deb: its control data, `lintian` without errors, its file list, and the extracted
  *    program run for real (`--version`, `check`, `render`, the daemon up to READY=1 with no
  *    capabilities), with the extracted /usr/lib tree put in place in a private mount
@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
-import { debContents, PACKAGES_TESTED_ELSEWHERE, policyFixture, run, type Ran } from '../../helpers/packages.js';
+import { debContents, PACKAGES_TESTED_ELSEWHERE, policyFixture, run, STAGE_ENV, type Ran } from '../../helpers/packages.js';
 import { REPO_ROOT } from '../../helpers/repo.js';
 import { untracked } from '../../helpers/untracked.js';
 import { orAfter } from '../../helpers/or-after.js';
@@ -40,7 +40,7 @@ const unless = (ok: boolean, why: string): string | false => PACKAGES_TESTED_ELS
 
 const staged: Ran = PACKAGES_TESTED_ELSEWHERE
   ? { status: null, stdout: '', stderr: PACKAGES_TESTED_ELSEWHERE }
-  : run('bash', [join(ROOT, 'packaging/stage.sh'), stage], { timeout: 240_000 });
+  : run('bash', [join(ROOT, 'packaging/stage.sh'), stage], { env: STAGE_ENV, timeout: 240_000 });
 const debBuild = staged.status === 0 ? run('bash', [join(ROOT, 'packaging/deb/build.sh')], { env, timeout: 120_000 }) : undefined;
 const deb = debBuild?.status === 0 ? debBuild.stdout.trim() : '';
 const arch = run('dpkg', ['--print-architecture']).stdout.trim();
