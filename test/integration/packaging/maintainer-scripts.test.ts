@@ -334,3 +334,25 @@ t.test("purge: our containerd hosts.toml files go (an edited one kept first, whe
   t.equal(off.purge().purged.status, 0);
   t.ok(existsSync(join(off.root, 'etc/containerd/certs.d/quay.io/hosts.toml')), 'without containerd-hosts-dir in config.toml nothing is looked at');
 });
+
+t.test('purge: our hosts.toml files go from the hosts directory the daemon last managed too, when config.toml names another or none', async (t) => {
+  const ours = stampedText(`${HOSTS_TOML_HEADER}server = "https://quay.io"\n`);
+  for (const [name, config] of [
+    ['purge-hosts-moved', 'containerd-hosts-dir = "/etc/containerd/certs.d"\n'],
+    ['purge-hosts-unset', '# containerd-hosts-dir unset since the daemon last ran\n'],
+  ] as const) {
+    const h = host(name, { current: OURS, original: ORIGINAL, config });
+    write(join(h.state, 'containerd-hosts-dir'), '/srv/containerd/hosts/\n', 0o600);
+    write(join(h.root, 'srv/containerd/hosts/quay.io/hosts.toml'), ours);
+    write(join(h.root, 'etc/containerd/certs.d/docker.io/hosts.toml'), ours.replace('quay.io', 'docker.io'));
+    const { purged } = h.purge();
+    t.equal(purged.status, 0, `${name}: postrm purge`, { stderr: purged.stderr });
+    t.notOk(existsSync(join(h.root, 'srv/containerd/hosts/quay.io')), `${name}: ours in the recorded directory removed`);
+    t.match(purged.stdout, 'removed /srv/containerd/hosts/quay.io/hosts.toml');
+    t.equal(
+      existsSync(join(h.root, 'etc/containerd/certs.d/docker.io/hosts.toml')),
+      name === 'purge-hosts-unset',
+      `${name}: config.toml's own directory cleaned as before (left when it names none)`,
+    );
+  }
+});
