@@ -684,8 +684,14 @@ export class Daemon {
     );
     // Statuses are recorded once the write's outcome is known, so that `status` never lists a
     // fragment the output does not yet hold while the write is under way (a failed write is
-    // reported beside them).
-    const recordStatuses = (): void => this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
+    // reported beside them): at the rename itself when the file changes, so that neither does it
+    // list a fragment the output no longer holds while the directory is fsynced. Once.
+    let recorded = false;
+    const recordStatuses = (): void => {
+      if (recorded) return;
+      recorded = true;
+      this.fragments.record(result.statuses, [...dirWarnings, ...result.diagnostics]);
+    };
     if (result.text === undefined) {
       recordStatuses();
       this.counters.renderErrors++;
@@ -703,7 +709,7 @@ export class Daemon {
     let changed: boolean;
     try {
       // The output first: the last-good copies are saved after it, off the path of a change (saveSoon).
-      const outcome = await this.output.replace(result.text, look).finally(() => this.saveLastGood());
+      const outcome = await this.output.replace(result.text, look, recordStatuses).finally(() => this.saveLastGood());
       if (outcome === 'raced') {
         // Not recorded: the output does not hold this render, and the render asked for now follows.
         this.trigger();

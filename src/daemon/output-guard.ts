@@ -107,8 +107,11 @@ export class OutputGuard {
     }
   }
 
-  /** Writes `text` over the output if it still holds what `look` saw; throws when it cannot be written. */
-  async replace(text: string, look: OutputLook): Promise<ReplaceOutcome> {
+  /**
+   * Writes `text` over the output if it still holds what `look` saw; throws when it cannot be
+   * written. `onReplaced` runs as soon as the new file is in place (before its directory's fsync).
+   */
+  async replace(text: string, look: OutputLook, onReplaced?: () => void): Promise<ReplaceOutcome> {
     const { output } = this.settings();
     if ('problem' in look) throw new Error(look.problem);
     if ('settling' in look) return 'raced';
@@ -121,7 +124,7 @@ export class OutputGuard {
     // unseen (it would be lost); the next render classifies it and keeps it. writeFileAtomic
     // asks `unchanged` of what it reads first and again just before the rename.
     // Blocking calls (but the fsyncs): this write is on the path of every change (atomic-write.ts).
-    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged, blocking: true });
+    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged, blocking: true, ...(onReplaced ? { afterRename: onReplaced } : {}) });
     if (written.aborted) {
       this.log.debug(`${output} changed during the render; rendering again`);
       return 'raced';

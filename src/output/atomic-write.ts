@@ -74,6 +74,11 @@ export interface WriteOptions {
   readonly syncDir?: boolean;
   /** The calls but the fsyncs made blocking (see the top of this file). Default false. */
   readonly blocking?: boolean;
+  /**
+   * Called at once after the rename, before the directory's fsync lets the event loop turn: what
+   * must change together with the file as its readers see it (the daemon's `status`).
+   */
+  readonly afterRename?: () => void;
 }
 
 /** A value now (blocking driver) or later (pool driver); callers await either. */
@@ -216,6 +221,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
     await io.rm(tmp);
     throw e;
   }
+  opts.afterRename?.();
   if (opts.syncDir !== false) await fsyncDirWith(io, dir);
   return link === undefined ? { changed: true } : { changed: true, replacedLink: link };
 }
