@@ -69,6 +69,15 @@ function loneClientFile(names: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** A certificate or key file; one that cannot be read (EACCES, EISDIR) is our side's problem, not the registry's health. */
+async function readOurs(file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new RegistryError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'forbidden');
+  }
+}
+
 async function readDir(dir: string): Promise<TlsMaterial | undefined> {
   let names: string[];
   try {
@@ -80,9 +89,9 @@ async function readDir(dir: string): Promise<TlsMaterial | undefined> {
   // our side's problem: says nothing about the registry's health
   if (lone) throw new RegistryError(`${dir}: ${lone}`, 'forbidden');
   const files = certFilesAmong(names);
-  const extra = await Promise.all(files.ca.map((n) => fs.readFile(join(dir, n), 'utf8')));
+  const extra = await Promise.all(files.ca.map((n) => readOurs(join(dir, n))));
   const pair = files.client[0];
-  const client = pair ? { cert: await fs.readFile(join(dir, pair[0]), 'utf8'), key: await fs.readFile(join(dir, pair[1]), 'utf8') } : {};
+  const client = pair ? { cert: await readOurs(join(dir, pair[0])), key: await readOurs(join(dir, pair[1])) } : {};
   // node:tls is loaded only to add CAs: the daemon holds this module (containerd's certificate
   // checks), and tls with what it loads is ~0.5 MB of an idle daemon's RSS (docs/performance.md)
   return { ...(extra.length > 0 ? { ca: [...(await import('node:tls')).rootCertificates, ...extra] } : {}), ...client };

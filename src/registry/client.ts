@@ -241,14 +241,17 @@ export class EndpointClient {
     return this.routes.destroy();
   }
 
-  /** One HTTP request with redirects followed by hand: credentials never go to another origin, https never downgrades. */
-  private async send(url: URL, headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Response> {
+  /**
+   * One HTTP request with redirects followed by hand: credentials never go to another origin,
+   * https never downgrades. Also returns the URL that answered.
+   */
+  private async send(url: URL, headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<{ res: Response; answered: URL }> {
     let current = url;
     let hdrs = headers;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await call(current, method, hdrs, this.routes);
       const location = header(res, 'location');
-      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return { res, answered: current };
       await discard(res, this.timeouts.bodyIdleMs);
       const next = new URL(location, current);
       if (current.protocol === 'https:' && next.protocol !== 'https:') {
@@ -282,11 +285,23 @@ export class EndpointClient {
     for (let retry429 = 0; ;) {
       const auth = this.tokens.get(scope);
       let res: Response;
+      let answered: URL;
       try {
-        res = await this.send(url, auth ? { ...base, authorization: auth } : base, method);
+        ({ res, answered } = await this.send(url, auth ? { ...base, authorization: auth } : base, method));
       } catch (e) {
         if (e instanceof RegistryError) throw e;
         throw new RegistryError(`${url.origin}${this.routes.via(url)}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+      }
+      if (res.status === 401 && answered.origin !== url.origin) {
+        // Another origin's challenge (a redirect's target): answering it would send this
+        // registry's credentials to a token service that origin names. containers/image does not either.
+        await discard(res, this.timeouts.bodyIdleMs);
+        throw new RegistryError(
+          `${answered.origin} (redirected to from ${url.origin}${path}): 401 unauthorized; not answered with ${this.host}'s credentials`,
+          'forbidden',
+          undefined,
+          401,
+        );
       }
       if (res.status === 401 && !challenged) {
         challenged = true;
@@ -363,6 +378,8 @@ export class EndpointClient {
         );
       }
       let json: { token?: unknown; access_token?: unknown } | null;
+      // Small: the whole of it within the body deadline, not just each piece (a trickling token service).
+      const disarm = bodyDeadline(res.body, this.timeouts.bodyIdleMs, 'the token response');
       try {
         json = JSON.parse(await readLimited(res.body, 1024 * 1024, 'token response')) as typeof json;
       } catch (e) {
@@ -372,6 +389,8 @@ export class EndpointClient {
           'unhealthy',
           e instanceof SyntaxError ? 'protocol' : classifyNetworkError(e),
         );
+      } finally {
+        disarm();
       }
       const token = json?.token ?? json?.access_token;
       if (typeof token !== 'string' || !token) throw new RegistryError(`token service ${realm.origin}: no token in the answer`, 'unhealthy', 'protocol');

@@ -4,12 +4,13 @@
  * once), digest verification of everything fetched, and blob-level fallback (a blob that
  * fails from one source comes from the next that has it).
  */
-import { endpointKey as endpointKeyOf, orderByHealth, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
+import { endpointKey as endpointKeyOf, orderByHealth, recordSuccess, type EndpointHealth, type FailureClass, type HealthMap } from '../health/health.js';
 import { parseNamed, type ImageReference } from '../reference/reference.js';
 import type { Logger } from '../core/log.js';
 import { findCredentials } from './auth-file.js';
 import { tlsFor } from './certs.js';
 import { EndpointClient, bodyDeadline, blobDeadlineMs, discard, readLimitedBuffer, RegistryError, classifyNetworkError, type Timeouts } from './client.js';
+import { describeError } from './errors.js';
 import { afterRequestFailure, asRegistryError } from './failure.js';
 import { isManifestFor, manifestDigestOf } from './manifest-digest.js';
 import type { ProxyEnv } from './proxy.js';
@@ -39,6 +40,8 @@ const MT = {
 const ACCEPTED_TYPES: ReadonlySet<string> = new Set([MT.ociManifest, MT.ociIndex, MT.dockerManifest, MT.dockerList]);
 export const ACCEPT = [...ACCEPTED_TYPES].join(', ');
 const INDEX_TYPES = new Set([MT.ociIndex, MT.dockerList]);
+/** Failures that say the endpoint as a whole did not answer, whatever the repository asked. */
+const UNREACHABLE: ReadonlySet<FailureClass> = new Set<FailureClass>(['refused', 'connect-timeout', 'tls', 'headers-timeout', 'dns', 'reset']);
 
 /** One candidate, as the source order gives it. */
 export interface PullSource {
@@ -196,6 +199,16 @@ class PullSession {
   }
 
   /**
+   * The endpoint could not be reached or did not answer in this very pull: another repository on
+   * it (a second mirror on the same host) would cost the same deadline again. A 500 or a 429 of
+   * one repository says less about another's, so those are asked.
+   */
+  unreachableHere(s: PullSource): boolean {
+    const h = this.health[endpointKey(s)];
+    return (h?.failures ?? 0) > 0 && h?.lastFailure !== undefined && UNREACHABLE.has(h.lastFailure.class);
+  }
+
+  /**
    * Runs `request` against source `s` and records how it went: its endpoint's success (with
    * the time taken, client setup included), or the failure as an attempt and, when the error
    * says something about the endpoint, in its health. Returns undefined when it failed.
@@ -301,6 +314,10 @@ async function resolveManifest(sources: readonly PullSource[], session: PullSess
       session.passedOver(s, why);
       continue;
     }
+    if (session.unreachableHere(s)) {
+      session.passedOver(s, `not asked: ${endpointKey(s)} did not answer earlier in this pull`);
+      continue;
+    }
     if (down.includes(s)) log.info({ source: s.reference }, `trying ${s.reference} as a last resort: ${endpointKey(s)} is down (health cache)`);
     contacted.add(s);
     got = await session.attempt(s, (client) => fetchManifest(s, client, platform));
@@ -379,7 +396,13 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
     );
   }
   const disarm = bodyDeadline(res.body, blobDeadlineMs(client.timeouts, d.size), `blob ${d.digest}`);
-  return writeBlobStream(dest, d.digest, d.size, res.body, onBytes).finally(disarm);
+  return writeBlobStream(dest, d.digest, d.size, res.body, onBytes)
+    .catch((e: unknown) => {
+      if (e instanceof RegistryError || e instanceof DigestMismatch || e instanceof LocalStoreError) throw e;
+      // A transfer cut short (a reset, an idle body): which blob, in the words the rest of the report uses.
+      throw new RegistryError(`blob ${d.digest}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+    })
+    .finally(disarm);
 }
 
 /** A manifest request's answer other than 200, as the error it is (404 absent, 401/403 forbidden, 5xx unhealthy). */

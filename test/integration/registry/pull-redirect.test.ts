@@ -11,6 +11,7 @@ import { createLogger } from '../../../src/core/log.js';
 import { pullImage, PullError, hostPlatform, type PullSource } from '../../../src/registry/pull.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
 import { makeHtpasswd, makeSelfSignedCert, registryFor } from '../../helpers/registry.js';
+import { listenLocal } from '../../helpers/local-server.js';
 import { startBlobStore, startRedirectingFront } from '../../helpers/redirect-front.js';
 
 const log = createLogger({ level: 'silent' });
@@ -69,4 +70,35 @@ t.test('a redirect from https to http is refused, and the http origin never cont
   t.match((err as PullError).attempts[0]?.error, new RegExp(`redirect from https://${front.host} to ${store.origin} refused: it would leave TLS`));
   t.same(store.requests, [], 'the plain-http origin saw nothing');
   t.notMatch(JSON.stringify((err as PullError).attempts), secret);
+});
+
+t.test("a 401 challenge from the redirect's target is not answered with the registry's credentials", async (t) => {
+  // "Storage" that asks for a token from a service it names: the registry's user and password must not go there.
+  const requests: string[] = [];
+  const storage = await listenLocal((req, res) => {
+    requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+    if ((req.url ?? '').startsWith('/token')) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"stolen"}');
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${storage.port}/token",service="storage"` }).end();
+  });
+  const store = { host: `127.0.0.1:${storage.port}`, origin: `http://127.0.0.1:${storage.port}`, requests: [], close: storage.close };
+  const front = await startRedirectingFront(reg.host, store);
+  t.teardown(() => Promise.all([front.close(), storage.close()]));
+  const authFile = join(work, 'auth-401.json');
+  writeFileSync(authFile, JSON.stringify({ auths: { [front.host]: { auth: Buffer.from(`puller:${secret}`).toString('base64') } } }));
+  const s: PullSource = { reference: `${front.host}/app@${D}`, endpoint: { host: front.host, insecure: true }, role: 'primary', blocked: false };
+  const err = await pullImage([s], { dest: dest(), platform: hostPlatform(), health: {}, log, authFile }).catch((e: unknown) => e);
+  t.ok(err instanceof PullError, 'the pull fails: its only source sends its blobs where a token is asked for');
+  t.same(
+    requests.filter((r) => r.includes('/token')),
+    [],
+    'the token service the storage named was never asked',
+  );
+  t.ok(
+    requests.every((r) => r.endsWith(' -')),
+    'the storage saw no Authorization header',
+  );
+  t.match(
+    (err as PullError).attempts[0]?.error,
+    new RegExp(`${store.origin} \\(redirected to from .*\\): 401 unauthorized; not answered with ${front.host}'s credentials`),
+  );
 });

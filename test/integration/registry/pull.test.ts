@@ -255,3 +255,23 @@ t.test('a redirect loop is cut off and the next source serves', async (t) => {
   t.equal(r.manifestFrom, `${b.host}/app@${D}`);
   t.match(r.attempts[0]?.error, /more than 5 redirects/);
 });
+
+t.test('a hung endpoint costs its deadline once within a pull too: a second mirror on it is passed over', async (t) => {
+  const hung = await startSilentListener();
+  t.teardown(() => hung.close());
+  const on = (ref: string): PullSource => ({ ...src(hung.host, 'mirror', ref), endpoint: { host: hung.host, insecure: false } });
+  const r = await pullImage([on(`proxy/app@${D}`), on(`group/app@${D}`), src(a.host, 'primary')], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    timeouts: fast,
+  });
+  t.equal(r.manifestFrom, `${a.host}/app@${D}`);
+  t.same(
+    r.attempts.map((x) => x.source),
+    [`${hung.host}/proxy/app@${D}`, `${hung.host}/group/app@${D}`],
+  );
+  t.match(r.attempts[1]?.error, /not asked: .* did not answer earlier in this pull/, 'the second is not asked');
+  t.equal(hung.connections(), 1, 'one connection to the hung endpoint in all');
+});
