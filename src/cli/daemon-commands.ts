@@ -175,6 +175,18 @@ function formatLocalMirror(m: NonNullable<DaemonStatus['localMirror']>): string[
   return lines;
 }
 
+/** The fields `status` reads and exits by: what answers at the socket may be another program. */
+function isStatusAnswer(v: unknown): v is DaemonStatus {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    (s['state'] === 'healthy' || s['state'] === 'degraded') &&
+    ['degraded', 'fragments', 'drift', 'shadowing'].every((k) => Array.isArray(s[k])) &&
+    typeof s['base'] === 'object' &&
+    s['base'] !== null
+  );
+}
+
 /** `status` exit codes, as LSB init scripts' status action has them (4: status unknown). */
 export const STATUS_EXIT = { healthy: 0, degraded: 1, notRunning: 3, unknown: 4 } as const;
 
@@ -207,7 +219,8 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
     return unknown(reason);
   }
   if (!res.ok) return unknown(`the daemon answered with an error: ${res.error}`);
-  const s = res.result as DaemonStatus;
+  if (!isStatusAnswer(res.result)) return unknown(`the answer at ${socket} is not a mirror-policyd status`);
+  const s = res.result;
   io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
   return s.state === 'healthy' ? STATUS_EXIT.healthy : STATUS_EXIT.degraded;
 }

@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../control/client.js';
 import { UsageError } from '../core/diagnostic.js';
-import { isReloadsAnswer, reloadSince, type ReloadRecord, type ReloadsAnswer } from '../daemon/reload-status.js';
+import { isReloadsAnswer, isSignalablePid, reloadSince, type ReloadRecord, type ReloadsAnswer } from '../daemon/reload-status.js';
 import type { DaemonStatus } from '../daemon/status-report.js';
 import { COMMON_OPTIONS, parse } from './args.js';
 import type { CommandIO } from './commands.js';
@@ -65,7 +65,7 @@ async function ask<T>(socket: string, cmd: 'reloads' | 'status', deadline: numbe
 /** A process id from --pid: a whole number from 2 up (1 is init, never the daemon). */
 function parsePid(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < 2 || n > 4_194_304) throw new UsageError(`--pid must be a process id (a whole number from 2 to 4194304), not "${value}"`);
+  if (!isSignalablePid(n)) throw new UsageError(`--pid must be a process id (a whole number from 2 to 4194304), not "${value}"`);
   return n;
 }
 

@@ -52,11 +52,19 @@ export interface ReloadsAnswer {
 }
 
 /** Whether `v` is a `reloads` answer (an older daemon has no such command; anything else is not ours). */
+/**
+ * A process id `reload` may signal: from 2 (1 is init, never the daemon) to Linux's highest.
+ * An answer's pid is checked too: `kill(-1)` or `kill(0)` would reach every process.
+ */
+export function isSignalablePid(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 2 && (n as number) <= 4_194_304;
+}
+
 export function isReloadsAnswer(v: unknown): v is ReloadsAnswer {
   if (typeof v !== 'object' || v === null) return false;
   const a = v as { pid?: unknown; reloads?: Record<string, unknown> };
   const r = a.reloads;
-  return Number.isSafeInteger(a.pid) && typeof r === 'object' && r !== null && ['requested', 'started', 'finished'].every((k) => Number.isSafeInteger(r[k]));
+  return isSignalablePid(a.pid) && typeof r === 'object' && r !== null && ['requested', 'started', 'finished'].every((k) => Number.isSafeInteger(r[k]));
 }
 
 /** Where a reload asked for after `before` stands: finished (with the latest record), or not yet and why. */

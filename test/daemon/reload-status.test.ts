@@ -3,7 +3,7 @@
  * status read before its SIGHUP and one read after.
  */
 import t from 'tap';
-import { reloadSince, type ReloadRecord, type ReloadStatus } from '../../src/daemon/reload-status.js';
+import { isReloadsAnswer, reloadSince, type ReloadRecord, type ReloadStatus } from '../../src/daemon/reload-status.js';
 
 const record = (number: number, outcome: ReloadRecord['outcome'] = 'applied'): ReloadRecord => ({
   number,
@@ -45,4 +45,10 @@ t.test('a daemon that never reloaded', async (t) => {
   const before: ReloadStatus = { requested: 0, started: 0, finished: 0 };
   t.equal(reloadSince(before, { requested: 1, started: 1, finished: 0 }).done, false);
   t.same(reloadSince(before, { requested: 1, started: 1, finished: 1, last: record(1) }), { done: true, record: record(1) });
+});
+
+t.test("an answer whose pid could not be the daemon's is not taken: kill(-1) or kill(0) would reach every process", async (t) => {
+  const reloads = { requested: 1, started: 1, finished: 1 };
+  t.ok(isReloadsAnswer({ pid: 1234, reloads }), 'a process id');
+  for (const pid of [-1, 0, 1, 4_194_305, 1.5, '1234']) t.notOk(isReloadsAnswer({ pid, reloads }), `pid ${JSON.stringify(pid)}`);
 });

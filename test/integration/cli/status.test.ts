@@ -47,6 +47,25 @@ t.test('no answer within --timeout-ms: exit 4 with a one-line reason', async (t)
   t.equal((await runCli(['status', '--timeout-ms', '0'])).code, 2, 'a zero timeout is a usage error');
 });
 
+t.test('well-formed answers that are not a status: exit 4 with a one-line reason, no stack trace (text or --json)', async (t) => {
+  for (const [i, result] of [
+    null,
+    42,
+    { state: 'healthy' },
+    { state: 'sleeping', degraded: [], fragments: [], drift: [], shadowing: [], base: {} },
+  ].entries()) {
+    const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+    const path = join(dir, 'control.sock');
+    await socketServer(t, path, `${JSON.stringify({ ok: true, result })}\n`);
+    const r = await runCli(['status', '--control-socket', path]);
+    t.equal(r.code, 4, `answer ${i}: ${r.stderr}`);
+    t.match(r.stderr, `the answer at ${path} is not a mirror-policyd status`);
+    oneLineNoStack(t, r.stderr);
+    const j = await runCli(['status', '--json', '--control-socket', path]);
+    t.equal(j.code, 4, `answer ${i}, --json`);
+  }
+});
+
 t.test('a garbled answer: exit 4 with a one-line reason', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
   const path = join(dir, 'control.sock');
