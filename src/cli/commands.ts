@@ -20,7 +20,7 @@ import { unifiedDiff } from './unified-diff.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import { readDropIns } from '../registries-conf/drop-ins.js';
 import { findShadowing } from '../merge/shadowing.js';
-import { logReplacedLink, managingDaemon } from './render-output.js';
+import { daemonBase, logReplacedLink, managingDaemon } from './render-output.js';
 import { counted } from '../core/count.js';
 import { contributes } from '../fragments/contribution.js';
 
@@ -187,14 +187,16 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     }
   }
 
-  // Without --base the host's own file is the base: the copy we kept of it, or (first run) the file itself.
+  // Without --base the host's own file is the base: the copy we kept of it, or (first run) the file
+  // itself. A file not ours is kept before it is replaced, with --base too: `restore` puts it back.
   let base = values.base;
   const state = await classifyFile(output);
-  if (base === undefined && writes && state === 'foreign') {
+  if (writes && state === 'foreign') {
     const kept = await keepCopy(output);
-    log.info({ path: kept }, `kept the host's ${output} as ${kept}; it is the base of every render`);
-    base = kept;
+    log.info({ path: kept }, `kept the host's ${output} as ${kept}${base === undefined ? '; it is the base of every render' : ''}`);
+    base ??= kept;
   }
+  if (base === undefined && state !== 'foreign') base = await daemonBase(values['state-dir'] ?? DEFAULT_STATE_DIR, output, values['state-dir'] !== undefined);
   base ??= await defaultBase(output);
 
   const loaded = await loadAndBuild(

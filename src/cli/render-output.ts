@@ -4,6 +4,7 @@
  * `render` does not load the daemon's modules (about 70 ms of a one-shot render; issue #15).
  */
 import { resolve } from 'node:path';
+import { DEFAULT_OUTPUT } from '../core/defaults.js';
 import { replacedLinkMessage } from '../output/atomic-write.js';
 import { recordHolder, StateDir } from '../daemon/state-dir.js';
 import type { Logger } from '../core/log.js';
@@ -12,6 +13,22 @@ import type { Logger } from '../core/log.js';
 export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
   const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
   return record && record.output === resolve(output) && recordHolder(record, stateDir).running ? record.pid : undefined;
+}
+
+/**
+ * For `render` of an output a daemon managed: the host's file that daemon adopted and renders on
+ * (STATE/base.conf), when there is one. Without it a `render` while the daemon is stopped would
+ * drop the host's own settings (its search registries, aliases). The daemon's record names its
+ * output while it runs; a stopped one leaves none, so the state dir is taken for the output's
+ * when `--state-dir` was given for it (`explicit`), or both are the defaults.
+ */
+export async function daemonBase(stateDir: string, output: string, explicit: boolean): Promise<string | undefined> {
+  const state = new StateDir(stateDir);
+  const record = await state.readRecord().catch(() => undefined);
+  const paired = record !== undefined ? record.output === resolve(output) : explicit || resolve(output) === DEFAULT_OUTPUT;
+  if (!paired) return undefined;
+  const base = state.path('base.conf');
+  return (await state.readBase().catch(() => undefined)) !== undefined ? base : undefined;
 }
 
 /** Says so when the write replaced a symbolic link. */

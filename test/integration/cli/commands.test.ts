@@ -120,6 +120,19 @@ t.test('render keeps the host file it replaces and renders on top of it; re-rend
   t.notOk(existsSync(`${out}.before-mirror-policyd.1`), 'our own output is not kept again');
 });
 
+t.test('render --base over a file not ours keeps that file too (restore puts it back), though it is not the base', async (t) => {
+  const { policy, out } = workspace();
+  const host = 'unqualified-search-registries = ["registry.fedoraproject.org"]\n';
+  writeFileSync(out, host);
+  const r = await runCli(['render', '--policy-dir', policy, '--output', out, '--base', '/dev/null']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(readFileSync(`${out}.before-mirror-policyd`, 'utf8'), host, 'the original is kept');
+  t.notMatch(readFileSync(out, 'utf8'), /registry\.fedoraproject\.org/, 'the base given is the base');
+  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', join(out, '..', 'no-state'), '--output', out]);
+  t.equal(restored.code, 0, restored.stderr);
+  t.equal(readFileSync(out, 'utf8'), host, 'restore puts it back');
+});
+
 t.test('render keeps a copy of a hand-edited output before restoring ours', async (t) => {
   const { policy, out } = workspace();
   t.equal((await runCli(['render', '--policy-dir', policy, '--output', out])).code, 0);

@@ -109,6 +109,23 @@ t.test('single instance; render refuses a managed output unless --force', async 
   t.match(readFileSync(ws.output, 'utf8'), /mirror-z\.example\/z/);
 });
 
+t.test("render of an output the stopped daemon managed renders on the host's file it adopted, not on nothing", async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  mkdirSync(join(ws.dir, 'out'));
+  writeFileSync(ws.output, 'unqualified-search-registries = ["registry.host.example"]\n');
+  const d = await startDaemon(t, ws);
+  await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render, on the adopted file');
+  t.equal(await d.stop(), 0);
+  writeFileSync(join(ws.policy, '20-b.toml'), fragment('quay.io/b', ['mirror-b.example/b']));
+  const r = await runCli(['render', '--policy-dir', ws.policy, '--allow-unsafe-fragments', '--output', ws.output, '--state-dir', ws.state]);
+  t.equal(r.code, 0, r.stderr);
+  const text = readFileSync(ws.output, 'utf8');
+  t.match(text, /mirror-b\.example\/b/, 'rendered');
+  t.match(text, /unqualified-search-registries = \["registry\.host\.example"\]/, "the host's own settings kept");
+  t.match(text, /# base: base\.conf/, "on the daemon's adopted base");
+});
+
 t.test('daemons started at once with one state dir: exactly one runs', async (t) => {
   const ws = workspace(t);
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));

@@ -172,6 +172,15 @@ function host(name: string, opts: { output?: string; state?: string; config?: st
   return { root, output, state, log, purge };
 }
 
+t.test("purge with no adopted original but `render`'s copy of the host's file: that copy is put back, as `restore` does", async (t) => {
+  const h = host('purge-render-copy', { current: OURS, mode: 0o644, config: '# all defaults\n' });
+  write(`${h.output}.before-mirror-policyd`, ORIGINAL);
+  const { purged } = h.purge();
+  t.equal(purged.status, 0, 'postrm purge', { stderr: purged.stderr });
+  t.equal(readFileSync(h.output, 'utf8'), ORIGINAL, 'registries.conf is the host file again, not removed');
+  t.match(purged.stdout, /restored \/etc\/containers\/registries\.conf/);
+});
+
 t.test('purge: the adopted original is back, the state is gone', async (t) => {
   const h = host('purge-restore', { current: OURS, original: ORIGINAL, mode: 0o644, config: '# all defaults\n' });
   const { removed, purged } = h.purge();
