@@ -4,12 +4,13 @@
  * target is matched as it came, never decoded: a name is distribution's grammar or nothing,
  * so no path can escape the mapping (no `..`, no `%2f`, no empty component).
  */
+import { DIGEST_HEX_LENGTH } from '../reference/reference.js';
 
 /** distribution's repository name: path components of [a-z0-9] runs joined by `.`, `_`, `__` or dashes. */
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const NAME = `${COMPONENT}(?:/${COMPONENT})*`;
 const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
-const DIGEST = '(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})';
+const DIGEST = `(?:${[...DIGEST_HEX_LENGTH].map(([alg, n]) => `${alg}:[a-f0-9]{${n}}`).join('|')})`;
 const MANIFEST_RE = new RegExp(`^/v2/(${NAME})/manifests/(${TAG}|${DIGEST})$`);
 const BLOB_RE = new RegExp(`^/v2/(${NAME})/blobs/(${DIGEST})$`);
 /** Routes of the API we do not serve (uploads, tags, catalog): 405, not 404, so a client knows it is read-only. */

@@ -86,8 +86,8 @@ const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]
 const GO_DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 // An image ID; a bare one is refused as a name so it cannot be confused with an ID.
 const IDENTIFIER = /^[a-f0-9]{64}$/;
-// Algorithms go-digest knows (sha384 comes with crypto/sha512), with their hex lengths.
-const DIGEST_HEX_LENGTH: ReadonlyMap<string, number> = new Map([
+/** Algorithms go-digest knows (sha384 comes with crypto/sha512), with their hex lengths: the ones a pull verifies. */
+export const DIGEST_HEX_LENGTH: ReadonlyMap<string, number> = new Map([
   ['sha256', 64],
   ['sha384', 96],
   ['sha512', 128],

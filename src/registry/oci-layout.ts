@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '../output/atomic-write.js';
+import { DIGEST_HEX_LENGTH } from '../reference/reference.js';
 import { RegistryError } from './errors.js';
 
 export interface Descriptor {
@@ -28,15 +29,13 @@ export class DigestMismatch extends Error {}
  */
 export class WrongContent extends DigestMismatch {}
 
-/** The digest algorithms we verify, and the length of each one's hex. */
-const HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha512: 128 };
-
 /** ALG:HEX of a supported algorithm with a hex of its length; anything else (it would become a path) is refused. */
 export function splitDigest(digest: string): { alg: string; hex: string } {
   const i = digest.indexOf(':');
   const alg = i > 0 ? digest.slice(0, i) : '';
   const hex = digest.slice(i + 1);
-  if (!Object.hasOwn(HEX_LENGTH, alg) || !/^[a-f0-9]+$/.test(hex) || hex.length !== HEX_LENGTH[alg])
+  // The algorithms a reference may name (go-digest's), each with its hex length.
+  if (!/^[a-f0-9]+$/.test(hex) || hex.length !== DIGEST_HEX_LENGTH.get(alg))
     throw new DigestMismatch(`unsupported digest ${JSON.stringify(digest.slice(0, 200))}`);
   return { alg, hex };
 }

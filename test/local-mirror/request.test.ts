@@ -14,6 +14,8 @@ t.test('the read routes', async (t) => {
   });
   t.same(routeRequest('HEAD', `/v2/a/b/manifests/${D}`), { kind: 'manifest', name: 'a/b', reference: D, byDigest: true });
   t.same(routeRequest('GET', `/v2/a/blobs/${D}?ns=docker.io`), { kind: 'blob', name: 'a', digest: D }, 'a query string is ignored');
+  const d384 = `sha384:${'a'.repeat(96)}`;
+  t.same(routeRequest('GET', `/v2/a/blobs/${d384}`), { kind: 'blob', name: 'a', digest: d384 }, 'every algorithm a reference may name');
 });
 
 t.test('write methods and write or list routes are 405 with distribution error JSON', async (t) => {

@@ -80,3 +80,16 @@ t.test('a present blob whose content changed is not taken as present', async (t)
   t.notOk(existsSync(blobPath(dir, sha(Buffer.from('none')))));
   t.notOk(await haveBlob(dir, sha(Buffer.from('none'))));
 });
+
+t.test('every algorithm a reference may name is verified (sha384 too, as go-digest has it); another is refused', async (t) => {
+  const dir = layout(t);
+  const bytes = Buffer.from('a blob named by another algorithm');
+  for (const alg of ['sha384', 'sha512']) {
+    const digest = `${alg}:${createHash(alg).update(bytes).digest('hex')}`;
+    await ensureBlobDir(dir, digest);
+    t.equal(await writeBlobStream(dir, digest, bytes.length, body(bytes)), bytes.length, alg);
+    t.ok(await haveBlob(dir, digest), `${alg}: present`);
+    t.ok(readFileSync(join(dir, 'blobs', alg, digest.slice(alg.length + 1))).equals(bytes));
+  }
+  t.throws(() => blobPath(dir, `md5:${createHash('md5').update(bytes).digest('hex')}`), /unsupported digest/);
+});
