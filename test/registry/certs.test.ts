@@ -67,3 +67,13 @@ t.test('a client certificate or key without its other half is an error naming it
   await t.rejects(tlsFor('r.example', undefined, dirs), { message: `${dir}: missing client certificate client.cert for key client.key` });
   await t.rejects(tlsFor('other', dir), { message: `${dir}: missing client certificate client.cert for key client.key` }, '--cert-dir alike');
 });
+
+t.test("a certificate that cannot be read is our side's problem, named, not the registry's health", async (t) => {
+  const dirs = certDirs(t);
+  const dir = join(dirs[0], 'r.example');
+  mkdirSync(join(dir, 'ca.crt'), { recursive: true }); // a directory by that name: EISDIR, as root too
+  const e = await tlsFor('r.example', undefined, dirs).catch((x: unknown) => x);
+  t.ok(e instanceof RegistryError);
+  t.equal((e as RegistryError).message, `cannot read ${join(dir, 'ca.crt')}: EISDIR`);
+  t.equal((e as RegistryError).kind, 'forbidden', 'nothing a health cache records');
+});
