@@ -51,7 +51,6 @@ export interface ReloadsAnswer {
   readonly reloads: ReloadStatus;
 }
 
-/** Whether `v` is a `reloads` answer (an older daemon has no such command; anything else is not ours). */
 /**
  * A process id `reload` may signal: from 2 (1 is init, never the daemon) to Linux's highest.
  * An answer's pid is checked too: `kill(-1)` or `kill(0)` would reach every process.
@@ -60,6 +59,7 @@ export function isSignalablePid(n: unknown): n is number {
   return Number.isSafeInteger(n) && (n as number) >= 2 && (n as number) <= 4_194_304;
 }
 
+/** Whether `v` is a `reloads` answer (an older daemon has no such command; anything else is not ours). */
 export function isReloadsAnswer(v: unknown): v is ReloadsAnswer {
   if (typeof v !== 'object' || v === null) return false;
   const a = v as { pid?: unknown; reloads?: Record<string, unknown> };

@@ -204,8 +204,8 @@ class PullSession {
    * one repository says less about another's, so those are asked.
    */
   unreachableHere(s: PullSource): boolean {
-    const h = this.health[endpointKey(s)];
-    return (h?.failures ?? 0) > 0 && h?.lastFailure !== undefined && UNREACHABLE.has(h.lastFailure.class);
+    const last = this.health[endpointKey(s)]?.lastFailure;
+    return this.failedHere(s) && last !== undefined && UNREACHABLE.has(last.class);
   }
 
   /**
