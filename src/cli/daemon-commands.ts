@@ -23,13 +23,14 @@ import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
 import { cannotAskReason, controlSocketFor, positiveMs, socketOrigin } from './daemon-ask.js';
 import { counted } from '../core/count.js';
+import { systemErrorReason } from './main.js';
 
 const RUN_OPTIONS = { ...COMMON_OPTIONS, ...RUN_FLAG_OPTIONS };
 
 type RunValues = ReturnType<typeof parse<typeof RUN_OPTIONS>>['values'];
 
 /** Reads the config file (the default one may be absent) and applies the flags over it. */
-async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; problems: string[] }> {
+async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; problems: string[]; unreadable?: true }> {
   const path = values.config ?? DEFAULT_CONFIG;
   let file: { path: string; text: string } | undefined;
   try {
@@ -37,8 +38,12 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
     file = { path, text: utf8Text(await (values['allow-unsafe-fragments'] === true ? fs.readFile(path) : readTrustedFile(path)), path) };
   } catch (e) {
     if (e instanceof UntrustedFileError) return { problems: [e.message] };
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || values.config !== undefined)
-      return { problems: [`${path}: cannot read config file: ${(e as Error).message}`] };
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' || values.config !== undefined) {
+      const problems = [`${path}: cannot read config file: ${systemErrorReason(e) ?? (e as Error).message}`];
+      // A path that leads nowhere is a wrong --config (a usage error); a file we may not read is a failed system call.
+      return code === 'ENOENT' || code === 'ENOTDIR' ? { problems } : { problems, unreadable: true };
+    }
   }
   const flags: ConfigValues = {};
   for (const key of FLAG_CONFIG_KEYS) {
@@ -58,6 +63,7 @@ export async function runCommand(args: readonly string[], io: CommandIO): Promis
   const loaded = await loadConfig(values);
   if (!loaded.config) {
     for (const p of loaded.problems) process.stderr.write(`${p}\n`);
+    if (loaded.unreadable) return 1;
     throw new UsageError('invalid configuration');
   }
   const config = loaded.config;

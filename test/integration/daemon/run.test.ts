@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { cleanEnv, fragment, runArgs, startDaemon, workspace } from '../../helpers/daemon.js';
+import { NOBODY, runAs } from '../cli/run-as.js';
 
 t.test('status: exit 0 healthy, 1 degraded, 3 not running; --json; socket mode 0600', async (t) => {
   const ws = workspace(t);
@@ -180,6 +181,22 @@ t.test('usage errors exit 2; an unusable state dir exits 1', async (t) => {
   t.notOk(existsSync(ws.control), 'no control socket left behind');
   t.notOk(existsSync(ws.output), 'nothing rendered');
 });
+
+t.test(
+  'a config file the daemon may not read: exit 1 (a failed system call, not a usage error), one line naming it',
+  { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as another user' : false },
+  async (t) => {
+    const ws = workspace(t);
+    chmodSync(ws.dir, 0o755);
+    const config = join(ws.dir, 'config.toml');
+    writeFileSync(config, 'debounce-ms = 10\n', { mode: 0o600 }); // root's, unreadable by nobody
+    const r = await runAs(NOBODY, ['run', '--config', config, ...runArgs(ws).slice(2)]);
+    t.equal(r.code, 1, r.stderr);
+    t.match(r.stderr, new RegExp(`^${config}: cannot read config file: EACCES: permission denied, .* \\(run as root\\?\\)$`, 'm'));
+    t.notMatch(r.stderr, /Try 'mirror-policyd/, 'not presented as a usage error');
+    t.notOk(existsSync(ws.state), 'the state dir is not touched');
+  },
+);
 
 t.test('a start-up lock left by a daemon killed inside its claim is taken over at once: its holder is gone', async (t) => {
   const ws = workspace(t);
