@@ -10,7 +10,8 @@
  * (a watchdog ping every WATCHDOG_USEC/2). The kernel attaches our pid to
  * each datagram, which is all NotifyAccess=main checks.
  *
- * Never throws: problems are logged as warnings and the call is dropped. A
+ * Never throws: problems are logged as warnings and the call is dropped, except a full
+ * receiver, which is waited out (isCongestion) with the messages kept in order. A
  * notifier is disabled (`enabled` false, every call a quiet no-op) when
  * NOTIFY_SOCKET is unset, and also, after one warning, when it names a
  * socket unix-dgram cannot reach: an abstract socket ("@name"), a
@@ -85,9 +86,29 @@ function oneLine(text: string): string {
   return text.replace(/\r\n|[\r\n]/g, ' ');
 }
 
-/** unix-dgram reports errors with code = -errno; name it for the log. */
+const CONGESTION = "EAGAIN: systemd's notification socket is full";
+
+/**
+ * unix-dgram's sockets are non-blocking, so a receiver whose queue is full (PID 1 busy, at most
+ * net.unix.max_dgram_qlen datagrams) makes sendto fail with EAGAIN, which unix-dgram reports as
+ * code 1 ("congestion"). libsystemd's sd_notify blocks until there is room; we retry instead
+ * (RETRY_*), so a READY=1 sent at a busy moment is not lost and the start does not time out.
+ */
+function isCongestion(err: { code?: unknown }): boolean {
+  return err.code === 1 || err.code === -osConstants.errno.EAGAIN || err.code === -osConstants.errno.ENOBUFS;
+}
+const RETRY_FIRST_MS = 10;
+const RETRY_MAX_MS = 1000;
+const RETRY_LIMIT = 20;
+/** 10 + 20 + ... + 640 ms, then 1 s a try: how long a message waits before it is given up. */
+const RETRY_TOTAL_MS = Array.from({ length: RETRY_LIMIT }, (_, i) => Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** i)).reduce((a, b) => a + b, 0);
+/** Messages are few (READY, STATUS, a ping every WATCHDOG_USEC/2); more waiting than this means systemd is not reading. */
+const PENDING_LIMIT = 16;
+
+/** unix-dgram reports errors with code = -errno (1 is its EAGAIN: isCongestion); name it for the log. */
 function errnoName(err: { code?: unknown; message?: string }): string {
   const code = err.code;
+  if (code === 1) return CONGESTION;
   if (typeof code === 'number') {
     const errno = Math.abs(code);
     const name = Object.entries(osConstants.errno).find(([, v]) => v === errno)?.[0];
@@ -153,29 +174,40 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
   /** The last failure logged; repeats of it are not logged again until a send succeeds. */
   let lastFailure: string | null = null;
 
-  const send = (message: string): void => {
-    if (path === null || closed) return;
-    const target = path;
+  /** Messages waiting for room in the receiver's queue, oldest first (see isCongestion). */
+  const pending: string[] = [];
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retries = 0;
+
+  const logFailure = (message: string, reason: string): void => {
+    if (reason === lastFailure) return;
+    lastFailure = reason;
+    const first = message.split('\n')[0];
+    log.warn(
+      { notifySocket: path, error: reason, message: first },
+      `sd_notify: cannot send ${first} to ${path ?? ''}: ${reason}; systemd may not see the daemon ready or alive (logged again only when the reason changes)`,
+    );
+  };
+
+  /** One sendto on a fresh socket: 'congested' when the receiver's queue is full (nothing logged), else done (a failure logged). */
+  const sendOnce = (message: string, target: string): 'done' | 'congested' => {
+    let outcome: 'done' | 'congested' = 'done';
     const fail = (e: unknown): void => {
-      const reason = errnoName(e ?? {});
-      if (reason === lastFailure) return;
-      lastFailure = reason;
-      const first = message.split('\n')[0];
-      log.warn(
-        { notifySocket: target, error: reason, message: first },
-        `sd_notify: cannot send ${first} to ${target}: ${reason}; systemd may not see the daemon ready or alive (logged again only when the reason changes)`,
-      );
+      const err = (e ?? {}) as { code?: unknown; message?: string };
+      if (isCongestion(err)) outcome = 'congested';
+      else logFailure(message, errnoName(err));
     };
     let sock: UnixDgramSocket;
     try {
       sock = loadUnixDgram().createSocket('unix_dgram');
     } catch (e) {
       fail(e);
-      return;
+      return outcome;
     }
     sock.on('error', fail); // unix-dgram emits rather than throws in some paths
     const buf = Buffer.from(message);
     try {
+      // unix-dgram calls back before send returns (sendto is synchronous), so `outcome` is known below.
       sock.send(buf, 0, buf.length, target, (err) => {
         if (err) fail(err);
         else lastFailure = null;
@@ -189,6 +221,36 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
         /* the message went out or failed already; nothing to do */
       }
     }
+    return outcome;
+  };
+
+  const scheduleRetry = (): void => {
+    retryTimer = setTimeout(flushPending, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** retries));
+    retryTimer.unref(); // a message still waiting must not hold a stopping process
+  };
+
+  /** Sends what waits, in order, until the receiver is full again (then later) or it is all out. */
+  const flushPending = (): void => {
+    retryTimer = undefined;
+    while (path !== null && pending.length > 0) {
+      const message = pending[0]!;
+      if (sendOnce(message, path) === 'congested') {
+        if (++retries < RETRY_LIMIT) return scheduleRetry();
+        logFailure(message, `${CONGESTION} for ${Math.round(RETRY_TOTAL_MS / 1000)} s; ${pending.length} message(s) dropped`);
+        pending.length = 0;
+      } else pending.shift();
+      retries = 0;
+    }
+  };
+
+  const send = (message: string): void => {
+    if (path === null || closed) return;
+    // Behind messages that wait, in order: READY=1 must not be overtaken by a later STATUS=.
+    if (pending.length === 0 && sendOnce(message, path) === 'done') return;
+    if (message === 'WATCHDOG=1' && pending.includes(message)) return; // one waiting ping says as much as several
+    if (pending.length >= PENDING_LIMIT) return logFailure(message, `${CONGESTION}; more than ${PENDING_LIMIT} messages waiting, this one dropped`);
+    pending.push(message);
+    if (retryTimer === undefined) scheduleRetry();
   };
 
   const stopWatchdog = (): void => {

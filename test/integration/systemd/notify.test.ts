@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { createNotifier } from '../../../src/systemd/notify.js';
+import { createNotifier, loadUnixDgram } from '../../../src/systemd/notify.js';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
 
 interface Warning {
@@ -216,6 +216,34 @@ t.test('send errors are logged, never thrown, and not repeated', async (t) => {
   t.match(log.warnings[0], { msg: /cannot send/, obj: { error: 'ENOENT', notifySocket: path, message: 'READY=1' } });
   // The pretty format shows only the message: the socket and the reason are in it.
   t.match(log.warnings[0]?.msg, `sd_notify: cannot send READY=1 to ${path}: ENOENT`);
+});
+
+t.test("a full notification socket (EAGAIN) is waited out, in order: READY=1 is not lost as libsystemd's blocking send would not lose it", async (t) => {
+  const l = await startNotifyListener();
+  t.teardown(() => l.close());
+  // Fill the listener's queue (net.unix.max_dgram_qlen datagrams) within this tick, before it reads any.
+  const filler = loadUnixDgram().createSocket('unix_dgram');
+  let filled = 0;
+  let full = false;
+  for (let i = 0; i < 100_000 && !full; i++) {
+    const buf = Buffer.from(`FILLER=${i}`);
+    filler.send(buf, 0, buf.length, l.path, (err) => {
+      if (err) full = true;
+      else filled++;
+    });
+  }
+  filler.close();
+  t.ok(full, `the queue is full after ${filled} datagrams`);
+  const log = captureLog();
+  const n = createNotifier({ NOTIFY_SOCKET: l.path }, log);
+  n.ready('up');
+  n.watchdog();
+  n.watchdog();
+  n.status('after');
+  await l.waitFor((m) => m === 'STATUS=after', 10_000);
+  const ours = l.messages().filter((m) => !m.startsWith('FILLER='));
+  t.same(ours, ['READY=1\nSTATUS=up', 'WATCHDOG=1', 'STATUS=after'], 'every message, in order, one waiting ping for two');
+  t.same(log.warnings, [], 'a wait that ends is not a failure');
 });
 
 t.test('listener: waitFor is bounded and reports what it saw', async (t) => {
