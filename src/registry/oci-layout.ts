@@ -103,8 +103,8 @@ async function locally<T>(path: string, step: () => T | Promise<T>): Promise<T> 
 }
 
 export async function initLayout(dir: string): Promise<void> {
-  await fs.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  await writeFileAtomic(join(dir, 'oci-layout'), `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
+  await locally(join(dir, 'blobs', 'sha256'), () => fs.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true }));
+  await locally(join(dir, 'oci-layout'), () => writeFileAtomic(join(dir, 'oci-layout'), `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`));
 }
 
 /** True when the blob is already there with the right content (a re-pull skips it). */
@@ -258,8 +258,8 @@ function fsyncFd(fd: number): Promise<void> {
 }
 
 export async function writeIndex(dir: string, manifests: readonly Descriptor[]): Promise<void> {
-  await writeFileAtomic(
-    join(dir, 'index.json'),
-    `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }, null, 2)}\n`,
+  const path = join(dir, 'index.json');
+  await locally(path, () =>
+    writeFileAtomic(path, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }, null, 2)}\n`),
   );
 }

@@ -221,7 +221,7 @@ class PullSession {
       return result;
     } catch (e) {
       // The layout could not be written: nothing to do with this source, and no other source can help.
-      if (e instanceof LocalStoreError) throw this.error(`the OCI layout could not be written (${e.message}); no source is to blame`);
+      if (e instanceof LocalStoreError) throw this.localStoreError(e);
       this.failed(s, e);
       return undefined;
     }
@@ -234,6 +234,11 @@ class PullSession {
 
   error(message: string): PullError {
     return new PullError(message, this.attempts, this.health);
+  }
+
+  /** The layout could not be written: nothing to do with any source, and no other source can help. */
+  localStoreError(e: LocalStoreError): PullError {
+    return this.error(`the OCI layout could not be written (${e.message}); no source is to blame`);
   }
 
   async close(): Promise<void> {
@@ -288,6 +293,10 @@ export async function pullImage(sources: readonly PullSource[], opts: PullOption
       attempts: session.attempts,
       health: session.health,
     };
+  } catch (e) {
+    // The layout's own files (its directory, index.json) as the blobs': this pull's health updates still count.
+    if (e instanceof LocalStoreError) throw session.localStoreError(e);
+    throw e;
   } finally {
     await session.close();
   }

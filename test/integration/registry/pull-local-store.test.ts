@@ -3,7 +3,8 @@
  * or EIO takes the same path): the pull fails at once, saying so, and no source is marked
  * down for it. Before, each source was asked in turn and each recorded as failed (protocol),
  * so a local disk problem took every healthy mirror out of the shared health cache.
- * Real docker-registry processes.
+ * The same when the layout's own files (oci-layout, index.json) cannot be written, and the health
+ * the pull learnt on the way (a refusing mirror) is kept for the cache. Real docker-registry processes.
  */
 import t from 'tap';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../../src/core/log.js';
 import { pullImage, hostPlatform, PullError, type PullSource } from '../../../src/registry/pull.js';
 import { buildImage, pushImage } from '../../helpers/oci-image.js';
-import { harnessSource, registryFor } from '../../helpers/registry.js';
+import { freePort, harnessSource, registryFor } from '../../helpers/registry.js';
 
 const log = createLogger({ level: 'silent' });
 const work = mkdtempSync(join(tmpdir(), 'mpd-local-store-'));
@@ -36,6 +37,26 @@ t.test('a blob that cannot be written: the pull fails saying why, and no source 
   t.type(err, PullError);
   t.match((err as PullError).message, /the OCI layout could not be written \(.*sha256.*\); no source is to blame/);
   for (const host of [a.host, b.host]) t.notOk((err as PullError).health[`insecure://${host}`]?.failures, `${host} not recorded as failed`);
+});
+
+t.test("the layout's own files cannot be written: the pull fails saying why, and keeps the health it learnt on the way", async (t) => {
+  const refusing = `127.0.0.1:${await freePort()}`; // nothing listens: connection refused
+  const sources = [src(refusing, 'mirror'), src(a.host, 'primary')];
+  for (const [file, when] of [
+    ['oci-layout', 'once the manifest is known, before any blob'],
+    ['index.json', 'after every blob is in'],
+  ] as const) {
+    const dest = mkdtempSync(join(work, 'dest-'));
+    mkdirSync(join(dest, file, 'in-the-way'), { recursive: true }); // a non-empty directory: rename cannot replace it
+    const err = await pullImage(sources, { dest, platform: hostPlatform(), health: {}, log }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.type(err, PullError, `${file} (${when}): a PullError, which the CLI saves the health of`);
+    t.match((err as PullError).message, new RegExp(`the OCI layout could not be written \\(.*${file.replace('.', '\\.')}.*\\); no source is to blame`));
+    t.ok((err as PullError).health[`insecure://${refusing}`]?.failures, `${file}: the refusing mirror is recorded as failed`);
+    t.notOk((err as PullError).health[`insecure://${a.host}`]?.failures, `${file}: the source that served is not`);
+  }
 });
 
 t.test('a blob whose temp file cannot be opened: the pull fails, it does not wait forever on the unread body', async (t) => {
