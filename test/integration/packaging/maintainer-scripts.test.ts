@@ -58,9 +58,9 @@ function write(path: string, text: string, mode = 0o644): void {
 }
 
 /** Runs a maintainer script with $DPKG_ROOT and the stand-ins first in PATH. */
-function script(name: string, args: string[], dpkgRoot: string, bin: string, withSystemd = false) {
+function script(name: string, args: string[], dpkgRoot: string, bin: string, withSystemd = false, extraEnv: Record<string, string> = {}) {
   const path = join(SCRIPTS, name);
-  const env = { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, DPKG_ROOT: dpkgRoot, LC_ALL: 'C' };
+  const env = { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, DPKG_ROOT: dpkgRoot, LC_ALL: 'C', ...extraEnv };
   // /run/systemd/system exists only inside the namespace: a tmpfs on /run there.
   const r = withSystemd
     ? spawnSync(
@@ -162,11 +162,12 @@ function host(name: string, opts: { output?: string; state?: string; config?: st
   if (opts.original !== undefined) write(join(state, 'original.conf'), opts.original, 0o600);
   write(join(state, 'base.conf'), opts.original ?? '', 0o600);
   if (opts.config !== undefined) write(join(root, 'etc/mirror-policyd/config.toml'), opts.config);
-  /** dpkg --purge: postrm remove, the conffiles deleted, postrm purge. */
-  const purge = () => {
-    const removed = script('postrm', ['remove'], root, bin);
+  /** dpkg --purge: postrm remove, the conffiles deleted, postrm purge (of `pkg`, as dpkg names it to the script). */
+  const purge = (pkg = 'mirror-policyd') => {
+    const env = { DPKG_MAINTSCRIPT_PACKAGE: pkg };
+    const removed = script('postrm', ['remove'], root, bin, false, env);
     rmSync(join(root, 'etc/mirror-policyd'), { recursive: true, force: true });
-    const purged = script('postrm', ['purge'], root, bin);
+    const purged = script('postrm', ['purge'], root, bin, false, env);
     return { removed, purged };
   };
   return { root, output, state, log, purge };
@@ -199,6 +200,40 @@ t.test('purge: the adopted original is back, the state is gone', async (t) => {
     'nothing started or stopped by postrm',
   );
 });
+
+t.test(
+  'purge of the build switched from (left in "config-files" by dpkg) while the other is installed: its registries.conf, state, hosts.toml and unit stay',
+  async (t) => {
+    for (const [purged, other] of [
+      ['mirror-policyd', 'mirror-policyd-bundled'],
+      ['mirror-policyd-bundled', 'mirror-policyd'],
+    ]) {
+      const h = host(`purge-switched-${purged}`, { current: OURS, original: ORIGINAL, config: 'containerd-hosts-dir = "/etc/containerd/certs.d"\n' });
+      const hostsToml = join(h.root, 'etc/containerd/certs.d/quay.io/hosts.toml');
+      write(hostsToml, stampedText(`${HOSTS_TOML_HEADER}server = "https://quay.io"\n`));
+      // dpkg's own database in the root, as dpkg leaves it after `dpkg -i` of the other build.
+      const statusOf = (state: string) =>
+        `Package: ${other}\nStatus: ${state}\nVersion: 0.1.0\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`;
+      write(join(h.root, 'var/lib/dpkg/status'), statusOf('install ok installed'));
+      const { purged: r } = h.purge(purged);
+      t.equal(r.status, 0, `${purged}: postrm purge`, { stderr: r.stderr });
+      t.match(r.stdout, `${other} is installed (installed): registries.conf, the state and the service are left to it`);
+      t.equal(readFileSync(h.output, 'utf8'), OURS, `${purged}: registries.conf is still the running daemon's`);
+      t.equal(readFileSync(join(h.state, 'original.conf'), 'utf8'), ORIGINAL, `${purged}: the state (the adopted original) stays`);
+      t.ok(existsSync(hostsToml), `${purged}: our hosts.toml stays`);
+      t.same(calls(h.log), [], `${purged}: the unit's enablement is not purged`);
+
+      // The other gone as well (its own config-files state): this purge is the last, and undoes everything.
+      write(join(h.root, 'var/lib/dpkg/status'), statusOf('deinstall ok config-files'));
+      write(join(h.root, 'etc/mirror-policyd/config.toml'), 'containerd-hosts-dir = "/etc/containerd/certs.d"\n'); // deleted by the purge above
+      const { purged: last } = h.purge(purged);
+      t.equal(last.status, 0, { stderr: last.stderr });
+      t.equal(readFileSync(h.output, 'utf8'), ORIGINAL, `${purged}: restored once the other is not installed`);
+      t.notOk(existsSync(hostsToml), `${purged}: our hosts.toml removed then`);
+      t.ok(calls(h.log).includes('deb-systemd-helper purge mirror-policyd.service'));
+    }
+  },
+);
 
 t.test('purge: our file edited by hand since is kept beside it first, as `restore` keeps it', async (t) => {
   const edited = `${OURS}# a hand edit\n`;

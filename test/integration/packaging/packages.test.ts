@@ -14,7 +14,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
 import { debContents, PACKAGES_TESTED_ELSEWHERE, policyFixture, run, STAGE_ENV, type Ran } from '../../helpers/packages.js';
@@ -364,3 +364,70 @@ t.test('rpm: file list, requirements, scripts (rpm -qp)', { skip: unless(rpm !==
   t.match(scripts, /systemctl try-restart mirror-policyd\.service/, '%postun: restart on upgrade');
   t.notMatch(scripts, /%\{|%systemd|%tmpfiles/, 'every macro expanded');
 });
+
+/** `rpm -qp --scripts`: each scriptlet's body by its name ("postinstall", "preuninstall", ...). */
+function scriptlets(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let name: string | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^(\w+) scriptlet \(using \/bin\/sh\):$/.exec(line);
+    if (head) name = head[1];
+    else if (name !== undefined) out.set(name, `${out.get(name) ?? ''}${line}\n`);
+  }
+  return out;
+}
+
+t.test(
+  'rpm: switching builds (dnf swap): the new presets nothing, the old stops, disables and restores nothing, and the daemon restarts on the new program',
+  { skip: unless(rpm !== '', 'no .rpm was built') },
+  async (t) => {
+    // A real rpm database (~/.rpmmacros names it for the scriptlets' own `rpm -q`) holding a package named as the other build.
+    const dir = join(work, 'rpm-switch');
+    const home = join(dir, 'home');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, '.rpmmacros'), `%_dbpath ${join(dir, 'db')}\n`);
+    const rpmEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LC_ALL: 'C' };
+    const spec = join(dir, 'other.spec');
+    writeFileSync(
+      spec,
+      'Name: mirror-policyd-bundled\nVersion: 1\nRelease: 1\nSummary: the other build\nLicense: MIT\nBuildArch: noarch\n%description\nx\n%files\n',
+    );
+    t.equal(run('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${join(dir, 'build')}`, spec], { env: rpmEnv }).status, 0, 'rpmbuild');
+    t.equal(run('rpm', ['--initdb'], { env: rpmEnv }).status, 0, 'rpm --initdb');
+    const other = join(dir, 'build/RPMS/noarch/mirror-policyd-bundled-1-1.noarch.rpm');
+    t.equal(run('rpm', ['-i', '--justdb', '--nodeps', '--noscripts', other], { env: rpmEnv }).status, 0, 'the other build recorded as installed');
+
+    // Stand-ins that log what the scriptlets ask of systemd.
+    const bin = join(dir, 'bin');
+    const log = join(dir, 'calls.log');
+    mkdirSync(bin);
+    for (const tool of ['systemctl', 'systemd-tmpfiles']) {
+      writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >>"${log}"\n`);
+      chmodSync(join(bin, tool), 0o755);
+    }
+    const bodies = scriptlets(run('rpm', ['-qp', '--scripts', rpm]).stdout);
+    const scriptlet = (name: string, arg: string): string[] => {
+      rmSync(log, { force: true });
+      const r = run('sh', ['-c', bodies.get(name) ?? 'exit 99', name, arg], { env: { ...rpmEnv, PATH: `${bin}:${rpmEnv.PATH}` } });
+      t.equal(r.status, 0, `${name} ${arg}`, { stderr: r.stderr });
+      return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+    };
+
+    t.same(scriptlet('postinstall', '1'), ['systemd-tmpfiles --create mirror-policyd.conf'], 'installed beside the other: no preset');
+    t.same(scriptlet('preuninstall', '0'), [], 'erased for the other: nothing stopped, disabled or restored');
+    t.same(
+      scriptlet('postuninstall', '0'),
+      ['systemctl daemon-reload', 'systemctl try-restart mirror-policyd.service'],
+      "erased for the other: the daemon restarted on the other's program",
+    );
+
+    t.equal(run('rpm', ['-e', '--justdb', '--nodeps', '--noscripts', 'mirror-policyd-bundled'], { env: rpmEnv }).status, 0);
+    t.same(
+      scriptlet('postinstall', '1'),
+      ['systemd-tmpfiles --create mirror-policyd.conf', 'systemctl --no-reload preset mirror-policyd.service'],
+      'a first install alone: preset',
+    );
+    t.same(scriptlet('postuninstall', '0'), ['systemctl daemon-reload'], 'an erase alone: nothing restarted');
+    // (preuninstall of an erase alone runs /usr/bin/mirror-policyd restore on this machine's files: not run here.)
+  },
+);
