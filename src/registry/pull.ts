@@ -408,8 +408,10 @@ async function fetchBlob(s: PullSource, client: EndpointClient, d: Descriptor, d
   return writeBlobStream(dest, d.digest, d.size, res.body, onBytes)
     .catch((e: unknown) => {
       if (e instanceof RegistryError || e instanceof DigestMismatch || e instanceof LocalStoreError) throw e;
-      // A transfer cut short (a reset, an idle body): which blob, in the words the rest of the report uses.
-      throw new RegistryError(`blob ${d.digest}: ${describeError(e)}`, 'unhealthy', classifyNetworkError(e));
+      // A transfer cut short (a reset, an idle body): which blob, in the words the rest of the report uses
+      // (the body deadline's own error names it already).
+      const why = describeError(e);
+      throw new RegistryError(why.includes(d.digest) ? why : `blob ${d.digest}: ${why}`, 'unhealthy', classifyNetworkError(e));
     })
     .finally(disarm);
 }

@@ -174,7 +174,25 @@ t.test('a blob body trickled a byte every 100 ms is cut off by its overall deadl
     pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts }),
   );
   t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the next source');
-  t.match(r.attempts.map((x) => x.error).join('\n'), new RegExp(`blob ${img.layerDigest} not complete after \\d+ s in all`));
+  t.match(
+    r.attempts.map((x) => x.error),
+    [new RegExp(`^blob ${img.layerDigest} not complete after \\d+ s in all \\(a trickling source\\)$`)],
+    'named once',
+  );
   t.ok(ms < timeouts.bodyIdleMs + HANG_MS, `done in ${Math.round(ms)} ms`);
+  assertVerifiedLayout(t, d);
+});
+
+t.test('a mirror dying in the middle of a blob: the failure names the blob, the next source serves it', async (t) => {
+  const p = await startHostileProxy(a.host, [{ path: new RegExp(`/blobs/${img.layerDigest}`), fault: 'truncate-close' }]);
+  t.teardown(() => p.close());
+  const d = dest();
+  const r = await pullImage([src(p.host), src(b.host, 'primary')], { dest: d, platform: hostPlatform(), health: {}, log, timeouts });
+  t.equal(r.blobs.find((x) => x.digest === img.layerDigest)?.from, `${b.host}/app@${D}`, 'the layer came from the next source');
+  t.same(
+    r.attempts.map((x) => x.error.replace(/: .*/, ': …')),
+    [`blob ${img.layerDigest}: …`],
+    `one failure, naming the blob: ${r.attempts.map((x) => x.error).join('; ')}`,
+  );
   assertVerifiedLayout(t, d);
 });
