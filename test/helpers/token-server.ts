@@ -54,6 +54,8 @@ export interface TokenServer {
   /** PEM file for the registry's auth.token.rootcertbundle */
   readonly rootCertBundle: string;
   readonly requests: TokenRequest[];
+  /** Set: a trickling token service, each 200's body sent one byte every this many ms (each byte well within an idle timeout). */
+  trickleMs?: number;
   close(): Promise<void>;
 }
 
@@ -110,7 +112,16 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
     const scopes = url.searchParams.getAll('scope');
     const answer = (status: number, body: unknown, user?: string): void => {
       requests.push({ service, scopes, user, status });
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      res.writeHead(status, { 'content-type': 'application/json' });
+      const text = Buffer.from(JSON.stringify(body));
+      const trickleMs = server.trickleMs;
+      if (status !== 200 || trickleMs === undefined) return void res.end(text);
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (res.destroyed || sent >= text.length) return void (clearInterval(drip), res.end());
+        res.write(text.subarray(sent, ++sent));
+      }, trickleMs);
+      res.on('close', () => clearInterval(drip));
     };
     if (url.pathname !== '/token') return answer(404, { errors: [{ code: 'NOT_FOUND' }] });
     let user: string | undefined;
@@ -133,11 +144,12 @@ export async function startTokenServer(dir: string, opts: TokenServerOptions = {
   };
 
   const { port, close } = await listenLocal(handler, opts.tls ? { cert: await readFile(opts.tls.certFile), key: await readFile(opts.tls.keyFile) } : undefined);
-  return {
+  const server: TokenServer = {
     realm: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/token`,
     issuer,
     rootCertBundle: ca.certFile,
     requests,
     close,
   };
+  return server;
 }

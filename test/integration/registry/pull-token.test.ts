@@ -29,7 +29,7 @@ writeFileSync(emptyAuth, JSON.stringify({ auths: {} }));
 const dest = (): string => mkdtempSync(join(work, 'dest-'));
 
 /** A TLS registry behind a token service (https, same certificate), with the image pushed as `puller`. */
-async function tokenRegistry(t: Teardownable, anonymousPull: boolean, refreshTokens?: Record<string, string>) {
+async function tokenRegistry(t: Teardownable, anonymousPull: boolean, refreshTokens?: Record<string, string>, trickleMs?: number) {
   const tokens = await startTokenServer(mkdtempSync(join(work, 'ts-')), {
     users: { puller: secret },
     anonymousPull,
@@ -41,6 +41,7 @@ async function tokenRegistry(t: Teardownable, anonymousPull: boolean, refreshTok
   await pushImage(img, `${reg.host}/team/app:v1`, { tlsVerify: true, certDir: tls.certDir, creds: `puller:${secret}` });
   tokens.requests.length = 0;
   await reg.clearLog();
+  if (trickleMs !== undefined) tokens.trickleMs = trickleMs; // from now on: the push above needed its tokens at once
   const source: PullSource = { reference: `${reg.host}/team/app@${D}`, endpoint: { host: reg.host, insecure: false }, role: 'primary', blocked: false };
   return { tokens, reg, source };
 }
@@ -300,4 +301,21 @@ t.test('without credentials, an anonymous token may still come from a plain-http
   const r = await pullImage([source], { dest: dest(), platform: hostPlatform(), health: {}, log, certDir: tls.certDir, authFile: emptyAuth });
   t.equal(r.digest, D);
   t.same(tokens.requests, [{ service, scopes: ['repository:team/app:pull'], status: 200 }], 'one anonymous request');
+});
+
+t.test('a token service that trickles its answer (a byte at a time, never idle long) is cut at the body deadline, not waited on for minutes', async (t) => {
+  const { source } = await tokenRegistry(t, true, undefined, 300); // ~700 bytes: ~3.5 minutes at this pace
+  const bodyIdleMs = 2000;
+  const pulled = pullImage([source], {
+    dest: dest(),
+    platform: hostPlatform(),
+    health: {},
+    log,
+    certDir: tls.certDir,
+    authFile: emptyAuth,
+    timeouts: { connectMs: 5000, headersMs: 5000, bodyIdleMs },
+  });
+  const err = await Promise.race([pulled.catch((e: unknown) => e), new Promise((r) => setTimeout(r, 60_000, 'still waiting after 60 s')).then(String)]);
+  t.ok(err instanceof PullError, `the pull failed: ${String(err)}`);
+  t.match((err as PullError).attempts[0]?.error, /the token response not complete after 2 s in all \(a trickling source\)/);
 });
