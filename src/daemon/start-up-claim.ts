@@ -3,8 +3,9 @@
  * claims it (exactly one daemon per state directory), and clears the temp files an earlier
  * run killed mid-write left behind. Every failure is a StartError of one line naming the path.
  */
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
+import { LOCAL_MIRROR_REGISTRIES_D } from '../local-mirror/mapping.js';
 import { removeStaleTemps } from '../output/atomic-write.js';
 import { acquireLock, LockBusyError } from '../output/lock.js';
 import { ownIdentity } from '../output/pid.js';
@@ -68,12 +69,14 @@ export async function claimStateDir(state: StateDir, settings: ClaimSettings, st
 }
 
 /**
- * Temp files that an earlier run killed mid-write left beside the output, the metrics file and
- * in the state dir. Called before anything of ours writes there, so our own pid's are stale too.
+ * Temp files that an earlier run killed mid-write left beside the output, its registries.d
+ * drop-in, the metrics file and in the state dir. Called before anything of ours writes there, so our own pid's are stale too.
  */
 export async function removeLeftTemps(state: StateDir, settings: ClaimSettings, log: Logger): Promise<void> {
   const places: Array<[string, string | undefined]> = [
     [dirname(settings.output), basename(settings.output)],
+    // the local mirror's drop-in (local-mirror/registries-d-file.ts): its temp is not *.yaml, so only litter
+    [join(dirname(settings.output), 'registries.d'), LOCAL_MIRROR_REGISTRIES_D],
     [settings.stateDir, undefined],
     ...['last-good', 'bases', 'drift'].map((sub): [string, undefined] => [state.path(sub), undefined]),
     ...(settings.metricsFile ? [[dirname(settings.metricsFile), basename(settings.metricsFile)] as [string, string]] : []),

@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
+import { removeStaleTemps } from './atomic-write.js';
 
 /** A time stamp usable in file names, sortable. */
 export function fileStamp(d: Date = new Date()): string {
@@ -44,7 +45,7 @@ export async function freeStampedPath(naming: CopyNaming, at: Date = new Date())
 
 /**
  * Keeps one more copy (written by `write` at a free stamped path) and removes the oldest beyond
- * `keep`; returns the copy's path. The copy just made is never among those removed: with the
+ * `keep`, and the temp files of copies whose writer was killed; returns the copy's path. The copy just made is never among those removed: with the
  * clock set back since an earlier process, its name sorts before theirs, and the path we report
  * must be there.
  */
@@ -54,6 +55,8 @@ export async function keepStampedCopy(naming: CopyNaming, keep: number, write: (
   const name = basename(path);
   const others = (await fs.readdir(naming.dir)).filter((n) => isStampedCopy(naming, n) && n !== name).sort(byteOrderCompare);
   for (const old of others.slice(0, Math.max(0, others.length + 1 - keep))) await fs.rm(join(naming.dir, old), { force: true });
+  // A copy's write killed half-way left its temp here (containerd's _mirror-policyd-edited is swept at no start).
+  await removeStaleTemps(naming.dir);
   return path;
 }
 

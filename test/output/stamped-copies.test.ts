@@ -45,7 +45,7 @@ t.test('keepStampedCopy keeps the newest N, the one just made among them, and le
   const dir = tempDir(t);
   const naming = { dir, prefix: 'hosts.toml.edited-', suffix: '' };
   writeFileSync(join(dir, 'README'), 'not a copy\n');
-  writeFileSync(join(dir, '.hosts.toml.edited-x.1.abcdef01.tmp'), 'a temp file\n');
+  writeFileSync(join(dir, `.hosts.toml.edited-x.${process.pid}.abcdef01.tmp`), 'a temp file\n'); // a write under way (this process)
   const at = new Date('2026-12-06T12:00:00.000Z');
   const paths: string[] = [];
   for (let i = 0; i < 5; i++) paths.push(await keepStampedCopy(naming, 3, (p) => fs.writeFile(p, `copy ${i}\n`), at));
@@ -58,5 +58,18 @@ t.test('keepStampedCopy keeps the newest N, the one just made among them, and le
     ['copy 2\n', 'copy 3\n', 'copy 4\n'],
   );
   t.equal(readFileSync(paths[4] as string, 'utf8'), 'copy 4\n', 'the path returned is the copy');
-  t.ok(readdirSync(dir).includes('README') && readdirSync(dir).includes('.hosts.toml.edited-x.1.abcdef01.tmp'), 'other files stay');
+  t.ok(readdirSync(dir).includes('README') && readdirSync(dir).includes(`.hosts.toml.edited-x.${process.pid}.abcdef01.tmp`), 'other files stay');
+});
+
+t.test("keepStampedCopy removes the temp of a copy whose writer was killed (its pid gone), not a live writer's", async (t) => {
+  const dir = tempDir(t);
+  const naming = { dir, prefix: 'hosts.toml.edited-', suffix: '' };
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+  const dead = `.hosts.toml.edited-2026-12-06T11-00-00-000Z.${gone}.deadbeef.tmp`;
+  const live = `.hosts.toml.edited-2026-12-06T11-00-00-000Z.${process.pid}.deadbeef.tmp`;
+  for (const n of [dead, live]) writeFileSync(join(dir, n), 'half a copy\n');
+  await keepStampedCopy(naming, 3, (p) => fs.writeFile(p, 'a copy\n'), new Date('2026-12-06T12:00:00.000Z'));
+  t.notOk(readdirSync(dir).includes(dead), "the dead writer's temp is gone");
+  t.ok(readdirSync(dir).includes(live), "a live writer's (this process's) stays");
 });

@@ -213,7 +213,7 @@ t.test('a start-up lock left by a daemon killed inside its claim is taken over a
   t.notOk(existsSync(join(ws.state, '.claim.lock')), 'and leaves no lock behind');
 });
 
-t.test('temp files that a killed run left beside the output and in the state dir are removed at start', async (t) => {
+t.test('temp files that a killed run left beside the output, its registries.d drop-in and in the state dir are removed at start', async (t) => {
   const ws = workspace(t);
   writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
   const { spawnSync } = await import('node:child_process');
@@ -223,12 +223,17 @@ t.test('temp files that a killed run left beside the output and in the state dir
   const besideOutput = join(ws.output, '..', `.registries.conf.${gone}.deadbeef.tmp`);
   const inState = join(ws.state, 'last-good', `.10-a.toml.${gone}.deadbeef.tmp`);
   const someoneElses = join(ws.output, '..', `.other.conf.${gone}.deadbeef.tmp`);
-  for (const f of [besideOutput, inState, someoneElses]) writeFileSync(f, 'half a write');
+  mkdirSync(join(ws.output, '..', 'registries.d'));
+  const inRegistriesD = join(ws.output, '..', 'registries.d', `.mirror-policyd-local-mirror.yaml.${gone}.deadbeef.tmp`);
+  const othersInRegistriesD = join(ws.output, '..', 'registries.d', `.default.yaml.${gone}.deadbeef.tmp`);
+  for (const f of [besideOutput, inState, someoneElses, inRegistriesD, othersInRegistriesD]) writeFileSync(f, 'half a write');
   const d = await startDaemon(t, ws);
   await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
   t.notOk(existsSync(besideOutput), 'the temp beside the output is gone');
   t.notOk(existsSync(inState), 'the temp in the state dir is gone');
   t.ok(existsSync(someoneElses), 'a temp of another file beside the output is not ours to remove');
+  t.notOk(existsSync(inRegistriesD), "the temp of the local mirror's registries.d drop-in is gone");
+  t.ok(existsSync(othersInRegistriesD), 'a temp of another registries.d file stays');
   await d.waitForLog(/removed 1 temp file\(s\) left by an interrupted write in .*out: \.registries\.conf\./); // a log line may land a moment after the effect it reports
   t.match(d.log(), /removed 1 temp file\(s\) left by an interrupted write in .*out: \.registries\.conf\./);
 });
