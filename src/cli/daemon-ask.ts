@@ -20,6 +20,7 @@ export function cannotAskReason(e: unknown, socket: string, command = 'status'):
   if (code === 'ETIMEDOUT') return `${(e as Error).message}; the daemon may be hung or overloaded: see journalctl -u mirror-policyd`;
   if (code === 'EPROTO' || code === 'ECONNRESET' || code === 'EPIPE') return `${(e as Error).message}: is this mirror-policyd's control socket?`;
   if (code === 'ENOTSOCK') return `${socket} is not a socket: is --control-socket right?`;
+  if (code === 'EOWNER') return (e as Error).message; // someone else's socket: the message says whose
   if (typeof code === 'string') return `cannot ask the daemon at ${socket}: ${(e as Error).message}`;
   return undefined;
 }

@@ -2,6 +2,7 @@
  * Client side of the control socket, used by `mirror-policyd status` and by the daemon
  * itself to tell a live instance from a stale socket file at startup.
  */
+import { lstatSync } from 'node:fs';
 import { connect } from 'node:net';
 import { MAX_RESPONSE_BYTES, encodeLine, parseResponseLine, type Request, type Response } from './protocol.js';
 
@@ -40,6 +41,14 @@ function errorWithCode(message: string, code: string): Error {
  * without a well-formed answer.
  */
 export function controlRequest(path: string, req: Request, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Response> {
+  const owner = foreignOwner(path);
+  if (owner !== undefined)
+    return Promise.reject(
+      errorWithCode(
+        `control socket ${path} belongs to uid ${owner}, neither root nor this user: not the daemon's, so not asked (in a directory such as /tmp anyone may put a socket)`,
+        'EOWNER',
+      ),
+    );
   return new Promise<Response>((resolve, reject) => {
     const sock = connect({ path });
     const chunks: Buffer[] = [];
@@ -95,6 +104,19 @@ export function controlRequest(path: string, req: Request, timeoutMs: number = D
       else finish(e);
     });
   });
+}
+
+/**
+ * The owner of the socket file at `path` when it is neither root nor us: whoever answers there
+ * is then not the daemon (which runs as root, or as the user asking), and what it says is not to
+ * be believed (`reload` signals the pid it names; `status` reports what it says). A socket in a
+ * sticky directory (/tmp) cannot be swapped for another user's once checked. Undefined when fine
+ * or absent (connect then says so).
+ */
+function foreignOwner(path: string): number | undefined {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  const own = process.getuid?.();
+  return st === undefined || st.uid === 0 || st.uid === own ? undefined : st.uid;
 }
 
 /** True when a server answers a ping at `path` (within `timeoutMs`); false on any failure. */

@@ -4,7 +4,7 @@
  * and never 1 (degraded, which is an answer).
  */
 import t, { type Test } from 'tap';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,5 +89,27 @@ t.test(
     t.equal(r.code, 4, r.stderr);
     t.match(r.stderr, new RegExp(`^mirror-policyd status: permission denied on the control socket ${path}.*run status as root`));
     oneLineNoStack(t, r.stderr);
+  },
+);
+
+t.test(
+  'a socket another user owns (one put in /tmp, say) is not asked: status and reload exit 4 saying whose it is; reload signals nothing',
+  { skip: process.getuid?.() !== 0 ? 'needs root to give the socket to another user' : false },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+    chmodSync(dir, 0o1777); // sticky and world-writable, as /tmp
+    const path = join(dir, 'control.sock');
+    let connections = 0;
+    // What such a socket could answer: a status, and reload counts naming a pid to signal (this test's own).
+    const server = await socketServer(t, path, `{"ok":true,"result":{"pid":${process.pid},"requested":0,"started":0,"finished":0}}\n`);
+    server.on('connection', () => void connections++);
+    chownSync(path, NOBODY, NOBODY);
+    for (const command of ['status', 'reload']) {
+      const r = await runCli([command, '--control-socket', path, '--timeout-ms', '2000']);
+      t.equal(r.code, 4, `${command}: ${r.stderr}`);
+      t.match(r.stderr, `control socket ${path} belongs to uid ${NOBODY}, neither root nor this user: not the daemon's, so not asked`);
+      oneLineNoStack(t, r.stderr);
+    }
+    t.equal(connections, 0, 'never connected to');
   },
 );
