@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { readRegularFileSync, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
 import { classifyText, originalCopyPath } from '../output/managed-file.js';
+import { INVALID_UTF8, invalidUtf8Line } from '../registries-conf/parse.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
 import { EMPTY_SETTLE_MS } from './render-scheduler.js';
@@ -88,7 +89,15 @@ export class OutputGuard {
     } catch (e) {
       return { problem: `cannot read it: ${(e as Error).message}` };
     }
-    const current = this.lastWrittenBytes !== undefined && bytes?.equals(this.lastWrittenBytes) ? this.lastWritten : bytes?.toString('utf8');
+    const ourLast = this.lastWrittenBytes !== undefined && bytes?.equals(this.lastWrittenBytes);
+    // Someone else's file that is not UTF-8 cannot be kept as text (adopted, or kept as drift) byte
+    // for byte, and containers/image refuses it as it is: left in place, the line named, until fixed.
+    const badLine = ourLast || bytes === undefined ? undefined : invalidUtf8Line(bytes);
+    if (badLine !== undefined)
+      return {
+        problem: `${this.settings().output}:${badLine}: ${INVALID_UTF8}; not replaced, so that nothing of it is lost: fix that line (or remove the file)`,
+      };
+    const current = ourLast ? this.lastWritten : bytes?.toString('utf8');
     // An editor that writes in place truncates first (issue #15's fs.watch sees that at once): an
     // empty output is the first half of such a write more often than a choice. Adopted or kept
     // as drift only if it is still the same empty file EMPTY_SETTLE_MS later, as a fragment read

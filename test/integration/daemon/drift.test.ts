@@ -53,6 +53,23 @@ t.test('adoption: a foreign registries.conf becomes the base; restore puts it ba
   t.equal(readFileSync(ws.output, 'utf8'), HOST_CONF, 'the host file is back, byte for byte');
 });
 
+t.test('a host file that is not UTF-8 (a Latin-1 comment) is not adopted or replaced: left byte for byte, the line named, managed once fixed', async (t) => {
+  const ws = workspace(t);
+  mkdirSync(dirname(ws.output));
+  const latin1 = Buffer.concat([Buffer.from(HOST_CONF), Buffer.from('# \xc4nderung', 'latin1'), Buffer.from('\n')]);
+  writeFileSync(ws.output, latin1);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const d = await startDaemon(t, ws);
+  const s = await d.waitForStatus((x) => JSON.stringify(x.degraded).includes('invalid UTF-8'), 'degraded, naming the bad line');
+  t.match(JSON.stringify(s.degraded), 'registries.conf:7: invalid UTF-8');
+  t.ok(readFileSync(ws.output).equals(latin1), 'the host file is as it was, byte for byte');
+  t.notOk(existsSync(join(ws.state, 'original.conf')), 'nothing adopted (its text could not be kept byte for byte)');
+  writeFileSync(ws.output, HOST_CONF); // fixed
+  const out = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the render once the file is fixed');
+  t.match(out, /"fedora" = "registry\.fedoraproject\.org\/fedora"/, 'on the fixed file as the base');
+  t.equal(readFileSync(join(ws.state, 'original.conf'), 'utf8'), HOST_CONF, 'which is the adopted original');
+});
+
 t.test("after a `render`, the daemon adopts the host's file render kept beside it; restore puts that back", async (t) => {
   const ws = workspace(t);
   mkdirSync(dirname(ws.output));
