@@ -40,9 +40,12 @@ async function loadConfig(values: RunValues): Promise<{ config?: DaemonConfig; p
     if (e instanceof UntrustedFileError) return { problems: [e.message] };
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' || values.config !== undefined) {
-      const problems = [`${path}: cannot read config file: ${systemErrorReason(e) ?? (e as Error).message}`];
-      // A path that leads nowhere is a wrong --config (a usage error); a file we may not read is a failed system call.
-      return code === 'ENOENT' || code === 'ENOTDIR' ? { problems } : { problems, unreadable: true };
+      const systemError = systemErrorReason(e);
+      const problems = [`${path}: cannot read config file: ${systemError ?? (e as Error).message}`];
+      // A file we may not read is a failed system call (exit 1); a path that leads to no file is a
+      // wrong --config, and text that is not UTF-8 an invalid configuration (usage errors, exit 2).
+      const wrongPath = code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+      return systemError === undefined || wrongPath ? { problems } : { problems, unreadable: true };
     }
   }
   const flags: ConfigValues = {};

@@ -171,6 +171,11 @@ t.test('usage errors exit 2; an unusable state dir exits 1', async (t) => {
   const missing = await runCli(['run', '--config', join(ws.dir, 'missing.toml'), ...runArgs(ws).slice(2)], { env });
   t.equal(missing.code, 2, 'a named config file that does not exist');
   t.match(missing.stderr, /missing\.toml: cannot read config file/);
+
+  writeFileSync(config, Buffer.from('# \xc4nderung\n', 'latin1'));
+  const latin1 = await runCli(['run', '--config', config, '--state-dir', ws.state, '--control-socket', ws.control], { env });
+  t.equal(latin1.code, 2, 'a config file that is not UTF-8: invalid configuration, not a failed system call');
+  t.match(latin1.stderr, new RegExp(`${config}:1: invalid UTF-8`));
   t.notOk(existsSync(ws.state), 'no usage error touched the state dir');
 
   const file = join(ws.dir, 'a-file');
