@@ -2,7 +2,7 @@
  * Client side of the control socket, used by `mirror-policyd status` and by the daemon
  * itself to tell a live instance from a stale socket file at startup.
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { MAX_RESPONSE_BYTES, encodeLine, parseResponseLine, type Request, type Response } from './protocol.js';
 
@@ -37,18 +37,19 @@ function errorWithCode(message: string, code: string): Error {
  * Sends one request and returns the parsed response. Bounded by `timeoutMs` (connect,
  * send and answer together): past it the connection is destroyed and the promise rejects
  * with an Error whose code is 'ETIMEDOUT'. Rejects with NotRunningError when the socket is
- * missing or refuses connections, and with an Error (code 'EPROTO') when the server closes
- * without a well-formed answer.
+ * missing or refuses connections, with an Error (code 'EPROTO') when the server closes
+ * without a well-formed answer, and (code 'EOWNER') when the socket, or the file a link there
+ * leads to, belongs to another user than root or us (foreignOwner), before or once connected;
+ * `anyOwner` skips that check (the daemon's probe of its own path).
  */
-export function controlRequest(path: string, req: Request, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Response> {
-  const owner = foreignOwner(path);
-  if (owner !== undefined)
-    return Promise.reject(
-      errorWithCode(
-        `control socket ${path} belongs to uid ${owner}, neither root nor this user: not the daemon's, so not asked (in a directory such as /tmp anyone may put a socket)`,
-        'EOWNER',
-      ),
-    );
+export function controlRequest(
+  path: string,
+  req: Request,
+  timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS,
+  opts: { anyOwner?: boolean } = {},
+): Promise<Response> {
+  const owner = opts.anyOwner ? undefined : foreignOwner(path);
+  if (owner !== undefined) return Promise.reject(foreignSocketError(path, owner));
   return new Promise<Response>((resolve, reject) => {
     const sock = connect({ path });
     const chunks: Buffer[] = [];
@@ -75,6 +76,9 @@ export function controlRequest(path: string, req: Request, timeoutMs: number = D
     };
 
     sock.on('connect', () => {
+      // Checked again now that we are connected: a socket put there since the look above is theirs.
+      const now = opts.anyOwner ? undefined : foreignOwner(path);
+      if (now !== undefined) return finish(foreignSocketError(path, now));
       sock.write(encodeLine(req));
     });
     sock.on('data', (b: Buffer) => {
@@ -114,9 +118,22 @@ export function controlRequest(path: string, req: Request, timeoutMs: number = D
  * or absent (connect then says so).
  */
 function foreignOwner(path: string): number | undefined {
-  const st = lstatSync(path, { throwIfNoEntry: false });
   const own = process.getuid?.();
-  return st === undefined || st.uid === 0 || st.uid === own ? undefined : st.uid;
+  try {
+    // The name (a link someone put there) and what it leads to (connect follows links).
+    for (const st of [lstatSync(path, { throwIfNoEntry: false }), statSync(path, { throwIfNoEntry: false })])
+      if (st !== undefined && st.uid !== 0 && st.uid !== own) return st.uid;
+  } catch {
+    // not looked at (EACCES on the way...): connect says what is wrong
+  }
+  return undefined;
+}
+
+function foreignSocketError(path: string, owner: number): Error {
+  return errorWithCode(
+    `control socket ${path} belongs to uid ${owner}, neither root nor this user: not the daemon's, so not asked (in a directory such as /tmp anyone may put a socket)`,
+    'EOWNER',
+  );
 }
 
 /** True when a server answers a ping at `path` (within `timeoutMs`); false on any failure. */
@@ -140,7 +157,8 @@ export async function isServing(path: string, timeoutMs: number = DEFAULT_REQUES
  */
 export async function probeControlSocket(path: string, timeoutMs: number): Promise<'serving' | 'busy' | 'stale' | 'missing'> {
   try {
-    await controlRequest(path, { cmd: 'ping' }, timeoutMs);
+    // Whoever owns it: the daemon's own path, where a stale socket is removed and a live one refused.
+    await controlRequest(path, { cmd: 'ping' }, timeoutMs, { anyOwner: true });
     return 'serving';
   } catch (e) {
     if (e instanceof NotRunningError) return e.reason === 'missing' ? 'missing' : 'stale';

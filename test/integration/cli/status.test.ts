@@ -4,7 +4,7 @@
  * and never 1 (degraded, which is an answer).
  */
 import t, { type Test } from 'tap';
-import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,11 @@ t.test(
       t.match(r.stderr, `control socket ${path} belongs to uid ${NOBODY}, neither root nor this user: not the daemon's, so not asked`);
       oneLineNoStack(t, r.stderr);
     }
+    const link = join(dir, 'link.sock');
+    symlinkSync(path, link); // root's link, to their socket
+    const viaLink = await runCli(['status', '--control-socket', link, '--timeout-ms', '2000']);
+    t.equal(viaLink.code, 4, `through a link of root's: ${viaLink.stderr}`);
+    t.match(viaLink.stderr, `control socket ${link} belongs to uid ${NOBODY}`);
     t.equal(connections, 0, 'never connected to');
   },
 );

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -134,6 +134,20 @@ t.test('a stale socket (its server killed -9) reads as not running and is replac
   t.equal(lstatSync(p).mode & 0o777, 0o600);
   t.same(await controlRequest(p, { cmd: 'status' }), { ok: true, result: STATUS });
 });
+
+t.test(
+  "a stale socket of another user's at the server's own path is replaced as well (the owner check is the clients')",
+  { skip: process.getuid?.() !== 0 ? 'needs root to give the socket to another user' : false },
+  async (t) => {
+    const p = sockIn();
+    await staleSocket(p);
+    chownSync(p, 65534, 65534);
+    await t.rejects(controlRequest(p, { cmd: 'status' }), { code: 'EOWNER' }, 'a client does not ask it');
+    await start(t, p);
+    t.equal(lstatSync(p).uid, 0, 'ours now');
+    t.same(await controlRequest(p, { cmd: 'status' }), { ok: true, result: STATUS });
+  },
+);
 
 t.test('NotRunningError for a missing path', async (t) => {
   const p = sockIn();
