@@ -52,7 +52,7 @@ export interface Notifier {
    * again replaces the previous timer.
    */
   startWatchdog(): () => void;
-  /** Stops the watchdog; later calls are no-ops. */
+  /** Stops the watchdog and drops the messages waiting for a full socket; later calls are no-ops. */
   close(): void;
 }
 
@@ -248,6 +248,9 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
     // Behind messages that wait, in order: READY=1 must not be overtaken by a later STATUS=.
     if (pending.length === 0 && sendOnce(message, path) === 'done') return;
     if (message === 'WATCHDOG=1' && pending.includes(message)) return; // one waiting ping says as much as several
+    // A newer status replaces one still waiting (where it waits): only the latest is worth saying.
+    const staleStatus = message.startsWith('STATUS=') ? pending.findIndex((m) => m.startsWith('STATUS=')) : -1;
+    if (staleStatus >= 0) return void (pending[staleStatus] = message);
     if (pending.length >= PENDING_LIMIT) return logFailure(message, `${CONGESTION}; more than ${PENDING_LIMIT} messages waiting, this one dropped`);
     pending.push(message);
     if (retryTimer === undefined) scheduleRetry();
@@ -292,6 +295,10 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
     close() {
       stopWatchdog();
       closed = true;
+      // What still waits is dropped: after close nothing is sent (the stopping process is on its way out).
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      pending.length = 0;
     },
   };
 }
