@@ -56,7 +56,8 @@ export async function keepStampedCopy(naming: CopyNaming, keep: number, write: (
   const others = (await fs.readdir(naming.dir)).filter((n) => isStampedCopy(naming, n) && n !== name).sort(byteOrderCompare);
   for (const old of others.slice(0, Math.max(0, others.length + 1 - keep))) await fs.rm(join(naming.dir, old), { force: true });
   // A copy's write killed half-way left its temp here (containerd's _mirror-policyd-edited is swept at no start).
-  await removeStaleTemps(naming.dir);
+  // Best effort: the copy is made, and a temp that stays is only litter.
+  await removeStaleTemps(naming.dir).catch(() => undefined);
   return path;
 }
 

@@ -16,6 +16,7 @@ import { makeSelfSignedCert, registryFor, type Teardownable } from '../../helper
 import { startTokenServer } from '../../helpers/token-server.js';
 import { skopeo } from '../../helpers/skopeo.js';
 import { runCli } from '../../helpers/cli.js';
+import { orAfter } from '../../helpers/or-after.js';
 
 const log = createLogger({ level: 'silent' });
 const work = mkdtempSync(join(tmpdir(), 'mpd-token-'));
@@ -315,7 +316,11 @@ t.test('a token service that trickles its answer (a byte at a time, never idle l
     authFile: emptyAuth,
     timeouts: { connectMs: 5000, headersMs: 5000, bodyIdleMs },
   });
-  const err = await Promise.race([pulled.catch((e: unknown) => e), new Promise((r) => setTimeout(r, 60_000, 'still waiting after 60 s')).then(String)]);
+  const err = await orAfter(
+    pulled.catch((e: unknown) => e),
+    60_000,
+    'still waiting after 60 s',
+  );
   t.ok(err instanceof PullError, `the pull failed: ${String(err)}`);
   t.match((err as PullError).attempts[0]?.error, /the token response not complete after 2 s in all \(a trickling source\)/);
 });
