@@ -248,9 +248,10 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
     // Behind messages that wait, in order: READY=1 must not be overtaken by a later STATUS=.
     if (pending.length === 0 && sendOnce(message, path) === 'done') return;
     if (message === 'WATCHDOG=1' && pending.includes(message)) return; // one waiting ping says as much as several
-    // A newer status replaces one still waiting (where it waits): only the latest is worth saying.
-    const staleStatus = message.startsWith('STATUS=') ? pending.findIndex((m) => m.startsWith('STATUS=')) : -1;
-    if (staleStatus >= 0) return void (pending[staleStatus] = message);
+    // A newer status replaces one waiting last: only the latest is worth saying (not one earlier in
+    // the queue, which a later READY=1's own STATUS= would then follow and contradict).
+    const last = pending.length - 1;
+    if (message.startsWith('STATUS=') && pending[last]?.startsWith('STATUS=')) return void (pending[last] = message);
     if (pending.length >= PENDING_LIMIT) return logFailure(message, `${CONGESTION}; more than ${PENDING_LIMIT} messages waiting, this one dropped`);
     pending.push(message);
     if (retryTimer === undefined) scheduleRetry();

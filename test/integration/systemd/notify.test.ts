@@ -237,14 +237,19 @@ t.test("a full notification socket (EAGAIN) is waited out, in order: READY=1 is 
   t.ok(filled < 100_000, `the queue is full after ${filled} datagrams`);
   const log = captureLog();
   const n = createNotifier({ NOTIFY_SOCKET: l.path }, log);
+  n.status('before');
   n.ready('up');
   n.watchdog();
   n.status('superseded');
-  n.watchdog();
   n.status('after');
+  n.watchdog();
   await l.waitFor((m) => m === 'STATUS=after', 10_000);
   const ours = l.messages().filter((m) => !m.startsWith('FILLER='));
-  t.same(ours, ['READY=1\nSTATUS=up', 'WATCHDOG=1', 'STATUS=after'], 'every message, in order, one waiting ping for two, the latest status for two');
+  t.same(
+    ours,
+    ['STATUS=before', 'READY=1\nSTATUS=up', 'WATCHDOG=1', 'STATUS=after'],
+    'every message, in order; one waiting ping for two; a status replaces only one waiting last (never one a later READY=1 follows)',
+  );
   t.same(log.warnings, [], 'a wait that ends is not a failure');
 });
 
