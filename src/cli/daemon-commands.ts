@@ -313,7 +313,7 @@ async function restoreOutput(output: string, original: string | undefined, state
   // No daemon adopted one, but `render` kept the host's file beside ours before replacing it.
   const renderCopy = readRegularFileSync(originalCopyPath(output));
   if (renderCopy !== undefined) {
-    logReplacedLink(log, output, (await writeFileAtomic(output, renderCopy.toString('utf8'))).replacedLink);
+    logReplacedLink(log, output, (await writeFileAtomic(output, renderCopy)).replacedLink); // byte for byte
     log.info(`restored ${output} from ${originalCopyPath(output)}, the host's file \`render\` kept`);
     return 0;
   }

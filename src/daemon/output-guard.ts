@@ -90,14 +90,9 @@ export class OutputGuard {
       return { problem: `cannot read it: ${(e as Error).message}` };
     }
     const ourLast = this.lastWrittenBytes !== undefined && bytes?.equals(this.lastWrittenBytes);
-    // Someone else's file that is not UTF-8 cannot be kept as text (adopted, or kept as drift) byte
-    // for byte, and containers/image refuses it as it is: left in place, the line named, until fixed.
-    const badLine = ourLast || bytes === undefined ? undefined : invalidUtf8Line(bytes);
-    if (badLine !== undefined)
-      return {
-        problem: `${this.settings().output}:${badLine}: ${INVALID_UTF8}; not replaced, so that nothing of it is lost: fix that line (or remove the file)`,
-      };
     const current = ourLast ? this.lastWritten : bytes?.toString('utf8');
+    const unadoptable = ourLast ? undefined : this.notAdoptable(current, bytes);
+    if (unadoptable !== undefined) return { problem: unadoptable };
     // An editor that writes in place truncates first (issue #15's fs.watch sees that at once): an
     // empty output is the first half of such a write more often than a choice. Adopted or kept
     // as drift only if it is still the same empty file EMPTY_SETTLE_MS later, as a fragment read
@@ -110,7 +105,7 @@ export class OutputGuard {
     }
     this.emptySeen = undefined;
     try {
-      return bytes === undefined ? { text: await this.keepForeign(current) } : { text: await this.keepForeign(current), bytes };
+      return bytes === undefined ? { text: await this.keepForeign(current) } : { text: await this.keepForeign(current, bytes), bytes };
     } catch (e) {
       return { problem: `not replaced, since a copy of it cannot be kept in ${this.settings().stateDir}: ${(e as Error).message}` };
     }
@@ -171,8 +166,21 @@ export class OutputGuard {
     return readRegularFileSync(this.settings().output);
   }
 
-  /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept, and returned. */
-  private async keepForeign(current: string | undefined): Promise<string | undefined> {
+  /**
+   * Why the host's file would be adopted as the base (someone else's, no --base) but cannot be:
+   * it is not UTF-8, so its text is not the file byte for byte, and containers/image refuses it as
+   * it stands. It is then left in place, the line named, until fixed. A copy kept as drift is
+   * kept as bytes, so an edit of ours or a file replacing ours under --base need not wait.
+   */
+  private notAdoptable(current: string | undefined, bytes: Buffer | undefined): string | undefined {
+    if (current === undefined || bytes === undefined || current === this.keptForeign || this.settings().base !== undefined) return undefined;
+    const line = invalidUtf8Line(bytes);
+    if (line === undefined || classifyText(current) !== 'foreign') return undefined;
+    return `${this.settings().output}:${line}: ${INVALID_UTF8}; not adopted as the base nor replaced, so that nothing of it is lost: fix that line (or remove the file)`;
+  }
+
+  /** A file that is not what we last wrote was adopted, edited or replaced by someone: kept (drift copies as `bytes`), and returned. */
+  private async keepForeign(current: string | undefined, bytes?: Buffer): Promise<string | undefined> {
     if (current === undefined || current === this.lastWritten || current === this.keptForeign) return current;
     const kind = classifyText(current);
     if (kind === 'ours') {
@@ -183,7 +191,7 @@ export class OutputGuard {
     const { output, base } = this.settings();
     const at = new Date().toISOString();
     if (kind === 'edited') {
-      const savedAs = await this.state.keepDrift(current);
+      const savedAs = await this.state.keepDrift(bytes ?? current);
       this.events.push({ at, kind: 'edited', savedAs });
       this.restores++;
       this.log.warn({ path: output, savedAs }, `${output} was edited by hand; the edited copy is kept as ${savedAs} and our render restored`);
@@ -199,7 +207,7 @@ export class OutputGuard {
           `${output} was replaced by a file we did not write; it is the new base (the previous base is kept in ${this.state.path('bases')})`,
         );
     } else {
-      const savedAs = await this.state.keepDrift(current);
+      const savedAs = await this.state.keepDrift(bytes ?? current);
       this.events.push({ at, kind: 'replaced', savedAs });
       this.log.warn({ path: output, savedAs }, `${output} was replaced by a file we did not write; kept as ${savedAs} (the base is --base ${base})`);
     }
@@ -226,6 +234,12 @@ export class OutputGuard {
       return;
     }
     if (bytes === undefined) return;
+    const badLine = invalidUtf8Line(bytes);
+    if (badLine !== undefined) {
+      // Adopted as text it would not be the file byte for byte; `restore` puts the copy itself back.
+      this.log.warn({ path: copy }, `${copy} (the host's file \`render\` kept) not adopted: line ${badLine}: ${INVALID_UTF8}`);
+      return;
+    }
     await this.state.adopt(bytes.toString('utf8'));
     const savedAs = this.state.path('base.conf');
     this.events.push({ at: new Date().toISOString(), kind: 'adopted', savedAs });

@@ -158,7 +158,7 @@ export class StateDir {
     }
   }
 
-  private async writeFile(path: string, text: string, opts: Pick<WriteOptions, 'syncDir'> = {}): Promise<void> {
+  private async writeFile(path: string, text: string | Buffer, opts: Pick<WriteOptions, 'syncDir'> = {}): Promise<void> {
     try {
       await replacePrivateFile(path, text, opts);
     } catch (e) {
@@ -349,8 +349,8 @@ export class StateDir {
     await this.writeFile(this.path('base.conf'), text);
   }
 
-  /** Keeps a hand-edited copy of the output; only the newest DRIFT_KEEP are kept. */
-  keepDrift(text: string): Promise<string> {
+  /** Keeps a hand-edited copy of the output (its bytes as they are); only the newest DRIFT_KEEP are kept. */
+  keepDrift(text: string | Buffer): Promise<string> {
     return keepStampedCopy(this.copies('drift'), DRIFT_KEEP, (path) => this.writeFile(path, text));
   }
 

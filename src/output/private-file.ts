@@ -84,7 +84,7 @@ export async function readTrustedFile(path: string): Promise<Buffer> {
  * so that its owner and mode (which writeFileAtomic keeps) are not taken over; a directory
  * there is not ours to remove: UntrustedFileError.
  */
-export async function replacePrivateFile(path: string, text: string, opts: Pick<WriteOptions, 'syncDir'> = {}): Promise<void> {
+export async function replacePrivateFile(path: string, text: string | Buffer, opts: Pick<WriteOptions, 'syncDir'> = {}): Promise<void> {
   const st = await fs.lstat(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;

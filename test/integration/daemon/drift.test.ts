@@ -103,6 +103,26 @@ t.test("restore after `render` alone (no daemon ever ran): the host's file rende
   t.notMatch(restored.stdout + restored.stderr, /there was no .* before us/);
 });
 
+t.test('a host file `render` kept that is not UTF-8: not adopted by the daemon, and restore puts it back byte for byte', async (t) => {
+  const ws = workspace(t);
+  mkdirSync(dirname(ws.output));
+  const latin1 = Buffer.concat([Buffer.from(HOST_CONF), Buffer.from('# \xc4nderung\n', 'latin1')]);
+  writeFileSync(ws.output, latin1);
+  const base = join(ws.dir, 'base.conf');
+  writeFileSync(base, HOST_CONF);
+  writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+  const rendered = await runCli(['render', '--policy-dir', ws.policy, '--output', ws.output, '--base', base, '--state-dir', ws.state]);
+  t.equal(rendered.code, 0, rendered.stderr);
+  t.ok(readFileSync(`${ws.output}.before-mirror-policyd`).equals(latin1), 'render kept the host file beside ours');
+  const d = await startDaemon(t, ws);
+  await d.waitForLog(/before-mirror-policyd \(the host's file `render` kept\) not adopted: line 7: invalid UTF-8/);
+  t.notOk(existsSync(join(ws.state, 'original.conf')), 'no original adopted as text');
+  t.equal(await d.stop(), 0);
+  const restored = await restore(ws);
+  t.equal(restored.code, 0, restored.stderr);
+  t.ok(readFileSync(ws.output).equals(latin1), 'the host file is back, byte for byte');
+});
+
 t.test('restore undoes only what we did: an edited render is kept beside first, a foreign file is left as it is', async (t) => {
   // No original (there was no output before us): our render edited by hand while stopped.
   const ws = workspace(t);
@@ -152,14 +172,15 @@ t.test('a hand edit of the managed file is kept in S/drift/ and our render resto
   const d = await startDaemon(t, ws);
   const ours = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
 
-  const edited = ours.replace('mirror-a.example/a', 'hand-edited.example/a');
+  // A Latin-1 byte in the edit too: the drift copy is the edited file byte for byte, not its decoding.
+  const edited = Buffer.concat([Buffer.from(ours.replace('mirror-a.example/a', 'hand-edited.example/a')), Buffer.from('# \xc4nderung\n', 'latin1')]);
   writeFileSync(ws.output, edited); // in place, as an editor without backup would
   await d.waitForOutput((o) => o === ours, 'our render restored');
   await d.waitForLog(/was edited by hand; the edited copy is kept as .*drift/);
   t.match(d.stdout(), /^WARN: .*edited by hand/m, 'logged as a warning');
   const kept = readdirSync(join(ws.state, 'drift'));
   t.equal(kept.length, 1, `one drift copy: ${kept.join(', ')}`);
-  t.equal(readFileSync(join(ws.state, 'drift', kept[0] as string), 'utf8'), edited, 'the edited copy, byte for byte');
+  t.ok(readFileSync(join(ws.state, 'drift', kept[0] as string)).equals(edited), 'the edited copy, byte for byte');
   const s = await d.status();
   t.same(
     s.drift.map((x) => x.kind),
