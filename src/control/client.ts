@@ -50,6 +50,7 @@ export function controlRequest(
 ): Promise<Response> {
   const owner = opts.anyOwner ? undefined : foreignOwner(path);
   if (owner !== undefined) return Promise.reject(foreignSocketError(path, owner));
+  const looked = opts.anyOwner ? undefined : fileIdentity(path);
   return new Promise<Response>((resolve, reject) => {
     const sock = connect({ path });
     const chunks: Buffer[] = [];
@@ -76,9 +77,15 @@ export function controlRequest(
     };
 
     sock.on('connect', () => {
-      // Checked again now that we are connected: a socket put there since the look above is theirs.
-      const now = opts.anyOwner ? undefined : foreignOwner(path);
-      if (now !== undefined) return finish(foreignSocketError(path, now));
+      // Checked again now that we are connected: the file looked at must still be there (a socket
+      // put there since, or one that removed its own file once it had us, is not the one checked).
+      if (!opts.anyOwner) {
+        const now = fileIdentity(path);
+        if (looked === undefined || now !== looked)
+          return finish(errorWithCode(`control socket ${path} was replaced or removed while connecting: not asked`, 'EOWNER'));
+        const owner = foreignOwner(path);
+        if (owner !== undefined) return finish(foreignSocketError(path, owner));
+      }
       sock.write(encodeLine(req));
     });
     sock.on('data', (b: Buffer) => {
@@ -127,6 +134,16 @@ function foreignOwner(path: string): number | undefined {
     // not looked at (EACCES on the way...): connect says what is wrong
   }
   return undefined;
+}
+
+/** Which file is at `path` (device and inode, links followed, as connect does); undefined when none. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st === undefined ? undefined : `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 function foreignSocketError(path: string, owner: number): Error {
