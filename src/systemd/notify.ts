@@ -92,16 +92,21 @@ const CONGESTION = "EAGAIN: systemd's notification socket is full";
  * unix-dgram's sockets are non-blocking, so a receiver whose queue is full (PID 1 busy, at most
  * net.unix.max_dgram_qlen datagrams) makes sendto fail with EAGAIN, which unix-dgram reports as
  * code 1 ("congestion"). libsystemd's sd_notify blocks until there is room; we retry instead
- * (RETRY_*), so a READY=1 sent at a busy moment is not lost and the start does not time out.
+ * (NotifyRetry), so a READY=1 sent at a busy moment is not lost and the start does not time out.
  */
 function isCongestion(err: { code?: unknown }): boolean {
   return err.code === 1 || err.code === -osConstants.errno.EAGAIN || err.code === -osConstants.errno.ENOBUFS;
 }
-const RETRY_FIRST_MS = 10;
-const RETRY_MAX_MS = 1000;
-const RETRY_LIMIT = 20;
-/** 10 + 20 + ... + 640 ms, then 1 s a try: how long a message waits before it is given up. */
-const RETRY_TOTAL_MS = Array.from({ length: RETRY_LIMIT }, (_, i) => Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** i)).reduce((a, b) => a + b, 0);
+/** How a message that finds the socket full is retried: after firstMs, doubling to maxMs, `limit` tries. */
+export interface NotifyRetry {
+  readonly firstMs: number;
+  readonly maxMs: number;
+  readonly limit: number;
+}
+/** 10 + 20 + ... + 640 ms, then 1 s a try: ~14 s before a message is given up. */
+const DEFAULT_RETRY: NotifyRetry = { firstMs: 10, maxMs: 1000, limit: 20 };
+const retryDelay = (r: NotifyRetry, i: number): number => Math.min(r.maxMs, r.firstMs * 2 ** i);
+const retryTotalMs = (r: NotifyRetry): number => Array.from({ length: r.limit }, (_, i) => retryDelay(r, i)).reduce((a, b) => a + b, 0);
 /** Messages are few (READY, STATUS, a ping every WATCHDOG_USEC/2); more waiting than this means systemd is not reading. */
 const PENDING_LIMIT = 16;
 
@@ -148,7 +153,7 @@ export function unsetNotifyEnvironment(env: NodeJS.ProcessEnv = process.env): vo
   for (const name of NOTIFY_VARIABLES) delete env[name];
 }
 
-export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: NotifyLog = stderrLog): Notifier {
+export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: NotifyLog = stderrLog, retry: NotifyRetry = DEFAULT_RETRY): Notifier {
   const raw = env['NOTIFY_SOCKET'];
   let path: string | null = null;
   if (raw !== undefined && raw !== '') {
@@ -225,7 +230,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
   };
 
   const scheduleRetry = (): void => {
-    retryTimer = setTimeout(flushPending, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** retries));
+    retryTimer = setTimeout(flushPending, retryDelay(retry, retries));
     retryTimer.unref(); // a message still waiting must not hold a stopping process
   };
 
@@ -235,8 +240,8 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Notify
     while (path !== null && pending.length > 0) {
       const message = pending[0]!;
       if (sendOnce(message, path) === 'congested') {
-        if (++retries < RETRY_LIMIT) return scheduleRetry();
-        logFailure(message, `${CONGESTION} for ${Math.round(RETRY_TOTAL_MS / 1000)} s; ${pending.length} message(s) dropped`);
+        if (++retries < retry.limit) return scheduleRetry();
+        logFailure(message, `${CONGESTION} for ${(retryTotalMs(retry) / 1000).toFixed(1)} s; the waiting messages dropped`);
         pending.length = 0;
       } else pending.shift();
       retries = 0;

@@ -1,5 +1,7 @@
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createNotifier, loadUnixDgram } from '../../../src/systemd/notify.js';
 import { startNotifyListener } from '../../helpers/notify-listener.js';
 
@@ -13,6 +15,16 @@ function captureLog(): { warn(obj: object, msg: string): void; warnings: Warning
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One datagram from a fresh socket (each its own send buffer); false when the receiver's queue is full. */
+function sendTo(path: string, text: string): boolean {
+  const sock = loadUnixDgram().createSocket('unix_dgram');
+  let sent = false;
+  const buf = Buffer.from(text);
+  sock.send(buf, 0, buf.length, path, (err) => void (sent = err === undefined));
+  sock.close();
+  return sent;
+}
 
 t.test('each message arrives as systemd expects it', async (t) => {
   const l = await startNotifyListener();
@@ -224,16 +236,8 @@ t.test("a full notification socket (EAGAIN) is waited out, in order: READY=1 is 
   // Fill the listener's queue (net.unix.max_dgram_qlen datagrams: 10, or 512 where systemd set it) within
   // this tick, before it reads any: one socket a datagram, or a single sender's own send buffer would
   // fill first; full once a fresh socket is refused, as the notifier's own will be.
-  const sendFresh = (text: string): boolean => {
-    const sock = loadUnixDgram().createSocket('unix_dgram');
-    let sent = false;
-    const buf = Buffer.from(text);
-    sock.send(buf, 0, buf.length, l.path, (err) => void (sent = err === undefined));
-    sock.close();
-    return sent;
-  };
   let filled = 0;
-  while (filled < 100_000 && sendFresh(`FILLER=${filled}`)) filled++;
+  while (filled < 100_000 && sendTo(l.path, `FILLER=${filled}`)) filled++;
   t.ok(filled < 100_000, `the queue is full after ${filled} datagrams`);
   const log = captureLog();
   const n = createNotifier({ NOTIFY_SOCKET: l.path }, log);
@@ -252,6 +256,51 @@ t.test("a full notification socket (EAGAIN) is waited out, in order: READY=1 is 
   );
   t.same(log.warnings, [], 'a wait that ends is not a failure');
 });
+
+t.test(
+  'a notification socket that stays full: the message is given up after its tries, with one warning saying so',
+  { skip: hasPython3() ? false : 'python3 not available' },
+  async (t) => {
+    // A receiver that never reads (python3: bound, then asleep), its queue filled as above.
+    const dir = mkdtempSync(join('/tmp', 'mpd-notify-full-'));
+    const path = join(dir, 'notify.sock');
+    const sleeper = spawn(
+      'python3',
+      [
+        '-c',
+        `import socket,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(${JSON.stringify(path)}); print('ready', flush=True); time.sleep(60)`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    t.teardown(() => {
+      sleeper.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await new Promise<void>((resolve, reject) => {
+      sleeper.stdout.once('data', () => resolve());
+      sleeper.once('exit', () => reject(new Error('python3 exited before binding')));
+    });
+    let filled = 0;
+    while (filled < 100_000 && sendTo(path, `FILLER=${filled}`)) filled++;
+    t.ok(filled < 100_000, `full after ${filled} datagrams`);
+    const log = captureLog();
+    const n = createNotifier({ NOTIFY_SOCKET: path }, log, { firstMs: 10, maxMs: 20, limit: 3 });
+    n.ready('up');
+    n.status('later');
+    for (let i = 0; i < 100 && log.warnings.length === 0; i++) await sleep(100);
+    t.equal(log.warnings.length, 1, 'one warning');
+    t.match(
+      log.warnings[0]?.msg,
+      /sd_notify: cannot send READY=1 to .*: EAGAIN: systemd's notification socket is full for 0\.1 s; the waiting messages dropped/,
+    );
+    n.status('after');
+    await sleep(200);
+    t.equal(log.warnings.length, 1, 'the same failure is not logged again');
+    n.close();
+  },
+);
 
 t.test('listener: waitFor is bounded and reports what it saw', async (t) => {
   const l = await startNotifyListener();
