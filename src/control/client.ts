@@ -39,7 +39,7 @@ function errorWithCode(message: string, code: string): Error {
  * with an Error whose code is 'ETIMEDOUT'. Rejects with NotRunningError when the socket is
  * missing or refuses connections, with an Error (code 'EPROTO') when the server closes
  * without a well-formed answer, and (code 'EOWNER') when the socket, or the file a link there
- * leads to, belongs to another user than root or us (foreignOwner), before or once connected;
+ * leads to, belongs to another user than root or us (lookAt), before or once connected;
  * `anyOwner` skips that check (the daemon's probe of its own path).
  */
 export function controlRequest(
@@ -48,9 +48,8 @@ export function controlRequest(
   timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS,
   opts: { anyOwner?: boolean } = {},
 ): Promise<Response> {
-  const owner = opts.anyOwner ? undefined : foreignOwner(path);
-  if (owner !== undefined) return Promise.reject(foreignSocketError(path, owner));
-  const looked = opts.anyOwner ? undefined : fileIdentity(path);
+  const looked = opts.anyOwner ? undefined : lookAt(path);
+  if (looked?.foreignUid !== undefined) return Promise.reject(foreignSocketError(path, looked.foreignUid));
   return new Promise<Response>((resolve, reject) => {
     const sock = connect({ path });
     const chunks: Buffer[] = [];
@@ -79,12 +78,11 @@ export function controlRequest(
     sock.on('connect', () => {
       // Checked again now that we are connected: the file looked at must still be there (a socket
       // put there since, or one that removed its own file once it had us, is not the one checked).
-      if (!opts.anyOwner) {
-        const now = fileIdentity(path);
-        if (looked === undefined || now !== looked)
+      if (looked !== undefined) {
+        const now = lookAt(path);
+        if (looked.id === undefined || now.id !== looked.id)
           return finish(errorWithCode(`control socket ${path} was replaced or removed while connecting: not asked`, 'EOWNER'));
-        const owner = foreignOwner(path);
-        if (owner !== undefined) return finish(foreignSocketError(path, owner));
+        if (now.foreignUid !== undefined) return finish(foreignSocketError(path, now.foreignUid));
       }
       sock.write(encodeLine(req));
     });
@@ -118,31 +116,22 @@ export function controlRequest(
 }
 
 /**
- * The owner of the socket file at `path` when it is neither root nor us: whoever answers there
- * is then not the daemon (which runs as root, or as the user asking), and what it says is not to
- * be believed (`reload` signals the pid it names; `status` reports what it says). A socket in a
- * sticky directory (/tmp) cannot be swapped for another user's once checked. Undefined when fine
- * or absent (connect then says so).
+ * What is at `path`: which file (device and inode, links followed, as connect does), and its
+ * owner when that is neither root nor us, of the name (a link someone put there) or of what it
+ * leads to. Whoever answers at such a socket is not the daemon (which runs as root, or as the
+ * user asking), and what it says is not to be believed (`reload` signals the pid it names;
+ * `status` reports what it says). A socket in a sticky directory (/tmp) cannot be swapped for
+ * another user's once checked. Nothing known when absent or not looked at (connect then says why).
  */
-function foreignOwner(path: string): number | undefined {
+function lookAt(path: string): { id?: string; foreignUid?: number } {
   const own = process.getuid?.();
   try {
-    // The name (a link someone put there) and what it leads to (connect follows links).
-    for (const st of [lstatSync(path, { throwIfNoEntry: false }), statSync(path, { throwIfNoEntry: false })])
-      if (st !== undefined && st.uid !== 0 && st.uid !== own) return st.uid;
+    const name = lstatSync(path, { throwIfNoEntry: false });
+    const file = statSync(path, { throwIfNoEntry: false });
+    const foreign = [name, file].find((st) => st !== undefined && st.uid !== 0 && st.uid !== own);
+    return { ...(file ? { id: `${file.dev}:${file.ino}` } : {}), ...(foreign ? { foreignUid: foreign.uid } : {}) };
   } catch {
-    // not looked at (EACCES on the way...): connect says what is wrong
-  }
-  return undefined;
-}
-
-/** Which file is at `path` (device and inode, links followed, as connect does); undefined when none. */
-function fileIdentity(path: string): string | undefined {
-  try {
-    const st = statSync(path, { throwIfNoEntry: false });
-    return st === undefined ? undefined : `${st.dev}:${st.ino}`;
-  } catch {
-    return undefined;
+    return {}; // EACCES on the way...
   }
 }
 
