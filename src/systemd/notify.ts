@@ -110,10 +110,9 @@ const retryTotalMs = (r: NotifyRetry): number => Array.from({ length: r.limit },
 /** Messages are few (READY, STATUS, a ping every WATCHDOG_USEC/2); more waiting than this means systemd is not reading. */
 const PENDING_LIMIT = 16;
 
-/** unix-dgram reports errors with code = -errno (1 is its EAGAIN: isCongestion); name it for the log. */
+/** unix-dgram reports errors with code = -errno (its code 1, EAGAIN, is isCongestion's and waited out); name it for the log. */
 function errnoName(err: { code?: unknown; message?: string }): string {
   const code = err.code;
-  if (code === 1) return CONGESTION;
   if (typeof code === 'number') {
     const errno = Math.abs(code);
     const name = Object.entries(osConstants.errno).find(([, v]) => v === errno)?.[0];
