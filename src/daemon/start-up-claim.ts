@@ -70,7 +70,8 @@ export async function claimStateDir(state: StateDir, settings: ClaimSettings, st
 
 /**
  * Temp files that an earlier run killed mid-write left beside the output, its registries.d
- * drop-in, the metrics file and in the state dir. Called before anything of ours writes there, so our own pid's are stale too.
+ * drop-in, the metrics file and in the state dir. Called before anything of ours writes there,
+ * so our own pid's are stale too.
  */
 export async function removeLeftTemps(state: StateDir, settings: ClaimSettings, log: Logger): Promise<void> {
   const places: Array<[string, string | undefined]> = [

@@ -45,9 +45,9 @@ export async function freeStampedPath(naming: CopyNaming, at: Date = new Date())
 
 /**
  * Keeps one more copy (written by `write` at a free stamped path) and removes the oldest beyond
- * `keep`, and the temp files of copies whose writer was killed; returns the copy's path. The copy just made is never among those removed: with the
- * clock set back since an earlier process, its name sorts before theirs, and the path we report
- * must be there.
+ * `keep`, and the temp files of copies whose writer was killed; returns the copy's path. The
+ * copy just made is never among those removed: with the clock set back since an earlier
+ * process, its name sorts before theirs, and the path we report must be there.
  */
 export async function keepStampedCopy(naming: CopyNaming, keep: number, write: (path: string) => Promise<unknown>, at?: Date): Promise<string> {
   const path = await freeStampedPath(naming, at);
@@ -55,8 +55,8 @@ export async function keepStampedCopy(naming: CopyNaming, keep: number, write: (
   const name = basename(path);
   const others = (await fs.readdir(naming.dir)).filter((n) => isStampedCopy(naming, n) && n !== name).sort(byteOrderCompare);
   for (const old of others.slice(0, Math.max(0, others.length + 1 - keep))) await fs.rm(join(naming.dir, old), { force: true });
-  // A copy's write killed half-way left its temp here (containerd's _mirror-policyd-edited is swept at no start).
-  // Best effort: the copy is made, and a temp that stays is only litter.
+  // A copy's write killed half-way left its temp here (containerd's _mirror-policyd-edited is
+  // swept at no start). Best effort: the copy is made, and a temp that stays is only litter.
   await removeStaleTemps(naming.dir).catch(() => undefined);
   return path;
 }
