@@ -637,7 +637,7 @@ export class Daemon {
     // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.
     const look = await this.output.look();
     if ('settling' in look) {
-      this.log.debug(`${this.config.output} is empty: looking again in a moment (an in-place write?)`);
+      this.log.debug(`${this.config.output} is empty or was written just now: looking again in a moment (an in-place write?)`);
       this.scheduler.recheckSoon();
       this.handOnReloadRender(forReload);
       return dir;

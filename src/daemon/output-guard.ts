@@ -5,7 +5,7 @@
  * at before the render (compare-before-replace); anything else changed meanwhile means a
  * render again.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { readRegularFileSync, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
@@ -13,7 +13,8 @@ import { classifyText, originalCopyPath } from '../output/managed-file.js';
 import { INVALID_UTF8, invalidUtf8Line } from '../registries-conf/parse.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
-import { EMPTY_SETTLE_MS } from './render-scheduler.js';
+import { IN_PLACE_SETTLE_MS } from '../fragments/policy-dir.js';
+import { EMPTY_SETTLE_MS, WRITE_HOLD_MS } from './render-scheduler.js';
 import { readOnlyHint, type StateDir } from './state-dir.js';
 
 /** How many drift events `status` keeps (the oldest go first). */
@@ -27,8 +28,8 @@ export interface DriftEvent {
 
 /**
  * What a look before the render found: the text this render may replace (undefined: no file)
- * and its bytes, or why the output cannot be replaced. `settling`: the output is empty, maybe
- * half of an in-place write: look again shortly before acting on it.
+ * and its bytes, or why the output cannot be replaced. `settling`: the output is empty or someone
+ * else's just written, maybe half of an in-place write: look again shortly before acting on it.
  */
 export type OutputLook = { readonly text: string | undefined; readonly bytes?: Buffer } | { readonly problem: string } | { readonly settling: true };
 
@@ -41,6 +42,8 @@ export class OutputGuard {
   private lastWrittenBytes?: Buffer;
   /** An empty output seen, and since when (now()): acted on only once it has stayed the same empty file EMPTY_SETTLE_MS. */
   private emptySeen?: { readonly identity: string; readonly since: number };
+  /** Since when (now()) the output has been someone else's text written just now (maybeHalfWritten). */
+  private freshSince?: number;
   /** The output's identity right after our last write that changed it. */
   private ownWrite?: string;
   /**
@@ -60,6 +63,8 @@ export class OutputGuard {
     private readonly log: Logger,
     /** A monotonic clock in ms (tests pass their own). */
     private readonly now: () => number = () => performance.now(),
+    /** The wall clock in ms, which file times follow (tests pass their own). */
+    private readonly wallNow: () => number = () => Date.now(),
   ) {}
 
   /** The adoptions, edits and replacements seen, oldest first. */
@@ -93,17 +98,7 @@ export class OutputGuard {
     const current = ourLast ? this.lastWritten : bytes?.toString('utf8');
     const unadoptable = ourLast ? undefined : this.notAdoptable(current, bytes);
     if (unadoptable !== undefined) return { problem: unadoptable };
-    // An editor that writes in place truncates first (issue #15's fs.watch sees that at once): an
-    // empty output is the first half of such a write more often than a choice. Adopted or kept
-    // as drift only if it is still the same empty file EMPTY_SETTLE_MS later, as a fragment read
-    // empty: not at the next look, which another event can bring within milliseconds.
-    if (current === '' && this.lastWritten !== '') {
-      const identity = fileIdentity(this.settings().output);
-      const now = this.now();
-      if (this.emptySeen?.identity !== identity) this.emptySeen = { identity, since: now };
-      if (now - this.emptySeen.since < EMPTY_SETTLE_MS) return { settling: true };
-    }
-    this.emptySeen = undefined;
+    if (this.maybeHalfWritten(current, ourLast === true)) return { settling: true };
     try {
       return bytes === undefined ? { text: await this.keepForeign(current) } : { text: await this.keepForeign(current, bytes), bytes };
     } catch (e) {
@@ -159,6 +154,48 @@ export class OutputGuard {
   failed(e: unknown): string {
     this.writeError = `${(e as Error).message}${readOnlyHint(e)}`;
     return this.writeError;
+  }
+
+  /**
+   * Whether the output may be the first part of an in-place write (truncate, then write, as an
+   * editor, `cat >` or `cp` does): keeping that part now and renaming our render over the file
+   * would send the writer's remaining writes to a file no longer linked, lost. So it is looked at
+   * again in a moment (the daemon's recheck), as a fragment would be:
+   * - empty: acted on once it has stayed the same empty file EMPTY_SETTLE_MS, not at the next
+   *   look, which another event can bring within milliseconds (issue #15's fs.watch sees the
+   *   truncation at once);
+   * - someone else's text written less than IN_PLACE_SETTLE_MS ago: acted on once it is that
+   *   old, or WRITE_HOLD_MS after it was first seen so (a writer still writing is then taken as
+   *   it is). A host's file found at start is older than that: no wait. Our own render's text
+   *   (an earlier run's, `render`'s) is replaced at once, since nothing of it is kept.
+   */
+  private maybeHalfWritten(current: string | undefined, ourLast: boolean): boolean {
+    const now = this.now();
+    if (current === '' && this.lastWritten !== '') {
+      this.freshSince = undefined;
+      const identity = fileIdentity(this.settings().output);
+      if (this.emptySeen?.identity !== identity) this.emptySeen = { identity, since: now };
+      return now - this.emptySeen.since < EMPTY_SETTLE_MS;
+    }
+    this.emptySeen = undefined;
+    if (current === undefined || ourLast || current === this.lastWritten || current === this.keptForeign || !this.writtenJustNow()) {
+      this.freshSince = undefined;
+      return false;
+    }
+    if (classifyText(current) === 'ours') return false;
+    this.freshSince ??= now;
+    return now - this.freshSince < WRITE_HOLD_MS;
+  }
+
+  /** Whether the output's last write is less than IN_PLACE_SETTLE_MS old (by the wall clock, as file times are). */
+  private writtenJustNow(): boolean {
+    let mtimeMs: number | undefined;
+    try {
+      mtimeMs = statSync(this.settings().output, { throwIfNoEntry: false })?.mtimeMs;
+    } catch {
+      return false; // gone or unreadable since the read: the look acts on what it read
+    }
+    return mtimeMs !== undefined && Math.abs(this.wallNow() - mtimeMs) < IN_PLACE_SETTLE_MS;
   }
 
   /** Blocking, as the write's own reads (atomic-write.ts says why); a FIFO there is refused, not waited on. */

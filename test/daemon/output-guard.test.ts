@@ -5,13 +5,14 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { renderRegistriesConf } from '../../src/registries-conf/render.js';
 import { OutputGuard } from '../../src/daemon/output-guard.js';
-import { EMPTY_SETTLE_MS } from '../../src/daemon/render-scheduler.js';
+import { EMPTY_SETTLE_MS, WRITE_HOLD_MS } from '../../src/daemon/render-scheduler.js';
+import { IN_PLACE_SETTLE_MS } from '../../src/fragments/policy-dir.js';
 import { StateDir } from '../../src/daemon/state-dir.js';
 import type { Teardown } from '../helpers/daemon.js';
 
@@ -27,7 +28,12 @@ interface Setup {
   readonly logs: string[];
 }
 
-async function setUp(t: Teardown, base?: string, now?: () => number): Promise<Setup> {
+/**
+ * `now`: the monotonic clock. `wallNow`: the wall clock the file times are compared with; by
+ * default a minute ahead, so that every write a test makes is long done by its look (a write
+ * just made is a case of its own: maybeHalfWritten).
+ */
+async function setUp(t: Teardown, base?: string, now?: () => number, wallNow: () => number = () => Date.now() + 60_000): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'mpd-guard-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const output = join(dir, 'out', 'registries.conf');
@@ -36,7 +42,7 @@ async function setUp(t: Teardown, base?: string, now?: () => number): Promise<Se
   const logs: string[] = [];
   const log = pino({ level: 'debug', base: undefined }, { write: (line: string) => void logs.push((JSON.parse(line) as { msg: string }).msg) });
   const settings = { output, stateDir: state.dir, ...(base !== undefined ? { base } : {}) };
-  return { guard: new OutputGuard(() => settings, state, log, now), dir, output, state, logs };
+  return { guard: new OutputGuard(() => settings, state, log, now ?? (() => performance.now()), wallNow), dir, output, state, logs };
 }
 
 t.test('no file: written; our own file: replaced without a drift event', async (t) => {
@@ -169,6 +175,61 @@ t.test('our output emptied is acted on only once it has stayed the same empty fi
   t.same(await guard.replace(OURS, look), { changed: true });
   t.equal(guard.drift.length, 1, 'kept (as any file we did not write), then ours written');
 });
+
+t.test('a hand edit written just now (maybe the first part of an in-place write) is acted on once its last write is IN_PLACE_SETTLE_MS old', async (t) => {
+  let now = 0;
+  let wall = Date.now() + 60_000;
+  const { guard, output } = await setUp(
+    t,
+    undefined,
+    () => now,
+    () => wall,
+  );
+  await guard.replace(OURS, await guard.look());
+  const firstPart = `${OURS}[[registry]]\n`;
+  writeFileSync(output, firstPart); // in place, as an editor's or `cat >`'s first write
+  wall = statSync(output).mtimeMs + IN_PLACE_SETTLE_MS - 1;
+  t.same(await guard.look(), { settling: true }, 'written just now: not kept yet, and nothing renamed over the file its writer still holds');
+  t.same(guard.drift, [], 'nothing kept');
+  const whole = `${firstPart}location = "docker.io"\n`;
+  writeFileSync(output, whole);
+  now += EMPTY_SETTLE_MS;
+  wall = statSync(output).mtimeMs + 10;
+  t.same(await guard.look(), { settling: true }, 'written again since: still settling');
+  wall = statSync(output).mtimeMs + IN_PLACE_SETTLE_MS;
+  const look = await guard.look();
+  t.match(look, { text: whole }, 'its last write that old: the whole edit is acted on');
+  t.equal(readFileSync(guard.drift[0]!.savedAs, 'utf8'), whole, 'the copy kept is the whole edit, not its first part');
+  t.equal(guard.drift.length, 1, 'kept once');
+});
+
+t.test(
+  "someone else's file written just now is held WRITE_HOLD_MS at most (a writer still writing is taken as it is), and only when not our render",
+  async (t) => {
+    let now = 0;
+    let wall = 0;
+    const { guard, output, state } = await setUp(
+      t,
+      undefined,
+      () => now,
+      () => wall,
+    );
+    mkdirSync(join(output, '..'));
+    writeFileSync(output, OURS);
+    wall = statSync(output).mtimeMs;
+    t.match(await guard.look(), { text: OURS }, 'our render (an earlier run), written just now: replaced at once, nothing of it is kept');
+    writeFileSync(output, HOSTS);
+    wall = statSync(output).mtimeMs;
+    t.same(await guard.look(), { settling: true }, "the host's file written just now: held");
+    now += WRITE_HOLD_MS - 1;
+    t.same(await guard.look(), { settling: true }, 'still being written (its time just now at each look): held until WRITE_HOLD_MS');
+    now += 1;
+    t.match(await guard.look(), { text: HOSTS }, 'WRITE_HOLD_MS after it was first seen so: adopted as it is');
+    t.equal(await state.readBase(), HOSTS);
+    t.equal(guard.drift.length, 1, 'kept once');
+    t.match(await guard.look(), { text: HOSTS }, 'the kept file is not held again');
+  },
+);
 
 t.test('compare-before-replace: a file changed since the look is not overwritten', async (t) => {
   const { guard, output } = await setUp(t);

@@ -6,11 +6,12 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runCli, type Run } from '../../helpers/cli.js';
 import { fragment, readOrUndefined, sleep, startDaemon, workspace, type Workspace } from '../../helpers/daemon.js';
 import { EMPTY_SETTLE_MS } from '../../../src/daemon/render-scheduler.js';
+import { IN_PLACE_SETTLE_MS } from '../../../src/fragments/policy-dir.js';
 
 const HOST_CONF = `# The distribution's registries.conf
 unqualified-search-registries = ["registry.fedoraproject.org", "docker.io"]
@@ -224,6 +225,48 @@ t.test('an in-place edit seen half-way (the file truncated, then written): the e
     return;
   }
   t.fail(`in 3 attempts the edit never came within ${EMPTY_SETTLE_MS} ms of the truncation`);
+});
+
+t.test('an in-place edit written in parts: the copy kept is the whole edit, not the part the daemon saw first', async (t) => {
+  // Kept at its first part and renamed over, the rest of the edit would go to a file no longer
+  // linked. Parts written within IN_PLACE_SETTLE_MS of each other make the case; an attempt the
+  // machine stalled longer between two writes has not made it: set aside.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const ws = workspace(t);
+    writeFileSync(join(ws.policy, '10-a.toml'), fragment('quay.io/a', ['mirror-a.example/a']));
+    const d = await startDaemon(t, ws);
+    const ours = await d.waitForOutput((o) => o.includes('mirror-a.example/a'), 'the first render');
+
+    const edited = `${ours.replace('mirror-a.example/a', 'hand-edited.example/a')}\n[[registry]]\nlocation = "docker.io"\nblocked = true\n`;
+    const cut = [Math.floor(edited.length / 3), Math.floor((2 * edited.length) / 3)];
+    const parts = [edited.slice(0, cut[0]), edited.slice(cut[0], cut[1]), edited.slice(cut[1])];
+    const fd = openSync(ws.output, constants.O_WRONLY | constants.O_TRUNC); // in place, as `cat >` or an editor without backup
+    let longestGap = 0;
+    for (const [i, part] of parts.entries()) {
+      const before = performance.now();
+      if (i > 0) await sleep(100);
+      writeSync(fd, part);
+      longestGap = Math.max(longestGap, performance.now() - before);
+    }
+    closeSync(fd);
+    if (longestGap >= IN_PLACE_SETTLE_MS) {
+      t.comment(`attempt ${attempt}: ${Math.round(longestGap)} ms between two writes, past the settle time; again`);
+      t.equal(await d.stop(), 0);
+      continue;
+    }
+    await d.waitForOutput((o) => o === ours, 'our render restored');
+    await d.waitForLog(/was edited by hand; the edited copy is kept as .*drift/);
+    const kept = readdirSync(join(ws.state, 'drift'));
+    t.equal(kept.length, 1, `one drift copy: ${kept.join(', ')}`);
+    t.equal(readFileSync(join(ws.state, 'drift', kept[0] as string), 'utf8'), edited, 'the whole edit, all its parts');
+    t.same(
+      (await d.status()).drift.map((x) => x.kind),
+      ['edited'],
+    );
+    t.equal(await d.stop(), 0);
+    return;
+  }
+  t.fail(`in 3 attempts the parts never came within ${IN_PLACE_SETTLE_MS} ms of each other`);
 });
 
 t.test('replaced by a file without our header: it becomes the new base, the old base kept in S/bases/', async (t) => {
