@@ -36,14 +36,20 @@
  *   mirrors (if it has an expressible one), then `server` = the registry;
  * - a source rewritten to another location: `server` is that location (where containers/image
  *   would pull from), never the registry it replaces;
- * - a blocked source anywhere under the host: `server` is the endpoint too, so containerd's
- *   fallback after the `[host."…"]` entries cannot reach the blocked registry (the endpoint
- *   never asks a blocked source); with the endpoint down, such pulls fail rather than break the block.
+ * - a blocked source anywhere under the host, or a namespace under it rewritten to another
+ *   location: `server` is the endpoint too, and the registry's own mirrors are not listed, so
+ *   containerd's fallback after the `[host."…"]` entries cannot reach the blocked registry, nor
+ *   the registry a rewrite replaces (the endpoint asks neither); with the endpoint down, such
+ *   pulls fail rather than break the block or the rewrite (closedHosts).
+ *
+ * A mirror containers/image refuses as blocked (its location under a blocked table) is never
+ * listed: containerd would ask it.
  */
 import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { containerdRoutedHosts, localMirrorPath } from '../local-mirror/mapping.js';
-import { registryHostOf } from '../reference/scope.js';
+import { refMatchingPrefix, registryHostOf } from '../reference/scope.js';
+import { tableFinder } from '../registries-conf/governing-table.js';
 import { withoutLocalMirror } from '../local-mirror/render.js';
 import { registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
@@ -246,13 +252,46 @@ function sameOrder(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** The `[host."…"]` entries of a table's mirrors in order (one per URL), and what of them was left out or moved. */
-function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], routed: boolean): HostEntry[] {
+/**
+ * How much of a mirror containers/image refuses as blocked (each attempt looks up the table of
+ * the rewritten name): `all` when its location falls under a blocked table, `some` when a blocked
+ * table lies under its location; undefined when nothing under it is blocked.
+ */
+type BlockedReach = (location: string) => { readonly reach: 'all' | 'some'; readonly by: string } | undefined;
+
+function blockedReach(conf: RegistriesConf): BlockedReach {
+  const blocked = conf.registries.filter((t) => t.blocked === true).map(registryScope);
+  if (blocked.length === 0) return () => undefined; // most policies
+  const find = tableFinder(conf);
+  return (location) => {
+    const governing = find(location);
+    if (governing?.table.blocked === true) return { reach: 'all', by: governing.prefix };
+    const under = blocked.find((scope) => scope.length > location.length && refMatchingPrefix(scope, location) !== -1);
+    return under === undefined ? undefined : { reach: 'some', by: under };
+  };
+}
+
+/**
+ * The `[host."…"]` entries of a table's mirrors in order (one per URL), and what of them was left
+ * out or moved. A mirror containers/image refuses as blocked is left out: containerd would ask it
+ * (the merge warns of it already); one blocked for some names only is left out too, with a
+ * warning: containerd cannot tell those names apart, and a block must hold.
+ */
+function mirrorEntries(t: RegistryTable, host: string, warnings: Diagnostic[], routed: boolean, blocked: BlockedReach): HostEntry[] {
   const digest = new Set(keptMirrors(t, true));
   const tag = new Set(keptMirrors(t, false));
   const copies: HostEntry[] = [];
   for (const m of t.mirrors) {
     if (!digest.has(m) && !tag.has(m)) continue;
+    const block = blocked(m.location);
+    if (block?.reach === 'some')
+      warnings.push(
+        warning(
+          m.origin ?? t.origin ?? { file: host },
+          `containerd cannot express a mirror blocked for some names only (${m.location} of ${host}: "${block.by}" is blocked); left out of its hosts.toml${routed ? ' (the local mirror still uses it for the others)' : ''}`,
+        ),
+      );
+    if (block !== undefined) continue;
     const capabilities = digest.has(m) ? (tag.has(m) ? PULL_AND_RESOLVE : ['pull']) : ['resolve'];
     for (const u of hostUrls(m.location, m.insecure === true)) copies.push({ u, capabilities, mirror: m });
   }
@@ -295,13 +334,18 @@ function hostTables(entries: readonly HostEntry[], tls: TlsFiles): string[] {
  * such a file ("invalid `host` tree", logged at every pull) and use the registry alone, as
  * with no file.
  */
-function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
+function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles, blocked: BlockedReach): HostsFile | undefined {
   const host = registryScope(t);
   const { server, httpsFirst } = primaryUrls(host, t);
-  const entries = mirrorEntries(t, host, warnings, false);
+  const entries = mirrorEntries(t, host, warnings, false, blocked);
   // An insecure source: its unverified https form after the mirrors, before `server` (plain http).
   if (httpsFirst) entries.push({ u: httpsFirst, capabilities: PULL_AND_RESOLVE });
   return entries.length === 0 ? undefined : { host, text: [HOSTS_TOML_HEADER, serverKeys(server, tls), ...hostTables(entries, tls)].join('') };
+}
+
+/** A table whose names containers/image pulls from another location, never from the registry they name. */
+function isRewritten(t: RegistryTable): boolean {
+  return t.location !== '' && t.location !== registryScope(t);
 }
 
 /** Tables with something to say to containerd: mirrors, or a block. */
@@ -348,11 +392,10 @@ function reachOnlyWhy(t: RegistryTable, scope: string): string {
  * wildcard one is named (a host-wide skip_verify would loosen every name under the host).
  * Rewritten to another location: containerd would pull from the registry itself, so it is named.
  */
-function reachOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): HostsFile | undefined {
+function reachOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles, blocked: BlockedReach): HostsFile | undefined {
   const scope = registryScope(t);
-  const rewritten = t.location !== '' && t.location !== scope;
-  if (withPolicy(t) || (t.insecure !== true && !rewritten)) return undefined;
-  if (whyNot(t) === undefined) return renderTable(t, warnings, tls);
+  if (withPolicy(t) || (t.insecure !== true && !isRewritten(t))) return undefined;
+  if (whyNot(t) === undefined) return renderTable(t, warnings, tls, blocked);
   warnings.push(leftOut(t, reachOnlyWhy(t, scope)));
   return undefined;
 }
@@ -361,6 +404,7 @@ function reachOnly(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles): Hos
 export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptions = {}): HostsRender {
   const tls = options.tls ?? new Map<string, HostTlsFiles>();
   if (options.localMirror !== undefined) return renderThroughLocalMirror(withoutLocalMirror(conf, options.localMirror), options.localMirror, tls);
+  const blocked = blockedReach(conf);
   // In file order; a namespace-scoped table's warning waits to know whether its host got a file.
   const notes: Array<Diagnostic | { readonly table: RegistryTable; readonly why: string }> = [];
   const files: HostsFile[] = [];
@@ -371,7 +415,7 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
       continue;
     }
     const found: Diagnostic[] = [];
-    const file = withPolicy(t) ? renderTable(t, found, tls) : reachOnly(t, found, tls);
+    const file = withPolicy(t) ? renderTable(t, found, tls, blocked) : reachOnly(t, found, tls, blocked);
     if (file) files.push(file);
     notes.push(...found);
   }
@@ -388,9 +432,10 @@ export function renderHostsTomls(conf: RegistriesConf, options: HostsRenderOptio
 function renderThroughLocalMirror(conf: RegistriesConf, address: string, tls: TlsFiles): HostsRender {
   const warnings: Diagnostic[] = [];
   const routed: RoutedTable[] = [];
-  // Per registry host: whether a table under it is blocked, and its registry-level table (with
-  // or without mirrors of its own: its insecure and location count).
-  const blocked = new Set<string>();
+  const blocked = blockedReach(conf);
+  // Per registry host: whether names under it must never reach the registry (closedHosts), and
+  // its registry-level table (with or without mirrors of its own: its insecure and location count).
+  const closed = closedHosts(conf);
   const registryLevel = new Map<string, RegistryTable>();
   for (const t of conf.registries) {
     const scope = registryScope(t);
@@ -400,39 +445,57 @@ function renderThroughLocalMirror(conf: RegistriesConf, address: string, tls: Tl
       warnings.push(leftOut(t, 'a wildcard source (it names no registry host, so no hosts.toml, even through the local mirror)'));
       continue;
     }
-    if (t.blocked === true) blocked.add(registryHostOf(scope));
     const why = whyNot(t);
     if (why !== undefined) routed.push({ prefix: scope, at: t.origin ?? { file: scope }, why });
   }
   const routedHosts = containerdRoutedHosts(conf);
-  const files = routedHosts.map((host) => renderRoutedHost(host, address, blocked.has(host), registryLevel.get(host), warnings, tls));
+  const files = routedHosts.map((host) => renderRoutedHost(host, address, closed.has(host), registryLevel.get(host), warnings, tls, blocked));
   // A registry the endpoint does not carry (no mirror or block under it): insecure, its file; rewritten, a warning.
   const carried = new Set(routedHosts);
   for (const t of conf.registries) {
     if (carried.has(registryHostOf(registryScope(t)))) continue;
-    const file = reachOnly(t, warnings, tls);
+    const file = reachOnly(t, warnings, tls, blocked);
     if (file) files.push(file);
   }
   files.sort((a, b) => byteOrderCompare(a.host, b.host));
   return { files, warnings, routed };
 }
 
-/** One registry host's hosts.toml with the local mirror; `blocked`: a table under the host is blocked. */
+/**
+ * The registry hosts containerd must never fall back to the registry for, nor to its
+ * registry-level mirrors (containerd's fallbacks after the endpoint, for every name under the
+ * host alike): a table under the host is blocked, or a namespace under it is rewritten to another
+ * location. containers/image never asks the registry for those names; containerd would, after a
+ * 404 from the endpoint (a tag the other location lacks: the public image of that name instead,
+ * dependency confusion) or with the endpoint down.
+ */
+function closedHosts(conf: RegistriesConf): Set<string> {
+  const closed = new Set<string>();
+  for (const t of conf.registries) {
+    const scope = registryScope(t);
+    if (scope.startsWith('*.')) continue;
+    if (t.blocked === true || (scope.includes('/') && isRewritten(t))) closed.add(registryHostOf(scope));
+  }
+  return closed;
+}
+
+/** One registry host's hosts.toml with the local mirror; `closed`: its names must never fall back past the endpoint (closedHosts). */
 function renderRoutedHost(
   host: string,
   address: string,
-  blocked: boolean,
+  closed: boolean,
   registryLevel: RegistryTable | undefined,
   warnings: Diagnostic[],
   tls: TlsFiles,
+  blocked: BlockedReach,
 ): HostsFile {
   const endpoint = localMirrorUrl(address, host);
   const parts: string[] = [HOSTS_TOML_HEADER];
-  const primary = blocked ? { server: endpoint } : primaryUrls(host, registryLevel);
-  parts.push(serverKeys(primary.server, tls, blocked ? PULL_AND_RESOLVE : undefined));
+  const primary = closed ? { server: endpoint } : primaryUrls(host, registryLevel);
+  parts.push(serverKeys(primary.server, tls, closed ? PULL_AND_RESOLVE : undefined));
   const entries: HostEntry[] = [{ u: endpoint, capabilities: PULL_AND_RESOLVE }];
   // The registry's own mirrors behind it, as containerd's fallback when the endpoint is down.
-  if (!blocked && registryLevel && withPolicy(registryLevel)) entries.push(...mirrorEntries(registryLevel, host, warnings, true));
+  if (!closed && registryLevel && withPolicy(registryLevel)) entries.push(...mirrorEntries(registryLevel, host, warnings, true, blocked));
   if (primary.httpsFirst) entries.push({ u: primary.httpsFirst, capabilities: PULL_AND_RESOLVE });
   parts.push(...hostTables(entries, tls));
   return { host, text: parts.join('') };

@@ -388,6 +388,66 @@ t.test('a namespace-scoped table left out says where containerd pulls its names 
   t.equal(warnings.length, 2);
 });
 
+t.test('a mirror containers/image refuses as blocked is never listed; one blocked for some names only is left out with a warning', async (t) => {
+  const conf: RegistriesConf = {
+    registries: [
+      {
+        location: 'quay.io',
+        origin: at(1),
+        mirrors: [
+          { location: 'blocked.example/quay', origin: at(2) },
+          { location: 'partly.example', origin: at(3) },
+          { location: 'ok.example/quay', origin: at(4) },
+          { location: 'open.example/quay', origin: at(5) },
+        ],
+      },
+      { location: 'blocked.example', blocked: true, origin: at(7), mirrors: [] },
+      { location: 'partly.example/bad', blocked: true, origin: at(8), mirrors: [] },
+      { location: 'open.example', blocked: true, origin: at(9), mirrors: [] },
+      // A narrower table that is not blocked wins for names under it (FindRegistry: the longest prefix).
+      { location: 'open.example/quay', origin: at(10), mirrors: [] },
+    ],
+  };
+  for (const options of [{}, { localMirror: LM }]) {
+    const { files, warnings } = renderHostsTomls(conf, options);
+    const quay = files.find((f) => f.host === 'quay.io')?.text ?? '';
+    t.notMatch(quay, 'blocked.example', 'under a blocked table: containerd must not ask it');
+    t.notMatch(quay, 'partly.example', 'blocked for some names: left out');
+    t.match(quay, '[host."https://ok.example/v2/quay"]');
+    t.match(quay, '[host."https://open.example/v2/quay"]', 'under a narrower table that is not blocked: listed');
+    t.match(
+      warnings.map(formatDiagnostic).filter((w) => w.includes('partly')),
+      [
+        /^10-policy\.toml:3:1: warning: containerd cannot express a mirror blocked for some names only \(partly\.example of quay\.io: "partly\.example\/bad" is blocked\); left out of its hosts\.toml/,
+      ],
+    );
+    t.notOk(
+      warnings.some((w) => w.message.includes('blocked.example/quay')),
+      'a mirror blocked for all its names: no hosts.toml warning (the merge says it already)',
+    );
+  }
+});
+
+t.test(
+  'with the local mirror, a namespace rewritten to another location closes its registry host: the endpoint as server, no registry mirrors behind it',
+  async (t) => {
+    for (const acme of [
+      { location: 'registry.acme.example/acme', prefix: 'quay.io/acme', origin: at(5), mirrors: [{ location: 'm.example/acme' }] },
+      { location: 'registry.acme.example/acme', prefix: 'quay.io/acme', origin: at(5), mirrors: [] },
+    ]) {
+      const conf: RegistriesConf = { registries: [{ location: 'quay.io', origin: at(1), mirrors: [{ location: 'm.example/quay' }] }, acme] };
+      const { files } = renderHostsTomls(conf, { localMirror: LM });
+      const file = files.find((f) => f.host === 'quay.io')?.text;
+      for (const byDigest of [true, false])
+        t.same(
+          containerdAttempts('quay.io', 'acme/app', byDigest, file).map((a) => a.url),
+          [`${lm('quay.io')}/acme/app`, `${lm('quay.io')}/acme/app`],
+          `${acme.mirrors.length} mirror(s), ${byDigest ? 'digest' : 'tag'}: never quay.io itself nor its mirrors (a 404 from registry.acme.example must not fall back to the public name)`,
+        );
+    }
+  },
+);
+
 t.test('a source rewritten without mirrors is named: containerd would pull its names from the registry itself', async (t) => {
   const conf: RegistriesConf = {
     registries: [
