@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { logAcceptErrors } from '../core/accept-errors.js';
 import type { Logger } from '../core/log.js';
 import type { RegistriesConf } from '../registries-conf/model.js';
 import type { Timeouts } from '../registry/client.js';
@@ -113,6 +114,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
       resolve();
     });
   });
+  logAcceptErrors(server, 'local mirror', opts.log);
   const bound = server.address();
   address = bound && typeof bound === 'object' ? hostPort(host, bound.port) : address;
   opts.log.info(`local mirror listening on http://${address} (credentials ${opts.credentials === true ? 'used' : 'not used'})`);
