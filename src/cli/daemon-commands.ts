@@ -177,7 +177,7 @@ function formatLocalMirror(m: NonNullable<DaemonStatus['localMirror']>): string[
   if (!st) return lines;
   const r = st.requests;
   lines.push(
-    `  requests: ${r.manifests} manifest, ${r.blobs} blob, ${r.base} /v2/, ${r.refused} refused; ${st.inFlight} in flight; ${st.bytesSent} bytes sent`,
+    `  requests: ${r.manifests} manifest, ${r.blobs} blob, ${r.base} /v2/, ${r.refused} refused; ${st.inFlight} in flight${st.waiting > 0 ? ` (${st.waiting} waiting for an upstream slot)` : ''}; ${st.bytesSent} bytes sent`,
     `  errors: ${st.errors}; answered at the deadline: ${st.deadlineAnswers}; blobs finished from another source: ${st.midBlobFallbacks}; wrong digests cut: ${st.digestMismatches}`,
     ...Object.entries(st.sources).map(([k, o]) => `  source ${k}: ${o.ok} ok, ${o.absent} absent, ${o.failed} failed`),
   );

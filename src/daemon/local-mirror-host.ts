@@ -95,7 +95,7 @@ export function realEndpoint(healthFile: string, proberView: () => HealthMap, lo
 export const LOCAL_MIRROR_CLOSE_GRACE_MS = 5_000;
 
 /**
- * `a` + `b`, field by field (`inFlight` is `b`'s: a gauge of the endpoint running now). The
+ * `a` + `b`, field by field (`inFlight` and `waiting` are `b`'s: gauges of the endpoint running now). The
  * endpoints stopped since the daemon started add their counts to the running one's, so that the
  * metrics file's counters never go back while the daemon runs.
  */
@@ -126,6 +126,7 @@ export function addStats(a: LocalMirrorStats, b: LocalMirrorStats): LocalMirrorS
     deadlineAnswers: a.deadlineAnswers + b.deadlineAnswers,
     errors: a.errors + b.errors,
     inFlight: b.inFlight,
+    waiting: b.waiting,
   };
 }
 
@@ -211,7 +212,7 @@ export class LocalMirrorHost {
     this.running = undefined;
     if (!r) return;
     await r.endpoint.close(LOCAL_MIRROR_CLOSE_GRACE_MS);
-    this.earlier = addStats(this.earlier ?? emptyStats(), { ...r.endpoint.stats(), inFlight: 0 });
+    this.earlier = addStats(this.earlier ?? emptyStats(), { ...r.endpoint.stats(), inFlight: 0, waiting: 0 });
     this.log.info(`local mirror on ${r.settings.address} stopped`);
   }
 

@@ -520,6 +520,7 @@ export async function headBlob(up: Upstream, sources: readonly PullSource[], b: 
     return sizeOf(res);
   });
   if (b.deadline.late) return 'late';
+  if (b.deadline.left?.aborted === true) return 'client-gone';
   if (!('answer' in found)) return found.absent ? 'absent' : 'failed';
   b.deadline.stop();
   const size = found.answer;

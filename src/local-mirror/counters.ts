@@ -27,6 +27,8 @@ export interface LocalMirrorStats {
   errors: number;
   /** requests being served now */
   inFlight: number;
+  /** of those, the ones waiting for an upstream slot now (Upstream.slot: a bound on requests to the sources) */
+  waiting: number;
 }
 
 export function emptyStats(): LocalMirrorStats {
@@ -40,6 +42,7 @@ export function emptyStats(): LocalMirrorStats {
     deadlineAnswers: 0,
     errors: 0,
     inFlight: 0,
+    waiting: 0,
   };
 }
 

@@ -65,6 +65,8 @@ export function writeBody(res: ServerResponse, pieces: readonly Buffer[], stats:
 export interface QueueClock {
   queued(): void;
   dequeued(): void;
+  /** Aborted when the client left before its answer was done: a wait for a slot ends then, and no source is asked for it. */
+  readonly left?: AbortSignal;
 }
 
 /**
@@ -77,6 +79,7 @@ export interface QueueClock {
  */
 export class AnswerDeadline implements QueueClock {
   late = false;
+  private readonly leaving = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private remainingMs: number;
   private armedAt = 0;
@@ -116,5 +119,15 @@ export class AnswerDeadline implements QueueClock {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  get left(): AbortSignal {
+    return this.leaving.signal;
+  }
+
+  /** The client closed the connection before its answer was done: there is no one left to answer. */
+  clientLeft(): void {
+    this.stop();
+    this.leaving.abort();
   }
 }

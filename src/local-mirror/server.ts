@@ -124,7 +124,7 @@ export async function startLocalMirror(opts: LocalMirrorOptions): Promise<LocalM
       conf = c;
       up.retainFor(c);
     },
-    stats: () => snapshot(stats),
+    stats: () => ({ ...snapshot(stats), waiting: up.waiting }),
     close: (graceMs = DEFAULT_CLOSE_GRACE_MS) => {
       closing = true;
       return closeServer(server, sockets, handlers, up, graceMs);
@@ -202,6 +202,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     },
     route.kind !== 'blob',
   );
+  res.once('close', () => {
+    if (!res.writableFinished) deadline.clientLeft();
+  });
   try {
     if (route.kind === 'manifest') await serveManifest(route, sources, req, res, ctx, deadline);
     else await serveBlobRoute(route, sources, req, res, ctx, deadline);
@@ -227,7 +230,7 @@ async function serveManifest(
   const head = req.method === 'HEAD';
   const what = `${route.name}${route.byDigest ? '@' : ':'}${route.reference}`;
   const found = await findManifest(ctx.up, sources, route.reference, deadline, head);
-  if (deadline.late) return;
+  if (deadline.late || deadline.left.aborted) return;
   if ('digest' in found) {
     // As distribution answers it: a type the client did not list is not its manifest (it could not read it).
     if (!acceptsManifest(req.headers.accept, found.mediaType))

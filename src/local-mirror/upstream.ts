@@ -265,12 +265,13 @@ export class Upstream {
     absentDecides = false,
   ): Promise<{ answer: T } | { absent: boolean }> {
     let absent = true;
+    const over = (): boolean => deadline.late || deadline.left?.aborted === true; // late, or its client left: ask no source
     for (const s of this.ordered(sources)) {
-      if (deadline.late || this.closing) break;
+      if (over() || this.closing) break;
       const release = await this.slot(deadline);
       const started = performance.now();
       try {
-        if (deadline.late) break;
+        if (over()) break;
         const answer = await ask(s, await this.client(s));
         this.succeeded(s, performance.now() - started);
         return { answer };
@@ -295,8 +296,9 @@ export class Upstream {
     if (this.free(kind)) this.take(kind);
     else {
       clock?.queued?.();
-      await new Promise<void>((r) => (kind === 'transfer' ? this.waitingTransfers : this.waitingQuick).push(r)); // taken for us by wake()
+      const taken = await this.waitForSlot(kind === 'transfer' ? this.waitingTransfers : this.waitingQuick, clock?.left);
       clock?.dequeued?.();
+      if (!taken) return () => undefined; // its client left meanwhile: no slot held, none to give back
     }
     let given = false;
     return () => {
@@ -306,6 +308,33 @@ export class Upstream {
       if (kind === 'transfer') this.transfers--;
       this.wake();
     };
+  }
+
+  /**
+   * A place in `queue` until wake() hands it a slot (true), or until `left` aborts (false): a
+   * client that left is taken out of the queue at once, not kept (its request and response with
+   * it) until a slot frees, which a few long transfers can put off for minutes.
+   */
+  private waitForSlot(queue: Array<() => void>, left: AbortSignal | undefined): Promise<boolean> {
+    if (left?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const onLeft = (): void => {
+        const i = queue.indexOf(waiter);
+        if (i >= 0) queue.splice(i, 1);
+        resolve(false);
+      };
+      const waiter = (): void => {
+        left?.removeEventListener('abort', onLeft);
+        resolve(true); // taken for us by wake()
+      };
+      queue.push(waiter);
+      left?.addEventListener('abort', onLeft, { once: true });
+    });
+  }
+
+  /** Requests waiting for an upstream slot now. */
+  get waiting(): number {
+    return this.waitingQuick.length + this.waitingTransfers.length;
   }
 
   private free(kind: SlotKind): boolean {

@@ -59,6 +59,7 @@ export interface LocalMirrorFigures {
   deadlineAnswers?: number;
   errors?: number;
   inFlight?: number;
+  waiting?: number;
 }
 
 export const METRIC_PREFIX = 'mirror_policyd_';
@@ -253,4 +254,5 @@ function addLocalMirror(m: LocalMirrorFigures, family: FamilyMaker, add: Adder):
   );
   add(family('local_mirror_errors_total', 'counter', 'Answers of the local mirror that were not the content asked for (4xx/5xx, cut connections).'), m.errors);
   add(family('local_mirror_in_flight_requests', 'gauge', 'Requests the local mirror is serving now.'), m.inFlight);
+  add(family('local_mirror_waiting_requests', 'gauge', 'Of those, the requests waiting for an upstream slot now.'), m.waiting);
 }

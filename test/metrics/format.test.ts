@@ -245,7 +245,8 @@ t.test('the local mirror: its counters labelled by route, code, source and outco
       digestMismatches: 0,
       deadlineAnswers: 0,
       errors: 2,
-      inFlight: 0,
+      inFlight: 3,
+      waiting: 2,
     },
   });
   const p = check(text);
@@ -259,6 +260,8 @@ t.test('the local mirror: its counters labelled by route, code, source and outco
   t.equal(value('local_mirror_sent_bytes_total'), 123_456);
   t.equal(value('local_mirror_mid_blob_fallbacks_total'), 1);
   t.equal(p.type.get('mirror_policyd_local_mirror_in_flight_requests'), 'gauge');
+  t.equal(p.type.get('mirror_policyd_local_mirror_waiting_requests'), 'gauge');
+  t.equal(value('local_mirror_waiting_requests'), 2);
   t.equal(value('local_mirror_up', {}), 1);
   t.equal(
     check(renderMetrics({ ...SMALL, localMirror: { listening: false } })).samples.find((s) => s.name === 'mirror_policyd_local_mirror_up')?.value,

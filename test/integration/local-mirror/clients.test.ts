@@ -82,23 +82,36 @@ t.test('a blob waiting for an upstream slot is not cut by the answer deadline; a
   t.equal(ep.stats().deadlineAnswers, 1, 'one deadline answer: the manifest only');
 });
 
-t.test('a client that leaves while its blob waits for an upstream slot: no source is asked for it', async (t) => {
+t.test('a client that leaves while its request waits for an upstream slot: out of the queue at once, and no source is asked for it', async (t) => {
   const setup = await localMirrorSetup(t, [`${mirror.host}/app`]);
   const ep = await setup.start({ maxUpstream: 1 });
   const ahead = await request(`http://${setup.address}/v2/${setup.repository}/blobs/${big.layerDigest}`); // holds the one slot
   await mirror.clearLog();
   const [host, port] = setup.address.split(':') as [string, string];
-  const so = connect(Number(port), host, () => so.write(`GET /v2/${setup.repository}/blobs/${big.configDigest} HTTP/1.1\r\nHost: ${setup.address}\r\n\r\n`));
-  so.on('error', () => undefined);
-  t.ok(await eventually(() => ep.stats().inFlight === 2), 'the second request waits for the slot');
-  so.destroy();
-  t.ok(await eventually(() => ep.stats().inFlight === 1), 'its client left');
+  const leaving = ['GET', 'HEAD'].map((method) => {
+    const so = connect(Number(port), host, () =>
+      so.write(`${method} /v2/${setup.repository}/blobs/${big.configDigest} HTTP/1.1\r\nHost: ${setup.address}\r\n\r\n`),
+    );
+    so.on('error', () => undefined);
+    return so;
+  });
+  t.ok(await eventually(() => ep.stats().inFlight === 3 && ep.stats().waiting === 2), 'a GET and a HEAD wait for the slot');
+  for (const so of leaving) so.destroy();
+  t.ok(await eventually(() => ep.stats().inFlight === 1), 'their clients left');
+  t.ok(
+    await eventually(() => ep.stats().waiting === 0),
+    'taken out of the queue at once, while the transfer ahead still holds the slot (not kept until it frees)',
+  );
   t.equal(sha256(Buffer.from(await ahead.body.arrayBuffer())), big.layerDigest, 'the transfer ahead, whole');
   t.ok(await eventually(() => ep.stats().inFlight === 0), 'none left in flight');
   const asked = await (await request(`http://${setup.address}/v2/${setup.repository}/blobs/${big.configDigest}`)).body.arrayBuffer();
   t.ok(Buffer.from(asked).equals(blobOf(big, big.configDigest)), 'the slot is free: the next client is served');
-  const configGets = (await mirror.requests()).filter((r) => r.kind === 'blobs' && r.reference === big.configDigest);
-  t.equal(configGets.length, 1, 'the mirror was asked for it once: for the client that stayed');
+  const configAsks = (await mirror.requests()).filter((r) => r.kind === 'blobs' && r.reference === big.configDigest);
+  t.same(
+    configAsks.map((r) => r.method),
+    ['GET'],
+    'the mirror was asked for it once: for the client that stayed (not for the GET nor the HEAD that left)',
+  );
 });
 
 t.test('a client that goes away mid-blob: the mirror is not blamed, its slot is back for the next client', async (t) => {
