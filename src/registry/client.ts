@@ -467,7 +467,8 @@ export async function readLimited(body: Readable, max: number, what: string): Pr
  * the pull for as long as the size cap allows (days for a 4 MiB manifest). On expiry the
  * body is destroyed with an error classified as a body timeout. Returns the disarm function.
  * `waited`: time that is not the source's (the local mirror's wait for its client, while the
- * body is paused by backpressure), taken out of the time passed.
+ * body is paused by backpressure), taken out of the time passed; counted from now, as the time
+ * passed is (it may count a whole blob's waits, an earlier source's among them).
  */
 export function bodyDeadline(
   body: Readable,
@@ -477,13 +478,14 @@ export function bodyDeadline(
   now: () => number = () => performance.now(),
 ): () => void {
   const started = now();
+  const waitedBefore = waited();
   let timer: NodeJS.Timeout | undefined;
   const arm = (wait: number): void => {
     timer = setTimeout(check, Math.min(Math.max(wait, 1), MAX_TIMER_MS));
     timer.unref();
   };
   const check = (): void => {
-    const left = ms - (now() - started - waited());
+    const left = ms - (now() - started - (waited() - waitedBefore));
     if (left > 0) arm(left);
     else body.destroy(tricklingError(what, ms));
   };

@@ -29,3 +29,13 @@ t.test('disarmed, the deadline cuts nothing', async (t) => {
   await sleep(100);
   t.notOk(body.destroyed);
 });
+
+t.test("the client waits before this body began (while an earlier source sent) are not taken off this body's time", async (t) => {
+  const body = new PassThrough();
+  body.on('error', () => undefined);
+  const waitedBefore = 60_000; // a minute waiting for the client while the first source sent, then that source died
+  const disarm = bodyDeadline(body, 100, 'blob x', () => waitedBefore);
+  for (let k = 0; k < 100 && !body.destroyed; k++) await sleep(20);
+  t.ok(body.destroyed, 'this source gets its own deadline, not that minute besides');
+  disarm();
+});
