@@ -325,7 +325,8 @@ export function validateTableRewrites(reg: RegistryTable, i: number, locate: Loc
       out.push(
         error(locate(path(), location), `"${location}" cannot serve images of "${scope}": rewriting "${scope}${SAMPLE}" gives "${location}${SAMPLE}" (${p})`),
       );
-    } else if (wildcard && location.includes('/')) {
+    } else if (wildcard && /[:/]/.test(location)) {
+      // The rewrite keeps the name's port after the host the wildcard matched: it can follow a bare host only (merge.ts canCarry).
       out.push(
         warning(
           locate(path(), location),
