@@ -51,7 +51,7 @@ import { containerdRoutedHosts, localMirrorPath } from '../local-mirror/mapping.
 import { refMatchingPrefix, registryHostOf } from '../reference/scope.js';
 import { tableFinder } from '../registries-conf/governing-table.js';
 import { withoutLocalMirror } from '../local-mirror/render.js';
-import { registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import { isRewritten, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
 import { tomlString, tomlStringArray } from '../toml/syntax.js';
 import { apiHost } from '../registry/api-host.js';
@@ -341,11 +341,6 @@ function renderTable(t: RegistryTable, warnings: Diagnostic[], tls: TlsFiles, bl
   // An insecure source: its unverified https form after the mirrors, before `server` (plain http).
   if (httpsFirst) entries.push({ u: httpsFirst, capabilities: PULL_AND_RESOLVE });
   return entries.length === 0 ? undefined : { host, text: [HOSTS_TOML_HEADER, serverKeys(server, tls), ...hostTables(entries, tls)].join('') };
-}
-
-/** A table whose names containers/image pulls from another location, never from the registry they name. */
-function isRewritten(t: RegistryTable): boolean {
-  return t.location !== '' && t.location !== registryScope(t);
 }
 
 /** Tables with something to say to containerd: mirrors, or a block. */

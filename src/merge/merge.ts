@@ -16,7 +16,16 @@ import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findRepeatedObjects, findSourcePolicyConflicts } from './conflicts.js';
 import { findBlockedMirrors } from './blocked-mirrors.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
-import { cloneConf, emptyConf, registryScope, sameTableContent, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
+import {
+  cloneConf,
+  emptyConf,
+  isRewritten,
+  registryScope,
+  sameTableContent,
+  type Endpoint,
+  type RegistriesConf,
+  type RegistryTable,
+} from '../registries-conf/model.js';
 import { ScopeSet } from '../reference/scope.js';
 import { byteOrderCompare, sortByteOrder } from '../core/byte-order.js';
 import { mergeMirrorLists } from './topo.js';
@@ -308,30 +317,38 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
     if (t.mirrors.length > 0) continue;
     const { mirrored, byScope, setSources } = (lookups ??= inheritanceLookups(conf, merged));
     const scope = registryScope(t);
-    const around = mirrored
+    // Most specific first; one that passes nothing to `t` leaves it to a mirror set further out
+    // (whose mirrors always go down), unless it rewrites `t`'s names elsewhere (inheritance).
+    const arounds = mirrored
       .enclosing(scope)
       .filter((s) => s !== scope)
-      .sort((a, b) => b.length - a.length || byteOrderCompare(a, b))[0];
-    const from = around === undefined ? undefined : byScope.get(around);
-    if (around === undefined || from === undefined) continue;
-    if (!setSources.has(around) && !inheritsFromTable(t, from, baseTables)) continue;
-    plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
+      .sort((a, b) => b.length - a.length || byteOrderCompare(a, b));
+    for (const around of arounds) {
+      const from = byScope.get(around);
+      if (from === undefined) continue;
+      const passes = setSources.has(around) ? 'yes' : inheritance(t, from, baseTables);
+      if (passes === 'yes') plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
+      if (passes !== 'further') break;
+    }
   }
   return plan;
 }
 
 /**
  * Whether `t` takes the mirrors of `from`, a scope mirrored only by a `[[registry]]` table (not by
- * a mirror set, whose mirrors always go down, as runtime-utils carries them). Not into a blocked
- * table: there, blocked means "never pulled from" (containers-registries.conf(5)), and a nested
- * block under such a table was never mirrored. Not from a table that rewrites its names elsewhere
- * (a location other than its prefix): the nested table would take the mirrors without the
- * rewrite. And not between two of the host's own tables: the host wrote them so.
+ * a mirror set, whose mirrors always go down, as runtime-utils carries them): 'yes', or 'further'
+ * (not these; a mirror set further out still passes its own down, as runtime-utils V15 does) or
+ * 'none' (no mirrors at all). Not into a blocked table: there, blocked means "never pulled from"
+ * (containers-registries.conf(5)), and a nested block under such a table was never mirrored by
+ * it. Not between two of the host's own tables: the host wrote them so. And none from a table
+ * that rewrites its names elsewhere (a location other than its prefix; an empty one rewrites
+ * nothing): the nested table would take the mirrors without the rewrite, and those of a scope
+ * further out were never meant for the rewritten names.
  */
-function inheritsFromTable(t: RegistryTable, from: RegistryTable, baseTables: ReadonlySet<RegistryTable>): boolean {
-  if (t.blocked === true) return false;
-  if (from.location !== registryScope(from)) return false;
-  return !(baseTables.has(t) && baseTables.has(from));
+function inheritance(t: RegistryTable, from: RegistryTable, baseTables: ReadonlySet<RegistryTable>): 'yes' | 'further' | 'none' {
+  if (isRewritten(from)) return 'none';
+  if (t.blocked === true || (baseTables.has(t) && baseTables.has(from))) return 'further';
+  return 'yes';
 }
 
 /** What planInheritance looks mirrored scopes up in. */

@@ -54,6 +54,14 @@ export function registryScope(reg: Pick<RegistryTable, 'prefix' | 'location'>): 
   return reg.prefix ? reg.prefix : reg.location;
 }
 
+/**
+ * Whether containers/image pulls a table's names from another location than the one they name.
+ * An empty location (a wildcard prefix's, say) rewrites nothing: the name is pulled as it is.
+ */
+export function isRewritten(reg: Pick<RegistryTable, 'prefix' | 'location'>): boolean {
+  return reg.location !== '' && reg.location !== registryScope(reg);
+}
+
 export function emptyConf(): RegistriesConf {
   return { registries: [] };
 }

@@ -174,3 +174,34 @@ t.test('a [[registry]] table that rewrites its names elsewhere (location other t
   t.strictSame(errorsOf(r.diagnostics), []);
   t.strictSame(mirrorsOf(r.conf, 'example.com/foo/team'), [], 'not half of it (the mirrors without the rewrite)');
 });
+
+t.test('a blocked table under a [[registry]] table still takes the mirrors of a mirror set further out (V15), as without the table between', async (t) => {
+  const fragments: SourceText[] = [
+    { file: '10-idms.yaml', text: idms('hub', 'docker.io', ['mirror.gcr.io']) },
+    { file: '20-library.toml', text: '[[registry]]\nlocation = "docker.io/library"\n\n  [[registry.mirror]]\n  location = "hub.local/library"\n' },
+    { file: '30-block.toml', text: 'blocked-registries = ["docker.io/library/bad"]\n' },
+  ];
+  const r = buildRegistriesConf({ fragments }, OUT);
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(mirrorsOf(r.conf, 'docker.io/library/bad'), ['mirror.gcr.io/library/bad'], "the set's mirrors, not none (every pull of it failed)");
+  t.equal(tableOf(r.conf, 'docker.io/library/bad')?.blocked, true, 'still blocked: the source is never asked');
+  const without = buildRegistriesConf({ fragments: fragments.filter((f) => f.file !== '20-library.toml') }, OUT);
+  t.strictSame(mirrorsOf(without.conf, 'docker.io/library/bad'), mirrorsOf(r.conf, 'docker.io/library/bad'), 'the same as without the table between');
+});
+
+t.test("the host's mirror-less table under the host's mirrored table takes a fragment's mirror set further out", async (t) => {
+  const base = {
+    file: 'base.conf',
+    text: '[[registry]]\nlocation = "quay.io/org"\n\n  [[registry.mirror]]\n  location = "mirror.local/org"\n\n[[registry]]\nlocation = "quay.io/org/team"\n',
+  };
+  const r = buildRegistriesConf({ base, fragments: [{ file: '10-idms.yaml', text: idms('quay', 'quay.io', ['quay-mirror.local']) }] }, OUT);
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(mirrorsOf(r.conf, 'quay.io/org/team'), ['quay-mirror.local/org/team'], "the set's mirrors go down, as runtime-utils gives them");
+});
+
+t.test('a wildcard [[registry]] without a location rewrites nothing: its mirrors go down', async (t) => {
+  const base = { file: 'base.conf', text: '[[registry]]\nprefix = "*.corp.example"\nlocation = ""\n\n  [[registry.mirror]]\n  location = "cache.local"\n' };
+  const r = buildRegistriesConf({ base, fragments: [{ file: '20-image.yaml', text: insecureImage(['reg.corp.example']) }] }, OUT);
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(mirrorsOf(r.conf, 'reg.corp.example'), ['cache.local'], 'the insecure host does not hide the mirror (it wins the match by its longer prefix)');
+});
