@@ -315,7 +315,7 @@ export async function importCommand(args: readonly string[], io: CommandIO): Pro
   // Decoded as a fragment is (UTF-8, or UTF-16 with its byte order mark), not with U+FFFD for what is not.
   const decoded = decodeFragment(bytes, name.endsWith('.toml') ? 'toml' : 'yaml');
   if ('problem' in decoded) {
-    process.stderr.write(`${name}: ${decoded.problem}\n`);
+    process.stderr.write(`${name}${decoded.line === undefined ? '' : `:${decoded.line}`}: ${decoded.problem}\n`);
     return 1;
   }
   const text = decoded.text;

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { error, formatLocation, labelledDiagnostic, type Diagnostic, type Location } from '../core/diagnostic.js';
-import { FRAGMENT_NAMES, classifyName, decodeFragment } from '../fragments/index.js';
+import { FRAGMENT_NAMES, classifyName, decodeFragment, decodeProblemAt } from '../fragments/index.js';
 import type { Logger } from '../core/log.js';
 import { buildRegistriesConf, type PipelineResult, type SourceText } from '../pipeline/strict.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES, oversizeMessage, readPolicyDir } from '../fragments/policy-dir.js';
@@ -57,7 +57,7 @@ async function readCandidate(path: string, maxBytes: number): Promise<{ source?:
     const bytes = await fs.readFile(path);
     if (bytes.length > maxBytes) return { diagnostic: error({ file: path }, oversizeMessage(bytes.length, maxBytes)) };
     const decoded = decodeFragment(bytes, cls.format);
-    if ('problem' in decoded) return { diagnostic: error({ file: path }, decoded.problem) };
+    if ('problem' in decoded) return { diagnostic: error(decodeProblemAt({ file: path }, decoded), decoded.problem) };
     return { source: { file: name, text: decoded.text } };
   } catch (e) {
     return { diagnostic: error({ file: path }, `cannot read: ${(e as Error).message}`) };

@@ -6,6 +6,8 @@
 import type { ParsedFragment } from './policy.js';
 import { parseOpenShiftFragment } from './openshift.js';
 import { parseTomlFragment } from './toml.js';
+import type { Location } from '../core/diagnostic.js';
+import { invalidUtf8Line } from '../registries-conf/parse.js';
 
 export type FragmentFormat = 'toml' | 'yaml';
 
@@ -53,19 +55,27 @@ const UTF16: Readonly<Record<string, { readonly decoder: { decode(bytes: Uint8Ar
   feff: { decoder: new TextDecoder('utf-16be', { fatal: true, ignoreBOM: false }), mark: 'FE FF' },
 };
 
+/** Where a fragment's decoding problem is: the file, at the line decodeFragment names, if any. */
+export function decodeProblemAt(at: Location, decoded: { readonly line?: number }): Location {
+  return decoded.line === undefined ? at : { ...at, line: decoded.line };
+}
+
 /**
  * A fragment's text, or why it has none. UTF-8, a leading byte order mark dropped (kubectl and
  * containers/image's TOML reader skip it). UTF-16 with its byte order mark, which Windows
  * PowerShell 5 writes for `oc get ... > file`, is read in YAML and JSON, as kubectl reads it
  * (its file reader decodes it), and refused in TOML, as containers/image refuses it.
  */
-export function decodeFragment(bytes: Uint8Array, format: FragmentFormat): { text: string } | { problem: string } {
+export function decodeFragment(bytes: Uint8Array, format: FragmentFormat): { text: string } | { problem: string; line?: number } {
   const utf16 = bytes.length >= 2 ? UTF16[`${bytes[0]?.toString(16)}${bytes[1]?.toString(16)}`] : undefined;
   if (utf16 === undefined) {
     try {
       return { text: STRICT_UTF8.decode(bytes) };
     } catch {
-      return { problem: 'not valid UTF-8 text' };
+      const line = invalidUtf8Line(bytes);
+      return line === undefined
+        ? { problem: 'not valid UTF-8 text' }
+        : { problem: 'not valid UTF-8 text (the first byte that is not is on this line); save it as UTF-8', line };
     }
   }
   if (format === 'toml')

@@ -10,7 +10,7 @@ import { constants, type Stats } from 'node:fs';
 import { blockingIo, slicedIo, type FragmentIo, type OpenFile } from './fragment-io.js';
 import { dirname, join, relative, isAbsolute, resolve } from 'node:path';
 import { error, warning, type Diagnostic } from '../core/diagnostic.js';
-import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName, decodeFragment } from './index.js';
+import { FRAGMENT_NAMES, NOT_A_FRAGMENT, classifyName, decodeFragment, decodeProblemAt } from './index.js';
 import type { SourceText } from '../pipeline/strict.js';
 import { sortByByteOrder, sortByteOrder } from '../core/byte-order.js';
 import { DEFAULT_MAX_FRAGMENT_BYTES } from '../core/defaults.js';
@@ -705,7 +705,7 @@ async function readFragmentOnce(path: string, name: string, realDir: string, lim
       if (buf === undefined)
         return { diagnostic: error(at, `refusing fragment: more than the ${limits.maxFragmentBytes} bytes allowed by max-fragment-bytes`) };
       const decoded = decodeFragment(buf, name.endsWith('.toml') ? 'toml' : 'yaml'); // a fragment's name, classified already
-      if ('problem' in decoded) return { diagnostic: error(at, decoded.problem) };
+      if ('problem' in decoded) return { diagnostic: error(decodeProblemAt(at, decoded), decoded.problem) };
       const text = decoded.text;
       const readAt = Date.now();
       const settling = rewrittenInPlace(cached, st, text, readAt);

@@ -9,7 +9,10 @@ const utf16 = (text: string, bigEndian: boolean): Buffer => {
 t.test('UTF-8 is decoded, a leading byte order mark dropped (Windows editors write one; kubectl and containers/image skip it)', async (t) => {
   t.same(decodeFragment(Buffer.from('kind: Image\n'), 'yaml'), { text: 'kind: Image\n' });
   t.same(decodeFragment(Buffer.from('\ufeffa = 1\n'), 'toml'), { text: 'a = 1\n' });
-  t.same(decodeFragment(Buffer.from([0x23, 0xe9, 0x0a]), 'toml'), { problem: 'not valid UTF-8 text' });
+  t.same(decodeFragment(Buffer.from([0x61, 0x0a, 0x23, 0xe9, 0x0a]), 'toml'), {
+    problem: 'not valid UTF-8 text (the first byte that is not is on this line); save it as UTF-8',
+    line: 2,
+  });
 });
 
 t.test(

@@ -226,7 +226,7 @@ t.test('import reads a UTF-16 file with its byte order mark, as check does (Powe
   writeFileSync(latin1, Buffer.concat([Buffer.from(yaml), Buffer.from([0x23, 0xe9, 0x0a])]));
   const bad = await runCli(['import', latin1]);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /latin1\.yaml: not valid UTF-8 text/);
+  t.match(bad.stderr, new RegExp(`latin1\\.yaml:${yaml.split('\n').length}: not valid UTF-8 text`), 'the line of the first byte that is not UTF-8');
 });
 
 t.test(

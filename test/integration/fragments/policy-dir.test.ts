@@ -219,13 +219,13 @@ t.test('symlinks: inside the directory are followed, outside are refused', async
 t.test('oversized and non-UTF-8 fragments are refused', async (t) => {
   const d = dir();
   put(d, 'big.toml', '#'.repeat(CAP + 1));
-  writeFileSync(join(d, 'latin1.toml'), Buffer.from([0x23, 0xe9, 0x0a]));
+  writeFileSync(join(d, 'latin1.toml'), Buffer.from([0x61, 0x3d, 0x31, 0x0a, 0x23, 0xe9, 0x0a]));
   chmodSync(join(d, 'latin1.toml'), 0o644);
   const got = await readPolicyDir(d, { maxFragmentBytes: CAP });
   t.same(got.fragments, []);
   t.match(got.diagnostics.map(formatDiagnostic), [
     /^big\.toml: refusing fragment: 4097 bytes, more than the 4096 allowed by max-fragment-bytes$/,
-    /^latin1\.toml: not valid UTF-8 text/,
+    /^latin1\.toml:2:1: not valid UTF-8 text/,
   ]);
 });
 
