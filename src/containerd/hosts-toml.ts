@@ -497,15 +497,17 @@ function renderRoutedHost(
 }
 
 /**
- * Every host a hosts.toml of `conf` may name over verified https, for tls-files.ts: the
- * registries with policy, where they are rewritten to, and their mirrors. A few more than a
- * render uses (a host without files costs one readdir), never fewer.
+ * Every host a hosts.toml of `conf` may name over https, for tls-files.ts: the registries with
+ * policy or that reachOnly writes a file for (insecure, rewritten), where they are rewritten to,
+ * and their mirrors. A few more than a render uses (a host without files costs one readdir),
+ * never fewer: a hosts.toml turns off containerd's own reading of its directory's certificates,
+ * so one that does not name them loses a client certificate containerd presented before.
  */
 export function endpointHosts(conf: RegistriesConf): string[] {
   const hosts = new Set<string>();
   for (const t of conf.registries) {
     const scope = registryScope(t);
-    if (!withPolicy(t) || scope.startsWith('*.')) continue;
+    if ((!withPolicy(t) && t.insecure !== true && !isRewritten(t)) || scope.startsWith('*.')) continue;
     hosts.add(registryHostOf(scope));
     if (t.location !== '') hosts.add(registryHostOf(t.location));
     for (const m of t.mirrors) hosts.add(registryHostOf(m.location));

@@ -388,6 +388,19 @@ t.test('a namespace-scoped table left out says where containerd pulls its names 
   t.equal(warnings.length, 2);
 });
 
+t.test(
+  'an insecure registry without mirrors gets a file: it names its client certificate, which containerd no longer reads itself once there is a hosts.toml',
+  async (t) => {
+    const conf: RegistriesConf = { registries: [{ location: 'reg.lan:5000', insecure: true, origin: at(1), mirrors: [] }] };
+    t.same(endpointHosts(conf), ['reg.lan:5000'], 'its certificates are looked up');
+    const tls = new Map([['reg.lan:5000', { ca: ['/c/ca.crt'], client: [['/c/client.cert', '/c/client.key'] as const] }]]);
+    const text = renderHostsTomls(conf, { tls }).files.find((f) => f.host === 'reg.lan:5000')?.text ?? '';
+    const parsed = parse(text) as { host: Record<string, { client?: string[][]; ca?: string[] }> };
+    t.same(parsed.host['https://reg.lan:5000']?.client, [['/c/client.cert', '/c/client.key']], 'the unverified https entry presents it');
+    t.notOk(parsed.host['https://reg.lan:5000']?.ca, 'no CA: not verified');
+  },
+);
+
 t.test('a mirror containers/image refuses as blocked is never listed; one blocked for some names only is left out with a warning', async (t) => {
   const conf: RegistriesConf = {
     registries: [

@@ -185,3 +185,36 @@ t.test('an insecure mirror that asks for a client certificate: skip_verify and t
   );
   t.equal(fetched, 'pulled', 'the mirror accepted the client certificate over unverified https');
 });
+
+t.test(
+  'an insecure registry without mirrors that asks for a client certificate: our hosts.toml names it (containerd reads the directory no more), and ctr pulls',
+  { skip },
+  async (t) => {
+    const { work, client, mirror: registry, D } = await clientCertMirror(t, 'insecure, no mirrors, with a client certificate');
+    const hostsDir = join(work, 'certs.d');
+    const own = join(hostsDir, registry.host);
+    mkdirSync(own, { recursive: true });
+    copyFileSync(client.certFile, join(own, 'puller.cert'));
+    copyFileSync(client.keyFile, join(own, 'puller.key'));
+    const policy = join(work, 'policy.d');
+    mkdirSync(policy);
+    writeFileSync(join(policy, '10-lab.toml'), `insecure-registries = ["${registry.host}"]\n`);
+    const rendered = await renderWithHostsDir(policy, join(work, 'registries.conf'), hostsDir);
+    t.equal(rendered.code, 0, rendered.stderr);
+    const text = readFileSync(join(own, 'hosts.toml'), 'utf8');
+    t.match(
+      text,
+      `[host."https://${registry.host}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n  client = [[`,
+      'skip_verify with the client',
+    );
+
+    const socket = await startContainerd(t, join(work, 'containerd'));
+    const fetched = await run('ctr', ['--address', socket, 'content', 'fetch', '--hosts-dir', hostsDir, `${registry.host}/app@${D}`], {
+      timeout: 120_000,
+    }).then(
+      () => 'pulled',
+      (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+    );
+    t.equal(fetched, 'pulled', 'the registry accepted the client certificate over unverified https');
+  },
+);
