@@ -10,7 +10,8 @@
  * (/etc/containers/certs.d/<host>/, else /etc/docker/certs.d/<host>/, src/registry/certs.ts):
  * a mirror reached through containerd is then trusted exactly as it is by podman and skopeo.
  */
-import { readdirSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { promises as fs, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { CERT_DIRS, certFileNames, certFilesAmong, type CertFileNames } from '../registry/certs.js';
@@ -37,7 +38,36 @@ async function filesOf(host: string, hostsDir: string, certDirs: readonly string
     add(found, resolve(base, host), names);
     break; // containers/image stops at the first of its directories that exists
   }
-  return found.ca.length + found.client.length > 0 ? found : undefined;
+  const ca = (await Promise.all(found.ca.map(async (f) => ((await loadableCa(f)) ? [f] : [])))).flat();
+  return ca.length + found.client.length > 0 ? { ca, client: found.client } : undefined;
+}
+
+/** A PEM certificate block as Go's pem.Decode finds one (AppendCertsFromPEM takes only these). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Whether a CA file holds a certificate containerd can load. Named in a hosts.toml, a file it
+ * cannot read or that holds none (empty, DER, a key: AppendCertsFromPEM false) fails every pull
+ * from the registry, its mirrors with it ("unable to load CA cert"), where containers/image and
+ * Node pass over it. So such a file is not named: the registry is asked without it, as podman
+ * asks it.
+ */
+async function loadableCa(path: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'latin1');
+  } catch {
+    return false;
+  }
+  for (const block of text.matchAll(PEM_CERTIFICATE)) {
+    try {
+      new X509Certificate(block[0]);
+      return true;
+    } catch {
+      // Go skips a block it cannot parse, and so do we.
+    }
+  }
+  return false;
 }
 
 /** The names in a directory; undefined when it is missing or unreadable. */
@@ -101,7 +131,7 @@ export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: 
   for (const host of new Set(hosts)) {
     // containerd's directory counts for the files in it: our first hosts.toml write makes `<host>/` and changes nothing.
     const own = containerdOwnFiles(hostsDir, host);
-    const files = own.files !== undefined && own.files.ca.length + own.files.client.length > 0 ? own.files : null;
+    const files = own.files !== undefined && own.files.ca.length + own.files.client.length > 0 ? stamped(own.dir, own.files) : null;
     lines.push(`${host} ${own.dir} ${JSON.stringify(files)}`);
     // containers/image's: that one exists decides the search (an empty one stops it).
     for (const base of certDirs) lines.push(`${join(base, host)} ${JSON.stringify(namesOrUndefined(join(base, host)) ?? null)}`);
@@ -109,7 +139,20 @@ export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: 
   return lines.join('\n');
 }
 
-function namesOrUndefined(dir: string): CertFileNames | undefined {
+function namesOrUndefined(dir: string): { ca: string[]; client: Array<[string, string]> } | undefined {
   const names = namesIn(dir);
-  return names === undefined ? undefined : certFilesAmong(names); // missing (the usual case) or unreadable: tlsFilesFor skips it too
+  return names === undefined ? undefined : stamped(dir, certFilesAmong(names)); // missing (the usual case) or unreadable: tlsFilesFor skips it too
+}
+
+/** The files' names, each CA with its size and time: one rewritten in place can become loadable, or stop being so (loadableCa). */
+function stamped(dir: string, files: CertFileNames): { ca: string[]; client: Array<[string, string]> } {
+  const stamp = (name: string): string => {
+    try {
+      const st = statSync(join(dir, name));
+      return `${name} ${st.size} ${st.mtimeMs}`;
+    } catch {
+      return name;
+    }
+  };
+  return { ca: files.ca.map(stamp), client: files.client };
 }

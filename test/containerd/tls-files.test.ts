@@ -8,10 +8,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { tlsFilesFor, tlsListing } from '../../src/containerd/tls-files.js';
+import { caCertificatePem } from '../helpers/test-ca.js';
 
+/** A real certificate, PEM: what a `.crt` must hold for containerd to load it. */
+const PEM = await caCertificatePem();
+
+/** The files, a `.crt` holding a certificate, anything else a placeholder. */
 function files(dir: string, names: string[]): void {
   mkdirSync(dir, { recursive: true });
-  for (const n of names) writeFileSync(join(dir, n), 'x');
+  for (const n of names) writeFileSync(join(dir, n), n.endsWith('.crt') ? PEM : 'x');
 }
 
 t.test('containerd first, then the first containers/image directory that exists; pairs only', async (t) => {
@@ -35,6 +40,24 @@ t.test('containerd first, then the first containers/image directory that exists;
   t.notOk(found.has('empty.lan'), 'an existing empty directory stops the search, as in containers/image');
   t.same(found.get('m.lan:5000'), { ca: [join(docker, 'm.lan:5000/m.crt')], client: [] });
   t.notOk(found.has('none.lan'));
+});
+
+t.test('a CA file containerd could not load (empty, not PEM, a key, unreadable) is not named: it would fail every pull from the registry', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mpd-tls-files-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'containers', 'quay.io');
+  files(dir, ['good.crt']);
+  writeFileSync(join(dir, 'empty.crt'), '');
+  writeFileSync(join(dir, 'der.crt'), Buffer.from(PEM.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64'));
+  writeFileSync(join(dir, 'key.crt'), '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n');
+  writeFileSync(join(dir, 'bundle.crt'), `# a bundle with a broken block first\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n${PEM}`);
+  mkdirSync(join(dir, 'dir.crt'));
+  const found = await tlsFilesFor(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]);
+  t.same(found.get('quay.io')?.ca, [join(dir, 'bundle.crt'), join(dir, 'good.crt')], 'only files with a certificate Go would load');
+  const listing = (): string => tlsListing(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]);
+  const before = listing();
+  writeFileSync(join(dir, 'empty.crt'), PEM);
+  t.not(listing(), before, 'a CA file rewritten in place (now loadable) changes the listing: the rescan renders again');
 });
 
 t.test('tlsListing: by name: our own hosts.toml write leaves it equal; a CA added or removed, a directory appearing, a pair completed change it', async (t) => {

@@ -63,3 +63,20 @@ export async function issue(ca: TestCa, name: string, kind: 'client' | 'server',
   await openssl(['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
   return { certFile, keyFile };
 }
+
+let pem: Promise<string> | undefined;
+
+/** A real CA certificate, PEM, made once per process: what a `.crt` must hold for containerd to load it (a placeholder text is passed over). */
+export function caCertificatePem(): Promise<string> {
+  pem ??= (async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'mpd-ca-pem-'));
+    try {
+      return readFileSync((await makeCa(dir)).certFile, 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+  return pem;
+}

@@ -10,13 +10,14 @@ import { dirname, join } from 'node:path';
 import { parse } from 'smol-toml';
 import { runCli } from '../../helpers/cli.js';
 import { configFileArgs, fragment, readOrUndefined, replaceFile, startDaemon, workspace, type DaemonProcess } from '../../helpers/daemon.js';
+import { caCertificatePem } from '../../helpers/test-ca.js';
 
 t.test('the daemon writes, updates and reports containerd hosts', async (t) => {
   const ws = workspace(t);
   const hostsDir = join(ws.dir, 'certs.d');
   // containerd used this CA for quay.io while no hosts.toml was there; ours must keep naming it.
   mkdirSync(join(hostsDir, 'quay.io'), { recursive: true });
-  writeFileSync(join(hostsDir, 'quay.io', 'ca.crt'), 'not parsed by us');
+  writeFileSync(join(hostsDir, 'quay.io', 'ca.crt'), await caCertificatePem());
   // A hand-written hosts.toml for a host the policy covers: never overwritten.
   mkdirSync(join(hostsDir, 'ghcr.io'), { recursive: true });
   writeFileSync(join(hostsDir, 'ghcr.io', 'hosts.toml'), 'server = "https://ghcr.io"\n');
@@ -100,7 +101,7 @@ t.test('a certificate put beside a hosts.toml, or removed, reaches it by the res
   t.equal(caOf(), undefined, 'no CA named yet');
   // Nothing the watcher sees changes: only the rescan can notice the certificate.
   const ca = join(dirname(quay), 'ca.crt');
-  writeFileSync(ca, 'not parsed by us');
+  writeFileSync(ca, await caCertificatePem());
   await d.waitFor(() => JSON.stringify(caOf()) === JSON.stringify([ca]), 'the new CA named in hosts.toml');
   rmSync(ca);
   await d.waitFor(() => caOf() === undefined, 'the removed CA no longer named');

@@ -17,6 +17,7 @@ import { tlsListing } from '../../../src/containerd/tls-files.js';
 import { BIN } from '../../helpers/cli.js';
 import type { RegistriesConf } from '../../../src/registries-conf/model.js';
 import { immutableSupported, whileImmutable } from '../../helpers/immutable.js';
+import { caCertificatePem } from '../../helpers/test-ca.js';
 
 const ours = (server: string): string => `${HOSTS_TOML_HEADER}server = "${server}"\n`;
 
@@ -97,7 +98,7 @@ t.test('updateHostsDir hands back what a later look at the certificates compares
   t.same([...outcome.tlsLook.hosts].sort(), ['mirror.lan:5000', 'quay.io'], 'every host a hosts.toml may name certificates for');
   t.equal(tlsListing(outcome.tlsLook.hosts, dir, certDirs), outcome.tlsLook.listing, 'our own hosts.toml write leaves it equal');
   mkdirSync(join(certDirs[0] ?? '', 'mirror.lan:5000'), { recursive: true });
-  writeFileSync(join(certDirs[0] ?? '', 'mirror.lan:5000', 'ca.crt'), 'a CA');
+  writeFileSync(join(certDirs[0] ?? '', 'mirror.lan:5000', 'ca.crt'), await caCertificatePem());
   t.not(tlsListing(outcome.tlsLook.hosts, dir, certDirs), outcome.tlsLook.listing, "a CA put in containers/image's directory for a mirror: differs");
   const again = await updateHostsDir(dir, conf, { certDirs });
   t.match(readFileSync(join(dir, 'quay.io', 'hosts.toml'), 'utf8'), /containers-certs\.d\/mirror\.lan:5000\/ca\.crt/, 'and the next write names it');
