@@ -180,9 +180,9 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
   // --stdout and --diff write nothing: no daemon to ask, no copy to keep.
   const writes = !values.stdout && !values.diff;
   if (writes && !values.force) {
-    const pid = await managingDaemon(values['state-dir'] ?? DEFAULT_STATE_DIR, output);
-    if (pid !== undefined) {
-      log.error(`${output} is managed by the running mirror-policyd (pid ${pid}); it would be rendered over again. Use --force to write anyway.`);
+    const managed = await managingDaemon(values['state-dir'] ?? DEFAULT_STATE_DIR, output, values['containerd-hosts-dir']);
+    if (managed !== undefined) {
+      log.error(`${managed.path} is managed by the running mirror-policyd (pid ${managed.pid}); it would be rendered over again. Use --force to write anyway.`);
       return 1;
     }
   }

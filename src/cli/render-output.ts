@@ -9,10 +9,17 @@ import { replacedLinkMessage } from '../output/atomic-write.js';
 import { recordHolder, StateDir } from '../daemon/state-dir.js';
 import type { Logger } from '../core/log.js';
 
-/** For `render --output`: the daemon that manages that file, if one runs. */
-export async function managingDaemon(stateDir: string, output: string): Promise<number | undefined> {
+/**
+ * For `render`: the running daemon that manages the file it would write, or the containerd hosts
+ * directory it would (`hostsDir`): its pid and that path. The next render of the daemon's would
+ * undo ours (a hosts directory rendered without its local mirror, the hosts.toml files of ours the
+ * trial policy does not cover removed meanwhile).
+ */
+export async function managingDaemon(stateDir: string, output: string, hostsDir?: string): Promise<{ pid: number; path: string } | undefined> {
   const record = await new StateDir(stateDir).readRecord().catch(() => undefined);
-  return record && record.output === resolve(output) && recordHolder(record, stateDir).running ? record.pid : undefined;
+  if (!record) return undefined;
+  const path = record.output === resolve(output) ? output : hostsDir !== undefined && record.containerdHostsDir === resolve(hostsDir) ? hostsDir : undefined;
+  return path !== undefined && recordHolder(record, stateDir).running ? { pid: record.pid, path } : undefined;
 }
 
 /**

@@ -35,7 +35,7 @@ import type { DaemonConfig } from './config.js';
 import { keepStartOnly } from './run-options.js';
 import { buildForgiving, parseAhead, type ParseCache } from '../pipeline/forgiving.js';
 import { KeptChecks } from '../pipeline/kept-checks.js';
-import { fsErrorLine, readOnlyHint, StateDir } from './state-dir.js';
+import { fsErrorLine, readOnlyHint, recordedPlaces, StateDir } from './state-dir.js';
 import { claimStateDir, initStateDir, removeLeftTemps, StartError } from './start-up-claim.js';
 import { PolicyDirPresence } from './policy-dir-presence.js';
 import { FragmentTracker } from './fragment-tracker.js';
@@ -494,7 +494,9 @@ export class Daemon {
       const watchChanged = config.policyDir !== this.config.policyDir || config.output !== this.config.output;
       const probesChanged = config.probeIntervalMs !== this.config.probeIntervalMs || config.probeTimeoutMs !== this.config.probeTimeoutMs;
       const rescanChanged = config.rescanIntervalMs !== this.config.rescanIntervalMs;
+      const placesChanged = config.output !== this.config.output || config.containerdHostsDir !== this.config.containerdHostsDir;
       this.config = config;
+      if (placesChanged) await this.recordPlaces();
       // Health-aware order turned off: the next render restores the configured order.
       if (!config.healthAwareOrder) {
         this.earlierDemotions += this.keeper?.demotionsTotal ?? 0;
@@ -543,6 +545,15 @@ export class Daemon {
     const said = refused.map((r) => `"${r.name}" changed from ${r.was} to ${r.asked}: taken only at start; still ${r.was} (restart the daemon to change it)`);
     for (const line of said) this.log.error(`reload: ${line}`);
     return { config: kept, refused: said };
+  }
+
+  /** The record (daemon.json) told the output and hosts directory of a reload: what `render` checks before writing over them. */
+  private async recordPlaces(): Promise<void> {
+    try {
+      await this.state.updateRecordPlaces(process.pid, recordedPlaces(this.config));
+    } catch (e) {
+      this.log.warn(`reload: ${this.state.path('daemon.json')} not updated with the new output or hosts directory: ${(e as Error).message}`);
+    }
   }
 
   /** SIGTERM: finish any write in flight, then stop everything. */

@@ -10,7 +10,7 @@ import { removeStaleTemps } from '../output/atomic-write.js';
 import { acquireLock, LockBusyError } from '../output/lock.js';
 import { ownIdentity } from '../output/pid.js';
 import type { DaemonConfig } from './config.js';
-import { describeFsError, looksLikeDaemonOf, recordHolder, type StateDir, StateDirError } from './state-dir.js';
+import { describeFsError, looksLikeDaemonOf, recordedPlaces, recordHolder, type StateDir, StateDirError } from './state-dir.js';
 
 /** How long a start waits for another starting daemon's claim of the state dir, and when a claim naming no holder (an older version's) is stale. */
 const CLAIM_WAIT_MS = 15_000;
@@ -19,7 +19,7 @@ const STALE_CLAIM_MS = 10_000;
 export class StartError extends Error {}
 
 /** The settings the claim reads. */
-export type ClaimSettings = Pick<DaemonConfig, 'stateDir' | 'output' | 'controlSocket' | 'metricsFile'>;
+export type ClaimSettings = Pick<DaemonConfig, 'stateDir' | 'output' | 'controlSocket' | 'metricsFile' | 'containerdHostsDir'>;
 
 /** Creates or checks the state dir (its layout, owner and mode). */
 export async function initStateDir(state: StateDir, stateDir: string): Promise<void> {
@@ -59,7 +59,7 @@ export async function claimStateDir(state: StateDir, settings: ClaimSettings, st
       if (holder.running) throw new StartError(`another mirror-policyd (pid ${other.pid}) is running with state directory ${settings.stateDir}`);
       log.info(`replacing the record of a mirror-policyd that is gone (${state.path('daemon.json')}: pid ${JSON.stringify(other.pid)}, ${holder.why})`);
     }
-    await state.writeRecord({ ...ownIdentity(), output: resolve(settings.output), controlSocket: resolve(settings.controlSocket), startedAt });
+    await state.writeRecord({ ...ownIdentity(), ...recordedPlaces(settings), controlSocket: resolve(settings.controlSocket), startedAt });
   } catch (e) {
     if (e instanceof StartError) throw e;
     throw new StartError(e instanceof StateDirError ? e.message : `cannot take the state directory ${settings.stateDir}: ${describeFsError(e)}`);

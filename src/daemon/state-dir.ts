@@ -49,6 +49,19 @@ export interface DaemonRecord extends ProcessIdentity {
   readonly output: string;
   readonly controlSocket: string;
   readonly startedAt: string;
+  /** containerd's hosts directory it writes, absolute; absent when it writes none. */
+  readonly containerdHostsDir?: string;
+}
+
+/** Where a daemon with these settings writes, as its record says it (absolute paths). */
+export function recordedPlaces(settings: {
+  readonly output: string;
+  readonly containerdHostsDir?: string | undefined;
+}): Pick<DaemonRecord, 'output' | 'containerdHostsDir'> {
+  return {
+    output: resolve(settings.output),
+    ...(settings.containerdHostsDir !== undefined ? { containerdHostsDir: resolve(settings.containerdHostsDir) } : {}),
+  };
 }
 
 const ERRNO_TEXT: Readonly<Record<string, string>> = {
@@ -235,6 +248,17 @@ export class StateDir {
 
   writeRecord(r: DaemonRecord): Promise<void> {
     return this.writeFile(this.path('daemon.json'), `${JSON.stringify(r, null, 2)}\n`);
+  }
+
+  /**
+   * The record of daemon `pid` told where it writes now (a reload may change its output or its
+   * containerd hosts directory): `render` asks it before writing over either.
+   */
+  async updateRecordPlaces(pid: number, places: Pick<DaemonRecord, 'output' | 'containerdHostsDir'>): Promise<void> {
+    const r = await this.readRecord();
+    if (r?.pid !== pid) return;
+    const { containerdHostsDir: _was, ...rest } = r;
+    await this.writeRecord({ ...rest, ...places });
   }
 
   async clearRecord(pid: number): Promise<void> {

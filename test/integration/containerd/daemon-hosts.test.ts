@@ -139,39 +139,68 @@ t.test('a hosts directory that cannot be written: logged once at error, the resc
   t.equal(await d.stop(), 0);
 });
 
-t.test('containerd-hosts-dir moved (a reload) or unset (a restart): our hosts.toml files in the old directory go, others stay', async (t) => {
-  const ws = workspace(t);
-  const first = join(ws.dir, 'certs.d');
-  const second = join(ws.dir, 'certs2.d');
-  mkdirSync(join(first, 'ghcr.io'), { recursive: true });
-  writeFileSync(join(first, 'ghcr.io', 'hosts.toml'), 'server = "https://ghcr.io"\n'); // someone else's
-  writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
-  const config = join(ws.dir, 'config.toml');
-  const settings = (hostsDir?: string): string =>
-    [
-      `policy-dir = ${JSON.stringify(ws.policy)}`,
-      'probe-interval-ms = 0',
-      `containerd-config = ${JSON.stringify(join(ws.dir, 'containerd-config.toml'))}`,
-      ...(hostsDir !== undefined ? [`containerd-hosts-dir = ${JSON.stringify(hostsDir)}`] : []),
-      '',
-    ].join('\n');
-  writeFileSync(config, settings(first));
-  const argv = configFileArgs(ws, config);
-  const d = await startDaemon(t, ws, { argv });
-  await d.waitFor(() => existsSync(join(first, 'quay.io', 'hosts.toml')), 'ours written in the first directory');
+t.test(
+  'containerd-hosts-dir moved (a reload) or unset (a restart): our hosts.toml files in the old directory go, others stay; render refuses the one in use',
+  async (t) => {
+    const ws = workspace(t);
+    const first = join(ws.dir, 'certs.d');
+    const second = join(ws.dir, 'certs2.d');
+    mkdirSync(join(first, 'ghcr.io'), { recursive: true });
+    writeFileSync(join(first, 'ghcr.io', 'hosts.toml'), 'server = "https://ghcr.io"\n'); // someone else's
+    writeFileSync(join(ws.policy, '10-quay.toml'), fragment('quay.io', ['mirror-1.example/quay']));
+    const config = join(ws.dir, 'config.toml');
+    const settings = (hostsDir?: string): string =>
+      [
+        `policy-dir = ${JSON.stringify(ws.policy)}`,
+        'probe-interval-ms = 0',
+        `containerd-config = ${JSON.stringify(join(ws.dir, 'containerd-config.toml'))}`,
+        ...(hostsDir !== undefined ? [`containerd-hosts-dir = ${JSON.stringify(hostsDir)}`] : []),
+        '',
+      ].join('\n');
+    writeFileSync(config, settings(first));
+    const argv = configFileArgs(ws, config);
+    const d = await startDaemon(t, ws, { argv });
+    await d.waitFor(() => existsSync(join(first, 'quay.io', 'hosts.toml')), 'ours written in the first directory');
 
-  writeFileSync(config, settings(second));
-  const n = d.notify!.messages().length;
-  d.child.kill('SIGHUP');
-  await d.waitForNotify((m) => m.startsWith('READY=1'), n);
-  await d.waitFor(() => existsSync(join(second, 'quay.io', 'hosts.toml')), 'ours written in the new directory');
-  await d.waitFor(() => !existsSync(join(first, 'quay.io')), 'ours gone from the old one, with its directory');
-  t.equal(readFileSync(join(first, 'ghcr.io', 'hosts.toml'), 'utf8'), 'server = "https://ghcr.io"\n', "someone else's stays");
-  t.equal(await d.stop(), 0);
+    // A trial `render` into the daemon's hosts directory (its own output elsewhere) would undo the daemon's files there.
+    const trial = join(ws.dir, 'trial.d');
+    mkdirSync(trial);
+    writeFileSync(join(trial, '10-docker.toml'), fragment('docker.io', ['mirror-1.example/hub']));
+    const render = (hostsDir: string) =>
+      runCli([
+        'render',
+        '--policy-dir',
+        trial,
+        '--allow-unsafe-fragments',
+        '--output',
+        join(ws.dir, 'trial.conf'),
+        '--state-dir',
+        ws.state,
+        '--containerd-hosts-dir',
+        hostsDir,
+      ]);
+    const refused = await render(first);
+    t.equal(refused.code, 1, 'render refuses the hosts directory the daemon manages');
+    t.match(refused.stderr, `${first} is managed by the running mirror-policyd (pid ${d.pid})`);
+    t.ok(existsSync(join(first, 'quay.io', 'hosts.toml')) && !existsSync(join(first, 'docker.io')), 'nothing of it written or removed');
 
-  writeFileSync(config, settings(undefined));
-  const again = await startDaemon(t, ws, { argv });
-  await again.waitForLog(/containerd-hosts-dir is no longer set: our hosts\.toml files in .*certs2\.d removed \(1\)/);
-  t.notOk(existsSync(join(second, 'quay.io')), 'at the next start, ours gone from the directory no longer set');
-  t.equal(await again.stop(), 0);
-});
+    writeFileSync(config, settings(second));
+    const n = d.notify!.messages().length;
+    d.child.kill('SIGHUP');
+    await d.waitForNotify((m) => m.startsWith('READY=1'), n);
+    await d.waitFor(() => existsSync(join(second, 'quay.io', 'hosts.toml')), 'ours written in the new directory');
+    await d.waitFor(() => !existsSync(join(first, 'quay.io')), 'ours gone from the old one, with its directory');
+    t.equal(readFileSync(join(first, 'ghcr.io', 'hosts.toml'), 'utf8'), 'server = "https://ghcr.io"\n', "someone else's stays");
+    t.equal((await render(second)).code, 1, 'after the reload, the new directory is the one refused');
+    const old = await render(first);
+    t.equal(old.code, 0, `and the old one is free: ${old.stderr}`);
+    t.ok(existsSync(join(first, 'docker.io', 'hosts.toml')), 'render wrote there');
+    t.equal(await d.stop(), 0);
+
+    writeFileSync(config, settings(undefined));
+    const again = await startDaemon(t, ws, { argv });
+    await again.waitForLog(/containerd-hosts-dir is no longer set: our hosts\.toml files in .*certs2\.d removed \(1\)/);
+    t.notOk(existsSync(join(second, 'quay.io')), 'at the next start, ours gone from the directory no longer set');
+    t.equal(await again.stop(), 0);
+  },
+);
