@@ -8,8 +8,12 @@
 import type { Position } from './locate.js';
 import { tomlSyntaxParser } from './locate.js';
 
-/** A backslash escape of TOML 1.1, an inline table or a non-ASCII character: the only places TOML 1.1 syntax can be. */
-const MAYBE_NEXT = /\\[ex]|\{|[^\x00-\x7f]/;
+/**
+ * A backslash escape of TOML 1.1, an inline table, a non-ASCII character or a time whose seconds
+ * may be left out (`10:30` not followed by `:`): the only places TOML 1.1 syntax can be. A
+ * `host12:5000` in a string matches too; that costs the second parser only.
+ */
+const MAYBE_NEXT = /\\[ex]|\{|[^\x00-\x7f]|\d\d:\d\d(?!:)/;
 
 export interface NextSyntax extends Position {
   readonly message: string;

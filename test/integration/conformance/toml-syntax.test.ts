@@ -16,6 +16,7 @@ const TABLE = '[[registry]]\nlocation = "127.0.0.1:1/ns"\ninsecure = true\n';
 for (const [what, line, skopeoSays] of [
   ['an \\e escape', 'mirror = [{ location = "127.0.0.1:1/m\\e" }]', /invalid escape in string '\\\\e'/],
   ['a trailing comma in an inline table', 'mirror = [{ location = "127.0.0.1:1/m", }]', /trailing comma not allowed/],
+  ['a time without seconds', 'written = 2024-05-01T10:30Z', /Invalid TOML Datetime/],
   ['a TOML 1.0 inline table (the control)', 'mirror = [{ location = "127.0.0.1:1/m", insecure = true }]', undefined],
 ] as const) {
   t.test(what, async (t) => {
