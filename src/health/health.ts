@@ -45,6 +45,11 @@ export function recordFailure(
   now: number,
   policy: HealthPolicy = DEFAULT_HEALTH_POLICY,
 ): EndpointHealth {
+  // Already down: the requests that were under way together when it went down (a pull's layers
+  // in parallel, a mirror restarting under them) or one made to it as a last resort fail within
+  // the same outage, which is not a longer one: counted, they doubled its time once each (six
+  // layers: 30 s became 15 min). Only a failure once its time is up (the next try) doubles it.
+  if (h?.downUntil !== undefined && now < h.downUntil) return { ...h, lastFailure: { at: now, class: cls, message: message.slice(0, 300) }, updatedAt: now };
   const failures = (h?.failures ?? 0) + 1;
   const down = failures >= policy.threshold;
   const ttl = Math.min(policy.maxTtlMs, policy.baseTtlMs * 2 ** Math.max(0, failures - policy.threshold));

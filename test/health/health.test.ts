@@ -33,6 +33,18 @@ t.test('a failure marks an endpoint down for a time that doubles up to a cap; a 
   t.equal(up.downUntil, undefined);
 });
 
+t.test('failures while already down (requests in flight together) do not lengthen its time; the first after it does', async (t) => {
+  const policy = { threshold: 1, baseTtlMs: 30_000, maxTtlMs: 15 * 60_000 };
+  let h = recordFailure(undefined, E, 'refused', 'refused', 0, policy);
+  for (let i = 1; i <= 5; i++) h = recordFailure(h, E, 'reset', `layer ${i}`, i, policy); // a pull's other layers, failing with it
+  t.equal(h.downUntil, 30_000, 'six failures of one moment: down 30 s, not 15 min');
+  t.equal(h.failures, 1);
+  t.match(h.lastFailure, { class: 'reset', message: 'layer 5', at: 5 }, 'the last failure is still told');
+  h = recordFailure(h, E, 'refused', 'refused', 30_000, policy);
+  t.equal(h.downUntil, 90_000, 'the next try, once its time is up, fails: 60 s');
+  t.equal(h.failures, 2);
+});
+
 t.test('a threshold above 1 needs consecutive failures', async (t) => {
   const policy = { ...DEFAULT_HEALTH_POLICY, threshold: 3 };
   let h = recordFailure(undefined, E, 'tls', 'x', 0, policy);
