@@ -46,7 +46,7 @@ import { LocalMirrorHost, localMirrorSettings, realEndpoint } from './local-mirr
 import { LOCAL_MIRROR_REGISTRIES_D } from '../local-mirror/mapping.js';
 import { OutputGuard } from './output-guard.js';
 import { readTrustedFile } from '../output/private-file.js';
-import { RenderScheduler } from './render-scheduler.js';
+import { EMPTY_SETTLE_MS, RenderScheduler, WRITE_HOLD_MS } from './render-scheduler.js';
 import { MAX_BACKOFF_MS } from './retry.js';
 import { ReloadQueue } from './reload-queue.js';
 import { ReloadRender } from './reload-render.js';
@@ -111,6 +111,8 @@ export class Daemon {
   private readonly reloads: ReloadQueue;
   /** READY=1 sent: the first render's after-render commands wait for it (deferredAfterRender). */
   private ready = false;
+  /** The last render's look found the output settling (OutputGuard.look): it rendered nothing. */
+  private outputSettling = false;
   /**
    * The after-render commands of the renders before READY=1, run once after it. A command may
    * wait for a unit ordered after ours (`systemctl reload crio.service` joins CRI-O's start job
@@ -281,6 +283,7 @@ export class Daemon {
       // Watching first: a change made during the first render, or right after READY=1, must not be missed.
       await this.startWatching();
       await this.scheduler.renderNow();
+      await this.outputSettled();
     } catch (e) {
       // Never a daemon half up (answering `status` as healthy but never rendering): all of it goes, in one line.
       this.log.debug({ err: (e as Error).stack }, 'start-up failed');
@@ -556,6 +559,19 @@ export class Daemon {
     }
   }
 
+  /**
+   * Before READY=1: an output the first render only looked at (empty, or someone else's written
+   * just now: OutputGuard.maybeHalfWritten) is looked at again until it is acted on, so that READY
+   * means our render is in place (a unit ordered after ours reads it). WRITE_HOLD_MS at most.
+   */
+  private async outputSettled(): Promise<void> {
+    const until = performance.now() + WRITE_HOLD_MS + EMPTY_SETTLE_MS;
+    while (this.outputSettling && performance.now() < until && !this.scheduler.isStopped) {
+      await new Promise((r) => setTimeout(r, EMPTY_SETTLE_MS));
+      await this.scheduler.renderNow();
+    }
+  }
+
   /** SIGTERM: finish any write in flight, then stop everything. */
   async stop(): Promise<void> {
     clearInterval(this.metricsTimer);
@@ -647,6 +663,7 @@ export class Daemon {
     this.generalProblems = [];
     // An output we cannot even read or keep a copy of is a write problem (retried with backoff), not a base problem.
     const look = await this.output.look();
+    this.outputSettling = 'settling' in look;
     if ('settling' in look) {
       this.log.debug(`${this.config.output} is empty or was written just now: looking again in a moment (an in-place write?)`);
       this.scheduler.recheckSoon();

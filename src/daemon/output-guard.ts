@@ -166,8 +166,9 @@ export class OutputGuard {
    *   truncation at once);
    * - someone else's text written less than IN_PLACE_SETTLE_MS ago: acted on once it is that
    *   old, or WRITE_HOLD_MS after it was first seen so (a writer still writing is then taken as
-   *   it is). A host's file found at start is older than that: no wait. Our own render's text
-   *   (an earlier run's, `render`'s) is replaced at once, since nothing of it is kept.
+   *   it is). A host's file found at start is usually older: no wait (else READY=1 waits for
+   *   it: Daemon.outputSettled). Our own render's text (an earlier run's, `render`'s) is
+   *   replaced at once, since nothing of it is kept.
    */
   private maybeHalfWritten(current: string | undefined, ourLast: boolean): boolean {
     const now = this.now();
@@ -178,13 +179,19 @@ export class OutputGuard {
       return now - this.emptySeen.since < EMPTY_SETTLE_MS;
     }
     this.emptySeen = undefined;
-    if (current === undefined || ourLast || current === this.lastWritten || current === this.keptForeign || !this.writtenJustNow()) {
-      this.freshSince = undefined;
-      return false;
+    const fresh =
+      current !== undefined &&
+      !ourLast &&
+      current !== this.lastWritten &&
+      current !== this.keptForeign &&
+      this.writtenJustNow() &&
+      classifyText(current) !== 'ours';
+    if (fresh) {
+      this.freshSince ??= now;
+      if (now - this.freshSince < WRITE_HOLD_MS) return true;
     }
-    if (classifyText(current) === 'ours') return false;
-    this.freshSince ??= now;
-    return now - this.freshSince < WRITE_HOLD_MS;
+    this.freshSince = undefined; // acted on: a later write has its own moment
+    return false;
   }
 
   /** Whether the output's last write is less than IN_PLACE_SETTLE_MS old (by the wall clock, as file times are). */

@@ -224,10 +224,16 @@ t.test(
     now += WRITE_HOLD_MS - 1;
     t.same(await guard.look(), { settling: true }, 'still being written (its time just now at each look): held until WRITE_HOLD_MS');
     now += 1;
-    t.match(await guard.look(), { text: HOSTS }, 'WRITE_HOLD_MS after it was first seen so: adopted as it is');
+    const adopted = await guard.look();
+    t.match(adopted, { text: HOSTS }, 'WRITE_HOLD_MS after it was first seen so: adopted as it is');
     t.equal(await state.readBase(), HOSTS);
     t.equal(guard.drift.length, 1, 'kept once');
-    t.match(await guard.look(), { text: HOSTS }, 'the kept file is not held again');
+    // Our render written over it (no look after our own write), then, an hour later, an edit in place.
+    await guard.replace(OURS, adopted);
+    writeFileSync(output, `${OURS}# an edit\n`);
+    wall = statSync(output).mtimeMs;
+    now += 3_600_000;
+    t.same(await guard.look(), { settling: true }, "an hour later another write just now is held again: its own moment, not the first one's");
   },
 );
 
