@@ -315,15 +315,22 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
   let lookups: InheritanceLookups | undefined;
   for (const t of conf.registries) {
     if (t.mirrors.length > 0) continue;
-    const { mirrored, byScope, setSources } = (lookups ??= inheritanceLookups(conf, merged));
+    const { mirrored, byScope, setSources, rewritten } = (lookups ??= inheritanceLookups(conf, merged));
     const scope = registryScope(t);
-    // Most specific first; one that passes nothing to `t` leaves it to a mirror set further out
-    // (whose mirrors always go down), unless it rewrites `t`'s names elsewhere (inheritance).
+    // Most specific first; one that passes nothing to `t` leaves it to a scope further out (a
+    // mirror set's mirrors always go down), but never past a table that rewrites `t`'s names
+    // elsewhere, mirrored or not: mirrors from beyond it were never meant for those names.
+    const longestFirst = (a: string, b: string): number => b.length - a.length || byteOrderCompare(a, b);
+    const barrier = rewritten
+      ?.enclosing(scope)
+      .filter((s) => s !== scope)
+      .sort(longestFirst)[0];
     const arounds = mirrored
       .enclosing(scope)
       .filter((s) => s !== scope)
-      .sort((a, b) => b.length - a.length || byteOrderCompare(a, b));
+      .sort(longestFirst);
     for (const around of arounds) {
+      if (barrier !== undefined && around.length < barrier.length) break;
       const from = byScope.get(around);
       if (from === undefined) continue;
       const passes = setSources.has(around) ? 'yes' : inheritance(t, from, baseTables);
@@ -357,12 +364,20 @@ interface InheritanceLookups {
   readonly byScope: Map<string, RegistryTable>;
   /** The sources of mirror sets: what the policy, not the host's own file, mirrors. */
   readonly setSources: ReadonlySet<string>;
+  /** The scopes of tables that rewrite their names elsewhere, when there are any. */
+  readonly rewritten: ScopeSet | undefined;
 }
 
 function inheritanceLookups(conf: RegistriesConf, merged: readonly MergedSet[]): InheritanceLookups {
   const byScope = new Map<string, RegistryTable>();
   for (const t of conf.registries) if (t.mirrors.length > 0 && !byScope.has(registryScope(t))) byScope.set(registryScope(t), t);
-  return { mirrored: new ScopeSet(byScope.keys()), byScope, setSources: new Set(merged.map((s) => s.source)) };
+  const rewrites = conf.registries.filter(isRewritten).map(registryScope);
+  return {
+    mirrored: new ScopeSet(byScope.keys()),
+    byScope,
+    setSources: new Set(merged.map((s) => s.source)),
+    rewritten: rewrites.length > 0 ? new ScopeSet(rewrites) : undefined,
+  };
 }
 
 /**

@@ -205,3 +205,30 @@ t.test('a wildcard [[registry]] without a location rewrites nothing: its mirrors
   t.strictSame(errorsOf(r.diagnostics), []);
   t.strictSame(mirrorsOf(r.conf, 'reg.corp.example'), ['cache.local'], 'the insecure host does not hide the mirror (it wins the match by its longer prefix)');
 });
+
+t.test('no mirrors pass a table that rewrites the names elsewhere, with mirrors or without', async (t) => {
+  const fragments: SourceText[] = [
+    { file: '10-idms.yaml', text: idms('quay', 'quay.io', ['quay-mirror.local']) },
+    { file: '20-rewrite.toml', text: '[[registry]]\nprefix = "quay.io/a"\nlocation = "internal.example/a"\n' },
+    { file: '30-block.toml', text: 'blocked-registries = ["quay.io/a/bad"]\n' },
+  ];
+  const r = buildRegistriesConf({ fragments }, OUT);
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(mirrorsOf(r.conf, 'quay.io/a/bad'), [], "the set's mirrors were never meant for names rewritten to internal.example");
+  const between = buildRegistriesConf(
+    {
+      fragments: [
+        ...fragments.filter((f) => f.file !== '30-block.toml'),
+        { file: '25-x.toml', text: '[[registry]]\nlocation = "quay.io/a/x"\n\n  [[registry.mirror]]\n  location = "x-mirror.local"\n' },
+        { file: '30-block.toml', text: 'blocked-registries = ["quay.io/a/x/bad"]\n' },
+      ],
+    },
+    OUT,
+  );
+  t.strictSame(errorsOf(between.diagnostics), []);
+  t.strictSame(
+    mirrorsOf(between.conf, 'quay.io/a/x/bad'),
+    [],
+    "a blocked table under a mirrored table under the rewrite: not the set's mirrors either (the walk stops at the rewrite)",
+  );
+});
