@@ -42,8 +42,8 @@ async function filesOf(host: string, hostsDir: string, certDirs: readonly string
   return ca.length + found.client.length > 0 ? { ca, client: found.client } : undefined;
 }
 
-/** A PEM certificate block as Go's pem.Decode finds one (AppendCertsFromPEM takes only these). */
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
+/** A PEM certificate block as Go's pem.Decode finds one (AppendCertsFromPEM takes only these; its line may end in spaces or tabs). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[ \t]*\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
 
 /**
  * Whether a CA file holds a certificate containerd can load. Named in a hosts.toml, a file it

@@ -51,9 +51,10 @@ t.test('a CA file containerd could not load (empty, not PEM, a key, unreadable) 
   writeFileSync(join(dir, 'der.crt'), Buffer.from(PEM.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64'));
   writeFileSync(join(dir, 'key.crt'), '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n');
   writeFileSync(join(dir, 'bundle.crt'), `# a bundle with a broken block first\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n${PEM}`);
+  writeFileSync(join(dir, 'pasted.crt'), PEM.replace('-----BEGIN CERTIFICATE-----', '-----BEGIN CERTIFICATE----- \t')); // Go trims the line
   mkdirSync(join(dir, 'dir.crt'));
   const found = await tlsFilesFor(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]);
-  t.same(found.get('quay.io')?.ca, [join(dir, 'bundle.crt'), join(dir, 'good.crt')], 'only files with a certificate Go would load');
+  t.same(found.get('quay.io')?.ca, [join(dir, 'bundle.crt'), join(dir, 'good.crt'), join(dir, 'pasted.crt')], 'only files with a certificate Go would load');
   const listing = (): string => tlsListing(['quay.io'], join(root, 'containerd'), [join(root, 'containers')]);
   const before = listing();
   writeFileSync(join(dir, 'empty.crt'), PEM);
