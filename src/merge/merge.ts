@@ -314,7 +314,8 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
   // Built at the first mirror-less table: a policy of mirror sets only (an oc-mirror catalog) has none.
   let lookups: InheritanceLookups | undefined;
   for (const t of conf.registries) {
-    if (t.mirrors.length > 0) continue;
+    // A table that rewrites its names elsewhere hides no mirrors: it routes its names on purpose.
+    if (t.mirrors.length > 0 || isRewritten(t)) continue;
     const { mirrored, byScope, setSources, rewritten } = (lookups ??= inheritanceLookups(conf, merged));
     const scope = registryScope(t);
     // Most specific first; one that passes nothing to `t` leaves it to a scope further out (a
@@ -330,10 +331,10 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
       .filter((s) => s !== scope)
       .sort(longestFirst);
     for (const around of arounds) {
-      if (barrier !== undefined && around.length < barrier.length) break;
+      if (barrier !== undefined && longestFirst(around, barrier) > 0) break; // further out than the barrier, in FindRegistry's order
       const from = byScope.get(around);
       if (from === undefined) continue;
-      const passes = setSources.has(around) ? 'yes' : inheritance(t, from, baseTables);
+      const passes = isRewritten(from) ? 'none' : setSources.has(around) ? 'yes' : inheritance(t, from, baseTables);
       if (passes === 'yes') plan.push({ table: t, from, suffix: around.startsWith('*.') ? wildcardSuffix(scope) : scope.slice(around.length) });
       if (passes !== 'further') break;
     }
@@ -345,17 +346,14 @@ function planInheritance(conf: RegistriesConf, baseTables: ReadonlySet<RegistryT
  * Whether `t` takes the mirrors of `from`, a scope mirrored only by a `[[registry]]` table (not by
  * a mirror set, whose mirrors always go down, as runtime-utils carries them): 'yes', or 'further'
  * (not these; a mirror set further out still passes its own down, as runtime-utils V15 does) or
- * 'none' (no mirrors at all). Not into a blocked table: there, blocked means "never pulled from"
- * (containers-registries.conf(5)), and a nested block under such a table was never mirrored by
- * it. Not between two of the host's own tables: the host wrote them so. And none from a table
- * that rewrites its names elsewhere (a location other than its prefix; an empty one rewrites
- * nothing): the nested table would take the mirrors without the rewrite, and those of a scope
- * further out were never meant for the rewritten names.
+ * 'none' is the caller's: a table that rewrites its names elsewhere passes none, nor lets a scope
+ * further out pass its own (the nested table would take mirrors without the rewrite). Not into a
+ * blocked table: there, blocked means "never pulled from" (containers-registries.conf(5)), and a
+ * nested block under such a table was never mirrored by it. Not between two of the host's own
+ * tables: the host wrote them so.
  */
-function inheritance(t: RegistryTable, from: RegistryTable, baseTables: ReadonlySet<RegistryTable>): 'yes' | 'further' | 'none' {
-  if (isRewritten(from)) return 'none';
-  if (t.blocked === true || (baseTables.has(t) && baseTables.has(from))) return 'further';
-  return 'yes';
+function inheritance(t: RegistryTable, from: RegistryTable, baseTables: ReadonlySet<RegistryTable>): 'yes' | 'further' {
+  return t.blocked === true || (baseTables.has(t) && baseTables.has(from)) ? 'further' : 'yes';
 }
 
 /** What planInheritance looks mirrored scopes up in. */

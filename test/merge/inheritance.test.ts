@@ -215,6 +215,7 @@ t.test('no mirrors pass a table that rewrites the names elsewhere, with mirrors 
   const r = buildRegistriesConf({ fragments }, OUT);
   t.strictSame(errorsOf(r.diagnostics), []);
   t.strictSame(mirrorsOf(r.conf, 'quay.io/a/bad'), [], "the set's mirrors were never meant for names rewritten to internal.example");
+  t.strictSame(mirrorsOf(r.conf, 'quay.io/a'), [], 'nor does the rewriting table take them: it routes its names on purpose');
   const between = buildRegistriesConf(
     {
       fragments: [
@@ -231,4 +232,16 @@ t.test('no mirrors pass a table that rewrites the names elsewhere, with mirrors 
     [],
     "a blocked table under a mirrored table under the rewrite: not the set's mirrors either (the walk stops at the rewrite)",
   );
+});
+
+t.test('the walk stops at a rewriting wildcard as FindRegistry orders scopes of one length (the wildcard sorts first)', async (t) => {
+  const base = { file: 'base.conf', text: '[[registry]]\nprefix = "*.example.com"\nlocation = "nexus.local"\n' };
+  const fragments: SourceText[] = [
+    // A mirror set for a.example.com: containers/image never uses it (the wildcard wins the tie), and a nested table must not either.
+    { file: '10-a.yaml', text: idms('a', 'a.example.com', ['a-mirror.local']) },
+    { file: '20-block.toml', text: 'blocked-registries = ["a.example.com/bad"]\n' },
+  ];
+  const r = buildRegistriesConf({ base, fragments }, OUT);
+  t.strictSame(errorsOf(r.diagnostics), []);
+  t.strictSame(mirrorsOf(r.conf, 'a.example.com/bad'), [], 'the set is past the rewrite in that order: none of its mirrors');
 });
