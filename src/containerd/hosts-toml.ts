@@ -49,7 +49,7 @@ import { warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { containerdRoutedHosts, localMirrorPath } from '../local-mirror/mapping.js';
 import { refMatchingPrefix, registryHostOf } from '../reference/scope.js';
-import { tableFinder } from '../registries-conf/governing-table.js';
+import { blockedFinder } from '../registries-conf/governing-table.js';
 import { withoutLocalMirror } from '../local-mirror/render.js';
 import { isRewritten, registryScope, type Endpoint, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
 import { keptMirrors } from '../sources/sources.js';
@@ -262,10 +262,10 @@ type BlockedReach = (location: string) => { readonly reach: 'all' | 'some'; read
 function blockedReach(conf: RegistriesConf): BlockedReach {
   const blocked = conf.registries.filter((t) => t.blocked === true).map(registryScope);
   if (blocked.length === 0) return () => undefined; // most policies
-  const find = tableFinder(conf);
+  const blockedBy = blockedFinder(conf);
   return (location) => {
-    const governing = find(location);
-    if (governing?.table.blocked === true) return { reach: 'all', by: governing.prefix };
+    const governing = blockedBy(location);
+    if (governing !== undefined) return { reach: 'all', by: governing.prefix };
     const under = blocked.find((scope) => scope.length > location.length && refMatchingPrefix(scope, location) !== -1);
     return under === undefined ? undefined : { reach: 'some', by: under };
   };

@@ -7,19 +7,19 @@
  */
 import { formatLocation, warning, type Diagnostic, type Location } from '../core/diagnostic.js';
 import { registryScope, type RegistriesConf, type RegistryTable } from '../registries-conf/model.js';
-import { tableFinder } from '../registries-conf/governing-table.js';
+import { blockedFinder } from '../registries-conf/governing-table.js';
 
 /** Warnings for the mirrors of `conf` that containers/image would refuse as blocked; `skip`: tables whose mirrors were said already (inherited copies). */
 export function findBlockedMirrors(conf: RegistriesConf, skip: ReadonlySet<RegistryTable> = new Set()): Diagnostic[] {
   if (!conf.registries.some((t) => t.blocked === true)) return []; // most policies: no look-up at all
-  const find = tableFinder(conf);
+  const blockedBy = blockedFinder(conf);
   const out: Diagnostic[] = [];
   for (const t of conf.registries) {
     if (skip.has(t)) continue;
     for (const m of t.mirrors) {
       // Names under the mirror's location: the location itself stands for them (refMatchingPrefix matches it as it does them).
-      const table = find(m.location)?.table;
-      if (table?.blocked !== true) continue;
+      const table = blockedBy(m.location)?.table;
+      if (table === undefined) continue;
       const at: Location | undefined = m.origin ?? t.origin;
       if (at === undefined) continue;
       const where = table.origin ? ` (${formatLocation(table.origin)})` : '';

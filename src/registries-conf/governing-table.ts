@@ -40,6 +40,21 @@ export function tableFinder(conf: RegistriesConf): (name: string) => FoundTable 
 }
 
 /**
+ * The blocked table containers/image refuses a name by (each attempt looks up the table of its
+ * rewritten name: a mirror's location stands for every name under it), or undefined when the
+ * name's table is not blocked; undefined for every name, with no look-up built, when no table
+ * is blocked (most policies).
+ */
+export function blockedFinder(conf: RegistriesConf): (name: string) => FoundTable | undefined {
+  if (!conf.registries.some((t) => t.blocked === true)) return () => undefined;
+  const find = tableFinder(conf);
+  return (name) => {
+    const found = find(name);
+    return found?.table.blocked === true ? found : undefined;
+  };
+}
+
+/**
  * Every prefix refMatchingPrefix could match for `name`: the name itself, the name cut at each
  * '/', ':' or '@', and `*` + each '.'-suffix of its host. A superset, checked by the caller.
  */
