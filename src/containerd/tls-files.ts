@@ -139,13 +139,13 @@ export function tlsListing(hosts: Iterable<string>, hostsDir: string, certDirs: 
   return lines.join('\n');
 }
 
-function namesOrUndefined(dir: string): { ca: string[]; client: Array<[string, string]> } | undefined {
+function namesOrUndefined(dir: string): CertFileNames | undefined {
   const names = namesIn(dir);
   return names === undefined ? undefined : stamped(dir, certFilesAmong(names)); // missing (the usual case) or unreadable: tlsFilesFor skips it too
 }
 
 /** The files' names, each CA with its size and time: one rewritten in place can become loadable, or stop being so (loadableCa). */
-function stamped(dir: string, files: CertFileNames): { ca: string[]; client: Array<[string, string]> } {
+function stamped(dir: string, files: CertFileNames): CertFileNames {
   const stamp = (name: string): string => {
     try {
       const st = statSync(join(dir, name));
