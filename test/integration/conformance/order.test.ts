@@ -190,33 +190,33 @@ mirrors = ["mirror.example.net/more-specific"]
   ]);
 });
 
-t.test('the port rewrite our render warns about for wildcard sources is one containers/image really refuses', async (t) => {
-  const warnings: string[] = [];
-  const conf = renderTo(
-    [{ file: 'w.toml', text: '[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["wild-mirror.example.net/org"]\npull-from-mirror = "all"\n' }],
-    warnings,
-  );
-  t.match(warnings, [/names with a port under "\*\.example\.org" .* "wild-mirror\.example\.net\/org:PORT\/\.\.\.", which is not a valid reference/]);
-  const r = await skopeoInspectRaw('docker://deep.sub.example.org:5000/ns/app:v1', { registriesConf: conf });
-  t.not(r.code, 0);
-  t.match(r.stderr, /rewriting reference/);
-  const plain = await skopeoInspectRaw('docker://deep.sub.example.org/ns/app:v1', { registriesConf: conf });
-  t.same(plain.tried, ['wild-mirror.example.net/org/ns/app:v1', 'deep.sub.example.org/ns/app:v1'], 'without a port the same set works');
-});
-
-t.test('a wildcard mirror with a port of its own: names with a port are refused too, and our render says so', async (t) => {
-  const warnings: string[] = [];
-  const conf = renderTo(
-    [{ file: 'w.toml', text: '[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["wild-mirror.example.net:8082"]\npull-from-mirror = "all"\n' }],
-    warnings,
-  );
-  t.match(warnings, [/names with a port under "\*\.example\.org" .* "wild-mirror\.example\.net:8082:PORT\/\.\.\.", which is not a valid reference/]);
-  const r = await skopeoInspectRaw('docker://deep.sub.example.org:5000/ns/app:v1', { registriesConf: conf });
-  t.not(r.code, 0);
-  t.match(r.stderr, /rewriting reference/);
-  const plain = await skopeoInspectRaw('docker://deep.sub.example.org/ns/app:v1', { registriesConf: conf });
-  t.same(plain.tried, ['wild-mirror.example.net:8082/ns/app:v1', 'deep.sub.example.org/ns/app:v1'], 'without a port the same set works');
-});
+// A wildcard's mirror with a path, or with a port of its own: either way a name with a port is rewritten to no name.
+for (const [what, mirror, rewritten] of [
+  [
+    'the port rewrite our render warns about for wildcard sources is one containers/image really refuses',
+    'wild-mirror.example.net/org',
+    /"wild-mirror\.example\.net\/org:PORT\/\.\.\."/,
+  ],
+  [
+    'a wildcard mirror with a port of its own: names with a port are refused too, and our render says so',
+    'wild-mirror.example.net:8082',
+    /"wild-mirror\.example\.net:8082:PORT\/\.\.\."/,
+  ],
+] as const) {
+  t.test(what, async (t) => {
+    const warnings: string[] = [];
+    const conf = renderTo(
+      [{ file: 'w.toml', text: `[[mirror-set]]\nsource = "*.example.org"\nmirrors = ["${mirror}"]\npull-from-mirror = "all"\n` }],
+      warnings,
+    );
+    t.match(warnings, [new RegExp(`names with a port under "\\*\\.example\\.org" .* ${rewritten.source}, which is not a valid reference`)]);
+    const r = await skopeoInspectRaw('docker://deep.sub.example.org:5000/ns/app:v1', { registriesConf: conf });
+    t.not(r.code, 0);
+    t.match(r.stderr, /rewriting reference/);
+    const plain = await skopeoInspectRaw('docker://deep.sub.example.org/ns/app:v1', { registriesConf: conf });
+    t.same(plain.tried, [`${mirror}/ns/app:v1`, 'deep.sub.example.org/ns/app:v1'], 'without a port the same set works');
+  });
+}
 
 t.test("Docker Hub as a namespace's mirror: our warning names the one-component names containers/image refuses", async (t) => {
   const warnings: string[] = [];
