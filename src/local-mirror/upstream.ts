@@ -197,18 +197,18 @@ export class Upstream {
   }
 
   /**
-   * A new rendered policy: the clients of endpoints it no longer names are closed (requests
-   * still under way on them finish first) and forgotten, so a daemon that lives through many
-   * policies keeps clients for the endpoints of the current one, not of every one it has had.
-   * What was last logged of a dropped endpoint goes with it (back in a later policy, its
-   * first failure is news again).
+   * A new rendered policy: the clients of endpoints it no longer names are forgotten and retired
+   * (closed after the grace: a request under way may still need one for a step, a token, a
+   * redirect, a resumed blob), so a daemon that lives through many policies keeps clients for
+   * the endpoints of the current one, not of every one it has had. What was last logged of a
+   * dropped endpoint goes with it (back in a later policy, its first failure is news again).
    */
   retainFor(conf: RegistriesConf): void {
     const keep = endpointKeysOf(conf);
     for (const [key, c] of this.clients) {
       if (keep.has(key)) continue;
       this.clients.delete(key);
-      c.client.close().catch(() => undefined);
+      this.retire(c.client);
     }
     for (const key of this.warned.keys()) if (!keep.has(key)) this.warned.delete(key);
   }

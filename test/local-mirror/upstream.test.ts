@@ -1,6 +1,8 @@
 import t from 'tap';
 import { pino } from 'pino';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistriesConf } from '../../src/registries-conf/model.js';
@@ -141,6 +143,26 @@ t.test('the clients of endpoints no rendered table names any more are let go: as
   up.retainFor(confWith('m19.example:5000'));
   t.equal(await up.client(source('m19.example:5000')), kept, 'a client the new policy still names is kept (its connections, its tokens)');
 });
+
+t.test(
+  'a client a request took stays usable when a new policy drops its endpoint: its next step (a token, a redirect, a resumed blob) is not refused',
+  async (t) => {
+    const server = createServer((req, res) => res.writeHead(req.url === '/v2/' ? 200 : 404).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const up = await upstream(1);
+    t.teardown(() => up.close());
+    const s: PullSource = { reference: `${host}/app:t`, endpoint: { host, insecure: true }, role: 'mirror', blocked: false };
+    const client = await up.client(s);
+    await client.ping();
+    up.retainFor({
+      registries: [{ prefix: 'source.invalid/app', location: 'source.invalid/app', mirrors: [{ location: 'other.example:5000/app', insecure: true }] }],
+    });
+    t.equal(up.clientCount, 0, 'forgotten: the next request makes a new one');
+    await t.resolves(client.ping(), 'the request that holds it goes on with it');
+  },
+);
 
 t.test('what was logged of an endpoint the new policy drops is forgotten with it: back later, its first failure is news (warn) again', async (t) => {
   const lines: Array<{ level: number; msg: string }> = [];
