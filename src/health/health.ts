@@ -49,10 +49,16 @@ export function recordFailure(
   // in parallel, a mirror restarting under them) or one made to it as a last resort fail within
   // the same outage, which is not a longer one: counted, they doubled its time once each (six
   // layers: 30 s became 15 min). Only a failure once its time is up (the next try) doubles it.
-  if (h?.downUntil !== undefined && now < h.downUntil) return { ...h, lastFailure: { at: now, class: cls, message: message.slice(0, 300) }, updatedAt: now };
+  // Its end is kept, but never further than this outage's time from now: an end set before the
+  // clock was stepped back would otherwise outlive the step (the record, updated now, passes
+  // readHealth's future check) and hold the endpoint down until the clock caught up.
+  if (h?.downUntil !== undefined && now < h.downUntil) {
+    const downUntil = Math.min(h.downUntil, now + downTime(h.failures, policy));
+    return { ...h, downUntil, lastFailure: { at: now, class: cls, message: message.slice(0, 300) }, updatedAt: now };
+  }
   const failures = (h?.failures ?? 0) + 1;
   const down = failures >= policy.threshold;
-  const ttl = Math.min(policy.maxTtlMs, policy.baseTtlMs * 2 ** Math.max(0, failures - policy.threshold));
+  const ttl = downTime(failures, policy);
   return {
     endpoint,
     failures,
@@ -62,6 +68,11 @@ export function recordFailure(
     latencyMs: h?.latencyMs,
     updatedAt: now,
   };
+}
+
+/** How long `failures` consecutive failures keep an endpoint down: doubling from the base past the threshold, up to the cap. */
+function downTime(failures: number, policy: HealthPolicy): number {
+  return Math.min(policy.maxTtlMs, policy.baseTtlMs * 2 ** Math.max(0, failures - policy.threshold));
 }
 
 export function recordSuccess(h: EndpointHealth | undefined, endpoint: string, now: number, latencyMs?: number): EndpointHealth {

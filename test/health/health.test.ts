@@ -45,6 +45,15 @@ t.test('failures while already down (requests in flight together) do not lengthe
   t.equal(h.failures, 2);
 });
 
+t.test('a failure while down after the clock was stepped back ends its time at most one down time from now', async (t) => {
+  const policy = { threshold: 1, baseTtlMs: 30_000, maxTtlMs: 15 * 60_000 };
+  const hourAhead = recordFailure(undefined, E, 'refused', 'refused', 3_600_000, policy); // the clock an hour ahead
+  const h = recordFailure(hourAhead, E, 'refused', 'refused', 0, policy); // stepped back: down until 3 630 000 by the old end
+  t.equal(h.downUntil, 30_000, "this outage's 30 s from now, not the end set an hour ahead");
+  t.equal(healthState(h, 30_000), 'probe');
+  t.equal(h.failures, 1);
+});
+
 t.test('a threshold above 1 needs consecutive failures', async (t) => {
   const policy = { ...DEFAULT_HEALTH_POLICY, threshold: 3 };
   let h = recordFailure(undefined, E, 'tls', 'x', 0, policy);
