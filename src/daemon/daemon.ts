@@ -434,12 +434,17 @@ export class Daemon {
   /**
    * For the rescan: whether anything a render reads may have changed since the last clean
    * render began. After a render that left the daemon degraded there is no such render, and
-   * every rescan renders, as a retry. The policy directory is read through the read cache:
-   * unchanged fragments are looked at (lstat), not opened.
+   * every rescan renders, as a retry; the whole directory is read first all the same, since the
+   * render's own read takes only what events named: a change no event reported (an inotify
+   * queue overflow, a network file system) would otherwise wait for SIGHUP. The policy directory
+   * is read through the read cache: unchanged fragments are looked at (lstat), not opened.
    */
   private async inputsChanged(): Promise<boolean> {
     const clean = this.cleanRender;
-    if (clean === undefined) return true;
+    if (clean === undefined) {
+      await this.readPolicy(true); // the net behind the watcher, degraded or not
+      return true;
+    }
     if (fileIdentity(this.config.output) !== clean.output || this.otherInputs() !== clean.others) return true;
     if (this.containerdFilesChanged()) return true; // a hosts.toml edited or removed (drift), or a certificate added or removed
     const dir = await this.readPolicy(true); // the whole directory: the net behind the watcher

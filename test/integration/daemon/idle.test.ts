@@ -2,9 +2,10 @@
  * An idle daemon does not re-render (issue #15): the watcher's event for our own write of the
  * output is no reason to render, the periodic rescan that finds nothing a render reads changed
  * renders nothing, while a degraded daemon goes on rendering at each
- * rescan (its retry), and a change is still rendered.
+ * rescan (its retry) and reading the whole directory there, and a change is still rendered.
  */
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fragment, runArgs, sleep, startDaemon, workspace } from '../../helpers/daemon.js';
@@ -42,3 +43,31 @@ t.test('degraded: every rescan renders, as a retry', async (t) => {
   t.pass('a degraded daemon re-renders at its rescans');
   t.equal(await d.stop(), 0);
 });
+
+t.test('degraded: the rescan still reads the whole directory, so a change no event reported is rendered', async (t) => {
+  const ws = workspace(t);
+  writeFileSync(join(ws.policy, '10-bad.toml'), '[[mirror-set]\n');
+  const file = join(ws.policy, '20-f.toml');
+  writeFileSync(file, fragment('quay.io/f', ['mirror-one.example/f']));
+  const d = await startDaemon(t, ws, { argv: [...runArgs(ws), '--rescan-interval-ms', String(RESCAN_MS)] });
+  await d.waitForOutput((o) => o.includes('mirror-one.example/f'), 'the fragment rendered');
+  t.equal((await d.status()).state, 'degraded');
+  await sleep(SETTLE_MS * 2); // the start's events settled: from now on only the rescan reads
+  // A write inotify does not report (through a shared mapping, as a change on NFS or a dropped
+  // event queue): same length, the file's time moves.
+  execFileSync('python3', ['-c', MMAP_REPLACE, file, 'mirror-one', 'mirror-two']);
+  const out = await d.waitForOutput((o) => o.includes('mirror-two.example/f'), 'the change, found by a rescan');
+  t.notMatch(out, /mirror-one\.example/);
+  t.equal(await d.stop(), 0);
+});
+
+/** Python: replaces argv[2] with argv[3] (same length) in the file argv[1] through a shared mapping: no inotify event. */
+const MMAP_REPLACE = `
+import mmap, os, sys
+with open(sys.argv[1], 'r+b') as f:
+    m = mmap.mmap(f.fileno(), 0)
+    i = m.find(sys.argv[2].encode())
+    m[i:i + len(sys.argv[3])] = sys.argv[3].encode()
+    m.flush()
+    m.close()
+`;
