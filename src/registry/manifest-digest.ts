@@ -8,6 +8,7 @@
  * healthy registry for one serving wrong content. Hand-written: no maintained package does this
  * one cut, and it is a dozen lines.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { digestOf } from './oci-layout.js';
 
 /** The digest of `bytes` as a manifest (see above); `alg` as in the digest asked for. */
@@ -42,7 +43,27 @@ function signedSchema1Payload(bytes: Buffer): Buffer | undefined {
     cut = header;
   }
   if (cut === undefined || cut.length > bytes.length) return undefined;
-  return Buffer.concat([bytes.subarray(0, cut.length), Buffer.from(cut.tail, 'base64url')]);
+  const payload = Buffer.concat([bytes.subarray(0, cut.length), Buffer.from(cut.tail, 'base64url')]);
+  return isPayloadOf(payload, j) ? payload : undefined;
+}
+
+/**
+ * Whether `payload` is the document `signed` is, its signatures aside. The cut is the
+ * document's own word (`formatLength` 0 and a `formatTail` of any manifest's text hash to that
+ * manifest's digest), while what is used is the document parsed whole: only when the two agree
+ * does the digest vouch for what is used. libtrust checks this through the signatures' keys,
+ * which prove nothing here (anyone can sign); the agreement is what makes the payload's hash mean
+ * something.
+ */
+function isPayloadOf(payload: Buffer, signed: Json): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const { signatures: _signatures, ...unsigned } = signed;
+  return isDeepStrictEqual(parsed, unsigned);
 }
 
 function parseProtected(encoded: string): { length: number; tail: string } | undefined {
