@@ -505,11 +505,34 @@ function checkedDescriptor(d: unknown, what: string): Descriptor {
   return { mediaType: typeof o.mediaType === 'string' ? o.mediaType : '', digest: o.digest, size: o.size };
 }
 
+/**
+ * A document with the fields of both an image manifest and an image index is refused, whichever
+ * it is taken for (containers/image's ValidateUnambiguousManifestFormat; CVE-2021-41190): one
+ * digest must not name two images, one to a client reading it as a manifest, another to one
+ * reading it as an index.
+ */
+function refuseAmbiguous(j: Record<string, unknown>, as: 'manifest' | 'index'): void {
+  const other = as === 'manifest' ? ['manifests'] : ['config', 'layers', 'fsLayers'];
+  const found = other.filter((k) => j[k] !== undefined);
+  if (found.length > 0)
+    throw new DigestMismatch(
+      `the ${as === 'manifest' ? 'manifest' : 'image index'} also has ${found.join(', ')}: refused as ambiguous (an image manifest and an index at once)`,
+    );
+}
+
+/** The entries of an image index (unchecked: the platform's is checked when chosen); an ambiguous document is refused. */
+export function parseIndexEntries(bytes: Buffer): Array<{ platform?: Platform } | null> {
+  const index = parseJson(bytes, 'the image index') as Record<string, unknown> | null;
+  if (typeof index === 'object' && index !== null) refuseAmbiguous(index, 'index');
+  return (Array.isArray(index?.manifests) ? index.manifests : []) as Array<{ platform?: Platform } | null>;
+}
+
 /** The config and layers of an image manifest, every descriptor checked; a malformed one is the source's content error. */
 export function parseImageManifest(bytes: Buffer): ImageManifest {
   const j = parseJson(bytes, 'the manifest') as { config?: unknown; layers?: unknown };
   if (typeof j !== 'object' || j === null || j.config === undefined || !Array.isArray(j.layers))
     throw new DigestMismatch('the manifest has no config or layers');
+  refuseAmbiguous(j, 'manifest');
   const config = checkedDescriptor(j.config, 'the config');
   if (config.size > MAX_CONFIG_BYTES) throw new DigestMismatch(`config blob of ${config.size} bytes is larger than the ${MAX_CONFIG_BYTES} allowed`);
   return { config, layers: j.layers.map((l, i) => checkedDescriptor(l, `layer ${i + 1}`)) };
@@ -529,8 +552,7 @@ async function fetchManifest(s: PullSource, client: EndpointClient, platform: Pl
   let mediaType = mediaTypeOf(bytes, first.header);
   let digest = ref.digest ?? manifestDigestOf(bytes);
   if (INDEX_TYPES.has(mediaType)) {
-    const index = parseJson(bytes, 'the image index') as { manifests?: unknown };
-    const entries = (Array.isArray(index?.manifests) ? index.manifests : []) as Array<{ platform?: Platform } | null>;
+    const entries = parseIndexEntries(bytes);
     const match = entries.find(
       (m) =>
         m?.platform?.os === platform.os &&
