@@ -123,7 +123,15 @@ export class OutputGuard {
     // unseen (it would be lost); the next render classifies it and keeps it. writeFileAtomic
     // asks `unchanged` of what it reads first and again just before the rename.
     // Blocking calls (but the fsyncs): this write is on the path of every change (atomic-write.ts).
-    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged, blocking: true, ...(onReplaced ? { afterRename: onReplaced } : {}) });
+    // Our file's identity is taken as soon as it is in place, not after the directory's fsync
+    // (milliseconds, seconds under I/O load, with the event loop turning): a file someone else
+    // put there meanwhile would be taken for ours, its watcher event dropped as our own write.
+    let placed: string | undefined;
+    const afterRename = (): void => {
+      placed = fileIdentity(output);
+      onReplaced?.();
+    };
+    const written = await writeFileAtomic(output, bytes, { beforeReplace: unchanged, blocking: true, afterRename });
     if (written.aborted) {
       this.log.debug(`${output} changed during the render; rendering again`);
       return 'raced';
@@ -133,7 +141,7 @@ export class OutputGuard {
     this.lastWritten = text;
     this.lastWrittenBytes = bytes;
     this.keptForeign = undefined;
-    if (written.changed) this.ownWrite = fileIdentity(output);
+    if (written.changed) this.ownWrite = placed;
     if (this.writeError) this.log.info(`${output} written again`);
     this.writeError = undefined;
     return { changed: written.changed };

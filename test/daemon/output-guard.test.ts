@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -244,6 +244,20 @@ t.test('compare-before-replace: a file changed since the look is not overwritten
   writeFileSync(output, HOSTS); // someone writes while the render runs
   t.equal(await guard.replace(OURS_NEXT, look), 'raced');
   t.equal(readFileSync(output, 'utf8'), HOSTS, 'their file is intact; the next render keeps it');
+});
+
+t.test('a file put in place of ours while its directory is synced is not taken for our own write', async (t) => {
+  const { guard, output } = await setUp(t);
+  await guard.replace(OURS, await guard.look());
+  t.ok(guard.isOwnWrite(), 'our file, as we left it');
+  // Someone renames their file over ours right after our rename, before our write is done.
+  const theirs = (): void => {
+    writeFileSync(`${output}.theirs`, HOSTS);
+    renameSync(`${output}.theirs`, output);
+  };
+  t.same(await guard.replace(OURS_NEXT, await guard.look(), theirs), { changed: true });
+  t.equal(readFileSync(output, 'utf8'), HOSTS);
+  t.notOk(guard.isOwnWrite(), 'theirs: the watcher event for it leads to a render that keeps it');
 });
 
 t.test('an output that cannot be read is a write problem, kept until a write succeeds', async (t) => {
