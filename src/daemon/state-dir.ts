@@ -27,10 +27,12 @@ import { holderRunning, ownUid, type Holder, type ProcessIdentity } from '../out
 import { trustProblem } from '../fragments/policy-dir.js';
 import { trustFix, untrustedAncestor } from '../core/trust.js';
 import { readPrivateFile, replacePrivateFile, UntrustedFileError } from '../output/private-file.js';
-import { freeStampedPath, keepStampedCopy, type CopyNaming } from '../output/stamped-copies.js';
+import { keepStampedCopy, type CopyNaming } from '../output/stamped-copies.js';
 
 export const STATE_FORMAT_VERSION = 1;
 export const DRIFT_KEEP = 20;
+/** How many replaced bases bases/ keeps (the original is kept apart, for ever). */
+export const BASES_KEEP = 20;
 const AFTER_RENDER_DUE = 'after-render-due';
 const HOSTS_DIR_RECORD = 'containerd-hosts-dir';
 /**
@@ -365,11 +367,15 @@ export class StateDir {
     return this.readFile(this.path('base.conf'));
   }
 
-  /** Adoption: the host's file becomes the base; the very first one is also kept as the original. */
+  /**
+   * Adoption: the host's file becomes the base; the very first one is also kept as the original,
+   * the base it replaces in bases/ (the newest BASES_KEEP: a tool that rewrites the host's file
+   * with a time in it at every run would otherwise add one for ever).
+   */
   async adopt(text: string): Promise<void> {
     if ((await this.readOriginal()) === undefined) await this.writeFile(this.path('original.conf'), text);
     const old = await this.readBase();
-    if (old !== undefined && old !== text) await this.writeFile(await freeStampedPath(this.copies('bases')), old);
+    if (old !== undefined && old !== text) await keepStampedCopy(this.copies('bases'), BASES_KEEP, (path) => this.writeFile(path, old));
     await this.writeFile(this.path('base.conf'), text);
   }
 

@@ -7,7 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeFsError, DRIFT_KEEP, looksLikeDaemonOf, recordHolder, STATE_FORMAT_VERSION, StateDir, StateDirError } from '../../../src/daemon/state-dir.js';
+import {
+  BASES_KEEP,
+  describeFsError,
+  DRIFT_KEEP,
+  looksLikeDaemonOf,
+  recordHolder,
+  STATE_FORMAT_VERSION,
+  StateDir,
+  StateDirError,
+} from '../../../src/daemon/state-dir.js';
 import { ownIdentity } from '../../../src/output/pid.js';
 import { removeLeftTemps } from '../../../src/daemon/start-up-claim.js';
 import { pino } from 'pino';
@@ -170,6 +179,22 @@ t.test('adopt keeps the very first original and archives every base it replaces'
     'oldest first by name',
   );
   for (const n of archived) t.match(n, /^2025-06-01T12-00-00-\d{3}Z\.conf$/);
+});
+
+t.test('adopt keeps only the newest BASES_KEEP replaced bases; the original stays', async (t) => {
+  const s = tempState(t);
+  await s.init();
+  freezeClock(t);
+  for (let i = 0; i < BASES_KEEP + 6; i++) await s.adopt(`host ${i}\n`); // a tool stamping the time in the host's file at each run
+  const kept = readdirSync(s.path('bases')).sort();
+  t.equal(kept.length, BASES_KEEP);
+  t.same(
+    kept.map((n) => readFileSync(s.path('bases', n), 'utf8')),
+    Array.from({ length: BASES_KEEP }, (_, i) => `host ${i + 5}\n`),
+    'the newest replaced, in order',
+  );
+  t.equal(await s.readOriginal(), 'host 0\n', 'the very first is still the original');
+  t.equal(await s.readBase(), `host ${BASES_KEEP + 5}\n`);
 });
 
 t.test('keepDrift keeps only the newest DRIFT_KEEP copies, each complete', async (t) => {
