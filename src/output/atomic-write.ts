@@ -168,6 +168,25 @@ const blockingIo: WriteIo = {
   rm: (path) => rmSync(path, { force: true }),
 };
 
+/**
+ * The replacement takes the owner and group of the file it replaces. Without CAP_CHOWN (the
+ * packaged unit grants none) a file of another user or group cannot be so replaced: refused
+ * with what to do, rather than a bare EPERM, and never written with another group (a group
+ * the file was shared with would lose it).
+ */
+async function keepOwner(io: WriteIo, fd: number, path: string, st: Stats): Promise<void> {
+  try {
+    await io.fchown(fd, st.uid, st.gid);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    throw new Error(
+      `${path} is owned by uid ${st.uid}, gid ${st.gid}: keeping its owner and group on the new file needs CAP_CHOWN, which this process lacks ` +
+        `(the packaged unit grants none); \`chown 0:0 ${path}\` (the mode is kept), or grant CAP_CHOWN (CapabilityBoundingSet=CAP_CHOWN and SystemCallFilter=@chown in a drop-in)`,
+      { cause: e },
+    );
+  }
+}
+
 /** The target of a symbolic link at `path`; undefined when it is none (or nothing is there). */
 async function linkTarget(io: WriteIo, path: string): Promise<string | undefined> {
   const st = await io.lstat(path);
@@ -205,7 +224,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
   try {
     try {
       await io.writeAll(fd, bytes);
-      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) await io.fchown(fd, st.uid, st.gid);
+      if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) await keepOwner(io, fd, path, st);
       await io.fchmod(fd, mode); // explicit: the umask must not decide who can read registries.conf
       await fsyncFd(fd);
     } finally {

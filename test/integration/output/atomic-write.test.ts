@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { removeStaleTemps, writeFileAtomic } from '../../../src/output/atomic-write.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -188,6 +189,25 @@ for (const [label, driver] of [
     t.same(readdirSync(d), [name], 'no temp file left behind');
   });
 }
+
+t.test(
+  'without CAP_CHOWN (the packaged unit) a file of another group is not replaced: refused with the fix, the file as it was',
+  { skip: isRoot ? false : 'needs root, to give the file another group and drop CAP_CHOWN' },
+  async (t) => {
+    const d = tmp();
+    const p = join(d, 'registries.conf');
+    writeFileSync(p, 'a = 1\n', { mode: 0o640 });
+    chownSync(p, 0, 4242);
+    const module = fileURLToPath(new URL('../../../src/output/atomic-write.js', import.meta.url));
+    const script = `import(${JSON.stringify(module)}).then((m) => m.writeFileAtomic(${JSON.stringify(p)}, 'b = 2\\n')).then(() => console.log('written'), (e) => console.log(e.message))`;
+    const out = execFileSync('setpriv', ['--inh-caps=-chown', '--bounding-set=-chown', process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    t.match(out, `${p} is owned by uid 0, gid 4242: keeping its owner and group on the new file needs CAP_CHOWN`);
+    t.match(out, `chown 0:0 ${p}`);
+    t.equal(readFileSync(p, 'utf8'), 'a = 1\n', 'the file as it was');
+    t.match(statSync(p), { gid: 4242, mode: 0o100640 });
+    t.same(readdirSync(d), ['registries.conf'], 'no temp file left');
+  },
+);
 
 t.test('blocking: a FIFO at the path is refused, not read (a read would hold the event loop)', async (t) => {
   const d = tmp();
