@@ -34,7 +34,7 @@ export async function probeAll(
       const started = performance.now();
       try {
         // inside: a certs.d directory containers/image refuses fails the probe as it fails every pull
-        const tls = await tlsFor(t.host);
+        const tls = await tlsFor(t.host, { insecure: t.insecure });
         await pingEndpoint(t.host, t.insecure, { tls, timeouts: opts.timeouts ?? DEFAULT_TIMEOUTS });
         out[key] = recordSuccess(health[key], key, now(), Math.round(performance.now() - started));
       } catch (e) {

@@ -4,6 +4,7 @@
  * cache fed by every real request's outcome (passive health), and a bound on concurrent
  * upstream requests.
  */
+import { createHash } from 'node:crypto';
 import { endpointKey, orderByHealth, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { readHealth, updateHealth } from '../health/store.js';
 import { FailureLog } from '../core/failure-log.js';
@@ -152,13 +153,16 @@ export class Upstream {
     if (kept) kept.checkedAt = this.now(); // one look per interval: requests meanwhile take the kept client
     let material: Awaited<ReturnType<typeof tlsFor>>;
     try {
-      material = await tlsFor(s.endpoint.host, this.opts.certDir);
+      material = await tlsFor(s.endpoint.host, { ...(this.opts.certDir ? { certDir: this.opts.certDir } : {}), insecure: s.endpoint.insecure });
     } catch (e) {
       if (kept) return kept.client; // certs.d half-way through a change (a key without its cert yet): the client that worked
       throw e;
     }
     if (this.closing) throw new RegistryError('the local mirror is stopping', 'unhealthy');
-    const tls = JSON.stringify(material);
+    // A digest, not the text: the material holds the system's CAs (~200 KB), kept per endpoint.
+    const tls = createHash('sha256')
+      .update(JSON.stringify({ ...material, secureContext: undefined }))
+      .digest('hex');
     const current = this.clients.get(key); // another request may have made it meanwhile
     if (current?.tls === tls) return current.client;
     if (current) this.retire(current.client);

@@ -2,7 +2,8 @@
  * TLS material per registry host, as containers/image finds it: with --cert-dir one
  * directory for every host; otherwise the first of $HOME/.config/containers/certs.d/HOST[:PORT]/
  * (where rootless podman users keep theirs), /etc/containers/certs.d/HOST[:PORT]/ and
- * /etc/docker/certs.d/HOST[:PORT]/ that exists. `*.crt` are CAs (added to the system's), a
+ * /etc/docker/certs.d/HOST[:PORT]/ that exists. `*.crt` are CAs (added to the system's:
+ * system-roots.ts), a
  * `NAME.cert` with its `NAME.key` is a client certificate; either without the other is an error,
  * as there (a CA named `*.cert` is the usual mistake).
  */
@@ -10,12 +11,20 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { byteOrderCompare } from '../core/byte-order.js';
 import { homeDirectory } from '../core/home-dir.js';
+import type { SecureContext } from 'node:tls';
 import { RegistryError } from './errors.js';
+import { secureContextFor } from './secure-context.js';
+import { systemRootCertificates } from './system-roots.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];
   readonly cert?: string;
   readonly key?: string;
+  /**
+   * The context made of these once (secure-context.ts), which tls.connect then uses instead of
+   * parsing `ca` again: ~150 certificates take 50 ms of CPU, at every connection otherwise.
+   */
+  readonly secureContext?: SecureContext;
 }
 
 /** The system's certs.d directories (containerd's hosts.toml names files from these). */
@@ -92,22 +101,54 @@ async function readDir(dir: string): Promise<TlsMaterial | undefined> {
   const extra = await Promise.all(files.ca.map((n) => readOurs(join(dir, n))));
   const pair = files.client[0];
   const client = pair ? { cert: await readOurs(join(dir, pair[0])), key: await readOurs(join(dir, pair[1])) } : {};
-  // node:tls is loaded only to add CAs: the daemon holds this module (containerd's certificate
-  // checks), and tls with what it loads is ~0.5 MB of an idle daemon's RSS (docs/performance.md)
-  return { ...(extra.length > 0 ? { ca: [...(await import('node:tls')).rootCertificates, ...extra] } : {}), ...client };
+  return { ...(extra.length > 0 ? { ca: extra } : {}), ...client };
 }
 
 /**
- * The TLS material for `host` (HOST[:PORT] as the reference names it). Docker Hub's is looked up
- * under `docker.io`, not the API host its requests go to: containers/image's newDockerClient
- * reads certs.d with the user-visible name. `certDirs`: the search path (tests pass their own).
+ * The material as connections use it: the CAs are the system's (system-roots.ts, as
+ * containers/image trusts the system pool) with the certs.d ones added, and the whole is made
+ * into a context once. Nothing when there is nothing of ours and no system store is found:
+ * Node's own list then. node:tls is loaded only then: the daemon holds this module
+ * (containerd's certificate checks), and tls with what it loads is ~0.5 MB of an idle daemon's
+ * RSS (docs/performance.md). A client certificate or key that TLS cannot load is our side's
+ * problem, named (containers/image refuses the pull too: LoadX509KeyPair); a CA file that holds
+ * no certificate adds none, as there.
  */
-export async function tlsFor(host: string, certDir?: string, certDirs: readonly string[] = certDirsFor()): Promise<TlsMaterial> {
-  if (certDir) return (await readDir(certDir)) ?? {};
-  // The first directory that exists, as containers/image's dockerCertDir picks it, even when it holds nothing.
-  for (const base of certDirs) {
-    const m = await readDir(join(base, host));
-    if (m) return m;
+async function forConnections(m: TlsMaterial, dir: string | undefined, insecure: boolean): Promise<TlsMaterial> {
+  if (insecure && m.cert === undefined) return m;
+  const system = insecure ? undefined : systemRootCertificates();
+  if (system === undefined && m.ca === undefined && m.cert === undefined) return m;
+  const roots = system ?? (await import('node:tls')).rootCertificates;
+  const withRoots = { ...m, ca: [...roots, ...(m.ca ?? [])] };
+  try {
+    return { ...withRoots, secureContext: await secureContextFor(withRoots) };
+  } catch (e) {
+    throw new RegistryError(`${dir ?? 'certs.d'}: the client certificate and key cannot be loaded: ${(e as Error).message}`, 'forbidden');
   }
-  return {};
+}
+
+/**
+ * The TLS material for `host` (HOST[:PORT] as the reference names it), as connections use it.
+ * Docker Hub's is looked up under `docker.io`, not the API host its requests go to:
+ * containers/image's newDockerClient reads certs.d with the user-visible name. `certDirs`: the
+ * search path (tests pass their own). `insecure`: certificates are not verified, so no CA is
+ * needed (the system's store is neither read nor made into a context: ~2 MB and 10-20 ms).
+ */
+export async function tlsFor(host: string, opts: { certDir?: string; certDirs?: readonly string[]; insecure?: boolean } = {}): Promise<TlsMaterial> {
+  const found = await certsDFor(host, opts.certDir, opts.certDirs);
+  return forConnections(found?.material ?? {}, found?.dir, opts.insecure === true);
+}
+
+/** The certs.d material for `host` alone, and the directory it is from; undefined when no directory is there. */
+export async function certsDFor(
+  host: string,
+  certDir: string | undefined,
+  certDirs: readonly string[] = certDirsFor(),
+): Promise<{ material: TlsMaterial; dir: string } | undefined> {
+  // The first directory that exists, as containers/image's dockerCertDir picks it, even when it holds nothing.
+  for (const dir of certDir ? [certDir] : certDirs.map((base) => join(base, host))) {
+    const material = await readDir(dir);
+    if (material) return { material, dir };
+  }
+  return undefined;
 }

@@ -251,7 +251,7 @@ class PullSession {
     if (!c) {
       const { certDir, authFile, credentialHelpers, timeouts, env } = this.opts;
       c = new EndpointClient(s.endpoint.host, s.endpoint.insecure, {
-        tls: await tlsFor(s.endpoint.host, certDir),
+        tls: await tlsFor(s.endpoint.host, { ...(certDir ? { certDir } : {}), insecure: s.endpoint.insecure }),
         credentials: (repo) => findCredentials(repo, { ...(authFile ? { authFile } : {}), ...(credentialHelpers ? { credentialHelpers } : {}) }),
         ...(timeouts ? { timeouts } : {}),
         ...(env ? { env } : {}),

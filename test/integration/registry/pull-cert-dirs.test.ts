@@ -52,6 +52,18 @@ t.test("the user's ~/.config/containers/certs.d/HOST:PORT/ca.crt is trusted, by 
   t.not(without.code, 0, 'without it the certificate is not trusted');
 });
 
+t.test('a CA the system trusts ($SSL_CERT_FILE, where Go finds the system store) is trusted with no certs.d, by us as by skopeo', async (t) => {
+  const home = mkdtempSync(join(work, 'home-'));
+  const noDir = mkdtempSync(join(work, 'no-certs-'));
+  const env = { HOME: home, XDG_RUNTIME_DIR: home, SSL_CERT_FILE: tls.certFile, SSL_CERT_DIR: noDir };
+  const o = await ours(env);
+  t.equal(o.code, 0, 'we pull', { stderr: o.stderr.slice(-400) });
+  const s = await theirs(env);
+  t.equal(s.code, 0, 'skopeo pulls', { stderr: s.stderr.slice(-400) });
+  const without = await ours({ ...env, SSL_CERT_FILE: noDir + '/none.pem' });
+  t.not(without.code, 0, 'a system store without it: not trusted');
+});
+
 t.test('a CA named ca.cert is refused by name, not a TLS failure with no word of why, as skopeo refuses it', async (t) => {
   const env = homeWithCa('ca.cert');
   const o = await ours(env);
