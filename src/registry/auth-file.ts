@@ -82,12 +82,21 @@ export function normaliseAuthKey(key: string, legacy = false): string {
 function decode(entry: AuthEntry | null): Credentials | undefined {
   if (typeof entry !== 'object' || entry === null) return undefined;
   const identityToken = entry.identitytoken ? { identityToken: entry.identitytoken } : {};
-  if (entry.username !== undefined && entry.password !== undefined) return { username: entry.username, password: entry.password, ...identityToken };
+  if (entry.username !== undefined && entry.password !== undefined) return nonEmpty({ username: entry.username, password: entry.password, ...identityToken });
   const plain = entry.auth ? Buffer.from(entry.auth, 'base64').toString('utf8') : '';
   const i = plain.indexOf(':');
   // NULs around the password are trimmed, as containers/image trims them.
-  if (i >= 0) return { username: plain.slice(0, i), password: plain.slice(i + 1).replace(/^\0+|\0+$/g, ''), ...identityToken };
+  if (i >= 0) return nonEmpty({ username: plain.slice(0, i), password: plain.slice(i + 1).replace(/^\0+|\0+$/g, ''), ...identityToken });
   return entry.identitytoken ? { username: '', password: '', identityToken: entry.identitytoken } : undefined;
+}
+
+/**
+ * Credentials that say nothing (no user, password or token: an `auth` of ":", a helper's empty
+ * answer) are none: containers/image compares with the empty DockerAuthConfig and goes on to the
+ * next file or helper, where taken as found they ended the search and were sent as `Basic Og==`.
+ */
+function nonEmpty(c: Credentials): Credentials | undefined {
+  return c.username === '' && c.password === '' && !c.identityToken ? undefined : c;
 }
 
 /**
@@ -147,7 +156,7 @@ function runHelper(helper: string, repository: string, opts: FindCredentialsOpti
       if (typeof j.Username !== 'string' || typeof j.Secret !== 'string')
         return reject(new Error(`credential helper ${program} answered ${host} without a Username and a Secret`));
       // "<token>" marks an OAuth2 identity (refresh) token, traded at the token service (client.ts).
-      resolve(j.Username === '<token>' ? { username: '', password: '', identityToken: j.Secret } : { username: j.Username, password: j.Secret });
+      resolve(nonEmpty(j.Username === '<token>' ? { username: '', password: '', identityToken: j.Secret } : { username: j.Username, password: j.Secret }));
     });
     child.stdin?.on('error', () => undefined); // a helper that exits without reading stdin
     child.stdin?.end(host);

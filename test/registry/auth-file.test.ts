@@ -84,6 +84,16 @@ t.test('findCredentials reads the first file that has a match', async (t) => {
   t.same(await findCredentials('c.example/x', { env }), { username: 'legacy', password: '4' }, "Docker's legacy ~/.dockercfg, last");
   t.same(await findCredentials('a.example/x', { env }), { username: 'xdg', password: '1' });
   await t.rejects(findCredentials('a.example/x', { env, authFile: join(d, 'missing.json') }), /cannot read auth file/);
+  writeFileSync(
+    join(xdg, 'containers', 'auth.json'),
+    JSON.stringify({ auths: { 'a.example': { auth: b64(':') }, 'b.example': { username: '', password: '' } } }),
+  );
+  t.same(
+    await findCredentials('a.example/x', { env }),
+    { username: 'docker', password: '2' },
+    'an `auth` of ":" says nothing: the next file, as containers/image goes on',
+  );
+  t.same(await findCredentials('b.example/x', { env }), { username: 'docker', password: '3' }, 'empty user and password alike');
 });
 
 t.test('an auth file that is there but broken is an error naming it (containers/image fails too), not skipped into a 401', async (t) => {
@@ -135,6 +145,7 @@ t.test('credential helpers: asked first in their file, "not found" passes on to 
   const bin = helperDir({
     good: 'printf \'{"ServerURL":"%s","Username":"helper-user","Secret":"from-%s"}\' "$host" "$host"',
     none: "echo 'credentials not found in native keychain'; exit 1",
+    empty: 'echo \'{"Username":"","Secret":""}\'',
     broken: "echo 'Secret: leaked-in-an-error'; exit 7",
     token: 'echo \'{"Username":"<token>","Secret":"leaked-token"}\'',
     garbage: "echo 'not json leaked-too'",
@@ -155,6 +166,12 @@ t.test('credential helpers: asked first in their file, "not found" passes on to 
   );
   xdgFile('none');
   t.same(await findCredentials('a.example/x', { env }), { username: 'docker', password: '2' }, 'none for the host: the next file');
+  xdgFile('empty');
+  t.same(
+    await findCredentials('a.example/x', { env }),
+    { username: 'docker', password: '2' },
+    'an empty answer is none, as containers/image takes it: the next file',
+  );
   for (const [helper, why] of [
     ['broken', /^credential helper docker-credential-broken failed for a\.example: exit status 7$/],
     ['missing', /^credential helper docker-credential-missing \(credHelpers, for a\.example\) is not installed: not found in PATH$/],
@@ -192,6 +209,7 @@ t.test("registries.conf's credential-helpers: each in turn, containers-auth.json
   const bin = helperDir({
     good: 'echo \'{"Username":"helper","Secret":"pw"}\'',
     none: "echo 'credentials not found in native keychain'; exit 1",
+    empty: 'echo \'{"Username":"","Secret":""}\'',
     broken: 'exit 2',
   });
   const find = (credentialHelpers: readonly string[]): Promise<unknown> =>
