@@ -108,6 +108,12 @@ function header(r: Response, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A list-valued header's values, however many lines they came in, as one comma-separated list (RFC 9110 §5.3). */
+function headerValues(r: Response, name: string): string | undefined {
+  const v = r.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
 /**
  * One dispatcher per route: direct, or through the proxy containers/image would use for
  * that URL (see proxy.ts). Chosen per request, so a redirect to storage or a token realm
@@ -305,7 +311,9 @@ export class EndpointClient {
       }
       if (res.status === 401 && !challenged) {
         challenged = true;
-        const challenge = header(res, 'www-authenticate');
+        // Every challenge, in whichever header line it came: a registry may send `Basic` and
+        // `Bearer` as two headers (containers/image's parseAuthHeader reads each).
+        const challenge = headerValues(res, 'www-authenticate');
         await discard(res, this.timeouts.bodyIdleMs);
         if (challenge && (await this.authenticate(challenge, scope, repository))) continue;
         throw new RegistryError(`${url.origin}${path}: 401 unauthorized`, 'forbidden', undefined, 401);

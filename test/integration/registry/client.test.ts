@@ -2,6 +2,8 @@
  * EndpointClient errors as an operator reads them in `status` and the logs.
  */
 import t from 'tap';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { EndpointClient, RegistryError, describeError, retryAfterMs, throttleWaitMs } from '../../../src/registry/client.js';
 import { freePort } from '../../helpers/registry.js';
 
@@ -46,4 +48,35 @@ t.test('Retry-After is read as seconds or an HTTP date; the wait is a few second
   t.equal(throttleWaitMs(undefined, 2, 10_000), undefined, 'two retries at most');
   t.equal(throttleWaitMs(2500, 0, 1500), undefined, 'never beyond the headers deadline');
   t.ok((throttleWaitMs(undefined, 1, 1500) ?? Infinity) <= 1500);
+});
+
+t.test('a Basic and a Bearer challenge in two WWW-Authenticate headers: the bearer realm is asked, as containers/image reads every header', async (t) => {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(`${req.url ?? ''} ${req.headers.authorization ?? '-'}`);
+    if (req.url === '/v2/') return res.writeHead(200).end();
+    if (req.url?.startsWith('/token')) return res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"T"}');
+    if (req.headers.authorization === 'Bearer T') return res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    const realm = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
+    res.writeHead(401, [
+      ['www-authenticate', 'Basic realm="registry"'],
+      ['www-authenticate', `Bearer realm="${realm}",service="registry"`],
+    ]);
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const client = new EndpointClient(`127.0.0.1:${(server.address() as AddressInfo).port}`, true, {
+    tls: {},
+    credentials: async () => undefined,
+    timeouts: { connectMs: 5000, headersMs: 5000, bodyIdleMs: 5000 },
+  });
+  t.teardown(() => client.close());
+  const res = await client.get('/v2/app/manifests/v1', 'app');
+  t.equal(res.status, 200);
+  await res.body.dump();
+  t.ok(
+    asked.some((a) => a.startsWith('/token?')),
+    'the token service asked',
+  );
 });
