@@ -46,13 +46,18 @@ export function maskPasswords(text: string): string {
   return text.includes('@') ? text.replace(PASSWORD, '$1$2:***@') : text;
 }
 
-/** An Authorization or Proxy-Authorization header's value (its scheme kept). */
-const AUTHORIZATION = /((?:proxy-)?authorization"?\s*[:=]\s*"?)((?:Bearer|Basic|Negotiate|Digest)\s+)?[^\s"]+/gi;
+/** An Authorization or Proxy-Authorization header's value (its scheme kept), quoted or not, in JSON (`\"`) or not. */
+const AUTHORIZATION = /((?:proxy-)?authorization(?:\\?")?\s*[:=]\s*(?:\\?")?)((?:Bearer|Basic|Negotiate|Digest)\s+)?(?:[^\s"\\]|\\[^"])+/gi;
 /** A bearer token or basic credentials outside a header: the schemes as HTTP writes them, a long value. */
 const TOKEN = /\b(Bearer|Basic) [A-Za-z0-9._~+/-]{12,}=*/g;
-/** Query parameters that carry secrets (token realms, presigned storage URLs). */
+/**
+ * Query parameters that carry secrets (token realms, presigned storage URLs). Here and in
+ * AUTHORIZATION a value ends at a quote, but not at one JSON escaped (`\"` ends it, `\\` is a
+ * character of it): the mask runs on the serialised record, and taking the backslash of a
+ * closing `\"` left a bare quote, a record no longer JSON.
+ */
 const SECRET_PARAM =
-  /([?&](?:access_token|refresh_token|token|password|secret|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)[^&\s"#]+/gi;
+  /([?&](?:access_token|refresh_token|token|password|secret|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature)=)(?:[^&\s"#\\]|\\[^"])+/gi;
 
 /**
  * The logger's last guard (core/log.ts): passwords in URLs, Authorization headers' values,

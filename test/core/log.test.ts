@@ -32,3 +32,28 @@ for (const format of ['pretty', 'json'] as const) {
     t.match(text, "the bearer challenge's realm", 'ordinary words are left alone');
   });
 }
+
+t.test('a secret quoted in a message ends at its closing quote: the masked record is still JSON (and so a pretty line)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-log-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const format of ['json', 'pretty'] as const) {
+    const fd = openSync(join(dir, format), 'w');
+    const log = createLogger({ format, fd, journal: false, level: 'debug' });
+    log.warn('invalid mirror "mirror.example/?token=abc123" of source "quay.io/a"');
+    log.warn({ header: 'authorization: "Bearer xyz789"' }, 'request');
+    log.warn('odd value "x?sig=a\\\\b\\"c" in a quote');
+    closeSync(fd);
+  }
+  const json = readFileSync(join(dir, 'json'), 'utf8').trim().split('\n');
+  t.equal(json.length, 3);
+  for (const line of json) t.doesNotThrow(() => void JSON.parse(line), line);
+  t.match(JSON.parse(json[0] as string), { msg: 'invalid mirror "mirror.example/?token=***" of source "quay.io/a"' });
+  t.match(JSON.parse(json[1] as string), { header: 'authorization: "Bearer ***"' });
+  t.notMatch(json.join('\n'), /abc123|xyz789|a\\\\b|b\\"c/);
+  const pretty = readFileSync(join(dir, 'pretty'), 'utf8').trim().split('\n');
+  t.same(
+    pretty.map((l) => l.slice(0, 6)),
+    ['WARN: ', 'WARN: ', 'WARN: '],
+    'each a pretty line, not the raw record',
+  );
+});
