@@ -356,6 +356,24 @@ export function isPlainCanonicalName(s: string): boolean {
   return first === LOCALHOST || first.includes('.') || first.includes(':');
 }
 
+/**
+ * containers/image's reference.Parse (its docker/reference fork): the grammar alone, no
+ * normalisation, and the whole name (domain and path) at most 255 characters. The domain is what
+ * the name grammar takes as one, so "build_server.corp/app" has none (a domain has no '_': the
+ * whole name is a path). Short-name aliases are judged by it (sysregistriesv2/shortnames.go).
+ */
+export function parseContainersImage(s: string): ImageReference {
+  const m = matchReference(s);
+  if (m === undefined) {
+    const lower = s.toLowerCase();
+    fail(lower !== s && matchReference(lower) !== undefined ? ERR_UPPERCASE : ERR_FORMAT);
+  }
+  if (m.domain.startsWith('[')) fail(ERR_FORMAT); // the fork's domain grammar has no bracketed IPv6
+  if ((m.domain === '' ? m.path : `${m.domain}/${m.path}`).length > REPOSITORY_NAME_MAX_LENGTH) fail(ERR_NAME_TOO_LONG);
+  if (m.digest !== undefined) validateDigest(m.digest);
+  return Object.freeze(m);
+}
+
 /** ParseNamed (canonical form required) with containers/image's rules, see parseNormalizedNamedContainersImage. */
 export function parseNamedContainersImage(s: string): ImageReference {
   const ref = parseNormalizedNamedContainersImage(s);

@@ -12,8 +12,8 @@ import { error, warning, type DataPath as TomlPath, type Diagnostic, type Locati
 import {
   ERR_NOT_CANONICAL,
   isDomainContainersImage,
+  parseContainersImage,
   parseNamedContainersImage,
-  parseNormalizedNamed,
   parseNormalizedNamedContainersImage,
   InvalidReferenceError,
   isPlainCanonicalName,
@@ -28,30 +28,32 @@ function schemeError(at: Location, value: string): Diagnostic {
   return error(at, `invalid location '${value}': URI schemes are not supported`);
 }
 
-/** A name that has a registry part: containers/image calls such names fully qualified. */
-function hasRegistry(name: string): boolean {
-  const slash = name.indexOf('/');
-  if (slash < 0) return false;
-  const first = name.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost';
+/**
+ * Whether a reference's domain, as the grammar takes it (parseContainersImage), names a
+ * registry: containers/image's test in shortnames.go.
+ */
+function namesRegistry(domain: string): boolean {
+  return domain.includes('.') || domain.includes(':') || domain === 'localhost';
 }
 
+/** containers/image's validateShortName and parseShortNameValue (sysregistriesv2/shortnames.go), checks in their order. */
 export function validateShortNameAlias(name: string, value: string): string | undefined {
   try {
-    // Either dialect gives the same verdict on a name without a registry part (an IPv6 one has a registry part).
-    const ref = parseNormalizedNamed(name);
-    if (hasRegistry(name)) return `invalid short name "${name}": must not contain registry`;
-    if (ref.tag !== undefined) return `invalid short name "${name}": must not contain tag`;
+    const ref = parseContainersImage(name);
     if (ref.digest !== undefined) return `invalid short name "${name}": must not contain digest`;
+    if (ref.tag !== undefined) return `invalid short name "${name}": must not contain tag`;
+    if (namesRegistry(ref.domain)) return `invalid short name "${name}": must not contain registry`;
   } catch (e) {
     return `invalid short name "${name}": ${(e as Error).message}`;
   }
   if (value === '') return undefined; // erases an alias of an earlier file
   try {
-    const ref = parseNormalizedNamedContainersImage(value);
-    if (!hasRegistry(value)) return `invalid alias "${name}" = "${value}": must contain registry and repository`;
-    if (ref.tag !== undefined) return `invalid alias "${name}" = "${value}": must not contain tag`;
+    const ref = parseContainersImage(value);
     if (ref.digest !== undefined) return `invalid alias "${name}" = "${value}": must not contain digest`;
+    if (ref.tag !== undefined) return `invalid alias "${name}" = "${value}": must not contain tag`;
+    // "build_server.corp/app": a first part with '.' that the grammar does not take for a domain.
+    if (!namesRegistry(ref.domain)) return `invalid alias "${name}" = "${value}": must contain registry and repository`;
+    parseNormalizedNamedContainersImage(value); // upstream's final parse, normalising
   } catch (e) {
     return `invalid alias "${name}" = "${value}": ${(e as Error).message}`;
   }

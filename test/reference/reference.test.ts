@@ -11,6 +11,7 @@ import {
   isCanonicalRepositoryName,
   isDomain,
   isPlainCanonicalName,
+  parseContainersImage,
   parseNamed,
   parseNamedContainersImage,
   parseNormalizedNamed,
@@ -621,4 +622,15 @@ t.test('isPlainCanonicalName vouches only for names parseNamedContainersImage ac
     { numRuns: 20000 },
   );
   t.pass('never vouches for a name the full parse refuses');
+});
+
+t.test("parseContainersImage: containers/image's reference.Parse, the grammar's domain, the whole name at most 255", async (t) => {
+  t.match(parseContainersImage('build_server.corp/app'), { domain: '', path: 'build_server.corp/app' }, "no domain has a '_': all path");
+  t.match(parseContainersImage('registry.corp:5000/app:v1'), { domain: 'registry.corp:5000', path: 'app', tag: 'v1' });
+  t.match(parseContainersImage('busybox'), { domain: '', path: 'busybox' }, 'not normalised');
+  t.match(parseContainersImage('a'.repeat(64)), { path: 'a'.repeat(64) }, 'a 64-hex name is a name here (no identifier rule)');
+  t.throws(() => parseContainersImage('[::1]:5000/app'), { message: FORMAT }, 'no bracketed IPv6 in the fork');
+  t.throws(() => parseContainersImage('Example/App'), { message: UPPER });
+  t.doesNotThrow(() => parseContainersImage(`r.example/${'a'.repeat(245)}`), '255 in all');
+  t.throws(() => parseContainersImage(`r.example/${'a'.repeat(246)}`), /must not be more than 255 characters/, 'domain counted');
 });

@@ -78,6 +78,12 @@ const refused: Case[] = [
     skopeo: /loading registries configuration.*parsing alias|must contain registry/,
     ours: /invalid alias "a" = "Example\/app"/,
   },
+  {
+    what: 'an alias whose first part has a "." and a "_" (no domain by the grammar: the whole name is a path)',
+    conf: '[aliases]\n"a" = "build_server.corp/app"\n',
+    skopeo: /invalid alias "build_server\.corp\/app": must contain registry and repository/,
+    ours: /invalid alias "a" = "build_server\.corp\/app": must contain registry and repository/,
+  },
 ];
 
 for (const c of refused) {
@@ -101,6 +107,7 @@ const accepted: ReadonlyArray<{ what: string; conf: string }> = [
   { what: 'search registries with ports and uppercase hosts', conf: 'unqualified-search-registries = ["127.0.0.1:1", "localhost:5000", "Registry.Example"]\n' },
   { what: 'an IPv4 mirror with a port and a path', conf: table('127.0.0.1:2/mirrored/ns') },
   { what: 'credential helpers by name', conf: `credential-helpers = ["containers-auth.json"]\n${table('127.0.0.1:2/m')}` },
+  { what: 'a short name whose first part has a "." and a "_" (a path, not a registry)', conf: '[aliases]\n"build_server.corp/app" = "127.0.0.1:1/ns/app"\n' },
 ];
 
 for (const c of accepted) {
