@@ -38,7 +38,9 @@ export function tomlString(s: string): string {
         out += '\\r';
         break;
       default:
-        if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, '0').toUpperCase()}`;
+        // U+FFFD too: BurntSushi/toml before 1.4 (containers/image up to 5.31, skopeo 1.9.3) takes
+        // it for a decoding error, "invalid UTF-8 byte", wherever it stands, a comment included.
+        if (c < 0x20 || c === 0x7f || c === 0xfffd) out += `\\u${c.toString(16).padStart(4, '0').toUpperCase()}`;
         else if (c >= 0xd800 && c <= 0xdfff) throw new Error('lone UTF-16 surrogate cannot be written as TOML');
         else out += ch;
     }

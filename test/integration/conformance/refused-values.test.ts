@@ -150,3 +150,12 @@ t.test('additional-layer-store-auth-helper: a name or an absolute path', async (
     t.ok(hit && hit.line === 2, `${JSON.stringify(bad)}: located error`);
   }
 });
+
+t.test('a fragment named with U+FFFD: the header names it escaped, and skopeo (BurntSushi/toml 1.2) loads the file', async (t) => {
+  const r = buildRegistriesConf({ fragments: [{ file: 'mirror-\uFFFD.toml', text: table('127.0.0.1:2/m') }] });
+  t.ok(r.text, 'rendered');
+  t.notOk(r.text?.includes('\uFFFD'), 'no U+FFFD written as it is');
+  t.match(r.text, 'mirror-\\uFFFD.toml');
+  const s = await skopeoWith(r.text ?? '');
+  t.match(s.stderr, LOADED, `skopeo loads it: ${s.stderr.slice(-300)}`);
+});
