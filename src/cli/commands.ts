@@ -196,6 +196,7 @@ export async function renderCommand(args: readonly string[], io: CommandIO): Pro
     log.info({ path: kept }, `kept the host's ${output} as ${kept}${base === undefined ? '; it is the base of every render' : ''}`);
     base ??= kept;
   }
+  if (state === 'foreign') base ??= output; // --diff, --stdout: the file the render would keep and build on
   if (base === undefined && state !== 'foreign') base = await daemonBase(values['state-dir'] ?? DEFAULT_STATE_DIR, output, values['state-dir'] !== undefined);
   base ??= await defaultBase(output);
 

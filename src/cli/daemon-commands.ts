@@ -13,7 +13,7 @@ import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { classifyFile, keepCopy, originalCopyPath } from '../output/managed-file.js';
+import { classifyFile, keepCopy, newestKeptCopy } from '../output/managed-file.js';
 import { readTrustedFile, UntrustedFileError } from '../output/private-file.js';
 import { utf8Text } from '../registries-conf/parse.js';
 import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
@@ -310,11 +310,12 @@ async function restoreOutput(output: string, original: string | undefined, state
     log.info(`restored ${output} from ${state.path('original.conf')}`);
     return 0;
   }
-  // No daemon adopted one, but `render` kept the host's file beside ours before replacing it.
-  const renderCopy = readRegularFileSync(originalCopyPath(output));
+  // No daemon adopted one, but `render` kept the host's file beside ours before replacing it (its newest copy: the host's file as it was last).
+  const copyPath = await newestKeptCopy(output);
+  const renderCopy = copyPath === undefined ? undefined : readRegularFileSync(copyPath);
   if (renderCopy !== undefined) {
     logReplacedLink(log, output, (await writeFileAtomic(output, renderCopy)).replacedLink); // byte for byte
-    log.info(`restored ${output} from ${originalCopyPath(output)}, the host's file \`render\` kept`);
+    log.info(`restored ${output} from ${copyPath}, the host's file \`render\` kept`);
     return 0;
   }
   await fs.rm(output, { force: true });

@@ -9,7 +9,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { readRegularFileSync, replacedLinkMessage, writeFileAtomic } from '../output/atomic-write.js';
-import { classifyText, originalCopyPath } from '../output/managed-file.js';
+import { classifyText, newestKeptCopy } from '../output/managed-file.js';
 import { INVALID_UTF8, invalidUtf8Line } from '../registries-conf/parse.js';
 import { fileIdentity } from './inputs-fingerprint.js';
 import type { DaemonConfig } from './config.js';
@@ -270,14 +270,16 @@ export class OutputGuard {
 
   /**
    * `render` replaced the host's file before the daemon first ran, keeping it as
-   * OUTPUT.before-mirror-policyd and rendering on top of it: the daemon adopts that copy (once,
+   * OUTPUT.before-mirror-policyd (`.1`, `.2`, ... for a later one) and rendering on top of it: the
+   * daemon adopts the newest copy (once,
    * with no base yet and no --base), or it would drop the host's settings and `restore` would
    * remove the file instead of putting it back.
    */
   private async adoptRenderCopy(): Promise<void> {
     const { output, base } = this.settings();
     if (base !== undefined || (await this.state.readOriginal()) !== undefined) return;
-    const copy = originalCopyPath(output);
+    const copy = await newestKeptCopy(output);
+    if (copy === undefined) return;
     let bytes: Buffer | undefined;
     try {
       bytes = readRegularFileSync(copy);

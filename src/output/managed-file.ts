@@ -71,16 +71,27 @@ async function linkToFreeName(from: string, base: string): Promise<string> {
 }
 
 /**
- * The base `render` uses when none is given: the host's original file if we kept one,
- * or the current output itself when it is not ours. Stateless: the kept copy is the state.
+ * The newest copy `keepCopy` made of the host's file at `output` (`.before-mirror-policyd`, then
+ * `.1`, `.2`, ...: each a file not ours that a render replaced, the last the host's settings as
+ * they were last). Undefined when none was kept.
+ */
+export async function newestKeptCopy(output: string): Promise<string | undefined> {
+  const base = originalCopyPath(output);
+  let newest: string | undefined;
+  for (let n = 0; n < 1000; n++) {
+    const path = n === 0 ? base : `${base}.${n}`;
+    if (!(await fs.stat(path).catch(() => undefined))) break;
+    newest = path;
+  }
+  return newest;
+}
+
+/**
+ * The base `render` uses when none is given: the newest copy of the host's file we kept (a host
+ * file that replaced our render since the first copy is the host's settings now), or the current
+ * output itself when it is not ours. Stateless: the kept copies are the state.
  */
 export async function defaultBase(output: string): Promise<string | undefined> {
-  const kept = originalCopyPath(output);
-  try {
-    await fs.access(kept);
-    return kept;
-  } catch {
-    // no kept original
-  }
-  return (await classifyFile(output)) === 'foreign' ? output : undefined;
+  if ((await classifyFile(output)) === 'foreign') return output;
+  return newestKeptCopy(output);
 }

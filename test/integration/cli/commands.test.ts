@@ -120,6 +120,31 @@ t.test('render keeps the host file it replaces and renders on top of it; re-rend
   t.notOk(existsSync(`${out}.before-mirror-policyd.1`), 'our own output is not kept again');
 });
 
+t.test('a host file that replaced our render is the base from then on (the newest copy kept): --diff, the next render and restore use it', async (t) => {
+  const { policy, out } = workspace();
+  const first = 'unqualified-search-registries = ["first.example"]\n';
+  const second = 'unqualified-search-registries = ["second.example"]\n';
+  writeFileSync(out, first);
+  t.equal((await runCli(['render', '--policy-dir', policy, '--output', out])).code, 0);
+  writeFileSync(out, second); // a configuration tool puts the host's new file in place
+  const diff = await runCli(['render', '--policy-dir', policy, '--output', out, '--diff']);
+  t.equal(diff.code, 0, diff.stderr);
+  t.notMatch(diff.stdout, /^\+.*first\.example/m, '--diff shows what the render will write: built on the new file, not the first copy');
+  t.notMatch(diff.stdout, /^-unqualified-search-registries = \["second\.example"\]/m);
+  t.equal((await runCli(['render', '--policy-dir', policy, '--output', out])).code, 0);
+  t.equal(readFileSync(`${out}.before-mirror-policyd.1`, 'utf8'), second, 'kept beside the first copy');
+  t.match(readFileSync(out, 'utf8'), /second\.example/);
+  writeFileSync(join(policy, '60-more.toml'), '[[mirror-set]]\nsource = "quay.io/more"\nmirrors = ["mirror.example/more"]\n');
+  t.equal((await runCli(['render', '--policy-dir', policy, '--output', out])).code, 0);
+  const again = readFileSync(out, 'utf8');
+  t.match(again, /mirror\.example\/more/);
+  t.match(again, /unqualified-search-registries = \["second\.example"\]/, 'the next render keeps the new settings, not the first copy');
+  t.notMatch(again, /first\.example/);
+  const restored = await runCli(['restore', '--config', '/dev/null', '--state-dir', join(out, '..', 'no-state'), '--output', out]);
+  t.equal(restored.code, 0, restored.stderr);
+  t.equal(readFileSync(out, 'utf8'), second, 'restore puts back the host file as it was last');
+});
+
 t.test('render --base over a file not ours keeps that file too (restore puts it back), though it is not the base', async (t) => {
   const { policy, out } = workspace();
   const host = 'unqualified-search-registries = ["registry.fedoraproject.org"]\n';
