@@ -303,6 +303,7 @@ function alreadyNative(name: string, text: string, openShiftFailed: boolean): bo
 export async function importCommand(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parse(args, COMMON_OPTIONS, 1);
   if (values.help) return help(io, 'import');
+  logSettings(values); // refused as usage when wrong, as by every command (import writes no log)
   const file = positionals[0];
   if (file === undefined) throw new UsageError('import needs a FILE (OpenShift objects in YAML or JSON, or - for standard input)');
   const name = file === '-' ? STDIN_NAME : file;

@@ -12,12 +12,13 @@ import { DEFAULT_CONFIG, DEFAULTS, resolveConfig, type ConfigValues, type Daemon
 import { Daemon, StartError, type DaemonStatus } from '../daemon/daemon.js';
 import { FLAG_CONFIG_KEYS, RUN_FLAG_OPTIONS } from '../daemon/run-options.js';
 import { fsErrorLine, recordHolder, StateDir } from '../daemon/state-dir.js';
+import { oneLine } from '../core/one-line.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { classifyFile, keepCopy, newestKeptCopy } from '../output/managed-file.js';
 import { readTrustedFile, UntrustedFileError } from '../output/private-file.js';
 import { utf8Text } from '../registries-conf/parse.js';
 import { createNotifier, unsetNotifyEnvironment } from '../systemd/notify.js';
-import { COMMON_OPTIONS, parse } from './args.js';
+import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import { releaseOptimizingCompilers } from './daemon-process.js';
 import type { CommandIO } from './commands.js';
 import { logReplacedLink } from './render-output.js';
@@ -159,7 +160,9 @@ function formatStatus(s: DaemonStatus): string {
       ...c.drift.map((d) => `  ${d.at} ${d.host}/hosts.toml edited by hand, kept as ${d.savedAs}`),
     );
   }
-  return `${lines.join('\n')}\n`;
+  // Names and messages come from outside (a fragment's name, a registry's error): each line is
+  // shown as one line, a control character escaped, so none can forge a line or drive the terminal.
+  return `${lines.map(oneLine).join('\n')}\n`;
 }
 
 /** A line once the daemon was signalled: how many reloads, and how the latest ended (its problems are among the degraded reasons). */
@@ -206,6 +209,7 @@ export async function statusCommand(args: readonly string[], io: CommandIO): Pro
     io.stdout((await import('./usage.js')).usage('status'));
     return 0;
   }
+  logSettings(values); // refused as usage when wrong, as by every command (status writes no log)
   const timeoutMs = positiveMs(values['timeout-ms'], '--timeout-ms', DEFAULT_REQUEST_TIMEOUT_MS);
   const asked = await controlSocketFor(values, (line) => process.stderr.write(`mirror-policyd status: ${line}\n`));
   const socket = asked.path;
@@ -250,7 +254,7 @@ export async function restoreCommand(args: readonly string[], io: CommandIO): Pr
     io.stdout((await import('./usage.js')).usage('restore'));
     return 0;
   }
-  const log: Logger = io.log ?? createLogger({});
+  const log: Logger = io.log ?? createLogger(logSettings(values));
   // Where the daemon wrote: the flags, else the config file the daemon read (uninstalling must
   // find a state dir, output or containerd hosts dir set there), else the defaults.
   const loaded = await loadConfig({

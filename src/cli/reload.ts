@@ -16,7 +16,7 @@ import { controlRequest, DEFAULT_REQUEST_TIMEOUT_MS, NotRunningError } from '../
 import { UsageError } from '../core/diagnostic.js';
 import { isReloadsAnswer, isSignalablePid, reloadSince, type ReloadRecord, type ReloadsAnswer } from '../daemon/reload-status.js';
 import type { DaemonStatus } from '../daemon/status-report.js';
-import { COMMON_OPTIONS, parse } from './args.js';
+import { COMMON_OPTIONS, logSettings, parse } from './args.js';
 import type { CommandIO } from './commands.js';
 import { cannotAskReason, controlSocketFor, positiveMs, socketOrigin } from './daemon-ask.js';
 
@@ -76,6 +76,7 @@ export async function reloadCommand(args: readonly string[], io: CommandIO, send
     io.stdout((await import('./usage.js')).usage('reload'));
     return 0;
   }
+  logSettings(values); // refused as usage when wrong, as by every command (reload writes no log)
   const timeoutMs = positiveMs(values['timeout-ms'], '--timeout-ms', DEFAULT_RELOAD_TIMEOUT_MS);
   const pid = values.pid === undefined ? undefined : parsePid(values.pid);
   const deadline = Date.now() + timeoutMs;

@@ -54,6 +54,10 @@ t.test('usage errors exit 2', async (t) => {
     ['import'],
     ['render', '--diff', '--stdout'],
     ['check', '--log-level', 'loud'],
+    ['status', '--log-level', 'loud'],
+    ['reload', '--log-format', 'xml'],
+    ['import', 'x.yaml', '--log-level', 'loud'],
+    ['restore', '--config', '/dev/null', '--state-dir', '/nonexistent/state', '--output', '/nonexistent/out', '--log-level', 'loud'],
   ]) {
     const r = await runCli(args);
     t.equal(r.code, 2, `${args.join(' ') || '(nothing)'} → 2`);

@@ -118,3 +118,31 @@ t.test(
     t.equal(connections, 0, 'never connected to');
   },
 );
+
+t.test('names and messages from outside are shown one line each, control characters escaped: none forges a line or drives the terminal', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpd-status-'));
+  const path = join(dir, 'control.sock');
+  const answer = {
+    version: '0.1.0',
+    pid: 1,
+    startedAt: '2026-12-08T00:00:00.000Z',
+    state: 'degraded',
+    degraded: ['1 fragment(s) left out\u001b[2J'],
+    policyDir: '/p',
+    output: '/o',
+    base: { source: 'none' },
+    stateDir: '/s',
+    renders: 1,
+    renderErrors: 0,
+    fragments: [{ file: '10-a\u001b]0;title\u0007.toml', state: 'invalid', errors: ['bad\nvalid   20-forged.toml'] }],
+    drift: [],
+    shadowing: [],
+  };
+  await socketServer(t, path, `${JSON.stringify({ ok: true, result: answer })}\n`);
+  const r = await runCli(['status', '--control-socket', path, '--timeout-ms', '5000']);
+  t.equal(r.code, 1, r.stderr);
+  t.notMatch(r.stdout, /[\u0000-\u0009\u000b-\u001f]/, 'no control character but the line ends');
+  t.match(r.stdout, '10-a\\u001b]0;title\\u0007.toml');
+  t.notMatch(r.stdout, /^\s*valid\s+20-forged\.toml$/m, 'no forged line');
+  t.match(r.stdout, 'bad\\u000avalid');
+});
