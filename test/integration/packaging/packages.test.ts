@@ -361,6 +361,11 @@ t.test('rpm: file list, requirements, scripts (rpm -qp)', { skip: unless(rpm !==
   t.match(scripts, /systemctl --no-reload preset mirror-policyd\.service/, '%post: preset (our %systemd_post)');
   t.match(scripts, /systemctl --no-reload disable --now mirror-policyd\.service/, '%preun: stop on erase (our %systemd_preun)');
   t.match(scripts, /\/usr\/bin\/mirror-policyd restore/, '%preun: the adopted registries.conf is put back on erase');
+  t.match(
+    scripts,
+    /\|\|\s+\/usr\/bin\/mirror-policyd restore --config \/dev\/null --output "\$\{output:-\/etc\/containers\/registries\.conf\}" --state-dir "\$\{state:-\/var\/lib\/mirror-policyd\}"/,
+    '%preun: again without the config file when restore cannot use it',
+  );
   t.match(scripts, /systemctl try-restart mirror-policyd\.service/, '%postun: restart on upgrade');
   t.notMatch(scripts, /%\{|%systemd|%tmpfiles/, 'every macro expanded');
 });
