@@ -88,7 +88,8 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
   r.tables(data, 'registry', []).forEach((t, i) => {
     const path = ['registry', i];
     r.unknownKeys(t, REGISTRY_KEYS.concat(strict ? [] : ['pull-from-mirror']), path, strict ? 'error' : 'warning', '[[registry]]', misplaced);
-    if (t['pull-from-mirror'] !== undefined) {
+    // An empty one is accepted, as containers/image accepts it (postProcessRegistries: != "").
+    if (t['pull-from-mirror'] !== undefined && t['pull-from-mirror'] !== '') {
       r.error(
         [...path, 'pull-from-mirror'],
         `pull-from-mirror must not be set for a non-mirror registry "${typeof t.prefix === 'string' ? t.prefix : typeof t.location === 'string' ? t.location : ''}"`,

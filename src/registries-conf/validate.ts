@@ -164,10 +164,13 @@ export function validateConf(conf: RegistriesConf, locate: Locator): Diagnostic[
     else if (!reg.location && !prefix.startsWith('*.')) {
       out.push(error(at(['prefix'], prefix), 'invalid condition: location is unset and prefix is not in the format: *.example.com'));
     }
-    if (prefix.startsWith('*.') && /[/@:]/.test(prefix)) {
-      out.push(error(at(['prefix'], prefix), `Wildcarded prefix should be in the format: *.example.com. Current prefix "${prefix}" is incorrectly formatted`));
-    }
+    // On the scope, as containers/image checks it after postProcessRegistries set Prefix = Location:
+    // a wildcard location without a prefix (or a v1 list's) is held to the format too.
     const scope = registryScope(reg);
+    if (scope.startsWith('*.') && /[/@:]/.test(scope)) {
+      const key = reg.prefix ? 'prefix' : 'location';
+      out.push(error(at([key], scope), `Wildcarded prefix should be in the format: *.example.com. Current prefix "${scope}" is incorrectly formatted`));
+    }
     const first = seenPrefix.get(scope);
     if (first !== undefined) {
       out.push(

@@ -171,7 +171,20 @@ t.test("errors name the file and the line, in containers/image's words", async (
     'good.conf': '',
     'd/10-bad.conf': '[[registry]]\nlocation = "ok.example"\n[[registry.mirror]]\nlocation = "m.example"\npull-from-mirror = "bogus"\n',
     'syntax.conf': '[[registry]\nlocation = "x"\n',
+    'wild-location.conf': '[[registry]]\nlocation = "*.x.example:5000"\n',
+    'empty-pull-from-mirror.conf': '[[registry]]\nlocation = "a.example"\npull-from-mirror = ""\n',
   });
+  await t.rejects(
+    loadRegistriesConf({ path: join(dir, 'wild-location.conf'), dropInDirs: [] }),
+    {
+      message: `loading registries configuration "${join(dir, 'wild-location.conf')}": ${join(dir, 'wild-location.conf')}:2:12: Wildcarded prefix should be in the format: *.example.com. Current prefix "*.x.example:5000" is incorrectly formatted`,
+    },
+    'a wildcard location without a prefix is its prefix, held to the format (postProcessRegistries runs first)',
+  );
+  await t.resolves(
+    loadRegistriesConf({ path: join(dir, 'empty-pull-from-mirror.conf'), dropInDirs: [] }),
+    'an empty pull-from-mirror on a [[registry]] loads, as in containers/image',
+  );
   await t.rejects(loadRegistriesConf({ path: join(dir, 'bad.conf'), dropInDirs: [] }), {
     message: `loading registries configuration "${join(dir, 'bad.conf')}": ${join(dir, 'bad.conf')}:5:10: Wildcarded prefix should be in the format: *.example.com. Current prefix "*.x.example/path" is incorrectly formatted`,
   });
