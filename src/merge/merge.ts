@@ -15,6 +15,7 @@ import { formatLocation, warning, type Diagnostic, type Location } from '../core
 import { checkBounds, type PolicyBounds } from './bounds.js';
 import { findRepeatedObjects, findSourcePolicyConflicts } from './conflicts.js';
 import { findBlockedMirrors } from './blocked-mirrors.js';
+import { findImageBlockedWithMirrors } from './image-blocked.js';
 import { hasRealMirror, type Fragment, type MirrorMode, type MirrorSet } from '../fragments/policy.js';
 import {
   cloneConf,
@@ -261,6 +262,7 @@ export function mergePolicies(input: MergeInput): MergeResult {
   for (const d of exceeded) diagnostics.push(d);
   if (exceeded.length === 0) inheritMirrors(plan, diagnostics);
   for (const d of findBlockedMirrors(conf, new Set(plan.map((step) => step.table)))) diagnostics.push(d);
+  for (const d of findImageBlockedWithMirrors(input.fragments, conf)) diagnostics.push(d);
   return { conf, diagnostics };
 }
 
