@@ -235,7 +235,7 @@ function readObject(obj: Table, path: DataPath, r: FieldReader, locate: Locator,
     r.error([...path, 'apiVersion'], `${kind} must have apiVersion "${expectedApi}", not ${apiVersion === undefined ? 'none' : `"${apiVersion}"`}`);
     return;
   }
-  recordName(obj, kind, path, locate, out);
+  recordName(obj, kind, path, locate, out, r);
   const specFields = spec ? [spec.listKey] : IMAGE_SPEC_FIELDS;
   unknownFields(obj, [...OBJECT_FIELDS, ...specFields], path, kind, 'warning', r, keyAt);
   misplacedSpecFields(obj, specFields, path, r, keyAt);
@@ -323,10 +323,19 @@ function metadataName(obj: Table): unknown {
   return meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Table).name : undefined;
 }
 
-/** The object's kind and metadata.name, where the name is written (merge/conflicts.ts: a name defined twice). */
-function recordName(obj: Table, kind: string, path: DataPath, locate: Locator, out: Collected): void {
+/**
+ * The object's kind and metadata.name, where the name is written (merge/conflicts.ts: a name
+ * defined twice). An object without a name is applied all the same, but said: the API server
+ * refuses it, so it is not what a cluster would hold, and no repeat of it can be found.
+ */
+function recordName(obj: Table, kind: string, path: DataPath, locate: Locator, out: Collected, r: FieldReader): void {
   const name = metadataName(obj);
-  if (typeof name === 'string') out.objects.push({ value: `${kind} ${JSON.stringify(name)}`, origin: locate([...path, 'metadata', 'name']) });
+  if (typeof name === 'string' && name !== '') out.objects.push({ value: `${kind} ${JSON.stringify(name)}`, origin: locate([...path, 'metadata', 'name']) });
+  else
+    r.warn(
+      obj.metadata === undefined ? [...path, 'kind'] : [...path, 'metadata'],
+      `${kind} has no metadata.name (the API server requires one); applied on this host all the same`,
+    );
 }
 
 /**

@@ -339,8 +339,24 @@ t.test('an Image not named "cluster" is applied, with a warning at its name (Ope
     'applied',
   );
   t.match(other.diagnostics.map(formatDiagnostic), [/^image\.yaml:4:9: warning: OpenShift reads only the Image named "cluster", not "mine"/]);
-  for (const meta of ['metadata:\n  name: cluster\n', '', 'metadata: 7\n', 'metadata:\n  name: [x]\n']) {
-    t.strictSame(parseOpenShiftFragment(image(meta), 'image.yaml').diagnostics.map(formatDiagnostic), [], `nothing to say: ${JSON.stringify(meta)}`);
+  t.strictSame(parseOpenShiftFragment(image('metadata:\n  name: cluster\n'), 'image.yaml').diagnostics.map(formatDiagnostic), [], 'nothing to say');
+  for (const [meta, at] of [
+    ['', '2:7'],
+    ['metadata: 7\n', '3:11'],
+    ['metadata:\n  name: [x]\n', '4:3'],
+    ['metadata:\n  name: ""\n', '4:3'],
+  ] as const) {
+    const parsed = parseOpenShiftFragment(image(meta), 'image.yaml');
+    t.strictSame(
+      parsed.fragment?.blocked.map((b) => b.value),
+      ['blocked.example.com'],
+      `applied: ${JSON.stringify(meta)}`,
+    );
+    t.match(
+      parsed.diagnostics.map(formatDiagnostic),
+      [new RegExp(`^image\\.yaml:${at}: warning: Image has no metadata\\.name \\(the API server requires one\\); applied on this host all the same$`)],
+      `no name: ${JSON.stringify(meta)}`,
+    );
   }
 });
 

@@ -72,7 +72,7 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   writeFileSync(join(policy, '60-bad.toml'), '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["UPPER.example/X"]\n');
   writeFileSync(
     join(policy, '70-bad.yaml'),
-    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: bad}\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
   );
   const bad = await runCli(['check', '--policy-dir', policy]);
   t.equal(bad.code, 1);
@@ -85,7 +85,7 @@ t.test('check: 0 on the examples, 1 with every problem as FILE:LINE:COL on stder
   t.match(
     conflict.stderr,
     new RegExp(
-      `^${policy}/20-release\\.yaml:10:13: error: conflicting mirrorSourcePolicy for source "quay\\.io/openshift-release-dev/ocp-release": NeverContactSource here \\(ImageDigestMirrorSet\\), AllowContactingSource \\(unset\\) in ${policy}/70-bad\\.yaml:5:13`,
+      `^${policy}/20-release\\.yaml:10:13: error: conflicting mirrorSourcePolicy for source "quay\\.io/openshift-release-dev/ocp-release": NeverContactSource here \\(ImageDigestMirrorSet\\), AllowContactingSource \\(unset\\) in ${policy}/70-bad\\.yaml:6:13`,
       'm',
     ),
     'both sides by their paths',

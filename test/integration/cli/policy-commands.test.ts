@@ -86,11 +86,11 @@ t.test('check FILE...: candidates checked with the directory as it would be with
   // A candidate that conflicts with a fragment already there.
   writeFileSync(
     join(cand, '70-never.yaml'),
-    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: bad}\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
   );
   const conflict = await runCli(['check', '--policy-dir', policy, join(cand, '70-never.yaml')]);
   t.equal(conflict.code, 1);
-  t.match(conflict.stderr, new RegExp(`^${policy}/20-release\\.yaml:10:13: error: conflicting mirrorSourcePolicy .* in ${cand}/70-never\\.yaml:5:13`, 'm'));
+  t.match(conflict.stderr, new RegExp(`^${policy}/20-release\\.yaml:10:13: error: conflicting mirrorSourcePolicy .* in ${cand}/70-never\\.yaml:6:13`, 'm'));
   // Valid candidates: exit 0, counted with the directory's.
   writeFileSync(join(cand, '60-new.toml'), '[[mirror-set]]\nsource = "ghcr.io"\nmirrors = ["mirror.example/ghcr"]\n');
   const ok = await runCli(['check', '--policy-dir', policy, join(cand, '60-new.toml')]);
@@ -126,7 +126,7 @@ t.test('check --json: diagnostics as data on stdout', async (t) => {
   writeFileSync(join(policy, '60-bad.toml'), '[[mirror-set]]\nsource = "quay.io/x"\nmirrors = ["UPPER.example/X"]\n');
   writeFileSync(
     join(policy, '70-bad.yaml'),
-    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
+    'apiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata: {name: bad}\nspec:\n  imageDigestMirrors:\n  - source: quay.io/openshift-release-dev/ocp-release\n    mirrors: [m.example/ocp]\n',
   );
   const bad = await runCli(['check', '--json', '--policy-dir', policy]);
   t.equal(bad.code, 1);
@@ -140,7 +140,7 @@ t.test('check --json: diagnostics as data on stdout', async (t) => {
       column: 13,
       severity: 'error',
       message: /conflicting mirrorSourcePolicy/,
-      related: [{ file: `${policy}/70-bad.yaml`, line: 5, column: 13 }],
+      related: [{ file: `${policy}/70-bad.yaml`, line: 6, column: 13 }],
     },
   ]);
   const missing = await runCli(['check', '--json', '--policy-dir', join(policy, 'nope')]);
