@@ -29,6 +29,7 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly ConfText[]
       out.push(refusedDropIn(refused.at, refused.reason));
       continue;
     }
+    if (parsed.conf) out.push(...overriddenKeys(conf, parsed.conf, d));
     for (const t of parsed.conf?.registries ?? []) {
       const scope = registryScope(t);
       const at = t.origin ?? { file: d.file };
@@ -54,6 +55,46 @@ export function findShadowing(conf: RegistriesConf, dropIns: readonly ConfText[]
     }
   }
   return out;
+}
+
+const TOP_LEVEL_KEYS = [
+  ['unqualifiedSearchRegistries', 'unqualified-search-registries'],
+  ['shortNameMode', 'short-name-mode'],
+  ['credentialHelpers', 'credential-helpers'],
+  ['additionalLayerStoreAuthHelper', 'additional-layer-store-auth-helper'],
+] as const;
+
+/**
+ * Top-level keys and aliases the drop-in sets to another value than the render: containers/image
+ * takes a later file's value whole (layer.ts), so ours is not what the host uses (an Image's
+ * containerRuntimeSearchRegistries, say, which MCO writes as a drop-in of its own so that it wins).
+ */
+function overriddenKeys(conf: RegistriesConf, dropIn: RegistriesConf, d: ConfText): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const [field, key] of TOP_LEVEL_KEYS) {
+    const ours = conf[field];
+    const theirs = dropIn[field];
+    if (ours === undefined || theirs === undefined || JSON.stringify(ours) === JSON.stringify(theirs)) continue;
+    out.push(warning(lineOf(d, key), `this drop-in sets ${key}, which the rendered registries.conf sets too; containers/image uses the drop-in's value`));
+  }
+  for (const [name, value] of Object.entries(dropIn.aliases ?? {})) {
+    const ours = conf.aliases?.[name];
+    if (ours === undefined || ours === value) continue;
+    out.push(
+      warning(
+        lineOf(d, name),
+        `this drop-in sets the alias "${name}", which the rendered registries.conf sets to "${ours}"; containers/image uses the drop-in's`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** Where `key` is first written in the drop-in (keys match case-insensitively, as containers/image reads them); the file alone when not found. */
+function lineOf(d: ConfText, key: string): Location {
+  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const line = d.text.split('\n').findIndex((l) => new RegExp(`^\\s*"?${escaped}"?\\s*=`, 'i').test(l));
+  return line < 0 ? { file: d.file } : { file: d.file, line: line + 1, col: 1 };
 }
 
 /** What names under a nested table of someone else's would lose of `t`: undefined when nothing. */

@@ -60,3 +60,26 @@ t.test('a drop-in containers/image refuses is said: every pull on the host fails
     /^latin1\.conf:2:1: warning: containers\/image refuses this drop-in, .*: invalid UTF-8/,
   ]);
 });
+
+t.test('a drop-in setting a top-level key or an alias of ours to another value: containers/image takes the drop-in’s', async (t) => {
+  const withKeys: RegistriesConf = {
+    ...conf,
+    unqualifiedSearchRegistries: ['registry.corp.example'],
+    shortNameMode: 'enforcing',
+    aliases: { app: 'registry.corp.example/app' },
+  };
+  const say = (text: string): string[] => findShadowing(withKeys, [{ file: '/etc/containers/registries.conf.d/00-local.conf', text }]).map(formatDiagnostic);
+  t.match(say('# local\nunqualified-search-registries = ["docker.io"]\n'), [
+    /00-local\.conf:2:1: warning: this drop-in sets unqualified-search-registries, which the rendered registries\.conf sets too; containers\/image uses the drop-in's value$/,
+  ]);
+  t.match(say('Short-Name-Mode = "permissive"\n'), [/00-local\.conf:1:1: warning: this drop-in sets short-name-mode/], 'keys match case-insensitively');
+  t.match(say('[aliases]\n"app" = "docker.io/library/app"\n"other" = "docker.io/library/other"\n'), [
+    /00-local\.conf:2:1: warning: this drop-in sets the alias "app", which the rendered registries\.conf sets to "registry\.corp\.example\/app"/,
+  ]);
+  t.strictSame(
+    say('unqualified-search-registries = ["registry.corp.example"]\nshort-name-mode = "enforcing"\n[aliases]\n"app" = "registry.corp.example/app"\n'),
+    [],
+    'the same values: nothing to say',
+  );
+  t.strictSame(said('unqualified-search-registries = ["docker.io"]\n'), [], 'a key the render does not set: nothing to say');
+});
