@@ -14,7 +14,7 @@ import { homeDirectory } from '../core/home-dir.js';
 import type { SecureContext } from 'node:tls';
 import { RegistryError } from './errors.js';
 import { secureContextFor } from './secure-context.js';
-import { systemRootCertificates } from './system-roots.js';
+import { nodeExtraCaCertificates, systemRootCertificates } from './system-roots.js';
 
 export interface TlsMaterial {
   readonly ca?: string[];
@@ -117,8 +117,9 @@ async function readDir(dir: string): Promise<TlsMaterial | undefined> {
 async function forConnections(m: TlsMaterial, dir: string | undefined, insecure: boolean): Promise<TlsMaterial> {
   if (insecure && m.cert === undefined) return m;
   const system = insecure ? undefined : systemRootCertificates();
-  if (system === undefined && m.ca === undefined && m.cert === undefined) return m;
-  const roots = system ?? (await import('node:tls')).rootCertificates;
+  if (system === undefined && m.ca === undefined && m.cert === undefined) return m; // Node's own list, $NODE_EXTRA_CA_CERTS included
+  // Once each: $NODE_EXTRA_CA_CERTS often names the system's bundle itself.
+  const roots = [...new Set([...(system ?? (await import('node:tls')).rootCertificates), ...nodeExtraCaCertificates()])];
   const withRoots = { ...m, ca: [...roots, ...(m.ca ?? [])] };
   try {
     return { ...withRoots, secureContext: await secureContextFor(withRoots) };

@@ -116,3 +116,18 @@ export function systemRootCertificates(env: NodeJS.ProcessEnv = process.env): re
   if (kept?.stamp !== stamp) kept = { stamp, roots: readRoots(where) };
   return kept.roots;
 }
+
+let keptExtra: { readonly stamp: string; readonly certs: readonly string[] } | undefined;
+
+/**
+ * The certificates of `$NODE_EXTRA_CA_CERTS`: Node adds them to its own list, but a context given
+ * its CAs (ours always is, once the system's are read) leaves them out; an operator who set it
+ * for this service expects them trusted still. Read again when the file changes.
+ */
+export function nodeExtraCaCertificates(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  const stamp = stampOf({ files: [file], dirs: [] });
+  if (keptExtra?.stamp !== stamp) keptExtra = { stamp, certs: certificatesIn([readOrUndefined(file)]) };
+  return keptExtra.certs;
+}

@@ -37,16 +37,18 @@ t.test('the first directory that exists wins, even an empty one; none: nothing',
   t.equal(await certsDFor('other.example', undefined, dirs), undefined);
 });
 
-/** The system's store for this test: $SSL_CERT_FILE alone (system-roots.ts reads it first, as Go does; no directory), restored after. */
+/** The system's store for this test: $SSL_CERT_FILE alone (system-roots.ts reads it first, as Go does; no directory, no $NODE_EXTRA_CA_CERTS), restored after. */
 function systemStore(t: { teardown(fn: () => unknown): void }, file: string): void {
-  const before = { file: process.env.SSL_CERT_FILE, dir: process.env.SSL_CERT_DIR };
+  const before = { file: process.env.SSL_CERT_FILE, dir: process.env.SSL_CERT_DIR, extra: process.env.NODE_EXTRA_CA_CERTS };
   process.env.SSL_CERT_FILE = file;
   process.env.SSL_CERT_DIR = mkdtempSync(join(tmpdir(), 'mpd-no-certs-'));
+  delete process.env.NODE_EXTRA_CA_CERTS;
   t.teardown(() => {
     rmSync(process.env.SSL_CERT_DIR as string, { recursive: true, force: true });
     for (const [k, v] of [
       ['SSL_CERT_FILE', before.file],
       ['SSL_CERT_DIR', before.dir],
+      ['NODE_EXTRA_CA_CERTS', before.extra],
     ] as const)
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;

@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SYSTEM_CERT_DIRS, SYSTEM_CERT_FILES, systemRootCertificates } from '../../src/registry/system-roots.js';
+import { nodeExtraCaCertificates, SYSTEM_CERT_DIRS, SYSTEM_CERT_FILES, systemRootCertificates } from '../../src/registry/system-roots.js';
 import { makeCa } from '../helpers/test-ca.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mpd-roots-'));
@@ -45,4 +45,12 @@ t.test('read again when a place changes; none found: undefined (Node keeps its o
   t.same(systemRootCertificates(env), [one]);
   writeFileSync(bundle, `${one}\n${two}\n`); // update-ca-certificates while a daemon runs
   t.same(systemRootCertificates(env), [one, two]);
+});
+
+t.test("$NODE_EXTRA_CA_CERTS: its certificates, which Node would add to its own list, kept beside the system's", async (t) => {
+  const file = join(work, 'extra.pem');
+  t.same(nodeExtraCaCertificates({}), [], 'unset: none');
+  t.same(nodeExtraCaCertificates({ NODE_EXTRA_CA_CERTS: file }), [], 'missing: none');
+  writeFileSync(file, `${three}\n`);
+  t.same(nodeExtraCaCertificates({ NODE_EXTRA_CA_CERTS: file }), [three]);
 });
