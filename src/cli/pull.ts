@@ -11,6 +11,7 @@ import { healthPath, readHealth, updateHealth } from '../health/store.js';
 import { createLogger } from '../core/log.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from '../registry/client.js';
 import { hostPlatform, parsePlatform, pullImage, PullError, type BlobProgress, type PullReport } from '../registry/pull.js';
+import { removePartialBlobs } from '../registry/oci-layout.js';
 import { loadRegistriesConf, RegistriesLoadError } from '../registries-conf/load.js';
 import { pullSources, ResolveError } from '../sources/sources.js';
 import { COMMON_OPTIONS, logSettings, parse } from './args.js';
@@ -141,6 +142,11 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       log.warn(`health cache ${store} not updated: ${(e as Error).message}`);
     }
   };
+  const stopped = (signal: NodeJS.Signals): void => {
+    removePartialBlobs();
+    process.kill(process.pid, signal); // this handler was the only one (once): the default action, the status a signal gives
+  };
+  for (const signal of STOP_SIGNALS) process.once(signal, stopped);
   try {
     const report = await pullImage(sources.sources, {
       dest: values.dest,
@@ -169,5 +175,10 @@ export async function pullCommand(args: readonly string[], io: CommandIO): Promi
       return 1;
     }
     throw e;
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, stopped);
   }
 }
+
+/** The signals that stop a pull (Ctrl-C, a terminal gone, systemd's or kill's stop): its unfinished blobs are removed first. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

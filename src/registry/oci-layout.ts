@@ -4,7 +4,7 @@
  * only a verified blob is renamed into place: nothing unverified is ever kept.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasync, fsync, openSync, promises as fs, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, openSync, promises as fs, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -168,6 +168,7 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
   const hash = createHash(alg);
   let n = 0;
   const fd = openTemp(tmp, body); // synchronously: no turn of the event loop between the answer and reading it
+  partialBlobs.add(tmp);
   const flusher = new EarlyFlush(fd);
   try {
     try {
@@ -203,7 +204,21 @@ export async function writeBlobStream(dir: string, digest: string, size: number 
     // The first failure is the one to tell (and to judge the source by): a store that cannot rename cannot remove either.
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw e;
+  } finally {
+    partialBlobs.delete(tmp);
   }
+}
+
+/** The temp files of the blobs being written in this process (writeBlobStream). */
+const partialBlobs = new Set<string>();
+
+/**
+ * Removes the temp files of the blobs being written, at once: a `pull` stopped by a signal
+ * (Ctrl-C, systemd's stop) would otherwise leave them in the layout's blobs/, unfinished.
+ */
+export function removePartialBlobs(): void {
+  for (const tmp of partialBlobs) rmSync(tmp, { force: true });
+  partialBlobs.clear();
 }
 
 /**

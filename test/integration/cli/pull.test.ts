@@ -180,3 +180,43 @@ t.test('the deadline flags bound each attempt: a mirror that accepts and never a
   t.match(j.attempts, [{ source: `${hung.host}/app@${img.manifestDigest}`, error: /no response headers in time \(headers deadline\)/ }]);
   t.ok(hung.connections() > 0, 'the hung mirror was contacted');
 });
+
+t.test('a pull stopped by a signal mid-blob leaves no unfinished blob in the layout, and ends by that signal', async (t) => {
+  const { createServer } = await import('node:http');
+  const { existsSync, readdirSync } = await import('node:fs');
+  const blob = (d: string): Buffer => readFileSync(join(img.layoutDir, 'blobs', 'sha256', d.slice(7)));
+  const manifestType = (JSON.parse(img.manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
+  // A registry whose layer stops after its first half and never ends: the pull is in the middle of writing it.
+  const server = createServer((req, res) => {
+    const url = req.url ?? '';
+    if (url === '/v2/') return res.writeHead(200).end();
+    const digest = url.slice(url.lastIndexOf('/') + 1);
+    if (url.includes('/manifests/')) return res.writeHead(200, { 'content-type': manifestType, 'docker-content-digest': digest }).end(blob(digest));
+    const bytes = blob(digest);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+    if (digest === img.layerDigest) return res.write(bytes.subarray(0, Math.max(1, bytes.length >> 1)));
+    return res.end(bytes);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const dest = join(work, 'stopped');
+  const insecure = join(work, 'stopped.conf');
+  writeFileSync(insecure, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
+  const child = spawn(
+    process.execPath,
+    [BIN, 'pull', `${host}/app@${img.manifestDigest}`, '--dest', dest, '--registries-conf', insecure, '--state-dir', state, '--log-level', 'silent'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const partials = (): string[] =>
+    existsSync(join(dest, 'blobs', 'sha256')) ? readdirSync(join(dest, 'blobs', 'sha256')).filter((n) => n.endsWith('.partial')) : [];
+  for (let i = 0; i < 600 && partials().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(partials().length, 1, 'the layer being written');
+  child.kill('SIGINT');
+  t.same(await exited, { code: null, signal: 'SIGINT' }, 'ended by the signal');
+  t.same(partials(), [], 'its unfinished file removed');
+});
