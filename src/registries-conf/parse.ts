@@ -97,17 +97,6 @@ export function readConfKeys(data: Table, r: FieldReader, strict: boolean, dropp
     }
     const reg: RegistryTable = { location: stripSlash(r.string(t, 'location', path) ?? ''), mirrors: [] };
     const prefix = r.string(t, 'prefix', path);
-    if (prefix && stripSlash(prefix) === '') {
-      // containers/image cuts it to "" and keeps it as the table's prefix, which no name matches:
-      // the table does nothing there. Taken as unset here, it would answer for its location.
-      r.diagnostics.push(
-        (strict ? error : warning)(
-          r.locatePath([...path, 'prefix']),
-          `prefix ${JSON.stringify(prefix)} is empty once its trailing "/" is cut: containers/image never matches this table, so it is left out`,
-        ),
-      );
-      return;
-    }
     if (prefix) reg.prefix = stripSlash(prefix);
     for (const [key, field] of [
       ['insecure', 'insecure'],

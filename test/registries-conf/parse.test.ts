@@ -132,16 +132,3 @@ t.test('TOML 1.1 syntax, which containers/image refuses with the whole file, is 
     t.same(parse(`${table}${line}\n`).errors, [], what);
   }
 });
-
-t.test('a prefix of slashes only is "" for containers/image, which no name matches: the table is left out, with a warning', async (t) => {
-  const p = parse('[[registry]]\nprefix = "/"\nlocation = "quay.io"\nblocked = true\n\n[[registry]]\nlocation = "docker.io"\n');
-  t.same(
-    p.conf?.registries.map((r) => r.location),
-    ['docker.io'],
-    'quay.io is not blocked by it (as containers/image reads the file)',
-  );
-  t.match(p.warnings, [
-    /^base\.conf:2:\d+: warning: prefix "\/" is empty once its trailing "\/" is cut: containers\/image never matches this table, so it is left out$/,
-  ]);
-  t.same(p.errors, []);
-});
