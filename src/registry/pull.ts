@@ -512,8 +512,9 @@ function checkedDescriptor(d: unknown, what: string): Descriptor {
  * reading it as an index.
  */
 function refuseAmbiguous(j: Record<string, unknown>, as: 'manifest' | 'index'): void {
-  const other = as === 'manifest' ? ['manifests'] : ['config', 'layers', 'fsLayers'];
-  const found = other.filter((k) => j[k] !== undefined);
+  // The fields of the other kind (and schema1's); keys as Go's decoder matches them, case-insensitively, a null one absent.
+  const other = new Set(as === 'manifest' ? ['manifests', 'fslayers', 'history'] : ['config', 'layers', 'fslayers', 'history']);
+  const found = Object.keys(j).filter((k) => j[k] !== null && j[k] !== undefined && other.has(k.toLowerCase()));
   if (found.length > 0)
     throw new DigestMismatch(
       `the ${as === 'manifest' ? 'manifest' : 'image index'} also has ${found.join(', ')}: refused as ambiguous (an image manifest and an index at once)`,

@@ -19,6 +19,13 @@ t.test('a document with both an image manifest’s and an index’s fields is re
   );
   t.throws(() => parseIndexEntries(both), /the image index also has config, layers: refused as ambiguous/);
   t.throws(() => parseIndexEntries(Buffer.from(`{"schemaVersion":1,"fsLayers":[],"manifests":[${entry}]}`)), /also has fsLayers/);
+  t.throws(
+    () => parseImageManifest(Buffer.from(`{"schemaVersion":2,"config":${desc('c')},"layers":[],"Manifests":[${entry}]}`)),
+    /also has Manifests/,
+    'a key in another case, as Go reads it',
+  );
+  t.throws(() => parseImageManifest(Buffer.from(`{"schemaVersion":2,"config":${desc('c')},"layers":[],"history":[]}`)), /also has history/);
+  t.same(parseImageManifest(Buffer.from(`{"schemaVersion":2,"config":${desc('c')},"layers":[],"manifests":null}`)).layers, [], 'a null field is an absent one');
 });
 
 t.test('a plain image manifest and a plain index are read', async (t) => {
