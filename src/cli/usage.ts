@@ -46,8 +46,8 @@ const COMMON = `${settingsHelp('common')}
 
 const POLICY = `  --policy-dir DIR         policy fragments (default ${DEFAULT_POLICY_DIR})
   --base FILE              the host's own registries.conf settings to render on top of
-                           (default: the copy of the host's file kept at the first
-                           render, OUTPUT.before-mirror-policyd, if there is one)
+                           (default: the newest copy of the host's file a render
+                           kept, OUTPUT.before-mirror-policyd[.N], if there is one)
   --allow-unsafe-fragments do not refuse fragments that others than root (or you) could
                            have written; for demos and tests only
   --max-fragment-bytes N   refuse a fragment larger than N bytes (default ${DEFAULT_MAX_FRAGMENT_BYTES})`;

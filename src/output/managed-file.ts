@@ -6,7 +6,7 @@
 import { constants, promises as fs } from 'node:fs';
 import { bodyDigest, DIGEST_MARK, HEADER_MARK } from '../registries-conf/render.js';
 import { fsyncDir, fsyncFile, tempPathBeside } from './atomic-write.js';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 export type FileState = 'missing' | 'ours' | 'edited' | 'foreign';
 
@@ -56,10 +56,14 @@ export async function keepCopy(path: string, copyBase: string = originalCopyPath
   }
 }
 
-/** Links `from` to `base`, or `base.1`, `base.2`, ... whichever is free first. */
+/**
+ * Links `from` to the name after the newest copy (`base`, then `base.1`, `base.2`, ...): never
+ * into a gap an earlier copy left (one removed by hand), so the highest number is the newest.
+ */
 async function linkToFreeName(from: string, base: string): Promise<string> {
-  for (let n = 0; n < 1000; n++) {
-    const target = n === 0 ? base : `${base}.${n}`;
+  const newest = await newestCopyIndex(base);
+  for (let n = newest === undefined ? 0 : newest + 1; n < 1000; n++) {
+    const target = copyName(base, n);
     try {
       await fs.link(from, target);
       return target;
@@ -67,23 +71,40 @@ async function linkToFreeName(from: string, base: string): Promise<string> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  throw new Error(`too many kept copies of ${base}`);
+  throw new Error(`too many kept copies of ${base} (1000): remove the oldest`);
+}
+
+function copyName(base: string, n: number): string {
+  return n === 0 ? base : `${base}.${n}`;
+}
+
+/** The highest number among the copies of `base` there are (0: `base` itself), whatever gaps lie below it. */
+async function newestCopyIndex(base: string): Promise<number | undefined> {
+  const name = basename(base);
+  let names: string[];
+  try {
+    names = await fs.readdir(dirname(base));
+  } catch {
+    return undefined;
+  }
+  let newest: number | undefined;
+  for (const n of names) {
+    const suffix = n.startsWith(`${name}.`) ? n.slice(name.length + 1) : undefined;
+    const index = n === name ? 0 : suffix !== undefined && /^[1-9][0-9]{0,2}$/.test(suffix) ? Number(suffix) : undefined;
+    if (index !== undefined && (newest === undefined || index > newest)) newest = index;
+  }
+  return newest;
 }
 
 /**
- * The newest copy `keepCopy` made of the host's file at `output` (`.before-mirror-policyd`, then
- * `.1`, `.2`, ...: each a file not ours that a render replaced, the last the host's settings as
- * they were last). Undefined when none was kept.
+ * The newest copy `keepCopy` made of the host's file at `output` (the highest of
+ * `.before-mirror-policyd`, `.1`, `.2`, ...: each a file not ours that a render replaced, the last
+ * the host's settings as they were last). Undefined when none was kept.
  */
 export async function newestKeptCopy(output: string): Promise<string | undefined> {
   const base = originalCopyPath(output);
-  let newest: string | undefined;
-  for (let n = 0; n < 1000; n++) {
-    const path = n === 0 ? base : `${base}.${n}`;
-    if (!(await fs.stat(path).catch(() => undefined))) break;
-    newest = path;
-  }
-  return newest;
+  const newest = await newestCopyIndex(base);
+  return newest === undefined ? undefined : copyName(base, newest);
 }
 
 /**

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyFile, classifyText, defaultBase, keepCopy, originalCopyPath } from '../../src/output/managed-file.js';
+import { classifyFile, classifyText, defaultBase, keepCopy, newestKeptCopy, originalCopyPath } from '../../src/output/managed-file.js';
 import { renderRegistriesConf } from '../../src/registries-conf/render.js';
 
 const ours = renderRegistriesConf(
@@ -27,6 +27,23 @@ t.test('keepCopy never overwrites an earlier copy', async (t) => {
   t.equal(await keepCopy(p), `${originalCopyPath(p)}.1`);
   t.equal(readFileSync(originalCopyPath(p), 'utf8'), 'one\n');
   t.equal(readFileSync(`${originalCopyPath(p)}.1`, 'utf8'), 'two\n');
+});
+
+t.test('the newest copy is the highest number, gaps below it or not; a new copy goes after it, not into a gap', async (t) => {
+  const d = mkdtempSync(join(tmpdir(), 'mpd-mf-'));
+  const p = join(d, 'registries.conf');
+  t.equal(await newestKeptCopy(p), undefined, 'none kept');
+  for (const text of ['one\n', 'two\n', 'three\n']) {
+    writeFileSync(p, text);
+    await keepCopy(p);
+  }
+  rmSync(`${originalCopyPath(p)}.1`); // removed by hand
+  t.equal(await newestKeptCopy(p), `${originalCopyPath(p)}.2`);
+  writeFileSync(p, 'four\n');
+  t.equal(await keepCopy(p), `${originalCopyPath(p)}.3`, 'after the newest, not into the gap');
+  rmSync(originalCopyPath(p));
+  t.equal(await newestKeptCopy(p), `${originalCopyPath(p)}.3`, 'the first removed: still the newest');
+  t.equal(readFileSync((await newestKeptCopy(p)) as string, 'utf8'), 'four\n');
 });
 
 t.test('keepCopy: the copy keeps the mode, and no temp file is left beside it', async (t) => {
