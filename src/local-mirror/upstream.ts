@@ -4,7 +4,6 @@
  * cache fed by every real request's outcome (passive health), and a bound on concurrent
  * upstream requests.
  */
-import { createHash } from 'node:crypto';
 import { endpointKey, orderByHealth, recordSuccess, type EndpointHealth, type HealthMap } from '../health/health.js';
 import { readHealth, updateHealth } from '../health/store.js';
 import { FailureLog } from '../core/failure-log.js';
@@ -159,10 +158,9 @@ export class Upstream {
       throw e;
     }
     if (this.closing) throw new RegistryError('the local mirror is stopping', 'unhealthy');
-    // A digest, not the text: the material holds the system's CAs (~200 KB), kept per endpoint.
-    const tls = createHash('sha256')
-      .update(JSON.stringify({ ...material, secureContext: undefined }))
-      .digest('hex');
+    // The digest tlsFor made its context by, not the text: the material holds the system's CAs
+    // (~200 KB), kept per endpoint. Without one (nothing but certs.d's few files) the text is small.
+    const tls = material.digest ?? JSON.stringify(material);
     const current = this.clients.get(key); // another request may have made it meanwhile
     if (current?.tls === tls) return current.client;
     if (current) this.retire(current.client);

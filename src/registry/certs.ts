@@ -25,6 +25,8 @@ export interface TlsMaterial {
    * parsing `ca` again: ~150 certificates take 50 ms of CPU, at every connection otherwise.
    */
   readonly secureContext?: SecureContext;
+  /** A digest of `ca`, `cert` and `key`, with `secureContext`: equal material, equal digest (the local mirror compares by it). */
+  readonly digest?: string;
 }
 
 /** The system's certs.d directories (containerd's hosts.toml names files from these). */
@@ -122,7 +124,8 @@ async function forConnections(m: TlsMaterial, dir: string | undefined, insecure:
   const roots = [...new Set([...(system ?? (await import('node:tls')).rootCertificates), ...nodeExtraCaCertificates()])];
   const withRoots = { ...m, ca: [...roots, ...(m.ca ?? [])] };
   try {
-    return { ...withRoots, secureContext: await secureContextFor(withRoots) };
+    const { context, digest } = await secureContextFor(withRoots);
+    return { ...withRoots, secureContext: context, digest };
   } catch (e) {
     throw new RegistryError(`${dir ?? 'certs.d'}: the client certificate and key cannot be loaded: ${(e as Error).message}`, 'forbidden');
   }

@@ -23,17 +23,18 @@ function keyOf(m: Material): string {
   return h.digest('hex');
 }
 
-export async function secureContextFor(m: Material): Promise<SecureContext> {
-  const key = keyOf(m);
-  const kept = contexts.get(key);
+/** The context for `m`, and the digest it is kept under (equal material, equal digest: what callers compare materials by). */
+export async function secureContextFor(m: Material): Promise<{ context: SecureContext; digest: string }> {
+  const digest = keyOf(m);
+  const kept = contexts.get(digest);
   if (kept) {
-    contexts.delete(key); // most recent last
-    contexts.set(key, kept);
-    return kept;
+    contexts.delete(digest); // most recent last
+    contexts.set(digest, kept);
+    return { context: kept, digest };
   }
   const { createSecureContext } = await import('node:tls');
   const made = createSecureContext({ ...(m.ca ? { ca: [...m.ca] } : {}), ...(m.cert ? { cert: m.cert } : {}), ...(m.key ? { key: m.key } : {}) });
-  contexts.set(key, made);
+  contexts.set(digest, made);
   if (contexts.size > KEEP) contexts.delete(contexts.keys().next().value as string);
-  return made;
+  return { context: made, digest };
 }
